@@ -1,0 +1,53 @@
+# The two commands of the README: `make book` and `make test`. Everything else is a step of those.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# System packages installed when we are root and apt-get exists (a laptop without root skips them;
+# the data registry then falls back to the canonical downloads, and the page check is skipped).
+APT_PACKAGES := dataset-fashion-mnist chromium
+# Thread counts: the runner gives every core to the one notebook it runs; never run two at once.
+export PYTHONHASHSEED := 0
+
+.PHONY: book test venv system data run build lab clean help
+
+help:
+	@echo "make book   set up everything, execute every notebook (smoke profile), build _build/html"
+	@echo "make test   the test suite (installs what it needs first)"
+	@echo "make lab    JupyterLab with the project's kernel"
+	@echo "make clean  remove executed notebooks, results and the built book (keeps the data cache)"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name reprobook --display-name "Python 3 (reprobook)"
+	touch $@
+
+system:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi; \
+	else echo "not root or no apt-get: skipping system packages ($(APT_PACKAGES))"; fi
+
+data: venv system
+	$(BIN)/reprobook data fetch --profile smoke
+
+run: data
+	$(BIN)/reprobook run --profile smoke
+
+build: run
+	$(BIN)/reprobook build
+
+book: build
+	@echo "the book: $(CURDIR)/_build/html/index.html"
+
+test: data
+	$(BIN)/python -m pytest
+
+lab: venv
+	$(BIN)/jupyter lab notebooks
+
+clean:
+	rm -rf _build executed results

@@ -1,0 +1,22 @@
+"""Classifiers used by the chapters, by name: ``build_model("small_cnn", width=16)``."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .cnn import SmallCNN
+from .resnet import CifarResNet18, resnet18_cifar
+
+MODELS = {"small_cnn": SmallCNN, "resnet18_cifar": resnet18_cifar}
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """A freshly initialised model; every model has ``features(x)`` and ``head``."""
+    if name not in MODELS:
+        from ..profiles import ParameterError
+
+        raise ParameterError("model", name, ", ".join(sorted(MODELS)))
+    return MODELS[name](**kwargs)
+
+
+__all__ = ["MODELS", "CifarResNet18", "SmallCNN", "build_model", "resnet18_cifar"]

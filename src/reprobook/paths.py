@@ -1,0 +1,47 @@
+"""Where things live: the project root, the data cache, executed notebooks and results.
+
+Every location can be moved with an environment variable, so tests and CI never touch a user's
+cache or earlier results:
+
+``REPROBOOK_CACHE``        data, models and trained checkpoints (default ``~/.cache/reprobook``)
+``REPROBOOK_LOCAL_DATA``   a folder that mirrors the GitHub-hosted data (e.g. ``../shared/data``)
+``REPROBOOK_RESULTS``      results JSON written by the notebooks (default ``<root>/results``)
+``REPROBOOK_EXECUTED``     executed notebooks written by the runner (default ``<root>/executed``)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_root() -> Path:
+    """The checkout this package was installed from (editable install), else the working directory."""
+    candidate = PACKAGE_DIR.parents[1]
+    if (candidate / "pyproject.toml").exists() and (candidate / "notebooks").is_dir():
+        return candidate
+    return Path.cwd()
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def cache_dir() -> Path:
+    return _env_path("REPROBOOK_CACHE", Path.home() / ".cache" / "reprobook")
+
+
+def local_data_dir() -> Path | None:
+    value = os.environ.get("REPROBOOK_LOCAL_DATA")
+    return Path(value).expanduser().resolve() if value else None
+
+
+def results_dir() -> Path:
+    return _env_path("REPROBOOK_RESULTS", project_root() / "results")
+
+
+def executed_dir() -> Path:
+    return _env_path("REPROBOOK_EXECUTED", project_root() / "executed")

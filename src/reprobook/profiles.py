@@ -1,0 +1,159 @@
+"""Profiles: one name (``smoke`` or ``paper``) fixes every size a chapter uses.
+
+A notebook's ``parameters`` cell names a profile; the chapter then asks this module for its
+configuration, so no size is ever typed into a notebook. ``smoke`` runs on a 2-core laptop CPU on
+offline data in a few minutes; ``paper`` uses the paper's datasets, models and hyper-parameters and
+expects a GPU.
+
+Bad input stops early with a :class:`ParameterError` that names the parameter and the allowed values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+PROFILES: tuple[str, ...] = ("smoke", "paper")
+# Wall-clock budget of one notebook in the smoke profile on a 2-core CPU; the runner's table flags overruns.
+SMOKE_BUDGET_SECONDS = 240
+DEVICES_HELP = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+
+
+class ParameterError(ValueError):
+    """A notebook or command-line parameter has a value outside what is allowed."""
+
+    def __init__(self, name: str, value: Any, allowed: str):
+        self.name, self.value, self.allowed = name, value, allowed
+        super().__init__(f"invalid value for parameter '{name}': {value!r}; allowed: {allowed}")
+
+
+def check_profile(profile: Any) -> str:
+    if profile not in PROFILES:
+        raise ParameterError("profile", profile, ", ".join(repr(p) for p in PROFILES))
+    return profile
+
+
+def check_device(device: Any) -> str:
+    ok = isinstance(device, str) and (
+        device in ("auto", "cpu", "cuda", "mps")
+        or (device.startswith("cuda:") and device[5:].isdigit())
+    )
+    if not ok:
+        raise ParameterError("device", device, DEVICES_HELP)
+    return device
+
+
+def check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ParameterError("seed", seed, "a non-negative integer")
+    return seed
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter configurations
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RWPConfig:
+    """Sizes and hyper-parameters of the RWP chapter (notebooks/sharpness/rwp.ipynb)."""
+
+    profile: str
+    dataset: str  # a data-registry name
+    model: str  # a reprobook.models name
+    model_kwargs: dict = field(default_factory=dict)
+    n_train: int | None = None  # None: the whole training split
+    n_test: int | None = None
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-3
+    gamma: float = 0.01  # RWP noise scale γ
+    alpha: float = 0.5  # RWP mixing weight α
+    rho: float = 0.05  # SAM radius ρ
+    methods: tuple[str, ...] = ("sgd", "sam", "rwp")
+    n_seeds: int = 3
+    landscape_points: int = 21
+    landscape_radius: float = 1.0
+    landscape_samples: int = 2048  # training samples used for the landscape and the Hessian
+    hessian_iters: int = 20
+    augment: bool = True  # random crop + flip (+ cutout in the paper)
+    data_files: tuple[str, ...] = ()  # registry entries to fetch ahead of a run
+
+    def seeds(self, base_seed: int) -> list[int]:
+        return [base_seed + i for i in range(self.n_seeds)]
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_RWP = {
+    "smoke": dict(
+        dataset="fashion-mnist",
+        model="small_cnn",
+        model_kwargs={"in_channels": 1, "num_classes": 10, "width": 16},
+        n_train=5000,
+        n_test=2000,
+        epochs=8,
+        batch_size=128,
+        lr=0.1,
+        landscape_points=17,
+        landscape_samples=512,
+        hessian_iters=10,
+        augment=False,
+        data_files=("fashion-mnist",),
+    ),
+    "paper": dict(
+        dataset="cifar10",
+        model="resnet18_cifar",
+        model_kwargs={"num_classes": 10},
+        epochs=200,
+        batch_size=256,
+        lr=0.1,
+        weight_decay=1e-3,
+        gamma=0.01,
+        alpha=0.5,
+        rho=0.05,
+        landscape_points=41,
+        landscape_samples=5000,
+        hessian_iters=20,
+        augment=True,
+        data_files=("cifar10",),
+    ),
+}
+
+CHAPTERS: dict[str, tuple[type, dict[str, dict]]] = {
+    "rwp": (RWPConfig, _RWP),
+}
+
+
+def config(chapter: str, profile: str = "smoke", **overrides: Any):
+    """The frozen configuration of ``chapter`` under ``profile``; ``overrides`` replace single fields.
+
+    >>> config("rwp", "smoke").epochs > 0
+    True
+    """
+    if chapter not in CHAPTERS:
+        raise ParameterError("chapter", chapter, ", ".join(sorted(CHAPTERS)))
+    check_profile(profile)
+    cls, table = CHAPTERS[chapter]
+    values = dict(table[profile])
+    names = {f.name for f in dataclasses.fields(cls)} - {"profile"}
+    for key, value in overrides.items():
+        if key not in names:
+            raise ParameterError(key, value, f"fields of {cls.__name__}: {', '.join(sorted(names))}")
+        values[key] = value
+    return cls(profile=profile, **values)
+
+
+def required_data(profile: str) -> list[str]:
+    """Registry names every chapter needs under ``profile`` (what ``reprobook data fetch`` gets)."""
+    check_profile(profile)
+    names: list[str] = []
+    for chapter in CHAPTERS:
+        for name in config(chapter, profile).data_files:
+            if name not in names:
+                names.append(name)
+    return names

@@ -1,0 +1,281 @@
+"""Recording what a chapter measured: metrics, timings, claims and provenance, as one JSON file.
+
+Every paper notebook ends by saving a :class:`RunRecord`. The book's *Reproduction status* page is
+generated from these files (see :mod:`reprobook.book`), and every number a chapter quotes in its prose
+goes through :meth:`RunRecord.glue`, which stores it in the record *and* glues it into the page
+(MyST-NB ``{glue:text}``), so no number is ever typed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import __version__
+from .paths import project_root, results_dir
+from .profiles import check_profile
+
+LIBRARIES = (
+    "torch", "torchvision", "transformers", "trl", "diffusers", "accelerate",
+    "scikit-learn", "numpy", "pytorch-ood", "papermill",
+)
+VERDICTS = ("reproduced", "not reproduced", "partly", "not comparable")
+
+
+@dataclass
+class Claim:
+    """One row of a chapter's *Paper vs this run* table and of the status page."""
+
+    claim: str  # the paper's claim in words
+    paper: str  # the paper's number(s), with their setting, as quoted
+    this_run: str  # this run's number(s), computed
+    verdict: str  # one of VERDICTS, computed from this run's numbers
+    source: str  # where the paper's number comes from (table, abstract, repository)
+    scale: str  # the scale of this run (data, model, epochs, seeds)
+
+
+def _git_commit(root: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True, text=True, timeout=10, check=True,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _library_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def device_name(device: Any) -> str:
+    """A human-readable name of the device a run used (the GPU model, or the CPU)."""
+    text = str(device)
+    if text.startswith("cuda"):
+        try:
+            import torch
+
+            return f"{text} ({torch.cuda.get_device_name(torch.device(text))})"
+        except Exception:  # noqa: BLE001 - a name is only a label
+            return text
+    if text == "cpu":
+        return f"cpu ({os.cpu_count()} cores, {platform.machine()})"
+    return text
+
+
+def provenance(device: Any = "cpu") -> dict[str, Any]:
+    """Where and how a result was produced."""
+    return {
+        "git_commit": _git_commit(project_root()),
+        "reprobook": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "device": device_name(device),
+        "libraries": _library_versions(),
+        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _in_ipython() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types for numpy / torch scalars and arrays; NaN becomes None."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class RunRecord:
+    """Everything one execution of a chapter measured.
+
+    >>> rec = RunRecord("demo", profile="smoke", device="cpu", seed=0)
+    >>> rec.glue("demo_acc", 0.912)
+    0.912
+    >>> rec.metrics["demo_acc"]
+    0.912
+    """
+
+    def __init__(self, chapter: str, *, profile: str, device: Any, seed: int, title: str = "",
+                 params: dict[str, Any] | None = None):
+        self.chapter = chapter
+        self.title = title or chapter
+        self.profile = check_profile(profile)
+        self.device = str(device)
+        self.seed = seed
+        self.params = dict(params or {})
+        self.metrics: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+        self.claims: list[Claim] = []
+        self._started = time.perf_counter()
+
+    def glue(self, name: str, value: Any, display: bool = False) -> Any:
+        """Record ``value`` as metric ``name`` and glue it for ``{glue:text}`name``` in the prose."""
+        if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+            value = value.item()  # numpy / torch scalars glue as plain Python numbers
+        self.metrics[name] = _jsonable(value)
+        if _in_ipython():
+            from myst_nb import glue
+
+            glue(name, value, display=display)
+        return value
+
+    def figure(self, name: str, fig: Any) -> None:
+        """Glue a matplotlib figure for a captioned ``{glue:figure}`` in the prose, then close it."""
+        if _in_ipython():
+            from myst_nb import glue
+
+            glue(name, fig, display=False)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+    def metric(self, name: str, value: Any) -> Any:
+        """Record ``value`` without gluing it."""
+        self.metrics[name] = _jsonable(value)
+        return value
+
+    @contextlib.contextmanager
+    def timer(self, name: str) -> Iterator[None]:
+        """Time the ``with`` block and record it under ``name`` (seconds, wall clock)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+    def claim(self, claim: str, *, paper: str, this_run: str, verdict: str, source: str,
+              scale: str) -> Claim:
+        if verdict not in VERDICTS:
+            raise ValueError(f"invalid value for parameter 'verdict': {verdict!r}; allowed: {', '.join(VERDICTS)}")
+        row = Claim(claim, paper, this_run, verdict, source, scale)
+        self.claims.append(row)
+        return row
+
+    def claims_frame(self):
+        """The *Paper vs this run* table as a pandas DataFrame (one row per claim)."""
+        import pandas as pd
+
+        frame = pd.DataFrame([asdict(c) for c in self.claims])
+        return frame.rename(columns={
+            "claim": "Claim", "paper": "Paper", "this_run": "This run", "verdict": "Verdict",
+            "source": "Paper source", "scale": "Scale of this run",
+        })
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chapter": self.chapter,
+            "title": self.title,
+            "profile": self.profile,
+            "seed": self.seed,
+            "params": _jsonable(self.params),
+            "metrics": self.metrics,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "seconds": round(time.perf_counter() - self._started, 3),
+            "claims": [asdict(c) for c in self.claims],
+            "provenance": provenance(self.device),
+        }
+
+    def save(self, directory: Path | None = None) -> Path:
+        """Write ``<results dir>/<chapter>.json`` atomically and return its path."""
+        path = Path(directory or results_dir()) / f"{self.chapter}.json"
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        return path
+
+
+def load_results(directory: Path | None = None) -> list[dict[str, Any]]:
+    """Every saved record under ``directory``, sorted by chapter."""
+    directory = Path(directory or results_dir())
+    if not directory.is_dir():
+        return []
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))
+            if not p.name.startswith(".") and p.name != "runs.json"]
+
+
+def mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
+    values = [float(v) for v in values]
+    n = len(values)
+    if n == 0:
+        raise ValueError("mean_std needs at least one value")
+    mean = sum(values) / n
+    if n == 1:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+
+
+def paired_comparison(a, b) -> dict[str, float]:
+    """Compare two methods run with the same seeds: mean of ``a − b``, its standard error, and the
+    one-sided paired t-test p-value for "a is larger than b" (NaN with fewer than two pairs).
+
+    The chapters turn this into verdicts: a claim "a beats b" is *reproduced* when p < 0.05,
+    *partly* when the mean difference has the claimed sign but is not significant, and *not
+    reproduced* otherwise.
+    """
+    from scipy import stats
+
+    a = [float(x) for x in a]
+    b = [float(x) for x in b]
+    if len(a) != len(b) or not a:
+        raise ValueError(f"paired_comparison needs two equally long non-empty lists, got {len(a)} and {len(b)}")
+    diffs = [x - y for x, y in zip(a, b)]
+    mean, std = mean_std(diffs)
+    n = len(diffs)
+    if n < 2:
+        p = float("nan")
+    elif std == 0.0:
+        p = 0.0 if mean > 0 else 1.0
+    else:
+        p = float(stats.ttest_rel(a, b, alternative="greater").pvalue)
+    return {"mean_diff": mean, "se": std / math.sqrt(n), "p_greater": p, "n": n}
+
+
+def verdict_greater(comparison: dict[str, float], alpha: float = 0.05) -> str:
+    """The verdict for a claim "a is larger than b" from :func:`paired_comparison`."""
+    if comparison["mean_diff"] <= 0:
+        return "not reproduced"
+    return "reproduced" if comparison["p_greater"] < alpha else "partly"

@@ -1,0 +1,47 @@
+"""Notebook sources: no outputs, one ``parameters`` cell with the common parameters, the template's sections."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reprobook.book import toc_notebooks
+from reprobook.runner import discover, notebook_parameters
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = discover(ROOT / "notebooks")
+COMMON = ("profile", "seed", "device", "data_dir")
+SECTIONS = ("Paper vs this run", "Deviations from the paper")
+
+
+def test_there_are_notebooks_and_all_are_in_the_book():
+    assert NOTEBOOKS
+    names = {p.relative_to(ROOT / "notebooks").with_suffix("").as_posix() for p in NOTEBOOKS}
+    assert names == set(toc_notebooks(ROOT))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_source_is_clean(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert not [c for c in code if c.get("outputs") or c.get("execution_count")], "outputs must be stripped"
+    tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1
+    assert nb["metadata"]["kernelspec"]["name"] == "reprobook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameters_and_defaults(path):
+    params = notebook_parameters(path)
+    assert tuple(params)[:4] == COMMON
+    assert params["profile"] == "smoke" and params["device"] == "auto" and params["data_dir"] is None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_template_sections(path):
+    nb = json.loads(path.read_text())
+    headings = [line.lstrip("# ").strip() for c in nb["cells"] if c["cell_type"] == "markdown"
+                for line in "".join(c["source"]).splitlines() if line.startswith("#")]
+    for section in SECTIONS:
+        assert section in headings, f"{path.name} lacks the section '{section}'"
+    assert headings.index(SECTIONS[0]) < headings.index(SECTIONS[1])

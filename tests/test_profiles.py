@@ -1,0 +1,67 @@
+import pytest
+
+from reprobook import profiles
+from reprobook.profiles import ParameterError
+
+
+def test_every_chapter_has_every_profile():
+    for chapter, (_, table) in profiles.CHAPTERS.items():
+        assert set(table) == set(profiles.PROFILES), chapter
+        for profile in profiles.PROFILES:
+            cfg = profiles.config(chapter, profile)
+            assert cfg.profile == profile
+
+
+def test_smoke_is_smaller_than_paper():
+    smoke, paper = profiles.config("rwp", "smoke"), profiles.config("rwp", "paper")
+    assert smoke.epochs < paper.epochs
+    assert smoke.n_train is not None and paper.n_train is None  # the paper profile uses the whole split
+    assert smoke.n_seeds >= 3 and paper.n_seeds >= 3
+
+
+def test_paper_profile_uses_the_papers_hyperparameters():
+    cfg = profiles.config("rwp", "paper")
+    assert (cfg.gamma, cfg.alpha, cfg.batch_size, cfg.lr, cfg.weight_decay, cfg.epochs) == (0.01, 0.5, 256, 0.1, 1e-3, 200)
+    assert cfg.model == "resnet18_cifar"
+
+
+def test_unknown_profile_names_the_parameter_and_allowed_values():
+    with pytest.raises(ParameterError) as err:
+        profiles.config("rwp", "huge")
+    assert "'profile'" in str(err.value) and "'smoke'" in str(err.value) and "'paper'" in str(err.value)
+
+
+def test_unknown_override_is_refused():
+    with pytest.raises(ParameterError, match="'epoch'.*epochs"):
+        profiles.config("rwp", "smoke", epoch=3)
+    assert profiles.config("rwp", "smoke", epochs=1).epochs == 1
+
+
+def test_unknown_chapter():
+    with pytest.raises(ParameterError, match="'chapter'.*rwp"):
+        profiles.config("nope")
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1", "mps"])
+def test_valid_devices(device):
+    assert profiles.check_device(device) == device
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "", 0, None])
+def test_invalid_devices(device):
+    with pytest.raises(ParameterError, match="'device'"):
+        profiles.check_device(device)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_invalid_seeds(seed):
+    with pytest.raises(ParameterError, match="'seed'"):
+        profiles.check_seed(seed)
+
+
+def test_required_data_lists_registry_names():
+    from reprobook import data
+
+    for profile in profiles.PROFILES:
+        for name in profiles.required_data(profile):
+            data.get(name)  # raises for a name the registry does not know

@@ -1,0 +1,256 @@
+"""SAM, RWP, frozen BatchNorm statistics, and the flatness measures, against hand computations."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from reprobook.sharpness import (RWP, SAM, filter_normalized_direction, filter_wise_noise, frozen_bn_stats,
+                                 hessian_top_eigenvalue, loss_along_direction)
+
+
+def _closure(model, opt, x, y, loss_fn=nn.functional.cross_entropy, bn_aware=True):
+    def closure():
+        opt.zero_grad()
+        with frozen_bn_stats(model, enabled=bn_aware and getattr(opt, "in_perturbed_pass", False)):
+            loss = loss_fn(model(x), y)
+        loss.backward()
+        return loss
+    return closure
+
+
+# -- RWP noise ---------------------------------------------------------------------------------------
+
+
+def test_noise_is_filter_wise_with_the_right_scale():
+    torch.manual_seed(0)
+    weight = torch.randn(8, 3, 3, 3) * torch.linspace(0.1, 3.0, 8).view(-1, 1, 1, 1)  # very different filter norms
+    gamma, gen = 0.01, torch.Generator().manual_seed(1)
+    draws = torch.stack([filter_wise_noise(weight, gamma, generator=gen) for _ in range(4000)])
+    empirical = draws.flatten(2).std(dim=(0, 2))
+    expected = gamma * weight.flatten(1).norm(dim=1)
+    assert torch.allclose(empirical, expected, rtol=0.03)
+    assert expected.max() / expected.min() > 10  # the scales really differ between filters
+    assert draws.mean().abs() < 0.01 * expected.mean()
+
+
+def test_noise_of_a_vector_uses_its_whole_norm():
+    bias = torch.tensor([3.0, 4.0])  # ‖b‖ = 5
+    gen = torch.Generator().manual_seed(0)
+    draws = torch.stack([filter_wise_noise(bias, 0.1, generator=gen) for _ in range(20000)])
+    assert draws.std(dim=0) == pytest.approx(torch.tensor([0.5, 0.5]), rel=0.03)
+
+
+def test_noise_zero_gamma_and_determinism():
+    w = torch.randn(4, 5)
+    assert torch.equal(filter_wise_noise(w, 0.0), torch.zeros_like(w))
+    a = filter_wise_noise(w, 0.1, generator=torch.Generator().manual_seed(7))
+    b = filter_wise_noise(w, 0.1, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+
+
+# -- SAM ---------------------------------------------------------------------------------------------
+
+
+def test_sam_step_on_a_quadratic_matches_the_hand_computation():
+    A = torch.tensor([[3.0, 0.5], [0.5, 1.0]])
+    w0 = torch.tensor([1.0, -2.0])
+    w = nn.Parameter(w0.clone())
+    rho, lr = 0.1, 0.05
+    opt = SAM([w], torch.optim.SGD, rho=rho, lr=lr)
+
+    def closure():
+        opt.zero_grad()
+        loss = 0.5 * w @ A @ w  # L(w) = ½ wᵀAw, ∇L = Aw
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    g = A @ w0
+    eps = rho * g / g.norm()
+    expected = w0 - lr * (A @ (w0 + eps))
+    assert torch.allclose(w.detach(), expected, atol=1e-6)
+
+
+def test_sam_needs_a_closure_and_a_positive_rho():
+    w = nn.Parameter(torch.zeros(2))
+    with pytest.raises(ValueError, match="'rho'"):
+        SAM([w], rho=0.0, lr=0.1)
+    with pytest.raises(ValueError, match="closure"):
+        SAM([w], lr=0.1).step()
+
+
+# -- RWP ---------------------------------------------------------------------------------------------
+
+
+def _tiny_problem(seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3))
+    x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    return model, x, y
+
+
+def test_rwp_with_zero_noise_is_sgd():
+    model, x, y = _tiny_problem()
+    twin = copy.deepcopy(model)
+    rwp = RWP(model.parameters(), torch.optim.SGD, gamma=0.0, alpha=0.5, lr=0.1, momentum=0.9)
+    sgd = torch.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(3):
+        rwp.step(_closure(model, rwp, x, y))
+        sgd.step(_closure(twin, sgd, x, y))
+    for a, b in zip(model.parameters(), twin.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_rwp_mixes_the_clean_and_perturbed_gradients():
+    model, x, y = _tiny_problem()
+    w0 = [p.detach().clone() for p in model.parameters()]
+    gamma, alpha, lr = 0.05, 0.3, 0.1
+    opt = RWP(model.parameters(), torch.optim.SGD, gamma=gamma, alpha=alpha, lr=lr,
+              generator=torch.Generator().manual_seed(5))
+    opt.step(_closure(model, opt, x, y))
+
+    # by hand: the same noise draws, in parameter order, from the same generator
+    ref = copy.deepcopy(model)
+    for p, w in zip(ref.parameters(), w0):
+        p.data.copy_(w)
+    gen = torch.Generator().manual_seed(5)
+    noise = [filter_wise_noise(p, gamma, generator=gen) for p in ref.parameters()]
+    g0 = torch.autograd.grad(nn.functional.cross_entropy(ref(x), y), list(ref.parameters()))
+    with torch.no_grad():
+        for p, e in zip(ref.parameters(), noise):
+            p.add_(e)
+    g1 = torch.autograd.grad(nn.functional.cross_entropy(ref(x), y), list(ref.parameters()))
+    for p, w, a, b in zip(model.parameters(), w0, g0, g1):
+        expected = w - lr * ((1 - alpha) * a + alpha * b)
+        assert torch.allclose(p.detach(), expected, atol=1e-6)
+
+
+def test_rwp_checks_its_arguments():
+    w = nn.Parameter(torch.zeros(2))
+    with pytest.raises(ValueError, match="'alpha'"):
+        RWP([w], alpha=1.5, lr=0.1)
+    with pytest.raises(ValueError, match="'gamma'"):
+        RWP([w], gamma=-0.1, lr=0.1)
+
+
+@pytest.mark.parametrize("method", ["sam", "rwp"])
+def test_state_dict_round_trip_resumes_identically(method):
+    def make(model):
+        if method == "sam":
+            return SAM(model.parameters(), torch.optim.SGD, rho=0.05, lr=0.1, momentum=0.9)
+        return RWP(model.parameters(), torch.optim.SGD, gamma=0.05, lr=0.1, momentum=0.9,
+                   generator=torch.Generator().manual_seed(3))
+
+    model, x, y = _tiny_problem()
+    opt = make(model)
+    for _ in range(3):
+        opt.step(_closure(model, opt, x, y))
+    saved_model, saved_opt = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+    for _ in range(2):
+        opt.step(_closure(model, opt, x, y))
+
+    resumed, _, _ = _tiny_problem(seed=99)
+    resumed.load_state_dict(saved_model)
+    opt2 = make(resumed)
+    opt2.load_state_dict(saved_opt)
+    for _ in range(2):
+        opt2.step(_closure(resumed, opt2, x, y))
+    for a, b in zip(model.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_schedulers_drive_the_shared_learning_rate():
+    model, x, y = _tiny_problem()
+    opt = RWP(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2)
+    opt.step(_closure(model, opt, x, y))
+    sched.step()
+    assert opt.base_optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+# -- BatchNorm ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["sam", "rwp"])
+def test_bn_statistics_move_only_on_the_clean_pass(method):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    bn = model[1]
+    x, y = torch.randn(32, 4) * 3 + 1, torch.randint(0, 3, (32,))
+    opt = (SAM(model.parameters(), rho=0.5, lr=0.0) if method == "sam"
+           else RWP(model.parameters(), gamma=0.5, lr=0.0, generator=torch.Generator().manual_seed(0)))
+    # what one clean pass alone does to the buffers
+    twin = copy.deepcopy(model)
+    twin(x)
+    opt.step(_closure(model, opt, x, y))
+    assert torch.equal(bn.running_mean, twin[1].running_mean)
+    assert torch.equal(bn.running_var, twin[1].running_var)
+    assert int(bn.num_batches_tracked) == 1
+    # without the freeze a forward pass in train mode moves them
+    before = bn.running_mean.clone()
+    with frozen_bn_stats(model):
+        model(x + 1)
+    assert torch.equal(bn.running_mean, before)
+    model(x + 1)
+    assert not torch.equal(bn.running_mean, before)
+
+
+# -- flatness measures -------------------------------------------------------------------------------
+
+
+def test_filter_normalized_direction_matches_filter_norms():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 5, 3), nn.BatchNorm2d(5), nn.Flatten(), nn.Linear(5 * 4 * 4, 2))
+    direction = filter_normalized_direction(model, generator=torch.Generator().manual_seed(1))
+    for p, d in zip(model.parameters(), direction):
+        assert d.shape == p.shape
+        if p.dim() > 1:
+            assert torch.allclose(d.flatten(1).norm(dim=1), p.detach().flatten(1).norm(dim=1), rtol=1e-5)
+        else:
+            assert torch.count_nonzero(d) == 0
+
+
+def test_loss_along_direction_restores_the_model():
+    model, x, y = _tiny_problem()
+    model.train()
+    before = copy.deepcopy(model.state_dict())
+    direction = filter_normalized_direction(model, generator=torch.Generator().manual_seed(0))
+    losses = loss_along_direction(model, direction, nn.CrossEntropyLoss(), (x, y), np.linspace(-1, 1, 5))
+    assert losses.shape == (5,)
+    assert losses[2] == pytest.approx(nn.functional.cross_entropy(model(x), y).item(), rel=1e-5)
+    assert model.training
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k])
+
+
+def test_power_iteration_matches_the_full_hessian():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))  # 26 parameters
+    x, y = torch.randn(20, 3), torch.randint(0, 2, (20,))
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for p in model.parameters()]
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    def loss_of(vector):
+        params, i = {}, 0
+        for name, shape in zip(names, shapes):
+            n = int(np.prod(shape))
+            params[name] = vector[i:i + n].view(shape)
+            i += n
+        return nn.functional.cross_entropy(torch.func.functional_call(model, params, (x,)), y)
+
+    hessian = torch.autograd.functional.hessian(loss_of, flat)
+    eigenvalues = torch.linalg.eigvalsh(hessian)
+    top = eigenvalues[eigenvalues.abs().argmax()].item()
+    found = hessian_top_eigenvalue(model, nn.CrossEntropyLoss(), [(x[:10], y[:10]), (x[10:], y[10:])],
+                                   iters=500, tol=1e-7, generator=torch.Generator().manual_seed(0))
+    assert found == pytest.approx(top, rel=1e-3)
+
+
+def test_power_iteration_checks_iters():
+    model, x, y = _tiny_problem()
+    with pytest.raises(ValueError, match="'iters'"):
+        hessian_top_eigenvalue(model, nn.CrossEntropyLoss(), (x, y), iters=0)
