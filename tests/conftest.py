@@ -10,4 +10,3 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
 # A private cache per test session: the tests never read or write a user's data, checkpoints or results.
 os.environ.setdefault("REPROBOOK_CACHE", tempfile.mkdtemp(prefix="reprobook-test-cache-"))
 os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
-os.environ.setdefault("MPLBACKEND", "Agg")

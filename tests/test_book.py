@@ -68,7 +68,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 def test_pages_render_in_headless_chromium(built, tmp_path):
     """A browser loads each page, runs its scripts, and the figures it shows have loaded."""
     assert CHROMIUM, "CI must have chromium (make test installs it as root)"
-    pages = [built["html"] / "index.html", built["html"] / "book" / "status.html"]
+    pages = [built["html"] / "book" / "intro.html", built["html"] / "book" / "status.html"]
     pages += [built["html"] / "notebooks" / f"{n}.html" for n in book.toc_notebooks(ROOT)]
     for page in pages:
         dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
@@ -80,8 +80,9 @@ def test_pages_render_in_headless_chromium(built, tmp_path):
             if not src.startswith(("data:", "http")):
                 assert (page.parent / src).resolve().exists(), f"{page.name}: missing figure {src}"
         shot = tmp_path / f"{page.stem}.png"
-        subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2000",
-                        f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+        done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2000",
+                               f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
+        assert shot.exists(), f"{page.name}: no screenshot ({done.stderr[-1000:]})"
         from PIL import Image
 
         pixels = Image.open(shot).convert("L")

@@ -26,9 +26,9 @@ def _closure(model, opt, x, y, loss_fn=nn.functional.cross_entropy, bn_aware=Tru
 
 def test_noise_is_filter_wise_with_the_right_scale():
     torch.manual_seed(0)
-    weight = torch.randn(8, 3, 3, 3) * torch.linspace(0.1, 3.0, 8).view(-1, 1, 1, 1)  # very different filter norms
+    weight = torch.randn(64, 3, 3, 3) * torch.linspace(0.1, 3.0, 64).view(-1, 1, 1, 1)  # very different filter norms
     gamma, gen = 0.01, torch.Generator().manual_seed(1)
-    draws = torch.stack([filter_wise_noise(weight, gamma, generator=gen) for _ in range(4000)])
+    draws = torch.stack([filter_wise_noise(weight, gamma, generator=gen) for _ in range(2000)])
     empirical = draws.flatten(2).std(dim=(0, 2))
     expected = gamma * weight.flatten(1).norm(dim=1)
     assert torch.allclose(empirical, expected, rtol=0.03)
@@ -41,6 +41,11 @@ def test_noise_of_a_vector_uses_its_whole_norm():
     gen = torch.Generator().manual_seed(0)
     draws = torch.stack([filter_wise_noise(bias, 0.1, generator=gen) for _ in range(20000)])
     assert draws.std(dim=0) == pytest.approx(torch.tensor([0.5, 0.5]), rel=0.03)
+
+
+def test_noise_checks_gamma():
+    with pytest.raises(ValueError, match="'gamma'.*>= 0"):
+        filter_wise_noise(torch.ones(3), -0.1)
 
 
 def test_noise_zero_gamma_and_determinism():
@@ -74,12 +79,72 @@ def test_sam_step_on_a_quadratic_matches_the_hand_computation():
     assert torch.allclose(w.detach(), expected, atol=1e-6)
 
 
+def test_adaptive_sam_step_matches_the_hand_computation():
+    A = torch.tensor([[2.0, 0.3], [0.3, 1.5]])
+    w0 = torch.tensor([0.5, -1.5])
+    w = nn.Parameter(w0.clone())
+    rho, lr = 0.2, 0.1
+    opt = SAM([w], rho=rho, adaptive=True, lr=lr)
+
+    def closure():
+        opt.zero_grad()
+        loss = 0.5 * w @ A @ w
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    g = A @ w0
+    eps = rho * w0 ** 2 * g / (w0.abs() * g).norm()  # ε̂ = ρ w² ⊙ g / ‖|w| ⊙ g‖
+    assert torch.allclose(w.detach(), w0 - lr * (A @ (w0 + eps)), atol=1e-6)
+
+
+def test_sam_returns_the_clean_loss_and_flags_the_perturbed_pass():
+    model, x, y = _tiny_problem()
+    opt = SAM(model.parameters(), rho=0.5, lr=0.1)
+    flags, losses = [], []
+
+    def closure():
+        flags.append(opt.in_perturbed_pass)
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        losses.append(loss.item())
+        return loss
+
+    returned = opt.step(closure)
+    assert flags == [False, True] and not opt.in_perturbed_pass
+    assert returned.item() == losses[0] and losses[1] != losses[0]
+
+
+def test_two_pass_optimisers_restore_the_flag_when_the_closure_fails():
+    w = nn.Parameter(torch.ones(2))
+    for opt in (SAM([w], lr=0.1), RWP([w], gamma=0.1, lr=0.1)):
+        calls = []
+
+        def closure():
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("boom")
+            opt.zero_grad()
+            loss = (w ** 2).sum()
+            loss.backward()
+            return loss
+
+        with pytest.raises(RuntimeError, match="boom"):
+            opt.step(closure)
+        assert not opt.in_perturbed_pass
+
+
 def test_sam_needs_a_closure_and_a_positive_rho():
     w = nn.Parameter(torch.zeros(2))
     with pytest.raises(ValueError, match="'rho'"):
         SAM([w], rho=0.0, lr=0.1)
     with pytest.raises(ValueError, match="closure"):
         SAM([w], lr=0.1).step()
+    with pytest.raises(ValueError, match="'adaptive'"):
+        SAM([w], adaptive="yes", lr=0.1)
+    with pytest.raises(ValueError, match="'base_optimizer'"):
+        SAM([w], base_optimizer="sgd", lr=0.1)
 
 
 # -- RWP ---------------------------------------------------------------------------------------------
@@ -134,7 +199,21 @@ def test_rwp_checks_its_arguments():
         RWP([w], alpha=1.5, lr=0.1)
     with pytest.raises(ValueError, match="'gamma'"):
         RWP([w], gamma=-0.1, lr=0.1)
+    with pytest.raises(ValueError, match="'generator'"):
+        RWP([w], generator=0, lr=0.1)
+    with pytest.raises(ValueError, match="closure"):
+        RWP([w], lr=0.1).step()
 
+
+def test_rwp_state_dict_carries_the_generator_state():
+    w = nn.Parameter(torch.ones(3))
+    gen = torch.Generator().manual_seed(11)
+    opt = RWP([w], gamma=0.1, lr=0.1, generator=gen)
+    state = opt.state_dict()
+    expected = torch.randn(4, generator=gen)  # advances gen
+    opt.load_state_dict(state)
+    assert torch.equal(torch.randn(4, generator=gen), expected)
+    assert state["base"]["param_groups"][0]["gamma"] == 0.1  # the hyper-parameters travel with the base state
 
 @pytest.mark.parametrize("method", ["sam", "rwp"])
 def test_state_dict_round_trip_resumes_identically(method):
@@ -198,6 +277,26 @@ def test_bn_statistics_move_only_on_the_clean_pass(method):
     assert not torch.equal(bn.running_mean, before)
 
 
+def test_frozen_bn_stats_are_bit_identical_even_when_the_pass_overflows():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 2),
+                          nn.BatchNorm1d(2, momentum=None))  # cumulative average: momentum None
+    model(torch.randn(8, 2, 6, 6))  # non-trivial buffers
+    before = {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "tracked" in k}
+    with frozen_bn_stats(model):
+        out = model(torch.full((8, 2, 6, 6), float("inf")))
+        assert not torch.isfinite(out).all()
+    with frozen_bn_stats(model):
+        model(torch.randn(8, 2, 6, 6)).sum().backward()  # the backward pass after the block works
+    after = model.state_dict()
+    for k, v in before.items():
+        assert torch.equal(after[k], v), k  # bit-identical (momentum = 0 would give 0·NaN = NaN here)
+    assert model[1].momentum == 0.1 and model[5].momentum is None
+    with frozen_bn_stats(model, enabled=False):
+        model(torch.randn(8, 2, 6, 6))
+    assert not torch.equal(model[1].running_mean, before["1.running_mean"])
+
+
 # -- flatness measures -------------------------------------------------------------------------------
 
 
@@ -248,6 +347,38 @@ def test_power_iteration_matches_the_full_hessian():
     found = hessian_top_eigenvalue(model, nn.CrossEntropyLoss(), [(x[:10], y[:10]), (x[10:], y[10:])],
                                    iters=500, tol=1e-7, generator=torch.Generator().manual_seed(0))
     assert found == pytest.approx(top, rel=1e-3)
+
+
+def test_loss_along_direction_accepts_loader_batches_and_keeps_bn_buffers():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    model(x)
+    before = copy.deepcopy(model.state_dict())
+    direction = filter_normalized_direction(model, generator=torch.Generator().manual_seed(0))
+    ts = [-0.5, 0.0, 0.5]
+    one = loss_along_direction(model, direction, nn.CrossEntropyLoss(), [x, y], ts)  # a DataLoader batch is a list
+    many = loss_along_direction(model, direction, nn.CrossEntropyLoss(), [(x[:16], y[:16]), (x[16:], y[16:])], ts)
+    assert np.allclose(one, many, rtol=1e-5)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k])
+    with pytest.raises(ValueError, match="'direction'"):
+        loss_along_direction(model, direction[:-1], nn.CrossEntropyLoss(), (x, y), ts)
+
+
+def test_power_iteration_returns_an_eigenvector():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2))
+    x, y = torch.randn(12, 2), torch.randint(0, 2, (12,))
+    lam, v = hessian_top_eigenvalue(model, nn.CrossEntropyLoss(), (x, y), iters=300, tol=0.0,
+                                    generator=torch.Generator().manual_seed(0), return_vector=True)
+    assert [t.shape for t in v] == [p.shape for p in model.parameters()]
+    params = list(model.parameters())
+    grads = torch.autograd.grad(nn.functional.cross_entropy(model(x), y), params, create_graph=True)
+    hv = torch.autograd.grad(sum((g * u).sum() for g, u in zip(grads, v)), params)
+    flat_hv, flat_v = torch.cat([h.flatten() for h in hv]), torch.cat([u.flatten() for u in v])
+    assert torch.allclose(flat_hv, lam * flat_v, atol=1e-4 * abs(lam))  # H v = λ v
+    assert model.training
 
 
 def test_power_iteration_checks_iters():

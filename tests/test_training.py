@@ -1,15 +1,17 @@
 """Seeding, devices, the accelerate training loop with every optimiser, and train-or-load."""
 
+import json
+
 import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from reprobook.models import SmallCNN, build_model, resnet18_cifar
+from reprobook.models import SmallCNN
 from reprobook.profiles import ParameterError
 from reprobook.sharpness import RWP, SAM
-from reprobook.training import (History, config_hash, evaluate, fit, resolve_device, seed_everything,
-                                train_or_load)
+from reprobook.training import (History, checkpoint_path, config_hash, evaluate, fit, make_accelerator,
+                                resolve_device, seed_everything, set_threads, train_or_load)
 
 
 def _separable(n=128, seed=0):
@@ -30,13 +32,67 @@ def test_fit_learns_an_easy_task_with_every_optimiser(method):
     kwargs = dict(lr=0.05, momentum=0.9)
     opt = {"sgd": lambda: torch.optim.SGD(model.parameters(), **kwargs),
            "sam": lambda: SAM(model.parameters(), rho=0.05, **kwargs),
-           "rwp": lambda: RWP(model.parameters(), gamma=0.01, generator=torch.Generator().manual_seed(0), **kwargs)}[method]()
+           "rwp": lambda: RWP(model.parameters(), gamma=0.01, generator=torch.Generator().manual_seed(0),
+                              **kwargs)}[method]()
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=3)
-    history = fit(model, opt, _loader(), epochs=3, scheduler=sched, device="cpu", eval_loader=_loader(1), progress=False)
+    history = fit(model, opt, _loader(), epochs=3, scheduler=sched, device="cpu", eval_loader=_loader(1),
+                  progress=False)
     assert len(history.train_loss) == len(history.epoch_seconds) == len(history.eval_acc) == 3
     assert history.train_loss[-1] < history.train_loss[0]
     assert history.eval_acc[-1] > 0.9
     assert sched.get_last_lr()[0] == pytest.approx(0.0, abs=1e-9)  # the schedule reached its end
+    assert history.total_seconds >= sum(history.epoch_seconds) > 0
+
+
+class CountingSAM(SAM):
+    """SAM that records, for every closure call, whether it was the perturbed pass."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.passes = []
+
+    def step(self, closure=None):
+        def counted():
+            self.passes.append(self.in_perturbed_pass)
+            return closure()
+        return super().step(counted if closure is not None else None)
+
+
+@pytest.mark.parametrize("method", ["sam", "rwp"])
+def test_fit_moves_bn_statistics_on_clean_passes_only(method):
+    seed_everything(0)
+    model = SmallCNN(in_channels=1, num_classes=2, width=4)
+    opt = (CountingSAM(model.parameters(), rho=0.05, lr=0.05) if method == "sam"
+           else RWP(model.parameters(), gamma=0.05, lr=0.05, generator=torch.Generator().manual_seed(0)))
+    loader = _loader()
+    fit(model, opt, loader, epochs=1, device="cpu", progress=False)
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert bns and all(int(bn.num_batches_tracked) == len(loader) for bn in bns)  # one update per step, not two
+    assert all(not torch.equal(bn.running_mean, torch.zeros_like(bn.running_mean)) for bn in bns)
+    if method == "sam":  # accelerate's optimizer wrapper handed the closure through: two passes per step
+        assert opt.passes == [False, True] * len(loader)
+
+
+def test_fit_updates_bn_statistics_like_the_clean_forward_passes():
+    """With lr = 0 the weights never move: the running statistics after SAM equal those of plain forward passes."""
+    seed_everything(0)
+    model = SmallCNN(in_channels=1, num_classes=2, width=4)
+    twin = SmallCNN(in_channels=1, num_classes=2, width=4)
+    twin.load_state_dict(model.state_dict())
+    loader = DataLoader(_separable(64), batch_size=32)
+    fit(model, SAM(model.parameters(), rho=0.5, lr=0.0), loader, epochs=1, device="cpu", progress=False)
+    twin.train()
+    with torch.no_grad():
+        for x, _ in loader:
+            twin(x)
+    for (k, a), b in zip(model.state_dict().items(), twin.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_accelerators_can_be_made_repeatedly():
+    for _ in range(3):
+        assert make_accelerator("cpu").device.type == "cpu"
+    assert make_accelerator("auto").device.type == resolve_device("auto").type
 
 
 def test_same_seed_same_weights():
@@ -63,9 +119,31 @@ def test_evaluate_counts_correctly():
 
 def test_resolve_device():
     assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")
-    with pytest.raises(ParameterError, match="'device'"):
-        resolve_device("tpu")
+    for bad in ("tpu", "cuda:x", "", None, 0):
+        with pytest.raises(ParameterError, match="'device'"):
+            resolve_device(bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            resolve_device("cuda:0")
+
+
+def test_set_threads():
+    before = torch.get_num_threads()
+    try:
+        assert set_threads(1) == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="'n'"):
+        set_threads(0)
+
+
+def test_seed_everything_checks_the_seed_and_returns_a_seeded_generator():
+    g = seed_everything(5)
+    assert torch.equal(torch.randn(3, generator=g), torch.randn(3, generator=torch.Generator().manual_seed(5)))
+    with pytest.raises(ValueError, match="'seed'"):
+        seed_everything(-1)
 
 
 def test_fit_checks_epochs():
@@ -88,25 +166,44 @@ def test_train_or_load_trains_once_per_config(tmp_path):
     assert info2["loaded"] and len(calls) == 1
     assert info2["history"].train_loss == [1.0, 0.5]
     assert all(torch.equal(state[k], again[k]) for k in state)
+    assert info["path"] == checkpoint_path({"lr": 0.1}, "demo", tmp_path)
+    beside = json.loads(info["path"].with_suffix(".json").read_text())
+    assert beside == {"config": {"lr": 0.1}, "history": info2["history"].to_dict()}
     train_or_load({"lr": 0.2}, train, name="demo", cache=tmp_path)
     assert len(calls) == 2
     assert not list((tmp_path / "checkpoints").glob(".*.tmp"))
 
 
+def test_train_or_load_accepts_a_module_or_a_state_dict_and_uses_the_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path))
+    model = nn.Linear(3, 1)
+    state, info = train_or_load({"k": 1}, lambda: model, name="module")
+    assert info["history"] is None and info["path"].parent == tmp_path / "checkpoints"
+    assert torch.equal(state["weight"], model.weight)
+    state2, info2 = train_or_load({"k": 1}, lambda: {k: v * 2 for k, v in model.state_dict().items()}, name="state")
+    assert not info2["loaded"] and torch.equal(state2["weight"], model.weight * 2)
+    with pytest.raises(TypeError, match="train_fn"):
+        train_or_load({"k": 2}, lambda: 42, name="bad")
+    with pytest.raises(ValueError, match="'name'"):
+        train_or_load({"k": 1}, lambda: model, name="a/b")
+
+
+def test_train_or_load_retrains_over_a_damaged_checkpoint(tmp_path):
+    path = checkpoint_path({"x": 1}, "demo", tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a checkpoint")
+    _, info = train_or_load({"x": 1}, lambda: nn.Linear(1, 1), name="demo", cache=tmp_path)
+    assert not info["loaded"]
+    _, info = train_or_load({"x": 1}, lambda: nn.Linear(1, 1), name="demo", cache=tmp_path)
+    assert info["loaded"]
+
+
+def test_history_round_trips_through_a_dict():
+    h = History(train_loss=[1.0], train_acc=[0.5], epoch_seconds=[0.2], total_seconds=0.3)
+    assert History.from_dict(json.loads(json.dumps(h.to_dict()))) == h
+    assert History.from_dict({"train_loss": [1.0]}).total_seconds == 0.0  # older dicts load
+
+
 def test_config_hash_is_order_independent():
     assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})
     assert config_hash({"a": 1}) != config_hash({"a": 2})
-
-
-def test_models():
-    cnn = build_model("small_cnn", in_channels=1, num_classes=10, width=8)
-    x = torch.randn(2, 1, 28, 28)
-    assert cnn(x).shape == (2, 10) and cnn.features(x).shape == (2, 32)
-    resnet = resnet18_cifar(num_classes=100)
-    x = torch.randn(2, 3, 32, 32)
-    assert resnet(x).shape == (2, 100) and resnet.features(x).shape == (2, 512)
-    assert 11_000_000 < sum(p.numel() for p in resnet.parameters()) < 11_400_000  # ResNet-18 on CIFAR-100
-    with pytest.raises(ParameterError, match="'model'.*small_cnn"):
-        build_model("vgg")
-    with pytest.raises(ValueError, match="'width'"):
-        SmallCNN(width=0)

@@ -56,3 +56,36 @@ def test_fashion_mnist_smoke_path():
 def test_unknown_dataset():
     with pytest.raises(ParameterError, match="'dataset'.*fashion-mnist"):
         classification_datasets("svhn")
+
+
+def test_rwp_paper_profile_trains_on_local_cifar(tmp_path, monkeypatch):
+    """The paper profile's path end to end (torchvision CIFAR-10, ResNet-18, RWP), on 40 images made here."""
+    import torchvision
+
+    from reprobook import profiles
+    from reprobook.sharpness import experiment
+
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path))
+    _fake_cifar10(tmp_path / "torchvision", per_batch=8)
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
+    cfg = profiles.config("rwp", "paper", epochs=1, batch_size=20, n_train=40, n_test=8)
+    assert (cfg.model, cfg.gamma, cfg.alpha) == ("resnet18_cifar", 0.01, 0.5)
+    train, test = classification_datasets(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, seed=0,
+                                          augment=cfg.augment, download=False)
+    run = experiment.train_one(cfg, "rwp", 0, train, test, torch.device("cpu"), progress=False)
+    assert not run.loaded and 0.0 <= run.test_acc <= 1.0 and len(run.history.train_loss) == 1
+    again = experiment.train_one(cfg, "rwp", 0, train, test, torch.device("cpu"), progress=False)
+    assert again.loaded and again.test_acc == run.test_acc
+
+
+def test_data_fingerprint_follows_content_not_augmentation():
+    from torch.utils.data import Subset, TensorDataset
+
+    from reprobook.sharpness.experiment import data_fingerprint
+
+    x, y = torch.arange(12.0).view(6, 2), torch.tensor([0, 1, 0, 1, 0, 1])
+    base = TensorDataset(x, y)
+    assert data_fingerprint(base) == data_fingerprint(TensorDataset(x.clone(), y.clone()))
+    assert data_fingerprint(base) != data_fingerprint(TensorDataset(x + 1, y))
+    assert data_fingerprint(Subset(base, [0, 1])) != data_fingerprint(Subset(base, [0, 2]))

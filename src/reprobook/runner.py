@@ -247,6 +247,7 @@ def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_di
                          parameters=params)
     env = {"REPROBOOK_RESULTS": str(staging), "REPROBOOK_EXECUTED": str(out_dir),
            "REPROBOOK_PROGRESS": "0",  # no progress bars in the executed copies
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline",  # figures as PNG outputs, whatever the caller set
            "PYTHONHASHSEED": "0", **thread_environment()}
     start = time.perf_counter()
     try:

@@ -28,29 +28,60 @@ from .sharpness.bn import frozen_bn_stats
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> torch.Generator:
-    """Seed Python, NumPy and torch (all devices); return a CPU generator seeded with ``seed``."""
+    """Seed Python, NumPy and torch (all devices); return a CPU generator seeded with ``seed``.
+
+    ``deterministic=True`` also asks torch for deterministic kernels (warning, not failing, where an
+    operation has none) and turns off cuDNN's autotuner; it is a process-wide switch.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"invalid value for parameter 'seed': {seed!r}; allowed: a non-negative integer")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
         torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
     return torch.Generator().manual_seed(seed)
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` → the first of CUDA, MPS, CPU that is available; other names are checked and returned."""
+    """``auto`` → the first of CUDA, MPS, CPU that is available; other names are checked and returned.
+
+    Allowed: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` (or a ``torch.device``). Asking
+    for a device this machine does not have is an error, not a silent fallback to the CPU.
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
     check_device(device)
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return torch.device(device)
+    resolved = torch.device(device)
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device {device!r} was asked for, but CUDA is not available here; "
+                               "use device='auto' or 'cpu'")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise RuntimeError(f"device {device!r} was asked for, but only {torch.cuda.device_count()} "
+                               "CUDA device(s) are visible")
+    if resolved.type == "mps" and not _mps_available():
+        raise RuntimeError(f"device {device!r} was asked for, but MPS is not available here; "
+                           "use device='auto' or 'cpu'")
+    return resolved
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
 
 
 def set_threads(n: int | None = None) -> int:
     """Use ``n`` intra-op threads (default: every core) and one inter-op thread; return ``n``."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"invalid value for parameter 'n': {n!r}; allowed: None or an integer >= 1")
     n = int(n or os.cpu_count() or 1)
     torch.set_num_threads(n)
     try:
@@ -62,24 +93,29 @@ def set_threads(n: int | None = None) -> int:
 
 @dataclass
 class History:
-    """Per-epoch measurements of :func:`fit`."""
+    """Per-epoch measurements of :func:`fit`.
+
+    ``epoch_seconds`` is the wall time of each epoch's training steps (no evaluation);
+    ``total_seconds`` is the wall time of the whole :func:`fit` call, evaluation included. The
+    ``eval_*`` lists stay empty without an ``eval_loader``.
+    """
 
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
     eval_loss: list[float] = field(default_factory=list)
     eval_acc: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
+    total_seconds: float = 0.0
 
-    @property
-    def seconds(self) -> float:
-        return float(sum(self.epoch_seconds))
-
-    def to_dict(self) -> dict[str, list[float]]:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, list[float]]) -> "History":
-        return cls(**{k: list(v) for k, v in data.items() if k in {f.name for f in dataclasses.fields(cls)}})
+    def from_dict(cls, data: dict[str, Any]) -> "History":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: (float(v) if k == "total_seconds" else [float(x) for x in v])
+                      for k, v in data.items() if k in names})
+
 
 
 def _default_progress() -> bool:
@@ -89,48 +125,83 @@ def _default_progress() -> bool:
 @torch.no_grad()
 def evaluate(model: nn.Module, loader, device: torch.device | str = "cpu",
              loss_fn: Callable | None = None) -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` over ``loader`` (eval mode; the mode is restored)."""
+    """Mean loss and accuracy of ``model`` over ``loader`` (eval mode; the mode is restored).
+
+    ``loss_fn`` (default cross-entropy) must average over its batch; batches are moved to ``device``.
+    """
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    device = torch.device(device)
+    device = resolve_device(device)
     was_training = model.training
     model.eval()
     total, correct, count = 0.0, 0, 0
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        logits = model(x)
-        total += float(loss_fn(logits, y)) * len(y)
-        correct += int((logits.argmax(1) == y).sum())
-        count += len(y)
-    model.train(was_training)
+    try:
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            logits = model(x)
+            total += float(loss_fn(logits, y)) * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            count += len(y)
+    finally:
+        model.train(was_training)
+    if count == 0:
+        raise ValueError("invalid value for parameter 'loader': it yielded no samples")
     return total / count, correct / count
+
+
+def make_accelerator(device: torch.device | str = "auto"):
+    """An ``accelerate.Accelerator`` on ``device`` (CPU, or the launcher's GPU), safe to create repeatedly.
+
+    accelerate keeps one process-wide state. In a single process (a notebook, the tests) a call for a
+    different device type than the last one resets that state instead of failing (asking for the CPU
+    after a GPU) or silently staying where it was (asking for a GPU after the CPU). Under
+    ``accelerate launch`` with several processes the state is never reset: the launcher owns it.
+    """
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, PartialState
+
+    device = resolve_device(device)
+    cpu = device.type == "cpu"
+    if PartialState._shared_state:
+        state = PartialState()
+        if state.num_processes == 1 and (state.device.type == "cpu") != cpu:
+            AcceleratorState._reset_state(reset_partial_state=True)
+    if device.type == "cuda" and device.index is not None and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        torch.cuda.set_device(device.index)  # accelerate's single-process "cuda" is the current device
+    return Accelerator(cpu=cpu)
 
 
 def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epochs: int, scheduler=None,
         device: torch.device | str = "auto", loss_fn: Callable | None = None, eval_loader=None,
         progress: bool | None = None, desc: str = "") -> History:
-    """Train for ``epochs`` epochs; the scheduler (if any) steps once per epoch.
+    """Train ``model`` in place for ``epochs`` epochs with ``accelerate``; return the :class:`History`.
 
-    Every step is ``optimizer.step(closure)``. The closure runs the forward pass with BatchNorm running
-    statistics frozen whenever the optimiser says it is in a perturbed pass (``in_perturbed_pass``).
+    The same code runs on a CPU, one GPU, or several GPUs under ``accelerate launch`` (then the loader
+    is sharded and the reported training loss and accuracy are summed over the processes). Every step
+    is ``optimizer.step(closure)``, so plain torch optimisers and the two-pass ones (SAM, RWP) run
+    alike; the closure freezes BatchNorm running statistics whenever the optimiser says it is in a
+    perturbed pass (``in_perturbed_pass``). The training loss and accuracy of a step are those of its
+    clean (first) pass. ``scheduler`` (if any) steps once per epoch. ``progress=None`` shows a tqdm
+    bar unless the environment sets ``REPROBOOK_PROGRESS=0``.
     """
-    from accelerate import Accelerator
     from tqdm.auto import tqdm
 
-    if not isinstance(epochs, int) or epochs < 1:
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"invalid value for parameter 'epochs': {epochs!r}; allowed: an integer >= 1")
-    device = resolve_device(device) if isinstance(device, str) else device
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     progress = _default_progress() if progress is None else progress
-    accelerator = Accelerator(cpu=device.type == "cpu")
+    fit_start = time.perf_counter()
+    accelerator = make_accelerator(device)
+    # accelerate wraps the optimiser; its step(closure) calls ours with the closure (no mixed precision here)
     model, prepared_optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     history = History()
-    bar = tqdm(total=epochs * len(train_loader), desc=desc, disable=not progress, leave=False)
+    bar = tqdm(total=epochs * len(train_loader), desc=desc, disable=not progress or not accelerator.is_main_process,
+               leave=False)
     for _ in range(epochs):
         model.train()
         start = time.perf_counter()
-        total, correct, count = 0.0, 0, 0
+        sums = torch.zeros(3, dtype=torch.float64, device=accelerator.device)  # loss·n, correct, n
         for x, y in train_loader:
-            outputs: dict[str, torch.Tensor] = {}
+            clean: dict[str, torch.Tensor] = {}
 
             def closure():
                 prepared_optimizer.zero_grad()
@@ -138,60 +209,118 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
                     logits = model(x)
                     loss = loss_fn(logits, y)
                 accelerator.backward(loss)
-                # the first call is the clean pass: its loss and logits are the step's
-                outputs.setdefault("logits", logits.detach())
-                outputs.setdefault("loss", loss.detach())
+                if not clean:  # the first call is the clean pass at w
+                    clean.update(logits=logits.detach(), loss=loss.detach())
                 return loss
 
             prepared_optimizer.step(closure)  # accelerate's wrapper does not return the loss
-            total += float(outputs["loss"]) * len(y)
-            correct += int((outputs["logits"].argmax(1) == y).sum())
-            count += len(y)
+            sums += torch.stack([clean["loss"].double() * len(y), (clean["logits"].argmax(1) == y).sum().double(),
+                                 torch.tensor(float(len(y)), dtype=torch.float64, device=sums.device)])
             bar.update(1)
-        if scheduler is not None:
-            scheduler.step()
+        if accelerator.num_processes > 1:
+            sums = accelerator.reduce(sums, reduction="sum")
         history.epoch_seconds.append(time.perf_counter() - start)
+        total, correct, count = sums.tolist()
         history.train_loss.append(total / count)
         history.train_acc.append(correct / count)
+        if scheduler is not None:
+            scheduler.step()
         if eval_loader is not None:
             eval_loss, eval_acc = evaluate(model, eval_loader, accelerator.device, loss_fn)
             history.eval_loss.append(eval_loss)
             history.eval_acc.append(eval_acc)
         bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
     bar.close()
+    history.total_seconds = time.perf_counter() - fit_start
     return history
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """The first 16 hex digits of the SHA-256 of ``config`` as canonical JSON."""
+    """The first 16 hex digits of the SHA-256 of ``config`` as canonical JSON (sorted keys, no spaces)."""
+    if not isinstance(config, dict):
+        raise ValueError(f"invalid value for parameter 'config': {config!r}; allowed: a dict")
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def train_or_load(config: dict[str, Any], train_fn: Callable[[], tuple[nn.Module, History]], *, name: str,
-                  cache: Path | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """The trained weights for ``config``: loaded from the cache, or trained by ``train_fn`` and saved.
-
-    The checkpoint ``<cache>/checkpoints/<name>-<hash>.pt`` holds the state dict, the config and the
-    training history; it is written through a temporary file, so an interrupted run leaves no
-    half-written checkpoint. Returns ``(state_dict, info)`` with ``info = {"loaded", "history", "path"}``.
-    """
-    folder = Path(cache or cache_dir()) / "checkpoints"
-    path = folder / f"{name}-{config_hash(config)}.pt"
-    if path.exists():
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-        return saved["state_dict"], {"loaded": True, "history": History.from_dict(saved["history"]), "path": path}
-    model, history = train_fn()
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """``write(tmp)`` then rename over ``path``: readers see the old file or the whole new one, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        torch.save({"state_dict": state, "config": config, "history": history.to_dict()}, tmp)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    path.with_suffix(".json").write_text(json.dumps({"config": config, "history": history.to_dict()},
-                                                    indent=2, default=str))
-    return state, {"loaded": False, "history": history, "path": path}
+
+
+def _split_trained(result: Any) -> tuple[dict[str, torch.Tensor], History | None]:
+    """What ``train_fn`` returned — a module, a state dict, or either with a History — as (state, history)."""
+    history = None
+    if isinstance(result, tuple) and len(result) == 2:
+        result, history = result
+        if isinstance(history, dict):
+            history = History.from_dict(history)
+        if history is not None and not isinstance(history, History):
+            raise TypeError(f"train_fn returned a history of type {type(history).__name__}; "
+                            "allowed: History, dict, None")
+    if isinstance(result, nn.Module):
+        result = result.state_dict()
+    if not isinstance(result, dict) or not all(isinstance(v, torch.Tensor) for v in result.values()):
+        raise TypeError("train_fn must return an nn.Module or a state dict, optionally as (model_or_state, history); "
+                        f"it returned {type(result).__name__}")
+    return {k: v.detach().cpu().clone() for k, v in result.items()}, history
+
+
+def checkpoint_path(config: dict[str, Any], name: str, cache: Path | str | None = None) -> Path:
+    """``<cache>/checkpoints/<name>-<config_hash(config)>.pt``; ``cache`` defaults to :func:`cache_dir`."""
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name:
+        raise ValueError(f"invalid value for parameter 'name': {name!r}; allowed: a non-empty file-name part")
+    return Path(cache or cache_dir()) / "checkpoints" / f"{name}-{config_hash(config)}.pt"
+
+
+def _read_checkpoint(path: Path, config: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` if it exists, is readable and was trained with ``config``; else None."""
+    if not path.exists():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        saved_config = saved["config"]
+        saved_config = json.loads(saved_config) if isinstance(saved_config, str) else saved_config
+        if config_hash(saved_config) != config_hash(config):  # a hash collision, or a hand-copied file
+            return None
+        saved.setdefault("history", None)
+        return saved if isinstance(saved.get("state_dict"), dict) else None
+    except Exception:  # an older format or a damaged file: train again and overwrite it
+        return None
+
+
+def train_or_load(config: dict[str, Any], train_fn: Callable[[], Any], *, name: str,
+                  cache: Path | str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The trained weights for ``config``: loaded from the cache, or trained by ``train_fn`` and saved.
+
+    ``train_fn()`` returns the trained ``nn.Module`` or its state dict, optionally as a pair with the
+    :class:`History` of :func:`fit`. The checkpoint ``<cache>/checkpoints/<name>-<hash>.pt`` holds the
+    state dict, the config and the history, with a readable ``.json`` (config and history) beside it;
+    both are written to a temporary file and renamed, so an interrupted run leaves no half-written
+    checkpoint. A second call with the same config loads without calling ``train_fn``.
+
+    Returns ``(state_dict, info)`` with ``info = {"loaded", "history", "path", "config"}`` (``history``
+    is a :class:`History`, or None when ``train_fn`` returned none).
+    """
+    path = checkpoint_path(config, name, cache)
+    saved = _read_checkpoint(path, config)
+    if saved is not None:
+        history = None if saved["history"] is None else History.from_dict(saved["history"])
+        return saved["state_dict"], {"loaded": True, "history": history, "path": path, "config": config}
+    state, history = _split_trained(train_fn())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config_json = json.dumps(config, sort_keys=True, default=str)
+    history_dict = None if history is None else history.to_dict()
+    _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(
+        json.dumps({"config": json.loads(config_json), "history": history_dict}, indent=2)))
+    # the .pt last: its presence means the whole checkpoint is there
+    _atomic_write(path, lambda tmp: torch.save({"state_dict": state, "config": config_json,
+                                                "history": history_dict}, tmp))
+    return state, {"loaded": False, "history": history, "path": path, "config": config}

@@ -1,4 +1,7 @@
-"""Classifiers used by the chapters, by name: ``build_model("small_cnn", width=16)``."""
+"""Classifiers used by the chapters, by name: ``build_model("small_cnn", width=16)``.
+
+Explained in ``notebooks/sharpness/rwp.ipynb``, the first chapter that trains them.
+"""
 
 from __future__ import annotations
 

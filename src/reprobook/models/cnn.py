@@ -1,7 +1,8 @@
 """A small convolutional network for 28×28 images (the smoke profile's classifier).
 
-Used in ``notebooks/sharpness/rwp.ipynb``. Three conv–BatchNorm–ReLU blocks, global average pooling,
-then a linear head; ``features(x)`` returns the pooled penultimate features.
+Explained in ``notebooks/sharpness/rwp.ipynb`` (its smoke profile trains it on FashionMNIST). Three
+conv–BatchNorm–ReLU blocks of width w, 2w, 4w (max-pooling after the first two: 28 → 14 → 7), global
+average pooling, then a linear head; ``features(x)`` returns the pooled penultimate features.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ def _block(c_in: int, c_out: int, pool: bool) -> nn.Sequential:
 
 
 class SmallCNN(nn.Module):
+    """conv(w)-BN-ReLU-pool, conv(2w)-BN-ReLU-pool, conv(4w)-BN-ReLU, global average pool, linear head."""
+
     def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 16):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("width", width)):
-            if not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"invalid value for parameter '{name}': {value!r}; allowed: a positive integer")
         self.body = nn.Sequential(
             _block(in_channels, width, pool=True),

@@ -1,4 +1,7 @@
-"""Part I, sharpness and flat minima: optimisers (SAM, RWP) and measures of flatness."""
+"""Part I, sharpness and flat minima: optimisers (SAM, RWP) and measures of flatness.
+
+Explained in ``notebooks/sharpness/rwp.ipynb``.
+"""
 
 from .bn import frozen_bn_stats
 from .landscape import filter_normalized_direction, hessian_top_eigenvalue, loss_along_direction

@@ -68,20 +68,33 @@ def training_config(cfg, method: str, seed: int, data_fingerprint: str) -> dict[
     return {**config, "method": method, "seed": seed, "data": data_fingerprint}
 
 
-def data_fingerprint(dataset: Dataset, n: int = 256) -> str:
-    """A short hash of a dataset's size and first samples (a changed subset retrains)."""
+def data_fingerprint(dataset: Dataset) -> str:
+    """A short hash of a dataset's raw content, independent of random augmentation (a changed subset retrains).
+
+    Understands ``Subset`` (indices + parent), ``TensorDataset`` (its tensors) and torchvision-style
+    datasets (``data`` and ``targets``); anything else is hashed by its length and type only.
+    """
     import hashlib
 
-    digest = hashlib.sha256(str(len(dataset)).encode())
-    for i in range(min(n, len(dataset))):
-        x, y = dataset[i]
-        digest.update(np.asarray(x, dtype=np.float32).tobytes())
-        digest.update(str(int(y)).encode())
+    from torch.utils.data import Subset, TensorDataset
+
+    digest = hashlib.sha256()
+    if isinstance(dataset, Subset):
+        digest.update(np.asarray(dataset.indices, dtype=np.int64).tobytes())
+        digest.update(data_fingerprint(dataset.dataset).encode())
+    elif isinstance(dataset, TensorDataset):
+        for tensor in dataset.tensors:
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    elif hasattr(dataset, "data") and hasattr(dataset, "targets"):
+        digest.update(np.ascontiguousarray(np.asarray(dataset.data)).tobytes())
+        digest.update(np.asarray(dataset.targets, dtype=np.int64).tobytes())
+    else:
+        digest.update(f"{type(dataset).__qualname__}:{len(dataset)}".encode())
     return digest.hexdigest()[:16]
 
 
 def train_one(cfg, method: str, seed: int, train_ds: Dataset, test_ds: Dataset, device: torch.device,
-              *, progress: bool = True) -> TrainedRun:
+              *, progress: bool | None = None) -> TrainedRun:
     """Train ``method`` from the initialisation of ``seed`` (or load the cached run) and test it."""
     config = training_config(cfg, method, seed, data_fingerprint(train_ds))
 

@@ -1,7 +1,14 @@
 """Sharpness-aware minimisation (Foret et al., 2021) as a torch optimiser.
 
-Explained in ``notebooks/sharpness/rwp.ipynb`` (the baseline RWP is measured against) and in the
-part's theory page. Usage, with the standard closure::
+Explained in ``notebooks/sharpness/rwp.ipynb`` (SAM is the baseline RWP is measured against). SAM
+minimises the worst loss in a ball of radius ρ around the weights,
+
+    min_w  max_{‖ε‖₂ ≤ ρ} L(w + ε),
+
+with the first-order solution of the inner problem, ε̂ = ρ·∇L(w)/‖∇L(w)‖₂, and the gradient
+∇L(w)|_{w + ε̂}. One step is two forward-backward passes, one *after* the other (the second needs the
+first's gradient), so it costs twice an SGD step. Adaptive SAM (Kwon et al., 2021) rescales the ball
+by |w| element-wise: ε̂ = ρ·w²⊙g / ‖|w|⊙g‖₂. Usage, with the standard closure::
 
     def closure():
         optimizer.zero_grad()
@@ -9,73 +16,61 @@ part's theory page. Usage, with the standard closure::
         loss.backward()
         return loss
 
-    loss = optimizer.step(closure)   # two forward-backward passes, one after the other
+    loss = optimizer.step(closure)   # the loss at w (the clean pass)
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 
+from .base import Closure, TwoPassOptimizer, check_number
 
-class SAM(torch.optim.Optimizer):
-    """SAM around any base optimiser (SGD by default); ``in_perturbed_pass`` is True during the second pass."""
+
+class SAM(TwoPassOptimizer):
+    """SAM around any base optimiser (SGD by default); ``in_perturbed_pass`` is True during the second pass.
+
+    ``rho`` is the radius ρ > 0 of the ball; ``adaptive=True`` gives adaptive SAM; every other keyword
+    goes to ``base_optimizer`` (``lr``, ``momentum``, ``weight_decay``, ...).
+    """
 
     def __init__(self, params, base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD, rho: float = 0.05,
                  adaptive: bool = False, **base_kwargs):
-        if not rho > 0:
-            raise ValueError(f"invalid value for parameter 'rho': {rho!r}; allowed: a number > 0")
-        super().__init__(params, dict(rho=rho, adaptive=adaptive, **base_kwargs))
-        self.base_optimizer = base_optimizer(self.param_groups, **base_kwargs)
-        self.param_groups = self.base_optimizer.param_groups  # one set of groups: schedulers see both
-        self.defaults.update(self.base_optimizer.defaults)
-        self.in_perturbed_pass = False
+        rho = check_number("rho", rho, low=0.0, low_inclusive=False)
+        if not isinstance(adaptive, bool):
+            raise ValueError(f"invalid value for parameter 'adaptive': {adaptive!r}; allowed: True, False")
+        super().__init__(params, base_optimizer, dict(rho=rho, adaptive=adaptive), base_kwargs)
 
     @torch.no_grad()
     def _grad_norm(self) -> torch.Tensor:
-        norms = [((torch.abs(p) if g["adaptive"] else 1.0) * p.grad).norm(p=2)
-                 for g in self.param_groups for p in g["params"] if p.grad is not None]
-        return torch.norm(torch.stack(norms), p=2) if norms else torch.tensor(0.0)
+        """‖g‖₂ over all parameters together (adaptive SAM: ‖|w|⊙g‖₂)."""
+        norms = [((p.abs() * p.grad) if group["adaptive"] else p.grad).norm(p=2)
+                 for group, p in self._params_with_grad()]
+        if not norms:
+            return torch.tensor(0.0)
+        device = norms[0].device
+        return torch.stack([n.to(device) for n in norms]).norm(p=2)
 
-    def step(self, closure: Callable[[], torch.Tensor] | None = None):  # type: ignore[override]
-        if closure is None:
-            raise ValueError("SAM.step needs a closure that zeroes the gradients, computes the loss, "
-                             "calls backward() and returns the loss")
-        closure = torch.enable_grad()(closure)
-        # g = ∇L(w)
+    def step(self, closure: Closure | None = None) -> torch.Tensor:  # type: ignore[override]
+        closure = self._check_closure(closure, "SAM")
+        # g = ∇L(w), the clean pass
         loss = closure()
+        saved: dict[torch.Tensor, torch.Tensor] = {}
         with torch.no_grad():
             grad_norm = self._grad_norm()
-            for group in self.param_groups:
-                # ε̂ = ρ · g / ‖g‖₂   (adaptive SAM: ρ · |w|² g / ‖|w| g‖₂)
-                scale = group["rho"] / (grad_norm + 1e-12)
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    e_w = (torch.pow(p, 2) if group["adaptive"] else 1.0) * p.grad * scale
-                    p.add_(e_w)  # w ← w + ε̂
-                    self.state[p]["e_w"] = e_w
-        # ∇L(w + ε̂)
-        self.in_perturbed_pass = True
-        try:
+            for group, p in self._params_with_grad():
+                # ε̂ = ρ · g / ‖g‖₂        (adaptive: ε̂ = ρ · w² ⊙ g / ‖|w| ⊙ g‖₂)
+                scale = group["rho"] / (grad_norm.to(p.device) + 1e-12)
+                e = (p * p * p.grad if group["adaptive"] else p.grad) * scale
+                saved[p] = p.detach().clone()
+                # w ← w + ε̂
+                p.add_(e)
+        # ∇L(w + ε̂), the perturbed pass (the closure overwrites p.grad)
+        with self._perturbed():
             closure()
-        finally:
-            self.in_perturbed_pass = False
         with torch.no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if "e_w" in self.state[p]:
-                        p.sub_(self.state[p].pop("e_w"))  # back to w
+            for p, w in saved.items():
+                # w ← w  (the saved copy: bit-exact, unlike (w + ε̂) − ε̂)
+                p.copy_(w)
         # w ← base_step(w, ∇L(w + ε̂))
         self.base_optimizer.step()
         return loss
-
-    def state_dict(self):
-        return {"base": self.base_optimizer.state_dict(), "sam": {"rho": [g["rho"] for g in self.param_groups]}}
-
-    def load_state_dict(self, state_dict):
-        self.base_optimizer.load_state_dict(state_dict["base"])
-        self.param_groups = self.base_optimizer.param_groups
-        for group, rho in zip(self.param_groups, state_dict["sam"]["rho"]):
-            group["rho"] = rho

@@ -1,0 +1,92 @@
+"""What SAM and RWP share: a torch optimiser that wraps a base optimiser and runs two passes per step.
+
+Explained in ``notebooks/sharpness/rwp.ipynb``. Both optimisers evaluate the loss twice per step, once
+at the weights w and once at perturbed weights w + ε, then hand one gradient to a base optimiser
+(SGD with momentum in the book). This module holds the plumbing; the two ``step`` methods in
+:mod:`.sam` and :mod:`.rwp` hold the algorithms.
+
+* The wrapper and its base optimiser share one list of parameter groups, so a learning-rate scheduler
+  attached to the wrapper drives the base optimiser's learning rate.
+* ``in_perturbed_pass`` is True while the closure runs at w + ε; the training loop reads it to freeze
+  BatchNorm running statistics (:func:`.bn.frozen_bn_stats`).
+* ``state_dict()`` holds the base optimiser's state (momentum buffers) and the hyper-parameters, so a
+  resumed run continues identically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+from typing import Any, Callable, Iterator
+
+import torch
+
+Closure = Callable[[], torch.Tensor]
+
+
+def check_number(name: str, value: Any, *, low: float, low_inclusive: bool, high: float | None = None) -> float:
+    """``value`` as a float, or a ValueError naming the parameter and its allowed range."""
+    allowed = f"a number {'>=' if low_inclusive else '>'} {low:g}" + (f" and <= {high:g}" if high is not None else "")
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok:
+        ok = (value >= low if low_inclusive else value > low) and (high is None or value <= high)
+    if not ok:
+        raise ValueError(f"invalid value for parameter '{name}': {value!r}; allowed: {allowed}")
+    return float(value)
+
+
+class TwoPassOptimizer(torch.optim.Optimizer):
+    """A torch optimiser around ``base_optimizer``; subclasses implement ``step(closure)``."""
+
+    def __init__(self, params, base_optimizer: type[torch.optim.Optimizer], defaults: dict[str, Any],
+                 base_kwargs: dict[str, Any]):
+        if not (isinstance(base_optimizer, type) and issubclass(base_optimizer, torch.optim.Optimizer)):
+            raise ValueError(f"invalid value for parameter 'base_optimizer': {base_optimizer!r}; "
+                             "allowed: a torch.optim.Optimizer class such as torch.optim.SGD")
+        super().__init__(params, {**defaults, **base_kwargs})
+        self.base_optimizer = base_optimizer(self.param_groups, **base_kwargs)
+        # one list of groups for both: a scheduler that sets group["lr"] on the wrapper sets the base's
+        self.param_groups = self.base_optimizer.param_groups
+        self.defaults.update(self.base_optimizer.defaults)
+        self.in_perturbed_pass = False
+
+    @staticmethod
+    def _check_closure(closure: Closure | None, name: str) -> Closure:
+        if closure is None:
+            raise ValueError(f"{name}.step needs a closure: def closure(): optimizer.zero_grad(); "
+                             "loss = loss_fn(model(x), y); loss.backward(); return loss")
+        return torch.enable_grad()(closure)
+
+    @contextlib.contextmanager
+    def _perturbed(self) -> Iterator[None]:
+        """``in_perturbed_pass`` is True inside the block."""
+        self.in_perturbed_pass = True
+        try:
+            yield
+        finally:
+            self.in_perturbed_pass = False
+
+    def _params_with_grad(self) -> Iterator[tuple[dict[str, Any], torch.Tensor]]:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    yield group, p
+
+    def _extra_state(self) -> dict[str, Any]:
+        """Subclasses add what the base optimiser does not hold (e.g. a random generator's state)."""
+        return {}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        # the shared groups carry the wrapper's hyper-parameters (ρ, or γ and α) into the base's state dict
+        return {"base": self.base_optimizer.state_dict(), **self._extra_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if not isinstance(state_dict, dict) or "base" not in state_dict:
+            raise ValueError(f"{type(self).__name__}.load_state_dict expects a dict from "
+                             f"{type(self).__name__}.state_dict() (with a 'base' entry)")
+        self.base_optimizer.load_state_dict(state_dict["base"])
+        self.param_groups = self.base_optimizer.param_groups  # the base made new group dicts: share them again
+        self._load_extra_state(state_dict)
