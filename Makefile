@@ -43,7 +43,7 @@ build: run
 book: build
 	@echo "the book: $(CURDIR)/_build/html/index.html"
 
-test: data
+test: venv system
 	$(BIN)/python -m pytest
 
 lab: venv

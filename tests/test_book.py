@@ -68,7 +68,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 def test_pages_render_in_headless_chromium(built, tmp_path):
     """A browser loads each page, runs its scripts, and the figures it shows have loaded."""
     assert CHROMIUM, "CI must have chromium (make test installs it as root)"
-    pages = [built["html"] / "book" / "intro.html", built["html"] / "book" / "status.html"]
+    pages = [built["html"] / "book" / "intro.html", built["html"] / "book" / "status.html",
+             built["html"] / "book" / "sharpness" / "theory.html"]
     pages += [built["html"] / "notebooks" / f"{n}.html" for n in book.toc_notebooks(ROOT)]
     for page in pages:
         dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
@@ -76,6 +77,8 @@ def test_pages_render_in_headless_chromium(built, tmp_path):
                              capture_output=True, text=True, timeout=120)
         assert dom.returncode == 0, dom.stderr[-2000:]
         assert "<main" in dom.stdout and "</html>" in dom.stdout, page
+        if page.stem == "theory":  # the book serves MathJax itself: equations typeset without a network
+            assert "<mjx-container" in dom.stdout, "equations were not typeset"
         for src in re.findall(r'<img[^>]+src="([^"]+)"', dom.stdout):
             if not src.startswith(("data:", "http")):
                 assert (page.parent / src).resolve().exists(), f"{page.name}: missing figure {src}"

@@ -37,6 +37,7 @@ def test_notebook_parameters_are_read(book):
 def test_run_promotes_notebook_and_results_then_skips(book):
     first = _run(book, [book["good"]], params={"seed": 2})
     assert [o.status for o in first] == ["ok"]
+    assert first[0].results == ["good.json"]
     assert (book["out"] / "part" / "good.ipynb").exists()
     assert json.loads((book["res"] / "good.json").read_text())["metrics"]["seed_seen"] == 2
     assert not list(book["res"].glob(".staging-*"))

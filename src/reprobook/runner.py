@@ -52,6 +52,7 @@ class RunOutcome:
     key: str = ""
     finished_at: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
+    results: list[str] = field(default_factory=list)  # the results files the run wrote
 
 
 # ----------------------------------------------------------------------------------------------
@@ -266,8 +267,9 @@ def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_di
         _fold_injected_parameters(tmp)
         os.replace(tmp, target)
         failed.unlink(missing_ok=True)
-        for produced in staging.glob("*.json"):
+        for produced in sorted(staging.glob("*.json")):
             os.replace(produced, res_dir / produced.name)
+            outcome.results.append(produced.name)
             with contextlib.suppress(ValueError, OSError):
                 outcome.device = json.loads((res_dir / produced.name).read_text())["provenance"]["device"]
         outcome.executed = str(target)
