@@ -270,7 +270,7 @@ def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_di
         for produced in sorted(staging.glob("*.json")):
             os.replace(produced, res_dir / produced.name)
             outcome.results.append(produced.name)
-            with contextlib.suppress(ValueError, OSError):
+            with contextlib.suppress(ValueError, OSError, KeyError, TypeError):
                 outcome.device = json.loads((res_dir / produced.name).read_text())["provenance"]["device"]
         outcome.executed = str(target)
     elif tmp.exists():
