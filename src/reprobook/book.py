@@ -98,16 +98,17 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
     by_file = {f"{r['chapter']}.json": r for r in results}
     run_rows = []
     for name, run in sorted(runs.items()):
-        failure = run.get("last_failure")
-        notes = [f"last attempt failed at {failure['finished_at']}"] if failure else []
-        for file in run.get("results", []):
-            cache = by_file.get(file, {}).get("metrics", {}).get("checkpoints") or {}
-            if cache.get("loaded"):
-                total = cache["loaded"] + cache.get("trained", 0)
-                notes.append(f"{cache['loaded']} of {total} trained models loaded from the checkpoint cache")
-        note = "; ".join(notes)
         if run.get("status") == "failed":
             note = run.get("error", "")
+        else:
+            failure = run.get("last_failure")
+            notes = [f"last attempt failed at {failure['finished_at']}"] if failure else []
+            for file in run.get("results", []):
+                cache = by_file.get(file, {}).get("metrics", {}).get("checkpoints") or {}
+                if cache.get("loaded"):
+                    total = cache["loaded"] + cache.get("trained", 0)
+                    notes.append(f"{cache['loaded']} of {total} trained models loaded from the checkpoint cache")
+            note = "; ".join(notes)
         seconds = float(run.get("seconds", 0.0))
         run_rows.append([name, run.get("status", ""), run.get("profile", ""), run.get("device", "") or "-",
                          f"{seconds:.1f}", budget_note(run.get("profile", ""), seconds) or "-",

@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from . import __version__
 from .paths import project_root, results_dir
@@ -115,19 +115,27 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half a file."""
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it over ``path``.
+
+    Readers see the old file or the whole new one, never half of it; a failed write leaves the old file
+    and no temporary file behind. Used for results, the runner's record, checkpoints and data stamps.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
+    finally:
+        if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """:func:`atomic_write` of a text file (UTF-8)."""
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 class RunRecord:

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import random
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from torch import nn
 
 from .paths import cache_dir
 from .profiles import check_device
+from .results import atomic_write
 from .sharpness.bn import frozen_bn_stats
 
 
@@ -243,18 +243,6 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """``write(tmp)`` then rename over ``path``: readers see the old file or the whole new one, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _split_trained(result: Any) -> tuple[dict[str, torch.Tensor], History | None]:
     """What ``train_fn`` returned — a module, a state dict, or either with a History — as (state, history)."""
     history = None
@@ -318,9 +306,9 @@ def train_or_load(config: dict[str, Any], train_fn: Callable[[], Any], *, name: 
     path.parent.mkdir(parents=True, exist_ok=True)
     config_json = json.dumps(config, sort_keys=True, default=str)
     history_dict = None if history is None else history.to_dict()
-    _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(
+    atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(
         json.dumps({"config": json.loads(config_json), "history": history_dict}, indent=2)))
     # the .pt last: its presence means the whole checkpoint is there
-    _atomic_write(path, lambda tmp: torch.save({"state_dict": state, "config": config_json,
+    atomic_write(path, lambda tmp: torch.save({"state_dict": state, "config": config_json,
                                                 "history": history_dict}, tmp))
     return state, {"loaded": False, "history": history, "path": path, "config": config}

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import cache_dir
+from ..results import atomic_write_text
 from . import sources as _sources
 from .entry import DataEntry, FileSpec
 from .errors import ChecksumError, DataUnavailableError, UnknownDataError, format_failures
@@ -91,10 +92,7 @@ def _read_stamp(folder: Path) -> dict[str, Any]:
 
 
 def _write_stamp(folder: Path, source: str | None, records: dict[str, dict[str, Any]]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".stamp.", dir=folder)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"source": source, "files": records}, f, indent=1, sort_keys=True)
-    os.replace(tmp, folder / STAMP)
+    atomic_write_text(folder / STAMP, json.dumps({"source": source, "files": records}, indent=1, sort_keys=True))
 
 
 def _record(path: Path, sha256: str) -> dict[str, Any]:
