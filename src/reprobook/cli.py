@@ -4,6 +4,7 @@
     reprobook run [NOTEBOOK ...] [--profile smoke|paper] [-p NAME VALUE ...] [--force]
     reprobook build [--no-strict]
     reprobook status
+    reprobook bench [NAME ...] [--device auto|cpu|cuda|cuda:N|mps] [--profile smoke|paper] | --list
 """
 
 from __future__ import annotations
@@ -80,6 +81,23 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from . import benchmarks
+
+    if args.list:
+        for name, (_, what) in benchmarks.BENCHMARKS.items():
+            print(f"{name:16s} {what}")
+        return 0
+    names = [benchmarks.check_name(n) for n in (args.names or list(benchmarks.BENCHMARKS))]
+    for name in names:
+        result = benchmarks.run(name, device=args.device, profile=args.profile)
+        path = result.save()
+        print(f"## {name} on {result.device} ({result.machine.get('torch_threads')} torch threads)")
+        print(result.table.to_string(index=False))
+        print(f"saved: {path}\n")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="reprobook", description="Run and build the reproducibility book.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -106,6 +124,13 @@ def parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="the table of the last runs")
     status.set_defaults(func=_status)
+
+    bench = sub.add_parser("bench", help="measure the cost of the methods (every method in one run)")
+    bench.add_argument("names", nargs="*", help="benchmark names (default: all; see --list)")
+    bench.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    bench.add_argument("--profile", default="smoke", choices=PROFILES)
+    bench.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    bench.set_defaults(func=_bench)
     return top
 
 

@@ -124,8 +124,103 @@ _RWP = {
     ),
 }
 
+# --- m-ARWP chapter (notebooks/sharpness/marwp.ipynb) ---------------------------------------
+# Same data, model and budget as the RWP chapter: its SGD / SAM / RWP runs share the checkpoint cache.
+
+
+@dataclass(frozen=True)
+class MARWPConfig(RWPConfig):
+    """Sizes and hyper-parameters of the m-ARWP chapter (notebooks/sharpness/marwp.ipynb)."""
+
+    sigma: float = 0.015  # noise scale σ of m-RWP / m-ARWP
+    lam: float = 0.5  # mixing weight λ of the perturbed gradient
+    eta: float = 0.1  # adaptive-scaling strength η
+    beta: float = 0.99  # accumulator decay β
+    arwp_sigma_start: float = 0.001  # ARWP: σ rises on a cosine schedule from here ...
+    arwp_sigma_end: float = 0.011  # ... to here
+    scaling: str = "std"  # "std": σ/√(1+ηF) (official code); "var": σ²/√(1+ηF) (a reading of eq. 14)
+    methods: tuple[str, ...] = ("sgd", "sam", "rwp", "mrwp", "arwp", "marwp")
+
+
+_MARWP = {
+    "smoke": dict(_RWP["smoke"]),
+    "paper": dict(_RWP["paper"], dataset="cifar100", model_kwargs={"num_classes": 100},
+                  data_files=("cifar100",)),
+}
+
+
+# --- OoD benchmark, shared by the OoD chapters (first: notebooks/ood/kpca.ipynb) ----------------
+
+
+@dataclass(frozen=True)
+class OODConfig:
+    """The in-distribution classifier and the OoD test sets every OoD chapter scores."""
+
+    profile: str
+    in_dataset: str  # a data-registry name (the classifier's training data)
+    ood_datasets: tuple[str, ...]  # OoD test sets (registry names, or synthetic "gaussian-noise" / "uniform-noise")
+    model: str
+    model_kwargs: dict = field(default_factory=dict)
+    n_train: int | None = None  # None: the whole training split
+    n_test: int | None = None  # in-distribution test samples scored
+    n_ood: int | None = None  # samples per OoD set
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    augment: bool = True
+    data_files: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class KPCAConfig(OODConfig):
+    """Kernel PCA chapter (notebooks/ood/kpca.ipynb): detector settings on top of the OoD benchmark."""
+
+    cop_ratio: float = 0.85  # CoP: explained-variance ratio that picks q
+    corp_ratio: float = 0.8  # CoRP: explained-variance ratio
+    corp_gamma: float = 2.0  # CoRP: Gaussian-kernel γ
+    corp_features: int = 2048  # CoRP: number M of random Fourier features
+    knn_k: int = 50
+    seed_count: int = 1
+
+
+_OOD_SMOKE = dict(
+    in_dataset="fashion-mnist",
+    ood_datasets=("mnist-5k", "animal-silhouettes", "cifar10-test", "gaussian-noise", "uniform-noise"),
+    model="small_cnn",
+    model_kwargs={"in_channels": 1, "num_classes": 10, "width": 16},
+    n_train=10000,
+    n_test=2000,
+    n_ood=2000,
+    epochs=8,
+    batch_size=128,
+    lr=0.1,
+    weight_decay=5e-4,
+    augment=False,
+    data_files=("fashion-mnist", "mnist-5k", "animal-silhouettes", "cifar10-test"),
+)
+_OOD_PAPER = dict(
+    in_dataset="cifar10",
+    ood_datasets=("svhn", "lsun", "isun", "textures", "places365"),
+    model="resnet18_cifar",
+    model_kwargs={"num_classes": 10},
+    epochs=100,
+    batch_size=128,
+    lr=0.1,
+    weight_decay=5e-4,
+    augment=True,
+    data_files=("cifar10",),
+)
+_KPCA = {"smoke": dict(_OOD_SMOKE), "paper": dict(_OOD_PAPER)}
+
 CHAPTERS: dict[str, tuple[type, dict[str, dict]]] = {
     "rwp": (RWPConfig, _RWP),
+    "marwp": (MARWPConfig, _MARWP),
+    "kpca": (KPCAConfig, _KPCA),
 }
 
 

@@ -1,0 +1,115 @@
+"""Benchmarks: the measured cost of the book's methods, every method timed in one run on one machine.
+
+    reprobook bench [NAME ...] [--device auto|cpu|cuda] [--profile smoke|paper]
+
+Each benchmark is a module of this package with one function,
+``measure(device: torch.device, profile: str) -> (pandas.DataFrame, dict)``, returning its table
+(one row per method) and the settings it used. :func:`run` adds the machine it ran on and
+:meth:`BenchResult.save` writes it to ``results/bench/<name>-<device type>.json`` (write-then-rename).
+Chapters call :func:`run` themselves and glue the table, so the numbers in the book were measured in
+the run that built it; ratios are only ever taken between rows of one table (same run, same machine).
+
+Measurements kept from other machines (a GPU run, say) live in ``book/measurements/`` as the same JSON;
+:func:`recorded` reads them, so a chapter can show them beside this run's, labelled with their machine.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..paths import project_root, results_dir
+from ..profiles import ParameterError, check_profile
+
+# name -> (module, what it measures)
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "step-cost": ("reprobook.benchmarks.step_cost",
+                  "wall time of one optimiser step (SGD, SAM, RWP sequential and batched, ARWP, m-ARWP), "
+                  "as a ratio to SGD"),
+    "ood-throughput": ("reprobook.benchmarks.ood_throughput",
+                       "OoD scoring time per test sample: KPCA against exact KNN over 60,000 training features"),
+}
+
+
+def check_name(name: Any) -> str:
+    if name not in BENCHMARKS:
+        raise ParameterError("benchmark", name, ", ".join(repr(n) for n in BENCHMARKS))
+    return name
+
+
+def machine(device: Any) -> dict[str, Any]:
+    """The machine a measurement ran on: processor, cores and torch threads, GPU, library versions."""
+    import torch
+
+    from ..results import provenance
+
+    info = provenance(device)
+    info.update(processor=platform.processor() or platform.machine(), cpu_count=os.cpu_count(),
+                torch_threads=torch.get_num_threads())
+    return info
+
+
+@dataclass
+class BenchResult:
+    name: str
+    table: Any  # pandas.DataFrame, one row per method
+    settings: dict[str, Any] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device(self) -> str:
+        return str(self.machine.get("device", "?"))
+
+    def to_dict(self) -> dict[str, Any]:
+        from ..results import _jsonable
+
+        return {"name": self.name, "settings": _jsonable(self.settings), "machine": _jsonable(self.machine),
+                "table": _jsonable(self.table.to_dict(orient="records"))}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "BenchResult":
+        import pandas as pd
+
+        return cls(data["name"], pd.DataFrame.from_records(data["table"]), data.get("settings", {}),
+                   data.get("machine", {}))
+
+    def save(self, path: Path | str | None = None) -> Path:
+        from ..results import atomic_write_text
+
+        if path is None:
+            kind = str(self.machine.get("device_type", "cpu"))
+            path = results_dir() / "bench" / f"{self.name}-{kind}.json"
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> "BenchResult":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def run(name: str, *, device: Any = "auto", profile: str = "smoke", **settings: Any) -> BenchResult:
+    """Measure benchmark ``name`` on ``device`` with the sizes of ``profile`` (``settings`` override them)."""
+    from ..training import resolve_device
+
+    check_name(name)
+    check_profile(profile)
+    dev = resolve_device(device)
+    module = importlib.import_module(BENCHMARKS[name][0])
+    table, used = module.measure(dev, profile, **settings)
+    info = machine(dev)
+    info["device_type"] = dev.type
+    return BenchResult(name, table, {"profile": profile, **used}, info)
+
+
+def recorded(name: str, root: Path | None = None) -> list[BenchResult]:
+    """Measurements of ``name`` kept in ``book/measurements/`` (from other machines), oldest file name first."""
+    check_name(name)
+    folder = (root or project_root()) / "book" / "measurements"
+    return [BenchResult.load(p) for p in sorted(folder.glob(f"{name}-*.json"))]
