@@ -46,14 +46,18 @@ class Claim:
 
 
 def _git_commit(root: Path) -> str | None:
+    """``git describe`` of the checkout; in a copy without ``.git`` (a remote machine that got the working
+    tree only), the commit named by ``$REPROBOOK_GIT_COMMIT``, or None."""
     try:
         out = subprocess.run(
             ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
             capture_output=True, text=True, timeout=10, check=True,
         )
-        return out.stdout.strip() or None
+        if out.stdout.strip():
+            return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return None
+        pass
+    return os.environ.get("REPROBOOK_GIT_COMMIT") or None
 
 
 def _library_versions() -> dict[str, str | None]:

@@ -172,7 +172,7 @@ def make_accelerator(device: torch.device | str = "auto"):
 
 def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epochs: int, scheduler=None,
         device: torch.device | str = "auto", loss_fn: Callable | None = None, eval_loader=None,
-        progress: bool | None = None, desc: str = "") -> History:
+        progress: bool | None = None, desc: str = "", step_scheduler=None) -> History:
     """Train ``model`` in place for ``epochs`` epochs with ``accelerate``; return the :class:`History`.
 
     The same code runs on a CPU, one GPU, or several GPUs under ``accelerate launch`` (then the loader
@@ -180,7 +180,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
     is ``optimizer.step(closure)``, so plain torch optimisers and the two-pass ones (SAM, RWP) run
     alike; the closure freezes BatchNorm running statistics whenever the optimiser says it is in a
     perturbed pass (``in_perturbed_pass``). The training loss and accuracy of a step are those of its
-    clean (first) pass. ``scheduler`` (if any) steps once per epoch. ``progress=None`` shows a tqdm
+    clean (first) pass. ``scheduler`` (if any) steps once per epoch, ``step_scheduler`` (if any, e.g.
+    ARWP's σ schedule) once after every optimiser step. ``progress=None`` shows a tqdm
     bar unless the environment sets ``REPROBOOK_PROGRESS=0``.
     """
     from tqdm.auto import tqdm
@@ -214,6 +215,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
                 return loss
 
             prepared_optimizer.step(closure)  # accelerate's wrapper does not return the loss
+            if step_scheduler is not None:
+                step_scheduler.step()
             sums += torch.stack([clean["loss"].double() * len(y), (clean["logits"].argmax(1) == y).sum().double(),
                                  torch.tensor(float(len(y)), dtype=torch.float64, device=sums.device)])
             bar.update(1)

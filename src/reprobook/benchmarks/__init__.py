@@ -3,8 +3,8 @@
     reprobook bench [NAME ...] [--device auto|cpu|cuda] [--profile smoke|paper]
 
 Each benchmark is a module of this package with one function,
-``measure(device: torch.device, profile: str) -> (pandas.DataFrame, dict)``, returning its table
-(one row per method) and the settings it used. :func:`run` adds the machine it ran on and
+``measure(device: torch.device, profile: str, **settings) -> (pandas.DataFrame, dict)``, returning its
+table (one row per method) and the settings it used (``settings`` override the profile's sizes). :func:`run` adds the machine it ran on and
 :meth:`BenchResult.save` writes it to ``results/bench/<name>-<device type>.json`` (write-then-rename).
 Chapters call :func:`run` themselves and glue the table, so the numbers in the book were measured in
 the run that built it; ratios are only ever taken between rows of one table (same run, same machine).

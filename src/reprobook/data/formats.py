@@ -267,32 +267,69 @@ def _torchvision_class(entry: DataEntry):
     return getattr(torchvision.datasets, cls)
 
 
+# torchvision classes that take ``split=`` instead of ``train=``: the splits a fetch gets (the OoD test sets)
+TORCHVISION_SPLITS: dict[str, tuple[dict[str, Any], ...]] = {
+    "SVHN": ({"split": "test"},),
+    "DTD": ({"split": "train"}, {"split": "val"}, {"split": "test"}),
+    "Places365": ({"split": "val", "small": True},),
+}
+
+
+def torchvision_splits(entry: DataEntry) -> tuple[dict[str, Any], ...]:
+    """The constructor keywords of each split of ``entry`` that a fetch gets (and an OoD set is made of)."""
+    return TORCHVISION_SPLITS.get(_torchvision_class(entry).__name__, ({"train": True}, {"train": False}))
+
+
+def _torchvision_open(cls, root: Path, download: bool, **kwargs: Any):
+    """``cls(root, ...)`` from the files already there, downloading only when they are missing and allowed
+    (Places365 refuses ``download=True`` over extracted images)."""
+    try:
+        dataset = cls(root=str(root), download=False, **kwargs)
+        images = getattr(dataset, "images_dir", None)  # Places365 checks only its file lists without download
+        if images is None or Path(images).is_dir():
+            return dataset
+        raise RuntimeError(f"{images} is missing")
+    except RuntimeError:
+        if not download:
+            raise
+    return cls(root=str(root), download=True, **kwargs)
+
+
 def torchvision_download(entry: DataEntry, root: Path) -> None:
     cls = _torchvision_class(entry)
     root.mkdir(parents=True, exist_ok=True)
-    for train in (True, False):
-        cls(root=str(root), train=train, download=True)
+    for split in torchvision_splits(entry):
+        _torchvision_open(cls, root, True, **split)
 
 
 def torchvision_status(entry: DataEntry, root: Path) -> str:
     cls = _torchvision_class(entry)
     try:
-        for train in (True, False):
-            cls(root=str(root), train=train, download=False)  # md5-checks the extracted batches
+        for split in torchvision_splits(entry):
+            cls(root=str(root), download=False, **split)  # md5-checks the extracted batches
     except RuntimeError as exc:
         return f"external missing: {exc}"
     return "external ok"
 
 
-def load_torchvision(entry: DataEntry, root: Path, train: bool = True, transform=None,
+def load_torchvision(entry: DataEntry, root: Path, train: bool | None = None, transform=None,
                      download: bool = True, **kwargs: Any):
-    """The torchvision dataset (downloaded into ``cache_dir()/torchvision`` when missing and allowed)."""
+    """The torchvision dataset (downloaded into ``cache_dir()/torchvision`` when missing and allowed).
+
+    ``train`` (default True) is for the classes that take it (CIFAR); SVHN, DTD and Places365 take
+    ``split=`` (see ``TORCHVISION_SPLITS``) in ``kwargs`` instead.
+    """
     from .errors import DataUnavailableError
 
     cls = _torchvision_class(entry)
+    if cls.__name__ not in TORCHVISION_SPLITS:
+        kwargs["train"] = True if train is None else train
+    elif train is not None:
+        raise ValueError(f"invalid value for parameter 'train': {train!r}; allowed: None for {entry.name} "
+                         f"(it takes split=, one of {[s.get('split') for s in TORCHVISION_SPLITS[cls.__name__]]})")
     root.mkdir(parents=True, exist_ok=True)
     try:
-        return cls(root=str(root), train=train, transform=transform, download=download, **kwargs)
+        return _torchvision_open(cls, root, download, transform=transform, **kwargs)
     except (RuntimeError, OSError) as exc:
         raise DataUnavailableError(entry.name, [(entry.external or "", f"{type(exc).__name__}: {exc}")],
                                    ["allow network access (paper profile only)"]) from exc

@@ -3,9 +3,15 @@
 ``smoke``: FashionMNIST from the offline registry entry, class-stratified subsets, tensors in memory.
 ``paper``: CIFAR-10/100 through torchvision with the usual augmentation (random crop with 4-pixel
 padding, horizontal flip) and per-channel normalisation.
+
+The out-of-distribution test sets of Part II (:func:`ood_dataset`) are brought to the in-distribution
+classifier's input: offline MNIST, animal silhouettes, grayscale CIFAR-10 and seeded noise for the smoke
+profile; SVHN, Textures and Places365 (torchvision) and LSUN, iSUN (user-supplied folders) for the paper's.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,3 +52,247 @@ def classification_datasets(name: str, *, n_train: int | None = None, n_test: in
         test = load(name, train=False, transform=T.Compose(normalise), download=download)
         return (_subset(train, train.targets, n_train, seed), _subset(test, test.targets, n_test, seed))
     raise ParameterError("dataset", name, ", ".join(DATASETS))
+
+
+# --------------------------------------------------------------------------------------------- OoD test sets
+# Used by the OoD benchmark (reprobook.ood.benchmark, explained in notebooks/ood/kpca.ipynb): every OoD set is
+# brought to the in-distribution classifier's input (channels, side, normalisation) and labelled -1.
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a classifier trained on one dataset takes: ``channels``×``size``×``size`` images with pixels in
+    [0, 1], then normalised per channel, x̂_c = (x_c − mean_c) / std_c, when ``mean`` and ``std`` are set."""
+
+    channels: int
+    size: int
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    def normalise(self, x):
+        """``x`` N×C×H×W in [0, 1] → the classifier's input (a new tensor)."""
+        import torch
+
+        if self.mean is None:
+            return x.clone()
+        mean = torch.tensor(self.mean, dtype=x.dtype).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype).view(1, -1, 1, 1)
+        return (x - mean) / std  # x̂_c = (x_c − μ_c) / σ_c
+
+    def pil_transform(self):
+        """PIL image → the classifier's input: channels, resize (shorter side) + centre crop, normalise."""
+        from torchvision import transforms as T
+
+        steps = [T.Grayscale(1) if self.channels == 1 else T.Lambda(_rgb),
+                 T.Resize(self.size), T.CenterCrop(self.size), T.ToTensor()]
+        if self.mean is not None:
+            steps.append(T.Normalize(self.mean, self.std))
+        return T.Compose(steps)
+
+
+def _rgb(image):
+    return image.convert("RGB")
+
+
+# The smoke profile's FashionMNIST is used as pixels in [0, 1] (classification_datasets does not normalise it).
+INPUT_SPECS = {
+    "fashion-mnist": InputSpec(1, 28),
+    **{name: InputSpec(3, 32, mean, std) for name, (mean, std) in CIFAR_STATS.items()},
+}
+
+
+def input_spec(in_dataset: str) -> InputSpec:
+    """The input of a classifier trained on ``in_dataset`` (one of ``DATASETS``)."""
+    if in_dataset not in INPUT_SPECS:
+        raise ParameterError("in_dataset", in_dataset, ", ".join(DATASETS))
+    return INPUT_SPECS[in_dataset]
+
+
+@dataclass(frozen=True)
+class UserFolder:
+    """An OoD set with no library loader: a folder of images the user downloads and extracts."""
+
+    env: str  # environment variable naming the folder
+    folder: str  # its name under data_dir or cache_dir()/ood
+    what: str
+    url: str
+
+
+OOD_ARRAYS = ("mnist-5k", "animal-silhouettes", "cifar10-test")  # offline registry entries, uint8 arrays
+OOD_SYNTHETIC = ("gaussian-noise", "uniform-noise")
+# torchvision sets; their splits are formats.TORCHVISION_SPLITS (SVHN test, all 5,640 DTD images, Places365 val)
+OOD_TORCHVISION = ("svhn", "textures", "places365")
+OOD_FOLDERS = {
+    "lsun": UserFolder("REPROBOOK_LSUN", "LSUN", "LSUN (crop), 10,000 32×32 scene crops (ODIN's release)",
+                       "https://www.dropbox.com/s/fhtsw1m3qxlwj6h/LSUN.tar.gz"),
+    "isun": UserFolder("REPROBOOK_ISUN", "iSUN", "iSUN, 8,925 32×32 scene images (ODIN's release)",
+                       "https://www.dropbox.com/s/ssz7qxfqae0cca5/iSUN.tar.gz"),
+}
+OOD_DATASETS = (*OOD_ARRAYS, *OOD_SYNTHETIC, *OOD_TORCHVISION, *OOD_FOLDERS)
+SYNTHETIC_DEFAULT_SIZE = 10000  # noise images drawn when no count is given
+# an OoD set that is (a part of) an in-distribution dataset cannot be OoD for it
+OOD_SAME_AS = {"cifar10-test": "cifar10"}
+
+
+class OODLabelled:
+    """A dataset whose items are ``(image, -1)``: the images of ``dataset``, with the OoD label."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        return self.dataset[i][0], -1
+
+
+class ImageFiles:
+    """Every image file below ``root`` (recursively, sorted by path) as ``(transform(image), -1)``."""
+
+    def __init__(self, root, transform=None):
+        from pathlib import Path
+
+        from torchvision.datasets.folder import IMG_EXTENSIONS
+
+        self.root = Path(root)
+        self.files = sorted(p for p in self.root.rglob("*")
+                            if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS and not p.name.startswith("."))
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i):
+        from torchvision.datasets.folder import default_loader
+
+        image = default_loader(str(self.files[i]))
+        return (self.transform(image) if self.transform else image), -1
+
+
+def _name_seed(name: str, seed: int) -> int:
+    """A seed for ``name`` under ``seed``: two sets never share their random stream."""
+    import zlib
+
+    return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
+
+
+def _subset_indices(n_items: int, labels, n: int | None, seed: int) -> np.ndarray:
+    """``n`` indices out of ``n_items``: class-stratified when ``labels`` are known, else a seeded draw."""
+    if n is None or n >= n_items:
+        return np.arange(n_items)
+    if labels is not None:
+        return stratified_indices(np.asarray(labels), n, seed)
+    return np.sort(np.random.default_rng(seed).permutation(n_items)[:n])
+
+
+def conform_images(images: np.ndarray, spec: InputSpec):
+    """uint8 images (N×H×W or N×H×W×C) → N×C×S×S float tensor for ``spec``: gray ↔ RGB
+    (gray = 0.299 R + 0.587 G + 0.114 B, torchvision's), bilinear antialiased resize to S, normalisation."""
+    import torch
+    from torchvision.transforms import functional as F
+
+    x = np.asarray(images)
+    x = x[:, None] if x.ndim == 3 else np.transpose(x, (0, 3, 1, 2))
+    x = torch.from_numpy(np.ascontiguousarray(x)).float().div_(255.0)
+    if x.shape[1] == 3 and spec.channels == 1:
+        x = F.rgb_to_grayscale(x, num_output_channels=1)
+    elif x.shape[1] == 1 and spec.channels == 3:
+        x = x.expand(-1, 3, -1, -1)
+    if tuple(x.shape[-2:]) != (spec.size, spec.size):
+        x = F.resize(x, [spec.size, spec.size], antialias=True).clamp_(0.0, 1.0)
+    return spec.normalise(x)
+
+
+def synthetic_images(name: str, n: int, spec: InputSpec, seed: int = 0):
+    """``n`` noise images at ``spec``'s shape, then normalised like the in-distribution data.
+
+    ``gaussian-noise``: x ~ clip(N(0.5, 1), 0, 1) per pixel; ``uniform-noise``: x ~ U[0, 1] per pixel
+    (the synthetic OoD sets of Liang et al., 2018). The same ``seed`` gives the same images.
+    """
+    import torch
+
+    if name not in OOD_SYNTHETIC:
+        raise ParameterError("name", name, ", ".join(OOD_SYNTHETIC))
+    g = torch.Generator().manual_seed(_name_seed(name, seed))
+    shape = (n, spec.channels, spec.size, spec.size)
+    if name == "gaussian-noise":
+        x = (0.5 + torch.randn(shape, generator=g)).clamp_(0.0, 1.0)  # clip(N(0.5, 1), 0, 1)
+    else:
+        x = torch.rand(shape, generator=g)  # U[0, 1]
+    return spec.normalise(x)
+
+
+def user_folder(name: str, data_dir=None):
+    """The folder of the user-supplied OoD set ``name`` (``lsun``, ``isun``): ``$REPROBOOK_<NAME>``, else
+    ``<data_dir>/<Folder>``, else ``cache_dir()/ood/<Folder>``. A missing folder is a DataUnavailableError
+    that says what to download and where to put it."""
+    import os
+    from pathlib import Path
+
+    from ..paths import cache_dir
+    from .errors import DataUnavailableError
+
+    if name not in OOD_FOLDERS:
+        raise ParameterError("name", name, ", ".join(OOD_FOLDERS))
+    spec = OOD_FOLDERS[name]
+    places = [] if data_dir is None else [Path(data_dir).expanduser() / spec.folder]
+    places.append(cache_dir() / "ood" / spec.folder)
+    candidates = ([Path(os.environ[spec.env]).expanduser()] if os.environ.get(spec.env) else []) + places
+    for folder in candidates:
+        if folder.is_dir() and len(ImageFiles(folder)) > 0:
+            return folder
+    raise DataUnavailableError(name, message=(
+        f"{name!r} is not available: {spec.what} has no library loader. Download {spec.url}, extract it, and "
+        f"set {spec.env} to the extracted folder or move it to {' or '.join(str(p) for p in places)}. "
+        f"Looked in: {', '.join(str(c) for c in candidates)} (no image files there)."))
+
+
+def ood_dataset(name: str, in_dataset: str, *, n: int | None = None, seed: int = 0, download: bool = True,
+                data_dir=None):
+    """The OoD test set ``name`` as the classifier of ``in_dataset`` sees it: items ``(image, -1)``.
+
+    Images are converted to the in-distribution input (:func:`input_spec`: channels, side, normalisation).
+    ``n`` keeps a seeded subset (class-stratified where the set has classes); synthetic sets draw ``n`` images
+    (default ``SYNTHETIC_DEFAULT_SIZE``). Offline sets and noise come back as in-memory TensorDatasets;
+    torchvision sets and image folders are read lazily.
+    """
+    import torch
+    from torch.utils.data import ConcatDataset, Subset, TensorDataset
+
+    from . import registry
+
+    spec = input_spec(in_dataset)
+    if name not in OOD_DATASETS:
+        raise ParameterError("ood_datasets", name, ", ".join(OOD_DATASETS))
+    if OOD_SAME_AS.get(name) == in_dataset:
+        raise ParameterError("ood_datasets", name, f"a set other than the in-distribution data ({in_dataset})")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ParameterError("n_ood", n, "None or an integer >= 1")
+    if name in OOD_SYNTHETIC:
+        x = synthetic_images(name, SYNTHETIC_DEFAULT_SIZE if n is None else n, spec, seed)
+        return TensorDataset(x, torch.full((len(x),), -1, dtype=torch.int64))
+    if name in OOD_ARRAYS:
+        images, labels = registry.load(name)
+        idx = _subset_indices(len(labels), labels, n, _name_seed(name, seed))
+        x = conform_images(images[idx], spec)
+        return TensorDataset(x, torch.full((len(x),), -1, dtype=torch.int64))
+    transform = spec.pil_transform()
+    if name in OOD_FOLDERS:
+        files = ImageFiles(user_folder(name, data_dir), transform)
+        return Subset(files, _subset_indices(len(files), None, n, _name_seed(name, seed)).tolist())
+    from .formats import torchvision_splits
+
+    parts = [registry.load(name, transform=transform, download=download, **split)
+             for split in torchvision_splits(registry.get(name))]
+    labels = np.concatenate([np.asarray(_torchvision_labels(p)) for p in parts])
+    whole = parts[0] if len(parts) == 1 else ConcatDataset(parts)
+    idx = _subset_indices(len(labels), labels, n, _name_seed(name, seed))
+    return OODLabelled(Subset(whole, idx.tolist()))
+
+
+def _torchvision_labels(dataset) -> list[int]:
+    for attr in ("targets", "labels", "_labels"):  # CIFAR/Places365, SVHN, DTD
+        if hasattr(dataset, attr):
+            return list(getattr(dataset, attr))
+    raise TypeError(f"no labels found on {type(dataset).__name__}")

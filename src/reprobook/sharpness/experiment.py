@@ -7,6 +7,8 @@ re-evaluates without re-training.
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +19,31 @@ from torch.utils.data import DataLoader, Dataset
 from ..models import build_model
 from ..profiles import ParameterError
 from ..training import History, evaluate, fit, seed_everything, train_or_load
+from .arwp import ARWP, CosineIncreasingSigma
 from .rwp import RWP
 from .sam import SAM
 
-METHODS = ("sgd", "sam", "rwp")
+# "rwp" is the RWP chapter's mixed RWP (γ, α); the m-ARWP chapter adds the perturbed-only RWP ("prwp"),
+# m-RWP ("mrwp"), ARWP ("arwp") and m-ARWP ("marwp"), whose hyper-parameters come from a MARWPConfig
+METHODS = ("sgd", "sam", "rwp", "prwp", "mrwp", "arwp", "marwp")
+# methods whose σ rises on the cosine schedule of ARWP (σ from arwp_sigma_start to arwp_sigma_end)
+SIGMA_SCHEDULED = ("prwp", "arwp")
+
+
+def _marwp_field(cfg, name: str, method: str):
+    if not hasattr(cfg, name):
+        raise ParameterError("cfg", type(cfg).__name__,
+                             f"a configuration with the field '{name}' for method '{method}' (profiles.MARWPConfig)")
+    return getattr(cfg, name)
 
 
 def make_optimizer(method: str, params, cfg, *, generator: torch.Generator | None = None):
-    """The optimiser of ``method`` with the chapter's hyper-parameters (SGD with momentum as the base)."""
+    """The optimiser of ``method`` with the chapter's hyper-parameters (SGD with momentum as the base).
+
+    ``sgd``, ``sam`` and ``rwp`` read an RWPConfig; ``prwp`` (perturbed-only RWP), ``mrwp``, ``arwp`` and
+    ``marwp`` (:class:`.arwp.ARWP`) need a MARWPConfig. ``prwp`` and ``arwp`` start at σ_start; their σ
+    schedule comes from :func:`make_sigma_schedule`.
+    """
     base = dict(lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if method == "sgd":
         return torch.optim.SGD(params, **base)
@@ -32,7 +51,32 @@ def make_optimizer(method: str, params, cfg, *, generator: torch.Generator | Non
         return SAM(params, torch.optim.SGD, rho=cfg.rho, **base)
     if method == "rwp":
         return RWP(params, torch.optim.SGD, gamma=cfg.gamma, alpha=cfg.alpha, generator=generator, **base)
+    if method in ("prwp", "mrwp", "arwp", "marwp"):
+        sigma, lam, eta, beta, scaling, sigma_start = (
+            _marwp_field(cfg, name, method) for name in ("sigma", "lam", "eta", "beta", "scaling", "arwp_sigma_start"))
+        if method == "prwp":  # perturbed gradient only, σ on ARWP's schedule, no adaptivity
+            return ARWP(params, torch.optim.SGD, sigma=sigma_start, alpha=1.0, eta=0.0, beta=beta,
+                        generator=generator, **base)
+        if method == "mrwp":  # (1 − λ) ∇L(w) + λ ∇L(w + ε), no adaptivity
+            return ARWP(params, torch.optim.SGD, sigma=sigma, alpha=lam, eta=0.0, beta=beta, generator=generator,
+                        **base)
+        if method == "arwp":  # perturbed gradient only, adaptive noise, σ on the cosine-increasing schedule
+            return ARWP(params, torch.optim.SGD, sigma=sigma_start, alpha=1.0, eta=eta, beta=beta, scaling=scaling,
+                        generator=generator, **base)
+        # m-ARWP: mixed gradients, adaptive noise, constant σ
+        return ARWP(params, torch.optim.SGD, sigma=sigma, alpha=lam, eta=eta, beta=beta, scaling=scaling,
+                    generator=generator, **base)
     raise ParameterError("method", method, ", ".join(METHODS))
+
+
+def make_sigma_schedule(method: str, optimizer, cfg, total_steps: int) -> CosineIncreasingSigma | None:
+    """ARWP's σ schedule for ``method`` (stepped once per optimiser step), or None for a constant σ."""
+    if method not in METHODS:
+        raise ParameterError("method", method, ", ".join(METHODS))
+    if method not in SIGMA_SCHEDULED:
+        return None
+    return CosineIncreasingSigma(optimizer, _marwp_field(cfg, "arwp_sigma_start", method),
+                                 _marwp_field(cfg, "arwp_sigma_end", method), total_steps)
 
 
 @dataclass
@@ -65,6 +109,12 @@ def training_config(cfg, method: str, seed: int, data_fingerprint: str) -> dict[
         config["rho"] = cfg.rho
     if method == "rwp":
         config.update(gamma=cfg.gamma, alpha=cfg.alpha)
+    if method in ("mrwp", "marwp"):
+        config.update(sigma=cfg.sigma, lam=cfg.lam)
+    if method in SIGMA_SCHEDULED:
+        config.update(arwp_sigma_start=cfg.arwp_sigma_start, arwp_sigma_end=cfg.arwp_sigma_end)
+    if method in ("arwp", "marwp"):
+        config.update(eta=cfg.eta, beta=cfg.beta, scaling=cfg.scaling)
     return {**config, "method": method, "seed": seed, "data": data_fingerprint}
 
 
@@ -99,13 +149,20 @@ def train_one(cfg, method: str, seed: int, train_ds: Dataset, test_ds: Dataset, 
     config = training_config(cfg, method, seed, data_fingerprint(train_ds))
 
     def train():
-        generator = seed_everything(seed)
+        seed_everything(seed)
+        # the noise generator lives where the weights are: drawing on the CPU would add a host-to-device copy
+        # per parameter and step (on a GPU that made an RWP step cost several SGD steps instead of two); on
+        # the CPU it is the generator seed_everything returns, so CPU runs are unchanged
+        generator = torch.Generator(device=device).manual_seed(seed)
         model = build_model(cfg.model, **cfg.model_kwargs)
         optimizer = make_optimizer(method, model.parameters(), cfg, generator=generator)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
         train_loader, _ = _loaders(cfg, train_ds, test_ds, seed, device)
+        # fit() shards the loader over the processes of a multi-GPU launch: count the steps of one process
+        steps_per_epoch = math.ceil(len(train_loader) / int(os.environ.get("WORLD_SIZE", "1")))
+        sigma_schedule = make_sigma_schedule(method, optimizer, cfg, cfg.epochs * steps_per_epoch)
         history = fit(model, optimizer, train_loader, epochs=cfg.epochs, scheduler=scheduler, device=device,
-                      progress=progress, desc=f"{method} seed {seed}")
+                      progress=progress, desc=f"{method} seed {seed}", step_scheduler=sigma_schedule)
         return model, history
 
     state, info = train_or_load(config, train, name=f"{cfg.model}-{method}")

@@ -13,7 +13,7 @@ Unlike SAM's ε̂, this ε does not depend on ∇L(w): the two gradients are ind
 implementation (github nblt/RWP) computes them *at the same time* on two GPUs, each on its own batch,
 for about the wall time of one SGD step. This implementation is sequential: both gradients come from
 the *same* batch on *one* device, one after the other, so a step costs two SGD steps (like SAM). The
-parallel two-device step is future work.
+parallel steps, one batched pass on one device and the two-process layout, are in :mod:`.parallel`.
 """
 
 from __future__ import annotations

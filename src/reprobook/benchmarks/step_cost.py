@@ -1,0 +1,241 @@
+"""The wall time of one optimiser step, every method on the same model and batch, as a ratio to SGD.
+
+Explained in ``notebooks/sharpness/step_cost.ipynb``; run from the shell as ``reprobook bench step-cost``.
+A step of each method is what :func:`reprobook.training.fit` does per batch (zero the gradients,
+forward, backward, ``optimizer.step(closure)``, with BatchNorm frozen on perturbed passes), except the
+batched RWP, whose entry point is ``step_batch(x, y)`` (:class:`reprobook.sharpness.BatchedRWP`). One
+reference row, ``sgd-double-batch``, is an SGD step on the batch repeated twice (2B samples): one pass
+that does the work of two gradients, the best a single batched pass can hope for on the same device.
+
+How it measures, so that the ratios between methods mean something:
+
+* one model per method, all from the same initialisation, one fixed random batch of the profile's
+  shape (a FashionMNIST-shaped batch for the smoke profile, a CIFAR-shaped one for the paper profile);
+* ``warmup`` untimed steps per method first (allocator, kernel selection, the adaptive methods'
+  accumulators);
+* ``repeats`` rounds; in every round each method runs ``steps_per_repeat`` steps back to back, timed
+  together (``torch.cuda.synchronize()`` before and after on a GPU), and the order of the methods is
+  shuffled from round to round, so a drift of the machine's speed hits every method alike; past
+  ``time_budget`` seconds no new round starts (after at least three), so a busy machine shortens the
+  measurement instead of stretching it;
+* per method: the median time per step and its quartiles over the rounds; ``ratio_to_sgd`` is the
+  median over the rounds of the method's time over SGD's time *in the same round* (paired, so a slow
+  spell of the machine cancels out), ``ratio_low`` / ``ratio_high`` are the quartiles of those ratios.
+  The settings returned hold every round's time per step (``rounds_ms``).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import profiles
+from ..models import build_model
+from ..profiles import ParameterError
+from ..sharpness.bn import frozen_bn_stats
+
+# method -> (label, gradients per step, passes one after the other)
+METHODS: dict[str, tuple[str, int, int]] = {
+    "sgd": ("SGD", 1, 1),
+    "sam": ("SAM", 2, 2),
+    "rwp": ("RWP, sequential", 2, 2),
+    "rwp-batched": ("RWP, batched (vmap)", 2, 1),
+    "sgd-double-batch": ("SGD on the batch twice over (reference)", 1, 1),
+    "mrwp": ("m-RWP", 2, 2),
+    "arwp": ("ARWP", 1, 1),
+    "marwp": ("m-ARWP", 2, 2),
+}
+# the input shape of one image of each dataset the profiles name
+INPUT_SHAPES: dict[str, tuple[int, int, int]] = {
+    "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar100": (3, 32, 32),
+}
+# timing sizes per profile; the model, its width and the batch size come from the m-ARWP chapter's profile
+# time_budget: seconds after which no new round starts (at least MIN_ROUNDS run), so a busy machine cannot
+# stretch a chapter's run without bound; the settings report the rounds actually run
+TIMING: dict[str, dict[str, float]] = {
+    "smoke": dict(warmup=3, repeats=12, steps_per_repeat=3, time_budget=45.0),
+    "paper": dict(warmup=10, repeats=15, steps_per_repeat=10, time_budget=600.0),
+}
+MIN_ROUNDS = 3
+SETTINGS = ("methods", "batch_size", "model_kwargs", "image_size", "warmup", "repeats", "steps_per_repeat",
+            "time_budget", "seed")
+
+
+def _check_count(name: str, value: Any, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ParameterError(name, value, f"an integer >= {low}")
+    return value
+
+
+def check_methods(methods: Any) -> tuple[str, ...]:
+    """``methods`` as a tuple of known method names that includes ``"sgd"`` (the ratios' denominator)."""
+    allowed = ", ".join(repr(m) for m in METHODS)
+    if isinstance(methods, str) or not isinstance(methods, (list, tuple)) or not methods:
+        raise ParameterError("methods", methods, f"a non-empty list of {allowed}")
+    for m in methods:
+        if m not in METHODS:
+            raise ParameterError("methods", m, allowed)
+    if "sgd" not in methods:
+        raise ParameterError("methods", methods, "a list that includes 'sgd' (every ratio is to SGD)")
+    return tuple(dict.fromkeys(methods))
+
+
+def _load_average() -> float | None:
+    """The machine's 1-minute load average (runnable processes), or None where the system has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def make_step(method: str, model: nn.Module, cfg, generator: torch.Generator,
+              x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    """One training step of ``method`` on (``x``, ``y``), as :func:`reprobook.training.fit` takes it."""
+    from ..sharpness import experiment
+    from ..sharpness.parallel import BatchedRWP
+
+    loss_fn = nn.CrossEntropyLoss()
+    if method == "sgd-double-batch":
+        # one pass over 2B samples: what a perfectly batched pair of gradients would cost on this device
+        x, y = torch.cat([x, x]), torch.cat([y, y])
+        method = "sgd"
+    if method == "rwp-batched":
+        optimizer = BatchedRWP(model, torch.optim.SGD, gamma=cfg.gamma, alpha=cfg.alpha, generator=generator,
+                               lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return lambda: optimizer.step_batch(x, y)
+    optimizer = experiment.make_optimizer(method, model.parameters(), cfg, generator=generator)
+
+    def closure():
+        optimizer.zero_grad()
+        with frozen_bn_stats(model, enabled=getattr(optimizer, "in_perturbed_pass", False)):
+            loss = loss_fn(model(x), y)
+        loss.backward()
+        return loss
+
+    return lambda: optimizer.step(closure)
+
+
+def measure(device: torch.device, profile: str, **settings: Any):
+    """Time one step of every method on ``device``; return ``(table, settings used)``.
+
+    Settings (each defaults to the profile's): ``methods`` (a list of :data:`METHODS` names, with
+    ``"sgd"``), ``batch_size``, ``model_kwargs`` (merged over the profile's), ``image_size`` (the side of
+    the square input), ``warmup``, ``repeats``, ``steps_per_repeat``, ``time_budget`` (seconds; once past
+    it, no new round starts after the first :data:`MIN_ROUNDS`), ``seed``.
+    """
+    profiles.check_profile(profile)
+    for key in settings:
+        if key not in SETTINGS:
+            raise ParameterError(key, settings[key], f"a step-cost setting: {', '.join(SETTINGS)}")
+    cfg = profiles.config("marwp", profile)
+    methods = check_methods(settings.get("methods", tuple(METHODS)))
+    timing = {k: _check_count(k, settings.get(k, v), low=0 if k == "warmup" else 1)
+              for k, v in TIMING[profile].items() if k != "time_budget"}
+    budget = settings.get("time_budget", TIMING[profile]["time_budget"])
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
+        raise ParameterError("time_budget", budget, "a number of seconds > 0")
+    batch_size = _check_count("batch_size", settings.get("batch_size", cfg.batch_size))
+    model_kwargs = {**cfg.model_kwargs, **settings.get("model_kwargs", {})}
+    channels, height, _ = INPUT_SHAPES[cfg.dataset]
+    side = _check_count("image_size", settings.get("image_size", height))
+    seed = _check_count("seed", settings.get("seed", 0), low=0)
+
+    data = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch_size, channels, side, side, generator=data).to(device)
+    y = torch.randint(0, int(model_kwargs.get("num_classes", 10)), (batch_size,), generator=data).to(device)
+    with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+        torch.manual_seed(seed)
+        initial = build_model(cfg.model, **model_kwargs)
+    steps = {}
+    for method in methods:
+        model = copy.deepcopy(initial).to(device).train()
+        # the noise is drawn where the weights are: a CPU generator would add a host-to-device copy per step
+        noise = torch.Generator(device=device).manual_seed(seed)
+        steps[method] = make_step(method, model, cfg, noise, x, y)
+
+    load_before = _load_average()
+    began = time.perf_counter()
+    for _ in range(timing["warmup"]):
+        for method in methods:
+            steps[method]()
+    _synchronize(device)
+    order = np.random.default_rng(seed)
+    seconds: dict[str, list[float]] = {m: [] for m in methods}
+    rounds = 0
+    while rounds < timing["repeats"] and (rounds < MIN_ROUNDS or time.perf_counter() - began < budget):
+        rounds += 1
+        for i in order.permutation(len(methods)):  # a new order every round
+            method = methods[i]
+            _synchronize(device)
+            start = time.perf_counter()
+            for _ in range(timing["steps_per_repeat"]):
+                steps[method]()
+            _synchronize(device)
+            seconds[method].append((time.perf_counter() - start) / timing["steps_per_repeat"])
+
+    sgd = np.array(seconds["sgd"])
+    rows = []
+    for method in methods:
+        label, gradients, passes = METHODS[method]
+        t = np.array(seconds[method])
+        per_round = t / sgd  # each round's time over the same round's SGD time
+        rows.append({
+            "method": method, "optimizer": label, "gradients": gradients, "sequential_passes": passes,
+            "median_ms": 1000 * float(np.median(t)), "p25_ms": 1000 * float(np.percentile(t, 25)),
+            "p75_ms": 1000 * float(np.percentile(t, 75)),
+            # time / time of SGD, round by round; the median over the rounds
+            "ratio_to_sgd": float(np.median(per_round)),
+            "ratio_low": float(np.percentile(per_round, 25)), "ratio_high": float(np.percentile(per_round, 75)),
+        })
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    used = {"methods": list(methods), "model": cfg.model, "model_kwargs": model_kwargs,
+            "input_shape": [batch_size, channels, side, side], "batch_size": batch_size, **timing, "seed": seed,
+            "torch_threads": torch.get_num_threads(), "device": str(device),
+            "rounds_ms": {m: [1000 * v for v in seconds[m]] for m in methods},
+            "time_budget": float(budget), "rounds_run": rounds,
+            # other work on the machine competes for its cores: more runnable processes than cores skews the ratios
+            "load_average_before": load_before, "load_average_after": _load_average(), "cpu_count": os.cpu_count(),
+            "hyper_parameters": {"lr": cfg.lr, "momentum": cfg.momentum, "weight_decay": cfg.weight_decay,
+                                 "rho": cfg.rho, "gamma": cfg.gamma, "alpha": cfg.alpha, "sigma": cfg.sigma,
+                                 "lam": cfg.lam, "eta": cfg.eta, "beta": cfg.beta}}
+    return table, used
+
+
+def paired_ratio(rounds_ms: dict[str, list[float]], method: str, baseline: str) -> dict[str, float]:
+    """The time of ``method`` over the time of ``baseline``, round by round: median and quartiles.
+
+    ``rounds_ms`` is the ``rounds_ms`` entry of :func:`measure`'s settings.
+    """
+    for name, value in (("method", method), ("baseline", baseline)):
+        if value not in rounds_ms:
+            raise ParameterError(name, value, ", ".join(repr(m) for m in rounds_ms))
+    # r_k = t_k(method) / t_k(baseline), one ratio per round k
+    ratios = np.asarray(rounds_ms[method], dtype=float) / np.asarray(rounds_ms[baseline], dtype=float)
+    return {"median": float(np.median(ratios)), "low": float(np.percentile(ratios, 25)),
+            "high": float(np.percentile(ratios, 75))}
+
+
+def cost_verdict(measured: float, claimed: float, tolerance: float = 0.25) -> str:
+    """A claim "a step costs ``claimed`` × SGD" is reproduced when ``measured`` is within ``tolerance`` of it.
+
+    |measured / claimed − 1| ≤ tolerance → "reproduced", else "not reproduced".
+    """
+    from ..sharpness.base import check_number
+
+    claimed = check_number("claimed", claimed, low=0.0, low_inclusive=False)
+    tolerance = check_number("tolerance", tolerance, low=0.0, low_inclusive=True)
+    measured = check_number("measured", measured, low=0.0, low_inclusive=False)
+    return "reproduced" if abs(measured / claimed - 1) <= tolerance else "not reproduced"

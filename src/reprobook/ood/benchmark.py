@@ -1,0 +1,258 @@
+"""The OoD benchmark every OoD chapter scores: one classifier, its in-distribution data, its OoD test sets.
+
+Explained in ``notebooks/ood/kpca.ipynb``. :func:`build_benchmark` trains the in-distribution classifier
+once (or loads it from the checkpoint cache, :func:`reprobook.training.train_or_load`), then extracts the
+penultimate features and logits (:func:`reprobook.ood.features.extract`) of the in-distribution training
+and test sets and of every OoD set, each brought to the classifier's input
+(:func:`reprobook.data.vision.ood_dataset`).
+
+``smoke``: FashionMNIST and a small CNN; OoD = MNIST, animal silhouettes, grayscale CIFAR-10, Gaussian and
+uniform noise (all offline). ``paper``: CIFAR-10 and ResNet-18; OoD = SVHN, LSUN, iSUN, Textures,
+Places365 (the CIFAR-10 benchmark of Sun et al., 2022, used by the Kernel PCA paper).
+
+Two seeds: ``seed`` fixes the classifier (initialisation and batch order); ``data_seed`` fixes which
+images the subsets keep. They are separate so that classifiers of several seeds (the modes of the
+mode-ensemble chapter) are scored on the very same images.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from ..data import vision
+from ..models import MODELS, build_model
+from ..profiles import OODConfig, ParameterError, check_seed
+from ..training import History, fit, resolve_device, seed_everything, train_or_load
+from .features import FeatureSet, extract
+
+NUM_CLASSES = {"fashion-mnist": 10, "cifar10": 10, "cifar100": 100}
+# the fields of OODConfig that determine the trained classifier (its checkpoint's cache key, with the seed
+# and a fingerprint of the training images); the OoD sets and detector settings do not
+TRAINING_FIELDS = ("in_dataset", "model", "model_kwargs", "n_train", "epochs", "batch_size", "lr", "momentum",
+                   "weight_decay", "augment")
+EXTRACT_BATCH = 256
+
+
+@dataclass
+class OODBenchmark:
+    """A trained in-distribution classifier and the features of every split it is scored on.
+
+    ``train`` is what detectors fit on (the training images without augmentation); ``test`` the
+    in-distribution test set; ``ood`` the OoD sets in ``config.ood_datasets`` order. The images are kept
+    (``test_dataset``, ``ood_datasets``) for detectors that need the model and the inputs (ODIN, GradNorm).
+    """
+
+    config: OODConfig
+    model: nn.Module  # eval mode, on `device`
+    device: torch.device
+    train: FeatureSet
+    test: FeatureSet
+    ood: dict[str, FeatureSet]
+    test_dataset: Dataset
+    ood_datasets: dict[str, Dataset]
+    test_accuracy: float
+    history: History | None
+    loaded: bool  # True when the classifier came from the checkpoint cache
+    train_dataset: Dataset | None = None  # the training images as the features saw them (no augmentation)
+    checkpoint: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """``"test"`` then the OoD names: what :meth:`loader` accepts."""
+        return ("test", *self.ood)
+
+    def dataset(self, name: str) -> Dataset:
+        """The images of ``"test"`` or of an OoD set (items ``(image, label)``, label -1 for OoD)."""
+        if name == "test":
+            return self.test_dataset
+        if name not in self.ood_datasets:
+            raise ParameterError("name", name, ", ".join(repr(n) for n in self.names))
+        return self.ood_datasets[name]
+
+    def loader(self, name: str, batch_size: int = EXTRACT_BATCH) -> DataLoader:
+        """A DataLoader over ``"test"`` or an OoD set, in the order of its FeatureSet (no shuffling)."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ParameterError("batch_size", batch_size, "an integer >= 1")
+        return _eval_loader(self.dataset(name), batch_size, self.device)
+
+    def features(self, name: str) -> FeatureSet:
+        """The FeatureSet of ``"train"``, ``"test"`` or an OoD set."""
+        if name == "train":
+            return self.train
+        if name == "test":
+            return self.test
+        if name not in self.ood:
+            raise ParameterError("name", name, ", ".join(repr(n) for n in ("train", *self.names)))
+        return self.ood[name]
+
+
+# --------------------------------------------------------------------------------------------- checks
+def _positive_int(name: str, value: Any, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ParameterError(name, value, ("None or " if optional else "") + "an integer >= 1")
+
+
+def check_config(cfg: Any) -> OODConfig:
+    """``cfg`` if it describes a benchmark this module can build, else a ParameterError naming the field."""
+    if not isinstance(cfg, OODConfig):
+        raise ParameterError("cfg", type(cfg).__name__,
+                             "an OODConfig, e.g. reprobook.profiles.config('kpca', 'smoke')")
+    if cfg.in_dataset not in NUM_CLASSES:
+        raise ParameterError("in_dataset", cfg.in_dataset, ", ".join(NUM_CLASSES))
+    names = cfg.ood_datasets
+    if isinstance(names, str) or not isinstance(names, (tuple, list)) or not names:
+        raise ParameterError("ood_datasets", names, "a non-empty tuple of: " + ", ".join(vision.OOD_DATASETS))
+    for name in names:
+        if name not in vision.OOD_DATASETS:
+            raise ParameterError("ood_datasets", name, ", ".join(vision.OOD_DATASETS))
+        if vision.OOD_SAME_AS.get(name) == cfg.in_dataset:
+            raise ParameterError("ood_datasets", name, f"a set other than the in-distribution data ({cfg.in_dataset})")
+    if len(set(names)) != len(names):
+        raise ParameterError("ood_datasets", names, "names that each appear once")
+    if cfg.model not in MODELS:
+        raise ParameterError("model", cfg.model, ", ".join(sorted(MODELS)))
+    if not isinstance(cfg.model_kwargs, dict):
+        raise ParameterError("model_kwargs", cfg.model_kwargs, "a dict of keyword arguments of the model")
+    for name in ("n_train", "n_test", "n_ood"):
+        _positive_int(name, getattr(cfg, name), optional=True)
+    _positive_int("epochs", cfg.epochs)
+    _positive_int("batch_size", cfg.batch_size)
+    for name, low, high in (("lr", 0.0, None), ("momentum", 0.0, 1.0), ("weight_decay", 0.0, None)):
+        value = getattr(cfg, name)
+        ok = (not isinstance(value, bool) and isinstance(value, (int, float))
+              and (value > low if name == "lr" else value >= low) and (high is None or value < high))
+        if not ok:
+            allowed = {"lr": "a number > 0", "momentum": "a number in [0, 1)", "weight_decay": "a number >= 0"}
+            raise ParameterError(name, value, allowed[name])
+    return cfg
+
+
+def _check_model_input(model: nn.Module, cfg: OODConfig) -> None:
+    """One forward pass on two blank inputs: the model must take the in-distribution images and give one
+    logit per class."""
+    spec = vision.input_spec(cfg.in_dataset)
+    classes = NUM_CLASSES[cfg.in_dataset]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(2, spec.channels, spec.size, spec.size))
+    except RuntimeError as exc:
+        raise ParameterError("model_kwargs", cfg.model_kwargs,
+                             f"arguments of {cfg.model!r} that take {spec.channels}×{spec.size}×{spec.size} "
+                             f"{cfg.in_dataset} images (in_channels={spec.channels}); the forward pass "
+                             f"failed: {exc}") from exc
+    finally:
+        model.train(was_training)
+    if out.dim() != 2 or out.shape[1] != classes:
+        raise ParameterError("model_kwargs", cfg.model_kwargs,
+                             f"arguments of {cfg.model!r} giving {classes} logits for {cfg.in_dataset} "
+                             f"(num_classes={classes}); it gave shape {tuple(out.shape)}")
+
+
+# --------------------------------------------------------------------------------------------- training
+def _eval_loader(dataset: Dataset, batch_size: int, device: torch.device) -> DataLoader:
+    workers = 0 if device.type == "cpu" or isinstance(dataset, torch.utils.data.TensorDataset) else 4
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
+                      pin_memory=device.type == "cuda")
+
+
+def training_config(cfg: OODConfig, seed: int, data_fingerprint: str) -> dict[str, Any]:
+    """Everything that determines the trained classifier: the cache key of its checkpoint."""
+    values = cfg.as_dict()
+    return {**{k: values[k] for k in TRAINING_FIELDS}, "optimizer": "sgd-cosine", "seed": seed,
+            "data": data_fingerprint}
+
+
+def train_classifier(cfg: OODConfig, train_ds: Dataset, *, seed: int, device: torch.device,
+                     progress: bool | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """The in-distribution classifier: trained with SGD (momentum, weight decay, cosine learning rate) for
+    ``cfg.epochs`` epochs, or loaded from the cache. Returns ``(model on device, eval mode; train_or_load info)``."""
+    from ..sharpness.experiment import data_fingerprint
+
+    config = training_config(cfg, seed, data_fingerprint(train_ds))
+
+    def train():
+        generator = seed_everything(seed)
+        model = build_model(cfg.model, **cfg.model_kwargs)
+        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                    weight_decay=cfg.weight_decay)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+        workers = 0 if device.type == "cpu" else 4
+        loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=generator,
+                            num_workers=workers, pin_memory=device.type == "cuda")
+        history = fit(model, optimizer, loader, epochs=cfg.epochs, scheduler=scheduler, device=device,
+                      progress=progress, desc=f"{cfg.model} on {cfg.in_dataset}, seed {seed}")
+        return model, history
+
+    state, info = train_or_load(config, train, name=f"ood-{cfg.in_dataset}-{cfg.model}")
+    model = build_model(cfg.model, **cfg.model_kwargs)
+    model.load_state_dict(state)
+    return model.to(device).eval(), info
+
+
+# --------------------------------------------------------------------------------------------- the benchmark
+def build_benchmark(cfg: OODConfig, *, device: str | torch.device = "auto", seed: int = 0, data_dir=None,
+                    progress: bool | None = None, data_seed: int = 0,
+                    log: Callable[[str], None] | None = None) -> OODBenchmark:
+    """The benchmark of ``cfg``: the classifier (trained once, then cached) and the features of every split.
+
+    ``seed`` fixes the classifier, ``data_seed`` the subsets (``cfg.n_train`` / ``n_test`` / ``n_ood``
+    images, class-stratified where the set has classes). ``data_dir`` is one more place to look for the
+    user-supplied OoD folders (LSUN, iSUN; see :func:`reprobook.data.vision.user_folder`). ``progress``
+    as in :func:`reprobook.training.fit`; ``log`` (e.g. ``print``) receives one line per stage.
+    """
+    check_config(cfg)
+    check_seed(seed)
+    check_seed(data_seed)
+    device = resolve_device(device)
+    say = log or (lambda _msg: None)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    probe = build_model(cfg.model, **cfg.model_kwargs)
+    _check_model_input(probe, cfg)
+    del probe
+    train_ds, test_ds = vision.classification_datasets(cfg.in_dataset, n_train=cfg.n_train, n_test=cfg.n_test,
+                                                       seed=data_seed, augment=cfg.augment)
+    # detectors fit on the training images as they are, not on random crops and flips
+    plain_train = train_ds
+    if cfg.augment and cfg.in_dataset in vision.CIFAR_STATS:
+        plain_train, _ = vision.classification_datasets(cfg.in_dataset, n_train=cfg.n_train, n_test=0,
+                                                        seed=data_seed, augment=False)
+    ood_sets = {name: vision.ood_dataset(name, cfg.in_dataset, n=cfg.n_ood, seed=data_seed, data_dir=data_dir)
+                for name in cfg.ood_datasets}
+    timings["data_s"] = time.perf_counter() - clock
+    say(f"data: {len(train_ds)} train / {len(test_ds)} test {cfg.in_dataset}; OoD "
+        + ", ".join(f"{n} {len(d)}" for n, d in ood_sets.items()))
+
+    clock = time.perf_counter()
+    model, info = train_classifier(cfg, train_ds, seed=seed, device=device, progress=progress)
+    timings["classifier_s"] = time.perf_counter() - clock
+    say(f"classifier: {cfg.model} {'loaded from' if info['loaded'] else 'trained and saved to'} {info['path']}")
+
+    clock = time.perf_counter()
+    train = extract(model, _eval_loader(plain_train, EXTRACT_BATCH, device), device)
+    test = extract(model, _eval_loader(test_ds, EXTRACT_BATCH, device), device)
+    ood = {name: extract(model, _eval_loader(ds, EXTRACT_BATCH, device), device) for name, ds in ood_sets.items()}
+    timings["features_s"] = time.perf_counter() - clock
+    accuracy = test.accuracy()
+    say(f"features: {train.features.shape[1]}-d; in-distribution test accuracy {accuracy:.2%}")
+    return OODBenchmark(config=cfg, model=model, device=device, train=train, test=test, ood=ood,
+                        test_dataset=test_ds, ood_datasets=ood_sets, test_accuracy=accuracy,
+                        history=info["history"], loaded=info["loaded"], train_dataset=plain_train,
+                        checkpoint=str(info["path"]), timings=timings)
+
+
+__all__ = ["NUM_CLASSES", "OODBenchmark", "build_benchmark", "check_config", "train_classifier",
+           "training_config"]

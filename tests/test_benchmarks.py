@@ -1,0 +1,125 @@
+"""The benchmark machinery on a tiny model: the table's shape, its ratios, the saved format, bad input.
+
+These tests check how the numbers are computed and reported, never how fast anything is.
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from reprobook import benchmarks
+from reprobook.benchmarks import step_cost
+from reprobook.cli import main
+from reprobook.profiles import ParameterError
+
+TINY = dict(batch_size=4, model_kwargs={"width": 2}, image_size=8, warmup=1, repeats=3, steps_per_repeat=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_result():
+    return benchmarks.run("step-cost", device="cpu", profile="smoke", **TINY)
+
+
+def test_step_cost_table_has_one_row_per_method(tiny_result):
+    table = tiny_result.table
+    assert table["method"].tolist() == list(step_cost.METHODS)
+    assert {"optimizer", "gradients", "sequential_passes", "median_ms", "p25_ms", "p75_ms", "ratio_to_sgd",
+            "ratio_low", "ratio_high"} <= set(table.columns)
+    assert (table["median_ms"] > 0).all()
+    assert (table["p25_ms"] <= table["median_ms"]).all() and (table["median_ms"] <= table["p75_ms"]).all()
+    assert dict(zip(table.method, table.sequential_passes)) == {"sgd": 1, "sam": 2, "rwp": 2, "rwp-batched": 1,
+                                                              "sgd-double-batch": 1, "mrwp": 2, "arwp": 1,
+                                                              "marwp": 2}
+
+
+def test_ratio_is_time_over_sgd_time_round_by_round(tiny_result):
+    rounds = {m: np.array(v) for m, v in tiny_result.settings["rounds_ms"].items()}
+    assert all(len(v) == TINY["repeats"] == tiny_result.settings["rounds_run"] for v in rounds.values())
+    for row in tiny_result.table.itertuples():
+        per_round = rounds[row.method] / rounds["sgd"]
+        assert row.ratio_to_sgd == pytest.approx(float(np.median(per_round)))
+        assert row.ratio_low == pytest.approx(float(np.percentile(per_round, 25)))
+        assert row.median_ms == pytest.approx(float(np.median(rounds[row.method])))
+    sgd = tiny_result.table.set_index("method").loc["sgd"]
+    assert sgd.ratio_to_sgd == 1.0 and sgd.ratio_low == 1.0 and sgd.ratio_high == 1.0
+
+
+def test_settings_and_machine_are_reported(tiny_result):
+    s = tiny_result.settings
+    assert s["profile"] == "smoke" and s["batch_size"] == 4 and s["input_shape"] == [4, 1, 8, 8]
+    assert s["model"] == "small_cnn" and s["model_kwargs"]["width"] == 2
+    assert s["torch_threads"] >= 1 and s["repeats"] == 3 and s["warmup"] == 1
+    assert s["cpu_count"] >= 1 and (s["load_average_before"] is None or s["load_average_before"] >= 0)
+    assert tiny_result.machine["device_type"] == "cpu"
+    assert tiny_result.device.startswith("cpu")
+    assert "git_commit" in tiny_result.machine and "torch_threads" in tiny_result.machine
+
+
+def test_saved_result_round_trips_and_is_found_as_a_recording(tiny_result, tmp_path):
+    path = tiny_result.save(tmp_path / "book" / "measurements" / "step-cost-test.json")
+    json.loads(path.read_text())  # plain JSON
+    loaded = benchmarks.BenchResult.load(path)
+    pd.testing.assert_frame_equal(loaded.table, tiny_result.table, check_dtype=False)
+    assert loaded.settings["rounds_ms"].keys() == tiny_result.settings["rounds_ms"].keys()
+    found = benchmarks.recorded("step-cost", root=tmp_path)
+    assert [r.name for r in found] == ["step-cost"] and found[0].device == tiny_result.device
+    assert benchmarks.recorded("step-cost", root=tmp_path / "elsewhere") == []
+
+
+def test_a_subset_of_methods_keeps_its_order():
+    table, used = step_cost.measure(torch.device("cpu"), "smoke", **{**TINY, "methods": ["arwp", "sgd"], "repeats": 1})
+    assert table["method"].tolist() == ["arwp", "sgd"] and used["methods"] == ["arwp", "sgd"]
+
+
+@pytest.mark.parametrize("settings, parameter", [
+    (dict(methods=["sgd", "adam"]), "methods"),
+    (dict(methods=["sam", "rwp"]), "methods"),
+    (dict(methods="sgd"), "methods"),
+    (dict(repeats=0), "repeats"),
+    (dict(batch_size=2.5), "batch_size"),
+    (dict(warmup=-1), "warmup"),
+    (dict(time_budget=0), "time_budget"),
+    (dict(speed="fast"), "speed"),
+])
+def test_bad_settings_name_the_parameter(settings, parameter):
+    with pytest.raises(ParameterError, match=f"'{parameter}'") as info:
+        step_cost.measure(torch.device("cpu"), "smoke", **settings)
+    assert "allowed" in str(info.value)
+
+
+def test_bad_benchmark_names_and_profiles():
+    with pytest.raises(ParameterError, match="'benchmark'.*'step-cost'"):
+        benchmarks.run("step_cost")
+    with pytest.raises(ParameterError, match="'profile'"):
+        benchmarks.run("step-cost", profile="huge")
+    with pytest.raises(ParameterError, match="'benchmark'"):
+        benchmarks.recorded("nope")
+
+
+def test_cli_lists_and_rejects(capsys):
+    assert main(["bench", "--list"]) == 0
+    assert "step-cost" in capsys.readouterr().out
+    assert main(["bench", "no-such-benchmark"]) == 2
+    assert "allowed" in capsys.readouterr().err
+
+
+def test_paired_ratio_and_cost_verdict():
+    rounds = {"sgd": [10.0, 20.0, 10.0], "sam": [20.0, 40.0, 25.0]}
+    r = step_cost.paired_ratio(rounds, "sam", "sgd")
+    assert r["median"] == 2.0 and r["low"] == 2.0 and r["high"] == 2.25
+    with pytest.raises(ParameterError, match="'method'"):
+        step_cost.paired_ratio(rounds, "rwp", "sgd")
+    assert step_cost.cost_verdict(2.2, 2.0) == "reproduced"
+    assert step_cost.cost_verdict(2.6, 2.0) == "not reproduced"
+    assert step_cost.cost_verdict(1.4, 2.0) == "not reproduced"
+    with pytest.raises(ValueError, match="'claimed'"):
+        step_cost.cost_verdict(1.0, 0.0)
+
+
+def test_time_budget_stops_starting_rounds_after_the_minimum():
+    _, used = step_cost.measure(torch.device("cpu"), "smoke", **{**TINY, "methods": ["sgd"], "repeats": 10,
+                                                                   "time_budget": 1e-9})
+    assert used["rounds_run"] == step_cost.MIN_ROUNDS == len(used["rounds_ms"]["sgd"])
