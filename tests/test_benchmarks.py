@@ -35,6 +35,26 @@ def test_step_cost_table_has_one_row_per_method(tiny_result):
                                                               "marwp": 2}
 
 
+def test_operator_calls_count_forward_backward_and_update(tiny_result):
+    calls = dict(zip(tiny_result.table.method, tiny_result.table.operator_calls))
+    # two forward-backward passes issue more calls than one; SAM and RWP both have two
+    assert calls["sam"] > 1.5 * calls["sgd"] and calls["rwp"] > 1.5 * calls["sgd"]
+    # a plain linear model: one step of SGD by hand, counted
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(4, 3), torch.tensor([0, 1, 0, 1])
+
+    def step():
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    n = step_cost.count_operator_calls(step)
+    # forward (addmm, log_softmax, nll_loss) + backward + the update: more than a handful, far fewer than 100
+    assert 8 <= n < 100
+    assert step_cost.count_operator_calls(lambda: None) == 0
+
+
 def test_ratio_is_time_over_sgd_time_round_by_round(tiny_result):
     rounds = {m: np.array(v) for m, v in tiny_result.settings["rounds_ms"].items()}
     assert all(len(v) == TINY["repeats"] == tiny_result.settings["rounds_run"] for v in rounds.values())

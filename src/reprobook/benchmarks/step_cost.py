@@ -20,7 +20,9 @@ How it measures, so that the ratios between methods mean something:
   measurement instead of stretching it;
 * per method: the median time per step and its quartiles over the rounds; ``ratio_to_sgd`` is the
   median over the rounds of the method's time over SGD's time *in the same round* (paired, so a slow
-  spell of the machine cancels out), ``ratio_low`` / ``ratio_high`` are the quartiles of those ratios.
+  spell of the machine cancels out), ``ratio_low`` / ``ratio_high`` are the quartiles of those ratios;
+* ``operator_calls``: the tensor operator calls one step dispatches (:func:`count_operator_calls`),
+  counted after the timing: the part of a step's cost that does not shrink with faster arithmetic.
   The settings returned hold every round's time per step (``rounds_ms``).
 """
 
@@ -126,6 +128,28 @@ def make_step(method: str, model: nn.Module, cfg, generator: torch.Generator,
     return lambda: optimizer.step(closure)
 
 
+def count_operator_calls(step: Callable[[], None]) -> int:
+    """The number of tensor operator calls (aten ops, forward, backward and optimiser) one ``step()`` dispatches.
+
+    Counted with a ``TorchDispatchMode``, below autograd, so the backward pass counts too. Every call costs
+    a fixed overhead (Python, dispatch, a kernel launch on a GPU) whatever the size of its tensors: on a
+    device where one step's kernels are short, a method that issues many small calls per parameter pays
+    for them in wall time even if its arithmetic is the same.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _Count(TorchDispatchMode):
+        calls = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            _Count.calls += 1
+            return func(*args, **(kwargs or {}))
+
+    with _Count():
+        step()
+    return _Count.calls
+
+
 def measure(device: torch.device, profile: str, **settings: Any):
     """Time one step of every method on ``device``; return ``(table, settings used)``.
 
@@ -184,6 +208,8 @@ def measure(device: torch.device, profile: str, **settings: Any):
             _synchronize(device)
             seconds[method].append((time.perf_counter() - start) / timing["steps_per_repeat"])
 
+    # after the timing (counting slows a step down): operator calls of one step of each method
+    calls = {method: count_operator_calls(steps[method]) for method in methods}
     sgd = np.array(seconds["sgd"])
     rows = []
     for method in methods:
@@ -197,6 +223,7 @@ def measure(device: torch.device, profile: str, **settings: Any):
             # time / time of SGD, round by round; the median over the rounds
             "ratio_to_sgd": float(np.median(per_round)),
             "ratio_low": float(np.percentile(per_round, 25)), "ratio_high": float(np.percentile(per_round, 75)),
+            "operator_calls": calls[method],
         })
     import pandas as pd
 
