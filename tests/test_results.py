@@ -80,3 +80,12 @@ def test_glue_turns_array_scalars_into_python_numbers():
     rec = RunRecord("demo", profile="smoke", device="cpu", seed=0)
     assert type(rec.glue("a", np.float64(1.5))) is float
     assert type(rec.glue("b", torch.tensor(3))) is int
+
+
+def test_provenance_names_the_commit_given_by_the_environment(monkeypatch):
+    from reprobook.results import provenance
+
+    monkeypatch.setenv("REPROBOOK_GIT_COMMIT", "0123456789ab")
+    assert provenance("cpu")["git_commit"] == "0123456789ab"
+    monkeypatch.delenv("REPROBOOK_GIT_COMMIT")
+    assert provenance("cpu")["git_commit"] != "0123456789ab"

@@ -46,18 +46,18 @@ class Claim:
 
 
 def _git_commit(root: Path) -> str | None:
-    """``git describe`` of the checkout; in a copy without ``.git`` (a remote machine that got the working
-    tree only), the commit named by ``$REPROBOOK_GIT_COMMIT``, or None."""
+    """The commit the code ran at: ``$REPROBOOK_GIT_COMMIT`` when set (a copy of the working tree on another
+    machine, whose ``.git`` may be missing or stale), else ``git describe`` of the checkout, else None."""
+    if os.environ.get("REPROBOOK_GIT_COMMIT"):
+        return os.environ["REPROBOOK_GIT_COMMIT"]
     try:
         out = subprocess.run(
             ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
             capture_output=True, text=True, timeout=10, check=True,
         )
-        if out.stdout.strip():
-            return out.stdout.strip()
+        return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
-        pass
-    return os.environ.get("REPROBOOK_GIT_COMMIT") or None
+        return None
 
 
 def _library_versions() -> dict[str, str | None]:
