@@ -7,9 +7,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from helpers import closure_for
 from reprobook import profiles
 from reprobook.sharpness import (ARWP, RWP, CosineIncreasingSigma, adaptive_noise_divisor, experiment,
-                                 filter_wise_noise, frozen_bn_stats)
+                                 filter_wise_noise)
 from reprobook.training import fit
 
 # -- a linear least-squares model whose gradients are known in closed form ------------------------------
@@ -113,16 +114,6 @@ def _bn_net(seed=0):
     return nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
 
 
-def _std_closure(model, opt, x, y):
-    def closure():
-        opt.zero_grad()
-        with frozen_bn_stats(model, enabled=getattr(opt, "in_perturbed_pass", False)):
-            loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        return loss
-    return closure
-
-
 def test_mrwp_without_adaptivity_is_exactly_rwp():
     x, y = torch.randn(8, 1, 6, 6, generator=torch.Generator().manual_seed(1)), torch.tensor([0, 1, 2] * 2 + [0, 1])
     kwargs = dict(lr=0.1, momentum=0.9, weight_decay=1e-3)
@@ -130,8 +121,8 @@ def test_mrwp_without_adaptivity_is_exactly_rwp():
     opt_a = ARWP(a.parameters(), sigma=0.05, alpha=0.5, eta=0.0, generator=torch.Generator().manual_seed(5), **kwargs)
     opt_b = RWP(b.parameters(), gamma=0.05, alpha=0.5, generator=torch.Generator().manual_seed(5), **kwargs)
     for _ in range(4):
-        loss_a = opt_a.step(_std_closure(a, opt_a, x, y))
-        loss_b = opt_b.step(_std_closure(b, opt_b, x, y))
+        loss_a = opt_a.step(closure_for(a, opt_a, x, y))
+        loss_b = opt_b.step(closure_for(b, opt_b, x, y))
         assert torch.equal(loss_a, loss_b)
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(pa, pb), name
@@ -147,7 +138,7 @@ def test_batchnorm_statistics_follow_the_official_code():
         opt = ARWP(model.parameters(), sigma=0.1, alpha=alpha, eta=0.1, generator=torch.Generator().manual_seed(0),
                    lr=0.1)
         flags = []
-        closure = _std_closure(model, opt, x, y)
+        closure = closure_for(model, opt, x, y)
 
         def recording():
             flags.append(opt.in_perturbed_pass)
@@ -178,7 +169,7 @@ def test_fit_steps_the_sigma_schedule_and_arwp_updates_batchnorm():
 
 def _train(model, opt, schedule, batches):
     for x, y in batches:
-        opt.step(_std_closure(model, opt, x, y))
+        opt.step(closure_for(model, opt, x, y))
         schedule.step()
 
 

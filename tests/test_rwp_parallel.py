@@ -1,19 +1,15 @@
 """RWP's parallel steps (one batched pass; two processes) against the sequential RWP on the same batches."""
 
 import copy
-import os
-import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from helpers import closure_for, run_two_processes
 from reprobook.models import SmallCNN
-from reprobook.sharpness import RWP, BatchedRWP, DistributedRWP, frozen_bn_stats
+from reprobook.sharpness import RWP, BatchedRWP, DistributedRWP
 
 KWARGS = dict(lr=0.1, momentum=0.9, weight_decay=1e-3)
 SCRIPT = Path(__file__).with_name("rwp_two_process.py")
@@ -28,16 +24,6 @@ def _batches(n, seed=1, size=12, batch=16):
     g = torch.Generator().manual_seed(seed)
     return [(torch.randn(batch, 1, size, size, generator=g, dtype=torch.float64),
              torch.randint(0, 3, (batch,), generator=g)) for _ in range(n)]
-
-
-def _closure(model, opt, x, y):
-    def closure():
-        opt.zero_grad()
-        with frozen_bn_stats(model, enabled=getattr(opt, "in_perturbed_pass", False)):
-            loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        return loss
-    return closure
 
 
 def _assert_states_close(a: dict, b: dict, rtol=1e-10, atol=1e-12):
@@ -60,7 +46,7 @@ def test_batched_step_makes_the_sequential_update(alpha):
                      generator=torch.Generator().manual_seed(3), **KWARGS)
     batched = BatchedRWP(batched_model, gamma=0.05, alpha=alpha, generator=torch.Generator().manual_seed(3), **KWARGS)
     for x, y in _batches(3):
-        loss_seq = sequential.step(_closure(sequential_model, sequential, x, y))
+        loss_seq = sequential.step(closure_for(sequential_model, sequential, x, y))
         loss_bat = batched.step_batch(x, y)
         assert loss_bat.item() == pytest.approx(loss_seq.item(), rel=1e-12)
     _assert_states_close(batched_model.state_dict(), sequential_model.state_dict())
@@ -169,22 +155,8 @@ def test_distributed_rwp_needs_a_group_of_two(tmp_path):
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_processes_make_the_sequential_update(tmp_path):
-    torchrun = Path(sys.executable).with_name("torchrun")
-    if not torchrun.exists():
-        torchrun = shutil.which("torchrun")
-    assert torchrun, "torchrun comes with torch"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-                           "--master_port", str(_free_port()), str(SCRIPT), str(tmp_path)],
-                          capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_two_processes(SCRIPT, tmp_path)
     clean, perturbed = (torch.load(tmp_path / f"rank-{r}.pt", weights_only=False) for r in (0, 1))
     # both replicas hold the same weights and BatchNorm statistics, bit for bit
     _assert_states_close(clean["state"], perturbed["state"], rtol=0, atol=0)

@@ -42,6 +42,31 @@ def check_name(name: Any) -> str:
     return name
 
 
+def check_count(name: str, value: Any, low: int = 1) -> int:
+    """``value`` as an int >= ``low``, or a ParameterError naming ``name`` (a setting of a benchmark)."""
+    import numpy as np
+
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ParameterError(name, value, f"an integer >= {low}")
+    return int(value)
+
+
+def check_methods(methods: Any, known: Any, required: str, why: str) -> tuple[str, ...]:
+    """``methods`` as a tuple of names from ``known`` (duplicates dropped) that includes ``required``.
+
+    ``why`` says what the required method is for (it is the reference of every ratio of the table).
+    """
+    allowed = ", ".join(repr(m) for m in known)
+    if isinstance(methods, str) or not isinstance(methods, (list, tuple)) or not methods:
+        raise ParameterError("methods", methods, f"a non-empty list of {allowed}")
+    for m in methods:
+        if m not in known:
+            raise ParameterError("methods", m, allowed)
+    if required not in methods:
+        raise ParameterError("methods", methods, f"a list that includes {required!r} ({why})")
+    return tuple(dict.fromkeys(methods))
+
+
 def machine(device: Any) -> dict[str, Any]:
     """The machine a measurement ran on: processor, cores and torch threads, GPU, library versions."""
     import torch

@@ -35,6 +35,8 @@ import torch
 
 from .. import profiles
 from ..profiles import ParameterError
+from . import check_count
+from . import check_methods as _check_methods
 
 # method -> label
 METHODS: dict[str, str] = {"knn": "KNN (exact, pytorch-ood)", "cop": "KPCA CoP", "corp": "KPCA CoRP"}
@@ -46,24 +48,9 @@ SETTINGS = ("n_train", "n_queries", "warmup", "repeats", "feature_dim", "knn_k",
             "corp_gamma", "corp_features", "seed", "methods")
 
 
-def _count(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(name, value, f"an integer >= {low}")
-    return int(value)
-
-
 def check_methods(methods: Any) -> tuple[str, ...]:
     """Known method names, with ``"knn"`` (the ratios' numerator)."""
-    allowed = ", ".join(repr(m) for m in METHODS)
-    if isinstance(methods, str) or not isinstance(methods, (list, tuple)) or not methods:
-        raise ParameterError("methods", methods, f"a non-empty list of {allowed}")
-    for m in methods:
-        if m not in METHODS:
-            raise ParameterError("methods", m, allowed)
-    if "knn" not in methods:
-        raise ParameterError("methods", methods,
-                             "a list that includes 'knn' (every ratio is KNN's time over a method's)")
-    return tuple(dict.fromkeys(methods))
+    return _check_methods(methods, METHODS, "knn", "every ratio is KNN's time over a method's")
 
 
 def synthetic_features(n: int, dim: int, *, classes: int = 10, seed: int = 0) -> torch.Tensor:
@@ -110,19 +97,19 @@ def measure(device: torch.device, profile: str, **settings: Any):
     grid = settings.get("n_train", sizes["n_train"])
     if isinstance(grid, (str, bytes)) or not isinstance(grid, (list, tuple)) or not grid:
         raise ParameterError("n_train", grid, "a non-empty list of integers >= 1")
-    grid = sorted({_count("n_train", n) for n in grid})
-    n_queries = _count("n_queries", settings.get("n_queries", sizes["n_queries"]))
-    warmup = _count("warmup", settings.get("warmup", sizes["warmup"]), low=0)
-    repeats = _count("repeats", settings.get("repeats", sizes["repeats"]))
-    dim = _count("feature_dim", settings.get("feature_dim") or _feature_dim(cfg))
-    k = _count("knn_k", settings.get("knn_k", cfg.knn_k))
+    grid = sorted({check_count("n_train", n) for n in grid})
+    n_queries = check_count("n_queries", settings.get("n_queries", sizes["n_queries"]))
+    warmup = check_count("warmup", settings.get("warmup", sizes["warmup"]), low=0)
+    repeats = check_count("repeats", settings.get("repeats", sizes["repeats"]))
+    dim = check_count("feature_dim", settings.get("feature_dim") or _feature_dim(cfg))
+    k = check_count("knn_k", settings.get("knn_k", cfg.knn_k))
     if k > grid[0]:
         raise ParameterError("knn_k", k, f"an integer <= the smallest N ({grid[0]})")
     cop_ratio = check_ratio(settings.get("cop_ratio", cfg.cop_ratio), "cop_ratio")
     corp_ratio = check_ratio(settings.get("corp_ratio", cfg.corp_ratio), "corp_ratio")
     gamma = check_positive(settings.get("corp_gamma", cfg.corp_gamma), "corp_gamma")
-    m_features = _count("corp_features", settings.get("corp_features", cfg.corp_features))
-    seed = _count("seed", settings.get("seed", 0), low=0)
+    m_features = check_count("corp_features", settings.get("corp_features", cfg.corp_features))
+    seed = check_count("seed", settings.get("seed", 0), low=0)
     methods = check_methods(settings.get("methods", tuple(METHODS)))
 
     train = synthetic_features(max(grid), dim, seed=seed)

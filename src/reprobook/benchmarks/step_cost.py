@@ -41,6 +41,8 @@ from .. import profiles
 from ..models import build_model
 from ..profiles import ParameterError
 from ..sharpness.bn import frozen_bn_stats
+from . import check_count
+from . import check_methods as _check_methods
 
 # method -> (label, gradients per step, passes one after the other)
 METHODS: dict[str, tuple[str, int, int]] = {
@@ -69,23 +71,9 @@ SETTINGS = ("methods", "batch_size", "model_kwargs", "image_size", "warmup", "re
             "time_budget", "seed")
 
 
-def _check_count(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ParameterError(name, value, f"an integer >= {low}")
-    return value
-
-
 def check_methods(methods: Any) -> tuple[str, ...]:
     """``methods`` as a tuple of known method names that includes ``"sgd"`` (the ratios' denominator)."""
-    allowed = ", ".join(repr(m) for m in METHODS)
-    if isinstance(methods, str) or not isinstance(methods, (list, tuple)) or not methods:
-        raise ParameterError("methods", methods, f"a non-empty list of {allowed}")
-    for m in methods:
-        if m not in METHODS:
-            raise ParameterError("methods", m, allowed)
-    if "sgd" not in methods:
-        raise ParameterError("methods", methods, "a list that includes 'sgd' (every ratio is to SGD)")
-    return tuple(dict.fromkeys(methods))
+    return _check_methods(methods, METHODS, "sgd", "every ratio is to SGD")
 
 
 def _load_average() -> float | None:
@@ -164,16 +152,16 @@ def measure(device: torch.device, profile: str, **settings: Any):
             raise ParameterError(key, settings[key], f"a step-cost setting: {', '.join(SETTINGS)}")
     cfg = profiles.config("marwp", profile)
     methods = check_methods(settings.get("methods", tuple(METHODS)))
-    timing = {k: _check_count(k, settings.get(k, v), low=0 if k == "warmup" else 1)
+    timing = {k: check_count(k, settings.get(k, v), low=0 if k == "warmup" else 1)
               for k, v in TIMING[profile].items() if k != "time_budget"}
     budget = settings.get("time_budget", TIMING[profile]["time_budget"])
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
         raise ParameterError("time_budget", budget, "a number of seconds > 0")
-    batch_size = _check_count("batch_size", settings.get("batch_size", cfg.batch_size))
+    batch_size = check_count("batch_size", settings.get("batch_size", cfg.batch_size))
     model_kwargs = {**cfg.model_kwargs, **settings.get("model_kwargs", {})}
     channels, height, _ = INPUT_SHAPES[cfg.dataset]
-    side = _check_count("image_size", settings.get("image_size", height))
-    seed = _check_count("seed", settings.get("seed", 0), low=0)
+    side = check_count("image_size", settings.get("image_size", height))
+    seed = check_count("seed", settings.get("seed", 0), low=0)
 
     data = torch.Generator().manual_seed(seed)
     x = torch.randn(batch_size, channels, side, side, generator=data).to(device)

@@ -11,3 +11,8 @@ from .detectors import KernelPCACoP, KernelPCACoRP, KernelPCAFusion, PCAReconstr
 from .kernels import RandomFourierFeatures, components_for_ratio, cosine_kernel, cosine_map, gaussian_kernel
 from .metrics import (bootstrap_average, bootstrap_verdict, compare_bootstrapped, evaluate, fit_detector, ood_metrics,
                       paired_bootstrap)
+
+__all__ = ["FeatureSet", "KernelPCACoP", "KernelPCACoRP", "KernelPCAFusion", "OODBenchmark", "PCAReconstruction",
+           "RandomFourierFeatures", "bootstrap_average", "bootstrap_verdict", "build_benchmark", "compare_bootstrapped",
+           "components_for_ratio", "cosine_kernel", "cosine_map", "evaluate", "extract", "fit_detector",
+           "gaussian_kernel", "ood_metrics", "paired_bootstrap", "penultimate", "pytorch_ood_baselines"]
