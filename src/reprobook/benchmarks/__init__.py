@@ -42,6 +42,14 @@ def check_name(name: Any) -> str:
     return name
 
 
+def synchronize(device: Any) -> None:
+    """Wait for the device's queued work (a GPU runs asynchronously), so a clock read after it is honest."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def check_count(name: str, value: Any, low: int = 1) -> int:
     """``value`` as an int >= ``low``, or a ParameterError naming ``name`` (a setting of a benchmark)."""
     import numpy as np

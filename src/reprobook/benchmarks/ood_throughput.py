@@ -35,7 +35,7 @@ import torch
 
 from .. import profiles
 from ..profiles import ParameterError
-from . import check_count
+from . import check_count, synchronize
 from . import check_methods as _check_methods
 
 # method -> label
@@ -60,11 +60,6 @@ def synthetic_features(n: int, dim: int, *, classes: int = 10, seed: int = 0) ->
     centres = torch.randn(classes, dim, generator=gen)
     y = torch.randint(0, classes, (n,), generator=gen)
     return torch.relu(centres[y] + 0.5 * torch.randn(n, dim, generator=gen))
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _feature_dim(cfg) -> int:
@@ -134,21 +129,21 @@ def measure(device: torch.device, profile: str, **settings: Any):
                 det.fit_features(feats.to(device), labels.to(device))
                 q_used[method][n] = det.q_
                 scorers[method] = lambda det=det: det.predict_features(queries_dev)
-            _synchronize(device)
+            synchronize(device)
             fit_seconds[method][n] = time.perf_counter() - start
         for _ in range(warmup):
             for method in methods:
                 scorers[method]()
-        _synchronize(device)
+        synchronize(device)
         for method in methods:
             rounds[method][n] = []
         for _ in range(repeats):
             for i in order.permutation(len(methods)):  # a new order every round
                 method = methods[i]
-                _synchronize(device)
+                synchronize(device)
                 start = time.perf_counter()
                 scorers[method]()
-                _synchronize(device)
+                synchronize(device)
                 rounds[method][n].append(time.perf_counter() - start)
 
     rows = []

@@ -41,7 +41,7 @@ from .. import profiles
 from ..models import build_model
 from ..profiles import ParameterError
 from ..sharpness.bn import frozen_bn_stats
-from . import check_count
+from . import check_count, synchronize
 from . import check_methods as _check_methods
 
 # method -> (label, gradients per step, passes one after the other)
@@ -82,11 +82,6 @@ def _load_average() -> float | None:
         return round(os.getloadavg()[0], 2)
     except (AttributeError, OSError):
         return None
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def make_step(method: str, model: nn.Module, cfg, generator: torch.Generator,
@@ -181,7 +176,7 @@ def measure(device: torch.device, profile: str, **settings: Any):
     for _ in range(timing["warmup"]):
         for method in methods:
             steps[method]()
-    _synchronize(device)
+    synchronize(device)
     order = np.random.default_rng(seed)
     seconds: dict[str, list[float]] = {m: [] for m in methods}
     rounds = 0
@@ -189,11 +184,11 @@ def measure(device: torch.device, profile: str, **settings: Any):
         rounds += 1
         for i in order.permutation(len(methods)):  # a new order every round
             method = methods[i]
-            _synchronize(device)
+            synchronize(device)
             start = time.perf_counter()
             for _ in range(timing["steps_per_repeat"]):
                 steps[method]()
-            _synchronize(device)
+            synchronize(device)
             seconds[method].append((time.perf_counter() - start) / timing["steps_per_repeat"])
 
     # after the timing (counting slows a step down): operator calls of one step of each method

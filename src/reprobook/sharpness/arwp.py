@@ -43,6 +43,13 @@ from .rwp import filter_wise_noise
 SCALINGS = ("std", "var")
 
 
+def check_scaling(scaling: Any) -> str:
+    """``scaling`` if it is one of :data:`SCALINGS`, else a ValueError naming the parameter and the choices."""
+    if scaling not in SCALINGS:
+        raise ValueError(f"invalid value for parameter 'scaling': {scaling!r}; allowed: {', '.join(SCALINGS)}")
+    return scaling
+
+
 def filter_sums(accumulator: torch.Tensor) -> torch.Tensor:
     """F: the sum of ``accumulator`` over each row along dim 0, broadcast back to its shape.
 
@@ -59,8 +66,7 @@ def filter_sums(accumulator: torch.Tensor) -> torch.Tensor:
 def adaptive_noise_divisor(accumulator: torch.Tensor, eta: float, scaling: str = "std") -> torch.Tensor:
     """What ε is divided by: √(1 + η F) (``scaling="std"``) or (1 + η F)^{1/4} (``scaling="var"``)."""
     eta = check_number("eta", eta, low=0.0, low_inclusive=True)
-    if scaling not in SCALINGS:
-        raise ValueError(f"invalid value for parameter 'scaling': {scaling!r}; allowed: {', '.join(SCALINGS)}")
+    check_scaling(scaling)
     # 1 + η F_j
     inflation = 1.0 + eta * filter_sums(accumulator)
     # std: σ_j / √(1 + η F_j);   var: σ_j² / √(1 + η F_j), i.e. σ_j / (1 + η F_j)^{1/4}
@@ -88,8 +94,7 @@ class ARWP(TwoPassOptimizer):
         alpha = check_number("alpha", alpha, low=0.0, low_inclusive=True, high=1.0)
         eta = check_number("eta", eta, low=0.0, low_inclusive=True)
         beta = check_number("beta", beta, low=0.0, low_inclusive=True, high=1.0)
-        if scaling not in SCALINGS:
-            raise ValueError(f"invalid value for parameter 'scaling': {scaling!r}; allowed: {', '.join(SCALINGS)}")
+        check_scaling(scaling)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise ValueError(f"invalid value for parameter 'generator': {generator!r}; "
                              "allowed: None or a torch.Generator")
