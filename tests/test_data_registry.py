@@ -20,7 +20,7 @@ import pytest
 
 from reprobook import data
 from reprobook.data import formats, registry, sources
-from reprobook.data.entry import DataEntry, FileSpec
+from reprobook.data.spec import DataEntry, FileSpec
 
 # The local copy of the GitHub-hosted data: the one CI points at, else the shared/ folder beside the checkout.
 SHARED = Path(os.environ.get("REPROBOOK_LOCAL_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")

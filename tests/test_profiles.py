@@ -5,11 +5,14 @@ from reprobook.profiles import ParameterError
 
 
 def test_every_chapter_has_every_profile():
-    for chapter, (_, table) in profiles.CHAPTERS.items():
-        assert set(table) == set(profiles.PROFILES), chapter
+    profiles.config("rwp")  # registers every chapter
+    assert profiles.PROFILES == ("tiny", "smoke", "paper")
+    for chapter, spec in profiles.CHAPTERS.items():
+        assert set(spec.values) == set(profiles.PROFILES), chapter
         for profile in profiles.PROFILES:
             cfg = profiles.config(chapter, profile)
             assert cfg.profile == profile
+        assert profiles.config(chapter, "smoke").budget_seconds, f"{chapter}: no smoke budget"
 
 
 def test_smoke_is_smaller_than_paper():
@@ -28,7 +31,8 @@ def test_paper_profile_uses_the_papers_hyperparameters():
 def test_unknown_profile_names_the_parameter_and_allowed_values():
     with pytest.raises(ParameterError) as err:
         profiles.config("rwp", "huge")
-    assert "'profile'" in str(err.value) and "'smoke'" in str(err.value) and "'paper'" in str(err.value)
+    for name in ("'profile'", "'tiny'", "'smoke'", "'paper'"):
+        assert name in str(err.value)
 
 
 def test_unknown_override_is_refused():

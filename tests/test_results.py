@@ -70,7 +70,7 @@ def test_paired_comparison_against_scipy():
     assert verdict_greater(paired_comparison(b, a)) == "not reproduced"
     noisy = paired_comparison([0.90, 0.80, 0.95], [0.85, 0.86, 0.88])
     assert noisy["mean_diff"] > 0 and verdict_greater(noisy) == "partly"
-    with pytest.raises(ValueError, match="equally long"):
+    with pytest.raises(ValueError, match="as many values as a"):
         paired_comparison([1.0], [1.0, 2.0])
 
 

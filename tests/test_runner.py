@@ -72,7 +72,7 @@ def test_failed_run_keeps_last_good_copy_and_others_go_on(book):
     ({"sed": 1}, "sed"),
     ({"seed": "one"}, "seed"),
     ({"seed": -1}, "seed"),
-    ({"profile": "tiny"}, "profile"),
+    ({"profile": "huge"}, "profile"),
     ({"device": "gpu"}, "device"),
 ])
 def test_bad_parameters_stop_before_any_work(book, params, name):

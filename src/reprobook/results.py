@@ -9,6 +9,7 @@ goes through :meth:`RunRecord.glue`, which stores it in the record *and* glues i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import json
 import math
@@ -20,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from . import __version__
 from .paths import project_root, results_dir
@@ -30,7 +31,7 @@ LIBRARIES = (
     "torch", "torchvision", "transformers", "trl", "diffusers", "accelerate",
     "scikit-learn", "numpy", "pytorch-ood", "papermill",
 )
-VERDICTS = ("reproduced", "not reproduced", "partly", "not comparable")
+from .claims import VERDICTS, Verdict, mean_std, paired_comparison  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -40,9 +41,45 @@ class Claim:
     claim: str  # the paper's claim in words
     paper: str  # the paper's number(s), with their setting, as quoted
     this_run: str  # this run's number(s), computed
-    verdict: str  # one of VERDICTS, computed from this run's numbers
+    verdict: str  # one of VERDICTS, computed from this run's numbers by a rule of reprobook.claims
     source: str  # where the paper's number comes from (table, abstract, repository)
     scale: str  # the scale of this run (data, model, epochs, seeds)
+    reason: str = ""  # why the verdict is what it is when not the plain outcome of the rule ("tiny run")
+    rule: str = ""  # the verdict rule in words, with what variation it covers
+    p: float | None = None  # the p-value behind the verdict (after any Holm adjustment)
+
+    @property
+    def shown(self) -> str:
+        """The verdict as the tables show it: ``not comparable (tiny run)``."""
+        return f"{self.verdict} ({self.reason})" if self.reason else self.verdict
+
+
+class Glued:
+    """A glued value: the number itself and how the prose shows it (``format(value, fmt)``).
+
+    Its text form is the formatted value, so ``{glue:text}`name``` in the book (and an inline
+    expression in JupyterLab) shows exactly that text.
+    """
+
+    def __init__(self, value: Any, fmt: str | None = None):
+        self.value, self.fmt = value, fmt
+
+    def __str__(self) -> str:
+        if self.fmt and self.value is not None:
+            return format(self.value, self.fmt)
+        return str(self.value)
+
+    __repr__ = __str__
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec) if spec else str(self)
+
+
+def glued(fmt: str | None = None, **kwargs: Any):
+    """A dataclass field of a result object that is glued, shown with ``fmt`` (see :meth:`RunRecord.glue_result`)."""
+    import dataclasses as _dc
+
+    return _dc.field(metadata={"glue": True, "fmt": fmt}, **kwargs)
 
 
 def _git_commit(root: Path) -> str | None:
@@ -163,18 +200,41 @@ class RunRecord:
         self.metrics: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
         self.claims: list[Claim] = []
+        self.glued: dict[str, Glued] = {}
         self._started = time.perf_counter()
 
-    def glue(self, name: str, value: Any, display: bool = False) -> Any:
-        """Record ``value`` as metric ``name`` and glue it for ``{glue:text}`name``` in the prose."""
+    def glue(self, name: str, value: Any, fmt: str | None = None, display: bool = False) -> Any:
+        """Record ``value`` as metric ``name`` and glue it for ``{glue:text}`name``` in the prose.
+
+        ``fmt`` (a format spec such as ``".1%"``) is how the prose shows it: the glued text is
+        ``format(value, fmt)``, so the prose names the value without a format of its own.
+        """
         if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
             value = value.item()  # numpy / torch scalars glue as plain Python numbers
         self.metrics[name] = _jsonable(value)
+        self.glued[name] = Glued(value, fmt)
         if _in_ipython():
             from myst_nb import glue
 
-            glue(name, value, display=display)
+            glue(name, self.glued[name] if fmt else value, display=display)
         return value
+
+    def glue_result(self, result: Any, prefix: str) -> Any:
+        """Glue every field of a result dataclass declared with :func:`glued` as ``<prefix>_<field>``.
+
+        Fields holding a matplotlib figure are glued as figures (:meth:`figure`). Returns ``result``.
+        """
+        import dataclasses as _dc
+
+        for f in _dc.fields(result):
+            if not f.metadata.get("glue"):
+                continue
+            value = getattr(result, f.name)
+            if hasattr(value, "savefig"):
+                self.figure(f"{prefix}_{f.name}", value)
+            else:
+                self.glue(f"{prefix}_{f.name}", value, fmt=f.metadata.get("fmt"))
+        return result
 
     def figure(self, name: str, fig: Any) -> None:
         """Glue a matplotlib figure for a captioned ``{glue:figure}`` in the prose, then close it."""
@@ -200,22 +260,41 @@ class RunRecord:
         finally:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
-    def claim(self, claim: str, *, paper: str, this_run: str, verdict: str, source: str,
+    def claim(self, claim: str, *, paper: str, this_run: str, verdict: "Verdict | str", source: str,
               scale: str) -> Claim:
-        if verdict not in VERDICTS:
-            raise ValueError(f"invalid value for parameter 'verdict': {verdict!r}; allowed: {', '.join(VERDICTS)}")
-        row = Claim(claim, paper, this_run, verdict, source, scale)
+        """Add a row to the claims table. ``verdict`` is a :class:`~reprobook.claims.Verdict` (or a verdict
+        word); in the tiny profile every verdict becomes *not comparable (tiny run)*."""
+        from .claims import check_choice_verdict, tiny_run
+
+        if isinstance(verdict, str):
+            verdict = Verdict(check_choice_verdict(verdict), rule="")
+        if not isinstance(verdict, Verdict):
+            from .checks import ParameterError
+
+            raise ParameterError("verdict", verdict, "a reprobook.claims.Verdict or one of " + ", ".join(VERDICTS))
+        if self.profile == "tiny":
+            verdict = tiny_run(verdict)
+        rule = verdict.rule + (f" ({verdict.covers})" if verdict.covers and verdict.covers not in verdict.rule else "")
+        row = Claim(claim, paper, this_run, verdict.verdict, source, scale, reason=verdict.reason, rule=rule,
+                    p=verdict.p)
         self.claims.append(row)
         return row
+
+    def add_claims(self, rows: Iterable[dict[str, Any]]) -> None:
+        """:meth:`claim` for each dict of a chapter's claims function (keys as :meth:`claim`'s arguments)."""
+        for row in rows:
+            self.claim(**row)
 
     def claims_frame(self):
         """The *Paper vs this run* table as a pandas DataFrame (one row per claim)."""
         import pandas as pd
 
-        frame = pd.DataFrame([asdict(c) for c in self.claims])
+        frame = pd.DataFrame([{**asdict(c), "verdict": c.shown} for c in self.claims],
+                             columns=[f.name for f in dataclasses.fields(Claim)])
+        frame = frame.drop(columns=["reason", "p"])
         return frame.rename(columns={
             "claim": "Claim", "paper": "Paper", "this_run": "This run", "verdict": "Verdict",
-            "source": "Paper source", "scale": "Scale of this run",
+            "source": "Paper source", "scale": "Scale of this run", "rule": "Rule",
         })
 
     def to_dict(self) -> dict[str, Any]:
@@ -248,46 +327,8 @@ def load_results(directory: Path | None = None) -> list[dict[str, Any]]:
             if not p.name.startswith(".") and p.name != "runs.json"]
 
 
-def mean_std(values) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
-    values = [float(v) for v in values]
-    n = len(values)
-    if n == 0:
-        raise ValueError("mean_std needs at least one value")
-    mean = sum(values) / n
-    if n == 1:
-        return mean, 0.0
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-
-
-def paired_comparison(a, b) -> dict[str, float]:
-    """Compare two methods run with the same seeds: mean of ``a − b``, its standard error, and the
-    one-sided paired t-test p-value for "a is larger than b" (NaN with fewer than two pairs).
-
-    The chapters turn this into verdicts: a claim "a beats b" is *reproduced* when p < 0.05,
-    *partly* when the mean difference has the claimed sign but is not significant, and *not
-    reproduced* otherwise.
-    """
-    from scipy import stats
-
-    a = [float(x) for x in a]
-    b = [float(x) for x in b]
-    if len(a) != len(b) or not a:
-        raise ValueError(f"paired_comparison needs two equally long non-empty lists, got {len(a)} and {len(b)}")
-    diffs = [x - y for x, y in zip(a, b)]
-    mean, std = mean_std(diffs)
-    n = len(diffs)
-    if n < 2:
-        p = float("nan")
-    elif std == 0.0:
-        p = 0.0 if mean > 0 else 1.0
-    else:
-        p = float(stats.ttest_rel(a, b, alternative="greater").pvalue)
-    return {"mean_diff": mean, "se": std / math.sqrt(n), "p_greater": p, "n": n}
-
-
 def verdict_greater(comparison: dict[str, float], alpha: float = 0.05) -> str:
-    """The verdict for a claim "a is larger than b" from :func:`paired_comparison`."""
+    """Deprecated: use :func:`reprobook.claims.superiority`."""
     if comparison["mean_diff"] <= 0:
         return "not reproduced"
     return "reproduced" if comparison["p_greater"] < alpha else "partly"

@@ -287,9 +287,34 @@ def _read_checkpoint(path: Path, config: dict[str, Any]) -> dict[str, Any] | Non
         return None
 
 
+def code_fingerprint(*modules: Any) -> str:
+    """A short hash of the source files of ``modules`` (module objects or dotted names; a package counts
+    with every ``.py`` file below it). Put it in a cache key so that a fix to the training code retrains."""
+    import importlib
+    import types
+
+    digest = hashlib.sha256()
+    files: list[Path] = []
+    for module in modules:
+        if isinstance(module, str):
+            module = importlib.import_module(module)
+        if not isinstance(module, types.ModuleType) or not getattr(module, "__file__", None):
+            raise ValueError(f"invalid value for parameter 'modules': {module!r}; allowed: modules or dotted names")
+        path = Path(module.__file__)
+        files += sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+    for path in sorted(set(files)):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def train_or_load(config: dict[str, Any], train_fn: Callable[[], Any], *, name: str,
-                  cache: Path | str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+                  cache: Path | str | None = None, code: tuple[Any, ...] = ()) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The trained weights for ``config``: loaded from the cache, or trained by ``train_fn`` and saved.
+
+    ``code`` names the modules that determine training (e.g. ``("reprobook.training",
+    "reprobook.sharpness")``): their :func:`code_fingerprint` joins the key, so a change to them retrains.
+    The checkpoint records the commit that trained it (``info["trained_at"]``).
 
     ``train_fn()`` returns the trained ``nn.Module`` or its state dict, optionally as a pair with the
     :class:`History` of :func:`fit`. The checkpoint ``<cache>/checkpoints/<name>-<hash>.pt`` holds the
@@ -300,18 +325,25 @@ def train_or_load(config: dict[str, Any], train_fn: Callable[[], Any], *, name: 
     Returns ``(state_dict, info)`` with ``info = {"loaded", "history", "path", "config"}`` (``history``
     is a :class:`History`, or None when ``train_fn`` returned none).
     """
+    if code:
+        config = {**config, "code": code_fingerprint(*code)}
     path = checkpoint_path(config, name, cache)
     saved = _read_checkpoint(path, config)
     if saved is not None:
         history = None if saved["history"] is None else History.from_dict(saved["history"])
-        return saved["state_dict"], {"loaded": True, "history": history, "path": path, "config": config}
+        return saved["state_dict"], {"loaded": True, "history": history, "path": path, "config": config,
+                                     "trained_at": saved.get("trained_at")}
+    from .results import provenance
+
+    trained_at = {k: v for k, v in provenance().items() if k in ("git_commit", "device", "finished_at")}
     state, history = _split_trained(train_fn())
     path.parent.mkdir(parents=True, exist_ok=True)
     config_json = json.dumps(config, sort_keys=True, default=str)
     history_dict = None if history is None else history.to_dict()
     atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(
-        json.dumps({"config": json.loads(config_json), "history": history_dict}, indent=2)))
+        json.dumps({"config": json.loads(config_json), "history": history_dict, "trained_at": trained_at},
+                   indent=2)))
     # the .pt last: its presence means the whole checkpoint is there
     atomic_write(path, lambda tmp: torch.save({"state_dict": state, "config": config_json,
-                                                "history": history_dict}, tmp))
-    return state, {"loaded": False, "history": history, "path": path, "config": config}
+                                                "history": history_dict, "trained_at": trained_at}, tmp))
+    return state, {"loaded": False, "history": history, "path": path, "config": config, "trained_at": trained_at}

@@ -8,8 +8,8 @@ Sources are tried in order (local mirror, Debian package, pinned PyPI file, plai
 ``list_entries()`` / ``format_table()`` for what exists and ``entries_offline()`` for what works without the internet.
 """
 
-from . import entries as _entries  # noqa: F401  (registers the entries)
-from .entry import DataEntry, FileSpec
+from . import catalog as _catalog  # noqa: F401  (registers the entries)
+from .spec import DataEntry, FileSpec
 from .errors import ChecksumError, DataError, DataUnavailableError, UnknownDataError
 from .formats import (fashion_mnist_dataset, parse_idx, read_idx, stratified_indices, tensor_dataset,
                       write_idx)

@@ -23,7 +23,7 @@ from typing import Any
 from ..paths import cache_dir
 from ..results import atomic_write_text
 from . import sources as _sources
-from .entry import DataEntry, FileSpec
+from .spec import DataEntry, FileSpec
 from .errors import ChecksumError, DataUnavailableError, UnknownDataError, format_failures
 
 STAMP = ".verified.json"

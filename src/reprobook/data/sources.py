@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..paths import cache_dir, local_data_dir
-from .entry import FileSpec, file_specs
+from .spec import FileSpec, file_specs
 from .errors import ChecksumError, DataUnavailableError
 
 if TYPE_CHECKING:
-    from .entry import DataEntry
+    from .spec import DataEntry
 
 CHUNK = 1 << 20
 USER_AGENT = "reprobook-data/0.1 (+urllib)"
