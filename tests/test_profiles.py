@@ -10,9 +10,35 @@ def test_every_chapter_has_every_profile():
     for chapter, spec in profiles.CHAPTERS.items():
         assert set(spec.values) == set(profiles.PROFILES), chapter
         for profile in profiles.PROFILES:
-            cfg = profiles.config(chapter, profile)
+            cfg = profiles.config(chapter, profile)  # every field without a default is given, no unknown one
             assert cfg.profile == profile
+            assert profiles.budget_seconds(spec.notebook, profile) == (
+                profiles.TINY_BUDGET_SECONDS if profile == "tiny" else cfg.budget_seconds)
         assert profiles.config(chapter, "smoke").budget_seconds, f"{chapter}: no smoke budget"
+
+
+def test_every_chapter_module_is_used_and_every_notebook_has_a_configuration():
+    """Found by walking the package and the notebooks, so that a chapter added later is checked too."""
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    import reprobook.chapters as package
+    from reprobook.runner import chapter_name, discover
+
+    profiles.config("rwp")
+    used = {cls.__module__ for spec in profiles.CHAPTERS.values() for cls in spec.config_class.__mro__}
+    for module in pkgutil.iter_modules(package.__path__):
+        name = f"{package.__name__}.{module.name}"
+        source = Path(importlib.import_module(name).__file__).read_text()
+        assert name in used or "register_chapter(" in source, \
+            f"{name} registers no chapter and no registered chapter's configuration builds on it"
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    for notebook in discover(root):
+        name = chapter_name(notebook, root)
+        spec = profiles.chapter_of_notebook(name)
+        assert spec is not None, f"notebooks/{name}.ipynb has no chapter configuration (profiles.register_chapter)"
+        assert set(spec.values) == set(profiles.PROFILES), name
 
 
 def test_smoke_is_smaller_than_paper():

@@ -89,3 +89,65 @@ def test_provenance_names_the_commit_given_by_the_environment(monkeypatch):
     assert provenance("cpu")["git_commit"] == "0123456789ab"
     monkeypatch.delenv("REPROBOOK_GIT_COMMIT")
     assert provenance("cpu")["git_commit"] != "0123456789ab"
+
+
+def test_checks_are_recorded_and_a_rerun_replaces_them(tmp_path):
+    rec = RunRecord("demo", profile="smoke", device="cpu", seed=0)
+    first = rec.check("noise scale", np.bool_(True), "largest relative gap 2.1%")
+    assert first.passed is True and str(first) == "passed: noise scale (largest relative gap 2.1%)"
+    rec.check("step count", 3 == 4, "3 of 4 operator calls")
+    rec.check("noise scale", False, "rerun")  # the same check again replaces the first
+    saved = json.loads(rec.save(tmp_path).read_text())
+    assert saved["checks"] == [{"name": "step count", "passed": False, "detail": "3 of 4 operator calls"},
+                               {"name": "noise scale", "passed": False, "detail": "rerun"}]
+    assert saved["checkpoints"] == {"loaded": 0, "trained": 0}
+    with pytest.raises(ValueError, match="'name'"):
+        rec.check("", True)
+    with pytest.raises(ValueError, match="'detail'"):
+        rec.check("x", True, detail=3)
+
+
+@pytest.fixture
+def shell():
+    """An IPython shell, as in a kernel: RunRecord glues into it."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    sh = InteractiveShell.instance()
+    yield sh
+    InteractiveShell.clear_instance()
+
+
+def test_glue_binds_the_formatted_value_for_jupyterlabs_eval(shell):
+    rec = RunRecord("demo", profile="smoke", device="cpu", seed=0)
+    rec.glue("demo_acc", 0.91234, fmt=".1%")
+    rec.glue("demo_n", 500)
+    assert repr(shell.user_ns["demo_acc"]) == "91.2%" and str(shell.user_ns["demo_n"]) == "500"
+    assert format(shell.user_ns["demo_acc"], ".3f") == "0.912"  # {eval}`format(demo_acc, ".3f")`
+    # what an inline expression in JupyterLab receives
+    assert shell.user_expressions({"e": "demo_acc"})["e"]["data"]["text/plain"] == "91.2%"
+    rec.glue("demo_acc", 0.5, fmt=".0%")  # a re-run cell rebinds its own glued value
+    assert str(shell.user_ns["demo_acc"]) == "50%"
+
+
+def test_glue_refuses_a_name_the_notebook_uses_for_a_variable(shell):
+    rec = RunRecord("demo", profile="smoke", device="cpu", seed=0)
+    shell.user_ns["n_draws"] = 500
+    with pytest.raises(ValueError, match="'n_draws'.*no variable of the notebook"):
+        rec.glue("n_draws", 500)
+    assert shell.user_ns["n_draws"] == 500
+    with pytest.raises(ValueError, match="'demo-acc'.*identifier"):
+        rec.glue("demo-acc", 1.0)
+
+
+def test_a_glued_figure_shows_as_an_image_of_its_own_size(shell):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.plot([0, 1])
+    rec = RunRecord("demo", profile="smoke", device="cpu", seed=0)
+    rec.figure("demo_fig", fig)
+    html = shell.user_expressions({"f": "demo_fig"})["f"]["data"]["text/html"]
+    assert html.startswith('<img src="data:image/png;base64,') and "height:auto" in html

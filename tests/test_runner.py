@@ -9,9 +9,12 @@ from reprobook import runner
 from reprobook.profiles import ParameterError
 
 WRITES_RESULT = """
+import os
 from reprobook.results import RunRecord
 rec = RunRecord("{name}", profile=profile, device="cpu", seed=seed)
 rec.metric("seed_seen", seed)
+rec.metric("cuda_visible_devices", os.environ.get("CUDA_VISIBLE_DEVICES"))
+rec.metric("threads", os.environ.get("REPROBOOK_THREADS"))
 rec.save()
 if seed == 13:
     raise RuntimeError("seed 13 is unlucky")
@@ -120,11 +123,48 @@ def test_cli_profile_flag_and_parameter_must_agree(capsys):
     assert "'profile'" in capsys.readouterr().err
 
 
-def test_table_flags_smoke_runs_over_budget():
-    from reprobook.profiles import SMOKE_BUDGET_SECONDS
+def test_table_checks_each_chapter_against_its_own_budget_and_sums_them():
+    from reprobook.profiles import budget_seconds
 
-    rows = [runner.RunOutcome("a", "ok", "smoke", seconds=SMOKE_BUDGET_SECONDS + 1),
-            runner.RunOutcome("b", "ok", "smoke", seconds=1.0),
-            runner.RunOutcome("c", "ok", "paper", seconds=10_000.0)]
+    rwp, kpca = budget_seconds("sharpness/rwp", "smoke"), budget_seconds("ood/kpca", "smoke")
+    rows = [runner.RunOutcome("sharpness/rwp", "ok", "smoke", seconds=rwp + 1),
+            runner.RunOutcome("ood/kpca", "ok", "smoke", seconds=1.0)]
     lines = runner.format_table(rows).splitlines()
-    assert "OVER" in lines[2] and "within" in lines[3] and "OVER" not in lines[4]
+    assert "OVER" in lines[2] and f"{rwp:.0f}" in lines[2]
+    assert "within" in lines[3] and f"{kpca:.0f}" in lines[3]
+    total = next(line for line in lines if line.startswith("total"))
+    assert f"{rwp + 2:.1f}" in total and f"{rwp + kpca:.0f}" in total
+    assert "45 min" in lines[-1]  # the whole smoke book's goal
+    tiny = runner.format_table([runner.RunOutcome("sharpness/rwp", "ok", "tiny", seconds=61.0)]).splitlines()
+    assert "60" in tiny[2] and "OVER" in tiny[2]  # the tiny profile's budget
+    paper = runner.format_table([runner.RunOutcome("sharpness/rwp", "ok", "paper", seconds=1e4)]).splitlines()
+    assert "OVER" not in paper[2] and "within" not in paper[2]  # no budget at paper scale
+
+
+def test_run_orders_producers_before_the_chapters_that_need_them():
+    from reprobook.profiles import chapter_of_notebook
+
+    root = runner.notebooks_dir()
+    consumer = chapter_of_notebook("sharpness/marwp")
+    producers = [n for n in ("sharpness/rwp",) if chapter_of_notebook(n)
+                 and set(chapter_of_notebook(n).produces) & set(consumer.needs)]
+    assert producers, "the m-ARWP chapter needs what the RWP chapter produces"
+    order = [runner.chapter_name(p, root) for p in runner.ordered(runner.discover(root), root)]
+    assert order.index("sharpness/rwp") < order.index("sharpness/marwp")
+
+
+def test_a_run_logs_every_cell_records_its_budget_and_cold_time(book):
+    outcome, = _run(book, [book["good"]], params={"profile": "tiny"})
+    log = (book["out"] / "part" / "good.log").read_text()
+    assert outcome.log == str(book["out"] / "part" / "good.log")
+    assert "Executing Cell 3" in log and "Ending Cell 3" in log and "finished in" in log
+    assert outcome.budget == 60 and outcome.checkpoints == {"loaded": 0, "trained": 0} and outcome.cold
+    runs = runner.read_runs(book["out"])
+    assert runs["part/good"]["cold"]["tiny"]["seconds"] == outcome.seconds
+    assert "last cold s" in runner.format_table([outcome], runs=runs)
+
+
+def test_a_failed_run_keeps_its_log(book):
+    _run(book, [book["good"]], params={"seed": 13})
+    log = (book["out"] / "part" / "good.log").read_text()
+    assert "FAILED after" in log and "unlucky" in log

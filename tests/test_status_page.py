@@ -1,36 +1,100 @@
 """The generated *Reproduction status* page and the staging of the book."""
 
+import json
+import re
+import shutil
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from reprobook import book
-from reprobook.results import RunRecord
+from reprobook.claims import Verdict
+from reprobook.results import RunRecord, load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
+RUNS = {"part/demo": {"status": "ok", "profile": "smoke", "device": "cpu (2 cores)", "seconds": 300.0,
+                      "finished_at": "2026-01-01T00:00:00+00:00", "results": ["demo.json"],
+                      "cold": {"smoke": {"seconds": 410.5, "finished_at": "2025-12-31T00:00:00+00:00"}},
+                      "last_failure": {"finished_at": "2026-01-02T00:00:00+00:00", "error": "boom"}}}
 
-def _results(tmp_path):
-    rec = RunRecord("demo", profile="smoke", device="cpu", seed=0, title="Demo chapter")
-    rec.claim("A | B beats C", paper="+1%", this_run="+0.2%", verdict="partly", source="abstract", scale="tiny")
+
+def _results(tmp_path, profile="smoke"):
+    rec = RunRecord("demo", profile=profile, device="cpu", seed=0, title="Demo chapter")
+    rec.claim("A | B beats C", paper="+1%", this_run="+0.2%", verdict=Verdict("partly", rule="one-sided t-test, p < 0.05 over 3 seeds"),
+              source="abstract", scale="FashionMNIST, 3 seeds")
+    rec.claim("B is cheap", paper="1x", this_run="1.9x", verdict="not comparable", source="Table 2",
+              scale="FashionMNIST, 3 seeds")
+    rec.claim("C holds", paper="yes", this_run="yes", verdict="reproduced", source="Table 3", scale="FashionMNIST, 3 seeds")
+    rec.check("noise scale", True, "largest relative gap 2.1%")
+    rec.check("step count", False, "3 of 4 operator calls")
     rec.metric("checkpoints", {"trained": 1, "loaded": 2})
     rec.save(tmp_path)
-    from reprobook.results import load_results
-
     return load_results(tmp_path)
 
 
-def test_status_markdown_has_a_row_per_claim_and_per_run(tmp_path):
-    runs = {"part/demo": {"status": "ok", "profile": "smoke", "device": "cpu (2 cores)", "seconds": 300.0,
-                          "finished_at": "2026-01-01T00:00:00+00:00", "results": ["demo.json"],
-                          "last_failure": {"finished_at": "2026-01-02T00:00:00+00:00", "error": "boom"}}}
-    text = book.status_markdown(_results(tmp_path), runs)
-    assert "| Demo chapter | A \\| B beats C | **partly** | +1% | +0.2% | smoke |" in text
-    assert "| Demo chapter | smoke | tiny |" in text
+def _list_rows(text: str, after: str, before: str) -> list[str]:
+    """The rows of the list-tables between two headings, each as the text of its cells."""
+    text = text[text.index(after):text.index(before)]
+    rows, current = [], None
+    for line in text.splitlines():
+        if line.startswith("* - "):
+            current = [line[4:]]
+            rows.append(current)
+        elif current is not None and line.strip():
+            current.append(line.strip().removeprefix("- "))
+        if line.startswith("```") and current is not None and not line.startswith("```{"):
+            current = None
+    return [" ".join(r) for r in rows if r[0] not in ("Claim", "Chapter")]
+
+
+def _claim_rows(text: str) -> list[str]:
+    return _list_rows(text, "## Paper claims", "## Execution")
+
+
+def test_one_row_per_claim_with_its_verdict_reason_and_rule(tmp_path):
+    results = _results(tmp_path)
+    text = book.status_markdown(results, RUNS)
+    rows = _claim_rows(text)
+    assert len(rows) == 3
+    for claim in results[0]["claims"]:
+        row = next(r for r in rows if r.startswith(claim["claim"]))
+        assert book.shown_verdict(claim) in row and claim["this_run"] in row and claim["paper"] in row
+    assert "{bdg-warning}`partly`" in rows[0] and "*Rule:* one-sided t-test" in rows[0]
+    assert ":widths: 40 18 42" in text  # three columns that fit the page
+
+
+def test_the_summary_counts_the_verdicts_of_each_chapter_in_colour(tmp_path):
+    text = book.status_markdown(_results(tmp_path), RUNS)
+    summary, = _list_rows(text, "## At a glance", "## Paper claims")
+    assert summary.startswith("Demo chapter (smoke)")
+    assert "{bdg-success}`1 reproduced` {bdg-warning}`1 partly` {bdg-muted}`1 not comparable`" in summary
+    assert "not reproduced" not in summary  # only the verdicts the chapter has
+    assert "{bdg-danger}`1 of 2 failed`" in summary
+    assert text.index("## At a glance") < text.index("## Paper claims") < text.index("## Execution")
+
+
+def test_checks_and_the_execution_table_with_budget_and_cold_time(tmp_path):
+    text = book.status_markdown(_results(tmp_path), RUNS)
+    assert "| Demo chapter | step count | {bdg-danger}`FAILED` | 3 of 4 operator calls |" in text
     row = next(line for line in text.splitlines() if line.startswith("| part/demo"))
-    assert "| 300.0 | OVER |" in row and "last attempt failed" in row
+    assert "| 300.0 | 240 (OVER) | 410.5 |" in row and "last attempt failed" in row
     assert "2 of 3 trained models loaded from the checkpoint cache" in row
+    assert next(line for line in text.splitlines() if line.startswith("| **total**")).startswith("| **total** |  | 300.0 | 240 |")
     assert "## Machines and versions" in text
+
+
+def test_tiny_runs_are_marked(tmp_path):
+    text = book.status_markdown(_results(tmp_path, profile="tiny"), {**RUNS, "part/demo": {**RUNS["part/demo"], "profile": "tiny"}})
+    assert ":::{warning}" in text and "Tiny runs" in text
+    assert all("not comparable (tiny run)" in row for row in _claim_rows(text))
+    assert "Demo chapter {bdg-info}`tiny run`" in text and "| 300.0 | 60 (OVER) |" in text
+
+
+def test_chapters_link_to_their_notebook_when_the_book_has_it(tmp_path):
+    text = book.status_markdown(_results(tmp_path), RUNS, in_book=["part/demo"])
+    assert "{doc}`Demo chapter <../notebooks/part/demo>`" in text
 
 
 def test_status_markdown_without_results():
@@ -41,6 +105,58 @@ def test_status_markdown_without_results():
 def test_stage_refuses_a_book_with_unexecuted_chapters(tmp_path):
     with pytest.raises(book.BuildError, match="no executed copy of sharpness/rwp.*reprobook run"):
         book.stage(ROOT, out_dir=tmp_path / "empty", res_dir=tmp_path, stage_dir=tmp_path / "stage")
+
+
+def _project(tmp_path, prose: str) -> dict:
+    """A one-chapter project whose executed copy has ``prose`` in a markdown cell."""
+    root = tmp_path / "project"
+    (root / "book").mkdir(parents=True)
+    (root / "book" / "intro.md").write_text("# Intro\n")
+    shutil.copy(ROOT / "_config.yml", root / "_config.yml")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: notebooks/part/demo\n"
+                                   "  - file: book/status\n")
+    out, res = tmp_path / "executed", tmp_path / "results"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(prose)]
+    (out / "part").mkdir(parents=True)
+    nbformat.write(nb, out / "part" / "demo.ipynb")
+    res.mkdir()
+    return {"root": root, "out": out, "res": res, "stage": tmp_path / "stage"}
+
+
+def test_stage_turns_the_notebooks_prose_into_the_books_glue(tmp_path):
+    p = _project(tmp_path, "Accuracy {eval}`demo_acc`.\n\n```{figure}\n:name: fig-demo\n\n{eval}`demo_fig`\n\nCaption.\n```")
+    staged = book.stage(p["root"], out_dir=p["out"], res_dir=p["res"], stage_dir=p["stage"])
+    source = nbformat.read(staged / "notebooks" / "part" / "demo.ipynb", 4).cells[0].source
+    assert source == "Accuracy {glue:text}`demo_acc`.\n\n```{glue:figure} demo_fig\n:name: fig-demo\n\nCaption.\n```"
+    assert "{eval}" in nbformat.read(p["out"] / "part" / "demo.ipynb", 4).cells[0].source  # the executed copy is kept
+
+
+def test_stage_stops_on_prose_the_book_cannot_show(tmp_path):
+    p = _project(tmp_path, "Twice: {eval}`2 * demo_acc`.")
+    with pytest.raises(book.BuildError, match=r"notebooks/part/demo: demo.ipynb, markdown cell 1: \{eval\}`2 \* demo_acc`"):
+        book.stage(p["root"], out_dir=p["out"], res_dir=p["res"], stage_dir=p["stage"])
+
+
+def test_stage_refuses_tiny_results_unless_asked(tmp_path):
+    p = _project(tmp_path, "No numbers.")
+    RunRecord("demo", profile="tiny", device="cpu", seed=0, title="Demo").save(p["res"])
+    with pytest.raises(book.BuildError, match="tiny profile.*--allow-tiny"):
+        book.stage(p["root"], out_dir=p["out"], res_dir=p["res"], stage_dir=p["stage"])
+    staged = book.stage(p["root"], out_dir=p["out"], res_dir=p["res"], stage_dir=p["stage"], allow_tiny=True)
+    assert "Tiny runs" in (staged / "book" / "status.md").read_text()
+
+
+def test_cli_build_refuses_tiny_results(tmp_path, monkeypatch, capsys):
+    from reprobook import cli
+
+    def refuse(**kw):
+        assert kw["allow_tiny"] is False
+        raise book.BuildError("the results of Demo come from the tiny profile ... --allow-tiny")
+
+    monkeypatch.setattr(book, "build", refuse)
+    assert cli.main(["build"]) == 1
+    assert "--allow-tiny" in capsys.readouterr().err
 
 
 def test_toc_lists_the_chapters_in_order():

@@ -168,7 +168,8 @@ def test_train_or_load_trains_once_per_config(tmp_path):
     assert all(torch.equal(state[k], again[k]) for k in state)
     assert info["path"] == checkpoint_path({"lr": 0.1}, "demo", tmp_path)
     beside = json.loads(info["path"].with_suffix(".json").read_text())
-    assert beside == {"config": {"lr": 0.1}, "history": info2["history"].to_dict()}
+    assert beside["config"] == {"lr": 0.1} and beside["history"] == info2["history"].to_dict()
+    assert set(beside["trained_at"]) == {"git_commit", "device", "finished_at"}
     train_or_load({"lr": 0.2}, train, name="demo", cache=tmp_path)
     assert len(calls) == 2
     assert not list((tmp_path / "checkpoints").glob(".*.tmp"))
@@ -207,3 +208,25 @@ def test_history_round_trips_through_a_dict():
 def test_config_hash_is_order_independent():
     assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})
     assert config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+def test_train_or_load_counts_loaded_and_trained_models_for_the_run_record(tmp_path):
+    from reprobook.results import RunRecord
+
+    rec = RunRecord("demo", profile="smoke", device="cpu", seed=0)
+    train_or_load({"c": 1}, lambda: nn.Linear(1, 1), name="count", cache=tmp_path)
+    train_or_load({"c": 1}, lambda: nn.Linear(1, 1), name="count", cache=tmp_path)
+    train_or_load({"c": 2}, lambda: nn.Linear(1, 1), name="count", cache=tmp_path)
+    assert rec.to_dict()["checkpoints"] == {"loaded": 1, "trained": 2}
+    later = RunRecord("demo", profile="smoke", device="cpu", seed=0)  # counts start with the record
+    train_or_load({"c": 2}, lambda: nn.Linear(1, 1), name="count", cache=tmp_path)
+    assert later.to_dict()["checkpoints"] == {"loaded": 1, "trained": 0}
+
+
+def test_a_multi_process_launch_trains_its_own_checkpoints(tmp_path, monkeypatch):
+    single = train_or_load({"w": 1}, lambda: nn.Linear(1, 1), name="launch", cache=tmp_path)[1]
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    launched = train_or_load({"w": 1}, lambda: nn.Linear(1, 1), name="launch", cache=tmp_path)[1]
+    assert not launched["loaded"] and launched["path"] != single["path"] and launched["config"]["world_size"] == 4
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert train_or_load({"w": 1}, lambda: nn.Linear(1, 1), name="launch", cache=tmp_path)[1]["loaded"]

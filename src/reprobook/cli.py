@@ -1,17 +1,23 @@
-"""The ``reprobook`` command: ``data``, ``run``, ``build`` and ``status``.
+"""The ``reprobook`` command: ``data``, ``run``, ``build``, ``status``, ``bench``, ``sync`` and ``lab``.
 
-    reprobook data list | fetch [NAME ...] [--profile smoke|paper] [--force] | verify [NAME ...]
-    reprobook run [NOTEBOOK ...] [--profile smoke|paper] [-p NAME VALUE ...] [--force]
-    reprobook build [--no-strict]
+    reprobook data list | fetch [NAME ...] [--profile tiny|smoke|paper] [--force] | verify [NAME ...]
+    reprobook run [NOTEBOOK ...] [--profile tiny|smoke|paper] [-p NAME VALUE ...] [--force]
+                  [--jobs N [--devices cuda:0,cuda:1]] [--executor local|slurm [--partition P]
+                  [--gpus-per-job G] [--time-min T] [--mem-gb M] [--cpus-per-job C]] [--no-progress]
+    reprobook build [--no-strict] [--allow-tiny]
     reprobook status
-    reprobook bench [NAME ...] [--device auto|cpu|cuda|cuda:N|mps] [--profile smoke|paper] | --list
+    reprobook bench [NAME ...] [--device auto|cpu|cuda|cuda:N|mps] [--profile tiny|smoke|paper] | --list
+    reprobook sync [NOTEBOOK ...] [--check]
+    reprobook lab [--port N] [--no-browser]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from .profiles import PROFILES, ParameterError
+
+from .checks import ParameterError
+from .profiles import PROFILES
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -40,7 +46,7 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import runner
+    from . import dispatch, runner
 
     params = {name: runner.parse_cli_value(value) for name, value in args.param}
     if args.profile is not None and params.get("profile", args.profile) != args.profile:
@@ -48,14 +54,26 @@ def _run(args: argparse.Namespace) -> int:
                              "or leave one of the two out")
     params["profile"] = args.profile or params.get("profile", "smoke")
     notebooks = runner.resolve(args.notebooks) if args.notebooks else runner.discover()
-    outcomes = runner.run(notebooks, params=params, force=args.force, timeout=args.timeout)
+    devices = [d.strip() for d in args.devices.split(",") if d.strip()] if args.devices else None
+    slurm = None
+    if args.executor == "slurm":
+        if args.jobs != 1 or devices:
+            raise ParameterError("jobs", args.jobs, "1 with --executor slurm (each notebook is a job of its own; "
+                                 "--gpus-per-job sets its GPUs)")
+        slurm = dispatch.SlurmOptions(partition=args.partition, gpus_per_job=args.gpus_per_job,
+                                      time_min=args.time_min, mem_gb=args.mem_gb, cpus_per_job=args.cpus_per_job)
+    else:
+        devices = dispatch.check_jobs(args.jobs, devices)
+    outcomes = runner.run(notebooks, params=params, force=args.force, timeout=args.timeout, jobs=args.jobs,
+                          devices=devices, executor=args.executor, slurm=slurm,
+                          progress=not args.no_progress and args.jobs == 1)
     print()
     print(runner.format_table(outcomes))
     failed = [o.notebook for o in outcomes if o.status == "failed"]
     if failed:
         print(f"\n{len(failed)} notebook(s) failed: {', '.join(failed)}; "
-              "the failed copies are kept as <name>.failed.ipynb beside the last good ones",
-              file=sys.stderr)
+              "the failed copies are kept as <name>.failed.ipynb beside the last good ones, with their logs "
+              "(<name>.log)", file=sys.stderr)
         return 1
     return 0
 
@@ -63,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from .book import build
 
-    html = build(strict=not args.no_strict)
+    html = build(strict=not args.no_strict, allow_tiny=args.allow_tiny)
     print(f"book built: {html / 'index.html'}")
     return 0
 
@@ -77,8 +95,37 @@ def _status(args: argparse.Namespace) -> int:
         print("no notebook has been executed yet")
         return 0
     fields = RunOutcome.__dataclass_fields__
-    print(format_table([RunOutcome(**{k: v for k, v in r.items() if k in fields}) for r in runs.values()]))
+    outcomes = [RunOutcome(**{k: v for k, v in r.items() if k in fields}) for r in runs.values()]
+    print(format_table(outcomes, runs=runs))
     return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from . import lab, runner
+
+    notebooks = runner.resolve(args.notebooks) if args.notebooks else runner.discover()
+    changes = lab.sync(notebooks, check=args.check)
+    for change in changes:
+        print(("out of sync: " if args.check else "updated: ") + change)
+    if args.check and changes:
+        print("run `reprobook sync` to update them", file=sys.stderr)
+        return 1
+    if not changes:
+        print(f"{len(notebooks)} notebook(s) and their text copies are in sync")
+    return 0
+
+
+def _lab(args: argparse.Namespace) -> int:
+    import os
+
+    from . import lab
+    from .paths import project_root
+    from .runner import ensure_kernel
+
+    ensure_kernel()
+    command = lab.lab_command(project_root(), port=args.port, browser=not args.no_browser)
+    os.execv(command[0], command)
+    return 0  # not reached
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -116,11 +163,35 @@ def parser() -> argparse.ArgumentParser:
                      help="a notebook parameter (YAML value), repeatable")
     run.add_argument("--force", action="store_true", help="re-run even if nothing changed")
     run.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: none)")
+    run.add_argument("--jobs", type=int, default=1,
+                     help="notebooks at once, one GPU each (default 1; more needs a GPU per job)")
+    run.add_argument("--devices", default=None, help="the GPUs to share out, e.g. cuda:0,cuda:1 (default: all)")
+    run.add_argument("--executor", default="local", choices=("local", "slurm"),
+                     help="local: this machine; slurm: one Slurm job per notebook (submitit)")
+    run.add_argument("--partition", default=None, help="Slurm partition (default: the cluster's)")
+    run.add_argument("--gpus-per-job", type=int, default=None, help="Slurm: GPUs per job (default: per profile)")
+    run.add_argument("--time-min", type=int, default=None, help="Slurm: time limit per job in minutes (default: per profile)")
+    run.add_argument("--mem-gb", type=int, default=None, help="Slurm: memory per job in GB (default: per profile)")
+    run.add_argument("--cpus-per-job", type=int, default=None, help="Slurm: CPU cores per job (default: per profile)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar (the log files have every cell)")
     run.set_defaults(func=_run)
 
     build = sub.add_parser("build", help="build the Jupyter Book from the executed notebooks")
     build.add_argument("--no-strict", action="store_true", help="do not fail on warnings")
+    build.add_argument("--allow-tiny", action="store_true",
+                       help="build from tiny-profile results (the test suite's check of the code path; no evidence)")
     build.set_defaults(func=_build)
+
+    sync = sub.add_parser("sync", help="clean the notebook sources, put their prose in the {eval} form and "
+                          "write their text copies (jupytext)")
+    sync.add_argument("notebooks", nargs="*", help="e.g. sharpness/rwp (default: every notebook)")
+    sync.add_argument("--check", action="store_true", help="change nothing; exit 1 if anything is out of sync")
+    sync.set_defaults(func=_sync)
+
+    lab = sub.add_parser("lab", help="JupyterLab on the notebooks, with the project's kernel and MyST")
+    lab.add_argument("--port", type=int, default=None)
+    lab.add_argument("--no-browser", action="store_true")
+    lab.set_defaults(func=_lab)
 
     status = sub.add_parser("status", help="the table of the last runs")
     status.set_defaults(func=_status)
@@ -144,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a clear one-line message for known failures
         from .book import BuildError
 
-        known = (BuildError,)
+        from .lab import ProseError
+
+        known = (BuildError, ProseError)
         try:
             from .data import ChecksumError, DataUnavailableError
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .profiles import check_device, check_profile, check_seed
+from .checks import ParameterError, check_choice, check_device, check_seed
+from .profiles import PROFILES
 from .results import RunRecord
 
 
@@ -35,13 +36,11 @@ def start(chapter: str, *, profile: str, seed: int, device: str = "auto", data_d
     ``data_dir`` moves the data and checkpoint cache (``REPROBOOK_CACHE``) for this kernel.
     Threads: ``REPROBOOK_THREADS`` if set (the runner sets it), else every core.
     """
-    check_profile(profile)
-    check_seed(seed)
-    check_device(device)
+    check_choice("profile", profile, PROFILES)
+    check_seed("seed", seed)
+    check_device("device", device)
     if data_dir is not None:
         if not isinstance(data_dir, (str, os.PathLike)):
-            from .profiles import ParameterError
-
             raise ParameterError("data_dir", data_dir, "None or a folder path (string)")
         os.environ["REPROBOOK_CACHE"] = str(Path(data_dir).expanduser().resolve())
     from .training import resolve_device, seed_everything, set_threads

@@ -1,9 +1,11 @@
-"""Recording what a chapter measured: metrics, timings, claims and provenance, as one JSON file.
+"""Recording what a chapter measured: metrics, timings, claims, checks and provenance, as one JSON file.
 
 Every paper notebook ends by saving a :class:`RunRecord`. The book's *Reproduction status* page is
 generated from these files (see :mod:`reprobook.book`), and every number a chapter quotes in its prose
-goes through :meth:`RunRecord.glue`, which stores it in the record *and* glues it into the page
-(MyST-NB ``{glue:text}``), so no number is ever typed.
+goes through :meth:`RunRecord.glue`, which stores it in the record, glues it into the page (MyST-NB
+glue) *and* binds it to its name in the kernel, so that the prose's ``{eval}`name``` shows it in
+JupyterLab too (:mod:`reprobook.lab` turns ``{eval}`` into ``{glue:text}`` when the book is built).
+No number is ever typed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import __version__
 from .paths import project_root, results_dir
-from .profiles import check_profile
+from .checks import check_choice
+from .profiles import PROFILES
 
 LIBRARIES = (
     "torch", "torchvision", "transformers", "trl", "diffusers", "accelerate",
@@ -54,11 +57,39 @@ class Claim:
         return f"{self.verdict} ({self.reason})" if self.reason else self.verdict
 
 
+@dataclass
+class Check:
+    """An in-chapter check (a sanity check of the method or the measurement, not a paper claim).
+
+    Recorded by :meth:`RunRecord.check` under ``"checks"`` in the results file; the status page lists
+    them and the end-to-end test of the book fails when one did not pass.
+    """
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{'passed' if self.passed else 'FAILED'}: {self.name}" + (f" ({self.detail})" if self.detail else "")
+
+    __repr__ = __str__
+
+
+# Process-wide counts of trained models loaded from the checkpoint cache or trained (converted) anew;
+# training.train_or_load adds to them, RunRecord.to_dict writes the counts of its run.
+CHECKPOINT_EVENTS = {"loaded": 0, "trained": 0}
+
+
+def note_checkpoint(loaded: bool) -> None:
+    """Count one trained model: ``loaded`` from the cache, or trained (converted) by this process."""
+    CHECKPOINT_EVENTS["loaded" if loaded else "trained"] += 1
+
+
 class Glued:
     """A glued value: the number itself and how the prose shows it (``format(value, fmt)``).
 
-    Its text form is the formatted value, so ``{glue:text}`name``` in the book (and an inline
-    expression in JupyterLab) shows exactly that text.
+    Its text form is the formatted value, so ``{glue:text}`name``` in the book and ``{eval}`name``` in
+    JupyterLab show exactly that text.
     """
 
     def __init__(self, value: Any, fmt: str | None = None):
@@ -73,6 +104,52 @@ class Glued:
 
     def __format__(self, spec: str) -> str:
         return format(self.value, spec) if spec else str(self)
+
+
+class GluedFigure:
+    """A glued figure as an inline expression shows it in JupyterLab: an image at its own size.
+
+    JupyterLab's MyST renderer draws an image result of ``{eval}`` at the height of a line of text;
+    an HTML ``<img>`` with its own size shows the figure as the book does.
+    """
+
+    def __init__(self, fig: Any):
+        self.fig = fig
+
+    def _repr_html_(self) -> str:
+        import base64
+        import io
+
+        buffer = io.BytesIO()
+        self.fig.savefig(buffer, format="png", bbox_inches="tight")
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        return (f'<img src="data:image/png;base64,{data}" alt="figure" '
+                'style="height:auto;max-width:100%;transform:none">')
+
+    def __repr__(self) -> str:
+        return f"<figure {getattr(self.fig, 'number', '')}>"
+
+
+def _bind_in_kernel(name: str, value: Any) -> None:
+    """Bind ``name`` to ``value`` in the notebook's namespace, for ``{eval}`name``` in JupyterLab.
+
+    A name the notebook already uses for a variable of its own is refused: rebinding it would change
+    the notebook's later cells.
+    """
+    from IPython import get_ipython
+
+    from .checks import ParameterError
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ParameterError("name", name, "a Python identifier (the prose shows the value as {eval}`name`)")
+    if name in shell.user_ns and not isinstance(shell.user_ns[name], (Glued, GluedFigure)):
+        raise ParameterError("name", name, "a glue name that no variable of the notebook uses (the prose's "
+                             f"{{eval}}`{name}` reads the glued value under that name); rename the variable or "
+                             "the glued value")
+    shell.user_ns[name] = value
 
 
 def glued(fmt: str | None = None, **kwargs: Any):
@@ -193,21 +270,25 @@ class RunRecord:
                  params: dict[str, Any] | None = None):
         self.chapter = chapter
         self.title = title or chapter
-        self.profile = check_profile(profile)
+        self.profile = check_choice("profile", profile, PROFILES)
         self.device = str(device)
         self.seed = seed
         self.params = dict(params or {})
         self.metrics: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
         self.claims: list[Claim] = []
+        self.checks: list[Check] = []
         self.glued: dict[str, Glued] = {}
         self._started = time.perf_counter()
+        self._checkpoints_at_start = dict(CHECKPOINT_EVENTS)
 
     def glue(self, name: str, value: Any, fmt: str | None = None, display: bool = False) -> Any:
-        """Record ``value`` as metric ``name`` and glue it for ``{glue:text}`name``` in the prose.
+        """Record ``value`` as metric ``name`` and glue it for ``{eval}`name``` in the prose.
 
         ``fmt`` (a format spec such as ``".1%"``) is how the prose shows it: the glued text is
-        ``format(value, fmt)``, so the prose names the value without a format of its own.
+        ``format(value, fmt)``, so the prose names the value without a format of its own. In a kernel,
+        ``name`` is also bound to the glued value, so JupyterLab's ``{eval}`name``` shows the same text
+        as the book (a name a variable of the notebook already uses is refused).
         """
         if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
             value = value.item()  # numpy / torch scalars glue as plain Python numbers
@@ -216,6 +297,7 @@ class RunRecord:
         if _in_ipython():
             from myst_nb import glue
 
+            _bind_in_kernel(name, self.glued[name])
             glue(name, self.glued[name] if fmt else value, display=display)
         return value
 
@@ -237,14 +319,41 @@ class RunRecord:
         return result
 
     def figure(self, name: str, fig: Any) -> None:
-        """Glue a matplotlib figure for a captioned ``{glue:figure}`` in the prose, then close it."""
+        """Glue a matplotlib figure for the prose's captioned figure, then close it.
+
+        The prose shows it with a ``figure`` directive whose body is ``{eval}`name``` (JupyterLab) and
+        which the book build turns into ``{glue:figure} name`` (see :mod:`reprobook.lab`).
+        """
         if _in_ipython():
             from myst_nb import glue
 
+            _bind_in_kernel(name, GluedFigure(fig))
             glue(name, fig, display=False)
         import matplotlib.pyplot as plt
 
         plt.close(fig)
+
+    def check(self, name: str, passed: Any, detail: str = "") -> Check:
+        """Record an in-chapter check (e.g. "the noise has the prescribed scale") and whether it passed.
+
+        ``passed`` is anything with a truth value (a NumPy bool too); ``detail`` says what was measured
+        against what. A failed check does not stop the notebook: the status page lists it and the
+        end-to-end test of the book fails on it.
+        """
+        from .checks import check_str
+
+        check_str("name", name)
+        if not isinstance(detail, str):
+            from .checks import ParameterError
+
+            raise ParameterError("detail", detail, "a string")
+        row = Check(name, bool(passed), detail)
+        self.checks = [c for c in self.checks if c.name != name] + [row]  # a re-run cell replaces its check
+        return row
+
+    def checkpoint_counts(self) -> dict[str, int]:
+        """Trained models this run loaded from the checkpoint cache or trained, since the record was made."""
+        return {k: CHECKPOINT_EVENTS[k] - self._checkpoints_at_start.get(k, 0) for k in CHECKPOINT_EVENTS}
 
     def metric(self, name: str, value: Any) -> Any:
         """Record ``value`` without gluing it."""
@@ -308,6 +417,8 @@ class RunRecord:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "seconds": round(time.perf_counter() - self._started, 3),
             "claims": [asdict(c) for c in self.claims],
+            "checks": [asdict(c) for c in self.checks],
+            "checkpoints": self.checkpoint_counts(),
             "provenance": provenance(self.device),
         }
 
@@ -316,6 +427,15 @@ class RunRecord:
         path = Path(directory or results_dir()) / f"{self.chapter}.json"
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
         return path
+
+
+def checkpoints_of(saved: dict[str, Any]) -> dict[str, int]:
+    """Trained models a saved run loaded / trained: counted by ``train_or_load`` (``"checkpoints"``), or
+    as a chapter recorded them itself (``metrics["checkpoints"]``, older results)."""
+    counted = saved.get("checkpoints") or {}
+    if not any(counted.values()):
+        counted = saved.get("metrics", {}).get("checkpoints") or counted
+    return {"loaded": int(counted.get("loaded", 0) or 0), "trained": int(counted.get("trained", 0) or 0)}
 
 
 def load_results(directory: Path | None = None) -> list[dict[str, Any]]:

@@ -1,8 +1,11 @@
 """Batch execution of the chapters with papermill.
 
-``reprobook run`` executes notebooks one after another (never two at once: on a small CPU, two torch
-processes slow each other down by an order of magnitude), injects parameters into each notebook's
-cell tagged ``parameters``, and writes the executed copies under the executed-notebooks folder.
+``reprobook run`` executes notebooks one after another (never two at once on a CPU: two torch
+processes on the same cores slow each other down by an order of magnitude), producers of a shared
+artefact before the chapters that need it (:func:`reprobook.profiles.run_order`), injects parameters
+into each notebook's cell tagged ``parameters``, and writes the executed copies under the
+executed-notebooks folder, each with a log (``<name>.log``: every cell's start, end and output, timed).
+On a machine with several GPUs, or on a Slurm cluster, :mod:`reprobook.dispatch` runs several at once.
 
 Guarantees:
 
@@ -14,7 +17,8 @@ Guarantees:
   (the failed notebook is kept beside it as ``<name>.failed.ipynb`` for debugging);
 * a notebook whose source, parameters and package (version and source files) are unchanged since
   its last good run is skipped unless ``force``;
-* a failing notebook does not stop the others; the caller gets every outcome and a table.
+* a failing notebook does not stop the others; the caller gets every outcome and a table that checks
+  every run against its chapter's budget (:func:`reprobook.profiles.budget_seconds`) and sums them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -32,12 +37,16 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import __version__
+from .checks import ParameterError, check_choice, check_device, check_seed
 from .paths import PACKAGE_DIR, executed_dir, project_root, results_dir
-from .profiles import SMOKE_BUDGET_SECONDS, ParameterError, check_device, check_profile, check_seed
-from .results import atomic_write_text
+from .profiles import PROFILES, budget_seconds, run_order
+from .results import atomic_write_text, checkpoints_of
 
 RUNS_FILE = "runs.json"
 KERNEL = "reprobook"
+# The whole book's goal per profile, cold, on a 2-core CPU: the figure to steer the chapters' budgets by
+# (tiny: the notebooks' share of `make test`'s 20 minutes; smoke: `make book`).
+BOOK_GOAL_SECONDS: dict[str, float] = {"tiny": 10 * 60, "smoke": 45 * 60}
 
 
 @dataclass
@@ -53,6 +62,14 @@ class RunOutcome:
     finished_at: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
     results: list[str] = field(default_factory=list)  # the results files the run wrote
+    budget: float | None = None  # the chapter's budget in this profile (seconds on a 2-core CPU; None: none)
+    checkpoints: dict[str, int] = field(default_factory=dict)  # trained models loaded / trained by the run
+    log: str = ""  # the run's log file
+
+    @property
+    def cold(self) -> bool:
+        """Whether the run trained (or converted) its models instead of loading any from the cache."""
+        return not self.checkpoints.get("loaded", 0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -137,11 +154,11 @@ def check_parameters(notebook: Path, params: dict[str, Any]) -> None:
         if not ok:
             raise ParameterError(name, value, f"a value of type {_type_name(default)} (default {default!r})")
     if "profile" in params:
-        check_profile(params["profile"])
+        check_choice("profile", params["profile"], PROFILES)
     if "device" in params:
-        check_device(params["device"])
+        check_device("device", params["device"])
     if "seed" in params:
-        check_seed(params["seed"])
+        check_seed("seed", params["seed"])
 
 
 def parse_cli_value(text: str) -> Any:
@@ -202,9 +219,13 @@ def _environment(updates: dict[str, str]):
                 os.environ[key] = value
 
 
-def thread_environment() -> dict[str, str]:
-    """Thread counts for the kernels: all cores to the one notebook running (never two at once)."""
-    n = os.environ.get("REPROBOOK_THREADS") or str(os.cpu_count() or 1)
+def thread_environment(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Thread counts for the kernels: every core to the one notebook running, unless ``overrides``
+    (a parallel run's share) or the caller's environment say otherwise."""
+    overrides = overrides or {}
+    n = overrides.get("REPROBOOK_THREADS") or os.environ.get("REPROBOOK_THREADS") or str(os.cpu_count() or 1)
+    if "REPROBOOK_THREADS" in overrides:
+        return {var: n for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "REPROBOOK_THREADS")}
     return {var: os.environ.get(var, n) for var in
             ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "REPROBOOK_THREADS")}
 
@@ -231,9 +252,49 @@ def ensure_kernel() -> str:
     return KERNEL
 
 
+def log_path(out_dir: Path, name: str) -> Path:
+    """The log of the last run of notebook ``name``, next to its executed copy."""
+    return Path(out_dir) / f"{name}.log"
+
+
+@contextlib.contextmanager
+def _papermill_log(path: Path):
+    """Send papermill's log (each cell's start and end, and its output) to ``path``, timed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("papermill")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield logger
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
+
+def _checkpoint_counts(results: list[Path]) -> dict[str, int]:
+    """Trained models loaded / trained, summed over the results files a run wrote."""
+    counts = {"loaded": 0, "trained": 0}
+    for path in results:
+        with contextlib.suppress(ValueError, OSError):
+            found = checkpoints_of(json.loads(path.read_text(encoding="utf-8")))
+            for key in counts:
+                counts[key] += found[key]
+    return counts
+
+
 def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_dir: Path,
-                root: Path | None = None, timeout: int | None = None) -> RunOutcome:
-    """Execute one notebook; promote its executed copy and results only if it succeeded."""
+                root: Path | None = None, timeout: int | None = None, env: dict[str, str] | None = None,
+                progress: bool = False) -> RunOutcome:
+    """Execute one notebook; promote its executed copy and results only if it succeeded.
+
+    ``env`` adds to the kernel's environment (a parallel run's GPU and thread share); ``progress``
+    shows papermill's progress bar (the cell being executed and the elapsed time). Every cell's start,
+    end and output go to the notebook's log (:func:`log_path`).
+    """
     import papermill as pm
 
     name = chapter_name(notebook, root)
@@ -244,34 +305,44 @@ def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_di
     staging = res_dir / f".staging-{name.replace('/', '-')}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    outcome = RunOutcome(notebook=name, status="failed", profile=str(params.get("profile", "")),
-                         parameters=params)
+    profile = str(params.get("profile", ""))
+    outcome = RunOutcome(notebook=name, status="failed", profile=profile, parameters=params,
+                         budget=budget_seconds(name, profile) if profile in PROFILES else None,
+                         log=str(log_path(out_dir, name)))
     env = {"REPROBOOK_RESULTS": str(staging), "REPROBOOK_EXECUTED": str(out_dir),
            "REPROBOOK_PROGRESS": "0",  # no progress bars in the executed copies
            "MPLBACKEND": "module://matplotlib_inline.backend_inline",  # figures as PNG outputs, whatever the caller set
-           "PYTHONHASHSEED": "0", **thread_environment()}
+           "PYTHONHASHSEED": "0", **thread_environment(env), **{k: v for k, v in (env or {}).items()
+                                                               if k != "REPROBOOK_THREADS"}}
     start = time.perf_counter()
     try:
-        with _environment(env):
+        with _environment(env), _papermill_log(log_path(out_dir, name)) as log:
+            log.info(f"{name}: profile {profile}, parameters {json.dumps(params, default=str)}")
             pm.execute_notebook(
                 str(notebook), str(tmp), parameters=params, kernel_name=KERNEL,
-                cwd=str(notebook.parent), progress_bar=False, log_output=False,
-                execution_timeout=timeout,
+                cwd=str(notebook.parent), progress_bar={"desc": name, "leave": False} if progress else False,
+                log_output=True, execution_timeout=timeout,
             )
+            log.info(f"{name}: finished in {time.perf_counter() - start:.1f} s")
         outcome.status = "ok"
     except Exception as exc:  # noqa: BLE001 - every failure is reported, the others go on
         outcome.error = _short_error(exc)
+        with contextlib.suppress(OSError), open(log_path(out_dir, name), "a", encoding="utf-8") as f:
+            f.write(f"FAILED after {time.perf_counter() - start:.1f} s: {outcome.error}\n")
     outcome.seconds = round(time.perf_counter() - start, 1)
     outcome.finished_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     if outcome.status == "ok":
-        _fold_injected_parameters(tmp)
+        _clean_executed_copy(tmp)
         os.replace(tmp, target)
         failed.unlink(missing_ok=True)
+        promoted = []
         for produced in sorted(staging.glob("*.json")):
             os.replace(produced, res_dir / produced.name)
+            promoted.append(res_dir / produced.name)
             outcome.results.append(produced.name)
             with contextlib.suppress(ValueError, OSError, KeyError, TypeError):
                 outcome.device = json.loads((res_dir / produced.name).read_text())["provenance"]["device"]
+        outcome.checkpoints = _checkpoint_counts(promoted)
         outcome.executed = str(target)
     elif tmp.exists():
         os.replace(tmp, failed)
@@ -280,8 +351,9 @@ def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_di
     return outcome
 
 
-def _fold_injected_parameters(path: Path) -> None:
-    """Fold the cell papermill injects (the run's parameters) in the book: it repeats the parameters cell."""
+def _clean_executed_copy(path: Path) -> None:
+    """Fold the cell papermill injects (it repeats the parameters cell) in the book, and drop the source's
+    pairing with its text copy (an executed copy has no text twin)."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -289,7 +361,11 @@ def _fold_injected_parameters(path: Path) -> None:
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "hide-input" not in tags:
             tags.append("hide-input")
+    nb.metadata.pop("jupytext", None)
     nbformat.write(nb, path)
+
+
+_fold_injected_parameters = _clean_executed_copy  # the former name
 
 
 def _short_error(exc: Exception) -> str:
@@ -299,60 +375,186 @@ def _short_error(exc: Exception) -> str:
     return " | ".join(lines[-3:])[:500] if lines else type(exc).__name__
 
 
+def ordered(notebooks: Iterable[Path], root: Path | None = None) -> list[Path]:
+    """``notebooks`` in the order of :func:`reprobook.profiles.run_order`: producers of a shared artefact
+    (e.g. the SGD / SAM checkpoints) before the chapters that need it, otherwise alphabetical."""
+    by_name = {chapter_name(nb, root): nb for nb in notebooks}
+    return [by_name[name] for name in run_order(list(by_name))]
+
+
+def _needs(names: list[str]) -> dict[str, frozenset[str]]:
+    """For each notebook of a run, the notebooks of the same run that produce what it needs."""
+    from .profiles import chapter_of_notebook
+
+    specs = {n: chapter_of_notebook(n) for n in names}
+    producers: dict[str, set[str]] = {}
+    for n, spec in specs.items():
+        for artefact in (spec.produces if spec else ()):
+            producers.setdefault(artefact, set()).add(n)
+    return {n: frozenset(p for a in (spec.needs if spec else ()) for p in producers.get(a, ()) if p != n)
+            for n, spec in specs.items()}
+
+
+def _record(out_dir: Path, outcome: RunOutcome) -> None:
+    """Write ``outcome`` into the record of runs: a good run replaces the entry (keeping the last cold
+    time of each profile), a failed one is noted beside the last good run."""
+    runs = read_runs(out_dir)
+    name = outcome.notebook
+    previous = runs.get(name, {})
+    if outcome.status == "ok":
+        cold = dict(previous.get("cold", {}))
+        if outcome.cold:
+            cold[outcome.profile] = {"seconds": outcome.seconds, "finished_at": outcome.finished_at}
+        runs[name] = {**asdict(outcome), "cold": cold}
+    elif name in runs:
+        runs[name]["last_failure"] = {"finished_at": outcome.finished_at, "error": outcome.error}
+    else:
+        runs[name] = {**asdict(outcome), "key": ""}
+    _write_runs(out_dir, runs)
+
+
 def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, force: bool = False,
         out_dir: Path | None = None, res_dir: Path | None = None, root: Path | None = None,
-        timeout: int | None = None, echo=print) -> list[RunOutcome]:
-    """Execute ``notebooks`` in order with ``params``; see the module docstring for the guarantees."""
-    notebooks = list(notebooks)
+        timeout: int | None = None, echo=print, jobs: int = 1, devices: list[str] | None = None,
+        executor: str = "local", slurm=None, progress: bool = False) -> list[RunOutcome]:
+    """Execute ``notebooks`` with ``params``; see the module docstring for the guarantees.
+
+    ``jobs`` > 1 runs that many notebooks at once, one on each of ``devices`` (GPUs: see
+    :func:`reprobook.dispatch.check_jobs`, which the command line applies); ``executor="slurm"``
+    submits each notebook as a Slurm job with the resources of ``slurm`` (a
+    :class:`reprobook.dispatch.SlurmOptions`). Outcomes come back in run order.
+    """
+    from . import dispatch
+
+    notebooks = ordered(list(notebooks), root)
     params = dict(params or {})
     params.setdefault("profile", "smoke")
+    check_choice("executor", executor, dispatch.EXECUTORS)
     for nb in notebooks:  # every check before any work
         check_parameters(nb, params)
+    if executor == "local" and jobs != 1 and (devices is None or len(devices) < jobs):
+        raise ParameterError("jobs", jobs, f"a device per job (devices: {devices})")
     out_dir = Path(out_dir or executed_dir())
     res_dir = Path(res_dir or results_dir())
     out_dir.mkdir(parents=True, exist_ok=True)
     res_dir.mkdir(parents=True, exist_ok=True)
     ensure_kernel()
-    outcomes: list[RunOutcome] = []
-    for nb in notebooks:
-        name = chapter_name(nb, root)
+    outcomes: dict[str, RunOutcome] = {}
+    tasks: list[dispatch.Task] = []
+    names = [chapter_name(nb, root) for nb in notebooks]
+    needs = _needs(names)
+    for nb, name in zip(notebooks, names):
         key = run_key(nb, params)
         previous = read_runs(out_dir).get(name)
         if (not force and previous and previous.get("key") == key
                 and (out_dir / f"{name}.ipynb").exists()):
             fields = {f: previous[f] for f in RunOutcome.__dataclass_fields__ if f in previous}
-            outcome = RunOutcome(**{**fields, "status": "skipped"})
+            outcomes[name] = RunOutcome(**{**fields, "status": "skipped"})
             echo(f"[skip] {name}: unchanged since its run of {previous.get('finished_at')} (--force re-runs)")
-        else:
-            echo(f"[run ] {name} (profile {params['profile']}) ...")
-            outcome = execute_one(nb, params, out_dir=out_dir, res_dir=res_dir, root=root, timeout=timeout)
-            outcome.key = key
-            echo(f"[{'ok' if outcome.status == 'ok' else 'FAIL':4}] {name}: {outcome.seconds:.1f} s"
-                 + (f" -- {outcome.error}" if outcome.error else ""))
-            runs = read_runs(out_dir)
-            if outcome.status == "ok":
-                runs[name] = asdict(outcome)
-            elif name in runs:
-                runs[name]["last_failure"] = {"finished_at": outcome.finished_at, "error": outcome.error}
-            else:
-                runs[name] = {**asdict(outcome), "key": ""}
-            _write_runs(out_dir, runs)
-        outcomes.append(outcome)
-    return outcomes
+            continue
+        tasks.append(dispatch.Task(name, needs[name] & set(names), {
+            "notebook": nb, "params": params, "out_dir": out_dir, "res_dir": res_dir, "root": root,
+            "timeout": timeout, "key": key}))
+
+    def finished(task: dispatch.Task, handle: Any) -> None:
+        try:
+            outcome = handle.result()
+        except Exception as exc:  # noqa: BLE001 - a job that never returned (killed, timed out)
+            outcome = RunOutcome(notebook=task.name, status="failed", profile=params["profile"], parameters=params,
+                                 error=dispatch.job_error(exc),
+                                 finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        outcome.key = task.kwargs["key"] if outcome.status == "ok" else ""
+        echo(f"[{'ok' if outcome.status == 'ok' else 'FAIL':4}] {task.name}: {outcome.seconds:.1f} s"
+             + (f" -- {outcome.error}" if outcome.error else ""))
+        _record(out_dir, outcome)
+        outcomes[task.name] = outcome
+
+    def announce(task: dispatch.Task, where: str = "") -> None:
+        echo(f"[run ] {task.name} (profile {params['profile']}{where}) ... log: {log_path(out_dir, task.name)}")
+
+    def arguments(task: dispatch.Task, env: dict[str, str] | None = None, show: bool = False) -> dict[str, Any]:
+        kw = {k: v for k, v in task.kwargs.items() if k != "key"}
+        return {**kw, "env": env, "progress": show}
+
+    if executor == "slurm":
+        options = slurm or dispatch.SlurmOptions()
+        jobs_dir = out_dir / ".jobs"
+        submitter = dispatch.submitit_executor(options, params["profile"], jobs_dir)
+
+        threads = {"REPROBOOK_THREADS": str(options.resolved(params["profile"])["cpus_per_job"])}
+
+        def start(task, _slot):
+            announce(task, f", {options.cluster} job")
+            return submitter.submit(execute_one, **arguments(task, threads))
+
+        dispatch.dispatch(tasks, start, [None] * max(1, len(tasks)), finished, poll_seconds=options.poll_seconds)
+    elif jobs == 1:
+        device = devices[0] if devices else None
+        env = dispatch.device_environment(device, 1, os.cpu_count() or 1) if device else None
+
+        def start(task, _slot):
+            announce(task, f", {device}" if device else "")
+            return dispatch.done_future(execute_one, **arguments(task, env, show=progress))
+
+        dispatch.dispatch(tasks, start, [None], finished)
+    else:
+        slots = list(devices[:jobs])
+        with dispatch.process_pool(jobs) as pool:
+            def start(task, device):
+                announce(task, f", {device}")
+                env = dispatch.device_environment(device, jobs, os.cpu_count() or 1)
+                return pool.submit(execute_one, **arguments(task, env))
+
+            dispatch.dispatch(tasks, start, slots, finished)
+    return [outcomes[name] for name in names]
 
 
-def budget_note(profile: str, seconds: float) -> str:
-    """``within`` or ``OVER`` the smoke budget; empty for the paper profile, which has none."""
-    if profile != "smoke":
+def budget_note(seconds: float, budget: float | None) -> str:
+    """``within`` or ``OVER`` the budget; empty without one (the paper profile)."""
+    if budget is None:
         return ""
-    return "within" if seconds <= SMOKE_BUDGET_SECONDS else "OVER"
+    return "within" if seconds <= budget else "OVER"
 
 
-def format_table(outcomes: list[RunOutcome]) -> str:
-    """The timing table printed after a run: one row per notebook."""
-    header = ("notebook", "status", "profile", "device", "seconds", f"smoke budget {SMOKE_BUDGET_SECONDS} s")
-    rows = [(o.notebook, o.status, o.profile, o.device or "-", f"{o.seconds:.1f}",
-             budget_note(o.profile, o.seconds) if o.status != "failed" else "") for o in outcomes]
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths))  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+def _budget_of(outcome: RunOutcome) -> float | None:
+    if outcome.budget is not None:
+        return outcome.budget
+    if outcome.profile in PROFILES:
+        return budget_seconds(outcome.notebook, outcome.profile)
+    return None
+
+
+def format_table(outcomes: list[RunOutcome], runs: dict[str, dict[str, Any]] | None = None) -> str:
+    """The timing table printed after a run: one row per notebook, each checked against its chapter's
+    budget, then the sums and the whole book's goal. With ``runs`` (the record of runs), a column gives
+    each notebook's last cold time in the profile of its last run (``reprobook status``)."""
+    header = ["notebook", "status", "profile", "device", "seconds", "budget s", "within"]
+    if runs is not None:
+        header.append("last cold s")
+    rows = []
+    total = budget_total = 0.0
+    profiles = set()
+    for o in outcomes:
+        budget = _budget_of(o)
+        row = [o.notebook, o.status, o.profile, o.device or "-", f"{o.seconds:.1f}",
+               f"{budget:.0f}" if budget is not None else "-",
+               (budget_note(o.seconds, budget) or "-") if o.status != "failed" else ""]
+        if runs is not None:
+            cold = runs.get(o.notebook, {}).get("cold", {}).get(o.profile)
+            row.append(f"{cold['seconds']:.1f}" if cold else "-")
+        rows.append(row)
+        total += o.seconds
+        budget_total += budget or 0.0
+        profiles.add(o.profile)
+    sum_row = ["total", "", "", "", f"{total:.1f}", f"{budget_total:.0f}" if budget_total else "-",
+               budget_note(total, budget_total or None) or "-"]
+    if runs is not None:
+        sum_row.append("")
+    widths = [max(len(str(r[i])) for r in [header, *rows, sum_row]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    lines = [line(header), line(["-" * w for w in widths]), *map(line, rows), line(["-" * w for w in widths]),
+             line(sum_row)]
+    if len(profiles) == 1 and (goal := BOOK_GOAL_SECONDS.get(next(iter(profiles)))):
+        lines.append(f"(budgets: seconds on a 2-core CPU with a cold cache; the whole book's goal in the "
+                     f"{next(iter(profiles))} profile is {goal / 60:.0f} min)")
+    return "\n".join(lines)

