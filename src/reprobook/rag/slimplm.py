@@ -1,0 +1,467 @@
+"""SlimPLM: a slim proxy model decides when, and what, a large model should retrieve.
+
+Explained in `notebooks/rag/slimplm.ipynb`.
+
+The pipeline of Tan et al. (2024), step by step:
+
+1. the **proxy** model (small) answers the question alone: the *heuristic answer* â = PM(x)
+   (:func:`heuristic_answers`);
+2. a **retrieval-necessity judge** reads (x, â) and says whether the *large* model knows the answer
+   (Known = True: answer without retrieval). The paper fine-tunes a 7B model as the judge; here it is a
+   logistic regression on features of the heuristic answer measured with the proxy itself
+   (:func:`span_features`, :func:`fit_judge`), trained on questions labelled by whether the large model
+   answered them correctly closed-book (:func:`train_judge`, on questions of other articles than the
+   evaluation questions);
+3. **query rewriting** turns â into claims, each with NeedSearch (:func:`split_claims`; a claim needs a
+   search when the judge, applied to the claim alone, says Unknown);
+4. only an Unknown question is searched, with the question itself and its NeedSearch claims as queries
+   (:func:`plan_queries`), the hits merged round-robin (:func:`merge_rankings`);
+5. the **large** model answers: closed-book when Known, with the retrieved passages otherwise.
+
+The baseline in which the large model judges its own need (*self-judgement*, the paper's Self-Eval) asks
+it, few-shot, whether it needs additional information, and reads P(Yes) from its next-token distribution
+(:func:`self_judgement`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..checks import ParameterError, check_fraction, check_int, check_positive
+from ..results import glued
+from .metrics import exact_match, normalize_answer, rouge_scores
+from .retrievers import Retriever
+from .squad import SquadQuestion, check_disjoint, sentence_spans
+
+# -------------------------------------------------------------------------------------------- prompts
+# The official prompts (plageon/SlimPlm, user_intent/chat_inference.py): the proxies' system prompt, which
+# elicits a detailed heuristic answer, and the retrieval-augmented instruction given to the large model.
+PROXY_SYSTEM = "You are a helpful assistant. Please answer the question professionally and provide explanations."
+RAG_INSTRUCTION = ("Now, based on the following reference and your knowledge, please answer the question more "
+                   "succinctly and professionally. The reference is delimited by triple brackets [[[]]]. The "
+                   "question is delimited by triple parentheses ((())). You should include as many possible "
+                   "answers as you can.")
+# The Self-Eval baseline's few-shot prompt (official SKR/icl.py): instruction and demonstrations verbatim.
+SELF_JUDGE_PROMPT = (
+    "Based on your knowledge you should tell if you need additional information to answer the following questions.\n"
+    "Question: [[What C is the alternative name for the Water Moccasin,the U.S.A.’s only venomous water snake?]] "
+    "Do you need additional information to answer this question? No, I don't need additional information. \n"
+    "Question: [[what age do you have to be to smoke in france?]] Do you need additional information to answer "
+    "this question? Yes, I need additional information. \n"
+    "Question: [[who was the slytherin seeker in harry potter 1?]] Do you need additional information to answer "
+    "this question? No, I don't need additional information. \n"
+    "Question: [[{question}]] Do you need additional information to answer this question?")
+LOGPROB_FLOOR = -10.0  # the mean log-probability given to an empty answer (about that of a random token)
+
+
+@dataclass(frozen=True)
+class ReaderPrompt:
+    """The large model's prompts: ``chat`` (a chat model: the user message) or raw text for a base model,
+    which gets an ``Answer:`` cue. Callable as ``prompt(question=..., passages=[...])`` for
+    :func:`reprobook.llm.fit_context`; no passages gives the closed-book prompt."""
+
+    chat: bool = True
+
+    def __call__(self, question: str, passages: Sequence[str] = ()) -> str:
+        if not passages:  # closed book: the question alone, as the official direct-chat prompt
+            return question if self.chat else f"Question: {question}\nAnswer:"
+        text = f"{RAG_INSTRUCTION}\nReference: [[[{chr(10).join(passages)}]]], \nquestion: ((({question})))"
+        return text if self.chat else text + "\nAnswer:"
+
+
+def _raw_text(lm: Any, text: str) -> str:
+    """A chat-templated text to be tokenised as raw text: without the BOS the tokenizer adds itself."""
+    bos = lm.tokenizer.bos_token
+    ids = lm.tokenizer("x")["input_ids"]
+    adds_bos = bos is not None and ids and ids[0] == lm.tokenizer.bos_token_id
+    return text[len(bos):] if adds_bos and text.startswith(bos) else text
+
+
+# -------------------------------------------------------------------------------------------- step 1
+def heuristic_answers(proxy: Any, questions: Sequence[str], *, max_new_tokens: int, batch_size: int = 8,
+                      seed: int = 0) -> Any:
+    """Step 1: the proxy's heuristic answer â = PM(x) to each question (greedy, chat template, the official
+    system prompt). Returns the :class:`reprobook.llm.Generation`."""
+    from .. import llm
+
+    return llm.generate(proxy, list(questions), system=PROXY_SYSTEM, max_new_tokens=max_new_tokens,
+                        batch_size=batch_size, seed=seed)
+
+
+# -------------------------------------------------------------------------------------------- step 3
+def split_claims(answer: str, *, max_claims: int = 3, min_words: int = 3) -> list[str]:
+    """Step 3: the claims of a heuristic answer: its sentences with at least ``min_words`` words, the first
+    ``max_claims`` of them (a short answer without a full sentence is one claim).
+
+    >>> split_claims("Paris. It is the capital of France. It has 2 million people.", max_claims=2)
+    ['It is the capital of France.', 'It has 2 million people.']
+    """
+    check_int("max_claims", max_claims, low=1)
+    check_int("min_words", min_words, low=1)
+    sentences = [answer[a:b].strip() for a, b in sentence_spans(answer)]
+    claims = [s for s in sentences if len(s.split()) >= min_words][:max_claims]
+    if not claims and answer.strip():
+        claims = [answer.strip()]
+    return claims
+
+
+# -------------------------------------------------------------------------------------------- step 2
+FEATURES = ("mean log-probability", "log(1 + tokens)", "hedges", "share of words from the question",
+            "specific words")
+_HEDGE = re.compile(r"\b(i don't know|i do not know|not sure|unsure|i'm sorry|i am sorry|i cannot|i can't|"
+                    r"unable to|no information|not aware|unclear|unknown|apologi[sz]e)\b", re.I)
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
+
+
+def span_features(question: str, span: str, mean_logprob: float, n_tokens: int) -> np.ndarray:
+    """The judge's view of one span of a heuristic answer (the whole answer, or one claim):
+
+    * the proxy's mean token log-probability of the span (its confidence; an empty span: ``LOGPROB_FLOOR``);
+    * log(1 + its length in tokens);
+    * 1 if it hedges or refuses ("I don't know", "I'm sorry", ...);
+    * the share of its words that already occur in the question (restating instead of answering);
+    * the share of its words that are specific: numbers, or capitalised words not in the question.
+    """
+    q_words = {w.lower() for w in _WORD.findall(question)}
+    words = _WORD.findall(span)
+    n = max(len(words), 1)
+    specific = sum(1 for w in words if w[0].isdigit() or (w[0].isupper() and w.lower() not in q_words))
+    return np.array([mean_logprob if words else LOGPROB_FLOOR, np.log1p(n_tokens), float(bool(_HEDGE.search(span))),
+                     sum(w.lower() in q_words for w in words) / n, specific / n], dtype=np.float64)
+
+
+@dataclass
+class ProxyReading:
+    """Steps 1 and 3 with the judge's features: the heuristic answers, their claims, the features of each
+    answer and of each claim, and what they cost."""
+
+    questions: list[str]
+    answers: list[str]
+    claims: list[list[str]]
+    question_features: np.ndarray  # (questions, features)
+    claim_features: list[np.ndarray]  # per question: (claims, features)
+    generate_seconds: float
+    score_seconds: float
+    proxy_calls: list[int]  # per question: one generation and one scoring pass per span
+
+
+def read_with_proxy(proxy: Any, questions: Sequence[str], *, max_new_tokens: int, max_claims: int,
+                    min_claim_words: int, batch_size: int = 8, seed: int = 0) -> ProxyReading:
+    """The proxy writes each heuristic answer, the answer is cut into claims, and the proxy scores the answer
+    and each claim (mean token log-probability given the question and the text before it) for the judge."""
+    from .. import llm
+
+    questions = list(questions)
+    gen = heuristic_answers(proxy, questions, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
+    answers = [t.strip() for t in gen.texts]
+    claims = [split_claims(a, max_claims=max_claims, min_words=min_claim_words) for a in answers]
+    prompts, spans, owners = [], [], []
+    for i, (q, a) in enumerate(zip(questions, answers)):
+        context = _raw_text(proxy, llm.chat_prompt(proxy, q, system=PROXY_SYSTEM))
+        for span in [a, *claims[i]]:
+            at = a.find(span) if span != a else 0
+            prompts.append(context + a[:max(at, 0)])
+            spans.append(span)
+            owners.append(i)
+    start = time.perf_counter()
+    mean_lp = llm.completion_logprobs(proxy, prompts, spans, chat=False, average=True, batch_size=batch_size) \
+        if prompts else []
+    seconds = time.perf_counter() - start
+    rows = [span_features(questions[i], s, lp, len(proxy.tokenizer(s, add_special_tokens=False)["input_ids"]))
+            for i, s, lp in zip(owners, spans, mean_lp)]
+    q_feats, c_feats, j = [], [], 0
+    for i in range(len(questions)):
+        q_feats.append(rows[j])
+        c_feats.append(np.array(rows[j + 1:j + 1 + len(claims[i])]).reshape(len(claims[i]), len(FEATURES)))
+        j += 1 + len(claims[i])
+    return ProxyReading(questions, answers, claims, np.array(q_feats).reshape(len(questions), len(FEATURES)),
+                        c_feats, gen.seconds, seconds, [2 + len(c) for c in claims])
+
+
+@dataclass
+class Judge:
+    """The retrieval-necessity judge: P(Known | features) = σ(w · (f − μ) / s + b), a logistic regression on
+    standardised features; ``constant`` when the training labels had one class (P(Known) = the smoothed rate)."""
+
+    kind: str  # "logistic" or "constant"
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    prior: float  # (known + 1) / (n + 2) on the training labels
+
+    def p_known(self, features: np.ndarray) -> np.ndarray:
+        x = np.asarray(features, dtype=np.float64).reshape(-1, len(self.mean))
+        if self.kind == "constant":
+            return np.full(len(x), self.prior)
+        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))  # σ(z)
+
+    def state(self) -> dict[str, Any]:
+        import torch
+
+        return {"kind_logistic": torch.tensor(float(self.kind == "logistic")), "mean": torch.tensor(self.mean),
+                "scale": torch.tensor(self.scale), "coef": torch.tensor(self.coef),
+                "intercept": torch.tensor(self.intercept), "prior": torch.tensor(self.prior)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "Judge":
+        kind = "logistic" if float(state["kind_logistic"]) == 1.0 else "constant"
+        return cls(kind, state["mean"].numpy(), state["scale"].numpy(), state["coef"].numpy(),
+                   float(state["intercept"]), float(state["prior"]))
+
+
+def fit_judge(features: np.ndarray, labels: Sequence[int], *, c: float = 1.0) -> Judge:
+    """Fit the judge: scikit-learn's L2-regularised logistic regression (inverse strength ``c``), classes
+    weighted inversely to their frequency (Known answers are rare for a small model); one class only: a
+    constant judge."""
+    from sklearn.linear_model import LogisticRegression
+
+    check_positive("c", c)
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels, dtype=int)
+    if x.ndim != 2 or len(x) != len(y) or len(y) == 0:
+        raise ParameterError("labels", f"{len(y)} labels for features of shape {x.shape}", "one label per feature row")
+    prior = (y.sum() + 1) / (len(y) + 2)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    if len(set(y.tolist())) < 2:
+        return Judge("constant", mean, scale, np.zeros(x.shape[1]), 0.0, float(prior))
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=1000).fit((x - mean) / scale, y)
+    return Judge("logistic", mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]), float(prior))
+
+
+# -------------------------------------------------------------------------------------------- labels
+def answer_scores(prediction: str, answers: Sequence[str]) -> dict[str, float]:
+    """EM, recall and ROUGE-L of one answer, with the library's metrics and SQuAD's normalisation (lower
+    case, no punctuation or articles), as the official SlimPLM evaluation:
+
+    * EM: 1 when some gold answer is contained in the prediction (:func:`~reprobook.rag.metrics.exact_match`);
+    * recall: the share of the distinct gold answers contained in it (the golds as the parts of one
+      alternative);
+    * ROUGE-L: the F-score of the longest common subsequence with the best gold answer.
+    """
+    golds = list(answers)
+    return {"em": exact_match(prediction, golds, normalize=normalize_answer),
+            "recall": exact_match(prediction, [golds], normalize=normalize_answer),
+            "rougeL": rouge_scores(normalize_answer(prediction), [normalize_answer(g) for g in golds])[2]}
+
+
+def generate_answers(lm: Any, questions: Sequence[str], passages: Sequence[Sequence[str]], *, chat: bool,
+                     max_new_tokens: int, max_prompt_tokens: int | None, batch_size: int = 8,
+                     seed: int = 0) -> tuple[list[str], list[str], list[float]]:
+    """Step 5: the large model's answer to each question given its passages (none: closed book).
+
+    Each prompt goes through the context guard :func:`reprobook.llm.fit_context` (passages shortened, never
+    the question); identical prompts are generated once (greedy decoding). A base model's answer is cut at
+    its first line break. Returns (answers, prompts, seconds per question: its prompt's share of the time).
+    """
+    from .. import llm
+
+    template = ReaderPrompt(chat)
+    prompts = [llm.fit_context(lm, q, list(p), template=template, max_prompt_tokens=max_prompt_tokens,
+                               reserve=max_new_tokens, chat=chat) if p else template(q)
+               for q, p in zip(questions, passages)]
+    unique = list(dict.fromkeys(prompts))
+    if not unique:
+        return [], [], []
+    out = llm.generate(lm, unique, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, chat=chat,
+                       stop=None if chat else ["\n"])
+    by_prompt = {p: t.strip() for p, t in zip(unique, out.texts)}
+    share = out.seconds / len(unique)
+    return [by_prompt[p] for p in prompts], prompts, [share] * len(prompts)
+
+
+@dataclass
+class JudgeTraining:
+    """The trained judge and its training set: question ids, labels, features; glued summary numbers."""
+
+    judge: Judge
+    qids: tuple[str, ...]
+    labels: np.ndarray
+    features: np.ndarray
+    loaded: bool
+    n_train: int = glued("d")
+    n_known: int = glued("d")
+    known_rate: float = glued(".0%")
+    train_accuracy: float = glued(".0%")  # at P(Known) ≥ 0.5 on its own training questions
+    kind: str = glued()
+    articles: int = glued("d")
+    weights: Any = None  # DataFrame: the standardised coefficient of each feature
+
+
+def judge_training_set(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any, *,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(features, labels, the large model's closed-book answers) of the training questions.
+
+    Label y = 1 (Known) when the large model's closed-book answer contains a gold answer (EM = 1): the
+    question needs no retrieval. The features come from the proxy's heuristic answer to the same question.
+    Only ``train`` is read.
+    """
+    texts = [q.question for q in train]
+    reading = read_with_proxy(proxy, texts, max_new_tokens=cfg.proxy_max_new_tokens, max_claims=cfg.max_claims,
+                              min_claim_words=cfg.min_claim_words, batch_size=cfg.batch_size, seed=seed)
+    closed, _, _ = generate_answers(large, texts, [[] for _ in texts], chat=cfg.large_chat,
+                                    max_new_tokens=cfg.answer_max_new_tokens, max_prompt_tokens=None,
+                                    batch_size=cfg.batch_size, seed=seed)
+    labels = np.array([int(answer_scores(a, q.answers)["em"] == 1.0) for a, q in zip(closed, train)])
+    return reading.question_features, labels, closed
+
+
+def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any, *,
+                evaluation: Sequence[SquadQuestion] = (), seed: int = 0, cache: bool = True) -> JudgeTraining:
+    """The judge trained on ``train`` (cached by the models, the questions, the settings and this module's
+    code). ``evaluation``: the evaluation questions, which must share no question and no article with
+    ``train`` (a ParameterError otherwise)."""
+    import pandas as pd
+    import torch
+
+    from ..training import train_or_load
+
+    if not train:
+        raise ParameterError("train", train, "at least one training question")
+    check_disjoint(train, evaluation)
+    key = {"proxy": proxy.fingerprint, "large": large.fingerprint, "qids": [q.qid for q in train],
+           "proxy_max_new_tokens": cfg.proxy_max_new_tokens, "answer_max_new_tokens": cfg.answer_max_new_tokens,
+           "max_claims": cfg.max_claims, "min_claim_words": cfg.min_claim_words, "large_chat": cfg.large_chat,
+           "judge_c": cfg.judge_c, "seed": seed}
+
+    def train_fn() -> dict[str, Any]:
+        x, y, _ = judge_training_set(proxy, large, train, cfg, seed=seed)
+        return {**fit_judge(x, y, c=cfg.judge_c).state(), "features": torch.tensor(x),
+                "labels": torch.tensor(y)}
+
+    if cache:
+        state, info = train_or_load(key, train_fn, name="slimplm-judge", code=(__name__, "reprobook.rag.squad"))
+        loaded = info["loaded"]
+    else:
+        state, loaded = train_fn(), False
+    judge = Judge.from_state(state)
+    x, y = state["features"].numpy(), state["labels"].numpy().astype(int)
+    accuracy = float(np.mean((judge.p_known(x) >= 0.5) == (y == 1)))
+    weights = pd.DataFrame({"feature": FEATURES, "weight (standardised)": judge.coef}).set_index("feature")
+    return JudgeTraining(judge, tuple(q.qid for q in train), y, x, loaded, len(y), int(y.sum()), float(y.mean()),
+                         accuracy, judge.kind, len({q.title for q in train}), weights)
+
+
+# -------------------------------------------------------------------------------------------- step 4
+@dataclass(frozen=True)
+class Claim:
+    """A claim of a heuristic answer, the judge's P(Known) for it, and whether it needs a search."""
+
+    text: str
+    p_known: float
+    need_search: bool
+
+
+def judge_claims(judge: Judge, claims: Sequence[str], features: np.ndarray, threshold: float) -> list[Claim]:
+    """NeedSearch for each claim: the judge, applied to the claim's own features, says Unknown
+    (P(Known) < ``threshold``)."""
+    check_fraction("threshold", threshold, open_low=False)
+    p = judge.p_known(features) if len(claims) else np.zeros(0)
+    return [Claim(c, float(pk), bool(pk < threshold)) for c, pk in zip(claims, p)]
+
+
+def plan_queries(question: str, claims: Sequence[Claim], *, known: bool, include_question: bool = True) -> list[str]:
+    """Step 4, what to search: nothing for a Known question; otherwise the question itself (the official
+    pipeline always adds it) and every claim that needs a search, never a claim with NeedSearch = False."""
+    if known:
+        return []
+    queries = [question] if include_question else []
+    return queries + [c.text for c in claims if c.need_search]
+
+
+def merge_rankings(rankings: Sequence[Sequence[str]], k: int) -> list[str]:
+    """The first ``k`` distinct passages taken round-robin from the ranked lists of a question's queries
+    (first hit of every query, then second hits, ...), as the official pipeline interleaves them.
+
+    >>> merge_rankings([["a", "b", "c"], ["b", "d"]], 3)
+    ['a', 'b', 'd']
+    """
+    check_int("k", k, low=1)
+    out: list[str] = []
+    depth = max((len(r) for r in rankings), default=0)
+    for rank in range(depth):
+        for r in rankings:
+            if rank < len(r) and r[rank] not in out:
+                out.append(r[rank])
+                if len(out) == k:
+                    return out
+    return out
+
+
+def retrieve(retriever: Retriever, queries: Sequence[Sequence[str]], *, k: int) -> tuple[list[list[str]], float]:
+    """Every question's queries searched in one batch (top ``k`` each) and merged per question
+    (:func:`merge_rankings`). A question without queries retrieves nothing. Returns (passage ids per
+    question, seconds)."""
+    flat = [q for qs in queries for q in qs]
+    start = time.perf_counter()
+    hits = retriever.search_ids(flat, k) if flat else []
+    seconds = time.perf_counter() - start
+    out, j = [], 0
+    for qs in queries:
+        out.append(merge_rankings(hits[j:j + len(qs)], k) if qs else [])
+        j += len(qs)
+    return out, seconds
+
+
+# -------------------------------------------------------------------------------------------- self-judgement
+def next_token_probabilities(lm: Any, texts: Sequence[str], choices: Sequence[str], *, chat: bool = False,
+                             batch_size: int = 8) -> np.ndarray:
+    """P(first token of each choice | text), renormalised over the choices: one forward pass per text
+    (left padding, positions from the attention mask, logits of the last position only)."""
+    import torch
+
+    from .. import llm
+
+    tok = lm.tokenizer
+    ids = [tok(c, add_special_tokens=False)["input_ids"][0] for c in choices]
+    if len(set(ids)) != len(ids):
+        raise ParameterError("choices", choices, "choices whose first tokens differ")
+    inputs = [llm.chat_prompt(lm, t) if chat else t for t in texts]
+    encoded = [tok(t, add_special_tokens=not chat)["input_ids"] for t in inputs]
+    out = np.zeros((len(encoded), len(ids)))
+    order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+    with torch.inference_mode():
+        for b in range(0, len(order), batch_size):
+            batch = order[b:b + batch_size]
+            width = max(len(encoded[i]) for i in batch)
+            x = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros_like(x)
+            for r, i in enumerate(batch):
+                x[r, width - len(encoded[i]):], mask[r, width - len(encoded[i]):] = torch.tensor(encoded[i]), 1
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = lm.model(input_ids=x.to(lm.device), attention_mask=mask.to(lm.device),
+                              position_ids=positions.to(lm.device), logits_to_keep=1).logits[:, -1].float()
+            probs = logits[:, ids].softmax(-1).cpu().numpy()
+            for r, i in enumerate(batch):
+                out[i] = probs[r]
+    return out
+
+
+def self_judgement(large: Any, questions: Sequence[str], *, chat: bool, batch_size: int = 8) -> tuple[np.ndarray, float]:
+    """The large model judges its own need (the paper's Self-Eval baseline): P(needs retrieval) = P(" Yes")
+    renormalised over " Yes" / " No" after the few-shot prompt. Returns (probabilities, seconds)."""
+    start = time.perf_counter()
+    texts = [SELF_JUDGE_PROMPT.format(question=q) for q in questions]
+    choices = ("Yes", "No") if chat else (" Yes", " No")
+    p = next_token_probabilities(large, texts, choices, chat=chat, batch_size=batch_size)[:, 0] if texts else np.zeros(0)
+    return p, time.perf_counter() - start
+
+
+@dataclass
+class PipelineTrace:
+    """One evaluation question through SlimPLM at the operating threshold."""
+
+    question: SquadQuestion
+    heuristic: str
+    p_known: float
+    known: bool
+    claims: list[Claim] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)  # what SlimPLM searches when the question is Unknown

