@@ -1,0 +1,186 @@
+"""Supervised fine-tuning data and its efficiency: an instruction set, the assistant-only loss, packing.
+
+Explained in `notebooks/alignment/baichuan_alignment.ipynb`.
+
+The Baichuan Alignment report packs SFT samples into full-length sequences (FlashAttention-2's
+``cu_seqlens`` keeps them apart) and reports that token utilisation rose from 10% to 98%. Here the
+same comparison is measured on the chapter's instruction set: *utilisation* is the share of the token
+slots a batch computes on that hold real tokens,
+
+    utilisation = Σ real tokens / Σ (rows × row length),
+
+for three layouts: every sequence padded to the maximum length (a fixed-shape batch), padded to the
+longest sequence of its batch (trl's default collator), and packed best-fit-decreasing into bins of
+the maximum length (trl's ``packing=True``; on a CPU padding-free rows with position ids restarting at
+each sequence, so that sequences never attend to each other).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from ..checks import check_int
+from ..results import glued
+
+NI_INSTRUCTION = "{definition}\n\n{input}"
+
+
+def ni_examples(tasks: dict[str, dict[str, Any]], n: int, *, seed: int, max_chars: int = 600) -> list[dict[str, Any]]:
+    """``n`` natural-instructions examples spread evenly over ``tasks`` (drawn with ``seed``): each a dict
+    with the task, the user message (the task's definition, then the input) and the reference answers."""
+    check_int("n", n, low=1)
+    rng = random.Random(seed)
+    names = sorted(tasks)
+    per_task = [n // len(names) + (i < n % len(names)) for i in range(len(names))]
+    out = []
+    for name, k in zip(names, per_task):
+        task = tasks[name]
+        pool = [e for e in task["examples"] if len(e["input"]) <= max_chars and e["targets"] and e["targets"][0]]
+        for e in rng.sample(pool, min(k, len(pool))):
+            out.append({"task": name, "prompt": NI_INSTRUCTION.format(definition=_short(task["definition"]),
+                                                                      input=e["input"]),
+                        "answer": e["targets"][0], "targets": list(e["targets"])})
+    rng.shuffle(out)
+    return out
+
+
+def _short(definition: str) -> str:
+    """The task definition without BIG-bench's "Things to Avoid" / "Emphasis" clauses (shorter prompts)."""
+    head = definition.split("Things to Avoid:")[0].strip()
+    prompt = definition.split("Prompt:")[-1].strip() if "Prompt:" in definition else ""
+    return f"{head} {prompt}".strip()
+
+
+def sequence_lengths(lm: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Tokens of each SFT row (the chat template applied to prompt and completion), as trl tokenises it."""
+    tok = lm.tokenizer
+    return [len(tok.apply_chat_template(r["prompt"] + r["completion"], tokenize=True, return_dict=True)["input_ids"])
+            for r in rows]
+
+
+def utilisation(lengths: Sequence[int], *, batch_size: int, max_length: int) -> dict[str, float]:
+    """Token utilisation of the three layouts (see the module docstring) for sequences of ``lengths``."""
+    from datasets import Dataset
+    from trl.data_utils import pack_dataset
+
+    from ..llm.trainers import quiet_training
+
+    lengths = [min(n, max_length) for n in lengths]
+    real = sum(lengths)
+    batches = [lengths[i:i + batch_size] for i in range(0, len(lengths), batch_size)]
+    longest = sum(len(b) * max(b) for b in batches)
+    with quiet_training():
+        packed = pack_dataset(Dataset.from_dict({"input_ids": [[1] * n for n in lengths]}), max_length, "bfd")
+    return {"pad to max length": real / (len(lengths) * max_length), "pad to longest in batch": real / longest,
+            "packed (bfd)": real / (len(packed) * max_length), "packed rows": float(len(packed))}
+
+
+def utilisation_by_length(lengths: Sequence[int], *, batch_size: int, max_lengths: Sequence[int]):
+    """:func:`utilisation` of the same sequences for several maximum lengths (bin sizes), as a DataFrame:
+    the longer the bins, the more padding a fixed shape costs and the better packing fills them."""
+    import pandas as pd
+
+    rows = []
+    for m in max_lengths:
+        u = utilisation([n for n in lengths if n <= m], batch_size=batch_size, max_length=m)
+        rows.append({"max length": m, **{k: v for k, v in u.items() if k != "packed rows"}})
+    return pd.DataFrame(rows).set_index("max length")
+
+
+def utilisation_by_chunk(lengths: Sequence[int], *, chunks: int, batch_size: int, max_length: int
+                         ) -> list[dict[str, float]]:
+    """:func:`utilisation` of ``chunks`` disjoint slices of the data (paired units for a verdict)."""
+    size = max(1, len(lengths) // chunks)
+    return [utilisation(lengths[i * size:(i + 1) * size], batch_size=batch_size, max_length=max_length)
+            for i in range(chunks) if lengths[i * size:(i + 1) * size]]
+
+
+def loss_mask_table(lm: Any, row: dict[str, Any], *, max_tokens: int | None = None):
+    """One tokenised SFT example as trl's collator hands it to the model: each token and whether the
+    loss covers it (the assistant's reply and its end-of-turn marker only)."""
+    import tempfile
+
+    import pandas as pd
+
+    from ..llm.trainers import TrainConfig, build_trainer
+
+    from ..llm.trainers import quiet_training
+
+    with tempfile.TemporaryDirectory() as out, quiet_training():
+        trainer = build_trainer("sft", lm, [row], TrainConfig(steps=1, batch_size=1, lora_r=None), output_dir=out)
+        batch = trainer.data_collator([trainer.train_dataset[0]])
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    frame = pd.DataFrame({"token": lm.tokenizer.convert_ids_to_tokens(ids), "id": ids,
+                          "in the loss": [l != -100 for l in labels]})
+    return frame if max_tokens is None else frame.tail(max_tokens)
+
+
+@dataclass
+class SFTResult:
+    """The SFT stage: utilisation of the layouts, the packed and padded runs, and the trained model."""
+
+    utilisation: Any  # DataFrame: maximum length × layout -> utilisation
+    chunks: list[dict[str, float]]
+    runs: Any  # DataFrame: layout × steps, seconds, tokens, tokens/s, final loss
+    model: Any = field(repr=False, default=None)
+    records: dict[str, Any] = field(default_factory=dict, repr=False)
+    n_examples: int = glued("d", default=0)
+    n_tasks: int = glued("d", default=0)
+    util_pad_max: float = glued(".0%", default=0.0)
+    util_pad_longest: float = glued(".0%", default=0.0)
+    util_packed: float = glued(".0%", default=0.0)
+    long_length: int = glued("d", default=0)  # the longest bin size of the table
+    util_pad_max_long: float = glued(".0%", default=0.0)
+    util_packed_long: float = glued(".0%", default=0.0)
+    n_table: int = glued("d", default=0)  # sequences behind the utilisation table
+    tps_packed: float = glued(".0f", default=0.0)
+    tps_padded: float = glued(".0f", default=0.0)
+    loss_first: float = glued(".2f", default=0.0)
+    loss_last: float = glued(".2f", default=0.0)
+    steps: int = glued("d", default=0)
+    max_length: int = glued("d", default=0)
+
+
+def run_configs(config: dict[str, Any], padded_steps: int) -> dict[str, dict[str, Any]]:
+    """The trainer settings of the packed run (the model the chapter keeps) and of the short padded run."""
+    return {"packed (bfd)": {**config, "packing": True},
+            "pad to longest in batch": {**config, "packing": False, "steps": padded_steps}}
+
+
+def sft_stage(lm: Any, rows: Sequence[dict[str, Any]], *, config: dict[str, Any], padded_steps: int,
+              chunks: int = 4, n_tasks: int = 0, max_lengths: Sequence[int] = (256, 512, 1024, 2048),
+              table_lengths: Sequence[int] | None = None, name: str = "baichuan-sft") -> SFTResult:
+    """Measure utilisation, then fine-tune ``lm`` on ``rows`` packed (the model the chapter keeps) and,
+    for the throughput comparison only, padded for ``padded_steps`` steps (``config``: TrainConfig fields).
+    The utilisation table by maximum length uses ``table_lengths`` (a larger sample of sequence lengths
+    of the same data) when given: a few dozen sequences fill only a bin or two of a long context."""
+    import pandas as pd
+
+    from .. import llm
+
+    batch_size, max_length = config["batch_size"], config["max_length"]
+    lengths = sequence_lengths(lm, rows)
+    util = utilisation(lengths, batch_size=batch_size, max_length=max_length)
+    runs = run_configs(config, padded_steps)
+    packed = llm.sft(lm, list(rows), config=runs["packed (bfd)"], output_name=f"{name}-packed")
+    padded = llm.sft(lm, list(rows), config=runs["pad to longest in batch"], output_name=f"{name}-padded")
+    records = {"packed (bfd)": packed.record, "pad to longest in batch": padded.record}
+    runs = pd.DataFrame([{"layout": k, "steps": r.steps, "seconds": r.seconds, "tokens": r.tokens,
+                          "tokens/s": r.tokens_per_second, "loss (first → last)": f"{r.losses[0]:.2f} → {r.losses[-1]:.2f}",
+                          "from cache": r.loaded} for k, r in records.items()]).set_index("layout")
+    table = utilisation_by_length(lengths if table_lengths is None else table_lengths, batch_size=batch_size,
+                                  max_lengths=sorted({max_length, *max_lengths}))
+    longest = table.index.max()
+    return SFTResult(
+        utilisation=table, chunks=utilisation_by_chunk(lengths, chunks=chunks, batch_size=batch_size,
+                                                       max_length=max_length),
+        runs=runs, model=packed.model, records=records, n_examples=len(rows), n_tasks=n_tasks,
+        util_pad_max=util["pad to max length"], util_pad_longest=util["pad to longest in batch"],
+        util_packed=util["packed (bfd)"], long_length=int(longest),
+        util_pad_max_long=float(table.loc[longest, "pad to max length"]),
+        util_packed_long=float(table.loc[longest, "packed (bfd)"]),
+        n_table=len(lengths if table_lengths is None else table_lengths), tps_packed=packed.record.tokens_per_second,
+        tps_padded=padded.record.tokens_per_second, loss_first=packed.record.losses[0],
+        loss_last=packed.record.losses[-1], steps=packed.record.steps, max_length=max_length)

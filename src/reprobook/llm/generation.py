@@ -1,0 +1,263 @@
+"""Prompts, batched generation, the context-length guard and completion log-probabilities.
+
+Explained in `notebooks/alignment/baichuan_alignment.ipynb` (and used by every LLM chapter).
+
+Generation pads on the **left**: a decoder-only model continues the last position of each row, so
+the padding must come before the prompt, and the attention mask (from which transformers derives the
+position ids) hides it. Scoring a completion pads on the right, where padding never precedes a
+scored token. Both sort the inputs by length before batching (less padding) and return results in
+the caller's order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from ..checks import ParameterError, check_int, check_number, check_seed, check_type
+from .loading import LanguageModel
+
+# A plain layout for tokenizers without a chat template (base models): "User: ...\nAssistant:"
+PLAIN_TEMPLATE = "{system}User: {user}\nAssistant:"
+
+
+@dataclass
+class Generation:
+    """What :func:`generate` returns: the completions and what producing them cost."""
+
+    texts: list[str]  # the completions only (the prompt removed, cut at EOS or a stop string)
+    prompt_tokens: list[int]  # tokens of each prompt
+    new_tokens: list[int]  # tokens generated for each prompt (up to and including the EOS)
+    seconds: float  # wall time of the generation calls
+    prompts: list[str] = field(default_factory=list)  # the model inputs (chat template applied)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return sum(self.new_tokens) / self.seconds if self.seconds > 0 else float("nan")
+
+
+# --------------------------------------------------------------------------------------------- prompts
+def _messages(user: str, system: str | None, history: Sequence[Any]) -> list[dict[str, str]]:
+    messages = [] if system is None else [{"role": "system", "content": system}]
+    for turn in history:
+        if isinstance(turn, dict):
+            messages.append(turn)
+        else:
+            u, a = turn
+            messages += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
+    messages.append({"role": "user", "content": user})
+    return messages
+
+
+def chat_prompt(lm: LanguageModel, user: str, *, system: str | None = None, history: Sequence[Any] = ()) -> str:
+    """The model's chat template applied to ``history`` (``(user, assistant)`` pairs or message dicts)
+    and ``user``, with the generation prompt (the assistant's turn opened) added.
+
+    A tokenizer without a chat template (a base model) gets :data:`PLAIN_TEMPLATE`.
+    """
+    check_type("user", user, str, "a string (the user's message)")
+    tok = lm.tokenizer
+    if getattr(tok, "chat_template", None):
+        return tok.apply_chat_template(_messages(user, system, history), tokenize=False, add_generation_prompt=True)
+    text = ""
+    for turn in history:
+        u, a = (turn["content"], "") if isinstance(turn, dict) else turn
+        text += f"User: {u}\nAssistant: {a}\n"
+    return text + PLAIN_TEMPLATE.format(system=f"{system}\n" if system else "", user=user)
+
+
+def _as_texts(lm: LanguageModel, prompts: Sequence[str], chat: bool, system: str | None) -> list[str]:
+    if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)):
+        raise ParameterError("prompts", prompts, "a list of strings")
+    for p in prompts:
+        check_type("prompts", p, str, "a list of strings")
+    return [chat_prompt(lm, p, system=system) for p in prompts] if chat else list(prompts)
+
+
+def _encode(lm: LanguageModel, text: str, chat: bool) -> list[int]:
+    # a chat template writes its own special tokens (BOS and turn markers); raw text gets the tokenizer's
+    return lm.tokenizer(text, add_special_tokens=not chat)["input_ids"]
+
+
+def _batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (longest first), so that little is padded."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _pad(rows: list[list[int]], pad_id: int, side: str):
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        if side == "left":
+            ids[i, width - len(r):], mask[i, width - len(r):] = torch.tensor(r), 1
+        else:
+            ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+    return ids, mask
+
+
+# --------------------------------------------------------------------------------------------- generation
+def generate(lm: LanguageModel, prompts: Sequence[str], *, max_new_tokens: int = 64, temperature: float = 0.0,
+             top_p: float = 1.0, batch_size: int = 8, seed: int = 0, chat: bool = True, system: str | None = None,
+             stop: Sequence[str] | None = None) -> Generation:
+    """Complete each prompt: batched, left-padded, stopping at EOS (greedy when ``temperature`` is 0).
+
+    ``prompts`` are user messages (``chat=True``: the chat template is applied, with ``system``) or raw
+    strings (``chat=False``). ``stop`` strings cut a completion where they first appear. Sampling is
+    seeded by ``seed`` (the caller's random state is left as it was).
+    """
+    import torch
+
+    check_int("max_new_tokens", max_new_tokens, low=1)
+    check_number("temperature", temperature, low=0.0)
+    check_number("top_p", top_p, low=0.0, high=1.0, low_inclusive=False)
+    check_int("batch_size", batch_size, low=1)
+    check_seed("seed", seed)
+    if stop is not None and (isinstance(stop, str) or not all(isinstance(s, str) and s for s in stop)):
+        raise ParameterError("stop", stop, "None or a list of non-empty strings")
+    texts = _as_texts(lm, prompts, chat, system)
+    encoded = [_encode(lm, t, chat) for t in texts]
+    eos = lm.eos_token_ids
+    pad_id = lm.tokenizer.pad_token_id
+    out_text: list[str] = [""] * len(texts)
+    out_new: list[int] = [0] * len(texts)
+    seconds = 0.0
+    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else \
+        {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    with torch.random.fork_rng(devices=[lm.device] if lm.device.type == "cuda" else []), torch.inference_mode():
+        torch.manual_seed(seed)
+        for batch in _batches([len(e) for e in encoded], batch_size):
+            ids, mask = _pad([encoded[i] for i in batch], pad_id, "left")
+            start = time.perf_counter()
+            out = lm.model.generate(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device),
+                                    max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=pad_id,
+                                    **sampling)
+            seconds += time.perf_counter() - start
+            new = out[:, ids.shape[1]:].tolist()
+            for row, i in zip(new, batch):
+                cut = next((k + 1 for k, t in enumerate(row) if t in eos), len(row))
+                out_new[i] = cut
+                out_text[i] = lm.tokenizer.decode(row[:cut], skip_special_tokens=True)
+    if stop:
+        out_text = [_cut(t, stop) for t in out_text]
+    return Generation(out_text, [len(e) for e in encoded], out_new, seconds, texts)
+
+
+def _cut(text: str, stop: Sequence[str]) -> str:
+    ends = [text.find(s) for s in stop if s in text]
+    return text[:min(ends)] if ends else text
+
+
+# --------------------------------------------------------------------------------------------- context guard
+def prompt_tokens(lm: LanguageModel, user: str, *, chat: bool = True, system: str | None = None) -> int:
+    """How many tokens ``user`` takes as a model input (the chat template applied when ``chat``)."""
+    return len(_encode(lm, chat_prompt(lm, user, system=system) if chat else user, chat))
+
+
+def fit_context(lm: LanguageModel, question: str, passages: Sequence[str], *, template: Callable[..., str],
+                max_prompt_tokens: int | None = None, reserve: int = 64, chat: bool = True,
+                system: str | None = None) -> str:
+    """The user message ``template(question=..., passages=[...])``, passages shortened until it fits.
+
+    The budget is ``max_prompt_tokens`` (default: the model's context minus ``reserve`` tokens for the
+    answer). Passages are cut from the end: the last ones go first, and the passage at the boundary
+    keeps its head (its tail is cut); the question is never truncated. A question that does not fit
+    even without passages is an error, not a silent truncation.
+    """
+    if not callable(template):
+        raise ParameterError("template", template, "a function template(question=..., passages=[...]) -> str")
+    budget = lm.max_context - check_int("reserve", reserve, low=0) if max_prompt_tokens is None else \
+        check_int("max_prompt_tokens", max_prompt_tokens, low=1)
+    passages = list(passages)
+
+    def size(kept: list[str]) -> int:
+        return prompt_tokens(lm, template(question=question, passages=kept), chat=chat, system=system)
+
+    if size(passages) <= budget:
+        return template(question=question, passages=passages)
+    tokens = [lm.tokenizer(p, add_special_tokens=False)["input_ids"] for p in passages]
+    offsets = [0]
+    for t in tokens:
+        offsets.append(offsets[-1] + len(t))
+
+    def keep(n: int) -> list[str]:
+        """The first ``n`` passage tokens: whole passages, then the head of the one at the boundary."""
+        out = []
+        for t, start in zip(tokens, offsets):
+            if n <= start:
+                break
+            out.append(t if n >= start + len(t) else t[:n - start])
+        return [lm.tokenizer.decode(t) for t in out]
+
+    if size([]) > budget:
+        raise ParameterError("max_prompt_tokens", budget,
+                             f"at least {size([])} tokens: the question and template alone take that many")
+    low, high = 0, offsets[-1]  # the largest n whose prompt fits: size(keep(low)) <= budget < size(keep(high))
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if size(keep(mid)) <= budget else (low, mid)
+    return template(question=question, passages=keep(low))
+
+
+# --------------------------------------------------------------------------------------------- log-probabilities
+def _full(x):
+    """Half-precision logits in float32 before a softmax (float32 and float64 stay as they are)."""
+    import torch
+
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def _completion_pairs(lm: LanguageModel, prompts: Sequence[str], completions: Sequence[str], chat: bool,
+                      system: str | None) -> list[tuple[list[int], list[int]]]:
+    """Token ids of each (prompt, completion). With ``chat`` the completion is the assistant's turn as
+    the template writes it (its end-of-turn marker included), tokenised apart from the prompt."""
+    tok = lm.tokenizer
+    pairs = []
+    for p, c in zip(prompts, completions):
+        if chat:
+            prompt_text = chat_prompt(lm, p, system=system)
+            reply = c
+            if getattr(tok, "chat_template", None):
+                full = tok.apply_chat_template(_messages(p, system, ()) + [{"role": "assistant", "content": c}],
+                                               tokenize=False)
+                if full.startswith(prompt_text):
+                    reply = full[len(prompt_text):]
+            pairs.append((_encode(lm, prompt_text, True), tok(reply, add_special_tokens=False)["input_ids"]))
+        else:
+            pairs.append((_encode(lm, p, False), tok(c, add_special_tokens=False)["input_ids"]))
+    return pairs
+
+
+def completion_logprobs(lm: LanguageModel, prompts: Sequence[str], completions: Sequence[str], *,
+                        batch_size: int = 8, chat: bool = True, average: bool = False,
+                        system: str | None = None) -> list[float]:
+    """log p(completion | prompt) for each pair: the sum over the completion's tokens (``average``: the
+    mean per token), batched with right padding."""
+    import torch
+
+    check_int("batch_size", batch_size, low=1)
+    texts = _as_texts(lm, prompts, False, None)  # checks the list; chat formatting happens below
+    if isinstance(completions, str) or len(completions) != len(texts):
+        raise ParameterError("completions", completions, f"a list of {len(texts)} strings (one per prompt)")
+    pairs = _completion_pairs(lm, texts, completions, chat, system)
+    out = [0.0] * len(pairs)
+    pad_id = lm.tokenizer.pad_token_id
+    with torch.inference_mode():
+        for batch in _batches([len(a) + len(b) for a, b in pairs], batch_size):
+            rows = [pairs[i][0] + pairs[i][1] for i in batch]
+            ids, mask = _pad(rows, pad_id, "right")
+            logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits
+            for r, i in enumerate(batch):
+                n_prompt, n_completion = len(pairs[i][0]), len(pairs[i][1])
+                if n_completion == 0:
+                    continue
+                # token t is predicted by the logits at position t − 1
+                scores = _full(logits[r, n_prompt - 1:n_prompt + n_completion - 1]).log_softmax(-1)
+                target = ids[r, n_prompt:n_prompt + n_completion].to(scores.device)
+                total = float(scores.gather(-1, target[:, None]).sum())
+                out[i] = total / n_completion if average else total
+    return out

@@ -1,0 +1,459 @@
+"""Loading causal language models and their tokenizers: registry names, local folders, Hugging Face ids.
+
+Explained in `notebooks/alignment/baichuan_alignment.ipynb` (and used by every LLM chapter).
+
+A registry name (:data:`MODELS`) names a GGUF file of the data registry. transformers de-quantises a
+GGUF into float32 weights on every load (seconds to a minute), so the first load converts it **once**
+into an ordinary Hugging Face folder (safetensors, config, tokenizer) under
+``cache_dir()/llm/converted/<name>-<key>``, where ``key`` hashes the GGUF's sha256 and the source of the
+conversion function: a new GGUF or a change to the conversion converts again, nothing else does.
+Later loads read that folder (a fraction of a second for SmolLM2-135M).
+
+A local folder is loaded as it is; any other ``org/name`` string is a Hugging Face id (the paper
+profile, where the network allows). :func:`tiny_causal_lm` builds a randomly initialised model of the
+same architecture family with the *real* tokenizer and chat template, for the tiny profile and the tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import fcntl
+import hashlib
+import inspect
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..checks import ParameterError, check_int, check_seed, check_str
+from ..paths import cache_dir
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model the registry ships as a GGUF: the data entry, the file in it, its checksum, its HF id."""
+
+    name: str
+    data: str  # the data-registry entry that holds the GGUF
+    gguf_file: str  # the file name inside the entry's folder (what the entry's loader returns)
+    gguf_sha256: str  # checksum of that GGUF (part of the conversion key)
+    hf_id: str  # the same model on the Hugging Face hub (paper profile; documentation)
+    description: str = ""
+
+
+MODELS: dict[str, ModelSpec] = {
+    "smollm2-135m-instruct": ModelSpec(
+        "smollm2-135m-instruct", data="smollm2-135m-instruct-gguf", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        hf_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+        description="SmolLM2-135M-Instruct (Llama architecture, 134.5M parameters, English, chat template)"),
+    "gemma-3-270m": ModelSpec(
+        "gemma-3-270m", data="gemma-3-270m-gguf", gguf_file="gemma-3-270m-q4_k_m.gguf",
+        gguf_sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        hf_id="google/gemma-3-270m",
+        description="Gemma-3-270M base (multilingual, 268M parameters; Q4_K_M GGUF de-quantised)"),
+}
+
+_HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+
+
+@dataclass
+class LanguageModel:
+    """A causal LM ready for generation, scoring and training.
+
+    ``model`` (a transformers ``PreTrainedModel`` in eval mode), ``tokenizer`` (left padding, a pad
+    token), ``name``, ``device``, ``max_context`` (tokens the model attends to). ``fingerprint`` names
+    the exact weights (registry model and conversion key, trained-model cache key, tiny-model settings):
+    the trainers put it into their cache keys, so a model trained from another model is retrained when
+    that model changes.
+    """
+
+    model: Any
+    tokenizer: Any
+    name: str
+    device: Any
+    max_context: int
+    fingerprint: str = ""
+    source: str = ""  # where the weights came from (folder, HF id, "random")
+    load_seconds: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def eos_token_ids(self) -> list[int]:
+        """Every token id that ends a turn: the tokenizer's EOS and the generation config's."""
+        ids: list[int] = []
+        gen = getattr(self.model, "generation_config", None)
+        for value in (getattr(gen, "eos_token_id", None), self.tokenizer.eos_token_id):
+            for v in (value if isinstance(value, (list, tuple)) else [value]):
+                if v is not None and int(v) not in ids:
+                    ids.append(int(v))
+        return ids
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def copy(self, name: str | None = None) -> "LanguageModel":
+        """A deep copy of the weights (the tokenizer is shared): train or merge it without touching this one."""
+        return LanguageModel(copy.deepcopy(self.model), self.tokenizer, name or self.name, self.device,
+                             self.max_context, self.fingerprint, self.source, 0.0, dict(self.info))
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def resolve_dtype(dtype: Any, device: Any):
+    """``None`` → float32 on a CPU, bfloat16 on a GPU that supports it (else float16); names or torch dtypes."""
+    import torch
+
+    if dtype is None:
+        if torch.device(device).type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    allowed = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
+               "float64": torch.float64}
+    if dtype not in allowed:
+        raise ParameterError("dtype", dtype, "None, a torch dtype or one of " + ", ".join(map(repr, allowed)))
+    return allowed[dtype]
+
+
+def _device(device: Any):
+    from ..training import resolve_device
+
+    return resolve_device(device if not hasattr(device, "type") else str(device))
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers without its progress bars and warnings (loading, converting), restored afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (a file beside the folder being written), so that two processes
+    converting the same model do it once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise ParameterError("name", name, "a registry model (" + ", ".join(map(repr, MODELS))
+                                           + "), an existing local folder, or a Hugging Face id 'org/name'")
+    return MODELS[name]
+
+
+def _gguf_path(spec: ModelSpec) -> Path:
+    """The verified GGUF of a registry model (fetched on first use; a clear error names the entry)."""
+    from .. import data
+
+    path = Path(data.load(spec.data))
+    if path.is_dir():
+        path = path / spec.gguf_file
+    return path
+
+
+def _finish_tokenizer(tokenizer: Any) -> Any:
+    """Left padding (generation) and a pad token (the EOS when the tokenizer has none)."""
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _max_context(config: Any, tokenizer: Any) -> int:
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    n = getattr(text, "max_position_embeddings", None) or 2048
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < n:
+        n = limit
+    return int(n)
+
+
+# --------------------------------------------------------------------------------------------- conversion
+def convert_gguf(gguf: Path, out_dir: Path) -> None:
+    """De-quantise ``gguf`` with transformers and save an ordinary model folder (float32 safetensors,
+    config, tokenizer) into ``out_dir``.
+
+    transformers keeps the GGUF quantizer attached to the de-quantised model, and a model with a
+    quantizer refuses ``save_pretrained`` and training: it is removed before saving.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None:
+        quantizer.remove_quantization_config(model)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+
+
+def conversion_key(spec: ModelSpec) -> str:
+    """16 hex digits of sha256(GGUF checksum + the source of :func:`convert_gguf`)."""
+    text = spec.gguf_sha256 + inspect.getsource(convert_gguf)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def converted_dir(name: str) -> Path:
+    """Where the converted folder of registry model ``name`` lives (whether or not it exists yet)."""
+    spec = _spec(name)
+    return cache_dir() / "llm" / "converted" / f"{spec.name}-{conversion_key(spec)}"
+
+
+def _note(loaded: bool) -> None:
+    """Count a conversion (trained anew) or a reuse (loaded) in the run's checkpoint counts."""
+    from .. import results
+
+    note = getattr(results, "note_checkpoint", None)
+    if note is not None:
+        note(loaded)
+
+
+def ensure_converted(name: str) -> Path:
+    """The converted folder of registry model ``name``, converting its GGUF once (atomically, locked).
+
+    Counted in the run's checkpoint counts like a trained model: converted anew, or loaded."""
+    spec = _spec(name)
+    target = converted_dir(name)
+    if (target / "config.json").is_file():
+        _note(True)
+        return target
+    with _lock(target.with_name(target.name + ".lock")):
+        if (target / "config.json").is_file():  # another process converted it meanwhile
+            _note(True)
+            return target
+        gguf = _gguf_path(spec)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            with quiet_transformers():
+                convert_gguf(gguf, tmp)
+            (tmp / "reprobook-conversion.json").write_text(json.dumps(
+                {"model": spec.name, "gguf": spec.gguf_file, "gguf_sha256": spec.gguf_sha256,
+                 "key": conversion_key(spec), "hf_id": spec.hf_id}, indent=1))
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    _note(False)
+    return target
+
+
+# --------------------------------------------------------------------------------------------- tokenizers
+def _tokenizer_dir(name: str) -> Path:
+    spec = _spec(name)
+    return cache_dir() / "llm" / "tokenizers" / f"{spec.name}-{spec.gguf_sha256[:16]}"
+
+
+def _ensure_tokenizer_dir(name: str) -> Path:
+    """A saved tokenizer (with the model's config.json) for a registry model, without loading weights.
+
+    The converted model folder serves when it exists; otherwise the tokenizer and config are read from
+    the GGUF once and saved.
+    """
+    converted = converted_dir(name)
+    if (converted / "config.json").is_file():
+        return converted
+    target = _tokenizer_dir(name)
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoConfig, AutoTokenizer
+
+    spec = _spec(name)
+    with _lock(target.with_name(target.name + ".lock")):
+        if (target / "config.json").is_file():
+            return target
+        gguf = _gguf_path(spec)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            with quiet_transformers():
+                AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(tmp)
+                AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(tmp)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _where(name: Any) -> tuple[str, str]:
+    """Classify ``name``: ("registry", name), ("folder", path) or ("hub", id); a clear error otherwise."""
+    text = check_str("name", os.fspath(name) if isinstance(name, os.PathLike) else name)
+    if text in MODELS:
+        return "registry", text
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ParameterError("name", text, "a model folder with a config.json (this folder has none)")
+        return "folder", str(path.resolve())
+    looks_like_path = text.startswith((".", "/", "~")) or os.sep in text and not _HF_ID.match(text)
+    if _HF_ID.match(text) and not looks_like_path:
+        return "hub", text
+    if looks_like_path:
+        raise ParameterError("name", text, "an existing local model folder (this one does not exist), "
+                                           "a registry model (" + ", ".join(map(repr, MODELS)) + ") or a Hugging Face id")
+    _spec(text)  # raises, naming the registry models
+    raise AssertionError
+
+
+def load_tokenizer(name: str) -> Any:
+    """The Hugging Face tokenizer of a registry model, folder or HF id (left padding, a pad token).
+
+    A registry model's tokenizer is read from its GGUF once and saved as a tokenizer folder; later
+    calls take well under a second and never load the weights.
+    """
+    from transformers import AutoTokenizer
+
+    kind, where = _where(name)
+    if kind == "registry":
+        where = str(_ensure_tokenizer_dir(where))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where)
+    except OSError as exc:
+        raise _hub_error(where, exc) from exc
+    return _finish_tokenizer(tokenizer)
+
+
+def _hub_error(name: str, exc: Exception) -> ParameterError:
+    err = ParameterError("name", name, "a Hugging Face id that can be downloaded from this machine, a local "
+                                       "folder, or a registry model (" + ", ".join(map(repr, MODELS)) + ")")
+    err.args = (f"{err.args[0]}. Loading it failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}",)
+    return err
+
+
+# --------------------------------------------------------------------------------------------- models
+def _folder_fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    for p in sorted(path.iterdir()):
+        if p.is_file():
+            st = p.stat()
+            digest.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def load_causal_lm(name: str, *, device: Any = "cpu", dtype: Any = None, attn_implementation: str | None = None
+                   ) -> LanguageModel:
+    """A :class:`LanguageModel` from a registry name, a local folder or a Hugging Face id.
+
+    Registry models are converted from their GGUF once (see the module docstring); ``dtype`` None is
+    float32 on a CPU and bfloat16 on a GPU. An unknown registry name, a missing folder or an unreachable
+    hub id raises a :class:`~reprobook.checks.ParameterError` that names it.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    start = time.perf_counter()
+    kind, where = _where(name)
+    torch_device = _device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    if kind == "registry":
+        spec = MODELS[where]
+        folder = ensure_converted(where)
+        source, fingerprint = str(folder), f"{spec.name}@{conversion_key(spec)}"
+    elif kind == "folder":
+        folder, source = Path(where), where
+        fingerprint = f"folder:{Path(where).name}@{_folder_fingerprint(Path(where))}"
+    else:
+        folder, source, fingerprint = where, f"hf:{where}", f"hf:{where}"
+    kwargs = {"dtype": torch_dtype}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    try:
+        with quiet_transformers():
+            model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+            tokenizer = _auto_tokenizer(folder)
+    except OSError as exc:
+        if kind != "hub":
+            raise
+        raise _hub_error(where, exc) from exc
+    model.to(torch_device).eval()
+    tokenizer = _finish_tokenizer(tokenizer)
+    if model.generation_config is not None and model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return LanguageModel(model, tokenizer, os.fspath(name) if kind != "folder" else Path(where).name, torch_device,
+                         _max_context(model.config, tokenizer), fingerprint, source, time.perf_counter() - start)
+
+
+def _auto_tokenizer(folder: Any) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(folder)
+
+
+def _tiny_config(base_config: Any, layers: int, hidden: int) -> Any:
+    """``base_config`` shrunk: ``layers`` layers of width ``hidden``, 4 query heads sharing 2 key/value heads."""
+    values = base_config.to_dict()
+    heads = 4
+    values.update(num_hidden_layers=layers, hidden_size=hidden, intermediate_size=2 * hidden,
+                  num_attention_heads=heads, num_key_value_heads=2, head_dim=hidden // heads)
+    for key in ("layer_types", "_name_or_path", "quantization_config"):
+        values.pop(key, None)
+    if "sliding_window" in values and values["sliding_window"]:
+        values["sliding_window"] = min(int(values["sliding_window"]), 64)
+    return type(base_config).from_dict(values)
+
+
+def tiny_causal_lm(base: str = "smollm2-135m-instruct", *, seed: int = 0, layers: int = 2, hidden: int = 64,
+                   device: Any = "cpu", dtype: Any = None) -> LanguageModel:
+    """A randomly initialised tiny model of ``base``'s architecture family with ``base``'s real tokenizer.
+
+    For the tiny profile and the tests: the code paths (chat template, padding, EOS, trainers) are those
+    of the real model, at a fraction of the cost. Its answers are noise.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    check_seed("seed", seed)
+    check_int("layers", layers, low=1)
+    check_int("hidden", hidden, low=8)
+    if hidden % 8:
+        raise ParameterError("hidden", hidden, "a multiple of 8 (4 heads of an even width)")
+    start = time.perf_counter()
+    kind, where = _where(base)
+    folder = str(_ensure_tokenizer_dir(where)) if kind == "registry" else where
+    base_config = AutoConfig.from_pretrained(folder)
+    config = _tiny_config(base_config, layers, hidden)
+    torch_device = _device(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(config, dtype=resolve_dtype(dtype, torch_device))
+    tokenizer = _finish_tokenizer(_auto_tokenizer(folder))
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if model.generation_config is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.to(torch_device).eval()
+    name = f"tiny-{os.fspath(base)}"
+    fingerprint = f"{name}:seed={seed}:layers={layers}:hidden={hidden}"
+    return LanguageModel(model, tokenizer, name, torch_device, _max_context(model.config, tokenizer), fingerprint,
+                         "random", time.perf_counter() - start)
+
+
+def wrap(model: Any, tokenizer: Any, *, name: str, fingerprint: str, device: Any = None) -> LanguageModel:
+    """A :class:`LanguageModel` around an in-memory model (a trained or merged one)."""
+    import torch
+
+    device = device if device is not None else next(model.parameters()).device
+    return LanguageModel(model.eval(), tokenizer, name, torch.device(device), _max_context(model.config, tokenizer),
+                         fingerprint, "memory")

