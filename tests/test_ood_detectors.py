@@ -51,7 +51,7 @@ def test_q_agrees_with_scikit_learn_pca_away_from_ties():
 
 @pytest.mark.parametrize("ratio", [0, 0.0, -0.2, 1.01, 2, "0.8", None, True, float("nan")])
 def test_bad_ratio_is_named(ratio):
-    with pytest.raises(ParameterError, match=r"'ratio'.*\(0, 1\]"):
+    with pytest.raises(ParameterError, match=r"'ratio'.*> 0 and <= 1"):
         components_for_ratio([1.0, 2.0], ratio)
     with pytest.raises(ParameterError, match=r"'ratio'"):
         KernelPCACoP(ratio=ratio)
@@ -271,6 +271,23 @@ def test_set_ratio_picks_a_new_q_without_fitting_again():
         det.set_ratio(1.5)
     with pytest.raises(RequiresFittingException):
         KernelPCACoP().set_ratio(0.5)
+
+
+@pytest.mark.parametrize("make", [lambda: PCAReconstruction(ratio=0.6), lambda: KernelPCACoP(ratio=0.6),
+                                  lambda: KernelPCACoRP(ratio=0.6, n_features=64, seed=1)])
+def test_errors_for_several_q_at_once_equal_one_q_at_a_time(make):
+    train, probe = _clusters(200, 10), _clusters(20, 10, seed=4)
+    det = make().fit_features(train)
+    qs = [1, 3, det.q_, 9]
+    together = det.reconstruction_errors(probe, qs)
+    assert together.shape == (4, 20)
+    for row, q in zip(together, qs):
+        by_hand = det.feature_map(probe) - det.mean_
+        by_hand = by_hand - by_hand @ det.eigenvectors_[:, :q] @ det.eigenvectors_[:, :q].T
+        assert torch.allclose(row, by_hand.norm(dim=1), atol=1e-5)
+    assert torch.allclose(together[2], det.predict_features(probe), atol=1e-6) and det.ratio == 0.6
+    with pytest.raises(ParameterError, match="'qs'"):
+        det.reconstruction_errors(probe, [0])
 
 
 def test_pytorch_ood_baselines_are_library_detectors_on_the_models_last_layer():

@@ -159,7 +159,8 @@ def test_paired_bootstrap_of_a_clearly_better_detector_and_of_a_detector_against
                         - roc_auc_score(np.r_[np.zeros(300), np.ones(n)], np.r_[base["test"], base[k]])
                         for k, n in (("a", 200), ("b", 150))])
     assert res["improvement"] == pytest.approx(expected, abs=1e-9)
-    assert res["p_better"] == 0.0 and 0 < res["low"] <= res["improvement"] <= res["high"]
+    # no round in which a was not better: p = (0 + 1) / (100 + 1), never 0
+    assert res["p_better"] == pytest.approx(1 / 101) and 0 < res["low"] <= res["improvement"] <= res["high"]
     fpr = paired_bootstrap(better, base, metric="FPR95", n_boot=50)
     assert fpr["improvement"] > 0  # a lower FPR95 counts as an improvement
     same = paired_bootstrap(base, base, n_boot=50)
@@ -172,16 +173,50 @@ def test_paired_bootstrap_of_a_clearly_better_detector_and_of_a_detector_against
         paired_bootstrap(base, {"test": base["test"], "a": base["a"]})
 
 
-def test_bootstrap_verdict():
-    from reprobook.ood.metrics import bootstrap_verdict
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("metric, definition", [("AUROC", "id"), ("FPR95", "id"), ("FPR95", "ood"), ("AUPR-IN", "id")])
+def test_each_bootstrap_round_is_the_metric_of_the_resampled_scores(metric, definition, ties):
+    """The weighted (all-rounds-at-once) metrics against pytorch-ood on each round's resampled scores."""
+    from reprobook.ood.metrics import _metric_value, bootstrap_average, resample_counts
 
-    good, weak, bad = ({"improvement": 0.1, "p_better": 0.0}, {"improvement": 0.01, "p_better": 0.3},
-                       {"improvement": -0.02, "p_better": 0.9})
-    assert bootstrap_verdict(good) == "reproduced" and bootstrap_verdict(weak) == "partly"
-    assert bootstrap_verdict(bad) == "not reproduced" and bootstrap_verdict(good, good) == "reproduced"
-    assert bootstrap_verdict(good, bad) == "partly" and bootstrap_verdict(bad, bad) == "not reproduced"
-    with pytest.raises(ParameterError, match="'results'"):
-        bootstrap_verdict()
+    s_in, s_out = _scores(4, n_in=120, n_out=90, ties=ties)
+    scores = {"test": s_in, "far": s_out, "near": s_out - 0.8}
+    result = bootstrap_average(scores, metric=metric, n_boot=12, seed=5, fpr_definition=definition)
+    counts = resample_counts({k: len(v) for k, v in scores.items()}, 12, 5)
+    for r in range(12):
+        picked = {k: torch.from_numpy(np.repeat(v, counts[k][r])) for k, v in scores.items()}
+        assert all(len(picked[k]) == len(scores[k]) for k in scores)  # a round draws n of n
+        by_hand = np.mean([_metric_value(metric, definition, picked["test"], picked[k]) for k in ("far", "near")])
+        assert result["rounds"][r] == pytest.approx(by_hand, abs=1e-12)
+    observed = np.mean([ood_metrics(s_in, v, fpr_definition=definition)[metric] for v in (s_out, s_out - 0.8)])
+    assert result["observed"] == pytest.approx(observed, abs=1e-12)
+
+
+def test_resample_counts_depend_on_seed_name_and_size_only():
+    from reprobook.ood.metrics import resample_counts
+
+    one = resample_counts({"test": 50, "a": 30}, 20, 1)
+    two = resample_counts({"b": 40, "a": 30, "test": 50}, 20, 1)
+    assert np.array_equal(one["a"], two["a"]) and np.array_equal(one["test"], two["test"])
+    assert (one["a"].sum(1) == 30).all() and not np.array_equal(one["a"], resample_counts({"a": 30}, 20, 2)["a"])
+    # each sample is drawn once per round on average
+    many = resample_counts({"x": 10}, 4000, 0)["x"]
+    assert many.mean(0) == pytest.approx(np.ones(10), abs=0.06)
+    with pytest.raises(ParameterError, match="'n_boot'"):
+        resample_counts({"x": 10}, 0, 0)
+
+
+def test_mean_bootstrap_averages_classifiers_round_by_round():
+    from reprobook.ood.metrics import bootstrap_average, mean_bootstrap
+
+    rng = np.random.default_rng(2)
+    runs = [{"test": rng.normal(0, 1, 80), "x": rng.normal(1 + 0.2 * i, 1, 60)} for i in range(3)]
+    each = [bootstrap_average(r, n_boot=30, seed=1) for r in runs]
+    mean = mean_bootstrap(each)
+    assert mean["observed"] == pytest.approx(np.mean([e["observed"] for e in each]))
+    assert np.allclose(mean["rounds"], np.mean([e["rounds"] for e in each], axis=0)) and mean["averaged_over"] == 3
+    with pytest.raises(ParameterError, match="'results'.*seed"):
+        mean_bootstrap([each[0], bootstrap_average(runs[1], n_boot=30, seed=2)])
 
 
 def test_bootstrapping_each_detector_once_pairs_them_like_paired_bootstrap():

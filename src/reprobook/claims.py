@@ -14,17 +14,32 @@ The rules
     differences (no spread) fall back to the exact sign test (p = 0.5ⁿ), never to p = 0.
 ``non_inferiority(a, b, margin)``
     "a is competitive with b" / "a matches or beats b": one-sided test of H₀: mean(a − b) ≤ −margin.
-    *reproduced* when rejected at α; *not reproduced* when the (1 − 2α) interval of the difference
-    lies wholly below −margin (clearly worse); *partly* otherwise (inconclusive at this n).
+    *reproduced* when rejected at α; *not reproduced* when the mean difference itself is at or below
+    −margin (a worse by more than the margin, however noisy); *partly* otherwise (inside the margin,
+    inconclusive at this n). A method that loses on every seed by more than the margin never reads
+    *reproduced*.
 ``equivalence(a, b, margin)``
     "a is comparable to b" in both directions: TOST, the larger of the two one-sided p-values.
-    *not reproduced* when the (1 − 2α) interval lies wholly outside ±margin.
+    *not reproduced* when the mean difference is outside (−margin, +margin); *partly* otherwise.
 ``bootstrap_superiority(...)``
     the same three-way rule on paired-bootstrap results (OoD detectors scored on the same samples).
 ``holm(verdicts)``
     several comparisons in one chapter: Holm's step-down adjustment of their p-values; a verdict that
     was *reproduced* only before the adjustment becomes *partly*.
+``complexity(slopes, constant, growing, flat_below, grows_above)``
+    a cost claim ("O(1) in N for a, O(N) for b") from log-log slopes of measured cost against N: a threshold
+    rule (no p-value), the thresholds stated in the chapter's profile and prose.
+``all_of(verdicts)``
+    a claim that needs several tests to hold at once (two metrics; the variation between trained models
+    and the sampling of the test set): *reproduced* / *not reproduced* when all agree, else *partly*;
+    its p-value is the largest (the intersection-union test).
 
+The three-way reading is the same in every rule: *reproduced* when the test rejects at α, *not
+reproduced* when the point estimate is on the wrong side (of 0, of the margin), *partly* when it is on
+the claimed side without significance.
+
+Differences with no spread (identical paired differences, up to rounding: a spread below 1e-9 of their
+size) are never fed to a t-test, whose p-value would be 0: the exact sign test takes over.
 Edge cases are verdicts, not NaNs: fewer than two pairs is *not comparable* with the reason; a claim
 about the converged regime on a run that had not converged is *not comparable: not converged*
 (:func:`requires_convergence`); a tiny-profile run is never evidence (:func:`tiny_run`).
@@ -104,6 +119,16 @@ def _floats(name: str, values: Iterable[Any]) -> list[float]:
     return out
 
 
+def _no_spread(values: Sequence[float]) -> bool:
+    """True when ``values`` are equal up to rounding: a range below 1e-9 of their largest magnitude.
+
+    ``0.3 − 0.2`` and ``0.4 − 0.3`` differ in the last bit; a t-test on such "different" values would
+    divide by a spread of 1e-17 and return p ≈ 0.
+    """
+    top = max(abs(v) for v in values)
+    return max(values) - min(values) <= 1e-9 * top
+
+
 def mean_std(values: Iterable[Any]) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof = 1; 0 for a single value)."""
     values = _floats("values", values)
@@ -142,7 +167,8 @@ def proportion_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, f
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return p, max(0.0, centre - half), min(1.0, centre + half)
+    # at k = 0 or k = n one end is p itself; rounding must not put it on the wrong side of p
+    return p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 def bootstrap_ci(values: Sequence[Any], statistic=None, *, n_boot: int = 1000, level: float = 0.95,
@@ -155,10 +181,13 @@ def bootstrap_ci(values: Sequence[Any], statistic=None, *, n_boot: int = 1000, l
 
     check_int("n_boot", n_boot, low=1)
     check_fraction("level", level, open_high=True)
-    data = np.asarray(values, dtype=float)
-    if data.ndim == 0 or len(data) == 0:
-        raise ParameterError("values", values, "a non-empty sequence of numbers")
-    stat = statistic or (lambda x: float(np.mean(x, axis=0)))
+    try:
+        data = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterError("values", values, "a non-empty sequence of numbers") from None
+    if data.ndim == 0 or len(data) == 0 or not np.all(np.isfinite(data)):
+        raise ParameterError("values", values, "a non-empty sequence of finite numbers")
+    stat = statistic or (lambda x: float(np.mean(x)))
     rng = np.random.default_rng(seed)
     rounds = [stat(data[rng.integers(0, len(data), len(data))]) for _ in range(n_boot)]
     lo, hi = np.quantile(rounds, [0.5 - level / 2, 0.5 + level / 2])
@@ -179,7 +208,7 @@ def paired_comparison(a: Iterable[Any], b: Iterable[Any]) -> dict[str, float]:
     n = len(diffs)
     if n < 2:
         p = float("nan")
-    elif std == 0.0:
+    elif _no_spread(diffs):
         p = sign_test_p(diffs)
     else:
         p = float(stats.ttest_1samp(diffs, 0.0, alternative="greater").pvalue)
@@ -192,7 +221,7 @@ def sign_test_p(diffs: Iterable[Any]) -> float:
 
     diffs = _floats("diffs", diffs)
     pos = sum(d > 0 for d in diffs)
-    nonzero = sum(d != 0 for d in diffs)
+    nonzero = sum(d != 0 for d in diffs)  # zeros are ties, left out (the usual convention)
     if nonzero == 0:
         return 1.0
     return float(stats.binom.sf(pos - 1, nonzero, 0.5))
@@ -204,7 +233,7 @@ def _t_interval(diffs: list[float], alpha: float) -> tuple[float, float]:
 
     mean, std = mean_std(diffs)
     n = len(diffs)
-    if std == 0.0:
+    if _no_spread(diffs):
         return mean, mean
     half = float(stats.t.ppf(1 - alpha, n - 1)) * std / math.sqrt(n)
     return mean - half, mean + half
@@ -215,8 +244,9 @@ def _one_sided_p(diffs: list[float], shift: float) -> float:
     when they have no spread)."""
     from scipy import stats
 
-    moved = [d - shift for d in diffs]
-    if mean_std(moved)[1] == 0.0:
+    tol = 1e-9 * max(max(abs(d) for d in diffs), abs(shift))
+    moved = [0.0 if abs(d - shift) <= tol else d - shift for d in diffs]  # at the shift up to rounding: a tie
+    if _no_spread(diffs):
         return sign_test_p(moved)
     return float(stats.ttest_1samp(moved, 0.0, alternative="greater").pvalue)
 
@@ -245,7 +275,8 @@ def superiority(a: Iterable[Any], b: Iterable[Any], *, alpha: float = ALPHA, uni
 
     Flip the sign of both inputs (or swap them) for "smaller is better" quantities.
     """
-    rule = f"one-sided paired t-test over {unit}, p < {alpha:g} (sign test if the differences have no spread)"
+    rule = (f"one-sided paired t-test over {unit}, p < {alpha:g} (sign test if the differences have no spread); "
+            f"not reproduced when the mean difference is ≤ 0; interval: {1 - 2 * alpha:.0%} t-interval")
     diffs = _differences(a, b, alpha)
     if len(diffs) < 2:
         return _too_few(diffs, rule, unit, "superiority")
@@ -265,14 +296,14 @@ def non_inferiority(a: Iterable[Any], b: Iterable[Any], *, margin: float, alpha:
     """
     check_positive_margin(margin)
     rule = (f"non-inferiority: one-sided paired t-test over {unit} of mean(a − b) > −{margin:g}, p < {alpha:g}; "
-            f"not reproduced when the {1 - 2 * alpha:.0%} interval lies below −{margin:g}")
+            f"not reproduced when the mean difference is ≤ −{margin:g}; interval: {1 - 2 * alpha:.0%} t-interval")
     diffs = _differences(a, b, alpha)
     if len(diffs) < 2:
         return _too_few(diffs, rule, unit, "non-inferiority")
     p = _one_sided_p(diffs, -margin)
     low, high = _t_interval(diffs, alpha)
     mean = sum(diffs) / len(diffs)
-    verdict = "reproduced" if p < alpha else "not reproduced" if high < -margin else "partly"
+    verdict = "not reproduced" if mean <= -margin else "reproduced" if p < alpha else "partly"
     return Verdict(verdict, rule=rule, estimate=mean, low=low, high=high, p=p, p_raw=p, n=len(diffs),
                    covers=f"{len(diffs)} {unit}", kind="non-inferiority")
 
@@ -282,7 +313,7 @@ def equivalence(a: Iterable[Any], b: Iterable[Any], *, margin: float, alpha: flo
     """The claim "a is comparable to b" in both directions: |mean(a − b)| < ``margin`` by TOST."""
     check_positive_margin(margin)
     rule = (f"equivalence (TOST) over {unit}: both one-sided tests of |mean(a − b)| < {margin:g} at p < {alpha:g}; "
-            f"not reproduced when the {1 - 2 * alpha:.0%} interval lies outside ±{margin:g}")
+            f"not reproduced when |mean(a − b)| ≥ {margin:g}; interval: {1 - 2 * alpha:.0%} t-interval")
     diffs = _differences(a, b, alpha)
     if len(diffs) < 2:
         return _too_few(diffs, rule, unit, "equivalence")
@@ -291,8 +322,7 @@ def equivalence(a: Iterable[Any], b: Iterable[Any], *, margin: float, alpha: flo
     p = max(p_low, p_high)
     low, high = _t_interval(diffs, alpha)
     mean = sum(diffs) / len(diffs)
-    outside = high < -margin or low > margin
-    verdict = "reproduced" if p < alpha else "not reproduced" if outside else "partly"
+    verdict = "not reproduced" if abs(mean) >= margin else "reproduced" if p < alpha else "partly"
     return Verdict(verdict, rule=rule, estimate=mean, low=low, high=high, p=p, p_raw=p, n=len(diffs),
                    covers=f"{len(diffs)} {unit}", kind="equivalence")
 
@@ -313,6 +343,11 @@ def bootstrap_superiority(*results: Mapping[str, Any], alpha: float = ALPHA, cov
     if not results:
         raise ParameterError("results", "none", "one or more paired-bootstrap results")
     check_fraction("alpha", alpha, open_high=True)
+    for r in results:
+        if not isinstance(r, Mapping) or not {"improvement", "p_better"} <= set(r):
+            raise ParameterError("results", r, "dicts with 'improvement' and 'p_better' (and 'low', 'high')")
+        check_fraction("p_better", r["p_better"], open_low=False)
+        check_number("improvement", r["improvement"])
     each = []
     for r in results:
         if r["improvement"] <= 0:
@@ -324,8 +359,10 @@ def bootstrap_superiority(*results: Mapping[str, Any], alpha: float = ALPHA, cov
     first = results[0]
     rule = (f"paired bootstrap, improvement > 0 with p < {alpha:g}"
             + (" on every metric" if len(results) > 1 else ""))
+    rounds = first.get("n_boot")
     return Verdict(verdict, rule=rule, estimate=float(first["improvement"]), low=first.get("low"),
-                   high=first.get("high"), p=p, p_raw=p, covers=covers, kind="bootstrap")
+                   high=first.get("high"), p=p, p_raw=p, n=rounds,
+                   covers=covers or (f"{rounds} bootstrap rounds" if rounds else ""), kind="bootstrap")
 
 
 def rate_above(successes: int, n: int, *, threshold: float = 0.5, alpha: float = ALPHA,
@@ -335,6 +372,9 @@ def rate_above(successes: int, n: int, *, threshold: float = 0.5, alpha: float =
     from scipy import stats
 
     check_fraction("threshold", threshold, open_low=False, open_high=True)
+    check_fraction("alpha", alpha, open_high=True)
+    check_int("n", n, low=0)
+    check_int("successes", successes, low=0, high=n)
     rule = f"one-sided exact binomial test of a rate > {threshold:g} over {unit}, p < {alpha:g}"
     if n < 2:
         return Verdict("not comparable", rule=rule, reason=f"n = {n} {unit}: a test needs at least 2", n=n,
@@ -355,6 +395,9 @@ def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float = 
     """
     check_fraction("alpha", alpha, open_high=True)
     items = list(verdicts.items()) if isinstance(verdicts, Mapping) else list(enumerate(verdicts))
+    for k, v in items:
+        if not isinstance(v, Verdict):
+            raise ParameterError(f"verdicts[{k!r}]", v, "a reprobook.claims.Verdict")
     family = [(k, v) for k, v in items if v.p is not None and not math.isnan(v.p)]
     m = len(family)
     adjusted: dict[Any, float] = {}
@@ -374,6 +417,64 @@ def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float = 
                           rule=f"{v.rule}; Holm-adjusted over {m} tests")
         out.append((k, v))
     return dict(out) if isinstance(verdicts, Mapping) else [v for _, v in out]
+
+
+def all_of(*verdicts: Verdict, rule: str = "", covers: str = "") -> Verdict:
+    """One verdict for a claim that needs every one of ``verdicts`` to hold (e.g. AUROC *and* FPR95; the
+    variation between trained models *and* the bootstrap over test samples).
+
+    The word is :func:`all_or_partly`'s (the common verdict if all agree, else *partly*; parts that are
+    *not comparable* are left out). The p-value is the largest of the parts (the intersection-union test:
+    the claim is rejected unless every part is), the estimate and interval are the first part's; ``rule``
+    and ``covers`` default to the parts' joined by "and".
+    """
+    if not verdicts:
+        raise ParameterError("verdicts", "none", "one or more reprobook.claims.Verdict")
+    for i, v in enumerate(verdicts):
+        if not isinstance(v, Verdict):
+            raise ParameterError(f"verdicts[{i}]", v, "a reprobook.claims.Verdict")
+    word = all_or_partly(verdicts)
+    tested = [v for v in verdicts if v.verdict != "not comparable"]
+    ps = [v.p for v in tested if v.p is not None and not math.isnan(v.p)]
+    raws = [v.p_raw if v.p_raw is not None else v.p for v in tested]
+    raws = [p for p in raws if p is not None and not math.isnan(p)]
+    first = tested[0] if tested else verdicts[0]
+    reason = "; ".join(dict.fromkeys(v.reason for v in verdicts if v.reason)) if word == "not comparable" else ""
+    return Verdict(word, rule=rule or " and ".join(dict.fromkeys(v.rule for v in verdicts if v.rule)),
+                   reason=reason, estimate=first.estimate, low=first.low, high=first.high,
+                   p=max(ps) if ps else None, p_raw=max(raws) if raws else None, n=first.n,
+                   covers=covers or " and ".join(dict.fromkeys(v.covers for v in verdicts if v.covers)),
+                   kind="all of")
+
+
+def complexity(slopes: Mapping[str, float], *, constant: Sequence[str], growing: Sequence[str],
+               flat_below: float, grows_above: float, covers: str = "") -> Verdict:
+    """The claim "the cost of ``constant`` does not grow with N, the cost of ``growing`` does" from the
+    log-log slopes of measured cost against N (0: independent of N; 1: proportional to N).
+
+    *reproduced* when every ``constant`` method has |slope| < ``flat_below`` and every ``growing`` one a
+    slope > ``grows_above``; *partly* when only one of the two halves holds; *not reproduced* otherwise.
+    A threshold rule on measured slopes, without a p-value: ``covers`` says what the measurements are
+    (e.g. "medians of 5 rounds at 4 sizes, one machine"). The estimate is the largest |slope| among
+    ``constant`` and ``low`` / ``high`` the smallest and largest slope among ``growing``.
+    """
+    check_number("flat_below", flat_below, low=0.0, low_inclusive=False)
+    check_number("grows_above", grows_above)
+    for group, names in (("constant", constant), ("growing", growing)):
+        if isinstance(names, str) or not names:
+            raise ParameterError(group, names, "a non-empty list of names of slopes")
+        for name in names:
+            if name not in slopes:
+                raise ParameterError(group, name, ", ".join(repr(k) for k in slopes))
+            check_number(f"slopes[{name!r}]", slopes[name])
+    flat = all(abs(slopes[m]) < flat_below for m in constant)
+    grows = all(slopes[m] > grows_above for m in growing)
+    verdict = "reproduced" if flat and grows else "partly" if flat or grows else "not reproduced"
+    rule = (f"log-log slope of cost against N: |slope| < {flat_below:g} for {', '.join(constant)}; "
+            f"slope > {grows_above:g} for {', '.join(growing)}")
+    return Verdict(verdict, rule=rule, estimate=max(abs(slopes[m]) for m in constant),
+                   low=min(slopes[m] for m in growing), high=max(slopes[m] for m in growing), covers=covers,
+                   kind="complexity")
 
 
 def requires_convergence(verdict: Verdict, converged: bool, detail: str = "") -> Verdict:

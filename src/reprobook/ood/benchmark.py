@@ -1,7 +1,7 @@
 """The OoD benchmark every OoD chapter scores: one classifier, its in-distribution data, its OoD test sets.
 
 Explained in ``notebooks/ood/kpca.ipynb``. :func:`build_benchmark` trains the in-distribution classifier
-once (or loads it from the checkpoint cache, :func:`reprobook.training.train_or_load`), then extracts the
+once (or loads it from the checkpoint cache: :func:`reprobook.ood.classifier.train_classifier`), then extracts the
 penultimate features and logits (:func:`reprobook.ood.features.extract`) of the in-distribution training
 and test sets and of every OoD set, each brought to the classifier's input
 (:func:`reprobook.data.vision.ood_dataset`).
@@ -26,17 +26,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..checks import (ParameterError, check_choice, check_int, check_number, check_optional_int, check_positive,
+                      check_seed, check_type)
+from ..chapters.ood_benchmark import OODConfig
 from ..data import vision
 from ..models import MODELS, build_model
-from ..profiles import OODConfig, ParameterError, check_seed
-from ..training import History, fit, resolve_device, seed_everything, train_or_load
+from ..training import History, resolve_device
+from .classifier import TRAINING_FIELDS, train_classifier, training_config
 from .features import FeatureSet, extract
 
 NUM_CLASSES = {"fashion-mnist": 10, "cifar10": 10, "cifar100": 100}
-# the fields of OODConfig that determine the trained classifier (its checkpoint's cache key, with the seed
-# and a fingerprint of the training images); the OoD sets and detector settings do not
-TRAINING_FIELDS = ("in_dataset", "model", "model_kwargs", "n_train", "epochs", "batch_size", "lr", "momentum",
-                   "weight_decay", "augment")
 EXTRACT_BATCH = 256
 
 
@@ -71,69 +70,45 @@ class OODBenchmark:
 
     def dataset(self, name: str) -> Dataset:
         """The images of ``"test"`` or of an OoD set (items ``(image, label)``, label -1 for OoD)."""
-        if name == "test":
-            return self.test_dataset
-        if name not in self.ood_datasets:
-            raise ParameterError("name", name, ", ".join(repr(n) for n in self.names))
-        return self.ood_datasets[name]
+        check_choice("name", name, self.names)
+        return self.test_dataset if name == "test" else self.ood_datasets[name]
 
     def loader(self, name: str, batch_size: int = EXTRACT_BATCH) -> DataLoader:
         """A DataLoader over ``"test"`` or an OoD set, in the order of its FeatureSet (no shuffling)."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ParameterError("batch_size", batch_size, "an integer >= 1")
+        check_int("batch_size", batch_size, low=1)
         return _eval_loader(self.dataset(name), batch_size, self.device)
 
     def features(self, name: str) -> FeatureSet:
         """The FeatureSet of ``"train"``, ``"test"`` or an OoD set."""
-        if name == "train":
-            return self.train
-        if name == "test":
-            return self.test
-        if name not in self.ood:
-            raise ParameterError("name", name, ", ".join(repr(n) for n in ("train", *self.names)))
-        return self.ood[name]
+        check_choice("name", name, ("train", *self.names))
+        return self.train if name == "train" else self.test if name == "test" else self.ood[name]
 
 
 # --------------------------------------------------------------------------------------------- checks
-def _positive_int(name: str, value: Any, *, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ParameterError(name, value, ("None or " if optional else "") + "an integer >= 1")
-
-
 def check_config(cfg: Any) -> OODConfig:
     """``cfg`` if it describes a benchmark this module can build, else a ParameterError naming the field."""
     if not isinstance(cfg, OODConfig):
         raise ParameterError("cfg", type(cfg).__name__,
                              "an OODConfig, e.g. reprobook.profiles.config('kpca', 'smoke')")
-    if cfg.in_dataset not in NUM_CLASSES:
-        raise ParameterError("in_dataset", cfg.in_dataset, ", ".join(NUM_CLASSES))
+    check_choice("in_dataset", cfg.in_dataset, NUM_CLASSES)
     names = cfg.ood_datasets
     if isinstance(names, str) or not isinstance(names, (tuple, list)) or not names:
         raise ParameterError("ood_datasets", names, "a non-empty tuple of: " + ", ".join(vision.OOD_DATASETS))
     for name in names:
-        if name not in vision.OOD_DATASETS:
-            raise ParameterError("ood_datasets", name, ", ".join(vision.OOD_DATASETS))
+        check_choice("ood_datasets", name, vision.OOD_DATASETS)
         if vision.OOD_SAME_AS.get(name) == cfg.in_dataset:
             raise ParameterError("ood_datasets", name, f"a set other than the in-distribution data ({cfg.in_dataset})")
     if len(set(names)) != len(names):
         raise ParameterError("ood_datasets", names, "names that each appear once")
-    if cfg.model not in MODELS:
-        raise ParameterError("model", cfg.model, ", ".join(sorted(MODELS)))
-    if not isinstance(cfg.model_kwargs, dict):
-        raise ParameterError("model_kwargs", cfg.model_kwargs, "a dict of keyword arguments of the model")
+    check_choice("model", cfg.model, sorted(MODELS))
+    check_type("model_kwargs", cfg.model_kwargs, dict, "a dict of keyword arguments of the model")
     for name in ("n_train", "n_test", "n_ood"):
-        _positive_int(name, getattr(cfg, name), optional=True)
-    _positive_int("epochs", cfg.epochs)
-    _positive_int("batch_size", cfg.batch_size)
-    for name, low, high in (("lr", 0.0, None), ("momentum", 0.0, 1.0), ("weight_decay", 0.0, None)):
-        value = getattr(cfg, name)
-        ok = (not isinstance(value, bool) and isinstance(value, (int, float))
-              and (value > low if name == "lr" else value >= low) and (high is None or value < high))
-        if not ok:
-            allowed = {"lr": "a number > 0", "momentum": "a number in [0, 1)", "weight_decay": "a number >= 0"}
-            raise ParameterError(name, value, allowed[name])
+        check_optional_int(name, getattr(cfg, name), low=1)
+    check_int("epochs", cfg.epochs, low=1)
+    check_int("batch_size", cfg.batch_size, low=1)
+    check_positive("lr", cfg.lr)
+    check_number("momentum", cfg.momentum, low=0.0, high=1.0, high_inclusive=False)
+    check_number("weight_decay", cfg.weight_decay, low=0.0)
     return cfg
 
 
@@ -167,40 +142,6 @@ def _eval_loader(dataset: Dataset, batch_size: int, device: torch.device) -> Dat
                       pin_memory=device.type == "cuda")
 
 
-def training_config(cfg: OODConfig, seed: int, data_fingerprint: str) -> dict[str, Any]:
-    """Everything that determines the trained classifier: the cache key of its checkpoint."""
-    values = cfg.as_dict()
-    return {**{k: values[k] for k in TRAINING_FIELDS}, "optimizer": "sgd-cosine", "seed": seed,
-            "data": data_fingerprint}
-
-
-def train_classifier(cfg: OODConfig, train_ds: Dataset, *, seed: int, device: torch.device,
-                     progress: bool | None = None) -> tuple[nn.Module, dict[str, Any]]:
-    """The in-distribution classifier: trained with SGD (momentum, weight decay, cosine learning rate) for
-    ``cfg.epochs`` epochs, or loaded from the cache. Returns ``(model on device, eval mode; train_or_load info)``."""
-    from ..sharpness.experiment import data_fingerprint
-
-    config = training_config(cfg, seed, data_fingerprint(train_ds))
-
-    def train():
-        generator = seed_everything(seed)
-        model = build_model(cfg.model, **cfg.model_kwargs)
-        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                    weight_decay=cfg.weight_decay)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-        workers = 0 if device.type == "cpu" else 4
-        loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=generator,
-                            num_workers=workers, pin_memory=device.type == "cuda")
-        history = fit(model, optimizer, loader, epochs=cfg.epochs, scheduler=scheduler, device=device,
-                      progress=progress, desc=f"{cfg.model} on {cfg.in_dataset}, seed {seed}")
-        return model, history
-
-    state, info = train_or_load(config, train, name=f"ood-{cfg.in_dataset}-{cfg.model}")
-    model = build_model(cfg.model, **cfg.model_kwargs)
-    model.load_state_dict(state)
-    return model.to(device).eval(), info
-
-
 # --------------------------------------------------------------------------------------------- the benchmark
 def build_benchmark(cfg: OODConfig, *, device: str | torch.device = "auto", seed: int = 0, data_dir=None,
                     progress: bool | None = None, data_seed: int = 0,
@@ -213,8 +154,8 @@ def build_benchmark(cfg: OODConfig, *, device: str | torch.device = "auto", seed
     as in :func:`reprobook.training.fit`; ``log`` (e.g. ``print``) receives one line per stage.
     """
     check_config(cfg)
-    check_seed(seed)
-    check_seed(data_seed)
+    check_seed("seed", seed)
+    check_seed("data_seed", data_seed)
     device = resolve_device(device)
     say = log or (lambda _msg: None)
     timings: dict[str, float] = {}
@@ -254,5 +195,5 @@ def build_benchmark(cfg: OODConfig, *, device: str | torch.device = "auto", seed
                         checkpoint=str(info["path"]), timings=timings)
 
 
-__all__ = ["NUM_CLASSES", "OODBenchmark", "build_benchmark", "check_config", "train_classifier",
+__all__ = ["NUM_CLASSES", "OODBenchmark", "TRAINING_FIELDS", "build_benchmark", "check_config", "train_classifier",
            "training_config"]

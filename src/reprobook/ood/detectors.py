@@ -32,12 +32,12 @@ from pytorch_ood.utils import extract_features, is_known
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from ..profiles import ParameterError
-from .kernels import (RandomFourierFeatures, check_positive, check_positive_int, check_ratio, components_for_ratio,
-                      cosine_map)
+from ..checks import ParameterError, check_fraction, check_int, check_positive, check_seed, check_type
+from .kernels import RandomFourierFeatures, components_for_ratio, cosine_map
 
 
 def _check_features(z: Any, name: str = "z") -> Tensor:
+    """A non-empty N × D tensor of features, or a ParameterError naming it."""
     if not isinstance(z, Tensor) or z.dim() != 2 or z.shape[0] == 0:
         shape = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
         raise ParameterError(name, shape, "a non-empty 2-D tensor of features, N × D")
@@ -59,8 +59,8 @@ class PCAReconstruction(FeaturesDetector):
     def __init__(self, encoder: Optional[Callable[[Tensor], Tensor]] = None, ratio: float = 0.85, *,
                  chunk_size: int = 8192):
         self.encoder = encoder
-        self.ratio = check_ratio(ratio)
-        self.chunk_size = check_positive_int(chunk_size, "chunk_size")
+        self.ratio = check_fraction("ratio", ratio)
+        self.chunk_size = check_int("chunk_size", chunk_size, low=1)
         self.mean_: Tensor | None = None
         self.components_: Tensor | None = None
         self.explained_variance_: Tensor | None = None
@@ -118,7 +118,7 @@ class PCAReconstruction(FeaturesDetector):
 
     def set_ratio(self, ratio: float) -> "PCAReconstruction":
         """Change the explained-variance ratio of a fitted detector: a new q, the same eigenvectors (no refit)."""
-        ratio = check_ratio(ratio)
+        ratio = check_fraction("ratio", ratio)
         if self.eigenvectors_ is None:
             raise RequiresFittingException(f"{type(self).__name__}: call fit_features(z, y) or fit(loader) first")
         # q = min { k : (λ₁ + … + λ_k) / Σλ ≥ ratio }
@@ -152,6 +152,25 @@ class PCAReconstruction(FeaturesDetector):
         # e(z)² = ‖(φ(z) − μ) − U_qU_qᵀ(φ(z) − μ)‖² = ‖φ(z) − μ‖² − ‖U_qᵀ(φ(z) − μ)‖²  (U_q has orthonormal
         # columns: Pythagoras), which spares the back-projection U_q(U_qᵀ ·), half of the scoring cost
         return (centred.pow(2).sum(1) - coords.pow(2).sum(1)).clamp_min(0.0).sqrt()
+
+    @torch.no_grad()
+    def reconstruction_errors(self, z: Tensor, qs: Any) -> Tensor:
+        """e(z) for several numbers of components at once: a ``len(qs)`` × N tensor, row i with q = ``qs[i]``.
+
+        One mapping of ``z`` and one projection on the largest q: ‖U_qᵀ(φ(z) − μ)‖² for every smaller q is a
+        partial sum of the squared coordinates. Equal to :meth:`set_ratio` then :meth:`reconstruction_error`
+        for each q, without mapping ``z`` again (the post-hoc sensitivity to the ratio uses it).
+        """
+        if self.eigenvectors_ is None:
+            raise RequiresFittingException(f"{type(self).__name__}: call fit_features(z, y) or fit(loader) first")
+        z = _check_features(z)
+        qs = [check_int("qs", q, low=1, high=self.eigenvectors_.shape[1]) for q in qs]
+        centred = self.feature_map(z.to(self.mean_.device)) - self.mean_
+        coords = centred @ self.eigenvectors_[:, :max(qs)]
+        # Σ_{j ≤ q} ⟨u_j, φ(z) − μ⟩² for every q: the cumulative sum of the squared coordinates
+        captured = coords.pow(2).cumsum(1)
+        total = centred.pow(2).sum(1)
+        return torch.stack([(total - captured[:, q - 1]).clamp_min(0.0).sqrt() for q in qs])
 
     def predict_features(self, z: Tensor) -> Tensor:
         """Outlier scores (the reconstruction errors) of features ``z`` (N × D): larger is more likely OoD."""
@@ -194,11 +213,9 @@ class KernelPCACoRP(PCAReconstruction):
     def __init__(self, encoder: Optional[Callable[[Tensor], Tensor]] = None, ratio: float = 0.8,
                  gamma: float = 2.0, n_features: int = 2048, *, seed: int = 0, chunk_size: int = 8192):
         super().__init__(encoder, ratio, chunk_size=chunk_size)
-        self.gamma = check_positive(gamma, "gamma")
-        self.n_features = check_positive_int(n_features, "n_features")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ParameterError("seed", seed, "a non-negative integer")
-        self.seed = seed
+        self.gamma = check_positive("gamma", gamma)
+        self.n_features = check_int("n_features", n_features, low=1)
+        self.seed = check_seed("seed", seed)
         self.rff_: RandomFourierFeatures | None = None
 
     def _repr_extra(self) -> str:
@@ -232,8 +249,7 @@ class KernelPCAFusion(FeaturesDetector):
     def __init__(self, kpca: PCAReconstruction, baseline: LogitsDetector | Callable[[Tensor], Tensor],
                  head: Callable[[Tensor], Tensor], encoder: Optional[Callable[[Tensor], Tensor]] = None, *,
                  refit_kpca: bool = True):
-        if not isinstance(kpca, PCAReconstruction):
-            raise ParameterError("kpca", kpca, "a PCAReconstruction, KernelPCACoP or KernelPCACoRP detector")
+        check_type("kpca", kpca, PCAReconstruction, "a PCAReconstruction, KernelPCACoP or KernelPCACoRP detector")
         if not (isinstance(baseline, LogitsDetector) or callable(baseline)):
             raise ParameterError("baseline", baseline, "a pytorch-ood LogitsDetector or a function logits → scores")
         if not callable(head):
@@ -309,9 +325,7 @@ def pytorch_ood_baselines(model: torch.nn.Module, cfg: Any = None) -> dict[str, 
         raise ParameterError("model", type(model).__name__, "a classifier whose .head is the nn.Linear last layer")
     value = (lambda name, default: getattr(cfg, name, default) if cfg is not None else default)
     dim = head.in_features
-    vim_dim = value("vim_dim", None) or dim // 2
-    if isinstance(vim_dim, bool) or not isinstance(vim_dim, int) or not 1 <= vim_dim < dim:
-        raise ParameterError("vim_dim", vim_dim, f"None or an integer in [1, {dim - 1}]")
+    vim_dim = check_int("vim_dim", value("vim_dim", None) or dim // 2, low=1, high=dim - 1)
     norm_std = None
     in_dataset = value("in_dataset", None)
     if in_dataset is not None:

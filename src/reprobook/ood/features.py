@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..profiles import ParameterError
+from ..checks import ParameterError
 
 
 @dataclass

@@ -16,39 +16,18 @@ chapter compare the maps against them.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..profiles import ParameterError
-
-
-def check_ratio(value: Any, name: str = "ratio") -> float:
-    """An explained-variance ratio: a number in (0, 1]."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0.0 < value <= 1.0
-    if not ok:
-        raise ParameterError(name, value, "a number in (0, 1]")
-    return float(value)
-
-
-def check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ParameterError(name, value, "an integer >= 1")
-    return int(value)
-
-
-def check_positive(value: Any, name: str) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    if not ok:
-        raise ParameterError(name, value, "a finite number > 0")
-    return float(value)
+from ..checks import ParameterError, check_fraction, check_int, check_positive, check_seed, check_type
 
 
 def cosine_map(z: Tensor, eps: float = 1e-10) -> Tensor:
     """The explicit map of the cosine kernel, row by row: φ(z) = z / ‖z‖₂ (``eps`` keeps 0 finite)."""
+    check_type("z", z, Tensor, "a 2-D tensor of features, N × D")
     if z.dim() != 2:
         raise ParameterError("z", tuple(z.shape), "a 2-D tensor of features, N × D")
     # φ(z) = z / ‖z‖₂
@@ -62,7 +41,7 @@ def cosine_kernel(x: Tensor, y: Tensor) -> Tensor:
 
 def gaussian_kernel(x: Tensor, y: Tensor, gamma: float) -> Tensor:
     """The Gaussian kernel matrix, k(x, y) = exp(−γ ‖x − y‖₂²)."""
-    gamma = check_positive(gamma, "gamma")
+    gamma = check_positive("gamma", gamma)
     # k(x, y) = exp(−γ ‖x − y‖²)
     return torch.exp(-gamma * torch.cdist(x, y).pow(2))
 
@@ -79,15 +58,13 @@ class RandomFourierFeatures(nn.Module):
     def __init__(self, in_features: int, n_features: int, gamma: float, *, seed: int | None = 0,
                  generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32):
         super().__init__()
-        self.in_features = check_positive_int(in_features, "in_features")
-        self.n_features = check_positive_int(n_features, "n_features")
-        self.gamma = check_positive(gamma, "gamma")
+        self.in_features = check_int("in_features", in_features, low=1)
+        self.n_features = check_int("n_features", n_features, low=1)
+        self.gamma = check_positive("gamma", gamma)
         if generator is None:
-            if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-                raise ParameterError("seed", seed, "a non-negative integer (or pass a torch.Generator)")
-            generator = torch.Generator().manual_seed(int(seed))
-        elif not isinstance(generator, torch.Generator):
-            raise ParameterError("generator", generator, "None or a torch.Generator")
+            generator = torch.Generator().manual_seed(check_seed("seed", seed))
+        else:
+            check_type("generator", generator, torch.Generator, "None or a torch.Generator")
         # ω ~ N(0, 2γ I): M rows of dimension D
         omega = math.sqrt(2.0 * self.gamma) * torch.randn(self.n_features, self.in_features, generator=generator,
                                                           dtype=torch.float64)
@@ -117,7 +94,7 @@ def components_for_ratio(explained_variance: Any, ratio: float) -> int:
     >>> components_for_ratio([4.0, 3.0, 2.0, 1.0], 0.7)
     2
     """
-    ratio = check_ratio(ratio)
+    ratio = check_fraction("ratio", ratio)
     values = np.sort(np.asarray(explained_variance, dtype=np.float64).ravel())[::-1]
     if values.size == 0 or not np.all(np.isfinite(values)) or values.min() < -1e-12 * max(values.max(), 1.0):
         raise ParameterError("explained_variance", "…", "a non-empty list of finite, non-negative variances")

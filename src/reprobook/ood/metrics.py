@@ -20,15 +20,18 @@ reports the fraction of OoD samples *accepted* as InD when 95% of the InD sample
 
 from __future__ import annotations
 
+import functools
 import time
-from typing import Any, Mapping
+import zlib
+from typing import Any, Mapping, Sequence
 
+import numpy as np
 import torch
 from pytorch_ood.api import Detector, FeatureMapsDetector, FeaturesDetector, LogitsDetector
 from pytorch_ood.metrics import FPRAtTPR, OODMetrics
 from torch import Tensor
 
-from ..profiles import ParameterError
+from ..checks import ParameterError, check_choice, check_int, check_seed
 
 METRICS: tuple[str, ...] = ("FPR95", "AUROC", "AUPR-IN", "AUPR-OUT")
 FPR_DEFINITIONS: tuple[str, ...] = ("id", "ood")
@@ -51,8 +54,7 @@ def ood_metrics(scores_in: Any, scores_out: Any, *, fpr_definition: str = "id") 
     the FPR95: ``"id"`` (default) the fraction of OoD samples accepted at 95% InD acceptance, as in
     the papers; ``"ood"`` the fraction of InD samples flagged at 95% OoD detection (``pytorch-ood``).
     """
-    if fpr_definition not in FPR_DEFINITIONS:
-        raise ParameterError("fpr_definition", fpr_definition, ", ".join(repr(d) for d in FPR_DEFINITIONS))
+    check_choice("fpr_definition", fpr_definition, FPR_DEFINITIONS)
     s_in, s_out = _flat_scores(scores_in, "scores_in"), _flat_scores(scores_out, "scores_out")
     scores = torch.cat([s_in, s_out])
     # pytorch-ood: labels < 0 mark the OoD samples, the positive class
@@ -141,8 +143,7 @@ def evaluate(detectors: Mapping[str, Detector], benchmark: Any, *, fit: bool = T
             raise ParameterError(f"detectors[{name!r}]", det, "a pytorch-ood Detector")
     if not getattr(benchmark, "ood", None):
         raise ParameterError("benchmark", benchmark, "an OODBenchmark with at least one OoD set")
-    if fpr_definition not in FPR_DEFINITIONS:
-        raise ParameterError("fpr_definition", fpr_definition, ", ".join(repr(d) for d in FPR_DEFINITIONS))
+    check_choice("fpr_definition", fpr_definition, FPR_DEFINITIONS)
     rows, seconds, all_scores = [], {}, {}
     for name, det in detectors.items():
         start = time.perf_counter()
@@ -190,42 +191,137 @@ def _metric_value(metric: str, fpr_definition: str, s_in: Tensor, s_out: Tensor)
     return float(F.fpr_at_tpr(-scores, torch.where(labels < 0, 0, -1), 0.95))  # InD as the positive class
 
 
+# --------------------------------------------------------------------------------------------- the bootstrap
+# A bootstrap round draws every set anew, with replacement: sample i of a set of n is drawn c_i times,
+# (c_1, ..., c_n) ~ Multinomial(n; 1/n, ..., 1/n). A metric of the resampled scores is the same metric with
+# each sample weighted by its count, so a round needs no copy of the scores: the scores are sorted once, and
+# every round is a cumulative sum of its counts in that order (all rounds at once, as matrices).
+ROUNDS_PER_CHUNK = 256  # rounds held in memory at once (a chunk of counts is rounds × set size)
+
+
+def resample_counts(sizes: Mapping[str, int], n_boot: int, seed: int) -> dict[str, np.ndarray]:
+    """How often each sample is drawn in each of ``n_boot`` rounds: ``{set: n_boot × size counts}``.
+
+    The counts of a set depend only on ``seed``, its name and its size (not on the other sets), so two
+    detectors, or two classifiers, scored on the same samples are resampled together. Cached.
+    """
+    check_int("n_boot", n_boot, low=1)
+    check_seed("seed", seed)
+    for name, n in sizes.items():
+        check_int(f"sizes[{name!r}]", n, low=1)
+    return _resample_counts(tuple(sorted(sizes.items())), n_boot, seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _resample_counts(sizes: tuple[tuple[str, int], ...], n_boot: int, seed: int) -> dict[str, np.ndarray]:
+    out = {}
+    for name, n in sizes:
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+        draws = rng.integers(0, n, size=(n_boot, n))  # sample drawn at each of the n draws of each round
+        flat = (draws + n * np.arange(n_boot)[:, None]).ravel()
+        counts = np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n)
+        out[name] = counts.astype(np.uint16 if n < 2 ** 16 else np.int64)
+        out[name].setflags(write=False)
+    return out
+
+
+def _cumulative(weights: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """rounds × (n + 1): the summed weights of the first 0, 1, ..., n samples in ``order``."""
+    out = np.zeros((weights.shape[0], weights.shape[1] + 1))
+    np.cumsum(weights[:, order], axis=1, out=out[:, 1:])
+    return out
+
+
+def weighted_auroc(s_in: np.ndarray, s_out: np.ndarray, w_in: np.ndarray, w_out: np.ndarray) -> np.ndarray:
+    """AUROC (OoD positive, larger score = more OoD) of every round of counts: ``w_in`` rounds × n_in, ``w_out``
+    rounds × n_out. Mann–Whitney with ties counted ½, which is the trapezoidal area under pytorch-ood's ROC:
+
+        AUROC = Σ_j w_j [Σ_i w_i 1(s_i < s_j) + ½ Σ_i w_i 1(s_i = s_j)] / (Σ_i w_i · Σ_j w_j),  i InD, j OoD.
+    """
+    order = np.argsort(s_in, kind="stable")
+    sorted_in = s_in[order]
+    below = np.searchsorted(sorted_in, s_out, side="left")  # InD scores < s_j
+    at_or_below = np.searchsorted(sorted_in, s_out, side="right")  # InD scores ≤ s_j
+    cum = _cumulative(w_in, order)
+    wins = cum[:, below] + 0.5 * (cum[:, at_or_below] - cum[:, below])
+    return (w_out * wins).sum(1) / (w_in.sum(1) * w_out.sum(1))
+
+
+def weighted_fpr_at_tpr(x_pos: np.ndarray, x_neg: np.ndarray, w_pos: np.ndarray, w_neg: np.ndarray,
+                        tpr: float = 0.95) -> np.ndarray:
+    """pytorch-ood's ``fpr_at_tpr`` of every round of counts (larger ``x`` = positive): the threshold is the
+    largest score t whose TPR, Σ w⁺ 1(x⁺ ≥ t) / Σ w⁺, reaches ``tpr`` first; FPR = Σ w⁻ 1(x⁻ ≥ t) / Σ w⁻."""
+    rounds = np.arange(w_pos.shape[0])
+    order = np.argsort(-x_pos, kind="stable")  # positives, largest first
+    cum = np.cumsum(w_pos[:, order], axis=1) / w_pos.sum(1, keepdims=True)
+    first = np.argmax(cum >= tpr, axis=1)  # the sample at which the TPR first reaches tpr (it has weight > 0)
+    threshold = x_pos[order][first]
+    neg_order = np.argsort(x_neg, kind="stable")
+    below = np.searchsorted(x_neg[neg_order], threshold, side="left")  # negatives with x < t
+    cum_neg = _cumulative(w_neg, neg_order)
+    total = cum_neg[:, -1]
+    return (total - cum_neg[rounds, below]) / total
+
+
+def _rounds_metric(metric: str, fpr_definition: str, s_in: np.ndarray, s_out: np.ndarray, w_in: np.ndarray,
+                   w_out: np.ndarray) -> np.ndarray:
+    if metric == "AUROC":
+        return weighted_auroc(s_in, s_out, w_in, w_out)
+    if metric == "FPR95" and fpr_definition == "id":  # InD is the positive class of −s
+        return weighted_fpr_at_tpr(-s_in, -s_out, w_in, w_out)
+    if metric == "FPR95":
+        return weighted_fpr_at_tpr(s_out, s_in, w_out, w_in)
+    # AUPR: round by round, on the resampled scores themselves
+    t_in, t_out = torch.from_numpy(s_in), torch.from_numpy(s_out)
+    return np.array([_metric_value(metric, fpr_definition, t_in.repeat_interleave(torch.from_numpy(a.astype(np.int64))),
+                                   t_out.repeat_interleave(torch.from_numpy(b.astype(np.int64))))
+                     for a, b in zip(w_in, w_out)])
+
+
 def bootstrap_average(scores: Mapping[str, Any], *, metric: str = "AUROC", n_boot: int = 500, seed: int = 0,
                       fpr_definition: str = "id") -> dict[str, Any]:
     """``metric`` averaged over the OoD sets, observed and in ``n_boot`` bootstrap rounds.
 
     ``scores``: ``{"test": InD scores, <OoD set>: scores, ...}`` (as :func:`evaluate` returns them). Each
-    round resamples, with replacement, the InD test samples and the samples of every OoD set. The
-    indices depend only on ``seed`` and the set sizes, so two detectors bootstrapped with the same seed
-    on the same samples are resampled *together*: :func:`compare_bootstrapped` pairs them.
+    round resamples, with replacement, the InD test samples and the samples of every OoD set
+    (:func:`resample_counts`: the same rounds for every detector scored on the same samples, so
+    :func:`compare_bootstrapped` pairs them). AUROC and FPR95 are computed for all rounds at once from
+    the counts; AUPR round by round. ``rounds`` is a float64 array of the ``n_boot`` values.
     """
-    if metric not in METRICS:
-        raise ParameterError("metric", metric, ", ".join(METRICS))
-    if fpr_definition not in FPR_DEFINITIONS:
-        raise ParameterError("fpr_definition", fpr_definition, ", ".join(repr(d) for d in FPR_DEFINITIONS))
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
-        raise ParameterError("n_boot", n_boot, "an integer >= 1")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ParameterError("seed", seed, "a non-negative integer")
-    s = _check_scores_dict(scores, "scores")
+    check_choice("metric", metric, METRICS)
+    check_choice("fpr_definition", fpr_definition, FPR_DEFINITIONS)
+    check_int("n_boot", n_boot, low=1)
+    check_seed("seed", seed)
+    s = {k: v.numpy() for k, v in _check_scores_dict(scores, "scores").items()}
     sets = [k for k in s if k != "test"]
-
-    def average(index: dict[str, Tensor] | None) -> float:
-        pick = (lambda k: s[k] if index is None else s[k][index[k]])
-        return sum(_metric_value(metric, fpr_definition, pick("test"), pick(k)) for k in sets) / len(sets)
-
-    gen = torch.Generator().manual_seed(seed)
-    rounds = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # thousands of tiny sorts: a thread pool only adds wake-ups (and stalls on a busy CPU)
-    try:
-        for _ in range(n_boot):
-            rounds.append(average({k: torch.randint(0, len(v), (len(v),), generator=gen) for k, v in s.items()}))
-    finally:
-        torch.set_num_threads(threads)
+    counts = resample_counts({k: len(v) for k, v in s.items()}, n_boot, seed)
+    rounds = np.zeros(n_boot)
+    for start in range(0, n_boot, ROUNDS_PER_CHUNK):
+        part = slice(start, start + ROUNDS_PER_CHUNK)
+        w_in = counts["test"][part].astype(np.float64)
+        for k in sets:
+            rounds[part] += _rounds_metric(metric, fpr_definition, s["test"], s[k], w_in,
+                                           counts[k][part].astype(np.float64))
+    observed = sum(_metric_value(metric, fpr_definition, torch.from_numpy(s["test"]), torch.from_numpy(s[k]))
+                   for k in sets) / len(sets)
     return {"metric": metric, "fpr_definition": fpr_definition, "seed": seed, "n_boot": n_boot,
-            "sizes": {k: len(v) for k, v in s.items()}, "observed": average(None),
-            "rounds": torch.tensor(rounds, dtype=torch.float64)}
+            "sizes": {k: len(v) for k, v in s.items()}, "observed": observed, "rounds": rounds / len(sets)}
+
+
+def mean_bootstrap(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The mean of several :func:`bootstrap_average` results of the same resamplings (e.g. one per trained
+    classifier, all scored on the same samples): observed and round-by-round values averaged."""
+    if isinstance(results, Mapping) or not results:
+        raise ParameterError("results", results, "a non-empty list of bootstrap_average results")
+    first = results[0]
+    for r in results[1:]:
+        for key in ("metric", "fpr_definition", "seed", "n_boot", "sizes"):
+            if r[key] != first[key]:
+                raise ParameterError("results", f"{key} = {r[key]!r}",
+                                     f"bootstrap_average results of the same resamplings ({key} = {first[key]!r})")
+    return {**{k: first[k] for k in ("metric", "fpr_definition", "seed", "n_boot", "sizes")},
+            "observed": float(np.mean([r["observed"] for r in results])),
+            "rounds": np.mean([r["rounds"] for r in results], axis=0), "averaged_over": len(results)}
 
 
 def compare_bootstrapped(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
@@ -233,18 +329,19 @@ def compare_bootstrapped(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str
 
     The improvement is a − b for AUROC and AUPR, b − a for FPR95 (lower is better). Returns the observed
     improvement, the 2.5% and 97.5% percentiles of the round-by-round improvements (``low``, ``high``)
-    and ``p_better``, the fraction of rounds in which a was not better: a one-sided bootstrap p-value
-    for "a is better". It captures the sampling of the test sets, not the variation between trained
-    classifiers.
+    and ``p_better``, a one-sided bootstrap p-value for "a is better": (k + 1) / (n_boot + 1), k the rounds
+    in which a was not better (never 0 from a finite number of rounds). It captures the sampling of the
+    test sets, not the variation between trained classifiers.
     """
     for key in ("metric", "fpr_definition", "seed", "n_boot", "sizes"):
         if a[key] != b[key]:
             raise ParameterError("b", f"{key} = {b[key]!r}",
                                  f"a bootstrap_average of the same resamplings as a ({key} = {a[key]!r})")
     sign = -1.0 if a["metric"] == "FPR95" else 1.0
-    rounds = sign * (a["rounds"] - b["rounds"])
-    return {"improvement": sign * (a["observed"] - b["observed"]), "low": float(torch.quantile(rounds, 0.025)),
-            "high": float(torch.quantile(rounds, 0.975)), "p_better": float((rounds <= 0).double().mean()),
+    rounds = sign * (np.asarray(a["rounds"]) - np.asarray(b["rounds"]))
+    low, high = np.quantile(rounds, [0.025, 0.975])
+    return {"improvement": float(sign * (a["observed"] - b["observed"])), "low": float(low), "high": float(high),
+            "p_better": float((np.count_nonzero(rounds <= 0) + 1) / (len(rounds) + 1)),
             "n_boot": a["n_boot"], "metric": a["metric"]}
 
 
@@ -264,29 +361,7 @@ def paired_bootstrap(scores_a: Mapping[str, Any], scores_b: Mapping[str, Any], *
 
 def wide(table, metric: str = "AUROC"):
     """One metric of :func:`evaluate`'s table as detector × OoD set (the ``average`` column last)."""
-    if metric not in METRICS:
-        raise ParameterError("metric", metric, ", ".join(METRICS))
+    check_choice("metric", metric, METRICS)
     out = table.pivot(index="detector", columns="ood_set", values=metric)
     sets = [s for s in dict.fromkeys(table["ood_set"]) if s != AVERAGE] + [AVERAGE]
     return out.loc[list(dict.fromkeys(table["detector"])), sets]
-
-
-def bootstrap_verdict(*results: Mapping[str, Any], alpha: float = 0.05) -> str:
-    """The verdict on "a is better than b" from one or more :func:`paired_bootstrap` results (say AUROC and FPR95).
-
-    Each result alone: ``reproduced`` when the improvement is positive and ``p_better`` < ``alpha``,
-    ``partly`` when it is positive without that, ``not reproduced`` otherwise. Several results:
-    ``reproduced`` if every one is, ``not reproduced`` if every one is, else ``partly``. (Also takes
-    :func:`compare_bootstrapped` results.)
-    """
-    if not results:
-        raise ParameterError("results", "none", "one or more paired_bootstrap results")
-    each = []
-    for r in results:
-        if r["improvement"] <= 0:
-            each.append("not reproduced")
-        else:
-            each.append("reproduced" if r["p_better"] < alpha else "partly")
-    if all(v == each[0] for v in each):
-        return each[0]
-    return "partly"
