@@ -151,3 +151,17 @@ def test_a_glued_figure_shows_as_an_image_of_its_own_size(shell):
     rec.figure("demo_fig", fig)
     html = shell.user_expressions({"f": "demo_fig"})["f"]["data"]["text/html"]
     assert html.startswith('<img src="data:image/png;base64,') and "height:auto" in html
+
+
+@pytest.mark.parametrize("value, fmt, shown", [(22746, ",", "22,746"), (0.35, ".3f", "0.350"),
+                                               (0.183, "+.3f", "+0.183"), ("a, b", None, "a, b"), (3, None, "3")])
+def test_the_book_shows_the_glued_text_as_formatted(shell, value, fmt, shown):
+    """MyST-NB literal-evaluates glued text: what it renders must be the formatted value, not a tuple or a float."""
+    from myst_nb.core.variables import format_plain_text
+
+    captured = {}
+    shell.display_pub.publish = lambda data, metadata=None, **kw: captured.update(data)
+    rec = RunRecord("demo", profile="smoke", device="cpu", seed=0)
+    rec.glue("demo_value", value, fmt=fmt)
+    text = next(v for k, v in captured.items() if k.endswith("text/plain"))  # glue's record of the value
+    assert format_plain_text(text, "") == shown

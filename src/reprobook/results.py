@@ -298,7 +298,9 @@ class RunRecord:
             from myst_nb import glue
 
             _bind_in_kernel(name, self.glued[name])
-            glue(name, self.glued[name] if fmt else value, display=display)
+            # glued as a str: MyST-NB literal-evaluates the glued text, so "22,746" glued as text would
+            # show as the tuple (22, 746) and "0.350" as 0.35; a str's repr evaluates back to itself
+            glue(name, str(self.glued[name]), display=display)
         return value
 
     def glue_result(self, result: Any, prefix: str) -> Any:
