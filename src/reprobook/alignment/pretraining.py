@@ -1,0 +1,502 @@
+"""Explained in `notebooks/alignment/baichuan2.ipynb`: small Llama-style language models pre-trained like Baichuan 2.
+
+The model is ``transformers``' ``LlamaForCausalLM`` (rotary position embeddings, SwiGLU, pre-RMSNorm:
+Baichuan 2-7B's architecture) at a small size, optionally with :class:`~reprobook.alignment.normhead.NormHead`
+and the max-z loss. Training follows Baichuan 2's optimiser settings (AdamW with β = (0.9, 0.95), weight
+decay 0.1, gradient-norm clipping, linear warm-up then cosine decay) on packed token blocks: every
+document ends with ``</s>``, the stream is cut into blocks of ``seq_len`` tokens.
+
+One loop, :func:`train_lm`, runs on a CPU, one GPU or several under ``accelerate launch``; it records the
+cross-entropy, the largest logit and the gradient norm of every step, the validation loss at regular
+steps, the throughput in tokens per second, and whether the run diverged. :func:`train_cached` wraps it
+in :func:`reprobook.training.train_or_load`, keyed by the model, the optimiser settings, the token
+data and this code, so a re-run loads instead of re-training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..checks import ParameterError, check_int, check_number
+from ..results import glued
+from .normhead import MAX_Z_WEIGHT, apply_normhead, causal_lm_loss
+
+
+# --------------------------------------------------------------------------------------------- model
+@dataclass(frozen=True)
+class ModelSize:
+    """A Llama-style decoder's shape. ``intermediate`` defaults to the SwiGLU width ⌈8·hidden/3⌉ rounded up to 8."""
+
+    hidden: int
+    layers: int
+    heads: int
+    intermediate: int | None = None
+
+    def __post_init__(self) -> None:
+        check_int("hidden", self.hidden, low=1)
+        check_int("layers", self.layers, low=1)
+        check_int("heads", self.heads, low=1)
+        if self.hidden % self.heads:
+            raise ParameterError("heads", self.heads, f"a divisor of hidden ({self.hidden})")
+
+    @property
+    def ffn(self) -> int:
+        return self.intermediate or 8 * math.ceil(8 * self.hidden / 3 / 8)
+
+    @property
+    def name(self) -> str:
+        return f"d{self.hidden}-L{self.layers}"
+
+    @classmethod
+    def parse(cls, value: Any) -> "ModelSize":
+        """A ModelSize from itself, a dict of its fields or a tuple ``(hidden, layers, heads[, intermediate])``."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            return cls(**value)
+        if isinstance(value, (tuple, list)) and 3 <= len(value) <= 4:
+            return cls(*value)
+        raise ParameterError("model size", value, "a ModelSize, a dict of its fields or (hidden, layers, heads)")
+
+
+def llama_config(size: ModelSize, vocab_size: int, max_positions: int):
+    """The ``LlamaConfig`` of a small Baichuan-2-7B-like model (RoPE, SwiGLU, RMSNorm, untied output)."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(vocab_size=vocab_size, hidden_size=size.hidden, intermediate_size=size.ffn,
+                       num_hidden_layers=size.layers, num_attention_heads=size.heads,
+                       num_key_value_heads=size.heads, max_position_embeddings=max_positions,
+                       hidden_act="silu", rms_norm_eps=1e-6, tie_word_embeddings=False,
+                       bos_token_id=0, eos_token_id=1, pad_token_id=1)
+
+
+def build_model(size: ModelSize, vocab_size: int, *, normhead: bool, seed: int, max_positions: int = 2048):
+    """A freshly initialised ``LlamaForCausalLM`` (seeded), with NormHead when ``normhead``."""
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(llama_config(size, vocab_size, max_positions))
+    return apply_normhead(model) if normhead else model
+
+
+def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
+    """``total``; ``non_embedding`` (all but the input and output embeddings); ``compute`` (all but the
+    input embedding table, a lookup: the parameters that take part in a matrix product per token)."""
+    total = sum(p.numel() for p in model.parameters())
+    emb = model.get_input_embeddings().weight
+    out = model.get_output_embeddings().weight
+    tied = emb is out
+    return {"total": total, "non_embedding": total - emb.numel() - (0 if tied else out.numel()),
+            "compute": total - (0 if tied else emb.numel())}
+
+
+# --------------------------------------------------------------------------------------------- data
+def pack_tokens(tokenizer: Any, texts: Sequence[str], seq_len: int, *, max_tokens: int | None = None) -> torch.Tensor:
+    """Token blocks (n, ``seq_len``) of int64: every text encoded without special tokens and followed by
+    the end-of-text id, all concatenated and cut (the remainder dropped; at most ``max_tokens``)."""
+    check_int("seq_len", seq_len, low=2)
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ParameterError("tokenizer", type(tokenizer).__name__, "a tokenizer with an end-of-sequence token")
+    ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    stream = np.fromiter((t for row in ids for t in (*row, eos)), dtype=np.int64)
+    if max_tokens is not None:
+        stream = stream[:max_tokens]
+    n = len(stream) // seq_len
+    if n == 0:
+        raise ParameterError("texts", f"{len(stream)} tokens", f"at least seq_len = {seq_len} tokens")
+    return torch.from_numpy(stream[: n * seq_len].reshape(n, seq_len).copy())
+
+
+@dataclass
+class LMData:
+    """The token data every language model of the chapter trains and is validated on."""
+
+    tokenizer: Any
+    train_blocks: torch.Tensor  # (n, seq_len) int64
+    val_blocks: torch.Tensor
+    key: str  # fingerprint of the tokens (part of every run's cache key)
+    tokenizer_name: str = glued()
+    vocab_size: int = glued(",")  # len(tokenizer): the embedding rows
+    train_tokens: int = glued(",")
+    val_tokens: int = glued(",")
+    seconds: float = glued(".1f")  # tokenising and packing
+
+
+def lm_data(tokenizer: Any, train_texts: Sequence[str], val_texts: Sequence[str], *, seq_len: int,
+            train_tokens: int, val_blocks: int, name: str = "", seed: int = 0) -> LMData:
+    """Shuffle the documents (``seed``: the data order, fixed for every run) and pack just enough of them:
+    ``train_tokens`` for training (every run sees each token once) and ``val_blocks`` blocks for validation."""
+    import random
+
+    check_int("train_tokens", train_tokens, low=seq_len)
+    check_int("val_blocks", val_blocks, low=1)
+    start = time.perf_counter()
+
+    def take(texts: Sequence[str], tokens: int) -> torch.Tensor:
+        order = list(range(len(texts)))
+        random.Random(seed).shuffle(order)
+        chosen, chars = [], 0
+        for i in order:  # twice the characters needed: these tokenizers need fewer tokens than characters
+            chosen.append(texts[i])
+            chars += len(texts[i])
+            if chars >= 2 * tokens:
+                break
+        blocks = pack_tokens(tokenizer, chosen, seq_len)
+        if blocks.numel() < tokens and len(chosen) < len(texts):
+            blocks = pack_tokens(tokenizer, [texts[i] for i in order], seq_len)
+        return blocks[: math.ceil(tokens / seq_len)]
+
+    train = take(train_texts, train_tokens)
+    val = take(val_texts, val_blocks * seq_len)
+    return LMData(tokenizer, train, val, fingerprint(train, val), name, len(tokenizer), train.numel(), val.numel(),
+                  time.perf_counter() - start)
+
+
+def chapter_lm_data(cfg: Any, overview: Any) -> LMData:
+    """The chapter's token data: its own BPE (``cfg.lm_vocab_size`` tokens, character coverage
+    ``cfg.lm_coverage``, trained on the train split) or any Hugging Face tokenizer (``cfg.lm_tokenizer``)."""
+    from .tokenizer import train_bpe, truncate
+
+    train_texts = overview.texts("train")
+    if cfg.lm_tokenizer is None:
+        sample = overview.texts("train", max_chars=cfg.lm_tokenizer_chars)
+        tok = truncate(train_bpe(sample, cfg.lm_vocab_size, coverage=cfg.lm_coverage,
+                                 max_token_length=cfg.max_token_length), cfg.lm_vocab_size)
+        name = f"BPE {cfg.lm_vocab_size:,} trained here (character coverage {cfg.lm_coverage:g})"
+    else:
+        from ..llm import load_tokenizer
+
+        tok, name = load_tokenizer(cfg.lm_tokenizer), cfg.lm_tokenizer
+    return lm_data(tok, train_texts, overview.texts("validation"), seq_len=cfg.seq_len,
+                   train_tokens=cfg.steps * cfg.batch_size * cfg.seq_len, val_blocks=cfg.val_blocks, name=name)
+
+
+def settings_from(cfg: Any, **changes: Any) -> TrainSettings:
+    """The chapter configuration's optimiser settings (NormHead and max-z on: Baichuan 2's recipe)."""
+    values = dict(steps=cfg.steps, batch_size=cfg.batch_size, seq_len=cfg.seq_len, lr=cfg.lr,
+                  warmup_fraction=cfg.warmup_fraction, min_lr_ratio=cfg.min_lr_ratio, weight_decay=cfg.weight_decay,
+                  betas=tuple(cfg.betas), grad_clip=cfg.grad_clip, max_z_weight=cfg.max_z_weight, normhead=True,
+                  eval_every=0)
+    return TrainSettings(**{**values, **changes})
+
+
+def fingerprint(*tensors: torch.Tensor) -> str:
+    """The first 16 hex digits of the SHA-256 of the tensors' bytes (a cache key for token data)."""
+    digest = hashlib.sha256()
+    for t in tensors:
+        digest.update(str(tuple(t.shape)).encode())
+        digest.update(t.contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------- training
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation of one run. Defaults: Baichuan 2's AdamW settings (Section 2.6 of the paper)."""
+
+    steps: int
+    batch_size: int
+    seq_len: int
+    lr: float
+    warmup_fraction: float = 0.1  # linear warm-up over this share of the steps
+    min_lr_ratio: float = 0.1  # cosine decay to lr × this
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float = 0.5
+    max_z_weight: float = MAX_Z_WEIGHT  # 0: no max-z loss
+    normhead: bool = True
+    eval_every: int = 0  # 0: only at the end
+    eval_blocks: int | None = None  # validation blocks per evaluation (None: all)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "seq_len"):
+            check_int(name, getattr(self, name), low=1)
+        check_number("lr", self.lr, low=0.0, low_inclusive=False)
+        check_number("warmup_fraction", self.warmup_fraction, low=0.0, high=1.0)
+        check_number("min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)
+        check_number("max_z_weight", self.max_z_weight, low=0.0)
+        check_int("eval_every", self.eval_every, low=0)
+
+    @property
+    def tokens(self) -> int:
+        """Training tokens seen: steps × batch × sequence length."""
+        return self.steps * self.batch_size * self.seq_len
+
+    def lr_at(self, step: int) -> float:
+        """Linear warm-up to ``lr``, then cosine decay to ``lr × min_lr_ratio`` at the last step."""
+        warm = max(1, round(self.warmup_fraction * self.steps))
+        if step < warm:
+            return self.lr * (step + 1) / warm
+        progress = (step - warm) / max(1, self.steps - warm - 1)
+        return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+@dataclass
+class RunRecord:
+    """What one training run measured (per step unless named otherwise)."""
+
+    loss: list[float] = field(default_factory=list)  # cross-entropy (the max-z term excluded)
+    max_logit: list[float] = field(default_factory=list)  # the largest logit in the batch
+    mean_max_logit: list[float] = field(default_factory=list)  # the mean over tokens of each token's largest logit
+    grad_norm: list[float] = field(default_factory=list)  # before clipping
+    eval_steps: list[int] = field(default_factory=list)
+    eval_loss: list[float] = field(default_factory=list)
+    final_val_loss: float = float("nan")
+    diverged: bool = False  # a non-finite loss stopped the run
+    train_seconds: float = 0.0  # the optimisation steps only (no evaluation)
+    tokens: int = 0
+    parameters: dict[str, int] = field(default_factory=dict)
+    started_at: str = ""  # when training began (UTC, ISO 8601; from the checkpoint when loaded), not a tensor
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.train_seconds if self.train_seconds > 0 else float("nan")
+
+    # a checkpoint stores only tensors: the record travels as tensors beside the weights
+    def to_tensors(self) -> dict[str, torch.Tensor]:
+        out = {}
+        for k, v in asdict(self).items():
+            if k == "started_at":
+                continue
+            if k == "parameters":
+                for name, n in v.items():
+                    out[f"_record.parameters.{name}"] = torch.tensor(n, dtype=torch.int64)
+            else:
+                out[f"_record.{k}"] = torch.tensor(v, dtype=torch.float64)
+        return out
+
+    @classmethod
+    def from_tensors(cls, state: dict[str, torch.Tensor]) -> "RunRecord":
+        rec = cls()
+        for key, value in state.items():
+            if not key.startswith("_record."):
+                continue
+            name = key[len("_record."):]
+            if name.startswith("parameters."):
+                rec.parameters[name.split(".", 1)[1]] = int(value)
+            elif name in ("final_val_loss", "train_seconds"):
+                setattr(rec, name, float(value))
+            elif name in ("diverged",):
+                rec.diverged = bool(value)
+            elif name == "tokens":
+                rec.tokens = int(value)
+            elif name == "eval_steps":
+                rec.eval_steps = [int(x) for x in value.tolist()]
+            else:
+                setattr(rec, name, [float(x) for x in value.tolist()])
+        return rec
+
+
+@torch.no_grad()
+def validation_loss(model: torch.nn.Module, blocks: torch.Tensor, *, batch_size: int, device) -> float:
+    """Mean next-token cross-entropy of ``model`` over the token ``blocks`` (eval mode, restored after)."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    try:
+        for start in range(0, len(blocks), batch_size):
+            x = blocks[start:start + batch_size].to(device)
+            _, ce, _ = causal_lm_loss(model(input_ids=x).logits, x)
+            n = x.shape[0] * (x.shape[1] - 1)
+            total += float(ce) * n
+            count += n
+    finally:
+        model.train(was_training)
+    return total / count
+
+
+def train_lm(model: torch.nn.Module, train_blocks: torch.Tensor, val_blocks: torch.Tensor,
+             settings: TrainSettings, *, seed: int, device: Any = "auto") -> RunRecord:
+    """Pre-train ``model`` in place on ``train_blocks`` (batches drawn in a seeded random order, repeated
+    when the steps need more blocks than there are) and return its :class:`RunRecord`.
+
+    Each step minimises cross-entropy + ``settings.max_z_weight`` · max-z. The learning rate follows
+    :meth:`TrainSettings.lr_at`. A non-finite loss stops the run (``diverged``); its final validation
+    loss is then NaN. Under ``accelerate launch`` the batches are sharded over the processes.
+    """
+    from ..training import make_accelerator
+
+    if train_blocks.shape[1] != settings.seq_len:
+        raise ParameterError("train_blocks", tuple(train_blocks.shape), f"blocks of seq_len = {settings.seq_len}")
+    accelerator = make_accelerator(device)
+    generator = torch.Generator().manual_seed(seed)
+    need = settings.steps * settings.batch_size
+    order = torch.cat([torch.randperm(len(train_blocks), generator=generator)
+                       for _ in range(math.ceil(need / len(train_blocks)))])[:need]
+    batches = order.view(settings.steps, settings.batch_size)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=settings.lr, betas=settings.betas)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    rec = RunRecord(parameters=parameter_counts(accelerator.unwrap_model(model)))
+    eval_x = val_blocks if settings.eval_blocks is None else val_blocks[: settings.eval_blocks]
+
+    def evaluate(step: int) -> None:
+        rec.eval_steps.append(step)
+        rec.eval_loss.append(validation_loss(model, eval_x, batch_size=settings.batch_size, device=accelerator.device))
+
+    model.train()
+    for step in range(settings.steps):
+        if settings.eval_every and step % settings.eval_every == 0:
+            evaluate(step)
+        start = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = settings.lr_at(step)
+        x = train_blocks[batches[step][rank::world]].to(accelerator.device)
+        logits = model(input_ids=x).logits
+        loss, ce, _ = causal_lm_loss(logits, x, max_z_weight=settings.max_z_weight)
+        if not torch.isfinite(loss):
+            rec.diverged = True
+            break
+        accelerator.backward(loss)
+        grad_norm = accelerator.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            z = logits[:, :-1].max(dim=-1).values
+        stats = torch.stack([ce.detach().float(), z.max().float(), z.mean().float(), grad_norm.float()])
+        stats = accelerator.reduce(stats, reduction="mean") if world > 1 else stats
+        rec.loss.append(float(stats[0]))
+        rec.max_logit.append(float(stats[1]))
+        rec.mean_max_logit.append(float(stats[2]))
+        rec.grad_norm.append(float(stats[3]))
+        rec.train_seconds += time.perf_counter() - start
+        rec.tokens += settings.batch_size * settings.seq_len
+    if not rec.diverged:
+        evaluate(settings.steps)
+        rec.final_val_loss = rec.eval_loss[-1]
+    return rec
+
+
+def run_config(size: ModelSize, vocab_size: int, settings: TrainSettings, seed: int, data_key: str) -> dict[str, Any]:
+    """The cache key of one run: model shape, vocabulary, optimiser settings, seed and token data."""
+    return {"size": asdict(size), "vocab_size": vocab_size, "settings": asdict(settings), "seed": seed,
+            "data": data_key}
+
+
+def train_cached(size: ModelSize, vocab_size: int, train_blocks: torch.Tensor, val_blocks: torch.Tensor,
+                 settings: TrainSettings, *, seed: int, device: Any = "auto", data_key: str | None = None,
+                 name: str = "baichuan2-lm") -> tuple[RunRecord, bool]:
+    """:func:`train_lm` of a fresh :func:`build_model`, through the checkpoint cache.
+
+    Returns ``(record, loaded)``: ``loaded`` is True when the run came from the cache.
+    """
+    from ..training import train_or_load
+
+    data_key = data_key or fingerprint(train_blocks, val_blocks)
+    config = run_config(size, vocab_size, settings, seed, data_key)
+
+    def train():
+        model = build_model(size, vocab_size, normhead=settings.normhead, seed=seed,
+                            max_positions=max(settings.seq_len, 16))
+        rec = train_lm(model, train_blocks, val_blocks, settings, seed=seed, device=device)
+        state = {k: v for k, v in model.state_dict().items()}
+        return {**state, **rec.to_tensors()}
+
+    state, info = train_or_load(config, train, name=name,
+                                code=("reprobook.alignment.pretraining", "reprobook.alignment.normhead"))
+    record = RunRecord.from_tensors(state)
+    record.started_at = str((info.get("trained_at") or {}).get("finished_at") or "")
+    return record, bool(info["loaded"])
+
+
+# --------------------------------------------------------------------------------------------- the chapter's claims
+def pretraining_claims(study, ablation, check, prediction, *, scale: str, paper_tokenizers: dict,
+                       paper_source: str) -> list[dict[str, Any]]:
+    """The rows of the chapter's claims table (for ``RunRecord.add_claims``); every verdict from
+    :mod:`reprobook.claims`, the p-valued ones Holm-adjusted together."""
+    from ..claims import holm, superiority
+
+    sizes = sorted(int(r.vocabulary) for _, r in study.table[study.table["trained here"]].iterrows())
+    small, large = f"BPE {sizes[0]:,}", f"BPE {sizes[-1]:,}"
+    docs = "held-out documents"
+    verdicts = {"vocab": superiority(study.per_document[(small, "zh")] + study.per_document[(small, "en")],
+                                     study.per_document[(large, "zh")] + study.per_document[(large, "en")], unit=docs)}
+    rows_ref = study.table[~study.table["trained here"]]
+    english = None
+    if len(rows_ref):
+        # the reference with the smallest Chinese coverage: the English-centred one (LLaMA 2's role in the paper)
+        english = rows_ref.sort_values("tokens/char zh", ascending=False).iloc[0]
+        same = max([v for v in sizes if v <= english.vocabulary] or [sizes[0]])
+        ours = f"BPE {same:,}"
+        verdicts["bilingual"] = superiority(study.per_document[(english.tokenizer, "zh")],
+                                            study.per_document[(ours, "zh")], unit="Chinese " + docs)
+    verdicts["normhead"] = ablation.normhead_verdict
+    verdicts["maxz_logit"] = ablation.maxz_logit_verdict
+    verdicts["maxz_loss"] = ablation.maxz_loss_verdict
+    verdicts = holm(verdicts)
+    t = study.table.set_index("tokenizer")
+    b2, l2 = paper_tokenizers["Baichuan 2"], paper_tokenizers["LLaMA 2"]
+    rows = [dict(
+        claim="A larger BPE vocabulary compresses text better (fewer tokens per character)",
+        paper=f"compression rate {l2[1]} at {l2[0]:,} tokens (LLaMA 2) down to {b2[1]} at {b2[0]:,} (Baichuan 2)",
+        this_run=(f"tokens/char at {sizes[0]:,} → {sizes[-1]:,}: English {t.loc[small, 'tokens/char en']:.3f} → "
+                  f"{t.loc[large, 'tokens/char en']:.3f}, Chinese {t.loc[small, 'tokens/char zh']:.3f} → "
+                  f"{t.loc[large, 'tokens/char zh']:.3f}"),
+        verdict=verdicts["vocab"], source=paper_source, scale=scale)]
+    if english is not None:
+        rows.append(dict(
+            claim="A tokenizer trained on Chinese and English compresses Chinese far better than an English-centred one",
+            paper=f"LLaMA 2 {l2[1]} vs Baichuan 2 {b2[1]} (lower is better)",
+            this_run=(f"Chinese tokens/char: {english.tokenizer} ({int(english.vocabulary):,}) "
+                      f"{english['tokens/char zh']:.3f} vs BPE {same:,} trained here {t.loc[ours, 'tokens/char zh']:.3f}"),
+            verdict=verdicts["bilingual"], source=paper_source, scale=scale))
+    rows += [
+        dict(claim="NormHead stabilises training (lower loss at a learning rate that stresses training)",
+             paper="NormHead stabilises training significantly (Section 2.6; no number given)",
+             this_run=(f"final validation loss with NormHead {ablation.loss_normhead_on:.3f}, without "
+                       f"{ablation.loss_normhead_off:.3f} (lr {ablation.lr:g}); diverged: "
+                       f"{ablation.diverged_normhead_on} with, {ablation.diverged_normhead_off} without"),
+             verdict=verdicts["normhead"], source="Yang et al. (2023), Baichuan 2, Section 2.6", scale=scale),
+        dict(claim="The max-z loss keeps the largest logit smaller",
+             paper="max-z loss 2e-4·z² normalises the logits (Eq. 1; no number given)",
+             this_run=(f"largest logit, last quarter of training: {ablation.logit_maxz_on:.2f} with, "
+                       f"{ablation.logit_maxz_off:.2f} without"),
+             verdict=verdicts["maxz_logit"], source="Yang et al. (2023), Baichuan 2, Section 2.6", scale=scale),
+        dict(claim="The max-z loss costs no validation loss",
+             paper="max-z stabilises training (Section 2.6); the loss it adds is small",
+             this_run=(f"final validation loss {ablation.loss_maxz_on:.3f} with, {ablation.loss_maxz_off:.3f} "
+                       f"without"),
+             verdict=verdicts["maxz_loss"], source="Yang et al. (2023), Baichuan 2, Section 2.6", scale=scale),
+        dict(claim="A power law fitted to smaller models predicts the final loss of a larger one",
+             paper="7 models (10M-3B) predicted the 7B and 13B losses at 2.6T tokens (Fig. 4, points only)",
+             this_run=(f"{prediction.target}: predicted {prediction.loss:.3f}, observed {check.observed:.3f} "
+                       f"(error {check.error:+.3f}; pooled seed s.d. {check.seed_sd:.3f})"),
+             verdict=check.verdict, source="Yang et al. (2023), Baichuan 2, Section 2.7 and Fig. 4", scale=scale),
+    ]
+    return rows
+
+
+def scale_note(cfg: Any, data: LMData, device: Any) -> str:
+    """One line on the scale of this run, for the claims table."""
+    sizes = [ModelSize.parse(s) for s in cfg.model_sizes]
+    return (f"{cfg.profile} profile: corpus {cfg.corpus}; LM tokenizer {data.tokenizer_name} "
+            f"({data.vocab_size:,} tokens); Llama-style models {sizes[0].name} to {sizes[-1].name}, "
+            f"{cfg.steps * cfg.batch_size * cfg.seq_len:,} training tokens each, {cfg.n_seeds} seeds; "
+            f"{getattr(device, 'type', device)}")
+
+
+def glue_paper_notes(rec: Any, cfg: Any, check: Any, profile: str) -> None:
+    """Glue the sentences of the chapter's deviations that depend on the profile."""
+    from ..chapters.baichuan2 import PAPER_7B_SOURCE
+    from ..profiles import config
+
+    paper = config("baichuan2", "paper")
+    params = check.table["parameters (compute)"]
+    rec.glue("bc2_paper_source", PAPER_7B_SOURCE)
+    rec.glue("bc2_paper_note", "This copy of the chapter ran the paper profile." if profile == "paper" else
+             f"This run ({profile} profile) trains models of {params.min():,} to {params.max():,} parameters on "
+             f"{'a CPU' if 'cpu' in str(rec.device) else rec.device}; the paper profile runs the same code at "
+             f"widths {paper.model_sizes[0][0]} to {paper.model_sizes[-1][0]} on GPUs (not run for this copy).")

