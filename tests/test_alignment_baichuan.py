@@ -45,3 +45,29 @@ def test_scored_pairs_and_length_baseline():
         assert p["chosen_score"] == 1.0 and p["score_weight"] == 0.5
         assert p["rejected"] != p["chosen"] and p["rejected_score"] == pytest.approx(2 / 3, abs=1e-6)
     assert length_baseline([{"chosen": "long answer", "rejected": "no"}, {"chosen": "x", "rejected": "yy"}]) == [1, 0]
+
+
+def test_training_and_stage_figures_draw_what_the_runs_logged():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from types import SimpleNamespace as NS
+
+    from reprobook.alignment.evaluation import STAGE_METRICS, StageTable, stage_figure, training_figure
+
+    run = lambda losses, logs=(): NS(losses=list(losses), logs=list(logs))  # noqa: E731
+    sft = NS(records={"packed": run([2.0, 1.5, 1.2]), "padded": run([2.1, 1.9])})
+    rm = NS(records={"A": run([0.7, 0.6]), "B": run([0.69, 0.5])})
+    pref = NS(records={"DPO": run([0.69, 0.6]), "GRPO": run([], [{"reward": 0.1}, {"loss": 0.0}, {"reward": 0.3}])})
+    fig = training_figure(sft, rm, pref)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["SFT loss", "reward-model loss", "DPO loss",
+                                                    "GRPO mean reward (reward model A)"]
+    assert list(fig.axes[3].lines[0].get_ydata()) == [0.1, 0.3]  # the logged rewards only
+    assert list(fig.axes[0].lines[0].get_ydata()) == [2.0, 1.5, 1.2]
+    pref.records["GRPO"] = run([], [])  # a run restored from the cache without its logs: its panel is left out
+    assert len(training_figure(sft, rm, pref).axes) == 3
+
+    intervals = {m: {"start": (0.5, 0.4, 0.6), "SFT": (0.6, 0.5, 0.7)} for m in STAGE_METRICS}
+    fig = stage_figure(StageTable(table=None, intervals=intervals))
+    assert [ax.get_title() for ax in fig.axes] == list(STAGE_METRICS)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["start", "SFT"]

@@ -282,12 +282,58 @@ def test_make_optimizer_errors_name_the_parameter():
 
 
 def test_cache_keys_are_shared_with_the_rwp_chapter_and_separate_the_new_settings():
-    rwp_cfg, cfg = profiles.config("rwp", "smoke"), profiles.config("marwp", "smoke")
-    same_budget = profiles.config("marwp", "smoke", epochs=rwp_cfg.epochs)
-    for m in ("sgd", "sam", "rwp"):  # the m-ARWP fields do not enter these keys: equal settings share checkpoints
-        assert experiment.training_config(rwp_cfg, m, 0, "d") == experiment.training_config(same_budget, m, 0, "d")
+    for profile in ("tiny", "smoke", "paper"):  # SGD and SAM are the RWP chapter's checkpoints in every profile
+        rwp_cfg, cfg = profiles.config("rwp", profile), profiles.config("marwp", profile)
+        for m in ("sgd", "sam"):
+            same = experiment.training_config(rwp_cfg, m, 0, "d") == experiment.training_config(cfg, m, 0, "d")
+            assert same == (profile != "paper"), (profile, m)  # the paper profiles differ: CIFAR-10 vs CIFAR-100
+    cfg = profiles.config("marwp", "smoke")
     var = profiles.config("marwp", "smoke", scaling="var")
     assert experiment.training_config(var, "marwp", 0, "d") != experiment.training_config(cfg, "marwp", 0, "d")
     assert experiment.training_config(var, "mrwp", 0, "d") == experiment.training_config(cfg, "mrwp", 0, "d")
     keys = {m: experiment.training_config(cfg, m, 0, "d") for m in experiment.METHODS}
     assert len({str(sorted(k.items())) for k in keys.values()}) == len(keys)
+
+
+def test_the_rwp_chapter_produces_what_the_marwp_chapter_needs():
+    assert "sharpness-sgd-sam" in profiles.CHAPTERS["rwp"].produces
+    assert "sharpness-sgd-sam" in profiles.CHAPTERS["marwp"].needs
+    assert profiles.run_order(["sharpness/marwp", "sharpness/rwp"]) == ["sharpness/rwp", "sharpness/marwp"]
+
+
+def test_checkpoint_keys_carry_a_fingerprint_of_the_training_code(monkeypatch):
+    import importlib
+
+    for module in experiment.TRAINING_CODE:
+        importlib.import_module(module)  # every name is a module
+    assert "reprobook.sharpness.analysis" not in experiment.TRAINING_CODE  # the analysis can change without retraining
+    seen = {}
+
+    def fake_train_or_load(config, train_fn, *, name, code=(), **kwargs):
+        seen.update(config=config, name=name, code=code)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(experiment, "train_or_load", fake_train_or_load)
+    cfg = profiles.config("marwp", "tiny")
+    data = TensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 10)
+    with pytest.raises(RuntimeError, match="stop"):
+        experiment.train_one(cfg, "arwp", 0, data, data, torch.device("cpu"))
+    assert seen["code"] == experiment.TRAINING_CODE and seen["name"] == f"{cfg.model}-arwp"
+
+
+def test_paper_profile_pins_the_papers_marwp_hyperparameters():
+    cfg = profiles.config("marwp", "paper")
+    # official scripts (github nblt/mARWP): run_mrwp.sh and run_rwp.sh, CIFAR-100, ResNet-18
+    assert (cfg.dataset, cfg.model, cfg.model_kwargs) == ("cifar100", "resnet18_cifar", {"num_classes": 100})
+    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.weight_decay, cfg.momentum) == (200, 256, 0.1, 1e-3, 0.9)
+    assert (cfg.sigma, cfg.lam, cfg.eta, cfg.beta) == (0.015, 0.5, 0.1, 0.99)
+    assert (cfg.arwp_sigma_start, cfg.arwp_sigma_end, cfg.scaling) == (0.001, 0.011, "std")
+    assert cfg.rho == 0.05 and cfg.augment
+    assert set(cfg.methods) == {"sgd", "sam", "prwp", "mrwp", "arwp", "marwp"}
+
+
+def test_smoke_profile_is_the_regime_the_chapters_describe():
+    cfg = profiles.config("rwp", "smoke")
+    assert cfg.n_seeds >= 5 and cfg.epochs * cfg.n_train / cfg.batch_size >= 200  # many steps on a small subset
+    assert cfg.n_train <= 1000 and cfg.budget_seconds == 240
+    assert cfg.parity_margin == profiles.config("marwp", "smoke").parity_margin  # the same rule in both chapters

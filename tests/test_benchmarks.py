@@ -4,16 +4,17 @@ These tests check how the numbers are computed and reported, never how fast anyt
 """
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from reprobook import benchmarks
+from reprobook import benchmarks, profiles
 from reprobook.benchmarks import step_cost
 from reprobook.cli import main
-from reprobook.profiles import ParameterError
+from reprobook.checks import ParameterError
 
 TINY = dict(batch_size=4, model_kwargs={"width": 2}, image_size=8, warmup=1, repeats=3, steps_per_repeat=1)
 
@@ -27,7 +28,7 @@ def test_step_cost_table_has_one_row_per_method(tiny_result):
     table = tiny_result.table
     assert table["method"].tolist() == list(step_cost.METHODS)
     assert {"optimizer", "gradients", "sequential_passes", "median_ms", "p25_ms", "p75_ms", "ratio_to_sgd",
-            "ratio_low", "ratio_high"} <= set(table.columns)
+            "ratio_low", "ratio_high", "cpu_ms", "cpu_ratio_to_sgd"} <= set(table.columns)
     assert (table["median_ms"] > 0).all()
     assert (table["p25_ms"] <= table["median_ms"]).all() and (table["median_ms"] <= table["p75_ms"]).all()
     assert dict(zip(table.method, table.sequential_passes)) == {"sgd": 1, "sam": 2, "rwp": 2, "rwp-batched": 1,
@@ -64,15 +65,21 @@ def test_ratio_is_time_over_sgd_time_round_by_round(tiny_result):
         assert row.ratio_low == pytest.approx(float(np.percentile(per_round, 25)))
         assert row.median_ms == pytest.approx(float(np.median(rounds[row.method])))
     sgd = tiny_result.table.set_index("method").loc["sgd"]
-    assert sgd.ratio_to_sgd == 1.0 and sgd.ratio_low == 1.0 and sgd.ratio_high == 1.0
+    assert sgd.ratio_to_sgd == 1.0 and sgd.ratio_low == 1.0 and sgd.ratio_high == 1.0 and sgd.cpu_ratio_to_sgd == 1.0
+    cpu = {m: np.array(v) for m, v in tiny_result.settings["rounds_cpu_ms"].items()}
+    for row in tiny_result.table.itertuples():
+        assert row.cpu_ratio_to_sgd == pytest.approx(float(np.median(cpu[row.method] / cpu["sgd"])))
+        assert row.cpu_ms == pytest.approx(float(np.median(cpu[row.method])))
 
 
 def test_settings_and_machine_are_reported(tiny_result):
     s = tiny_result.settings
     assert s["profile"] == "smoke" and s["batch_size"] == 4 and s["input_shape"] == [4, 1, 8, 8]
     assert s["model"] == "small_cnn" and s["model_kwargs"]["width"] == 2
-    assert s["torch_threads"] >= 1 and s["repeats"] == 3 and s["warmup"] == 1
-    assert s["cpu_count"] >= 1 and (s["load_average_before"] is None or s["load_average_before"] >= 0)
+    assert s["torch_threads"] == torch.get_num_threads() and s["repeats"] == 3 and s["warmup"] == 1
+    assert s["cpu_count"] == os.cpu_count()
+    assert all(isinstance(s[k], float) if hasattr(os, "getloadavg") else s[k] is None
+               for k in ("load_average_before", "load_average_after"))
     assert tiny_result.machine["device_type"] == "cpu"
     assert tiny_result.device.startswith("cpu")
     assert "git_commit" in tiny_result.machine and "torch_threads" in tiny_result.machine
@@ -132,11 +139,18 @@ def test_paired_ratio_and_cost_verdict():
     assert r["median"] == 2.0 and r["low"] == 2.0 and r["high"] == 2.25
     with pytest.raises(ParameterError, match="'method'"):
         step_cost.paired_ratio(rounds, "rwp", "sgd")
-    assert step_cost.cost_verdict(2.2, 2.0) == "reproduced"
-    assert step_cost.cost_verdict(2.6, 2.0) == "not reproduced"
-    assert step_cost.cost_verdict(1.4, 2.0) == "not reproduced"
-    with pytest.raises(ValueError, match="'claimed'"):
-        step_cost.cost_verdict(1.0, 0.0)
+    assert step_cost.cost_verdict([2.1, 2.2, 2.3], 2.0).verdict == "reproduced"
+    assert step_cost.cost_verdict([2.6, 2.7, 2.8], 2.0).verdict == "not reproduced"
+    assert step_cost.cost_verdict([1.3, 1.4, 1.45], 2.0).verdict == "not reproduced"
+    with pytest.raises(ParameterError, match="'claimed'"):
+        step_cost.cost_verdict([1.0], 0.0)
+
+
+def test_the_tiny_profile_times_every_method_quickly():
+    table, used = step_cost.measure(torch.device("cpu"), "tiny", batch_size=4, model_kwargs={"width": 2})
+    assert table["method"].tolist() == list(step_cost.METHODS)
+    assert used["repeats"] == step_cost.TIMING["tiny"]["repeats"] == used["rounds_run"]
+    assert used["model_kwargs"]["downsample"] == profiles.config("step_cost", "tiny").model_kwargs["downsample"]
 
 
 def test_time_budget_stops_starting_rounds_after_the_minimum():

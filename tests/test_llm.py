@@ -94,6 +94,112 @@ def test_local_folder_loads_like_a_hub_id_and_an_unreachable_id_is_named(tiny, t
         llm.load_causal_lm("reprobook-test/no-such-model")
 
 
+# --------------------------------------------------------------------------------------------- GGUF conversion
+def _write_gguf(path: Path) -> None:
+    """A small GGUF: a 3,000-token vocabulary before the tensors, a 64-byte alignment, and tensors stored
+    in seven ggml types (plain floats and quantised blocks)."""
+    import numpy as np
+    from gguf import GGMLQuantizationType as Q
+    from gguf import GGUFWriter, quants
+
+    rng = np.random.default_rng(0)
+    writer = GGUFWriter(str(path), "llama")
+    writer.add_uint32("general.alignment", 64)
+    writer.add_array("tokenizer.ggml.tokens", [f"token{i}" for i in range(3000)])
+    for k, kind in enumerate((Q.F32, Q.F16, Q.Q8_0, Q.Q4_0, Q.Q5_0, Q.Q4_1, Q.BF16)):
+        x = rng.standard_normal((3 + k, 64)).astype(np.float32)
+        if kind in (Q.F32, Q.F16):
+            writer.add_tensor(f"t.{kind.name}", x.astype(np.float16 if kind == Q.F16 else np.float32))
+        else:
+            writer.add_tensor(f"t.{kind.name}", quants.quantize(x, kind), raw_dtype=kind)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def test_gguf_tensors_are_read_as_gguf_reader_reads_them(tmp_path):
+    import gguf
+    import numpy as np
+
+    from reprobook.llm.loading import gguf_tensors
+
+    path = tmp_path / "small.gguf"
+    _write_gguf(path)
+    reference = gguf.GGUFReader(path).tensors
+    mine = list(gguf_tensors(path))
+    assert [name for name, _, _ in mine] == [t.name for t in reference] and len(mine) == 7
+    for (name, kind, data), t in zip(mine, reference):
+        assert kind == int(t.tensor_type) and data.dtype == t.data.dtype and data.shape == t.data.shape, name
+        assert np.array_equal(data, t.data), name
+        assert np.array_equal(gguf.dequantize(data, kind), gguf.dequantize(t.data, t.tensor_type)), name
+
+
+def test_conversion_key_changes_with_the_gguf_and_with_any_conversion_function(monkeypatch):
+    import dataclasses
+
+    from reprobook.llm import loading
+
+    spec = llm.MODELS["smollm2-135m-instruct"]
+    key = loading.conversion_key(spec)
+    assert loading.conversion_key(dataclasses.replace(spec, gguf_sha256="0" * 64)) != key
+    assert loading.conversion_key(spec) == key  # nothing else moves it
+    for name in ("convert_gguf", "gguf_state_dict", "gguf_tensors", "write_tokenizer_dir", "gguf_read_once"):
+        original = getattr(loading, name)
+
+        def changed(*args, _original=original, **kwargs):  # another function: another source
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(loading, name, changed)
+        assert loading.conversion_key(spec) != key, name
+        monkeypatch.setattr(loading, name, original)
+    monkeypatch.setattr(loading, "write_tokenizer_dir", lambda gguf, out_dir: None)
+    assert loading.tokenizer_key(spec) != loading.tokenizer_key(dataclasses.replace(spec, gguf_sha256="0" * 64))
+
+
+def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_path, monkeypatch):
+    """The tokenizer folder reads the GGUF's metadata once; the conversion then reuses it and reads no
+    metadata; the weights, config and tokenizer equal transformers' own GGUF loading."""
+    import gguf
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from reprobook.llm import loading
+
+    archive = cache_dir() / "downloads" / ARCHIVE
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path))  # a cache with nothing converted
+    if archive.exists():
+        (tmp_path / "downloads").mkdir()
+        os.symlink(archive.resolve(), tmp_path / "downloads" / ARCHIVE)
+    builds = []
+
+    class CountingReader(gguf.GGUFReader):
+        def __init__(self, path, *args, **kwargs):
+            builds.append(path)
+            super().__init__(path, *args, **kwargs)
+
+    monkeypatch.setattr(gguf, "GGUFReader", CountingReader)
+    tokenizer = llm.load_tokenizer("smollm2-135m-instruct")
+    assert len(builds) == 1  # the tokenizer and the config from one read of the metadata
+    lm = llm.load_causal_lm("smollm2-135m-instruct")
+    assert len(builds) == 1  # the conversion reused the tokenizer folder and decoded no metadata
+    folder = llm.converted_dir("smollm2-135m-instruct")
+    assert tokenizer.get_vocab() == lm.tokenizer.get_vocab()
+
+    monkeypatch.setattr(gguf, "GGUFReader", CountingReader.__mro__[1])
+    gguf_file = loading._gguf_path(llm.MODELS["smollm2-135m-instruct"])
+    with loading.quiet_transformers():
+        reference = AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32)
+    mine = load_file(folder / "model.safetensors")
+    theirs = {k: v for k, v in reference.state_dict().items() if k != "lm_head.weight"}  # tied to the embeddings
+    assert mine.keys() == theirs.keys()
+    assert all(torch.equal(mine[k], theirs[k]) for k in mine)
+    a, b = lm.model.config.to_dict(), reference.config.to_dict()
+    differ = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    assert differ <= {"architectures", "quantization_config", "_name_or_path"}  # what a saved folder records
+    assert b["quantization_config"]["quant_method"] == "gguf" and a.get("quantization_config") is None
+
+
 # --------------------------------------------------------------------------------------------- generation
 def test_left_padded_batch_generates_what_each_prompt_generates_alone(tiny64):
     prompts = ["Hi", "Write a long sentence about the weather in spring, please.", "Name a colour."]

@@ -23,6 +23,19 @@ def test_small_cnn_shapes_and_features():
     assert sum(p.numel() for p in model.parameters()) == convs + bns + 32 * 10 + 10
 
 
+def test_small_cnn_with_strided_convolutions():
+    pooled = SmallCNN(in_channels=1, num_classes=10, width=8)
+    strided = SmallCNN(in_channels=1, num_classes=10, width=8, downsample="stride")
+    # the same parameters (shapes and count), no max-pooling, the same feature-map sides (28 → 14 → 7)
+    assert [p.shape for p in pooled.parameters()] == [p.shape for p in strided.parameters()]
+    assert not any(isinstance(m, nn.MaxPool2d) for m in strided.modules())
+    assert [m.stride for m in strided.modules() if isinstance(m, nn.Conv2d)] == [(2, 2), (2, 2), (1, 1)]
+    x = torch.randn(2, 1, 28, 28)
+    assert strided.body[:3](x).shape == pooled.body[:3](x).shape == (2, 32, 7, 7)
+    with pytest.raises(ParameterError, match="'downsample'.*'maxpool'.*'stride'"):
+        SmallCNN(downsample="avg")
+
+
 def test_small_cnn_accepts_rgb_and_other_sizes():
     model = SmallCNN(in_channels=3, num_classes=4, width=4)
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 4)

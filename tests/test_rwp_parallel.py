@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from helpers import closure_for, run_two_processes
+from reprobook.checks import ParameterError
 from reprobook.models import SmallCNN
 from reprobook.sharpness import RWP, BatchedRWP, DistributedRWP
 
@@ -115,7 +116,7 @@ def test_batched_step_state_dict_resumes_identically():
 
 def test_batched_rwp_checks_its_arguments():
     model = _model()
-    with pytest.raises(ValueError, match="'model'.*torch.nn.Module"):
+    with pytest.raises(ParameterError, match="'model'.*torch.nn.Module"):
         BatchedRWP(list(model.parameters()))
     with pytest.raises(ValueError, match="'gamma'"):
         BatchedRWP(model, gamma=-1.0)
@@ -127,13 +128,13 @@ def test_batched_rwp_checks_its_arguments():
         BatchedRWP(model).step(lambda: torch.tensor(0.0))
     with pytest.raises(ValueError, match="'batch'.*pair"):
         BatchedRWP(model).step(batch=torch.zeros(3))
-    with pytest.raises(ValueError, match="'inputs', 'targets'"):
+    with pytest.raises(ParameterError, match="'inputs, targets'.*two tensors"):
         BatchedRWP(model).step_batch([1.0], [0])
     cumulative = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2, momentum=None))
-    with pytest.raises(ValueError, match="momentum=None"):
+    with pytest.raises(ParameterError, match="momentum=None"):
         BatchedRWP(cumulative)
     frozen = nn.Linear(2, 2).requires_grad_(False)
-    with pytest.raises(ValueError, match="no parameter that requires a gradient"):
+    with pytest.raises(ParameterError, match="a parameter that requires a gradient"):
         BatchedRWP(frozen)
 
 
@@ -149,7 +150,7 @@ def test_distributed_rwp_needs_a_group_of_two(tmp_path):
             DistributedRWP(model)
     dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
     try:
-        with pytest.raises(ValueError, match="'group'.*1 process.*exactly 2"):
+        with pytest.raises(ParameterError, match="'group'.*1 process.*exactly 2"):
             DistributedRWP(model)
     finally:
         dist.destroy_process_group()

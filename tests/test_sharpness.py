@@ -7,8 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from reprobook.sharpness import (RWP, SAM, filter_normalized_direction, filter_wise_noise, frozen_bn_stats,
-                                 hessian_top_eigenvalue, loss_along_direction)
+from reprobook.checks import ParameterError
+from reprobook.sharpness import (RWP, SAM, filter_normalized_direction, filter_normalized_sharpness, filter_wise_noise,
+                                 frozen_bn_stats, hessian_lambda_max, loss_along_direction)
+from reprobook.sharpness.rwp import filter_wise_noises
 
 
 def _closure(model, opt, x, y, loss_fn=nn.functional.cross_entropy, bn_aware=True):
@@ -41,6 +43,18 @@ def test_noise_of_a_vector_uses_its_whole_norm():
     gen = torch.Generator().manual_seed(0)
     draws = torch.stack([filter_wise_noise(bias, 0.1, generator=gen) for _ in range(20000)])
     assert draws.std(dim=0) == pytest.approx(torch.tensor([0.5, 0.5]), rel=0.03)
+
+
+def test_batched_noise_makes_the_same_draws_as_the_one_parameter_noise():
+    torch.manual_seed(0)
+    params = [torch.randn(5, 3, 2, 2, dtype=torch.float64), torch.randn(4, dtype=torch.float64),
+              torch.randn(3, 7, dtype=torch.float64), torch.tensor(2.0, dtype=torch.float64)]
+    batched = filter_wise_noises(params, 0.05, torch.Generator().manual_seed(3))
+    gen = torch.Generator().manual_seed(3)
+    for p, e in zip(params, batched):
+        torch.testing.assert_close(e, filter_wise_noise(p, 0.05, gen), rtol=1e-13, atol=0)
+    with pytest.raises(ParameterError, match="'gamma'"):
+        filter_wise_noises(params, -1.0)
 
 
 def test_noise_checks_gamma():
@@ -139,7 +153,7 @@ def test_sam_needs_a_closure_and_a_positive_rho():
     w = nn.Parameter(torch.zeros(2))
     with pytest.raises(ValueError, match="'rho'"):
         SAM([w], rho=0.0, lr=0.1)
-    with pytest.raises(ValueError, match="closure"):
+    with pytest.raises(ParameterError, match="'closure'.*closure"):
         SAM([w], lr=0.1).step()
     with pytest.raises(ValueError, match="'adaptive'"):
         SAM([w], adaptive="yes", lr=0.1)
@@ -325,10 +339,7 @@ def test_loss_along_direction_restores_the_model():
         assert torch.equal(v, before[k])
 
 
-def test_power_iteration_matches_the_full_hessian():
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))  # 26 parameters
-    x, y = torch.randn(20, 3), torch.randint(0, 2, (20,))
+def _full_hessian(model, x, y):
     names = [n for n, _ in model.named_parameters()]
     shapes = [p.shape for p in model.parameters()]
     flat = torch.cat([p.detach().flatten() for p in model.parameters()])
@@ -341,12 +352,100 @@ def test_power_iteration_matches_the_full_hessian():
             i += n
         return nn.functional.cross_entropy(torch.func.functional_call(model, params, (x,)), y)
 
-    hessian = torch.autograd.functional.hessian(loss_of, flat)
-    eigenvalues = torch.linalg.eigvalsh(hessian)
-    top = eigenvalues[eigenvalues.abs().argmax()].item()
-    found = hessian_top_eigenvalue(model, nn.CrossEntropyLoss(), [(x[:10], y[:10]), (x[10:], y[10:])],
-                                   iters=500, tol=1e-7, generator=torch.Generator().manual_seed(0))
-    assert found == pytest.approx(top, rel=1e-3)
+    return torch.autograd.functional.hessian(loss_of, flat)
+
+
+def test_lanczos_matches_the_largest_eigenvalue_of_the_full_hessian():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()  # 26 parameters
+    x, y = torch.randn(20, 3, dtype=torch.float64), torch.randint(0, 2, (20,))
+    eigenvalues = torch.linalg.eigvalsh(_full_hessian(model, x, y))
+    assert eigenvalues.min() < 0 < eigenvalues.max()  # not at a minimum: "largest" means algebraic, not magnitude
+    found = hessian_lambda_max(model, nn.CrossEntropyLoss(), [(x[:10], y[:10]), (x[10:], y[10:])], tol=1e-8,
+                               max_matvecs=500, ncv=10, seed=0)
+    assert found.converged and found.residual < 1e-6
+    assert found.value == pytest.approx(eigenvalues.max().item(), rel=1e-6)
+    assert 2 <= found.matvecs <= 500
+
+
+def test_lanczos_reports_when_it_did_not_converge():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 4))
+    x, y = torch.randn(32, 6), torch.randint(0, 4, (32,))
+    stopped = hessian_lambda_max(model, nn.CrossEntropyLoss(), (x, y), tol=1e-12, max_matvecs=4, ncv=3)
+    assert not stopped.converged
+    assert stopped.matvecs <= 8
+    full = hessian_lambda_max(model, nn.CrossEntropyLoss(), (x, y), tol=1e-6, max_matvecs=400, ncv=12)
+    assert full.converged and full.residual < stopped.residual or np.isnan(stopped.residual)
+
+
+def test_lanczos_returns_an_eigenvector_and_restores_the_mode():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2)).double()
+    x, y = torch.randn(12, 2, dtype=torch.float64), torch.randint(0, 2, (12,))
+    model.train()
+    found = hessian_lambda_max(model, nn.CrossEntropyLoss(), (x, y), tol=1e-10, max_matvecs=300, ncv=8,
+                               return_vector=True)
+    v = found.vector
+    assert [t.shape for t in v] == [p.shape for p in model.parameters()]
+    params = list(model.parameters())
+    grads = torch.autograd.grad(nn.functional.cross_entropy(model(x), y), params, create_graph=True)
+    hv = torch.autograd.grad(sum((g * u).sum() for g, u in zip(grads, v)), params)
+    flat_hv, flat_v = torch.cat([h.flatten() for h in hv]), torch.cat([u.flatten() for u in v])
+    assert torch.allclose(flat_hv, found.value * flat_v, atol=1e-6 * abs(found.value))  # H v = λ v
+    assert model.training
+
+
+def _bn_scale_twin(c: float):
+    """A conv–BN–ReLU–head network and a twin whose convolution is c times larger, with the BatchNorm running
+    statistics scaled to match: in eval mode the two compute the same function."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(4 * 4 * 4, 3)).double()
+    x = torch.randn(24, 1, 6, 6, dtype=torch.float64)
+    net.train()
+    for _ in range(3):
+        net(x)  # non-trivial running statistics
+    net.eval()
+    twin = copy.deepcopy(net)
+    with torch.no_grad():
+        twin[0].weight.mul_(c)
+        twin[1].running_mean.mul_(c)
+        twin[1].running_var.mul_(c * c)
+        twin[1].eps *= c * c  # BN divides by √(var + eps): scale eps too, so the function is exactly the same
+    return net, twin, x, torch.randint(0, 3, (24,))
+
+
+def test_filter_normalized_sharpness_is_scale_invariant_and_lambda_max_is_not():
+    net, twin, x, y = _bn_scale_twin(3.0)
+    torch.testing.assert_close(net(x), twin(x))  # the same function
+    loss = nn.CrossEntropyLoss()
+    sharp = [filter_normalized_sharpness(m, loss, (x, y), radius=0.2, n_directions=4,
+                                         generator=torch.Generator().manual_seed(5)) for m in (net, twin)]
+    assert sharp[0].value == pytest.approx(sharp[1].value, rel=1e-9)
+    assert abs(sharp[0].value) > 1e-4 and sharp[0].n_directions == 4 and sharp[0].std > 0  # not trivially equal
+    lam = [hessian_lambda_max(m, loss, (x, y), tol=1e-8, max_matvecs=400, ncv=10) for m in (net, twin)]
+    assert lam[0].converged and lam[1].converged
+    assert lam[0].value != pytest.approx(lam[1].value, rel=0.05)  # λ_max changed, the function did not
+
+
+def test_filter_normalized_sharpness_by_hand():
+    model, x, y = _tiny_problem()
+    loss = nn.CrossEntropyLoss()
+    got = filter_normalized_sharpness(model, loss, (x, y), radius=0.3, n_directions=3,
+                                      generator=torch.Generator().manual_seed(2))
+    gen = torch.Generator().manual_seed(2)
+    base = loss(model(x), y).item()
+    rises = []
+    for _ in range(3):
+        d = filter_normalized_direction(model, generator=gen)
+        rises.append(float(loss_along_direction(model, d, loss, (x, y), [0.3])[0]) - base)
+    assert got.value == pytest.approx(np.mean(rises), rel=1e-6)
+    assert got.loss == pytest.approx(base, rel=1e-6)
+    with pytest.raises(ParameterError, match="'radius'"):
+        filter_normalized_sharpness(model, loss, (x, y), radius=0.0, n_directions=3)
+    with pytest.raises(ParameterError, match="'n_directions'"):
+        filter_normalized_sharpness(model, loss, (x, y), radius=0.1, n_directions=0)
 
 
 def test_loss_along_direction_accepts_loader_batches_and_keeps_bn_buffers():
@@ -366,22 +465,10 @@ def test_loss_along_direction_accepts_loader_batches_and_keeps_bn_buffers():
         loss_along_direction(model, direction[:-1], nn.CrossEntropyLoss(), (x, y), ts)
 
 
-def test_power_iteration_returns_an_eigenvector():
-    torch.manual_seed(1)
-    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2))
-    x, y = torch.randn(12, 2), torch.randint(0, 2, (12,))
-    lam, v = hessian_top_eigenvalue(model, nn.CrossEntropyLoss(), (x, y), iters=300, tol=0.0,
-                                    generator=torch.Generator().manual_seed(0), return_vector=True)
-    assert [t.shape for t in v] == [p.shape for p in model.parameters()]
-    params = list(model.parameters())
-    grads = torch.autograd.grad(nn.functional.cross_entropy(model(x), y), params, create_graph=True)
-    hv = torch.autograd.grad(sum((g * u).sum() for g, u in zip(grads, v)), params)
-    flat_hv, flat_v = torch.cat([h.flatten() for h in hv]), torch.cat([u.flatten() for u in v])
-    assert torch.allclose(flat_hv, lam * flat_v, atol=1e-4 * abs(lam))  # H v = λ v
-    assert model.training
-
-
-def test_power_iteration_checks_iters():
+def test_lanczos_checks_its_arguments():
     model, x, y = _tiny_problem()
-    with pytest.raises(ValueError, match="'iters'"):
-        hessian_top_eigenvalue(model, nn.CrossEntropyLoss(), (x, y), iters=0)
+    for kwargs, name in ((dict(max_matvecs=1), "max_matvecs"), (dict(tol=0.0), "tol"), (dict(ncv=2), "ncv")):
+        with pytest.raises(ParameterError, match=f"'{name}'"):
+            hessian_lambda_max(model, nn.CrossEntropyLoss(), (x, y), **kwargs)
+    with pytest.raises(ParameterError, match="'data'"):
+        hessian_lambda_max(model, nn.CrossEntropyLoss(), [])

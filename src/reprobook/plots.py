@@ -5,6 +5,9 @@ Each function returns a matplotlib ``Figure`` and leaves showing or gluing it to
 
 - :func:`image_grid`: a grid of images with titles (the data of ``notebooks/sharpness/rwp.ipynb``, the
   OoD sets of ``notebooks/ood/kpca.ipynb``, the diffusion samples of the OoD chapters).
+- :func:`training_curves`: per-epoch curves of several methods over seeds (mean and band), one panel per
+  quantity (``notebooks/sharpness/rwp.ipynb``, ``notebooks/sharpness/marwp.ipynb``).
+- :func:`loss_profiles`: loss curves along a one-dimensional path through the weights.
 """
 
 from __future__ import annotations
@@ -53,5 +56,55 @@ def image_grid(images: Sequence[Any], titles: Sequence[str] | None = None, *, nc
             ax.imshow(_as_hwc(images[i]), cmap="gray", vmin=0, vmax=1)
             if titles is not None:
                 ax.set_title(str(titles[i]), fontsize=title_size)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(curves: dict[str, Any], *, panels: dict[str, str] | None = None, dashed: Sequence[str] = (),
+                    xlabel: str = "epoch"):
+    """Per-epoch curves of several methods, one panel per quantity: the mean over seeds with a band from
+    the lowest to the highest seed.
+
+    ``curves[quantity][label]`` is an array of seeds × epochs (e.g. ``curves["training loss"]["SGD"]``);
+    ``panels`` maps each quantity to its panel title (default: the quantity); labels in ``dashed`` are
+    drawn dashed. The colours follow the labels' order, the same in every panel. Used by
+    ``notebooks/sharpness/rwp.ipynb`` and ``notebooks/sharpness/marwp.ipynb``.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not curves or not all(curves.values()):
+        raise ParameterError("curves", curves, "a dict {quantity: {label: seeds × epochs array}}, none empty")
+    labels = list(dict.fromkeys(label for series in curves.values() for label in series))
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.8 * len(curves), 3.6), squeeze=False)
+    for ax, (quantity, series) in zip(axes[0], curves.items()):
+        for label, values in series.items():
+            values = np.atleast_2d(np.asarray(values, dtype=float))
+            epochs = np.arange(1, values.shape[1] + 1)
+            colour = f"C{labels.index(label) % 10}"
+            ax.plot(epochs, values.mean(0), "--" if label in dashed else "-", color=colour, label=label,
+                    marker="o" if values.shape[1] <= 12 else None, markersize=3)  # few points: each one seen
+            ax.fill_between(epochs, values.min(0), values.max(0), color=colour, alpha=0.15, linewidth=0)
+        ax.set(xlabel=xlabel, ylabel=quantity, title=(panels or {}).get(quantity, quantity))
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def loss_profiles(ts: Sequence[float], losses: dict[str, Sequence[float]], *, xlabel: str = "t",
+                  ylabel: str = "training loss", title: str = ""):
+    """Loss curves L(w + t·d) against t, one line per label (the one-dimensional landscapes of
+    ``notebooks/sharpness/rwp.ipynb``)."""
+    import matplotlib.pyplot as plt
+
+    if not losses:
+        raise ParameterError("losses", losses, "a dict {label: one loss per t}")
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for label, values in losses.items():
+        if len(values) != len(ts):
+            raise ParameterError(f"losses[{label!r}]", f"{len(values)} values", f"one per t ({len(ts)})")
+        ax.plot(ts, values, label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

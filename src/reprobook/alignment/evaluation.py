@@ -154,6 +154,7 @@ class StageTable:
     table: Any  # DataFrame
     evals: dict[str, StageEval] = field(repr=False, default_factory=dict)
     samples: Any = None  # DataFrame: a few prompts and every stage's answer
+    intervals: dict = field(repr=False, default_factory=dict)  # metric -> stage -> (estimate, low, high)
     n_pairs: int = glued("d", default=0)
     n_answers: int = glued("d", default=0)
     acc_start: float = glued(".1%", default=0.0)
@@ -165,6 +166,9 @@ class StageTable:
     reward_grpo: float = glued(".2f", default=0.0)
     reward_linear: float = glued(".2f", default=0.0)
     reward_stock: float = glued(".2f", default=0.0)
+
+
+STAGE_METRICS = ("HHH preference accuracy", "ROUGE-L (held-out tasks)", "reward model B")
 
 
 def stage_table(models: dict[str, Any], d: AlignmentData, judge_b: Any, cfg: Any, *, seed: int) -> StageTable:
@@ -181,11 +185,13 @@ def stage_table(models: dict[str, Any], d: AlignmentData, judge_b: Any, cfg: Any
     for name, lm in models.items():
         evals[name] = evaluate_model(name, lm() if callable(lm) else lm, d, judge_b, cfg)
         release_memory()  # a merged model built for this evaluation is gone
-    rows = []
+    rows, intervals = [], {metric: {} for metric in STAGE_METRICS}
     for name, e in evals.items():
         acc, alo, ahi = proportion_ci(sum(e.hhh_correct), len(e.hhh_correct))
         r, rlo, rhi = bootstrap_ci(e.rouge, n_boot=cfg.n_boot, seed=seed)
         w, wlo, whi = bootstrap_ci(e.reward, n_boot=cfg.n_boot, seed=seed)
+        for metric, values in zip(STAGE_METRICS, ((acc, alo, ahi), (r, rlo, rhi), (w, wlo, whi))):
+            intervals[metric][name] = tuple(float(x) for x in values)
         rows.append({"stage": name, "HHH preference accuracy": f"{acc:.1%} [{alo:.1%}, {ahi:.1%}]",
                      "ROUGE-L (held-out tasks)": f"{r:.3f} [{rlo:.3f}, {rhi:.3f}]",
                      "reward model B": f"{w:.2f} [{wlo:.2f}, {whi:.2f}]", "generation tokens/s": round(e.tokens_per_second, 1)})
@@ -195,7 +201,7 @@ def stage_table(models: dict[str, Any], d: AlignmentData, judge_b: Any, cfg: Any
                             **{name: [_clip(e.answers[i]) for i in shown] for name, e in evals.items()}})
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
     ev = evals
-    return StageTable(pd.DataFrame(rows).set_index("stage"), evals, samples, n_pairs=len(d.hhh["test"]),
+    return StageTable(pd.DataFrame(rows).set_index("stage"), evals, samples, intervals, n_pairs=len(d.hhh["test"]),
                       n_answers=len(ev["start"].reward), acc_start=mean(ev["start"].hhh_correct),
                       acc_sft=mean(ev["SFT"].hhh_correct), acc_dpo=mean(ev["DPO"].hhh_correct),
                       rouge_start=mean(ev["start"].rouge), rouge_sft=mean(ev["SFT"].rouge),
@@ -340,3 +346,40 @@ def training_summary(sft: Any, rm: Any, pref: Any) -> dict[str, dict[str, Any]]:
     return {k: {"steps": r.steps, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "tokens": r.tokens,
                 "tokens_per_second": r.tokens_per_second, "losses": r.losses, "from_cache": r.loaded}
             for k, r in runs.items()}
+
+
+def training_figure(sft: Any, rm: Any, pref: Any):
+    """The chapter's training runs, step by step: the SFT loss (packed and padded), the two reward models'
+    loss, DPO's loss and GRPO's mean reward (as the trainers logged them; a run loaded from the cache
+    shows its saved losses)."""
+    from ..plots import training_curves
+
+    grpo = pref.records.get("GRPO")
+    curves = {"SFT loss": {f"SFT {k}": r.losses for k, r in sft.records.items()},
+              "reward-model loss": {f"reward model {k}": r.losses for k, r in rm.records.items()},
+              "DPO loss": {"DPO": pref.records["DPO"].losses if "DPO" in pref.records else []},
+              "GRPO mean reward (reward model A)": {"GRPO": [r["reward"] for r in (grpo.logs if grpo else [])
+                                                            if "reward" in r]}}
+    curves = {q: {k: v for k, v in series.items() if len(v)} for q, series in curves.items()}
+    curves = {q: series for q, series in curves.items() if series}
+    if not curves:
+        raise ValueError("no training run logged a loss: nothing to draw")
+    return training_curves(curves, xlabel="logged step")
+
+
+def stage_figure(stages: StageTable):
+    """Each stage's held-out score with its 95% interval, one panel per measure (the stage table as a figure)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(STAGE_METRICS), figsize=(4.4 * len(STAGE_METRICS), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], STAGE_METRICS):
+        names = list(stages.intervals[metric])
+        est, low, high = (list(v) for v in zip(*(stages.intervals[metric][n] for n in names)))
+        ys = range(len(names))
+        ax.errorbar(est, ys, xerr=[[e - lo for e, lo in zip(est, low)], [hi - e for e, hi in zip(est, high)]],
+                    fmt="o", color="C0", capsize=3)
+        ax.set_yticks(list(ys), names)
+        ax.invert_yaxis()
+        ax.set(title=metric, xlabel="held-out score, 95% interval")
+    fig.tight_layout()
+    return fig

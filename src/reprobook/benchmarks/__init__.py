@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import project_root, results_dir
-from ..profiles import ParameterError, check_profile
+from ..checks import ParameterError, check_choice, check_choices, check_int  # noqa: F401
+from ..profiles import PROFILES
 
 # name -> (module, what it measures)
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -32,14 +33,16 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
                   "wall time of one optimiser step (SGD, SAM, RWP sequential and batched, ARWP, m-ARWP), "
                   "as a ratio to SGD"),
     "ood-throughput": ("reprobook.benchmarks.ood_throughput",
-                       "OoD scoring time per test sample: KPCA against exact KNN over 60,000 training features"),
+                       "OoD scoring time per test sample: KPCA against exact and approximate KNN (scikit-learn, faiss) "
+                       "as the training set grows (to 30,000 features in smoke, 60,000 in paper)"),
+    "ddos-throughput": ("reprobook.benchmarks.ddos_throughput", "images per second: DDoS against a classifier detector"),
+    "llm-throughput": ("reprobook.benchmarks.llm_throughput", "generated tokens per second by batch size, and scoring"),
 }
 
 
 def check_name(name: Any) -> str:
-    if name not in BENCHMARKS:
-        raise ParameterError("benchmark", name, ", ".join(repr(n) for n in BENCHMARKS))
-    return name
+    """A benchmark's name (a key of :data:`BENCHMARKS`)."""
+    return check_choice("benchmark", name, BENCHMARKS)
 
 
 def synchronize(device: Any) -> None:
@@ -51,12 +54,8 @@ def synchronize(device: Any) -> None:
 
 
 def check_count(name: str, value: Any, low: int = 1) -> int:
-    """``value`` as an int >= ``low``, or a ParameterError naming ``name`` (a setting of a benchmark)."""
-    import numpy as np
-
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(name, value, f"an integer >= {low}")
-    return int(value)
+    """A setting of a benchmark: an integer >= ``low`` (:func:`reprobook.checks.check_int`)."""
+    return check_int(name, value, low=low)
 
 
 def check_methods(methods: Any, known: Any, required: str, why: str) -> tuple[str, ...]:
@@ -64,15 +63,7 @@ def check_methods(methods: Any, known: Any, required: str, why: str) -> tuple[st
 
     ``why`` says what the required method is for (it is the reference of every ratio of the table).
     """
-    allowed = ", ".join(repr(m) for m in known)
-    if isinstance(methods, str) or not isinstance(methods, (list, tuple)) or not methods:
-        raise ParameterError("methods", methods, f"a non-empty list of {allowed}")
-    for m in methods:
-        if m not in known:
-            raise ParameterError("methods", m, allowed)
-    if required not in methods:
-        raise ParameterError("methods", methods, f"a list that includes {required!r} ({why})")
-    return tuple(dict.fromkeys(methods))
+    return check_choices("methods", methods, known, required=required, why=why)
 
 
 def machine(device: Any) -> dict[str, Any]:
@@ -132,7 +123,7 @@ def run(name: str, *, device: Any = "auto", profile: str = "smoke", **settings: 
     from ..training import resolve_device
 
     check_name(name)
-    check_profile(profile)
+    check_choice("profile", profile, PROFILES)
     dev = resolve_device(device)
     module = importlib.import_module(BENCHMARKS[name][0])
     table, used = module.measure(dev, profile, **settings)

@@ -1,4 +1,5 @@
-"""The m-ARWP chapter (notebooks/sharpness/marwp.ipynb) and the step-cost chapter that times its methods."""
+"""The m-ARWP chapter (notebooks/sharpness/marwp.ipynb) and the step-cost chapter that times its methods:
+settings, the paper's hyper-parameters and claims with their sources."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from .rwp import RWPConfig
 class MARWPConfig(RWPConfig):
     """Sizes and hyper-parameters of the m-ARWP chapter (notebooks/sharpness/marwp.ipynb).
 
-    Same data, model and hyper-parameters as the RWP chapter; the paper profile trains on CIFAR-100, as
-    the paper does. Where the training settings coincide, checkpoints are shared with the RWP chapter.
+    Same data, model, training settings, seeds and verdict rules as the RWP chapter, so that SGD and SAM
+    are the *same* trained models (the same checkpoints) in both; the paper profile trains on CIFAR-100,
+    as the paper does. The m-ARWP settings are the official script's (github nblt/mARWP,
+    ``scripts/run_mrwp.sh``: σ = 0.015, λ = 0.5, η = 0.1, β = 0.99) and ARWP's σ schedule its
+    ``scripts/run_rwp.sh`` (σ from 0.001, ``inc`` = 10: to 0.011).
     """
 
     sigma: float = 0.015  # noise scale σ of m-RWP / m-ARWP
@@ -25,15 +29,35 @@ class MARWPConfig(RWPConfig):
     beta: float = 0.99  # accumulator decay β
     arwp_sigma_start: float = 0.001  # ARWP: σ rises on a cosine schedule from here ...
     arwp_sigma_end: float = 0.011  # ... to here
-    scaling: str = "std"  # "std": σ/√(1+ηF) (official code); "var": σ²/√(1+ηF) (a reading of eq. 14)
+    # "std": ε_j / √(1 + ηF_j), the official code; "var": ε_j / (1 + ηF_j)^{1/4}, eq. 14 read literally (the
+    # variance divided by √(1 + ηF_j)); the chapter trains with `scaling` and ablates the other reading
+    scaling: str = "std"
     # "prwp": the paper's RWP baseline, perturbed gradient only (the RWP chapter's "rwp" is the mixed one)
     methods: tuple[str, ...] = ("sgd", "sam", "prwp", "mrwp", "arwp", "marwp")
+    # λ_max (Lanczos) only for these methods (the flatness claims' and SAM): the scale-invariant sharpness is
+    # measured for every method
+    lambda_methods: tuple[str, ...] = ("sgd", "sam", "marwp")
 
+
+SOURCE = "Li et al. (2024), TMLR, arXiv 2404.00357, abstract"
+CODE_SOURCE = "official code, github nblt/mARWP, scripts/run_mrwp.sh and scripts/run_rwp.sh"
+PAPER_CLAIMS = {
+    "lag": "RWP's \"empirical performance has consistently lagged behind\" SAM's",
+    "tradeoff": "improvement from \"the trade-off between generalization and convergence\" (mixing)",
+    "generation": "improvement from \"the random perturbation generation\" (adaptive noise)",
+    "efficiency": "\"greater efficiency in enhancing generalization, particularly in large-scale problems\"",
+    "parity": "\"comparable or even superior performance to SAM\"",
+    "cost": "m-RWP and m-ARWP compute their two gradients in parallel (two GPUs): about one SGD step of "
+            "wall time against SAM's two; ARWP needs one gradient per step",
+}
+# The paper's damping of the perturbation by the accumulated squared gradients (eq. 14, in this book's notation):
+# the variance of ε_j is divided by √(1 + η F_j); the official code divides its standard deviation instead
+EQ14_SOURCE = "Li et al. (2024), eq. 14; official code, train_marwp.py (`temp /= torch.sqrt(1 + args.eta * fisher)`)"
 
 VALUES = {
     "tiny": dict(RWP_TINY),
-    # six optimisers and an ablation on three seeds: 6 epochs instead of 8 to stay within the budget cold
-    "smoke": dict(RWP_SMOKE, epochs=6, landscape_samples=256),
+    # the RWP chapter's smoke settings unchanged: SGD and SAM come from its checkpoints
+    "smoke": dict(RWP_SMOKE),
     "paper": dict(RWP_PAPER, dataset="cifar100", model_kwargs={"num_classes": 100}, data_files=("cifar100",)),
 }
 

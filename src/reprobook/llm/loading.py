@@ -3,11 +3,18 @@
 Explained in `notebooks/alignment/baichuan_alignment.ipynb` (and used by every LLM chapter).
 
 A registry name (:data:`MODELS`) names a GGUF file of the data registry. transformers de-quantises a
-GGUF into float32 weights on every load (seconds to a minute), so the first load converts it **once**
+GGUF into float32 weights on every load (seconds to minutes), so the first load converts it **once**
 into an ordinary Hugging Face folder (safetensors, config, tokenizer) under
-``cache_dir()/llm/converted/<name>-<key>``, where ``key`` hashes the GGUF's sha256 and the source of the
-conversion function: a new GGUF or a change to the conversion converts again, nothing else does.
-Later loads read that folder (a fraction of a second for SmolLM2-135M).
+``cache_dir()/llm/converted/<name>-<key>``, where ``key`` hashes the GGUF's sha256 and the source of
+every function the conversion runs: a new GGUF or a change to the conversion converts again, nothing
+else does. Later loads read that folder (a fraction of a second for SmolLM2-135M).
+
+The conversion decodes the GGUF's metadata (the vocabulary: 262k tokens for Gemma-3) once, for the
+tokenizer and config, which it saves as a tokenizer folder (``cache_dir()/llm/tokenizers``, the one
+:func:`load_tokenizer` reads, reused when it exists); the weights are read from the tensor table
+without decoding the vocabulary again (:func:`gguf_state_dict`), with transformers' own de-quantisation
+and tensor fixes, and give the same folder, byte for byte, as transformers' ``from_pretrained(...,
+gguf_file=...)`` followed by ``save_pretrained``.
 
 A local folder is loaded as it is; any other ``org/name`` string is a Hugging Face id (the paper
 profile, where the network allows). :func:`tiny_causal_lm` builds a randomly initialised model of the
@@ -192,30 +199,174 @@ def _max_context(config: Any, tokenizer: Any) -> int:
     return int(n)
 
 
-# --------------------------------------------------------------------------------------------- conversion
-def convert_gguf(gguf: Path, out_dir: Path) -> None:
-    """De-quantise ``gguf`` with transformers and save an ordinary model folder (float32 safetensors,
-    config, tokenizer) into ``out_dir``.
+# --------------------------------------------------------------------------------------------- reading a GGUF
+@contextlib.contextmanager
+def gguf_read_once() -> Iterator[None]:
+    """Within the block, what transformers builds from a GGUF again and again is built once and shared.
 
-    transformers keeps the GGUF quantizer attached to the de-quantised model, and a model with a
-    quantizer refuses ``save_pretrained`` and training: it is removed before saving.
+    transformers parses a GGUF's metadata (``load_gguf_checkpoint`` through a new ``gguf.GGUFReader``)
+    for each thing it takes from the file: the tokenizer looks up the model type, the config reads its
+    settings, the weights read everything again. Building a reader decodes every metadata field, the
+    whole vocabulary included: about 20 s of one CPU thread for Gemma-3's 262k tokens. Its GGUF →
+    transformers name map builds gguf's ``TensorNameMap`` once per submodule of the model (hundreds,
+    all the same). transformers imports these functions when it calls them, so replacing the modules'
+    attributes for the block parses a file once (metadata only: a call that asks for tensors is not
+    shared) and builds one name map per architecture; each caller gets its own copy of the metadata.
+    """
+    import gguf
+    import transformers.modeling_gguf_pytorch_utils as hf_gguf
+
+    reader_class, name_map, metadata = gguf.GGUFReader, gguf.get_tensor_name_map, hf_gguf.load_gguf_checkpoint
+    readers: dict[tuple[str, str], Any] = {}
+    maps: dict[tuple[Any, int], Any] = {}
+    parsed: dict[str, Any] = {}
+
+    def shared_reader(path: Any, mode: str = "r") -> Any:
+        key = (os.path.realpath(os.fspath(path)), mode)
+        if key not in readers:
+            readers[key] = reader_class(path, mode)
+        return readers[key]
+
+    def shared_name_map(arch: Any, n_blocks: int) -> Any:
+        if (arch, n_blocks) not in maps:
+            maps[arch, n_blocks] = name_map(arch, n_blocks)
+        return maps[arch, n_blocks]
+
+    def shared_metadata(path: Any, return_tensors: bool = False, *args: Any, **kwargs: Any) -> Any:
+        if return_tensors or args or kwargs:
+            return metadata(path, return_tensors, *args, **kwargs)
+        key = os.path.realpath(os.fspath(path))
+        if key not in parsed:
+            parsed[key] = metadata(path)
+        return copy.deepcopy(parsed[key])
+
+    gguf.GGUFReader, gguf.get_tensor_name_map = shared_reader, shared_name_map
+    hf_gguf.load_gguf_checkpoint = shared_metadata
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = reader_class, name_map
+        hf_gguf.load_gguf_checkpoint = metadata
+
+
+def gguf_tensors(gguf: Path) -> Iterator[tuple[str, int, Any]]:
+    """``(name, ggml type, stored data)`` of each tensor of ``gguf``, the data exactly as ``gguf.GGUFReader``
+    exposes it (plain numbers in the tensor's shape, or the raw bytes of its quantised blocks row by row,
+    what ``gguf.dequantize`` takes), without decoding the metadata.
+
+    transformers' GGUF header reader finds the tensor table by walking over the metadata, string arrays
+    (the vocabulary) skipped by their lengths; the data section starts at the next multiple of the
+    file's alignment, and each tensor's bytes come from gguf's block sizes, as in ``gguf.GGUFReader``.
+    """
+    import math
+
+    import numpy as np
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as Q
+    from gguf.quants import quant_shape_to_byte_shape
+    from transformers.integrations.gguf.reader import _read_metadata, _read_tensor_table
+
+    blob = np.memmap(gguf, mode="r", dtype=np.uint8)
+    metadata, count, pos = _read_metadata(blob, os.fspath(gguf))
+    entries, pos = _read_tensor_table(blob, count, pos)
+    alignment = int(metadata.get("general.alignment", 32))
+    start = (pos + alignment - 1) // alignment * alignment
+    plain = {Q.F32: np.float32, Q.F16: np.float16, Q.F64: np.float64, Q.I8: np.int8, Q.I16: np.int16,
+             Q.I32: np.int32, Q.I64: np.int64}
+    for name, shape, ggml_type, offset in entries:
+        kind = Q(ggml_type)
+        block, size = GGML_QUANT_SIZES[kind]
+        raw = blob[start + offset:start + offset + math.prod(shape) * size // block]
+        data = raw.view(plain[kind]).reshape(shape) if kind in plain else \
+            raw.reshape(quant_shape_to_byte_shape(shape, kind))
+        yield name, int(kind), data
+
+
+def gguf_state_dict(gguf: Path, model: Any) -> dict[str, Any]:
+    """The de-quantised float32 tensors of ``gguf`` under the parameter names of ``model`` (its
+    architecture; a model on the meta device will do), without decoding the GGUF's vocabulary.
+
+    The steps of transformers' GGUF loader (``load_gguf_checkpoint``), tensor by tensor:
+    ``gguf.dequantize``, then the architecture's ``TensorProcessor`` (Llama's rotary permutation of q and
+    k undone, Gemma's norms shifted by one) and the GGUF → transformers name map. Only the way to the
+    tensors differs (:func:`gguf_tensors`): transformers' loader decodes every metadata field first,
+    which made each read of Gemma-3's GGUF cost ~20 s.
+    """
+    import numpy as np
+    import torch
+    from gguf import dequantize
+    from transformers.integrations.gguf.reader import read_gguf_metadata
+    from transformers.modeling_gguf_pytorch_utils import TENSOR_PROCESSORS, TensorProcessor, get_gguf_hf_weights_map
+
+    config = model.config.to_dict()
+    architecture = read_gguf_metadata(os.fspath(gguf))[0]["general.architecture"]
+    processor = TENSOR_PROCESSORS.get(architecture, TensorProcessor)(config=config)
+    with gguf_read_once():  # one name map for the architecture, not one per submodule
+        names = get_gguf_hf_weights_map(model, processor)
+    parsed: dict[str, Any] = {"config": config, "tensors": {}}  # what the processors read and may write into
+    for name, kind, data in gguf_tensors(gguf):
+        result = processor.process(weights=dequantize(data, kind), name=name, tensor_key_mapping=names,
+                                   parsed_parameters=parsed)
+        if result.name in names:
+            parsed["tensors"][names[result.name]] = torch.from_numpy(np.copy(result.weights))
+    return parsed["tensors"]
+
+
+# --------------------------------------------------------------------------------------------- conversion
+def write_tokenizer_dir(gguf: Path, out_dir: Path) -> None:
+    """Save the tokenizer and the model config of ``gguf`` into ``out_dir``: transformers reads both from
+    the GGUF, here through one shared read of the file (:func:`gguf_read_once`)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    with gguf_read_once():
+        AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(out_dir)
+        AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(out_dir)
+
+
+def convert_gguf(gguf: Path, out_dir: Path, tokenizer_dir: Path | None = None) -> None:
+    """De-quantise ``gguf`` and save an ordinary model folder (float32 safetensors, config, tokenizer)
+    into ``out_dir``.
+
+    The tokenizer and config come from ``tokenizer_dir``, a folder :func:`write_tokenizer_dir` saved from
+    the same GGUF (written into ``out_dir`` first when None), and the weights from
+    :func:`gguf_state_dict`: the GGUF's vocabulary is decoded once, for the tokenizer, and never for the
+    weights. The model is built by transformers from the config and those tensors (tied weights tied,
+    the generation config derived from the config) and saved; nothing quantised stays attached to it.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    quantizer = getattr(model, "hf_quantizer", None)
-    if quantizer is not None:
-        quantizer.remove_quantization_config(model)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if tokenizer_dir is None:
+        write_tokenizer_dir(gguf, out_dir)
+        tokenizer_dir = out_dir
+    config = AutoConfig.from_pretrained(tokenizer_dir)
+    with torch.device("meta"):
+        skeleton = AutoModelForCausalLM.from_config(config)
+    tensors = gguf_state_dict(gguf, skeleton)
+    model_class = type(skeleton)
+    del skeleton
+    model = model_class.from_pretrained(None, config=config, state_dict=tensors, dtype=torch.float32)
     model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
+    if Path(tokenizer_dir).resolve() != out_dir.resolve():
+        for path in sorted(Path(tokenizer_dir).iterdir()):
+            if path.is_file() and path.name != "config.json":
+                shutil.copyfile(path, out_dir / path.name)
+
+
+def _source_key(spec: ModelSpec, *functions: Any) -> str:
+    text = spec.gguf_sha256 + "".join(inspect.getsource(f) for f in functions)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def tokenizer_key(spec: ModelSpec) -> str:
+    """16 hex digits of sha256(GGUF checksum + the source of the functions that read its tokenizer)."""
+    return _source_key(spec, write_tokenizer_dir, gguf_read_once)
 
 
 def conversion_key(spec: ModelSpec) -> str:
-    """16 hex digits of sha256(GGUF checksum + the source of :func:`convert_gguf`)."""
-    text = spec.gguf_sha256 + inspect.getsource(convert_gguf)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """16 hex digits of sha256(GGUF checksum + the source of every function the conversion runs): a new
+    GGUF or a change to the conversion converts again, nothing else does."""
+    return _source_key(spec, convert_gguf, gguf_state_dict, gguf_tensors, write_tokenizer_dir, gguf_read_once)
 
 
 def converted_dir(name: str) -> Path:
@@ -236,7 +387,8 @@ def _note(loaded: bool) -> None:
 def ensure_converted(name: str) -> Path:
     """The converted folder of registry model ``name``, converting its GGUF once (atomically, locked).
 
-    Counted in the run's checkpoint counts like a trained model: converted anew, or loaded."""
+    The tokenizer folder (:func:`load_tokenizer`'s) is made first, or reused when an earlier call made
+    it. Counted in the run's checkpoint counts like a trained model: converted anew, or loaded."""
     spec = _spec(name)
     target = converted_dir(name)
     if (target / "config.json").is_file():
@@ -246,14 +398,15 @@ def ensure_converted(name: str) -> Path:
         if (target / "config.json").is_file():  # another process converted it meanwhile
             _note(True)
             return target
+        tokenizer = _saved_tokenizer_dir(name)
         gguf = _gguf_path(spec)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             with quiet_transformers():
-                convert_gguf(gguf, tmp)
+                convert_gguf(gguf, tmp, tokenizer_dir=tokenizer)
             (tmp / "reprobook-conversion.json").write_text(json.dumps(
                 {"model": spec.name, "gguf": spec.gguf_file, "gguf_sha256": spec.gguf_sha256,
-                 "key": conversion_key(spec), "hf_id": spec.hf_id}, indent=1))
+                 "key": conversion_key(spec), "tokenizer_key": tokenizer_key(spec), "hf_id": spec.hf_id}, indent=1))
             os.replace(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -264,23 +417,15 @@ def ensure_converted(name: str) -> Path:
 # --------------------------------------------------------------------------------------------- tokenizers
 def _tokenizer_dir(name: str) -> Path:
     spec = _spec(name)
-    return cache_dir() / "llm" / "tokenizers" / f"{spec.name}-{spec.gguf_sha256[:16]}"
+    return cache_dir() / "llm" / "tokenizers" / f"{spec.name}-{tokenizer_key(spec)}"
 
 
-def _ensure_tokenizer_dir(name: str) -> Path:
-    """A saved tokenizer (with the model's config.json) for a registry model, without loading weights.
-
-    The converted model folder serves when it exists; otherwise the tokenizer and config are read from
-    the GGUF once and saved.
-    """
-    converted = converted_dir(name)
-    if (converted / "config.json").is_file():
-        return converted
+def _saved_tokenizer_dir(name: str) -> Path:
+    """The saved tokenizer folder of a registry model (tokenizer files and config.json), written from the
+    GGUF once (atomically, locked)."""
     target = _tokenizer_dir(name)
     if (target / "config.json").is_file():
         return target
-    from transformers import AutoConfig, AutoTokenizer
-
     spec = _spec(name)
     with _lock(target.with_name(target.name + ".lock")):
         if (target / "config.json").is_file():
@@ -289,12 +434,20 @@ def _ensure_tokenizer_dir(name: str) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             with quiet_transformers():
-                AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(tmp)
-                AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(tmp)
+                write_tokenizer_dir(gguf, tmp)
             os.replace(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _ensure_tokenizer_dir(name: str) -> Path:
+    """A saved tokenizer (with the model's config.json) for a registry model, without loading weights:
+    the converted model folder when it exists, else the tokenizer folder (written once from the GGUF)."""
+    converted = converted_dir(name)
+    if (converted / "config.json").is_file():
+        return converted
+    return _saved_tokenizer_dir(name)
 
 
 def _where(name: Any) -> tuple[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..checks import check_choice
 from .cnn import SmallCNN
 from .resnet import CifarResNet18, resnet18_cifar
 
@@ -15,10 +16,7 @@ MODELS = {"small_cnn": SmallCNN, "resnet18_cifar": resnet18_cifar}
 
 def build_model(name: str, **kwargs) -> nn.Module:
     """A freshly initialised model; every model has ``features(x)`` and ``head``."""
-    if name not in MODELS:
-        from ..profiles import ParameterError
-
-        raise ParameterError("model", name, ", ".join(sorted(MODELS)))
+    check_choice("model", name, sorted(MODELS))
     return MODELS[name](**kwargs)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checks import check_int
+
 
 class CifarResNet18(nn.Module):
     """A thin wrapper around torchvision's ``resnet18`` (3×3 stem, no max-pool) with ``features`` and ``head``."""
@@ -17,8 +19,7 @@ class CifarResNet18(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 3):
         super().__init__()
         for name, value in (("num_classes", num_classes), ("in_channels", in_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"invalid value for parameter '{name}': {value!r}; allowed: a positive integer")
+            check_int(name, value, low=1)
         from torchvision.models import resnet18
 
         net = resnet18(weights=None, num_classes=num_classes)

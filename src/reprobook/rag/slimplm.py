@@ -62,17 +62,30 @@ LOGPROB_FLOOR = -10.0  # the mean log-probability given to an empty answer (abou
 
 @dataclass(frozen=True)
 class ReaderPrompt:
-    """The large model's prompts: ``chat`` (a chat model: the user message) or raw text for a base model,
-    which gets an ``Answer:`` cue. Callable as ``prompt(question=..., passages=[...])`` for
-    :func:`reprobook.llm.fit_context`; no passages gives the closed-book prompt."""
+    """The large model's prompts, callable as ``prompt(question=..., passages=[...])`` for
+    :func:`reprobook.llm.fit_context`; no passages gives the closed-book prompt.
+
+    ``chat`` (a chat model, the paper's): the official user message, the references between ``[[[ ]]]``
+    and the question between ``((( )))``. A base model (``chat=False``) continues raw text: it gets the
+    instruction's first sentence, the references and the question on lines of their own and an ``Answer:``
+    cue (a base model copies the bracket delimiters into its answer).
+    """
 
     chat: bool = True
 
     def __call__(self, question: str, passages: Sequence[str] = ()) -> str:
         if not passages:  # closed book: the question alone, as the official direct-chat prompt
             return question if self.chat else f"Question: {question}\nAnswer:"
-        text = f"{RAG_INSTRUCTION}\nReference: [[[{chr(10).join(passages)}]]], \nquestion: ((({question})))"
-        return text if self.chat else text + "\nAnswer:"
+        if self.chat:
+            return f"{RAG_INSTRUCTION}\nReference: [[[{chr(10).join(passages)}]]], \nquestion: ((({question})))"
+        return f"{RAG_INSTRUCTION.split('. ')[0]}.\nReference:\n{chr(10).join(passages)}\nQuestion: {question}\nAnswer:"
+
+
+def _full(x: Any) -> Any:
+    """Half-precision logits in float32 before a softmax (float32 and float64 stay as they are)."""
+    import torch
+
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def _raw_text(lm: Any, text: str) -> str:
@@ -81,6 +94,22 @@ def _raw_text(lm: Any, text: str) -> str:
     ids = lm.tokenizer("x")["input_ids"]
     adds_bos = bos is not None and ids and ids[0] == lm.tokenizer.bos_token_id
     return text[len(bos):] if adds_bos and text.startswith(bos) else text
+
+
+def check_settings(cfg: Any) -> Any:
+    """A ParameterError naming the first setting of a SlimPLM configuration outside its allowed values."""
+    from ..checks import check_optional_int
+
+    for name in ("top_k", "proxy_max_new_tokens", "answer_max_new_tokens", "batch_size", "max_claims",
+                 "min_claim_words", "n_boot"):
+        check_int(name, getattr(cfg, name), low=1)
+    check_optional_int("max_prompt_tokens", cfg.max_prompt_tokens, low=1)
+    for name in ("judge_threshold", "self_judge_threshold"):
+        check_fraction(name, getattr(cfg, name), open_low=False)
+    check_fraction("alpha", cfg.alpha, open_high=True)
+    check_positive("margin", cfg.margin)
+    check_positive("judge_c", cfg.judge_c)
+    return cfg
 
 
 # -------------------------------------------------------------------------------------------- step 1
@@ -136,6 +165,51 @@ def span_features(question: str, span: str, mean_logprob: float, n_tokens: int) 
                      sum(w.lower() in q_words for w in words) / n, specific / n], dtype=np.float64)
 
 
+def span_logprobs(lm: Any, prompts: Sequence[str], completions: Sequence[str],
+                  spans: Sequence[Sequence[tuple[int, int]]], *, batch_size: int = 8) -> list[list[tuple[float, int]]]:
+    """For each (prompt, completion), the mean log-probability and the number of the completion's tokens
+    whose text (leading spaces aside) starts inside each character span ``(a, b)`` of the completion: one
+    forward pass per completion.
+
+    ``prompts`` are raw text (a chat template already applied); log p(token t | prompt, tokens before t)
+    is read from the logits at position t − 1. A span without tokens gets (``LOGPROB_FLOOR``, 0).
+    """
+    import torch
+
+    tok = lm.tokenizer
+    if not getattr(tok, "is_fast", False):
+        raise ParameterError("lm", getattr(lm, "name", lm), "a model with a fast tokenizer (character offsets)")
+    rows = []
+    for p, c in zip(prompts, completions):
+        enc = tok(c, add_special_tokens=False, return_offsets_mapping=True)
+        # where each token's text starts, leading spaces skipped (" She" belongs to the sentence "She ...")
+        starts = [a + len(c[a:e]) - len(c[a:e].lstrip()) for a, e in enc["offset_mapping"]]
+        rows.append((tok(_raw_text(lm, p))["input_ids"], enc["input_ids"], starts))
+    out: list[list[tuple[float, int]]] = [[] for _ in rows]
+    order = sorted(range(len(rows)), key=lambda i: -(len(rows[i][0]) + len(rows[i][1])))
+    with torch.inference_mode():
+        for b in range(0, len(order), batch_size):
+            batch = order[b:b + batch_size]
+            width = max(len(rows[i][0]) + len(rows[i][1]) for i in batch)
+            x = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros_like(x)
+            for r, i in enumerate(batch):  # right padding: no pad token precedes a scored token
+                ids = rows[i][0] + rows[i][1]
+                x[r, :len(ids)], mask[r, :len(ids)] = torch.tensor(ids), 1
+            logits = lm.model(input_ids=x.to(lm.device), attention_mask=mask.to(lm.device)).logits
+            for r, i in enumerate(batch):
+                n_p, n_c = len(rows[i][0]), len(rows[i][1])
+                # log p(t_j | prompt, t_<j) for every completion token j
+                lp = _full(logits[r, n_p - 1:n_p + n_c - 1]).log_softmax(-1)
+                token_lp = lp.gather(-1, x[r, n_p:n_p + n_c, None].to(lp.device))[:, 0].cpu().numpy()
+                starts = np.asarray(rows[i][2])
+                for a, e in spans[i]:
+                    inside = (starts >= a) & (starts < e)
+                    out[i].append((float(token_lp[inside].mean()), int(inside.sum())) if inside.any()
+                                  else (LOGPROB_FLOOR, 0))
+    return out
+
+
 @dataclass
 class ProxyReading:
     """Steps 1 and 3 with the judge's features: the heuristic answers, their claims, the features of each
@@ -148,40 +222,31 @@ class ProxyReading:
     claim_features: list[np.ndarray]  # per question: (claims, features)
     generate_seconds: float
     score_seconds: float
-    proxy_calls: list[int]  # per question: one generation and one scoring pass per span
+    proxy_calls: list[int]  # per question: one generation and one scoring pass
 
 
 def read_with_proxy(proxy: Any, questions: Sequence[str], *, max_new_tokens: int, max_claims: int,
                     min_claim_words: int, batch_size: int = 8, seed: int = 0) -> ProxyReading:
-    """The proxy writes each heuristic answer, the answer is cut into claims, and the proxy scores the answer
-    and each claim (mean token log-probability given the question and the text before it) for the judge."""
+    """The proxy writes each heuristic answer, the answer is cut into claims, and one more pass of the proxy
+    scores the answer's tokens (given the question): the mean log-probability of the whole answer and of
+    each claim are the judge's confidence features."""
     from .. import llm
 
     questions = list(questions)
     gen = heuristic_answers(proxy, questions, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
     answers = [t.strip() for t in gen.texts]
     claims = [split_claims(a, max_claims=max_claims, min_words=min_claim_words) for a in answers]
-    prompts, spans, owners = [], [], []
-    for i, (q, a) in enumerate(zip(questions, answers)):
-        context = _raw_text(proxy, llm.chat_prompt(proxy, q, system=PROXY_SYSTEM))
-        for span in [a, *claims[i]]:
-            at = a.find(span) if span != a else 0
-            prompts.append(context + a[:max(at, 0)])
-            spans.append(span)
-            owners.append(i)
+    spans = [[(0, len(a))] + [(a.find(c), a.find(c) + len(c)) for c in cs] for a, cs in zip(answers, claims)]
     start = time.perf_counter()
-    mean_lp = llm.completion_logprobs(proxy, prompts, spans, chat=False, average=True, batch_size=batch_size) \
-        if prompts else []
+    scored = span_logprobs(proxy, [llm.chat_prompt(proxy, q, system=PROXY_SYSTEM) for q in questions], answers,
+                           spans, batch_size=batch_size)
     seconds = time.perf_counter() - start
-    rows = [span_features(questions[i], s, lp, len(proxy.tokenizer(s, add_special_tokens=False)["input_ids"]))
-            for i, s, lp in zip(owners, spans, mean_lp)]
-    q_feats, c_feats, j = [], [], 0
-    for i in range(len(questions)):
-        q_feats.append(rows[j])
-        c_feats.append(np.array(rows[j + 1:j + 1 + len(claims[i])]).reshape(len(claims[i]), len(FEATURES)))
-        j += 1 + len(claims[i])
+    q_feats, c_feats = [], []
+    for q, a, cs, sc in zip(questions, answers, claims, scored):
+        q_feats.append(span_features(q, a, *sc[0]))
+        c_feats.append(np.array([span_features(q, c, *x) for c, x in zip(cs, sc[1:])]).reshape(len(cs), len(FEATURES)))
     return ProxyReading(questions, answers, claims, np.array(q_feats).reshape(len(questions), len(FEATURES)),
-                        c_feats, gen.seconds, seconds, [2 + len(c) for c in claims])
+                        c_feats, gen.seconds, seconds, [2] * len(questions))
 
 
 @dataclass
@@ -259,8 +324,8 @@ def generate_answers(lm: Any, questions: Sequence[str], passages: Sequence[Seque
     """Step 5: the large model's answer to each question given its passages (none: closed book).
 
     Each prompt goes through the context guard :func:`reprobook.llm.fit_context` (passages shortened, never
-    the question); identical prompts are generated once (greedy decoding). A base model's answer is cut at
-    its first line break. Returns (answers, prompts, seconds per question: its prompt's share of the time).
+    the question); identical prompts are generated once (greedy decoding). A base model's answer is its
+    first non-empty line. Returns (answers, prompts, seconds per question: its prompt's share of the time).
     """
     from .. import llm
 
@@ -271,9 +336,10 @@ def generate_answers(lm: Any, questions: Sequence[str], passages: Sequence[Seque
     unique = list(dict.fromkeys(prompts))
     if not unique:
         return [], [], []
-    out = llm.generate(lm, unique, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, chat=chat,
-                       stop=None if chat else ["\n"])
-    by_prompt = {p: t.strip() for p, t in zip(unique, out.texts)}
+    out = llm.generate(lm, unique, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, chat=chat)
+    # a base model goes on after its answer (a new "Question:"): its first non-empty line is the answer
+    by_prompt = {p: t.strip() if chat else next((line.strip() for line in t.splitlines() if line.strip()), "")
+                 for p, t in zip(unique, out.texts)}
     share = out.seconds / len(unique)
     return [by_prompt[p] for p in prompts], prompts, [share] * len(prompts)
 
@@ -293,6 +359,7 @@ class JudgeTraining:
     train_accuracy: float = glued(".0%")  # at P(Known) ≥ 0.5 on its own training questions
     kind: str = glued()
     articles: int = glued("d")
+    note: str = glued()  # what the judge learned, in words
     weights: Any = None  # DataFrame: the standardised coefficient of each feature
 
 
@@ -324,6 +391,7 @@ def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any
 
     from ..training import train_or_load
 
+    check_settings(cfg)
     if not train:
         raise ParameterError("train", train, "at least one training question")
     check_disjoint(train, evaluation)
@@ -346,8 +414,15 @@ def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any
     x, y = state["features"].numpy(), state["labels"].numpy().astype(int)
     accuracy = float(np.mean((judge.p_known(x) >= 0.5) == (y == 1)))
     weights = pd.DataFrame({"feature": FEATURES, "weight (standardised)": judge.coef}).set_index("feature")
+    if judge.kind == "constant":
+        note = (f"all {len(y)} training questions have the same label ({'Known' if y[0] else 'Unknown'}), so the "
+                f"judge is the constant P(Known) = {judge.prior:.2f} (the smoothed rate): every question is "
+                f"{'Known' if judge.prior >= 0.5 else 'Unknown'} at a threshold of 0.5")
+    else:
+        note = (f"a logistic regression on {len(FEATURES)} features, {int(y.sum())} Known and {int(len(y) - y.sum())} "
+                f"Unknown training questions; it classifies {accuracy:.0%} of its own training questions correctly")
     return JudgeTraining(judge, tuple(q.qid for q in train), y, x, loaded, len(y), int(y.sum()), float(y.mean()),
-                         accuracy, judge.kind, len({q.title for q in train}), weights)
+                         accuracy, judge.kind, len({q.title for q in train}), note, weights)
 
 
 # -------------------------------------------------------------------------------------------- step 4
@@ -438,20 +513,23 @@ def next_token_probabilities(lm: Any, texts: Sequence[str], choices: Sequence[st
                 x[r, width - len(encoded[i]):], mask[r, width - len(encoded[i]):] = torch.tensor(encoded[i]), 1
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = lm.model(input_ids=x.to(lm.device), attention_mask=mask.to(lm.device),
-                              position_ids=positions.to(lm.device), logits_to_keep=1).logits[:, -1].float()
-            probs = logits[:, ids].softmax(-1).cpu().numpy()
+                              position_ids=positions.to(lm.device), logits_to_keep=1).logits[:, -1]
+            probs = _full(logits[:, ids]).softmax(-1).cpu().numpy()
             for r, i in enumerate(batch):
                 out[i] = probs[r]
     return out
 
 
-def self_judgement(large: Any, questions: Sequence[str], *, chat: bool, batch_size: int = 8) -> tuple[np.ndarray, float]:
+def self_judgement(large: Any, questions: Sequence[str], *, chat: bool,
+                   batch_size: int = 8) -> tuple[np.ndarray, float]:
     """The large model judges its own need (the paper's Self-Eval baseline): P(needs retrieval) = P(" Yes")
     renormalised over " Yes" / " No" after the few-shot prompt. Returns (probabilities, seconds)."""
     start = time.perf_counter()
     texts = [SELF_JUDGE_PROMPT.format(question=q) for q in questions]
     choices = ("Yes", "No") if chat else (" Yes", " No")
-    p = next_token_probabilities(large, texts, choices, chat=chat, batch_size=batch_size)[:, 0] if texts else np.zeros(0)
+    if not texts:
+        return np.zeros(0), time.perf_counter() - start
+    p = next_token_probabilities(large, texts, choices, chat=chat, batch_size=batch_size)[:, 0]
     return p, time.perf_counter() - start
 
 

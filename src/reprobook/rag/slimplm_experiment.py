@@ -32,8 +32,8 @@ from ..checks import ParameterError
 from ..results import glued
 from .analysis import ClaimTest
 from .retrievers import BM25Retriever, Retriever
-from .slimplm import (Judge, PipelineTrace, answer_scores, generate_answers, judge_claims, plan_queries,
-                      read_with_proxy, retrieve, self_judgement)
+from .slimplm import (Judge, PipelineTrace, answer_scores, check_settings, generate_answers, judge_claims,
+                      plan_queries, read_with_proxy, retrieve, self_judgement)
 from .squad import SquadOpen, SquadQuestion
 
 METHODS = ("never", "always", "self-judgement", "SlimPLM")
@@ -46,9 +46,82 @@ def build_retriever(data: SquadOpen, cfg: Any, *, cache: bool = True) -> BM25Ret
     return BM25Retriever(language="en", k1=cfg.bm25_k1, b=cfg.bm25_b, cache=cache).index(data.corpus)
 
 
-def _passages(retriever: Retriever, ids: Sequence[str]) -> list[str]:
+def load_models(cfg: Any, *, device: Any = "cpu", seed: int = 0) -> tuple[Any, Any]:
+    """(proxy, large) language models of a configuration: tiny random models of the same families in the
+    tiny profile (seeds ``seed`` and ``seed + 1``), else the registry models, folders or Hugging Face ids."""
+    from .. import llm
+
+    if cfg.tiny_models:
+        return (llm.tiny_causal_lm(cfg.proxy, seed=seed, device=device),
+                llm.tiny_causal_lm(cfg.large, seed=seed + 1, device=device))
+    return llm.load_causal_lm(cfg.proxy, device=device), llm.load_causal_lm(cfg.large, device=device)
+
+
+def model_label(lm: Any) -> str:
+    """``name (N M parameters)``."""
+    return f"{lm.name} ({lm.parameters / 1e6:.0f}M parameters)"
+
+
+@dataclass
+class DataSummary:
+    """The knowledge source and the question split, in numbers."""
+
+    table: Any  # DataFrame: one row per split
+    passages: int = glued(",d")
+    paragraphs: int = glued(",d")
+    articles: int = glued("d")
+    questions: int = glued(",d")
+    mean_passage_words: float = glued(".0f")
+    train: int = glued("d")
+    eval: int = glued("d")
+    train_articles: int = glued("d")
+    eval_articles: int = glued("d")
+
+
+def describe_data(data: SquadOpen, split: Any) -> DataSummary:
+    """How many passages, paragraphs, articles and questions; the split's sizes and an example of each side."""
+    import pandas as pd
+
+    rows = []
+    for name, qs, arts in (("train (judge labels)", split.train, split.train_articles),
+                           ("evaluation", split.eval, split.eval_articles)):
+        q = qs[0]
+        rows.append({"split": name, "articles": len(arts), "questions drawn": len(qs),
+                     "questions available": sum(x.title in set(arts) for x in data.questions),
+                     "example question": q.question, "gold answers": " | ".join(q.answers), "article": q.title})
+    words = float(np.mean([len(p.text.split()) for p in data.corpus]))
+    return DataSummary(pd.DataFrame(rows).set_index("split"), len(data.corpus), data.paragraphs(), len(data.articles),
+                       len(data.questions), words, len(split.train), len(split.eval), len(split.train_articles),
+                       len(split.eval_articles))
+
+
+def metric_examples():
+    """Worked examples of EM, recall and ROUGE-L (:func:`reprobook.rag.slimplm.answer_scores`)."""
+    import pandas as pd
+
+    cases = [("Denver Broncos", ["Denver Broncos"], "exact answer"),
+             ("The Denver Broncos won Super Bowl 50.", ["Denver Broncos", "Broncos"],
+              "verbose but right: EM is containment"),
+             ("The Broncos.", ["Denver Broncos", "Broncos", "the Carolina Panthers"], "one gold of three: recall 1/3"),
+             ("Carolina Panthers", ["Denver Broncos"], "wrong: only ROUGE-L would credit shared words")]
+    rows = []
+    for pred, golds, note in cases:
+        s = answer_scores(pred, golds)
+        rows.append({"prediction": pred, "gold answers": " | ".join(golds), "EM": s["em"], "recall": s["recall"],
+                     "ROUGE-L": s["rougeL"], "note": note})
+    return pd.DataFrame(rows)
+
+
+def format_passages(corpus: Any, ids: Sequence[str]) -> list[str]:
     """The passages as the large model reads them: ``(title) text``."""
-    return [f"({retriever.corpus[i].title}) {retriever.corpus[i].text}" for i in ids]
+    return [f"({corpus[i].title}) {corpus[i].text}" for i in ids]
+
+
+def example_prompt(data: SquadOpen, question: SquadQuestion, cfg: Any) -> str:
+    """The large model's retrieval-augmented prompt for ``question`` with its gold passages as the reference."""
+    from .slimplm import ReaderPrompt
+
+    return ReaderPrompt(cfg.large_chat)(question.question, format_passages(data.corpus, question.gold_ids))
 
 
 @dataclass
@@ -75,6 +148,7 @@ def run_slimplm(proxy: Any, large: Any, retriever: Retriever, questions: Sequenc
     """Run the four methods on ``questions`` (see the module docstring) and score every answer."""
     import pandas as pd
 
+    check_settings(cfg)
     if not questions:
         raise ParameterError("questions", questions, "at least one evaluation question")
     n, texts, tau = len(questions), [q.question for q in questions], cfg.judge_threshold
@@ -90,8 +164,8 @@ def run_slimplm(proxy: Any, large: Any, retriever: Retriever, questions: Sequenc
     # step 5 and the baselines: closed-book answers, then every retrieval-augmented answer in one batch
     gen = dict(chat=cfg.large_chat, max_new_tokens=cfg.answer_max_new_tokens, batch_size=cfg.batch_size, seed=seed)
     closed, _, closed_s = generate_answers(large, texts, [[] for _ in texts], max_prompt_tokens=None, **gen)
-    rag, _, rag_s = generate_answers(large, texts + texts, [_passages(retriever, i) for i in always_ids + slim_ids],
-                                     max_prompt_tokens=cfg.max_prompt_tokens, **gen)
+    shown = [format_passages(retriever.corpus, ids) for ids in always_ids + slim_ids]
+    rag, _, rag_s = generate_answers(large, texts + texts, shown, max_prompt_tokens=cfg.max_prompt_tokens, **gen)
     p_need, self_s = self_judgement(large, texts, chat=cfg.large_chat, batch_size=cfg.batch_size)
     stages = {"proxy answers": reading.generate_seconds, "proxy scoring": reading.score_seconds,
               "retrieval": slim_ret_s + always_ret_s, "closed-book answers": sum(closed_s),
@@ -163,6 +237,41 @@ def method_table(run: SlimRun, *, n_boot: int = 1000, seed: int = 0):
     return shown.loc[list(METHODS), list(METRICS)].rename(columns=METRICS), numbers
 
 
+@dataclass
+class MethodComparison:
+    """The methods side by side: means with intervals over questions, and the headline numbers glued."""
+
+    table: Any  # "mean [low, high]" per method and metric
+    numbers: Any  # the long numeric table
+    em_never: float = glued(".2f")
+    em_always: float = glued(".2f")
+    em_self: float = glued(".2f")
+    em_slimplm: float = glued(".2f")
+    recall_slimplm: float = glued(".2f")
+    rougel_slimplm: float = glued(".2f")
+    retrievals_self: float = glued(".2f")
+    retrievals_slimplm: float = glued(".2f")
+    proxy_calls_slimplm: float = glued(".1f")
+    seconds_never: float = glued(".1f")
+    seconds_always: float = glued(".1f")
+    seconds_self: float = glued(".1f")
+    seconds_slimplm: float = glued(".1f")
+    gold_always: float = glued(".0%")
+    gold_slimplm: float = glued(".0%")
+
+
+def compare_methods(run: SlimRun, *, n_boot: int = 1000, seed: int = 0) -> MethodComparison:
+    """:func:`method_table` with its headline numbers."""
+    shown, numbers = method_table(run, n_boot=n_boot, seed=seed)
+    mean = numbers.set_index(["method", "metric"])["mean"]
+    return MethodComparison(shown, numbers, mean["never", "em"], mean["always", "em"], mean["self-judgement", "em"],
+                            mean["SlimPLM", "em"], mean["SlimPLM", "recall"], mean["SlimPLM", "rougeL"],
+                            mean["self-judgement", "retrievals"], mean["SlimPLM", "retrievals"],
+                            mean["SlimPLM", "proxy_calls"], mean["never", "seconds"], mean["always", "seconds"],
+                            mean["self-judgement", "seconds"], mean["SlimPLM", "seconds"],
+                            mean["always", "gold_shown"], mean["SlimPLM", "gold_shown"])
+
+
 def threshold_sweep(run: SlimRun, thresholds: Sequence[float] | None = None):
     """Quality against retrievals as the thresholds move: SlimPLM's question-level P(Known) threshold (the
     claims searched stay those of the operating threshold) and self-judgement's P(Yes) threshold.
@@ -194,9 +303,10 @@ def tradeoff_figure(run: SlimRun, sweep, numbers, *, metric: str = "em"):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for key, label in (("SlimPLM", "SlimPLM, P(Known) threshold swept"), ("self", "self-judgement, P(Yes) threshold swept")):
+    for key, label in (("SlimPLM", "SlimPLM, P(Known) threshold swept"),
+                       ("self", "self-judgement, P(Yes) threshold swept")):
         part = sweep.sort_values(f"{key}_retrievals")
-        ax.plot(part[f"{key}_retrievals"], part[f"{key}_{metric}"], "-", alpha=0.6, label=label, drawstyle="steps-post")
+        ax.plot(part[f"{key}_retrievals"], part[f"{key}_{metric}"], ".-", ms=4, lw=1, alpha=0.7, label=label)
     point = numbers[numbers.metric.isin([metric, "retrievals"])].pivot(index="method", columns="metric", values="mean")
     for method, marker in zip(("never", "always", "self-judgement", "SlimPLM"), "osD*"):
         ax.plot(point.loc[method, "retrievals"], point.loc[method, metric], marker, ms=9 if marker == "*" else 7,
@@ -206,6 +316,43 @@ def tradeoff_figure(run: SlimRun, sweep, numbers, *, metric: str = "em"):
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
+
+
+@dataclass
+class Tradeoff:
+    """The threshold sweep and its figure."""
+
+    sweep: Any  # DataFrame: one row per threshold
+    figure: Any = glued()
+    slim_thresholds: int = glued("d")  # distinct operating points SlimPLM's sweep reaches
+    best_em_slimplm: float = glued(".2f")  # the best EM over SlimPLM's thresholds
+    best_em_retrievals: float = glued(".2f")  # retrievals per question there
+
+
+def tradeoff(run: SlimRun, comparison: MethodComparison) -> Tradeoff:
+    """:func:`threshold_sweep` and :func:`tradeoff_figure` in one result."""
+    sweep = threshold_sweep(run)
+    best = sweep.sort_values(["SlimPLM_em", "SlimPLM_retrievals"], ascending=[False, True]).iloc[0]
+    points = len(sweep[["SlimPLM_retrievals", "SlimPLM_em"]].drop_duplicates())
+    return Tradeoff(sweep, tradeoff_figure(run, sweep, comparison.numbers), points, float(best.SlimPLM_em),
+                    float(best.SlimPLM_retrievals))
+
+
+def consistency_checks(run: SlimRun, retriever: Retriever) -> list[tuple[str, bool, str]]:
+    """In-chapter checks: no NeedSearch = False claim is searched; a Known question retrieves nothing; the
+    queries the retriever received are those the methods count."""
+    skipped = [(t, c) for t in run.traces for c in t.claims if not c.need_search]
+    leaked = [c.text for t, c in skipped if c.text in t.queries]
+    known_with_queries = [t.question.qid for t in run.traces if t.known and t.queries]
+    sent = retriever.stats().queries
+    expected = run.n_questions + int(run.per_question.slim_queries.sum())
+    return [("no NeedSearch=False claim is searched", not leaked,
+             f"{len(skipped)} claims with NeedSearch=False, {len(leaked)} of them among the queries"),
+            ("a Known question retrieves nothing", not known_with_queries,
+             f"{sum(t.known for t in run.traces)} Known questions, {len(known_with_queries)} with queries"),
+            ("queries counted = queries sent", sent == expected,
+             f"{expected} queries planned (one per question for always-retrieve, the rest for SlimPLM's plans); "
+             f"the retriever answered {sent}")]
 
 
 @dataclass
@@ -293,9 +440,10 @@ def slimplm_claims(run: SlimRun, *, margin: float, alpha: float = 0.05) -> list[
     slim_em = _paired(run, "SlimPLM", "em")
     tests = []
     for key, rival, cost, cost_name, paper in (
-            ("vs_always", "always", "retrievals", "retrievals", "cost"),
-            ("vs_self", "self-judgement", "llm_calls", "calls of the large model", "self_cost")):
-        quality = claims.non_inferiority(slim_em, _paired(run, rival, "em"), margin=margin, alpha=alpha, unit="questions")
+            ("vs_always", "always", "retrievals", "retrievals", "selective"),
+            ("vs_self", "self-judgement", "llm_calls", "calls of the large model", "cost")):
+        quality = claims.non_inferiority(slim_em, _paired(run, rival, "em"), margin=margin, alpha=alpha,
+                                         unit="questions")
         cheaper = claims.superiority(_paired(run, rival, cost), _paired(run, "SlimPLM", cost), alpha=alpha,
                                      unit="questions")
         verdict = claims.all_of(quality, cheaper)
@@ -306,7 +454,8 @@ def slimplm_claims(run: SlimRun, *, margin: float, alpha: float = 0.05) -> list[
                                {"quality": quality, "cost": cheaper}))
     better = claims.superiority(slim_em, _paired(run, "never", "em"), alpha=alpha, unit="questions")
     tests.append(ClaimTest("vs_never", "SlimPLM answers better than the large model alone", better,
-                           _text(better, "EM difference (SlimPLM − never)"), "end_to_end", "EM above never (closed book)",
+                           _text(better, "EM difference (SlimPLM − never)"), "end_to_end",
+                           "EM above never (closed book)",
                            {"quality": better}))
     adjusted = claims.holm({t.key: t.verdict for t in tests}, alpha=alpha)
     for t in tests:
@@ -328,7 +477,8 @@ def claim_rows(tests: Sequence[ClaimTest], paper_claims: dict[str, str], source:
              "source": source, "scale": scale} for t in tests]
 
 
-def scale_text(cfg: Any, run: SlimRun, judge_training: Any, proxy: Any, large: Any, corpus_size: int, profile: str) -> str:
+def scale_text(cfg: Any, run: SlimRun, judge_training: Any, proxy: Any, large: Any, corpus_size: int,
+               profile: str) -> str:
     """The scale of this run in words, for the claims table."""
     return (f"{profile} profile: proxy {proxy.name}, large {large.name}; {run.n_questions} evaluation and "
             f"{judge_training.n_train} training questions (SQuAD v1.1 dev, split by article); BM25 over "

@@ -1,16 +1,20 @@
 """Part I, sharpness and flat minima: optimisers (SAM, RWP, m-RWP, ARWP, m-ARWP) and measures of flatness.
 
 Explained in ``notebooks/sharpness/rwp.ipynb`` and ``notebooks/sharpness/marwp.ipynb``; RWP's parallel
-steps in ``notebooks/sharpness/step_cost.ipynb``.
+steps in ``notebooks/sharpness/step_cost.ipynb``. The methods: :mod:`.sam`, :mod:`.rwp`, :mod:`.arwp`,
+:mod:`.parallel`, :mod:`.bn`; the flatness measures: :mod:`.landscape`; the experiment both chapters run:
+:mod:`.experiment` (training) and :mod:`.analysis` (what is measured on the trained models); each
+chapter's own analyses and claims table: :mod:`.rwp_chapter`, :mod:`.marwp_chapter`, :mod:`.step_cost_chapter`.
 """
 
 from .arwp import ARWP, CosineIncreasingSigma, adaptive_noise_divisor
 from .bn import frozen_bn_stats
-from .landscape import filter_normalized_direction, hessian_top_eigenvalue, loss_along_direction
+from .landscape import (HessianEigen, filter_normalized_direction, filter_normalized_sharpness, hessian_lambda_max,
+                        loss_along_direction)
 from .parallel import BatchedRWP, DistributedRWP
 from .rwp import RWP, filter_wise_noise
 from .sam import SAM
 
-__all__ = ["ARWP", "BatchedRWP", "CosineIncreasingSigma", "DistributedRWP", "RWP", "SAM", "adaptive_noise_divisor",
-           "filter_normalized_direction",
-           "filter_wise_noise", "frozen_bn_stats", "hessian_top_eigenvalue", "loss_along_direction"]
+__all__ = ["ARWP", "BatchedRWP", "CosineIncreasingSigma", "DistributedRWP", "HessianEigen", "RWP", "SAM",
+           "adaptive_noise_divisor", "filter_normalized_direction", "filter_normalized_sharpness", "filter_wise_noise",
+           "frozen_bn_stats", "hessian_lambda_max", "loss_along_direction"]

@@ -14,8 +14,11 @@ measured by an accumulator of past *perturbed* gradients (no (1 − β) factor, 
 
     A ← β · A + g₁²,     g₁ = ∇L(w + ε),       F_j = Σ_{i ∈ filter j} A_i,
 
-    ε_j ← ε_j / √(1 + η F_j)         (scaling="std": the standard deviation is divided, official code)
-    ε_j ← ε_j / (1 + η F_j)^{1/4}     (scaling="var": the variance is divided, a reading of eq. 14).
+The paper's eq. 14 damps the perturbation of filter j by √(1 + η F_j); read literally it divides the
+*variance* of ε_j, while the official code divides its *standard deviation*. Both readings are here:
+
+    ε_j ← ε_j / √(1 + η F_j),       Var ε_j = (σ‖W_j‖₂)² / (1 + η F_j)     (scaling="std", official code)
+    ε_j ← ε_j / (1 + η F_j)^{1/4},  Var ε_j = (σ‖W_j‖₂)² / √(1 + η F_j)    (scaling="var", eq. 14 literally).
 
 F_j uses the accumulator of the steps *before* the current one. A 1-D parameter (bias, BatchNorm
 scale or shift) draws its noise as one filter (σ‖w‖₂) but, as in the official code, every entry is
@@ -37,17 +40,15 @@ from typing import Any
 
 import torch
 
-from .base import Closure, TwoPassOptimizer, check_number
-from .rwp import filter_wise_noise
+from ..checks import ParameterError, check_choice, check_int, check_number, check_type
+from .base import Closure, TwoPassOptimizer
+from .rwp import _grads, filter_wise_noises
 
-SCALINGS = ("std", "var")
-
-
-def check_scaling(scaling: Any) -> str:
-    """``scaling`` if it is one of :data:`SCALINGS`, else a ValueError naming the parameter and the choices."""
-    if scaling not in SCALINGS:
-        raise ValueError(f"invalid value for parameter 'scaling': {scaling!r}; allowed: {', '.join(SCALINGS)}")
-    return scaling
+# the two readings of the adaptive damping: what √(1 + η F_j) divides
+SCALINGS: dict[str, str] = {
+    "std": "the standard deviation of ε_j is divided by √(1 + η F_j) (the official code)",
+    "var": "the variance of ε_j is divided by √(1 + η F_j) (eq. 14 read literally)",
+}
 
 
 def filter_sums(accumulator: torch.Tensor) -> torch.Tensor:
@@ -65,12 +66,27 @@ def filter_sums(accumulator: torch.Tensor) -> torch.Tensor:
 
 def adaptive_noise_divisor(accumulator: torch.Tensor, eta: float, scaling: str = "std") -> torch.Tensor:
     """What ε is divided by: √(1 + η F) (``scaling="std"``) or (1 + η F)^{1/4} (``scaling="var"``)."""
-    eta = check_number("eta", eta, low=0.0, low_inclusive=True)
-    check_scaling(scaling)
+    eta = check_number("eta", eta, low=0.0)
+    check_choice("scaling", scaling, SCALINGS)
     # 1 + η F_j
     inflation = 1.0 + eta * filter_sums(accumulator)
     # std: σ_j / √(1 + η F_j);   var: σ_j² / √(1 + η F_j), i.e. σ_j / (1 + η F_j)^{1/4}
     return inflation.sqrt() if scaling == "std" else inflation.sqrt().sqrt()
+
+
+def adaptive_noise_divisors(accumulators: list[torch.Tensor], eta: float, scaling: str) -> list[torch.Tensor]:
+    """:func:`adaptive_noise_divisor` of every accumulator, batched; each is shaped (out, 1, …, 1) (one value
+    per row) and broadcasts over its parameter."""
+    # F_j = Σ_{i ∈ row j} A_i, one value per row
+    inflation = [a if a.dim() < 2 else a.sum(dim=tuple(range(1, a.dim())), keepdim=True) for a in accumulators]
+    # 1 + η F_j
+    inflation = torch._foreach_mul(inflation, eta)
+    torch._foreach_add_(inflation, 1.0)
+    # std: √(1 + η F_j);   var: (1 + η F_j)^{1/4}
+    torch._foreach_sqrt_(inflation)
+    if scaling == "var":
+        torch._foreach_sqrt_(inflation)
+    return inflation
 
 
 class ARWP(TwoPassOptimizer):
@@ -84,20 +100,20 @@ class ARWP(TwoPassOptimizer):
     generator's state. With λ < 1 a step costs two gradients (clean, then perturbed), with λ = 1 one.
 
     With η = 0 and λ < 1 a step is exactly :class:`.rwp.RWP` with γ = σ and α = λ (same generator, same
-    draws); with η = 0 and λ = 1 it is the perturbed-only RWP.
+    draws); with η = 0 and λ = 1 it is the perturbed-only RWP. The noise, the damping, the
+    accumulator and the mixing are computed for all parameters of a group at once (``torch._foreach_*``).
     """
 
     def __init__(self, params, base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD, sigma: float = 0.015,
                  alpha: float = 1.0, eta: float = 0.1, beta: float = 0.99, scaling: str = "std",
                  generator: torch.Generator | None = None, **base_kwargs):
-        sigma = check_number("sigma", sigma, low=0.0, low_inclusive=True)
-        alpha = check_number("alpha", alpha, low=0.0, low_inclusive=True, high=1.0)
-        eta = check_number("eta", eta, low=0.0, low_inclusive=True)
-        beta = check_number("beta", beta, low=0.0, low_inclusive=True, high=1.0)
-        check_scaling(scaling)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise ValueError(f"invalid value for parameter 'generator': {generator!r}; "
-                             "allowed: None or a torch.Generator")
+        sigma = check_number("sigma", sigma, low=0.0)
+        alpha = check_number("alpha", alpha, low=0.0, high=1.0)
+        eta = check_number("eta", eta, low=0.0)
+        beta = check_number("beta", beta, low=0.0, high=1.0)
+        check_choice("scaling", scaling, SCALINGS)
+        if generator is not None:
+            check_type("generator", generator, torch.Generator, "None or a torch.Generator")
         super().__init__(params, base_optimizer,
                          dict(sigma=sigma, alpha=alpha, eta=eta, beta=beta, scaling=scaling), base_kwargs)
         self.generator = generator
@@ -110,51 +126,55 @@ class ARWP(TwoPassOptimizer):
             for p in group["params"]:
                 yield group, p
 
+    @torch.no_grad()
     def step(self, closure: Closure | None = None) -> torch.Tensor:  # type: ignore[override]
         closure = self._check_closure(closure, "ARWP")
         mixed = self._needs_clean_pass()
-        clean: dict[torch.Tensor, torch.Tensor] = {}
         loss = None
         if mixed:
             # g₀ = ∇L(w), the clean pass (BatchNorm running statistics update here)
             loss = closure()
-            targets = list(self._params_with_grad())
-            for _, p in targets:
-                clean[p] = p.grad.detach().clone()
+            groups = [(g, [p for p in g["params"] if p.grad is not None]) for g in self.param_groups]
         else:
-            targets = [(group, p) for group, p in self._all_params() if p.requires_grad]
-        saved: dict[torch.Tensor, torch.Tensor] = {}
-        with torch.no_grad():
-            for group, p in targets:
-                saved[p] = p.detach().clone()
-                # ε_j ~ N(0, (σ‖W_j‖₂)² I)
-                noise = filter_wise_noise(p, group["sigma"], self.generator)
-                accumulator = self.state[p].get("accumulator")
-                if accumulator is not None and group["eta"] > 0:
-                    # ε_j ← ε_j / √(1 + η F_j)   (scaling="var": / (1 + η F_j)^{1/4})
-                    noise = noise / adaptive_noise_divisor(accumulator, group["eta"], group["scaling"])
-                # w ← w + ε
-                p.add_(noise)
+            groups = [(g, [p for p in g["params"] if p.requires_grad]) for g in self.param_groups]
+        groups = [(group, params) for group, params in groups if params]
+        clean, saved = [], []
+        for group, params in groups:
+            if mixed:
+                clean.append(self._buffers("clean_grad", params))
+                torch._foreach_copy_(clean[-1], [p.grad for p in params])
+            saved.append(self._buffers("saved_weights", params))
+            torch._foreach_copy_(saved[-1], params)
+            # ε_j ~ N(0, (σ‖W_j‖₂)² I)
+            noises = filter_wise_noises(params, group["sigma"], self.generator)
+            damped = [i for i, p in enumerate(params) if "accumulator" in self.state[p]]
+            if damped and group["eta"] > 0:
+                divisors = adaptive_noise_divisors([self.state[params[i]]["accumulator"] for i in damped],
+                                                   group["eta"], group["scaling"])
+                # ε_j ← ε_j / √(1 + η F_j)   (scaling="var": / (1 + η F_j)^{1/4})
+                torch._foreach_div_([noises[i] for i in damped], divisors)
+            # w ← w + ε
+            torch._foreach_add_(params, noises)
         # g₁ = ∇L(w + ε), the perturbed pass; with λ = 1 it is the only pass and BatchNorm statistics update
         with self._perturbed() if mixed else contextlib.nullcontext():
             perturbed_loss = closure()
-        with torch.no_grad():
-            for group, p in targets:
-                # w ← w  (the saved copy: bit-exact)
-                p.copy_(saved[p])
-                g1 = p.grad if p.grad is not None else torch.zeros_like(p)
-                # A ← β A + g₁²
-                accumulator = self.state[p].get("accumulator")
-                if accumulator is None:
-                    accumulator = self.state[p]["accumulator"] = torch.zeros_like(p)
-                accumulator.mul_(group["beta"]).addcmul_(g1, g1)
-                if mixed:
-                    alpha = group["alpha"]
-                    # g = (1 − λ) g₀ + λ g₁
-                    p.grad = (1 - alpha) * clean[p] + alpha * g1
-                else:
-                    # g = g₁
-                    p.grad = g1
+        for k, (group, params) in enumerate(groups):
+            # w ← w  (the saved copy: bit-exact)
+            torch._foreach_copy_(params, saved[k])
+            g1 = _grads(params)
+            # A ← β A + g₁²
+            for p in params:
+                if "accumulator" not in self.state[p]:
+                    self.state[p]["accumulator"] = torch.zeros_like(p)
+            accumulators = [self.state[p]["accumulator"] for p in params]
+            torch._foreach_mul_(accumulators, group["beta"])
+            torch._foreach_addcmul_(accumulators, g1, g1)
+            if mixed:
+                alpha = group["alpha"]
+                # g = (1 − λ) g₀ + λ g₁   (in place in p.grad; with λ = 1 the update is g = g₁)
+                torch._foreach_mul_(clean[k], 1 - alpha)
+                torch._foreach_mul_(g1, alpha)
+                torch._foreach_add_(g1, clean[k])
         # w ← base_step(w, g)
         self.base_optimizer.step()
         return loss if mixed else perturbed_loss
@@ -171,8 +191,8 @@ class ARWP(TwoPassOptimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         n_params = sum(1 for _ in self._all_params())
         if isinstance(state_dict, dict) and len(state_dict.get("accumulators", [None] * n_params)) != n_params:
-            raise ValueError(f"ARWP.load_state_dict: the state has {len(state_dict['accumulators'])} accumulators "
-                             f"for {n_params} parameters; load a state dict of the same model")
+            raise ParameterError("state_dict", f"{len(state_dict['accumulators'])} accumulators",
+                                 f"one accumulator per parameter ({n_params}): a state dict of the same model")
         super().load_state_dict(state_dict)
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
@@ -200,13 +220,12 @@ class CosineIncreasingSigma:
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, sigma_start: float, sigma_end: float, total_steps: int):
-        self.sigma_start = check_number("sigma_start", sigma_start, low=0.0, low_inclusive=True)
-        self.sigma_end = check_number("sigma_end", sigma_end, low=0.0, low_inclusive=True)
-        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-            raise ValueError(f"invalid value for parameter 'total_steps': {total_steps!r}; allowed: an integer >= 1")
-        if not all("sigma" in group for group in optimizer.param_groups):
-            raise ValueError(f"invalid value for parameter 'optimizer': {type(optimizer).__name__}; "
-                             "allowed: an optimiser whose parameter groups have a 'sigma' (ARWP)")
+        self.sigma_start = check_number("sigma_start", sigma_start, low=0.0)
+        self.sigma_end = check_number("sigma_end", sigma_end, low=0.0)
+        total_steps = check_int("total_steps", total_steps, low=1)
+        if not all("sigma" in group for group in getattr(optimizer, "param_groups", [{}])):
+            raise ParameterError("optimizer", type(optimizer).__name__,
+                                 "an optimiser whose parameter groups have a 'sigma' (ARWP)")
         self.optimizer = optimizer
         self.total_steps = total_steps
         self.last_step = 0

@@ -11,28 +11,21 @@ at the weights w and once at perturbed weights w + ε, then hand one gradient to
   BatchNorm running statistics (:func:`.bn.frozen_bn_stats`).
 * ``state_dict()`` holds the base optimiser's state (momentum buffers) and the hyper-parameters, so a
   resumed run continues identically.
+* Bad arguments raise :class:`reprobook.checks.ParameterError` (a ``ValueError``) naming the parameter.
 """
 
 from __future__ import annotations
 
 import contextlib
-import numbers
 from typing import Any, Callable, Iterator
 
 import torch
 
+from ..checks import ParameterError
+
 Closure = Callable[[], torch.Tensor]
-
-
-def check_number(name: str, value: Any, *, low: float, low_inclusive: bool, high: float | None = None) -> float:
-    """``value`` as a float, or a ValueError naming the parameter and its allowed range."""
-    allowed = f"a number {'>=' if low_inclusive else '>'} {low:g}" + (f" and <= {high:g}" if high is not None else "")
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok:
-        ok = (value >= low if low_inclusive else value > low) and (high is None or value <= high)
-    if not ok:
-        raise ValueError(f"invalid value for parameter '{name}': {value!r}; allowed: {allowed}")
-    return float(value)
+CLOSURE_HELP = ("a closure: def closure(): optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); "
+                "return loss")
 
 
 class TwoPassOptimizer(torch.optim.Optimizer):
@@ -41,8 +34,8 @@ class TwoPassOptimizer(torch.optim.Optimizer):
     def __init__(self, params, base_optimizer: type[torch.optim.Optimizer], defaults: dict[str, Any],
                  base_kwargs: dict[str, Any]):
         if not (isinstance(base_optimizer, type) and issubclass(base_optimizer, torch.optim.Optimizer)):
-            raise ValueError(f"invalid value for parameter 'base_optimizer': {base_optimizer!r}; "
-                             "allowed: a torch.optim.Optimizer class such as torch.optim.SGD")
+            raise ParameterError("base_optimizer", base_optimizer,
+                                 "a torch.optim.Optimizer class such as torch.optim.SGD")
         super().__init__(params, {**defaults, **base_kwargs})
         self.base_optimizer = base_optimizer(self.param_groups, **base_kwargs)
         # one list of groups for both: a scheduler that sets group["lr"] on the wrapper sets the base's
@@ -52,9 +45,8 @@ class TwoPassOptimizer(torch.optim.Optimizer):
 
     @staticmethod
     def _check_closure(closure: Closure | None, name: str) -> Closure:
-        if closure is None:
-            raise ValueError(f"{name}.step needs a closure: def closure(): optimizer.zero_grad(); "
-                             "loss = loss_fn(model(x), y); loss.backward(); return loss")
+        if closure is None or not callable(closure):
+            raise ParameterError("closure", closure, f"{name}.step needs {CLOSURE_HELP}")
         return torch.enable_grad()(closure)
 
     @contextlib.contextmanager
@@ -85,8 +77,18 @@ class TwoPassOptimizer(torch.optim.Optimizer):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if not isinstance(state_dict, dict) or "base" not in state_dict:
-            raise ValueError(f"{type(self).__name__}.load_state_dict expects a dict from "
-                             f"{type(self).__name__}.state_dict() (with a 'base' entry)")
+            raise ParameterError("state_dict", type(state_dict).__name__,
+                                 f"a dict from {type(self).__name__}.state_dict() (with a 'base' entry)")
         self.base_optimizer.load_state_dict(state_dict["base"])
         self.param_groups = self.base_optimizer.param_groups  # the base made new group dicts: share them again
         self._load_extra_state(state_dict)
+
+    def _buffers(self, name: str, params: list[torch.Tensor]) -> list[torch.Tensor]:
+        """One scratch tensor per parameter (``self.state[p][name]``), allocated once and reused every step."""
+        out = []
+        for p in params:
+            buffer = self.state[p].get(name)
+            if buffer is None or buffer.shape != p.shape or buffer.dtype != p.dtype or buffer.device != p.device:
+                buffer = self.state[p][name] = torch.empty_like(p, memory_format=torch.preserve_format)
+            out.append(buffer)
+        return out

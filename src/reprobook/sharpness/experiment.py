@@ -1,8 +1,10 @@
 """The sharpness chapters' experiment: the same model, data, budget and seeds for every optimiser.
 
 Explained in ``notebooks/sharpness/rwp.ipynb``. One trained run per (method, seed) is cached by a
-hash of its whole configuration (:func:`reprobook.training.train_or_load`), so re-executing a chapter
-re-evaluates without re-training.
+hash of its whole configuration *and* of the code that trains it (:data:`TRAINING_CODE`, through
+:func:`reprobook.training.train_or_load`), so re-executing a chapter re-evaluates without re-training,
+a fix to an optimiser retrains, and the RWP and m-ARWP chapters share their SGD and SAM models when
+their training settings coincide.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..checks import ParameterError, check_choice
 from ..models import build_model
-from ..profiles import ParameterError
 from ..training import History, evaluate, fit, seed_everything, train_or_load
 from .arwp import ARWP, CosineIncreasingSigma
 from .rwp import RWP
@@ -28,6 +30,14 @@ from .sam import SAM
 METHODS = ("sgd", "sam", "rwp", "prwp", "mrwp", "arwp", "marwp")
 # methods whose σ rises on the cosine schedule of ARWP (σ from arwp_sigma_start to arwp_sigma_end)
 SIGMA_SCHEDULED = ("prwp", "arwp")
+# how the chapters name the methods
+LABELS = {"sgd": "SGD", "sam": "SAM", "rwp": "RWP", "prwp": "RWP (perturbed only)", "mrwp": "m-RWP", "arwp": "ARWP",
+          "marwp": "m-ARWP"}
+# the modules whose code determines a trained model: their fingerprint is part of every checkpoint's key (the
+# analysis modules are not, so a change to the analysis re-evaluates without re-training)
+TRAINING_CODE = ("reprobook.training", "reprobook.models", "reprobook.sharpness.base", "reprobook.sharpness.bn",
+                 "reprobook.sharpness.sam", "reprobook.sharpness.rwp", "reprobook.sharpness.arwp",
+                 "reprobook.sharpness.experiment")
 
 
 def _marwp_field(cfg, name: str, method: str):
@@ -66,13 +76,12 @@ def make_optimizer(method: str, params, cfg, *, generator: torch.Generator | Non
         # m-ARWP: mixed gradients, adaptive noise, constant σ
         return ARWP(params, torch.optim.SGD, sigma=sigma, alpha=lam, eta=eta, beta=beta, scaling=scaling,
                     generator=generator, **base)
-    raise ParameterError("method", method, ", ".join(METHODS))
+    raise ParameterError("method", method, ", ".join(repr(m) for m in METHODS))
 
 
 def make_sigma_schedule(method: str, optimizer, cfg, total_steps: int) -> CosineIncreasingSigma | None:
     """ARWP's σ schedule for ``method`` (stepped once per optimiser step), or None for a constant σ."""
-    if method not in METHODS:
-        raise ParameterError("method", method, ", ".join(METHODS))
+    check_choice("method", method, METHODS)
     if method not in SIGMA_SCHEDULED:
         return None
     return CosineIncreasingSigma(optimizer, _marwp_field(cfg, "arwp_sigma_start", method),
@@ -81,13 +90,15 @@ def make_sigma_schedule(method: str, optimizer, cfg, total_steps: int) -> Cosine
 
 @dataclass
 class TrainedRun:
+    """One trained model of the experiment, its training history and its test loss and accuracy."""
+
     method: str
     seed: int
     model: torch.nn.Module
     history: History
     test_loss: float
     test_acc: float
-    loaded: bool  # True when the checkpoint came from the cache
+    loaded: bool  # True when the checkpoint came from the cache (its history's timings are another run's)
 
 
 def _loaders(cfg, train_ds: Dataset, test_ds: Dataset, seed: int, device: torch.device):
@@ -165,7 +176,7 @@ def train_one(cfg, method: str, seed: int, train_ds: Dataset, test_ds: Dataset, 
                       progress=progress, desc=f"{method} seed {seed}", step_scheduler=sigma_schedule)
         return model, history
 
-    state, info = train_or_load(config, train, name=f"{cfg.model}-{method}")
+    state, info = train_or_load(config, train, name=f"{cfg.model}-{method}", code=TRAINING_CODE)
     model = build_model(cfg.model, **cfg.model_kwargs)
     model.load_state_dict(state)
     model.to(device)

@@ -33,6 +33,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ..checks import ParameterError
 from .base import Closure
 from .rwp import RWP, filter_wise_noise
 
@@ -41,18 +42,18 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def _check_model(model: Any) -> nn.Module:
     if not isinstance(model, nn.Module):
-        raise ValueError(f"invalid value for parameter 'model': a {type(model).__name__}; allowed: a torch.nn.Module "
-                         "(the optimiser needs the module itself, not only its parameters)")
+        raise ParameterError("model", type(model).__name__,
+                             "a torch.nn.Module (the optimiser needs the module itself, not only its parameters)")
     if not any(p.requires_grad for p in model.parameters()):
-        raise ValueError("invalid value for parameter 'model': it has no parameter that requires a gradient")
+        raise ParameterError("model", type(model).__name__, "a module with a parameter that requires a gradient")
     return model
 
 
 def _check_batchnorm_momentum(model: nn.Module) -> None:
     for name, layer in model.named_modules():
         if isinstance(layer, nn.modules.batchnorm._BatchNorm) and layer.track_running_stats and layer.momentum is None:
-            raise ValueError(f"BatchNorm layer '{name}' has momentum=None (a cumulative average, computed from a "
-                             "Python float of its batch counter, which vmap cannot batch); allowed: a number in [0, 1]")
+            raise ParameterError(f"model.{name}.momentum", None, "a number in [0, 1] (momentum=None is a cumulative "
+                                 "average computed from a Python float of the batch counter, which vmap cannot batch)")
 
 
 class BatchedRWP(RWP):
@@ -76,8 +77,7 @@ class BatchedRWP(RWP):
         model = _check_model(model)
         _check_batchnorm_momentum(model)
         if loss_fn is not None and not callable(loss_fn):
-            raise ValueError(f"invalid value for parameter 'loss_fn': {loss_fn!r}; "
-                             "allowed: None (cross-entropy) or a callable loss_fn(logits, targets)")
+            raise ParameterError("loss_fn", loss_fn, "None (cross-entropy) or a callable loss_fn(logits, targets)")
         super().__init__([p for p in model.parameters() if p.requires_grad], base_optimizer, gamma=gamma,
                          alpha=alpha, generator=generator, **base_kwargs)
         self.model = model
@@ -106,16 +106,15 @@ class BatchedRWP(RWP):
              batch: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """One RWP step on ``batch`` = (inputs, targets); a closure is refused (see the class)."""
         if closure is not None or batch is None:
-            raise ValueError("BatchedRWP.step needs the batch itself, not a closure: call "
-                             "optimizer.step_batch(inputs, targets) (it computes both gradients and steps), "
-                             "or use the sequential RWP with a closure")
+            raise ParameterError("closure", closure, "none: BatchedRWP.step needs the batch itself; call "
+                                 "optimizer.step_batch(inputs, targets) (it computes both gradients and steps), "
+                                 "or use the sequential RWP with a closure")
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-            raise ValueError(f"invalid value for parameter 'batch': a {type(batch).__name__}; "
-                             "allowed: a pair (inputs, targets) of tensors")
+            raise ParameterError("batch", type(batch).__name__, "a pair (inputs, targets) of tensors")
         inputs, targets = batch
         if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
-            raise ValueError("invalid value for parameters 'inputs', 'targets': allowed: two tensors "
-                             f"(got {type(inputs).__name__}, {type(targets).__name__})")
+            raise ParameterError("inputs, targets", f"{type(inputs).__name__}, {type(targets).__name__}",
+                                 "two tensors")
         names = {p: n for n, p in self.model.named_parameters()}
         pairs: dict[str, torch.Tensor] = {}
         with torch.no_grad():
@@ -184,8 +183,8 @@ class DistributedRWP(RWP):
                                "torch.distributed.init_process_group() first")
         world = dist.get_world_size(group)
         if world != 2:
-            raise ValueError(f"invalid value for parameter 'group': a process group of {world} process(es); "
-                             "allowed: exactly 2 (rank 0 clean, rank 1 perturbed)")
+            raise ParameterError("group", f"a process group of {world} process(es)",
+                                 "exactly 2 processes (rank 0 clean, rank 1 perturbed)")
         super().__init__([p for p in model.parameters() if p.requires_grad], base_optimizer, gamma=gamma,
                          alpha=alpha, generator=generator, **base_kwargs)
         self.model = model

@@ -14,6 +14,11 @@ implementation (github nblt/RWP) computes them *at the same time* on two GPUs, e
 for about the wall time of one SGD step. This implementation is sequential: both gradients come from
 the *same* batch on *one* device, one after the other, so a step costs two SGD steps (like SAM). The
 parallel steps, one batched pass on one device and the two-process layout, are in :mod:`.parallel`.
+
+:func:`filter_wise_noise` draws ε for one parameter and reads like the equation. The optimisers draw
+for all parameters at once with :func:`filter_wise_noises`: the same draws from the generator, in the
+same order, with the arithmetic batched over the parameters (``torch._foreach_*``), so that a step
+issues a handful of operator calls instead of a dozen per parameter tensor.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from typing import Any
 
 import torch
 
-from .base import Closure, TwoPassOptimizer, check_number
+from ..checks import check_number, check_type
+from .base import Closure, TwoPassOptimizer
 
 
 def filter_wise_noise(param: torch.Tensor, gamma: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -32,7 +38,7 @@ def filter_wise_noise(param: torch.Tensor, gamma: float, generator: torch.Genera
     deviation γ·‖w‖₂. The draw comes from ``generator`` (on its own device, then moved to the
     parameter's), or from torch's global generator when it is None.
     """
-    gamma = check_number("gamma", gamma, low=0.0, low_inclusive=True)
+    gamma = check_number("gamma", gamma, low=0.0)
     w = param.detach()
     if w.dim() > 1:
         # σ_j = γ ‖W_j‖₂, one scale per output filter, broadcast over the filter's entries
@@ -46,6 +52,44 @@ def filter_wise_noise(param: torch.Tensor, gamma: float, generator: torch.Genera
     return sigma * z
 
 
+def filter_norms(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """‖W_j‖₂ of every output filter j of each parameter, shaped (out, 1, …, 1) to broadcast over it; a
+    vector (or scalar) gets its whole norm as a 0-d tensor. One reduction per weight tensor, one batched
+    reduction for all the vectors."""
+    vectors = [i for i, p in enumerate(params) if p.dim() <= 1]
+    norms: list[torch.Tensor | None] = [None] * len(params)
+    for i, norm in zip(vectors, torch._foreach_norm([params[i] for i in vectors]) if vectors else []):
+        norms[i] = norm
+    for i, p in enumerate(params):
+        if p.dim() > 1:
+            norms[i] = torch.linalg.vector_norm(p, dim=tuple(range(1, p.dim())), keepdim=True)
+    return norms
+
+
+def standard_normal_draws(params: list[torch.Tensor], generator: torch.Generator | None) -> list[torch.Tensor]:
+    """z ~ N(0, I) shaped like each parameter, drawn one parameter after the other (as
+    :func:`filter_wise_noise` draws them), on the generator's device and then moved to the parameter's."""
+    draws = []
+    for p in params:
+        device = generator.device if generator is not None else p.device
+        z = torch.randn(p.shape, generator=generator, dtype=p.dtype, device=device)
+        draws.append(z if device == p.device else z.to(p.device))
+    return draws
+
+
+def filter_wise_noises(params: list[torch.Tensor], gamma: float,
+                       generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """:func:`filter_wise_noise` of every tensor of ``params``: the same draws, the same values up to the
+    rounding of the norms, with the arithmetic batched over the parameters. Call it under ``torch.no_grad()``."""
+    gamma = check_number("gamma", gamma, low=0.0)
+    # σ_j = γ ‖W_j‖₂
+    sigmas = torch._foreach_mul(filter_norms(params), gamma)
+    noises = standard_normal_draws(params, generator)
+    # ε = σ ⊙ z
+    torch._foreach_mul_(noises, sigmas)
+    return noises
+
+
 class RWP(TwoPassOptimizer):
     """RWP around any base optimiser (SGD by default); ``in_perturbed_pass`` is True during the perturbed pass.
 
@@ -56,46 +100,46 @@ class RWP(TwoPassOptimizer):
 
     def __init__(self, params, base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD, gamma: float = 0.01,
                  alpha: float = 0.5, generator: torch.Generator | None = None, **base_kwargs):
-        gamma = check_number("gamma", gamma, low=0.0, low_inclusive=True)
-        alpha = check_number("alpha", alpha, low=0.0, low_inclusive=True, high=1.0)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise ValueError(f"invalid value for parameter 'generator': {generator!r}; "
-                             "allowed: None or a torch.Generator")
+        gamma = check_number("gamma", gamma, low=0.0)
+        alpha = check_number("alpha", alpha, low=0.0, high=1.0)
+        if generator is not None:
+            check_type("generator", generator, torch.Generator, "None or a torch.Generator")
         super().__init__(params, base_optimizer, dict(gamma=gamma, alpha=alpha), base_kwargs)
         self.generator = generator
 
+    @torch.no_grad()
     def step(self, closure: Closure | None = None) -> torch.Tensor:  # type: ignore[override]
         closure = self._check_closure(closure, "RWP")
         # g₀ = ∇L(w), the clean pass
         loss = closure()
-        clean: dict[torch.Tensor, torch.Tensor] = {}
-        saved: dict[torch.Tensor, torch.Tensor] = {}
-        with torch.no_grad():
-            for group, p in self._params_with_grad():
-                clean[p] = p.grad.clone()
-                saved[p] = p.detach().clone()
-                # w ← w + ε,  ε_j ~ N(0, (γ‖W_j‖₂)² I)
-                p.add_(filter_wise_noise(p, group["gamma"], self.generator))
+        groups = [(group, [p for p in group["params"] if p.grad is not None]) for group in self.param_groups]
+        saved, clean = {}, {}
+        for i, (group, params) in enumerate(groups):
+            if not params:
+                continue
+            clean[i] = self._buffers("clean_grad", params)
+            torch._foreach_copy_(clean[i], [p.grad for p in params])
+            saved[i] = self._buffers("saved_weights", params)
+            torch._foreach_copy_(saved[i], params)
+            # w ← w + ε,  ε_j ~ N(0, (γ‖W_j‖₂)² I)
+            torch._foreach_add_(params, filter_wise_noises(params, group["gamma"], self.generator))
         # g₁ = ∇L(w + ε), the perturbed pass (the closure overwrites p.grad)
         with self._perturbed():
             closure()
-        with torch.no_grad():
-            for group, p in self._params_with_grad_or_saved(saved):
-                # w ← w  (the saved copy: bit-exact)
-                p.copy_(saved[p])
-                g1 = p.grad if p.grad is not None else torch.zeros_like(p)
-                alpha = group["alpha"]
-                # g = (1 − α) g₀ + α g₁
-                p.grad = (1 - alpha) * clean[p] + alpha * g1
+        for i, (group, params) in enumerate(groups):
+            if not params:
+                continue
+            # w ← w  (the saved copy: bit-exact)
+            torch._foreach_copy_(params, saved[i])
+            g1 = _grads(params)
+            alpha = group["alpha"]
+            # g = (1 − α) g₀ + α g₁   (computed in place in p.grad)
+            torch._foreach_mul_(clean[i], 1 - alpha)
+            torch._foreach_mul_(g1, alpha)
+            torch._foreach_add_(g1, clean[i])
         # w ← base_step(w, g)
         self.base_optimizer.step()
         return loss
-
-    def _params_with_grad_or_saved(self, saved: dict[torch.Tensor, torch.Tensor]):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p in saved:
-                    yield group, p
 
     def _extra_state(self) -> dict[str, Any]:
         return {} if self.generator is None else {"generator": self.generator.get_state()}
@@ -104,3 +148,11 @@ class RWP(TwoPassOptimizer):
         if self.generator is not None and "generator" in state:
             # generator states are CPU byte tensors; accelerate may have moved the state dict to the GPU
             self.generator.set_state(state["generator"].detach().to("cpu", torch.uint8))
+
+
+def _grads(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``p.grad`` of every parameter; a parameter the last pass left without a gradient gets zeros."""
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    return [p.grad for p in params]

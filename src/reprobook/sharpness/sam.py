@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import Closure, TwoPassOptimizer, check_number
+from ..checks import check_number, check_type
+from .base import Closure, TwoPassOptimizer
 
 
 class SAM(TwoPassOptimizer):
@@ -36,8 +37,7 @@ class SAM(TwoPassOptimizer):
     def __init__(self, params, base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD, rho: float = 0.05,
                  adaptive: bool = False, **base_kwargs):
         rho = check_number("rho", rho, low=0.0, low_inclusive=False)
-        if not isinstance(adaptive, bool):
-            raise ValueError(f"invalid value for parameter 'adaptive': {adaptive!r}; allowed: True, False")
+        check_type("adaptive", adaptive, bool, "True or False")
         super().__init__(params, base_optimizer, dict(rho=rho, adaptive=adaptive), base_kwargs)
 
     @torch.no_grad()

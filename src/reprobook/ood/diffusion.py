@@ -1,0 +1,259 @@
+"""A DDPM trained on the in-distribution images, and the noise-then-denoise reconstruction x → x̂ of DDoS.
+
+Explained in ``notebooks/ood/ddos.ipynb``. The model is ``diffusers``' ``UNet2DModel`` trained with the
+ε-prediction objective of Ho et al. (2020) under a ``DDPMScheduler``:
+
+    L = E_{x₀, t, ε} ‖ε − ε_θ(√ᾱ_t·x₀ + √(1 − ᾱ_t)·ε, t)‖²,   t ~ U{0, …, T − 1}, ε ~ N(0, I),
+
+trained once and cached like the classifiers (:func:`reprobook.training.train_or_load`, with this module's
+code in the key). Images live in [−1, 1] for the model (pixels p ∈ [0, 1] map to 2p − 1).
+
+A test image is *reconstructed* by diffusing it to step t and running deterministic DDIM (Song et al.,
+2021; ``diffusers``' ``DDIMScheduler``, η = 0) from t back to 0: the forward noise erases the details
+that distinguish the image, and the reverse process, which only knows the InD data, fills them in with
+InD-like content. t = 0 adds no noise and returns x itself.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..checks import ParameterError, check_int, check_seed
+from ..results import glued
+
+DOWN, UP = "DownBlock2D", "UpBlock2D"
+
+
+def unet_config(cfg: Any, channels: int, size: int) -> dict[str, Any]:
+    """The ``UNet2DModel`` arguments of ``cfg`` for ``channels`` × ``size`` × ``size`` images."""
+    blocks = tuple(cfg.ddpm_channels)
+    attention = tuple(getattr(cfg, "ddpm_attention", ()) or ())
+    down = tuple("AttnDownBlock2D" if i in attention else DOWN for i in range(len(blocks)))
+    up = tuple("AttnUpBlock2D" if len(blocks) - 1 - i in attention else UP for i in range(len(blocks)))
+    return dict(sample_size=size, in_channels=channels, out_channels=channels, block_out_channels=blocks,
+                layers_per_block=cfg.ddpm_layers, down_block_types=down, up_block_types=up,
+                norm_num_groups=cfg.ddpm_groups)
+
+
+def build_unet(cfg: Any, channels: int, size: int) -> nn.Module:
+    """A freshly initialised ``diffusers.UNet2DModel`` of ``cfg``'s architecture."""
+    from diffusers import UNet2DModel
+
+    return UNet2DModel(**unet_config(cfg, channels, size))
+
+
+def noise_scheduler(cfg: Any):
+    """The DDPM forward process of ``cfg``: ``DDPMScheduler`` with T steps and its β schedule."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(num_train_timesteps=cfg.ddpm_timesteps, beta_schedule=cfg.ddpm_beta_schedule)
+
+
+def to_pixels(x: Tensor, spec: Any) -> Tensor:
+    """Classifier inputs → pixels in [0, 1] (undo the per-channel normalisation, if any)."""
+    if spec.mean is None:
+        return x.clone()
+    mean = torch.tensor(spec.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return x * std + mean
+
+
+def from_pixels(p: Tensor, spec: Any) -> Tensor:
+    """Pixels in [0, 1] → the classifier's input."""
+    return spec.normalise(p) if spec.mean is not None else p.clone()
+
+
+@dataclass
+class Diffusion:
+    """A trained DDPM: the ε-network, the scheduler's configuration, its training history and provenance."""
+
+    unet: nn.Module  # eval mode, on device
+    scheduler_config: Any  # DDPMScheduler.config: the β schedule DDIM reuses
+    history: Any  # reprobook.training.History: train_loss holds the loss of every step
+    loaded: bool
+    path: str
+    device: torch.device
+    train_seconds: float
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.unet.parameters())
+
+    @property
+    def timesteps(self) -> int:
+        return int(self.scheduler_config.num_train_timesteps)
+
+
+def ddpm_training_step(unet: nn.Module, scheduler: Any, x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """The DDPM loss of one batch ``x0`` (in [−1, 1]): ‖ε − ε_θ(x_t, t)‖² averaged, t and ε drawn from ``generator``."""
+    n = x0.shape[0]
+    # t ~ U{0, …, T − 1}, ε ~ N(0, I)
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=generator).to(x0.device)
+    noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+    # x_t = √ᾱ_t·x₀ + √(1 − ᾱ_t)·ε
+    x_t = scheduler.add_noise(x0, noise, t)
+    # L = ‖ε − ε_θ(x_t, t)‖²
+    return nn.functional.mse_loss(unet(x_t, t).sample, noise)
+
+
+def train_ddpm(cfg: Any, images: Tensor, *, device: str | torch.device = "cpu", seed: int = 0,
+               progress: bool | None = None, name: str = "ddpm") -> Diffusion:
+    """The DDPM of ``cfg`` trained on ``images`` (N × C × H × W pixels in [0, 1]), or loaded from the cache.
+
+    AdamW at ``cfg.ddpm_lr`` with a linear warm-up and a cosine decay (``diffusers.optimization``),
+    ``cfg.ddpm_steps`` steps of ``cfg.ddpm_batch`` images drawn with replacement.
+    """
+    from diffusers.optimization import get_cosine_schedule_with_warmup
+    from tqdm.auto import tqdm
+
+    from ..sharpness.experiment import data_fingerprint
+    from ..training import History, _default_progress, resolve_device, seed_everything, train_or_load
+
+    check_seed("seed", seed)
+    if not isinstance(images, Tensor) or images.dim() != 4 or len(images) < 2:
+        raise ParameterError("images", type(images).__name__, "an N × C × H × W tensor of pixels in [0, 1], N >= 2")
+    if float(images.min()) < 0 or float(images.max()) > 1:
+        raise ParameterError("images", f"values in [{float(images.min()):.3g}, {float(images.max()):.3g}]",
+                             "pixels in [0, 1]")
+    steps = check_int("ddpm_steps", cfg.ddpm_steps, low=1)
+    batch = check_int("ddpm_batch", cfg.ddpm_batch, low=1)
+    device = resolve_device(device)
+    channels, size = images.shape[1], images.shape[2]
+    config = {"unet": unet_config(cfg, channels, size), "timesteps": cfg.ddpm_timesteps,
+              "beta_schedule": cfg.ddpm_beta_schedule, "steps": steps, "batch": batch, "lr": cfg.ddpm_lr,
+              "warmup": cfg.ddpm_warmup, "seed": seed,
+              "data": data_fingerprint(torch.utils.data.TensorDataset(images))}
+    show = _default_progress() if progress is None else progress
+    clock = time.perf_counter()
+
+    def train():
+        generator = seed_everything(seed)
+        unet = build_unet(cfg, channels, size).to(device).train()
+        scheduler = noise_scheduler(cfg)
+        optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.ddpm_lr)
+        schedule = get_cosine_schedule_with_warmup(optimizer, cfg.ddpm_warmup, steps)
+        data = images.to(device) * 2 - 1  # pixels → [−1, 1]
+        losses = []
+        for _ in tqdm(range(steps), desc="DDPM", disable=not show, leave=False):
+            rows = torch.randint(0, len(data), (batch,), generator=generator).to(device)
+            loss = ddpm_training_step(unet, scheduler, data[rows], generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+        return unet, History(train_loss=losses, total_seconds=time.perf_counter() - clock)
+
+    state, info = train_or_load(config, train, name=name, code=("reprobook.ood.diffusion",))
+    unet = build_unet(cfg, channels, size)
+    unet.load_state_dict(state)
+    return Diffusion(unet=unet.to(device).eval(), scheduler_config=noise_scheduler(cfg).config, history=info["history"],
+                     loaded=info["loaded"], path=str(info["path"]), device=device,
+                     train_seconds=time.perf_counter() - clock)
+
+
+def check_noise_level(t: Any, timesteps: int, stride: int) -> int:
+    """A noise level: 0 (no diffusion), or a multiple of ``stride`` below ``timesteps``."""
+    check_int("t", t, low=0, high=timesteps - 1)
+    if t % stride:
+        raise ParameterError("t", t, f"0 or a multiple of the DDIM stride {stride} below {timesteps}")
+    return int(t)
+
+
+@torch.no_grad()
+def reconstruct(diffusion: Diffusion, pixels: Tensor, t: int, *, stride: int, generator: torch.Generator | None = None,
+                batch_size: int = 256) -> Tensor:
+    """x̂: ``pixels`` (N × C × H × W in [0, 1]) diffused to step ``t`` then denoised by DDIM back to 0.
+
+    DDIM runs on the timesteps t, t − s, …, 0 (s = ``stride``; the scheduler's "leading" spacing with
+    T / s inference steps), deterministically (η = 0); its last step returns the predicted x̂₀. ``t`` = 0
+    returns the images unchanged. The forward noise comes from ``generator`` (CPU), batch after batch.
+    """
+    from diffusers import DDIMScheduler
+
+    stride = check_int("stride", stride, low=1, high=diffusion.timesteps)
+    if diffusion.timesteps % stride:
+        raise ParameterError("stride", stride, f"a divisor of the number of diffusion steps {diffusion.timesteps}")
+    t = check_noise_level(t, diffusion.timesteps, stride)
+    if t == 0:
+        return pixels.clone()
+    ddim = DDIMScheduler.from_config(diffusion.scheduler_config)
+    ddim.set_timesteps(diffusion.timesteps // stride)
+    steps = [int(s) for s in ddim.timesteps if int(s) <= t]
+    device = diffusion.device
+    out = []
+    for start in range(0, len(pixels), batch_size):
+        x0 = pixels[start:start + batch_size].to(device) * 2 - 1
+        noise = torch.randn(x0.shape, generator=generator).to(device)
+        # x_t = √ᾱ_t·x₀ + √(1 − ᾱ_t)·ε
+        x = ddim.add_noise(x0, noise, torch.full((len(x0),), t, dtype=torch.long, device=device))
+        for s in steps:
+            # one deterministic DDIM step x_s → x_{s − stride}, from ε_θ(x_s, s)
+            x = ddim.step(diffusion.unet(x, s).sample, s, x).prev_sample
+        out.append(((x.clamp(-1, 1) + 1) / 2).cpu())
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def sample(diffusion: Diffusion, n: int, *, steps: int, seed: int = 0) -> Tensor:
+    """``n`` unconditional samples (pixels in [0, 1], N × C × H × W) by ``diffusers``' DDIM pipeline."""
+    from diffusers import DDIMPipeline, DDIMScheduler
+
+    check_int("n", n, low=1)
+    check_int("steps", steps, low=1)
+    pipeline = DDIMPipeline(unet=diffusion.unet, scheduler=DDIMScheduler.from_config(diffusion.scheduler_config))
+    pipeline.set_progress_bar_config(disable=True)
+    images = pipeline(batch_size=n, num_inference_steps=steps, generator=torch.Generator().manual_seed(seed),
+                      output_type="np").images  # N × H × W × C in [0, 1]
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float()
+
+
+@dataclass
+class DiffusionSummary:
+    """What the DDPM learned: its loss curve and a few samples, with the numbers the prose quotes."""
+
+    n_params: int = glued(",")
+    steps: int = glued(",")
+    batch: int = glued()
+    n_images: int = glued(",")
+    final_loss: float = glued(".3f")
+    first_loss: float = glued(".3f")
+    loaded_note: str = glued()
+    loss_figure: Any = glued()
+    samples_figure: Any = glued()
+
+
+def describe_diffusion(diffusion: Diffusion, cfg: Any, n_images: int, *, seed: int = 0) -> DiffusionSummary:
+    """The loss curve (every step, and its running mean) and ``cfg.n_samples`` DDIM samples."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ..plots import image_grid
+
+    losses = np.asarray(diffusion.history.train_loss if diffusion.history else [np.nan])
+    window = max(1, len(losses) // 20)
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+    fig, ax = plt.subplots(figsize=(6.4, 3.0))
+    ax.plot(np.arange(1, len(losses) + 1), losses, color="lightgrey", lw=1, label="one step")
+    ax.plot(np.arange(window, len(losses) + 1), smooth, color="C0", label=f"running mean of {window}")
+    ax.set(xlabel="training step", ylabel="‖ε − ε_θ‖² (mean)", yscale="log", title="DDPM training loss")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    images = sample(diffusion, cfg.n_samples, steps=cfg.sample_steps, seed=seed)
+    grid = image_grid(list(images), ncols=min(8, len(images)), size=0.9)
+    tail = losses[-max(1, len(losses) // 10):]
+    note = ("It was loaded from the checkpoint cache." if diffusion.loaded else
+            f"It was trained in this run, in {diffusion.train_seconds:.0f} s.")
+    return DiffusionSummary(n_params=diffusion.n_params, steps=cfg.ddpm_steps, batch=cfg.ddpm_batch, n_images=n_images,
+                            final_loss=float(np.mean(tail)), first_loss=float(np.mean(losses[:max(1, window)])),
+                            loaded_note=note, loss_figure=fig, samples_figure=grid)
+
+
+__all__ = ["Diffusion", "DiffusionSummary", "build_unet", "check_noise_level", "ddpm_training_step",
+           "describe_diffusion", "from_pixels", "noise_scheduler", "reconstruct", "sample", "to_pixels", "train_ddpm",
+           "unet_config"]

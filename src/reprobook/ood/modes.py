@@ -1,0 +1,323 @@
+"""Modes: the OoD benchmark's classifier trained from K seeds, and what every detector needs of each one.
+
+Explained in ``notebooks/ood/mode_ensemble.ipynb`` (Fang et al., IJCV 2024, :cite:`fang2024modeensemble`;
+official code github fanghenshaometeor/ood-mode-ensemble). A *mode* is one training run: the seed fixes the
+initialisation and the order of the batches, everything else (data, architecture, optimiser, schedule) is
+shared. :func:`build_modes` trains the K modes once, each through :func:`reprobook.ood.build_benchmark`
+with its own ``seed`` and the same ``data_seed``, so every mode is scored on the very same images and the
+checkpoints are those every other OoD chapter loads for that seed.
+
+Most detectors are post hoc on what :func:`~reprobook.ood.features.extract` already keeps (penultimate
+features and logits). Two need the images again and are computed here once per mode, so that any
+ensemble of modes can reuse them:
+
+* ODIN's logits at the perturbed input x̃ = x − ε·sign(∇ₓ CE(f(x)/T, ŷ)), each mode with its own gradient
+  (``pytorch-ood``'s :func:`~pytorch_ood.detector.odin_preprocessing`);
+* RankFeat's logits after the rank-1 component σ₁u₁v₁ᵀ of the last block's feature map is removed
+  (``pytorch-ood``'s :class:`~pytorch_ood.detector.RankFeat`, its score replaced by the identity to keep the
+  logits).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..checks import ParameterError, check_int, check_seed
+from ..results import glued
+from .benchmark import OODBenchmark, build_benchmark
+
+SPLITS_NOTE = "'test' or an OoD set name"
+
+
+def mode_seeds(seed: int, n_modes: int) -> list[int]:
+    """The seeds of the K modes: ``seed, seed + 1, …, seed + n_modes − 1``."""
+    check_seed("seed", seed)
+    check_int("n_modes", n_modes, low=1)
+    return [seed + k for k in range(n_modes)]
+
+
+# ------------------------------------------------------------------------------------------------ RankFeat
+def feature_map_split(model: nn.Module) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
+    """``(backbone, head)``: the input → last block's feature map (B × C × H × W), and that map → logits.
+
+    RankFeat edits the feature map between the two. Known models: :class:`~reprobook.models.SmallCNN`
+    (its three conv blocks | pooling and the linear head) and :class:`~reprobook.models.CifarResNet18`
+    (stem to ``layer4`` | pooling and ``fc``).
+    """
+    from ..models import CifarResNet18, SmallCNN
+
+    # the maps come back in the standard layout: RankFeat reshapes them to C × HW (the classifiers run channels-last)
+    if isinstance(model, SmallCNN):
+        blocks, pool = model.body[:3], model.body[3:]
+        return (lambda x: blocks(x).contiguous()), (lambda maps: model.head(pool(maps)))
+    if isinstance(model, CifarResNet18):
+        net = model.net
+
+        def backbone(x: Tensor) -> Tensor:
+            x = net.maxpool(net.relu(net.bn1(net.conv1(x))))
+            return net.layer4(net.layer3(net.layer2(net.layer1(x)))).contiguous()
+
+        return backbone, lambda maps: model.head(torch.flatten(net.avgpool(maps), 1))
+    raise ParameterError("model", type(model).__name__, "a SmallCNN or CifarResNet18 (reprobook.models)")
+
+
+def rankfeat_logits(model: nn.Module, x: Tensor) -> Tensor:
+    """The logits after RankFeat's edit: X' = X − σ₁u₁v₁ᵀ for each sample's last feature map X (C × HW)."""
+    from pytorch_ood.detector import RankFeat
+
+    backbone, head = feature_map_split(model)
+    # pytorch-ood's RankFeat maps the edited logits to a score; the identity keeps the logits themselves
+    detector = RankFeat(backbone=backbone, head=head, detector=lambda logits: logits)
+    with torch.no_grad():
+        return detector.predict(x)
+
+
+def odin_logits(model: nn.Module, x: Tensor, *, eps: float, temperature: float,
+                norm_std: list[float] | None = None) -> Tensor:
+    """Logits (not divided by T) of the ODIN-perturbed inputs x̃ = x − ε·sign(∇ₓ CE(f(x)/T, ŷ)), ŷ = argmax f(x)."""
+    from pytorch_ood.detector import odin_preprocessing
+
+    x_tilde = odin_preprocessing(model, x, eps=eps, temperature=temperature, norm_std=norm_std)
+    with torch.no_grad():
+        return model(x_tilde)
+
+
+# ------------------------------------------------------------------------------------------------ the modes
+@dataclass
+class Mode:
+    """One trained classifier and its outputs on the scored samples of every split."""
+
+    seed: int
+    benchmark: OODBenchmark
+    odin: dict[str, Tensor]  # split → ODIN logits (CPU)
+    rankfeat: dict[str, Tensor]  # split → RankFeat logits (CPU)
+
+    @property
+    def model(self) -> nn.Module:
+        return self.benchmark.model
+
+
+@dataclass
+class ModeOutputs:
+    """What the detectors see of one mode on one split's scored samples."""
+
+    features: Tensor  # N × D penultimate features
+    logits: Tensor  # N × C
+    odin: Tensor | None  # N × C logits at the ODIN-perturbed inputs
+    rankfeat: Tensor | None  # N × C logits after rank-1 removal
+
+
+@dataclass
+class ModeSet:
+    """K modes of one benchmark, scored on the same samples: ``index[split]`` picks them from each split."""
+
+    modes: list[Mode]
+    index: dict[str, Tensor]  # "test" and every OoD set → row indices into its FeatureSet
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def config(self):
+        return self.modes[0].benchmark.config
+
+    @property
+    def ood_sets(self) -> tuple[str, ...]:
+        return tuple(self.modes[0].benchmark.ood)
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return ("test", *self.ood_sets)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [m.seed for m in self.modes]
+
+    def __len__(self) -> int:
+        return len(self.modes)
+
+    def outputs(self, k: int, split: str) -> ModeOutputs:
+        """Mode ``k``'s features and logits on the scored samples of ``split`` ("train": all training rows)."""
+        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < len(self.modes):
+            raise ParameterError("k", k, f"a mode index in [0, {len(self.modes) - 1}]")
+        mode = self.modes[k]
+        if split == "train":
+            fs = mode.benchmark.train
+            return ModeOutputs(fs.features, fs.logits, None, None)
+        if split not in self.index:
+            raise ParameterError("split", split, "'train', " + SPLITS_NOTE)
+        fs = mode.benchmark.features(split).subset(self.index[split])
+        return ModeOutputs(fs.features, fs.logits, mode.odin.get(split), mode.rankfeat.get(split))
+
+    def images(self, split: str) -> Tensor:
+        """The scored images of ``split`` (one tensor; the same for every mode)."""
+        if split not in self.index:
+            raise ParameterError("split", split, SPLITS_NOTE)
+        dataset = self.modes[0].benchmark.dataset(split)
+        return torch.stack([dataset[int(i)][0] for i in self.index[split]])
+
+    def labels(self, split: str) -> Tensor:
+        return self.modes[0].benchmark.features(split).labels[self.index[split]]
+
+
+def scoring_index(n: int, n_score: int | None, seed: int) -> Tensor:
+    """A seeded random subset of ``n_score`` of ``n`` rows (sorted), or all rows when ``n_score`` is None."""
+    if n_score is None or n_score >= n:
+        return torch.arange(n)
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randperm(n, generator=gen)[:n_score].sort().values
+
+
+def _input_outputs(bench: OODBenchmark, split: str, index: Tensor, cfg: Any, batch_size: int) -> tuple[Tensor, Tensor]:
+    """ODIN and RankFeat logits of the scored images of ``split`` for one mode."""
+    from ..data import vision
+
+    dataset = bench.dataset(split)
+    std = vision.input_spec(cfg.in_dataset).std
+    odin, rank = [], []
+    for start in range(0, len(index), batch_size):
+        x = torch.stack([dataset[int(i)][0] for i in index[start:start + batch_size]]).to(bench.device)
+        odin.append(odin_logits(bench.model, x, eps=cfg.odin_eps, temperature=cfg.odin_temperature,
+                                norm_std=list(std) if std is not None else None).cpu())
+        rank.append(rankfeat_logits(bench.model, x).cpu())
+    return torch.cat(odin), torch.cat(rank)
+
+
+def build_modes(cfg: Any, *, n_modes: int | None = None, seed: int = 0, device: str | torch.device = "auto",
+                data_dir=None, n_score: int | None = None, input_detectors: bool = True,
+                progress: bool | None = None, log: Callable[[str], None] | None = None,
+                batch_size: int = 250) -> ModeSet:
+    """The K modes of ``cfg``'s benchmark, trained (or loaded) with seeds ``seed … seed + K − 1``, data seed 0.
+
+    ``n_modes`` defaults to ``cfg.n_modes``. ``n_score`` (default ``cfg.n_score`` if it has one, else
+    all) samples per split are scored, the same rows for every mode. ``input_detectors=False`` skips ODIN
+    and RankFeat (they need the images again: the Kernel PCA chapter does without them).
+    """
+    n_modes = check_int("n_modes", n_modes if n_modes is not None else getattr(cfg, "n_modes", None), low=1)
+    seeds = mode_seeds(seed, n_modes)
+    n_score = n_score if n_score is not None else getattr(cfg, "n_score", None)
+    if n_score is not None:
+        check_int("n_score", n_score, low=2)
+    say = log or (lambda _m: None)
+    timings = {"benchmarks_s": 0.0, "input_detectors_s": 0.0}
+    modes: list[Mode] = []
+    index: dict[str, Tensor] = {}
+    for k, s in enumerate(seeds):
+        clock = time.perf_counter()
+        bench = build_benchmark(cfg, device=device, seed=s, data_dir=data_dir, progress=progress, data_seed=0)
+        timings["benchmarks_s"] += time.perf_counter() - clock
+        say(f"mode {k + 1}/{n_modes} (seed {s}): {'loaded' if bench.loaded else 'trained'}, "
+            f"InD test accuracy {bench.test_accuracy:.2%}")
+        if modes:  # the same images for every mode: keep one copy of the datasets
+            first = modes[0].benchmark
+            bench.test_dataset, bench.ood_datasets, bench.train_dataset = (first.test_dataset, first.ood_datasets,
+                                                                           first.train_dataset)
+        else:
+            index = {split: scoring_index(len(bench.features(split)), n_score, seed=1000 + i)
+                     for i, split in enumerate(("test", *bench.ood))}
+        odin, rank = {}, {}
+        if input_detectors:
+            clock = time.perf_counter()
+            for split, rows in index.items():
+                odin[split], rank[split] = _input_outputs(bench, split, rows, cfg, batch_size)
+            timings["input_detectors_s"] += time.perf_counter() - clock
+        modes.append(Mode(s, bench, odin, rank))
+    return ModeSet(modes, index, timings)
+
+
+# ------------------------------------------------------------------------------------------------ losses
+def uniform_cross_entropy(logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """Per sample, the cross-entropy of softmax(ℓ/T) to the uniform distribution: −(1/C) Σ_c log softmax(ℓ/T)_c.
+
+    The loss an OoD input "should" have (the Outlier Exposure objective; GradNorm's score is the norm of
+    its gradient). It is log C for a uniform prediction and grows as the prediction gets confident.
+    """
+    return -(logits / temperature).log_softmax(dim=1).mean(dim=1)
+
+
+def mode_losses(modes: ModeSet) -> Any:
+    """One row per mode: InD test accuracy and cross-entropy (all InD test samples), the last epoch's
+    training loss, and the mean uniform cross-entropy on every OoD set (its scored samples)."""
+    import pandas as pd
+
+    rows = []
+    for k, mode in enumerate(modes.modes):
+        test = mode.benchmark.test
+        row = {"mode": k + 1, "seed": mode.seed, "InD test accuracy": test.accuracy(),
+               "InD test loss": float(nn.functional.cross_entropy(test.logits, test.labels)),
+               "InD train loss": (mode.benchmark.history.train_loss[-1] if mode.benchmark.history else float("nan")),
+               "loaded": mode.benchmark.loaded}
+        for name in modes.ood_sets:
+            row[f"OoD loss {name}"] = float(uniform_cross_entropy(modes.outputs(k, name).logits).mean())
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("mode")
+
+
+@dataclass
+class ModeTraining:
+    """The K modes on InD data: they should be alike. ``table`` one row per mode (:func:`mode_losses`)."""
+
+    table: Any
+    n_modes: int = glued()
+    seeds: str = glued()
+    acc_mean: float = glued(".1%")
+    acc_min: float = glued(".1%")
+    acc_max: float = glued(".1%")
+    loss_min: float = glued(".3f")
+    loss_max: float = glued(".3f")
+    loaded_note: str = glued()
+    n_scored: str = glued()
+    figure: Any = glued()
+
+
+def describe_modes(modes: ModeSet) -> ModeTraining:
+    """Every mode's InD accuracy and loss, and its training curve as a figure."""
+    import matplotlib.pyplot as plt
+
+    table = mode_losses(modes)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.0))
+    for k, mode in enumerate(modes.modes):
+        history = mode.benchmark.history
+        if history is not None:
+            axes[0].plot(range(1, len(history.train_loss) + 1), history.train_loss, marker="o", ms=3,
+                         label=f"mode {k + 1} (seed {mode.seed})")
+    axes[0].set(xlabel="epoch", ylabel="training loss", yscale="log", title="Training of each mode")
+    axes[0].legend(fontsize=7)
+    x = range(1, len(table) + 1)
+    axes[1].bar(x, table["InD test loss"], color="grey", label="InD test (cross-entropy)")
+    ood_cols = [c for c in table.columns if c.startswith("OoD loss ")]
+    for c in ood_cols:
+        axes[1].plot(x, table[c], "o-", label=c.removeprefix("OoD loss "))
+    axes[1].set(xlabel="mode", ylabel="mean loss", yscale="log", title="InD loss vs OoD uniform loss", xticks=list(x))
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    loaded = int(table["loaded"].sum())
+    note = ("All modes were loaded from the checkpoint cache." if loaded == len(table) else
+            "All modes were trained in this run." if loaded == 0 else
+            f"{loaded} of {len(table)} modes were loaded from the checkpoint cache, the others trained in this run.")
+    sizes = {split: len(rows) for split, rows in modes.index.items()}
+    scored = f"{sizes['test']} InD test samples and " + ", ".join(f"{n} {s}" for s, n in sizes.items() if s != "test")
+    acc = table["InD test accuracy"]
+    return ModeTraining(table=table, n_modes=len(table), seeds=", ".join(str(s) for s in modes.seeds),
+                        acc_mean=float(acc.mean()), acc_min=float(acc.min()), acc_max=float(acc.max()),
+                        loss_min=float(table["InD test loss"].min()), loss_max=float(table["InD test loss"].max()),
+                        loaded_note=note, n_scored=scored, figure=fig)
+
+
+def run_scale(modes: ModeSet, profile: str) -> str:
+    """The scale of a run in words (data, model, epochs, modes, scored samples, device), for the claims table."""
+    cfg, bench = modes.config, modes.modes[0].benchmark
+    sizes = {split: len(rows) for split, rows in modes.index.items()}
+    return (f"{profile} profile: {cfg.in_dataset} ({len(bench.train)} train images), {cfg.model} "
+            f"({bench.train.features.shape[1]}-d features), {cfg.epochs} epochs; K = {len(modes)} modes (seeds "
+            f"{', '.join(str(s) for s in modes.seeds)}); {sizes['test']} InD test and "
+            f"{min(v for k, v in sizes.items() if k != 'test')} samples per OoD set ({', '.join(modes.ood_sets)}); "
+            f"{bench.device.type}")
+
+
+__all__ = ["Mode", "ModeOutputs", "ModeSet", "ModeTraining", "build_modes", "describe_modes", "feature_map_split",
+           "mode_losses", "mode_seeds", "odin_logits", "run_scale", "rankfeat_logits", "scoring_index", "uniform_cross_entropy"]

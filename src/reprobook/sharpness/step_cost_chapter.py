@@ -1,0 +1,306 @@
+"""The step-cost chapter's check, measurement and claims table, each a function returning one result object.
+
+Explained in ``notebooks/sharpness/step_cost.ipynb``. The timing itself is the benchmark
+``reprobook bench step-cost`` (:mod:`reprobook.benchmarks.step_cost`); this module runs it for the
+chapter, draws its figure and turns its ratios into verdicts.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import claims
+from ..chapters import marwp as marwp_paper
+from ..chapters import rwp as rwp_paper
+from ..results import glued
+
+COST_TOLERANCE = 0.25  # a cost claim "about k SGD steps" holds within ±25 % of k (see step_cost.cost_verdict)
+ARWP_GOAL = 1.1  # the engineering goal for the batched ARWP step: at most 1.1× an SGD step
+# commits of the measurements in book/measurements/ taken before the ARWP family's step was batched
+# (torch._foreach_*): their ARWP rows time the per-parameter step
+BEFORE_BATCHED_STEP = ("1257a70",)
+
+
+def _before_batched(result) -> bool:
+    commit = str(result.machine.get("git_commit") or "")
+    return any(commit.startswith(c) for c in BEFORE_BATCHED_STEP)
+
+
+@dataclass
+class UpdateCheck:
+    """The batched RWP step against the sequential one: largest relative gap after a few steps."""
+
+    passed: bool
+    detail: str
+    gap: float = glued(".0e")
+    tensors: int = glued()
+    steps: int = glued()
+
+
+def same_update_check(cfg, seed: int, steps: int = 3, tolerance: float = 1e-10) -> UpdateCheck:
+    """Train a small float64 CNN with BatchNorm ``steps`` steps with :class:`.parallel.BatchedRWP` and with the
+    sequential :class:`.rwp.RWP` from the same initialisation, batches and noise seed; passed when every
+    weight and BatchNorm tensor agrees to a relative ``tolerance``."""
+    from ..models import build_model
+    from .bn import frozen_bn_stats
+    from .parallel import BatchedRWP
+    from .rwp import RWP
+
+    torch.manual_seed(seed)
+    sequential_model = build_model("small_cnn", in_channels=1, num_classes=10, width=4).double()
+    batched_model = copy.deepcopy(sequential_model)
+    kwargs = dict(gamma=cfg.gamma, alpha=cfg.alpha, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    sequential = RWP(sequential_model.parameters(), generator=torch.Generator().manual_seed(seed), **kwargs)
+    batched = BatchedRWP(batched_model, generator=torch.Generator().manual_seed(seed), **kwargs)
+    data = torch.Generator().manual_seed(seed + 1)
+    for _ in range(steps):
+        x = torch.randn(32, 1, 28, 28, generator=data, dtype=torch.float64)
+        y = torch.randint(0, 10, (32,), generator=data)
+
+        def closure():
+            sequential.zero_grad()
+            with frozen_bn_stats(sequential_model, enabled=sequential.in_perturbed_pass):
+                loss = torch.nn.functional.cross_entropy(sequential_model(x), y)
+            loss.backward()
+            return loss
+
+        sequential.step(closure)
+        batched.step_batch(x, y)
+    gaps = [float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
+            for a, b in zip(batched_model.state_dict().values(), sequential_model.state_dict().values())
+            if a.is_floating_point()]
+    gap = max(gaps)
+    detail = f"largest relative gap {gap:.1e} over {len(gaps)} tensors after {steps} steps (tolerance {tolerance:g})"
+    return UpdateCheck(gap < tolerance, detail, gap, len(gaps), steps)
+
+
+@dataclass
+class StepCost:
+    """One run of ``reprobook bench step-cost`` on this machine, with what the chapter says about it."""
+
+    result: Any  # the BenchResult
+    table: Any  # pandas.DataFrame as the chapter shows it
+    recorded: Any  # pandas.DataFrame of the measurements kept from other machines (None if there are none)
+    busy: bool  # more runnable processes than cores before and after the timing
+    ratio_sam: float = glued(".2f")
+    ratio_rwp: float = glued(".2f")
+    ratio_rwp_batched: float = glued(".2f")
+    ratio_sgd_double_batch: float = glued(".2f")
+    ratio_mrwp: float = glued(".2f")
+    ratio_arwp: float = glued(".2f")
+    ratio_marwp: float = glued(".2f")
+    cpu_ratio_arwp: float = glued(".2f")
+    arwp_goal: float = glued("g")
+    arwp_goal_met: str = glued()
+    machine: str = glued()
+    threads: int = glued()
+    model: str = glued()
+    batch: str = glued()
+    warmup: int = glued()
+    rounds: int = glued()
+    steps: int = glued()
+    sgd_ms: float = glued(".1f")
+    load_note: str = glued()
+    batched_note: str = glued()
+    calls_sgd: int = glued()
+    calls_arwp: int = glued()
+    calls_note: str = glued()
+    recorded_note: str = glued()
+    fig_ratios: Any = glued()
+
+
+def _ratio_axes(ax, frame, title: str) -> None:
+    """Horizontal bars of the ratio to SGD with the quartiles of the per-round ratios."""
+    frame = frame.iloc[::-1]
+    y = np.arange(len(frame))
+    errors = np.vstack([frame.ratio_to_sgd - frame.ratio_low, frame.ratio_high - frame.ratio_to_sgd]).clip(min=0)
+    colours = ["C2" if m == "rwp-batched" else "C7" if m == "sgd-double-batch" else "C0" for m in frame.method]
+    ax.barh(y, frame.ratio_to_sgd, xerr=errors, color=colours, capsize=3)
+    ax.set_yticks(y, frame.optimizer)
+    for x in (1, 2):
+        ax.axvline(x, color="k", lw=0.8, ls="--" if x == 2 else "-")
+    ax.set_xlabel("time per step / SGD's")
+    ax.set_title(title, fontsize=10)
+
+
+def ratio_figure(panels: list[tuple[Any, str]]):
+    """One panel of bars per measurement (this run's first, then those recorded on other machines)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 3.8), squeeze=False)
+    for ax, (frame, title) in zip(axes[0], panels):
+        _ratio_axes(ax, frame, title)
+    fig.tight_layout()
+    return fig
+
+
+def _batched_note(ratio: dict[str, float]) -> str:
+    batched, doubled, sequential = ratio["rwp-batched"], ratio["sgd-double-batch"], ratio["rwp"]
+    if batched < sequential:
+        note = (f"here the batched pass is the cheaper way to get both gradients on one device "
+                f"({batched / sequential:.0%} of the sequential step's time).")
+    else:
+        note = (f"here the batched pass is slower than computing the two gradients one after the other "
+                f"({batched / sequential:.0%} of the sequential step's time): vmap runs every convolution with two "
+                "weight sets as one grouped convolution, which this device likely runs less efficiently than two "
+                "ordinary ones.")
+    if doubled > 1.6:
+        return note + (f" Even a perfect batching could not go much below one pass over twice the data, which costs "
+                       f"{doubled:.2f} SGD steps here: one step of this model already keeps the device busy, so on one "
+                       "device a parallel RWP step saves little; the saving the paper claims needs a second device.")
+    return note + (f" One pass over twice the data costs only {doubled:.2f} SGD steps here, so a batched kernel better "
+                   "suited to the pair could still gain on this device.")
+
+
+def _calls_note(others: list) -> str:
+    gpu = [r for r in others if r.machine.get("device_type") == "cuda" and "arwp" in set(r.table.method)]
+    if not gpu:
+        return "No GPU measurement is recorded in this copy of the book to show how much they weigh there."
+    r = gpu[0]
+    t = r.table.set_index("method")
+    extra_ms = float(t.loc["arwp", "median_ms"] - t.loc["sgd", "median_ms"])
+    extra_calls = int(t.loc["arwp", "operator_calls"] - t.loc["sgd", "operator_calls"]) if "operator_calls" in t else 0
+    commit = r.machine.get("git_commit") or "an unknown commit"
+    when = ", before the ARWP step was batched" if _before_batched(r) else ""
+    return (f"The recorded {r.device} measurement ({r.settings.get('model')}, batch {r.settings.get('batch_size')}, "
+            f"at {commit}{when}) shows what they weighed there: an SGD step took "
+            f"{float(t.loc['sgd', 'median_ms']):.1f} ms and ARWP {float(t.loc['arwp', 'ratio_to_sgd']):.2f} SGD steps, "
+            f"{extra_ms:.1f} ms more" + (f" for {extra_calls} more operator calls, about "
+                                         f"{1000 * extra_ms / extra_calls:.0f} µs per call." if extra_calls else "."))
+
+
+def session_is_gpu(device) -> bool:
+    return torch.device(device).type == "cuda"
+
+
+def measure(device: torch.device, profile: str, seed: int) -> StepCost:
+    """Run the step-cost benchmark on ``device`` with ``profile``'s sizes and gather what the chapter shows."""
+    import pandas as pd
+
+    from .. import benchmarks
+
+    result = benchmarks.run("step-cost", device=device, profile=profile, seed=seed)
+    table, settings = result.table, result.settings
+    ratio = dict(zip(table.method, table.ratio_to_sgd))
+    load = [settings["load_average_before"], settings["load_average_after"]]
+    busy = None not in load and min(load) > settings["cpu_count"]
+    load_note = ("The system reports no load average." if None in load else
+                 f"The machine's load average (runnable processes, 1 min) was {load[0]:.1f} before and {load[1]:.1f} "
+                 f"after the measurement, on {settings['cpu_count']} cores: "
+                 + ("other work competed for the cores, so these ratios are noisier than on an idle machine and the "
+                    "cost verdicts read not comparable." if busy else "the cores were not oversubscribed."))
+    shown = table.assign(**{
+        "time per step (ms)": table.median_ms.round(2),
+        "quartiles (ms)": [f"{a:.2f} – {b:.2f}" for a, b in zip(table.p25_ms, table.p75_ms)],
+        "× SGD": table.ratio_to_sgd.round(2),
+        "× SGD, quartiles": [f"{a:.2f} – {b:.2f}" for a, b in zip(table.ratio_low, table.ratio_high)],
+        "× SGD, CPU time": table.cpu_ratio_to_sgd.round(2)})
+    shown = shown.rename(columns={"optimizer": "optimiser", "sequential_passes": "passes in a chain",
+                                  "operator_calls": "operator calls"})
+    shown = shown[["optimiser", "gradients", "passes in a chain", "time per step (ms)", "quartiles (ms)", "× SGD",
+                   "× SGD, quartiles", "× SGD, CPU time", "operator calls"]].set_index("optimiser")
+    others = benchmarks.recorded("step-cost")
+    recorded = None
+    if others:
+        rows = []
+        for r in others:
+            row = {"machine": r.device, "commit": r.machine.get("git_commit") or "unknown",
+                   "profile": r.settings.get("profile"), "model": r.settings.get("model"),
+                   "batch": r.settings.get("batch_size"), "torch threads": r.settings.get("torch_threads")}
+            row.update({m: round(v, 2) for m, v in zip(r.table.method, r.table.ratio_to_sgd)})
+            rows.append(row)
+        recorded = pd.DataFrame(rows).set_index("machine")
+    recorded_note = (f"{len(others)} such measurement(s) are shown in the figure and the table below (ratios to SGD on "
+                     "their own machine)." if others else
+                     "none is recorded in this copy of the book, so only this run's numbers appear.")
+    gpu_after = [r for r in others if r.machine.get("device_type") == "cuda" and not _before_batched(r)]
+    if session_is_gpu(device):
+        gpu_note = "This run itself ran on a GPU."
+    elif gpu_after:
+        gpu_note = "The batched ARWP step has a GPU measurement among them."
+    else:
+        gpu_note = ("No GPU measurement of the batched ARWP step is recorded yet: the recorded GPU rows time the "
+                    "per-parameter step it replaced." if others else "No GPU measurement is recorded.")
+    recorded_note = f"{recorded_note} {gpu_note}"
+    panels = [(table, f"this run: {result.device}, {settings['model']}, batch {settings['batch_size']}")] + [
+        (r.table, f"recorded: {r.device}, {r.settings.get('model')}, batch {r.settings.get('batch_size')}")
+        for r in others]
+    calls = dict(zip(table.method, table.operator_calls))
+    model = f"{settings['model']} ({', '.join(f'{k}={v}' for k, v in settings['model_kwargs'].items())})"
+    arwp_met = ("met" if ratio["arwp"] <= ARWP_GOAL else "not met") if "arwp" in ratio else "not measured"
+    return StepCost(result, shown, recorded, busy, ratio["sam"], ratio["rwp"], ratio["rwp-batched"],
+                    ratio["sgd-double-batch"], ratio["mrwp"], ratio["arwp"], ratio["marwp"],
+                    float(table.set_index("method").loc["arwp", "cpu_ratio_to_sgd"]), ARWP_GOAL, arwp_met,
+                    result.device, settings["torch_threads"], model,
+                    " × ".join(str(n) for n in settings["input_shape"]), settings["warmup"], settings["rounds_run"],
+                    settings["steps_per_repeat"], float(table.set_index("method").loc["sgd", "median_ms"]), load_note,
+                    _batched_note(ratio), int(calls["sgd"]), int(calls["arwp"]), _calls_note(others), recorded_note,
+                    ratio_figure(panels))
+
+
+@dataclass
+class Claims:
+    """The claims table's rows (``rec.add_claims(result.rows)``) and the rule the prose states before it."""
+
+    rows: list[dict]
+    verdicts: dict[str, claims.Verdict]
+    rule_cost: str = glued()
+    tolerance: float = glued(".0%")
+    marwp_vs_sam: float = glued(".2f")
+    scale: str = glued()
+
+
+def chapter_claims(cost: StepCost, profile: str) -> Claims:
+    """The cost claims of the RWP and m-ARWP papers against this run's step times.
+
+    "About k SGD steps" by :func:`reprobook.benchmarks.step_cost.cost_verdict` on the per-round ratios;
+    every claim whose saving rests on computing two gradients on two devices at once is *not
+    comparable* on one device; on a machine busier than its cores no cost claim is tested.
+    """
+    from ..benchmarks.step_cost import cost_verdict, paired_ratio
+
+    settings = cost.result.settings
+    rounds = settings["rounds_ms"]
+    per_round = lambda m: np.asarray(rounds[m]) / np.asarray(rounds["sgd"])  # noqa: E731
+    scale = (f"{profile} profile: {settings['model']}, batch {settings['batch_size']}, one device: {cost.machine}, "
+             f"{settings['torch_threads']} torch thread(s), {settings['rounds_run']} rounds")
+    if cost.busy:
+        scale += " (machine busy)"
+
+    def judged(verdict: claims.Verdict) -> claims.Verdict:
+        return verdict.replace(verdict="not comparable", reason="the machine was busier than its cores") if cost.busy \
+            else verdict
+
+    two_devices = ("the saving rests on computing the two gradients on two devices at once; this run times one "
+                   "device, where they are two passes one after the other")
+    sam = judged(cost_verdict(per_round("sam"), 2.0, COST_TOLERANCE))
+    arwp = judged(cost_verdict(per_round("arwp"), 1.0, COST_TOLERANCE))
+    marwp_vs_sam = paired_ratio(rounds, "marwp", "sam")
+    verdicts = {"sam": sam, "rwp_parallel": claims.not_comparable(two_devices), "arwp": arwp,
+                "marwp_cheaper": claims.not_comparable(two_devices)}
+    rows = [
+        dict(claim="SAM doubles the time of a step", paper=f"SAM \"inevitably doubles the training time\" ({rwp_paper.SOURCE})",
+             this_run=f"SAM {cost.ratio_sam:.2f}× SGD (quartiles {sam.low:.2f}–{sam.high:.2f})", verdict=sam,
+             source=rwp_paper.SOURCE),
+        dict(claim="With its two gradients in parallel, RWP trains at nearly the speed of SGD (half of SAM's time)",
+             paper=rwp_paper.PAPER_CLAIMS["parallel"],
+             this_run=(f"one device: RWP batched {cost.ratio_rwp_batched:.2f}×, sequential {cost.ratio_rwp:.2f}× SGD; "
+                       "the two-process step is checked for correctness by the test suite, not timed on two devices"),
+             verdict=verdicts["rwp_parallel"], source=rwp_paper.SOURCE),
+        dict(claim="ARWP costs one gradient per step, about an SGD step",
+             paper="ARWP: no clean gradient, one gradient per step (1× the computation of SGD)",
+             this_run=f"ARWP {cost.ratio_arwp:.2f}× SGD (quartiles {arwp.low:.2f}–{arwp.high:.2f})", verdict=arwp,
+             source=marwp_paper.SOURCE),
+        dict(claim="m-ARWP costs less than SAM", paper=marwp_paper.PAPER_CLAIMS["cost"],
+             this_run=(f"one device, gradients one after the other: m-ARWP {cost.ratio_marwp:.2f}×, SAM "
+                       f"{cost.ratio_sam:.2f}× SGD (m-ARWP / SAM round by round: {marwp_vs_sam['median']:.2f})"),
+             verdict=verdicts["marwp_cheaper"], source=marwp_paper.SOURCE),
+    ]
+    for row in rows:
+        row["scale"] = scale
+    return Claims(rows, verdicts, sam.rule, COST_TOLERANCE, marwp_vs_sam["median"], scale)

