@@ -40,7 +40,6 @@ def test_cifar10_paper_path_on_local_data(tmp_path, monkeypatch):
 
 
 def test_fashion_mnist_smoke_path():
-    pytest.importorskip("reprobook.data")
     from reprobook import data
 
     try:

@@ -385,3 +385,27 @@ def profile_note(profile: str) -> str:
         return "This copy of the chapter ran the paper profile."
     return (f"This copy of the chapter ran the {profile} profile; the paper profile needs a GPU and was not run "
             "for it.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The claims table (both chapters)
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Claims:
+    """The claims table's rows (``rec.add_claims(result.rows)``) and the rules the prose states before it."""
+
+    rows: list[dict]
+    verdicts: dict[str, Any]  # name -> reprobook.claims.Verdict
+    rule_better: str = glued()
+    rule_parity: str = glued()
+    margin_points: float = glued(".1f")
+    n_tests: int = glued()
+    alpha: float = glued("g")
+    covers: str = glued()
+
+
+def p_text(v: Any) -> str:
+    """", p = …" for a verdict's (Holm-adjusted) p-value, with the unadjusted one where they differ."""
+    return "" if v.p is None else f", p = {v.p:.3f}" + (f" (unadjusted {v.p_raw:.3f})" if v.p_raw not in (None, v.p) else "")

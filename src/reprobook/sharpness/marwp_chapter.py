@@ -16,7 +16,7 @@ import numpy as np
 from .. import claims
 from ..chapters import marwp as paper
 from ..results import glued
-from .analysis import Experiment, Flatness, Regime, mean_std_text
+from .analysis import Claims, Experiment, Flatness, Regime, mean_std_text, p_text
 from .arwp import SCALINGS
 
 # the ablation's variant: ARWP trained with the other reading of the adaptive damping
@@ -192,24 +192,6 @@ def ablation(cfg, experiment: Experiment) -> Ablation:
     return Ablation(pd.DataFrame(rows).set_index("ARWP, damping"), float(gaps.mean()), two_sided, favour)
 
 
-@dataclass
-class Claims:
-    """The claims table's rows (``rec.add_claims(result.rows)``) and the rules the prose states before it."""
-
-    rows: list[dict]
-    verdicts: dict[str, claims.Verdict]
-    rule_better: str = glued()
-    rule_parity: str = glued()
-    margin_points: float = glued(".1f")
-    n_tests: int = glued()
-    alpha: float = glued("g")
-    covers: str = glued()
-
-
-def _p(v: claims.Verdict) -> str:
-    return "" if v.p is None else f", p = {v.p:.3f}" + (f" (unadjusted {v.p_raw:.3f})" if v.p_raw not in (None, v.p) else "")
-
-
 def chapter_claims(cfg, experiment: Experiment, regime: Regime, flat: Flatness, scale: str) -> Claims:
     """Every claim of the m-ARWP paper the chapter tests, with its verdict from :mod:`reprobook.claims`.
 
@@ -234,14 +216,14 @@ def chapter_claims(cfg, experiment: Experiment, regime: Regime, flat: Flatness, 
                 for k, v in tested.items()}
     verdicts["large_scale"] = claims.not_comparable("large-scale problems (ImageNet) are outside every profile of this book")
     v = verdicts
-    gap = lambda k, x, y: f"{experiment.labels[x]} − {experiment.labels[y]} test accuracy {v[k].estimate:+.2%}{_p(v[k])}"  # noqa: E731
+    gap = lambda k, x, y: f"{experiment.labels[x]} − {experiment.labels[y]} test accuracy {v[k].estimate:+.2%}{p_text(v[k])}"  # noqa: E731
     rows = [
         dict(claim="Mixing in the clean gradient improves RWP (m-RWP vs the perturbed-only RWP; σ constant vs growing)",
              paper=paper.PAPER_CLAIMS["tradeoff"], this_run=gap("mix", "mrwp", "prwp"), verdict=v["mix"]),
         dict(claim="Mixing speeds up convergence (a lower training loss than the perturbed-only RWP)",
              paper=paper.PAPER_CLAIMS["tradeoff"],
              this_run=(f"training loss at w: RWP (perturbed only) {np.mean(loss['prwp']):.4f}, m-RWP "
-                       f"{np.mean(loss['mrwp']):.4f}{_p(v['converge'])}"), verdict=v["converge"]),
+                       f"{np.mean(loss['mrwp']):.4f}{p_text(v['converge'])}"), verdict=v["converge"]),
         dict(claim="Adaptivity improves RWP (ARWP vs the perturbed-only RWP, both with the growing σ)",
              paper=paper.PAPER_CLAIMS["generation"], this_run=gap("adapt", "arwp", "prwp"), verdict=v["adapt"]),
         dict(claim="Adaptivity improves m-RWP (m-ARWP vs m-RWP)", paper=paper.PAPER_CLAIMS["generation"],
@@ -252,7 +234,7 @@ def chapter_claims(cfg, experiment: Experiment, regime: Regime, flat: Flatness, 
              paper=paper.PAPER_CLAIMS["parity"], this_run=gap("vs_sam", "marwp", "sam"), verdict=v["vs_sam"]),
         dict(claim="m-ARWP reaches flatter minima than SGD", paper="RWP methods seek flat minima (abstract)",
              this_run=(f"filter-normalised sharpness SGD {np.mean(flat.sharpness['sgd']):.3f}, m-ARWP "
-                       f"{np.mean(flat.sharpness['marwp']):.3f}{_p(v['flatter'])}; λ_max SGD "
+                       f"{np.mean(flat.sharpness['marwp']):.3f}{p_text(v['flatter'])}; λ_max SGD "
                        f"{np.nanmean(flat.lambda_max['sgd']):.1f}, m-ARWP {np.nanmean(flat.lambda_max['marwp']):.1f} "
                        "(not scale-invariant, not tested)"), verdict=v["flatter"]),
         dict(claim="Greater efficiency than SAM, particularly in large-scale problems",

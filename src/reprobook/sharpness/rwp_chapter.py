@@ -16,7 +16,7 @@ from .. import claims
 from ..chapters import rwp as paper
 from ..checks import check_int, check_number
 from ..results import glued
-from .analysis import Experiment, Flatness, Regime, StepTiming, mean_std_text
+from .analysis import Claims, Experiment, Flatness, Regime, StepTiming, mean_std_text, p_text
 from .rwp import filter_wise_noise
 
 
@@ -101,24 +101,6 @@ def flatness_summary(flat: Flatness) -> FlatnessSummary:
                            *(mean(flat.sharpness, m) for m in ("sgd", "sam", "rwp")))
 
 
-@dataclass
-class Claims:
-    """The claims table's rows (``rec.add_claims(result.rows)``) and the rules the prose states before it."""
-
-    rows: list[dict]
-    verdicts: dict[str, claims.Verdict]
-    rule_better: str = glued()
-    rule_parity: str = glued()
-    margin_points: float = glued(".1f")
-    n_tests: int = glued()
-    alpha: float = glued("g")
-    covers: str = glued()
-
-
-def _p(v: claims.Verdict) -> str:
-    return "" if v.p is None else f", p = {v.p:.3f}" + (f" (unadjusted {v.p_raw:.3f})" if v.p_raw not in (None, v.p) else "")
-
-
 def chapter_claims(cfg, experiment: Experiment, regime: Regime, flat: Flatness, timing: StepTiming,
                    scale: str) -> Claims:
     """Every claim of the RWP paper the chapter tests, with its verdict from :mod:`reprobook.claims`.
@@ -146,12 +128,12 @@ def chapter_claims(cfg, experiment: Experiment, regime: Regime, flat: Flatness, 
     v = verdicts
     rows = [
         dict(claim="RWP generalises better than plain training (SGD)", paper=paper.PAPER_CLAIMS["flat"],
-             this_run=f"RWP − SGD test accuracy {v['better'].estimate:+.2%}{_p(v['better'])}", verdict=v["better"]),
+             this_run=f"RWP − SGD test accuracy {v['better'].estimate:+.2%}{p_text(v['better'])}", verdict=v["better"]),
         dict(claim=f"RWP is competitive with SAM (within {cfg.parity_margin:.1%} test accuracy)",
              paper=paper.PAPER_CLAIMS["competitive"],
-             this_run=f"RWP − SAM test accuracy {v['parity'].estimate:+.2%}{_p(v['parity'])}", verdict=v["parity"]),
+             this_run=f"RWP − SAM test accuracy {v['parity'].estimate:+.2%}{p_text(v['parity'])}", verdict=v["parity"]),
         dict(claim="RWP reaches flatter minima than SGD", paper=paper.PAPER_CLAIMS["flat"],
-             this_run=(f"filter-normalised sharpness SGD {sharp['sgd']:.3f}, RWP {sharp['rwp']:.3f}{_p(v['flatter'])}; "
+             this_run=(f"filter-normalised sharpness SGD {sharp['sgd']:.3f}, RWP {sharp['rwp']:.3f}{p_text(v['flatter'])}; "
                        f"λ_max SGD {lam['sgd']:.1f}, RWP {lam['rwp']:.1f} (not scale-invariant, not tested)"),
              verdict=v["flatter"]),
         dict(claim="With its two gradients in parallel, RWP trains at nearly the speed of SGD; SAM doubles the time",
