@@ -629,7 +629,9 @@ def kpca_claims(overview: BenchmarkOverview, scores: DetectorScores, comparisons
             parts.append(f"{c.name}: ΔAUROC per classifier {_each(c.auroc_diffs)} ({c.classifiers.verdict}); "
                          f"bootstrap ΔAUROC {_interval(c.bootstrap_auroc)}, FPR95 improvement {_interval(c.bootstrap_fpr)} "
                          f"({c.bootstrap.verdict})")
-        rows.append(dict(claim=claim, paper=paper, this_run="; ".join(parts), verdict=verdicts[claim],
+        text = "; ".join(parts) + " (each part before the Holm adjustment" + (
+            f"; adjusted p = {verdicts[claim].p:.3f})" if verdicts[claim].p is not None else ")")
+        rows.append(dict(claim=claim, paper=paper, this_run=text, verdict=verdicts[claim],
                          source=PAPER_IMAGENET_SOURCE if source == "repo" else source, scale=scale))
     t = throughput
     rows.append(dict(

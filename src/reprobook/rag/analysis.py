@@ -289,7 +289,7 @@ def domainrag_claims(rows, *, hardness_metric: str = "f1", noise_settings: Seque
         common = [q for q in alone.index if q in noisy.index]
         a, b = alone.loc[common].to_numpy(float), noisy.loc[common].to_numpy(float)
         v = claims.superiority(a, b, alpha=alpha, unit="questions")
-        text = f"EM {a.mean():.2f} alone vs {b.mean():.2f} among noise; " + _diff_text(v, "difference")
+        text = f"EM {a.mean():.2f} alone vs {b.mean():.2f} among noise; " + _diff_text(v, "EM")
     else:
         v, text = claims.not_comparable("no noise settings in this run"), "—"
     tests.append(ClaimTest("noise_hard", "Noisy references (irrelevant passages) hurt", v, text,
@@ -328,7 +328,7 @@ def _paired_claim(frame, key, claim, ability, setting_a, setting_b, metric, alph
     if len(a) == 0:
         return ClaimTest(key, claim, claims.not_comparable(f"no {ability} {setting_b} answers in this run"), "—", paper, how)
     v = claims.superiority(a, b, alpha=alpha, unit="questions")
-    text = f"{METRIC_NAMES[metric]} {np.mean(a):.2f} ({setting_a}) vs {np.mean(b):.2f} ({setting_b}); " + _diff_text(v, "difference")
+    text = f"{METRIC_NAMES[metric]} {np.mean(a):.2f} ({setting_a}) vs {np.mean(b):.2f} ({setting_b}); " + _diff_text(v, METRIC_NAMES[metric])
     return ClaimTest(key, claim, v, text, paper, how)
 
 
