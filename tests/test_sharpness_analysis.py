@@ -251,8 +251,9 @@ def test_step_timing_times_every_method_now_in_shuffled_rounds():
     data = TensorDataset(torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)))
     timing = analysis.step_timing(cfg, data, torch.device("cpu"), ("sgd", "rwp"), rounds=3)
     assert "timed in this run" in timing.source and timing.ratio["sgd"] == 1.0
-    assert 1.0 < timing.ratio["rwp"] < 10.0  # two passes, one after the other
-    assert timing.seconds["rwp"] > timing.seconds["sgd"] > 0
+    # what a step costs is measured (the chapter, `reprobook bench`), never asserted: only the record's shape
+    assert set(timing.ratio) == set(timing.seconds) == {"sgd", "rwp"}
+    assert timing.ratio["rwp"] > 0 and min(timing.seconds.values()) > 0
     with pytest.raises(ParameterError, match="'methods'"):
         analysis.step_timing(cfg, data, torch.device("cpu"), ("rwp",))
 

@@ -54,10 +54,10 @@ VALUES = {
                  t_grid=(100, 500), ddim_stride=100, n_score=16, n_calibration=8, n_boot=5, n_pairs=2, knn_k=5,
                  bench_images=8),
     # the classifier of the OoD benchmark (shared checkpoint); a 0.6 M-parameter UNet at 28 × 28. The DDPM's
-    # steps take most of the budget (≈ 0.47 s each on the 2-core CPU, measured cold at 696ffb9: 600 steps made
-    # the chapter 376 s against its 360 s): 540 steps
+    # steps take most of the budget (≈ 0.49 s each on the 2-core CPU, measured cold: 600 steps made the chapter
+    # 376 s against its 360 s, 540 steps 362 s): 480 steps
     "smoke": dict(SMOKE, ddpm_channels=(16, 32, 64), ddpm_layers=1, ddpm_attention=(), ddpm_groups=8,
-                  ddpm_train_images=5000, ddpm_steps=540, ddpm_batch=64, ddpm_lr=2e-3, ddpm_warmup=20, n_samples=16,
+                  ddpm_train_images=5000, ddpm_steps=480, ddpm_batch=64, ddpm_lr=2e-3, ddpm_warmup=20, n_samples=16,
                   sample_steps=20, noise_t=250, t_grid=(100, 250, 400), ddim_stride=50, n_score=200, n_calibration=100,
                   bench_images=64, budget_seconds=360),
     # CIFAR-10 and the DDPM of Ho et al. (2020) for 32 × 32 CIFAR-10 (35.7 M parameters, 800k steps)
