@@ -44,3 +44,11 @@ def test_image_grid_lays_out_and_rescales():
     assert data.min() == pytest.approx(0.0) and data.max() == pytest.approx(1.0, rel=1e-6)
     with pytest.raises(ParameterError, match="'titles'"):
         image_grid(images, ["a"])
+
+
+def test_training_curves_name_the_labels_of_every_panel_once():
+    fig = training_curves({"a": {"SGD": [[1.0, 0.5]], "RWP": [[1.0, 0.6]]}, "b": {"SGD": [[0.5, 0.8]]},
+                           "c": {"reward model A": [[0.1, 0.2]]}})
+    legends = [ax.get_legend() for ax in fig.axes]
+    assert legends[0] is not None and legends[1] is None  # panel b adds no label
+    assert [t.get_text() for t in legends[2].get_texts()] == ["reward model A"]

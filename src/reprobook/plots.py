@@ -86,7 +86,12 @@ def training_curves(curves: dict[str, Any], *, panels: dict[str, str] | None = N
                     marker="o" if values.shape[1] <= 12 else None, markersize=3)  # few points: each one seen
             ax.fill_between(epochs, values.min(0), values.max(0), color=colour, alpha=0.15, linewidth=0)
         ax.set(xlabel=xlabel, ylabel=quantity, title=(panels or {}).get(quantity, quantity))
-    axes[0][0].legend(fontsize=8)
+    shown: set[str] = set()
+    for ax in axes[0]:  # a legend where a panel brings labels the panels before it did not name
+        names = {line.get_label() for line in ax.lines}
+        if not names <= shown:
+            ax.legend(fontsize=8)
+            shown |= names
     fig.tight_layout()
     return fig
 
