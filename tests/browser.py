@@ -143,8 +143,8 @@ NOTEBOOK = "Array.from(jupyterapp.shell.widgets('main')).find(w => w.sessionCont
 
 
 def run_in_lab(browser: Browser, base: str, token: str, path: str, timeout: float = 300) -> bool:
-    """Open ``path`` in JupyterLab and Run All (markdown cells too: jupyterlab-myst evaluates their
-    ``{eval}`` expressions then); return whether every cell ran without an error."""
+    """Open ``path`` in JupyterLab, Run All, then Render All Markdown Cells (jupyterlab-myst evaluates
+    their ``{eval}`` expressions then); return whether every cell ran without an error."""
     nb = NOTEBOOK.format(path=path)
     browser.open(f"{base}/lab/workspaces/test/tree/{path}?reset&token={token}")
     browser.wait("!!window.jupyterapp && !!document.querySelector('.jp-MarkdownCell')", 120)
@@ -157,6 +157,11 @@ def run_in_lab(browser: Browser, base: str, token: str, path: str, timeout: floa
                ".then(ok => { window.__ran = String(ok); }, err => { window.__ran = 'error: ' + err; })")
     result = browser.wait("window.__ran", timeout, poll=1)
     browser.wait(idle, 60)
+    # jupyterlab-myst fills {eval} values in the second time a markdown cell is rendered (its issues #175,
+    # #289): what the README tells a reader to do after Run All
+    browser.js("jupyterapp.commands.execute('notebook:render-all-markdown')")
+    browser.wait(idle, 60)
+    time.sleep(2)
     return result == "true"
 
 
