@@ -78,7 +78,7 @@ def test_the_summary_counts_the_verdicts_of_each_chapter_in_colour(tmp_path):
 def test_checks_and_the_execution_table_with_budget_and_cold_time(tmp_path):
     text = book.status_markdown(_results(tmp_path), RUNS)
     assert "| Demo chapter | step count | {bdg-danger}`FAILED` | 3 of 4 operator calls |" in text
-    row = next(line for line in text.splitlines() if line.startswith("| part/demo"))
+    row = next(line for line in text.splitlines() if line.startswith("| part/<wbr>demo"))  # may break after "/"
     assert "| 300.0 | 240 (OVER) | 410.5 |" in row and "last attempt failed" in row
     assert "2 of 3 trained models loaded from the checkpoint cache" in row
     assert next(line for line in text.splitlines() if line.startswith("| **total**")).startswith("| **total** |  | 300.0 | 240 |")

@@ -208,7 +208,8 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
         total += seconds
         budget_total += budget or 0.0
         within = budget_note(seconds, budget)
-        run_rows.append([name, "{bdg-info}`tiny`" if profile == "tiny" else profile, f"{seconds:.1f}",
+        # a line may break after the part ("alignment/" ‹break› "baichuan_alignment"): the table fits the page
+        run_rows.append([name.replace("/", "/<wbr>"), "{bdg-info}`tiny`" if profile == "tiny" else profile, f"{seconds:.1f}",
                          f"{budget:.0f} ({within})" if budget is not None else "-",
                          f"{cold['seconds']:.1f}" if cold else "-", note or run.get("status", "")])
     if run_rows:
