@@ -58,6 +58,7 @@ def _plain(text: str) -> str:
 def _rows(page: str) -> list[str]:
     """The text of every table row of an HTML page."""
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", page, flags=re.S)
+    rows = [re.sub(r"<wbr\s*/?>", "", row) for row in rows]  # a line-break opportunity, no text
     return [_plain(_html.unescape(re.sub(r"<[^>]+>", " ", row))) for row in rows]
 
 
