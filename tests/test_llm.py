@@ -157,7 +157,7 @@ def test_conversion_key_changes_with_the_gguf_and_with_any_conversion_function(m
     assert loading.tokenizer_key(spec) != loading.tokenizer_key(dataclasses.replace(spec, gguf_sha256="0" * 64))
 
 
-def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_path, monkeypatch):
+def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_path, monkeypatch, request):
     """The tokenizer folder reads the GGUF's metadata once; the conversion then reuses it and reads no
     metadata; the weights, config and tokenizer equal transformers' own GGUF loading."""
     import gguf
@@ -168,6 +168,7 @@ def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_
 
     archive = cache_dir() / "downloads" / ARCHIVE
     monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path))  # a cache with nothing converted
+    request.addfinalizer(lambda: shutil.rmtree(tmp_path / "llm", ignore_errors=True))  # 0.5 GB, not kept
     if archive.exists():
         (tmp_path / "downloads").mkdir()
         os.symlink(archive.resolve(), tmp_path / "downloads" / ARCHIVE)
@@ -179,12 +180,17 @@ def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_
             super().__init__(path, *args, **kwargs)
 
     monkeypatch.setattr(gguf, "GGUFReader", CountingReader)
+    stale, other = (tmp_path / "llm" / "converted" / f"{m}-0123456789abcdef" for m in ("smollm2-135m-instruct", "gemma-3-270m"))
+    for folder in (stale, other):  # an earlier conversion of this model, and one of another model
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
     tokenizer = llm.load_tokenizer("smollm2-135m-instruct")
     assert len(builds) == 1  # the tokenizer and the config from one read of the metadata
     lm = llm.load_causal_lm("smollm2-135m-instruct")
     assert len(builds) == 1  # the conversion reused the tokenizer folder and decoded no metadata
     folder = llm.converted_dir("smollm2-135m-instruct")
     assert tokenizer.get_vocab() == lm.tokenizer.get_vocab()
+    assert not stale.exists() and other.is_dir()  # the earlier conversion of this model is removed
 
     monkeypatch.setattr(gguf, "GGUFReader", CountingReader.__mro__[1])
     gguf_file = loading._gguf_path(llm.MODELS["smollm2-135m-instruct"])

