@@ -10,7 +10,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from helpers import closure_for
 from reprobook import profiles
 from reprobook.sharpness import (ARWP, RWP, CosineIncreasingSigma, adaptive_noise_divisor, experiment,
-                                 filter_wise_noise)
+                                 filter_wise_noise, frozen_bn_stats)
+from reprobook.sharpness.flat import FlatGroup
 from reprobook.training import fit
 
 # -- a linear least-squares model whose gradients are known in closed form ------------------------------
@@ -127,6 +128,101 @@ def test_mrwp_without_adaptivity_is_exactly_rwp():
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(pa, pb), name
     assert not torch.equal(a[0].weight, _bn_net()[0].weight)  # it did train
+
+
+def _train_steps(make_optimizer, steps=5, dtype=torch.float64, zero_to_none=True):
+    """A few steps of an optimiser on the BatchNorm net; the weights and the optimiser after them."""
+    gen = torch.Generator().manual_seed(2)
+    model = _bn_net().to(dtype)
+    opt = make_optimizer(model.parameters())
+    for _ in range(steps):
+        x, y = torch.randn(8, 1, 6, 6, generator=gen, dtype=dtype), torch.randint(0, 3, (8,), generator=gen)
+
+        def closure():
+            opt.zero_grad(set_to_none=zero_to_none)
+            with frozen_bn_stats(model, enabled=opt.in_perturbed_pass):
+                loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            return loss
+        opt.step(closure)
+    return model, opt
+
+
+OPTIMISERS = {
+    "rwp": lambda ps: RWP(ps, gamma=0.05, alpha=0.5, generator=torch.Generator().manual_seed(5), lr=0.1, momentum=0.9),
+    "arwp-std": lambda ps: ARWP(ps, sigma=0.05, alpha=1.0, eta=5.0, generator=torch.Generator().manual_seed(5), lr=0.1),
+    "marwp-var": lambda ps: ARWP(ps, sigma=0.05, alpha=0.5, eta=5.0, scaling="var",
+                                 generator=torch.Generator().manual_seed(5), lr=0.1, momentum=0.9),
+}
+
+
+@pytest.mark.parametrize("method", OPTIMISERS)
+def test_flat_buffers_equal_the_per_parameter_computation(method, monkeypatch):
+    """The flat path (one buffer per quantity, segment sums) and the per-parameter path (one tensor per
+    parameter, the functions the chapter shows) give the same training in float64, to rounding."""
+    flat_model, flat_opt = _train_steps(OPTIMISERS[method])
+    assert flat_opt._flat_groups[0] is not None  # the flat path ran
+    monkeypatch.setattr(FlatGroup, "of", classmethod(lambda cls, params: None))
+    model, opt = _train_steps(OPTIMISERS[method])
+    assert opt._flat_groups[0] is None
+    for (name, a), b in zip(flat_model.state_dict().items(), model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13, msg=name)
+    if method != "rwp":
+        for p, q in zip(flat_model.parameters(), model.parameters()):
+            torch.testing.assert_close(flat_opt.state[p]["accumulator"], opt.state[q]["accumulator"],
+                                       rtol=1e-12, atol=1e-13)
+    assert not torch.equal(flat_model[0].weight, _bn_net()[0].weight.double())  # it did train
+
+
+@pytest.mark.parametrize("method", OPTIMISERS)
+def test_zeroing_gradients_in_place_or_to_none_trains_alike(method):
+    """g₀ is kept without a copy; a closure whose zero_grad zeroes in place must not wipe it."""
+    a, _ = _train_steps(OPTIMISERS[method], zero_to_none=True)
+    b, _ = _train_steps(OPTIMISERS[method], zero_to_none=False)
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name
+
+
+def test_new_storage_for_a_parameter_rebuilds_the_flat_buffers_and_keeps_the_state():
+    """Weights given new storage between steps (``p.data = ...``, as a device move does) are followed: the
+    flat buffers are rebuilt, the accumulators carried over, and training goes on as if nothing happened."""
+    def run(replace_storage):
+        model = _bn_net()
+        opt = OPTIMISERS["marwp-var"](model.parameters())
+        gen = torch.Generator().manual_seed(4)
+        for step in range(4):
+            if replace_storage and step == 2:
+                first = opt._flat_groups[0]
+                for p in model.parameters():
+                    p.data = p.data.clone()
+            x, y = torch.randn(8, 1, 6, 6, generator=gen), torch.randint(0, 3, (8,), generator=gen)
+            opt.step(closure_for(model, opt, x, y))
+        if replace_storage:
+            assert opt._flat_groups[0] is not first
+        return model, opt
+
+    a, opt_a = run(False)
+    b, opt_b = run(True)
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(opt_a.state[p]["accumulator"], opt_b.state[q]["accumulator"])
+
+
+def test_parameters_of_mixed_dtypes_take_the_per_parameter_path():
+    layer = nn.Linear(3, 2)
+    layer.bias.data = layer.bias.data.double()
+    opt = ARWP(layer.parameters(), sigma=0.1, alpha=0.5, eta=1.0, generator=torch.Generator().manual_seed(0), lr=0.1)
+    w0 = layer.weight.detach().clone()
+    for _ in range(2):
+        def closure():
+            opt.zero_grad()
+            loss = (layer.weight @ X).sum() + layer.bias.sum()
+            loss.backward()
+            return loss
+        opt.step(closure)
+    assert opt._flat_groups[0] is None and not torch.equal(layer.weight, w0)
+    assert opt.state[layer.bias]["accumulator"].dtype == torch.float64
 
 
 def test_batchnorm_statistics_follow_the_official_code():

@@ -2,8 +2,10 @@
 per-parameter steps they replaced, in float64: same generator, same batches, same updates.
 
 The reference classes below keep the step methods as they were before the rewrite (one loop over the
-parameter tensors, a dozen small operations each), verbatim but for the ``Reference`` names; they live
-here, not in the package, so that the package has one implementation and the tests a fixed yardstick.
+parameter tensors, a dozen small operations each), verbatim but for the ``Reference`` names and the
+draw: z is drawn once per parameter group for all its entries (:func:`one_draw_noises`), as the
+package draws it since its flat buffers. They live here, not in the package, so that the package has one
+implementation and the tests a fixed yardstick.
 """
 
 import contextlib
@@ -18,7 +20,18 @@ from reprobook.models import SmallCNN
 from reprobook.sharpness import ARWP, RWP, CosineIncreasingSigma
 from reprobook.sharpness.arwp import adaptive_noise_divisor
 from reprobook.sharpness.base import Closure
-from reprobook.sharpness.rwp import filter_wise_noise
+
+
+def one_draw_noises(params, gamma, generator):
+    """ε for each parameter: z ~ N(0, I) drawn once for all the entries, split in parameter order, and
+    scaled filter-wise as ``filter_wise_noise`` scales it (σ_j = γ ‖W_j‖₂; a vector's whole norm)."""
+    z = torch.randn(sum(p.numel() for p in params), generator=generator, dtype=params[0].dtype)
+    noises = {}
+    for p, part in zip(params, z.split([p.numel() for p in params])):
+        w = p.detach()
+        sigma = gamma * (w.flatten(1).norm(dim=1).view(-1, *([1] * (w.dim() - 1))) if w.dim() > 1 else w.norm())
+        noises[p] = sigma * part.view(w.shape)
+    return noises
 
 
 class ReferenceRWP(RWP):
@@ -31,11 +44,14 @@ class ReferenceRWP(RWP):
         clean: dict[torch.Tensor, torch.Tensor] = {}
         saved: dict[torch.Tensor, torch.Tensor] = {}
         with torch.no_grad():
-            for group, p in self._params_with_grad():
-                clean[p] = p.grad.clone()
-                saved[p] = p.detach().clone()
-                # w ← w + ε,  ε_j ~ N(0, (γ‖W_j‖₂)² I)
-                p.add_(filter_wise_noise(p, group["gamma"], self.generator))
+            for group in self.param_groups:
+                with_grad = [p for p in group["params"] if p.grad is not None]
+                noises = one_draw_noises(with_grad, group["gamma"], self.generator) if with_grad else {}
+                for p in with_grad:
+                    clean[p] = p.grad.clone()
+                    saved[p] = p.detach().clone()
+                    # w ← w + ε,  ε_j ~ N(0, (γ‖W_j‖₂)² I)
+                    p.add_(noises[p])
         # g₁ = ∇L(w + ε), the perturbed pass (the closure overwrites p.grad)
         with self._perturbed():
             closure()
@@ -75,11 +91,16 @@ class ReferenceARWP(ARWP):
         else:
             targets = [(group, p) for group, p in self._all_params() if p.requires_grad]
         saved: dict[torch.Tensor, torch.Tensor] = {}
+        noises = {}
+        for group in self.param_groups:  # one draw per group, for its parameters in order
+            mine = [p for g, p in targets if g is group]
+            if mine:
+                noises.update(one_draw_noises(mine, group["sigma"], self.generator))
         with torch.no_grad():
             for group, p in targets:
                 saved[p] = p.detach().clone()
                 # ε_j ~ N(0, (σ‖W_j‖₂)² I)
-                noise = filter_wise_noise(p, group["sigma"], self.generator)
+                noise = noises[p]
                 accumulator = self.state[p].get("accumulator")
                 if accumulator is not None and group["eta"] > 0:
                     # ε_j ← ε_j / √(1 + η F_j)   (scaling="var": / (1 + η F_j)^{1/4})

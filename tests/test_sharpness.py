@@ -45,14 +45,23 @@ def test_noise_of_a_vector_uses_its_whole_norm():
     assert draws.std(dim=0) == pytest.approx(torch.tensor([0.5, 0.5]), rel=0.03)
 
 
-def test_batched_noise_makes_the_same_draws_as_the_one_parameter_noise():
+def test_batched_noise_is_the_one_parameter_noise_of_one_draw():
+    """filter_wise_noises draws z once for all the parameters (split in their order) and scales each piece as
+    filter_wise_noise does; for a single parameter the two are the same draw."""
     torch.manual_seed(0)
     params = [torch.randn(5, 3, 2, 2, dtype=torch.float64), torch.randn(4, dtype=torch.float64),
               torch.randn(3, 7, dtype=torch.float64), torch.tensor(2.0, dtype=torch.float64)]
     batched = filter_wise_noises(params, 0.05, torch.Generator().manual_seed(3))
-    gen = torch.Generator().manual_seed(3)
-    for p, e in zip(params, batched):
-        torch.testing.assert_close(e, filter_wise_noise(p, 0.05, gen), rtol=1e-13, atol=0)
+    z = torch.randn(sum(p.numel() for p in params), generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    for p, e, zp in zip(params, batched, z.split([p.numel() for p in params])):
+        # σ_j = γ ‖W_j‖₂ per output filter (the whole norm for a vector or a scalar)
+        norms = p.flatten(1).norm(dim=1).view(-1, *([1] * (p.dim() - 1))) if p.dim() > 1 else p.norm()
+        torch.testing.assert_close(e, 0.05 * norms * zp.view(p.shape), rtol=1e-13, atol=0)
+    for p in params:
+        torch.testing.assert_close(filter_wise_noises([p], 0.05, torch.Generator().manual_seed(3))[0],
+                                   filter_wise_noise(p, 0.05, torch.Generator().manual_seed(3)), rtol=1e-13, atol=0)
+    mixed = filter_wise_noises([params[0].float(), params[1]], 0.05, torch.Generator().manual_seed(3))
+    assert [e.dtype for e in mixed] == [torch.float32, torch.float64]  # drawn in float64, each in its own dtype
     with pytest.raises(ParameterError, match="'gamma'"):
         filter_wise_noises(params, -1.0)
 
@@ -191,12 +200,13 @@ def test_rwp_mixes_the_clean_and_perturbed_gradients():
               generator=torch.Generator().manual_seed(5))
     opt.step(_closure(model, opt, x, y))
 
-    # by hand: the same noise draws, in parameter order, from the same generator
+    # by hand: the same draw z ~ N(0, I) for all the entries, from the same generator, split in parameter order
     ref = copy.deepcopy(model)
     for p, w in zip(ref.parameters(), w0):
         p.data.copy_(w)
-    gen = torch.Generator().manual_seed(5)
-    noise = [filter_wise_noise(p, gamma, generator=gen) for p in ref.parameters()]
+    z = torch.randn(sum(w.numel() for w in w0), generator=torch.Generator().manual_seed(5))
+    noise = [gamma * (w.flatten(1).norm(dim=1).view(-1, *([1] * (w.dim() - 1))) if w.dim() > 1 else w.norm())
+             * part.view(w.shape) for w, part in zip(w0, z.split([w.numel() for w in w0]))]
     g0 = torch.autograd.grad(nn.functional.cross_entropy(ref(x), y), list(ref.parameters()))
     with torch.no_grad():
         for p, e in zip(ref.parameters(), noise):

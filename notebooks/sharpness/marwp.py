@@ -128,8 +128,9 @@ show_source(adaptive_noise_divisor)
 # One step of `ARWP` covers all four variants: $\lambda < 1$ runs a clean pass first (m-RWP, m-ARWP),
 # $\eta = 0$ turns the adaptive damping off (RWP, m-RWP). BatchNorm running statistics are updated by the
 # clean pass and frozen on the perturbed one; with $\lambda = 1$ the perturbed pass is the only one and
-# updates them, as in the official ARWP code. The noise, the damping, the accumulator and the mixing are
-# batched over the parameters (`torch._foreach_*`), which keeps the step's fixed cost small ({doc}`step_cost`):
+# updates them, as in the official ARWP code. The noise, the damping and the accumulator of a parameter
+# group live in flat buffers (`reprobook.sharpness.flat.FlatGroup`), which keeps the step's fixed cost small
+# ({doc}`step_cost`); what they compute is the per-parameter functions above, to rounding:
 
 # %%
 show_source(ARWP.step)

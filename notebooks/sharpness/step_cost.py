@@ -43,7 +43,7 @@ data_dir = None  # the data and checkpoint cache; None: $REPROBOOK_CACHE or ~/.c
 # %%
 from reprobook import profiles
 from reprobook.notebook import show_source, start
-from reprobook.sharpness import ARWP, SAM, BatchedRWP, DistributedRWP, analysis, step_cost_chapter
+from reprobook.sharpness import ARWP, SAM, BatchedRWP, DistributedRWP, FlatGroup, analysis, step_cost_chapter
 
 session = start("step_cost", profile=profile, seed=seed, device=device, data_dir=data_dir,
                 title="What a step costs")
@@ -105,13 +105,26 @@ show_source(DistributedRWP.step)
 # %% [markdown]
 # **ARWP: one gradient.** With the mixing weight $\lambda = 1$ there is no clean gradient: the step is
 # $g = \nabla L(w + \epsilon)$, with $\epsilon$ shrunk where past perturbed gradients were large. Its
-# cost is one SGD step plus drawing, damping and accumulating the noise, which the step batches over all
-# parameters with `torch._foreach_*` operations, so that the number of operator calls it adds does not grow a
-# dozen per parameter tensor. m-RWP and m-ARWP ($0 < \lambda < 1$) have two independent gradients like RWP,
-# computed here one after the other:
+# cost is one SGD step plus drawing, damping and accumulating the noise. The step keeps each of those
+# quantities, for all the parameters of a group, in one flat buffer with a view of it shaped like each
+# parameter; the per-filter norms $\lVert W_j \rVert_2$ and the accumulator's row sums $F_j$ are segment sums
+# over the buffer, so the operator calls the step adds do not grow a dozen per parameter tensor (the values
+# are those of the per-parameter functions in {doc}`marwp`, to rounding; a test checks it in double
+# precision). m-RWP and m-ARWP ($0 < \lambda < 1$) have two independent gradients like RWP, computed here one
+# after the other:
 
 # %%
 show_source(ARWP.step)
+
+# %% [markdown]
+# The per-filter scale $s_j = \sigma \lVert W_j \rVert_2 / d_j$ over the flat buffer (a segment sum per
+# filter, one value per row of $F$, then spread over the elements), and the noise it scales:
+
+# %%
+show_source(FlatGroup.scales)
+
+# %%
+show_source(FlatGroup.add_noise)
 
 # %% [markdown]
 # ### A check: the parallel step makes the sequential update
@@ -179,8 +192,9 @@ cost.table
 #
 # The last column of the table counts the tensor operator calls one step dispatches (forward, backward and
 # update). ARWP's forward-backward pass is SGD's; a step of it issues {eval}`sc_calls_arwp` calls against
-# SGD's {eval}`sc_calls_sgd`. What remains per parameter tensor is one draw of the noise, one norm per
-# weight and one row sum of its accumulator; the rest is batched. Every call has a fixed cost (Python,
+# SGD's {eval}`sc_calls_sgd`. What remains per parameter tensor is one draw of the noise (the draws of the
+# per-parameter form, so the noise is the same) and the copies into and out of the weights; norms, damping
+# and the accumulator are whole-buffer operations. Every call has a fixed cost (Python,
 # dispatch, a kernel launch on a GPU) whatever its size, so "one gradient per step" is about one SGD step only
 # where the arithmetic dominates. {eval}`sc_calls_note`
 #

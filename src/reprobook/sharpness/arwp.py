@@ -42,7 +42,7 @@ import torch
 
 from ..checks import ParameterError, check_choice, check_int, check_number, check_type
 from .base import Closure, TwoPassOptimizer
-from .rwp import _grads, filter_wise_noises
+from .rwp import _grads, filter_wise_noises, keep_gradients
 
 # the two readings of the adaptive damping: what √(1 + η F_j) divides
 SCALINGS: dict[str, str] = {
@@ -100,8 +100,9 @@ class ARWP(TwoPassOptimizer):
     generator's state. With λ < 1 a step costs two gradients (clean, then perturbed), with λ = 1 one.
 
     With η = 0 and λ < 1 a step is exactly :class:`.rwp.RWP` with γ = σ and α = λ (same generator, same
-    draws); with η = 0 and λ = 1 it is the perturbed-only RWP. The noise, the damping, the
-    accumulator and the mixing are computed for all parameters of a group at once (``torch._foreach_*``).
+    draws); with η = 0 and λ = 1 it is the perturbed-only RWP. The noise, the damping and the accumulator
+    of a parameter group live in flat buffers (:class:`.flat.FlatGroup`), a few operator calls per step
+    whatever the number of parameter tensors.
     """
 
     def __init__(self, params, base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD, sigma: float = 0.015,
@@ -137,38 +138,36 @@ class ARWP(TwoPassOptimizer):
             groups = [(g, [p for p in g["params"] if p.grad is not None]) for g in self.param_groups]
         else:
             groups = [(g, [p for p in g["params"] if p.requires_grad]) for g in self.param_groups]
-        groups = [(group, params) for group, params in groups if params]
-        clean, saved = [], []
-        for group, params in groups:
-            if mixed:
-                clean.append(self._buffers("clean_grad", params))
-                torch._foreach_copy_(clean[-1], [p.grad for p in params])
-            saved.append(self._buffers("saved_weights", params))
-            torch._foreach_copy_(saved[-1], params)
-            # ε_j ~ N(0, (σ‖W_j‖₂)² I)
-            noises = filter_wise_noises(params, group["sigma"], self.generator)
-            damped = [i for i, p in enumerate(params) if "accumulator" in self.state[p]]
-            if damped and group["eta"] > 0:
-                divisors = adaptive_noise_divisors([self.state[params[i]]["accumulator"] for i in damped],
-                                                   group["eta"], group["scaling"])
-                # ε_j ← ε_j / √(1 + η F_j)   (scaling="var": / (1 + η F_j)^{1/4})
-                torch._foreach_div_([noises[i] for i in damped], divisors)
-            # w ← w + ε
-            torch._foreach_add_(params, noises)
+        groups = [(k, group, params) for k, (group, params) in enumerate(groups) if params]
+        clean, flats = {}, {}
+        for k, group, params in groups:
+            if mixed:  # g₀ is kept as it is: the perturbed pass writes new gradient tensors
+                clean[k] = keep_gradients(params)
+            flats[k] = flat = self._flat_group(k, params)
+            if flat is None:
+                self._perturb_per_parameter(group, params)
+                continue
+            flat.save()
+            # d_j = √(1 + η F_j) from the accumulator of the earlier steps (zeros at first: d_j = 1)
+            divisor = flat.divisor(self.state, group["eta"], group["scaling"]) if group["eta"] > 0 else None
+            # w ← w + ε,  ε_j ~ N(0, (σ‖W_j‖₂ / d_j)² I)
+            flat.add_noise(group["sigma"], self.generator, divisor)
         # g₁ = ∇L(w + ε), the perturbed pass; with λ = 1 it is the only pass and BatchNorm statistics update
         with self._perturbed() if mixed else contextlib.nullcontext():
             perturbed_loss = closure()
-        for k, (group, params) in enumerate(groups):
+        for k, group, params in groups:
+            flat = flats[k]
             # w ← w  (the saved copy: bit-exact)
-            torch._foreach_copy_(params, saved[k])
+            if flat is not None:
+                flat.restore()
+            else:
+                torch._foreach_copy_(params, self._buffers("saved_weights", params))
             g1 = _grads(params)
             # A ← β A + g₁²
-            for p in params:
-                if "accumulator" not in self.state[p]:
-                    self.state[p]["accumulator"] = torch.zeros_like(p)
-            accumulators = [self.state[p]["accumulator"] for p in params]
-            torch._foreach_mul_(accumulators, group["beta"])
-            torch._foreach_addcmul_(accumulators, g1, g1)
+            if flat is not None:
+                flat.accumulate(self.state, g1, group["beta"])
+            else:
+                self._accumulate_per_parameter(params, g1, group["beta"])
             if mixed:
                 alpha = group["alpha"]
                 # g = (1 − λ) g₀ + λ g₁   (in place in p.grad; with λ = 1 the update is g = g₁)
@@ -178,6 +177,27 @@ class ARWP(TwoPassOptimizer):
         # w ← base_step(w, g)
         self.base_optimizer.step()
         return loss if mixed else perturbed_loss
+
+    def _perturb_per_parameter(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
+        """w ← w + ε one tensor at a time (parameters of mixed dtypes or devices, which share no flat buffer)."""
+        torch._foreach_copy_(self._buffers("saved_weights", params), params)
+        # ε_j ~ N(0, (σ‖W_j‖₂)² I)
+        noises = filter_wise_noises(params, group["sigma"], self.generator)
+        damped = [i for i, p in enumerate(params) if "accumulator" in self.state[p]]
+        if damped and group["eta"] > 0:
+            divisors = adaptive_noise_divisors([self.state[params[i]]["accumulator"] for i in damped],
+                                               group["eta"], group["scaling"])
+            # ε_j ← ε_j / √(1 + η F_j)   (scaling="var": / (1 + η F_j)^{1/4})
+            torch._foreach_div_([noises[i] for i in damped], divisors)
+        torch._foreach_add_(params, noises)
+
+    def _accumulate_per_parameter(self, params: list[torch.Tensor], g1: list[torch.Tensor], beta: float) -> None:
+        for p in params:
+            if "accumulator" not in self.state[p]:
+                self.state[p]["accumulator"] = torch.zeros_like(p)
+        accumulators = [self.state[p]["accumulator"] for p in params]
+        torch._foreach_mul_(accumulators, beta)
+        torch._foreach_addcmul_(accumulators, g1, g1)
 
     def _extra_state(self) -> dict[str, Any]:
         # one entry per parameter, in group order: the accumulator A, or None before the first step
@@ -196,6 +216,7 @@ class ARWP(TwoPassOptimizer):
         super().load_state_dict(state_dict)
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
+        self.__dict__.pop("_flat_groups", None)  # the next step builds them again from the loaded accumulators
         params = [p for _, p in self._all_params()]
         accumulators = state.get("accumulators", [None] * len(params))
         for p, a in zip(params, accumulators):

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from ..checks import ParameterError
+from .flat import FlatGroup
 
 Closure = Callable[[], torch.Tensor]
 CLOSURE_HELP = ("a closure: def closure(): optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); "
@@ -82,6 +83,15 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         self.base_optimizer.load_state_dict(state_dict["base"])
         self.param_groups = self.base_optimizer.param_groups  # the base made new group dicts: share them again
         self._load_extra_state(state_dict)
+
+    def _flat_group(self, index: int, params: list[torch.Tensor]) -> FlatGroup | None:
+        """The flat buffers of parameter group ``index`` (:class:`.flat.FlatGroup`), built at its first step and
+        rebuilt when its parameters change; None when they cannot share a buffer (mixed dtypes or devices)."""
+        cache = self.__dict__.setdefault("_flat_groups", {})
+        flat = cache.get(index)
+        if flat is None or not flat.fits(params):
+            flat = cache[index] = FlatGroup.of(params)
+        return flat
 
     def _buffers(self, name: str, params: list[torch.Tensor]) -> list[torch.Tensor]:
         """One scratch tensor per parameter (``self.state[p][name]``), allocated once and reused every step."""

@@ -35,7 +35,7 @@ from torch import nn
 
 from ..checks import ParameterError
 from .base import Closure
-from .rwp import RWP, filter_wise_noise
+from .rwp import RWP, filter_wise_noises
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -119,9 +119,8 @@ class BatchedRWP(RWP):
         pairs: dict[str, torch.Tensor] = {}
         with torch.no_grad():
             for group in self.param_groups:
-                for p in group["params"]:
-                    # ε_j ~ N(0, (γ‖W_j‖₂)² I), drawn in the order of the sequential RWP
-                    eps = filter_wise_noise(p, group["gamma"], self.generator)
+                # ε_j ~ N(0, (γ‖W_j‖₂)² I), drawn as the sequential RWP draws it
+                for p, eps in zip(group["params"], filter_wise_noises(group["params"], group["gamma"], self.generator)):
                     # the pair [w, w + ε] along a new leading axis
                     pairs[names[p]] = torch.stack([p.detach(), p.detach() + eps])
             buffers = dict(self.model.named_buffers())
@@ -202,9 +201,10 @@ class DistributedRWP(RWP):
         params = [(group, p) for group in self.param_groups for p in group["params"]]
         saved: dict[torch.Tensor, torch.Tensor] = {}
         with torch.no_grad():
-            for group, p in params:
-                # ε_j ~ N(0, (γ‖W_j‖₂)² I): drawn on both ranks, so both generators stay in step
-                eps = filter_wise_noise(p, group["gamma"], self.generator)
+            # ε_j ~ N(0, (γ‖W_j‖₂)² I): drawn on both ranks, as the sequential RWP draws it, so both generators stay in step
+            noises = [eps for group in self.param_groups
+                      for eps in filter_wise_noises(group["params"], group["gamma"], self.generator)]
+            for (group, p), eps in zip(params, noises):
                 if self.is_perturbed_rank:
                     saved[p] = p.detach().clone()
                     # w ← w + ε  (rank 1 only)

@@ -15,10 +15,11 @@ for about the wall time of one SGD step. This implementation is sequential: both
 the *same* batch on *one* device, one after the other, so a step costs two SGD steps (like SAM). The
 parallel steps, one batched pass on one device and the two-process layout, are in :mod:`.parallel`.
 
-:func:`filter_wise_noise` draws ε for one parameter and reads like the equation. The optimisers draw
-for all parameters at once with :func:`filter_wise_noises`: the same draws from the generator, in the
-same order, with the arithmetic batched over the parameters (``torch._foreach_*``), so that a step
-issues a handful of operator calls instead of a dozen per parameter tensor.
+:func:`filter_wise_noise` draws ε for one parameter and reads like the equation. For several
+parameters, :func:`filter_wise_noises` draws z once for all their entries (one vector, split in
+parameter order) and batches the arithmetic over them; the optimisers do the same over flat buffers
+(:class:`.flat.FlatGroup`), so that a step issues a handful of operator calls instead of a dozen per
+parameter tensor. For one parameter the two functions make the same draw.
 """
 
 from __future__ import annotations
@@ -67,20 +68,22 @@ def filter_norms(params: list[torch.Tensor]) -> list[torch.Tensor]:
 
 
 def standard_normal_draws(params: list[torch.Tensor], generator: torch.Generator | None) -> list[torch.Tensor]:
-    """z ~ N(0, I) shaped like each parameter, drawn one parameter after the other (as
-    :func:`filter_wise_noise` draws them), on the generator's device and then moved to the parameter's."""
-    draws = []
-    for p in params:
-        device = generator.device if generator is not None else p.device
-        z = torch.randn(p.shape, generator=generator, dtype=p.dtype, device=device)
-        draws.append(z if device == p.device else z.to(p.device))
-    return draws
+    """z ~ N(0, I) shaped like each parameter: one draw of all their entries (on the generator's device, in
+    the widest of their dtypes), split in parameter order and moved to each parameter's device and dtype."""
+    device = generator.device if generator is not None else params[0].device
+    dtype = params[0].dtype
+    for p in params[1:]:
+        dtype = torch.promote_types(dtype, p.dtype)
+    z = torch.randn(sum(p.numel() for p in params), generator=generator, dtype=dtype, device=device)
+    return [part.view(p.shape).to(device=p.device, dtype=p.dtype)
+            for part, p in zip(z.split([p.numel() for p in params]), params)]
 
 
 def filter_wise_noises(params: list[torch.Tensor], gamma: float,
                        generator: torch.Generator | None = None) -> list[torch.Tensor]:
-    """:func:`filter_wise_noise` of every tensor of ``params``: the same draws, the same values up to the
-    rounding of the norms, with the arithmetic batched over the parameters. Call it under ``torch.no_grad()``."""
+    """ε for every tensor of ``params``, as :func:`filter_wise_noise` computes it, with z drawn once for all
+    of them (:func:`standard_normal_draws`) and the arithmetic batched over the parameters. Call it under
+    ``torch.no_grad()``."""
     gamma = check_number("gamma", gamma, low=0.0)
     # σ_j = γ ‖W_j‖₂
     sigmas = torch._foreach_mul(filter_norms(params), gamma)
@@ -113,24 +116,28 @@ class RWP(TwoPassOptimizer):
         # g₀ = ∇L(w), the clean pass
         loss = closure()
         groups = [(group, [p for p in group["params"] if p.grad is not None]) for group in self.param_groups]
-        saved, clean = {}, {}
-        for i, (group, params) in enumerate(groups):
-            if not params:
-                continue
-            clean[i] = self._buffers("clean_grad", params)
-            torch._foreach_copy_(clean[i], [p.grad for p in params])
-            saved[i] = self._buffers("saved_weights", params)
-            torch._foreach_copy_(saved[i], params)
+        groups = [(i, group, params) for i, (group, params) in enumerate(groups) if params]
+        clean, flats = {}, {}
+        for i, group, params in groups:
+            # g₀ is kept as it is: the perturbed pass writes new gradient tensors
+            clean[i] = keep_gradients(params)
+            flats[i] = flat = self._flat_group(i, params)
             # w ← w + ε,  ε_j ~ N(0, (γ‖W_j‖₂)² I)
-            torch._foreach_add_(params, filter_wise_noises(params, group["gamma"], self.generator))
-        # g₁ = ∇L(w + ε), the perturbed pass (the closure overwrites p.grad)
+            if flat is not None:
+                flat.save()
+                flat.add_noise(group["gamma"], self.generator)
+            else:
+                torch._foreach_copy_(self._buffers("saved_weights", params), params)
+                torch._foreach_add_(params, filter_wise_noises(params, group["gamma"], self.generator))
+        # g₁ = ∇L(w + ε), the perturbed pass
         with self._perturbed():
             closure()
-        for i, (group, params) in enumerate(groups):
-            if not params:
-                continue
+        for i, group, params in groups:
             # w ← w  (the saved copy: bit-exact)
-            torch._foreach_copy_(params, saved[i])
+            if flats[i] is not None:
+                flats[i].restore()
+            else:
+                torch._foreach_copy_(params, self._buffers("saved_weights", params))
             g1 = _grads(params)
             alpha = group["alpha"]
             # g = (1 − α) g₀ + α g₁   (computed in place in p.grad)
@@ -148,6 +155,16 @@ class RWP(TwoPassOptimizer):
         if self.generator is not None and "generator" in state:
             # generator states are CPU byte tensors; accelerate may have moved the state dict to the GPU
             self.generator.set_state(state["generator"].detach().to("cpu", torch.uint8))
+
+
+def keep_gradients(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The gradients of ``params``, detached from them (``p.grad = None``), so that the next backward pass
+    writes new tensors whether the closure's ``zero_grad`` sets gradients to None or zeroes them in place:
+    no copy of g₀ is needed."""
+    kept = [p.grad for p in params]
+    for p in params:
+        p.grad = None
+    return kept
 
 
 def _grads(params: list[torch.Tensor]) -> list[torch.Tensor]:
