@@ -1,7 +1,5 @@
 """The generated *Reproduction status* page and the staging of the book."""
 
-import json
-import re
 import shutil
 from pathlib import Path
 

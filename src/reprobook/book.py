@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from .paths import executed_dir, project_root, results_dir
+from .paths import executed_dir, project_root
 from .profiles import PROFILES, budget_seconds
 from .results import checkpoints_of, load_results
 from .runner import budget_note, read_runs
@@ -90,7 +90,7 @@ def shown_verdict(claim: dict[str, Any]) -> str:
 
 def _list_table(header: list[str], rows: list[list[str]], widths: str) -> list[str]:
     """A MyST ``list-table``: cells of several paragraphs, column widths that fit the page."""
-    lines = [f"```{{list-table}}", f":header-rows: 1", f":widths: {widths}", ":width: 100%", ""]
+    lines = ["```{list-table}", ":header-rows: 1", f":widths: {widths}", ":width: 100%", ""]
     for row in [header, *rows]:
         for k, cell in enumerate(row):
             paragraphs = str(cell).strip().split("\n\n") or [""]

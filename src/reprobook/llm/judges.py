@@ -49,7 +49,7 @@ class PairwiseJudge:
         self.batch_size = check_int("batch_size", batch_size, low=1)
         for key in ("{prompt}", "{first}", "{second}"):
             if key not in template:
-                raise ParameterError("template", template, f"a format string with {{prompt}}, {{first}}, {{second}}")
+                raise ParameterError("template", template, "a format string with {prompt}, {first}, {second}")
         self.template = template
         tok = lm.tokenizer
         self.letters = [tok(letter, add_special_tokens=False)["input_ids"][0] for letter in ("A", "B")]

@@ -531,7 +531,6 @@ def load_causal_lm(name: str, *, device: Any = "cpu", dtype: Any = None, attn_im
     float32 on a CPU and bfloat16 on a GPU. An unknown registry name, a missing folder or an unreachable
     hub id raises a :class:`~reprobook.checks.ParameterError` that names it.
     """
-    import torch
     from transformers import AutoModelForCausalLM
 
     start = time.perf_counter()

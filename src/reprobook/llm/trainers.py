@@ -263,7 +263,6 @@ def _reward_trainer_class():
         L = −log σ(r(x, y_c) − r(x, y_r)) + α_i · ½ [(r(x, y_c) − s_c)² + (r(x, y_r) − s_r)²]
     """
     import torch
-    from torch import nn
     from trl import RewardTrainer
     from trl.trainer.reward_trainer import DataCollatorForPreference
 
@@ -300,7 +299,6 @@ def build_trainer(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig
                   reward: Callable | None = None):
     """The trl trainer of ``method`` on a copy of ``lm`` (nothing trained yet): for training, and for
     looking at what it feeds the model (tokenised data, collated batches)."""
-    import torch
     from trl import DPOConfig, DPOTrainer, GRPOConfig, GRPOTrainer, RewardConfig, SFTConfig, SFTTrainer
 
     check_choice("method", method, METHODS)

@@ -114,7 +114,6 @@ def mode_ensemble_claims(training: ModeTraining, study: EnsembleStudy, spread: M
                      "reproduced when every detector is")
     ensemble_verdict = Verdict(word, rule=ensemble_rule, covers=f"{k} modes × {len(per_det)} detectors",
                                kind="all detectors")
-    lo, hi = spread.cells["min"], spread.cells["max"]
     rows = [
         dict(claim="Independent modes reach alike InD performance",
              paper="all modes reach low-loss regions with InD data (training and test)",

@@ -37,7 +37,7 @@ from typing import Any
 
 from ..checks import ParameterError, check_choice, check_int
 from ..data.errors import DataError
-from .corpus import Corpus, Passage, PassagePool, passage_key
+from .corpus import Corpus, Passage, PassagePool
 
 ABILITIES: tuple[str, ...] = ("extractive", "conversational", "structural", "faithful", "time_sensitive",
                               "multi_document")

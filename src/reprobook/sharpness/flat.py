@@ -23,7 +23,6 @@ from __future__ import annotations
 import torch
 
 
-
 def _rows(p: torch.Tensor) -> tuple[list[int], list[int]]:
     """Segment lengths of ``p`` flattened: (filters for the norm, rows of F)."""
     n = p.numel()
