@@ -216,7 +216,7 @@ class ARWP(TwoPassOptimizer):
         super().load_state_dict(state_dict)
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
-        self.__dict__.pop("_flat_groups", None)  # the next step builds them again from the loaded accumulators
+        self._flat_groups.clear()  # the next step builds them again from the loaded accumulators
         params = [p for _, p in self._all_params()]
         accumulators = state.get("accumulators", [None] * len(params))
         for p, a in zip(params, accumulators):

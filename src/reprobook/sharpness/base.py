@@ -43,6 +43,7 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         self.param_groups = self.base_optimizer.param_groups
         self.defaults.update(self.base_optimizer.defaults)
         self.in_perturbed_pass = False
+        self._flat_groups: dict[int, FlatGroup | None] = {}  # per parameter group, built at its first step
 
     @staticmethod
     def _check_closure(closure: Closure | None, name: str) -> Closure:
@@ -87,10 +88,9 @@ class TwoPassOptimizer(torch.optim.Optimizer):
     def _flat_group(self, index: int, params: list[torch.Tensor]) -> FlatGroup | None:
         """The flat buffers of parameter group ``index`` (:class:`.flat.FlatGroup`), built at its first step and
         rebuilt when its parameters change; None when they cannot share a buffer (mixed dtypes or devices)."""
-        cache = self.__dict__.setdefault("_flat_groups", {})
-        flat = cache.get(index)
+        flat = self._flat_groups.get(index)
         if flat is None or not flat.fits(params):
-            flat = cache[index] = FlatGroup.of(params)
+            flat = self._flat_groups[index] = FlatGroup.of(params)
         return flat
 
     def _buffers(self, name: str, params: list[torch.Tensor]) -> list[torch.Tensor]:
