@@ -102,9 +102,11 @@ show_source(filter_wise_noise)
 # One optimiser step estimates the gradient of {eq}`eq-rwp-chapter-objective` with one draw of
 # $\epsilon$: $g = (1-\alpha)\nabla L(w) + \alpha \nabla L(w+\epsilon)$, and hands $g$ to the base
 # optimiser (SGD with momentum). Neither gradient needs the other, which is what makes the method
-# parallel; this implementation computes them one after the other on one device. The step draws the noise
-# of every parameter as `filter_wise_noise` does (the same draws, in the same order) and batches the rest of
-# the arithmetic over the parameters (`filter_wise_noises`, `torch._foreach_*`):
+# parallel; this implementation computes them one after the other on one device. The step draws $z$ once
+# for all the parameters of a group (one vector, split in parameter order) and scales each filter as
+# `filter_wise_noise` does, with every quantity of the group in one flat buffer (`FlatGroup`, in
+# {doc}`step_cost`), so that a step issues a handful of operator calls whatever the number of parameter
+# tensors:
 
 # %%
 show_source(RWP.step)
