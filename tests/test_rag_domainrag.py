@@ -14,6 +14,7 @@ import pytest
 from reprobook.checks import ParameterError
 from reprobook.paths import cache_dir
 from reprobook.rag import domainrag as D
+from reprobook.rag import passage_key
 from reprobook.rag.analysis import ability_table, domainrag_claims, paired
 from reprobook.rag.experiment import build_items, chapter_plan, parse_setting, run_settings
 from reprobook.rag.prompts import PromptTemplate
@@ -112,7 +113,7 @@ def test_real_pool_has_no_duplicate_ids():
         pytest.skip(f"DomainRAG data unavailable here: {exc}")
     pool = data.pool()
     assert len(set(pool.ids)) == len(pool) > 2000
-    keys = {D.passage_key(p.text) or p.title for p in pool}
+    keys = {passage_key(p.text) or p.title for p in pool}
     assert len(keys) == len(pool)  # no two passages share a text
     assert data.counts() == {"extractive": 90, "conversational": 49, "structural": 94, "faithful": 49,
                              "time_sensitive": 65, "multi_document": 48}
