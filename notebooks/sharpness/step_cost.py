@@ -109,8 +109,8 @@ show_source(DistributedRWP.step)
 # quantities, for all the parameters of a group, in one flat buffer with a view of it shaped like each
 # parameter; the per-filter norms $\lVert W_j \rVert_2$ and the accumulator's row sums $F_j$ are segment sums
 # over the buffer, so the operator calls the step adds do not grow a dozen per parameter tensor (the values
-# are those of the per-parameter functions in {doc}`marwp`, to rounding; a test checks it in double
-# precision). m-RWP and m-ARWP ($0 < \lambda < 1$) have two independent gradients like RWP, computed here one
+# are those of the per-parameter functions shown in {doc}`the m-ARWP chapter <marwp>`, to rounding; a test
+# checks it in double precision). m-RWP and m-ARWP ($0 < \lambda < 1$) have two independent gradients like RWP, computed here one
 # after the other:
 
 # %%
@@ -192,9 +192,9 @@ cost.table
 #
 # The last column of the table counts the tensor operator calls one step dispatches (forward, backward and
 # update). ARWP's forward-backward pass is SGD's; a step of it issues {eval}`sc_calls_arwp` calls against
-# SGD's {eval}`sc_calls_sgd`. What remains per parameter tensor is one draw of the noise (the draws of the
-# per-parameter form, so the noise is the same) and the copies into and out of the weights; norms, damping
-# and the accumulator are whole-buffer operations. Every call has a fixed cost (Python,
+# SGD's {eval}`sc_calls_sgd`. What remains per parameter tensor is inside single `torch._foreach_*` calls
+# (adding the noise to the weights, restoring them, updating the accumulator); the draw of the noise, the
+# norms and the damping are whole-buffer operations. Every call has a fixed cost (Python,
 # dispatch, a kernel launch on a GPU) whatever its size, so "one gradient per step" is about one SGD step only
 # where the arithmetic dominates. {eval}`sc_calls_note`
 #
