@@ -144,10 +144,10 @@ class ARWP(TwoPassOptimizer):
             if mixed:  # g₀ is kept as it is: the perturbed pass writes new gradient tensors
                 clean[k] = keep_gradients(params)
             flats[k] = flat = self._flat_group(k, params)
+            self._save(flat, params)
             if flat is None:
                 self._perturb_per_parameter(group, params)
                 continue
-            flat.save()
             # d_j = √(1 + η F_j) from the accumulator of the earlier steps (zeros at first: d_j = 1)
             divisor = flat.divisor(self.state, group["eta"], group["scaling"]) if group["eta"] > 0 else None
             # w ← w + ε,  ε_j ~ N(0, (σ‖W_j‖₂ / d_j)² I)
@@ -158,10 +158,7 @@ class ARWP(TwoPassOptimizer):
         for k, group, params in groups:
             flat = flats[k]
             # w ← w  (the saved copy: bit-exact)
-            if flat is not None:
-                flat.restore()
-            else:
-                torch._foreach_copy_(params, self._buffers("saved_weights", params))
+            self._restore(flat, params)
             g1 = _grads(params)
             # A ← β A + g₁²
             if flat is not None:
@@ -180,7 +177,6 @@ class ARWP(TwoPassOptimizer):
 
     def _perturb_per_parameter(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
         """w ← w + ε one tensor at a time (parameters of mixed dtypes or devices, which share no flat buffer)."""
-        torch._foreach_copy_(self._buffers("saved_weights", params), params)
         # ε_j ~ N(0, (σ‖W_j‖₂)² I)
         noises = filter_wise_noises(params, group["sigma"], self.generator)
         damped = [i for i, p in enumerate(params) if "accumulator" in self.state[p]]

@@ -93,6 +93,20 @@ class TwoPassOptimizer(torch.optim.Optimizer):
             flat = self._flat_groups[index] = FlatGroup.of(params)
         return flat
 
+    def _save(self, flat: FlatGroup | None, params: list[torch.Tensor]) -> None:
+        """The saved copy ← w, in the flat buffers or, without them, one buffer per parameter."""
+        if flat is not None:
+            flat.save()
+        else:
+            torch._foreach_copy_(self._buffers("saved_weights", params), params)
+
+    def _restore(self, flat: FlatGroup | None, params: list[torch.Tensor]) -> None:
+        """w ← the saved copy (bit-exact)."""
+        if flat is not None:
+            flat.restore()
+        else:
+            torch._foreach_copy_(params, self._buffers("saved_weights", params))
+
     def _buffers(self, name: str, params: list[torch.Tensor]) -> list[torch.Tensor]:
         """One scratch tensor per parameter (``self.state[p][name]``), allocated once and reused every step."""
         out = []

@@ -122,22 +122,18 @@ class RWP(TwoPassOptimizer):
             # g₀ is kept as it is: the perturbed pass writes new gradient tensors
             clean[i] = keep_gradients(params)
             flats[i] = flat = self._flat_group(i, params)
+            self._save(flat, params)
             # w ← w + ε,  ε_j ~ N(0, (γ‖W_j‖₂)² I)
             if flat is not None:
-                flat.save()
                 flat.add_noise(group["gamma"], self.generator)
             else:
-                torch._foreach_copy_(self._buffers("saved_weights", params), params)
                 torch._foreach_add_(params, filter_wise_noises(params, group["gamma"], self.generator))
         # g₁ = ∇L(w + ε), the perturbed pass
         with self._perturbed():
             closure()
         for i, group, params in groups:
             # w ← w  (the saved copy: bit-exact)
-            if flats[i] is not None:
-                flats[i].restore()
-            else:
-                torch._foreach_copy_(params, self._buffers("saved_weights", params))
+            self._restore(flats[i], params)
             g1 = _grads(params)
             alpha = group["alpha"]
             # g = (1 − α) g₀ + α g₁   (computed in place in p.grad)
