@@ -133,6 +133,23 @@ def test_cli_lists_and_rejects(capsys):
     assert "allowed" in capsys.readouterr().err
 
 
+def test_cli_settings_reach_the_measurement(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("REPROBOOK_RESULTS", str(tmp_path))
+    argv = ["bench", "step-cost", "--profile", "tiny", "--device", "cpu", "--set", "methods", "[sgd, arwp]",
+            "--set", "batch_size", "2", "--set", "model_kwargs", "{width: 2}", "--set", "repeats", "3"]
+    assert main(argv) == 0
+    saved = benchmarks.BenchResult.load(tmp_path / "bench" / "step-cost-cpu.json")
+    assert list(saved.table.method) == ["sgd", "arwp"]
+    assert saved.settings["batch_size"] == 2 and saved.settings["model_kwargs"]["width"] == 2
+    assert saved.settings["rounds_run"] == 3
+    capsys.readouterr()
+    # a setting the benchmark does not have is named, with the allowed ones; two benchmarks take no --set
+    assert main(["bench", "step-cost", "--profile", "tiny", "--set", "speed", "fast"]) == 2
+    assert "'speed'" in capsys.readouterr().err
+    assert main(["bench", "step-cost", "ood-throughput", "--set", "repeats", "3"]) == 2
+    assert "'names'" in capsys.readouterr().err
+
+
 def test_paired_ratio_and_cost_verdict():
     rounds = {"sgd": [10.0, 20.0, 10.0], "sam": [20.0, 40.0, 25.0]}
     r = step_cost.paired_ratio(rounds, "sam", "sgd")

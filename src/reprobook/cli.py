@@ -135,9 +135,14 @@ def _bench(args: argparse.Namespace) -> int:
         for name, (_, what) in benchmarks.BENCHMARKS.items():
             print(f"{name:16s} {what}")
         return 0
+    from . import runner
+
     names = [benchmarks.check_name(n) for n in (args.names or list(benchmarks.BENCHMARKS))]
+    settings = {name: runner.parse_cli_value(value) for name, value in args.set}
+    if settings and len(names) != 1:
+        raise ParameterError("names", names, "one benchmark when --set is given (each has its own settings)")
     for name in names:
-        result = benchmarks.run(name, device=args.device, profile=args.profile)
+        result = benchmarks.run(name, device=args.device, profile=args.profile, **settings)
         path = result.save()
         print(f"## {name} on {result.device} ({result.machine.get('torch_threads')} torch threads)")
         print(result.table.to_string(index=False))
@@ -200,6 +205,9 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("names", nargs="*", help="benchmark names (default: all; see --list)")
     bench.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     bench.add_argument("--profile", default="smoke", choices=PROFILES)
+    bench.add_argument("--set", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                       help="a setting over the profile's (YAML value), repeatable; e.g. --set methods '[sgd, arwp]' "
+                       "--set repeats 5 (the names: each benchmark's measure())")
     bench.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     bench.set_defaults(func=_bench)
     return top
