@@ -209,6 +209,22 @@ def test_new_storage_for_a_parameter_rebuilds_the_flat_buffers_and_keeps_the_sta
         assert torch.equal(opt_a.state[p]["accumulator"], opt_b.state[q]["accumulator"])
 
 
+def test_segment_sums_of_the_flat_buffers():
+    """The two 0/1 matrices sum a flat vector by filter (a 1-D parameter is one filter) and by row of F (each
+    entry of a 1-D parameter its own row), and share their column indices and values."""
+    net = _bn_net()
+    params = list(net.parameters())
+    flat = FlatGroup(params)
+    values = torch.randn(sum(p.numel() for p in params), dtype=flat.saved.dtype)
+    parts = [v.view_as(p) for v, p in zip(values.split([p.numel() for p in params]), params)]
+    by_filter = torch.cat([v.flatten(1).sum(1) if v.dim() > 1 else v.sum().view(1) for v in parts])
+    by_row = torch.cat([v.flatten(1).sum(1) if v.dim() > 1 else v.view(-1) for v in parts])
+    torch.testing.assert_close(flat.filter_sum @ values, by_filter)
+    torch.testing.assert_close(flat.row_sum @ values, by_row)
+    assert flat.row_sum.col_indices().data_ptr() == flat.filter_sum.col_indices().data_ptr()
+    assert flat.row_sum.values().data_ptr() == flat.filter_sum.values().data_ptr()
+
+
 def test_parameters_of_mixed_dtypes_take_the_per_parameter_path():
     layer = nn.Linear(3, 2)
     layer.bias.data = layer.bias.data.double()

@@ -226,6 +226,47 @@ def test_step_cost_claims_on_a_busy_machine_are_not_tested():
     assert out.verdicts["sam"].reason == "the machine was busier than its cores"
 
 
+def _recorded(commit, arwp_ms, sgd_ms=100.0):
+    import pandas as pd
+
+    from reprobook.benchmarks import BenchResult
+
+    table = pd.DataFrame({"method": ["sgd", "arwp"], "median_ms": [sgd_ms, arwp_ms],
+                          "ratio_to_sgd": [1.0, arwp_ms / sgd_ms], "ratio_low": [1.0, 0.9 * arwp_ms / sgd_ms],
+                          "ratio_high": [1.0, 1.1 * arwp_ms / sgd_ms]})
+    return BenchResult("step-cost", table, {"model": "resnet18_cifar", "batch_size": 256, "rounds_run": 5},
+                       {"git_commit": commit, "device": "cpu (2 cores, x86_64)"})
+
+
+def test_arwp_goal_note_judges_each_recorded_measurement_of_the_batched_step():
+    note = step_cost_chapter._arwp_goal_note
+    assert note([]).startswith("No measurement")
+    # a measurement of the per-parameter step (before the batched one) is not the goal's evidence
+    assert note([_recorded(step_cost_chapter.BEFORE_BATCHED_STEP[0] + "abcd", 195.0)]).startswith("No measurement")
+    met, missed = note([_recorded("e59be6e", 99.0)]), note([_recorded("e59be6e", 112.0)])
+    assert "ARWP 0.99 SGD steps" in met and "-1 ms on an SGD step of 100 ms" in met and "goal is met" in met
+    assert "ARWP 1.12 SGD steps" in missed and "goal is not met" in missed
+    assert note([_recorded("a", 99.0), _recorded("b", 130.0)]).count("goal is") == 2
+
+
+def test_scale_note_names_the_model_and_its_profile():
+    settings = {"model": "small_cnn", "parameters": 24058, "parameter_tensors": 11, "input_shape": [32, 1, 28, 28],
+                "batch_size": 32}
+    smoke = step_cost_chapter._scale_note(settings, "smoke")
+    assert "small_cnn with 24,058 weights in 11 tensors on inputs of 1 × 28 × 28" in smoke and "worst case" in smoke
+    paper = step_cost_chapter._scale_note(dict(settings, model="resnet18_cifar", batch_size=256), "paper")
+    assert paper.startswith("This run is at the paper profile's scale (resnet18_cifar") and "batch 256" in paper
+    assert "resnet18_cifar at batch" in smoke
+
+
+def test_machine_names_the_cpu_model():
+    from reprobook import benchmarks
+
+    info = benchmarks.machine("cpu")
+    assert info["cpu_count"] >= 1 and "cpu_model" in info
+    assert info["cpu_model"] is None or (isinstance(info["cpu_model"], str) and info["cpu_model"])
+
+
 def test_same_update_check_passes_for_the_batched_step():
     out = step_cost_chapter.same_update_check(_cfg("step_cost"), seed=0, steps=2)
     assert out.passed and out.gap < 1e-10 and out.tensors > 10

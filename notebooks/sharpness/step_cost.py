@@ -198,10 +198,17 @@ cost.table
 # dispatch, a kernel launch on a GPU) whatever its size, so "one gradient per step" is about one SGD step only
 # where the arithmetic dominates. {eval}`sc_calls_note`
 #
+# Here ARWP adds {eval}`sc_arwp_extra_ms` ms to an SGD step of {eval}`sc_sgd_ms` ms. That overhead is the
+# draw of z (one random number per weight, from a generator that runs on one thread), a few passes over
+# the weights (saving and restoring them, their norms, the accumulator) and a few dozen small calls: it
+# grows with the number of weights. The arithmetic of the forward and backward passes grows with the
+# weights times the positions each filter is applied to and the batch. So the ratio is a property of the
+# model as much as of the step. {eval}`sc_scale_note`
+#
 # ### Measurements from other machines
 #
 # A measurement made elsewhere (a GPU, the paper profile) is kept in `book/measurements/` with its
-# machine and the commit it ran; {eval}`sc_recorded_note`
+# machine and the commit it ran; {eval}`sc_recorded_note` {eval}`sc_arwp_goal_recorded`
 
 # %%
 cost.recorded

@@ -73,9 +73,21 @@ def machine(device: Any) -> dict[str, Any]:
     from ..results import provenance
 
     info = provenance(device)
-    info.update(processor=platform.processor() or platform.machine(), cpu_count=os.cpu_count(),
-                torch_threads=torch.get_num_threads())
+    info.update(processor=platform.processor() or platform.machine(), cpu_model=cpu_model(),
+                cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads())
     return info
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name as the system reports it (``/proc/cpuinfo`` on Linux), or None where it does not."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip() or None
+    except OSError:
+        pass
+    return None
 
 
 @dataclass

@@ -219,6 +219,8 @@ def measure(device: torch.device, profile: str, **settings: Any):
     table = pd.DataFrame(rows)
     used = {"methods": list(methods), "model": cfg.model, "model_kwargs": model_kwargs,
             "input_shape": [batch_size, channels, side, side], "batch_size": batch_size, **timing, "seed": seed,
+            "parameters": sum(p.numel() for p in initial.parameters()),
+            "parameter_tensors": sum(1 for _ in initial.parameters()),
             "torch_threads": torch.get_num_threads(), "device": str(device),
             "rounds_ms": {m: [1000 * v for v in seconds[m]] for m in methods},
             "rounds_cpu_ms": {m: [1000 * v for v in cpu_seconds[m]] for m in methods},

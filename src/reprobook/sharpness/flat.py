@@ -46,8 +46,8 @@ class FlatGroup:
         numels = [p.numel() for p in params]
         total = sum(numels)
         self.saved = first.new_empty(total)
+        # z, and before it is drawn the squared weights of the norms (a buffer fewer to keep in cache)
         self.noise = first.new_empty(total)
-        self.squares = first.new_empty(total)
         self.accumulator: torch.Tensor | None = None
         self.param_flat = [p.view(-1) for p in params]
         offsets = [0]
@@ -62,9 +62,10 @@ class FlatGroup:
             filters += f
             rows += r
         device = first.device
-        # segment sums as products with 0/1 matrices in CSR form (one sparse matrix-vector product each)
+        # segment sums as products with 0/1 matrices in CSR form (one sparse matrix-vector product each); the
+        # two matrices share their column indices and their values (both 0, 1, …, n − 1 and all ones)
         self.filter_sum = _segment_matrix(filters, first)
-        self.row_sum = _segment_matrix(rows, first)
+        self.row_sum = _segment_matrix(rows, first, like_matrix=self.filter_sum)
         row_lengths = torch.tensor(rows, device=device)
         # row j of F lies in filter filter_of_row[j]
         filter_ids = torch.repeat_interleave(torch.arange(len(filters), device=device),
@@ -108,8 +109,9 @@ class FlatGroup:
     # ----------------------------------------------------------------------------------------- noise
     def scales(self, sigma: float, divisor: torch.Tensor | None = None) -> torch.Tensor:
         """s_j = σ ‖W_j‖₂ (/ d_j), one value per row of F (``row_scale``; ``row_scale_views`` broadcast it)."""
-        # ‖W_j‖₂ = √(Σ_{i ∈ filter j} w_i²)   (from the saved copy: call save() first)
-        norms = (self.filter_sum @ torch.mul(self.saved, self.saved, out=self.squares)).sqrt_()
+        # ‖W_j‖₂ = √(Σ_{i ∈ filter j} w_i²)   (from the saved copy: call save() first; the squares go through
+        # the noise buffer, which the draw overwrites)
+        norms = (self.filter_sum @ torch.mul(self.saved, self.saved, out=self.noise)).sqrt_()
         # σ_j = σ ‖W_j‖₂, one value per row of F
         torch.mul(norms.index_select(0, self.filter_of_row), sigma, out=self.row_scale)
         if divisor is not None:
@@ -160,9 +162,10 @@ class FlatGroup:
             self._linked = True
 
 
-def _segment_matrix(lengths: list[int], like: torch.Tensor) -> torch.Tensor:
+def _segment_matrix(lengths: list[int], like: torch.Tensor, like_matrix: torch.Tensor | None = None) -> torch.Tensor:
     """The 0/1 matrix (len(lengths) × Σ lengths), in CSR form, whose product with a vector sums its
-    consecutive segments of the given lengths."""
+    consecutive segments of the given lengths. Every such matrix has the column indices 0, 1, …, n − 1 and
+    all-one values: with ``like_matrix`` (another of them, over as many columns) it shares its tensors."""
     import warnings
 
     n = sum(lengths)
@@ -170,7 +173,11 @@ def _segment_matrix(lengths: list[int], like: torch.Tensor) -> torch.Tensor:
     # at every product)
     index = torch.int32 if n < 2**31 else torch.int64
     rows = torch.tensor([0, *lengths], device=like.device).cumsum(0).to(index)
+    if like_matrix is not None and like_matrix.shape[1] == n:
+        columns, ones = like_matrix.col_indices(), like_matrix.values()
+    else:
+        columns = torch.arange(n, device=like.device, dtype=index)
+        ones = torch.ones(n, dtype=like.dtype, device=like.device)
     with warnings.catch_warnings():  # "sparse CSR support is in beta"
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(rows, torch.arange(n, device=like.device, dtype=index),
-                                       torch.ones(n, dtype=like.dtype, device=like.device), size=(len(lengths), n))
+        return torch.sparse_csr_tensor(rows, columns, ones, size=(len(lengths), n))

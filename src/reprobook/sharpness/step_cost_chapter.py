@@ -97,6 +97,9 @@ class StepCost:
     cpu_ratio_arwp: float = glued(".2f")
     arwp_goal: float = glued("g")
     arwp_goal_met: str = glued()
+    arwp_extra_ms: float = glued(".2f")
+    scale_note: str = glued()
+    arwp_goal_recorded: str = glued()
     machine: str = glued()
     threads: int = glued()
     model: str = glued()
@@ -174,6 +177,43 @@ def _calls_note(others: list) -> str:
                                          f"{1000 * extra_ms / extra_calls:.0f} µs per call." if extra_calls else "."))
 
 
+def _arwp_goal_note(others: list) -> str:
+    """ARWP's ratio to SGD in each recorded measurement of the batched step, against :data:`ARWP_GOAL`."""
+    rows = [r for r in others if "arwp" in set(r.table.method) and not _before_batched(r)]
+    if not rows:
+        return "No measurement of the batched ARWP step on another machine or at another scale is recorded."
+    parts = []
+    for r in rows:
+        t = r.table.set_index("method")
+        ratio = float(t.loc["arwp", "ratio_to_sgd"])
+        sgd_ms = float(t.loc["sgd", "median_ms"])
+        extra_ms = float(t.loc["arwp", "median_ms"]) - sgd_ms
+        parts.append(f"{r.device}, {r.settings.get('model')}, batch {r.settings.get('batch_size')} (commit "
+                     f"{r.machine.get('git_commit') or 'unknown'}, {r.settings.get('rounds_run')} rounds): ARWP "
+                     f"{ratio:.2f} SGD steps (quartiles {float(t.loc['arwp', 'ratio_low']):.2f}–"
+                     f"{float(t.loc['arwp', 'ratio_high']):.2f}), {extra_ms:+.0f} ms on an SGD step of "
+                     f"{sgd_ms:.0f} ms, "
+                     f"so the goal is {'met' if ratio <= ARWP_GOAL else 'not met'} there")
+    return "Recorded: " + "; ".join(parts) + "."
+
+
+def _scale_note(settings: dict[str, Any], profile: str) -> str:
+    """What the model of this run means for ARWP's ratio (its overhead grows with the weights, the arithmetic
+    with the weights times their uses)."""
+    weights = settings.get("parameters")
+    size = f"{settings['model']} with {weights:,} weights in {settings.get('parameter_tensors')} tensors" \
+        if weights else settings["model"]
+    if profile == "paper":
+        return f"This run is at the paper profile's scale ({size}, batch {settings['batch_size']})."
+    from .. import profiles
+
+    paper = profiles.config("step_cost", "paper")
+    return (f"The {profile} profile's model, {size} on inputs of {' × '.join(map(str, settings['input_shape'][1:]))}, "
+            "does little arithmetic per weight, which makes it close to the worst case for the ratio; a measurement "
+            f"at the paper profile's scale, if one is recorded below, weighs the same step against the arithmetic of "
+            f"{paper.model} at batch {paper.batch_size}.")
+
+
 def session_is_gpu(device) -> bool:
     return torch.device(device).type == "cuda"
 
@@ -233,12 +273,15 @@ def measure(device: torch.device, profile: str, seed: int) -> StepCost:
     calls = dict(zip(table.method, table.operator_calls))
     model = f"{settings['model']} ({', '.join(f'{k}={v}' for k, v in settings['model_kwargs'].items())})"
     arwp_met = ("met" if ratio["arwp"] <= ARWP_GOAL else "not met") if "arwp" in ratio else "not measured"
+    by_method = table.set_index("method")
+    arwp_extra = float(by_method.loc["arwp", "median_ms"] - by_method.loc["sgd", "median_ms"])
     return StepCost(result, shown, recorded, busy, ratio["sam"], ratio["rwp"], ratio["rwp-batched"],
                     ratio["sgd-double-batch"], ratio["mrwp"], ratio["arwp"], ratio["marwp"],
-                    float(table.set_index("method").loc["arwp", "cpu_ratio_to_sgd"]), ARWP_GOAL, arwp_met,
+                    float(by_method.loc["arwp", "cpu_ratio_to_sgd"]), ARWP_GOAL, arwp_met, arwp_extra,
+                    _scale_note(settings, profile), _arwp_goal_note(others),
                     result.device, settings["torch_threads"], model,
                     " × ".join(str(n) for n in settings["input_shape"]), settings["warmup"], settings["rounds_run"],
-                    settings["steps_per_repeat"], float(table.set_index("method").loc["sgd", "median_ms"]), load_note,
+                    settings["steps_per_repeat"], float(by_method.loc["sgd", "median_ms"]), load_note,
                     _batched_note(ratio), int(calls["sgd"]), int(calls["arwp"]), _calls_note(others), recorded_note,
                     ratio_figure(panels))
 
