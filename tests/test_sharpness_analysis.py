@@ -259,6 +259,25 @@ def test_scale_note_names_the_model_and_its_profile():
     assert "resnet18_cifar at batch" in smoke
 
 
+def test_ratio_figure_puts_at_most_two_panels_in_a_row():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    def frame(methods):
+        return pd.DataFrame({"method": methods, "optimizer": methods, "ratio_to_sgd": [1.0] * len(methods),
+                             "ratio_low": [1.0] * len(methods), "ratio_high": [1.0] * len(methods)})
+
+    fig = step_cost_chapter.ratio_figure([(frame(["sgd", "sam", "rwp"]), "a"), (frame(["sgd", "arwp"]), "b"),
+                                          (frame(["sgd", "arwp"]), "c")])
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(fig.axes) == 4 and [ax.get_title() for ax in shown] == ["a", "b", "c"]
+    assert fig.get_figwidth() == pytest.approx(12.8)
+    plt.close(fig)
+
+
 def test_machine_names_the_cpu_model():
     from reprobook import benchmarks
 

@@ -179,7 +179,8 @@ cost.table
 # Time of one optimiser step as a multiple of an SGD step (median over the rounds; the whiskers span the
 # quartiles of the per-round ratios). Green: RWP's two gradients in one batched pass; grey: an SGD step
 # on the batch twice over. The dashed line marks two SGD steps. Panels after the first, if any, are
-# measurements recorded on other machines.
+# measurements recorded on other machines or at another profile's scale (each titled with its machine,
+# model, batch and rounds; a panel may time only some of the methods).
 # ```
 #
 # In {numref}`fig-step-cost` an SGD step on this machine is the unit. SAM costs {eval}`sc_ratio_sam` of

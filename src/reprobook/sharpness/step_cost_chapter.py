@@ -117,10 +117,13 @@ class StepCost:
     fig_ratios: Any = glued()
 
 
-def _ratio_axes(ax, frame, title: str) -> None:
-    """Horizontal bars of the ratio to SGD with the quartiles of the per-round ratios."""
+def _ratio_axes(ax, frame, title: str, slots: int | None = None) -> None:
+    """Horizontal bars of the ratio to SGD with the quartiles of the per-round ratios; with ``slots`` (at least
+    the number of methods) the bars keep the thickness of a panel of that many, from the top."""
     frame = frame.iloc[::-1]
     y = np.arange(len(frame))
+    if slots is not None:
+        ax.set_ylim(len(frame) - max(slots, len(frame)) - 0.5, len(frame) - 0.5)
     errors = np.vstack([frame.ratio_to_sgd - frame.ratio_low, frame.ratio_high - frame.ratio_to_sgd]).clip(min=0)
     colours = ["C2" if m == "rwp-batched" else "C7" if m == "sgd-double-batch" else "C0" for m in frame.method]
     ax.barh(y, frame.ratio_to_sgd, xerr=errors, color=colours, capsize=3)
@@ -135,9 +138,18 @@ def ratio_figure(panels: list[tuple[Any, str]]):
     """One panel of bars per measurement (this run's first, then those recorded on other machines)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 3.8), squeeze=False)
-    for ax, (frame, title) in zip(axes[0], panels):
-        _ratio_axes(ax, frame, title)
+    columns = min(len(panels), 2)
+    rows = -(-len(panels) // columns)
+    # a panel's height follows its number of methods, so a two-method measurement gets a short panel
+    heights = [max(1.6, 0.38 * max(len(frame) for frame, _ in panels[i * columns:(i + 1) * columns]) + 0.9)
+               for i in range(rows)]
+    fig, axes = plt.subplots(rows, columns, figsize=(6.4 * columns, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for i, (ax, (frame, title)) in enumerate(zip(axes.flat, panels)):
+        row = panels[(i // columns) * columns:(i // columns + 1) * columns]
+        _ratio_axes(ax, frame, title, slots=max(len(f) for f, _ in row))
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
     fig.tight_layout()
     return fig
 
@@ -268,7 +280,9 @@ def measure(device: torch.device, profile: str, seed: int) -> StepCost:
                     "per-parameter step it replaced." if others else "No GPU measurement is recorded.")
     recorded_note = f"{recorded_note} {gpu_note}"
     panels = [(table, f"this run: {result.device}, {settings['model']}, batch {settings['batch_size']}")] + [
-        (r.table, f"recorded: {r.device}, {r.settings.get('model')}, batch {r.settings.get('batch_size')}")
+        (r.table, f"recorded: {r.device}, {r.settings.get('model')}, batch {r.settings.get('batch_size')}, "
+                  f"{r.settings.get('rounds_run')} rounds" + (",\nbefore the ARWP step was batched"
+                                                             if _before_batched(r) else ""))
         for r in others]
     calls = dict(zip(table.method, table.operator_calls))
     model = f"{settings['model']} ({', '.join(f'{k}={v}' for k, v in settings['model_kwargs'].items())})"
