@@ -148,6 +148,8 @@ def test_cli_settings_reach_the_measurement(tmp_path, monkeypatch, capsys):
     assert "'speed'" in capsys.readouterr().err
     assert main(["bench", "step-cost", "ood-throughput", "--set", "repeats", "3"]) == 2
     assert "'names'" in capsys.readouterr().err
+    assert main(["bench", "step-cost", "--set", "device", "cuda"]) == 2
+    assert "--device" in capsys.readouterr().err
 
 
 def test_paired_ratio_and_cost_verdict():

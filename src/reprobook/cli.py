@@ -139,6 +139,9 @@ def _bench(args: argparse.Namespace) -> int:
 
     names = [benchmarks.check_name(n) for n in (args.names or list(benchmarks.BENCHMARKS))]
     settings = {name: runner.parse_cli_value(value) for name, value in args.set}
+    for name in ("device", "profile"):
+        if name in settings:
+            raise ParameterError("--set", name, f"a benchmark setting; the {name} is given by --{name}")
     if settings and len(names) != 1:
         raise ParameterError("names", names, "one benchmark when --set is given (each has its own settings)")
     for name in names:
