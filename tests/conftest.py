@@ -7,6 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
 
 # A private cache per test session: the tests never read or write a user's data, checkpoints or results.
@@ -17,3 +19,12 @@ if "REPROBOOK_CACHE" not in os.environ:
     os.environ["REPROBOOK_CACHE"] = _session_cache
     atexit.register(shutil.rmtree, _session_cache, ignore_errors=True)
 os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Figures a test made are closed after it (pyplot keeps every open figure, and warns past 20)."""
+    yield
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
