@@ -140,14 +140,13 @@ def ratio_figure(panels: list[tuple[Any, str]]):
 
     columns = min(len(panels), 2)
     rows = -(-len(panels) // columns)
-    # a panel's height follows its number of methods, so a two-method measurement gets a short panel
-    heights = [max(1.6, 0.38 * max(len(frame) for frame, _ in panels[i * columns:(i + 1) * columns]) + 0.9)
-               for i in range(rows)]
+    # a row of panels is as tall as its longest list of methods, and every bar in it as thick
+    slots = [max(len(frame) for frame, _ in panels[i * columns:(i + 1) * columns]) for i in range(rows)]
+    heights = [max(1.6, 0.38 * n + 0.9) for n in slots]
     fig, axes = plt.subplots(rows, columns, figsize=(6.4 * columns, sum(heights)), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     for i, (ax, (frame, title)) in enumerate(zip(axes.flat, panels)):
-        row = panels[(i // columns) * columns:(i // columns + 1) * columns]
-        _ratio_axes(ax, frame, title, slots=max(len(f) for f, _ in row))
+        _ratio_axes(ax, frame, title, slots=slots[i // columns])
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     fig.tight_layout()
