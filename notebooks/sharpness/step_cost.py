@@ -200,11 +200,11 @@ cost.table
 # where the arithmetic dominates. {eval}`sc_calls_note`
 #
 # Here ARWP adds {eval}`sc_arwp_extra_ms` ms to an SGD step of {eval}`sc_sgd_ms` ms. That overhead is the
-# draw of z (one random number per weight, from a generator that runs on one thread), a few passes over
-# the weights (saving and restoring them, their norms, the accumulator) and a few dozen small calls: it
-# grows with the number of weights. The arithmetic of the forward and backward passes grows with the
-# weights times the positions each filter is applied to and the batch. So the ratio is a property of the
-# model as much as of the step. {eval}`sc_scale_note`
+# draw of z (one random number per weight; on a CPU, torch's generator makes them one after another), a
+# few passes over the weights (saving and restoring them, their norms, the accumulator) and a few dozen
+# small calls: it grows with the number of weights. The arithmetic of the forward and backward passes
+# grows with the weights times the positions each filter is applied to and the batch. So the ratio is a
+# property of the model as much as of the step. {eval}`sc_scale_note`
 #
 # ### Measurements from other machines
 #
