@@ -171,19 +171,26 @@ def _batched_note(ratio: dict[str, float]) -> str:
                    "suited to the pair could still gain on this device.")
 
 
+def _arwp_over_sgd(table) -> tuple[float, float, float]:
+    """From one step-cost table: ARWP's ratio to SGD, SGD's median ms per step, and ARWP's extra ms over it."""
+    t = table.set_index("method")
+    sgd_ms = float(t.loc["sgd", "median_ms"])
+    return float(t.loc["arwp", "ratio_to_sgd"]), sgd_ms, float(t.loc["arwp", "median_ms"]) - sgd_ms
+
+
 def _calls_note(others: list) -> str:
     gpu = [r for r in others if r.machine.get("device_type") == "cuda" and "arwp" in set(r.table.method)]
     if not gpu:
         return "No GPU measurement is recorded in this copy of the book to show how much they weigh there."
     r = gpu[0]
     t = r.table.set_index("method")
-    extra_ms = float(t.loc["arwp", "median_ms"] - t.loc["sgd", "median_ms"])
+    ratio, sgd_ms, extra_ms = _arwp_over_sgd(r.table)
     extra_calls = int(t.loc["arwp", "operator_calls"] - t.loc["sgd", "operator_calls"]) if "operator_calls" in t else 0
     commit = r.machine.get("git_commit") or "an unknown commit"
     when = ", before the ARWP step was batched" if _before_batched(r) else ""
     return (f"The recorded {r.device} measurement ({r.settings.get('model')}, batch {r.settings.get('batch_size')}, "
             f"at {commit}{when}) shows what they weighed there: an SGD step took "
-            f"{float(t.loc['sgd', 'median_ms']):.1f} ms and ARWP {float(t.loc['arwp', 'ratio_to_sgd']):.2f} SGD steps, "
+            f"{sgd_ms:.1f} ms and ARWP {ratio:.2f} SGD steps, "
             f"{extra_ms:.1f} ms more" + (f" for {extra_calls} more operator calls, about "
                                          f"{1000 * extra_ms / extra_calls:.0f} µs per call." if extra_calls else "."))
 
@@ -196,9 +203,7 @@ def _arwp_goal_note(others: list) -> str:
     parts = []
     for r in rows:
         t = r.table.set_index("method")
-        ratio = float(t.loc["arwp", "ratio_to_sgd"])
-        sgd_ms = float(t.loc["sgd", "median_ms"])
-        extra_ms = float(t.loc["arwp", "median_ms"]) - sgd_ms
+        ratio, sgd_ms, extra_ms = _arwp_over_sgd(r.table)
         parts.append(f"{r.device}, {r.settings.get('model')}, batch {r.settings.get('batch_size')} (commit "
                      f"{r.machine.get('git_commit') or 'unknown'}, {r.settings.get('rounds_run')} rounds): ARWP "
                      f"{ratio:.2f} SGD steps (quartiles {float(t.loc['arwp', 'ratio_low']):.2f}–"
@@ -287,14 +292,14 @@ def measure(device: torch.device, profile: str, seed: int) -> StepCost:
     model = f"{settings['model']} ({', '.join(f'{k}={v}' for k, v in settings['model_kwargs'].items())})"
     arwp_met = ("met" if ratio["arwp"] <= ARWP_GOAL else "not met") if "arwp" in ratio else "not measured"
     by_method = table.set_index("method")
-    arwp_extra = float(by_method.loc["arwp", "median_ms"] - by_method.loc["sgd", "median_ms"])
+    _, sgd_ms, arwp_extra = _arwp_over_sgd(table)
     return StepCost(result, shown, recorded, busy, ratio["sam"], ratio["rwp"], ratio["rwp-batched"],
                     ratio["sgd-double-batch"], ratio["mrwp"], ratio["arwp"], ratio["marwp"],
                     float(by_method.loc["arwp", "cpu_ratio_to_sgd"]), ARWP_GOAL, arwp_met, arwp_extra,
                     _scale_note(settings, profile), _arwp_goal_note(others),
                     result.device, settings["torch_threads"], model,
                     " × ".join(str(n) for n in settings["input_shape"]), settings["warmup"], settings["rounds_run"],
-                    settings["steps_per_repeat"], float(by_method.loc["sgd", "median_ms"]), load_note,
+                    settings["steps_per_repeat"], sgd_ms, load_note,
                     _batched_note(ratio), int(calls["sgd"]), int(calls["arwp"]), _calls_note(others), recorded_note,
                     ratio_figure(panels))
 
