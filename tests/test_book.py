@@ -86,6 +86,27 @@ def test_status_page_has_a_row_per_claim_with_its_verdict_and_marks_the_tiny_run
     assert any(r.startswith("total") for r in rows)
 
 
+def test_every_claim_keeps_the_verdict_contract(built):
+    """Each claim declares its unit, n, test and (for a tested claim) its SESOI with the source; every tested
+    claim carries its power and MDE (or says none is reachable); the keys are distinct within a chapter."""
+    from reprobook.claims import RULES
+
+    for record in load_results(built["results"]):
+        keys = [c["key"] for c in record.get("claims", [])]
+        assert len(keys) == len(set(keys)), (record["chapter"], keys)
+        for c in record.get("claims", []):
+            where = f"{record['chapter']}: {c['claim']!r}"
+            assert c["test"] in (*RULES, "none", "all_of"), where
+            if c["test"] == "none":
+                assert c["verdict"] == "not comparable" and c["reason"], where
+                continue
+            assert c["unit"] and c["n_planned"] is not None, where
+            assert c["sesoi"] is not None and c["sesoi_source"], f"{where}: no smallest effect of interest"
+            if c["tested"]:
+                assert "power" in c and "mde" in c and c["n"], where
+                assert c["power"] is not None or c["reason"].startswith("no variation"), f"{where}: no power"
+
+
 def test_chapter_pages_have_figures_and_glued_numbers(built):
     for name in book.toc_notebooks(ROOT):
         page = (built["html"] / "notebooks" / f"{name}.html").read_text()

@@ -1,326 +1,467 @@
-"""The verdict rules of reprobook.claims on constructed inputs, against scipy and hand computations."""
+"""The verdict rules of reprobook.claims: against independent references (scipy, statsmodels, a published
+interval), by Monte-Carlo simulation (the rate of *reproduced* under the null, of *contradicted* under a
+large effect, interval coverage), and a property test that every rule can reach each of its words."""
 
 import math
 
 import numpy as np
 import pytest
 from scipy import stats
+from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+from statsmodels.stats.weightstats import ttost_paired
 
 from reprobook import claims
 from reprobook.checks import ParameterError
-from reprobook.claims import Verdict
+from reprobook.claims import ALPHA, ClaimSpec, Verdict
 
-# ----------------------------------------------------------------------------------------- superiority
+RNG = np.random.default_rng(20261204)
 
-
-def test_superiority_reached_matches_scipys_paired_t_test():
-    a = [0.91, 0.93, 0.92, 0.94, 0.90]
-    b = [0.88, 0.89, 0.90, 0.89, 0.88]
-    v = claims.superiority(a, b, unit="seeds")
-    expected = stats.ttest_rel(a, b, alternative="greater").pvalue
-    assert v.verdict == "reproduced" and v.p == pytest.approx(expected, rel=1e-12)
-    assert v.p_raw == v.p and v.n == 5 and v.covers == "5 seeds" and v.kind == "superiority"
-    diffs = np.subtract(a, b)
-    assert v.estimate == pytest.approx(diffs.mean())
-    low, high = stats.t.interval(0.90, 4, loc=diffs.mean(), scale=stats.sem(diffs))  # the (1 − 2α) interval
-    assert (v.low, v.high) == (pytest.approx(low), pytest.approx(high))
-    assert "0.05" in v.rule and "seeds" in v.rule
+# ------------------------------------------------------------------------- against independent references
 
 
-def test_superiority_partly_when_the_sign_is_right_without_significance():
-    v = claims.superiority([1.0, 2.0, 3.0], [1.5, 1.0, 2.6])  # differences −0.5, +1.0, +0.4
-    assert v.estimate > 0 and v.p >= 0.05 and v.verdict == "partly"
+def test_superiority_is_scipys_paired_t_test_with_a_95_percent_interval():
+    a, b = [0.71, 0.74, 0.69, 0.75, 0.73], [0.70, 0.71, 0.70, 0.72, 0.70]
+    v = claims.superiority(a, b, sesoi=0.01, unit="seeds")
+    ref = stats.ttest_rel(a, b, alternative="greater")
+    assert v.p == pytest.approx(ref.pvalue, rel=1e-12)
+    low, high = stats.ttest_rel(a, b).confidence_interval(0.95)
+    assert (v.low, v.high) == (pytest.approx(low, rel=1e-12), pytest.approx(high, rel=1e-12))
+    assert v.n == 5 and v.covers == "5 seeds" and v.kind == "superiority"
 
 
-@pytest.mark.parametrize("a, b", [([1.0, 2.0, 3.0], [1.1, 2.2, 3.3]),  # worse every time
-                                  ([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])])  # no difference at all
-def test_superiority_not_reproduced_for_the_wrong_sign_or_zero(a, b):
-    assert claims.superiority(a, b).verdict == "not reproduced"
+def test_power_and_mde_of_the_t_test_agree_with_statsmodels():
+    sd, n = 0.02, 8
+    for effect in (0.005, 0.01, 0.03):
+        ref = TTestPower().power(effect_size=effect / sd, nobs=n, alpha=ALPHA, alternative="larger")
+        assert claims.power_t(effect, sd, n) == pytest.approx(ref, rel=1e-6)
+    mde = claims.mde_t(sd, n)
+    ref = TTestPower().solve_power(nobs=n, alpha=ALPHA, power=0.8, alternative="larger") * sd
+    assert mde == pytest.approx(ref, rel=1e-4)
+    assert claims.n_for_power_t(0.01, 0.02) == math.ceil(
+        TTestPower().solve_power(effect_size=0.5, alpha=ALPHA, power=0.8, alternative="larger"))
 
 
-def test_identical_differences_use_the_sign_test_never_p_zero():
-    # 0.3 − 0.2 and 0.4 − 0.3 differ in the last bit: a t-test would see a spread of 1e-17 and give p ≈ 0
-    a, b = [0.3, 0.4, 0.5], [0.2, 0.3, 0.4]
-    assert np.std(np.subtract(a, b)) > 0  # the rounding is really there
-    v = claims.superiority(a, b)
-    assert v.p == pytest.approx(0.5 ** 3) and v.verdict == "partly"  # three wins: p = 1/8, not significant
-    six = claims.superiority([1.0] * 6, [0.0] * 6)
-    assert six.p == pytest.approx(0.5 ** 6) and six.verdict == "reproduced"
-    assert (six.low, six.high) == (1.0, 1.0)
+def test_equivalence_is_statsmodels_tost():
+    a = [0.70, 0.72, 0.71, 0.73, 0.69, 0.71]
+    b = [0.71, 0.71, 0.70, 0.72, 0.71, 0.70]
+    p, _, _ = ttost_paired(np.array(a), np.array(b), -0.02, 0.02)
+    v = claims.equivalence(a, b, margin=0.02)
+    assert v.p == pytest.approx(p, rel=1e-9)
+    assert v.verdict == ("reproduced" if p < ALPHA else "inconclusive")
 
 
-def test_a_single_pair_is_not_comparable_with_the_reason():
-    v = claims.superiority([0.9], [0.8], unit="trained models")
-    assert v.verdict == "not comparable" and "n = 1" in v.reason and "at least 2" in v.reason
-    assert v.estimate == pytest.approx(0.1) and v.p is None and str(v).startswith("not comparable (n = 1")
-    for rule in (claims.non_inferiority, claims.equivalence):
-        assert rule([0.9], [0.8], margin=0.01).verdict == "not comparable"
+def test_non_inferiority_is_a_shifted_one_sided_t_test():
+    a, b = [0.70, 0.69, 0.72, 0.71], [0.71, 0.70, 0.71, 0.715]
+    v = claims.non_inferiority(a, b, margin=0.02)
+    ref = stats.ttest_1samp(np.subtract(a, b) + 0.02, 0.0, alternative="greater").pvalue
+    assert v.p == pytest.approx(ref, rel=1e-12) and v.null == -0.02 and v.sesoi == 0.02
 
 
-@pytest.mark.parametrize("a, b, name", [([1, 2], [1], "b"), ([], [], "b"), (["x", 1], [1, 2], "a"),
-                                        ([float("nan"), 1], [1, 2], "a")])
-def test_bad_inputs_are_named(a, b, name):
-    with pytest.raises(ParameterError, match=f"'{name}'"):
-        claims.superiority(a, b)
+def test_mcnemar_is_statsmodels_exact_test_one_sided():
+    a = [1] * 14 + [0] * 4 + [1] * 20 + [0] * 12
+    b = [0] * 14 + [1] * 4 + [1] * 20 + [0] * 12
+    v = claims.mcnemar(a, b, sesoi=0.1)
+    two_sided = sm_mcnemar([[20, 14], [4, 12]], exact=True).pvalue
+    assert v.p == pytest.approx(two_sided / 2, rel=1e-12)
+    assert v.estimate == pytest.approx(10 / 50)
 
 
-def test_bad_alpha_and_margin_are_named():
+def test_three_wins_and_no_loss_are_not_significant_for_mcnemar():
+    # a paired t-test on 0/1 outcomes gave p 0.042 here; the exact test gives 1/8
+    v = claims.mcnemar([1, 1, 1], [0, 0, 0], sesoi=0.2)
+    assert v.p == pytest.approx(0.125) and v.verdict == "inconclusive"
+    assert v.power == 0.0 and v.mde is None  # no effect is detectable with 80 % power on 3 questions
+
+
+def test_newcombe_interval_matches_the_published_example():
+    # Fagerland, Lydersen & Laake, "Statistical Analysis of Contingency Tables" (2017), ch. 8: the table
+    # [[59, 6], [16, 80]]; Newcombe's square-and-add interval -0.0621 (-0.1186 to -0.0046)
+    est, low, high = claims.newcombe_paired(59, 6, 16, 80)
+    assert (round(est, 4), round(low, 4), round(high, 4)) == (-0.0621, -0.1186, -0.0046)
+
+
+def test_holm_equals_statsmodels_multipletests():
+    ps = [0.004, 0.03, 0.011, 0.2, 0.0101]
+    verdicts = [claims.from_test(estimate=1, low=0.1, high=2, p=p, n=10, unit="seeds", rule="r") for p in ps]
+    adjusted = claims.holm(verdicts)
+    reject, ref, _, _ = multipletests(ps, alpha=ALPHA, method="holm")
+    assert [v.p for v in adjusted] == pytest.approx(list(ref), rel=1e-12)
+    assert [v.verdict == "reproduced" for v in adjusted] == list(reject)
+    assert all(v.family == 5 and "Holm" in v.rule for v in adjusted)
+
+
+def test_rate_is_scipys_binomial_test_with_wilsons_interval():
+    v = claims.rate(17, 20, threshold=0.5, sesoi=0.1)
+    assert v.p == pytest.approx(stats.binomtest(17, 20, 0.5, alternative="greater").pvalue)
+    ci = stats.binomtest(17, 20).proportion_ci(0.95, method="wilson")
+    assert v.low + 0.5 == pytest.approx(ci.low) and v.high + 0.5 == pytest.approx(ci.high)
+    assert v.estimate == pytest.approx(0.35)
+
+
+def test_welch_is_scipys_welch_test():
+    a, b = [3.1, 2.9, 3.4, 3.3, 3.0], [2.7, 2.8, 3.1, 2.6]
+    v = claims.welch(a, b, sesoi=0.1)
+    assert v.p == pytest.approx(stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue, rel=1e-9)
+
+
+def test_power_of_mcnemar_and_binomial_by_enumeration_agree_with_simulation():
+    rng = np.random.default_rng(1)
+    n, effect, psi = 40, 0.2, 0.4
+    p10, p01 = (psi + effect) / 2, (psi - effect) / 2
+    hits = 0
+    for _ in range(4000):
+        cells = rng.multinomial(n, [p10, p01, 1 - psi])
+        d = cells[0] + cells[1]
+        hits += d > 0 and stats.binom.sf(cells[0] - 1, d, 0.5) < ALPHA
+    assert claims.power_mcnemar(effect, psi, n) == pytest.approx(hits / 4000, abs=0.025)
+    sims = rng.binomial(30, 0.75, 4000)
+    crit = claims._binom_crit(30, ALPHA)
+    assert claims.power_binomial(0.75, 30) == pytest.approx(np.mean(sims >= crit), abs=0.02)
+
+
+# ------------------------------------------------------------------------------- the five words
+
+
+def test_zero_spread_never_passes_a_parity_test_by_itself():
+    # the old sign-test fallback made these "reproduced" (p = 1/32)
+    v = claims.equivalence([0.5] * 5, [0.5] * 5, margin=1e-6)
+    assert v.verdict == "inconclusive" and v.reason.startswith("no variation")
+    v = claims.non_inferiority([0.7] * 5, [0.7] * 5, margin=0.01)
+    assert v.verdict == "inconclusive" and v.reason.startswith("no variation")
+    v = claims.superiority([1, 1, 1], [0, 0, 0], sesoi=0.5)
+    assert v.verdict == "inconclusive" and v.p is None
+
+
+def test_no_information_is_inconclusive_not_a_refutation():
+    # both settings wrong on all three questions: no discordant pair
+    v = claims.mcnemar([0, 0, 0], [0, 0, 0], sesoi=0.1)
+    assert v.verdict == "inconclusive"
+    assert claims.guard_floor(v, [0, 0], 3).verdict == "not comparable"
+    assert "floor" in claims.guard_floor(v, [0, 0], 3).reason
+    assert "ceiling" in claims.guard_floor(v, [3, 3], 3).reason
+    assert claims.guard_floor(v, [0, 2], 3) is v
+
+
+def test_contradicted_needs_the_interval_to_exclude_the_sesoi():
+    a = [0.700 + 0.001 * k for k in range(10)]
+    b = [x - 0.001 + (0.0005 if k % 2 else -0.0005) for k, x in enumerate(a)]
+    tiny_gain = claims.superiority(a, b, sesoi=0.02)  # a real effect of 0.001, far below a SESOI of 0.02
+    assert tiny_gain.verdict == "reproduced" and "below the smallest effect" in tiny_gain.reason
+    worse = claims.superiority(b, a, sesoi=0.02)
+    assert worse.verdict == "contradicted"
+    noisy = claims.superiority([0.7, 0.9, 0.6], [0.75, 0.65, 0.7], sesoi=0.02)
+    assert noisy.verdict == "inconclusive" and noisy.power is not None and noisy.mde is not None
+
+
+def test_non_inferiority_contradicted_only_beyond_the_margin():
+    base = np.linspace(0.7, 0.8, 8)
+    worse = claims.non_inferiority(base - 0.05 + RNG.normal(0, 0.002, 8), base, margin=0.01)
+    assert worse.verdict == "contradicted"
+    slightly = claims.non_inferiority(base - 0.005 + RNG.normal(0, 0.03, 8), base, margin=0.01)
+    assert slightly.verdict == "inconclusive"
+
+
+def test_conjunctions_are_symmetric():
+    rep = claims.from_test(estimate=1, low=0.5, high=1.5, p=0.001, n=5, unit="seeds", rule="r", sesoi=0.2)
+    con = claims.from_test(estimate=-1, low=-1.5, high=-0.5, p=0.99, n=5, unit="seeds", rule="r", sesoi=0.2)
+    inc = claims.from_test(estimate=0.1, low=-0.5, high=0.7, p=0.3, n=5, unit="seeds", rule="r", sesoi=0.2)
+    nc = claims.not_comparable("one device")
+    assert (rep.verdict, con.verdict, inc.verdict) == ("reproduced", "contradicted", "inconclusive")
+    assert claims.all_of(rep, con).verdict == "contradicted"  # no longer "partly"
+    assert claims.all_of(rep, rep).verdict == "reproduced"
+    assert claims.all_of(rep, inc).verdict == "partly"
+    assert claims.all_of(inc, inc).verdict == "inconclusive"
+    assert claims.all_of(inc, nc).verdict == "not comparable"
+    assert claims.all_of(nc, nc).verdict == "not comparable"
+    both = claims.all_of(rep, inc)
+    assert both.p == 0.3 and len(both.parts) == 2
+
+
+def test_holm_decides_a_conjunction_from_its_adjusted_parts():
+    rep = claims.from_test(estimate=1, low=0.5, high=1.5, p=0.01, n=5, unit="seeds", rule="r", sesoi=0.2)
+    rep2 = claims.from_test(estimate=1, low=0.5, high=1.5, p=0.02, n=5, unit="seeds", rule="r", sesoi=0.2)
+    other = claims.from_test(estimate=1, low=0.5, high=1.5, p=0.001, n=5, unit="seeds", rule="r", sesoi=0.2)
+    out = claims.holm([claims.all_of(rep, rep2), other])
+    assert out[0].p == pytest.approx(0.02) and out[0].verdict == "reproduced"
+    later = claims.from_test(estimate=1, low=0.5, high=1.5, p=0.012, n=5, unit="seeds", rule="r", sesoi=0.2)
+    out = claims.holm([claims.all_of(rep, rep2), later, later, later])
+    # adjusted: 4 × 0.012 = 0.048 for all; the parts by the same factor 2.4: 0.024 (reproduced), 0.048
+    assert out[0].p == pytest.approx(0.048) and out[0].family == 4
+    assert out[0].verdict == "partly" and [p.verdict for p in out[0].parts] == ["reproduced", "inconclusive"]
+
+
+def test_convergence_guard_is_symmetric():
+    rep = claims.superiority([1, 2, 3, 4], [0, 1.1, 2, 2.9], sesoi=0.1)
+    assert rep.verdict == "reproduced"
+    guarded = claims.requires_convergence(rep, False, "loss 0.3")
+    assert guarded.verdict == "not comparable" and guarded.reason == "not converged: loss 0.3"
+    assert guarded.estimate == rep.estimate  # the numbers stay for the record
+    assert claims.requires_convergence(rep, True) is rep
+
+
+def test_acted_guard_and_non_finite_values_are_named():
+    v = claims.superiority([0.1, 0.2, 0.3], [0.1, 0.25, 0.2], sesoi=0.05)
+    g = claims.guard_acted(v, False, "98 % of greedy answers identical to SFT's")
+    assert g.verdict == "not comparable" and "did not act" in g.reason
+    nan = claims.superiority([0.1, float("nan"), 0.3], [0.0, 0.0, 0.0], sesoi=0.05)
+    assert nan.verdict == "not comparable" and "non-finite" in nan.reason
+    inf = claims.mcnemar([1, 0, float("inf")], [0, 0, 0], sesoi=0.1)
+    assert inf.verdict == "not comparable"
+    boot = claims.bootstrap(([1.0, float("nan"), 2.0],), lambda x: float(np.mean(x)), sesoi=0.1, n_resamples=100)
+    assert boot.verdict == "not comparable"
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ParameterError, match="'b'"):
+        claims.superiority([1, 2], [1])
+    with pytest.raises(ParameterError, match="'a'"):
+        claims.superiority("12", [1, 2])
     with pytest.raises(ParameterError, match="'alpha'"):
-        claims.superiority([1, 2], [0, 1], alpha=1.0)
+        claims.superiority([1, 2], [0, 1], alpha=1.5)
     with pytest.raises(ParameterError, match="'margin'"):
         claims.non_inferiority([1, 2], [0, 1], margin=0)
-    with pytest.raises(ParameterError, match="'margin'"):
-        claims.equivalence([1, 2], [0, 1], margin=-0.1)
-
-
-# ----------------------------------------------------------------------------------------- parity
-
-
-def test_non_inferiority_reached_within_the_margin_even_when_slightly_worse():
-    a = [0.900, 0.905, 0.898, 0.902, 0.899]
-    b = [0.903, 0.906, 0.901, 0.904, 0.902]  # a loses by ~0.002 each time, the margin is 0.01
-    v = claims.non_inferiority(a, b, margin=0.01)
-    expected = stats.ttest_1samp(np.subtract(a, b) + 0.01, 0.0, alternative="greater").pvalue
-    assert v.verdict == "reproduced" and v.p == pytest.approx(expected, rel=1e-12) and v.estimate < 0
-
-
-def test_non_inferiority_never_reproduced_for_a_method_that_loses_beyond_the_margin_on_every_seed():
-    b = [0.90, 0.91, 0.92]
-    a = [0.86, 0.88, 0.87]  # 0.03–0.05 worse every time, margin 0.01
-    v = claims.non_inferiority(a, b, margin=0.01)
-    assert v.verdict == "not reproduced" and v.p > 0.5
-    # the one-sided t-test of "a > b" fails to reject too: the old parity reading ("no significant
-    # difference") would have called this competitive
-    assert claims.superiority(b, a).verdict == "reproduced"
-    # identical losses beyond the margin: no spread, still not reproduced
-    assert claims.non_inferiority([0.8] * 4, [0.9] * 4, margin=0.01).verdict == "not reproduced"
-
-
-def test_non_inferiority_partly_when_inside_the_margin_but_inconclusive():
-    v = claims.non_inferiority([0.90, 0.88, 0.93], [0.90, 0.91, 0.90], margin=0.01)  # mean 0, noisy
-    assert abs(v.estimate) < 0.01 and v.p > 0.05 and v.verdict == "partly"
-
-
-def test_equivalence_is_tost_against_two_shifted_t_tests():
-    a = [0.901, 0.899, 0.902, 0.898, 0.900, 0.901]
-    b = [0.900, 0.900, 0.900, 0.900, 0.900, 0.900]
-    v = claims.equivalence(a, b, margin=0.01)
-    d = np.subtract(a, b)
-    p_low = stats.ttest_1samp(d, -0.01, alternative="greater").pvalue
-    p_high = stats.ttest_1samp(d, 0.01, alternative="less").pvalue
-    assert v.p == pytest.approx(max(p_low, p_high), rel=1e-10) and v.verdict == "reproduced"
-    assert v.kind == "equivalence" and "TOST" in v.rule
-
-
-@pytest.mark.parametrize("shift", [+0.05, -0.05])
-def test_equivalence_is_sign_aware_both_ways(shift):
-    b = [0.90, 0.91, 0.92, 0.93]
-    a = [x + shift + e for x, e in zip(b, (0.001, -0.002, 0.0, 0.001))]
-    v = claims.equivalence(a, b, margin=0.01)
-    assert v.verdict == "not reproduced" and v.p > 0.5
-
-
-def test_equivalence_partly_when_inconclusive():
-    v = claims.equivalence([0.90, 0.95, 0.86], [0.90, 0.90, 0.90], margin=0.02)  # mean +0.0033, sd 0.045
-    assert abs(v.estimate) < 0.02 and v.verdict == "partly"
-
-
-def test_identical_differences_in_parity_rules_use_the_sign_test():
-    v = claims.equivalence([0.5] * 3, [0.5] * 3, margin=0.01)  # exactly equal three times
-    assert v.p == pytest.approx(0.125) and v.verdict == "partly"
-    assert claims.equivalence([0.5] * 5, [0.5] * 5, margin=0.01).verdict == "reproduced"  # p = 1/32
-
-
-# ----------------------------------------------------------------------------------------- Holm
-
-
-def _holm_by_hand(ps):
-    """Holm's adjusted p-values: sort, multiply the i-th smallest by (m − i), running maximum, cap at 1."""
-    order = sorted(range(len(ps)), key=ps.__getitem__)
-    adjusted, running = [0.0] * len(ps), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(ps) - rank) * ps[i]))
-        adjusted[i] = running
-    return adjusted
-
-
-def _verdict(p, word="reproduced"):
-    return Verdict(word, rule="r", p=p, p_raw=p, estimate=1.0)
-
-
-def test_holm_matches_a_hand_computation():
-    ps = [0.01, 0.04, 0.03, 0.005, 0.2]
-    # the textbook numbers: 0.005·5, 0.01·4, 0.03·3, max(0.04·2, 0.09), 0.2·1 → 0.025, 0.04, 0.09, 0.09, 0.2
-    assert _holm_by_hand(ps) == pytest.approx([0.04, 0.09, 0.09, 0.025, 0.2])
-    out = claims.holm({f"c{i}": _verdict(p) for i, p in enumerate(ps)})
-    assert [out[f"c{i}"].p for i in range(5)] == pytest.approx(_holm_by_hand(ps))
-    assert [out[f"c{i}"].p_raw for i in range(5)] == ps
-    assert [out[f"c{i}"].verdict for i in range(5)] == ["reproduced", "partly", "partly", "reproduced", "partly"]
-    assert all("Holm-adjusted over 5 tests" in v.rule for v in out.values())
-
-
-def test_holm_agrees_with_statsmodels_when_installed():
-    multitest = pytest.importorskip("statsmodels.stats.multitest")  # a peer library, optional here
-    ps = [0.01, 0.04, 0.03, 0.005, 0.2, 0.5]
-    expected = multitest.multipletests(ps, method="holm")[1]
-    assert [v.p for v in claims.holm([_verdict(p) for p in ps])] == pytest.approx(list(expected))
-
-
-def test_holm_leaves_untested_claims_out_of_the_family_and_keeps_the_container():
-    verdicts = [_verdict(0.01), claims.not_comparable("needs two devices"), _verdict(0.02, "not reproduced")]
-    out = claims.holm(verdicts)
-    assert isinstance(out, list) and out[1] == verdicts[1]
-    assert out[0].p == pytest.approx(0.02) and out[2].p == pytest.approx(0.02) and out[2].verdict == "not reproduced"
-    assert "over 2 tests" in out[0].rule
-    with pytest.raises(ParameterError, match="verdicts"):
-        claims.holm(["reproduced"])
-
-
-# ----------------------------------------------------------------------------------------- rates, combinations
-
-
-@pytest.mark.parametrize("k, n", [(15, 20), (12, 20), (8, 20), (20, 20), (0, 5)])
-def test_rate_above_against_scipys_binomtest(k, n):
-    v = claims.rate_above(k, n, threshold=0.5, unit="questions")
-    result = stats.binomtest(k, n, 0.5, alternative="greater")
-    assert v.p == pytest.approx(result.pvalue)
-    low, high = stats.binomtest(k, n).proportion_ci(confidence_level=0.90, method="wilson")
-    assert (v.estimate, v.low, v.high) == (pytest.approx(k / n), pytest.approx(low), pytest.approx(high))
-    expected = "not reproduced" if k / n <= 0.5 else "reproduced" if result.pvalue < 0.05 else "partly"
-    assert v.verdict == expected and v.covers == f"{n} questions"
-
-
-def test_rate_above_edge_cases():
-    assert claims.rate_above(1, 1).verdict == "not comparable"
-    with pytest.raises(ParameterError, match="'successes'"):
-        claims.rate_above(6, 5)
-    with pytest.raises(ParameterError, match="'alpha'"):
-        claims.rate_above(3, 5, alpha=0)
-
-
-def test_all_of_combines_words_and_takes_the_largest_p():
-    good, weak, bad = _verdict(0.01), _verdict(0.2, "partly"), _verdict(0.9, "not reproduced")
-    both = claims.all_of(good, _verdict(0.03))
-    assert both.verdict == "reproduced" and both.p == pytest.approx(0.03) and both.kind == "all of"
-    assert claims.all_of(good, weak).verdict == "partly" and claims.all_of(good, bad).p == pytest.approx(0.9)
-    assert claims.all_of(bad, bad).verdict == "not reproduced"
-    assert claims.all_of(good, claims.not_comparable("x")).verdict == "reproduced"
-    nc = claims.all_of(claims.not_comparable("one device"), claims.not_comparable("tiny"))
-    assert nc.verdict == "not comparable" and nc.p is None and "one device" in nc.reason
-    with pytest.raises(ParameterError, match="verdicts"):
-        claims.all_of()
-    with pytest.raises(ParameterError, match="verdicts"):
-        claims.all_of(good, "reproduced")
-
-
-def test_all_or_partly_words():
-    assert claims.all_or_partly(["reproduced", "reproduced"]) == "reproduced"
-    assert claims.all_or_partly(["reproduced", "not comparable", "not reproduced"]) == "partly"
-    assert claims.all_or_partly(["not comparable"]) == "not comparable"
-    with pytest.raises(ParameterError, match="'verdict'"):
-        claims.all_or_partly(["maybe"])
-
-
-def test_bootstrap_superiority_three_ways_and_combined():
-    good = {"improvement": 0.05, "low": 0.01, "high": 0.09, "p_better": 0.01, "n_boot": 1000}
-    weak = {"improvement": 0.01, "low": -0.02, "high": 0.04, "p_better": 0.3}
-    bad = {"improvement": -0.02, "low": -0.05, "high": 0.01, "p_better": 0.9}
-    v = claims.bootstrap_superiority(good)
-    assert v.verdict == "reproduced" and v.n == 1000 and v.covers == "1000 bootstrap rounds"
-    assert (v.estimate, v.low, v.high, v.p) == (0.05, 0.01, 0.09, 0.01)
-    assert claims.bootstrap_superiority(weak).verdict == "partly"
-    assert claims.bootstrap_superiority(bad).verdict == "not reproduced"
-    assert claims.bootstrap_superiority(good, good).verdict == "reproduced"
-    mixed = claims.bootstrap_superiority(good, bad, covers="500 rounds")
-    assert mixed.verdict == "partly" and mixed.p == 0.9 and mixed.covers == "500 rounds"
-    with pytest.raises(ParameterError, match="'results'"):
-        claims.bootstrap_superiority()
-    with pytest.raises(ParameterError, match="'results'"):
-        claims.bootstrap_superiority({"improvement": 0.1})
-
-
-def test_requires_convergence():
-    reproduced, partly = _verdict(0.01), _verdict(0.2, "partly")
-    assert claims.requires_convergence(partly, True) is partly
-    held = claims.requires_convergence(reproduced, False, "loss still falling")
-    assert held.verdict == "reproduced" and "held before convergence" in held.reason
-    nc = claims.requires_convergence(partly, False, "loss still falling")
-    assert nc.verdict == "not comparable" and nc.reason == "not converged: loss still falling" and nc.p == 0.2
-
-
-def test_tiny_run_keeps_the_numbers():
-    v = claims.tiny_run(_verdict(0.01))
-    assert v.verdict == "not comparable" and v.reason == "tiny run" and v.p == 0.01 and v.estimate == 1.0
-    assert str(claims.tiny_run("partly")) == "not comparable (tiny run)"
-
-
-def test_verdict_word_is_checked():
+    with pytest.raises(ParameterError, match="'a'"):
+        claims.mcnemar([1, 2], [0, 1])
     with pytest.raises(ParameterError, match="'verdict'"):
         Verdict("maybe", rule="")
 
 
-# ----------------------------------------------------------------------------------------- intervals
+def test_a_single_pair_is_not_comparable_with_the_reason():
+    v = claims.superiority([0.8], [0.7], sesoi=0.01)
+    assert v.verdict == "not comparable" and "at least 2" in v.reason
 
 
-def test_mean_ci_is_the_student_t_interval():
-    values = [2.1, 2.5, 1.9, 2.8, 2.2]
-    mean, low, high = claims.mean_ci(values, level=0.95)
-    expected = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
-    assert mean == pytest.approx(np.mean(values)) and (low, high) == pytest.approx(expected)
-    assert claims.mean_ci([3.0]) == (3.0, 3.0, 3.0)
-    assert claims.mean_std([1.0, 3.0]) == (2.0, pytest.approx(math.sqrt(2)))
+# ------------------------------------------------------------------- declarations and the claims table
 
 
-@pytest.mark.parametrize("k, n", [(0, 10), (3, 10), (10, 10), (37, 200)])
-def test_proportion_ci_is_wilsons(k, n):
-    p, low, high = claims.proportion_ci(k, n, level=0.95)
-    ref = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-    assert p == k / n and (low, high) == (pytest.approx(ref.low), pytest.approx(ref.high))
-    assert 0.0 <= low <= p <= high <= 1.0
+def test_a_spec_is_checked_before_any_result():
+    ok = ClaimSpec("better", "a beats b", "the paper's words", "abstract", "seeds", 5, "superiority", 0.005,
+                   "half the paper's +1 %", 0.01, fmt="+.2%")
+    assert ok.test == "superiority"
+    with pytest.raises(ParameterError, match="'test'"):
+        ClaimSpec("k", "c", "p", "s", "seeds", 5, "t-test")
+    with pytest.raises(ParameterError, match="'sesoi'"):
+        ClaimSpec("k", "c", "p", "s", "seeds", 5, "non_inferiority")
+    with pytest.raises(ParameterError, match="'sesoi_source'"):
+        ClaimSpec("k", "c", "p", "s", "seeds", 5, "superiority", 0.1)
+    with pytest.raises(ParameterError, match="'untestable'"):
+        ClaimSpec("k", "c", "p", "s", "", None, "none")
 
 
-def test_bootstrap_ci_agrees_with_scipys_percentile_bootstrap():
-    data = np.random.default_rng(0).normal(10.0, 2.0, 200)
-    mean, low, high = claims.bootstrap_ci(data, n_boot=20000, seed=1)
-    ref = stats.bootstrap((data,), np.mean, n_resamples=20000, method="percentile", random_state=2)
-    assert mean == pytest.approx(data.mean())
-    # two independent sets of 20,000 rounds: the percentiles agree to a few hundredths of the interval width
-    width = ref.confidence_interval.high - ref.confidence_interval.low
-    assert low == pytest.approx(ref.confidence_interval.low, abs=0.03 * width)
-    assert high == pytest.approx(ref.confidence_interval.high, abs=0.03 * width)
-    median, mlo, mhi = claims.bootstrap_ci(data, np.median, n_boot=500, seed=0)
-    assert median == pytest.approx(np.median(data)) and mlo < median < mhi
-    assert claims.bootstrap_ci(data, n_boot=300, seed=5) == claims.bootstrap_ci(data, n_boot=300, seed=5)
-    with pytest.raises(ParameterError, match="'values'"):
-        claims.bootstrap_ci([])
+def test_evaluate_takes_the_sesoi_and_unit_from_the_declaration():
+    spec = ClaimSpec("better", "a beats b", "p", "s", "questions", 4, "mcnemar", 0.1, "a practical threshold",
+                     0.3)
+    t = claims.evaluate(spec, [1, 1, 0, 1], [0, 1, 0, 0], this_run="two wins")
+    assert t.verdict.sesoi == 0.1 and t.verdict.paper_effect == 0.3 and t.verdict.covers == "4 questions"
+    with pytest.raises(ParameterError, match="'sesoi'"):
+        claims.evaluate(spec, [1, 0], [0, 0], sesoi=0.5)
+    none = ClaimSpec("imagenet", "c", "p", "s", "", None, "none", untestable="ImageNet is outside every profile")
+    assert claims.evaluate(none).verdict.verdict == "not comparable"
+    row = t.row()
+    assert {"unit", "n", "sesoi", "sesoi_source", "power", "mde", "estimate", "low", "high"} <= set(row)
 
 
-def test_paired_comparison_and_sign_test():
-    out = claims.paired_comparison([3.0, 4.0, 5.5], [1.0, 2.5, 3.0])
-    assert out["n"] == 3 and out["mean_diff"] == pytest.approx(2.0)
-    assert out["p_greater"] == pytest.approx(stats.ttest_rel([3.0, 4.0, 5.5], [1.0, 2.5, 3.0],
-                                                             alternative="greater").pvalue)
-    assert math.isnan(claims.paired_comparison([1.0], [0.0])["p_greater"])
-    assert claims.paired_comparison([0.3, 0.4], [0.2, 0.3])["p_greater"] == pytest.approx(0.25)
-    # P(X ≥ 4), X ~ Bin(5, ½) (the zero is a tie, left out)
-    assert claims.sign_test_p([1, 2, 3, -1, 0, 4]) == pytest.approx(stats.binom.sf(3, 5, 0.5))
-    assert claims.sign_test_p([0, 0]) == 1.0
+def test_claims_table_shows_power_and_mde():
+    spec = ClaimSpec("better", "a beats b", "p", "s", "seeds", 5, "superiority", 0.01, "half the paper's gain",
+                     0.02, fmt="+.2%")
+    tests = claims.holm_tests([claims.evaluate(spec, [0.71, 0.74, 0.69, 0.75, 0.73], [0.70, 0.71, 0.72, 0.72, 0.70])])
+    frame = claims.claims_table(tests)
+    row = frame.iloc[0]
+    assert row["power at SESOI"].endswith("%") and row["MDE (80 %)"].endswith("%")
+    assert row["estimate [95 % CI]"].startswith("+")
+    design = claims.design_frame([spec])
+    assert "half the paper's gain" in design.iloc[0]["smallest effect of interest"]
 
 
-def test_complexity_rule_on_constructed_slopes():
-    ok = claims.complexity({"knn": 0.9, "cop": 0.05, "corp": -0.1}, constant=["cop", "corp"], growing=["knn"],
-                           flat_below=0.2, grows_above=0.5, covers="medians of 5 rounds")
-    assert ok.verdict == "reproduced" and ok.p is None and ok.estimate == pytest.approx(0.1)
-    assert (ok.low, ok.high) == (0.9, 0.9) and ok.covers == "medians of 5 rounds" and "0.2" in ok.rule
-    half = claims.complexity({"knn": 0.3, "cop": 0.05}, constant=["cop"], growing=["knn"], flat_below=0.2,
-                             grows_above=0.5)
-    assert half.verdict == "partly"
-    assert claims.complexity({"knn": 0.3, "cop": 0.4}, constant=["cop"], growing=["knn"], flat_below=0.2,
-                             grows_above=0.5).verdict == "not reproduced"
-    # a slope that is exactly at a threshold does not count
-    assert claims.complexity({"knn": 0.5, "cop": 0.2}, constant=["cop"], growing=["knn"], flat_below=0.2,
-                             grows_above=0.5).verdict == "not reproduced"
-    with pytest.raises(ParameterError, match="'growing'"):
-        claims.complexity({"cop": 0.0}, constant=["cop"], growing=["knn"], flat_below=0.2, grows_above=0.5)
-    with pytest.raises(ParameterError, match="'flat_below'"):
-        claims.complexity({"cop": 0.0, "knn": 1}, constant=["cop"], growing=["knn"], flat_below=0, grows_above=0.5)
+# --------------------------------------------------------------------------------- by simulation
+
+N_SIM = 2000
+MC_TOL = 3 * math.sqrt(ALPHA * (1 - ALPHA) / N_SIM)  # three Monte-Carlo standard errors
+
+
+@pytest.fixture
+def words_only(monkeypatch):
+    """The simulations check the words; power and MDE (which never change a word) are not computed there."""
+    monkeypatch.setattr(claims.Verdict, "with_design", lambda self, alpha: self)
+
+
+def _rate_of(word, make, n_sim=N_SIM):
+    return sum(make(k).verdict == word for k in range(n_sim)) / n_sim
+
+
+@pytest.mark.parametrize("n", [3, 5, 12])
+def test_superiority_under_the_null_reproduces_at_most_alpha(n, words_only):
+    rng = np.random.default_rng(n)
+    rate = _rate_of("reproduced", lambda _: claims.superiority(rng.normal(0, 1, n), rng.normal(0, 1, n), sesoi=0.5))
+    assert rate <= ALPHA + MC_TOL
+
+
+@pytest.mark.parametrize("n", [5, 12])
+def test_superiority_under_a_large_effect_is_never_contradicted(n, words_only):
+    rng = np.random.default_rng(100 + n)
+    rate = _rate_of("contradicted", lambda _: claims.superiority(rng.normal(2, 1, n), rng.normal(0, 1, n), sesoi=0.5))
+    assert rate <= 0.001
+
+
+def test_non_inferiority_at_its_boundary_passes_at_most_alpha(words_only):
+    rng = np.random.default_rng(7)
+    rate = _rate_of("reproduced", lambda _: claims.non_inferiority(rng.normal(-0.1, 0.05, 6), np.zeros(6), margin=0.1))
+    assert rate <= ALPHA + MC_TOL
+    rate = _rate_of("contradicted", lambda _: claims.non_inferiority(rng.normal(0.05, 0.05, 6), np.zeros(6), margin=0.1))
+    assert rate <= 0.001
+
+
+def test_equivalence_at_its_boundary_passes_at_most_alpha(words_only):
+    rng = np.random.default_rng(8)
+    rate = _rate_of("reproduced", lambda _: claims.equivalence(rng.normal(0.1, 0.05, 8), np.zeros(8), margin=0.1))
+    assert rate <= ALPHA + MC_TOL
+    rate = _rate_of("contradicted", lambda _: claims.equivalence(rng.normal(0.0, 0.05, 8), np.zeros(8), margin=0.1))
+    assert rate <= 0.001
+
+
+def _paired_binary(rng, n, p_a, p_b, rho=0.5):
+    """Paired 0/1 outcomes: with probability rho both arms share the draw."""
+    shared = rng.random(n) < rho
+    u = rng.random(n)
+    a = (u < p_a).astype(int)
+    b = np.where(shared, (u < p_b).astype(int), (rng.random(n) < p_b).astype(int))
+    return a, b
+
+
+@pytest.mark.parametrize("n", [3, 24, 60])
+def test_mcnemar_under_the_null_reproduces_at_most_alpha(n, words_only):
+    rng = np.random.default_rng(200 + n)
+    rate = _rate_of("reproduced", lambda _: claims.mcnemar(*_paired_binary(rng, n, 0.5, 0.5), sesoi=0.1))
+    assert rate <= ALPHA + MC_TOL
+    rate = _rate_of("contradicted", lambda _: claims.mcnemar(*_paired_binary(rng, n, 0.9, 0.3), sesoi=0.1))
+    assert rate <= 0.001
+
+
+def test_binary_non_inferiority_at_its_boundary_passes_at_most_alpha(words_only):
+    # 24 pairs at the boundary passed 29 % of the time with the old sign-test fallback
+    rng = np.random.default_rng(9)
+    rate = _rate_of("reproduced", lambda _: claims.binary_non_inferiority(*_paired_binary(rng, 24, 0.6, 0.7, rho=0.3),
+                                                                          margin=0.1))
+    assert rate <= ALPHA + 2 * MC_TOL  # Newcombe's interval is close to, not exactly at, its level
+    rate = _rate_of("contradicted", lambda _: claims.binary_non_inferiority(*_paired_binary(rng, 60, 0.8, 0.7),
+                                                                            margin=0.1))
+    assert rate <= 0.001
+
+
+def test_rate_under_the_null_reproduces_at_most_alpha(words_only):
+    rng = np.random.default_rng(10)
+    rate = _rate_of("reproduced", lambda _: claims.rate(int(rng.binomial(12, 0.5)), 12, sesoi=0.1))
+    assert rate <= ALPHA + MC_TOL
+
+
+def test_bootstrap_under_the_null_reproduces_at_most_alpha(words_only):
+    rng = np.random.default_rng(11)
+    mean = lambda x: float(np.mean(x))  # noqa: E731
+    rate = _rate_of("reproduced", lambda _: claims.bootstrap((rng.normal(0, 1, 30),), mean, sesoi=0.3,
+                                                             n_resamples=400, seed=int(rng.integers(1 << 30))),
+                    n_sim=300)
+    assert rate <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / 300)
+
+
+def test_bootstrap_interval_covers_at_n_10():
+    rng = np.random.default_rng(12)
+    hits = 0
+    n_sim = 600
+    for k in range(n_sim):
+        _, low, high = claims.bootstrap_ci(rng.normal(1.0, 1.0, 10), n_boot=1000, seed=k)
+        hits += low <= 1.0 <= high
+    assert hits / n_sim >= 0.9
+
+
+def test_power_is_what_it_says_by_simulation(words_only):
+    # a run of 8 seeds with sd 1 and a true effect of 1: the reported power is the simulated rate of reproduced
+    rng = np.random.default_rng(13)
+    sims = [claims.superiority(rng.normal(1, 1, 8), np.zeros(8), sesoi=1.0) for _ in range(N_SIM)]
+    rate = np.mean([v.verdict == "reproduced" for v in sims])
+    assert rate == pytest.approx(claims.power_t(1.0, 1.0, 8), abs=0.03)
+
+
+# ----------------------------------------------------------------- every rule can reach each word
+
+CASES = {
+    "superiority": {
+        "reproduced": lambda: claims.superiority([1.0, 1.1, 0.9, 1.05], [0, 0.1, 0.05, 0], sesoi=0.1),
+        "contradicted": lambda: claims.superiority([0, 0.1, 0.05, 0], [1.0, 1.1, 0.9, 1.05], sesoi=0.1),
+        "inconclusive": lambda: claims.superiority([0.1, -0.1, 0.2, 0.0], [0, 0, 0, 0], sesoi=0.1),
+    },
+    "non_inferiority": {
+        "reproduced": lambda: claims.non_inferiority([1.0, 1.1, 0.9, 1.05], [1.0, 1.08, 0.92, 1.04], margin=0.1),
+        "contradicted": lambda: claims.non_inferiority([0.5, 0.6, 0.4, 0.55], [1.0, 1.08, 0.92, 1.04], margin=0.1),
+        "inconclusive": lambda: claims.non_inferiority([1.0, 0.7, 1.2, 0.8], [1.0, 1.0, 1.0, 1.0], margin=0.1),
+    },
+    "equivalence": {
+        "reproduced": lambda: claims.equivalence([1.0, 1.1, 0.9, 1.05], [1.0, 1.09, 0.91, 1.05], margin=0.1),
+        "contradicted": lambda: claims.equivalence([2.0, 2.1, 1.9, 2.05], [1.0, 1.09, 0.91, 1.05], margin=0.1),
+        "inconclusive": lambda: claims.equivalence([1.0, 0.7, 1.2, 0.8], [1.0, 1.0, 1.0, 1.0], margin=0.1),
+    },
+    "mcnemar": {
+        "reproduced": lambda: claims.mcnemar([1] * 12 + [0] * 8, [0] * 12 + [0] * 8, sesoi=0.1),
+        "contradicted": lambda: claims.mcnemar([0] * 12 + [0] * 28, [1] * 12 + [0] * 28, sesoi=0.1),
+        "inconclusive": lambda: claims.mcnemar([1, 0, 1, 0], [0, 1, 1, 0], sesoi=0.1),
+    },
+    "binary_non_inferiority": {
+        "reproduced": lambda: claims.binary_non_inferiority([1] * 95 + [0] * 5, [1] * 94 + [0] * 5 + [1],
+                                                            margin=0.1),
+        "contradicted": lambda: claims.binary_non_inferiority([0] * 40 + [1] * 60, [1] * 40 + [1] * 60, margin=0.1),
+        "inconclusive": lambda: claims.binary_non_inferiority([1, 0, 1, 0], [0, 1, 1, 0], margin=0.1),
+    },
+    "bootstrap": {
+        "reproduced": lambda: claims.bootstrap((np.linspace(0.5, 1.5, 40),), lambda x: float(np.mean(x)), sesoi=0.1,
+                                               n_resamples=500),
+        "contradicted": lambda: claims.bootstrap((np.linspace(-1.5, -0.5, 40),), lambda x: float(np.mean(x)),
+                                                 sesoi=0.1, n_resamples=500),
+        "inconclusive": lambda: claims.bootstrap((np.linspace(-1, 1.1, 40),), lambda x: float(np.mean(x)), sesoi=0.1,
+                                                 n_resamples=500),
+    },
+    "rate": {
+        "reproduced": lambda: claims.rate(19, 20, sesoi=0.1),
+        "contradicted": lambda: claims.rate(2, 20, sesoi=0.1),
+        "inconclusive": lambda: claims.rate(11, 20, sesoi=0.1),
+    },
+    "welch": {
+        "reproduced": lambda: claims.welch([2.0, 2.1, 1.9, 2.2], [1.0, 0.9, 1.1, 1.0], sesoi=0.1),
+        "contradicted": lambda: claims.welch([0.0, 0.1, -0.1, 0.05], [1.0, 0.9, 1.1, 1.0], sesoi=0.1),
+        "inconclusive": lambda: claims.welch([1.0, 0.2, 1.9, 0.5], [1.0, 0.9, 1.1, 1.0], sesoi=0.1),
+    },
+}
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_every_rule_can_reach_each_of_its_words(rule):
+    assert set(CASES) == set(claims.RULES) - {"from_test"}
+    for word, make in CASES[rule].items():
+        v = make()
+        assert v.verdict == word, (rule, word, v)
+        assert v.test == rule
+        if word == "inconclusive":
+            assert v.power is not None and (v.mde is not None or v.test in ("mcnemar", "binary_non_inferiority"))
+    # and every rule can be made not comparable (too few units, or by a guard)
+    assert claims.guard(CASES[rule]["reproduced"](), False, "a guard").verdict == "not comparable"
+
+
+def test_tiny_and_dry_runs_keep_the_numbers():
+    v = CASES["superiority"]["reproduced"]()
+    for turned, why in ((claims.tiny_run(v), "tiny run"), (claims.dry_run(v), "dry run")):
+        assert turned.verdict == "not comparable" and turned.reason == why and turned.estimate == v.estimate
+
+
+def test_format_is_the_one_rendering():
+    v = claims.superiority([0.71, 0.74, 0.69, 0.75, 0.73], [0.70, 0.71, 0.70, 0.72, 0.70], sesoi=0.01)
+    text = v.format("+.2%")
+    assert text.startswith("+") and "[" in text and ", p = " in text
+    assert claims.not_comparable("x").format() == "not tested"
+
+
+def test_powered_counts_the_goal():
+    rows = [{"tested": True, "power_paper": 0.9}, {"tested": True, "power_paper": None, "power": 0.85},
+            {"tested": True, "power_paper": 0.5}, {"tested": False, "power": None}]
+    assert claims.powered(rows) == (2, 3)
+    counts = claims.summary_counts([{"verdict": "reproduced"}, {"verdict": "inconclusive"}])
+    assert list(counts) == list(claims.VERDICTS) and counts["reproduced"] == 1

@@ -3,7 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from reprobook.results import RunRecord, atomic_write_text, load_results, mean_std
+from reprobook import claims
+from reprobook.claims import mean_std
+from reprobook.results import RunRecord, atomic_write_text, load_results
 
 
 def test_record_round_trip(tmp_path):
@@ -12,21 +14,38 @@ def test_record_round_trip(tmp_path):
     rec.metric("curve", np.arange(3))
     with rec.timer("train"):
         pass
-    rec.claim("X beats Y", paper="1.0", this_run="0.5", verdict="not reproduced", source="Table 1", scale="tiny")
+    spec = claims.ClaimSpec("xy", "X beats Y", "1.0", "Table 1", "seeds", 3, "superiority", 0.1, "a stated threshold")
+    rec.add_claims([claims.evaluate(spec, [0.2, 0.1, 0.15], [0.5, 0.6, 0.55], scale="tiny")])
     path = rec.save(tmp_path)
     saved = json.loads(path.read_text())
     assert saved["metrics"] == {"acc": 0.5, "curve": [0, 1, 2]}
-    assert saved["claims"][0]["verdict"] == "not reproduced"
+    assert saved["claims"][0]["verdict"] == "contradicted" and saved["claims"][0]["power"] is not None
     assert saved["provenance"]["device"].startswith("cpu")
     assert saved["provenance"]["libraries"]["torch"]
     assert "train" in saved["timings"]
     assert [r["chapter"] for r in load_results(tmp_path)] == ["demo"]
 
 
-def test_claim_verdict_is_checked():
+def test_claims_are_claim_tests_added_once():
     rec = RunRecord("demo", profile="smoke", device="cpu", seed=0)
-    with pytest.raises(ValueError, match="'verdict'.*reproduced"):
-        rec.claim("c", paper="", this_run="", verdict="yes", source="", scale="")
+    with pytest.raises(ValueError, match="'tests'.*ClaimTest"):
+        rec.add_claims([{"claim": "c", "verdict": "yes"}])
+    spec = claims.ClaimSpec("k", "c", "p", "s", "", None, "none", untestable="one device")
+    with pytest.raises(ValueError, match="'tests'.*distinct keys"):
+        rec.add_claims([claims.evaluate(spec), claims.evaluate(spec)])
+    rec.add_claims([claims.evaluate(spec)])
+    rec.add_claims([claims.evaluate(spec)])  # a re-run cell replaces, never duplicates
+    assert len(rec.claims) == 1
+
+
+def test_tiny_and_dry_runs_are_never_evidence():
+    spec = claims.ClaimSpec("xy", "X beats Y", "1.0", "Table 1", "seeds", 3, "superiority", 0.1, "a stated threshold")
+    test = claims.evaluate(spec, [1.0, 1.1, 1.2], [0.0, 0.1, 0.1])
+    tiny = RunRecord("demo", profile="tiny", device="cpu", seed=0)
+    assert tiny.add_claims([test])[0]["reason"] == "tiny run"
+    dry = RunRecord("demo", profile="paper", device="cpu", seed=0, dry_run=True)
+    row = dry.add_claims([test])[0]
+    assert row["verdict"] == "not comparable" and row["reason"] == "dry run" and row["estimate"] is not None
 
 
 def test_nan_is_stored_as_null(tmp_path):
@@ -57,23 +76,6 @@ def test_mean_std_against_numpy():
     assert mean_std([2.0]) == (2.0, 0.0)
 
 
-def test_paired_comparison_against_scipy():
-    from scipy import stats
-
-    from reprobook.results import paired_comparison, verdict_greater
-
-    a, b = [0.90, 0.92, 0.91, 0.93], [0.88, 0.91, 0.89, 0.90]
-    cmp = paired_comparison(a, b)
-    assert cmp["mean_diff"] == pytest.approx(np.mean(np.subtract(a, b)))
-    assert cmp["p_greater"] == pytest.approx(stats.ttest_rel(a, b, alternative="greater").pvalue)
-    assert verdict_greater(cmp) == "reproduced"
-    assert verdict_greater(paired_comparison(b, a)) == "not reproduced"
-    noisy = paired_comparison([0.90, 0.80, 0.95], [0.85, 0.86, 0.88])
-    assert noisy["mean_diff"] > 0 and verdict_greater(noisy) == "partly"
-    with pytest.raises(ValueError, match="as many values as a"):
-        paired_comparison([1.0], [1.0, 2.0])
-
-
 def test_glue_turns_array_scalars_into_python_numbers():
     import torch
 
@@ -98,8 +100,8 @@ def test_checks_are_recorded_and_a_rerun_replaces_them(tmp_path):
     rec.check("step count", 3 == 4, "3 of 4 operator calls")
     rec.check("noise scale", False, "rerun")  # the same check again replaces the first
     saved = json.loads(rec.save(tmp_path).read_text())
-    assert saved["checks"] == [{"name": "step count", "passed": False, "detail": "3 of 4 operator calls"},
-                               {"name": "noise scale", "passed": False, "detail": "rerun"}]
+    assert saved["checks"] == [{"name": "step count", "passed": False, "detail": "3 of 4 operator calls", "paper": ""},
+                               {"name": "noise scale", "passed": False, "detail": "rerun", "paper": ""}]
     assert saved["checkpoints"] == {"loaded": 0, "trained": 0}
     with pytest.raises(ValueError, match="'name'"):
         rec.check("", True)

@@ -6,8 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from reprobook import book
-from reprobook.claims import Verdict
+from reprobook import book, claims
 from reprobook.results import RunRecord, load_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,15 +17,27 @@ RUNS = {"part/demo": {"status": "ok", "profile": "smoke", "device": "cpu (2 core
                       "last_failure": {"finished_at": "2026-01-02T00:00:00+00:00", "error": "boom"}}}
 
 
+SPECS = [
+    claims.ClaimSpec("beats", "A | B beats C", "+1%", "abstract", "seeds", 3, "superiority", 0.005,
+                     "half the paper's +1 %", 0.01, fmt="+.2%"),
+    claims.ClaimSpec("cheap", "B is cheap", "1x", "Table 2", "", None, "none", untestable="needs two devices"),
+    claims.ClaimSpec("holds", "C holds", "yes", "Table 3", "questions", 20, "mcnemar", 0.1, "a practical threshold"),
+    claims.ClaimSpec("parity", "D matches C", "equal", "Table 4", "seeds", 3, "non_inferiority", 0.02,
+                     "a stated practical margin"),
+]
+
+
 def _results(tmp_path, profile="smoke"):
     rec = RunRecord("demo", profile=profile, device="cpu", seed=0, title="Demo chapter")
-    rec.claim("A | B beats C", paper="+1%", this_run="+0.2%", verdict=Verdict("partly", rule="one-sided t-test, p < 0.05 over 3 seeds"),
-              source="abstract", scale="FashionMNIST, 3 seeds")
-    rec.claim("B is cheap", paper="1x", this_run="1.9x", verdict="not comparable", source="Table 2",
-              scale="FashionMNIST, 3 seeds")
-    rec.claim("C holds", paper="yes", this_run="yes", verdict="reproduced", source="Table 3", scale="FashionMNIST, 3 seeds")
+    tests = [claims.evaluate(SPECS[0], [0.71, 0.69, 0.74], [0.70, 0.70, 0.71], this_run="+0.43 points",
+                             scale="FashionMNIST, 3 seeds"),
+             claims.evaluate(SPECS[1], scale="FashionMNIST, 3 seeds"),
+             claims.evaluate(SPECS[2], [1] * 15 + [0] * 5, [0] * 15 + [0] * 5, scale="FashionMNIST, 3 seeds"),
+             claims.evaluate(SPECS[3], [0.5, 0.4, 0.45], [0.7, 0.72, 0.71], scale="FashionMNIST, 3 seeds")]
+    rec.add_claims(claims.holm_tests(tests))
     rec.check("noise scale", True, "largest relative gap 2.1%")
     rec.check("step count", False, "3 of 4 operator calls")
+    rec.check("nested vocabularies compress better", True, "0 violations", paper="0.498 at 125,696")
     rec.metric("checkpoints", {"trained": 1, "loaded": 2})
     rec.save(tmp_path)
     return load_results(tmp_path)
@@ -51,31 +62,49 @@ def _claim_rows(text: str) -> list[str]:
     return _list_rows(text, "## Paper claims", "## Execution")
 
 
-def test_one_row_per_claim_with_its_verdict_reason_and_rule(tmp_path):
+def test_one_row_per_claim_with_its_verdict_reason_rule_power_and_mde(tmp_path):
     results = _results(tmp_path)
     text = book.status_markdown(results, RUNS)
     rows = _claim_rows(text)
-    assert len(rows) == 3
+    assert len(rows) == 4
     for claim in results[0]["claims"]:
         row = next(r for r in rows if r.startswith(claim["claim"]))
-        assert book.shown_verdict(claim) in row and claim["this_run"] in row and claim["paper"] in row
-    assert "{bdg-warning}`partly`" in rows[0] and "*Rule:* one-sided t-test" in rows[0]
+        assert book.shown_verdict(claim) in row and claim["paper"] in row
+        if claim["tested"]:
+            assert "power at SESOI" in row and "MDE" in row and f"SESOI {format(claim['sesoi'], claim['fmt'])}" in row
+            assert "Holm over 3" in row
+    beats = next(r for r in rows if r.startswith("A | B beats C"))
+    assert "{bdg-secondary}`inconclusive`" in beats and "*Rule:* one-sided paired t-test" in beats
+    assert "+0.43 points" in beats and "3 seeds" in beats
+    assert "{bdg-success}`reproduced`" in next(r for r in rows if r.startswith("C holds"))
+    assert "{bdg-danger}`contradicted`" in next(r for r in rows if r.startswith("D matches C"))
+    assert "{bdg-muted}`not comparable (needs two devices)`" in next(r for r in rows if r.startswith("B is cheap"))
     assert ":widths: 40 18 42" in text  # three columns that fit the page
+
+
+def test_the_page_explains_the_five_words_and_holm_per_chapter(tmp_path):
+    text = book.status_markdown(_results(tmp_path), RUNS)
+    for word in claims.VERDICTS:
+        assert f"`{word}` {claims.MEANINGS[word]}" in text
+    assert "Holm is per chapter" in text and "α = 0.025" in text
+    assert "of 3 tested claims" in text  # the power goal, counted
 
 
 def test_the_summary_counts_the_verdicts_of_each_chapter_in_colour(tmp_path):
     text = book.status_markdown(_results(tmp_path), RUNS)
     summary, = _list_rows(text, "## At a glance", "## Paper claims")
     assert summary.startswith("Demo chapter (smoke)")
-    assert "{bdg-success}`1 reproduced` {bdg-warning}`1 partly` {bdg-muted}`1 not comparable`" in summary
-    assert "not reproduced" not in summary  # only the verdicts the chapter has
-    assert "{bdg-danger}`1 of 2 failed`" in summary
+    assert ("{bdg-success}`1 reproduced` {bdg-secondary}`1 inconclusive` {bdg-danger}`1 contradicted` "
+            "{bdg-muted}`1 not comparable`") in summary
+    assert "partly" not in summary  # only the verdicts the chapter has
+    assert "{bdg-danger}`1 of 3 failed`" in summary
     assert text.index("## At a glance") < text.index("## Paper claims") < text.index("## Execution")
 
 
 def test_checks_and_the_execution_table_with_budget_and_cold_time(tmp_path):
     text = book.status_markdown(_results(tmp_path), RUNS)
-    assert "| Demo chapter | step count | {bdg-danger}`FAILED` | 3 of 4 operator calls |" in text
+    assert "| Demo chapter | step count | {bdg-danger}`FAILED` | 3 of 4 operator calls | - |" in text
+    assert "| nested vocabularies compress better | passed | 0 violations | 0.498 at 125,696 |" in text
     row = next(line for line in text.splitlines() if line.startswith("| part/<wbr>demo"))  # may break after "/"
     assert "| 300.0 | 240 (OVER) | 410.5 |" in row and "last attempt failed" in row
     assert "2 of 3 trained models loaded from the checkpoint cache" in row

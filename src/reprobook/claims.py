@@ -1,61 +1,97 @@
 """Statistics and verdict rules: how every chapter turns its numbers into a verdict on a paper's claim.
 
-One module, tested on constructed inputs (``tests/test_claims.py``), used by every chapter, so the same
-kind of claim gets the same rule everywhere. Each rule returns a :class:`Verdict`: the verdict word, the
-rule in words (the chapter prints it *before* the numbers), the estimate with its interval, the
-p-value, and what variation the test covers (seeds, trained models, questions, bootstrap resamplings).
+One module, used by every chapter, so the same kind of claim gets the same rule everywhere.
+
+The contract
+------------
+Before any result, a chapter declares each claim it tests as a :class:`ClaimSpec`, in its config
+(``reprobook.chapters.<chapter>``): the claim and the paper's words with their source, the **unit** of
+the test (seeds, trained models, questions, prompts, images) and how many (**n**), the **smallest
+effect of interest** (SESOI; the margin of a parity claim) with the reason for its size (half the paper's
+reported gain, or a stated practical threshold), the paper's own effect where it gives one, and the
+**test**. After the run, :func:`evaluate` applies the declared test to the data and returns a
+:class:`ClaimTest`; :func:`holm_tests` adjusts the chapter's p-values together; the record stores them
+(``RunRecord.add_claims``) and :func:`claims_table` shows them.
+
+The five words
+--------------
+*reproduced*
+    the test rejects its null hypothesis, in the claim's direction, at the Holm-adjusted level
+    (one-sided α = 0.025 for every rule, so "reproduced" before the adjustment is "the 95 % interval
+    excludes the null").
+*contradicted*
+    the 95 % interval excludes the smallest effect of interest in the claim's direction: the run rules
+    out an effect as large as the one that would matter (for a parity claim: the interval lies wholly
+    beyond the margin).
+*inconclusive*
+    everything else; always shown with the **power** this run had at the SESOI and its **minimum
+    detectable effect** (the effect it would have detected with 80 % power). Power and MDE are computed
+    at the level α/m of a Holm family of m tests (Bonferroni's level, which Holm's power is at least),
+    with the variability this run observed.
+*partly*
+    only for a claim of several parts (:func:`all_of`): at least one part reproduced and none
+    contradicted. A conjunction with a contradicted part is *contradicted*.
+*not comparable*
+    the run cannot test the claim: a tiny or dry run, one device for a parallel claim, a run that did
+    not converge (whatever the outcome: :func:`requires_convergence`), a floor or ceiling
+    (:func:`guard_floor`), a trained stage that did not move the model (:func:`guard_acted`), non-finite
+    values.
 
 The rules
 ---------
-``superiority(a, b)``
-    the claim "a is larger than b" on paired measurements (same seeds, same questions): one-sided
-    paired t-test. *reproduced* when p < α, *partly* when the mean difference has the claimed sign
-    without significance, *not reproduced* when it has the other sign (or is zero). Identical
-    differences (no spread) fall back to the exact sign test (p = 0.5ⁿ), never to p = 0.
-``non_inferiority(a, b, margin)``
-    "a is competitive with b" / "a matches or beats b": one-sided test of H₀: mean(a − b) ≤ −margin.
-    *reproduced* when rejected at α; *not reproduced* when the mean difference itself is at or below
-    −margin (a worse by more than the margin, however noisy); *partly* otherwise (inside the margin,
-    inconclusive at this n). A method that loses on every seed by more than the margin never reads
-    *reproduced*.
-``equivalence(a, b, margin)``
-    "a is comparable to b" in both directions: TOST, the larger of the two one-sided p-values.
-    *not reproduced* when the mean difference is outside (−margin, +margin); *partly* otherwise.
-``bootstrap_superiority(...)``
-    the same three-way rule on paired-bootstrap results (OoD detectors scored on the same samples).
-``holm(verdicts)``
-    several comparisons in one chapter: Holm's step-down adjustment of their p-values; a verdict that
-    was *reproduced* only before the adjustment becomes *partly*.
-``complexity(slopes, constant, growing, flat_below, grows_above)``
-    a cost claim ("O(1) in N for a, O(N) for b") from log-log slopes of measured cost against N: a threshold
-    rule (no p-value), the thresholds stated in the chapter's profile and prose.
-``all_of(verdicts)``
-    a claim that needs several tests to hold at once (two metrics; the variation between trained models
-    and the sampling of the test set): *reproduced* / *not reproduced* when all agree, else *partly*;
-    its p-value is the largest (the intersection-union test).
+``superiority``        continuous paired values (same seeds, questions, models): one-sided paired t-test.
+``non_inferiority``    "a is competitive with b": paired t-test of mean(a − b) > −margin.
+``equivalence``        "a is comparable to b": TOST, both one-sided tests at α.
+``mcnemar``            paired 0/1 outcomes: exact McNemar (binomial on the discordant pairs), Newcombe's
+                       interval for the difference of the paired proportions.
+``binary_non_inferiority``  paired 0/1 outcomes, a − b > −margin: Newcombe's interval (its p-value by
+                       inverting the interval).
+``bootstrap``          any statistic of resampled units (e.g. AUROC over test images): BCa interval,
+                       p = (1 + #{θ* ≤ null}) / (B + 1), at least 20·m/α resamples for a family of m.
+``rate``               "the rate exceeds a threshold" (win rates): exact binomial test, Wilson's interval.
+``welch``              two independent samples: Welch's one-sided t-test.
+``from_test``          a chapter's own test (e.g. a Monte-Carlo null): the chapter supplies the estimate,
+                       interval and p; the words are decided here.
 
-The three-way reading is the same in every rule: *reproduced* when the test rejects at α, *not
-reproduced* when the point estimate is on the wrong side (of 0, of the margin), *partly* when it is on
-the claimed side without significance.
+No rule runs a sign test on shifted values: identical paired differences are *inconclusive (no
+variation)*. A rule never puts a value in the claim's favour: NaN and infinity make the claim *not
+comparable* with the reason.
 
-Differences with no spread (identical paired differences, up to rounding: a spread below 1e-9 of their
-size) are never fed to a t-test, whose p-value would be 0: the exact sign test takes over.
-Edge cases are verdicts, not NaNs: fewer than two pairs is *not comparable* with the reason; a claim
-about the converged regime on a run that had not converged is *not comparable: not converged*
-(:func:`requires_convergence`); a tiny-profile run is never evidence (:func:`tiny_run`).
+Deterministic quantities (the compression of nested vocabularies, the utilisation of packing, a count
+fixed by the method) are facts, not claims: the chapters record them as in-chapter checks
+(``RunRecord.check``) beside the paper's number.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .checks import ParameterError, check_fraction, check_int, check_number
+import numpy as np
+from scipy import optimize, stats
 
-VERDICTS: tuple[str, ...] = ("reproduced", "partly", "not reproduced", "not comparable")
-ALPHA = 0.05
+from .checks import ParameterError, check_choice, check_fraction, check_int, check_number, check_str
+
+VERDICTS: tuple[str, ...] = ("reproduced", "partly", "inconclusive", "contradicted", "not comparable")
+ALPHA = 0.025  # one-sided level of every test; the intervals are two-sided 95 %
+TARGET_POWER = 0.8  # the MDE is the effect detected with this power
+KINDS = ("superiority", "non-inferiority", "equivalence", "not comparable", "all of")
+
+# The meaning of each word, in one place (the status page's legend and the chapters' prose use it).
+MEANINGS = {
+    "reproduced": "the test rejects in the claim's direction at the Holm-adjusted level",
+    "partly": "a claim of several parts: at least one reproduced, none contradicted",
+    "inconclusive": "neither: shown with the power this run had at the smallest effect of interest and its "
+                    "minimum detectable effect",
+    "contradicted": "the 95 % interval excludes the smallest effect of interest in the claim's direction",
+    "not comparable": "the run cannot test the claim (the reason is given)",
+}
+
+# A design: alpha -> (power at the SESOI, power at the paper's effect, minimum detectable effect).
+Design = Callable[[float], tuple["float | None", "float | None", "float | None"]]
 
 
 @dataclass(frozen=True)
@@ -63,20 +99,31 @@ class Verdict:
     """A verdict on one claim, with the numbers and the rule behind it.
 
     ``str(verdict)`` is the verdict word, followed by the reason in parentheses when there is one
-    (``"not comparable (tiny run)"``).
+    (``"not comparable (tiny run)"``, ``"inconclusive (no variation)"``).
     """
 
     verdict: str  # one of VERDICTS
-    rule: str  # the rule in words, e.g. "one-sided paired t-test over seeds, p < 0.05"
+    rule: str  # the rule in words
     reason: str = ""  # why, when the verdict is not the plain outcome of the rule
-    estimate: float | None = None  # the effect in the claimed direction (e.g. mean of a − b)
-    low: float | None = None  # its interval (level given by the rule)
+    estimate: float | None = None  # the effect (e.g. mean of a − b; a rate)
+    low: float | None = None  # its 95 % interval
     high: float | None = None
     p: float | None = None  # the p-value the verdict rests on (after any adjustment)
     p_raw: float | None = None  # before a multiple-comparison adjustment
-    n: int | None = None  # how many paired units
-    covers: str = ""  # the variation the test covers: "3 seeds", "400 questions", "200 bootstrap rounds"
-    kind: str = ""  # the rule's name (superiority, non-inferiority, equivalence, bootstrap, ...)
+    n: int | None = None  # how many independent units
+    covers: str = ""  # the variation the test covers: "5 seeds", "60 questions"
+    kind: str = ""  # superiority, non-inferiority, equivalence, all of, not comparable
+    test: str = ""  # the rule's name (superiority, mcnemar, bootstrap, ...)
+    null: float = 0.0  # the value of the estimate under the null hypothesis (0; a threshold rate; −margin)
+    sesoi: float | None = None  # smallest effect of interest in the claim's direction (a parity claim's margin)
+    paper_effect: float | None = None  # the paper's own effect, where it gives one
+    alpha: float = ALPHA  # one-sided level
+    family: int = 1  # size of the Holm family the p-value was adjusted in
+    power: float | None = None  # power at the SESOI, at level alpha / family
+    power_paper: float | None = None  # power at the paper's effect, likewise
+    mde: float | None = None  # minimum detectable effect (80 % power), likewise; None: not reachable at this n
+    parts: tuple["Verdict", ...] = ()  # a conjunction's parts
+    design: Design | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -85,11 +132,45 @@ class Verdict:
     def __str__(self) -> str:
         return f"{self.verdict} ({self.reason})" if self.reason else self.verdict
 
+    @property
+    def tested(self) -> bool:
+        """True when the rule ran on data (whatever the word), False for a claim the run cannot test."""
+        return self.kind not in ("", "not comparable") and self.estimate is not None
+
     def replace(self, **changes: Any) -> "Verdict":
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("design", "parts")}
+        out["parts"] = [p.as_dict() for p in self.parts]
+        return out
+
+    def format(self, fmt: str = ".3g", *, p: bool = True) -> str:
+        """``estimate [low, high], p = …``: the one rendering of a verdict's numbers."""
+        if self.estimate is None:
+            return "not tested"
+        text = format(self.estimate, fmt)
+        if self.low is not None and self.high is not None:
+            text += f" [{format(self.low, fmt)}, {format(self.high, fmt)}]"
+        if p and self.p is not None:
+            text += f", p {p_format(self.p, relation=True)}"
+            if self.family > 1:
+                text += f" (Holm over {self.family})"
+        return text
+
+    def with_design(self, alpha: float) -> "Verdict":
+        """Power and MDE recomputed at level ``alpha`` (the level a Holm family of m tests gives: α/m)."""
+        if self.design is None:
+            return self
+        power, power_paper, mde = self.design(alpha)
+        return self.replace(power=power, power_paper=power_paper, mde=mde)
+
+
+def p_format(p: float, relation: bool = False) -> str:
+    """A p-value as the tables show it: three decimals, or "< 0.001" (with ``relation``: "= 0.012", "< 0.001")."""
+    if p < 0.001:
+        return "< 0.001"
+    return f"= {p:.3f}" if relation else f"{p:.3f}"
 
 
 def not_comparable(reason: str, rule: str = "the claim cannot be tested by this run") -> Verdict:
@@ -97,11 +178,21 @@ def not_comparable(reason: str, rule: str = "the claim cannot be tested by this 
     return Verdict("not comparable", rule=rule, reason=reason, kind="not comparable")
 
 
+def _as_not_comparable(verdict: Verdict, reason: str) -> Verdict:
+    """``verdict`` turned *not comparable* with ``reason``, its numbers kept for the record."""
+    return verdict.replace(verdict="not comparable", reason=reason)
+
+
 def tiny_run(verdict: Verdict | str) -> Verdict:
     """Any verdict of a tiny-profile run: *not comparable (tiny run)*, keeping the numbers for the record."""
     if isinstance(verdict, str):
         verdict = Verdict(verdict, rule="")
-    return verdict.replace(verdict="not comparable", reason="tiny run")
+    return _as_not_comparable(verdict, "tiny run")
+
+
+def dry_run(verdict: Verdict) -> Verdict:
+    """Any verdict of a paper-profile dry run (stand-ins, capped loops): *not comparable (dry run)*."""
+    return _as_not_comparable(verdict, "dry run")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -110,45 +201,46 @@ def tiny_run(verdict: Verdict | str) -> Verdict:
 
 
 def _floats(name: str, values: Iterable[Any]) -> list[float]:
+    """Floats of ``values`` (NaN and infinity allowed: the rules turn them into *not comparable*)."""
+    if isinstance(values, (str, bytes)):
+        raise ParameterError(name, values, "a sequence of numbers")
     try:
-        out = [float(v) for v in values]
+        return [float(v) for v in values]
     except (TypeError, ValueError):
         raise ParameterError(name, values, "a sequence of numbers") from None
+
+
+def _finite(name: str, values: Iterable[Any]) -> list[float]:
+    out = _floats(name, values)
     if any(not math.isfinite(v) for v in out):
         raise ParameterError(name, values, "finite numbers (no NaN or infinity)")
     return out
 
 
 def _no_spread(values: Sequence[float]) -> bool:
-    """True when ``values`` are equal up to rounding: a range below 1e-9 of their largest magnitude.
-
-    ``0.3 − 0.2`` and ``0.4 − 0.3`` differ in the last bit; a t-test on such "different" values would
-    divide by a spread of 1e-17 and return p ≈ 0.
-    """
+    """True when ``values`` are equal up to rounding (a range below 1e-9 of their largest magnitude)."""
     top = max(abs(v) for v in values)
     return max(values) - min(values) <= 1e-9 * top
 
 
 def mean_std(values: Iterable[Any]) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof = 1; 0 for a single value)."""
-    values = _floats("values", values)
-    n = len(values)
+    vals = _finite("values", values)
+    n = len(vals)
     if n == 0:
-        raise ParameterError("values", values, "at least one number")
-    mean = sum(values) / n
+        raise ParameterError("values", vals, "at least one number")
+    mean = sum(vals) / n
     if n == 1:
         return mean, 0.0
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
 
 
 def mean_ci(values: Iterable[Any], level: float = 0.95) -> tuple[float, float, float]:
     """Mean and its two-sided Student-t interval at ``level`` (the interval is the mean itself for n = 1)."""
-    from scipy import stats
-
     check_fraction("level", level, open_high=True)
-    values = _floats("values", values)
-    mean, std = mean_std(values)
-    n = len(values)
+    vals = _finite("values", values)
+    mean, std = mean_std(vals)
+    n = len(vals)
     if n < 2 or std == 0.0:
         return mean, mean, mean
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
@@ -157,8 +249,6 @@ def mean_ci(values: Iterable[Any], level: float = 0.95) -> tuple[float, float, f
 
 def proportion_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
     """A proportion and its Wilson score interval (sound at 0 and at n, unlike the normal interval)."""
-    from scipy import stats
-
     check_int("n", n, low=1)
     check_int("successes", successes, low=0, high=n)
     check_fraction("level", level, open_high=True)
@@ -167,238 +257,645 @@ def proportion_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, f
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # at k = 0 or k = n one end is p itself; rounding must not put it on the wrong side of p
     return p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
-def bootstrap_ci(values: Sequence[Any], statistic=None, *, n_boot: int = 1000, level: float = 0.95,
-                 seed: int = 0) -> tuple[float, float, float]:
-    """``statistic`` (default: the mean) of ``values`` and its percentile-bootstrap interval.
+def bootstrap_ci(values: Sequence[Any], statistic: Callable | None = None, *, n_boot: int = 2000,
+                 level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """``statistic`` (default: the mean) of ``values`` and its BCa bootstrap interval (scipy).
 
-    The units resampled are the entries of ``values`` (questions, samples); say so where it is used.
+    The units resampled are the entries of ``values`` (questions, images); say so where it is used.
     """
-    import numpy as np
-
-    check_int("n_boot", n_boot, low=1)
+    check_int("n_boot", n_boot, low=2)
     check_fraction("level", level, open_high=True)
-    try:
-        data = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        raise ParameterError("values", values, "a non-empty sequence of numbers") from None
-    if data.ndim == 0 or len(data) == 0 or not np.all(np.isfinite(data)):
-        raise ParameterError("values", values, "a non-empty sequence of finite numbers")
-    stat = statistic or (lambda x: float(np.mean(x)))
-    rng = np.random.default_rng(seed)
-    rounds = [stat(data[rng.integers(0, len(data), len(data))]) for _ in range(n_boot)]
-    lo, hi = np.quantile(rounds, [0.5 - level / 2, 0.5 + level / 2])
-    return float(stat(data)), float(lo), float(hi)
-
-
-def paired_comparison(a: Iterable[Any], b: Iterable[Any]) -> dict[str, float]:
-    """Paired differences ``a − b``: their mean, standard error, n, and the one-sided p-value that the
-    mean is larger than 0 (paired t-test; the exact sign test when the differences have no spread; NaN
-    for n < 2)."""
-    from scipy import stats
-
-    a, b = _floats("a", a), _floats("b", b)
-    if len(a) != len(b) or not a:
-        raise ParameterError("b", f"{len(b)} values", f"as many values as a ({len(a)}), at least one")
-    diffs = [x - y for x, y in zip(a, b)]
-    mean, std = mean_std(diffs)
-    n = len(diffs)
-    if n < 2:
-        p = float("nan")
-    elif _no_spread(diffs):
-        p = sign_test_p(diffs)
+    data = np.asarray(_finite("values", values), dtype=float)
+    if data.size < 2:
+        raise ParameterError("values", values, "at least two finite numbers")
+    observed = float(statistic(data)) if statistic else float(np.mean(data))
+    if _no_spread(list(data)):
+        return observed, observed, observed
+    if statistic is None:  # the mean, vectorised over the resamples
+        res = stats.bootstrap((data,), np.mean, n_resamples=n_boot, confidence_level=level, method="BCa",
+                              vectorized=True, rng=np.random.default_rng(seed))
     else:
-        p = float(stats.ttest_1samp(diffs, 0.0, alternative="greater").pvalue)
-    return {"mean_diff": mean, "std_diff": std, "se": std / math.sqrt(n), "p_greater": p, "n": n}
+        res = stats.bootstrap((data,), lambda x: statistic(x), n_resamples=n_boot, confidence_level=level,
+                              method="BCa", vectorized=False, rng=np.random.default_rng(seed))
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (math.isfinite(low) and math.isfinite(high)):  # BCa undefined (e.g. a degenerate jackknife)
+        low, high = (float(q) for q in np.quantile(res.bootstrap_distribution, [(1 - level) / 2, (1 + level) / 2]))
+    return observed, low, high
 
 
-def sign_test_p(diffs: Iterable[Any]) -> float:
-    """One-sided exact sign test that differences are positive: P(X ≥ #positive), X ~ Bin(#non-zero, ½)."""
-    from scipy import stats
+def newcombe_paired(n11: int, n10: int, n01: int, n00: int, level: float = 0.95) -> tuple[float, float, float]:
+    """Difference of two paired proportions, p₁ − p₂ = (n10 − n01)/n, with Newcombe's hybrid score interval
+    (Newcombe 1998, *Statistics in Medicine* 17:2635, method 10: the correlation φ of the 2×2 table with
+    its continuity correction, the interval itself without).
 
-    diffs = _floats("diffs", diffs)
-    pos = sum(d > 0 for d in diffs)
-    nonzero = sum(d != 0 for d in diffs)  # zeros are ties, left out (the usual convention)
-    if nonzero == 0:
-        return 1.0
-    return float(stats.binom.sf(pos - 1, nonzero, 0.5))
+    ``n10`` counts the units where the first outcome is 1 and the second 0. The interval combines the
+    Wilson intervals of the two margins with the correlation φ of the 2×2 table.
+    """
+    for name, v in (("n11", n11), ("n10", n10), ("n01", n01), ("n00", n00)):
+        check_int(name, v, low=0)
+    n = n11 + n10 + n01 + n00
+    if n == 0:
+        raise ParameterError("n11 + n10 + n01 + n00", 0, "at least one pair")
+    check_fraction("level", level, open_high=True)
+    p1, l1, u1 = proportion_ci(n11 + n10, n, level)
+    p2, l2, u2 = proportion_ci(n11 + n01, n, level)
+    theta = p1 - p2
+    a = (n11 + n10) * (n01 + n00) * (n11 + n01) * (n10 + n00)
+    b = n11 * n00 - n10 * n01
+    c = b - n / 2 if b > n / 2 else 0.0 if b >= 0 else b  # Newcombe's continuity-corrected correlation
+    phi = 0.0 if a == 0 else c / math.sqrt(a)
+    dl = math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
+    du = math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
+    return theta, max(-1.0, theta - dl), min(1.0, theta + du)
 
 
-def _t_interval(diffs: list[float], alpha: float) -> tuple[float, float]:
-    """The two-sided (1 − 2α) Student-t interval of the mean of ``diffs`` (the TOST convention)."""
-    from scipy import stats
+# ---------------------------------------------------------------------------------------------------
+# Power and minimum detectable effects
+# ---------------------------------------------------------------------------------------------------
 
-    mean, std = mean_std(diffs)
+
+def power_t(effect: float, sd: float, n: int, alpha: float = ALPHA) -> float:
+    """Power of the one-sided one-sample (paired) t-test at level ``alpha`` against a true mean ``effect``,
+    with standard deviation ``sd`` and ``n`` units (the non-central t distribution)."""
+    if n < 2 or not sd > 0:
+        return float("nan")
+    df = n - 1
+    crit = float(stats.t.ppf(1 - alpha, df))
+    return float(stats.nct.sf(crit, df, effect * math.sqrt(n) / sd))
+
+
+def _solve_mde(power_of: Callable[[float], float], scale: float, upper: float | None = None,
+               target: float = TARGET_POWER) -> float | None:
+    """The smallest effect ≥ 0 whose power reaches ``target`` (``power_of`` increasing); None when not reachable
+    below ``upper`` (default: 1e3 × ``scale``). Brent's method where the power is continuous, bisection on a
+    step function (exact tests)."""
+    hi = upper if upper is not None else 1e3 * scale
+    if not hi > 0 or not power_of(hi) >= target:
+        return None
+    if power_of(0.0) >= target:
+        return 0.0
+    try:
+        return float(optimize.brentq(lambda d: power_of(d) - target, 0.0, hi, xtol=1e-9 * max(scale, 1e-12),
+                                     rtol=1e-9, maxiter=200))
+    except (ValueError, RuntimeError):  # pragma: no cover - brentq needs a sign change, which holds here
+        return None
+
+
+def mde_t(sd: float, n: int, alpha: float = ALPHA, power: float = TARGET_POWER) -> float | None:
+    """The smallest true mean the one-sided paired t-test detects with ``power`` at level ``alpha``."""
+    if n < 2 or not sd > 0:
+        return None
+    return _solve_mde(lambda d: power_t(d, sd, n, alpha), sd, target=power)
+
+
+def n_for_power_t(effect: float, sd: float, alpha: float = ALPHA, power: float = TARGET_POWER,
+                  n_max: int = 100_000) -> int | None:
+    """The fewest units a one-sided paired t-test needs to detect ``effect`` (sd ``sd``) with ``power``."""
+    check_number("effect", effect, low=0.0, low_inclusive=False)
+    check_number("sd", sd, low=0.0, low_inclusive=False)
+    for n in range(2, n_max + 1):
+        if power_t(effect, sd, n, alpha) >= power:
+            return n
+    return None
+
+
+def power_tost(margin: float, sd: float, n: int, alpha: float = ALPHA, true_diff: float = 0.0) -> float:
+    """Power of TOST (two one-sided paired t-tests at ``alpha``) to show |mean| < ``margin`` when the true
+    difference is ``true_diff``: 1 − P(miss low) − P(miss high), a slightly conservative approximation."""
+    if n < 2 or not sd > 0:
+        return float("nan")
+    miss_low = 1 - power_t(true_diff + margin, sd, n, alpha)
+    miss_high = 1 - power_t(margin - true_diff, sd, n, alpha)
+    return max(0.0, 1 - miss_low - miss_high)
+
+
+@functools.lru_cache(maxsize=4096)
+def _binom_crit(n: int, alpha: float, p0: float = 0.5) -> int:
+    """The smallest k with P(Bin(n, p0) ≥ k) < alpha (n + 1 when none)."""
+    ks = np.arange(n + 1)
+    tail = stats.binom.sf(ks - 1, n, p0)
+    ok = np.nonzero(tail < alpha)[0]
+    return int(ok[0]) if ok.size else n + 1
+
+
+def power_binomial(rate: float, n: int, threshold: float = 0.5, alpha: float = ALPHA) -> float:
+    """Exact power of the one-sided binomial test of rate > ``threshold`` when the true rate is ``rate``."""
+    crit = _binom_crit(n, alpha, threshold)
+    if crit > n:
+        return 0.0
+    return float(stats.binom.sf(crit - 1, n, min(1.0, max(0.0, rate))))
+
+
+def power_mcnemar(effect: float, discordance: float, n: int, alpha: float = ALPHA) -> float:
+    """Exact power of the one-sided exact McNemar test on ``n`` pairs when the difference of the paired
+    proportions is ``effect`` and the share of discordant pairs ``discordance`` (at least ``effect``)."""
+    if n < 1:
+        return float("nan")
+    psi = min(1.0, max(discordance, abs(effect), 1e-12))
+    pi = min(1.0, max(0.0, (1 + effect / psi) / 2))  # P(the discordant pair favours the first)
+    d = np.arange(1, n + 1)
+    crit = np.array([_binom_crit(int(k), alpha) for k in d])
+    reachable = crit <= d
+    weights = stats.binom.pmf(d, n, psi)
+    return float(np.sum(weights[reachable] * stats.binom.sf(crit[reachable] - 1, d[reachable], pi)))
+
+
+def power_normal(effect: float, se: float, alpha: float = ALPHA) -> float:
+    """Power of a one-sided z-test with standard error ``se`` against a true ``effect``."""
+    if not se > 0:
+        return float("nan")
+    return float(stats.norm.sf(stats.norm.ppf(1 - alpha) - effect / se))
+
+
+def mde_normal(se: float, alpha: float = ALPHA, power: float = TARGET_POWER) -> float | None:
+    if not se > 0:
+        return None
+    return float((stats.norm.ppf(1 - alpha) + stats.norm.ppf(power)) * se)
+
+
+def _nan_none(x: float | None) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+# ---------------------------------------------------------------------------------------------------
+# Deciding the word
+# ---------------------------------------------------------------------------------------------------
+
+
+def _decide(kind: str, p: float | None, low: float | None, high: float | None, null: float,
+            sesoi: float | None, alpha: float) -> tuple[str, str]:
+    """The word from the test's p-value and the 95 % interval (see the module's docstring)."""
+    if p is not None and p < alpha:
+        if kind == "superiority" and sesoi is not None and high is not None and high < null + sesoi:
+            return "reproduced", "the effect is real but the interval lies below the smallest effect of interest"
+        return "reproduced", ""
+    if low is None or high is None:
+        return "inconclusive", ""
+    if kind == "superiority" and sesoi is not None and high < null + sesoi:
+        return "contradicted", ""
+    if kind == "non-inferiority" and high < null:  # null = −margin: worse by more than the margin
+        return "contradicted", ""
+    if kind == "equivalence" and sesoi is not None and (low > sesoi or high < -sesoi):
+        return "contradicted", ""
+    return "inconclusive", ""
+
+
+def _verdict(kind: str, test: str, rule: str, *, estimate: float, low: float | None, high: float | None,
+             p: float | None, n: int, unit: str, null: float = 0.0, sesoi: float | None = None,
+             paper_effect: float | None = None, alpha: float = ALPHA, design: Design | None = None,
+             reason: str = "") -> Verdict:
+    word, why = _decide(kind, p, low, high, null, sesoi, alpha)
+    v = Verdict(word, rule=rule, reason=reason or why, estimate=estimate, low=low, high=high, p=p, p_raw=p, n=n,
+                covers=f"{n} {unit}", kind=kind, test=test, null=null, sesoi=sesoi, paper_effect=paper_effect,
+                alpha=alpha, design=design)
+    return v.with_design(alpha)
+
+
+def _check_alpha(alpha: float) -> float:
+    return check_fraction("alpha", alpha, open_high=True)
+
+
+def _check_sesoi(sesoi: Any, name: str = "sesoi", required: bool = False) -> float | None:
+    if sesoi is None:
+        if required:
+            raise ParameterError(name, None, "a positive number (the margin, in the units of the values)")
+        return None
+    return check_number(name, sesoi, low=0.0, low_inclusive=False)
+
+
+def _pairs(a: Iterable[Any], b: Iterable[Any]) -> tuple[list[float], list[float]]:
+    xa, xb = _floats("a", a), _floats("b", b)
+    if len(xa) != len(xb) or not xa:
+        raise ParameterError("b", f"{len(xb)} values", f"as many values as a ({len(xa)}), at least one")
+    return xa, xb
+
+
+def _non_finite(values: Sequence[float], what: str) -> str:
+    bad = sum(not math.isfinite(v) for v in values)
+    return f"{bad} non-finite value{'s' * (bad != 1)} in {what}" if bad else ""
+
+
+def _guard_inputs(kind: str, test: str, rule: str, unit: str, n: int, *problems: str) -> Verdict | None:
+    problems = tuple(p for p in problems if p)
+    if problems:
+        return Verdict("not comparable", rule=rule, reason="; ".join(problems), n=n, covers=f"{n} {unit}",
+                       kind=kind, test=test)
+    if n < 2:
+        return Verdict("not comparable", rule=rule, reason=f"n = {n} {unit}: a test needs at least 2", n=n,
+                       covers=f"{n} {unit}", kind=kind, test=test)
+    return None
+
+
+def _t_parts(diffs: list[float], alpha: float) -> tuple[float, float, float, float]:
+    """Mean, sample SD, and the two-sided (1 − 2α) t-interval of ``diffs``."""
+    mean, sd = mean_std(diffs)
     n = len(diffs)
-    if _no_spread(diffs):
-        return mean, mean
-    half = float(stats.t.ppf(1 - alpha, n - 1)) * std / math.sqrt(n)
-    return mean - half, mean + half
+    half = float(stats.t.ppf(1 - alpha, n - 1)) * sd / math.sqrt(n)
+    return mean, sd, mean - half, mean + half
 
 
-def _one_sided_p(diffs: list[float], shift: float) -> float:
-    """p-value of H₀: mean(diffs) ≤ shift against mean > shift (t-test; sign test on diffs − shift
-    when they have no spread)."""
-    from scipy import stats
-
-    tol = 1e-9 * max(max(abs(d) for d in diffs), abs(shift))
-    moved = [0.0 if abs(d - shift) <= tol else d - shift for d in diffs]  # at the shift up to rounding: a tie
-    if _no_spread(diffs):
-        return sign_test_p(moved)
-    return float(stats.ttest_1samp(moved, 0.0, alternative="greater").pvalue)
+def _no_variation(kind: str, test: str, rule: str, diffs: list[float], unit: str, null: float,
+                  sesoi: float | None, paper_effect: float | None, alpha: float) -> Verdict:
+    mean = sum(diffs) / len(diffs)
+    return Verdict("inconclusive", rule=rule, reason="no variation: every paired difference is the same",
+                   estimate=mean, low=mean, high=mean, n=len(diffs), covers=f"{len(diffs)} {unit}", kind=kind,
+                   test=test, null=null, sesoi=sesoi, paper_effect=paper_effect, alpha=alpha)
 
 
 # ---------------------------------------------------------------------------------------------------
-# Verdict rules
+# The rules
 # ---------------------------------------------------------------------------------------------------
 
 
-def _differences(a, b, alpha: float) -> list[float]:
-    """The paired differences a − b, after checking the inputs and α."""
-    check_fraction("alpha", alpha, open_high=True)
-    a, b = _floats("a", a), _floats("b", b)
-    if len(a) != len(b) or not a:
-        raise ParameterError("b", f"{len(b)} values", f"as many values as a ({len(a)}), at least one")
-    return [x - y for x, y in zip(a, b)]
+def superiority(a: Iterable[Any], b: Iterable[Any], *, sesoi: float | None = None, paper_effect: float | None = None,
+                alpha: float = ALPHA, unit: str = "seeds") -> Verdict:
+    """The claim "a is larger than b" on continuous paired values (same ``unit``: seeds, questions, models).
 
-
-def _too_few(diffs: list[float], rule: str, unit: str, kind: str) -> Verdict:
-    return Verdict("not comparable", rule=rule, reason=f"n = {len(diffs)} {unit}: a test needs at least 2",
-                   estimate=diffs[0] if diffs else None, n=len(diffs), covers=f"{len(diffs)} {unit}", kind=kind)
-
-
-def superiority(a: Iterable[Any], b: Iterable[Any], *, alpha: float = ALPHA, unit: str = "seeds") -> Verdict:
-    """The claim "a is larger than b" on paired values (the same ``unit``: seeds, questions, models).
-
-    Flip the sign of both inputs (or swap them) for "smaller is better" quantities.
+    One-sided paired t-test of mean(a − b) > 0; *contradicted* when the 95 % t-interval lies below
+    ``sesoi``. Flip the sign of both inputs (or swap them) for "smaller is better" quantities.
     """
-    rule = (f"one-sided paired t-test over {unit}, p < {alpha:g} (sign test if the differences have no spread); "
-            f"not reproduced when the mean difference is ≤ 0; interval: {1 - 2 * alpha:.0%} t-interval")
-    diffs = _differences(a, b, alpha)
-    if len(diffs) < 2:
-        return _too_few(diffs, rule, unit, "superiority")
-    p = _one_sided_p(diffs, 0.0)
-    low, high = _t_interval(diffs, alpha)
-    mean = sum(diffs) / len(diffs)
-    verdict = "not reproduced" if mean <= 0 else "reproduced" if p < alpha else "partly"
-    return Verdict(verdict, rule=rule, estimate=mean, low=low, high=high, p=p, p_raw=p, n=len(diffs),
-                   covers=f"{len(diffs)} {unit}", kind="superiority")
+    _check_alpha(alpha)
+    sesoi = _check_sesoi(sesoi)
+    xa, xb = _pairs(a, b)
+    diffs = [x - y for x, y in zip(xa, xb)]
+    rule = (f"one-sided paired t-test over {unit} of mean(a − b) > 0 at α = {alpha:g}; contradicted when the "
+            f"{1 - 2 * alpha:.0%} t-interval lies below the smallest effect of interest")
+    guarded = _guard_inputs("superiority", "superiority", rule, unit, len(diffs), _non_finite(xa, "a"),
+                            _non_finite(xb, "b"))
+    if guarded:
+        return guarded
+    if _no_spread(diffs):
+        return _no_variation("superiority", "superiority", rule, diffs, unit, 0.0, sesoi, paper_effect, alpha)
+    mean, sd, low, high = _t_parts(diffs, alpha)
+    n = len(diffs)
+    p = float(stats.ttest_1samp(diffs, 0.0, alternative="greater").pvalue)
+
+    def design(level: float):
+        return (None if sesoi is None else power_t(sesoi, sd, n, level),
+                None if paper_effect is None else power_t(paper_effect, sd, n, level), mde_t(sd, n, level))
+
+    return _verdict("superiority", "superiority", rule, estimate=mean, low=low, high=high, p=p, n=n, unit=unit,
+                    sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
 
 
-def non_inferiority(a: Iterable[Any], b: Iterable[Any], *, margin: float, alpha: float = ALPHA,
-                    unit: str = "seeds") -> Verdict:
-    """The claim "a is competitive with b" (matches or beats it): a − b > −``margin`` (sign-aware).
+def non_inferiority(a: Iterable[Any], b: Iterable[Any], *, margin: float, paper_effect: float | None = None,
+                    alpha: float = ALPHA, unit: str = "seeds") -> Verdict:
+    """The claim "a is competitive with b" (matches or beats it): mean(a − b) > −``margin``.
 
-    ``margin`` (> 0, in the units of the values) must be stated in the chapter's profile and prose.
+    One-sided paired t-test of H₀: mean(a − b) ≤ −margin; *contradicted* when the 95 % t-interval lies
+    below −margin. Power is at a true difference of 0 (``paper_effect`` when the paper gives one); the
+    MDE is the smallest margin this run would establish with 80 % power when a and b are equal.
     """
-    check_positive_margin(margin)
-    rule = (f"non-inferiority: one-sided paired t-test over {unit} of mean(a − b) > −{margin:g}, p < {alpha:g}; "
-            f"not reproduced when the mean difference is ≤ −{margin:g}; interval: {1 - 2 * alpha:.0%} t-interval")
-    diffs = _differences(a, b, alpha)
-    if len(diffs) < 2:
-        return _too_few(diffs, rule, unit, "non-inferiority")
-    p = _one_sided_p(diffs, -margin)
-    low, high = _t_interval(diffs, alpha)
-    mean = sum(diffs) / len(diffs)
-    verdict = "not reproduced" if mean <= -margin else "reproduced" if p < alpha else "partly"
-    return Verdict(verdict, rule=rule, estimate=mean, low=low, high=high, p=p, p_raw=p, n=len(diffs),
-                   covers=f"{len(diffs)} {unit}", kind="non-inferiority")
+    _check_alpha(alpha)
+    margin = _check_sesoi(margin, "margin", required=True)
+    xa, xb = _pairs(a, b)
+    diffs = [x - y for x, y in zip(xa, xb)]
+    rule = (f"non-inferiority: one-sided paired t-test over {unit} of mean(a − b) > −{margin:g} at α = {alpha:g}; "
+            f"contradicted when the {1 - 2 * alpha:.0%} t-interval lies below −{margin:g}")
+    guarded = _guard_inputs("non-inferiority", "non_inferiority", rule, unit, len(diffs), _non_finite(xa, "a"),
+                            _non_finite(xb, "b"))
+    if guarded:
+        return guarded
+    if _no_spread(diffs):
+        return _no_variation("non-inferiority", "non_inferiority", rule, diffs, unit, -margin, margin, paper_effect,
+                             alpha)
+    mean, sd, low, high = _t_parts(diffs, alpha)
+    n = len(diffs)
+    p = float(stats.ttest_1samp([d + margin for d in diffs], 0.0, alternative="greater").pvalue)
+    true = paper_effect or 0.0
+
+    def design(level: float):
+        return (power_t(margin, sd, n, level), power_t(true + margin, sd, n, level), mde_t(sd, n, level))
+
+    return _verdict("non-inferiority", "non_inferiority", rule, estimate=mean, low=low, high=high, p=p, n=n,
+                    unit=unit, null=-margin, sesoi=margin, paper_effect=paper_effect, alpha=alpha, design=design)
 
 
 def equivalence(a: Iterable[Any], b: Iterable[Any], *, margin: float, alpha: float = ALPHA,
                 unit: str = "seeds") -> Verdict:
-    """The claim "a is comparable to b" in both directions: |mean(a − b)| < ``margin`` by TOST."""
-    check_positive_margin(margin)
-    rule = (f"equivalence (TOST) over {unit}: both one-sided tests of |mean(a − b)| < {margin:g} at p < {alpha:g}; "
-            f"not reproduced when |mean(a − b)| ≥ {margin:g}; interval: {1 - 2 * alpha:.0%} t-interval")
-    diffs = _differences(a, b, alpha)
-    if len(diffs) < 2:
-        return _too_few(diffs, rule, unit, "equivalence")
-    p_low = _one_sided_p(diffs, -margin)  # H₀: mean ≤ −margin
-    p_high = _one_sided_p([-d for d in diffs], -margin)  # H₀: mean ≥ +margin
-    p = max(p_low, p_high)
-    low, high = _t_interval(diffs, alpha)
-    mean = sum(diffs) / len(diffs)
-    verdict = "not reproduced" if abs(mean) >= margin else "reproduced" if p < alpha else "partly"
-    return Verdict(verdict, rule=rule, estimate=mean, low=low, high=high, p=p, p_raw=p, n=len(diffs),
-                   covers=f"{len(diffs)} {unit}", kind="equivalence")
+    """The claim "a is comparable to b" in both directions: |mean(a − b)| < ``margin`` by TOST.
 
-
-def check_positive_margin(margin: Any) -> float:
-    return check_number("margin", margin, low=0.0, low_inclusive=False)
-
-
-def bootstrap_superiority(*results: Mapping[str, Any], alpha: float = ALPHA, covers: str = "") -> Verdict:
-    """"a is better than b" from one or more paired-bootstrap results (e.g. AUROC and FPR95).
-
-    Each result is a dict with ``improvement`` (observed, in the claimed direction), ``low``/``high``
-    (its interval) and ``p_better`` (the share of rounds where a was not better). Each alone:
-    *reproduced* when the improvement is positive with ``p_better`` < α, *partly* when positive without
-    that, *not reproduced* otherwise. Several: *reproduced* / *not reproduced* if all agree, else
-    *partly*. The reported p is the largest (the conjunction of the tests).
+    *contradicted* when the 95 % t-interval lies wholly beyond ±margin. Power is at a true difference of 0;
+    the MDE is the smallest margin this run would establish with 80 % power.
     """
-    if not results:
-        raise ParameterError("results", "none", "one or more paired-bootstrap results")
-    check_fraction("alpha", alpha, open_high=True)
-    for r in results:
-        if not isinstance(r, Mapping) or not {"improvement", "p_better"} <= set(r):
-            raise ParameterError("results", r, "dicts with 'improvement' and 'p_better' (and 'low', 'high')")
-        check_fraction("p_better", r["p_better"], open_low=False)
-        check_number("improvement", r["improvement"])
-    each = []
-    for r in results:
-        if r["improvement"] <= 0:
-            each.append("not reproduced")
-        else:
-            each.append("reproduced" if r["p_better"] < alpha else "partly")
-    verdict = each[0] if all(v == each[0] for v in each) else "partly"
-    p = max(float(r["p_better"]) for r in results)
-    first = results[0]
-    rule = (f"paired bootstrap, improvement > 0 with p < {alpha:g}"
-            + (" on every metric" if len(results) > 1 else ""))
-    rounds = first.get("n_boot")
-    return Verdict(verdict, rule=rule, estimate=float(first["improvement"]), low=first.get("low"),
-                   high=first.get("high"), p=p, p_raw=p, n=rounds,
-                   covers=covers or (f"{rounds} bootstrap rounds" if rounds else ""), kind="bootstrap")
+    _check_alpha(alpha)
+    margin = _check_sesoi(margin, "margin", required=True)
+    xa, xb = _pairs(a, b)
+    diffs = [x - y for x, y in zip(xa, xb)]
+    rule = (f"equivalence (TOST) over {unit}: both one-sided paired t-tests of |mean(a − b)| < {margin:g} at "
+            f"α = {alpha:g}; contradicted when the {1 - 2 * alpha:.0%} t-interval lies beyond ±{margin:g}")
+    guarded = _guard_inputs("equivalence", "equivalence", rule, unit, len(diffs), _non_finite(xa, "a"),
+                            _non_finite(xb, "b"))
+    if guarded:
+        return guarded
+    if _no_spread(diffs):
+        return _no_variation("equivalence", "equivalence", rule, diffs, unit, 0.0, margin, None, alpha)
+    mean, sd, low, high = _t_parts(diffs, alpha)
+    n = len(diffs)
+    p_low = float(stats.ttest_1samp([d + margin for d in diffs], 0.0, alternative="greater").pvalue)
+    p_high = float(stats.ttest_1samp([d - margin for d in diffs], 0.0, alternative="less").pvalue)
+    p = max(p_low, p_high)
+
+    def design(level: float):
+        power = power_tost(margin, sd, n, level)
+        mde = _solve_mde(lambda m: power_tost(m, sd, n, level), sd)
+        return power, None, mde
+
+    return _verdict("equivalence", "equivalence", rule, estimate=mean, low=low, high=high, p=p, n=n, unit=unit,
+                    sesoi=margin, alpha=alpha, design=design)
 
 
-def rate_above(successes: int, n: int, *, threshold: float = 0.5, alpha: float = ALPHA,
-               unit: str = "comparisons") -> Verdict:
+def _binary(name: str, values: Iterable[Any]) -> list[float]:
+    out = _floats(name, values)
+    for v in out:
+        if math.isfinite(v) and v not in (0.0, 1.0):
+            raise ParameterError(name, values, "0/1 outcomes (correct or not)")
+    return out
+
+
+def _table(xa: list[float], xb: list[float]) -> tuple[int, int, int, int]:
+    n11 = sum(1 for x, y in zip(xa, xb) if x == 1 and y == 1)
+    n10 = sum(1 for x, y in zip(xa, xb) if x == 1 and y == 0)
+    n01 = sum(1 for x, y in zip(xa, xb) if x == 0 and y == 1)
+    return n11, n10, n01, len(xa) - n11 - n10 - n01
+
+
+def mcnemar(a: Iterable[Any], b: Iterable[Any], *, sesoi: float | None = None, paper_effect: float | None = None,
+            alpha: float = ALPHA, unit: str = "questions") -> Verdict:
+    """The claim "a succeeds more often than b" on paired 0/1 outcomes (the same questions).
+
+    Exact one-sided McNemar test (a binomial test of the discordant pairs against ½); the estimate is the
+    difference of the success rates with Newcombe's 95 % interval; *contradicted* when that interval lies
+    below ``sesoi``. Power is exact, at the share of discordant pairs this run observed.
+    """
+    _check_alpha(alpha)
+    sesoi = _check_sesoi(sesoi)
+    xa, xb = _binary("a", a), _binary("b", b)
+    if len(xa) != len(xb) or not xa:
+        raise ParameterError("b", f"{len(xb)} values", f"as many values as a ({len(xa)}), at least one")
+    rule = (f"exact one-sided McNemar test over {unit} (the discordant pairs against ½) at α = {alpha:g}; "
+            f"Newcombe's {1 - 2 * alpha:.0%} interval of the difference of the success rates; contradicted when it "
+            "lies below the smallest effect of interest")
+    guarded = _guard_inputs("superiority", "mcnemar", rule, unit, len(xa), _non_finite(xa, "a"), _non_finite(xb, "b"))
+    if guarded:
+        return guarded
+    n11, n10, n01, n00 = _table(xa, xb)
+    n = len(xa)
+    est, low, high = newcombe_paired(n11, n10, n01, n00, 1 - 2 * alpha)
+    discordant = n10 + n01
+    psi = discordant / n
+
+    def design(level: float):
+        def pw(effect: float) -> float:
+            return power_mcnemar(effect, psi, n, level)
+        return (None if sesoi is None else pw(sesoi), None if paper_effect is None else pw(paper_effect),
+                _solve_mde(pw, 1.0, upper=1.0))
+
+    if discordant == 0:
+        v = Verdict("inconclusive", rule=rule, reason="no variation: no discordant pair", estimate=est, low=low,
+                    high=high, p=1.0, p_raw=1.0, n=n, covers=f"{n} {unit}", kind="superiority", test="mcnemar",
+                    sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
+        return v.with_design(alpha)
+    p = float(stats.binom.sf(n10 - 1, discordant, 0.5))
+    return _verdict("superiority", "mcnemar", rule, estimate=est, low=low, high=high, p=p, n=n, unit=unit,
+                    sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
+
+
+def _newcombe_p(table: tuple[int, int, int, int], margin: float) -> float:
+    """The p-value of "difference > −margin" by inverting Newcombe's interval: the one-sided level at which
+    its lower end reaches −margin (0.5 or more when the estimate itself is at or below −margin)."""
+    est = newcombe_paired(*table, level=0.5)[0]
+    if est <= -margin + 1e-12:  # at the margin up to rounding ((n10 − n01)/n = −0.09999999999999998)
+        return 1.0 if est < -margin - 1e-12 else 0.5
+
+    def lower(a: float) -> float:
+        return newcombe_paired(*table, level=1 - 2 * a)[1] + margin
+
+    lo, hi = 1e-12, 0.5 - 1e-12
+    if lower(lo) > 0:
+        return lo
+    return float(optimize.brentq(lower, lo, hi, xtol=1e-12))
+
+
+def binary_non_inferiority(a: Iterable[Any], b: Iterable[Any], *, margin: float, alpha: float = ALPHA,
+                           unit: str = "questions") -> Verdict:
+    """The claim "a succeeds about as often as b or more": difference of paired success rates > −``margin``.
+
+    Newcombe's 95 % interval of the difference; *reproduced* when its lower end is above −margin (the p-value
+    inverts the interval), *contradicted* when its upper end is below −margin. Power (normal approximation)
+    is at equal rates and the observed share of discordant pairs.
+    """
+    _check_alpha(alpha)
+    margin = _check_sesoi(margin, "margin", required=True)
+    xa, xb = _binary("a", a), _binary("b", b)
+    if len(xa) != len(xb) or not xa:
+        raise ParameterError("b", f"{len(xb)} values", f"as many values as a ({len(xa)}), at least one")
+    rule = (f"non-inferiority of paired success rates over {unit}: Newcombe's {1 - 2 * alpha:.0%} interval of the "
+            f"difference above −{margin:g}; contradicted when it lies below −{margin:g}")
+    guarded = _guard_inputs("non-inferiority", "binary_non_inferiority", rule, unit, len(xa), _non_finite(xa, "a"),
+                            _non_finite(xb, "b"))
+    if guarded:
+        return guarded
+    table = _table(xa, xb)
+    n = len(xa)
+    est, low, high = newcombe_paired(*table, level=1 - 2 * alpha)
+    psi = (table[1] + table[2]) / n
+    se = math.sqrt(max(psi, 1.0 / n) / n)
+
+    def design(level: float):
+        return power_normal(margin, se, level), None, mde_normal(se, level)
+
+    if table[1] + table[2] == 0:
+        v = Verdict("inconclusive", rule=rule, reason="no variation: no discordant pair", estimate=est, low=low,
+                    high=high, n=n, covers=f"{n} {unit}", kind="non-inferiority", test="binary_non_inferiority",
+                    null=-margin, sesoi=margin, alpha=alpha, design=design)
+        return v.with_design(alpha)
+    p = _newcombe_p(table, margin)
+    return _verdict("non-inferiority", "binary_non_inferiority", rule, estimate=est, low=low, high=high, p=p, n=n,
+                    unit=unit, null=-margin, sesoi=margin, alpha=alpha, design=design)
+
+
+def bootstrap_resamples(family: int, alpha: float = ALPHA) -> int:
+    """Resamples a bootstrap p-value needs in a Holm family of ``family`` tests: at least 20·m/α."""
+    check_int("family", family, low=1)
+    return int(math.ceil(20 * family / alpha))
+
+
+def bootstrap(data: Sequence[Any] | Any, statistic: Callable[..., float], *, sesoi: float | None = None,
+              paper_effect: float | None = None, n_resamples: int = 2000, alpha: float = ALPHA,
+              unit: str = "samples", seed: int = 0, null: float = 0.0) -> Verdict:
+    """The claim "the statistic is above ``null``", resampling the units (rows) of ``data`` together.
+
+    ``data`` is a sequence of equal-length arrays (paired: every array is resampled with the same indices;
+    e.g. labels, scores of method a, scores of method b), and ``statistic(*arrays)`` returns the effect in
+    the claim's direction (e.g. AUROC(a) − AUROC(b)). BCa 95 % interval (scipy), one-sided p =
+    (1 + #{θ* ≤ null}) / (B + 1); *contradicted* when the interval lies below null + ``sesoi``. Power and
+    MDE by the normal approximation with the bootstrap standard error.
+    """
+    _check_alpha(alpha)
+    sesoi = _check_sesoi(sesoi)
+    check_int("n_resamples", n_resamples, low=10)
+    arrays = [np.asarray(x) for x in data]
+    if not arrays or any(len(x) != len(arrays[0]) for x in arrays):
+        raise ParameterError("data", f"{len(arrays)} arrays", "one or more arrays of equal length (the units)")
+    n = len(arrays[0])
+    rule = (f"paired bootstrap over {unit} ({n_resamples} resamples): BCa {1 - 2 * alpha:.0%} interval, one-sided "
+            f"p = (1 + #resamples ≤ {null:g}) / (B + 1) at α = {alpha:g}; contradicted when the interval lies below "
+            "the smallest effect of interest")
+    problems = [_non_finite([float(v) for v in np.ravel(x)], f"data[{i}]") for i, x in enumerate(arrays)
+                if np.issubdtype(x.dtype, np.floating)]
+    guarded = _guard_inputs("superiority", "bootstrap", rule, unit, n, *problems)
+    if guarded:
+        return guarded
+    observed = float(statistic(*arrays))
+    if not math.isfinite(observed):
+        return not_comparable("the statistic is not finite on the data", rule).replace(n=n, covers=f"{n} {unit}",
+                                                                                    kind="superiority", test="bootstrap")
+    rng = np.random.default_rng(seed)
+    res = stats.bootstrap(tuple(arrays), statistic, n_resamples=n_resamples, paired=True, vectorized=False,
+                          confidence_level=1 - 2 * alpha, method="BCa", rng=rng)
+    dist = np.asarray(res.bootstrap_distribution, dtype=float)
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        low, high = (float(q) for q in np.quantile(dist, [alpha, 1 - alpha]))
+    if np.ptp(dist) == 0:
+        return Verdict("inconclusive", rule=rule, reason="no variation: every resample gives the same value",
+                       estimate=observed, low=observed, high=observed, n=n, covers=f"{n} {unit}",
+                       kind="superiority", test="bootstrap", null=null, sesoi=sesoi, paper_effect=paper_effect,
+                       alpha=alpha)
+    p = float((1 + np.sum(dist <= null)) / (len(dist) + 1))
+    se = float(np.std(dist, ddof=1))
+
+    def design(level: float):
+        return (None if sesoi is None else power_normal(sesoi, se, level),
+                None if paper_effect is None else power_normal(paper_effect, se, level), mde_normal(se, level))
+
+    return _verdict("superiority", "bootstrap", rule, estimate=observed - null, low=low - null, high=high - null,
+                    p=p, n=n, unit=unit, sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
+
+
+def rate(successes: int, n: int, *, threshold: float = 0.5, sesoi: float | None = None,
+         paper_effect: float | None = None, alpha: float = ALPHA, unit: str = "comparisons") -> Verdict:
     """The claim "the rate of successes exceeds ``threshold``" (e.g. a win rate above ½): one-sided exact
-    binomial test; the interval is Wilson's at 1 − 2α."""
-    from scipy import stats
+    binomial test; Wilson's 95 % interval; *contradicted* when it lies below threshold + ``sesoi``.
 
+    The estimate is the rate minus the threshold (the effect); ``sesoi`` and ``paper_effect`` are in the
+    same units (a win rate of 0.6 against ½ is an effect of 0.1).
+    """
     check_fraction("threshold", threshold, open_low=False, open_high=True)
-    check_fraction("alpha", alpha, open_high=True)
+    _check_alpha(alpha)
+    sesoi = _check_sesoi(sesoi)
     check_int("n", n, low=0)
     check_int("successes", successes, low=0, high=n)
-    rule = f"one-sided exact binomial test of a rate > {threshold:g} over {unit}, p < {alpha:g}"
-    if n < 2:
-        return Verdict("not comparable", rule=rule, reason=f"n = {n} {unit}: a test needs at least 2", n=n,
-                       covers=f"{n} {unit}", kind="rate")
+    rule = (f"one-sided exact binomial test over {unit} of a rate > {threshold:g} at α = {alpha:g}; Wilson's "
+            f"{1 - 2 * alpha:.0%} interval; contradicted when it lies below {threshold:g} + the smallest effect of "
+            "interest")
+    guarded = _guard_inputs("superiority", "rate", rule, unit, n)
+    if guarded:
+        return guarded
     p = float(stats.binomtest(successes, n, threshold, alternative="greater").pvalue)
-    rate, low, high = proportion_ci(successes, n, 1 - 2 * alpha)
-    verdict = "not reproduced" if rate <= threshold else "reproduced" if p < alpha else "partly"
-    return Verdict(verdict, rule=rule, estimate=rate, low=low, high=high, p=p, p_raw=p, n=n,
-                   covers=f"{n} {unit}", kind="rate")
+    r, low, high = proportion_ci(successes, n, 1 - 2 * alpha)
+
+    def design(level: float):
+        def pw(effect: float) -> float:
+            return power_binomial(threshold + effect, n, threshold, level)
+        return (None if sesoi is None else pw(sesoi), None if paper_effect is None else pw(paper_effect),
+                _solve_mde(pw, 1.0, upper=1.0 - threshold))
+
+    return _verdict("superiority", "rate", rule, estimate=r - threshold, low=low - threshold, high=high - threshold,
+                    p=p, n=n, unit=unit, sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
 
 
-def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float = ALPHA):
+def welch(a: Iterable[Any], b: Iterable[Any], *, sesoi: float | None = None, paper_effect: float | None = None,
+          alpha: float = ALPHA, unit: str = "units") -> Verdict:
+    """The claim "a is larger than b" on two independent samples: Welch's one-sided t-test, its 95 %
+    interval; power by the normal approximation with Welch's standard error. Prefer a paired design."""
+    _check_alpha(alpha)
+    sesoi = _check_sesoi(sesoi)
+    xa, xb = _floats("a", a), _floats("b", b)
+    rule = (f"Welch's one-sided t-test of mean(a) − mean(b) > 0 over two independent samples of {unit} at "
+            f"α = {alpha:g}; contradicted when the {1 - 2 * alpha:.0%} interval lies below the smallest effect of "
+            "interest")
+    n = min(len(xa), len(xb))
+    guarded = _guard_inputs("superiority", "welch", rule, unit, n, _non_finite(xa, "a"), _non_finite(xb, "b"))
+    if guarded:
+        return guarded.replace(n=len(xa) + len(xb), covers=f"{len(xa)} + {len(xb)} {unit}")
+    (ma, sa), (mb, sb) = mean_std(xa), mean_std(xb)
+    va, vb = sa * sa / len(xa), sb * sb / len(xb)
+    est = ma - mb
+    if va + vb == 0:
+        return Verdict("inconclusive", rule=rule, reason="no variation in either sample", estimate=est, low=est,
+                       high=est, n=len(xa) + len(xb), covers=f"{len(xa)} + {len(xb)} {unit}", kind="superiority",
+                       test="welch", sesoi=sesoi, paper_effect=paper_effect, alpha=alpha)
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / ((va * va / (len(xa) - 1) if va else 0) + (vb * vb / (len(xb) - 1) if vb else 0))
+    p = float(stats.t.sf(est / se, df))
+    half = float(stats.t.ppf(1 - alpha, df)) * se
+
+    def design(level: float):
+        return (None if sesoi is None else power_normal(sesoi, se, level),
+                None if paper_effect is None else power_normal(paper_effect, se, level), mde_normal(se, level))
+
+    v = _verdict("superiority", "welch", rule, estimate=est, low=est - half, high=est + half, p=p,
+                 n=len(xa) + len(xb), unit=unit, sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
+    return v.replace(covers=f"{len(xa)} + {len(xb)} {unit}")
+
+
+def from_test(*, estimate: float, low: float, high: float, p: float, n: int, unit: str, rule: str,
+              kind: str = "superiority", null: float = 0.0, sesoi: float | None = None,
+              paper_effect: float | None = None, alpha: float = ALPHA, design: Design | None = None,
+              test: str = "custom") -> Verdict:
+    """A verdict from a chapter's own test (a Monte-Carlo null, a prediction interval): the chapter gives the
+    estimate, its 95 % interval, the one-sided p-value and, where it can, a ``design`` (level → power at the
+    SESOI, power at the paper's effect, MDE); the word is decided by the same rule as every other claim."""
+    check_choice("kind", kind, ("superiority", "non-inferiority", "equivalence"))
+    _check_alpha(alpha)
+    sesoi = _check_sesoi(sesoi)
+    numbers = {"estimate": estimate, "low": low, "high": high, "p": p}
+    bad = [k for k, v in numbers.items() if v is None or not math.isfinite(float(v))]
+    if bad:
+        return Verdict("not comparable", rule=rule, reason=f"non-finite {', '.join(bad)}", n=n,
+                       covers=f"{n} {unit}", kind=kind, test=test)
+    check_fraction("p", p, open_low=False)
+    return _verdict(kind, test, rule, estimate=float(estimate), low=float(low), high=float(high), p=float(p), n=n,
+                    unit=unit, null=null, sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
+
+
+RULES: dict[str, Callable[..., Verdict]] = {
+    "superiority": superiority,
+    "non_inferiority": non_inferiority,
+    "equivalence": equivalence,
+    "mcnemar": mcnemar,
+    "binary_non_inferiority": binary_non_inferiority,
+    "bootstrap": bootstrap,
+    "rate": rate,
+    "welch": welch,
+    "from_test": from_test,
+}
+# the rules whose SESOI argument is called "margin"
+_MARGIN_RULES = ("non_inferiority", "equivalence", "binary_non_inferiority")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Combining and guarding
+# ---------------------------------------------------------------------------------------------------
+
+
+def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float | None = None):
     """Holm's step-down adjustment across the tests of one chapter.
 
-    Verdicts without a p-value (not comparable) are left out of the family. A verdict that was
-    *reproduced* and whose adjusted p is ≥ α becomes *partly*; the raw p stays in ``p_raw`` and the rule
-    says how many tests were adjusted. Returns the same container type.
+    Verdicts without a p-value (not comparable) are left out of the family. Every word is decided again from
+    the adjusted p (the intervals are not adjusted), and power and MDE are recomputed at α/m. Returns the
+    same container type.
     """
-    check_fraction("alpha", alpha, open_high=True)
     items = list(verdicts.items()) if isinstance(verdicts, Mapping) else list(enumerate(verdicts))
     for k, v in items:
         if not isinstance(v, Verdict):
             raise ParameterError(f"verdicts[{k!r}]", v, "a reprobook.claims.Verdict")
-    family = [(k, v) for k, v in items if v.p is not None and not math.isnan(v.p)]
+    family = [(k, v) for k, v in items if v.p is not None and not math.isnan(v.p) and v.verdict != "not comparable"]
     m = len(family)
     adjusted: dict[Any, float] = {}
     running = 0.0
@@ -409,101 +906,293 @@ def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float = 
     out = []
     for k, v in items:
         if k in adjusted:
-            p = adjusted[k]
-            verdict = v.verdict
-            if verdict == "reproduced" and p >= alpha:
-                verdict = "partly"
-            v = v.replace(verdict=verdict, p=p, p_raw=v.p_raw if v.p_raw is not None else v.p,
-                          rule=f"{v.rule}; Holm-adjusted over {m} tests")
+            level = alpha if alpha is not None else v.alpha
+            raw = v.p_raw if v.p_raw is not None else v.p
+            v = _adjusted(v, adjusted[k], raw, m, level)
         out.append((k, v))
     return dict(out) if isinstance(verdicts, Mapping) else [v for _, v in out]
 
 
-def all_of(*verdicts: Verdict, rule: str = "", covers: str = "") -> Verdict:
-    """One verdict for a claim that needs every one of ``verdicts`` to hold (e.g. AUROC *and* FPR95; the
-    variation between trained models *and* the bootstrap over test samples).
+def _adjusted(v: Verdict, p: float, raw: float, m: int, level: float) -> Verdict:
+    """``v`` with its Holm-adjusted p-value ``p`` (``raw`` before), its word decided again at ``level``, and power
+    and MDE at level / m. A conjunction's parts are adjusted by the same factor, then combined again."""
+    rule = v.rule if "Holm" in v.rule else f"{v.rule}; Holm-adjusted over the chapter's {m} tests"
+    if v.parts:
+        factor = p / raw if raw > 0 else 1.0
+        parts = tuple(_adjusted(part, min(1.0, part.p_raw * factor), part.p_raw, m, level)
+                      if part.p_raw is not None and part.verdict != "not comparable" else part for part in v.parts)
+        combined = all_of(*parts, rule=v.rule, covers=v.covers)
+        return combined.replace(p=p, p_raw=raw, family=m, alpha=level, rule=rule)
+    word, why = _decide(v.kind, p, v.low, v.high, v.null, v.sesoi, level)
+    keep = v.reason if v.reason.startswith("no variation") else why
+    return v.replace(verdict=word, reason=keep, p=p, p_raw=raw, family=m, alpha=level, rule=rule).with_design(level / m)
 
-    The word is :func:`all_or_partly`'s (the common verdict if all agree, else *partly*; parts that are
-    *not comparable* are left out). The p-value is the largest of the parts (the intersection-union test:
-    the claim is rejected unless every part is), the estimate and interval are the first part's; ``rule``
-    and ``covers`` default to the parts' joined by "and".
+
+def all_of(*verdicts: Verdict, rule: str = "", covers: str = "") -> Verdict:
+    """One verdict for a claim that needs every one of ``verdicts`` to hold (e.g. AUROC *and* FPR95).
+
+    *reproduced* when every part is; *contradicted* when any part is; *partly* when at least one part is
+    reproduced; *inconclusive* when the tested parts are all inconclusive; *not comparable* when no part
+    could be tested (or a part could not be tested and none was reproduced: the claim is not fully
+    testable). The p-value is the largest of the parts (the intersection-union test); the power the
+    product of the parts' (a lower bound for positively correlated tests); estimate and interval are the
+    first part's.
     """
     if not verdicts:
         raise ParameterError("verdicts", "none", "one or more reprobook.claims.Verdict")
     for i, v in enumerate(verdicts):
         if not isinstance(v, Verdict):
             raise ParameterError(f"verdicts[{i}]", v, "a reprobook.claims.Verdict")
-    word = all_or_partly(verdicts)
+    words = [v.verdict for v in verdicts]
+    untestable = [v for v in verdicts if v.verdict == "not comparable"]
+    if "contradicted" in words:
+        word = "contradicted"
+    elif all(w == "reproduced" for w in words):
+        word = "reproduced"
+    elif "reproduced" in words or "partly" in words:
+        word = "partly"
+    elif untestable:
+        word = "not comparable"
+    else:
+        word = "inconclusive"
+    reason = "; ".join(dict.fromkeys(f"{v.reason}" for v in untestable if v.reason)) if word == "not comparable" else ""
     tested = [v for v in verdicts if v.verdict != "not comparable"]
     ps = [v.p for v in tested if v.p is not None and not math.isnan(v.p)]
     raws = [v.p_raw if v.p_raw is not None else v.p for v in tested]
     raws = [p for p in raws if p is not None and not math.isnan(p)]
+    powers = [v.power for v in verdicts]
+    power = float(np.prod(powers)) if powers and all(p is not None for p in powers) else None
+    papers = [v.power_paper for v in verdicts]
+    power_paper = float(np.prod(papers)) if papers and all(p is not None for p in papers) else None
     first = tested[0] if tested else verdicts[0]
-    reason = "; ".join(dict.fromkeys(v.reason for v in verdicts if v.reason)) if word == "not comparable" else ""
     return Verdict(word, rule=rule or " and ".join(dict.fromkeys(v.rule for v in verdicts if v.rule)),
                    reason=reason, estimate=first.estimate, low=first.low, high=first.high,
                    p=max(ps) if ps else None, p_raw=max(raws) if raws else None, n=first.n,
                    covers=covers or " and ".join(dict.fromkeys(v.covers for v in verdicts if v.covers)),
-                   kind="all of")
-
-
-def complexity(slopes: Mapping[str, float], *, constant: Sequence[str], growing: Sequence[str],
-               flat_below: float, grows_above: float, covers: str = "") -> Verdict:
-    """The claim "the cost of ``constant`` does not grow with N, the cost of ``growing`` does" from the
-    log-log slopes of measured cost against N (0: independent of N; 1: proportional to N).
-
-    *reproduced* when every ``constant`` method has |slope| < ``flat_below`` and every ``growing`` one a
-    slope > ``grows_above``; *partly* when only one of the two halves holds; *not reproduced* otherwise.
-    A threshold rule on measured slopes, without a p-value: ``covers`` says what the measurements are
-    (e.g. "medians of 5 rounds at 4 sizes, one machine"). The estimate is the largest |slope| among
-    ``constant`` and ``low`` / ``high`` the smallest and largest slope among ``growing``.
-    """
-    check_number("flat_below", flat_below, low=0.0, low_inclusive=False)
-    check_number("grows_above", grows_above)
-    for group, names in (("constant", constant), ("growing", growing)):
-        if isinstance(names, str) or not names:
-            raise ParameterError(group, names, "a non-empty list of names of slopes")
-        for name in names:
-            if name not in slopes:
-                raise ParameterError(group, name, ", ".join(repr(k) for k in slopes))
-            check_number(f"slopes[{name!r}]", slopes[name])
-    flat = all(abs(slopes[m]) < flat_below for m in constant)
-    grows = all(slopes[m] > grows_above for m in growing)
-    verdict = "reproduced" if flat and grows else "partly" if flat or grows else "not reproduced"
-    rule = (f"log-log slope of cost against N: |slope| < {flat_below:g} for {', '.join(constant)}; "
-            f"slope > {grows_above:g} for {', '.join(growing)}")
-    return Verdict(verdict, rule=rule, estimate=max(abs(slopes[m]) for m in constant),
-                   low=min(slopes[m] for m in growing), high=max(slopes[m] for m in growing), covers=covers,
-                   kind="complexity")
+                   kind="all of", test="all_of", null=first.null, sesoi=first.sesoi,
+                   paper_effect=first.paper_effect, alpha=first.alpha, family=max(v.family for v in verdicts),
+                   power=power, power_paper=power_paper, mde=None, parts=tuple(verdicts))
 
 
 def requires_convergence(verdict: Verdict, converged: bool, detail: str = "") -> Verdict:
-    """A claim about the converged regime (flatness, generalisation) on a run that had not converged.
-
-    A run still improving cannot refute such a claim: a verdict other than *reproduced* becomes *not
-    comparable: not converged*; a *reproduced* one stays, with the note that it held before convergence.
-    """
+    """A claim about the converged regime (flatness, generalisation) on a run that had not converged is
+    *not comparable: not converged*, whatever its outcome (a run still improving can neither show nor
+    refute it). The numbers stay for the record."""
     if converged:
         return verdict
-    note = "not converged" + (f": {detail}" if detail else "")
-    if verdict.verdict == "reproduced":
-        return verdict.replace(reason=f"held before convergence; {note}")
-    return verdict.replace(verdict="not comparable", reason=note)
+    return _as_not_comparable(verdict, "not converged" + (f": {detail}" if detail else ""))
 
 
-def all_or_partly(verdicts: Iterable[Verdict | str]) -> str:
-    """One word for a claim made of several sub-claims: the common verdict if all agree, else *partly*
-    (*not comparable* parts are left out; all of them not comparable gives *not comparable*)."""
-    words = [v.verdict if isinstance(v, Verdict) else v for v in verdicts]
-    for w in words:
-        check_choice_verdict(w)
-    tested = [w for w in words if w != "not comparable"]
-    if not tested:
-        return "not comparable"
-    return tested[0] if all(w == tested[0] for w in tested) else "partly"
+def guard_floor(verdict: Verdict, successes: Sequence[int], n: int, *, k: int = 0, what: str = "") -> Verdict:
+    """A floor or a ceiling: when every arm's success count is within ``k`` of 0 (or of ``n``), the run cannot
+    tell the arms apart, so the claim is *not comparable* with the counts as the reason."""
+    check_int("n", n, low=1)
+    check_int("k", k, low=0)
+    counts = [check_int("successes", s, low=0, high=n) for s in successes]
+    if not counts:
+        raise ParameterError("successes", successes, "one success count per arm")
+    label = f" ({what})" if what else ""
+    if all(c <= k for c in counts):
+        return _as_not_comparable(verdict, f"floor{label}: successes {', '.join(map(str, counts))} of {n}")
+    if all(c >= n - k for c in counts):
+        return _as_not_comparable(verdict, f"ceiling{label}: successes {', '.join(map(str, counts))} of {n}")
+    return verdict
 
 
-def check_choice_verdict(word: Any) -> str:
-    if word not in VERDICTS:
-        raise ParameterError("verdict", word, ", ".join(VERDICTS))
-    return word
+def guard_acted(verdict: Verdict, acted: bool, measure: str) -> Verdict:
+    """A trained stage that did not move the model (``measure`` says how it was measured: share of answers
+    identical to the base model's, mean per-token KL, weight change) cannot refute anything: *not
+    comparable*. A stage that moved it keeps its verdict."""
+    check_str("measure", measure)
+    if acted:
+        return verdict
+    return _as_not_comparable(verdict, f"the method did not act: {measure}")
+
+
+def guard(verdict: Verdict, ok: bool, reason: str) -> Verdict:
+    """Any other condition under which the run cannot test the claim (a reader that fails with the answer in
+    its prompt, a judge at chance): *not comparable* with ``reason`` when ``ok`` is false."""
+    check_str("reason", reason)
+    return verdict if ok else _as_not_comparable(verdict, reason)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Declared claims and their tests
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """A claim as the chapter declares it before any result.
+
+    ``sesoi`` is in the units of the test's estimate, in the claim's direction (for ``rate``: above the
+    threshold; for the parity rules it is the margin). ``test`` names a rule of :data:`RULES`, or
+    ``"none"`` for a claim this profile cannot test (then ``untestable`` says why).
+    """
+
+    key: str  # short name, unique in the chapter
+    claim: str  # the claim in words, as this chapter tests it
+    paper: str  # the paper's words or number
+    source: str  # where they come from
+    unit: str  # the independent units, plural: "seeds", "trained models", "questions"
+    n: int | None  # how many units the profile plans
+    test: str  # a key of RULES, or "none"
+    sesoi: float | None = None  # smallest effect of interest (the margin of a parity claim)
+    sesoi_source: str = ""  # why that size: "half the paper's +1.1 % (abstract)", or a practical threshold
+    paper_effect: float | None = None  # the paper's own effect on the same scale, where it gives one
+    fmt: str = ".3g"  # how the estimate, interval, SESOI and MDE are shown
+    measure: str = ""  # what the estimate is: "RWP − SGD test accuracy"
+    untestable: str = ""  # for test == "none": why this profile cannot test it
+
+    def __post_init__(self) -> None:
+        check_str("key", self.key)
+        check_str("claim", self.claim)
+        check_choice("test", self.test, (*RULES, "none"))
+        if self.test == "none":
+            check_str("untestable", self.untestable)
+            return
+        check_str("unit", self.unit)
+        if self.n is not None:
+            check_int("n", self.n, low=0)
+        if self.sesoi is None and self.test in _MARGIN_RULES:
+            raise ParameterError("sesoi", None, f"a margin for the {self.test} test")
+        if self.sesoi is not None:
+            check_number("sesoi", self.sesoi, low=0.0, low_inclusive=False)
+            check_str("sesoi_source", self.sesoi_source)
+        format(0.5, self.fmt)  # a bad format spec fails here, before any result
+
+
+@dataclass
+class ClaimTest:
+    """A declared claim with its verdict on this run's data: one row of the chapter's claims table and of
+    the status page."""
+
+    spec: ClaimSpec
+    verdict: Verdict
+    this_run: str = ""  # a sentence on this run's numbers, beyond the estimate (optional)
+    scale: str = ""  # the scale of this run
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    def row(self) -> dict[str, Any]:
+        """The record's JSON row: the declaration, the verdict and its numbers."""
+        s, v = self.spec, self.verdict
+        return {
+            "key": s.key, "claim": s.claim, "paper": s.paper, "source": s.source, "unit": s.unit,
+            "n_planned": s.n, "test": s.test, "sesoi": s.sesoi, "sesoi_source": s.sesoi_source,
+            "paper_effect": s.paper_effect, "fmt": s.fmt, "measure": s.measure,
+            "verdict": v.verdict, "reason": v.reason, "rule": v.rule, "covers": v.covers, "kind": v.kind,
+            "n": v.n, "estimate": v.estimate, "low": v.low, "high": v.high, "p": v.p, "p_raw": v.p_raw,
+            "alpha": v.alpha, "family": v.family, "power": v.power, "power_paper": v.power_paper, "mde": v.mde,
+            "tested": v.tested, "this_run": self.this_run, "scale": self.scale,
+            "parts": [p.as_dict() for p in v.parts],
+        }
+
+
+def evaluate(spec: ClaimSpec, *args: Any, this_run: str = "", scale: str = "", **kwargs: Any) -> ClaimTest:
+    """Apply the spec's declared test to the data: ``RULES[spec.test](*args, sesoi/margin=…, unit=…, **kwargs)``.
+
+    The SESOI, the paper's effect and the unit come from the declaration, never from the call.
+    """
+    if not isinstance(spec, ClaimSpec):
+        raise ParameterError("spec", spec, "a reprobook.claims.ClaimSpec")
+    if spec.test == "none":
+        return ClaimTest(spec, not_comparable(spec.untestable), this_run, scale)
+    for name in ("sesoi", "margin", "unit", "paper_effect"):
+        if name in kwargs:
+            raise ParameterError(name, kwargs[name], f"nothing: {name} comes from the claim's declaration")
+    rule = RULES[spec.test]
+    if spec.test in _MARGIN_RULES:
+        kwargs["margin"] = spec.sesoi
+    else:
+        kwargs["sesoi"] = spec.sesoi
+    if spec.test not in ("equivalence", "binary_non_inferiority"):
+        kwargs["paper_effect"] = spec.paper_effect
+    kwargs["unit"] = spec.unit
+    return ClaimTest(spec, rule(*args, **kwargs), this_run, scale)
+
+
+def untested(spec: ClaimSpec, reason: str, this_run: str = "", scale: str = "") -> ClaimTest:
+    """A declared claim this run cannot test (a guard before any data: not converged, one device)."""
+    return ClaimTest(spec, not_comparable(reason), this_run, scale)
+
+
+def holm_tests(tests: Sequence[ClaimTest], *, alpha: float | None = None) -> list[ClaimTest]:
+    """:func:`holm` over the verdicts of a chapter's claim tests (every p-valued claim of the chapter)."""
+    adjusted = holm([t.verdict for t in tests], alpha=alpha)
+    return [dataclasses.replace(t, verdict=v) for t, v in zip(tests, adjusted)]
+
+
+def guard_tests(tests: Sequence[ClaimTest], keys: Iterable[str], apply: Callable[[Verdict], Verdict]) -> list[ClaimTest]:
+    """``apply`` (a guard) to the verdicts of the tests named by ``keys``; the others unchanged."""
+    keys = set(keys)
+    unknown = keys - {t.key for t in tests}
+    if unknown:
+        raise ParameterError("keys", sorted(unknown), ", ".join(t.key for t in tests))
+    return [dataclasses.replace(t, verdict=apply(t.verdict)) if t.key in keys else t for t in tests]
+
+
+def _fmt(value: float | None, fmt: str) -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def power_text(power: float | None) -> str:
+    return "–" if power is None or (isinstance(power, float) and math.isnan(power)) else f"{power:.0%}"
+
+
+def design_frame(specs: Iterable[ClaimSpec]):
+    """The claims as declared before the run: unit and n, test, SESOI with its source (a DataFrame)."""
+    import pandas as pd
+
+    rows = []
+    for s in specs:
+        rows.append({"claim": s.claim, "unit (n)": "–" if s.test == "none" else f"{s.unit} ({s.n})",
+                     "test": "not testable here: " + s.untestable if s.test == "none" else s.test.replace("_", " "),
+                     "smallest effect of interest": "–" if s.sesoi is None else f"{format(s.sesoi, s.fmt)} ({s.sesoi_source})",
+                     "paper's effect": _fmt(s.paper_effect, s.fmt)})
+    return pd.DataFrame(rows).set_index("claim")
+
+
+def claims_table(tests: Iterable[ClaimTest | Mapping[str, Any]]):
+    """The one claims table: every claim with its estimate and 95 % interval, Holm-adjusted p, power at the
+    SESOI and at the paper's effect, MDE and verdict (a DataFrame; rows from ClaimTests or record rows)."""
+    import pandas as pd
+
+    rows = []
+    for t in tests:
+        r = t.row() if isinstance(t, ClaimTest) else dict(t)
+        fmt = r.get("fmt") or ".3g"
+        est = "not tested" if r.get("estimate") is None else (
+            format(r["estimate"], fmt) + ("" if r.get("low") is None else f" [{format(r['low'], fmt)}, {format(r['high'], fmt)}]"))
+        verdict = r["verdict"] + (f" ({r['reason']})" if r.get("reason") else "")
+        rows.append({"claim": r["claim"], "unit (n)": f"{r.get('unit', '')} ({r.get('n')})" if r.get("n") else "–",
+                     "estimate [95 % CI]": est,
+                     "SESOI": _fmt(r.get("sesoi"), fmt), "p (Holm)": "–" if r.get("p") is None else p_format(r["p"]),
+                     "power at SESOI": power_text(r.get("power")),
+                     "power at paper's effect": power_text(r.get("power_paper")),
+                     "MDE (80 %)": ("none at this n" if r.get("tested") and r.get("mde") is None and r.get("kind") != "all of"
+                                    else _fmt(r.get("mde"), fmt)),
+                     "verdict": verdict})
+    return pd.DataFrame(rows).set_index("claim")
+
+
+def summary_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many claims got each word (every word present, in the order of VERDICTS)."""
+    counts = {w: 0 for w in VERDICTS}
+    for r in rows:
+        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+    return counts
+
+
+def powered(rows: Iterable[Mapping[str, Any]], target: float = TARGET_POWER) -> tuple[int, int]:
+    """(claims with power ≥ ``target`` at the paper's effect — at the SESOI where the paper gives none —,
+    claims tested): the book's power goal."""
+    tested = [r for r in rows if r.get("tested")]
+    hit = 0
+    for r in tested:
+        pw = r.get("power_paper") if r.get("power_paper") is not None else r.get("power")
+        if pw is not None and not (isinstance(pw, float) and math.isnan(pw)) and pw >= target:
+            hit += 1
+    return hit, len(tested)

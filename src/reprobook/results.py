@@ -34,27 +34,7 @@ LIBRARIES = (
     "torch", "torchvision", "transformers", "trl", "diffusers", "accelerate",
     "scikit-learn", "numpy", "pytorch-ood", "papermill",
 )
-from .claims import VERDICTS, Verdict, mean_std, paired_comparison  # noqa: F401  (re-exported)
-
-
-@dataclass
-class Claim:
-    """One row of a chapter's *Paper vs this run* table and of the status page."""
-
-    claim: str  # the paper's claim in words
-    paper: str  # the paper's number(s), with their setting, as quoted
-    this_run: str  # this run's number(s), computed
-    verdict: str  # one of VERDICTS, computed from this run's numbers by a rule of reprobook.claims
-    source: str  # where the paper's number comes from (table, abstract, repository)
-    scale: str  # the scale of this run (data, model, epochs, seeds)
-    reason: str = ""  # why the verdict is what it is when not the plain outcome of the rule ("tiny run")
-    rule: str = ""  # the verdict rule in words, with what variation it covers
-    p: float | None = None  # the p-value behind the verdict (after any Holm adjustment)
-
-    @property
-    def shown(self) -> str:
-        """The verdict as the tables show it: ``not comparable (tiny run)``."""
-        return f"{self.verdict} ({self.reason})" if self.reason else self.verdict
+from .claims import ClaimTest, claims_table, dry_run, tiny_run
 
 
 @dataclass
@@ -68,6 +48,7 @@ class Check:
     name: str
     passed: bool
     detail: str = ""
+    paper: str = ""  # for a fact (a quantity fixed by arithmetic), the paper's number beside this run's
 
     def __str__(self) -> str:
         return f"{'passed' if self.passed else 'FAILED'}: {self.name}" + (f" ({self.detail})" if self.detail else "")
@@ -267,7 +248,7 @@ class RunRecord:
     """
 
     def __init__(self, chapter: str, *, profile: str, device: Any, seed: int, title: str = "",
-                 params: dict[str, Any] | None = None):
+                 params: dict[str, Any] | None = None, dry_run: bool = False):
         self.chapter = chapter
         self.title = title or chapter
         self.profile = check_choice("profile", profile, PROFILES)
@@ -276,7 +257,8 @@ class RunRecord:
         self.params = dict(params or {})
         self.metrics: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
-        self.claims: list[Claim] = []
+        self.claims: list[dict[str, Any]] = []  # rows of ClaimTest.row(), see add_claims
+        self.dry_run = bool(dry_run)
         self.checks: list[Check] = []
         self.glued: dict[str, Glued] = {}
         self._started = time.perf_counter()
@@ -335,21 +317,22 @@ class RunRecord:
 
         plt.close(fig)
 
-    def check(self, name: str, passed: Any, detail: str = "") -> Check:
+    def check(self, name: str, passed: Any, detail: str = "", *, paper: str = "") -> Check:
         """Record an in-chapter check (e.g. "the noise has the prescribed scale") and whether it passed.
 
         ``passed`` is anything with a truth value (a NumPy bool too); ``detail`` says what was measured
-        against what. A failed check does not stop the notebook: the status page lists it and the
-        end-to-end test of the book fails on it.
+        against what. A quantity fixed by arithmetic (the compression of nested vocabularies, a count the
+        method fixes) is a *fact*, recorded here with the paper's number in ``paper``, never as a claim. A
+        failed check does not stop the notebook: the status page lists it and the end-to-end test of the
+        book fails on it.
         """
-        from .checks import check_str
+        from .checks import ParameterError, check_str
 
         check_str("name", name)
-        if not isinstance(detail, str):
-            from .checks import ParameterError
-
-            raise ParameterError("detail", detail, "a string")
-        row = Check(name, bool(passed), detail)
+        for label, text in (("detail", detail), ("paper", paper)):
+            if not isinstance(text, str):
+                raise ParameterError(label, text, "a string")
+        row = Check(name, bool(passed), detail, paper)
         self.checks = [c for c in self.checks if c.name != name] + [row]  # a re-run cell replaces its check
         return row
 
@@ -371,42 +354,33 @@ class RunRecord:
         finally:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
-    def claim(self, claim: str, *, paper: str, this_run: str, verdict: "Verdict | str", source: str,
-              scale: str) -> Claim:
-        """Add a row to the claims table. ``verdict`` is a :class:`~reprobook.claims.Verdict` (or a verdict
-        word); in the tiny profile every verdict becomes *not comparable (tiny run)*."""
-        from .claims import check_choice_verdict, tiny_run
+    def add_claims(self, tests: Iterable[ClaimTest]) -> list[dict[str, Any]]:
+        """Add the chapter's claim tests (:class:`reprobook.claims.ClaimTest`, Holm-adjusted together by
+        :func:`reprobook.claims.holm_tests`), once: a second call replaces the first (a re-run cell). In the
+        tiny profile every verdict becomes *not comparable (tiny run)*, in a dry run *not comparable (dry
+        run)*; the numbers stay for the record."""
+        from .checks import ParameterError
 
-        if isinstance(verdict, str):
-            verdict = Verdict(check_choice_verdict(verdict), rule="")
-        if not isinstance(verdict, Verdict):
-            from .checks import ParameterError
-
-            raise ParameterError("verdict", verdict, "a reprobook.claims.Verdict or one of " + ", ".join(VERDICTS))
-        if self.profile == "tiny":
-            verdict = tiny_run(verdict)
-        rule = verdict.rule + (f" ({verdict.covers})" if verdict.covers and verdict.covers not in verdict.rule else "")
-        row = Claim(claim, paper, this_run, verdict.verdict, source, scale, reason=verdict.reason, rule=rule,
-                    p=verdict.p)
-        self.claims.append(row)
-        return row
-
-    def add_claims(self, rows: Iterable[dict[str, Any]]) -> None:
-        """:meth:`claim` for each dict of a chapter's claims function (keys as :meth:`claim`'s arguments)."""
-        for row in rows:
-            self.claim(**row)
+        tests = list(tests)
+        keys = [t.key for t in tests if isinstance(t, ClaimTest)]
+        if len(keys) != len(tests):
+            bad = next(t for t in tests if not isinstance(t, ClaimTest))
+            raise ParameterError("tests", bad, "reprobook.claims.ClaimTest objects (from claims.evaluate)")
+        if len(set(keys)) != len(keys):
+            raise ParameterError("tests", keys, "claims with distinct keys")
+        rows = []
+        for t in tests:
+            if self.profile == "tiny":
+                t = dataclasses.replace(t, verdict=tiny_run(t.verdict))
+            elif self.dry_run:
+                t = dataclasses.replace(t, verdict=dry_run(t.verdict))
+            rows.append(_jsonable(t.row()))
+        self.claims = rows
+        return rows
 
     def claims_frame(self):
-        """The *Paper vs this run* table as a pandas DataFrame (one row per claim)."""
-        import pandas as pd
-
-        frame = pd.DataFrame([{**asdict(c), "verdict": c.shown} for c in self.claims],
-                             columns=[f.name for f in dataclasses.fields(Claim)])
-        frame = frame.drop(columns=["reason", "p"])
-        return frame.rename(columns={
-            "claim": "Claim", "paper": "Paper", "this_run": "This run", "verdict": "Verdict",
-            "source": "Paper source", "scale": "Scale of this run", "rule": "Rule",
-        })
+        """The *Paper vs this run* table as a pandas DataFrame (one row per claim), as the status page shows it."""
+        return claims_table(self.claims)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -418,7 +392,8 @@ class RunRecord:
             "metrics": self.metrics,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "seconds": round(time.perf_counter() - self._started, 3),
-            "claims": [asdict(c) for c in self.claims],
+            "dry_run": self.dry_run,
+            "claims": self.claims,
             "checks": [asdict(c) for c in self.checks],
             "checkpoints": self.checkpoint_counts(),
             "provenance": provenance(self.device),
@@ -447,10 +422,3 @@ def load_results(directory: Path | None = None) -> list[dict[str, Any]]:
         return []
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))
             if not p.name.startswith(".") and p.name != "runs.json"]
-
-
-def verdict_greater(comparison: dict[str, float], alpha: float = 0.05) -> str:
-    """Deprecated: use :func:`reprobook.claims.superiority`."""
-    if comparison["mean_diff"] <= 0:
-        return "not reproduced"
-    return "reproduced" if comparison["p_greater"] < alpha else "partly"
