@@ -296,6 +296,44 @@ def test_completion_logprobs_are_exact_and_batch_independent(tiny64):
     assert mean == pytest.approx(naive / len(reply_ids), abs=1e-9)
 
 
+def test_completion_logits_only_equal_every_logit(tiny64):
+    from reprobook.llm.generation import _completion_pairs, _score_pairs
+
+    prompts = ["A long prompt about rivers, lakes and the sea, to be scored.", "Hi.", "Say something."]
+    answers = ["Rivers flow to the sea.", "Hello there!", ""]
+    pairs = _completion_pairs(tiny64, prompts, answers, False, None)
+    kept = _score_pairs(tiny64, pairs, batch_size=3)
+    every = _score_pairs(tiny64, pairs, batch_size=3, all_logits=True)
+    assert kept == pytest.approx(every, abs=1e-10) and kept[2] == 0.0
+
+
+@pytest.mark.parametrize("base, sliding", [("smollm2-135m-instruct", None), ("gemma-3-270m", 8)])
+def test_shared_prefix_scores_equal_one_pass_per_pair(base, sliding):
+    """The instruction once, each prompt once, its completions from the cache: the same log-probabilities as
+    one full pass per (prompt, completion), also past a sliding attention window (Gemma 3's layers)."""
+    from reprobook.llm.generation import _completion_pairs, _score_pairs, score_completions
+
+    lm = llm.tiny_causal_lm(base, seed=2, layers=2, hidden=32, dtype="float64")
+    if sliding:
+        lm.model.config.sliding_window = sliding
+    prompts = ["Instruction: answer in one word. Context: the river flows into the sea near the old town. Q: where?",
+               "Instruction: answer in one word. Context: cats purr. Q: what do cats do?",
+               "Instruction: answer in one word. Q: why?"]
+    comps = [["the sea", "sea", "a long completion with many more tokens than the others"], ["purr"], ["", "because"]]
+    shared, stats = score_completions(lm, prompts, comps, average=False)
+    alone, _ = score_completions(lm, prompts, comps, average=False, share_prefix=False)
+    naive = [[_score_pairs(lm, _completion_pairs(lm, [p], [c], False, None), all_logits=True)[0] if c else float("nan")
+              for c in cs] for p, cs in zip(prompts, comps)]
+    for got, other, want in zip(shared, alone, naive):
+        assert got == pytest.approx(want, abs=1e-8, nan_ok=True) and other == pytest.approx(want, abs=1e-8, nan_ok=True)
+    assert stats.completions == 6 and stats.computed_tokens < stats.prompt_tokens + 30
+    mean, _ = score_completions(lm, prompts[:1], comps[:1], average=True)
+    n = len(lm.tokenizer(comps[0][0], add_special_tokens=False)["input_ids"])
+    assert mean[0][0] == pytest.approx(naive[0][0] / n, abs=1e-8)
+    with pytest.raises(ParameterError, match="completions"):
+        score_completions(lm, prompts, ["one string per prompt"] * 3)
+
+
 # --------------------------------------------------------------------------------------------- judges
 def test_pairwise_judge_is_symmetric_under_swapping(tiny64):
     judge = llm.PairwiseJudge(tiny64)
@@ -441,6 +479,9 @@ def test_llm_throughput_benchmark_table(tiny):
     from reprobook import benchmarks
 
     result = benchmarks.run("llm-throughput", device="cpu", profile="tiny")
-    assert list(result.table.method) == ["generate, batch 1", "generate, batch 4", "score (log-probabilities)"]
+    assert list(result.table.method) == ["generate, batch 1", "generate, batch 4", "score, all logits",
+                                         "score, completion logits", "score, shared prefix"]
     assert (result.table["tokens/s"] > 0).all()
+    assert (result.table["pairs/s"].iloc[2:] > 0).all() and result.table["pairs/s"].iloc[:2].isna().all()
     assert all(len(v) == 2 for v in result.settings["rounds"].values())
+    assert result.settings["score_pairs"] == 6

@@ -1,21 +1,34 @@
-"""Language-model throughput: generated tokens per second by batch size, and scored tokens per second.
+"""Language-model throughput: generated tokens per second by batch size, and scored pairs per second.
 
-Explained in ``notebooks/alignment/baichuan_alignment.ipynb``; run from the shell as
-``reprobook bench llm-throughput``.
+Explained in ``notebooks/alignment/baichuan_alignment.ipynb`` (generation) and ``notebooks/rag/domainrag.ipynb``
+(scoring); run from the shell as ``reprobook bench llm-throughput``.
 
 How it measures: the profile's model (``model``: a registry name, folder or HF id; ``"tiny"`` for a
 random tiny model with SmolLM2's tokenizer) answers ``n_prompts`` short chat prompts greedily with
 :func:`reprobook.llm.generate`, ``max_new_tokens`` each, at every batch size in ``batch_sizes``
-(left-padded batches, EOS stop); tokens/s counts the generated tokens up to EOS. Scoring runs
-:func:`reprobook.llm.completion_logprobs` over the same prompts with a fixed answer and counts every
-token it processes. After ``warmup`` untimed calls, each row is the median of ``repeats`` rounds (in a
-shuffled order per round) with its quartiles; every round's value is in the settings.
+(left-padded batches, EOS stop); tokens/s counts the generated tokens up to EOS.
+
+Scoring is what the RAG chapters pay for: ``score_model`` (default: ``model``) computes log p(answer |
+prompt) for ``score_prompts`` raw-text prompts of about ``score_prompt_tokens`` tokens that share one
+instruction (the DomainRAG layout: instruction, a passage, the question), each followed by
+``score_answers`` short answers. Three ways, the same log-probabilities:
+
+* ``all logits``: one pass per (prompt, answer), the output layer at every position (the old way);
+* ``completion logits``: one pass per pair, the output layer only where an answer token is predicted
+  (transformers' ``logits_to_keep``);
+* ``shared prefix``: :func:`reprobook.llm.generation.score_completions`: the instruction once, each
+  prompt once, its answers side by side from the key-value cache.
+
+Rows report pairs/s (a pair: one prompt with one answer) and tokens/s. After ``warmup`` untimed calls,
+each row is the median of ``repeats`` rounds (in a shuffled order per round) with its quartiles; every
+round's value is in the settings.
 """
 
 from __future__ import annotations
 
 import random
 import statistics
+import time
 from typing import Any
 
 import pandas as pd
@@ -24,19 +37,43 @@ from ..checks import ParameterError, check_int, check_str
 from . import check_count, synchronize
 
 SIZES: dict[str, dict[str, Any]] = {
-    "tiny": dict(model="tiny", n_prompts=4, max_new_tokens=4, batch_sizes=(1, 4), warmup=0, repeats=2),
+    "tiny": dict(model="tiny", n_prompts=4, max_new_tokens=4, batch_sizes=(1, 4), warmup=0, repeats=2,
+                 score_model=None, score_prompts=3, score_prompt_tokens=48, score_answers=2),
     "smoke": dict(model="smollm2-135m-instruct", n_prompts=8, max_new_tokens=32, batch_sizes=(1, 4, 8), warmup=1,
-                  repeats=3),
+                  repeats=3, score_model="gemma-3-270m", score_prompts=4, score_prompt_tokens=400, score_answers=2),
     "paper": dict(model="smollm2-135m-instruct", n_prompts=32, max_new_tokens=128, batch_sizes=(1, 8, 32),
-                  warmup=1, repeats=5),
+                  warmup=1, repeats=5, score_model="gemma-3-270m", score_prompts=8, score_prompt_tokens=400,
+                  score_answers=2),
 }
 PROMPTS = ("Name three primary colours.", "What is the boiling point of water at sea level?",
            "Write one sentence about the sea.", "Give a synonym of 'happy'.", "How many legs does a spider have?",
            "What is the capital of Italy?", "Suggest a name for a cat.", "Explain what rain is in one sentence.")
+# a DomainRAG-like layout: the official short-answer instruction, a passage, the question
+_INSTRUCTION = ("使用给定的信息，请对用户的问题给出准确的回答。确保:\n1. 尽可能简洁的回答问题，用实体形式而不是句子形式回答问题。\n"
+                "2. 只给我答案，不要输出任何其他的话。\n **给定信息:** \n")
+_SENTENCES = ("中国人民大学{i}年本科招生计划共{n}人，其中国家专项计划{m}人。", "学校设有{n}个本科专业，分布在{m}个学院。",
+              "招生咨询电话为010-6251{n}，网址为www.ruc.edu.cn。", "第{i}条 考生须参加{m}年全国统一考试。")
+SCORE_METHODS = ("all logits", "completion logits", "shared prefix")
+
+
+def scoring_prompts(lm: Any, n: int, tokens: int) -> tuple[list[str], list[list[str]]]:
+    """``n`` raw-text prompts of about ``tokens`` tokens each (one instruction, a different passage, a
+    question) and two short answers for each."""
+    prompts = []
+    for i in range(n):
+        passage = ""
+        k = 0
+        while len(lm.tokenizer(_INSTRUCTION + passage, add_special_tokens=True)["input_ids"]) < tokens - 24:
+            passage += _SENTENCES[(i + k) % len(_SENTENCES)].format(i=2000 + i + k, n=100 + 7 * k + i, m=3 + k)
+            k += 1
+        prompts.append(f"{_INSTRUCTION}[信息 1]: [题目: 招生简章. 内容: {passage}]\n **问题:**\n第{i}个问题是什么？\n**回答:**\n")
+    answers = [[f"{100 + i}人", f"{2000 + i}年"] for i in range(n)]
+    return prompts, answers
 
 
 def measure(device: Any, profile: str, **settings: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
     from .. import llm
+    from ..llm.generation import _completion_pairs, _score_pairs, score_completions
 
     s = {**SIZES[profile], **settings}
     unknown = set(settings) - set(SIZES["smoke"]) - {"seed"}
@@ -46,34 +83,55 @@ def measure(device: Any, profile: str, **settings: Any) -> tuple[pd.DataFrame, d
     n, new = check_count("n_prompts", s["n_prompts"]), check_count("max_new_tokens", s["max_new_tokens"])
     sizes = tuple(check_int("batch_sizes", b, low=1) for b in s["batch_sizes"])
     repeats, warmup = check_count("repeats", s["repeats"]), check_count("warmup", s["warmup"], low=0)
-    lm = (llm.tiny_causal_lm(device=device) if s["model"] == "tiny" else llm.load_causal_lm(s["model"], device=device))
-    prompts = [PROMPTS[i % len(PROMPTS)] for i in range(n)]
-    methods = {f"generate, batch {b}": ("generate", b) for b in sizes} | {"score (log-probabilities)": ("score", 8)}
+    n_score, score_tokens = check_count("score_prompts", s["score_prompts"]), check_int(
+        "score_prompt_tokens", s["score_prompt_tokens"], low=16)
+    n_answers = check_count("score_answers", s["score_answers"])
 
-    def once(kind: str, batch: int) -> float:
+    def load(name: str):
+        return llm.tiny_causal_lm(device=device) if name == "tiny" else llm.load_causal_lm(name, device=device)
+
+    lm = load(s["model"])
+    scorer = lm if s["score_model"] in (None, s["model"]) else load(s["score_model"])
+    prompts = [PROMPTS[i % len(PROMPTS)] for i in range(n)]
+    long_prompts, answers = scoring_prompts(scorer, n_score, score_tokens)
+    answers = [a[:n_answers] + [f"{i}号" for i in range(n_answers - len(a))] for a in answers]
+    pairs = [pair for p, group in zip(long_prompts, answers)
+             for pair in _completion_pairs(scorer, [p] * len(group), group, False, None)]
+    n_pairs = len(pairs)
+    pair_tokens = sum(len(a) + len(b) for a, b in pairs)
+    methods = {f"generate, batch {b}": ("generate", b) for b in sizes} | {f"score, {m}": (m, 1) for m in SCORE_METHODS}
+
+    def once(kind: str, batch: int) -> tuple[float, float]:
         synchronize(device)
         if kind == "generate":
             out = llm.generate(lm, prompts, max_new_tokens=new, batch_size=batch)
-            return out.tokens_per_second
-        import time
-
+            return out.tokens_per_second, float("nan")
         start = time.perf_counter()
-        llm.completion_logprobs(lm, prompts, ["A short answer."] * n, batch_size=batch)
+        if kind == "shared prefix":
+            score_completions(scorer, long_prompts, answers, average=False)
+        else:
+            _score_pairs(scorer, pairs, batch_size=batch, all_logits=kind == "all logits")
         synchronize(device)
-        tokens = sum(llm.prompt_tokens(lm, p) + 6 for p in prompts)
-        return tokens / (time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        return pair_tokens / seconds, n_pairs / seconds
 
     for _ in range(warmup):
         for kind, batch in methods.values():
             once(kind, batch)
-    rounds: dict[str, list[float]] = {m: [] for m in methods}
+    rounds: dict[str, list[tuple[float, float]]] = {m: [] for m in methods}
     rng = random.Random(s.get("seed", 0))
     for _ in range(repeats):
         for m in rng.sample(list(methods), len(methods)):
             rounds[m].append(once(*methods[m]))
     rows = []
     for m, values in rounds.items():
-        q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-        rows.append({"method": m, "tokens/s": statistics.median(values), "q1": q[0], "q3": q[2]})
-    used = {k: s[k] for k in SIZES["smoke"]} | {"rounds": rounds, "parameters": lm.parameters}
+        tokens = [v[0] for v in values]
+        q = statistics.quantiles(tokens, n=4) if len(tokens) > 1 else [tokens[0]] * 3
+        rows.append({"method": m, "tokens/s": statistics.median(tokens), "q1": q[0], "q3": q[2],
+                     "pairs/s": statistics.median(v[1] for v in values)})
+    used = {k: s[k] for k in SIZES["smoke"]} | {
+        "rounds": {m: [v[0] for v in values] for m, values in rounds.items()},
+        "pair_rounds": {m: [v[1] for v in values] for m, values in rounds.items() if m.startswith("score")},
+        "parameters": lm.parameters, "score_parameters": scorer.parameters, "score_pairs": n_pairs,
+        "score_tokens_per_pair": pair_tokens / n_pairs}
     return pd.DataFrame(rows), used

@@ -232,32 +232,208 @@ def _completion_pairs(lm: LanguageModel, prompts: Sequence[str], completions: Se
     return pairs
 
 
+def _kept_positions(lengths: Sequence[tuple[int, int]]):
+    """The positions whose logits a right-padded batch needs: from the last prompt token of the shortest
+    prompt to the last-but-one token of the longest pair (token t is predicted by the logits at t − 1)."""
+    import torch
+
+    start = min(n_p for n_p, _ in lengths) - 1
+    end = max(n_p + n_c for n_p, n_c in lengths) - 1
+    return start, torch.arange(start, max(end, start + 1))
+
+
+def _score_pairs(lm: LanguageModel, pairs: Sequence[tuple[list[int], list[int]]], *, batch_size: int = 8,
+                 average: bool = False, all_logits: bool = False) -> list[float]:
+    """log p(completion ids | prompt ids) for each pair of token-id lists (right padding, batched).
+
+    Only the completion positions go through the output layer (transformers' ``logits_to_keep``); with a
+    262k-token vocabulary the output layer costs more than the rest of a pass. ``all_logits``: every
+    position (the slower way, kept for the throughput benchmark; the values are the same).
+    """
+    import torch
+
+    out = [0.0] * len(pairs)
+    pad_id = lm.tokenizer.pad_token_id
+    with torch.inference_mode():
+        for batch in _batches([len(a) + len(b) for a, b in pairs], batch_size):
+            if all(len(pairs[i][0]) == 0 or len(pairs[i][1]) == 0 for i in batch):
+                continue
+            rows = [pairs[i][0] + pairs[i][1] for i in batch]
+            ids, mask = _pad(rows, pad_id, "right")
+            lengths = [(max(len(pairs[i][0]), 1), len(pairs[i][1])) for i in batch]
+            start, keep = (0, None) if all_logits else _kept_positions(lengths)
+            kwargs = {} if keep is None else {"logits_to_keep": keep.to(lm.device)}
+            logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), **kwargs).logits
+            for r, i in enumerate(batch):
+                n_prompt, n_completion = len(pairs[i][0]), len(pairs[i][1])
+                if n_completion == 0 or n_prompt == 0:
+                    continue
+                # token t is predicted by the logits at position t − 1 (row start: the first kept position)
+                scores = _full(logits[r, n_prompt - 1 - start:n_prompt + n_completion - 1 - start]).log_softmax(-1)
+                target = ids[r, n_prompt:n_prompt + n_completion].to(scores.device)
+                total = float(scores.gather(-1, target[:, None]).sum())
+                out[i] = total / n_completion if average else total
+    return out
+
+
 def completion_logprobs(lm: LanguageModel, prompts: Sequence[str], completions: Sequence[str], *,
                         batch_size: int = 8, chat: bool = True, average: bool = False,
                         system: str | None = None) -> list[float]:
     """log p(completion | prompt) for each pair: the sum over the completion's tokens (``average``: the
-    mean per token), batched with right padding."""
-    import torch
-
+    mean per token), batched with right padding; the output layer runs on the completion positions only."""
     check_int("batch_size", batch_size, low=1)
     texts = _as_texts(lm, prompts, False, None)  # checks the list; chat formatting happens below
     if isinstance(completions, str) or len(completions) != len(texts):
         raise ParameterError("completions", completions, f"a list of {len(texts)} strings (one per prompt)")
     pairs = _completion_pairs(lm, texts, completions, chat, system)
-    out = [0.0] * len(pairs)
-    pad_id = lm.tokenizer.pad_token_id
+    return _score_pairs(lm, pairs, batch_size=batch_size, average=average)
+
+
+# --------------------------------------------------------------------------------------------- shared prefixes
+@dataclass
+class ScoreStats:
+    """What :func:`score_completions` cost: prompts and completions scored, tokens through the model, seconds."""
+
+    prompts: int = 0
+    completions: int = 0
+    prompt_tokens: int = 0  # prompt tokens of every prompt, the shared prefix counted in each
+    computed_tokens: int = 0  # tokens that went through the model (the shared prefix once per group)
+    seconds: float = 0.0
+
+    def add(self, other: "ScoreStats") -> "ScoreStats":
+        return ScoreStats(*(getattr(self, f) + getattr(other, f) for f in
+                            ("prompts", "completions", "prompt_tokens", "computed_tokens", "seconds")))
+
+    @property
+    def pairs_per_second(self) -> float:
+        return self.completions / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
+    if not rows:
+        return 0
+    first, n = rows[0], min(len(r) for r in rows)
+    for other in rows[1:]:
+        k = 0
+        while k < n and other[k] == first[k]:
+            k += 1
+        n = k
+    return n
+
+
+def _continue(lm: LanguageModel, ids: list[int], cache: Any, past: int, keep: int):
+    """One forward pass of ``ids`` after ``past`` cached tokens; the logits of the last ``keep`` positions."""
+    import torch
+
+    x = torch.tensor([ids], device=lm.device)
+    mask = torch.ones((1, past + len(ids)), dtype=torch.long, device=lm.device)
+    out = lm.model(input_ids=x, attention_mask=mask, cache=cache, use_cache=cache is not None,
+                   logits_to_keep=keep)
+    return out.logits[0], out.cache
+
+
+def score_completions(lm: LanguageModel, prompts: Sequence[str], completions: Sequence[Sequence[str]], *,
+                      chat: bool = False, average: bool = True, share_prefix: bool = True,
+                      min_shared: int = 8) -> tuple[list[list[float]], ScoreStats]:
+    """log p(c | prompt) for every completion c of every prompt, paying for each token once.
+
+    ``completions[i]`` lists the completions scored after ``prompts[i]`` (raw text, or user messages with
+    ``chat``). What is shared is computed once and reused through the key-value cache:
+
+    * the longest token prefix common to all ``prompts`` (an instruction, when the prompts of one template
+      are scored together), when it has at least ``min_shared`` tokens and ``share_prefix``;
+    * each prompt, whatever number of completions follow it (one pass per prompt, then the completions
+      side by side from its cache).
+
+    Only completion positions go through the output layer. Returns ``(scores, stats)``: per prompt, the
+    sum of the completion's token log-probabilities (``average``: the mean per token; an empty completion
+    scores NaN), and the :class:`ScoreStats`. The values equal those of one full pass per (prompt,
+    completion) up to floating-point rounding.
+    """
+    import copy
+
+    import torch
+
+    texts = _as_texts(lm, prompts, False, None)
+    if isinstance(completions, str) or len(completions) != len(texts):
+        raise ParameterError("completions", completions, f"a list of {len(texts)} lists of strings (one per prompt)")
+    for group in completions:
+        if isinstance(group, str) or not all(isinstance(c, str) for c in group):
+            raise ParameterError("completions", group, "a list of strings for each prompt")
+    check_int("min_shared", min_shared, low=1)
+    tok = lm.tokenizer
+    encoded = [chat_prompt(lm, t) if chat else t for t in texts]
+    prompt_ids = [_encode(lm, t, chat) for t in encoded]
+    comp_ids = [[tok(c, add_special_tokens=False)["input_ids"] for c in group] for group in completions]
+    stats = ScoreStats(prompts=len(texts), completions=sum(len(g) for g in comp_ids),
+                       prompt_tokens=sum(len(p) for p in prompt_ids))
+    start = time.perf_counter()
+    # the shared prefix: at least one token of every prompt stays outside it (its logits start the scoring)
+    shared = min(_common_prefix(prompt_ids), min((len(p) for p in prompt_ids), default=1) - 1)
+    shared = shared if share_prefix and shared >= min_shared and len(texts) > 1 else 0
+    out: list[list[float]] = []
     with torch.inference_mode():
-        for batch in _batches([len(a) + len(b) for a, b in pairs], batch_size):
-            rows = [pairs[i][0] + pairs[i][1] for i in batch]
-            ids, mask = _pad(rows, pad_id, "right")
-            logits = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits
-            for r, i in enumerate(batch):
-                n_prompt, n_completion = len(pairs[i][0]), len(pairs[i][1])
-                if n_completion == 0:
-                    continue
-                # token t is predicted by the logits at position t − 1
-                scores = _full(logits[r, n_prompt - 1:n_prompt + n_completion - 1]).log_softmax(-1)
-                target = ids[r, n_prompt:n_prompt + n_completion].to(scores.device)
-                total = float(scores.gather(-1, target[:, None]).sum())
-                out[i] = total / n_completion if average else total
-    return out
+        prefix_cache = None
+        if shared:
+            _, prefix_cache = _continue(lm, prompt_ids[0][:shared], _new_cache(lm), 0, 1)
+            stats.computed_tokens += shared
+        for ids, comps in zip(prompt_ids, comp_ids):
+            rest = ids[shared:]
+            cache = copy.deepcopy(prefix_cache) if prefix_cache is not None else None
+            if not comps:
+                out.append([])
+                continue
+            if len(comps) == 1:  # one pass over the rest of the prompt and the completion
+                c = comps[0]
+                logits, _ = _continue(lm, rest + c[:-1] if c else rest, cache, shared, max(len(c), 1))
+                stats.computed_tokens += len(rest) + max(len(c) - 1, 0)
+                out.append([_sum_logprob(logits, c, average)])
+                continue
+            need_cache = cache if cache is not None else _new_cache(lm)
+            last, cache = _continue(lm, rest, need_cache, shared, 1)
+            stats.computed_tokens += len(rest)
+            out.append(_score_after(lm, last[-1], cache, len(ids), comps, average, stats))
+    stats.seconds = time.perf_counter() - start
+    return out, stats
+
+
+def _new_cache(lm: LanguageModel):
+    from transformers import DynamicCache
+
+    return DynamicCache(config=lm.model.config)
+
+
+def _sum_logprob(logits, completion: Sequence[int], average: bool) -> float:
+    """Σ log p(c_t | …) from the logits that predict each token of ``completion`` (one row per token)."""
+    import torch
+
+    if not completion:
+        return float("nan")
+    lp = _full(logits[-len(completion):]).log_softmax(-1)
+    total = float(lp.gather(-1, torch.tensor(completion, device=lp.device)[:, None]).sum())
+    return total / len(completion) if average else total
+
+
+def _score_after(lm: LanguageModel, last_logits, cache: Any, past: int, comps: Sequence[Sequence[int]],
+                 average: bool, stats: ScoreStats) -> list[float]:
+    """Every completion scored after a cached prompt: the completions side by side (right padding) on
+    copies of the cache; the first token of each is predicted by the prompt's last logits."""
+    import torch
+
+    first = _full(last_logits).log_softmax(-1)
+    tails = [c[:-1] for c in comps]  # the last token of a completion predicts nothing that is scored
+    width = max(len(t) for t in tails)
+    scores = [[float(first[c[0]])] if c else [] for c in comps]
+    if width:
+        rows = [i for i, t in enumerate(tails) if t]
+        ids, mask = _pad([tails[i] for i in rows], lm.tokenizer.pad_token_id, "right")
+        cache.batch_repeat_interleave(len(rows))
+        full_mask = torch.cat([torch.ones((len(rows), past), dtype=torch.long), mask], dim=1)
+        logits = lm.model(input_ids=ids.to(lm.device), attention_mask=full_mask.to(lm.device),
+                          cache=cache, use_cache=True).logits
+        stats.computed_tokens += int(mask.sum())
+        for r, i in enumerate(rows):
+            lp = _full(logits[r, :len(tails[i])]).log_softmax(-1)
+            target = torch.tensor(comps[i][1:], device=lp.device)
+            scores[i] += lp.gather(-1, target[:, None])[:, 0].tolist()
+    return [(sum(s) / len(s) if average else sum(s)) if s else float("nan") for s in scores]
