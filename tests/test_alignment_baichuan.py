@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 from reprobook.alignment.evaluation import rouge_l_f
@@ -47,27 +50,87 @@ def test_scored_pairs_and_length_baseline():
     assert length_baseline([{"chosen": "long answer", "rejected": "no"}, {"chosen": "x", "rejected": "yy"}]) == [1, 0]
 
 
-def test_training_and_stage_figures_draw_what_the_runs_logged():
+def test_training_figure_draws_what_the_runs_logged():
     import matplotlib
 
     matplotlib.use("Agg")
     from types import SimpleNamespace as NS
 
-    from reprobook.alignment.evaluation import STAGE_METRICS, StageTable, stage_figure, training_figure
+    from reprobook.alignment.evaluation import training_figure
 
     run = lambda losses, logs=(): NS(losses=list(losses), logs=list(logs))  # noqa: E731
-    sft = NS(records={"packed": run([2.0, 1.5, 1.2]), "padded": run([2.1, 1.9])})
-    rm = NS(records={"A": run([0.7, 0.6]), "B": run([0.69, 0.5])})
-    pref = NS(records={"DPO": run([0.69, 0.6]), "GRPO": run([], [{"reward": 0.1}, {"loss": 0.0}, {"reward": 0.3}])})
-    fig = training_figure(sft, rm, pref)
-    assert [ax.get_ylabel() for ax in fig.axes] == ["SFT loss", "reward-model loss", "DPO loss",
-                                                    "GRPO mean reward (reward model A)"]
-    assert list(fig.axes[3].lines[0].get_ydata()) == [0.1, 0.3]  # the logged rewards only
-    assert list(fig.axes[0].lines[0].get_ydata()) == [2.0, 1.5, 1.2]
-    pref.records["GRPO"] = run([], [])  # a run restored from the cache without its logs: its panel is left out
-    assert len(training_figure(sft, rm, pref).axes) == 3
+    sft = NS(record=run([2.0, 1.5, 1.2]))
+    dpo = NS(records={"DPO (seed 0)": run([0.69, 0.6]), "DPO (seed 1)": run([0.69, 0.65])})
+    grpo = NS(record=run([], [{"reward": 0.1}, {"loss": 0.0}, {"reward": 0.3}]))
+    fig = training_figure(sft, dpo, grpo)
+    assert len(fig.axes) == 3
+    grpo.record = run([], [])  # a run restored from the cache without its logs: its panel is left out
+    assert len(training_figure(sft, dpo, grpo).axes) == 2
 
-    intervals = {m: {"start": (0.5, 0.4, 0.6), "SFT": (0.6, 0.5, 0.7)} for m in STAGE_METRICS}
-    fig = stage_figure(StageTable(table=None, intervals=intervals))
-    assert [ax.get_title() for ax in fig.axes] == list(STAGE_METRICS)
-    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["start", "SFT"]
+
+# --------------------------------------------------------------------------------------------- reward heads
+def _planted_features(n, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    good, bad = rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    good[:, 0] += 2.0  # the first feature carries the preference
+    return good, bad
+
+
+def test_reward_head_converges_to_the_same_optimum_from_any_seed():
+    from reprobook.alignment.reward import fit_reward_head
+
+    good, bad = _planted_features(40)
+    a = fit_reward_head(good, bad, alpha=0.0, lam=0.01, seed=0)
+    b = fit_reward_head(good, bad, alpha=0.0, lam=0.01, seed=7)
+    assert a.converged and b.converged and np.allclose(a.w, b.w, atol=1e-4)
+    assert (a.score(good) > a.score(bad)).mean() >= 0.85
+    raw = np.concatenate([((good - a.mean) / a.scale) @ a.w, ((bad - a.mean) / a.scale) @ a.w]) + a.b
+    assert a.unit == pytest.approx(raw.std())
+
+
+def test_the_pointwise_term_pulls_scores_toward_the_absolute_ones():
+    from reprobook.alignment.reward import fit_reward_head
+
+    good, bad = _planted_features(40)
+    kw = dict(chosen_score=[1.0] * 40, rejected_score=[0.0] * 40, score_weight=[1.0] * 40, lam=0.01, seed=0)
+    with_ = fit_reward_head(good, bad, alpha=5.0, **kw)
+    without = fit_reward_head(good, bad, alpha=0.0, **kw)
+    def raw(h, x):
+        return ((x - h.mean) / h.scale) @ h.w + h.b
+    err = lambda h: np.mean((raw(h, good) - 1) ** 2 + raw(h, bad) ** 2)  # noqa: E731
+    assert err(with_) < err(without)
+    # α·ω = 0 where a pair has no scores: the term then changes nothing
+    zero = fit_reward_head(good, bad, alpha=5.0, **{**kw, "score_weight": [0.0] * 40})
+    assert np.allclose(zero.w, without.w, atol=1e-4)
+
+
+def test_lambda_is_chosen_by_cross_validation_over_prompts():
+    from reprobook.alignment.reward import choose_lambda
+
+    good, bad = _planted_features(40)
+    lam = choose_lambda(good, bad, [f"p{i // 2}" for i in range(40)], (1e-3, 1e-1, 100.0), seed=0)
+    assert lam in (1e-3, 1e-1)  # a huge penalty flattens the head
+
+
+def test_per_prompt_averages_pairs_that_share_a_prompt():
+    from reprobook.alignment.evaluation import per_prompt
+
+    assert per_prompt([1, 0, 1, 1], ["a", "a", "b", "c"]) == (["a", "b", "c"], [0.5, 1.0, 1.0])
+
+
+# --------------------------------------------------------------------------------------------- merging
+def test_model_stock_clips_its_ratio_to_the_segment():
+    import torch
+
+    from reprobook.alignment.merging import model_stock, model_stock_ratio
+
+    u = torch.tensor([1.0, 0.0])
+    assert model_stock_ratio([u, u]) == pytest.approx(1.0)
+    assert model_stock_ratio([u, torch.tensor([0.0, 1.0])]) == 0.0
+    assert model_stock_ratio([u, -0.9 * u + torch.tensor([0.0, 0.1])]) == 0.0  # cos θ ≈ −0.99: t would be ≈ −198
+    cos = 0.5
+    assert model_stock_ratio([u, torch.tensor([cos, math.sqrt(1 - cos ** 2)])]) == pytest.approx(2 * cos / (1 + cos))
+    ratios = {}
+    w0 = {"w": torch.zeros(2)}
+    merged = model_stock([{"w": u}, {"w": torch.tensor([0.0, 1.0])}], w0, ratios=ratios)
+    assert torch.equal(merged["w"], w0["w"]) and ratios["w"][1] == 0.0  # orthogonal updates: back to the anchor

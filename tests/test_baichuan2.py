@@ -1,4 +1,5 @@
-"""Baichuan 2's pieces: NormHead, the max-z loss, the training step, the scaling-law fit and its verdict,
+"""Baichuan 2's pieces: NormHead (and its official initialisation), the max-z loss, the training step, the
+learning-rate sensitivity, the repetition-penalty measure, the scaling-law fit and its equivalence test,
 the corpus (deduplication, split, user folders) and the chapter's paper profile on small local data."""
 
 import json
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 from reprobook import profiles
-from reprobook.alignment import corpus, normhead, pretraining, scaling
+from reprobook.alignment import ablations, corpus, normhead, pretraining, scaling
 from reprobook.alignment import tokenizer as T
 from reprobook.checks import ParameterError
 
@@ -87,6 +88,17 @@ def test_fold_normhead_gives_a_plain_model_with_the_same_logits():
         normhead.fold_normhead(normhead.apply_normhead(tiny_gpt2()))
 
 
+def test_normhead_starts_its_rows_like_the_released_code():
+    # kaiming-uniform with a = √5: uniform in ±1/√d, so every row's norm is near 1/√3 whatever the width
+    for d in (16, 64):
+        model = pretraining.build_model(pretraining.ModelSize(d, 1, 2), 512, normhead=True, seed=0, max_positions=8)
+        w = model.get_output_embeddings().weight
+        assert w.abs().max() <= 1 / math.sqrt(d) + 1e-6
+        assert w.norm(dim=1).mean().item() == pytest.approx(1 / math.sqrt(3), rel=0.05)
+    plain = pretraining.build_model(pretraining.ModelSize(64, 1, 2), 512, normhead=False, seed=0, max_positions=8)
+    assert plain.get_output_embeddings().weight.norm(dim=1).mean().item() < 0.25  # transformers' N(0, 0.02²)
+
+
 def test_apply_normhead_rejects_models_without_a_linear_head():
     with pytest.raises(ParameterError, match="model"):
         normhead.apply_normhead(torch.nn.Linear(2, 2))
@@ -132,6 +144,19 @@ def test_a_training_step_with_normhead_and_max_z(tmp_path):
     assert again.loss == rec.loss and again.eval_steps == rec.eval_steps and again.parameters == rec.parameters
 
 
+def test_the_output_layer_can_be_left_out_of_the_weight_decay():
+    model = tiny_llama(False)
+    head = model.get_output_embeddings().weight
+    for decay in (True, False):
+        settings = pretraining.TrainSettings(steps=1, batch_size=2, seq_len=8, lr=1e-3, output_weight_decay=decay)
+        with_decay, without = pretraining.parameter_groups(model, settings)
+        assert with_decay["weight_decay"] == 0.1 and without["weight_decay"] == 0.0
+        assert any(p is head for p in with_decay["params"]) == decay
+        assert any(p is head for p in without["params"]) != decay
+        assert all(p.ndim < 2 for p in without["params"] if p is not head)
+        assert len(with_decay["params"]) + len(without["params"]) == len(list(model.parameters()))
+
+
 def test_train_cached_loads_the_second_time(tmp_path, monkeypatch):
     monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path))
     blocks = torch.randint(2, VOCAB, (6, 8))
@@ -142,6 +167,10 @@ def test_train_cached_loads_the_second_time(tmp_path, monkeypatch):
     assert not loaded and loaded_again and second.loss == first.loss
     _, other = pretraining.train_cached(size, VOCAB, blocks, blocks[:2], settings, seed=1, device="cpu")
     assert not other
+    model, record, loaded = pretraining.train_cached(size, VOCAB, blocks, blocks[:2], settings, seed=0, device="cpu",
+                                                     return_model=True)
+    assert loaded and record.loss == first.loss and not model.training
+    assert pretraining.validation_loss(model, blocks[:2], batch_size=2, device="cpu") == pytest.approx(first.final_val_loss)
 
 
 def test_a_non_finite_loss_stops_the_run():
@@ -166,13 +195,47 @@ def test_learning_rate_schedule_and_settings_checks():
 
 
 def test_pack_tokens_ends_documents_with_eos():
-    tok = T.truncate(T.train_bpe(["abc abd", "xyz"] * 5, 300, coverage=1.0),
-                     T.train_bpe(["abc abd", "xyz"] * 5, 300, coverage=1.0).min_vocab_size)
+    tok = T.train_sentencepiece(["abc abd", "xyz"] * 5, 268, coverage=1.0)
     blocks = pretraining.pack_tokens(tok, ["ab", "x"], 2)
-    assert blocks.tolist() == [[tok.convert_tokens_to_ids("a"), tok.convert_tokens_to_ids("b")],
-                               [tok.eos_token_id, tok.convert_tokens_to_ids("x")]]
+    ab, x = tok.encode("ab"), tok.encode("x")
+    assert blocks.flatten().tolist()[:len(ab) + 2] == ab + [tok.eos_token_id] + x[:1]
     with pytest.raises(ParameterError, match="texts"):
         pretraining.pack_tokens(tok, ["a"], 10)
+
+
+# --------------------------------------------------------------------------------------------- NormHead, max-z measures
+def test_learning_rate_sensitivity_by_hand():
+    initial = 7.0
+    # mean of (3, 3.5, 7 (diverged, capped), 7 (above L0, capped)) minus the best, 3
+    assert ablations.lr_sensitivity([3.0, 3.5, float("nan"), 9.0], initial) == pytest.approx((3 + 3.5 + 7 + 7) / 4 - 3)
+    assert ablations.lr_sensitivity([2.0, 2.0], initial) == 0.0
+    assert ablations.largest_good_lr([1e-3, 1e-2, 1e-1], [3.0, 3.05, 3.2], initial) == 1e-2
+
+
+def test_repetition_sensitivity_matches_transformers_processor():
+    from transformers import RepetitionPenaltyLogitsProcessor
+
+    model = tiny_llama(False).eval()
+    x = torch.randint(0, VOCAB, (2, 6))
+    with torch.no_grad():
+        logits = model(input_ids=x).logits
+    kl = []
+    for t in range(6):
+        scores = RepetitionPenaltyLogitsProcessor(1.3)(x[:, :t + 1], logits[:, t].clone())
+        p, q = logits[:, t].log_softmax(-1), scores.log_softmax(-1)
+        kl.append((p.exp() * (p - q)).sum(-1))
+    expected = torch.stack(kl).mean().item()
+    assert ablations.repetition_sensitivity(model, x, 1.3, batch_size=1) == pytest.approx(expected, rel=1e-3)
+    assert ablations.repetition_sensitivity(model, x, 1.0) == pytest.approx(0.0, abs=1e-7)
+    with torch.no_grad():  # larger logits: the same penalty moves the distribution more
+        model.get_output_embeddings().weight.mul_(4.0)
+    assert ablations.repetition_sensitivity(model, x, 1.3) > expected
+
+
+def test_decline_per_step_is_minus_the_log_slope():
+    assert ablations.decline_per_step([8.0, 4.0, 2.0, 1.0]) == pytest.approx(math.log(2))
+    assert ablations.decline_per_step([1.0, 1.0, 1.0]) == pytest.approx(0.0)
+    assert ablations.late_mean([1, 2, 3, 4, 5, 6, 7, 8]) == pytest.approx(7.5)
 
 
 # --------------------------------------------------------------------------------------------- scaling law
@@ -202,21 +265,26 @@ def test_pooled_seed_sd_by_hand():
     assert math.isnan(scaling.pooled_seed_sd([[1.0]]))
 
 
-@pytest.mark.parametrize("observed,guess,expected", [
-    ([3.00, 3.02], 3.2, "reproduced"),  # error 0.01 ≤ 2 × 0.01 and the no-scaling guess is off by 0.19
-    ([3.05, 3.07], 3.2, "partly"),  # error 0.06 > 0.02, but still better than the guess (0.14)
-    ([3.00, 3.02], 3.01, "partly"),  # within the seed noise, but so is the no-scaling guess
-    ([3.15, 3.17], 3.2, "not reproduced"),  # error 0.16 > 0.02 and worse than the guess (0.04)
-])
-def test_prediction_verdict(observed, guess, expected):
-    v = scaling.prediction_verdict(3.0, observed, seed_sd=0.01, no_scaling_guess=guess)
-    assert v.verdict == expected and v.estimate == pytest.approx(sum(observed) / 2 - 3.0)
-    assert "pooled seed standard deviation" in v.rule
+def test_prediction_test_is_two_one_sided_z_tests():
+    from scipy import stats
 
+    t = scaling.prediction_test(3.0, 0.01, [3.01, 3.03], seed_sd=0.02, margin=0.05)
+    se = math.sqrt(0.01 ** 2 + 0.02 ** 2 / 2)
+    assert t["se"] == pytest.approx(se) and t["estimate"] == pytest.approx(0.02)
+    assert t["p"] == pytest.approx(max(stats.norm.sf((0.02 + 0.05) / se), stats.norm.cdf((0.02 - 0.05) / se)))
+    assert t["low"] == pytest.approx(0.02 - stats.norm.ppf(0.975) * se) and t["kind"] == "equivalence"
+    from reprobook import claims
 
-def test_prediction_verdict_edge_cases():
-    assert scaling.prediction_verdict(3.0, [float("nan")], seed_sd=0.1, no_scaling_guess=3.1).verdict == "not comparable"
-    assert scaling.prediction_verdict(3.0, [3.0, 3.0], seed_sd=float("nan"), no_scaling_guess=3.1).verdict == "not comparable"
+    args = {k: v for k, v in t.items() if k != "se"}
+    assert claims.from_test(**args, unit="seeds", sesoi=0.05).verdict == "inconclusive"  # p = 0.04 > 0.025
+    near = {k: v for k, v in scaling.prediction_test(3.0, 0.005, [3.00, 3.01], seed_sd=0.01, margin=0.05).items()
+            if k != "se"}
+    assert claims.from_test(**near, unit="seeds", sesoi=0.05).verdict == "reproduced"
+    far = {k: v for k, v in scaling.prediction_test(3.0, 0.01, [3.3, 3.32], seed_sd=0.02, margin=0.05).items()
+           if k != "se"}
+    assert claims.from_test(**far, unit="seeds", sesoi=0.05).verdict == "contradicted"
+    power, _, mde = t["design"](0.025)
+    assert 0 < power < 1 and mde == pytest.approx(se * (stats.norm.ppf(0.975) + stats.norm.ppf(0.9)))
 
 
 def test_the_first_recorded_prediction_is_kept(tmp_path):
@@ -299,33 +367,46 @@ def test_the_catalog_registers_the_corpus_entries():
 
 # --------------------------------------------------------------------------------------------- paper profile
 def test_paper_profile_runs_on_a_user_corpus_with_a_hugging_face_tokenizer(tmp_path, monkeypatch):
-    """The paper profile's model sizes and settings, a user's folder and a saved HF tokenizer: one short
-    run of its smallest model (the real runs need GPUs)."""
+    """The paper profile's settings, a user's folder and a saved HF tokenizer: one short run of a small model
+    (the real runs need GPUs)."""
+    from transformers import PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
     monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / "cache"))
     texts = tmp_path / "corpus"
     texts.mkdir()
     (texts / "en.txt").write_text("\n\n".join(varied_texts(60)), encoding="utf-8")
     (texts / "zh.txt").write_text("\n\n".join(varied_texts(60, chinese=True)), encoding="utf-8")
+    raw = Tokenizer(models.BPE(unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    raw.train_from_iterator([p.read_text(encoding="utf-8") for p in texts.iterdir()],
+                            trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "</s>"]))
+    tok = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="<unk>", eos_token="</s>", pad_token="</s>")
     tok_dir = tmp_path / "tok"
-    trained = T.train_bpe([p.read_text(encoding="utf-8") for p in texts.iterdir()], 600, coverage=1.0)
-    tok = T.truncate(trained, trained.max_vocab_size)
     tok.save_pretrained(tok_dir)
     pretraining.llama_config(pretraining.ModelSize(8, 1, 1), len(tok), 16).save_pretrained(tok_dir)
-    cfg = profiles.config("baichuan2", "paper", corpus=str(texts), lm_tokenizer=str(tok_dir), steps=2, batch_size=2,
-                          seq_len=16, val_blocks=2)
+    cfg = profiles.config("baichuan2", "paper", corpus=str(texts), lm_tokenizer=str(tok_dir), batch_size=2,
+                          seq_len=16, val_blocks=2, ablation_steps=2)
     overview = corpus.corpus_overview(cfg.corpus)
-    data = pretraining.chapter_lm_data(cfg, overview)
+    data = pretraining.chapter_lm_data(cfg, overview, train_tokens=2 * 2 * 16)
     assert data.vocab_size == len(tok) and data.train_blocks.shape == (2 * 2, 16)
-    size = pretraining.ModelSize.parse(cfg.model_sizes[0])
-    rec, loaded = pretraining.train_cached(size, data.vocab_size, data.train_blocks, data.val_blocks,
-                                           pretraining.settings_from(cfg), seed=0, device="cpu", data_key=data.key)
-    assert not loaded and math.isfinite(rec.final_val_loss) and rec.parameters["non_embedding"] > 1_000_000
+    rec, loaded = pretraining.train_cached(pretraining.ModelSize(64, 2, 4), data.vocab_size, data.train_blocks,
+                                           data.val_blocks, pretraining.settings_from(cfg), seed=0, device="cpu",
+                                           data_key=data.key)
+    assert not loaded and math.isfinite(rec.final_val_loss) and rec.parameters["non_embedding"] > 10_000
 
 
 def test_chapter_configuration():
     smoke = profiles.config("baichuan2", "smoke")
-    assert len(smoke.model_sizes) >= 5 and smoke.n_seeds >= 2 and smoke.budget_seconds == 360
+    assert smoke.n_seeds >= 5 and smoke.scaling_seeds >= 2 and smoke.budget_seconds == 360
     assert smoke.max_z_weight == 2e-4 and smoke.character_coverage == 0.9999 and smoke.max_token_length == 32
+    assert smoke.max_z_weight in smoke.maxz_weights and 0.0 in smoke.maxz_weights
+    assert smoke.target_fraction > max(smoke.scaling_fractions)
+    from reprobook.chapters.baichuan2 import claim_specs
+
+    for name in ("tiny", "smoke", "paper"):
+        specs = claim_specs(profiles.config("baichuan2", name))
+        assert len({s.key for s in specs}) == len(specs)
     paper = profiles.config("baichuan2", "paper")
     assert max(paper.vocab_sizes) == 125696
     with pytest.raises(ParameterError):

@@ -368,6 +368,9 @@ def test_linear_merge_and_model_stock_against_hand_computations():
     # three models, orthogonal updates: cos θ = 0, t = 0, the anchor itself
     e = [{"w": torch.tensor([1.0, 0.0, 0.0])}, {"w": torch.tensor([0.0, 1.0, 0.0])}, {"w": torch.tensor([0.0, 0.0, 1.0])}]
     assert torch.allclose(llm.model_stock(e, anchor={"w": torch.zeros(3)})["w"], torch.zeros(3))
+    # opposed updates: the unclipped t = 2 cos / (1 + cos) would be −18 at cos θ = −0.9; clipped, the anchor
+    opposed = [{"w": torch.tensor([1.0, 0.0])}, {"w": torch.tensor([-0.9, 0.4359])}]
+    assert torch.allclose(llm.model_stock(opposed, anchor={"w": torch.zeros(2)})["w"], torch.zeros(2))
     with pytest.raises(ParameterError, match="weights"):
         llm.linear_merge([w1, w2], [0.5, 0.6])
     with pytest.raises(ParameterError, match="models"):
@@ -468,11 +471,22 @@ def test_every_profile_gives_valid_trainer_settings():
 
     for profile in ("tiny", "smoke", "paper"):
         cfg = profiles.config("baichuan_alignment", profile)
-        for settings in stage_configs(cfg, seed=0).values():
+        configs = stage_configs(cfg, seed=0)
+        for settings in configs.values():
             llm.TrainConfig(**settings)  # raises on a bad value
-        assert cfg.grpo_batch % cfg.grpo_generations == 0  # trl: whole groups per batch
+        assert configs["grpo"]["batch_size"] % cfg.grpo_generations == 0  # trl: whole groups per batch
+        assert configs["grpo"]["loss_type"] == "grpo" and len(cfg.dpo_seeds) >= 2
     paper = profiles.config("baichuan_alignment", "paper")
     assert _where(paper.model) == ("hub", paper.model) and paper.lora_r is None and paper.grpo_generations == 3
+
+
+def test_grpo_runs_with_the_loss_type_set_explicitly(tiny, tmp_path):
+    trainer = llm.build_trainer("grpo", tiny, [{"prompt": [{"role": "user", "content": "Hi"}]}] * 2,
+                                llm.TrainConfig(steps=1, batch_size=2, num_generations=2, lora_r=None),
+                                output_dir=str(tmp_path), reward=lambda prompts, completions, **_: [0.0] * len(prompts))
+    assert trainer.args.loss_type == "grpo"  # trl 1.16's default would be "dapo"
+    with pytest.raises(ParameterError, match="loss_type"):
+        llm.TrainConfig(loss_type="ppo")
 
 
 def test_llm_throughput_benchmark_table(tiny):

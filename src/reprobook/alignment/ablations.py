@@ -1,154 +1,275 @@
-"""Explained in `notebooks/alignment/baichuan2.ipynb`: NormHead and the max-z loss, switched on and off.
+"""Explained in `notebooks/alignment/baichuan2.ipynb`: NormHead and the max-z loss where instabilities exist.
 
 Baichuan 2 reports that NormHead "stabilises training significantly" and that the max-z loss keeps the
-logits small, which "stabilises training and makes inference more robust". :func:`factorial_ablation`
-trains one small model four ways — NormHead on/off × max-z on/off, a 2 × 2 factorial — at a learning
-rate high enough to stress training, each with the same seeds, so that each piece is compared with and
-without the other on paired runs (same seed, same data order, same other setting):
+logits small, which "stabilises training and makes inference more robust" to the repetition penalty.
+At a small scale, instability shows as *learning-rate sensitivity* (Wortsman et al., 2023, small-scale
+proxies): how much worse the final loss gets away from the best learning rate. Two experiments:
 
-- **NormHead**: final validation loss with vs without it (a run that diverged counts as the uniform
-  predictor, ln V); how many runs diverged;
-- **max-z**: the largest logit of the last quarter of training with vs without it; and whether it
-  costs validation loss (non-inferiority within a margin stated in the chapter's configuration).
+- :func:`lr_sweep`: one model size trained at every learning rate of a sweep, NormHead on and off (max-z
+  off in both), with the same seeds. Per seed and arm the **learning-rate sensitivity** is
+
+      S = mean over η of [min(L(η), L₀) − L*],     L* = min over η of min(L(η), L₀),
+
+  with L(η) the final validation loss at learning rate η and L₀ = ln V the loss of the uniform predictor
+  (a run that diverged counts as L₀). The claim: S is lower with NormHead, paired by seed.
+- :func:`maxz_dose_response`: NormHead off and no weight decay on the output layer (the two other brakes
+  on the logits removed), the max-z weight at 0 and at increasing doses, the same seeds. Per run: the
+  mean over the last quarter of training of the quantity the loss penalises, the mean over tokens of each
+  token's largest logit; the sensitivity of the trained model to the repetition penalty
+  (:func:`repetition_sensitivity`, forward passes only); the final validation loss.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
 
-from ..claims import Verdict, non_inferiority, superiority
+import numpy as np
+import torch
+
 from ..results import glued
 from .pretraining import LMData, ModelSize, RunRecord, TrainSettings, train_cached
 
+NEAR_BEST = 0.1  # nats: a learning rate "works" when its final loss is within this of the best of the sweep
 
+
+# --------------------------------------------------------------------------------------------- measures
+def lr_sensitivity(losses: Sequence[float], initial: float) -> float:
+    """Wortsman et al.'s learning-rate sensitivity of one sweep: mean over the learning rates of
+    min(L, L₀) − the best of them (a non-finite loss counts as L₀)."""
+    capped = [min(x, initial) if math.isfinite(x) else initial for x in losses]
+    return float(np.mean(capped) - min(capped))
+
+
+def largest_good_lr(lrs: Sequence[float], losses: Sequence[float], initial: float, tolerance: float = NEAR_BEST) -> float:
+    """The largest learning rate whose final loss is within ``tolerance`` nats of the sweep's best."""
+    capped = [min(x, initial) if math.isfinite(x) else initial for x in losses]
+    best = min(capped)
+    return float(max(lr for lr, x in zip(lrs, capped) if x <= best + tolerance))
+
+
+def late_mean(values: Sequence[float], share: float = 0.25) -> float:
+    """The mean of the last ``share`` of ``values`` (NaN when empty)."""
+    if not values:
+        return float("nan")
+    k = max(1, int(round(share * len(values))))
+    return float(np.mean(values[-k:]))
+
+
+@torch.no_grad()
+def repetition_sensitivity(model: torch.nn.Module, blocks: torch.Tensor, penalty: float = 1.3,
+                           batch_size: int = 8) -> float:
+    """How much the repetition penalty changes the model's next-token distribution: the mean over the
+    positions of ``blocks`` of KL(p ‖ p_θ), p the model's distribution and p_θ the distribution after the
+    penalty θ of ``transformers``' ``RepetitionPenaltyLogitsProcessor`` (a logit z of a token already in
+    the context becomes z/θ if z > 0, z·θ otherwise). The larger the logits, the larger the change."""
+    total, count = 0.0, 0
+    for start in range(0, len(blocks), batch_size):
+        x = blocks[start:start + batch_size]
+        logits = model(input_ids=x).logits.float()
+        # seen[b, t, v]: token v occurs in x[b, :t + 1], the context of the prediction at position t
+        seen = torch.nn.functional.one_hot(x, logits.shape[-1]).cumsum(1) > 0
+        penalised = torch.where(seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
+        logp, logq = logits.log_softmax(-1), penalised.log_softmax(-1)
+        kl = (logp.exp() * (logp - logq)).sum(-1)
+        total += float(kl.sum())
+        count += kl.numel()
+    return total / count
+
+
+def decline_per_step(values: Sequence[float]) -> float:
+    """−slope of log(value) against the dose index 0, 1, 2, …: how much a measure falls per dose step
+    (a relative change: 0.105 is about 10 % less per step)."""
+    y = np.log(np.asarray(values, dtype=float))
+    k = np.arange(len(y), dtype=float)
+    return float(-np.polyfit(k, y, 1)[0])
+
+
+# --------------------------------------------------------------------------------------------- the sweep
 @dataclass
-class AblationRun:
+class SweepRun:
     normhead: bool
-    max_z: bool
+    lr: float
     seed: int
     record: RunRecord
     loaded: bool
 
-    @property
-    def label(self) -> str:
-        return f"NormHead {'on' if self.normhead else 'off'}, max-z {'on' if self.max_z else 'off'}"
-
-    def late_max_logit(self) -> float:
-        """The mean, over the last quarter of the steps run, of each step's largest logit."""
-        z = self.record.max_logit
-        return float("nan") if not z else sum(z[-max(1, len(z) // 4):]) / max(1, len(z) // 4)
-
-    def loss_for_comparison(self, vocab_size: int) -> float:
-        """The final validation loss; ln V (the uniform predictor) for a run that diverged."""
-        loss = self.record.final_val_loss
-        return math.log(vocab_size) if self.record.diverged or not math.isfinite(loss) else loss
-
 
 @dataclass
-class Ablation:
-    """The 2 × 2 ablation: its runs, table, figures and verdicts."""
+class LRSweep:
+    """NormHead on and off across a learning-rate sweep: runs, per-seed sensitivities and the figure."""
 
-    runs: list[AblationRun]
-    table: Any  # pandas DataFrame, one row per run
-    fig_loss: Any = glued()
-    fig_logit: Any = glued()
+    runs: list[SweepRun]
+    table: Any  # DataFrame: arm × learning rate → mean final loss, diverged runs
+    sensitivity: dict  # arm ("on"/"off") → [S per seed]
+    fig: Any = glued()
     size: str = glued()
-    lr: float = glued(".3g")
-    tokens: int = glued(",")
+    steps: int = glued()
     seeds: int = glued()
-    loss_normhead_on: float = glued(".3f")  # mean final validation loss (diverged runs at ln V)
-    loss_normhead_off: float = glued(".3f")
-    diverged_normhead_on: int = glued()
-    diverged_normhead_off: int = glued()
-    runs_per_arm: int = glued()
-    logit_maxz_on: float = glued(".2f")  # mean late max logit
-    logit_maxz_off: float = glued(".2f")
-    loss_maxz_on: float = glued(".3f")
-    loss_maxz_off: float = glued(".3f")
+    lrs: str = glued()
     uniform_loss: float = glued(".3f")
+    sensitivity_on: float = glued(".3f")
+    sensitivity_off: float = glued(".3f")
+    best_on: float = glued(".3f")  # the best mean final loss of each arm
+    best_off: float = glued(".3f")
+    good_lr_on: float = glued(".3g")  # median over seeds of the largest learning rate within NEAR_BEST of the best
+    good_lr_off: float = glued(".3g")
+    diverged_on: int = glued()
+    diverged_off: int = glued()
     loaded: int = glued()
-    normhead_verdict: Verdict | None = None
-    maxz_logit_verdict: Verdict | None = None
-    maxz_loss_verdict: Verdict | None = None
-    extra: dict = field(default_factory=dict)
 
 
-def factorial_ablation(data: LMData, size: ModelSize, base: TrainSettings, seeds: list[int], *,
-                       max_z_weight: float, loss_margin: float, device: Any = "auto") -> Ablation:
-    """Train ``size`` under NormHead on/off × max-z (``max_z_weight``) on/off with every seed; compare."""
+def lr_sweep(data: LMData, size: ModelSize, base: TrainSettings, lrs: Sequence[float], seeds: Sequence[int], *,
+             device: Any = "auto") -> LRSweep:
+    """Train ``size`` at every learning rate of ``lrs``, NormHead on and off (max-z off), with every seed."""
     import pandas as pd
 
     runs = []
-    for seed in seeds:
-        for normhead in (True, False):
-            for max_z in (True, False):
-                settings = replace(base, normhead=normhead, max_z_weight=max_z_weight if max_z else 0.0)
+    for normhead in (True, False):
+        for lr in lrs:
+            settings = replace(base, lr=float(lr), normhead=normhead, max_z_weight=0.0)
+            for seed in seeds:
                 record, loaded = train_cached(size, data.vocab_size, data.train_blocks, data.val_blocks, settings,
                                               seed=seed, device=device, data_key=data.key)
-                runs.append(AblationRun(normhead, max_z, seed, record, loaded))
-    v = data.vocab_size
-    table = pd.DataFrame([{"NormHead": r.normhead, "max-z": r.max_z, "seed": r.seed,
-                           "final validation loss": r.record.final_val_loss, "diverged": r.record.diverged,
-                           "largest logit (peak)": max(r.record.max_logit, default=float("nan")),
-                           "largest logit (last quarter)": r.late_max_logit(),
-                           "tokens/s": r.record.tokens_per_second} for r in runs])
-
-    loss = lambda r: r.loss_for_comparison(v)  # noqa: E731
-    nh_on, nh_off = _paired(runs, "normhead", loss)
-    mz_logit_on, mz_logit_off = _paired(runs, "max_z", AblationRun.late_max_logit)
-    mz_loss_on, mz_loss_off = _paired(runs, "max_z", loss)
-    unit = "paired runs (seed × other setting)"
-    normhead_verdict = superiority(nh_off, nh_on, unit=unit)  # lower loss with NormHead
-    finite = all(math.isfinite(x) for x in mz_logit_on + mz_logit_off)
-    maxz_logit_verdict = (superiority(mz_logit_off, mz_logit_on, unit=unit) if finite else
-                          Verdict("not comparable", rule="one-sided paired t-test over paired runs",
-                                  reason="a run diverged before its last quarter", kind="superiority"))
-    # "max-z does not cost validation loss": −loss with max-z is no worse than without, within the margin
-    maxz_loss_verdict = non_inferiority([-x for x in mz_loss_on], [-x for x in mz_loss_off], margin=loss_margin,
-                                        unit=unit)
-    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-    return Ablation(
-        runs=runs, table=table, fig_loss=_curves(runs, "loss", "training cross-entropy (nats)", v),
-        fig_logit=_curves(runs, "max_logit", "largest logit in the batch", v), size=size.name, lr=base.lr,
-        tokens=base.tokens, seeds=len(seeds), loss_normhead_on=mean(nh_on), loss_normhead_off=mean(nh_off),
-        diverged_normhead_on=sum(r.record.diverged for r in runs if r.normhead),
-        diverged_normhead_off=sum(r.record.diverged for r in runs if not r.normhead), runs_per_arm=len(nh_on),
-        logit_maxz_on=mean(mz_logit_on), logit_maxz_off=mean(mz_logit_off), loss_maxz_on=mean(mz_loss_on),
-        loss_maxz_off=mean(mz_loss_off), uniform_loss=math.log(v), loaded=sum(r.loaded for r in runs),
-        normhead_verdict=normhead_verdict, maxz_logit_verdict=maxz_logit_verdict, maxz_loss_verdict=maxz_loss_verdict,
-    )
+                runs.append(SweepRun(normhead, float(lr), seed, record, loaded))
+    initial = math.log(data.vocab_size)
+    loss = {(r.normhead, r.lr, r.seed): r.record.final_val_loss for r in runs}
+    arms = {"on": True, "off": False}
+    sens = {a: [lr_sensitivity([loss[(nh, lr, s)] for lr in lrs], initial) for s in seeds] for a, nh in arms.items()}
+    good = {a: float(np.median([largest_good_lr(lrs, [loss[(nh, lr, s)] for lr in lrs], initial) for s in seeds]))
+            for a, nh in arms.items()}
+    capped = lambda x: min(x, initial) if math.isfinite(x) else initial  # noqa: E731
+    table = pd.DataFrame([{"NormHead": a, "learning rate": lr,
+                           "final validation loss (mean)": float(np.mean([capped(loss[(nh, lr, s)]) for s in seeds])),
+                           "diverged": sum(r.record.diverged for r in runs if r.normhead == nh and r.lr == lr)}
+                          for a, nh in arms.items() for lr in lrs])
+    best = {a: float(table[table["NormHead"] == a]["final validation loss (mean)"].min()) for a in arms}
+    return LRSweep(runs, table, sens, fig=_sweep_figure(runs, lrs, initial), size=size.name, steps=base.steps,
+                   seeds=len(seeds), lrs=", ".join(f"{lr:g}" for lr in lrs), uniform_loss=initial,
+                   sensitivity_on=float(np.mean(sens["on"])), sensitivity_off=float(np.mean(sens["off"])),
+                   best_on=best["on"], best_off=best["off"], good_lr_on=good["on"], good_lr_off=good["off"],
+                   diverged_on=sum(r.record.diverged for r in runs if r.normhead),
+                   diverged_off=sum(r.record.diverged for r in runs if not r.normhead),
+                   loaded=sum(r.loaded for r in runs))
 
 
-def _paired(runs: list[AblationRun], factor: str, metric) -> tuple[list[float], list[float]]:
-    """``metric`` of the runs with ``factor`` ("normhead" or "max_z") on and off, matched on the seed and
-    the other factor's setting: the paired units of the verdicts."""
-    other = "max_z" if factor == "normhead" else "normhead"
-    index = {(r.seed, getattr(r, other), getattr(r, factor)): r for r in runs}
-    units = sorted({(seed, level) for seed, level, _ in index})
-    return ([metric(index[(s, o, True)]) for s, o in units], [metric(index[(s, o, False)]) for s, o in units])
-
-
-def _curves(runs: list[AblationRun], attribute: str, ylabel: str, vocab_size: int):
-    """Per-step curves of the four settings (one colour each, one line per seed), smoothed over 5 steps."""
+def _sweep_figure(runs: list[SweepRun], lrs: Sequence[float], initial: float):
     import matplotlib.pyplot as plt
-    import numpy as np
 
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    colours = {}
-    for r in runs:
-        y = np.asarray(getattr(r.record, attribute), dtype=float)
-        if len(y) >= 5:
-            y = np.convolve(y, np.ones(5) / 5, mode="valid")
-        colour = colours.setdefault(r.label, f"C{len(colours)}")
-        ax.plot(np.arange(len(y)) + 1, y, color=colour, lw=1.2, alpha=0.85,
-                label=r.label if r.seed == runs[0].seed else None)
-        if r.record.diverged:
-            ax.plot([len(y)], [y[-1] if len(y) else np.nan], "x", color=colour, ms=8)
-    if attribute == "loss":
-        ax.axhline(math.log(vocab_size), color="grey", ls=":", lw=1, label="uniform predictor (ln V)")
-    ax.set(xlabel="step", ylabel=ylabel)
+    for k, (nh, label) in enumerate(((True, "NormHead on"), (False, "NormHead off"))):
+        colour = f"C{k}"
+        for r in runs:
+            if r.normhead == nh:
+                y = r.record.final_val_loss
+                ax.plot([r.lr], [min(y, initial) if math.isfinite(y) else initial], "x" if r.record.diverged else ".",
+                        color=colour, alpha=0.6)
+        means = [np.mean([min(r.record.final_val_loss, initial) if math.isfinite(r.record.final_val_loss) else initial
+                          for r in runs if r.normhead == nh and r.lr == lr]) for lr in lrs]
+        ax.plot(lrs, means, "o-", color=colour, label=f"{label} (mean; dots: seeds, ×: diverged)")
+    ax.axhline(initial, color="grey", ls=":", lw=1, label="uniform predictor (ln V)")
+    ax.set(xscale="log", xlabel="peak learning rate", ylabel="final validation loss (nats)")
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------- max-z
+@dataclass
+class DoseRun:
+    weight: float
+    seed: int
+    record: RunRecord
+    loaded: bool
+    mean_max_logit: float  # late mean of the mean over tokens of each token's largest logit
+    repetition_kl: float  # repetition_sensitivity of the trained model
+
+    @property
+    def loss(self) -> float:
+        return self.record.final_val_loss
+
+
+@dataclass
+class DoseResponse:
+    """The max-z weight from 0 up, NormHead off and no weight decay on the output layer."""
+
+    runs: list[DoseRun]
+    table: Any  # DataFrame: weight → mean max logit, repetition KL, loss (means over seeds)
+    weights: tuple
+    seeds_list: tuple
+    fig: Any = glued()
+    size: str = glued()
+    lr: float = glued(".3g")
+    steps: int = glued()
+    seeds: int = glued()
+    penalty: float = glued("g")
+    doses: str = glued()
+    logit_none: float = glued(".2f")  # mean over seeds at weight 0
+    logit_paper: float = glued(".2f")  # at the paper's weight
+    logit_largest: float = glued(".2f")  # at the largest weight
+    kl_none: float = glued(".4f")
+    kl_largest: float = glued(".4f")
+    loss_none: float = glued(".3f")
+    loss_paper: float = glued(".3f")
+    diverged: int = glued()
+    loaded: int = glued()
+
+    def per_seed(self, attribute: str, weight: float) -> list[float]:
+        """``attribute`` of the runs at ``weight``, in the order of the seeds."""
+        index = {(r.weight, r.seed): r for r in self.runs}
+        return [getattr(index[(weight, s)], attribute) for s in self.seeds_list]
+
+    def declines(self, attribute: str) -> list[float]:
+        """Per seed, :func:`decline_per_step` of ``attribute`` across the weights (smallest first)."""
+        index = {(r.weight, r.seed): r for r in self.runs}
+        return [decline_per_step([getattr(index[(w, s)], attribute) for w in self.weights]) for s in self.seeds_list]
+
+
+def maxz_dose_response(data: LMData, size: ModelSize, base: TrainSettings, weights: Sequence[float],
+                       seeds: Sequence[int], *, paper_weight: float, penalty: float, eval_blocks: int,
+                       device: Any = "auto") -> DoseResponse:
+    """Train ``size`` with every max-z weight of ``weights`` (NormHead off, no weight decay on the output
+    layer) and every seed; measure each run's late mean max-logit and its repetition sensitivity."""
+    import pandas as pd
+
+    weights = tuple(sorted(float(w) for w in weights))
+    runs = []
+    blocks = data.val_blocks[:eval_blocks]
+    for w in weights:
+        settings = replace(base, normhead=False, output_weight_decay=False, max_z_weight=w)
+        for seed in seeds:
+            model, record, loaded = train_cached(size, data.vocab_size, data.train_blocks, data.val_blocks, settings,
+                                                 seed=seed, device=device, data_key=data.key, return_model=True)
+            kl = float("nan") if record.diverged else repetition_sensitivity(model, blocks, penalty)
+            runs.append(DoseRun(w, seed, record, loaded, late_mean(record.mean_max_logit), kl))
+    frame = pd.DataFrame([{"max-z weight": r.weight, "seed": r.seed, "mean max-logit (last quarter)": r.mean_max_logit,
+                           "KL under the repetition penalty": r.repetition_kl,
+                           "final validation loss": r.record.final_val_loss, "diverged": r.record.diverged}
+                          for r in runs])
+    table = frame.drop(columns="seed").groupby("max-z weight").mean(numeric_only=True)
+    mean_at = lambda col, w: float(frame[frame["max-z weight"] == w][col].mean())  # noqa: E731
+    logit, kl, loss = "mean max-logit (last quarter)", "KL under the repetition penalty", "final validation loss"
+    return DoseResponse(runs, table, weights, tuple(seeds), fig=_dose_figure(frame, weights), size=size.name,
+                        lr=base.lr, steps=base.steps, seeds=len(seeds), penalty=penalty,
+                        doses=", ".join(f"{w:g}" for w in weights), logit_none=mean_at(logit, weights[0]),
+                        logit_paper=mean_at(logit, paper_weight), logit_largest=mean_at(logit, weights[-1]),
+                        kl_none=mean_at(kl, weights[0]), kl_largest=mean_at(kl, weights[-1]),
+                        loss_none=mean_at(loss, weights[0]), loss_paper=mean_at(loss, paper_weight),
+                        diverged=sum(r.record.diverged for r in runs), loaded=sum(r.loaded for r in runs))
+
+
+def _dose_figure(frame: Any, weights: Sequence[float]):
+    """The late mean max-logit and the repetition sensitivity against the max-z weight (per seed and mean)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.0))
+    index = np.arange(len(weights))
+    for ax, col in zip(axes, ("mean max-logit (last quarter)", "KL under the repetition penalty")):
+        for _, group in frame.groupby("seed"):
+            ax.plot(index, group.sort_values("max-z weight")[col], ".-", color="C0", alpha=0.3, lw=0.8)
+        ax.plot(index, frame.groupby("max-z weight")[col].mean().to_numpy(), "o-", color="C3", label="mean of seeds")
+        ax.set(xticks=index, xticklabels=[f"{w:g}" for w in weights], xlabel="max-z weight", ylabel=col, yscale="log")
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig

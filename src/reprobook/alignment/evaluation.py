@@ -1,11 +1,16 @@
-"""The Baichuan Alignment experiment: its data, the stage-by-stage evaluation, merging, and the claims.
+"""The Baichuan Alignment experiment: its data, each stage's held-out measurement, merging, and the claims.
 
 Explained in `notebooks/alignment/baichuan_alignment.ipynb`.
 
-No stage is graded with its own training signal: preference accuracy is measured on *held-out* HHH
-prompts (log-probabilities, length-normalised), ROUGE-L on *held-out* natural-instructions tasks, and
-the reward of generated answers by reward model B, trained on an HHH split disjoint from split A, whose
-reward model GRPO optimised.
+No stage is graded with its own training signal, and no stage can refute a claim without having moved
+the model: every trained stage is compared with its parent on held-out prompts (the share of greedy
+answers identical to the parent's, the mean per-token KL on the parent's answers,
+:func:`reprobook.alignment.scoring.moved`), and a stage that did not act makes its claims *not
+comparable*. The held-out measures: the reference answers' negative log-likelihood on held-out
+natural-instructions tasks (SFT); the reward heads' ranking of held-out HHH pairs (reward models); the
+implicit reward margin on held-out HHH pairs (DPO, merges); the verifiable reward of greedy answers on
+held-out topics (GRPO); and the score of an independent reward model — trained on an HHH split no policy
+saw — on held-out prompts (the aligned model against the starting instruct model).
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
+
+import numpy as np
 
 from ..results import glued
 
@@ -34,63 +41,72 @@ def rouge_l_f(candidate: str, reference: str) -> float:
     return float(Rouge(metrics=["rouge-l"]).get_scores(a, b)[0]["rouge-l"]["f"])
 
 
+def per_prompt(values: Sequence[float], prompts: Sequence[str]) -> tuple[list[str], list[float]]:
+    """The mean of ``values`` per distinct prompt (pairs that share a prompt are one unit), in first-seen order."""
+    groups: dict[str, list[float]] = {}
+    for v, p in zip(values, prompts):
+        groups.setdefault(p, []).append(float(v))
+    return list(groups), [float(np.mean(v)) for v in groups.values()]
+
+
 # --------------------------------------------------------------------------------------------- data
 @dataclass
 class AlignmentData:
     """Every split the chapter uses, built once from the registry with the run's seed."""
 
     sft: list[dict[str, Any]]  # NI train-task examples for SFT
-    ni_pairs: dict[str, list[dict[str, Any]]]  # "A"/"B": NI pairs with absolute scores
+    heldout_ni: list[dict[str, Any]]  # NI held-out-task examples (SFT's held-out likelihood)
+    ni_pairs: list[dict[str, Any]]  # NI train-task pairs with absolute scores (the pointwise term)
     hhh: dict[str, list[dict[str, Any]]]  # "test"/"A"/"B": HHH pairs split by prompt
-    rouge_eval: list[dict[str, Any]]  # NI held-out-task examples
-    grpo_prompts: list[str]
-    hhh_gen_prompts: list[str]
+    test_prompts: list[str]  # the distinct prompts of the test split (the units of the held-out claims)
     length_sample: list[int]  # token lengths of more train-task examples (the utilisation table)
     n_hhh: int = glued("d", default=0)
     n_hhh_kept: int = glued("d", default=0)
     n_test: int = glued("d", default=0)
-    n_rouge: int = glued("d", default=0)
+    n_test_prompts: int = glued("d", default=0)
+    n_a: int = glued("d", default=0)
+    n_b: int = glued("d", default=0)
+    n_ni_pairs: int = glued("d", default=0)
+    n_heldout: int = glued("d", default=0)
     n_heldout_tasks: int = glued("d", default=0)
     n_train_tasks: int = glued("d", default=0)
 
+    def first_pairs(self) -> list[dict[str, Any]]:
+        """One test pair per test prompt (the first): the held-out pairs DPO and the merges are scored on."""
+        seen: dict[str, dict[str, Any]] = {}
+        for p in self.hhh["test"]:
+            seen.setdefault(p["prompt"], p)
+        return [seen[p] for p in self.test_prompts]
+
 
 def prepare_data(lm: Any, cfg: Any, *, seed: int) -> AlignmentData:
-    """The chapter's data: NI examples for SFT and for scored pairs (train tasks), HHH split by prompt
-    into test / A / B (pairs that fit the reward model's length only), NI held-out-task examples."""
+    """The chapter's data: NI examples for SFT and for scored pairs (train tasks), NI held-out-task
+    examples, HHH split by prompt into test / A / B (pairs that fit the length limit only)."""
     from .. import data
     from ..data.catalog.llm import NI_HELDOUT_TASKS, NI_TRAIN_TASKS
+    from ..llm import sft_rows
     from .reward import fits, ni_scored_pairs, split_by_prompt
-    from .sft import ni_examples
+    from .sft import ni_examples, sequence_lengths
 
     train_tasks = data.load("natural-instructions", tasks=NI_TRAIN_TASKS)
     heldout_tasks = data.load("natural-instructions", tasks=NI_HELDOUT_TASKS)
-    from ..llm import sft_rows
-    from .sft import sequence_lengths
-
     pool = ni_examples(train_tasks, 2 * cfg.n_sft + 2 * cfg.n_ni_rm_pairs + 2 * len(NI_TRAIN_TASKS), seed=seed)
     lengths = sequence_lengths(lm, sft_rows([e["prompt"] for e in pool], [e["answer"] for e in pool]))
     fitting = [e for e, n in zip(pool, lengths) if n <= cfg.sft_max_length]  # no answer truncated away
     sample = ni_examples(train_tasks, cfg.n_length_sample, seed=seed + 2)
     length_sample = sequence_lengths(lm, sft_rows([e["prompt"] for e in sample], [e["answer"] for e in sample]))
     sft, rest = fitting[:cfg.n_sft], fitting[cfg.n_sft:]
-    pairs = ni_scored_pairs(rest, 2 * cfg.n_ni_rm_pairs, seed=seed, alpha=cfg.mse_alpha)
+    pairs = ni_scored_pairs(rest, cfg.n_ni_rm_pairs, seed=seed, alpha=1.0)
     hhh_all = data.load("hhh-alignment")
     hhh_kept = fits(lm, hhh_all, cfg.rm_max_length)
     side = (1 - cfg.hhh_test_fraction) / 2
     hhh = split_by_prompt(hhh_kept, {"test": cfg.hhh_test_fraction, "A": side, "B": side}, seed=seed)
-    if cfg.max_test_pairs is not None:
-        hhh["test"] = random.Random(seed).sample(hhh["test"], min(cfg.max_test_pairs, len(hhh["test"])))
-    rng = random.Random(seed)
-    prompts_a = sorted({p["prompt"] for p in hhh["A"]})
-    rng.shuffle(prompts_a)
-    n_grpo = max(1, cfg.grpo_steps * cfg.grpo_batch // cfg.grpo_generations)
-    test_prompts = sorted({p["prompt"] for p in hhh["test"]}, key=len)
-    rouge_eval = ni_examples(heldout_tasks, cfg.n_rouge_per_task * len(NI_HELDOUT_TASKS), seed=seed + 1)
-    return AlignmentData(sft, {"A": pairs[0::2], "B": pairs[1::2]}, hhh, rouge_eval,
-                         (prompts_a * (1 + n_grpo // max(1, len(prompts_a))))[:n_grpo],
-                         test_prompts[:cfg.n_hhh_gen_prompts], length_sample, n_hhh=len(hhh_all), n_hhh_kept=len(hhh_kept),
-                         n_test=len(hhh["test"]), n_rouge=len(rouge_eval), n_heldout_tasks=len(NI_HELDOUT_TASKS),
-                         n_train_tasks=len(NI_TRAIN_TASKS))
+    test_prompts = list(dict.fromkeys(p["prompt"] for p in hhh["test"]))
+    heldout = ni_examples(heldout_tasks, cfg.n_heldout_ni, seed=seed + 1)
+    return AlignmentData(sft, heldout, pairs, hhh, test_prompts, length_sample, n_hhh=len(hhh_all),
+                         n_hhh_kept=len(hhh_kept), n_test=len(hhh["test"]), n_test_prompts=len(test_prompts),
+                         n_a=len(hhh["A"]), n_b=len(hhh["B"]), n_ni_pairs=len(pairs), n_heldout=len(heldout),
+                         n_heldout_tasks=len(NI_HELDOUT_TASKS), n_train_tasks=len(NI_TRAIN_TASKS))
 
 
 def sft_data(d: AlignmentData) -> list[dict[str, Any]]:
@@ -100,114 +116,303 @@ def sft_data(d: AlignmentData) -> list[dict[str, Any]]:
     return sft_rows([e["prompt"] for e in d.sft], [e["answer"] for e in d.sft])
 
 
-# --------------------------------------------------------------------------------------------- evaluation
+# --------------------------------------------------------------------------------------------- guards
 @dataclass
-class StageEval:
-    """One model's held-out measurements, one entry per evaluation unit."""
+class Parent:
+    """A model's greedy answers to the guard prompts, against which its children's movement is measured."""
 
-    name: str
-    hhh_correct: list[int]  # per held-out HHH pair: chosen more likely than rejected (mean log-prob per token)
-    rouge: list[float]  # per held-out NI example: ROUGE-L F of the greedy answer
-    reward: list[float]  # per answered prompt (NI held-out + HHH held-out): reward model B's score
+    lm: Any
+    prompts: list[str]
     answers: list[str]
-    tokens_per_second: float
 
 
-def evaluate_model(name: str, lm: Any, d: AlignmentData, judge_b: Any, cfg: Any) -> StageEval:
-    """Held-out preference accuracy, ROUGE-L and reward-model-B score of ``lm``'s greedy answers."""
-    from .. import llm
-    from .reward import rouge_l
+def parent(lm: Any, prompts: Sequence[str], cfg: Any) -> Parent:
+    """``lm`` with its greedy answers to ``prompts`` (``cfg.guard_tokens`` new tokens)."""
+    from ..llm import generate
 
-    test = d.hhh["test"]
-    prompts = [p["prompt"] for p in test]
-    lp_c = llm.completion_logprobs(lm, prompts, [p["chosen"] for p in test], average=True, batch_size=cfg.eval_batch)
-    lp_r = llm.completion_logprobs(lm, prompts, [p["rejected"] for p in test], average=True, batch_size=cfg.eval_batch)
-    asked = [e["prompt"] for e in d.rouge_eval] + list(d.hhh_gen_prompts)
-    gen = llm.generate(lm, asked, max_new_tokens=cfg.gen_max_new_tokens, batch_size=cfg.eval_batch)
-    rouge = [rouge_l(t, e["targets"]) for t, e in zip(gen.texts, d.rouge_eval)]
-    reward = judge_b.score(asked, gen.texts)
-    return StageEval(name, [int(c > r) for c, r in zip(lp_c, lp_r)], rouge, reward, gen.texts, gen.tokens_per_second)
+    answers = generate(lm, list(prompts), max_new_tokens=cfg.guard_tokens, batch_size=cfg.eval_batch).texts
+    return Parent(lm, list(prompts), answers)
 
 
+def movement(stage: Any, of: Parent, cfg: Any):
+    """:func:`reprobook.alignment.scoring.moved` of ``stage`` against ``of`` with the chapter's thresholds."""
+    from .scoring import moved
+
+    return moved(stage, of.lm, of.prompts, of.answers, max_identical=cfg.max_identical, min_kl=cfg.min_kl,
+                 max_new_tokens=cfg.guard_tokens, batch_size=cfg.eval_batch)
+
+
+# --------------------------------------------------------------------------------------------- SFT
+@dataclass
+class SFTEval:
+    """SFT against the start on held-out tasks: the reference answers' negative log-likelihood per token."""
+
+    nll_start: list[float]  # per held-out example
+    nll_sft: list[float]
+    moved: Any
+    mean_start: float = glued(".3f", default=0.0)
+    mean_sft: float = glued(".3f", default=0.0)
+    identical: float = glued(".0%", default=0.0)
+    kl: float = glued(".3g", default=0.0)
+
+
+def sft_eval(start: Any, sft: Any, d: AlignmentData, guard: Parent, cfg: Any) -> SFTEval:
+    """Per held-out example, −log π(reference | prompt) / tokens under the start and the SFT model; and
+    whether SFT moved the model (against the start, on the guard prompts)."""
+    from .scoring import encode_pairs, score
+
+    pairs = encode_pairs(start, [e["prompt"] for e in d.heldout_ni], [e["answer"] for e in d.heldout_ni])
+    a, b = score(start, pairs, batch_size=cfg.eval_batch), score(sft, pairs, batch_size=cfg.eval_batch)
+    nll_a, nll_b = list(-a.logprob / a.tokens), list(-b.logprob / b.tokens)
+    m = movement(sft, guard, cfg)
+    return SFTEval(nll_a, nll_b, m, mean_start=float(np.mean(nll_a)), mean_sft=float(np.mean(nll_b)),
+                   identical=m.identical, kl=m.kl)
+
+
+# --------------------------------------------------------------------------------------------- reward models
+@dataclass
+class RewardModels:
+    """Reward heads on the frozen SFT model's last-token features, fitted on HHH split B (+ NI scored pairs),
+    with and without the pointwise term; their ranking of the held-out HHH pairs."""
+
+    heads: dict  # "with"/"without" the pointwise term -> RewardHead
+    test: dict  # per held-out pair: "correct" by head, "length", "margin" by head (in head units)
+    test_prompts: list  # the prompt of each held-out pair
+    ref_logprob: dict  # (prompt, answer) -> log π_SFT(answer | prompt): the reference of the DPO margins
+    table: Any
+    lam: float = glued("g", default=0.0)
+    alpha: float = glued("g", default=0.0)
+    n_train: int = glued("d", default=0)
+    n_test: int = glued("d", default=0)
+    acc_with: float = glued(".1%", default=0.0)
+    acc_without: float = glued(".1%", default=0.0)
+    acc_length: float = glued(".1%", default=0.0)
+    converged: bool = glued(default=False)
+    iterations: int = glued("d", default=0)
+
+    def judge(self, sft: Any, prompts: Sequence[str], answers: Sequence[str], batch_size: int = 8) -> np.ndarray:
+        """The independent judge's scores (the head with the pointwise term) of ``answers``."""
+        from .scoring import encode_pairs, score
+
+        return self.heads["with"].score(score(sft, encode_pairs(sft, prompts, answers), features=True,
+                                              batch_size=batch_size).features)
+
+
+def reward_models(sft: Any, d: AlignmentData, cfg: Any, *, seed: int) -> RewardModels:
+    """Features of split B, the NI scored pairs and the test pairs under the SFT model (one forward pass
+    each, which also gives the SFT model's log-probabilities of the test answers); λ by cross-validation
+    on the training pairs; the heads with α = ``cfg.mse_alpha`` and α = 0; their held-out ranking."""
+    import pandas as pd
+
+    from ..claims import proportion_ci
+    from .reward import choose_lambda, fit_reward_head, length_baseline
+    from .scoring import encode_pairs, score
+
+    train = list(d.hhh["B"]) + list(d.ni_pairs)
+    test = list(d.hhh["test"])
+    rows = train + test
+    prompts = [p["prompt"] for p in rows] * 2
+    answers = [p["chosen"] for p in rows] + [p["rejected"] for p in rows]
+    s = score(sft, encode_pairs(sft, prompts, answers), features=True, batch_size=cfg.eval_batch)
+    n, m = len(rows), len(train)
+    fc, fr = s.features[:n], s.features[n:]
+    weights = [float(p.get("score_weight", 0.0)) for p in train]
+    scores = dict(chosen_score=[float(p.get("chosen_score", 0.0)) for p in train],
+                  rejected_score=[float(p.get("rejected_score", 0.0)) for p in train])
+    lam = choose_lambda(fc[:m], fr[:m], [p["prompt"] for p in train], cfg.rm_lambdas, seed=seed)
+    heads = {"with": fit_reward_head(fc[:m], fr[:m], alpha=cfg.mse_alpha, lam=lam, seed=seed, score_weight=weights,
+                                     **scores),
+             "without": fit_reward_head(fc[:m], fr[:m], alpha=0.0, lam=lam, seed=seed)}
+    result = {"length": length_baseline(test)}
+    for k, h in heads.items():
+        margin = h.score(fc[m:]) - h.score(fr[m:])
+        result[f"margin {k}"], result[f"correct {k}"] = list(margin), [int(x > 0) for x in margin]
+    ref = {(p, a): float(v) for p, a, v in zip(prompts, answers, s.logprob)}
+    table_rows = []
+    for judge, hits in (("reward head, with the pointwise term", result["correct with"]),
+                        ("reward head, Bradley–Terry only", result["correct without"]),
+                        ("length only", result["length"])):
+        acc, lo, hi = proportion_ci(sum(hits), len(hits))
+        table_rows.append({"judge": judge, "held-out accuracy": acc, "95% interval": f"[{lo:.2f}, {hi:.2f}]"})
+    return RewardModels(heads, result, [p["prompt"] for p in test], ref, pd.DataFrame(table_rows).set_index("judge"),
+                        lam=lam, alpha=cfg.mse_alpha, n_train=m, n_test=len(test),
+                        acc_with=float(np.mean(result["correct with"])),
+                        acc_without=float(np.mean(result["correct without"])),
+                        acc_length=float(np.mean(result["length"])),
+                        converged=all(h.converged for h in heads.values()),
+                        iterations=max(h.iterations for h in heads.values()))
+
+
+# --------------------------------------------------------------------------------------------- DPO and merges
 MERGES = ("merged (linear)", "merged (Model Stock)")
 
 
-def merged_model(kind: str, sft_lm: Any, dpo_lm: Any, grpo_lm: Any) -> Any:
-    """The DPO and GRPO models merged linearly or by Model Stock (anchor: the SFT model they both start from)."""
+def implicit_margins(lm: Any, pairs: Sequence[dict[str, Any]], ref_logprob: dict, batch_size: int = 8) -> list[float]:
+    """Per pair, DPO's implicit reward margin Δ = [log π − log π_ref](chosen) − [log π − log π_ref](rejected),
+    log-probabilities summed over each answer's tokens (π_ref the SFT model, from ``ref_logprob``)."""
+    from .scoring import encode_pairs, score
+
+    prompts = [p["prompt"] for p in pairs]
+    s = score(lm, encode_pairs(lm, prompts * 2, [p["chosen"] for p in pairs] + [p["rejected"] for p in pairs]),
+              batch_size=batch_size).logprob
+    n = len(pairs)
+    return [float((s[i] - ref_logprob[(p["prompt"], p["chosen"])]) - (s[n + i] - ref_logprob[(p["prompt"], p["rejected"])]))
+            for i, p in enumerate(pairs)]
+
+
+def merged_model(kind: str, sft_lm: Any, runs: Sequence[Any], ratios: dict | None = None) -> Any:
+    """The DPO runs merged linearly or by Model Stock (anchor: the SFT model they all start from)."""
     from .. import llm
     from ..checks import check_choice
     from .merging import linear_merge, model_stock
 
     check_choice("kind", kind, MERGES)
-    states = [dpo_lm.model.state_dict(), grpo_lm.model.state_dict()]
-    merged = linear_merge(states) if kind == MERGES[0] else model_stock(states, anchor=sft_lm.model.state_dict())
+    states = [r.model.model.state_dict() for r in runs]
+    merged = linear_merge(states) if kind == MERGES[0] else model_stock(states, anchor=sft_lm.model.state_dict(),
+                                                                          ratios=ratios)
     out = sft_lm.copy(name=kind)
     out.model.load_state_dict(merged)
-    return llm.wrap(out.model, sft_lm.tokenizer, name=kind, fingerprint=f"{kind}:{dpo_lm.fingerprint}+{grpo_lm.fingerprint}",
-                    device=sft_lm.device)
+    return llm.wrap(out.model, sft_lm.tokenizer, name=kind, device=sft_lm.device,
+                    fingerprint=f"{kind}:" + "+".join(r.model.fingerprint for r in runs))
 
 
 @dataclass
-class StageTable:
-    """The stage-by-stage table (start → SFT → DPO → GRPO → merged) with intervals over examples."""
+class DPOEval:
+    """The DPO runs and their merges on the held-out pairs (one per test prompt), with their movement."""
 
-    table: Any  # DataFrame
-    evals: dict[str, StageEval] = field(repr=False, default_factory=dict)
-    samples: Any = None  # DataFrame: a few prompts and every stage's answer
-    intervals: dict = field(repr=False, default_factory=dict)  # metric -> stage -> (estimate, low, high)
-    n_pairs: int = glued("d", default=0)
-    n_answers: int = glued("d", default=0)
-    acc_start: float = glued(".1%", default=0.0)
-    acc_sft: float = glued(".1%", default=0.0)
-    acc_dpo: float = glued(".1%", default=0.0)
-    rouge_start: float = glued(".3f", default=0.0)
-    rouge_sft: float = glued(".3f", default=0.0)
-    reward_sft: float = glued(".2f", default=0.0)
-    reward_grpo: float = glued(".2f", default=0.0)
-    reward_linear: float = glued(".2f", default=0.0)
-    reward_stock: float = glued(".2f", default=0.0)
-
-
-STAGE_METRICS = ("HHH preference accuracy", "ROUGE-L (held-out tasks)", "reward model B")
+    margins: dict  # model name -> implicit margin per held-out pair
+    moved: dict  # model name -> scoring.Moved (against the SFT model)
+    models: dict = field(repr=False, default_factory=dict)
+    records: dict = field(repr=False, default_factory=dict)
+    cos: float = glued(".3f", default=0.0)  # Model Stock's mean cos θ over the merged tensors (size-weighted)
+    t: float = glued(".3f", default=0.0)  # its mean interpolation ratio t
+    t_min: float = glued(".3f", default=0.0)
+    t_max: float = glued(".3f", default=0.0)
+    runs: int = glued("d", default=0)
+    steps: int = glued("d", default=0)
+    pairs: int = glued("d", default=0)
+    margin_dpo: float = glued(".3f", default=0.0)  # mean over the runs and pairs
+    margin_linear: float = glued(".3f", default=0.0)
+    margin_stock: float = glued(".3f", default=0.0)
+    identical_dpo: float = glued(".0%", default=0.0)  # the first run's
+    kl_dpo: float = glued(".3g", default=0.0)
 
 
-def stage_table(models: dict[str, Any], d: AlignmentData, judge_b: Any, cfg: Any, *, seed: int) -> StageTable:
-    """Evaluate every stage's model (see :func:`evaluate_model`) and tabulate with 95% intervals: Wilson
-    for accuracies, percentile bootstrap over examples for ROUGE-L and reward."""
+def dpo_stage(sft: Any, d: AlignmentData, rm: RewardModels, guard: Parent, cfg: Any, *, config: dict[str, Any],
+              seeds: Sequence[int]) -> DPOEval:
+    """DPO from the SFT model on split A once per seed, the linear and Model Stock merges, their implicit
+    margins on one held-out pair per test prompt and their movement against the SFT model."""
+    from ..llm.trainers import release_memory
+    from .preference import dpo_runs
+
+    runs = dpo_runs(sft, d.hhh["A"], config=config, seeds=seeds)
+    models = {f"DPO (seed {s})": r.model for s, r in zip(seeds, runs)}
+    ratios: dict = {}
+    models[MERGES[0]] = merged_model(MERGES[0], sft, runs)
+    models[MERGES[1]] = merged_model(MERGES[1], sft, runs, ratios)
+    pairs = d.first_pairs()
+    margins = {k: implicit_margins(m, pairs, rm.ref_logprob, cfg.eval_batch) for k, m in models.items()}
+    moved = {k: movement(m, guard, cfg) for k, m in models.items()}
+    release_memory()
+    size = np.array([v[2] for v in ratios.values()], dtype=float)
+    cos = np.array([v[0] for v in ratios.values()])
+    t = np.array([v[1] for v in ratios.values()])
+    first = next(iter(models))
+    dpo_keys = [k for k in models if k.startswith("DPO")]
+    return DPOEval(margins, moved, models, {k: r.record for k, r in zip(dpo_keys, runs)},
+                   cos=float(np.average(cos, weights=size)) if len(size) else float("nan"),
+                   t=float(np.average(t, weights=size)) if len(size) else float("nan"),
+                   t_min=float(t.min()) if len(t) else float("nan"), t_max=float(t.max()) if len(t) else float("nan"),
+                   runs=len(runs), steps=runs[0].record.steps, pairs=len(pairs),
+                   margin_dpo=float(np.mean([margins[k] for k in dpo_keys])),
+                   margin_linear=float(np.mean(margins[MERGES[0]])), margin_stock=float(np.mean(margins[MERGES[1]])),
+                   identical_dpo=moved[first].identical, kl_dpo=moved[first].kl)
+
+
+# --------------------------------------------------------------------------------------------- GRPO
+@dataclass
+class GRPOEval:
+    """GRPO on the length task: the greedy reward on held-out topics before (SFT) and after."""
+
+    before: list[float]
+    after: list[float]
+    answers: Any  # DataFrame: topic prompt, SFT's and GRPO's answers
+    moved: Any
+    record: Any = field(repr=False, default=None)
+    model: Any = field(repr=False, default=None)
+    target: int = glued("d", default=0)
+    steps: int = glued("d", default=0)
+    group: int = glued("d", default=0)
+    n_test: int = glued("d", default=0)
+    mean_before: float = glued(".2f", default=0.0)
+    mean_after: float = glued(".2f", default=0.0)
+    reward_first: float = glued(".2f", default=0.0)  # training reward, first and last logged step
+    reward_last: float = glued(".2f", default=0.0)
+    identical: float = glued(".0%", default=0.0)
+    kl: float = glued(".3g", default=0.0)
+
+
+def grpo_stage(sft: Any, cfg: Any, *, config: dict[str, Any]) -> GRPOEval:
+    """GRPO from the SFT model on the training topics; greedy rewards and movement on the held-out topics."""
     import pandas as pd
 
-    from ..claims import bootstrap_ci, proportion_ci
+    from .preference import greedy_rewards, grpo_length, grpo_prompts
 
-    # a callable builds its model when it is evaluated and lets it go after (merged models: less memory)
-    from ..llm.trainers import release_memory
+    trained = grpo_length(sft, config=config, target=cfg.grpo_target_words)
+    test = grpo_prompts("test")
+    before, a_before = greedy_rewards(sft, test, cfg.grpo_target_words, max_new_tokens=cfg.grpo_max_completion,
+                                      batch_size=cfg.eval_batch)
+    after, a_after = greedy_rewards(trained.model, test, cfg.grpo_target_words,
+                                    max_new_tokens=cfg.grpo_max_completion, batch_size=cfg.eval_batch)
+    from .scoring import moved as moved_fn
 
-    evals = {}
-    for name, lm in models.items():
-        evals[name] = evaluate_model(name, lm() if callable(lm) else lm, d, judge_b, cfg)
-        release_memory()  # a merged model built for this evaluation is gone
-    rows, intervals = [], {metric: {} for metric in STAGE_METRICS}
-    for name, e in evals.items():
-        acc, alo, ahi = proportion_ci(sum(e.hhh_correct), len(e.hhh_correct))
-        r, rlo, rhi = bootstrap_ci(e.rouge, n_boot=cfg.n_boot, seed=seed)
-        w, wlo, whi = bootstrap_ci(e.reward, n_boot=cfg.n_boot, seed=seed)
-        for metric, values in zip(STAGE_METRICS, ((acc, alo, ahi), (r, rlo, rhi), (w, wlo, whi))):
-            intervals[metric][name] = tuple(float(x) for x in values)
-        rows.append({"stage": name, "HHH preference accuracy": f"{acc:.1%} [{alo:.1%}, {ahi:.1%}]",
-                     "ROUGE-L (held-out tasks)": f"{r:.3f} [{rlo:.3f}, {rhi:.3f}]",
-                     "reward model B": f"{w:.2f} [{wlo:.2f}, {whi:.2f}]", "generation tokens/s": round(e.tokens_per_second, 1)})
-    shown = list(range(min(cfg.n_samples_shown, len(d.rouge_eval))))
-    samples = pd.DataFrame({"prompt": [_clip(d.rouge_eval[i]["prompt"].split("\n\n")[-1]) for i in shown],
-                            "reference": [_clip(d.rouge_eval[i]["answer"]) for i in shown],
-                            **{name: [_clip(e.answers[i]) for i in shown] for name, e in evals.items()}})
-    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-    ev = evals
-    return StageTable(pd.DataFrame(rows).set_index("stage"), evals, samples, intervals, n_pairs=len(d.hhh["test"]),
-                      n_answers=len(ev["start"].reward), acc_start=mean(ev["start"].hhh_correct),
-                      acc_sft=mean(ev["SFT"].hhh_correct), acc_dpo=mean(ev["DPO"].hhh_correct),
-                      rouge_start=mean(ev["start"].rouge), rouge_sft=mean(ev["SFT"].rouge),
-                      reward_sft=mean(ev["SFT"].reward), reward_grpo=mean(ev["GRPO"].reward),
-                      reward_linear=mean(ev["merged (linear)"].reward),
-                      reward_stock=mean(ev["merged (Model Stock)"].reward))
+    m = moved_fn(trained.model, sft, test, a_before, max_identical=cfg.max_identical, min_kl=cfg.min_kl,
+                 max_new_tokens=cfg.grpo_max_completion, batch_size=cfg.eval_batch)
+    rewards = [r["reward"] for r in trained.record.logs if "reward" in r]
+    answers = pd.DataFrame({"prompt": test, "SFT": a_before, "GRPO": a_after}).head(cfg.n_samples_shown)
+    return GRPOEval(before, after, answers, m, trained.record, trained.model, target=cfg.grpo_target_words,
+                    steps=trained.record.steps, group=config["num_generations"], n_test=len(test),
+                    mean_before=float(np.mean(before)), mean_after=float(np.mean(after)),
+                    reward_first=rewards[0] if rewards else float("nan"),
+                    reward_last=rewards[-1] if rewards else float("nan"), identical=m.identical, kl=m.kl)
+
+
+# --------------------------------------------------------------------------------------------- the headline
+@dataclass
+class Headline:
+    """The aligned model against the starting instruct model, judged by the independent reward head."""
+
+    start: list[float]  # per held-out prompt: the judge's score of the start's greedy answer
+    final: list[float]
+    moved: Any
+    samples: Any  # DataFrame: prompt, the start's and the aligned model's answers
+    final_name: str = glued(default="")
+    n_prompts: int = glued("d", default=0)
+    mean_start: float = glued(".2f", default=0.0)
+    mean_final: float = glued(".2f", default=0.0)
+    identical: float = glued(".0%", default=0.0)
+    kl: float = glued(".3g", default=0.0)
+
+
+def headline(start: Parent, final: Any, final_name: str, sft: Any, rm: RewardModels, d: AlignmentData, cfg: Any
+             ) -> Headline:
+    """Greedy answers of the start and the aligned model to every held-out test prompt, scored by the head
+    with the pointwise term (never trained on a policy's data); and the aligned model's movement."""
+    import pandas as pd
+
+    from ..llm import generate
+
+    prompts = d.test_prompts
+    answers = {name: generate(lm, prompts, max_new_tokens=cfg.gen_max_new_tokens, batch_size=cfg.eval_batch).texts
+               for name, lm in (("start", start.lm), ("aligned", final))}
+    scores = {k: list(rm.judge(sft, prompts, a, cfg.eval_batch)) for k, a in answers.items()}
+    m = movement(final, start, cfg)
+    shown = min(cfg.n_samples_shown, len(prompts))
+    samples = pd.DataFrame({"prompt": [_clip(p) for p in prompts[:shown]],
+                            **{k: [_clip(a) for a in v[:shown]] for k, v in answers.items()}})
+    return Headline(scores["start"], scores["aligned"], m, samples, final_name=final_name, n_prompts=len(prompts),
+                    mean_start=float(np.mean(scores["start"])), mean_final=float(np.mean(scores["aligned"])),
+                    identical=m.identical, kl=m.kl)
 
 
 def _clip(text: str, n: int = 160) -> str:
@@ -216,57 +421,52 @@ def _clip(text: str, n: int = 160) -> str:
 
 
 # --------------------------------------------------------------------------------------------- claims
-def verdicts(sft: Any, rm: Any, stages: StageTable) -> dict[str, Any]:
-    """The chapter's tested claims, each by a rule of :mod:`reprobook.claims`, Holm-adjusted together."""
-    from ..claims import holm, superiority
+def claim_tests(specs: Sequence[Any], sft_eval_: SFTEval, rm: RewardModels, dpo: DPOEval, grpo: GRPOEval,
+                head: Headline, *, scale: str = "") -> list[Any]:
+    """The declared claims (``chapters.baichuan_alignment.claim_specs``) tested on this run, each guarded by
+    the movement of the stages it rests on, Holm-adjusted together."""
+    from .. import claims
 
-    e = stages.evals
-    raw = {
-        "packing": superiority([c["packed (bfd)"] for c in sft.chunks], [c["pad to longest in batch"] for c in sft.chunks],
-                               unit="data chunks"),
-        "reward model": superiority(rm.correct["reward model A"], rm.correct["length only"], unit="held-out pairs"),
-        "sft": superiority(e["SFT"].rouge, e["start"].rouge, unit="held-out examples"),
-        "dpo": superiority(e["DPO"].hhh_correct, e["SFT"].hhh_correct, unit="held-out pairs"),
-        "grpo": superiority(e["GRPO"].reward, e["SFT"].reward, unit="answered prompts"),
-        "merging": superiority(e["merged (Model Stock)"].reward, e["merged (linear)"].reward, unit="answered prompts"),
-    }
-    return holm(raw)
-
-
-def claim_rows(v: dict[str, Any], sft: Any, rm: Any, pref: Any, stages: StageTable, scale: str) -> list[dict[str, Any]]:
-    """Rows of the claims table (the verdicts of :func:`verdicts`, and the claims this scale cannot test)."""
-    from ..chapters.baichuan_alignment import (PAPER_TABLES_SOURCE, PAPER_TABLE1_SOURCE, PAPER_TECHNIQUES_SOURCE)
-    from ..claims import not_comparable
-
-    return [
-        dict(claim="Packing raises SFT token utilisation", paper="10% → 98%",
-             this_run=f"{sft.util_pad_longest:.0%} (padded to longest) / {sft.util_pad_max:.0%} (padded to max) → "
-                      f"{sft.util_packed:.0%} (packed)", verdict=v["packing"], source=PAPER_TECHNIQUES_SOURCE, scale=scale),
-        dict(claim="A Bradley–Terry (+ pointwise MSE) reward model ranks held-out pairs better than length alone",
-             paper="reward model used for RL (no accuracy given)",
-             this_run=f"{rm.acc_a:.1%} vs {rm.acc_length:.1%} (length only)", verdict=v["reward model"],
-             source=PAPER_TECHNIQUES_SOURCE, scale=scale),
-        dict(claim="SFT improves instruction following (held-out tasks, ROUGE-L)", paper="Table 1: IF +20%",
-             this_run=f"{stages.rouge_start:.3f} → {stages.rouge_sft:.3f}", verdict=v["sft"],
-             source=PAPER_TABLE1_SOURCE, scale=scale),
-        dict(claim="DPO raises held-out preference accuracy over SFT", paper="preference alignment improves every benchmark",
-             this_run=f"{stages.acc_sft:.1%} → {stages.acc_dpo:.1%}", verdict=v["dpo"], source=PAPER_TABLES_SOURCE,
-             scale=scale),
-        dict(claim="GRPO raises the reward of an independent reward model over SFT",
-             paper="GRPO chosen for RL", this_run=f"{stages.reward_sft:.2f} → {stages.reward_grpo:.2f} (reward model B)",
-             verdict=v["grpo"], source=PAPER_TECHNIQUES_SOURCE, scale=scale),
-        dict(claim="GRPO needs about half of PPO's compute", paper="about half",
-             this_run=f"GRPO / estimated PPO per completion = {pref.grpo_over_ppo:.0%}",
-             verdict=not_comparable("trl 1.16 has no PPO trainer: PPO's cost is an estimate (GRPO + a measured "
-                                    "critic pass), not a measurement"), source=PAPER_TECHNIQUES_SOURCE, scale=scale),
-        dict(claim="Model Stock merges better than a linear average", paper="Model Stock best of Linear, Task "
-             "Arithmetic, Model Stock", this_run=f"{stages.reward_linear:.2f} (linear) vs {stages.reward_stock:.2f} "
-             "(Model Stock), reward model B", verdict=v["merging"], source=PAPER_TECHNIQUES_SOURCE, scale=scale),
-        dict(claim="Nova models beat the official instruct models on open benchmarks", paper="ArenaHard 48.1 → 75.1 "
-             "(Qwen2-72B), 46.6 → 74.5 (Llama-3-70B)", this_run="not measured (see the side-by-side table)",
-             verdict=not_comparable("70B models and benchmarks judged by GPT-4; a 135M model cannot be compared"),
-             source=PAPER_TABLES_SOURCE, scale=scale),
-    ]
+    spec = {s.key: s for s in specs}
+    tests = []
+    ev = claims.evaluate(spec["sft"], sft_eval_.nll_start, sft_eval_.nll_sft, scale=scale,
+                         this_run=f"{sft_eval_.mean_start:.3f} → {sft_eval_.mean_sft:.3f} nats per token")
+    ev.verdict = claims.guard_acted(ev.verdict, sft_eval_.moved.acted, sft_eval_.moved.measure)
+    tests.append(ev)
+    _, quality = per_prompt([a - b for a, b in zip(rm.test["correct with"], rm.test["length"])], rm.test_prompts)
+    ev = claims.evaluate(spec["rm_quality"], quality, [0.0] * len(quality), scale=scale,
+                         this_run=f"held-out accuracy {rm.acc_with:.1%} against {rm.acc_length:.1%} (length only)")
+    ev.verdict = claims.requires_convergence(ev.verdict, rm.converged, "the head's gradient norm stayed above 1e-4")
+    tests.append(ev)
+    _, with_ = per_prompt(rm.test["margin with"], rm.test_prompts)
+    _, without = per_prompt(rm.test["margin without"], rm.test_prompts)
+    ev = claims.evaluate(spec["rm_mse"], with_, without, scale=scale,
+                         this_run=f"held-out accuracy {rm.acc_with:.1%} with, {rm.acc_without:.1%} without")
+    ev.verdict = claims.requires_convergence(ev.verdict, rm.converged, "the head's gradient norm stayed above 1e-4")
+    tests.append(ev)
+    first = next(k for k in dpo.margins if k.startswith("DPO"))
+    ev = claims.evaluate(spec["dpo"], dpo.margins[first], [0.0] * len(dpo.margins[first]), scale=scale,
+                         this_run=f"{first}: mean margin {np.mean(dpo.margins[first]):.3f} nats over {dpo.pairs} pairs")
+    ev.verdict = claims.guard_acted(ev.verdict, dpo.moved[first].acted, dpo.moved[first].measure)
+    tests.append(ev)
+    ev = claims.evaluate(spec["merge"], dpo.margins[MERGES[1]], dpo.margins[MERGES[0]], scale=scale,
+                         this_run=f"margin {dpo.margin_stock:.3f} (Model Stock, cos θ {dpo.cos:.3f}, t {dpo.t:.3f}) "
+                                  f"against {dpo.margin_linear:.3f} (linear)")
+    both = [dpo.moved[k] for k in MERGES]
+    ev.verdict = claims.guard_acted(ev.verdict, all(m.acted for m in both), "; ".join(m.measure for m in both))
+    tests.append(ev)
+    ev = claims.evaluate(spec["grpo"], grpo.after, grpo.before, scale=scale,
+                         this_run=f"greedy reward {grpo.mean_before:.2f} → {grpo.mean_after:.2f} on {grpo.n_test} "
+                                  "held-out topics")
+    ev.verdict = claims.guard_acted(ev.verdict, grpo.moved.acted, grpo.moved.measure)
+    tests.append(ev)
+    ev = claims.evaluate(spec["headline"], head.final, head.start, scale=scale,
+                         this_run=f"judge's score {head.mean_start:.2f} (start) → {head.mean_final:.2f} "
+                                  f"({head.final_name})")
+    ev.verdict = claims.guard_acted(ev.verdict, head.moved.acted, head.moved.measure)
+    tests.append(ev)
+    tests += [claims.untested(spec[k], spec[k].untestable, scale=scale) for k in ("ppo", "nova")]
+    return claims.holm_tests(tests)
 
 
 def paper_tables():
@@ -291,95 +491,44 @@ def start_model(cfg: Any, *, device: Any, seed: int) -> Any:
     return llm.load_causal_lm(cfg.model, device=device)
 
 
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
 def stage_configs(cfg: Any, *, seed: int) -> dict[str, dict[str, Any]]:
     """The trainer settings of each stage (``reprobook.llm.TrainConfig`` fields) from the chapter config."""
     lora = dict(lora_r=cfg.lora_r, lora_alpha=2 * (cfg.lora_r or 1), seed=seed)
     return {
         "sft": dict(lora, steps=cfg.sft_steps, batch_size=cfg.sft_batch, max_length=cfg.sft_max_length,
                     learning_rate=cfg.sft_lr),
-        "reward": dict(lora, steps=cfg.rm_steps, batch_size=cfg.rm_batch, max_length=cfg.rm_max_length,
-                       learning_rate=cfg.rm_lr, mse_alpha=cfg.mse_alpha),
-        "dpo": dict(lora, steps=cfg.dpo_steps, batch_size=cfg.dpo_batch, max_length=cfg.rm_max_length,
-                    learning_rate=cfg.dpo_lr, beta=cfg.dpo_beta),
-        "grpo": dict(lora, steps=cfg.grpo_steps, batch_size=cfg.grpo_batch, num_generations=cfg.grpo_generations,
-                     max_completion_length=cfg.grpo_max_completion, learning_rate=cfg.grpo_lr, kl_beta=cfg.grpo_kl,
-                     max_length=cfg.rm_max_length),
+        "dpo": dict(lora_r=cfg.dpo_lora_r, lora_alpha=2 * (cfg.dpo_lora_r or 1), seed=seed, steps=cfg.dpo_steps,
+                    batch_size=cfg.dpo_batch, max_length=cfg.rm_max_length, learning_rate=cfg.dpo_lr,
+                    beta=cfg.dpo_beta),
+        "grpo": dict(lora_r=cfg.grpo_lora_r, lora_alpha=2 * (cfg.grpo_lora_r or 1), lora_targets=ALL_LINEAR, seed=seed,
+                     steps=cfg.grpo_steps, batch_size=cfg.grpo_generations * cfg.grpo_prompts_per_step,
+                     num_generations=cfg.grpo_generations, max_completion_length=cfg.grpo_max_completion,
+                     learning_rate=cfg.grpo_lr, kl_beta=cfg.grpo_kl, loss_type="grpo", max_length=cfg.rm_max_length),
     }
 
 
 def scale_note(cfg: Any, lm: Any) -> str:
     """The scale of this run in words (the claims table's last column)."""
     size = f"{lm.parameters / 1e6:.0f}M-parameter {lm.name}"
-    lora = f"LoRA r = {cfg.lora_r}" if cfg.lora_r else "full fine-tuning"
-    return (f"{size}, {lora}; SFT {cfg.sft_steps} steps, reward models {cfg.rm_steps}, DPO {cfg.dpo_steps}, "
+    dpo = f"DPO LoRA r = {cfg.dpo_lora_r}" if cfg.dpo_lora_r else "DPO full fine-tuning"
+    return (f"{size}; SFT LoRA {cfg.sft_steps} steps, {dpo} {cfg.dpo_steps} steps × {len(cfg.dpo_seeds)} seeds, "
             f"GRPO {cfg.grpo_steps} steps ({cfg.profile} profile)")
 
 
-def aligned_models(profile: str = "smoke", *, seed: int = 0, device: Any = "cpu") -> dict[str, Any]:
-    """The chapter's models by stage ("start", "SFT", "DPO", "GRPO"), as its run of ``profile`` and
-    ``seed`` trained them: loaded from the checkpoint cache (trained first if missing), with the same
-    data, settings and code. Other chapters use them as extra answering models."""
-    from .. import llm, profiles
-    from .reward import reward_rows
-    from .sft import run_configs
-
-    cfg = profiles.config("baichuan_alignment", profile)
-    lm = start_model(cfg, device=device, seed=seed)
-    d = prepare_data(lm, cfg, seed=seed)
-    configs = stage_configs(cfg, seed=seed)
-    sft = llm.sft(lm, sft_data(d), config=run_configs(configs["sft"], cfg.sft_padded_steps)["packed (bfd)"],
-                  output_name="baichuan-sft-packed").model
-    rm_a = llm.train_reward_model(sft, reward_rows(list(d.hhh["A"]) + list(d.ni_pairs["A"])), config=configs["reward"],
-                                  output_name="baichuan-rm-a").model
-    pairs = d.hhh["A"]
-    rows = llm.preference_rows([p["prompt"] for p in pairs], [p["chosen"] for p in pairs], [p["rejected"] for p in pairs])
-    dpo = llm.dpo(sft, rows, config=configs["dpo"], output_name="baichuan-dpo").model
-    grpo = llm.grpo(sft, list(d.grpo_prompts), reward=llm.RewardJudge(rm_a, lm.tokenizer), config=configs["grpo"],
-                    output_name="baichuan-grpo").model
-    return {"start": lm, "SFT": sft, "DPO": dpo, "GRPO": grpo}
-
-
-def training_summary(sft: Any, rm: Any, pref: Any) -> dict[str, dict[str, Any]]:
-    """Every training run of the chapter: steps, wall and CPU seconds, tokens, tokens/s, losses, cache hit."""
-    runs = {**{f"SFT {k}": r for k, r in sft.records.items()}, **{f"reward model {k}": r for k, r in rm.records.items()},
-            **{k: r for k, r in pref.records.items() if k in ("DPO", "GRPO")}}
-    return {k: {"steps": r.steps, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "tokens": r.tokens,
-                "tokens_per_second": r.tokens_per_second, "losses": r.losses, "from_cache": r.loaded}
-            for k, r in runs.items()}
-
-
-def training_figure(sft: Any, rm: Any, pref: Any):
-    """The chapter's training runs, step by step: the SFT loss (packed and padded), the two reward models'
-    loss, DPO's loss and GRPO's mean reward (as the trainers logged them; a run loaded from the cache
-    shows its saved losses)."""
+def training_figure(sft: Any, dpo: DPOEval, grpo: GRPOEval):
+    """The chapter's training runs, step by step: the SFT loss, each DPO run's loss and GRPO's mean reward
+    (as the trainers logged them; a run loaded from the cache shows its saved losses)."""
     from ..plots import training_curves
 
-    grpo = pref.records.get("GRPO")
-    curves = {"SFT loss": {f"SFT {k}": r.losses for k, r in sft.records.items()},
-              "reward-model loss": {f"reward model {k}": r.losses for k, r in rm.records.items()},
-              "DPO loss": {"DPO": pref.records["DPO"].losses if "DPO" in pref.records else []},
-              "GRPO mean reward (reward model A)": {"GRPO": [r["reward"] for r in (grpo.logs if grpo else [])
-                                                            if "reward" in r]}}
-    curves = {q: {k: v for k, v in series.items() if len(v)} for q, series in curves.items()}
+    curves = {"SFT loss": {"SFT": [sft.record.losses]},
+              "DPO loss": {k: [r.losses] for k, r in dpo.records.items()},
+              "GRPO mean reward (length task)": {"GRPO": [[r["reward"] for r in grpo.record.logs if "reward" in r]]}}
+    curves = {q: {k: v for k, v in series.items() if len(v[0])} for q, series in curves.items()}
     curves = {q: series for q, series in curves.items() if series}
     if not curves:
         raise ValueError("no training run logged a loss: nothing to draw")
-    return training_curves(curves, xlabel="logged step")
-
-
-def stage_figure(stages: StageTable):
-    """Each stage's held-out score with its 95% interval, one panel per measure (the stage table as a figure)."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(STAGE_METRICS), figsize=(4.4 * len(STAGE_METRICS), 3.4), squeeze=False)
-    for ax, metric in zip(axes[0], STAGE_METRICS):
-        names = list(stages.intervals[metric])
-        est, low, high = (list(v) for v in zip(*(stages.intervals[metric][n] for n in names)))
-        ys = range(len(names))
-        ax.errorbar(est, ys, xerr=[[e - lo for e, lo in zip(est, low)], [hi - e for e, hi in zip(est, high)]],
-                    fmt="o", color="C0", capsize=3)
-        ax.set_yticks(list(ys), names)
-        ax.invert_yaxis()
-        ax.set(title=metric, xlabel="held-out score, 95% interval")
-    fig.tight_layout()
-    return fig
+    return training_curves({q: {k: np.asarray(v, dtype=float) for k, v in s.items()} for q, s in curves.items()},
+                           xlabel="logged step")

@@ -46,28 +46,41 @@ def linear_merge(models: Sequence[StateDict], weights: Sequence[float] | None = 
     return out
 
 
-def model_stock_ratio(deltas: Sequence[torch.Tensor]) -> float:
-    """Model Stock's interpolation ratio t = k·cos θ / (1 + (k − 1)·cos θ), cos θ the mean pairwise cosine
-    between the k fine-tuning updates wᵢ − w₀ (Jang et al., 2024, Eq. 6 extended to k models).
-
-    Returns NaN when an update is zero (no angle): the caller keeps the average there.
-    """
+def mean_cosine(deltas: Sequence[torch.Tensor]) -> float:
+    """The mean pairwise cosine between the fine-tuning updates wᵢ − w₀ (NaN when an update is zero)."""
     k = len(deltas)
     flat = [d.flatten().double() for d in deltas]
     norms = [float(f.norm()) for f in flat]
     if min(norms) == 0.0:
         return float("nan")
     cosines = [float(flat[i] @ flat[j]) / (norms[i] * norms[j]) for i in range(k) for j in range(i + 1, k)]
-    cos = sum(cosines) / len(cosines)
-    # t = k cos θ / (1 + (k − 1) cos θ)
-    return k * cos / (1 + (k - 1) * cos)
+    return sum(cosines) / len(cosines)
 
 
-def model_stock(models: Sequence[StateDict], anchor: StateDict) -> dict[str, torch.Tensor]:
+def model_stock_ratio(deltas: Sequence[torch.Tensor]) -> float:
+    """Model Stock's interpolation ratio t = k·cos θ / (1 + (k − 1)·cos θ), cos θ the mean pairwise cosine
+    between the k fine-tuning updates wᵢ − w₀ (Jang et al., 2024, Eq. 6 extended to k models), clipped to
+    [0, 1]: the merge lies between the anchor and the average (for cos θ < 0 the formula leaves that
+    segment, and below cos θ = −1/(k − 1) its denominator changes sign).
+
+    Returns NaN when an update is zero (no angle): the caller keeps the average there.
+    """
+    k = len(deltas)
+    cos = mean_cosine(deltas)
+    if cos != cos:
+        return cos
+    # t = k cos θ / (1 + (k − 1) cos θ), within [0, 1]
+    denominator = 1 + (k - 1) * cos
+    t = k * cos / denominator if denominator > 0 else 0.0
+    return min(1.0, max(0.0, t))
+
+
+def model_stock(models: Sequence[StateDict], anchor: StateDict, *, ratios: dict | None = None) -> dict[str, torch.Tensor]:
     """Model Stock: per tensor, w_H = t · w_avg + (1 − t) · w₀, pulling the average of the fine-tuned
     weights toward the anchor w₀ (their common starting point) by how much their updates disagree.
 
     Tensors that no model changed (zero updates, e.g. outside the LoRA targets) stay as they are.
+    ``ratios`` (a dict), when given, receives each merged tensor's (cos θ, t, number of elements).
     """
     keys = _check(models, anchor)
     out = {}
@@ -75,7 +88,10 @@ def model_stock(models: Sequence[StateDict], anchor: StateDict) -> dict[str, tor
         w0 = anchor[key].float()
         ws = [m[key].float() for m in models]
         w_avg = sum(ws) / len(ws)
-        t = model_stock_ratio([w - w0 for w in ws])
+        deltas = [w - w0 for w in ws]
+        t = model_stock_ratio(deltas)
+        if ratios is not None and t == t:
+            ratios[key] = (mean_cosine(deltas), t, w0.numel())
         # w_H = t · w_avg + (1 − t) · w₀ (t undefined when an update is zero: keep the average)
         merged = w_avg if t != t else t * w_avg + (1 - t) * w0
         out[key] = merged.to(anchor[key].dtype)

@@ -21,6 +21,8 @@ averaged over the predicted tokens, as in the released modelling code (``z_loss_
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -61,6 +63,19 @@ class NormHead(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, rows L2-normalised"
+
+
+@torch.no_grad()
+def normhead_init_(weight: torch.Tensor) -> torch.Tensor:
+    """Initialise output rows as the released Baichuan 2 code initialises its NormHead: Kaiming-uniform with
+    a = √5, i.e. uniform in ±1/√d, rows of norm ≈ 1/√3 whatever the width d.
+
+    The norm matters although the forward pass divides it out: the gradient of a normalised row is the
+    gradient of the logit divided by the row's norm, so rows started at ``transformers``' N(0, 0.02²)
+    (norm 0.02·√d, 0.11 at d = 32) take steps about five times larger than rows started at 1/√3.
+    """
+    nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+    return weight
 
 
 def apply_normhead(model: nn.Module) -> nn.Module:

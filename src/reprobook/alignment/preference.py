@@ -1,117 +1,105 @@
-"""Preference alignment: DPO from the SFT model, GRPO against a reward model, and what each costs.
+"""Preference alignment: DPO runs from the SFT model, GRPO on a verifiable reward, and what each costs.
 
 Explained in `notebooks/alignment/baichuan_alignment.ipynb`.
 
 DPO (Rafailov et al., 2023) fits the policy to preference pairs directly, with the starting model as
 the reference:
 
-    L_DPO = −log σ( β [log π(y_c|x) − log π_ref(y_c|x)] − β [log π(y_r|x) − log π_ref(y_r|x)] ).
+    L_DPO = −log σ( β [log π(y_c|x) − log π_ref(y_c|x)] − β [log π(y_r|x) − log π_ref(y_r|x)] ),
 
-GRPO (Shao et al., 2024) samples G completions per prompt, scores them with the reward model and uses
-the group-normalised reward as each completion's advantage, so that no value model (critic) is
-trained:
+so that the *implicit reward margin* of a pair, Δ = [log π/π_ref](y_c) − [log π/π_ref](y_r) (sums over the
+answers' tokens), is what DPO raises; the chapter measures it on held-out pairs. Several DPO runs with
+different seeds (data order) are the ingredients of Model Stock.
+
+GRPO (Shao et al., 2024) samples G completions per prompt, scores them and uses the group-normalised
+reward as each completion's advantage, so that no value model (critic) is trained:
 
     A_i = (r_i − mean(r_1..r_G)) / std(r_1..r_G).
 
-The report tried PPO and GRPO and kept GRPO at about half PPO's compute. trl 1.16 ships no PPO
-trainer, so PPO's compute is *estimated* here from measured parts: a GRPO step plus what a critic of
-the policy's size adds, one forward and backward pass over the same sequences, timed on the reward
-backbone (a sequence classifier of the same body).
+trl's ``GRPOTrainer`` runs it with ``loss_type="grpo"`` set explicitly (its default is DAPO's loss). The
+task has a graded, verifiable reward — "Write one sentence about X." scored by −|words − target| / target —
+on which a 135M model visibly learns in tens of steps: it shows that the optimiser works, on held-out
+topics, not that GRPO aligns a model to human preferences.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from ..results import glued
+from ..checks import check_int
 
-
-def critic_step_seconds(lm: Any, texts: Sequence[str], *, repeats: int = 2) -> float:
-    """Wall seconds of one forward and backward pass of a value model (the policy's body with a scalar
-    head) over ``texts``: the work PPO's critic adds per update. The median of ``repeats`` timings."""
-    import statistics
-
-    import torch
-
-    from ..llm.generation import _pad
-    from ..llm.trainers import reward_backbone
-
-    critic = reward_backbone(lm).train()
-    rows = [lm.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-    ids, mask = _pad(rows, lm.tokenizer.pad_token_id, "right")
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        values = critic(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits
-        values.pow(2).mean().backward()  # a squared error toward returns: the same graph as PPO's value loss
-        critic.zero_grad(set_to_none=True)
-        times.append(time.perf_counter() - start)
-    del critic
-    torch.cuda.empty_cache() if torch.cuda.is_available() else None
-    return float(statistics.median(times))
+# Topics of the GRPO task: the first GRPO_TRAIN are trained on, the rest are held out
+TOPICS = (
+    "the ocean", "a library", "winter mornings", "bicycles", "coffee", "the moon", "gardening", "trains",
+    "a thunderstorm", "honeybees", "chess", "bread", "mountains", "rainbows", "a lighthouse", "volcanoes",
+    "music lessons", "a market", "owls", "paper boats",
+    "the desert", "a museum", "autumn leaves", "sailing boats", "tea", "the sun", "cooking", "airports",
+    "a snowfall", "butterflies", "football", "cheese", "rivers", "clouds", "a castle", "earthquakes",
+    "painting", "a bakery", "penguins", "kites", "forests", "a bridge", "whales", "a village", "glaciers",
+    "robots", "a circus", "deserts at night", "old maps", "a harbour", "candles", "a violin", "the stars",
+    "a farm", "wolves", "a waterfall",
+)
+GRPO_TRAIN = 20
+GRPO_PROMPT = "Write one sentence about {topic}."
 
 
-@dataclass
-class PreferenceResult:
-    """DPO and GRPO runs: their models, records and the compute table (with the PPO estimate)."""
-
-    compute: Any  # DataFrame: method × steps, samples, seconds/step, seconds/sample, tokens/s
-    dpo_model: Any = field(repr=False, default=None)
-    grpo_model: Any = field(repr=False, default=None)
-    records: dict[str, Any] = field(repr=False, default_factory=dict)
-    dpo_steps: int = glued("d", default=0)
-    grpo_steps: int = glued("d", default=0)
-    dpo_pairs: int = glued("d", default=0)
-    grpo_prompts: int = glued("d", default=0)
-    group: int = glued("d", default=0)
-    dpo_s_per_sample: float = glued(".2f", default=0.0)
-    grpo_s_per_sample: float = glued(".2f", default=0.0)
-    ppo_s_per_sample: float = glued(".2f", default=0.0)
-    grpo_over_ppo: float = glued(".0%", default=0.0)
-    grpo_reward_first: float = glued(".2f", default=0.0)
-    grpo_reward_last: float = glued(".2f", default=0.0)
+def grpo_prompts(split: str) -> list[str]:
+    """The GRPO task's prompts: ``"train"`` (the first topics) or ``"test"`` (the held-out topics)."""
+    topics = TOPICS[:GRPO_TRAIN] if split == "train" else TOPICS[GRPO_TRAIN:]
+    return [GRPO_PROMPT.format(topic=t) for t in topics]
 
 
-def preference_stage(sft_lm: Any, pairs: Sequence[dict[str, Any]], prompts: Sequence[str], reward_judge: Any, *,
-                     dpo_config: dict[str, Any], grpo_config: dict[str, Any], name: str = "baichuan"
-                     ) -> PreferenceResult:
-    """DPO on ``pairs`` and GRPO on ``prompts`` (reward: ``reward_judge``), both from ``sft_lm``; then
-    the compute of each per trained sample and the estimate for PPO."""
-    import pandas as pd
+def _text(x: Any) -> str:
+    if isinstance(x, str):
+        return x
+    turns = [m for m in x if m.get("role") in ("user", "assistant")] or list(x)
+    return turns[-1]["content"]
 
+
+def length_reward(target: int) -> Callable:
+    """The graded, verifiable reward −|words − ``target``| / ``target`` of a completion (0 is best)."""
+    check_int("target", target, low=1)
+
+    def reward(prompts, completions, **_):
+        # r = −|words − target| / target
+        return [-abs(len(_text(c).split()) - target) / target for c in completions]
+
+    reward.__name__ = f"sentence_of_{target}_words"
+    return reward
+
+
+def greedy_rewards(lm: Any, prompts: Sequence[str], target: int, *, max_new_tokens: int, batch_size: int = 16
+                   ) -> tuple[list[float], list[str]]:
+    """The length reward of ``lm``'s greedy answer to each prompt, and the answers."""
+    from ..llm import generate
+
+    answers = generate(lm, list(prompts), max_new_tokens=max_new_tokens, batch_size=batch_size).texts
+    return length_reward(target)(prompts, answers), answers
+
+
+def dpo_runs(sft_lm: Any, pairs: Sequence[dict[str, Any]], *, config: dict[str, Any], seeds: Sequence[int],
+             name: str = "baichuan-dpo") -> list[Any]:
+    """DPO from ``sft_lm`` on ``pairs`` once per seed (the seed sets the data order and any initialisation);
+    returns the ``llm.Trained`` runs."""
     from .. import llm
 
     rows = llm.preference_rows([p["prompt"] for p in pairs], [p["chosen"] for p in pairs],
                                [p["rejected"] for p in pairs])
-    dpo = llm.dpo(sft_lm, rows, config=dpo_config, output_name=f"{name}-dpo")
-    grpo = llm.grpo(sft_lm, list(prompts), reward=reward_judge, config=grpo_config, output_name=f"{name}-grpo")
-    group = int(grpo_config.get("num_generations", 4))
-    batch = int(grpo_config.get("batch_size", 4))
-    # PPO's extra work per update: a critic forward and backward over one GRPO batch (prompt + completion)
-    sample = [llm.chat_prompt(sft_lm, p) + "word " * int(grpo_config.get("max_completion_length", 32))
-              for p in list(prompts)[:batch]]
-    critic = critic_step_seconds(sft_lm, sample)
-    per = {"DPO": dpo.record.seconds / max(1, dpo.record.samples),
-           "GRPO": grpo.record.seconds / max(1, grpo.record.samples)}
-    per["PPO (estimate: GRPO + critic)"] = per["GRPO"] + critic / batch
-    table = pd.DataFrame([
-        {"method": "DPO", "steps": dpo.record.steps, "samples": dpo.record.samples, "unit": "pair",
-         "s/step": dpo.record.seconds_per_step, "s/sample": per["DPO"], "tokens/s": dpo.record.tokens_per_second,
-         "from cache": dpo.record.loaded},
-        {"method": "GRPO", "steps": grpo.record.steps, "samples": grpo.record.samples, "unit": "completion",
-         "s/step": grpo.record.seconds_per_step, "s/sample": per["GRPO"], "tokens/s": grpo.record.tokens_per_second,
-         "from cache": grpo.record.loaded},
-        {"method": "PPO (estimate: GRPO + critic)", "steps": None, "samples": None, "unit": "completion",
-         "s/step": grpo.record.seconds_per_step + critic, "s/sample": per["PPO (estimate: GRPO + critic)"],
-         "tokens/s": None, "from cache": None},
-    ]).set_index("method")
-    rewards = [r.get("reward", float("nan")) for r in grpo.record.logs]
-    return PreferenceResult(table, dpo.model, grpo.model, {"DPO": dpo.record, "GRPO": grpo.record, "critic_s": critic},
-                            dpo_steps=dpo.record.steps, grpo_steps=grpo.record.steps, dpo_pairs=len(rows),
-                            grpo_prompts=len(prompts), group=group, dpo_s_per_sample=per["DPO"],
-                            grpo_s_per_sample=per["GRPO"], ppo_s_per_sample=per["PPO (estimate: GRPO + critic)"],
-                            grpo_over_ppo=per["GRPO"] / per["PPO (estimate: GRPO + critic)"],
-                            grpo_reward_first=rewards[0] if rewards else float("nan"),
-                            grpo_reward_last=rewards[-1] if rewards else float("nan"))
+    return [llm.dpo(sft_lm, rows, config={**config, "seed": s}, output_name=f"{name}-{k}") for k, s in enumerate(seeds)]
+
+
+def grpo_length(sft_lm: Any, *, config: dict[str, Any], target: int, name: str = "baichuan-grpo") -> Any:
+    """GRPO from ``sft_lm`` on the training topics with the length reward (``llm.Trained``)."""
+    from .. import llm
+
+    return llm.grpo(sft_lm, grpo_prompts("train"), reward=length_reward(target), config=config, output_name=name,
+                    reward_key=f"length-{target}")
+
+
+def compute_table(records: dict[str, Any]):
+    """Steps, samples, seconds per step and per sample, tokens/s of each training run (a DataFrame)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"run": k, "steps": r.steps, "samples": r.samples, "s/step": r.seconds_per_step,
+                          "s/sample": r.seconds / max(1, r.samples), "tokens/s": r.tokens_per_second,
+                          "from cache": r.loaded} for k, r in records.items()]).set_index("run")

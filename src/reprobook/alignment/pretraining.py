@@ -27,7 +27,7 @@ import torch
 
 from ..checks import ParameterError, check_int, check_number
 from ..results import glued
-from .normhead import MAX_Z_WEIGHT, apply_normhead, causal_lm_loss
+from .normhead import MAX_Z_WEIGHT, apply_normhead, causal_lm_loss, normhead_init_
 
 
 # --------------------------------------------------------------------------------------------- model
@@ -79,12 +79,16 @@ def llama_config(size: ModelSize, vocab_size: int, max_positions: int):
 
 
 def build_model(size: ModelSize, vocab_size: int, *, normhead: bool, seed: int, max_positions: int = 2048):
-    """A freshly initialised ``LlamaForCausalLM`` (seeded), with NormHead when ``normhead``."""
+    """A freshly initialised ``LlamaForCausalLM`` (seeded), with NormHead when ``normhead``: its output
+    rows then start as the released code's NormHead starts them (:func:`~.normhead.normhead_init_`)."""
     from transformers import LlamaForCausalLM
 
     torch.manual_seed(seed)
     model = LlamaForCausalLM(llama_config(size, vocab_size, max_positions))
-    return apply_normhead(model) if normhead else model
+    if not normhead:
+        return model
+    normhead_init_(model.get_output_embeddings().weight)
+    return apply_normhead(model)
 
 
 def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
@@ -161,31 +165,32 @@ def lm_data(tokenizer: Any, train_texts: Sequence[str], val_texts: Sequence[str]
                   time.perf_counter() - start)
 
 
-def chapter_lm_data(cfg: Any, overview: Any) -> LMData:
-    """The chapter's token data: its own BPE (``cfg.lm_vocab_size`` tokens, character coverage
-    ``cfg.lm_coverage``, trained on the train split) or any Hugging Face tokenizer (``cfg.lm_tokenizer``)."""
-    from .tokenizer import train_bpe, truncate
+def chapter_lm_data(cfg: Any, overview: Any, *, train_tokens: int) -> LMData:
+    """The chapter's token data (``train_tokens`` for training): SentencePiece at Baichuan 2's settings
+    (``cfg.lm_vocab_size`` pieces, character coverage ``cfg.lm_coverage``, trained on the train split) or
+    any Hugging Face tokenizer (``cfg.lm_tokenizer``)."""
+    from .tokenizer import train_sentencepiece
 
     train_texts = overview.texts("train")
     if cfg.lm_tokenizer is None:
         sample = overview.texts("train", max_chars=cfg.lm_tokenizer_chars)
-        tok = truncate(train_bpe(sample, cfg.lm_vocab_size, coverage=cfg.lm_coverage,
-                                 max_token_length=cfg.max_token_length), cfg.lm_vocab_size)
-        name = f"BPE {cfg.lm_vocab_size:,} trained here (character coverage {cfg.lm_coverage:g})"
+        tok = train_sentencepiece(sample, cfg.lm_vocab_size, coverage=cfg.lm_coverage,
+                                  max_token_length=cfg.max_token_length)
+        name = f"SentencePiece BPE {cfg.lm_vocab_size:,} trained here (character coverage {cfg.lm_coverage:g})"
     else:
         from ..llm import load_tokenizer
 
         tok, name = load_tokenizer(cfg.lm_tokenizer), cfg.lm_tokenizer
     return lm_data(tok, train_texts, overview.texts("validation"), seq_len=cfg.seq_len,
-                   train_tokens=cfg.steps * cfg.batch_size * cfg.seq_len, val_blocks=cfg.val_blocks, name=name)
+                   train_tokens=train_tokens, val_blocks=cfg.val_blocks, name=name)
 
 
 def settings_from(cfg: Any, **changes: Any) -> TrainSettings:
     """The chapter configuration's optimiser settings (NormHead and max-z on: Baichuan 2's recipe)."""
-    values = dict(steps=cfg.steps, batch_size=cfg.batch_size, seq_len=cfg.seq_len, lr=cfg.lr,
+    values = dict(steps=cfg.ablation_steps, batch_size=cfg.batch_size, seq_len=cfg.seq_len, lr=cfg.maxz_lr,
                   warmup_fraction=cfg.warmup_fraction, min_lr_ratio=cfg.min_lr_ratio, weight_decay=cfg.weight_decay,
                   betas=tuple(cfg.betas), grad_clip=cfg.grad_clip, max_z_weight=cfg.max_z_weight, normhead=True,
-                  eval_every=0)
+                  eval_every=0, output_weight_decay=True)
     return TrainSettings(**{**values, **changes})
 
 
@@ -214,6 +219,7 @@ class TrainSettings:
     grad_clip: float = 0.5
     max_z_weight: float = MAX_Z_WEIGHT  # 0: no max-z loss
     normhead: bool = True
+    output_weight_decay: bool = True  # False: the output layer's weight is left out of the weight decay
     eval_every: int = 0  # 0: only at the end
     eval_blocks: int | None = None  # validation blocks per evaluation (None: all)
 
@@ -314,6 +320,15 @@ def validation_loss(model: torch.nn.Module, blocks: torch.Tensor, *, batch_size:
     return total / count
 
 
+def parameter_groups(model: torch.nn.Module, settings: TrainSettings) -> list[dict[str, Any]]:
+    """AdamW's parameter groups: the matrices with weight decay, the vectors (norm gains) without, and the
+    output layer's weight without when ``settings.output_weight_decay`` is False."""
+    head = model.get_output_embeddings().weight
+    exempt = (lambda p: p.ndim < 2) if settings.output_weight_decay else (lambda p: p.ndim < 2 or p is head)
+    return [{"params": [p for p in model.parameters() if not exempt(p)], "weight_decay": settings.weight_decay},
+            {"params": [p for p in model.parameters() if exempt(p)], "weight_decay": 0.0}]
+
+
 def train_lm(model: torch.nn.Module, train_blocks: torch.Tensor, val_blocks: torch.Tensor,
              settings: TrainSettings, *, seed: int, device: Any = "auto") -> RunRecord:
     """Pre-train ``model`` in place on ``train_blocks`` (batches drawn in a seeded random order, repeated
@@ -333,11 +348,7 @@ def train_lm(model: torch.nn.Module, train_blocks: torch.Tensor, val_blocks: tor
     order = torch.cat([torch.randperm(len(train_blocks), generator=generator)
                        for _ in range(math.ceil(need / len(train_blocks)))])[:need]
     batches = order.view(settings.steps, settings.batch_size)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=settings.lr, betas=settings.betas)
+    optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.lr, betas=settings.betas)
     model, optimizer = accelerator.prepare(model, optimizer)
     rank, world = accelerator.process_index, accelerator.num_processes
     rec = RunRecord(parameters=parameter_counts(accelerator.unwrap_model(model)))
@@ -388,19 +399,23 @@ def run_config(size: ModelSize, vocab_size: int, settings: TrainSettings, seed: 
 
 def train_cached(size: ModelSize, vocab_size: int, train_blocks: torch.Tensor, val_blocks: torch.Tensor,
                  settings: TrainSettings, *, seed: int, device: Any = "auto", data_key: str | None = None,
-                 name: str = "baichuan2-lm") -> tuple[RunRecord, bool]:
+                 name: str = "baichuan2-lm", return_model: bool = False):
     """:func:`train_lm` of a fresh :func:`build_model`, through the checkpoint cache.
 
-    Returns ``(record, loaded)``: ``loaded`` is True when the run came from the cache.
+    Returns ``(record, loaded)``: ``loaded`` is True when the run came from the cache; with
+    ``return_model`` ``(model, record, loaded)``, the trained model in eval mode on the CPU.
     """
     from ..training import train_or_load
 
     data_key = data_key or fingerprint(train_blocks, val_blocks)
     config = run_config(size, vocab_size, settings, seed, data_key)
 
+    def fresh():
+        return build_model(size, vocab_size, normhead=settings.normhead, seed=seed,
+                           max_positions=max(settings.seq_len, 16))
+
     def train():
-        model = build_model(size, vocab_size, normhead=settings.normhead, seed=seed,
-                            max_positions=max(settings.seq_len, 16))
+        model = fresh()
         rec = train_lm(model, train_blocks, val_blocks, settings, seed=seed, device=device)
         state = {k: v for k, v in model.state_dict().items()}
         return {**state, **rec.to_tensors()}
@@ -409,94 +424,80 @@ def train_cached(size: ModelSize, vocab_size: int, train_blocks: torch.Tensor, v
                                 code=("reprobook.alignment.pretraining", "reprobook.alignment.normhead"))
     record = RunRecord.from_tensors(state)
     record.started_at = str((info.get("trained_at") or {}).get("finished_at") or "")
-    return record, bool(info["loaded"])
+    if not return_model:
+        return record, bool(info["loaded"])
+    model = fresh()
+    model.load_state_dict({k: v for k, v in state.items() if not k.startswith("_record.")})
+    return model.eval(), record, bool(info["loaded"])
 
 
 # --------------------------------------------------------------------------------------------- the chapter's claims
-def pretraining_claims(study, ablation, check, prediction, *, scale: str, paper_tokenizers: dict,
-                       paper_source: str) -> list[dict[str, Any]]:
-    """The rows of the chapter's claims table (for ``RunRecord.add_claims``); every verdict from
-    :mod:`reprobook.claims`, the p-valued ones Holm-adjusted together."""
-    from ..claims import holm, superiority
+def claim_tests(specs: Sequence[Any], study: Any, sweep: Any, dose: Any, prediction: Any, check: Any, *,
+                paper_weight: float, scale: str = "") -> list[Any]:
+    """The chapter's declared claims (``specs``, from ``chapters.baichuan2.claim_specs``) tested on this run,
+    guarded, and Holm-adjusted together (``claims.ClaimTest`` objects for ``RunRecord.add_claims``)."""
+    from .. import claims
 
-    sizes = sorted(int(r.vocabulary) for _, r in study.table[study.table["trained here"]].iterrows())
-    small, large = f"BPE {sizes[0]:,}", f"BPE {sizes[-1]:,}"
-    docs = "held-out documents"
-    verdicts = {"vocab": superiority(study.per_document[(small, "zh")] + study.per_document[(small, "en")],
-                                     study.per_document[(large, "zh")] + study.per_document[(large, "en")], unit=docs)}
-    rows_ref = study.table[~study.table["trained here"]]
-    english = None
-    if len(rows_ref):
-        # the reference with the smallest Chinese coverage: the English-centred one (LLaMA 2's role in the paper)
-        english = rows_ref.sort_values("tokens/char zh", ascending=False).iloc[0]
-        same = max([v for v in sizes if v <= english.vocabulary] or [sizes[0]])
-        ours = f"BPE {same:,}"
-        verdicts["bilingual"] = superiority(study.per_document[(english.tokenizer, "zh")],
-                                            study.per_document[(ours, "zh")], unit="Chinese " + docs)
-    verdicts["normhead"] = ablation.normhead_verdict
-    verdicts["maxz_logit"] = ablation.maxz_logit_verdict
-    verdicts["maxz_loss"] = ablation.maxz_loss_verdict
-    verdicts = holm(verdicts)
-    t = study.table.set_index("tokenizer")
-    b2, l2 = paper_tokenizers["Baichuan 2"], paper_tokenizers["LLaMA 2"]
-    rows = [dict(
-        claim="A larger BPE vocabulary compresses text better (fewer tokens per character)",
-        paper=f"compression rate {l2[1]} at {l2[0]:,} tokens (LLaMA 2) down to {b2[1]} at {b2[0]:,} (Baichuan 2)",
-        this_run=(f"tokens/char at {sizes[0]:,} → {sizes[-1]:,}: English {t.loc[small, 'tokens/char en']:.3f} → "
-                  f"{t.loc[large, 'tokens/char en']:.3f}, Chinese {t.loc[small, 'tokens/char zh']:.3f} → "
-                  f"{t.loc[large, 'tokens/char zh']:.3f}"),
-        verdict=verdicts["vocab"], source=paper_source, scale=scale)]
-    if english is not None:
-        rows.append(dict(
-            claim="A tokenizer trained on Chinese and English compresses Chinese far better than an English-centred one",
-            paper=f"LLaMA 2 {l2[1]} vs Baichuan 2 {b2[1]} (lower is better)",
-            this_run=(f"Chinese tokens/char: {english.tokenizer} ({int(english.vocabulary):,}) "
-                      f"{english['tokens/char zh']:.3f} vs BPE {same:,} trained here {t.loc[ours, 'tokens/char zh']:.3f}"),
-            verdict=verdicts["bilingual"], source=paper_source, scale=scale))
-    rows += [
-        dict(claim="NormHead stabilises training (lower loss at a learning rate that stresses training)",
-             paper="NormHead stabilises training significantly (Section 2.6; no number given)",
-             this_run=(f"final validation loss with NormHead {ablation.loss_normhead_on:.3f}, without "
-                       f"{ablation.loss_normhead_off:.3f} (lr {ablation.lr:g}); diverged: "
-                       f"{ablation.diverged_normhead_on} with, {ablation.diverged_normhead_off} without"),
-             verdict=verdicts["normhead"], source="Yang et al. (2023), Baichuan 2, Section 2.6", scale=scale),
-        dict(claim="The max-z loss keeps the largest logit smaller",
-             paper="max-z loss 2e-4·z² normalises the logits (Eq. 1; no number given)",
-             this_run=(f"largest logit, last quarter of training: {ablation.logit_maxz_on:.2f} with, "
-                       f"{ablation.logit_maxz_off:.2f} without"),
-             verdict=verdicts["maxz_logit"], source="Yang et al. (2023), Baichuan 2, Section 2.6", scale=scale),
-        dict(claim="The max-z loss costs no validation loss",
-             paper="max-z stabilises training (Section 2.6); the loss it adds is small",
-             this_run=(f"final validation loss {ablation.loss_maxz_on:.3f} with, {ablation.loss_maxz_off:.3f} "
-                       f"without"),
-             verdict=verdicts["maxz_loss"], source="Yang et al. (2023), Baichuan 2, Section 2.6", scale=scale),
-        dict(claim="A power law fitted to smaller models predicts the final loss of a larger one",
-             paper="7 models (10M-3B) predicted the 7B and 13B losses at 2.6T tokens (Fig. 4, points only)",
-             this_run=(f"{prediction.target}: predicted {prediction.loss:.3f}, observed {check.observed:.3f} "
-                       f"(error {check.error:+.3f}; pooled seed s.d. {check.seed_sd:.3f})"),
-             verdict=check.verdict, source="Yang et al. (2023), Baichuan 2, Section 2.7 and Fig. 4", scale=scale),
-    ]
-    return rows
+    spec = {s.key: s for s in specs}
+    tests = []
+    refs = study.table[~study.table["trained here"]]
+    if len(refs):
+        # the reference with the most tokens per Chinese character: the English-centred one (LLaMA 2's role)
+        english = refs.sort_values("tokens/char zh", ascending=False).iloc[0]
+        sizes = sorted(int(v) for v in study.table[study.table["trained here"]].vocabulary)
+        same = f"BPE {max([v for v in sizes if v <= english.vocabulary] or [sizes[0]]):,}"
+        a, b = study.per_document[(english.tokenizer, "zh")], study.per_document[(same, "zh")]
+        tests.append(claims.evaluate(spec["bilingual"], a, b, scale=scale,
+                                     this_run=f"{english.tokenizer} ({int(english.vocabulary):,}) against {same}"))
+    else:
+        tests.append(claims.untested(spec["bilingual"], "no pretrained reference tokenizer in this profile", scale=scale))
+    tests.append(claims.evaluate(spec["normhead"], sweep.sensitivity["off"], sweep.sensitivity["on"], scale=scale,
+                                 this_run=f"sensitivity {sweep.sensitivity_off:.3f} without, {sweep.sensitivity_on:.3f} "
+                                          f"with NormHead over lr {sweep.lrs}"))
+    zeros = [0.0] * dose.seeds
+    logit = dose.declines("mean_max_logit")
+    tests.append(claims.evaluate(spec["maxz_logits"], logit, zeros, scale=scale,
+                                 this_run=f"mean max-logit {dose.logit_none:.2f} at weight 0, {dose.logit_largest:.2f} "
+                                          f"at {dose.weights[-1]:g}"))
+    tests.append(claims.evaluate(spec["maxz_inference"], dose.declines("repetition_kl"), zeros, scale=scale,
+                                 this_run=f"KL {dose.kl_none:.4f} at weight 0, {dose.kl_largest:.4f} at {dose.weights[-1]:g}"))
+    none, paper = dose.per_seed("mean_max_logit", dose.weights[0]), dose.per_seed("mean_max_logit", paper_weight)
+    acted = claims.superiority(none, paper, unit="seeds")
+    cost = claims.evaluate(spec["maxz_cost"], [-x for x in dose.per_seed("loss", paper_weight)],
+                           [-x for x in dose.per_seed("loss", dose.weights[0])], scale=scale,
+                           this_run=f"loss {dose.loss_paper:.3f} with, {dose.loss_none:.3f} without")
+    cost.verdict = claims.guard_acted(cost.verdict, acted.verdict == "reproduced",
+                                      f"mean max-logit lowered at weight {paper_weight:g} by {acted.format('.3g')} "
+                                      "(one-sided paired t over seeds, not below 0.025)")
+    tests.append(cost)
+    test = dict(check.test)
+    test.pop("se")
+    scaling = claims.evaluate(spec["scaling"], scale=scale, this_run=(
+        f"predicted {prediction.loss:.3f}, observed {check.observed:.3f} at {prediction.target} the budget"), **test)
+    scaling.verdict = claims.guard(scaling.verdict, check.prediction_first,
+                                   "the prediction was not recorded before the predicted run was trained")
+    tests.append(scaling)
+    return claims.holm_tests(tests)
 
 
 def scale_note(cfg: Any, data: LMData, device: Any) -> str:
     """One line on the scale of this run, for the claims table."""
-    sizes = [ModelSize.parse(s) for s in cfg.model_sizes]
+    a, s = ModelSize.parse(cfg.ablation_size), ModelSize.parse(cfg.scaling_size)
     return (f"{cfg.profile} profile: corpus {cfg.corpus}; LM tokenizer {data.tokenizer_name} "
-            f"({data.vocab_size:,} tokens); Llama-style models {sizes[0].name} to {sizes[-1].name}, "
-            f"{cfg.steps * cfg.batch_size * cfg.seq_len:,} training tokens each, {cfg.n_seeds} seeds; "
-            f"{getattr(device, 'type', device)}")
+            f"({data.vocab_size:,} tokens); Llama-style {a.name} ({cfg.ablation_steps} steps, {cfg.n_seeds} seeds) "
+            f"and {s.name} (up to {round(cfg.target_fraction * cfg.scaling_steps)} steps, {cfg.scaling_seeds} seeds) "
+            f"of {cfg.batch_size} × {cfg.seq_len} tokens; {getattr(device, 'type', device)}")
 
 
-def glue_paper_notes(rec: Any, cfg: Any, check: Any, profile: str) -> None:
+def glue_paper_notes(rec: Any, cfg: Any, sweep: Any, prediction: Any, profile: str) -> None:
     """Glue the sentences of the chapter's deviations that depend on the profile."""
     from ..chapters.baichuan2 import PAPER_7B_SOURCE
     from ..profiles import config
 
     paper = config("baichuan2", "paper")
-    params = check.table["parameters (compute)"]
     rec.glue("bc2_paper_source", PAPER_7B_SOURCE)
+    small = sweep.runs[0].record.parameters.get("total", 0)
     rec.glue("bc2_paper_note", "This copy of the chapter ran the paper profile." if profile == "paper" else
-             f"This run ({profile} profile) trains models of {params.min():,} to {params.max():,} parameters on "
-             f"{'a CPU' if 'cpu' in str(rec.device) else rec.device}; the paper profile runs the same code at "
-             f"widths {paper.model_sizes[0][0]} to {paper.model_sizes[-1][0]} on GPUs (not run for this copy).")
+             f"This run ({profile} profile) trains models of {small:,} and {prediction.parameters:,} (compute) "
+             f"parameters on {'a CPU' if 'cpu' in str(rec.device) else rec.device}; the paper profile runs the same "
+             f"code at widths {paper.ablation_size[0]} and {paper.scaling_size[0]} on GPUs (not run for this copy).")

@@ -1,5 +1,8 @@
 """Reward models: Bradley–Terry with Baichuan Alignment's pointwise term, the data splits, and a length baseline.
 
+The chapter's reward models are heads on the frozen SFT model's last-token features (:class:`RewardHead`):
+a convex fit that converges in seconds, so the claims about them are never decided by a step budget.
+
 Explained in `notebooks/alignment/baichuan_alignment.ipynb`.
 
 The report trains its reward model on preference pairs with the Bradley–Terry loss plus, where a pair
@@ -20,8 +23,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+import numpy as np
+
 from ..checks import check_fraction
-from ..results import glued
 
 
 def split_by_prompt(rows: Sequence[dict[str, Any]], fractions: dict[str, float], *, seed: int
@@ -76,7 +80,7 @@ def ni_scored_pairs(examples: Sequence[dict[str, Any]], n: int, *, seed: int, al
 
 
 def reward_rows(pairs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows for the reward trainer: conversational pairs with the score columns (α = 0 without scores)."""
+    """Rows for trl's reward trainer: conversational pairs with the score columns (α = 0 without scores)."""
     from ..llm.trainers import preference_rows
 
     return preference_rows([p["prompt"] for p in pairs], [p["chosen"] for p in pairs], [p["rejected"] for p in pairs],
@@ -90,12 +94,99 @@ def length_baseline(pairs: Sequence[dict[str, Any]]) -> list[int]:
     return [int(len(p["chosen"]) > len(p["rejected"])) for p in pairs]
 
 
-def pairwise_correct(judge: Any, pairs: Sequence[dict[str, Any]]) -> list[int]:
-    """1 where the reward model scores the chosen answer above the rejected one."""
-    prompts = [p["prompt"] for p in pairs]
-    chosen = judge.score(prompts, [p["chosen"] for p in pairs])
-    rejected = judge.score(prompts, [p["rejected"] for p in pairs])
-    return [int(c > r) for c, r in zip(chosen, rejected)]
+# --------------------------------------------------------------------------------------------- the reward head
+@dataclass
+class RewardHead:
+    """r(x, y) = wᵀ (φ − μ)/σ + b on the frozen SFT model's last-token feature φ of (x, y), in units of its
+    scores' standard deviation on the training answers (``unit``: the scores are divided by it)."""
+
+    w: np.ndarray
+    b: float
+    mean: np.ndarray
+    scale: np.ndarray
+    unit: float  # SD of the raw scores on the training answers: scores are reported in these units
+    alpha: float
+    lam: float
+    converged: bool
+    gradient_norm: float
+    iterations: int
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        return (((np.asarray(features) - self.mean) / self.scale) @ self.w + self.b) / self.unit
+
+
+def fit_reward_head(chosen: np.ndarray, rejected: np.ndarray, *, chosen_score: Sequence[float] = (),
+                    rejected_score: Sequence[float] = (), score_weight: Sequence[float] = (), alpha: float,
+                    lam: float, seed: int = 0, tol: float = 1e-7, max_iter: int = 500) -> RewardHead:
+    """The Bradley–Terry head with Baichuan Alignment's pointwise term, fitted to convergence (L-BFGS on a
+    convex loss: the optimum does not depend on the seeded start):
+
+        L(w, b) = mean_i [ −log σ(r_c − r_r) + α·ωᵢ·½((r_c − s_c)² + (r_r − s_r)²) ] + λ‖w‖²
+
+    with ωᵢ = ``score_weight`` (1 where a pair has absolute scores, 0 for pairwise-only pairs)."""
+    import torch
+
+    xc, xr = np.asarray(chosen, dtype=np.float64), np.asarray(rejected, dtype=np.float64)
+    n = len(xc)
+    both = np.concatenate([xc, xr])
+    mean, scale = both.mean(0), both.std(0) + 1e-6
+    zc, zr = (torch.tensor((x - mean) / scale) for x in (xc, xr))
+    weight = torch.tensor(np.asarray(score_weight, dtype=np.float64) if len(score_weight) else np.zeros(n))
+    sc = torch.tensor(np.asarray(chosen_score, dtype=np.float64) if len(chosen_score) else np.zeros(n))
+    sr = torch.tensor(np.asarray(rejected_score, dtype=np.float64) if len(rejected_score) else np.zeros(n))
+    generator = torch.Generator().manual_seed(seed)
+    w = (0.01 * torch.randn(zc.shape[1], generator=generator, dtype=torch.float64)).requires_grad_()
+    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+
+    def loss_fn():
+        rc, rr = zc @ w + b, zr @ w + b
+        # −log σ(r_c − r_r) + α ω ½ [(r_c − s_c)² + (r_r − s_r)²], plus λ‖w‖²
+        pointwise = 0.5 * ((rc - sc) ** 2 + (rr - sr) ** 2)
+        return (-torch.nn.functional.logsigmoid(rc - rr) + alpha * weight * pointwise).mean() + lam * (w ** 2).sum()
+
+    optimiser = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, tolerance_grad=tol, tolerance_change=1e-14,
+                                  history_size=50, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimiser.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    optimiser.zero_grad()
+    loss_fn().backward()
+    grad = float(torch.cat([w.grad.flatten(), b.grad.flatten()]).norm())
+    iterations = int(optimiser.state[optimiser._params[0]].get("n_iter", 0))
+    wv, bv = w.detach().numpy(), float(b.detach())
+    raw = np.concatenate([zc.numpy(), zr.numpy()]) @ wv + bv
+    return RewardHead(wv, bv, mean, scale, float(raw.std()) or 1.0, alpha, lam, grad < 1e-4, grad, iterations)
+
+
+def choose_lambda(chosen: np.ndarray, rejected: np.ndarray, groups: Sequence[Any], lambdas: Sequence[float], *,
+                  folds: int = 4, seed: int = 0, **scores: Any) -> float:
+    """The L2 weight of the Bradley–Terry head with the best held-out Bradley–Terry log-likelihood, by
+    ``folds``-fold cross-validation over the training pairs grouped by prompt (α = 0 for the choice: the
+    same λ then serves the head with and without the pointwise term)."""
+    import random
+
+    keys = sorted(set(groups))
+    random.Random(seed).shuffle(keys)
+    fold_of = {k: i % folds for i, k in enumerate(keys)}
+    fold = np.array([fold_of[g] for g in groups])
+    best, best_ll = lambdas[0], -np.inf
+    for lam in lambdas:
+        ll = 0.0
+        for f in range(folds):
+            train, test = fold != f, fold == f
+            if not test.any() or not train.any():
+                continue
+            head = fit_reward_head(chosen[train], rejected[train], alpha=0.0, lam=lam, seed=seed)
+            margin = (head.score(chosen[test]) - head.score(rejected[test])) * head.unit
+            ll += float(-np.logaddexp(0.0, -margin).sum())
+        if ll > best_ll:
+            best, best_ll = lam, ll
+    return float(best)
 
 
 def fits(lm: Any, pairs: Sequence[dict[str, Any]], max_length: int) -> list[dict[str, Any]]:
@@ -111,50 +202,3 @@ def fits(lm: Any, pairs: Sequence[dict[str, Any]], max_length: int) -> list[dict
     return keep
 
 
-@dataclass
-class RewardResult:
-    """Two reward models trained on disjoint HHH splits (A: GRPO's reward; B: the evaluator), and their
-    held-out pairwise accuracy against the length-only baseline."""
-
-    table: Any  # DataFrame: judge × accuracy, interval
-    correct: dict[str, list[int]]  # per held-out pair: RM A, RM B, length
-    judges: dict[str, Any] = field(repr=False, default_factory=dict)  # "A", "B" -> RewardJudge
-    records: dict[str, Any] = field(repr=False, default_factory=dict)
-    n_train_a: int = glued("d", default=0)
-    n_train_b: int = glued("d", default=0)
-    n_ni_pairs: int = glued("d", default=0)
-    n_test: int = glued("d", default=0)
-    acc_a: float = glued(".1%", default=0.0)
-    acc_b: float = glued(".1%", default=0.0)
-    acc_length: float = glued(".1%", default=0.0)
-    alpha: float = glued("g", default=0.0)
-    steps: int = glued("d", default=0)
-
-
-def reward_stage(lm: Any, split_a: Sequence[dict[str, Any]], split_b: Sequence[dict[str, Any]],
-                 ni_pairs_a: Sequence[dict[str, Any]], ni_pairs_b: Sequence[dict[str, Any]],
-                 test: Sequence[dict[str, Any]], *, config: dict[str, Any], alpha: float,
-                 name: str = "baichuan-rm") -> RewardResult:
-    """Train RM A on HHH split A + NI pairs A and RM B on the disjoint split B + NI pairs B (same
-    settings); score both and the length baseline on the held-out HHH pairs."""
-    import pandas as pd
-
-    from .. import llm
-    from ..claims import proportion_ci
-
-    judges, records, correct = {}, {}, {}
-    for key, hhh, ni in (("A", split_a, ni_pairs_a), ("B", split_b, ni_pairs_b)):
-        trained = llm.train_reward_model(lm, reward_rows(list(hhh) + list(ni)), config=config,
-                                         output_name=f"{name}-{key.lower()}")
-        judges[key], records[key] = llm.RewardJudge(trained.model, lm.tokenizer), trained.record
-        correct[f"reward model {key}"] = pairwise_correct(judges[key], test)
-    correct["length only"] = length_baseline(test)
-    rows = []
-    for judge, hits in correct.items():
-        p, lo, hi = proportion_ci(sum(hits), len(hits))
-        rows.append({"judge": judge, "held-out accuracy": p, "95% interval": f"[{lo:.2f}, {hi:.2f}]"})
-    acc = {k: sum(v) / len(v) for k, v in correct.items()}
-    return RewardResult(pd.DataFrame(rows).set_index("judge"), correct, judges, records, n_train_a=len(split_a),
-                        n_train_b=len(split_b), n_ni_pairs=len(ni_pairs_a), n_test=len(test),
-                        acc_a=acc["reward model A"], acc_b=acc["reward model B"], acc_length=acc["length only"],
-                        alpha=alpha, steps=records["A"].steps)

@@ -1,15 +1,18 @@
 """Explained in `notebooks/alignment/baichuan2.ipynb`: Baichuan 2's scaling-law prediction of a larger run's loss.
 
-Before training its 7B and 13B models, Baichuan 2 trained seven models from 10M to 3B parameters on the
-same number of tokens and fitted the final loss against training compute C,
+Before training its 7B and 13B models, Baichuan 2 trained seven models from 10M to 3B parameters and
+fitted the final loss against training compute C,
 
     L_C = a · C^b + L_∞,                                                          (paper, Eq. 2)
 
 with SciPy's ``curve_fit`` (b < 0; L_∞ the irreducible loss), then read the large models' losses off the
-extrapolated curve. This module does the same at small scale: :func:`fit_power_law` fits Eq. 2 to the
-smaller models, :func:`predict` extrapolates it (with a delta-method interval from the fit's covariance)
-and :func:`record_prediction` writes the number down *before* the largest model is trained;
-:func:`prediction_verdict` compares the prediction with the losses that model then reaches.
+extrapolated curve. At the scale of a CPU, growing the model is a poor stand-in: tiny models are all
+output layer, and at a fixed number of tokens the larger ones see less than a token per parameter, so the
+law bends for reasons the paper's runs never met. This module grows the compute **along the data** at a
+fixed model instead (C = 6·N·D with N fixed): runs at fractions of a token budget, each with its own
+cosine schedule, fit Eq. 2 (:func:`fit_power_law`); :func:`predict` extrapolates it to twice the budget
+(with a delta-method interval from the fit's covariance) and :func:`record_prediction` writes the number
+down *before* that run is trained; :func:`prediction_test` then compares it with the losses reached.
 
 Compute is C = 6·N·D (Kaplan et al., 2020): N the parameters taking part in a matrix product per token
 (every parameter except the input-embedding table, which is a lookup), D the training tokens; the
@@ -29,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import ParameterError, check_number
-from ..claims import Verdict, mean_std
+from ..claims import mean_std
 from ..results import glued
 
 
@@ -144,48 +147,54 @@ def pooled_seed_sd(losses_by_size: Sequence[Sequence[float]]) -> float:
     return math.sqrt(num / den) if den else float("nan")
 
 
-PREDICTION_RULE = ("the prediction is reproduced when the error |mean observed loss − predicted loss| is at most {k:g} "
-                   "pooled seed standard deviations and smaller than the error of the no-scaling guess (the "
-                   "next-smaller model's mean loss); partly when only one of the two holds; not reproduced when "
-                   "neither does")
+def prediction_test(predicted: float, fit_se: float, observed: Sequence[float], *, seed_sd: float,
+                    margin: float, alpha: float = 0.025) -> dict[str, Any]:
+    """The prediction against the observed losses as an equivalence test (two one-sided z-tests).
 
-
-def prediction_verdict(predicted: float, observed: Sequence[float], *, seed_sd: float, no_scaling_guess: float,
-                       k: float = 2.0, covers: str = "") -> Verdict:
-    """Baichuan 2's claim "the scaling law predicts the large model's final loss", judged on this run.
-
-    ``observed``: the largest model's final loss per seed; ``seed_sd``: :func:`pooled_seed_sd`;
-    ``no_scaling_guess``: the loss one would predict without the law (the next-smaller model's).
+    The error is e = mean(observed) − predicted; its standard error combines the fit's (delta method) and
+    the seeds': se = √(se_fit² + sd²/n). The prediction holds when both one-sided tests reject |e| ≥
+    ``margin``: p = max(P(Z ≥ (e + margin)/se), P(Z ≤ (e − margin)/se)). Returns the arguments of
+    :func:`reprobook.claims.from_test` (estimate, 95 % interval, p, n, rule, kind, design) and ``se``.
     """
-    check_number("k", k, low=0.0, low_inclusive=False)
-    rule = PREDICTION_RULE.format(k=k)
+    from scipy import stats
+
+    check_number("margin", margin, low=0.0, low_inclusive=False)
     observed = [float(v) for v in observed]
-    if not observed or not all(math.isfinite(v) for v in observed):
-        return Verdict("not comparable", rule=rule, reason="the largest model has no finite final loss",
-                       kind="prediction", covers=covers)
-    if not math.isfinite(seed_sd) or seed_sd <= 0:
-        return Verdict("not comparable", rule=rule, reason="no seed spread (fewer than two seeds per size)",
-                       kind="prediction", covers=covers)
-    mean = sum(observed) / len(observed)
+    n = len(observed)
+    mean = float(np.mean(observed)) if observed else float("nan")
+    se = math.sqrt(fit_se ** 2 + (seed_sd ** 2) / max(n, 1))
     error = mean - predicted
-    tolerance = k * seed_sd
-    baseline = abs(mean - no_scaling_guess)
-    within, informative = abs(error) <= tolerance, abs(error) < baseline
-    verdict = "reproduced" if within and informative else "partly" if within or informative else "not reproduced"
-    return Verdict(verdict, rule=rule, estimate=error, low=-tolerance, high=tolerance, n=len(observed),
-                   covers=covers, kind="prediction")
+    z = float(stats.norm.ppf(1 - alpha))
+    p = max(float(stats.norm.sf((error + margin) / se)), float(stats.norm.cdf((error - margin) / se))) \
+        if se > 0 and math.isfinite(se) else float("nan")
+
+    def design(level: float):
+        zl = float(stats.norm.ppf(1 - level))
+        power = max(0.0, 1 - 2 * float(stats.norm.sf(margin / se - zl)))
+        return power, None, se * (zl + float(stats.norm.ppf(0.9)))
+
+    rule = (f"equivalence of the observed mean loss and the prediction: two one-sided z-tests of |error| < "
+            f"{margin:g} nats at α = {alpha:g}, the standard error from the fit (delta method) and the seeds")
+    return dict(estimate=error, low=error - z * se, high=error + z * se, p=p, n=n, rule=rule, kind="equivalence",
+                design=design, se=se)
 
 
 # --------------------------------------------------------------------------------------------- the experiment
 @dataclass
-class SizeRuns:
-    """One model size trained with every seed on the same tokens."""
+class BudgetRuns:
+    """One token budget (a fraction of the reference budget) trained with every seed."""
 
-    size: Any  # pretraining.ModelSize
+    fraction: float
+    steps: int
+    tokens: int
     parameters: dict
     compute: float
     records: list
     loaded: list
+
+    @property
+    def label(self) -> str:
+        return f"{self.fraction:g}×"
 
     @property
     def losses(self) -> list[float]:
@@ -200,43 +209,50 @@ class SizeRuns:
         return sum(r.tokens_per_second for r in self.records) / len(self.records)
 
 
-def train_sizes(data, sizes: Sequence[Any], settings, seeds: Sequence[int], *, lr_of=None,
-                device: Any = "auto") -> list[SizeRuns]:
-    """Train every size with every seed on ``data`` with the same ``settings`` (hence the same tokens);
-    ``lr_of(size)``, if given, sets each size's peak learning rate."""
+def train_budgets(data, size: Any, settings, fractions: Sequence[float], seeds: Sequence[int], *,
+                  device: Any = "auto") -> list[BudgetRuns]:
+    """Train ``size`` with every seed for each fraction of ``settings.steps`` (its own warm-up and cosine
+    schedule over its own steps); the tokens are drawn without repetition from ``data``."""
     from dataclasses import replace
 
     from .pretraining import ModelSize, train_cached
 
+    size = ModelSize.parse(size)
     out = []
-    for size in map(ModelSize.parse, sizes):
+    for fraction in fractions:
+        run_settings = replace(settings, steps=max(1, int(round(fraction * settings.steps))))
+        if run_settings.steps * run_settings.batch_size > len(data.train_blocks):
+            raise ParameterError("fractions", fraction, f"at most {len(data.train_blocks) / settings.batch_size / settings.steps:g} "
+                                 "(the training blocks would repeat)")
         records, loaded = [], []
-        run_settings = settings if lr_of is None else replace(settings, lr=lr_of(size))
         for seed in seeds:
             record, was_loaded = train_cached(size, data.vocab_size, data.train_blocks, data.val_blocks, run_settings,
                                               seed=seed, device=device, data_key=data.key)
             records.append(record)
             loaded.append(was_loaded)
         params = records[0].parameters
-        out.append(SizeRuns(size, params, training_compute(params["compute"], settings.tokens), records, loaded))
+        out.append(BudgetRuns(float(fraction), run_settings.steps, run_settings.tokens, params,
+                              training_compute(params["compute"], run_settings.tokens), records, loaded))
     return out
 
 
 @dataclass
 class ScalingPrediction:
-    """The fit of Eq. 2 to the smaller models and its extrapolation to the largest, before training it."""
+    """The fit of Eq. 2 to the smaller budgets and its extrapolation to the largest, before training it."""
 
     prediction: Prediction
-    target: str = glued()  # the largest size's name
-    target_parameters: int = glued(",")
+    fit_se: float  # the fit's standard error at the target (delta method)
+    target: str = glued()  # the target budget, e.g. "2×"
+    target_tokens: int = glued(",")
     target_compute: float = glued(".3g")
+    parameters: int = glued(",")
     loss: float = glued(".3f")
     low: float = glued(".3f")
     high: float = glued(".3f")
     a: float = glued(".3f")
     b: float = glued(".3f")
     l_inf: float = glued(".3f")
-    fitted: str = glued()  # the sizes the fit used
+    fitted: str = glued()  # the budgets the fit used
     points: int = glued()
     recorded_at: str = glued()
     extrapolation: float = glued(".1f")  # the target's compute over the largest fitted compute
@@ -251,104 +267,89 @@ def prediction_path(inputs: dict) -> Path:
     return cache_dir() / "predictions" / f"scaling-{config_hash(inputs)}.json"
 
 
-def predict_largest(small: Sequence[SizeRuns], largest: Any, vocab_size: int, settings,
-                    path: Path | None = None) -> ScalingPrediction:
-    """Fit Eq. 2 to every seed's final loss of the ``small`` sizes, extrapolate to the compute of
-    ``largest`` (counted on a freshly built model: nothing of it is trained) and record the prediction
-    (at ``path``; default :func:`prediction_path` of the fit's inputs) before anything else happens."""
-    from .pretraining import ModelSize, build_model, parameter_counts
-
-    largest = ModelSize.parse(largest)
-    compute = [s.compute for s in small for _ in s.losses]
-    losses = [v for s in small for v in s.losses]
+def predict_target(fitted: Sequence[BudgetRuns], target_fraction: float, settings, path: Path | None = None
+                   ) -> ScalingPrediction:
+    """Fit Eq. 2 to every seed's final loss of the ``fitted`` budgets, extrapolate to the compute of
+    ``target_fraction`` of the budget (the same model) and record the prediction (at ``path``; default
+    :func:`prediction_path` of the fit's inputs) before anything else happens."""
+    compute = [s.compute for s in fitted for _ in s.losses]
+    losses = [v for s in fitted for v in s.losses]
     fit = fit_power_law(compute, losses)
-    params = parameter_counts(build_model(largest, vocab_size, normhead=settings.normhead, seed=0,
-                                          max_positions=max(settings.seq_len, 16)))
-    target = training_compute(params["compute"], settings.tokens)
+    params = fitted[0].parameters["compute"]
+    tokens = max(1, int(round(target_fraction * settings.steps))) * settings.batch_size * settings.seq_len
+    target = training_compute(params, tokens)
     if path is None:
-        path = prediction_path({"compute": compute, "losses": losses, "target": largest.name, "target_compute": target})
-    prediction = record_prediction(predict(fit, target, [s.size.name for s in small]), path)
-    return ScalingPrediction(prediction, largest.name, params["compute"], target, prediction.loss, prediction.low,
-                             prediction.high, fit.a, fit.b, fit.l_inf, ", ".join(prediction.fitted_sizes), fit.points,
-                             prediction.recorded_at, target / max(compute))
+        path = prediction_path({"compute": compute, "losses": losses, "target_compute": target})
+    prediction = record_prediction(predict(fit, target, [s.label for s in fitted]), path)
+    se = (prediction.high - prediction.low) / 2
+    return ScalingPrediction(prediction, se, f"{target_fraction:g}×", tokens, target, params, prediction.loss,
+                             prediction.low, prediction.high, fit.a, fit.b, fit.l_inf,
+                             ", ".join(prediction.fitted_sizes), fit.points, prediction.recorded_at,
+                             target / max(compute))
 
 
 @dataclass
 class ScalingCheck:
-    """The largest model's observed loss against the prediction, and the figure of the law."""
+    """The target budget's observed loss against the recorded prediction, and the figure of the law."""
 
-    table: Any  # DataFrame per size: parameters, compute, loss per seed, mean, tokens/s
-    verdict: Verdict
+    table: Any  # DataFrame per budget: tokens, compute, loss per seed, mean, tokens/s
+    test: dict  # prediction_test's result (the arguments of claims.from_test)
     fig: Any = glued()
-    tokens_per_second_smallest: float = glued(",.0f")
-    tokens_per_second_largest: float = glued(",.0f")
     observed: float = glued(".3f")
     error: float = glued("+.3f")
     seed_sd: float = glued(".3f")
-    tolerance: float = glued(".3f")
+    se: float = glued(".3f")
     no_scaling_error: float = glued("+.3f")
-    relative_error: float = glued(".2%")
-    sizes: int = glued()
+    budgets: int = glued()
     seeds: int = glued()
-    tokens: int = glued(",")
     loaded: int = glued()  # runs that came from the cache
-    verdict_word: str = glued()
-    tokens_per_parameter_fitted: float = glued(".2f")  # training tokens per (compute) parameter, largest fitted size
-    tokens_per_parameter_target: float = glued(".2f")  # ... and the predicted size
-    prediction_first: bool = False  # the prediction's time stamp precedes the start of every run of the predicted size
+    tokens_per_parameter_target: float = glued(".1f")  # training tokens per (compute) parameter, target run
+    prediction_first: bool = False  # the prediction's time stamp precedes the end of every target run
     prediction_first_detail: str = ""
 
 
-def check_prediction(pred: ScalingPrediction, small: Sequence[SizeRuns], largest: SizeRuns, *, k: float,
-                     tokens: int) -> ScalingCheck:
-    """Compare the recorded prediction with ``largest``'s final losses (:func:`prediction_verdict`)."""
+def check_prediction(pred: ScalingPrediction, fitted: Sequence[BudgetRuns], target: BudgetRuns, *,
+                     margin: float) -> ScalingCheck:
+    """Compare the recorded prediction with ``target``'s final losses (:func:`prediction_test`)."""
     import pandas as pd
 
-    everything = list(small) + [largest]
+    everything = list(fitted) + [target]
     sd = pooled_seed_sd([s.losses for s in everything])
-    seeds = len(largest.losses)
-    covers = f"{seeds} seeds per size, seed spread pooled over {len(everything)} sizes"
-    verdict = prediction_verdict(pred.loss, largest.losses, seed_sd=sd, no_scaling_guess=small[-1].mean_loss, k=k,
-                                 covers=covers)
-    table = pd.DataFrame([{"size": s.size.name, "parameters (compute)": s.parameters["compute"],
-                           "non-embedding parameters": s.parameters["non_embedding"], "compute C (FLOPs)": s.compute,
+    test = prediction_test(pred.loss, pred.fit_se, target.losses, seed_sd=sd, margin=margin)
+    table = pd.DataFrame([{"budget": s.label, "steps": s.steps, "tokens": s.tokens, "compute C (FLOPs)": s.compute,
                            **{f"loss, seed {i}": v for i, v in enumerate(s.losses)}, "mean loss": s.mean_loss,
-                           "used for": "prediction target" if s is largest else "fit",
+                           "used for": "prediction target" if s is target else "fit",
                            "tokens/s": s.tokens_per_second} for s in everything])
-    observed = largest.mean_loss
-    starts = [r.started_at for r in largest.records]
-    first = bool(starts) and all(t and pred.recorded_at <= t for t in starts)
-    detail = f"prediction recorded at {pred.recorded_at}; runs of {pred.target} started at {', '.join(starts)}"
-    return ScalingCheck(prediction_first=first, prediction_first_detail=detail,table=table, verdict=verdict, fig=_scaling_figure(pred, small, largest),
-                        tokens_per_second_smallest=small[0].tokens_per_second,
-                        tokens_per_second_largest=largest.tokens_per_second, observed=observed,
-                        error=observed - pred.loss, seed_sd=sd, tolerance=k * sd,
-                        no_scaling_error=observed - small[-1].mean_loss,
-                        relative_error=abs(observed - pred.loss) / observed, sizes=len(everything), seeds=seeds,
-                        tokens=tokens, loaded=sum(sum(s.loaded) for s in everything), verdict_word=str(verdict),
-                        tokens_per_parameter_fitted=tokens / small[-1].parameters["compute"],
-                        tokens_per_parameter_target=tokens / largest.parameters["compute"])
+    ends = [r.started_at for r in target.records]
+    first = bool(ends) and all(t and pred.recorded_at <= t for t in ends)
+    detail = f"prediction recorded at {pred.recorded_at}; runs of the {pred.target} budget finished at {', '.join(ends)}"
+    return ScalingCheck(table=table, test=test, fig=_scaling_figure(pred, fitted, target), observed=target.mean_loss,
+                        error=test["estimate"], seed_sd=sd, se=test["se"],
+                        no_scaling_error=target.mean_loss - fitted[-1].mean_loss, budgets=len(everything),
+                        seeds=len(target.losses), loaded=sum(sum(s.loaded) for s in everything),
+                        tokens_per_parameter_target=target.tokens / target.parameters["compute"],
+                        prediction_first=first, prediction_first_detail=detail)
 
 
-def _scaling_figure(pred: ScalingPrediction, small: Sequence[SizeRuns], largest: SizeRuns):
+def _scaling_figure(pred: ScalingPrediction, fitted: Sequence[BudgetRuns], target: BudgetRuns):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     fit = pred.prediction.fit
-    c_small = [s.compute for s in small]
-    grid = np.geomspace(min(c_small) / 1.2, largest.compute * 1.3, 200)
+    c_fit = [s.compute for s in fitted]
+    grid = np.geomspace(min(c_fit) / 1.2, target.compute * 1.3, 200)
     ax.plot(grid, fit(grid), "-", color="C0", lw=1.2,
             label=f"fit: L = {fit.a:.2f}·(C/C₀)^{fit.b:.2f} + {fit.l_inf:.2f}")
-    for s in small:
+    for s in fitted:
         ax.plot([s.compute] * len(s.losses), s.losses, ".", color="C0", alpha=0.5)
-    ax.plot(c_small, [s.mean_loss for s in small], "o", color="C0", label="smaller models (fitted; mean and seeds)")
+    ax.plot(c_fit, [s.mean_loss for s in fitted], "o", color="C0", label="smaller budgets (fitted; mean and seeds)")
     ax.errorbar([pred.target_compute], [pred.loss], yerr=[[pred.loss - pred.low], [pred.high - pred.loss]],
                 fmt="*", color="C3", ms=12, capsize=3, label="prediction (recorded before training; ±1 s.e.)")
-    ax.plot([largest.compute] * len(largest.losses), largest.losses, ".", color="C2", alpha=0.6)
-    ax.plot([largest.compute], [largest.mean_loss], "D", color="C2", mfc="none", ms=8,
-            label=f"{largest.size.name}: observed (mean and seeds)")
-    ax.set(xscale="log", xlabel="training compute C = 6ND (FLOPs)", ylabel="final validation loss (nats)")
+    ax.plot([target.compute] * len(target.losses), target.losses, ".", color="C2", alpha=0.6)
+    ax.plot([target.compute], [target.mean_loss], "D", color="C2", mfc="none", ms=8,
+            label=f"{target.label} budget: observed (mean and seeds)")
+    ax.set(xscale="log", xlabel="training compute C = 6ND (FLOPs), N fixed", ylabel="final validation loss (nats)")
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=7)
     fig.tight_layout()

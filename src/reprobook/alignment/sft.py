@@ -89,14 +89,6 @@ def utilisation_by_length(lengths: Sequence[int], *, batch_size: int, max_length
     return pd.DataFrame(rows).set_index("max length")
 
 
-def utilisation_by_chunk(lengths: Sequence[int], *, chunks: int, batch_size: int, max_length: int
-                         ) -> list[dict[str, float]]:
-    """:func:`utilisation` of ``chunks`` disjoint slices of the data (paired units for a verdict)."""
-    size = max(1, len(lengths) // chunks)
-    return [utilisation(lengths[i * size:(i + 1) * size], batch_size=batch_size, max_length=max_length)
-            for i in range(chunks) if lengths[i * size:(i + 1) * size]]
-
-
 def loss_mask_table(lm: Any, row: dict[str, Any], *, max_tokens: int | None = None):
     """One tokenised SFT example as trl's collator hands it to the model: each token and whether the
     loss covers it (the assistant's reply and its end-of-turn marker only)."""
@@ -119,13 +111,12 @@ def loss_mask_table(lm: Any, row: dict[str, Any], *, max_tokens: int | None = No
 
 @dataclass
 class SFTResult:
-    """The SFT stage: utilisation of the layouts, the packed and padded runs, and the trained model."""
+    """The SFT stage: utilisation of the layouts (a fact of the data), the packed run and the trained model."""
 
     utilisation: Any  # DataFrame: maximum length × layout -> utilisation
-    chunks: list[dict[str, float]]
-    runs: Any  # DataFrame: layout × steps, seconds, tokens, tokens/s, final loss
+    runs: Any  # DataFrame: the run's steps, seconds, tokens, tokens/s, loss
     model: Any = field(repr=False, default=None)
-    records: dict[str, Any] = field(default_factory=dict, repr=False)
+    record: Any = field(default=None, repr=False)
     n_examples: int = glued("d", default=0)
     n_tasks: int = glued("d", default=0)
     util_pad_max: float = glued(".0%", default=0.0)
@@ -136,26 +127,18 @@ class SFTResult:
     util_packed_long: float = glued(".0%", default=0.0)
     n_table: int = glued("d", default=0)  # sequences behind the utilisation table
     tps_packed: float = glued(".0f", default=0.0)
-    tps_padded: float = glued(".0f", default=0.0)
     loss_first: float = glued(".2f", default=0.0)
     loss_last: float = glued(".2f", default=0.0)
     steps: int = glued("d", default=0)
     max_length: int = glued("d", default=0)
 
 
-def run_configs(config: dict[str, Any], padded_steps: int) -> dict[str, dict[str, Any]]:
-    """The trainer settings of the packed run (the model the chapter keeps) and of the short padded run."""
-    return {"packed (bfd)": {**config, "packing": True},
-            "pad to longest in batch": {**config, "packing": False, "steps": padded_steps}}
-
-
-def sft_stage(lm: Any, rows: Sequence[dict[str, Any]], *, config: dict[str, Any], padded_steps: int,
-              chunks: int = 4, n_tasks: int = 0, max_lengths: Sequence[int] = (256, 512, 1024, 2048),
-              table_lengths: Sequence[int] | None = None, name: str = "baichuan-sft") -> SFTResult:
-    """Measure utilisation, then fine-tune ``lm`` on ``rows`` packed (the model the chapter keeps) and,
-    for the throughput comparison only, padded for ``padded_steps`` steps (``config``: TrainConfig fields).
-    The utilisation table by maximum length uses ``table_lengths`` (a larger sample of sequence lengths
-    of the same data) when given: a few dozen sequences fill only a bin or two of a long context."""
+def sft_stage(lm: Any, rows: Sequence[dict[str, Any]], *, config: dict[str, Any], n_tasks: int = 0,
+              max_lengths: Sequence[int] = (256, 512, 1024, 2048), table_lengths: Sequence[int] | None = None,
+              name: str = "baichuan-sft") -> SFTResult:
+    """Measure utilisation, then fine-tune ``lm`` on ``rows`` packed (``config``: TrainConfig fields). The
+    utilisation table by maximum length uses ``table_lengths`` (a larger sample of sequence lengths of the
+    same data) when given: a few dozen sequences fill only a bin or two of a long context."""
     import pandas as pd
 
     from .. import llm
@@ -163,24 +146,19 @@ def sft_stage(lm: Any, rows: Sequence[dict[str, Any]], *, config: dict[str, Any]
     batch_size, max_length = config["batch_size"], config["max_length"]
     lengths = sequence_lengths(lm, rows)
     util = utilisation(lengths, batch_size=batch_size, max_length=max_length)
-    runs = run_configs(config, padded_steps)
-    packed = llm.sft(lm, list(rows), config=runs["packed (bfd)"], output_name=f"{name}-packed")
-    padded = llm.sft(lm, list(rows), config=runs["pad to longest in batch"], output_name=f"{name}-padded")
-    records = {"packed (bfd)": packed.record, "pad to longest in batch": padded.record}
-    runs = pd.DataFrame([{"layout": k, "steps": r.steps, "seconds": r.seconds, "tokens": r.tokens,
+    packed = llm.sft(lm, list(rows), config={**config, "packing": True}, output_name=f"{name}-packed")
+    r = packed.record
+    runs = pd.DataFrame([{"layout": "packed (bfd)", "steps": r.steps, "seconds": r.seconds, "tokens": r.tokens,
                           "tokens/s": r.tokens_per_second, "loss (first → last)": f"{r.losses[0]:.2f} → {r.losses[-1]:.2f}",
-                          "from cache": r.loaded} for k, r in records.items()]).set_index("layout")
+                          "from cache": r.loaded}]).set_index("layout")
     table = utilisation_by_length(lengths if table_lengths is None else table_lengths, batch_size=batch_size,
                                   max_lengths=sorted({max_length, *max_lengths}))
     longest = table.index.max()
     return SFTResult(
-        utilisation=table, chunks=utilisation_by_chunk(lengths, chunks=chunks, batch_size=batch_size,
-                                                       max_length=max_length),
-        runs=runs, model=packed.model, records=records, n_examples=len(rows), n_tasks=n_tasks,
+        utilisation=table, runs=runs, model=packed.model, record=r, n_examples=len(rows), n_tasks=n_tasks,
         util_pad_max=util["pad to max length"], util_pad_longest=util["pad to longest in batch"],
         util_packed=util["packed (bfd)"], long_length=int(longest),
         util_pad_max_long=float(table.loc[longest, "pad to max length"]),
         util_packed_long=float(table.loc[longest, "packed (bfd)"]),
-        n_table=len(lengths if table_lengths is None else table_lengths), tps_packed=packed.record.tokens_per_second,
-        tps_padded=padded.record.tokens_per_second, loss_first=packed.record.losses[0],
-        loss_last=packed.record.losses[-1], steps=packed.record.steps, max_length=max_length)
+        n_table=len(lengths if table_lengths is None else table_lengths), tps_packed=r.tokens_per_second,
+        loss_first=r.losses[0], loss_last=r.losses[-1], steps=r.steps, max_length=max_length)

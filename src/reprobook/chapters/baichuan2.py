@@ -1,5 +1,6 @@
 """The Baichuan 2 chapter (notebooks/alignment/baichuan2.ipynb): corpus, tokenizer, model sizes, optimiser,
-ablations and scaling-law settings, and the paper numbers the chapter quotes."""
+the NormHead and max-z experiments, the scaling-law settings, the claims as declared before the run, and
+the paper numbers the chapter quotes."""
 
 from __future__ import annotations
 
@@ -17,58 +18,76 @@ class Baichuan2Config(ChapterConfig):
 
     corpus: str = "bilingual-corpus"  # a data-registry name, or a folder of .txt / .jsonl files (paper profile)
     tokenizer_train_chars: int | None = None  # characters of train text for the tokenizer study (None: all)
-    # the compression-rate curve: vocabulary sizes cut from one BPE run (special + byte tokens included)
-    vocab_sizes: tuple[int, ...] = (8192, 16384, 32768, 49152, 65536)
+    # the compression-rate study: one SentencePiece run per vocabulary size (special and byte pieces included)
+    vocab_sizes: tuple[int, ...] = (8192, 16384, 32768)
     character_coverage: float = 0.9999  # paper: "character coverage is set to 0.9999"
     max_token_length: int = 32  # paper: "maximum token length to 32"
     reference_tokenizers: tuple[str, ...] = ("smollm2-135m-instruct", "gemma-3-270m")
-    # the language models' tokenizer: None trains one like the study's at lm_vocab_size / lm_coverage;
-    # otherwise any Hugging Face tokenizer (registry model, folder or hub id)
+    # the language models' tokenizer: None trains SentencePiece like the study's at lm_vocab_size / lm_coverage
+    # (0.9999 needs more pieces than 2,048 for the corpus's ~4,900 required characters); otherwise any Hugging
+    # Face tokenizer (registry model, folder or hub id)
     lm_tokenizer: str | None = None
     lm_vocab_size: int = 2048
     lm_coverage: float = 0.98
-    seq_len: int = 128
+    lm_tokenizer_chars: int | None = 1_000_000  # characters of train text the models' tokenizer learns from
+    seq_len: int = 64
     batch_size: int = 8
-    steps: int = 150  # every model sees steps × batch_size × seq_len tokens (the same budget for all sizes)
-    lr: float = 3e-3  # peak learning rate of every scaling run (one value for all sizes)
-    stress_lr: float = 3e-2  # the ablations' learning rate: 10× lr, high enough to stress training
     warmup_fraction: float = 0.1
     min_lr_ratio: float = 0.1
     weight_decay: float = 0.1  # paper: AdamW, weight decay 0.1
     betas: tuple[float, float] = (0.9, 0.95)  # paper: β1 = 0.9, β2 = 0.95
     grad_clip: float = 0.5  # paper: gradient norm clipped to 0.5
     max_z_weight: float = 2e-4  # paper, Eq. (1)
-    # model sizes of the scaling law, (hidden, layers, heads), smallest first; the last one is predicted
-    # (the largest has about twice the compute of the next: an extrapolation, like the paper's 3B → 7B)
-    model_sizes: tuple[tuple[int, int, int], ...] = ((8, 2, 1), (16, 2, 1), (32, 2, 2), (48, 2, 2), (80, 2, 4))
-    ablation_size: tuple[int, int, int] = (32, 2, 2)
-    ablation_steps: int = 100  # the ablations' training steps (their own, shorter budget)
-    n_seeds: int = 2
-    eval_every: int = 25  # validation loss every this many steps in the ablations (0: only at the end)
-    lm_tokenizer_chars: int | None = 1_000_000  # characters of train text the models' BPE learns from
     val_blocks: int = 64  # validation blocks of seq_len tokens
-    prediction_tolerance: float = 2.0  # the scaling verdict's tolerance, in pooled seed standard deviations
-    maxz_loss_margin: float = 0.05  # non-inferiority margin (nats) of "max-z does not cost validation loss"
+    n_seeds: int = 6  # seeds of the NormHead and max-z experiments (the units of their claims)
+    # NormHead: learning-rate sensitivity (Wortsman et al., 2023) of one model size, NormHead on and off
+    ablation_size: tuple[int, int, int] = (32, 2, 2)  # (hidden, layers, heads)
+    ablation_steps: int = 100
+    sweep_lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # a decade either side of 1e-2, log-spaced
+    # max-z: dose-response, NormHead off and no weight decay on the output layer (the other brakes removed)
+    maxz_weights: tuple[float, ...] = (0.0, 2e-4, 2e-3, 2e-2)  # 0, the paper's weight, 10× and 100× it
+    maxz_lr: float = 1e-2  # the middle of the sweep
+    repetition_penalty: float = 1.3  # transformers' RepetitionPenaltyLogitsProcessor θ
+    repetition_blocks: int = 16  # validation blocks the repetition sensitivity is measured on
+    # the scaling law along the data at a fixed model: fractions of scaling_steps, then predict target_fraction
+    scaling_size: tuple[int, int, int] = (64, 2, 4)
+    scaling_steps: int = 160  # the reference budget (1×) in optimiser steps of batch_size × seq_len tokens
+    scaling_lr: float = 3e-3
+    scaling_fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0)
+    target_fraction: float = 2.0
+    scaling_seeds: int = 3
+    # the smallest effects of interest (see claim_specs)
+    sensitivity_sesoi: float = 0.1  # nats
+    decline_sesoi: float = 0.105  # log units per dose step: about 10 % less per tenfold weight
+    maxz_loss_margin: float = 0.05  # nats
+    prediction_margin: float = 0.05  # nats
 
     def seeds(self, base_seed: int) -> list[int]:
         return [base_seed + i for i in range(self.n_seeds)]
 
+    def train_tokens(self) -> int:
+        """Training tokens the data must hold so that no run repeats a block (the largest run's)."""
+        steps = max(self.ablation_steps, round(self.target_fraction * self.scaling_steps),
+                    round(max(self.scaling_fractions) * self.scaling_steps))
+        return steps * self.batch_size * self.seq_len
+
 
 SMOKE = dict(budget_seconds=360, data_files=("bilingual-corpus", "smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
 TINY = dict(
-    tokenizer_train_chars=300_000, vocab_sizes=(2048, 3072, 4096), character_coverage=0.99,
+    tokenizer_train_chars=300_000, vocab_sizes=(2048, 3072), character_coverage=0.98,
     reference_tokenizers=("smollm2-135m-instruct",), lm_vocab_size=1536, lm_coverage=0.9, seq_len=32,
-    batch_size=4, steps=6, ablation_steps=6, lm_tokenizer_chars=300_000, model_sizes=((8, 1, 1), (12, 1, 1), (16, 1, 1), (24, 1, 1)), ablation_size=(8, 1, 1),
-    stress_lr=3e-2,
-    eval_every=3, val_blocks=8, budget_seconds=None, data_files=("bilingual-corpus", "smollm2-135m-instruct-gguf"),
+    batch_size=4, lm_tokenizer_chars=300_000, n_seeds=2, ablation_size=(8, 1, 1), ablation_steps=6,
+    sweep_lrs=(1e-3, 1e-1), maxz_weights=(0.0, 2e-4, 2e-2), repetition_blocks=2, scaling_size=(8, 1, 1),
+    scaling_steps=8, scaling_fractions=(0.25, 0.5, 1.0), scaling_seeds=2, val_blocks=8, budget_seconds=None,
+    data_files=("bilingual-corpus", "smollm2-135m-instruct-gguf"),
 )
 # The paper profile: Baichuan 2's tokenizer and optimiser settings at a GPU scale (the 7B/13B models
 # themselves are out of reach); a larger corpus is supplied through the `corpus` parameter.
 PAPER = dict(
     vocab_sizes=(16384, 32768, 65536, 125696), lm_vocab_size=64000, lm_coverage=0.9999, seq_len=1024,
-    batch_size=64, steps=20000, ablation_steps=20000, lm_tokenizer_chars=None, lr=3e-4, stress_lr=3e-3, warmup_fraction=0.1, eval_every=500, val_blocks=512,
-    model_sizes=((256, 4, 4), (384, 6, 6), (512, 8, 8), (768, 12, 12), (1024, 16, 16), (1536, 24, 16)),
-    ablation_size=(512, 8, 8), n_seeds=3, data_files=("bilingual-corpus",),
+    batch_size=64, lm_tokenizer_chars=None, val_blocks=512, ablation_size=(512, 8, 8), ablation_steps=5000,
+    sweep_lrs=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2), maxz_lr=1e-3, scaling_size=(512, 8, 8), scaling_steps=10000,
+    scaling_lr=3e-4, repetition_blocks=64, n_seeds=3, data_files=("bilingual-corpus",),
 )
 
 # Baichuan 2 (Yang et al., 2023), Table 2: vocabulary size and compression rate (lower is better) of each
@@ -81,6 +100,51 @@ PAPER_7B = {"hidden": 4096, "ffn": 11008, "heads": 32, "layers": 32, "seq_len": 
             "vocab": 125696, "tokens": "2.6T", "max_z_weight": 2e-4, "scaling_models": "7 models, 10M to 3B",
             "parameters_n": 7e9, "tokens_n": 2.6e12}
 PAPER_7B_SOURCE = "Yang et al. (2023), Baichuan 2, Sections 2.2-2.7 and Table 3"
+SECTION_26 = "Yang et al. (2023), Baichuan 2, Section 2.6 and Appendix B"
+
+
+def claim_specs(cfg: Baichuan2Config) -> list:
+    """The chapter's claims, declared before any result (see ``reprobook.claims``)."""
+    from ..claims import ClaimSpec
+
+    llama, ours = PAPER_TOKENIZERS["LLaMA 2"][1], PAPER_TOKENIZERS["Baichuan 2"][1]
+    gap = llama - ours
+    seeds = cfg.n_seeds
+    return [
+        ClaimSpec("bilingual", "A tokenizer trained on Chinese and English compresses Chinese far better than an "
+                  "English-centred one of about the same vocabulary",
+                  paper=f"compression rate {llama} (LLaMA 2, 32,000) against {ours} (Baichuan 2, 125,696)",
+                  source=PAPER_TOKENIZERS_SOURCE, unit="Chinese held-out documents", n=None, test="superiority",
+                  sesoi=round(gap / 2, 3), sesoi_source=f"half the paper's gap of {gap:.3f} tokens per character",
+                  paper_effect=round(gap, 3), measure="English-centred − ours, tokens per character", fmt=".3f"),
+        ClaimSpec("normhead", "NormHead makes training less sensitive to the learning rate",
+                  paper="NormHead stabilises training significantly (no number given)", source=SECTION_26,
+                  unit="seeds", n=seeds, test="superiority", sesoi=cfg.sensitivity_sesoi,
+                  sesoi_source="a practical threshold: a tenth of a nat of final loss, averaged over the sweep",
+                  measure="learning-rate sensitivity without − with NormHead (nats)", fmt=".3f"),
+        ClaimSpec("maxz_logits", "The max-z loss keeps the logits small: the mean largest logit falls as its weight grows",
+                  paper="the max-z loss 2e-4·z² normalises the logits (Eq. 1; no number given)", source=SECTION_26,
+                  unit="seeds", n=seeds, test="superiority", sesoi=cfg.decline_sesoi,
+                  sesoi_source="a practical threshold: about 10 % smaller per tenfold weight",
+                  measure="decline of log mean max-logit per dose step", fmt=".3f"),
+        ClaimSpec("maxz_inference", "The max-z loss makes inference more robust to the repetition penalty",
+                  paper="max-z makes inference more robust (Section 2.6; no number given)", source=SECTION_26,
+                  unit="seeds", n=seeds, test="superiority", sesoi=cfg.decline_sesoi,
+                  sesoi_source="a practical threshold: about 10 % smaller per tenfold weight",
+                  measure="decline of log KL(p ‖ p_penalised) per dose step", fmt=".3f"),
+        ClaimSpec("maxz_cost", "The max-z loss at the paper's weight costs no validation loss",
+                  paper="2e-4 is the weight the 7B and 13B runs used", source=SECTION_26, unit="seeds", n=seeds,
+                  test="non_inferiority", sesoi=cfg.maxz_loss_margin,
+                  sesoi_source="a practical threshold: a twentieth of a nat",
+                  measure="final loss without − with max-z at 2e-4 (nats)", fmt=".3f"),
+        ClaimSpec("scaling", "A power law fitted to smaller runs predicts the final loss of a larger one",
+                  paper="7 models (10M–3B) predicted the 7B and 13B losses (Fig. 4, points on the curve)",
+                  source="Yang et al. (2023), Baichuan 2, Section 2.7 and Fig. 4", unit="seeds",
+                  n=cfg.scaling_seeds, test="from_test", sesoi=cfg.prediction_margin,
+                  sesoi_source="a practical threshold: a twentieth of a nat of error",
+                  measure="observed − predicted loss at twice the budget (nats)", fmt="+.3f"),
+    ]
+
 
 register_chapter("baichuan2", notebook="alignment/baichuan2", config_class=Baichuan2Config,
                  values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER})

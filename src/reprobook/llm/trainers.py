@@ -52,7 +52,7 @@ class TrainConfig:
     scheduler: str = "constant"  # transformers' lr_scheduler_type
     warmup_steps: int = 0
     weight_decay: float = 0.0
-    seed: int = 0
+    seed: int = 0  # initialisation (LoRA) and data order
     gradient_checkpointing: bool = False  # never on a CPU (slower there, and trl's GRPO default is True)
     # SFT
     packing: bool = False  # best-fit-decreasing packing into max_length bins, padding-free
@@ -65,6 +65,7 @@ class TrainConfig:
     max_completion_length: int = 32
     temperature: float = 1.0
     kl_beta: float = 0.0  # GRPO's KL coefficient toward the starting model (trl's default 0)
+    loss_type: str = "grpo"  # GRPO's loss, set explicitly: trl 1.16's default is "dapo", not the GRPO of the paper
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, low=1)
@@ -81,6 +82,7 @@ class TrainConfig:
         check_int("max_completion_length", self.max_completion_length, low=1)
         check_number("temperature", self.temperature, low=0.0, low_inclusive=False)
         check_number("kl_beta", self.kl_beta, low=0.0)
+        check_choice("loss_type", self.loss_type, ("grpo", "dr_grpo", "dapo", "bnpo"))
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -329,7 +331,8 @@ def build_trainer(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig
     if reward is None:
         raise ParameterError("reward", None, "a reward function reward(prompts, completions) -> list[float] for GRPO")
     args = GRPOConfig(**common, num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
-                      temperature=cfg.temperature, beta=cfg.kl_beta, shuffle_dataset=True, pad_to_multiple_of=None)
+                      temperature=cfg.temperature, beta=cfg.kl_beta, loss_type=cfg.loss_type, shuffle_dataset=True,
+                      pad_to_multiple_of=None)
     tokenizer.padding_side = "left"
     return GRPOTrainer(model=lm.copy().model.train(), reward_funcs=[reward], args=args, train_dataset=dataset,
                        processing_class=tokenizer, peft_config=lora_config(cfg))

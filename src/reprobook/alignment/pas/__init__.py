@@ -10,27 +10,28 @@ Explained in `notebooks/alignment/pas.ipynb`. One module per stage of the pipeli
 * :mod:`.critique` and :mod:`.generate`: stage 4, few-shot generation from the seed pairs, explicit
   critique criteria, sampled regeneration;
 * :mod:`.model`: stage 5, the PAS model (trl's SFT through :mod:`reprobook.llm`) and its use;
-* :mod:`.reward` and :mod:`.evaluate`: stage 6, the held-out reward model, the plug-and-play comparison
-  judged by it and by the position-swapped pairwise judge, data efficiency;
-* :mod:`.experiment`: the split, the training stage and the chapter's claims.
+* :mod:`.reward` and :mod:`.evaluate`: stage 6, the held-out reward model (the primary judge, independent
+  of every language model) and the plug-and-play comparison of every condition;
+* :mod:`.experiment`: the split, the PAS variants and the chapter's claims.
 """
 
 from .classify import CategoryClassifier, Classified, classify_prompts, quality_reason
 from .critique import CRITERIA, Critique, critique_complement, gives_answer
 from .data import Collected, Prompt, collect_prompts, parallel_seed, plant_duplicates, seed_pairs
 from .dedup import Deduplicated, deduplicate, duplicate_clusters, embed
-from .evaluate import Efficiency, Models, PlugAndPlay, data_efficiency, plug_and_play, win_rate
-from .experiment import PASTraining, PASVerdicts, Split, pas_claims, paper_vs_run, split_prompts, train_stage
+from .evaluate import Models, PlugAndPlay, plug_and_play
+from .experiment import (JudgeCheck, PASTraining, Split, Variants, check_reward_model, claim_tests, paper_vs_run,
+                         split_prompts, train_stage, train_variants)
 from .generate import Generated, generate_pairs, generation_input, model_inputs
 from .model import PAS_INSTRUCTION, augmented, pairs_with_answers, train_pas, write_complements
-from .reward import EmbeddingRewardModel, train_embedding_reward_model
+from .reward import EmbeddingRewardModel, cross_validated_agreement, train_embedding_reward_model
 
 __all__ = [
-    "CRITERIA", "CategoryClassifier", "Classified", "Collected", "Critique", "Deduplicated", "Efficiency",
-    "EmbeddingRewardModel", "Generated", "Models", "PAS_INSTRUCTION", "PASTraining", "PASVerdicts", "PlugAndPlay",
-    "Prompt", "Split", "augmented", "classify_prompts", "collect_prompts", "critique_complement", "data_efficiency",
-    "deduplicate", "duplicate_clusters", "embed", "generate_pairs", "generation_input", "gives_answer",
-    "model_inputs", "pairs_with_answers", "paper_vs_run", "parallel_seed", "pas_claims", "plant_duplicates",
-    "plug_and_play", "quality_reason", "seed_pairs", "split_prompts", "train_embedding_reward_model",
-    "train_pas", "train_stage", "win_rate", "write_complements",
+    "CRITERIA", "CategoryClassifier", "Classified", "Collected", "Critique", "Deduplicated", "EmbeddingRewardModel",
+    "Generated", "JudgeCheck", "Models", "PAS_INSTRUCTION", "PASTraining", "PlugAndPlay", "Prompt", "Split",
+    "Variants", "augmented", "check_reward_model", "claim_tests", "classify_prompts", "collect_prompts",
+    "critique_complement", "cross_validated_agreement", "deduplicate", "duplicate_clusters", "embed",
+    "generate_pairs", "generation_input", "gives_answer", "model_inputs", "pairs_with_answers", "paper_vs_run",
+    "parallel_seed", "plant_duplicates", "plug_and_play", "quality_reason", "seed_pairs", "split_prompts",
+    "train_embedding_reward_model", "train_pas", "train_stage", "train_variants", "write_complements",
 ]

@@ -124,7 +124,7 @@ class Classified:
     accuracy: Any  # table: encoder × (Chinese held out, Chinese → English), with chance
     per_category: Any  # table: category → selected prompts
     classifier: CategoryClassifier
-    verdict: Any  # reprobook.claims.Verdict: e5 accuracy Chinese → English above chance
+    verdict: Any  # reprobook.claims.Verdict: e5 accuracy Chinese → English above chance (an in-chapter check)
     n_selected: int = glued("d", default=0)
     n_rejected: int = glued("d", default=0)
     n_categories: int = glued("d", default=0)
@@ -143,7 +143,7 @@ def classify_prompts(prompts: Sequence[Prompt], cfg: Any, *, seed: int, seed_dat
     in ``cfg.classifier_languages`` and name a category for every selected prompt."""
     import pandas as pd
 
-    from ...claims import rate_above
+    from ...claims import rate
     from .dedup import embed
 
     reasons = [quality_reason(p.text, min_words=cfg.min_words, max_words=cfg.max_words) for p in prompts]
@@ -164,8 +164,7 @@ def classify_prompts(prompts: Sequence[Prompt], cfg: Any, *, seed: int, seed_dat
     accuracy = pd.DataFrame(rows).set_index("encoder")
     chance = max(Counter(labels).values()) / len(labels)  # the majority category's share (≥ 1/13)
     main = accuracy.loc[cfg.classifier_embedder]
-    verdict = rate_above(int(main["correct (→ English)"]), int(main["n"]), threshold=chance, alpha=cfg.alpha,
-                         unit="held-out seed prompts")
+    verdict = rate(int(main["correct (→ English)"]), int(main["n"]), threshold=chance, unit="held-out seed prompts")
     train_x = np.concatenate([embedded[cfg.classifier_embedder][lang] for lang in cfg.classifier_languages])
     model = fit_classifier(train_x, labels * len(cfg.classifier_languages), seed=seed)
     clf = CategoryClassifier(model, cfg.classifier_embedder, tuple(model.classes_))

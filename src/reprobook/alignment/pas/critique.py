@@ -15,7 +15,10 @@ tested:
 ``changes the request``
     it asks its own question (a question mark), or redirects ("instead", "ignore", "do not answer", ...);
 ``too long`` / ``too short``
-    more than ``max_words`` words (the repository's "within 30 words") or fewer than three;
+    more than ``max_words`` words (the repository's "within 30 words": adding too much) or fewer than three;
+``excessive demands``
+    it demands quantities ("at least" or five or more examples, words, points, steps, …) or piles up
+    demands (two or more of "must", "every", "comprehensive", "exhaustive", "in depth", …);
 ``ill-formed``
     empty, a near copy of the prompt (four fifths of its words are the prompt's), or generation-template
     text ("User prompt:", "Complementary prompt", "Assistant:", "##");
@@ -34,7 +37,8 @@ from typing import Sequence
 from ...checks import check_int
 from .classify import cjk_share, word_count
 
-CRITERIA = ("answers", "changes the request", "too long", "too short", "ill-formed", "other language")
+CRITERIA = ("answers", "changes the request", "too long", "too short", "excessive demands", "ill-formed",
+            "other language")
 
 REPLY_OPENINGS = ("yes", "no,", "no.", "sure", "certainly", "of course", "absolutely", "the answer", "answer:",
                   "i think", "i believe", "i'm sorry", "i am sorry", "sorry", "as an ai", "hello", "hi,", "hi!",
@@ -44,6 +48,10 @@ REDIRECTS = ("instead", "ignore", "rather than answering", "do not answer", "don
              "new question", "change the question", "不要回答", "忽略", "改为")
 TEMPLATE_TEXT = ("user prompt", "complementary prompt", "complementary information", "complement:", "prompt:",
                  "<user", "<complement", "##", "assistant:", "user:")
+DEMAND_WORDS = ("must", "every", "all possible", "comprehensive", "exhaustive", "in depth", "in-depth", "thorough",
+                "as many as possible", "complete list", "detailed", "extensive", "必须", "所有", "全面", "详尽", "至少")
+_QUANTITY = re.compile(r"\b(at least|no fewer than|a minimum of|minimum|\d+)\s+(\w+\s+)?(examples?|words?|paragraphs?|"
+                       r"points?|items?|ways?|reasons?|sources?|pages?|steps?|references?|sentences?|tips?)\b")
 _STOP = frozenset("a an the of to in on at for and or is are was were be by with as from that this it its "
                   "what which who whom how why when where do does did".split())
 
@@ -80,6 +88,15 @@ def opens_like_a_reply(complement: str) -> bool:
     return head.startswith(REPLY_OPENINGS) or any(m in head for m in PRESENTS_AN_ANSWER)
 
 
+def makes_excessive_demands(complement: str) -> bool:
+    """True when ``complement`` demands quantities ("at least 2 examples", "500 words": "at least", or five
+    or more of something) or piles up two or
+    more demand words ("must", "every", "comprehensive", …): the repository's "excessive demands"."""
+    low = complement.lower()
+    quantity = any(not m.group(1).isdigit() or int(m.group(1)) >= 5 for m in _QUANTITY.finditer(low))
+    return quantity or sum(w in low for w in DEMAND_WORDS) >= 2
+
+
 @dataclass(frozen=True)
 class Critique:
     """The criteria a complementary prompt fails (none: it passes)."""
@@ -107,6 +124,8 @@ def critique_complement(prompt: str, complement: str, references: Sequence[str] 
         failures.append("too long")
     elif n < 3:
         failures.append("too short")
+    if makes_excessive_demands(text):
+        failures.append("excessive demands")
     words, prompt_words = tokens(text), set(tokens(prompt))
     copy = bool(words) and sum(w in prompt_words for w in words) >= 0.8 * len(words)
     if not text or copy or any(t in low for t in TEMPLATE_TEXT):
@@ -116,4 +135,5 @@ def critique_complement(prompt: str, complement: str, references: Sequence[str] 
     return Critique(tuple(failures))
 
 
-__all__ = ["CRITERIA", "Critique", "critique_complement", "gives_answer", "opens_like_a_reply", "tokens"]
+__all__ = ["CRITERIA", "Critique", "critique_complement", "gives_answer", "makes_excessive_demands", "opens_like_a_reply",
+           "tokens"]

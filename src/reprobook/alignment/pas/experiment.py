@@ -22,6 +22,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
+
 from ...checks import ParameterError, check_int
 from ...results import glued
 from .data import Prompt
@@ -101,70 +103,115 @@ def train_stage(base_lm: Any, pairs: Sequence[dict[str, Any]], cfg: Any, *, seed
 
 # --------------------------------------------------------------------------------------------- claims
 @dataclass
-class PASVerdicts:
-    """The claims table's rows and each rule in words (glued before the numbers)."""
+class Variants:
+    """The PAS models the claims compare: the full model (critique-passing pairs), one trained on a few of
+    them, the untrained base given the same instruction, one trained on unfiltered complements."""
 
-    rows: list
-    verdicts: dict
-    rule_rate: str = glued(default="")
-    rule_generation: str = glued(default="")
-    n_tests: int = glued("d", default=0)
-
-
-def _text(v: Any) -> str:
-    if v.estimate is None:
-        return v.reason or ""
-    return f"{v.estimate:.0%} [{v.low:.0%}, {v.high:.0%}], p = {v.p:.2g}, n = {v.n}"
+    models: dict  # name -> LanguageModel
+    records: dict  # name -> TrainRecord (trained variants)
+    small: str = glued(default="")  # the small variant's name, e.g. "PAS-6"
+    n_small: int = glued("d", default=0)
+    n_unfiltered: int = glued("d", default=0)
+    n_unfiltered_failing: int = glued("d", default=0)  # unfiltered pairs the critique would have rejected
 
 
-def pas_claims(generated: Any, pnp: Any, efficiency: Any, cfg: Any, *, scale: str) -> PASVerdicts:
-    """Verdicts on the paper's claims from the run's results, Holm-adjusted together."""
-    from ...chapters.pas import PAPER_GAIN_OVER_BPO, PAPER_PAIRS, PAPER_SOURCE
-    from ...claims import all_of, holm, not_comparable, rate_above
+def train_variants(base_lm: Any, generated: Any, full: PASTraining, cfg: Any, *, seed: int) -> Variants:
+    """The small and the unfiltered variants beside the full model (cached like it)."""
+    from .model import subset, train_pas
 
-    tests = {key: rate.verdict for key, rate in pnp.rates.items()}
-    tests[("efficiency", efficiency.smallest)] = efficiency.rates[efficiency.smallest].verdict
-    tests["generation"] = rate_above(generated.n_pairs, generated.n_prompts, threshold=0.5, alpha=cfg.alpha,
-                                     unit="prompts sent to generation")
-    adjusted = holm(tests, alpha=cfg.alpha)
-    models = list(pnp.answers)
-
-    def combined(other: str) -> dict[str, Any]:
-        judges = [j for j in ("pairwise judge", "reward model") if all((m, other, j) in adjusted for m in models)]
-        return {judge: all_of(*(adjusted[(m, other, judge)] for m in models), covers=f"{len(models)} answering models")
-                for judge in judges}
-
-    rows, verdicts = [], {}
-    for other, claim in (("none", "PAS improves the answers of models it was not trained with (plug-and-play)"),
-                         ("generic", "PAS beats the best earlier prompt engineering (BPO, +6.09); tested here: "
-                                     "PAS beats a fixed generic prompt suffix")):
-        for judge, v in combined(other).items():
-            verdicts[(other, judge)] = v
-            detail = "; ".join(f"{m}: {_text(adjusted[(m, other, judge)])}" for m in models)
-            paper = f"+{PAPER_GAIN_OVER_BPO} points over BPO" if other == "generic" else "improves every model"
-            rows.append(dict(claim=f"{claim} ({judge})", paper=paper, verdict=v, source=PAPER_SOURCE, scale=scale,
-                             this_run=f"win rate of PAS over {other}: {detail}"))
-    v_eff = adjusted[("efficiency", efficiency.smallest)]
-    verdicts["efficiency"] = v_eff
-    rows.append(dict(claim="PAS is data-efficient: a small training set suffices", paper=f"{PAPER_PAIRS:,} pairs",
-                     this_run=f"trained on {efficiency.smallest} pairs, win rate over none ({efficiency.answerer}, "
-                              f"reward model): {_text(v_eff)}", verdict=v_eff, source=PAPER_SOURCE, scale=scale))
-    v_gen = adjusted["generation"]
-    verdicts["generation"] = v_gen
-    rows.append(dict(claim="PAS generates its own training data without human labour",
-                     paper="complementary prompts generated and critiqued automatically",
-                     this_run=f"{generated.n_pairs} of {generated.n_prompts} prompts got a complement that passes the "
-                              f"critique: {_text(v_gen)}", verdict=v_gen, source=PAPER_SOURCE, scale=scale))
-    v_bpo = not_comparable("no BPO model, GPT-4 judge, Arena-Hard or AlpacaEval offline")
-    verdicts["bpo"] = v_bpo
-    rows.append(dict(claim="+6.09 average points over BPO", paper=f"+{PAPER_GAIN_OVER_BPO}", this_run="not measured",
-                     verdict=v_bpo, source=PAPER_SOURCE, scale=scale))
-    rate_rule = next(iter(pnp.rates.values())).verdict.rule if pnp.rates else ""
-    return PASVerdicts(rows, verdicts, rule_rate=rate_rule, rule_generation=tests["generation"].rule,
-                       n_tests=len(tests))
+    small = min(cfg.small_size, len(generated.pairs))
+    small_model = train_pas(base_lm, subset(generated.pairs, small, seed=seed), cfg, seed=seed, name=f"pas-{small}")
+    failing = int((generated.attempts[generated.attempts["round"] == 0]["failures"].map(len) > 0).sum())
+    name = f"PAS-{small}"
+    models = {"PAS": full.model, name: small_model.model, "PAS-0": base_lm}
+    records = {"PAS": full.record, name: small_model.record}
+    if generated.first_round:  # empty when every first-round complement was empty
+        unfiltered = train_pas(base_lm, generated.first_round, cfg, seed=seed, name="pas-unfiltered", unfiltered=True)
+        models["PAS (unfiltered)"], records["PAS (unfiltered)"] = unfiltered.model, unfiltered.record
+    return Variants(models, records, small=name, n_small=small, n_unfiltered=len(generated.first_round),
+                    n_unfiltered_failing=failing)
 
 
-def paper_vs_run(generated: Any, training: Any, pnp: Any, efficiency: Any, cfg: Any):
+@dataclass
+class JudgeCheck:
+    """The primary judge's agreement with human labels (cross-validated over the HHH pairs it owns)."""
+
+    verdict: Any  # claims.Verdict of an agreement rate above ½
+    correct: int = glued("d", default=0)
+    n: int = glued("d", default=0)
+    agreement: float = glued(".1%", default=0.0)
+    low: float = glued(".1%", default=0.0)
+    high: float = glued(".1%", default=0.0)
+    above_chance: bool = glued(default=False)
+
+
+def check_reward_model(pairs: Sequence[dict[str, Any]], cfg: Any, *, seed: int) -> JudgeCheck:
+    """The reward model's cross-validated agreement with the human labels and its test against ½."""
+    from ...claims import rate
+    from .reward import cross_validated_agreement
+
+    correct, n = cross_validated_agreement(pairs, cfg.reward_embedder, folds=cfg.reward_folds, seed=seed)
+    v = rate(correct, n, threshold=0.5, unit="human-labelled HHH pairs")
+    return JudgeCheck(v, correct=correct, n=n, agreement=correct / n, low=v.low + 0.5, high=v.high + 0.5,
+                      above_chance=v.verdict == "reproduced")
+
+
+def identical_share(a: Sequence[str], b: Sequence[str]) -> float:
+    return float(sum(x == y for x, y in zip(a, b)) / max(1, len(a)))
+
+
+def claim_tests(specs: Sequence[Any], pnp: Any, variants: Variants, generated: Any, rm_check: JudgeCheck, cfg: Any, *,
+                scale: str = "") -> list[Any]:
+    """The declared claims tested on the pooled reward-model scores over the held-out prompts, guarded
+    (a judge at chance; a variant identical to what it is compared with; a critique that rejected
+    nothing), Holm-adjusted together."""
+    from ... import claims
+
+    spec = {s.key: s for s in specs}
+    p = pnp.pooled
+    small = variants.small
+    judge_ok = rm_check.above_chance
+    chance = (f"judge at chance: the reward model agrees with {rm_check.correct} of {rm_check.n} human labels "
+              f"({rm_check.verdict.format('.3f')})")
+    tests = []
+    for key, a, b in (("pnp", "PAS", "none"), ("generic", "PAS", "generic"), ("efficiency_gain", small, "PAS-0"),
+                      ("efficiency_parity", small, "PAS"), ("no_human", "PAS", "PAS (unfiltered)")):
+        if b not in p:
+            tests.append(claims.untested(spec[key], f"no {b} model: every first-round complement was empty", scale=scale))
+            continue
+        ev = claims.evaluate(spec[key], p[a], p[b], scale=scale,
+                             this_run=f"mean score {np.mean(p[a]):.3f} ({a}) against {np.mean(p[b]):.3f} ({b})")
+        ev.verdict = claims.guard(ev.verdict, judge_ok, chance)
+        if a in pnp.complements and b in pnp.complements:
+            same = identical_share(pnp.complements[a], pnp.complements[b])
+            ev.verdict = claims.guard_acted(ev.verdict, same < cfg_max_identical(cfg),
+                                            f"{same:.0%} of {a}'s complements identical to {b}'s")
+        if key == "no_human":
+            ev.verdict = claims.guard(ev.verdict, variants.n_unfiltered_failing > 0,
+                                      "the critique rejected no first-round complement: nothing was filtered")
+        tests.append(ev)
+    tests.append(claims.untested(spec["bpo"], spec["bpo"].untestable, scale=scale))
+    judge = spec["pnp_judge"]
+    if judge.test == "none":
+        tests.append(claims.untested(judge, judge.untestable, scale=scale))
+    else:
+        outcomes = [o for m in pnp.judge_outcomes.values() for o in m]
+        wins, losses = outcomes.count("a"), outcomes.count("b")
+        ev = claims.evaluate(judge, wins, wins + losses, scale=scale, threshold=0.5,
+                             this_run=f"{wins} wins, {losses} losses, {len(outcomes) - wins - losses} ties")
+        agree, n = pnp.judge_check
+        ok = n > 0 and claims.rate(agree, n, threshold=0.5).verdict == "reproduced"
+        ev.verdict = claims.guard(ev.verdict, ok, f"judge at chance: it agrees with {agree} of {n} human labels")
+        tests.append(ev)
+    return claims.holm_tests(tests)
+
+
+def cfg_max_identical(cfg: Any) -> float:
+    """The share of identical complements above which a variant counts as not moved from its comparison."""
+    return getattr(cfg, "max_identical", 0.75)
+
+
+def paper_vs_run(generated: Any, training: Any, pnp: Any, cfg: Any):
     """The "Paper vs this run" settings table (the scale gap, side by side)."""
     import pandas as pd
 
@@ -178,7 +225,7 @@ def paper_vs_run(generated: Any, training: Any, pnp: Any, efficiency: Any, cfg: 
          f"{training.base}, {cfg.sft_epochs} epochs, lr {cfg.sft_lr:g}, {lora}"),
         ("data generation and critique", "GPT-4 (repository scripts)", f"{generated.generator}, explicit rules"),
         ("answering models", "several open and closed LLMs", pnp.models),
-        ("judge", "GPT-4 on Arena-Hard / AlpacaEval 2.0", f"{pnp.judge_name} (pairwise, swapped) and a reward model"),
+        ("judge", "GPT-4 on Arena-Hard / AlpacaEval 2.0", "a reward model on sentence embeddings"),
         ("baseline", f"BPO (PAS +{PAPER_GAIN_OVER_BPO} points)", f"generic suffix: “{cfg.generic_suffix}”"),
         ("held-out prompts", "benchmark suites", f"{pnp.n_eval}"),
     ]
@@ -187,4 +234,5 @@ def paper_vs_run(generated: Any, training: Any, pnp: Any, efficiency: Any, cfg: 
     return table
 
 
-__all__ = ["PASTraining", "PASVerdicts", "Split", "paper_vs_run", "pas_claims", "split_prompts", "train_stage"]
+__all__ = ["JudgeCheck", "PASTraining", "Split", "Variants", "check_reward_model", "claim_tests", "paper_vs_run",
+           "split_prompts", "train_stage", "train_variants"]

@@ -85,6 +85,7 @@ class Generated:
     """Stage 4: the kept (prompt, complementary prompt) pairs, every attempt, and what the critique did."""
 
     pairs: list[dict[str, Any]]  # prompt, complement, category, references, source
+    first_round: list[dict[str, Any]]  # every prompt with its first (greedy) complement, critique or not
     attempts: Any  # table: prompt, round, complement, failures
     failures: Any  # table: criterion → complements failing it in the first round / in the last round
     figure: Any = glued()
@@ -147,15 +148,20 @@ def generate_pairs(lm: Any, prompts: Sequence[Prompt], categories: Sequence[str]
         todo = failed
     attempts = pd.DataFrame(rows)
     failures = _failure_table(attempts, last_round)
-    pairs = [{"prompt": prompts[i].text, "complement": final[i], "category": categories[i],
-              "references": list(prompts[i].references), "source": prompts[i].source} for i in sorted(final)]
+    def pair(i: int, complement: str) -> dict[str, Any]:
+        return {"prompt": prompts[i].text, "complement": complement, "category": categories[i],
+                "references": list(prompts[i].references), "source": prompts[i].source}
+
+    pairs = [pair(i, final[i]) for i in sorted(final)]
+    first = attempts[attempts["round"] == 0]
+    first_round = [pair(int(i), c) for i, c in zip(first["index"], first["complement"]) if c.strip()]
     n_failed = int((attempts[attempts["round"] == 0]["failures"].map(len) > 0).sum())
     fig, ax = plt.subplots(figsize=(6.0, 2.8))
     failures.plot.barh(ax=ax, color=["tab:red", "tab:blue"])
     ax.set(xlabel="complementary prompts failing the criterion", title="Critique of generated complements")
     ax.invert_yaxis()
     fig.tight_layout()
-    return Generated(pairs, attempts.drop(columns="index"), failures, fig, n_prompts=len(prompts),
+    return Generated(pairs, first_round, attempts.drop(columns="index"), failures, fig, n_prompts=len(prompts),
                      n_failed_first=n_failed, n_fixed=n_failed - (len(prompts) - len(final)),
                      n_dropped=len(prompts) - len(final), n_pairs=len(final),
                      share_kept=len(final) / len(prompts) if prompts else 0.0,

@@ -75,15 +75,19 @@ def subset(pairs: Sequence[dict[str, Any]], size: int, *, seed: int) -> list[dic
     return [pairs[i] for i in order[:size]]
 
 
-def train_pas(lm: Any, pairs: Sequence[dict[str, Any]], cfg: Any, *, seed: int, name: str = "pas"):
+def train_pas(lm: Any, pairs: Sequence[dict[str, Any]], cfg: Any, *, seed: int, name: str = "pas",
+              unfiltered: bool = False):
     """The PAS model: ``lm`` fine-tuned with trl's SFT (through :func:`reprobook.llm.sft`, cached by its
-    settings, data and code) for ``cfg.sft_epochs`` epochs over ``pairs``. Returns ``llm.Trained``."""
+    settings, data and code) for ``cfg.sft_epochs`` epochs over ``pairs``. Returns ``llm.Trained``.
+
+    Pairs whose complement contains a known answer are refused, unless ``unfiltered`` (the ablation that
+    trains on complements no critique has seen)."""
     from ... import llm
 
     if not pairs:
         raise ParameterError("pairs", pairs, "at least one (prompt, complement) pair")
     leaking = pairs_with_answers(pairs)
-    if leaking:
+    if leaking and not unfiltered:
         raise ParameterError("pairs", leaking[0]["complement"], "complementary prompts that contain no answer")
     steps = max(1, math.ceil(cfg.sft_epochs * len(pairs) / cfg.sft_batch))
     r = cfg.lora_r

@@ -33,6 +33,7 @@ class EmbeddingRewardModel:
     weights: np.ndarray
     encoder: str
     name: str = "embedding Bradley–Terry reward model"
+    unit: float = 1.0  # the SD of the raw scores on the training answers: scores are reported in these units
 
     def features(self, prompts: Sequence[str], answers: Sequence[str]) -> np.ndarray:
         from .dedup import embed
@@ -44,7 +45,7 @@ class EmbeddingRewardModel:
 
     def score(self, prompts: Sequence[str], answers: Sequence[str]) -> list[float]:
         """r(x, y) for each (prompt, answer); larger is better."""
-        return [float(v) for v in self.features(prompts, answers) @ self.weights]
+        return [float(v) / self.unit for v in self.features(prompts, answers) @ self.weights]
 
 
 def train_embedding_reward_model(pairs: Sequence[dict[str, Any]], encoder: str = "all-minilm-l6-v2", *,
@@ -62,7 +63,27 @@ def train_embedding_reward_model(pairs: Sequence[dict[str, Any]], encoder: str =
     y = np.r_[np.ones(len(diff)), np.zeros(len(diff))]
     fit = LogisticRegression(C=C, fit_intercept=False, max_iter=5000).fit(x, y)
     model.weights = fit.coef_[0]
+    raw = np.concatenate([chosen, chosen - diff]) @ model.weights
+    model.unit = float(raw.std()) or 1.0
     return model
+
+
+def cross_validated_agreement(pairs: Sequence[dict[str, Any]], encoder: str = "all-minilm-l6-v2", *, folds: int = 5,
+                              seed: int = 0, C: float = 1.0) -> tuple[int, int]:
+    """(pairs whose human-preferred answer the reward model scores higher, pairs), each pair scored by a
+    model trained on the other folds; folds are drawn by prompt, so no prompt is on both sides."""
+    import random
+
+    prompts = sorted({p["prompt"] for p in pairs})
+    random.Random(seed).shuffle(prompts)
+    fold_of = {p: i % folds for i, p in enumerate(prompts)}
+    correct = 0
+    for f in range(folds):
+        train = [p for p in pairs if fold_of[p["prompt"]] != f]
+        test = [p for p in pairs if fold_of[p["prompt"]] == f]
+        if test and len(train) >= 2:
+            correct += pairwise_accuracy(train_embedding_reward_model(train, encoder, C=C), test)[0]
+    return correct, len(pairs)
 
 
 def pairwise_accuracy(judge: Any, pairs: Sequence[dict[str, Any]]) -> tuple[int, int]:
@@ -73,4 +94,4 @@ def pairwise_accuracy(judge: Any, pairs: Sequence[dict[str, Any]]) -> tuple[int,
     return int(sum(c > r for c, r in zip(chosen, rejected))), len(pairs)
 
 
-__all__ = ["EmbeddingRewardModel", "pairwise_accuracy", "train_embedding_reward_model"]
+__all__ = ["EmbeddingRewardModel", "cross_validated_agreement", "pairwise_accuracy", "train_embedding_reward_model"]

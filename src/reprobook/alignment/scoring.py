@@ -1,0 +1,150 @@
+"""Forward passes the alignment chapter measures with: completion log-probabilities, last-token features and
+per-token KL divergences between two models, paying for the output layer only at the completion's positions.
+
+Explained in `notebooks/alignment/baichuan_alignment.ipynb`.
+
+A chat model's answer y to a prompt x is the assistant turn its chat template writes after x. One
+forward pass of the decoder over x ⊕ y gives the hidden states h_t; the output layer then turns only the
+positions that predict y's tokens into logits (a 135M model's output layer is a fifth of its compute per
+position, and x is usually longer than y). From them:
+
+    log π(y | x) = Σ_t log softmax(W h_{t−1})[y_t]        (the sum, not the mean, as DPO's implicit reward)
+    KL_t(π ‖ π') = Σ_v π(v | x, y_<t) [log π(v | ·) − log π'(v | ·)]   (mean over the completion's tokens)
+
+and the *last-token feature* of (x, y), the final hidden state at y's last token (after the final norm),
+which the reward head of :mod:`reprobook.alignment.reward` reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..checks import ParameterError, check_int
+
+Pair = tuple[list[int], list[int]]
+
+
+def encode_pairs(lm: Any, prompts: Sequence[str], completions: Sequence[str]) -> list[Pair]:
+    """(prompt ids, completion ids) of each (user message, assistant answer): the chat template applied,
+    the completion being what the template writes after the prompt (its end-of-turn marker included)."""
+    from ..llm import chat_prompt
+
+    if isinstance(prompts, str) or isinstance(completions, str) or len(prompts) != len(completions):
+        raise ParameterError("completions", completions, "one completion per prompt (lists of strings)")
+    tok = lm.tokenizer
+    out = []
+    for p, c in zip(prompts, completions):
+        prompt_text = chat_prompt(lm, p)
+        reply = c
+        if getattr(tok, "chat_template", None):
+            messages = [{"role": "user", "content": p}, {"role": "assistant", "content": c}]
+            full = tok.apply_chat_template(messages, tokenize=False)
+            if full.startswith(prompt_text):
+                reply = full[len(prompt_text):]
+        out.append((tok(prompt_text, add_special_tokens=False)["input_ids"],
+                     tok(reply, add_special_tokens=False)["input_ids"]))
+    return out
+
+
+def _batches(pairs: Sequence[Pair], batch_size: int) -> list[list[int]]:
+    order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _forward(lm: Any, pairs: Sequence[Pair], batch: list[int]):
+    """Right-padded forward of the decoder: (final hidden states [B, T, H], lengths (prompt, completion))."""
+    import torch
+
+    rows = [pairs[i][0] + pairs[i][1] for i in batch]
+    width = max(len(r) for r in rows)
+    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for k, r in enumerate(rows):
+        ids[k, :len(r)], mask[k, :len(r)] = torch.tensor(r), 1
+    hidden = lm.model.get_decoder()(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).last_hidden_state
+    return hidden, ids, [(len(pairs[i][0]), len(pairs[i][1])) for i in batch]
+
+
+def _completion_logits(lm: Any, hidden, k: int, n_prompt: int, n_completion: int):
+    """Log-probabilities (float32) at the positions that predict the completion's tokens (t − 1 predicts t)."""
+    head = lm.model.get_output_embeddings()
+    return head(hidden[k, n_prompt - 1:n_prompt + n_completion - 1]).float().log_softmax(-1)
+
+
+@dataclass
+class Scores:
+    """Per pair: log π(y | x) summed over y's tokens, y's length, and the last-token feature (or None)."""
+
+    logprob: np.ndarray
+    tokens: np.ndarray
+    features: np.ndarray | None = None
+
+
+def score(lm: Any, pairs: Sequence[Pair], *, features: bool = False, batch_size: int = 8) -> Scores:
+    """Completion log-probabilities of ``pairs`` under ``lm`` (and last-token features with ``features``)."""
+    import torch
+
+    check_int("batch_size", batch_size, low=1)
+    logprob = np.zeros(len(pairs))
+    feats = np.zeros((len(pairs), lm.model.config.get_text_config().hidden_size), dtype=np.float32) if features else None
+    with torch.inference_mode():
+        for batch in _batches(pairs, batch_size):
+            hidden, ids, lengths = _forward(lm, pairs, batch)
+            for k, (i, (n_p, n_c)) in enumerate(zip(batch, lengths)):
+                if features:
+                    feats[i] = hidden[k, n_p + n_c - 1].float().cpu().numpy()
+                if n_c == 0:
+                    continue
+                logp = _completion_logits(lm, hidden, k, n_p, n_c)
+                target = ids[k, n_p:n_p + n_c].to(logp.device)
+                logprob[i] = float(logp.gather(-1, target[:, None]).sum())
+    return Scores(logprob, np.array([len(c) for _, c in pairs]), feats)
+
+
+def token_kl(lm_p: Any, lm_q: Any, pairs: Sequence[Pair], *, batch_size: int = 8) -> float:
+    """The mean over the completions' tokens of KL(π_p ‖ π_q) at each position (teacher-forced on ``pairs``)."""
+    import torch
+
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for batch in _batches(pairs, batch_size):
+            hp, _, lengths = _forward(lm_p, pairs, batch)
+            hq, _, _ = _forward(lm_q, pairs, batch)
+            for k, (n_p, n_c) in enumerate(lengths):
+                if n_c == 0:
+                    continue
+                lp = _completion_logits(lm_p, hp, k, n_p, n_c)
+                lq = _completion_logits(lm_q, hq, k, n_p, n_c)
+                total += float((lp.exp() * (lp - lq)).sum())
+                count += n_c
+    return total / count if count else float("nan")
+
+
+@dataclass
+class Moved:
+    """Did a trained stage move the model? Against its parent, on held-out prompts."""
+
+    identical: float  # share of greedy answers identical to the parent's
+    kl: float  # mean per-token KL(stage ‖ parent) on the parent's greedy answers
+    acted: bool
+    measure: str  # the two numbers in words (the guard's reason when the stage did not act)
+
+
+def moved(stage: Any, parent: Any, prompts: Sequence[str], parent_answers: Sequence[str], *, max_identical: float,
+          min_kl: float, max_new_tokens: int, batch_size: int = 16) -> Moved:
+    """Greedy answers of ``stage`` to ``prompts`` against ``parent_answers`` (the parent's greedy answers), and
+    the per-token KL on the parent's answers: the stage *acted* when fewer than ``max_identical`` of its
+    answers are identical to the parent's or the KL reaches ``min_kl`` nats per token."""
+    from ..llm import generate
+
+    answers = generate(stage, list(prompts), max_new_tokens=max_new_tokens, batch_size=batch_size).texts
+    identical = float(np.mean([a == b for a, b in zip(answers, parent_answers)]))
+    kl = token_kl(stage, parent, encode_pairs(parent, prompts, parent_answers))
+    acted = identical < max_identical or kl >= min_kl
+    measure = (f"{identical:.0%} of {len(prompts)} greedy answers identical to its parent's, mean per-token KL "
+               f"{kl:.2g} nats (acted: under {max_identical:.0%} identical or KL ≥ {min_kl:g})")
+    return Moved(identical, kl, acted, measure)
