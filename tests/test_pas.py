@@ -307,6 +307,7 @@ def test_reward_model_learns_a_planted_preference(monkeypatch):
         return np.array(out)
 
     monkeypatch.setattr(dedup, "embed", fake_embed)
+    monkeypatch.setattr(reward, "_CACHE", {})  # no real embedding of these texts is kept, none is used
     pairs = [{"prompt": f"q{i}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(30)]
     rm = reward.train_embedding_reward_model(pairs[:20])
     assert reward.pairwise_accuracy(rm, pairs[20:]) == (10, 10)

@@ -67,6 +67,8 @@ cfg = profiles.config("baichuan2", profile, **overrides)
 seeds = cfg.seeds(seed)
 specs = claim_specs(cfg)
 rec.glue("bc2_device", str(session.device))
+rec.glue("bc2_margin", cfg.prediction_margin)
+rec.glue("bc2_near_best", ablations.NEAR_BEST)
 print(f"profile {profile}: corpus {cfg.corpus}, seeds {seeds}; device {session.device}, {session.threads} threads")
 
 # %% [markdown]
@@ -292,7 +294,8 @@ sweep.table.pivot(index="learning rate", columns="NormHead").round(3)
 # Over the learning rates {eval}`bc2_sweep_lrs` and {eval}`bc2_sweep_seeds` seeds, the sensitivity averages
 # {eval}`bc2_sweep_sensitivity_on` nats with NormHead and {eval}`bc2_sweep_sensitivity_off` without
 # ({numref}`fig-bc2-sweep`); the best mean loss is {eval}`bc2_sweep_best_on` with and
-# {eval}`bc2_sweep_best_off` without, and the largest learning rate within 0.1 nats of the best is
+# {eval}`bc2_sweep_best_off` without, and the largest learning rate within {eval}`bc2_near_best` nats of the
+# best is
 # {eval}`bc2_sweep_good_lr_on` with and {eval}`bc2_sweep_good_lr_off` without (medians over seeds).
 # {eval}`bc2_sweep_diverged_on` runs with NormHead and {eval}`bc2_sweep_diverged_off` without diverged.
 #
@@ -312,8 +315,8 @@ sweep.table.pivot(index="learning rate", columns="NormHead").round(3)
 show_source(ablations.repetition_sensitivity)
 
 # %% [markdown]
-# Per seed, each measure's *decline per dose step* is the slope of its logarithm against the dose index
-# (0 for weight 0, then 1, 2, 3): 0.105 means about 10 % less per tenfold weight. The claims: both decline,
+# Per seed, each measure's *decline per dose step* is minus the slope of its logarithm against the dose
+# index (0 for weight 0, then 1, 2, 3): 0.105 is about 10 % less per tenfold weight. The claims: both decline,
 # and at the paper's weight the final validation loss is no worse than without max-z, within the margin —
 # provided the max-z term acted at that weight (its mean largest logit lower than without, by a one-sided
 # paired $t$-test over seeds); a term that did nothing cannot show that it costs nothing.

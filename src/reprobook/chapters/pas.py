@@ -72,7 +72,7 @@ class PASConfig(ChapterConfig):
     reward_embedder: str = "all-minilm-l6-v2"  # the primary judge: a reward model on frozen sentence embeddings
     reward_folds: int = 5  # its agreement with the human labels, cross-validated over the HHH pairs it owns
     tiny_models: bool = False  # True: llm.tiny_causal_lm for every language model (the tiny profile)
-    batch_size: int = 24
+    batch_size: int = 48  # generation batch (complements and answers)
     # smallest effects of interest, in the reward model's standard deviations (see claim_specs)
     sesoi: float = 0.2
     parity_margin: float = 0.2

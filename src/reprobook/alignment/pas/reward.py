@@ -26,6 +26,20 @@ import numpy as np
 from ...checks import ParameterError
 
 
+_CACHE: dict[tuple[str, str], np.ndarray] = {}
+
+
+def _embed(texts: list[str], encoder: str) -> np.ndarray:
+    """:func:`~.dedup.embed` with a memo per (encoder, text): the cross-validation embeds each text once."""
+    from .dedup import embed
+
+    todo = list(dict.fromkeys(t for t in texts if (encoder, t) not in _CACHE))
+    if todo:
+        for t, v in zip(todo, embed(todo, encoder)):
+            _CACHE[(encoder, t)] = v
+    return np.array([_CACHE[(encoder, t)] for t in texts])
+
+
 @dataclass
 class EmbeddingRewardModel:
     """A Bradley–Terry reward model on frozen embeddings: ``score(prompts, answers)`` like ``llm.RewardJudge``."""
@@ -36,11 +50,9 @@ class EmbeddingRewardModel:
     unit: float = 1.0  # the SD of the raw scores on the training answers: scores are reported in these units
 
     def features(self, prompts: Sequence[str], answers: Sequence[str]) -> np.ndarray:
-        from .dedup import embed
-
         if isinstance(prompts, str) or isinstance(answers, str) or len(prompts) != len(answers):
             raise ParameterError("answers", answers, "a list with one answer per prompt")
-        ex, ey = embed(list(prompts), self.encoder), embed(list(answers), self.encoder)
+        ex, ey = _embed(list(prompts), self.encoder), _embed(list(answers), self.encoder)
         return np.concatenate([ey, ex * ey], axis=1)
 
     def score(self, prompts: Sequence[str], answers: Sequence[str]) -> list[float]:
