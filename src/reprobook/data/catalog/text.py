@@ -54,6 +54,19 @@ mirrored(
     },
 )
 
+# The official noise-robustness file of an earlier commit: the pinned commit above replaced it by
+# noisy_qa_ver3.jsonl, which has no offline copy (../shared/data/domainrag/noisy_qa/SOURCE.md).
+DOMAINRAG_NOISE_COMMIT = "b49ea645578be9cca588f836dad7288adfe11296"
+mirrored(
+    "domainrag-noise", kind="dataset", loader="model_folder",
+    description="DomainRAG noise robustness, the official file of commit b49ea64 (30 questions, one positive "
+                "and five noise passages each; concatenated pretty-printed JSON objects). load() -> the folder",
+    licence="see repository (no licence file in it)", homepage="https://github.com/ShootingWong/DomainRAG",
+    subdir="domainrag",
+    url=f"https://raw.githubusercontent.com/ShootingWong/DomainRAG/{DOMAINRAG_NOISE_COMMIT}/BCM/labeled_data/",
+    files={"noisy_qa/noisy_qa.jsonl": ("06c184d4597326d98c3e9db397a46e1319afed4b893b70deb2df3abb5ba6c6c6", 328046)},
+)
+
 mirrored(
     "pas-seed", kind="dataset", loader="load_jsonl_folder",
     description="PAS prompt-augmentation seed data (ape_seed, task_pe). load() -> {file stem: [records]}",
