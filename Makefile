@@ -8,7 +8,11 @@ APT_PACKAGES := dataset-fashion-mnist chromium
 # Thread counts: the runner gives every core to the one notebook it runs; never run two at once.
 export PYTHONHASHSEED := 0
 
-.PHONY: book test venv system data run build lab sync clean help
+# The GPU check (README, "A GPU check"): the pack it reads on a machine without a network, and its arguments
+PACK   ?= reprobook-pack.tar
+GPU_CHECK_ARGS ?=
+
+.PHONY: book test venv system data run build lab sync clean help pack gpu-check dry-run
 
 help:
 	@echo "make book   set up everything, execute every notebook (smoke profile), build _build/html"
@@ -17,6 +21,10 @@ help:
 	@echo "make lab    JupyterLab on notebooks/ with the project's kernel and MyST rendering"
 	@echo "make sync   clean the notebook sources and rewrite their text copies (notebooks/**/*.py)"
 	@echo "make clean  remove executed notebooks, results and the built book (keeps the data cache)"
+	@echo "make dry-run      every chapter's paper-profile path with every loop capped (not evidence)"
+	@echo "make pack         write $(PACK) (<= 64 MiB): what the GPU check needs on a machine without a network"
+	@echo "make gpu-check    on a GPU: step cost at paper scale, Part I at power, an LLM training stage ->"
+	@echo "                  book/measurements (reads $(PACK) when present; GPU_CHECK_ARGS='--executor slurm ...')"
 
 venv: $(VENV)/.installed
 
@@ -54,6 +62,15 @@ lab: venv
 
 sync: venv
 	$(BIN)/reprobook sync
+
+dry-run: venv system
+	$(BIN)/reprobook run --profile paper --dry-run
+
+pack: venv system
+	$(BIN)/reprobook data pack --out $(PACK)
+
+gpu-check: venv
+	$(BIN)/reprobook gpu-check $(if $(wildcard $(PACK)),--pack $(PACK)) $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf _build executed results

@@ -88,3 +88,75 @@ def test_data_fingerprint_follows_content_not_augmentation():
     assert data_fingerprint(base) == data_fingerprint(TensorDataset(x.clone(), y.clone()))
     assert data_fingerprint(base) != data_fingerprint(TensorDataset(x + 1, y))
     assert data_fingerprint(Subset(base, [0, 1])) != data_fingerprint(Subset(base, [0, 2]))
+
+
+# --------------------------------------------------------------------------------------------- no network
+def _no_network(monkeypatch):
+    """urllib as on a machine without a network: every request fails as a DNS failure does."""
+    import urllib.error
+    import urllib.request
+
+    def refuse(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known (no network in this test)")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+def test_without_a_network_the_real_loader_names_the_set_and_the_two_ways_to_get_it(tmp_path, monkeypatch):
+    from reprobook.data import DataUnavailableError
+
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path))
+    _no_network(monkeypatch)
+    with pytest.raises(DataUnavailableError) as err:
+        classification_datasets("cifar10", n_train=8)
+    text = str(err.value)
+    assert "'cifar10'" in text and "Name or service not known" in text
+    assert "allow network access" in text  # way one
+    assert str(tmp_path / "torchvision") in text and "REPROBOOK_CACHE" in text  # way two: a local copy
+
+
+def test_a_dry_run_stands_in_fake_data_of_the_real_shapes(tmp_path, monkeypatch, capsys):
+    from reprobook.data import vision
+
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path))
+    monkeypatch.setenv("REPROBOOK_DRY_RUN", "paper")
+    _no_network(monkeypatch)
+    train, test = classification_datasets("cifar100", n_train=200, n_test=4, augment=True)
+    assert len(train) == 200 and len(test) == 4
+    assert len(train.dataset) == 50000 and len(test.dataset) == 10000  # CIFAR-100's split sizes
+    x, y = train[0]
+    assert x.shape == (3, 32, 32) and x.dtype == torch.float32 and 0 <= y < 100
+    assert len({train[i][1] for i in range(len(train))}) == 100  # stratified over its 100 classes
+    assert torch.equal(test[0][0], test[0][0])  # the same image for the same index
+    out = capsys.readouterr().out
+    assert "DRY RUN stand-in: cifar100 (train) -> torchvision FakeData, 50,000 random 3×32×32 images" in out
+    assert "Name or service not known" in out  # why: the real loader's failure
+    ood = vision.ood_dataset("places365", "cifar10", n=4)  # 256×256 Places365 brought to the classifier's input
+    assert len(ood) == 4 and ood[0][0].shape == (3, 32, 32) and ood[0][1] == -1
+    lsun = vision.ood_dataset("lsun", "cifar10", n=3)  # a user-supplied folder that is not there
+    assert len(lsun) == 3 and lsun[0][0].shape == (3, 32, 32)
+    imagenet = vision.stand_in("imagenet", "val")
+    assert len(imagenet) == 50000 and np.asarray(imagenet[0][0]).shape == (224, 224, 3) and imagenet[0][1] == 0
+
+
+def test_outside_a_dry_run_no_stand_in_is_used(tmp_path, monkeypatch):
+    from reprobook.data import DataUnavailableError, vision
+
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path))
+    monkeypatch.delenv("REPROBOOK_DRY_RUN", raising=False)
+    monkeypatch.delenv("REPROBOOK_LSUN", raising=False)
+    with pytest.raises(DataUnavailableError, match="lsun"):
+        vision.ood_dataset("lsun", "cifar10", n=3)
+
+
+def test_offline_cifar10_splits_the_offline_test_set():
+    from reprobook.data import vision
+
+    train, test = classification_datasets("cifar10-offline", n_train=100, n_test=50, seed=0, augment=True)
+    assert len(train) == 100 and len(test) == 50
+    assert len(train.dataset) == vision.OFFLINE_CIFAR_TRAIN and len(test.dataset) == 10000 - vision.OFFLINE_CIFAR_TRAIN
+    x, y = train[0]
+    assert x.shape == (3, 32, 32) and 0 <= y < 10
+    assert np.bincount([train[i][1] for i in range(100)], minlength=10).tolist() == [10] * 10
+    with pytest.raises(ParameterError, match="ood_datasets"):  # its images cannot be OoD for it
+        vision.ood_dataset("cifar10-test", "cifar10-offline", n=4)

@@ -269,10 +269,18 @@ def tiny_runs(results: list[dict[str, Any]], runs: dict[str, dict[str, Any]]) ->
     return list(dict.fromkeys(found))
 
 
+def dry_runs(results: list[dict[str, Any]], runs: dict[str, dict[str, Any]]) -> list[str]:
+    """The chapters and notebooks whose last results come from a dry run (``reprobook run --dry-run``)."""
+    found = [r.get("title") or r["chapter"] for r in results if r.get("dry_run")]
+    found += [name for name, run in runs.items() if run.get("dry_run") and run.get("status") == "ok"]
+    return list(dict.fromkeys(found))
+
+
 def stage(root: Path | None = None, *, out_dir: Path | None = None, res_dir: Path | None = None,
-          stage_dir: Path | None = None, allow_tiny: bool = False) -> Path:
+          stage_dir: Path | None = None, allow_tiny: bool = False, allow_dry_run: bool = False) -> Path:
     """Assemble the book's sources with executed notebooks; raise if a chapter was never executed, if a
-    chapter's prose cannot be shown, or if results come from the tiny profile (unless ``allow_tiny``)."""
+    chapter's prose cannot be shown, or if results come from the tiny profile (unless ``allow_tiny``) or
+    from a dry run (unless ``allow_dry_run``)."""
     from .lab import ProseError, notebook_to_book
 
     root = root or project_root()
@@ -290,6 +298,11 @@ def stage(root: Path | None = None, *, out_dir: Path | None = None, res_dir: Pat
         raise BuildError(f"the results of {', '.join(tiny)} come from the tiny profile, which only tests that "
                          "every cell runs and is no evidence: run `reprobook run --profile smoke` first, or build "
                          "with --allow-tiny (the status page then marks the tiny runs)")
+    dry = dry_runs(results, runs)
+    if dry and not allow_dry_run:
+        raise BuildError(f"the results of {', '.join(dry)} come from a dry run (every loop capped, stand-ins for "
+                         "what the network would bring), which only tests the paper's code path and is no "
+                         "evidence: run `reprobook run` without --dry-run first, or build with --allow-dry-run")
     shutil.rmtree(stage_dir, ignore_errors=True)
     stage_dir.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
@@ -308,12 +321,13 @@ def stage(root: Path | None = None, *, out_dir: Path | None = None, res_dir: Pat
 
 
 def build(root: Path | None = None, *, out_dir: Path | None = None, res_dir: Path | None = None,
-          output: Path | None = None, strict: bool = True, allow_tiny: bool = False) -> Path:
+          output: Path | None = None, strict: bool = True, allow_tiny: bool = False,
+          allow_dry_run: bool = False) -> Path:
     """Build the HTML book; return the folder of ``index.html``. Warnings fail the build when ``strict``."""
     root = root or project_root()
     output = Path(output or root)
     stage_dir = stage(root, out_dir=out_dir, res_dir=res_dir, stage_dir=output / "_build" / "stage",
-                      allow_tiny=allow_tiny)
+                      allow_tiny=allow_tiny, allow_dry_run=allow_dry_run)
     html = output / "_build" / "html"
     shutil.rmtree(html, ignore_errors=True)
     command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(stage_dir), "--builder", "html",

@@ -1,12 +1,15 @@
 """The ``reprobook`` command: ``data``, ``run``, ``build``, ``status``, ``bench``, ``sync`` and ``lab``.
 
     reprobook data list | fetch [NAME ...] [--profile tiny|smoke|paper] [--force] | verify [NAME ...]
-    reprobook run [NOTEBOOK ...] [--profile tiny|smoke|paper] [-p NAME VALUE ...] [--force]
-                  [--jobs N [--devices cuda:0,cuda:1]] [--executor local|slurm [--partition P]
+                   | pack [NAME ...] [--out FILE] | unpack FILE
+    reprobook run [NOTEBOOK ...] [--profile tiny|smoke|paper] [-p NAME VALUE ...] [--force] [--dry-run]
+                  [--set CHAPTER.FIELD VALUE ...] [--jobs N [--devices cuda:0,cuda:1]] [--executor local|slurm [--partition P]
                   [--gpus-per-job G] [--time-min T] [--mem-gb M] [--cpus-per-job C]] [--no-progress]
-    reprobook build [--no-strict] [--allow-tiny]
-    reprobook status
+    reprobook build [--no-strict] [--allow-tiny] [--allow-dry-run]
+    reprobook status [--dry-run]
     reprobook bench [NAME ...] [--device auto|cpu|cuda|cuda:N|mps] [--profile tiny|smoke|paper] | --list
+    reprobook gpu-check [--device auto|cuda|cpu] [--size default|smallest] [--pack FILE] [--out DIR]
+                        [--steps bench,part1,llm] [--executor local|slurm [--partition P] [--time-min T] ...]
     reprobook sync [NOTEBOOK ...] [--check]
     reprobook lab [--port N] [--no-browser]
 """
@@ -33,6 +36,21 @@ def _data(args: argparse.Namespace) -> int:
         for row in rows:
             print("  ".join(str(c).ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4])
         return 0
+    if args.action == "pack":
+        from .data import pack
+
+        manifest = pack.pack(args.out or pack.DEFAULT_NAME, args.names or None)
+        print(f"packed {', '.join([*manifest['entries'], *manifest['folders']])} into {args.out or pack.DEFAULT_NAME}: "
+              f"{manifest['bytes'] / 2**20:.1f} MiB (at most {pack.MAX_BYTES / 2**20:.0f})")
+        return 0
+    if args.action == "unpack":
+        from .data import pack
+
+        if len(args.names) != 1:
+            raise ParameterError("names", args.names, "one pack file (reprobook data unpack FILE)")
+        manifest = pack.unpack(args.names[0])
+        print(f"unpacked and verified: {', '.join([*manifest['entries'], *manifest['folders']])}")
+        return 0
     names = args.names or (required_data(args.profile) if args.action == "fetch" else None)
     if args.action == "fetch":
         data.fetch(names, force=args.force)
@@ -54,6 +72,7 @@ def _run(args: argparse.Namespace) -> int:
                              "or leave one of the two out")
     params["profile"] = args.profile or params.get("profile", "smoke")
     notebooks = runner.resolve(args.notebooks) if args.notebooks else runner.discover()
+    overrides = parse_overrides(args.set)
     devices = [d.strip() for d in args.devices.split(",") if d.strip()] if args.devices else None
     slurm = None
     if args.executor == "slurm":
@@ -66,7 +85,8 @@ def _run(args: argparse.Namespace) -> int:
         devices = dispatch.check_jobs(args.jobs, devices)
     outcomes = runner.run(notebooks, params=params, force=args.force, timeout=args.timeout, jobs=args.jobs,
                           devices=devices, executor=args.executor, slurm=slurm,
-                          progress=not args.no_progress and args.jobs == 1)
+                          progress=not args.no_progress and args.jobs == 1, dry_run=args.dry_run,
+                          overrides=overrides)
     print()
     print(runner.format_table(outcomes))
     failed = [o.notebook for o in outcomes if o.status == "failed"]
@@ -78,19 +98,34 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_overrides(pairs: list[list[str]]) -> dict[str, dict]:
+    """``--set CHAPTER.FIELD VALUE`` pairs (YAML values) as ``{chapter: {field: value}}``, checked against the
+    chapters' configurations (:func:`reprobook.profiles.check_overrides`)."""
+    from . import runner
+    from .profiles import check_overrides
+
+    found: dict[str, dict] = {}
+    for name, value in pairs:
+        chapter, dot, key = name.partition(".")
+        if not dot or not chapter or not key:
+            raise ParameterError("--set", name, "CHAPTER.FIELD, e.g. rwp.n_seeds")
+        found.setdefault(chapter, {})[key] = runner.parse_cli_value(value)
+    return check_overrides(found)
+
+
 def _build(args: argparse.Namespace) -> int:
     from .book import build
 
-    html = build(strict=not args.no_strict, allow_tiny=args.allow_tiny)
+    html = build(strict=not args.no_strict, allow_tiny=args.allow_tiny, allow_dry_run=args.allow_dry_run)
     print(f"book built: {html / 'index.html'}")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
     from .paths import executed_dir
-    from .runner import RunOutcome, format_table, read_runs
+    from .runner import DRY_RUN_FOLDER, RunOutcome, format_table, read_runs
 
-    runs = read_runs(executed_dir())
+    runs = read_runs(executed_dir() / DRY_RUN_FOLDER if args.dry_run else executed_dir())
     if not runs:
         print("no notebook has been executed yet")
         return 0
@@ -153,13 +188,30 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gpu_check(args: argparse.Namespace) -> int:
+    from . import dispatch, gpu_check
+
+    steps = tuple(s.strip() for s in args.steps.split(",") if s.strip())
+    kwargs = dict(device=args.device, size=args.size, pack=args.pack, out=args.out, steps=steps)
+    if args.executor == "slurm":
+        options = dispatch.SlurmOptions(partition=args.partition, gpus_per_job=args.gpus_per_job,
+                                        time_min=args.time_min, mem_gb=args.mem_gb, cpus_per_job=args.cpus_per_job)
+        path = gpu_check.submit(options, **kwargs)
+    else:
+        path = gpu_check.run(**kwargs)
+    print(f"the GPU check's measurements: {path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="reprobook", description="Run and build the reproducibility book.")
     sub = top.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="list, fetch or verify datasets and models")
-    data.add_argument("action", choices=("list", "fetch", "verify"))
-    data.add_argument("names", nargs="*", help="registry names (default: what --profile needs)")
+    data.add_argument("action", choices=("list", "fetch", "verify", "pack", "unpack"))
+    data.add_argument("names", nargs="*", help="registry names (default: what --profile needs; pack: what the GPU "
+                      "check needs); unpack: the pack file")
+    data.add_argument("--out", default=None, help="pack: the file to write (default reprobook-pack.tar)")
     data.add_argument("--profile", default="smoke", choices=PROFILES)
     data.add_argument("--force", action="store_true", help="download again even if verified")
     data.set_defaults(func=_data)
@@ -170,6 +222,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="a notebook parameter (YAML value), repeatable")
     run.add_argument("--force", action="store_true", help="re-run even if nothing changed")
+    run.add_argument("--dry-run", action="store_true",
+                     help="the profile's configuration with every loop capped (2 optimiser steps, 4 items per "
+                     "evaluation, one seed), stand-ins where the network is missing; never evidence; into "
+                     "executed/dry-run and results/dry-run")
+    run.add_argument("--set", nargs=2, action="append", default=[], metavar=("CHAPTER.FIELD", "VALUE"),
+                     help="a field of a chapter's configuration over the profile's (YAML value), repeatable; "
+                     "e.g. --set rwp.n_seeds 12")
     run.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: none)")
     run.add_argument("--jobs", type=int, default=1,
                      help="notebooks at once, one GPU each (default 1; more needs a GPU per job)")
@@ -188,6 +247,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--no-strict", action="store_true", help="do not fail on warnings")
     build.add_argument("--allow-tiny", action="store_true",
                        help="build from tiny-profile results (the test suite's check of the code path; no evidence)")
+    build.add_argument("--allow-dry-run", action="store_true",
+                       help="build from dry-run results (a test of the code path; no evidence)")
     build.set_defaults(func=_build)
 
     sync = sub.add_parser("sync", help="clean the notebook sources, put their prose in the {eval} form and "
@@ -202,7 +263,25 @@ def parser() -> argparse.ArgumentParser:
     lab.set_defaults(func=_lab)
 
     status = sub.add_parser("status", help="the table of the last runs")
+    status.add_argument("--dry-run", action="store_true", help="the last dry runs (executed/dry-run)")
     status.set_defaults(func=_status)
+
+    gpu = sub.add_parser("gpu-check", help="measure what a GPU settles (step cost at paper scale, Part I at power, "
+                         "an LLM training stage) into book/measurements; no network needed with --pack")
+    gpu.add_argument("--device", default="auto", help="auto, cuda, cuda:N or cpu (cpu: a test of the script)")
+    gpu.add_argument("--size", default="default", choices=("default", "smallest"),
+                     help="default: under 8 minutes on one recent GPU; smallest: every step at its minimum")
+    gpu.add_argument("--pack", default=None, help="a pack written by `reprobook data pack`, unpacked into the cache first")
+    gpu.add_argument("--out", default=None, help="where the measurements go (default: book/measurements at the "
+                     "default size, results/gpu-check otherwise)")
+    gpu.add_argument("--steps", default="bench,part1,llm", help="which steps, comma-separated (default: all)")
+    gpu.add_argument("--executor", default="local", choices=("local", "slurm"), help="slurm: one Slurm job (submitit)")
+    gpu.add_argument("--partition", default=None, help="Slurm partition")
+    gpu.add_argument("--gpus-per-job", type=int, default=1)
+    gpu.add_argument("--time-min", type=int, default=30, help="Slurm time limit in minutes (default 30)")
+    gpu.add_argument("--mem-gb", type=int, default=None)
+    gpu.add_argument("--cpus-per-job", type=int, default=None)
+    gpu.set_defaults(func=_gpu_check)
 
     bench = sub.add_parser("bench", help="measure the cost of the methods (every method in one run)")
     bench.add_argument("names", nargs="*", help="benchmark names (default: all; see --list)")

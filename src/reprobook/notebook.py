@@ -6,10 +6,10 @@ Also the small display helpers that put the package's code beside the paper's eq
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from .profiles import PROFILES
 from .results import RunRecord
 
 
-@dataclass
+@dataclasses.dataclass
 class Session:
     """What :func:`start` returns: the checked parameters, the device and the run's record."""
 
@@ -35,6 +35,10 @@ def start(chapter: str, *, profile: str, seed: int, device: str = "auto", data_d
 
     ``data_dir`` moves the data and checkpoint cache (``REPROBOOK_CACHE``) for this kernel.
     Threads: ``REPROBOOK_THREADS`` if set (the runner sets it), else every core.
+
+    In a dry run (``REPROBOOK_DRY_RUN``, set by ``reprobook run --dry-run``; see
+    :mod:`reprobook.chapters.dry`) the record is a dry run's (every verdict *not comparable (dry run)*),
+    the stand-ins the loaders use are recorded in it, and a banner says so at the top of the executed copy.
     """
     check_choice("profile", profile, PROFILES)
     check_seed("seed", seed)
@@ -49,10 +53,49 @@ def start(chapter: str, *, profile: str, seed: int, device: str = "auto", data_d
     torch_device = resolve_device(device)
     seed_everything(seed)
     plot_style()
+    from . import dryrun
+
+    is_dry = dryrun.active(profile)
     record = RunRecord(chapter, profile=profile, device=torch_device, seed=seed, title=title,
                        params={"profile": profile, "seed": seed, "device": device, "data_dir": data_dir,
-                               **(params or {})})
+                               **(params or {})}, dry_run=is_dry)
+    if is_dry:
+        dryrun.attach(record)
+        _show(dry_run_banner(chapter, profile))
     return Session(profile=profile, seed=seed, device=torch_device, threads=threads, record=record)
+
+
+def dry_run_banner(chapter: str, profile: str) -> str:
+    """The banner a dry run's executed copy opens with: what a dry run is and this chapter's caps."""
+    from . import dryrun, profiles
+
+    capped = {}
+    if chapter in profiles._chapters():
+        from .chapters import dry
+
+        cfg = profiles.config(chapter, profile, dry=False)
+        names = {f.name for f in dataclasses.fields(cfg)} - {"profile"}
+        capped = dry.caps(chapter, {n: getattr(cfg, n) for n in names}, names)
+    caps = "; ".join(f"`{k}` = {v!r}" for k, v in capped.items()) or "none"
+    return (f"**DRY RUN: not evidence.** This copy ran the *{profile}* profile's configuration with every loop "
+            f"capped (at most {dryrun.MAX_STEPS} optimiser steps per training stage, {dryrun.MAX_ITEMS} items per "
+            "evaluation, one seed); where a source needs a network this machine lacks, a stand-in of the same "
+            "shape is used and named in the output (*DRY RUN stand-in*). Every verdict reads *not comparable "
+            f"(dry run)*, and `reprobook build` refuses these results. Caps of this chapter: {caps}.")
+
+
+def _show(markdown: str) -> None:
+    """Display ``markdown`` in a notebook (printed elsewhere)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+
+        if get_ipython() is not None:
+            display(Markdown(markdown))
+            return
+    except ImportError:
+        pass
+    print(markdown)
 
 
 def show_source(obj: Any, *, lines: tuple[int, int] | None = None):

@@ -7,6 +7,11 @@ cache or earlier results:
 ``REPROBOOK_LOCAL_DATA``   a folder that mirrors the GitHub-hosted data (e.g. ``../shared/data``)
 ``REPROBOOK_RESULTS``      results JSON written by the notebooks (default ``<root>/results``)
 ``REPROBOOK_EXECUTED``     executed notebooks written by the runner (default ``<root>/executed``)
+
+A dry run and the GPU check train on the same data as the real runs but must never leave their
+checkpoints where a real run would load them: they use a *scratch cache* (:func:`scratch_cache`), a
+folder beside the data whose data, converted models and downloads are links to the real cache's and
+whose checkpoints and cached predictions are its own.
 """
 
 from __future__ import annotations
@@ -45,3 +50,22 @@ def results_dir() -> Path:
 
 def executed_dir() -> Path:
     return _env_path("REPROBOOK_EXECUTED", project_root() / "executed")
+
+
+# What a scratch cache shares with the cache it lives in (data, converted language models, downloads);
+# everything else (checkpoints, cached predictions) is its own.
+SHARED_CACHE_FOLDERS = ("data", "downloads", "llm", "torchvision", "ood")
+
+
+def scratch_cache(name: str, base: Path | None = None) -> Path:
+    """``<cache>/scratch/<name>``: a cache that reads the data of ``base`` (default :func:`cache_dir`) through
+    links (:data:`SHARED_CACHE_FOLDERS`) and keeps its own checkpoints. Made on first use."""
+    base = Path(base or cache_dir())
+    folder = base / "scratch" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for shared in SHARED_CACHE_FOLDERS:
+        (base / shared).mkdir(parents=True, exist_ok=True)
+        link = folder / shared
+        if not link.is_symlink() and not link.exists():
+            link.symlink_to(Path("..") / ".." / shared, target_is_directory=True)
+    return folder

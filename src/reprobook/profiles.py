@@ -13,6 +13,11 @@ configuration (:func:`config`), so no size is ever typed into a notebook.
 ``paper``
     the paper's datasets, models and hyper-parameters; expects a GPU.
 
+A run may change single fields of its profile (``reprobook run --set rwp.n_seeds 12``: the runner passes
+them in :data:`OVERRIDES_ENV`), and a *dry run* (``reprobook run --profile paper --dry-run``) keeps the
+profile's configuration but caps every loop (the caps of :mod:`reprobook.chapters.dry`); both are applied
+by :func:`config`, so no notebook changes for them.
+
 Each chapter's configuration (a frozen dataclass, its values per profile, its budget, and the paper
 numbers it quotes) lives in its own module of :mod:`reprobook.chapters`, which registers it here with
 :func:`register_chapter`. Bad input stops early with a :class:`~reprobook.checks.ParameterError` that
@@ -102,8 +107,72 @@ def _chapters() -> dict[str, Chapter]:
     return CHAPTERS
 
 
-def config(chapter: str, profile: str = "smoke", **overrides: Any):
+OVERRIDES_ENV = "REPROBOOK_OVERRIDES"  # JSON {profile: {chapter: {field: value}}}: a run's scale
+
+
+def dry_run(profile: str | None = None) -> bool:
+    """Whether this process is a dry run (of ``profile``): ``REPROBOOK_DRY_RUN``, set by ``reprobook run
+    --dry-run`` (:mod:`reprobook.chapters.dry`)."""
+    from . import dryrun
+
+    return dryrun.active(profile)
+
+
+def env_overrides(profile: str, chapter: str) -> dict[str, Any]:
+    """``chapter``'s field overrides in ``profile`` from :data:`OVERRIDES_ENV` (set by ``reprobook run --set
+    CHAPTER.FIELD VALUE``, for the run's profile only). A malformed value is a ParameterError naming it."""
+    import json
+    import os
+
+    text = os.environ.get(OVERRIDES_ENV, "").strip()
+    if not text:
+        return {}
+    try:
+        found = json.loads(text)
+    except ValueError:
+        found = None
+    if not (isinstance(found, dict) and all(isinstance(c, dict) and all(isinstance(f, dict) for f in c.values())
+                                            for c in found.values())):
+        raise ParameterError(OVERRIDES_ENV, text, 'JSON of the form {"profile": {"chapter": {"field": value}}}')
+    return dict(found.get(profile, {}).get(chapter, {}))
+
+
+def _field_names(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)} - {"profile"}
+
+
+def check_overrides(overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``{chapter: {field: value}}`` with every chapter and field known (a ParameterError names the first
+    that is not). Values are taken as given (a list for a tuple field becomes a tuple)."""
+    known = _chapters()
+    out: dict[str, dict[str, Any]] = {}
+    for chapter, fields in overrides.items():
+        if chapter not in known:
+            raise ParameterError("chapter", chapter, ", ".join(sorted(known)))
+        names = _field_names(known[chapter].config_class)
+        for key in fields:
+            if key not in names:
+                raise ParameterError(f"{chapter}.{key}", fields[key],
+                                     f"fields of {known[chapter].config_class.__name__}: {', '.join(sorted(names))}")
+        out[chapter] = dict(fields)
+    return out
+
+
+def _as_field_value(value: Any) -> Any:
+    """JSON gives lists: a tuple field gets a tuple (nested too), as the chapter modules write them."""
+    if isinstance(value, list):
+        return tuple(_as_field_value(v) for v in value)
+    return value
+
+
+def config(chapter: str, profile: str = "smoke", *, dry: bool | None = None, **overrides: Any):
     """The frozen configuration of ``chapter`` under ``profile``; ``overrides`` replace single fields.
+
+    On top of the profile's values come, in order: the run's overrides of this profile
+    (:data:`OVERRIDES_ENV`, e.g. the GPU check's scale), ``overrides``, and in a dry run of this profile
+    (``dry``; None: :func:`dry_run`) the chapter's caps (:mod:`reprobook.chapters.dry`: two optimiser steps,
+    four items per evaluation, one seed). A chapter that quotes the paper's own configuration beside a
+    paper-profile run asks for it with ``dry=False``.
 
     >>> config("rwp", "smoke").epochs > 0
     True
@@ -115,12 +184,21 @@ def config(chapter: str, profile: str = "smoke", **overrides: Any):
     spec = known[chapter]
     cls = spec.config_class
     values = dict(spec.values[profile])
-    names = {f.name for f in dataclasses.fields(cls)} - {"profile"}
-    for key, value in overrides.items():
+    names = _field_names(cls)
+    from_env = env_overrides(profile, chapter)
+    for key, value in {**from_env, **overrides}.items():
         if key not in names:
             raise ParameterError(key, value, f"fields of {cls.__name__}: {', '.join(sorted(names))}")
-        values[key] = value
-    return cls(profile=profile, **values)
+        values[key] = _as_field_value(value) if key in from_env and key not in overrides else value
+    cfg = cls(profile=profile, **values)
+    if dry_run(profile) if dry is None else dry:
+        from .chapters import dry as _dry
+
+        full = {name: getattr(cfg, name) for name in names}
+        capped = _dry.caps(chapter, full, names)
+        if capped:
+            cfg = dataclasses.replace(cfg, **capped)
+    return cfg
 
 
 def chapter_of_notebook(notebook: str) -> Chapter | None:
@@ -131,15 +209,20 @@ def chapter_of_notebook(notebook: str) -> Chapter | None:
     return None
 
 
-def budget_seconds(notebook: str, profile: str) -> float | None:
-    """The wall-clock budget of ``notebook`` in ``profile`` on a 2-core CPU (None: no budget)."""
+def budget_seconds(notebook: str, profile: str, *, dry: bool = False) -> float | None:
+    """The wall-clock budget of ``notebook`` in ``profile`` on a 2-core CPU (None: no budget); a dry run's
+    is the same for every chapter (:data:`reprobook.chapters.dry.BUDGET_SECONDS`)."""
     check_profile(profile)
+    if dry:
+        from .chapters import dry as _dry
+
+        return _dry.BUDGET_SECONDS
     if profile == "tiny":
         return TINY_BUDGET_SECONDS
     spec = chapter_of_notebook(notebook)
     if spec is None:
         return SMOKE_BUDGET_SECONDS if profile == "smoke" else None
-    return config(spec.name, profile).budget_seconds
+    return config(spec.name, profile, dry=False).budget_seconds
 
 
 def run_order(notebooks: list[str]) -> list[str]:
@@ -178,6 +261,8 @@ def required_data(profile: str) -> list[str]:
 
 def __getattr__(name: str):
     """Configuration classes by name (``profiles.KPCAConfig``), from the chapter modules that define them."""
+    if name.startswith("__"):  # e.g. `from .profiles import x` asks for __path__: never import the chapters for it
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     for spec in _chapters().values():
         for cls in spec.config_class.__mro__:
             if cls.__name__ == name:

@@ -16,9 +16,17 @@ Guarantees:
   promoted from a staging folder only then: a failed run never overwrites the last good copy
   (the failed notebook is kept beside it as ``<name>.failed.ipynb`` for debugging);
 * a notebook whose source, parameters and package (version and source files) are unchanged since
-  its last good run is skipped unless ``force``;
+  its last good run is skipped unless ``force`` (a dry run and a real one, or runs with other
+  overrides, are never taken for each other);
 * a failing notebook does not stop the others; the caller gets every outcome and a table that checks
   every run against its chapter's budget (:func:`reprobook.profiles.budget_seconds`) and sums them.
+
+``dry_run=True`` (``reprobook run --profile paper --dry-run``) executes the profile's configuration with
+every loop capped (:mod:`reprobook.chapters.dry`): the kernel gets ``REPROBOOK_DRY_RUN``, a scratch cache
+for its checkpoints (:func:`reprobook.paths.scratch_cache`), and its executed copies and results go to
+``dry-run/`` folders inside the usual ones unless others are given. ``overrides``
+(``{chapter: {field: value}}``, ``reprobook run --set CHAPTER.FIELD VALUE``) change single fields of the
+run's profile for the chapters that ask for their configuration (:func:`reprobook.profiles.config`).
 """
 
 from __future__ import annotations
@@ -38,8 +46,8 @@ from typing import Any, Iterable
 
 from . import __version__
 from .checks import ParameterError, check_choice, check_device, check_seed
-from .paths import PACKAGE_DIR, executed_dir, project_root, results_dir
-from .profiles import PROFILES, budget_seconds, run_order
+from .paths import PACKAGE_DIR, executed_dir, project_root, results_dir, scratch_cache
+from .profiles import OVERRIDES_ENV, PROFILES, budget_seconds, check_overrides, run_order
 from .results import atomic_write_text, checkpoints_of
 
 RUNS_FILE = "runs.json"
@@ -47,6 +55,7 @@ KERNEL = "reprobook"
 # The whole book's goal per profile, cold, on a 2-core CPU: the figure to steer the chapters' budgets by
 # (tiny: the notebooks' share of `make test`'s 20 minutes; smoke: `make book`).
 BOOK_GOAL_SECONDS: dict[str, float] = {"tiny": 10 * 60, "smoke": 45 * 60}
+DRY_RUN_FOLDER = "dry-run"  # a dry run's executed copies and results: <executed>/dry-run, <results>/dry-run
 
 
 @dataclass
@@ -65,6 +74,8 @@ class RunOutcome:
     budget: float | None = None  # the chapter's budget in this profile (seconds on a 2-core CPU; None: none)
     checkpoints: dict[str, int] = field(default_factory=dict)  # trained models loaded / trained by the run
     log: str = ""  # the run's log file
+    dry_run: bool = False  # the profile's configuration with every loop capped (never evidence)
+    overrides: dict[str, Any] = field(default_factory=dict)  # {chapter: {field: value}} over the profile's
 
     @property
     def cold(self) -> bool:
@@ -182,9 +193,15 @@ def package_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def run_key(notebook: Path, params: dict[str, Any]) -> str:
+def run_key(notebook: Path, params: dict[str, Any], *, dry_run: bool = False,
+            overrides: dict[str, Any] | None = None) -> str:
+    """What a run depends on: the notebook, its parameters, the package, whether it is a dry run, and the
+    field overrides; a run whose key matches the last good run's is skipped."""
     digest = hashlib.sha256(notebook.read_bytes())
     digest.update(json.dumps(params, sort_keys=True, default=str).encode())
+    if dry_run or overrides:  # (absent from a plain run's key, which stays what it was)
+        digest.update(json.dumps({"dry_run": dry_run, "overrides": overrides or {}}, sort_keys=True,
+                                 default=str).encode())
     digest.update(package_fingerprint().encode())
     return digest.hexdigest()[:16]
 
@@ -286,14 +303,30 @@ def _checkpoint_counts(results: list[Path]) -> dict[str, int]:
     return counts
 
 
+def run_environment(profile: str, *, dry_run: bool = False, overrides: dict[str, Any] | None = None,
+                    cache: Path | None = None) -> dict[str, str]:
+    """What a kernel's environment adds for a dry run (:mod:`reprobook.chapters.dry`, and a scratch cache for
+    its checkpoints) and for field overrides of ``profile`` (:data:`reprobook.profiles.OVERRIDES_ENV`)."""
+    from . import dryrun
+
+    env = dict(dryrun.environment(dry_run, profile))
+    if dry_run:
+        env["REPROBOOK_CACHE"] = str(scratch_cache(DRY_RUN_FOLDER, cache))
+    if overrides:
+        env[OVERRIDES_ENV] = json.dumps({profile: overrides}, sort_keys=True, default=str)
+    return env
+
+
 def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_dir: Path,
                 root: Path | None = None, timeout: int | None = None, env: dict[str, str] | None = None,
-                progress: bool = False) -> RunOutcome:
+                progress: bool = False, dry_run: bool = False, overrides: dict[str, Any] | None = None
+                ) -> RunOutcome:
     """Execute one notebook; promote its executed copy and results only if it succeeded.
 
     ``env`` adds to the kernel's environment (a parallel run's GPU and thread share); ``progress``
     shows papermill's progress bar (the cell being executed and the elapsed time). Every cell's start,
-    end and output go to the notebook's log (:func:`log_path`).
+    end and output go to the notebook's log (:func:`log_path`). ``dry_run`` and ``overrides``: see
+    :func:`run_environment` (the caller's ``env`` wins).
     """
     import papermill as pm
 
@@ -307,8 +340,10 @@ def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_di
     staging.mkdir(parents=True)
     profile = str(params.get("profile", ""))
     outcome = RunOutcome(notebook=name, status="failed", profile=profile, parameters=params,
-                         budget=budget_seconds(name, profile) if profile in PROFILES else None,
-                         log=str(log_path(out_dir, name)))
+                         budget=budget_seconds(name, profile, dry=dry_run) if profile in PROFILES else None,
+                         log=str(log_path(out_dir, name)), dry_run=dry_run, overrides=dict(overrides or {}))
+    env = {**(run_environment(profile, dry_run=dry_run, overrides=overrides) if profile in PROFILES else {}),
+           **(env or {})}
     env = {"REPROBOOK_RESULTS": str(staging), "REPROBOOK_EXECUTED": str(out_dir),
            "REPROBOOK_PROGRESS": "0",  # no progress bars in the executed copies
            "MPLBACKEND": "module://matplotlib_inline.backend_inline",  # figures as PNG outputs, whatever the caller set
@@ -317,7 +352,9 @@ def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_di
     start = time.perf_counter()
     try:
         with _environment(env), _papermill_log(log_path(out_dir, name)) as log:
-            log.info(f"{name}: profile {profile}, parameters {json.dumps(params, default=str)}")
+            log.info(f"{name}: profile {profile}{' (dry run)' if dry_run else ''}, parameters "
+                     f"{json.dumps(params, default=str)}" + (f", overrides {json.dumps(overrides, default=str)}"
+                                                             if overrides else ""))
             pm.execute_notebook(
                 str(notebook), str(tmp), parameters=params, kernel_name=KERNEL,
                 cwd=str(notebook.parent), progress_bar={"desc": name, "leave": False} if progress else False,
@@ -395,6 +432,11 @@ def _needs(names: list[str]) -> dict[str, frozenset[str]]:
             for n, spec in specs.items()}
 
 
+def _cold_key(outcome: RunOutcome) -> str:
+    """Where the record of runs keeps an outcome's last cold time: its profile, ``paper dry`` for a dry run."""
+    return outcome.profile + (" dry" if outcome.dry_run else "")
+
+
 def _record(out_dir: Path, outcome: RunOutcome) -> None:
     """Write ``outcome`` into the record of runs: a good run replaces the entry (keeping the last cold
     time of each profile), a failed one is noted beside the last good run."""
@@ -404,7 +446,7 @@ def _record(out_dir: Path, outcome: RunOutcome) -> None:
     if outcome.status == "ok":
         cold = dict(previous.get("cold", {}))
         if outcome.cold:
-            cold[outcome.profile] = {"seconds": outcome.seconds, "finished_at": outcome.finished_at}
+            cold[_cold_key(outcome)] = {"seconds": outcome.seconds, "finished_at": outcome.finished_at}
         runs[name] = {**asdict(outcome), "cold": cold}
     elif name in runs:
         runs[name]["last_failure"] = {"finished_at": outcome.finished_at, "error": outcome.error}
@@ -416,13 +458,18 @@ def _record(out_dir: Path, outcome: RunOutcome) -> None:
 def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, force: bool = False,
         out_dir: Path | None = None, res_dir: Path | None = None, root: Path | None = None,
         timeout: int | None = None, echo=print, jobs: int = 1, devices: list[str] | None = None,
-        executor: str = "local", slurm=None, progress: bool = False) -> list[RunOutcome]:
+        executor: str = "local", slurm=None, progress: bool = False, dry_run: bool = False,
+        overrides: dict[str, dict[str, Any]] | None = None) -> list[RunOutcome]:
     """Execute ``notebooks`` with ``params``; see the module docstring for the guarantees.
 
     ``jobs`` > 1 runs that many notebooks at once, one on each of ``devices`` (GPUs: see
     :func:`reprobook.dispatch.check_jobs`, which the command line applies); ``executor="slurm"``
     submits each notebook as a Slurm job with the resources of ``slurm`` (a
     :class:`reprobook.dispatch.SlurmOptions`). Outcomes come back in run order.
+
+    ``dry_run``: the profile's configuration with every loop capped, into ``dry-run/`` folders unless
+    ``out_dir`` / ``res_dir`` are given; ``overrides``: ``{chapter: {field: value}}`` over the profile's
+    values (checked here, before any work).
     """
     from . import dispatch
 
@@ -432,10 +479,11 @@ def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, forc
     check_choice("executor", executor, dispatch.EXECUTORS)
     for nb in notebooks:  # every check before any work
         check_parameters(nb, params)
+    overrides = check_overrides(overrides or {})
     if executor == "local" and jobs != 1 and (devices is None or len(devices) < jobs):
         raise ParameterError("jobs", jobs, f"a device per job (devices: {devices})")
-    out_dir = Path(out_dir or executed_dir())
-    res_dir = Path(res_dir or results_dir())
+    out_dir = Path(out_dir or (executed_dir() / DRY_RUN_FOLDER if dry_run else executed_dir()))
+    res_dir = Path(res_dir or (results_dir() / DRY_RUN_FOLDER if dry_run else results_dir()))
     out_dir.mkdir(parents=True, exist_ok=True)
     res_dir.mkdir(parents=True, exist_ok=True)
     ensure_kernel()
@@ -444,7 +492,7 @@ def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, forc
     names = [chapter_name(nb, root) for nb in notebooks]
     needs = _needs(names)
     for nb, name in zip(notebooks, names):
-        key = run_key(nb, params)
+        key = run_key(nb, params, dry_run=dry_run, overrides=overrides)
         previous = read_runs(out_dir).get(name)
         if (not force and previous and previous.get("key") == key
                 and (out_dir / f"{name}.ipynb").exists()):
@@ -454,14 +502,14 @@ def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, forc
             continue
         tasks.append(dispatch.Task(name, needs[name] & set(names), {
             "notebook": nb, "params": params, "out_dir": out_dir, "res_dir": res_dir, "root": root,
-            "timeout": timeout, "key": key}))
+            "timeout": timeout, "key": key, "dry_run": dry_run, "overrides": overrides}))
 
     def finished(task: dispatch.Task, handle: Any) -> None:
         try:
             outcome = handle.result()
         except Exception as exc:  # noqa: BLE001 - a job that never returned (killed, timed out)
             outcome = RunOutcome(notebook=task.name, status="failed", profile=params["profile"], parameters=params,
-                                 error=dispatch.job_error(exc),
+                                 error=dispatch.job_error(exc), dry_run=dry_run, overrides=overrides,
                                  finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
         outcome.key = task.kwargs["key"] if outcome.status == "ok" else ""
         echo(f"[{'ok' if outcome.status == 'ok' else 'FAIL':4}] {task.name}: {outcome.seconds:.1f} s"
@@ -470,7 +518,8 @@ def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, forc
         outcomes[task.name] = outcome
 
     def announce(task: dispatch.Task, where: str = "") -> None:
-        echo(f"[run ] {task.name} (profile {params['profile']}{where}) ... log: {log_path(out_dir, task.name)}")
+        echo(f"[run ] {task.name} (profile {params['profile']}{', dry run' if dry_run else ''}{where}) ... "
+             f"log: {log_path(out_dir, task.name)}")
 
     def arguments(task: dispatch.Task, env: dict[str, str] | None = None, show: bool = False) -> dict[str, Any]:
         kw = {k: v for k, v in task.kwargs.items() if k != "key"}
@@ -520,8 +569,17 @@ def _budget_of(outcome: RunOutcome) -> float | None:
     if outcome.budget is not None:
         return outcome.budget
     if outcome.profile in PROFILES:
-        return budget_seconds(outcome.notebook, outcome.profile)
+        return budget_seconds(outcome.notebook, outcome.profile, dry=outcome.dry_run)
     return None
+
+
+def _book_goal(kind: str) -> float | None:
+    """The whole book's goal for a run of ``kind`` (a profile, or ``<profile> dry``)."""
+    if kind.endswith(" dry"):
+        from .chapters import dry
+
+        return dry.BOOK_GOAL_SECONDS
+    return BOOK_GOAL_SECONDS.get(kind)
 
 
 def format_table(outcomes: list[RunOutcome], runs: dict[str, dict[str, Any]] | None = None) -> str:
@@ -536,16 +594,16 @@ def format_table(outcomes: list[RunOutcome], runs: dict[str, dict[str, Any]] | N
     profiles = set()
     for o in outcomes:
         budget = _budget_of(o)
-        row = [o.notebook, o.status, o.profile, o.device or "-", f"{o.seconds:.1f}",
+        row = [o.notebook, o.status, _cold_key(o), o.device or "-", f"{o.seconds:.1f}",
                f"{budget:.0f}" if budget is not None else "-",
                (budget_note(o.seconds, budget) or "-") if o.status != "failed" else ""]
         if runs is not None:
-            cold = runs.get(o.notebook, {}).get("cold", {}).get(o.profile)
+            cold = runs.get(o.notebook, {}).get("cold", {}).get(_cold_key(o))
             row.append(f"{cold['seconds']:.1f}" if cold else "-")
         rows.append(row)
         total += o.seconds
         budget_total += budget or 0.0
-        profiles.add(o.profile)
+        profiles.add(_cold_key(o))
     sum_row = ["total", "", "", "", f"{total:.1f}", f"{budget_total:.0f}" if budget_total else "-",
                budget_note(total, budget_total or None) or "-"]
     if runs is not None:
@@ -554,7 +612,7 @@ def format_table(outcomes: list[RunOutcome], runs: dict[str, dict[str, Any]] | N
     line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
     lines = [line(header), line(["-" * w for w in widths]), *map(line, rows), line(["-" * w for w in widths]),
              line(sum_row)]
-    if len(profiles) == 1 and (goal := BOOK_GOAL_SECONDS.get(next(iter(profiles)))):
+    if len(profiles) == 1 and (goal := _book_goal(next(iter(profiles)))):
         lines.append(f"(budgets: seconds on a 2-core CPU with a cold cache; the whole book's goal in the "
                      f"{next(iter(profiles))} profile is {goal / 60:.0f} min)")
     return "\n".join(lines)

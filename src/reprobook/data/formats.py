@@ -331,5 +331,15 @@ def load_torchvision(entry: DataEntry, root: Path, train: bool | None = None, tr
     try:
         return _torchvision_open(cls, root, download, transform=transform, **kwargs)
     except (RuntimeError, OSError) as exc:
-        raise DataUnavailableError(entry.name, [(entry.external or "", f"{type(exc).__name__}: {exc}")],
-                                   ["allow network access (paper profile only)"]) from exc
+        raise torchvision_unavailable(entry, root, exc) from exc
+
+
+def torchvision_unavailable(entry: DataEntry, root: Path, exc: BaseException):
+    """The error of a torchvision set that could not be opened: it names the set, why, and the two ways to
+    make it available (the network, or a copy of its files where the registry looks)."""
+    from .errors import DataUnavailableError
+
+    return DataUnavailableError(entry.name, [(entry.external or "", f"{type(exc).__name__}: {exc}")], [
+        f"allow network access: torchvision downloads {entry.name!r} and md5-checks it into {root}",
+        f"or copy its files from a machine that has them (`reprobook data fetch {entry.name}` there) into {root}, "
+        "or set REPROBOOK_CACHE to a cache folder that holds them under torchvision/"])

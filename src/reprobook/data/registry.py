@@ -224,9 +224,7 @@ def _fetch_external(entry: DataEntry, *, force: bool) -> FetchResult:
     try:
         formats.torchvision_download(entry, root)
     except Exception as exc:  # network errors come in many types
-        raise DataUnavailableError(entry.name, [(entry.external or "", f"{type(exc).__name__}: {exc}")],
-                                   ["allow network access (paper profile); torchvision downloads and "
-                                    f"md5-checks it into {root}"]) from exc
+        raise formats.torchvision_unavailable(entry, root, exc) from exc
     return FetchResult(entry.name, root, entry.external, True)
 
 

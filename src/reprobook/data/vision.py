@@ -7,6 +7,15 @@ padding, horizontal flip) and per-channel normalisation.
 The out-of-distribution test sets of Part II (:func:`ood_dataset`) are brought to the in-distribution
 classifier's input: offline MNIST, animal silhouettes, grayscale CIFAR-10 and seeded noise for the smoke
 profile; SVHN, Textures and Places365 (torchvision) and LSUN, iSUN (user-supplied folders) for the paper's.
+
+In a dry run (:mod:`reprobook.chapters.dry`), a set that cannot be had without the network it needs is
+replaced by torchvision's ``FakeData`` of the real set's shape (split sizes, image size, classes;
+:data:`STAND_IN_SHAPES`), after the real loader has failed, and the replacement is announced in the
+executed copy. Outside a dry run the loader's error stands: it names the set and the ways to get it.
+
+``cifar10-offline`` is real CIFAR-10 without a network: the 10,000 images of the offline CIFAR-10 test
+set (registry ``cifar10-test``), split class-stratified into a training and a test half, with CIFAR-10's
+normalisation and augmentation (the GPU check's Part I data).
 """
 
 from __future__ import annotations
@@ -23,7 +32,74 @@ CIFAR_STATS = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
 }
-DATASETS = ("fashion-mnist", "cifar10", "cifar100")
+DATASETS = ("fashion-mnist", "cifar10", "cifar100", "cifar10-offline")
+
+# What a dry-run stand-in keeps of each set that needs the network: images per split, channels × height ×
+# width, and classes (torchvision's sizes; Textures' and Places365's images are resized by the OoD transform)
+STAND_IN_SHAPES: dict[str, dict] = {
+    "cifar10": {"splits": {"train": 50000, "test": 10000}, "shape": (3, 32, 32), "classes": 10},
+    "cifar100": {"splits": {"train": 50000, "test": 10000}, "shape": (3, 32, 32), "classes": 100},
+    "svhn": {"splits": {"test": 26032}, "shape": (3, 32, 32), "classes": 10},
+    "textures": {"splits": {"all": 5640}, "shape": (3, 300, 300), "classes": 47},
+    "places365": {"splits": {"val": 36500}, "shape": (3, 256, 256), "classes": 365},
+    "lsun": {"splits": {"test": 10000}, "shape": (3, 32, 32), "classes": 1},
+    "isun": {"splits": {"test": 8925}, "shape": (3, 32, 32), "classes": 1},
+    "imagenet": {"splits": {"train": 1281167, "val": 50000}, "shape": (3, 224, 224), "classes": 1000},
+}
+OFFLINE_CIFAR_TRAIN = 5000  # cifar10-offline: images of the offline test set that train; the rest test
+
+
+def _fake_data_class():
+    from torchvision.datasets import FakeData
+
+    class StandInImages(FakeData):
+        """torchvision ``FakeData`` with a fixed, class-balanced label per index (``targets``), so that the
+        class-stratified subsets of the real sets work on it; random images of the real shape."""
+
+        def __init__(self, size, image_size, num_classes, transform=None, random_offset=0, name=""):
+            super().__init__(size=size, image_size=image_size, num_classes=num_classes, transform=transform,
+                             random_offset=random_offset)
+            self.targets = [i % num_classes for i in range(size)]
+            self.name = name
+
+        def __getitem__(self, index):
+            image, _ = super().__getitem__(index)
+            return image, self.targets[index]
+
+    return StandInImages
+
+
+def stand_in(name: str, split: str, *, transform=None, why: str = ""):
+    """torchvision ``FakeData`` with the shape of ``name``'s ``split`` (:data:`STAND_IN_SHAPES`), announced as a
+    dry-run stand-in (:func:`reprobook.dryrun.note_stand_in`) when ``why`` is given."""
+    import zlib
+
+    from .. import dryrun
+
+    if name not in STAND_IN_SHAPES:
+        raise ParameterError("name", name, ", ".join(STAND_IN_SHAPES))
+    shape = STAND_IN_SHAPES[name]
+    splits = shape["splits"]
+    size = splits[split] if split in splits else next(iter(splits.values()))
+    dataset = _fake_data_class()(size, shape["shape"], shape["classes"], transform=transform,
+                                 random_offset=zlib.crc32(f"{name}/{split}".encode()) % 100_000, name=name)
+    if why:
+        c, h, w = shape["shape"]
+        dryrun.note_stand_in(f"{name} ({split})", f"torchvision FakeData, {size:,} random {c}×{h}×{w} images in "
+                          f"{shape['classes']} classes", why)
+    return dataset
+
+
+def _dry_run() -> bool:
+    from .. import dryrun
+
+    return dryrun.active()
+
+
+def _short(exc: BaseException) -> str:
+    """The reason in a loader's error: the first failed source's, else the message's first line."""
+    failures = getattr(exc, "failures", None)
+    return (failures[0][1] if failures else str(exc).splitlines()[0])[:200]
 
 
 def _subset(dataset, labels, n, seed):
@@ -40,18 +116,57 @@ def classification_datasets(name: str, *, n_train: int | None = None, n_test: in
     if name == "fashion-mnist":
         return (fashion_mnist_dataset("train", limit=n_train, seed=seed),
                 fashion_mnist_dataset("test", limit=n_test, seed=seed))
-    if name in CIFAR_STATS:
+    if name in CIFAR_STATS or name == "cifar10-offline":
         from torchvision import transforms as T
 
+        from .errors import DataUnavailableError
         from .registry import load
 
-        mean, std = CIFAR_STATS[name]
+        mean, std = CIFAR_STATS["cifar10" if name == "cifar10-offline" else name]
         normalise = [T.ToTensor(), T.Normalize(mean, std)]
         augmentation = [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip()] if augment else []
-        train = load(name, train=True, transform=T.Compose(augmentation + normalise), download=download)
-        test = load(name, train=False, transform=T.Compose(normalise), download=download)
+        if name == "cifar10-offline":
+            train, test = offline_cifar10(T.Compose(augmentation + normalise), T.Compose(normalise))
+        else:
+            try:
+                train = load(name, train=True, transform=T.Compose(augmentation + normalise), download=download)
+                test = load(name, train=False, transform=T.Compose(normalise), download=download)
+            except DataUnavailableError as exc:
+                if not _dry_run():
+                    raise
+                why = f"the real set is not available here: {_short(exc)}"
+                train = stand_in(name, "train", transform=T.Compose(augmentation + normalise), why=why)
+                test = stand_in(name, "test", transform=T.Compose(normalise), why=why)
         return (_subset(train, train.targets, n_train, seed), _subset(test, test.targets, n_test, seed))
     raise ParameterError("dataset", name, ", ".join(DATASETS))
+
+
+class ArrayImages:
+    """uint8 images (N×H×W×C) and labels as a dataset of ``(transform(PIL image), label)``, like torchvision's."""
+
+    def __init__(self, images, labels, transform=None):
+        self.images, self.targets, self.transform = images, [int(y) for y in labels], transform
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        image = Image.fromarray(self.images[i])
+        return (self.transform(image) if self.transform else image), self.targets[i]
+
+
+def offline_cifar10(train_transform=None, test_transform=None, *, n_train: int = OFFLINE_CIFAR_TRAIN):
+    """``(train, test)``: the offline CIFAR-10 test set (registry ``cifar10-test``, 10,000 images) split
+    class-stratified (a fixed draw, seed 0) into ``n_train`` training images and the rest."""
+    from .registry import load
+
+    images, labels = load("cifar10-test")
+    train_idx = stratified_indices(np.asarray(labels), n_train, seed=0)
+    test_idx = np.setdiff1d(np.arange(len(labels)), train_idx)
+    return (ArrayImages(images[train_idx], labels[train_idx], train_transform),
+            ArrayImages(images[test_idx], labels[test_idx], test_transform))
 
 
 # --------------------------------------------------------------------------------------------- OoD test sets
@@ -98,6 +213,7 @@ def _rgb(image):
 INPUT_SPECS = {
     "fashion-mnist": InputSpec(1, 28),
     **{name: InputSpec(3, 32, mean, std) for name, (mean, std) in CIFAR_STATS.items()},
+    "cifar10-offline": InputSpec(3, 32, *CIFAR_STATS["cifar10"]),
 }
 
 
@@ -132,6 +248,7 @@ OOD_DATASETS = (*OOD_ARRAYS, *OOD_SYNTHETIC, *OOD_TORCHVISION, *OOD_FOLDERS)
 SYNTHETIC_DEFAULT_SIZE = 10000  # noise images drawn when no count is given
 # an OoD set that is (a part of) an in-distribution dataset cannot be OoD for it
 OOD_SAME_AS = {"cifar10-test": "cifar10"}
+_SAME_DATA = {"cifar10-test": ("cifar10", "cifar10-offline")}
 
 
 class OODLabelled:
@@ -265,7 +382,7 @@ def ood_dataset(name: str, in_dataset: str, *, n: int | None = None, seed: int =
     spec = input_spec(in_dataset)
     if name not in OOD_DATASETS:
         raise ParameterError("ood_datasets", name, ", ".join(OOD_DATASETS))
-    if OOD_SAME_AS.get(name) == in_dataset:
+    if OOD_SAME_AS.get(name) == in_dataset or in_dataset in _SAME_DATA.get(name, ()):
         raise ParameterError("ood_datasets", name, f"a set other than the in-distribution data ({in_dataset})")
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ParameterError("n_ood", n, "None or an integer >= 1")
@@ -278,13 +395,26 @@ def ood_dataset(name: str, in_dataset: str, *, n: int | None = None, seed: int =
         x = conform_images(images[idx], spec)
         return TensorDataset(x, torch.full((len(x),), -1, dtype=torch.int64))
     transform = spec.pil_transform()
+    from .errors import DataUnavailableError
+
     if name in OOD_FOLDERS:
-        files = ImageFiles(user_folder(name, data_dir), transform)
+        try:
+            files = ImageFiles(user_folder(name, data_dir), transform)
+        except DataUnavailableError as exc:
+            if not _dry_run():
+                raise
+            files = stand_in(name, "test", transform=transform, why=f"no folder of it here: {_short(exc)}")
         return Subset(files, _subset_indices(len(files), None, n, _name_seed(name, seed)).tolist())
     from .formats import torchvision_splits
 
-    parts = [registry.load(name, transform=transform, download=download, **split)
-             for split in torchvision_splits(registry.get(name))]
+    try:
+        parts = [registry.load(name, transform=transform, download=download, **split)
+                 for split in torchvision_splits(registry.get(name))]
+    except DataUnavailableError as exc:
+        if not _dry_run():
+            raise
+        parts = [stand_in(name, "all", transform=transform,
+                          why=f"the real set is not available here: {_short(exc)}")]
     labels = np.concatenate([np.asarray(_torchvision_labels(p)) for p in parts])
     whole = parts[0] if len(parts) == 1 else ConcatDataset(parts)
     idx = _subset_indices(len(labels), labels, n, _name_seed(name, seed))
@@ -292,7 +422,7 @@ def ood_dataset(name: str, in_dataset: str, *, n: int | None = None, seed: int =
 
 
 def _torchvision_labels(dataset) -> list[int]:
-    for attr in ("targets", "labels", "_labels"):  # CIFAR/Places365, SVHN, DTD
+    for attr in ("targets", "labels", "_labels"):  # CIFAR/Places365 and the stand-ins, SVHN, DTD
         if hasattr(dataset, attr):
             return list(getattr(dataset, attr))
     raise TypeError(f"no labels found on {type(dataset).__name__}")

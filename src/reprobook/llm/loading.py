@@ -19,6 +19,16 @@ gguf_file=...)`` followed by ``save_pretrained``.
 A local folder is loaded as it is; any other ``org/name`` string is a Hugging Face id (the paper
 profile, where the network allows). :func:`tiny_causal_lm` builds a randomly initialised model of the
 same architecture family with the *real* tokenizer and chat template, for the tiny profile and the tests.
+
+A Hugging Face id is looked for first as a local copy, ``$REPROBOOK_MODELS/<org>/<name>`` (:data:`MODELS_ENV`),
+then on the hub. Where the hub cannot be reached (no network), the real loader still runs, in
+transformers' offline mode, so that a copy in the Hugging Face cache is found; failing that, a
+:class:`ModelUnavailableError` names the model and the two ways to make it available (network access,
+or a local copy). In a dry run (:mod:`reprobook.chapters.dry`) the model is then replaced by a
+*stand-in* (:func:`stand_in_causal_lm`): a randomly initialised model of the paper model's own
+architecture (its config class: ``Qwen2Config`` for ``Qwen/Qwen2-7B``, ``LlamaConfig`` for Llama-2, ...,
+:data:`PAPER_ARCHITECTURES`) at reduced width and depth, with an offline tokenizer (SmolLM2's), announced in
+the executed copy.
 """
 
 from __future__ import annotations
@@ -68,6 +78,42 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+MODELS_ENV = "REPROBOOK_MODELS"  # a folder of local copies of hub models: <folder>/<org>/<name>/config.json
+
+# The hub models of the paper profiles: the model type and the sizes of their real configurations (from each
+# model's config.json on the hub). A dry-run stand-in keeps the type (its config class, attention layout, RoPE,
+# context length) and shrinks width and depth; an id not listed here stands in as a Llama.
+PAPER_ARCHITECTURES: dict[str, tuple[str, dict[str, Any]]] = {
+    "Qwen/Qwen2-7B": ("qwen2", dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+                                    num_attention_heads=28, num_key_value_heads=4, vocab_size=152064,
+                                    max_position_embeddings=131072, rope_theta=1e6, tie_word_embeddings=False)),
+    "Qwen/Qwen2-7B-Instruct": ("qwen2", dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+                                             num_attention_heads=28, num_key_value_heads=4, vocab_size=152064,
+                                             max_position_embeddings=32768, rope_theta=1e6, tie_word_embeddings=False)),
+    "Qwen/Qwen2-72B-Instruct": ("qwen2", dict(hidden_size=8192, intermediate_size=29568, num_hidden_layers=80,
+                                              num_attention_heads=64, num_key_value_heads=8, vocab_size=152064,
+                                              max_position_embeddings=32768, rope_theta=1e6, tie_word_embeddings=False)),
+    "meta-llama/Llama-2-7b-chat-hf": ("llama", dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                                                    num_attention_heads=32, num_key_value_heads=32, vocab_size=32000,
+                                                    max_position_embeddings=4096)),
+    "meta-llama/Llama-2-13b-chat-hf": ("llama", dict(hidden_size=5120, intermediate_size=13824, num_hidden_layers=40,
+                                                     num_attention_heads=40, num_key_value_heads=40, vocab_size=32000,
+                                                     max_position_embeddings=4096)),
+    "meta-llama/Llama-2-70b-chat-hf": ("llama", dict(hidden_size=8192, intermediate_size=28672, num_hidden_layers=80,
+                                                     num_attention_heads=64, num_key_value_heads=8, vocab_size=32000,
+                                                     max_position_embeddings=4096)),
+    "meta-llama/Meta-Llama-3-8B-Instruct": ("llama", dict(hidden_size=4096, intermediate_size=14336,
+                                                          num_hidden_layers=32, num_attention_heads=32,
+                                                          num_key_value_heads=8, vocab_size=128256,
+                                                          max_position_embeddings=8192, rope_theta=500000.0)),
+    "mistralai/Mistral-7B-Instruct-v0.3": ("mistral", dict(hidden_size=4096, intermediate_size=14336,
+                                                           num_hidden_layers=32, num_attention_heads=32,
+                                                           num_key_value_heads=8, vocab_size=32768,
+                                                           max_position_embeddings=32768, rope_theta=1e6,
+                                                           sliding_window=None)),
+}
+STAND_IN_TOKENIZER = "smollm2-135m-instruct"  # a registry model: its tokenizer (and chat template) is offline
+STAND_IN_SIZE = {"layers": 2, "hidden": 64}  # the dry-run stand-ins' depth and width
 
 
 @dataclass
@@ -480,7 +526,8 @@ def _where(name: Any) -> tuple[str, str]:
         return "folder", str(path.resolve())
     looks_like_path = text.startswith((".", "/", "~")) or os.sep in text and not _HF_ID.match(text)
     if _HF_ID.match(text) and not looks_like_path:
-        return "hub", text
+        copy_ = local_copy(text)
+        return ("folder", str(copy_)) if copy_ is not None else ("hub", text)
     if looks_like_path:
         raise ParameterError("name", text, "an existing local model folder (this one does not exist), "
                                            "a registry model (" + ", ".join(map(repr, MODELS)) + ") or a Hugging Face id")
@@ -499,18 +546,97 @@ def load_tokenizer(name: str) -> Any:
     kind, where = _where(name)
     if kind == "registry":
         where = str(_ensure_tokenizer_dir(where))
+    if kind != "hub":
+        return _finish_tokenizer(AutoTokenizer.from_pretrained(where))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(where)
-    except OSError as exc:
-        raise _hub_error(where, exc) from exc
+        tokenizer = from_hub(where, AutoTokenizer.from_pretrained)
+    except ModelUnavailableError as exc:
+        if not _dry_run():
+            raise
+        _note_stand_in(where, f"the tokenizer of {STAND_IN_TOKENIZER} (offline)", exc.reason)
+        return load_tokenizer(STAND_IN_TOKENIZER)
     return _finish_tokenizer(tokenizer)
 
 
-def _hub_error(name: str, exc: Exception) -> ParameterError:
-    err = ParameterError("name", name, "a Hugging Face id that can be downloaded from this machine, a local "
+class ModelUnavailableError(ParameterError):
+    """A Hugging Face model that is neither reachable nor copied here. The message names it, why, and the two
+    ways to make it available: network access to the hub, or a local copy (a folder, :data:`MODELS_ENV`)."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__("name", name, "a Hugging Face id that can be downloaded from this machine, a local "
                                        "folder, or a registry model (" + ", ".join(map(repr, MODELS)) + ")")
-    err.args = (f"{err.args[0]}. Loading it failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}",)
-    return err
+        self.reason = reason
+        local = _local_copy_places(name)
+        self.args = (f"model {name!r} is not available here: {reason}. To make it available, either:\n"
+                     f"  - allow network access to the Hugging Face hub ({_hub_endpoint()}), which downloads it "
+                     "into the Hugging Face cache on first use; or\n"
+                     f"  - put a local copy (the model's folder: config.json, weights, tokenizer) at "
+                     f"{local}, or set {MODELS_ENV} to a folder holding <org>/<name> copies, or pass the "
+                     "folder's path as the model's name.",)
+
+
+def _hub_endpoint() -> str:
+    import huggingface_hub.constants as hub
+
+    return str(getattr(hub, "ENDPOINT", "https://huggingface.co"))
+
+
+def _local_copy_places(name: str) -> str:
+    base = os.environ.get(MODELS_ENV)
+    return str(Path(base).expanduser() / name) if base else f"${MODELS_ENV}/{name}"
+
+
+def local_copy(name: str) -> Path | None:
+    """The local copy of hub model ``name`` under :data:`MODELS_ENV` (a folder with a config.json), or None."""
+    base = os.environ.get(MODELS_ENV)
+    if not base:
+        return None
+    folder = Path(base).expanduser() / name
+    return folder.resolve() if (folder / "config.json").is_file() else None
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub answers a TCP connection (through a proxy, if one is set, we assume so)."""
+    import socket
+    from urllib.parse import urlparse
+
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    url = urlparse(_hub_endpoint())
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _hub_offline(offline: bool) -> Iterator[None]:
+    """transformers and huggingface_hub in offline mode for the block (they read the setting at import)."""
+    import huggingface_hub.constants as hub
+
+    saved = hub.HF_HUB_OFFLINE
+    if offline:
+        hub.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        hub.HF_HUB_OFFLINE = saved
+
+
+def from_hub(name: str, load: Any) -> Any:
+    """``load(name)`` for hub id ``name`` (a transformers ``from_pretrained``): the real call, run in offline
+    mode when the hub cannot be reached (it still finds a copy in the Hugging Face cache). A failure is a
+    :class:`ModelUnavailableError` naming the model and the ways to make it available."""
+    reachable = hub_reachable()
+    try:
+        with _hub_offline(not reachable):
+            return load(name)
+    except OSError as exc:
+        why = "the Hugging Face hub cannot be reached from this machine, and no copy is in its cache" \
+            if not reachable else f"loading it failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        raise ModelUnavailableError(name, why) from exc
+
 
 
 # --------------------------------------------------------------------------------------------- models
@@ -549,14 +675,19 @@ def load_causal_lm(name: str, *, device: Any = "cpu", dtype: Any = None, attn_im
     kwargs = {"dtype": torch_dtype}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
-    try:
+    if kind == "hub":
+        try:
+            with quiet_transformers():
+                model = from_hub(where, lambda n: AutoModelForCausalLM.from_pretrained(n, **kwargs))
+                tokenizer = from_hub(where, _auto_tokenizer)
+        except ModelUnavailableError as exc:
+            if not _dry_run():
+                raise
+            return stand_in_causal_lm(where, device=torch_device, dtype=dtype, why=exc.reason)
+    else:
         with quiet_transformers():
             model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
             tokenizer = _auto_tokenizer(folder)
-    except OSError as exc:
-        if kind != "hub":
-            raise
-        raise _hub_error(where, exc) from exc
     model.to(torch_device).eval()
     tokenizer = _finish_tokenizer(tokenizer)
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
@@ -571,12 +702,13 @@ def _auto_tokenizer(folder: Any) -> Any:
     return AutoTokenizer.from_pretrained(folder)
 
 
-def _tiny_config(base_config: Any, layers: int, hidden: int) -> Any:
-    """``base_config`` shrunk: ``layers`` layers of width ``hidden``, 4 query heads sharing 2 key/value heads."""
+def _tiny_config(base_config: Any, layers: int, hidden: int, kv_heads: int = 2) -> Any:
+    """``base_config`` shrunk: ``layers`` layers of width ``hidden``, 4 query heads sharing ``kv_heads``
+    key/value heads."""
     values = base_config.to_dict()
     heads = 4
     values.update(num_hidden_layers=layers, hidden_size=hidden, intermediate_size=2 * hidden,
-                  num_attention_heads=heads, num_key_value_heads=2, head_dim=hidden // heads)
+                  num_attention_heads=heads, num_key_value_heads=kv_heads, head_dim=hidden // heads)
     for key in ("layer_types", "_name_or_path", "quantization_config"):
         values.pop(key, None)
     if "sliding_window" in values and values["sliding_window"]:
@@ -601,6 +733,14 @@ def tiny_causal_lm(base: str = "smollm2-135m-instruct", *, seed: int = 0, layers
         raise ParameterError("hidden", hidden, "a multiple of 8 (4 heads of an even width)")
     start = time.perf_counter()
     kind, where = _where(base)
+    if kind == "hub":
+        try:
+            from_hub(where, AutoConfig.from_pretrained)
+        except ModelUnavailableError as exc:
+            if not _dry_run():
+                raise
+            return stand_in_causal_lm(where, seed=seed, layers=layers, hidden=hidden, device=device, dtype=dtype,
+                                      why=exc.reason)
     folder = str(_ensure_tokenizer_dir(where)) if kind == "registry" else where
     base_config = AutoConfig.from_pretrained(folder)
     config = _tiny_config(base_config, layers, hidden)
@@ -618,6 +758,118 @@ def tiny_causal_lm(base: str = "smollm2-135m-instruct", *, seed: int = 0, layers
     fingerprint = f"{name}:seed={seed}:layers={layers}:hidden={hidden}"
     return LanguageModel(model, tokenizer, name, torch_device, _max_context(model.config, tokenizer), fingerprint,
                          "random", time.perf_counter() - start)
+
+
+def _dry_run() -> bool:
+    from .. import dryrun
+
+    return dryrun.active()
+
+
+def _note_stand_in(what: str, stand_in: str, why: str) -> None:
+    from .. import dryrun
+
+    dryrun.note_stand_in(what, stand_in, why)
+
+
+def paper_config(name: str) -> Any:
+    """The transformers configuration of hub model ``name`` as :data:`PAPER_ARCHITECTURES` gives it (a
+    ``LlamaConfig`` of Llama-2-7B's sizes for an id it does not list), built offline."""
+    from transformers import AutoConfig
+
+    model_type, sizes = PAPER_ARCHITECTURES.get(name, PAPER_ARCHITECTURES["meta-llama/Llama-2-7b-chat-hf"])
+    return AutoConfig.for_model(model_type, **sizes)
+
+
+def config_parameters(config: Any) -> int:
+    """Parameters of a decoder of ``config`` (embeddings, attention with its key/value heads, gated MLP,
+    norms, the output head unless tied), counted from its sizes without building it."""
+    h, n, inter = config.hidden_size, config.num_hidden_layers, config.intermediate_size
+    heads = config.num_attention_heads
+    kv = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or h // heads
+    attention = h * heads * head_dim * 2 + 2 * h * kv * head_dim
+    per_layer = attention + 3 * h * inter + 2 * h
+    head = 0 if getattr(config, "tie_word_embeddings", False) else config.vocab_size * h
+    return config.vocab_size * h + n * per_layer + h + head
+
+
+def stand_in_causal_lm(name: str, *, seed: int | None = None, layers: int | None = None, hidden: int | None = None,
+                       device: Any = "cpu", dtype: Any = None, why: str = "") -> LanguageModel:
+    """A dry run's stand-in for hub model ``name``: a randomly initialised model of its own architecture (its
+    config class and settings, :func:`paper_config`) at ``layers`` × ``hidden`` (:data:`STAND_IN_SIZE`), with
+    the offline tokenizer of :data:`STAND_IN_TOKENIZER` (its vocabulary replaces the model's). Announced in the
+    executed copy (:func:`reprobook.dryrun.note_stand_in`) when ``why`` is given. Its answers are noise."""
+    import zlib
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    layers = check_int("layers", STAND_IN_SIZE["layers"] if layers is None else layers, low=1)
+    hidden = check_int("hidden", STAND_IN_SIZE["hidden"] if hidden is None else hidden, low=8)
+    seed = zlib.crc32(name.encode()) % 2**31 if seed is None else check_seed("seed", seed)
+    start = time.perf_counter()
+    real = paper_config(name)
+    mha = (getattr(real, "num_key_value_heads", None) or real.num_attention_heads) == real.num_attention_heads
+    config = _tiny_config(real, layers, hidden, kv_heads=4 if mha else 2)
+    tokenizer = load_tokenizer(STAND_IN_TOKENIZER)
+    config.vocab_size = len(tokenizer)
+    config.pad_token_id, config.bos_token_id, config.eos_token_id = (tokenizer.pad_token_id, tokenizer.bos_token_id,
+                                                                     tokenizer.eos_token_id)
+    torch_device = _device(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(config, dtype=resolve_dtype(dtype, torch_device))
+    if model.generation_config is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.to(torch_device).eval()
+    info = {"stand_in_for": name, "real_parameters": config_parameters(real), "real_layers": real.num_hidden_layers,
+            "real_hidden": real.hidden_size, "config_class": type(real).__name__}
+    if why:
+        _note_stand_in(name, f"a randomly initialised {real.model_type} model ({type(real).__name__}; {layers} layers "
+                       f"× {hidden}, real: "
+                       f"{real.num_hidden_layers} × {real.hidden_size}, ≈{info['real_parameters'] / 1e9:.1f}B "
+                       f"parameters) with the offline tokenizer of {STAND_IN_TOKENIZER}", why)
+    fingerprint = f"stand-in:{name}:seed={seed}:layers={layers}:hidden={hidden}"
+    return LanguageModel(model, tokenizer, name, torch_device, _max_context(model.config, tokenizer), fingerprint,
+                         "stand-in (random)", time.perf_counter() - start, info)
+
+
+def encoder_stand_in(name: str, why: str = "") -> Path:
+    """A dry run's stand-in for a sentence-transformers encoder on the hub (the paper's ``BAAI/bge-base-zh-v1.5``):
+    the offline registry encoder ``all-minilm-l6-v2`` (a BERT of 6 layers × 384 instead of 12 × 768), announced
+    when ``why`` is given. Returns its folder."""
+    from .. import data
+
+    if why:
+        _note_stand_in(name, "all-minilm-l6-v2 (offline BERT encoder, 6 layers × 384)", why)
+    return Path(data.load("all-minilm-l6-v2"))
+
+
+def encoder_folder(name: str) -> str:
+    """Where to load sentence-transformers encoder ``name`` from: a local folder or copy
+    (:data:`MODELS_ENV`), the hub id when the hub or its cache has it, else (in a dry run) the stand-in's
+    folder; outside a dry run an unreachable, uncached id is a :class:`ModelUnavailableError`."""
+    kind, where = _where(name)
+    if kind != "hub":
+        return where
+    try:
+        from_hub(where, lambda n: _hub_file(n, "config.json"))
+    except ModelUnavailableError as exc:
+        if not _dry_run():
+            raise
+        return str(encoder_stand_in(where, why=exc.reason))
+    return where
+
+
+def _hub_file(name: str, filename: str) -> str:
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return hf_hub_download(name, filename)
+    except Exception as exc:  # noqa: BLE001 - the hub's errors (offline, not found) become an OSError
+        raise OSError(str(exc)) from exc
 
 
 def wrap(model: Any, tokenizer: Any, *, name: str, fingerprint: str, device: Any = None) -> LanguageModel:

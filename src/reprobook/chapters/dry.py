@@ -1,0 +1,97 @@
+"""The dry run: every chapter at a profile's configuration (the paper's) with every loop capped.
+
+``reprobook run --profile paper --dry-run`` executes each chapter with its paper-profile configuration
+(models, sequence lengths, batch sizes, optimisers, LoRA or full fine-tuning, dataset shapes, detector
+sets, retrieval depths) but with every loop cut short: at most two optimiser steps per training stage,
+at most four items per evaluation, one seed. It tests that the paper's code path runs to its claims
+table on any machine, in about a minute per chapter; it is never evidence (its verdicts read *not
+comparable (dry run)*, and ``reprobook build`` refuses its results).
+
+How a chapter learns it is a dry run: the runner sets :data:`ENV` (``REPROBOOK_DRY_RUN=paper``, the
+profile run dry) in the kernel's environment; :func:`reprobook.profiles.config` then applies this module's caps (:data:`CAPS`) on
+top of the profile's values, :func:`reprobook.notebook.start` marks the run's record and shows a
+banner, and the loaders put a *stand-in* where the real source needs a network this machine lacks
+(:func:`note_stand_in`: torchvision ``FakeData`` of the real shapes for image sets, a randomly initialised
+model of the paper model's own architecture at reduced width for language models), each announced in
+the executed copy.
+
+A cap is a value, or a function of the profile's (uncapped) values that returns one; a cap on a field
+the configuration does not have is ignored (:func:`unknown_caps` lists them, so that a renamed field
+is noticed). Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..dryrun import ENV, MAX_ITEMS, MAX_STEPS, active, environment, note_stand_in  # noqa: F401  (re-exported)
+
+MAX_BOOT = 20  # bootstrap / resampling rounds (a loop, not a unit of evidence)
+BUDGET_SECONDS = 90  # every chapter's dry run on a 2-core CPU ("about a minute")
+BOOK_GOAL_SECONDS = 10 * 60  # the whole dry run: its share of `make test`'s 20 minutes
+
+
+def _two_steps(batch: str = "batch_size") -> Callable[[dict[str, Any]], int]:
+    """Training examples for two optimiser steps of the profile's batch size."""
+    return lambda v: MAX_STEPS * int(v.get(batch) or 1)
+
+
+# Shared caps of the image classifiers (Parts I and II): one epoch of two batches, four test images
+_VISION = dict(n_train=_two_steps(), n_test=MAX_ITEMS, epochs=1)
+_SHARPNESS = dict(_VISION, n_seeds=1, probe_samples=MAX_ITEMS, hessian_samples=MAX_ITEMS, lanczos_max_matvecs=4,
+                  sharpness_directions=1, landscape_points=3, step_timing_steps=1)
+_OOD = dict(_VISION, n_ood=MAX_ITEMS)
+
+# chapter -> {field: cap}. Kept to what loops; what the paper's configuration fixes (architectures, widths,
+# sequence lengths, batch sizes, learning rates, detector sets, retrieval depths) is left as it is.
+CAPS: dict[str, dict[str, Any]] = {
+    "rwp": dict(_SHARPNESS),
+    "marwp": dict(_SHARPNESS),
+    "step_cost": dict(_SHARPNESS),
+    "mode_ensemble": dict(_OOD, n_modes=2, ensemble_sizes=lambda v: tuple(m for m in v["ensemble_sizes"] if m <= 2),
+                          max_subsets=1, n_score=MAX_ITEMS, slice_points=3, slice_samples=MAX_ITEMS, landscape_points=3,
+                          landscape_samples=MAX_ITEMS, bn_samples=MAX_ITEMS, n_boot=MAX_BOOT, null_draws=MAX_BOOT),
+    "kpca": dict(_OOD, n_classifiers=1, rff_probe=16),
+    "ddos": dict(_OOD, n_classifiers=1, perceptual_mode=1, ddpm_train_images=_two_steps("ddpm_batch"),
+                 ddpm_steps=MAX_STEPS, ddpm_warmup=1, n_score=MAX_ITEMS, n_calibration=MAX_ITEMS, n_pairs=1,
+                 bench_images=MAX_ITEMS),
+    # batch 2 at the paper's sequence length: 64 sequences of 1,024 tokens over a 64,000-token vocabulary need
+    # 17 GB for the logits alone
+    "baichuan2": dict(ablation_steps=MAX_STEPS, scaling_steps=MAX_STEPS, n_seeds=1, scaling_seeds=1,
+                      val_blocks=MAX_ITEMS, repetition_blocks=MAX_ITEMS, batch_size=2),
+    "baichuan_alignment": dict(n_sft=_two_steps("sft_batch"), sft_steps=MAX_STEPS, n_length_sample=MAX_ITEMS,
+                               n_heldout_ni=MAX_ITEMS, n_ni_rm_pairs=MAX_ITEMS, dpo_seeds=lambda v: tuple(v["dpo_seeds"][:1]),
+                               dpo_steps=MAX_STEPS, grpo_steps=MAX_STEPS, guard_prompts=MAX_ITEMS, n_samples_shown=1),
+    "pas": dict(ni_per_task=1, squad_questions=MAX_ITEMS, hhh_rows=MAX_ITEMS, rm_pairs=MAX_ITEMS,
+                planted_duplicates=MAX_ITEMS, classifier_folds=2, train_prompts=MAX_ITEMS, eval_prompts=MAX_ITEMS,
+                regenerate_rounds=1, small_size=2, reward_folds=2),
+    "domainrag": dict(questions=1, retrieval_questions=2, noise_questions=1, contrast_questions=1, n_boot=MAX_BOOT,
+                      lik_plan=lambda v: tuple((ability, 1 if n is None else min(n, 1), settings)
+                                               for ability, n, settings in v["lik_plan"])),
+    "slimplm": dict(train_questions=MAX_ITEMS, eval_questions=MAX_ITEMS, n_boot=MAX_BOOT),
+}
+
+
+def caps(chapter: str, values: dict[str, Any], fields: set[str] | None = None) -> dict[str, Any]:
+    """The capped values of ``chapter`` for a profile's ``values`` (the fields that change, only).
+
+    A numeric cap never raises a value (a profile already below it keeps its own); ``None`` (all) becomes
+    the cap. Fields not in ``fields`` (the configuration's, when given) are left out.
+    """
+    out: dict[str, Any] = {}
+    for name, cap in CAPS.get(chapter, {}).items():
+        if fields is not None and name not in fields:
+            continue
+        value = cap(values) if callable(cap) else cap
+        current = values.get(name)
+        if (isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(current, (int, float))
+                and not isinstance(current, bool)):
+            value = min(current, value)
+        if current != value:
+            out[name] = value
+    return out
+
+
+def unknown_caps(chapter: str, fields: set[str]) -> list[str]:
+    """Caps of ``chapter`` that name no field of its configuration (a renamed field leaves one uncapped)."""
+    return sorted(set(CAPS.get(chapter, {})) - set(fields))

@@ -1,0 +1,179 @@
+"""The dry run: a profile's configuration with every loop capped, stand-ins where the network is missing,
+results that are never evidence (the record, the runner's key, the book's refusal)."""
+
+import dataclasses
+import json
+
+import pytest
+
+from helpers import make_notebook
+from reprobook import book, dryrun, profiles, runner
+from reprobook.chapters import dry
+from reprobook.checks import ParameterError
+
+# A chapter-like notebook: start() (the banner, the dry record), a config with its caps, a stand-in, a claim
+CHAPTER = """
+import os
+from reprobook import claims, dryrun, profiles
+from reprobook.notebook import start
+session = start("demo_dry", profile=profile, seed=seed, device="cpu", title="Demo")
+rec = session.record
+cfg = profiles.config("rwp", profile)
+rec.metric("n_seeds", cfg.n_seeds)
+rec.metric("epochs", cfg.epochs)
+rec.metric("cache", os.environ["REPROBOOK_CACHE"])
+if dryrun.active():
+    dryrun.note_stand_in("demo-set", "FakeData of its shape", "no network in this test")
+spec = claims.ClaimSpec(key="demo", claim="a demo claim", paper="p", source="s", unit="seeds", n=6,
+                        test="superiority", sesoi=0.01, sesoi_source="a stated threshold", fmt=".3f")
+rec.add_claims([claims.evaluate(spec, [0.3, 0.4, 0.35, 0.32, 0.38, 0.31], [0.1, 0.2, 0.15, 0.12, 0.18, 0.11])])
+rec.save()
+"""
+
+
+@pytest.fixture
+def chapter(tmp_path):
+    root = tmp_path / "notebooks"
+    nb = make_notebook(root / "part" / "demo.ipynb", CHAPTER)
+    return {"root": root, "nb": nb, "out": tmp_path / "executed", "res": tmp_path / "results", "tmp": tmp_path}
+
+
+def _run(c, **kw):
+    return runner.run([c["nb"]], root=c["root"], out_dir=c["out"], res_dir=c["res"], echo=lambda *_: None, **kw)
+
+
+def test_caps_apply_only_in_a_dry_run_of_that_profile(monkeypatch):
+    paper = profiles.config("rwp", "paper")
+    assert paper.n_seeds > 1 and paper.epochs > 1
+    monkeypatch.setenv(dryrun.ENV, "paper")
+    capped = profiles.config("rwp", "paper")
+    assert capped.n_seeds == 1 and capped.epochs == 1
+    assert capped.n_train <= dry.MAX_STEPS * capped.batch_size and capped.n_test <= dry.MAX_ITEMS
+    # what the paper's configuration fixes stays: model, batch size, optimiser, data
+    for name in ("model", "model_kwargs", "batch_size", "lr", "weight_decay", "dataset", "methods", "gamma", "rho"):
+        assert getattr(capped, name) == getattr(paper, name), name
+    assert profiles.config("rwp", "paper", dry=False) == paper  # the paper's own values, for quoting
+    assert profiles.config("rwp", "smoke") == profiles.config("rwp", "smoke", dry=False)  # another profile: uncapped
+
+
+def test_every_cap_names_a_field_and_every_chapter_has_caps():
+    for name, spec in profiles._chapters().items():
+        fields = {f.name for f in dataclasses.fields(spec.config_class)}
+        assert name in dry.CAPS, f"chapter {name} declares no dry-run caps in reprobook.chapters.dry"
+        assert not dry.unknown_caps(name, fields), f"{name}: caps on fields its configuration lacks"
+
+
+@pytest.mark.parametrize("chapter", sorted(dry.CAPS))
+def test_caps_never_raise_a_value_and_leave_one_seed(chapter, monkeypatch):
+    base = profiles.config(chapter, "paper", dry=False)
+    monkeypatch.setenv(dryrun.ENV, "1")
+    capped = profiles.config(chapter, "paper")
+    for f in dataclasses.fields(base):
+        a, b = getattr(base, f.name), getattr(capped, f.name)
+        if isinstance(a, (int, float)) and not isinstance(a, bool) and isinstance(b, (int, float)):
+            assert b <= a, f"{chapter}.{f.name}: the cap raised {a} to {b}"
+    for name in ("n_seeds", "n_classifiers"):
+        if hasattr(capped, name):
+            assert getattr(capped, name) == 1
+
+
+def test_overrides_of_the_run_profile_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv(profiles.OVERRIDES_ENV, json.dumps({"smoke": {"rwp": {"n_seeds": 12, "methods": ["sgd", "rwp"]}}}))
+    cfg = profiles.config("rwp", "smoke")
+    assert cfg.n_seeds == 12 and cfg.methods == ("sgd", "rwp")
+    assert profiles.config("rwp", "paper").n_seeds != 12  # only the run's profile
+    assert profiles.config("rwp", "smoke", n_seeds=3).n_seeds == 3  # an explicit override wins
+    monkeypatch.setenv(profiles.OVERRIDES_ENV, "[1, 2]")
+    with pytest.raises(ParameterError, match=profiles.OVERRIDES_ENV):
+        profiles.config("rwp", "smoke")
+
+
+def test_overrides_are_checked_before_any_work(chapter):
+    with pytest.raises(ParameterError, match="rwp.n_sedes"):
+        _run(chapter, overrides={"rwp": {"n_sedes": 3}})
+    with pytest.raises(ParameterError, match="'chapter'"):
+        _run(chapter, overrides={"nope": {"n_seeds": 3}})
+    assert not chapter["out"].exists()
+
+
+def test_cli_parses_chapter_field_overrides():
+    from reprobook.cli import parse_overrides
+
+    assert parse_overrides([["rwp.n_seeds", "12"], ["rwp.methods", "[sgd, rwp]"]]) == \
+        {"rwp": {"n_seeds": 12, "methods": ["sgd", "rwp"]}}
+    with pytest.raises(ParameterError, match="CHAPTER.FIELD"):
+        parse_overrides([["n_seeds", "3"]])
+
+
+def test_a_dry_run_is_marked_everywhere_and_never_taken_for_a_real_run(chapter, monkeypatch):
+    monkeypatch.setenv("REPROBOOK_CACHE", str(chapter["tmp"] / "cache"))
+    dry_out = _run(chapter, params={"profile": "paper"}, dry_run=True)
+    assert [o.status for o in dry_out] == ["ok"], dry_out[0].error
+    assert dry_out[0].dry_run and dry_out[0].budget == dry.BUDGET_SECONDS
+    saved = json.loads((chapter["res"] / "demo_dry.json").read_text())
+    assert saved["dry_run"] is True and saved["metrics"]["n_seeds"] == 1 and saved["metrics"]["epochs"] == 1
+    assert saved["claims"][0]["verdict"].startswith("not comparable")
+    assert saved["claims"][0]["reason"] == "dry run"
+    assert saved["metrics"]["dry_run_stand_ins"][0]["what"] == "demo-set"
+    # its checkpoints go to a scratch cache that shares the data
+    assert saved["metrics"]["cache"].endswith("scratch/dry-run")
+    assert (chapter["tmp"] / "cache" / "scratch" / "dry-run" / "data").is_symlink()
+    executed = (chapter["out"] / "part" / "demo.ipynb").read_text()
+    assert "DRY RUN: not evidence" in executed and "DRY RUN stand-in: demo-set" in executed
+    runs = runner.read_runs(chapter["out"])
+    assert runs["part/demo"]["dry_run"] is True and "paper dry" in runs["part/demo"]["cold"]
+    table = runner.format_table(dry_out, runs=runs)
+    assert "paper dry" in table and f"{dry.BOOK_GOAL_SECONDS / 60:.0f} min" in table
+    # the same notebook and parameters, dry and real, are different runs; each is skipped only by itself
+    assert [o.status for o in _run(chapter, params={"profile": "paper"}, dry_run=True)] == ["skipped"]
+    real = _run(chapter, params={"profile": "paper"})
+    assert [o.status for o in real] == ["ok"] and not real[0].dry_run
+    saved = json.loads((chapter["res"] / "demo_dry.json").read_text())
+    assert saved["dry_run"] is False and saved["metrics"]["n_seeds"] > 1
+    assert not saved["claims"][0]["verdict"].startswith("not comparable (dry")
+    assert "DRY RUN" not in (chapter["out"] / "part" / "demo.ipynb").read_text()
+    assert [o.status for o in _run(chapter, params={"profile": "paper"}, dry_run=True)] == ["ok"]
+
+
+def test_dry_runs_go_to_their_own_folders_by_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("REPROBOOK_EXECUTED", str(tmp_path / "executed"))
+    monkeypatch.setenv("REPROBOOK_RESULTS", str(tmp_path / "results"))
+    called = {}
+    monkeypatch.setattr(runner, "ensure_kernel", lambda: called.setdefault("kernel", True))
+    runner.run([], params={"profile": "paper"}, dry_run=True, echo=lambda *_: None)
+    assert (tmp_path / "executed" / runner.DRY_RUN_FOLDER).is_dir()
+    assert (tmp_path / "results" / runner.DRY_RUN_FOLDER).is_dir()
+
+
+def test_the_book_refuses_dry_results_unless_asked(tmp_path):
+    results = [{"chapter": "demo", "title": "Demo", "profile": "paper", "dry_run": True}]
+    runs = {"part/demo": {"profile": "paper", "status": "ok", "dry_run": True}}
+    assert book.dry_runs(results, runs) == ["Demo", "part/demo"]
+    assert book.dry_runs([{"chapter": "x", "profile": "smoke"}], {"a": {"status": "ok"}}) == []
+    out, res = tmp_path / "executed", tmp_path / "results"
+    res.mkdir()
+    (res / "demo.json").write_text(json.dumps({**results[0], "claims": [], "checks": [], "metrics": {},
+                                               "provenance": {}}))
+    root = tmp_path / "root"
+    (root / "book").mkdir(parents=True)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
+    (root / "_config.yml").write_text("title: t\n")
+    with pytest.raises(book.BuildError, match="dry run.*--allow-dry-run"):
+        book.stage(root, out_dir=out, res_dir=res, stage_dir=tmp_path / "stage")
+
+
+def test_start_in_a_dry_run_marks_the_record_and_shows_the_banner(monkeypatch, capsys):
+    import torch
+
+    from reprobook.notebook import start
+
+    threads = torch.get_num_threads()
+    try:
+        monkeypatch.setenv(dryrun.ENV, "paper")
+        session = start("rwp", profile="paper", seed=0, device="cpu")
+        assert session.record.dry_run
+        banner = capsys.readouterr().out
+        assert "DRY RUN: not evidence" in banner and "`n_seeds` = 1" in banner
+        assert not start("rwp", profile="smoke", seed=0, device="cpu").record.dry_run  # another profile
+    finally:
+        torch.set_num_threads(threads)
