@@ -1,7 +1,8 @@
 """DomainRAG: loading (a small synthetic copy with the real files' layout, and the real data when it is
 available), the passage pool without duplicate ids, the named error for a missing file, the noise
 layouts, the official prompt layout, the reader through the context guard (the question is never cut),
-and the claim rules on constructed rows."""
+the official noise file, the likelihood scoring of every setting on the tiny reader, and the claims'
+tests on constructed likelihoods (each verdict reachable, the capability guard)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from reprobook.checks import ParameterError
 from reprobook.paths import cache_dir
 from reprobook.rag import domainrag as D
 from reprobook.rag import passage_key
-from reprobook.rag.analysis import ability_table, domainrag_claims, paired
+from reprobook.rag import likelihood as L
+from reprobook.rag.analysis import Capability, ability_table, capability, domainrag_tests
 from reprobook.rag.experiment import build_items, chapter_plan, parse_setting, run_settings
 from reprobook.rag.prompts import PromptTemplate
 
@@ -148,6 +150,34 @@ def test_noise_layouts(synthetic):
         assert len(refs) == 4 and refs[index] == q.golden[0] and [p for p in refs if p != q.golden[0]] == noise
     with pytest.raises(ParameterError, match="position"):
         D.noisy_references(q, 3, "top")
+    # a shipped passage that contains part of a gold answer is never noise
+    other = synthetic["extractive"][1]  # its shipped lists hold its own golden passage, which names 林尚立
+    assert all(not D.contains_gold(p.text, other.answers) for p in D.noise_passages(other, 10))
+    assert D.contains_gold("学校的校长是林尚立。", [["林尚立"]]) and not D.contains_gold("校长", [["林尚立"]])
+    # a question with official noise passages uses them, golden first
+    from dataclasses import replace
+
+    official = replace(q, noise=tuple(D.noise_passages(q, 3)[::-1]))
+    assert D.noisy_references(official, 2, "first") == [*q.golden, *official.noise[:2]]
+
+
+def test_official_noise_file():
+    root = Path(os.environ.get("REPROBOOK_LOCAL_DATA", "/nonexistent")) / "domainrag"
+    if not (root / D.NOISE_FILE).is_file():
+        pytest.skip("the official noise file is not here")
+    qs = D.load_official_noise(root)
+    assert len(qs) == 30 and all(len(q.noise) == 5 and len(q.golden) == 1 for q in qs)
+    assert qs[0].ability == "noise" and qs[0].qid == "noise-000" and qs[0].answers[0] == "里格"
+    assert sum(D.contains_gold(p.text, q.answers) for q in qs for p in q.noise) == 1  # as SOURCE.md says
+
+
+def test_a_changed_noise_file_is_refused(tmp_path):
+    (tmp_path / "noisy_qa").mkdir()
+    (tmp_path / D.NOISE_FILE).write_text('{"question": "q", "answers": ["a"], "positive_reference": [], '
+                                         '"noisy_reference": []}', encoding="utf-8")
+    with pytest.raises(ParameterError, match="noise file"):
+        D.load_official_noise(tmp_path)
+    assert D.load_official_noise(tmp_path, verify=False)[0].question == "q"
 
 
 def test_prompt_is_the_official_layout():
@@ -161,7 +191,20 @@ def test_prompt_is_the_official_layout():
     assert "**对话历史:**: \n**问题:**\n前一个问题\n**回答:**\n前一个回答\n\n**外部知识:**" in conv
 
 
-@pytest.mark.parametrize("name", ["bm25@0", "top3", "noise2@top", "shipped-bm25@21", 5])
+def test_first_reference_and_no_history_settings(synthetic):
+    md = synthetic["multi_document"][0]
+    assert len(md.golden) == 2
+    first = build_items([md], "golden-first")[0]
+    assert first.passages == [md.golden[0].text] and first.passage_ids == [md.golden[0].id]
+    conv = synthetic["conversational"][0]
+    with_history = build_items([conv], "golden")[0]
+    without = build_items([conv], "golden-nohistory")[0]
+    text = lambda it: it.template(question=conv.question, passages=it.passages)
+    assert "人大有中法学院吗" in text(with_history) and "人大有中法学院吗" not in text(without)
+    assert with_history.passages == without.passages
+
+
+@pytest.mark.parametrize("name", ["bm25@0", "top3", "noise2@top", "shipped-bm25@21", 5, "golden-last"])
 def test_bad_settings_are_named(name):
     with pytest.raises(ParameterError, match="'(setting|k|position)'"):
         parse_setting(name)
@@ -242,30 +285,97 @@ def test_a_whole_plan_runs_on_the_tiny_reader(synthetic, tiny_reader):
     assert callable(build_retrievers)
 
 
-# --------------------------------------------------------------------------------------------- claim rules
-def _rows(golden: float, closed: float, n: int = 6):
-    rows = []
-    for ability in ("extractive", "time_sensitive", "structural", "faithful", "conversational", "multi_document"):
-        for i in range(n):
-            for setting, value in (("golden", golden), ("closed", closed), ("bm25@1", golden)):
-                rows.append({"qid": f"{ability}-{i}", "ability": ability, "setting": setting, "em": value,
-                             "f1": value, "rougeL": value, "cf_em": 0.0})
-    return rows
+# --------------------------------------------------------------------------------------------- likelihood
+def test_answer_texts_join_parts_and_keep_alternatives():
+    assert L.answer_texts([["汉语", "法语", "英语"]]) == ["汉语、法语、英语"]
+    assert L.answer_texts([["80人"], ["80"], ["80人"]]) == ["80人", "80"]
+    assert L.answer_texts("林尚立") == ["林尚立"] and L.answer_texts(["a", "b", "c"], 2) == ["a", "b"]
+    assert L.answer_in_text("校长是 林尚立。", [["林尚立"]]) and not L.answer_in_text("汉语和法语", [["汉语", "英语"]])
 
 
-def test_claim_rules_on_constructed_rows():
+def test_every_setting_is_scored_on_the_tiny_reader(synthetic, tiny_reader):
+    from reprobook.llm.generation import score_completions
+
+    noise = [q for q in synthetic["extractive"]]
+    plan = [("extractive", synthetic["extractive"], ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
+            ("structural", synthetic["structural"][:1], ("golden", "html")),
+            ("faithful", synthetic["faithful"][:1], ("golden", "counterfactual")),
+            ("multi_document", synthetic["multi_document"][:1], ("golden", "golden-first")),
+            ("conversational", synthetic["conversational"][:1], ("golden", "golden-nohistory")),
+            ("noise", noise, ("golden", "noise2@first"))]
+    run = L.score_plan(tiny_reader, plan, max_prompt_tokens=4000, html_view="tables")
+    rows = run.rows
+    assert len(rows) == sum(len(qs) * len(s) for _, qs, s in plan) and run.prompts == len(rows)
+    assert rows.gold.notna().all() and (rows.gold < 0).all()
+    assert rows[rows.label == "faithful"].counter.notna().all() and rows[rows.label != "faithful"].counter.isna().all()
+    # the value of one row equals a direct score of its prompt and its best alternative
+    q = synthetic["extractive"][0]
+    item = build_items([q], "golden")[0]
+    prompt = item.template(question=q.prompt_question(), passages=item.passages)
+    direct, _ = score_completions(tiny_reader, [prompt], [L.answer_texts(q.answers)], average=True)
+    got = rows[(rows.qid == q.qid) & (rows.setting == "golden") & (rows.label == "extractive")].gold.iloc[0]
+    assert got == pytest.approx(max(direct[0]), abs=1e-5)
+    a, b, qids = L.paired_values(rows, ["extractive"], "golden", "closed")
+    assert len(a) == len(b) == len(qids) == len(synthetic["extractive"])
+    assert run.computed_tokens < run.prompt_tokens + 200  # the shared instructions once
+
+
+def _lik_rows(effect: float, n: int = 40, seed: int = 0, spread: float = 0.3):
+    """Constructed likelihood rows: every claim's first setting better by ``effect`` nats per token."""
+    import numpy as np
     import pandas as pd
 
-    helps = {t.key: t for t in domainrag_claims(_rows(golden=1.0, closed=0.0), n_boot=100)}
-    assert helps["closed_fails"].verdict.verdict == "reproduced"  # every closed-book answer wrong
-    assert helps["rag_helps"].verdict.verdict == "reproduced"
-    assert helps["retrieval_helps"].verdict.verdict == "reproduced"
-    hurts = {t.key: t for t in domainrag_claims(_rows(golden=0.0, closed=1.0), n_boot=100)}
-    assert hurts["closed_fails"].verdict.verdict == "not reproduced"
-    assert hurts["rag_helps"].verdict.verdict == "not reproduced"
-    # claims without the settings they need are "not comparable", never silently passed
-    assert helps["structure_hard"].verdict.verdict == "not comparable"
-    # a pairing keeps only questions answered in both settings
-    frame = pd.DataFrame(_rows(1.0, 0.0))
-    a, b = paired(frame, "extractive", "golden", "closed", "em")
-    assert len(a) == len(b) == 6
+    rng = np.random.default_rng(seed)
+    pairs = {"extractive": [("golden", "closed"), ("shipped-bm25@1", "closed"), ("shipped-dense@1", "closed")],
+             "time_sensitive": [("golden", "closed"), ("shipped-bm25@1", "closed"), ("shipped-dense@1", "closed")],
+             "structural": [("golden", "html")], "noise": [("golden", "noise4@first")],
+             "multi_document": [("golden", "golden-first")], "conversational": [("golden", "golden-nohistory")],
+             "faithful": [("golden", "counterfactual")]}
+    rows = []
+    for label, settings in pairs.items():
+        for i in range(n):
+            base = rng.normal(-3, 1)
+            values = {"closed": base, "html": base, "noise4@first": base, "golden-first": base,
+                      "golden-nohistory": base, "counterfactual": base}
+            for good, _ in settings:
+                values[good] = base + effect + rng.normal(0, spread)
+            for setting, value in values.items():
+                if any(setting in p for p in settings):
+                    counter = {"golden": value - 1.0 - effect + rng.normal(0, spread),
+                               "counterfactual": value + 1.0}.get(setting, float("nan"))
+                    rows.append({"label": label, "ability": label, "qid": f"{label}-{i}", "setting": setting,
+                                 "gold": value, "counter": counter})
+    return pd.DataFrame(rows)
+
+
+def test_claims_on_constructed_likelihoods_reach_each_verdict():
+    from reprobook import profiles
+    from reprobook.chapters.domainrag import claim_specs
+
+    specs = claim_specs(profiles.config("domainrag", "smoke"))
+    able = Capability(0.5, 0.1, 20, 0.2, "EM 0.50", True)
+    helps = {t.key: t.verdict for t in domainrag_tests(specs, _lik_rows(1.0), able)}
+    assert all(v.verdict == "reproduced" for v in helps.values()), {k: str(v) for k, v in helps.items()}
+    assert all(v.family == len(specs) for v in helps.values())
+    hurts = {t.key: t.verdict for t in domainrag_tests(specs, _lik_rows(-1.0), able)}
+    assert all(v.verdict == "contradicted" for v in hurts.values()), {k: str(v) for k, v in hurts.items()}
+    null = {t.key: t.verdict for t in domainrag_tests(specs, _lik_rows(0.0, spread=2.0), able)}
+    assert all(v.verdict in ("inconclusive", "contradicted") and v.power is not None for v in null.values())
+    # a reader that fails with the answer in its prompt can test nothing
+    unable = Capability(0.05, 0.0, 20, 0.2, "EM 0.05", False)
+    blocked = domainrag_tests(specs, _lik_rows(1.0), unable)
+    assert all(t.verdict.verdict == "not comparable" and "fails with the answer" in t.verdict.reason for t in blocked)
+    # the conjunction: BM25 helps, dense does not → partly
+    rows = _lik_rows(1.0)
+    dense = rows.setting == "shipped-dense@1"
+    rows.loc[dense, "gold"] = rows.loc[dense, "gold"] - 1.0
+    mixed = {t.key: t.verdict for t in domainrag_tests(specs, rows, able)}
+    assert mixed["retrieval_helps"].verdict in ("partly", "contradicted") and len(mixed["retrieval_helps"].parts) == 2
+
+
+def test_capability_from_generated_rows():
+    rows = [{"ability": "extractive", "setting": "golden", "em": e} for e in (1.0, 0.0, 0.0, 0.0)] + \
+           [{"ability": "extractive", "setting": "closed", "em": 0.0}]
+    cap = capability(rows, 0.2)
+    assert cap.em_golden == 0.25 and cap.passed and cap.questions == 4
+    assert not capability(rows, 0.3).passed

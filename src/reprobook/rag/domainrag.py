@@ -19,8 +19,12 @@ time_sensitive      time-sensitive_qa/time_sensitive.jsonl          answer for t
 multi_document      multi-doc_qa/multidoc_qa.jsonl                  combine several passages
 ==================  ==============================================  ===============================
 
-The paper's noisy file is not in the repository; :func:`noisy_references` rebuilds the setting from the
-extractive questions (the golden passage among retrieved non-golden passages).
+Noise robustness has its own file, which the registry's copy (a later commit) lacks: the official
+``noisy_qa/noisy_qa.jsonl`` of commit b49ea64 (30 questions, one positive and five noise passages each) is
+read by :func:`load_official_noise` from the DomainRAG folder or from ``$REPROBOOK_LOCAL_DATA/domainrag``,
+checked against its sha256. :func:`noisy_references` lays out the golden passage among noise passages:
+the official ones where a question has them, otherwise passages of the shipped retrieved lists that come
+from another page than the golden passage and contain no part of any gold answer.
 
 Every passage met in the files (positive references, the history's references and the shipped retrieved
 lists; never the counterfactual edits) goes through one :class:`~reprobook.rag.corpus.PassagePool`, so a
@@ -37,7 +41,7 @@ from typing import Any
 
 from ..checks import ParameterError, check_choice, check_int
 from ..data.errors import DataError
-from .corpus import Corpus, Passage, PassagePool
+from .corpus import Corpus, Passage, PassagePool, passage_key
 
 ABILITIES: tuple[str, ...] = ("extractive", "conversational", "structural", "faithful", "time_sensitive",
                               "multi_document")
@@ -103,6 +107,7 @@ class Question:
     counter_answers: Any = None  # faithful: the answers the edited reference supports
     html: str = ""  # structural: the raw HTML page of the golden reference
     shipped: dict[str, tuple[Passage, ...]] = field(default_factory=dict)
+    noise: tuple[Passage, ...] = ()  # the official noise file's noise passages (noise-robustness questions)
 
     @property
     def golden_ids(self) -> set[str]:
@@ -261,15 +266,95 @@ def _question(ability: str, i: int, row: dict, pool: PassagePool, shipped_rows: 
                     html=str(row.get("positive_html", "") or ""), shipped=shipped)
 
 
+# --------------------------------------------------------------------------------------------- official noise
+NOISE_FILE = "noisy_qa/noisy_qa.jsonl"
+NOISE_SHA256 = "06c184d4597326d98c3e9db397a46e1319afed4b893b70deb2df3abb5ba6c6c6"
+NOISE_COMMIT = "b49ea645578be9cca588f836dad7288adfe11296"
+
+
+def official_noise_path(root: str | Path | None = None) -> Path:
+    """Where the official noise file is: ``<root>/noisy_qa/noisy_qa.jsonl`` (``root``: the DomainRAG folder;
+    None: the registry's copy), else under ``$REPROBOOK_LOCAL_DATA/domainrag``. A missing file raises
+    :class:`DomainRAGDataError`."""
+    from ..paths import local_data_dir
+
+    candidates = []
+    if root is not None:
+        candidates.append(Path(root).expanduser() / NOISE_FILE)
+    else:
+        from .. import data
+
+        for entry in ("domainrag-noise", "domainrag"):  # its own registry entry (when there), the benchmark's folder
+            try:
+                candidates.append(Path(data.path(entry)) / NOISE_FILE)
+            except Exception:  # noqa: BLE001 - a registry copy is one candidate among others
+                pass
+    if local_data_dir() is not None:
+        candidates.append(local_data_dir() / "domainrag" / NOISE_FILE)
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise DomainRAGDataError(candidates[0] if candidates else Path(NOISE_FILE),
+                             f"noise file (official, commit {NOISE_COMMIT[:7]})")
+
+
+def _json_stream(text: str) -> list[dict]:
+    """The objects of a file of concatenated (pretty-printed) JSON objects."""
+    decoder, i, out = json.JSONDecoder(strict=False), 0, []
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            return out
+        obj, i = decoder.raw_decode(text, i)
+        out.append(obj)
+
+
+def load_official_noise(root: str | Path | None = None, pool: PassagePool | None = None, *,
+                        verify: bool = True) -> list[Question]:
+    """The official noise-robustness questions (ability ``"noise"``): the question, its answers, its
+    positive passage as ``golden`` and its five noise passages as ``noise``, in file order.
+
+    The file's sha256 is checked (``verify``) against the official version's. Its answers are a flat list,
+    which the official evaluator (and :mod:`reprobook.rag.metrics`) reads as alternatives.
+    """
+    import hashlib
+
+    path = official_noise_path(root)
+    raw = path.read_bytes()
+    if verify and hashlib.sha256(raw).hexdigest() != NOISE_SHA256:
+        raise ParameterError("root", str(path), f"the official noise file (sha256 {NOISE_SHA256[:12]}…)")
+    pool = pool if pool is not None else PassagePool()
+    out = []
+    for i, row in enumerate(_json_stream(raw.decode("utf-8"))):
+        golden = tuple(_add(pool, r) for r in _as_list(row["positive_reference"]))
+        noise = tuple(_add(pool, r) for r in _as_list(row["noisy_reference"]))
+        question = str(row["question"])
+        out.append(Question(f"noise-{i:03d}", "noise", question, row["answers"], golden, question, noise=noise))
+    return out
+
+
+def contains_gold(text: str, answers: Any) -> bool:
+    """True when ``text`` (whitespace ignored) contains some part of some gold alternative."""
+    from .metrics import gold_alternatives
+
+    flat = passage_key(text)
+    return any(passage_key(part) and passage_key(part) in flat for parts in gold_alternatives(answers) for part in parts)
+
+
 # --------------------------------------------------------------------------------------------- noise
 POSITIONS = ("first", "middle", "last")
 
 
 def noise_passages(question: Question, n_noise: int, *, sources: Sequence[str] = SHIPPED_RETRIEVERS) -> list[Passage]:
-    """The first ``n_noise`` passages of the shipped retrieved lists (``sources`` in turn) that are neither
-    golden nor cut from a golden passage's document (windows of one page overlap, so a passage of the
-    golden document may repeat the golden text). Fewer when the lists run out."""
+    """The noise passages of ``question``: the first ``n_noise`` of the official noise file's when it has
+    them; otherwise the first ``n_noise`` passages of the shipped retrieved lists (``sources`` in turn) that
+    are not golden, are not cut from a golden passage's document (windows of one page overlap, so a passage
+    of the golden document may repeat the golden text) and contain no part of any gold answer
+    (:func:`contains_gold`). Fewer when the lists run out."""
     check_int("n_noise", n_noise, low=0)
+    if question.noise:
+        return list(question.noise[:n_noise])
     sources = [check_choice("sources", s, SHIPPED_RETRIEVERS) for s in sources]
     if not all(s in question.shipped for s in sources):
         raise ParameterError("question", question.qid, "a question with shipped retrieved lists "
@@ -280,7 +365,8 @@ def noise_passages(question: Question, n_noise: int, *, sources: Sequence[str] =
         for p in question.shipped[source]:
             if len(out) == n_noise:
                 return list(out.values())
-            if p.id in question.golden_ids or (p.doc_id and p.doc_id in golden_docs):
+            if p.id in question.golden_ids or (p.doc_id and p.doc_id in golden_docs) or \
+                    contains_gold(p.text, question.answers):
                 continue
             out.setdefault(p.id, p)
     return list(out.values())[:n_noise]

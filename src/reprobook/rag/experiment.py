@@ -7,12 +7,14 @@ A *setting* says which references the reader gets (:func:`parse_setting`):
 ==========================  ===========================================================================
 ``closed``                  none (closed book)
 ``golden``                  the golden (positive) references
+``golden-first``            the first golden reference only (multi-document questions)
+``golden-nohistory``        the golden references without the earlier turns (conversational questions)
 ``bm25@k`` / ``dense@k``    the top ``k`` passages of this library's retriever over the passage pool
 ``shipped-bm25@k``          the top ``k`` of the paper's own retrieved list, shipped with the data
 ``html``                    structural questions: the golden page's HTML instead of its text
 ``counterfactual``          faithful questions: the edited (counterfactual) reference
-``noise<n>@<position>``     the golden reference among ``n`` retrieved non-golden passages, at
-                            ``first``, ``middle`` or ``last``
+``noise<n>@<position>``     the golden reference among ``n`` noise passages (the official noise file's,
+                            else rebuilt from the shipped lists), at ``first``, ``middle`` or ``last``
 ==========================  ===========================================================================
 
 :func:`build_items` turns (questions, setting) into prompts, :func:`read` generates every answer with one
@@ -36,7 +38,7 @@ from .metrics import score_answer
 from .prompts import KIND_OF_ABILITY, PromptTemplate
 from .retrievers import Retriever
 
-_SETTING = re.compile(r"^(closed|golden|html|counterfactual|(bm25|dense)@(\d+)|shipped-(bm25|dense)@(\d+)|"
+_SETTING = re.compile(r"^(closed|golden|golden-first|golden-nohistory|html|counterfactual|(bm25|dense)@(\d+)|shipped-(bm25|dense)@(\d+)|"
                       r"noise(\d+)@(first|middle|last))$")
 # metrics the official evaluator reports per ability (conversational and multi-document: ROUGE only)
 PRIMARY_METRIC = {"extractive": "em", "time_sensitive": "em", "structural": "em", "faithful": "em",
@@ -59,7 +61,8 @@ def parse_setting(name: str) -> Setting:
     """``"bm25@3"`` → Setting(references="retrieved", retriever="bm25", k=3); a bad name is a ParameterError."""
     m = _SETTING.match(name) if isinstance(name, str) else None
     if m is None:
-        raise ParameterError("setting", name, "closed, golden, html, counterfactual, bm25@k, dense@k, "
+        raise ParameterError("setting", name, "closed, golden, golden-first, golden-nohistory, html, counterfactual, "
+                             "bm25@k, dense@k, "
                              "shipped-bm25@k, shipped-dense@k or noise<n>@first|middle|last")
     if m.group(2):
         return Setting(name, "retrieved", m.group(2), check_int("k", int(m.group(3)), low=1))
@@ -98,8 +101,10 @@ def _references(question: Question, setting: Setting, retrieved: dict[str, list[
     kind = setting.references
     if kind == "closed":
         return [], None
-    if kind == "golden":
+    if kind in ("golden", "golden-nohistory"):
         return list(question.golden), None
+    if kind == "golden-first":
+        return list(question.golden[:1]), None
     if kind == "retrieved":
         if retrieved is None or setting.retriever not in retrieved:
             raise ParameterError("retrievers", sorted(retrieved or ()), f"a '{setting.retriever}' retriever")
@@ -139,12 +144,13 @@ def build_items(questions: Sequence[Question], setting: str | Setting, *,
     for q, retrieved in zip(questions, retrieved_by_q):
         passages, pages = _references(q, setting, retrieved, html_view)
         kind = KIND_OF_ABILITY[q.ability]
+        history = () if setting.references == "golden-nohistory" else q.history
         if pages is not None:
-            template = PromptTemplate(kind, titles=None, history=q.history)
+            template = PromptTemplate(kind, titles=None, history=history)
             items.append(Item(q, setting, template, pages, ["html"]))
         else:
             template = PromptTemplate(kind, closed=setting.references == "closed",
-                                      titles=tuple(p.title for p in passages), history=q.history)
+                                      titles=tuple(p.title for p in passages), history=history)
             items.append(Item(q, setting, template, [p.text for p in passages], [p.id for p in passages]))
     return items
 
@@ -242,7 +248,7 @@ def run_settings(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence
 
 
 # --------------------------------------------------------------------------------------------- the chapter's plan
-def chapter_plan(data: Any, cfg: Any, *, seed: int = 0) -> dict[str, Any]:
+def chapter_plan(data: Any, cfg: Any, *, seed: int = 0, noise: Sequence[Question] | None = None) -> dict[str, Any]:
     """The questions and settings a chapter configuration asks for.
 
     Returns ``{"plan": [(label, questions, settings), ...], "retrieval_questions": [...]}``. The answer
@@ -267,7 +273,11 @@ def chapter_plan(data: Any, cfg: Any, *, seed: int = 0) -> dict[str, Any]:
             retrieval_qs += data.sample(ability, n_ret, seed=seed)
     if cfg.noise_counts:
         noise_settings = ("golden", *(f"noise{n}@{p}" for n in cfg.noise_counts for p in cfg.noise_positions))
-        plan.append(("noise", data.sample("extractive", cfg.noise_questions, seed=seed), noise_settings))
+        if noise is not None:
+            questions = list(noise)[:cfg.noise_questions] if cfg.noise_questions else list(noise)
+        else:
+            questions = data.sample("extractive", cfg.noise_questions, seed=seed)
+        plan.append(("noise", questions, noise_settings))
     return {"plan": plan, "retrieval_questions": retrieval_qs}
 
 
@@ -307,7 +317,8 @@ def run_answers(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[
 
     long = {"conversational", "multi_document"}
     max_new = {a: cfg.max_new_tokens_long if a in long else cfg.max_new_tokens
-               for a in ("extractive", "conversational", "structural", "faithful", "time_sensitive", "multi_document")}
+               for a in ("extractive", "conversational", "structural", "faithful", "time_sensitive", "multi_document",
+                         "noise")}
     rows, stats = run_settings(lm, plan, retrievers=retrievers, html_view=cfg.html_view, max_new_tokens=max_new,
                                batch_size=cfg.batch_size, temperature=cfg.temperature,
                                max_prompt_tokens=cfg.max_prompt_tokens, seed=seed)

@@ -45,6 +45,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
 }
 TURN = "**问题:**\n{query}\n**回答:**\n{answer}\n"  # one earlier turn of a conversation
 KIND_OF_ABILITY = {"extractive": "short", "time_sensitive": "short", "structural": "short", "faithful": "short",
+                   "noise": "short",
                    "conversational": "conversation", "multi_document": "long"}
 
 

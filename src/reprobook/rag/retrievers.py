@@ -191,6 +191,14 @@ class BM25Retriever(Retriever):
                 shutil.rmtree(tmp, ignore_errors=True)
         return False
 
+    def scores(self, query: str) -> np.ndarray:
+        """The BM25 score of every corpus passage for ``query`` (corpus order; zeros without a known word).
+        Not counted as a search: a reranker reads it."""
+        if self.corpus is None:
+            raise RuntimeError(f"{self.name}: call index(corpus) before scores()")
+        tokens = tokenize([query], self.language)[0]
+        return self._bm25.get_scores(tokens) if tokens else np.zeros(len(self.corpus), dtype=np.float32)
+
     def _search(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         scores = np.zeros((len(queries), k), dtype=np.float32)
         indices = np.zeros((len(queries), k), dtype=np.int64)

@@ -15,7 +15,9 @@ The pipeline of Tan et al. (2024), step by step:
 3. **query rewriting** turns â into claims, each with NeedSearch (:func:`split_claims`; a claim needs a
    search when the judge, applied to the claim alone, says Unknown);
 4. only an Unknown question is searched, with the question itself and its NeedSearch claims as queries
-   (:func:`plan_queries`), the hits merged round-robin (:func:`merge_rankings`);
+   (:func:`plan_queries`); as in the official pipeline, each query retrieves documents, the documents of
+   all queries are pooled, each document's passages are reranked against the question and the documents'
+   passages interleaved (:class:`DocumentSearch`, :func:`interleave_documents`);
 5. the **large** model answers: closed-book when Known, with the retrieved passages otherwise.
 
 The baseline in which the large model judges its own need (*self-judgement*, the paper's Self-Eval) asks
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import ParameterError, check_fraction, check_int, check_positive
+from ..checks import ParameterError, check_choice, check_fraction, check_int, check_positive
 from ..results import glued
 from .metrics import exact_match, normalize_answer, rouge_scores
 from .retrievers import Retriever
@@ -106,9 +108,10 @@ def check_settings(cfg: Any) -> Any:
     check_optional_int("max_prompt_tokens", cfg.max_prompt_tokens, low=1)
     for name in ("judge_threshold", "self_judge_threshold"):
         check_fraction(name, getattr(cfg, name), open_low=False)
-    check_fraction("alpha", cfg.alpha, open_high=True)
     check_positive("margin", cfg.margin)
     check_positive("judge_c", cfg.judge_c)
+    check_choice("judge_label", cfg.judge_label, ("logprob", "em"))
+    check_int("docs_per_query", cfg.docs_per_query, low=1)
     return cfg
 
 
@@ -251,41 +254,60 @@ def read_with_proxy(proxy: Any, questions: Sequence[str], *, max_new_tokens: int
 
 @dataclass
 class Judge:
-    """The retrieval-necessity judge: P(Known | features) = σ(w · (f − μ) / s + b), a logistic regression on
-    standardised features; ``constant`` when the training labels had one class (P(Known) = the smoothed rate)."""
+    """The retrieval-necessity judge on standardised features z = (f − μ) / s:
 
-    kind: str  # "logistic" or "constant"
+    * ``logistic``: P(Known) = σ(w · z + b), fit on 0/1 labels;
+    * ``regression``: a linear prediction ŷ = w · z + b of the large model's closed-book log-probability of
+      the gold answer, and P(Known) = Φ((ŷ − ``threshold``) / ``sigma``): the chance that the label exceeds
+      the Known threshold if the residuals are normal with the training residuals' spread;
+    * ``constant``: the training labels had one class; P(Known) = the smoothed rate.
+    """
+
+    kind: str  # "logistic", "regression" or "constant"
     mean: np.ndarray
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
     prior: float  # (known + 1) / (n + 2) on the training labels
+    threshold: float = 0.0  # regression: the label value from which a question is Known
+    sigma: float = 1.0  # regression: the residual standard deviation
 
     def p_known(self, features: np.ndarray) -> np.ndarray:
         x = np.asarray(features, dtype=np.float64).reshape(-1, len(self.mean))
         if self.kind == "constant":
             return np.full(len(x), self.prior)
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        if self.kind == "regression":
+            from scipy.stats import norm
+
+            return norm.cdf((z - self.threshold) / self.sigma)  # Φ((ŷ − threshold) / σ)
         return 1.0 / (1.0 + np.exp(-z))  # σ(z)
 
     def state(self) -> dict[str, Any]:
         import torch
 
-        return {"kind_logistic": torch.tensor(float(self.kind == "logistic")), "mean": torch.tensor(self.mean),
+        kinds = ("constant", "logistic", "regression")
+        return {"kind": torch.tensor(float(kinds.index(self.kind))), "mean": torch.tensor(self.mean),
                 "scale": torch.tensor(self.scale), "coef": torch.tensor(self.coef),
-                "intercept": torch.tensor(self.intercept), "prior": torch.tensor(self.prior)}
+                "intercept": torch.tensor(self.intercept), "prior": torch.tensor(self.prior),
+                "threshold": torch.tensor(self.threshold), "sigma": torch.tensor(self.sigma)}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "Judge":
-        kind = "logistic" if float(state["kind_logistic"]) == 1.0 else "constant"
+        kind = ("constant", "logistic", "regression")[int(float(state["kind"]))]
         return cls(kind, state["mean"].numpy(), state["scale"].numpy(), state["coef"].numpy(),
-                   float(state["intercept"]), float(state["prior"]))
+                   float(state["intercept"]), float(state["prior"]), float(state["threshold"]), float(state["sigma"]))
+
+
+def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    return mean, np.where(scale > 0, scale, 1.0)
 
 
 def fit_judge(features: np.ndarray, labels: Sequence[int], *, c: float = 1.0) -> Judge:
-    """Fit the judge: scikit-learn's L2-regularised logistic regression (inverse strength ``c``), classes
-    weighted inversely to their frequency (Known answers are rare for a small model); one class only: a
-    constant judge."""
+    """Fit the judge on 0/1 labels: scikit-learn's L2-regularised logistic regression (inverse strength
+    ``c``), classes weighted inversely to their frequency (Known answers are rare for a small model); one
+    class only: a constant judge."""
     from sklearn.linear_model import LogisticRegression
 
     check_positive("c", c)
@@ -294,12 +316,32 @@ def fit_judge(features: np.ndarray, labels: Sequence[int], *, c: float = 1.0) ->
     if x.ndim != 2 or len(x) != len(y) or len(y) == 0:
         raise ParameterError("labels", f"{len(y)} labels for features of shape {x.shape}", "one label per feature row")
     prior = (y.sum() + 1) / (len(y) + 2)
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale = np.where(scale > 0, scale, 1.0)
+    mean, scale = _standardise(x)
     if len(set(y.tolist())) < 2:
         return Judge("constant", mean, scale, np.zeros(x.shape[1]), 0.0, float(prior))
     model = LogisticRegression(C=c, class_weight="balanced", max_iter=1000).fit((x - mean) / scale, y)
     return Judge("logistic", mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]), float(prior))
+
+
+def fit_judge_regression(features: np.ndarray, targets: Sequence[float], *, threshold: float, c: float = 1.0) -> Judge:
+    """Fit the judge on a continuous label (the large model's closed-book log-probability of the gold
+    answer): ridge regression (penalty 1/``c``) on standardised features; σ is the residuals' standard
+    deviation (degrees of freedom: n − features − 1, at least 1). Known means label ≥ ``threshold``."""
+    from sklearn.linear_model import Ridge
+
+    check_positive("c", c)
+    x = np.asarray(features, dtype=np.float64)
+    t = np.asarray(targets, dtype=np.float64)
+    if x.ndim != 2 or len(x) != len(t) or len(t) < 2 or not np.all(np.isfinite(t)):
+        raise ParameterError("targets", f"{len(t)} targets for features of shape {x.shape}",
+                             "one finite target per feature row, at least two rows")
+    mean, scale = _standardise(x)
+    model = Ridge(alpha=1.0 / c).fit((x - mean) / scale, t)
+    resid = t - model.predict((x - mean) / scale)
+    sigma = float(np.sqrt(np.sum(resid ** 2) / max(len(t) - x.shape[1] - 1, 1)))
+    known = (t >= threshold).astype(int)
+    return Judge("regression", mean, scale, model.coef_.astype(np.float64), float(model.intercept_),
+                 float((known.sum() + 1) / (len(t) + 2)), float(threshold), max(sigma, 1e-6))
 
 
 # -------------------------------------------------------------------------------------------- labels
@@ -363,17 +405,39 @@ class JudgeTraining:
     weights: Any = None  # DataFrame: the standardised coefficient of each feature
 
 
-def judge_training_set(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any, *,
-                       seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(features, labels, the large model's closed-book answers) of the training questions.
+def closed_book_logprob(large: Any, questions: Sequence[SquadQuestion], *, chat: bool) -> np.ndarray:
+    """The large model's closed-book knowledge of each question, one teacher-forced pass: the mean
+    log-probability per token of the best-scored distinct gold answer after the closed-book prompt (a base
+    model's ``Answer:`` cue is followed by a space, as in its own continuations)."""
+    from ..llm.generation import score_completions
 
-    Label y = 1 (Known) when the large model's closed-book answer contains a gold answer (EM = 1): the
-    question needs no retrieval. The features come from the proxy's heuristic answer to the same question.
-    Only ``train`` is read.
+    template = ReaderPrompt(chat)
+    lead = "" if chat else " "
+    scores, _ = score_completions(large, [template(q.question) for q in questions],
+                                  [[lead + a for a in q.answers[:3]] for q in questions], chat=chat, average=True)
+    return np.array([max(v) for v in scores], dtype=np.float64)
+
+
+def judge_training_set(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any, *,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray, Any]:
+    """(features, labels, what the labels came from) of the training questions; only ``train`` is read.
+
+    ``cfg.judge_label``:
+
+    * ``"logprob"``: the large model's closed-book log-probability of the gold answer per token
+      (:func:`closed_book_logprob`, one pass, no generation); Known (y = 1) when it is at least
+      ``cfg.known_logprob``; the third value is the log-probabilities;
+    * ``"em"``: Known when the large model's generated closed-book answer contains a gold answer; the third
+      value is the answers.
+
+    The features come from the proxy's heuristic answer to the same question.
     """
     texts = [q.question for q in train]
     reading = read_with_proxy(proxy, texts, max_new_tokens=cfg.proxy_max_new_tokens, max_claims=cfg.max_claims,
                               min_claim_words=cfg.min_claim_words, batch_size=cfg.batch_size, seed=seed)
+    if cfg.judge_label == "logprob":
+        targets = closed_book_logprob(large, train, chat=cfg.large_chat)
+        return reading.question_features, (targets >= cfg.known_logprob).astype(int), targets
     closed, _, _ = generate_answers(large, texts, [[] for _ in texts], chat=cfg.large_chat,
                                     max_new_tokens=cfg.answer_max_new_tokens, max_prompt_tokens=None,
                                     batch_size=cfg.batch_size, seed=seed)
@@ -384,8 +448,9 @@ def judge_training_set(proxy: Any, large: Any, train: Sequence[SquadQuestion], c
 def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any, *,
                 evaluation: Sequence[SquadQuestion] = (), seed: int = 0, cache: bool = True) -> JudgeTraining:
     """The judge trained on ``train`` (cached by the models, the questions, the settings and this module's
-    code). ``evaluation``: the evaluation questions, which must share no question and no article with
-    ``train`` (a ParameterError otherwise)."""
+    code): a regression on the continuous label (``cfg.judge_label == "logprob"``) or a logistic regression
+    on 0/1 labels (``"em"``). ``evaluation``: the evaluation questions, which must share no question and no
+    article with ``train`` (a ParameterError otherwise)."""
     import pandas as pd
     import torch
 
@@ -398,12 +463,16 @@ def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any
     key = {"proxy": proxy.fingerprint, "large": large.fingerprint, "qids": [q.qid for q in train],
            "proxy_max_new_tokens": cfg.proxy_max_new_tokens, "answer_max_new_tokens": cfg.answer_max_new_tokens,
            "max_claims": cfg.max_claims, "min_claim_words": cfg.min_claim_words, "large_chat": cfg.large_chat,
-           "judge_c": cfg.judge_c, "seed": seed}
+           "judge_c": cfg.judge_c, "judge_label": cfg.judge_label, "known_logprob": cfg.known_logprob, "seed": seed}
 
     def train_fn() -> dict[str, Any]:
-        x, y, _ = judge_training_set(proxy, large, train, cfg, seed=seed)
-        return {**fit_judge(x, y, c=cfg.judge_c).state(), "features": torch.tensor(x),
-                "labels": torch.tensor(y)}
+        x, y, source = judge_training_set(proxy, large, train, cfg, seed=seed)
+        if cfg.judge_label == "logprob":
+            judge = fit_judge_regression(x, source, threshold=cfg.known_logprob, c=cfg.judge_c)
+            targets = torch.tensor(np.asarray(source, dtype=np.float64))
+        else:
+            judge, targets = fit_judge(x, y, c=cfg.judge_c), torch.tensor(y.astype(np.float64))
+        return {**judge.state(), "features": torch.tensor(x), "labels": torch.tensor(y), "targets": targets}
 
     if cache:
         state, info = train_or_load(key, train_fn, name="slimplm-judge", code=(__name__, "reprobook.rag.squad"))
@@ -412,12 +481,19 @@ def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any
         state, loaded = train_fn(), False
     judge = Judge.from_state(state)
     x, y = state["features"].numpy(), state["labels"].numpy().astype(int)
+    targets = state["targets"].numpy()
     accuracy = float(np.mean((judge.p_known(x) >= 0.5) == (y == 1)))
     weights = pd.DataFrame({"feature": FEATURES, "weight (standardised)": judge.coef}).set_index("feature")
     if judge.kind == "constant":
         note = (f"all {len(y)} training questions have the same label ({'Known' if y[0] else 'Unknown'}), so the "
                 f"judge is the constant P(Known) = {judge.prior:.2f} (the smoothed rate): every question is "
                 f"{'Known' if judge.prior >= 0.5 else 'Unknown'} at a threshold of 0.5")
+    elif judge.kind == "regression":
+        r = float(np.corrcoef(((x - judge.mean) / judge.scale) @ judge.coef, targets)[0, 1]) if len(y) > 2 else float("nan")
+        note = (f"a ridge regression of the large model's closed-book log-probability per token (mean "
+                f"{targets.mean():.2f}) on {len(FEATURES)} features, correlation {r:.2f} with it on its own "
+                f"{len(y)} training questions ({int(y.sum())} of them Known: at least {judge.threshold:.2f}); "
+                f"residual spread σ = {judge.sigma:.2f}")
     else:
         note = (f"a logistic regression on {len(FEATURES)} features, {int(y.sum())} Known and {int(len(y) - y.sum())} "
                 f"Unknown training questions; it classifies {accuracy:.0%} of its own training questions correctly")
@@ -452,38 +528,80 @@ def plan_queries(question: str, claims: Sequence[Claim], *, known: bool, include
     return queries + [c.text for c in claims if c.need_search]
 
 
-def merge_rankings(rankings: Sequence[Sequence[str]], k: int) -> list[str]:
-    """The first ``k`` distinct passages taken round-robin from the ranked lists of a question's queries
-    (first hit of every query, then second hits, ...), as the official pipeline interleaves them.
+def interleave_documents(documents: Sequence[Sequence[str]], k: int) -> list[str]:
+    """The official merge's last step: the best passage of every document (in the documents' order), then
+    the second best of every document, ..., the first ``k`` distinct passages.
 
-    >>> merge_rankings([["a", "b", "c"], ["b", "d"]], 3)
-    ['a', 'b', 'd']
+    >>> interleave_documents([["a1", "a2", "a3"], ["b1"], ["c1", "c2"]], 5)
+    ['a1', 'b1', 'c1', 'a2', 'c2']
     """
     check_int("k", k, low=1)
     out: list[str] = []
-    depth = max((len(r) for r in rankings), default=0)
-    for rank in range(depth):
-        for r in rankings:
-            if rank < len(r) and r[rank] not in out:
-                out.append(r[rank])
+    for rank in range(max((len(d) for d in documents), default=0)):
+        for d in documents:
+            if rank < len(d) and d[rank] not in out:
+                out.append(d[rank])
                 if len(out) == k:
                     return out
     return out
 
 
-def retrieve(retriever: Retriever, queries: Sequence[Sequence[str]], *, k: int) -> tuple[list[list[str]], float]:
-    """Every question's queries searched in one batch (top ``k`` each) and merged per question
-    (:func:`merge_rankings`). A question without queries retrieves nothing. Returns (passage ids per
-    question, seconds)."""
-    flat = [q for qs in queries for q in qs]
+class DocumentSearch:
+    """The official search of SlimPLM (``search_utils/rerank_passage.py``) on a corpus of passages cut from
+    documents (here: SQuAD paragraphs cut into sentence passages):
+
+    1. every query retrieves the ``docs_per_query`` best *documents* (BM25 over whole documents; the
+       official pipeline: Lucene BM25 over KILT Wikipedia pages, 10 per query);
+    2. the documents of all of a question's queries are pooled, duplicates dropped, in query order;
+    3. each document's passages are reranked against the *question* (official: e5-base similarity; here
+       BM25 over the passages, the retriever this chapter has);
+    4. the documents' rankings are interleaved (:func:`interleave_documents`), the first ``k`` kept.
+    """
+
+    def __init__(self, passages: Retriever, *, docs_per_query: int = 10, cache: bool = True):
+        from .corpus import Corpus, Passage
+        from .retrievers import BM25Retriever
+
+        if passages.corpus is None or not hasattr(passages, "scores"):
+            raise ParameterError("passages", passages, "an indexed BM25Retriever over the passages")
+        self.passages = passages
+        self.docs_per_query = check_int("docs_per_query", docs_per_query, low=1)
+        members: dict[str, list[int]] = {}
+        for i, p in enumerate(passages.corpus):
+            members.setdefault(p.doc_id or p.id, []).append(i)
+        self.members = members
+        docs = [Passage(doc, " ".join(passages.corpus[i].text for i in idx), title=passages.corpus[idx[0]].title)
+                for doc, idx in members.items()]
+        self.documents = BM25Retriever(language=getattr(passages, "language", "en"), k1=passages.k1, b=passages.b,
+                                       cache=cache).index(Corpus(docs))
+        self.queries = 0
+
+    def search(self, questions: Sequence[str], queries: Sequence[Sequence[str]], k: int) -> list[list[str]]:
+        """For each question, its queries' documents pooled, reranked against the question, interleaved."""
+        flat = [q for qs in queries for q in qs]
+        doc_hits = self.documents.search_ids(flat, self.docs_per_query) if flat else []
+        self.queries += len(flat)
+        out, j = [], 0
+        ids = self.passages.corpus.ids
+        for question, qs in zip(questions, queries):
+            pooled = list(dict.fromkeys(d for hits in doc_hits[j:j + len(qs)] for d in hits))
+            j += len(qs)
+            if not pooled:
+                out.append([])
+                continue
+            scores = self.passages.scores(question)
+            ranked = [[ids[i] for i in sorted(self.members[d], key=lambda i: (-scores[i], i))] for d in pooled]
+            out.append(interleave_documents(ranked, k))
+        return out
+
+
+def retrieve(search: DocumentSearch, questions: Sequence[str], queries: Sequence[Sequence[str]], *,
+             k: int) -> tuple[list[list[str]], float]:
+    """Every question's queries searched (:class:`DocumentSearch`); a question without queries retrieves
+    nothing. Returns (passage ids per question, seconds)."""
     start = time.perf_counter()
-    hits = retriever.search_ids(flat, k) if flat else []
-    seconds = time.perf_counter() - start
-    out, j = [], 0
-    for qs in queries:
-        out.append(merge_rankings(hits[j:j + len(qs)], k) if qs else [])
-        j += len(qs)
-    return out, seconds
+    out = search.search(questions, queries, k)
+    return out, time.perf_counter() - start
 
 
 # -------------------------------------------------------------------------------------------- self-judgement

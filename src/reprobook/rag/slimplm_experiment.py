@@ -22,7 +22,7 @@ shared equally among the prompts (or queries) of its batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -30,10 +30,9 @@ import numpy as np
 from .. import claims
 from ..checks import ParameterError
 from ..results import glued
-from .analysis import ClaimTest
-from .retrievers import BM25Retriever, Retriever
-from .slimplm import (Judge, PipelineTrace, answer_scores, check_settings, generate_answers, judge_claims,
-                      plan_queries, read_with_proxy, retrieve, self_judgement)
+from .retrievers import BM25Retriever
+from .slimplm import (DocumentSearch, Judge, PipelineTrace, answer_scores, check_settings, generate_answers,
+                      judge_claims, plan_queries, read_with_proxy, retrieve, self_judgement)
 from .squad import SquadOpen, SquadQuestion
 
 METHODS = ("never", "always", "self-judgement", "SlimPLM")
@@ -41,9 +40,12 @@ METRICS = {"em": "EM", "recall": "recall", "rougeL": "ROUGE-L", "retrievals": "r
            "proxy_calls": "proxy calls", "seconds": "seconds", "gold_shown": "gold passage shown"}
 
 
-def build_retriever(data: SquadOpen, cfg: Any, *, cache: bool = True) -> BM25Retriever:
-    """English BM25 (``bm25s`` words, English stop words) over every passage of ``data`` (index cached)."""
-    return BM25Retriever(language="en", k1=cfg.bm25_k1, b=cfg.bm25_b, cache=cache).index(data.corpus)
+def build_retriever(data: SquadOpen, cfg: Any, *, cache: bool = True) -> DocumentSearch:
+    """The official search (:class:`~reprobook.rag.slimplm.DocumentSearch`) over ``data``: English BM25
+    (``bm25s`` words, English stop words) over the paragraphs (documents) and over their passages (the
+    rerank); both indexes cached."""
+    passages = BM25Retriever(language="en", k1=cfg.bm25_k1, b=cfg.bm25_b, cache=cache).index(data.corpus)
+    return DocumentSearch(passages, docs_per_query=cfg.docs_per_query, cache=cache)
 
 
 def load_models(cfg: Any, *, device: Any = "cpu", seed: int = 0) -> tuple[Any, Any]:
@@ -78,8 +80,9 @@ class DataSummary:
     eval_articles: int = glued("d")
 
 
-def describe_data(data: SquadOpen, split: Any) -> DataSummary:
-    """How many passages, paragraphs, articles and questions; the split's sizes and an example of each side."""
+def describe_data(data: SquadOpen, split: Any, *, keep: Any = None) -> DataSummary:
+    """How many passages, paragraphs, articles and questions; the split's sizes and an example of each side
+    (``keep``: the question rule; the questions available are those it keeps)."""
     import pandas as pd
 
     rows = []
@@ -87,7 +90,8 @@ def describe_data(data: SquadOpen, split: Any) -> DataSummary:
                            ("evaluation", split.eval, split.eval_articles)):
         q = qs[0]
         rows.append({"split": name, "articles": len(arts), "questions drawn": len(qs),
-                     "questions available": sum(x.title in set(arts) for x in data.questions),
+                     "questions available": sum(x.title in set(arts) and (keep is None or keep(x))
+                                                for x in data.questions),
                      "example question": q.question, "gold answers": " | ".join(q.answers), "article": q.title})
     words = float(np.mean([len(p.text.split()) for p in data.corpus]))
     return DataSummary(pd.DataFrame(rows).set_index("split"), len(data.corpus), data.paragraphs(), len(data.articles),
@@ -143,7 +147,7 @@ class SlimRun:
     seconds: float = glued(".0f")  # all stages, including the sweep's extra answers
 
 
-def run_slimplm(proxy: Any, large: Any, retriever: Retriever, questions: Sequence[SquadQuestion], judge: Judge,
+def run_slimplm(proxy: Any, large: Any, retriever: DocumentSearch, questions: Sequence[SquadQuestion], judge: Judge,
                 cfg: Any, *, seed: int = 0) -> SlimRun:
     """Run the four methods on ``questions`` (see the module docstring) and score every answer."""
     import pandas as pd
@@ -159,12 +163,12 @@ def run_slimplm(proxy: Any, large: Any, retriever: Retriever, questions: Sequenc
     claim_sets = [judge_claims(judge, reading.claims[i], reading.claim_features[i], tau) for i in range(n)]
     # step 4 (for every question, as if Unknown: the sweep needs it) and the always-retrieve queries
     slim_queries = [plan_queries(t, c, known=False) for t, c in zip(texts, claim_sets)]
-    slim_ids, slim_ret_s = retrieve(retriever, slim_queries, k=cfg.top_k)
-    always_ids, always_ret_s = retrieve(retriever, [[t] for t in texts], k=cfg.top_k)
+    slim_ids, slim_ret_s = retrieve(retriever, texts, slim_queries, k=cfg.top_k)
+    always_ids, always_ret_s = retrieve(retriever, texts, [[t] for t in texts], k=cfg.top_k)
     # step 5 and the baselines: closed-book answers, then every retrieval-augmented answer in one batch
     gen = dict(chat=cfg.large_chat, max_new_tokens=cfg.answer_max_new_tokens, batch_size=cfg.batch_size, seed=seed)
     closed, _, closed_s = generate_answers(large, texts, [[] for _ in texts], max_prompt_tokens=None, **gen)
-    shown = [format_passages(retriever.corpus, ids) for ids in always_ids + slim_ids]
+    shown = [format_passages(retriever.passages.corpus, ids) for ids in always_ids + slim_ids]
     rag, _, rag_s = generate_answers(large, texts + texts, shown, max_prompt_tokens=cfg.max_prompt_tokens, **gen)
     p_need, self_s = self_judgement(large, texts, chat=cfg.large_chat, batch_size=cfg.batch_size)
     stages = {"proxy answers": reading.generate_seconds, "proxy scoring": reading.score_seconds,
@@ -338,13 +342,13 @@ def tradeoff(run: SlimRun, comparison: MethodComparison) -> Tradeoff:
                     float(best.SlimPLM_retrievals))
 
 
-def consistency_checks(run: SlimRun, retriever: Retriever) -> list[tuple[str, bool, str]]:
+def consistency_checks(run: SlimRun, retriever: DocumentSearch) -> list[tuple[str, bool, str]]:
     """In-chapter checks: no NeedSearch = False claim is searched; a Known question retrieves nothing; the
     queries the retriever received are those the methods count."""
     skipped = [(t, c) for t in run.traces for c in t.claims if not c.need_search]
     leaked = [c.text for t, c in skipped if c.text in t.queries]
     known_with_queries = [t.question.qid for t in run.traces if t.known and t.queries]
-    sent = retriever.stats().queries
+    sent = retriever.queries
     expected = run.n_questions + int(run.per_question.slim_queries.sum())
     return [("no NeedSearch=False claim is searched", not leaked,
              f"{len(skipped)} claims with NeedSearch=False, {len(leaked)} of them among the queries"),
@@ -355,38 +359,41 @@ def consistency_checks(run: SlimRun, retriever: Retriever) -> list[tuple[str, bo
              f"the retriever answered {sent}")]
 
 
+def auroc(labels: Any, scores: Any) -> float:
+    """AUROC of ``scores`` for 0/1 ``labels`` (the Mann–Whitney statistic, ties counted half); 0.5 when one
+    class is missing (no ranking to judge: the value under the null)."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(labels, dtype=float)
+    n1 = float(y.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return 0.5
+    ranks = rankdata(np.asarray(scores, dtype=float))
+    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
 @dataclass
 class JudgeQuality:
     """How well P(Known) predicts the large model's closed-book correctness on the evaluation questions."""
 
-    auroc: float = glued(".2f")  # NaN when one class is missing
-    auroc_interval: str = glued()
+    auroc: float = glued(".2f")  # 0.5 when one class is missing
     accuracy: float = glued(".0%")  # at the operating threshold
     majority: float = glued(".0%")  # always predicting the more frequent outcome
     n_known: int = glued("d")  # evaluation questions answered correctly closed-book
     n: int = glued("d")
+    retrieve_share: float = glued(".0%")  # questions SlimPLM retrieves for (judged Unknown)
 
 
-def judge_quality(run: SlimRun, *, n_boot: int = 1000, seed: int = 0) -> JudgeQuality:
-    """AUROC of P(Known) against closed-book correctness (bootstrap over questions, resamples with one class
-    skipped), and accuracy at the threshold against the majority rule."""
-    from sklearn.metrics import roc_auc_score
-
+def judge_quality(run: SlimRun) -> JudgeQuality:
+    """AUROC of P(Known) against closed-book correctness, and accuracy at the threshold against the majority
+    rule (the claim ``judge_selects`` tests the AUROC)."""
     pq = run.per_question
     y = (pq.never_em.to_numpy() == 1).astype(int)
     p = pq.p_known.to_numpy()
     accuracy = float(np.mean((p >= run.threshold) == (y == 1)))
-    majority = float(max(y.mean(), 1 - y.mean()))
-    if len(set(y.tolist())) < 2:
-        return JudgeQuality(float("nan"), "not defined (one class only)", accuracy, majority, int(y.sum()), len(y))
-    rng = np.random.default_rng(seed)
-    rounds = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
-        if len(set(y[idx].tolist())) == 2:
-            rounds.append(roc_auc_score(y[idx], p[idx]))
-    lo, hi = np.quantile(rounds, [0.025, 0.975]) if rounds else (float("nan"), float("nan"))
-    return JudgeQuality(float(roc_auc_score(y, p)), f"[{lo:.2f}, {hi:.2f}]", accuracy, majority, int(y.sum()), len(y))
+    return JudgeQuality(auroc(y, p), accuracy, float(max(y.mean(), 1 - y.mean())), int(y.sum()), len(y),
+                        float((~pq.known).mean()))
 
 
 def sample_traces(run: SlimRun, n: int = 3):
@@ -418,63 +425,90 @@ def _paired(run: SlimRun, method: str, column: str) -> np.ndarray:
     return part.loc[[t.question.qid for t in run.traces]].to_numpy(dtype=float)
 
 
-def _text(v: Any, what: str) -> str:
-    if v.estimate is None:
-        return "—"
-    interval = f" [{v.low:+.2f}, {v.high:+.2f}]" if v.low is not None else ""
-    return f"{what} {v.estimate:+.2f}{interval}"
+def selection_gain(retrieved: Any, gain: Any) -> float:
+    """EM of a selection minus the expected EM of a random selection of as many questions, with the same
+    answers: mean((r − r̄) g), r_i = 1 when question i is retrieved for, g_i its EM with retrieval minus its
+    EM without (a random choice of the same size gains r̄ · mean(g) in expectation)."""
+    r, g = np.asarray(retrieved, dtype=float), np.asarray(gain, dtype=float)
+    return float(np.mean((r - r.mean()) * g))
 
 
-def slimplm_claims(run: SlimRun, *, margin: float, alpha: float = 0.05) -> list[ClaimTest]:
-    """The paper's claims as tests over the evaluation questions (paired: every method answers each one).
+def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: Any, *, scale: str = "",
+                  seed: int = 0) -> list[claims.ClaimTest]:
+    """The declared claims tested on the run (paired over the evaluation questions), guarded, Holm-adjusted.
 
-    1. *as good as always retrieving, with fewer retrievals*: EM non-inferior to ``always`` within ``margin``
-       and fewer retrievals than ``always`` (superiority of always − SlimPLM);
-    2. *as good as the LLM judging its own need, with fewer LLM calls*: EM non-inferior to ``self-judgement``
-       and fewer calls of the large model;
-    3. *better than the LLM alone*: EM above ``never``.
-
-    A claim with two halves holds only if both do (:func:`reprobook.claims.all_of`); the three claims are
-    Holm-adjusted together.
+    * ``judge_selects``: AUROC of P(Known) for the large model's closed-book correctness, a paired bootstrap
+      of the questions; fewer than ``cfg.min_known`` correct (or wrong) answers: not comparable;
+    * ``retrieves_where_needed``: :func:`selection_gain` of SlimPLM's decisions, bootstrapped; a judge that
+      retrieves for every question or for none has not selected: not comparable;
+    * ``vs_always``, ``vs_self``: non-inferiority of paired EM (Newcombe); ``vs_never``: McNemar; each not
+      comparable at a floor (both methods right on at most ``cfg.floor_k`` questions).
     """
-    slim_em = _paired(run, "SlimPLM", "em")
+    by = {s.key: s for s in specs}
+    pq = run.per_question.set_index("qid").loc[[t.question.qid for t in run.traces]]
+    n, boot = len(pq), claims.bootstrap_resamples(len(specs))
+    correct = (pq.never_em.to_numpy() == 1).astype(int)
+    retrieved = (~pq.known.to_numpy()).astype(int)
+    gain = pq.slimrag_em.to_numpy(float) - pq.never_em.to_numpy(float)
     tests = []
-    for key, rival, cost, cost_name, paper in (
-            ("vs_always", "always", "retrievals", "retrievals", "selective"),
-            ("vs_self", "self-judgement", "llm_calls", "calls of the large model", "cost")):
-        quality = claims.non_inferiority(slim_em, _paired(run, rival, "em"), margin=margin, alpha=alpha,
-                                         unit="questions")
-        cheaper = claims.superiority(_paired(run, rival, cost), _paired(run, "SlimPLM", cost), alpha=alpha,
-                                     unit="questions")
-        verdict = claims.all_of(quality, cheaper)
-        this_run = (f"{_text(quality, 'EM difference (SlimPLM − ' + rival + ')')}; "
-                    f"{_text(cheaper, cost_name + ' saved per question')}")
-        tests.append(ClaimTest(key, f"SlimPLM answers as well as {rival} with fewer {cost_name}", verdict, this_run,
-                               paper, f"EM non-inferior within {margin:g} AND fewer {cost_name} than {rival}",
-                               {"quality": quality, "cost": cheaper}))
-    better = claims.superiority(slim_em, _paired(run, "never", "em"), alpha=alpha, unit="questions")
-    tests.append(ClaimTest("vs_never", "SlimPLM answers better than the large model alone", better,
-                           _text(better, "EM difference (SlimPLM − never)"), "end_to_end",
-                           "EM above never (closed book)",
-                           {"quality": better}))
-    adjusted = claims.holm({t.key: t.verdict for t in tests}, alpha=alpha)
-    for t in tests:
-        t.verdict = adjusted[t.key]
-    return tests
+    t = claims.evaluate(by["judge_selects"], [correct, pq.p_known.to_numpy(float)],
+                        statistic=lambda y, p: auroc(y, p) - 0.5, n_resamples=boot, seed=seed, scale=scale,
+                        this_run=f"AUROC {auroc(correct, pq.p_known):.2f}; {int(correct.sum())} of {n} questions "
+                                 "answered right closed-book")
+    k = max(cfg.min_known - 1, 0)
+    tests.append(replace(t, verdict=claims.guard_floor(t.verdict, [int(correct.sum())], n, k=k,
+                                                       what="questions the large model answers right closed-book")))
+    t = claims.evaluate(by["retrieves_where_needed"], [retrieved, gain], statistic=selection_gain, n_resamples=boot,
+                        seed=seed, scale=scale,
+                        this_run=f"retrieves for {retrieved.mean():.0%} of the questions; EM {_em(run, 'SlimPLM'):.2f} "
+                                 f"against {_em(run, 'SlimPLM') - selection_gain(retrieved, gain):.2f} expected of a "
+                                 "random choice")
+    rate = float(retrieved.mean())
+    tests.append(replace(t, verdict=claims.guard(t.verdict, 0 < rate < 1,
+                                                 f"the judge did not select: it retrieves for {rate:.0%} of the questions")))
+    slim = _paired(run, "SlimPLM", "em")
+    for key, rival in (("vs_always", "always"), ("vs_self", "self-judgement"), ("vs_never", "never")):
+        other = _paired(run, rival, "em")
+        t = claims.evaluate(by[key], slim, other, scale=scale,
+                            this_run=f"EM {slim.mean():.2f} (SlimPLM) vs {other.mean():.2f} ({rival})")
+        floor = claims.guard_floor(t.verdict, [int(slim.sum()), int(other.sum())], n, k=cfg.floor_k, what="EM")
+        tests.append(replace(t, verdict=floor))
+    return claims.holm_tests(tests)
 
 
-def claims_frame(tests: Sequence[ClaimTest]):
-    """The claims with their test, this run's numbers and the verdict."""
+def _em(run: SlimRun, method: str) -> float:
+    return float(run.rows[run.rows.method == method].em.mean())
+
+
+def cost_table(run: SlimRun):
+    """What each method costs per question, as the paper counts it: calls of the large model, questions
+    retrieved for, queries sent, proxy calls, and measured seconds (the proxy's share included)."""
     import pandas as pd
 
-    return pd.DataFrame([{"claim": t.claim, "test here": t.operationalised, "this run": t.this_run,
-                          "verdict": str(t.verdict)} for t in tests]).set_index("claim")
+    rows = []
+    for method in METHODS:
+        part = run.rows[run.rows.method == method]
+        rows.append({"method": method, "large-model calls": part.llm_calls.mean(),
+                     "questions retrieved for": float((part.retrievals > 0).mean()),
+                     "queries": part.retrievals.mean(), "proxy calls": part.proxy_calls.mean(),
+                     "seconds": part.seconds.mean()})
+    return pd.DataFrame(rows).set_index("method")
 
 
-def claim_rows(tests: Sequence[ClaimTest], paper_claims: dict[str, str], source: str, scale: str) -> list[dict]:
-    """Rows for :meth:`reprobook.results.RunRecord.add_claims`: the quoted claim beside this run's numbers."""
-    return [{"claim": t.claim, "paper": f"“{paper_claims[t.paper]}”", "this_run": t.this_run, "verdict": t.verdict,
-             "source": source, "scale": scale} for t in tests]
+def cost_facts(run: SlimRun) -> list[tuple[str, bool, str, str]]:
+    """The costs the method fixes, as in-chapter checks (name, passed, detail, the paper's words)."""
+    calls = run.rows.groupby("method").llm_calls.agg(["min", "max"])
+    slim = run.rows[run.rows.method == "SlimPLM"]
+    retrieved = int((slim.retrievals > 0).sum())
+    return [("SlimPLM calls the large model once per question, self-judgement twice",
+             bool(calls.loc["SlimPLM"].tolist() == [1, 1] and calls.loc["self-judgement"].tolist() == [2, 2]),
+             f"large-model calls per question: SlimPLM {calls.loc['SlimPLM', 'max']}, self-judgement "
+             f"{calls.loc['self-judgement', 'max']}, always {calls.loc['always', 'max']}",
+             "“lower LLM inference costs” (abstract): the decision is the proxy's"),
+            ("SlimPLM retrieves only for the questions its judge calls Unknown",
+             bool(retrieved == int((~run.per_question.known).sum())),
+             f"{retrieved} of {len(slim)} questions retrieved for (always retrieving: all {len(slim)})",
+             "“We only conduct retrieval for the missing knowledge” (abstract)")]
 
 
 def scale_text(cfg: Any, run: SlimRun, judge_training: Any, proxy: Any, large: Any, corpus_size: int,
@@ -483,3 +517,11 @@ def scale_text(cfg: Any, run: SlimRun, judge_training: Any, proxy: Any, large: A
     return (f"{profile} profile: proxy {proxy.name}, large {large.name}; {run.n_questions} evaluation and "
             f"{judge_training.n_train} training questions (SQuAD v1.1 dev, split by article); BM25 over "
             f"{corpus_size:,} passages, top {cfg.top_k}; at most {cfg.answer_max_new_tokens} new tokens, greedy")
+
+
+def paper_vs_run(tests: Sequence[claims.ClaimTest]):
+    """The paper's words beside this run's numbers and verdict, one row per claim."""
+    import pandas as pd
+
+    return pd.DataFrame([{"claim": t.spec.claim.split(":")[0], "paper": t.spec.paper, "this run": t.this_run or "—",
+                          "verdict": str(t.verdict)} for t in tests]).set_index("claim")

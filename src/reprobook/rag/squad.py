@@ -19,7 +19,7 @@ find the paragraph before reading it. This module builds that corpus from the re
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,10 +156,33 @@ class ArticleSplit:
     eval_articles: tuple[str, ...]
 
 
+# words that point into a paragraph the reader of an open-domain question does not see
+_DEICTIC = re.compile(r"\b(he|she|him|his|her|hers|they|them|their|it|its|this|these|those|mentioned|"
+                      r"passage|article|paragraph|text|according)\b", re.I)
+
+
+def self_contained(question: SquadQuestion, *, max_answer_words: int = 3) -> bool:
+    """The chapter's cheap rule for a question that makes sense without its paragraph and has a short
+    factoid answer: it names its subject (a capitalised word or a number after the first word), it has no
+    pronoun or phrase that points into a paragraph ("he", "this", "mentioned", "according to"), and its
+    shortest gold answer has at most ``max_answer_words`` words.
+
+    >>> q = SquadQuestion("1", "How many Grammys has Lady Gaga won?", ("Six",), "t", ())
+    >>> self_contained(q), self_contained(SquadQuestion("2", "What did he study?", ("physics",), "t", ()))
+    (True, False)
+    """
+    words = question.question.split()
+    names = any(w[:1].isupper() or w[:1].isdigit() for w in words[1:])
+    short = min((len(a.split()) for a in question.answers), default=99) <= max_answer_words
+    return names and short and not _DEICTIC.search(question.question)
+
+
 def split_by_article(questions: Sequence[SquadQuestion], *, n_train: int | None, n_eval: int | None,
-                     eval_fraction: float = 0.5, seed: int = 0) -> ArticleSplit:
+                     eval_fraction: float = 0.5, seed: int = 0,
+                     keep: Callable[[SquadQuestion], bool] | None = None) -> ArticleSplit:
     """A seeded split of the articles (``eval_fraction`` of them for evaluation), then a seeded sample of
-    ``n_eval`` questions from the evaluation articles and ``n_train`` from the others (None: all)."""
+    ``n_eval`` questions from the evaluation articles and ``n_train`` from the others (None: all), among the
+    questions ``keep`` accepts (None: every question); the articles are split before the rule applies."""
     check_fraction("eval_fraction", eval_fraction, open_high=True)
     check_optional_int("n_train", n_train, low=1)
     check_optional_int("n_eval", n_eval, low=1)
@@ -178,8 +201,9 @@ def split_by_article(questions: Sequence[SquadQuestion], *, n_train: int | None,
         picked = sorted(rng.choice(len(pool), size=n, replace=False))
         return tuple(pool[i] for i in picked)
 
-    eval_qs = draw([q for q in questions if q.title in eval_articles], n_eval)
-    train_qs = draw([q for q in questions if q.title in train_articles], n_train)
+    kept = [q for q in questions if keep is None or keep(q)]
+    eval_qs = draw([q for q in kept if q.title in eval_articles], n_eval)
+    train_qs = draw([q for q in kept if q.title in train_articles], n_train)
     return ArticleSplit(train_qs, eval_qs, tuple(a for a in articles if a in train_articles),
                         tuple(a for a in articles if a in eval_articles))
 

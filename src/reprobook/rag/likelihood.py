@@ -1,0 +1,142 @@
+"""Likelihood scoring of the DomainRAG settings: how probable the reader finds the gold answer.
+
+Explained in `notebooks/rag/domainrag.ipynb`.
+
+Generation answers a question once per setting and the metrics then decide whether the answer is right;
+a small reader writes long, off-format answers, and a few generated answers per ability decide nothing.
+Teacher forcing asks a sharper question at a fraction of the cost: given the prompt of a setting, how
+probable is the gold answer? One forward pass per (question, setting) gives
+
+    ℓ(q, s) = max over the gold alternatives a of (1/|a|) Σ_t log p(a_t | prompt(q, s), a_<t),
+
+the mean log-probability per token of the best-scored alternative (an alternative's parts joined by
+"、"). A claim about a setting then compares ℓ in two settings on the *same* questions. Faithful
+questions score the counterfactual answers too (``counter``), so a forced choice between the true and the
+counterfactual answer is read from the same pass.
+
+Prompts are the generation prompts (:func:`reprobook.rag.experiment.build_items`) through the same
+context guard; the prompts of one setting share their instruction, which
+:func:`reprobook.llm.generation.score_completions` computes once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..checks import check_int
+from ..results import glued
+from .corpus import passage_key
+from .domainrag import Question
+from .metrics import gold_alternatives
+
+PART_JOIN = "、"  # the Chinese enumeration comma joins the parts of one alternative
+
+
+def answer_texts(answers: Any, max_alternatives: int | None = None) -> list[str]:
+    """The gold alternatives as completions: each alternative's parts joined by "、", duplicates dropped,
+    the first ``max_alternatives`` (None: all).
+
+    >>> answer_texts([["汉语", "法语"], ["中文"]])
+    ['汉语、法语', '中文']
+    """
+    texts = list(dict.fromkeys(PART_JOIN.join(p.strip() for p in parts) for parts in gold_alternatives(answers)))
+    texts = [t for t in texts if t]
+    return texts if max_alternatives is None else texts[:check_int("max_alternatives", max_alternatives, low=1)]
+
+
+def answer_in_text(text: str, answers: Any) -> bool:
+    """True when every part of some gold alternative occurs in ``text`` (whitespace ignored)."""
+    flat = passage_key(text)
+    return any(all(passage_key(p) in flat for p in parts) for parts in gold_alternatives(answers))
+
+
+@dataclass
+class LikelihoodRun:
+    """ℓ(q, s) for every (label, question, setting) of a plan, and what scoring cost."""
+
+    rows: Any  # DataFrame: label, ability, qid, setting, gold, counter, prompt_tokens, truncated, answer_in_prompt
+    reader: str = glued()
+    prompts: int = glued(",d")
+    pairs: int = glued(",d")  # (prompt, alternative) pairs scored
+    prompt_tokens: int = glued(",d")
+    computed_tokens: int = glued(",d")  # tokens through the model (shared prefixes once)
+    seconds: float = glued(".0f")
+    pairs_per_second: float = glued(".2f")
+    prompts_per_second: float = glued(".2f")
+    truncated: int = glued("d")
+    questions: str = glued()  # questions per label
+
+
+def score_plan(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[str]]], *,
+               max_prompt_tokens: int | None, html_view: str = "page", retrievers: dict | None = None,
+               max_alternatives: int | None = 4, share_prefix: bool = True) -> LikelihoodRun:
+    """Score every (label, questions, settings) of ``plan`` (see the module docstring); one call of
+    :func:`~reprobook.llm.generation.score_completions` per (label, setting), so the prompts that share an
+    instruction share its computation."""
+    import pandas as pd
+
+    from ..llm import fit_context
+    from ..llm.generation import ScoreStats, score_completions
+    from .experiment import build_items
+
+    rows, stats = [], ScoreStats()
+    start = time.perf_counter()
+    for label, questions, settings in plan:
+        for setting in settings:
+            items = build_items(questions, setting, retrievers=retrievers, html_view=html_view)
+            prompts, groups, sizes = [], [], []
+            for it in items:
+                q = it.question
+                full = it.template(question=q.prompt_question(), passages=it.passages)
+                prompt = fit_context(lm, q.prompt_question(), it.passages, template=it.template, chat=False,
+                                     max_prompt_tokens=max_prompt_tokens, reserve=0)
+                gold = answer_texts(q.answers, max_alternatives)
+                counter = answer_texts(q.counter_answers, max_alternatives) if q.counter_answers is not None else []
+                prompts.append(prompt)
+                groups.append(gold + counter)
+                sizes.append(len(gold))
+                rows.append({"label": label, "ability": q.ability, "qid": q.qid, "setting": it.setting.name,
+                             "truncated": prompt != full, "answer_in_prompt": answer_in_text(prompt, q.answers),
+                             "counter_in_prompt": bool(counter) and answer_in_text(prompt, q.counter_answers),
+                             "references": len(it.passage_ids)})
+            scores, st = score_completions(lm, prompts, groups, chat=False, average=True, share_prefix=share_prefix)
+            stats = stats.add(st)
+            tokens = [len(lm.tokenizer(p)["input_ids"]) for p in prompts]
+            for row, values, k, n in zip(rows[len(rows) - len(items):], scores, sizes, tokens):
+                row.update(gold=max(values[:k]), counter=max(values[k:]) if len(values) > k else float("nan"),
+                           prompt_tokens=n)
+    frame = pd.DataFrame(rows)
+    seconds = time.perf_counter() - start
+    counts = ", ".join(f"{label.replace('_', '-')} {len(qs)}" for label, qs, _ in plan)
+    return LikelihoodRun(frame, getattr(lm, "name", str(lm)), stats.prompts, stats.completions, stats.prompt_tokens,
+                         stats.computed_tokens, seconds, stats.completions / seconds if seconds else float("nan"),
+                         stats.prompts / seconds if seconds else float("nan"), int(frame.truncated.sum()), counts)
+
+
+def paired_values(rows: Any, labels: str | Sequence[str], setting_a: str, setting_b: str,
+                  column: str = "gold", column_b: str | None = None):
+    """(values in ``setting_a``, values in ``setting_b``, question ids) of the questions of ``labels`` scored
+    in both settings, in the same order (``column_b``: another column for the second setting)."""
+    labels = [labels] if isinstance(labels, str) else list(labels)
+    part = rows[rows.label.isin(labels)]
+    a = part[part.setting == setting_a].set_index(["label", "qid"])[column]
+    b = part[part.setting == setting_b].set_index(["label", "qid"])[column_b or column]
+    common = [k for k in a.index if k in b.index]
+    return a.loc[common].to_numpy(float), b.loc[common].to_numpy(float), [q for _, q in common]
+
+
+def likelihood_plan(data: Any, noise_questions: Sequence[Question], cfg: Any, *, seed: int = 0):
+    """The (label, questions, settings) of a chapter configuration's ``lik_plan``: each ability's first
+    ``n`` questions of one seeded permutation (:meth:`~reprobook.rag.domainrag.DomainRAG.sample`; None: all),
+    the noise label's from the official noise file, in file order."""
+    plan = []
+    for label, n, settings in cfg.lik_plan:
+        if label == "noise":
+            questions = list(noise_questions) if n is None else list(noise_questions)[:n]
+        else:
+            questions = data.sample(label, n, seed=seed)
+        plan.append((label, questions, tuple(settings)))
+    return plan
