@@ -428,6 +428,14 @@ def test_each_trainer_runs_a_step_and_the_second_call_loads_it(tiny):
     assert grpo.record.steps == 1 and len(grpo.record.losses) == 1
 
 
+def test_full_fine_tuning_trains_a_model_whose_lora_adapter_was_merged(tiny):
+    lora = llm.sft(tiny, llm.sft_rows(["Say hi."], ["Hi!"]), config=dict(TINY_TRAIN, lora_r=4), output_name="test-lora")
+    assert not any(p.requires_grad for p in lora.model.model.parameters())  # peft's frozen flags survive the merge
+    pairs = llm.preference_rows(["Say hi."], ["Hi!"], ["No."])
+    full = llm.dpo(lora.model, pairs, config=dict(TINY_TRAIN, lora_r=None, batch_size=1), output_name="test-full-dpo")
+    assert full.record.steps == 1 and _changed(lora.model.model.state_dict(), full.model.model.state_dict())
+
+
 def test_reward_loss_adds_the_pointwise_term_only_where_scores_are_weighted(tiny, tmp_path):
     pairs = llm.preference_rows(["Say hi."], ["Hi!"], ["No."], chosen_score=[3.0], rejected_score=[-3.0],
                                 score_weight=[0.0])

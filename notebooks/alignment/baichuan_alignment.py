@@ -248,7 +248,7 @@ with rec.timer("dpo and merges"):
 # %% [markdown]
 # {eval}`ba_dpo_runs` DPO runs of {eval}`ba_dpo_steps` steps each; against the SFT model the first run's
 # greedy answers are identical in {eval}`ba_dpo_identical_dpo` of the requests, at a KL of
-# {eval}`ba_dpo_kl_dpo` nats per token. Their mean implicit margin on the {eval}`ba_dpo_pairs` held-out
+# {eval}`ba_dpo_kl_dpo` nats per token. Its mean implicit margin on the {eval}`ba_dpo_pairs` held-out
 # pairs is {eval}`ba_dpo_margin_dpo` nats; the linear merge's {eval}`ba_dpo_margin_linear` and Model
 # Stock's {eval}`ba_dpo_margin_stock`, with a mean $\cos\theta$ of {eval}`ba_dpo_cos` over the merged
 # tensors and $t$ = {eval}`ba_dpo_t` on average (from {eval}`ba_dpo_t_min` to {eval}`ba_dpo_t_max`).

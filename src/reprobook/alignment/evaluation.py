@@ -291,7 +291,7 @@ class DPOEval:
     runs: int = glued("d", default=0)
     steps: int = glued("d", default=0)
     pairs: int = glued("d", default=0)
-    margin_dpo: float = glued(".3f", default=0.0)  # mean over the runs and pairs
+    margin_dpo: float = glued(".3f", default=0.0)  # the first run's, mean over the pairs
     margin_linear: float = glued(".3f", default=0.0)
     margin_stock: float = glued(".3f", default=0.0)
     identical_dpo: float = glued(".0%", default=0.0)  # the first run's
@@ -311,8 +311,9 @@ def dpo_stage(sft: Any, d: AlignmentData, rm: RewardModels, guard: Parent, cfg: 
     models[MERGES[0]] = merged_model(MERGES[0], sft, runs)
     models[MERGES[1]] = merged_model(MERGES[1], sft, runs, ratios)
     pairs = d.first_pairs()
-    margins = {k: implicit_margins(m, pairs, rm.ref_logprob, cfg.eval_batch) for k, m in models.items()}
-    moved = {k: movement(m, guard, cfg) for k, m in models.items()}
+    scored = [next(iter(models)), *MERGES]  # the models the claims compare (the other runs only enter the merges)
+    margins = {k: implicit_margins(models[k], pairs, rm.ref_logprob, cfg.eval_batch) for k in scored}
+    moved = {k: movement(models[k], guard, cfg) for k in scored}
     release_memory()
     size = np.array([v[2] for v in ratios.values()], dtype=float)
     cos = np.array([v[0] for v in ratios.values()])
@@ -324,7 +325,7 @@ def dpo_stage(sft: Any, d: AlignmentData, rm: RewardModels, guard: Parent, cfg: 
                    t=float(np.average(t, weights=size)) if len(size) else float("nan"),
                    t_min=float(t.min()) if len(t) else float("nan"), t_max=float(t.max()) if len(t) else float("nan"),
                    runs=len(runs), steps=runs[0].record.steps, pairs=len(pairs),
-                   margin_dpo=float(np.mean([margins[k] for k in dpo_keys])),
+                   margin_dpo=float(np.mean(margins[first])),
                    margin_linear=float(np.mean(margins[MERGES[0]])), margin_stock=float(np.mean(margins[MERGES[1]])),
                    identical_dpo=moved[first].identical, kl_dpo=moved[first].kl)
 

@@ -297,6 +297,14 @@ def _reward_trainer_class():
     return _Trainer
 
 
+def _trainable(model: Any, cfg: TrainConfig) -> Any:
+    """``model`` in training mode; for full fine-tuning every weight trainable (a model whose LoRA adapter
+    was merged keeps peft's frozen flags on its base weights)."""
+    if cfg.lora_r is None:
+        model.requires_grad_(True)
+    return model.train()
+
+
 def build_trainer(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig, *, output_dir: str,
                   reward: Callable | None = None):
     """The trl trainer of ``method`` on a copy of ``lm`` (nothing trained yet): for training, and for
@@ -311,19 +319,19 @@ def build_trainer(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig
         tokenizer.padding_side = "right"
         args = SFTConfig(**common, max_length=cfg.max_length, packing=cfg.packing, completion_only_loss=True,
                          dataset_num_proc=None, pad_to_multiple_of=None)
-        return SFTTrainer(model=lm.copy().model.train(), args=args, train_dataset=dataset, processing_class=tokenizer,
+        return SFTTrainer(model=_trainable(lm.copy().model, cfg), args=args, train_dataset=dataset, processing_class=tokenizer,
                           peft_config=lora_config(cfg))
     if method == "reward":
         tokenizer.padding_side = "right"
         args = RewardConfig(**common, max_length=cfg.max_length, pad_to_multiple_of=None)
         cls = _reward_trainer_class()
         collator = cls.collator_class(pad_token_id=tokenizer.pad_token_id)
-        return cls(model=reward_backbone(lm).train(), args=args, train_dataset=dataset, processing_class=tokenizer,
+        return cls(model=_trainable(reward_backbone(lm), cfg), args=args, train_dataset=dataset, processing_class=tokenizer,
                    data_collator=collator, peft_config=lora_config(cfg, "SEQ_CLS"))
     if method == "dpo":
         tokenizer.padding_side = "right"
         args = DPOConfig(**common, max_length=cfg.max_length, beta=cfg.beta, pad_to_multiple_of=None)
-        policy = lm.copy().model.train()
+        policy = _trainable(lm.copy().model, cfg)
         # LoRA: the reference is the policy with its adapter switched off; full fine-tuning: a frozen copy
         ref = None if cfg.lora_r is not None else copy.deepcopy(policy).eval()
         return DPOTrainer(model=policy, ref_model=ref, args=args, train_dataset=dataset, processing_class=tokenizer,
@@ -334,7 +342,7 @@ def build_trainer(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig
                       temperature=cfg.temperature, beta=cfg.kl_beta, loss_type=cfg.loss_type, shuffle_dataset=True,
                       pad_to_multiple_of=None)
     tokenizer.padding_side = "left"
-    return GRPOTrainer(model=lm.copy().model.train(), reward_funcs=[reward], args=args, train_dataset=dataset,
+    return GRPOTrainer(model=_trainable(lm.copy().model, cfg), reward_funcs=[reward], args=args, train_dataset=dataset,
                        processing_class=tokenizer, peft_config=lora_config(cfg))
 
 
