@@ -11,7 +11,6 @@ from reprobook import claims, profiles
 from reprobook.checks import ParameterError
 from reprobook.ood import kpca_experiment as kx
 from reprobook.ood.features import FeatureSet
-from reprobook.ood.metrics import bootstrap_average, mean_bootstrap
 
 
 def test_paper_profile_pins_the_official_settings():
@@ -21,7 +20,7 @@ def test_paper_profile_pins_the_official_settings():
     assert (cfg.knn_k, cfg.odin_temperature, cfg.odin_eps) == (50, 1000.0, 0.0014)
     assert (cfg.in_dataset, cfg.model, cfg.epochs, cfg.augment) == ("cifar10", "resnet18_cifar", 100, True)
     assert cfg.ood_datasets == ("svhn", "lsun", "isun", "textures", "places365")
-    assert cfg.n_classifiers >= 3 and cfg.n_boot >= 1000
+    assert cfg.n_classifiers >= 8
 
 
 def test_smoke_profile_shares_the_benchmark_classifier_and_the_detector_settings():
@@ -33,10 +32,11 @@ def test_smoke_profile_shares_the_benchmark_classifier_and_the_detector_settings
     assert training_config(smoke, 0, "data") == training_config(base, 0, "data")  # the very same checkpoints
     for name in ("cop_ratio", "corp_ratio", "corp_gamma", "corp_features", "pca_ratio", "knn_k"):
         assert getattr(smoke, name) == getattr(paper, name), name  # transferred unchanged, not tuned
-    assert smoke.n_classifiers >= 3 and profiles.CHAPTERS["kpca"].needs == ("ood-modes",)
-    assert smoke.budget_seconds == 240
+    # the verdicts over at least eight trained classifiers, all of them modes the mode-ensemble chapter trains
+    assert 8 <= smoke.n_classifiers <= profiles.config("mode_ensemble", "smoke").n_modes
+    assert profiles.CHAPTERS["kpca"].needs == ("ood-modes",) and smoke.budget_seconds == 240
     tiny = profiles.config("kpca", "tiny")
-    assert tiny.epochs == 1 and tiny.n_train <= 1000 and tiny.n_boot < smoke.n_boot
+    assert tiny.epochs == 1 and tiny.n_train <= 1000
 
 
 def test_classifier_seeds():
@@ -85,42 +85,25 @@ def _scores_with(averages: dict[str, list[tuple[float, float]]]):
     return _make(kx.DetectorScores, averages=frame)
 
 
-def _boots(scores_by_detector, n_boot=200):
-    return {(name, m): mean_bootstrap([bootstrap_average(s, metric=m, n_boot=n_boot, seed=0) for s in runs])
-            for name, runs in scores_by_detector.items() for m in ("AUROC", "FPR95")}
+def test_comparisons_read_the_natural_set_fpr95_classifier_by_classifier():
+    fpr = {"PCA": [0.6, 0.62, 0.58], "CoP": [0.5, 0.55, 0.52], "CoRP": [0.4, 0.41, 0.45], "KNN": [0.45, 0.44, 0.47],
+           "MSP": [0.7, 0.7, 0.7], "Energy": [0.65, 0.66, 0.64]}
+    for k, b in kx.FUSED:
+        fpr[f"{k} + {b}"] = [v - 0.05 for v in fpr[b]]
+    scores = _scores_with({d: [(1 - v, v) for v in values] for d, values in fpr.items()})
+    scores.best_baseline, scores.seeds = "KNN", (0, 1, 2)
+    cmp = kx.compare_detectors(scores)
+    assert cmp.pairs["corp_vs_cop"] == (fpr["CoP"], fpr["CoRP"])  # (b, a): b − a is the improvement
+    assert cmp.corp_cop == pytest.approx(np.mean(np.subtract(fpr["CoP"], fpr["CoRP"])))
+    assert cmp.pairs["corp_vs_best"] == (fpr["KNN"], fpr["CoRP"])
+    baseline, fused = cmp.pairs["fusion"]
+    assert np.subtract(baseline, fused) == pytest.approx([0.05] * 3) and cmp.fusion_better == 4
 
 
-def _sample_scores(shift, k=3, n=300, seed=0):
-    """k classifiers' outlier scores: InD ~ N(0, 1), two OoD sets ~ N(shift, 1), the same samples per classifier."""
-    rng = np.random.default_rng(seed)
-    test, a, b = rng.normal(0, 1, n), rng.normal(0, 1, n), rng.normal(0, 1, n)
-    return [{"test": torch.tensor(test + 0.01 * i), "x": torch.tensor(a + shift), "y": torch.tensor(b + shift)}
-            for i in range(k)]
-
-
-def test_a_comparison_holds_only_when_both_tests_do():
-    good, weak = _sample_scores(2.0), _sample_scores(0.5)
-    boots = _boots({"A": good, "B": weak})
-    common = dict(alpha=0.05, unit="trained classifiers", covers="bootstrap")
-    # consistent across classifiers and far apart on the samples: reproduced by both tests
-    consistent = _scores_with({"A": [(0.95, 0.2), (0.96, 0.18), (0.94, 0.21)],
-                               "B": [(0.70, 0.6), (0.72, 0.58), (0.69, 0.62)]})
-    c = kx.compare("A", "B", consistent, boots, **common)
-    assert c.classifiers.verdict == "reproduced" and c.bootstrap.verdict == "reproduced"
-    assert c.verdict.verdict == "reproduced" and c.verdict.p == pytest.approx(max(c.classifiers.p, c.bootstrap.p))
-    assert c.auroc_diffs == pytest.approx([0.25, 0.24, 0.25]) and c.fpr_diffs == pytest.approx([0.4, 0.4, 0.41])
-    # the same samples, but one classifier reverses the order: the variation between trainings is not covered
-    mixed = _scores_with({"A": [(0.95, 0.2), (0.96, 0.18), (0.60, 0.7)],
-                          "B": [(0.70, 0.6), (0.72, 0.58), (0.69, 0.62)]})
-    m = kx.compare("A", "B", mixed, boots, **common)
-    assert m.bootstrap.verdict == "reproduced" and m.classifiers.verdict != "reproduced"
-    assert m.verdict.verdict == "partly"
-    # the t-tests over the classifiers are the claims module's, on AUROC and on −FPR95
-    expected = claims.superiority([0.95, 0.96, 0.60], [0.70, 0.72, 0.69], unit="trained classifiers")
-    assert m.classifiers.p >= expected.p
-    # b against a: both tests say not reproduced
-    r = kx.compare("B", "A", consistent, boots, **common)
-    assert r.verdict.verdict == "not reproduced"
+def test_natural_average_leaves_out_the_noise_sets():
+    table = pd.DataFrame({"detector": ["A"] * 3, "ood_set": ["mnist-5k", "gaussian-noise", "average"],
+                          "FPR95": [0.4, 0.0, 0.2]})
+    assert kx.natural_average(table, ("mnist-5k",), "FPR95")["A"] == pytest.approx(0.4)
 
 
 def test_measure_throughput_reads_slopes_and_speedups_from_the_benchmark(monkeypatch):
@@ -149,34 +132,23 @@ def test_measure_throughput_reads_slopes_and_speedups_from_the_benchmark(monkeyp
     assert t.slope_cop == pytest.approx(0.0, abs=1e-9) and t.n_max == 100000
     assert t.fastest_knn == METHODS["faiss-ivf"]  # √N beats 0.005·N at N = 100,000
     assert t.speedup_cop == pytest.approx(100000 ** 0.5) and t.speedup_corp_sklearn == pytest.approx(50.0)
-    assert t.verdict.verdict == "reproduced" and t.exact_agree and t.recall_ok
+    assert t.cost_holds and t.exact_agree and t.recall_ok and "CoP 0.00" in t.cost_detail
     assert t.ivf_recall == 0.97 and t.ivf_nprobe == 4
 
 
-def test_claims_rows_are_holm_adjusted_and_name_both_tests():
-    names = ["CoP vs PCA", "CoRP vs PCA", "CoRP vs CoP", "CoRP vs KNN", "CoRP vs Mahalanobis",
-             *[f"{k} + {b} vs {b}" for k, b in kx.FUSED]]
+def test_claims_are_the_declared_specs_tested_over_the_classifiers_and_holm_adjusted():
+    from reprobook.chapters.kpca import claim_specs
 
-    def comparison(name, p):
-        a, b = name.split(" vs ")
-        v = claims.Verdict("reproduced", rule="r", p=p, p_raw=p)
-        boot = {"improvement": 0.01, "low": 0.0, "high": 0.02}
-        return kx.Comparison(a, b, [0.01] * 3, [0.02] * 3, v, v, boot, boot, v)
-
-    items = {n: comparison(n, 0.02) for n in names}
-    comparisons = _make(kx.Comparisons, items=items)
-    scores = _make(kx.DetectorScores, best_baseline="Mahalanobis")
-    overview = _make(kx.BenchmarkOverview, n_train=100, n_test=50, dim=16, n_classifiers=3, accuracy_range="80–82%")
-    cost = _make(kx.Throughput, verdict=claims.complexity({"knn": 1.0, "faiss-flat": 1.0, "cop": 0.0, "corp": 0.0},
-                                                   constant=["cop", "corp"], growing=["knn", "faiss-flat"],
-                                                   flat_below=0.2, grows_above=0.5),
-                         fastest_knn="KNN (exact, faiss flat)", slope_knn=1.0, slope_faiss_flat=1.0,
-                         slope_faiss_ivf=0.5, slope_cop=0.0, slope_corp=0.0, ivf_recall=0.97, n_max=30000,
-                         speedup_cop=300.0, speedup_corp=4.0)
-    table = kx.kpca_claims(overview, scores, comparisons, cost, profiles.config("kpca", "smoke"), "smoke", "cpu")
-    assert len(table.rows) == 6 and table.summary.startswith("1 reproduced, 5 partly")
-    for row in table.rows[:5]:  # p = 0.02 five times: Holm multiplies the smallest by 5 → 0.1, reproduced no more
-        assert row["verdict"].verdict == "partly" and row["verdict"].p == pytest.approx(0.1)
-        assert "Holm-adjusted over 5 tests" in row["verdict"].rule
-    assert "Mahalanobis" in table.rows[3]["this_run"] and table.rows[5]["verdict"].verdict == "reproduced"
-    assert "3 classifiers" in table.scale
+    specs = claim_specs(profiles.config("kpca", "smoke"))
+    rng = np.random.default_rng(0)
+    worse = list(0.5 + 0.02 * rng.standard_normal(10))
+    pairs = {s.key: ([w + 0.08 + 0.01 * rng.standard_normal() for w in worse], worse) for s in specs}
+    cmp = _make(kx.Comparisons, pairs=pairs)
+    tests = kx.kpca_claims(specs, cmp, "scale")
+    assert [t.key for t in tests] == [s.key for s in specs]
+    for t, s in zip(tests, specs):
+        expected = claims.superiority(*pairs[s.key], sesoi=s.sesoi, paper_effect=s.paper_effect,
+                                      unit="trained classifiers")
+        assert t.verdict.estimate == pytest.approx(expected.estimate) and t.verdict.family == 5
+        assert t.verdict.p_raw == pytest.approx(expected.p) and t.verdict.verdict == "reproduced"
+        assert t.verdict.n == 10 and t.scale == "scale"

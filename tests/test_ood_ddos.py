@@ -1,4 +1,5 @@
-"""DDoS and its perceptual baselines: anomaly removal, the two similarity terms, the score direction, the cost bench."""
+"""DDoS and its baselines: anomaly removal (on the generation only), the two similarity terms, the score direction,
+the DM-based baseline, the sanity checks and the experiment's units, the cost bench."""
 
 import numpy as np
 import pytest
@@ -9,8 +10,8 @@ from reprobook import benchmarks
 from reprobook.data import vision
 from reprobook.models import SmallCNN
 from reprobook.ood.ddos import (COMPONENTS, AnomalyRemoval, calibration_scales, classifier_view, combine_terms,
-                                ddos_terms, feature_dissimilarity, mse_distance, pair_terms, perceptual_distance,
-                                probability_divergence, ssim_score)
+                                ddos_terms, feature_dissimilarity, image_terms, mse_distance, pair_terms,
+                                perceptual_distance, probability_divergence, ssim_score)
 from reprobook.profiles import ParameterError
 
 SPEC = vision.input_spec("fashion-mnist")
@@ -58,15 +59,17 @@ def test_probability_divergence_is_the_kl_divergence_of_the_softmaxes():
     assert torch.allclose(probability_divergence(a, a), torch.zeros(5, dtype=torch.float64), atol=1e-12)
 
 
-def test_ddos_terms_after_removal_are_the_terms_of_the_clipped_features():
+def test_anomaly_removal_clips_the_reconstruction_only():
     torch.manual_seed(0)
     head = torch.nn.Linear(6, 3)
     train = torch.rand(200, 6)
     removal = AnomalyRemoval(0.1, 0.9).fit(train)
-    z, z_hat = 3 * torch.rand(4, 6), torch.rand(4, 6)
+    z, z_hat = 3 * torch.rand(4, 6), 3 * torch.rand(4, 6)
     got = ddos_terms(head, z, z_hat, removal)
-    plain = ddos_terms(head, removal(z), removal(z_hat), None)
+    plain = ddos_terms(head, z, removal(z_hat), None)  # z as it is, x̂'s features clipped
     assert torch.allclose(got["feature"], plain["feature"]) and torch.allclose(got["probability"], plain["probability"])
+    both = ddos_terms(head, removal(z), removal(z_hat), None)  # the v1 reading clipped both: not this arm
+    assert not torch.allclose(got["feature"], both["feature"])
     assert not torch.allclose(got["feature"], ddos_terms(head, z, z_hat, None)["feature"])
 
 
@@ -101,7 +104,8 @@ def test_every_pair_score_is_larger_for_a_worse_reconstruction():
     removal = AnomalyRemoval(0.01, 0.99).fit(train)
     near, away = pair_terms(model, SPEC, x, close, removal), pair_terms(model, SPEC, x, far, removal)
     scales = calibration_scales(near)
-    s_near, s_away = near.scores(scales), away.scores(scales)
+    s_near = {**near.scores(scales), **image_terms(model, SPEC, x, close).scores()}
+    s_away = {**away.scores(scales), **image_terms(model, SPEC, x, far).scores()}
     assert set(s_near) == {"MSE", "SSIM", "Deep features", *COMPONENTS}
     for name in s_near:
         assert s_away[name].mean() > s_near[name].mean(), name
@@ -129,6 +133,85 @@ def test_throughput_benchmark_table_and_ratios():
     expected = float(np.median(np.array(rounds["ddos"]) / np.array(rounds["classifier"])))
     assert table.loc["ddos", "slowdown"] == pytest.approx(expected)
     assert result.settings["unet_evaluations"] == 100 // 100 + 1  # tiny: t = 100, stride 100
+
+
+# -- the experiment on constructed runs ---------------------------------------------------------------------------------
+def test_held_out_calibration_images_are_never_scored():
+    from reprobook.ood.ddos_experiment import split_rows
+
+    scored, calib = split_rows(100, 30, 20, seed=1)
+    assert len(scored) == 30 and len(calib) == 20 and not set(scored.tolist()) & set(calib.tolist())
+    with pytest.raises(ParameterError, match="'n_calibration'"):
+        split_rows(40, 30, 20)
+
+
+def _fake_run(k=4, pulled=True, seed=0):
+    """A constructed DDoSRun: InD pairs faithful, OoD pairs disparate; ``pulled`` reconstructions move OoD features
+    to the InD cluster (what the DDPM should do)."""
+    from reprobook.ood.ddos import ClassifierView, ImageTerms, PairTerms
+    from reprobook.ood.ddos_experiment import CALIBRATION, DDoSRun
+
+    gen = torch.Generator().manual_seed(seed)
+    n, t = 30, 100
+    head = torch.nn.Linear(4, 3)
+    removal = AnomalyRemoval(0.01, 0.99).fit(torch.rand(200, 4, generator=gen))
+    sets = ("test", "far", CALIBRATION)
+    terms, knn = [], []
+    for _ in range(k):
+        per = {}
+        for s in sets:
+            z = torch.rand(n, 4, generator=gen) + (3.0 if s == "far" else 0.0)
+            z_hat = torch.rand(n, 4, generator=gen) if (pulled or s != "far") else z + 0.01
+            if s != "far":
+                z_hat = z + 0.05 * torch.rand(n, 4, generator=gen)
+            view, view_hat = (ClassifierView(f, head(f).detach(), []) for f in (z, z_hat))
+            per[s] = PairTerms(terms={r: ddos_terms(head, z, z_hat, removal if r else None) for r in (True, False)},
+                               view=view, view_hat=view_hat, abnormal_hat=removal.abnormal(z_hat))
+        terms.append({t: per})
+        knn.append({"x": {s: per[s].view.features.norm(dim=1).double() for s in sets[:2]},
+                    "x̂": {s: per[s].view_hat.features.norm(dim=1).double() for s in sets[:2]}})
+    images = {t: {s: ImageTerms(torch.rand(n, generator=gen).double() + (s == "far"),
+                                torch.rand(n, generator=gen).double(), torch.rand(n, generator=gen).double())
+                  for s in sets}}
+    pixels = {s: torch.rand(n, 1, 28, 28, generator=gen) for s in sets}
+    return DDoSRun(splits=("test", "far"), pixels=pixels, recon={t: pixels}, images=images, terms=terms, knn=knn,
+                   classifier=[{"MSP": {s: torch.rand(n, generator=gen).double() + (s == "far") for s in sets[:2]},
+                                "Energy": {s: torch.rand(n, generator=gen).double() for s in sets[:2]},
+                                "KNN": k_["x"]} for k_ in knn],
+                   seeds=list(range(k)), perceptual_seed=k, main_t=t)
+
+
+def test_the_units_are_the_protected_classifiers_and_the_sanity_checks_gate_the_claims():
+    from reprobook import profiles
+    from reprobook.chapters.ddos import claim_specs
+    from reprobook.ood.ddos_experiment import all_classifiers, ddos_claims, ddos_results, sanity_checks
+
+    cfg = profiles.config("ddos", "smoke", sanity_agreement=0.0, n_pairs=1)
+    run = _fake_run(k=4)
+    table = all_classifiers(run)
+    assert sorted(table.classifier.unique()) == [1, 2, 3, 4]  # one row set per protected classifier
+    results = ddos_results(run, cfg)
+    assert list(results.auroc.columns) == [1, 2, 3, 4] and "DM baseline (MSE + deep, every t)" in results.auroc.index
+    sanity = sanity_checks(run, cfg)
+    specs = claim_specs(profiles.config("ddos", "smoke", n_classifiers=4))
+    tests = ddos_claims(specs, results, sanity, "test")
+    assert [t.verdict.n for t in tests] == [4, 4, 4]
+    failed = sanity_checks(_fake_run(k=4, pulled=False), cfg)
+    assert not failed.ok and "not more InD-like" in failed.reason
+    gated = ddos_claims(specs, results, failed, "test")
+    assert all(t.verdict.verdict == "not comparable" and "sanity" in t.verdict.reason for t in gated)
+
+
+def test_dm_baseline_is_the_mean_of_the_z_scored_distances_over_every_level():
+    from reprobook.ood.ddos import ImageTerms
+    from reprobook.ood.ddos_experiment import CALIBRATION, dm_baseline
+
+    run = _fake_run(k=1)
+    calib = run.images[100][CALIBRATION]
+    mse_z = (run.images[100]["far"].mse - calib.mse.mean()) / calib.mse.std()
+    deep_z = (run.images[100]["far"].perceptual - calib.perceptual.mean()) / calib.perceptual.std()
+    assert torch.allclose(dm_baseline(run)["far"], (mse_z + deep_z) / 2)
+    assert isinstance(calib, ImageTerms)
 
 
 @pytest.mark.parametrize("settings, name", [(dict(n_images=0), "n_images"), (dict(methods=["ddos"]), "methods"),

@@ -12,10 +12,10 @@ from reprobook.profiles import ParameterError
 CFG = profiles.config("ddos", "tiny")
 
 
-def _diffusion(seed=0):
+def _diffusion(seed=0, unet=None, max_t=999):
     torch.manual_seed(seed)
-    return Diffusion(unet=build_unet(CFG, 1, 28).eval(), scheduler_config=noise_scheduler(CFG).config, history=None,
-                     loaded=False, path="", device=torch.device("cpu"), train_seconds=0.0)
+    return Diffusion(unet=unet or build_unet(CFG, 1, 28).eval(), scheduler_config=noise_scheduler(CFG).config,
+                     max_t=max_t, history=None, loaded=False, path="", device=torch.device("cpu"), train_seconds=0.0)
 
 
 def _pixels(n=3, seed=0):
@@ -33,6 +33,51 @@ def test_one_training_step_on_a_tiny_random_unet_moves_the_weights():
     assert all(p.grad is not None for p in unet.parameters())
     optimizer.step()
     assert any(not torch.equal(a, b) for a, b in zip(before, unet.parameters()))
+
+
+def test_training_draws_only_the_noise_levels_up_to_max_t(monkeypatch):
+    scheduler = noise_scheduler(CFG)
+    seen = []
+    real = scheduler.add_noise
+
+    def spy(x0, noise, t):
+        seen.append(t.clone())
+        return real(x0, noise, t)
+
+    monkeypatch.setattr(scheduler, "add_noise", spy)
+    unet = build_unet(CFG, 1, 28)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        ddpm_training_step(unet, scheduler, _pixels(8) * 2 - 1, gen, max_t=40)
+    drawn = torch.cat(seen)
+    assert int(drawn.max()) <= 40 and int(drawn.min()) >= 0 and len(drawn.unique()) > 20
+
+
+class _Oracle(torch.nn.Module):
+    """A perfect noise predictor for known clean images x₀: ε = (x_t − √ᾱ_t·x₀) / √(1 − ᾱ_t)."""
+
+    def __init__(self, x0, scheduler):
+        super().__init__()
+        self.x0, self.alphas = x0, scheduler.alphas_cumprod.double()
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x, t):
+        a = self.alphas[int(t)]
+        eps = (x.double() - a.sqrt() * self.x0[:len(x)].double()) / (1 - a).sqrt()
+        return type("Out", (), {"sample": eps.to(x.dtype)})()
+
+
+def test_ddim_with_a_perfect_noise_predictor_returns_the_input_exactly():
+    x = _pixels(4, seed=5)
+    oracle = _Oracle(x * 2 - 1, noise_scheduler(CFG))
+    for t in (50, 250, 400):
+        out = reconstruct(_diffusion(unet=oracle), x, t, stride=50, generator=torch.Generator().manual_seed(t))
+        assert torch.allclose(out, x, atol=1e-4), t
+
+
+def test_reconstruction_refuses_a_level_the_ddpm_was_not_trained_on():
+    with pytest.raises(ParameterError, match="'t'"):
+        reconstruct(_diffusion(max_t=200), _pixels(1), 300, stride=100)
 
 
 def test_training_is_cached_by_configuration(tmp_path, monkeypatch):

@@ -10,8 +10,9 @@ from sklearn.neighbors import NearestNeighbors
 
 from reprobook import profiles
 from reprobook.models import SmallCNN
-from reprobook.ood.ensemble import (DETECTORS, ensemble_gain, ensemble_scores, gradnorm_scores, mean_features,
-                                    mean_logits, member_subsets, score_ensembles)
+from reprobook.ood.ensemble import (DETECTORS, disjoint_units, endpoint, ensemble_gain, ensemble_scores,
+                                    ensembles_to_score, gradnorm_scores, mean_features, mean_logits, member_subsets,
+                                    pair_matrix, score_ensembles, variance_ratio)
 from reprobook.ood.features import FeatureSet
 from reprobook.ood.modes import Mode, ModeSet, odin_logits, rankfeat_logits
 from reprobook.profiles import ParameterError
@@ -149,16 +150,49 @@ def test_member_subsets_are_all_combinations_or_a_seeded_sample():
         member_subsets(3, 4, 5)
 
 
-def test_study_scores_every_size_and_the_gain_table_reads_it():
-    modes = _modes(3)
-    study = score_ensembles(modes, profiles.config("mode_ensemble", "tiny", knn_k=3, max_subsets=2))
+def test_the_scored_ensembles_are_singles_every_pair_the_units_samples_and_all():
+    cfg = profiles.config("mode_ensemble", "tiny", knn_k=3, max_subsets=2, ensemble_sizes=(1, 2, 3, 5, 6))
+    chosen = ensembles_to_score(6, cfg, seed=0)
+    sizes = {m: sum(len(c) == m for c in chosen) for m in range(1, 7)}
+    assert sizes == {1: 6, 2: 15, 3: 2, 4: 0, 5: 2, 6: 1}
+    assert disjoint_units(6, 2) == [(0, 1), (2, 3), (4, 5)] and disjoint_units(7, 3) == [(0, 1, 2), (3, 4, 5)]
+    assert len(set(chosen)) == len(chosen)
+
+
+def test_study_scores_every_size_and_the_gain_reads_its_units():
+    modes = _modes(4)
+    cfg = profiles.config("mode_ensemble", "tiny", knn_k=3, max_subsets=2, ood_datasets=("far",),
+                          primary_detectors=("MSP", "KNN"))
+    study = score_ensembles(modes, cfg)
     sizes = study.table.groupby("size")["members"].nunique().to_dict()
-    assert sizes == {1: 3, 2: 2, 3: 1}
+    assert sizes == {1: 4, 2: 6, 4: 1}
     assert set(study.table.detector) == set(CFG.detectors)
-    gain = ensemble_gain(study)
-    singles = study.table[study.table["size"] == 1].groupby(["members", "detector"])["FPR95"].mean()
-    for det in CFG.detectors:
-        assert gain.versus.loc[det, "best single FPR95"] == pytest.approx(singles.xs(det, level="detector").min())
+    gain = ensemble_gain(study, cfg, ("far",))
+    primary = endpoint(study, ("MSP", "KNN"), ("far",))
+    # unit (1, 2): the mean of modes 1 and 2 against their pair's ensemble, on the primary endpoint
+    assert gain.units.loc["1+2", "members' mean"] == pytest.approx((primary["1"] + primary["2"]) / 2)
+    assert gain.units.loc["1+2", "ensemble"] == pytest.approx(primary["1+2"])
+    assert gain.n_units == 2 and not gain.per_detector.loc["RankFeat", "in the primary endpoint"]
+    singles, pairs = pair_matrix(primary, 4)
+    assert pairs[0, 1] == pairs[1, 0] == pytest.approx(primary["1+2"]) and pairs[2, 2] == singles[2]
+
+
+def test_variance_ratio_against_the_averaging_null():
+    singles = np.array([0.1, 0.3, 0.5, 0.7])
+    averaged = {(i, j): (singles[i] + singles[j]) / 2 for i in range(4) for j in range(4)}
+    # ensembles exactly the averages: the ratio is 1, the log 0
+    equal = np.array([[averaged[i, j] for j in range(4)] for i in range(4)])
+    assert variance_ratio(singles, equal, np.arange(4)) == pytest.approx(0.0, abs=1e-9)
+    # ensembles half as spread around their mean: log 2
+    centre = equal[np.triu_indices(4, 1)].mean()
+    half = centre + (equal - centre) / 2
+    np.fill_diagonal(half, singles)
+    i, j = np.triu_indices(4, 1)
+    expected = np.log(np.std(equal[i, j], ddof=1) / np.std(half[i, j], ddof=1))
+    assert variance_ratio(singles, half, np.arange(4)) == pytest.approx(expected)
+    # a resample repeating a mode never pairs it with itself; one with a single distinct pair has nothing to compare
+    assert variance_ratio(singles, half, np.array([0, 0, 1, 2, 3])) == pytest.approx(expected)
+    assert variance_ratio(singles, half, np.array([2, 2, 2, 3])) == 0.0
 
 
 # -- the two detectors that need the images -------------------------------------------------------------------------
@@ -170,6 +204,41 @@ def test_odin_with_no_step_gives_the_plain_logits():
         plain = model(x)
     assert torch.allclose(odin_logits(model, x, eps=0.0, temperature=1000.0), plain)
     assert not torch.allclose(odin_logits(model, x, eps=0.05, temperature=1000.0), plain)
+
+
+def test_odin_is_the_official_step_on_the_normalised_input():
+    """utils_ood.py: x̃ = x − ε·(2·1[∇ₓ ≥ 0] − 1), ∇ₓ of CE(f(x)/T, argmax f(x)); logits of x̃ (no division by std)."""
+    torch.manual_seed(3)
+    model = SmallCNN(width=4).eval()
+    x = torch.rand(5, 1, 28, 28)
+    eps, temperature = 0.0014, 1000.0
+    xr = x.clone().requires_grad_(True)
+    out = model(xr)
+    loss = torch.nn.functional.cross_entropy(out / temperature, out.argmax(1).detach())
+    loss.backward()
+    sign = (torch.ge(xr.grad, 0).float() - 0.5) * 2
+    with torch.no_grad():
+        expected = model(x - eps * sign)
+    assert torch.allclose(odin_logits(model, x, eps=eps, temperature=temperature), expected, atol=1e-5)
+
+
+def test_mahalanobis_of_pytorch_ood_is_the_naive_tied_covariance_distance():
+    from pytorch_ood.detector import Mahalanobis
+
+    gen = torch.Generator().manual_seed(4)
+    y = torch.arange(60) % 3
+    z = torch.randn(60, 4, generator=gen) + 3 * torch.eye(3, 4)[y]
+    queries = torch.randn(7, 4, generator=gen) * 2
+    scores = Mahalanobis(None).fit_features(z, y).predict_features(queries)
+    means = torch.stack([z[y == c].mean(0) for c in range(3)])
+    centred = z - means[y]
+    cov = centred.T @ centred / len(z)
+    precision = torch.linalg.pinv(cov)
+    d = torch.stack([((queries - m) @ precision * (queries - m)).sum(1) for m in means], 1).min(1).values
+    # pytorch-ood keeps the covariance undivided by N and scores ½·d: the same score up to the factor 2N, so the
+    # same ranking and the same FPR95 and AUROC as the official code's empirical covariance
+    assert torch.allclose(2 * len(z) * scores.double(), d.double(), rtol=1e-3)
+    assert torch.equal(scores.argsort(), d.argsort())
 
 
 def test_rankfeat_logits_remove_the_rank_one_part_of_the_last_feature_map():

@@ -1,26 +1,27 @@
-"""The K modes (reprobook.ood.modes), the loss between modes (reprobook.ood.landscape) and the chapter's verdicts,
-on the tiny arrays of tests/test_ood_benchmark.py."""
+"""The K modes (reprobook.ood.modes), the loss around and between modes (reprobook.ood.landscape) and the chapter's
+claim tests end to end, on the tiny arrays of tests/test_ood_benchmark.py."""
 
 import numpy as np
 import pytest
 import torch
 from test_ood_benchmark import fake_registry  # noqa: F401  (a fixture: tiny offline arrays)
 
-from reprobook import profiles
-from reprobook.claims import Verdict
-from reprobook.ood.ensemble import ensemble_gain, mode_spread, score_ensembles
-from reprobook.ood.ensemble_claims import mode_ensemble_claims
-from reprobook.ood.landscape import combine_states, mode_landscape, plane_basis, segment_alphas
-from reprobook.ood.modes import (build_modes, describe_modes, mode_seeds, run_scale, scoring_index,
-                                 uniform_cross_entropy)
-from reprobook.chapters.mode_ensemble import PAPER_RANKFEAT, PAPER_RANKFEAT_SOURCE
+from reprobook import claims, profiles
+from reprobook.chapters.mode_ensemble import claim_specs
+from reprobook.models import SmallCNN
+from reprobook.ood import ensemble as ens
+from reprobook.ood import ensemble_claims as tests_of
+from reprobook.ood.landscape import (combine_states, filter_normalized_direction, mode_segment, mode_slices,
+                                     segment_alphas, slice_depths)
+from reprobook.ood.modes import build_modes, convergence, describe_modes, mode_seeds, msp_loss, run_scale, scoring_index
 from reprobook.profiles import ParameterError
 
 
 def _cfg(**overrides):
     values = dict(n_train=60, n_test=20, n_ood=10, epochs=1, batch_size=16, n_modes=2, knn_k=3, n_boot=5,
                   model_kwargs={"in_channels": 1, "num_classes": 10, "width": 4}, landscape_points=3,
-                  landscape_samples=8, bn_samples=16, plane_points=3, max_subsets=2)
+                  landscape_samples=8, bn_samples=16, slice_points=3, slice_samples=8, max_subsets=2,
+                  ensemble_sizes=(1, 2), null_draws=20)
     values.update(overrides)
     return profiles.config("mode_ensemble", "smoke", **values)
 
@@ -60,11 +61,21 @@ def test_mode_seeds_and_scoring_index():
     assert torch.equal(scoring_index(5, None, 0), torch.arange(5)) and torch.equal(scoring_index(5, 9, 0), torch.arange(5))
 
 
-def test_uniform_cross_entropy_is_log_c_for_a_flat_prediction_and_grows_with_confidence():
-    flat = torch.zeros(2, 10)
-    assert torch.allclose(uniform_cross_entropy(flat), torch.full((2,), float(np.log(10))))
-    sharp = torch.tensor([[8.0] + [0.0] * 9])
-    assert uniform_cross_entropy(sharp) > uniform_cross_entropy(flat[:1])
+def test_msp_loss_is_the_cross_entropy_to_the_predicted_class():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+    expected = torch.nn.functional.cross_entropy(logits, logits.argmax(1), reduction="none").double()
+    assert torch.allclose(msp_loss(logits), expected)
+    assert float(msp_loss(torch.zeros(1, 10))) == pytest.approx(np.log(10))  # its largest value: log C
+
+
+def test_convergence_reads_the_last_epoch_drop_of_every_mode():
+    import pandas as pd
+
+    table = pd.DataFrame({"InD train loss": [0.30, 0.31], "train loss, epoch before": [0.305, 0.312]})
+    assert convergence(table, 0.02)[0]
+    still = table.assign(**{"train loss, epoch before": [0.305, 0.40]})  # mode 2 dropped 22 % in its last epoch
+    converged, detail = convergence(still, 0.02)
+    assert not converged and "mode 2" in detail
 
 
 # -- the landscape ------------------------------------------------------------------------------------------------------
@@ -86,30 +97,53 @@ def test_segment_grid_contains_both_modes():
         segment_alphas(3, -1)
 
 
-def test_plane_basis_is_orthonormal_and_puts_the_modes_at_their_coordinates():
-    gen = torch.Generator().manual_seed(0)
-    states = [{"w": torch.randn(3, 4, generator=gen), "b": torch.randn(4, generator=gen)} for _ in range(3)]
-    u, v, coords = plane_basis(states)
-    flat = lambda s: torch.cat([s["w"].flatten(), s["b"]]).double()
-    assert float(flat(u).norm()) == pytest.approx(1) and float(flat(v).norm()) == pytest.approx(1)
-    assert float(flat(u) @ flat(v)) == pytest.approx(0, abs=1e-6)  # float32 directions
-    for (a, b), s in zip(coords, states):
-        assert torch.allclose(flat(states[0]) + a * flat(u) + b * flat(v), flat(s), atol=1e-5)
+def test_filter_normalised_directions_match_each_filter_and_leave_biases_and_batchnorm():
+    model = SmallCNN(width=4)
+    d = filter_normalized_direction(model, torch.Generator().manual_seed(0))
+    for name, p in model.named_parameters():
+        if p.dim() < 2:
+            assert torch.equal(d[name], torch.zeros_like(p)), name
+        else:
+            assert torch.allclose(d[name].flatten(1).norm(dim=1), p.detach().flatten(1).norm(dim=1), rtol=1e-5), name
 
 
-def test_landscape_and_the_verdicts_on_tiny_modes(fake_registry):  # noqa: F811
-    cfg = _cfg(n_modes=3, detectors=("MSP", "KNN", "RankFeat"))
+def test_slice_depth_is_zero_at_a_minimum_and_the_relative_dip_elsewhere():
+    import pandas as pd
+
+    rows = []
+    for a in (-1.0, 0.0, 1.0):
+        for b in (-1.0, 0.0, 1.0):
+            rows.append({"mode": 1, "a": a, "b": b, "set": "InD test", "loss": 1.0 + a * a + b * b})
+            rows.append({"mode": 1, "a": a, "b": b, "set": "far", "loss": 2.0 - 0.5 * (a == 1.0 and b == 1.0)})
+    depths = slice_depths(pd.DataFrame(rows))
+    assert depths.loc[1, "InD"] == 0.0 and depths.loc[1, "far"] == pytest.approx(0.25)
+    assert depths.loc[1, "OoD"] == pytest.approx(0.25)
+
+
+# -- the chapter end to end on tiny modes -------------------------------------------------------------------------------
+def test_landscape_and_the_claim_tests_on_tiny_modes(fake_registry):  # noqa: F811
+    cfg = _cfg(n_modes=4, detectors=("MSP", "KNN", "RankFeat"), primary_detectors=("MSP", "KNN"))
     modes = build_modes(cfg, seed=0, device="cpu", progress=False, n_score=8)
-    landscape = mode_landscape(modes, cfg)
-    assert list(landscape.segment.columns) == ["alpha", "InD test", *modes.ood_sets]
-    assert len(landscape.segment) == 3 + 2 * round(0.25 / 0.5) and len(landscape.plane) == 9
-    assert (landscape.segment.drop(columns="alpha") > 0).all().all()
-    training = describe_modes(modes)
-    study = score_ensembles(modes, cfg)
-    spread, gain = mode_spread(study, cfg), ensemble_gain(study)
-    verdicts = mode_ensemble_claims(training, study, spread, gain, landscape, cfg, "tiny test", PAPER_RANKFEAT,
-                                    PAPER_RANKFEAT_SOURCE)
-    assert len(verdicts.rows) == 6 and all(isinstance(r["verdict"], Verdict) for r in verdicts.rows)
-    adjusted = [v for v in verdicts.verdicts.values() if v.p is not None]
-    assert all("Holm-adjusted" in v.rule for v in adjusted) and verdicts.n_tests == len(adjusted)
-    assert set(verdicts.per_detector.index) == set(cfg.detectors)
+    natural = ("mnist-5k", "animal-silhouettes")
+    slices = mode_slices(modes, cfg, natural)
+    assert len(slices.table) == 4 * 9 * 3 and set(slices.depths.columns) >= {"InD", "OoD", *natural}
+    segment = mode_segment(modes, cfg, natural)
+    assert list(segment.segment.columns) == ["alpha", "InD test", *natural]
+    training = describe_modes(modes, cfg.converged_tolerance)
+    study = ens.score_ensembles(modes, cfg)
+    spread, gain = ens.mode_spread(study, cfg), ens.ensemble_gain(study, cfg, natural)
+    specs = claim_specs(cfg)
+    per_mode, rounds = ens.fluctuation_inputs(spread, cfg.primary_detectors, natural)
+    assert per_mode.shape == (4, 4) and rounds.shape == (4, cfg.n_boot)
+    fluct = tests_of.fluctuation_claim(specs[2], per_mode, rounds, draws=cfg.null_draws, family=5)
+    results = [tests_of.alike_test(specs[0], training.table["InD test accuracy"], training.table["InD test loss"],
+                                   cfg.alike_loss_margin),
+               claims.evaluate(specs[1], slices.depths["OoD"], slices.depths["InD"]), fluct.test,
+               claims.evaluate(specs[3], gain.units["members' mean"], gain.units["ensemble"]),
+               tests_of.variance_test(specs[4], gain.singles, gain.pairs, 5, ens.variance_ratio)]
+    guarded = tests_of.guard_modes(results, training.converged, training.convergence_detail, training.disagreement)
+    final = claims.holm_tests(guarded)
+    assert [t.key for t in final] == ["alike", "landscape", "fluctuates", "improves", "variance"]
+    if not training.converged:  # one epoch: the run cannot test claims about converged modes
+        assert all(t.verdict.verdict == "not comparable" and "not converged" in t.verdict.reason for t in final)
+    assert "K = 4 modes (seeds 0, 1, 2, 3)" in run_scale(modes, "smoke")

@@ -29,7 +29,7 @@ from . import check_methods as _check_methods
 
 METHODS: dict[str, str] = {"classifier": "classifier detector (MSP on one forward pass)",
                            "reconstruction": "diffusion reconstruction alone (noise to t, DDIM to 0)",
-                           "ddos": "DDoS (reconstruction, classifier on x and x̂, both terms)"}
+                           "ddos": "DDoS (reconstruction, classifier on x and x̂, anomaly removal on x̂, both terms)"}
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": dict(warmup=0, repeats=2),
     "smoke": dict(warmup=1, repeats=3),
@@ -76,8 +76,8 @@ def measure(device: torch.device, profile: str, **settings: Any):
         torch.manual_seed(seed)
         model = build_model(cfg.model, **cfg.model_kwargs).to(device).eval()
         unet = build_unet(cfg, spec.channels, spec.size).to(device).eval()
-    diffusion = Diffusion(unet=unet, scheduler_config=noise_scheduler(cfg).config, history=None, loaded=False,
-                          path="", device=device, train_seconds=0.0)
+    diffusion = Diffusion(unet=unet, scheduler_config=noise_scheduler(cfg).config, max_t=cfg.ddpm_timesteps - 1,
+                          history=None, loaded=False, path="", device=device, train_seconds=0.0)
     pixels = torch.rand(n_images, spec.channels, spec.size, spec.size, generator=torch.Generator().manual_seed(seed))
     removal = AnomalyRemoval(cfg.clip_low, cfg.clip_high).fit(torch.rand(256, model.head.in_features))
 

@@ -28,19 +28,35 @@ class OODConfig(ChapterConfig):
     momentum: float = 0.9
     weight_decay: float = 5e-4
     augment: bool = True
+    # The converged regime the Part II claims are about: each classifier's last epoch lowered its training loss by
+    # less than this fraction of the epoch before (a run still improving is not a trained mode)
+    converged_tolerance: float = 0.02
+
+
+# The synthetic OoD sets (noise): scored and shown, but every claim's endpoint averages over the natural sets
+SYNTHETIC_OOD: tuple[str, ...] = ("gaussian-noise", "uniform-noise")
+NATURAL_OOD_SMOKE: tuple[str, ...] = ("mnist-5k", "animal-silhouettes", "cifar10-test")
+
+
+def natural_sets(names) -> tuple[str, ...]:
+    """The natural OoD sets among ``names`` (every set but the synthetic noise)."""
+    return tuple(n for n in names if n not in SYNTHETIC_OOD)
 
 
 SMOKE = dict(
     in_dataset="fashion-mnist",
-    ood_datasets=("mnist-5k", "animal-silhouettes", "cifar10-test", "gaussian-noise", "uniform-noise"),
+    ood_datasets=(*NATURAL_OOD_SMOKE, *SYNTHETIC_OOD),
     model="small_cnn",
-    model_kwargs={"in_channels": 1, "num_classes": 10, "width": 16},
-    # 20,000 images × 5 epochs: an epoch takes about 5.2 s on this 2-core CPU (measured), so the five modes of
-    # the mode-ensemble chapter, which every Part II chapter shares, fit its 240 s budget cold (10 epochs made it 362 s)
-    n_train=20000,
+    # stride-2 convolutions halve the sides (about half the time per step of max-pooling on a CPU)
+    model_kwargs={"in_channels": 1, "num_classes": 10, "width": 16, "downsample": "stride"},
+    # 8,000 images × 20 epochs: the ten modes of the mode-ensemble chapter, which every Part II chapter shares,
+    # train to a plateau of their training loss (the converged regime the claims are about) within its 360 s budget
+    # cold. Measured on this 2-core CPU: 0.12–0.13 ms per image and epoch with stride-2 convolutions; 15 epochs
+    # left a last-epoch drop of 1.6 % (8,000 images) and 10 epochs 3.6 % (12,000), against the 2 % tolerance
+    n_train=8000,
     n_test=2000,
     n_ood=2000,
-    epochs=5,
+    epochs=20,
     batch_size=128,
     lr=0.1,
     weight_decay=5e-4,

@@ -1,27 +1,30 @@
 """DDoS: the disparity between a test image and its diffusion reconstruction, in the classifier's feature and
-probability spaces, after anomalous activations are removed; and the perceptual baselines it is compared with.
+probability spaces, with the abnormal OoD information removed from the generation; the perceptual and DM-based
+baselines it is compared with.
 
-Explained in ``notebooks/ood/ddos.ipynb`` (Fang et al., 2024, :cite:`fang2024ddos`; no official code was
-found). The reconstruction x̂ of a test image x comes from :func:`reprobook.ood.diffusion.reconstruct`; a
-detector scores the pair (x, x̂). Every score follows the book's convention: larger means more likely OoD.
+Explained in ``notebooks/ood/ddos.ipynb`` (Fang et al., 2024, :cite:`fang2024ddos`, arXiv 2409.10094v2; no
+official code was found). The reconstruction x̂ of a test image x comes from
+:func:`reprobook.ood.diffusion.reconstruct`; a detector scores the pair (x, x̂). Every score follows the book's
+convention: larger means more likely OoD.
 
-Perceptual baselines (what earlier diffusion-based detectors use):
+Perceptual baselines (what earlier diffusion-based detectors use), independent of the protected classifier:
 
 * MSE: (1/P) Σ_p (x_p − x̂_p)² over the P pixel values in [0, 1];
 * SSIM (Wang et al., 2004; ``pytorch-msssim``, Gaussian window 11, σ = 1.5): the score is −SSIM(x, x̂);
 * a deep perceptual distance in the manner of LPIPS (Zhang et al., 2018), whose learned weights cannot be
-  downloaded here: the protected classifier's own intermediate activations a_l (the output of each
-  convolutional stage), unit-normalised over channels at every position, d = Σ_l mean_{h,w} ‖â_l(x) − â_l(x̂)‖²,
+  downloaded here: the intermediate activations a_l of a *perceptual network* (a trained mode that is not the
+  protected classifier), unit-normalised over channels at every position, d = Σ_l mean_{h,w} ‖â_l(x) − â_l(x̂)‖²,
   with uniform layer weights instead of LPIPS's learned ones.
 
 DDoS, the formulas this book chose (the paper's are not public; each choice is argued in the chapter):
 
-* anomaly removal A(z)_d = min(max(z_d, l_d), u_d), l_d and u_d the ``clip_low`` and ``clip_high`` quantiles of
-  dimension d over the InD training features: activations inside the InD range pass unchanged;
-* feature-space dissimilarity s_f = 1 − cos(A(z), A(ẑ)) of the penultimate features z = φ(x), ẑ = φ(x̂);
-* probability-space divergence s_p = KL(p ‖ p̂), p = softmax(h(A(z))), p̂ = softmax(h(A(ẑ))), h the last layer;
-* the score s = s_f / m_f + s_p / m_p, each term divided by its median m on reconstructed InD training
-  images, so that neither term dominates by its units.
+* anomaly removal on the generation only, A(ẑ)_d = min(max(ẑ_d, l_d), u_d), l_d and u_d the ``clip_low`` and
+  ``clip_high`` quantiles of dimension d over the InD training features; the test image's own features z are
+  left as they are (clipping them would remove the very signal the disparity measures);
+* feature-space dissimilarity s_f = 1 − cos(z, A(ẑ)) of the penultimate features z = φ(x), ẑ = φ(x̂);
+* probability-space divergence s_p = KL(p ‖ p̂), p = softmax(h(z)), p̂ = softmax(h(A(ẑ))), h the last layer;
+* the score s = s_f / m_f + s_p / m_p, each term divided by its median m on held-out InD test images (not scored,
+  not seen in training), so that neither term dominates by its units.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from ..checks import ParameterError, check_fraction
 PERCEPTUAL = ("MSE", "SSIM", "Deep features")
 DDOS = "DDoS"
 DDOS_NO_REMOVAL = "DDoS without anomaly removal"
-COMPONENTS = {  # name → (terms, anomaly removal)
+COMPONENTS = {  # name → (terms, anomaly removal on x̂)
     DDOS: (("feature", "probability"), True),
     DDOS_NO_REMOVAL: (("feature", "probability"), False),
     "DDoS feature term only": (("feature",), True),
@@ -46,7 +49,8 @@ COMPONENTS = {  # name → (terms, anomaly removal)
     "feature term, no removal": (("feature",), False),
     "probability term, no removal": (("probability",), False),
 }
-CLASSIFIER = ("MSP", "Energy", "ReAct", "KNN")
+DM_BASELINE = "DM baseline (MSE + deep, every t)"
+CLASSIFIER = ("MSP", "Energy", "KNN")
 
 
 # ------------------------------------------------------------------------------------------------ anomaly removal
@@ -101,9 +105,10 @@ def probability_divergence(logits: Tensor, logits_hat: Tensor) -> Tensor:
 
 
 def ddos_terms(head: nn.Module, z: Tensor, z_hat: Tensor, removal: AnomalyRemoval | None) -> dict[str, Tensor]:
-    """The two DDoS terms of the pairs (z, ẑ), after anomaly removal when ``removal`` is given."""
+    """The two DDoS terms of the pairs (z, ẑ); with ``removal``, the reconstruction's features ẑ are clipped
+    (the test image's z never are)."""
     if removal is not None:
-        z, z_hat = removal(z), removal(z_hat)
+        z_hat = removal(z_hat)  # A(ẑ): the abnormal information removed from the generation only
     with torch.no_grad():
         logits, logits_hat = head(z.float()), head(z_hat.float())
     return {"feature": feature_dissimilarity(z, z_hat), "probability": probability_divergence(logits, logits_hat)}
@@ -147,9 +152,10 @@ class ClassifierView:
 
 
 @torch.no_grad()
-def classifier_view(model: nn.Module, x: Tensor, batch_size: int = 500) -> ClassifierView:
-    """Features (``model.features``), logits (``model.head``) and the outputs of :func:`activation_layers`."""
-    layers = activation_layers(model)
+def classifier_view(model: nn.Module, x: Tensor, batch_size: int = 500, activations: bool = True) -> ClassifierView:
+    """Features (``model.features``), logits (``model.head``) and, with ``activations``, the outputs of
+    :func:`activation_layers`."""
+    layers = activation_layers(model) if activations else []
     device = next(model.parameters()).device
     feats, logits, acts = [], [], [[] for _ in layers]
     caught: list[Tensor] = []
@@ -173,7 +179,7 @@ def classifier_view(model: nn.Module, x: Tensor, batch_size: int = 500) -> Class
 
 def perceptual_distance(view: ClassifierView, view_hat: ClassifierView) -> Tensor:
     """d = Σ_l mean_{h,w} ‖â_l(x) − â_l(x̂)‖², â the activations unit-normalised over channels (LPIPS without
-    its learned weights, on the protected classifier's stages)."""
+    its learned weights, on the stages of a perceptual network other than the protected classifier)."""
     total = 0.0
     for a, b in zip(view.activations, view_hat.activations):
         # â = a / ‖a‖ over the channels, at every position
@@ -184,44 +190,64 @@ def perceptual_distance(view: ClassifierView, view_hat: ClassifierView) -> Tenso
 
 
 @dataclass
-class PairTerms:
-    """The raw ingredients of every pair detector for one set of pairs (all per image, CPU, float64)."""
+class ImageTerms:
+    """The perceptual distances of a set of pairs (x, x̂), per image (CPU, float64): what no protected classifier
+    enters."""
 
     mse: Tensor
     ssim: Tensor
     perceptual: Tensor
-    terms: dict[bool, dict[str, Tensor]]  # anomaly removal? → {"feature", "probability"}
-    abnormal: Tensor  # fraction of x's activations outside the InD range
-    abnormal_hat: Tensor  # ... of x̂'s
 
-    def scores(self, scales: Mapping[bool, Mapping[str, float]]) -> dict[str, Tensor]:
-        """Outlier scores of the perceptual baselines and of every DDoS variant (:data:`COMPONENTS`)."""
-        out = {"MSE": self.mse, "SSIM": self.ssim, "Deep features": self.perceptual}
-        for name, (use, removal) in COMPONENTS.items():
-            out[name] = combine_terms(self.terms[removal], scales[removal], use)
-        return out
+    def scores(self) -> dict[str, Tensor]:
+        return {"MSE": self.mse, "SSIM": self.ssim, "Deep features": self.perceptual}
 
 
-def pair_terms(model: nn.Module, spec: Any, pixels: Tensor, pixels_hat: Tensor, removal: AnomalyRemoval) -> PairTerms:
-    """Compute :class:`PairTerms` of the pairs (x, x̂), both given as pixels in [0, 1]."""
+def image_terms(perceptual_net: nn.Module, spec: Any, pixels: Tensor, pixels_hat: Tensor) -> ImageTerms:
+    """MSE, −SSIM and the deep distance on ``perceptual_net``'s stages, of pairs given as pixels in [0, 1]."""
     from .diffusion import from_pixels
 
-    view = classifier_view(model, from_pixels(pixels, spec))
-    view_hat = classifier_view(model, from_pixels(pixels_hat, spec))
-    return PairTerms(mse=mse_distance(pixels, pixels_hat), ssim=ssim_score(pixels, pixels_hat),
-                     perceptual=perceptual_distance(view, view_hat),
-                     terms={True: ddos_terms(model.head, view.features, view_hat.features, removal),
+    view = classifier_view(perceptual_net, from_pixels(pixels, spec))
+    view_hat = classifier_view(perceptual_net, from_pixels(pixels_hat, spec))
+    return ImageTerms(mse=mse_distance(pixels, pixels_hat), ssim=ssim_score(pixels, pixels_hat),
+                      perceptual=perceptual_distance(view, view_hat))
+
+
+@dataclass
+class PairTerms:
+    """One protected classifier on a set of pairs (x, x̂): the DDoS terms with and without anomaly removal, and
+    what the classifier computes of x and of x̂ (for the sanity checks)."""
+
+    terms: dict[bool, dict[str, Tensor]]  # anomaly removal on x̂? → {"feature", "probability"}
+    view: ClassifierView  # of x (features, logits)
+    view_hat: ClassifierView  # of x̂
+    abnormal_hat: Tensor  # fraction of x̂'s activations outside the InD range (what the removal changes)
+
+    def scores(self, scales: Mapping[bool, Mapping[str, float]]) -> dict[str, Tensor]:
+        """Outlier scores of every DDoS variant (:data:`COMPONENTS`)."""
+        return {name: combine_terms(self.terms[removal], scales[removal], use)
+                for name, (use, removal) in COMPONENTS.items()}
+
+
+def pair_terms(model: nn.Module, spec: Any, pixels: Tensor, pixels_hat: Tensor, removal: AnomalyRemoval,
+               view: ClassifierView | None = None) -> PairTerms:
+    """:class:`PairTerms` of the protected ``model`` on pairs given as pixels in [0, 1] (``view``: the model's
+    view of ``pixels``, when already computed)."""
+    from .diffusion import from_pixels
+
+    view = view or classifier_view(model, from_pixels(pixels, spec), activations=False)
+    view_hat = classifier_view(model, from_pixels(pixels_hat, spec), activations=False)
+    return PairTerms(terms={True: ddos_terms(model.head, view.features, view_hat.features, removal),
                             False: ddos_terms(model.head, view.features, view_hat.features, None)},
-                     abnormal=removal.abnormal(view.features), abnormal_hat=removal.abnormal(view_hat.features))
+                     view=view, view_hat=view_hat, abnormal_hat=removal.abnormal(view_hat.features))
 
 
 def calibration_scales(terms: PairTerms) -> dict[bool, dict[str, float]]:
-    """m_term: the median of each DDoS term over InD calibration pairs, with and without anomaly removal."""
+    """m_term: the median of each DDoS term over held-out InD pairs, with and without anomaly removal."""
     return {removal: {name: max(float(values.median()), 1e-12) for name, values in per.items()}
             for removal, per in terms.terms.items()}
 
 
-__all__ = ["AnomalyRemoval", "CLASSIFIER", "COMPONENTS", "ClassifierView", "DDOS", "DDOS_NO_REMOVAL", "PERCEPTUAL",
-           "PairTerms", "activation_layers", "calibration_scales", "classifier_view", "combine_terms", "ddos_terms",
-           "feature_dissimilarity", "mse_distance", "pair_terms", "perceptual_distance", "probability_divergence",
-           "ssim_score"]
+__all__ = ["AnomalyRemoval", "CLASSIFIER", "COMPONENTS", "ClassifierView", "DDOS", "DDOS_NO_REMOVAL", "DM_BASELINE",
+           "ImageTerms", "PERCEPTUAL", "PairTerms", "activation_layers", "calibration_scales", "classifier_view",
+           "combine_terms", "ddos_terms", "feature_dissimilarity", "image_terms", "mse_distance", "pair_terms",
+           "perceptual_distance", "probability_divergence", "ssim_score"]

@@ -1,16 +1,17 @@
-"""The DDoS chapter's experiment: reconstruct the scored images at every noise level, score every detector,
-tabulate, ablate, and give the verdicts.
+"""The DDoS chapter's experiment: reconstruct the scored images at every noise level once, score every detector
+for every protected classifier, check that the diffusion model does what the method needs, and test the claims.
 
 Explained in ``notebooks/ood/ddos.ipynb``. :func:`run_ddos` does the expensive part once (one DDIM
-reconstruction of every scored image per noise level t, and of a few InD training images that calibrate
-the DDoS terms); the analyses (:func:`ddos_results`, :func:`noise_ablation`, :func:`component_ablation`,
-:func:`ddos_claims`) only re-score what it kept.
+reconstruction of every scored image and of the held-out InD calibration images per noise level t; the
+perceptual distances on the perceptual network; each protected classifier's view of x and x̂); the analyses
+(:func:`sanity_checks`, :func:`ddos_results`, :func:`noise_ablation`, :func:`component_ablation`,
+:func:`ddos_claims`) only re-score what it kept. The units of every claim are the protected classifiers.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,31 +19,33 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import claims
 from ..checks import ParameterError
-from ..claims import bootstrap_superiority, holm
 from ..results import glued
-from .ddos import (CLASSIFIER, COMPONENTS, DDOS, DDOS_NO_REMOVAL, PERCEPTUAL, AnomalyRemoval, PairTerms,
-                   calibration_scales, pair_terms)
-from .diffusion import Diffusion, reconstruct, to_pixels
-from .metrics import bootstrap_average, compare_bootstrapped, ood_metrics
+from .ddos import (CLASSIFIER, COMPONENTS, DDOS, DDOS_NO_REMOVAL, DM_BASELINE, PERCEPTUAL, AnomalyRemoval, ImageTerms,
+                   PairTerms, calibration_scales, classifier_view, image_terms, pair_terms)
+from .diffusion import Diffusion, from_pixels, reconstruct, to_pixels
+from .metrics import ood_metrics
 from .modes import scoring_index
 
-SOURCE = "Fang et al. (2024), abstract (arXiv 2409.10094)"
+CALIBRATION = "calibration"  # held-out InD test images: the scales of the DDoS terms and of the DM baseline
 
 
 @dataclass
 class DDoSRun:
-    """The scored images, their reconstructions and the raw ingredients of every detector, per noise level t."""
+    """The scored images, their reconstructions and the raw ingredients of every detector, per noise level t and
+    protected classifier k."""
 
     splits: tuple[str, ...]  # "test", then the OoD sets
-    pixels: dict[str, Tensor]  # the scored images of each split, pixels in [0, 1]
+    pixels: dict[str, Tensor]  # the scored images of each split (and the calibration images), pixels in [0, 1]
     recon: dict[int, dict[str, Tensor]]  # t → split → x̂
-    terms: dict[int, dict[str, PairTerms]]  # t → split → per-pair ingredients
-    scales: dict[int, dict[bool, dict[str, float]]]  # t → anomaly removal? → term → calibration median
-    classifier: dict[str, dict[str, Tensor]]  # detector on x alone → split → scores
-    removal: AnomalyRemoval
+    images: dict[int, dict[str, ImageTerms]]  # t → split → perceptual distances (the perceptual network)
+    terms: list[dict[int, dict[str, PairTerms]]]  # k → t → split → DDoS ingredients of classifier k
+    knn: list[dict[str, dict[str, Tensor]]]  # k → "x" / "x̂" → split → KNN outlier scores (main t)
+    classifier: list[dict[str, dict[str, Tensor]]]  # k → detector on x alone → split → scores
+    seeds: list[int]  # the protected classifiers' seeds
+    perceptual_seed: int
     main_t: int
-    n_calibration: int
     seconds: dict[int, float] = field(default_factory=dict)  # t → reconstruction seconds (all images)
 
     @property
@@ -53,16 +56,27 @@ class DDoSRun:
     def noise_levels(self) -> list[int]:
         return sorted(self.recon)
 
-    def scores(self, t: int | None = None) -> dict[str, dict[str, Tensor]]:
-        """``scores[detector][split]`` at noise level ``t`` (default: the main one), classifier detectors included."""
+    @property
+    def n_classifiers(self) -> int:
+        return len(self.terms)
+
+    def scales(self, k: int, t: int) -> dict[bool, dict[str, float]]:
+        return calibration_scales(self.terms[k][t][CALIBRATION])
+
+    def scores(self, k: int, t: int | None = None) -> dict[str, dict[str, Tensor]]:
+        """``scores[detector][split]`` of classifier ``k`` at noise level ``t`` (default: the main one): the
+        perceptual distances, every DDoS variant, the DM baseline, and the detectors on x alone."""
         t = self.main_t if t is None else t
-        if t not in self.terms:
+        if t not in self.recon:
             raise ParameterError("t", t, ", ".join(str(v) for v in self.noise_levels))
         out: dict[str, dict[str, Tensor]] = {}
-        for split, terms in self.terms[t].items():
-            for name, values in terms.scores(self.scales[t]).items():
+        for split in self.splits:
+            for name, values in self.images[t][split].scores().items():
                 out.setdefault(name, {})[split] = values
-        return {**out, **self.classifier}
+            for name, values in self.terms[k][t][split].scores(self.scales(k, t)).items():
+                out.setdefault(name, {})[split] = values
+        out[DM_BASELINE] = dm_baseline(self)
+        return {**out, **self.classifier[k]}
 
 
 def _images(dataset, rows: Tensor) -> Tensor:
@@ -78,52 +92,97 @@ def training_pixels(bench: Any, n: int | None, *, seed: int = 0) -> Tensor:
     return to_pixels(_images(bench.train_dataset, rows), vision.input_spec(bench.config.in_dataset)).clamp(0, 1)
 
 
-def run_ddos(bench: Any, diffusion: Diffusion, cfg: Any, *, seed: int = 0,
-             log: Callable[[str], None] | None = None) -> DDoSRun:
-    """Reconstruct ``cfg.n_score`` images of every split (and ``cfg.n_calibration`` InD training images) at each
-    noise level of ``cfg.t_grid`` and ``cfg.noise_t``; compute every detector's ingredients."""
+def split_rows(n_test: int, n_score: int | None, n_calibration: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """The scored InD test rows and the held-out calibration rows, disjoint (seeded)."""
+    gen = torch.Generator().manual_seed(2000 + seed)
+    order = torch.randperm(n_test, generator=gen)
+    scored = n_test - n_calibration if n_score is None else n_score
+    if scored + n_calibration > n_test:
+        raise ParameterError("n_calibration", n_calibration,
+                             f"at most {n_test - scored} (the InD test images not scored: {n_test} − {scored})")
+    return order[:scored].sort().values, order[scored:scored + n_calibration].sort().values
+
+
+def _as_features(view: Any) -> Any:
+    from .features import FeatureSet
+
+    return FeatureSet(view.features, view.logits, torch.full((len(view.features),), -1, dtype=torch.long))
+
+
+def run_ddos(benches: Sequence[Any], perceptual: Any, diffusion: Diffusion, cfg: Any, *, seeds: Sequence[int],
+             perceptual_seed: int, seed: int = 0, log: Callable[[str], None] | None = None) -> DDoSRun:
+    """Reconstruct ``cfg.n_score`` images of every split and ``cfg.n_calibration`` held-out InD test images at each
+    noise level of ``cfg.t_grid`` (and ``cfg.noise_t``); the perceptual distances on ``perceptual``'s network (the
+    mode of ``perceptual_seed``); every protected classifier's (``benches``, of ``seeds``) DDoS ingredients, and its
+    detectors on x alone, KNN on x̂ too."""
     from ..data import vision
     from .detectors import pytorch_ood_baselines
     from .metrics import detector_scores, fit_detector
 
     say = log or (lambda _m: None)
     spec = vision.input_spec(cfg.in_dataset)
-    splits = ("test", *bench.ood)
-    index = {s: scoring_index(len(bench.features(s)), cfg.n_score, seed=2000 + i) for i, s in enumerate(splits)}
-    pixels = {s: to_pixels(_images(bench.dataset(s), index[s]), spec) for s in splits}
-    calib_rows = scoring_index(len(bench.train_dataset), cfg.n_calibration, seed=3000)
-    calibration = to_pixels(_images(bench.train_dataset, calib_rows), spec)
-    removal = AnomalyRemoval(cfg.clip_low, cfg.clip_high).fit(bench.train.features)
-    recon, terms, scales, seconds = {}, {}, {}, {}
+    first = benches[0]
+    splits = ("test", *first.ood)
+    test_rows, calib_rows = split_rows(len(first.test_dataset), cfg.n_score, cfg.n_calibration, seed)
+    index = {"test": test_rows, **{s: scoring_index(len(first.features(s)), cfg.n_score, seed=2001 + i)
+                                   for i, s in enumerate(first.ood)}}
+    pixels = {s: to_pixels(_images(first.dataset(s), index[s]), spec) for s in splits}
+    pixels[CALIBRATION] = to_pixels(_images(first.test_dataset, calib_rows), spec)
+    sets = (*splits, CALIBRATION)
+    recon, images, seconds = {}, {}, {}
     for t in sorted({*cfg.t_grid, cfg.noise_t}):
         clock = time.perf_counter()
         generator = torch.Generator().manual_seed(1_000_003 * seed + t)
-        calib_hat = reconstruct(diffusion, calibration, t, stride=cfg.ddim_stride, generator=generator)
-        scales[t] = calibration_scales(pair_terms(bench.model, spec, calibration, calib_hat, removal))
-        recon[t] = {s: reconstruct(diffusion, pixels[s], t, stride=cfg.ddim_stride, generator=generator) for s in splits}
+        recon[t] = {s: reconstruct(diffusion, pixels[s], t, stride=cfg.ddim_stride, generator=generator) for s in sets}
         seconds[t] = time.perf_counter() - clock
-        terms[t] = {s: pair_terms(bench.model, spec, pixels[s], recon[t][s], removal) for s in splits}
-        say(f"t = {t}: {sum(len(p) for p in pixels.values()) + len(calibration)} images reconstructed in "
-            f"{seconds[t]:.0f} s")
-    baselines = pytorch_ood_baselines(bench.model, cfg)
-    classifier = {}
-    for name in CLASSIFIER:
-        det = fit_detector(baselines[name], bench.train)
-        classifier[name] = {s: detector_scores(det, bench.features(s).subset(index[s])) for s in splits}
-    return DDoSRun(splits=splits, pixels=pixels, recon=recon, terms=terms, scales=scales, classifier=classifier,
-                   removal=removal, main_t=cfg.noise_t, n_calibration=len(calibration), seconds=seconds)
+        images[t] = {s: image_terms(perceptual.model, spec, pixels[s], recon[t][s]) for s in sets}
+        say(f"t = {t}: {sum(len(p) for p in pixels.values())} images reconstructed in {seconds[t]:.0f} s")
+    terms, knn, classifier = [], [], []
+    for bench in benches:
+        removal = AnomalyRemoval(cfg.clip_low, cfg.clip_high).fit(bench.train.features)
+        views = {s: classifier_view(bench.model, from_pixels(pixels[s], spec), activations=False) for s in sets}
+        terms.append({t: {s: pair_terms(bench.model, spec, pixels[s], recon[t][s], removal, view=views[s])
+                          for s in sets} for t in recon})
+        base = pytorch_ood_baselines(bench.model, cfg)
+        dets = {name: fit_detector(base[name], bench.train) for name in CLASSIFIER}
+        classifier.append({name: {s: detector_scores(det, _as_features(views[s])) for s in splits}
+                           for name, det in dets.items()})
+        main = terms[-1][cfg.noise_t]
+        knn.append({"x": classifier[-1]["KNN"],
+                    "x̂": {s: detector_scores(dets["KNN"], _as_features(main[s].view_hat)) for s in splits}})
+    return DDoSRun(splits=splits, pixels=pixels, recon=recon, images=images, terms=terms, knn=knn,
+                   classifier=classifier, seeds=list(seeds), perceptual_seed=perceptual_seed, main_t=cfg.noise_t,
+                   seconds=seconds)
+
+
+def dm_baseline(run: DDoSRun) -> dict[str, Tensor]:
+    """The DM-based baseline after Graham et al. (2023): the reconstruction MSE and the deep perceptual distance at
+    every noise level, each z-scored with the mean and SD of the held-out InD calibration images, averaged."""
+    out = {s: torch.zeros(len(run.pixels[s]), dtype=torch.float64) for s in run.splits}
+    count = 0
+    for t in run.noise_levels:
+        for name in ("MSE", "Deep features"):
+            calib = run.images[t][CALIBRATION].scores()[name]
+            mean, sd = float(calib.mean()), max(float(calib.std()), 1e-12)
+            for s in run.splits:
+                # z = (d − mean_InD) / sd_InD
+                out[s] += (run.images[t][s].scores()[name] - mean) / sd
+            count += 1
+    return {s: v / count for s, v in out.items()}
 
 
 # ------------------------------------------------------------------------------------------------ tables
 def family(name: str) -> str:
     if name in PERCEPTUAL:
         return "perceptual (x, x̂)"
+    if name == DM_BASELINE:
+        return "DM-based, every t"
     if name in COMPONENTS:
         return "DDoS (x, x̂)"
     return "classifier on x"
 
 
-def metrics_table(scores: dict[str, dict[str, Tensor]], ood_sets: tuple[str, ...]):
+def metrics_table(scores: dict[str, dict[str, Tensor]], ood_sets: Sequence[str]):
     """One row per (detector, OoD set) and each detector's ``average``: FPR95 and AUROC."""
     import pandas as pd
 
@@ -138,30 +197,98 @@ def metrics_table(scores: dict[str, dict[str, Tensor]], ood_sets: tuple[str, ...
     return pd.DataFrame(rows)
 
 
-def shown_table(table):
-    """FPR95 ↓ and AUROC ↑ in percent, detector × OoD set (and the average)."""
+def all_classifiers(run: DDoSRun, t: int | None = None):
+    """:func:`metrics_table` of every protected classifier at ``t``, with a ``classifier`` column (1 … K)."""
     import pandas as pd
 
-    sets = list(dict.fromkeys(table.ood_set))
-    order = list(dict.fromkeys(table.detector))
-    parts = {s: table[table.ood_set == s].set_index("detector").loc[order, ["FPR95", "AUROC"]] * 100 for s in sets}
+    return pd.concat([metrics_table(run.scores(k, t), run.ood_sets).assign(classifier=k + 1)
+                      for k in range(run.n_classifiers)], ignore_index=True)
+
+
+def shown_table(table):
+    """FPR95 ↓ and AUROC ↑ in percent, detector × OoD set (and the average), mean over the classifiers."""
+    import pandas as pd
+
+    mean = table.groupby(["detector", "ood_set"], sort=False)[["FPR95", "AUROC"]].mean().reset_index()
+    sets = list(dict.fromkeys(mean.ood_set))
+    order = list(dict.fromkeys(mean.detector))
+    parts = {s: mean[mean.ood_set == s].set_index("detector").loc[order, ["FPR95", "AUROC"]] * 100 for s in sets}
     out = pd.concat({s: p.rename(columns={"FPR95": "FPR95 ↓", "AUROC": "AUROC ↑"}) for s, p in parts.items()}, axis=1)
     out.insert(0, ("", "family"), [family(n) for n in order])
     return out.round(1)
 
 
+# ------------------------------------------------------------------------------------------------ sanity checks
+@dataclass
+class SanityChecks:
+    """Does the DDPM pull OoD images toward the InD, as the method needs? Each check a glued number; ``ok``
+    gates every claim (*not comparable*, with ``reason``, when one fails)."""
+
+    agreement: float = glued(".1%")  # InD x̂ classified as x, mean over the classifiers
+    agreement_needed: float = glued(".0%")
+    knn_drop: float = glued(".3f")  # mean KNN outlier score of OoD x minus that of OoD x̂ (natural sets, classifiers)
+    knn_drop_sets: int = glued()  # OoD sets whose mean KNN score falls on reconstruction
+    n_sets: int = glued()
+    auroc_x: float = glued(".1%")  # KNN's AUROC on x (mean over sets and classifiers)
+    auroc_x_hat: float = glued(".1%")  # KNN's AUROC on x̂
+    summary: str = glued()
+    ok: bool = False
+    reason: str = ""
+    table: Any = None
+
+
+def sanity_checks(run: DDoSRun, cfg: Any) -> SanityChecks:
+    """Three checks at the main noise level, each averaged over the protected classifiers: InD reconstructions
+    keep the classifier's label (≥ ``cfg.sanity_agreement``); OoD reconstructions score more InD-like than their
+    inputs (KNN, every OoD set); KNN's AUROC is lower on reconstructions than on the images."""
+    import pandas as pd
+
+    t = run.main_t
+    agree = [float((run.terms[k][t]["test"].view.logits.argmax(1) ==
+                    run.terms[k][t]["test"].view_hat.logits.argmax(1)).double().mean()) for k in range(run.n_classifiers)]
+    rows = []
+    for s in run.ood_sets:
+        x = np.mean([float(run.knn[k]["x"][s].mean()) for k in range(run.n_classifiers)])
+        x_hat = np.mean([float(run.knn[k]["x̂"][s].mean()) for k in range(run.n_classifiers)])
+        auc_x = np.mean([ood_metrics(run.knn[k]["x"]["test"], run.knn[k]["x"][s])["AUROC"]
+                         for k in range(run.n_classifiers)])
+        auc_hat = np.mean([ood_metrics(run.knn[k]["x̂"]["test"], run.knn[k]["x̂"][s])["AUROC"]
+                           for k in range(run.n_classifiers)])
+        rows.append({"OoD set": s, "KNN score of x": x, "KNN score of x̂": x_hat, "KNN AUROC on x": auc_x,
+                     "KNN AUROC on x̂": auc_hat})
+    table = pd.DataFrame(rows).set_index("OoD set")
+    agreement = float(np.mean(agree))
+    drops = table["KNN score of x"] - table["KNN score of x̂"]
+    auroc_x, auroc_hat = float(table["KNN AUROC on x"].mean()), float(table["KNN AUROC on x̂"].mean())
+    failed = []
+    if agreement < cfg.sanity_agreement:
+        failed.append(f"InD reconstructions keep the label {agreement:.0%} of the time (< {cfg.sanity_agreement:.0%})")
+    if not (drops > 0).all():
+        failed.append("OoD reconstructions are not more InD-like than the inputs on "
+                      + ", ".join(s for s, d in drops.items() if d <= 0))
+    if not auroc_hat < auroc_x:
+        failed.append(f"KNN's AUROC does not fall on reconstructions ({auroc_x:.1%} → {auroc_hat:.1%})")
+    ok = not failed
+    summary = "all three hold" if ok else "failed: " + "; ".join(failed)
+    return SanityChecks(agreement=agreement, agreement_needed=cfg.sanity_agreement, knn_drop=float(drops.mean()),
+                        knn_drop_sets=int((drops > 0).sum()), n_sets=len(drops), auroc_x=auroc_x, auroc_x_hat=auroc_hat,
+                        summary=summary, ok=ok, reason="diffusion sanity check " + summary, table=table)
+
+
+# ------------------------------------------------------------------------------------------------ results
 @dataclass
 class DDoSResults:
-    """The main noise level: every detector's FPR95 / AUROC, the paired-bootstrap comparisons behind the
-    verdicts, how many activations the anomaly removal changes, and the x / x̂ pairs."""
+    """The main noise level: every detector's FPR95 / AUROC for every protected classifier, the per-classifier
+    averages the claims compare, and the x / x̂ pairs."""
 
-    table: Any
-    shown: Any
-    comparisons: dict
-    abnormal: Any
+    table: Any  # one row per (classifier, detector, OoD set and average)
+    shown: Any  # mean over the classifiers
+    auroc: Any  # rows detector, columns classifier: AUROC averaged over the OoD sets (the claims' endpoint)
     t: int = glued()
     n_scored: int = glued()
     n_calibration: int = glued()
+    n_classifiers: int = glued()
+    perceptual_seed: int = glued()
     best_perceptual: str = glued()
     best_classifier: str = glued()
     auroc_ddos: float = glued(".1%")
@@ -169,13 +296,10 @@ class DDoSResults:
     auroc_no_removal: float = glued(".1%")
     auroc_mse: float = glued(".1%")
     auroc_perceptual: float = glued(".1%")
+    auroc_dm: float = glued(".1%")
     auroc_classifier: float = glued(".1%")
-    gain_perceptual: float = glued("+.1%")
-    gain_removal: float = glued("+.1%")
-    gain_classifier: float = glued("+.1%")
-    abnormal_in: float = glued(".1%")
-    abnormal_out: float = glued(".1%")
-    n_boot: int = glued()
+    abnormal_in: float = glued(".1%")  # x̂'s activations the removal changes, InD test
+    abnormal_out: float = glued(".1%")  # ... OoD sets
     pairs_figure: Any = glued()
 
 
@@ -192,45 +316,33 @@ def pairs_figure(run: DDoSRun, t: int, n_pairs: int):
     return image_grid(images, titles, ncols=2 * n_pairs, size=0.95, title_size=7)
 
 
-def _comparison(scores, a: str, b: str, metric: str, n_boot: int, seed: int) -> dict:
-    return compare_bootstrapped(bootstrap_average(scores[a], metric=metric, n_boot=n_boot, seed=seed),
-                                bootstrap_average(scores[b], metric=metric, n_boot=n_boot, seed=seed))
-
-
-def ddos_results(run: DDoSRun, cfg: Any, *, seed: int = 0) -> DDoSResults:
-    """The results table at ``cfg.noise_t`` and the three comparisons of the chapter's claims."""
-    import pandas as pd
-
-    scores = run.scores()
-    table = metrics_table(scores, run.ood_sets)
-    avg = table[table.ood_set == "average"].set_index("detector")
-    best_p = avg.loc[list(PERCEPTUAL), "AUROC"].idxmax()
-    best_c = avg.loc[list(CLASSIFIER), "AUROC"].idxmax()
-    comparisons = {}
-    for other in (best_p, DDOS_NO_REMOVAL, best_c):
-        for metric in ("AUROC", "FPR95"):
-            comparisons[(DDOS, other, metric)] = _comparison(scores, DDOS, other, metric, cfg.n_boot, seed)
-    terms = run.terms[run.main_t]
-    abnormal = pd.DataFrame([{"set": "InD test" if s == "test" else s, "x": float(terms[s].abnormal.mean()),
-                              "x̂": float(terms[s].abnormal_hat.mean())} for s in run.splits]).set_index("set")
+def ddos_results(run: DDoSRun, cfg: Any) -> DDoSResults:
+    """The results at ``cfg.noise_t`` for every protected classifier."""
+    table = all_classifiers(run)
+    avg = table[table.ood_set == "average"]
+    auroc = avg.pivot(index="detector", columns="classifier", values="AUROC")
+    mean = auroc.mean(axis=1)
+    fpr = avg.groupby("detector")["FPR95"].mean()
+    best_p = mean.loc[list(PERCEPTUAL)].idxmax()
+    best_c = mean.loc[list(CLASSIFIER)].idxmax()
+    t = run.main_t
+    abnormal = {s: float(np.mean([run.terms[k][t][s].abnormal_hat.mean() for k in range(run.n_classifiers)]))
+                for s in run.splits}
     return DDoSResults(
-        table=table, shown=shown_table(table), comparisons=comparisons, abnormal=abnormal, t=run.main_t,
-        n_scored=len(run.pixels["test"]), n_calibration=run.n_calibration, best_perceptual=best_p,
-        best_classifier=best_c, auroc_ddos=float(avg.loc[DDOS, "AUROC"]), fpr_ddos=float(avg.loc[DDOS, "FPR95"]),
-        auroc_no_removal=float(avg.loc[DDOS_NO_REMOVAL, "AUROC"]), auroc_mse=float(avg.loc["MSE", "AUROC"]),
-        auroc_perceptual=float(avg.loc[best_p, "AUROC"]), auroc_classifier=float(avg.loc[best_c, "AUROC"]),
-        gain_perceptual=comparisons[(DDOS, best_p, "AUROC")]["improvement"],
-        gain_removal=comparisons[(DDOS, DDOS_NO_REMOVAL, "AUROC")]["improvement"],
-        gain_classifier=comparisons[(DDOS, best_c, "AUROC")]["improvement"],
-        abnormal_in=float(abnormal.loc["InD test", "x"]),
-        abnormal_out=float(abnormal.drop(index="InD test")["x"].mean()), n_boot=cfg.n_boot,
-        pairs_figure=pairs_figure(run, run.main_t, cfg.n_pairs))
+        table=table, shown=shown_table(table), auroc=auroc, t=t, n_scored=len(run.pixels["test"]),
+        n_calibration=len(run.pixels[CALIBRATION]), n_classifiers=run.n_classifiers,
+        perceptual_seed=run.perceptual_seed, best_perceptual=best_p, best_classifier=best_c,
+        auroc_ddos=float(mean[DDOS]), fpr_ddos=float(fpr[DDOS]), auroc_no_removal=float(mean[DDOS_NO_REMOVAL]),
+        auroc_mse=float(mean["MSE"]), auroc_perceptual=float(mean[best_p]), auroc_dm=float(mean[DM_BASELINE]),
+        auroc_classifier=float(mean[best_c]), abnormal_in=abnormal["test"],
+        abnormal_out=float(np.mean([abnormal[s] for s in run.ood_sets])),
+        pairs_figure=pairs_figure(run, t, cfg.n_pairs))
 
 
 # ------------------------------------------------------------------------------------------------ ablations
 @dataclass
 class NoiseAblation:
-    """Average AUROC over the OoD sets against the noise level t, for the pair detectors."""
+    """Average AUROC over the OoD sets (mean over the classifiers) against the noise level t."""
 
     table: Any  # one row per (detector, t)
     best_t_ddos: int = glued()
@@ -240,37 +352,38 @@ class NoiseAblation:
 
 
 def noise_ablation(run: DDoSRun) -> NoiseAblation:
-    """AUROC (mean over the OoD sets) of MSE, SSIM, the deep perceptual distance and DDoS with and without
-    anomaly removal at every reconstructed noise level; the classifier detectors as horizontal references."""
+    """AUROC (mean over the OoD sets and the classifiers) of the pair detectors at every reconstructed t; the DM
+    baseline (every t at once) and the classifier detectors as horizontal references."""
     import matplotlib.pyplot as plt
     import pandas as pd
 
     shown = (*PERCEPTUAL, DDOS, DDOS_NO_REMOVAL)
     rows = []
     for t in run.noise_levels:
-        table = metrics_table({k: v for k, v in run.scores(t).items() if k in shown}, run.ood_sets)
-        for name, row in table[table.ood_set == "average"].set_index("detector").iterrows():
-            rows.append({"detector": name, "t": t, "AUROC": row["AUROC"], "FPR95": row["FPR95"]})
+        table = all_classifiers(run, t)
+        avg = table[(table.ood_set == "average") & table.detector.isin(shown)].groupby("detector")["AUROC"].mean()
+        rows += [{"detector": name, "t": t, "AUROC": float(v)} for name, v in avg.items()]
     table = pd.DataFrame(rows)
+    main = all_classifiers(run)
+    refs = main[(main.ood_set == "average") & main.detector.isin([DM_BASELINE, *CLASSIFIER])].groupby("detector")["AUROC"].mean()
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     for i, name in enumerate(shown):
         part = table[table.detector == name]
         ax.plot(part.t, 100 * part.AUROC, "o-", color=f"C{i}", label=name, lw=2.2 if name == DDOS else 1.2)
-    classifier = metrics_table(run.classifier, run.ood_sets)
-    for j, (name, row) in enumerate(classifier[classifier.ood_set == "average"].set_index("detector").iterrows()):
-        ax.axhline(100 * row["AUROC"], color=f"C{len(shown) + j}", ls=":", lw=1, label=f"{name} (on x)")
+    for j, (name, v) in enumerate(refs.items()):
+        ax.axhline(100 * v, color=f"C{len(shown) + j}", ls=":", lw=1, label=name if name == DM_BASELINE else f"{name} (on x)")
     ax.axvline(run.main_t, color="grey", ls="--", lw=1)
     ax.set(xlabel="noise level t", ylabel="AUROC (%), mean over OoD sets ↑", title="Ablation of the noise level")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    best = lambda name: int(table[table.detector == name].sort_values("AUROC").iloc[-1]["t"])
+    best = lambda name: int(table[table.detector == name].sort_values("AUROC").iloc[-1]["t"])  # noqa: E731
     return NoiseAblation(table=table, best_t_ddos=best(DDOS), best_t_mse=best("MSE"),
                          levels=", ".join(str(t) for t in run.noise_levels), figure=fig)
 
 
 @dataclass
 class ComponentAblation:
-    """Each DDoS term with and without anomaly removal, at the main noise level (mean over the OoD sets)."""
+    """Each DDoS term with and without anomaly removal, at the main noise level (mean over sets and classifiers)."""
 
     table: Any
     auroc_feature: float = glued(".1%")
@@ -278,12 +391,13 @@ class ComponentAblation:
     auroc_both: float = glued(".1%")
 
 
-def component_ablation(run: DDoSRun) -> ComponentAblation:
+def component_ablation(results: DDoSResults) -> ComponentAblation:
     """Average FPR95 and AUROC of every entry of :data:`~reprobook.ood.ddos.COMPONENTS` at the main t."""
-    table = metrics_table({k: v for k, v in run.scores().items() if k in COMPONENTS}, run.ood_sets)
-    avg = table[table.ood_set == "average"].set_index("detector")[["FPR95", "AUROC"]]
+    table = results.table
+    avg = table[(table.ood_set == "average") & table.detector.isin(list(COMPONENTS))]
+    avg = avg.groupby("detector")[["FPR95", "AUROC"]].mean().loc[list(COMPONENTS)]
     avg.insert(0, "terms", [" + ".join(COMPONENTS[n][0]) for n in avg.index])
-    avg.insert(1, "anomaly removal", ["yes" if COMPONENTS[n][1] else "no" for n in avg.index])
+    avg.insert(1, "anomaly removal on x̂", ["yes" if COMPONENTS[n][1] else "no" for n in avg.index])
     return ComponentAblation(table=avg, auroc_feature=float(avg.loc["DDoS feature term only", "AUROC"]),
                              auroc_probability=float(avg.loc["DDoS probability term only", "AUROC"]),
                              auroc_both=float(avg.loc[DDOS, "AUROC"]))
@@ -313,47 +427,28 @@ def ddos_cost(result: Any) -> DDoSCost:
 
 
 # ------------------------------------------------------------------------------------------------ claims
-@dataclass
-class DDoSVerdicts:
-    """The claims table's rows and each rule in words."""
-
-    rows: list
-    verdicts: dict
-    rule: str = glued()
-    covers: str = glued()
-
-
-def _interval(r: dict) -> str:
-    return f"{r['improvement']:+.1%} [{r['low']:+.1%}, {r['high']:+.1%}]"
-
-
-def ddos_claims(results: DDoSResults, cfg: Any, scale: str) -> DDoSVerdicts:
-    """Three claims of the abstract, each a paired bootstrap on AUROC and FPR95, Holm-adjusted together."""
-    c = results.comparisons
-    covers = (f"{cfg.n_boot} bootstrap resamplings of the {results.n_scored} scored images of each set; one classifier "
-              "and one DDPM (no variation between trainings)")
-    pairs = {"perceptual": results.best_perceptual, "removal": DDOS_NO_REMOVAL, "classifier": results.best_classifier}
-    verdicts = {k: bootstrap_superiority(c[(DDOS, b, "AUROC")], c[(DDOS, b, "FPR95")], covers=covers)
-                for k, b in pairs.items()}
-    verdicts = holm(verdicts)
-    text = lambda b: (f"DDoS − {b}: AUROC {_interval(c[(DDOS, b, 'AUROC')])}, "
-                      f"FPR95 improvement {_interval(c[(DDOS, b, 'FPR95')])}")
-    rows = [
-        dict(claim="Perceptual metrics are insufficient; distribution similarity in the classifier's spaces is better",
-             paper="DDoS beats detectors that score (x, x̂) by perceptual metrics (LPIPS, SSIM, MSE)",
-             this_run=f"best perceptual baseline {results.best_perceptual}; " + text(results.best_perceptual),
-             verdict=verdicts["perceptual"], source=SOURCE, scale=scale),
-        dict(claim="Anomaly removal enlarges the disparity and improves detection",
-             paper="removing abnormal OoD information in the feature space facilitates detection",
-             this_run=text(DDOS_NO_REMOVAL), verdict=verdicts["removal"], source=SOURCE, scale=scale),
-        dict(claim="DDoS reaches state-of-the-art detection",
-             paper="new state-of-the-art detection performance",
-             this_run=f"best classifier detector on x: {results.best_classifier}; " + text(results.best_classifier),
-             verdict=verdicts["classifier"], source=SOURCE, scale=scale),
-    ]
-    return DDoSVerdicts(rows=rows, verdicts=verdicts, rule=next(iter(verdicts.values())).rule, covers=covers)
+def ddos_claims(specs: Sequence[claims.ClaimSpec], results: DDoSResults, sanity: SanityChecks, scale: str, *,
+                converged: bool = True, convergence: str = "") -> list[claims.ClaimTest]:
+    """The declared claims (:func:`reprobook.chapters.ddos.claim_specs`), each a paired t-test over the protected
+    classifiers of the average AUROC, *not comparable* when a diffusion sanity check failed or the classifiers had
+    not converged; Holm-adjusted."""
+    auroc = results.auroc
+    rivals = {"perceptual": (DDOS_NO_REMOVAL, results.best_perceptual), "removal": (DDOS, DDOS_NO_REMOVAL),
+              "dm_sota": (DDOS, DM_BASELINE)}
+    tests = []
+    for spec in specs:
+        a, b = rivals[spec.key]
+        values_a, values_b = auroc.loc[a].tolist(), auroc.loc[b].tolist()
+        text = (f"{a}: {np.mean(values_a):.1%}; {b}: {np.mean(values_b):.1%} (mean AUROC over {len(values_a)} "
+                "classifiers)")
+        tests.append(claims.evaluate(spec, values_a, values_b, this_run=text, scale=scale))
+    keys = [t.key for t in tests]
+    tests = claims.guard_tests(tests, keys, lambda v: claims.requires_convergence(v, converged, convergence))
+    tests = claims.guard_tests(tests, keys, lambda v: claims.guard(v, sanity.ok, sanity.reason))
+    return claims.holm_tests(tests)
 
 
-__all__ = ["ComponentAblation", "DDoSCost", "DDoSResults", "DDoSRun", "DDoSVerdicts", "NoiseAblation",
-           "component_ablation", "ddos_claims", "ddos_cost", "ddos_results", "metrics_table", "noise_ablation",
-           "pairs_figure", "run_ddos", "shown_table", "training_pixels"]
+__all__ = ["CALIBRATION", "ComponentAblation", "DDoSCost", "DDoSResults", "DDoSRun", "NoiseAblation", "SanityChecks",
+           "all_classifiers", "component_ablation", "ddos_claims", "ddos_cost", "ddos_results", "dm_baseline",
+           "metrics_table", "noise_ablation", "pairs_figure", "run_ddos", "sanity_checks", "shown_table",
+           "split_rows", "training_pixels"]

@@ -6,7 +6,8 @@ Explained in ``notebooks/ood/ddos.ipynb``. The model is ``diffusers``' ``UNet2DM
     L = E_{x₀, t, ε} ‖ε − ε_θ(√ᾱ_t·x₀ + √(1 − ᾱ_t)·ε, t)‖²,   t ~ U{0, …, T − 1}, ε ~ N(0, I),
 
 trained once and cached like the classifiers (:func:`reprobook.training.train_or_load`, with this module's
-code in the key). Images live in [−1, 1] for the model (pixels p ∈ [0, 1] map to 2p − 1).
+code in the key), on the noise levels t ≤ ``ddpm_max_t`` the reconstructions use. Images live in [−1, 1] for the
+model (pixels p ∈ [0, 1] map to 2p − 1).
 
 A test image is *reconstructed* by diffusing it to step t and running deterministic DDIM (Song et al.,
 2021; ``diffusers``' ``DDIMScheduler``, η = 0) from t back to 0: the forward noise erases the details
@@ -74,6 +75,7 @@ class Diffusion:
 
     unet: nn.Module  # eval mode, on device
     scheduler_config: Any  # DDPMScheduler.config: the β schedule DDIM reuses
+    max_t: int  # the largest noise level it was trained on
     history: Any  # reprobook.training.History: train_loss holds the loss of every step
     loaded: bool
     path: str
@@ -89,11 +91,14 @@ class Diffusion:
         return int(self.scheduler_config.num_train_timesteps)
 
 
-def ddpm_training_step(unet: nn.Module, scheduler: Any, x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """The DDPM loss of one batch ``x0`` (in [−1, 1]): ‖ε − ε_θ(x_t, t)‖² averaged, t and ε drawn from ``generator``."""
+def ddpm_training_step(unet: nn.Module, scheduler: Any, x0: Tensor, generator: torch.Generator | None = None,
+                       max_t: int | None = None) -> Tensor:
+    """The DDPM loss of one batch ``x0`` (in [−1, 1]): ‖ε − ε_θ(x_t, t)‖² averaged, t and ε drawn from ``generator``;
+    t ~ U{0, …, max_t} (default: every step, max_t = T − 1)."""
     n = x0.shape[0]
-    # t ~ U{0, …, T − 1}, ε ~ N(0, I)
-    t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=generator).to(x0.device)
+    top = scheduler.config.num_train_timesteps - 1 if max_t is None else max_t
+    # t ~ U{0, …, max_t}, ε ~ N(0, I)
+    t = torch.randint(0, top + 1, (n,), generator=generator).to(x0.device)
     noise = torch.randn(x0.shape, generator=generator).to(x0.device)
     # x_t = √ᾱ_t·x₀ + √(1 − ᾱ_t)·ε
     x_t = scheduler.add_noise(x0, noise, t)
@@ -106,7 +111,8 @@ def train_ddpm(cfg: Any, images: Tensor, *, device: str | torch.device = "cpu", 
     """The DDPM of ``cfg`` trained on ``images`` (N × C × H × W pixels in [0, 1]), or loaded from the cache.
 
     AdamW at ``cfg.ddpm_lr`` with a linear warm-up and a cosine decay (``diffusers.optimization``),
-    ``cfg.ddpm_steps`` steps of ``cfg.ddpm_batch`` images drawn with replacement.
+    ``cfg.ddpm_steps`` steps of ``cfg.ddpm_batch`` images drawn with replacement, on the noise levels
+    t ≤ ``cfg.ddpm_max_t`` only (those the reconstructions use; None: all T).
     """
     from diffusers.optimization import get_cosine_schedule_with_warmup
     from tqdm.auto import tqdm
@@ -123,10 +129,12 @@ def train_ddpm(cfg: Any, images: Tensor, *, device: str | torch.device = "cpu", 
     steps = check_int("ddpm_steps", cfg.ddpm_steps, low=1)
     batch = check_int("ddpm_batch", cfg.ddpm_batch, low=1)
     device = resolve_device(device)
+    max_t = cfg.ddpm_timesteps - 1 if getattr(cfg, "ddpm_max_t", None) is None else cfg.ddpm_max_t
+    check_int("ddpm_max_t", max_t, low=1, high=cfg.ddpm_timesteps - 1)
     channels, size = images.shape[1], images.shape[2]
     config = {"unet": unet_config(cfg, channels, size), "timesteps": cfg.ddpm_timesteps,
               "beta_schedule": cfg.ddpm_beta_schedule, "steps": steps, "batch": batch, "lr": cfg.ddpm_lr,
-              "warmup": cfg.ddpm_warmup, "seed": seed,
+              "warmup": cfg.ddpm_warmup, "seed": seed, "max_t": max_t,
               "data": data_fingerprint(torch.utils.data.TensorDataset(images))}
     show = _default_progress() if progress is None else progress
     clock = time.perf_counter()
@@ -141,7 +149,7 @@ def train_ddpm(cfg: Any, images: Tensor, *, device: str | torch.device = "cpu", 
         losses = []
         for _ in tqdm(range(steps), desc="DDPM", disable=not show, leave=False):
             rows = torch.randint(0, len(data), (batch,), generator=generator).to(device)
-            loss = ddpm_training_step(unet, scheduler, data[rows], generator)
+            loss = ddpm_training_step(unet, scheduler, data[rows], generator, max_t=max_t)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -152,7 +160,8 @@ def train_ddpm(cfg: Any, images: Tensor, *, device: str | torch.device = "cpu", 
     state, info = train_or_load(config, train, name=name, code=("reprobook.ood.diffusion",))
     unet = build_unet(cfg, channels, size)
     unet.load_state_dict(state)
-    return Diffusion(unet=unet.to(device).eval(), scheduler_config=noise_scheduler(cfg).config, history=info["history"],
+    return Diffusion(unet=unet.to(device).eval(), scheduler_config=noise_scheduler(cfg).config, max_t=max_t,
+                     history=info["history"],
                      loaded=info["loaded"], path=str(info["path"]), device=device,
                      train_seconds=time.perf_counter() - clock)
 
@@ -180,6 +189,8 @@ def reconstruct(diffusion: Diffusion, pixels: Tensor, t: int, *, stride: int, ge
     if diffusion.timesteps % stride:
         raise ParameterError("stride", stride, f"a divisor of the number of diffusion steps {diffusion.timesteps}")
     t = check_noise_level(t, diffusion.timesteps, stride)
+    if t > diffusion.max_t:
+        raise ParameterError("t", t, f"a noise level the DDPM was trained on (t <= {diffusion.max_t})")
     if t == 0:
         return pixels.clone()
     ddim = DDIMScheduler.from_config(diffusion.scheduler_config)
@@ -215,25 +226,23 @@ def sample(diffusion: Diffusion, n: int, *, steps: int, seed: int = 0) -> Tensor
 
 @dataclass
 class DiffusionSummary:
-    """What the DDPM learned: its loss curve and a few samples, with the numbers the prose quotes."""
+    """What the DDPM learned: its loss curve, with the numbers the prose quotes."""
 
     n_params: int = glued(",")
     steps: int = glued(",")
     batch: int = glued()
     n_images: int = glued(",")
+    max_t: int = glued()
     final_loss: float = glued(".3f")
     first_loss: float = glued(".3f")
     loaded_note: str = glued()
     loss_figure: Any = glued()
-    samples_figure: Any = glued()
 
 
-def describe_diffusion(diffusion: Diffusion, cfg: Any, n_images: int, *, seed: int = 0) -> DiffusionSummary:
-    """The loss curve (every step, and its running mean) and ``cfg.n_samples`` DDIM samples."""
+def describe_diffusion(diffusion: Diffusion, cfg: Any, n_images: int) -> DiffusionSummary:
+    """The loss curve (every step, and its running mean)."""
     import matplotlib.pyplot as plt
     import numpy as np
-
-    from ..plots import image_grid
 
     losses = np.asarray(diffusion.history.train_loss if diffusion.history else [np.nan])
     window = max(1, len(losses) // 20)
@@ -244,14 +253,12 @@ def describe_diffusion(diffusion: Diffusion, cfg: Any, n_images: int, *, seed: i
     ax.set(xlabel="training step", ylabel="‖ε − ε_θ‖² (mean)", yscale="log", title="DDPM training loss")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    images = sample(diffusion, cfg.n_samples, steps=cfg.sample_steps, seed=seed)
-    grid = image_grid(list(images), ncols=min(8, len(images)), size=0.9)
     tail = losses[-max(1, len(losses) // 10):]
     note = ("It was loaded from the checkpoint cache." if diffusion.loaded else
             f"It was trained in this run, in {diffusion.train_seconds:.0f} s.")
     return DiffusionSummary(n_params=diffusion.n_params, steps=cfg.ddpm_steps, batch=cfg.ddpm_batch, n_images=n_images,
-                            final_loss=float(np.mean(tail)), first_loss=float(np.mean(losses[:max(1, window)])),
-                            loaded_note=note, loss_figure=fig, samples_figure=grid)
+                            max_t=diffusion.max_t, final_loss=float(np.mean(tail)),
+                            first_loss=float(np.mean(losses[:max(1, window)])), loaded_note=note, loss_figure=fig)
 
 
 __all__ = ["Diffusion", "DiffusionSummary", "build_unet", "check_noise_level", "ddpm_training_step",

@@ -1,4 +1,4 @@
-"""Mode ensemble: the official combination rules, ensembles of 2…K modes, and the chapter's verdicts.
+"""Mode ensemble: the official combination rules, ensembles of 1…K modes, their endpoints, the spread over modes.
 
 Explained in ``notebooks/ood/mode_ensemble.ipynb`` (Fang et al., IJCV 2024, :cite:`fang2024modeensemble`;
 official code github fanghenshaometeor/ood-mode-ensemble, ``eval_ood_ensemble.py``, ``utils_ood.py`` and
@@ -143,39 +143,196 @@ def member_subsets(n_modes: int, size: int, max_subsets: int, seed: int = 0) -> 
     return [every[i] for i in sorted(rng.choice(len(every), size=max_subsets, replace=False))]
 
 
+def disjoint_units(n_modes: int, size: int) -> list[tuple[int, ...]]:
+    """The disjoint ensembles of ``size`` consecutive modes, (0, 1), (2, 3), …: the units of "the ensemble improves
+    detection", fixed before any result (a leftover mode is not used)."""
+    check_int("size", size, low=2, high=n_modes)
+    return [tuple(range(i, i + size)) for i in range(0, n_modes - size + 1, size)]
+
+
+def _key(members: Sequence[int]) -> str:
+    return "+".join(str(k + 1) for k in members)
+
+
 @dataclass
 class EnsembleStudy:
-    """Every scored ensemble (single modes are size 1): ``table`` one row per (ensemble, detector, OoD set)
-    with FPR95 and AUROC; ``scores[members][detector][split]`` the outlier scores of the single modes and
-    of the full ensemble."""
+    """Every scored ensemble (single modes are size 1): ``table`` one row per (ensemble, detector, OoD set) with
+    FPR95 and AUROC; ``scores[members][detector][split]`` the outlier scores of the single modes and of the
+    ensemble of all K."""
 
     table: Any
     scores: dict[tuple[int, ...], dict[str, dict[str, Tensor]]]
     detectors: tuple[str, ...]
     ood_sets: tuple[str, ...]
     n_modes: int
+    seconds: float = 0.0
+
+
+def ensembles_to_score(n_modes: int, cfg: Any, seed: int = 0) -> list[tuple[int, ...]]:
+    """The single modes, every pair, the disjoint units, a seeded sample of ``cfg.max_subsets`` ensembles of each
+    other size of ``cfg.ensemble_sizes``, and the ensemble of all K (each once, by size)."""
+    chosen = [(k,) for k in range(n_modes)]
+    if n_modes >= 2:
+        chosen += list(itertools.combinations(range(n_modes), 2))
+    if 2 <= cfg.unit_size <= n_modes:
+        chosen += disjoint_units(n_modes, cfg.unit_size)
+    for size in cfg.ensemble_sizes:
+        if 3 <= size < n_modes:
+            chosen += member_subsets(n_modes, size, cfg.max_subsets, seed)
+    chosen.append(tuple(range(n_modes)))
+    return sorted(dict.fromkeys(chosen), key=lambda m: (len(m), m))
 
 
 def score_ensembles(modes: ModeSet, cfg: Any, *, seed: int = 0) -> EnsembleStudy:
-    """Score every single mode, the ensembles of 2…K − 1 modes (at most ``cfg.max_subsets`` per size) and the
-    ensemble of all K."""
+    """Score every ensemble of :func:`ensembles_to_score` with every detector on every OoD set."""
+    import time
+
     import pandas as pd
 
+    clock = time.perf_counter()
     n = len(modes)
     rows, kept = [], {}
-    for size in range(1, n + 1):
-        every_one = size in (1, n)  # the single modes and the full ensemble are always all there
-        for members in member_subsets(n, size, n if every_one else cfg.max_subsets, seed):
-            scores = ensemble_scores(modes, members, cfg)
-            if size in (1, n):
-                kept[members] = scores
-            for det, per_split in scores.items():
-                for name in modes.ood_sets:
-                    m = ood_metrics(per_split["test"], per_split[name])
-                    rows.append({"size": size, "members": "+".join(str(k + 1) for k in members), "detector": det,
-                                 "ood_set": name, "FPR95": m["FPR95"], "AUROC": m["AUROC"]})
-    table = pd.DataFrame(rows)
-    return EnsembleStudy(table, kept, tuple(cfg.detectors), modes.ood_sets, n)
+    for members in ensembles_to_score(n, cfg, seed):
+        scores = ensemble_scores(modes, members, cfg)
+        if len(members) in (1, n):
+            kept[members] = scores
+        for det, per_split in scores.items():
+            for name in modes.ood_sets:
+                m = ood_metrics(per_split["test"], per_split[name])
+                rows.append({"size": len(members), "members": _key(members), "detector": det, "ood_set": name,
+                             "FPR95": m["FPR95"], "AUROC": m["AUROC"]})
+    return EnsembleStudy(pd.DataFrame(rows), kept, tuple(cfg.detectors), modes.ood_sets, n,
+                         time.perf_counter() - clock)
+
+
+def endpoint(study: EnsembleStudy, detectors: Sequence[str], ood_sets: Sequence[str], metric: str = "FPR95"):
+    """Each scored ensemble's ``metric`` averaged over ``detectors`` and ``ood_sets``: a Series indexed by members
+    (``"1+2"``: modes 1 and 2)."""
+    t = study.table
+    part = t[t.detector.isin(list(detectors)) & t.ood_set.isin(list(ood_sets))]
+    return part.groupby("members")[metric].mean()
+
+
+def pair_matrix(values, n_modes: int) -> tuple[np.ndarray, np.ndarray]:
+    """From an :func:`endpoint` Series: the single modes' values F (K) and the matrix E of the pairs' values
+    (K × K, E[i, i] = F[i]: a mode averaged with itself is that mode)."""
+    singles = np.array([values[_key((k,))] for k in range(n_modes)])
+    pairs = np.diag(singles).astype(float)
+    for i, j in itertools.combinations(range(n_modes), 2):
+        pairs[i, j] = pairs[j, i] = values[_key((i, j))]
+    return singles, pairs
+
+
+def variance_ratio(singles: np.ndarray, pairs: np.ndarray, index: Any) -> float:
+    """log(SD of (Fᵢ + Fⱼ)/2 ÷ SD of E[i, j]) over the pairs of distinct modes among ``index`` (a bootstrap resample
+    may repeat a mode; a mode is never paired with itself): positive when the ensembles vary less than averaging
+    two members would make them."""
+    index = np.asarray(index, dtype=int)
+    a, b = np.triu_indices(len(index), 1)
+    i, j = index[a], index[b]
+    keep = i != j
+    i, j = i[keep], j[keep]
+    if len(i) < 2:  # fewer than two distinct pairs: no spread to compare
+        return 0.0
+    averaged = (singles[i] + singles[j]) / 2
+    ensembles = pairs[i, j]
+    return float(np.log((np.std(averaged, ddof=1) + 1e-12) / (np.std(ensembles, ddof=1) + 1e-12)))
+
+
+@dataclass
+class EnsembleGain:
+    """The primary endpoint (FPR95 averaged over the CIFAR detectors and the natural OoD sets) of the disjoint
+    units against their own members, per detector descriptively, and against the ensemble size (figure)."""
+
+    units: Any  # one row per disjoint unit: members, mean of the members, the ensemble, the gain
+    per_detector: Any  # one row per detector: mean gain over the units with its 95 % t-interval
+    by_size: Any  # one row per size: mean, SD, min, max of the endpoint over the scored ensembles
+    singles: np.ndarray  # F: each mode's endpoint
+    pairs: np.ndarray  # E: each pair's endpoint
+    n_units: int = glued()
+    unit_size: int = glued()
+    mean_members: float = glued(".1%")
+    mean_ensembles: float = glued(".1%")
+    mean_gain: float = glued("+.1%")
+    full: float = glued(".1%")  # the ensemble of all K
+    best_single: float = glued(".1%")
+    worst_single: float = glued(".1%")
+    sd_singles: float = glued(".2%")
+    sd_pairs_averaged: float = glued(".2%")  # SD over pairs of (Fᵢ + Fⱼ)/2: the averaging null
+    sd_pairs: float = glued(".2%")  # SD over pairs of the ensembles' FPR95
+    figure: Any = glued()
+
+
+def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
+    from scipy import stats
+
+    mean = float(np.mean(values))
+    if len(values) < 2 or np.std(values) == 0:
+        return mean, mean, mean
+    half = float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
+
+
+def ensemble_gain(study: EnsembleStudy, cfg: Any, natural: Sequence[str]) -> EnsembleGain:
+    """The units' members against their ensembles on the primary endpoint, every detector's gain (descriptive; the
+    ImageNet-only detectors marked), and the figure of the endpoint against the ensemble size."""
+    import pandas as pd
+
+    primary = endpoint(study, cfg.primary_detectors, natural)
+    units = disjoint_units(study.n_modes, cfg.unit_size)
+    rows = [{"unit": _key(u), "members' mean": float(np.mean([primary[_key((k,))] for k in u])),
+             "ensemble": float(primary[_key(u)])} for u in units]
+    table = pd.DataFrame(rows).set_index("unit")
+    table["gain"] = table["members' mean"] - table["ensemble"]
+    det_rows = []
+    for det in study.detectors:
+        values = endpoint(study, [det], natural)
+        gains = np.array([np.mean([values[_key((k,))] for k in u]) - values[_key(u)] for u in units])
+        mean, low, high = _t_interval(gains)
+        det_rows.append({"detector": det, "in the primary endpoint": det in cfg.primary_detectors,
+                         "official code": "ImageNet only" if det not in cfg.primary_detectors else "CIFAR-10 and ImageNet",
+                         "rule": RULES[det], "mean gain": mean, "95 % low": low, "95 % high": high})
+    per_detector = pd.DataFrame(det_rows).set_index("detector")
+    sizes = study.table.groupby("members")["size"].first()
+    frame = pd.DataFrame({"size": sizes, "FPR95": primary})
+    by_size = frame.groupby("size")["FPR95"].agg(["mean", "std", "min", "max", "count"]).reset_index()
+    singles, pairs = pair_matrix(primary, study.n_modes)
+    a, b = np.triu_indices(study.n_modes, 1)
+    return EnsembleGain(units=table, per_detector=per_detector, by_size=by_size, singles=singles, pairs=pairs,
+                        n_units=len(units), unit_size=cfg.unit_size, mean_members=float(table["members' mean"].mean()),
+                        mean_ensembles=float(table["ensemble"].mean()), mean_gain=float(table["gain"].mean()),
+                        full=float(primary[_key(tuple(range(study.n_modes)))]), best_single=float(singles.min()),
+                        worst_single=float(singles.max()), sd_singles=float(np.std(singles, ddof=1)),
+                        sd_pairs_averaged=float(np.std((singles[a] + singles[b]) / 2, ddof=1)),
+                        sd_pairs=float(np.std(pairs[a, b], ddof=1)),
+                        figure=size_figure(study, cfg, natural, primary))
+
+
+def size_figure(study: EnsembleStudy, cfg: Any, natural: Sequence[str], primary):
+    """FPR95 against the ensemble size: the primary endpoint (black, every scored ensemble a dot) and each detector
+    (mean over the scored ensembles of each size; dashed: ImageNet-only in the official code)."""
+    import matplotlib.pyplot as plt
+
+    sizes = study.table.groupby("members")["size"].first()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax = axes[0]
+    ax.plot(sizes[primary.index], 100 * primary, "o", color="grey", alpha=0.4, ms=3)
+    mean = primary.groupby(sizes[primary.index]).mean()
+    ax.plot(mean.index, 100 * mean, "o-", color="black", label="mean over the scored ensembles")
+    ax.set(xlabel="modes in the ensemble", ylabel="FPR95 (%) ↓", xticks=list(mean.index),
+           title="Primary endpoint (CIFAR detectors, natural sets)")
+    ax.legend(fontsize=7)
+    for i, det in enumerate(study.detectors):
+        values = endpoint(study, [det], natural)
+        curve = values.groupby(sizes[values.index]).mean()
+        style = "--" if det not in cfg.primary_detectors else "-"
+        label = det + (" (ImageNet only)" if det not in cfg.primary_detectors else "")
+        axes[1].plot(curve.index, 100 * curve, "o" + style, color=f"C{i}", ms=3, label=label)
+    axes[1].set(xlabel="modes in the ensemble", ylabel="FPR95 (%), natural sets ↓", xticks=list(mean.index),
+                title="Each detector")
+    axes[1].legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
 
 
 # ------------------------------------------------------------------------------------------------ spread across modes
@@ -183,53 +340,61 @@ def score_ensembles(modes: ModeSet, cfg: Any, *, seed: int = 0) -> EnsembleStudy
 class ModeSpread:
     """How much single modes differ on OoD data, against how much re-drawing the test samples moves one mode.
 
-    ``cells`` one row per (detector, OoD set): FPR95 min, max, range and standard deviation over the K modes,
-    the bootstrap standard deviation of mode 1's FPR95 (resampled test and OoD samples), the full ensemble's
-    FPR95. ``per_mode`` the single modes' FPR95 and AUROC (rows: detector and OoD set; columns: metric and mode).
+    ``cells`` one row per (detector, OoD set): FPR95 min, max, range and SD over the K modes, the SD of mode 1's
+    FPR95 over its bootstrap rounds, the full ensemble's FPR95. ``per_mode`` the single modes' FPR95 and AUROC.
+    ``rounds[detector][set]`` mode 1's FPR95 in each bootstrap round (the same rounds for every detector).
     """
 
     cells: Any
     per_mode: Any
+    rounds: dict[str, dict[str, np.ndarray]]
     widest: str = glued()
     widest_low: float = glued(".1%")
     widest_high: float = glued(".1%")
-    between_std: float = glued(".1%")
-    sampling_std: float = glued(".1%")
-    ratio: float = glued(".1f")
     n_cells: int = glued()
-    n_boot: int = glued()
+    n_boot: int = glued(",")
     figure: Any = glued()
 
 
 def mode_spread(study: EnsembleStudy, cfg: Any, *, seed: int = 0) -> ModeSpread:
-    """The spread of FPR95 across the K single modes, per detector and OoD set, with its figure."""
+    """The spread of FPR95 across the K single modes, per detector and OoD set, mode 1's bootstrap rounds, and the
+    figure."""
     import pandas as pd
 
     singles = study.table[study.table["size"] == 1]
     full = study.table[study.table["size"] == study.n_modes]
     first = (0,)
-    rows = []
+    rows, rounds = [], {}
     for det in study.detectors:
+        rounds[det] = {}
         for name in study.ood_sets:
             v = singles[(singles.detector == det) & (singles.ood_set == name)]["FPR95"].to_numpy()
             boot = bootstrap_average({"test": study.scores[first][det]["test"], name: study.scores[first][det][name]},
                                      metric="FPR95", n_boot=cfg.n_boot, seed=seed)
+            rounds[det][name] = np.asarray(boot["rounds"])
             ens = full[(full.detector == det) & (full.ood_set == name)]["FPR95"]
             rows.append({"detector": det, "ood_set": name, "min": v.min(), "max": v.max(), "range": v.max() - v.min(),
-                         "std over modes": v.std(ddof=1) if len(v) > 1 else 0.0,
-                         "bootstrap std": float(np.std(np.asarray(boot["rounds"]), ddof=1)) if cfg.n_boot > 1 else 0.0,
-                         "ensemble": float(ens.iloc[0])})
+                         "SD over modes": v.std(ddof=1) if len(v) > 1 else 0.0,
+                         "bootstrap SD (mode 1)": float(np.std(rounds[det][name], ddof=1)),
+                         "ensemble of all": float(ens.iloc[0])})
     cells = pd.DataFrame(rows)
     top = cells.loc[cells["range"].idxmax()]
-    fig = spread_figure(singles, full, study.detectors, study.ood_sets)
-    between, sampling = float(cells["std over modes"].mean()), float(cells["bootstrap std"].mean())
     per_mode = singles.pivot_table(index=["detector", "ood_set"], columns="members", values=["FPR95", "AUROC"])
     per_mode.columns = pd.MultiIndex.from_tuples([(metric, f"mode {m}") for metric, m in per_mode.columns])
-    return ModeSpread(cells=cells, per_mode=per_mode[["FPR95", "AUROC"]],
-                      widest=f"{top.detector} on {top.ood_set}", widest_low=float(top["min"]),
-                      widest_high=float(top["max"]), between_std=between, sampling_std=sampling,
-                      ratio=between / sampling if sampling > 0 else float("inf"), n_cells=len(cells),
-                      n_boot=cfg.n_boot, figure=fig)
+    order = [f"mode {k + 1}" for k in range(study.n_modes)]
+    per_mode = pd.concat({m: per_mode[m][order] for m in ("FPR95", "AUROC")}, axis=1)
+    return ModeSpread(cells=cells, per_mode=per_mode, rounds=rounds, widest=f"{top.detector} on {top.ood_set}",
+                      widest_low=float(top["min"]), widest_high=float(top["max"]), n_cells=len(cells),
+                      n_boot=cfg.n_boot, figure=spread_figure(singles, full, study.detectors, study.ood_sets))
+
+
+def fluctuation_inputs(spread: ModeSpread, detectors: Sequence[str], ood_sets: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The fluctuation test's inputs over the (detector, OoD set) cells of ``detectors`` × ``ood_sets``: the single
+    modes' FPR95 (K × cells) and mode 1's FPR95 in each bootstrap round (cells × R)."""
+    per_mode = spread.per_mode["FPR95"]
+    cells = [(d, s) for d in detectors for s in ood_sets]
+    return (np.stack([per_mode.loc[c].to_numpy(dtype=float) for c in cells], axis=1),
+            np.stack([spread.rounds[d][s] for d, s in cells]))
 
 
 def spread_figure(singles, full, detectors: Sequence[str], ood_sets: Sequence[str]):
@@ -253,57 +418,7 @@ def spread_figure(singles, full, detectors: Sequence[str], ood_sets: Sequence[st
     return fig
 
 
-# ------------------------------------------------------------------------------------------------ ensemble size
-@dataclass
-class EnsembleGain:
-    """FPR95 (averaged over the OoD sets) against the number of modes, and the ensemble of all K against the
-    best and the worst single mode. ``by_size`` one row per (detector, size): mean and standard deviation
-    over the ensembles of that size; ``versus`` one row per detector."""
-
-    by_size: Any
-    versus: Any
-    n_improved: int = glued()
-    n_detectors: int = glued()
-    n_beats_best: int = glued()
-    mean_single: float = glued(".1%")
-    mean_ensemble: float = glued(".1%")
-    figure: Any = glued()
-
-
-def ensemble_gain(study: EnsembleStudy) -> EnsembleGain:
-    """Mean and spread of FPR95 over the ensembles of each size, and the full ensemble vs its single modes."""
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    avg = study.table.groupby(["size", "members", "detector"], as_index=False)[["FPR95", "AUROC"]].mean()
-    by_size = avg.groupby(["detector", "size"])["FPR95"].agg(["mean", "std", "min", "max", "count"]).reset_index()
-    rows = []
-    for det in study.detectors:
-        singles = avg[(avg["size"] == 1) & (avg.detector == det)]
-        full = avg[(avg["size"] == study.n_modes) & (avg.detector == det)].iloc[0]
-        rows.append({"detector": det, "rule": RULES[det], "best single FPR95": singles["FPR95"].min(),
-                     "mean single FPR95": singles["FPR95"].mean(), "worst single FPR95": singles["FPR95"].max(),
-                     "ensemble FPR95": full["FPR95"], "best single AUROC": singles["AUROC"].max(),
-                     "mean single AUROC": singles["AUROC"].mean(), "ensemble AUROC": full["AUROC"]})
-    versus = pd.DataFrame(rows).set_index("detector")
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    for i, det in enumerate(study.detectors):
-        part = by_size[by_size.detector == det]
-        std = part["std"].fillna(0.0)
-        ax.plot(part["size"], 100 * part["mean"], "o-", color=f"C{i}", label=det)
-        ax.fill_between(part["size"], 100 * (part["mean"] - std), 100 * (part["mean"] + std), color=f"C{i}", alpha=0.15)
-    ax.set(xlabel="modes in the ensemble", ylabel="FPR95 (%), mean over OoD sets ↓", xticks=range(1, study.n_modes + 1),
-           title="Mode ensembles of growing size")
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    return EnsembleGain(by_size=by_size, versus=versus,
-                        n_improved=int((versus["ensemble FPR95"] < versus["mean single FPR95"]).sum()),
-                        n_detectors=len(versus),
-                        n_beats_best=int((versus["ensemble FPR95"] <= versus["best single FPR95"]).sum()),
-                        mean_single=float(versus["mean single FPR95"].mean()),
-                        mean_ensemble=float(versus["ensemble FPR95"].mean()), figure=fig)
-
-
-__all__ = ["DETECTORS", "RULES", "EnsembleGain", "EnsembleStudy", "ModeSpread", "check_members", "ensemble_gain",
-           "ensemble_scores", "gradnorm_scores", "mean_features", "mean_logits", "member_subsets", "mode_spread",
-           "score_ensembles", "spread_figure"]
+__all__ = ["DETECTORS", "RULES", "EnsembleGain", "EnsembleStudy", "ModeSpread", "check_members", "disjoint_units",
+           "endpoint", "ensemble_gain", "fluctuation_inputs", "ensemble_scores", "ensembles_to_score", "gradnorm_scores", "mean_features",
+           "mean_logits", "member_subsets", "mode_spread", "pair_matrix", "score_ensembles", "size_figure",
+           "spread_figure", "variance_ratio"]

@@ -1,167 +1,186 @@
-"""The mode-ensemble chapter's claims: each verdict from a rule of :mod:`reprobook.claims`, over the K modes.
+"""The mode-ensemble chapter's claim tests: one primary endpoint per claim, over the K trained modes.
 
-Explained in ``notebooks/ood/mode_ensemble.ipynb``. The chapter has K trained classifiers, so its verdicts
-cover the variation between trainings, not only the resampling of the test images:
+Explained in ``notebooks/ood/mode_ensemble.ipynb``; the claims, their units, tests and smallest effects of
+interest are declared in :func:`reprobook.chapters.mode_ensemble.claim_specs`. This module turns the chapter's
+numbers into :class:`reprobook.claims.ClaimTest` objects:
 
-* **InD alike**: TOST equivalence, over the modes, of each mode's InD test accuracy with the mean of the
-  others, within ± ``cfg.ind_margin``;
-* **OoD landscapes differ**: the relative spread (coefficient of variation over the modes) of the OoD loss
-  of each OoD set against that of the InD test loss: one-sided paired t-test over the OoD sets;
-* **detection fluctuates across modes**: per (detector, OoD set) cell, the standard deviation of FPR95 over
-  the modes against the bootstrap standard deviation of one mode's FPR95 (re-drawn test and OoD samples):
-  one-sided paired t-test over the cells. "Fluctuates" then means: the training seed moves FPR95 more
-  than the choice of test images does;
-* **the ensemble improves detection**: per detector, FPR95 (mean over the OoD sets) of every single mode
-  against the ensemble of all K: one-sided paired t-test over the modes; the claim is *reproduced* when
-  it is for every detector;
-* **the ensemble reduces the variance**: per cell, the standard deviation of FPR95 over single modes
-  against that over ensembles of two modes: one-sided paired t-test over the cells.
+* **alike** (:func:`sd_bound`): the between-mode SD of InD test accuracy, and of InD test loss, with its χ²
+  interval; *reproduced* when the 95 % upper bound lies below the margin (p = P(χ²_{K−1} ≤ (K−1)s²/δ²)),
+  *contradicted* when the lower bound lies above it; both parts must hold (:func:`reprobook.claims.all_of`);
+* **landscape**: the relative depth of each mode's OoD slice below the mode against its InD slice's, a paired
+  t-test over the modes;
+* **fluctuates** (:func:`fluctuation_test`): the between-mode SD of FPR95 (mean over the detector × natural-set
+  cells) against a Monte-Carlo null of K values drawn from mode 1's bootstrap rounds (the spread re-drawing the
+  test images alone gives); its interval by a bootstrap over the modes;
+* **improves**: the disjoint ensembles' members' mean FPR95 against the ensemble's, a paired t-test over the units;
+* **variance**: log(SD of the averaging null ÷ SD of the pair ensembles), bootstrap over the modes.
 
-All p-values of the chapter are Holm-adjusted together (:func:`reprobook.claims.holm`).
+Every claim is about the converged regime (:func:`reprobook.claims.requires_convergence`) and about distinct
+modes (:func:`reprobook.claims.guard_acted`: modes that never disagree are one network).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from scipy import stats
 
-from ..claims import Verdict, all_or_partly, equivalence, holm, superiority
+from .. import claims
+from ..checks import ParameterError
 from ..results import glued
-from .ensemble import EnsembleGain, EnsembleStudy, ModeSpread
-from .landscape import Landscape
-from .modes import ModeTraining
 
-SOURCE = "Fang et al. (2024), abstract"
+
+def sd_bound(values: Sequence[float], margin: float, *, unit: str = "trained modes", alpha: float = claims.ALPHA,
+             what: str = "") -> claims.Verdict:
+    """"The between-unit SD of ``values`` is below ``margin``": the sample SD s (ddof 1) with its χ² 95 % interval
+    [s·√(df/χ²_{1−α}), s·√(df/χ²_α)], df = n − 1, and p = P(χ²_df ≤ df·s²/margin²) (H₀: σ ≥ margin). Power at a
+    true SD of margin/2; MDE the smallest margin reached with 80 % power were the true SD the observed s."""
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    if n < 2:
+        raise ParameterError("values", list(values), "at least two values")
+    if not np.isfinite(x).all():
+        return claims.not_comparable("non-finite values", "χ² bound on the between-unit SD").replace(n=n)
+    df = n - 1
+    s = float(np.std(x, ddof=1))
+    low = s * math.sqrt(df / stats.chi2.ppf(1 - alpha, df))
+    high = s * math.sqrt(df / stats.chi2.ppf(alpha, df))
+    p = float(stats.chi2.cdf(df * s * s / (margin * margin), df))
+
+    def design(level: float):
+        crit = stats.chi2.ppf(level, df)
+        power = float(stats.chi2.cdf(crit * 4.0, df))  # true SD = margin / 2
+        mde = s * math.sqrt(stats.chi2.ppf(claims.TARGET_POWER, df) / crit) if s > 0 else 0.0
+        return power, None, mde
+
+    rule = (f"χ² bound on the between-{unit} SD{' of ' + what if what else ''}: reproduced when its upper "
+            f"{1 - 2 * alpha:.0%} bound is below {margin:g}, contradicted when its lower bound is above")
+    return claims.from_test(estimate=s, low=low, high=high, p=p, n=n, unit=unit, rule=rule, kind="equivalence",
+                            sesoi=margin, alpha=alpha, design=design, test="sd_bound")
+
+
+def alike_test(spec: claims.ClaimSpec, accuracy: Sequence[float], loss: Sequence[float],
+               loss_margin: float) -> claims.ClaimTest:
+    """The "alike" claim: the SD bounds of InD accuracy (the spec's SESOI) and of InD loss (``loss_margin``)."""
+    acc = sd_bound(accuracy, spec.sesoi, unit=spec.unit, what="InD test accuracy")
+    los = sd_bound(loss, loss_margin, unit=spec.unit, what="InD test loss")
+    both = claims.all_of(acc, los, covers=f"{len(accuracy)} {spec.unit}")
+    return claims.ClaimTest(spec, both, this_run=f"SD of accuracy {acc.format('.2%')}; SD of loss {los.format('.3f')}")
+
+
+def _null_sds(rounds: np.ndarray, k: int, draws: int, seed: int) -> np.ndarray:
+    """Monte-Carlo null of the mean-over-cells SD of K values: ``rounds`` is cells × R (one mode's bootstrap
+    rounds, the same rounds in every cell); each draw picks K rounds without replacement."""
+    rng = np.random.default_rng(seed)
+    out = np.empty(draws)
+    for b in range(draws):
+        pick = rng.choice(rounds.shape[1], size=k, replace=False)
+        out[b] = rounds[:, pick].std(axis=1, ddof=1).mean()
+    return out
+
+
+def fluctuation_test(per_mode: np.ndarray, rounds: np.ndarray, *, sesoi: float, paper_effect: float | None,
+                     draws: int, resamples: int, seed: int = 0, unit: str = "trained modes") -> tuple[claims.Verdict, dict]:
+    """"FPR95 varies across modes more than re-drawing the test images makes it vary".
+
+    ``per_mode``: K × cells FPR95 of the single modes; ``rounds``: cells × R, mode 1's FPR95 in R bootstrap
+    rounds. Statistic S = mean over cells of the SD over the modes; null: S of K rounds drawn from ``rounds``
+    (``draws`` times); p = (1 + #{S* ≥ S}) / (draws + 1). The estimate is S − median(S*) with a BCa interval
+    from ``resamples`` bootstraps of the modes; power by the normal approximation with that bootstrap's SE.
+    Returns the verdict and the numbers behind it (σ_seed = S with its interval, σ_sample = median S*).
+    """
+    per_mode = np.asarray(per_mode, dtype=float)
+    rounds = np.asarray(rounds, dtype=float)
+    k = per_mode.shape[0]
+    if rounds.shape[0] != per_mode.shape[1]:
+        raise ParameterError("rounds", rounds.shape, f"one row per cell ({per_mode.shape[1]})")
+    rule = (f"Monte-Carlo null ({draws} draws of {k} bootstrap rounds of mode 1): p = (1 + #null ≥ observed)/"
+            f"(B + 1); the mean-over-cells SD over the modes minus the null's median, BCa interval over {unit}")
+    if not (np.isfinite(per_mode).all() and np.isfinite(rounds).all()):
+        return claims.not_comparable("non-finite FPR95 values", rule), {}
+    observed = float(per_mode.std(axis=0, ddof=1).mean())
+    null = _null_sds(rounds, k, draws, seed)
+    centre = float(np.median(null))
+    p = float((1 + np.sum(null >= observed)) / (draws + 1))
+    index = np.arange(k)
+
+    def statistic(idx):
+        return float(per_mode[np.asarray(idx, dtype=int)].std(axis=0, ddof=1).mean())
+
+    res = stats.bootstrap((index,), statistic, n_resamples=resamples, vectorized=False, method="BCa",
+                          confidence_level=1 - 2 * claims.ALPHA, rng=np.random.default_rng(seed))
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        low, high = (float(q) for q in np.quantile(res.bootstrap_distribution, [claims.ALPHA, 1 - claims.ALPHA]))
+    se = float(np.std(res.bootstrap_distribution, ddof=1))
+
+    def design(level: float):
+        return (claims.power_normal(sesoi, se, level),
+                None if paper_effect is None else claims.power_normal(paper_effect, se, level),
+                claims.mde_normal(se, level))
+
+    verdict = claims.from_test(estimate=observed - centre, low=low - centre, high=high - centre, p=p, n=k, unit=unit,
+                               rule=rule, sesoi=sesoi, paper_effect=paper_effect, design=design, test="monte_carlo")
+    numbers = {"sigma_seed": observed, "sigma_seed_low": low, "sigma_seed_high": high, "sigma_sample": centre,
+               "null_low": float(np.quantile(null, 0.025)), "null_high": float(np.quantile(null, 0.975))}
+    return verdict, numbers
 
 
 @dataclass
-class ModeEnsembleVerdicts:
-    """The claims table's rows (``rows``, for ``RunRecord.add_claims``), the per-detector ensemble verdicts
-    (``per_detector``), the "Paper vs this run" RankFeat table (``rankfeat``) and each rule in words."""
+class Fluctuation:
+    """The fluctuation claim's test and the numbers the prose quotes: σ_seed (the between-mode SD of FPR95, mean
+    over the cells) with its interval, against σ_sample (the null's median, from re-drawn test images)."""
 
-    rows: list
-    per_detector: Any
-    rankfeat: Any
-    verdicts: dict
-    rule_ind: str = glued()
-    rule_landscape: str = glued()
-    rule_fluctuation: str = glued()
-    rule_ensemble: str = glued()
-    rule_variance: str = glued()
-    ind_margin: float = glued(".1%")
-    n_tests: int = glued()
+    test: claims.ClaimTest
+    sigma_seed: float = glued(".2%")
+    sigma_seed_low: float = glued(".2%")
+    sigma_seed_high: float = glued(".2%")
+    sigma_sample: float = glued(".2%")
+    null_low: float = glued(".2%")
+    null_high: float = glued(".2%")
+    n_cells: int = glued()
+    draws: int = glued(",")
 
 
-def _cv(values) -> float:
-    values = np.asarray(values, dtype=float)
-    return float(values.std(ddof=1) / values.mean()) if len(values) > 1 and values.mean() != 0 else 0.0
+def fluctuation_claim(spec: claims.ClaimSpec, per_mode: np.ndarray, rounds: np.ndarray, *, draws: int, family: int,
+                      seed: int = 0) -> Fluctuation:
+    """:func:`fluctuation_test` on the declared claim, ``claims.bootstrap_resamples(family)`` bootstraps of the modes."""
+    verdict, numbers = fluctuation_test(per_mode, rounds, sesoi=spec.sesoi, paper_effect=spec.paper_effect,
+                                        draws=draws, resamples=claims.bootstrap_resamples(family), seed=seed,
+                                        unit=spec.unit)
+    if not numbers:
+        return Fluctuation(claims.ClaimTest(spec, verdict), *([float("nan")] * 6), per_mode.shape[1], draws)
+    text = (f"σ_seed {numbers['sigma_seed']:.2%} [{numbers['sigma_seed_low']:.2%}, {numbers['sigma_seed_high']:.2%}] "
+            f"vs σ_sample {numbers['sigma_sample']:.2%} (null 95 % range {numbers['null_low']:.2%}–"
+            f"{numbers['null_high']:.2%}), over {per_mode.shape[1]} cells")
+    return Fluctuation(claims.ClaimTest(spec, verdict, this_run=text), n_cells=per_mode.shape[1], draws=draws,
+                       **numbers)
 
 
-def _fmt(v: Verdict) -> str:
-    if v.estimate is None:
-        return ""
-    parts = [f"mean difference {v.estimate:+.3g}"]
-    if v.low is not None and v.high is not None:
-        parts.append(f"[{v.low:+.3g}, {v.high:+.3g}]")
-    if v.p is not None:
-        parts.append(f"p = {v.p:.2g}")
-    return " ".join(parts)
+def variance_test(spec: claims.ClaimSpec, singles: np.ndarray, pairs: np.ndarray, family: int,
+                  ratio: Callable[..., float], seed: int = 0) -> claims.ClaimTest:
+    """The "reduces the variance" claim: ``ratio(singles, pairs, index)`` (log SD of the averaging null ÷ SD of
+    the pair ensembles) bootstrapped over the modes, ``claims.bootstrap_resamples(family)`` resamples."""
+    k = len(singles)
+    verdict = claims.evaluate(spec, [np.arange(k)], lambda idx: ratio(singles, pairs, idx),
+                              n_resamples=claims.bootstrap_resamples(family), seed=seed).verdict
+    a, b = np.triu_indices(k, 1)
+    text = (f"SD over the {len(a)} pairs: averaging null {np.std((singles[a] + singles[b]) / 2, ddof=1):.2%}, "
+            f"ensembles {np.std(pairs[a, b], ddof=1):.2%}")
+    return claims.ClaimTest(spec, verdict, this_run=text)
 
 
-def mode_ensemble_claims(training: ModeTraining, study: EnsembleStudy, spread: ModeSpread, gain: EnsembleGain,
-                         landscape: Landscape, cfg: Any, scale: str, paper: dict[str, Any],
-                         paper_source: str) -> ModeEnsembleVerdicts:
-    """The verdicts of the chapter, Holm-adjusted together, as claims-table rows."""
-    import pandas as pd
-
-    table, k = training.table, training.n_modes
-    acc = table["InD test accuracy"].to_numpy()
-    others = [(acc.sum() - a) / (k - 1) for a in acc] if k > 1 else list(acc)
-    tests: dict[str, Verdict] = {}
-    tests["ind"] = equivalence(acc, others, margin=cfg.ind_margin, unit="modes")
-    ood_cols = [c for c in table.columns if c.startswith("OoD loss ")]
-    cv_ood = [_cv(table[c]) for c in ood_cols]
-    cv_ind = _cv(table["InD test loss"])
-    tests["landscape"] = superiority(cv_ood, [cv_ind] * len(cv_ood), unit="OoD sets")
-    cells = spread.cells
-    tests["fluctuation"] = superiority(cells["std over modes"], cells["bootstrap std"],
-                                       unit="detector × OoD-set cells")
-    pairs = study.table[study.table["size"] == 2].groupby(["detector", "ood_set"])["FPR95"].std(ddof=1)
-    pair_std = [float(pairs.get((d, s), 0.0)) if np.isfinite(pairs.get((d, s), np.nan)) else 0.0
-                for d, s in zip(cells.detector, cells.ood_set)]
-    tests["variance"] = superiority(cells["std over modes"], pair_std, unit="detector × OoD-set cells")
-    avg = study.table.groupby(["size", "members", "detector"], as_index=False)["FPR95"].mean()
-    for det in study.detectors:
-        singles = avg[(avg["size"] == 1) & (avg.detector == det)]["FPR95"].to_numpy()
-        full = float(avg[(avg["size"] == k) & (avg.detector == det)]["FPR95"].iloc[0])
-        # FPR95 is lower-better: the claim "ensemble < single" is "single − ensemble > 0"
-        tests[f"ensemble {det}"] = superiority(singles, [full] * len(singles), unit="modes")
-    rank_cells = cells[cells.detector == "RankFeat"]
-    if len(rank_cells):
-        tests["rankfeat"] = superiority(rank_cells["std over modes"], rank_cells["bootstrap std"], unit="OoD sets")
-    adjusted = holm(tests)
-    per_det = {d: adjusted[f"ensemble {d}"] for d in study.detectors}
-    versus = gain.versus
-    per_detector = pd.DataFrame([{"detector": d, "mean single FPR95": versus.loc[d, "mean single FPR95"],
-                                  "ensemble FPR95": versus.loc[d, "ensemble FPR95"], "p (Holm)": v.p,
-                                  "verdict": v.verdict} for d, v in per_det.items()]).set_index("detector")
-    word = all_or_partly(per_det.values())
-    n_repro = sum(v.verdict == "reproduced" for v in per_det.values())
-    ensemble_rule = ("per detector, one-sided paired t-test over the modes of FPR95(single mode) − FPR95(ensemble of "
-                     "all modes), FPR95 averaged over the OoD sets, Holm-adjusted over the chapter's tests; "
-                     "reproduced when every detector is")
-    ensemble_verdict = Verdict(word, rule=ensemble_rule, covers=f"{k} modes × {len(per_det)} detectors",
-                               kind="all detectors")
-    rows = [
-        dict(claim="Independent modes reach alike InD performance",
-             paper="all modes reach low-loss regions with InD data (training and test)",
-             this_run=(f"InD test accuracy {training.acc_min:.1%}–{training.acc_max:.1%}, loss "
-                       f"{training.loss_min:.3f}–{training.loss_max:.3f}; {_fmt(adjusted['ind'])}"),
-             verdict=adjusted["ind"], source=SOURCE, scale=scale),
-        dict(claim="The same modes have very different OoD loss landscapes",
-             paper="modes yield significantly different loss landscapes with OoD data",
-             this_run=(f"coefficient of variation over modes: InD test loss {cv_ind:.3f}; OoD loss "
-                       + ", ".join(f"{c.removeprefix('OoD loss ')} {v:.3f}" for c, v in zip(ood_cols, cv_ood))
-                       + f"; {_fmt(adjusted['landscape'])}"),
-             verdict=adjusted["landscape"], source=SOURCE, scale=scale),
-        dict(claim="OoD detection performance fluctuates across modes",
-             paper="FPR95 of RankFeat ranges 46.58%–84.70% over 5 modes (iNaturalist)",
-             this_run=(f"widest FPR95 range {spread.widest}: {spread.widest_low:.1%}–{spread.widest_high:.1%}; "
-                       f"mean std over modes {spread.between_std:.1%} vs bootstrap std {spread.sampling_std:.1%}; "
-                       f"{_fmt(adjusted['fluctuation'])}"),
-             verdict=adjusted["fluctuation"], source=SOURCE, scale=scale),
-        dict(claim="Mode ensemble improves OoD detection",
-             paper="mode ensemble improves every detector studied (e.g. RankFeat iNaturalist FPR95 39.32% vs 46.58–84.70%)",
-             this_run=(f"{n_repro} of {len(per_det)} detectors significantly better; mean FPR95 over detectors "
-                       f"{gain.mean_single:.1%} (single modes) → {gain.mean_ensemble:.1%} (ensemble of {k})"),
-             verdict=ensemble_verdict, source=SOURCE, scale=scale),
-        dict(claim="Mode ensemble reduces the variance of OoD detection",
-             paper="mode ensemble benefits the detector with reduced variances",
-             this_run=(f"mean std of FPR95: {np.mean(cells['std over modes']):.1%} over single modes, "
-                       f"{np.mean(pair_std):.1%} over 2-mode ensembles; {_fmt(adjusted['variance'])}"),
-             verdict=adjusted["variance"], source=SOURCE, scale=scale),
-    ]
-    if "rankfeat" in adjusted:
-        rk = rank_cells.set_index("ood_set")
-        rows.append(dict(
-            claim="RankFeat's FPR95 varies widely across modes (the README's example)",
-            paper="; ".join(f"{s} {min(v['modes']):.2f}–{max(v['modes']):.2f} → {v['ensemble']:.2f}"
-                            for s, v in paper.items()),
-            this_run="; ".join(f"{s} {100 * r['min']:.2f}–{100 * r['max']:.2f} → {100 * r['ensemble']:.2f}"
-                               for s, r in rk.iterrows()) + f"; spread vs bootstrap {_fmt(adjusted['rankfeat'])}",
-            verdict=adjusted["rankfeat"], source=paper_source, scale=scale))
-    rankfeat = pd.DataFrame(
-        [{"run": "paper (DenseNet-121, ImageNet)", "OoD set": s, "best mode": min(v["modes"]), "worst mode": max(v["modes"]),
-          "ensemble": v["ensemble"]} for s, v in paper.items()]
-        + [{"run": "this run", "OoD set": s, "best mode": round(100 * r["min"], 2), "worst mode": round(100 * r["max"], 2),
-            "ensemble": round(100 * r["ensemble"], 2)} for s, r in rank_cells.set_index("ood_set").iterrows()])
-    return ModeEnsembleVerdicts(
-        rows=rows, per_detector=per_detector, rankfeat=rankfeat, verdicts=adjusted,
-        rule_ind=tests["ind"].rule, rule_landscape=tests["landscape"].rule, rule_fluctuation=tests["fluctuation"].rule,
-        rule_ensemble=ensemble_rule, rule_variance=tests["variance"].rule, ind_margin=cfg.ind_margin,
-        n_tests=sum(v.p is not None for v in adjusted.values()))
+def guard_modes(tests: Sequence[claims.ClaimTest], converged: bool, convergence_detail: str,
+                disagreement: float) -> list[claims.ClaimTest]:
+    """Every claim of the chapter is about converged, distinct modes: *not comparable* otherwise."""
+    out = claims.guard_tests(tests, [t.key for t in tests],
+                             lambda v: claims.requires_convergence(v, converged, convergence_detail))
+    measure = f"mean pairwise disagreement of the modes' InD test predictions {disagreement:.2%}"
+    return claims.guard_tests(out, [t.key for t in out], lambda v: claims.guard_acted(v, disagreement > 0, measure))
 
 
-__all__ = ["ModeEnsembleVerdicts", "mode_ensemble_claims"]
+__all__ = ["Fluctuation", "alike_test", "fluctuation_claim", "fluctuation_test", "guard_modes", "sd_bound",
+           "variance_test"]

@@ -55,7 +55,7 @@ def per_classifier(averages, detectors: Sequence[str], metric: str = "AUROC"):
     values = averages[metric].loc[list(detectors)]
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     x = np.arange(len(values))
-    ax.bar(x, values.mean(1), color="0.85", width=0.6, label="mean over classifiers")
+    ax.bar(x, values.mean(axis=1), color="0.85", width=0.6, label="mean over classifiers")
     for j, seed in enumerate(values.columns):
         ax.plot(x + (j - (len(values.columns) - 1) / 2) * 0.12, values[seed], "o", ms=4, label=f"seed {seed}")
     low = float(np.nanmin(values.to_numpy()))

@@ -1,17 +1,24 @@
-"""The loss between modes: on the segment joining two modes and on the plane through three, InD vs OoD data.
+"""The loss around each mode and between two modes, on InD and on OoD data, with one loss functional.
 
-Explained in ``notebooks/ood/mode_ensemble.ipynb``. The paper's picture (Fang et al., IJCV 2024): modes that
-are equally deep in the InD loss sit in OoD landscapes of very different heights. Along
-θ(α) = (1 − α)·θ_a + α·θ_b (α = 0 and 1 are the two modes; the segment may extend beyond them) and on the
-plane θ_1 + a·u + b·v spanned by three modes (Garipov et al., 2018: u along θ_2 − θ_1, v the part of
-θ_3 − θ_1 orthogonal to it), the InD loss is the cross-entropy with the labels of the InD test images, and
-the OoD loss, with no labels to use, the cross-entropy to the uniform distribution (the Outlier Exposure
-objective, :func:`~reprobook.ood.modes.uniform_cross_entropy`): low when the network is unsure of an OoD
-image, as a detector wants it to be.
+Explained in ``notebooks/ood/mode_ensemble.ipynb``. The paper's picture (Fang et al., IJCV 2024, the official
+README's figure, after Li et al. 2018): a plane of two random directions around each mode, the InD loss beside
+the OoD loss; the modes sit at the bottom of their InD landscape, not of their OoD one.
 
-Interpolating weights breaks BatchNorm's running statistics, so at every point they are re-estimated on
-training images (``torch.optim.swa_utils.update_bn``), at the modes too, as in the mode-connectivity
-literature.
+**The loss.** OoD images have no labels, so one functional serves both: the cross-entropy of the prediction to
+its own most likely class, −log max_c softmax(f_θ(x))_c (:func:`~reprobook.ood.modes.msp_loss`). On an InD image
+the mode classifies correctly it *is* the labelled cross-entropy; it lies in [0, log C], as the paper's OoD
+contours (1.1, 1.6, 2.1, below log 10) do.
+
+**Slices around a mode** (:func:`mode_slices`): θ(a, b) = θ + a·d₁ + b·d₂, d₁ and d₂ Gaussian directions
+*filter-normalised* (Li et al., 2018): each filter of d (a row of a linear layer, an output channel of a
+convolution) is rescaled to the norm of the same filter of θ; biases and BatchNorm parameters get no direction
+and BatchNorm keeps the mode's running statistics (the loss-landscape code's ``ignore='biasbn'``). The endpoint
+of each mode is the relative depth of each slice below the mode, (L(θ) − min L)/L(θ): 0 when the mode is the
+minimum of its slice.
+
+**The segment between two modes** (:func:`mode_segment`): θ(α) = (1 − α)·θ_a + α·θ_b, BatchNorm's statistics
+re-estimated on training images at every point (``torch.optim.swa_utils.update_bn``), as in the
+mode-connectivity literature (Garipov et al., 2018).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from torch import Tensor, nn
 
 from ..checks import ParameterError, check_int
 from ..results import glued
-from .modes import ModeSet, uniform_cross_entropy
+from .modes import ModeSet, msp_loss
 
 
 def combine_states(states: Sequence[Mapping[str, Tensor]], weights: Sequence[float]) -> dict[str, Tensor]:
@@ -48,47 +55,151 @@ def combine_states(states: Sequence[Mapping[str, Tensor]], weights: Sequence[flo
     return out
 
 
-@torch.no_grad()
-def _losses_at(model: nn.Module, state: Mapping[str, Tensor], bn_batches: Sequence[Tensor],
-               data: Mapping[str, tuple[Tensor, Tensor | None]], device: torch.device) -> dict[str, float]:
-    """Load ``state``, re-estimate BatchNorm on ``bn_batches``, then the mean loss on each set of ``data``:
-    cross-entropy with the labels where there are labels, cross-entropy to the uniform distribution where not."""
-    model.load_state_dict(state)
-    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
-        torch.optim.swa_utils.update_bn([b.to(device) for b in bn_batches], model)
-    model.eval()
+def filter_normalized_direction(model: nn.Module, generator: torch.Generator) -> dict[str, Tensor]:
+    """A Gaussian direction in ``model``'s parameters, each filter rescaled to the norm of the model's filter:
+    d_f ← d_f·‖θ_f‖/‖d_f‖ for every weight of two or more dimensions (filter = its first index); zero for biases,
+    BatchNorm parameters and buffers (Li et al., 2018, ``ignore='biasbn'``). Keys: the parameters' names."""
     out = {}
-    for name, (x, y) in data.items():
-        logits = torch.cat([model(x[i:i + 500].to(device)) for i in range(0, len(x), 500)]).cpu()
-        out[name] = float(nn.functional.cross_entropy(logits, y) if y is not None else uniform_cross_entropy(logits).mean())
+    for name, theta in model.named_parameters():
+        theta = theta.detach().cpu()
+        if theta.dim() < 2:
+            out[name] = torch.zeros_like(theta)
+            continue
+        d = torch.randn(theta.shape, generator=generator, dtype=theta.dtype)
+        # d_f ← d_f · ‖θ_f‖ / ‖d_f‖ for each filter f
+        d_norm = d.flatten(1).norm(dim=1).clamp_min(1e-12)
+        theta_norm = theta.flatten(1).norm(dim=1)
+        out[name] = d * (theta_norm / d_norm).view(-1, *([1] * (theta.dim() - 1)))
     return out
 
 
-def plane_basis(states: Sequence[Mapping[str, Tensor]]) -> tuple[dict[str, Tensor], dict[str, Tensor], np.ndarray]:
-    """Orthonormal directions (û, v̂) of the plane through three modes and the modes' (a, b) coordinates.
+@torch.no_grad()
+def _slice_losses(model: nn.Module, data: Mapping[str, Tensor], device: torch.device) -> dict[str, float]:
+    model.eval()
+    out = {}
+    for name, x in data.items():
+        logits = torch.cat([model(x[i:i + 512].to(device)) for i in range(0, len(x), 512)]).cpu()
+        out[name] = float(msp_loss(logits).mean())
+    return out
 
-    u = θ_2 − θ_1, v = (θ_3 − θ_1) − ⟨θ_3 − θ_1, û⟩·û (over the floating-point tensors); θ_1 sits at (0, 0).
-    """
-    if len(states) != 3:
-        raise ParameterError("states", f"{len(states)} state dicts", "three state dicts (three modes)")
-    keys = [k for k, v in states[0].items() if v.is_floating_point()]
-    flat = [torch.cat([s[k].double().flatten() for k in keys]) for s in states]
-    u = flat[1] - flat[0]
-    u_hat = u / u.norm()
-    w = flat[2] - flat[0]
-    v = w - (w @ u_hat) * u_hat
-    v_hat = v / v.norm()
-    coords = np.array([[0.0, 0.0], [float(u.norm()), 0.0], [float(w @ u_hat), float(v.norm())]])
 
-    def unflatten(vec: Tensor) -> dict[str, Tensor]:
-        out, start = {}, 0
-        for k in keys:
-            n = states[0][k].numel()
-            out[k] = vec[start:start + n].view_as(states[0][k]).to(states[0][k].dtype)
-            start += n
-        return out
+@dataclass
+class Slices:
+    """The loss on a plane of two filter-normalised random directions around every mode (``table``: one row per
+    mode, grid point and set), and each mode's relative depth of every slice below the mode (``depths``)."""
 
-    return unflatten(u_hat), unflatten(v_hat), coords
+    table: Any
+    depths: Any  # one row per mode: "InD" and each OoD set's depth, and "OoD" their mean
+    n_points: int = glued()
+    radius: float = glued("g")
+    n_samples: int = glued()
+    depth_ind: float = glued(".3f")  # mean over the modes
+    depth_ood: float = glued(".3f")
+    ind_at_min: int = glued()  # modes whose InD slice has its minimum at the mode
+    ood_at_min: int = glued()  # modes whose OoD slice (mean over the OoD sets) has its minimum at the mode
+    n_modes: int = glued()
+    figure: Any = glued()
+
+
+def _slice_data(modes: ModeSet, ood_sets: Sequence[str], n: int) -> dict[str, Tensor]:
+    data = {"InD test": modes.images("test")[:n]}
+    for name in ood_sets:
+        data[name] = modes.images(name)[:n]
+    return data
+
+
+def mode_slices(modes: ModeSet, cfg: Any, ood_sets: Sequence[str], *, seed: int = 0) -> Slices:
+    """The loss on a ``cfg.slice_points`` × ``cfg.slice_points`` grid over [−r, r]² (r = ``cfg.slice_radius``)
+    of two filter-normalised directions around each mode (drawn from ``seed`` and the mode's index), on
+    ``cfg.slice_samples`` InD test images and as many of each of ``ood_sets``."""
+    import pandas as pd
+
+    points = check_int("slice_points", cfg.slice_points, low=3)
+    if points % 2 == 0:
+        raise ParameterError("slice_points", points, "an odd number (the mode is the centre of the grid)")
+    grid = np.linspace(-cfg.slice_radius, cfg.slice_radius, points)
+    data = _slice_data(modes, ood_sets, cfg.slice_samples)
+    device = modes.modes[0].benchmark.device
+    rows = []
+    for k, mode in enumerate(modes.modes):
+        scratch = copy.deepcopy(mode.model)
+        base = {n: p.detach().clone() for n, p in scratch.named_parameters()}
+        generator = torch.Generator().manual_seed(10_007 * seed + k)
+        d1 = filter_normalized_direction(scratch, generator)
+        d2 = filter_normalized_direction(scratch, generator)
+        for a in grid:
+            for b in grid:
+                with torch.no_grad():
+                    for name, p in scratch.named_parameters():
+                        # θ(a, b) = θ + a·d₁ + b·d₂
+                        p.copy_(base[name] + float(a) * d1[name].to(p) + float(b) * d2[name].to(p))
+                for name, loss in _slice_losses(scratch, data, device).items():
+                    rows.append({"mode": k + 1, "a": float(a), "b": float(b), "set": name, "loss": loss})
+    table = pd.DataFrame(rows)
+    depths = slice_depths(table)
+    return Slices(table=table, depths=depths, n_points=points, radius=cfg.slice_radius,
+                  n_samples=len(data["InD test"]), depth_ind=float(depths["InD"].mean()),
+                  depth_ood=float(depths["OoD"].mean()), ind_at_min=int((depths["InD"] == 0).sum()),
+                  ood_at_min=int((depths["OoD mean-loss depth"] == 0).sum()), n_modes=len(modes),
+                  figure=slices_figure(table, depths, ood_sets))
+
+
+def slice_depths(table) -> Any:
+    """Per mode and set, (L(θ) − min L)/L(θ) over the slice (0: the mode is the minimum); "OoD" the mean over the
+    OoD sets, "OoD mean-loss depth" the depth of the OoD sets' mean loss."""
+    import pandas as pd
+
+    rows = []
+    for mode, part in table.groupby("mode"):
+        centre = part[(part.a.abs() < 1e-12) & (part.b.abs() < 1e-12)].set_index("set")["loss"]
+        lowest = part.groupby("set")["loss"].min()
+        depth = (centre - lowest) / centre
+        ood = [s for s in depth.index if s != "InD test"]
+        pooled = part[part.set.isin(ood)].groupby(["a", "b"])["loss"].mean()
+        pooled_centre = float(centre[ood].mean())
+        row = {"mode": mode, "InD": float(depth["InD test"]), **{s: float(depth[s]) for s in ood},
+               "OoD": float(depth[ood].mean()),
+               "OoD mean-loss depth": float((pooled_centre - pooled.min()) / pooled_centre)}
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("mode")
+
+
+def slices_figure(table, depths, ood_sets: Sequence[str]):
+    """Mode 1's InD and OoD slices as contour maps (the OoD sets' mean loss), and every mode's depths."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.3))
+    first = table[table["mode"] == 1]
+    panels = (("InD test", first[first.set == "InD test"]),
+              ("OoD (mean of " + ", ".join(ood_sets) + ")",
+               first[first.set.isin(list(ood_sets))].groupby(["a", "b"], as_index=False)["loss"].mean()))
+    for ax, (title, part) in zip(axes[:2], panels):
+        grid = part.pivot_table(index="b", columns="a", values="loss")
+        cs = ax.contourf(grid.columns, grid.index, grid.to_numpy(), levels=15, cmap="viridis")
+        ax.clabel(ax.contour(grid.columns, grid.index, grid.to_numpy(), levels=6, colors="white", linewidths=0.5),
+                  fontsize=6)
+        ax.plot([0], [0], "r*", ms=10)
+        fig.colorbar(cs, ax=ax, label="−log max softmax")
+        ax.set(title=f"mode 1: {title}"[:60], xlabel="direction 1", ylabel="direction 2")
+    x = np.arange(len(depths))
+    axes[2].bar(x - 0.2, depths["InD"], width=0.4, color="black", label="InD test")
+    axes[2].bar(x + 0.2, depths["OoD"], width=0.4, color="C1", label="OoD (mean over sets)")
+    axes[2].set(xticks=list(x), xticklabels=[str(m) for m in depths.index], xlabel="mode",
+                ylabel="(L(mode) − min L) / L(mode)", title="Depth of each slice below its mode")
+    axes[2].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------ the segment
+@torch.no_grad()
+def _losses_at(model: nn.Module, state: Mapping[str, Tensor], bn_batches: Sequence[Tensor],
+               data: Mapping[str, Tensor], device: torch.device) -> dict[str, float]:
+    """Load ``state``, re-estimate BatchNorm on ``bn_batches``, then the mean MSP loss on each set of ``data``."""
+    model.load_state_dict(state)
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        torch.optim.swa_utils.update_bn([b.to(device) for b in bn_batches], model)
+    return _slice_losses(model, data, device)
 
 
 def segment_alphas(points: int, margin: float) -> np.ndarray:
@@ -103,13 +214,10 @@ def segment_alphas(points: int, margin: float) -> np.ndarray:
 
 
 @dataclass
-class Landscape:
-    """Loss on the segment between modes 1 and 2 (``segment``: one row per α) and, when asked, on the plane
-    through modes 1–3 (``plane``: one row per grid point, ``plane_modes`` their coordinates)."""
+class Segment:
+    """The loss on the segment between modes 1 and 2 (``segment``: one row per α)."""
 
     segment: Any
-    plane: Any
-    plane_modes: Any
     ind_loss_a: float = glued(".3f")
     ind_loss_b: float = glued(".3f")
     ind_barrier: float = glued(".3f")
@@ -120,86 +228,53 @@ class Landscape:
     figure: Any = glued()
 
 
-def _landscape_data(modes: ModeSet, n_samples: int, bn_samples: int, device: torch.device):
-    data = {"InD test": (modes.images("test")[:n_samples], modes.labels("test")[:n_samples])}
-    for name in modes.ood_sets:
-        data[name] = (modes.images(name)[:n_samples], None)
-    train = modes.modes[0].benchmark.train_dataset
-    gen = torch.Generator().manual_seed(0)
-    rows = torch.randperm(len(train), generator=gen)[:bn_samples]
-    images = torch.stack([train[int(i)][0] for i in rows])
-    bn_batches = [images[i:i + 250] for i in range(0, len(images), 250)]
-    return data, bn_batches
-
-
-def mode_landscape(modes: ModeSet, cfg: Any) -> Landscape:
-    """The loss on the segment between modes 1 and 2 (``cfg.landscape_points`` points, extended by
-    ``cfg.landscape_margin``) and, if ``cfg.plane_points`` > 0 and there are three modes, on their plane."""
+def mode_segment(modes: ModeSet, cfg: Any, ood_sets: Sequence[str]) -> Segment:
+    """The MSP loss on the segment between modes 1 and 2 (``cfg.landscape_points`` points, extended by
+    ``cfg.landscape_margin``), BatchNorm re-estimated on ``cfg.bn_samples`` training images at every point."""
     import pandas as pd
 
     if len(modes) < 2:
         raise ParameterError("modes", f"{len(modes)} mode", "at least two modes")
     points = check_int("landscape_points", cfg.landscape_points, low=2)
     device = modes.modes[0].benchmark.device
-    data, bn_batches = _landscape_data(modes, cfg.landscape_samples, cfg.bn_samples, device)
-    states = [{k: v.detach().cpu() for k, v in m.model.state_dict().items()} for m in modes.modes[:3]]
+    data = _slice_data(modes, ood_sets, cfg.landscape_samples)
+    train = modes.modes[0].benchmark.train_dataset
+    rows = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:cfg.bn_samples]
+    images = torch.stack([train[int(i)][0] for i in rows])
+    bn_batches = [images[i:i + 250] for i in range(0, len(images), 250)]
+    states = [{k: v.detach().cpu() for k, v in m.model.state_dict().items()} for m in modes.modes[:2]]
     scratch = copy.deepcopy(modes.modes[0].model)
-    rows = []
+    out = []
     for alpha in segment_alphas(points, cfg.landscape_margin):
         # θ(α) = (1 − α)·θ_a + α·θ_b
-        state = combine_states(states[:2], [1 - alpha, alpha])
-        rows.append({"alpha": float(alpha), **_losses_at(scratch, state, bn_batches, data, device)})
-    segment = pd.DataFrame(rows)
-    plane, plane_modes = None, None
-    if cfg.plane_points and len(states) == 3:
-        u_hat, v_hat, coords = plane_basis(states)
-        pad = 0.2 * max(np.ptp(coords[:, 0]), np.ptp(coords[:, 1]))
-        a_grid = np.linspace(coords[:, 0].min() - pad, coords[:, 0].max() + pad, cfg.plane_points)
-        b_grid = np.linspace(coords[:, 1].min() - pad, coords[:, 1].max() + pad, cfg.plane_points)
-        grid_rows = []
-        for a in a_grid:
-            for b in b_grid:
-                # θ = θ_1 + a·û + b·v̂ (û, v̂ zero on integer buffers)
-                state = {k: (v + a * u_hat[k] + b * v_hat[k]) if k in u_hat else v.clone() for k, v in states[0].items()}
-                grid_rows.append({"a": float(a), "b": float(b), **_losses_at(scratch, state, bn_batches, data, device)})
-        plane = pd.DataFrame(grid_rows)
-        plane_modes = pd.DataFrame(coords, columns=["a", "b"], index=[f"mode {i + 1}" for i in range(3)])
+        state = combine_states(states, [1 - alpha, alpha])
+        out.append({"alpha": float(alpha), **_losses_at(scratch, state, bn_batches, data, device)})
+    segment = pd.DataFrame(out)
     ends = tuple(segment.iloc[int(np.argmin(np.abs(segment.alpha.to_numpy() - a)))] for a in (0.0, 1.0))
     inside = segment[(segment.alpha >= 0) & (segment.alpha <= 1)]
-    gaps = {name: abs(ends[0][name] - ends[1][name]) / min(ends[0][name], ends[1][name]) for name in modes.ood_sets}
+    gaps = {name: abs(ends[0][name] - ends[1][name]) / min(ends[0][name], ends[1][name]) for name in ood_sets}
     gap_set = max(gaps, key=gaps.get)
-    return Landscape(segment=segment, plane=plane, plane_modes=plane_modes,
-                     ind_loss_a=float(ends[0]["InD test"]), ind_loss_b=float(ends[1]["InD test"]),
-                     ind_barrier=float(inside["InD test"].max() - max(ends[0]["InD test"], ends[1]["InD test"])),
-                     ood_gap=float(gaps[gap_set]), ood_gap_set=gap_set, n_points=points,
-                     n_samples=len(data["InD test"][0]), figure=landscape_figure(segment, plane, plane_modes, modes.ood_sets))
+    return Segment(segment=segment, ind_loss_a=float(ends[0]["InD test"]), ind_loss_b=float(ends[1]["InD test"]),
+                   ind_barrier=float(inside["InD test"].max() - max(ends[0]["InD test"], ends[1]["InD test"])),
+                   ood_gap=float(gaps[gap_set]), ood_gap_set=gap_set, n_points=points,
+                   n_samples=len(data["InD test"]), figure=segment_figure(segment, ood_sets))
 
 
-def landscape_figure(segment, plane, plane_modes, ood_sets: Sequence[str]):
-    """Left: InD test cross-entropy along the segment; middle: each OoD set's uniform cross-entropy; right
-    (with a plane): the InD and one OoD loss over the plane through three modes."""
+def segment_figure(segment, ood_sets: Sequence[str]):
+    """The MSP loss along the segment: InD test (black) and each OoD set."""
     import matplotlib.pyplot as plt
 
-    panels = 2 + (2 if plane is not None else 0)
-    fig, axes = plt.subplots(1, panels, figsize=(3.4 * panels, 3.2))
-    axes[0].plot(segment.alpha, segment["InD test"], "o-", color="black", ms=3)
-    axes[0].set(xlabel="α (0: mode 1, 1: mode 2)", ylabel="cross-entropy", title="InD test")
+    fig, ax = plt.subplots(figsize=(6.0, 3.2))
+    ax.plot(segment.alpha, segment["InD test"], "o-", color="black", ms=3, label="InD test")
     for i, name in enumerate(ood_sets):
-        axes[1].plot(segment.alpha, segment[name], "o-", ms=3, color=f"C{i}", label=name)
-    axes[1].set(xlabel="α (0: mode 1, 1: mode 2)", ylabel="cross-entropy to uniform", yscale="log", title="OoD sets")
-    axes[1].legend(fontsize=7)
-    for ax in axes[:2]:
-        for a in (0, 1):
-            ax.axvline(a, color="grey", ls=":", lw=1)
-    if plane is not None:
-        for ax, name in zip(axes[2:], ("InD test", ood_sets[0])):
-            grid = plane.pivot(index="b", columns="a", values=name)
-            cs = ax.contourf(grid.columns, grid.index, np.log(grid.to_numpy()), levels=20, cmap="viridis")
-            ax.plot(plane_modes.a, plane_modes.b, "w*", ms=9)
-            fig.colorbar(cs, ax=ax, label="log loss")
-            ax.set(title=f"plane through modes 1–3: {name}", xlabel="a", ylabel="b")
+        ax.plot(segment.alpha, segment[name], "o-", ms=3, color=f"C{i}", label=name)
+    for a in (0, 1):
+        ax.axvline(a, color="grey", ls=":", lw=1)
+    ax.set(xlabel="α (0: mode 1, 1: mode 2)", ylabel="−log max softmax (mean)", title="Between two modes")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
-__all__ = ["Landscape", "combine_states", "landscape_figure", "mode_landscape", "plane_basis", "segment_alphas"]
+__all__ = ["Segment", "Slices", "combine_states", "filter_normalized_direction", "mode_segment", "mode_slices",
+           "segment_alphas", "segment_figure", "slice_depths", "slices_figure"]

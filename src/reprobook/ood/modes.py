@@ -21,10 +21,11 @@ ensemble of modes can reuse them:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -80,7 +81,10 @@ def rankfeat_logits(model: nn.Module, x: Tensor) -> Tensor:
 
 def odin_logits(model: nn.Module, x: Tensor, *, eps: float, temperature: float,
                 norm_std: list[float] | None = None) -> Tensor:
-    """Logits (not divided by T) of the ODIN-perturbed inputs x̃ = x − ε·sign(∇ₓ CE(f(x)/T, ŷ)), ŷ = argmax f(x)."""
+    """Logits (not divided by T) of the ODIN-perturbed inputs x̃ = x − ε·sign(∇ₓ CE(f(x)/T, ŷ)), ŷ = argmax f(x).
+
+    ``norm_std`` None is the official mode-ensemble code's step (on the normalised input); a list divides the
+    step by each channel's std, as Liang et al.'s code does."""
     from pytorch_ood.detector import odin_preprocessing
 
     x_tilde = odin_preprocessing(model, x, eps=eps, temperature=temperature, norm_std=norm_std)
@@ -173,16 +177,13 @@ def scoring_index(n: int, n_score: int | None, seed: int) -> Tensor:
 
 
 def _input_outputs(bench: OODBenchmark, split: str, index: Tensor, cfg: Any, batch_size: int) -> tuple[Tensor, Tensor]:
-    """ODIN and RankFeat logits of the scored images of ``split`` for one mode."""
-    from ..data import vision
-
+    """ODIN and RankFeat logits of the scored images of ``split`` for one mode (ODIN's step as in the official
+    ``utils_ood.py``: ε·sign of the gradient on the normalised input, not divided by the per-channel std)."""
     dataset = bench.dataset(split)
-    std = vision.input_spec(cfg.in_dataset).std
     odin, rank = [], []
     for start in range(0, len(index), batch_size):
         x = torch.stack([dataset[int(i)][0] for i in index[start:start + batch_size]]).to(bench.device)
-        odin.append(odin_logits(bench.model, x, eps=cfg.odin_eps, temperature=cfg.odin_temperature,
-                                norm_std=list(std) if std is not None else None).cpu())
+        odin.append(odin_logits(bench.model, x, eps=cfg.odin_eps, temperature=cfg.odin_temperature).cpu())
         rank.append(rankfeat_logits(bench.model, x).cpu())
     return torch.cat(odin), torch.cat(rank)
 
@@ -230,38 +231,78 @@ def build_modes(cfg: Any, *, n_modes: int | None = None, seed: int = 0, device: 
 
 
 # ------------------------------------------------------------------------------------------------ losses
-def uniform_cross_entropy(logits: Tensor, temperature: float = 1.0) -> Tensor:
-    """Per sample, the cross-entropy of softmax(ℓ/T) to the uniform distribution: −(1/C) Σ_c log softmax(ℓ/T)_c.
+def msp_loss(logits: Tensor) -> Tensor:
+    """Per sample, the cross-entropy of the prediction to its own most likely class: −log max_c softmax(ℓ)_c.
 
-    The loss an OoD input "should" have (the Outlier Exposure objective; GradNorm's score is the norm of
-    its gradient). It is log C for a uniform prediction and grows as the prediction gets confident.
+    The one loss of this chapter's landscapes, on InD and OoD images alike: it needs no label, equals the
+    labelled cross-entropy on every correctly classified image, and lies in [0, log C] (the paper's OoD contours,
+    1.1 to 2.1, lie below log 10).
     """
-    return -(logits / temperature).log_softmax(dim=1).mean(dim=1)
+    return -logits.double().log_softmax(dim=1).max(dim=1).values
 
 
 def mode_losses(modes: ModeSet) -> Any:
-    """One row per mode: InD test accuracy and cross-entropy (all InD test samples), the last epoch's
-    training loss, and the mean uniform cross-entropy on every OoD set (its scored samples)."""
+    """One row per mode: InD test accuracy and cross-entropy (all InD test samples), the last two epochs'
+    training losses, and the mean MSP loss (:func:`msp_loss`) on every OoD set (its scored samples)."""
     import pandas as pd
 
     rows = []
     for k, mode in enumerate(modes.modes):
         test = mode.benchmark.test
+        history = mode.benchmark.history.train_loss if mode.benchmark.history else []
         row = {"mode": k + 1, "seed": mode.seed, "InD test accuracy": test.accuracy(),
                "InD test loss": float(nn.functional.cross_entropy(test.logits, test.labels)),
-               "InD train loss": (mode.benchmark.history.train_loss[-1] if mode.benchmark.history else float("nan")),
+               "InD train loss": history[-1] if history else float("nan"),
+               "train loss, epoch before": history[-2] if len(history) > 1 else float("nan"),
                "loaded": mode.benchmark.loaded}
         for name in modes.ood_sets:
-            row[f"OoD loss {name}"] = float(uniform_cross_entropy(modes.outputs(k, name).logits).mean())
+            row[f"OoD loss {name}"] = float(msp_loss(modes.outputs(k, name).logits).mean())
         rows.append(row)
     return pd.DataFrame(rows).set_index("mode")
 
 
+def convergence(table: Any, tolerance: float) -> tuple[bool, str]:
+    """Whether every mode trained to a plateau: its last epoch lowered the training loss by less than
+    ``tolerance`` of the loss of the epoch before. Returns ``(converged, detail)``."""
+    last, before = table["InD train loss"].to_numpy(), table["train loss, epoch before"].to_numpy()
+    if np.isnan(before).any():
+        return False, "a mode has fewer than two epochs of training history"
+    change = (before - last) / before
+    worst = int(np.argmax(change))
+    return bool((change < tolerance).all()), (
+        f"relative drop of the training loss over the last epoch: at most {change.max():.2%} (mode {worst + 1}), "
+        f"tolerance {tolerance:.0%}")
+
+
+def classifier_convergence(benchmarks: Sequence[OODBenchmark], tolerance: float) -> tuple[bool, str]:
+    """:func:`convergence` of the classifiers of ``benchmarks`` (their training histories, trained or loaded)."""
+    import pandas as pd
+
+    rows = []
+    for b in benchmarks:
+        history = b.history.train_loss if b.history else []
+        rows.append({"InD train loss": history[-1] if history else float("nan"),
+                     "train loss, epoch before": history[-2] if len(history) > 1 else float("nan")})
+    return convergence(pd.DataFrame(rows), tolerance)
+
+
+def disagreement(modes: ModeSet) -> float:
+    """The share of InD test images on which two modes predict different classes, averaged over the pairs of
+    modes: 0 when the seeds produced one and the same network (the modes are then not independent trainings)."""
+    predictions = [m.benchmark.test.logits.argmax(1) for m in modes.modes]
+    pairs = [(i, j) for i in range(len(predictions)) for j in range(i + 1, len(predictions))]
+    if not pairs:
+        return 0.0
+    return float(np.mean([(predictions[i] != predictions[j]).double().mean().item() for i, j in pairs]))
+
+
 @dataclass
 class ModeTraining:
-    """The K modes on InD data: they should be alike. ``table`` one row per mode (:func:`mode_losses`)."""
+    """The K modes on InD data. ``table`` one row per mode (:func:`mode_losses`)."""
 
     table: Any
+    converged: bool
+    convergence_detail: str
     n_modes: int = glued()
     seeds: str = glued()
     acc_mean: float = glued(".1%")
@@ -269,13 +310,18 @@ class ModeTraining:
     acc_max: float = glued(".1%")
     loss_min: float = glued(".3f")
     loss_max: float = glued(".3f")
+    train_loss_min: float = glued(".3f")
+    train_loss_max: float = glued(".3f")
+    disagreement: float = glued(".1%")
+    convergence: str = glued()
     loaded_note: str = glued()
     n_scored: str = glued()
     figure: Any = glued()
 
 
-def describe_modes(modes: ModeSet) -> ModeTraining:
-    """Every mode's InD accuracy and loss, and its training curve as a figure."""
+def describe_modes(modes: ModeSet, tolerance: float = 0.02) -> ModeTraining:
+    """Every mode's InD accuracy and loss, whether it converged (``tolerance``: :func:`convergence`), how
+    often the modes disagree, and the training curves as a figure."""
     import matplotlib.pyplot as plt
 
     table = mode_losses(modes)
@@ -283,17 +329,16 @@ def describe_modes(modes: ModeSet) -> ModeTraining:
     for k, mode in enumerate(modes.modes):
         history = mode.benchmark.history
         if history is not None:
-            axes[0].plot(range(1, len(history.train_loss) + 1), history.train_loss, marker="o", ms=3,
-                         label=f"mode {k + 1} (seed {mode.seed})")
+            axes[0].plot(range(1, len(history.train_loss) + 1), history.train_loss, marker="o", ms=2, lw=1,
+                         label=f"mode {k + 1}" if k < 10 else None)
     axes[0].set(xlabel="epoch", ylabel="training loss", yscale="log", title="Training of each mode")
-    axes[0].legend(fontsize=7)
-    x = range(1, len(table) + 1)
+    axes[0].legend(fontsize=6, ncol=2)
+    x = np.arange(1, len(table) + 1)
     axes[1].bar(x, table["InD test loss"], color="grey", label="InD test (cross-entropy)")
-    ood_cols = [c for c in table.columns if c.startswith("OoD loss ")]
-    for c in ood_cols:
-        axes[1].plot(x, table[c], "o-", label=c.removeprefix("OoD loss "))
-    axes[1].set(xlabel="mode", ylabel="mean loss", yscale="log", title="InD loss vs OoD uniform loss", xticks=list(x))
-    axes[1].legend(fontsize=7)
+    for c in [c for c in table.columns if c.startswith("OoD loss ")]:
+        axes[1].plot(x, table[c], "o-", ms=3, label=c.removeprefix("OoD loss ") + " (MSP loss)")
+    axes[1].set(xlabel="mode", ylabel="mean loss", title="Each mode: InD vs OoD loss", xticks=list(x))
+    axes[1].legend(fontsize=6)
     fig.tight_layout()
     loaded = int(table["loaded"].sum())
     note = ("All modes were loaded from the checkpoint cache." if loaded == len(table) else
@@ -302,9 +347,14 @@ def describe_modes(modes: ModeSet) -> ModeTraining:
     sizes = {split: len(rows) for split, rows in modes.index.items()}
     scored = f"{sizes['test']} InD test samples and " + ", ".join(f"{n} {s}" for s, n in sizes.items() if s != "test")
     acc = table["InD test accuracy"]
-    return ModeTraining(table=table, n_modes=len(table), seeds=", ".join(str(s) for s in modes.seeds),
-                        acc_mean=float(acc.mean()), acc_min=float(acc.min()), acc_max=float(acc.max()),
+    converged, detail = convergence(table, tolerance)
+    return ModeTraining(table=table, converged=converged, convergence_detail=detail, n_modes=len(table),
+                        seeds=", ".join(str(s) for s in modes.seeds), acc_mean=float(acc.mean()),
+                        acc_min=float(acc.min()), acc_max=float(acc.max()),
                         loss_min=float(table["InD test loss"].min()), loss_max=float(table["InD test loss"].max()),
+                        train_loss_min=float(table["InD train loss"].min()),
+                        train_loss_max=float(table["InD train loss"].max()), disagreement=disagreement(modes),
+                        convergence=("converged" if converged else "not converged") + f" ({detail})",
                         loaded_note=note, n_scored=scored, figure=fig)
 
 
@@ -319,5 +369,6 @@ def run_scale(modes: ModeSet, profile: str) -> str:
             f"{bench.device.type}")
 
 
-__all__ = ["Mode", "ModeOutputs", "ModeSet", "ModeTraining", "build_modes", "describe_modes", "feature_map_split",
-           "mode_losses", "mode_seeds", "odin_logits", "run_scale", "rankfeat_logits", "scoring_index", "uniform_cross_entropy"]
+__all__ = ["Mode", "ModeOutputs", "ModeSet", "ModeTraining", "build_modes", "classifier_convergence", "convergence", "describe_modes",
+           "disagreement", "feature_map_split", "mode_losses", "mode_seeds", "msp_loss", "odin_logits", "run_scale",
+           "rankfeat_logits", "scoring_index"]
