@@ -152,17 +152,19 @@ def test_cli_settings_reach_the_measurement(tmp_path, monkeypatch, capsys):
     assert "--device" in capsys.readouterr().err
 
 
-def test_paired_ratio_and_cost_verdict():
+def test_paired_ratio_and_ratio_interval():
     rounds = {"sgd": [10.0, 20.0, 10.0], "sam": [20.0, 40.0, 25.0]}
     r = step_cost.paired_ratio(rounds, "sam", "sgd")
     assert r["median"] == 2.0 and r["low"] == 2.0 and r["high"] == 2.25
     with pytest.raises(ParameterError, match="'method'"):
         step_cost.paired_ratio(rounds, "rwp", "sgd")
-    assert step_cost.cost_verdict([2.1, 2.2, 2.3], 2.0).verdict == "reproduced"
-    assert step_cost.cost_verdict([2.6, 2.7, 2.8], 2.0).verdict == "not reproduced"
-    assert step_cost.cost_verdict([1.3, 1.4, 1.45], 2.0).verdict == "not reproduced"
-    with pytest.raises(ParameterError, match="'claimed'"):
-        step_cost.cost_verdict([1.0], 0.0)
+    # three rounds are too few for a 95 % interval of the median: the range, with its lower coverage
+    interval = step_cost.ratio_interval(rounds, "sam")
+    assert (interval["low"], interval["median"], interval["high"]) == (2.0, 2.0, 2.5)
+    assert interval["coverage"] == pytest.approx(0.75) and interval["n"] == 3
+    assert step_cost.goal_reading(interval, 2.0) == "not settled"
+    with pytest.raises(ParameterError, match="'goal'"):
+        step_cost.goal_reading(interval, 0.0)
 
 
 def test_the_tiny_profile_times_every_method_quickly():

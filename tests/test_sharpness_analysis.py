@@ -1,5 +1,7 @@
-"""The sharpness chapters' analyses and verdicts (sharpness/analysis.py, rwp_chapter.py, marwp_chapter.py,
-step_cost_chapter.py) on constructed runs: every rule against the outcome it must give."""
+"""The sharpness chapters' analyses and claim tests (sharpness/analysis.py, rwp_chapter.py, marwp_chapter.py,
+step_cost_chapter.py) on constructed runs: each declared claim gives every verdict it can give on data made
+for it (reproduced, contradicted, inconclusive, not comparable), and an unconverged run is not comparable
+whatever the outcome."""
 
 import dataclasses
 
@@ -9,8 +11,10 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from reprobook import profiles
-from reprobook.benchmarks.step_cost import cost_verdict
+from reprobook import claims, profiles
+from reprobook.benchmarks.step_cost import goal_reading, median_interval, ratio_interval
+from reprobook.chapters import marwp as marwp_paper
+from reprobook.chapters import rwp as rwp_paper
 from reprobook.checks import ParameterError
 from reprobook.models import build_model
 from reprobook.sharpness import analysis, marwp_chapter, rwp_chapter, step_cost_chapter
@@ -49,148 +53,257 @@ def _regime(converged=True):
     return analysis.Regime(converged, "detail of the regime", "", 0.01, 1.0, 0.0, 0.1, 0.99, None)
 
 
-def _timing():
-    return analysis.StepTiming({"sgd": 1.0, "sam": 2.0, "rwp": 2.0}, {"sgd": 1.0, "sam": 2.0, "rwp": 2.0}, "test")
-
-
 # -- the RWP chapter's verdicts --------------------------------------------------------------------------
+
+NOISE = [0.0, 0.004, -0.003, 0.002, -0.001]  # seed-to-seed spread of a paired difference
+
+
+def _rwp(gap_sgd, gap_sam, sharp_ratio=1.0, *, converged=True, seeds=SEEDS):
+    """The RWP chapter's claims on runs where RWP − SGD = ``gap_sgd`` and RWP − SAM = ``gap_sam`` on average (with
+    a little seed-to-seed spread), and SGD's sharpness is ``sharp_ratio`` × RWP's."""
+    n = len(seeds)
+    sgd = [0.70 + 0.01 * i for i in range(n)]
+    rwp = [a + gap_sgd + NOISE[i % 5] for i, a in enumerate(sgd)]
+    sam = [r - gap_sam - NOISE[(i + 2) % 5] for i, r in enumerate(rwp)]
+    exp = _experiment({"sgd": sgd, "sam": sam, "rwp": rwp}, seeds=seeds)
+    sharp_rwp = [0.2 + 0.01 * i for i in range(n)]
+    flat = _flat({"sgd": [s * sharp_ratio * (1 + NOISE[i % 5]) for i, s in enumerate(sharp_rwp)], "sam": [0.3] * n,
+                  "rwp": sharp_rwp})
+    tests = rwp_chapter.chapter_claims(_cfg(n_seeds=n), exp, _regime(converged), flat, "scale")
+    return {t.key: t for t in tests}
+
+
+def test_rwp_claims_are_the_declared_ones_in_order():
+    tests = _rwp(0.02, 0.0, 1.5)
+    specs = rwp_paper.claim_specs(_cfg())
+    assert list(tests) == [s.key for s in specs if s.key in rwp_paper.TESTED] + ["parallel", "imagenet"]
+    assert all(t.spec.unit == "seeds" and t.scale == "scale" for t in tests.values() if t.spec.test != "none")
+    assert tests["better"].spec.sesoi == pytest.approx(rwp_paper.PAPER_GAIN / 2)
+    assert tests["parity"].spec.test == "non_inferiority" and tests["parity"].spec.sesoi == tests["better"].spec.sesoi
 
 
 def test_rwp_claims_reproduced_when_the_effects_are_clear():
-    exp = _experiment({"sgd": [0.70, 0.71, 0.69, 0.70, 0.72], "sam": [0.73, 0.74, 0.72, 0.73, 0.75],
-                       "rwp": [0.74, 0.745, 0.72, 0.735, 0.76]})
-    flat = _flat({"sgd": [0.5, 0.6, 0.55, 0.52, 0.58], "sam": [0.3] * 5, "rwp": [0.2, 0.25, 0.22, 0.21, 0.24]})
-    out = rwp_chapter.chapter_claims(_cfg(), exp, _regime(), flat, _timing(), "scale")
-    v = out.verdicts
-    assert v["better"].verdict == "reproduced" and v["flatter"].verdict == "reproduced"
-    assert v["parity"].verdict == "reproduced" and v["parity"].kind == "non-inferiority"
-    assert "Holm-adjusted over 3 tests" in v["better"].rule and out.n_tests == 3
+    v = {k: t.verdict for k, t in _rwp(0.03, 0.0, 1.6).items()}
+    assert v["better"].verdict == v["parity"].verdict == v["flatter"].verdict == "reproduced"
+    assert v["better"].family == 3 and "Holm" in v["better"].rule
+    assert v["flatter"].estimate == pytest.approx(np.log(1.6), abs=0.01)  # a log ratio of the sharpness
     assert v["parallel"].verdict == v["imagenet"].verdict == "not comparable"
-    assert [r["verdict"] for r in out.rows] == [v[k] for k in ("better", "parity", "flatter", "parallel", "imagenet")]
-    assert all(r["source"] and r["scale"] == "scale" for r in out.rows)
-    assert out.margin_points == pytest.approx(100 * _cfg().parity_margin)
+    assert "two devices" in v["parallel"].reason and "ImageNet" in v["imagenet"].reason
 
 
-def test_parity_with_sam_is_not_reproduced_when_rwp_loses_every_seed_by_more_than_the_margin():
-    sam = [0.80, 0.81, 0.79, 0.80, 0.82]
-    exp = _experiment({"sgd": [0.7] * 5, "sam": sam, "rwp": [s - 0.03 + 0.001 * i for i, s in enumerate(sam)]})
-    out = rwp_chapter.chapter_claims(_cfg(), exp, _regime(), _flat({m: [0.3] * 5 for m in ("sgd", "sam", "rwp")}),
-                                     _timing(), "s")
-    assert out.verdicts["parity"].verdict == "not reproduced"
-    assert out.verdicts["parity"].estimate < -_cfg().parity_margin
+def test_rwp_claims_contradicted_when_the_interval_excludes_the_sesoi():
+    v = {k: t.verdict for k, t in _rwp(-0.02, -0.03, 0.7).items()}  # RWP worse than SGD, far worse than SAM, sharper
+    assert v["better"].verdict == v["parity"].verdict == v["flatter"].verdict == "contradicted"
 
 
-def test_identical_differences_do_not_give_p_zero():
-    exp = _experiment({"sgd": [0.70, 0.71, 0.72, 0.73, 0.74], "sam": [0.7] * 5,
-                       "rwp": [0.71, 0.72, 0.73, 0.74, 0.75]})  # RWP − SGD = 0.01 on every seed
-    out = rwp_chapter.chapter_claims(_cfg(), exp, _regime(), _flat({m: [0.3] * 5 for m in ("sgd", "sam", "rwp")}),
-                                     _timing(), "s")
-    better = out.verdicts["better"]
-    assert better.p_raw == pytest.approx(0.5 ** 5)  # the exact sign test, not a t-test on zero spread
-    assert better.p > 0
+def test_rwp_claims_inconclusive_when_the_interval_holds_both():
+    gap = [0.01, -0.012, 0.008, -0.006, 0.003]  # a noisy difference around zero: neither shown nor ruled out
+    sgd = [0.70, 0.71, 0.72, 0.73, 0.74]
+    exp = _experiment({"sgd": sgd, "sam": [a + g for a, g in zip(sgd, gap)], "rwp": [a + g for a, g in zip(sgd, gap)]})
+    flat = _flat({m: [0.3, 0.31, 0.29, 0.3, 0.32] for m in ("sgd", "sam", "rwp")})
+    better = next(t for t in rwp_chapter.chapter_claims(_cfg(), exp, _regime(), flat, "s") if t.key == "better")
+    assert better.verdict.verdict == "inconclusive"
+    assert better.verdict.power is not None and better.verdict.mde is not None
+
+
+@pytest.mark.parametrize("gap_sgd, gap_sam, ratio", [(0.03, 0.0, 1.6), (-0.02, -0.03, 0.7)])
+def test_an_unconverged_run_is_not_comparable_whatever_the_outcome(gap_sgd, gap_sam, ratio):
+    tests = _rwp(gap_sgd, gap_sam, ratio, converged=False)
+    for key in rwp_paper.TESTED:
+        v = tests[key].verdict
+        assert v.verdict == "not comparable" and v.reason.startswith("not converged")
+        assert v.estimate is not None  # the numbers stay for the record
+        assert v.family == 1  # left out of the Holm family
 
 
 def test_one_seed_is_not_comparable():
-    exp = _experiment({"sgd": [0.7], "sam": [0.72], "rwp": [0.73]}, seeds=[0])
-    out = rwp_chapter.chapter_claims(_cfg(), exp, _regime(), _flat({m: [0.3] for m in ("sgd", "sam", "rwp")}),
-                                     _timing(), "s")
-    for key in ("better", "parity", "flatter"):
-        assert out.verdicts[key].verdict == "not comparable"
-        assert "n = 1" in out.verdicts[key].reason
+    tests = _rwp(0.03, 0.0, 1.6, seeds=[0])
+    for key in rwp_paper.TESTED:
+        assert tests[key].verdict.verdict == "not comparable" and "n = 1" in tests[key].verdict.reason
 
 
-def test_a_run_that_did_not_converge_cannot_refute_the_converged_regime_claims():
-    exp = _experiment({"sgd": [0.70, 0.71, 0.69, 0.70, 0.72], "sam": [0.70] * 5,
-                       "rwp": [0.69, 0.70, 0.68, 0.69, 0.705]})  # RWP slightly worse than SGD
-    flat = _flat({m: [0.3, 0.31, 0.29, 0.3, 0.32] for m in ("sgd", "sam", "rwp")})
-    converged = rwp_chapter.chapter_claims(_cfg(), exp, _regime(True), flat, _timing(), "s")
-    assert converged.verdicts["better"].verdict == "not reproduced"
-    not_converged = rwp_chapter.chapter_claims(_cfg(), exp, _regime(False), flat, _timing(), "s")
-    assert not_converged.verdicts["better"].verdict == "not comparable"
-    assert not_converged.verdicts["better"].reason.startswith("not converged")
+def test_a_sharpness_that_is_not_positive_makes_flatness_not_comparable():
+    exp = _experiment({"sgd": [0.7] * 5, "sam": [0.7] * 5, "rwp": [0.71] * 5})
+    flat = _flat({"sgd": [0.3, 0.31, -0.01, 0.3, 0.32], "sam": [0.3] * 5, "rwp": [0.2] * 5})
+    flatter = next(t for t in rwp_chapter.chapter_claims(_cfg(), exp, _regime(), flat, "s") if t.key == "flatter")
+    assert flatter.verdict.verdict == "not comparable" and "non-finite" in flatter.verdict.reason
 
 
-def test_holm_turns_a_marginal_reproduction_into_partly():
-    rng = np.random.default_rng(0)
-    sgd = list(0.7 + rng.normal(0, 0.01, 5))
-    gaps = [0.012, -0.002, 0.015, 0.001, 0.01]  # significant alone at 5 %, not after adjusting over 3 tests
-    exp = _experiment({"sgd": sgd, "sam": [a + 0.05 for a in sgd], "rwp": [a + g for a, g in zip(sgd, gaps)]})
-    flat = _flat({m: [0.3, 0.31, 0.29, 0.3, 0.32] for m in ("sgd", "sam", "rwp")})
-    out = rwp_chapter.chapter_claims(_cfg(), exp, _regime(), flat, _timing(), "s")
-    better = out.verdicts["better"]
-    assert better.p_raw < 0.05 <= better.p
-    assert better.verdict == "partly"
+def test_rwp_claims_go_into_the_record_once():
+    from reprobook.results import RunRecord
+
+    rec = RunRecord("rwp", profile="smoke", device="cpu", seed=0)
+    rows = rec.add_claims(_rwp(0.03, 0.0, 1.6).values())
+    assert [r["key"] for r in rows] == ["better", "parity", "flatter", "parallel", "imagenet"]
+    frame = rec.claims_frame()
+    assert list(frame["verdict"])[:3] == ["reproduced"] * 3 and "power at SESOI" in frame.columns
 
 
-# -- the m-ARWP chapter's verdicts: the same rules -----------------------------------------------------------
+# -- the m-ARWP chapter's verdicts: the same contract ----------------------------------------------------------
 
 
-def _marwp_experiment(acc_shift: dict):
+def _marwp_experiment(acc_shift: dict, loss=(0.08, 0.02)):
     base = [0.70, 0.71, 0.69, 0.70, 0.72]
-    exp = _experiment({m: [a + acc_shift.get(m, 0.0) + 0.002 * i * (m == "marwp") for i, a in enumerate(base)]
-                       for m in ("sgd", "sam", "prwp", "mrwp", "arwp", "marwp", marwp_chapter.ABLATION)})
+    methods = ("sgd", "sam", "prwp", "mrwp", "arwp", "marwp", marwp_chapter.ABLATION)
+    # every method its own small seed-to-seed wobble, so that no paired difference is constant
+    exp = _experiment({m: list(np.add(base, acc_shift.get(m, 0.0)) + np.random.default_rng(j).normal(0, 0.003, 5))
+                       for j, m in enumerate(methods)})
     for s in SEEDS:
-        exp.fit_loss["prwp", s], exp.fit_loss["mrwp", s] = 0.08 + 0.001 * s, 0.02 + 0.002 * s
+        exp.fit_loss["prwp", s], exp.fit_loss["mrwp", s] = loss[0] * (1 + 0.05 * s), loss[1] * (1 + 0.1 * s)
     return exp
 
 
-def test_marwp_uses_the_rwp_chapters_parity_rule_and_margin():
-    exp = _marwp_experiment({"sam": 0.02, "marwp": 0.025, "mrwp": 0.01, "arwp": 0.005})
-    flat = _flat({m: [0.3 + 0.01 * i for i in range(5)] for m in ("sgd", "marwp")},
-                 {m: [10.0] * 5 for m in ("sgd", "sam", "marwp")})
-    out = marwp_chapter.chapter_claims(_cfg("marwp"), exp, _regime(), flat, "s")
-    rwp_out = rwp_chapter.chapter_claims(_cfg(), _experiment({"sgd": [0.7] * 5, "sam": [0.7] * 5, "rwp": [0.7] * 5}),
-                                         _regime(), _flat({m: [0.3] * 5 for m in ("sgd", "sam", "rwp")}), _timing(), "s")
-    assert out.rule_parity == rwp_out.rule_parity  # the same rule and margin in both chapters
-    assert out.verdicts["vs_sam"].kind == "non-inferiority"
-    assert out.verdicts["converge"].verdict == "reproduced"  # a lower training loss with mixing on every seed
-    assert out.verdicts["large_scale"].verdict == "not comparable"
-    assert out.n_tests == 7 and all("Holm-adjusted over 7 tests" in out.verdicts[k].rule
-                                    for k in ("mix", "adapt", "vs_sam", "flatter"))
-    assert "adaptivity" in marwp_chapter.COMPARISONS["adapt"][2]
+def _marwp_flat(ratio=1.5):
+    return _flat({"sgd": [ratio * (0.3 + 0.01 * i) * (1 + NOISE[i]) for i in range(5)],
+                  "marwp": [0.3 + 0.01 * i for i in range(5)]}, {m: [10.0] * 5 for m in ("sgd", "sam", "marwp")})
+
+
+def test_marwp_claims_share_the_rwp_chapters_sizes_and_form_one_family():
+    exp = _marwp_experiment({"sam": 0.02, "marwp": 0.05, "mrwp": 0.03, "arwp": 0.01})
+    tests = {t.key: t for t in marwp_chapter.chapter_claims(_cfg("marwp"), exp, _regime(), _marwp_flat(), "s")}
+    assert list(tests) == list(marwp_paper.TESTED) + ["large_scale"]
+    assert tests["vs_sam"].spec.test == "non_inferiority"
+    assert tests["vs_sam"].spec.sesoi == tests["mix"].spec.sesoi == rwp_paper.ACCURACY_SESOI
+    v = {k: t.verdict for k, t in tests.items()}
+    assert all(v[k].family == 7 for k in marwp_paper.TESTED)
+    assert v["mix"].verdict == v["converge"].verdict == v["over_sgd"].verdict == v["flatter"].verdict == "reproduced"
+    assert v["vs_sam"].verdict == "reproduced"  # m-ARWP 3 points above SAM: non-inferior
+    assert v["large_scale"].verdict == "not comparable"
 
 
 def test_marwp_convergence_claim_does_not_need_the_converged_regime():
-    exp = _marwp_experiment({"marwp": 0.01})
-    flat = _flat({m: [0.3 + 0.01 * i for i in range(5)] for m in ("sgd", "marwp")},
-                 {m: [10.0] * 5 for m in ("sgd", "sam", "marwp")})
-    out = marwp_chapter.chapter_claims(_cfg("marwp"), exp, _regime(False), flat, "s")
-    assert out.verdicts["converge"].verdict == "reproduced"
-    assert out.verdicts["over_sgd"].verdict == "not comparable" or out.verdicts["over_sgd"].reason
+    exp = _marwp_experiment({"marwp": 0.05})
+    tests = {t.key: t for t in marwp_chapter.chapter_claims(_cfg("marwp"), exp, _regime(False), _marwp_flat(), "s")}
+    assert tests["converge"].verdict.verdict == "reproduced" and tests["converge"].verdict.family == 1
+    for key in set(marwp_paper.TESTED) - {"converge"}:
+        assert tests[key].verdict.verdict == "not comparable" and tests[key].verdict.reason.startswith("not converged")
 
 
-def test_the_ablation_compares_the_two_readings():
+def test_marwp_convergence_contradicted_when_mixing_leaves_a_higher_loss():
+    exp = _marwp_experiment({}, loss=(0.02, 0.08))  # m-RWP's training loss four times the perturbed-only RWP's
+    tests = {t.key: t for t in marwp_chapter.chapter_claims(_cfg("marwp"), exp, _regime(), _marwp_flat(), "s")}
+    assert tests["converge"].verdict.verdict == "contradicted"
+
+
+def test_the_ablation_describes_the_two_readings_with_an_interval():
     exp = _marwp_experiment({marwp_chapter.ABLATION: 0.01})
     out = marwp_chapter.ablation(_cfg("marwp"), exp)
-    assert out.gap == pytest.approx(0.01)
-    assert out.favour == "5 of 5 seeds"
+    gaps = np.subtract(exp.values(marwp_chapter.ABLATION, "test_acc"), exp.values("arwp", "test_acc"))
+    assert out.gap == pytest.approx(gaps.mean()) and out.gap_low < out.gap < out.gap_high
+    assert out.favour == f"{int((gaps > 0).sum())} of 5 seeds"
     assert len(out.table) == 2
     variant = marwp_chapter.ablation_variant(_cfg("marwp"))
     (cfg, method, _), = variant.values()
     assert method == "arwp" and cfg.scaling != _cfg("marwp").scaling
 
 
-# -- the step-cost chapter's verdicts ---------------------------------------------------------------------------
+def test_an_ablation_on_the_first_seeds_only_is_paired_on_those_seeds():
+    exp = _marwp_experiment({marwp_chapter.ABLATION: 0.01})
+    for s in SEEDS[3:]:  # the variant trained on the first three seeds only
+        del exp.runs[marwp_chapter.ABLATION, s]
+    assert exp.seeds_of(marwp_chapter.ABLATION) == SEEDS[:3] and exp.seeds_of("arwp") == SEEDS
+    out = marwp_chapter.ablation(_cfg("marwp"), exp)
+    gaps = np.subtract(exp.values(marwp_chapter.ABLATION, "test_acc"), exp.values("arwp", "test_acc", SEEDS[:3]))
+    assert out.n_seeds == 3 and out.gap == pytest.approx(gaps.mean()) and out.favour.endswith("of 3 seeds")
+    regime = analysis.training_regime(exp, _cfg("marwp"), dashed=(marwp_chapter.ABLATION,))
+    assert regime.converged  # every run it has, and only those
 
 
-@pytest.mark.parametrize("ratios, claimed, expected", [
-    ([1.95, 2.0, 2.05, 2.1], 2.0, "reproduced"),
-    ([1.0, 1.4, 1.7, 2.0, 2.1], 2.0, "partly"),  # the median inside 1.5–2.5, the lower quartile below
-    ([1.2, 1.3, 1.35, 1.4], 2.0, "not reproduced"),
-    ([1.02, 1.05, 1.08, 1.1], 1.0, "reproduced"),
-])
-def test_cost_verdict_reads_the_per_round_ratios(ratios, claimed, expected):
-    v = cost_verdict(ratios, claimed)
-    assert v.verdict == expected
-    assert v.estimate == pytest.approx(np.median(ratios)) and v.n == len(ratios)
-    assert "interquartile" in v.rule
+# -- the power of the claims ----------------------------------------------------------------------------------------
 
 
-def test_cost_verdict_checks_its_input():
-    with pytest.raises(ParameterError, match="'ratios'"):
-        cost_verdict([], 2.0)
-    with pytest.raises(ParameterError, match="'claimed'"):
-        cost_verdict([1.0], 0.0)
+def test_seed_plan_is_the_paired_t_tests_sample_size_at_the_holm_level():
+    specs = rwp_paper.claim_specs(_cfg())
+    sd = {"better": 0.01, "parity": 0.008, "flatter": 0.2}
+    plan = analysis.seed_plan(specs, sd, n_run=12)
+    level = claims.ALPHA / 3
+    better = plan.loc[specs[0].claim]
+    assert better["at the paper's effect"] == claims.n_for_power_t(rwp_paper.PAPER_GAIN, 0.01, alpha=level)
+    assert better["seeds for 80 % power at the SESOI"] == claims.n_for_power_t(rwp_paper.ACCURACY_SESOI, 0.01, alpha=level)
+    # non-inferiority: the power is at a true difference of the paper's effect (0: on par) plus the margin
+    parity = plan.loc[specs[1].claim]
+    assert parity["seeds for 80 % power at the SESOI"] == claims.n_for_power_t(rwp_paper.ACCURACY_SESOI, 0.008, alpha=level)
+    assert plan.loc[specs[2].claim]["at the paper's effect"] == "–"  # no paper number for flatness
+    assert len(plan) == 3
+
+
+def test_power_report_counts_only_the_tested_claims():
+    exp = _experiment({"sgd": [0.70, 0.71, 0.72, 0.73, 0.74], "sam": [0.72] * 5,
+                       "rwp": [0.71, 0.715, 0.735, 0.74, 0.752]})
+    flat = _flat({m: [0.3, 0.31, 0.29, 0.3, 0.32] for m in ("sgd", "sam", "rwp")})
+    tests = rwp_chapter.chapter_claims(_cfg(), exp, _regime(), flat, "s")
+    report = analysis.power_report(tests, rwp_chapter.claim_values(exp, flat))
+    assert report.family == 3 and report.n_run == 5 and report.level == pytest.approx(claims.ALPHA / 3)
+    assert len(report.table) == 3 and report.below != "none"
+    unconverged = rwp_chapter.chapter_claims(_cfg(), exp, _regime(False), flat, "s")
+    assert analysis.power_report(unconverged, rwp_chapter.claim_values(exp, flat)).family == 0
+
+
+def test_smoke_seeds_follow_the_pilot_power_calculation():
+    """The smoke profile's seeds are the pilot's plan: the most any tested claim needs for 80 % power at the paper's
+    effect (its SESOI where the paper gives none), capped by what the chapter's share of the budget holds."""
+    for chapter, paper in (("rwp", rwp_paper), ("marwp", marwp_paper)):
+        cfg = profiles.config(chapter, "smoke")
+        specs = paper.claim_specs(cfg)
+        assert set(paper.PILOT["sd"]) == set(paper.TESTED)
+        assert cfg.n_seeds == analysis.planned_seeds(specs, paper.PILOT)
+        assert paper.PILOT["fixed_s"] + cfg.n_seeds * paper.PILOT["per_seed_s"] <= paper.PILOT["share_s"]
+    shares = rwp_paper.PILOT["share_s"] + marwp_paper.PILOT["share_s"]
+    assert shares <= 450 - 20  # Part I's three chapters within 450 s cold (the step-cost chapter takes about 20 s)
+
+
+def test_planned_seeds_and_budget_note():
+    specs = rwp_paper.claim_specs(_cfg())
+    pilot = dict(sd={"better": 0.01, "parity": 0.001, "flatter": 0.01}, fixed_s=10.0, per_seed_s=10.0, share_s=1000.0)
+    plan = analysis.seed_plan(specs, pilot["sd"])
+    assert analysis.planned_seeds(specs, pilot) == plan["at the paper's effect"].iloc[0]  # the first claim needs most
+    assert analysis.planned_seeds(specs, dict(pilot, share_s=60.0)) == 5  # (60 − 10) / 10 seeds fit the share
+    assert "every tested claim has 80 % power" in analysis.budget_note(specs, pilot, 100)
+    short = analysis.budget_note(specs, pilot, 5)
+    assert "rWP generalises" not in short and "RWP generalises better than SGD (" in short and "about" in short
+
+
+# -- the step-cost chapter ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 6, 12, 40])
+def test_median_interval_covers_at_the_stated_level(n):
+    from scipy import stats
+
+    values = np.random.default_rng(n).lognormal(size=n)
+    out = median_interval(values)
+    ordered = np.sort(values)
+    assert out["median"] == pytest.approx(np.median(values)) and out["n"] == n
+    assert out["low"] <= out["median"] <= out["high"]
+    k = int(np.searchsorted(ordered, out["low"])) + 1  # the order statistic of the lower end
+    assert out["high"] == ordered[n - k]
+    assert out["coverage"] == pytest.approx(1 - 2 * stats.binom.cdf(k - 1, n, 0.5))
+    if n >= 6:
+        assert out["coverage"] >= 0.95 and 1 - 2 * stats.binom.cdf(k, n, 0.5) < 0.95  # the narrowest at 95 %
+    else:
+        assert (out["low"], out["high"]) == (ordered[0], ordered[-1]) and out["coverage"] < 0.95
+
+
+def test_median_interval_simulated_coverage():
+    rng = np.random.default_rng(0)
+    hits = [(lambda o: o["low"] <= 1.0 <= o["high"])(median_interval(rng.lognormal(size=12))) for _ in range(2000)]
+    assert np.mean(hits) >= 0.94  # the population median of a standard lognormal is 1; nominal 96.1 % at n = 12
+
+
+@pytest.mark.parametrize("low, high, expected", [(1.02, 1.09, "met"), (1.11, 1.2, "not met"), (1.05, 1.15, "not settled"),
+                                                 (1.0, 1.1, "met")])
+def test_goal_is_read_on_the_interval_never_on_the_median(low, high, expected):
+    assert goal_reading({"median": 1.08, "low": low, "high": high}, 1.1) == expected
+
+
+def test_ratio_interval_is_paired_by_round():
+    rounds = {"sgd": [10.0, 20.0, 10.0, 12.0, 11.0, 9.0], "arwp": [11.0, 22.0, 11.0, 13.2, 12.1, 9.9]}
+    out = ratio_interval(rounds, "arwp")
+    assert out["median"] == pytest.approx(1.1) and out["low"] == pytest.approx(1.1) and out["high"] == pytest.approx(1.1)
+    with pytest.raises(ParameterError, match="'method'"):
+        ratio_interval(rounds, "sam")
+    with pytest.raises(ParameterError, match="'values'"):
+        median_interval([])
 
 
 def _fake_cost(busy=False):
@@ -212,21 +325,19 @@ def _fake_cost(busy=False):
 
 
 def test_step_cost_claims_two_device_savings_are_not_comparable():
-    out = step_cost_chapter.chapter_claims(_fake_cost(), "smoke")
-    v = out.verdicts
-    assert v["sam"].verdict == "reproduced" and v["arwp"].verdict == "reproduced"
-    assert v["rwp_parallel"].verdict == "not comparable" and v["marwp_cheaper"].verdict == "not comparable"
-    assert "two devices" in v["marwp_cheaper"].reason
-    assert out.marwp_vs_sam == pytest.approx(1.025)
+    tests = step_cost_chapter.chapter_claims(_cfg("step_cost"), _fake_cost(), "smoke")
+    assert [t.key for t in tests] == ["rwp_parallel", "marwp_cheaper"]
+    assert all(t.verdict.verdict == "not comparable" and "two devices" in t.verdict.reason for t in tests)
+    assert "m-ARWP 2.05×" in tests[1].this_run and "smoke profile" in tests[0].scale
 
 
-def test_step_cost_claims_on_a_busy_machine_are_not_tested():
-    out = step_cost_chapter.chapter_claims(_fake_cost(busy=True), "smoke")
-    assert {v.verdict for v in out.verdicts.values()} == {"not comparable"}
-    assert out.verdicts["sam"].reason == "the machine was busier than its cores"
+def test_passes_per_step_are_counted():
+    out = step_cost_chapter.passes_per_step(_cfg("step_cost"), seed=0)
+    assert out.counts == {"sgd": 1, "sam": 2, "rwp": 2, "mrwp": 2, "arwp": 1, "marwp": 2}
+    assert (out.sam, out.arwp) == (2, 1) and len(out.table) == 6
 
 
-def _recorded(commit, arwp_ms, sgd_ms=100.0):
+def _recorded(commit, arwp_ms, sgd_ms=100.0, spread=0.01, rounds=12):
     import pandas as pd
 
     from reprobook.benchmarks import BenchResult
@@ -234,18 +345,24 @@ def _recorded(commit, arwp_ms, sgd_ms=100.0):
     table = pd.DataFrame({"method": ["sgd", "arwp"], "median_ms": [sgd_ms, arwp_ms],
                           "ratio_to_sgd": [1.0, arwp_ms / sgd_ms], "ratio_low": [1.0, 0.9 * arwp_ms / sgd_ms],
                           "ratio_high": [1.0, 1.1 * arwp_ms / sgd_ms]})
-    return BenchResult("step-cost", table, {"model": "resnet18_cifar", "batch_size": 256, "rounds_run": 5},
+    jitter = np.linspace(-spread, spread, rounds)
+    rounds_ms = {"sgd": [sgd_ms] * rounds, "arwp": list(arwp_ms * (1 + jitter))}
+    return BenchResult("step-cost", table, {"model": "resnet18_cifar", "batch_size": 256, "rounds_run": rounds,
+                                            "rounds_ms": rounds_ms},
                        {"git_commit": commit, "device": "cpu (2 cores, x86_64)"})
 
 
-def test_arwp_goal_note_judges_each_recorded_measurement_of_the_batched_step():
+def test_arwp_goal_note_reads_each_recorded_measurement_on_its_interval():
     note = step_cost_chapter._arwp_goal_note
     assert note([]).startswith("No measurement")
     # a measurement of the per-parameter step (before the batched one) is not the goal's evidence
     assert note([_recorded(step_cost_chapter.BEFORE_BATCHED_STEP[0] + "abcd", 195.0)]).startswith("No measurement")
     met, missed = note([_recorded("e59be6e", 99.0)]), note([_recorded("e59be6e", 112.0)])
     assert "ARWP 0.99 SGD steps" in met and "-1 ms on an SGD step of 100 ms" in met and "goal is met" in met
-    assert "ARWP 1.12 SGD steps" in missed and "goal is not met" in missed
+    assert "ARWP 1.12 SGD steps" in missed and "goal is not met" in missed and "over 12 rounds" in missed
+    # a median below the goal with an interval across it settles nothing
+    straddle = note([_recorded("e59be6e", 108.0, spread=0.05)])
+    assert "ARWP 1.08 SGD steps" in straddle and "goal is not settled" in straddle
     assert note([_recorded("a", 99.0), _recorded("b", 130.0)]).count("goal is") == 2
 
 

@@ -8,6 +8,7 @@ what the chapter's prose quotes (``rec.glue_result(result, prefix)``).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from .. import claims
 from ..checks import ParameterError, check_int
 from ..results import glued
 from ..training import evaluate
@@ -102,11 +104,17 @@ class Experiment:
     def keys(self) -> list[Key]:
         return list(dict.fromkeys(k for k, _ in self.runs))
 
-    def values(self, key: Key, what: str) -> list[float]:
-        """A per-run quantity in seed order: ``test_acc``, ``test_loss``, ``fit_loss`` or ``fit_acc``."""
+    def seeds_of(self, key: Key) -> list[int]:
+        """The seeds ``key`` was trained for, in seed order (every seed, but a variant may have fewer)."""
+        return [s for s in self.seeds if (key, s) in self.runs]
+
+    def values(self, key: Key, what: str, seeds: list[int] | None = None) -> list[float]:
+        """A per-run quantity in seed order: ``test_acc``, ``test_loss``, ``fit_loss`` or ``fit_acc``; of the
+        given ``seeds`` (default: every seed ``key`` was trained for)."""
+        seeds = self.seeds_of(key) if seeds is None else seeds
         if what in ("fit_loss", "fit_acc"):
-            return [getattr(self, what)[key, s] for s in self.seeds]
-        return [float(getattr(self.runs[key, s], what)) for s in self.seeds]
+            return [getattr(self, what)[key, s] for s in seeds]
+        return [float(getattr(self.runs[key, s], what)) for s in seeds]
 
     def table(self):
         """One row per run: method, seed, test accuracy and loss, training loss and accuracy at the end."""
@@ -119,18 +127,19 @@ class Experiment:
 
 
 def train_all(cfg, seeds: list[int], train_ds: Dataset, test_ds: Dataset, device: torch.device, *,
-              variants: dict[Key, tuple[Any, str, str]] | None = None, train_plain: Dataset | None = None,
-              log: Callable[[str], None] | None = print) -> Experiment:
+              variants: dict[Key, tuple[Any, str, str]] | None = None, variant_seeds: int | None = None,
+              train_plain: Dataset | None = None, log: Callable[[str], None] | None = print) -> Experiment:
     """Train (or load) every method of ``cfg.methods`` for every seed, plus ``variants``
-    (``{key: (cfg, method, label)}``, e.g. an ablation), then measure each model's training loss and
-    accuracy at its final weights on ``train_plain`` (the training images without augmentation; default
-    ``train_ds``), in eval mode. ``log`` gets one line per run (None: silent)."""
-    plan = [(m, cfg, m, _experiment.LABELS[m]) for m in cfg.methods]
-    plan += [(key, c, method, label) for key, (c, method, label) in (variants or {}).items()]
-    labels = {key: label for key, _, _, label in plan}
+    (``{key: (cfg, method, label)}``, e.g. an ablation) for the first ``variant_seeds`` seeds (default: every
+    seed), then measure each model's training loss and accuracy at its final weights on ``train_plain`` (the
+    training images without augmentation; default ``train_ds``), in eval mode. ``log`` gets one line per run
+    (None: silent)."""
+    plan = [(m, cfg, m, _experiment.LABELS[m], seeds) for m in cfg.methods]
+    plan += [(key, c, method, label, seeds[:variant_seeds]) for key, (c, method, label) in (variants or {}).items()]
+    labels = {key: label for key, _, _, label, _ in plan}
     runs = {}
-    for key, c, method, label in plan:
-        for s in seeds:
+    for key, c, method, label, key_seeds in plan:
+        for s in key_seeds:
             run = _experiment.train_one(c, method, s, train_ds, test_ds, device)
             runs[key, s] = run
             if log is not None:
@@ -179,7 +188,7 @@ def training_regime(experiment: Experiment, cfg, *, dashed: tuple[Key, ...] = ()
     converged = worst_loss < cfg.fit_loss and worst_acc >= cfg.fit_accuracy
     drops = []
     for key in keys:
-        losses = np.array([experiment.runs[key, s].history.train_loss for s in experiment.seeds]).mean(0)
+        losses = np.array([experiment.runs[key, s].history.train_loss for s in experiment.seeds_of(key)]).mean(0)
         window = max(1, len(losses) // 5)
         if len(losses) > window:
             # relative drop of the loss over the last fifth of the epochs
@@ -196,8 +205,8 @@ def training_regime(experiment: Experiment, cfg, *, dashed: tuple[Key, ...] = ()
     curves = {"training loss": {}, "training accuracy": {}}
     for key in keys:
         label = experiment.labels[key]
-        curves["training loss"][label] = [experiment.runs[key, s].history.train_loss for s in experiment.seeds]
-        curves["training accuracy"][label] = [experiment.runs[key, s].history.train_acc for s in experiment.seeds]
+        curves["training loss"][label] = [experiment.runs[key, s].history.train_loss for s in experiment.seeds_of(key)]
+        curves["training accuracy"][label] = [experiment.runs[key, s].history.train_acc for s in experiment.seeds_of(key)]
     figure = training_curves(curves, dashed=[experiment.labels[k] for k in dashed])
     return Regime(converged, detail, regime, worst_loss, worst_acc, still_falling, cfg.fit_loss, cfg.fit_accuracy,
                   figure)
@@ -307,7 +316,7 @@ def flatness(experiment: Experiment, cfg, batches: list[tuple], *, lambda_keys: 
     hessian_batches = first_samples(batches, cfg.hessian_samples)
     rows = []
     for key in keys:
-        for s in experiment.seeds:
+        for s in experiment.seeds_of(key):
             model = experiment.runs[key, s].model
             sharp = filter_normalized_sharpness(model, loss_fn, batches, radius=cfg.sharpness_radius,
                                                 n_directions=cfg.sharpness_directions,
@@ -373,12 +382,6 @@ def mean_std_text(values: list[float], fmt: str = ".2%") -> str:
     return f"{format(mean, fmt)} ± {format(std, fmt)}"
 
 
-def claims_table(rec):
-    """The record's claims as the chapters show them: one row per claim, full text (the scale is said once below)."""
-    frame = rec.claims_frame().drop(columns="Scale of this run").set_index("Claim")
-    return frame.style.set_properties(**{"text-align": "left", "white-space": "normal"})
-
-
 def profile_note(profile: str) -> str:
     """Which profile this copy of a chapter ran, for its "Deviations from the paper"."""
     if profile == "paper":
@@ -388,24 +391,119 @@ def profile_note(profile: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------
-# The claims table (both chapters)
+# The power of the claims (both chapters)
 # ---------------------------------------------------------------------------------------------------
 
 
+def nan_mean(values) -> float:
+    """The mean of the finite values (λ_max is NaN where the Lanczos iteration found nothing); NaN if none is."""
+    finite = [float(v) for v in values if math.isfinite(float(v))]
+    return sum(finite) / len(finite) if finite else float("nan")
+
+
+def log_values(values: list[float]) -> list[float]:
+    """The natural logarithm of each value; NaN for a value ≤ 0 (which makes a claim on it *not comparable*)."""
+    return [math.log(v) if v > 0 else float("nan") for v in map(float, values)]
+
+
+def _needed(effect: float | None, sd: float, level: float) -> int | None:
+    """Seeds for 80 % power of the one-sided paired t-test (None: no effect to aim at, or no spread)."""
+    if effect is None or not effect > 0 or not sd > 0 or not math.isfinite(sd):
+        return None
+    return claims.n_for_power_t(effect, sd, alpha=level, n_max=10_000)
+
+
+def _targets(spec: claims.ClaimSpec) -> tuple[float | None, float | None]:
+    """The true mean differences a claim's power is computed at: (at the SESOI, at the paper's effect). For a
+    non-inferiority claim the test is of mean + margin > 0, so both are shifted by the margin."""
+    if spec.test == "non_inferiority":
+        return spec.sesoi, spec.sesoi + (spec.paper_effect or 0.0)
+    return spec.sesoi, spec.paper_effect
+
+
+def seed_plan(specs: list[claims.ClaimSpec], sd: dict[str, float], n_run: int | None = None):
+    """For every tested claim of ``specs`` with a standard deviation in ``sd`` (of its paired differences over
+    seeds): the seeds a one-sided paired t-test at the Holm level α/m (m: the claims in ``sd``) needs for 80 %
+    power at the SESOI and at the paper's effect (:func:`reprobook.claims.n_for_power_t`). A pandas DataFrame,
+    one row per claim ("–" where there is no effect to aim at); with ``n_run``, the power those seeds give (at the
+    SESOI, at the paper's effect) too."""
+    import pandas as pd
+
+    level = claims.ALPHA / max(1, len(sd))
+    rows = []
+    for spec in specs:
+        if spec.key not in sd:
+            continue
+        at_sesoi, at_paper = _targets(spec)
+        needed = [_needed(t, sd[spec.key], level) for t in (at_sesoi, at_paper)]
+        row = {"claim": spec.claim, "SD over seeds": format(sd[spec.key], spec.fmt.lstrip("+")),
+               "seeds for 80 % power at the SESOI": "–" if needed[0] is None else needed[0],
+               "at the paper's effect": "–" if needed[1] is None else needed[1]}
+        if n_run is not None:
+            power = [claims.power_t(t, sd[spec.key], n_run, level) if t is not None else None for t in (at_sesoi, at_paper)]
+            row.update({f"power with {n_run} seeds at the SESOI": claims.power_text(power[0]),
+                        "at the paper's effect ": claims.power_text(power[1])})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(rows[0]) if rows else ["claim"]).set_index("claim")
+
+
+def budget_seeds(pilot: dict) -> int:
+    """The seeds a chapter's share of the smoke budget holds cold, at the pilot's cost: (share − fixed) / per seed."""
+    return int((pilot["share_s"] - pilot["fixed_s"]) // pilot["per_seed_s"])
+
+
+def planned_seeds(specs: list[claims.ClaimSpec], pilot: dict) -> int:
+    """The seed rule: the most seeds any tested claim needs for 80 % power at the paper's effect (at its SESOI
+    where the paper gives none), by :func:`seed_plan` on the pilot's spread, capped by :func:`budget_seeds`."""
+    plan = seed_plan(specs, pilot["sd"])
+    needed = [p if p != "–" else s for s, p in zip(plan["seeds for 80 % power at the SESOI"], plan["at the paper's effect"])]
+    return min(max(int(n) for n in needed), budget_seeds(pilot))
+
+
+def budget_note(specs: list[claims.ClaimSpec], pilot: dict, n_seeds: int) -> str:
+    """Which claims the pilot says stay below 80 % power at the paper's effect (at the SESOI where it gives none)
+    with ``n_seeds`` seeds, and the cold time the seeds they need would take: the reason in words."""
+    plan = seed_plan(specs, pilot["sd"])
+    short = []
+    for claim, at_sesoi, at_paper in zip(plan.index, plan["seeds for 80 % power at the SESOI"],
+                                         plan["at the paper's effect"]):
+        need = at_paper if at_paper != "–" else at_sesoi
+        if need != "–" and int(need) > n_seeds:
+            short.append(f"{claim} ({need} seeds, about "
+                         f"{pilot['fixed_s'] + int(need) * pilot['per_seed_s']:.0f} s)")
+    cost = (f"At the pilot's cold cost, {pilot['fixed_s']:.0f} s of fixed work and {pilot['per_seed_s']:.0f} s per seed, "
+            f"{n_seeds} seeds take about {pilot['fixed_s'] + n_seeds * pilot['per_seed_s']:.0f} s, within this chapter's "
+            f"share of {pilot['share_s']:.0f} s of the smoke budget (Part I's three chapters: at most 450 s together)")
+    if not short:
+        return cost + "; with them every tested claim has 80 % power at the paper's effect in the pilot."
+    return (cost + ". The pilot says 80 % power at the paper's effect (at the SESOI where the paper gives none) would "
+            "need more seeds for: " + "; ".join(short) + ". Those claims are tested with the power these seeds give, "
+            "shown in the claims table.")
+
+
 @dataclass
-class Claims:
-    """The claims table's rows (``rec.add_claims(result.rows)``) and the rules the prose states before it."""
+class PowerReport:
+    """What this run's spread says about its power: for every tested claim, the seeds 80 % power would need,
+    and a sentence naming the claims that stayed below it."""
 
-    rows: list[dict]
-    verdicts: dict[str, Any]  # name -> reprobook.claims.Verdict
-    rule_better: str = glued()
-    rule_parity: str = glued()
-    margin_points: float = glued(".1f")
-    n_tests: int = glued()
-    alpha: float = glued("g")
-    covers: str = glued()
+    table: Any  # pandas.DataFrame (seed_plan with this run's standard deviations)
+    family: int = glued()  # tested claims in the chapter's Holm family
+    level: float = glued(".4f")  # the Holm level α/m power is computed at
+    n_run: int = glued()
+    below: str = glued()  # the claims below 80 % power at the SESOI, or "none"
 
 
-def p_text(v: Any) -> str:
-    """", p = …" for a verdict's (Holm-adjusted) p-value, with the unadjusted one where they differ."""
-    return "" if v.p is None else f", p = {v.p:.3f}" + (f" (unadjusted {v.p_raw:.3f})" if v.p_raw not in (None, v.p) else "")
+def power_report(tests: list[claims.ClaimTest], values: dict[str, tuple[list[float], list[float]]]) -> PowerReport:
+    """:func:`seed_plan` with the standard deviations of this run's paired differences (``values``, as the
+    claim tests used them); only claims the run tested (not *not comparable*) count."""
+    tested = [t for t in tests if t.verdict.tested and t.verdict.verdict != "not comparable" and t.key in values]
+    sd = {}
+    for t in tested:
+        a, b = values[t.key]
+        diffs = np.subtract(a, b)
+        sd[t.key] = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")
+    n_run = max((t.verdict.n or 0 for t in tested), default=0)
+    table = seed_plan([t.spec for t in tested], sd, n_run)
+    low = [t.spec.claim for t in tested if t.verdict.power is None or not t.verdict.power >= claims.TARGET_POWER]
+    below = "none" if not low else "; ".join(low)
+    return PowerReport(table, len(tested), claims.ALPHA / max(1, len(tested)), n_run, below)

@@ -1,4 +1,4 @@
-"""The RWP chapter's own analyses and its claims table, each a function returning one result object.
+"""The RWP chapter's own analyses and its claim tests, each a function returning one result object.
 
 Explained in ``notebooks/sharpness/rwp.ipynb``; the analyses it shares with the m-ARWP chapter are in
 :mod:`.analysis`, the verdict rules in :mod:`reprobook.claims`.
@@ -16,7 +16,7 @@ from .. import claims
 from ..chapters import rwp as paper
 from ..checks import check_int, check_number
 from ..results import glued
-from .analysis import Claims, Experiment, Flatness, Regime, StepTiming, mean_std_text, p_text
+from .analysis import Experiment, Flatness, Regime, StepTiming, log_values, mean_std_text, nan_mean
 from .rwp import filter_wise_noise
 
 
@@ -96,60 +96,45 @@ class FlatnessSummary:
 
 
 def flatness_summary(flat: Flatness) -> FlatnessSummary:
-    mean = lambda d, m: float(np.nanmean(d[m]))  # noqa: E731  (λ_max is NaN where Lanczos found nothing)
+    mean = lambda d, m: nan_mean(d[m])  # noqa: E731  (λ_max is NaN where Lanczos found nothing)
     return FlatnessSummary(*(mean(flat.lambda_max, m) for m in ("sgd", "sam", "rwp")),
                            *(mean(flat.sharpness, m) for m in ("sgd", "sam", "rwp")))
 
 
-def chapter_claims(cfg, experiment: Experiment, regime: Regime, flat: Flatness, timing: StepTiming,
-                   scale: str) -> Claims:
-    """Every claim of the RWP paper the chapter tests, with its verdict from :mod:`reprobook.claims`.
+def claim_values(experiment: Experiment, flat: Flatness) -> dict[str, tuple[list[float], list[float]]]:
+    """The paired values, seed by seed, behind each tested claim: ``{key: (a, b)}``, the claim being about a − b.
 
-    Generalisation and flatness are claims about the converged regime: on a run that had not converged
-    they read *not comparable* (:func:`reprobook.claims.requires_convergence`). The tests of one chapter
-    are Holm-adjusted together. The cost claim needs two devices and ImageNet is outside every profile.
+    Accuracy claims compare test accuracies; the flatness claim compares the logarithm of the filter-normalised
+    sharpness (a ratio of two positive measures; a value ≤ 0 gives NaN, and the claim *not comparable*).
     """
     acc = {m: experiment.values(m, "test_acc") for m in ("sgd", "sam", "rwp")}
-    a = cfg.alpha_level
-    raw = {
-        "better": claims.superiority(acc["rwp"], acc["sgd"], alpha=a),
-        "parity": claims.non_inferiority(acc["rwp"], acc["sam"], margin=cfg.parity_margin, alpha=a),
-        # flatter: the scale-invariant sharpness is lower (λ_max is reported beside it, not tested)
-        "flatter": claims.superiority(flat.sharpness["sgd"], flat.sharpness["rwp"], alpha=a),
-    }
-    tested = claims.holm(raw, alpha=a)
-    verdicts = {k: claims.requires_convergence(v, regime.converged, regime.detail) for k, v in tested.items()}
-    verdicts["parallel"] = claims.not_comparable(
-        "the claim is about two gradients computed at once on two devices; this run has one device and computes "
-        "them one after the other")
-    verdicts["imagenet"] = claims.not_comparable("ImageNet is outside every profile of this book")
-    lam = {m: float(np.nanmean(flat.lambda_max[m])) for m in ("sgd", "rwp")}
+    return {"better": (acc["rwp"], acc["sgd"]), "parity": (acc["rwp"], acc["sam"]),
+            "flatter": (log_values(flat.sharpness["sgd"]), log_values(flat.sharpness["rwp"]))}
+
+
+def chapter_claims(cfg, experiment: Experiment, regime: Regime, flat: Flatness, scale: str) -> list[claims.ClaimTest]:
+    """Every claim of the RWP paper (:func:`reprobook.chapters.rwp.claim_specs`) tested on this run.
+
+    Generalisation and flatness are claims about the converged regime: on a run that had not converged they
+    are *not comparable*, whatever the outcome (:func:`reprobook.claims.requires_convergence`). The tested
+    claims form the chapter's Holm family. The cost claim needs two devices; ImageNet is outside every profile.
+    """
+    specs = {s.key: s for s in paper.claim_specs(cfg)}
+    values = claim_values(experiment, flat)
+    acc = {m: float(np.mean(experiment.values(m, "test_acc"))) for m in ("sgd", "sam", "rwp")}
     sharp = {m: float(np.mean(flat.sharpness[m])) for m in ("sgd", "rwp")}
-    v = verdicts
-    rows = [
-        dict(claim="RWP generalises better than plain training (SGD)", paper=paper.PAPER_CLAIMS["flat"],
-             this_run=f"RWP − SGD test accuracy {v['better'].estimate:+.2%}{p_text(v['better'])}", verdict=v["better"]),
-        dict(claim=f"RWP is competitive with SAM (within {cfg.parity_margin:.1%} test accuracy)",
-             paper=paper.PAPER_CLAIMS["competitive"],
-             this_run=f"RWP − SAM test accuracy {v['parity'].estimate:+.2%}{p_text(v['parity'])}", verdict=v["parity"]),
-        dict(claim="RWP reaches flatter minima than SGD", paper=paper.PAPER_CLAIMS["flat"],
-             this_run=(f"filter-normalised sharpness SGD {sharp['sgd']:.3f}, RWP {sharp['rwp']:.3f}{p_text(v['flatter'])}; "
-                       f"λ_max SGD {lam['sgd']:.1f}, RWP {lam['rwp']:.1f} (not scale-invariant, not tested)"),
-             verdict=v["flatter"]),
-        dict(claim="With its two gradients in parallel, RWP trains at nearly the speed of SGD; SAM doubles the time",
-             paper=paper.PAPER_CLAIMS["parallel"],
-             this_run=(f"sequential, one device: a step of RWP {timing.ratio['rwp']:.2f}×, of SAM "
-                       f"{timing.ratio['sam']:.2f}× SGD's ({timing.source})"), verdict=v["parallel"]),
-        dict(claim=f"{paper.PAPER_IMAGENET_GAIN_OVER_SAM:+.1%} ImageNet top-1 over SAM at half its training time",
-             paper=paper.PAPER_CLAIMS["imagenet"],
-             this_run="not run", verdict=v["imagenet"]),
-    ]
-    for row in rows:
-        row.update(source=paper.SOURCE, scale=scale)
-    n = len(experiment.seeds)
-    return Claims(rows, verdicts, raw["better"].rule, raw["parity"].rule, 100 * cfg.parity_margin,
-                  len(tested), a, f"{n} seeds (each seed: one initialisation and one order of the batches, shared by "
-                  "every method)")
+    lam = {m: nan_mean(flat.lambda_max[m]) for m in ("sgd", "rwp")}
+    said = {
+        "better": f"mean test accuracy SGD {acc['sgd']:.2%}, RWP {acc['rwp']:.2%}",
+        "parity": f"mean test accuracy SAM {acc['sam']:.2%}, RWP {acc['rwp']:.2%}",
+        "flatter": (f"mean filter-normalised sharpness SGD {sharp['sgd']:.3f}, RWP {sharp['rwp']:.3f}; λ_max SGD "
+                    f"{lam['sgd']:.1f}, RWP {lam['rwp']:.1f} (not scale-invariant, not tested)"),
+    }
+    tests = [claims.evaluate(specs[k], *values[k], this_run=said[k], scale=scale) for k in paper.TESTED]
+    tests += [claims.evaluate(specs[k], this_run="not run", scale=scale) for k in specs if k not in paper.TESTED]
+    tests = claims.guard_tests(tests, paper.TESTED,
+                               lambda v: claims.requires_convergence(v, regime.converged, regime.detail))
+    return claims.holm_tests(tests)
 
 
 def paper_settings(cfg) -> str:
