@@ -361,3 +361,32 @@ def test_every_profile_has_a_configuration():
     assert profiles.config("pas", "smoke").budget_seconds == 360
     with pytest.raises(ParameterError, match="fields of PASConfig"):
         profiles.config("pas", "smoke", no_such_field=1)
+
+
+def test_claims_are_guarded_by_the_judge_and_by_variants_that_did_not_move():
+    from reprobook.chapters.pas import claim_specs
+
+    c = profiles.config("pas", "smoke")
+    rng = np.random.default_rng(0)
+    n = 40
+    base = rng.normal(size=n)
+    pooled = {"none": list(base), "generic": list(base + rng.normal(0, 0.3, n)), "PAS": list(base + 0.6 + rng.normal(0, 0.3, n)),
+              "PAS-6": list(base + 0.5 + rng.normal(0, 0.3, n)), "PAS-0": list(base + rng.normal(0, 0.3, n)),
+              "PAS (unfiltered)": list(base + 0.1 + rng.normal(0, 0.3, n))}
+    comps = {"PAS": [f"c{i}" for i in range(n)], "PAS-6": [f"d{i}" for i in range(n)], "PAS-0": [f"d{i}" for i in range(n)],
+             "PAS (unfiltered)": [f"e{i}" for i in range(n)]}
+    pnp = SimpleNamespace(pooled=pooled, complements=comps, judge_outcomes={}, judge_check=(0, 0))
+    variants = SimpleNamespace(small="PAS-6", n_unfiltered_failing=3)
+    good = experiment.JudgeCheck(SimpleNamespace(format=lambda f: ""), correct=80, n=100, above_chance=True)
+    tests = {t.key: t.verdict for t in experiment.claim_tests(claim_specs(c), pnp, variants, None, good, c)}
+    assert tests["pnp"].verdict == "reproduced"
+    # PAS-6 wrote exactly PAS-0's complements: the small training set did not move the model
+    assert tests["efficiency_gain"].verdict == "not comparable" and "did not act" in tests["efficiency_gain"].reason
+    assert tests["bpo"].verdict == tests["pnp_judge"].verdict == "not comparable"
+    chance = experiment.JudgeCheck(SimpleNamespace(format=lambda f: ""), correct=52, n=100, above_chance=False)
+    tests = {t.key: t.verdict for t in experiment.claim_tests(claim_specs(c), pnp, variants, None, chance, c)}
+    assert all(tests[k].verdict == "not comparable" and "judge at chance" in tests[k].reason
+               for k in ("pnp", "generic", "no_human"))
+    nothing = SimpleNamespace(small="PAS-6", n_unfiltered_failing=0)
+    tests = {t.key: t.verdict for t in experiment.claim_tests(claim_specs(c), pnp, nothing, None, good, c)}
+    assert tests["no_human"].verdict == "not comparable" and "nothing was filtered" in tests["no_human"].reason
