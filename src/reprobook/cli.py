@@ -9,7 +9,8 @@
     reprobook status [--dry-run]
     reprobook bench [NAME ...] [--device auto|cpu|cuda|cuda:N|mps] [--profile tiny|smoke|paper] | --list
     reprobook gpu-check [--device auto|cuda|cpu] [--size default|smallest] [--pack FILE] [--out DIR]
-                        [--steps bench,part1,llm] [--executor local|slurm [--partition P] [--time-min T] ...]
+                        [--steps bench,part1,llm] [--set FIELD VALUE ...]
+                        [--executor local|slurm [--partition P] [--time-min T] ...]
     reprobook sync [NOTEBOOK ...] [--check]
     reprobook lab [--port N] [--no-browser]
 """
@@ -192,7 +193,9 @@ def _gpu_check(args: argparse.Namespace) -> int:
     from . import dispatch, gpu_check
 
     steps = tuple(s.strip() for s in args.steps.split(",") if s.strip())
-    kwargs = dict(device=args.device, size=args.size, pack=args.pack, out=args.out, steps=steps)
+    part1 = parse_overrides([[f"{c}.{name}", value] for name, value in args.set for c in gpu_check.PART_I_CHAPTERS])
+    kwargs = dict(device=args.device, size=args.size, pack=args.pack, out=args.out, steps=steps,
+                  part1=part1.get(gpu_check.PART_I_CHAPTERS[0], {}))
     if args.executor == "slurm":
         options = dispatch.SlurmOptions(partition=args.partition, gpus_per_job=args.gpus_per_job,
                                         time_min=args.time_min, mem_gb=args.mem_gb, cpus_per_job=args.cpus_per_job)
@@ -275,6 +278,9 @@ def parser() -> argparse.ArgumentParser:
     gpu.add_argument("--out", default=None, help="where the measurements go (default: book/measurements at the "
                      "default size, results/gpu-check otherwise)")
     gpu.add_argument("--steps", default="bench,part1,llm", help="which steps, comma-separated (default: all)")
+    gpu.add_argument("--set", nargs=2, action="append", default=[], metavar=("FIELD", "VALUE"),
+                     help="a field of the RWP and m-ARWP chapters' configuration over the size's (YAML value), "
+                     "e.g. --set epochs 20")
     gpu.add_argument("--executor", default="local", choices=("local", "slurm"), help="slurm: one Slurm job (submitit)")
     gpu.add_argument("--partition", default=None, help="Slurm partition")
     gpu.add_argument("--gpus-per-job", type=int, default=1)

@@ -53,11 +53,13 @@ SIZES: dict[str, dict[str, Any]] = {
                       lanczos_max_matvecs=8, sharpness_directions=2, landscape_points=3, step_timing_steps=1),
         "llm": dict(layers=2, hidden=64, steps=2, batch_size=2, max_length=128),
     },
-    # 5,000 images, 12 seeds: the power the Part I claims need (issue: >= 12 seeds); batch 128 for 40 epochs
-    # (1,560 steps per run) to fit the training set, the converged regime of the smoke profile
+    # 5,000 images, 12 seeds: the power the Part I claims need (>= 12 seeds); batch 128 for 30 epochs (1,170
+    # steps per run) toward the converged regime of the smoke profile. Estimated, not yet measured on a GPU: a
+    # small-CNN step costs ~2 ms there (launch-bound), SAM and the RWP family twice that, so ~5 min for the
+    # 108 runs of both chapters; `--set epochs N` changes it
     "default": {
         "bench": {},
-        "part1": dict(n_train=5000, n_test=5000, epochs=40, batch_size=128, n_seeds=12, probe_samples=1024,
+        "part1": dict(n_train=5000, n_test=5000, epochs=30, batch_size=128, n_seeds=12, probe_samples=1024,
                       hessian_samples=512),
         "llm": dict(layers=16, hidden=1536, steps=20, batch_size=16, max_length=2048),
     },
@@ -136,8 +138,9 @@ def llm_step(device: Any, size: dict[str, Any], seed: int = 0) -> dict[str, Any]
 
 
 def run(*, device: str = "auto", size: str = "default", pack: Path | str | None = None, out: Path | str | None = None,
-        steps: tuple[str, ...] = STEPS, echo: Callable = print) -> Path:
-    """Run the GPU check (see the module docstring); return the path of its summary."""
+        steps: tuple[str, ...] = STEPS, part1: dict[str, Any] | None = None, echo: Callable = print) -> Path:
+    """Run the GPU check (see the module docstring); return the path of its summary. ``part1`` overrides fields
+    of the Part I chapters' configuration over the size's (``reprobook gpu-check --set epochs 20``)."""
     from . import benchmarks
     from .training import resolve_device
 
@@ -155,7 +158,7 @@ def run(*, device: str = "auto", size: str = "default", pack: Path | str | None 
     slug = machine_slug(info)
     out = Path(out or (project_root() / "book" / "measurements" if size == "default" else results_dir() / FOLDER))
     out.mkdir(parents=True, exist_ok=True)
-    chosen = SIZES[size]
+    chosen = {**SIZES[size], "part1": {**SIZES[size]["part1"], **(part1 or {})}}
     summary: dict[str, Any] = {"name": "gpu-check", "size": size, "machine": info,
                                "started_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                                "seconds": {}}

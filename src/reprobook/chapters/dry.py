@@ -36,8 +36,14 @@ def _two_steps(batch: str = "batch_size") -> Callable[[dict[str, Any]], int]:
     return lambda v: MAX_STEPS * int(v.get(batch) or 1)
 
 
-# Shared caps of the image classifiers (Parts I and II): one epoch of two batches, four test images
-_VISION = dict(n_train=_two_steps(), n_test=MAX_ITEMS, epochs=1)
+def _one_step(batch: str = "batch_size") -> Callable[[dict[str, Any]], int]:
+    """Training examples for one optimiser step of the profile's batch size (the image classifiers: a step of
+    ResNet-18 at the paper's batch of 128-256 takes 5-10 s of this 2-core CPU, and each chapter trains several)."""
+    return lambda v: int(v.get(batch) or 1)
+
+
+# Shared caps of the image classifiers (Parts I and II): one epoch of one batch, four test images
+_VISION = dict(n_train=_one_step(), n_test=MAX_ITEMS, epochs=1)
 _SHARPNESS = dict(_VISION, n_seeds=1, probe_samples=MAX_ITEMS, hessian_samples=MAX_ITEMS, lanczos_max_matvecs=4,
                   sharpness_directions=1, landscape_points=3, step_timing_steps=1)
 _OOD = dict(_VISION, n_ood=MAX_ITEMS)
