@@ -173,7 +173,7 @@ show_source(scoring.moved)
 with rec.timer("sft evaluation"):
     guard_start = evaluation.parent(lm, d.test_prompts[:cfg.guard_prompts], cfg)
     guard_sft = evaluation.parent(sft.model, d.test_prompts[:cfg.guard_prompts], cfg)
-    sft_ev = rec.glue_result(evaluation.sft_eval(lm, sft.model, d, guard_start, cfg), "ba_sfte")
+    sft_ev = rec.glue_result(evaluation.sft_eval(lm, guard_sft, d, guard_start, cfg), "ba_sfte")
 
 # %% [markdown]
 # Against the start, {eval}`ba_sfte_identical` of SFT's greedy answers are identical, at a KL of

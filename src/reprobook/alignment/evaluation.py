@@ -134,12 +134,13 @@ def parent(lm: Any, prompts: Sequence[str], cfg: Any) -> Parent:
     return Parent(lm, list(prompts), answers)
 
 
-def movement(stage: Any, of: Parent, cfg: Any):
-    """:func:`reprobook.alignment.scoring.moved` of ``stage`` against ``of`` with the chapter's thresholds."""
+def movement(stage: Any, of: Parent, cfg: Any, answers: Sequence[str] | None = None):
+    """:func:`reprobook.alignment.scoring.moved` of ``stage`` against ``of`` with the chapter's thresholds
+    (``answers``: the stage's greedy answers to the guard prompts, when already generated)."""
     from .scoring import moved
 
     return moved(stage, of.lm, of.prompts, of.answers, max_identical=cfg.max_identical, min_kl=cfg.min_kl,
-                 max_new_tokens=cfg.guard_tokens, batch_size=cfg.eval_batch)
+                 max_new_tokens=cfg.guard_tokens, batch_size=cfg.eval_batch, stage_answers=answers)
 
 
 # --------------------------------------------------------------------------------------------- SFT
@@ -156,15 +157,16 @@ class SFTEval:
     kl: float = glued(".3g", default=0.0)
 
 
-def sft_eval(start: Any, sft: Any, d: AlignmentData, guard: Parent, cfg: Any) -> SFTEval:
-    """Per held-out example, −log π(reference | prompt) / tokens under the start and the SFT model; and
-    whether SFT moved the model (against the start, on the guard prompts)."""
+def sft_eval(start: Any, sft: Parent, d: AlignmentData, guard: Parent, cfg: Any) -> SFTEval:
+    """Per held-out example, −log π(reference | prompt) / tokens under the start and the SFT model (``sft``:
+    the SFT model with its greedy answers to the guard prompts); and whether SFT moved the model (against
+    the start, on the guard prompts)."""
     from .scoring import encode_pairs, score
 
     pairs = encode_pairs(start, [e["prompt"] for e in d.heldout_ni], [e["answer"] for e in d.heldout_ni])
-    a, b = score(start, pairs, batch_size=cfg.eval_batch), score(sft, pairs, batch_size=cfg.eval_batch)
+    a, b = score(start, pairs, batch_size=cfg.eval_batch), score(sft.lm, pairs, batch_size=cfg.eval_batch)
     nll_a, nll_b = list(-a.logprob / a.tokens), list(-b.logprob / b.tokens)
-    m = movement(sft, guard, cfg)
+    m = movement(sft.lm, guard, cfg, answers=sft.answers)
     return SFTEval(nll_a, nll_b, m, mean_start=float(np.mean(nll_a)), mean_sft=float(np.mean(nll_b)),
                    identical=m.identical, kl=m.kl)
 
@@ -209,7 +211,7 @@ def reward_models(sft: Any, d: AlignmentData, cfg: Any, *, seed: int) -> RewardM
     from .scoring import encode_pairs, score
 
     train = list(d.hhh["B"]) + list(d.ni_pairs)
-    test = list(d.hhh["test"])
+    test = d.first_pairs()  # one pair per held-out request, the pairs DPO's margins are measured on
     rows = train + test
     prompts = [p["prompt"] for p in rows] * 2
     answers = [p["chosen"] for p in rows] + [p["rejected"] for p in rows]
@@ -368,7 +370,8 @@ def grpo_stage(sft: Any, cfg: Any, *, config: dict[str, Any]) -> GRPOEval:
     from .scoring import moved as moved_fn
 
     m = moved_fn(trained.model, sft, test, a_before, max_identical=cfg.max_identical, min_kl=cfg.min_kl,
-                 max_new_tokens=cfg.grpo_max_completion, batch_size=cfg.eval_batch)
+                 max_new_tokens=cfg.grpo_max_completion, batch_size=cfg.eval_batch, stage_answers=a_after,
+                 kl_prompts=cfg.guard_prompts)
     rewards = [r["reward"] for r in trained.record.logs if "reward" in r]
     answers = pd.DataFrame({"prompt": test, "SFT": a_before, "GRPO": a_after}).head(cfg.n_samples_shown)
     return GRPOEval(before, after, answers, m, trained.record, trained.model, target=cfg.grpo_target_words,
@@ -407,7 +410,10 @@ def headline(start: Parent, final: Any, final_name: str, sft: Any, rm: RewardMod
     answers = {name: generate(lm, prompts, max_new_tokens=cfg.gen_max_new_tokens, batch_size=cfg.eval_batch).texts
                for name, lm in (("start", start.lm), ("aligned", final))}
     scores = {k: list(rm.judge(sft, prompts, a, cfg.eval_batch)) for k, a in answers.items()}
-    m = movement(final, start, cfg)
+    from .scoring import moved as moved_fn
+
+    m = moved_fn(final, start.lm, prompts, answers["start"], max_identical=cfg.max_identical, min_kl=cfg.min_kl,
+                 max_new_tokens=cfg.gen_max_new_tokens, stage_answers=answers["aligned"], kl_prompts=cfg.guard_prompts)
     shown = min(cfg.n_samples_shown, len(prompts))
     samples = pd.DataFrame({"prompt": [_clip(p) for p in prompts[:shown]],
                             **{k: [_clip(a) for a in v[:shown]] for k, v in answers.items()}})

@@ -135,15 +135,19 @@ class Moved:
 
 
 def moved(stage: Any, parent: Any, prompts: Sequence[str], parent_answers: Sequence[str], *, max_identical: float,
-          min_kl: float, max_new_tokens: int, batch_size: int = 16) -> Moved:
-    """Greedy answers of ``stage`` to ``prompts`` against ``parent_answers`` (the parent's greedy answers), and
-    the per-token KL on the parent's answers: the stage *acted* when fewer than ``max_identical`` of its
-    answers are identical to the parent's or the KL reaches ``min_kl`` nats per token."""
+          min_kl: float, max_new_tokens: int, batch_size: int = 16, stage_answers: Sequence[str] | None = None,
+          kl_prompts: int | None = None) -> Moved:
+    """Greedy answers of ``stage`` to ``prompts`` (``stage_answers`` when already generated) against
+    ``parent_answers`` (the parent's greedy answers), and the per-token KL on the parent's answers (to the
+    first ``kl_prompts`` prompts): the stage *acted* when fewer than ``max_identical`` of its answers are
+    identical to the parent's or the KL reaches ``min_kl`` nats per token."""
     from ..llm import generate
 
-    answers = generate(stage, list(prompts), max_new_tokens=max_new_tokens, batch_size=batch_size).texts
+    answers = stage_answers if stage_answers is not None else generate(
+        stage, list(prompts), max_new_tokens=max_new_tokens, batch_size=batch_size).texts
     identical = float(np.mean([a == b for a, b in zip(answers, parent_answers)]))
-    kl = token_kl(stage, parent, encode_pairs(parent, prompts, parent_answers))
+    k = len(prompts) if kl_prompts is None else kl_prompts
+    kl = token_kl(stage, parent, encode_pairs(parent, list(prompts)[:k], list(parent_answers)[:k]))
     acted = identical < max_identical or kl >= min_kl
     measure = (f"{identical:.0%} of {len(prompts)} greedy answers identical to its parent's, mean per-token KL "
                f"{kl:.2g} nats (acted: under {max_identical:.0%} identical or KL ≥ {min_kl:g})")

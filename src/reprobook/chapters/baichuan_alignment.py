@@ -29,7 +29,7 @@ class BaichuanAlignmentConfig(ChapterConfig):
     sft_max_length: int = 256  # examples longer than this are left out, so that no answer is cut
     sft_lr: float = 3e-4
     n_length_sample: int = 360  # train-task examples whose token lengths make the utilisation table
-    n_heldout_ni: int = 32  # held-out-task examples whose reference answers SFT is scored on
+    n_heldout_ni: int = 16  # held-out-task examples whose reference answers SFT is scored on
     # reward heads on the frozen SFT model's features: HHH split by prompt (test / A / B) plus NI scored pairs
     hhh_test_fraction: float = 0.4
     rm_max_length: int = 192
@@ -39,12 +39,12 @@ class BaichuanAlignmentConfig(ChapterConfig):
     # DPO (from the SFT model, on HHH split A), one run per seed, full fine-tuning (dpo_lora_r None)
     dpo_seeds: tuple[int, ...] = (0, 1)
     dpo_lora_r: int | None = None
-    dpo_steps: int = 12
-    dpo_batch: int = 4
-    dpo_lr: float = 5e-6
+    dpo_steps: int = 8
+    dpo_batch: int = 2
+    dpo_lr: float = 1e-5
     dpo_beta: float = 0.1
     # GRPO on the length task (from the SFT model): LoRA on every linear layer, loss_type "grpo", no KL
-    grpo_steps: int = 20
+    grpo_steps: int = 12
     grpo_generations: int = 4  # the report: 3 samples per prompt
     grpo_prompts_per_step: int = 4
     grpo_max_completion: int = 24
@@ -53,12 +53,12 @@ class BaichuanAlignmentConfig(ChapterConfig):
     grpo_lora_r: int | None = 8
     grpo_target_words: int = 6
     # guards: a stage acted when under max_identical of its greedy answers equal its parent's or its KL ≥ min_kl
-    guard_prompts: int = 16
-    guard_tokens: int = 32
+    guard_prompts: int = 8
+    guard_tokens: int = 16
     max_identical: float = 0.75
     min_kl: float = 0.01
     # evaluation
-    gen_max_new_tokens: int = 48
+    gen_max_new_tokens: int = 32
     eval_batch: int = 16
     n_samples_shown: int = 3
     # smallest effects of interest (see claim_specs)
