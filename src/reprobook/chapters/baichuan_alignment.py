@@ -44,7 +44,7 @@ class BaichuanAlignmentConfig(ChapterConfig):
     dpo_lr: float = 1e-5
     dpo_beta: float = 0.1
     # GRPO on the length task (from the SFT model): LoRA on every linear layer, loss_type "grpo", no KL
-    grpo_steps: int = 12
+    grpo_steps: int = 8
     grpo_generations: int = 4  # the report: 3 samples per prompt
     grpo_prompts_per_step: int = 4
     grpo_max_completion: int = 24
