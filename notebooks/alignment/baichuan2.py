@@ -301,8 +301,8 @@ sweep.table.pivot(index="learning rate", columns="NormHead").round(3)
 # Two things shape this comparison at this scale. Runs of {eval}`bc2_sweep_steps` steps are far from
 # converged, so the sensitivity also measures how fast each arm learns at a small learning rate; and with
 # the released initialisation a normalised row takes smaller steps than a plain one, so NormHead learns more
-# slowly at the bottom of the sweep. Instability in the paper's sense — a run that diverges — appears in
-# neither arm unless the counts above say otherwise.
+# slowly at the bottom of the sweep. Instability in the paper's sense is a run that diverges: the counts
+# above say how many did in each arm.
 #
 # ## The max-z loss, dose by dose
 #
