@@ -107,6 +107,17 @@ def test_filter_normalised_directions_match_each_filter_and_leave_biases_and_bat
             assert torch.allclose(d[name].flatten(1).norm(dim=1), p.detach().flatten(1).norm(dim=1), rtol=1e-5), name
 
 
+def test_the_landscape_loss_is_the_cross_entropy_to_fixed_targets():
+    from reprobook.ood.landscape import fixed_target_loss
+
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    targets = torch.tensor([0, 2])
+    expected = torch.nn.functional.cross_entropy(logits, targets, reduction="none").double()
+    assert torch.allclose(fixed_target_loss(logits, targets), expected)
+    # at the mode the targets are its own decisions: the loss is −log max softmax
+    assert torch.allclose(fixed_target_loss(logits, logits.argmax(1)), msp_loss(logits))
+
+
 def test_slice_depth_is_zero_at_a_minimum_and_the_relative_dip_elsewhere():
     import pandas as pd
 

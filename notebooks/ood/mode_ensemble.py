@@ -51,8 +51,8 @@ from reprobook.chapters.ood_benchmark import natural_sets
 from reprobook.notebook import show_source, start
 from reprobook.ood import ensemble as ens
 from reprobook.ood import ensemble_claims as tests_of
-from reprobook.ood.landscape import filter_normalized_direction, mode_segment, mode_slices
-from reprobook.ood.modes import build_modes, describe_modes, msp_loss, odin_logits, rankfeat_logits, run_scale
+from reprobook.ood.landscape import filter_normalized_direction, fixed_target_loss, mode_segment, mode_slices
+from reprobook.ood.modes import build_modes, describe_modes, odin_logits, rankfeat_logits, run_scale
 
 session = start("mode_ensemble", profile=profile, seed=seed, device=device, data_dir=data_dir,
                 title="Mode ensemble for OoD detection")
@@ -114,7 +114,7 @@ training.table.drop(columns=["loaded"]).round(4)
 # {eval}`me_modes_figure`
 #
 # Left: the training loss of each mode, epoch by epoch. Right: each mode's InD test cross-entropy (bars) and its
-# mean MSP loss $-\log \max_c p_c$ on each OoD set (lines; the loss of {ref}`the landscape section <me-landscape>`).
+# mean $-\log \max_c p_c$ on each OoD set (lines; the loss {eq}`eq-me-loss` at the mode).
 # ```
 #
 # The {eval}`me_modes_n_modes` modes (seeds {eval}`me_modes_seeds`) end with training losses from
@@ -242,17 +242,20 @@ spread.cells.set_index(["detector", "ood_set"]).mul(100).round(2)
 #
 # The paper's picture (its README's figure, after {cite:t}`li2018visualizing`): a plane of two random directions
 # around a mode, the InD loss beside the OoD loss. OoD images have no labels, so one loss serves both: the
-# cross-entropy of the prediction to its own most likely class,
+# cross-entropy to the class the mode itself predicts, $\hat y(x) = \arg\max_c f_{\theta_0}(x)_c$, kept fixed along
+# the slice,
 #
 # $$
-# L(\theta; x) = -\log \max_c \operatorname{softmax}(f_\theta(x))_c ,
+# L(\theta; x) = -\log \operatorname{softmax}(f_\theta(x))_{\hat y(x)} .
 # $$ (eq-me-loss)
 #
-# the labelled cross-entropy on every InD image the mode classifies correctly, defined on OoD images alike, and
-# below $\log C$ as the paper's OoD contours (1.1, 1.6, 2.1, below $\log 10$) are:
+# On every InD image the mode classifies correctly it is the labelled cross-entropy the mode was trained on; it is
+# defined on OoD images alike; and at the mode it equals $-\log \max_c p_c$, below $\log C$ as the paper's OoD
+# contours (1.1, 1.6, 2.1, below $\log 10$) are. (Measuring $-\log \max_c p_c$ at *every* point instead would not
+# draw a landscape of the mode: any confident prediction lowers it, right or wrong.)
 
 # %%
-show_source(msp_loss)
+show_source(fixed_target_loss)
 
 # %% [markdown]
 # The directions are *filter-normalised* {cite:p}`li2018visualizing`: each filter of a Gaussian direction is
@@ -286,7 +289,7 @@ slices.depths.round(3)
 #
 # **Between two modes.** On the segment $\theta(\alpha) = (1 - \alpha)\,\theta_1 + \alpha\,\theta_2$ (extended
 # beyond both), with BatchNorm's statistics re-estimated on training images at every point
-# {cite:p}`garipov2018loss`, the same loss:
+# {cite:p}`garipov2018loss`, the same loss, its fixed targets the decisions of the two modes' ensemble:
 
 # %%
 with rec.timer("segment"):
@@ -396,8 +399,11 @@ pd.DataFrame([{"run": "paper (DenseNet-121, ImageNet)", "OoD set": s, "best mode
 #   gradient is not reset between modes, so every mode after the first perturbs with the sum of the gradients so
 #   far; here each mode perturbs with its own gradient.
 # - **Loss landscape.** The paper does not say which loss its OoD landscape shows; this chapter uses
-#   {eq}`eq-me-loss` on InD and OoD data alike. The plane's radius and resolution are this book's; the endpoint
-#   reads the grid, so a dip narrower than its step is not seen.
+#   {eq}`eq-me-loss`, the cross-entropy to the mode's own decisions, on InD and OoD data alike. A first smoke run of
+#   this chapter (whose modes had not converged, so no verdict was drawn) used $-\log \max_c p_c$ at every point
+#   instead; every mode's InD slice dipped far below the mode, because any confident prediction lowers that loss,
+#   and it was replaced by the fixed-target loss before the run this page shows. The plane's radius and resolution
+#   are this book's; the endpoint reads the grid, so a dip narrower than its step is not seen.
 # - **Ensemble sizes.** The README's ensemble row does not state its size (the official example uses 3 modes);
 #   the claim's units are disjoint pairs, and the paper's 5-mode gain is scaled to a pair by $1 - 1/m$ for the
 #   paper's effect (a model of averaging, stated in the design table).

@@ -4,10 +4,12 @@ Explained in ``notebooks/ood/mode_ensemble.ipynb``. The paper's picture (Fang et
 README's figure, after Li et al. 2018): a plane of two random directions around each mode, the InD loss beside
 the OoD loss; the modes sit at the bottom of their InD landscape, not of their OoD one.
 
-**The loss.** OoD images have no labels, so one functional serves both: the cross-entropy of the prediction to
-its own most likely class, −log max_c softmax(f_θ(x))_c (:func:`~reprobook.ood.modes.msp_loss`). On an InD image
-the mode classifies correctly it *is* the labelled cross-entropy; it lies in [0, log C], as the paper's OoD
-contours (1.1, 1.6, 2.1, below log 10) do.
+**The loss.** OoD images have no labels, so one functional serves both: the cross-entropy to the class the mode
+itself predicts, fixed along the slice, L(θ; x) = CE(f_θ(x), ŷ(x)) with ŷ(x) = argmax_c f_θ₀(x)_c of the mode θ₀
+(:func:`fixed_target_loss`). On an InD image the mode classifies correctly it *is* the labelled cross-entropy the
+mode was trained on; at the mode it equals −log max_c softmax (:func:`~reprobook.ood.modes.msp_loss`), below
+log C as the paper's OoD contours (1.1, 1.6, 2.1, below log 10) are. (The self-referring −log max softmax at
+every point is not a landscape of the mode: any confident prediction lowers it, right or wrong.)
 
 **Slices around a mode** (:func:`mode_slices`): θ(a, b) = θ + a·d₁ + b·d₂, d₁ and d₂ Gaussian directions
 *filter-normalised* (Li et al., 2018): each filter of d (a row of a linear layer, an output channel of a
@@ -34,7 +36,7 @@ from torch import Tensor, nn
 
 from ..checks import ParameterError, check_int
 from ..results import glued
-from .modes import ModeSet, msp_loss
+from .modes import ModeSet
 
 
 def combine_states(states: Sequence[Mapping[str, Tensor]], weights: Sequence[float]) -> dict[str, Tensor]:
@@ -73,14 +75,21 @@ def filter_normalized_direction(model: nn.Module, generator: torch.Generator) ->
     return out
 
 
+def fixed_target_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Per sample, the cross-entropy of ``logits`` to fixed ``targets`` (the classes a reference network predicts)."""
+    return nn.functional.cross_entropy(logits.double(), targets, reduction="none")
+
+
 @torch.no_grad()
-def _slice_losses(model: nn.Module, data: Mapping[str, Tensor], device: torch.device) -> dict[str, float]:
+def _logits(model: nn.Module, x: Tensor, device: torch.device) -> Tensor:
     model.eval()
-    out = {}
-    for name, x in data.items():
-        logits = torch.cat([model(x[i:i + 512].to(device)) for i in range(0, len(x), 512)]).cpu()
-        out[name] = float(msp_loss(logits).mean())
-    return out
+    return torch.cat([model(x[i:i + 512].to(device)) for i in range(0, len(x), 512)]).cpu()
+
+
+def _slice_losses(model: nn.Module, data: Mapping[str, Tensor], targets: Mapping[str, Tensor],
+                  device: torch.device) -> dict[str, float]:
+    """The mean :func:`fixed_target_loss` of ``model`` on each set of ``data``."""
+    return {name: float(fixed_target_loss(_logits(model, x, device), targets[name]).mean()) for name, x in data.items()}
 
 
 @dataclass
@@ -124,6 +133,8 @@ def mode_slices(modes: ModeSet, cfg: Any, ood_sets: Sequence[str], *, seed: int 
     for k, mode in enumerate(modes.modes):
         scratch = copy.deepcopy(mode.model)
         base = {n: p.detach().clone() for n, p in scratch.named_parameters()}
+        # ŷ(x): the mode's own decisions, fixed along its slice
+        targets = {name: _logits(scratch, x, device).argmax(1) for name, x in data.items()}
         generator = torch.Generator().manual_seed(10_007 * seed + k)
         d1 = filter_normalized_direction(scratch, generator)
         d2 = filter_normalized_direction(scratch, generator)
@@ -133,7 +144,7 @@ def mode_slices(modes: ModeSet, cfg: Any, ood_sets: Sequence[str], *, seed: int 
                     for name, p in scratch.named_parameters():
                         # θ(a, b) = θ + a·d₁ + b·d₂
                         p.copy_(base[name] + float(a) * d1[name].to(p) + float(b) * d2[name].to(p))
-                for name, loss in _slice_losses(scratch, data, device).items():
+                for name, loss in _slice_losses(scratch, data, targets, device).items():
                     rows.append({"mode": k + 1, "a": float(a), "b": float(b), "set": name, "loss": loss})
     table = pd.DataFrame(rows)
     depths = slice_depths(table)
@@ -179,7 +190,7 @@ def slices_figure(table, depths, ood_sets: Sequence[str]):
         ax.clabel(ax.contour(grid.columns, grid.index, grid.to_numpy(), levels=6, colors="white", linewidths=0.5),
                   fontsize=6)
         ax.plot([0], [0], "r*", ms=10)
-        fig.colorbar(cs, ax=ax, label="−log max softmax")
+        fig.colorbar(cs, ax=ax, label="cross-entropy to the mode's decisions")
         ax.set(title=f"mode 1: {title}"[:60], xlabel="direction 1", ylabel="direction 2")
     x = np.arange(len(depths))
     axes[2].bar(x - 0.2, depths["InD"], width=0.4, color="black", label="InD test")
@@ -194,12 +205,12 @@ def slices_figure(table, depths, ood_sets: Sequence[str]):
 # ------------------------------------------------------------------------------------------------ the segment
 @torch.no_grad()
 def _losses_at(model: nn.Module, state: Mapping[str, Tensor], bn_batches: Sequence[Tensor],
-               data: Mapping[str, Tensor], device: torch.device) -> dict[str, float]:
-    """Load ``state``, re-estimate BatchNorm on ``bn_batches``, then the mean MSP loss on each set of ``data``."""
+               data: Mapping[str, Tensor], targets: Mapping[str, Tensor], device: torch.device) -> dict[str, float]:
+    """Load ``state``, re-estimate BatchNorm on ``bn_batches``, then the mean fixed-target loss on each set."""
     model.load_state_dict(state)
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         torch.optim.swa_utils.update_bn([b.to(device) for b in bn_batches], model)
-    return _slice_losses(model, data, device)
+    return _slice_losses(model, data, targets, device)
 
 
 def segment_alphas(points: int, margin: float) -> np.ndarray:
@@ -229,8 +240,9 @@ class Segment:
 
 
 def mode_segment(modes: ModeSet, cfg: Any, ood_sets: Sequence[str]) -> Segment:
-    """The MSP loss on the segment between modes 1 and 2 (``cfg.landscape_points`` points, extended by
-    ``cfg.landscape_margin``), BatchNorm re-estimated on ``cfg.bn_samples`` training images at every point."""
+    """The loss on the segment between modes 1 and 2 (``cfg.landscape_points`` points, extended by
+    ``cfg.landscape_margin``), BatchNorm re-estimated on ``cfg.bn_samples`` training images at every point; the
+    fixed targets are the decisions of the two modes' ensemble (their averaged logits), the same for both ends."""
     import pandas as pd
 
     if len(modes) < 2:
@@ -243,12 +255,14 @@ def mode_segment(modes: ModeSet, cfg: Any, ood_sets: Sequence[str]) -> Segment:
     images = torch.stack([train[int(i)][0] for i in rows])
     bn_batches = [images[i:i + 250] for i in range(0, len(images), 250)]
     states = [{k: v.detach().cpu() for k, v in m.model.state_dict().items()} for m in modes.modes[:2]]
+    targets = {name: (_logits(modes.modes[0].model, x, device) + _logits(modes.modes[1].model, x, device)).argmax(1)
+               for name, x in data.items()}
     scratch = copy.deepcopy(modes.modes[0].model)
     out = []
     for alpha in segment_alphas(points, cfg.landscape_margin):
         # θ(α) = (1 − α)·θ_a + α·θ_b
         state = combine_states(states, [1 - alpha, alpha])
-        out.append({"alpha": float(alpha), **_losses_at(scratch, state, bn_batches, data, device)})
+        out.append({"alpha": float(alpha), **_losses_at(scratch, state, bn_batches, data, targets, device)})
     segment = pd.DataFrame(out)
     ends = tuple(segment.iloc[int(np.argmin(np.abs(segment.alpha.to_numpy() - a)))] for a in (0.0, 1.0))
     inside = segment[(segment.alpha >= 0) & (segment.alpha <= 1)]
@@ -261,7 +275,7 @@ def mode_segment(modes: ModeSet, cfg: Any, ood_sets: Sequence[str]) -> Segment:
 
 
 def segment_figure(segment, ood_sets: Sequence[str]):
-    """The MSP loss along the segment: InD test (black) and each OoD set."""
+    """The fixed-target loss along the segment: InD test (black) and each OoD set."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.0, 3.2))
@@ -270,11 +284,12 @@ def segment_figure(segment, ood_sets: Sequence[str]):
         ax.plot(segment.alpha, segment[name], "o-", ms=3, color=f"C{i}", label=name)
     for a in (0, 1):
         ax.axvline(a, color="grey", ls=":", lw=1)
-    ax.set(xlabel="α (0: mode 1, 1: mode 2)", ylabel="−log max softmax (mean)", title="Between two modes")
+    ax.set(xlabel="α (0: mode 1, 1: mode 2)", ylabel="cross-entropy to the pair's decisions", title="Between two modes")
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
-__all__ = ["Segment", "Slices", "combine_states", "filter_normalized_direction", "mode_segment", "mode_slices",
+__all__ = ["Segment", "Slices", "combine_states", "filter_normalized_direction", "fixed_target_loss", "mode_segment",
+           "mode_slices",
            "segment_alphas", "segment_figure", "slice_depths", "slices_figure"]

@@ -234,9 +234,9 @@ def build_modes(cfg: Any, *, n_modes: int | None = None, seed: int = 0, device: 
 def msp_loss(logits: Tensor) -> Tensor:
     """Per sample, the cross-entropy of the prediction to its own most likely class: −log max_c softmax(ℓ)_c.
 
-    The one loss of this chapter's landscapes, on InD and OoD images alike: it needs no label, equals the
-    labelled cross-entropy on every correctly classified image, and lies in [0, log C] (the paper's OoD contours,
-    1.1 to 2.1, lie below log 10).
+    A mode's loss on images without labels: it equals the labelled cross-entropy on every correctly classified
+    image and lies in [0, log C] (the paper's OoD contours, 1.1 to 2.1, lie below log 10); the landscapes keep the
+    mode's decisions as fixed targets around it (:func:`reprobook.ood.landscape.fixed_target_loss`).
     """
     return -logits.double().log_softmax(dim=1).max(dim=1).values
 
@@ -336,7 +336,7 @@ def describe_modes(modes: ModeSet, tolerance: float = 0.02) -> ModeTraining:
     x = np.arange(1, len(table) + 1)
     axes[1].bar(x, table["InD test loss"], color="grey", label="InD test (cross-entropy)")
     for c in [c for c in table.columns if c.startswith("OoD loss ")]:
-        axes[1].plot(x, table[c], "o-", ms=3, label=c.removeprefix("OoD loss ") + " (MSP loss)")
+        axes[1].plot(x, table[c], "o-", ms=3, label=c.removeprefix("OoD loss ") + " (−log max p)")
     axes[1].set(xlabel="mode", ylabel="mean loss", title="Each mode: InD vs OoD loss", xticks=list(x))
     axes[1].legend(fontsize=6)
     fig.tight_layout()
