@@ -65,7 +65,7 @@ VALUES = {
     # the classifiers of the OoD benchmark (shared checkpoints) on its natural OoD sets; a 0.6 M-parameter UNet at
     # 28 × 28 trained on the noise levels the reconstructions use (t ≤ 400)
     "smoke": dict(SMOKE, ood_datasets=NATURAL_OOD_SMOKE, ddpm_channels=(16, 32, 64), ddpm_layers=1, ddpm_attention=(),
-                  ddpm_groups=8, ddpm_max_t=400, ddpm_train_images=5000, ddpm_steps=400, ddpm_batch=64, ddpm_lr=2e-3,
+                  ddpm_groups=8, ddpm_max_t=400, ddpm_train_images=None, ddpm_steps=400, ddpm_batch=64, ddpm_lr=2e-3,
                   ddpm_warmup=20, noise_t=250, t_grid=(100, 250, 400), ddim_stride=50, n_score=500,
                   n_calibration=250, n_classifiers=9, perceptual_mode=9, bench_images=64, budget_seconds=360),
     # CIFAR-10 and the DDPM of Ho et al. (2020) for 32 × 32 CIFAR-10 (35.7 M parameters, 800k steps)
