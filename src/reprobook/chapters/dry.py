@@ -58,15 +58,23 @@ CAPS: dict[str, dict[str, Any]] = {
                           max_subsets=1, n_score=MAX_ITEMS, slice_points=3, slice_samples=MAX_ITEMS, landscape_points=3,
                           landscape_samples=MAX_ITEMS, bn_samples=MAX_ITEMS, n_boot=MAX_BOOT, null_draws=MAX_BOOT),
     "kpca": dict(_OOD, n_classifiers=1, rff_probe=16),
-    "ddos": dict(_OOD, n_classifiers=1, perceptual_mode=1, ddpm_train_images=_two_steps("ddpm_batch"),
-                 ddpm_steps=MAX_STEPS, ddpm_warmup=1, n_score=MAX_ITEMS, n_calibration=MAX_ITEMS, n_pairs=1,
-                 bench_images=MAX_ITEMS),
-    # batch 2 at the paper's sequence length: 64 sequences of 1,024 tokens over a 64,000-token vocabulary need
-    # 17 GB for the logits alone
+    # the DDPM of Ho et al. (35.7 M parameters at 32 × 32) takes ~75 s a step at its batch of 128 on this CPU:
+    # batch 8; the InD test images are scored or calibrate, never both (n_test = n_score + n_calibration); two
+    # noise levels of the ablation's grid (the smallest and the main one)
+    "ddos": dict(_OOD, n_test=2 * MAX_ITEMS, n_classifiers=1, perceptual_mode=1, ddpm_batch=8,
+                 ddpm_train_images=lambda v: MAX_STEPS * min(8, int(v["ddpm_batch"])), ddpm_steps=MAX_STEPS,
+                 ddpm_warmup=1, t_grid=lambda v: tuple(sorted({min(v["t_grid"]), v["noise_t"]})), n_score=MAX_ITEMS,
+                 n_calibration=MAX_ITEMS, n_pairs=1, bench_images=MAX_ITEMS),
+    # batch 1 at the paper's sequence length (64 sequences of 1,024 tokens over a 64,000-token vocabulary need
+    # 17 GB for the logits alone; one step of the (512, 8, 8) model is ~7 s here at batch 2); the sweeps' two
+    # ends (learning rates, max-z weights)
     "baichuan2": dict(ablation_steps=MAX_STEPS, scaling_steps=MAX_STEPS, n_seeds=1, scaling_seeds=1,
-                      val_blocks=MAX_ITEMS, repetition_blocks=MAX_ITEMS, batch_size=2),
+                      val_blocks=MAX_ITEMS, repetition_blocks=MAX_ITEMS, batch_size=1,
+                      sweep_lrs=lambda v: (min(v["sweep_lrs"]), max(v["sweep_lrs"])),
+                      maxz_weights=lambda v: (min(v["maxz_weights"]), max(v["maxz_weights"]))),
+    # two DPO seeds: the merges need two models
     "baichuan_alignment": dict(n_sft=_two_steps("sft_batch"), sft_steps=MAX_STEPS, n_length_sample=MAX_ITEMS,
-                               n_heldout_ni=MAX_ITEMS, n_ni_rm_pairs=MAX_ITEMS, dpo_seeds=lambda v: tuple(v["dpo_seeds"][:1]),
+                               n_heldout_ni=MAX_ITEMS, n_ni_rm_pairs=MAX_ITEMS, dpo_seeds=lambda v: tuple(v["dpo_seeds"][:2]),
                                dpo_steps=MAX_STEPS, grpo_steps=MAX_STEPS, guard_prompts=MAX_ITEMS, n_samples_shown=1),
     "pas": dict(ni_per_task=1, squad_questions=MAX_ITEMS, hhh_rows=MAX_ITEMS, rm_pairs=MAX_ITEMS,
                 planted_duplicates=MAX_ITEMS, classifier_folds=2, train_prompts=MAX_ITEMS, eval_prompts=MAX_ITEMS,
