@@ -189,8 +189,9 @@ def test_the_ablation_describes_the_two_readings_with_an_interval():
     exp = _marwp_experiment({marwp_chapter.ABLATION: 0.01})
     out = marwp_chapter.ablation(_cfg("marwp"), exp)
     gaps = np.subtract(exp.values(marwp_chapter.ABLATION, "test_acc"), exp.values("arwp", "test_acc"))
-    assert out.gap == pytest.approx(gaps.mean()) and out.gap_low < out.gap < out.gap_high
-    assert out.favour == f"{int((gaps > 0).sum())} of 5 seeds"
+    mean, low, high = claims.mean_ci(gaps)
+    assert f"{mean:+.2%} in test accuracy (over the first 5 seeds, 95 % interval {low:+.2%} to {high:+.2%}" in out.text
+    assert f"better on {int((gaps > 0).sum())} of 5 seeds" in out.text
     assert len(out.table) == 2
     variant = marwp_chapter.ablation_variant(_cfg("marwp"))
     (cfg, method, _), = variant.values()
@@ -204,9 +205,28 @@ def test_an_ablation_on_the_first_seeds_only_is_paired_on_those_seeds():
     assert exp.seeds_of(marwp_chapter.ABLATION) == SEEDS[:3] and exp.seeds_of("arwp") == SEEDS
     out = marwp_chapter.ablation(_cfg("marwp"), exp)
     gaps = np.subtract(exp.values(marwp_chapter.ABLATION, "test_acc"), exp.values("arwp", "test_acc", SEEDS[:3]))
-    assert out.n_seeds == 3 and out.gap == pytest.approx(gaps.mean()) and out.favour.endswith("of 3 seeds")
+    assert f"{gaps.mean():+.2%}" in out.text and "over the first 3 seeds" in out.text and "of 3 seeds" in out.text
     regime = analysis.training_regime(exp, _cfg("marwp"), dashed=(marwp_chapter.ABLATION,))
     assert regime.converged  # every run it has, and only those
+
+
+def test_a_profile_without_the_ablation_says_so():
+    exp = _marwp_experiment({})
+    for s in SEEDS:
+        del exp.runs[marwp_chapter.ABLATION, s]
+    out = marwp_chapter.ablation(_cfg("marwp"), exp)
+    assert out.table is None and "not run" in out.text
+    assert marwp_chapter.ablation_variants(_cfg("marwp", ablation_seeds=0)) == {}
+    assert list(marwp_chapter.ablation_variants(_cfg("marwp"))) == [marwp_chapter.ABLATION]
+
+
+def test_flatness_summary_names_the_models_lambda_was_computed_for():
+    exp = _marwp_experiment({})
+    flat = _marwp_flat()  # λ_max for SGD, SAM and m-ARWP
+    flat.sharpness.update({m: [0.3] * 5 for m in ("sam", "prwp", "mrwp", "arwp")})
+    assert marwp_chapter.flatness_summary(exp, flat).lambda_text.startswith("10.0 for SGD, 10.0 for SAM")
+    del flat.lambda_max["sam"]
+    assert "SAM's is the RWP chapter's" in marwp_chapter.flatness_summary(exp, flat).lambda_text
 
 
 # -- the power of the claims ----------------------------------------------------------------------------------------

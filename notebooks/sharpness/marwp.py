@@ -207,13 +207,13 @@ setting.table
 # A trained model is cached under a hash of its configuration and of the code that trains it; SGD and SAM have
 # the RWP chapter's settings, so they are its checkpoints. The ablation trains ARWP a second time with the other
 # reading of {eq}`eq-marwp-adaptive` (ARWP, because there the adaptive damping is the only change from the
-# perturbed-only RWP, and it costs one gradient per step), on the first seeds only: it describes, it tests no
-# claim, so the budget goes to the claims' seeds. After training, each model's loss and accuracy on its
+# perturbed-only RWP, and it costs one gradient per step), where the profile's budget allows: it describes, it
+# tests no claim, so the budget goes to the claims' seeds first. After training, each model's loss and accuracy on its
 # training images are measured at its final weights, without perturbation.
 
 # %%
 runs = analysis.train_all(cfg, seeds, train_ds, test_ds, session.device, train_plain=train_plain,
-                          variants=marwp_chapter.ablation_variant(cfg), variant_seeds=cfg.ablation_seeds)
+                          variants=marwp_chapter.ablation_variants(cfg), variant_seeds=cfg.ablation_seeds)
 rec.glue_result(runs, "marwp_runs")
 rec.metric("runs", runs.table().to_dict(orient="records"))
 
@@ -262,7 +262,7 @@ compared.table
 #
 # The two measures of {ref}`rwp` on a fixed subset of the training images: the scale-invariant filter-normalised
 # sharpness for every model, and $\lambda_{\max}$ of the Hessian (Lanczos, `landscape.hessian_lambda_max`)
-# for SGD, SAM and m-ARWP, the models the flatness claim and its context need.
+# for the models the flatness claim and its context need.
 
 # %%
 probe = analysis.probe_batches(train_plain, cfg.probe_samples, session.device)
@@ -276,8 +276,8 @@ summary.table
 # {eval}`marwp_flat_directions` directions per model; $\lambda_{\max}$ on the first
 # {eval}`marwp_flat_hessian_n`), the mean filter-normalised sharpness is
 # {eval}`marwp_flat_sharp_sgd` for SGD, {eval}`marwp_flat_sharp_sam` for SAM and
-# {eval}`marwp_flat_sharp_marwp` for m-ARWP; the mean $\lambda_{\max}$ is {eval}`marwp_flat_lambda_sgd`,
-# {eval}`marwp_flat_lambda_sam` and {eval}`marwp_flat_lambda_marwp` (the Lanczos iteration converged
+# {eval}`marwp_flat_sharp_marwp` for m-ARWP; the mean $\lambda_{\max}$ is {eval}`marwp_flat_lambda_text`
+# (the Lanczos iteration converged
 # for {eval}`marwp_flat_lanczos_converged` models, largest residual {eval}`marwp_flat_lanczos_max_residual`).
 #
 # ### Ablation: the two readings of the adaptive damping
@@ -287,10 +287,8 @@ ablated = rec.glue_result(marwp_chapter.ablation(cfg, runs), "marwp_abl")
 ablated.table
 
 # %% [markdown]
-# ARWP with {eval}`marwp_set_other_scaling` differs from ARWP with {eval}`marwp_set_scaling` by
-# {eval}`marwp_abl_gap` in test accuracy (over the first {eval}`marwp_abl_n_seeds` seeds, 95 % interval {eval}`marwp_abl_gap_low` to
-# {eval}`marwp_abl_gap_high`; better on {eval}`marwp_abl_favour`). The ablation describes the two readings;
-# it is not one of the paper's claims, so it has no test and no verdict. Dividing the variance damps the noise
+# {eval}`marwp_abl_text` The ablation describes the two readings; it is not one of the paper's claims, so it
+# has no test and no verdict. Dividing the variance damps the noise
 # less (a fourth root instead of a square root of $1 + \eta F_j$), so the two readings differ only where
 # $\eta F_j$ is large.
 #

@@ -143,12 +143,10 @@ class FlatnessSummary:
     """Mean λ_max (for the methods it was computed for) and filter-normalised sharpness per method."""
 
     table: Any  # pandas.DataFrame, one row per method
-    lambda_sgd: float = glued(".1f")
-    lambda_sam: float = glued(".1f")
-    lambda_marwp: float = glued(".1f")
     sharp_sgd: float = glued(".3f")
     sharp_sam: float = glued(".3f")
     sharp_marwp: float = glued(".3f")
+    lambda_text: str = glued()  # the mean λ_max of each method it was computed for
 
 
 def flatness_summary(experiment: Experiment, flat: Flatness) -> FlatnessSummary:
@@ -158,39 +156,49 @@ def flatness_summary(experiment: Experiment, flat: Flatness) -> FlatnessSummary:
     table = pd.DataFrame([{"method": experiment.labels[k], "filter-normalised sharpness": mean_std_text(flat.sharpness[k], ".3f"),
                            "λ_max": mean_std_text(flat.lambda_max[k], ".1f") if k in flat.lambda_max else "—"}
                           for k in keys]).set_index("method")
-    mean = lambda d, k: nan_mean(d[k])  # noqa: E731  (λ_max is NaN where Lanczos found nothing)
-    return FlatnessSummary(table, *(mean(flat.lambda_max, k) for k in ("sgd", "sam", "marwp")),
-                           *(mean(flat.sharpness, k) for k in ("sgd", "sam", "marwp")))
+    # λ_max is NaN where Lanczos found nothing
+    lam = [f"{nan_mean(flat.lambda_max[k]):.1f} for {experiment.labels[k]}" for k in keys if k in flat.lambda_max]
+    text = ", ".join(lam) if lam else "not computed"
+    if "sam" in keys and "sam" not in flat.lambda_max:
+        text += " (SAM's is the RWP chapter's: the same models, the same probe images and seeds)"
+    return FlatnessSummary(table, *(nan_mean(flat.sharpness[k]) for k in ("sgd", "sam", "marwp")), text)
 
 
 @dataclass
 class Ablation:
     """ARWP under the two readings of the adaptive damping: accuracy, training loss, and their paired gap."""
 
-    table: Any  # pandas.DataFrame, one row per reading
-    gap: float = glued("+.2%")
-    gap_low: float = glued("+.2%")
-    gap_high: float = glued("+.2%")
-    favour: str = glued()
-    n_seeds: int = glued()
+    table: Any  # pandas.DataFrame, one row per reading (None when the profile does not run the ablation)
+    text: str = glued()  # what the ablation found, in words
 
 
 def ablation(cfg, experiment: Experiment) -> Ablation:
     """The test accuracy of ARWP with the other reading of the damping minus that with ``cfg.scaling``, seed by
     seed over the seeds the ablation ran (``cfg.ablation_seeds``, the first ones): its mean and 95 % t-interval
-    (a description of the ablation, not a paper claim, so no test)."""
+    (a description of the ablation, not a paper claim, so no test). A profile that does not run it says so."""
     import pandas as pd
 
     seeds = experiment.seeds_of(ABLATION)
+    other = other_scaling(cfg)
+    if not seeds:
+        return Ablation(None, f'In this profile the ablation is not run: its budget goes to the claims\' seeds (ARWP with '
+                              f'"{other}" is trained in the paper profile, on every seed).')
     rows = []
-    for key, scaling in (("arwp", cfg.scaling), (ABLATION, other_scaling(cfg))):
+    for key, scaling in (("arwp", cfg.scaling), (ABLATION, other)):
         rows.append({"ARWP, damping": f'"{scaling}": {SCALINGS[scaling]}' + (" (this chapter)" if key == "arwp" else ""),
                      "test accuracy (mean ± std)": mean_std_text(experiment.values(key, "test_acc", seeds)),
                      "training loss at w": round(float(np.mean(experiment.values(key, "fit_loss", seeds))), 4)})
     gaps = np.subtract(experiment.values(ABLATION, "test_acc"), experiment.values("arwp", "test_acc", seeds))
     mean, low, high = claims.mean_ci(gaps)
-    favour = f"{int((gaps > 0).sum())} of {len(gaps)} seeds"
-    return Ablation(pd.DataFrame(rows).set_index("ARWP, damping"), mean, low, high, favour, len(seeds))
+    text = (f'ARWP with "{other}" differs from ARWP with "{cfg.scaling}" by {mean:+.2%} in test accuracy (over the '
+            f"first {len(seeds)} seeds, 95 % interval {low:+.2%} to {high:+.2%}; better on {int((gaps > 0).sum())} of "
+            f"{len(gaps)} seeds).")
+    return Ablation(pd.DataFrame(rows).set_index("ARWP, damping"), text)
+
+
+def ablation_variants(cfg) -> dict:
+    """:func:`ablation_variant` when the profile runs the ablation (``cfg.ablation_seeds`` not 0), else none."""
+    return {} if cfg.ablation_seeds == 0 else ablation_variant(cfg)
 
 
 def claim_values(experiment: Experiment, flat: Flatness) -> dict[str, tuple[list[float], list[float]]]:
