@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..checks import ParameterError, check_fraction, check_int
+from ..checks import ParameterError, check_int, check_number
 from ..results import glued
 
 # Baichuan 2's settings (Section 2.2 of the paper)
@@ -97,7 +97,7 @@ def train_sentencepiece(texts: Sequence[str], vocab_size: int, *, coverage: floa
     import sentencepiece as spm
 
     check_int("vocab_size", vocab_size, low=len(SPECIAL_TOKENS) + 256 + 1)
-    check_fraction("coverage", coverage)
+    check_number("coverage", coverage, low=0.98, high=1.0)  # SentencePiece refuses a coverage below 0.98
     check_int("max_token_length", max_token_length, low=1, high=512)
     texts = [t for t in texts if t]
     if not texts:

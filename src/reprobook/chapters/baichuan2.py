@@ -76,7 +76,7 @@ class Baichuan2Config(ChapterConfig):
 SMOKE = dict(budget_seconds=360, data_files=("bilingual-corpus", "smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
 TINY = dict(
     tokenizer_train_chars=300_000, vocab_sizes=(2048, 3072), character_coverage=0.98,
-    reference_tokenizers=("smollm2-135m-instruct",), lm_vocab_size=1536, lm_coverage=0.9, seq_len=32,
+    reference_tokenizers=("smollm2-135m-instruct",), lm_vocab_size=2048, lm_coverage=0.98, seq_len=32,
     batch_size=4, lm_tokenizer_chars=300_000, n_seeds=2, ablation_size=(8, 1, 1), ablation_steps=6,
     sweep_lrs=(1e-3, 1e-1), maxz_weights=(0.0, 2e-4, 2e-2), repetition_blocks=2, scaling_size=(8, 1, 1),
     scaling_steps=8, scaling_fractions=(0.25, 0.5, 1.0), scaling_seeds=2, val_blocks=8, budget_seconds=None,
