@@ -386,6 +386,55 @@ def test_pypi_file_rejects_a_different_archive(cache, tmp_path, monkeypatch):
     assert (cache / "downloads" / archive.name).read_bytes() == b"junk"   # only replaced once verified
 
 
+def _tar_xz(path: Path, content: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:xz") as tf:
+        for n, b in content.items():
+            info = tarfile.TarInfo(n)
+            info.size = len(b)
+            tf.addfile(info, io.BytesIO(b))
+    return path
+
+
+def test_vendored_archive_is_read_in_place_and_checked(cache, tmp_path, monkeypatch):
+    """A vendored archive: its members reach the cache with the entry's checksums; nothing is downloaded;
+    a changed archive or a missing one is refused with the way to make it available."""
+    vendor = tmp_path / "vendor"
+    (vendor / "set").mkdir(parents=True)
+    archive = _tar_xz(vendor / "set" / "task.tar.xz", {"pkg/a.txt": GOOD["a.txt"], "pkg/b.bin": GOOD["sub/b.bin"],
+                                                       "pkg/other.txt": b"not listed"})
+    monkeypatch.setenv("REPROBOOK_VENDOR", str(vendor))
+    members = {"a.txt": "pkg/a.txt", "sub/b.bin": "pkg/b.bin"}
+    src = data.VendoredArchive("set/task.tar.xz", sha(archive.read_bytes()), members)
+    make_entry(monkeypatch, src, name="vendored")
+    (result,) = data.fetch("vendored")
+    assert result.source == "vendored archive vendor/set/task.tar.xz"
+    assert data.load("vendored") == ["a.txt", "b.bin"] and not (cache / "downloads").exists()
+
+    make_entry(monkeypatch, replace(src, sha256="0" * 64), name="changed")
+    with pytest.raises(data.ChecksumError, match="set/task.tar.xz"):
+        data.fetch("changed")
+    make_entry(monkeypatch, replace(src, path="set/gone.tar.xz"), name="gone")
+    with pytest.raises(data.DataUnavailableError, match="REPROBOOK_VENDOR"):
+        data.fetch("gone")
+
+
+@pytest.mark.parametrize("name", ["cifar10-test", "squad-dev", "hhh-alignment", "natural-instructions"])
+def test_the_big_bench_files_come_from_the_repository(cache, monkeypatch, name):
+    """PyPI no longer serves bigbench-1.0.0.tar.gz: the vendored archives give the entries' files byte for
+    byte (the registry checks each file's sha256 before it reaches the cache), without the network."""
+    monkeypatch.delenv("REPROBOOK_VENDOR", raising=False)
+
+    def offline(*args, **kwargs):
+        raise AssertionError("the vendored archive must be enough")
+
+    monkeypatch.setattr(sources, "simple_index_lookup", offline)
+    entry = data.get(name)
+    assert isinstance(entry.sources[0], data.VendoredArchive)
+    (result,) = data.fetch(name)
+    assert result.source.startswith("vendored archive vendor/bigbench/")
+    assert data.verify(name) == {name: "ok"}
+
+
 class _Response(io.BytesIO):
     def __init__(self, body: bytes, ctype: str):
         super().__init__(body)

@@ -16,11 +16,11 @@ from .formats import (fashion_mnist_dataset, parse_idx, read_idx, stratified_ind
 from .registry import (FetchResult, entries_for_profile, entries_offline, entry_dir, fetch, format_table,
                        get, list_entries, load, names, path, register, table_rows, unregister,
                        verify)
-from .sources import DebianPackage, LocalDir, PyPIFile, Source, URLFile, URLFiles
+from .sources import DebianPackage, LocalDir, PyPIFile, Source, URLFile, URLFiles, VendoredArchive
 
 __all__ = [
     "ChecksumError", "DataEntry", "DataError", "DataUnavailableError", "DebianPackage", "FetchResult",
-    "FileSpec", "LocalDir", "PyPIFile", "Source", "URLFile", "URLFiles", "UnknownDataError",
+    "FileSpec", "LocalDir", "PyPIFile", "Source", "URLFile", "URLFiles", "UnknownDataError", "VendoredArchive",
     "entries_for_profile", "entries_offline", "entry_dir", "fashion_mnist_dataset", "fetch", "format_table",
     "get", "list_entries", "load", "names", "parse_idx", "path", "read_idx", "register",
     "stratified_indices", "table_rows", "tensor_dataset", "unregister", "verify", "write_idx",

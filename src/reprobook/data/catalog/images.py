@@ -57,7 +57,7 @@ packaged(
     description="CIFAR-10 test set (10,000 32×32×3, 1,000 per class) from BIG-bench's base64 PNG task. "
                 "load(limit=None) -> (uint8 N×32×32×3, int64 labels in torchvision's class order)",
     licence="CIFAR-10: no licence stated (cite Krizhevsky 2009); BIG-bench task files: Apache-2.0",
-    homepage="https://www.cs.toronto.edu/~kriz/cifar.html", source=BIGBENCH_SDIST,
+    homepage="https://www.cs.toronto.edu/~kriz/cifar.html", source=BIGBENCH_SDIST, vendored="cifar10_classification",
     members={"cifar10_base64_task.json": BB_TASKS + "cifar10_classification/base64/task.json"},
     files={"cifar10_base64_task.json": ("226298409875f5b93ccda063863181f88723d39bac7eeef28a79843ae0aace31", 33862907)},
 )

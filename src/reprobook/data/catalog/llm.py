@@ -17,7 +17,7 @@ from typing import Any
 from ..registry import register
 from ..sources import PyPIFile
 from ..spec import DataEntry, FileSpec, file_specs
-from ._common import BB_TASKS, BIGBENCH, BIGBENCH_HOME, pypi
+from ._common import BB_TASKS, BIGBENCH_HOME, bigbench, pypi
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,8 @@ register(DataEntry(
                 "question/answer/fact generation. load(tasks=None) -> {task: {definition, examples: [{input, targets}]}}",
     licence="Apache-2.0 (BIG-bench); the underlying datasets' licences apply",
     homepage=BIGBENCH_HOME + "/tree/main/bigbench/benchmark_tasks/natural_instructions", kind="dataset",
-    sources=(pypi(**BIGBENCH, members={f"{t}/task.json": BB_TASKS + f"natural_instructions/{t}/task.json"
-                                       for t in _NI_FILES}),),
+    sources=bigbench("natural_instructions", {f"{t}/task.json": BB_TASKS + f"natural_instructions/{t}/task.json"
+                                              for t in _NI_FILES}),
     files={f"{t}/task.json": v for t, v in _NI_FILES.items()},
     loader="reprobook.data.catalog.llm:load_natural_instructions",
 ))

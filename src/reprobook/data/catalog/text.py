@@ -12,7 +12,7 @@ packaged(
     description="SQuAD v1.1 dev (10,565 questions over 2,067 Wikipedia paragraphs) from BIG-bench "
                 "squad_shifts. load() -> list of {id, title, context, question, answers, answer_starts}",
     licence="CC BY-SA 4.0 (SQuAD)", homepage="https://rajpurkar.github.io/SQuAD-explorer/",
-    source=BIGBENCH_SDIST, prefix=BB_TASKS + "squad_shifts/",
+    source=BIGBENCH_SDIST, prefix=BB_TASKS + "squad_shifts/", vendored="squad_shifts",
     files={"squaddev_v1.1.json": ("45089eff3cf52004b1dca6814cde5c57082fdb09872f18c79a5d944d45be523a", 8258266)},
 )
 
@@ -21,7 +21,7 @@ packaged(
     description="BIG-bench HHH alignment: 221 chosen/rejected pairs (harmless, helpful, honest, other). "
                 "load() -> list of {prompt, chosen, rejected, category}",
     licence="Apache-2.0 (BIG-bench)", homepage=BIGBENCH_HOME + "/tree/main/bigbench/benchmark_tasks/hhh_alignment",
-    source=BIGBENCH_SDIST, prefix=BB_TASKS + "hhh_alignment/",
+    source=BIGBENCH_SDIST, prefix=BB_TASKS + "hhh_alignment/", vendored="hhh_alignment",
     files={
         "harmless/task.json": ("4720acbc916cc18413e48c6bb55c19af73400436a6304c7e110b8bb40f8952a1", 45591),
         "helpful/task.json": ("1bd2a58d9bb17b26af4806e8302374cea60671dc387fbfc2c5aa5c23e0901628", 78127),
