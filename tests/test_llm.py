@@ -316,20 +316,31 @@ def test_shared_prefix_scores_equal_one_pass_per_pair(base, sliding):
     lm = llm.tiny_causal_lm(base, seed=2, layers=2, hidden=32, dtype="float64")
     if sliding:
         lm.model.config.sliding_window = sliding
-    prompts = ["Instruction: answer in one word. Context: the river flows into the sea near the old town. Q: where?",
+    context = "Instruction: answer in one word. Context: the river flows into the sea near the old town."
+    prompts = [context + " Q: where?", context + " More context: boats sail on it at dawn. Q: where?",
                "Instruction: answer in one word. Context: cats purr. Q: what do cats do?",
                "Instruction: answer in one word. Q: why?"]
-    comps = [["the sea", "sea", "a long completion with many more tokens than the others"], ["purr"], ["", "because"]]
-    shared, stats = score_completions(lm, prompts, comps, average=False)
-    alone, _ = score_completions(lm, prompts, comps, average=False, share_prefix=False)
+    comps = [["the sea", "sea", "a long completion with many more tokens than the others"], ["sea"], ["purr"],
+             ["", "because"]]
+    shared, stats = score_completions(lm, prompts, comps, average=False, min_shared=2)
+    alone, alone_stats = score_completions(lm, prompts, comps, average=False, share_prefix=False)
     naive = [[_score_pairs(lm, _completion_pairs(lm, [p], [c], False, None), all_logits=True)[0] if c else float("nan")
               for c in cs] for p, cs in zip(prompts, comps)]
     for got, other, want in zip(shared, alone, naive):
         assert got == pytest.approx(want, abs=1e-8, nan_ok=True) and other == pytest.approx(want, abs=1e-8, nan_ok=True)
-    assert stats.completions == 6 and stats.computed_tokens < stats.prompt_tokens + 30
+    # the instruction once, and the first two prompts' common context once
+    assert stats.computed_tokens < alone_stats.computed_tokens - 20, (stats, alone_stats)
+    assert stats.completions == 7 and alone_stats.computed_tokens >= stats.prompt_tokens - 4
     mean, _ = score_completions(lm, prompts[:1], comps[:1], average=True)
     n = len(lm.tokenizer(comps[0][0], add_special_tokens=False)["input_ids"])
     assert mean[0][0] == pytest.approx(naive[0][0] / n, abs=1e-8)
+    # a short common start, long shared branches: each branch computed once
+    branch = [f"{head} " + "the long shared passage about rivers and boats and the sea " * 3 + tail
+              for head in ("A", "B") for tail in ("Q: one?", "Q: two?")]
+    got, branch_stats = score_completions(lm, branch, [["x"]] * 4, average=False, min_shared=8)
+    want = [_score_pairs(lm, _completion_pairs(lm, [p], ["x"], False, None))[0] for p in branch]
+    assert [g[0] for g in got] == pytest.approx(want, abs=1e-8)
+    assert branch_stats.computed_tokens < branch_stats.prompt_tokens * 0.7
     with pytest.raises(ParameterError, match="completions"):
         score_completions(lm, prompts, ["one string per prompt"] * 3)
 

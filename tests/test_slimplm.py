@@ -301,6 +301,21 @@ def test_next_token_probabilities_batched_equal_one_at_a_time(tiny_models):
         S.next_token_probabilities(large, texts, (" Yes", " Yes"))
 
 
+def test_closed_book_logprob_is_the_best_alternative_batch_independent(tiny_models):
+    from reprobook import llm
+    from reprobook.rag.squad import SquadQuestion
+
+    _, large = tiny_models
+    qs = [SquadQuestion("a", "Who built the bridge?", ("Ada Morgan", "Morgan", "the engineer Ada", "a fourth"), "T", ()),
+          SquadQuestion("b", "Where?", ("Port Elling",), "T", ())]
+    got = S.closed_book_logprob(large, qs, chat=False, batch_size=2)
+    prompt = S.ReaderPrompt(False)
+    want = [max(llm.completion_logprobs(large, [prompt(q.question)], [" " + a], chat=False, average=True, batch_size=1)[0]
+                for a in q.answers[:3]) for q in qs]
+    assert got == pytest.approx(want, abs=1e-9)
+    assert S.closed_book_logprob(large, qs, chat=False, batch_size=5) == pytest.approx(got, abs=1e-9)
+
+
 def test_span_logprobs_agree_with_the_toolkit_and_split_into_claims(tiny_models):
     from reprobook import llm
 
@@ -389,6 +404,18 @@ def test_an_inverted_judge_is_contradicted_and_a_floor_is_not_comparable():
 
 
 # --------------------------------------------------------------------------------------------- end to end
+def test_a_judge_that_retrieves_everywhere_leaves_the_selective_claims_untested():
+    never = [1.0] * 10 + [0.0] * 50
+    rag = [1.0, 0.0] * 30
+    known = [False] * 60  # every question judged Unknown: SlimPLM retrieves for all
+    p_known = list(np.linspace(0.05, 0.45, 60))
+    run = constructed_run({"never": never, "always": rag, "self-judgement": rag, "SlimPLM": rag}, known, p_known, rag)
+    v = verdicts(run)
+    for key in ("retrieves_where_needed", "vs_always"):
+        assert v[key].verdict == "not comparable" and "retrieves for 100%" in v[key].reason, (key, str(v[key]))
+    assert v["vs_never"].verdict != "not comparable" and v["vs_self"].verdict != "not comparable"
+
+
 def test_the_pipeline_runs_end_to_end_on_tiny_random_models(data, tiny_models):
     proxy, large = tiny_models
     cfg = tiny_cfg()

@@ -293,21 +293,25 @@ judged.weights.round(2)
 #   answered right (or wrong) closed-book leave nothing to rank: *not comparable*;
 # - *SlimPLM retrieves where retrieval helps*: its EM against a random choice of as many questions to
 #   retrieve for, with the same generated answers, the right null for "retrieve only what the model does
-#   not know" (bootstrap); a judge that retrieves for every question or for none has not selected;
+#   not know" (bootstrap); a judge that retrieves for every question or for none has not selected, and
+#   one that retrieves for every question leaves *as good as always retrieving* untested too (SlimPLM then
+#   saves no retrieval: the method did not act);
 # - *as good as always retrieving* and *as good as self-judgement*: non-inferiority of paired EM within a
 #   margin (Newcombe's interval); *better than never retrieving*: McNemar's test; each *not comparable* at a
 #   floor (both methods right on at most {eval}`slim_floor_k` questions).
 #
 # The costs the method fixes (one call of the large model per question for SlimPLM, two for
 # self-judgement; retrieval only for the questions judged Unknown) are facts, recorded as checks, not claims.
-# One-sided tests at α = 0.025, Holm's adjustment over the five claims.
+# One-sided tests at α = 0.025, Holm's adjustment over the chapter's {eval}`slim_n_claims` claims.
 
 # %%
 specs = claim_specs(cfg)
 for name in ("min_known", "floor_k"):
     rec.glue(f"slim_{name}", getattr(cfg, name))
+rec.glue("slim_n_claims", len(specs))
 claims.design_frame(specs)
-#
+
+# %% [markdown]
 # ## Running the methods
 #
 # Every method answers every evaluation question with the same large model and greedy decoding:
@@ -434,8 +438,9 @@ claims.claims_table(tests)
 
 # %%
 paper_cfg = profiles.config("slimplm", "paper")
-rec.glue("slim_paper_settings", f"proxy {paper_cfg.proxy}, large {paper_cfg.large}, {paper_cfg.eval_questions} "
-                                f"evaluation questions, top {paper_cfg.top_k} passages of {paper_cfg.passage_words} words")
+rec.glue("slim_paper_settings", f"proxy {paper_cfg.proxy}, large {paper_cfg.large}, "
+                                f"{paper_cfg.eval_questions} evaluation questions, top {paper_cfg.top_k} "
+                                f"passages of {paper_cfg.passage_words} words")
 experiment.paper_vs_run(tests)
 
 # %% [markdown]

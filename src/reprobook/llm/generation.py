@@ -11,6 +11,7 @@ the caller's order.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -334,24 +335,26 @@ def _continue(lm: LanguageModel, ids: list[int], cache: Any, past: int, keep: in
 
 def score_completions(lm: LanguageModel, prompts: Sequence[str], completions: Sequence[Sequence[str]], *,
                       chat: bool = False, average: bool = True, share_prefix: bool = True,
-                      min_shared: int = 8) -> tuple[list[list[float]], ScoreStats]:
+                      min_shared: int = 48) -> tuple[list[list[float]], ScoreStats]:
     """log p(c | prompt) for every completion c of every prompt, paying for each token once.
 
     ``completions[i]`` lists the completions scored after ``prompts[i]`` (raw text, or user messages with
     ``chat``). What is shared is computed once and reused through the key-value cache:
 
-    * the longest token prefix common to all ``prompts`` (an instruction, when the prompts of one template
-      are scored together), when it has at least ``min_shared`` tokens and ``share_prefix``;
-    * each prompt, whatever number of completions follow it (one pass per prompt, then the completions
-      side by side from its cache).
+    * any token prefix that several prompts have in common, at least ``min_shared`` tokens long (with
+      ``share_prefix``): the prompts form a prefix tree, and each branch of it is computed once, so an
+      instruction common to every prompt costs one pass, and two settings of one question that differ only
+      after a passage (the passage alone, then followed by noise) share the passage;
+    * each prompt, whatever number of completions follow it (one pass per prompt, then the completions side
+      by side from its cache).
 
-    Only completion positions go through the output layer. Returns ``(scores, stats)``: per prompt, the
-    sum of the completion's token log-probabilities (``average``: the mean per token; an empty completion
-    scores NaN), and the :class:`ScoreStats`. The values equal those of one full pass per (prompt,
-    completion) up to floating-point rounding.
+    A pass costs a fixed read of the weights besides its tokens (a 262k-word output layer is most of it), so
+    a branch shorter than ``min_shared`` tokens is recomputed rather than split off. Only completion positions
+    go through the output layer. Returns ``(scores, stats)``: per prompt, the sum of the completion's token
+    log-probabilities (``average``: the mean per token; an empty completion scores NaN), and the
+    :class:`ScoreStats`. The values equal those of one full pass per (prompt, completion) up to
+    floating-point rounding.
     """
-    import copy
-
     import torch
 
     texts = _as_texts(lm, prompts, False, None)
@@ -367,32 +370,54 @@ def score_completions(lm: LanguageModel, prompts: Sequence[str], completions: Se
     comp_ids = [[tok(c, add_special_tokens=False)["input_ids"] for c in group] for group in completions]
     stats = ScoreStats(prompts=len(texts), completions=sum(len(g) for g in comp_ids),
                        prompt_tokens=sum(len(p) for p in prompt_ids))
+    out: list[list[float]] = [[] for _ in texts]
     start = time.perf_counter()
-    # the shared prefix: at least one token of every prompt stays outside it (its logits start the scoring)
-    shared = min(_common_prefix(prompt_ids), min((len(p) for p in prompt_ids), default=1) - 1)
-    shared = shared if share_prefix and shared >= min_shared and len(texts) > 1 else 0
-    out: list[list[float]] = []
+
+    def visit(i: int, cache: Any, shared: int) -> None:
+        """Prompt i scored from ``cache``, which holds its first ``shared`` tokens (None: nothing)."""
+        ids, comps = prompt_ids[i], comp_ids[i]
+        rest = ids[shared:]
+        if not comps:
+            return
+        cache = copy.deepcopy(cache) if cache is not None else None
+        if len(comps) == 1:  # one pass over the rest of the prompt and the completion
+            c = comps[0]
+            logits, _ = _continue(lm, rest + c[:-1] if c else rest, cache, shared, max(len(c), 1))
+            stats.computed_tokens += len(rest) + max(len(c) - 1, 0)
+            out[i] = [_sum_logprob(logits, c, average)]
+            return
+        last, cache = _continue(lm, rest, cache if cache is not None else _new_cache(lm), shared, 1)
+        stats.computed_tokens += len(rest)
+        out[i] = _score_after(lm, last[-1], cache, len(ids), comps, average, stats)
+
+    def tree(members: list[int], cache: Any, shared: int) -> None:
+        """The prompts ``members`` share their first ``shared`` tokens (held by ``cache``): extend the shared
+        part while it is long enough to pay for a pass, then split by the next token."""
+        # at least one token of every prompt stays outside (its logits start the scoring)
+        common = min(_common_prefix([prompt_ids[i] for i in members]),
+                     min(len(prompt_ids[i]) for i in members) - 1)
+        if len(members) > 1 and share_prefix and common >= 0:
+            if common - shared >= min_shared:
+                grown = copy.deepcopy(cache) if cache is not None else _new_cache(lm)
+                _, grown = _continue(lm, prompt_ids[members[0]][shared:common], grown, shared, 1)
+                stats.computed_tokens += common - shared
+                cache, shared = grown, common
+            # split where the prompts part ways; each branch may share a longer prefix of its own
+            parts: dict[int, list[int]] = {}
+            for i in members:
+                parts.setdefault(prompt_ids[i][common], []).append(i)
+            if len(parts) > 1:
+                for part in parts.values():
+                    tree(part, cache, shared)
+                return
+        for i in members:
+            visit(i, cache, shared)
+
     with torch.inference_mode():
-        prefix_cache = None
-        if shared:
-            _, prefix_cache = _continue(lm, prompt_ids[0][:shared], _new_cache(lm), 0, 1)
-            stats.computed_tokens += shared
-        for ids, comps in zip(prompt_ids, comp_ids):
-            rest = ids[shared:]
-            cache = copy.deepcopy(prefix_cache) if prefix_cache is not None else None
-            if not comps:
-                out.append([])
-                continue
-            if len(comps) == 1:  # one pass over the rest of the prompt and the completion
-                c = comps[0]
-                logits, _ = _continue(lm, rest + c[:-1] if c else rest, cache, shared, max(len(c), 1))
-                stats.computed_tokens += len(rest) + max(len(c) - 1, 0)
-                out.append([_sum_logprob(logits, c, average)])
-                continue
-            need_cache = cache if cache is not None else _new_cache(lm)
-            last, cache = _continue(lm, rest, need_cache, shared, 1)
-            stats.computed_tokens += len(rest)
-            out.append(_score_after(lm, last[-1], cache, len(ids), comps, average, stats))
+        tree(list(range(len(texts))), None, 0)
+    for i, comps in enumerate(comp_ids):
+        if not comps:
+            out[i] = []
     stats.seconds = time.perf_counter() - start
     return out, stats
 

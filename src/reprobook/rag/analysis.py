@@ -162,14 +162,20 @@ class Capability:
 
 
 def capability(gen_rows, bar: float) -> Capability:
-    """:class:`Capability` from the generated answers (short-answer abilities, golden and closed book)."""
+    """:class:`Capability` from the generated answers (short-answer abilities, golden and closed book).
+
+    The reader fails when its golden-reference EM is *shown* to be below ``bar``: the upper end of the 95 %
+    Wilson interval of the EM (its answers' mean, rounded to whole answers) lies under it. A sample of a few
+    tens of answers cannot place a reader on either side of a bar near its EM; a reader that almost never
+    answers with the answer in its prompt is stopped."""
     frame = _frame(gen_rows)
     part = frame[frame.ability.isin(SHORT)]
     golden, closed = part[part.setting == "golden"].em, part[part.setting == "closed"].em
     em = float(golden.mean()) if len(golden) else float("nan")
-    passed = bool(len(golden)) and em >= bar
-    text = (f"EM {em:.2f} with golden references on {len(golden)} short-answer questions "
-            f"({'at or above' if passed else 'below'} the bar of {bar:.2f})")
+    high = claims.proportion_ci(int(round(golden.sum())), len(golden))[2] if len(golden) else float("nan")
+    passed = bool(len(golden)) and high >= bar
+    text = (f"EM {em:.2f} with golden references on {len(golden)} short-answer questions (95 % interval up to "
+            f"{high:.2f}: {'not shown below' if passed else 'below'} the bar of {bar:.2f})")
     return Capability(em, float(closed.mean()) if len(closed) else float("nan"), len(golden), bar, text, passed)
 
 
@@ -189,21 +195,28 @@ def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *, 
     tests = []
 
     def test(key: str, labels, a: str, b: str, **kw) -> claims.ClaimTest:
+        if by_key[key].test == "none":  # declared, not tested by this profile (the reason is the declaration's)
+            return claims.evaluate(by_key[key], scale=scale)
         x, y, qids = paired_values(rows, labels, a, b, **kw)
         if not len(x):
             return claims.untested(by_key[key], f"no question scored in both {a} and {b}", scale=scale)
         return claims.evaluate(by_key[key], x, y, scale=scale, this_run=_means_text(x, y, a, b))
 
     tests.append(test("closed_fails", short, "golden", "closed"))
-    parts = [test("retrieval_helps", short, f"shipped-{r}@1", "closed") for r in ("bm25", "dense")]
-    tests.append(claims.ClaimTest(by_key["retrieval_helps"], claims.all_of(*(t.verdict for t in parts)),
-                                  "; ".join(f"{r}: {t.this_run}" for r, t in zip(("BM25", "dense"), parts)), scale))
+    if by_key["retrieval_helps"].test == "none":
+        tests.append(test("retrieval_helps", short, "", ""))
+    else:
+        parts = [test("retrieval_helps", short, f"shipped-{r}@1", "closed") for r in ("bm25", "dense")]
+        tests.append(claims.ClaimTest(by_key["retrieval_helps"], claims.all_of(*(t.verdict for t in parts)),
+                                      "; ".join(f"{r}: {t.this_run}" for r, t in zip(("BM25", "dense"), parts)), scale))
     tests.append(test("structure_hard", "structural", "golden", "html"))
     tests.append(test("noise_hard", "noise", "golden", "noise4@first"))
     # faithfulness: the margin for the reference's own answer, true reference against counterfactual one
     true_gold, true_cf, _ = paired_values(rows, "faithful", "golden", "golden", "gold", "counter")
     cf_cf, cf_gold, _ = paired_values(rows, "faithful", "counterfactual", "counterfactual", "counter", "gold")
-    if len(true_gold) and len(cf_cf) == len(true_gold):
+    if by_key["faithful_hard"].test == "none":
+        tests.append(test("faithful_hard", "faithful", "", ""))
+    elif len(true_gold) and len(cf_cf) == len(true_gold):
         margin_true, margin_cf = true_gold - true_cf, cf_cf - cf_gold
         text = (f"mean margin {margin_true.mean():+.2f} nats/token for the true answer given the true reference, "
                 f"{margin_cf.mean():+.2f} for the counterfactual answer given the counterfactual reference")

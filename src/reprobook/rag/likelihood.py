@@ -15,8 +15,9 @@ questions score the counterfactual answers too (``counter``), so a forced choice
 counterfactual answer is read from the same pass.
 
 Prompts are the generation prompts (:func:`reprobook.rag.experiment.build_items`) through the same
-context guard; the prompts of one setting share their instruction, which
-:func:`reprobook.llm.generation.score_completions` computes once.
+context guard; the prompts of one label, every setting together, go to one call of
+:func:`reprobook.llm.generation.score_completions`, which computes what they share (the instruction, a
+question's passage in two settings) once.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ def score_plan(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[s
                max_prompt_tokens: int | None, html_view: str = "page", retrievers: dict | None = None,
                max_alternatives: int | None = 4, share_prefix: bool = True) -> LikelihoodRun:
     """Score every (label, questions, settings) of ``plan`` (see the module docstring); one call of
-    :func:`~reprobook.llm.generation.score_completions` per (label, setting), so the prompts that share an
-    instruction share its computation."""
+    :func:`~reprobook.llm.generation.score_completions` per label, so what its prompts share (an
+    instruction, a question's passage) is computed once. ``max_alternatives``: the gold alternatives scored
+    per question, the file's first ones (ℓ is the best of them)."""
     import pandas as pd
 
     from ..llm import fit_context
@@ -85,10 +87,11 @@ def score_plan(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[s
     rows, stats = [], ScoreStats()
     start = time.perf_counter()
     for label, questions, settings in plan:
+        # every setting of a label in one call: an instruction is computed once for all its prompts, and two
+        # settings of a question that share a beginning (a passage, then noise) share it
+        prompts, groups, sizes, first = [], [], [], len(rows)
         for setting in settings:
-            items = build_items(questions, setting, retrievers=retrievers, html_view=html_view)
-            prompts, groups, sizes = [], [], []
-            for it in items:
+            for it in build_items(questions, setting, retrievers=retrievers, html_view=html_view):
                 q = it.question
                 full = it.template(question=q.prompt_question(), passages=it.passages)
                 prompt = fit_context(lm, q.prompt_question(), it.passages, template=it.template, chat=False,
@@ -102,12 +105,11 @@ def score_plan(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[s
                              "truncated": prompt != full, "answer_in_prompt": answer_in_text(prompt, q.answers),
                              "counter_in_prompt": bool(counter) and answer_in_text(prompt, q.counter_answers),
                              "references": len(it.passage_ids)})
-            scores, st = score_completions(lm, prompts, groups, chat=False, average=True, share_prefix=share_prefix)
-            stats = stats.add(st)
-            tokens = [len(lm.tokenizer(p)["input_ids"]) for p in prompts]
-            for row, values, k, n in zip(rows[len(rows) - len(items):], scores, sizes, tokens):
-                row.update(gold=max(values[:k]), counter=max(values[k:]) if len(values) > k else float("nan"),
-                           prompt_tokens=n)
+        scores, st = score_completions(lm, prompts, groups, chat=False, average=True, share_prefix=share_prefix)
+        stats = stats.add(st)
+        for row, values, k, prompt in zip(rows[first:], scores, sizes, prompts):
+            row.update(gold=max(values[:k]), counter=max(values[k:]) if len(values) > k else float("nan"),
+                       prompt_tokens=len(lm.tokenizer(prompt)["input_ids"]))
     frame = pd.DataFrame(rows)
     seconds = time.perf_counter() - start
     counts = ", ".join(f"{label.replace('_', '-')} {len(qs)}" for label, qs, _ in plan)

@@ -405,17 +405,23 @@ class JudgeTraining:
     weights: Any = None  # DataFrame: the standardised coefficient of each feature
 
 
-def closed_book_logprob(large: Any, questions: Sequence[SquadQuestion], *, chat: bool) -> np.ndarray:
+def closed_book_logprob(large: Any, questions: Sequence[SquadQuestion], *, chat: bool,
+                        batch_size: int = 16) -> np.ndarray:
     """The large model's closed-book knowledge of each question, one teacher-forced pass: the mean
-    log-probability per token of the best-scored distinct gold answer after the closed-book prompt (a base
-    model's ``Answer:`` cue is followed by a space, as in its own continuations)."""
-    from ..llm.generation import score_completions
+    log-probability per token of the best-scored distinct gold answer (the first three) after the
+    closed-book prompt (a base model's ``Answer:`` cue is followed by a space, as in its own
+    continuations). Short prompts are scored in batches: a pass costs a fixed read of the weights."""
+    from ..llm import completion_logprobs
 
     template = ReaderPrompt(chat)
     lead = "" if chat else " "
-    scores, _ = score_completions(large, [template(q.question) for q in questions],
-                                  [[lead + a for a in q.answers[:3]] for q in questions], chat=chat, average=True)
-    return np.array([max(v) for v in scores], dtype=np.float64)
+    pairs = [(i, template(q.question), lead + a) for i, q in enumerate(questions) for a in q.answers[:3]]
+    scores = completion_logprobs(large, [p for _, p, _ in pairs], [a for _, _, a in pairs], chat=chat,
+                                 average=True, batch_size=batch_size)
+    best = np.full(len(questions), -np.inf)
+    for (i, _, _), value in zip(pairs, scores):
+        best[i] = max(best[i], value)
+    return best
 
 
 def judge_training_set(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any, *,

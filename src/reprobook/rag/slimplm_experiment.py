@@ -442,7 +442,8 @@ def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: Any, *, 
     * ``retrieves_where_needed``: :func:`selection_gain` of SlimPLM's decisions, bootstrapped; a judge that
       retrieves for every question or for none has not selected: not comparable;
     * ``vs_always``, ``vs_self``: non-inferiority of paired EM (Newcombe); ``vs_never``: McNemar; each not
-      comparable at a floor (both methods right on at most ``cfg.floor_k`` questions).
+      comparable at a floor (both methods right on at most ``cfg.floor_k`` questions); ``vs_always`` also
+      when the judge retrieves for every question (SlimPLM then saves no retrieval: the method did not act).
     """
     by = {s.key: s for s in specs}
     pq = run.per_question.set_index("qid").loc[[t.question.qid for t in run.traces]]
@@ -464,15 +465,18 @@ def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: Any, *, 
                                  f"against {_em(run, 'SlimPLM') - selection_gain(retrieved, gain):.2f} expected of a "
                                  "random choice")
     rate = float(retrieved.mean())
-    tests.append(replace(t, verdict=claims.guard(t.verdict, 0 < rate < 1,
-                                                 f"the judge did not select: it retrieves for {rate:.0%} of the questions")))
+    selected = f"the judge did not select: it retrieves for {rate:.0%} of the questions"
+    tests.append(replace(t, verdict=claims.guard(t.verdict, 0 < rate < 1, selected)))
     slim = _paired(run, "SlimPLM", "em")
     for key, rival in (("vs_always", "always"), ("vs_self", "self-judgement"), ("vs_never", "never")):
         other = _paired(run, rival, "em")
         t = claims.evaluate(by[key], slim, other, scale=scale,
                             this_run=f"EM {slim.mean():.2f} (SlimPLM) vs {other.mean():.2f} ({rival})")
-        floor = claims.guard_floor(t.verdict, [int(slim.sum()), int(other.sum())], n, k=cfg.floor_k, what="EM")
-        tests.append(replace(t, verdict=floor))
+        verdict = t.verdict
+        if key == "vs_always":  # retrieving for every question, SlimPLM is always-retrieve with extra queries
+            verdict = claims.guard_acted(verdict, rate < 1, selected)
+        verdict = claims.guard_floor(verdict, [int(slim.sum()), int(other.sum())], n, k=cfg.floor_k, what="EM")
+        tests.append(replace(t, verdict=verdict))
     return claims.holm_tests(tests)
 
 
