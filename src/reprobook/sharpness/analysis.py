@@ -179,7 +179,8 @@ class Regime:
 
 def training_regime(experiment: Experiment, cfg, *, dashed: tuple[Key, ...] = ()) -> Regime:
     """The regime of every run of ``experiment`` (see :class:`Regime`) and the figure of its training curves
-    (training loss and accuracy of each step's first pass, per epoch; ``dashed`` keys drawn dashed)."""
+    (training loss and accuracy of each step's first pass, per epoch; ``dashed`` keys drawn dashed, those the
+    run left out ignored)."""
     from ..plots import training_curves
 
     keys = experiment.keys
@@ -207,7 +208,7 @@ def training_regime(experiment: Experiment, cfg, *, dashed: tuple[Key, ...] = ()
         label = experiment.labels[key]
         curves["training loss"][label] = [experiment.runs[key, s].history.train_loss for s in experiment.seeds_of(key)]
         curves["training accuracy"][label] = [experiment.runs[key, s].history.train_acc for s in experiment.seeds_of(key)]
-    figure = training_curves(curves, dashed=[experiment.labels[k] for k in dashed])
+    figure = training_curves(curves, dashed=[experiment.labels[k] for k in dashed if k in experiment.labels])
     return Regime(converged, detail, regime, worst_loss, worst_acc, still_falling, cfg.fit_loss, cfg.fit_accuracy,
                   figure)
 
