@@ -3,6 +3,7 @@ results that are never evidence (the record, the runner's key, the book's refusa
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from helpers import make_notebook
 from reprobook import book, dryrun, profiles, runner
 from reprobook.chapters import dry
 from reprobook.checks import ParameterError
+from reprobook.results import load_results
 
 # A chapter-like notebook: start() (the banner, the dry record), a config with its caps, a stand-in, a claim
 CHAPTER = """
@@ -61,6 +63,12 @@ def test_every_cap_names_a_field_and_every_chapter_has_caps():
         fields = {f.name for f in dataclasses.fields(spec.config_class)}
         assert name in dry.CAPS, f"chapter {name} declares no dry-run caps in reprobook.chapters.dry"
         assert not dry.unknown_caps(name, fields), f"{name}: caps on fields its configuration lacks"
+
+
+def test_the_stand_ins_share_one_width_and_depth():
+    from reprobook.llm.loading import STAND_IN_SIZE
+
+    assert dry.LM_SIZE[:2] == (STAND_IN_SIZE["hidden"], STAND_IN_SIZE["layers"])
 
 
 @pytest.mark.parametrize("chapter", sorted(dry.CAPS))
@@ -177,3 +185,55 @@ def test_start_in_a_dry_run_marks_the_record_and_shows_the_banner(monkeypatch, c
         assert not start("rwp", profile="smoke", seed=0, device="cpu").record.dry_run  # another profile
     finally:
         torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------------------------------------------ the book, dry
+# Every chapter's paper-profile path, dry: each notebook reaches its claims table, every tested claim reads
+# "not comparable (dry run)", and the book refuses the results. One session-wide run (the slow part: about a
+# minute per chapter on a 2-core CPU, dry.BOOK_GOAL_SECONDS for the book).
+ROOT = Path(__file__).resolve().parents[1]
+CELL_TIMEOUT = 300  # seconds: a cell that hangs fails its chapter instead of the suite
+
+
+@pytest.fixture(scope="session")
+def dry_book(tmp_path_factory):
+    base = tmp_path_factory.mktemp("dry-book")
+    out, res = base / "executed", base / "results"
+    lines: list[str] = []
+    outcomes = runner.run(runner.discover(ROOT / "notebooks"), params={"profile": "paper"}, dry_run=True,
+                          out_dir=out, res_dir=res, root=ROOT / "notebooks", echo=lines.append,
+                          timeout=CELL_TIMEOUT)
+    print("\n".join(lines))
+    print(runner.format_table(outcomes, runs=runner.read_runs(out)))
+    return {"outcomes": outcomes, "out": out, "res": res, "base": base}
+
+
+@pytest.mark.slow
+def test_every_chapter_runs_its_paper_path_dry(dry_book):
+    failed = {o.notebook: o.error for o in dry_book["outcomes"] if o.status != "ok"}
+    assert not failed, f"notebooks failed in the paper dry run (logs beside the executed copies in " \
+                       f"{dry_book['out']}): {failed}"
+    assert {o.notebook for o in dry_book["outcomes"]} == \
+        {p.relative_to(ROOT / "notebooks").with_suffix("").as_posix() for p in runner.discover(ROOT / "notebooks")}
+    assert all(o.dry_run and o.profile == "paper" for o in dry_book["outcomes"])
+
+
+@pytest.mark.slow
+def test_every_dry_chapter_reaches_its_claims_table_and_no_verdict_is_evidence(dry_book):
+    results = load_results(dry_book["res"])
+    chapters = {spec.name for spec in profiles._chapters().values()}
+    assert chapters <= {r["chapter"] for r in results}
+    for record in results:
+        assert record["dry_run"] is True and record["profile"] == "paper", record["chapter"]
+        assert record.get("claims"), f"{record['chapter']}: no claims table"
+        for claim in record["claims"]:
+            assert (claim["verdict"], claim["reason"]) == ("not comparable", "dry run"), (record["chapter"], claim)
+    for outcome in dry_book["outcomes"]:
+        executed = (dry_book["out"] / f"{outcome.notebook}.ipynb").read_text(encoding="utf-8")
+        assert "DRY RUN: not evidence" in executed, outcome.notebook
+
+
+@pytest.mark.slow
+def test_the_book_refuses_the_dry_results(dry_book):
+    with pytest.raises(book.BuildError, match="dry run.*--allow-dry-run"):
+        book.stage(ROOT, out_dir=dry_book["out"], res_dir=dry_book["res"], stage_dir=dry_book["base"] / "refused")

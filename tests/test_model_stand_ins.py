@@ -76,9 +76,20 @@ def test_a_dry_run_stands_in_tokenizers_tiny_models_and_encoders(offline, monkey
     assert type(tiny.model.config).__name__ == "LlamaConfig" and tiny.model.config.num_hidden_layers == 1
     assert 60e9 < tiny.info["real_parameters"] < 75e9
     folder = loading.encoder_folder("BAAI/bge-base-zh-v1.5")
-    assert (loading.Path(folder) / "config.json").is_file()
     out = capsys.readouterr().out
-    assert "DRY RUN stand-in: BAAI/bge-base-zh-v1.5 -> all-minilm-l6-v2" in out
+    assert "DRY RUN stand-in: BAAI/bge-base-zh-v1.5 -> a randomly initialised bert encoder (BertConfig" in out
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(folder)  # the paper encoder's own config class, at the stand-ins' size
+    assert type(config).__name__ == "BertConfig"
+    assert (config.num_hidden_layers, config.hidden_size) == (loading.STAND_IN_SIZE["layers"],
+                                                              loading.STAND_IN_SIZE["hidden"])
+    from reprobook.rag.retrievers import make_encoder
+
+    vectors = make_encoder(str(folder)).encode_queries(["为这个句子生成表示以用于检索相关文章：你好", "hello"])
+    assert vectors.shape == (2, loading.STAND_IN_SIZE["hidden"])
+    assert abs(float((vectors ** 2).sum(axis=1).max()) - 1) < 1e-5  # normalised, as bge's pooling is
+    assert loading.encoder_folder("BAAI/bge-base-zh-v1.5") == folder  # written once
     monkeypatch.delenv("REPROBOOK_DRY_RUN")
     with pytest.raises(loading.ModelUnavailableError, match="bge-base-zh"):
         loading.encoder_folder("BAAI/bge-base-zh-v1.5")

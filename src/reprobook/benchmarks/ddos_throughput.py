@@ -62,7 +62,7 @@ def measure(device: torch.device, profile: str, **settings: Any):
         if key not in SETTINGS:
             raise ParameterError(key, settings[key], f"a ddos-throughput setting: {', '.join(SETTINGS)}")
     cfg = profiles.config("ddos", profile)
-    sizes = SIZES[profile]
+    sizes = SIZES["tiny" if profiles.dry_run(profile) else profile]  # a dry run: the smallest rounds (loops)
     n_images = check_count("n_images", settings.get("n_images", cfg.bench_images))
     warmup = check_count("warmup", settings.get("warmup", sizes["warmup"]), low=0)
     repeats = check_count("repeats", settings.get("repeats", sizes["repeats"]))

@@ -152,7 +152,7 @@ def _settings(profile: str, settings: dict[str, Any]) -> dict[str, Any]:
         if key not in SETTINGS:
             raise ParameterError(key, settings[key], f"an ood-throughput setting: {', '.join(SETTINGS)}")
     cfg = profiles.config("kpca", profile)
-    sizes = SIZES[profile]
+    sizes = SIZES["tiny" if profiles.dry_run(profile) else profile]  # a dry run: the smallest rounds (loops)
     grid = settings.get("n_train", sizes["n_train"])
     if isinstance(grid, (str, bytes)) or not isinstance(grid, (list, tuple)) or not grid:
         raise ParameterError("n_train", grid, "a non-empty list of integers >= 1")

@@ -68,6 +68,10 @@ TIMING: dict[str, dict[str, float]] = {
     "smoke": dict(warmup=3, repeats=12, steps_per_repeat=3, time_budget=45.0),
     "paper": dict(warmup=10, repeats=15, steps_per_repeat=10, time_budget=600.0),
 }
+# a dry run (reprobook.chapters.dry) of any profile: each method's step once, timed once (the code path, not a
+# measurement; one step of the paper's model at its batch is seconds on a CPU) ...
+DRY_TIMING: dict[str, float] = dict(warmup=0, repeats=1, steps_per_repeat=1, time_budget=1.0)
+DRY_BATCH = 4  # ... on a batch of four images (reprobook.dryrun.MAX_ITEMS)
 MIN_ROUNDS = 3
 SETTINGS = ("methods", "batch_size", "model_kwargs", "image_size", "warmup", "repeats", "steps_per_repeat",
             "time_budget", "seed")
@@ -149,11 +153,14 @@ def measure(device: torch.device, profile: str, **settings: Any):
             raise ParameterError(key, settings[key], f"a step-cost setting: {', '.join(SETTINGS)}")
     cfg = profiles.config("step_cost", profile)
     methods = check_methods(settings.get("methods", tuple(METHODS)))
+    sizes = DRY_TIMING if profiles.dry_run(profile) else TIMING[profile]
     timing = {k: check_int(k, settings.get(k, v), low=0 if k == "warmup" else 1)
-              for k, v in TIMING[profile].items() if k != "time_budget"}
-    budget = check_number("time_budget", settings.get("time_budget", TIMING[profile]["time_budget"]), low=0.0,
+              for k, v in sizes.items() if k != "time_budget"}
+    budget = check_number("time_budget", settings.get("time_budget", sizes["time_budget"]), low=0.0,
                           low_inclusive=False)
-    batch_size = check_int("batch_size", settings.get("batch_size", cfg.batch_size), low=1)
+    min_rounds = min(MIN_ROUNDS, timing["repeats"]) if profiles.dry_run(profile) else MIN_ROUNDS
+    batch_size = check_int("batch_size", settings.get("batch_size", min(cfg.batch_size, DRY_BATCH)
+                                                      if profiles.dry_run(profile) else cfg.batch_size), low=1)
     model_kwargs = {**cfg.model_kwargs, **settings.get("model_kwargs", {})}
     channels, height, _ = INPUT_SHAPES[cfg.dataset]
     side = check_int("image_size", settings.get("image_size", height), low=1)
@@ -182,7 +189,7 @@ def measure(device: torch.device, profile: str, **settings: Any):
     seconds: dict[str, list[float]] = {m: [] for m in methods}
     cpu_seconds: dict[str, list[float]] = {m: [] for m in methods}  # CPU time of this process per step
     rounds = 0
-    while rounds < timing["repeats"] and (rounds < MIN_ROUNDS or time.perf_counter() - began < budget):
+    while rounds < timing["repeats"] and (rounds < min_rounds or time.perf_counter() - began < budget):
         rounds += 1
         for i in order.permutation(len(methods)):  # a new order every round
             method = methods[i]

@@ -112,7 +112,14 @@ PAPER_ARCHITECTURES: dict[str, tuple[str, dict[str, Any]]] = {
                                                            max_position_embeddings=32768, rope_theta=1e6,
                                                            sliding_window=None)),
 }
+# The paper profiles' sentence encoders: (model type, sizes, pooling) of their hub configs, for a dry run's stand-in
+PAPER_ENCODERS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "BAAI/bge-base-zh-v1.5": ("bert", dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                                           num_attention_heads=12, vocab_size=21128, max_position_embeddings=512,
+                                           type_vocab_size=2), "cls"),
+}
 STAND_IN_TOKENIZER = "smollm2-135m-instruct"  # a registry model: its tokenizer (and chat template) is offline
+STAND_IN_ENCODER_TOKENIZER = "all-minilm-l6-v2"  # a registry encoder: its WordPiece tokenizer is offline
 STAND_IN_SIZE = {"layers": 2, "hidden": 64}  # the dry-run stand-ins' depth and width
 
 
@@ -836,15 +843,62 @@ def stand_in_causal_lm(name: str, *, seed: int | None = None, layers: int | None
                          "stand-in (random)", time.perf_counter() - start, info)
 
 
-def encoder_stand_in(name: str, why: str = "") -> Path:
+def encoder_stand_in(name: str, why: str = "", *, layers: int | None = None, hidden: int | None = None) -> Path:
     """A dry run's stand-in for a sentence-transformers encoder on the hub (the paper's ``BAAI/bge-base-zh-v1.5``):
-    the offline registry encoder ``all-minilm-l6-v2`` (a BERT of 6 layers × 384 instead of 12 × 768), announced
-    when ``why`` is given. Returns its folder."""
+    a randomly initialised encoder of its own architecture (its config class and settings, :data:`PAPER_ENCODERS`;
+    a BERT-base for an id it does not list) at ``layers`` × ``hidden`` (:data:`STAND_IN_SIZE`), with its pooling
+    and normalisation, and the offline WordPiece tokenizer of :data:`STAND_IN_ENCODER_TOKENIZER` (its vocabulary
+    replaces the model's). Written once as a sentence-transformers folder under the cache (seeded by the name)
+    and announced when ``why`` is given. Returns the folder. Its embeddings are noise."""
+    import zlib
+
+    layers = check_int("layers", STAND_IN_SIZE["layers"] if layers is None else layers, low=1)
+    hidden = check_int("hidden", STAND_IN_SIZE["hidden"] if hidden is None else hidden, low=8)
+    model_type, sizes, pooling = PAPER_ENCODERS.get(name, ("bert", {}, "mean"))
+    folder = cache_dir() / "stand-ins" / f"{re.sub(r'[^A-Za-z0-9._-]+', '--', name)}-{layers}x{hidden}"
+    if not (folder / "modules.json").is_file():
+        _write_encoder_stand_in(folder, model_type, sizes, pooling, layers, hidden, zlib.crc32(name.encode()) % 2**31)
+    if why:
+        from transformers import AutoConfig
+
+        real = AutoConfig.for_model(model_type, **sizes)
+        _note_stand_in(name, f"a randomly initialised {model_type} encoder ({type(real).__name__}; {layers} layers × "
+                       f"{hidden}, real: {real.num_hidden_layers} × {real.hidden_size}; {pooling} pooling, normalised) "
+                       f"with the offline tokenizer of {STAND_IN_ENCODER_TOKENIZER}", why)
+    return folder
+
+
+def _write_encoder_stand_in(folder: Path, model_type: str, sizes: dict[str, Any], pooling: str, layers: int,
+                            hidden: int, seed: int) -> None:
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
     from .. import data
 
-    if why:
-        _note_stand_in(name, "all-minilm-l6-v2 (offline BERT encoder, 6 layers × 384)", why)
-    return Path(data.load("all-minilm-l6-v2"))
+    tokenizer = AutoTokenizer.from_pretrained(str(data.load(STAND_IN_ENCODER_TOKENIZER)))
+    values = AutoConfig.for_model(model_type, **sizes).to_dict()
+    values.update(num_hidden_layers=layers, hidden_size=hidden, intermediate_size=2 * hidden, num_attention_heads=4,
+                  vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
+    values.pop("_name_or_path", None)
+    config = AutoConfig.for_model(model_type, **{k: v for k, v in values.items() if k != "model_type"})
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
+        hf = Path(tmp) / "hf"
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            AutoModel.from_config(config).save_pretrained(hf)
+        tokenizer.save_pretrained(hf)
+        transformer = models.Transformer(str(hf), max_seq_length=min(512, config.max_position_embeddings))
+        width = getattr(transformer, "get_embedding_dimension", transformer.get_word_embedding_dimension)()
+        modules = [transformer, models.Pooling(width, pooling_mode=pooling), models.Normalize()]
+        out = Path(tmp) / "st"
+        SentenceTransformer(modules=modules, device="cpu").save(str(out))
+        try:
+            os.replace(out, folder)
+        except OSError:  # another process wrote it first
+            if not (folder / "modules.json").is_file():
+                raise
 
 
 def encoder_folder(name: str) -> str:

@@ -233,19 +233,23 @@ class StepTiming:
     source: str = glued()
 
 
-def step_timing(cfg, train_ds: Dataset, device: torch.device, methods: tuple[str, ...], *, rounds: int = 7,
+def step_timing(cfg, train_ds: Dataset, device: torch.device, methods: tuple[str, ...], *, rounds: int | None = None,
                 seed: int = 0) -> StepTiming:
     """The seconds per step of each of ``methods`` (one of them ``"sgd"``), timed now (see :class:`StepTiming`):
-    ``rounds`` rounds of ``cfg.step_timing_steps`` steps each, after one untimed step."""
+    ``rounds`` rounds (None: 7) of ``cfg.step_timing_steps`` steps each, after one untimed step. A dry run times
+    nothing (a step of the paper's model and batch is seconds on a CPU): one round, no untimed step, on
+    :data:`reprobook.dryrun.MAX_ITEMS` images."""
+    from .. import dryrun
     from ..benchmarks import synchronize
     from ..models import build_model
     from ..sharpness.bn import frozen_bn_stats
 
     if "sgd" not in methods:
         raise ParameterError("methods", methods, "a list that includes 'sgd' (every ratio is to SGD)")
-    check_int("rounds", rounds, low=1)
+    dry = dryrun.active(cfg.profile)
+    rounds = check_int("rounds", (1 if dry else 7) if rounds is None else rounds, low=1)
     n_steps = cfg.step_timing_steps
-    x, y = next(iter(DataLoader(train_ds, batch_size=cfg.batch_size)))
+    x, y = next(iter(DataLoader(train_ds, batch_size=dryrun.MAX_ITEMS if dry else cfg.batch_size)))
     x, y = x.to(device), y.to(device)
     steps = {}
     for m in methods:
@@ -261,7 +265,8 @@ def step_timing(cfg, train_ds: Dataset, device: torch.device, methods: tuple[str
             loss.backward()
             return loss
 
-        optimizer.step(closure)  # warm-up
+        if not dry:
+            optimizer.step(closure)  # warm-up
         steps[m] = (optimizer, closure)
     times: dict[Key, list[float]] = {m: [] for m in methods}
     order = np.random.default_rng(seed)
@@ -276,7 +281,7 @@ def step_timing(cfg, train_ds: Dataset, device: torch.device, methods: tuple[str
             times[methods[i]].append((time.perf_counter() - start) / n_steps)
     seconds = {m: float(np.median(t)) for m, t in times.items()}
     ratio = {m: float(np.median(np.divide(times[m], times["sgd"]))) for m in methods}
-    source = (f"{rounds} rounds of {n_steps} steps of each method on one batch of {cfg.batch_size} training images, "
+    source = (f"{rounds} rounds of {n_steps} steps of each method on one batch of {len(x)} training images, "
               "timed in this run on this device (the methods' order shuffled in each round; the ratio to SGD is the "
               "median of the per-round ratios)")
     return StepTiming(seconds, ratio, source)
