@@ -55,6 +55,7 @@ book: build
 
 # The screenshots of the browser checks (book pages, a chapter re-run in JupyterLab) land in _build/screenshots.
 test: venv system
+	$(BIN)/ruff check src tests
 	REPROBOOK_SCREENSHOTS=$(CURDIR)/_build/screenshots $(BIN)/python -m pytest
 
 lab: venv

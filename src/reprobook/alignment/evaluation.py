@@ -15,7 +15,6 @@ saw — on held-out prompts (the aligned model against the starting instruct mod
 
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence

@@ -20,7 +20,7 @@ pair would put the same prompt on both sides.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np

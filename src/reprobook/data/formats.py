@@ -319,7 +319,6 @@ def load_torchvision(entry: DataEntry, root: Path, train: bool | None = None, tr
     ``train`` (default True) is for the classes that take it (CIFAR); SVHN, DTD and Places365 take
     ``split=`` (see ``TORCHVISION_SPLITS``) in ``kwargs`` instead.
     """
-    from .errors import DataUnavailableError
 
     cls = _torchvision_class(entry)
     if cls.__name__ not in TORCHVISION_SPLITS:

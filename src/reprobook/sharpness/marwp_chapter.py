@@ -129,7 +129,7 @@ def comparisons(experiment: Experiment) -> Comparisons:
                              "training loss at w (mean ± std)": mean_std_text(experiment.values(m, "fit_loss"), ".4f")}
                             for m in methods]).set_index("method")
     rows = []
-    for name, (a, b, isolates) in COMPARISONS.items():
+    for a, b, isolates in COMPARISONS.values():
         gaps = np.subtract(experiment.values(a, "test_acc"), experiment.values(b, "test_acc"))
         rows.append({"comparison": f"{experiment.labels[a]} − {experiment.labels[b]}", "isolates": isolates,
                      "mean gap": f"{gaps.mean():+.2%}", "seeds where the first is better": f"{int((gaps > 0).sum())} of {len(gaps)}"})

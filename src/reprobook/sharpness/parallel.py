@@ -204,7 +204,7 @@ class DistributedRWP(RWP):
             # ε_j ~ N(0, (γ‖W_j‖₂)² I): drawn on both ranks, as the sequential RWP draws it, so both generators stay in step
             noises = [eps for group in self.param_groups
                       for eps in filter_wise_noises(group["params"], group["gamma"], self.generator)]
-            for (group, p), eps in zip(params, noises):
+            for (_group, p), eps in zip(params, noises):
                 if self.is_perturbed_rank:
                     saved[p] = p.detach().clone()
                     # w ← w + ε  (rank 1 only)
