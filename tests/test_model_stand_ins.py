@@ -93,6 +93,9 @@ def test_a_dry_run_stands_in_tokenizers_tiny_models_and_encoders(offline, monkey
     monkeypatch.delenv("REPROBOOK_DRY_RUN")
     with pytest.raises(loading.ModelUnavailableError, match="bge-base-zh"):
         loading.encoder_folder("BAAI/bge-base-zh-v1.5")
+    # the retriever's encoder goes through the same door: offline, a named error, not the hub's retries
+    with pytest.raises(loading.ModelUnavailableError, match="bge-base-zh"):
+        make_encoder("BAAI/bge-base-zh-v1.5")
 
 
 def test_parameter_counts_of_the_paper_configs():

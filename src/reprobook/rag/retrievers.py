@@ -297,7 +297,11 @@ class SentenceTransformerEncoder(Encoder):
         elif self.model in data.names():
             self.path = str(data.load(self.model))
         else:
-            self.path = self.model  # a Hugging Face id (paper profile; needs the network once)
+            from ..llm.loading import encoder_folder
+
+            # a hub id (paper profile): the hub or its cache; offline, an error naming the model and the ways
+            # to make it available (a dry run: a stand-in of its architecture)
+            self.path = encoder_folder(self.model)
         self.device = str(device)
         self.batch_size = check_int("batch_size", batch_size, low=1)
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
