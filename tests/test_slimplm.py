@@ -411,9 +411,9 @@ def test_a_judge_that_retrieves_everywhere_leaves_the_selective_claims_untested(
     p_known = list(np.linspace(0.05, 0.45, 60))
     run = constructed_run({"never": never, "always": rag, "self-judgement": rag, "SlimPLM": rag}, known, p_known, rag)
     v = verdicts(run)
-    for key in ("retrieves_where_needed", "vs_always"):
+    for key in ("retrieves_where_needed", "vs_always", "vs_self"):
         assert v[key].verdict == "not comparable" and "retrieves for 100%" in v[key].reason, (key, str(v[key]))
-    assert v["vs_never"].verdict != "not comparable" and v["vs_self"].verdict != "not comparable"
+    assert v["vs_never"].verdict != "not comparable"  # the pipeline against no retrieval stays a test
 
 
 def test_the_pipeline_runs_end_to_end_on_tiny_random_models(data, tiny_models):

@@ -442,8 +442,9 @@ def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: Any, *, 
     * ``retrieves_where_needed``: :func:`selection_gain` of SlimPLM's decisions, bootstrapped; a judge that
       retrieves for every question or for none has not selected: not comparable;
     * ``vs_always``, ``vs_self``: non-inferiority of paired EM (Newcombe); ``vs_never``: McNemar; each not
-      comparable at a floor (both methods right on at most ``cfg.floor_k`` questions); ``vs_always`` also
-      when the judge retrieves for every question (SlimPLM then saves no retrieval: the method did not act).
+      comparable at a floor (both methods right on at most ``cfg.floor_k`` questions); the two parity claims
+      also when the judge retrieves for every question or for none (SlimPLM is then always- or never-retrieve:
+      the method did not act, and parity would say nothing of its judge).
     """
     by = {s.key: s for s in specs}
     pq = run.per_question.set_index("qid").loc[[t.question.qid for t in run.traces]]
@@ -473,8 +474,9 @@ def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: Any, *, 
         t = claims.evaluate(by[key], slim, other, scale=scale,
                             this_run=f"EM {slim.mean():.2f} (SlimPLM) vs {other.mean():.2f} ({rival})")
         verdict = t.verdict
-        if key == "vs_always":  # retrieving for every question, SlimPLM is always-retrieve with extra queries
-            verdict = claims.guard_acted(verdict, rate < 1, selected)
+        if key != "vs_never":  # a judge that selects nothing makes SlimPLM always- (or never-) retrieve: its
+            # parity with always retrieving or with the large model's own judgement then says nothing of the judge
+            verdict = claims.guard_acted(verdict, 0 < rate < 1, selected)
         verdict = claims.guard_floor(verdict, [int(slim.sum()), int(other.sum())], n, k=cfg.floor_k, what="EM")
         tests.append(replace(t, verdict=verdict))
     return claims.holm_tests(tests)
