@@ -412,3 +412,13 @@ def test_chapter_configuration():
     with pytest.raises(ParameterError):
         profiles.config("baichuan2", "smoke", no_such_field=1)
 
+
+
+def test_a_run_still_improving_is_not_on_its_plateau():
+    from reprobook.alignment.ablations import PLATEAU, still_falling
+
+    flat = [2.0 + 0.01 * (-1) ** i for i in range(100)]  # noise around a level: no drop
+    assert abs(still_falling(flat)) < PLATEAU
+    falling = list(np.linspace(6.0, 4.0, 100))  # still learning: the last tenth is ~4 % below the tenth before
+    assert still_falling(falling) > PLATEAU
+    assert np.isnan(still_falling([3.0] * 9))  # too short to tell

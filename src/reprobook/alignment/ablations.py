@@ -32,6 +32,18 @@ from ..results import glued
 from .pretraining import LMData, ModelSize, RunRecord, TrainSettings, train_cached
 
 NEAR_BEST = 0.1  # nats: a learning rate "works" when its final loss is within this of the best of the sweep
+PLATEAU = 0.02  # a run has stopped improving when its last tenth of steps lowers the loss by less than 2 %
+
+
+def still_falling(loss: Sequence[float]) -> float:
+    """The relative drop of the training loss from the second-to-last tenth of the steps to the last tenth
+    (window means, so one noisy batch does not decide it): below :data:`PLATEAU`, the run has stopped
+    improving. NaN with fewer than two steps per window."""
+    w = len(loss) // 10
+    if w < 1:
+        return float("nan")
+    before, last = float(np.mean(loss[-2 * w:-w])), float(np.mean(loss[-w:]))
+    return (before - last) / before if before > 0 else float("nan")
 
 
 # --------------------------------------------------------------------------------------------- measures
@@ -118,6 +130,7 @@ class LRSweep:
     diverged_on: int = glued()
     diverged_off: int = glued()
     loaded: int = glued()
+    still_falling: float = glued(".1%")  # the largest last-tenth drop of the loss over the runs that did not diverge
 
 
 def lr_sweep(data: LMData, size: ModelSize, base: TrainSettings, lrs: Sequence[float], seeds: Sequence[int], *,
@@ -151,7 +164,9 @@ def lr_sweep(data: LMData, size: ModelSize, base: TrainSettings, lrs: Sequence[f
                    best_on=best["on"], best_off=best["off"], good_lr_on=good["on"], good_lr_off=good["off"],
                    diverged_on=sum(r.record.diverged for r in runs if r.normhead),
                    diverged_off=sum(r.record.diverged for r in runs if not r.normhead),
-                   loaded=sum(r.loaded for r in runs))
+                   loaded=sum(r.loaded for r in runs),
+                   still_falling=max((still_falling(r.record.loss) for r in runs if not r.record.diverged),
+                                     default=float("nan")))
 
 
 def _sweep_figure(runs: list[SweepRun], lrs: Sequence[float], initial: float):

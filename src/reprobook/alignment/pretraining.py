@@ -451,9 +451,17 @@ def claim_tests(specs: Sequence[Any], study: Any, sweep: Any, dose: Any, predict
                                      this_run=f"{english.tokenizer} ({int(english.vocabulary):,}) against {same}"))
     else:
         tests.append(claims.untested(spec["bilingual"], "no pretrained reference tokenizer in this profile", scale=scale))
-    tests.append(claims.evaluate(spec["normhead"], sweep.sensitivity["off"], sweep.sensitivity["on"], scale=scale,
-                                 this_run=f"sensitivity {sweep.sensitivity_off:.3f} without, {sweep.sensitivity_on:.3f} "
-                                          f"with NormHead over lr {sweep.lrs}"))
+    from .ablations import PLATEAU
+
+    normhead = claims.evaluate(spec["normhead"], sweep.sensitivity["off"], sweep.sensitivity["on"], scale=scale,
+                               this_run=f"sensitivity {sweep.sensitivity_off:.3f} without, {sweep.sensitivity_on:.3f} "
+                                        f"with NormHead over lr {sweep.lrs}")
+    # runs still improving measure how fast each arm learns, not how stable it is: they cannot show or refute it
+    normhead.verdict = claims.requires_convergence(
+        normhead.verdict, sweep.still_falling < PLATEAU,
+        f"the last tenth of the steps still lowered a run's training loss by {sweep.still_falling:.1%} "
+        f"(plateau: below {PLATEAU:.0%})")
+    tests.append(normhead)
     zeros = [0.0] * dose.seeds
     logit = dose.declines("mean_max_logit")
     tests.append(claims.evaluate(spec["maxz_logits"], logit, zeros, scale=scale,
