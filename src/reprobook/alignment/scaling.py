@@ -322,7 +322,9 @@ def check_prediction(pred: ScalingPrediction, fitted: Sequence[BudgetRuns], targ
                            "tokens/s": s.tokens_per_second} for s in everything])
     ends = [r.started_at for r in target.records]
     first = bool(ends) and all(t and pred.recorded_at <= t for t in ends)
-    detail = f"prediction recorded at {pred.recorded_at}; runs of the {pred.target} budget finished at {', '.join(ends)}"
+    shown = lambda t: t.replace("T", " ").replace("+00:00", " UTC")  # noqa: E731 - wraps in a table cell
+    detail = (f"prediction recorded at {shown(pred.recorded_at)}; runs of the {pred.target} budget finished at "
+              f"{', '.join(shown(t) for t in ends)}")
     return ScalingCheck(table=table, test=test, fig=_scaling_figure(pred, fitted, target), observed=target.mean_loss,
                         error=test["estimate"], seed_sd=sd, se=test["se"],
                         no_scaling_error=target.mean_loss - fitted[-1].mean_loss, budgets=len(everything),
