@@ -255,6 +255,12 @@ def simple_index_lookup(project: str, filename: str, index: str | None = None) -
     raise DataUnavailableError(project, message=f"{filename} is not listed on {page}")
 
 
+def _member_pairs(members: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """An archive source's ``members`` as ``((path in the entry, member name), ...)``, from a mapping or pairs."""
+    pairs = members.items() if isinstance(members, Mapping) else members
+    return tuple((str(a), str(b)) for a, b in pairs)
+
+
 def downloads_dir() -> Path:
     return cache_dir() / "downloads"
 
@@ -275,10 +281,7 @@ class PyPIFile(_Source):
     size: int | None = None
 
     def __post_init__(self) -> None:
-        members = self.members
-        if isinstance(members, Mapping):
-            members = tuple(members.items())
-        object.__setattr__(self, "members", tuple((str(a), str(b)) for a, b in members))
+        object.__setattr__(self, "members", _member_pairs(self.members))
         super().__post_init__()
 
     @property
@@ -381,10 +384,7 @@ class VendoredArchive(_Source):
     members: tuple[tuple[str, str], ...]
 
     def __post_init__(self) -> None:
-        members = self.members
-        if isinstance(members, Mapping):
-            members = tuple(members.items())
-        object.__setattr__(self, "members", tuple((str(a), str(b)) for a, b in members))
+        object.__setattr__(self, "members", _member_pairs(self.members))
         super().__post_init__()
 
     @property
