@@ -452,6 +452,16 @@ def test_tiny_and_dry_runs_keep_the_numbers():
         assert turned.verdict == "not comparable" and turned.reason == why and turned.estimate == v.estimate
 
 
+def test_a_guard_keeps_the_reason_a_verdict_has_no_power():
+    flat = claims.superiority([0.7, 0.7, 0.7], [0.6, 0.6, 0.6], sesoi=0.01)
+    assert flat.power is None and flat.reason.startswith("no variation")
+    for turned, why in ((claims.tiny_run(flat), "tiny run"), (claims.dry_run(flat), "dry run"),
+                        (claims.guard(flat, False, "a guard"), "a guard")):
+        assert turned.verdict == "not comparable" and turned.power is None
+        assert turned.reason == f"no variation; {why}", turned.reason
+    assert claims.tiny_run(claims.guard(flat, False, "a guard")).reason == "no variation; tiny run"
+
+
 def test_format_is_the_one_rendering():
     v = claims.superiority([0.71, 0.74, 0.69, 0.75, 0.73], [0.70, 0.71, 0.70, 0.72, 0.70], sesoi=0.01)
     text = v.format("+.2%")

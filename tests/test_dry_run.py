@@ -227,7 +227,7 @@ def test_every_dry_chapter_reaches_its_claims_table_and_no_verdict_is_evidence(d
         assert record["dry_run"] is True and record["profile"] == "paper", record["chapter"]
         assert record.get("claims"), f"{record['chapter']}: no claims table"
         for claim in record["claims"]:
-            assert (claim["verdict"], claim["reason"]) == ("not comparable", "dry run"), (record["chapter"], claim)
+            assert claim["verdict"] == "not comparable" and claim["reason"].endswith("dry run"), (record["chapter"], claim)
     for outcome in dry_book["outcomes"]:
         executed = (dry_book["out"] / f"{outcome.notebook}.ipynb").read_text(encoding="utf-8")
         assert "DRY RUN: not evidence" in executed, outcome.notebook

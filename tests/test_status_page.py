@@ -112,6 +112,17 @@ def test_checks_and_the_execution_table_with_budget_and_cold_time(tmp_path):
     assert "## Machines and versions" in text
 
 
+def test_a_reason_with_a_semicolon_shows_whole_in_its_badge(tmp_path):
+    flat = claims.evaluate(SPECS[0], [0.7, 0.7, 0.7], [0.6, 0.6, 0.6], scale="FashionMNIST, 3 seeds")
+    rec = RunRecord("demo", profile="tiny", device="cpu", seed=0, title="Demo chapter")
+    rec.add_claims([flat])
+    rec.save(tmp_path)
+    claim = load_results(tmp_path)[0]["claims"][0]
+    assert claim["reason"] == "no variation; tiny run"
+    text = book.status_markdown(load_results(tmp_path), RUNS)
+    assert "{bdg-muted}`not comparable (no variation, tiny run)`" in text and book.shown_verdict(claim) in text
+
+
 def test_tiny_runs_are_marked(tmp_path):
     text = book.status_markdown(_results(tmp_path, profile="tiny"), {**RUNS, "part/demo": {**RUNS["part/demo"], "profile": "tiny"}})
     assert ":::{warning}" in text and "Tiny runs" in text

@@ -79,13 +79,15 @@ VERDICT_BADGES = {"reproduced": "bdg-success", "partly": "bdg-warning", "inconcl
 
 
 def _badge(verdict: str, text: str | None = None) -> str:
-    text = (text if text is not None else verdict).replace("`", "'")
+    """A sphinx-design badge. Its role reads ``text;tooltip``: a semicolon in the text would cut it there."""
+    text = (text if text is not None else verdict).replace("`", "'").replace(";", ",")
     return f"{{{VERDICT_BADGES.get(verdict, 'bdg-light')}}}`{text}`"
 
 
 def shown_verdict(claim: dict[str, Any]) -> str:
-    """A claim's verdict as the tables show it, with its reason: ``not comparable (tiny run)``."""
-    reason = claim.get("reason") or ""
+    """A claim's verdict as the tables show it, with its reason: ``not comparable (tiny run)``; the reason's
+    semicolons shown as commas (a badge cannot hold one)."""
+    reason = (claim.get("reason") or "").replace(";", ",")
     return f"{claim['verdict']} ({reason})" if reason else claim["verdict"]
 
 

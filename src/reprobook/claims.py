@@ -179,7 +179,12 @@ def not_comparable(reason: str, rule: str = "the claim cannot be tested by this 
 
 
 def _as_not_comparable(verdict: Verdict, reason: str) -> Verdict:
-    """``verdict`` turned *not comparable* with ``reason``, its numbers kept for the record."""
+    """``verdict`` turned *not comparable* with ``reason``, its numbers kept for the record.
+
+    A verdict without power because its units did not vary keeps saying so (``"no variation; tiny run"``): its
+    missing power is explained by the data, not by the guard."""
+    if verdict.reason.startswith("no variation"):
+        reason = f"no variation; {reason}"
     return verdict.replace(verdict="not comparable", reason=reason)
 
 
