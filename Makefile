@@ -54,9 +54,13 @@ book: build
 	@echo "the book: $(CURDIR)/_build/html/index.html"
 
 # The screenshots of the browser checks (book pages, a chapter re-run in JupyterLab) land in _build/screenshots.
+# TEST_WORKERS pytest-xdist workers, a test module or class each at a time (--dist loadscope: the tiny book and the
+# two halves of the dry book are fixtures of one module or class each, built once); every worker and its notebook
+# kernels get an equal share of the cores (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: venv system
 	$(BIN)/ruff check src tests
-	REPROBOOK_SCREENSHOTS=$(CURDIR)/_build/screenshots $(BIN)/python -m pytest
+	REPROBOOK_SCREENSHOTS=$(CURDIR)/_build/screenshots $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 lab: venv
 	$(BIN)/reprobook lab

@@ -18,7 +18,15 @@ if "REPROBOOK_CACHE" not in os.environ:
     _session_cache = tempfile.mkdtemp(prefix="reprobook-test-cache-")
     os.environ["REPROBOOK_CACHE"] = _session_cache
     atexit.register(shutil.rmtree, _session_cache, ignore_errors=True)
-os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+# The suite runs on pytest-xdist's workers (`make test`: one per core, at most two): the controller made the cache
+# above before starting them, so they share it (its writers lock and write atomically); each worker and the
+# notebook kernels it starts get an equal share of the cores instead of every process taking all of them.
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+_threads = str(max(1, (os.cpu_count() or 1) // _workers))
+if _workers > 1:
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "REPROBOOK_THREADS"):
+        os.environ[_var] = _threads
+os.environ.setdefault("OMP_NUM_THREADS", _threads)
 
 
 @pytest.fixture(autouse=True)
