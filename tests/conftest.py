@@ -18,7 +18,7 @@ if "REPROBOOK_CACHE" not in os.environ:
     _session_cache = tempfile.mkdtemp(prefix="reprobook-test-cache-")
     os.environ["REPROBOOK_CACHE"] = _session_cache
     atexit.register(shutil.rmtree, _session_cache, ignore_errors=True)
-# The suite runs on pytest-xdist's workers (`make test`: one per core, at most two): the controller made the cache
+# The suite runs on pytest-xdist's workers (`make test`: TEST_WORKERS, 2 by default): the controller made the cache
 # above before starting them, so they share it (its writers lock and write atomically); each worker and the
 # notebook kernels it starts get an equal share of the cores instead of every process taking all of them.
 _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
