@@ -124,8 +124,9 @@ def jupyterlab(root: Path, log: Path):
     ensure_kernel()
     port, token = free_port(), "reprobook-test"
     command = lab_command(root, port=port, token=token, browser=False, extra=["--LabApp.expose_app_in_browser=True"])
+    # the notebooks it runs write their results beside the log, never into the project's results/
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(log.parent / "jupyter-config"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(log.parent / "workspaces")}
+           "JUPYTERLAB_WORKSPACES_DIR": str(log.parent / "workspaces"), "REPROBOOK_RESULTS": str(log.parent / "results")}
     with open(log, "w") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:

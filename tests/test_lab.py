@@ -243,6 +243,7 @@ def test_a_chapter_rerun_in_jupyterlab_shows_numbers_not_roles(tmp_path):
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, target / shot.name)
     assert ok, f"a cell failed when {chapter} ran in JupyterLab (see {tmp_path / 'lab.log'})"
+    assert list((tmp_path / "results").glob("*.json")), "the chapter's results did not go to the test's folder"
     for raw in ("{eval}", "{glue", ":name:", "{cite", "{numref}"):
         assert raw not in text, f"{raw} shows raw in the re-run {chapter}"
     names = {m for c in nb.cells if c.cell_type == "markdown" for m in re.findall(r"\{eval\}`([^`]+)`", c.source)}

@@ -871,7 +871,8 @@ def encoder_stand_in(name: str, why: str = "", *, layers: int | None = None, hid
 def _write_encoder_stand_in(folder: Path, model_type: str, sizes: dict[str, Any], pooling: str, layers: int,
                             hidden: int, seed: int) -> None:
     import torch
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     from .. import data
@@ -890,7 +891,7 @@ def _write_encoder_stand_in(folder: Path, model_type: str, sizes: dict[str, Any]
             AutoModel.from_config(config).save_pretrained(hf)
         tokenizer.save_pretrained(hf)
         transformer = models.Transformer(str(hf), max_seq_length=min(512, config.max_position_embeddings))
-        width = getattr(transformer, "get_embedding_dimension", transformer.get_word_embedding_dimension)()
+        width = transformer.get_embedding_dimension()
         modules = [transformer, models.Pooling(width, pooling_mode=pooling), models.Normalize()]
         out = Path(tmp) / "st"
         SentenceTransformer(modules=modules, device="cpu").save(str(out))
