@@ -614,5 +614,6 @@ def format_table(outcomes: list[RunOutcome], runs: dict[str, dict[str, Any]] | N
              line(sum_row)]
     if len(profiles) == 1 and (goal := _book_goal(next(iter(profiles)))):
         lines.append(f"(budgets: seconds on a 2-core CPU with a cold cache; the whole book's goal in the "
-                     f"{next(iter(profiles))} profile is {goal / 60:.0f} min)")
+                     f"{next(iter(profiles))} profile is {goal / 60:.0f} min; these notebooks: {total / 60:.1f} min, "
+                     f"{budget_note(total, goal)})")
     return "\n".join(lines)
