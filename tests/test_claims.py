@@ -475,3 +475,10 @@ def test_powered_counts_the_goal():
     assert claims.powered(rows) == (2, 3)
     counts = claims.summary_counts([{"verdict": "reproduced"}, {"verdict": "inconclusive"}])
     assert list(counts) == list(claims.VERDICTS) and counts["reproduced"] == 1
+
+
+def test_a_claim_over_held_out_units_takes_n_from_its_held_out_set_unless_declared():
+    open_n = claims.ClaimSpec("h", "held out", "x", "s", "held-out topics", None, "superiority", 0.1, "practical")
+    assert open_n.over([0.1, 0.2, 0.3]).n == 3 and open_n.n is None
+    declared = claims.ClaimSpec("d", "declared", "x", "s", "seeds", 5, "superiority", 0.1, "practical")
+    assert declared.over([0.1, 0.2]) is declared

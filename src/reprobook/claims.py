@@ -1049,6 +1049,11 @@ class ClaimSpec:
     measure: str = ""  # what the estimate is: "RWP − SGD test accuracy"
     untestable: str = ""  # for test == "none": why this profile cannot test it
 
+    def over(self, units: Sequence[Any]) -> "ClaimSpec":
+        """This declaration with ``n`` the size of its held-out set ``units`` when it left ``n`` open (None): the
+        split fixes that size before any score. A declared ``n`` is kept."""
+        return self if self.n is not None else dataclasses.replace(self, n=len(units))
+
     def __post_init__(self) -> None:
         check_str("key", self.key)
         check_str("claim", self.claim)

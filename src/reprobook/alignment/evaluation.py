@@ -16,7 +16,7 @@ saw — on held-out prompts (the aligned model against the starting instruct mod
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -433,44 +433,40 @@ def claim_tests(specs: Sequence[Any], sft_eval_: SFTEval, rm: RewardModels, dpo:
     the movement of the stages it rests on, Holm-adjusted together."""
     from .. import claims
 
-    spec = {s.key: s for s in specs}
-
-    # n of a claim over held-out units: the size of its held-out set, fixed by the split before any score
-
-    sized = lambda key, units: spec[key] if spec[key].n is not None else replace(spec[key], n=len(units))  # noqa: E731
+    spec = {s.key: s for s in specs}  # a claim over held-out units takes n from its held-out set (ClaimSpec.over)
     tests = []
     ev = claims.evaluate(spec["sft"], sft_eval_.nll_start, sft_eval_.nll_sft, scale=scale,
                          this_run=f"{sft_eval_.mean_start:.3f} → {sft_eval_.mean_sft:.3f} nats per token")
     ev.verdict = claims.guard_acted(ev.verdict, sft_eval_.moved.acted, sft_eval_.moved.measure)
     tests.append(ev)
     _, quality = per_prompt([a - b for a, b in zip(rm.test["correct with"], rm.test["length"])], rm.test_prompts)
-    ev = claims.evaluate(sized("rm_quality", quality), quality, [0.0] * len(quality), scale=scale,
+    ev = claims.evaluate(spec["rm_quality"].over(quality), quality, [0.0] * len(quality), scale=scale,
                          this_run=f"held-out accuracy {rm.acc_with:.1%} against {rm.acc_length:.1%} (length only)")
     ev.verdict = claims.requires_convergence(ev.verdict, rm.converged, "the head's gradient norm stayed above 1e-4")
     tests.append(ev)
     _, with_ = per_prompt(rm.test["margin with"], rm.test_prompts)
     _, without = per_prompt(rm.test["margin without"], rm.test_prompts)
-    ev = claims.evaluate(sized("rm_mse", with_), with_, without, scale=scale,
+    ev = claims.evaluate(spec["rm_mse"].over(with_), with_, without, scale=scale,
                          this_run=f"held-out accuracy {rm.acc_with:.1%} with, {rm.acc_without:.1%} without")
     ev.verdict = claims.requires_convergence(ev.verdict, rm.converged, "the head's gradient norm stayed above 1e-4")
     tests.append(ev)
     first = next(k for k in dpo.margins if k.startswith("DPO"))
-    ev = claims.evaluate(sized("dpo", dpo.margins[first]), dpo.margins[first], [0.0] * len(dpo.margins[first]), scale=scale,
+    ev = claims.evaluate(spec["dpo"].over(dpo.margins[first]), dpo.margins[first], [0.0] * len(dpo.margins[first]), scale=scale,
                          this_run=f"{first}: mean margin {np.mean(dpo.margins[first]):.3f} nats over {dpo.pairs} pairs")
     ev.verdict = claims.guard_acted(ev.verdict, dpo.moved[first].acted, dpo.moved[first].measure)
     tests.append(ev)
-    ev = claims.evaluate(sized("merge", dpo.margins[MERGES[1]]), dpo.margins[MERGES[1]], dpo.margins[MERGES[0]], scale=scale,
+    ev = claims.evaluate(spec["merge"].over(dpo.margins[MERGES[1]]), dpo.margins[MERGES[1]], dpo.margins[MERGES[0]], scale=scale,
                          this_run=f"margin {dpo.margin_stock:.3f} (Model Stock, cos θ {dpo.cos:.3f}, t {dpo.t:.3f}) "
                                   f"against {dpo.margin_linear:.3f} (linear)")
     both = [dpo.moved[k] for k in MERGES]
     ev.verdict = claims.guard_acted(ev.verdict, all(m.acted for m in both), "; ".join(m.measure for m in both))
     tests.append(ev)
-    ev = claims.evaluate(sized("grpo", grpo.after), grpo.after, grpo.before, scale=scale,
+    ev = claims.evaluate(spec["grpo"].over(grpo.after), grpo.after, grpo.before, scale=scale,
                          this_run=f"greedy reward {grpo.mean_before:.2f} → {grpo.mean_after:.2f} on {grpo.n_test} "
                                   "held-out topics")
     ev.verdict = claims.guard_acted(ev.verdict, grpo.moved.acted, grpo.moved.measure)
     tests.append(ev)
-    ev = claims.evaluate(sized("headline", head.final), head.final, head.start, scale=scale,
+    ev = claims.evaluate(spec["headline"].over(head.final), head.final, head.start, scale=scale,
                          this_run=f"judge's score {head.mean_start:.2f} (start) → {head.mean_final:.2f} "
                                   f"({head.final_name})")
     ev.verdict = claims.guard_acted(ev.verdict, head.moved.acted, head.moved.measure)

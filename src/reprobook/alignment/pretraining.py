@@ -19,7 +19,7 @@ import hashlib
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -448,7 +448,7 @@ def claim_tests(specs: Sequence[Any], study: Any, sweep: Any, dose: Any, predict
         same = f"BPE {max([v for v in sizes if v <= english.vocabulary] or [sizes[0]]):,}"
         a, b = study.per_document[(english.tokenizer, "zh")], study.per_document[(same, "zh")]
         # n: the held-out Chinese documents, fixed by the corpus split before any tokenizer is scored
-        tests.append(claims.evaluate(replace(spec["bilingual"], n=len(b)), a, b, scale=scale,
+        tests.append(claims.evaluate(spec["bilingual"].over(b), a, b, scale=scale,
                                      this_run=f"{english.tokenizer} ({int(english.vocabulary):,}) against {same}"))
     else:
         tests.append(claims.untested(spec["bilingual"], "no pretrained reference tokenizer in this profile", scale=scale))
