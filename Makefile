@@ -44,8 +44,12 @@ system:
 data: venv system
 	$(BIN)/reprobook data fetch --profile smoke
 
+# BOOK_JOBS notebooks at once: auto is one per GPU, or two sharing the cores of a CPU (each a share of its threads;
+# two one-thread notebooks get through more work on two cores than one two-thread notebook: reprobook bench cpu-jobs,
+# kept in book/measurements/cpu-jobs-cpu-amd-epyc-2-cores.json)
+BOOK_JOBS ?= auto
 run: data
-	$(BIN)/reprobook run --profile smoke
+	$(BIN)/reprobook run --profile smoke --jobs $(BOOK_JOBS)
 
 build: run
 	$(BIN)/reprobook build

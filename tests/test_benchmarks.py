@@ -178,3 +178,22 @@ def test_time_budget_stops_starting_rounds_after_the_minimum():
     _, used = step_cost.measure(torch.device("cpu"), "smoke", **{**TINY, "methods": ["sgd"], "repeats": 10,
                                                                    "time_budget": 1e-9})
     assert used["rounds_run"] == step_cost.MIN_ROUNDS == len(used["rounds_ms"]["sgd"])
+
+
+def test_cpu_jobs_times_each_workload_three_ways():
+    """The table's shape and arithmetic (not its speeds): every workload alone on every core, on one thread, and
+    in processes side by side, each throughput relative to the first way."""
+    from reprobook.benchmarks import cpu_jobs
+
+    result = benchmarks.run("cpu-jobs", device="cpu", profile="tiny", repeats=2, warmup=0)
+    table = result.table
+    assert table["workload"].tolist() == [w for w in cpu_jobs.WORKLOADS for _ in range(3)]
+    assert table.groupby("workload")["throughput vs every core"].first().eq(1.0).all()
+    side = table[table["processes"] > 1]
+    assert (side["processes"] == result.settings["jobs"]).all() and result.settings["jobs"] <= (os.cpu_count() or 1)
+    # units per second of processes side by side: the sum over the processes of 1 / their median seconds
+    assert (side["units per s"] >= side["processes"] / side["median s per unit"] * 0.5).all()
+    assert np.allclose(table["throughput vs every core"],
+                       table["units per s"] / table.groupby("workload")["units per s"].transform("first"))
+    with pytest.raises(ParameterError, match="'workloads'"):
+        benchmarks.run("cpu-jobs", device="cpu", profile="tiny", workloads=("gpu step",))

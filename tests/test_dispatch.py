@@ -1,5 +1,6 @@
 """Several notebooks at once (one GPU each) and one Slurm job per notebook (through submitit's local executor)."""
 
+import dataclasses
 import json
 from concurrent.futures import Future
 
@@ -30,9 +31,14 @@ def _metrics(book, name):
 
 
 # ------------------------------------------------------------------------------------------- jobs and devices
-def test_several_jobs_need_a_gpu_each():
-    with pytest.raises(ParameterError, match="'jobs'.*without a GPU.*slow each other down"):
-        dispatch.check_jobs(2, None, available=[])
+def test_several_jobs_take_a_gpu_each_or_share_the_cpu_cores():
+    assert dispatch.check_jobs(2, None, available=[], cpu_count=2) == ["cpu", "cpu"]  # no GPU: the cores
+    with pytest.raises(ParameterError, match="'jobs'.*at most 2 on this CPU"):
+        dispatch.check_jobs(3, None, available=[], cpu_count=2)
+    assert dispatch.check_jobs(2, ["cpu"], available=["cuda:0"], cpu_count=4) == ["cpu", "cpu"]  # asked for
+    assert dispatch.check_jobs(1, ["cpu"], available=["cuda:0"], cpu_count=4) == ["cpu"]
+    with pytest.raises(ParameterError, match="'jobs'.*at most 1, one per GPU.*--devices cpu"):
+        dispatch.check_jobs(2, None, available=["cuda:0"], cpu_count=16)
     with pytest.raises(ParameterError, match="'jobs'.*at most 2"):
         dispatch.check_jobs(3, None, available=["cuda:0", "cuda:1"])
     with pytest.raises(ParameterError, match="'devices'.*cuda:0, cuda:1"):
@@ -47,12 +53,25 @@ def test_several_jobs_need_a_gpu_each():
     assert dispatch.check_jobs(1, ["cuda:1"], available=["cuda:0", "cuda:1"]) == ["cuda:1"]  # one notebook, one GPU
 
 
-def test_the_command_line_refuses_parallel_jobs_on_this_cpu_machine(capsys, monkeypatch):
+def test_jobs_auto_is_one_per_gpu_or_two_sharing_the_cores():
+    assert dispatch.auto_jobs(["cuda:0", "cuda:1", "cuda:2"], 16) == 3
+    assert dispatch.auto_jobs([], 2) == dispatch.CPU_JOBS == 2
+    assert dispatch.auto_jobs([], 1) == 1  # never more notebooks than cores
+    assert dispatch.parse_jobs("auto") == "auto" and dispatch.parse_jobs("3") == 3
+    for bad in ("0", "two", "1.5", None):
+        with pytest.raises(ParameterError, match="'jobs'"):
+            dispatch.parse_jobs(bad)
+
+
+def test_the_command_line_refuses_more_jobs_than_cores(capsys, monkeypatch):
     from reprobook.cli import main
 
     monkeypatch.setattr(dispatch, "visible_gpus", lambda: [])
-    assert main(["run", "sharpness/rwp", "--jobs", "2"]) == 2
-    assert "without a GPU" in capsys.readouterr().err
+    monkeypatch.setattr(dispatch.os, "cpu_count", lambda: 2)
+    assert main(["run", "sharpness/rwp", "--jobs", "3"]) == 2
+    assert "at most 2 on this CPU" in capsys.readouterr().err
+    assert main(["run", "sharpness/rwp", "--jobs", "many"]) == 2
+    assert "auto" in capsys.readouterr().err
 
 
 def test_a_device_gets_a_gpu_and_a_share_of_the_cores():
@@ -76,6 +95,34 @@ def test_parallel_jobs_write_what_a_sequential_run_writes(book, tmp_path):
         assert seq["claims"] == parallel[n]["claims"] and seq["chapter"] == parallel[n]["chapter"]
         assert (book["out"] / "part" / f"{n}.ipynb").exists() and (book["out"] / "part" / f"{n}.log").exists()
     assert set(runner.read_runs(book["out"])) == set(runner.read_runs(sequential_book["out"])) == {"part/a", "part/b"}
+
+
+def test_notebooks_sharing_the_cpu_get_a_core_each_and_are_not_held_to_their_budgets(book, tmp_path):
+    outcomes, _ = _run(book, jobs=2, devices=["cpu", "cpu"])
+    assert [o.status for o in outcomes] == ["ok", "ok"] and [o.jobs for o in outcomes] == [2, 2]
+    cores = __import__("os").cpu_count() or 1
+    assert {_metrics(book, n)["threads"] for n in ("a", "b")} == {str(max(1, cores // 2))}
+    assert {_metrics(book, n)["cuda_visible_devices"] for n in ("a", "b")} == {""}  # the CPU, even beside a GPU
+    runs = runner.read_runs(book["out"])
+    assert {r["jobs"] for r in runs.values()} == {2}
+    table = runner.format_table([dataclasses.replace(o, budget=0.001) for o in outcomes], wall_seconds=61.0)
+    assert "OVER" not in table and table.count(runner.SHARED) == 3  # two rows and the total
+    assert "wall clock: 1.0 min" in table
+    alone, _ = _run({**book, "out": tmp_path / "alone", "res": tmp_path / "alone-res"})
+    table = runner.format_table([dataclasses.replace(o, budget=0.001) for o in alone])
+    assert table.count("OVER") == 3 and runner.SHARED not in table  # a notebook run alone is held to its budget
+
+
+def test_parallel_slots_start_the_longest_chain_first(monkeypatch):
+    budgets = {"short": 60.0, "producer": 100.0, "consumer": 300.0, "long": 350.0}
+    monkeypatch.setattr(runner, "budget_seconds",
+                        lambda name, profile, dry=False: budgets[name] if profile == "smoke" else None)
+    tasks = [dispatch.Task("short", frozenset(), {}), dispatch.Task("producer", frozenset(), {}),
+             dispatch.Task("consumer", frozenset({"producer"}), {}), dispatch.Task("long", frozenset(), {})]
+    # the producer's chain (100 + 300 s) outranks the longest single notebook (350 s)
+    assert [t.name for t in runner.longest_first(tasks, "smoke")] == ["producer", "long", "consumer", "short"]
+    # no budgets (the paper profile): the run order
+    assert [t.name for t in runner.longest_first(tasks, "paper")] == ["short", "producer", "consumer", "long"]
 
 
 # ------------------------------------------------------------------------------------------- the scheduler

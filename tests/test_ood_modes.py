@@ -68,14 +68,53 @@ def test_msp_loss_is_the_cross_entropy_to_the_predicted_class():
     assert float(msp_loss(torch.zeros(1, 10))) == pytest.approx(np.log(10))  # its largest value: log C
 
 
-def test_convergence_reads_the_last_epoch_drop_of_every_mode():
+def _plateau_table(whole_before, whole_last, steps_before=(0.31, 0.31), steps_last=(0.30, 0.32)):
     import pandas as pd
 
-    table = pd.DataFrame({"InD train loss": [0.30, 0.31], "train loss, epoch before": [0.305, 0.312]})
-    assert convergence(table, 0.02)[0]
-    still = table.assign(**{"train loss, epoch before": [0.305, 0.40]})  # mode 2 dropped 22 % in its last epoch
+    return pd.DataFrame({"InD train loss": whole_last, "train loss, window before": whole_before,
+                         "window epochs": ["36→40"] * len(whole_last), "step loss, last epoch": steps_last,
+                         "step loss, epoch before": steps_before})
+
+
+def test_convergence_reads_the_whole_training_set_over_the_last_window_of_every_mode():
+    table = _plateau_table([0.305, 0.312], [0.30, 0.31])
+    converged, detail = convergence(table, 0.02)
+    assert converged and "36→40" in detail and "+3.23%" in detail  # the step losses, the former rule, are shown
+    still = _plateau_table([0.305, 0.40], [0.30, 0.31])  # mode 2's whole training loss fell 22 % over the window
     converged, detail = convergence(still, 0.02)
     assert not converged and "mode 2" in detail
+    # a run of one epoch has one measurement: it cannot show a plateau
+    assert not convergence(_plateau_table([float("nan")] * 2, [0.3, 0.3]), 0.02)[0]
+
+
+def test_the_plateau_is_measured_after_the_last_tenth_of_the_epochs():
+    from reprobook.ood.classifier import plateau_epochs
+
+    assert plateau_epochs(40, 0.1) == [36, 40] and plateau_epochs(100, 0.1) == [90, 100]
+    assert plateau_epochs(5, 0.1) == [4, 5] and plateau_epochs(1, 0.1) == [1]
+
+
+def test_a_short_schedule_fails_the_convergence_rule():
+    """The rule can fail: three epochs of the smoke classifier's schedule on a small training set are still
+    lowering its whole training set's loss by far more than the tolerance."""
+    from types import SimpleNamespace
+
+    from reprobook.ood.modes import classifier_convergence
+    from reprobook.training import fit
+
+    torch.manual_seed(0)
+    x = torch.randn(256, 1, 8, 8)
+    y = (x.mean(dim=(1, 2, 3)) > 0).long()
+    data = torch.utils.data.TensorDataset(x, y)
+    loader = torch.utils.data.DataLoader(data, batch_size=64, shuffle=True)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    history = fit(model, optimizer, loader, epochs=3, device="cpu", progress=False,
+                  scheduler=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=3),
+                  eval_loader=torch.utils.data.DataLoader(data, batch_size=256), eval_epochs=[2, 3])
+    assert history.eval_epochs == [2, 3] and len(history.eval_loss) == 2 and len(history.train_loss) == 3
+    converged, detail = classifier_convergence([SimpleNamespace(history=history)], 0.02)
+    assert not converged and "2→3" in detail
 
 
 # -- the landscape ------------------------------------------------------------------------------------------------------

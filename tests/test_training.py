@@ -200,7 +200,8 @@ def test_train_or_load_retrains_over_a_damaged_checkpoint(tmp_path):
 
 
 def test_history_round_trips_through_a_dict():
-    h = History(train_loss=[1.0], train_acc=[0.5], epoch_seconds=[0.2], total_seconds=0.3)
+    h = History(train_loss=[1.0], train_acc=[0.5], epoch_seconds=[0.2], total_seconds=0.3, eval_loss=[0.9],
+                eval_epochs=[1])
     assert History.from_dict(json.loads(json.dumps(h.to_dict()))) == h
     assert History.from_dict({"train_loss": [1.0]}).total_seconds == 0.0  # older dicts load
 

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from . import claims
+from . import claims, runner
 from .paths import executed_dir, project_root
 from .profiles import PROFILES, budget_seconds
 from .results import checkpoints_of, load_results
@@ -240,15 +240,19 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
         cold = run.get("cold", {}).get(profile)
         total += seconds
         budget_total += budget or 0.0
-        within = budget_note(seconds, budget)
+        # a run that shared the CPU cores with other notebooks is not held to the budget of a chapter run alone
+        within = runner.SHARED if run.get("jobs", 1) > 1 else budget_note(seconds, budget)
         # a line may break after the part ("alignment/" ‹break› "baichuan_alignment"): the table fits the page
         run_rows.append([name.replace("/", "/<wbr>"), "{bdg-info}`tiny`" if profile == "tiny" else profile, f"{seconds:.1f}",
                          f"{budget:.0f} ({within})" if budget is not None else "-",
-                         f"{cold['seconds']:.1f}" if cold else "-", note or run.get("status", "")])
+                         (f"{cold['seconds']:.1f}" + (f" ({runner.SHARED})" if cold.get("jobs", 1) > 1 else ""))
+                         if cold else "-", note or run.get("status", "")])
     if run_rows:
         parts.append("Seconds of the last run of each notebook and its chapter's budget in that profile "
                      "(wall clock with a cold cache on a 2-core CPU); *cold* is the last run that trained its "
-                     "models instead of loading them from the checkpoint cache.")
+                     "models instead of loading them from the checkpoint cache; *shared*: the notebook ran beside "
+                     "another on a share of the cores (`make book` runs two at once on a CPU), so its seconds "
+                     "are not held to the budget of a chapter run alone.")
         parts.append("")
         run_rows.append(["**total**", "", f"{total:.1f}", f"{budget_total:.0f}" if budget_total else "-", "", ""])
         parts.append(_table(["Notebook", "Profile", "Seconds", "Budget", "Cold s", "Note"], run_rows))

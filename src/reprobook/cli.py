@@ -3,7 +3,7 @@
     reprobook data list | fetch [NAME ...] [--profile tiny|smoke|paper] [--force] | verify [NAME ...]
                    | pack [NAME ...] [--out FILE] | unpack FILE
     reprobook run [NOTEBOOK ...] [--profile tiny|smoke|paper] [-p NAME VALUE ...] [--force] [--dry-run]
-                  [--set CHAPTER.FIELD VALUE ...] [--jobs N [--devices cuda:0,cuda:1]] [--executor local|slurm [--partition P]
+                  [--set CHAPTER.FIELD VALUE ...] [--jobs N|auto [--devices cuda:0,cuda:1|cpu]] [--executor local|slurm [--partition P]
                   [--gpus-per-job G] [--time-min T] [--mem-gb M] [--cpus-per-job C]] [--no-progress]
     reprobook build [--no-strict] [--allow-tiny] [--allow-dry-run]
     reprobook status [--dry-run]
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from .checks import ParameterError
 from .profiles import PROFILES
@@ -76,20 +77,26 @@ def _run(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.set)
     devices = [d.strip() for d in args.devices.split(",") if d.strip()] if args.devices else None
     slurm = None
+    jobs = dispatch.parse_jobs(args.jobs)
     if args.executor == "slurm":
-        if args.jobs != 1 or devices:
-            raise ParameterError("jobs", args.jobs, "1 with --executor slurm (each notebook is a job of its own; "
+        if jobs not in (1, "auto") or devices:
+            raise ParameterError("jobs", jobs, "1 with --executor slurm (each notebook is a job of its own; "
                                  "--gpus-per-job sets its GPUs)")
         slurm = dispatch.SlurmOptions(partition=args.partition, gpus_per_job=args.gpus_per_job,
                                       time_min=args.time_min, mem_gb=args.mem_gb, cpus_per_job=args.cpus_per_job)
+        jobs = 1
     else:
-        devices = dispatch.check_jobs(args.jobs, devices)
-    outcomes = runner.run(notebooks, params=params, force=args.force, timeout=args.timeout, jobs=args.jobs,
+        if jobs == "auto":
+            cpu = devices == [dispatch.CPU]
+            jobs = len(devices) if devices and not cpu else dispatch.auto_jobs([] if cpu else None)
+        devices = dispatch.check_jobs(jobs, devices)
+    start = time.perf_counter()
+    outcomes = runner.run(notebooks, params=params, force=args.force, timeout=args.timeout, jobs=jobs,
                           devices=devices, executor=args.executor, slurm=slurm,
-                          progress=not args.no_progress and args.jobs == 1, dry_run=args.dry_run,
+                          progress=not args.no_progress and jobs == 1, dry_run=args.dry_run,
                           overrides=overrides)
     print()
-    print(runner.format_table(outcomes))
+    print(runner.format_table(outcomes, wall_seconds=time.perf_counter() - start))
     failed = [o.notebook for o in outcomes if o.status == "failed"]
     if failed:
         print(f"\n{len(failed)} notebook(s) failed: {', '.join(failed)}; "
@@ -233,9 +240,11 @@ def parser() -> argparse.ArgumentParser:
                      help="a field of a chapter's configuration over the profile's (YAML value), repeatable; "
                      "e.g. --set rwp.n_seeds 12")
     run.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: none)")
-    run.add_argument("--jobs", type=int, default=1,
-                     help="notebooks at once, one GPU each (default 1; more needs a GPU per job)")
-    run.add_argument("--devices", default=None, help="the GPUs to share out, e.g. cuda:0,cuda:1 (default: all)")
+    run.add_argument("--jobs", default="1",
+                     help="notebooks at once: one GPU each, or a share of the CPU cores each on a machine without "
+                     "a GPU; auto: one per GPU, else 2 sharing the cores (make book); default 1")
+    run.add_argument("--devices", default=None, help="the GPUs to share out, e.g. cuda:0,cuda:1 (default: all), "
+                     "or cpu: the notebooks share the CPU cores")
     run.add_argument("--executor", default="local", choices=("local", "slurm"),
                      help="local: this machine; slurm: one Slurm job per notebook (submitit)")
     run.add_argument("--partition", default=None, help="Slurm partition (default: the cluster's)")

@@ -1,11 +1,12 @@
 """Batch execution of the chapters with papermill.
 
-``reprobook run`` executes notebooks one after another (never two at once on a CPU: two torch
-processes on the same cores slow each other down by an order of magnitude), producers of a shared
-artefact before the chapters that need it (:func:`reprobook.profiles.run_order`), injects parameters
+``reprobook run`` executes notebooks one after another, or several at once (``jobs``: one per GPU, or
+each with its share of the CPU cores, never more threads than cores: two torch processes that each take
+every core slow each other down by an order of magnitude), producers of a shared artefact before the
+chapters that need it (:func:`reprobook.profiles.run_order`), injects parameters
 into each notebook's cell tagged ``parameters``, and writes the executed copies under the
 executed-notebooks folder, each with a log (``<name>.log``: every cell's start, end and output, timed).
-On a machine with several GPUs, or on a Slurm cluster, :mod:`reprobook.dispatch` runs several at once.
+:mod:`reprobook.dispatch` shares out the GPUs or cores, or submits one Slurm job per notebook.
 
 Guarantees:
 
@@ -76,6 +77,9 @@ class RunOutcome:
     log: str = ""  # the run's log file
     dry_run: bool = False  # the profile's configuration with every loop capped (never evidence)
     overrides: dict[str, Any] = field(default_factory=dict)  # {chapter: {field: value}} over the profile's
+    # notebooks of the run that shared this machine's CPU cores at once (1: alone; then its seconds are the
+    # chapter's own, the ones its budget is about; more: each had a share of the cores beside the others)
+    jobs: int = 1
 
     @property
     def cold(self) -> bool:
@@ -432,6 +436,30 @@ def _needs(names: list[str]) -> dict[str, frozenset[str]]:
             for n, spec in specs.items()}
 
 
+def longest_first(tasks: list[Any], profile: str, dry_run: bool = False) -> list[Any]:
+    """``tasks`` ordered for parallel slots: the longest chain of budgets first (a notebook's budget plus the
+    longest chain of the notebooks that need it), ties in the run order. A notebook without a budget (the
+    paper profile) counts as its chain's length alone; :func:`reprobook.dispatch.dispatch` still starts
+    each only after the notebooks it needs."""
+    budget = {t.name: (budget_seconds(t.name, profile, dry=dry_run) or 0.0) if profile in PROFILES else 0.0
+              for t in tasks}
+    users: dict[str, list[str]] = {t.name: [] for t in tasks}
+    for t in tasks:
+        for need in t.needs:
+            if need in users:
+                users[need].append(t.name)
+    chain: dict[str, float] = {}
+
+    def length(name: str, seen: frozenset[str] = frozenset()) -> float:
+        if name not in chain:
+            after = [length(u, seen | {name}) for u in users[name] if u not in seen | {name}]
+            chain[name] = budget[name] + max(after, default=0.0)
+        return chain[name]
+
+    order = {t.name: i for i, t in enumerate(tasks)}
+    return sorted(tasks, key=lambda t: (-length(t.name), order[t.name]))
+
+
 def _cold_key(outcome: RunOutcome) -> str:
     """Where the record of runs keeps an outcome's last cold time: its profile, ``paper dry`` for a dry run."""
     return outcome.profile + (" dry" if outcome.dry_run else "")
@@ -446,7 +474,8 @@ def _record(out_dir: Path, outcome: RunOutcome) -> None:
     if outcome.status == "ok":
         cold = dict(previous.get("cold", {}))
         if outcome.cold:
-            cold[_cold_key(outcome)] = {"seconds": outcome.seconds, "finished_at": outcome.finished_at}
+            cold[_cold_key(outcome)] = {"seconds": outcome.seconds, "finished_at": outcome.finished_at,
+                                        "jobs": outcome.jobs}
         runs[name] = {**asdict(outcome), "cold": cold}
     elif name in runs:
         runs[name]["last_failure"] = {"finished_at": outcome.finished_at, "error": outcome.error}
@@ -504,6 +533,11 @@ def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, forc
             "notebook": nb, "params": params, "out_dir": out_dir, "res_dir": res_dir, "root": root,
             "timeout": timeout, "key": key, "dry_run": dry_run, "overrides": overrides}))
 
+    # notebooks sharing the CPU cores: a parallel local run on the CPU (GPU jobs and Slurm jobs each have their own)
+    shared = jobs if executor == "local" and jobs > 1 and dispatch.CPU in (devices or []) else 1
+    if executor == "local" and jobs > 1:  # the longest chains first, so that no long notebook starts last
+        tasks = longest_first(tasks, params["profile"], dry_run)
+
     def finished(task: dispatch.Task, handle: Any) -> None:
         try:
             outcome = handle.result()
@@ -512,6 +546,7 @@ def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, forc
                                  error=dispatch.job_error(exc), dry_run=dry_run, overrides=overrides,
                                  finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
         outcome.key = task.kwargs["key"] if outcome.status == "ok" else ""
+        outcome.jobs = shared
         echo(f"[{'ok' if outcome.status == 'ok' else 'FAIL':4}] {task.name}: {outcome.seconds:.1f} s"
              + (f" -- {outcome.error}" if outcome.error else ""))
         _record(out_dir, outcome)
@@ -582,37 +617,55 @@ def _book_goal(kind: str) -> float | None:
     return BOOK_GOAL_SECONDS.get(kind)
 
 
-def format_table(outcomes: list[RunOutcome], runs: dict[str, dict[str, Any]] | None = None) -> str:
+SHARED = "shared"  # the budget column of a notebook that shared the CPU cores with others (not checked)
+
+
+def format_table(outcomes: list[RunOutcome], runs: dict[str, dict[str, Any]] | None = None, *,
+                 wall_seconds: float | None = None) -> str:
     """The timing table printed after a run: one row per notebook, each checked against its chapter's
     budget, then the sums and the whole book's goal. With ``runs`` (the record of runs), a column gives
-    each notebook's last cold time in the profile of its last run (``reprobook status``)."""
+    each notebook's last cold time in the profile of its last run (``reprobook status``).
+
+    A notebook that shared the CPU cores with others (``--jobs`` > 1 without GPUs) reads ``shared``: its
+    seconds include its neighbours' load, and a chapter's budget is about the chapter run alone. The whole
+    book's goal is then held against ``wall_seconds`` (the run's wall clock), not the sum of the rows."""
     header = ["notebook", "status", "profile", "device", "seconds", "budget s", "within"]
     if runs is not None:
         header.append("last cold s")
     rows = []
     total = budget_total = 0.0
     profiles = set()
+    shared = max((o.jobs for o in outcomes if o.status != "skipped"), default=1)
     for o in outcomes:
         budget = _budget_of(o)
+        check = SHARED if o.jobs > 1 and budget is not None else (budget_note(o.seconds, budget) or "-")
         row = [o.notebook, o.status, _cold_key(o), o.device or "-", f"{o.seconds:.1f}",
-               f"{budget:.0f}" if budget is not None else "-",
-               (budget_note(o.seconds, budget) or "-") if o.status != "failed" else ""]
+               f"{budget:.0f}" if budget is not None else "-", check if o.status != "failed" else ""]
         if runs is not None:
             cold = runs.get(o.notebook, {}).get("cold", {}).get(_cold_key(o))
-            row.append(f"{cold['seconds']:.1f}" if cold else "-")
+            row.append((f"{cold['seconds']:.1f}" + (f" ({SHARED})" if cold.get("jobs", 1) > 1 else ""))
+                       if cold else "-")
         rows.append(row)
         total += o.seconds
         budget_total += budget or 0.0
         profiles.add(_cold_key(o))
     sum_row = ["total", "", "", "", f"{total:.1f}", f"{budget_total:.0f}" if budget_total else "-",
-               budget_note(total, budget_total or None) or "-"]
+               (SHARED if shared > 1 else budget_note(total, budget_total or None)) or "-"]
     if runs is not None:
         sum_row.append("")
     widths = [max(len(str(r[i])) for r in [header, *rows, sum_row]) for i in range(len(header))]
     line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
     lines = [line(header), line(["-" * w for w in widths]), *map(line, rows), line(["-" * w for w in widths]),
              line(sum_row)]
-    if len(profiles) == 1 and (goal := _book_goal(next(iter(profiles)))):
+    goal = _book_goal(next(iter(profiles))) if len(profiles) == 1 else None
+    if shared > 1:
+        lines.append(f"({shared} notebooks at once, each on a share of the CPU cores: a notebook's seconds include "
+                     "its neighbours' load, so they are not held to the chapter budgets, which are seconds of a "
+                     "chapter run alone on a 2-core CPU with a cold cache (reprobook run NOTEBOOK --force)"
+                     + (f"; the run's wall clock: {wall_seconds / 60:.1f} min" if wall_seconds is not None else "")
+                     + (f", {budget_note(wall_seconds, goal)} the whole book's goal of {goal / 60:.0f} min in the "
+                        f"{next(iter(profiles))} profile" if goal and wall_seconds is not None else "") + ")")
+    elif goal:
         lines.append(f"(budgets: seconds on a 2-core CPU with a cold cache; the whole book's goal in the "
                      f"{next(iter(profiles))} profile is {goal / 60:.0f} min; these notebooks: {total / 60:.1f} min, "
                      f"{budget_note(total, goal)})")

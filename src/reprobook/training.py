@@ -15,7 +15,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -95,7 +95,8 @@ class History:
 
     ``epoch_seconds`` is the wall time of each epoch's training steps (no evaluation);
     ``total_seconds`` is the wall time of the whole :func:`fit` call, evaluation included. The
-    ``eval_*`` lists stay empty without an ``eval_loader``.
+    ``eval_*`` lists stay empty without an ``eval_loader``; ``eval_epochs`` says after which epochs
+    (1-based) they were measured.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -104,6 +105,7 @@ class History:
     eval_acc: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
     total_seconds: float = 0.0
+    eval_epochs: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -111,8 +113,8 @@ class History:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "History":
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: (float(v) if k == "total_seconds" else [float(x) for x in v])
-                      for k, v in data.items() if k in names})
+        cast = {"total_seconds": float, "eval_epochs": lambda v: [int(x) for x in v]}
+        return cls(**{k: cast.get(k, lambda v: [float(x) for x in v])(v) for k, v in data.items() if k in names})
 
 
 
@@ -170,7 +172,8 @@ def make_accelerator(device: torch.device | str = "auto"):
 
 def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epochs: int, scheduler=None,
         device: torch.device | str = "auto", loss_fn: Callable | None = None, eval_loader=None,
-        progress: bool | None = None, desc: str = "", step_scheduler=None) -> History:
+        progress: bool | None = None, desc: str = "", step_scheduler=None,
+        eval_epochs: Iterable[int] | None = None) -> History:
     """Train ``model`` in place for ``epochs`` epochs with ``accelerate``; return the :class:`History`.
 
     The same code runs on a CPU, one GPU, or several GPUs under ``accelerate launch`` (then the loader
@@ -179,12 +182,15 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
     alike; the closure freezes BatchNorm running statistics whenever the optimiser says it is in a
     perturbed pass (``in_perturbed_pass``). The training loss and accuracy of a step are those of its
     clean (first) pass. ``scheduler`` (if any) steps once per epoch, ``step_scheduler`` (if any, e.g.
-    ARWP's σ schedule) once after every optimiser step. ``progress=None`` shows a tqdm
+    ARWP's σ schedule) once after every optimiser step. ``eval_loader`` (if any) is evaluated after
+    every epoch, or only after the epochs in ``eval_epochs`` (1-based). ``progress=None`` shows a tqdm
     bar unless the environment sets ``REPROBOOK_PROGRESS=0``.
     """
     from tqdm.auto import tqdm
 
     check_int("epochs", epochs, low=1)
+    if eval_epochs is not None:
+        eval_epochs = {check_int("eval_epochs", e, low=1, high=epochs) for e in eval_epochs}
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     progress = _default_progress() if progress is None else progress
     fit_start = time.perf_counter()
@@ -194,7 +200,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
     history = History()
     bar = tqdm(total=epochs * len(train_loader), desc=desc, disable=not progress or not accelerator.is_main_process,
                leave=False)
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         model.train()
         start = time.perf_counter()
         sums = torch.zeros(3, dtype=torch.float64, device=accelerator.device)  # loss·n, correct, n
@@ -225,10 +231,11 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
         history.train_acc.append(correct / count)
         if scheduler is not None:
             scheduler.step()
-        if eval_loader is not None:
+        if eval_loader is not None and (eval_epochs is None or epoch in eval_epochs):
             eval_loss, eval_acc = evaluate(model, eval_loader, accelerator.device, loss_fn)
             history.eval_loss.append(eval_loss)
             history.eval_acc.append(eval_acc)
+            history.eval_epochs.append(epoch)
         bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
     bar.close()
     history.total_seconds = time.perf_counter() - fit_start

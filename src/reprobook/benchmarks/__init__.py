@@ -37,6 +37,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
                        "as the training set grows (to 30,000 features in smoke, 60,000 in paper)"),
     "ddos-throughput": ("reprobook.benchmarks.ddos_throughput", "images per second: DDoS against a classifier detector"),
     "llm-throughput": ("reprobook.benchmarks.llm_throughput", "generated tokens per second by batch size, and scoring"),
+    "cpu-jobs": ("reprobook.benchmarks.cpu_jobs", "throughput of notebooks at once on a CPU: one process with "
+                 "every core against one process per core (a CNN training step, a language-model pass)"),
 }
 
 

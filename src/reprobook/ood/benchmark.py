@@ -178,7 +178,7 @@ def build_benchmark(cfg: OODConfig, *, device: str | torch.device = "auto", seed
         + ", ".join(f"{n} {len(d)}" for n, d in ood_sets.items()))
 
     clock = time.perf_counter()
-    model, info = train_classifier(cfg, train_ds, seed=seed, device=device, progress=progress)
+    model, info = train_classifier(cfg, train_ds, seed=seed, device=device, progress=progress, plain_ds=plain_train)
     timings["classifier_s"] = time.perf_counter() - clock
     say(f"classifier: {cfg.model} {'loaded from' if info['loaded'] else 'trained and saved to'} {info['path']}")
 

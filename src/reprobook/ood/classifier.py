@@ -28,7 +28,7 @@ from ..training import fit, seed_everything, train_or_load
 # the fields of an OODConfig that determine the trained classifier (its checkpoint's cache key, with the seed,
 # a fingerprint of the training images and one of the training code); the OoD sets and detectors do not
 TRAINING_FIELDS = ("in_dataset", "model", "model_kwargs", "n_train", "epochs", "batch_size", "lr", "momentum",
-                   "weight_decay", "augment")
+                   "weight_decay", "augment", "converged_window")
 # the modules whose source determines the trained weights
 TRAINING_CODE = ("reprobook.ood.classifier", "reprobook.training", "reprobook.models")
 
@@ -54,11 +54,21 @@ def training_config(cfg: Any, seed: int, data_fingerprint: str) -> dict[str, Any
             "data": data_fingerprint}
 
 
+def plateau_epochs(epochs: int, window: float) -> list[int]:
+    """The epochs after which the whole training set's loss is measured for the convergence check: the last
+    one and the one ``window`` of the epochs before it (at least one epoch before; only the last for a run of
+    one epoch, which cannot show a plateau)."""
+    back = max(1, round(window * epochs))
+    return sorted({max(1, epochs - back), epochs})
+
+
 def train_classifier(cfg: Any, train_ds: Dataset, *, seed: int, device: torch.device,
-                     progress: bool | None = None) -> tuple[nn.Module, dict[str, Any]]:
+                     progress: bool | None = None, plain_ds: Dataset | None = None
+                     ) -> tuple[nn.Module, dict[str, Any]]:
     """The in-distribution classifier of ``seed``: trained with SGD (momentum, weight decay, cosine learning
     rate) for ``cfg.epochs`` epochs, or loaded from the cache. Returns ``(model on device, eval mode;
-    train_or_load's info)``."""
+    train_or_load's info)``. Its history holds the loss of the whole training set (``plain_ds``: its images
+    without augmentation, default ``train_ds``; eval mode) after the epochs of :func:`plateau_epochs`."""
     from ..sharpness.experiment import data_fingerprint
 
     check_type("device", device, torch.device, "a torch.device (reprobook.training.resolve_device)")
@@ -73,8 +83,11 @@ def train_classifier(cfg: Any, train_ds: Dataset, *, seed: int, device: torch.de
         workers = 0 if device.type == "cpu" else 4
         loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=generator,
                             num_workers=workers, pin_memory=device.type == "cuda")
+        whole = DataLoader(plain_ds if plain_ds is not None else train_ds, batch_size=512, shuffle=False,
+                           num_workers=0)
         history = fit(model, optimizer, loader, epochs=cfg.epochs, scheduler=scheduler, device=device,
-                      progress=progress, desc=f"{cfg.model} on {cfg.in_dataset}, seed {seed}")
+                      progress=progress, desc=f"{cfg.model} on {cfg.in_dataset}, seed {seed}", eval_loader=whole,
+                      eval_epochs=plateau_epochs(cfg.epochs, cfg.converged_window))
         return model, history
 
     state, info = train_or_load(config, train, name=f"ood-{cfg.in_dataset}-{cfg.model}", code=TRAINING_CODE)
@@ -83,4 +96,4 @@ def train_classifier(cfg: Any, train_ds: Dataset, *, seed: int, device: torch.de
     return channels_last(model.to(device)).eval(), info
 
 
-__all__ = ["TRAINING_CODE", "TRAINING_FIELDS", "channels_last", "train_classifier", "training_config"]
+__all__ = ["TRAINING_CODE", "TRAINING_FIELDS", "channels_last", "plateau_epochs", "train_classifier", "training_config"]

@@ -241,20 +241,31 @@ def msp_loss(logits: Tensor) -> Tensor:
     return -logits.double().log_softmax(dim=1).max(dim=1).values
 
 
+def _plateau_row(history: Any) -> dict[str, float]:
+    """The convergence measures of one training history: the whole training set's loss (eval mode) at the two
+    epochs of :func:`reprobook.ood.classifier.plateau_epochs`, and the epoch means of the training steps' losses
+    over the last two epochs (the rule of the run of 2026-12-04, shown beside it)."""
+    steps = history.train_loss if history else []
+    whole = history.eval_loss if history else []
+    epochs = history.eval_epochs if history else []
+    return {"InD train loss": whole[-1] if whole else float("nan"),
+            "train loss, window before": whole[-2] if len(whole) > 1 else float("nan"),
+            "window epochs": f"{epochs[-2]}→{epochs[-1]}" if len(epochs) > 1 else "",
+            "step loss, last epoch": steps[-1] if steps else float("nan"),
+            "step loss, epoch before": steps[-2] if len(steps) > 1 else float("nan")}
+
+
 def mode_losses(modes: ModeSet) -> Any:
-    """One row per mode: InD test accuracy and cross-entropy (all InD test samples), the last two epochs'
-    training losses, and the mean MSP loss (:func:`msp_loss`) on every OoD set (its scored samples)."""
+    """One row per mode: InD test accuracy and cross-entropy (all InD test samples), the convergence measures
+    (:func:`_plateau_row`), and the mean MSP loss (:func:`msp_loss`) on every OoD set (its scored samples)."""
     import pandas as pd
 
     rows = []
     for k, mode in enumerate(modes.modes):
         test = mode.benchmark.test
-        history = mode.benchmark.history.train_loss if mode.benchmark.history else []
         row = {"mode": k + 1, "seed": mode.seed, "InD test accuracy": test.accuracy(),
                "InD test loss": float(nn.functional.cross_entropy(test.logits, test.labels)),
-               "InD train loss": history[-1] if history else float("nan"),
-               "train loss, epoch before": history[-2] if len(history) > 1 else float("nan"),
-               "loaded": mode.benchmark.loaded}
+               **_plateau_row(mode.benchmark.history), "loaded": mode.benchmark.loaded}
         for name in modes.ood_sets:
             row[f"OoD loss {name}"] = float(msp_loss(modes.outputs(k, name).logits).mean())
         rows.append(row)
@@ -262,28 +273,29 @@ def mode_losses(modes: ModeSet) -> Any:
 
 
 def convergence(table: Any, tolerance: float) -> tuple[bool, str]:
-    """Whether every mode trained to a plateau: its last epoch lowered the training loss by less than
-    ``tolerance`` of the loss of the epoch before. Returns ``(converged, detail)``."""
-    last, before = table["InD train loss"].to_numpy(), table["train loss, epoch before"].to_numpy()
-    if np.isnan(before).any():
-        return False, "a mode has fewer than two epochs of training history"
+    """Whether every mode trained to a plateau: the loss of its whole training set (eval mode) fell by less than
+    ``tolerance`` of its value over the last window of epochs (``window epochs``; see
+    :func:`reprobook.ood.classifier.plateau_epochs`). Returns ``(converged, detail)``; the detail also gives the
+    epoch means of the training steps' losses over the last epoch, the rule before this one."""
+    last, before = table["InD train loss"].to_numpy(float), table["train loss, window before"].to_numpy(float)
+    if np.isnan(before).any() or np.isnan(last).any():
+        return False, "a mode has fewer than two measurements of its training set's loss (one epoch of training)"
     change = (before - last) / before
     worst = int(np.argmax(change))
+    window = table["window epochs"].iloc[worst]
+    steps = ((table["step loss, epoch before"] - table["step loss, last epoch"])
+             / table["step loss, epoch before"]).to_numpy(float)
     return bool((change < tolerance).all()), (
-        f"relative drop of the training loss over the last epoch: at most {change.max():.2%} (mode {worst + 1}), "
-        f"tolerance {tolerance:.0%}")
+        f"relative drop of the whole training set's loss over epochs {window}: at most {change.max():.2%} (mode "
+        f"{worst + 1}), tolerance {tolerance:.0%}; the epoch mean of the training steps' loss moved by "
+        f"{np.nanmin(steps):+.2%} to {np.nanmax(steps):+.2%} over the last epoch")
 
 
 def classifier_convergence(benchmarks: Sequence[OODBenchmark], tolerance: float) -> tuple[bool, str]:
     """:func:`convergence` of the classifiers of ``benchmarks`` (their training histories, trained or loaded)."""
     import pandas as pd
 
-    rows = []
-    for b in benchmarks:
-        history = b.history.train_loss if b.history else []
-        rows.append({"InD train loss": history[-1] if history else float("nan"),
-                     "train loss, epoch before": history[-2] if len(history) > 1 else float("nan")})
-    return convergence(pd.DataFrame(rows), tolerance)
+    return convergence(pd.DataFrame([_plateau_row(b.history) for b in benchmarks]), tolerance)
 
 
 def disagreement(modes: ModeSet) -> float:
