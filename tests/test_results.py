@@ -22,6 +22,7 @@ def test_record_round_trip(tmp_path):
     assert saved["claims"][0]["verdict"] == "contradicted" and saved["claims"][0]["power"] is not None
     assert saved["provenance"]["device"].startswith("cpu")
     assert saved["provenance"]["libraries"]["torch"]
+    assert saved["provenance"]["threads"] == __import__("torch").get_num_threads()
     assert "train" in saved["timings"]
     assert [r["chapter"] for r in load_results(tmp_path)] == ["demo"]
 

@@ -188,9 +188,19 @@ def provenance(device: Any = "cpu") -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "device": device_name(device),
+        # torch's threads: results can differ in their last digits between thread counts (the order of sums)
+        "threads": _torch_threads(),
         "libraries": _library_versions(),
         "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _torch_threads() -> int | None:
+    try:
+        import torch
+    except ImportError:  # the package's result files never need torch itself
+        return None
+    return torch.get_num_threads()
 
 
 def _in_ipython() -> bool:

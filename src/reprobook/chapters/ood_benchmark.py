@@ -34,7 +34,12 @@ class OODConfig(ChapterConfig):
     # Declared after the run of 2026-12-04, whose rule (the epoch mean of the training steps' loss over the last
     # epoch: −0.7 % to +3.2 % between modes) mixed the weights of a whole epoch with training-mode batch statistics;
     # this one measures the network itself at two points (the former measure is still shown beside it). Measured
-    # before the next run: seed 6's whole training loss fell 4.26 % over epochs 36→40 (its step loss 3.19 %)
+    # before the next run: seed 6's whole training loss fell 4.26 % over epochs 36→40 (its step loss 3.19 %).
+    # That run (one thread each, 2026-12-05): 1.8–5.8 % over the ten modes, so no verdict. A pilot on seed 9
+    # (two threads) found the drop over the last tenth no smaller on longer schedules: 3.5 % (4,000 images × 40
+    # epochs), 2.5 % (2,000 × 80), 4.7 % (4,000 × 80), 3.0 % (8,000 × 40). Under a cosine schedule the last
+    # tenth of the epochs still lowers the loss by a few per cent: this tolerance may be out of reach at any
+    # affordable scale, which would decide the Part II claims before their data (issue 22 decides the rule)
     converged_tolerance: float = 0.02
     converged_window: float = 0.1
 
