@@ -10,9 +10,10 @@ finished, on one of a fixed set of *slots*:
 * ``--jobs N`` on a machine without a GPU (or ``--devices cpu``): N worker processes on the CPU, each
   notebook's threads an equal share of the cores (never more threads than cores). On the book's 2-core
   CPU two one-thread notebooks get through more work than one two-thread notebook: two one-thread
-  processes side by side do 1.72 times the small CNN's training steps and 1.30 times the Gemma-3-270M
+  processes side by side do 1.36 times the small CNN's training steps and 1.25 times the Gemma-3-270M
   scoring passes of one process with both cores (``reprobook bench cpu-jobs``, kept in
-  ``book/measurements/cpu-jobs-cpu-amd-epyc-2-cores.json``);
+  ``book/measurements/cpu-jobs-cpu-amd-epyc-2-cores.json``; an earlier run: 1.72 and 1.30), and the cold
+  smoke book took 34.0 minutes two at a time against 47.8 one at a time;
 * ``--jobs auto`` (what ``make book`` asks for): one job per GPU, or :data:`CPU_JOBS` on a machine without
   one (:func:`auto_jobs`);
 * ``--executor slurm``: every notebook a Slurm job submitted through submitit (partition, GPUs,
