@@ -1,6 +1,7 @@
 """Seeding, devices, the accelerate training loop with every optimiser, and train-or-load."""
 
 import json
+import time
 
 import pytest
 import torch
@@ -231,3 +232,25 @@ def test_a_multi_process_launch_trains_its_own_checkpoints(tmp_path, monkeypatch
     assert not launched["loaded"] and launched["path"] != single["path"] and launched["config"]["world_size"] == 4
     monkeypatch.setenv("WORLD_SIZE", "1")
     assert train_or_load({"w": 1}, lambda: nn.Linear(1, 1), name="launch", cache=tmp_path)[1]["loaded"]
+
+
+def test_two_processes_that_need_one_checkpoint_train_it_once(tmp_path):
+    """A notebook run beside another that needs the same checkpoint waits for it and loads it."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        infos = pool.starmap(_train_slowly, [(str(tmp_path), i) for i in range(2)])
+    assert sorted(loaded for loaded, _ in infos) == [False, True]
+    assert len({value for _, value in infos}) == 1  # the second got the first one's weights
+    assert len(list((tmp_path / "checkpoints").glob("*.pt"))) == 1
+
+
+def _train_slowly(cache: str, _worker: int) -> tuple[bool, float]:
+    def train():
+        time.sleep(1.0)
+        layer = nn.Linear(1, 1)
+        return layer
+
+    state, info = train_or_load({"shared": 1}, train, name="shared", cache=cache)
+    return info["loaded"], float(state["weight"].sum())

@@ -16,8 +16,11 @@ whose checkpoints and cached predictions are its own.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 from pathlib import Path
+from typing import Iterator
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -69,3 +72,17 @@ def scratch_cache(name: str, base: Path | None = None) -> Path:
         if not link.is_symlink() and not link.exists():
             link.symlink_to(Path("..") / ".." / shared, target_is_directory=True)
     return folder
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on the file ``path`` (made if missing), held for the ``with`` block: two processes
+    that would write the same thing (convert a model, train a checkpoint) do it one after the other, and
+    the second finds it done."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -7,6 +7,7 @@ optimisers and the two-pass ones (SAM, RWP) alike, through ``optimizer.step(clos
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 
 from .checks import ParameterError, check_device, check_int, check_optional_int, check_seed, check_type
-from .paths import cache_dir
+from .paths import cache_dir, exclusive_lock
 from .results import atomic_write, note_checkpoint
 from .sharpness.bn import frozen_bn_stats
 
@@ -337,6 +338,15 @@ def train_or_load(config: dict[str, Any], train_fn: Callable[[], Any], *, name: 
     if world_size > 1:  # trained under a multi-process launch: each process had its own batch, a different run
         config = {**config, "world_size": world_size}
     path = checkpoint_path(config, name, cache)
+    # two notebooks run at once that need the same checkpoint: the second waits for the first and loads it
+    # (not under a multi-process launch, whose processes must train together)
+    lock = exclusive_lock(path.with_name(path.name + ".lock")) if world_size == 1 else contextlib.nullcontext()
+    with lock:
+        return _train_or_load_locked(path, config, train_fn)
+
+
+def _train_or_load_locked(path: Path, config: dict[str, Any], train_fn: Callable[[], Any]
+                          ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     saved = _read_checkpoint(path, config)
     if saved is not None:
         history = None if saved["history"] is None else History.from_dict(saved["history"])

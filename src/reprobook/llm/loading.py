@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..checks import ParameterError, check_int, check_seed, check_str
-from ..paths import cache_dir
+from ..paths import cache_dir, exclusive_lock
 
 
 @dataclass(frozen=True)
@@ -205,17 +205,7 @@ def quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``path`` (a file beside the folder being written), so that two processes
-    converting the same model do it once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+_lock = exclusive_lock  # two processes converting the same model do it once
 
 
 def _spec(name: str) -> ModelSpec:
