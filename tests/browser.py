@@ -118,10 +118,11 @@ class Browser:
 def jupyterlab(root: Path, log: Path):
     """The JupyterLab server of ``make lab`` (:func:`reprobook.lab.lab_command`) on ``root/notebooks``; yields its URL
     and token. The app is exposed to the page (``window.jupyterapp``) so that a test can run its commands."""
-    from reprobook.lab import lab_command
+    from reprobook.lab import install_settings, lab_command
     from reprobook.runner import ensure_kernel
 
     ensure_kernel()
+    install_settings()  # as make lab does
     port, token = free_port(), "reprobook-test"
     command = lab_command(root, port=port, token=token, browser=False, extra=["--LabApp.expose_app_in_browser=True"])
     # the notebooks it runs write their results beside the log, never into the project's results/

@@ -210,7 +210,8 @@ class _DryBook:
     PARTS: tuple[str, ...] = ()
 
     @pytest.fixture(scope="class")
-    def dry_book(self, request, tmp_path_factory):
+    @classmethod
+    def dry_book(cls, request, tmp_path_factory):
         base = tmp_path_factory.mktemp("dry-book")
         out, res = base / "executed", base / "results"
         lines: list[str] = []

@@ -1,6 +1,7 @@
 """One prose for JupyterLab and the book: the conversion both ways, the sources' text copies, and
 JupyterLab itself in headless Chromium (MyST rendered, glued numbers shown)."""
 
+import json
 import os
 import re
 import shutil
@@ -154,6 +155,35 @@ def test_lab_command_opens_the_notebooks_folder():
     command = lab.lab_command(ROOT, port=8890, token="t", browser=False)
     assert command[1] == "lab" and f"--ServerApp.root_dir={ROOT / 'notebooks'}" in command
     assert "--ServerApp.port=8890" in command and "--no-browser" in command
+
+
+def test_the_lab_settings_are_merged_into_the_environments_overrides(tmp_path):
+    path = lab.overrides_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    plugin = "@jupyterlab/apputils-extension:notification"
+    path.write_text(json.dumps({"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
+                                plugin: {"doNotDisturbMode": True}}))
+    assert lab.install_settings(tmp_path) == path
+    merged = json.loads(path.read_text())
+    assert merged["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}  # a reader's own kept
+    assert merged[plugin] == {"doNotDisturbMode": True, "fetchNews": "false", "checkForUpdates": False}
+    lab.install_settings(tmp_path)
+    assert json.loads(path.read_text()) == merged  # idempotent
+
+
+def test_jupyterlab_of_make_lab_does_not_ask_to_fetch_news(tmp_path):
+    """The server make lab starts serves the overridden settings (no "fetch Jupyter news?" prompt)."""
+    import urllib.request
+
+    (tmp_path / "project" / "notebooks").mkdir(parents=True)
+    with jupyterlab(tmp_path / "project", tmp_path / "lab.log") as (base, token):
+        url = f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={token}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            served = json.loads(response.read())
+    # overrides become the defaults of the plugin's schema; a reader's own settings (none here) would win
+    defaults = {name: p.get("default") for name, p in served["schema"]["properties"].items()}
+    composite = {**defaults, **served.get("settings", {})}
+    assert composite["fetchNews"] == "false" and composite["checkForUpdates"] is False
 
 
 # ------------------------------------------------------------------------------------------- in a browser

@@ -166,6 +166,7 @@ def _lab(args: argparse.Namespace) -> int:
     from .runner import ensure_kernel
 
     ensure_kernel()
+    lab.install_settings()
     command = lab.lab_command(project_root(), port=args.port, browser=not args.no_browser)
     os.execv(command[0], command)
     return 0  # not reached

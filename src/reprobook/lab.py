@@ -307,6 +307,33 @@ def sync(notebooks: Iterable[Path], *, check: bool = False) -> list[str]:
 # ----------------------------------------------------------------------------------------------
 
 
+# JupyterLab settings the project's environment overrides: no "fetch Jupyter news?" prompt on a reader's first
+# start (JupyterLab asks by default, then fetches from a website) and no check for newer JupyterLab versions
+# (the environment is pinned); a reader can still change both in Settings
+LAB_SETTINGS: dict[str, dict[str, Any]] = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def overrides_path(prefix: Path | None = None) -> Path:
+    """JupyterLab's settings overrides of the environment at ``prefix`` (default: this interpreter's)."""
+    return Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+
+
+def install_settings(prefix: Path | None = None) -> Path:
+    """Merge :data:`LAB_SETTINGS` into the environment's ``overrides.json`` (other plugins' overrides and
+    other settings of the same plugins are kept); ``make lab`` does it before it starts JupyterLab."""
+    import json
+
+    path = overrides_path(prefix)
+    current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    merged = {**current, **{plugin: {**current.get(plugin, {}), **values} for plugin, values in LAB_SETTINGS.items()}}
+    if merged != current:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def lab_command(root: Path, *, port: int | None = None, token: str | None = None, browser: bool = True,
                 extra: Iterable[str] = ()) -> list[str]:
     """The ``jupyter lab`` command of ``make lab``: the notebooks folder, the project's kernel, MyST.
