@@ -106,7 +106,7 @@ def check_jobs(jobs: Any, devices: Iterable[str] | None = None, available: list[
         if jobs > cores:
             raise ParameterError("jobs", jobs, f"at most {cores} on this CPU (a core for each notebook; "
                                  "a machine with GPUs runs one notebook per GPU)")
-        return [CPU] * jobs if jobs > 1 else [CPU]
+        return [CPU] * jobs
     if devices is None:
         devices = list(available)
     else:

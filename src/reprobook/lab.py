@@ -32,6 +32,7 @@ extension keeps the two in step on every save, and checked by the test suite.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -323,8 +324,6 @@ def overrides_path(prefix: Path | None = None) -> Path:
 def install_settings(prefix: Path | None = None) -> Path:
     """Merge :data:`LAB_SETTINGS` into the environment's ``overrides.json`` (other plugins' overrides and
     other settings of the same plugins are kept); ``make lab`` does it before it starts JupyterLab."""
-    import json
-
     path = overrides_path(prefix)
     current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     merged = {**current, **{plugin: {**current.get(plugin, {}), **values} for plugin, values in LAB_SETTINGS.items()}}

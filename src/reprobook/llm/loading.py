@@ -205,9 +205,6 @@ def quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-_lock = exclusive_lock  # two processes converting the same model do it once
-
-
 def _spec(name: str) -> ModelSpec:
     if name not in MODELS:
         raise ParameterError("name", name, "a registry model (" + ", ".join(map(repr, MODELS))
@@ -437,7 +434,7 @@ def ensure_converted(name: str) -> Path:
     if (target / "config.json").is_file():
         _note(True)
         return target
-    with _lock(target.with_name(target.name + ".lock")):
+    with exclusive_lock(target.with_name(target.name + ".lock")):  # two processes convert it once
         if (target / "config.json").is_file():  # another process converted it meanwhile
             _note(True)
             return target
@@ -488,7 +485,7 @@ def _saved_tokenizer_dir(name: str) -> Path:
     if (target / "config.json").is_file():
         return target
     spec = _spec(name)
-    with _lock(target.with_name(target.name + ".lock")):
+    with exclusive_lock(target.with_name(target.name + ".lock")):  # two processes convert it once
         if (target / "config.json").is_file():
             return target
         gguf = _gguf_path(spec)
