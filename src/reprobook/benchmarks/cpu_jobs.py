@@ -32,15 +32,14 @@ import pandas as pd
 from ..checks import check_choices
 from . import check_count
 
-SIZES: dict[str, dict[str, Any]] = {
-    "tiny": dict(workloads=("cnn step", "lm pass"), batch_size=16, model="tiny", lm_tokens=32, jobs=2, warmup=1,
-                 repeats=3),
-    "smoke": dict(workloads=("cnn step", "lm pass"), batch_size=128, model="gemma-3-270m", lm_tokens=420, jobs=2,
-                  warmup=3, repeats=20),
-    "paper": dict(workloads=("cnn step", "lm pass"), batch_size=128, model="gemma-3-270m", lm_tokens=420, jobs=2,
-                  warmup=3, repeats=40),
-}
 WORKLOADS = ("cnn step", "lm pass")
+SIZES: dict[str, dict[str, Any]] = {
+    "tiny": dict(workloads=WORKLOADS, batch_size=16, model="tiny", lm_tokens=32, jobs=2, warmup=1, repeats=3),
+    "smoke": dict(workloads=WORKLOADS, batch_size=128, model="gemma-3-270m", lm_tokens=420, jobs=2, warmup=3,
+                  repeats=20),
+    "paper": dict(workloads=WORKLOADS, batch_size=128, model="gemma-3-270m", lm_tokens=420, jobs=2, warmup=3,
+                  repeats=40),
+}
 
 
 def _unit(workload: str, batch_size: int, model: str, lm_tokens: int):
@@ -49,9 +48,10 @@ def _unit(workload: str, batch_size: int, model: str, lm_tokens: int):
 
     torch.manual_seed(0)
     if workload == "cnn step":
+        from ..chapters.ood_benchmark import SMOKE  # the Part II classifier, the same network as Part I's smoke
         from ..models import build_model
 
-        net = build_model("small_cnn", in_channels=1, num_classes=10, width=16, downsample="stride")
+        net = build_model(SMOKE["model"], **SMOKE["model_kwargs"])
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
         x, y = torch.randn(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,))
 
@@ -121,11 +121,11 @@ def measure(device: Any, profile: str, **overrides: Any) -> tuple[pd.DataFrame, 
     jobs = min(settings["jobs"], cores)
     threads_before = torch.get_num_threads()
     rows = []
+    share = max(1, cores // jobs)
     for workload in workloads:
         ways = [("1 process, every core", 1, cores, [_time_units(workload, cores, settings)]),
                 ("1 process, 1 thread", 1, 1, [_time_units(workload, 1, settings)]),
-                (f"{jobs} processes side by side", jobs, max(1, cores // jobs),
-                 side_by_side(workload, jobs, max(1, cores // jobs), settings))]
+                (f"{jobs} processes side by side", jobs, share, side_by_side(workload, jobs, share, settings))]
         base = None
         for way, processes, threads, seconds in ways:
             per_unit = [statistics.median(s) for s in seconds]
