@@ -4,17 +4,23 @@ claim tests end to end, on the tiny arrays of tests/test_ood_benchmark.py."""
 import numpy as np
 import pytest
 import torch
-from test_ood_benchmark import fake_registry  # noqa: F401  (a fixture: tiny offline arrays)
 
 from reprobook import claims, profiles
 from reprobook.chapters.mode_ensemble import claim_specs
 from reprobook.models import SmallCNN
 from reprobook.ood import ensemble as ens
 from reprobook.ood import ensemble_claims as tests_of
-from reprobook.ood.landscape import (combine_states, filter_normalized_direction, mode_segment, mode_slices,
-                                     segment_alphas, slice_depths)
+from reprobook.ood.landscape import (
+    combine_states,
+    filter_normalized_direction,
+    mode_segment,
+    mode_slices,
+    segment_alphas,
+    slice_depths,
+)
 from reprobook.ood.modes import build_modes, convergence, describe_modes, mode_seeds, msp_loss, run_scale, scoring_index
 from reprobook.profiles import ParameterError
+from test_ood_benchmark import fake_registry  # noqa: F401  (a fixture: tiny offline arrays)
 
 
 def _cfg(**overrides):
@@ -68,23 +74,39 @@ def test_msp_loss_is_the_cross_entropy_to_the_predicted_class():
     assert float(msp_loss(torch.zeros(1, 10))) == pytest.approx(np.log(10))  # its largest value: log C
 
 
-def _plateau_table(whole_before, whole_last, steps_before=(0.31, 0.31), steps_last=(0.30, 0.32)):
+def _plateau_table(whole_before, whole_last, steps_before=None, steps_last=None):
     import pandas as pd
 
+    n = len(whole_last)
     return pd.DataFrame({"InD train loss": whole_last, "train loss, window before": whole_before,
-                         "window epochs": ["36→40"] * len(whole_last), "step loss, last epoch": steps_last,
-                         "step loss, epoch before": steps_before})
+                         "window epochs": ["36→40"] * n, "step loss, last epoch": steps_last or [0.30, 0.32][:n],
+                         "step loss, epoch before": steps_before or [0.31, 0.31][:n]})
 
 
-def test_convergence_reads_the_whole_training_set_over_the_last_window_of_every_mode():
-    table = _plateau_table([0.305, 0.312], [0.30, 0.31])
-    converged, detail = convergence(table, 0.02)
-    assert converged and "36→40" in detail and "+3.23%" in detail  # the step losses, the former rule, are shown
-    still = _plateau_table([0.305, 0.40], [0.30, 0.31])  # mode 2's whole training loss fell 22 % over the window
-    converged, detail = convergence(still, 0.02)
-    assert not converged and "mode 2" in detail
+def test_convergence_holds_when_every_mode_descends_less_than_the_seeds_spread():
+    # final losses 0.30, 0.32, 0.34: spread (SD) 0.02 nats; every mode fell by 0.005 over the window
+    table = _plateau_table([0.305, 0.325, 0.345], [0.30, 0.32, 0.34], [0.31] * 3, [0.30, 0.32, 0.33])
+    converged, detail = convergence(table)
+    assert converged and "36→40" in detail and "0.0200 nats" in detail and "0.0050 nats" in detail
+    assert "+3.23%" in detail  # the step losses, the rule of 2026-12-04, are shown
+    assert "relative drop at most 1.64%" in detail  # the rule of the next run, shown
+
+
+def test_convergence_fails_when_a_mode_descends_more_than_the_seeds_spread():
+    # mode 2 fell by 0.03 nats over the window, more than the spread (SD 0.0141) of the final losses
+    converged, detail = convergence(_plateau_table([0.305, 0.35], [0.30, 0.32]))
+    assert not converged and "mode 2" in detail and "0.0300 nats" in detail
+    # the same descent with the modes further apart (SD 0.0707) is within the seeds' spread
+    assert convergence(_plateau_table([0.305, 0.45], [0.30, 0.40]))[0]
+    # modes that are one network have no spread: any descent fails
+    assert not convergence(_plateau_table([0.305, 0.305], [0.30, 0.30]))[0]
+
+
+def test_convergence_needs_two_measurements_and_two_modes():
     # a run of one epoch has one measurement: it cannot show a plateau
-    assert not convergence(_plateau_table([float("nan")] * 2, [0.3, 0.3]), 0.02)[0]
+    assert not convergence(_plateau_table([float("nan")] * 2, [0.3, 0.3]))[0]
+    converged, detail = convergence(_plateau_table([0.31], [0.30]))
+    assert not converged and "one classifier" in detail
 
 
 def test_the_plateau_is_measured_after_the_last_tenth_of_the_epochs():
@@ -95,8 +117,8 @@ def test_the_plateau_is_measured_after_the_last_tenth_of_the_epochs():
 
 
 def test_a_short_schedule_fails_the_convergence_rule():
-    """The rule can fail: three epochs of the smoke classifier's schedule on a small training set are still
-    lowering its whole training set's loss by far more than the tolerance."""
+    """The rule can fail: after three epochs of a cosine schedule, two seeds' classifiers are still lowering
+    their whole training set's loss by far more than the seeds set them apart."""
     from types import SimpleNamespace
 
     from reprobook.ood.modes import classifier_convergence
@@ -106,14 +128,18 @@ def test_a_short_schedule_fails_the_convergence_rule():
     x = torch.randn(256, 1, 8, 8)
     y = (x.mean(dim=(1, 2, 3)) > 0).long()
     data = torch.utils.data.TensorDataset(x, y)
-    loader = torch.utils.data.DataLoader(data, batch_size=64, shuffle=True)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    history = fit(model, optimizer, loader, epochs=3, device="cpu", progress=False,
-                  scheduler=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=3),
-                  eval_loader=torch.utils.data.DataLoader(data, batch_size=256), eval_epochs=[2, 3])
-    assert history.eval_epochs == [2, 3] and len(history.eval_loss) == 2 and len(history.train_loss) == 3
-    converged, detail = classifier_convergence([SimpleNamespace(history=history)], 0.02)
+    histories = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        loader = torch.utils.data.DataLoader(data, batch_size=64, shuffle=True)
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        history = fit(model, optimizer, loader, epochs=3, device="cpu", progress=False,
+                      scheduler=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=3),
+                      eval_loader=torch.utils.data.DataLoader(data, batch_size=256), eval_epochs=[2, 3])
+        assert history.eval_epochs == [2, 3] and len(history.eval_loss) == 2 and len(history.train_loss) == 3
+        histories.append(SimpleNamespace(history=history))
+    converged, detail = classifier_convergence(histories)
     assert not converged and "2→3" in detail
 
 
@@ -179,7 +205,7 @@ def test_landscape_and_the_claim_tests_on_tiny_modes(fake_registry):  # noqa: F8
     assert len(slices.table) == 4 * 9 * 3 and set(slices.depths.columns) >= {"InD", "OoD", *natural}
     segment = mode_segment(modes, cfg, natural)
     assert list(segment.segment.columns) == ["alpha", "InD test", *natural]
-    training = describe_modes(modes, cfg.converged_tolerance)
+    training = describe_modes(modes)
     study = ens.score_ensembles(modes, cfg)
     spread, gain = ens.mode_spread(study, cfg), ens.ensemble_gain(study, cfg, natural)
     specs = claim_specs(cfg)

@@ -106,7 +106,7 @@ with rec.timer("classifiers"):
     perceptual = build_benchmark(cfg, device=session.device, seed=seed + cfg.perceptual_mode, data_dir=data_dir,
                                  progress=False)
 accuracies = [b.test_accuracy for b in benches]
-converged, convergence = classifier_convergence(benches, cfg.converged_tolerance)
+converged, convergence = classifier_convergence(benches)
 rec.glue("dd_convergence", ("converged" if converged else "not converged") + f" ({convergence})")
 rec.glue("dd_classifier", f"{cfg.model} trained for {cfg.epochs} epochs on {len(benches[0].train)} {cfg.in_dataset} images")
 rec.glue("dd_test_acc", f"{min(accuracies):.1%}–{max(accuracies):.1%}")

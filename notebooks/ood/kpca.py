@@ -105,7 +105,7 @@ claims.design_frame(specs)
 with rec.timer("classifiers"):
     benchmarks = kx.load_classifiers(cfg, seed=seed, device=session.device, data_dir=data_dir)
 overview = rec.glue_result(kx.describe_benchmark(benchmarks, seeds), "kpca")
-converged, convergence = classifier_convergence(benchmarks, cfg.converged_tolerance)
+converged, convergence = classifier_convergence(benchmarks)
 rec.glue("kpca_convergence", ("converged" if converged else "not converged") + f" ({convergence})")
 overview.table.round(2)
 

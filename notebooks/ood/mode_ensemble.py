@@ -82,11 +82,22 @@ print(f"profile {profile}: K = {cfg.n_modes} modes of {cfg.model} on {cfg.in_dat
 #   $(\mathrm{FPR95}_i + \mathrm{FPR95}_j)/2$, the spread averaging alone gives; a bootstrap over the modes.
 #
 # Every claim is about trained modes: a run whose modes had not converged, or whose modes are one network, is
-# *not comparable*. A mode has converged when the loss of its whole training set (eval mode, no augmentation) fell
-# by less than 2 % of its value over the last tenth of the epochs. This rule
-# was declared after the run of 2026-12-04 and before the run this page shows. That run's rule, the epoch mean of
-# the training steps' loss over the last epoch, mixed the weights of a whole epoch with training-mode batch
-# statistics; this one measures each network at two points. The former measure is printed beside it.
+# *not comparable*. The modes have converged when, over the last tenth of the epochs, each mode's loss on its
+# whole training set (eval mode, no augmentation) fell by less than the standard deviation of that loss across the
+# modes: the training still left moves a mode less than the seeds move the modes apart, so comparing modes
+# compares trained networks. Fewer epochs fail it (a pilot on seeds 0–2: after 4, 10 and 20 epochs the last
+# tenth lowered the loss by 0.119, 0.071 and 0.014 nats against spreads of 0.012, 0.012 and 0.006).
+#
+# **This is the rule's third form, and it was chosen after the earlier ones had been seen to fail.** The run of
+# 2026-12-04 used the epoch mean of the training steps' loss over the last epoch (tolerance 2 %), which mixes a
+# whole epoch of weights with training-mode batch statistics. The next run used the whole training set's loss
+# with a relative tolerance of 2 % over the last tenth; its ten modes dropped 1.8–5.8 %, and longer schedules
+# (up to 80 epochs, or twice the images) left drops of 2.5–4.7 %: under a cosine schedule the last tenth
+# lowered the loss by a few per cent at every length tried, so that rule decided every claim before its data.
+# The present rule was declared knowing that run's numbers, which it passes (drops of 0.0021–0.0077 nats
+# against a spread of 0.0117), and before the run this page shows; the earlier measures are printed beside
+# it. The Part II estimates of the earlier runs were visible when it was chosen: read these verdicts with that
+# in mind.
 #
 # GradNorm and RankFeat run only on ImageNet networks in the official code: they are scored and
 # shown, never in a primary endpoint. *Reproduced*: the test rejects; *contradicted*: the interval excludes the
@@ -109,7 +120,7 @@ claims.design_frame(specs)
 # %%
 with rec.timer("modes"):
     modes = build_modes(cfg, seed=seed, device=session.device, data_dir=data_dir, progress=False)
-training = rec.glue_result(describe_modes(modes, cfg.converged_tolerance), "me_modes")
+training = rec.glue_result(describe_modes(modes), "me_modes")
 rec.metric("modes", training.table.reset_index().to_dict(orient="records"))
 training.table.drop(columns=["loaded"]).round(4)
 
@@ -409,7 +420,10 @@ pd.DataFrame([{"run": "paper (DenseNet-121, ImageNet)", "OoD set": s, "best mode
 #   this chapter (whose modes had not converged, so no verdict was drawn) used $-\log \max_c p_c$ at every point
 #   instead; every mode's InD slice dipped far below the mode, because any confident prediction lowers that loss,
 #   and it was replaced by the fixed-target loss before the run this page shows. The plane's radius and resolution
-#   are this book's; the endpoint reads the grid, so a dip narrower than its step is not seen.
+#   are this book's; the endpoint reads the grid, so a dip narrower than its step is not seen. The smoke plane
+#   spans $\pm 0.2$ filter norms: at $\pm 0.5$ (a run of 2026-12-05) the first grid point, 1/6 of a filter norm
+#   away, already multiplied every mode's InD test loss by about five, every relative depth was 0 and the claim
+#   had no variation to test; the radius was changed before any run at the new one.
 # - **Ensemble sizes.** The README's ensemble row does not state its size (the official example uses 3 modes);
 #   the claim's units are disjoint pairs, and the paper's 5-mode gain is scaled to a pair by $1 - 1/m$ for the
 #   paper's effect (a model of averaging, stated in the design table).

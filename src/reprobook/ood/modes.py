@@ -272,30 +272,39 @@ def mode_losses(modes: ModeSet) -> Any:
     return pd.DataFrame(rows).set_index("mode")
 
 
-def convergence(table: Any, tolerance: float) -> tuple[bool, str]:
-    """Whether every mode trained to a plateau: the loss of its whole training set (eval mode) fell by less than
-    ``tolerance`` of its value over the last window of epochs (``window epochs``; see
-    :func:`reprobook.ood.classifier.plateau_epochs`). Returns ``(converged, detail)``; the detail also gives the
-    epoch means of the training steps' losses over the last epoch, the rule before this one."""
+def convergence(table: Any) -> tuple[bool, str]:
+    """Whether the modes trained to the end of their descent: every mode's loss on its whole training set (eval
+    mode) fell, over the last window of epochs (``window epochs``; :func:`reprobook.ood.classifier.plateau_epochs`),
+    by less than the standard deviation of that loss across the modes (the seeds' spread, ``ddof=1``). Training
+    still left would then move each mode by less than the seeds move the modes apart, so comparing modes compares
+    trained networks, not runs at different stages. Fewer than two modes have no spread: not converged.
+
+    Returns ``(converged, detail)``; the detail also gives the relative drop (the rule of the run of 2026-12-05)
+    and the epoch means of the training steps' losses over the last epoch (the rule of the run of 2026-12-04)."""
     last, before = table["InD train loss"].to_numpy(float), table["train loss, window before"].to_numpy(float)
     if np.isnan(before).any() or np.isnan(last).any():
         return False, "a mode has fewer than two measurements of its training set's loss (one epoch of training)"
-    change = (before - last) / before
-    worst = int(np.argmax(change))
+    if len(last) < 2:
+        return False, "one classifier: no spread between seeds to compare its remaining descent with"
+    drop = before - last
+    spread = float(np.std(last, ddof=1))
+    worst = int(np.argmax(drop))
     window = table["window epochs"].iloc[worst]
+    relative = drop / before
     steps = ((table["step loss, epoch before"] - table["step loss, last epoch"])
              / table["step loss, epoch before"]).to_numpy(float)
-    return bool((change < tolerance).all()), (
-        f"relative drop of the whole training set's loss over epochs {window}: at most {change.max():.2%} (mode "
-        f"{worst + 1}), tolerance {tolerance:.0%}; the epoch mean of the training steps' loss moved by "
+    return bool((drop < spread).all()), (
+        f"the whole training set's loss fell by at most {drop.max():.4f} nats over epochs {window} (mode "
+        f"{worst + 1}) against a spread of {spread:.4f} nats between the modes' final losses (SD); relative drop "
+        f"at most {relative.max():.2%}; the epoch mean of the training steps' loss moved by "
         f"{np.nanmin(steps):+.2%} to {np.nanmax(steps):+.2%} over the last epoch")
 
 
-def classifier_convergence(benchmarks: Sequence[OODBenchmark], tolerance: float) -> tuple[bool, str]:
+def classifier_convergence(benchmarks: Sequence[OODBenchmark]) -> tuple[bool, str]:
     """:func:`convergence` of the classifiers of ``benchmarks`` (their training histories, trained or loaded)."""
     import pandas as pd
 
-    return convergence(pd.DataFrame([_plateau_row(b.history) for b in benchmarks]), tolerance)
+    return convergence(pd.DataFrame([_plateau_row(b.history) for b in benchmarks]))
 
 
 def disagreement(modes: ModeSet) -> float:
@@ -331,8 +340,8 @@ class ModeTraining:
     figure: Any = glued()
 
 
-def describe_modes(modes: ModeSet, tolerance: float = 0.02) -> ModeTraining:
-    """Every mode's InD accuracy and loss, whether it converged (``tolerance``: :func:`convergence`), how
+def describe_modes(modes: ModeSet) -> ModeTraining:
+    """Every mode's InD accuracy and loss, whether the modes converged (:func:`convergence`), how
     often the modes disagree, and the training curves as a figure."""
     import matplotlib.pyplot as plt
 
@@ -359,7 +368,7 @@ def describe_modes(modes: ModeSet, tolerance: float = 0.02) -> ModeTraining:
     sizes = {split: len(rows) for split, rows in modes.index.items()}
     scored = f"{sizes['test']} InD test samples and " + ", ".join(f"{n} {s}" for s, n in sizes.items() if s != "test")
     acc = table["InD test accuracy"]
-    converged, detail = convergence(table, tolerance)
+    converged, detail = convergence(table)
     return ModeTraining(table=table, converged=converged, convergence_detail=detail, n_modes=len(table),
                         seeds=", ".join(str(s) for s in modes.seeds), acc_mean=float(acc.mean()),
                         acc_min=float(acc.min()), acc_max=float(acc.max()),
