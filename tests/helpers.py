@@ -45,6 +45,7 @@ def closure_for(model, optimizer, x, y):
     """The standard closure of a two-pass optimiser, as ``reprobook.training.fit`` builds it: BatchNorm
     running statistics frozen while the optimiser is in its perturbed pass."""
     import torch
+
     from reprobook.sharpness import frozen_bn_stats
 
     def closure():

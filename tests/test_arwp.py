@@ -9,9 +9,16 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from helpers import closure_for
 from reprobook import profiles
-from reprobook.sharpness import (ARWP, RWP, CosineIncreasingSigma, adaptive_noise_divisor, experiment,
-                                 filter_wise_noise, frozen_bn_stats)
-from reprobook.sharpness.flat import FlatGroup
+from reprobook.sharpness import (
+    ARWP,
+    RWP,
+    CosineIncreasingSigma,
+    adaptive_noise_divisor,
+    experiment,
+    filter_wise_noise,
+    frozen_bn_stats,
+)
+from reprobook.sharpness.buffers import FlatBuffers
 from reprobook.training import fit
 
 # -- a linear least-squares model whose gradients are known in closed form ------------------------------
@@ -162,7 +169,7 @@ def test_flat_buffers_equal_the_per_parameter_computation(method, monkeypatch):
     parameter, the functions the chapter shows) give the same training in float64, to rounding."""
     flat_model, flat_opt = _train_steps(OPTIMISERS[method])
     assert flat_opt._flat_groups[0] is not None  # the flat path ran
-    monkeypatch.setattr(FlatGroup, "of", classmethod(lambda cls, params: None))
+    monkeypatch.setattr(FlatBuffers, "of", classmethod(lambda cls, params: None))
     model, opt = _train_steps(OPTIMISERS[method])
     assert opt._flat_groups[0] is None
     for (name, a), b in zip(flat_model.state_dict().items(), model.state_dict().values()):
@@ -214,7 +221,7 @@ def test_segment_sums_of_the_flat_buffers():
     entry of a 1-D parameter its own row), and share their column indices and values."""
     net = _bn_net()
     params = list(net.parameters())
-    flat = FlatGroup(params)
+    flat = FlatBuffers(params)
     values = torch.randn(sum(p.numel() for p in params), dtype=flat.saved.dtype)
     parts = [v.view_as(p) for v, p in zip(values.split([p.numel() for p in params]), params)]
     by_filter = torch.cat([v.flatten(1).sum(1) if v.dim() > 1 else v.sum().view(1) for v in parts])

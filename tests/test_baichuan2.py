@@ -140,7 +140,7 @@ def test_a_training_step_with_normhead_and_max_z(tmp_path):
     assert rec.tokens == 3 * 2 * 16 and rec.tokens_per_second > 0
     changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
     assert "lm_head.weight" in changed and "model.embed_tokens.weight" in changed
-    again = pretraining.RunRecord.from_tensors(rec.to_tensors())
+    again = pretraining.TrainingCurves.from_tensors(rec.to_tensors())
     assert again.loss == rec.loss and again.eval_steps == rec.eval_steps and again.parameters == rec.parameters
 
 
@@ -369,8 +369,8 @@ def test_the_catalog_registers_the_corpus_entries():
 def test_paper_profile_runs_on_a_user_corpus_with_a_hugging_face_tokenizer(tmp_path, monkeypatch):
     """The paper profile's settings, a user's folder and a saved HF tokenizer: one short run of a small model
     (the real runs need GPUs)."""
-    from transformers import PreTrainedTokenizerFast
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
 
     monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / "cache"))
     texts = tmp_path / "corpus"

@@ -13,8 +13,8 @@ import torch
 
 from reprobook import benchmarks, profiles
 from reprobook.benchmarks import step_cost
-from reprobook.cli import main
 from reprobook.checks import ParameterError
+from reprobook.cli import main
 
 TINY = dict(batch_size=4, model_kwargs={"width": 2}, image_size=8, warmup=1, repeats=3, steps_per_repeat=1)
 

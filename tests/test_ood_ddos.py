@@ -9,9 +9,21 @@ from scipy.stats import entropy
 from reprobook import benchmarks
 from reprobook.data import vision
 from reprobook.models import SmallCNN
-from reprobook.ood.ddos import (COMPONENTS, AnomalyRemoval, calibration_scales, classifier_view, combine_terms,
-                                ddos_terms, feature_dissimilarity, image_terms, mse_distance, pair_terms,
-                                perceptual_distance, probability_divergence, ssim_score)
+from reprobook.ood.ddos import (
+    COMPONENTS,
+    AnomalyRemoval,
+    calibration_scales,
+    classifier_view,
+    combine_terms,
+    ddos_terms,
+    feature_dissimilarity,
+    image_terms,
+    mse_distance,
+    pair_terms,
+    perceptual_distance,
+    probability_divergence,
+    ssim_score,
+)
 from reprobook.profiles import ParameterError
 
 SPEC = vision.input_spec("fashion-mnist")

@@ -10,8 +10,17 @@ from sklearn.decomposition import PCA, KernelPCA
 from sklearn.kernel_approximation import RBFSampler
 from sklearn.metrics.pairwise import cosine_similarity
 
-from reprobook.ood import (KernelPCACoP, KernelPCACoRP, KernelPCAFusion, PCAReconstruction, RandomFourierFeatures,
-                           components_for_ratio, cosine_kernel, cosine_map, gaussian_kernel)
+from reprobook.ood import (
+    KernelPCACoP,
+    KernelPCACoRP,
+    KernelPCAFusion,
+    PCAReconstruction,
+    RandomFourierFeatures,
+    components_for_ratio,
+    cosine_kernel,
+    cosine_map,
+    gaussian_kernel,
+)
 from reprobook.profiles import ParameterError
 
 

@@ -5,8 +5,19 @@ import torch
 
 from reprobook import profiles
 from reprobook.data import vision
-from reprobook.ood.diffusion import (Diffusion, build_unet, check_noise_level, ddpm_training_step, from_pixels,
-                                     noise_scheduler, reconstruct, sample, to_pixels, train_ddpm, unet_config)
+from reprobook.ood.diffusion import (
+    Diffusion,
+    build_unet,
+    check_noise_level,
+    ddpm_training_step,
+    from_pixels,
+    noise_scheduler,
+    reconstruct,
+    sample,
+    to_pixels,
+    train_ddpm,
+    unet_config,
+)
 from reprobook.profiles import ParameterError
 
 CFG = profiles.config("ddos", "tiny")

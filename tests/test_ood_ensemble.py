@@ -10,9 +10,21 @@ from sklearn.neighbors import NearestNeighbors
 
 from reprobook import profiles
 from reprobook.models import SmallCNN
-from reprobook.ood.ensemble import (DETECTORS, disjoint_units, endpoint, ensemble_gain, ensemble_scores,
-                                    ensembles_to_score, gradnorm_scores, mean_features, mean_logits, member_subsets,
-                                    pair_matrix, score_ensembles, variance_ratio)
+from reprobook.ood.ensemble import (
+    DETECTORS,
+    disjoint_units,
+    endpoint,
+    ensemble_gain,
+    ensemble_scores,
+    ensembles_to_score,
+    gradnorm_scores,
+    mean_features,
+    mean_logits,
+    member_subsets,
+    pair_matrix,
+    score_ensembles,
+    variance_ratio,
+)
 from reprobook.ood.features import FeatureSet
 from reprobook.ood.modes import Mode, ModeSet, odin_logits, rankfeat_logits
 from reprobook.profiles import ParameterError
@@ -81,7 +93,10 @@ def test_knn_of_an_ensemble_is_knn_on_the_averaged_features():
     modes = _modes(3)
     members = [0, 2]
     scores = ensemble_scores(modes, members, CFG, ["KNN"])
-    unit = lambda z: z / np.linalg.norm(z, axis=1, keepdims=True)
+
+    def unit(z):
+        return z / np.linalg.norm(z, axis=1, keepdims=True)
+
     train = unit(np.mean([modes.outputs(k, "train").features.numpy() for k in members], 0))
     test = unit(np.mean([modes.outputs(k, "far").features.numpy() for k in members], 0))
     dist, _ = NearestNeighbors().fit(train).kneighbors(test, n_neighbors=CFG.knn_k)

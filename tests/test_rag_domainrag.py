@@ -15,8 +15,8 @@ import pytest
 from reprobook.checks import ParameterError
 from reprobook.paths import cache_dir
 from reprobook.rag import domainrag as D
-from reprobook.rag import passage_key
 from reprobook.rag import likelihood as L
+from reprobook.rag import passage_key
 from reprobook.rag.analysis import Capability, ability_table, capability, domainrag_tests
 from reprobook.rag.experiment import build_items, chapter_plan, parse_setting, run_settings
 from reprobook.rag.prompts import PromptTemplate
@@ -136,7 +136,10 @@ def test_missing_file_names_the_file_and_how_to_get_it(tmp_path):
 
 def test_sample_is_seeded_and_nested(synthetic):
     assert synthetic.sample("extractive", None) == synthetic["extractive"]
-    ids = lambda n, seed: [q.qid for q in synthetic.sample("extractive", n, seed=seed)]
+
+    def ids(n, seed):
+        return [q.qid for q in synthetic.sample("extractive", n, seed=seed)]
+
     assert ids(1, 3) == ids(1, 3) and set(ids(1, 3)) <= set(ids(2, 3))
 
 
@@ -199,7 +202,10 @@ def test_first_reference_and_no_history_settings(synthetic):
     conv = synthetic["conversational"][0]
     with_history = build_items([conv], "golden")[0]
     without = build_items([conv], "golden-nohistory")[0]
-    text = lambda it: it.template(question=conv.question, passages=it.passages)
+
+    def text(it):
+        return it.template(question=conv.question, passages=it.passages)
+
     assert "人大有中法学院吗" in text(with_history) and "人大有中法学院吗" not in text(without)
     assert with_history.passages == without.passages
 

@@ -8,8 +8,16 @@ import torch
 from torch import nn
 
 from reprobook.checks import ParameterError
-from reprobook.sharpness import (RWP, SAM, filter_normalized_direction, filter_normalized_sharpness, filter_wise_noise,
-                                 frozen_bn_stats, hessian_lambda_max, loss_along_direction)
+from reprobook.sharpness import (
+    RWP,
+    SAM,
+    filter_normalized_direction,
+    filter_normalized_sharpness,
+    filter_wise_noise,
+    frozen_bn_stats,
+    hessian_lambda_max,
+    loss_along_direction,
+)
 from reprobook.sharpness.rwp import filter_wise_noises
 
 

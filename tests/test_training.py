@@ -11,8 +11,18 @@ from torch.utils.data import DataLoader, TensorDataset
 from reprobook.models import SmallCNN
 from reprobook.profiles import ParameterError
 from reprobook.sharpness import RWP, SAM
-from reprobook.training import (History, checkpoint_path, config_hash, evaluate, fit, make_accelerator,
-                                resolve_device, seed_everything, set_threads, train_or_load)
+from reprobook.training import (
+    History,
+    checkpoint_path,
+    config_hash,
+    evaluate,
+    fit,
+    make_accelerator,
+    resolve_device,
+    seed_everything,
+    set_threads,
+    train_or_load,
+)
 
 
 def _separable(n=128, seed=0):

@@ -130,7 +130,7 @@ show_source(adaptive_noise_divisor)
 # $\eta = 0$ turns the adaptive damping off (RWP, m-RWP). BatchNorm running statistics are updated by the
 # clean pass and frozen on the perturbed one; with $\lambda = 1$ the perturbed pass is the only one and
 # updates them, as in the official ARWP code. The noise, the damping and the accumulator of a parameter
-# group live in flat buffers (`reprobook.sharpness.flat.FlatGroup`), which keeps the step's fixed cost small
+# group live in flat buffers (`reprobook.sharpness.buffers.FlatBuffers`), which keeps the step's fixed cost small
 # ({doc}`step_cost`); what they compute is the per-parameter functions above, to rounding:
 
 # %%

@@ -105,7 +105,7 @@ show_source(filter_wise_noise)
 # optimiser (SGD with momentum). Neither gradient needs the other, which is what makes the method
 # parallel; this implementation computes them one after the other on one device. The step draws $z$ once
 # for all the parameters of a group (one vector, split in parameter order) and scales each filter as
-# `filter_wise_noise` does, with every quantity of the group in one flat buffer (`FlatGroup`, in
+# `filter_wise_noise` does, with every quantity of the group in one flat buffer (`FlatBuffers`, in
 # {doc}`step_cost`), so that a step issues a handful of operator calls whatever the number of parameter
 # tensors:
 

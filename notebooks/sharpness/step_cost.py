@@ -44,7 +44,7 @@ data_dir = None  # the data and checkpoint cache; None: $REPROBOOK_CACHE or ~/.c
 from reprobook import claims, profiles
 from reprobook.chapters import marwp as paper
 from reprobook.notebook import show_source, start
-from reprobook.sharpness import ARWP, SAM, BatchedRWP, DistributedRWP, FlatGroup, step_cost_chapter
+from reprobook.sharpness import ARWP, SAM, BatchedRWP, DistributedRWP, FlatBuffers, step_cost_chapter
 
 session = start("step_cost", profile=profile, seed=seed, device=device, data_dir=data_dir,
                 title="What a step costs")
@@ -122,10 +122,10 @@ show_source(ARWP.step)
 # filter, one value per row of $F$, then spread over the elements), and the noise it scales:
 
 # %%
-show_source(FlatGroup.scales)
+show_source(FlatBuffers.scales)
 
 # %%
-show_source(FlatGroup.add_noise)
+show_source(FlatBuffers.add_noise)
 
 # %% [markdown]
 # ### A check: the parallel step makes the sequential update

@@ -15,8 +15,9 @@ import datetime as _dt
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -140,7 +141,7 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
     """The *Reproduction status* page: a summary per chapter, every claim with its verdict, the in-chapter
     checks, then the execution table with each chapter's budget. ``in_book`` names the notebooks the book
     has (their chapters are linked)."""
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     links = _chapter_links(results, runs, set(in_book))
 
     def title(r: dict[str, Any]) -> str:

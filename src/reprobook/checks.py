@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 DEVICES_HELP = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
 

@@ -67,8 +67,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
@@ -122,7 +123,7 @@ class Verdict:
     power: float | None = None  # power at the SESOI, at level alpha / family
     power_paper: float | None = None  # power at the paper's effect, likewise
     mde: float | None = None  # minimum detectable effect (80 % power), likewise; None: not reachable at this n
-    parts: tuple["Verdict", ...] = ()  # a conjunction's parts
+    parts: tuple[Verdict, ...] = ()  # a conjunction's parts
     design: Design | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -137,7 +138,7 @@ class Verdict:
         """True when the rule ran on data (whatever the word), False for a claim the run cannot test."""
         return self.kind not in ("", "not comparable") and self.estimate is not None
 
-    def replace(self, **changes: Any) -> "Verdict":
+    def replace(self, **changes: Any) -> Verdict:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict[str, Any]:
@@ -158,7 +159,7 @@ class Verdict:
                 text += f" (Holm over {self.family})"
         return text
 
-    def with_design(self, alpha: float) -> "Verdict":
+    def with_design(self, alpha: float) -> Verdict:
         """Power and MDE recomputed at level ``alpha`` (the level a Holm family of m tests gives: α/m)."""
         if self.design is None:
             return self
@@ -1049,7 +1050,7 @@ class ClaimSpec:
     measure: str = ""  # what the estimate is: "RWP − SGD test accuracy"
     untestable: str = ""  # for test == "none": why this profile cannot test it
 
-    def over(self, units: Sequence[Any]) -> "ClaimSpec":
+    def over(self, units: Sequence[Any]) -> ClaimSpec:
         """This declaration with ``n`` the size of its held-out set ``units`` when it left ``n`` open (None): the
         split fixes that size before any score. A declared ``n`` is kept."""
         return self if self.n is not None else dataclasses.replace(self, n=len(units))

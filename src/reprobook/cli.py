@@ -320,7 +320,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - a clear one-line message for known failures
         from .book import BuildError
-
         from .lab import ProseError
 
         known = (BuildError, ProseError)

@@ -33,8 +33,9 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .checks import ParameterError, check_choice
 from .paths import executed_dir, project_root, results_dir, scratch_cache
@@ -160,7 +161,7 @@ def run(*, device: str = "auto", size: str = "default", pack: Path | str | None 
     out.mkdir(parents=True, exist_ok=True)
     chosen = {**SIZES[size], "part1": {**SIZES[size]["part1"], **(part1 or {})}}
     summary: dict[str, Any] = {"name": "gpu-check", "size": size, "machine": info,
-                               "started_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                               "started_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                                "seconds": {}}
     saved_cache = os.environ.get("REPROBOOK_CACHE")
     os.environ["REPROBOOK_CACHE"] = str(scratch_cache(FOLDER))  # its trained models never meet the book's
@@ -182,7 +183,7 @@ def run(*, device: str = "auto", size: str = "default", pack: Path | str | None 
             os.environ.pop("REPROBOOK_CACHE", None)
         else:
             os.environ["REPROBOOK_CACHE"] = saved_cache
-    summary["finished_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    summary["finished_at"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     summary["total_seconds"] = round(sum(summary["seconds"].values()), 1)
     from .results import _jsonable, atomic_write_text
 

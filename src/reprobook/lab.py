@@ -37,9 +37,10 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 TEXT_FORMAT = "py:percent"
 PAIRING = f"ipynb,{TEXT_FORMAT}"

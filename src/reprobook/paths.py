@@ -19,8 +19,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 

@@ -12,7 +12,8 @@ Each function returns a matplotlib ``Figure`` and leaves showing or gluing it to
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .checks import ParameterError, check_int
 

@@ -30,8 +30,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .checks import DEVICES_HELP, ParameterError, check_choice  # noqa: F401  (re-exported)
 from . import checks as _checks
+from .checks import DEVICES_HELP, ParameterError, check_choice  # noqa: F401  (re-exported)
 
 PROFILES: tuple[str, ...] = ("tiny", "smoke", "paper")
 # profiles whose runs are evidence (the book is built from them); a tiny run only tests the code path

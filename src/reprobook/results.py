@@ -20,21 +20,22 @@ import platform
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from . import __version__
-from .paths import project_root, results_dir
 from .checks import check_choice
+from .claims import ClaimTest, claims_table, dry_run, tiny_run
+from .paths import project_root, results_dir
 from .profiles import PROFILES
 
 LIBRARIES = (
     "torch", "torchvision", "transformers", "trl", "diffusers", "accelerate",
     "scikit-learn", "numpy", "pytorch-ood", "papermill",
 )
-from .claims import ClaimTest, claims_table, dry_run, tiny_run
 
 
 @dataclass
@@ -191,7 +192,7 @@ def provenance(device: Any = "cpu") -> dict[str, Any]:
         # torch's threads: results can differ in their last digits between thread counts (the order of sums)
         "threads": _torch_threads(),
         "libraries": _library_versions(),
-        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
 

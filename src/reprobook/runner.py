@@ -41,9 +41,10 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from . import __version__
 from .checks import ParameterError, check_choice, check_device, check_seed
@@ -371,7 +372,7 @@ def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_di
         with contextlib.suppress(OSError), open(log_path(out_dir, name), "a", encoding="utf-8") as f:
             f.write(f"FAILED after {time.perf_counter() - start:.1f} s: {outcome.error}\n")
     outcome.seconds = round(time.perf_counter() - start, 1)
-    outcome.finished_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    outcome.finished_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     if outcome.status == "ok":
         _clean_executed_copy(tmp)
         os.replace(tmp, target)
@@ -544,7 +545,7 @@ def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, forc
         except Exception as exc:  # noqa: BLE001 - a job that never returned (killed, timed out)
             outcome = RunOutcome(notebook=task.name, status="failed", profile=params["profile"], parameters=params,
                                  error=dispatch.job_error(exc), dry_run=dry_run, overrides=overrides,
-                                 finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+                                 finished_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
         outcome.key = task.kwargs["key"] if outcome.status == "ok" else ""
         outcome.jobs = shared
         echo(f"[{'ok' if outcome.status == 'ok' else 'FAIL':4}] {task.name}: {outcome.seconds:.1f} s"

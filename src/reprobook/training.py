@@ -14,9 +14,10 @@ import json
 import os
 import random
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -112,7 +113,7 @@ class History:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "History":
+    def from_dict(cls, data: dict[str, Any]) -> History:
         names = {f.name for f in dataclasses.fields(cls)}
         cast = {"total_seconds": float, "eval_epochs": lambda v: [int(x) for x in v]}
         return cls(**{k: cast.get(k, lambda v: [float(x) for x in v])(v) for k, v in data.items() if k in names})

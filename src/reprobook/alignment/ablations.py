@@ -22,14 +22,15 @@ proxies): how much worse the final loss gets away from the best learning rate. T
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..results import glued
-from .pretraining import LMData, ModelSize, RunRecord, TrainSettings, train_cached
+from .pretraining import LMData, ModelSize, TrainingCurves, TrainSettings, train_cached
 
 NEAR_BEST = 0.1  # nats: a learning rate "works" when its final loss is within this of the best of the sweep
 PLATEAU = 0.02  # a run has stopped improving when its last tenth of steps lowers the loss by less than 2 %
@@ -104,7 +105,7 @@ class SweepRun:
     normhead: bool
     lr: float
     seed: int
-    record: RunRecord
+    record: TrainingCurves
     loaded: bool
 
 
@@ -195,7 +196,7 @@ def _sweep_figure(runs: list[SweepRun], lrs: Sequence[float], initial: float):
 class DoseRun:
     weight: float
     seed: int
-    record: RunRecord
+    record: TrainingCurves
     loaded: bool
     mean_max_logit: float  # late mean of the mean over tokens of each token's largest logit
     repetition_kl: float  # repetition_sensitivity of the trained model

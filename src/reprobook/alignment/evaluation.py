@@ -16,8 +16,9 @@ saw — on held-out prompts (the aligned model against the starting instruct mod
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

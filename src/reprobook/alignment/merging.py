@@ -9,7 +9,7 @@ state dicts with the same keys and shapes; every tensor is merged in float32 and
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 
@@ -41,7 +41,7 @@ def linear_merge(models: Sequence[StateDict], weights: Sequence[float] | None = 
     out = {}
     for key in keys:
         # w = Σᵢ λᵢ wᵢ
-        merged = sum(l * m[key].float() for l, m in zip(lam, models))
+        merged = sum(w * m[key].float() for w, m in zip(lam, models))
         out[key] = merged.to(models[0][key].dtype)
     return out
 

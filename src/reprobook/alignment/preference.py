@@ -24,7 +24,8 @@ topics, not that GRPO aligns a model to human preferences.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..checks import check_int
 

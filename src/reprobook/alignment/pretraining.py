@@ -56,7 +56,7 @@ class ModelSize:
         return f"d{self.hidden}-L{self.layers}"
 
     @classmethod
-    def parse(cls, value: Any) -> "ModelSize":
+    def parse(cls, value: Any) -> ModelSize:
         """A ModelSize from itself, a dict of its fields or a tuple ``(hidden, layers, heads[, intermediate])``."""
         if isinstance(value, cls):
             return value
@@ -247,7 +247,7 @@ class TrainSettings:
 
 
 @dataclass
-class RunRecord:
+class TrainingCurves:
     """What one training run measured (per step unless named otherwise)."""
 
     loss: list[float] = field(default_factory=list)  # cross-entropy (the max-z term excluded)
@@ -281,7 +281,7 @@ class RunRecord:
         return out
 
     @classmethod
-    def from_tensors(cls, state: dict[str, torch.Tensor]) -> "RunRecord":
+    def from_tensors(cls, state: dict[str, torch.Tensor]) -> TrainingCurves:
         rec = cls()
         for key, value in state.items():
             if not key.startswith("_record."):
@@ -330,9 +330,9 @@ def parameter_groups(model: torch.nn.Module, settings: TrainSettings) -> list[di
 
 
 def train_lm(model: torch.nn.Module, train_blocks: torch.Tensor, val_blocks: torch.Tensor,
-             settings: TrainSettings, *, seed: int, device: Any = "auto") -> RunRecord:
+             settings: TrainSettings, *, seed: int, device: Any = "auto") -> TrainingCurves:
     """Pre-train ``model`` in place on ``train_blocks`` (batches drawn in a seeded random order, repeated
-    when the steps need more blocks than there are) and return its :class:`RunRecord`.
+    when the steps need more blocks than there are) and return its :class:`TrainingCurves`.
 
     Each step minimises cross-entropy + ``settings.max_z_weight`` · max-z. The learning rate follows
     :meth:`TrainSettings.lr_at`. A non-finite loss stops the run (``diverged``); its final validation
@@ -351,7 +351,7 @@ def train_lm(model: torch.nn.Module, train_blocks: torch.Tensor, val_blocks: tor
     optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.lr, betas=settings.betas)
     model, optimizer = accelerator.prepare(model, optimizer)
     rank, world = accelerator.process_index, accelerator.num_processes
-    rec = RunRecord(parameters=parameter_counts(accelerator.unwrap_model(model)))
+    rec = TrainingCurves(parameters=parameter_counts(accelerator.unwrap_model(model)))
     eval_x = val_blocks if settings.eval_blocks is None else val_blocks[: settings.eval_blocks]
 
     def evaluate(step: int) -> None:
@@ -422,7 +422,7 @@ def train_cached(size: ModelSize, vocab_size: int, train_blocks: torch.Tensor, v
 
     state, info = train_or_load(config, train, name=name,
                                 code=("reprobook.alignment.pretraining", "reprobook.alignment.normhead"))
-    record = RunRecord.from_tensors(state)
+    record = TrainingCurves.from_tensors(state)
     record.started_at = str((info.get("trained_at") or {}).get("finished_at") or "")
     if not return_model:
         return record, bool(info["loaded"])

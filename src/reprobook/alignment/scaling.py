@@ -87,7 +87,7 @@ def fit_power_law(compute: Sequence[float], loss: Sequence[float]) -> PowerLawFi
     c0 = float(c.min())
     floor = float(y.min())
     p0 = (max(float(y.max() - floor), 1e-3), -0.3, max(floor - 0.5 * float(y.max() - floor), 0.0))
-    params, cov = curve_fit(lambda x, a, b, l: power_law(x, a, b, l, c0), c, y, p0=p0,
+    params, cov = curve_fit(lambda x, a, b, lam: power_law(x, a, b, lam, c0), c, y, p0=p0,
                             bounds=([1e-12, -3.0, 0.0], [np.inf, -1e-6, floor]), maxfev=20000)
     a, b, l_inf = (float(v) for v in params)
     return PowerLawFit(a, b, l_inf, c0, tuple(tuple(float(v) for v in row) for row in np.atleast_2d(cov)), len(c))
@@ -113,7 +113,7 @@ def predict(fit: PowerLawFit, compute: float, fitted_sizes: Sequence[str]) -> Pr
     """The fit's loss at ``compute`` with its ±1 s.e. interval, time-stamped now (UTC)."""
     check_number("compute", compute, low=0.0, low_inclusive=False)
     low, high = fit.interval(compute)
-    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return Prediction(float(compute), float(fit(compute)), low, high, fit, tuple(fitted_sizes), now)
 
 

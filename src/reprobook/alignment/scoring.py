@@ -17,8 +17,9 @@ which the reward head of :mod:`reprobook.alignment.reward` reads.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

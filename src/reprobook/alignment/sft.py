@@ -18,8 +18,9 @@ each sequence, so that sequences never attend to each other).
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from ..checks import check_int
 from ..results import glued
@@ -96,16 +97,14 @@ def loss_mask_table(lm: Any, row: dict[str, Any], *, max_tokens: int | None = No
 
     import pandas as pd
 
-    from ..llm.trainers import TrainConfig, build_trainer
-
-    from ..llm.trainers import quiet_training
+    from ..llm.trainers import TrainConfig, build_trainer, quiet_training
 
     with tempfile.TemporaryDirectory() as out, quiet_training():
         trainer = build_trainer("sft", lm, [row], TrainConfig(steps=1, batch_size=1, lora_r=None), output_dir=out)
         batch = trainer.data_collator([trainer.train_dataset[0]])
     ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
     frame = pd.DataFrame({"token": lm.tokenizer.convert_ids_to_tokens(ids), "id": ids,
-                          "in the loss": [l != -100 for l in labels]})
+                          "in the loss": [label != -100 for label in labels]})
     return frame if max_tokens is None else frame.tail(max_tokens)
 
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..paths import project_root, results_dir
 from ..checks import ParameterError, check_choice, check_choices, check_int  # noqa: F401
+from ..paths import project_root, results_dir
 from ..profiles import PROFILES
 
 # name -> (module, what it measures)
@@ -110,7 +110,7 @@ class BenchResult:
                 "table": _jsonable(self.table.to_dict(orient="records"))}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "BenchResult":
+    def from_dict(cls, data: dict[str, Any]) -> BenchResult:
         import pandas as pd
 
         return cls(data["name"], pd.DataFrame.from_records(data["table"]), data.get("settings", {}),
@@ -128,7 +128,7 @@ class BenchResult:
         return path
 
     @classmethod
-    def load(cls, path: Path | str) -> "BenchResult":
+    def load(cls, path: Path | str) -> BenchResult:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 

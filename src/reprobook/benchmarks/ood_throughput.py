@@ -100,7 +100,7 @@ class FaissKNN:
         self.k, self.approximate, self.seed = k, approximate, seed
         self.index, self.nlist, self.nprobe = None, None, None
 
-    def fit(self, features: torch.Tensor) -> "FaissKNN":
+    def fit(self, features: torch.Tensor) -> FaissKNN:
         import faiss
 
         x = _unit(features)
@@ -122,7 +122,7 @@ class FaissKNN:
         """Squared distances and indices of the k nearest neighbours of unit-normalised ``queries``."""
         return self.index.search(queries, self.k)
 
-    def tune(self, queries: np.ndarray, exact: "FaissKNN", target: float) -> float:
+    def tune(self, queries: np.ndarray, exact: FaissKNN, target: float) -> float:
         """The smallest nprobe (a power of two, at most nlist) whose recall@k on ``queries`` reaches ``target``;
         returns that recall."""
         truth = exact.neighbours(queries)[1]

@@ -22,7 +22,8 @@ is noticed). Nothing here imports torch.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..dryrun import ENV, MAX_ITEMS, MAX_STEPS, active, environment, note_stand_in  # noqa: F401  (re-exported)
 

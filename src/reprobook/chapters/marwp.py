@@ -8,13 +8,12 @@ from dataclasses import dataclass
 
 from .. import claims
 from ..profiles import register_chapter
-from .rwp import PAPER_CLAIMS as RWP_CLAIMS
-from .rwp import SOURCE as RWP_SOURCE
-from .rwp import ACCURACY_SESOI, GAIN_SOURCE, PAPER_GAIN, PARITY_SOURCE, RATIO_SESOI, RATIO_SOURCE, UNIT
+from .rwp import ACCURACY_SESOI, GAIN_SOURCE, PAPER_GAIN, PARITY_SOURCE, RATIO_SESOI, RATIO_SOURCE, UNIT, RWPConfig
 from .rwp import PAPER as RWP_PAPER
+from .rwp import PAPER_CLAIMS as RWP_CLAIMS
 from .rwp import SMOKE as RWP_SMOKE
+from .rwp import SOURCE as RWP_SOURCE
 from .rwp import TINY as RWP_TINY
-from .rwp import RWPConfig
 
 
 @dataclass(frozen=True)

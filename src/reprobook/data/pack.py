@@ -25,8 +25,8 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ..checks import ParameterError
 from ..paths import cache_dir
@@ -65,7 +65,7 @@ def pack(out: Path | str = DEFAULT_NAME, names: Iterable[str] | None = None, *, 
     names = list(DEFAULT_ENTRIES if names is None else names)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    manifest: dict = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    manifest: dict = {"created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                       "entries": {}, "folders": {}}
     tmp = out.with_name(f".{out.name}.tmp")
     try:

@@ -23,8 +23,8 @@ from typing import Any
 from ..paths import cache_dir
 from ..results import atomic_write_text
 from . import sources as _sources
-from .spec import DataEntry, FileSpec
 from .errors import ChecksumError, DataUnavailableError, UnknownDataError, format_failures
+from .spec import DataEntry, FileSpec
 
 STAMP = ".verified.json"
 _REGISTRY: dict[str, DataEntry] = {}

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..paths import cache_dir, local_data_dir, project_root
-from .spec import FileSpec, file_specs
 from .errors import ChecksumError, DataUnavailableError
+from .spec import FileSpec, file_specs
 
 if TYPE_CHECKING:
     from .spec import DataEntry

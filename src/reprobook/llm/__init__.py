@@ -18,10 +18,30 @@ configuration. Merging: :mod:`reprobook.alignment.merging`.
 from ..alignment.merging import linear_merge, model_stock
 from .generation import Generation, chat_prompt, completion_logprobs, fit_context, generate, prompt_tokens
 from .judges import Comparison, PairwiseJudge, RewardJudge
-from .loading import (MODELS, LanguageModel, ModelSpec, converted_dir, load_causal_lm, load_tokenizer,
-                      tiny_causal_lm, wrap)
-from .trainers import (TrainConfig, Trained, TrainRecord, build_trainer, dpo, grpo, preference_rows,
-                       reward_function, sft, sft_rows, train_reward_model, training_arguments)
+from .loading import (
+    MODELS,
+    LanguageModel,
+    ModelSpec,
+    converted_dir,
+    load_causal_lm,
+    load_tokenizer,
+    tiny_causal_lm,
+    wrap,
+)
+from .trainers import (
+    TrainConfig,
+    Trained,
+    TrainRecord,
+    build_trainer,
+    dpo,
+    grpo,
+    preference_rows,
+    reward_function,
+    sft,
+    sft_rows,
+    train_reward_model,
+    training_arguments,
+)
 
 __all__ = [
     "MODELS", "Comparison", "Generation", "LanguageModel", "ModelSpec", "PairwiseJudge", "RewardJudge",

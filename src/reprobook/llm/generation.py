@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..checks import ParameterError, check_int, check_number, check_seed, check_type
 from .loading import LanguageModel
@@ -301,7 +302,7 @@ class ScoreStats:
     computed_tokens: int = 0  # tokens that went through the model (the shared prefix once per group)
     seconds: float = 0.0
 
-    def add(self, other: "ScoreStats") -> "ScoreStats":
+    def add(self, other: ScoreStats) -> ScoreStats:
         return ScoreStats(*(getattr(self, f) + getattr(other, f) for f in
                             ("prompts", "completions", "prompt_tokens", "computed_tokens", "seconds")))
 

@@ -15,8 +15,9 @@ swaps the two questions, so ``compare(p, b, a)`` gives exactly ``1 − p_a`` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from ..checks import ParameterError, check_int, check_str
 from .generation import _batches, _encode, _full, _pad, chat_prompt

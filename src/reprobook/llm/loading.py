@@ -44,9 +44,10 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..checks import ParameterError, check_int, check_seed, check_str
 from ..paths import cache_dir, exclusive_lock
@@ -159,7 +160,7 @@ class LanguageModel:
     def parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
-    def copy(self, name: str | None = None) -> "LanguageModel":
+    def copy(self, name: str | None = None) -> LanguageModel:
         """A deep copy of the weights (the tokenizer is shared): train or merge it without touching this one."""
         return LanguageModel(copy.deepcopy(self.model), self.tokenizer, name or self.name, self.device,
                              self.max_context, self.fingerprint, self.source, 0.0, dict(self.info))
@@ -301,7 +302,8 @@ def gguf_tensors(gguf: Path) -> Iterator[tuple[str, int, Any]]:
     import math
 
     import numpy as np
-    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as Q
+    from gguf import GGML_QUANT_SIZES
+    from gguf import GGMLQuantizationType as Q
     from gguf.quants import quant_shape_to_byte_shape
     from transformers.integrations.gguf.reader import _read_metadata, _read_tensor_table
 

@@ -26,9 +26,10 @@ import json
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from ..checks import ParameterError, check_choice, check_int, check_number, check_seed, check_str
 from .loading import LanguageModel, wrap

@@ -8,11 +8,18 @@ experiment (:mod:`.kpca_experiment`, figures in :mod:`.figures`).
 """
 
 from .benchmark import OODBenchmark, build_benchmark
-from .features import FeatureSet, extract, penultimate
 from .detectors import KernelPCACoP, KernelPCACoRP, KernelPCAFusion, PCAReconstruction, pytorch_ood_baselines
+from .features import FeatureSet, extract, penultimate
 from .kernels import RandomFourierFeatures, components_for_ratio, cosine_kernel, cosine_map, gaussian_kernel
-from .metrics import (bootstrap_average, compare_bootstrapped, evaluate, fit_detector, mean_bootstrap, ood_metrics,
-                      paired_bootstrap)
+from .metrics import (
+    bootstrap_average,
+    compare_bootstrapped,
+    evaluate,
+    fit_detector,
+    mean_bootstrap,
+    ood_metrics,
+    paired_bootstrap,
+)
 from .modes import ModeSet, build_modes  # the K seeded classifiers (notebooks/ood/mode_ensemble.ipynb)
 
 __all__ = ["FeatureSet", "KernelPCACoP", "KernelPCACoRP", "KernelPCAFusion", "OODBenchmark", "PCAReconstruction",

@@ -26,9 +26,17 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..checks import (ParameterError, check_choice, check_int, check_number, check_optional_int, check_positive,
-                      check_seed, check_type)
 from ..chapters.ood_benchmark import OODConfig
+from ..checks import (
+    ParameterError,
+    check_choice,
+    check_int,
+    check_number,
+    check_optional_int,
+    check_positive,
+    check_seed,
+    check_type,
+)
 from ..data import vision
 from ..models import MODELS, build_model
 from ..training import History, resolve_device

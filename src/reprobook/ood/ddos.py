@@ -68,7 +68,7 @@ class AnomalyRemoval:
         self.lower_: Tensor | None = None
         self.upper_: Tensor | None = None
 
-    def fit(self, features: Tensor) -> "AnomalyRemoval":
+    def fit(self, features: Tensor) -> AnomalyRemoval:
         if not isinstance(features, Tensor) or features.dim() != 2 or len(features) < 2:
             raise ParameterError("features", type(features).__name__, "an N × D tensor of InD features, N >= 2")
         z = features.double()

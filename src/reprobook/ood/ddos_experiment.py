@@ -22,8 +22,21 @@ from torch import Tensor
 from .. import claims
 from ..checks import ParameterError
 from ..results import glued
-from .ddos import (CLASSIFIER, COMPONENTS, DDOS, DDOS_NO_REMOVAL, DM_BASELINE, PERCEPTUAL, AnomalyRemoval, ImageTerms,
-                   PairTerms, calibration_scales, classifier_view, image_terms, pair_terms)
+from .ddos import (
+    CLASSIFIER,
+    COMPONENTS,
+    DDOS,
+    DDOS_NO_REMOVAL,
+    DM_BASELINE,
+    PERCEPTUAL,
+    AnomalyRemoval,
+    ImageTerms,
+    PairTerms,
+    calibration_scales,
+    classifier_view,
+    image_terms,
+    pair_terms,
+)
 from .diffusion import Diffusion, from_pixels, reconstruct, to_pixels
 from .metrics import ood_metrics
 from .modes import scoring_index

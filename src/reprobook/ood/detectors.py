@@ -24,7 +24,8 @@ all that is kept of the training set (k-nearest neighbours keeps, and searches, 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from pytorch_ood.api import FeaturesDetector, LogitsDetector, ModelNotSetException, RequiresFittingException
@@ -56,7 +57,7 @@ class PCAReconstruction(FeaturesDetector):
 
     requires_fit = True
 
-    def __init__(self, encoder: Optional[Callable[[Tensor], Tensor]] = None, ratio: float = 0.85, *,
+    def __init__(self, encoder: Callable[[Tensor], Tensor] | None = None, ratio: float = 0.85, *,
                  chunk_size: int = 8192):
         self.encoder = encoder
         self.ratio = check_fraction("ratio", ratio)
@@ -85,7 +86,7 @@ class PCAReconstruction(FeaturesDetector):
     # -- fitting -----------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def fit_features(self, z: Tensor, y: Tensor | None = None) -> "PCAReconstruction":
+    def fit_features(self, z: Tensor, y: Tensor | None = None) -> PCAReconstruction:
         """Fit μ and U_q on InD training features ``z`` (N × D); samples labelled < 0 in ``y`` are ignored."""
         z = _check_features(z)
         if y is not None:
@@ -116,7 +117,7 @@ class PCAReconstruction(FeaturesDetector):
         self.explained_variance_ = eigenvalues  # float64, decreasing
         return self.set_ratio(self.ratio)
 
-    def set_ratio(self, ratio: float) -> "PCAReconstruction":
+    def set_ratio(self, ratio: float) -> PCAReconstruction:
         """Change the explained-variance ratio of a fitted detector: a new q, the same eigenvectors (no refit)."""
         ratio = check_fraction("ratio", ratio)
         if self.eigenvectors_ is None:
@@ -128,7 +129,7 @@ class PCAReconstruction(FeaturesDetector):
         self.components_ = self.eigenvectors_[:, :q].contiguous()
         return self
 
-    def fit(self, data_loader: DataLoader) -> "PCAReconstruction":
+    def fit(self, data_loader: DataLoader) -> PCAReconstruction:
         """Extract features with ``encoder`` from ``data_loader`` (OoD samples ignored) and fit on them."""
         if self.encoder is None:
             raise ModelNotSetException("this detector was built without an encoder: use fit_features(z, y)")
@@ -210,7 +211,7 @@ class KernelPCACoRP(PCAReconstruction):
     official CIFAR-10 setting: ratio 0.8, γ = 2, M = 2048.
     """
 
-    def __init__(self, encoder: Optional[Callable[[Tensor], Tensor]] = None, ratio: float = 0.8,
+    def __init__(self, encoder: Callable[[Tensor], Tensor] | None = None, ratio: float = 0.8,
                  gamma: float = 2.0, n_features: int = 2048, *, seed: int = 0, chunk_size: int = 8192):
         super().__init__(encoder, ratio, chunk_size=chunk_size)
         self.gamma = check_positive("gamma", gamma)
@@ -247,7 +248,7 @@ class KernelPCAFusion(FeaturesDetector):
     requires_fit = True
 
     def __init__(self, kpca: PCAReconstruction, baseline: LogitsDetector | Callable[[Tensor], Tensor],
-                 head: Callable[[Tensor], Tensor], encoder: Optional[Callable[[Tensor], Tensor]] = None, *,
+                 head: Callable[[Tensor], Tensor], encoder: Callable[[Tensor], Tensor] | None = None, *,
                  refit_kpca: bool = True):
         check_type("kpca", kpca, PCAReconstruction, "a PCAReconstruction, KernelPCACoP or KernelPCACoRP detector")
         if not (isinstance(baseline, LogitsDetector) or callable(baseline)):
@@ -279,7 +280,7 @@ class KernelPCAFusion(FeaturesDetector):
         return self.baseline(logits)
 
     @torch.no_grad()
-    def fit_features(self, z: Tensor, y: Tensor | None = None) -> "KernelPCAFusion":
+    def fit_features(self, z: Tensor, y: Tensor | None = None) -> KernelPCAFusion:
         """Fit the KPCA detector (unless it is fitted and ``refit_kpca`` is False) and the baseline, if it needs it."""
         if self.refit_kpca or self.kpca.components_ is None:
             self.kpca.fit_features(z, y)
@@ -287,7 +288,7 @@ class KernelPCAFusion(FeaturesDetector):
             self.baseline.fit_logits(self.head(z), y)
         return self
 
-    def fit(self, data_loader: DataLoader) -> "KernelPCAFusion":
+    def fit(self, data_loader: DataLoader) -> KernelPCAFusion:
         if self.encoder is None:
             raise ModelNotSetException("this detector was built without an encoder: use fit_features(z, y)")
         z, y = extract_features(data_loader, self.encoder, self.device or "cpu")
@@ -323,7 +324,10 @@ def pytorch_ood_baselines(model: torch.nn.Module, cfg: Any = None) -> dict[str, 
     head = getattr(model, "head", None)
     if not isinstance(head, torch.nn.Linear):
         raise ParameterError("model", type(model).__name__, "a classifier whose .head is the nn.Linear last layer")
-    value = (lambda name, default: getattr(cfg, name, default) if cfg is not None else default)
+
+    def value(name, default):
+        return getattr(cfg, name, default) if cfg is not None else default
+
     dim = head.in_features
     vim_dim = check_int("vim_dim", value("vim_dim", None) or dim // 2, low=1, high=dim - 1)
     norm_std = None

@@ -112,10 +112,10 @@ def ensemble_scores(modes: ModeSet, members: Sequence[int], cfg: Any,
             if any(getattr(o, attr) is None for outs in out.values() for o in outs):
                 raise ParameterError("detectors", det, "detectors whose inputs were computed (build_modes with "
                                                         "input_detectors=True for ODIN and RankFeat)")
-            score = {"MSP": lambda l: MaxSoftmax.score(l),
-                     "Energy": lambda l: EnergyBased.score(l, t=cfg.energy_temperature),
-                     "ODIN": lambda l: MaxSoftmax.score(l, t=cfg.odin_temperature),
-                     "RankFeat": lambda l: EnergyBased.score(l, t=cfg.rankfeat_temperature)}[det]
+            score = {"MSP": lambda z: MaxSoftmax.score(z),
+                     "Energy": lambda z: EnergyBased.score(z, t=cfg.energy_temperature),
+                     "ODIN": lambda z: MaxSoftmax.score(z, t=cfg.odin_temperature),
+                     "RankFeat": lambda z: EnergyBased.score(z, t=cfg.rankfeat_temperature)}[det]
             scores[det] = {s: score(mean_logits([getattr(o, attr) for o in outs])) for s, outs in out.items()}
         elif det == "GradNorm":
             scores[det] = {s: gradnorm_scores([o.logits for o in outs], [o.features for o in outs],

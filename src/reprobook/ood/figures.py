@@ -6,7 +6,8 @@ to the caller (a figure field of a result object, :meth:`reprobook.results.RunRe
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

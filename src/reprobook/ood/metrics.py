@@ -23,7 +23,8 @@ from __future__ import annotations
 import functools
 import time
 import zlib
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch

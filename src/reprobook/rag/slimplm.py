@@ -293,7 +293,7 @@ class Judge:
                 "threshold": torch.tensor(self.threshold), "sigma": torch.tensor(self.sigma)}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "Judge":
+    def from_state(cls, state: dict[str, Any]) -> Judge:
         kind = ("constant", "logistic", "regression")[int(float(state["kind"]))]
         return cls(kind, state["mean"].numpy(), state["scale"].numpy(), state["coef"].numpy(),
                    float(state["intercept"]), float(state["prior"]), float(state["threshold"]), float(state["sigma"]))
@@ -509,7 +509,7 @@ def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any
 
 # -------------------------------------------------------------------------------------------- step 4
 @dataclass(frozen=True)
-class Claim:
+class AnswerClaim:
     """A claim of a heuristic answer, the judge's P(Known) for it, and whether it needs a search."""
 
     text: str
@@ -517,15 +517,15 @@ class Claim:
     need_search: bool
 
 
-def judge_claims(judge: Judge, claims: Sequence[str], features: np.ndarray, threshold: float) -> list[Claim]:
+def judge_claims(judge: Judge, claims: Sequence[str], features: np.ndarray, threshold: float) -> list[AnswerClaim]:
     """NeedSearch for each claim: the judge, applied to the claim's own features, says Unknown
     (P(Known) < ``threshold``)."""
     check_fraction("threshold", threshold, open_low=False)
     p = judge.p_known(features) if len(claims) else np.zeros(0)
-    return [Claim(c, float(pk), bool(pk < threshold)) for c, pk in zip(claims, p)]
+    return [AnswerClaim(c, float(pk), bool(pk < threshold)) for c, pk in zip(claims, p)]
 
 
-def plan_queries(question: str, claims: Sequence[Claim], *, known: bool, include_question: bool = True) -> list[str]:
+def plan_queries(question: str, claims: Sequence[AnswerClaim], *, known: bool, include_question: bool = True) -> list[str]:
     """Step 4, what to search: nothing for a Known question; otherwise the question itself (the official
     pipeline always adds it) and every claim that needs a search, never a claim with NeedSearch = False."""
     if known:
@@ -665,5 +665,5 @@ class PipelineTrace:
     heuristic: str
     p_known: float
     known: bool
-    claims: list[Claim] = field(default_factory=list)
+    claims: list[AnswerClaim] = field(default_factory=list)
     queries: list[str] = field(default_factory=list)  # what SlimPLM searches when the question is Unknown

@@ -31,8 +31,19 @@ from .. import claims
 from ..checks import ParameterError
 from ..results import glued
 from .retrievers import BM25Retriever
-from .slimplm import (DocumentSearch, Judge, PipelineTrace, answer_scores, check_settings, generate_answers,
-                      judge_claims, plan_queries, read_with_proxy, retrieve, self_judgement)
+from .slimplm import (
+    DocumentSearch,
+    Judge,
+    PipelineTrace,
+    answer_scores,
+    check_settings,
+    generate_answers,
+    judge_claims,
+    plan_queries,
+    read_with_proxy,
+    retrieve,
+    self_judgement,
+)
 from .squad import SquadOpen, SquadQuestion
 
 METHODS = ("never", "always", "self-judgement", "SlimPLM")

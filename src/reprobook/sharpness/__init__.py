@@ -2,20 +2,25 @@
 
 Explained in ``notebooks/sharpness/rwp.ipynb`` and ``notebooks/sharpness/marwp.ipynb``; RWP's parallel
 steps in ``notebooks/sharpness/step_cost.ipynb``. The methods: :mod:`.sam`, :mod:`.rwp`, :mod:`.arwp`,
-:mod:`.parallel`, :mod:`.bn`, :mod:`.flat` (the flat buffers of the perturbation); the flatness measures: :mod:`.landscape`; the experiment both chapters run:
+:mod:`.parallel`, :mod:`.bn`, :mod:`.buffers` (the flat buffers of the perturbation); the flatness measures: :mod:`.landscape`; the experiment both chapters run:
 :mod:`.experiment` (training) and :mod:`.analysis` (what is measured on the trained models); each
 chapter's own analyses and claims table: :mod:`.rwp_chapter`, :mod:`.marwp_chapter`, :mod:`.step_cost_chapter`.
 """
 
 from .arwp import ARWP, CosineIncreasingSigma, adaptive_noise_divisor
 from .bn import frozen_bn_stats
-from .flat import FlatGroup
-from .landscape import (HessianEigen, filter_normalized_direction, filter_normalized_sharpness, hessian_lambda_max,
-                        loss_along_direction)
+from .buffers import FlatBuffers
+from .landscape import (
+    HessianEigen,
+    filter_normalized_direction,
+    filter_normalized_sharpness,
+    hessian_lambda_max,
+    loss_along_direction,
+)
 from .parallel import BatchedRWP, DistributedRWP
 from .rwp import RWP, filter_wise_noise
 from .sam import SAM
 
-__all__ = ["ARWP", "BatchedRWP", "CosineIncreasingSigma", "DistributedRWP", "FlatGroup", "HessianEigen", "RWP", "SAM",
+__all__ = ["ARWP", "BatchedRWP", "CosineIncreasingSigma", "DistributedRWP", "FlatBuffers", "HessianEigen", "RWP", "SAM",
            "adaptive_noise_divisor", "filter_normalized_direction", "filter_normalized_sharpness", "filter_wise_noise",
            "frozen_bn_stats", "hessian_lambda_max", "loss_along_direction"]

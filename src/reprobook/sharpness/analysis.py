@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +23,12 @@ from ..checks import ParameterError, check_int
 from ..results import glued
 from ..training import evaluate
 from . import experiment as _experiment
-from .landscape import filter_normalized_direction, filter_normalized_sharpness, hessian_lambda_max, loss_along_direction
+from .landscape import (
+    filter_normalized_direction,
+    filter_normalized_sharpness,
+    hessian_lambda_max,
+    loss_along_direction,
+)
 
 Key = str  # a method name, or a variant's name (e.g. "arwp-var")
 

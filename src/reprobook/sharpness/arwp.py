@@ -101,7 +101,7 @@ class ARWP(TwoPassOptimizer):
 
     With η = 0 and λ < 1 a step is exactly :class:`.rwp.RWP` with γ = σ and α = λ (same generator, same
     draws); with η = 0 and λ = 1 it is the perturbed-only RWP. The noise, the damping and the accumulator
-    of a parameter group live in flat buffers (:class:`.flat.FlatGroup`), a few operator calls per step
+    of a parameter group live in flat buffers (:class:`.buffers.FlatBuffers`), a few operator calls per step
     whatever the number of parameter tensors.
     """
 

@@ -17,12 +17,13 @@ at the weights w and once at perturbed weights w + ε, then hand one gradient to
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 
 from ..checks import ParameterError
-from .flat import FlatGroup
+from .buffers import FlatBuffers
 
 Closure = Callable[[], torch.Tensor]
 CLOSURE_HELP = ("a closure: def closure(): optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); "
@@ -43,7 +44,7 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         self.param_groups = self.base_optimizer.param_groups
         self.defaults.update(self.base_optimizer.defaults)
         self.in_perturbed_pass = False
-        self._flat_groups: dict[int, FlatGroup | None] = {}  # per parameter group, built at its first step
+        self._flat_groups: dict[int, FlatBuffers | None] = {}  # per parameter group, built at its first step
 
     @staticmethod
     def _check_closure(closure: Closure | None, name: str) -> Closure:
@@ -85,22 +86,22 @@ class TwoPassOptimizer(torch.optim.Optimizer):
         self.param_groups = self.base_optimizer.param_groups  # the base made new group dicts: share them again
         self._load_extra_state(state_dict)
 
-    def _flat_group(self, index: int, params: list[torch.Tensor]) -> FlatGroup | None:
-        """The flat buffers of parameter group ``index`` (:class:`.flat.FlatGroup`), built at its first step and
+    def _flat_group(self, index: int, params: list[torch.Tensor]) -> FlatBuffers | None:
+        """The flat buffers of parameter group ``index`` (:class:`.buffers.FlatBuffers`), built at its first step and
         rebuilt when its parameters change; None when they cannot share a buffer (mixed dtypes or devices)."""
         flat = self._flat_groups.get(index)
         if flat is None or not flat.fits(params):
-            flat = self._flat_groups[index] = FlatGroup.of(params)
+            flat = self._flat_groups[index] = FlatBuffers.of(params)
         return flat
 
-    def _save(self, flat: FlatGroup | None, params: list[torch.Tensor]) -> None:
+    def _save(self, flat: FlatBuffers | None, params: list[torch.Tensor]) -> None:
         """The saved copy ← w, in the flat buffers or, without them, one buffer per parameter."""
         if flat is not None:
             flat.save()
         else:
             torch._foreach_copy_(self._buffers("saved_weights", params), params)
 
-    def _restore(self, flat: FlatGroup | None, params: list[torch.Tensor]) -> None:
+    def _restore(self, flat: FlatBuffers | None, params: list[torch.Tensor]) -> None:
         """w ← the saved copy (bit-exact)."""
         if flat is not None:
             flat.restore()

@@ -32,10 +32,10 @@ def _rows(p: torch.Tensor) -> tuple[list[int], list[int]]:
     return [n], [1] * n
 
 
-class FlatGroup:
+class FlatBuffers:
     """The flat buffers of one parameter group, built once and reused while the parameters keep their storage.
 
-    ``FlatGroup.of(params)`` is None when the parameters cannot share a buffer (mixed dtypes or devices, a
+    ``FlatBuffers.of(params)`` is None when the parameters cannot share a buffer (mixed dtypes or devices, a
     non-contiguous tensor); the optimisers then take their per-parameter path.
     """
 
@@ -86,7 +86,7 @@ class FlatGroup:
         return [flat[a:b].view_as(p) for (a, b), p in zip(self._slices, self.params)]
 
     @classmethod
-    def of(cls, params: list[torch.Tensor]) -> FlatGroup | None:
+    def of(cls, params: list[torch.Tensor]) -> FlatBuffers | None:
         first = params[0]
         if all(p.dtype == first.dtype and p.device == first.device and p.is_contiguous() for p in params):
             return cls(params)

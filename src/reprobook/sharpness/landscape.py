@@ -19,8 +19,8 @@ weights and train/eval mode exactly as it found them.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -115,7 +115,7 @@ def loss_along_direction(model: nn.Module, direction: list[torch.Tensor], loss_f
 
 @torch.no_grad()
 def filter_normalized_sharpness(model: nn.Module, loss_fn, data, *, radius: float, n_directions: int,
-                                generator: torch.Generator | None = None) -> "FilterNormalizedSharpness":
+                                generator: torch.Generator | None = None) -> FilterNormalizedSharpness:
     """The mean rise of the loss over ``n_directions`` random filter-normalised directions d at ``radius`` r,
 
         S = (1/K) Σ_k [L(w + r·d_k) − L(w)],

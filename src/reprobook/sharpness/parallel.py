@@ -28,7 +28,8 @@ clean one. :class:`DistributedRWP` broadcasts the buffers of the clean rank afte
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn

@@ -18,7 +18,7 @@ parallel steps, one batched pass on one device and the two-process layout, are i
 :func:`filter_wise_noise` draws ε for one parameter and reads like the equation. For several
 parameters, :func:`filter_wise_noises` draws z once for all their entries (one vector, split in
 parameter order) and batches the arithmetic over them; the optimisers do the same over flat buffers
-(:class:`.flat.FlatGroup`), so that a step issues a handful of operator calls instead of a dozen per
+(:class:`.buffers.FlatBuffers`), so that a step issues a handful of operator calls instead of a dozen per
 parameter tensor. For one parameter the two functions make the same draw.
 """
 

@@ -20,8 +20,18 @@ from .critique import CRITERIA, Critique, critique_complement, gives_answer
 from .data import Collected, Prompt, collect_prompts, parallel_seed, plant_duplicates, seed_pairs
 from .dedup import Deduplicated, deduplicate, duplicate_clusters, embed
 from .evaluate import Models, PlugAndPlay, plug_and_play
-from .experiment import (JudgeCheck, PASTraining, Split, Variants, check_reward_model, claim_tests, paper_vs_run,
-                         split_prompts, train_stage, train_variants)
+from .experiment import (
+    JudgeCheck,
+    PASTraining,
+    Split,
+    Variants,
+    check_reward_model,
+    claim_tests,
+    paper_vs_run,
+    split_prompts,
+    train_stage,
+    train_variants,
+)
 from .generate import Generated, generate_pairs, generation_input, model_inputs
 from .model import PAS_INSTRUCTION, augmented, pairs_with_answers, train_pas, write_complements
 from .reward import EmbeddingRewardModel, cross_validated_agreement, train_embedding_reward_model

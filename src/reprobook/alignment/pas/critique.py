@@ -31,8 +31,8 @@ A complementary prompt passes when no criterion fires.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ...checks import check_int
 from .classify import cjk_share, word_count

@@ -17,8 +17,9 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from ...checks import check_choice, check_fraction, check_int, check_seed
 from ...results import glued

@@ -23,8 +23,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -19,8 +19,9 @@ Verdicts (every one from :mod:`reprobook.claims`, Holm-adjusted together):
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -16,8 +16,9 @@ tokenizer has one, and otherwise the plain "User: … Assistant:" layout *with* 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from ...checks import check_int, check_number
 from ...results import glued

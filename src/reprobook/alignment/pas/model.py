@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ...checks import ParameterError, check_int
 from .critique import gives_answer

@@ -18,13 +18,13 @@ data) and checked on other held-out HHH prompts before it judges anything.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ...checks import ParameterError
-
 
 _CACHE: dict[tuple[str, str], np.ndarray] = {}
 
