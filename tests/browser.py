@@ -83,7 +83,8 @@ class Browser:
         """The value of a JavaScript expression in the page (promises awaited)."""
         reply = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in reply:
-            raise RuntimeError(f"{expression[:80]}: {reply['exceptionDetails'].get('exception', {}).get('description')}")
+            raise RuntimeError(f"{expression[:80]}: "
+                               f"{reply['exceptionDetails'].get('exception', {}).get('description')}")
         return reply["result"].get("value")
 
     def wait(self, expression: str, timeout: float = 60, poll: float = 0.5):
@@ -127,7 +128,8 @@ def jupyterlab(root: Path, log: Path):
     command = lab_command(root, port=port, token=token, browser=False, extra=["--LabApp.expose_app_in_browser=True"])
     # the notebooks it runs write their results beside the log, never into the project's results/
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(log.parent / "jupyter-config"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(log.parent / "workspaces"), "REPROBOOK_RESULTS": str(log.parent / "results")}
+           "JUPYTERLAB_WORKSPACES_DIR": str(log.parent / "workspaces"),
+           "REPROBOOK_RESULTS": str(log.parent / "results")}
     with open(log, "w") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:

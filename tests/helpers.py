@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 
 
-def make_notebook(path: Path, body: str, params: str = 'profile = "smoke"\nseed = 0\ndevice = "auto"\ndata_dir = None\n') -> Path:
+def make_notebook(path: Path, body: str,
+                  params: str = 'profile = "smoke"\nseed = 0\ndevice = "auto"\ndata_dir = None\n') -> Path:
     """A notebook with a ``parameters`` cell and one code cell ``body``."""
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell(params)

@@ -170,7 +170,8 @@ def test_train_cached_loads_the_second_time(tmp_path, monkeypatch):
     model, record, loaded = pretraining.train_cached(size, VOCAB, blocks, blocks[:2], settings, seed=0, device="cpu",
                                                      return_model=True)
     assert loaded and record.loss == first.loss and not model.training
-    assert pretraining.validation_loss(model, blocks[:2], batch_size=2, device="cpu") == pytest.approx(first.final_val_loss)
+    assert (pretraining.validation_loss(model, blocks[:2], batch_size=2, device="cpu")
+            == pytest.approx(first.final_val_loss))
 
 
 def test_a_non_finite_loss_stops_the_run():

@@ -309,7 +309,8 @@ def test_non_inferiority_at_its_boundary_passes_at_most_alpha(words_only):
     rng = np.random.default_rng(7)
     rate = _rate_of("reproduced", lambda _: claims.non_inferiority(rng.normal(-0.1, 0.05, 6), np.zeros(6), margin=0.1))
     assert rate <= ALPHA + MC_TOL
-    rate = _rate_of("contradicted", lambda _: claims.non_inferiority(rng.normal(0.05, 0.05, 6), np.zeros(6), margin=0.1))
+    rate = _rate_of("contradicted",
+                    lambda _: claims.non_inferiority(rng.normal(0.05, 0.05, 6), np.zeros(6), margin=0.1))
     assert rate <= 0.001
 
 

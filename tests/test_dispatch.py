@@ -202,7 +202,8 @@ def test_a_job_that_never_returns_is_a_failed_run(book, monkeypatch):
     class Killed:
         def submit(self, fn, **kwargs):
             future = Future()
-            future.set_exception(RuntimeError("Job 1234 (task: 0) with path /x\nhas not produced any output (state: TIMEOUT)"))
+            future.set_exception(RuntimeError("Job 1234 (task: 0) with path /x\n"
+                                              "has not produced any output (state: TIMEOUT)"))
             return future
 
     monkeypatch.setattr(dispatch, "submitit_executor", lambda *a, **k: Killed())

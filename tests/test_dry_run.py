@@ -86,7 +86,8 @@ def test_caps_never_raise_a_value_and_leave_one_seed(chapter, monkeypatch):
 
 
 def test_overrides_of_the_run_profile_come_from_the_environment(monkeypatch):
-    monkeypatch.setenv(profiles.OVERRIDES_ENV, json.dumps({"smoke": {"rwp": {"n_seeds": 12, "methods": ["sgd", "rwp"]}}}))
+    monkeypatch.setenv(profiles.OVERRIDES_ENV,
+                       json.dumps({"smoke": {"rwp": {"n_seeds": 12, "methods": ["sgd", "rwp"]}}}))
     cfg = profiles.config("rwp", "smoke")
     assert cfg.n_seeds == 12 and cfg.methods == ("sgd", "rwp")
     assert profiles.config("rwp", "paper").n_seeds != 12  # only the run's profile

@@ -56,7 +56,8 @@ def test_a_corrupted_pack_is_refused(tmp_path, monkeypatch):
 
 def test_machine_names_for_files():
     assert gpu_check.machine_slug({"device": "cuda (NVIDIA H200)", "device_type": "cuda"}) == "cuda-nvidia-h200"
-    assert gpu_check.machine_slug({"device": "cpu", "device_type": "cpu", "cpu_model": "AMD EPYC 7763 64-Core Processor",
+    assert gpu_check.machine_slug({"device": "cpu", "device_type": "cpu",
+                                   "cpu_model": "AMD EPYC 7763 64-Core Processor",
                                    "cpu_count": 2}) == "cpu-amd-epyc-7763-2-cores"
 
 

@@ -120,7 +120,8 @@ def test_measure_throughput_reads_slopes_and_speedups_from_the_benchmark(monkeyp
         for m in METHODS:
             rows.append(dict(method=m, detector=METHODS[m], n_train=n, median_us=cost[m](n), p25_us=cost[m](n),
                              p75_us=cost[m](n), knn_over_method=cost["knn"](n) / cost[m](n),
-                             fastest_knn_over_method=fastest / cost[m](n), q=None, recall=0.97 if m == "faiss-ivf" else 1.0,
+                             fastest_knn_over_method=fastest / cost[m](n), q=None,
+                             recall=0.97 if m == "faiss-ivf" else 1.0,
                              max_score_gap=0.0 if m != "faiss-ivf" else 0.01, nprobe=4 if m == "faiss-ivf" else None,
                              nlist=316 if m == "faiss-ivf" else None, tune_recall=None, fit_s=0.0))
     settings = dict(repeats=5, feature_dim=64, n_queries=100, target_recall=0.95)

@@ -111,7 +111,8 @@ def _notebook(path: Path, prose: str = BOOK_PROSE) -> Path:
     code.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "1"}, execution_count=1)]
     code.execution_count = 1
     md = nbformat.v4.new_markdown_cell(prose)
-    md.metadata["user_expressions"] = [{"expression": "demo_n", "result": {"status": "ok", "data": {"text/plain": "3"}}}]
+    md.metadata["user_expressions"] = [{"expression": "demo_n",
+                                        "result": {"status": "ok", "data": {"text/plain": "3"}}}]
     nb.cells = [md, code]
     nb.metadata["kernelspec"] = {"name": "reprobook", "display_name": "Python 3 (reprobook)", "language": "python"}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -262,7 +263,8 @@ def test_a_chapter_rerun_in_jupyterlab_shows_numbers_not_roles(tmp_path):
             text = "\n".join(rendered_markdown(browser, f"{chapter}.ipynb"))
             shown_as_code = set(browser.js("Array.from(document.querySelectorAll('.jp-MarkdownCell code'))"
                                            ".map(x => x.innerText.trim())"))
-            browser.js("(() => { const e = Array.from(document.querySelectorAll('.jp-MarkdownCell .myst-RenderedExpression'))"
+            browser.js("(() => { const e = Array.from(document.querySelectorAll("
+                       "'.jp-MarkdownCell .myst-RenderedExpression'))"
                        ".find(x => /\\d/.test(x.innerText)); if (e) e.scrollIntoView({block: 'center'}); })()")
             time.sleep(1)
             shot = browser.screenshot(tmp_path / f"{Path(chapter).name}-lab.png")
@@ -279,4 +281,5 @@ def test_a_chapter_rerun_in_jupyterlab_shows_numbers_not_roles(tmp_path):
     names = {m for c in nb.cells if c.cell_type == "markdown" for m in re.findall(r"\{eval\}`([^`]+)`", c.source)}
     assert names, f"{chapter} has no {{eval}} in its prose"
     unfilled = sorted(names & shown_as_code)  # jupyterlab-myst shows an expression it did not evaluate as code
-    assert not unfilled, f"{len(unfilled)} of {len(names)} glued values show their name, not their value: {unfilled[:8]}"
+    assert not unfilled, (f"{len(unfilled)} of {len(names)} glued values show their name, not their value: "
+                          f"{unfilled[:8]}")

@@ -180,7 +180,8 @@ def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_
             super().__init__(path, *args, **kwargs)
 
     monkeypatch.setattr(gguf, "GGUFReader", CountingReader)
-    stale, other = (tmp_path / "llm" / "converted" / f"{m}-0123456789abcdef" for m in ("smollm2-135m-instruct", "gemma-3-270m"))
+    stale, other = (tmp_path / "llm" / "converted" / f"{m}-0123456789abcdef"
+                    for m in ("smollm2-135m-instruct", "gemma-3-270m"))
     for folder in (stale, other):  # an earlier conversion of this model, and one of another model
         folder.mkdir(parents=True)
         (folder / "config.json").write_text("{}")
@@ -195,7 +196,8 @@ def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_
     monkeypatch.setattr(gguf, "GGUFReader", CountingReader.__mro__[1])
     gguf_file = loading._gguf_path(llm.MODELS["smollm2-135m-instruct"])
     with loading.quiet_transformers():
-        reference = AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32)
+        reference = AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name,
+                                                         dtype=torch.float32)
     mine = load_file(folder / "model.safetensors")
     theirs = {k: v for k, v in reference.state_dict().items() if k != "lm_head.weight"}  # tied to the embeddings
     assert mine.keys() == theirs.keys()
@@ -377,7 +379,8 @@ def test_linear_merge_and_model_stock_against_hand_computations():
     assert torch.allclose(stock["w"], t * torch.tensor([2.0, 1.5]) + (1 - t) * torch.tensor([1.0, 1.0]))
     assert torch.equal(stock["frozen"], torch.tensor([5.0]))  # no update: unchanged
     # three models, orthogonal updates: cos θ = 0, t = 0, the anchor itself
-    e = [{"w": torch.tensor([1.0, 0.0, 0.0])}, {"w": torch.tensor([0.0, 1.0, 0.0])}, {"w": torch.tensor([0.0, 0.0, 1.0])}]
+    e = [{"w": torch.tensor([1.0, 0.0, 0.0])}, {"w": torch.tensor([0.0, 1.0, 0.0])},
+         {"w": torch.tensor([0.0, 0.0, 1.0])}]
     assert torch.allclose(llm.model_stock(e, anchor={"w": torch.zeros(3)})["w"], torch.zeros(3))
     # opposed updates: the unclipped t = 2 cos / (1 + cos) would be −18 at cos θ = −0.9; clipped, the anchor
     opposed = [{"w": torch.tensor([1.0, 0.0])}, {"w": torch.tensor([-0.9, 0.4359])}]

@@ -18,7 +18,7 @@ def _words(tests):
     return {t.key: t.verdict.verdict for t in tests}
 
 
-# -- the declarations ---------------------------------------------------------------------------------------------------
+# -- the declarations --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("chapter, module", [("mode_ensemble", me_chapter), ("kpca", kpca_chapter),
                                              ("ddos", ddos_chapter)])
 def test_every_claim_is_declared_with_its_unit_n_test_and_a_sourced_sesoi(chapter, module):
@@ -38,10 +38,11 @@ def test_the_paper_effects_come_from_the_readme_table():
     assert SPECS["improves"].paper_effect == pytest.approx(me_chapter.PAPER_ENSEMBLE_GAIN * 0.5 / 0.8)
     assert SPECS["fluctuates"].sesoi == pytest.approx(me_chapter.PAPER_MODE_SD / 2)
     kpca = {s.key: s for s in kpca_chapter.claim_specs(profiles.config("kpca", "smoke"))}
-    assert kpca["corp_vs_cop"].paper_effect == pytest.approx(0.098) and kpca["corp_vs_cop"].sesoi == pytest.approx(0.049)
+    assert (kpca["corp_vs_cop"].paper_effect == pytest.approx(0.098)
+            and kpca["corp_vs_cop"].sesoi == pytest.approx(0.049))
 
 
-# -- "alike": a bound on the between-mode SD ----------------------------------------------------------------------------
+# -- "alike": a bound on the between-mode SD ---------------------------------------------------------------------------
 def test_alike_is_reproduced_for_close_modes_and_contradicted_by_one_diverged_mode():
     rng = np.random.default_rng(0)
     close = 0.90 + 0.001 * rng.standard_normal(10)
@@ -87,7 +88,7 @@ def test_unconverged_modes_make_every_claim_not_comparable_whatever_the_outcome(
     assert guarded[0].verdict.verdict == "not comparable" and "not converged" in guarded[0].verdict.reason
 
 
-# -- "fluctuates": a Monte-Carlo null from one mode's bootstrap rounds --------------------------------------------------
+# -- "fluctuates": a Monte-Carlo null from one mode's bootstrap rounds -------------------------------------------------
 def _rounds(cells=4, rounds=400, sd=0.01, seed=0):
     return 0.5 + sd * np.random.default_rng(seed).standard_normal((cells, rounds))
 
@@ -116,12 +117,15 @@ def test_fluctuation_holds_its_level_when_modes_vary_like_the_test_sample():
     assert rejected / trials <= 0.025 + 0.06  # the nominal level, up to Monte-Carlo error
 
 
-# -- "improves" and "variance" --------------------------------------------------------------------------------------------
+# -- "improves" and "variance" -----------------------------------------------------------------------------------------
 def test_ensemble_gain_rule_reaches_each_word():
     spec = SPECS["improves"]
-    assert claims.evaluate(spec, [0.50, 0.52, 0.49, 0.51, 0.50], [0.40, 0.41, 0.39, 0.40, 0.41]).verdict.verdict == "reproduced"
-    assert claims.evaluate(spec, [0.50, 0.52, 0.49, 0.51, 0.50], [0.50, 0.515, 0.49, 0.505, 0.50]).verdict.verdict == "contradicted"
-    assert claims.evaluate(spec, [0.50, 0.60, 0.40, 0.55, 0.45], [0.45, 0.62, 0.30, 0.50, 0.46]).verdict.verdict == "inconclusive"
+    assert claims.evaluate(spec, [0.50, 0.52, 0.49, 0.51, 0.50],
+                           [0.40, 0.41, 0.39, 0.40, 0.41]).verdict.verdict == "reproduced"
+    assert claims.evaluate(spec, [0.50, 0.52, 0.49, 0.51, 0.50],
+                           [0.50, 0.515, 0.49, 0.505, 0.50]).verdict.verdict == "contradicted"
+    assert claims.evaluate(spec, [0.50, 0.60, 0.40, 0.55, 0.45],
+                           [0.45, 0.62, 0.30, 0.50, 0.46]).verdict.verdict == "inconclusive"
 
 
 def test_variance_claim_is_not_decided_by_averaging_alone():

@@ -29,7 +29,7 @@ from reprobook.profiles import ParameterError
 SPEC = vision.input_spec("fashion-mnist")
 
 
-# -- anomaly removal ----------------------------------------------------------------------------------------------------
+# -- anomaly removal ---------------------------------------------------------------------------------------------------
 def test_anomaly_removal_leaves_in_range_activations_untouched_and_clips_the_rest():
     train = torch.rand(1000, 4, generator=torch.Generator().manual_seed(0)) * torch.tensor([1.0, 2.0, 3.0, 4.0])
     removal = AnomalyRemoval(0.05, 0.95).fit(train)
@@ -56,11 +56,12 @@ def test_anomaly_removal_needs_fitting_and_sane_quantiles():
         AnomalyRemoval().fit(torch.zeros(5))
 
 
-# -- the terms --------------------------------------------------------------------------------------------------------------
+# -- the terms ---------------------------------------------------------------------------------------------------------
 def test_feature_dissimilarity_is_one_minus_the_cosine():
     z = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [3.0, 4.0]])
     z_hat = torch.tensor([[2.0, 0.0], [0.0, 5.0], [-1.0, 0.0], [4.0, 3.0]])
-    assert torch.allclose(feature_dissimilarity(z, z_hat), torch.tensor([0.0, 1.0, 2.0, 1 - 24 / 25], dtype=torch.float64))
+    assert torch.allclose(feature_dissimilarity(z, z_hat),
+                          torch.tensor([0.0, 1.0, 2.0, 1 - 24 / 25], dtype=torch.float64))
 
 
 def test_probability_divergence_is_the_kl_divergence_of_the_softmaxes():
@@ -135,7 +136,7 @@ def test_calibration_scales_are_the_medians_of_each_term():
             assert scales[removed][name] == pytest.approx(float(terms.terms[removed][name].median()))
 
 
-# -- the cost benchmark -----------------------------------------------------------------------------------------------------
+# -- the cost benchmark ------------------------------------------------------------------------------------------------
 def test_throughput_benchmark_table_and_ratios():
     result = benchmarks.run("ddos-throughput", device="cpu", profile="tiny", n_images=4, repeats=2)
     table = result.table.set_index("method")
@@ -147,7 +148,7 @@ def test_throughput_benchmark_table_and_ratios():
     assert result.settings["unet_evaluations"] == 100 // 100 + 1  # tiny: t = 100, stride 100
 
 
-# -- the experiment on constructed runs ---------------------------------------------------------------------------------
+# -- the experiment on constructed runs --------------------------------------------------------------------------------
 def test_held_out_calibration_images_are_never_scored():
     from reprobook.ood.ddos_experiment import split_rows
 

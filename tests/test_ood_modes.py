@@ -63,8 +63,10 @@ def test_mode_seeds_and_scoring_index():
     with pytest.raises(ParameterError, match="'n_modes'"):
         mode_seeds(0, 0)
     rows = scoring_index(100, 10, seed=1)
-    assert len(rows) == 10 and torch.equal(rows, rows.sort().values) and torch.equal(rows, scoring_index(100, 10, seed=1))
-    assert torch.equal(scoring_index(5, None, 0), torch.arange(5)) and torch.equal(scoring_index(5, 9, 0), torch.arange(5))
+    assert (len(rows) == 10 and torch.equal(rows, rows.sort().values)
+            and torch.equal(rows, scoring_index(100, 10, seed=1)))
+    assert (torch.equal(scoring_index(5, None, 0), torch.arange(5))
+            and torch.equal(scoring_index(5, 9, 0), torch.arange(5)))
 
 
 def test_msp_loss_is_the_cross_entropy_to_the_predicted_class():
@@ -143,7 +145,7 @@ def test_a_short_schedule_fails_the_convergence_rule():
     assert not converged and "2→3" in detail
 
 
-# -- the landscape ------------------------------------------------------------------------------------------------------
+# -- the landscape -----------------------------------------------------------------------------------------------------
 def test_combined_states_are_the_weighted_sums_and_keep_integer_buffers():
     a = {"w": torch.tensor([1.0, 2.0]), "n": torch.tensor(3)}
     b = {"w": torch.tensor([3.0, 6.0]), "n": torch.tensor(7)}
@@ -196,7 +198,7 @@ def test_slice_depth_is_zero_at_a_minimum_and_the_relative_dip_elsewhere():
     assert depths.loc[1, "OoD"] == pytest.approx(0.25)
 
 
-# -- the chapter end to end on tiny modes -------------------------------------------------------------------------------
+# -- the chapter end to end on tiny modes ------------------------------------------------------------------------------
 def test_landscape_and_the_claim_tests_on_tiny_modes(fake_registry):  # noqa: F811
     cfg = _cfg(n_modes=4, detectors=("MSP", "KNN", "RankFeat"), primary_detectors=("MSP", "KNN"))
     modes = build_modes(cfg, seed=0, device="cpu", progress=False, n_score=8)

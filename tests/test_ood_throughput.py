@@ -104,7 +104,8 @@ def test_synthetic_features_are_seeded_and_non_negative():
 
 BAD = [(dict(batch=3), "batch"), (dict(n_train=[]), "n_train"), (dict(n_train=[10, 0]), "n_train"),
        (dict(repeats=0), "repeats"), (dict(methods=["cop"]), "methods"), (dict(methods=["lof", "knn"]), "methods"),
-       (dict(knn_k=100, n_train=[50]), "knn_k"), (dict(corp_ratio=1.5), "corp_ratio"), (dict(corp_gamma=0), "corp_gamma"),
+       (dict(knn_k=100, n_train=[50]), "knn_k"), (dict(corp_ratio=1.5), "corp_ratio"),
+       (dict(corp_gamma=0), "corp_gamma"),
        (dict(target_recall=0), "target_recall"), (dict(methods=["knn", "annoy"]), "methods")]
 
 

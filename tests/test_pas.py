@@ -98,7 +98,7 @@ def test_exact_repeats_are_removed_as_duplicates_of_the_first():
     assert [p.id for p in result.kept] == ["p0", "p1"] and result.n_exact == 1
 
 
-# --------------------------------------------------------------------------------------------- selection, classification
+# -------------------------------------------------------------------------------------------- selection, classification
 def test_quality_rules_name_the_reason():
     assert classify.quality_reason("Why do cats purr?", min_words=3, max_words=80) == ""
     assert "shorter" in classify.quality_reason("Hi", min_words=3, max_words=80)
@@ -370,11 +370,12 @@ def test_claims_are_guarded_by_the_judge_and_by_variants_that_did_not_move():
     rng = np.random.default_rng(0)
     n = 40
     base = rng.normal(size=n)
-    pooled = {"none": list(base), "generic": list(base + rng.normal(0, 0.3, n)), "PAS": list(base + 0.6 + rng.normal(0, 0.3, n)),
+    pooled = {"none": list(base), "generic": list(base + rng.normal(0, 0.3, n)),
+              "PAS": list(base + 0.6 + rng.normal(0, 0.3, n)),
               "PAS-6": list(base + 0.5 + rng.normal(0, 0.3, n)), "PAS-0": list(base + rng.normal(0, 0.3, n)),
               "PAS (unfiltered)": list(base + 0.1 + rng.normal(0, 0.3, n))}
-    comps = {"PAS": [f"c{i}" for i in range(n)], "PAS-6": [f"d{i}" for i in range(n)], "PAS-0": [f"d{i}" for i in range(n)],
-             "PAS (unfiltered)": [f"e{i}" for i in range(n)]}
+    comps = {"PAS": [f"c{i}" for i in range(n)], "PAS-6": [f"d{i}" for i in range(n)],
+             "PAS-0": [f"d{i}" for i in range(n)], "PAS (unfiltered)": [f"e{i}" for i in range(n)]}
     pnp = SimpleNamespace(pooled=pooled, complements=comps, judge_outcomes={}, judge_check=(0, 0))
     variants = SimpleNamespace(small="PAS-6", n_unfiltered_failing=3)
     good = experiment.JudgeCheck(SimpleNamespace(format=lambda f: ""), correct=80, n=100, above_chance=True)

@@ -52,7 +52,8 @@ def test_smoke_is_smaller_than_paper():
 
 def test_paper_profile_uses_the_papers_hyperparameters():
     cfg = profiles.config("rwp", "paper")
-    assert (cfg.gamma, cfg.alpha, cfg.batch_size, cfg.lr, cfg.weight_decay, cfg.epochs) == (0.01, 0.5, 256, 0.1, 1e-3, 200)
+    assert ((cfg.gamma, cfg.alpha, cfg.batch_size, cfg.lr, cfg.weight_decay, cfg.epochs)
+            == (0.01, 0.5, 256, 0.1, 1e-3, 200))
     assert cfg.model == "resnet18_cifar"
 
 

@@ -187,7 +187,8 @@ def test_prompt_is_the_official_layout():
     template = PromptTemplate("short", titles=("标题",))
     text = template(question="校长是谁？", passages=["校长是林尚立。"])
     assert text.startswith("使用给定的信息，请对用户的问题给出准确的回答。确保:\n1. 尽可能简洁的回答问题")
-    assert text.endswith(" **给定信息:** \n[信息 1]: [题目: 标题. 内容: 校长是林尚立。]\n\n **问题:**\n校长是谁？\n**回答:**\n")
+    assert text.endswith(" **给定信息:** \n[信息 1]: [题目: 标题. 内容: 校长是林尚立。]\n\n"
+                         " **问题:**\n校长是谁？\n**回答:**\n")
     closed = PromptTemplate("short", closed=True)(question="校长是谁？")
     assert "给定信息" not in closed and closed.endswith("**问题:**\n校长是谁？\n**回答:**\n")
     conv = PromptTemplate("conversation", history=(("前一个问题", "前一个回答"),))(question="它呢？", passages=["x"])
@@ -257,7 +258,8 @@ def test_reader_never_truncates_the_question(synthetic, tiny_reader):
     # through the experiment's reader: the guard is applied and recorded, the question stays whole
     items = build_items([q], "golden")
     items[0].passages = long_passages
-    rows, stats = run_settings(tiny_reader, [("extractive", [q], ("golden",))], max_new_tokens=3, max_prompt_tokens=budget)
+    rows, stats = run_settings(tiny_reader, [("extractive", [q], ("golden",))], max_new_tokens=3,
+                               max_prompt_tokens=budget)
     from reprobook.rag.experiment import read
 
     read(tiny_reader, items, max_new_tokens=3, max_prompt_tokens=budget)
@@ -287,7 +289,8 @@ def test_a_whole_plan_runs_on_the_tiny_reader(synthetic, tiny_reader):
     assert labels == {*D.ABILITIES, "noise"}
     assert all("cf_em" in r for r in rows if r["ability"] == "faithful")
     shown, numbers = ability_table(rows, n_boot=20)
-    assert set(numbers.metric) == {"em", "f1", "rougeL"} and len(shown) == len({(r["ability"], r["setting"]) for r in rows})
+    assert (set(numbers.metric) == {"em", "f1", "rougeL"}
+            and len(shown) == len({(r["ability"], r["setting"]) for r in rows}))
     assert callable(build_retrievers)
 
 
@@ -390,7 +393,8 @@ def test_a_profile_can_leave_declared_claims_untested():
     got = {t.key: t.verdict for t in domainrag_tests(specs, rows, able)}
     assert {k for k, v in got.items() if v.verdict == "not comparable"} == {"retrieval_helps", "faithful_hard"}
     assert "budget" in got["faithful_hard"].reason and got["faithful_hard"].family == 1
-    assert all(v.verdict == "reproduced" and v.family == 5 for k, v in got.items() if k not in ("retrieval_helps", "faithful_hard"))
+    assert all(v.verdict == "reproduced" and v.family == 5
+               for k, v in got.items() if k not in ("retrieval_helps", "faithful_hard"))
     with pytest.raises(ParameterError, match="untested_claims"):
         claim_specs(profiles.config("domainrag", "tiny", untested_claims=("no_such_claim",)))
 

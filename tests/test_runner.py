@@ -30,11 +30,13 @@ def book(tmp_path):
 
 
 def _run(book, notebooks, **kw):
-    return runner.run(notebooks, root=book["root"], out_dir=book["out"], res_dir=book["res"], echo=lambda *_: None, **kw)
+    return runner.run(notebooks, root=book["root"], out_dir=book["out"], res_dir=book["res"],
+                      echo=lambda *_: None, **kw)
 
 
 def test_notebook_parameters_are_read(book):
-    assert runner.notebook_parameters(book["good"]) == {"profile": "smoke", "seed": 0, "device": "auto", "data_dir": None}
+    assert runner.notebook_parameters(book["good"]) == {"profile": "smoke", "seed": 0, "device": "auto",
+                                                        "data_dir": None}
 
 
 def test_run_promotes_notebook_and_results_then_skips(book):

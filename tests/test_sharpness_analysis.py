@@ -239,10 +239,12 @@ def test_seed_plan_is_the_paired_t_tests_sample_size_at_the_holm_level():
     level = claims.ALPHA / 3
     better = plan.loc[specs[0].claim]
     assert better["at the paper's effect"] == claims.n_for_power_t(rwp_paper.PAPER_GAIN, 0.01, alpha=level)
-    assert better["seeds for 80 % power at the SESOI"] == claims.n_for_power_t(rwp_paper.ACCURACY_SESOI, 0.01, alpha=level)
+    assert (better["seeds for 80 % power at the SESOI"]
+            == claims.n_for_power_t(rwp_paper.ACCURACY_SESOI, 0.01, alpha=level))
     # non-inferiority: the power is at a true difference of the paper's effect (0: on par) plus the margin
     parity = plan.loc[specs[1].claim]
-    assert parity["seeds for 80 % power at the SESOI"] == claims.n_for_power_t(rwp_paper.ACCURACY_SESOI, 0.008, alpha=level)
+    assert (parity["seeds for 80 % power at the SESOI"]
+            == claims.n_for_power_t(rwp_paper.ACCURACY_SESOI, 0.008, alpha=level))
     assert plan.loc[specs[2].claim]["at the paper's effect"] == "–"  # no paper number for flatness
     assert len(plan) == 3
 
@@ -310,8 +312,8 @@ def test_median_interval_simulated_coverage():
     assert np.mean(hits) >= 0.94  # the population median of a standard lognormal is 1; nominal 96.1 % at n = 12
 
 
-@pytest.mark.parametrize("low, high, expected", [(1.02, 1.09, "met"), (1.11, 1.2, "not met"), (1.05, 1.15, "not settled"),
-                                                 (1.0, 1.1, "met")])
+@pytest.mark.parametrize("low, high, expected", [(1.02, 1.09, "met"), (1.11, 1.2, "not met"),
+                                                 (1.05, 1.15, "not settled"), (1.0, 1.1, "met")])
 def test_goal_is_read_on_the_interval_never_on_the_median(low, high, expected):
     assert goal_reading({"median": 1.08, "low": low, "high": high}, 1.1) == expected
 
@@ -319,7 +321,8 @@ def test_goal_is_read_on_the_interval_never_on_the_median(low, high, expected):
 def test_ratio_interval_is_paired_by_round():
     rounds = {"sgd": [10.0, 20.0, 10.0, 12.0, 11.0, 9.0], "arwp": [11.0, 22.0, 11.0, 13.2, 12.1, 9.9]}
     out = ratio_interval(rounds, "arwp")
-    assert out["median"] == pytest.approx(1.1) and out["low"] == pytest.approx(1.1) and out["high"] == pytest.approx(1.1)
+    assert (out["median"] == pytest.approx(1.1) and out["low"] == pytest.approx(1.1)
+            and out["high"] == pytest.approx(1.1))
     with pytest.raises(ParameterError, match="'method'"):
         ratio_interval(rounds, "sam")
     with pytest.raises(ParameterError, match="'values'"):

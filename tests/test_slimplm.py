@@ -312,11 +312,13 @@ def test_closed_book_logprob_is_the_best_alternative_batch_independent(tiny_mode
     from reprobook.rag.squad import SquadQuestion
 
     _, large = tiny_models
-    qs = [SquadQuestion("a", "Who built the bridge?", ("Ada Morgan", "Morgan", "the engineer Ada", "a fourth"), "T", ()),
+    qs = [SquadQuestion("a", "Who built the bridge?", ("Ada Morgan", "Morgan", "the engineer Ada", "a fourth"),
+                        "T", ()),
           SquadQuestion("b", "Where?", ("Port Elling",), "T", ())]
     got = S.closed_book_logprob(large, qs, chat=False, batch_size=2)
     prompt = S.ReaderPrompt(False)
-    want = [max(llm.completion_logprobs(large, [prompt(q.question)], [" " + a], chat=False, average=True, batch_size=1)[0]
+    want = [max(llm.completion_logprobs(large, [prompt(q.question)], [" " + a], chat=False, average=True,
+                                        batch_size=1)[0]
                 for a in q.answers[:3]) for q in qs]
     assert got == pytest.approx(want, abs=1e-9)
     assert S.closed_book_logprob(large, qs, chat=False, batch_size=5) == pytest.approx(got, abs=1e-9)
@@ -352,7 +354,8 @@ def test_bad_settings_name_the_parameter():
 
 
 # --------------------------------------------------------------------------------------------- verdicts
-def constructed_run(em: dict[str, list[float]], known: list[bool], p_known: list[float], rag_em: list[float]) -> X.SlimRun:
+def constructed_run(em: dict[str, list[float]], known: list[bool], p_known: list[float],
+                    rag_em: list[float]) -> X.SlimRun:
     """A run with given per-question EM per method, judge decisions and P(Known), and EM with retrieval."""
     n = len(em["never"])
     questions = [SquadQuestion(f"q{i}", f"question {i}", ("a",), "t", ("p",)) for i in range(n)]
@@ -380,7 +383,8 @@ def test_a_selective_judge_reproduces_every_claim():
     p_known = list(np.linspace(0.3, 0.9, 20)) + list(np.linspace(0.05, 0.45, 40))  # overlapping, AUROC < 1
     run = constructed_run({"never": never, "always": rag, "self-judgement": rag, "SlimPLM": slim}, known, p_known, rag)
     v = verdicts(run)
-    assert {k: x.verdict for k, x in v.items()} == {"judge_selects": "reproduced", "retrieves_where_needed": "reproduced",
+    assert {k: x.verdict for k, x in v.items()} == {"judge_selects": "reproduced",
+                                                    "retrieves_where_needed": "reproduced",
                                                     "vs_always": "reproduced", "vs_self": "reproduced",
                                                     "vs_never": "reproduced"}
     gain = np.array(rag) - np.array(never)
@@ -406,7 +410,8 @@ def test_an_inverted_judge_is_contradicted_and_a_floor_is_not_comparable():
     v = verdicts(floor)
     assert v["vs_always"].verdict == "not comparable" and "floor" in v["vs_always"].reason
     assert v["judge_selects"].verdict == "not comparable"  # no question answered right closed-book
-    assert v["retrieves_where_needed"].verdict == "not comparable" and "did not select" in v["retrieves_where_needed"].reason
+    assert (v["retrieves_where_needed"].verdict == "not comparable"
+            and "did not select" in v["retrieves_where_needed"].reason)
 
 
 # --------------------------------------------------------------------------------------------- end to end

@@ -108,7 +108,8 @@ def test_checks_and_the_execution_table_with_budget_and_cold_time(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| part/<wbr>demo"))  # may break after "/"
     assert "| 300.0 | 240 (OVER) | 410.5 |" in row and "last attempt failed" in row
     assert "2 of 3 trained models loaded from the checkpoint cache" in row
-    assert next(line for line in text.splitlines() if line.startswith("| **total**")).startswith("| **total** |  | 300.0 | 240 |")
+    assert next(line for line in text.splitlines()
+                if line.startswith("| **total**")).startswith("| **total** |  | 300.0 | 240 |")
     assert "## Machines and versions" in text
 
 
@@ -124,7 +125,8 @@ def test_a_reason_with_a_semicolon_shows_whole_in_its_badge(tmp_path):
 
 
 def test_tiny_runs_are_marked(tmp_path):
-    text = book.status_markdown(_results(tmp_path, profile="tiny"), {**RUNS, "part/demo": {**RUNS["part/demo"], "profile": "tiny"}})
+    text = book.status_markdown(_results(tmp_path, profile="tiny"),
+                                {**RUNS, "part/demo": {**RUNS["part/demo"], "profile": "tiny"}})
     assert ":::{warning}" in text and "Tiny runs" in text
     assert all("not comparable (tiny run)" in row for row in _claim_rows(text))
     assert "Demo chapter {bdg-info}`tiny run`" in text and "| 300.0 | 60 (OVER) |" in text
@@ -163,7 +165,8 @@ def _project(tmp_path, prose: str) -> dict:
 
 
 def test_stage_turns_the_notebooks_prose_into_the_books_glue(tmp_path):
-    p = _project(tmp_path, "Accuracy {eval}`demo_acc`.\n\n```{figure}\n:name: fig-demo\n\n{eval}`demo_fig`\n\nCaption.\n```")
+    p = _project(tmp_path, "Accuracy {eval}`demo_acc`.\n\n```{figure}\n:name: fig-demo\n\n{eval}`demo_fig`\n\n"
+                           "Caption.\n```")
     staged = book.stage(p["root"], out_dir=p["out"], res_dir=p["res"], stage_dir=p["stage"])
     source = nbformat.read(staged / "notebooks" / "part" / "demo.ipynb", 4).cells[0].source
     assert source == "Accuracy {glue:text}`demo_acc`.\n\n```{glue:figure} demo_fig\n:name: fig-demo\n\nCaption.\n```"
@@ -172,7 +175,8 @@ def test_stage_turns_the_notebooks_prose_into_the_books_glue(tmp_path):
 
 def test_stage_stops_on_prose_the_book_cannot_show(tmp_path):
     p = _project(tmp_path, "Twice: {eval}`2 * demo_acc`.")
-    with pytest.raises(book.BuildError, match=r"notebooks/part/demo: demo.ipynb, markdown cell 1: \{eval\}`2 \* demo_acc`"):
+    with pytest.raises(book.BuildError,
+                       match=r"notebooks/part/demo: demo.ipynb, markdown cell 1: \{eval\}`2 \* demo_acc`"):
         book.stage(p["root"], out_dir=p["out"], res_dir=p["res"], stage_dir=p["stage"])
 
 

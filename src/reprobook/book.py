@@ -103,7 +103,8 @@ def _numbers(c: dict[str, Any]) -> str:
     if c.get("sesoi") is not None:
         bits.append(f"SESOI {f(c['sesoi'])} ({c.get('sesoi_source', '')})")
     if c.get("p") is not None:
-        bits.append(f"p {claims.p_format(c['p'], relation=True)}" + (f" (Holm over {c['family']})" if (c.get("family") or 1) > 1 else ""))
+        bits.append(f"p {claims.p_format(c['p'], relation=True)}"
+                    + (f" (Holm over {c['family']})" if (c.get("family") or 1) > 1 else ""))
     bits.append(f"power at SESOI {claims.power_text(c.get('power'))}")
     if c.get("power_paper") is not None:
         bits.append(f"at the paper's effect {claims.power_text(c.get('power_paper'))}")
@@ -205,7 +206,8 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
         rows = []
         for c in chapter_claims:
             claim = c["claim"] + (f"\n\n*Rule:* {c['rule']}" if c.get("rule") else "")
-            this_run = "\n\n".join(x for x in (_numbers(c), f"*This run:* {c['this_run']}" if c.get("this_run") else "") if x)
+            this_run = "\n\n".join(x for x in (_numbers(c),
+                                               f"*This run:* {c['this_run']}" if c.get("this_run") else "") if x)
             rows.append([claim, _badge(c["verdict"], shown_verdict(c)),
                          f"*Paper:* {c['paper']} ({c['source']})" + (f"\n\n{this_run}" if this_run else "")])
         parts += _list_table(["Claim", "Verdict", "Paper and this run"], rows, "40 18 42") + [""]
@@ -244,8 +246,8 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
         # a run that shared the CPU cores with other notebooks is not held to the budget of a chapter run alone
         within = runner.SHARED if run.get("jobs", 1) > 1 else budget_note(seconds, budget)
         # a line may break after the part ("alignment/" ‹break› "baichuan_alignment"): the table fits the page
-        run_rows.append([name.replace("/", "/<wbr>"), "{bdg-info}`tiny`" if profile == "tiny" else profile, f"{seconds:.1f}",
-                         f"{budget:.0f} ({within})" if budget is not None else "-",
+        run_rows.append([name.replace("/", "/<wbr>"), "{bdg-info}`tiny`" if profile == "tiny" else profile,
+                         f"{seconds:.1f}", f"{budget:.0f} ({within})" if budget is not None else "-",
                          (f"{cold['seconds']:.1f}" + (f" ({runner.SHARED})" if cold.get("jobs", 1) > 1 else ""))
                          if cold else "-", note or run.get("status", "")])
     if run_rows:
@@ -337,8 +339,8 @@ def build(root: Path | None = None, *, out_dir: Path | None = None, res_dir: Pat
                       allow_tiny=allow_tiny, allow_dry_run=allow_dry_run)
     html = output / "_build" / "html"
     shutil.rmtree(html, ignore_errors=True)
-    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(stage_dir), "--builder", "html",
-               "--path-output", str(output), "--keep-going"]
+    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(stage_dir),
+               "--builder", "html", "--path-output", str(output), "--keep-going"]
     if strict:
         command += ["-W", "-n"]
     done = subprocess.run(command, cwd=stage_dir)

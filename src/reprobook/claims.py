@@ -758,8 +758,8 @@ def bootstrap(data: Sequence[Any] | Any, statistic: Callable[..., float], *, ses
         return guarded
     observed = float(statistic(*arrays))
     if not math.isfinite(observed):
-        return not_comparable("the statistic is not finite on the data", rule).replace(n=n, covers=f"{n} {unit}",
-                                                                                    kind="superiority", test="bootstrap")
+        return not_comparable("the statistic is not finite on the data", rule).replace(
+            n=n, covers=f"{n} {unit}", kind="superiority", test="bootstrap")
     rng = np.random.default_rng(seed)
     res = stats.bootstrap(tuple(arrays), statistic, n_resamples=n_resamples, paired=True, vectorized=False,
                           confidence_level=1 - 2 * alpha, method="BCa", rng=rng)
@@ -1136,7 +1136,8 @@ def holm_tests(tests: Sequence[ClaimTest], *, alpha: float | None = None) -> lis
     return [dataclasses.replace(t, verdict=v) for t, v in zip(tests, adjusted)]
 
 
-def guard_tests(tests: Sequence[ClaimTest], keys: Iterable[str], apply: Callable[[Verdict], Verdict]) -> list[ClaimTest]:
+def guard_tests(tests: Sequence[ClaimTest], keys: Iterable[str],
+                apply: Callable[[Verdict], Verdict]) -> list[ClaimTest]:
     """``apply`` (a guard) to the verdicts of the tests named by ``keys``; the others unchanged."""
     keys = set(keys)
     unknown = keys - {t.key for t in tests}
@@ -1161,7 +1162,8 @@ def design_frame(specs: Iterable[ClaimSpec]):
     for s in specs:
         rows.append({"claim": s.claim, "unit (n)": "–" if s.test == "none" else f"{s.unit} ({s.n})",
                      "test": "not testable here: " + s.untestable if s.test == "none" else s.test.replace("_", " "),
-                     "smallest effect of interest": "–" if s.sesoi is None else f"{format(s.sesoi, s.fmt)} ({s.sesoi_source})",
+                     "smallest effect of interest": ("–" if s.sesoi is None
+                                                     else f"{format(s.sesoi, s.fmt)} ({s.sesoi_source})"),
                      "paper's effect": _fmt(s.paper_effect, s.fmt)})
     return pd.DataFrame(rows).set_index("claim")
 
@@ -1176,14 +1178,16 @@ def claims_table(tests: Iterable[ClaimTest | Mapping[str, Any]]):
         r = t.row() if isinstance(t, ClaimTest) else dict(t)
         fmt = r.get("fmt") or ".3g"
         est = "not tested" if r.get("estimate") is None else (
-            format(r["estimate"], fmt) + ("" if r.get("low") is None else f" [{format(r['low'], fmt)}, {format(r['high'], fmt)}]"))
+            format(r["estimate"], fmt)
+            + ("" if r.get("low") is None else f" [{format(r['low'], fmt)}, {format(r['high'], fmt)}]"))
         verdict = r["verdict"] + (f" ({r['reason']})" if r.get("reason") else "")
         rows.append({"claim": r["claim"], "unit (n)": f"{r.get('unit', '')} ({r.get('n')})" if r.get("n") else "–",
                      "estimate [95 % CI]": est,
                      "SESOI": _fmt(r.get("sesoi"), fmt), "p (Holm)": "–" if r.get("p") is None else p_format(r["p"]),
                      "power at SESOI": power_text(r.get("power")),
                      "power at paper's effect": power_text(r.get("power_paper")),
-                     "MDE (80 %)": ("none at this n" if r.get("tested") and r.get("mde") is None and r.get("kind") != "all of"
+                     "MDE (80 %)": ("none at this n"
+                                    if r.get("tested") and r.get("mde") is None and r.get("kind") != "all of"
                                     else _fmt(r.get("mde"), fmt)),
                      "verdict": verdict})
     return pd.DataFrame(rows).set_index("claim")

@@ -3,8 +3,9 @@
     reprobook data list | fetch [NAME ...] [--profile tiny|smoke|paper] [--force] | verify [NAME ...]
                    | pack [NAME ...] [--out FILE] | unpack FILE
     reprobook run [NOTEBOOK ...] [--profile tiny|smoke|paper] [-p NAME VALUE ...] [--force] [--dry-run]
-                  [--set CHAPTER.FIELD VALUE ...] [--jobs N|auto [--devices cuda:0,cuda:1|cpu]] [--executor local|slurm [--partition P]
-                  [--gpus-per-job G] [--time-min T] [--mem-gb M] [--cpus-per-job C]] [--no-progress]
+                  [--set CHAPTER.FIELD VALUE ...] [--jobs N|auto [--devices cuda:0,cuda:1|cpu]]
+                  [--executor local|slurm [--partition P] [--gpus-per-job G] [--time-min T] [--mem-gb M]
+                  [--cpus-per-job C]] [--no-progress]
     reprobook build [--no-strict] [--allow-tiny] [--allow-dry-run]
     reprobook status [--dry-run]
     reprobook bench [NAME ...] [--device auto|cpu|cuda|cuda:N|mps] [--profile tiny|smoke|paper] | --list
@@ -250,7 +251,8 @@ def parser() -> argparse.ArgumentParser:
                      help="local: this machine; slurm: one Slurm job per notebook (submitit)")
     run.add_argument("--partition", default=None, help="Slurm partition (default: the cluster's)")
     run.add_argument("--gpus-per-job", type=int, default=None, help="Slurm: GPUs per job (default: per profile)")
-    run.add_argument("--time-min", type=int, default=None, help="Slurm: time limit per job in minutes (default: per profile)")
+    run.add_argument("--time-min", type=int, default=None,
+                     help="Slurm: time limit per job in minutes (default: per profile)")
     run.add_argument("--mem-gb", type=int, default=None, help="Slurm: memory per job in GB (default: per profile)")
     run.add_argument("--cpus-per-job", type=int, default=None, help="Slurm: CPU cores per job (default: per profile)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar (the log files have every cell)")
@@ -284,7 +286,8 @@ def parser() -> argparse.ArgumentParser:
     gpu.add_argument("--device", default="auto", help="auto, cuda, cuda:N or cpu (cpu: a test of the script)")
     gpu.add_argument("--size", default="default", choices=("default", "smallest"),
                      help="default: under 8 minutes on one recent GPU; smallest: every step at its minimum")
-    gpu.add_argument("--pack", default=None, help="a pack written by `reprobook data pack`, unpacked into the cache first")
+    gpu.add_argument("--pack", default=None,
+                     help="a pack written by `reprobook data pack`, unpacked into the cache first")
     gpu.add_argument("--out", default=None, help="where the measurements go (default: book/measurements at the "
                      "default size, results/gpu-check otherwise)")
     gpu.add_argument("--steps", default="bench,part1,llm", help="which steps, comma-separated (default: all)")

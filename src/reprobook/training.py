@@ -314,7 +314,8 @@ def code_fingerprint(*modules: Any) -> str:
 
 
 def train_or_load(config: dict[str, Any], train_fn: Callable[[], Any], *, name: str,
-                  cache: Path | str | None = None, code: tuple[Any, ...] = ()) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+                  cache: Path | str | None = None,
+                  code: tuple[Any, ...] = ()) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The trained weights for ``config``: loaded from the cache, or trained by ``train_fn`` and saved.
 
     ``code`` names the modules that determine training (e.g. ``("reprobook.training",

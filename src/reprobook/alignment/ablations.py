@@ -55,7 +55,8 @@ def lr_sensitivity(losses: Sequence[float], initial: float) -> float:
     return float(np.mean(capped) - min(capped))
 
 
-def largest_good_lr(lrs: Sequence[float], losses: Sequence[float], initial: float, tolerance: float = NEAR_BEST) -> float:
+def largest_good_lr(lrs: Sequence[float], losses: Sequence[float], initial: float,
+                    tolerance: float = NEAR_BEST) -> float:
     """The largest learning rate whose final loss is within ``tolerance`` nats of the sweep's best."""
     capped = [min(x, initial) if math.isfinite(x) else initial for x in losses]
     best = min(capped)

@@ -258,7 +258,8 @@ def implicit_margins(lm: Any, pairs: Sequence[dict[str, Any]], ref_logprob: dict
     s = score(lm, encode_pairs(lm, prompts * 2, [p["chosen"] for p in pairs] + [p["rejected"] for p in pairs]),
               batch_size=batch_size).logprob
     n = len(pairs)
-    return [float((s[i] - ref_logprob[(p["prompt"], p["chosen"])]) - (s[n + i] - ref_logprob[(p["prompt"], p["rejected"])]))
+    return [float((s[i] - ref_logprob[(p["prompt"], p["chosen"])])
+                  - (s[n + i] - ref_logprob[(p["prompt"], p["rejected"])]))
             for i, p in enumerate(pairs)]
 
 
@@ -452,11 +453,13 @@ def claim_tests(specs: Sequence[Any], sft_eval_: SFTEval, rm: RewardModels, dpo:
     ev.verdict = claims.requires_convergence(ev.verdict, rm.converged, "the head's gradient norm stayed above 1e-4")
     tests.append(ev)
     first = next(k for k in dpo.margins if k.startswith("DPO"))
-    ev = claims.evaluate(spec["dpo"].over(dpo.margins[first]), dpo.margins[first], [0.0] * len(dpo.margins[first]), scale=scale,
+    ev = claims.evaluate(spec["dpo"].over(dpo.margins[first]), dpo.margins[first],
+                         [0.0] * len(dpo.margins[first]), scale=scale,
                          this_run=f"{first}: mean margin {np.mean(dpo.margins[first]):.3f} nats over {dpo.pairs} pairs")
     ev.verdict = claims.guard_acted(ev.verdict, dpo.moved[first].acted, dpo.moved[first].measure)
     tests.append(ev)
-    ev = claims.evaluate(spec["merge"].over(dpo.margins[MERGES[1]]), dpo.margins[MERGES[1]], dpo.margins[MERGES[0]], scale=scale,
+    ev = claims.evaluate(spec["merge"].over(dpo.margins[MERGES[1]]), dpo.margins[MERGES[1]],
+                         dpo.margins[MERGES[0]], scale=scale,
                          this_run=f"margin {dpo.margin_stock:.3f} (Model Stock, cos θ {dpo.cos:.3f}, t {dpo.t:.3f}) "
                                   f"against {dpo.margin_linear:.3f} (linear)")
     both = [dpo.moved[k] for k in MERGES]
@@ -483,7 +486,8 @@ def paper_tables():
     from ..chapters.baichuan_alignment import PAPER_TABLE2, PAPER_TABLE3
 
     rows = [{"base": base, "benchmark": k, "official instruct": a, "Nova": b, "gain": b - a}
-            for base, table in (("Qwen2-72B", PAPER_TABLE2), ("Llama-3-70B", PAPER_TABLE3)) for k, (a, b) in table.items()]
+            for base, table in (("Qwen2-72B", PAPER_TABLE2), ("Llama-3-70B", PAPER_TABLE3))
+            for k, (a, b) in table.items()]
     return pd.DataFrame(rows).set_index(["base", "benchmark"])
 
 

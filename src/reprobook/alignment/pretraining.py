@@ -243,7 +243,8 @@ class TrainSettings:
         if step < warm:
             return self.lr * (step + 1) / warm
         progress = (step - warm) / max(1, self.steps - warm - 1)
-        return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+        return self.lr * (self.min_lr_ratio
+                          + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
 @dataclass
@@ -451,7 +452,8 @@ def claim_tests(specs: Sequence[Any], study: Any, sweep: Any, dose: Any, predict
         tests.append(claims.evaluate(spec["bilingual"].over(b), a, b, scale=scale,
                                      this_run=f"{english.tokenizer} ({int(english.vocabulary):,}) against {same}"))
     else:
-        tests.append(claims.untested(spec["bilingual"], "no pretrained reference tokenizer in this profile", scale=scale))
+        tests.append(claims.untested(spec["bilingual"], "no pretrained reference tokenizer in this profile",
+                                     scale=scale))
     from .ablations import PLATEAU
 
     normhead = claims.evaluate(spec["normhead"], sweep.sensitivity["off"], sweep.sensitivity["on"], scale=scale,
@@ -469,7 +471,8 @@ def claim_tests(specs: Sequence[Any], study: Any, sweep: Any, dose: Any, predict
                                  this_run=f"mean max-logit {dose.logit_none:.2f} at weight 0, {dose.logit_largest:.2f} "
                                           f"at {dose.weights[-1]:g}"))
     tests.append(claims.evaluate(spec["maxz_inference"], dose.declines("repetition_kl"), zeros, scale=scale,
-                                 this_run=f"KL {dose.kl_none:.4f} at weight 0, {dose.kl_largest:.4f} at {dose.weights[-1]:g}"))
+                                 this_run=f"KL {dose.kl_none:.4f} at weight 0, {dose.kl_largest:.4f} "
+                                          f"at {dose.weights[-1]:g}"))
     none, paper = dose.per_seed("mean_max_logit", dose.weights[0]), dose.per_seed("mean_max_logit", paper_weight)
     acted = claims.superiority(none, paper, unit="seeds")
     cost = claims.evaluate(spec["maxz_cost"], [-x for x in dose.per_seed("loss", paper_weight)],

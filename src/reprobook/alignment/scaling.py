@@ -222,7 +222,8 @@ def train_budgets(data, size: Any, settings, fractions: Sequence[float], seeds: 
     for fraction in fractions:
         run_settings = replace(settings, steps=max(1, int(round(fraction * settings.steps))))
         if run_settings.steps * run_settings.batch_size > len(data.train_blocks):
-            raise ParameterError("fractions", fraction, f"at most {len(data.train_blocks) / settings.batch_size / settings.steps:g} "
+            raise ParameterError("fractions", fraction,
+                                 f"at most {len(data.train_blocks) / settings.batch_size / settings.steps:g} "
                                  "(the training blocks would repeat)")
         records, loaded = [], []
         for seed in seeds:

@@ -91,7 +91,8 @@ def score(lm: Any, pairs: Sequence[Pair], *, features: bool = False, batch_size:
 
     check_int("batch_size", batch_size, low=1)
     logprob = np.zeros(len(pairs))
-    feats = np.zeros((len(pairs), lm.model.config.get_text_config().hidden_size), dtype=np.float32) if features else None
+    feats = (np.zeros((len(pairs), lm.model.config.get_text_config().hidden_size), dtype=np.float32)
+             if features else None)
     with torch.inference_mode():
         for batch in _batches(pairs, batch_size):
             hidden, ids, lengths = _forward(lm, pairs, batch)

@@ -148,7 +148,8 @@ def sft_stage(lm: Any, rows: Sequence[dict[str, Any]], *, config: dict[str, Any]
     packed = llm.sft(lm, list(rows), config={**config, "packing": True}, output_name=f"{name}-packed")
     r = packed.record
     runs = pd.DataFrame([{"layout": "packed (bfd)", "steps": r.steps, "seconds": r.seconds, "tokens": r.tokens,
-                          "tokens/s": r.tokens_per_second, "loss (first → last)": f"{r.losses[0]:.2f} → {r.losses[-1]:.2f}",
+                          "tokens/s": r.tokens_per_second,
+                          "loss (first → last)": f"{r.losses[0]:.2f} → {r.losses[-1]:.2f}",
                           "from cache": r.loaded}]).set_index("layout")
     table = utilisation_by_length(lengths if table_lengths is None else table_lengths, batch_size=batch_size,
                                   max_lengths=sorted({max_length, *max_lengths}))

@@ -204,8 +204,10 @@ def tokenizer_study(train_texts: Sequence[str], heldout: dict[str, Sequence[str]
     roundtrip = sum(largest_tok.decode(ids) == t for ids, t in zip(encode(largest_tok, candidates), candidates))
     paper_table = pd.DataFrame([{"tokenizer": k, "vocabulary": v, "compression rate": r}
                                 for k, (v, r) in (paper or {}).items()])
-    digits = pd.DataFrame([{"tokenizer": name, "pieces": " | ".join(tok.convert_ids_to_tokens(encode(tok, [digits_text])[0]))}
-                           for name, tok in tokenizers.items() if not name.startswith("BPE ") or name.endswith(f"{sizes[-1]:,}")])
+    digits = pd.DataFrame([{"tokenizer": name,
+                            "pieces": " | ".join(tok.convert_ids_to_tokens(encode(tok, [digits_text])[0]))}
+                           for name, tok in tokenizers.items()
+                           if not name.startswith("BPE ") or name.endswith(f"{sizes[-1]:,}")])
     ours = table[table["trained here"]]
     small, large = ours.iloc[0], ours.iloc[-1]
     mix = ours["tokens/char mixed"].tolist()

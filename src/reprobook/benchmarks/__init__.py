@@ -4,8 +4,9 @@
 
 Each benchmark is a module of this package with one function,
 ``measure(device: torch.device, profile: str, **settings) -> (pandas.DataFrame, dict)``, returning its
-table (one row per method) and the settings it used (``settings`` override the profile's sizes). :func:`run` adds the machine it ran on and
-:meth:`BenchResult.save` writes it to ``results/bench/<name>-<device type>.json`` (write-then-rename).
+table (one row per method) and the settings it used (``settings`` override the profile's sizes). :func:`run`
+adds the machine it ran on and :meth:`BenchResult.save` writes it to
+``results/bench/<name>-<device type>.json`` (write-then-rename).
 Chapters call :func:`run` themselves and glue the table, so the numbers in the book were measured in
 the run that built it; ratios are only ever taken between rows of one table (same run, same machine).
 
@@ -35,7 +36,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "ood-throughput": ("reprobook.benchmarks.ood_throughput",
                        "OoD scoring time per test sample: KPCA against exact and approximate KNN (scikit-learn, faiss) "
                        "as the training set grows (to 30,000 features in smoke, 60,000 in paper)"),
-    "ddos-throughput": ("reprobook.benchmarks.ddos_throughput", "images per second: DDoS against a classifier detector"),
+    "ddos-throughput": ("reprobook.benchmarks.ddos_throughput",
+                        "images per second: DDoS against a classifier detector"),
     "llm-throughput": ("reprobook.benchmarks.llm_throughput", "generated tokens per second by batch size, and scoring"),
     "cpu-jobs": ("reprobook.benchmarks.cpu_jobs", "throughput of notebooks at once on a CPU: one process with "
                  "every core against one process per core (a CNN training step, a language-model pass)"),

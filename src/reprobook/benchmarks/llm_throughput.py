@@ -49,9 +49,11 @@ PROMPTS = ("Name three primary colours.", "What is the boiling point of water at
            "Write one sentence about the sea.", "Give a synonym of 'happy'.", "How many legs does a spider have?",
            "What is the capital of Italy?", "Suggest a name for a cat.", "Explain what rain is in one sentence.")
 # a DomainRAG-like layout: the official short-answer instruction, a passage, the question
-_INSTRUCTION = ("使用给定的信息，请对用户的问题给出准确的回答。确保:\n1. 尽可能简洁的回答问题，用实体形式而不是句子形式回答问题。\n"
+_INSTRUCTION = ("使用给定的信息，请对用户的问题给出准确的回答。确保:\n"
+                "1. 尽可能简洁的回答问题，用实体形式而不是句子形式回答问题。\n"
                 "2. 只给我答案，不要输出任何其他的话。\n **给定信息:** \n")
-_SENTENCES = ("中国人民大学{i}年本科招生计划共{n}人，其中国家专项计划{m}人。", "学校设有{n}个本科专业，分布在{m}个学院。",
+_SENTENCES = ("中国人民大学{i}年本科招生计划共{n}人，其中国家专项计划{m}人。",
+              "学校设有{n}个本科专业，分布在{m}个学院。",
               "招生咨询电话为010-6251{n}，网址为www.ruc.edu.cn。", "第{i}条 考生须参加{m}年全国统一考试。")
 SCORE_METHODS = ("all logits", "completion logits", "shared prefix")
 
@@ -66,7 +68,8 @@ def scoring_prompts(lm: Any, n: int, tokens: int) -> tuple[list[str], list[list[
         while len(lm.tokenizer(_INSTRUCTION + passage, add_special_tokens=True)["input_ids"]) < tokens - 24:
             passage += _SENTENCES[(i + k) % len(_SENTENCES)].format(i=2000 + i + k, n=100 + 7 * k + i, m=3 + k)
             k += 1
-        prompts.append(f"{_INSTRUCTION}[信息 1]: [题目: 招生简章. 内容: {passage}]\n **问题:**\n第{i}个问题是什么？\n**回答:**\n")
+        prompts.append(f"{_INSTRUCTION}[信息 1]: [题目: 招生简章. 内容: {passage}]\n"
+                       f" **问题:**\n第{i}个问题是什么？\n**回答:**\n")
     answers = [[f"{100 + i}人", f"{2000 + i}年"] for i in range(n)]
     return prompts, answers
 

@@ -123,7 +123,8 @@ def claim_specs(cfg: Baichuan2Config) -> list:
                   unit="seeds", n=seeds, test="superiority", sesoi=cfg.sensitivity_sesoi,
                   sesoi_source="a practical threshold: a tenth of a nat of final loss, averaged over the sweep",
                   measure="learning-rate sensitivity without − with NormHead (nats)", fmt=".3f"),
-        ClaimSpec("maxz_logits", "The max-z loss keeps the logits small: the mean largest logit falls as its weight grows",
+        ClaimSpec("maxz_logits", "The max-z loss keeps the logits small: the mean largest logit falls as its "
+                  "weight grows",
                   paper="the max-z loss 2e-4·z² normalises the logits (Eq. 1; no number given)", source=SECTION_26,
                   unit="seeds", n=seeds, test="superiority", sesoi=cfg.decline_sesoi,
                   sesoi_source="a practical threshold: about 10 % smaller per tenfold weight",

@@ -100,7 +100,8 @@ _SMOKE_LIK = (("extractive", 15, ("closed", "golden")), ("time_sensitive", 15, (
               ("conversational", 36, ("golden", "golden-nohistory")), ("noise", 20, ("golden", "noise4@first")))
 TINY = dict(reader="smollm2-135m-instruct", tiny_reader=True, lik_plan=_TINY_LIK, lik_max_prompt_tokens=1024,
             lik_max_alternatives=2, dense_max_chars=48,
-            retrieval_abilities=("extractive", "time_sensitive"), contrast_reader=None, max_new_tokens=4, max_new_tokens_long=4,
+            retrieval_abilities=("extractive", "time_sensitive"), contrast_reader=None,
+            max_new_tokens=4, max_new_tokens_long=4,
             batch_size=8, max_prompt_tokens=None, questions=1, retrieval_questions=1, settings=_TINY_SETTINGS,
             html_view="tables", noise_questions=1, noise_counts=(1,), noise_positions=("first",),
             pool_shipped_top=2, retrieval_ks=(1, 3), n_boot=200, budget_seconds=60,

@@ -8,8 +8,8 @@ table on any machine, in about a minute per chapter; it is never evidence (its v
 comparable (dry run)*, and ``reprobook build`` refuses its results).
 
 How a chapter learns it is a dry run: the runner sets :data:`ENV` (``REPROBOOK_DRY_RUN=paper``, the
-profile run dry) in the kernel's environment; :func:`reprobook.profiles.config` then applies this module's caps (:data:`CAPS`) on
-top of the profile's values, :func:`reprobook.notebook.start` marks the run's record and shows a
+profile run dry) in the kernel's environment; :func:`reprobook.profiles.config` then applies this module's caps
+(:data:`CAPS`) on top of the profile's values, :func:`reprobook.notebook.start` marks the run's record and shows a
 banner, and the loaders put a *stand-in* where the real source needs a network this machine lacks
 (:func:`note_stand_in`: torchvision ``FakeData`` of the real shapes for image sets, a randomly initialised
 model of the paper model's own architecture at reduced width for language models), each announced in
@@ -107,9 +107,11 @@ CAPS: dict[str, dict[str, Any]] = {
                                                            max(v["maxz_weights"])}))),
     # two DPO seeds: the merges need two models; SFT and DPO at a batch of four (sixteen pairs of up to 2,048
     # tokens through policy and reference is ~10 GB of the stand-in's 49,152-token logits: minutes of page faults)
-    "baichuan_alignment": dict(sft_batch=MAX_ITEMS, n_sft=lambda v: MAX_STEPS * min(MAX_ITEMS, int(v["sft_batch"])), sft_steps=MAX_STEPS, n_length_sample=MAX_ITEMS,
-                               n_heldout_ni=MAX_ITEMS, n_ni_rm_pairs=MAX_ITEMS, dpo_seeds=lambda v: tuple(v["dpo_seeds"][:2]),
-                               gen_max_new_tokens=MAX_NEW_TOKENS, dpo_steps=MAX_STEPS, dpo_batch=MAX_ITEMS, grpo_steps=MAX_STEPS, guard_prompts=MAX_ITEMS, n_samples_shown=1),
+    "baichuan_alignment": dict(sft_batch=MAX_ITEMS, n_sft=lambda v: MAX_STEPS * min(MAX_ITEMS, int(v["sft_batch"])),
+                               sft_steps=MAX_STEPS, n_length_sample=MAX_ITEMS, n_heldout_ni=MAX_ITEMS,
+                               n_ni_rm_pairs=MAX_ITEMS, dpo_seeds=lambda v: tuple(v["dpo_seeds"][:2]),
+                               gen_max_new_tokens=MAX_NEW_TOKENS, dpo_steps=MAX_STEPS, dpo_batch=MAX_ITEMS,
+                               grpo_steps=MAX_STEPS, guard_prompts=MAX_ITEMS, n_samples_shown=1),
     "pas": dict(complement_tokens=MAX_NEW_TOKENS, answer_tokens=MAX_NEW_TOKENS, judge_answer_tokens=MAX_NEW_TOKENS,
                 ni_per_task=1, squad_questions=MAX_ITEMS, hhh_rows=MAX_ITEMS, rm_pairs=MAX_ITEMS,
                 planted_duplicates=MAX_ITEMS, classifier_folds=2, train_prompts=MAX_ITEMS, eval_prompts=MAX_ITEMS,
@@ -117,10 +119,12 @@ CAPS: dict[str, dict[str, Any]] = {
     # the paper's dense encoder (BAAI/bge-base-zh-v1.5) is a hub id the retriever loads itself: offline, the
     # stand-in's folder in its place
     "domainrag": dict(dense_encoder=lambda v: _encoder_here(v["dense_encoder"]), max_new_tokens=MAX_NEW_TOKENS,
-                      max_new_tokens_long=MAX_NEW_TOKENS, questions=1, retrieval_questions=2, noise_questions=1, contrast_questions=1, n_boot=MAX_BOOT,
+                      max_new_tokens_long=MAX_NEW_TOKENS, questions=1, retrieval_questions=2, noise_questions=1,
+                      contrast_questions=1, n_boot=MAX_BOOT,
                       lik_plan=lambda v: tuple((ability, 1 if n is None else min(n, 1), settings)
                                                for ability, n, settings in v["lik_plan"])),
-    "slimplm": dict(proxy_max_new_tokens=MAX_NEW_TOKENS, answer_max_new_tokens=MAX_NEW_TOKENS, train_questions=MAX_ITEMS, eval_questions=MAX_ITEMS, n_boot=MAX_BOOT),
+    "slimplm": dict(proxy_max_new_tokens=MAX_NEW_TOKENS, answer_max_new_tokens=MAX_NEW_TOKENS,
+                    train_questions=MAX_ITEMS, eval_questions=MAX_ITEMS, n_boot=MAX_BOOT),
 }
 
 

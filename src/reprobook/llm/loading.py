@@ -93,7 +93,8 @@ PAPER_ARCHITECTURES: dict[str, tuple[str, dict[str, Any]]] = {
                                              max_position_embeddings=32768, rope_theta=1e6, tie_word_embeddings=False)),
     "Qwen/Qwen2-72B-Instruct": ("qwen2", dict(hidden_size=8192, intermediate_size=29568, num_hidden_layers=80,
                                               num_attention_heads=64, num_key_value_heads=8, vocab_size=152064,
-                                              max_position_embeddings=32768, rope_theta=1e6, tie_word_embeddings=False)),
+                                              max_position_embeddings=32768, rope_theta=1e6,
+                                              tie_word_embeddings=False)),
     "meta-llama/Llama-2-7b-chat-hf": ("llama", dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
                                                     num_attention_heads=32, num_key_value_heads=32, vocab_size=32000,
                                                     max_position_embeddings=4096)),
@@ -526,7 +527,8 @@ def _where(name: Any) -> tuple[str, str]:
         return ("folder", str(copy_)) if copy_ is not None else ("hub", text)
     if looks_like_path:
         raise ParameterError("name", text, "an existing local model folder (this one does not exist), "
-                                           "a registry model (" + ", ".join(map(repr, MODELS)) + ") or a Hugging Face id")
+                                           "a registry model (" + ", ".join(map(repr, MODELS))
+                                           + ") or a Hugging Face id")
     _spec(text)  # raises, naming the registry models
     raise AssertionError
 

@@ -320,15 +320,15 @@ def build_trainer(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig
         tokenizer.padding_side = "right"
         args = SFTConfig(**common, max_length=cfg.max_length, packing=cfg.packing, completion_only_loss=True,
                          dataset_num_proc=None, pad_to_multiple_of=None)
-        return SFTTrainer(model=_trainable(lm.copy().model, cfg), args=args, train_dataset=dataset, processing_class=tokenizer,
-                          peft_config=lora_config(cfg))
+        return SFTTrainer(model=_trainable(lm.copy().model, cfg), args=args, train_dataset=dataset,
+                          processing_class=tokenizer, peft_config=lora_config(cfg))
     if method == "reward":
         tokenizer.padding_side = "right"
         args = RewardConfig(**common, max_length=cfg.max_length, pad_to_multiple_of=None)
         cls = _reward_trainer_class()
         collator = cls.collator_class(pad_token_id=tokenizer.pad_token_id)
-        return cls(model=_trainable(reward_backbone(lm), cfg), args=args, train_dataset=dataset, processing_class=tokenizer,
-                   data_collator=collator, peft_config=lora_config(cfg, "SEQ_CLS"))
+        return cls(model=_trainable(reward_backbone(lm), cfg), args=args, train_dataset=dataset,
+                   processing_class=tokenizer, data_collator=collator, peft_config=lora_config(cfg, "SEQ_CLS"))
     if method == "dpo":
         tokenizer.padding_side = "right"
         args = DPOConfig(**common, max_length=cfg.max_length, beta=cfg.beta, pad_to_multiple_of=None)
@@ -493,7 +493,8 @@ def grpo(lm: LanguageModel, prompts: Any, *, reward: Any, config: TrainConfig | 
         prompts = [{"prompt": [{"role": "user", "content": p}]} for p in prompts]
     fn = reward if callable(reward) and not hasattr(reward, "score") else reward_function(reward)
     if reward_key is None:
-        reward_key = getattr(getattr(reward, "model", None), "reprobook_fingerprint", None) or getattr(fn, "__name__", "")
+        reward_key = (getattr(getattr(reward, "model", None), "reprobook_fingerprint", None)
+                      or getattr(fn, "__name__", ""))
     model, record, fp = _train_or_load("grpo", lm, prompts, config, output_name, {"reward": reward_key}, fn,
                                        "CAUSAL_LM", lambda: copy.deepcopy(lm.model))
     return Trained(wrap(model, lm.tokenizer, name=output_name, fingerprint=fp, device=lm.device), record)

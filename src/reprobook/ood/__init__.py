@@ -25,4 +25,5 @@ from .modes import ModeSet, build_modes  # the K seeded classifiers (notebooks/o
 __all__ = ["FeatureSet", "KernelPCACoP", "KernelPCACoRP", "KernelPCAFusion", "OODBenchmark", "PCAReconstruction",
            "RandomFourierFeatures", "bootstrap_average", "build_benchmark", "compare_bootstrapped",
            "components_for_ratio", "cosine_kernel", "cosine_map", "evaluate", "extract", "fit_detector",
-           "gaussian_kernel", "mean_bootstrap", "ModeSet", "build_modes", "ood_metrics", "paired_bootstrap", "penultimate", "pytorch_ood_baselines"]
+           "gaussian_kernel", "mean_bootstrap", "ModeSet", "build_modes", "ood_metrics", "paired_bootstrap",
+           "penultimate", "pytorch_ood_baselines"]

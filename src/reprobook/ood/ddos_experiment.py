@@ -203,7 +203,8 @@ def metrics_table(scores: dict[str, dict[str, Tensor]], ood_sets: Sequence[str])
     for name, per in scores.items():
         values = [ood_metrics(per["test"], per[s]) for s in ood_sets]
         for s, v in zip(ood_sets, values):
-            rows.append({"detector": name, "family": family(name), "ood_set": s, "FPR95": v["FPR95"], "AUROC": v["AUROC"]})
+            rows.append({"detector": name, "family": family(name), "ood_set": s, "FPR95": v["FPR95"],
+                         "AUROC": v["AUROC"]})
         rows.append({"detector": name, "family": family(name), "ood_set": "average",
                      "FPR95": float(np.mean([v["FPR95"] for v in values])),
                      "AUROC": float(np.mean([v["AUROC"] for v in values]))})
@@ -258,7 +259,8 @@ def sanity_checks(run: DDoSRun, cfg: Any) -> SanityChecks:
 
     t = run.main_t
     agree = [float((run.terms[k][t]["test"].view.logits.argmax(1) ==
-                    run.terms[k][t]["test"].view_hat.logits.argmax(1)).double().mean()) for k in range(run.n_classifiers)]
+                    run.terms[k][t]["test"].view_hat.logits.argmax(1)).double().mean())
+             for k in range(run.n_classifiers)]
     rows = []
     for s in run.ood_sets:
         x = np.mean([float(run.knn[k]["x"][s].mean()) for k in range(run.n_classifiers)])
@@ -378,13 +380,15 @@ def noise_ablation(run: DDoSRun) -> NoiseAblation:
         rows += [{"detector": name, "t": t, "AUROC": float(v)} for name, v in avg.items()]
     table = pd.DataFrame(rows)
     main = all_classifiers(run)
-    refs = main[(main.ood_set == "average") & main.detector.isin([DM_BASELINE, *CLASSIFIER])].groupby("detector")["AUROC"].mean()
+    refs = (main[(main.ood_set == "average") & main.detector.isin([DM_BASELINE, *CLASSIFIER])]
+            .groupby("detector")["AUROC"].mean())
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     for i, name in enumerate(shown):
         part = table[table.detector == name]
         ax.plot(part.t, 100 * part.AUROC, "o-", color=f"C{i}", label=name, lw=2.2 if name == DDOS else 1.2)
     for j, (name, v) in enumerate(refs.items()):
-        ax.axhline(100 * v, color=f"C{len(shown) + j}", ls=":", lw=1, label=name if name == DM_BASELINE else f"{name} (on x)")
+        ax.axhline(100 * v, color=f"C{len(shown) + j}", ls=":", lw=1,
+                   label=name if name == DM_BASELINE else f"{name} (on x)")
     ax.axvline(run.main_t, color="grey", ls="--", lw=1)
     ax.set(xlabel="noise level t", ylabel="AUROC (%), mean over OoD sets ↑", title="Ablation of the noise level")
     ax.legend(fontsize=7, ncol=2)

@@ -290,7 +290,8 @@ def ensemble_gain(study: EnsembleStudy, cfg: Any, natural: Sequence[str]) -> Ens
         gains = np.array([np.mean([values[_key((k,))] for k in u]) - values[_key(u)] for u in units])
         mean, low, high = _t_interval(gains)
         det_rows.append({"detector": det, "in the primary endpoint": det in cfg.primary_detectors,
-                         "official code": "ImageNet only" if det not in cfg.primary_detectors else "CIFAR-10 and ImageNet",
+                         "official code": ("ImageNet only" if det not in cfg.primary_detectors
+                                           else "CIFAR-10 and ImageNet"),
                          "rule": RULES[det], "mean gain": mean, "95 % low": low, "95 % high": high})
     per_detector = pd.DataFrame(det_rows).set_index("detector")
     sizes = study.table.groupby("members")["size"].first()
@@ -388,7 +389,8 @@ def mode_spread(study: EnsembleStudy, cfg: Any, *, seed: int = 0) -> ModeSpread:
                       n_boot=cfg.n_boot, figure=spread_figure(singles, full, study.detectors, study.ood_sets))
 
 
-def fluctuation_inputs(spread: ModeSpread, detectors: Sequence[str], ood_sets: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def fluctuation_inputs(spread: ModeSpread, detectors: Sequence[str],
+                       ood_sets: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """The fluctuation test's inputs over the (detector, OoD set) cells of ``detectors`` × ``ood_sets``: the single
     modes' FPR95 (K × cells) and mode 1's FPR95 in each bootstrap round (cells × R)."""
     per_mode = spread.per_mode["FPR95"]
@@ -419,6 +421,7 @@ def spread_figure(singles, full, detectors: Sequence[str], ood_sets: Sequence[st
 
 
 __all__ = ["DETECTORS", "RULES", "EnsembleGain", "EnsembleStudy", "ModeSpread", "check_members", "disjoint_units",
-           "endpoint", "ensemble_gain", "fluctuation_inputs", "ensemble_scores", "ensembles_to_score", "gradnorm_scores", "mean_features",
+           "endpoint", "ensemble_gain", "fluctuation_inputs", "ensemble_scores", "ensembles_to_score",
+           "gradnorm_scores", "mean_features",
            "mean_logits", "member_subsets", "mode_spread", "pair_matrix", "score_ensembles", "size_figure",
            "spread_figure", "variance_ratio"]

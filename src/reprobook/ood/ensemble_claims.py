@@ -83,7 +83,8 @@ def _null_sds(rounds: np.ndarray, k: int, draws: int, seed: int) -> np.ndarray:
 
 
 def fluctuation_test(per_mode: np.ndarray, rounds: np.ndarray, *, sesoi: float, paper_effect: float | None,
-                     draws: int, resamples: int, seed: int = 0, unit: str = "trained modes") -> tuple[claims.Verdict, dict]:
+                     draws: int, resamples: int, seed: int = 0,
+                     unit: str = "trained modes") -> tuple[claims.Verdict, dict]:
     """"FPR95 varies across modes more than re-drawing the test images makes it vary".
 
     ``per_mode``: K × cells FPR95 of the single modes; ``rounds``: cells × R, mode 1's FPR95 in R bootstrap
@@ -147,7 +148,8 @@ class Fluctuation:
 
 def fluctuation_claim(spec: claims.ClaimSpec, per_mode: np.ndarray, rounds: np.ndarray, *, draws: int, family: int,
                       seed: int = 0) -> Fluctuation:
-    """:func:`fluctuation_test` on the declared claim, ``claims.bootstrap_resamples(family)`` bootstraps of the modes."""
+    """:func:`fluctuation_test` on the declared claim, ``claims.bootstrap_resamples(family)`` bootstraps of the
+    modes."""
     verdict, numbers = fluctuation_test(per_mode, rounds, sesoi=spec.sesoi, paper_effect=spec.paper_effect,
                                         draws=draws, resamples=claims.bootstrap_resamples(family), seed=seed,
                                         unit=spec.unit)

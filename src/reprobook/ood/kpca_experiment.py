@@ -364,7 +364,8 @@ def compare_detectors(scores: DetectorScores) -> Comparisons:
                                                for k, b in FUSED]))})
     table = pd.DataFrame(rows).set_index("comparison")
     mean = {m: av[m].mean(axis=1) for m in ("AUROC", "FPR95")}
-    fusion_table = pd.DataFrame([{"fusion": _fusion_name(kp, b), "baseline": b, "baseline FPR95": 100 * mean["FPR95"][b],
+    fusion_table = pd.DataFrame([{"fusion": _fusion_name(kp, b), "baseline": b,
+                                  "baseline FPR95": 100 * mean["FPR95"][b],
                                   "fusion FPR95": 100 * mean["FPR95"][_fusion_name(kp, b)],
                                   "baseline AUROC": 100 * mean["AUROC"][b],
                                   "fusion AUROC": 100 * mean["AUROC"][_fusion_name(kp, b)]}
@@ -508,7 +509,8 @@ def measure_throughput(cfg: Any, profile: str, device: Any, seed: int) -> Throug
     gaps = tp[tp.method.isin(["knn", "faiss-flat"])].max_score_gap
     flat = all(abs(slopes[m]) < cfg.slope_flat for m in ("cop", "corp"))
     grows = all(slopes[m] > cfg.slope_grows for m in ("knn", "faiss-flat"))
-    detail = (f"log-log slopes of the time per sample against N = {', '.join(str(n) for n in sorted(set(tp.n_train)))}: "
+    detail = ("log-log slopes of the time per sample against N = "
+              f"{', '.join(str(n) for n in sorted(set(tp.n_train)))}: "
               f"CoP {slopes['cop']:.2f}, CoRP {slopes['corp']:.2f} (|slope| < {cfg.slope_flat:g} expected); exact KNN "
               f"{slopes['knn']:.2f}, faiss flat {slopes['faiss-flat']:.2f} (> {cfg.slope_grows:g} expected); medians "
               f"of {measured.settings['repeats']} rounds, one machine")
@@ -522,14 +524,17 @@ def measure_throughput(cfg: Any, profile: str, device: Any, seed: int) -> Throug
         slope_faiss_ivf=slopes["faiss-ivf"], slope_cop=slopes["cop"], slope_corp=slopes["corp"],
         fastest_knn=at.loc[fastest, "detector"], speedup_cop=at.loc["cop", "fastest_knn_over_method"],
         speedup_corp=at.loc["corp", "fastest_knn_over_method"], speedup_cop_sklearn=at.loc["cop", "knn_over_method"],
-        speedup_corp_sklearn=at.loc["corp", "knn_over_method"], ivf_recall=float(ivf[ivf.n_train == n_max].recall.iloc[0]),
-        ivf_nprobe=int(ivf[ivf.n_train == n_max].nprobe.iloc[0]), ivf_nlist=int(ivf[ivf.n_train == n_max].nlist.iloc[0]),
+        speedup_corp_sklearn=at.loc["corp", "knn_over_method"],
+        ivf_recall=float(ivf[ivf.n_train == n_max].recall.iloc[0]),
+        ivf_nprobe=int(ivf[ivf.n_train == n_max].nprobe.iloc[0]),
+        ivf_nlist=int(ivf[ivf.n_train == n_max].nlist.iloc[0]),
         target_recall=target, fig_cost=figures.scoring_cost(tp, measured.device), cost_holds=flat and grows,
         cost_detail=detail,
         exact_agree=bool((gaps < 1e-4).all()),
         exact_detail=f"largest gap between faiss flat, scikit-learn and the exact k-th distance: {gaps.max():.2e}",
         recall_ok=bool((ivf.recall >= target - 0.05).all()),
-        recall_detail=f"recall@k of the IVF index at each N: {', '.join(f'{r:.3f}' for r in ivf.recall)}; target {target}",
+        recall_detail=f"recall@k of the IVF index at each N: {', '.join(f'{r:.3f}' for r in ivf.recall)}; "
+                      f"target {target}",
         table=tp.pivot(index="n_train", columns="detector", values="median_us"), result=measured)
 
 

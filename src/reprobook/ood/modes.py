@@ -390,6 +390,7 @@ def run_scale(modes: ModeSet, profile: str) -> str:
             f"{bench.device.type}")
 
 
-__all__ = ["Mode", "ModeOutputs", "ModeSet", "ModeTraining", "build_modes", "classifier_convergence", "convergence", "describe_modes",
+__all__ = ["Mode", "ModeOutputs", "ModeSet", "ModeTraining", "build_modes", "classifier_convergence", "convergence",
+           "describe_modes",
            "disagreement", "feature_map_split", "mode_losses", "mode_seeds", "msp_loss", "odin_logits", "run_scale",
            "rankfeat_logits", "scoring_index"]

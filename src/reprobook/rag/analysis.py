@@ -72,7 +72,8 @@ def retrieval_evaluation(questions: Sequence[Question], retrievers: dict[str, Re
     for name, r in retrievers.items():
         rankings[f"{_label(name)} (this library)"] = r.search_ids([q.query for q in questions], depth)
     for name in shipped:
-        rankings[f"{_label(name)} (shipped lists, paper)"] = [[p.id for p in q.shipped[name]][:depth] for q in questions]
+        rankings[f"{_label(name)} (shipped lists, paper)"] = [[p.id for p in q.shipped[name]][:depth]
+                                                              for q in questions]
     per_query = []
     for method, ranked in rankings.items():
         for q, ids in zip(questions, ranked):
@@ -124,7 +125,8 @@ def ability_table(rows, *, metrics: Sequence[str] = ("em", "f1", "rougeL"), n_bo
     numbers = pd.DataFrame(numbers)
     shown = numbers.assign(cell=[f"{m:.2f} [{lo:.2f}, {hi:.2f}]" for m, lo, hi in
                                  zip(numbers["mean"], numbers["low"], numbers["high"])])
-    shown = shown.pivot_table(index=["ability", "setting"], columns="metric", values="cell", aggfunc="first", sort=False)
+    shown = shown.pivot_table(index=["ability", "setting"], columns="metric", values="cell", aggfunc="first",
+                              sort=False)
     shown = shown[list(metrics)].rename(columns=METRIC_NAMES)
     counts = numbers.groupby(["ability", "setting"], sort=False)["questions"].first()
     shown.insert(0, "questions", counts)
@@ -179,7 +181,8 @@ def capability(gen_rows, bar: float) -> Capability:
     return Capability(em, float(closed.mean()) if len(closed) else float("nan"), len(golden), bar, text, passed)
 
 
-def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *, scale: str = "") -> list[claims.ClaimTest]:
+def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *,
+                    scale: str = "") -> list[claims.ClaimTest]:
     """Every declared claim tested on the likelihood rows (``lik``: :class:`~reprobook.rag.likelihood.LikelihoodRun`
     or its rows), guarded by the reader's capability, Holm-adjusted over the chapter.
 
@@ -242,7 +245,8 @@ def likelihood_table(lik):
     for (label, setting), part in rows.groupby(["label", "setting"], sort=False):
         m, lo, hi = claims.mean_ci(part.gold) if len(part) > 1 else (float(part.gold.mean()),) * 3
         out.append({"ability": ABILITY_LABELS.get(label, label), "setting": setting, "questions": len(part),
-                    "ℓ (nats/token)": f"{m:.2f} [{lo:.2f}, {hi:.2f}]", "prompt tokens": int(part.prompt_tokens.median()),
+                    "ℓ (nats/token)": f"{m:.2f} [{lo:.2f}, {hi:.2f}]",
+                    "prompt tokens": int(part.prompt_tokens.median()),
                     "cut": float(part.truncated.mean()), "answer in prompt": float(part.answer_in_prompt.mean())})
     return pd.DataFrame(out).set_index(["ability", "setting"])
 
@@ -475,7 +479,8 @@ def retrieval_ordering(result: RetrievalResult) -> str:
         if abs(h[f"rag_mrr_{a}"] - h[f"rag_mrr_{b}"]) < 1e-9:
             return f"{where}, BM25 and dense retrieval tie (MRR {h[f'rag_mrr_{a}']:.2f})"
         better = "BM25" if h[f"rag_mrr_{a}"] > h[f"rag_mrr_{b}"] else "dense retrieval"
-        return f"{where}, {better} ranks the golden passage higher (MRR {h[f'rag_mrr_{a}']:.2f} vs {h[f'rag_mrr_{b}']:.2f})"
+        return (f"{where}, {better} ranks the golden passage higher (MRR {h[f'rag_mrr_{a}']:.2f} "
+                f"vs {h[f'rag_mrr_{b}']:.2f})")
 
     return order("bm25", "dense", "Over this run's corpus") + "; " + order(
         "shipped_bm25", "shipped_dense", "in the shipped lists") + " (BM25 first in each pair)"

@@ -339,7 +339,8 @@ def contains_gold(text: str, answers: Any) -> bool:
     from .metrics import gold_alternatives
 
     flat = passage_key(text)
-    return any(passage_key(part) and passage_key(part) in flat for parts in gold_alternatives(answers) for part in parts)
+    return any(passage_key(part) and passage_key(part) in flat
+               for parts in gold_alternatives(answers) for part in parts)
 
 
 # --------------------------------------------------------------------------------------------- noise

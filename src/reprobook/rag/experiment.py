@@ -38,8 +38,8 @@ from .metrics import score_answer
 from .prompts import KIND_OF_ABILITY, PromptTemplate
 from .retrievers import Retriever
 
-_SETTING = re.compile(r"^(closed|golden|golden-first|golden-nohistory|html|counterfactual|(bm25|dense)@(\d+)|shipped-(bm25|dense)@(\d+)|"
-                      r"noise(\d+)@(first|middle|last))$")
+_SETTING = re.compile(r"^(closed|golden|golden-first|golden-nohistory|html|counterfactual|(bm25|dense)@(\d+)|"
+                      r"shipped-(bm25|dense)@(\d+)|noise(\d+)@(first|middle|last))$")
 # metrics the official evaluator reports per ability (conversational and multi-document: ROUGE only)
 PRIMARY_METRIC = {"extractive": "em", "time_sensitive": "em", "structural": "em", "faithful": "em",
                   "noise": "em", "conversational": "rougeL", "multi_document": "rougeL"}
@@ -111,7 +111,8 @@ def _references(question: Question, setting: Setting, retrieved: dict[str, list[
         return retrieved[setting.retriever][: setting.k], None
     if kind == "shipped":
         if setting.retriever not in question.shipped:
-            raise ParameterError("setting", setting.name, f"a setting of a question with shipped lists ({question.qid} has none)")
+            raise ParameterError("setting", setting.name,
+                                 f"a setting of a question with shipped lists ({question.qid} has none)")
         return list(question.shipped[setting.retriever][: setting.k]), None
     if kind == "html":
         if not question.html:
@@ -119,7 +120,8 @@ def _references(question: Question, setting: Setting, retrieved: dict[str, list[
         return None, [question.html if html_view == "page" else html_tables(question.html)]
     if kind == "counterfactual":
         if not question.counterfactual:
-            raise ParameterError("setting", setting.name, f"'counterfactual' only for faithful questions (not {question.qid})")
+            raise ParameterError("setting", setting.name,
+                                 f"'counterfactual' only for faithful questions (not {question.qid})")
         return list(question.counterfactual), None
     return noisy_references(question, setting.n_noise, setting.position), None
 
@@ -216,8 +218,8 @@ def score_items(items: Sequence[Item], *, ability: str | None = None) -> list[di
     for it in items:
         q = it.question
         row = {"qid": q.qid, "ability": ability or q.ability, "setting": it.setting.name,
-               "gold": str(q.answers), "prediction": it.prediction, "prompt_tokens": it.prompt_tokens, "new_tokens": it.new_tokens,
-               "references": len(it.passage_ids), "truncated": it.truncated,
+               "gold": str(q.answers), "prediction": it.prediction, "prompt_tokens": it.prompt_tokens,
+               "new_tokens": it.new_tokens, "references": len(it.passage_ids), "truncated": it.truncated,
                **score_answer(it.prediction, q.answers)}
         if q.counter_answers is not None:
             cf = score_answer(it.prediction, q.counter_answers)

@@ -60,13 +60,15 @@ def gold_alternatives(golds: Golds) -> list[list[str]]:
     if isinstance(golds, str):
         return [[golds]]
     if not isinstance(golds, Sequence) or not golds:
-        raise ParameterError("golds", golds, "a string, a non-empty list of strings or a non-empty list of lists of strings")
+        raise ParameterError("golds", golds,
+                             "a string, a non-empty list of strings or a non-empty list of lists of strings")
     if all(isinstance(g, str) for g in golds):
         return [[g] for g in golds]
     if all(isinstance(g, Sequence) and not isinstance(g, str) and g and all(isinstance(x, str) for x in g)
            for g in golds):
         return [list(g) for g in golds]
-    raise ParameterError("golds", golds, "a string, a list of strings or a list of non-empty lists of strings (not mixed)")
+    raise ParameterError("golds", golds,
+                         "a string, a list of strings or a list of non-empty lists of strings (not mixed)")
 
 
 def _alternatives_joined(golds: Golds) -> list[str]:

@@ -495,7 +495,8 @@ def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any
                 f"judge is the constant P(Known) = {judge.prior:.2f} (the smoothed rate): every question is "
                 f"{'Known' if judge.prior >= 0.5 else 'Unknown'} at a threshold of 0.5")
     elif judge.kind == "regression":
-        r = float(np.corrcoef(((x - judge.mean) / judge.scale) @ judge.coef, targets)[0, 1]) if len(y) > 2 else float("nan")
+        r = (float(np.corrcoef(((x - judge.mean) / judge.scale) @ judge.coef, targets)[0, 1]) if len(y) > 2
+             else float("nan"))
         note = (f"a ridge regression of the large model's closed-book log-probability per token (mean "
                 f"{targets.mean():.2f}) on {len(FEATURES)} features, correlation {r:.2f} with it on its own "
                 f"{len(y)} training questions ({int(y.sum())} of them Known: at least {judge.threshold:.2f}); "
@@ -525,7 +526,8 @@ def judge_claims(judge: Judge, claims: Sequence[str], features: np.ndarray, thre
     return [AnswerClaim(c, float(pk), bool(pk < threshold)) for c, pk in zip(claims, p)]
 
 
-def plan_queries(question: str, claims: Sequence[AnswerClaim], *, known: bool, include_question: bool = True) -> list[str]:
+def plan_queries(question: str, claims: Sequence[AnswerClaim], *, known: bool,
+                 include_question: bool = True) -> list[str]:
     """Step 4, what to search: nothing for a Known question; otherwise the question itself (the official
     pipeline always adds it) and every claim that needs a search, never a claim with NeedSearch = False."""
     if known:

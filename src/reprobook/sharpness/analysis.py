@@ -149,7 +149,8 @@ def train_all(cfg, seeds: list[int], train_ds: Dataset, test_ds: Dataset, device
             run = _experiment.train_one(c, method, s, train_ds, test_ds, device)
             runs[key, s] = run
             if log is not None:
-                log(f"{label:22s} seed {s}: test accuracy {run.test_acc:.4f}{'  (from the cache)' if run.loaded else ''}")
+                log(f"{label:22s} seed {s}: test accuracy {run.test_acc:.4f}"
+                    f"{'  (from the cache)' if run.loaded else ''}")
     result = Experiment(runs, list(seeds), labels, n_seeds=len(seeds),
                         trained=sum(not r.loaded for r in runs.values()), loaded=sum(r.loaded for r in runs.values()))
     loader = DataLoader(train_plain if train_plain is not None else train_ds, batch_size=512)
@@ -213,7 +214,8 @@ def training_regime(experiment: Experiment, cfg, *, dashed: tuple[Key, ...] = ()
     for key in keys:
         label = experiment.labels[key]
         curves["training loss"][label] = [experiment.runs[key, s].history.train_loss for s in experiment.seeds_of(key)]
-        curves["training accuracy"][label] = [experiment.runs[key, s].history.train_acc for s in experiment.seeds_of(key)]
+        curves["training accuracy"][label] = [experiment.runs[key, s].history.train_acc
+                                              for s in experiment.seeds_of(key)]
     figure = training_curves(curves, dashed=[experiment.labels[k] for k in dashed if k in experiment.labels])
     return Regime(converged, detail, regime, worst_loss, worst_acc, still_falling, cfg.fit_loss, cfg.fit_accuracy,
                   figure)
@@ -342,7 +344,8 @@ def flatness(experiment: Experiment, cfg, batches: list[tuple], *, lambda_keys: 
     table = pd.DataFrame(rows)
     with_lambda = table[table.key.isin(lambda_keys)]
     n_converged = int(with_lambda.converged.sum())
-    converged = (f"all {len(with_lambda)}" if n_converged == len(with_lambda) else f"{n_converged} of {len(with_lambda)}")
+    converged = (f"all {len(with_lambda)}" if n_converged == len(with_lambda)
+                 else f"{n_converged} of {len(with_lambda)}")
     per_key = lambda column, subset: {k: [float(v) for v in subset[subset.key == k].sort_values("seed")[column]]  # noqa: E731
                                       for k in dict.fromkeys(subset.key)}
     return Flatness(table, per_key("lambda_max", with_lambda), per_key("sharpness", table),
@@ -452,7 +455,8 @@ def seed_plan(specs: list[claims.ClaimSpec], sd: dict[str, float], n_run: int | 
                "seeds for 80 % power at the SESOI": "–" if needed[0] is None else needed[0],
                "at the paper's effect": "–" if needed[1] is None else needed[1]}
         if n_run is not None:
-            power = [claims.power_t(t, sd[spec.key], n_run, level) if t is not None else None for t in (at_sesoi, at_paper)]
+            power = [claims.power_t(t, sd[spec.key], n_run, level) if t is not None else None
+                     for t in (at_sesoi, at_paper)]
             row.update({f"power with {n_run} seeds at the SESOI": claims.power_text(power[0]),
                         "at the paper's effect ": claims.power_text(power[1])})
         rows.append(row)
@@ -468,7 +472,8 @@ def planned_seeds(specs: list[claims.ClaimSpec], pilot: dict) -> int:
     """The seed rule: the most seeds any tested claim needs for 80 % power at the paper's effect (at its SESOI
     where the paper gives none), by :func:`seed_plan` on the pilot's spread, capped by :func:`budget_seeds`."""
     plan = seed_plan(specs, pilot["sd"])
-    needed = [p if p != "–" else s for s, p in zip(plan["seeds for 80 % power at the SESOI"], plan["at the paper's effect"])]
+    needed = [p if p != "–" else s
+              for s, p in zip(plan["seeds for 80 % power at the SESOI"], plan["at the paper's effect"])]
     return min(max(int(n) for n in needed), budget_seeds(pilot))
 
 
@@ -483,9 +488,10 @@ def budget_note(specs: list[claims.ClaimSpec], pilot: dict, n_seeds: int) -> str
         if need != "–" and int(need) > n_seeds:
             short.append(f"{claim} ({need} seeds, about "
                          f"{pilot['fixed_s'] + int(need) * pilot['per_seed_s']:.0f} s)")
-    cost = (f"At the pilot's cold cost, {pilot['fixed_s']:.0f} s of fixed work and {pilot['per_seed_s']:.0f} s per seed, "
-            f"{n_seeds} seeds take about {pilot['fixed_s'] + n_seeds * pilot['per_seed_s']:.0f} s, within this chapter's "
-            f"share of {pilot['share_s']:.0f} s of the smoke budget (Part I's three chapters: at most 450 s together)")
+    cost = (f"At the pilot's cold cost, {pilot['fixed_s']:.0f} s of fixed work and {pilot['per_seed_s']:.0f} s "
+            f"per seed, {n_seeds} seeds take about {pilot['fixed_s'] + n_seeds * pilot['per_seed_s']:.0f} s, "
+            f"within this chapter's share of {pilot['share_s']:.0f} s of the smoke budget (Part I's three "
+            "chapters: at most 450 s together)")
     if not short:
         return cost + "; with them every tested claim has 80 % power at the paper's effect in the pilot."
     return (cost + ". The pilot says 80 % power at the paper's effect (at the SESOI where the paper gives none) would "

@@ -132,7 +132,8 @@ def comparisons(experiment: Experiment) -> Comparisons:
     for a, b, isolates in COMPARISONS.values():
         gaps = np.subtract(experiment.values(a, "test_acc"), experiment.values(b, "test_acc"))
         rows.append({"comparison": f"{experiment.labels[a]} − {experiment.labels[b]}", "isolates": isolates,
-                     "mean gap": f"{gaps.mean():+.2%}", "seeds where the first is better": f"{int((gaps > 0).sum())} of {len(gaps)}"})
+                     "mean gap": f"{gaps.mean():+.2%}",
+                     "seeds where the first is better": f"{int((gaps > 0).sum())} of {len(gaps)}"})
     loss = {m: float(np.mean(experiment.values(m, "fit_loss"))) for m in ("prwp", "mrwp", "arwp", "marwp", "sgd")}
     return Comparisons(summary, pd.DataFrame(rows).set_index("comparison"), loss["prwp"], loss["mrwp"], loss["arwp"],
                        loss["marwp"], loss["sgd"])
@@ -153,7 +154,8 @@ def flatness_summary(experiment: Experiment, flat: Flatness) -> FlatnessSummary:
     import pandas as pd
 
     keys = [k for k in experiment.keys if k != ABLATION]
-    table = pd.DataFrame([{"method": experiment.labels[k], "filter-normalised sharpness": mean_std_text(flat.sharpness[k], ".3f"),
+    table = pd.DataFrame([{"method": experiment.labels[k],
+                           "filter-normalised sharpness": mean_std_text(flat.sharpness[k], ".3f"),
                            "λ_max": mean_std_text(flat.lambda_max[k], ".1f") if k in flat.lambda_max else "—"}
                           for k in keys]).set_index("method")
     # λ_max is NaN where Lanczos found nothing
@@ -181,11 +183,12 @@ def ablation(cfg, experiment: Experiment) -> Ablation:
     seeds = experiment.seeds_of(ABLATION)
     other = other_scaling(cfg)
     if not seeds:
-        return Ablation(None, f'In this profile the ablation is not run: its budget goes to the claims\' seeds (ARWP with '
-                              f'"{other}" is trained in the paper profile, on every seed).')
+        return Ablation(None, f'In this profile the ablation is not run: its budget goes to the claims\' seeds '
+                              f'(ARWP with "{other}" is trained in the paper profile, on every seed).')
     rows = []
     for key, scaling in (("arwp", cfg.scaling), (ABLATION, other)):
-        rows.append({"ARWP, damping": f'"{scaling}": {SCALINGS[scaling]}' + (" (this chapter)" if key == "arwp" else ""),
+        rows.append({"ARWP, damping": f'"{scaling}": {SCALINGS[scaling]}'
+                                      + (" (this chapter)" if key == "arwp" else ""),
                      "test accuracy (mean ± std)": mean_std_text(experiment.values(key, "test_acc", seeds)),
                      "training loss at w": round(float(np.mean(experiment.values(key, "fit_loss", seeds))), 4)})
     gaps = np.subtract(experiment.values(ABLATION, "test_acc"), experiment.values("arwp", "test_acc", seeds))
@@ -236,7 +239,8 @@ def chapter_claims(cfg, experiment: Experiment, regime: Regime, flat: Flatness, 
             return (f"mean test accuracy {label[a]} {np.mean(experiment.values(a, 'test_acc')):.2%}, {label[b]} "
                     f"{np.mean(experiment.values(b, 'test_acc')):.2%}")
         if key == "converge":
-            return (f"mean training loss at w: RWP (perturbed only) {np.mean(experiment.values('prwp', 'fit_loss')):.4f}, "
+            return ("mean training loss at w: RWP (perturbed only) "
+                    f"{np.mean(experiment.values('prwp', 'fit_loss')):.4f}, "
                     f"m-RWP {np.mean(experiment.values('mrwp', 'fit_loss')):.4f}")
         return (f"mean filter-normalised sharpness SGD {np.mean(flat.sharpness['sgd']):.3f}, m-ARWP "
                 f"{np.mean(flat.sharpness['marwp']):.3f}; λ_max SGD {nan_mean(flat.lambda_max['sgd']):.1f}, m-ARWP "

@@ -202,7 +202,8 @@ class DistributedRWP(RWP):
         params = [(group, p) for group in self.param_groups for p in group["params"]]
         saved: dict[torch.Tensor, torch.Tensor] = {}
         with torch.no_grad():
-            # ε_j ~ N(0, (γ‖W_j‖₂)² I): drawn on both ranks, as the sequential RWP draws it, so both generators stay in step
+            # ε_j ~ N(0, (γ‖W_j‖₂)² I): drawn on both ranks, as the sequential RWP draws it, so both generators
+            # stay in step
             noises = [eps for group in self.param_groups
                       for eps in filter_wise_noises(group["params"], group["gamma"], self.generator)]
             for (_group, p), eps in zip(params, noises):

@@ -51,7 +51,8 @@ def noise_scale_check(cfg, seed: int, n_draws: int = 500, tolerance: float = 0.1
     rel_err = float(((empirical - expected).abs() / expected).max())
     table = pd.DataFrame({"γ‖W_j‖₂": expected.numpy(), "empirical std": empirical.numpy()},
                          index=pd.Index(range(len(expected)), name="filter j")).head(6)
-    detail = f"largest relative gap {rel_err:.2%} over {len(expected)} filters, {n_draws} draws (tolerance {tolerance:.0%})"
+    detail = (f"largest relative gap {rel_err:.2%} over {len(expected)} filters, {n_draws} draws "
+              f"(tolerance {tolerance:.0%})")
     return NoiseCheck(table, rel_err < tolerance, detail, n_draws, rel_err, tolerance)
 
 

@@ -135,5 +135,5 @@ def critique_complement(prompt: str, complement: str, references: Sequence[str] 
     return Critique(tuple(failures))
 
 
-__all__ = ["CRITERIA", "Critique", "critique_complement", "gives_answer", "makes_excessive_demands", "opens_like_a_reply",
-           "tokens"]
+__all__ = ["CRITERIA", "Critique", "critique_complement", "gives_answer", "makes_excessive_demands",
+           "opens_like_a_reply", "tokens"]

@@ -197,7 +197,8 @@ def plug_and_play(pas_models: dict[str, Any], answerers: dict[str, Any], rm: Any
             scores[name] = {c: rm.score(list(prompts), a) for c, a in answers[name].items()}
         if judge is not None and name != getattr(judge_lm, "name", None):
             with _clock(seconds, "LLM judge"):
-                cut = {c: cut_tokens(judge_lm.tokenizer, answers[name][c], cfg.judge_answer_tokens) for c in ("PAS", "none")}
+                cut = {c: cut_tokens(judge_lm.tokenizer, answers[name][c], cfg.judge_answer_tokens)
+                       for c in ("PAS", "none")}
                 outcomes[name] = ["a" if c.p_a > 0.5 else "b" if c.p_a < 0.5 else "tie"
                                   for c in judge.compare_many(list(prompts), cut["PAS"], cut["none"])]
     check = (0, 0)
@@ -212,11 +213,14 @@ def plug_and_play(pas_models: dict[str, Any], answerers: dict[str, Any], rm: Any
                      "answer tokens": float(np.mean([lengths[m][c] for m in lengths]))})
     table = pd.DataFrame(rows).set_index("condition")
     first = next(iter(answers))
-    examples = pd.DataFrame({"prompt": [p[:100] for p in prompts], "PAS complement": comps.get("PAS", [""] * len(prompts)),
-                             **{f"{first}: {c}": [a[:120] for a in answers[first][c]] for c in ("none", "generic", "PAS")}})
+    examples = pd.DataFrame({"prompt": [p[:100] for p in prompts],
+                             "PAS complement": comps.get("PAS", [""] * len(prompts)),
+                             **{f"{first}: {c}": [a[:120] for a in answers[first][c]]
+                                for c in ("none", "generic", "PAS")}})
     return PlugAndPlay(list(prompts), comps, answers, scores, pooled, table, examples,
                        pd.Series(seconds, name="seconds").to_frame(), _figure(table), judge_outcomes=outcomes,
-                       judge_check=check, n_eval=len(prompts), models=", ".join(answers), generic_suffix=cfg.generic_suffix,
+                       judge_check=check, n_eval=len(prompts), models=", ".join(answers),
+                       generic_suffix=cfg.generic_suffix,
                        answer_tokens=cfg.answer_tokens, tokens_per_second=float(np.mean(speeds)) if speeds else 0.0,
                        mean_none=float(np.mean(pooled["none"])), mean_generic=float(np.mean(pooled["generic"])),
                        mean_pas=float(np.mean(pooled["PAS"])),

@@ -178,7 +178,8 @@ def claim_tests(specs: Sequence[Any], pnp: Any, variants: Variants, generated: A
     for key, a, b in (("pnp", "PAS", "none"), ("generic", "PAS", "generic"), ("efficiency_gain", small, "PAS-0"),
                       ("efficiency_parity", small, "PAS"), ("no_human", "PAS", "PAS (unfiltered)")):
         if b not in p:
-            tests.append(claims.untested(spec[key], f"no {b} model: every first-round complement was empty", scale=scale))
+            tests.append(claims.untested(spec[key], f"no {b} model: every first-round complement was empty",
+                                         scale=scale))
             continue
         ev = claims.evaluate(spec[key], p[a], p[b], scale=scale,
                              this_run=f"mean score {np.mean(p[a]):.3f} ({a}) against {np.mean(p[b]):.3f} ({b})")

@@ -1,4 +1,5 @@
-"""Text datasets: SQuAD, HHH, DomainRAG and the PAS seed data (offline: the BIG-bench sdist; the local copy of the GitHub data)."""
+"""Text datasets: SQuAD, HHH, DomainRAG and the PAS seed data (offline: the BIG-bench sdist; the local copy of
+the GitHub data)."""
 
 from __future__ import annotations
 
@@ -39,18 +40,27 @@ mirrored(
     subdir="domainrag",
     url=f"https://raw.githubusercontent.com/ShootingWong/DomainRAG/{DOMAINRAG_COMMIT}/BCM/labeled_data/",
     files={
-        "conversation_qa/conversation_qa.jsonl": ("d3f47926c1f6eb9357f5a91604e224514388cebed527fc6e82f925d82e55207f", 463161),
-        "conversation_qa/conversation_qa_retrieved_bm25.jsonl": ("3b27d66aa68061237f2fff18d3d7d71e72900d1d5ab6e8fad61586aebba0973a", 2166858),
-        "conversation_qa/conversation_qa_retrieved_dense.jsonl": ("90dfb70b3cddf576c8e3c7be17de253d7c144bdc2acb7a2ae9b1cbcb0bb34462", 2123171),
+        "conversation_qa/conversation_qa.jsonl": (
+            "d3f47926c1f6eb9357f5a91604e224514388cebed527fc6e82f925d82e55207f", 463161),
+        "conversation_qa/conversation_qa_retrieved_bm25.jsonl": (
+            "3b27d66aa68061237f2fff18d3d7d71e72900d1d5ab6e8fad61586aebba0973a", 2166858),
+        "conversation_qa/conversation_qa_retrieved_dense.jsonl": (
+            "90dfb70b3cddf576c8e3c7be17de253d7c144bdc2acb7a2ae9b1cbcb0bb34462", 2123171),
         "extractive_qa/basic_qa.jsonl": ("ec491eb31ee104b9712b48bc7f707ee95fedd7ff055321ebf867896ef58a2863", 169648),
-        "extractive_qa/basic_qa_retrieved_bm25.jsonl": ("3b05c55af02b145e74451b05a2ec75118b88feb22cb8ced9082874e1afdf60ea", 3206194),
-        "extractive_qa/basic_qa_retrieved_dense.jsonl": ("1f09d15944105ba5a2f8831fe4a715d61502f7605edae60f51518dc49a852bf3", 3052064),
+        "extractive_qa/basic_qa_retrieved_bm25.jsonl": (
+            "3b05c55af02b145e74451b05a2ec75118b88feb22cb8ced9082874e1afdf60ea", 3206194),
+        "extractive_qa/basic_qa_retrieved_dense.jsonl": (
+            "1f09d15944105ba5a2f8831fe4a715d61502f7605edae60f51518dc49a852bf3", 3052064),
         "faithful_qa/faithful_qa.jsonl": ("46108ad6456ce136111ee71082f28066f33fb3332ef11566bd8183cd8ebae8bc", 181465),
         "multi-doc_qa/multidoc_qa.jsonl": ("e5fca94795cfa89fd12a9a3bdde211acc235d2956d4677693f8ca8528f191ab7", 3167103),
-        "structured_qa/structured_qa_twopositive.jsonl": ("38c10da4904c84b751c20a369473aa31498053cc598ca73e6f55d166f47013b4", 2219021),
-        "time-sensitive_qa/time_sensitive.jsonl": ("0574add6f6da8578049753456d6669c5849fcbe9d5a47ddd12bc9cb3f1ebd374", 126068),
-        "time-sensitive_qa/time_sensitive_retrieved_bm25.jsonl": ("65d91370ff108ea5991112fc85366f9a4743c4e597a4f5c7e62d0def61b69ff2", 2296906),
-        "time-sensitive_qa/time_sensitive_retrieved_dense.jsonl": ("8042cfdabb144d4e3f857794d1bcc4790e4ed7df69c14fbc8383d345786730bb", 2111409),
+        "structured_qa/structured_qa_twopositive.jsonl": (
+            "38c10da4904c84b751c20a369473aa31498053cc598ca73e6f55d166f47013b4", 2219021),
+        "time-sensitive_qa/time_sensitive.jsonl": (
+            "0574add6f6da8578049753456d6669c5849fcbe9d5a47ddd12bc9cb3f1ebd374", 126068),
+        "time-sensitive_qa/time_sensitive_retrieved_bm25.jsonl": (
+            "65d91370ff108ea5991112fc85366f9a4743c4e597a4f5c7e62d0def61b69ff2", 2296906),
+        "time-sensitive_qa/time_sensitive_retrieved_dense.jsonl": (
+            "8042cfdabb144d4e3f857794d1bcc4790e4ed7df69c14fbc8383d345786730bb", 2111409),
     },
 )
 
