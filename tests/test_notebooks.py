@@ -56,6 +56,19 @@ def test_no_code_cell_over_25_lines(path):
     assert not long, f"{path.name}: code cells over 25 lines (cell index, lines): {long}; move the code into src"
 
 
+# The rendered book's code column: 786 pixels at most, 8.43 pixels per character of its 14-pixel monospace font
+# (measured in Chromium on the built book at window widths 1,440 and 1,920): 89 characters before a line scrolls
+CODE_COLUMN = 88
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_code_line_scrolls_sideways_in_the_book(path):
+    nb = json.loads(path.read_text())
+    long = [(i, line) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+            for line in "".join(c["source"]).splitlines() if len(line) > CODE_COLUMN]
+    assert not long, f"{path.name}: code lines over {CODE_COLUMN} characters (cell index, line): {long[:3]}"
+
+
 def test_sources_are_in_the_form_jupyterlab_and_the_book_read_and_have_text_copies():
     """Prose in the {eval} form, no outputs or run metadata, a jupytext percent script beside each notebook
     (for review and duplicate-code scans): what `reprobook sync` writes."""

@@ -42,12 +42,16 @@
 # {ref}`alignment-theory`.
 
 # %% tags=["parameters"]
-profile = "smoke"  # "tiny": seconds; "smoke": small models on a CPU, minutes; "paper": GPU scale (larger models)
+profile = "smoke"  # "tiny": seconds; "smoke": small models on a CPU, minutes;
+                   # "paper": GPU scale (larger models)
 seed = 0  # the first seed of every trained model (the others follow it)
 device = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
-data_dir = None  # the data and checkpoint cache; None: $REPROBOOK_CACHE or ~/.cache/reprobook
-corpus_dir = None  # None: the book's corpus; or a folder of .txt / .jsonl files (a corpus of your own)
-lm_tokenizer = None  # None: train the models' tokenizer here; or any Hugging Face tokenizer (name, folder, id)
+data_dir = None  # the data and checkpoint cache;
+                 # None: $REPROBOOK_CACHE or ~/.cache/reprobook
+corpus_dir = None  # None: the book's corpus;
+                   # or a folder of .txt / .jsonl files (a corpus of your own)
+lm_tokenizer = None  # None: train the models' tokenizer here;
+                     # or any Hugging Face tokenizer (name, folder, id)
 
 # %%
 from dataclasses import replace
@@ -55,21 +59,25 @@ from dataclasses import replace
 import pandas as pd
 
 from reprobook import claims, llm, profiles
-from reprobook.alignment import ablations, corpus, normhead, pretraining, scaling, tokenizer
+from reprobook.alignment import (ablations, corpus, normhead, pretraining, scaling,
+                                 tokenizer)
 from reprobook.chapters.baichuan2 import PAPER_7B, PAPER_TOKENIZERS, claim_specs
 from reprobook.notebook import show_source, start
 
-session = start("baichuan2", profile=profile, seed=seed, device=device, data_dir=data_dir, title="Baichuan 2",
+session = start("baichuan2", profile=profile, seed=seed, device=device,
+                data_dir=data_dir, title="Baichuan 2",
                 params={"corpus_dir": corpus_dir, "lm_tokenizer": lm_tokenizer})
 rec = session.record
-overrides = {k: v for k, v in {"corpus": corpus_dir, "lm_tokenizer": lm_tokenizer}.items() if v is not None}
+overrides = {k: v for k, v in {"corpus": corpus_dir,
+                               "lm_tokenizer": lm_tokenizer}.items() if v is not None}
 cfg = profiles.config("baichuan2", profile, **overrides)
 seeds = cfg.seeds(seed)
 specs = claim_specs(cfg)
 rec.glue("bc2_device", str(session.device))
 rec.glue("bc2_margin", cfg.prediction_margin)
 rec.glue("bc2_near_best", ablations.NEAR_BEST)
-print(f"profile {profile}: corpus {cfg.corpus}, seeds {seeds}; device {session.device}, {session.threads} threads")
+print(f"profile {profile}: corpus {cfg.corpus}, seeds {seeds}; "
+      f"device {session.device}, {session.threads} threads")
 
 # %% [markdown]
 # ## The claims and the design, before any result
@@ -144,17 +152,21 @@ refs = {name: llm.load_tokenizer(name) for name in cfg.reference_tokenizers}
 with rec.timer("tokenizer study"):
     study = tokenizer.tokenizer_study(
         text.texts("train", max_chars=cfg.tokenizer_train_chars),
-        {"en": text.texts("heldout", "en"), "zh": text.texts("heldout", "zh")}, vocab_sizes=cfg.vocab_sizes,
-        coverage=cfg.character_coverage, max_token_length=cfg.max_token_length, references=refs,
+        {"en": text.texts("heldout", "en"), "zh": text.texts("heldout", "zh")},
+        vocab_sizes=cfg.vocab_sizes, coverage=cfg.character_coverage,
+        max_token_length=cfg.max_token_length, references=refs,
         paper=PAPER_TOKENIZERS)
 rec.glue_result(study, "bc2_tok")
 rec.glue("bc2_coverage", cfg.character_coverage)
-rec.check("every held-out document without '▁' decodes back to itself", study.roundtrip_docs == study.roundtrip_candidates,
-          f"{study.roundtrip_docs} of {study.roundtrip_candidates} documents, largest vocabulary")
+rec.check("every held-out document without '▁' decodes back to itself",
+          study.roundtrip_docs == study.roundtrip_candidates,
+          f"{study.roundtrip_docs} of {study.roundtrip_candidates} documents, "
+          "largest vocabulary")
 rec.check("a larger vocabulary needs fewer tokens per character", study.monotone,
-          f"tokens per character on the mixed held-out text: {study.rate_mix_largest:.3f} at {study.largest:,}",
-          paper="compression rate 1.037 at 32,000 (LLaMA 2), 0.570 at 64,000 (Baichuan 1), 0.498 at 125,696 "
-                "(Baichuan 2)")
+          "tokens per character on the mixed held-out text: "
+          f"{study.rate_mix_largest:.3f} at {study.largest:,}",
+          paper="compression rate 1.037 at 32,000 (LLaMA 2), 0.570 at 64,000 "
+                "(Baichuan 1), 0.498 at 125,696 (Baichuan 2)")
 rec.metric("tokenizers", study.table.to_dict(orient="records"))
 study.table.set_index("tokenizer").round(3)
 
@@ -244,9 +256,11 @@ show_source(normhead.max_z_loss)
 # lower (the rarest Chinese characters fall back to bytes).
 
 # %%
-data = rec.glue_result(pretraining.chapter_lm_data(cfg, text, train_tokens=cfg.train_tokens()), "bc2_lm")
+data = rec.glue_result(
+    pretraining.chapter_lm_data(cfg, text, train_tokens=cfg.train_tokens()), "bc2_lm")
 base = pretraining.settings_from(cfg)
-print(f"{data.tokenizer_name}: {data.train_tokens:,} training tokens, {data.val_tokens:,} validation tokens")
+print(f"{data.tokenizer_name}: {data.train_tokens:,} training tokens, "
+      f"{data.val_tokens:,} validation tokens")
 
 # %% [markdown]
 # The models' tokenizer has {eval}`bc2_lm_vocab_size` pieces; the training data hold
@@ -276,7 +290,8 @@ show_source(ablations.lr_sensitivity)
 abl_size = pretraining.ModelSize.parse(cfg.ablation_size)
 stress = replace(base, steps=cfg.ablation_steps)
 with rec.timer("NormHead sweep"):
-    sweep = rec.glue_result(ablations.lr_sweep(data, abl_size, stress, cfg.sweep_lrs, seeds, device=session.device),
+    sweep = rec.glue_result(ablations.lr_sweep(data, abl_size, stress, cfg.sweep_lrs,
+                                               seeds, device=session.device),
                             "bc2_sweep")
 sweep.table.pivot(index="learning rate", columns="NormHead").round(3)
 
@@ -332,8 +347,9 @@ show_source(ablations.repetition_sensitivity)
 # %%
 with rec.timer("max-z doses"):
     dose = rec.glue_result(ablations.maxz_dose_response(
-        data, abl_size, replace(stress, lr=cfg.maxz_lr), cfg.maxz_weights, seeds, paper_weight=cfg.max_z_weight,
-        penalty=cfg.repetition_penalty, eval_blocks=cfg.repetition_blocks, device=session.device), "bc2_dose")
+        data, abl_size, replace(stress, lr=cfg.maxz_lr), cfg.maxz_weights, seeds,
+        paper_weight=cfg.max_z_weight, penalty=cfg.repetition_penalty,
+        eval_blocks=cfg.repetition_blocks, device=session.device), "bc2_dose")
 dose.table.round(4)
 
 # %% [markdown]
@@ -379,10 +395,13 @@ scal_size = pretraining.ModelSize.parse(cfg.scaling_size)
 scal = replace(base, steps=cfg.scaling_steps, lr=cfg.scaling_lr)
 scal_seeds = seeds[:cfg.scaling_seeds]
 with rec.timer("scaling: fitted budgets"):
-    fitted = scaling.train_budgets(data, scal_size, scal, cfg.scaling_fractions, scal_seeds, device=session.device)
-pred = rec.glue_result(scaling.predict_target(fitted, cfg.target_fraction, scal), "bc2_pred")
-print(f"{pred.recorded_at}: the {pred.target} budget ({pred.target_tokens:,} tokens) will reach a validation "
-      f"loss of {pred.loss:.3f} (±1 s.e. {pred.low:.3f} to {pred.high:.3f})")
+    fitted = scaling.train_budgets(data, scal_size, scal, cfg.scaling_fractions,
+                                   scal_seeds, device=session.device)
+pred = rec.glue_result(scaling.predict_target(fitted, cfg.target_fraction, scal),
+                       "bc2_pred")
+print(f"{pred.recorded_at}: the {pred.target} budget ({pred.target_tokens:,} tokens) "
+      f"will reach a validation loss of {pred.loss:.3f} "
+      f"(±1 s.e. {pred.low:.3f} to {pred.high:.3f})")
 
 # %% [markdown]
 # The fit to {eval}`bc2_pred_points` points (budgets {eval}`bc2_pred_fitted`, every seed a point) gives
@@ -394,12 +413,14 @@ print(f"{pred.recorded_at}: the {pred.target} budget ({pred.target_tokens:,} tok
 
 # %%
 with rec.timer("scaling: predicted budget"):
-    target = scaling.train_budgets(data, scal_size, scal, [cfg.target_fraction], scal_seeds,
-                                   device=session.device)[0]
-check = rec.glue_result(scaling.check_prediction(pred, fitted, target, margin=cfg.prediction_margin), "bc2_scal")
+    target = scaling.train_budgets(data, scal_size, scal, [cfg.target_fraction],
+                                   scal_seeds, device=session.device)[0]
+check = rec.glue_result(scaling.check_prediction(pred, fitted, target,
+                                                 margin=cfg.prediction_margin),
+                        "bc2_scal")
 rec.metric("scaling", check.table.to_dict(orient="records"))
-rec.check("the prediction was recorded before the predicted run was trained", check.prediction_first,
-          check.prediction_first_detail)
+rec.check("the prediction was recorded before the predicted run was trained",
+          check.prediction_first, check.prediction_first_detail)
 check.table.round(4)
 
 # %% [markdown]
@@ -424,7 +445,8 @@ check.table.round(4)
 
 # %%
 scale = pretraining.scale_note(cfg, data, session.device)
-tests = pretraining.claim_tests(specs, study, sweep, dose, pred, check, paper_weight=cfg.max_z_weight, scale=scale)
+tests = pretraining.claim_tests(specs, study, sweep, dose, pred, check,
+                                paper_weight=cfg.max_z_weight, scale=scale)
 rec.add_claims(tests)
 rec.glue("bc2_scale", scale)
 rec.glue("bc2_n_loaded", sweep.loaded + dose.loaded + check.loaded)
@@ -441,13 +463,17 @@ claims.claims_table(tests)
 # %%
 pretraining.glue_paper_notes(rec, cfg, sweep, pred, profile)
 pd.DataFrame([
-    {"setting": "vocabulary", "paper (7B)": f"{PAPER_7B['vocab']:,}", "this run": f"{data.vocab_size:,}"},
-    {"setting": "model", "paper (7B)": f"{PAPER_7B['layers']} layers × {PAPER_7B['hidden']}",
+    {"setting": "vocabulary", "paper (7B)": f"{PAPER_7B['vocab']:,}",
+     "this run": f"{data.vocab_size:,}"},
+    {"setting": "model",
+     "paper (7B)": f"{PAPER_7B['layers']} layers × {PAPER_7B['hidden']}",
      "this run": f"{abl_size.name} (NormHead, max-z), {scal_size.name} (scaling)"},
-    {"setting": "training tokens", "paper (7B)": PAPER_7B["tokens"], "this run": f"up to {target.tokens:,} per model"},
+    {"setting": "training tokens", "paper (7B)": PAPER_7B["tokens"],
+     "this run": f"up to {target.tokens:,} per model"},
     {"setting": "scaling law", "paper (7B)": PAPER_7B["scaling_models"],
      "this run": f"{len(fitted)} token budgets of one model"},
-    {"setting": "max-z weight", "paper (7B)": PAPER_7B["max_z_weight"], "this run": f"{dose.doses}"},
+    {"setting": "max-z weight", "paper (7B)": PAPER_7B["max_z_weight"],
+     "this run": f"{dose.doses}"},
 ]).set_index("setting")
 
 # %% [markdown]

@@ -42,19 +42,23 @@
 # model is cached by its configuration, data and code: a re-run only evaluates.
 
 # %% tags=["parameters"]
-profile = "smoke"  # "tiny": a random tiny model, seconds; "smoke": SmolLM2-135M-Instruct on a CPU, minutes; "paper": any HF model on GPUs
+profile = "smoke"  # "tiny": a random tiny model, seconds;
+                   # "smoke": SmolLM2-135M-Instruct on a CPU, minutes;
+                   # "paper": any HF model on GPUs
 seed = 0  # data splits, LoRA initialisation, sampling
 device = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
-data_dir = None  # the data and checkpoint cache; None: $REPROBOOK_CACHE or ~/.cache/reprobook
+data_dir = None  # the data and checkpoint cache;
+                 # None: $REPROBOOK_CACHE or ~/.cache/reprobook
 
 # %%
 from reprobook import claims, llm, profiles
-from reprobook.alignment import evaluation, merging, preference, reward, scoring, sft as sft_methods
+from reprobook.alignment import (evaluation, merging, preference, reward, scoring,
+                                 sft as sft_methods)
 from reprobook.chapters.baichuan_alignment import PAPER_PACKING, claim_specs
 from reprobook.notebook import show_source, start
 
-session = start("baichuan_alignment", profile=profile, seed=seed, device=device, data_dir=data_dir,
-                title="Baichuan Alignment")
+session = start("baichuan_alignment", profile=profile, seed=seed, device=device,
+                data_dir=data_dir, title="Baichuan Alignment")
 rec = session.record
 cfg = profiles.config("baichuan_alignment", profile)
 specs = claim_specs(cfg)
@@ -62,8 +66,9 @@ with rec.timer("load model"):
     lm = evaluation.start_model(cfg, device=session.device, seed=seed)
 configs = evaluation.stage_configs(cfg, seed=seed)
 rec.glue("ba_model", f"{lm.name} ({lm.parameters / 1e6:.0f}M parameters)")
-print(f"profile {profile}: {lm.name}, {lm.parameters / 1e6:.1f}M parameters, device {lm.device}, "
-      f"{session.threads} threads; loaded in {lm.load_seconds:.1f} s")
+print(f"profile {profile}: {lm.name}, {lm.parameters / 1e6:.1f}M parameters, "
+      f"device {lm.device}, {session.threads} threads; "
+      f"loaded in {lm.load_seconds:.1f} s")
 
 # %% [markdown]
 # The starting model is {eval}`ba_model`.
@@ -80,7 +85,8 @@ print(f"profile {profile}: {lm.name}, {lm.parameters / 1e6:.1f}M parameters, dev
 
 # %%
 for name in ("max_identical", "guard_prompts", "min_kl"):
-    rec.glue(f"ba_{name}", getattr(cfg, name), fmt=".0%" if name == "max_identical" else None)
+    rec.glue(f"ba_{name}", getattr(cfg, name),
+             fmt=".0%" if name == "max_identical" else None)
 claims.design_frame(specs)
 
 # %% [markdown]
@@ -97,7 +103,8 @@ claims.design_frame(specs)
 # %%
 d = rec.glue_result(evaluation.prepare_data(lm, cfg, seed=seed), "ba_data")
 {"SFT examples (train tasks)": len(d.sft), "held-out-task examples": len(d.heldout_ni),
- "HHH pairs: test / A / B": f"{d.n_test} / {d.n_a} / {d.n_b}", "held-out requests": d.n_test_prompts,
+ "HHH pairs: test / A / B": f"{d.n_test} / {d.n_a} / {d.n_b}",
+ "held-out requests": d.n_test_prompts,
  "NI scored pairs (reward models)": d.n_ni_pairs}
 
 # %% [markdown]
@@ -120,7 +127,8 @@ d = rec.glue_result(evaluation.prepare_data(lm, cfg, seed=seed), "ba_data")
 # tokenised example as the collator hands it to the model (its last tokens):
 
 # %%
-mask = sft_methods.loss_mask_table(lm, llm.sft_rows([d.sft[0]["prompt"]], [d.sft[0]["answer"]])[0])
+mask = sft_methods.loss_mask_table(
+    lm, llm.sft_rows([d.sft[0]["prompt"]], [d.sft[0]["answer"]])[0])
 rec.glue("ba_mask_trained", int(mask["in the loss"].sum()))
 rec.glue("ba_mask_total", len(mask))
 mask.tail(16).T
@@ -142,13 +150,17 @@ show_source(sft_methods.utilisation)
 
 # %%
 with rec.timer("sft"):
-    sft = rec.glue_result(sft_methods.sft_stage(lm, evaluation.sft_data(d), config=configs["sft"],
-                                                table_lengths=d.length_sample,
-                                                n_tasks=len({e["task"] for e in d.sft})), "ba_sft")
-rec.check("packing fills the bins that padding wastes", sft.util_packed_long > sft.util_pad_max_long,
-          f"at {sft.long_length} tokens: {sft.util_pad_max_long:.0%} padded to the maximum, "
-          f"{sft.util_packed_long:.0%} packed", paper=f"{PAPER_PACKING[0]:.0%} → {PAPER_PACKING[1]:.0%}")
-display(sft.utilisation.style.format("{:.1%}").set_caption("token utilisation by maximum length"))
+    sft = rec.glue_result(sft_methods.sft_stage(
+        lm, evaluation.sft_data(d), config=configs["sft"],
+        table_lengths=d.length_sample,
+        n_tasks=len({e["task"] for e in d.sft})), "ba_sft")
+rec.check("packing fills the bins that padding wastes",
+          sft.util_packed_long > sft.util_pad_max_long,
+          f"at {sft.long_length} tokens: {sft.util_pad_max_long:.0%} padded "
+          f"to the maximum, {sft.util_packed_long:.0%} packed",
+          paper=f"{PAPER_PACKING[0]:.0%} → {PAPER_PACKING[1]:.0%}")
+display(sft.utilisation.style.format("{:.1%}")
+        .set_caption("token utilisation by maximum length"))
 sft.runs.round(2)
 
 # %% [markdown]
@@ -173,7 +185,8 @@ show_source(scoring.moved)
 with rec.timer("sft evaluation"):
     guard_start = evaluation.parent(lm, d.test_prompts[:cfg.guard_prompts], cfg)
     guard_sft = evaluation.parent(sft.model, d.test_prompts[:cfg.guard_prompts], cfg)
-    sft_ev = rec.glue_result(evaluation.sft_eval(lm, guard_sft, d, guard_start, cfg), "ba_sfte")
+    sft_ev = rec.glue_result(evaluation.sft_eval(lm, guard_sft, d, guard_start, cfg),
+                             "ba_sfte")
 
 # %% [markdown]
 # Against the start, {eval}`ba_sfte_identical` of SFT's greedy answers are identical, at a KL of
@@ -205,7 +218,8 @@ show_source(reward.fit_reward_head)
 
 # %%
 with rec.timer("reward models"):
-    rm = rec.glue_result(evaluation.reward_models(sft.model, d, cfg, seed=seed), "ba_rm")
+    rm = rec.glue_result(evaluation.reward_models(sft.model, d, cfg, seed=seed),
+                         "ba_rm")
 rm.table
 
 # %% [markdown]
@@ -241,7 +255,8 @@ show_source(merging.model_stock_ratio)
 
 # %%
 with rec.timer("dpo and merges"):
-    dpo = rec.glue_result(evaluation.dpo_stage(sft.model, d, rm, guard_sft, cfg, config=configs["dpo"],
+    dpo = rec.glue_result(evaluation.dpo_stage(sft.model, d, rm, guard_sft, cfg,
+                                               config=configs["dpo"],
                                                seeds=cfg.dpo_seeds), "ba_dpo")
 {k: f"{sum(v) / len(v):.3f}" for k, v in dpo.margins.items()}
 
@@ -274,7 +289,8 @@ show_source(preference.length_reward)
 
 # %%
 with rec.timer("grpo"):
-    grpo = rec.glue_result(evaluation.grpo_stage(sft.model, cfg, config=configs["grpo"]), "ba_grpo")
+    grpo = rec.glue_result(
+        evaluation.grpo_stage(sft.model, cfg, config=configs["grpo"]), "ba_grpo")
 grpo.answers
 
 # %% [markdown]
@@ -286,9 +302,11 @@ grpo.answers
 
 # %%
 rec.figure("ba_fig_training", evaluation.training_figure(sft, dpo, grpo))
-rec.metric("training", {k: {"steps": r.steps, "seconds": r.seconds, "from_cache": r.loaded, "losses": r.losses}
-                        for k, r in {"SFT": sft.record, **dpo.records, "GRPO": grpo.record}.items()})
-preference.compute_table({"SFT": sft.record, **dpo.records, "GRPO": grpo.record}).round(2)
+records = {"SFT": sft.record, **dpo.records, "GRPO": grpo.record}
+rec.metric("training", {k: {"steps": r.steps, "seconds": r.seconds,
+                            "from_cache": r.loaded, "losses": r.losses}
+                        for k, r in records.items()})
+preference.compute_table(records).round(2)
 
 # %% [markdown]
 # ```{figure}
@@ -308,8 +326,9 @@ preference.compute_table({"SFT": sft.record, **dpo.records, "GRPO": grpo.record}
 
 # %%
 with rec.timer("headline"):
-    head = rec.glue_result(evaluation.headline(guard_start, dpo.models[evaluation.MERGES[1]], evaluation.MERGES[1],
-                                               sft.model, rm, d, cfg), "ba_head")
+    head = rec.glue_result(evaluation.headline(
+        guard_start, dpo.models[evaluation.MERGES[1]], evaluation.MERGES[1],
+        sft.model, rm, d, cfg), "ba_head")
 head.samples.T
 
 # %% [markdown]
@@ -321,7 +340,8 @@ head.samples.T
 # ## The claims
 
 # %%
-tests = evaluation.claim_tests(specs, sft_ev, rm, dpo, grpo, head, scale=evaluation.scale_note(cfg, lm))
+tests = evaluation.claim_tests(specs, sft_ev, rm, dpo, grpo, head,
+                               scale=evaluation.scale_note(cfg, lm))
 rec.add_claims(tests)
 claims.claims_table(tests)
 

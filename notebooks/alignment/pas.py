@@ -40,29 +40,36 @@
 # every language model of the run (no model ever grades its own outputs).
 
 # %% tags=["parameters"]
-profile = "smoke"  # "tiny": random tiny models, seconds; "smoke": SmolLM2-135M and Gemma-3-270M on a CPU; "paper": HF models, GPUs
+profile = "smoke"  # "tiny": random tiny models, seconds;
+                   # "smoke": SmolLM2-135M and Gemma-3-270M on a CPU;
+                   # "paper": HF models, GPUs
 seed = 0  # prompt sampling, splits, LoRA initialisation, sampled regenerations
 device = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
-data_dir = None  # the data and checkpoint cache; None: $REPROBOOK_CACHE or ~/.cache/reprobook
+data_dir = None  # the data and checkpoint cache;
+                 # None: $REPROBOOK_CACHE or ~/.cache/reprobook
 
 # %%
 from reprobook import claims, profiles
-from reprobook.alignment.pas import classify, critique, data, dedup, evaluate, experiment, generate, model, reward
+from reprobook.alignment.pas import (classify, critique, data, dedup, evaluate,
+                                     experiment, generate, model, reward)
 from reprobook.chapters.pas import check_roles, claim_specs, roles
 from reprobook.notebook import show_source, start
 
-session = start("pas", profile=profile, seed=seed, device=device, data_dir=data_dir, title="PAS")
+session = start("pas", profile=profile, seed=seed, device=device, data_dir=data_dir,
+                title="PAS")
 rec = session.record
 cfg = profiles.config("pas", profile)
 check_roles(cfg)  # no model judges itself; the answering models took no part in PAS
 specs = claim_specs(cfg)
 models = evaluate.Models(cfg, seed=seed, device=session.device)
-for name in ("min_words", "max_words", "shots", "generator", "max_complement_words", "regenerate_temperature",
-             "regenerate_rounds", "pas_base", "small_size", "eval_prompts"):
+for name in ("min_words", "max_words", "shots", "generator", "max_complement_words",
+             "regenerate_temperature", "regenerate_rounds", "pas_base", "small_size",
+             "eval_prompts"):
     rec.glue(f"pas_cfg_{name}", getattr(cfg, name))
 rec.glue("pas_cfg_answerers", ", ".join(cfg.answerers))
-print(f"profile {profile}: generator {cfg.generator}, PAS base {cfg.pas_base}, answering models "
-      f"{', '.join(cfg.answerers)}, LLM judge {cfg.judge}; device {session.device}, {session.threads} threads")
+print(f"profile {profile}: generator {cfg.generator}, PAS base {cfg.pas_base}, "
+      f"answering models {', '.join(cfg.answerers)}, LLM judge {cfg.judge}; "
+      f"device {session.device}, {session.threads} threads")
 
 # %% [markdown]
 # ## The claims and the design, before any result
@@ -140,10 +147,13 @@ show_source(dedup.duplicate_clusters)
 
 # %%
 with rec.timer("deduplicate"):
-    planted = data.plant_duplicates(collected.prompts, cfg.planted_duplicates, seed=seed)
-    deduped = rec.glue_result(dedup.deduplicate(collected.prompts, planted, cfg), "pas_dedup")
+    planted = data.plant_duplicates(collected.prompts, cfg.planted_duplicates,
+                                    seed=seed)
+    deduped = rec.glue_result(dedup.deduplicate(collected.prompts, planted, cfg),
+                              "pas_dedup")
 rec.check("dedup catches the planted duplicates", deduped.planted_recall >= 0.9,
-          f"{deduped.planted_recall:.0%} of {deduped.n_planted} planted copies caught at τ = {deduped.distance}")
+          f"{deduped.planted_recall:.0%} of {deduped.n_planted} planted copies caught "
+          f"at τ = {deduped.distance}")
 deduped.sweep.round(3)
 
 # %% [markdown]
@@ -189,9 +199,12 @@ show_source(classify.quality_reason)
 
 # %%
 with rec.timer("select and classify"):
-    classified = rec.glue_result(classify.classify_prompts(deduped.kept, cfg, seed=seed), "pas_cls")
-rec.check("the category classifier beats chance across languages", classified.verdict.verdict == "reproduced",
-          f"{classified.accuracy_transfer:.0%} against chance {classified.chance:.0%}: {classified.verdict}")
+    classified = rec.glue_result(
+        classify.classify_prompts(deduped.kept, cfg, seed=seed), "pas_cls")
+rec.check("the category classifier beats chance across languages",
+          classified.verdict.verdict == "reproduced",
+          f"{classified.accuracy_transfer:.0%} against chance {classified.chance:.0%}: "
+          f"{classified.verdict}")
 classified.accuracy.round(3)
 
 # %% [markdown]
@@ -210,8 +223,9 @@ classified.per_category.T
 # for the final evaluation and {eval}`pas_split_n_train` prompts sent to generation.
 
 # %%
-split = rec.glue_result(experiment.split_prompts(classified.prompts, classified.categories, cfg, seed=seed),
-                        "pas_split")
+split = rec.glue_result(
+    experiment.split_prompts(classified.prompts, classified.categories, cfg, seed=seed),
+    "pas_split")
 
 # %% [markdown]
 # ## 4. Generate and critique
@@ -227,7 +241,8 @@ split = rec.glue_result(experiment.split_prompts(classified.prompts, classified.
 generator = models.get(cfg.generator)
 examples = generate.examples_by_category(cfg.examples_language)
 rules = generate.rules_text(cfg.examples_language, cfg.max_complement_words)
-print(generate.generation_input(generator, split.train[0].text, split.train_categories[0], examples,
+print(generate.generation_input(generator, split.train[0].text,
+                                split.train_categories[0], examples,
                                 shots=cfg.shots, rules=rules))
 
 # %% [markdown]
@@ -252,8 +267,8 @@ show_source(critique.makes_excessive_demands)
 
 # %%
 with rec.timer("generate and critique"):
-    generated = rec.glue_result(generate.generate_pairs(generator, split.train, split.train_categories, cfg,
-                                                        seed=seed), "pas_gen")
+    generated = rec.glue_result(generate.generate_pairs(
+        generator, split.train, split.train_categories, cfg, seed=seed), "pas_gen")
 generated.failures
 
 # %% [markdown]
@@ -299,10 +314,11 @@ show_source(model.train_pas)
 
 # %%
 with rec.timer("train PAS"):
-    training = rec.glue_result(experiment.train_stage(models.get(cfg.pas_base), generated.pairs, cfg, seed=seed),
-                               "pas_train")
+    training = rec.glue_result(experiment.train_stage(
+        models.get(cfg.pas_base), generated.pairs, cfg, seed=seed), "pas_train")
 rec.check("no training pair contains an answer", training.n_with_answer == 0,
-          f"{training.n_with_answer} of {training.n_pairs} complements contain a known answer")
+          f"{training.n_with_answer} of {training.n_pairs} complements contain "
+          "a known answer")
 training.losses.T.round(3)
 
 # %% [markdown]
@@ -313,9 +329,10 @@ training.losses.T.round(3)
 
 # %%
 with rec.timer("train variants"):
-    variants = rec.glue_result(experiment.train_variants(models.get(cfg.pas_base), generated, training, cfg,
-                                                         seed=seed), "pas_var")
-{k: f"{r.steps} steps, loss {r.losses[0]:.2f} → {r.losses[-1]:.2f}" for k, r in variants.records.items()}
+    variants = rec.glue_result(experiment.train_variants(
+        models.get(cfg.pas_base), generated, training, cfg, seed=seed), "pas_var")
+{k: f"{r.steps} steps, loss {r.losses[0]:.2f} → {r.losses[-1]:.2f}"
+ for k, r in variants.records.items()}
 
 # %% [markdown]
 # ```{figure}
@@ -361,7 +378,8 @@ show_source(reward.train_embedding_reward_model)
 # %%
 with rec.timer("reward model"):
     rm_pairs = list(collected.rm_train) + list(collected.rm_check)
-    rm_check = rec.glue_result(experiment.check_reward_model(rm_pairs, cfg, seed=seed), "pas_rmc")
+    rm_check = rec.glue_result(experiment.check_reward_model(rm_pairs, cfg, seed=seed),
+                               "pas_rmc")
     rm = reward.train_embedding_reward_model(rm_pairs, cfg.reward_embedder)
 rm_check.verdict.format(".3f")
 
@@ -374,9 +392,9 @@ rm_check.verdict.format(".3f")
 with rec.timer("evaluate"):
     answerers = {name: models.loader(name) for name in cfg.answerers}
     judge_lm = None if cfg.judge is None else models.get(cfg.judge)
-    pnp = rec.glue_result(evaluate.plug_and_play(variants.models, answerers, rm, [p.text for p in split.held_out],
-                                                 cfg, judge_lm=judge_lm, check_pairs=collected.rm_check, seed=seed),
-                          "pas_eval")
+    pnp = rec.glue_result(evaluate.plug_and_play(
+        variants.models, answerers, rm, [p.text for p in split.held_out], cfg,
+        judge_lm=judge_lm, check_pairs=collected.rm_check, seed=seed), "pas_eval")
 pnp.table.round(3)
 
 # %% [markdown]
@@ -410,9 +428,11 @@ pnp.examples.head(6)
 # ## The claims
 
 # %%
-scale = (f"{cfg.pas_base} PAS model (LoRA) on {generated.n_pairs} generated pairs; {pnp.n_eval} held-out prompts; "
-         f"answering models {pnp.models}; an embedding reward model as judge ({profile} profile)")
-tests = experiment.claim_tests(specs, pnp, variants, generated, rm_check, cfg, scale=scale)
+scale = (f"{cfg.pas_base} PAS model (LoRA) on {generated.n_pairs} generated pairs; "
+         f"{pnp.n_eval} held-out prompts; answering models {pnp.models}; "
+         f"an embedding reward model as judge ({profile} profile)")
+tests = experiment.claim_tests(specs, pnp, variants, generated, rm_check, cfg,
+                               scale=scale)
 rec.add_claims(tests)
 claims.claims_table(tests)
 

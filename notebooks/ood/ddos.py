@@ -39,10 +39,12 @@
 # {ref}`ood-theory`.
 
 # %% tags=["parameters"]
-profile = "smoke"  # "tiny": a minute DDPM and a handful of images (checks the code); "smoke": CPU minutes; "paper": GPU
+profile = "smoke"  # "tiny": a minute DDPM and a handful of images (checks the code);
+                   # "smoke": CPU minutes; "paper": GPU
 seed = 0  # the first protected mode's seed, the DDPM's and the noise draws'
 device = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
-data_dir = None  # the data and checkpoint cache; None: $REPROBOOK_CACHE or ~/.cache/reprobook
+data_dir = None  # the data and checkpoint cache;
+                 # None: $REPROBOOK_CACHE or ~/.cache/reprobook
 
 # %%
 import pandas as pd
@@ -52,9 +54,11 @@ from reprobook.chapters.ddos import claim_specs
 from reprobook.notebook import show_source, start
 from reprobook.ood import build_benchmark
 from reprobook.ood import ddos_experiment as dx
-from reprobook.ood.ddos import (AnomalyRemoval, combine_terms, ddos_terms, feature_dissimilarity, perceptual_distance,
+from reprobook.ood.ddos import (AnomalyRemoval, combine_terms, ddos_terms,
+                                feature_dissimilarity, perceptual_distance,
                                 probability_divergence)
-from reprobook.ood.diffusion import ddpm_training_step, describe_diffusion, reconstruct, train_ddpm
+from reprobook.ood.diffusion import (ddpm_training_step, describe_diffusion,
+                                     reconstruct, train_ddpm)
 from reprobook.ood.modes import classifier_convergence
 
 session = start("ddos", profile=profile, seed=seed, device=device, data_dir=data_dir,
@@ -62,7 +66,8 @@ session = start("ddos", profile=profile, seed=seed, device=device, data_dir=data
 rec = session.record
 cfg = profiles.config("ddos", profile)
 specs = claim_specs(cfg)
-print(f"profile {profile}: {cfg.model} on {cfg.in_dataset}; OoD sets {', '.join(cfg.ood_datasets)}; "
+print(f"profile {profile}: {cfg.model} on {cfg.in_dataset}; "
+      f"OoD sets {', '.join(cfg.ood_datasets)}; "
       f"device {session.device}, {session.threads} threads")
 
 # %% [markdown]
@@ -88,7 +93,8 @@ print(f"profile {profile}: {cfg.model} on {cfg.in_dataset}; OoD sets {', '.join(
 
 # %%
 rec.glue("dd_n_protected", cfg.n_classifiers)
-rec.glue("dd_protected_seeds", ", ".join(str(seed + k) for k in range(cfg.n_classifiers)))
+rec.glue("dd_protected_seeds",
+         ", ".join(str(seed + k) for k in range(cfg.n_classifiers)))
 claims.design_frame(specs)
 
 # %% [markdown]
@@ -101,17 +107,23 @@ claims.design_frame(specs)
 
 # %%
 with rec.timer("classifiers"):
-    benches = [build_benchmark(cfg, device=session.device, seed=seed + k, data_dir=data_dir, progress=False)
+    benches = [build_benchmark(cfg, device=session.device, seed=seed + k,
+                               data_dir=data_dir, progress=False)
                for k in range(cfg.n_classifiers)]
-    perceptual = build_benchmark(cfg, device=session.device, seed=seed + cfg.perceptual_mode, data_dir=data_dir,
+    perceptual = build_benchmark(cfg, device=session.device,
+                                 seed=seed + cfg.perceptual_mode, data_dir=data_dir,
                                  progress=False)
 accuracies = [b.test_accuracy for b in benches]
 converged, convergence = classifier_convergence(benches)
-rec.glue("dd_convergence", ("converged" if converged else "not converged") + f" ({convergence})")
-rec.glue("dd_classifier", f"{cfg.model} trained for {cfg.epochs} epochs on {len(benches[0].train)} {cfg.in_dataset} images")
+rec.glue("dd_convergence",
+         ("converged" if converged else "not converged") + f" ({convergence})")
+rec.glue("dd_classifier",
+         f"{cfg.model} trained for {cfg.epochs} epochs on {len(benches[0].train)} "
+         f"{cfg.in_dataset} images")
 rec.glue("dd_test_acc", f"{min(accuracies):.1%}–{max(accuracies):.1%}")
 rec.glue("dd_perceptual_seed", seed + cfg.perceptual_mode)
-print(f"{sum(b.loaded for b in benches) + perceptual.loaded} of {len(benches) + 1} classifiers loaded from the cache")
+print(f"{sum(b.loaded for b in benches) + perceptual.loaded} of {len(benches) + 1} "
+      "classifiers loaded from the cache")
 
 # %% [markdown]
 # The protected classifiers ({eval}`dd_classifier`) reach InD test accuracies of {eval}`dd_test_acc`; their
@@ -144,7 +156,8 @@ show_source(ddpm_training_step)
 # %%
 images = dx.training_pixels(benches[0], cfg.ddpm_train_images, seed=seed)
 with rec.timer("ddpm"):
-    diffusion = train_ddpm(cfg, images, device=session.device, seed=seed, progress=False)
+    diffusion = train_ddpm(cfg, images, device=session.device, seed=seed,
+                           progress=False)
 ddpm = rec.glue_result(describe_diffusion(diffusion, cfg, len(images)), "dd_ddpm")
 
 # %% [markdown]
@@ -181,7 +194,8 @@ show_source(reconstruct)
 
 # %%
 with rec.timer("reconstruction"):
-    run = dx.run_ddos(benches, perceptual, diffusion, cfg, seeds=[seed + k for k in range(cfg.n_classifiers)],
+    run = dx.run_ddos(benches, perceptual, diffusion, cfg,
+                      seeds=[seed + k for k in range(cfg.n_classifiers)],
                       perceptual_seed=seed + cfg.perceptual_mode, seed=seed, log=print)
 
 # %% [markdown]
@@ -367,7 +381,8 @@ noise.table.pivot(index="t", columns="detector", values="AUROC").mul(100).round(
 
 # %%
 components = rec.glue_result(dx.component_ablation(results), "dd_comp")
-components.table.assign(FPR95=100 * components.table.FPR95, AUROC=100 * components.table.AUROC).round(1)
+components.table.assign(FPR95=100 * components.table.FPR95,
+                        AUROC=100 * components.table.AUROC).round(1)
 
 # %% [markdown]
 # With anomaly removal, the feature term alone reaches an average AUROC of {eval}`dd_comp_auroc_feature`,
@@ -382,7 +397,8 @@ components.table.assign(FPR95=100 * components.table.FPR95, AUROC=100 * componen
 
 # %%
 with rec.timer("throughput"):
-    measured = benchmarks.run("ddos-throughput", device=session.device, profile=profile, seed=seed)
+    measured = benchmarks.run("ddos-throughput", device=session.device,
+                              profile=profile, seed=seed)
 measured.save()
 cost = rec.glue_result(dx.ddos_cost(measured), "dd_cost")
 cost.table.round(2)
@@ -395,11 +411,14 @@ cost.table.round(2)
 # ## The claims
 
 # %%
-scale = (f"{profile} profile: {cfg.in_dataset}, {cfg.n_classifiers} protected {cfg.model} classifiers (test accuracy "
-         f"{min(accuracies):.1%}–{max(accuracies):.1%}); DDPM of {diffusion.n_params:,} parameters, {cfg.ddpm_steps} "
-         f"steps on t ≤ {diffusion.max_t}; t = {cfg.noise_t}, DDIM stride {cfg.ddim_stride}; "
+scale = (f"{profile} profile: {cfg.in_dataset}, {cfg.n_classifiers} protected "
+         f"{cfg.model} classifiers (test accuracy "
+         f"{min(accuracies):.1%}–{max(accuracies):.1%}); DDPM of "
+         f"{diffusion.n_params:,} parameters, {cfg.ddpm_steps} steps on "
+         f"t ≤ {diffusion.max_t}; t = {cfg.noise_t}, DDIM stride {cfg.ddim_stride}; "
          f"{len(run.pixels['test'])} images per set; {session.device.type}")
-tests = dx.ddos_claims(specs, results, sanity, scale, converged=converged, convergence=convergence)
+tests = dx.ddos_claims(specs, results, sanity, scale, converged=converged,
+                       convergence=convergence)
 rec.add_claims(tests)
 rec.glue("dd_scale", scale)
 claims.claims_table(tests)
@@ -440,5 +459,7 @@ claims.claims_table(tests)
 
 # %% tags=["remove-cell"]
 paper_cfg = profiles.config("ddos", "paper")
-rec.glue("dd_paper_settings", f"UNet {paper_cfg.ddpm_channels}, {paper_cfg.ddpm_steps:,} steps of batch {paper_cfg.ddpm_batch}")
+rec.glue("dd_paper_settings",
+         f"UNet {paper_cfg.ddpm_channels}, {paper_cfg.ddpm_steps:,} steps of batch "
+         f"{paper_cfg.ddpm_batch}")
 print(f"results written to {rec.save()}")

@@ -39,10 +39,14 @@
 # the baselines and the metrics are introduced in {ref}`ood-theory`.
 
 # %% tags=["parameters"]
-profile = "smoke"  # "tiny": 1 epoch on 600 images (checks the code); "smoke": FashionMNIST, small CNN, CPU minutes; "paper": CIFAR-10, ResNet-18, GPU
-seed = 0  # the first classifier's seed (the K classifiers use seed, ..., seed + K - 1) and CoRP's random features
+profile = "smoke"  # "tiny": 1 epoch on 600 images (checks the code);
+                   # "smoke": FashionMNIST, small CNN, CPU minutes;
+                   # "paper": CIFAR-10, ResNet-18, GPU
+seed = 0  # the first classifier's seed (the K classifiers use seed, ..., seed + K - 1)
+          # and CoRP's random features
 device = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
-data_dir = None  # the data and checkpoint cache; None: $REPROBOOK_CACHE or ~/.cache/reprobook
+data_dir = None  # the data and checkpoint cache;
+                 # None: $REPROBOOK_CACHE or ~/.cache/reprobook
 
 # %%
 import pandas as pd
@@ -53,7 +57,8 @@ from reprobook.chapters.ood_benchmark import natural_sets
 from reprobook.notebook import show_source, start
 from reprobook.ood import kpca_experiment as kx
 from reprobook.ood.detectors import KernelPCAFusion, PCAReconstruction
-from reprobook.ood.kernels import RandomFourierFeatures, components_for_ratio, cosine_map
+from reprobook.ood.kernels import (RandomFourierFeatures, components_for_ratio,
+                                   cosine_map)
 from reprobook.ood.modes import classifier_convergence
 
 session = start("kpca", profile=profile, seed=seed, device=device, data_dir=data_dir,
@@ -64,7 +69,8 @@ settings = rec.glue_result(kx.chapter_settings(cfg, profile), "kpca_set")
 seeds = kx.classifier_seeds(cfg, seed)
 natural = natural_sets(cfg.ood_datasets)
 specs = claim_specs(cfg)
-print(f"profile {profile}: {cfg.in_dataset} / {cfg.model}, classifiers of seeds {seeds}; "
+print(f"profile {profile}: {cfg.in_dataset} / {cfg.model}, "
+      f"classifiers of seeds {seeds}; "
       f"device {session.device}, {session.threads} threads")
 
 # %% [markdown]
@@ -103,10 +109,12 @@ claims.design_frame(specs)
 
 # %% tags=["hide-input"]
 with rec.timer("classifiers"):
-    benchmarks = kx.load_classifiers(cfg, seed=seed, device=session.device, data_dir=data_dir)
+    benchmarks = kx.load_classifiers(cfg, seed=seed, device=session.device,
+                                     data_dir=data_dir)
 overview = rec.glue_result(kx.describe_benchmark(benchmarks, seeds), "kpca")
 converged, convergence = classifier_convergence(benchmarks)
-rec.glue("kpca_convergence", ("converged" if converged else "not converged") + f" ({convergence})")
+rec.glue("kpca_convergence",
+         ("converged" if converged else "not converged") + f" ({convergence})")
 overview.table.round(2)
 
 # %% [markdown]
@@ -257,8 +265,10 @@ show_source(KernelPCAFusion.predict_features)
 
 # %% tags=["hide-input"]
 with rec.timer("evaluate"):
-    scores = rec.glue_result(kx.score_detectors(benchmarks, fitted, cfg, seeds, natural), "kpca_score")
-rec.metric("results", {str(s): t.to_dict(orient="records") for s, t in zip(seeds, scores.tables)})
+    scores = rec.glue_result(
+        kx.score_detectors(benchmarks, fitted, cfg, seeds, natural), "kpca_score")
+rec.metric("results", {str(s): t.to_dict(orient="records")
+                       for s, t in zip(seeds, scores.tables)})
 scores.table.round(1)
 
 # %% [markdown]
@@ -339,7 +349,8 @@ comparisons.fusion_table.round(1)
 # choose anything.
 
 # %% tags=["hide-input"]
-sensitivity = rec.glue_result(kx.ratio_sensitivity(benchmarks, fitted, cfg), "kpca_sens")
+sensitivity = rec.glue_result(kx.ratio_sensitivity(benchmarks, fitted, cfg),
+                              "kpca_sens")
 
 # %% [markdown]
 # ```{figure}
@@ -377,12 +388,17 @@ sensitivity = rec.glue_result(kx.ratio_sensitivity(benchmarks, fitted, cfg), "kp
 
 # %% tags=["hide-input"]
 with rec.timer("throughput"):
-    cost = rec.glue_result(kx.measure_throughput(cfg, profile, session.device, seed), "kpca_tp")
-rec.check("faiss flat and scikit-learn give the same KNN scores", cost.exact_agree, cost.exact_detail)
+    cost = rec.glue_result(kx.measure_throughput(cfg, profile, session.device, seed),
+                           "kpca_tp")
+rec.check("faiss flat and scikit-learn give the same KNN scores", cost.exact_agree,
+          cost.exact_detail)
 rec.check("approximate KNN keeps its recall", cost.recall_ok, cost.recall_detail)
-if profile != "tiny":  # the tiny profile (the test suite's) times too little for a slope: a measurement only
-    rec.check("KPCA's scoring time does not grow with N; exact KNN's does", cost.cost_holds, cost.cost_detail,
-              paper="CoP O(1), CoRP O(M), KNN O(N_train) per test sample (abstract and authors' repository)")
+if profile != "tiny":  # the tiny profile (the test suite's) times too little for a
+                       # slope: a measurement only
+    rec.check("KPCA's scoring time does not grow with N; exact KNN's does",
+              cost.cost_holds, cost.cost_detail,
+              paper="CoP O(1), CoRP O(M), KNN O(N_train) per test sample "
+                    "(abstract and authors' repository)")
 rec.metric("throughput", cost.result.table.to_dict(orient="records"))
 cost.table.round(2)
 
@@ -417,10 +433,14 @@ cost.table.round(2)
 # ## The claims
 
 # %% tags=["hide-input"]
-scale = (f"{profile} profile: {cfg.in_dataset} ({overview.n_train:,} train / {overview.n_test:,} test), {cfg.model} "
-         f"({overview.dim}-d features, {cfg.epochs} epochs, test accuracy {overview.accuracy_range}); natural OoD sets "
-         f"{', '.join(natural)}; {overview.n_classifiers} classifiers; {session.device.type}")
-tests = kx.kpca_claims(specs, comparisons, scale, converged=converged, convergence=convergence)
+scale = (f"{profile} profile: {cfg.in_dataset} "
+         f"({overview.n_train:,} train / {overview.n_test:,} test), {cfg.model} "
+         f"({overview.dim}-d features, {cfg.epochs} epochs, "
+         f"test accuracy {overview.accuracy_range}); natural OoD sets "
+         f"{', '.join(natural)}; {overview.n_classifiers} classifiers; "
+         f"{session.device.type}")
+tests = kx.kpca_claims(specs, comparisons, scale, converged=converged,
+                       convergence=convergence)
 rec.add_claims(tests)
 rec.glue("kpca_scale", scale)
 claims.claims_table(tests)

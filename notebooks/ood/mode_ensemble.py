@@ -37,31 +37,38 @@
 # the metrics are introduced in {ref}`ood-theory`.
 
 # %% tags=["parameters"]
-profile = "smoke"  # "tiny": 4 modes of 1 epoch (checks the code); "smoke": CPU minutes; "paper": CIFAR-10, GPU
-seed = 0  # the first mode's seed; the modes use seed, seed + 1, ..., seed + K - 1 (same data for all)
+profile = "smoke"  # "tiny": 4 modes of 1 epoch (checks the code); "smoke": CPU minutes;
+                   # "paper": CIFAR-10, GPU
+seed = 0  # the first mode's seed; the modes use seed, seed + 1, ..., seed + K - 1
+          # (same data for all)
 device = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
-data_dir = None  # the data and checkpoint cache; None: $REPROBOOK_CACHE or ~/.cache/reprobook
+data_dir = None  # the data and checkpoint cache;
+                 # None: $REPROBOOK_CACHE or ~/.cache/reprobook
 
 # %%
 import pandas as pd
 
 from reprobook import claims, profiles
-from reprobook.chapters.mode_ensemble import PAPER_RANKFEAT, PAPER_RANKFEAT_SOURCE, claim_specs
+from reprobook.chapters.mode_ensemble import (PAPER_RANKFEAT, PAPER_RANKFEAT_SOURCE,
+                                              claim_specs)
 from reprobook.chapters.ood_benchmark import natural_sets
 from reprobook.notebook import show_source, start
 from reprobook.ood import ensemble as ens
 from reprobook.ood import ensemble_claims as tests_of
-from reprobook.ood.landscape import filter_normalized_direction, fixed_target_loss, mode_segment, mode_slices
-from reprobook.ood.modes import build_modes, describe_modes, odin_logits, rankfeat_logits, run_scale
+from reprobook.ood.landscape import (filter_normalized_direction, fixed_target_loss,
+                                     mode_segment, mode_slices)
+from reprobook.ood.modes import (build_modes, describe_modes, odin_logits,
+                                 rankfeat_logits, run_scale)
 
-session = start("mode_ensemble", profile=profile, seed=seed, device=device, data_dir=data_dir,
-                title="Mode ensemble for OoD detection")
+session = start("mode_ensemble", profile=profile, seed=seed, device=device,
+                data_dir=data_dir, title="Mode ensemble for OoD detection")
 rec = session.record
 cfg = profiles.config("mode_ensemble", profile)
 natural = natural_sets(cfg.ood_datasets)
 specs = claim_specs(cfg)
-print(f"profile {profile}: K = {cfg.n_modes} modes of {cfg.model} on {cfg.in_dataset}; OoD sets "
-      f"{', '.join(cfg.ood_datasets)} (natural: {', '.join(natural)}); device {session.device}")
+print(f"profile {profile}: K = {cfg.n_modes} modes of {cfg.model} on {cfg.in_dataset}; "
+      f"OoD sets {', '.join(cfg.ood_datasets)} (natural: {', '.join(natural)}); "
+      f"device {session.device}")
 
 # %% [markdown]
 # ## The claims and the design, before any result
@@ -119,7 +126,8 @@ claims.design_frame(specs)
 
 # %%
 with rec.timer("modes"):
-    modes = build_modes(cfg, seed=seed, device=session.device, data_dir=data_dir, progress=False)
+    modes = build_modes(cfg, seed=seed, device=session.device, data_dir=data_dir,
+                        progress=False)
 training = rec.glue_result(describe_modes(modes), "me_modes")
 rec.metric("modes", training.table.reset_index().to_dict(orient="records"))
 training.table.drop(columns=["loaded"]).round(4)
@@ -242,8 +250,9 @@ rec.metric("ensembles", study.table.to_dict(orient="records"))
 
 # %%
 per_mode, rounds = ens.fluctuation_inputs(spread, cfg.primary_detectors, natural)
-fluct = rec.glue_result(tests_of.fluctuation_claim(specs[2], per_mode, rounds, draws=cfg.null_draws,
-                                                   family=len(specs), seed=seed), "me_fl")
+fluct = rec.glue_result(tests_of.fluctuation_claim(
+    specs[2], per_mode, rounds, draws=cfg.null_draws, family=len(specs),
+    seed=seed), "me_fl")
 spread.cells.set_index(["detector", "ood_set"]).mul(100).round(2)
 
 # %% [markdown]
@@ -360,7 +369,8 @@ gain.units.mul(100).round(2)
 # the units with its 95 % $t$-interval, in points of FPR95):
 
 # %%
-gain.per_detector.assign(**{c: 100 * gain.per_detector[c] for c in ("mean gain", "95 % low", "95 % high")}).round(2)
+gain.per_detector.assign(**{c: 100 * gain.per_detector[c]
+                            for c in ("mean gain", "95 % low", "95 % high")}).round(2)
 
 # %% [markdown]
 # ## The claims
@@ -370,11 +380,15 @@ acc, loss = training.table["InD test accuracy"], training.table["InD test loss"]
 results = [tests_of.alike_test(specs[0], acc, loss, cfg.alike_loss_margin),
            claims.evaluate(specs[1], slices.depths["OoD"], slices.depths["InD"]),
            fluct.test,
-           claims.evaluate(specs[3], gain.units["members' mean"], gain.units["ensemble"]),
-           tests_of.variance_test(specs[4], gain.singles, gain.pairs, len(specs), ens.variance_ratio, seed=seed)]
+           claims.evaluate(specs[3], gain.units["members' mean"],
+                           gain.units["ensemble"]),
+           tests_of.variance_test(specs[4], gain.singles, gain.pairs, len(specs),
+                                  ens.variance_ratio, seed=seed)]
 scale = run_scale(modes, profile)
-results = tests_of.guard_modes(results, training.converged, training.convergence_detail, training.disagreement)
-results = [claims.ClaimTest(t.spec, t.verdict, t.this_run, scale) for t in claims.holm_tests(results)]
+results = tests_of.guard_modes(results, training.converged, training.convergence_detail,
+                               training.disagreement)
+results = [claims.ClaimTest(t.spec, t.verdict, t.this_run, scale)
+           for t in claims.holm_tests(results)]
 rec.add_claims(results)
 rec.glue("me_scale", scale)
 claims.claims_table(results)
@@ -392,10 +406,13 @@ claims.claims_table(results)
 
 # %%
 rank = spread.cells[spread.cells.detector == "RankFeat"].set_index("ood_set")
-pd.DataFrame([{"run": "paper (DenseNet-121, ImageNet)", "OoD set": s, "best mode": min(v["modes"]),
-               "worst mode": max(v["modes"]), "ensemble of all": v["ensemble"]} for s, v in PAPER_RANKFEAT.items()]
-             + [{"run": "this run (ImageNet-only detector)", "OoD set": s, "best mode": round(100 * r["min"], 2),
-                 "worst mode": round(100 * r["max"], 2), "ensemble of all": round(100 * r["ensemble of all"], 2)}
+pd.DataFrame([{"run": "paper (DenseNet-121, ImageNet)", "OoD set": s,
+               "best mode": min(v["modes"]), "worst mode": max(v["modes"]),
+               "ensemble of all": v["ensemble"]} for s, v in PAPER_RANKFEAT.items()]
+             + [{"run": "this run (ImageNet-only detector)", "OoD set": s,
+                 "best mode": round(100 * r["min"], 2),
+                 "worst mode": round(100 * r["max"], 2),
+                 "ensemble of all": round(100 * r["ensemble of all"], 2)}
                 for s, r in rank.iterrows()]).set_index(["run", "OoD set"])
 
 # %% [markdown]
@@ -433,8 +450,10 @@ pd.DataFrame([{"run": "paper (DenseNet-121, ImageNet)", "OoD set": s, "best mode
 
 # %% tags=["remove-cell"]
 paper_cfg = profiles.config("mode_ensemble", "paper")
-rec.glue("me_paper_settings", f"{paper_cfg.n_modes} modes of {paper_cfg.model}, {paper_cfg.epochs} epochs, "
-         f"batch {paper_cfg.batch_size}, SGD lr {paper_cfg.lr}, weight decay {paper_cfg.weight_decay}, cosine schedule; "
+rec.glue("me_paper_settings",
+         f"{paper_cfg.n_modes} modes of {paper_cfg.model}, {paper_cfg.epochs} epochs, "
+         f"batch {paper_cfg.batch_size}, SGD lr {paper_cfg.lr}, "
+         f"weight decay {paper_cfg.weight_decay}, cosine schedule; "
          f"OoD sets {', '.join(paper_cfg.ood_datasets)}")
 rec.glue("me_rankfeat_source", PAPER_RANKFEAT_SOURCE)
 print(f"results written to {rec.save()}")

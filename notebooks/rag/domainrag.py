@@ -38,12 +38,17 @@
 # (retrieve-then-read, sparse and dense retrieval, what the metrics measure) are in {ref}`rag-theory`.
 
 # %% tags=["parameters"]
-profile = "smoke"  # "tiny": a random tiny reader, seconds; "smoke": Gemma-3-270M on a sample, CPU minutes; "paper": the paper's settings, GPU
+profile = "smoke"  # "tiny": a random tiny reader, seconds;
+                   # "smoke": Gemma-3-270M on a sample, CPU minutes;
+                   # "paper": the paper's settings, GPU
 seed = 0  # the draw of the questions of each ability
 device = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
-data_dir = None  # the data and model cache; None: $REPROBOOK_CACHE or ~/.cache/reprobook
-domainrag_dir = None  # a folder with the DomainRAG labelled files; None: the data registry's verified copy
-reader = None  # a registry model, a local folder or a Hugging Face id; None: the profile's reader
+data_dir = None  # the data and model cache;
+                 # None: $REPROBOOK_CACHE or ~/.cache/reprobook
+domainrag_dir = None  # a folder with the DomainRAG labelled files;
+                      # None: the data registry's verified copy
+reader = None  # a registry model, a local folder or a Hugging Face id;
+               # None: the profile's reader
 
 # %%
 from reprobook import claims, llm, profiles
@@ -52,16 +57,20 @@ from reprobook.llm.generation import score_completions
 from reprobook.notebook import show_source, start
 from reprobook.rag import analysis, likelihood, metrics
 from reprobook.rag.corpus import PassagePool
-from reprobook.rag.domainrag import load_domainrag, load_official_noise, noisy_references
-from reprobook.rag.experiment import build_items, build_retrievers, chapter_plan, run_answers
+from reprobook.rag.domainrag import (load_domainrag, load_official_noise,
+                                     noisy_references)
+from reprobook.rag.experiment import (build_items, build_retrievers, chapter_plan,
+                                      run_answers)
 from reprobook.rag.retrievers import BM25Retriever, DenseRetriever
 
-session = start("domainrag", profile=profile, seed=seed, device=device, data_dir=data_dir,
-                title="DomainRAG: domain-specific RAG in Chinese")
+session = start("domainrag", profile=profile, seed=seed, device=device,
+                data_dir=data_dir, title="DomainRAG: domain-specific RAG in Chinese")
 rec = session.record
 cfg = profiles.config("domainrag", profile, **({"reader": reader} if reader else {}))
-print(f"profile {profile}: reader {cfg.reader}{' (tiny, random weights)' if cfg.tiny_reader else ''}, "
-      f"{cfg.questions or 'all'} questions per ability; device {session.device}, {session.threads} threads")
+print(f"profile {profile}: reader {cfg.reader}"
+      f"{' (tiny, random weights)' if cfg.tiny_reader else ''}, "
+      f"{cfg.questions or 'all'} questions per ability; "
+      f"device {session.device}, {session.threads} threads")
 
 # %% [markdown]
 # ## The benchmark
@@ -184,15 +193,18 @@ show_source(DenseRetriever._search)
 # %%
 plan = chapter_plan(data, cfg, seed=seed, noise=noise_qs)
 corpus = data.pool(plan["retrieval_questions"], shipped_top=cfg.pool_shipped_top)
-for name, value in {"pool_top": cfg.pool_shipped_top, "bm25_k1": cfg.bm25_k1, "bm25_b": cfg.bm25_b,
+abilities = " and ".join(cfg.retrieval_abilities).replace("_", "-")
+for name, value in {"pool_top": cfg.pool_shipped_top, "bm25_k1": cfg.bm25_k1,
+                    "bm25_b": cfg.bm25_b,
                     "dense_encoder": cfg.dense_encoder, "html_view": cfg.html_view,
-                    "retrieval_abilities": " and ".join(cfg.retrieval_abilities).replace("_", "-")}.items():
+                    "retrieval_abilities": abilities}.items():
     rec.glue(f"rag_{name}", value)
 with rec.timer("index"):
     rets = build_retrievers(cfg, corpus, device=str(session.device))
 with rec.timer("retrieval"):
-    ret = rec.glue_result(analysis.retrieval_evaluation(plan["retrieval_questions"], rets, ks=cfg.retrieval_ks,
-                                                        n_boot=cfg.n_boot, seed=seed), "rag_ret")
+    ret = rec.glue_result(analysis.retrieval_evaluation(
+        plan["retrieval_questions"], rets, ks=cfg.retrieval_ks, n_boot=cfg.n_boot,
+        seed=seed), "rag_ret")
 for name, value in analysis.retrieval_highlights(ret).items():
     rec.glue(name, value, fmt=".2f")
 rec.glue("rag_ret_ordering", analysis.retrieval_ordering(ret))
@@ -242,10 +254,13 @@ with rec.timer("load reader"):
           else llm.load_causal_lm(cfg.reader, device=session.device))
 rec.glue("rag_reader", f"{lm.name} ({lm.parameters / 1e6:.0f}M parameters)")
 rec.glue("rag_max_new", cfg.max_new_tokens)
-rec.glue("rag_max_prompt", cfg.max_prompt_tokens or f"the model's context ({lm.max_context:,})")
-rec.glue("rag_lik_budget", cfg.lik_max_prompt_tokens or f"the model's context ({lm.max_context:,})")
+rec.glue("rag_max_prompt",
+         cfg.max_prompt_tokens or f"the model's context ({lm.max_context:,})")
+rec.glue("rag_lik_budget",
+         cfg.lik_max_prompt_tokens or f"the model's context ({lm.max_context:,})")
 example = build_items(data.sample("extractive", 1, seed=seed), "golden")[0]
-print(example.template(question=example.question.prompt_question(), passages=example.passages)[:900])
+print(example.template(question=example.question.prompt_question(),
+                       passages=example.passages)[:900])
 
 # %% [markdown]
 # The prompt of an extractive question with its golden reference (cut at 900 characters): the paper's
@@ -326,8 +341,10 @@ rec.glue("rag_n_claims", len(specs))
 rec.glue("rag_sesoi", cfg.sesoi_nats)
 rec.glue("rag_bar", cfg.capability_em, fmt=".0%")
 untested = [s.claim.split(":")[0] for s in specs if s.test == "none"]
-rec.glue("rag_untested_note", f"This profile declares but does not test {len(untested)} claim(s) ("
-         + "; ".join(untested) + f"): {specs[[s.test for s in specs].index('none')].untestable}." if untested
+rec.glue("rag_untested_note",
+         f"This profile declares but does not test {len(untested)} claim(s) ("
+         + "; ".join(untested)
+         + f"): {specs[[s.test for s in specs].index('none')].untestable}." if untested
          else "Every declared claim is tested in this profile.")
 claims.design_frame(specs)
 
@@ -343,9 +360,9 @@ claims.design_frame(specs)
 # %%
 lik_plan = likelihood.likelihood_plan(data, noise_qs, cfg, seed=seed)
 with rec.timer("likelihood"):
-    lik = rec.glue_result(likelihood.score_plan(lm, lik_plan, max_prompt_tokens=cfg.lik_max_prompt_tokens,
-                                                html_view=cfg.html_view,
-                                                max_alternatives=cfg.lik_max_alternatives), "rag_lik")
+    lik = rec.glue_result(likelihood.score_plan(
+        lm, lik_plan, max_prompt_tokens=cfg.lik_max_prompt_tokens,
+        html_view=cfg.html_view, max_alternatives=cfg.lik_max_alternatives), "rag_lik")
 rec.metric("likelihood", lik.rows.to_dict(orient="records"))
 analysis.likelihood_table(lik)
 
@@ -362,7 +379,8 @@ analysis.likelihood_table(lik)
 
 # %%
 faith = rec.glue_result(analysis.faithfulness_choice(lik), "rag_faith")
-facts = rec.glue_result(analysis.context_facts(lik, noise_qs, cfg.lik_max_prompt_tokens), "rag_ctx")
+facts = rec.glue_result(
+    analysis.context_facts(lik, noise_qs, cfg.lik_max_prompt_tokens), "rag_ctx")
 faith.table.round(2)
 
 # %% [markdown]
@@ -381,9 +399,11 @@ faith.table.round(2)
 # The golden-reference EM of this sample is the capability bar of the claims.
 
 # %%
-rec.glue("rag_settings_run", "; ".join(f"{a.replace('_', '-')}: {', '.join(s)}" for a, s in cfg.settings))
+rec.glue("rag_settings_run",
+         "; ".join(f"{a.replace('_', '-')}: {', '.join(s)}" for a, s in cfg.settings))
 with rec.timer("answers"):
-    run = rec.glue_result(run_answers(lm, plan["plan"], cfg, retrievers=rets, seed=seed), "rag_run")
+    run = rec.glue_result(
+        run_answers(lm, plan["plan"], cfg, retrievers=rets, seed=seed), "rag_run")
 shown, numbers = analysis.ability_table(run.rows, n_boot=cfg.n_boot, seed=seed)
 rec.metric("answers", run.rows.to_dict(orient="records"))
 rec.metric("ability_table", numbers.to_dict(orient="records"))
@@ -427,8 +447,9 @@ if cfg.contrast_reader:
     with rec.timer("contrast reader"):
         other = llm.load_causal_lm(cfg.contrast_reader, device=session.device)
         questions = [q for q in plan["plan"][0][1][:cfg.contrast_questions]]
-        contrast = analysis.reader_contrast(run.rows, lm, {other.name: other}, questions,
-                                            max_new_tokens=cfg.max_new_tokens, max_prompt_tokens=cfg.max_prompt_tokens)
+        contrast = analysis.reader_contrast(
+            run.rows, lm, {other.name: other}, questions,
+            max_new_tokens=cfg.max_new_tokens, max_prompt_tokens=cfg.max_prompt_tokens)
         del other
     rec.glue_result(contrast, "rag_contrast")
     display(contrast.table)
@@ -508,10 +529,13 @@ analysis.paper_vs_run(tests)
 
 # %% tags=["remove-cell"]
 paper_cfg = profiles.config("domainrag", "paper")
-rec.glue("rag_paper_settings", f"default {paper_cfg.reader}, {paper_cfg.max_new_tokens} new tokens, all questions, "
-                               f"dense encoder {paper_cfg.dense_encoder}")
-rec.glue("rag_profile_note", "This copy of the chapter ran the paper profile." if profile == "paper" else
-         f"This copy ran the {profile} profile: {lik.questions} questions scored per ability, drawn with seed "
-         f"{seed}; the paper profile scores and answers every question.")
+rec.glue("rag_paper_settings",
+         f"default {paper_cfg.reader}, {paper_cfg.max_new_tokens} new tokens, "
+         f"all questions, dense encoder {paper_cfg.dense_encoder}")
+rec.glue("rag_profile_note",
+         "This copy of the chapter ran the paper profile." if profile == "paper" else
+         f"This copy ran the {profile} profile: {lik.questions} questions scored per "
+         f"ability, drawn with seed {seed}; the paper profile scores and answers "
+         "every question.")
 path = rec.save()
 print(f"results written to {path}")

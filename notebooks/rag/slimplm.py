@@ -43,11 +43,15 @@
 # are those of {ref}`rag-theory` and the {ref}`DomainRAG chapter <domainrag>`.
 
 # %% tags=["parameters"]
-profile = "smoke"  # "tiny": tiny random models, seconds; "smoke": SmolLM2 + Gemma-3-270M on a sample, CPU minutes; "paper": GPU
+profile = "smoke"  # "tiny": tiny random models, seconds;
+                   # "smoke": SmolLM2 + Gemma-3-270M on a sample, CPU minutes;
+                   # "paper": GPU
 seed = 0  # the split of the articles and the draw of the questions
 device = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
-data_dir = None  # the data and model cache; None: $REPROBOOK_CACHE or ~/.cache/reprobook
-proxy = None  # the proxy model: a registry model, a local folder or a Hugging Face id; None: the profile's
+data_dir = None  # the data and model cache;
+                 # None: $REPROBOOK_CACHE or ~/.cache/reprobook
+proxy = None  # the proxy model: a registry model, a local folder or a Hugging Face id;
+              # None: the profile's
 large = None  # the large model (the same forms); None: the profile's
 
 # %%
@@ -60,11 +64,13 @@ from reprobook.rag import slimplm_experiment as experiment
 session = start("slimplm", profile=profile, seed=seed, device=device, data_dir=data_dir,
                 title="SlimPLM: a slim proxy model decides when and what to retrieve")
 rec = session.record
-overrides = {name: value for name, value in (("proxy", proxy), ("large", large)) if value}
+overrides = {name: value for name, value in (("proxy", proxy), ("large", large))
+             if value}
 cfg = slimplm.check_settings(profiles.config("slimplm", profile, **overrides))
-print(f"profile {profile}: proxy {cfg.proxy}, large {cfg.large}{' (tiny, random weights)' if cfg.tiny_models else ''}; "
-      f"{cfg.train_questions} training and {cfg.eval_questions} evaluation questions; device {session.device}, "
-      f"{session.threads} threads")
+print(f"profile {profile}: proxy {cfg.proxy}, large {cfg.large}"
+      f"{' (tiny, random weights)' if cfg.tiny_models else ''}; "
+      f"{cfg.train_questions} training and {cfg.eval_questions} evaluation questions; "
+      f"device {session.device}, {session.threads} threads")
 
 # %% [markdown]
 # ## The knowledge source and the questions
@@ -94,15 +100,19 @@ show_source(squad.self_contained)
 keep = squad.self_contained if cfg.question_rule == "self_contained" else None
 with rec.timer("data"):
     data = squad.squad_open(passage_words=cfg.passage_words)
-    split = squad.split_by_article(data.questions, n_train=cfg.train_questions, n_eval=cfg.eval_questions,
-                                   eval_fraction=cfg.eval_articles_fraction, seed=seed, keep=keep)
+    split = squad.split_by_article(
+        data.questions, n_train=cfg.train_questions, n_eval=cfg.eval_questions,
+        eval_fraction=cfg.eval_articles_fraction, seed=seed, keep=keep)
     retriever = experiment.build_retriever(data, cfg)
-overview = rec.glue_result(experiment.describe_data(data, split, keep=keep), "slim_data")
+overview = rec.glue_result(experiment.describe_data(data, split, keep=keep),
+                           "slim_data")
 rec.glue("slim_passage_words", cfg.passage_words or "a whole paragraph")
 rec.glue("slim_top_k", cfg.top_k)
 rec.glue("slim_docs_per_query", cfg.docs_per_query)
-rec.check("training and evaluation articles are disjoint", not set(split.train_articles) & set(split.eval_articles),
-          f"{len(split.train_articles)} training and {len(split.eval_articles)} evaluation articles")
+rec.check("training and evaluation articles are disjoint",
+          not set(split.train_articles) & set(split.eval_articles),
+          f"{len(split.train_articles)} training and {len(split.eval_articles)} "
+          "evaluation articles")
 overview.table
 
 # %% [markdown]
@@ -258,7 +268,8 @@ with rec.timer("load models"):
     proxy_lm, large_lm = experiment.load_models(cfg, device=session.device, seed=seed)
 rec.glue("slim_proxy", experiment.model_label(proxy_lm))
 rec.glue("slim_large", experiment.model_label(large_lm))
-print(f"proxy {experiment.model_label(proxy_lm)}; large {experiment.model_label(large_lm)}")
+print(f"proxy {experiment.model_label(proxy_lm)}; "
+      f"large {experiment.model_label(large_lm)}")
 
 # %% [markdown]
 # The proxy is {eval}`slim_proxy`, the large model {eval}`slim_large`: a factor of two in size, not ten.
@@ -272,8 +283,9 @@ print(f"proxy {experiment.model_label(proxy_lm)}; large {experiment.model_label(
 
 # %%
 with rec.timer("judge"):
-    judged = rec.glue_result(slimplm.train_judge(proxy_lm, large_lm, split.train, cfg, evaluation=split.eval,
-                                                 seed=seed), "slim_judge")
+    judged = rec.glue_result(slimplm.train_judge(proxy_lm, large_lm, split.train, cfg,
+                                                 evaluation=split.eval, seed=seed),
+                             "slim_judge")
 judged.weights.round(2)
 
 # %% [markdown]
@@ -329,7 +341,8 @@ claims.design_frame(specs)
 
 # %%
 with rec.timer("methods"):
-    run = rec.glue_result(experiment.run_slimplm(proxy_lm, large_lm, retriever, split.eval, judged.judge, cfg,
+    run = rec.glue_result(experiment.run_slimplm(proxy_lm, large_lm, retriever,
+                                                 split.eval, judged.judge, cfg,
                                                  seed=seed), "slim_run")
 for name, passed, detail in experiment.consistency_checks(run, retriever):
     rec.check(name, passed, detail)
@@ -353,7 +366,8 @@ experiment.answers_table(run, n=4)
 # ## Results
 
 # %%
-comparison = rec.glue_result(experiment.compare_methods(run, n_boot=cfg.n_boot, seed=seed), "slim")
+comparison = rec.glue_result(
+    experiment.compare_methods(run, n_boot=cfg.n_boot, seed=seed), "slim")
 rec.metric("methods", comparison.numbers.to_dict(orient="records"))
 comparison.table
 
@@ -423,7 +437,8 @@ curve = rec.glue_result(experiment.tradeoff(run, comparison), "slim_tradeoff")
 # ## The claims
 
 # %%
-scale = experiment.scale_text(cfg, run, judged, proxy_lm, large_lm, len(data.corpus), profile)
+scale = experiment.scale_text(cfg, run, judged, proxy_lm, large_lm, len(data.corpus),
+                              profile)
 rec.glue("slim_scale", scale)
 tests = experiment.slimplm_tests(specs, run, cfg, scale=scale, seed=seed)
 rec.add_claims(tests)
@@ -438,9 +453,10 @@ claims.claims_table(tests)
 
 # %%
 paper_cfg = profiles.config("slimplm", "paper")
-rec.glue("slim_paper_settings", f"proxy {paper_cfg.proxy}, large {paper_cfg.large}, "
-                                f"{paper_cfg.eval_questions} evaluation questions, top {paper_cfg.top_k} "
-                                f"passages of {paper_cfg.passage_words} words")
+rec.glue("slim_paper_settings",
+         f"proxy {paper_cfg.proxy}, large {paper_cfg.large}, "
+         f"{paper_cfg.eval_questions} evaluation questions, top {paper_cfg.top_k} "
+         f"passages of {paper_cfg.passage_words} words")
 experiment.paper_vs_run(tests)
 
 # %% [markdown]

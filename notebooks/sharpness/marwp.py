@@ -40,17 +40,20 @@
 # of each method costs is measured in {doc}`step_cost`.
 
 # %% tags=["parameters"]
-profile = "smoke"  # "tiny": a code check; "smoke": FashionMNIST subset, small CNN, CPU; "paper": CIFAR-100, ResNet-18, GPU
+profile = "smoke"  # "tiny": a code check; "smoke": FashionMNIST subset, small CNN, CPU;
+                   # "paper": CIFAR-100, ResNet-18, GPU
 seed = 0  # the first of the profile's seeds (the profile fixes how many)
 device = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
-data_dir = None  # the data and checkpoint cache; None: $REPROBOOK_CACHE or ~/.cache/reprobook
+data_dir = None  # the data and checkpoint cache;
+                 # None: $REPROBOOK_CACHE or ~/.cache/reprobook
 
 # %%
 from reprobook import claims, profiles
 from reprobook.chapters import marwp as paper
 from reprobook.notebook import show_source, start
 from reprobook.sharpness import analysis, marwp_chapter
-from reprobook.sharpness.arwp import ARWP, CosineIncreasingSigma, adaptive_noise_divisor, filter_sums
+from reprobook.sharpness.arwp import (ARWP, CosineIncreasingSigma,
+                                      adaptive_noise_divisor, filter_sums)
 
 session = start("marwp", profile=profile, seed=seed, device=device, data_dir=data_dir,
                 title="m-ARWP: mixed and adaptive random weight perturbation")
@@ -67,7 +70,8 @@ seeds = cfg.seeds(seed)
 
 # %%
 train_ds, test_ds, train_plain = analysis.datasets(cfg, seed)
-data = rec.glue_result(analysis.data_overview(cfg.dataset, train_ds, test_ds), "marwp_data")
+data = rec.glue_result(analysis.data_overview(cfg.dataset, train_ds, test_ds),
+                       "marwp_data")
 
 # %% [markdown]
 # This run trains on {eval}`marwp_data_n_train` images of {eval}`marwp_data_dataset` (every class
@@ -77,7 +81,8 @@ data = rec.glue_result(analysis.data_overview(cfg.dataset, train_ds, test_ds), "
 # ## The method
 
 # %%
-setting = rec.glue_result(marwp_chapter.settings(cfg, profiles.config("rwp", profile), len(train_ds)),
+setting = rec.glue_result(marwp_chapter.settings(cfg, profiles.config("rwp", profile),
+                                                 len(train_ds)),
                           "marwp_set")
 
 # %% [markdown]
@@ -212,8 +217,10 @@ setting.table
 # training images are measured at its final weights, without perturbation.
 
 # %%
-runs = analysis.train_all(cfg, seeds, train_ds, test_ds, session.device, train_plain=train_plain,
-                          variants=marwp_chapter.ablation_variants(cfg), variant_seeds=cfg.ablation_seeds)
+runs = analysis.train_all(cfg, seeds, train_ds, test_ds, session.device,
+                          train_plain=train_plain,
+                          variants=marwp_chapter.ablation_variants(cfg),
+                          variant_seeds=cfg.ablation_seeds)
 rec.glue_result(runs, "marwp_runs")
 rec.metric("runs", runs.table().to_dict(orient="records"))
 
@@ -221,8 +228,8 @@ rec.metric("runs", runs.table().to_dict(orient="records"))
 # ### The regime reached
 
 # %%
-regime = rec.glue_result(analysis.training_regime(runs, cfg, dashed=("prwp", "arwp", marwp_chapter.ABLATION)),
-                         "marwp_regime")
+regime = rec.glue_result(analysis.training_regime(
+    runs, cfg, dashed=("prwp", "arwp", marwp_chapter.ABLATION)), "marwp_regime")
 
 # %% [markdown]
 # ```{figure}
@@ -266,7 +273,8 @@ compared.table
 
 # %%
 probe = analysis.probe_batches(train_plain, cfg.probe_samples, session.device)
-flat = rec.glue_result(analysis.flatness(runs, cfg, probe, lambda_keys=cfg.lambda_methods), "marwp_flat")
+flat = rec.glue_result(
+    analysis.flatness(runs, cfg, probe, lambda_keys=cfg.lambda_methods), "marwp_flat")
 summary = rec.glue_result(marwp_chapter.flatness_summary(runs, flat), "marwp_flat")
 rec.metric("flatness", flat.table.to_dict(orient="records"))
 summary.table
@@ -298,7 +306,8 @@ ablated.table
 # states them.
 
 # %%
-scale = analysis.scale_text(cfg, len(train_ds), len(test_ds), len(seeds), session.device)
+scale = analysis.scale_text(cfg, len(train_ds), len(test_ds), len(seeds),
+                            session.device)
 tests = marwp_chapter.chapter_claims(cfg, runs, regime, flat, scale)
 rec.add_claims(tests)
 rec.claims_frame()
@@ -314,7 +323,8 @@ rec.claims_frame()
 values = marwp_chapter.claim_values(runs, flat)
 power = rec.glue_result(analysis.power_report(tests, values), "marwp_power")
 rec.glue("marwp_scale", scale)
-rec.glue("marwp_paper_settings", marwp_chapter.paper_settings(profiles.config("marwp", "paper")))
+rec.glue("marwp_paper_settings",
+         marwp_chapter.paper_settings(profiles.config("marwp", "paper")))
 rec.glue("marwp_profile_note", analysis.profile_note(profile))
 power.table
 

@@ -34,17 +34,20 @@
 # filter-normalised sharpness. The ideas behind the method are in {ref}`sharpness-theory`.
 
 # %% tags=["parameters"]
-profile = "smoke"  # "tiny": a code check; "smoke": FashionMNIST subset, small CNN, CPU; "paper": CIFAR-10, ResNet-18, GPU
+profile = "smoke"  # "tiny": a code check; "smoke": FashionMNIST subset, small CNN, CPU;
+                   # "paper": CIFAR-10, ResNet-18, GPU
 seed = 0  # the first of the profile's seeds (the profile fixes how many)
 device = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
-data_dir = None  # the data and checkpoint cache; None: $REPROBOOK_CACHE or ~/.cache/reprobook
+data_dir = None  # the data and checkpoint cache;
+                 # None: $REPROBOOK_CACHE or ~/.cache/reprobook
 
 # %%
 from reprobook import claims, profiles
 from reprobook.chapters import rwp as paper
 from reprobook.notebook import show_source, start
 from reprobook.sharpness import analysis, rwp_chapter
-from reprobook.sharpness.landscape import filter_normalized_sharpness, hessian_lambda_max
+from reprobook.sharpness.landscape import (filter_normalized_sharpness,
+                                           hessian_lambda_max)
 from reprobook.sharpness.rwp import RWP, filter_wise_noise
 from reprobook.sharpness.sam import SAM
 
@@ -63,7 +66,8 @@ seeds = cfg.seeds(seed)
 
 # %%
 train_ds, test_ds, train_plain = analysis.datasets(cfg, seed)
-data = rec.glue_result(analysis.data_overview(cfg.dataset, train_ds, test_ds), "rwp_data")
+data = rec.glue_result(analysis.data_overview(cfg.dataset, train_ds, test_ds),
+                       "rwp_data")
 
 # %% [markdown]
 # ```{figure}
@@ -183,7 +187,8 @@ analysis.seed_plan(specs, paper.PILOT["sd"], cfg.n_seeds)
 # measured at its final weights.
 
 # %%
-runs = rec.glue_result(analysis.train_all(cfg, seeds, train_ds, test_ds, session.device, train_plain=train_plain),
+runs = rec.glue_result(analysis.train_all(cfg, seeds, train_ds, test_ds, session.device,
+                                          train_plain=train_plain),
                        "rwp_runs")
 rec.metric("runs", runs.table().to_dict(orient="records"))
 
@@ -217,7 +222,8 @@ regime = rec.glue_result(analysis.training_regime(runs, cfg), "rwp_regime")
 # (or from the training's own epochs, which on a shared machine meet different loads).
 
 # %%
-timing = rec.glue_result(analysis.step_timing(cfg, train_ds, session.device, cfg.methods), "rwp_timing")
+timing = rec.glue_result(
+    analysis.step_timing(cfg, train_ds, session.device, cfg.methods), "rwp_timing")
 acc = rec.glue_result(rwp_chapter.accuracy(runs, timing), "rwp_acc")
 acc.table
 
@@ -258,7 +264,8 @@ flat = rec.glue_result(analysis.flatness(runs, cfg, probe), "rwp_flat")
 rec.glue_result(rwp_chapter.flatness_summary(flat), "rwp_flat")
 rec.figure("rwp_fig_landscape", analysis.landscape_figure(runs, cfg, probe))
 rec.metric("flatness", flat.table.to_dict(orient="records"))
-flat.table.pivot(index="seed", columns="method", values=["sharpness", "lambda_max"]).round(3)
+flat.table.pivot(index="seed", columns="method",
+                 values=["sharpness", "lambda_max"]).round(3)
 
 # %% [markdown]
 # ```{figure}
@@ -289,7 +296,8 @@ flat.table.pivot(index="seed", columns="method", values=["sharpness", "lambda_ma
 # not converged they read *not comparable*, whatever the outcome.
 
 # %%
-scale = analysis.scale_text(cfg, len(train_ds), len(test_ds), len(seeds), session.device)
+scale = analysis.scale_text(cfg, len(train_ds), len(test_ds), len(seeds),
+                            session.device)
 tests = rwp_chapter.chapter_claims(cfg, runs, regime, flat, scale)
 rec.add_claims(tests)
 rec.claims_frame()
@@ -302,7 +310,8 @@ rec.claims_frame()
 values = rwp_chapter.claim_values(runs, flat)
 power = rec.glue_result(analysis.power_report(tests, values), "rwp_power")
 rec.glue("rwp_scale", scale)
-rec.glue("rwp_paper_settings", rwp_chapter.paper_settings(profiles.config("rwp", "paper")))
+rec.glue("rwp_paper_settings",
+         rwp_chapter.paper_settings(profiles.config("rwp", "paper")))
 rec.glue("rwp_profile_note", analysis.profile_note(profile))
 power.table
 

@@ -35,19 +35,24 @@
 # explained in {ref}`rwp` and {ref}`marwp`; here only their cost matters.
 
 # %% tags=["parameters"]
-profile = "smoke"  # "tiny": a code check; "smoke": the RWP chapter's CNN and batch, CPU; "paper": ResNet-18, batch 256, GPU
-seed = 0  # the seed of the model's initialisation, the batch and the order of the timed rounds
+profile = "smoke"  # "tiny": a code check;
+                   # "smoke": the RWP chapter's CNN and batch, CPU;
+                   # "paper": ResNet-18, batch 256, GPU
+seed = 0  # the seed of the model's initialisation, the batch and the order of the
+          # timed rounds
 device = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
-data_dir = None  # the data and checkpoint cache; None: $REPROBOOK_CACHE or ~/.cache/reprobook (no data is read)
+data_dir = None  # the data and checkpoint cache;
+                 # None: $REPROBOOK_CACHE or ~/.cache/reprobook (no data is read)
 
 # %%
 from reprobook import claims, profiles
 from reprobook.chapters import marwp as paper
 from reprobook.notebook import show_source, start
-from reprobook.sharpness import ARWP, SAM, BatchedRWP, DistributedRWP, FlatBuffers, step_cost_chapter
+from reprobook.sharpness import (ARWP, SAM, BatchedRWP, DistributedRWP, FlatBuffers,
+                                 step_cost_chapter)
 
-session = start("step_cost", profile=profile, seed=seed, device=device, data_dir=data_dir,
-                title="What a step costs")
+session = start("step_cost", profile=profile, seed=seed, device=device,
+                data_dir=data_dir, title="What a step costs")
 rec = session.record
 cfg = profiles.config("step_cost", profile)
 
@@ -135,7 +140,8 @@ show_source(FlatBuffers.add_noise)
 
 # %%
 update = rec.glue_result(step_cost_chapter.same_update_check(cfg, seed), "sc_check")
-rec.check("the batched RWP step makes the sequential RWP's update", update.passed, update.detail)
+rec.check("the batched RWP step makes the sequential RWP's update", update.passed,
+          update.detail)
 
 # %% [markdown]
 # After {eval}`sc_check_steps` steps the weights and running statistics of the two agree to a relative
@@ -153,12 +159,14 @@ rec.check("the batched RWP step makes the sequential RWP's update", update.passe
 # %%
 passes = rec.glue_result(step_cost_chapter.passes_per_step(cfg, seed), "sc_passes")
 n = passes.counts
-rec.check("SAM: two passes per step, the second needing the first's gradient", n["sam"] == 2,
+rec.check("SAM: two passes per step, the second needing the first's gradient",
+          n["sam"] == 2,
           f"{n['sam']} passes counted in one step", paper=paper.SAM_COST)
 rec.check("ARWP: one pass per step, as SGD", n["arwp"] == n["sgd"] == 1,
           f"{n['arwp']} pass counted in one step", paper=paper.ARWP_COST)
 two = {m: n[m] for m in ("rwp", "mrwp", "marwp")}
-rec.check("RWP, m-RWP, m-ARWP: two independent passes per step", set(two.values()) == {2},
+rec.check("RWP, m-RWP, m-ARWP: two independent passes per step",
+          set(two.values()) == {2},
           f"passes counted in one step: {two}", paper=paper.PAPER_CLAIMS["cost"])
 passes.table
 
@@ -192,9 +200,11 @@ claims.design_frame(specs)
 
 # %%
 with rec.timer("benchmark"):
-    cost = rec.glue_result(step_cost_chapter.measure(session.device, profile, seed), "sc")
+    cost = rec.glue_result(step_cost_chapter.measure(session.device, profile, seed),
+                           "sc")
 rec.metric("step_cost_table", cost.result.table.to_dict(orient="records"))
-rec.metric("step_cost_settings", {k: v for k, v in cost.result.settings.items() if k != "rounds_ms"})
+rec.metric("step_cost_settings",
+           {k: v for k, v in cost.result.settings.items() if k != "rounds_ms"})
 cost.table
 
 # %% [markdown]
