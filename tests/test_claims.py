@@ -275,6 +275,20 @@ def test_claims_table_shows_power_and_mde():
     assert "half the paper's gain" in design.iloc[0]["smallest effect of interest"]
 
 
+def test_a_conjunctions_mde_cell_lists_its_parts():
+    """"All of" has no one MDE (its parts measure different quantities): the cell lists each part's, the
+    first in the claim's format, in the table built from the test and from its saved row alike."""
+    acc = claims.superiority([0.80, 0.82, 0.81, 0.83, 0.80], [0.79, 0.80, 0.80, 0.81, 0.79], sesoi=0.01)
+    loss = claims.superiority([0.52, 0.55, 0.50, 0.51, 0.54], [0.50, 0.51, 0.49, 0.50, 0.52], sesoi=0.03)
+    both = claims.all_of(acc, loss)
+    assert both.mde is None and acc.mde is not None and loss.mde is not None
+    spec = ClaimSpec("alike", "alike", "p", "s", "seeds", 5, "from_test", 0.01, "practical", fmt=".2%")
+    test = claims.ClaimTest(spec, both)
+    for source in (test, test.row()):
+        cell = claims.claims_table([source]).iloc[0]["MDE (80 %)"]
+        assert cell == f"{acc.mde:.2%}; {loss.mde:.3g}"
+
+
 # --------------------------------------------------------------------------------- by simulation
 
 N_SIM = 2000

@@ -108,8 +108,7 @@ def _numbers(c: dict[str, Any]) -> str:
     bits.append(f"power at SESOI {claims.power_text(c.get('power'))}")
     if c.get("power_paper") is not None:
         bits.append(f"at the paper's effect {claims.power_text(c.get('power_paper'))}")
-    if c.get("kind") != "all of":
-        bits.append("MDE " + ("none at this n" if c.get("mde") is None else f(c["mde"])))
+    bits.append("MDE " + claims.mde_text(c, fmt) + (" (its parts)" if c.get("kind") == "all of" else ""))
     return "*Numbers:* " + "; ".join(bits)
 
 

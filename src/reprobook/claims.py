@@ -1168,6 +1168,18 @@ def design_frame(specs: Iterable[ClaimSpec]):
     return pd.DataFrame(rows).set_index("claim")
 
 
+def mde_text(row: Mapping[str, Any], fmt: str) -> str:
+    """The MDE cell: a conjunction ("all of") lists its parts' MDEs, the first in the claim's format (the parts
+    after it measure other quantities, shown with ``.3g``); a tested claim without one reads "none at this n"."""
+    if row.get("kind") == "all of":
+        parts = [p if isinstance(p, Mapping) else p.as_dict() for p in row.get("parts") or ()]
+        texts = [_fmt(p.get("mde"), fmt if i == 0 else ".3g") for i, p in enumerate(parts)]
+        return "; ".join(texts) if texts else "–"
+    if row.get("tested") and row.get("mde") is None:
+        return "none at this n"
+    return _fmt(row.get("mde"), fmt)
+
+
 def claims_table(tests: Iterable[ClaimTest | Mapping[str, Any]]):
     """The one claims table: every claim with its estimate and 95 % interval, Holm-adjusted p, power at the
     SESOI and at the paper's effect, MDE and verdict (a DataFrame; rows from ClaimTests or record rows)."""
@@ -1186,9 +1198,7 @@ def claims_table(tests: Iterable[ClaimTest | Mapping[str, Any]]):
                      "SESOI": _fmt(r.get("sesoi"), fmt), "p (Holm)": "–" if r.get("p") is None else p_format(r["p"]),
                      "power at SESOI": power_text(r.get("power")),
                      "power at paper's effect": power_text(r.get("power_paper")),
-                     "MDE (80 %)": ("none at this n"
-                                    if r.get("tested") and r.get("mde") is None and r.get("kind") != "all of"
-                                    else _fmt(r.get("mde"), fmt)),
+                     "MDE (80 %)": mde_text(r, fmt),
                      "verdict": verdict})
     return pd.DataFrame(rows).set_index("claim")
 
