@@ -69,6 +69,15 @@ def test_no_code_line_scrolls_sideways_in_the_book(path):
     assert not long, f"{path.name}: code lines over {CODE_COLUMN} characters (cell index, line): {long[:3]}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_chapter_shows_its_code(path):
+    """One rule for every chapter: no cell hides its input (only the parameters papermill injects are
+    hidden, by the runner, in every chapter alike)."""
+    nb = json.loads(path.read_text())
+    hidden = [i for i, c in enumerate(nb["cells"]) if "hide-input" in c.get("metadata", {}).get("tags", [])]
+    assert not hidden, f"{path.name}: cells tagged hide-input: {hidden}"
+
+
 def test_sources_are_in_the_form_jupyterlab_and_the_book_read_and_have_text_copies():
     """Prose in the {eval} form, no outputs or run metadata, a jupytext percent script beside each notebook
     (for review and duplicate-code scans): what `reprobook sync` writes."""

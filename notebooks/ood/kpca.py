@@ -107,7 +107,7 @@ claims.design_frame(specs)
 # likely OoD, and OoD samples carry labels $< 0$ (the convention of `pytorch-ood`). The paper's score is
 # the negative reconstruction error; here it is the error itself: the same ranking, the same metrics.
 
-# %% tags=["hide-input"]
+# %%
 with rec.timer("classifiers"):
     benchmarks = kx.load_classifiers(cfg, seed=seed, device=session.device,
                                      data_dir=data_dir)
@@ -202,7 +202,7 @@ show_source(RandomFourierFeatures)
 # chapter records a check that passes when the fitted slope lies between {eval}`kpca_set_rff_low` and
 # {eval}`kpca_set_rff_high`:
 
-# %% tags=["hide-input"]
+# %%
 rff = rec.glue_result(kx.rff_check(benchmarks[0], cfg, seed), "kpca_rff")
 rec.check("RFF error shrinks like 1/sqrt(M)", rff.passed, rff.detail)
 rff.table.round(4)
@@ -224,7 +224,7 @@ rff.table.round(4)
 # %%
 show_source(components_for_ratio)
 
-# %% tags=["hide-input"]
+# %%
 with rec.timer("kpca_fit"):
     fitted = rec.glue_result(kx.fit_reconstruction(benchmarks, cfg, seed), "kpca_fit")
 
@@ -263,7 +263,7 @@ with rec.timer("kpca_fit"):
 # %%
 show_source(KernelPCAFusion.predict_features)
 
-# %% tags=["hide-input"]
+# %%
 with rec.timer("evaluate"):
     scores = rec.glue_result(
         kx.score_detectors(benchmarks, fitted, cfg, seeds, natural), "kpca_score")
@@ -292,7 +292,7 @@ scores.table.round(1)
 # Each comparison of the claims, on the endpoint (the improvement in FPR95 of a over b, natural sets) for every
 # classifier, with the difference in AUROC beside it:
 
-# %% tags=["hide-input"]
+# %%
 comparisons = rec.glue_result(kx.compare_detectors(scores), "kpca_cmp")
 rec.metric("comparisons", comparisons.table.reset_index().to_dict(orient="records"))
 comparisons.table.round(4)
@@ -300,7 +300,7 @@ comparisons.table.round(4)
 # %% [markdown]
 # ### Plain PCA against the kernel maps
 
-# %% tags=["hide-input"]
+# %%
 errors = rec.glue_result(kx.error_distributions(benchmarks, scores), "kpca_err")
 
 # %% [markdown]
@@ -328,7 +328,7 @@ errors = rec.glue_result(kx.error_distributions(benchmarks, scores), "kpca_err")
 #
 # ### Against the baselines and the fusions
 
-# %% tags=["hide-input"]
+# %%
 comparisons.fusion_table.round(1)
 
 # %% [markdown]
@@ -348,7 +348,7 @@ comparisons.fusion_table.round(1)
 # *after the fact*, on the test OoD sets: it shows how much the choice matters, and it was not used to
 # choose anything.
 
-# %% tags=["hide-input"]
+# %%
 sensitivity = rec.glue_result(kx.ratio_sensitivity(benchmarks, fitted, cfg),
                               "kpca_sens")
 
@@ -386,7 +386,7 @@ sensitivity = rec.glue_result(kx.ratio_sensitivity(benchmarks, fitted, cfg),
 # exact KNN searches. Two more checks guard the measurement: faiss's exact scores must equal scikit-learn's, and the
 # approximate index must keep its recall on the timed queries.
 
-# %% tags=["hide-input"]
+# %%
 with rec.timer("throughput"):
     cost = rec.glue_result(kx.measure_throughput(cfg, profile, session.device, seed),
                            "kpca_tp")
@@ -432,7 +432,7 @@ cost.table.round(2)
 # %% [markdown]
 # ## The claims
 
-# %% tags=["hide-input"]
+# %%
 scale = (f"{profile} profile: {cfg.in_dataset} "
          f"({overview.n_train:,} train / {overview.n_test:,} test), {cfg.model} "
          f"({overview.dim}-d features, {cfg.epochs} epochs, "
@@ -455,7 +455,7 @@ claims.claims_table(tests)
 # the datasets, the network and the OoD sets differ, so only the *ordering* of the detectors compares, not the
 # numbers.
 
-# %% tags=["hide-input"]
+# %%
 kx.paper_vs_this_run(scores)
 
 # %% [markdown]
