@@ -84,7 +84,7 @@ def test_a_dry_run_stands_in_tokenizers_tiny_models_and_encoders(offline, monkey
     assert type(config).__name__ == "BertConfig"
     assert (config.num_hidden_layers, config.hidden_size) == (loading.STAND_IN_SIZE["layers"],
                                                               loading.STAND_IN_SIZE["hidden"])
-    from reprobook.rag.retrievers import make_encoder
+    from reprobook.encoders import make_encoder
 
     vectors = make_encoder(str(folder)).encode_queries(["为这个句子生成表示以用于检索相关文章：你好", "hello"])
     assert vectors.shape == (2, loading.STAND_IN_SIZE["hidden"])

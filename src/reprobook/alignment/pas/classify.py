@@ -71,7 +71,7 @@ class CategoryClassifier:
     categories: tuple[str, ...]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        from .dedup import embed
+        from ...encoders import embed
 
         return self.model.predict_proba(embed(texts, self.encoder, query=True, max_chars=CLASSIFY_CHARS))
 
@@ -145,7 +145,7 @@ def classify_prompts(prompts: Sequence[Prompt], cfg: Any, *, seed: int, seed_dat
     import pandas as pd
 
     from ...claims import rate
-    from .dedup import embed
+    from ...encoders import embed
 
     reasons = [quality_reason(p.text, min_words=cfg.min_words, max_words=cfg.max_words) for p in prompts]
     selected = [p for p, r in zip(prompts, reasons) if not r]

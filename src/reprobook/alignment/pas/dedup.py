@@ -19,7 +19,6 @@ original's cluster.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,26 +26,9 @@ from typing import Any
 import numpy as np
 
 from ...checks import ParameterError, check_number
+from ...encoders import embed
 from ...results import glued
 from .data import Prompt
-
-
-@functools.lru_cache(maxsize=4)
-def encoder_for(name: str):
-    """The sentence encoder of a registry name or Hugging Face id, loaded once per process
-    (:func:`reprobook.rag.retrievers.make_encoder`)."""
-    from ...rag.retrievers import make_encoder
-
-    return make_encoder(name)
-
-
-def embed(texts: Sequence[str], encoder: str = "all-minilm-l6-v2", *, query: bool = False,
-          max_chars: int | None = 400) -> np.ndarray:
-    """L2-normalised embeddings of ``texts`` (rows), each cut to ``max_chars`` characters (None: whole),
-    by a registry encoder or a Hugging Face id (e5 models get their ``query:`` / ``passage:`` prefix)."""
-    enc = encoder_for(encoder)
-    texts = [t if max_chars is None else t[:max_chars] for t in texts]
-    return enc.encode_queries(texts) if query else enc.encode_passages(texts)
 
 
 def duplicate_clusters(embeddings: np.ndarray, distance: float) -> np.ndarray:
@@ -145,5 +127,5 @@ def deduplicate(prompts: Sequence[Prompt], planted: Sequence[Prompt], cfg: Any) 
                         planted_recall=planted_recall(everything, labels), embedder=cfg.embedder)
 
 
-__all__ = ["Deduplicated", "deduplicate", "duplicate_clusters", "embed", "encoder_for", "first_of_clusters",
+__all__ = ["Deduplicated", "deduplicate", "duplicate_clusters", "first_of_clusters",
            "planted_recall"]

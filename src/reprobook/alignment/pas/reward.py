@@ -30,8 +30,8 @@ _CACHE: dict[tuple[str, str], np.ndarray] = {}
 
 
 def _embed(texts: list[str], encoder: str) -> np.ndarray:
-    """:func:`~.dedup.embed` with a memo per (encoder, text): the cross-validation embeds each text once."""
-    from .dedup import embed
+    """:func:`reprobook.encoders.embed` with a memo per (encoder, text): the cross-validation embeds each text once."""
+    from ...encoders import embed
 
     todo = list(dict.fromkeys(t for t in texts if (encoder, t) not in _CACHE))
     if todo:
