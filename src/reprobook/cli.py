@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 from .checks import ParameterError
 from .profiles import PROFILES
+from .timing import timed
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -91,13 +91,13 @@ def _run(args: argparse.Namespace) -> int:
             cpu = devices == [dispatch.CPU]
             jobs = len(devices) if devices and not cpu else dispatch.auto_jobs([] if cpu else None)
         devices = dispatch.check_jobs(jobs, devices)
-    start = time.perf_counter()
-    outcomes = runner.run(notebooks, params=params, force=args.force, timeout=args.timeout, jobs=jobs,
-                          devices=devices, executor=args.executor, slurm=slurm,
-                          progress=not args.no_progress and jobs == 1, dry_run=args.dry_run,
-                          overrides=overrides)
-    print()
-    print(runner.format_table(outcomes, wall_seconds=time.perf_counter() - start))
+    with timed() as t:
+        outcomes = runner.run(notebooks, params=params, force=args.force, timeout=args.timeout, jobs=jobs,
+                              devices=devices, executor=args.executor, slurm=slurm,
+                              progress=not args.no_progress and jobs == 1, dry_run=args.dry_run,
+                              overrides=overrides)
+        print()
+    print(runner.format_table(outcomes, wall_seconds=t.seconds))
     failed = [o.notebook for o in outcomes if o.status == "failed"]
     if failed:
         print(f"\n{len(failed)} notebook(s) failed: {', '.join(failed)}; "

@@ -32,13 +32,13 @@ import datetime as _dt
 import json
 import os
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .checks import ParameterError, check_choice
 from .paths import executed_dir, project_root, results_dir, scratch_cache
+from .timing import timed
 
 NOTEBOOKS = ("sharpness/rwp", "sharpness/marwp")
 PART_I_CHAPTERS = ("rwp", "marwp")  # the same overrides for both (SGD and SAM are shared checkpoints)
@@ -167,16 +167,16 @@ def run(*, device: str = "auto", size: str = "default", pack: Path | str | None 
     os.environ["REPROBOOK_CACHE"] = str(scratch_cache(FOLDER))  # its trained models never meet the book's
     try:
         for step in steps:
-            start = time.perf_counter()
-            echo(f"[gpu-check] {step} ({size}) on {info.get('device')} ...")
-            if step == "bench":
-                summary["step_cost"] = bench_step(dev, chosen["bench"], out, slug)
-            elif step == "part1":
-                summary["part1"] = part1_step(str(dev), chosen["part1"], executed_dir() / FOLDER,
-                                              results_dir() / FOLDER, echo)
-            else:
-                summary["llm_training"] = llm_step(dev, chosen["llm"])
-            summary["seconds"][step] = round(time.perf_counter() - start, 1)
+            with timed() as t:
+                echo(f"[gpu-check] {step} ({size}) on {info.get('device')} ...")
+                if step == "bench":
+                    summary["step_cost"] = bench_step(dev, chosen["bench"], out, slug)
+                elif step == "part1":
+                    summary["part1"] = part1_step(str(dev), chosen["part1"], executed_dir() / FOLDER,
+                                                  results_dir() / FOLDER, echo)
+                else:
+                    summary["llm_training"] = llm_step(dev, chosen["llm"])
+            summary["seconds"][step] = round(t.seconds, 1)
             echo(f"[gpu-check] {step}: {summary['seconds'][step]:.1f} s")
     finally:
         if saved_cache is None:

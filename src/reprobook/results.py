@@ -31,6 +31,7 @@ from .checks import check_choice
 from .claims import ClaimTest, claims_table, dry_run, tiny_run
 from .paths import project_root, results_dir
 from .profiles import PROFILES
+from .timing import timed
 
 LIBRARIES = (
     "torch", "torchvision", "transformers", "trl", "diffusers", "accelerate",
@@ -359,11 +360,11 @@ class RunRecord:
     @contextlib.contextmanager
     def timer(self, name: str) -> Iterator[None]:
         """Time the ``with`` block and record it under ``name`` (seconds, wall clock)."""
-        start = time.perf_counter()
         try:
-            yield
+            with timed() as t:
+                yield
         finally:
-            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+            self.timings[name] = self.timings.get(name, 0.0) + t.seconds
 
     def add_claims(self, tests: Iterable[ClaimTest]) -> list[dict[str, Any]]:
         """Add the chapter's claim tests (:class:`reprobook.claims.ClaimTest`, Holm-adjusted together by

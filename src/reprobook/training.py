@@ -27,6 +27,7 @@ from .checks import ParameterError, check_device, check_int, check_optional_int,
 from .paths import cache_dir, exclusive_lock
 from .results import atomic_write, note_checkpoint
 from .sharpness.bn import frozen_bn_stats
+from .timing import timed
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> torch.Generator:
@@ -204,30 +205,30 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
                leave=False)
     for epoch in range(1, epochs + 1):
         model.train()
-        start = time.perf_counter()
-        sums = torch.zeros(3, dtype=torch.float64, device=accelerator.device)  # loss·n, correct, n
-        for x, y in train_loader:
-            clean: dict[str, torch.Tensor] = {}
+        with timed() as t:
+            sums = torch.zeros(3, dtype=torch.float64, device=accelerator.device)  # loss·n, correct, n
+            for x, y in train_loader:
+                clean: dict[str, torch.Tensor] = {}
 
-            def closure():
-                prepared_optimizer.zero_grad()
-                with frozen_bn_stats(model, enabled=getattr(optimizer, "in_perturbed_pass", False)):
-                    logits = model(x)
-                    loss = loss_fn(logits, y)
-                accelerator.backward(loss)
-                if not clean:  # the first call is the clean pass at w
-                    clean.update(logits=logits.detach(), loss=loss.detach())
-                return loss
+                def closure():
+                    prepared_optimizer.zero_grad()
+                    with frozen_bn_stats(model, enabled=getattr(optimizer, "in_perturbed_pass", False)):
+                        logits = model(x)
+                        loss = loss_fn(logits, y)
+                    accelerator.backward(loss)
+                    if not clean:  # the first call is the clean pass at w
+                        clean.update(logits=logits.detach(), loss=loss.detach())
+                    return loss
 
-            prepared_optimizer.step(closure)  # accelerate's wrapper does not return the loss
-            if step_scheduler is not None:
-                step_scheduler.step()
-            sums += torch.stack([clean["loss"].double() * len(y), (clean["logits"].argmax(1) == y).sum().double(),
-                                 torch.tensor(float(len(y)), dtype=torch.float64, device=sums.device)])
-            bar.update(1)
-        if accelerator.num_processes > 1:
-            sums = accelerator.reduce(sums, reduction="sum")
-        history.epoch_seconds.append(time.perf_counter() - start)
+                prepared_optimizer.step(closure)  # accelerate's wrapper does not return the loss
+                if step_scheduler is not None:
+                    step_scheduler.step()
+                sums += torch.stack([clean["loss"].double() * len(y), (clean["logits"].argmax(1) == y).sum().double(),
+                                     torch.tensor(float(len(y)), dtype=torch.float64, device=sums.device)])
+                bar.update(1)
+            if accelerator.num_processes > 1:
+                sums = accelerator.reduce(sums, reduction="sum")
+        history.epoch_seconds.append(t.seconds)
         total, correct, count = sums.tolist()
         history.train_loss.append(total / count)
         history.train_acc.append(correct / count)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ import torch
 
 from ..checks import ParameterError, check_int, check_number
 from ..results import glued
+from ..timing import timed
 from .normhead import MAX_Z_WEIGHT, apply_normhead, causal_lm_loss, normhead_init_
 
 
@@ -143,7 +143,6 @@ def lm_data(tokenizer: Any, train_texts: Sequence[str], val_texts: Sequence[str]
 
     check_int("train_tokens", train_tokens, low=seq_len)
     check_int("val_blocks", val_blocks, low=1)
-    start = time.perf_counter()
 
     def take(texts: Sequence[str], tokens: int) -> torch.Tensor:
         order = list(range(len(texts)))
@@ -159,10 +158,11 @@ def lm_data(tokenizer: Any, train_texts: Sequence[str], val_texts: Sequence[str]
             blocks = pack_tokens(tokenizer, [texts[i] for i in order], seq_len)
         return blocks[: math.ceil(tokens / seq_len)]
 
-    train = take(train_texts, train_tokens)
-    val = take(val_texts, val_blocks * seq_len)
+    with timed() as t:
+        train = take(train_texts, train_tokens)
+        val = take(val_texts, val_blocks * seq_len)
     return LMData(tokenizer, train, val, fingerprint(train, val), name, len(tokenizer), train.numel(), val.numel(),
-                  time.perf_counter() - start)
+                  t.seconds)
 
 
 def chapter_lm_data(cfg: Any, overview: Any, *, train_tokens: int) -> LMData:
@@ -363,28 +363,28 @@ def train_lm(model: torch.nn.Module, train_blocks: torch.Tensor, val_blocks: tor
     for step in range(settings.steps):
         if settings.eval_every and step % settings.eval_every == 0:
             evaluate(step)
-        start = time.perf_counter()
-        for group in optimizer.param_groups:
-            group["lr"] = settings.lr_at(step)
-        x = train_blocks[batches[step][rank::world]].to(accelerator.device)
-        logits = model(input_ids=x).logits
-        loss, ce, _ = causal_lm_loss(logits, x, max_z_weight=settings.max_z_weight)
-        if not torch.isfinite(loss):
-            rec.diverged = True
-            break
-        accelerator.backward(loss)
-        grad_norm = accelerator.clip_grad_norm_(model.parameters(), settings.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        with torch.no_grad():
-            z = logits[:, :-1].max(dim=-1).values
-        stats = torch.stack([ce.detach().float(), z.max().float(), z.mean().float(), grad_norm.float()])
-        stats = accelerator.reduce(stats, reduction="mean") if world > 1 else stats
-        rec.loss.append(float(stats[0]))
-        rec.max_logit.append(float(stats[1]))
-        rec.mean_max_logit.append(float(stats[2]))
-        rec.grad_norm.append(float(stats[3]))
-        rec.train_seconds += time.perf_counter() - start
+        with timed() as t:
+            for group in optimizer.param_groups:
+                group["lr"] = settings.lr_at(step)
+            x = train_blocks[batches[step][rank::world]].to(accelerator.device)
+            logits = model(input_ids=x).logits
+            loss, ce, _ = causal_lm_loss(logits, x, max_z_weight=settings.max_z_weight)
+            if not torch.isfinite(loss):
+                rec.diverged = True
+                break
+            accelerator.backward(loss)
+            grad_norm = accelerator.clip_grad_norm_(model.parameters(), settings.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                z = logits[:, :-1].max(dim=-1).values
+            stats = torch.stack([ce.detach().float(), z.max().float(), z.mean().float(), grad_norm.float()])
+            stats = accelerator.reduce(stats, reduction="mean") if world > 1 else stats
+            rec.loss.append(float(stats[0]))
+            rec.max_logit.append(float(stats[1]))
+            rec.mean_max_logit.append(float(stats[2]))
+            rec.grad_norm.append(float(stats[3]))
+        rec.train_seconds += t.seconds
         rec.tokens += settings.batch_size * settings.seq_len
     if not rec.diverged:
         evaluate(settings.steps)

@@ -43,6 +43,7 @@ import torch
 
 from .. import profiles
 from ..checks import ParameterError, check_choice, check_fraction, check_int, check_positive, check_seed
+from ..timing import timed
 from . import check_count, synchronize
 from . import check_methods as _check_methods
 
@@ -241,10 +242,10 @@ def measure(device: torch.device, profile: str, **settings: Any):
         for n in s["n_train"]:
             feats, facts[n], scorers = train[:n], {}, {}
             for method in methods:
-                start = time.perf_counter()
-                scorers[method], facts[n][method] = _fit(method, feats, s, device, queries)
-                synchronize(device)
-                facts[n][method]["fit_s"] = time.perf_counter() - start
+                with timed() as t:
+                    scorers[method], facts[n][method] = _fit(method, feats, s, device, queries)
+                    synchronize(device)
+                facts[n][method]["fit_s"] = t.seconds
                 facts[n][method]["score"] = scorers[method]
             _approximation(facts[n], feats, queries, s)
             for _ in range(s["warmup"]):

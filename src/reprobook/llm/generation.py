@@ -12,12 +12,12 @@ the caller's order.
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks import ParameterError, check_int, check_number, check_seed, check_type
+from ..timing import timed
 from .loading import LanguageModel
 
 # A plain layout for tokenizers without a chat template (base models): "User: ...\nAssistant:"
@@ -134,11 +134,11 @@ def generate(lm: LanguageModel, prompts: Sequence[str], *, max_new_tokens: int =
         torch.manual_seed(seed)
         for batch in _batches([len(e) for e in encoded], batch_size):
             ids, mask = _pad([encoded[i] for i in batch], pad_id, "left")
-            start = time.perf_counter()
-            out = lm.model.generate(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device),
-                                    max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=pad_id,
-                                    **sampling)
-            seconds += time.perf_counter() - start
+            with timed() as clock:
+                out = lm.model.generate(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device),
+                                        max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=pad_id,
+                                        **sampling)
+            seconds += clock.seconds
             new = out[:, ids.shape[1]:].tolist()
             for row, i in zip(new, batch):
                 cut = next((k + 1 for k, t in enumerate(row) if t in eos), len(row))
@@ -372,7 +372,6 @@ def score_completions(lm: LanguageModel, prompts: Sequence[str], completions: Se
     stats = ScoreStats(prompts=len(texts), completions=sum(len(g) for g in comp_ids),
                        prompt_tokens=sum(len(p) for p in prompt_ids))
     out: list[list[float]] = [[] for _ in texts]
-    start = time.perf_counter()
 
     def visit(i: int, cache: Any, shared: int) -> None:
         """Prompt i scored from ``cache``, which holds its first ``shared`` tokens (None: nothing)."""
@@ -414,12 +413,13 @@ def score_completions(lm: LanguageModel, prompts: Sequence[str], completions: Se
         for i in members:
             visit(i, cache, shared)
 
-    with torch.inference_mode():
-        tree(list(range(len(texts))), None, 0)
-    for i, comps in enumerate(comp_ids):
-        if not comps:
-            out[i] = []
-    stats.seconds = time.perf_counter() - start
+    with timed() as clock:
+        with torch.inference_mode():
+            tree(list(range(len(texts))), None, 0)
+        for i, comps in enumerate(comp_ids):
+            if not comps:
+                out[i] = []
+    stats.seconds = clock.seconds
     return out, stats
 
 

@@ -17,7 +17,6 @@ mode-ensemble chapter) are scored on the very same images.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +38,7 @@ from ..checks import (
 )
 from ..data import vision
 from ..models import MODELS, build_model
+from ..timing import timed
 from ..training import History, resolve_device
 from .classifier import TRAINING_FIELDS, train_classifier, training_config
 from .features import FeatureSet, extract
@@ -167,34 +167,33 @@ def build_benchmark(cfg: OODConfig, *, device: str | torch.device = "auto", seed
     device = resolve_device(device)
     say = log or (lambda _msg: None)
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    probe = build_model(cfg.model, **cfg.model_kwargs)
-    _check_model_input(probe, cfg)
-    del probe
-    train_ds, test_ds = vision.classification_datasets(cfg.in_dataset, n_train=cfg.n_train, n_test=cfg.n_test,
-                                                       seed=data_seed, augment=cfg.augment)
-    # detectors fit on the training images as they are, not on random crops and flips
-    plain_train = train_ds
-    if cfg.augment and cfg.in_dataset in vision.CIFAR_STATS:
-        plain_train, _ = vision.classification_datasets(cfg.in_dataset, n_train=cfg.n_train, n_test=0,
-                                                        seed=data_seed, augment=False)
-    ood_sets = {name: vision.ood_dataset(name, cfg.in_dataset, n=cfg.n_ood, seed=data_seed, data_dir=data_dir)
-                for name in cfg.ood_datasets}
-    timings["data_s"] = time.perf_counter() - clock
+    with timed() as t:
+        probe = build_model(cfg.model, **cfg.model_kwargs)
+        _check_model_input(probe, cfg)
+        del probe
+        train_ds, test_ds = vision.classification_datasets(cfg.in_dataset, n_train=cfg.n_train, n_test=cfg.n_test,
+                                                           seed=data_seed, augment=cfg.augment)
+        # detectors fit on the training images as they are, not on random crops and flips
+        plain_train = train_ds
+        if cfg.augment and cfg.in_dataset in vision.CIFAR_STATS:
+            plain_train, _ = vision.classification_datasets(cfg.in_dataset, n_train=cfg.n_train, n_test=0,
+                                                            seed=data_seed, augment=False)
+        ood_sets = {name: vision.ood_dataset(name, cfg.in_dataset, n=cfg.n_ood, seed=data_seed, data_dir=data_dir)
+                    for name in cfg.ood_datasets}
+    timings["data_s"] = t.seconds
     say(f"data: {len(train_ds)} train / {len(test_ds)} test {cfg.in_dataset}; OoD "
         + ", ".join(f"{n} {len(d)}" for n, d in ood_sets.items()))
 
-    clock = time.perf_counter()
-    model, info = train_classifier(cfg, train_ds, seed=seed, device=device, progress=progress, plain_ds=plain_train)
-    timings["classifier_s"] = time.perf_counter() - clock
+    with timed() as t:
+        model, info = train_classifier(cfg, train_ds, seed=seed, device=device, progress=progress, plain_ds=plain_train)
+    timings["classifier_s"] = t.seconds
     say(f"classifier: {cfg.model} {'loaded from' if info['loaded'] else 'trained and saved to'} {info['path']}")
 
-    clock = time.perf_counter()
-    train = extract(model, _eval_loader(plain_train, EXTRACT_BATCH, device), device)
-    test = extract(model, _eval_loader(test_ds, EXTRACT_BATCH, device), device)
-    ood = {name: extract(model, _eval_loader(ds, EXTRACT_BATCH, device), device) for name, ds in ood_sets.items()}
-    timings["features_s"] = time.perf_counter() - clock
+    with timed() as t:
+        train = extract(model, _eval_loader(plain_train, EXTRACT_BATCH, device), device)
+        test = extract(model, _eval_loader(test_ds, EXTRACT_BATCH, device), device)
+        ood = {name: extract(model, _eval_loader(ds, EXTRACT_BATCH, device), device) for name, ds in ood_sets.items()}
+    timings["features_s"] = t.seconds
     accuracy = test.accuracy()
     say(f"features: {train.features.shape[1]}-d; in-distribution test accuracy {accuracy:.2%}")
     return OODBenchmark(config=cfg, model=model, device=device, train=train, test=test, ood=ood,

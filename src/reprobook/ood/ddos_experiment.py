@@ -10,7 +10,6 @@ perceptual distances on the perceptual network; each protected classifier's view
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from torch import Tensor
 from .. import claims
 from ..checks import ParameterError
 from ..results import glued
+from ..timing import timed
 from .ddos import (
     CLASSIFIER,
     COMPONENTS,
@@ -144,10 +144,11 @@ def run_ddos(benches: Sequence[Any], perceptual: Any, diffusion: Diffusion, cfg:
     sets = (*splits, CALIBRATION)
     recon, images, seconds = {}, {}, {}
     for t in sorted({*cfg.t_grid, cfg.noise_t}):
-        clock = time.perf_counter()
-        generator = torch.Generator().manual_seed(1_000_003 * seed + t)
-        recon[t] = {s: reconstruct(diffusion, pixels[s], t, stride=cfg.ddim_stride, generator=generator) for s in sets}
-        seconds[t] = time.perf_counter() - clock
+        with timed() as clock:
+            generator = torch.Generator().manual_seed(1_000_003 * seed + t)
+            recon[t] = {s: reconstruct(diffusion, pixels[s], t, stride=cfg.ddim_stride, generator=generator)
+                        for s in sets}
+        seconds[t] = clock.seconds
         images[t] = {s: image_terms(perceptual.model, spec, pixels[s], recon[t][s]) for s in sets}
         say(f"t = {t}: {sum(len(p) for p in pixels.values())} images reconstructed in {seconds[t]:.0f} s")
     terms, knn, classifier = [], [], []

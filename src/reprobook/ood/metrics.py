@@ -21,7 +21,6 @@ reports the fraction of OoD samples *accepted* as InD when 95% of the InD sample
 from __future__ import annotations
 
 import functools
-import time
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -33,6 +32,7 @@ from pytorch_ood.metrics import FPRAtTPR, OODMetrics
 from torch import Tensor
 
 from ..checks import ParameterError, check_choice, check_int, check_seed
+from ..timing import timed
 
 METRICS: tuple[str, ...] = ("FPR95", "AUROC", "AUPR-IN", "AUPR-OUT")
 FPR_DEFINITIONS: tuple[str, ...] = ("id", "ood")
@@ -147,23 +147,23 @@ def evaluate(detectors: Mapping[str, Detector], benchmark: Any, *, fit: bool = T
     check_choice("fpr_definition", fpr_definition, FPR_DEFINITIONS)
     rows, seconds, all_scores = [], {}, {}
     for name, det in detectors.items():
-        start = time.perf_counter()
-        if fit:
-            fit_detector(det, benchmark.train)
-        needs_inputs = not isinstance(det, (FeaturesDetector, LogitsDetector, FeatureMapsDetector))
-        loader = (lambda set_name: benchmark.loader(set_name)) if needs_inputs else (lambda set_name: None)
-        s_in = detector_scores(det, benchmark.test, loader("test"), batch_size=batch_size)
-        all_scores[name] = {"test": s_in}
-        per_set = []
-        for ood_name, ood_set in benchmark.ood.items():
-            s_out = detector_scores(det, ood_set, loader(ood_name), batch_size=batch_size)
-            all_scores[name][ood_name] = s_out
-            values = ood_metrics(s_in, s_out, fpr_definition=fpr_definition)
-            per_set.append(values)
-            rows.append({"detector": name, "ood_set": ood_name, **values})
-        rows.append({"detector": name, "ood_set": AVERAGE,
-                     **{m: sum(v[m] for v in per_set) / len(per_set) for m in METRICS}})
-        seconds[name] = time.perf_counter() - start
+        with timed() as t:
+            if fit:
+                fit_detector(det, benchmark.train)
+            needs_inputs = not isinstance(det, (FeaturesDetector, LogitsDetector, FeatureMapsDetector))
+            loader = (lambda set_name: benchmark.loader(set_name)) if needs_inputs else (lambda set_name: None)
+            s_in = detector_scores(det, benchmark.test, loader("test"), batch_size=batch_size)
+            all_scores[name] = {"test": s_in}
+            per_set = []
+            for ood_name, ood_set in benchmark.ood.items():
+                s_out = detector_scores(det, ood_set, loader(ood_name), batch_size=batch_size)
+                all_scores[name][ood_name] = s_out
+                values = ood_metrics(s_in, s_out, fpr_definition=fpr_definition)
+                per_set.append(values)
+                rows.append({"detector": name, "ood_set": ood_name, **values})
+            rows.append({"detector": name, "ood_set": AVERAGE,
+                         **{m: sum(v[m] for v in per_set) / len(per_set) for m in METRICS}})
+        seconds[name] = t.seconds
     table = pd.DataFrame(rows, columns=["detector", "ood_set", *METRICS])
     table.attrs["seconds"] = seconds
     table.attrs["fpr_definition"] = fpr_definition

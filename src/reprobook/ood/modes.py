@@ -20,7 +20,6 @@ ensemble of modes can reuse them:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +30,7 @@ from torch import Tensor, nn
 
 from ..checks import ParameterError, check_int, check_seed
 from ..results import glued
+from ..timing import timed
 from .benchmark import OODBenchmark, build_benchmark
 
 SPLITS_NOTE = "'test' or an OoD set name"
@@ -208,9 +208,9 @@ def build_modes(cfg: Any, *, n_modes: int | None = None, seed: int = 0, device: 
     modes: list[Mode] = []
     index: dict[str, Tensor] = {}
     for k, s in enumerate(seeds):
-        clock = time.perf_counter()
-        bench = build_benchmark(cfg, device=device, seed=s, data_dir=data_dir, progress=progress, data_seed=0)
-        timings["benchmarks_s"] += time.perf_counter() - clock
+        with timed() as t:
+            bench = build_benchmark(cfg, device=device, seed=s, data_dir=data_dir, progress=progress, data_seed=0)
+        timings["benchmarks_s"] += t.seconds
         say(f"mode {k + 1}/{n_modes} (seed {s}): {'loaded' if bench.loaded else 'trained'}, "
             f"InD test accuracy {bench.test_accuracy:.2%}")
         if modes:  # the same images for every mode: keep one copy of the datasets
@@ -222,10 +222,10 @@ def build_modes(cfg: Any, *, n_modes: int | None = None, seed: int = 0, device: 
                      for i, split in enumerate(("test", *bench.ood))}
         odin, rank = {}, {}
         if input_detectors:
-            clock = time.perf_counter()
-            for split, rows in index.items():
-                odin[split], rank[split] = _input_outputs(bench, split, rows, cfg, batch_size)
-            timings["input_detectors_s"] += time.perf_counter() - clock
+            with timed() as t:
+                for split, rows in index.items():
+                    odin[split], rank[split] = _input_outputs(bench, split, rows, cfg, batch_size)
+            timings["input_detectors_s"] += t.seconds
         modes.append(Mode(s, bench, odin, rank))
     return ModeSet(modes, index, timings)
 

@@ -25,13 +25,13 @@ reader (batched, through :func:`reprobook.llm.fit_context` and :func:`reprobook.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks import ParameterError, check_choice, check_int
 from ..results import glued
+from ..timing import timed
 from .corpus import Passage
 from .domainrag import POSITIONS, Question, noisy_references
 from .metrics import score_answer
@@ -239,13 +239,13 @@ def run_settings(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence
     for label, questions, settings in plan:
         for s in settings:
             labelled += [(label, it) for it in build_items(questions, s, retrievers=retrievers, html_view=html_view)]
-    start = time.perf_counter()
-    stats = read(lm, [it for _, it in labelled], **read_kwargs)
-    stats.seconds = max(stats.seconds, 0.0)
-    rows = []
-    for label, it in labelled:
-        rows += score_items([it], ability=label)
-    stats.by_group.append({"wall_seconds": time.perf_counter() - start})
+    with timed() as t:
+        stats = read(lm, [it for _, it in labelled], **read_kwargs)
+        stats.seconds = max(stats.seconds, 0.0)
+        rows = []
+        for label, it in labelled:
+            rows += score_items([it], ability=label)
+    stats.by_group.append({"wall_seconds": t.seconds})
     return rows, stats
 
 

@@ -22,13 +22,13 @@ question's passage in two settings) once.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..checks import check_int
 from ..results import glued
+from ..timing import timed
 from .corpus import passage_key
 from .domainrag import Question
 from .metrics import gold_alternatives
@@ -85,33 +85,33 @@ def score_plan(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[s
     from .experiment import build_items
 
     rows, stats = [], ScoreStats()
-    start = time.perf_counter()
-    for label, questions, settings in plan:
-        # every setting of a label in one call: an instruction is computed once for all its prompts, and two
-        # settings of a question that share a beginning (a passage, then noise) share it
-        prompts, groups, sizes, first = [], [], [], len(rows)
-        for setting in settings:
-            for it in build_items(questions, setting, retrievers=retrievers, html_view=html_view):
-                q = it.question
-                full = it.template(question=q.prompt_question(), passages=it.passages)
-                prompt = fit_context(lm, q.prompt_question(), it.passages, template=it.template, chat=False,
-                                     max_prompt_tokens=max_prompt_tokens, reserve=0)
-                gold = answer_texts(q.answers, max_alternatives)
-                counter = answer_texts(q.counter_answers, max_alternatives) if q.counter_answers is not None else []
-                prompts.append(prompt)
-                groups.append(gold + counter)
-                sizes.append(len(gold))
-                rows.append({"label": label, "ability": q.ability, "qid": q.qid, "setting": it.setting.name,
-                             "truncated": prompt != full, "answer_in_prompt": answer_in_text(prompt, q.answers),
-                             "counter_in_prompt": bool(counter) and answer_in_text(prompt, q.counter_answers),
-                             "references": len(it.passage_ids)})
-        scores, st = score_completions(lm, prompts, groups, chat=False, average=True, share_prefix=share_prefix)
-        stats = stats.add(st)
-        for row, values, k, prompt in zip(rows[first:], scores, sizes, prompts):
-            row.update(gold=max(values[:k]), counter=max(values[k:]) if len(values) > k else float("nan"),
-                       prompt_tokens=len(lm.tokenizer(prompt)["input_ids"]))
-    frame = pd.DataFrame(rows)
-    seconds = time.perf_counter() - start
+    with timed() as t:
+        for label, questions, settings in plan:
+            # every setting of a label in one call: an instruction is computed once for all its prompts, and two
+            # settings of a question that share a beginning (a passage, then noise) share it
+            prompts, groups, sizes, first = [], [], [], len(rows)
+            for setting in settings:
+                for it in build_items(questions, setting, retrievers=retrievers, html_view=html_view):
+                    q = it.question
+                    full = it.template(question=q.prompt_question(), passages=it.passages)
+                    prompt = fit_context(lm, q.prompt_question(), it.passages, template=it.template, chat=False,
+                                         max_prompt_tokens=max_prompt_tokens, reserve=0)
+                    gold = answer_texts(q.answers, max_alternatives)
+                    counter = answer_texts(q.counter_answers, max_alternatives) if q.counter_answers is not None else []
+                    prompts.append(prompt)
+                    groups.append(gold + counter)
+                    sizes.append(len(gold))
+                    rows.append({"label": label, "ability": q.ability, "qid": q.qid, "setting": it.setting.name,
+                                 "truncated": prompt != full, "answer_in_prompt": answer_in_text(prompt, q.answers),
+                                 "counter_in_prompt": bool(counter) and answer_in_text(prompt, q.counter_answers),
+                                 "references": len(it.passage_ids)})
+            scores, st = score_completions(lm, prompts, groups, chat=False, average=True, share_prefix=share_prefix)
+            stats = stats.add(st)
+            for row, values, k, prompt in zip(rows[first:], scores, sizes, prompts):
+                row.update(gold=max(values[:k]), counter=max(values[k:]) if len(values) > k else float("nan"),
+                           prompt_tokens=len(lm.tokenizer(prompt)["input_ids"]))
+        frame = pd.DataFrame(rows)
+    seconds = t.seconds
     counts = ", ".join(f"{label.replace('_', '-')} {len(qs)}" for label, qs, _ in plan)
     return LikelihoodRun(frame, getattr(lm, "name", str(lm)), stats.prompts, stats.completions, stats.prompt_tokens,
                          stats.computed_tokens, seconds, stats.completions / seconds if seconds else float("nan"),

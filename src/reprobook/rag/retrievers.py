@@ -37,6 +37,7 @@ from ..checks import ParameterError, check_choice, check_int, check_number, chec
 from ..encoders import Encoder, make_encoder
 from ..paths import cache_dir
 from ..results import atomic_write
+from ..timing import timed
 from .corpus import Corpus, Passage, as_corpus
 
 LANGUAGES = ("zh", "en")
@@ -90,10 +91,10 @@ class Retriever(ABC):
         corpus = as_corpus(corpus)
         if len(corpus) == 0:
             raise ParameterError("corpus", corpus, "a corpus with at least one passage")
-        start = time.perf_counter()
-        self.corpus = corpus
-        self.from_cache = self._build(corpus)
-        self.index_seconds = time.perf_counter() - start
+        with timed() as t:
+            self.corpus = corpus
+            self.from_cache = self._build(corpus)
+        self.index_seconds = t.seconds
         return self
 
     @abstractmethod
@@ -113,9 +114,9 @@ class Retriever(ABC):
         k = min(check_int("k", k, low=1), len(self.corpus))
         if not queries:
             return []
-        start = time.perf_counter()
-        scores, indices = self._search(queries, k)
-        self._query_seconds += time.perf_counter() - start
+        with timed() as t:
+            scores, indices = self._search(queries, k)
+        self._query_seconds += t.seconds
         self._queries += len(queries)
         ids = self.corpus.ids
         return [[Hit(ids[int(i)], float(s), r) for r, (i, s) in enumerate(zip(row_i, row_s), 1) if i >= 0]

@@ -28,7 +28,6 @@ it, few-shot, whether it needs additional information, and reads P(Yes) from its
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +36,7 @@ import numpy as np
 
 from ..checks import ParameterError, check_choice, check_fraction, check_int, check_positive
 from ..results import glued
+from ..timing import timed
 from .metrics import exact_match, normalize_answer, rouge_scores
 from .retrievers import Retriever
 from .squad import SquadQuestion, check_disjoint, sentence_spans
@@ -240,10 +240,10 @@ def read_with_proxy(proxy: Any, questions: Sequence[str], *, max_new_tokens: int
     answers = [t.strip() for t in gen.texts]
     claims = [split_claims(a, max_claims=max_claims, min_words=min_claim_words) for a in answers]
     spans = [[(0, len(a))] + [(a.find(c), a.find(c) + len(c)) for c in cs] for a, cs in zip(answers, claims)]
-    start = time.perf_counter()
-    scored = span_logprobs(proxy, [llm.chat_prompt(proxy, q, system=PROXY_SYSTEM) for q in questions], answers,
-                           spans, batch_size=batch_size)
-    seconds = time.perf_counter() - start
+    with timed() as clock:
+        scored = span_logprobs(proxy, [llm.chat_prompt(proxy, q, system=PROXY_SYSTEM) for q in questions], answers,
+                               spans, batch_size=batch_size)
+    seconds = clock.seconds
     q_feats, c_feats = [], []
     for q, a, cs, sc in zip(questions, answers, claims, scored):
         q_feats.append(span_features(q, a, *sc[0]))
@@ -607,9 +607,9 @@ def retrieve(search: DocumentSearch, questions: Sequence[str], queries: Sequence
              k: int) -> tuple[list[list[str]], float]:
     """Every question's queries searched (:class:`DocumentSearch`); a question without queries retrieves
     nothing. Returns (passage ids per question, seconds)."""
-    start = time.perf_counter()
-    out = search.search(questions, queries, k)
-    return out, time.perf_counter() - start
+    with timed() as t:
+        out = search.search(questions, queries, k)
+    return out, t.seconds
 
 
 # -------------------------------------------------------------------------------------------- self-judgement
@@ -650,13 +650,14 @@ def self_judgement(large: Any, questions: Sequence[str], *, chat: bool,
                    batch_size: int = 8) -> tuple[np.ndarray, float]:
     """The large model judges its own need (the paper's Self-Eval baseline): P(needs retrieval) = P(" Yes")
     renormalised over " Yes" / " No" after the few-shot prompt. Returns (probabilities, seconds)."""
-    start = time.perf_counter()
-    texts = [SELF_JUDGE_PROMPT.format(question=q) for q in questions]
-    choices = ("Yes", "No") if chat else (" Yes", " No")
-    if not texts:
-        return np.zeros(0), time.perf_counter() - start
-    p = next_token_probabilities(large, texts, choices, chat=chat, batch_size=batch_size)[:, 0]
-    return p, time.perf_counter() - start
+    with timed() as t:
+        texts = [SELF_JUDGE_PROMPT.format(question=q) for q in questions]
+        choices = ("Yes", "No") if chat else (" Yes", " No")
+        if texts:
+            p = next_token_probabilities(large, texts, choices, chat=chat, batch_size=batch_size)[:, 0]
+        else:
+            p = np.zeros(0)
+    return p, t.seconds
 
 
 @dataclass

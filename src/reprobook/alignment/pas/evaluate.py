@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ...results import glued
+from ...timing import timed
 from .generate import complete, model_inputs
 from .model import augmented, write_complements
 
@@ -39,11 +39,11 @@ JUDGE_BATCH = 8  # the judge scores every position of its inputs: small batches 
 
 @contextlib.contextmanager
 def _clock(seconds: dict[str, float], name: str):
-    start = time.perf_counter()
     try:
-        yield
+        with timed() as t:
+            yield
     finally:
-        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+        seconds[name] = seconds.get(name, 0.0) + t.seconds
 
 
 # --------------------------------------------------------------------------------------------- models
