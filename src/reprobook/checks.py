@@ -107,7 +107,8 @@ def check_fraction(name: str, value: Any, *, open_low: bool = True, open_high: b
 
 def check_seed(name: str, value: Any) -> int:
     """A random seed: a non-negative integer."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
+    ok = (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+          and value >= 0)  # type: ignore[operator]  # typeshed: numbers.Integral lacks __ge__ (int, np.int64 have it)
     if not ok:
         raise ParameterError(name, value, "a non-negative integer")
     return int(value)

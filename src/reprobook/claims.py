@@ -69,7 +69,7 @@ import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 from scipy import optimize, stats
@@ -266,7 +266,7 @@ def proportion_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, f
     return p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
-def bootstrap_ci(values: Sequence[Any], statistic: Callable | None = None, *, n_boot: int = 2000,
+def bootstrap_ci(values: Sequence[Any] | np.ndarray, statistic: Callable | None = None, *, n_boot: int = 2000,
                  level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     """``statistic`` (default: the mean) of ``values`` and its BCa bootstrap interval (scipy).
 
@@ -464,6 +464,10 @@ def _check_alpha(alpha: float) -> float:
     return check_fraction("alpha", alpha, open_high=True)
 
 
+@overload
+def _check_sesoi(sesoi: Any, name: str = ..., *, required: Literal[True]) -> float: ...
+@overload
+def _check_sesoi(sesoi: Any, name: str = ..., required: bool = ...) -> float | None: ...
 def _check_sesoi(sesoi: Any, name: str = "sesoi", required: bool = False) -> float | None:
     if sesoi is None:
         if required:
@@ -905,8 +909,11 @@ def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float | 
     m = len(family)
     adjusted: dict[Any, float] = {}
     running = 0.0
-    for rank, (k, v) in enumerate(sorted(family, key=lambda kv: kv[1].p_raw if kv[1].p_raw is not None else kv[1].p)):
+    # every verdict of the family has a p-value, so its raw p (p_raw, else p) is never None
+    for rank, (k, v) in enumerate(sorted(
+            family, key=lambda kv: cast(float, kv[1].p_raw if kv[1].p_raw is not None else kv[1].p))):
         raw = v.p_raw if v.p_raw is not None else v.p
+        assert raw is not None
         running = max(running, min(1.0, (m - rank) * raw))
         adjusted[k] = running
     out = []
@@ -914,6 +921,7 @@ def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float | 
         if k in adjusted:
             level = alpha if alpha is not None else v.alpha
             raw = v.p_raw if v.p_raw is not None else v.p
+            assert raw is not None  # k is in the family
             v = _adjusted(v, adjusted[k], raw, m, level)
         out.append((k, v))
     return dict(out) if isinstance(verdicts, Mapping) else [v for _, v in out]
@@ -967,13 +975,13 @@ def all_of(*verdicts: Verdict, rule: str = "", covers: str = "") -> Verdict:
     raws = [v.p_raw if v.p_raw is not None else v.p for v in tested]
     raws = [p for p in raws if p is not None and not math.isnan(p)]
     powers = [v.power for v in verdicts]
-    power = float(np.prod(powers)) if powers and all(p is not None for p in powers) else None
+    power = float(np.prod(cast(list[float], powers))) if powers and all(p is not None for p in powers) else None
     papers = [v.power_paper for v in verdicts]
-    power_paper = float(np.prod(papers)) if papers and all(p is not None for p in papers) else None
+    power_paper = float(np.prod(cast(list[float], papers))) if papers and all(p is not None for p in papers) else None
     first = tested[0] if tested else verdicts[0]
     return Verdict(word, rule=rule or " and ".join(dict.fromkeys(v.rule for v in verdicts if v.rule)),
                    reason=reason, estimate=first.estimate, low=first.low, high=first.high,
-                   p=max(ps) if ps else None, p_raw=max(raws) if raws else None, n=first.n,
+                   p=max(ps) if ps else None, p_raw=max(cast(list[float], raws)) if raws else None, n=first.n,
                    covers=covers or " and ".join(dict.fromkeys(v.covers for v in verdicts if v.covers)),
                    kind="all of", test="all_of", null=first.null, sesoi=first.sesoi,
                    paper_effect=first.paper_effect, alpha=first.alpha, family=max(v.family for v in verdicts),

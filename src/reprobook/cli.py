@@ -56,6 +56,7 @@ def _data(args: argparse.Namespace) -> int:
         return 0
     names = args.names or (required_data(args.profile) if args.action == "fetch" else None)
     if args.action == "fetch":
+        assert names is not None  # fetch: the names given, else the profile's list
         data.fetch(names, force=args.force)
         print(f"fetched and verified: {', '.join(names)}")
         return 0
@@ -325,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         from .book import BuildError
         from .lab import ProseError
 
-        known = (BuildError, ProseError)
+        known: tuple[type[Exception], ...] = (BuildError, ProseError)
         try:
             from .data import ChecksumError, DataUnavailableError
 

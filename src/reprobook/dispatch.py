@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .checks import ParameterError, check_choice, check_device, check_int, check_optional_int
 
@@ -135,7 +135,7 @@ def auto_jobs(available: list[str] | None = None, cpu_count: int | None = None) 
     return max(1, min(CPU_JOBS, cpu_count if cpu_count is not None else (os.cpu_count() or 1)))
 
 
-def parse_jobs(value: Any) -> int | str:
+def parse_jobs(value: Any) -> int | Literal["auto"]:
     """``--jobs``: a whole number ≥ 1 or ``auto``."""
     if value == "auto":
         return "auto"

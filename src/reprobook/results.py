@@ -226,7 +226,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+def atomic_write(path: Path, write: Callable[[str], object]) -> None:
     """``write(tmp)`` to a temporary file beside ``path``, then rename it over ``path``.
 
     Readers see the old file or the whole new one, never half of it; a failed write leaves the old file

@@ -44,7 +44,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from . import __version__
 from .checks import ParameterError, check_choice, check_device, check_seed
@@ -144,7 +144,8 @@ def notebook_parameters(notebook: Path) -> dict[str, Any]:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
                 if isinstance(target, ast.Name):
-                    defaults[target.id] = ast.literal_eval(node.value)
+                    # a bare annotation (value None) makes literal_eval raise ValueError, as it always has
+                    defaults[target.id] = ast.literal_eval(cast(ast.expr, node.value))
     return defaults
 
 
@@ -583,6 +584,7 @@ def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, forc
 
         dispatch.dispatch(tasks, start, [None], finished)
     else:
+        assert devices is not None  # a parallel local run: checked above (a device per job)
         slots = list(devices[:jobs])
         with dispatch.process_pool(jobs) as pool:
             def start(task, device):

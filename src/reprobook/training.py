@@ -47,7 +47,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def resolve_device(device: str = "auto") -> torch.device:
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` → the first of CUDA, MPS, CPU that is available; other names are checked and returned.
 
     Allowed: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` (or a ``torch.device``). Asking
@@ -116,7 +116,7 @@ class History:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         names = {f.name for f in dataclasses.fields(cls)}
-        cast = {"total_seconds": float, "eval_epochs": lambda v: [int(x) for x in v]}
+        cast: dict[str, Callable[[Any], Any]] = {"total_seconds": float, "eval_epochs": lambda v: [int(x) for x in v]}
         return cls(**{k: cast.get(k, lambda v: [float(x) for x in v])(v) for k, v in data.items() if k in names})
 
 
@@ -306,6 +306,7 @@ def code_fingerprint(*modules: Any) -> str:
             module = importlib.import_module(module)
         if not isinstance(module, types.ModuleType) or not getattr(module, "__file__", None):
             raise ParameterError("modules", module, "modules or dotted names")
+        assert module.__file__ is not None  # checked just above
         path = Path(module.__file__)
         files += sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
     for path in sorted(set(files)):

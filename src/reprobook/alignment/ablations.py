@@ -253,6 +253,7 @@ def maxz_dose_response(data: LMData, size: ModelSize, base: TrainSettings, weigh
     weights = tuple(sorted(float(w) for w in weights))
     runs = []
     blocks = data.val_blocks[:eval_blocks]
+    kl: float | str  # a run's KL in the loop, a column name below
     for w in weights:
         settings = replace(base, normhead=False, output_weight_decay=False, max_z_weight=w)
         for seed in seeds:

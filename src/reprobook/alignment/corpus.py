@@ -212,9 +212,10 @@ def build_documents(sources: dict[str, tuple[str, list[str]]], *,
     dedup = deduplicate([t for *_, t in flat])
     kept = set(dedup.kept)
     splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
-    stats = {src: {"source": src, "lang": lang, "documents": len(texts), "exact duplicates": 0,
-                   "near duplicates": 0, **{s: 0 for s in SPLITS}, "characters": 0}
-             for src, (lang, texts) in sources.items()}
+    stats: dict[str, dict[str, Any]] = {
+        src: {"source": src, "lang": lang, "documents": len(texts), "exact duplicates": 0,
+              "near duplicates": 0, **{s: 0 for s in SPLITS}, "characters": 0}
+        for src, (lang, texts) in sources.items()}
     keys_seen: set[str] = set()
     for idx, (src, lang, i, text) in enumerate(flat):
         if idx not in kept:

@@ -217,10 +217,11 @@ def reward_models(sft: Any, d: AlignmentData, cfg: Any, *, seed: int) -> RewardM
     answers = [p["chosen"] for p in rows] + [p["rejected"] for p in rows]
     s = score(sft, encode_pairs(sft, prompts, answers), features=True, batch_size=cfg.eval_batch)
     n, m = len(rows), len(train)
+    assert s.features is not None  # score(..., features=True) returns them
     fc, fr = s.features[:n], s.features[n:]
     weights = [float(p.get("score_weight", 0.0)) for p in train]
-    scores = dict(chosen_score=[float(p.get("chosen_score", 0.0)) for p in train],
-                  rejected_score=[float(p.get("rejected_score", 0.0)) for p in train])
+    scores: dict[str, Any] = dict(chosen_score=[float(p.get("chosen_score", 0.0)) for p in train],
+                                  rejected_score=[float(p.get("rejected_score", 0.0)) for p in train])
     lam = choose_lambda(fc[:m], fr[:m], [p["prompt"] for p in train], cfg.rm_lambdas, seed=seed)
     heads = {"with": fit_reward_head(fc[:m], fr[:m], alpha=cfg.mse_alpha, lam=lam, seed=seed, score_weight=weights,
                                      **scores),

@@ -10,6 +10,7 @@ state dicts with the same keys and shapes; every tensor is merged in float32 and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import torch
 
@@ -41,7 +42,7 @@ def linear_merge(models: Sequence[StateDict], weights: Sequence[float] | None = 
     out = {}
     for key in keys:
         # w = Σᵢ λᵢ wᵢ
-        merged = sum(w * m[key].float() for w, m in zip(lam, models))
+        merged = cast(torch.Tensor, sum(w * m[key].float() for w, m in zip(lam, models)))  # at least two models
         out[key] = merged.to(models[0][key].dtype)
     return out
 
@@ -88,7 +89,7 @@ def model_stock(models: Sequence[StateDict], anchor: StateDict, *,
     for key in keys:
         w0 = anchor[key].float()
         ws = [m[key].float() for m in models]
-        w_avg = sum(ws) / len(ws)
+        w_avg = cast(torch.Tensor, sum(ws)) / len(ws)  # at least two models
         deltas = [w - w0 for w in ws]
         t = model_stock_ratio(deltas)
         if ratios is not None and t == t:

@@ -22,12 +22,16 @@ averaged over the predicted tokens, as in the released modelling code (``z_loss_
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..checks import ParameterError, check_number
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 MAX_Z_WEIGHT = 2e-4  # Baichuan 2, Eq. (1)
 
@@ -78,7 +82,7 @@ def normhead_init_(weight: torch.Tensor) -> torch.Tensor:
     return weight
 
 
-def apply_normhead(model: nn.Module) -> nn.Module:
+def apply_normhead(model: PreTrainedModel) -> nn.Module:
     """Replace the output layer of a ``transformers`` causal LM (``get_output_embeddings()``, an
     ``nn.Linear``) by a :class:`NormHead` over the same parameters; return the model (changed in place)."""
     if not hasattr(model, "get_output_embeddings"):
@@ -89,7 +93,8 @@ def apply_normhead(model: nn.Module) -> nn.Module:
     if not isinstance(head, nn.Linear):
         raise ParameterError("model", f"{type(model).__name__} with output layer {type(head).__name__}",
                              "a causal LM whose output layer is an nn.Linear")
-    model.set_output_embeddings(NormHead(head.weight, head.bias))
+    # torch stubs: nn.Linear's weight and bias are typed as tensors; they are parameters
+    model.set_output_embeddings(NormHead(head.weight, head.bias))  # type: ignore[arg-type]
     return model
 
 
@@ -98,7 +103,7 @@ def has_normhead(model: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def fold_normhead(model: nn.Module) -> nn.Module:
+def fold_normhead(model: PreTrainedModel) -> nn.Module:
     """Turn a NormHead back into a plain ``nn.Linear`` whose rows are already normalised (what the
     released Baichuan 2 code does once at inference), so the model saves and loads as its plain class.
     A weight tied to the input embedding cannot be folded without changing the input embedding: refused."""

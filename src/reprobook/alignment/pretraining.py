@@ -19,7 +19,7 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,6 +28,9 @@ from ..checks import ParameterError, check_int, check_number
 from ..results import glued
 from ..timing import timed
 from .normhead import MAX_Z_WEIGHT, apply_normhead, causal_lm_loss, normhead_init_
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 # --------------------------------------------------------------------------------------------- model
@@ -91,11 +94,12 @@ def build_model(size: ModelSize, vocab_size: int, *, normhead: bool, seed: int, 
     return apply_normhead(model)
 
 
-def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
+def parameter_counts(model: PreTrainedModel) -> dict[str, int]:
     """``total``; ``non_embedding`` (all but the input and output embeddings); ``compute`` (all but the
     input embedding table, a lookup: the parameters that take part in a matrix product per token)."""
     total = sum(p.numel() for p in model.parameters())
-    emb = model.get_input_embeddings().weight
+    # the input embedding's weight: torch types a Module's attributes as Tensor | Module
+    emb: torch.Tensor = model.get_input_embeddings().weight  # type: ignore[assignment]
     out = model.get_output_embeddings().weight
     tied = emb is out
     return {"total": total, "non_embedding": total - emb.numel() - (0 if tied else out.numel()),
@@ -321,7 +325,7 @@ def validation_loss(model: torch.nn.Module, blocks: torch.Tensor, *, batch_size:
     return total / count
 
 
-def parameter_groups(model: torch.nn.Module, settings: TrainSettings) -> list[dict[str, Any]]:
+def parameter_groups(model: PreTrainedModel, settings: TrainSettings) -> list[dict[str, Any]]:
     """AdamW's parameter groups: the matrices with weight decay, the vectors (norm gains) without, and the
     output layer's weight without when ``settings.output_weight_decay`` is False."""
     head = model.get_output_embeddings().weight
@@ -330,7 +334,7 @@ def parameter_groups(model: torch.nn.Module, settings: TrainSettings) -> list[di
             {"params": [p for p in model.parameters() if exempt(p)], "weight_decay": 0.0}]
 
 
-def train_lm(model: torch.nn.Module, train_blocks: torch.Tensor, val_blocks: torch.Tensor,
+def train_lm(model: PreTrainedModel, train_blocks: torch.Tensor, val_blocks: torch.Tensor,
              settings: TrainSettings, *, seed: int, device: Any = "auto") -> TrainingCurves:
     """Pre-train ``model`` in place on ``train_blocks`` (batches drawn in a seeded random order, repeated
     when the steps need more blocks than there are) and return its :class:`TrainingCurves`.

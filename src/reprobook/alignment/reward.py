@@ -157,6 +157,7 @@ def fit_reward_head(chosen: np.ndarray, rejected: np.ndarray, *, chosen_score: S
     optimiser.step(closure)
     optimiser.zero_grad()
     loss_fn().backward()
+    assert w.grad is not None and b.grad is not None  # set by the backward pass just above
     grad = float(torch.cat([w.grad.flatten(), b.grad.flatten()]).norm())
     iterations = int(optimiser.state[optimiser._params[0]].get("n_iter", 0))
     wv, bv = w.detach().numpy(), float(b.detach())

@@ -98,6 +98,7 @@ def score(lm: Any, pairs: Sequence[Pair], *, features: bool = False, batch_size:
             hidden, ids, lengths = _forward(lm, pairs, batch)
             for k, (i, (n_p, n_c)) in enumerate(zip(batch, lengths)):
                 if features:
+                    assert feats is not None  # allocated above when features
                     feats[i] = hidden[k, n_p + n_c - 1].float().cpu().numpy()
                 if n_c == 0:
                     continue

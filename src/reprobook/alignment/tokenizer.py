@@ -36,7 +36,7 @@ from ..results import glued
 CHARACTER_COVERAGE = 0.9999
 MAX_TOKEN_LENGTH = 32
 SPECIAL_TOKENS = ("<s>", "</s>", "<unk>")  # ids 0, 1, 2: beginning and end of a document, unknown
-BAICHUAN2_SETTINGS = dict(
+BAICHUAN2_SETTINGS: dict[str, Any] = dict(
     model_type="bpe",
     split_digits=True,  # numbers into single digits
     byte_fallback=True,  # characters outside the vocabulary as UTF-8 bytes <0x00> … <0xFF>
@@ -66,7 +66,7 @@ class SentencePieceTokenizer:
 
     def __call__(self, texts: str | Sequence[str], add_special_tokens: bool = False) -> dict[str, Any]:
         single = isinstance(texts, str)
-        ids = self.sp.encode([texts] if single else list(texts))
+        ids = self.sp.encode([texts] if isinstance(texts, str) else list(texts))  # isinstance: narrows for mypy
         if add_special_tokens:
             ids = [[self.bos_token_id, *row] for row in ids]
         return {"input_ids": ids[0] if single else ids}

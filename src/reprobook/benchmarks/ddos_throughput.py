@@ -79,7 +79,9 @@ def measure(device: torch.device, profile: str, **settings: Any):
     diffusion = Diffusion(unet=unet, scheduler_config=noise_scheduler(cfg).config, max_t=cfg.ddpm_timesteps - 1,
                           history=None, loaded=False, path="", device=device, train_seconds=0.0)
     pixels = torch.rand(n_images, spec.channels, spec.size, spec.size, generator=torch.Generator().manual_seed(seed))
-    removal = AnomalyRemoval(cfg.clip_low, cfg.clip_high).fit(torch.rand(256, model.head.in_features))
+    # torch stubs: a Module's attributes are typed Tensor | Module (head is an nn.Linear)
+    removal = AnomalyRemoval(cfg.clip_low, cfg.clip_high).fit(
+        torch.rand(256, model.head.in_features))  # type: ignore[union-attr, arg-type]
 
     @torch.no_grad()
     def classifier():

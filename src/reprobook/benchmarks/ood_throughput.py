@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -81,7 +81,8 @@ def _feature_dim(cfg) -> int:
     from ..models import build_model
 
     with torch.random.fork_rng(devices=[]):
-        return int(build_model(cfg.model, **cfg.model_kwargs).feature_dim)
+        # torch stubs: a Module's attributes are typed Tensor | Module (feature_dim is an int of our models)
+        return int(build_model(cfg.model, **cfg.model_kwargs).feature_dim)  # type: ignore[arg-type]
 
 
 def _unit(x: torch.Tensor) -> np.ndarray:
@@ -99,6 +100,9 @@ class FaissKNN:
 
     def __init__(self, k: int, approximate: bool = False, seed: int = 0):
         self.k, self.approximate, self.seed = k, approximate, seed
+        self.index: Any  # None until fit(): then a faiss IndexFlatL2, or an IndexIVFFlat when approximate
+        self.nlist: int | None
+        self.nprobe: int | None
         self.index, self.nlist, self.nprobe = None, None, None
 
     def fit(self, features: torch.Tensor) -> FaissKNN:
@@ -129,7 +133,7 @@ class FaissKNN:
         truth = exact.neighbours(queries)[1]
         nprobe = 1
         while True:
-            self.nprobe = self.index.nprobe = min(nprobe, self.nlist)
+            self.nprobe = self.index.nprobe = min(nprobe, cast(int, self.nlist))  # nlist: set by fit(approximate)
             got = recall_at_k(self.neighbours(queries)[1], truth)
             if got >= target or self.nprobe == self.nlist:
                 return got

@@ -92,7 +92,7 @@ def _load_average() -> float | None:
 
 
 def make_step(method: str, model: nn.Module, cfg, generator: torch.Generator,
-              x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+              x: torch.Tensor, y: torch.Tensor) -> Callable[[], object]:
     """One training step of ``method`` on (``x``, ``y``), as :func:`reprobook.training.fit` takes it."""
     from ..sharpness import experiment
     from ..sharpness.parallel import BatchedRWP
@@ -118,7 +118,7 @@ def make_step(method: str, model: nn.Module, cfg, generator: torch.Generator,
     return lambda: optimizer.step(closure)
 
 
-def count_operator_calls(step: Callable[[], None]) -> int:
+def count_operator_calls(step: Callable[[], object]) -> int:
     """The number of tensor operator calls (aten ops, forward, backward and optimiser) one ``step()`` dispatches.
 
     Counted with a ``TorchDispatchMode``, below autograd, so the backward pass counts too. Every call costs

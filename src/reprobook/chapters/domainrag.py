@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from .. import claims
 from ..checks import ParameterError
@@ -151,7 +152,7 @@ def claim_specs(cfg: DomainRAGConfig) -> list[claims.ClaimSpec]:
 
     sesoi = cfg.sesoi_nats
     why = _NATS.format(s=f"{sesoi:g}", f=math.exp(sesoi))
-    common = dict(unit="questions", test="superiority", sesoi=sesoi, sesoi_source=why, fmt=".2f")
+    common: dict[str, Any] = dict(unit="questions", test="superiority", sesoi=sesoi, sesoi_source=why, fmt=".2f")
     short = planned_questions(cfg, "extractive", "time_sensitive")
     specs = [
         claims.ClaimSpec(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
 from ..profiles import register_chapter
 from .ood_benchmark import PAPER, SMOKE, TINY, OODConfig
@@ -79,7 +80,7 @@ VALUES = {
 
 # Fang et al. (2024), README of the official repository: FPR95 (%) of RankFeat on five DenseNet-121 modes
 # trained on ImageNet-1K, and of their mode ensemble, per OoD set
-PAPER_RANKFEAT = {
+PAPER_RANKFEAT: dict[str, dict[str, Any]] = {
     "iNaturalist": {"modes": (66.01, 58.49, 59.53, 84.70, 46.58), "ensemble": 39.32},
     "SUN": {"modes": (75.53, 34.70, 50.07, 69.57, 44.46), "ensemble": 39.48},
     "Places": {"modes": (79.95, 50.70, 63.27, 76.45, 58.95), "ensemble": 55.61},

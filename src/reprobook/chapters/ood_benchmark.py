@@ -7,6 +7,7 @@ Not a chapter itself: :class:`OODConfig` is the base of the OoD chapters' config
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..profiles import ChapterConfig
 
@@ -55,7 +56,7 @@ def natural_sets(names) -> tuple[str, ...]:
     return tuple(n for n in names if n not in SYNTHETIC_OOD)
 
 
-SMOKE = dict(
+SMOKE: dict[str, Any] = dict(
     in_dataset="fashion-mnist",
     ood_datasets=(*NATURAL_OOD_SMOKE, *SYNTHETIC_OOD),
     model="small_cnn",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from .. import claims
 from ..profiles import ChapterConfig, register_chapter
@@ -86,7 +87,7 @@ def claim_specs(cfg: SlimPLMConfig) -> list[claims.ClaimSpec]:
     """The chapter's claims as declared before any result, over the evaluation questions (every method
     answers the same ones; greedy decoding makes each answer deterministic, so questions are the units)."""
     n = cfg.eval_questions
-    em = dict(unit="questions", n=n, fmt=".2f", source=PAPER_SOURCE)
+    em: dict[str, Any] = dict(unit="questions", n=n, fmt=".2f", source=PAPER_SOURCE)
     return [
         claims.ClaimSpec(
             "judge_selects", "The judge knows what the large model knows: P(Known) ranks the questions the large "

@@ -218,6 +218,7 @@ def read_jsonl(path: Path) -> list[Any]:
     """JSON values of a ``.jsonl`` file. Also reads concatenated pretty-printed values (PAS's task_pe.jsonl
     is one indented object)."""
     text = Path(path).read_text(encoding="utf-8")
+    out: list[Any]
     decoder, out, i = json.JSONDecoder(), [], 0
     while True:
         while i < len(text) and text[i].isspace():

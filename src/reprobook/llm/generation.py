@@ -88,7 +88,7 @@ def _batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def _pad(rows: list[list[int]], pad_id: int, side: str):
+def _pad(rows: Sequence[Sequence[int]], pad_id: int, side: str):
     import torch
 
     width = max(len(r) for r in rows)

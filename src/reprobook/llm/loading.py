@@ -47,7 +47,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..checks import ParameterError, check_int, check_seed, check_str
 from ..paths import cache_dir, exclusive_lock
@@ -263,7 +263,7 @@ def gguf_read_once() -> Iterator[None]:
     maps: dict[tuple[Any, int], Any] = {}
     parsed: dict[str, Any] = {}
 
-    def shared_reader(path: Any, mode: str = "r") -> Any:
+    def shared_reader(path: Any, mode: Literal["r", "r+", "c"] = "r") -> Any:
         key = (os.path.realpath(os.fspath(path)), mode)
         if key not in readers:
             readers[key] = reader_class(path, mode)
@@ -282,12 +282,13 @@ def gguf_read_once() -> Iterator[None]:
             parsed[key] = metadata(path)
         return copy.deepcopy(parsed[key])
 
-    gguf.GGUFReader, gguf.get_tensor_name_map = shared_reader, shared_name_map
-    hf_gguf.load_gguf_checkpoint = shared_metadata
+    # patching library functions (and a class) for the block: their types cannot follow
+    gguf.GGUFReader, gguf.get_tensor_name_map = shared_reader, shared_name_map  # type: ignore[misc, assignment]
+    hf_gguf.load_gguf_checkpoint = shared_metadata  # type: ignore[assignment]
     try:
         yield
     finally:
-        gguf.GGUFReader, gguf.get_tensor_name_map = reader_class, name_map
+        gguf.GGUFReader, gguf.get_tensor_name_map = reader_class, name_map  # type: ignore[misc]
         hf_gguf.load_gguf_checkpoint = metadata
 
 
@@ -347,8 +348,9 @@ def gguf_state_dict(gguf: Path, model: Any) -> dict[str, Any]:
         names = get_gguf_hf_weights_map(model, processor)
     parsed: dict[str, Any] = {"config": config, "tensors": {}}  # what the processors read and may write into
     for name, kind, data in gguf_tensors(gguf):
-        result = processor.process(weights=dequantize(data, kind), name=name, tensor_key_mapping=names,
-                                   parsed_parameters=parsed)
+        # gguf types qtype as GGMLQuantizationType; the int code of one (an IntEnum) compares and hashes alike
+        result = processor.process(weights=dequantize(data, kind),  # type: ignore[arg-type]
+                                   name=name, tensor_key_mapping=names, parsed_parameters=parsed)
         if result.name in names:
             parsed["tensors"][names[result.name]] = torch.from_numpy(np.copy(result.weights))
     return parsed["tensors"]
@@ -661,6 +663,7 @@ def load_causal_lm(name: str, *, device: Any = "cpu", dtype: Any = None, attn_im
     kind, where = _where(name)
     torch_device = _device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
+    folder: Path | str
     if kind == "registry":
         spec = MODELS[where]
         folder = ensure_converted(where)

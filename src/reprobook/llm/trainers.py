@@ -316,6 +316,7 @@ def build_trainer(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig
     dataset = to_dataset(dataset)
     common = training_arguments(cfg, lm.device, output_dir)
     tokenizer = copy.copy(lm.tokenizer)
+    args: SFTConfig | RewardConfig | DPOConfig | GRPOConfig
     if method == "sft":
         tokenizer.padding_side = "right"
         args = SFTConfig(**common, max_length=cfg.max_length, packing=cfg.packing, completion_only_loss=True,

@@ -5,13 +5,15 @@ Explained in ``notebooks/sharpness/rwp.ipynb``, the first chapter that trains th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import nn
 
 from ..checks import check_choice
 from .cnn import SmallCNN
 from .resnet import CifarResNet18, resnet18_cifar
 
-MODELS = {"small_cnn": SmallCNN, "resnet18_cifar": resnet18_cifar}
+MODELS: dict[str, Callable[..., nn.Module]] = {"small_cnn": SmallCNN, "resnet18_cifar": resnet18_cifar}
 
 
 def build_model(name: str, **kwargs) -> nn.Module:

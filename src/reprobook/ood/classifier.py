@@ -43,7 +43,7 @@ def channels_last(model: nn.Module) -> nn.Module:
     model = model.to(memory_format=torch.channels_last)
     if not getattr(model, "_reprobook_channels_last", False):
         model.register_forward_pre_hook(to_channels_last)
-        model._reprobook_channels_last = True
+        model._reprobook_channels_last = True  # type: ignore[assignment]  # torch stubs: only Tensor or Module values
     return model
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -80,6 +80,7 @@ class AnomalyRemoval:
     def __call__(self, z: Tensor) -> Tensor:
         if self.lower_ is None:
             raise RuntimeError("AnomalyRemoval: call fit(InD training features) first")
+        assert self.upper_ is not None  # set together with lower_ in fit
         # A(z)_d = min(max(z_d, l_d), u_d)
         return torch.maximum(torch.minimum(z, self.upper_.to(z)), self.lower_.to(z))
 
@@ -87,6 +88,7 @@ class AnomalyRemoval:
         """The fraction of each row's activations outside [l_d, u_d] (what A changes)."""
         if self.lower_ is None:
             raise RuntimeError("AnomalyRemoval: call fit(InD training features) first")
+        assert self.upper_ is not None  # set together with lower_ in fit
         return ((z < self.lower_.to(z)) | (z > self.upper_.to(z))).float().mean(1)
 
 
@@ -116,7 +118,7 @@ def ddos_terms(head: nn.Module, z: Tensor, z_hat: Tensor, removal: AnomalyRemova
 
 def combine_terms(terms: Mapping[str, Tensor], scales: Mapping[str, float], use: Sequence[str]) -> Tensor:
     """s = Σ_term s_term / m_term over the terms in ``use`` (m: the term's median on InD calibration pairs)."""
-    return sum(terms[name] / scales[name] for name in use)
+    return cast(Tensor, sum(terms[name] / scales[name] for name in use))  # ``use`` names at least one term
 
 
 def mse_distance(x: Tensor, x_hat: Tensor) -> Tensor:
@@ -157,6 +159,7 @@ def classifier_view(model: nn.Module, x: Tensor, batch_size: int = 500, activati
     :func:`activation_layers`."""
     layers = activation_layers(model) if activations else []
     device = next(model.parameters()).device
+    acts: list[list[Tensor]]
     feats, logits, acts = [], [], [[] for _ in layers]
     caught: list[Tensor] = []
     handles = [layer.register_forward_hook(lambda _m, _i, out: caught.append(out)) for layer in layers]
@@ -165,9 +168,10 @@ def classifier_view(model: nn.Module, x: Tensor, batch_size: int = 500, activati
     try:
         for start in range(0, len(x), batch_size):
             caught.clear()
-            z = model.features(x[start:start + batch_size].to(device))
+            # model.features, model.head: a method and a submodule, which torch types as Tensor | Module
+            z = model.features(x[start:start + batch_size].to(device))  # type: ignore[operator]
             feats.append(z.cpu())
-            logits.append(model.head(z).cpu())
+            logits.append(model.head(z).cpu())  # type: ignore[operator]
             for store, a in zip(acts, caught):
                 store.append(a.cpu())
     finally:
@@ -186,7 +190,7 @@ def perceptual_distance(view: ClassifierView, view_hat: ClassifierView) -> Tenso
         a_hat = a / (a.norm(dim=1, keepdim=True) + 1e-10)
         b_hat = b / (b.norm(dim=1, keepdim=True) + 1e-10)
         total = total + (a_hat - b_hat).pow(2).sum(1).flatten(1).mean(1).double()
-    return total
+    return cast(Tensor, total)  # views with activations (classifier_view's default): a tensor
 
 
 @dataclass
@@ -236,8 +240,11 @@ def pair_terms(model: nn.Module, spec: Any, pixels: Tensor, pixels_hat: Tensor, 
 
     view = view or classifier_view(model, from_pixels(pixels, spec), activations=False)
     view_hat = classifier_view(model, from_pixels(pixels_hat, spec), activations=False)
-    return PairTerms(terms={True: ddos_terms(model.head, view.features, view_hat.features, removal),
-                            False: ddos_terms(model.head, view.features, view_hat.features, None)},
+    # model.head: a submodule, which torch types as Tensor | Module
+    return PairTerms(terms={True: ddos_terms(model.head, view.features,  # type: ignore[arg-type]
+                                             view_hat.features, removal),
+                            False: ddos_terms(model.head, view.features,  # type: ignore[arg-type]
+                                              view_hat.features, None)},
                      view=view, view_hat=view_hat, abnormal_hat=removal.abnormal(view_hat.features))
 
 

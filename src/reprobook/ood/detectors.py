@@ -25,7 +25,7 @@ all that is kept of the training set (k-nearest neighbours keeps, and searches, 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from pytorch_ood.api import FeaturesDetector, LogitsDetector, ModelNotSetException, RequiresFittingException
@@ -101,13 +101,14 @@ class PCAReconstruction(FeaturesDetector):
         chunks = [z[i:i + self.chunk_size] for i in range(0, z.shape[0], self.chunk_size)]
         n = z.shape[0]
         # μ = (1/N) Σᵢ φ(zᵢ)
-        mean = sum(self.feature_map(c.to(device)).double().sum(0) for c in chunks) / n
+        mean = cast(Tensor, sum(self.feature_map(c.to(device)).double().sum(0) for c in chunks)) / n
         mean32 = mean.float()
-        cov = None
+        cov: Tensor | None = None
         for c in chunks:
             centred = self.feature_map(c.to(device)) - mean32
             gram = (centred.T @ centred).double()
             cov = gram if cov is None else cov + gram
+        assert cov is not None  # z is non-empty (checked above), so there is at least one chunk
         # C = (1/N) Σᵢ (φ(zᵢ) − μ)(φ(zᵢ) − μ)ᵀ
         cov = cov / n
         eigenvalues, eigenvectors = torch.linalg.eigh(cov)  # ascending
@@ -122,6 +123,7 @@ class PCAReconstruction(FeaturesDetector):
         ratio = check_fraction("ratio", ratio)
         if self.eigenvectors_ is None:
             raise RequiresFittingException(f"{type(self).__name__}: call fit_features(z, y) or fit(loader) first")
+        assert self.explained_variance_ is not None  # set together with eigenvectors_ in fit_features
         # q = min { k : (λ₁ + … + λ_k) / Σλ ≥ ratio }
         q = components_for_ratio(self.explained_variance_.cpu().numpy(), ratio)
         self.ratio, self.q_ = ratio, q
@@ -145,6 +147,7 @@ class PCAReconstruction(FeaturesDetector):
         if self.components_ is None:
             raise RequiresFittingException(f"{type(self).__name__}: call fit_features(z, y) or fit(loader) first")
         z = _check_features(z)
+        assert self.mean_ is not None  # set together with components_ in fit_features
         device = self.mean_.device
         # φ(z) − μ
         centred = self.feature_map(z.to(device)) - self.mean_
@@ -166,6 +169,7 @@ class PCAReconstruction(FeaturesDetector):
             raise RequiresFittingException(f"{type(self).__name__}: call fit_features(z, y) or fit(loader) first")
         z = _check_features(z)
         qs = [check_int("qs", q, low=1, high=self.eigenvectors_.shape[1]) for q in qs]
+        assert self.mean_ is not None  # set together with eigenvectors_ in fit_features
         centred = self.feature_map(z.to(self.mean_.device)) - self.mean_
         coords = centred @ self.eigenvectors_[:, :max(qs)]
         # Σ_{j ≤ q} ⟨u_j, φ(z) − μ⟩² for every q: the cumulative sum of the squared coordinates

@@ -45,7 +45,8 @@ def build_unet(cfg: Any, channels: int, size: int) -> nn.Module:
     """A freshly initialised ``diffusers.UNet2DModel`` of ``cfg``'s architecture."""
     from diffusers import UNet2DModel
 
-    return UNet2DModel(**unet_config(cfg, channels, size))
+    # diffusers: mypy reads its import-time placeholders (utils.dummy_pt_objects), not the torch classes
+    return UNet2DModel(**unet_config(cfg, channels, size))  # type: ignore[return-value]
 
 
 def noise_scheduler(cfg: Any):
@@ -218,9 +219,10 @@ def sample(diffusion: Diffusion, n: int, *, steps: int, seed: int = 0) -> Tensor
     check_int("n", n, low=1)
     check_int("steps", steps, low=1)
     pipeline = DDIMPipeline(unet=diffusion.unet, scheduler=DDIMScheduler.from_config(diffusion.scheduler_config))
-    pipeline.set_progress_bar_config(disable=True)
-    images = pipeline(batch_size=n, num_inference_steps=steps, generator=torch.Generator().manual_seed(seed),
-                      output_type="np").images  # N × H × W × C in [0, 1]
+    # diffusers: mypy reads its import-time placeholders (utils.dummy_pt_objects), not the torch classes
+    pipeline.set_progress_bar_config(disable=True)  # type: ignore[attr-defined]
+    images = pipeline(batch_size=n, num_inference_steps=steps,  # type: ignore[operator]
+                      generator=torch.Generator().manual_seed(seed), output_type="np").images  # N × H × W × C in [0, 1]
     return torch.from_numpy(images).permute(0, 3, 1, 2).float()
 
 

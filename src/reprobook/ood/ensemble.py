@@ -171,7 +171,7 @@ class EnsembleStudy:
 def ensembles_to_score(n_modes: int, cfg: Any, seed: int = 0) -> list[tuple[int, ...]]:
     """The single modes, every pair, the disjoint units, a seeded sample of ``cfg.max_subsets`` ensembles of each
     other size of ``cfg.ensemble_sizes``, and the ensemble of all K (each once, by size)."""
-    chosen = [(k,) for k in range(n_modes)]
+    chosen: list[tuple[int, ...]] = [(k,) for k in range(n_modes)]
     if n_modes >= 2:
         chosen += list(itertools.combinations(range(n_modes), 2))
     if 2 <= cfg.unit_size <= n_modes:
@@ -365,6 +365,7 @@ def mode_spread(study: EnsembleStudy, cfg: Any, *, seed: int = 0) -> ModeSpread:
     singles = study.table[study.table["size"] == 1]
     full = study.table[study.table["size"] == study.n_modes]
     first = (0,)
+    rounds: dict[str, dict[str, np.ndarray]]
     rows, rounds = [], {}
     for det in study.detectors:
         rounds[det] = {}

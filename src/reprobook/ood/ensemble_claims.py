@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from scipy import stats
@@ -65,7 +66,8 @@ def sd_bound(values: Sequence[float], margin: float, *, unit: str = "trained mod
 def alike_test(spec: claims.ClaimSpec, accuracy: Sequence[float], loss: Sequence[float],
                loss_margin: float) -> claims.ClaimTest:
     """The "alike" claim: the SD bounds of InD accuracy (the spec's SESOI) and of InD loss (``loss_margin``)."""
-    acc = sd_bound(accuracy, spec.sesoi, unit=spec.unit, what="InD test accuracy")
+    # the declared claim gives its SESOI (ClaimSpec types it as optional)
+    acc = sd_bound(accuracy, cast(float, spec.sesoi), unit=spec.unit, what="InD test accuracy")
     los = sd_bound(loss, loss_margin, unit=spec.unit, what="InD test loss")
     both = claims.all_of(acc, los, covers=f"{len(accuracy)} {spec.unit}")
     return claims.ClaimTest(spec, both, this_run=f"SD of accuracy {acc.format('.2%')}; SD of loss {los.format('.3f')}")
@@ -150,11 +152,12 @@ def fluctuation_claim(spec: claims.ClaimSpec, per_mode: np.ndarray, rounds: np.n
                       seed: int = 0) -> Fluctuation:
     """:func:`fluctuation_test` on the declared claim, ``claims.bootstrap_resamples(family)`` bootstraps of the
     modes."""
-    verdict, numbers = fluctuation_test(per_mode, rounds, sesoi=spec.sesoi, paper_effect=spec.paper_effect,
-                                        draws=draws, resamples=claims.bootstrap_resamples(family), seed=seed,
-                                        unit=spec.unit)
+    # the declared claim gives its SESOI (ClaimSpec types it as optional)
+    verdict, numbers = fluctuation_test(per_mode, rounds, sesoi=cast(float, spec.sesoi),
+                                        paper_effect=spec.paper_effect, draws=draws,
+                                        resamples=claims.bootstrap_resamples(family), seed=seed, unit=spec.unit)
     if not numbers:
-        return Fluctuation(claims.ClaimTest(spec, verdict), *([float("nan")] * 6), per_mode.shape[1], draws)
+        return Fluctuation(claims.ClaimTest(spec, verdict), *((float("nan"),) * 6), per_mode.shape[1], draws)
     text = (f"σ_seed {numbers['sigma_seed']:.2%} [{numbers['sigma_seed_low']:.2%}, {numbers['sigma_seed_high']:.2%}] "
             f"vs σ_sample {numbers['sigma_sample']:.2%} (null 95 % range {numbers['null_low']:.2%}–"
             f"{numbers['null_high']:.2%}), over {per_mode.shape[1]} cells")

@@ -55,6 +55,9 @@ class RandomFourierFeatures(nn.Module):
     A module, so ``.to(device)`` moves ω and b with it.
     """
 
+    omega: Tensor  # buffers, registered in __init__
+    phase: Tensor
+
     def __init__(self, in_features: int, n_features: int, gamma: float, *, seed: int | None = 0,
                  generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32):
         super().__init__()

@@ -268,13 +268,17 @@ def score_detectors(benchmarks: list[OODBenchmark], reconstruction: Reconstructi
     import pandas as pd
     from pytorch_ood.detector import EnergyBased, MaxSoftmax
 
+    baselines: tuple[str, ...]
+    fusions: tuple[str, ...]
     tables, scores, baselines, fusions = [], [], (), ()
     for bench, kpca in zip(benchmarks, reconstruction.detectors):
         base = pytorch_ood_baselines(bench.model, cfg)
         for det in base.values():
             fit_detector(det, bench.train)
         plain = {"MSP": MaxSoftmax(None), "Energy": EnergyBased(None)}
-        fused = {_fusion_name(k, b): KernelPCAFusion(kpca[k], plain[b], bench.model.head, refit_kpca=False)
+        # bench.model.head: a submodule, which torch types as Tensor | Module
+        fused = {_fusion_name(k, b): KernelPCAFusion(kpca[k], plain[b], bench.model.head,  # type: ignore[arg-type]
+                                                     refit_kpca=False)
                  for k, b in FUSED}
         table, score = evaluate({**base, **kpca, **fused}, bench, fit=False, return_scores=True)
         tables.append(table)
@@ -356,7 +360,7 @@ def compare_detectors(scores: DetectorScores) -> Comparisons:
                      "mean FPR95 improvement": float(np.mean(diffs[key])), "mean ΔAUROC": float(np.mean(aurocs[key]))})
     baseline = [np.mean([_fpr(scores, b)[i] for _, b in FUSED]) for i in range(len(scores.seeds))]
     fused = [np.mean([_fpr(scores, _fusion_name(k, b))[i] for k, b in FUSED]) for i in range(len(scores.seeds))]
-    data["fusion"] = (baseline, fused)
+    data["fusion"] = (baseline, fused)  # type: ignore[assignment]  # numpy stubs: np.mean's float64 as floating
     rows.append({"comparison": "fusions vs their baselines (mean of 4)",
                  "FPR95 improvement per classifier": _each([x - y for x, y in zip(baseline, fused)]),
                  "mean FPR95 improvement": float(np.mean(baseline) - np.mean(fused)),
@@ -434,6 +438,7 @@ def ratio_sensitivity(benchmarks: list[OODBenchmark], reconstruction: Reconstruc
     for bench, dets in zip(benchmarks, reconstruction.detectors):
         for name in RECONSTRUCTION:
             det = dets[name]
+            assert det.explained_variance_ is not None  # the detectors are fitted
             grid = [components_for_ratio(det.explained_variance_.cpu().numpy(), r) for r in cfg.ratio_grid]
             s_in = det.reconstruction_errors(bench.test.features, grid)
             s_out = [det.reconstruction_errors(fs.features, grid) for fs in bench.ood.values()]

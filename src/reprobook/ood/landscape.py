@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ def combine_states(states: Sequence[Mapping[str, Tensor]], weights: Sequence[flo
         first = states[0][key]
         if first.is_floating_point():
             # θ = Σ_i w_i θ_i
-            out[key] = sum(float(w) * s[key] for w, s in zip(weights, states))
+            out[key] = cast(Tensor, sum(float(w) * s[key] for w, s in zip(weights, states)))  # states: not empty
         else:
             out[key] = first.clone()
     return out
@@ -62,6 +62,7 @@ def filter_normalized_direction(model: nn.Module, generator: torch.Generator) ->
     d_f ← d_f·‖θ_f‖/‖d_f‖ for every weight of two or more dimensions (filter = its first index); zero for biases,
     BatchNorm parameters and buffers (Li et al., 2018, ``ignore='biasbn'``). Keys: the parameters' names."""
     out = {}
+    theta: Tensor
     for name, theta in model.named_parameters():
         theta = theta.detach().cpu()
         if theta.dim() < 2:
@@ -251,7 +252,10 @@ def mode_segment(modes: ModeSet, cfg: Any, ood_sets: Sequence[str]) -> Segment:
     device = modes.modes[0].benchmark.device
     data = _slice_data(modes, ood_sets, cfg.landscape_samples)
     train = modes.modes[0].benchmark.train_dataset
-    rows = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:cfg.bn_samples]
+    assert train is not None  # build_benchmark sets it (and a ModeSet's benchmarks share the first one's)
+    # torch stubs: Dataset has no __len__ (this one has)
+    rows = torch.randperm(len(train),  # type: ignore[arg-type]
+                          generator=torch.Generator().manual_seed(0))[:cfg.bn_samples]
     images = torch.stack([train[int(i)][0] for i in rows])
     bn_batches = [images[i:i + 250] for i in range(0, len(images), 250)]
     states = [{k: v.detach().cpu() for k, v in m.model.state_dict().items()} for m in modes.modes[:2]]
@@ -267,7 +271,7 @@ def mode_segment(modes: ModeSet, cfg: Any, ood_sets: Sequence[str]) -> Segment:
     ends = tuple(segment.iloc[int(np.argmin(np.abs(segment.alpha.to_numpy() - a)))] for a in (0.0, 1.0))
     inside = segment[(segment.alpha >= 0) & (segment.alpha <= 1)]
     gaps = {name: abs(ends[0][name] - ends[1][name]) / min(ends[0][name], ends[1][name]) for name in ood_sets}
-    gap_set = max(gaps, key=gaps.get)
+    gap_set = max(gaps, key=gaps.__getitem__)
     return Segment(segment=segment, ind_loss_a=float(ends[0]["InD test"]), ind_loss_b=float(ends[1]["InD test"]),
                    ind_barrier=float(inside["InD test"].max() - max(ends[0]["InD test"], ends[1]["InD test"])),
                    ood_gap=float(gaps[gap_set]), ood_gap_set=gap_set, n_points=points,

@@ -356,7 +356,7 @@ def paired_bootstrap(scores_a: Mapping[str, Any], scores_b: Mapping[str, Any], *
     b = _check_scores_dict(scores_b, "scores_b")
     if set(a) != set(b) or any(len(a[k]) != len(b[k]) for k in a):
         raise ParameterError("scores_b", sorted(b), f"the same sets and sizes as scores_a: {sorted(a)}")
-    options = dict(metric=metric, n_boot=n_boot, seed=seed, fpr_definition=fpr_definition)
+    options: dict[str, Any] = dict(metric=metric, n_boot=n_boot, seed=seed, fpr_definition=fpr_definition)
     return compare_bootstrapped(bootstrap_average(a, **options), bootstrap_average(b, **options))
 
 

@@ -241,7 +241,7 @@ def msp_loss(logits: Tensor) -> Tensor:
     return -logits.double().log_softmax(dim=1).max(dim=1).values
 
 
-def _plateau_row(history: Any) -> dict[str, float]:
+def _plateau_row(history: Any) -> dict[str, float | str]:
     """The convergence measures of one training history: the whole training set's loss (eval mode) at the two
     epochs of :func:`reprobook.ood.classifier.plateau_epochs`, and the epoch means of the training steps' losses
     over the last two epochs (the rule of the run of 2026-12-04, shown beside it)."""

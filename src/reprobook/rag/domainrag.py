@@ -37,7 +37,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..checks import ParameterError, check_choice, check_int
 from ..data.errors import DataError
@@ -290,7 +290,7 @@ def official_noise_path(root: str | Path | None = None) -> Path:
             except Exception:  # noqa: BLE001 - a registry copy is one candidate among others
                 pass
     if local_data_dir() is not None:
-        candidates.append(local_data_dir() / "domainrag" / NOISE_FILE)
+        candidates.append(cast(Path, local_data_dir()) / "domainrag" / NOISE_FILE)  # not None: checked just above
     for path in candidates:
         if path.is_file():
             return path
@@ -300,6 +300,7 @@ def official_noise_path(root: str | Path | None = None) -> Path:
 
 def _json_stream(text: str) -> list[dict]:
     """The objects of a file of concatenated (pretty-printed) JSON objects."""
+    out: list[dict]
     decoder, i, out = json.JSONDecoder(strict=False), 0, []
     while True:
         while i < len(text) and text[i].isspace():

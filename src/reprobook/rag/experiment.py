@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..checks import ParameterError, check_choice, check_int
 from ..results import glued
@@ -123,7 +123,9 @@ def _references(question: Question, setting: Setting, retrieved: dict[str, list[
             raise ParameterError("setting", setting.name,
                                  f"'counterfactual' only for faithful questions (not {question.qid})")
         return list(question.counterfactual), None
-    return noisy_references(question, setting.n_noise, setting.position), None
+    # parse_setting sets n_noise and position for noise settings (a hand-built Setting without them fails in
+    # noisy_references' own checks, as before)
+    return noisy_references(question, cast(int, setting.n_noise), cast(str, setting.position)), None
 
 
 def build_items(questions: Sequence[Question], setting: str | Setting, *,
@@ -140,7 +142,8 @@ def build_items(questions: Sequence[Question], setting: str | Setting, *,
         if not retrievers or setting.retriever not in retrievers:
             raise ParameterError("retrievers", sorted(retrievers or ()), f"a '{setting.retriever}' retriever")
         r = retrievers[setting.retriever]
-        hits = r.search([q.query for q in questions], setting.k)
+        hits = r.search([q.query for q in questions], cast(int, setting.k))  # parse_setting sets k (search checks it)
+        assert r.corpus is not None  # search() raised otherwise
         retrieved_by_q = [{setting.retriever: [r.corpus[h.id] for h in row]} for row in hits]
     items = []
     for q, retrieved in zip(questions, retrieved_by_q):
@@ -151,6 +154,7 @@ def build_items(questions: Sequence[Question], setting: str | Setting, *,
             template = PromptTemplate(kind, titles=None, history=history)
             items.append(Item(q, setting, template, pages, ["html"]))
         else:
+            assert passages is not None  # _references returns passages or pages
             template = PromptTemplate(kind, closed=setting.references == "closed",
                                       titles=tuple(p.title for p in passages), history=history)
             items.append(Item(q, setting, template, [p.text for p in passages], [p.id for p in passages]))

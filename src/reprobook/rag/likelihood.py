@@ -84,6 +84,7 @@ def score_plan(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[s
     from ..llm.generation import ScoreStats, score_completions
     from .experiment import build_items
 
+    rows: list[dict[str, Any]]
     rows, stats = [], ScoreStats()
     with timed() as t:
         for label, questions, settings in plan:

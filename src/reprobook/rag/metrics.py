@@ -35,7 +35,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from ..checks import ParameterError
 from .text import jieba_join, words
@@ -63,7 +63,7 @@ def gold_alternatives(golds: Golds) -> list[list[str]]:
         raise ParameterError("golds", golds,
                              "a string, a non-empty list of strings or a non-empty list of lists of strings")
     if all(isinstance(g, str) for g in golds):
-        return [[g] for g in golds]
+        return [[cast(str, g)] for g in golds]  # all strings: checked just above
     if all(isinstance(g, Sequence) and not isinstance(g, str) and g and all(isinstance(x, str) for x in g)
            for g in golds):
         return [list(g) for g in golds]

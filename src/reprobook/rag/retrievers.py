@@ -29,7 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from ..paths import cache_dir
 from ..results import atomic_write
 from ..timing import timed
 from .corpus import Corpus, Passage, as_corpus
+
+if TYPE_CHECKING:
+    import faiss
 
 LANGUAGES = ("zh", "en")
 
@@ -86,7 +89,7 @@ class Retriever(ABC):
         self._queries = 0
 
     # -- building ------------------------------------------------------------------------------------
-    def index(self, corpus: Corpus | Sequence[Passage]) -> Retriever:
+    def index(self, corpus: Corpus | Sequence[Passage]) -> Self:
         """Index ``corpus`` (or load its index from the cache). Returns ``self``."""
         corpus = as_corpus(corpus)
         if len(corpus) == 0:
@@ -163,7 +166,7 @@ class BM25Retriever(Retriever):
         self.b = check_number("b", b, low=0.0, high=1.0)
         self.method = check_choice("method", method, ("robertson", "lucene", "atire", "bm25l", "bm25+"))
         self.name = f"BM25 ({'jieba' if language == 'zh' else 'bm25s'} words)"
-        self._bm25 = None
+        self._bm25: Any = None  # a bm25s.BM25 once indexed (bm25s has no type information)
 
     def _settings(self) -> dict[str, Any]:
         import bm25s
@@ -203,6 +206,7 @@ class BM25Retriever(Retriever):
         return self._bm25.get_scores(tokens) if tokens else np.zeros(len(self.corpus), dtype=np.float32)
 
     def _search(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        assert self.corpus is not None  # search() checked that the retriever is indexed
         scores = np.zeros((len(queries), k), dtype=np.float32)
         indices = np.zeros((len(queries), k), dtype=np.int64)
         for row, tokens in enumerate(tokenize(queries, self.language)):
@@ -230,7 +234,7 @@ class DenseRetriever(Retriever):
         self.backend = check_choice("backend", backend, ("faiss", "numpy"))
         self.name = f"dense ({encoder.name})"
         self.embeddings: np.ndarray | None = None
-        self._faiss = None
+        self._faiss: faiss.IndexFlatIP | None = None
 
     def _build(self, corpus: Corpus) -> bool:
         path = rag_cache_dir() / f"dense-{_key(corpus.fingerprint(), self.encoder.fingerprint())}.npy"
@@ -259,6 +263,7 @@ class DenseRetriever(Retriever):
         if self._faiss is not None:
             scores, indices = self._faiss.search(q, k)
             return scores, indices
+        assert self.embeddings is not None  # search() checked that the retriever is indexed
         sims = q @ self.embeddings.T  # s(q, d) = ⟨e(q), e(d)⟩
         order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(sims, order, axis=1), order

@@ -38,7 +38,7 @@ from ..checks import ParameterError, check_choice, check_fraction, check_int, ch
 from ..results import glued
 from ..timing import timed
 from .metrics import exact_match, normalize_answer, rouge_scores
-from .retrievers import Retriever
+from .retrievers import BM25Retriever
 from .squad import SquadQuestion, check_disjoint, sentence_spans
 
 # -------------------------------------------------------------------------------------------- prompts
@@ -186,7 +186,7 @@ def span_logprobs(lm: Any, prompts: Sequence[str], completions: Sequence[str],
     for p, c in zip(prompts, completions):
         enc = tok(c, add_special_tokens=False, return_offsets_mapping=True)
         # where each token's text starts, leading spaces skipped (" She" belongs to the sentence "She ...")
-        starts = [a + len(c[a:e]) - len(c[a:e].lstrip()) for a, e in enc["offset_mapping"]]
+        starts: list[int] | np.ndarray = [a + len(c[a:e]) - len(c[a:e].lstrip()) for a, e in enc["offset_mapping"]]
         rows.append((tok(_raw_text(lm, p))["input_ids"], enc["input_ids"], starts))
     out: list[list[tuple[float, int]]] = [[] for _ in rows]
     order = sorted(range(len(rows)), key=lambda i: -(len(rows[i][0]) + len(rows[i][1])))
@@ -304,7 +304,7 @@ def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(scale > 0, scale, 1.0)
 
 
-def fit_judge(features: np.ndarray, labels: Sequence[int], *, c: float = 1.0) -> Judge:
+def fit_judge(features: np.ndarray, labels: Sequence[int] | np.ndarray, *, c: float = 1.0) -> Judge:
     """Fit the judge on 0/1 labels: scikit-learn's L2-regularised logistic regression (inverse strength
     ``c``), classes weighted inversely to their frequency (Known answers are rare for a small model); one
     class only: a constant judge."""
@@ -566,7 +566,7 @@ class DocumentSearch:
     4. the documents' rankings are interleaved (:func:`interleave_documents`), the first ``k`` kept.
     """
 
-    def __init__(self, passages: Retriever, *, docs_per_query: int = 10, cache: bool = True):
+    def __init__(self, passages: BM25Retriever, *, docs_per_query: int = 10, cache: bool = True):
         from .corpus import Corpus, Passage
         from .retrievers import BM25Retriever
 
@@ -589,7 +589,9 @@ class DocumentSearch:
         flat = [q for qs in queries for q in qs]
         doc_hits = self.documents.search_ids(flat, self.docs_per_query) if flat else []
         self.queries += len(flat)
+        out: list[list[str]]
         out, j = [], 0
+        assert self.passages.corpus is not None  # __init__ checked that the passages are indexed
         ids = self.passages.corpus.ids
         for question, qs in zip(questions, queries):
             pooled = list(dict.fromkeys(d for hits in doc_hits[j:j + len(qs)] for d in hits))

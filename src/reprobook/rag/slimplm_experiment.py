@@ -222,7 +222,7 @@ def run_slimplm(proxy: Any, large: Any, retriever: DocumentSearch, questions: Se
 
 
 # -------------------------------------------------------------------------------------------- tables
-def mean_interval(values: Sequence[float], *, n_boot: int, seed: int) -> tuple[float, float, float]:
+def mean_interval(values: Sequence[float] | np.ndarray, *, n_boot: int, seed: int) -> tuple[float, float, float]:
     """Mean and 95% percentile-bootstrap interval over questions (one question, or no spread: no interval)."""
     values = np.asarray(values, dtype=float)
     if len(values) < 2 or np.ptp(values) == 0:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -65,7 +65,8 @@ def datasets(cfg, seed: int) -> tuple[Dataset, Dataset, Dataset]:
 
 def labels_of(dataset: Dataset) -> np.ndarray:
     """The integer label of every sample of ``dataset``."""
-    return np.asarray([int(dataset[i][1]) for i in range(len(dataset))])
+    # torch stubs: Dataset has no __len__ (the datasets given here have one)
+    return np.asarray([int(dataset[i][1]) for i in range(len(dataset))])  # type: ignore[arg-type]
 
 
 def data_overview(dataset_name: str, train_ds: Dataset, test_ds: Dataset, n_images: int = 16) -> DataOverview:
@@ -74,15 +75,18 @@ def data_overview(dataset_name: str, train_ds: Dataset, test_ds: Dataset, n_imag
 
     check_int("n_images", n_images, low=1)
     counts = np.bincount(labels_of(train_ds))
-    shown = [train_ds[i] for i in range(min(n_images, len(train_ds)))]
+    # torch stubs: Dataset has no __len__ (the datasets given here have one)
+    shown = [train_ds[i] for i in range(min(n_images, len(train_ds)))]  # type: ignore[arg-type]
     figure = image_grid([x for x, _ in shown], [str(int(y)) for _, y in shown], ncols=8)
-    return DataOverview(dataset_name, len(train_ds), len(test_ds), int(counts.min()), int(counts.max()), figure)
+    return DataOverview(dataset_name, len(train_ds), len(test_ds),  # type: ignore[arg-type]  # as above
+                        int(counts.min()), int(counts.max()), figure)
 
 
 def probe_batches(dataset: Dataset, n: int, device: torch.device, batch_size: int = 256) -> list[tuple]:
     """The first ``n`` samples of ``dataset`` as (x, y) batches of at most ``batch_size`` on ``device``: the fixed
     subset on which the flatness measures are taken."""
-    n = min(check_int("n", n, low=1), len(dataset))
+    # torch stubs: Dataset has no __len__ (the datasets given here have one)
+    n = min(check_int("n", n, low=1), len(dataset))  # type: ignore[arg-type]
     x = torch.stack([dataset[i][0] for i in range(n)])
     y = torch.tensor([int(dataset[i][1]) for i in range(n)])
     return [(x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)) for i in range(0, n, batch_size)]
@@ -210,7 +214,7 @@ def training_regime(experiment: Experiment, cfg, *, dashed: tuple[Key, ...] = ()
     else:
         regime = (f"not every run fits its training set ({detail}): the budget ends before the converged regime "
                   "the flat-minima claims are about, so those claims are read as not comparable")
-    curves = {"training loss": {}, "training accuracy": {}}
+    curves: dict[str, dict[str, list[list[float]]]] = {"training loss": {}, "training accuracy": {}}
     for key in keys:
         label = experiment.labels[key]
         curves["training loss"][label] = [experiment.runs[key, s].history.train_loss for s in experiment.seeds_of(key)]
@@ -380,7 +384,9 @@ def landscape_figure(experiment: Experiment, cfg, batches: list[tuple], *, keys:
         model = experiment.runs[key, first].model
         direction = filter_normalized_direction(model, generator=torch.Generator().manual_seed(2000 + first))
         losses[experiment.labels[key]] = loss_along_direction(model, direction, loss_fn, batches, ts)
-    return loss_profiles(ts, losses, title="Loss along a filter-normalised direction")
+    # loss_profiles is annotated for sequences of floats; it plots these arrays alike
+    return loss_profiles(cast(Sequence[float], ts), cast(dict[str, Sequence[float]], losses),
+                         title="Loss along a filter-normalised direction")
 
 
 def scale_text(cfg, n_train: int, n_test: int, n_seeds: int, device: torch.device) -> str:
@@ -432,6 +438,7 @@ def _targets(spec: claims.ClaimSpec) -> tuple[float | None, float | None]:
     """The true mean differences a claim's power is computed at: (at the SESOI, at the paper's effect). For a
     non-inferiority claim the test is of mean + margin > 0, so both are shifted by the margin."""
     if spec.test == "non_inferiority":
+        assert spec.sesoi is not None  # ClaimSpec requires a margin for a non-inferiority test
         return spec.sesoi, spec.sesoi + (spec.paper_effect or 0.0)
     return spec.sesoi, spec.paper_effect
 

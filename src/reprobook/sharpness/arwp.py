@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -74,11 +74,12 @@ def adaptive_noise_divisor(accumulator: torch.Tensor, eta: float, scaling: str =
     return inflation.sqrt() if scaling == "std" else inflation.sqrt().sqrt()
 
 
-def adaptive_noise_divisors(accumulators: list[torch.Tensor], eta: float, scaling: str) -> list[torch.Tensor]:
+def adaptive_noise_divisors(accumulators: list[torch.Tensor], eta: float, scaling: str) -> tuple[torch.Tensor, ...]:
     """:func:`adaptive_noise_divisor` of every accumulator, batched; each is shaped (out, 1, …, 1) (one value
     per row) and broadcasts over its parameter."""
     # F_j = Σ_{i ∈ row j} A_i, one value per row
-    inflation = [a if a.dim() < 2 else a.sum(dim=tuple(range(1, a.dim())), keepdim=True) for a in accumulators]
+    inflation: list[torch.Tensor] | tuple[torch.Tensor, ...] = [
+        a if a.dim() < 2 else a.sum(dim=tuple(range(1, a.dim())), keepdim=True) for a in accumulators]
     # 1 + η F_j
     inflation = torch._foreach_mul(inflation, eta)
     torch._foreach_add_(inflation, 1.0)
@@ -135,7 +136,8 @@ class ARWP(TwoPassOptimizer):
         if mixed:
             # g₀ = ∇L(w), the clean pass (BatchNorm running statistics update here)
             loss = closure()
-            groups = [(g, [p for p in g["params"] if p.grad is not None]) for g in self.param_groups]
+            groups: list[tuple[Any, ...]] = [(g, [p for p in g["params"] if p.grad is not None])
+                                             for g in self.param_groups]
         else:
             groups = [(g, [p for p in g["params"] if p.requires_grad]) for g in self.param_groups]
         groups = [(k, group, params) for k, (group, params) in enumerate(groups) if params]
@@ -173,7 +175,7 @@ class ARWP(TwoPassOptimizer):
                 torch._foreach_add_(g1, clean[k])
         # w ← base_step(w, g)
         self.base_optimizer.step()
-        return loss if mixed else perturbed_loss
+        return cast(torch.Tensor, loss) if mixed else perturbed_loss  # mixed: loss is the clean pass's
 
     def _perturb_per_parameter(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
         """w ← w + ε one tensor at a time (parameters of mixed dtypes or devices, which share no flat buffer)."""

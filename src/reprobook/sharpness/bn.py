@@ -42,7 +42,7 @@ def frozen_bn_stats(model: nn.Module, enabled: bool = True) -> Iterator[None]:
         yield
         return
     names = ("running_mean", "running_var", "num_batches_tracked")
-    originals: list[tuple[nn.Module, str, torch.Tensor]] = []
+    originals: list[tuple[nn.modules.batchnorm._BatchNorm, str, torch.Tensor]] = []
     for layer in batchnorm_layers(model):
         for name in names:
             buffer = getattr(layer, name)

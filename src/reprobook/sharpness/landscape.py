@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import torch
@@ -176,7 +177,7 @@ def hessian_vector_product(model: nn.Module, loss_fn, batches: list[Batch], vect
         loss = loss_fn(model(x), y) * (len(y) / n)
         grads = torch.autograd.grad(loss, params, create_graph=True)
         # Hv = ∇_w (∇_w L · v)
-        dot = sum((g * u).sum() for g, u in zip(grads, vector))
+        dot = cast(torch.Tensor, sum((g * u).sum() for g, u in zip(grads, vector)))  # a sum over the parameters
         for acc, h in zip(hv, torch.autograd.grad(dot, params)):
             acc.add_(h.detach())
     return hv

@@ -163,7 +163,8 @@ def flatness_summary(experiment: Experiment, flat: Flatness) -> FlatnessSummary:
     text = ", ".join(lam) if lam else "not computed"
     if "sam" in keys and "sam" not in flat.lambda_max:
         text += " (SAM's is the RWP chapter's: the same models, the same probe images and seeds)"
-    return FlatnessSummary(table, *(nan_mean(flat.sharpness[k]) for k in ("sgd", "sam", "marwp")), text)
+    return FlatnessSummary(table, nan_mean(flat.sharpness["sgd"]), nan_mean(flat.sharpness["sam"]),
+                           nan_mean(flat.sharpness["marwp"]), text)
 
 
 @dataclass

@@ -24,7 +24,7 @@ parameter tensor. For one parameter the two functions make the same draw.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -64,7 +64,7 @@ def filter_norms(params: list[torch.Tensor]) -> list[torch.Tensor]:
     for i, p in enumerate(params):
         if p.dim() > 1:
             norms[i] = torch.linalg.vector_norm(p, dim=tuple(range(1, p.dim())), keepdim=True)
-    return norms
+    return cast(list[torch.Tensor], norms)  # every entry set: the vectors above, the other tensors here
 
 
 def standard_normal_draws(params: list[torch.Tensor], generator: torch.Generator | None) -> list[torch.Tensor]:
@@ -115,7 +115,8 @@ class RWP(TwoPassOptimizer):
         closure = self._check_closure(closure, "RWP")
         # g₀ = ∇L(w), the clean pass
         loss = closure()
-        groups = [(group, [p for p in group["params"] if p.grad is not None]) for group in self.param_groups]
+        groups: list[tuple[Any, ...]] = [(group, [p for p in group["params"] if p.grad is not None])
+                                         for group in self.param_groups]
         groups = [(i, group, params) for i, (group, params) in enumerate(groups) if params]
         clean, flats = {}, {}
         for i, group, params in groups:
@@ -160,7 +161,7 @@ def keep_gradients(params: list[torch.Tensor]) -> list[torch.Tensor]:
     kept = [p.grad for p in params]
     for p in params:
         p.grad = None
-    return kept
+    return cast(list[torch.Tensor], kept)  # the optimisers pass only parameters with a gradient
 
 
 def _grads(params: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -168,4 +169,4 @@ def _grads(params: list[torch.Tensor]) -> list[torch.Tensor]:
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-    return [p.grad for p in params]
+    return cast(list[torch.Tensor], [p.grad for p in params])  # every .grad set just above

@@ -43,7 +43,8 @@ class SAM(TwoPassOptimizer):
     @torch.no_grad()
     def _grad_norm(self) -> torch.Tensor:
         """‖g‖₂ over all parameters together (adaptive SAM: ‖|w|⊙g‖₂)."""
-        norms = [((p.abs() * p.grad) if group["adaptive"] else p.grad).norm(p=2)
+        # _params_with_grad yields only parameters whose .grad is set
+        norms = [((p.abs() * p.grad) if group["adaptive"] else p.grad).norm(p=2)  # type: ignore[operator, union-attr]
                  for group, p in self._params_with_grad()]
         if not norms:
             return torch.tensor(0.0)
@@ -58,6 +59,7 @@ class SAM(TwoPassOptimizer):
         with torch.no_grad():
             grad_norm = self._grad_norm()
             for group, p in self._params_with_grad():
+                assert p.grad is not None  # _params_with_grad yields only parameters with a gradient
                 # ε̂ = ρ · g / ‖g‖₂        (adaptive: ε̂ = ρ · w² ⊙ g / ‖|w| ⊙ g‖₂)
                 scale = group["rho"] / (grad_norm.to(p.device) + 1e-12)
                 e = (p * p * p.grad if group["adaptive"] else p.grad) * scale

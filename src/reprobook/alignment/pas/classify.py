@@ -80,14 +80,14 @@ class CategoryClassifier:
         return [self.model.classes_[k] for k in proba.argmax(1)]
 
 
-def fit_classifier(x: np.ndarray, labels: Sequence[str], *, seed: int = 0):
+def fit_classifier(x: np.ndarray, labels: Sequence[str] | np.ndarray, *, seed: int = 0):
     """The multinomial logistic regression of the classifier (scikit-learn, L2, C = 10 on unit vectors)."""
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=10.0, max_iter=2000, random_state=seed).fit(np.asarray(x), list(labels))
 
 
-def folds(labels: Sequence[str], k: int, *, seed: int) -> list[np.ndarray]:
+def folds(labels: Sequence[str] | np.ndarray, k: int, *, seed: int) -> list[np.ndarray]:
     """Held-out index sets of a stratified k-fold split (scikit-learn)."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -99,7 +99,7 @@ def folds(labels: Sequence[str], k: int, *, seed: int) -> list[np.ndarray]:
     return [test for _, test in split.split(np.zeros(len(labels)), list(labels))]
 
 
-def held_out_accuracy(x_train: np.ndarray, x_test: np.ndarray, labels: Sequence[str], k: int, *, seed: int
+def held_out_accuracy(x_train: np.ndarray, x_test: np.ndarray, labels: Sequence[str] | np.ndarray, k: int, *, seed: int
                       ) -> tuple[int, int]:
     """(correct, n) of a classifier trained on ``x_train`` rows outside each fold and tested on the
     ``x_test`` rows of the fold: ``x_test = x_train`` is plain cross-validation, another rendering of

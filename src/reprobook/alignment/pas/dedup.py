@@ -46,7 +46,7 @@ def duplicate_clusters(embeddings: np.ndarray, distance: float) -> np.ndarray:
                                    linkage="complete").fit_predict(x)
 
 
-def first_of_clusters(labels: Sequence[int]) -> tuple[list[int], dict[int, int]]:
+def first_of_clusters(labels: Sequence[int] | np.ndarray) -> tuple[list[int], dict[int, int]]:
     """(indices kept: the first of each cluster, in order; removed index → the kept index of its cluster)."""
     first: dict[int, int] = {}
     kept, removed = [], {}
@@ -59,7 +59,7 @@ def first_of_clusters(labels: Sequence[int]) -> tuple[list[int], dict[int, int]]
     return kept, removed
 
 
-def planted_recall(prompts: Sequence[Prompt], labels: Sequence[int]) -> float:
+def planted_recall(prompts: Sequence[Prompt], labels: Sequence[int] | np.ndarray) -> float:
     """Share of planted copies clustered with the prompt they copy (NaN when nothing was planted)."""
     index = {p.id: i for i, p in enumerate(prompts)}
     planted = [i for i, p in enumerate(prompts) if p.source == "planted"]

