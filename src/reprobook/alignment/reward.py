@@ -54,8 +54,8 @@ def split_by_prompt(rows: Sequence[dict[str, Any]], fractions: dict[str, float],
 
 
 def rouge_l(candidate: str, references: Sequence[str]) -> float:
-    """ROUGE-L F-measure of ``candidate`` against the best of ``references`` (Google's rouge-score
-    when installed, else the longest common subsequence of lower-cased words, the same definition)."""
+    """ROUGE-L F-measure of ``candidate`` against the best of ``references``: :func:`.evaluation.rouge_l_f`
+    (rouge-chinese's ``rouge-l`` on lower-cased alphanumeric words) for each reference, the largest kept."""
     from .evaluation import rouge_l_f
 
     return max(rouge_l_f(candidate, r) for r in references) if references else 0.0
