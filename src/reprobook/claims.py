@@ -1180,8 +1180,7 @@ def mde_text(row: Mapping[str, Any], fmt: str) -> str:
     """The MDE cell: a conjunction ("all of") lists its parts' MDEs, the first in the claim's format (the parts
     after it measure other quantities, shown with ``.3g``); a tested claim without one reads "none at this n"."""
     if row.get("kind") == "all of":
-        parts = [p if isinstance(p, Mapping) else p.as_dict() for p in row.get("parts") or ()]
-        texts = [_fmt(p.get("mde"), fmt if i == 0 else ".3g") for i, p in enumerate(parts)]
+        texts = [_fmt(p.get("mde"), fmt if i == 0 else ".3g") for i, p in enumerate(row.get("parts") or ())]
         return "; ".join(texts) if texts else "–"
     if row.get("tested") and row.get("mde") is None:
         return "none at this n"
