@@ -355,9 +355,12 @@ def test_bad_settings_name_the_parameter():
 
 # --------------------------------------------------------------------------------------------- verdicts
 def constructed_run(em: dict[str, list[float]], known: list[bool], p_known: list[float],
-                    rag_em: list[float]) -> X.SlimRun:
-    """A run with given per-question EM per method, judge decisions and P(Known), and EM with retrieval."""
+                    rag_em: list[float], closed_logprob: list[float] | None = None) -> X.SlimRun:
+    """A run with given per-question EM per method, judge decisions and P(Known), EM with retrieval, and the
+    large model's closed-book log p(gold) (default: −1 where it answers right closed-book, −3 elsewhere)."""
     n = len(em["never"])
+    if closed_logprob is None:
+        closed_logprob = [-1.0 if e else -3.0 for e in em["never"]]
     questions = [SquadQuestion(f"q{i}", f"question {i}", ("a",), "t", ("p",)) for i in range(n)]
     calls = {"never": 1, "always": 1, "self-judgement": 2, "SlimPLM": 1}
     rows = [{"qid": q.qid, "method": m, "answer": "", "em": em[m][i], "recall": em[m][i], "rougeL": em[m][i],
@@ -366,7 +369,8 @@ def constructed_run(em: dict[str, list[float]], known: list[bool], p_known: list
             for i, q in enumerate(questions) for m in X.METHODS]
     traces = [S.PipelineTrace(q, "", p_known[i], known[i]) for i, q in enumerate(questions)]
     per_question = pd.DataFrame({"qid": [q.qid for q in questions], "known": known, "p_known": p_known,
-                                 "never_em": em["never"], "slimrag_em": rag_em, "slim_queries": 1})
+                                 "never_em": em["never"], "slimrag_em": rag_em, "slim_queries": 1,
+                                 "closed_logprob": closed_logprob})
     return X.SlimRun(pd.DataFrame(rows), traces, per_question, {}, n, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
@@ -409,9 +413,42 @@ def test_an_inverted_judge_is_contradicted_and_a_floor_is_not_comparable():
     floor = constructed_run({m: zeros for m in X.METHODS}, [False] * n, [0.2] * n, zeros)
     v = verdicts(floor)
     assert v["vs_always"].verdict == "not comparable" and "floor" in v["vs_always"].reason
-    assert v["judge_selects"].verdict == "not comparable"  # no question answered right closed-book
+    assert v["judge_selects"].verdict == "not comparable" and "no variation" in v["judge_selects"].reason
     assert (v["retrieves_where_needed"].verdict == "not comparable"
             and "did not select" in v["retrieves_where_needed"].reason)
+
+
+def test_concordance_is_the_auroc_for_binary_labels_and_somers_d_for_continuous_ones():
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 40)
+    p = np.round(rng.normal(size=40) + y, 1)  # ties in the scores count half in both
+    assert X.concordance(y, p) == pytest.approx(X.auroc(y, p))
+    label = rng.normal(size=30)
+    score = label + rng.normal(size=30)
+    d = stats.somersd(label, score).statistic  # D(score | label): the pairs untied in the label
+    assert X.concordance(label, score) == pytest.approx((d + 1) / 2)
+    assert X.concordance(label, -score) == pytest.approx(1 - X.concordance(label, score))
+    assert X.concordance([2.0] * 5, range(5)) == 0.5  # nothing to order
+
+
+def test_the_judge_is_tested_on_the_large_models_knowledge_not_on_its_rare_right_answers():
+    """Two right answers in 60 leave nothing for an AUROC to rank; the judge's target, the closed-book
+    log p(gold), still orders the questions, and a judge that tracks it is reproduced, one that does not
+    is not."""
+    rng = np.random.default_rng(1)
+    n = 60
+    knowledge = rng.normal(-4.0, 1.0, n)
+    never = [1.0, 1.0] + [0.0] * (n - 2)
+    zeros = [0.0] * n
+    em = {"never": never, "always": zeros, "self-judgement": zeros, "SlimPLM": zeros}
+    tracks = 1 / (1 + np.exp(-(knowledge + 4 + rng.normal(0, 0.5, n))))
+    v = verdicts(constructed_run(em, [False] * n, list(tracks), zeros, list(knowledge)))
+    assert v["judge_selects"].verdict == "reproduced"
+    blind = rng.uniform(0.1, 0.4, n)
+    v = verdicts(constructed_run(em, [False] * n, list(blind), zeros, list(knowledge)))
+    assert v["judge_selects"].verdict in ("inconclusive", "contradicted")
 
 
 # --------------------------------------------------------------------------------------------- end to end

@@ -300,9 +300,13 @@ judged.weights.round(2)
 # becomes a test over the evaluation questions; every method answers the same questions and greedy
 # decoding makes each answer deterministic, so questions are the units:
 #
-# - *the judge knows what the large model knows*: the AUROC of P(Known) for the large model's closed-book
-#   correctness, above ½ (a paired bootstrap of the questions); fewer than {eval}`slim_min_known` questions
-#   answered right (or wrong) closed-book leave nothing to rank: *not comparable*;
+# - *the judge knows what the large model knows*: P(Known) orders the evaluation questions as the
+#   large model's closed-book log-probability of the gold answer per token orders them, the label the
+#   judge is trained to predict: Harrell's C (the AUROC's generalisation to a continuous label) above ½,
+#   a paired bootstrap of the questions. **The endpoint's second form**: it was the AUROC for closed-book
+#   *correctness*, until a run in which the large model answered 2 of 100 questions right left that AUROC
+#   two positives to rank (*not comparable* at a floor); the continuous label has no floor. It was changed
+#   before its value on the evaluation questions had been computed; the AUROC stays as a description;
 # - *SlimPLM retrieves where retrieval helps*: its EM against a random choice of as many questions to
 #   retrieve for, with the same generated answers, the right null for "retrieve only what the model does
 #   not know" (bootstrap); a judge that retrieves for every question or for none has not selected, and
@@ -318,8 +322,7 @@ judged.weights.round(2)
 
 # %%
 specs = claim_specs(cfg)
-for name in ("min_known", "floor_k"):
-    rec.glue(f"slim_{name}", getattr(cfg, name))
+rec.glue("slim_floor_k", cfg.floor_k)
 rec.glue("slim_n_claims", len(specs))
 claims.design_frame(specs)
 
@@ -403,9 +406,11 @@ experiment.cost_table(run).round(2)
 quality = rec.glue_result(experiment.judge_quality(run), "slim_jq")
 
 # %% [markdown]
-# The large model answers {eval}`slim_jq_n_known` of the {eval}`slim_jq_n` evaluation questions right
-# closed-book. The AUROC of P(Known) against that truth is {eval}`slim_jq_auroc` (0.5 is chance; its
-# interval is in the claims table), and at the threshold the judge is right on {eval}`slim_jq_accuracy` of
+# The large model gives the gold answer a mean closed-book log-probability of {eval}`slim_jq_label_mean`
+# nats per token on the evaluation questions, and P(Known) orders the questions as that knowledge does
+# with concordance C = {eval}`slim_jq_concordance` (0.5 is chance; its interval is in the claims table).
+# It answers {eval}`slim_jq_n_known` of the {eval}`slim_jq_n` questions right closed-book; the AUROC of
+# P(Known) against that correctness is {eval}`slim_jq_auroc`, and at the threshold the judge is right on {eval}`slim_jq_accuracy` of
 # the questions, against {eval}`slim_jq_majority` for always predicting the more frequent outcome; SlimPLM
 # retrieves for {eval}`slim_jq_retrieve_share` of them. A judge can save retrievals only on questions the
 # large model knows; when it knows almost none, the right decision is nearly always to retrieve, and SlimPLM

@@ -30,6 +30,7 @@ import numpy as np
 from .. import claims
 from ..checks import ParameterError
 from ..results import glued
+from ..timing import timed
 from .retrievers import BM25Retriever
 from .slimplm import (
     DocumentSearch,
@@ -37,6 +38,7 @@ from .slimplm import (
     PipelineTrace,
     answer_scores,
     check_settings,
+    closed_book_logprob,
     generate_answers,
     judge_claims,
     plan_queries,
@@ -182,9 +184,13 @@ def run_slimplm(proxy: Any, large: Any, retriever: DocumentSearch, questions: Se
     shown = [format_passages(retriever.passages.corpus, ids) for ids in always_ids + slim_ids]
     rag, _, rag_s = generate_answers(large, texts + texts, shown, max_prompt_tokens=cfg.max_prompt_tokens, **gen)
     p_need, self_s = self_judgement(large, texts, chat=cfg.large_chat, batch_size=cfg.batch_size)
+    # what the large model knows of each question, the judge's target: its closed-book log p(gold) per token
+    with timed() as knowledge:
+        closed_lp = closed_book_logprob(large, questions, chat=cfg.large_chat, batch_size=cfg.batch_size)
     stages = {"proxy answers": reading.generate_seconds, "proxy scoring": reading.score_seconds,
               "retrieval": slim_ret_s + always_ret_s, "closed-book answers": sum(closed_s),
-              "retrieval-augmented answers": sum(rag_s), "self-judgement": self_s}
+              "retrieval-augmented answers": sum(rag_s), "self-judgement": self_s,
+              "closed-book log-probabilities": knowledge.seconds}
     per_query = (slim_ret_s + always_ret_s) / max(n + sum(len(q) for q in slim_queries), 1)
     proxy_s = (reading.generate_seconds + reading.score_seconds) / n
     rows, traces, table = [], [], []
@@ -207,6 +213,7 @@ def run_slimplm(proxy: Any, large: Any, retriever: DocumentSearch, questions: Se
                                     slim_queries[i] if not known else []))
         table.append({"qid": q.qid, "question": q.question, "gold": " | ".join(q.answers),
                       "heuristic answer": reading.answers[i], "p_known": float(p_known[i]), "known": known,
+                      "closed_logprob": float(closed_lp[i]),
                       "claims": len(claim_sets[i]), "searched claims": sum(c.need_search for c in claim_sets[i]),
                       "slim_queries": len(slim_queries[i]), "p_need": float(p_need[i]),
                       **{f"slimrag_{m}": v for m, v in answer_scores(rag[n + i], q.answers).items()},
@@ -384,10 +391,27 @@ def auroc(labels: Any, scores: Any) -> float:
     return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
+def concordance(labels: Any, scores: Any) -> float:
+    """Harrell's C of ``scores`` for ``labels``: over the pairs of units whose labels differ, the share whose
+    scores are ordered as their labels (ties in the scores count half). For 0/1 labels it is the AUROC; for
+    a continuous label, (Somers' D + 1) / 2. 0.5 when every label is equal (no order to judge: the value
+    under the null)."""
+    y, p = np.asarray(labels, dtype=float), np.asarray(scores, dtype=float)
+    sy = np.sign(y[:, None] - y[None, :])
+    pairs = float(np.abs(sy).sum())
+    if pairs == 0:
+        return 0.5
+    return float((np.sum(sy * np.sign(p[:, None] - p[None, :])) / pairs + 1) / 2)
+
+
 @dataclass
 class JudgeQuality:
-    """How well P(Known) predicts the large model's closed-book correctness on the evaluation questions."""
+    """How well P(Known) predicts the large model's closed-book knowledge on the evaluation questions: the
+    continuous label the judge is trained on (its concordance, the claim ``judge_selects``) and the
+    correctness of the generated closed-book answers (the AUROC)."""
 
+    concordance: float = glued(".2f")  # Harrell's C of P(Known) for the closed-book log p(gold) per token
+    label_mean: float = glued(".2f")  # that label's mean (nats per token)
     auroc: float = glued(".2f")  # 0.5 when one class is missing
     accuracy: float = glued(".0%")  # at the operating threshold
     majority: float = glued(".0%")  # always predicting the more frequent outcome
@@ -397,14 +421,16 @@ class JudgeQuality:
 
 
 def judge_quality(run: SlimRun) -> JudgeQuality:
-    """AUROC of P(Known) against closed-book correctness, and accuracy at the threshold against the majority
-    rule (the claim ``judge_selects`` tests the AUROC)."""
+    """Harrell's C of P(Known) for the large model's closed-book log p(gold) (the claim ``judge_selects``
+    tests it), the AUROC against closed-book correctness, and accuracy at the threshold against the
+    majority rule."""
     pq = run.per_question
     y = (pq.never_em.to_numpy() == 1).astype(int)
     p = pq.p_known.to_numpy()
+    label = pq.closed_logprob.to_numpy(float)
     accuracy = float(np.mean((p >= run.threshold) == (y == 1)))
-    return JudgeQuality(auroc(y, p), accuracy, float(max(y.mean(), 1 - y.mean())), int(y.sum()), len(y),
-                        float((~pq.known).mean()))
+    return JudgeQuality(concordance(label, p), float(label.mean()), auroc(y, p), accuracy,
+                        float(max(y.mean(), 1 - y.mean())), int(y.sum()), len(y), float((~pq.known).mean()))
 
 
 def sample_traces(run: SlimRun, n: int = 3):
@@ -448,8 +474,9 @@ def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: Any, *, 
                   seed: int = 0) -> list[claims.ClaimTest]:
     """The declared claims tested on the run (paired over the evaluation questions), guarded, Holm-adjusted.
 
-    * ``judge_selects``: AUROC of P(Known) for the large model's closed-book correctness, a paired bootstrap
-      of the questions; fewer than ``cfg.min_known`` correct (or wrong) answers: not comparable;
+    * ``judge_selects``: Harrell's C of P(Known) for the large model's closed-book log-probability of the
+      gold answer per token (what the judge is trained to predict), a paired bootstrap of the questions;
+      a label without spread: not comparable;
     * ``retrieves_where_needed``: :func:`selection_gain` of SlimPLM's decisions, bootstrapped; a judge that
       retrieves for every question or for none has not selected: not comparable;
     * ``vs_always``, ``vs_self``: non-inferiority of paired EM (Newcombe); ``vs_never``: McNemar; each not
@@ -464,13 +491,14 @@ def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: Any, *, 
     retrieved = (~pq.known.to_numpy()).astype(int)
     gain = pq.slimrag_em.to_numpy(float) - pq.never_em.to_numpy(float)
     tests = []
-    t = claims.evaluate(by["judge_selects"], [correct, pq.p_known.to_numpy(float)],
-                        statistic=lambda y, p: auroc(y, p) - 0.5, n_resamples=boot, seed=seed, scale=scale,
-                        this_run=f"AUROC {auroc(correct, pq.p_known):.2f}; {int(correct.sum())} of {n} questions "
-                                 "answered right closed-book")
-    k = max(cfg.min_known - 1, 0)
-    tests.append(replace(t, verdict=claims.guard_floor(t.verdict, [int(correct.sum())], n, k=k,
-                                                       what="questions the large model answers right closed-book")))
+    label, p_known = pq.closed_logprob.to_numpy(float), pq.p_known.to_numpy(float)
+    t = claims.evaluate(by["judge_selects"], [label, p_known], statistic=lambda y, p: concordance(y, p) - 0.5,
+                        n_resamples=boot, seed=seed, scale=scale,
+                        this_run=f"C {concordance(label, p_known):.2f} for the closed-book log p(gold) per token "
+                                 f"(mean {label.mean():.2f}); AUROC {auroc(correct, p_known):.2f} for the "
+                                 f"{int(correct.sum())} of {n} questions answered right closed-book")
+    tests.append(replace(t, verdict=claims.guard(t.verdict, bool(np.ptp(label) > 0),
+                                                 "no variation in the large model's closed-book log p(gold)")))
     t = claims.evaluate(by["retrieves_where_needed"], [retrieved, gain], statistic=selection_gain, n_resamples=boot,
                         seed=seed, scale=scale,
                         this_run=f"retrieves for {retrieved.mean():.0%} of the questions; EM {_em(run, 'SlimPLM'):.2f} "
