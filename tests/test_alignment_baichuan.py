@@ -122,7 +122,7 @@ def test_per_prompt_averages_pairs_that_share_a_prompt():
 def test_model_stock_clips_its_ratio_to_the_segment():
     import torch
 
-    from reprobook.alignment.merging import model_stock, model_stock_ratio
+    from reprobook.llm.merging import model_stock, model_stock_ratio
 
     u = torch.tensor([1.0, 0.0])
     assert model_stock_ratio([u, u]) == pytest.approx(1.0)

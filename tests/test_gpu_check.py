@@ -6,9 +6,8 @@ import tarfile
 
 import pytest
 
-from reprobook import data, gpu_check
+from reprobook import data, gpu_check, pack
 from reprobook.checks import ParameterError
-from reprobook.data import pack
 
 
 def test_the_pack_fits_in_64_mib_and_unpacks_into_a_fresh_cache(tmp_path, monkeypatch):

@@ -106,8 +106,7 @@ def test_natural_average_leaves_out_the_noise_sets():
     assert kx.natural_average(table, ("mnist-5k",), "FPR95")["A"] == pytest.approx(0.4)
 
 
-def test_measure_throughput_reads_slopes_and_speedups_from_the_benchmark(monkeypatch):
-    from reprobook import benchmarks
+def test_throughput_reads_slopes_and_speedups_from_the_benchmark():
     from reprobook.benchmarks import BenchResult
     from reprobook.benchmarks.ood_throughput import METHODS
 
@@ -126,9 +125,7 @@ def test_measure_throughput_reads_slopes_and_speedups_from_the_benchmark(monkeyp
                              nlist=316 if m == "faiss-ivf" else None, tune_recall=None, fit_s=0.0))
     settings = dict(repeats=5, feature_dim=64, n_queries=100, target_recall=0.95)
     fake = BenchResult("ood-throughput", pd.DataFrame(rows), settings, {"device": "cpu (test)"})
-    monkeypatch.setattr(benchmarks, "run", lambda *a, **k: fake)
-    monkeypatch.setattr(BenchResult, "save", lambda self, path=None: None)
-    t = kx.measure_throughput(profiles.config("kpca", "smoke"), "smoke", "cpu", 0)
+    t = kx.throughput(profiles.config("kpca", "smoke"), fake)
     assert t.slope_knn == pytest.approx(1.0) and t.slope_faiss_ivf == pytest.approx(0.5)
     assert t.slope_cop == pytest.approx(0.0, abs=1e-9) and t.n_max == 100000
     assert t.fastest_knn == METHODS["faiss-ivf"]  # √N beats 0.005·N at N = 100,000

@@ -53,3 +53,62 @@ def test_one_encoder_module_serves_retrievers_and_pas():
     assert dedup.embed is encoders.embed
     for module in (classify, reward):
         assert "reprobook.encoders.embed" in imported_modules(Path(module.__file__))
+
+
+def _module_name(path: Path) -> str:
+    parts = ["reprobook", *path.relative_to(SRC).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _graph() -> dict[str, set[str]]:
+    """module → the reprobook modules it imports (a name imported from a package counts as the package's
+    submodule when one exists, else as the package)."""
+    modules = {_module_name(p): p for p in SRC.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for m in imported_modules(path):
+            while m not in modules:
+                m = m.rpartition(".")[0]
+            if m and m != name:
+                targets.add(m)
+        graph[name] = targets
+    return graph
+
+
+def _part(module: str) -> str:
+    """The top-level part of the package a module belongs to (``reprobook.ood.modes`` → ``ood``)."""
+    return module.split(".")[1] if module.count(".") else module
+
+
+def test_no_two_parts_of_the_package_import_each_other():
+    """The layers run one way (cli → runner → chapters → methods → results): a part that imports another
+    is never imported by it, at module top or inside a function."""
+    graph = _graph()
+    edges = {(_part(a), _part(b)) for a, targets in graph.items() for b in targets if _part(a) != _part(b)}
+    both = sorted({tuple(sorted(e)) for e in edges if (e[1], e[0]) in edges})
+    assert not both, both
+
+
+def test_no_two_modules_import_each_other():
+    graph = _graph()
+    circles = sorted({tuple(sorted((a, b))) for a, targets in graph.items() for b in targets
+                      if a in graph.get(b, ()) and not (a.startswith(b + ".") or b.startswith(a + "."))})
+    assert not circles, circles
+
+
+def test_the_import_graph_sees_a_circle_when_there_is_one(tmp_path, monkeypatch):
+    """The two checks above can fail: on a copy of the package with one import added they do."""
+    import shutil
+
+    import test_layers as here
+
+    copy = tmp_path / "reprobook"
+    shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    # reprobook.ood.modes imports reprobook.checks: checks importing it back closes a circle of both kinds
+    (copy / "checks.py").write_text((copy / "checks.py").read_text() + "\nfrom .ood import modes  # noqa\n")
+    monkeypatch.setattr(here, "SRC", copy)
+    with pytest.raises(AssertionError, match="'checks', 'ood'"):
+        here.test_no_two_parts_of_the_package_import_each_other()
+    with pytest.raises(AssertionError, match="'reprobook.checks', 'reprobook.ood.modes'"):
+        here.test_no_two_modules_import_each_other()

@@ -12,13 +12,13 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from reprobook import claims, profiles
-from reprobook.benchmarks.step_cost import goal_reading, median_interval, ratio_interval
 from reprobook.chapters import marwp as marwp_paper
 from reprobook.chapters import rwp as rwp_paper
 from reprobook.checks import ParameterError
 from reprobook.models import build_model
 from reprobook.sharpness import analysis, marwp_chapter, rwp_chapter, step_cost_chapter
 from reprobook.sharpness.experiment import LABELS, TrainedRun
+from reprobook.timing import goal_reading, median_interval, ratio_interval
 from reprobook.training import History
 
 SEEDS = [0, 1, 2, 3, 4]

@@ -52,8 +52,9 @@ data_dir = None  # the data and checkpoint cache;
 
 # %%
 from reprobook import claims, llm, profiles
-from reprobook.alignment import (evaluation, merging, preference, reward, scoring,
+from reprobook.alignment import (evaluation, preference, reward, scoring,
                                  sft as sft_methods)
+from reprobook.llm import merging
 from reprobook.chapters.baichuan_alignment import PAPER_PACKING, claim_specs
 from reprobook.notebook import show_source, start
 

@@ -51,7 +51,7 @@ data_dir = None  # the data and checkpoint cache;
 # %%
 import pandas as pd
 
-from reprobook import claims, profiles
+from reprobook import benchmarks, claims, profiles
 from reprobook.chapters.kpca import claim_specs
 from reprobook.chapters.ood_benchmark import natural_sets
 from reprobook.notebook import show_source, start
@@ -388,8 +388,10 @@ sensitivity = rec.glue_result(kx.ratio_sensitivity(benchmarks, fitted, cfg),
 
 # %%
 with rec.timer("throughput"):
-    cost = rec.glue_result(kx.measure_throughput(cfg, profile, session.device, seed),
-                           "kpca_tp")
+    measured = benchmarks.run("ood-throughput", device=session.device, profile=profile,
+                              seed=seed)
+    measured.save()
+    cost = rec.glue_result(kx.throughput(cfg, measured), "kpca_tp")
 rec.check("faiss flat and scikit-learn give the same KNN scores", cost.exact_agree,
           cost.exact_detail)
 rec.check("approximate KNN keeps its recall", cost.recall_ok, cost.recall_detail)

@@ -45,7 +45,7 @@ data_dir = None  # the data and checkpoint cache;
                  # None: $REPROBOOK_CACHE or ~/.cache/reprobook (no data is read)
 
 # %%
-from reprobook import claims, profiles
+from reprobook import benchmarks, claims, profiles
 from reprobook.chapters import marwp as paper
 from reprobook.notebook import show_source, start
 from reprobook.sharpness import (ARWP, SAM, BatchedRWP, DistributedRWP, FlatBuffers,
@@ -200,8 +200,9 @@ claims.design_frame(specs)
 
 # %%
 with rec.timer("benchmark"):
-    cost = rec.glue_result(step_cost_chapter.measure(session.device, profile, seed),
-                           "sc")
+    measured = benchmarks.run("step-cost", device=session.device, profile=profile, seed=seed)
+    cost = rec.glue_result(step_cost_chapter.step_cost(
+        measured, benchmarks.recorded("step-cost"), session.device), "sc")
 rec.metric("step_cost_table", cost.result.table.to_dict(orient="records"))
 rec.metric("step_cost_settings",
            {k: v for k, v in cost.result.settings.items() if k != "rounds_ms"})

@@ -40,14 +40,14 @@ def _data(args: argparse.Namespace) -> int:
             print("  ".join(str(c).ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4])
         return 0
     if args.action == "pack":
-        from .data import pack
+        from . import pack
 
         manifest = pack.pack(args.out or pack.DEFAULT_NAME, args.names or None)
         print(f"packed {', '.join([*manifest['entries'], *manifest['folders']])} into {args.out or pack.DEFAULT_NAME}: "
               f"{manifest['bytes'] / 2**20:.1f} MiB (at most {pack.MAX_BYTES / 2**20:.0f})")
         return 0
     if args.action == "unpack":
-        from .data import pack
+        from . import pack
 
         if len(args.names) != 1:
             raise ParameterError("names", args.names, "one pack file (reprobook data unpack FILE)")

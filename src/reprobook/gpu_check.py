@@ -149,7 +149,7 @@ def run(*, device: str = "auto", size: str = "default", pack: Path | str | None 
     for step in steps:
         check_choice("steps", step, STEPS)
     if pack is not None:
-        from .data import pack as packing
+        from . import pack as packing
 
         manifest = packing.unpack(pack)
         echo(f"unpacked {', '.join([*manifest['entries'], *manifest['folders']])} from {pack}")

@@ -19,21 +19,21 @@ profile's configuration but caps every loop (the caps of :mod:`reprobook.chapter
 by :func:`config`, so no notebook changes for them.
 
 Each chapter's configuration (a frozen dataclass, its values per profile, its budget, and the paper
-numbers it quotes) lives in its own module of :mod:`reprobook.chapters`, which registers it here with
-:func:`register_chapter`. Bad input stops early with a :class:`~reprobook.checks.ParameterError` that
-names the parameter and the allowed values.
+numbers it quotes) lives in its own module of :mod:`reprobook.chapters`, which registers it with
+:func:`register_chapter` (:mod:`reprobook.chapters.registry`, re-exported here). Bad input stops early
+with a :class:`~reprobook.checks.ParameterError` that names the parameter and the allowed values.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import checks as _checks
+from .chapters import load_all
+from .chapters.registry import CHAPTERS, PROFILES, Chapter, ChapterConfig, register_chapter  # noqa: F401  (re-exported)
 from .checks import DEVICES_HELP, ParameterError, check_choice  # noqa: F401  (re-exported)
 
-PROFILES: tuple[str, ...] = ("tiny", "smoke", "paper")
 # profiles whose runs are evidence (the book is built from them); a tiny run only tests the code path
 EVIDENCE_PROFILES: tuple[str, ...] = ("smoke", "paper")
 # Wall-clock budget of a notebook on a 2-core CPU: each chapter declares its smoke budget; tiny is the same for all
@@ -53,57 +53,8 @@ def check_seed(seed: Any) -> int:
     return _checks.check_seed("seed", seed)
 
 
-@dataclass(frozen=True)
-class ChapterConfig:
-    """What every chapter configuration has: its profile, its wall-clock budget and the data it fetches.
-
-    ``budget_seconds`` is the chapter's budget on a 2-core CPU with a cold cache in this profile (None:
-    no budget, the paper profile); the runner's table checks every run against it.
-    """
-
-    profile: str
-    budget_seconds: float | None = field(default=None, kw_only=True)
-    data_files: tuple[str, ...] = field(default=(), kw_only=True)  # registry entries to fetch ahead of a run
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class Chapter:
-    """A chapter of the book: its name, its notebook, its configuration class and values per profile.
-
-    ``produces`` / ``needs`` name cached artefacts (e.g. ``"ood-modes"``): the runner executes a chapter
-    that produces an artefact before the chapters that need it.
-    """
-
-    name: str
-    notebook: str  # relative to notebooks/, without suffix, e.g. "sharpness/rwp"
-    config_class: type
-    values: dict[str, dict[str, Any]]
-    produces: tuple[str, ...] = ()
-    needs: tuple[str, ...] = ()
-
-
-CHAPTERS: dict[str, Chapter] = {}
-
-
-def register_chapter(name: str, *, notebook: str, config_class: type, values: dict[str, dict[str, Any]],
-                     produces: tuple[str, ...] = (), needs: tuple[str, ...] = ()) -> Chapter:
-    """Register a chapter; ``values[profile]`` are the fields of ``config_class`` for every profile."""
-    if not (isinstance(config_class, type) and issubclass(config_class, ChapterConfig)):
-        raise ParameterError("config_class", config_class, "a subclass of profiles.ChapterConfig")
-    missing = set(PROFILES) - set(values)
-    if missing:
-        raise ParameterError("values", sorted(values), f"values for every profile ({', '.join(PROFILES)})")
-    chapter = Chapter(name, notebook, config_class, values, tuple(produces), tuple(needs))
-    CHAPTERS[name] = chapter
-    return chapter
-
-
 def _chapters() -> dict[str, Chapter]:
-    from . import chapters  # noqa: F401  (importing it registers every chapter)
-
+    load_all()  # importing every chapter module registers it
     return CHAPTERS
 
 

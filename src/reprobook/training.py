@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .batchnorm import frozen_bn_stats
 from .checks import ParameterError, check_device, check_int, check_optional_int, check_seed, check_type
 from .paths import cache_dir, exclusive_lock
 from .results import atomic_write, note_checkpoint
-from .sharpness.bn import frozen_bn_stats
 from .timing import timed
 
 

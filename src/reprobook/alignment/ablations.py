@@ -33,7 +33,6 @@ from ..results import glued
 from .pretraining import LMData, ModelSize, TrainingCurves, TrainSettings, train_cached
 
 NEAR_BEST = 0.1  # nats: a learning rate "works" when its final loss is within this of the best of the sweep
-PLATEAU = 0.02  # a run has stopped improving when its last tenth of steps lowers the loss by less than 2 %
 
 
 def still_falling(loss: Sequence[float]) -> float:

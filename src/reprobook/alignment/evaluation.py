@@ -15,7 +15,6 @@ saw — on held-out prompts (the aligned model against the starting instruct mod
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,21 +25,6 @@ from ..results import glued
 
 
 # --------------------------------------------------------------------------------------------- metrics
-def _words(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
-
-
-def rouge_l_f(candidate: str, reference: str) -> float:
-    """ROUGE-L F-measure of two texts on lower-cased alphanumeric words (rouge-chinese's ``rouge-l``,
-    the LCS-based definition of Lin, 2004); 0 when either side has no words."""
-    from rouge_chinese import Rouge
-
-    a, b = _words(candidate), _words(reference)
-    if not a or not b:
-        return 0.0
-    return float(Rouge(metrics=["rouge-l"]).get_scores(a, b)[0]["rouge-l"]["f"])
-
-
 def per_prompt(values: Sequence[float], prompts: Sequence[str]) -> tuple[list[str], list[float]]:
     """The mean of ``values`` per distinct prompt (pairs that share a prompt are one unit), in first-seen order."""
     groups: dict[str, list[float]] = {}
@@ -268,7 +252,7 @@ def merged_model(kind: str, sft_lm: Any, runs: Sequence[Any], ratios: dict | Non
     """The DPO runs merged linearly or by Model Stock (anchor: the SFT model they all start from)."""
     from .. import llm
     from ..checks import check_choice
-    from .merging import linear_merge, model_stock
+    from ..llm.merging import linear_merge, model_stock
 
     check_choice("kind", kind, MERGES)
     states = [r.model.model.state_dict() for r in runs]

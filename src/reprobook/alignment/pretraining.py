@@ -69,6 +69,8 @@ class ModelSize:
             return cls(*value)
         raise ParameterError("model size", value, "a ModelSize, a dict of its fields or (hidden, layers, heads)")
 
+PLATEAU = 0.02  # a run has stopped improving when its last tenth of steps lowers the loss by less than 2 %
+
 
 def llama_config(size: ModelSize, vocab_size: int, max_positions: int):
     """The ``LlamaConfig`` of a small Baichuan-2-7B-like model (RoPE, SwiGLU, RMSNorm, untied output)."""
@@ -458,8 +460,6 @@ def claim_tests(specs: Sequence[Any], study: Any, sweep: Any, dose: Any, predict
     else:
         tests.append(claims.untested(spec["bilingual"], "no pretrained reference tokenizer in this profile",
                                      scale=scale))
-    from .ablations import PLATEAU
-
     normhead = claims.evaluate(spec["normhead"], sweep.sensitivity["off"], sweep.sensitivity["on"], scale=scale,
                                this_run=f"sensitivity {sweep.sensitivity_off:.3f} without, {sweep.sensitivity_on:.3f} "
                                         f"with NormHead over lr {sweep.lrs}")

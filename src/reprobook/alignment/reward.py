@@ -20,6 +20,7 @@ pair would put the same prompt on both sides.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,11 +54,24 @@ def split_by_prompt(rows: Sequence[dict[str, Any]], fractions: dict[str, float],
     return parts
 
 
-def rouge_l(candidate: str, references: Sequence[str]) -> float:
-    """ROUGE-L F-measure of ``candidate`` against the best of ``references``: :func:`.evaluation.rouge_l_f`
-    (rouge-chinese's ``rouge-l`` on lower-cased alphanumeric words) for each reference, the largest kept."""
-    from .evaluation import rouge_l_f
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
+
+def rouge_l_f(candidate: str, reference: str) -> float:
+    """ROUGE-L F-measure of two texts on lower-cased alphanumeric words (rouge-chinese's ``rouge-l``,
+    the LCS-based definition of Lin, 2004); 0 when either side has no words."""
+    from rouge_chinese import Rouge
+
+    a, b = _words(candidate), _words(reference)
+    if not a or not b:
+        return 0.0
+    return float(Rouge(metrics=["rouge-l"]).get_scores(a, b)[0]["rouge-l"]["f"])
+
+
+def rouge_l(candidate: str, references: Sequence[str]) -> float:
+    """ROUGE-L F-measure of ``candidate`` against the best of ``references``: :func:`rouge_l_f`
+    (rouge-chinese's ``rouge-l`` on lower-cased alphanumeric words) for each reference, the largest kept."""
     return max(rouge_l_f(candidate, r) for r in references) if references else 0.0
 
 

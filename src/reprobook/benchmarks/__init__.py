@@ -27,6 +27,7 @@ from typing import Any
 from ..checks import ParameterError, check_choice, check_choices, check_int  # noqa: F401
 from ..paths import project_root, results_dir
 from ..profiles import PROFILES
+from ..timing import synchronize  # noqa: F401  (the benchmark modules time with it)
 
 # name -> (module, what it measures)
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -47,14 +48,6 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
 def check_name(name: Any) -> str:
     """A benchmark's name (a key of :data:`BENCHMARKS`)."""
     return check_choice("benchmark", name, BENCHMARKS)
-
-
-def synchronize(device: Any) -> None:
-    """Wait for the device's queued work (a GPU runs asynchronously), so a clock read after it is honest."""
-    import torch
-
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def check_count(name: str, value: Any, low: int = 1) -> int:

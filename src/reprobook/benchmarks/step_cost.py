@@ -41,10 +41,10 @@ import torch
 from torch import nn
 
 from .. import profiles
+from ..batchnorm import frozen_bn_stats
 from ..checks import ParameterError, check_choices, check_int, check_number, check_seed
 from ..models import build_model
-from ..sharpness.bn import frozen_bn_stats
-from . import synchronize
+from ..timing import synchronize
 
 # method -> (label, gradients per step, passes one after the other)
 METHODS: dict[str, tuple[str, int, int]] = {
@@ -255,49 +255,3 @@ def paired_ratio(rounds_ms: dict[str, list[float]], method: str, baseline: str) 
             "high": float(np.percentile(ratios, 75))}
 
 
-def median_interval(values: Any, level: float = 0.95) -> dict[str, float]:
-    """The median of ``values`` and its distribution-free interval from two order statistics.
-
-    The interval [x₍ₖ₎, x₍ₙ₋ₖ₊₁₎] of the sorted values covers the population median with probability
-    1 − 2·P(Bin(n, ½) ≤ k − 1) whatever the distribution (for independent draws); k is the largest with that
-    coverage at least ``level``. With too few values for ``level`` (fewer than 6 at 95 %) it is the range, and
-    ``coverage`` says how much less it covers. Returns median, low, high, coverage and n.
-    """
-    from scipy import stats
-
-    values = np.sort(np.asarray(values, dtype=float).reshape(-1))
-    if values.size == 0 or not np.all(np.isfinite(values)):
-        raise ParameterError("values", values, "one or more finite numbers")
-    check_number("level", level, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    n = values.size
-    # the largest k with P(Bin(n, ½) ≤ k − 1) ≤ (1 − level) / 2; k = 1 (the range) when even that is too wide
-    k = 1
-    while k + 1 <= (n + 1) // 2 and stats.binom.cdf(k, n, 0.5) <= (1 - level) / 2:
-        k += 1
-    coverage = float(1 - 2 * stats.binom.cdf(k - 1, n, 0.5))
-    return {"median": float(np.median(values)), "low": float(values[k - 1]), "high": float(values[n - k]),
-            "coverage": coverage, "n": int(n)}
-
-
-def ratio_interval(rounds_ms: dict[str, list[float]], method: str, baseline: str = "sgd",
-                   level: float = 0.95) -> dict[str, float]:
-    """The time of ``method`` over that of ``baseline`` in the same round: the median over the rounds and its
-    distribution-free interval (:func:`median_interval`). The interval covers the variation of this machine's
-    speed from round to round during this measurement, not that of other machines."""
-    for name, value in (("method", method), ("baseline", baseline)):
-        if value not in rounds_ms:
-            raise ParameterError(name, value, ", ".join(repr(m) for m in rounds_ms))
-    ratios = np.asarray(rounds_ms[method], dtype=float) / np.asarray(rounds_ms[baseline], dtype=float)
-    return median_interval(ratios, level)
-
-
-def goal_reading(interval: dict[str, float], goal: float) -> str:
-    """Whether a measured ratio meets a goal "at most ``goal``": *met* when the whole interval lies at or below it,
-    *not met* when the whole interval lies above it, *not settled* when the interval straddles it (never from
-    the median alone)."""
-    check_number("goal", goal, low=0.0, low_inclusive=False)
-    if interval["high"] <= goal:
-        return "met"
-    if interval["low"] > goal:
-        return "not met"
-    return "not settled"

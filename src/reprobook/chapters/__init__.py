@@ -5,7 +5,8 @@ comes from), its values in the ``tiny``, ``smoke`` and ``paper`` profiles with t
 the paper numbers the chapter quotes, with their source. Nothing here imports torch: ``reprobook data``
 and the runner read these modules without loading the heavy libraries.
 
-Every module of this package is imported (and so registered) when a configuration is first asked for.
+Every module of this package is imported (and so registered) by :func:`load_all`, which
+:mod:`reprobook.profiles` calls when a configuration is first asked for; :mod:`.registry` holds the table.
 """
 
 from __future__ import annotations
@@ -13,5 +14,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-    importlib.import_module(f"{__name__}.{_module}")
+
+def load_all() -> None:
+    """Import every chapter module (each registers its chapter in :mod:`.registry`)."""
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{module}")

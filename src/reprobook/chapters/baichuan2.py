@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..profiles import ChapterConfig, register_chapter
+from .registry import ChapterConfig, register_chapter
 
 
 @dataclass(frozen=True)

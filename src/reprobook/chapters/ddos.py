@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..profiles import register_chapter
 from .ood_benchmark import NATURAL_OOD_SMOKE, PAPER, SMOKE, TINY, OODConfig
+from .registry import register_chapter
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import claims
 from ..checks import ParameterError
-from ..profiles import ChapterConfig, register_chapter
+from .registry import ChapterConfig, register_chapter
 
 # Settings per ability (see reprobook.rag.experiment.parse_setting for the names)
 ALL_SETTINGS = ("closed", "golden", "bm25@1", "bm25@3", "dense@1", "dense@3")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import claims
-from ..profiles import register_chapter
+from .registry import register_chapter
 from .rwp import ACCURACY_SESOI, GAIN_SOURCE, PAPER_GAIN, PARITY_SOURCE, RATIO_SESOI, RATIO_SOURCE, UNIT, RWPConfig
 from .rwp import PAPER as RWP_PAPER
 from .rwp import PAPER_CLAIMS as RWP_CLAIMS

@@ -14,8 +14,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from ..profiles import register_chapter
 from .ood_benchmark import PAPER, SMOKE, TINY, OODConfig
+from .registry import register_chapter
 
 DETECTORS: tuple[str, ...] = ("MSP", "ODIN", "Energy", "Mahalanobis", "KNN", "GradNorm", "RankFeat")
 # the detectors the official code runs on its CIFAR-10 modes (eval_ood_ensemble.py); GradNorm and RankFeat run

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..profiles import ChapterConfig
+from .registry import ChapterConfig
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..profiles import ChapterConfig, register_chapter
+from .registry import ChapterConfig, register_chapter
 
 # A fixed prompt-engineering suffix: the baseline every automatic prompt-engineering method must beat
 # (one sentence that asks for what PAS's complements ask for, the same for every prompt)

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 from .. import claims
-from ..profiles import ChapterConfig, register_chapter
+from .registry import ChapterConfig, register_chapter
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import claims
-from ..profiles import ChapterConfig, register_chapter
+from .registry import ChapterConfig, register_chapter
 
 
 @dataclass(frozen=True)

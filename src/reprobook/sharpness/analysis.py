@@ -252,9 +252,9 @@ def step_timing(cfg, train_ds: Dataset, device: torch.device, methods: tuple[str
     nothing (a step of the paper's model and batch is seconds on a CPU): one round, no untimed step, on
     :data:`reprobook.dryrun.MAX_ITEMS` images."""
     from .. import dryrun
-    from ..benchmarks import synchronize
+    from ..batchnorm import frozen_bn_stats
     from ..models import build_model
-    from ..sharpness.bn import frozen_bn_stats
+    from ..timing import synchronize
 
     if "sgd" not in methods:
         raise ParameterError("methods", methods, "a list that includes 'sgd' (every ratio is to SGD)")

@@ -35,7 +35,7 @@ LABELS = {"sgd": "SGD", "sam": "SAM", "rwp": "RWP", "prwp": "RWP (perturbed only
           "marwp": "m-ARWP"}
 # the modules whose code determines a trained model: their fingerprint is part of every checkpoint's key (the
 # analysis modules are not, so a change to the analysis re-evaluates without re-training)
-TRAINING_CODE = ("reprobook.training", "reprobook.models", "reprobook.sharpness.base", "reprobook.sharpness.bn",
+TRAINING_CODE = ("reprobook.training", "reprobook.models", "reprobook.sharpness.base", "reprobook.batchnorm",
                  "reprobook.sharpness.sam", "reprobook.sharpness.rwp", "reprobook.sharpness.arwp",
                  "reprobook.sharpness.experiment")
 

@@ -47,8 +47,8 @@ def same_update_check(cfg, seed: int, steps: int = 3, tolerance: float = 1e-10) 
     """Train a small float64 CNN with BatchNorm ``steps`` steps with :class:`.parallel.BatchedRWP` and with the
     sequential :class:`.rwp.RWP` from the same initialisation, batches and noise seed; passed when every
     weight and BatchNorm tensor agrees to a relative ``tolerance``."""
+    from ..batchnorm import frozen_bn_stats
     from ..models import build_model
-    from .bn import frozen_bn_stats
     from .parallel import BatchedRWP
     from .rwp import RWP
 
@@ -201,8 +201,8 @@ def _calls_note(others: list) -> str:
 
 def _arwp_reading(result) -> tuple[dict[str, float], str]:
     """ARWP's ratio to SGD in one measurement: the median per-round ratio with its interval, and the goal's
-    reading on that interval (:func:`reprobook.benchmarks.step_cost.goal_reading`)."""
-    from ..benchmarks.step_cost import goal_reading, ratio_interval
+    reading on that interval (:func:`reprobook.timing.goal_reading`)."""
+    from ..timing import goal_reading, ratio_interval
 
     interval = ratio_interval(result.settings["rounds_ms"], "arwp", "sgd", GOAL_LEVEL)
     return interval, goal_reading(interval, ARWP_GOAL)
@@ -247,13 +247,12 @@ def session_is_gpu(device) -> bool:
     return torch.device(device).type == "cuda"
 
 
-def measure(device: torch.device, profile: str, seed: int) -> StepCost:
-    """Run the step-cost benchmark on ``device`` with ``profile``'s sizes and gather what the chapter shows."""
+def step_cost(result: Any, others: list, device: torch.device) -> StepCost:
+    """What the chapter shows of ``result``, the step-cost benchmark run on ``device`` (``reprobook bench
+    step-cost``, run by the notebook: the benchmarks sit above the methods), beside ``others``, the
+    measurements recorded in ``book/measurements`` (``benchmarks.recorded("step-cost")``)."""
     import pandas as pd
 
-    from .. import benchmarks
-
-    result = benchmarks.run("step-cost", device=device, profile=profile, seed=seed)
     table, settings = result.table, result.settings
     ratio = dict(zip(table.method, table.ratio_to_sgd))
     load = [settings["load_average_before"], settings["load_average_after"]]
@@ -273,7 +272,6 @@ def measure(device: torch.device, profile: str, seed: int) -> StepCost:
                                   "operator_calls": "operator calls"})
     shown = shown[["optimiser", "gradients", "passes in a chain", "time per step (ms)", "quartiles (ms)", "× SGD",
                    "× SGD, quartiles", "× SGD, CPU time", "operator calls"]].set_index("optimiser")
-    others = benchmarks.recorded("step-cost")
     recorded = None
     if others:
         rows = []
@@ -312,7 +310,7 @@ def measure(device: torch.device, profile: str, seed: int) -> StepCost:
                     ratio["sgd-double-batch"], ratio["mrwp"], ratio["arwp"], ratio["marwp"],
                     float(by_method.loc["arwp", "cpu_ratio_to_sgd"]), interval["low"], interval["high"],
                     interval["coverage"], ARWP_GOAL, arwp_met, arwp_extra,
-                    _scale_note(settings, profile), _arwp_goal_note(others),
+                    _scale_note(settings, settings["profile"]), _arwp_goal_note(others),
                     result.device, settings["torch_threads"], model,
                     " × ".join(str(n) for n in settings["input_shape"]), settings["warmup"], settings["rounds_run"],
                     settings["steps_per_repeat"], sgd_ms, load_note,
@@ -339,8 +337,8 @@ def passes_per_step(cfg, seed: int) -> Passes:
     on a freshly initialised model of ``cfg`` and one random batch: the number each cost claim rests on."""
     import pandas as pd
 
+    from ..batchnorm import frozen_bn_stats
     from ..models import build_model
-    from .bn import frozen_bn_stats
     from .experiment import LABELS, make_optimizer
 
     data = torch.Generator().manual_seed(seed)

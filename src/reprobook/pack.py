@@ -29,8 +29,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, cast
 
-from ..checks import ParameterError
-from ..paths import cache_dir
+from .checks import ParameterError
+from .paths import cache_dir
 
 MAX_BYTES = 64 * 2**20  # 64 MiB
 DEFAULT_ENTRIES = ("fashion-mnist", "cifar10-test", "hhh-alignment")
@@ -51,7 +51,7 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def _stand_in_tokenizer_dir() -> tuple[str, Path]:
     """The cache-relative folder and path of the stand-in models' tokenizer (written from its GGUF if needed)."""
-    from ..llm import loading
+    from .llm import loading
 
     folder = loading._saved_tokenizer_dir(loading.STAND_IN_TOKENIZER)
     return folder.relative_to(cache_dir()).as_posix(), folder
@@ -61,7 +61,7 @@ def pack(out: Path | str = DEFAULT_NAME, names: Iterable[str] | None = None, *, 
          max_bytes: int = MAX_BYTES, level: int = 6) -> dict:
     """Write the pack to ``out`` (a tar) and return its manifest; refuse (ParameterError) when it would exceed
     ``max_bytes``. Each entry is fetched and verified first."""
-    from . import registry
+    from .data import registry
 
     names = list(DEFAULT_ENTRIES if names is None else names)
     out = Path(out)
@@ -105,8 +105,8 @@ def pack(out: Path | str = DEFAULT_NAME, names: Iterable[str] | None = None, *, 
 def unpack(path: Path | str) -> dict:
     """Install the pack at ``path`` into ``cache_dir()``: every file checked against the manifest's sha256,
     each entry then verified by the registry. Returns the manifest."""
-    from . import registry
-    from .errors import ChecksumError
+    from .data import registry
+    from .data.errors import ChecksumError
 
     path = Path(path)
     if not path.is_file():
