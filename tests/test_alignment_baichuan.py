@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from reprobook.alignment.evaluation import rouge_l_f
-from reprobook.alignment.reward import length_baseline, ni_scored_pairs, split_by_prompt
+from reprobook.alignment.reward import length_baseline, ni_scored_pairs, rouge_l_f, split_by_prompt
 from reprobook.alignment.sft import utilisation
 
 

@@ -416,7 +416,8 @@ def test_chapter_configuration():
 
 
 def test_a_run_still_improving_is_not_on_its_plateau():
-    from reprobook.alignment.ablations import PLATEAU, still_falling
+    from reprobook.alignment.ablations import still_falling
+    from reprobook.alignment.pretraining import PLATEAU
 
     flat = [2.0 + 0.01 * (-1) ** i for i in range(100)]  # noise around a level: no drop
     assert abs(still_falling(flat)) < PLATEAU

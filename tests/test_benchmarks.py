@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from reprobook import benchmarks, profiles
+from reprobook import benchmarks, profiles, timing
 from reprobook.benchmarks import step_cost
 from reprobook.checks import ParameterError
 from reprobook.cli import main
@@ -159,12 +159,12 @@ def test_paired_ratio_and_ratio_interval():
     with pytest.raises(ParameterError, match="'method'"):
         step_cost.paired_ratio(rounds, "rwp", "sgd")
     # three rounds are too few for a 95 % interval of the median: the range, with its lower coverage
-    interval = step_cost.ratio_interval(rounds, "sam")
+    interval = timing.ratio_interval(rounds, "sam")
     assert (interval["low"], interval["median"], interval["high"]) == (2.0, 2.0, 2.5)
     assert interval["coverage"] == pytest.approx(0.75) and interval["n"] == 3
-    assert step_cost.goal_reading(interval, 2.0) == "not settled"
+    assert timing.goal_reading(interval, 2.0) == "not settled"
     with pytest.raises(ParameterError, match="'goal'"):
-        step_cost.goal_reading(interval, 0.0)
+        timing.goal_reading(interval, 0.0)
 
 
 def test_the_tiny_profile_times_every_method_quickly():

@@ -200,7 +200,8 @@ claims.design_frame(specs)
 
 # %%
 with rec.timer("benchmark"):
-    measured = benchmarks.run("step-cost", device=session.device, profile=profile, seed=seed)
+    measured = benchmarks.run("step-cost", device=session.device, profile=profile,
+                              seed=seed)
     cost = rec.glue_result(step_cost_chapter.step_cost(
         measured, benchmarks.recorded("step-cost"), session.device), "sc")
 rec.metric("step_cost_table", cost.result.table.to_dict(orient="records"))

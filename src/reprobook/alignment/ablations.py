@@ -37,7 +37,7 @@ NEAR_BEST = 0.1  # nats: a learning rate "works" when its final loss is within t
 
 def still_falling(loss: Sequence[float]) -> float:
     """The relative drop of the training loss from the second-to-last tenth of the steps to the last tenth
-    (window means, so one noisy batch does not decide it): below :data:`PLATEAU`, the run has stopped
+    (window means, so one noisy batch does not decide it): below :data:`.pretraining.PLATEAU`, the run has stopped
     improving. NaN with fewer than two steps per window."""
     w = len(loss) // 10
     if w < 1:
