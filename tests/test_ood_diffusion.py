@@ -104,6 +104,28 @@ def test_training_is_cached_by_configuration(tmp_path, monkeypatch):
     assert not other.loaded and other.path != first.path
 
 
+def test_the_ema_network_is_the_average_of_the_weights_along_training(tmp_path, monkeypatch):
+    """diffusers' EMA warms up as (1 + k) / (10 + k): after one step it is the weights themselves, after three
+    it is a running average that matches none of them; each setting has its own cache entry."""
+    import dataclasses
+
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path))
+    images = _pixels(10)
+    one = dataclasses.replace(CFG, ddpm_steps=1, ddpm_ema=None)
+    plain = train_ddpm(one, images, seed=0, progress=False)
+    averaged = train_ddpm(dataclasses.replace(one, ddpm_ema=0.9999), images, seed=0, progress=False)
+    assert not averaged.loaded and averaged.path != plain.path
+    for a, b in zip(plain.unet.state_dict().values(), averaged.unet.state_dict().values()):
+        assert torch.equal(a, b)  # decay 0 at the first step: θ̄ = θ
+    three = dataclasses.replace(CFG, ddpm_steps=3, ddpm_lr=1e-2, ddpm_ema=None)
+    last = train_ddpm(three, images, seed=0, progress=False).unet.state_dict()
+    ema = train_ddpm(dataclasses.replace(three, ddpm_ema=0.9999), images, seed=0, progress=False).unet.state_dict()
+    weights = [k for k, v in last.items() if v.dtype.is_floating_point and v.dim() > 1]
+    assert any(not torch.allclose(last[k], ema[k]) for k in weights)
+    with pytest.raises(ParameterError, match="'ddpm_ema'"):
+        train_ddpm(dataclasses.replace(one, ddpm_ema=1.0), images, seed=0, progress=False)
+
+
 def test_training_refuses_images_outside_the_pixel_range():
     with pytest.raises(ParameterError, match="'images'"):
         train_ddpm(CFG, _pixels(4) * 2 - 1, progress=False)

@@ -31,6 +31,7 @@ class DDoSConfig(OODConfig):
     ddpm_batch: int = 128
     ddpm_lr: float = 2e-4
     ddpm_warmup: int = 5000
+    ddpm_ema: float | None = 0.9999  # EMA of the weights (Ho et al.), the ceiling of diffusers' warm-up; None: off
     # Reconstruction: noise to t, then DDIM back to 0 with a fixed stride
     noise_t: int = 250  # t of the main results (fixed before any OoD result was seen)
     t_grid: tuple[int, ...] = (50, 100, 250, 400, 600)  # the noise levels of the DM-based baseline and the ablation
@@ -64,13 +65,25 @@ VALUES = {
                  n_classifiers=3, perceptual_mode=3, n_pairs=2, knn_k=5, bench_images=8),
     # the classifiers of the OoD benchmark (shared checkpoints) on its natural OoD sets; a 0.6 M-parameter UNet at
     # 28 × 28 trained on the noise levels the reconstructions use (t ≤ 400)
+    # (no EMA: see the pilot below VALUES)
     "smoke": dict(SMOKE, ood_datasets=NATURAL_OOD_SMOKE, ddpm_channels=(16, 32, 64), ddpm_layers=1, ddpm_attention=(),
                   ddpm_groups=8, ddpm_max_t=400, ddpm_train_images=None, ddpm_steps=400, ddpm_batch=64, ddpm_lr=2e-3,
+                  ddpm_ema=None,
                   ddpm_warmup=20, noise_t=250, t_grid=(100, 250, 400), ddim_stride=50, n_score=500,
                   n_calibration=250, n_classifiers=9, perceptual_mode=9, bench_images=64, budget_seconds=360),
     # CIFAR-10 and the DDPM of Ho et al. (2020) for 32 × 32 CIFAR-10 (35.7 M parameters, 800k steps)
     "paper": dict(PAPER, n_score=None, t_grid=(50, 100, 250, 400, 600), n_classifiers=9, perceptual_mode=9),
 }
+
+# Could a longer or averaged training pass the diffusion sanity checks within the budget? A pilot after the smoke run
+# failed them (seeds 0-2 protected, 200 images per split, t = 250, two threads, idle machine; only the checks' numbers
+# were read, never a claim's). The smoke DDPM (400 steps, 136 s) keeps the InD label on 71 % of reconstructions (the
+# check asks 60 %) but raises the KNN score of reconstructed MNIST digits (0.340 -> 0.390) and KNN's AUROC on the
+# reconstructions (87.6 % on the images -> 88.1 %). The EMA of its weights (decay 0.9999, warmed up as
+# (1 + k) / (10 + k): about 0.978 at step 400) changes nothing (71 %; 0.389; 88.0 %). 600 steps (197 s) keep more
+# labels (77 %) and raise the MNIST score less (0.377), but KNN's AUROC on reconstructions rises further (89.4 %):
+# two checks still fail, with the EMA too (77 %; 0.378; 89.4 %). The smoke profile keeps 400 steps without the EMA
+# (its numbers unchanged); the paper profile trains as Ho et al. (2020), with it.
 
 SOURCE = ("Fang et al. (2024), arXiv 2409.10094v2, \"Beyond Perceptual Distances: Rethinking Disparity Assessment "
           "for Out-of-Distribution Detection with Diffusion Models\", abstract")

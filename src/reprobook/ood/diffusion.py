@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..checks import ParameterError, check_int, check_seed
+from ..checks import ParameterError, check_int, check_number, check_seed
 from ..results import glued
 
 DOWN, UP = "DownBlock2D", "UpBlock2D"
@@ -113,9 +113,12 @@ def train_ddpm(cfg: Any, images: Tensor, *, device: str | torch.device = "cpu", 
 
     AdamW at ``cfg.ddpm_lr`` with a linear warm-up and a cosine decay (``diffusers.optimization``),
     ``cfg.ddpm_steps`` steps of ``cfg.ddpm_batch`` images drawn with replacement, on the noise levels
-    t ≤ ``cfg.ddpm_max_t`` only (those the reconstructions use; None: all T).
+    t ≤ ``cfg.ddpm_max_t`` only (those the reconstructions use; None: all T). With ``cfg.ddpm_ema`` set, the
+    returned network is the exponential moving average of the weights (``diffusers.training_utils.EMAModel``,
+    Ho et al.'s 0.9999 as the ceiling of its warm-up (1 + k) / (10 + k) at step k; None: the last weights).
     """
     from diffusers.optimization import get_cosine_schedule_with_warmup
+    from diffusers.training_utils import EMAModel
     from tqdm.auto import tqdm
 
     from ..sharpness.experiment import data_fingerprint
@@ -131,11 +134,14 @@ def train_ddpm(cfg: Any, images: Tensor, *, device: str | torch.device = "cpu", 
     batch = check_int("ddpm_batch", cfg.ddpm_batch, low=1)
     device = resolve_device(device)
     max_t = cfg.ddpm_timesteps - 1 if getattr(cfg, "ddpm_max_t", None) is None else cfg.ddpm_max_t
+    ema_decay = getattr(cfg, "ddpm_ema", None)
+    if ema_decay is not None:
+        check_number("ddpm_ema", ema_decay, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     check_int("ddpm_max_t", max_t, low=1, high=cfg.ddpm_timesteps - 1)
     channels, size = images.shape[1], images.shape[2]
     config = {"unet": unet_config(cfg, channels, size), "timesteps": cfg.ddpm_timesteps,
               "beta_schedule": cfg.ddpm_beta_schedule, "steps": steps, "batch": batch, "lr": cfg.ddpm_lr,
-              "warmup": cfg.ddpm_warmup, "seed": seed, "max_t": max_t,
+              "warmup": cfg.ddpm_warmup, "seed": seed, "max_t": max_t, **({"ema": ema_decay} if ema_decay else {}),
               "data": data_fingerprint(torch.utils.data.TensorDataset(images))}
     show = _default_progress() if progress is None else progress
     clock = time.perf_counter()
@@ -146,6 +152,7 @@ def train_ddpm(cfg: Any, images: Tensor, *, device: str | torch.device = "cpu", 
         scheduler = noise_scheduler(cfg)
         optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.ddpm_lr)
         schedule = get_cosine_schedule_with_warmup(optimizer, cfg.ddpm_warmup, steps)
+        ema = EMAModel(unet.parameters(), decay=ema_decay) if ema_decay is not None else None
         data = images.to(device) * 2 - 1  # pixels → [−1, 1]
         losses = []
         for _ in tqdm(range(steps), desc="DDPM", disable=not show, leave=False):
@@ -155,7 +162,11 @@ def train_ddpm(cfg: Any, images: Tensor, *, device: str | torch.device = "cpu", 
             loss.backward()
             optimizer.step()
             schedule.step()
+            if ema is not None:
+                ema.step(unet.parameters())  # θ̄ ← d·θ̄ + (1 − d)·θ
             losses.append(float(loss.detach()))
+        if ema is not None:
+            ema.copy_to(unet.parameters())
         return unet, History(train_loss=losses, total_seconds=time.perf_counter() - clock)
 
     state, info = train_or_load(config, train, name=name, code=("reprobook.ood.diffusion",))
