@@ -503,7 +503,8 @@ experiment.paper_vs_run(tests)
 #   the claims searched at the operating threshold.
 # - **Claims as tests.** The paper's cost claim is a fact of the method here (one call of the large model
 #   against two; retrieval only for Unknown questions), recorded as a check; its selectivity claim is tested
-#   directly (the judge's AUROC, SlimPLM against a random selection at the same retrieval rate).
+#   directly (the judge's concordance with the large model's closed-book knowledge, SlimPLM against a
+#   random selection at the same retrieval rate).
 # - **Baselines.** Only never, always and self-judgement (Self-Eval); the paper also compares CoT,
 #   SKR-kNN, Self-Ask, FLARE and ITER-RETGEN.
 

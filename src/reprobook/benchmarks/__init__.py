@@ -27,7 +27,6 @@ from typing import Any
 from ..checks import ParameterError, check_choice, check_choices, check_int  # noqa: F401
 from ..paths import project_root, results_dir
 from ..profiles import PROFILES
-from ..timing import synchronize  # noqa: F401  (the benchmark modules time with it)
 
 # name -> (module, what it measures)
 BENCHMARKS: dict[str, tuple[str, str]] = {

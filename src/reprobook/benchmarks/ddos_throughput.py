@@ -24,7 +24,8 @@ import torch
 
 from .. import profiles
 from ..checks import ParameterError
-from . import check_count, synchronize
+from ..timing import synchronize
+from . import check_count
 from . import check_methods as _check_methods
 
 METHODS: dict[str, str] = {"classifier": "classifier detector (MSP on one forward pass)",

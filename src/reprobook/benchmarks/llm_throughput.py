@@ -34,7 +34,8 @@ from typing import Any
 import pandas as pd
 
 from ..checks import ParameterError, check_int, check_str
-from . import check_count, synchronize
+from ..timing import synchronize
+from . import check_count
 
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": dict(model="tiny", n_prompts=4, max_new_tokens=4, batch_sizes=(1, 4), warmup=0, repeats=2,

@@ -43,8 +43,8 @@ import torch
 
 from .. import profiles
 from ..checks import ParameterError, check_choice, check_fraction, check_int, check_positive, check_seed
-from ..timing import timed
-from . import check_count, synchronize
+from ..timing import synchronize, timed
+from . import check_count
 from . import check_methods as _check_methods
 
 # method -> label
