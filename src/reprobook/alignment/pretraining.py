@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 
+PLATEAU = 0.02  # a run has stopped improving when its last tenth of steps lowers the loss by less than 2 %
+
+
 # --------------------------------------------------------------------------------------------- model
 @dataclass(frozen=True)
 class ModelSize:
@@ -68,8 +71,6 @@ class ModelSize:
         if isinstance(value, (tuple, list)) and 3 <= len(value) <= 4:
             return cls(*value)
         raise ParameterError("model size", value, "a ModelSize, a dict of its fields or (hidden, layers, heads)")
-
-PLATEAU = 0.02  # a run has stopped improving when its last tenth of steps lowers the loss by less than 2 %
 
 
 def llama_config(size: ModelSize, vocab_size: int, max_positions: int):
