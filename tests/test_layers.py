@@ -112,3 +112,16 @@ def test_the_import_graph_sees_a_circle_when_there_is_one(tmp_path, monkeypatch)
         here.test_no_two_parts_of_the_package_import_each_other()
     with pytest.raises(AssertionError, match="'reprobook.checks', 'reprobook.ood.modes'"):
         here.test_no_two_modules_import_each_other()
+
+
+def test_chapter_configurations_are_typed_where_they_are_read():
+    """A parameter named ``cfg`` carries its configuration class (mypy then checks every field read), never
+    ``Any``; a validator of arbitrary input takes ``object``."""
+    untyped = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+                untyped += [f"{path.relative_to(SRC)}:{node.lineno} {node.name}" for a in args
+                            if a.arg == "cfg" and (a.annotation is None or ast.unparse(a.annotation) == "Any")]
+    assert not untyped, untyped

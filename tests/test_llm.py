@@ -122,7 +122,7 @@ def test_gguf_tensors_are_read_as_gguf_reader_reads_them(tmp_path):
     import gguf
     import numpy as np
 
-    from reprobook.llm.loading import gguf_tensors
+    from reprobook.llm.gguf import gguf_tensors
 
     path = tmp_path / "small.gguf"
     _write_gguf(path)
@@ -136,25 +136,27 @@ def test_gguf_tensors_are_read_as_gguf_reader_reads_them(tmp_path):
 
 
 def test_conversion_key_changes_with_the_gguf_and_with_any_conversion_function(monkeypatch):
-    import dataclasses
 
-    from reprobook.llm import loading
+    from reprobook.llm import gguf as conversion
 
-    spec = llm.MODELS["smollm2-135m-instruct"]
-    key = loading.conversion_key(spec)
-    assert loading.conversion_key(dataclasses.replace(spec, gguf_sha256="0" * 64)) != key
-    assert loading.conversion_key(spec) == key  # nothing else moves it
+    sha = llm.MODELS["smollm2-135m-instruct"].gguf_sha256
+    key = conversion.conversion_key(sha)
+    assert conversion.conversion_key("0" * 64) != key
+    assert conversion.conversion_key(sha) == key  # nothing else moves it
+    assert llm.converted_dir("smollm2-135m-instruct").name.endswith(key)  # the key the loader uses
     for name in ("convert_gguf", "gguf_state_dict", "gguf_tensors", "write_tokenizer_dir", "gguf_read_once"):
-        original = getattr(loading, name)
+        original = getattr(conversion, name)
 
         def changed(*args, _original=original, **kwargs):  # another function: another source
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(loading, name, changed)
-        assert loading.conversion_key(spec) != key, name
-        monkeypatch.setattr(loading, name, original)
-    monkeypatch.setattr(loading, "write_tokenizer_dir", lambda gguf, out_dir: None)
-    assert loading.tokenizer_key(spec) != loading.tokenizer_key(dataclasses.replace(spec, gguf_sha256="0" * 64))
+        monkeypatch.setattr(conversion, name, changed)
+        assert conversion.conversion_key(sha) != key, name
+        monkeypatch.setattr(conversion, name, original)
+    tokenizer = conversion.tokenizer_key(sha)
+    assert conversion.tokenizer_key("0" * 64) != tokenizer
+    monkeypatch.setattr(conversion, "write_tokenizer_dir", lambda gguf, out_dir: None)
+    assert conversion.tokenizer_key(sha) != tokenizer
 
 
 def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_path, monkeypatch, request):

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..chapters.baichuan_alignment import BaichuanAlignmentConfig
 from ..results import glued
 
 
@@ -63,7 +64,7 @@ class AlignmentData:
         return [seen[p] for p in self.test_prompts]
 
 
-def prepare_data(lm: Any, cfg: Any, *, seed: int) -> AlignmentData:
+def prepare_data(lm: Any, cfg: BaichuanAlignmentConfig, *, seed: int) -> AlignmentData:
     """The chapter's data: NI examples for SFT and for scored pairs (train tasks), NI held-out-task
     examples, HHH split by prompt into test / A / B (pairs that fit the length limit only)."""
     from .. import data
@@ -110,7 +111,7 @@ class Parent:
     answers: list[str]
 
 
-def parent(lm: Any, prompts: Sequence[str], cfg: Any) -> Parent:
+def parent(lm: Any, prompts: Sequence[str], cfg: BaichuanAlignmentConfig) -> Parent:
     """``lm`` with its greedy answers to ``prompts`` (``cfg.guard_tokens`` new tokens)."""
     from ..llm import generate
 
@@ -118,7 +119,7 @@ def parent(lm: Any, prompts: Sequence[str], cfg: Any) -> Parent:
     return Parent(lm, list(prompts), answers)
 
 
-def movement(stage: Any, of: Parent, cfg: Any, answers: Sequence[str] | None = None):
+def movement(stage: Any, of: Parent, cfg: BaichuanAlignmentConfig, answers: Sequence[str] | None = None):
     """:func:`reprobook.alignment.scoring.moved` of ``stage`` against ``of`` with the chapter's thresholds
     (``answers``: the stage's greedy answers to the guard prompts, when already generated)."""
     from .scoring import moved
@@ -141,7 +142,7 @@ class SFTEval:
     kl: float = glued(".3g", default=0.0)
 
 
-def sft_eval(start: Any, sft: Parent, d: AlignmentData, guard: Parent, cfg: Any) -> SFTEval:
+def sft_eval(start: Any, sft: Parent, d: AlignmentData, guard: Parent, cfg: BaichuanAlignmentConfig) -> SFTEval:
     """Per held-out example, −log π(reference | prompt) / tokens under the start and the SFT model (``sft``:
     the SFT model with its greedy answers to the guard prompts); and whether SFT moved the model (against
     the start, on the guard prompts)."""
@@ -184,7 +185,7 @@ class RewardModels:
                                               batch_size=batch_size).features)
 
 
-def reward_models(sft: Any, d: AlignmentData, cfg: Any, *, seed: int) -> RewardModels:
+def reward_models(sft: Any, d: AlignmentData, cfg: BaichuanAlignmentConfig, *, seed: int) -> RewardModels:
     """Features of split B, the NI scored pairs and the test pairs under the SFT model (one forward pass
     each, which also gives the SFT model's log-probabilities of the test answers); λ by cross-validation
     on the training pairs; the heads with α = ``cfg.mse_alpha`` and α = 0; their held-out ranking."""
@@ -286,8 +287,8 @@ class DPOEval:
     kl_dpo: float = glued(".3g", default=0.0)
 
 
-def dpo_stage(sft: Any, d: AlignmentData, rm: RewardModels, guard: Parent, cfg: Any, *, config: dict[str, Any],
-              seeds: Sequence[int]) -> DPOEval:
+def dpo_stage(sft: Any, d: AlignmentData, rm: RewardModels, guard: Parent, cfg: BaichuanAlignmentConfig, *,
+              config: dict[str, Any], seeds: Sequence[int]) -> DPOEval:
     """DPO from the SFT model on split A once per seed, the linear and Model Stock merges, their implicit
     margins on one held-out pair per test prompt and their movement against the SFT model."""
     from ..llm.trainers import release_memory
@@ -341,7 +342,7 @@ class GRPOEval:
     kl: float = glued(".3g", default=0.0)
 
 
-def grpo_stage(sft: Any, cfg: Any, *, config: dict[str, Any]) -> GRPOEval:
+def grpo_stage(sft: Any, cfg: BaichuanAlignmentConfig, *, config: dict[str, Any]) -> GRPOEval:
     """GRPO from the SFT model on the training topics; greedy rewards and movement on the held-out topics."""
     import pandas as pd
 
@@ -384,8 +385,8 @@ class Headline:
     kl: float = glued(".3g", default=0.0)
 
 
-def headline(start: Parent, final: Any, final_name: str, sft: Any, rm: RewardModels, d: AlignmentData, cfg: Any
-             ) -> Headline:
+def headline(start: Parent, final: Any, final_name: str, sft: Any, rm: RewardModels, d: AlignmentData,
+             cfg: BaichuanAlignmentConfig) -> Headline:
     """Greedy answers of the start and the aligned model to every held-out test prompt, scored by the head
     with the pointwise term (never trained on a policy's data); and the aligned model's movement."""
     import pandas as pd
@@ -477,7 +478,7 @@ def paper_tables():
 
 
 # --------------------------------------------------------------------------------------------- settings
-def start_model(cfg: Any, *, device: Any, seed: int) -> Any:
+def start_model(cfg: BaichuanAlignmentConfig, *, device: Any, seed: int) -> Any:
     """The starting model: ``cfg.model`` loaded (registry name, folder, HF id) or, for ``"tiny"``, a
     random tiny model with ``cfg.tiny_base``'s tokenizer."""
     from .. import llm
@@ -490,7 +491,7 @@ def start_model(cfg: Any, *, device: Any, seed: int) -> Any:
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
-def stage_configs(cfg: Any, *, seed: int) -> dict[str, dict[str, Any]]:
+def stage_configs(cfg: BaichuanAlignmentConfig, *, seed: int) -> dict[str, dict[str, Any]]:
     """The trainer settings of each stage (``reprobook.llm.TrainConfig`` fields) from the chapter config."""
     lora = dict(lora_r=cfg.lora_r, lora_alpha=2 * (cfg.lora_r or 1), seed=seed)
     return {
@@ -506,7 +507,7 @@ def stage_configs(cfg: Any, *, seed: int) -> dict[str, dict[str, Any]]:
     }
 
 
-def scale_note(cfg: Any, lm: Any) -> str:
+def scale_note(cfg: BaichuanAlignmentConfig, lm: Any) -> str:
     """The scale of this run in words (the claims table's last column)."""
     size = f"{lm.parameters / 1e6:.0f}M-parameter {lm.name}"
     dpo = f"DPO LoRA r = {cfg.dpo_lora_r}" if cfg.dpo_lora_r else "DPO full fine-tuning"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..chapters.baichuan2 import Baichuan2Config
 from ..checks import ParameterError, check_int, check_number
 from ..results import glued
 from ..timing import timed
@@ -172,7 +173,7 @@ def lm_data(tokenizer: Any, train_texts: Sequence[str], val_texts: Sequence[str]
                   t.seconds)
 
 
-def chapter_lm_data(cfg: Any, overview: Any, *, train_tokens: int) -> LMData:
+def chapter_lm_data(cfg: Baichuan2Config, overview: Any, *, train_tokens: int) -> LMData:
     """The chapter's token data (``train_tokens`` for training): SentencePiece at Baichuan 2's settings
     (``cfg.lm_vocab_size`` pieces, character coverage ``cfg.lm_coverage``, trained on the train split) or
     any Hugging Face tokenizer (``cfg.lm_tokenizer``)."""
@@ -192,7 +193,7 @@ def chapter_lm_data(cfg: Any, overview: Any, *, train_tokens: int) -> LMData:
                    train_tokens=train_tokens, val_blocks=cfg.val_blocks, name=name)
 
 
-def settings_from(cfg: Any, **changes: Any) -> TrainSettings:
+def settings_from(cfg: Baichuan2Config, **changes: Any) -> TrainSettings:
     """The chapter configuration's optimiser settings (NormHead and max-z on: Baichuan 2's recipe)."""
     values = dict(steps=cfg.ablation_steps, batch_size=cfg.batch_size, seq_len=cfg.seq_len, lr=cfg.maxz_lr,
                   warmup_fraction=cfg.warmup_fraction, min_lr_ratio=cfg.min_lr_ratio, weight_decay=cfg.weight_decay,
@@ -497,7 +498,7 @@ def claim_tests(specs: Sequence[Any], study: Any, sweep: Any, dose: Any, predict
     return claims.holm_tests(tests)
 
 
-def scale_note(cfg: Any, data: LMData, device: Any) -> str:
+def scale_note(cfg: Baichuan2Config, data: LMData, device: Any) -> str:
     """One line on the scale of this run, for the claims table."""
     a, s = ModelSize.parse(cfg.ablation_size), ModelSize.parse(cfg.scaling_size)
     return (f"{cfg.profile} profile: corpus {cfg.corpus}; LM tokenizer {data.tokenizer_name} "
@@ -506,7 +507,7 @@ def scale_note(cfg: Any, data: LMData, device: Any) -> str:
             f"of {cfg.batch_size} × {cfg.seq_len} tokens; {getattr(device, 'type', device)}")
 
 
-def glue_paper_notes(rec: Any, cfg: Any, sweep: Any, prediction: Any, profile: str) -> None:
+def glue_paper_notes(rec: Any, cfg: Baichuan2Config, sweep: Any, prediction: Any, profile: str) -> None:
     """Glue the sentences of the chapter's deviations that depend on the profile."""
     from ..chapters.baichuan2 import PAPER_7B_SOURCE
     from ..profiles import config

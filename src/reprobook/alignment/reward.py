@@ -10,8 +10,8 @@ carries absolute quality scores, a pointwise squared error toward those scores (
 pairwise-only data). The HHH pairs have no absolute scores (α = 0 for them). The stand-in for absolute
 scores here: natural-instructions pairs whose *chosen* answer is a reference answer and whose
 *rejected* answer is a reference answer of another example of the same task; each answer's score is
-its ROUGE-L F-measure against the example's references (1 for the reference itself), a graded measure
-of how well it answers this input.
+its ROUGE-L F-measure against the example's references (:func:`reprobook.rouge.rouge_l`, Google's
+``rouge-score``; 1 for the reference itself), a graded measure of how well it answers this input.
 
 Splits are by prompt: the HHH data repeats prompts with different answer pairs, so a random split by
 pair would put the same prompt on both sides.
@@ -20,7 +20,6 @@ pair would put the same prompt on both sides.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_fraction
+from ..rouge import rouge_l
 
 
 def split_by_prompt(rows: Sequence[dict[str, Any]], fractions: dict[str, float], *, seed: int
@@ -52,27 +52,6 @@ def split_by_prompt(rows: Sequence[dict[str, Any]], fractions: dict[str, float],
                 parts[name] += by_category[category][p]
             start = stop
     return parts
-
-
-def _words(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
-
-
-def rouge_l_f(candidate: str, reference: str) -> float:
-    """ROUGE-L F-measure of two texts on lower-cased alphanumeric words (rouge-chinese's ``rouge-l``,
-    the LCS-based definition of Lin, 2004); 0 when either side has no words."""
-    from rouge_chinese import Rouge
-
-    a, b = _words(candidate), _words(reference)
-    if not a or not b:
-        return 0.0
-    return float(Rouge(metrics=["rouge-l"]).get_scores(a, b)[0]["rouge-l"]["f"])
-
-
-def rouge_l(candidate: str, references: Sequence[str]) -> float:
-    """ROUGE-L F-measure of ``candidate`` against the best of ``references``: :func:`rouge_l_f`
-    (rouge-chinese's ``rouge-l`` on lower-cased alphanumeric words) for each reference, the largest kept."""
-    return max(rouge_l_f(candidate, r) for r in references) if references else 0.0
 
 
 def ni_scored_pairs(examples: Sequence[dict[str, Any]], n: int, *, seed: int, alpha: float) -> list[dict[str, Any]]:

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from .. import profiles
+from ..chapters.ood_benchmark import OODConfig
 from ..checks import ParameterError, check_choice, check_fraction, check_int, check_positive, check_seed
 from ..timing import synchronize, timed
 from . import check_count
@@ -77,7 +78,7 @@ def synthetic_features(n: int, dim: int, *, classes: int = 10, seed: int = 0) ->
     return torch.relu(centres[y] + 0.5 * torch.randn(n, dim, generator=gen))
 
 
-def _feature_dim(cfg) -> int:
+def _feature_dim(cfg: OODConfig) -> int:
     from ..models import build_model
 
     with torch.random.fork_rng(devices=[]):

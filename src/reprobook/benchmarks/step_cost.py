@@ -42,6 +42,7 @@ from torch import nn
 
 from .. import profiles
 from ..batchnorm import frozen_bn_stats
+from ..chapters.marwp import MARWPConfig
 from ..checks import ParameterError, check_choices, check_int, check_number, check_seed
 from ..models import build_model
 from ..timing import synchronize
@@ -91,7 +92,7 @@ def _load_average() -> float | None:
         return None
 
 
-def make_step(method: str, model: nn.Module, cfg, generator: torch.Generator,
+def make_step(method: str, model: nn.Module, cfg: MARWPConfig, generator: torch.Generator,
               x: torch.Tensor, y: torch.Tensor) -> Callable[[], object]:
     """One training step of ``method`` on (``x``, ``y``), as :func:`reprobook.training.fit` takes it."""
     from ..sharpness import experiment

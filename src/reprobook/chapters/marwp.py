@@ -69,7 +69,7 @@ ACCURACY_CLAIMS = {"mix": ("mrwp", "prwp"), "adapt": ("arwp", "prwp"), "adapt_mi
                    "over_sgd": ("marwp", "sgd"), "vs_sam": ("marwp", "sam")}
 
 
-def claim_specs(cfg) -> list[claims.ClaimSpec]:
+def claim_specs(cfg: MARWPConfig) -> list[claims.ClaimSpec]:
     """The m-ARWP paper's claims as this chapter tests them, declared before any result: one paired value per
     seed (every method shares the initialisation and the batches of a seed), ``cfg.n_seeds`` seeds."""
     n = cfg.n_seeds
@@ -107,7 +107,7 @@ def claim_specs(cfg) -> list[claims.ClaimSpec]:
     ]
 
 
-def step_cost_claim_specs(cfg) -> list[claims.ClaimSpec]:
+def step_cost_claim_specs(cfg: MARWPConfig) -> list[claims.ClaimSpec]:
     """The cost claims of both papers that the step-cost chapter could only test with two devices.
 
     What a single device can check is a fact, not a claim: how many forward-backward passes a step of each

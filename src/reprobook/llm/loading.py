@@ -12,7 +12,7 @@ else does. Later loads read that folder (a fraction of a second for SmolLM2-135M
 The conversion decodes the GGUF's metadata (the vocabulary: 262k tokens for Gemma-3) once, for the
 tokenizer and config, which it saves as a tokenizer folder (``cache_dir()/llm/tokenizers``, the one
 :func:`load_tokenizer` reads, reused when it exists); the weights are read from the tensor table
-without decoding the vocabulary again (:func:`gguf_state_dict`), with transformers' own de-quantisation
+without decoding the vocabulary again (:mod:`reprobook.llm.gguf`), with transformers' own de-quantisation
 and tensor fixes, and give the same folder, byte for byte, as transformers' ``from_pretrained(...,
 gguf_file=...)`` followed by ``save_pretrained``.
 
@@ -37,7 +37,6 @@ import contextlib
 import copy
 import fcntl
 import hashlib
-import inspect
 import json
 import os
 import re
@@ -47,10 +46,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..checks import ParameterError, check_int, check_seed, check_str
 from ..paths import cache_dir, exclusive_lock
+from .gguf import conversion_key, convert_gguf, tokenizer_key, write_tokenizer_dir
 
 
 @dataclass(frozen=True)
@@ -241,183 +241,10 @@ def _max_context(config: Any, tokenizer: Any) -> int:
     return int(n)
 
 
-# --------------------------------------------------------------------------------------------- reading a GGUF
-@contextlib.contextmanager
-def gguf_read_once() -> Iterator[None]:
-    """Within the block, what transformers builds from a GGUF again and again is built once and shared.
-
-    transformers parses a GGUF's metadata (``load_gguf_checkpoint`` through a new ``gguf.GGUFReader``)
-    for each thing it takes from the file: the tokenizer looks up the model type, the config reads its
-    settings, the weights read everything again. Building a reader decodes every metadata field, the
-    whole vocabulary included: about 20 s of one CPU thread for Gemma-3's 262k tokens. Its GGUF →
-    transformers name map builds gguf's ``TensorNameMap`` once per submodule of the model (hundreds,
-    all the same). transformers imports these functions when it calls them, so replacing the modules'
-    attributes for the block parses a file once (metadata only: a call that asks for tensors is not
-    shared) and builds one name map per architecture; each caller gets its own copy of the metadata.
-    """
-    import gguf
-    import transformers.modeling_gguf_pytorch_utils as hf_gguf
-
-    reader_class, name_map, metadata = gguf.GGUFReader, gguf.get_tensor_name_map, hf_gguf.load_gguf_checkpoint
-    readers: dict[tuple[str, str], Any] = {}
-    maps: dict[tuple[Any, int], Any] = {}
-    parsed: dict[str, Any] = {}
-
-    def shared_reader(path: Any, mode: Literal["r", "r+", "c"] = "r") -> Any:
-        key = (os.path.realpath(os.fspath(path)), mode)
-        if key not in readers:
-            readers[key] = reader_class(path, mode)
-        return readers[key]
-
-    def shared_name_map(arch: Any, n_blocks: int) -> Any:
-        if (arch, n_blocks) not in maps:
-            maps[arch, n_blocks] = name_map(arch, n_blocks)
-        return maps[arch, n_blocks]
-
-    def shared_metadata(path: Any, return_tensors: bool = False, *args: Any, **kwargs: Any) -> Any:
-        if return_tensors or args or kwargs:
-            return metadata(path, return_tensors, *args, **kwargs)
-        key = os.path.realpath(os.fspath(path))
-        if key not in parsed:
-            parsed[key] = metadata(path)
-        return copy.deepcopy(parsed[key])
-
-    # patching library functions (and a class) for the block: their types cannot follow
-    gguf.GGUFReader, gguf.get_tensor_name_map = shared_reader, shared_name_map  # type: ignore[misc, assignment]
-    hf_gguf.load_gguf_checkpoint = shared_metadata  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        gguf.GGUFReader, gguf.get_tensor_name_map = reader_class, name_map  # type: ignore[misc]
-        hf_gguf.load_gguf_checkpoint = metadata
-
-
-def gguf_tensors(gguf: Path) -> Iterator[tuple[str, int, Any]]:
-    """``(name, ggml type, stored data)`` of each tensor of ``gguf``, the data exactly as ``gguf.GGUFReader``
-    exposes it (plain numbers in the tensor's shape, or the raw bytes of its quantised blocks row by row,
-    what ``gguf.dequantize`` takes), without decoding the metadata.
-
-    transformers' GGUF header reader finds the tensor table by walking over the metadata, string arrays
-    (the vocabulary) skipped by their lengths; the data section starts at the next multiple of the
-    file's alignment, and each tensor's bytes come from gguf's block sizes, as in ``gguf.GGUFReader``.
-    """
-    import math
-
-    import numpy as np
-    from gguf import GGML_QUANT_SIZES
-    from gguf import GGMLQuantizationType as Q
-    from gguf.quants import quant_shape_to_byte_shape
-    from transformers.integrations.gguf.reader import _read_metadata, _read_tensor_table
-
-    blob = np.memmap(gguf, mode="r", dtype=np.uint8)
-    metadata, count, pos = _read_metadata(blob, os.fspath(gguf))
-    entries, pos = _read_tensor_table(blob, count, pos)
-    alignment = int(metadata.get("general.alignment", 32))
-    start = (pos + alignment - 1) // alignment * alignment
-    plain = {Q.F32: np.float32, Q.F16: np.float16, Q.F64: np.float64, Q.I8: np.int8, Q.I16: np.int16,
-             Q.I32: np.int32, Q.I64: np.int64}
-    for name, shape, ggml_type, offset in entries:
-        kind = Q(ggml_type)
-        block, size = GGML_QUANT_SIZES[kind]
-        raw = blob[start + offset:start + offset + math.prod(shape) * size // block]
-        data = raw.view(plain[kind]).reshape(shape) if kind in plain else \
-            raw.reshape(quant_shape_to_byte_shape(shape, kind))
-        yield name, int(kind), data
-
-
-def gguf_state_dict(gguf: Path, model: Any) -> dict[str, Any]:
-    """The de-quantised float32 tensors of ``gguf`` under the parameter names of ``model`` (its
-    architecture; a model on the meta device will do), without decoding the GGUF's vocabulary.
-
-    The steps of transformers' GGUF loader (``load_gguf_checkpoint``), tensor by tensor:
-    ``gguf.dequantize``, then the architecture's ``TensorProcessor`` (Llama's rotary permutation of q and
-    k undone, Gemma's norms shifted by one) and the GGUF → transformers name map. Only the way to the
-    tensors differs (:func:`gguf_tensors`): transformers' loader decodes every metadata field first,
-    which made each read of Gemma-3's GGUF cost ~20 s.
-    """
-    import numpy as np
-    import torch
-    from gguf import dequantize
-    from transformers.integrations.gguf.reader import read_gguf_metadata
-    from transformers.modeling_gguf_pytorch_utils import TENSOR_PROCESSORS, TensorProcessor, get_gguf_hf_weights_map
-
-    config = model.config.to_dict()
-    architecture = read_gguf_metadata(os.fspath(gguf))[0]["general.architecture"]
-    processor = TENSOR_PROCESSORS.get(architecture, TensorProcessor)(config=config)
-    with gguf_read_once():  # one name map for the architecture, not one per submodule
-        names = get_gguf_hf_weights_map(model, processor)
-    parsed: dict[str, Any] = {"config": config, "tensors": {}}  # what the processors read and may write into
-    for name, kind, data in gguf_tensors(gguf):
-        # gguf types qtype as GGMLQuantizationType; the int code of one (an IntEnum) compares and hashes alike
-        result = processor.process(weights=dequantize(data, kind),  # type: ignore[arg-type]
-                                   name=name, tensor_key_mapping=names, parsed_parameters=parsed)
-        if result.name in names:
-            parsed["tensors"][names[result.name]] = torch.from_numpy(np.copy(result.weights))
-    return parsed["tensors"]
-
-
-# --------------------------------------------------------------------------------------------- conversion
-def write_tokenizer_dir(gguf: Path, out_dir: Path) -> None:
-    """Save the tokenizer and the model config of ``gguf`` into ``out_dir``: transformers reads both from
-    the GGUF, here through one shared read of the file (:func:`gguf_read_once`)."""
-    from transformers import AutoConfig, AutoTokenizer
-
-    with gguf_read_once():
-        AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(out_dir)
-        AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(out_dir)
-
-
-def convert_gguf(gguf: Path, out_dir: Path, tokenizer_dir: Path | None = None) -> None:
-    """De-quantise ``gguf`` and save an ordinary model folder (float32 safetensors, config, tokenizer)
-    into ``out_dir``.
-
-    The tokenizer and config come from ``tokenizer_dir``, a folder :func:`write_tokenizer_dir` saved from
-    the same GGUF (written into ``out_dir`` first when None), and the weights from
-    :func:`gguf_state_dict`: the GGUF's vocabulary is decoded once, for the tokenizer, and never for the
-    weights. The model is built by transformers from the config and those tensors (tied weights tied,
-    the generation config derived from the config) and saved; nothing quantised stays attached to it.
-    """
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if tokenizer_dir is None:
-        write_tokenizer_dir(gguf, out_dir)
-        tokenizer_dir = out_dir
-    config = AutoConfig.from_pretrained(tokenizer_dir)
-    with torch.device("meta"):
-        skeleton = AutoModelForCausalLM.from_config(config)
-    tensors = gguf_state_dict(gguf, skeleton)
-    model_class = type(skeleton)
-    del skeleton
-    model = model_class.from_pretrained(None, config=config, state_dict=tensors, dtype=torch.float32)
-    model.save_pretrained(out_dir)
-    if Path(tokenizer_dir).resolve() != out_dir.resolve():
-        for path in sorted(Path(tokenizer_dir).iterdir()):
-            if path.is_file() and path.name != "config.json":
-                shutil.copyfile(path, out_dir / path.name)
-
-
-def _source_key(spec: ModelSpec, *functions: Any) -> str:
-    text = spec.gguf_sha256 + "".join(inspect.getsource(f) for f in functions)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def tokenizer_key(spec: ModelSpec) -> str:
-    """16 hex digits of sha256(GGUF checksum + the source of the functions that read its tokenizer)."""
-    return _source_key(spec, write_tokenizer_dir, gguf_read_once)
-
-
-def conversion_key(spec: ModelSpec) -> str:
-    """16 hex digits of sha256(GGUF checksum + the source of every function the conversion runs): a new
-    GGUF or a change to the conversion converts again, nothing else does."""
-    return _source_key(spec, convert_gguf, gguf_state_dict, gguf_tensors, write_tokenizer_dir, gguf_read_once)
-
-
 def converted_dir(name: str) -> Path:
     """Where the converted folder of registry model ``name`` lives (whether or not it exists yet)."""
     spec = _spec(name)
-    return cache_dir() / "llm" / "converted" / f"{spec.name}-{conversion_key(spec)}"
+    return cache_dir() / "llm" / "converted" / f"{spec.name}-{conversion_key(spec.gguf_sha256)}"
 
 
 def _note(loaded: bool) -> None:
@@ -451,7 +278,8 @@ def ensure_converted(name: str) -> Path:
                 convert_gguf(gguf, tmp, tokenizer_dir=tokenizer)
             (tmp / "reprobook-conversion.json").write_text(json.dumps(
                 {"model": spec.name, "gguf": spec.gguf_file, "gguf_sha256": spec.gguf_sha256,
-                 "key": conversion_key(spec), "tokenizer_key": tokenizer_key(spec), "hf_id": spec.hf_id}, indent=1))
+                 "key": conversion_key(spec.gguf_sha256), "tokenizer_key": tokenizer_key(spec.gguf_sha256),
+                 "hf_id": spec.hf_id}, indent=1))
             os.replace(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -480,7 +308,7 @@ def _remove_stale_conversions(current: Path, model: str) -> None:
 # --------------------------------------------------------------------------------------------- tokenizers
 def _tokenizer_dir(name: str) -> Path:
     spec = _spec(name)
-    return cache_dir() / "llm" / "tokenizers" / f"{spec.name}-{tokenizer_key(spec)}"
+    return cache_dir() / "llm" / "tokenizers" / f"{spec.name}-{tokenizer_key(spec.gguf_sha256)}"
 
 
 def _saved_tokenizer_dir(name: str) -> Path:
@@ -667,7 +495,7 @@ def load_causal_lm(name: str, *, device: Any = "cpu", dtype: Any = None, attn_im
     if kind == "registry":
         spec = MODELS[where]
         folder = ensure_converted(where)
-        source, fingerprint = str(folder), f"{spec.name}@{conversion_key(spec)}"
+        source, fingerprint = str(folder), f"{spec.name}@{conversion_key(spec.gguf_sha256)}"
     elif kind == "folder":
         folder, source = Path(where), where
         fingerprint = f"folder:{Path(where).name}@{_folder_fingerprint(Path(where))}"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import nn
@@ -93,7 +92,7 @@ class OODBenchmark:
 
 
 # --------------------------------------------------------------------------------------------- checks
-def check_config(cfg: Any) -> OODConfig:
+def check_config(cfg: object) -> OODConfig:
     """``cfg`` if it describes a benchmark this module can build, else a ParameterError naming the field."""
     if not isinstance(cfg, OODConfig):
         raise ParameterError("cfg", type(cfg).__name__,

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..chapters.ood_benchmark import OODConfig
 from ..checks import check_seed, check_type
 from ..models import build_model
 from ..training import fit, seed_everything, train_or_load
@@ -47,7 +48,7 @@ def channels_last(model: nn.Module) -> nn.Module:
     return model
 
 
-def training_config(cfg: Any, seed: int, data_fingerprint: str) -> dict[str, Any]:
+def training_config(cfg: OODConfig, seed: int, data_fingerprint: str) -> dict[str, Any]:
     """Everything that determines the trained classifier but the code: the cache key of its checkpoint."""
     values = cfg.as_dict()
     return {**{k: values[k] for k in TRAINING_FIELDS}, "optimizer": "sgd-cosine", "seed": check_seed("seed", seed),
@@ -62,7 +63,7 @@ def plateau_epochs(epochs: int, window: float) -> list[int]:
     return sorted({max(1, epochs - back), epochs})
 
 
-def train_classifier(cfg: Any, train_ds: Dataset, *, seed: int, device: torch.device,
+def train_classifier(cfg: OODConfig, train_ds: Dataset, *, seed: int, device: torch.device,
                      progress: bool | None = None, plain_ds: Dataset | None = None
                      ) -> tuple[nn.Module, dict[str, Any]]:
     """The in-distribution classifier of ``seed``: trained with SGD (momentum, weight decay, cosine learning

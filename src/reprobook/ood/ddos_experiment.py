@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from .. import claims
+from ..chapters.ddos import DDoSConfig
 from ..checks import ParameterError
 from ..results import glued
 from ..timing import timed
@@ -122,7 +123,7 @@ def _as_features(view: Any) -> Any:
     return FeatureSet(view.features, view.logits, torch.full((len(view.features),), -1, dtype=torch.long))
 
 
-def run_ddos(benches: Sequence[Any], perceptual: Any, diffusion: Diffusion, cfg: Any, *, seeds: Sequence[int],
+def run_ddos(benches: Sequence[Any], perceptual: Any, diffusion: Diffusion, cfg: DDoSConfig, *, seeds: Sequence[int],
              perceptual_seed: int, seed: int = 0, log: Callable[[str], None] | None = None) -> DDoSRun:
     """Reconstruct ``cfg.n_score`` images of every split and ``cfg.n_calibration`` held-out InD test images at each
     noise level of ``cfg.t_grid`` (and ``cfg.noise_t``); the perceptual distances on ``perceptual``'s network (the
@@ -252,7 +253,7 @@ class SanityChecks:
     table: Any = None
 
 
-def sanity_checks(run: DDoSRun, cfg: Any) -> SanityChecks:
+def sanity_checks(run: DDoSRun, cfg: DDoSConfig) -> SanityChecks:
     """Three checks at the main noise level, each averaged over the protected classifiers: InD reconstructions
     keep the classifier's label (≥ ``cfg.sanity_agreement``); OoD reconstructions score more InD-like than their
     inputs (KNN, every OoD set); KNN's AUROC is lower on reconstructions than on the images."""
@@ -332,7 +333,7 @@ def pairs_figure(run: DDoSRun, t: int, n_pairs: int):
     return image_grid(images, titles, ncols=2 * n_pairs, size=0.95, title_size=7)
 
 
-def ddos_results(run: DDoSRun, cfg: Any) -> DDoSResults:
+def ddos_results(run: DDoSRun, cfg: DDoSConfig) -> DDoSResults:
     """The results at ``cfg.noise_t`` for every protected classifier."""
     table = all_classifiers(run)
     avg = table[table.ood_set == "average"]

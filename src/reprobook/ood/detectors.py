@@ -33,6 +33,7 @@ from pytorch_ood.utils import extract_features, is_known
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from ..chapters.ood_benchmark import OODConfig
 from ..checks import ParameterError, check_fraction, check_int, check_positive, check_seed, check_type
 from .kernels import RandomFourierFeatures, components_for_ratio, cosine_map
 
@@ -314,7 +315,7 @@ class KernelPCAFusion(FeaturesDetector):
         return self.predict_features(z)
 
 
-def pytorch_ood_baselines(model: torch.nn.Module, cfg: Any = None) -> dict[str, Any]:
+def pytorch_ood_baselines(model: torch.nn.Module, cfg: OODConfig | None = None) -> dict[str, Any]:
     """The ``pytorch-ood`` baselines the OoD chapters compare with, set up for ``model``'s last layer.
 
     ``model`` has ``model.head``, the ``nn.Linear`` from penultimate features to logits (the models

@@ -24,13 +24,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..chapters.ddos import DDoSConfig
 from ..checks import ParameterError, check_int, check_number, check_seed
 from ..results import glued
 
 DOWN, UP = "DownBlock2D", "UpBlock2D"
 
 
-def unet_config(cfg: Any, channels: int, size: int) -> dict[str, Any]:
+def unet_config(cfg: DDoSConfig, channels: int, size: int) -> dict[str, Any]:
     """The ``UNet2DModel`` arguments of ``cfg`` for ``channels`` × ``size`` × ``size`` images."""
     blocks = tuple(cfg.ddpm_channels)
     attention = tuple(getattr(cfg, "ddpm_attention", ()) or ())
@@ -41,7 +42,7 @@ def unet_config(cfg: Any, channels: int, size: int) -> dict[str, Any]:
                 norm_num_groups=cfg.ddpm_groups)
 
 
-def build_unet(cfg: Any, channels: int, size: int) -> nn.Module:
+def build_unet(cfg: DDoSConfig, channels: int, size: int) -> nn.Module:
     """A freshly initialised ``diffusers.UNet2DModel`` of ``cfg``'s architecture."""
     from diffusers import UNet2DModel
 
@@ -49,7 +50,7 @@ def build_unet(cfg: Any, channels: int, size: int) -> nn.Module:
     return UNet2DModel(**unet_config(cfg, channels, size))  # type: ignore[return-value]
 
 
-def noise_scheduler(cfg: Any):
+def noise_scheduler(cfg: DDoSConfig):
     """The DDPM forward process of ``cfg``: ``DDPMScheduler`` with T steps and its β schedule."""
     from diffusers import DDPMScheduler
 
@@ -107,7 +108,7 @@ def ddpm_training_step(unet: nn.Module, scheduler: Any, x0: Tensor, generator: t
     return nn.functional.mse_loss(unet(x_t, t).sample, noise)
 
 
-def train_ddpm(cfg: Any, images: Tensor, *, device: str | torch.device = "cpu", seed: int = 0,
+def train_ddpm(cfg: DDoSConfig, images: Tensor, *, device: str | torch.device = "cpu", seed: int = 0,
                progress: bool | None = None, name: str = "ddpm") -> Diffusion:
     """The DDPM of ``cfg`` trained on ``images`` (N × C × H × W pixels in [0, 1]), or loaded from the cache.
 
@@ -133,7 +134,7 @@ def train_ddpm(cfg: Any, images: Tensor, *, device: str | torch.device = "cpu", 
     steps = check_int("ddpm_steps", cfg.ddpm_steps, low=1)
     batch = check_int("ddpm_batch", cfg.ddpm_batch, low=1)
     device = resolve_device(device)
-    max_t = cfg.ddpm_timesteps - 1 if getattr(cfg, "ddpm_max_t", None) is None else cfg.ddpm_max_t
+    max_t = cfg.ddpm_timesteps - 1 if cfg.ddpm_max_t is None else cfg.ddpm_max_t
     ema_decay = getattr(cfg, "ddpm_ema", None)
     if ema_decay is not None:
         check_number("ddpm_ema", ema_decay, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
@@ -252,7 +253,7 @@ class DiffusionSummary:
     loss_figure: Any = glued()
 
 
-def describe_diffusion(diffusion: Diffusion, cfg: Any, n_images: int) -> DiffusionSummary:
+def describe_diffusion(diffusion: Diffusion, cfg: DDoSConfig, n_images: int) -> DiffusionSummary:
     """The loss curve (every step, and its running mean)."""
     import matplotlib.pyplot as plt
     import numpy as np

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..chapters.mode_ensemble import ModeEnsembleConfig
 from ..checks import ParameterError, check_choices, check_int
 from ..results import glued
 from .metrics import bootstrap_average, ood_metrics
@@ -94,7 +95,7 @@ def check_members(members: Any, n_modes: int) -> tuple[int, ...]:
     return tuple(int(k) for k in members)
 
 
-def ensemble_scores(modes: ModeSet, members: Sequence[int], cfg: Any,
+def ensemble_scores(modes: ModeSet, members: Sequence[int], cfg: ModeEnsembleConfig,
                     detectors: Sequence[str] | None = None) -> dict[str, dict[str, Tensor]]:
     """Outlier scores of the ensemble of ``members`` (mode indices): ``scores[detector][split]``.
 
@@ -168,7 +169,7 @@ class EnsembleStudy:
     seconds: float = 0.0
 
 
-def ensembles_to_score(n_modes: int, cfg: Any, seed: int = 0) -> list[tuple[int, ...]]:
+def ensembles_to_score(n_modes: int, cfg: ModeEnsembleConfig, seed: int = 0) -> list[tuple[int, ...]]:
     """The single modes, every pair, the disjoint units, a seeded sample of ``cfg.max_subsets`` ensembles of each
     other size of ``cfg.ensemble_sizes``, and the ensemble of all K (each once, by size)."""
     chosen: list[tuple[int, ...]] = [(k,) for k in range(n_modes)]
@@ -183,7 +184,7 @@ def ensembles_to_score(n_modes: int, cfg: Any, seed: int = 0) -> list[tuple[int,
     return sorted(dict.fromkeys(chosen), key=lambda m: (len(m), m))
 
 
-def score_ensembles(modes: ModeSet, cfg: Any, *, seed: int = 0) -> EnsembleStudy:
+def score_ensembles(modes: ModeSet, cfg: ModeEnsembleConfig, *, seed: int = 0) -> EnsembleStudy:
     """Score every ensemble of :func:`ensembles_to_score` with every detector on every OoD set."""
     import time
 
@@ -273,7 +274,7 @@ def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-def ensemble_gain(study: EnsembleStudy, cfg: Any, natural: Sequence[str]) -> EnsembleGain:
+def ensemble_gain(study: EnsembleStudy, cfg: ModeEnsembleConfig, natural: Sequence[str]) -> EnsembleGain:
     """The units' members against their ensembles on the primary endpoint, every detector's gain (descriptive; the
     ImageNet-only detectors marked), and the figure of the endpoint against the ensemble size."""
     import pandas as pd
@@ -309,7 +310,7 @@ def ensemble_gain(study: EnsembleStudy, cfg: Any, natural: Sequence[str]) -> Ens
                         figure=size_figure(study, cfg, natural, primary))
 
 
-def size_figure(study: EnsembleStudy, cfg: Any, natural: Sequence[str], primary):
+def size_figure(study: EnsembleStudy, cfg: ModeEnsembleConfig, natural: Sequence[str], primary):
     """FPR95 against the ensemble size: the primary endpoint (black, every scored ensemble a dot) and each detector
     (mean over the scored ensembles of each size; dashed: ImageNet-only in the official code)."""
     import matplotlib.pyplot as plt
@@ -357,7 +358,7 @@ class ModeSpread:
     figure: Any = glued()
 
 
-def mode_spread(study: EnsembleStudy, cfg: Any, *, seed: int = 0) -> ModeSpread:
+def mode_spread(study: EnsembleStudy, cfg: ModeEnsembleConfig, *, seed: int = 0) -> ModeSpread:
     """The spread of FPR95 across the K single modes, per detector and OoD set, mode 1's bootstrap rounds, and the
     figure."""
     import pandas as pd

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .. import claims
+from ..chapters.kpca import KPCAConfig
 from ..checks import check_int, check_seed
 from ..results import glued
 from . import figures
@@ -65,7 +66,7 @@ class ChapterSettings:
     rff_high: float = glued("g")
 
 
-def chapter_settings(cfg: Any, profile: str) -> ChapterSettings:
+def chapter_settings(cfg: KPCAConfig, profile: str) -> ChapterSettings:
     """The detector settings, statistics and thresholds of ``cfg``, and the paper profile's settings, in words."""
     from .. import profiles
 
@@ -85,13 +86,13 @@ def chapter_settings(cfg: Any, profile: str) -> ChapterSettings:
 
 
 # --------------------------------------------------------------------------------------------- classifiers
-def classifier_seeds(cfg: Any, seed: int) -> list[int]:
+def classifier_seeds(cfg: KPCAConfig, seed: int) -> list[int]:
     """The seeds of the K classifiers: ``seed, seed + 1, …, seed + K − 1`` (those of the mode-ensemble chapter)."""
     check_seed("seed", seed)
     return [seed + k for k in range(check_int("n_classifiers", cfg.n_classifiers, low=1))]
 
 
-def load_classifiers(cfg: Any, *, seed: int = 0, device: Any = "auto", data_dir=None,
+def load_classifiers(cfg: KPCAConfig, *, seed: int = 0, device: Any = "auto", data_dir=None,
                      log: Callable[[str], None] | None = None) -> list[OODBenchmark]:
     """The benchmark of each of the K classifiers (:func:`classifier_seeds`), all on the images of
     ``data_seed`` 0: trained once, then loaded from the checkpoint cache."""
@@ -163,7 +164,7 @@ class RFFCheck:
     table: Any = None
 
 
-def rff_check(benchmark: OODBenchmark, cfg: Any, seed: int) -> RFFCheck:
+def rff_check(benchmark: OODBenchmark, cfg: KPCAConfig, seed: int) -> RFFCheck:
     """Mean gap between the RFF inner products and the exact kernel over all pairs of ``cfg.rff_probe``
     cosine-mapped training features, for M from 64 to 4 × the chapter's M; the check passes when the
     log-log slope of the gap against M lies in ``cfg.rff_slope_range``."""
@@ -201,7 +202,7 @@ class Reconstruction:
     detectors: list[dict[str, PCAReconstruction]] = field(default_factory=list)
 
 
-def fit_reconstruction(benchmarks: list[OODBenchmark], cfg: Any, seed: int) -> Reconstruction:
+def fit_reconstruction(benchmarks: list[OODBenchmark], cfg: KPCAConfig, seed: int) -> Reconstruction:
     """Fit the three reconstruction detectors of the chapter on every classifier; CoRP draws fresh random
     features for each classifier (seed ``seed + k`` for the k-th)."""
     fitted = []
@@ -261,7 +262,7 @@ def natural_average(table, natural: Sequence[str], metric: str):
     return part.groupby("detector", sort=False)[metric].mean()
 
 
-def score_detectors(benchmarks: list[OODBenchmark], reconstruction: Reconstruction, cfg: Any,
+def score_detectors(benchmarks: list[OODBenchmark], reconstruction: Reconstruction, cfg: KPCAConfig,
                     seeds: list[int], natural: Sequence[str]) -> DetectorScores:
     """Fit the ``pytorch-ood`` baselines of each classifier, build the fusions on its fitted CoP and CoRP,
     and score everything on its InD test set and OoD sets (:func:`reprobook.ood.metrics.evaluate`)."""
@@ -424,7 +425,8 @@ class RatioSensitivity:
     table: Any = None
 
 
-def ratio_sensitivity(benchmarks: list[OODBenchmark], reconstruction: Reconstruction, cfg: Any) -> RatioSensitivity:
+def ratio_sensitivity(benchmarks: list[OODBenchmark], reconstruction: Reconstruction,
+                      cfg: KPCAConfig) -> RatioSensitivity:
     """For each r of ``cfg.ratio_grid``: the same fitted subspaces with the q of r
     (:func:`~reprobook.ood.kernels.components_for_ratio`), scored on every classifier; the mean over the
     classifiers of the AUROC averaged over the OoD sets. The fitted detectors are left as they are."""
@@ -496,7 +498,7 @@ class Throughput:
     result: Any = None  # the BenchResult
 
 
-def throughput(cfg: Any, measured: Any) -> Throughput:
+def throughput(cfg: KPCAConfig, measured: Any) -> Throughput:
     """The slopes of ``measured`` (``reprobook bench ood-throughput``, run by the notebook: the benchmarks sit
     above the methods), the speed-ups at the largest N, and whether the slopes show the costs the algorithms
     have: KPCA's below ``cfg.slope_flat`` in absolute value, the exact KNN searches' above ``cfg.slope_grows``

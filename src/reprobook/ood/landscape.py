@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..chapters.mode_ensemble import ModeEnsembleConfig
 from ..checks import ParameterError, check_int
 from ..results import glued
 from .modes import ModeSet
@@ -118,7 +119,7 @@ def _slice_data(modes: ModeSet, ood_sets: Sequence[str], n: int) -> dict[str, Te
     return data
 
 
-def mode_slices(modes: ModeSet, cfg: Any, ood_sets: Sequence[str], *, seed: int = 0) -> Slices:
+def mode_slices(modes: ModeSet, cfg: ModeEnsembleConfig, ood_sets: Sequence[str], *, seed: int = 0) -> Slices:
     """The loss on a ``cfg.slice_points`` × ``cfg.slice_points`` grid over [−r, r]² (r = ``cfg.slice_radius``)
     of two filter-normalised directions around each mode (drawn from ``seed`` and the mode's index), on
     ``cfg.slice_samples`` InD test images and as many of each of ``ood_sets``."""
@@ -240,7 +241,7 @@ class Segment:
     figure: Any = glued()
 
 
-def mode_segment(modes: ModeSet, cfg: Any, ood_sets: Sequence[str]) -> Segment:
+def mode_segment(modes: ModeSet, cfg: ModeEnsembleConfig, ood_sets: Sequence[str]) -> Segment:
     """The loss on the segment between modes 1 and 2 (``cfg.landscape_points`` points, extended by
     ``cfg.landscape_margin``), BatchNorm re-estimated on ``cfg.bn_samples`` training images at every point; the
     fixed targets are the decisions of the two modes' ensemble (their averaged logits), the same for both ends."""

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..chapters.mode_ensemble import ModeEnsembleConfig
 from ..checks import ParameterError, check_int, check_seed
 from ..results import glued
 from ..timing import timed
@@ -176,7 +177,8 @@ def scoring_index(n: int, n_score: int | None, seed: int) -> Tensor:
     return torch.randperm(n, generator=gen)[:n_score].sort().values
 
 
-def _input_outputs(bench: OODBenchmark, split: str, index: Tensor, cfg: Any, batch_size: int) -> tuple[Tensor, Tensor]:
+def _input_outputs(bench: OODBenchmark, split: str, index: Tensor, cfg: ModeEnsembleConfig,
+                   batch_size: int) -> tuple[Tensor, Tensor]:
     """ODIN and RankFeat logits of the scored images of ``split`` for one mode (ODIN's step as in the official
     ``utils_ood.py``: ε·sign of the gradient on the normalised input, not divided by the per-channel std)."""
     dataset = bench.dataset(split)
@@ -188,8 +190,9 @@ def _input_outputs(bench: OODBenchmark, split: str, index: Tensor, cfg: Any, bat
     return torch.cat(odin), torch.cat(rank)
 
 
-def build_modes(cfg: Any, *, n_modes: int | None = None, seed: int = 0, device: str | torch.device = "auto",
-                data_dir=None, n_score: int | None = None, input_detectors: bool = True,
+def build_modes(cfg: ModeEnsembleConfig, *, n_modes: int | None = None, seed: int = 0,
+                device: str | torch.device = "auto", data_dir=None, n_score: int | None = None,
+                input_detectors: bool = True,
                 progress: bool | None = None, log: Callable[[str], None] | None = None,
                 batch_size: int = 250) -> ModeSet:
     """The K modes of ``cfg``'s benchmark, trained (or loaded) with seeds ``seed … seed + K − 1``, data seed 0.

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import claims
+from ..chapters.domainrag import DomainRAGConfig
 from ..checks import ParameterError
 from ..results import glued
 from .domainrag import Question
@@ -495,7 +496,7 @@ def sample_answers(rows, n: int = 2, setting: str = "golden"):
     return out.set_index(["ability", "qid"]).round(2)
 
 
-def scale_text(cfg: Any, run: Any, retrieval: RetrievalResult, profile: str, lik: Any = None) -> str:
+def scale_text(cfg: DomainRAGConfig, run: Any, retrieval: RetrievalResult, profile: str, lik: Any = None) -> str:
     """The scale of this run in words, for the claims table."""
     scored = f"likelihood over {lik.questions} questions per ability (budget {cfg.lik_max_prompt_tokens} tokens); " \
         if lik is not None else ""

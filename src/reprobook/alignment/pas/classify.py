@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ...chapters.pas import PASConfig
 from ...checks import ParameterError, check_int
 from ...results import glued
 from .data import Prompt, is_multi_turn, parallel_seed
@@ -138,7 +139,7 @@ class Classified:
     encoder: str = glued(default="")
 
 
-def classify_prompts(prompts: Sequence[Prompt], cfg: Any, *, seed: int, seed_data: Any = None) -> Classified:
+def classify_prompts(prompts: Sequence[Prompt], cfg: PASConfig, *, seed: int, seed_data: Any = None) -> Classified:
     """Select ``prompts`` by the quality rules, score the category classifier on held-out seed folds
     (``cfg.classifier_embedder`` and, for contrast, ``cfg.classifier_contrast``), then train it on the seed prompts
     in ``cfg.classifier_languages`` and name a category for every selected prompt."""

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...chapters.pas import PASConfig
 from ...checks import check_choice, check_fraction, check_int, check_seed
 from ...results import glued
 
@@ -132,7 +133,7 @@ class Collected:
     sources: str = glued(default="")
 
 
-def collect_prompts(cfg: Any, *, seed: int, sources: dict[str, Any] | None = None) -> Collected:
+def collect_prompts(cfg: PASConfig, *, seed: int, sources: dict[str, Any] | None = None) -> Collected:
     """Gather the pool: ``cfg.ni_per_task`` examples of each natural-instructions task, the single-turn
     HHH prompts not reserved for the reward model (every row, so repeated prompts stay repeated; at most
     ``cfg.hhh_rows`` rows), and

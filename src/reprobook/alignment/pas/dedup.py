@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ...chapters.pas import PASConfig
 from ...checks import ParameterError, check_number
 from ...encoders import embed
 from ...results import glued
@@ -96,7 +97,7 @@ def _sweep_row(prompts: Sequence[Prompt], x: np.ndarray, t: float) -> dict[str, 
             "clusters": int(len(set(labels)))}
 
 
-def deduplicate(prompts: Sequence[Prompt], planted: Sequence[Prompt], cfg: Any) -> Deduplicated:
+def deduplicate(prompts: Sequence[Prompt], planted: Sequence[Prompt], cfg: PASConfig) -> Deduplicated:
     """Embed the pool and the planted copies with ``cfg.embedder``, cluster at ``cfg.dedup_distance``, keep
     the first of each cluster; sweep the thresholds ``cfg.dedup_sweep`` for the planted-duplicate check.
     Planted copies never leave this stage."""

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ...chapters.pas import PASConfig
 from ...results import glued
 from ...timing import timed
 from .generate import complete, model_inputs
@@ -47,7 +48,7 @@ def _clock(seconds: dict[str, float], name: str):
 
 
 # --------------------------------------------------------------------------------------------- models
-def load_model(name: str, cfg: Any, *, seed: int = 0, device: Any = "cpu"):
+def load_model(name: str, cfg: PASConfig, *, seed: int = 0, device: Any = "cpu"):
     """A language model of the chapter: ``name`` loaded, or a random tiny model of its family (tiny profile)."""
     from ... import llm
 
@@ -60,7 +61,7 @@ class Models:
     """The chapter's language models by name, each loaded at most once (the generator and the PAS base may
     be one model). ``get(name, keep=False)`` loads a model without keeping it (an answering model needed once)."""
 
-    def __init__(self, cfg: Any, *, seed: int = 0, device: Any = "cpu"):
+    def __init__(self, cfg: PASConfig, *, seed: int = 0, device: Any = "cpu"):
         self.cfg, self.seed, self.device = cfg, seed, device
         self.loaded: dict[str, Any] = {}
 
@@ -83,7 +84,7 @@ def cut_tokens(tokenizer: Any, texts: Sequence[str], n: int) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------- answers
-def answer(lm: Any, user_prompts: Sequence[str], cfg: Any, *, seed: int = 0):
+def answer(lm: Any, user_prompts: Sequence[str], cfg: PASConfig, *, seed: int = 0):
     """Answers of ``lm`` to ``user_prompts`` (greedy, ``cfg.answer_tokens`` new tokens)."""
     out = complete(lm, [model_inputs(lm, p) for p in user_prompts], max_new_tokens=cfg.answer_tokens,
                    batch_size=cfg.batch_size, seed=seed)
@@ -101,7 +102,7 @@ def condition_prompts(prompts: Sequence[str], complements: dict[str, Sequence[st
     return out
 
 
-def answer_conditions(lm: Any, messages: dict[str, list[str]], cfg: Any, *, seed: int = 0):
+def answer_conditions(lm: Any, messages: dict[str, list[str]], cfg: PASConfig, *, seed: int = 0):
     """Every condition answered in one call; returns ({condition: answers}, the Generation)."""
     flat = [m for msgs in messages.values() for m in msgs]
     out = answer(lm, flat, cfg, seed=seed)
@@ -165,8 +166,9 @@ def _figure(table: Any):
     return fig
 
 
-def plug_and_play(pas_models: dict[str, Any], answerers: dict[str, Any], rm: Any, prompts: Sequence[str], cfg: Any, *,
-                  judge_lm: Any = None, check_pairs: Sequence[dict[str, Any]] = (), seed: int = 0) -> PlugAndPlay:
+def plug_and_play(pas_models: dict[str, Any], answerers: dict[str, Any], rm: Any, prompts: Sequence[str],
+                  cfg: PASConfig, *, judge_lm: Any = None, check_pairs: Sequence[dict[str, Any]] = (),
+                  seed: int = 0) -> PlugAndPlay:
     """Each PAS variant (name → model) writes a complement for each held-out prompt; each answering model
     (name → model, or a loader called once) answers under every condition; the reward model scores every
     answer against the user's prompt. With ``judge_lm``, the position-swapped judge is checked on

@@ -25,6 +25,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from ...chapters.pas import PASConfig
 from ...checks import ParameterError, check_int
 from ...results import glued
 from .data import Prompt
@@ -41,7 +42,7 @@ class Split:
     n_held_out: int = glued("d", default=0)
 
 
-def split_prompts(prompts: Sequence[Prompt], categories: Sequence[str], cfg: Any, *, seed: int) -> Split:
+def split_prompts(prompts: Sequence[Prompt], categories: Sequence[str], cfg: PASConfig, *, seed: int) -> Split:
     """Shuffle each source's prompts (seeded), interleave the sources, then take ``cfg.eval_prompts`` for
     the evaluation and the next ``cfg.train_prompts`` for generation: both mix every source, never overlap."""
     check_int("eval_prompts", cfg.eval_prompts, low=1)
@@ -80,7 +81,7 @@ class PASTraining:
     base: str = glued(default="")
 
 
-def train_stage(base_lm: Any, pairs: Sequence[dict[str, Any]], cfg: Any, *, seed: int) -> PASTraining:
+def train_stage(base_lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed: int) -> PASTraining:
     """Check the pairs, train the PAS model on all of them (cached), and plot its loss."""
     import matplotlib.pyplot as plt
     import pandas as pd
@@ -116,7 +117,7 @@ class Variants:
     n_unfiltered_failing: int = glued("d", default=0)  # unfiltered pairs the critique would have rejected
 
 
-def train_variants(base_lm: Any, generated: Any, full: PASTraining, cfg: Any, *, seed: int) -> Variants:
+def train_variants(base_lm: Any, generated: Any, full: PASTraining, cfg: PASConfig, *, seed: int) -> Variants:
     """The small and the unfiltered variants beside the full model (cached like it)."""
     from .model import subset, train_pas
 
@@ -146,7 +147,7 @@ class JudgeCheck:
     above_chance: bool = glued(default=False)
 
 
-def check_reward_model(pairs: Sequence[dict[str, Any]], cfg: Any, *, seed: int) -> JudgeCheck:
+def check_reward_model(pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed: int) -> JudgeCheck:
     """The reward model's cross-validated agreement with the human labels and its test against ½."""
     from ...claims import rate
     from .reward import cross_validated_agreement
@@ -162,8 +163,8 @@ def identical_share(a: Sequence[str], b: Sequence[str]) -> float:
     return float(sum(x == y for x, y in zip(a, b)) / max(1, len(a)))
 
 
-def claim_tests(specs: Sequence[Any], pnp: Any, variants: Variants, generated: Any, rm_check: JudgeCheck, cfg: Any, *,
-                scale: str = "") -> list[Any]:
+def claim_tests(specs: Sequence[Any], pnp: Any, variants: Variants, generated: Any, rm_check: JudgeCheck,
+                cfg: PASConfig, *, scale: str = "") -> list[Any]:
     """The declared claims tested on the pooled reward-model scores over the held-out prompts, guarded
     (a judge at chance; a variant identical to what it is compared with; a critique that rejected
     nothing), Holm-adjusted together."""
@@ -209,12 +210,12 @@ def claim_tests(specs: Sequence[Any], pnp: Any, variants: Variants, generated: A
     return claims.holm_tests(tests)
 
 
-def cfg_max_identical(cfg: Any) -> float:
+def cfg_max_identical(cfg: PASConfig) -> float:
     """The share of identical complements above which a variant counts as not moved from its comparison."""
     return getattr(cfg, "max_identical", 0.75)
 
 
-def paper_vs_run(generated: Any, training: Any, pnp: Any, cfg: Any):
+def paper_vs_run(generated: Any, training: Any, pnp: Any, cfg: PASConfig):
     """The "Paper vs this run" settings table (the scale gap, side by side)."""
     import pandas as pd
 

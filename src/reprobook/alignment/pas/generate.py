@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...chapters.pas import PASConfig
 from ...checks import check_int, check_number
 from ...results import glued
 from .critique import CRITERIA, critique_complement
@@ -111,7 +112,7 @@ def _failure_table(attempts: Any, last_round: dict[int, int]):
     return pd.DataFrame({"first round": count(first), "after regeneration": count(final)}, index=list(CRITERIA))
 
 
-def generate_pairs(lm: Any, prompts: Sequence[Prompt], categories: Sequence[str], cfg: Any, *, seed: int,
+def generate_pairs(lm: Any, prompts: Sequence[Prompt], categories: Sequence[str], cfg: PASConfig, *, seed: int,
                    seed_data: Any = None) -> Generated:
     """Generate, critique and regenerate a complementary prompt for each of ``prompts`` (greedy first,
     then up to ``cfg.regenerate_rounds`` sampled rounds for those that fail); keep those that pass."""

@@ -23,6 +23,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from ...chapters.pas import PASConfig
 from ...checks import ParameterError, check_int
 from .critique import gives_answer
 
@@ -76,7 +77,7 @@ def subset(pairs: Sequence[dict[str, Any]], size: int, *, seed: int) -> list[dic
     return [pairs[i] for i in order[:size]]
 
 
-def train_pas(lm: Any, pairs: Sequence[dict[str, Any]], cfg: Any, *, seed: int, name: str = "pas",
+def train_pas(lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed: int, name: str = "pas",
               unfiltered: bool = False):
     """The PAS model: ``lm`` fine-tuned with trl's SFT (through :func:`reprobook.llm.sft`, cached by its
     settings, data and code) for ``cfg.sft_epochs`` epochs over ``pairs``. Returns ``llm.Trained``.
@@ -98,7 +99,7 @@ def train_pas(lm: Any, pairs: Sequence[dict[str, Any]], cfg: Any, *, seed: int, 
     return llm.sft(lm, training_rows(pairs, cfg.max_complement_words), config=config, output_name=name)
 
 
-def write_complements(pas_lm: Any, prompts: Sequence[str], cfg: Any, *, seed: int = 0):
+def write_complements(pas_lm: Any, prompts: Sequence[str], cfg: PASConfig, *, seed: int = 0):
     """The PAS model's complementary prompt for each of ``prompts`` (greedy). Returns ``llm.Generation``."""
     from .generate import complete, model_inputs
 
