@@ -125,3 +125,16 @@ def test_chapter_configurations_are_typed_where_they_are_read():
                 untyped += [f"{path.relative_to(SRC)}:{node.lineno} {node.name}" for a in args
                             if a.arg == "cfg" and (a.annotation is None or ast.unparse(a.annotation) == "Any")]
     assert not untyped, untyped
+
+
+@pytest.mark.parametrize("module", ["reprobook.cli", "reprobook.data", "reprobook.profiles", "reprobook.runner"])
+def test_the_command_line_path_imports_no_heavy_library(module):
+    """``reprobook --help``, ``reprobook data`` and the runner's own process load neither torch nor the plotting,
+    table or model libraries: importing these modules in a fresh interpreter leaves them out of ``sys.modules``."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "pandas", "matplotlib", "transformers", "sklearn", "torchvision")
+    code = f"import sys, {module}; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "", f"{module} imports {loaded}"

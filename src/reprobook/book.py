@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from . import claims, runner
+from .lab import ProseError, notebook_to_book
 from .paths import executed_dir, project_root
 from .profiles import PROFILES, budget_seconds
 from .results import checkpoints_of, load_results
@@ -289,8 +290,6 @@ def stage(root: Path | None = None, *, out_dir: Path | None = None, res_dir: Pat
     """Assemble the book's sources with executed notebooks; raise if a chapter was never executed, if a
     chapter's prose cannot be shown, or if results come from the tiny profile (unless ``allow_tiny``) or
     from a dry run (unless ``allow_dry_run``)."""
-    from .lab import ProseError, notebook_to_book
-
     root = root or project_root()
     out_dir = Path(out_dir or executed_dir())
     stage_dir = Path(stage_dir or root / "_build" / "stage")

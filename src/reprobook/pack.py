@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import IO, cast
 
 from .checks import ParameterError
+from .data import registry
+from .data.errors import ChecksumError
+from .llm import loading
 from .paths import cache_dir
 
 MAX_BYTES = 64 * 2**20  # 64 MiB
@@ -51,8 +54,6 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def _stand_in_tokenizer_dir() -> tuple[str, Path]:
     """The cache-relative folder and path of the stand-in models' tokenizer (written from its GGUF if needed)."""
-    from .llm import loading
-
     folder = loading._saved_tokenizer_dir(loading.STAND_IN_TOKENIZER)
     return folder.relative_to(cache_dir()).as_posix(), folder
 
@@ -61,8 +62,6 @@ def pack(out: Path | str = DEFAULT_NAME, names: Iterable[str] | None = None, *, 
          max_bytes: int = MAX_BYTES, level: int = 6) -> dict:
     """Write the pack to ``out`` (a tar) and return its manifest; refuse (ParameterError) when it would exceed
     ``max_bytes``. Each entry is fetched and verified first."""
-    from .data import registry
-
     names = list(DEFAULT_ENTRIES if names is None else names)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -105,9 +104,6 @@ def pack(out: Path | str = DEFAULT_NAME, names: Iterable[str] | None = None, *, 
 def unpack(path: Path | str) -> dict:
     """Install the pack at ``path`` into ``cache_dir()``: every file checked against the manifest's sha256,
     each entry then verified by the registry. Returns the manifest."""
-    from .data import registry
-    from .data.errors import ChecksumError
-
     path = Path(path)
     if not path.is_file():
         raise ParameterError("pack", str(path), "a pack written by `reprobook data pack` (a .tar file)")

@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from .checks import ParameterError, check_int
 
 
 def _as_hwc(image: Any):
     """One image as an H×W (grayscale) or H×W×3 float array scaled to [0, 1] for ``imshow``."""
-    import numpy as np
-
     array = image.detach().cpu().numpy() if hasattr(image, "detach") else np.asarray(image)
     array = array.astype("float64")
     if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
@@ -72,7 +72,6 @@ def training_curves(curves: dict[str, Any], *, panels: dict[str, str] | None = N
     ``notebooks/sharpness/rwp.ipynb`` and ``notebooks/sharpness/marwp.ipynb``.
     """
     import matplotlib.pyplot as plt
-    import numpy as np
 
     if not curves or not all(curves.values()):
         raise ParameterError("curves", curves, "a dict {quantity: {label: seeds × epochs array}}, none empty")

@@ -27,9 +27,13 @@ with a :class:`~reprobook.checks.ParameterError` that names the parameter and th
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from typing import Any
 
 from . import checks as _checks
+from . import dryrun
+from .chapters import dry as _dry
 from .chapters import load_all
 from .chapters.registry import CHAPTERS, PROFILES, Chapter, ChapterConfig, register_chapter  # noqa: F401  (re-exported)
 from .checks import DEVICES_HELP, ParameterError, check_choice  # noqa: F401  (re-exported)
@@ -64,17 +68,12 @@ OVERRIDES_ENV = "REPROBOOK_OVERRIDES"  # JSON {profile: {chapter: {field: value}
 def dry_run(profile: str | None = None) -> bool:
     """Whether this process is a dry run (of ``profile``): ``REPROBOOK_DRY_RUN``, set by ``reprobook run
     --dry-run`` (:mod:`reprobook.chapters.dry`)."""
-    from . import dryrun
-
     return dryrun.active(profile)
 
 
 def env_overrides(profile: str, chapter: str) -> dict[str, Any]:
     """``chapter``'s field overrides in ``profile`` from :data:`OVERRIDES_ENV` (set by ``reprobook run --set
     CHAPTER.FIELD VALUE``, for the run's profile only). A malformed value is a ParameterError naming it."""
-    import json
-    import os
-
     text = os.environ.get(OVERRIDES_ENV, "").strip()
     if not text:
         return {}
@@ -143,8 +142,6 @@ def config(chapter: str, profile: str = "smoke", *, dry: bool | None = None, **o
         values[key] = _as_field_value(value) if key in from_env and key not in overrides else value
     cfg = cls(profile=profile, **values)
     if dry_run(profile) if dry is None else dry:
-        from .chapters import dry as _dry
-
         full = {name: getattr(cfg, name) for name in names}
         capped = _dry.caps(chapter, full, names)
         if capped:
@@ -165,8 +162,6 @@ def budget_seconds(notebook: str, profile: str, *, dry: bool = False) -> float |
     is the same for every chapter (:data:`reprobook.chapters.dry.BUDGET_SECONDS`)."""
     check_profile(profile)
     if dry:
-        from .chapters import dry as _dry
-
         return _dry.BUDGET_SECONDS
     if profile == "tiny":
         return TINY_BUDGET_SECONDS

@@ -10,9 +10,12 @@ No number is ever typed.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
+import dataclasses as _dc
 import datetime as _dt
+import io
 import json
 import math
 import os
@@ -27,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .checks import check_choice
+from .checks import ParameterError, check_choice, check_str
 from .claims import ClaimTest, claims_table, dry_run, tiny_run
 from .paths import project_root, results_dir
 from .profiles import PROFILES
@@ -100,9 +103,6 @@ class GluedFigure:
         self.fig = fig
 
     def _repr_html_(self) -> str:
-        import base64
-        import io
-
         buffer = io.BytesIO()
         self.fig.savefig(buffer, format="png", bbox_inches="tight")
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -121,7 +121,6 @@ def _bind_in_kernel(name: str, value: Any) -> None:
     """
     from IPython import get_ipython
 
-    from .checks import ParameterError
 
     shell = get_ipython()
     if shell is None:
@@ -137,8 +136,6 @@ def _bind_in_kernel(name: str, value: Any) -> None:
 
 def glued(fmt: str | None = None, **kwargs: Any):
     """A dataclass field of a result object that is glued, shown with ``fmt`` (see :meth:`RunRecord.glue_result`)."""
-    import dataclasses as _dc
-
     return _dc.field(metadata={"glue": True, "fmt": fmt}, **kwargs)
 
 
@@ -172,7 +169,7 @@ def device_name(device: Any) -> str:
     text = str(device)
     if text.startswith("cuda"):
         try:
-            import torch
+            import torch  # noqa: PLC0415  (torch only to name a GPU: the CLI imports results)
 
             return f"{text} ({torch.cuda.get_device_name(torch.device(text))})"
         except Exception:  # noqa: BLE001 - a name is only a label
@@ -199,7 +196,7 @@ def provenance(device: Any = "cpu") -> dict[str, Any]:
 
 def _torch_threads() -> int | None:
     try:
-        import torch
+        import torch  # noqa: PLC0415  (optional: a result file never needs torch)
     except ImportError:  # the package's result files never need torch itself
         return None
     return torch.get_num_threads()
@@ -302,8 +299,6 @@ class RunRecord:
 
         Fields holding a matplotlib figure are glued as figures (:meth:`figure`). Returns ``result``.
         """
-        import dataclasses as _dc
-
         for f in _dc.fields(result):
             if not f.metadata.get("glue"):
                 continue
@@ -338,8 +333,6 @@ class RunRecord:
         failed check does not stop the notebook: the status page lists it and the end-to-end test of the
         book fails on it.
         """
-        from .checks import ParameterError, check_str
-
         check_str("name", name)
         for label, text in (("detail", detail), ("paper", paper)):
             if not isinstance(text, str):
@@ -371,8 +364,6 @@ class RunRecord:
         :func:`reprobook.claims.holm_tests`), once: a second call replaces the first (a re-run cell). In the
         tiny profile every verdict becomes *not comparable (tiny run)*, in a dry run *not comparable (dry
         run)*; the numbers stay for the record."""
-        from .checks import ParameterError
-
         tests = list(tests)
         keys = [t.key for t in tests if isinstance(t, ClaimTest)]
         if len(keys) != len(tests):

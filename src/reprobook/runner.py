@@ -40,16 +40,20 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from . import __version__
+import yaml
+
+from . import __version__, dryrun
+from .chapters import dry
 from .checks import ParameterError, check_choice, check_device, check_seed
 from .paths import PACKAGE_DIR, executed_dir, project_root, results_dir, scratch_cache
-from .profiles import OVERRIDES_ENV, PROFILES, budget_seconds, check_overrides, run_order
+from .profiles import OVERRIDES_ENV, PROFILES, budget_seconds, chapter_of_notebook, check_overrides, run_order
 from .results import atomic_write_text, checkpoints_of
 
 RUNS_FILE = "runs.json"
@@ -180,8 +184,6 @@ def check_parameters(notebook: Path, params: dict[str, Any]) -> None:
 
 def parse_cli_value(text: str) -> Any:
     """``-p name value`` values are YAML scalars, as in papermill: ``3`` is an int, ``true`` a bool."""
-    import yaml
-
     return yaml.safe_load(text)
 
 
@@ -259,8 +261,6 @@ def ensure_kernel() -> str:
     Notebooks name this kernel, so papermill and JupyterLab use the project's environment and not
     whatever ``python3`` kernel a user's profile happens to define first.
     """
-    import sys
-
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     try:
@@ -313,8 +313,6 @@ def run_environment(profile: str, *, dry_run: bool = False, overrides: dict[str,
                     cache: Path | None = None) -> dict[str, str]:
     """What a kernel's environment adds for a dry run (:mod:`reprobook.chapters.dry`, and a scratch cache for
     its checkpoints) and for field overrides of ``profile`` (:data:`reprobook.profiles.OVERRIDES_ENV`)."""
-    from . import dryrun
-
     env = dict(dryrun.environment(dry_run, profile))
     if dry_run:
         env["REPROBOOK_CACHE"] = str(scratch_cache(DRY_RUN_FOLDER, cache))
@@ -427,8 +425,6 @@ def ordered(notebooks: Iterable[Path], root: Path | None = None) -> list[Path]:
 
 def _needs(names: list[str]) -> dict[str, frozenset[str]]:
     """For each notebook of a run, the notebooks of the same run that produce what it needs."""
-    from .profiles import chapter_of_notebook
-
     specs = {n: chapter_of_notebook(n) for n in names}
     producers: dict[str, set[str]] = {}
     for n, spec in specs.items():
@@ -502,7 +498,7 @@ def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, forc
     ``out_dir`` / ``res_dir`` are given; ``overrides``: ``{chapter: {field: value}}`` over the profile's
     values (checked here, before any work).
     """
-    from . import dispatch
+    from . import dispatch  # noqa: PLC0415  (the job dispatcher, when a run is asked for: `reprobook --help` stays light)
 
     notebooks = ordered(list(notebooks), root)
     params = dict(params or {})
@@ -614,8 +610,6 @@ def _budget_of(outcome: RunOutcome) -> float | None:
 def _book_goal(kind: str) -> float | None:
     """The whole book's goal for a run of ``kind`` (a profile, or ``<profile> dry``)."""
     if kind.endswith(" dry"):
-        from .chapters import dry
-
         return dry.BOOK_GOAL_SECONDS
     return BOOK_GOAL_SECONDS.get(kind)
 

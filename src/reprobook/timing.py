@@ -56,7 +56,7 @@ def timed() -> Iterator[Timer]:
 
 def synchronize(device: Any) -> None:
     """Wait for the device's queued work (a GPU runs asynchronously), so a clock read after it is honest."""
-    import torch
+    import torch  # noqa: PLC0415  (torch only to wait for a GPU: the CLI imports timing)
 
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
@@ -70,7 +70,7 @@ def median_interval(values: Any, level: float = 0.95) -> dict[str, float]:
     coverage at least ``level``. With too few values for ``level`` (fewer than 6 at 95 %) it is the range, and
     ``coverage`` says how much less it covers. Returns median, low, high, coverage and n.
     """
-    from scipy import stats
+    from scipy import stats  # noqa: PLC0415  (the CLI imports this module: scipy only for the intervals)
 
     values = np.sort(np.asarray(values, dtype=float).reshape(-1))
     if values.size == 0 or not np.all(np.isfinite(values)):

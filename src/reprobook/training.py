@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 import random
 import time
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +28,7 @@ from torch import nn
 from .batchnorm import frozen_bn_stats
 from .checks import ParameterError, check_device, check_int, check_optional_int, check_seed, check_type
 from .paths import cache_dir, exclusive_lock
-from .results import atomic_write, note_checkpoint
+from .results import atomic_write, note_checkpoint, provenance
 from .timing import timed
 
 
@@ -296,9 +298,6 @@ def _read_checkpoint(path: Path, config: dict[str, Any]) -> dict[str, Any] | Non
 def code_fingerprint(*modules: Any) -> str:
     """A short hash of the source files of ``modules`` (module objects or dotted names; a package counts
     with every ``.py`` file below it). Put it in a cache key so that a fix to the training code retrains."""
-    import importlib
-    import types
-
     digest = hashlib.sha256()
     files: list[Path] = []
     for module in modules:
@@ -357,7 +356,6 @@ def _train_or_load_locked(path: Path, config: dict[str, Any], train_fn: Callable
         note_checkpoint(loaded=True)
         return saved["state_dict"], {"loaded": True, "history": history, "path": path, "config": config,
                                      "trained_at": saved.get("trained_at")}
-    from .results import provenance
 
     trained_at = {k: v for k, v in provenance().items() if k in ("git_commit", "device", "finished_at")}
     state, history = _split_trained(train_fn())

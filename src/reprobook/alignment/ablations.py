@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ..results import glued
@@ -137,8 +138,6 @@ class LRSweep:
 def lr_sweep(data: LMData, size: ModelSize, base: TrainSettings, lrs: Sequence[float], seeds: Sequence[int], *,
              device: Any = "auto") -> LRSweep:
     """Train ``size`` at every learning rate of ``lrs``, NormHead on and off (max-z off), with every seed."""
-    import pandas as pd
-
     runs = []
     for normhead in (True, False):
         for lr in lrs:
@@ -247,8 +246,6 @@ def maxz_dose_response(data: LMData, size: ModelSize, base: TrainSettings, weigh
                        device: Any = "auto") -> DoseResponse:
     """Train ``size`` with every max-z weight of ``weights`` (NormHead off, no weight decay on the output
     layer) and every seed; measure each run's late mean max-logit and its repetition sensitivity."""
-    import pandas as pd
-
     weights = tuple(sorted(float(w) for w in weights))
     runs = []
     blocks = data.val_blocks[:eval_blocks]

@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from .. import data
 from ..checks import ParameterError, check_fraction, check_int, check_number
 from ..results import glued
 
@@ -246,8 +248,6 @@ def write_splits(splits: dict[str, list[dict]], folder: Path, stats: list[dict] 
 
 def build_bilingual_corpus(folder: Path) -> None:
     """Build the ``bilingual-corpus`` entry's files into ``folder`` from the three registry sources."""
-    from .. import data
-
     sources = {
         "squad": ("en", squad_paragraphs(data.load("squad-dev"))),
         "peoples-daily": ("zh", data.load("peoples-daily-1998")),
@@ -318,8 +318,6 @@ def corpus_from_folder(folder: Path) -> tuple[dict[str, list[dict]], list[dict]]
 
 def load_corpus(corpus: str | Path) -> tuple[dict[str, list[dict]], list[dict]]:
     """``({split: [documents]}, stats rows)`` of a registry corpus (``"bilingual-corpus"``) or a folder."""
-    from .. import data
-
     if isinstance(corpus, str) and corpus in data.names():
         return data.load(corpus), corpus_stats(data.path(corpus))
     return corpus_from_folder(Path(corpus))
@@ -359,8 +357,6 @@ class CorpusOverview:
 
 def corpus_overview(corpus: str | Path) -> CorpusOverview:
     """Load ``corpus`` (:func:`load_corpus`) and summarise it."""
-    import pandas as pd
-
     splits, stats = load_corpus(corpus)
     table = pd.DataFrame(stats).set_index("source")
     chars = {lang: sum(len(d["text"]) for s in SPLITS for d in splits[s] if d["lang"] == lang) for lang in ("en", "zh")}

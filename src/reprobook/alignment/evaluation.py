@@ -20,9 +20,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from ..chapters.baichuan_alignment import BaichuanAlignmentConfig
+from .. import claims, data, llm
+from ..chapters.baichuan_alignment import PAPER_TABLE2, PAPER_TABLE3, BaichuanAlignmentConfig
+from ..checks import check_choice
+from ..claims import proportion_ci
+from ..data.catalog.llm import NI_HELDOUT_TASKS, NI_TRAIN_TASKS
+from ..llm import generate, sft_rows
+from ..llm.merging import linear_merge, model_stock
+from ..llm.trainers import release_memory
+from ..plots import training_curves
 from ..results import glued
+from .preference import dpo_runs, greedy_rewards, grpo_length, grpo_prompts
+from .reward import choose_lambda, fit_reward_head, fits, length_baseline, ni_scored_pairs, split_by_prompt
+from .scoring import encode_pairs, moved, score
+from .scoring import moved as moved_fn
+from .sft import ni_examples, sequence_lengths
 
 
 # --------------------------------------------------------------------------------------------- metrics
@@ -67,12 +81,6 @@ class AlignmentData:
 def prepare_data(lm: Any, cfg: BaichuanAlignmentConfig, *, seed: int) -> AlignmentData:
     """The chapter's data: NI examples for SFT and for scored pairs (train tasks), NI held-out-task
     examples, HHH split by prompt into test / A / B (pairs that fit the length limit only)."""
-    from .. import data
-    from ..data.catalog.llm import NI_HELDOUT_TASKS, NI_TRAIN_TASKS
-    from ..llm import sft_rows
-    from .reward import fits, ni_scored_pairs, split_by_prompt
-    from .sft import ni_examples, sequence_lengths
-
     train_tasks = data.load("natural-instructions", tasks=NI_TRAIN_TASKS)
     heldout_tasks = data.load("natural-instructions", tasks=NI_HELDOUT_TASKS)
     pool = ni_examples(train_tasks, 2 * cfg.n_sft + 2 * cfg.n_ni_rm_pairs + 2 * len(NI_TRAIN_TASKS), seed=seed)
@@ -96,8 +104,6 @@ def prepare_data(lm: Any, cfg: BaichuanAlignmentConfig, *, seed: int) -> Alignme
 
 def sft_data(d: AlignmentData) -> list[dict[str, Any]]:
     """The SFT rows (conversational prompt–completion) of the chapter's instruction set."""
-    from ..llm import sft_rows
-
     return sft_rows([e["prompt"] for e in d.sft], [e["answer"] for e in d.sft])
 
 
@@ -113,8 +119,6 @@ class Parent:
 
 def parent(lm: Any, prompts: Sequence[str], cfg: BaichuanAlignmentConfig) -> Parent:
     """``lm`` with its greedy answers to ``prompts`` (``cfg.guard_tokens`` new tokens)."""
-    from ..llm import generate
-
     answers = generate(lm, list(prompts), max_new_tokens=cfg.guard_tokens, batch_size=cfg.eval_batch).texts
     return Parent(lm, list(prompts), answers)
 
@@ -122,8 +126,6 @@ def parent(lm: Any, prompts: Sequence[str], cfg: BaichuanAlignmentConfig) -> Par
 def movement(stage: Any, of: Parent, cfg: BaichuanAlignmentConfig, answers: Sequence[str] | None = None):
     """:func:`reprobook.alignment.scoring.moved` of ``stage`` against ``of`` with the chapter's thresholds
     (``answers``: the stage's greedy answers to the guard prompts, when already generated)."""
-    from .scoring import moved
-
     return moved(stage, of.lm, of.prompts, of.answers, max_identical=cfg.max_identical, min_kl=cfg.min_kl,
                  max_new_tokens=cfg.guard_tokens, batch_size=cfg.eval_batch, stage_answers=answers)
 
@@ -146,8 +148,6 @@ def sft_eval(start: Any, sft: Parent, d: AlignmentData, guard: Parent, cfg: Baic
     """Per held-out example, −log π(reference | prompt) / tokens under the start and the SFT model (``sft``:
     the SFT model with its greedy answers to the guard prompts); and whether SFT moved the model (against
     the start, on the guard prompts)."""
-    from .scoring import encode_pairs, score
-
     pairs = encode_pairs(start, [e["prompt"] for e in d.heldout_ni], [e["answer"] for e in d.heldout_ni])
     a, b = score(start, pairs, batch_size=cfg.eval_batch), score(sft.lm, pairs, batch_size=cfg.eval_batch)
     nll_a, nll_b = list(-a.logprob / a.tokens), list(-b.logprob / b.tokens)
@@ -179,8 +179,6 @@ class RewardModels:
 
     def judge(self, sft: Any, prompts: Sequence[str], answers: Sequence[str], batch_size: int = 8) -> np.ndarray:
         """The independent judge's scores (the head with the pointwise term) of ``answers``."""
-        from .scoring import encode_pairs, score
-
         return self.heads["with"].score(score(sft, encode_pairs(sft, prompts, answers), features=True,
                                               batch_size=batch_size).features)
 
@@ -189,12 +187,6 @@ def reward_models(sft: Any, d: AlignmentData, cfg: BaichuanAlignmentConfig, *, s
     """Features of split B, the NI scored pairs and the test pairs under the SFT model (one forward pass
     each, which also gives the SFT model's log-probabilities of the test answers); λ by cross-validation
     on the training pairs; the heads with α = ``cfg.mse_alpha`` and α = 0; their held-out ranking."""
-    import pandas as pd
-
-    from ..claims import proportion_ci
-    from .reward import choose_lambda, fit_reward_head, length_baseline
-    from .scoring import encode_pairs, score
-
     train = list(d.hhh["B"]) + list(d.ni_pairs)
     test = d.first_pairs()  # one pair per held-out request, the pairs DPO's margins are measured on
     rows = train + test
@@ -238,8 +230,6 @@ MERGES = ("merged (linear)", "merged (Model Stock)")
 def implicit_margins(lm: Any, pairs: Sequence[dict[str, Any]], ref_logprob: dict, batch_size: int = 8) -> list[float]:
     """Per pair, DPO's implicit reward margin Δ = [log π − log π_ref](chosen) − [log π − log π_ref](rejected),
     log-probabilities summed over each answer's tokens (π_ref the SFT model, from ``ref_logprob``)."""
-    from .scoring import encode_pairs, score
-
     prompts = [p["prompt"] for p in pairs]
     s = score(lm, encode_pairs(lm, prompts * 2, [p["chosen"] for p in pairs] + [p["rejected"] for p in pairs]),
               batch_size=batch_size).logprob
@@ -251,10 +241,6 @@ def implicit_margins(lm: Any, pairs: Sequence[dict[str, Any]], ref_logprob: dict
 
 def merged_model(kind: str, sft_lm: Any, runs: Sequence[Any], ratios: dict | None = None) -> Any:
     """The DPO runs merged linearly or by Model Stock (anchor: the SFT model they all start from)."""
-    from .. import llm
-    from ..checks import check_choice
-    from ..llm.merging import linear_merge, model_stock
-
     check_choice("kind", kind, MERGES)
     states = [r.model.model.state_dict() for r in runs]
     merged = linear_merge(states) if kind == MERGES[0] else model_stock(states, anchor=sft_lm.model.state_dict(),
@@ -291,9 +277,6 @@ def dpo_stage(sft: Any, d: AlignmentData, rm: RewardModels, guard: Parent, cfg: 
               config: dict[str, Any], seeds: Sequence[int]) -> DPOEval:
     """DPO from the SFT model on split A once per seed, the linear and Model Stock merges, their implicit
     margins on one held-out pair per test prompt and their movement against the SFT model."""
-    from ..llm.trainers import release_memory
-    from .preference import dpo_runs
-
     runs = dpo_runs(sft, d.hhh["A"], config=config, seeds=seeds)
     models = {f"DPO (seed {s})": r.model for s, r in zip(seeds, runs)}
     ratios: dict = {}
@@ -344,17 +327,12 @@ class GRPOEval:
 
 def grpo_stage(sft: Any, cfg: BaichuanAlignmentConfig, *, config: dict[str, Any]) -> GRPOEval:
     """GRPO from the SFT model on the training topics; greedy rewards and movement on the held-out topics."""
-    import pandas as pd
-
-    from .preference import greedy_rewards, grpo_length, grpo_prompts
-
     trained = grpo_length(sft, config=config, target=cfg.grpo_target_words)
     test = grpo_prompts("test")
     before, a_before = greedy_rewards(sft, test, cfg.grpo_target_words, max_new_tokens=cfg.grpo_max_completion,
                                       batch_size=cfg.eval_batch)
     after, a_after = greedy_rewards(trained.model, test, cfg.grpo_target_words,
                                     max_new_tokens=cfg.grpo_max_completion, batch_size=cfg.eval_batch)
-    from .scoring import moved as moved_fn
 
     m = moved_fn(trained.model, sft, test, a_before, max_identical=cfg.max_identical, min_kl=cfg.min_kl,
                  max_new_tokens=cfg.grpo_max_completion, batch_size=cfg.eval_batch, stage_answers=a_after,
@@ -389,15 +367,10 @@ def headline(start: Parent, final: Any, final_name: str, sft: Any, rm: RewardMod
              cfg: BaichuanAlignmentConfig) -> Headline:
     """Greedy answers of the start and the aligned model to every held-out test prompt, scored by the head
     with the pointwise term (never trained on a policy's data); and the aligned model's movement."""
-    import pandas as pd
-
-    from ..llm import generate
-
     prompts = d.test_prompts
     answers = {name: generate(lm, prompts, max_new_tokens=cfg.gen_max_new_tokens, batch_size=cfg.eval_batch).texts
                for name, lm in (("start", start.lm), ("aligned", final))}
     scores = {k: list(rm.judge(sft, prompts, a, cfg.eval_batch)) for k, a in answers.items()}
-    from .scoring import moved as moved_fn
 
     m = moved_fn(final, start.lm, prompts, answers["start"], max_identical=cfg.max_identical, min_kl=cfg.min_kl,
                  max_new_tokens=cfg.gen_max_new_tokens, stage_answers=answers["aligned"], kl_prompts=cfg.guard_prompts)
@@ -419,8 +392,6 @@ def claim_tests(specs: Sequence[Any], sft_eval_: SFTEval, rm: RewardModels, dpo:
                 head: Headline, *, scale: str = "") -> list[Any]:
     """The declared claims (``chapters.baichuan_alignment.claim_specs``) tested on this run, each guarded by
     the movement of the stages it rests on, Holm-adjusted together."""
-    from .. import claims
-
     spec = {s.key: s for s in specs}  # a claim over held-out units takes n from its held-out set (ClaimSpec.over)
     tests = []
     ev = claims.evaluate(spec["sft"], sft_eval_.nll_start, sft_eval_.nll_sft, scale=scale,
@@ -467,10 +438,6 @@ def claim_tests(specs: Sequence[Any], sft_eval_: SFTEval, rm: RewardModels, dpo:
 
 def paper_tables():
     """The report's Tables 2 and 3 as one DataFrame (official instruct → Nova), with the gain."""
-    import pandas as pd
-
-    from ..chapters.baichuan_alignment import PAPER_TABLE2, PAPER_TABLE3
-
     rows = [{"base": base, "benchmark": k, "official instruct": a, "Nova": b, "gain": b - a}
             for base, table in (("Qwen2-72B", PAPER_TABLE2), ("Llama-3-70B", PAPER_TABLE3))
             for k, (a, b) in table.items()]
@@ -481,8 +448,6 @@ def paper_tables():
 def start_model(cfg: BaichuanAlignmentConfig, *, device: Any, seed: int) -> Any:
     """The starting model: ``cfg.model`` loaded (registry name, folder, HF id) or, for ``"tiny"``, a
     random tiny model with ``cfg.tiny_base``'s tokenizer."""
-    from .. import llm
-
     if cfg.model == "tiny":
         return llm.tiny_causal_lm(cfg.tiny_base, seed=seed, layers=2, hidden=32, device=device)
     return llm.load_causal_lm(cfg.model, device=device)
@@ -518,8 +483,6 @@ def scale_note(cfg: BaichuanAlignmentConfig, lm: Any) -> str:
 def training_figure(sft: Any, dpo: DPOEval, grpo: GRPOEval):
     """The chapter's training runs, step by step: the SFT loss, each DPO run's loss and GRPO's mean reward
     (as the trainers logged them; a run loaded from the cache shows its saved losses)."""
-    from ..plots import training_curves
-
     curves = {"SFT loss": {"SFT": [sft.record.losses]},
               "DPO loss": {k: [r.losses] for k, r in dpo.records.items()},
               "GRPO mean reward (length task)": {"GRPO": [[r["reward"] for r in grpo.record.logs if "reward" in r]]}}

@@ -27,7 +27,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pandas as pd
+
+from .. import llm
 from ..checks import check_int
+from ..llm import generate
 
 # Topics of the GRPO task: the first GRPO_TRAIN are trained on, the rest are held out
 TOPICS = (
@@ -72,8 +76,6 @@ def length_reward(target: int) -> Callable:
 def greedy_rewards(lm: Any, prompts: Sequence[str], target: int, *, max_new_tokens: int, batch_size: int = 16
                    ) -> tuple[list[float], list[str]]:
     """The length reward of ``lm``'s greedy answer to each prompt, and the answers."""
-    from ..llm import generate
-
     answers = generate(lm, list(prompts), max_new_tokens=max_new_tokens, batch_size=batch_size).texts
     return length_reward(target)(prompts, answers), answers
 
@@ -82,8 +84,6 @@ def dpo_runs(sft_lm: Any, pairs: Sequence[dict[str, Any]], *, config: dict[str, 
              name: str = "baichuan-dpo") -> list[Any]:
     """DPO from ``sft_lm`` on ``pairs`` once per seed (the seed sets the data order and any initialisation);
     returns the ``llm.Trained`` runs."""
-    from .. import llm
-
     rows = llm.preference_rows([p["prompt"] for p in pairs], [p["chosen"] for p in pairs],
                                [p["rejected"] for p in pairs])
     return [llm.dpo(sft_lm, rows, config={**config, "seed": s}, output_name=f"{name}-{k}") for k, s in enumerate(seeds)]
@@ -91,16 +91,12 @@ def dpo_runs(sft_lm: Any, pairs: Sequence[dict[str, Any]], *, config: dict[str, 
 
 def grpo_length(sft_lm: Any, *, config: dict[str, Any], target: int, name: str = "baichuan-grpo") -> Any:
     """GRPO from ``sft_lm`` on the training topics with the length reward (``llm.Trained``)."""
-    from .. import llm
-
     return llm.grpo(sft_lm, grpo_prompts("train"), reward=length_reward(target), config=config, output_name=name,
                     reward_key=f"length-{target}")
 
 
 def compute_table(records: dict[str, Any]):
     """Steps, samples, seconds per step and per sample, tokens/s of each training run (a DataFrame)."""
-    import pandas as pd
-
     return pd.DataFrame([{"run": k, "steps": r.steps, "samples": r.samples, "s/step": r.seconds_per_step,
                           "s/sample": r.seconds / max(1, r.samples), "tokens/s": r.tokens_per_second,
                           "from cache": r.loaded} for k, r in records.items()]).set_index("run")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,11 +25,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ..chapters.baichuan2 import Baichuan2Config
+from .. import claims
+from ..chapters.baichuan2 import PAPER_7B_SOURCE, Baichuan2Config
 from ..checks import ParameterError, check_int, check_number
+from ..llm import load_tokenizer
+from ..profiles import config
 from ..results import glued
 from ..timing import timed
+from ..training import make_accelerator, train_or_load
 from .normhead import MAX_Z_WEIGHT, apply_normhead, causal_lm_loss, normhead_init_
+from .tokenizer import train_sentencepiece
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -147,8 +153,6 @@ def lm_data(tokenizer: Any, train_texts: Sequence[str], val_texts: Sequence[str]
             train_tokens: int, val_blocks: int, name: str = "", seed: int = 0) -> LMData:
     """Shuffle the documents (``seed``: the data order, fixed for every run) and pack just enough of them:
     ``train_tokens`` for training (every run sees each token once) and ``val_blocks`` blocks for validation."""
-    import random
-
     check_int("train_tokens", train_tokens, low=seq_len)
     check_int("val_blocks", val_blocks, low=1)
 
@@ -177,8 +181,6 @@ def chapter_lm_data(cfg: Baichuan2Config, overview: Any, *, train_tokens: int) -
     """The chapter's token data (``train_tokens`` for training): SentencePiece at Baichuan 2's settings
     (``cfg.lm_vocab_size`` pieces, character coverage ``cfg.lm_coverage``, trained on the train split) or
     any Hugging Face tokenizer (``cfg.lm_tokenizer``)."""
-    from .tokenizer import train_sentencepiece
-
     train_texts = overview.texts("train")
     if cfg.lm_tokenizer is None:
         sample = overview.texts("train", max_chars=cfg.lm_tokenizer_chars)
@@ -186,8 +188,6 @@ def chapter_lm_data(cfg: Baichuan2Config, overview: Any, *, train_tokens: int) -
                                   max_token_length=cfg.max_token_length)
         name = f"SentencePiece BPE {cfg.lm_vocab_size:,} trained here (character coverage {cfg.lm_coverage:g})"
     else:
-        from ..llm import load_tokenizer
-
         tok, name = load_tokenizer(cfg.lm_tokenizer), cfg.lm_tokenizer
     return lm_data(tok, train_texts, overview.texts("validation"), seq_len=cfg.seq_len,
                    train_tokens=train_tokens, val_blocks=cfg.val_blocks, name=name)
@@ -347,8 +347,6 @@ def train_lm(model: PreTrainedModel, train_blocks: torch.Tensor, val_blocks: tor
     :meth:`TrainSettings.lr_at`. A non-finite loss stops the run (``diverged``); its final validation
     loss is then NaN. Under ``accelerate launch`` the batches are sharded over the processes.
     """
-    from ..training import make_accelerator
-
     if train_blocks.shape[1] != settings.seq_len:
         raise ParameterError("train_blocks", tuple(train_blocks.shape), f"blocks of seq_len = {settings.seq_len}")
     accelerator = make_accelerator(device)
@@ -414,8 +412,6 @@ def train_cached(size: ModelSize, vocab_size: int, train_blocks: torch.Tensor, v
     Returns ``(record, loaded)``: ``loaded`` is True when the run came from the cache; with
     ``return_model`` ``(model, record, loaded)``, the trained model in eval mode on the CPU.
     """
-    from ..training import train_or_load
-
     data_key = data_key or fingerprint(train_blocks, val_blocks)
     config = run_config(size, vocab_size, settings, seed, data_key)
 
@@ -445,8 +441,6 @@ def claim_tests(specs: Sequence[Any], study: Any, sweep: Any, dose: Any, predict
                 paper_weight: float, scale: str = "") -> list[Any]:
     """The chapter's declared claims (``specs``, from ``chapters.baichuan2.claim_specs``) tested on this run,
     guarded, and Holm-adjusted together (``claims.ClaimTest`` objects for ``RunRecord.add_claims``)."""
-    from .. import claims
-
     spec = {s.key: s for s in specs}
     tests = []
     refs = study.table[~study.table["trained here"]]
@@ -509,9 +503,6 @@ def scale_note(cfg: Baichuan2Config, data: LMData, device: Any) -> str:
 
 def glue_paper_notes(rec: Any, cfg: Baichuan2Config, sweep: Any, prediction: Any, profile: str) -> None:
     """Glue the sentences of the chapter's deviations that depend on the profile."""
-    from ..chapters.baichuan2 import PAPER_7B_SOURCE
-    from ..profiles import config
-
     paper = config("baichuan2", "paper")
     rec.glue("bc2_paper_source", PAPER_7B_SOURCE)
     small = sweep.runs[0].record.parameters.get("total", 0)

@@ -25,8 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..checks import check_fraction
+from ..llm import prompt_tokens
+from ..llm.trainers import preference_rows
 from ..rouge import rouge_l
 
 
@@ -75,8 +78,6 @@ def ni_scored_pairs(examples: Sequence[dict[str, Any]], n: int, *, seed: int, al
 
 def reward_rows(pairs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows for trl's reward trainer: conversational pairs with the score columns (α = 0 without scores)."""
-    from ..llm.trainers import preference_rows
-
     return preference_rows([p["prompt"] for p in pairs], [p["chosen"] for p in pairs], [p["rejected"] for p in pairs],
                            chosen_score=[float(p.get("chosen_score", 0.0)) for p in pairs],
                            rejected_score=[float(p.get("rejected_score", 0.0)) for p in pairs],
@@ -118,8 +119,6 @@ def fit_reward_head(chosen: np.ndarray, rejected: np.ndarray, *, chosen_score: S
         L(w, b) = mean_i [ −log σ(r_c − r_r) + α·ωᵢ·½((r_c − s_c)² + (r_r − s_r)²) ] + λ‖w‖²
 
     with ωᵢ = ``score_weight`` (1 where a pair has absolute scores, 0 for pairwise-only pairs)."""
-    import torch
-
     xc, xr = np.asarray(chosen, dtype=np.float64), np.asarray(rejected, dtype=np.float64)
     n = len(xc)
     both = np.concatenate([xc, xr])
@@ -163,8 +162,6 @@ def choose_lambda(chosen: np.ndarray, rejected: np.ndarray, groups: Sequence[Any
     """The L2 weight of the Bradley–Terry head with the best held-out Bradley–Terry log-likelihood, by
     ``folds``-fold cross-validation over the training pairs grouped by prompt (α = 0 for the choice: the
     same λ then serves the head with and without the pointwise term)."""
-    import random
-
     keys = sorted(set(groups))
     random.Random(seed).shuffle(keys)
     fold_of = {k: i % folds for i, k in enumerate(keys)}
@@ -186,8 +183,6 @@ def choose_lambda(chosen: np.ndarray, rejected: np.ndarray, groups: Sequence[Any
 
 def fits(lm: Any, pairs: Sequence[dict[str, Any]], max_length: int) -> list[dict[str, Any]]:
     """The pairs whose prompt and longer answer fit ``max_length`` tokens (the trainer drops the others)."""
-    from ..llm import prompt_tokens
-
     keep = []
     for p in pairs:
         answer = max(p["chosen"], p["rejected"], key=len)

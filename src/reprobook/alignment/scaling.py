@@ -25,15 +25,21 @@ import datetime as _dt
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.optimize import curve_fit
 
 from ..checks import ParameterError, check_number
 from ..claims import mean_std
-from ..results import glued
+from ..paths import cache_dir
+from ..results import atomic_write_text, glued
+from ..training import config_hash
+from .pretraining import ModelSize, train_cached
 
 
 def training_compute(parameters: int, tokens: int) -> float:
@@ -74,8 +80,6 @@ class PowerLawFit:
 def fit_power_law(compute: Sequence[float], loss: Sequence[float]) -> PowerLawFit:
     """Least-squares fit of Eq. 2 with ``scipy.optimize.curve_fit`` (bounded: a > 0, −3 ≤ b < 0,
     0 ≤ L_∞ ≤ the smallest loss). Every (compute, loss) pair is one point (give each seed's loss)."""
-    from scipy.optimize import curve_fit
-
     c = np.asarray(compute, dtype=float)
     y = np.asarray(loss, dtype=float)
     if c.shape != y.shape or c.ndim != 1:
@@ -120,8 +124,6 @@ def predict(fit: PowerLawFit, compute: float, fitted_sizes: Sequence[str]) -> Pr
 def record_prediction(prediction: Prediction, path: Path) -> Prediction:
     """Write ``prediction`` to ``path`` (JSON) unless a prediction for the same fit is already there; return
     the recorded one (the earliest: a re-run that loads its models from the cache keeps the first record)."""
-    from ..results import atomic_write_text
-
     path = Path(path)
     if path.is_file():
         try:
@@ -156,8 +158,6 @@ def prediction_test(predicted: float, fit_se: float, observed: Sequence[float], 
     ``margin``: p = max(P(Z ≥ (e + margin)/se), P(Z ≤ (e − margin)/se)). Returns the arguments of
     :func:`reprobook.claims.from_test` (estimate, 95 % interval, p, n, rule, kind, design) and ``se``.
     """
-    from scipy import stats
-
     check_number("margin", margin, low=0.0, low_inclusive=False)
     observed = [float(v) for v in observed]
     n = len(observed)
@@ -213,10 +213,6 @@ def train_budgets(data, size: Any, settings, fractions: Sequence[float], seeds: 
                   device: Any = "auto") -> list[BudgetRuns]:
     """Train ``size`` with every seed for each fraction of ``settings.steps`` (its own warm-up and cosine
     schedule over its own steps); the tokens are drawn without repetition from ``data``."""
-    from dataclasses import replace
-
-    from .pretraining import ModelSize, train_cached
-
     size = ModelSize.parse(size)
     out = []
     for fraction in fractions:
@@ -262,9 +258,6 @@ class ScalingPrediction:
 def prediction_path(inputs: dict) -> Path:
     """Where the prediction made from ``inputs`` (what the fit saw, and the target) is recorded:
     ``<cache>/predictions/scaling-<hash of inputs>.json``."""
-    from ..paths import cache_dir
-    from ..training import config_hash
-
     return cache_dir() / "predictions" / f"scaling-{config_hash(inputs)}.json"
 
 
@@ -312,8 +305,6 @@ class ScalingCheck:
 def check_prediction(pred: ScalingPrediction, fitted: Sequence[BudgetRuns], target: BudgetRuns, *,
                      margin: float) -> ScalingCheck:
     """Compare the recorded prediction with ``target``'s final losses (:func:`prediction_test`)."""
-    import pandas as pd
-
     everything = list(fitted) + [target]
     sd = pooled_seed_sd([s.losses for s in everything])
     test = prediction_test(pred.loss, pred.fit_se, target.losses, seed_sd=sd, margin=margin)

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..checks import ParameterError, check_int
+from ..llm import chat_prompt, generate
 
 Pair = tuple[list[int], list[int]]
 
@@ -31,8 +33,6 @@ Pair = tuple[list[int], list[int]]
 def encode_pairs(lm: Any, prompts: Sequence[str], completions: Sequence[str]) -> list[Pair]:
     """(prompt ids, completion ids) of each (user message, assistant answer): the chat template applied,
     the completion being what the template writes after the prompt (its end-of-turn marker included)."""
-    from ..llm import chat_prompt
-
     if isinstance(prompts, str) or isinstance(completions, str) or len(prompts) != len(completions):
         raise ParameterError("completions", completions, "one completion per prompt (lists of strings)")
     tok = lm.tokenizer
@@ -57,8 +57,6 @@ def _batches(pairs: Sequence[Pair], batch_size: int) -> list[list[int]]:
 
 def _forward(lm: Any, pairs: Sequence[Pair], batch: list[int]):
     """Right-padded forward of the decoder: (final hidden states [B, T, H], lengths (prompt, completion))."""
-    import torch
-
     rows = [pairs[i][0] + pairs[i][1] for i in batch]
     width = max(len(r) for r in rows)
     pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
@@ -87,8 +85,6 @@ class Scores:
 
 def score(lm: Any, pairs: Sequence[Pair], *, features: bool = False, batch_size: int = 8) -> Scores:
     """Completion log-probabilities of ``pairs`` under ``lm`` (and last-token features with ``features``)."""
-    import torch
-
     check_int("batch_size", batch_size, low=1)
     logprob = np.zeros(len(pairs))
     feats = (np.zeros((len(pairs), lm.model.config.get_text_config().hidden_size), dtype=np.float32)
@@ -110,8 +106,6 @@ def score(lm: Any, pairs: Sequence[Pair], *, features: bool = False, batch_size:
 
 def token_kl(lm_p: Any, lm_q: Any, pairs: Sequence[Pair], *, batch_size: int = 8) -> float:
     """The mean over the completions' tokens of KL(π_p ‖ π_q) at each position (teacher-forced on ``pairs``)."""
-    import torch
-
     total, count = 0.0, 0
     with torch.inference_mode():
         for batch in _batches(pairs, batch_size):
@@ -144,8 +138,6 @@ def moved(stage: Any, parent: Any, prompts: Sequence[str], parent_answers: Seque
     ``parent_answers`` (the parent's greedy answers), and the per-token KL on the parent's answers (to the
     first ``kl_prompts`` prompts): the stage *acted* when fewer than ``max_identical`` of its answers are
     identical to the parent's or the KL reaches ``min_kl`` nats per token."""
-    from ..llm import generate
-
     answers = stage_answers if stage_answers is not None else generate(
         stage, list(prompts), max_new_tokens=max_new_tokens, batch_size=batch_size).texts
     identical = float(np.mean([a == b for a, b in zip(answers, parent_answers)]))

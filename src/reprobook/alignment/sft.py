@@ -18,11 +18,16 @@ each sequence, so that sequences never attend to each other).
 from __future__ import annotations
 
 import random
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
+from .. import llm
 from ..checks import check_int
+from ..llm.trainers import TrainConfig, build_trainer, quiet_training
 from ..results import glued
 
 NI_INSTRUCTION = "{definition}\n\n{input}"
@@ -66,7 +71,6 @@ def utilisation(lengths: Sequence[int], *, batch_size: int, max_length: int) -> 
     from datasets import Dataset
     from trl.data_utils import pack_dataset
 
-    from ..llm.trainers import quiet_training
 
     lengths = [min(n, max_length) for n in lengths]
     real = sum(lengths)
@@ -81,8 +85,6 @@ def utilisation(lengths: Sequence[int], *, batch_size: int, max_length: int) -> 
 def utilisation_by_length(lengths: Sequence[int], *, batch_size: int, max_lengths: Sequence[int]):
     """:func:`utilisation` of the same sequences for several maximum lengths (bin sizes), as a DataFrame:
     the longer the bins, the more padding a fixed shape costs and the better packing fills them."""
-    import pandas as pd
-
     rows = []
     for m in max_lengths:
         u = utilisation([n for n in lengths if n <= m], batch_size=batch_size, max_length=m)
@@ -93,12 +95,6 @@ def utilisation_by_length(lengths: Sequence[int], *, batch_size: int, max_length
 def loss_mask_table(lm: Any, row: dict[str, Any], *, max_tokens: int | None = None):
     """One tokenised SFT example as trl's collator hands it to the model: each token and whether the
     loss covers it (the assistant's reply and its end-of-turn marker only)."""
-    import tempfile
-
-    import pandas as pd
-
-    from ..llm.trainers import TrainConfig, build_trainer, quiet_training
-
     with tempfile.TemporaryDirectory() as out, quiet_training():
         trainer = build_trainer("sft", lm, [row], TrainConfig(steps=1, batch_size=1, lora_r=None), output_dir=out)
         batch = trainer.data_collator([trainer.train_dataset[0]])
@@ -138,10 +134,6 @@ def sft_stage(lm: Any, rows: Sequence[dict[str, Any]], *, config: dict[str, Any]
     """Measure utilisation, then fine-tune ``lm`` on ``rows`` packed (``config``: TrainConfig fields). The
     utilisation table by maximum length uses ``table_lengths`` (a larger sample of sequence lengths of the
     same data) when given: a few dozen sequences fill only a bin or two of a long context."""
-    import pandas as pd
-
-    from .. import llm
-
     batch_size, max_length = config["batch_size"], config["max_length"]
     lengths = sequence_lengths(lm, rows)
     util = utilisation(lengths, batch_size=batch_size, max_length=max_length)

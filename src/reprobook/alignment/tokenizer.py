@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from ..checks import ParameterError, check_int, check_number
 from ..results import glued
 
@@ -174,8 +176,6 @@ def tokenizer_study(train_texts: Sequence[str], heldout: dict[str, Sequence[str]
     """Train SentencePiece at Baichuan 2's settings on ``train_texts`` once per size of ``vocab_sizes`` and
     measure :func:`compression_rate` on ``heldout`` ({"en": texts, "zh": texts}) for each size and for each
     of ``references`` (pretrained tokenizers, same text, same definition)."""
-    import pandas as pd
-
     for lang in ("en", "zh"):
         if not heldout.get(lang):
             raise ParameterError("heldout", sorted(heldout), "held-out texts for both 'en' and 'zh'")

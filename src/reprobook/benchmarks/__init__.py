@@ -24,9 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import torch
+
 from ..checks import ParameterError, check_choice, check_choices, check_int  # noqa: F401
 from ..paths import project_root, results_dir
 from ..profiles import PROFILES
+from ..results import _jsonable, atomic_write_text, provenance
+from ..training import resolve_device
 
 # name -> (module, what it measures)
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -64,10 +69,6 @@ def check_methods(methods: Any, known: Any, required: str, why: str) -> tuple[st
 
 def machine(device: Any) -> dict[str, Any]:
     """The machine a measurement ran on: processor, cores and torch threads, GPU, library versions."""
-    import torch
-
-    from ..results import provenance
-
     info = provenance(device)
     info.update(processor=platform.processor() or platform.machine(), cpu_model=cpu_model(),
                 cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads())
@@ -98,21 +99,15 @@ class BenchResult:
         return str(self.machine.get("device", "?"))
 
     def to_dict(self) -> dict[str, Any]:
-        from ..results import _jsonable
-
         return {"name": self.name, "settings": _jsonable(self.settings), "machine": _jsonable(self.machine),
                 "table": _jsonable(self.table.to_dict(orient="records"))}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BenchResult:
-        import pandas as pd
-
         return cls(data["name"], pd.DataFrame.from_records(data["table"]), data.get("settings", {}),
                    data.get("machine", {}))
 
     def save(self, path: Path | str | None = None) -> Path:
-        from ..results import atomic_write_text
-
         if path is None:
             kind = str(self.machine.get("device_type", "cpu"))
             path = results_dir() / "bench" / f"{self.name}-{kind}.json"
@@ -128,8 +123,6 @@ class BenchResult:
 
 def run(name: str, *, device: Any = "auto", profile: str = "smoke", **settings: Any) -> BenchResult:
     """Measure benchmark ``name`` on ``device`` with the sizes of ``profile`` (``settings`` override them)."""
-    from ..training import resolve_device
-
     check_name(name)
     check_choice("profile", profile, PROFILES)
     dev = resolve_device(device)

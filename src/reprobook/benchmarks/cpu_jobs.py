@@ -28,8 +28,12 @@ import time
 from typing import Any
 
 import pandas as pd
+import torch
 
+from .. import llm
+from ..chapters.ood_benchmark import SMOKE
 from ..checks import check_choices
+from ..models import build_model
 from . import check_count
 
 WORKLOADS = ("cnn step", "lm pass")
@@ -44,13 +48,8 @@ SIZES: dict[str, dict[str, Any]] = {
 
 def _unit(workload: str, batch_size: int, model: str, lm_tokens: int):
     """A function that runs one unit of ``workload`` (built here, in the process that times it)."""
-    import torch
-
     torch.manual_seed(0)
     if workload == "cnn step":
-        from ..chapters.ood_benchmark import SMOKE  # the Part II classifier, the same network as Part I's smoke
-        from ..models import build_model
-
         net = build_model(SMOKE["model"], **SMOKE["model_kwargs"])
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
         x, y = torch.randn(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,))
@@ -61,7 +60,6 @@ def _unit(workload: str, batch_size: int, model: str, lm_tokens: int):
             opt.step()
 
         return step
-    from .. import llm
 
     lm = llm.tiny_causal_lm() if model == "tiny" else llm.load_causal_lm(model)
     ids = torch.randint(100, min(20000, lm.model.config.vocab_size), (1, lm_tokens))
@@ -76,8 +74,6 @@ def _unit(workload: str, batch_size: int, model: str, lm_tokens: int):
 def _time_units(workload: str, threads: int, settings: dict[str, Any], barrier: Any = None) -> list[float]:
     """Seconds of each of ``repeats`` units of ``workload`` on ``threads`` threads, after ``warmup`` units
     (with ``barrier``: every process starts timing together)."""
-    import torch
-
     torch.set_num_threads(threads)
     unit = _unit(workload, settings["batch_size"], settings["model"], settings["lm_tokens"])
     for _ in range(settings["warmup"]):
@@ -115,7 +111,6 @@ def measure(device: Any, profile: str, **overrides: Any) -> tuple[pd.DataFrame, 
     for name in ("batch_size", "lm_tokens", "jobs", "repeats"):
         settings[name] = check_count(name, settings[name])
     settings["warmup"] = check_count("warmup", settings["warmup"], low=0)
-    import torch
 
     cores = os.cpu_count() or 1
     jobs = min(settings["jobs"], cores)

@@ -20,10 +20,16 @@ import time
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
+from pytorch_ood.detector import MaxSoftmax
 
 from .. import profiles
 from ..checks import ParameterError
+from ..data import vision
+from ..models import build_model
+from ..ood.ddos import AnomalyRemoval, ddos_terms
+from ..ood.diffusion import Diffusion, build_unet, check_noise_level, from_pixels, noise_scheduler, reconstruct
 from ..timing import synchronize
 from . import check_count
 from . import check_methods as _check_methods
@@ -50,14 +56,6 @@ def measure(device: torch.device, profile: str, **settings: Any):
     Settings (each defaults to the DDoS chapter's profile): ``n_images``, ``warmup``, ``repeats``,
     ``noise_t``, ``ddim_stride``, ``seed``, ``methods`` (a list of :data:`METHODS` names, with ``"classifier"``).
     """
-    import pandas as pd
-    from pytorch_ood.detector import MaxSoftmax
-
-    from ..data import vision
-    from ..models import build_model
-    from ..ood.ddos import AnomalyRemoval, ddos_terms
-    from ..ood.diffusion import Diffusion, build_unet, check_noise_level, from_pixels, noise_scheduler, reconstruct
-
     profiles.check_profile(profile)
     for key in settings:
         if key not in SETTINGS:

@@ -33,7 +33,9 @@ from typing import Any
 
 import pandas as pd
 
+from .. import llm
 from ..checks import ParameterError, check_int, check_str
+from ..llm.generation import _completion_pairs, _score_pairs, score_completions
 from ..timing import synchronize
 from . import check_count
 
@@ -76,9 +78,6 @@ def scoring_prompts(lm: Any, n: int, tokens: int) -> tuple[list[str], list[list[
 
 
 def measure(device: Any, profile: str, **settings: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
-    from .. import llm
-    from ..llm.generation import _completion_pairs, _score_pairs, score_completions
-
     s = {**SIZES[profile], **settings}
     unknown = set(settings) - set(SIZES["smoke"]) - {"seed"}
     if unknown:

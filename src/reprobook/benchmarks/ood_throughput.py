@@ -39,11 +39,15 @@ import time
 from typing import Any, cast
 
 import numpy as np
+import pandas as pd
 import torch
+from pytorch_ood.detector import KNN
 
 from .. import profiles
 from ..chapters.ood_benchmark import OODConfig
 from ..checks import ParameterError, check_choice, check_fraction, check_int, check_positive, check_seed
+from ..models import build_model
+from ..ood.detectors import KernelPCACoP, KernelPCACoRP
 from ..timing import synchronize, timed
 from . import check_count
 from . import check_methods as _check_methods
@@ -79,8 +83,6 @@ def synthetic_features(n: int, dim: int, *, classes: int = 10, seed: int = 0) ->
 
 
 def _feature_dim(cfg: OODConfig) -> int:
-    from ..models import build_model
-
     with torch.random.fork_rng(devices=[]):
         # torch stubs: a Module's attributes are typed Tensor | Module (feature_dim is an int of our models)
         return int(build_model(cfg.model, **cfg.model_kwargs).feature_dim)  # type: ignore[arg-type]
@@ -184,10 +186,6 @@ def _settings(profile: str, settings: dict[str, Any]) -> dict[str, Any]:
 
 def _fit(method: str, feats: torch.Tensor, s: dict[str, Any], device: torch.device, queries: torch.Tensor):
     """Fit ``method`` on ``feats``; return ``(score function of the query batch, facts about the fit)``."""
-    from pytorch_ood.detector import KNN
-
-    from ..ood.detectors import KernelPCACoP, KernelPCACoRP
-
     labels = torch.zeros(len(feats), dtype=torch.long)
     if method == "knn":
         det = KNN(None, k=s["knn_k"]).fit_features(feats, labels)
@@ -232,7 +230,6 @@ def measure(device: torch.device, profile: str, **settings: Any):
     ``target_recall`` and ``tune_queries`` (the approximate index). The table has one row per (method, N).
     """
     import faiss
-    import pandas as pd
 
     s = _settings(profile, settings)
     methods = s["methods"]

@@ -37,14 +37,18 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from .. import profiles
 from ..batchnorm import frozen_bn_stats
 from ..chapters.marwp import MARWPConfig
 from ..checks import ParameterError, check_choices, check_int, check_number, check_seed
 from ..models import build_model
+from ..sharpness import experiment
+from ..sharpness.parallel import BatchedRWP
 from ..timing import synchronize
 
 # method -> (label, gradients per step, passes one after the other)
@@ -95,9 +99,6 @@ def _load_average() -> float | None:
 def make_step(method: str, model: nn.Module, cfg: MARWPConfig, generator: torch.Generator,
               x: torch.Tensor, y: torch.Tensor) -> Callable[[], object]:
     """One training step of ``method`` on (``x``, ``y``), as :func:`reprobook.training.fit` takes it."""
-    from ..sharpness import experiment
-    from ..sharpness.parallel import BatchedRWP
-
     loss_fn = nn.CrossEntropyLoss()
     if method == "sgd-double-batch":
         # one pass over 2B samples: what a perfectly batched pair of gradients would cost on this device
@@ -127,8 +128,6 @@ def count_operator_calls(step: Callable[[], object]) -> int:
     device where one step's kernels are short, a method that issues many small calls per parameter pays
     for them in wall time even if its arithmetic is the same.
     """
-    from torch.utils._python_dispatch import TorchDispatchMode
-
     class _Count(TorchDispatchMode):
         calls = 0
 
@@ -223,7 +222,6 @@ def measure(device: torch.device, profile: str, **settings: Any):
             "cpu_ms": 1000 * float(np.median(cpu_seconds[method])),
             "cpu_ratio_to_sgd": float(np.median(np.asarray(cpu_seconds[method]) / sgd_cpu)),
         })
-    import pandas as pd
 
     table = pd.DataFrame(rows)
     used = {"methods": list(methods), "model": cfg.model, "model_kwargs": model_kwargs,

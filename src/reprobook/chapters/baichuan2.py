@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..claims import ClaimSpec
 from .registry import ChapterConfig, register_chapter
 
 
@@ -106,8 +107,6 @@ SECTION_26 = "Yang et al. (2023), Baichuan 2, Section 2.6 and Appendix B"
 
 def claim_specs(cfg: Baichuan2Config) -> list:
     """The chapter's claims, declared before any result (see ``reprobook.claims``)."""
-    from ..claims import ClaimSpec
-
     llama, ours = PAPER_TOKENIZERS["LLaMA 2"][1], PAPER_TOKENIZERS["Baichuan 2"][1]
     gap = llama - ours
     seeds = cfg.n_seeds

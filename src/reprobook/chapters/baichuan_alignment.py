@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..claims import ClaimSpec
 from .registry import ChapterConfig, register_chapter
 
 
@@ -102,8 +103,6 @@ SOURCE = PAPER_TECHNIQUES_SOURCE
 
 def claim_specs(cfg: BaichuanAlignmentConfig) -> list:
     """The chapter's claims, declared before any result (see ``reprobook.claims``)."""
-    from ..claims import ClaimSpec
-
     prompts = "held-out prompts"
     return [
         ClaimSpec("sft", "SFT on instruction tasks generalises to held-out tasks (their reference answers become "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..claims import ClaimSpec
 from .ood_benchmark import NATURAL_OOD_SMOKE, PAPER, SMOKE, TINY, OODConfig
 from .registry import register_chapter
 
@@ -94,8 +95,6 @@ def claim_specs(cfg: DDoSConfig):
     protected classifiers of one endpoint: the AUROC averaged over the OoD sets (with a few hundred InD images,
     FPR95 rests on the top 5 % of them; it is reported beside). The paper's tables could not be read: the
     smallest effect of interest is a stated practical threshold."""
-    from ..claims import ClaimSpec
-
     k = cfg.n_classifiers
     unit = "protected classifiers"
     sesoi = 0.02

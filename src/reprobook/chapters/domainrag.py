@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,8 +149,6 @@ def planned_questions(cfg: DomainRAGConfig, *labels: str) -> int:
 def claim_specs(cfg: DomainRAGConfig) -> list[claims.ClaimSpec]:
     """The chapter's claims as declared before any result: every one paired over questions, each question's
     outcome the gold answer's mean log-probability per token (nats) in two settings; one SESOI for all."""
-    import math
-
     sesoi = cfg.sesoi_nats
     why = _NATS.format(s=f"{sesoi:g}", f=math.exp(sesoi))
     common: dict[str, Any] = dict(unit="questions", test="superiority", sesoi=sesoi, sesoi_source=why, fmt=".2f")

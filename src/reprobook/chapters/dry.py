@@ -37,7 +37,7 @@ def _encoder_here(name: str) -> str:
     """The dense encoder a dry run loads for ``name``: itself when it is a local folder, a registry name, or a hub
     id that the hub or its cache serves; else the folder of its stand-in, a randomly initialised encoder of the
     paper encoder's own architecture (:func:`reprobook.llm.loading.encoder_folder`, announced in the run)."""
-    from ..llm import loading
+    from ..llm import loading  # noqa: PLC0415  (the llm package imports torch: chapters stay light)
 
     kind, _ = loading._where(name) if "/" in name else ("registry", name)
     return loading.encoder_folder(name) if kind == "hub" else name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..claims import ClaimSpec
 from .ood_benchmark import PAPER, SMOKE, TINY, OODConfig
 from .registry import register_chapter
 
@@ -68,8 +69,6 @@ def claim_specs(cfg: KPCAConfig):
     """The chapter's five claims as declared before any result. Every one is a paired t-test over the K trained
     classifiers of one endpoint: the FPR95 averaged over the natural OoD sets (the synthetic noise sets are
     described, not tested), as an improvement b − a (positive: a detects better)."""
-    from ..claims import ClaimSpec
-
     k = cfg.n_classifiers
     unit = "trained classifiers"
     endpoint = "FPR95 of b − FPR95 of a, averaged over the natural OoD sets"

@@ -14,6 +14,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from ..claims import ClaimSpec
 from .ood_benchmark import PAPER, SMOKE, TINY, OODConfig
 from .registry import register_chapter
 
@@ -107,8 +108,6 @@ def ensemble_gain_at(size: int) -> float:
 def claim_specs(cfg: ModeEnsembleConfig):
     """The chapter's five claims as declared before any result: unit and n, test, SESOI with its source, the
     paper's effect on the same scale."""
-    from ..claims import ClaimSpec
-
     k = cfg.n_modes
     units = k // cfg.unit_size
     gain = ensemble_gain_at(cfg.unit_size)

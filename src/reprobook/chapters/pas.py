@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..checks import ParameterError
+from ..claims import ClaimSpec
 from .registry import ChapterConfig, register_chapter
 
 # A fixed prompt-engineering suffix: the baseline every automatic prompt-engineering method must beat
@@ -116,8 +118,6 @@ def check_roles(cfg: PASConfig) -> None:
     """Refuse a configuration in which a model judges itself or answers as "unseen" after taking part: the
     judge differs from the generator, the PAS base and every answering model, and no answering model is the
     generator or the PAS base."""
-    from ..checks import ParameterError
-
     r = roles(cfg)
     if r["answerers"] & r["took part"]:
         raise ParameterError("answerers", sorted(r["answerers"] & r["took part"]),
@@ -130,8 +130,6 @@ def check_roles(cfg: PASConfig) -> None:
 def claim_specs(cfg: PASConfig) -> list:
     """The chapter's claims, declared before any result (see ``reprobook.claims``): one primary test (PAS
     against no augmentation), the rest secondary."""
-    from ..claims import ClaimSpec
-
     unit, n = "held-out prompts", cfg.eval_prompts
     why = "a practical threshold: a fifth of the reward model's standard deviation"
     measure = "reward-model score difference, pooled over the unseen answering models (RM SDs)"

@@ -1,6 +1,7 @@
 """Readers for the registry's file formats, and the loaders the entries use.
 
-Heavy libraries (torch, torchvision, PIL) are imported inside the functions that need them.
+Heavy libraries (torch, torchvision, PIL) are imported inside the functions that need them: ``reprobook data``
+fetches and checks files without them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..checks import ParameterError, check_choice
+from .errors import DataUnavailableError
 
 if TYPE_CHECKING:
     from .spec import DataEntry
@@ -106,8 +108,8 @@ def tensor_dataset(images: np.ndarray, labels: np.ndarray, *, limit: int | None 
     Grayscale N×H×W becomes N×1×H×W; N×H×W×C (e.g. CIFAR) becomes N×C×H×W. ``limit`` keeps a
     class-stratified subset chosen with ``seed``.
     """
-    import torch
-    from torch.utils.data import TensorDataset
+    import torch  # noqa: PLC0415  (`reprobook data` reads and checks files without torch)
+    from torch.utils.data import TensorDataset  # noqa: PLC0415
 
     idx = stratified_indices(labels, limit, seed)
     x = np.asarray(images)[idx]
@@ -329,8 +331,6 @@ def load_torchvision(entry: DataEntry, root: Path, train: bool | None = None, tr
 def torchvision_unavailable(entry: DataEntry, root: Path, exc: BaseException):
     """The error of a torchvision set that could not be opened: it names the set, why, and the two ways to
     make it available (the network, or a copy of its files where the registry looks)."""
-    from .errors import DataUnavailableError
-
     return DataUnavailableError(entry.name, [(entry.external or "", f"{type(exc).__name__}: {exc}")], [
         f"allow network access: torchvision downloads {entry.name!r} and md5-checks it into {root}",
         f"or copy its files from a machine that has them (`reprobook data fetch {entry.name}` there) into {root}, "

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..checks import ParameterError
 from ..paths import cache_dir
 from ..results import atomic_write_text
+from . import formats
 from . import sources as _sources
 from .errors import ChecksumError, DataUnavailableError, UnknownDataError, format_failures
 from .spec import DataEntry, FileSpec
@@ -33,8 +35,6 @@ _REGISTRY: dict[str, DataEntry] = {}
 # --------------------------------------------------------------------------------------------- registry
 def register(entry: DataEntry, *, replace: bool = False) -> DataEntry:
     if entry.name in _REGISTRY and not replace:
-        from ..checks import ParameterError
-
         raise ParameterError("name", entry.name, "a name no other data entry has (this one is already registered)")
     _REGISTRY[entry.name] = entry
     return entry
@@ -218,8 +218,6 @@ def _try_source(entry: DataEntry, folder: Path, src: _sources.Source) -> None:
 
 
 def _fetch_external(entry: DataEntry, *, force: bool) -> FetchResult:
-    from . import formats
-
     root = entry_dir(entry)
     try:
         formats.torchvision_download(entry, root)
@@ -268,8 +266,6 @@ def fetch(names: str | Iterable[str] | None = None, *, force: bool = False) -> l
 def verify(names: str | Iterable[str] | None = None) -> dict[str, str]:
     """Re-hash every cached file. Status per name: ``ok``, ``missing``, ``incomplete: ...``, ``corrupt: ...``
     (external entries: ``external ok`` / ``external missing: ...``)."""
-    from . import formats
-
     out: dict[str, str] = {}
     for entry in _select(names, sorted(_REGISTRY)):
         if entry.external:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from ..checks import ParameterError
+
 
 @dataclass(frozen=True)
 class FileSpec:
@@ -51,8 +53,6 @@ class DataEntry:
 
     def __post_init__(self) -> None:
         if self.kind not in ("dataset", "model"):
-            from ..checks import ParameterError
-
             raise ParameterError("kind", self.kind, f"'dataset' or 'model' (data entry {self.name!r})")
         object.__setattr__(self, "sources", tuple(self.sources))
         object.__setattr__(self, "files", file_specs(self.files))

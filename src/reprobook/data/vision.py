@@ -20,12 +20,19 @@ normalisation and augmentation (the GPU check's Part I data).
 
 from __future__ import annotations
 
+import os
+import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from .. import dryrun
 from ..checks import ParameterError
-from .formats import stratified_indices, tensor_dataset
+from ..paths import cache_dir
+from . import registry
+from .errors import DataUnavailableError
+from .formats import stratified_indices, tensor_dataset, torchvision_splits
 from .registry import load
 
 # Per-channel statistics of the CIFAR training sets (the values commonly used with torchvision).
@@ -79,9 +86,6 @@ def _fake_data_class():
 def stand_in(name: str, split: str, *, transform=None, why: str = ""):
     """torchvision ``FakeData`` with the shape of ``name``'s ``split`` (:data:`STAND_IN_SHAPES`), announced as a
     dry-run stand-in (:func:`reprobook.dryrun.note_stand_in`) when ``why`` is given."""
-    import zlib
-
-    from .. import dryrun
 
     if name not in STAND_IN_SHAPES:
         raise ParameterError("name", name, ", ".join(STAND_IN_SHAPES))
@@ -98,8 +102,6 @@ def stand_in(name: str, split: str, *, transform=None, why: str = ""):
 
 
 def _dry_run() -> bool:
-    from .. import dryrun
-
     return dryrun.active()
 
 
@@ -126,8 +128,6 @@ def classification_datasets(name: str, *, n_train: int | None = None, n_test: in
     if name in CIFAR_STATS or name == "cifar10-offline":
         from torchvision import transforms as T
 
-        from .errors import DataUnavailableError
-        from .registry import load
 
         mean, std = CIFAR_STATS["cifar10" if name == "cifar10-offline" else name]
         normalise = [T.ToTensor(), T.Normalize(mean, std)]
@@ -167,8 +167,6 @@ class ArrayImages:
 def offline_cifar10(train_transform=None, test_transform=None, *, n_train: int = OFFLINE_CIFAR_TRAIN):
     """``(train, test)``: the offline CIFAR-10 test set (registry ``cifar10-test``, 10,000 images) split
     class-stratified (a fixed draw, seed 0) into ``n_train`` training images and the rest."""
-    from .registry import load
-
     images, labels = load("cifar10-test")
     train_idx = stratified_indices(np.asarray(labels), n_train, seed=0)
     test_idx = np.setdiff1d(np.arange(len(labels)), train_idx)
@@ -275,8 +273,6 @@ class ImageFiles:
     """Every image file below ``root`` (recursively, sorted by path) as ``(transform(image), -1)``."""
 
     def __init__(self, root, transform=None):
-        from pathlib import Path
-
         from torchvision.datasets.folder import IMG_EXTENSIONS
 
         self.root = Path(root)
@@ -296,8 +292,6 @@ class ImageFiles:
 
 def _name_seed(name: str, seed: int) -> int:
     """A seed for ``name`` under ``seed``: two sets never share their random stream."""
-    import zlib
-
     return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
 
 
@@ -351,11 +345,6 @@ def user_folder(name: str, data_dir=None):
     """The folder of the user-supplied OoD set ``name`` (``lsun``, ``isun``): ``$REPROBOOK_<NAME>``, else
     ``<data_dir>/<Folder>``, else ``cache_dir()/ood/<Folder>``. A missing folder is a DataUnavailableError
     that says what to download and where to put it."""
-    import os
-    from pathlib import Path
-
-    from ..paths import cache_dir
-    from .errors import DataUnavailableError
 
     if name not in OOD_FOLDERS:
         raise ParameterError("name", name, ", ".join(OOD_FOLDERS))
@@ -384,7 +373,6 @@ def ood_dataset(name: str, in_dataset: str, *, n: int | None = None, seed: int =
     import torch
     from torch.utils.data import ConcatDataset, Subset, TensorDataset
 
-    from . import registry
 
     spec = input_spec(in_dataset)
     if name not in OOD_DATASETS:
@@ -402,7 +390,6 @@ def ood_dataset(name: str, in_dataset: str, *, n: int | None = None, seed: int =
         x = conform_images(images[idx], spec)
         return TensorDataset(x, torch.full((len(x),), -1, dtype=torch.int64))
     transform = spec.pil_transform()
-    from .errors import DataUnavailableError
 
     if name in OOD_FOLDERS:
         try:
@@ -413,7 +400,6 @@ def ood_dataset(name: str, in_dataset: str, *, n: int | None = None, seed: int =
             files = stand_in(name, "test", transform=transform, why=f"no folder of it here: {_short(exc)}")
         return Subset(files,  # type: ignore[arg-type]  # ImageFiles is a duck-typed Dataset (__getitem__, __len__)
                       _subset_indices(len(files), None, n, _name_seed(name, seed)).tolist())
-    from .formats import torchvision_splits
 
     try:
         parts = [registry.load(name, transform=transform, download=download, **split)

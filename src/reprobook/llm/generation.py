@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from ..checks import ParameterError, check_int, check_number, check_seed, check_type
 from ..timing import timed
 from .loading import LanguageModel
@@ -89,8 +91,6 @@ def _batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
 
 
 def _pad(rows: Sequence[Sequence[int]], pad_id: int, side: str):
-    import torch
-
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -112,8 +112,6 @@ def generate(lm: LanguageModel, prompts: Sequence[str], *, max_new_tokens: int =
     strings (``chat=False``). ``stop`` strings cut a completion where they first appear. Sampling is
     seeded by ``seed`` (the caller's random state is left as it was).
     """
-    import torch
-
     check_int("max_new_tokens", max_new_tokens, low=1)
     check_number("temperature", temperature, low=0.0)
     check_number("top_p", top_p, low=0.0, high=1.0, low_inclusive=False)
@@ -208,8 +206,6 @@ def fit_context(lm: LanguageModel, question: str, passages: Sequence[str], *, te
 # --------------------------------------------------------------------------------------------- log-probabilities
 def _full(x):
     """Half-precision logits in float32 before a softmax (float32 and float64 stay as they are)."""
-    import torch
-
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
@@ -237,8 +233,6 @@ def _completion_pairs(lm: LanguageModel, prompts: Sequence[str], completions: Se
 def _kept_positions(lengths: Sequence[tuple[int, int]]):
     """The positions whose logits a right-padded batch needs: from the last prompt token of the shortest
     prompt to the last-but-one token of the longest pair (token t is predicted by the logits at t − 1)."""
-    import torch
-
     start = min(n_p for n_p, _ in lengths) - 1
     end = max(n_p + n_c for n_p, n_c in lengths) - 1
     return start, torch.arange(start, max(end, start + 1))
@@ -252,8 +246,6 @@ def _score_pairs(lm: LanguageModel, pairs: Sequence[tuple[list[int], list[int]]]
     262k-token vocabulary the output layer costs more than the rest of a pass. ``all_logits``: every
     position (the slower way, kept for the throughput benchmark; the values are the same).
     """
-    import torch
-
     out = [0.0] * len(pairs)
     pad_id = lm.tokenizer.pad_token_id
     with torch.inference_mode():
@@ -325,8 +317,6 @@ def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
 
 def _continue(lm: LanguageModel, ids: list[int], cache: Any, past: int, keep: int):
     """One forward pass of ``ids`` after ``past`` cached tokens; the logits of the last ``keep`` positions."""
-    import torch
-
     x = torch.tensor([ids], device=lm.device)
     mask = torch.ones((1, past + len(ids)), dtype=torch.long, device=lm.device)
     out = lm.model(input_ids=x, attention_mask=mask, cache=cache, use_cache=cache is not None,
@@ -356,8 +346,6 @@ def score_completions(lm: LanguageModel, prompts: Sequence[str], completions: Se
     :class:`ScoreStats`. The values equal those of one full pass per (prompt, completion) up to
     floating-point rounding.
     """
-    import torch
-
     texts = _as_texts(lm, prompts, False, None)
     if isinstance(completions, str) or len(completions) != len(texts):
         raise ParameterError("completions", completions, f"a list of {len(texts)} lists of strings (one per prompt)")
@@ -431,8 +419,6 @@ def _new_cache(lm: LanguageModel):
 
 def _sum_logprob(logits, completion: Sequence[int], average: bool) -> float:
     """Σ log p(c_t | …) from the logits that predict each token of ``completion`` (one row per token)."""
-    import torch
-
     if not completion:
         return float("nan")
     lp = _full(logits[-len(completion):]).log_softmax(-1)
@@ -444,8 +430,6 @@ def _score_after(lm: LanguageModel, last_logits, cache: Any, past: int, comps: S
                  average: bool, stats: ScoreStats) -> list[float]:
     """Every completion scored after a cached prompt: the completions side by side (right padding) on
     copies of the cache; the first token of each is predicted by the prompt's last logits."""
-    import torch
-
     first = _full(last_logits).log_softmax(-1)
     tails = [c[:-1] for c in comps]  # the last token of a completion predicts nothing that is scored
     width = max(len(t) for t in tails)

@@ -8,8 +8,8 @@ it takes from the file (tokenizer, config, weights: about 20 s each of one CPU t
 tokens); here the metadata is decoded once (:func:`gguf_read_once`) and the weights are read from the
 tensor table directly (:func:`gguf_tensors`).
 
-``gguf``, ``transformers`` and ``torch`` are imported inside the functions: they are needed only when a
-GGUF is converted, and importing ``reprobook.llm`` must stay light.
+``gguf`` and ``transformers`` are imported inside the functions (the package's rule for libraries that take
+seconds to import: ``banned-module-level-imports`` in ``pyproject.toml``).
 """
 
 from __future__ import annotations
@@ -18,11 +18,15 @@ import contextlib
 import copy
 import hashlib
 import inspect
+import math
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
+import torch
 
 
 # --------------------------------------------------------------------------------------------- reading a GGUF
@@ -85,9 +89,6 @@ def gguf_tensors(gguf: Path) -> Iterator[tuple[str, int, Any]]:
     (the vocabulary) skipped by their lengths; the data section starts at the next multiple of the
     file's alignment, and each tensor's bytes come from gguf's block sizes, as in ``gguf.GGUFReader``.
     """
-    import math
-
-    import numpy as np
     from gguf import GGML_QUANT_SIZES
     from gguf import GGMLQuantizationType as Q
     from gguf.quants import quant_shape_to_byte_shape
@@ -119,8 +120,6 @@ def gguf_state_dict(gguf: Path, model: Any) -> dict[str, Any]:
     tensors differs (:func:`gguf_tensors`): transformers' loader decodes every metadata field first,
     which made each read of Gemma-3's GGUF cost ~20 s.
     """
-    import numpy as np
-    import torch
     from gguf import dequantize
     from transformers.integrations.gguf.reader import read_gguf_metadata
     from transformers.modeling_gguf_pytorch_utils import TENSOR_PROCESSORS, TensorProcessor, get_gguf_hf_weights_map
@@ -161,7 +160,6 @@ def convert_gguf(gguf: Path, out_dir: Path, tokenizer_dir: Path | None = None) -
     weights. The model is built by transformers from the config and those tensors (tied weights tied,
     the generation config derived from the config) and saved; nothing quantised stays attached to it.
     """
-    import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from ..checks import ParameterError, check_int, check_str
 from .generation import _batches, _encode, _full, _pad, chat_prompt
 from .loading import LanguageModel
@@ -59,8 +61,6 @@ class PairwiseJudge:
 
     def _p_first(self, questions: list[str]) -> list[float]:
         """P("A") / (P("A") + P("B")) for the next token after each question (right padding, exact)."""
-        import torch
-
         encoded = [_encode(self.lm, chat_prompt(self.lm, q), True) for q in questions]
         out = [0.0] * len(encoded)
         with torch.inference_mode():
@@ -120,8 +120,6 @@ class RewardJudge:
 
     def score(self, prompts: Sequence[str], answers: Sequence[str]) -> list[float]:
         """The reward of each answer to its prompt (larger is better)."""
-        import torch
-
         if isinstance(prompts, str) or isinstance(answers, str) or len(prompts) != len(answers):
             raise ParameterError("answers", answers, "a list with one answer per prompt")
         encoded = [self.encode(p, a) for p, a in zip(prompts, answers)]

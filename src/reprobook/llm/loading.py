@@ -41,15 +41,22 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+import torch
+
+from .. import data, dryrun, results
 from ..checks import ParameterError, check_int, check_seed, check_str
 from ..paths import cache_dir, exclusive_lock
+from ..training import resolve_device
 from .gguf import conversion_key, convert_gguf, tokenizer_key, write_tokenizer_dir
 
 
@@ -170,8 +177,6 @@ class LanguageModel:
 # --------------------------------------------------------------------------------------------- helpers
 def resolve_dtype(dtype: Any, device: Any):
     """``None`` → float32 on a CPU, bfloat16 on a GPU that supports it (else float16); names or torch dtypes."""
-    import torch
-
     if dtype is None:
         if torch.device(device).type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -186,8 +191,6 @@ def resolve_dtype(dtype: Any, device: Any):
 
 
 def _device(device: Any):
-    from ..training import resolve_device
-
     return resolve_device(device if not hasattr(device, "type") else str(device))
 
 
@@ -216,8 +219,6 @@ def _spec(name: str) -> ModelSpec:
 
 def _gguf_path(spec: ModelSpec) -> Path:
     """The verified GGUF of a registry model (fetched on first use; a clear error names the entry)."""
-    from .. import data
-
     path = Path(data.load(spec.data))
     if path.is_dir():
         path = path / spec.gguf_file
@@ -249,8 +250,6 @@ def converted_dir(name: str) -> Path:
 
 def _note(loaded: bool) -> None:
     """Count a conversion (trained anew) or a reuse (loaded) in the run's checkpoint counts."""
-    from .. import results
-
     note = getattr(results, "note_checkpoint", None)
     if note is not None:
         note(loaded)
@@ -425,9 +424,6 @@ def local_copy(name: str) -> Path | None:
 
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the Hugging Face hub answers a TCP connection (through a proxy, if one is set, we assume so)."""
-    import socket
-    from urllib.parse import urlparse
-
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
         return True
     url = urlparse(_hub_endpoint())
@@ -552,7 +548,6 @@ def tiny_causal_lm(base: str = "smollm2-135m-instruct", *, seed: int = 0, layers
     For the tiny profile and the tests: the code paths (chat template, padding, EOS, trainers) are those
     of the real model, at a fraction of the cost. Its answers are noise.
     """
-    import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
     check_seed("seed", seed)
@@ -590,14 +585,10 @@ def tiny_causal_lm(base: str = "smollm2-135m-instruct", *, seed: int = 0, layers
 
 
 def _dry_run() -> bool:
-    from .. import dryrun
-
     return dryrun.active()
 
 
 def _note_stand_in(what: str, stand_in: str, why: str) -> None:
-    from .. import dryrun
-
     dryrun.note_stand_in(what, stand_in, why)
 
 
@@ -629,9 +620,6 @@ def stand_in_causal_lm(name: str, *, seed: int | None = None, layers: int | None
     config class and settings, :func:`paper_config`) at ``layers`` × ``hidden`` (:data:`STAND_IN_SIZE`), with
     the offline tokenizer of :data:`STAND_IN_TOKENIZER` (its vocabulary replaces the model's). Announced in the
     executed copy (:func:`reprobook.dryrun.note_stand_in`) when ``why`` is given. Its answers are noise."""
-    import zlib
-
-    import torch
     from transformers import AutoModelForCausalLM
 
     layers = check_int("layers", STAND_IN_SIZE["layers"] if layers is None else layers, low=1)
@@ -672,8 +660,6 @@ def encoder_stand_in(name: str, why: str = "", *, layers: int | None = None, hid
     and normalisation, and the offline WordPiece tokenizer of :data:`STAND_IN_ENCODER_TOKENIZER` (its vocabulary
     replaces the model's). Written once as a sentence-transformers folder under the cache (seeded by the name)
     and announced when ``why`` is given. Returns the folder. Its embeddings are noise."""
-    import zlib
-
     layers = check_int("layers", STAND_IN_SIZE["layers"] if layers is None else layers, low=1)
     hidden = check_int("hidden", STAND_IN_SIZE["hidden"] if hidden is None else hidden, low=8)
     model_type, sizes, pooling = PAPER_ENCODERS.get(name, ("bert", {}, "mean"))
@@ -692,12 +678,10 @@ def encoder_stand_in(name: str, why: str = "", *, layers: int | None = None, hid
 
 def _write_encoder_stand_in(folder: Path, model_type: str, sizes: dict[str, Any], pooling: str, layers: int,
                             hidden: int, seed: int) -> None:
-    import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import modules as models
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    from .. import data
 
     tokenizer = AutoTokenizer.from_pretrained(str(data.load(STAND_IN_ENCODER_TOKENIZER)))
     values = AutoConfig.for_model(model_type, **sizes).to_dict()
@@ -751,8 +735,6 @@ def _hub_file(name: str, filename: str) -> str:
 
 def wrap(model: Any, tokenizer: Any, *, name: str, fingerprint: str, device: Any = None) -> LanguageModel:
     """A :class:`LanguageModel` around an in-memory model (a trained or merged one)."""
-    import torch
-
     device = device if device is not None else next(model.parameters()).device
     return LanguageModel(model.eval(), tokenizer, name, torch.device(device), _max_context(model.config, tokenizer),
                          fingerprint, "memory")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import ctypes
 import dataclasses
 import gc
 import hashlib
@@ -31,7 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import torch
+
 from ..checks import ParameterError, check_choice, check_int, check_number, check_seed, check_str
+from ..results import atomic_write_text
+from ..training import History, checkpoint_path, code_fingerprint, train_or_load
 from .loading import LanguageModel, wrap
 
 METHODS = ("sft", "reward", "dpo", "grpo")
@@ -142,8 +147,6 @@ def as_config(config: TrainConfig | dict[str, Any] | None) -> TrainConfig:
 
 def training_arguments(cfg: TrainConfig, device: Any, output_dir: str) -> dict[str, Any]:
     """The transformers/trl arguments every trainer shares, right for ``device`` (CPU or GPU)."""
-    import torch
-
     cuda = torch.device(device).type == "cuda"
     return dict(
         output_dir=output_dir, max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
@@ -169,8 +172,6 @@ def lora_config(cfg: TrainConfig, task_type: str = "CAUSAL_LM"):
 def release_memory() -> None:
     """Collect garbage and hand freed heap pages back to the system (glibc keeps them otherwise, and a
     chapter that trains several models one after another would hold every copy it ever made)."""
-    import ctypes
-
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -219,7 +220,6 @@ def preference_rows(prompts: Sequence[str], chosen: Sequence[str], rejected: Seq
 # --------------------------------------------------------------------------------------------- models
 def reward_backbone(lm: LanguageModel):
     """A sequence classifier with one output whose body is ``lm``'s weights (a copy); the head is new."""
-    import torch
     from transformers import AutoModelForSequenceClassification
 
     config = copy.deepcopy(lm.model.config)
@@ -265,7 +265,6 @@ def _reward_trainer_class():
 
         L = −log σ(r(x, y_c) − r(x, y_r)) + α_i · ½ [(r(x, y_c) − s_c)² + (r(x, y_r) − s_r)²]
     """
-    import torch
     from trl import RewardTrainer
     from trl.trainer.reward_trainer import DataCollatorForPreference
 
@@ -400,8 +399,6 @@ def _train(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig, rewar
 def _train_or_load(method: str, lm: LanguageModel, dataset: Any, config: Any, output_name: str,
                    extra_key: dict[str, Any], reward: Callable | None, task_type: str,
                    base_factory: Callable[[], Any]) -> tuple[Any, TrainRecord, str]:
-    from ..training import History, checkpoint_path, code_fingerprint, train_or_load
-
     cfg = as_config(config)
     check_str("output_name", output_name)
     dataset = to_dataset(dataset)
@@ -413,7 +410,6 @@ def _train_or_load(method: str, lm: LanguageModel, dataset: Any, config: Any, ou
     def train_fn():
         state, measured = _train(method, lm, dataset, cfg, reward)
         fields.update(measured)
-        from ..results import atomic_write_text
 
         atomic_write_text(record_path, json.dumps(measured, indent=1))
         return state, History(train_loss=measured["losses"], epoch_seconds=[measured["seconds"]],

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..chapters.ood_benchmark import OODConfig
 from ..checks import check_seed, check_type
 from ..models import build_model
+from ..sharpness.experiment import data_fingerprint
 from ..training import fit, seed_everything, train_or_load
 
 # the fields of an OODConfig that determine the trained classifier (its checkpoint's cache key, with the seed,
@@ -70,8 +71,6 @@ def train_classifier(cfg: OODConfig, train_ds: Dataset, *, seed: int, device: to
     rate) for ``cfg.epochs`` epochs, or loaded from the cache. Returns ``(model on device, eval mode;
     train_or_load's info)``. Its history holds the loss of the whole training set (``plain_ds``: its images
     without augmentation, default ``train_ds``; eval mode) after the epochs of :func:`plateau_epochs`."""
-    from ..sharpness.experiment import data_fingerprint
-
     check_type("device", device, torch.device, "a torch.device (reprobook.training.resolve_device)")
     config = training_config(cfg, seed, data_fingerprint(train_ds))
 

@@ -37,6 +37,8 @@ import torch
 from torch import Tensor, nn
 
 from ..checks import ParameterError, check_fraction
+from ..models import CifarResNet18, SmallCNN
+from .diffusion import from_pixels
 
 PERCEPTUAL = ("MSE", "SSIM", "Deep features")
 DDOS = "DDoS"
@@ -135,8 +137,6 @@ def ssim_score(x: Tensor, x_hat: Tensor) -> Tensor:
 
 def activation_layers(model: nn.Module) -> list[nn.Module]:
     """The convolutional stages whose outputs the deep perceptual distance compares."""
-    from ..models import CifarResNet18, SmallCNN
-
     if isinstance(model, SmallCNN):
         return list(model.body[:3])
     if isinstance(model, CifarResNet18):
@@ -208,8 +208,6 @@ class ImageTerms:
 
 def image_terms(perceptual_net: nn.Module, spec: Any, pixels: Tensor, pixels_hat: Tensor) -> ImageTerms:
     """MSE, −SSIM and the deep distance on ``perceptual_net``'s stages, of pairs given as pixels in [0, 1]."""
-    from .diffusion import from_pixels
-
     view = classifier_view(perceptual_net, from_pixels(pixels, spec))
     view_hat = classifier_view(perceptual_net, from_pixels(pixels_hat, spec))
     return ImageTerms(mse=mse_distance(pixels, pixels_hat), ssim=ssim_score(pixels, pixels_hat),
@@ -236,8 +234,6 @@ def pair_terms(model: nn.Module, spec: Any, pixels: Tensor, pixels_hat: Tensor, 
                view: ClassifierView | None = None) -> PairTerms:
     """:class:`PairTerms` of the protected ``model`` on pairs given as pixels in [0, 1] (``view``: the model's
     view of ``pixels``, when already computed)."""
-    from .diffusion import from_pixels
-
     view = view or classifier_view(model, from_pixels(pixels, spec), activations=False)
     view_hat = classifier_view(model, from_pixels(pixels_hat, spec), activations=False)
     # model.head: a submodule, which torch types as Tensor | Module

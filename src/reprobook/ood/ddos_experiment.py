@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor
 
 from .. import claims
 from ..chapters.ddos import DDoSConfig
 from ..checks import ParameterError
+from ..data import vision
+from ..plots import image_grid
 from ..results import glued
 from ..timing import timed
 from .ddos import (
@@ -38,8 +41,10 @@ from .ddos import (
     image_terms,
     pair_terms,
 )
+from .detectors import pytorch_ood_baselines
 from .diffusion import Diffusion, from_pixels, reconstruct, to_pixels
-from .metrics import ood_metrics
+from .features import FeatureSet
+from .metrics import detector_scores, fit_detector, ood_metrics
 from .modes import scoring_index
 
 CALIBRATION = "calibration"  # held-out InD test images: the scales of the DDoS terms and of the DM baseline
@@ -100,8 +105,6 @@ def _images(dataset, rows: Tensor) -> Tensor:
 def training_pixels(bench: Any, n: int | None, *, seed: int = 0) -> Tensor:
     """A seeded subset of ``n`` InD training images of ``bench`` (all when None), as pixels in [0, 1]: what the
     DDPM learns from."""
-    from ..data import vision
-
     rows = scoring_index(len(bench.train_dataset), n, seed=4000 + seed)
     return to_pixels(_images(bench.train_dataset, rows), vision.input_spec(bench.config.in_dataset)).clamp(0, 1)
 
@@ -118,8 +121,6 @@ def split_rows(n_test: int, n_score: int | None, n_calibration: int, seed: int =
 
 
 def _as_features(view: Any) -> Any:
-    from .features import FeatureSet
-
     return FeatureSet(view.features, view.logits, torch.full((len(view.features),), -1, dtype=torch.long))
 
 
@@ -129,10 +130,6 @@ def run_ddos(benches: Sequence[Any], perceptual: Any, diffusion: Diffusion, cfg:
     noise level of ``cfg.t_grid`` (and ``cfg.noise_t``); the perceptual distances on ``perceptual``'s network (the
     mode of ``perceptual_seed``); every protected classifier's (``benches``, of ``seeds``) DDoS ingredients, and its
     detectors on x alone, KNN on x̂ too."""
-    from ..data import vision
-    from .detectors import pytorch_ood_baselines
-    from .metrics import detector_scores, fit_detector
-
     say = log or (lambda _m: None)
     spec = vision.input_spec(cfg.in_dataset)
     first = benches[0]
@@ -199,8 +196,6 @@ def family(name: str) -> str:
 
 def metrics_table(scores: dict[str, dict[str, Tensor]], ood_sets: Sequence[str]):
     """One row per (detector, OoD set) and each detector's ``average``: FPR95 and AUROC."""
-    import pandas as pd
-
     rows = []
     for name, per in scores.items():
         values = [ood_metrics(per["test"], per[s]) for s in ood_sets]
@@ -215,16 +210,12 @@ def metrics_table(scores: dict[str, dict[str, Tensor]], ood_sets: Sequence[str])
 
 def all_classifiers(run: DDoSRun, t: int | None = None):
     """:func:`metrics_table` of every protected classifier at ``t``, with a ``classifier`` column (1 … K)."""
-    import pandas as pd
-
     return pd.concat([metrics_table(run.scores(k, t), run.ood_sets).assign(classifier=k + 1)
                       for k in range(run.n_classifiers)], ignore_index=True)
 
 
 def shown_table(table):
     """FPR95 ↓ and AUROC ↑ in percent, detector × OoD set (and the average), mean over the classifiers."""
-    import pandas as pd
-
     mean = table.groupby(["detector", "ood_set"], sort=False)[["FPR95", "AUROC"]].mean().reset_index()
     sets = list(dict.fromkeys(mean.ood_set))
     order = list(dict.fromkeys(mean.detector))
@@ -257,8 +248,6 @@ def sanity_checks(run: DDoSRun, cfg: DDoSConfig) -> SanityChecks:
     """Three checks at the main noise level, each averaged over the protected classifiers: InD reconstructions
     keep the classifier's label (≥ ``cfg.sanity_agreement``); OoD reconstructions score more InD-like than their
     inputs (KNN, every OoD set); KNN's AUROC is lower on reconstructions than on the images."""
-    import pandas as pd
-
     t = run.main_t
     agree = [float((run.terms[k][t]["test"].view.logits.argmax(1) ==
                     run.terms[k][t]["test"].view_hat.logits.argmax(1)).double().mean())
@@ -322,8 +311,6 @@ class DDoSResults:
 
 def pairs_figure(run: DDoSRun, t: int, n_pairs: int):
     """For the InD test set and each OoD set, ``n_pairs`` images x with their reconstructions x̂ beside them."""
-    from ..plots import image_grid
-
     images, titles = [], []
     for split in run.splits:
         label = "InD" if split == "test" else split
@@ -372,7 +359,6 @@ def noise_ablation(run: DDoSRun) -> NoiseAblation:
     """AUROC (mean over the OoD sets and the classifiers) of the pair detectors at every reconstructed t; the DM
     baseline (every t at once) and the classifier detectors as horizontal references."""
     import matplotlib.pyplot as plt
-    import pandas as pd
 
     shown = (*PERCEPTUAL, DDOS, DDOS_NO_REMOVAL)
     rows = []

@@ -29,12 +29,14 @@ from typing import Any, cast
 
 import torch
 from pytorch_ood.api import FeaturesDetector, LogitsDetector, ModelNotSetException, RequiresFittingException
+from pytorch_ood.detector import KNN, ODIN, EnergyBased, Mahalanobis, MaxLogit, MaxSoftmax, ReAct, ViM
 from pytorch_ood.utils import extract_features, is_known
 from torch import Tensor
 from torch.utils.data import DataLoader
 
 from ..chapters.ood_benchmark import OODConfig
 from ..checks import ParameterError, check_fraction, check_int, check_positive, check_seed, check_type
+from ..data import vision
 from .kernels import RandomFourierFeatures, components_for_ratio, cosine_map
 
 
@@ -324,8 +326,6 @@ def pytorch_ood_baselines(model: torch.nn.Module, cfg: OODConfig | None = None) 
     pooled penultimate features (as 1 × 1 feature maps) before ``head`` and scores with energy; ODIN
     runs on inputs, so it needs the images (``OODBenchmark.loader``).
     """
-    from pytorch_ood.detector import KNN, ODIN, EnergyBased, Mahalanobis, MaxLogit, MaxSoftmax, ReAct, ViM
-
     head = getattr(model, "head", None)
     if not isinstance(head, torch.nn.Linear):
         raise ParameterError("model", type(model).__name__, "a classifier whose .head is the nn.Linear last layer")
@@ -338,8 +338,6 @@ def pytorch_ood_baselines(model: torch.nn.Module, cfg: OODConfig | None = None) 
     norm_std = None
     in_dataset = value("in_dataset", None)
     if in_dataset is not None:
-        from ..data import vision
-
         norm_std = getattr(vision.input_spec(in_dataset), "std", None)
     return {
         "MSP": MaxSoftmax(model),

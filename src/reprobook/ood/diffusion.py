@@ -21,12 +21,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ..chapters.ddos import DDoSConfig
 from ..checks import ParameterError, check_int, check_number, check_seed
 from ..results import glued
+from ..sharpness.experiment import data_fingerprint
+from ..training import History, _default_progress, resolve_device, seed_everything, train_or_load
 
 DOWN, UP = "DownBlock2D", "UpBlock2D"
 
@@ -122,8 +125,6 @@ def train_ddpm(cfg: DDoSConfig, images: Tensor, *, device: str | torch.device = 
     from diffusers.training_utils import EMAModel
     from tqdm.auto import tqdm
 
-    from ..sharpness.experiment import data_fingerprint
-    from ..training import History, _default_progress, resolve_device, seed_everything, train_or_load
 
     check_seed("seed", seed)
     if not isinstance(images, Tensor) or images.dim() != 4 or len(images) < 2:
@@ -256,7 +257,6 @@ class DiffusionSummary:
 def describe_diffusion(diffusion: Diffusion, cfg: DDoSConfig, n_images: int) -> DiffusionSummary:
     """The loss curve (every step, and its running mean)."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     losses = np.asarray(diffusion.history.train_loss if diffusion.history else [np.nan])
     window = max(1, len(losses) // 20)

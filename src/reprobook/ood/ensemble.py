@@ -18,12 +18,16 @@ convention (``pytorch-ood``'s): larger means more likely OoD.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
+from pytorch_ood.detector import KNN, EnergyBased, Mahalanobis, MaxSoftmax
+from scipy import stats
 from torch import Tensor
 
 from ..chapters.mode_ensemble import ModeEnsembleConfig
@@ -101,8 +105,6 @@ def ensemble_scores(modes: ModeSet, members: Sequence[int], cfg: ModeEnsembleCon
 
     ``cfg`` gives the detectors' settings (temperatures, k); ``detectors`` defaults to ``cfg.detectors``.
     """
-    from pytorch_ood.detector import KNN, EnergyBased, Mahalanobis, MaxSoftmax
-
     members = check_members(members, len(modes))
     detectors = check_choices("detectors", tuple(detectors or cfg.detectors), DETECTORS)
     out = {split: [modes.outputs(k, split) for k in members] for split in modes.splits}
@@ -186,10 +188,6 @@ def ensembles_to_score(n_modes: int, cfg: ModeEnsembleConfig, seed: int = 0) -> 
 
 def score_ensembles(modes: ModeSet, cfg: ModeEnsembleConfig, *, seed: int = 0) -> EnsembleStudy:
     """Score every ensemble of :func:`ensembles_to_score` with every detector on every OoD set."""
-    import time
-
-    import pandas as pd
-
     clock = time.perf_counter()
     n = len(modes)
     rows, kept = [], {}
@@ -265,8 +263,6 @@ class EnsembleGain:
 
 
 def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
-    from scipy import stats
-
     mean = float(np.mean(values))
     if len(values) < 2 or np.std(values) == 0:
         return mean, mean, mean
@@ -277,8 +273,6 @@ def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
 def ensemble_gain(study: EnsembleStudy, cfg: ModeEnsembleConfig, natural: Sequence[str]) -> EnsembleGain:
     """The units' members against their ensembles on the primary endpoint, every detector's gain (descriptive; the
     ImageNet-only detectors marked), and the figure of the endpoint against the ensemble size."""
-    import pandas as pd
-
     primary = endpoint(study, cfg.primary_detectors, natural)
     units = disjoint_units(study.n_modes, cfg.unit_size)
     rows = [{"unit": _key(u), "members' mean": float(np.mean([primary[_key((k,))] for k in u])),
@@ -361,8 +355,6 @@ class ModeSpread:
 def mode_spread(study: EnsembleStudy, cfg: ModeEnsembleConfig, *, seed: int = 0) -> ModeSpread:
     """The spread of FPR95 across the K single modes, per detector and OoD set, mode 1's bootstrap rounds, and the
     figure."""
-    import pandas as pd
-
     singles = study.table[study.table["size"] == 1]
     full = study.table[study.table["size"] == study.n_modes]
     first = (0,)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..checks import ParameterError
+from ..training import resolve_device
 
 
 @dataclass
@@ -93,8 +94,6 @@ def extract(model: nn.Module, loader: Iterable, device: torch.device | str = "cp
     by a forward pre-hook. A spatial ``z`` (N×C×H×W) is global-average-pooled,
     z̄_c = (1/HW) Σ_{h,w} z_{c,h,w}. Batches are ``(images, labels)`` or bare images (labels then -1).
     """
-    from ..training import resolve_device
-
     device = resolve_device(device)
     layer = penultimate(model)
     caught: list[torch.Tensor] = []

@@ -24,17 +24,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
+from pytorch_ood.detector import EnergyBased, MaxSoftmax
+from scipy.stats import spearmanr
 
-from .. import claims
-from ..chapters.kpca import KPCAConfig
+from .. import claims, profiles
+from ..chapters.kpca import PAPER_IMAGENET, KPCAConfig
 from ..checks import check_int, check_seed
+from ..plots import image_grid
 from ..results import glued
 from . import figures
 from .benchmark import OODBenchmark, build_benchmark
 from .detectors import KernelPCACoP, KernelPCACoRP, KernelPCAFusion, PCAReconstruction, pytorch_ood_baselines
-from .kernels import RandomFourierFeatures, cosine_map, gaussian_kernel
-from .metrics import evaluate, fit_detector, wide
+from .kernels import RandomFourierFeatures, components_for_ratio, cosine_map, gaussian_kernel
+from .metrics import evaluate, fit_detector, ood_metrics, wide
 
 RECONSTRUCTION = ("PCA", "CoP", "CoRP")
 FUSED = (("CoP", "MSP"), ("CoP", "Energy"), ("CoRP", "MSP"), ("CoRP", "Energy"))  # (KPCA, baseline) pairs
@@ -68,8 +72,6 @@ class ChapterSettings:
 
 def chapter_settings(cfg: KPCAConfig, profile: str) -> ChapterSettings:
     """The detector settings, statistics and thresholds of ``cfg``, and the paper profile's settings, in words."""
-    from .. import profiles
-
     paper = profiles.config("kpca", "paper")
     return ChapterSettings(
         official=(f"CoP ratio {paper.cop_ratio}; CoRP ratio {paper.corp_ratio}, γ = {paper.corp_gamma:g}, "
@@ -123,10 +125,6 @@ class BenchmarkOverview:
 def describe_benchmark(benchmarks: list[OODBenchmark], seeds: list[int]) -> BenchmarkOverview:
     """Sizes, accuracies, where the classifiers (of ``seeds``) came from, a table of the sets and a figure of one
     image of each set."""
-    import pandas as pd
-
-    from ..plots import image_grid
-
     first, cfg = benchmarks[0], benchmarks[0].config
     sets = {"train": first.train, "test": first.test, **first.ood}
     norms = {name: np.mean([float(b.features(name).features.norm(dim=1).mean()) for b in benchmarks]) for name in sets}
@@ -168,8 +166,6 @@ def rff_check(benchmark: OODBenchmark, cfg: KPCAConfig, seed: int) -> RFFCheck:
     """Mean gap between the RFF inner products and the exact kernel over all pairs of ``cfg.rff_probe``
     cosine-mapped training features, for M from 64 to 4 × the chapter's M; the check passes when the
     log-log slope of the gap against M lies in ``cfg.rff_slope_range``."""
-    import pandas as pd
-
     probe = cosine_map(benchmark.train.features[:cfg.rff_probe].double())
     exact = gaussian_kernel(probe, probe, cfg.corp_gamma)
     grid = sorted({64, 256, 1024, cfg.corp_features, 4 * cfg.corp_features})
@@ -266,9 +262,6 @@ def score_detectors(benchmarks: list[OODBenchmark], reconstruction: Reconstructi
                     seeds: list[int], natural: Sequence[str]) -> DetectorScores:
     """Fit the ``pytorch-ood`` baselines of each classifier, build the fusions on its fitted CoP and CoRP,
     and score everything on its InD test set and OoD sets (:func:`reprobook.ood.metrics.evaluate`)."""
-    import pandas as pd
-    from pytorch_ood.detector import EnergyBased, MaxSoftmax
-
     baselines: tuple[str, ...]
     fusions: tuple[str, ...]
     tables, scores, baselines, fusions = [], [], (), ()
@@ -346,8 +339,6 @@ def _fpr(scores: DetectorScores, name: str) -> list[float]:
 def compare_detectors(scores: DetectorScores) -> Comparisons:
     """The claims' comparisons (:data:`COMPARED`, CoRP against the best baseline, the fusions against their
     baselines), per classifier, on the natural-set FPR95 (the endpoint) and AUROC (shown beside)."""
-    import pandas as pd
-
     av = scores.averages
     pairs = {"cop_vs_pca": ("CoP", "PCA"), "corp_vs_pca": ("CoRP", "PCA"), "corp_vs_cop": ("CoRP", "CoP"),
              "corp_vs_knn": ("CoRP", "KNN"), "corp_vs_best": ("CoRP", scores.best_baseline)}
@@ -399,8 +390,6 @@ class ErrorDistributions:
 def error_distributions(benchmarks: list[OODBenchmark], scores: DetectorScores) -> ErrorDistributions:
     """Histograms of PCA's, CoP's and CoRP's errors per set, and the Spearman correlation, over every scored
     sample (InD test and OoD), between each error and the norm of the feature."""
-    from scipy.stats import spearmanr
-
     corr = {}
     for name in ("PCA", "CoP"):
         values = []
@@ -430,11 +419,6 @@ def ratio_sensitivity(benchmarks: list[OODBenchmark], reconstruction: Reconstruc
     """For each r of ``cfg.ratio_grid``: the same fitted subspaces with the q of r
     (:func:`~reprobook.ood.kernels.components_for_ratio`), scored on every classifier; the mean over the
     classifiers of the AUROC averaged over the OoD sets. The fitted detectors are left as they are."""
-    import pandas as pd
-
-    from .kernels import components_for_ratio
-    from .metrics import ood_metrics
-
     aurocs: dict[tuple[str, float], list[float]] = {}
     qs: dict[tuple[str, float], list[int]] = {}
     for bench, dets in zip(benchmarks, reconstruction.detectors):
@@ -561,10 +545,6 @@ def kpca_claims(specs: Sequence[claims.ClaimSpec], comparisons: Comparisons, sca
 
 def paper_vs_this_run(scores: DetectorScores):
     """The paper's ImageNet averages beside this run's (mean over the classifiers), FPR95 and AUROC in %."""
-    import pandas as pd
-
-    from ..chapters.kpca import PAPER_IMAGENET
-
     mean = {m: scores.averages[m].mean(axis=1) for m in ("AUROC", "FPR95")}
     return pd.DataFrame([{"detector": name, "paper FPR95": f, "paper AUROC": a,
                           "this run FPR95": round(100 * mean["FPR95"][name], 1),

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor, nn
 
@@ -123,8 +124,6 @@ def mode_slices(modes: ModeSet, cfg: ModeEnsembleConfig, ood_sets: Sequence[str]
     """The loss on a ``cfg.slice_points`` × ``cfg.slice_points`` grid over [−r, r]² (r = ``cfg.slice_radius``)
     of two filter-normalised directions around each mode (drawn from ``seed`` and the mode's index), on
     ``cfg.slice_samples`` InD test images and as many of each of ``ood_sets``."""
-    import pandas as pd
-
     points = check_int("slice_points", cfg.slice_points, low=3)
     if points % 2 == 0:
         raise ParameterError("slice_points", points, "an odd number (the mode is the centre of the grid)")
@@ -160,8 +159,6 @@ def mode_slices(modes: ModeSet, cfg: ModeEnsembleConfig, ood_sets: Sequence[str]
 def slice_depths(table) -> Any:
     """Per mode and set, (L(θ) − min L)/L(θ) over the slice (0: the mode is the minimum); "OoD" the mean over the
     OoD sets, "OoD mean-loss depth" the depth of the OoD sets' mean loss."""
-    import pandas as pd
-
     rows = []
     for mode, part in table.groupby("mode"):
         centre = part[(part.a.abs() < 1e-12) & (part.b.abs() < 1e-12)].set_index("set")["loss"]
@@ -245,8 +242,6 @@ def mode_segment(modes: ModeSet, cfg: ModeEnsembleConfig, ood_sets: Sequence[str
     """The loss on the segment between modes 1 and 2 (``cfg.landscape_points`` points, extended by
     ``cfg.landscape_margin``), BatchNorm re-estimated on ``cfg.bn_samples`` training images at every point; the
     fixed targets are the decisions of the two modes' ensemble (their averaged logits), the same for both ends."""
-    import pandas as pd
-
     if len(modes) < 2:
         raise ParameterError("modes", f"{len(modes)} mode", "at least two modes")
     points = check_int("landscape_points", cfg.landscape_points, low=2)

@@ -26,9 +26,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from pytorch_ood.api import Detector, FeatureMapsDetector, FeaturesDetector, LogitsDetector
 from pytorch_ood.metrics import FPRAtTPR, OODMetrics
+from pytorch_ood.metrics import functional as F
 from torch import Tensor
 
 from ..checks import ParameterError, check_choice, check_int, check_seed
@@ -135,8 +137,6 @@ def evaluate(detectors: Mapping[str, Detector], benchmark: Any, *, fit: bool = T
     gives each detector's fitting and scoring time. ``return_scores=True`` returns ``(table, scores)``,
     ``scores[detector]["test" or OoD name]`` the outlier scores (for :func:`paired_bootstrap`, plots).
     """
-    import pandas as pd
-
     if not isinstance(detectors, Mapping) or not detectors:
         raise ParameterError("detectors", detectors, "a non-empty dict name → pytorch-ood Detector")
     for name, det in detectors.items():
@@ -179,8 +179,6 @@ def _check_scores_dict(scores: Any, name: str) -> dict[str, Tensor]:
 
 def _metric_value(metric: str, fpr_definition: str, s_in: Tensor, s_out: Tensor) -> float:
     """One metric of InD and OoD outlier scores, by ``pytorch-ood``'s functional metrics (as in :func:`ood_metrics`)."""
-    from pytorch_ood.metrics import functional as F
-
     scores = torch.cat([s_in, s_out])
     labels = torch.cat([torch.zeros(len(s_in), dtype=torch.long), -torch.ones(len(s_out), dtype=torch.long)])
     if metric == "AUROC":

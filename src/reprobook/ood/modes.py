@@ -25,11 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
+from pytorch_ood.detector import RankFeat, odin_preprocessing
 from torch import Tensor, nn
 
 from ..chapters.mode_ensemble import ModeEnsembleConfig
 from ..checks import ParameterError, check_int, check_seed
+from ..models import CifarResNet18, SmallCNN
 from ..results import glued
 from ..timing import timed
 from .benchmark import OODBenchmark, build_benchmark
@@ -52,8 +55,6 @@ def feature_map_split(model: nn.Module) -> tuple[Callable[[Tensor], Tensor], Cal
     (its three conv blocks | pooling and the linear head) and :class:`~reprobook.models.CifarResNet18`
     (stem to ``layer4`` | pooling and ``fc``).
     """
-    from ..models import CifarResNet18, SmallCNN
-
     # the maps come back in the standard layout: RankFeat reshapes them to C × HW (the classifiers run channels-last)
     if isinstance(model, SmallCNN):
         blocks, pool = model.body[:3], model.body[3:]
@@ -71,8 +72,6 @@ def feature_map_split(model: nn.Module) -> tuple[Callable[[Tensor], Tensor], Cal
 
 def rankfeat_logits(model: nn.Module, x: Tensor) -> Tensor:
     """The logits after RankFeat's edit: X' = X − σ₁u₁v₁ᵀ for each sample's last feature map X (C × HW)."""
-    from pytorch_ood.detector import RankFeat
-
     backbone, head = feature_map_split(model)
     # pytorch-ood's RankFeat maps the edited logits to a score; the identity keeps the logits themselves
     detector = RankFeat(backbone=backbone, head=head, detector=lambda logits: logits)
@@ -86,8 +85,6 @@ def odin_logits(model: nn.Module, x: Tensor, *, eps: float, temperature: float,
 
     ``norm_std`` None is the official mode-ensemble code's step (on the normalised input); a list divides the
     step by each channel's std, as Liang et al.'s code does."""
-    from pytorch_ood.detector import odin_preprocessing
-
     x_tilde = odin_preprocessing(model, x, eps=eps, temperature=temperature, norm_std=norm_std)
     with torch.no_grad():
         return model(x_tilde)
@@ -261,8 +258,6 @@ def _plateau_row(history: Any) -> dict[str, float | str]:
 def mode_losses(modes: ModeSet) -> Any:
     """One row per mode: InD test accuracy and cross-entropy (all InD test samples), the convergence measures
     (:func:`_plateau_row`), and the mean MSP loss (:func:`msp_loss`) on every OoD set (its scored samples)."""
-    import pandas as pd
-
     rows = []
     for k, mode in enumerate(modes.modes):
         test = mode.benchmark.test
@@ -305,8 +300,6 @@ def convergence(table: Any) -> tuple[bool, str]:
 
 def classifier_convergence(benchmarks: Sequence[OODBenchmark]) -> tuple[bool, str]:
     """:func:`convergence` of the classifiers of ``benchmarks`` (their training histories, trained or loaded)."""
-    import pandas as pd
-
     return convergence(pd.DataFrame([_plateau_row(b.history) for b in benchmarks]))
 
 

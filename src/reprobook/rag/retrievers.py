@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ from ..paths import cache_dir
 from ..results import atomic_write
 from ..timing import timed
 from .corpus import Corpus, Passage, as_corpus
+from .text import words
 
 if TYPE_CHECKING:
     import faiss
@@ -143,8 +145,6 @@ def tokenize(texts: Sequence[str], language: str) -> list[list[str]]:
     """Words for BM25: jieba words for ``"zh"``; ``bm25s.tokenize`` with English stop words for ``"en"``."""
     check_choice("language", language, LANGUAGES)
     if language == "zh":
-        from .text import words
-
         return [words(t) for t in texts]
     import bm25s
 
@@ -192,8 +192,6 @@ class BM25Retriever(Retriever):
             try:
                 tmp.replace(folder)
             except OSError:  # another process saved it first
-                import shutil
-
                 shutil.rmtree(tmp, ignore_errors=True)
         return False
 

@@ -33,12 +33,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import norm
 
+from .. import llm
 from ..chapters.slimplm import SlimPLMConfig
-from ..checks import ParameterError, check_choice, check_fraction, check_int, check_positive
+from ..checks import ParameterError, check_choice, check_fraction, check_int, check_optional_int, check_positive
+from ..llm import completion_logprobs
 from ..results import glued
 from ..rouge import rouge_l
 from ..timing import timed
+from ..training import train_or_load
+from .corpus import Corpus, Passage
 from .metrics import exact_match, normalize_answer
 from .retrievers import BM25Retriever
 from .squad import SquadQuestion, check_disjoint, sentence_spans
@@ -87,8 +94,6 @@ class ReaderPrompt:
 
 def _full(x: Any) -> Any:
     """Half-precision logits in float32 before a softmax (float32 and float64 stay as they are)."""
-    import torch
-
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
@@ -102,8 +107,6 @@ def _raw_text(lm: Any, text: str) -> str:
 
 def check_settings(cfg: SlimPLMConfig) -> Any:
     """A ParameterError naming the first setting of a SlimPLM configuration outside its allowed values."""
-    from ..checks import check_optional_int
-
     for name in ("top_k", "proxy_max_new_tokens", "answer_max_new_tokens", "batch_size", "max_claims",
                  "min_claim_words", "n_boot"):
         check_int(name, getattr(cfg, name), low=1)
@@ -122,8 +125,6 @@ def heuristic_answers(proxy: Any, questions: Sequence[str], *, max_new_tokens: i
                       seed: int = 0) -> Any:
     """Step 1: the proxy's heuristic answer â = PM(x) to each question (greedy, chat template, the official
     system prompt). Returns the :class:`reprobook.llm.Generation`."""
-    from .. import llm
-
     return llm.generate(proxy, list(questions), system=PROXY_SYSTEM, max_new_tokens=max_new_tokens,
                         batch_size=batch_size, seed=seed)
 
@@ -179,8 +180,6 @@ def span_logprobs(lm: Any, prompts: Sequence[str], completions: Sequence[str],
     ``prompts`` are raw text (a chat template already applied); log p(token t | prompt, tokens before t)
     is read from the logits at position t − 1. A span without tokens gets (``LOGPROB_FLOOR``, 0).
     """
-    import torch
-
     tok = lm.tokenizer
     if not getattr(tok, "is_fast", False):
         raise ParameterError("lm", getattr(lm, "name", lm), "a model with a fast tokenizer (character offsets)")
@@ -235,8 +234,6 @@ def read_with_proxy(proxy: Any, questions: Sequence[str], *, max_new_tokens: int
     """The proxy writes each heuristic answer, the answer is cut into claims, and one more pass of the proxy
     scores the answer's tokens (given the question): the mean log-probability of the whole answer and of
     each claim are the judge's confidence features."""
-    from .. import llm
-
     questions = list(questions)
     gen = heuristic_answers(proxy, questions, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
     answers = [t.strip() for t in gen.texts]
@@ -280,14 +277,10 @@ class Judge:
             return np.full(len(x), self.prior)
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
         if self.kind == "regression":
-            from scipy.stats import norm
-
             return norm.cdf((z - self.threshold) / self.sigma)  # Φ((ŷ − threshold) / σ)
         return 1.0 / (1.0 + np.exp(-z))  # σ(z)
 
     def state(self) -> dict[str, Any]:
-        import torch
-
         kinds = ("constant", "logistic", "regression")
         return {"kind": torch.tensor(float(kinds.index(self.kind))), "mean": torch.tensor(self.mean),
                 "scale": torch.tensor(self.scale), "coef": torch.tensor(self.coef),
@@ -371,8 +364,6 @@ def generate_answers(lm: Any, questions: Sequence[str], passages: Sequence[Seque
     the question); identical prompts are generated once (greedy decoding). A base model's answer is its
     first non-empty line. Returns (answers, prompts, seconds per question: its prompt's share of the time).
     """
-    from .. import llm
-
     template = ReaderPrompt(chat)
     prompts = [llm.fit_context(lm, q, list(p), template=template, max_prompt_tokens=max_prompt_tokens,
                                reserve=max_new_tokens, chat=chat) if p else template(q)
@@ -413,8 +404,6 @@ def closed_book_logprob(large: Any, questions: Sequence[SquadQuestion], *, chat:
     log-probability per token of the best-scored distinct gold answer (the first three) after the
     closed-book prompt (a base model's ``Answer:`` cue is followed by a space, as in its own
     continuations). Short prompts are scored in batches: a pass costs a fixed read of the weights."""
-    from ..llm import completion_logprobs
-
     template = ReaderPrompt(chat)
     lead = "" if chat else " "
     pairs = [(i, template(q.question), lead + a) for i, q in enumerate(questions) for a in q.answers[:3]]
@@ -459,11 +448,6 @@ def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Sli
     code): a regression on the continuous label (``cfg.judge_label == "logprob"``) or a logistic regression
     on 0/1 labels (``"em"``). ``evaluation``: the evaluation questions, which must share no question and no
     article with ``train`` (a ParameterError otherwise)."""
-    import pandas as pd
-    import torch
-
-    from ..training import train_or_load
-
     check_settings(cfg)
     if not train:
         raise ParameterError("train", train, "at least one training question")
@@ -569,9 +553,6 @@ class DocumentSearch:
     """
 
     def __init__(self, passages: BM25Retriever, *, docs_per_query: int = 10, cache: bool = True):
-        from .corpus import Corpus, Passage
-        from .retrievers import BM25Retriever
-
         if passages.corpus is None or not hasattr(passages, "scores"):
             raise ParameterError("passages", passages, "an indexed BM25Retriever over the passages")
         self.passages = passages
@@ -621,10 +602,6 @@ def next_token_probabilities(lm: Any, texts: Sequence[str], choices: Sequence[st
                              batch_size: int = 8) -> np.ndarray:
     """P(first token of each choice | text), renormalised over the choices: one forward pass per text
     (left padding, positions from the attention mask, logits of the last position only)."""
-    import torch
-
-    from .. import llm
-
     tok = lm.tokenizer
     ids = [tok(c, add_special_tokens=False)["input_ids"][0] for c in choices]
     if len(set(ids)) != len(ids):

@@ -26,8 +26,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from .. import claims
+from .. import claims, llm
 from ..chapters.slimplm import SlimPLMConfig
 from ..checks import ParameterError
 from ..results import glued
@@ -37,6 +38,7 @@ from .slimplm import (
     DocumentSearch,
     Judge,
     PipelineTrace,
+    ReaderPrompt,
     answer_scores,
     check_settings,
     closed_book_logprob,
@@ -65,8 +67,6 @@ def build_retriever(data: SquadOpen, cfg: SlimPLMConfig, *, cache: bool = True) 
 def load_models(cfg: SlimPLMConfig, *, device: Any = "cpu", seed: int = 0) -> tuple[Any, Any]:
     """(proxy, large) language models of a configuration: tiny random models of the same families in the
     tiny profile (seeds ``seed`` and ``seed + 1``), else the registry models, folders or Hugging Face ids."""
-    from .. import llm
-
     if cfg.tiny_models:
         return (llm.tiny_causal_lm(cfg.proxy, seed=seed, device=device),
                 llm.tiny_causal_lm(cfg.large, seed=seed + 1, device=device))
@@ -97,8 +97,6 @@ class DataSummary:
 def describe_data(data: SquadOpen, split: Any, *, keep: Any = None) -> DataSummary:
     """How many passages, paragraphs, articles and questions; the split's sizes and an example of each side
     (``keep``: the question rule; the questions available are those it keeps)."""
-    import pandas as pd
-
     rows = []
     for name, qs, arts in (("train (judge labels)", split.train, split.train_articles),
                            ("evaluation", split.eval, split.eval_articles)):
@@ -115,8 +113,6 @@ def describe_data(data: SquadOpen, split: Any, *, keep: Any = None) -> DataSumma
 
 def metric_examples():
     """Worked examples of EM, recall and ROUGE-L (:func:`reprobook.rag.slimplm.answer_scores`)."""
-    import pandas as pd
-
     cases = [("Denver Broncos", ["Denver Broncos"], "exact answer"),
              ("The Denver Broncos won Super Bowl 50.", ["Denver Broncos", "Broncos"],
               "verbose but right: EM is containment"),
@@ -137,8 +133,6 @@ def format_passages(corpus: Any, ids: Sequence[str]) -> list[str]:
 
 def example_prompt(data: SquadOpen, question: SquadQuestion, cfg: SlimPLMConfig) -> str:
     """The large model's retrieval-augmented prompt for ``question`` with its gold passages as the reference."""
-    from .slimplm import ReaderPrompt
-
     return ReaderPrompt(cfg.large_chat)(question.question, format_passages(data.corpus, question.gold_ids))
 
 
@@ -164,8 +158,6 @@ class SlimRun:
 def run_slimplm(proxy: Any, large: Any, retriever: DocumentSearch, questions: Sequence[SquadQuestion], judge: Judge,
                 cfg: SlimPLMConfig, *, seed: int = 0) -> SlimRun:
     """Run the four methods on ``questions`` (see the module docstring) and score every answer."""
-    import pandas as pd
-
     check_settings(cfg)
     if not questions:
         raise ParameterError("questions", questions, "at least one evaluation question")
@@ -244,8 +236,6 @@ def method_table(run: SlimRun, *, n_boot: int = 1000, seed: int = 0):
     """Per method, the mean of every metric and cost per question with its bootstrap interval over questions.
 
     Returns ``(shown, numbers)``: "mean [low, high]" strings, and the long numeric table."""
-    import pandas as pd
-
     numbers = []
     for method in METHODS:
         part = run.rows[run.rows.method == method]
@@ -303,8 +293,6 @@ def threshold_sweep(run: SlimRun, thresholds: Sequence[float] | None = None):
     A SlimPLM question is Known (closed-book answer, no retrieval) when P(Known) ≥ t, else it gets the
     retrieval-augmented answer of its queries; a self-judgement question retrieves (one query) when
     P(Yes) ≥ t. Returns one row per (method, threshold) with the mean EM, recall, ROUGE-L, retrievals."""
-    import pandas as pd
-
     pq = run.per_question
     grid = sorted(set(np.round(np.linspace(0, 1, 21), 4)) | set(pq.p_known) | set(pq.p_need) | {1.0 + 1e-9})
     grid = list(thresholds) if thresholds is not None else grid
@@ -423,8 +411,6 @@ def judge_quality(run: SlimRun) -> JudgeQuality:
 
 def sample_traces(run: SlimRun, n: int = 3):
     """The first ``n`` questions through SlimPLM: heuristic answer, P(Known), claims with NeedSearch, queries."""
-    import pandas as pd
-
     rows = []
     for t in run.traces[:n]:
         claims_text = "; ".join(f"[{'search' if c.need_search else 'skip'} {c.p_known:.2f}] {c.text}" for c in t.claims)
@@ -516,8 +502,6 @@ def _em(run: SlimRun, method: str) -> float:
 def cost_table(run: SlimRun):
     """What each method costs per question, as the paper counts it: calls of the large model, questions
     retrieved for, queries sent, proxy calls, and measured seconds (the proxy's share included)."""
-    import pandas as pd
-
     rows = []
     for method in METHODS:
         part = run.rows[run.rows.method == method]
@@ -554,7 +538,5 @@ def scale_text(cfg: SlimPLMConfig, run: SlimRun, judge_training: Any, proxy: Any
 
 def paper_vs_run(tests: Sequence[claims.ClaimTest]):
     """The paper's words beside this run's numbers and verdict, one row per claim."""
-    import pandas as pd
-
     return pd.DataFrame([{"claim": t.spec.claim.split(":")[0], "paper": t.spec.paper, "this run": t.this_run or "—",
                           "verdict": str(t.verdict)} for t in tests]).set_index("claim")

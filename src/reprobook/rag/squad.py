@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import data
 from ..checks import ParameterError, check_fraction, check_int, check_optional_int, check_seed
 from .corpus import Corpus, Passage
 
@@ -115,8 +116,6 @@ def squad_open(rows: Sequence[dict[str, Any]] | None = None, *, passage_words: i
     """
     check_optional_int("passage_words", passage_words, low=1)
     if rows is None:
-        from .. import data
-
         rows = data.load("squad-dev")
     if not rows:
         raise ParameterError("rows", rows, "SQuAD rows (id, title, context, question, answers, answer_starts)")

@@ -15,13 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .. import claims
+from .. import claims, dryrun
+from ..batchnorm import frozen_bn_stats
 from ..chapters.rwp import RWPConfig
 from ..checks import ParameterError, check_int
+from ..data.vision import classification_datasets
+from ..models import build_model
+from ..plots import image_grid, loss_profiles, training_curves
 from ..results import glued
+from ..timing import synchronize
 from ..training import evaluate
 from . import experiment as _experiment
 from .landscape import (
@@ -55,8 +61,6 @@ def datasets(cfg: RWPConfig, seed: int) -> tuple[Dataset, Dataset, Dataset]:
     """``(train, test, train_plain)`` of ``cfg``: the training set as the optimisers see it (augmented when
     ``cfg.augment``), the test set, and the same training images without augmentation (what the training
     loss at the final weights and the flatness measures are taken on)."""
-    from ..data.vision import classification_datasets
-
     train, test = classification_datasets(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, seed=seed,
                                           augment=cfg.augment)
     plain = train if not cfg.augment else classification_datasets(cfg.dataset, n_train=cfg.n_train,
@@ -72,8 +76,6 @@ def labels_of(dataset: Dataset) -> np.ndarray:
 
 def data_overview(dataset_name: str, train_ds: Dataset, test_ds: Dataset, n_images: int = 16) -> DataOverview:
     """Sizes and class counts of the training set, and the first ``n_images`` training images with their class."""
-    from ..plots import image_grid
-
     check_int("n_images", n_images, low=1)
     counts = np.bincount(labels_of(train_ds))
     # torch stubs: Dataset has no __len__ (the datasets given here have one)
@@ -129,8 +131,6 @@ class Experiment:
 
     def table(self):
         """One row per run: method, seed, test accuracy and loss, training loss and accuracy at the end."""
-        import pandas as pd
-
         return pd.DataFrame([{"method": self.labels[k], "seed": s, "test accuracy": r.test_acc,
                               "test loss": r.test_loss, "training loss at w": self.fit_loss.get((k, s)),
                               "training accuracy at w": self.fit_acc.get((k, s)),
@@ -193,8 +193,6 @@ def training_regime(experiment: Experiment, cfg: RWPConfig, *, dashed: tuple[Key
     """The regime of every run of ``experiment`` (see :class:`Regime`) and the figure of its training curves
     (training loss and accuracy of each step's first pass, per epoch; ``dashed`` keys drawn dashed, those the
     run left out ignored)."""
-    from ..plots import training_curves
-
     keys = experiment.keys
     worst_loss = max(experiment.fit_loss.values())
     worst_acc = min(experiment.fit_acc.values())
@@ -252,11 +250,6 @@ def step_timing(cfg: RWPConfig, train_ds: Dataset, device: torch.device, methods
     ``rounds`` rounds (None: 7) of ``cfg.step_timing_steps`` steps each, after one untimed step. A dry run times
     nothing (a step of the paper's model and batch is seconds on a CPU): one round, no untimed step, on
     :data:`reprobook.dryrun.MAX_ITEMS` images."""
-    from .. import dryrun
-    from ..batchnorm import frozen_bn_stats
-    from ..models import build_model
-    from ..timing import synchronize
-
     if "sgd" not in methods:
         raise ParameterError("methods", methods, "a list that includes 'sgd' (every ratio is to SGD)")
     dry = dryrun.active(cfg.profile)
@@ -327,8 +320,6 @@ def flatness(experiment: Experiment, cfg: RWPConfig, batches: list[tuple], *,
     """λ_max of the models of ``lambda_keys`` (default: every key) and the filter-normalised sharpness of
     every model of ``experiment``, on the probe ``batches``. Each model's directions and Lanczos start
     vector are seeded by its seed, so every method meets the same draws."""
-    import pandas as pd
-
     loss_fn = loss_fn or torch.nn.CrossEntropyLoss()
     keys = experiment.keys
     lambda_keys = tuple(keys if lambda_keys is None else lambda_keys)
@@ -375,8 +366,6 @@ def landscape_figure(experiment: Experiment, cfg: RWPConfig, batches: list[tuple
                      keys: tuple[Key, ...] | None = None, loss_fn=None):
     """The training loss along one random filter-normalised direction through the first seed's model of each
     key, for t in [−radius, radius] (the direction seeded alike for every method)."""
-    from ..plots import loss_profiles
-
     loss_fn = loss_fn or torch.nn.CrossEntropyLoss()
     ts = np.linspace(-cfg.landscape_radius, cfg.landscape_radius, cfg.landscape_points)
     first = experiment.seeds[0]
@@ -450,8 +439,6 @@ def seed_plan(specs: list[claims.ClaimSpec], sd: dict[str, float], n_run: int | 
     power at the SESOI and at the paper's effect (:func:`reprobook.claims.n_for_power_t`). A pandas DataFrame,
     one row per claim ("–" where there is no effect to aim at); with ``n_run``, the power those seeds give (at the
     SESOI, at the paper's effect) too."""
-    import pandas as pd
-
     level = claims.ALPHA / max(1, len(sd))
     rows = []
     for spec in specs:

@@ -20,6 +20,8 @@ from the same draws.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 
@@ -166,8 +168,6 @@ def _segment_matrix(lengths: list[int], like: torch.Tensor, like_matrix: torch.T
     """The 0/1 matrix (len(lengths) × Σ lengths), in CSR form, whose product with a vector sums its
     consecutive segments of the given lengths. Every such matrix has the column indices 0, 1, …, n − 1 and
     all-one values: with ``like_matrix`` (another of them, over as many columns) it shares its tensors."""
-    import warnings
-
     n = sum(lengths)
     # 32-bit indices where they suffice: the sparse kernels take them as they are (64-bit ones are converted
     # at every product)

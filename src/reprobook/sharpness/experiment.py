@@ -9,6 +9,7 @@ their training settings coincide.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from ..chapters.rwp import RWPConfig
 from ..checks import ParameterError, check_choice
@@ -135,10 +136,6 @@ def data_fingerprint(dataset: Dataset) -> str:
     Understands ``Subset`` (indices + parent), ``TensorDataset`` (its tensors) and torchvision-style
     datasets (``data`` and ``targets``); anything else is hashed by its length and type only.
     """
-    import hashlib
-
-    from torch.utils.data import Subset, TensorDataset
-
     digest = hashlib.sha256()
     if isinstance(dataset, Subset):
         digest.update(np.asarray(dataset.indices, dtype=np.int64).tobytes())

@@ -25,6 +25,7 @@ from typing import cast
 
 import numpy as np
 import torch
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from torch import nn
 
 from ..checks import ParameterError, check_int, check_number
@@ -194,8 +195,6 @@ def hessian_lambda_max(model: nn.Module, loss_fn, data, *, tol: float = 1e-3, ma
     ``max_matvecs`` products (ARPACK restarts in blocks of ``ncv``, so the count may pass it by up to one
     block); either way the result says how far it got (``residual``, ``converged``).
     """
-    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
-
     tol = check_number("tol", tol, low=0.0, low_inclusive=False)
     max_matvecs = check_int("max_matvecs", max_matvecs, low=2)
     params = [p for p in model.parameters() if p.requires_grad]

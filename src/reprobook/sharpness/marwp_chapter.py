@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import torch
 
 from .. import claims
 from ..chapters import marwp as paper
 from ..chapters.marwp import MARWPConfig
 from ..results import glued
 from .analysis import Experiment, Flatness, Regime, log_values, mean_std_text, nan_mean
-from .arwp import SCALINGS
+from .arwp import ARWP, SCALINGS, CosineIncreasingSigma
+from .experiment import LABELS
 
 # the ablation's variant: ARWP trained with the other reading of the adaptive damping
 ABLATION = "arwp-other"
@@ -52,11 +55,7 @@ def other_scaling(cfg: MARWPConfig) -> str:
 def settings(cfg: MARWPConfig, rwp_cfg, n_train: int) -> Settings:
     """Each method's λ, η, σ and gradients per step, and the σ schedule of ARWP over this run's steps."""
     import matplotlib.pyplot as plt
-    import pandas as pd
-    import torch
 
-    from .arwp import ARWP, CosineIncreasingSigma
-    from .experiment import LABELS
 
     def row(m):
         if m == "sgd":
@@ -122,8 +121,6 @@ class Comparisons:
 def comparisons(experiment: Experiment) -> Comparisons:
     """The paired gaps of test accuracy between methods over the seeds (mean, spread, and how many seeds
     favour the first method), and the training loss at the final weights of every method."""
-    import pandas as pd
-
     methods = [k for k in experiment.keys if k != ABLATION]
     summary = pd.DataFrame([{"method": experiment.labels[m],
                              "test accuracy (mean ± std)": mean_std_text(experiment.values(m, "test_acc")),
@@ -152,8 +149,6 @@ class FlatnessSummary:
 
 
 def flatness_summary(experiment: Experiment, flat: Flatness) -> FlatnessSummary:
-    import pandas as pd
-
     keys = [k for k in experiment.keys if k != ABLATION]
     table = pd.DataFrame([{"method": experiment.labels[k],
                            "filter-normalised sharpness": mean_std_text(flat.sharpness[k], ".3f"),
@@ -180,8 +175,6 @@ def ablation(cfg: MARWPConfig, experiment: Experiment) -> Ablation:
     """The test accuracy of ARWP with the other reading of the damping minus that with ``cfg.scaling``, seed by
     seed over the seeds the ablation ran (``cfg.ablation_seeds``, the first ones): its mean and 95 % t-interval
     (a description of the ablation, not a paper claim, so no test). A profile that does not run it says so."""
-    import pandas as pd
-
     seeds = experiment.seeds_of(ABLATION)
     other = other_scaling(cfg)
     if not seeds:

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from ..checks import ParameterError
@@ -174,8 +175,6 @@ class DistributedRWP(RWP):
     def __init__(self, model: nn.Module, base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD,
                  gamma: float = 0.01, alpha: float = 0.5, generator: torch.Generator | None = None,
                  group: Any = None, **base_kwargs):
-        import torch.distributed as dist
-
         model = _check_model(model)
         if not (dist.is_available() and dist.is_initialized()):
             raise RuntimeError("DistributedRWP needs an initialised torch.distributed process group of two "
@@ -196,8 +195,6 @@ class DistributedRWP(RWP):
         return self.rank == self.PERTURBED_RANK
 
     def step(self, closure: Closure | None = None) -> torch.Tensor:  # type: ignore[override]
-        import torch.distributed as dist
-
         closure = self._check_closure(closure, "DistributedRWP")
         params = [(group, p) for group in self.param_groups for p in group["params"]]
         saved: dict[torch.Tensor, torch.Tensor] = {}
@@ -241,8 +238,6 @@ class DistributedRWP(RWP):
         return flat[-1].to(loss.dtype)
 
     def _global_rank(self, group_rank: int) -> int:
-        import torch.distributed as dist
-
         if self.group is None:
             return group_rank
         return dist.get_global_rank(self.group, group_rank)

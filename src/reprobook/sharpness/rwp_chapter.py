@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .. import claims
 from ..chapters import rwp as paper
 from ..chapters.rwp import RWPConfig
 from ..checks import check_int, check_number
+from ..models import build_model
 from ..results import glued
 from .analysis import Experiment, Flatness, Regime, StepTiming, log_values, mean_std_text, nan_mean
 from .rwp import filter_wise_noise
@@ -37,10 +39,6 @@ def noise_scale_check(cfg: RWPConfig, seed: int, n_draws: int = 500, tolerance: 
     """Draw ε ``n_draws`` times for the first convolution of a freshly initialised model of ``cfg`` and compare
     each filter's empirical standard deviation with γ‖W_j‖₂; passed when the largest relative gap is below
     ``tolerance`` (the sampling error of a standard deviation from n values is about 1/√(2n))."""
-    import pandas as pd
-
-    from ..models import build_model
-
     check_int("n_draws", n_draws, low=2)
     tolerance = check_number("tolerance", tolerance, low=0.0, low_inclusive=False)
     torch.manual_seed(seed)
@@ -74,8 +72,6 @@ class Accuracy:
 
 def accuracy(experiment: Experiment, timing: StepTiming) -> Accuracy:
     """Mean test accuracy per method, the mean paired gaps between methods, and the time ratios to SGD."""
-    import pandas as pd
-
     acc = {m: experiment.values(m, "test_acc") for m in ("sgd", "sam", "rwp")}
     table = pd.DataFrame([{"method": experiment.labels[m], "test accuracy (mean ± std)": mean_std_text(acc[m]),
                            "training loss at w (mean)": float(np.mean(experiment.values(m, "fit_loss"))),

@@ -14,12 +14,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
-from .. import claims
+from .. import claims, profiles
+from ..batchnorm import frozen_bn_stats
 from ..chapters import marwp as marwp_paper
 from ..chapters.marwp import MARWPConfig
+from ..models import build_model
 from ..results import glued
+from ..timing import goal_reading, ratio_interval
+from .experiment import LABELS, make_optimizer
+from .parallel import BatchedRWP
+from .rwp import RWP
 
 ARWP_GOAL = 1.1  # the engineering goal for the batched ARWP step: at most 1.1× an SGD step
 GOAL_LEVEL = 0.95  # the goal is read on the 95 % interval of the median per-round ratio, never on the median alone
@@ -48,11 +55,6 @@ def same_update_check(cfg: MARWPConfig, seed: int, steps: int = 3, tolerance: fl
     """Train a small float64 CNN with BatchNorm ``steps`` steps with :class:`.parallel.BatchedRWP` and with the
     sequential :class:`.rwp.RWP` from the same initialisation, batches and noise seed; passed when every
     weight and BatchNorm tensor agrees to a relative ``tolerance``."""
-    from ..batchnorm import frozen_bn_stats
-    from ..models import build_model
-    from .parallel import BatchedRWP
-    from .rwp import RWP
-
     torch.manual_seed(seed)
     sequential_model = build_model("small_cnn", in_channels=1, num_classes=10, width=4).double()
     batched_model = copy.deepcopy(sequential_model)
@@ -204,8 +206,6 @@ def _calls_note(others: list) -> str:
 def _arwp_reading(result) -> tuple[dict[str, float], str]:
     """ARWP's ratio to SGD in one measurement: the median per-round ratio with its interval, and the goal's
     reading on that interval (:func:`reprobook.timing.goal_reading`)."""
-    from ..timing import goal_reading, ratio_interval
-
     interval = ratio_interval(result.settings["rounds_ms"], "arwp", "sgd", GOAL_LEVEL)
     return interval, goal_reading(interval, ARWP_GOAL)
 
@@ -236,7 +236,6 @@ def _scale_note(settings: dict[str, Any], profile: str) -> str:
         if weights else settings["model"]
     if profile == "paper":
         return f"This run is at the paper profile's scale ({size}, batch {settings['batch_size']})."
-    from .. import profiles
 
     paper = profiles.config("step_cost", "paper")
     return (f"The {profile} profile's model, {size} on inputs of {' × '.join(map(str, settings['input_shape'][1:]))}, "
@@ -253,8 +252,6 @@ def step_cost(result: Any, others: list, device: torch.device) -> StepCost:
     """What the chapter shows of ``result``, the step-cost benchmark run on ``device`` (``reprobook bench
     step-cost``, run by the notebook: the benchmarks sit above the methods), beside ``others``, the
     measurements recorded in ``book/measurements`` (``benchmarks.recorded("step-cost")``)."""
-    import pandas as pd
-
     table, settings = result.table, result.settings
     ratio = dict(zip(table.method, table.ratio_to_sgd))
     load = [settings["load_average_before"], settings["load_average_after"]]
@@ -337,12 +334,6 @@ CHAINED = ("sam",)
 def passes_per_step(cfg: MARWPConfig, seed: int) -> Passes:
     """Count the forward-backward passes (calls of the closure) one step of every method of the chapters takes,
     on a freshly initialised model of ``cfg`` and one random batch: the number each cost claim rests on."""
-    import pandas as pd
-
-    from ..batchnorm import frozen_bn_stats
-    from ..models import build_model
-    from .experiment import LABELS, make_optimizer
-
     data = torch.Generator().manual_seed(seed)
     channels = int(cfg.model_kwargs.get("in_channels", 3))
     side = 28 if channels == 1 else 32

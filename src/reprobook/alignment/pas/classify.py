@@ -24,9 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ...chapters.pas import PASConfig
 from ...checks import ParameterError, check_int
+from ...claims import rate
+from ...encoders import embed
 from ...results import glued
 from .data import Prompt, is_multi_turn, parallel_seed
 
@@ -72,8 +75,6 @@ class CategoryClassifier:
     categories: tuple[str, ...]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        from ...encoders import embed
-
         return self.model.predict_proba(embed(texts, self.encoder, query=True, max_chars=CLASSIFY_CHARS))
 
     def predict(self, texts: Sequence[str]) -> list[str]:
@@ -143,11 +144,6 @@ def classify_prompts(prompts: Sequence[Prompt], cfg: PASConfig, *, seed: int, se
     """Select ``prompts`` by the quality rules, score the category classifier on held-out seed folds
     (``cfg.classifier_embedder`` and, for contrast, ``cfg.classifier_contrast``), then train it on the seed prompts
     in ``cfg.classifier_languages`` and name a category for every selected prompt."""
-    import pandas as pd
-
-    from ...claims import rate
-    from ...encoders import embed
-
     reasons = [quality_reason(p.text, min_words=cfg.min_words, max_words=cfg.max_words) for p in prompts]
     selected = [p for p, r in zip(prompts, reasons) if not r]
     rejected = pd.DataFrame([{"prompt": p.text[:90], "source": p.source, "reason": r}

@@ -21,9 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
+from ... import data
 from ...chapters.pas import PASConfig
 from ...checks import check_choice, check_fraction, check_int, check_seed
 from ...results import glued
+from .seed_en import ENGLISH_SEED
 
 LANGUAGES = ("zh", "en")
 
@@ -45,12 +49,8 @@ def seed_pairs(language: str = "zh", seed_data: Any = None) -> list[dict[str, st
     (``"zh"``) or its English rendering (``"en"``, :data:`~reprobook.alignment.pas.seed_en.ENGLISH_SEED`)."""
     check_choice("language", language, LANGUAGES)
     if language == "en":
-        from .seed_en import ENGLISH_SEED
-
         return [{"prompt": p, "complement": c, "category": k, "language": "en"} for k, p, c in ENGLISH_SEED]
     if seed_data is None:
-        from ... import data
-
         seed_data = data.load("pas-seed")
     return [{"prompt": r["prompt"].strip(), "complement": r["ape"].strip(), "category": r["category"], "language": "zh"}
             for r in seed_data["ape_seed"]]
@@ -76,8 +76,6 @@ def seed_templates(seed_data: Any = None) -> dict[str, str]:
     """The repository's 17 per-ability generation prompts (``task_pe.jsonl``: ability → template with
     ``PROMPT_PLACEHOLDER``)."""
     if seed_data is None:
-        from ... import data
-
         seed_data = data.load("pas-seed")
     (templates,) = seed_data["task_pe"]
     return dict(templates)
@@ -139,15 +137,11 @@ def collect_prompts(cfg: PASConfig, *, seed: int, sources: dict[str, Any] | None
     ``cfg.hhh_rows`` rows), and
     ``cfg.squad_questions`` SQuAD questions without their paragraph. ``sources`` replaces the registry
     data (``{"natural-instructions": ..., "hhh-alignment": ..., "squad-dev": ...}``, for tests)."""
-    import pandas as pd
-
     check_seed("seed", seed)
     check_int("ni_per_task", cfg.ni_per_task, low=0)
     check_int("squad_questions", cfg.squad_questions, low=0)
     sources = dict(sources or {})
     if not sources:
-        from ... import data
-
         sources = {name: data.load(name) for name in ("natural-instructions", "hhh-alignment", "squad-dev")}
     rng = random.Random(seed)
     prompts: list[Prompt] = []

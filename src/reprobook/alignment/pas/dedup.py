@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ...chapters.pas import PASConfig
 from ...checks import ParameterError, check_number
@@ -102,7 +103,6 @@ def deduplicate(prompts: Sequence[Prompt], planted: Sequence[Prompt], cfg: PASCo
     the first of each cluster; sweep the thresholds ``cfg.dedup_sweep`` for the planted-duplicate check.
     Planted copies never leave this stage."""
     import matplotlib.pyplot as plt
-    import pandas as pd
 
     everything = list(prompts) + list(planted)
     x = embed([p.text for p in everything], cfg.embedder)

@@ -27,8 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from ... import llm
 from ...chapters.pas import PASConfig
+from ...claims import mean_ci
 from ...results import glued
 from ...timing import timed
 from .generate import complete, model_inputs
@@ -50,8 +53,6 @@ def _clock(seconds: dict[str, float], name: str):
 # --------------------------------------------------------------------------------------------- models
 def load_model(name: str, cfg: PASConfig, *, seed: int = 0, device: Any = "cpu"):
     """A language model of the chapter: ``name`` loaded, or a random tiny model of its family (tiny profile)."""
-    from ... import llm
-
     if cfg.tiny_models:
         return llm.tiny_causal_lm(name, seed=seed, layers=2, hidden=64, device=device)
     return llm.load_causal_lm(name, device=device)
@@ -173,11 +174,6 @@ def plug_and_play(pas_models: dict[str, Any], answerers: dict[str, Any], rm: Any
     (name → model, or a loader called once) answers under every condition; the reward model scores every
     answer against the user's prompt. With ``judge_lm``, the position-swapped judge is checked on
     ``check_pairs`` and compares PAS with no augmentation on the answers of every other model."""
-    import pandas as pd
-
-    from ... import llm
-    from ...claims import mean_ci
-
     seconds: dict[str, float] = {}
     comps = {}
     for name, lm in pas_models.items():

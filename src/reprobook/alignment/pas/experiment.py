@@ -24,11 +24,16 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
+import pandas as pd
 
-from ...chapters.pas import PASConfig
+from ... import claims
+from ...chapters.pas import PAPER_GAIN_OVER_BPO, PAPER_PAIRS, PAPER_TRAINING, PAPER_TRAINING_SOURCE, PASConfig
 from ...checks import ParameterError, check_int
+from ...claims import rate
 from ...results import glued
 from .data import Prompt
+from .model import pairs_with_answers, subset, train_pas
+from .reward import cross_validated_agreement
 
 
 @dataclass
@@ -84,9 +89,7 @@ class PASTraining:
 def train_stage(base_lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed: int) -> PASTraining:
     """Check the pairs, train the PAS model on all of them (cached), and plot its loss."""
     import matplotlib.pyplot as plt
-    import pandas as pd
 
-    from .model import pairs_with_answers, train_pas
 
     leaking = pairs_with_answers(pairs)
     trained = train_pas(base_lm, pairs, cfg, seed=seed, name="pas")
@@ -119,8 +122,6 @@ class Variants:
 
 def train_variants(base_lm: Any, generated: Any, full: PASTraining, cfg: PASConfig, *, seed: int) -> Variants:
     """The small and the unfiltered variants beside the full model (cached like it)."""
-    from .model import subset, train_pas
-
     small = min(cfg.small_size, len(generated.pairs))
     small_model = train_pas(base_lm, subset(generated.pairs, small, seed=seed), cfg, seed=seed, name=f"pas-{small}")
     failing = int((generated.attempts[generated.attempts["round"] == 0]["failures"].map(len) > 0).sum())
@@ -149,9 +150,6 @@ class JudgeCheck:
 
 def check_reward_model(pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed: int) -> JudgeCheck:
     """The reward model's cross-validated agreement with the human labels and its test against ½."""
-    from ...claims import rate
-    from .reward import cross_validated_agreement
-
     correct, n = cross_validated_agreement(pairs, cfg.reward_embedder, folds=cfg.reward_folds, seed=seed)
     v = rate(correct, n, threshold=0.5, unit="human-labelled HHH pairs")
     # a tested rate has its interval (with n < 2 there is none, and this fails as it always did)
@@ -168,8 +166,6 @@ def claim_tests(specs: Sequence[Any], pnp: Any, variants: Variants, generated: A
     """The declared claims tested on the pooled reward-model scores over the held-out prompts, guarded
     (a judge at chance; a variant identical to what it is compared with; a critique that rejected
     nothing), Holm-adjusted together."""
-    from ... import claims
-
     spec = {s.key: s for s in specs}
     p = pnp.pooled
     small = variants.small
@@ -217,10 +213,6 @@ def cfg_max_identical(cfg: PASConfig) -> float:
 
 def paper_vs_run(generated: Any, training: Any, pnp: Any, cfg: PASConfig):
     """The "Paper vs this run" settings table (the scale gap, side by side)."""
-    import pandas as pd
-
-    from ...chapters.pas import PAPER_GAIN_OVER_BPO, PAPER_PAIRS, PAPER_TRAINING, PAPER_TRAINING_SOURCE
-
     lora = f"LoRA r = {cfg.lora_r}" + (f" on the last {cfg.lora_last_layers} layers" if cfg.lora_last_layers else "") \
         if cfg.lora_r else "full fine-tuning"
     rows = [

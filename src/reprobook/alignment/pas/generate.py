@@ -20,6 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
+from ... import llm
 from ...chapters.pas import PASConfig
 from ...checks import check_int, check_number
 from ...results import glued
@@ -37,8 +40,6 @@ PLAIN_STOPS = ("\nUser:", "\nAssistant:", "\nUser prompt:")
 def model_inputs(lm: Any, user: str, *, system: str | None = None, history: Sequence[Any] = ()) -> str:
     """The exact text a model continues: the chat template with the assistant's turn opened, or the plain
     layout for a tokenizer without one, with the tokenizer's BOS token where it adds one."""
-    from ... import llm
-
     text = llm.chat_prompt(lm, user, system=system, history=history)
     tok = lm.tokenizer
     bos = tok.bos_token
@@ -52,8 +53,6 @@ def complete(lm: Any, texts: Sequence[str], *, max_new_tokens: int, batch_size: 
              seed: int = 0):
     """:func:`reprobook.llm.generate` on texts from :func:`model_inputs` (special tokens added by the
     tokenizer, as for raw text), cut where a plain-layout model starts the next turn."""
-    from ... import llm
-
     plain = not getattr(lm.tokenizer, "chat_template", None)
     return llm.generate(lm, list(texts), max_new_tokens=max_new_tokens, batch_size=batch_size, chat=False,
                         temperature=temperature, seed=seed, stop=list(PLAIN_STOPS) if plain else None)
@@ -104,8 +103,6 @@ class Generated:
 
 
 def _failure_table(attempts: Any, last_round: dict[int, int]):
-    import pandas as pd
-
     first = attempts[attempts["round"] == 0]
     final = attempts[[last_round[i] == r for i, r in zip(attempts["index"], attempts["round"])]]
     count = lambda frame: [sum(c in f for f in frame["failures"]) for c in CRITERIA]  # noqa: E731
@@ -117,7 +114,6 @@ def generate_pairs(lm: Any, prompts: Sequence[Prompt], categories: Sequence[str]
     """Generate, critique and regenerate a complementary prompt for each of ``prompts`` (greedy first,
     then up to ``cfg.regenerate_rounds`` sampled rounds for those that fail); keep those that pass."""
     import matplotlib.pyplot as plt
-    import pandas as pd
 
     check_int("shots", cfg.shots, low=0)
     check_int("regenerate_rounds", cfg.regenerate_rounds, low=0)

@@ -23,9 +23,11 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from ... import llm
 from ...chapters.pas import PASConfig
 from ...checks import ParameterError, check_int
 from .critique import gives_answer
+from .generate import complete, model_inputs
 
 PAS_SYSTEM = "You write complementary prompts; you never answer them."
 PAS_INSTRUCTION = ("Supplement this prompt with guidance on answering it well: what to cover, how to organise the "
@@ -49,8 +51,6 @@ def pairs_with_answers(pairs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def training_rows(pairs: Sequence[dict[str, Any]], max_words: int = 30) -> list[dict[str, Any]]:
     """Conversational prompt–completion rows (the completion, the complementary prompt, is all that is scored)."""
-    from ... import llm
-
     return llm.sft_rows([pas_input(p["prompt"], max_words) for p in pairs], [p["complement"] for p in pairs],
                         system=PAS_SYSTEM)
 
@@ -84,8 +84,6 @@ def train_pas(lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed:
 
     Pairs whose complement contains a known answer are refused, unless ``unfiltered`` (the ablation that
     trains on complements no critique has seen)."""
-    from ... import llm
-
     if not pairs:
         raise ParameterError("pairs", pairs, "at least one (prompt, complement) pair")
     leaking = pairs_with_answers(pairs)
@@ -101,8 +99,6 @@ def train_pas(lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed:
 
 def write_complements(pas_lm: Any, prompts: Sequence[str], cfg: PASConfig, *, seed: int = 0):
     """The PAS model's complementary prompt for each of ``prompts`` (greedy). Returns ``llm.Generation``."""
-    from .generate import complete, model_inputs
-
     out = complete(pas_lm, [model_inputs(pas_lm, pas_input(p, cfg.max_complement_words), system=PAS_SYSTEM)
                             for p in prompts],
                    max_new_tokens=cfg.complement_tokens, batch_size=cfg.batch_size, seed=seed)

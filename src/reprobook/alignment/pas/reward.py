@@ -18,6 +18,7 @@ data) and checked on other held-out HHH prompts before it judges anything.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,14 +26,13 @@ from typing import Any
 import numpy as np
 
 from ...checks import ParameterError
+from ...encoders import embed
 
 _CACHE: dict[tuple[str, str], np.ndarray] = {}
 
 
 def _embed(texts: list[str], encoder: str) -> np.ndarray:
     """:func:`reprobook.encoders.embed` with a memo per (encoder, text): the cross-validation embeds each text once."""
-    from ...encoders import embed
-
     todo = list(dict.fromkeys(t for t in texts if (encoder, t) not in _CACHE))
     if todo:
         for t, v in zip(todo, embed(todo, encoder)):
@@ -84,8 +84,6 @@ def cross_validated_agreement(pairs: Sequence[dict[str, Any]], encoder: str = "a
                               seed: int = 0, C: float = 1.0) -> tuple[int, int]:
     """(pairs whose human-preferred answer the reward model scores higher, pairs), each pair scored by a
     model trained on the other folds; folds are drawn by prompt, so no prompt is on both sides."""
-    import random
-
     prompts = sorted({p["prompt"] for p in pairs})
     random.Random(seed).shuffle(prompts)
     fold_of = {p: i % folds for i, p in enumerate(prompts)}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...checks import ParameterError
 from ..registry import register
 from ..sources import PyPIFile
 from ..spec import DataEntry, FileSpec, file_specs
@@ -152,8 +153,6 @@ def load_natural_instructions(folder: Path, tasks: Any = None) -> dict[str, dict
     names = sorted(_NI_FILES) if tasks is None else list(tasks)
     unknown = [t for t in names if t not in _NI_FILES]
     if unknown:
-        from ...checks import ParameterError
-
         raise ParameterError("tasks", unknown[0], ", ".join(sorted(_NI_FILES)))
     out = {}
     for name in names:
