@@ -22,7 +22,6 @@ import os
 import platform
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -34,7 +33,7 @@ from .checks import ParameterError, check_choice, check_str
 from .claims import ClaimTest, claims_table, dry_run, tiny_run
 from .paths import project_root, results_dir
 from .profiles import PROFILES
-from .timing import timed
+from .timing import Timer, timed
 
 LIBRARIES = (
     "torch", "torchvision", "transformers", "trl", "diffusers", "accelerate",
@@ -270,7 +269,7 @@ class RunRecord:
         self.dry_run = bool(dry_run)
         self.checks: list[Check] = []
         self.glued: dict[str, Glued] = {}
-        self._started = time.perf_counter()
+        self._clock = Timer()
         self._checkpoints_at_start = dict(CHECKPOINT_EVENTS)
 
     def glue(self, name: str, value: Any, fmt: str | None = None, display: bool = False) -> Any:
@@ -394,7 +393,7 @@ class RunRecord:
             "params": _jsonable(self.params),
             "metrics": self.metrics,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "seconds": round(time.perf_counter() - self._started, 3),
+            "seconds": round(self._clock.elapsed(), 3),
             "dry_run": self.dry_run,
             "claims": self.claims,
             "checks": [asdict(c) for c in self.checks],

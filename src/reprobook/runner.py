@@ -41,7 +41,6 @@ import logging
 import os
 import shutil
 import sys
-import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,6 +54,7 @@ from .checks import ParameterError, check_choice, check_device, check_seed
 from .paths import PACKAGE_DIR, executed_dir, project_root, results_dir, scratch_cache
 from .profiles import OVERRIDES_ENV, PROFILES, budget_seconds, chapter_of_notebook, check_overrides, run_order
 from .results import atomic_write_text, checkpoints_of
+from .timing import Timer
 
 RUNS_FILE = "runs.json"
 KERNEL = "reprobook"
@@ -353,7 +353,7 @@ def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_di
            "MPLBACKEND": "module://matplotlib_inline.backend_inline",  # figures as PNG outputs, whatever the caller set
            "PYTHONHASHSEED": "0", **thread_environment(env), **{k: v for k, v in (env or {}).items()
                                                                if k != "REPROBOOK_THREADS"}}
-    start = time.perf_counter()
+    clock = Timer()
     try:
         with _environment(env), _papermill_log(log_path(out_dir, name)) as log:
             log.info(f"{name}: profile {profile}{' (dry run)' if dry_run else ''}, parameters "
@@ -364,13 +364,13 @@ def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_di
                 cwd=str(notebook.parent), progress_bar={"desc": name, "leave": False} if progress else False,
                 log_output=True, execution_timeout=timeout,
             )
-            log.info(f"{name}: finished in {time.perf_counter() - start:.1f} s")
+            log.info(f"{name}: finished in {clock.elapsed():.1f} s")
         outcome.status = "ok"
     except Exception as exc:  # noqa: BLE001 - every failure is reported, the others go on
         outcome.error = _short_error(exc)
         with contextlib.suppress(OSError), open(log_path(out_dir, name), "a", encoding="utf-8") as f:
-            f.write(f"FAILED after {time.perf_counter() - start:.1f} s: {outcome.error}\n")
-    outcome.seconds = round(time.perf_counter() - start, 1)
+            f.write(f"FAILED after {clock.elapsed():.1f} s: {outcome.error}\n")
+    outcome.seconds = round(clock.elapsed(), 1)
     outcome.finished_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     if outcome.status == "ok":
         _clean_executed_copy(tmp)

@@ -21,17 +21,24 @@ class Timer:
     """The clock of one ``with timed()`` block.
 
     ``seconds`` is 0.0 inside the block and the block's elapsed seconds once it ends (also when it
-    raises); :meth:`elapsed` gives the seconds so far, inside the block or after it.
+    raises); :meth:`elapsed` gives the seconds so far, inside the block or after it, and
+    :meth:`cpu_elapsed` the CPU seconds of this process so far. A ``Timer()`` made outside a ``with``
+    block is a running clock: the package's one way to time anything.
     """
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.done = False
         self.start = time.perf_counter()
+        self.cpu_start = time.process_time()
 
     def elapsed(self) -> float:
         """Seconds since the block began (the block's seconds once it has ended)."""
         return self.seconds if self.done else time.perf_counter() - self.start
+
+    def cpu_elapsed(self) -> float:
+        """CPU seconds of this process (every thread) since the clock started."""
+        return time.process_time() - self.cpu_start
 
     def __repr__(self) -> str:
         return f"Timer(seconds={self.seconds!r}, done={self.done})"

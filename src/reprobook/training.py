@@ -14,7 +14,6 @@ import importlib
 import json
 import os
 import random
-import time
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from .batchnorm import frozen_bn_stats
 from .checks import ParameterError, check_device, check_int, check_optional_int, check_seed, check_type
 from .paths import cache_dir, exclusive_lock
 from .results import atomic_write, note_checkpoint, provenance
-from .timing import timed
+from .timing import Timer, timed
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> torch.Generator:
@@ -198,7 +197,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
         eval_epochs = {check_int("eval_epochs", e, low=1, high=epochs) for e in eval_epochs}
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     progress = _default_progress() if progress is None else progress
-    fit_start = time.perf_counter()
+    clock = Timer()
     accelerator = make_accelerator(device)
     # accelerate wraps the optimiser; its step(closure) calls ours with the closure (no mixed precision here)
     model, prepared_optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
@@ -243,7 +242,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
             history.eval_epochs.append(epoch)
         bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
     bar.close()
-    history.total_seconds = time.perf_counter() - fit_start
+    history.total_seconds = clock.elapsed()
     return history
 
 

@@ -24,7 +24,6 @@ of compression rates as a fact, not a claim).
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ import pandas as pd
 
 from ..checks import ParameterError, check_int, check_number
 from ..results import glued
+from ..timing import Timer
 
 # Baichuan 2's settings (Section 2.2 of the paper)
 CHARACTER_COVERAGE = 0.9999
@@ -182,11 +182,11 @@ def tokenizer_study(train_texts: Sequence[str], heldout: dict[str, Sequence[str]
     sizes = sorted(set(int(v) for v in vocab_sizes))
     if len(sizes) < 2:
         raise ParameterError("vocab_sizes", tuple(vocab_sizes), "at least two vocabulary sizes")
-    start = time.process_time()
+    clock = Timer()
     tokenizers: dict[str, Any] = {f"BPE {v:,}": train_sentencepiece(train_texts, v, coverage=coverage,
                                                                      max_token_length=max_token_length)
                                   for v in sizes}
-    seconds = time.process_time() - start
+    seconds = clock.cpu_elapsed()
     tokenizers.update(references or {})
     rows, per_document = [], {}
     mixed = list(heldout["en"]) + list(heldout["zh"])

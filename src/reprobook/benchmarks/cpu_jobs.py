@@ -24,7 +24,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import statistics
-import time
 from typing import Any
 
 import pandas as pd
@@ -34,6 +33,7 @@ from .. import llm
 from ..chapters.ood_benchmark import SMOKE
 from ..checks import check_choices
 from ..models import build_model
+from ..timing import Timer
 from . import check_count
 
 WORKLOADS = ("cnn step", "lm pass")
@@ -82,9 +82,9 @@ def _time_units(workload: str, threads: int, settings: dict[str, Any], barrier: 
         barrier.wait()
     seconds = []
     for _ in range(settings["repeats"]):
-        start = time.perf_counter()
+        clock = Timer()
         unit()
-        seconds.append(time.perf_counter() - start)
+        seconds.append(clock.elapsed())
     return seconds
 
 

@@ -16,7 +16,6 @@ round*. Every round's time is in the settings.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,7 @@ from ..data import vision
 from ..models import build_model
 from ..ood.ddos import AnomalyRemoval, ddos_terms
 from ..ood.diffusion import Diffusion, build_unet, check_noise_level, from_pixels, noise_scheduler, reconstruct
-from ..timing import synchronize
+from ..timing import Timer, synchronize
 from . import check_count
 from . import check_methods as _check_methods
 
@@ -107,10 +106,10 @@ def measure(device: torch.device, profile: str, **settings: Any):
         for i in order.permutation(len(methods)):
             m = methods[i]
             synchronize(device)
-            start = time.perf_counter()
+            clock = Timer()
             run[m]()
             synchronize(device)
-            rounds[m].append(time.perf_counter() - start)
+            rounds[m].append(clock.elapsed())
     reference = np.array(rounds["classifier"])
     rows = []
     for m in methods:

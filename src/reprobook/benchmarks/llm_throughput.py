@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import random
 import statistics
-import time
 from typing import Any
 
 import pandas as pd
@@ -36,7 +35,7 @@ import pandas as pd
 from .. import llm
 from ..checks import ParameterError, check_int, check_str
 from ..llm.generation import _completion_pairs, _score_pairs, score_completions
-from ..timing import synchronize
+from ..timing import Timer, synchronize
 from . import check_count
 
 SIZES: dict[str, dict[str, Any]] = {
@@ -109,13 +108,13 @@ def measure(device: Any, profile: str, **settings: Any) -> tuple[pd.DataFrame, d
         if kind == "generate":
             out = llm.generate(lm, prompts, max_new_tokens=new, batch_size=batch)
             return out.tokens_per_second, float("nan")
-        start = time.perf_counter()
+        clock = Timer()
         if kind == "shared prefix":
             score_completions(scorer, long_prompts, answers, average=False)
         else:
             _score_pairs(scorer, pairs, batch_size=batch, all_logits=kind == "all logits")
         synchronize(device)
-        seconds = time.perf_counter() - start
+        seconds = clock.elapsed()
         return pair_tokens / seconds, n_pairs / seconds
 
     for _ in range(warmup):

@@ -35,7 +35,6 @@ How it measures:
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, cast
 
 import numpy as np
@@ -48,7 +47,7 @@ from ..chapters.ood_benchmark import OODConfig
 from ..checks import ParameterError, check_choice, check_fraction, check_int, check_positive, check_seed
 from ..models import build_model
 from ..ood.detectors import KernelPCACoP, KernelPCACoRP
-from ..timing import synchronize, timed
+from ..timing import Timer, synchronize, timed
 from . import check_count
 from . import check_methods as _check_methods
 
@@ -260,10 +259,10 @@ def measure(device: torch.device, profile: str, **settings: Any):
                 for i in order.permutation(len(methods)):  # a new order every round
                     method = methods[i]
                     synchronize(device)
-                    start = time.perf_counter()
+                    clock = Timer()
                     scorers[method]()
                     synchronize(device)
-                    rounds[method][n].append(time.perf_counter() - start)
+                    rounds[method][n].append(clock.elapsed())
     finally:
         faiss.omp_set_num_threads(faiss_threads)
     table = pd.DataFrame(_rows(methods, s, rounds, facts))

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import copy
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -49,7 +48,7 @@ from ..checks import ParameterError, check_choices, check_int, check_number, che
 from ..models import build_model
 from ..sharpness import experiment
 from ..sharpness.parallel import BatchedRWP
-from ..timing import synchronize
+from ..timing import Timer, synchronize
 
 # method -> (label, gradients per step, passes one after the other)
 METHODS: dict[str, tuple[str, int, int]] = {
@@ -181,7 +180,7 @@ def measure(device: torch.device, profile: str, **settings: Any):
         steps[method] = make_step(method, model, cfg, noise, x, y)
 
     load_before = _load_average()
-    began = time.perf_counter()
+    began = Timer()
     for _ in range(timing["warmup"]):
         for method in methods:
             steps[method]()
@@ -190,17 +189,17 @@ def measure(device: torch.device, profile: str, **settings: Any):
     seconds: dict[str, list[float]] = {m: [] for m in methods}
     cpu_seconds: dict[str, list[float]] = {m: [] for m in methods}  # CPU time of this process per step
     rounds = 0
-    while rounds < timing["repeats"] and (rounds < min_rounds or time.perf_counter() - began < budget):
+    while rounds < timing["repeats"] and (rounds < min_rounds or began.elapsed() < budget):
         rounds += 1
         for i in order.permutation(len(methods)):  # a new order every round
             method = methods[i]
             synchronize(device)
-            start, cpu_start = time.perf_counter(), time.process_time()
+            clock = Timer()
             for _ in range(timing["steps_per_repeat"]):
                 steps[method]()
             synchronize(device)
-            seconds[method].append((time.perf_counter() - start) / timing["steps_per_repeat"])
-            cpu_seconds[method].append((time.process_time() - cpu_start) / timing["steps_per_repeat"])
+            seconds[method].append(clock.elapsed() / timing["steps_per_repeat"])
+            cpu_seconds[method].append(clock.cpu_elapsed() / timing["steps_per_repeat"])
 
     # after the timing (counting slows a step down): operator calls of one step of each method
     calls = {method: count_operator_calls(steps[method]) for method in methods}

@@ -43,7 +43,6 @@ import re
 import shutil
 import socket
 import tempfile
-import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ import torch
 from .. import data, dryrun, results
 from ..checks import ParameterError, check_int, check_seed, check_str
 from ..paths import cache_dir, exclusive_lock
+from ..timing import Timer
 from ..training import resolve_device
 from .gguf import conversion_key, convert_gguf, tokenizer_key, write_tokenizer_dir
 
@@ -483,7 +483,7 @@ def load_causal_lm(name: str, *, device: Any = "cpu", dtype: Any = None, attn_im
     """
     from transformers import AutoModelForCausalLM
 
-    start = time.perf_counter()
+    clock = Timer()
     kind, where = _where(name)
     torch_device = _device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
@@ -518,7 +518,7 @@ def load_causal_lm(name: str, *, device: Any = "cpu", dtype: Any = None, attn_im
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return LanguageModel(model, tokenizer, os.fspath(name) if kind != "folder" else Path(where).name, torch_device,
-                         _max_context(model.config, tokenizer), fingerprint, source, time.perf_counter() - start)
+                         _max_context(model.config, tokenizer), fingerprint, source, clock.elapsed())
 
 
 def _auto_tokenizer(folder: Any) -> Any:
@@ -555,7 +555,7 @@ def tiny_causal_lm(base: str = "smollm2-135m-instruct", *, seed: int = 0, layers
     check_int("hidden", hidden, low=8)
     if hidden % 8:
         raise ParameterError("hidden", hidden, "a multiple of 8 (4 heads of an even width)")
-    start = time.perf_counter()
+    clock = Timer()
     kind, where = _where(base)
     if kind == "hub":
         try:
@@ -581,7 +581,7 @@ def tiny_causal_lm(base: str = "smollm2-135m-instruct", *, seed: int = 0, layers
     name = f"tiny-{os.fspath(base)}"
     fingerprint = f"{name}:seed={seed}:layers={layers}:hidden={hidden}"
     return LanguageModel(model, tokenizer, name, torch_device, _max_context(model.config, tokenizer), fingerprint,
-                         "random", time.perf_counter() - start)
+                         "random", clock.elapsed())
 
 
 def _dry_run() -> bool:
@@ -625,7 +625,7 @@ def stand_in_causal_lm(name: str, *, seed: int | None = None, layers: int | None
     layers = check_int("layers", STAND_IN_SIZE["layers"] if layers is None else layers, low=1)
     hidden = check_int("hidden", STAND_IN_SIZE["hidden"] if hidden is None else hidden, low=8)
     seed = zlib.crc32(name.encode()) % 2**31 if seed is None else check_seed("seed", seed)
-    start = time.perf_counter()
+    clock = Timer()
     real = paper_config(name)
     mha = (getattr(real, "num_key_value_heads", None) or real.num_attention_heads) == real.num_attention_heads
     config = _tiny_config(real, layers, hidden, kv_heads=4 if mha else 2)
@@ -650,7 +650,7 @@ def stand_in_causal_lm(name: str, *, seed: int | None = None, layers: int | None
                        f"parameters) with the offline tokenizer of {STAND_IN_TOKENIZER}", why)
     fingerprint = f"stand-in:{name}:seed={seed}:layers={layers}:hidden={hidden}"
     return LanguageModel(model, tokenizer, name, torch_device, _max_context(model.config, tokenizer), fingerprint,
-                         "stand-in (random)", time.perf_counter() - start, info)
+                         "stand-in (random)", clock.elapsed(), info)
 
 
 def encoder_stand_in(name: str, why: str = "", *, layers: int | None = None, hidden: int | None = None) -> Path:

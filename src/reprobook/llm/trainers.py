@@ -25,7 +25,6 @@ import gc
 import hashlib
 import json
 import tempfile
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ import torch
 
 from ..checks import ParameterError, check_choice, check_int, check_number, check_seed, check_str
 from ..results import atomic_write_text
+from ..timing import Timer
 from ..training import History, checkpoint_path, code_fingerprint, train_or_load
 from .loading import LanguageModel, wrap
 
@@ -381,9 +381,9 @@ def _train(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig, rewar
     with tempfile.TemporaryDirectory(prefix=f"reprobook-{method}-") as out, quiet_training():
         trainer = build_trainer(method, lm, dataset, cfg, output_dir=out, reward=reward)
         trainer.remove_callback(PrinterCallback)  # the record keeps every log row
-        wall, cpu = time.perf_counter(), time.process_time()
+        clock = Timer()
         trainer.train()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        wall, cpu = clock.elapsed(), clock.cpu_elapsed()
         logs = [{k: float(v) for k, v in row.items() if isinstance(v, (int, float))}
                 for row in trainer.state.log_history if "loss" in row]
         tokens, samples = _count(trainer, method, cfg, logs)

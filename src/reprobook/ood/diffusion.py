@@ -17,7 +17,6 @@ InD-like content. t = 0 adds no noise and returns x itself.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +28,7 @@ from ..chapters.ddos import DDoSConfig
 from ..checks import ParameterError, check_int, check_number, check_seed
 from ..results import glued
 from ..sharpness.experiment import data_fingerprint
+from ..timing import Timer
 from ..training import History, _default_progress, resolve_device, seed_everything, train_or_load
 
 DOWN, UP = "DownBlock2D", "UpBlock2D"
@@ -146,7 +146,7 @@ def train_ddpm(cfg: DDoSConfig, images: Tensor, *, device: str | torch.device = 
               "warmup": cfg.ddpm_warmup, "seed": seed, "max_t": max_t, **({"ema": ema_decay} if ema_decay else {}),
               "data": data_fingerprint(torch.utils.data.TensorDataset(images))}
     show = _default_progress() if progress is None else progress
-    clock = time.perf_counter()
+    clock = Timer()
 
     def train():
         generator = seed_everything(seed)
@@ -169,7 +169,7 @@ def train_ddpm(cfg: DDoSConfig, images: Tensor, *, device: str | torch.device = 
             losses.append(float(loss.detach()))
         if ema is not None:
             ema.copy_to(unet.parameters())
-        return unet, History(train_loss=losses, total_seconds=time.perf_counter() - clock)
+        return unet, History(train_loss=losses, total_seconds=clock.elapsed())
 
     state, info = train_or_load(config, train, name=name, code=("reprobook.ood.diffusion",))
     unet = build_unet(cfg, channels, size)
@@ -177,7 +177,7 @@ def train_ddpm(cfg: DDoSConfig, images: Tensor, *, device: str | torch.device = 
     return Diffusion(unet=unet.to(device).eval(), scheduler_config=noise_scheduler(cfg).config, max_t=max_t,
                      history=info["history"],
                      loaded=info["loaded"], path=str(info["path"]), device=device,
-                     train_seconds=time.perf_counter() - clock)
+                     train_seconds=clock.elapsed())
 
 
 def check_noise_level(t: Any, timesteps: int, stride: int) -> int:

@@ -18,7 +18,6 @@ convention (``pytorch-ood``'s): larger means more likely OoD.
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ from torch import Tensor
 from ..chapters.mode_ensemble import ModeEnsembleConfig
 from ..checks import ParameterError, check_choices, check_int
 from ..results import glued
+from ..timing import Timer
 from .metrics import bootstrap_average, ood_metrics
 from .modes import ModeSet
 
@@ -188,7 +188,7 @@ def ensembles_to_score(n_modes: int, cfg: ModeEnsembleConfig, seed: int = 0) -> 
 
 def score_ensembles(modes: ModeSet, cfg: ModeEnsembleConfig, *, seed: int = 0) -> EnsembleStudy:
     """Score every ensemble of :func:`ensembles_to_score` with every detector on every OoD set."""
-    clock = time.perf_counter()
+    clock = Timer()
     n = len(modes)
     rows, kept = [], {}
     for members in ensembles_to_score(n, cfg, seed):
@@ -201,7 +201,7 @@ def score_ensembles(modes: ModeSet, cfg: ModeEnsembleConfig, *, seed: int = 0) -
                 rows.append({"size": len(members), "members": _key(members), "detector": det, "ood_set": name,
                              "FPR95": m["FPR95"], "AUROC": m["AUROC"]})
     return EnsembleStudy(pd.DataFrame(rows), kept, tuple(cfg.detectors), modes.ood_sets, n,
-                         time.perf_counter() - clock)
+                         clock.elapsed())
 
 
 def endpoint(study: EnsembleStudy, detectors: Sequence[str], ood_sets: Sequence[str], metric: str = "FPR95"):

@@ -9,7 +9,6 @@ what the chapter's prose quotes (``rec.glue_result(result, prefix)``).
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -27,7 +26,7 @@ from ..data.vision import classification_datasets
 from ..models import build_model
 from ..plots import image_grid, loss_profiles, training_curves
 from ..results import glued
-from ..timing import synchronize
+from ..timing import Timer, synchronize
 from ..training import evaluate
 from . import experiment as _experiment
 from .landscape import (
@@ -280,11 +279,11 @@ def step_timing(cfg: RWPConfig, train_ds: Dataset, device: torch.device, methods
         for i in order.permutation(len(methods)):
             optimizer, closure = steps[methods[i]]
             synchronize(device)
-            start = time.perf_counter()
+            clock = Timer()
             for _ in range(n_steps):
                 optimizer.step(closure)
             synchronize(device)
-            times[methods[i]].append((time.perf_counter() - start) / n_steps)
+            times[methods[i]].append(clock.elapsed() / n_steps)
     seconds = {m: float(np.median(t)) for m, t in times.items()}
     ratio = {m: float(np.median(np.divide(times[m], times["sgd"]))) for m in methods}
     source = (f"{rounds} rounds of {n_steps} steps of each method on one batch of {len(x)} training images, "
