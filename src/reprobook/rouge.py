@@ -1,4 +1,4 @@
-"""ROUGE-L for English text: Google's ``rouge-score``, the reference implementation of Lin (2004).
+"""ROUGE-L for English text: Google's ``rouge-score``, a re-implementation of Lin's (2004) ROUGE package.
 
 One function serves every English measure of the book: the absolute scores of Baichuan Alignment's
 natural-instructions pairs (:mod:`reprobook.alignment.reward`) and SlimPLM's answer table
@@ -17,8 +17,8 @@ from typing import Any
 
 @cache
 def _scorer() -> Any:
-    # imported here: rouge-score imports nltk (about 2 s), which no other part of a chapter needs
-    from rouge_score import rouge_scorer  # noqa: PLC0415
+    # imported on first use: rouge-score imports nltk (about 2 s), which no other part of a chapter needs
+    from rouge_score import rouge_scorer
 
     return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 
