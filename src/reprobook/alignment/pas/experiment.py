@@ -2,18 +2,23 @@
 
 Explained in `notebooks/alignment/pas.ipynb`.
 
-Verdicts (every one from :mod:`reprobook.claims`, Holm-adjusted together):
+Verdicts (every one from :mod:`reprobook.claims`, declared in :func:`reprobook.chapters.pas.claim_specs`,
+Holm-adjusted together; :func:`claim_tests`): each a paired comparison over the held-out prompts of the primary
+judge's score (the reward model on sentence embeddings, pooled over the unseen answering models), in the
+reward model's standard deviations:
 
-* **plug-and-play gain**: PAS's win rate over no augmentation, per answering model and per judge, above
-  ½ by a one-sided exact binomial test over the held-out prompts; the claim holds when it holds for every
-  answering model (:func:`reprobook.claims.all_of`);
-* **better than a generic suffix** (what this run tests in place of the paper's +6.09 over BPO): the same
-  rule against the fixed prompt-engineering sentence;
-* **data efficiency**: the PAS model trained on the smallest set already beats no augmentation (reward
-  model), same rule;
-* **data generated without human labour**: more than half of the generated complementary prompts
-  survive the critique (after regeneration): one-sided exact binomial test over the prompts;
-* **+6.09 over BPO**: not comparable (no BPO model, no GPT-4 judge, no Arena-Hard or AlpacaEval here).
+* **plug-and-play gain** (the one primary test): PAS against no augmentation, superiority;
+* **better than a generic suffix** (what this run tests in place of the paper's +6.09 over BPO): PAS against
+  the fixed prompt-engineering sentence;
+* **data efficiency**: PAS trained on a few pairs against the untrained base (superiority) and against PAS
+  trained on all of them (non-inferiority);
+* **data generated without human labour**: PAS trained on critique-passing complements against PAS trained
+  on unfiltered ones;
+* every one *not comparable* when the reward model's agreement with the human labels is not above ½, when a
+  variant's complements are mostly identical to those it is compared with, or (the last) when the critique
+  filtered nothing;
+* **+6.09 over BPO** and the language-model judge: *not comparable* where no BPO model, GPT-4 judge or
+  independent language model is offline.
 """
 
 from __future__ import annotations
