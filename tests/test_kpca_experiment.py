@@ -11,6 +11,7 @@ from reprobook import claims, profiles
 from reprobook.checks import ParameterError
 from reprobook.ood import kpca_experiment as kx
 from reprobook.ood.features import FeatureSet
+from reprobook.results import RunRecord
 
 
 def test_paper_profile_pins_the_official_settings():
@@ -60,11 +61,12 @@ def test_rff_check_measures_the_one_over_root_m_decay_and_can_fail():
     features = torch.relu(torch.randn(150, 16, generator=torch.Generator().manual_seed(0)))
     cfg = profiles.config("kpca", "smoke", corp_features=512, rff_probe=150)
     result = kx.rff_check(_Bench(features), cfg, seed=0)
-    assert result.passed and -0.75 <= result.slope <= -0.25 and result.n_probe == 150
-    assert list(result.table.index) == [64, 256, 512, 1024, 2048] and result.m == 512
-    assert result.error == pytest.approx(result.table.loc[512].iloc[0])
+    found = result.facts
+    assert result.passed and -0.75 <= found.slope <= -0.25 and found.n_probe == 150
+    assert list(result.table.index) == [64, 256, 512, 1024, 2048] and found.m == 512
+    assert found.error == pytest.approx(result.table.loc[512].iloc[0])
     errors = result.table.iloc[:, 0].to_numpy()
-    assert np.polyfit(np.log(result.table.index), np.log(errors), 1)[0] == pytest.approx(result.slope)
+    assert np.polyfit(np.log(result.table.index), np.log(errors), 1)[0] == pytest.approx(found.slope)
     strict = kx.rff_check(_Bench(features), profiles.config("kpca", "smoke", corp_features=512, rff_probe=150,
                                                               rff_slope_range=(-0.3, -0.1)), seed=0)
     assert not strict.passed and "allowed [-0.3, -0.1]" in strict.detail
@@ -91,13 +93,19 @@ def test_comparisons_read_the_natural_set_fpr95_classifier_by_classifier():
     for k, b in kx.FUSED:
         fpr[f"{k} + {b}"] = [v - 0.05 for v in fpr[b]]
     scores = _scores_with({d: [(1 - v, v) for v in values] for d, values in fpr.items()})
-    scores.best_baseline, scores.seeds = "KNN", (0, 1, 2)
+    scores.facts, scores.seeds = pd.Series({"best_baseline": "KNN"}), (0, 1, 2)
     cmp = kx.compare_detectors(scores)
     assert cmp.pairs["corp_vs_cop"] == (fpr["CoP"], fpr["CoRP"])  # (b, a): b − a is the improvement
-    assert cmp.corp_cop == pytest.approx(np.mean(np.subtract(fpr["CoP"], fpr["CoRP"])))
+    assert cmp.summary.loc["corp_cop", ""] == pytest.approx(np.mean(np.subtract(fpr["CoP"], fpr["CoRP"])))
+    assert cmp.summary.loc["corp_cop", "each"] == "+10.0%, +14.0%, +7.0%"
     assert cmp.pairs["corp_vs_best"] == (fpr["KNN"], fpr["CoRP"])
     baseline, fused = cmp.pairs["fusion"]
-    assert np.subtract(baseline, fused) == pytest.approx([0.05] * 3) and cmp.fusion_better == 4
+    assert np.subtract(baseline, fused) == pytest.approx([0.05] * 3) and cmp.facts.fusion_better == 4
+    # what the prose quotes: one glued name per cell, formatted as the table says
+    rec = RunRecord("kpca", profile="smoke", device="cpu", seed=0)
+    rec.glue_result(cmp, "kpca_cmp")
+    assert str(rec.glued["kpca_cmp_corp_cop"]) == "+10.3%" and rec.metrics["kpca_cmp_n_fusions"] == 4
+    assert str(rec.glued["kpca_cmp_corp_best_each"]) == "+5.0%, +3.0%, +2.0%"
 
 
 def test_natural_average_leaves_out_the_noise_sets():
@@ -126,12 +134,18 @@ def test_throughput_reads_slopes_and_speedups_from_the_benchmark():
     settings = dict(repeats=5, feature_dim=64, n_queries=100, target_recall=0.95)
     fake = BenchResult("ood-throughput", pd.DataFrame(rows), settings, {"device": "cpu (test)"})
     t = kx.throughput(profiles.config("kpca", "smoke"), fake)
-    assert t.slope_knn == pytest.approx(1.0) and t.slope_faiss_ivf == pytest.approx(0.5)
-    assert t.slope_cop == pytest.approx(0.0, abs=1e-9) and t.n_max == 100000
-    assert t.fastest_knn == METHODS["faiss-ivf"]  # √N beats 0.005·N at N = 100,000
-    assert t.speedup_cop == pytest.approx(100000 ** 0.5) and t.speedup_corp_sklearn == pytest.approx(50.0)
+    slope, found = t.cost.loc["slope"], t.facts
+    assert slope["knn"] == pytest.approx(1.0) and slope["faiss-ivf"] == pytest.approx(0.5)
+    assert slope["cop"] == pytest.approx(0.0, abs=1e-9) and found.n_max == 100000
+    assert found.fastest_knn == METHODS["faiss-ivf"]  # √N beats 0.005·N at N = 100,000
+    assert found.speedup_cop == pytest.approx(100000 ** 0.5) and found.speedup_corp_sklearn == pytest.approx(50.0)
     assert t.cost_holds and t.exact_agree and t.recall_ok and "CoP 0.00" in t.cost_detail
-    assert t.ivf_recall == 0.97 and t.ivf_nprobe == 4
+    assert found.ivf_recall == 0.97 and found.ivf_nprobe == 4
+    rec = RunRecord("kpca", profile="smoke", device="cpu", seed=0)
+    rec.glue_result(t, "kpca_tp")
+    shown = {n: str(rec.glued[f"kpca_tp_{n}"]) for n in ("us_knn", "us_cop", "slope_faiss_flat", "n_max", "ivf_recall")}
+    assert shown == {"us_knn": "1000.0", "us_cop": "1.00", "slope_faiss_flat": "1.00", "n_max": "100,000",
+                     "ivf_recall": "97.0%"}
 
 
 def test_claims_are_the_declared_specs_tested_over_the_classifiers_and_holm_adjusted():

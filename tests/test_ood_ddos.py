@@ -205,6 +205,8 @@ def test_the_units_are_the_protected_classifiers_and_the_sanity_checks_gate_the_
     assert sorted(table.classifier.unique()) == [1, 2, 3, 4]  # one row set per protected classifier
     results = ddos_results(run, cfg)
     assert list(results.auroc.columns) == [1, 2, 3, 4] and "DM baseline (MSE + deep, every t)" in results.auroc.index
+    best = results.facts.best_perceptual
+    assert results.facts.auroc_perceptual == pytest.approx(results.auroc.loc[best].mean())
     sanity = sanity_checks(run, cfg)
     specs = claim_specs(profiles.config("ddos", "smoke", n_classifiers=4))
     tests = ddos_claims(specs, results, sanity, "test")

@@ -190,7 +190,7 @@ def test_study_scores_every_size_and_the_gain_reads_its_units():
     # unit (1, 2): the mean of modes 1 and 2 against their pair's ensemble, on the primary endpoint
     assert gain.units.loc["1+2", "members' mean"] == pytest.approx((primary["1"] + primary["2"]) / 2)
     assert gain.units.loc["1+2", "ensemble"] == pytest.approx(primary["1+2"])
-    assert gain.n_units == 2 and not gain.per_detector.loc["RankFeat", "in the primary endpoint"]
+    assert gain.facts.n_units == 2 and not gain.per_detector.loc["RankFeat", "in the primary endpoint"]
     singles, pairs = pair_matrix(primary, 4)
     assert pairs[0, 1] == pairs[1, 0] == pytest.approx(primary["1+2"]) and pairs[2, 2] == singles[2]
 

@@ -85,6 +85,39 @@ def test_glue_turns_array_scalars_into_python_numbers():
     assert type(rec.glue("b", torch.tensor(3))) is int
 
 
+def test_glue_table_glues_each_cell_under_its_row_and_column():
+    import pandas as pd
+
+    rec = RunRecord("demo", profile="smoke", device="cpu", seed=0)
+    frame = pd.DataFrame({"AUROC": [0.91, np.float64(0.8)], "FPR95 ↓": [0.2, 0.35], "": [1, 2]},
+                         index=pd.Index(["CoP + MSP", "KNN"], name="detector"))
+    assert rec.glue_table("kpca", frame, fmt={"AUROC": ".1%"}) is frame
+    assert rec.metrics == {"kpca_cop_msp_auroc": 0.91, "kpca_cop_msp_fpr95": 0.2, "kpca_cop_msp": 1,
+                           "kpca_knn_auroc": 0.8, "kpca_knn_fpr95": 0.35, "kpca_knn": 2}
+    assert str(rec.glued["kpca_knn_auroc"]) == "80.0%" and str(rec.glued["kpca_knn_fpr95"]) == "0.35"
+    assert type(rec.metrics["kpca_knn_auroc"]) is float
+    rec.glue_table("n", pd.Series({"train": 1000, "OoD sets": 4}), fmt=",")
+    assert str(rec.glued["n_train"]) == "1,000" and rec.metrics["n_ood_sets"] == 4
+    # formats per cell, column or row (the most specific applies), by default from the table's attrs
+    cost = pd.DataFrame({"knn": [12.34, 0.512], "cop": [0.0123, -0.0456]}, index=["us", "slope"])
+    cost.attrs["fmt"] = {"us": ".1f", "slope": ".2f", ("us", "cop"): ".3f"}
+    rec.glue_table("tp", cost)
+    assert [str(rec.glued[n]) for n in ("tp_us_knn", "tp_us_cop", "tp_slope_knn", "tp_slope_cop")] == \
+        ["12.3", "0.012", "0.51", "-0.05"]
+
+
+def test_glue_table_refuses_cells_that_give_one_name_or_no_identifier():
+    import pandas as pd
+
+    rec = RunRecord("demo", profile="smoke", device="cpu", seed=0)
+    with pytest.raises(ValueError, match="'table'.*'x_co_p'"):
+        rec.glue_table("x", pd.Series({"Co-P": 1, "co p": 2}))
+    with pytest.raises(ValueError, match="'table'.*identifier"):
+        rec.glue_table("my-chapter", pd.Series({"a": 1}))
+    with pytest.raises(ValueError, match="'table'.*DataFrame or Series"):
+        rec.glue_table("x", {"a": 1})
+
+
 def test_provenance_names_the_commit_given_by_the_environment(monkeypatch):
     from reprobook.results import provenance
 

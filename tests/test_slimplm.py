@@ -371,7 +371,7 @@ def constructed_run(em: dict[str, list[float]], known: list[bool], p_known: list
     per_question = pd.DataFrame({"qid": [q.qid for q in questions], "known": known, "p_known": p_known,
                                  "never_em": em["never"], "slimrag_em": rag_em, "slim_queries": 1,
                                  "closed_logprob": closed_logprob})
-    return X.SlimRun(pd.DataFrame(rows), traces, per_question, {}, n, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    return X.SlimRun(pd.DataFrame(rows), traces, per_question, {}, pd.Series({"n_questions": n, "threshold": 0.5}))
 
 
 def verdicts(run, **cfg):
@@ -432,6 +432,11 @@ def test_concordance_is_the_auroc_for_binary_labels_and_somers_d_for_continuous_
     assert X.concordance(label, score) == pytest.approx((d + 1) / 2)
     assert X.concordance(label, -score) == pytest.approx(1 - X.concordance(label, score))
     assert X.concordance([2.0] * 5, range(5)) == 0.5  # nothing to order
+    assert X.concordance(range(5), [1.0] * 5) == 0.5  # every score tied: each pair counts half
+    # the pairwise definition, ties in either counting as the docstring says, on many ties
+    y, p = rng.integers(0, 4, 60).astype(float), rng.integers(0, 5, 60).astype(float)
+    sy, sp = np.sign(y[:, None] - y[None, :]), np.sign(p[:, None] - p[None, :])
+    assert X.concordance(y, p) == pytest.approx(((sy * sp).sum() / np.abs(sy).sum() + 1) / 2, abs=1e-12)
 
 
 def test_the_judge_is_tested_on_the_large_models_knowledge_not_on_its_rare_right_answers():
@@ -493,6 +498,9 @@ def test_the_pipeline_runs_end_to_end_on_tiny_random_models(data, tiny_models):
     X.tradeoff_figure(run, sweep, numbers)
     tests = X.slimplm_tests(claim_specs(cfg), run, cfg)
     assert [t.key for t in tests] == [s.key for s in claim_specs(cfg)]
-    assert X.judge_quality(run).n == len(split.eval) and len(X.cost_table(run)) == 4
+    assert X.judge_quality(run).facts.n == len(split.eval) and len(X.cost_table(run)) == 4
+    means = X.compare_methods(run, n_boot=20).means
+    assert means.loc["em", "SlimPLM"] == pytest.approx(run.rows[run.rows.method == "SlimPLM"].em.mean())
+    assert means.loc["gold", "self"] == pytest.approx(run.rows[run.rows.method == "self-judgement"].gold_shown.mean())
     assert all(passed for _, passed, _, _ in X.cost_facts(run))
     assert all(passed for _, passed, _ in X.consistency_checks(run, retriever))

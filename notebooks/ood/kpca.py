@@ -66,7 +66,7 @@ session = start("kpca", profile=profile, seed=seed, device=device, data_dir=data
                 title="Kernel PCA for OoD detection")
 rec = session.record
 cfg = profiles.config("kpca", profile)
-settings = rec.glue_result(kx.chapter_settings(cfg, profile), "kpca_set")
+settings = rec.glue_table("kpca_set", kx.chapter_settings(cfg, profile))
 seeds = kx.classifier_seeds(cfg, seed)
 natural = natural_sets(cfg.ood_datasets)
 specs = claim_specs(cfg)
@@ -437,10 +437,10 @@ cost.table.round(2)
 
 # %%
 scale = (f"{profile} profile: {cfg.in_dataset} "
-         f"({overview.n_train:,} train / {overview.n_test:,} test), {cfg.model} "
-         f"({overview.dim}-d features, {cfg.epochs} epochs, "
-         f"test accuracy {overview.accuracy_range}); natural OoD sets "
-         f"{', '.join(natural)}; {overview.n_classifiers} classifiers; "
+         f"({overview.facts.n_train:,} train / {overview.facts.n_test:,} test), {cfg.model} "
+         f"({overview.facts.dim}-d features, {cfg.epochs} epochs, "
+         f"test accuracy {overview.facts.accuracy_range}); natural OoD sets "
+         f"{', '.join(natural)}; {overview.facts.n_classifiers} classifiers; "
          f"{session.device.type}")
 tests = kx.kpca_claims(specs, comparisons, scale, converged=converged,
                        convergence=convergence)

@@ -20,9 +20,10 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -131,6 +132,40 @@ def _bind_in_kernel(name: str, value: Any) -> None:
                              f"{{eval}}`{name}` reads the glued value under that name); rename the variable or "
                              "the glued value")
     shell.user_ns[name] = value
+
+
+def glue_name_part(label: Any) -> str:
+    """A row or column label as part of a glue name: lower case, each run of other characters than ASCII
+    letters and digits one underscore, none at either end (``"CoP + MSP"`` → ``cop_msp``, ``""`` → ``""``)."""
+    text = str(label).lower()
+    return "_".join(part for part in re.split(r"[^a-z0-9]+", text) if part)
+
+
+def facts(fmt: Mapping[str, str] | None = None, /, **values: Any) -> Any:
+    """A result's scalar facts as one pandas Series (labels the names, ``attrs["fmt"]`` how the prose shows
+    them), glued by :meth:`RunRecord.glue_table` as ``<prefix>_<name>``. Values keep their types (an int stays
+    an int beside floats)."""
+    import pandas as pd  # noqa: PLC0415  (pandas only where a chapter builds a result: the CLI imports results)
+
+    series = pd.Series(values, dtype=object)
+    series.attrs["fmt"] = dict(fmt or {})
+    return series
+
+
+def _is_table(value: Any) -> bool:
+    """A pandas DataFrame or Series (without importing pandas: the command line reads results)."""
+    return type(value).__name__ in ("DataFrame", "Series") and hasattr(value, "attrs")
+
+
+def _cell_format(fmt: str | Mapping[Any, str] | None, row: Any, col: Any) -> str | None:
+    """The format of a table's cell: ``fmt`` itself, or its entry for ``(row, col)``, ``col`` or ``row``."""
+    if not isinstance(fmt, Mapping):
+        return fmt
+    for key in ((row, col), col, row):
+        with contextlib.suppress(TypeError):  # an unhashable label is no key
+            if key in fmt:
+                return fmt[key]
+    return None
 
 
 def glued(fmt: str | None = None, **kwargs: Any):
@@ -293,10 +328,45 @@ class RunRecord:
             glue(name, str(self.glued[name]), display=display)
         return value
 
+    def glue_table(self, prefix: str, table: Any, fmt: str | Mapping[Any, str] | None = None) -> Any:
+        """Glue every cell of ``table`` (a pandas DataFrame or Series) as ``<prefix>_<row>_<column>``; returns it.
+
+        Row and column labels become name parts by :func:`glue_name_part` (``"CoRP"`` → ``corp``,
+        ``"FPR95 ↓"`` → ``fpr95``); an empty label adds no part, so a column named ``""`` glues its cells as
+        ``<prefix>_<row>``, and a Series glues ``<prefix>_<label>``. ``fmt`` (default: the table's
+        ``attrs["fmt"]``, how the function that made it says its cells show) is one format for every cell or a
+        mapping whose keys are ``(row, column)`` pairs, columns or rows, the most specific one applying; a
+        cell it does not name is shown as is. Two cells whose names coincide are refused, as is a name that is
+        not a Python identifier. This replaces one result field per quoted number: the chapter shows the table
+        and the prose quotes its cells.
+        """
+        check_str("prefix", prefix)
+        if not _is_table(table):
+            raise ParameterError("table", type(table).__name__, "a pandas DataFrame or Series")
+        if fmt is None:
+            fmt = table.attrs.get("fmt")
+        if hasattr(table, "columns"):
+            cells = [((row, col), table.at[row, col]) for row in table.index for col in table.columns]
+        else:
+            cells = [((label, ""), value) for label, value in table.items()]
+        names: dict[str, tuple[Any, Any]] = {}
+        for (row, col), value in cells:
+            name = "_".join(p for p in (prefix, glue_name_part(row), glue_name_part(col)) if p)
+            if name in names:
+                raise ParameterError("table", f"cells {names[name]} and {(row, col)}",
+                                     f"labels that give distinct glue names (both give {name!r})")
+            if not name.isidentifier():
+                raise ParameterError("table", (row, col), f"labels that give an identifier (got {name!r})")
+            names[name] = (row, col)
+            self.glue(name, value, fmt=_cell_format(fmt, row, col))
+        return table
+
     def glue_result(self, result: Any, prefix: str) -> Any:
         """Glue every field of a result dataclass declared with :func:`glued` as ``<prefix>_<field>``.
 
-        Fields holding a matplotlib figure are glued as figures (:meth:`figure`). Returns ``result``.
+        Fields holding a matplotlib figure are glued as figures (:meth:`figure`); fields holding a pandas
+        DataFrame or Series glue their cells by :meth:`glue_table` under ``prefix`` (the field's name adds no
+        part: a result's ``facts`` Series glues ``<prefix>_<label>``). Returns ``result``.
         """
         for f in _dc.fields(result):
             if not f.metadata.get("glue"):
@@ -304,6 +374,8 @@ class RunRecord:
             value = getattr(result, f.name)
             if hasattr(value, "savefig"):
                 self.figure(f"{prefix}_{f.name}", value)
+            elif _is_table(value):
+                self.glue_table(prefix, value, fmt=f.metadata.get("fmt"))
             else:
                 self.glue(f"{prefix}_{f.name}", value, fmt=f.metadata.get("fmt"))
         return result

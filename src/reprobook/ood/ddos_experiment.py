@@ -24,7 +24,7 @@ from ..chapters.ddos import DDoSConfig
 from ..checks import ParameterError
 from ..data import vision
 from ..plots import image_grid
-from ..results import glued
+from ..results import facts, glued
 from ..timing import timed
 from .ddos import (
     CLASSIFIER,
@@ -228,17 +228,13 @@ def shown_table(table):
 # ------------------------------------------------------------------------------------------------ sanity checks
 @dataclass
 class SanityChecks:
-    """Does the DDPM pull OoD images toward the InD, as the method needs? Each check a glued number; ``ok``
+    """Does the DDPM pull OoD images toward the InD, as the method needs? Each check a glued fact; ``ok``
     gates every claim (*not comparable*, with ``reason``, when one fails)."""
 
-    agreement: float = glued(".1%")  # InD x̂ classified as x, mean over the classifiers
-    agreement_needed: float = glued(".0%")
-    knn_drop: float = glued(".3f")  # mean KNN outlier score of OoD x minus that of OoD x̂ (natural sets, classifiers)
-    knn_drop_sets: int = glued()  # OoD sets whose mean KNN score falls on reconstruction
-    n_sets: int = glued()
-    auroc_x: float = glued(".1%")  # KNN's AUROC on x (mean over sets and classifiers)
-    auroc_x_hat: float = glued(".1%")  # KNN's AUROC on x̂
-    summary: str = glued()
+    # agreement: InD x̂ classified as x, mean over the classifiers (agreement_needed); knn_drop: mean KNN outlier
+    # score of OoD x minus that of OoD x̂ (natural sets, classifiers), falling on knn_drop_sets of n_sets OoD sets;
+    # auroc_x, auroc_x_hat: KNN's AUROC on x and on x̂ (mean over sets and classifiers); summary
+    facts: pd.Series = glued()
     ok: bool = False
     reason: str = ""
     table: Any = None
@@ -276,9 +272,12 @@ def sanity_checks(run: DDoSRun, cfg: DDoSConfig) -> SanityChecks:
         failed.append(f"KNN's AUROC does not fall on reconstructions ({auroc_x:.1%} → {auroc_hat:.1%})")
     ok = not failed
     summary = "all three hold" if ok else "failed: " + "; ".join(failed)
-    return SanityChecks(agreement=agreement, agreement_needed=cfg.sanity_agreement, knn_drop=float(drops.mean()),
-                        knn_drop_sets=int((drops > 0).sum()), n_sets=len(drops), auroc_x=auroc_x, auroc_x_hat=auroc_hat,
-                        summary=summary, ok=ok, reason="diffusion sanity check " + summary, table=table)
+    return SanityChecks(facts(dict(agreement=".1%", agreement_needed=".0%", knn_drop=".3f", auroc_x=".1%",
+                                   auroc_x_hat=".1%"),
+                              agreement=agreement, agreement_needed=cfg.sanity_agreement, knn_drop=float(drops.mean()),
+                              knn_drop_sets=int((drops > 0).sum()), n_sets=len(drops), auroc_x=auroc_x,
+                              auroc_x_hat=auroc_hat, summary=summary),
+                        ok=ok, reason="diffusion sanity check " + summary, table=table)
 
 
 # ------------------------------------------------------------------------------------------------ results
@@ -290,22 +289,10 @@ class DDoSResults:
     table: Any  # one row per (classifier, detector, OoD set and average)
     shown: Any  # mean over the classifiers
     auroc: Any  # rows detector, columns classifier: AUROC averaged over the OoD sets (the claims' endpoint)
-    t: int = glued()
-    n_scored: int = glued()
-    n_calibration: int = glued()
-    n_classifiers: int = glued()
-    perceptual_seed: int = glued()
-    best_perceptual: str = glued()
-    best_classifier: str = glued()
-    auroc_ddos: float = glued(".1%")
-    fpr_ddos: float = glued(".1%")
-    auroc_no_removal: float = glued(".1%")
-    auroc_mse: float = glued(".1%")
-    auroc_perceptual: float = glued(".1%")
-    auroc_dm: float = glued(".1%")
-    auroc_classifier: float = glued(".1%")
-    abnormal_in: float = glued(".1%")  # x̂'s activations the removal changes, InD test
-    abnormal_out: float = glued(".1%")  # ... OoD sets
+    # t, the sizes, perceptual_seed; best_perceptual and best_classifier (by mean AUROC); auroc_<detector> (mean
+    # over the classifiers of the AUROC averaged over the OoD sets; perceptual and classifier: the best), fpr_ddos;
+    # abnormal_in, abnormal_out: x̂'s activations the removal changes, InD test and OoD sets
+    facts: pd.Series = glued()
     pairs_figure: Any = glued()
 
 
@@ -332,14 +319,17 @@ def ddos_results(run: DDoSRun, cfg: DDoSConfig) -> DDoSResults:
     t = run.main_t
     abnormal = {s: float(np.mean([run.terms[k][t][s].abnormal_hat.mean() for k in range(run.n_classifiers)]))
                 for s in run.splits}
+    shares = ("auroc_ddos", "fpr_ddos", "auroc_no_removal", "auroc_mse", "auroc_perceptual", "auroc_dm",
+              "auroc_classifier", "abnormal_in", "abnormal_out")
     return DDoSResults(
-        table=table, shown=shown_table(table), auroc=auroc, t=t, n_scored=len(run.pixels["test"]),
-        n_calibration=len(run.pixels[CALIBRATION]), n_classifiers=run.n_classifiers,
-        perceptual_seed=run.perceptual_seed, best_perceptual=best_p, best_classifier=best_c,
-        auroc_ddos=float(mean[DDOS]), fpr_ddos=float(fpr[DDOS]), auroc_no_removal=float(mean[DDOS_NO_REMOVAL]),
-        auroc_mse=float(mean["MSE"]), auroc_perceptual=float(mean[best_p]), auroc_dm=float(mean[DM_BASELINE]),
-        auroc_classifier=float(mean[best_c]), abnormal_in=abnormal["test"],
-        abnormal_out=float(np.mean([abnormal[s] for s in run.ood_sets])),
+        table=table, shown=shown_table(table), auroc=auroc, facts=facts(
+            dict.fromkeys(shares, ".1%"), t=t, n_scored=len(run.pixels["test"]),
+            n_calibration=len(run.pixels[CALIBRATION]), n_classifiers=run.n_classifiers,
+            perceptual_seed=run.perceptual_seed, best_perceptual=best_p, best_classifier=best_c,
+            auroc_ddos=float(mean[DDOS]), fpr_ddos=float(fpr[DDOS]), auroc_no_removal=float(mean[DDOS_NO_REMOVAL]),
+            auroc_mse=float(mean["MSE"]), auroc_perceptual=float(mean[best_p]), auroc_dm=float(mean[DM_BASELINE]),
+            auroc_classifier=float(mean[best_c]), abnormal_in=abnormal["test"],
+            abnormal_out=float(np.mean([abnormal[s] for s in run.ood_sets]))),
         pairs_figure=pairs_figure(run, t, cfg.n_pairs))
 
 
@@ -349,9 +339,7 @@ class NoiseAblation:
     """Average AUROC over the OoD sets (mean over the classifiers) against the noise level t."""
 
     table: Any  # one row per (detector, t)
-    best_t_ddos: int = glued()
-    best_t_mse: int = glued()
-    levels: str = glued()
+    facts: pd.Series = glued()  # best_t_ddos, best_t_mse: the t of the highest AUROC; levels: every t
     figure: Any = glued()
 
 
@@ -382,8 +370,8 @@ def noise_ablation(run: DDoSRun) -> NoiseAblation:
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     best = lambda name: int(table[table.detector == name].sort_values("AUROC").iloc[-1]["t"])  # noqa: E731
-    return NoiseAblation(table=table, best_t_ddos=best(DDOS), best_t_mse=best("MSE"),
-                         levels=", ".join(str(t) for t in run.noise_levels), figure=fig)
+    return NoiseAblation(table, facts(best_t_ddos=best(DDOS), best_t_mse=best("MSE"),
+                                      levels=", ".join(str(t) for t in run.noise_levels)), figure=fig)
 
 
 @dataclass
@@ -391,9 +379,7 @@ class ComponentAblation:
     """Each DDoS term with and without anomaly removal, at the main noise level (mean over sets and classifiers)."""
 
     table: Any
-    auroc_feature: float = glued(".1%")
-    auroc_probability: float = glued(".1%")
-    auroc_both: float = glued(".1%")
+    facts: pd.Series = glued(".1%")  # auroc_feature, auroc_probability, auroc_both: each term alone, both
 
 
 def component_ablation(results: DDoSResults) -> ComponentAblation:
@@ -403,9 +389,9 @@ def component_ablation(results: DDoSResults) -> ComponentAblation:
     avg = avg.groupby("detector")[["FPR95", "AUROC"]].mean().loc[list(COMPONENTS)]
     avg.insert(0, "terms", [" + ".join(COMPONENTS[n][0]) for n in avg.index])
     avg.insert(1, "anomaly removal on x̂", ["yes" if COMPONENTS[n][1] else "no" for n in avg.index])
-    return ComponentAblation(table=avg, auroc_feature=float(avg.loc["DDoS feature term only", "AUROC"]),
-                             auroc_probability=float(avg.loc["DDoS probability term only", "AUROC"]),
-                             auroc_both=float(avg.loc[DDOS, "AUROC"]))
+    return ComponentAblation(avg, facts(auroc_feature=float(avg.loc["DDoS feature term only", "AUROC"]),
+                                        auroc_probability=float(avg.loc["DDoS probability term only", "AUROC"]),
+                                        auroc_both=float(avg.loc[DDOS, "AUROC"])))
 
 
 # ------------------------------------------------------------------------------------------------ cost
@@ -414,21 +400,18 @@ class DDoSCost:
     """Images per second of the whole DDoS detector and of a plain classifier detector, one run, one machine."""
 
     table: Any
-    device: str = glued()
-    ddos_per_s: float = glued(",.1f")
-    classifier_per_s: float = glued(",.0f")
-    slowdown: float = glued(",.0f")
-    n_images: int = glued()
-    evaluations: int = glued()
+    facts: pd.Series = glued()  # device; ddos_per_s, classifier_per_s (images per second), slowdown; the settings
 
 
 def ddos_cost(result: Any) -> DDoSCost:
     """The glued numbers of a ``reprobook bench ddos-throughput`` result."""
     table = result.table.set_index("method")
-    return DDoSCost(table=table, device=result.device, ddos_per_s=float(table.loc["ddos", "images_per_s"]),
-                    classifier_per_s=float(table.loc["classifier", "images_per_s"]),
-                    slowdown=float(table.loc["ddos", "slowdown"]), n_images=int(result.settings["n_images"]),
-                    evaluations=int(result.settings["unet_evaluations"]))
+    return DDoSCost(table, facts(dict(ddos_per_s=",.1f", classifier_per_s=",.0f", slowdown=",.0f"),
+                                 device=result.device, ddos_per_s=float(table.loc["ddos", "images_per_s"]),
+                                 classifier_per_s=float(table.loc["classifier", "images_per_s"]),
+                                 slowdown=float(table.loc["ddos", "slowdown"]),
+                                 n_images=int(result.settings["n_images"]),
+                                 evaluations=int(result.settings["unet_evaluations"])))
 
 
 # ------------------------------------------------------------------------------------------------ claims
@@ -438,7 +421,7 @@ def ddos_claims(specs: Sequence[claims.ClaimSpec], results: DDoSResults, sanity:
     classifiers of the average AUROC, *not comparable* when a diffusion sanity check failed or the classifiers had
     not converged; Holm-adjusted."""
     auroc = results.auroc
-    rivals = {"perceptual": (DDOS_NO_REMOVAL, results.best_perceptual), "removal": (DDOS, DDOS_NO_REMOVAL),
+    rivals = {"perceptual": (DDOS_NO_REMOVAL, results.facts.best_perceptual), "removal": (DDOS, DDOS_NO_REMOVAL),
               "dm_sota": (DDOS, DM_BASELINE)}
     tests = []
     for spec in specs:

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from ..chapters.mode_ensemble import ModeEnsembleConfig
 from ..checks import ParameterError, check_choices, check_int
-from ..results import glued
+from ..results import facts, glued
 from ..timing import Timer
 from .metrics import bootstrap_average, ood_metrics
 from .modes import ModeSet
@@ -248,17 +248,10 @@ class EnsembleGain:
     by_size: Any  # one row per size: mean, SD, min, max of the endpoint over the scored ensembles
     singles: np.ndarray  # F: each mode's endpoint
     pairs: np.ndarray  # E: each pair's endpoint
-    n_units: int = glued()
-    unit_size: int = glued()
-    mean_members: float = glued(".1%")
-    mean_ensembles: float = glued(".1%")
-    mean_gain: float = glued("+.1%")
-    full: float = glued(".1%")  # the ensemble of all K
-    best_single: float = glued(".1%")
-    worst_single: float = glued(".1%")
-    sd_singles: float = glued(".2%")
-    sd_pairs_averaged: float = glued(".2%")  # SD over pairs of (Fᵢ + Fⱼ)/2: the averaging null
-    sd_pairs: float = glued(".2%")  # SD over pairs of the ensembles' FPR95
+    # n_units of unit_size modes; mean_members, mean_ensembles, mean_gain over the units; full: the ensemble of all
+    # K; best_single, worst_single; sd_singles, sd_pairs_averaged (SD over pairs of (Fᵢ + Fⱼ)/2: the averaging
+    # null), sd_pairs (SD over pairs of the ensembles' FPR95)
+    facts: pd.Series = glued()
     figure: Any = glued()
 
 
@@ -294,14 +287,16 @@ def ensemble_gain(study: EnsembleStudy, cfg: ModeEnsembleConfig, natural: Sequen
     by_size = frame.groupby("size")["FPR95"].agg(["mean", "std", "min", "max", "count"]).reset_index()
     singles, pairs = pair_matrix(primary, study.n_modes)
     a, b = np.triu_indices(study.n_modes, 1)
+    found = facts(dict(mean_members=".1%", mean_ensembles=".1%", mean_gain="+.1%", full=".1%", best_single=".1%",
+                       worst_single=".1%", sd_singles=".2%", sd_pairs_averaged=".2%", sd_pairs=".2%"),
+                  n_units=len(units), unit_size=cfg.unit_size, mean_members=float(table["members' mean"].mean()),
+                  mean_ensembles=float(table["ensemble"].mean()), mean_gain=float(table["gain"].mean()),
+                  full=float(primary[_key(tuple(range(study.n_modes)))]), best_single=float(singles.min()),
+                  worst_single=float(singles.max()), sd_singles=float(np.std(singles, ddof=1)),
+                  sd_pairs_averaged=float(np.std((singles[a] + singles[b]) / 2, ddof=1)),
+                  sd_pairs=float(np.std(pairs[a, b], ddof=1)))
     return EnsembleGain(units=table, per_detector=per_detector, by_size=by_size, singles=singles, pairs=pairs,
-                        n_units=len(units), unit_size=cfg.unit_size, mean_members=float(table["members' mean"].mean()),
-                        mean_ensembles=float(table["ensemble"].mean()), mean_gain=float(table["gain"].mean()),
-                        full=float(primary[_key(tuple(range(study.n_modes)))]), best_single=float(singles.min()),
-                        worst_single=float(singles.max()), sd_singles=float(np.std(singles, ddof=1)),
-                        sd_pairs_averaged=float(np.std((singles[a] + singles[b]) / 2, ddof=1)),
-                        sd_pairs=float(np.std(pairs[a, b], ddof=1)),
-                        figure=size_figure(study, cfg, natural, primary))
+                        facts=found, figure=size_figure(study, cfg, natural, primary))
 
 
 def size_figure(study: EnsembleStudy, cfg: ModeEnsembleConfig, natural: Sequence[str], primary):
@@ -344,11 +339,7 @@ class ModeSpread:
     cells: Any
     per_mode: Any
     rounds: dict[str, dict[str, np.ndarray]]
-    widest: str = glued()
-    widest_low: float = glued(".1%")
-    widest_high: float = glued(".1%")
-    n_cells: int = glued()
-    n_boot: int = glued(",")
+    facts: pd.Series = glued()  # widest (the cell of the widest range: widest_low to widest_high); n_cells; n_boot
     figure: Any = glued()
 
 
@@ -378,9 +369,11 @@ def mode_spread(study: EnsembleStudy, cfg: ModeEnsembleConfig, *, seed: int = 0)
     per_mode.columns = pd.MultiIndex.from_tuples([(metric, f"mode {m}") for metric, m in per_mode.columns])
     order = [f"mode {k + 1}" for k in range(study.n_modes)]
     per_mode = pd.concat({m: per_mode[m][order] for m in ("FPR95", "AUROC")}, axis=1)
-    return ModeSpread(cells=cells, per_mode=per_mode, rounds=rounds, widest=f"{top.detector} on {top.ood_set}",
-                      widest_low=float(top["min"]), widest_high=float(top["max"]), n_cells=len(cells),
-                      n_boot=cfg.n_boot, figure=spread_figure(singles, full, study.detectors, study.ood_sets))
+    return ModeSpread(cells=cells, per_mode=per_mode, rounds=rounds,
+                      facts=facts(dict(widest_low=".1%", widest_high=".1%", n_boot=","),
+                                  widest=f"{top.detector} on {top.ood_set}", widest_low=float(top["min"]),
+                                  widest_high=float(top["max"]), n_cells=len(cells), n_boot=cfg.n_boot),
+                      figure=spread_figure(singles, full, study.detectors, study.ood_sets))
 
 
 def fluctuation_inputs(spread: ModeSpread, detectors: Sequence[str],

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from .. import claims
 from ..checks import ParameterError
-from ..results import glued
+from ..results import facts, glued
 
 
 def sd_bound(values: Sequence[float], margin: float, *, unit: str = "trained modes", alpha: float = claims.ALPHA,
@@ -138,14 +139,16 @@ class Fluctuation:
     over the cells) with its interval, against σ_sample (the null's median, from re-drawn test images)."""
 
     test: claims.ClaimTest
-    sigma_seed: float = glued(".2%")
-    sigma_seed_low: float = glued(".2%")
-    sigma_seed_high: float = glued(".2%")
-    sigma_sample: float = glued(".2%")
-    null_low: float = glued(".2%")
-    null_high: float = glued(".2%")
-    n_cells: int = glued()
-    draws: int = glued(",")
+    # sigma_seed (sigma_seed_low, sigma_seed_high), sigma_sample, the null's 95 % range null_low to null_high,
+    # over n_cells cells and draws Monte-Carlo draws
+    facts: pd.Series = glued()
+
+
+_SHARES = ("sigma_seed", "sigma_seed_low", "sigma_seed_high", "sigma_sample", "null_low", "null_high")
+
+
+def _fluctuation_facts(numbers: dict[str, float], n_cells: int, draws: int) -> pd.Series:
+    return facts({**dict.fromkeys(_SHARES, ".2%"), "draws": ","}, **numbers, n_cells=n_cells, draws=draws)
 
 
 def fluctuation_claim(spec: claims.ClaimSpec, per_mode: np.ndarray, rounds: np.ndarray, *, draws: int, family: int,
@@ -157,12 +160,13 @@ def fluctuation_claim(spec: claims.ClaimSpec, per_mode: np.ndarray, rounds: np.n
                                         paper_effect=spec.paper_effect, draws=draws,
                                         resamples=claims.bootstrap_resamples(family), seed=seed, unit=spec.unit)
     if not numbers:
-        return Fluctuation(claims.ClaimTest(spec, verdict), *((float("nan"),) * 6), per_mode.shape[1], draws)
+        return Fluctuation(claims.ClaimTest(spec, verdict),
+                           _fluctuation_facts(dict.fromkeys(_SHARES, float("nan")), per_mode.shape[1], draws))
     text = (f"σ_seed {numbers['sigma_seed']:.2%} [{numbers['sigma_seed_low']:.2%}, {numbers['sigma_seed_high']:.2%}] "
             f"vs σ_sample {numbers['sigma_sample']:.2%} (null 95 % range {numbers['null_low']:.2%}–"
             f"{numbers['null_high']:.2%}), over {per_mode.shape[1]} cells")
-    return Fluctuation(claims.ClaimTest(spec, verdict, this_run=text), n_cells=per_mode.shape[1], draws=draws,
-                       **numbers)
+    return Fluctuation(claims.ClaimTest(spec, verdict, this_run=text),
+                       _fluctuation_facts(numbers, per_mode.shape[1], draws))
 
 
 def variance_test(spec: claims.ClaimSpec, singles: np.ndarray, pairs: np.ndarray, family: int,

@@ -1,8 +1,9 @@
 """The Kernel PCA chapter's experiment: K trained classifiers, every detector on each, the comparisons, the claims.
 
 Explained in ``notebooks/ood/kpca.ipynb`` (Fang et al., NeurIPS 2024, :cite:`fang2024kpca`). Each step is one
-function returning one result object whose ``glued`` fields the chapter glues before the prose that quotes
-them (:meth:`reprobook.results.RunRecord.glue_result`):
+function returning one result object; the numbers the prose quotes sit in its tables (a ``facts`` Series of
+scalars, a frame of detectors × measures), glued cell by cell as ``<prefix>_<row>_<column>`` with its figures
+before the prose that quotes them (:meth:`reprobook.results.RunRecord.glue_result`):
 
 1. :func:`load_classifiers`: the OoD benchmark's classifier from K seeds on the same images (the first K modes
    of the mode-ensemble chapter); :func:`describe_benchmark` summarises them;
@@ -33,7 +34,7 @@ from .. import claims, profiles
 from ..chapters.kpca import PAPER_IMAGENET, KPCAConfig
 from ..checks import check_int, check_seed
 from ..plots import image_grid
-from ..results import glued
+from ..results import facts, glued
 from . import figures
 from .benchmark import OODBenchmark, build_benchmark
 from .detectors import KernelPCACoP, KernelPCACoRP, KernelPCAFusion, PCAReconstruction, pytorch_ood_baselines
@@ -52,28 +53,12 @@ def _range_text(values, fmt: str = "d") -> str:
 
 
 # --------------------------------------------------------------------------------------------- settings
-@dataclass
-class ChapterSettings:
-    """The settings the chapter's prose quotes."""
-
-    official: str = glued()  # the official CIFAR-10 detector settings
-    paper_settings: str = glued()  # the paper profile, in words
-    profile_note: str = glued()
-    knn_k: int = glued()
-    odin_t: float = glued("g")
-    odin_eps: float = glued("g")
-    react_p: float = glued(".0%")
-    n_classifiers: int = glued()
-    slope_flat: float = glued("g")
-    slope_grows: float = glued("g")
-    rff_low: float = glued("g")
-    rff_high: float = glued("g")
-
-
-def chapter_settings(cfg: KPCAConfig, profile: str) -> ChapterSettings:
-    """The detector settings, statistics and thresholds of ``cfg``, and the paper profile's settings, in words."""
+def chapter_settings(cfg: KPCAConfig, profile: str) -> pd.Series:
+    """The detector settings, statistics and thresholds of ``cfg`` and the paper profile's settings in words
+    (the official CIFAR-10 detector settings: ``official``), as the prose quotes them."""
     paper = profiles.config("kpca", "paper")
-    return ChapterSettings(
+    return facts(
+        dict(odin_t="g", odin_eps="g", react_p=".0%", slope_flat="g", slope_grows="g", rff_low="g", rff_high="g"),
         official=(f"CoP ratio {paper.cop_ratio}; CoRP ratio {paper.corp_ratio}, γ = {paper.corp_gamma:g}, "
                   f"M = {paper.corp_features}"),
         paper_settings=(f"{paper.in_dataset}, {paper.model}, {paper.epochs} epochs, OoD sets "
@@ -106,17 +91,7 @@ def load_classifiers(cfg: KPCAConfig, *, seed: int = 0, device: Any = "auto", da
 class BenchmarkOverview:
     """The benchmark the detectors are scored on, and the K classifiers."""
 
-    n_train: int = glued(",")
-    n_test: int = glued(",")
-    n_ood: int = glued(",")
-    n_ood_sets: int = glued()
-    dim: int = glued()
-    n_classifiers: int = glued()
-    seeds: str = glued()
-    classifier: str = glued()
-    accuracy: float = glued(".1%")  # InD test accuracy, mean over the classifiers
-    accuracy_range: str = glued()
-    loaded_note: str = glued()
+    facts: pd.Series = glued()  # sizes, the classifiers, their InD test accuracy (mean over them, and range)
     fig_sets: Any = glued()
     table: Any = None  # one row per set: role, samples, mean ‖z‖₂ (over the classifiers)
     accuracies: list[float] = field(default_factory=list)
@@ -137,26 +112,24 @@ def describe_benchmark(benchmarks: list[OODBenchmark], seeds: list[int]) -> Benc
             f"{loaded} of them were loaded from the checkpoint cache, the others trained in this run.")
     images = [first.dataset(name)[0][0] for name in first.names]
     fig = image_grid(images, ["InD test" if n == "test" else n for n in first.names], ncols=len(images), size=1.4)
-    return BenchmarkOverview(
+    return BenchmarkOverview(facts(
+        dict(n_train=",", n_test=",", n_ood=",", accuracy=".1%"),
         n_train=len(first.train), n_test=len(first.test), n_ood=len(next(iter(first.ood.values()))),
         n_ood_sets=len(first.ood), dim=int(first.train.features.shape[1]), n_classifiers=len(benchmarks),
         seeds=", ".join(str(s) for s in seeds),
         classifier=f"{cfg.model} trained for {cfg.epochs} epochs on {len(first.train):,} {cfg.in_dataset} images",
-        accuracy=float(np.mean(accuracies)), accuracy_range=_range_text(accuracies, ".1%"), loaded_note=note,
+        accuracy=float(np.mean(accuracies)), accuracy_range=_range_text(accuracies, ".1%"), loaded_note=note),
         fig_sets=fig, table=table, accuracies=accuracies)
 
 
 # --------------------------------------------------------------------------------------------- RFF check
 @dataclass
 class RFFCheck:
-    """How close the random Fourier features' inner products come to the exact Gaussian kernel, against M."""
+    """How close the random Fourier features' inner products come to the exact Gaussian kernel, against M: the
+    facts ``m``, ``gamma``, ``error`` (mean |φ(x)ᵀφ(y) − k(x, y)| at the chapter's M), ``kernel_mean`` (mean
+    k(x, y), for scale), ``slope`` (log-log slope of the mean gap against M; theory −½), ``n_probe``."""
 
-    m: int = glued()
-    gamma: float = glued("g")
-    error: float = glued(".4f")  # mean |φ(x)ᵀφ(y) − k(x, y)| at the chapter's M
-    kernel_mean: float = glued(".3f")  # mean k(x, y), for scale
-    slope: float = glued(".2f")  # log-log slope of the mean gap against M (theory: −½)
-    n_probe: int = glued()
+    facts: pd.Series = glued()
     passed: bool = False
     detail: str = ""
     table: Any = None
@@ -177,8 +150,9 @@ def rff_check(benchmark: OODBenchmark, cfg: KPCAConfig, seed: int) -> RFFCheck:
     low, high = cfg.rff_slope_range
     passed = low <= slope <= high
     table = pd.DataFrame({"M": grid, "mean |φ(x)ᵀφ(y) − k(x, y)|": errors}).set_index("M")
-    return RFFCheck(m=cfg.corp_features, gamma=cfg.corp_gamma, error=errors[grid.index(cfg.corp_features)],
-                    kernel_mean=float(exact.mean()), slope=slope, n_probe=len(probe), passed=passed,
+    return RFFCheck(facts(dict(gamma="g", error=".4f", kernel_mean=".3f", slope=".2f"), m=cfg.corp_features,
+                          gamma=cfg.corp_gamma, error=errors[grid.index(cfg.corp_features)],
+                          kernel_mean=float(exact.mean()), slope=slope, n_probe=len(probe)), passed=passed,
                     detail=f"log-log slope {slope:.3f} of the mean gap against M = {grid}; allowed [{low}, {high}]",
                     table=table)
 
@@ -188,12 +162,7 @@ def rff_check(benchmark: OODBenchmark, cfg: KPCAConfig, seed: int) -> RFFCheck:
 class Reconstruction:
     """Plain PCA, CoP and CoRP fitted on each classifier's InD training features."""
 
-    q_pca: str = glued()  # q of each detector, over the classifiers ("21" or "20–22")
-    q_cop: str = glued()
-    q_corp: str = glued()
-    ratio_pca: float = glued("g")
-    ratio_cop: float = glued("g")
-    ratio_corp: float = glued("g")
+    table: pd.DataFrame = glued()  # rows q (over the classifiers: "21" or "20–22") and ratio; a column per detector
     fig_spectrum: Any = glued()  # of the first classifier
     detectors: list[dict[str, PCAReconstruction]] = field(default_factory=list)
 
@@ -209,10 +178,10 @@ def fit_reconstruction(benchmarks: list[OODBenchmark], cfg: KPCAConfig, seed: in
         for det in dets.values():
             det.fit_features(bench.train.features, bench.train.labels)
         fitted.append(dets)
-    q = {name: _range_text([d[name].q_ for d in fitted]) for name in RECONSTRUCTION}
-    return Reconstruction(q_pca=q["PCA"], q_cop=q["CoP"], q_corp=q["CoRP"], ratio_pca=cfg.pca_ratio,
-                          ratio_cop=cfg.cop_ratio, ratio_corp=cfg.corp_ratio, fig_spectrum=figures.spectra(fitted[0]),
-                          detectors=fitted)
+    table = pd.DataFrame({name: {"q": _range_text([d[name].q_ for d in fitted]), "ratio": ratio}
+                          for name, ratio in zip(RECONSTRUCTION, (cfg.pca_ratio, cfg.cop_ratio, cfg.corp_ratio))})
+    table.attrs["fmt"] = {"ratio": "g"}
+    return Reconstruction(table, fig_spectrum=figures.spectra(fitted[0]), detectors=fitted)
 
 
 @dataclass
@@ -220,20 +189,10 @@ class DetectorScores:
     """Every detector scored on every classifier: the results table (mean over the classifiers), each
     classifier's averages over the natural OoD sets (the claims' endpoint), the outlier scores."""
 
-    auroc_pca: float = glued(".1%")  # AUROC averaged over the natural OoD sets, mean over the classifiers
-    auroc_cop: float = glued(".1%")
-    auroc_corp: float = glued(".1%")
-    auroc_knn: float = glued(".1%")
-    fpr_pca: float = glued(".1%")  # FPR95 likewise
-    fpr_cop: float = glued(".1%")
-    fpr_corp: float = glued(".1%")
-    fpr_knn: float = glued(".1%")
-    best_baseline: str = glued()  # the pytorch-ood baseline with the lowest mean natural-set FPR95
-    auroc_best: float = glued(".1%")
-    fpr_best: float = glued(".1%")
-    corp_rank: int = glued()  # CoRP's rank by mean natural-set FPR95 among the single detectors
-    n_ranked: int = glued()
-    natural_sets: str = glued()
+    # rows auroc, fpr: averaged over the natural OoD sets, mean over the classifiers; a column per reconstruction
+    # detector, KNN and "best" (the pytorch-ood baseline with the lowest mean natural-set FPR95)
+    summary: pd.DataFrame = glued(".1%")
+    facts: pd.Series = glued()  # best_baseline; corp_rank of n_ranked single detectors (by FPR95); natural_sets
     fig_classifiers: Any = glued()
     table: Any = None  # FPR95 / AUROC in % per detector and set, mean over the classifiers, with the family
     averages: Any = None  # rows detector; columns (metric, seed): the average over the natural OoD sets
@@ -293,12 +252,11 @@ def score_detectors(benchmarks: list[OODBenchmark], reconstruction: Reconstructi
     columns[NATURAL] = pd.DataFrame({"FPR95 ↓": 100 * mean["FPR95"], "AUROC ↑": 100 * mean["AUROC"]}).loc[index]
     shown = pd.concat(columns, axis=1)
     shown.insert(0, ("", "family"), pd.Series(family))
+    summary = pd.DataFrame({"auroc": mean["AUROC"], "fpr": mean["FPR95"]}).loc[[*RECONSTRUCTION, "KNN", best]].T
+    summary.columns = [*RECONSTRUCTION, "KNN", "best"]
     return DetectorScores(
-        auroc_pca=mean["AUROC"]["PCA"], auroc_cop=mean["AUROC"]["CoP"], auroc_corp=mean["AUROC"]["CoRP"],
-        auroc_knn=mean["AUROC"]["KNN"], fpr_pca=mean["FPR95"]["PCA"], fpr_cop=mean["FPR95"]["CoP"],
-        fpr_corp=mean["FPR95"]["CoRP"], fpr_knn=mean["FPR95"]["KNN"], best_baseline=best,
-        auroc_best=mean["AUROC"][best], fpr_best=mean["FPR95"][best], corp_rank=int(ranking["CoRP"]),
-        n_ranked=len(ranking), natural_sets=", ".join(natural),
+        summary, facts(best_baseline=best, corp_rank=int(ranking["CoRP"]), n_ranked=len(ranking),
+                       natural_sets=", ".join(natural)),
         fig_classifiers=figures.per_classifier(averages, [*baselines, *RECONSTRUCTION], metric="FPR95"),
         table=shown, averages=averages, scores=scores, tables=tables, baselines=baselines, fusions=fusions,
         seeds=tuple(seeds))
@@ -314,20 +272,11 @@ class Comparisons:
     """Each comparison of the claims on the endpoint (FPR95 of b − FPR95 of a, natural sets: positive when a
     detects better), classifier by classifier, with AUROC beside; and each fusion against its baseline."""
 
-    cop_pca: float = glued("+.1%")  # mean over the classifiers of the FPR95 improvement
-    cop_pca_each: str = glued()
-    corp_pca: float = glued("+.1%")
-    corp_cop: float = glued("+.1%")
-    corp_cop_each: str = glued()
-    corp_knn: float = glued("+.1%")
-    corp_knn_each: str = glued()
-    corp_best: float = glued("+.1%")
-    corp_best_each: str = glued()
-    cop_pca_auroc: float = glued("+.1%")
-    corp_knn_auroc: float = glued("+.1%")
-    fusion_better: int = glued()  # fusions whose mean natural-set FPR95 is below their baseline's
-    n_fusions: int = glued()
-    table: Any = None  # one row per comparison
+    # a row per comparison (cop_pca, corp_pca, corp_cop, corp_knn, corp_best); columns "" (the mean over the
+    # classifiers of the FPR95 improvement), each (classifier by classifier) and auroc (the mean AUROC gain)
+    summary: pd.DataFrame = glued()
+    facts: pd.Series = glued()  # fusion_better of n_fusions fusions lower their baseline's mean natural-set FPR95
+    table: Any = None  # one row per comparison, as shown
     fusion_table: Any = None
     pairs: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)  # key → (FPR95 of b, of a)
 
@@ -341,7 +290,7 @@ def compare_detectors(scores: DetectorScores) -> Comparisons:
     baselines), per classifier, on the natural-set FPR95 (the endpoint) and AUROC (shown beside)."""
     av = scores.averages
     pairs = {"cop_vs_pca": ("CoP", "PCA"), "corp_vs_pca": ("CoRP", "PCA"), "corp_vs_cop": ("CoRP", "CoP"),
-             "corp_vs_knn": ("CoRP", "KNN"), "corp_vs_best": ("CoRP", scores.best_baseline)}
+             "corp_vs_knn": ("CoRP", "KNN"), "corp_vs_best": ("CoRP", scores.facts.best_baseline)}
     rows, diffs, aurocs, data = [], {}, {}, {}
     for key, (a, b) in pairs.items():
         fpr_b, fpr_a = _fpr(scores, b), _fpr(scores, a)
@@ -366,15 +315,12 @@ def compare_detectors(scores: DetectorScores) -> Comparisons:
                                   "baseline AUROC": 100 * mean["AUROC"][b],
                                   "fusion AUROC": 100 * mean["AUROC"][_fusion_name(kp, b)]}
                                  for kp, b in FUSED]).set_index("fusion")
+    summary = pd.DataFrame({key.replace("_vs_", "_"): {"": float(np.mean(diffs[key])), "each": _each(diffs[key]),
+                                                        "auroc": float(np.mean(aurocs[key]))} for key in pairs}).T
+    summary.attrs["fmt"] = {"": "+.1%", "auroc": "+.1%"}
     return Comparisons(
-        cop_pca=float(np.mean(diffs["cop_vs_pca"])), cop_pca_each=_each(diffs["cop_vs_pca"]),
-        corp_pca=float(np.mean(diffs["corp_vs_pca"])), corp_cop=float(np.mean(diffs["corp_vs_cop"])),
-        corp_cop_each=_each(diffs["corp_vs_cop"]), corp_knn=float(np.mean(diffs["corp_vs_knn"])),
-        corp_knn_each=_each(diffs["corp_vs_knn"]), corp_best=float(np.mean(diffs["corp_vs_best"])),
-        corp_best_each=_each(diffs["corp_vs_best"]), cop_pca_auroc=float(np.mean(aurocs["cop_vs_pca"])),
-        corp_knn_auroc=float(np.mean(aurocs["corp_vs_knn"])),
-        fusion_better=int((fusion_table["fusion FPR95"] < fusion_table["baseline FPR95"]).sum()),
-        n_fusions=len(fusion_table), table=table, fusion_table=fusion_table, pairs=data)
+        summary, facts(fusion_better=int((fusion_table["fusion FPR95"] < fusion_table["baseline FPR95"]).sum()),
+                       n_fusions=len(fusion_table)), table=table, fusion_table=fusion_table, pairs=data)
 
 
 # --------------------------------------------------------------------------------------------- where they differ
@@ -382,8 +328,7 @@ def compare_detectors(scores: DetectorScores) -> Comparisons:
 class ErrorDistributions:
     """The reconstruction errors on each set (first classifier) and their dependence on the feature norm."""
 
-    norm_corr_pca: float = glued(".2f")  # Spearman correlation of error and ‖z‖₂, mean over the classifiers
-    norm_corr_cop: float = glued(".2f")
+    facts: pd.Series = glued(".2f")  # norm_corr_<detector>: Spearman ρ of error and ‖z‖₂, mean over the classifiers
     fig_errors: Any = glued()
 
 
@@ -399,7 +344,7 @@ def error_distributions(benchmarks: list[OODBenchmark], scores: DetectorScores) 
             values.append(float(spearmanr(errors, norms).statistic))
         corr[name] = float(np.mean(values))
     first = {name: {s: v.numpy() for s, v in scores.scores[0][name].items()} for name in RECONSTRUCTION}
-    return ErrorDistributions(norm_corr_pca=corr["PCA"], norm_corr_cop=corr["CoP"],
+    return ErrorDistributions(facts(norm_corr_pca=corr["PCA"], norm_corr_cop=corr["CoP"]),
                               fig_errors=figures.error_histograms(first, RECONSTRUCTION))
 
 
@@ -407,9 +352,7 @@ def error_distributions(benchmarks: list[OODBenchmark], scores: DetectorScores) 
 class RatioSensitivity:
     """Average AUROC of the reconstruction detectors as the explained-variance ratio varies (post hoc)."""
 
-    spread_pca: float = glued(".1%")  # max − min over the grid of the mean average AUROC
-    spread_cop: float = glued(".1%")
-    spread_corp: float = glued(".1%")
+    facts: pd.Series = glued(".1%")  # spread_<detector>: max − min over the grid of the mean average AUROC
     fig_ratio: Any = glued()
     table: Any = None
 
@@ -436,9 +379,8 @@ def ratio_sensitivity(benchmarks: list[OODBenchmark], reconstruction: Reconstruc
                            "AUROC": float(np.mean(aurocs[(name, r)]))} for name, r in aurocs])
     spread = table.groupby("detector").AUROC.agg(lambda a: a.max() - a.min())
     chosen = {"PCA": cfg.pca_ratio, "CoP": cfg.cop_ratio, "CoRP": cfg.corp_ratio}
-    return RatioSensitivity(spread_pca=float(spread["PCA"]), spread_cop=float(spread["CoP"]),
-                            spread_corp=float(spread["CoRP"]), fig_ratio=figures.ratio_curves(table, chosen),
-                            table=table)
+    return RatioSensitivity(facts(**{f"spread_{d.lower()}": float(spread[d]) for d in RECONSTRUCTION}),
+                            fig_ratio=figures.ratio_curves(table, chosen), table=table)
 
 
 # --------------------------------------------------------------------------------------------- cost
@@ -446,31 +388,13 @@ def ratio_sensitivity(benchmarks: list[OODBenchmark], reconstruction: Reconstruc
 class Throughput:
     """The scoring cost of KPCA and of KNN (three ways) against N, from ``reprobook bench ood-throughput``."""
 
-    n_max: int = glued(",")
-    n_min: int = glued(",")
-    dim: int = glued()
-    device: str = glued()
-    n_queries: int = glued(",")
-    repeats: int = glued()
-    us_knn: float = glued(".1f")  # µs per test sample at n_max
-    us_faiss_flat: float = glued(".1f")
-    us_faiss_ivf: float = glued(".1f")
-    us_cop: float = glued(".2f")
-    us_corp: float = glued(".1f")
-    slope_knn: float = glued(".2f")  # log-log slope of the time per sample against N
-    slope_faiss_flat: float = glued(".2f")
-    slope_faiss_ivf: float = glued(".2f")
-    slope_cop: float = glued(".2f")
-    slope_corp: float = glued(".2f")
-    fastest_knn: str = glued()  # the fastest KNN at n_max (the median time)
-    speedup_cop: float = glued(".0f")  # the fastest KNN's time over CoP's at n_max (median of per-round ratios)
-    speedup_corp: float = glued(".1f")
-    speedup_cop_sklearn: float = glued(".0f")  # scikit-learn's exact KNN over CoP
-    speedup_corp_sklearn: float = glued(".1f")
-    ivf_recall: float = glued(".1%")  # recall@k of the approximate index at n_max
-    ivf_nprobe: int = glued()
-    ivf_nlist: int = glued()
-    target_recall: float = glued(".0%")
+    # rows us (µs per test sample at n_max) and slope (log-log, of the time per sample against N); a column per
+    # method (knn, faiss-flat, faiss-ivf, cop, corp)
+    cost: pd.DataFrame = glued()
+    # the sizes (n_max, n_min, dim, n_queries, repeats, device); fastest_knn at n_max (the median time);
+    # speedup_<kpca>: its time over it at n_max (median of per-round ratios), speedup_<kpca>_sklearn: scikit-learn's
+    # exact KNN's over it; ivf_recall (recall@k at n_max), ivf_nprobe of ivf_nlist lists, target_recall
+    facts: pd.Series = glued()
     fig_cost: Any = glued()
     cost_holds: bool = False  # KPCA's slopes flat and the exact KNN searches' growing (the fact)
     cost_detail: str = ""
@@ -503,20 +427,22 @@ def throughput(cfg: KPCAConfig, measured: Any) -> Throughput:
               f"{slopes['knn']:.2f}, faiss flat {slopes['faiss-flat']:.2f} (> {cfg.slope_grows:g} expected); medians "
               f"of {measured.settings['repeats']} rounds, one machine")
     target = measured.settings["target_recall"]
+    methods = ("knn", "faiss-flat", "faiss-ivf", "cop", "corp")
+    cost = pd.DataFrame({m: {"us": at.loc[m, "median_us"], "slope": slopes[m]} for m in methods})
+    cost.attrs["fmt"] = {"us": ".1f", "slope": ".2f", ("us", "cop"): ".2f"}
+    largest = ivf[ivf.n_train == n_max].iloc[0]
     return Throughput(
-        n_max=n_max, n_min=int(tp.n_train.min()), dim=measured.settings["feature_dim"], device=measured.device,
-        n_queries=measured.settings["n_queries"], repeats=measured.settings["repeats"],
-        us_knn=at.loc["knn", "median_us"], us_faiss_flat=at.loc["faiss-flat", "median_us"],
-        us_faiss_ivf=at.loc["faiss-ivf", "median_us"], us_cop=at.loc["cop", "median_us"],
-        us_corp=at.loc["corp", "median_us"], slope_knn=slopes["knn"], slope_faiss_flat=slopes["faiss-flat"],
-        slope_faiss_ivf=slopes["faiss-ivf"], slope_cop=slopes["cop"], slope_corp=slopes["corp"],
-        fastest_knn=at.loc[fastest, "detector"], speedup_cop=at.loc["cop", "fastest_knn_over_method"],
-        speedup_corp=at.loc["corp", "fastest_knn_over_method"], speedup_cop_sklearn=at.loc["cop", "knn_over_method"],
-        speedup_corp_sklearn=at.loc["corp", "knn_over_method"],
-        ivf_recall=float(ivf[ivf.n_train == n_max].recall.iloc[0]),
-        ivf_nprobe=int(ivf[ivf.n_train == n_max].nprobe.iloc[0]),
-        ivf_nlist=int(ivf[ivf.n_train == n_max].nlist.iloc[0]),
-        target_recall=target, fig_cost=figures.scoring_cost(tp, measured.device), cost_holds=flat and grows,
+        cost, facts(dict(n_max=",", n_min=",", n_queries=",", speedup_cop=".0f", speedup_corp=".1f",
+                         speedup_cop_sklearn=".0f", speedup_corp_sklearn=".1f", ivf_recall=".1%", target_recall=".0%"),
+                    n_max=n_max, n_min=int(tp.n_train.min()), dim=measured.settings["feature_dim"],
+                    device=measured.device, n_queries=measured.settings["n_queries"],
+                    repeats=measured.settings["repeats"], fastest_knn=at.loc[fastest, "detector"],
+                    speedup_cop=at.loc["cop", "fastest_knn_over_method"],
+                    speedup_corp=at.loc["corp", "fastest_knn_over_method"],
+                    speedup_cop_sklearn=at.loc["cop", "knn_over_method"],
+                    speedup_corp_sklearn=at.loc["corp", "knn_over_method"], ivf_recall=float(largest.recall),
+                    ivf_nprobe=int(largest.nprobe), ivf_nlist=int(largest.nlist), target_recall=target),
+        fig_cost=figures.scoring_cost(tp, measured.device), cost_holds=flat and grows,
         cost_detail=detail,
         exact_agree=bool((gaps < 1e-4).all()),
         exact_detail=f"largest gap between faiss flat, scikit-learn and the exact k-th distance: {gaps.max():.2e}",
@@ -552,7 +478,7 @@ def paper_vs_this_run(scores: DetectorScores):
                          for name, (f, a) in PAPER_IMAGENET.items()]).set_index("detector")
 
 
-__all__ = ["BenchmarkOverview", "ChapterSettings", "Comparisons", "DetectorScores", "ErrorDistributions", "NATURAL",
+__all__ = ["BenchmarkOverview", "Comparisons", "DetectorScores", "ErrorDistributions", "NATURAL",
            "RFFCheck", "RatioSensitivity", "Reconstruction", "Throughput", "chapter_settings", "classifier_seeds",
            "compare_detectors", "describe_benchmark", "error_distributions", "fit_reconstruction", "kpca_claims",
            "load_classifiers", "natural_average", "paper_vs_this_run", "ratio_sensitivity",

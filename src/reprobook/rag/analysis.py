@@ -18,7 +18,7 @@ import pandas as pd
 from .. import claims
 from ..chapters.domainrag import DomainRAGConfig
 from ..checks import ParameterError
-from ..results import glued
+from ..results import facts, glued
 from .domainrag import ABILITIES, FILES, Question, contains_gold
 from .experiment import build_items, read, score_items
 from .likelihood import paired_values
@@ -250,10 +250,10 @@ class Faithfulness:
     """The forced choice on the faithful questions: which answer the reader finds more likely, per reference."""
 
     table: Any
-    follows_true: float = glued(".0%")  # prefers the true answer given the true reference
-    follows_cf: float = glued(".0%")  # prefers the counterfactual answer given the counterfactual reference
-    cf_with_true: int = glued("d")  # counterfactual prompts that still contain the true answer
-    questions: int = glued("d")
+    # follows_true: prefers the true answer given the true reference; follows_cf: prefers the counterfactual
+    # answer given the counterfactual reference; cf_with_true of the questions: counterfactual prompts that still
+    # contain the true answer
+    facts: pd.Series = glued()
 
 
 def faithfulness_choice(lik) -> Faithfulness:
@@ -269,25 +269,22 @@ def faithfulness_choice(lik) -> Faithfulness:
                                               float((cf.counter > cf.gold).mean())],
         "true answer in the prompt": [float(true.answer_in_prompt.mean()), float(cf.answer_in_prompt.mean())],
     }).set_index("reference")
-    return Faithfulness(table, float((true.gold > true.counter).mean()), float((cf.counter > cf.gold).mean()),
-                        int(cf.answer_in_prompt.sum()), len(cf))
+    return Faithfulness(table, facts(dict(follows_true=".0%", follows_cf=".0%"),
+                                     follows_true=float((true.gold > true.counter).mean()),
+                                     follows_cf=float((cf.counter > cf.gold).mean()),
+                                     cf_with_true=int(cf.answer_in_prompt.sum()), questions=len(cf)))
 
 
 @dataclass
 class ContextFacts:
-    """What the context guard and the data did to the claims' prompts (for the deviations)."""
+    """What the context guard and the data did to the claims' prompts (for the deviations): the facts budget;
+    multidoc_cut of multidoc_n all-references prompts the guard cut, multidoc_later_cut of them losing a whole
+    later golden passage; noise_cut of noise_n noisy prompts the guard cut (noise passages shortened; the golden
+    one is first), noise_gold_lost whose gold answer it cut away; noise_with_gold of noise_passages official noise
+    passages that contain a gold answer part; html_answer, text_answer: structural prompts that contain the
+    answer, HTML and text view."""
 
-    budget: str = glued()
-    multidoc_cut: int = glued("d")  # all-references prompts the guard cut
-    multidoc_later_cut: int = glued("d")  # of them, prompts that lost a whole later golden passage
-    multidoc_n: int = glued("d")
-    noise_cut: int = glued("d")  # noisy prompts the guard cut (noise passages shortened; the golden one is first)
-    noise_gold_lost: int = glued("d")  # noisy prompts whose gold answer the guard cut away
-    noise_n: int = glued("d")
-    noise_with_gold: int = glued("d")  # official noise passages that contain a gold answer part
-    noise_passages: int = glued("d")
-    html_answer: float = glued(".0%")  # structural prompts that contain the answer: HTML view
-    text_answer: float = glued(".0%")  # ... text view
+    facts: pd.Series = glued()
 
 
 def context_facts(lik, noise_questions: Sequence[Question], budget: Any) -> ContextFacts:
@@ -298,11 +295,14 @@ def context_facts(lik, noise_questions: Sequence[Question], budget: Any) -> Cont
     noisy = rows[(rows.label == "noise") & rows.setting.str.startswith("noise")]
     st = rows[rows.label == "structural"]
     with_gold = sum(contains_gold(p.text, q.answers) for q in noise_questions for p in q.noise)
-    return ContextFacts(str(budget), int(md.truncated.sum()), len(later), len(md), int(noisy.truncated.sum()),
-                        int((~noisy.answer_in_prompt).sum()), len(noisy), with_gold,
-                        sum(len(q.noise) for q in noise_questions),
-                        float(st[st.setting == "html"].answer_in_prompt.mean()) if len(st) else float("nan"),
-                        float(st[st.setting == "golden"].answer_in_prompt.mean()) if len(st) else float("nan"))
+    html, text = (float(st[st.setting == v].answer_in_prompt.mean()) if len(st) else float("nan")
+                  for v in ("html", "golden"))
+    return ContextFacts(facts(dict(html_answer=".0%", text_answer=".0%"), budget=str(budget),
+                              multidoc_cut=int(md.truncated.sum()), multidoc_later_cut=len(later), multidoc_n=len(md),
+                              noise_cut=int(noisy.truncated.sum()),
+                              noise_gold_lost=int((~noisy.answer_in_prompt).sum()), noise_n=len(noisy),
+                              noise_with_gold=with_gold, noise_passages=sum(len(q.noise) for q in noise_questions),
+                              html_answer=html, text_answer=text))
 
 
 def _means_text(x, y, a: str, b: str) -> str:

@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import kendalltau
 
 from .. import claims, llm
 from ..chapters.slimplm import SlimPLMConfig
 from ..checks import ParameterError
-from ..results import glued
+from ..results import facts, glued
 from ..timing import timed
 from .retrievers import BM25Retriever
 from .slimplm import (
@@ -83,15 +84,9 @@ class DataSummary:
     """The knowledge source and the question split, in numbers."""
 
     table: Any  # DataFrame: one row per split
-    passages: int = glued(",d")
-    paragraphs: int = glued(",d")
-    articles: int = glued("d")
-    questions: int = glued(",d")
-    mean_passage_words: float = glued(".0f")
-    train: int = glued("d")
-    eval: int = glued("d")
-    train_articles: int = glued("d")
-    eval_articles: int = glued("d")
+    # passages, paragraphs, articles, questions, mean_passage_words; the split: train, eval, train_articles,
+    # eval_articles
+    facts: pd.Series = glued()
 
 
 def describe_data(data: SquadOpen, split: Any, *, keep: Any = None) -> DataSummary:
@@ -106,9 +101,11 @@ def describe_data(data: SquadOpen, split: Any, *, keep: Any = None) -> DataSumma
                                                 for x in data.questions),
                      "example question": q.question, "gold answers": " | ".join(q.answers), "article": q.title})
     words = float(np.mean([len(p.text.split()) for p in data.corpus]))
-    return DataSummary(pd.DataFrame(rows).set_index("split"), len(data.corpus), data.paragraphs(), len(data.articles),
-                       len(data.questions), words, len(split.train), len(split.eval), len(split.train_articles),
-                       len(split.eval_articles))
+    return DataSummary(pd.DataFrame(rows).set_index("split"), facts(
+        dict(passages=",d", paragraphs=",d", questions=",d", mean_passage_words=".0f"), passages=len(data.corpus),
+        paragraphs=data.paragraphs(), articles=len(data.articles), questions=len(data.questions),
+        mean_passage_words=words, train=len(split.train), eval=len(split.eval),
+        train_articles=len(split.train_articles), eval_articles=len(split.eval_articles)))
 
 
 def metric_examples():
@@ -144,15 +141,24 @@ class SlimRun:
     traces: list[PipelineTrace]
     per_question: Any  # DataFrame: one row per question (probabilities, queries, the answers of every method)
     stage_seconds: dict[str, float]
-    n_questions: int = glued("d")
-    threshold: float = glued(".2f")
-    known_share: float = glued(".0%")  # questions the judge calls Known at the threshold
-    closed_correct: float = glued(".0%")  # questions the large model answers correctly closed-book
-    self_retrieve_share: float = glued(".0%")  # questions on which self-judgement retrieves
-    mean_claims: float = glued(".1f")  # claims per heuristic answer
-    searched_claims: float = glued(".1f")  # NeedSearch claims per question
-    queries_unknown: float = glued(".1f")  # queries per Unknown question (the question and its claims)
-    seconds: float = glued(".0f")  # all stages, including the sweep's extra answers
+    # n_questions; threshold; known_share: questions the judge calls Known at the threshold; closed_correct:
+    # questions the large model answers correctly closed-book; self_retrieve_share: questions on which
+    # self-judgement retrieves; mean_claims per heuristic answer; searched_claims: NeedSearch claims per question;
+    # queries_unknown: queries per Unknown question (the question and its claims); seconds: all stages, including
+    # the sweep's extra answers
+    facts: pd.Series = glued()
+
+    @property
+    def n_questions(self) -> int:
+        return int(self.facts["n_questions"])
+
+    @property
+    def threshold(self) -> float:
+        return float(self.facts["threshold"])
+
+
+RUN_FORMATS = dict(threshold=".2f", known_share=".0%", closed_correct=".0%", self_retrieve_share=".0%",
+                   mean_claims=".1f", searched_claims=".1f", queries_unknown=".1f", seconds=".0f")
 
 
 def run_slimplm(proxy: Any, large: Any, retriever: DocumentSearch, questions: Sequence[SquadQuestion], judge: Judge,
@@ -216,10 +222,14 @@ def run_slimplm(proxy: Any, large: Any, retriever: DocumentSearch, questions: Se
                       "closed answer": closed[i], "always answer": rag[i], "slim answer (if Unknown)": rag[n + i]})
     per_question = pd.DataFrame(table)
     unknown = ~per_question.known
-    return SlimRun(pd.DataFrame(rows), traces, per_question, stages, n, tau, float(per_question.known.mean()),
-                   float(per_question.never_em.mean()), float(np.mean(p_need >= cfg.self_judge_threshold)),
-                   float(np.mean([len(c) for c in claim_sets])), float(per_question["searched claims"].mean()),
-                   float(per_question.slim_queries[unknown].mean()) if unknown.any() else 0.0, sum(stages.values()))
+    return SlimRun(pd.DataFrame(rows), traces, per_question, stages, facts(
+        RUN_FORMATS, n_questions=n, threshold=tau, known_share=float(per_question.known.mean()),
+        closed_correct=float(per_question.never_em.mean()),
+        self_retrieve_share=float(np.mean(p_need >= cfg.self_judge_threshold)),
+        mean_claims=float(np.mean([len(c) for c in claim_sets])),
+        searched_claims=float(per_question["searched claims"].mean()),
+        queries_unknown=float(per_question.slim_queries[unknown].mean()) if unknown.any() else 0.0,
+        seconds=sum(stages.values())))
 
 
 # -------------------------------------------------------------------------------------------- tables
@@ -253,37 +263,25 @@ def method_table(run: SlimRun, *, n_boot: int = 1000, seed: int = 0):
 
 @dataclass
 class MethodComparison:
-    """The methods side by side: means with intervals over questions, and the headline numbers glued."""
+    """The methods side by side: means with intervals over questions, and the means glued (``<metric>_<method>``:
+    ``em_slimplm``, ``gold_always``, ``seconds_self`` …)."""
 
     table: Any  # "mean [low, high]" per method and metric
     numbers: Any  # the long numeric table
-    em_never: float = glued(".2f")
-    em_always: float = glued(".2f")
-    em_self: float = glued(".2f")
-    em_slimplm: float = glued(".2f")
-    recall_slimplm: float = glued(".2f")
-    rougel_slimplm: float = glued(".2f")
-    retrievals_self: float = glued(".2f")
-    retrievals_slimplm: float = glued(".2f")
-    proxy_calls_slimplm: float = glued(".1f")
-    seconds_never: float = glued(".1f")
-    seconds_always: float = glued(".1f")
-    seconds_self: float = glued(".1f")
-    seconds_slimplm: float = glued(".1f")
-    gold_always: float = glued(".0%")
-    gold_slimplm: float = glued(".0%")
+    means: pd.DataFrame = glued()  # rows metric (gold: gold passage shown), columns method (self: self-judgement)
+
+
+MEAN_FORMATS = dict(em=".2f", recall=".2f", rougel=".2f", retrievals=".2f", llm_calls=".1f", proxy_calls=".1f",
+                    seconds=".1f", gold=".0%")
 
 
 def compare_methods(run: SlimRun, *, n_boot: int = 1000, seed: int = 0) -> MethodComparison:
     """:func:`method_table` with its headline numbers."""
     shown, numbers = method_table(run, n_boot=n_boot, seed=seed)
-    mean = numbers.set_index(["method", "metric"])["mean"]
-    return MethodComparison(shown, numbers, mean["never", "em"], mean["always", "em"], mean["self-judgement", "em"],
-                            mean["SlimPLM", "em"], mean["SlimPLM", "recall"], mean["SlimPLM", "rougeL"],
-                            mean["self-judgement", "retrievals"], mean["SlimPLM", "retrievals"],
-                            mean["SlimPLM", "proxy_calls"], mean["never", "seconds"], mean["always", "seconds"],
-                            mean["self-judgement", "seconds"], mean["SlimPLM", "seconds"],
-                            mean["always", "gold_shown"], mean["SlimPLM", "gold_shown"])
+    means = numbers.pivot(index="metric", columns="method", values="mean").loc[list(METRICS), list(METHODS)]
+    means = means.rename(index={"rougeL": "rougel", "gold_shown": "gold"}, columns={"self-judgement": "self"})
+    means.attrs["fmt"] = MEAN_FORMATS
+    return MethodComparison(shown, numbers, means)
 
 
 def threshold_sweep(run: SlimRun, thresholds: Sequence[float] | None = None):
@@ -336,9 +334,9 @@ class Tradeoff:
 
     sweep: Any  # DataFrame: one row per threshold
     figure: Any = glued()
-    slim_thresholds: int = glued("d")  # distinct operating points SlimPLM's sweep reaches
-    best_em_slimplm: float = glued(".2f")  # the best EM over SlimPLM's thresholds
-    best_em_retrievals: float = glued(".2f")  # retrievals per question there
+    # slim_thresholds: distinct operating points SlimPLM's sweep reaches; best_em_slimplm: the best EM over
+    # SlimPLM's thresholds, with best_em_retrievals retrievals per question there
+    facts: pd.Series = glued()
 
 
 def tradeoff(run: SlimRun, comparison: MethodComparison) -> Tradeoff:
@@ -346,8 +344,9 @@ def tradeoff(run: SlimRun, comparison: MethodComparison) -> Tradeoff:
     sweep = threshold_sweep(run)
     best = sweep.sort_values(["SlimPLM_em", "SlimPLM_retrievals"], ascending=[False, True]).iloc[0]
     points = len(sweep[["SlimPLM_retrievals", "SlimPLM_em"]].drop_duplicates())
-    return Tradeoff(sweep, tradeoff_figure(run, sweep, comparison.numbers), points, float(best.SlimPLM_em),
-                    float(best.SlimPLM_retrievals))
+    return Tradeoff(sweep, tradeoff_figure(run, sweep, comparison.numbers),
+                    facts(dict(best_em_slimplm=".2f", best_em_retrievals=".2f"), slim_thresholds=points,
+                          best_em_slimplm=float(best.SlimPLM_em), best_em_retrievals=float(best.SlimPLM_retrievals)))
 
 
 def consistency_checks(run: SlimRun, retriever: DocumentSearch) -> list[tuple[str, bool, str]]:
@@ -371,13 +370,21 @@ def concordance(labels: Any, scores: Any) -> float:
     """Harrell's C of ``scores`` for ``labels``: over the pairs of units whose labels differ, the share whose
     scores are ordered as their labels (ties in the scores count half). For 0/1 labels it is the AUROC; for
     a continuous label, (Somers' D + 1) / 2. 0.5 when every label is equal (no order to judge: the value
-    under the null)."""
+    under the null).
+
+    O(n log n) through Kendall's τ-b (scipy's merge sort): concordant − discordant pairs = τ-b · √((n₀ − n₁)(n₀ − n₂)),
+    with n₀ all pairs and n₁, n₂ those tied in the labels, in the scores; C = ((concordant − discordant) /
+    (n₀ − n₁) + 1) / 2. The bootstrap calls it once per resample, at paper scale on thousands of questions."""
     y, p = np.asarray(labels, dtype=float), np.asarray(scores, dtype=float)
-    sy = np.sign(y[:, None] - y[None, :])
-    pairs = float(np.abs(sy).sum())
-    if pairs == 0:
+    n0 = len(y) * (len(y) - 1) / 2
+    untied = {name: n0 - float(sum(c * (c - 1) / 2 for c in np.unique(v, return_counts=True)[1]))
+              for name, v in (("labels", y), ("scores", p))}
+    if untied["labels"] == 0:
         return 0.5
-    return float((np.sum(sy * np.sign(p[:, None] - p[None, :])) / pairs + 1) / 2)
+    if untied["scores"] == 0:  # every score equal: no pair is ordered either way
+        return 0.5
+    tau = float(kendalltau(y, p, variant="b").statistic)
+    return (tau * np.sqrt(untied["labels"] * untied["scores"]) / untied["labels"] + 1) / 2
 
 
 @dataclass
@@ -386,14 +393,11 @@ class JudgeQuality:
     continuous label the judge is trained on (its concordance, the claim ``judge_selects``) and the
     correctness of the generated closed-book answers (the AUROC)."""
 
-    concordance: float = glued(".2f")  # Harrell's C of P(Known) for the closed-book log p(gold) per token
-    label_mean: float = glued(".2f")  # that label's mean (nats per token)
-    auroc: float = glued(".2f")  # 0.5 when one class is missing
-    accuracy: float = glued(".0%")  # at the operating threshold
-    majority: float = glued(".0%")  # always predicting the more frequent outcome
-    n_known: int = glued("d")  # evaluation questions answered correctly closed-book
-    n: int = glued("d")
-    retrieve_share: float = glued(".0%")  # questions SlimPLM retrieves for (judged Unknown)
+    # concordance: Harrell's C of P(Known) for the closed-book log p(gold) per token, label_mean: that label's mean
+    # (nats per token); auroc (0.5 when one class is missing); accuracy at the operating threshold against the
+    # majority rule; n_known of n evaluation questions answered correctly closed-book; retrieve_share: questions
+    # SlimPLM retrieves for (judged Unknown)
+    facts: pd.Series = glued()
 
 
 def judge_quality(run: SlimRun) -> JudgeQuality:
@@ -405,8 +409,11 @@ def judge_quality(run: SlimRun) -> JudgeQuality:
     p = pq.p_known.to_numpy()
     label = pq.closed_logprob.to_numpy(float)
     accuracy = float(np.mean((p >= run.threshold) == (y == 1)))
-    return JudgeQuality(concordance(label, p), float(label.mean()), concordance(y, p), accuracy,
-                        float(max(y.mean(), 1 - y.mean())), int(y.sum()), len(y), float((~pq.known).mean()))
+    return JudgeQuality(facts(dict(concordance=".2f", label_mean=".2f", auroc=".2f", accuracy=".0%", majority=".0%",
+                                   retrieve_share=".0%"),
+                              concordance=concordance(label, p), label_mean=float(label.mean()),
+                              auroc=concordance(y, p), accuracy=accuracy, majority=float(max(y.mean(), 1 - y.mean())),
+                              n_known=int(y.sum()), n=len(y), retrieve_share=float((~pq.known).mean())))
 
 
 def sample_traces(run: SlimRun, n: int = 3):
