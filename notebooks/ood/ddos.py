@@ -209,7 +209,8 @@ with rec.timer("reconstruction"):
 
 # %%
 sanity = rec.glue_result(dx.sanity_checks(run, cfg), "dd_san")
-rec.check("diffusion sanity checks (they gate the claims)", sanity.ok, sanity.facts.summary)
+rec.check("diffusion sanity checks (they gate the claims)", sanity.ok,
+          sanity.facts.summary)
 sanity.table.round(3)
 
 # %% [markdown]

@@ -436,11 +436,12 @@ cost.table.round(2)
 # ## The claims
 
 # %%
+sizes = overview.facts
 scale = (f"{profile} profile: {cfg.in_dataset} "
-         f"({overview.facts.n_train:,} train / {overview.facts.n_test:,} test), {cfg.model} "
-         f"({overview.facts.dim}-d features, {cfg.epochs} epochs, "
-         f"test accuracy {overview.facts.accuracy_range}); natural OoD sets "
-         f"{', '.join(natural)}; {overview.facts.n_classifiers} classifiers; "
+         f"({sizes.n_train:,} train / {sizes.n_test:,} test), {cfg.model} "
+         f"({sizes.dim}-d features, {cfg.epochs} epochs, "
+         f"test accuracy {sizes.accuracy_range}); natural OoD sets "
+         f"{', '.join(natural)}; {sizes.n_classifiers} classifiers; "
          f"{session.device.type}")
 tests = kx.kpca_claims(specs, comparisons, scale, converged=converged,
                        convergence=convergence)
