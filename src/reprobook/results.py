@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -153,8 +154,10 @@ def facts(fmt: Mapping[str, str] | None = None, /, **values: Any) -> Any:
 
 
 def _is_table(value: Any) -> bool:
-    """A pandas DataFrame or Series (without importing pandas: the command line reads results)."""
-    return type(value).__name__ in ("DataFrame", "Series") and hasattr(value, "attrs")
+    """A pandas DataFrame or Series (subclasses too), without importing pandas (the command line reads results):
+    where pandas was never imported, nothing can be one."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, (pd.DataFrame, pd.Series))
 
 
 def _cell_format(fmt: str | Mapping[Any, str] | None, row: Any, col: Any) -> str | None:
