@@ -219,7 +219,8 @@ def test_landscape_and_the_claim_tests_on_tiny_modes(fake_registry):  # noqa: F8
                claims.evaluate(specs[1], slices.depths["OoD"], slices.depths["InD"]), fluct.test,
                claims.evaluate(specs[3], gain.units["members' mean"], gain.units["ensemble"]),
                tests_of.variance_test(specs[4], gain.singles, gain.pairs, 5, ens.variance_ratio)]
-    guarded = tests_of.guard_modes(results, training.converged, training.convergence_detail, training.disagreement)
+    guarded = tests_of.guard_modes(results, training.converged, training.convergence_detail,
+                                   training.facts.disagreement)
     final = claims.holm_tests(guarded)
     assert [t.key for t in final] == ["alike", "landscape", "fluctuates", "improves", "variance"]
     if not training.converged:  # one epoch: the run cannot test claims about converged modes

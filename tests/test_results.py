@@ -118,6 +118,33 @@ def test_glue_table_refuses_cells_that_give_one_name_or_no_identifier():
         rec.glue_table("x", {"a": 1})
 
 
+def test_glue_result_formats_a_facts_field_by_one_source():
+    from dataclasses import dataclass
+
+    import pandas as pd
+
+    from reprobook.results import facts, glued
+
+    @dataclass
+    class Result:
+        facts: pd.Series = glued()
+
+    @dataclass
+    class Fixed:
+        facts: pd.Series = glued(".2f")
+
+    rec = RunRecord("demo", profile="smoke", device="cpu", seed=0)
+    rec.glue_result(Result(facts({"share": ".0%"}, n=1200, share=0.25)), "c")
+    assert (str(rec.glued["c_n"]), str(rec.glued["c_share"])) == ("1200", "25%")
+    rec.glue_result(Fixed(facts(None, a=1.234)), "d")
+    assert str(rec.glued["d_a"]) == "1.23"
+    with pytest.raises(ValueError, match="'facts'.*one format source"):
+        rec.glue_result(Fixed(facts({"a": ".0%"}, a=0.5)), "e")
+    # a table field that got something else (an argument in the wrong place) is refused, not glued as one value
+    with pytest.raises(ValueError, match="'facts'.*pandas Series.*Result"):
+        rec.glue_result(Result(1.5), "f")
+
+
 def test_provenance_names_the_commit_given_by_the_environment(monkeypatch):
     from reprobook.results import provenance
 

@@ -16,6 +16,7 @@ from reprobook.chapters import marwp as marwp_paper
 from reprobook.chapters import rwp as rwp_paper
 from reprobook.checks import ParameterError
 from reprobook.models import build_model
+from reprobook.results import facts
 from reprobook.sharpness import analysis, marwp_chapter, rwp_chapter, step_cost_chapter
 from reprobook.sharpness.experiment import LABELS, TrainedRun
 from reprobook.timing import goal_reading, median_interval, ratio_interval
@@ -46,11 +47,15 @@ def _flat(sharpness: dict, lam: dict | None = None):
     import pandas as pd
 
     lam = lam or {m: [10.0] * len(v) for m, v in sharpness.items()}
-    return analysis.Flatness(pd.DataFrame(), lam, sharpness, 256, 128, 0.1, 10, 1e-3, "all", 1e-6, 12)
+    return analysis.Flatness(pd.DataFrame(), lam, sharpness, facts(
+        None, probe_n=256, hessian_n=128, radius=0.1, directions=10, lanczos_tol=1e-3, lanczos_converged="all",
+        lanczos_max_residual=1e-6, lanczos_max_matvecs=12))
 
 
 def _regime(converged=True):
-    return analysis.Regime(converged, "detail of the regime", "", 0.01, 1.0, 0.0, 0.1, 0.99, None)
+    return analysis.Regime(converged, "detail of the regime", facts(
+        analysis.REGIME_FORMATS, regime="", worst_fit_loss=0.01, worst_fit_acc=1.0, still_falling=0.0,
+        fit_loss_rule=0.1, fit_acc_rule=0.99), None)
 
 
 # -- the RWP chapter's verdicts --------------------------------------------------------------------------
@@ -224,9 +229,9 @@ def test_flatness_summary_names_the_models_lambda_was_computed_for():
     exp = _marwp_experiment({})
     flat = _marwp_flat()  # λ_max for SGD, SAM and m-ARWP
     flat.sharpness.update({m: [0.3] * 5 for m in ("sam", "prwp", "mrwp", "arwp")})
-    assert marwp_chapter.flatness_summary(exp, flat).lambda_text.startswith("10.0 for SGD, 10.0 for SAM")
+    assert marwp_chapter.flatness_summary(exp, flat).facts.lambda_text.startswith("10.0 for SGD, 10.0 for SAM")
     del flat.lambda_max["sam"]
-    assert "SAM's is the RWP chapter's" in marwp_chapter.flatness_summary(exp, flat).lambda_text
+    assert "SAM's is the RWP chapter's" in marwp_chapter.flatness_summary(exp, flat).facts.lambda_text
 
 
 # -- the power of the claims ----------------------------------------------------------------------------------------
@@ -255,10 +260,11 @@ def test_power_report_counts_only_the_tested_claims():
     flat = _flat({m: [0.3, 0.31, 0.29, 0.3, 0.32] for m in ("sgd", "sam", "rwp")})
     tests = rwp_chapter.chapter_claims(_cfg(), exp, _regime(), flat, "s")
     report = analysis.power_report(tests, rwp_chapter.claim_values(exp, flat))
-    assert report.family == 3 and report.n_run == 5 and report.level == pytest.approx(claims.ALPHA / 3)
-    assert len(report.table) == 3 and report.below != "none"
+    f = report.facts
+    assert f.family == 3 and f.n_run == 5 and f.level == pytest.approx(claims.ALPHA / 3)
+    assert len(report.table) == 3 and report.facts.below != "none"
     unconverged = rwp_chapter.chapter_claims(_cfg(), exp, _regime(False), flat, "s")
-    assert analysis.power_report(unconverged, rwp_chapter.claim_values(exp, flat)).family == 0
+    assert analysis.power_report(unconverged, rwp_chapter.claim_values(exp, flat)).facts.family == 0
 
 
 def test_smoke_seeds_follow_the_pilot_power_calculation():
@@ -342,8 +348,9 @@ def _fake_cost(busy=False):
     result = BenchResult("step-cost", table, {"rounds_ms": rounds, "model": "small_cnn", "batch_size": 32,
                                                "torch_threads": 1, "rounds_run": 6}, {})
     fields = {f.name: 1 for f in dataclasses.fields(step_cost_chapter.StepCost)}
-    fields.update(result=result, busy=busy, machine="cpu", ratio_sam=2.0, ratio_rwp=2.0, ratio_rwp_batched=2.1,
-                  ratio_arwp=1.05, ratio_marwp=2.05)
+    fields.update(result=result, busy=busy, facts=facts(
+        step_cost_chapter.FACT_FORMATS, machine="cpu", ratio_sam=2.0, ratio_rwp=2.0, ratio_rwp_batched=2.1,
+        ratio_arwp=1.05, ratio_marwp=2.05))
     return step_cost_chapter.StepCost(**fields)
 
 
@@ -357,7 +364,7 @@ def test_step_cost_claims_two_device_savings_are_not_comparable():
 def test_passes_per_step_are_counted():
     out = step_cost_chapter.passes_per_step(_cfg("step_cost"), seed=0)
     assert out.counts == {"sgd": 1, "sam": 2, "rwp": 2, "mrwp": 2, "arwp": 1, "marwp": 2}
-    assert (out.sam, out.arwp) == (2, 1) and len(out.table) == 6
+    assert (out.facts.sam, out.facts.arwp) == (2, 1) and len(out.table) == 6
 
 
 def _recorded(commit, arwp_ms, sgd_ms=100.0, spread=0.01, rounds=12):
@@ -428,7 +435,7 @@ def test_machine_names_the_cpu_model():
 
 def test_same_update_check_passes_for_the_batched_step():
     out = step_cost_chapter.same_update_check(_cfg("step_cost"), seed=0, steps=2)
-    assert out.passed and out.gap < 1e-10 and out.tensors > 10
+    assert out.passed and out.facts.gap < 1e-10 and out.facts.tensors > 10
 
 
 # -- the shared analyses --------------------------------------------------------------------------------------
@@ -440,10 +447,10 @@ def test_training_regime_needs_every_run_to_fit_its_training_set():
     assert analysis.training_regime(exp, cfg).converged
     exp.fit_loss["rwp", 3] = 0.5  # one run left far from zero training loss
     regime = analysis.training_regime(exp, cfg)
-    assert not regime.converged and "0.500" in regime.detail and "not every run" in regime.regime
+    assert not regime.converged and "0.500" in regime.detail and "not every run" in regime.facts.regime
     exp.fit_loss["rwp", 3], exp.fit_acc["sam", 1] = 0.01, 0.9
     assert not analysis.training_regime(exp, cfg).converged
-    assert regime.still_falling == pytest.approx((0.5 - 0.05) / 0.5)  # the last fifth of 3 epochs: one epoch
+    assert regime.facts.still_falling == pytest.approx((0.5 - 0.05) / 0.5)  # the last fifth of 3 epochs: one epoch
 
 
 def test_step_timing_times_every_method_now_in_shuffled_rounds():
@@ -469,10 +476,11 @@ def test_flatness_measures_every_model_and_lambda_only_where_asked():
     assert [len(y) for _, y in batches] == [5, 5, 2]
     flat = analysis.flatness(exp, dataclasses.replace(cfg, hessian_samples=7), batches, lambda_keys=("sgd",))
     assert set(flat.lambda_max) == {"sgd"} and set(flat.sharpness) == {"sgd", "rwp"}
-    assert len(flat.table) == 4 and flat.probe_n == 12 and flat.hessian_n == 7
+    assert len(flat.table) == 4 and flat.facts.probe_n == 12 and flat.facts.hessian_n == 7
     assert [len(y) for _, y in analysis.first_samples(batches, 7)] == [5, 2]
-    assert flat.lanczos_converged == "all 2" and flat.lanczos_max_residual < 10 * cfg.lanczos_tol
-    assert 2 <= flat.lanczos_max_matvecs <= 2 * cfg.lanczos_max_matvecs  # about the budget (ARPACK restarts in blocks)
+    assert flat.facts.lanczos_converged == "all 2" and flat.facts.lanczos_max_residual < 10 * cfg.lanczos_tol
+    # about the budget (ARPACK restarts in blocks)
+    assert 2 <= flat.facts.lanczos_max_matvecs <= 2 * cfg.lanczos_max_matvecs
     # the same model under two seeds: λ_max agrees (a property of the model), the sharpness draws differ
     assert flat.lambda_max["sgd"][0] == pytest.approx(flat.lambda_max["sgd"][1], rel=1e-3)
 
@@ -481,7 +489,7 @@ def test_data_overview_and_scale_text():
     train = TensorDataset(torch.rand(30, 1, 28, 28), torch.arange(30) % 3)
     test = TensorDataset(torch.rand(9, 1, 28, 28), torch.arange(9) % 3)
     out = analysis.data_overview("fashion-mnist", train, test, n_images=4)
-    assert (out.n_train, out.n_test, out.min_class, out.max_class) == (30, 9, 10, 10)
+    assert (out.facts.n_train, out.facts.n_test, out.facts.min_class, out.facts.max_class) == (30, 9, 10, 10)
     assert hasattr(out.fig_samples, "savefig")
     cfg = _cfg()
     text = analysis.scale_text(cfg, 30, 9, 2, torch.device("cpu"))

@@ -279,7 +279,7 @@ def test_judge_labels_come_only_from_the_training_split(data, tiny_models, monke
     assert asked == [q.question for q in split.train]  # no evaluation question was ever labelled
     assert not set(asked) & {q.question for q in split.eval}
     assert list(trained.labels) == [0, 1, 0] and trained.qids == tuple(q.qid for q in split.train)
-    assert trained.features.shape == (3, len(S.FEATURES)) and trained.n_known == 1
+    assert trained.features.shape == (3, len(S.FEATURES)) and trained.facts.n_known == 1
     with pytest.raises(ParameterError, match="train_questions"):
         S.train_judge(proxy, large, split.train, cfg, evaluation=[split.train[0]], cache=False)
     # the continuous label: one scoring pass of the large model over the training questions only
@@ -293,7 +293,7 @@ def test_judge_labels_come_only_from_the_training_split(data, tiny_models, monke
     monkeypatch.setattr(S, "closed_book_logprob", logprob)
     big = split_by_article(data.questions, n_train=None, n_eval=1, seed=0)
     trained = S.train_judge(proxy, large, big.train, tiny_cfg(), evaluation=big.eval, cache=False)
-    assert scored == [q.question for q in big.train] and trained.kind == "regression"
+    assert scored == [q.question for q in big.train] and trained.facts.kind == "regression"
     assert list(trained.labels) == [int(q is right) for q in big.train]
 
 def test_next_token_probabilities_batched_equal_one_at_a_time(tiny_models):
@@ -415,7 +415,8 @@ def test_an_inverted_judge_is_contradicted_and_a_floor_is_not_comparable():
     assert v["vs_always"].verdict == "not comparable" and "floor" in v["vs_always"].reason
     assert v["judge_selects"].verdict == "not comparable" and "no variation" in v["judge_selects"].reason
     assert (v["retrieves_where_needed"].verdict == "not comparable"
-            and "did not select" in v["retrieves_where_needed"].reason)
+            and "did not select" in v["retrieves_where_needed"].reason
+            and f"answers 0 of {n} right closed-book" in v["retrieves_where_needed"].reason)
 
 
 def test_concordance_is_the_auroc_for_binary_labels_and_somers_d_for_continuous_ones():

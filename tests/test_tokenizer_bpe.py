@@ -116,8 +116,8 @@ def test_the_study_measures_every_size_and_the_references(tok):
     assert list(study.table.tokenizer) == ["BPE 350", "BPE 420", "plain"]
     t = study.table.set_index("tokenizer")
     assert t.loc["plain", "tokens/char en"] == pytest.approx(t.loc["BPE 420", "tokens/char en"])
-    assert study.monotone == (t.loc["BPE 420", "tokens/char mixed"] < t.loc["BPE 350", "tokens/char mixed"])
-    assert study.roundtrip_docs == study.roundtrip_candidates == 2
+    assert study.facts.monotone == (t.loc["BPE 420", "tokens/char mixed"] < t.loc["BPE 350", "tokens/char mixed"])
+    assert study.facts.roundtrip_docs == study.facts.roundtrip_candidates == 2
     assert len(study.per_document[("plain", "zh")]) == 1
     with pytest.raises(ParameterError, match="vocab_sizes"):
         T.tokenizer_study(CORPUS, held, vocab_sizes=(350,), coverage=1.0)

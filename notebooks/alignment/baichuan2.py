@@ -158,13 +158,14 @@ with rec.timer("tokenizer study"):
         paper=PAPER_TOKENIZERS)
 rec.glue_result(study, "bc2_tok")
 rec.glue("bc2_coverage", cfg.character_coverage)
+found = study.facts
 rec.check("every held-out document without '▁' decodes back to itself",
-          study.roundtrip_docs == study.roundtrip_candidates,
-          f"{study.roundtrip_docs} of {study.roundtrip_candidates} documents, "
+          found.roundtrip_docs == found.roundtrip_candidates,
+          f"{found.roundtrip_docs} of {found.roundtrip_candidates} documents, "
           "largest vocabulary")
-rec.check("a larger vocabulary needs fewer tokens per character", study.monotone,
+rec.check("a larger vocabulary needs fewer tokens per character", found.monotone,
           "tokens per character on the mixed held-out text: "
-          f"{study.rate_mix_largest:.3f} at {study.largest:,}",
+          f"{found.rate_mix_largest:.3f} at {found.largest:,}",
           paper="compression rate 1.037 at 32,000 (LLaMA 2), 0.570 at 64,000 "
                 "(Baichuan 1), 0.498 at 125,696 (Baichuan 2)")
 rec.metric("tokenizers", study.table.to_dict(orient="records"))
@@ -399,9 +400,10 @@ with rec.timer("scaling: fitted budgets"):
                                    scal_seeds, device=session.device)
 pred = rec.glue_result(scaling.predict_target(fitted, cfg.target_fraction, scal),
                        "bc2_pred")
-print(f"{pred.recorded_at}: the {pred.target} budget ({pred.target_tokens:,} tokens) "
-      f"will reach a validation loss of {pred.loss:.3f} "
-      f"(±1 s.e. {pred.low:.3f} to {pred.high:.3f})")
+forecast = pred.prediction
+print(f"{forecast.recorded_at}: the {pred.facts.target} budget "
+      f"({pred.facts.target_tokens:,} tokens) will reach a validation loss of "
+      f"{forecast.loss:.3f} (±1 s.e. {forecast.low:.3f} to {forecast.high:.3f})")
 
 # %% [markdown]
 # The fit to {eval}`bc2_pred_points` points (budgets {eval}`bc2_pred_fitted`, every seed a point) gives
@@ -449,7 +451,8 @@ tests = pretraining.claim_tests(specs, study, sweep, dose, pred, check,
                                 paper_weight=cfg.max_z_weight, scale=scale)
 rec.add_claims(tests)
 rec.glue("bc2_scale", scale)
-rec.glue("bc2_n_loaded", sweep.loaded + dose.loaded + check.loaded)
+rec.glue("bc2_n_loaded",
+         sweep.facts.loaded + dose.facts.loaded + check.facts.loaded)
 claims.claims_table(tests)
 
 # %% [markdown]
@@ -473,7 +476,7 @@ pd.DataFrame([
     {"setting": "scaling law", "paper (7B)": PAPER_7B["scaling_models"],
      "this run": f"{len(fitted)} token budgets of one model"},
     {"setting": "max-z weight", "paper (7B)": PAPER_7B["max_z_weight"],
-     "this run": f"{dose.doses}"},
+     "this run": f"{dose.facts.doses}"},
 ]).set_index("setting")
 
 # %% [markdown]

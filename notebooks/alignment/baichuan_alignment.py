@@ -103,10 +103,11 @@ claims.design_frame(specs)
 
 # %%
 d = rec.glue_result(evaluation.prepare_data(lm, cfg, seed=seed), "ba_data")
+counts = d.facts
 {"SFT examples (train tasks)": len(d.sft), "held-out-task examples": len(d.heldout_ni),
- "HHH pairs: test / A / B": f"{d.n_test} / {d.n_a} / {d.n_b}",
- "held-out requests": d.n_test_prompts,
- "NI scored pairs (reward models)": d.n_ni_pairs}
+ "HHH pairs: test / A / B": f"{counts.n_test} / {counts.n_a} / {counts.n_b}",
+ "held-out requests": counts.n_test_prompts,
+ "NI scored pairs (reward models)": counts.n_ni_pairs}
 
 # %% [markdown]
 # Of the {eval}`ba_data_n_hhh` HHH pairs, {eval}`ba_data_n_hhh_kept` fit the length limit;
@@ -155,10 +156,11 @@ with rec.timer("sft"):
         lm, evaluation.sft_data(d), config=configs["sft"],
         table_lengths=d.length_sample,
         n_tasks=len({e["task"] for e in d.sft})), "ba_sft")
+packing = sft.facts
 rec.check("packing fills the bins that padding wastes",
-          sft.util_packed_long > sft.util_pad_max_long,
-          f"at {sft.long_length} tokens: {sft.util_pad_max_long:.0%} padded "
-          f"to the maximum, {sft.util_packed_long:.0%} packed",
+          packing.util_packed_long > packing.util_pad_max_long,
+          f"at {packing.long_length} tokens: {packing.util_pad_max_long:.0%} padded "
+          f"to the maximum, {packing.util_packed_long:.0%} packed",
           paper=f"{PAPER_PACKING[0]:.0%} → {PAPER_PACKING[1]:.0%}")
 display(sft.utilisation.style.format("{:.1%}")
         .set_caption("token utilisation by maximum length"))

@@ -151,9 +151,10 @@ with rec.timer("deduplicate"):
                                     seed=seed)
     deduped = rec.glue_result(dedup.deduplicate(collected.prompts, planted, cfg),
                               "pas_dedup")
-rec.check("dedup catches the planted duplicates", deduped.planted_recall >= 0.9,
-          f"{deduped.planted_recall:.0%} of {deduped.n_planted} planted copies caught "
-          f"at τ = {deduped.distance}")
+caught = deduped.facts
+rec.check("dedup catches the planted duplicates", caught.planted_recall >= 0.9,
+          f"{caught.planted_recall:.0%} of {caught.n_planted} planted copies caught "
+          f"at τ = {caught.distance}")
 deduped.sweep.round(3)
 
 # %% [markdown]
@@ -203,7 +204,8 @@ with rec.timer("select and classify"):
         classify.classify_prompts(deduped.kept, cfg, seed=seed), "pas_cls")
 rec.check("the category classifier beats chance across languages",
           classified.verdict.verdict == "reproduced",
-          f"{classified.accuracy_transfer:.0%} against chance {classified.chance:.0%}: "
+          f"{classified.facts.accuracy_transfer:.0%} against chance "
+          f"{classified.facts.chance:.0%}: "
           f"{classified.verdict}")
 classified.accuracy.round(3)
 
@@ -316,8 +318,9 @@ show_source(model.train_pas)
 with rec.timer("train PAS"):
     training = rec.glue_result(experiment.train_stage(
         models.get(cfg.pas_base), generated.pairs, cfg, seed=seed), "pas_train")
-rec.check("no training pair contains an answer", training.n_with_answer == 0,
-          f"{training.n_with_answer} of {training.n_pairs} complements contain "
+leaks = training.facts
+rec.check("no training pair contains an answer", leaks.n_with_answer == 0,
+          f"{leaks.n_with_answer} of {leaks.n_pairs} complements contain "
           "a known answer")
 training.losses.T.round(3)
 
@@ -428,8 +431,9 @@ pnp.examples.head(6)
 # ## The claims
 
 # %%
-scale = (f"{cfg.pas_base} PAS model (LoRA) on {generated.n_pairs} generated pairs; "
-         f"{pnp.n_eval} held-out prompts; answering models {pnp.models}; "
+scale = (f"{cfg.pas_base} PAS model (LoRA) on {generated.facts.n_pairs} generated "
+         "pairs; "
+         f"{pnp.facts.n_eval} held-out prompts; answering models {pnp.facts.models}; "
          f"an embedding reward model as judge ({profile} profile)")
 tests = experiment.claim_tests(specs, pnp, variants, generated, rm_check, cfg,
                                scale=scale)

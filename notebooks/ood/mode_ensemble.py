@@ -386,7 +386,7 @@ results = [tests_of.alike_test(specs[0], acc, loss, cfg.alike_loss_margin),
                                   ens.variance_ratio, seed=seed)]
 scale = run_scale(modes, profile)
 results = tests_of.guard_modes(results, training.converged, training.convergence_detail,
-                               training.disagreement)
+                               training.facts.disagreement)
 results = [claims.ClaimTest(t.spec, t.verdict, t.this_run, scale)
            for t in claims.holm_tests(results)]
 rec.add_claims(results)

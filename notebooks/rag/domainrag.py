@@ -534,8 +534,8 @@ rec.glue("rag_paper_settings",
          f"all questions, dense encoder {paper_cfg.dense_encoder}")
 rec.glue("rag_profile_note",
          "This copy of the chapter ran the paper profile." if profile == "paper" else
-         f"This copy ran the {profile} profile: {lik.questions} questions scored per "
-         f"ability, drawn with seed {seed}; the paper profile scores and answers "
-         "every question.")
+         f"This copy ran the {profile} profile: {lik.facts.questions} questions "
+         f"scored per ability, drawn with seed {seed}; the paper profile scores and "
+         "answers every question.")
 path = rec.save()
 print(f"results written to {path}")

@@ -369,15 +369,25 @@ class RunRecord:
 
         Fields holding a matplotlib figure are glued as figures (:meth:`figure`); fields holding a pandas
         DataFrame or Series glue their cells by :meth:`glue_table` under ``prefix`` (the field's name adds no
-        part: a result's ``facts`` Series glues ``<prefix>_<label>``). Returns ``result``.
+        part: a result's ``facts`` Series glues ``<prefix>_<label>``), formatted by the field's ``glued(fmt)``
+        or the table's ``attrs["fmt"]`` (a table with both is refused: one would silently win). Returns
+        ``result``.
         """
         for f in _dc.fields(result):
             if not f.metadata.get("glue"):
                 continue
             value = getattr(result, f.name)
+            # the declared type (a string under postponed annotations, e.g. "pd.Series", or the class)
+            kind = f.type.rsplit(".", 1)[-1] if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+            if kind in ("Series", "DataFrame") and not _is_table(value):
+                raise ParameterError(f.name, type(value).__name__,
+                                     f"a pandas {kind} (the field's type in {type(result).__name__})")
             if hasattr(value, "savefig"):
                 self.figure(f"{prefix}_{f.name}", value)
             elif _is_table(value):
+                if f.metadata.get("fmt") is not None and value.attrs.get("fmt"):
+                    raise ParameterError(f.name, f.metadata["fmt"], "one format source: the field's glued(fmt) or "
+                                                                   "the table's attrs['fmt'], not both")
                 self.glue_table(prefix, value, fmt=f.metadata.get("fmt"))
             else:
                 self.glue(f"{prefix}_{f.name}", value, fmt=f.metadata.get("fmt"))

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..results import glued
+from ..results import facts, glued
 from .pretraining import LMData, ModelSize, TrainingCurves, TrainSettings, train_cached
 
 NEAR_BEST = 0.1  # nats: a learning rate "works" when its final loss is within this of the best of the sweep
@@ -118,21 +118,15 @@ class LRSweep:
     table: Any  # DataFrame: arm × learning rate → mean final loss, diverged runs
     sensitivity: dict  # arm ("on"/"off") → [S per seed]
     fig: Any = glued()
-    size: str = glued()
-    steps: int = glued()
-    seeds: int = glued()
-    lrs: str = glued()
-    uniform_loss: float = glued(".3f")
-    sensitivity_on: float = glued(".3f")
-    sensitivity_off: float = glued(".3f")
-    best_on: float = glued(".3f")  # the best mean final loss of each arm
-    best_off: float = glued(".3f")
-    good_lr_on: float = glued(".3g")  # median over seeds of the largest learning rate within NEAR_BEST of the best
-    good_lr_off: float = glued(".3g")
-    diverged_on: int = glued()
-    diverged_off: int = glued()
-    loaded: int = glued()
-    still_falling: float = glued(".1%")  # the largest last-tenth drop of the loss over the runs that did not diverge
+    # size, steps, seeds, lrs, uniform_loss; per arm (on, off): sensitivity_<arm>, best_<arm> (the best mean final
+    # loss), good_lr_<arm> (median over seeds of the largest learning rate within NEAR_BEST of the best),
+    # diverged_<arm>; loaded; still_falling: the largest last-tenth drop of the loss over the runs that did not
+    # diverge
+    facts: pd.Series = glued()
+
+
+SWEEP_FORMATS = {**dict.fromkeys(("uniform_loss", "sensitivity_on", "sensitivity_off", "best_on", "best_off"), ".3f"),
+                 "good_lr_on": ".3g", "good_lr_off": ".3g", "still_falling": ".1%"}
 
 
 def lr_sweep(data: LMData, size: ModelSize, base: TrainSettings, lrs: Sequence[float], seeds: Sequence[int], *,
@@ -158,15 +152,14 @@ def lr_sweep(data: LMData, size: ModelSize, base: TrainSettings, lrs: Sequence[f
                            "diverged": sum(r.record.diverged for r in runs if r.normhead == nh and r.lr == lr)}
                           for a, nh in arms.items() for lr in lrs])
     best = {a: float(table[table["NormHead"] == a]["final validation loss (mean)"].min()) for a in arms}
-    return LRSweep(runs, table, sens, fig=_sweep_figure(runs, lrs, initial), size=size.name, steps=base.steps,
-                   seeds=len(seeds), lrs=", ".join(f"{lr:g}" for lr in lrs), uniform_loss=initial,
-                   sensitivity_on=float(np.mean(sens["on"])), sensitivity_off=float(np.mean(sens["off"])),
-                   best_on=best["on"], best_off=best["off"], good_lr_on=good["on"], good_lr_off=good["off"],
-                   diverged_on=sum(r.record.diverged for r in runs if r.normhead),
-                   diverged_off=sum(r.record.diverged for r in runs if not r.normhead),
-                   loaded=sum(r.loaded for r in runs),
-                   still_falling=max((still_falling(r.record.loss) for r in runs if not r.record.diverged),
-                                     default=float("nan")))
+    return LRSweep(runs, table, sens, fig=_sweep_figure(runs, lrs, initial), facts=facts(
+        SWEEP_FORMATS, size=size.name, steps=base.steps, seeds=len(seeds), lrs=", ".join(f"{lr:g}" for lr in lrs),
+        uniform_loss=initial, sensitivity_on=float(np.mean(sens["on"])), sensitivity_off=float(np.mean(sens["off"])),
+        best_on=best["on"], best_off=best["off"], good_lr_on=good["on"], good_lr_off=good["off"],
+        diverged_on=sum(r.record.diverged for r in runs if r.normhead),
+        diverged_off=sum(r.record.diverged for r in runs if not r.normhead), loaded=sum(r.loaded for r in runs),
+        still_falling=max((still_falling(r.record.loss) for r in runs if not r.record.diverged),
+                          default=float("nan"))))
 
 
 def _sweep_figure(runs: list[SweepRun], lrs: Sequence[float], initial: float):
@@ -214,21 +207,10 @@ class DoseResponse:
     weights: tuple
     seeds_list: tuple
     fig: Any = glued()
-    size: str = glued()
-    lr: float = glued(".3g")
-    steps: int = glued()
-    seeds: int = glued()
-    penalty: float = glued("g")
-    doses: str = glued()
-    logit_none: float = glued(".2f")  # mean over seeds at weight 0
-    logit_paper: float = glued(".2f")  # at the paper's weight
-    logit_largest: float = glued(".2f")  # at the largest weight
-    kl_none: float = glued(".4f")
-    kl_largest: float = glued(".4f")
-    loss_none: float = glued(".3f")
-    loss_paper: float = glued(".3f")
-    diverged: int = glued()
-    loaded: int = glued()
+    # size, lr, steps, seeds, penalty, doses; means over seeds of the mean max-logit, the repetition KL and the
+    # loss at weight 0 (logit_none, kl_none, loss_none), the paper's weight (logit_paper, loss_paper) and the
+    # largest weight (logit_largest, kl_largest); diverged, loaded
+    facts: pd.Series = glued()
 
     def per_seed(self, attribute: str, weight: float) -> list[float]:
         """``attribute`` of the runs at ``weight``, in the order of the seeds."""
@@ -264,13 +246,15 @@ def maxz_dose_response(data: LMData, size: ModelSize, base: TrainSettings, weigh
     table = frame.drop(columns="seed").groupby("max-z weight").mean(numeric_only=True)
     mean_at = lambda col, w: float(frame[frame["max-z weight"] == w][col].mean())  # noqa: E731
     logit, kl, loss = "mean max-logit (last quarter)", "KL under the repetition penalty", "final validation loss"
-    return DoseResponse(runs, table, weights, tuple(seeds), fig=_dose_figure(frame, weights), size=size.name,
-                        lr=base.lr, steps=base.steps, seeds=len(seeds), penalty=penalty,
-                        doses=", ".join(f"{w:g}" for w in weights), logit_none=mean_at(logit, weights[0]),
-                        logit_paper=mean_at(logit, paper_weight), logit_largest=mean_at(logit, weights[-1]),
-                        kl_none=mean_at(kl, weights[0]), kl_largest=mean_at(kl, weights[-1]),
-                        loss_none=mean_at(loss, weights[0]), loss_paper=mean_at(loss, paper_weight),
-                        diverged=sum(r.record.diverged for r in runs), loaded=sum(r.loaded for r in runs))
+    return DoseResponse(runs, table, weights, tuple(seeds), fig=_dose_figure(frame, weights), facts=facts(
+        {"lr": ".3g", "penalty": "g", "logit_none": ".2f", "logit_paper": ".2f", "logit_largest": ".2f",
+         "kl_none": ".4f", "kl_largest": ".4f", "loss_none": ".3f", "loss_paper": ".3f"},
+        size=size.name, lr=base.lr, steps=base.steps, seeds=len(seeds), penalty=penalty,
+        doses=", ".join(f"{w:g}" for w in weights), logit_none=mean_at(logit, weights[0]),
+        logit_paper=mean_at(logit, paper_weight), logit_largest=mean_at(logit, weights[-1]),
+        kl_none=mean_at(kl, weights[0]), kl_largest=mean_at(kl, weights[-1]), loss_none=mean_at(loss, weights[0]),
+        loss_paper=mean_at(loss, paper_weight), diverged=sum(r.record.diverged for r in runs),
+        loaded=sum(r.loaded for r in runs)))
 
 
 def _dose_figure(frame: Any, weights: Sequence[float]):

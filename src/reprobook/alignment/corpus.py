@@ -32,7 +32,7 @@ import pandas as pd
 
 from .. import data
 from ..checks import ParameterError, check_fraction, check_int, check_number
-from ..results import glued
+from ..results import facts, glued
 
 SPLITS: tuple[str, ...] = ("train", "validation", "heldout")
 # (fraction of documents in validation, in heldout); the rest is train
@@ -329,15 +329,9 @@ class CorpusOverview:
 
     splits: dict
     table: Any  # DataFrame, one row per source
-    documents: int = glued(",")
-    train_docs: int = glued(",")
-    validation_docs: int = glued(",")
-    heldout_docs: int = glued(",")
-    exact_duplicates: int = glued(",")
-    near_duplicates: int = glued(",")
-    chars_en: int = glued(",")
-    chars_zh: int = glued(",")
-    share_zh: float = glued(".0%")
+    # documents, train_docs, validation_docs, heldout_docs, exact_duplicates, near_duplicates, chars_en,
+    # chars_zh, share_zh (of the characters)
+    facts: pd.Series = glued()
 
     def texts(self, split: str, lang: str | None = None, max_chars: int | None = None) -> list[str]:
         """The texts of ``split`` (of one language), in file order; at most ``max_chars`` characters of
@@ -360,8 +354,10 @@ def corpus_overview(corpus: str | Path) -> CorpusOverview:
     splits, stats = load_corpus(corpus)
     table = pd.DataFrame(stats).set_index("source")
     chars = {lang: sum(len(d["text"]) for s in SPLITS for d in splits[s] if d["lang"] == lang) for lang in ("en", "zh")}
-    return CorpusOverview(
-        splits=splits, table=table, documents=sum(len(splits[s]) for s in SPLITS),
-        train_docs=len(splits["train"]), validation_docs=len(splits["validation"]), heldout_docs=len(splits["heldout"]),
+    return CorpusOverview(splits=splits, table=table, facts=facts(
+        {**dict.fromkeys(("documents", "train_docs", "validation_docs", "heldout_docs", "exact_duplicates",
+                          "near_duplicates", "chars_en", "chars_zh"), ","), "share_zh": ".0%"},
+        documents=sum(len(splits[s]) for s in SPLITS), train_docs=len(splits["train"]),
+        validation_docs=len(splits["validation"]), heldout_docs=len(splits["heldout"]),
         exact_duplicates=int(table["exact duplicates"].sum()), near_duplicates=int(table["near duplicates"].sum()),
-        chars_en=chars["en"], chars_zh=chars["zh"], share_zh=chars["zh"] / max(1, chars["en"] + chars["zh"]))
+        chars_en=chars["en"], chars_zh=chars["zh"], share_zh=chars["zh"] / max(1, chars["en"] + chars["zh"])))

@@ -31,7 +31,7 @@ from ..llm import generate, sft_rows
 from ..llm.merging import linear_merge, model_stock
 from ..llm.trainers import release_memory
 from ..plots import training_curves
-from ..results import glued
+from ..results import facts, glued
 from .preference import dpo_runs, greedy_rewards, grpo_length, grpo_prompts
 from .reward import choose_lambda, fit_reward_head, fits, length_baseline, ni_scored_pairs, split_by_prompt
 from .scoring import encode_pairs, moved, score
@@ -59,16 +59,9 @@ class AlignmentData:
     hhh: dict[str, list[dict[str, Any]]]  # "test"/"A"/"B": HHH pairs split by prompt
     test_prompts: list[str]  # the distinct prompts of the test split (the units of the held-out claims)
     length_sample: list[int]  # token lengths of more train-task examples (the utilisation table)
-    n_hhh: int = glued("d", default=0)
-    n_hhh_kept: int = glued("d", default=0)
-    n_test: int = glued("d", default=0)
-    n_test_prompts: int = glued("d", default=0)
-    n_a: int = glued("d", default=0)
-    n_b: int = glued("d", default=0)
-    n_ni_pairs: int = glued("d", default=0)
-    n_heldout: int = glued("d", default=0)
-    n_heldout_tasks: int = glued("d", default=0)
-    n_train_tasks: int = glued("d", default=0)
+    # counts: n_hhh (HHH pairs), n_hhh_kept (within the length limit), n_test, n_a, n_b (pairs per split),
+    # n_test_prompts, n_ni_pairs, n_heldout (held-out-task examples), n_heldout_tasks, n_train_tasks
+    facts: pd.Series = glued()
 
     def first_pairs(self) -> list[dict[str, Any]]:
         """One test pair per test prompt (the first): the held-out pairs DPO and the merges are scored on."""
@@ -96,10 +89,10 @@ def prepare_data(lm: Any, cfg: BaichuanAlignmentConfig, *, seed: int) -> Alignme
     hhh = split_by_prompt(hhh_kept, {"test": cfg.hhh_test_fraction, "A": side, "B": side}, seed=seed)
     test_prompts = list(dict.fromkeys(p["prompt"] for p in hhh["test"]))
     heldout = ni_examples(heldout_tasks, cfg.n_heldout_ni, seed=seed + 1)
-    return AlignmentData(sft, heldout, pairs, hhh, test_prompts, length_sample, n_hhh=len(hhh_all),
-                         n_hhh_kept=len(hhh_kept), n_test=len(hhh["test"]), n_test_prompts=len(test_prompts),
-                         n_a=len(hhh["A"]), n_b=len(hhh["B"]), n_ni_pairs=len(pairs), n_heldout=len(heldout),
-                         n_heldout_tasks=len(NI_HELDOUT_TASKS), n_train_tasks=len(NI_TRAIN_TASKS))
+    return AlignmentData(sft, heldout, pairs, hhh, test_prompts, length_sample, facts(
+        None, n_hhh=len(hhh_all), n_hhh_kept=len(hhh_kept), n_test=len(hhh["test"]), n_test_prompts=len(test_prompts),
+        n_a=len(hhh["A"]), n_b=len(hhh["B"]), n_ni_pairs=len(pairs), n_heldout=len(heldout),
+        n_heldout_tasks=len(NI_HELDOUT_TASKS), n_train_tasks=len(NI_TRAIN_TASKS)))
 
 
 def sft_data(d: AlignmentData) -> list[dict[str, Any]]:
@@ -131,6 +124,7 @@ def movement(stage: Any, of: Parent, cfg: BaichuanAlignmentConfig, answers: Sequ
 
 
 # --------------------------------------------------------------------------------------------- SFT
+MOVED_FORMATS = {"identical": ".0%", "kl": ".3g"}  # a stage's movement: answers identical to its parent's, KL
 @dataclass
 class SFTEval:
     """SFT against the start on held-out tasks: the reference answers' negative log-likelihood per token."""
@@ -138,10 +132,7 @@ class SFTEval:
     nll_start: list[float]  # per held-out example
     nll_sft: list[float]
     moved: Any
-    mean_start: float = glued(".3f", default=0.0)
-    mean_sft: float = glued(".3f", default=0.0)
-    identical: float = glued(".0%", default=0.0)
-    kl: float = glued(".3g", default=0.0)
+    facts: pd.Series = glued()  # mean_start, mean_sft (mean NLL per token); identical, kl: the movement
 
 
 def sft_eval(start: Any, sft: Parent, d: AlignmentData, guard: Parent, cfg: BaichuanAlignmentConfig) -> SFTEval:
@@ -152,8 +143,9 @@ def sft_eval(start: Any, sft: Parent, d: AlignmentData, guard: Parent, cfg: Baic
     a, b = score(start, pairs, batch_size=cfg.eval_batch), score(sft.lm, pairs, batch_size=cfg.eval_batch)
     nll_a, nll_b = list(-a.logprob / a.tokens), list(-b.logprob / b.tokens)
     m = movement(sft.lm, guard, cfg, answers=sft.answers)
-    return SFTEval(nll_a, nll_b, m, mean_start=float(np.mean(nll_a)), mean_sft=float(np.mean(nll_b)),
-                   identical=m.identical, kl=m.kl)
+    return SFTEval(nll_a, nll_b, m, facts({"mean_start": ".3f", "mean_sft": ".3f", **MOVED_FORMATS},
+                                          mean_start=float(np.mean(nll_a)), mean_sft=float(np.mean(nll_b)),
+                                          identical=m.identical, kl=m.kl))
 
 
 # --------------------------------------------------------------------------------------------- reward models
@@ -167,15 +159,9 @@ class RewardModels:
     test_prompts: list  # the prompt of each held-out pair
     ref_logprob: dict  # (prompt, answer) -> log π_SFT(answer | prompt): the reference of the DPO margins
     table: Any
-    lam: float = glued("g", default=0.0)
-    alpha: float = glued("g", default=0.0)
-    n_train: int = glued("d", default=0)
-    n_test: int = glued("d", default=0)
-    acc_with: float = glued(".1%", default=0.0)
-    acc_without: float = glued(".1%", default=0.0)
-    acc_length: float = glued(".1%", default=0.0)
-    converged: bool = glued(default=False)
-    iterations: int = glued("d", default=0)
+    # lam (chosen by cross-validation), alpha, n_train, n_test; held-out accuracy acc_with, acc_without (the
+    # pointwise term) and acc_length (length only); converged, iterations (the heads' fits)
+    facts: pd.Series = glued()
 
     def judge(self, sft: Any, prompts: Sequence[str], answers: Sequence[str], batch_size: int = 8) -> np.ndarray:
         """The independent judge's scores (the head with the pointwise term) of ``answers``."""
@@ -215,12 +201,13 @@ def reward_models(sft: Any, d: AlignmentData, cfg: BaichuanAlignmentConfig, *, s
         acc, lo, hi = proportion_ci(sum(hits), len(hits))
         table_rows.append({"judge": judge, "held-out accuracy": acc, "95% interval": f"[{lo:.2f}, {hi:.2f}]"})
     return RewardModels(heads, result, [p["prompt"] for p in test], ref, pd.DataFrame(table_rows).set_index("judge"),
-                        lam=lam, alpha=cfg.mse_alpha, n_train=m, n_test=len(test),
-                        acc_with=float(np.mean(result["correct with"])),
-                        acc_without=float(np.mean(result["correct without"])),
-                        acc_length=float(np.mean(result["length"])),
-                        converged=all(h.converged for h in heads.values()),
-                        iterations=max(h.iterations for h in heads.values()))
+                        facts({"lam": "g", "alpha": "g", "acc_with": ".1%", "acc_without": ".1%", "acc_length": ".1%"},
+                              lam=lam, alpha=cfg.mse_alpha, n_train=m, n_test=len(test),
+                              acc_with=float(np.mean(result["correct with"])),
+                              acc_without=float(np.mean(result["correct without"])),
+                              acc_length=float(np.mean(result["length"])),
+                              converged=all(h.converged for h in heads.values()),
+                              iterations=max(h.iterations for h in heads.values())))
 
 
 # --------------------------------------------------------------------------------------------- DPO and merges
@@ -257,20 +244,12 @@ class DPOEval:
 
     margins: dict  # model name -> implicit margin per held-out pair
     moved: dict  # model name -> scoring.Moved (against the SFT model)
+    # Model Stock's mean cos θ over the merged tensors (size-weighted), its mean interpolation ratio t, t_min,
+    # t_max; runs, steps, pairs; mean margins over the pairs: margin_dpo (the first run's), margin_linear,
+    # margin_stock; the first run's movement identical_dpo, kl_dpo
+    facts: pd.Series = glued()
     models: dict = field(repr=False, default_factory=dict)
     records: dict = field(repr=False, default_factory=dict)
-    cos: float = glued(".3f", default=0.0)  # Model Stock's mean cos θ over the merged tensors (size-weighted)
-    t: float = glued(".3f", default=0.0)  # its mean interpolation ratio t
-    t_min: float = glued(".3f", default=0.0)
-    t_max: float = glued(".3f", default=0.0)
-    runs: int = glued("d", default=0)
-    steps: int = glued("d", default=0)
-    pairs: int = glued("d", default=0)
-    margin_dpo: float = glued(".3f", default=0.0)  # the first run's, mean over the pairs
-    margin_linear: float = glued(".3f", default=0.0)
-    margin_stock: float = glued(".3f", default=0.0)
-    identical_dpo: float = glued(".0%", default=0.0)  # the first run's
-    kl_dpo: float = glued(".3g", default=0.0)
 
 
 def dpo_stage(sft: Any, d: AlignmentData, rm: RewardModels, guard: Parent, cfg: BaichuanAlignmentConfig, *,
@@ -292,14 +271,16 @@ def dpo_stage(sft: Any, d: AlignmentData, rm: RewardModels, guard: Parent, cfg: 
     t = np.array([v[1] for v in ratios.values()])
     first = next(iter(models))
     dpo_keys = [k for k in models if k.startswith("DPO")]
-    return DPOEval(margins, moved, models, {k: r.record for k, r in zip(dpo_keys, runs)},
-                   cos=float(np.average(cos, weights=size)) if len(size) else float("nan"),
-                   t=float(np.average(t, weights=size)) if len(size) else float("nan"),
-                   t_min=float(t.min()) if len(t) else float("nan"), t_max=float(t.max()) if len(t) else float("nan"),
-                   runs=len(runs), steps=runs[0].record.steps, pairs=len(pairs),
-                   margin_dpo=float(np.mean(margins[first])),
-                   margin_linear=float(np.mean(margins[MERGES[0]])), margin_stock=float(np.mean(margins[MERGES[1]])),
-                   identical_dpo=moved[first].identical, kl_dpo=moved[first].kl)
+    values = dict(cos=float(np.average(cos, weights=size)) if len(size) else float("nan"),
+                  t=float(np.average(t, weights=size)) if len(size) else float("nan"),
+                  t_min=float(t.min()) if len(t) else float("nan"), t_max=float(t.max()) if len(t) else float("nan"),
+                  runs=len(runs), steps=runs[0].record.steps, pairs=len(pairs),
+                  margin_dpo=float(np.mean(margins[first])), margin_linear=float(np.mean(margins[MERGES[0]])),
+                  margin_stock=float(np.mean(margins[MERGES[1]])), identical_dpo=moved[first].identical,
+                  kl_dpo=moved[first].kl)
+    formats = {**dict.fromkeys(("cos", "t", "t_min", "t_max", "margin_dpo", "margin_linear", "margin_stock"), ".3f"),
+               "identical_dpo": ".0%", "kl_dpo": ".3g"}
+    return DPOEval(margins, moved, facts(formats, **values), models, {k: r.record for k, r in zip(dpo_keys, runs)})
 
 
 # --------------------------------------------------------------------------------------------- GRPO
@@ -311,18 +292,11 @@ class GRPOEval:
     after: list[float]
     answers: Any  # DataFrame: topic prompt, SFT's and GRPO's answers
     moved: Any
+    # target (words), steps, group, n_test; mean_before, mean_after (greedy reward on the held-out topics);
+    # reward_first, reward_last (training reward, first and last logged step); identical, kl: the movement
+    facts: pd.Series = glued()
     record: Any = field(repr=False, default=None)
     model: Any = field(repr=False, default=None)
-    target: int = glued("d", default=0)
-    steps: int = glued("d", default=0)
-    group: int = glued("d", default=0)
-    n_test: int = glued("d", default=0)
-    mean_before: float = glued(".2f", default=0.0)
-    mean_after: float = glued(".2f", default=0.0)
-    reward_first: float = glued(".2f", default=0.0)  # training reward, first and last logged step
-    reward_last: float = glued(".2f", default=0.0)
-    identical: float = glued(".0%", default=0.0)
-    kl: float = glued(".3g", default=0.0)
 
 
 def grpo_stage(sft: Any, cfg: BaichuanAlignmentConfig, *, config: dict[str, Any]) -> GRPOEval:
@@ -339,11 +313,12 @@ def grpo_stage(sft: Any, cfg: BaichuanAlignmentConfig, *, config: dict[str, Any]
                  kl_prompts=cfg.guard_prompts)
     rewards = [r["reward"] for r in trained.record.logs if "reward" in r]
     answers = pd.DataFrame({"prompt": test, "SFT": a_before, "GRPO": a_after}).head(cfg.n_samples_shown)
-    return GRPOEval(before, after, answers, m, trained.record, trained.model, target=cfg.grpo_target_words,
-                    steps=trained.record.steps, group=config["num_generations"], n_test=len(test),
-                    mean_before=float(np.mean(before)), mean_after=float(np.mean(after)),
-                    reward_first=rewards[0] if rewards else float("nan"),
-                    reward_last=rewards[-1] if rewards else float("nan"), identical=m.identical, kl=m.kl)
+    return GRPOEval(before, after, answers, m, facts(
+        {**dict.fromkeys(("mean_before", "mean_after", "reward_first", "reward_last"), ".2f"), **MOVED_FORMATS},
+        target=cfg.grpo_target_words, steps=trained.record.steps, group=config["num_generations"], n_test=len(test),
+        mean_before=float(np.mean(before)), mean_after=float(np.mean(after)),
+        reward_first=rewards[0] if rewards else float("nan"), reward_last=rewards[-1] if rewards else float("nan"),
+        identical=m.identical, kl=m.kl), trained.record, trained.model)
 
 
 # --------------------------------------------------------------------------------------------- the headline
@@ -355,12 +330,7 @@ class Headline:
     final: list[float]
     moved: Any
     samples: Any  # DataFrame: prompt, the start's and the aligned model's answers
-    final_name: str = glued(default="")
-    n_prompts: int = glued("d", default=0)
-    mean_start: float = glued(".2f", default=0.0)
-    mean_final: float = glued(".2f", default=0.0)
-    identical: float = glued(".0%", default=0.0)
-    kl: float = glued(".3g", default=0.0)
+    facts: pd.Series = glued()  # final_name, n_prompts; mean_start, mean_final (the judge's); identical, kl
 
 
 def headline(start: Parent, final: Any, final_name: str, sft: Any, rm: RewardModels, d: AlignmentData,
@@ -377,9 +347,10 @@ def headline(start: Parent, final: Any, final_name: str, sft: Any, rm: RewardMod
     shown = min(cfg.n_samples_shown, len(prompts))
     samples = pd.DataFrame({"prompt": [_clip(p) for p in prompts[:shown]],
                             **{k: [_clip(a) for a in v[:shown]] for k, v in answers.items()}})
-    return Headline(scores["start"], scores["aligned"], m, samples, final_name=final_name, n_prompts=len(prompts),
-                    mean_start=float(np.mean(scores["start"])), mean_final=float(np.mean(scores["aligned"])),
-                    identical=m.identical, kl=m.kl)
+    return Headline(scores["start"], scores["aligned"], m, samples, facts(
+        {"mean_start": ".2f", "mean_final": ".2f", **MOVED_FORMATS}, final_name=final_name, n_prompts=len(prompts),
+        mean_start=float(np.mean(scores["start"])), mean_final=float(np.mean(scores["aligned"])),
+        identical=m.identical, kl=m.kl))
 
 
 def _clip(text: str, n: int = 160) -> str:
@@ -393,43 +364,44 @@ def claim_tests(specs: Sequence[Any], sft_eval_: SFTEval, rm: RewardModels, dpo:
     """The declared claims (``chapters.baichuan_alignment.claim_specs``) tested on this run, each guarded by
     the movement of the stages it rests on, Holm-adjusted together."""
     spec = {s.key: s for s in specs}  # a claim over held-out units takes n from its held-out set (ClaimSpec.over)
+    r, dp, gr, hd = rm.facts, dpo.facts, grpo.facts, head.facts
     tests = []
     ev = claims.evaluate(spec["sft"], sft_eval_.nll_start, sft_eval_.nll_sft, scale=scale,
-                         this_run=f"{sft_eval_.mean_start:.3f} → {sft_eval_.mean_sft:.3f} nats per token")
+                         this_run=f"{sft_eval_.facts.mean_start:.3f} → {sft_eval_.facts.mean_sft:.3f} nats per token")
     ev.verdict = claims.guard_acted(ev.verdict, sft_eval_.moved.acted, sft_eval_.moved.measure)
     tests.append(ev)
     _, quality = per_prompt([a - b for a, b in zip(rm.test["correct with"], rm.test["length"])], rm.test_prompts)
     ev = claims.evaluate(spec["rm_quality"].over(quality), quality, [0.0] * len(quality), scale=scale,
-                         this_run=f"held-out accuracy {rm.acc_with:.1%} against {rm.acc_length:.1%} (length only)")
-    ev.verdict = claims.requires_convergence(ev.verdict, rm.converged, "the head's gradient norm stayed above 1e-4")
+                         this_run=f"held-out accuracy {r.acc_with:.1%} against {r.acc_length:.1%} (length only)")
+    ev.verdict = claims.requires_convergence(ev.verdict, r.converged, "the head's gradient norm stayed above 1e-4")
     tests.append(ev)
     _, with_ = per_prompt(rm.test["margin with"], rm.test_prompts)
     _, without = per_prompt(rm.test["margin without"], rm.test_prompts)
     ev = claims.evaluate(spec["rm_mse"].over(with_), with_, without, scale=scale,
-                         this_run=f"held-out accuracy {rm.acc_with:.1%} with, {rm.acc_without:.1%} without")
-    ev.verdict = claims.requires_convergence(ev.verdict, rm.converged, "the head's gradient norm stayed above 1e-4")
+                         this_run=f"held-out accuracy {r.acc_with:.1%} with, {r.acc_without:.1%} without")
+    ev.verdict = claims.requires_convergence(ev.verdict, r.converged, "the head's gradient norm stayed above 1e-4")
     tests.append(ev)
     first = next(k for k in dpo.margins if k.startswith("DPO"))
     ev = claims.evaluate(spec["dpo"].over(dpo.margins[first]), dpo.margins[first],
                          [0.0] * len(dpo.margins[first]), scale=scale,
-                         this_run=f"{first}: mean margin {np.mean(dpo.margins[first]):.3f} nats over {dpo.pairs} pairs")
+                         this_run=f"{first}: mean margin {np.mean(dpo.margins[first]):.3f} nats over {dp.pairs} pairs")
     ev.verdict = claims.guard_acted(ev.verdict, dpo.moved[first].acted, dpo.moved[first].measure)
     tests.append(ev)
     ev = claims.evaluate(spec["merge"].over(dpo.margins[MERGES[1]]), dpo.margins[MERGES[1]],
                          dpo.margins[MERGES[0]], scale=scale,
-                         this_run=f"margin {dpo.margin_stock:.3f} (Model Stock, cos θ {dpo.cos:.3f}, t {dpo.t:.3f}) "
-                                  f"against {dpo.margin_linear:.3f} (linear)")
+                         this_run=f"margin {dp.margin_stock:.3f} (Model Stock, cos θ {dp.cos:.3f}, t {dp.t:.3f}) "
+                                  f"against {dp.margin_linear:.3f} (linear)")
     both = [dpo.moved[k] for k in MERGES]
     ev.verdict = claims.guard_acted(ev.verdict, all(m.acted for m in both), "; ".join(m.measure for m in both))
     tests.append(ev)
     ev = claims.evaluate(spec["grpo"].over(grpo.after), grpo.after, grpo.before, scale=scale,
-                         this_run=f"greedy reward {grpo.mean_before:.2f} → {grpo.mean_after:.2f} on {grpo.n_test} "
+                         this_run=f"greedy reward {gr.mean_before:.2f} → {gr.mean_after:.2f} on {gr.n_test} "
                                   "held-out topics")
     ev.verdict = claims.guard_acted(ev.verdict, grpo.moved.acted, grpo.moved.measure)
     tests.append(ev)
     ev = claims.evaluate(spec["headline"].over(head.final), head.final, head.start, scale=scale,
-                         this_run=f"judge's score {head.mean_start:.2f} (start) → {head.mean_final:.2f} "
-                                  f"({head.final_name})")
+                         this_run=f"judge's score {hd.mean_start:.2f} (start) → {hd.mean_final:.2f} "
+                                  f"({hd.final_name})")
     ev.verdict = claims.guard_acted(ev.verdict, head.moved.acted, head.moved.measure)
     tests.append(ev)
     tests += [claims.untested(spec[k], spec[k].untestable, scale=scale) for k in ("ppo", "nova")]

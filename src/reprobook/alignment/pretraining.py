@@ -456,28 +456,29 @@ def claim_tests(specs: Sequence[Any], study: Any, sweep: Any, dose: Any, predict
     else:
         tests.append(claims.untested(spec["bilingual"], "no pretrained reference tokenizer in this profile",
                                      scale=scale))
+    sw, dz = sweep.facts, dose.facts
     normhead = claims.evaluate(spec["normhead"], sweep.sensitivity["off"], sweep.sensitivity["on"], scale=scale,
-                               this_run=f"sensitivity {sweep.sensitivity_off:.3f} without, {sweep.sensitivity_on:.3f} "
-                                        f"with NormHead over lr {sweep.lrs}")
+                               this_run=f"sensitivity {sw.sensitivity_off:.3f} without, {sw.sensitivity_on:.3f} "
+                                        f"with NormHead over lr {sw.lrs}")
     # runs still improving measure how fast each arm learns, not how stable it is: they cannot show or refute it
     normhead.verdict = claims.requires_convergence(
-        normhead.verdict, sweep.still_falling < PLATEAU,
-        f"the last tenth of the steps still lowered a run's training loss by {sweep.still_falling:.1%} "
+        normhead.verdict, sw.still_falling < PLATEAU,
+        f"the last tenth of the steps still lowered a run's training loss by {sw.still_falling:.1%} "
         f"(plateau: below {PLATEAU:.0%})")
     tests.append(normhead)
-    zeros = [0.0] * dose.seeds
+    zeros = [0.0] * dz.seeds
     logit = dose.declines("mean_max_logit")
     tests.append(claims.evaluate(spec["maxz_logits"], logit, zeros, scale=scale,
-                                 this_run=f"mean max-logit {dose.logit_none:.2f} at weight 0, {dose.logit_largest:.2f} "
+                                 this_run=f"mean max-logit {dz.logit_none:.2f} at weight 0, {dz.logit_largest:.2f} "
                                           f"at {dose.weights[-1]:g}"))
     tests.append(claims.evaluate(spec["maxz_inference"], dose.declines("repetition_kl"), zeros, scale=scale,
-                                 this_run=f"KL {dose.kl_none:.4f} at weight 0, {dose.kl_largest:.4f} "
+                                 this_run=f"KL {dz.kl_none:.4f} at weight 0, {dz.kl_largest:.4f} "
                                           f"at {dose.weights[-1]:g}"))
     none, paper = dose.per_seed("mean_max_logit", dose.weights[0]), dose.per_seed("mean_max_logit", paper_weight)
     acted = claims.superiority(none, paper, unit="seeds")
     cost = claims.evaluate(spec["maxz_cost"], [-x for x in dose.per_seed("loss", paper_weight)],
                            [-x for x in dose.per_seed("loss", dose.weights[0])], scale=scale,
-                           this_run=f"loss {dose.loss_paper:.3f} with, {dose.loss_none:.3f} without")
+                           this_run=f"loss {dz.loss_paper:.3f} with, {dz.loss_none:.3f} without")
     cost.verdict = claims.guard_acted(cost.verdict, acted.verdict == "reproduced",
                                       f"mean max-logit lowered at weight {paper_weight:g} by {acted.format('.3g')} "
                                       "(one-sided paired t over seeds, not below 0.025)")
@@ -485,7 +486,8 @@ def claim_tests(specs: Sequence[Any], study: Any, sweep: Any, dose: Any, predict
     test = dict(check.test)
     test.pop("se")
     scaling = claims.evaluate(spec["scaling"], scale=scale, this_run=(
-        f"predicted {prediction.loss:.3f}, observed {check.observed:.3f} at {prediction.target} the budget"), **test)
+        f"predicted {prediction.prediction.loss:.3f}, observed {check.facts.observed:.3f} at {prediction.facts.target} "
+        "the budget"), **test)
     scaling.verdict = claims.guard(scaling.verdict, check.prediction_first,
                                    "the prediction was not recorded before the predicted run was trained")
     tests.append(scaling)
@@ -507,6 +509,6 @@ def glue_paper_notes(rec: Any, cfg: Baichuan2Config, sweep: Any, prediction: Any
     rec.glue("bc2_paper_source", PAPER_7B_SOURCE)
     small = sweep.runs[0].record.parameters.get("total", 0)
     rec.glue("bc2_paper_note", "This copy of the chapter ran the paper profile." if profile == "paper" else
-             f"This run ({profile} profile) trains models of {small:,} and {prediction.parameters:,} (compute) "
+             f"This run ({profile} profile) trains models of {small:,} and {prediction.facts.parameters:,} (compute) "
              f"parameters on {'a CPU' if 'cpu' in str(rec.device) else rec.device}; the paper profile runs the same "
              f"code at widths {paper.ablation_size[0]} and {paper.scaling_size[0]} on GPUs (not run for this copy).")

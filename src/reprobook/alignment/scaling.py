@@ -37,7 +37,7 @@ from scipy.optimize import curve_fit
 from ..checks import ParameterError, check_number
 from ..claims import mean_std
 from ..paths import cache_dir
-from ..results import atomic_write_text, glued
+from ..results import atomic_write_text, facts, glued
 from ..training import config_hash
 from .pretraining import ModelSize, train_cached
 
@@ -239,20 +239,14 @@ class ScalingPrediction:
 
     prediction: Prediction
     fit_se: float  # the fit's standard error at the target (delta method)
-    target: str = glued()  # the target budget, e.g. "2×"
-    target_tokens: int = glued(",")
-    target_compute: float = glued(".3g")
-    parameters: int = glued(",")
-    loss: float = glued(".3f")
-    low: float = glued(".3f")
-    high: float = glued(".3f")
-    a: float = glued(".3f")
-    b: float = glued(".3f")
-    l_inf: float = glued(".3f")
-    fitted: str = glued()  # the budgets the fit used
-    points: int = glued()
-    recorded_at: str = glued()
-    extrapolation: float = glued(".1f")  # the target's compute over the largest fitted compute
+    # target: the target budget, e.g. "2×", target_tokens, target_compute, parameters; the prediction's loss,
+    # low, high (±1 s.e.); the fit's a, b, l_inf; fitted: the budgets the fit used, points; recorded_at;
+    # extrapolation: the target's compute over the largest fitted compute
+    facts: pd.Series = glued()
+
+
+PREDICTION_FORMATS = {"target_tokens": ",", "target_compute": ".3g", "parameters": ",",
+                      **dict.fromkeys(("loss", "low", "high", "a", "b", "l_inf"), ".3f"), "extrapolation": ".1f"}
 
 
 def prediction_path(inputs: dict) -> Path:
@@ -276,10 +270,11 @@ def predict_target(fitted: Sequence[BudgetRuns], target_fraction: float, setting
         path = prediction_path({"compute": compute, "losses": losses, "target_compute": target})
     prediction = record_prediction(predict(fit, target, [s.label for s in fitted]), path)
     se = (prediction.high - prediction.low) / 2
-    return ScalingPrediction(prediction, se, f"{target_fraction:g}×", tokens, target, params, prediction.loss,
-                             prediction.low, prediction.high, fit.a, fit.b, fit.l_inf,
-                             ", ".join(prediction.fitted_sizes), fit.points, prediction.recorded_at,
-                             target / max(compute))
+    return ScalingPrediction(prediction, se, facts(
+        PREDICTION_FORMATS, target=f"{target_fraction:g}×", target_tokens=tokens, target_compute=target,
+        parameters=params, loss=prediction.loss, low=prediction.low, high=prediction.high, a=fit.a, b=fit.b,
+        l_inf=fit.l_inf, fitted=", ".join(prediction.fitted_sizes), points=fit.points,
+        recorded_at=prediction.recorded_at, extrapolation=target / max(compute)))
 
 
 @dataclass
@@ -289,15 +284,10 @@ class ScalingCheck:
     table: Any  # DataFrame per budget: tokens, compute, loss per seed, mean, tokens/s
     test: dict  # prediction_test's result (the arguments of claims.from_test)
     fig: Any = glued()
-    observed: float = glued(".3f")
-    error: float = glued("+.3f")
-    seed_sd: float = glued(".3f")
-    se: float = glued(".3f")
-    no_scaling_error: float = glued("+.3f")
-    budgets: int = glued()
-    seeds: int = glued()
-    loaded: int = glued()  # runs that came from the cache
-    tokens_per_parameter_target: float = glued(".1f")  # training tokens per (compute) parameter, target run
+    # observed (the target's mean loss), error (observed − predicted), seed_sd, se, no_scaling_error (the target's
+    # loss − the largest fitted budget's); budgets, seeds, loaded (runs that came from the cache);
+    # tokens_per_parameter_target: training tokens per (compute) parameter of the target run
+    facts: pd.Series = glued()
     prediction_first: bool = False  # the prediction's time stamp precedes the end of every target run
     prediction_first_detail: str = ""
 
@@ -307,22 +297,25 @@ def check_prediction(pred: ScalingPrediction, fitted: Sequence[BudgetRuns], targ
     """Compare the recorded prediction with ``target``'s final losses (:func:`prediction_test`)."""
     everything = list(fitted) + [target]
     sd = pooled_seed_sd([s.losses for s in everything])
-    test = prediction_test(pred.loss, pred.fit_se, target.losses, seed_sd=sd, margin=margin)
+    test = prediction_test(pred.prediction.loss, pred.fit_se, target.losses, seed_sd=sd, margin=margin)
     table = pd.DataFrame([{"budget": s.label, "steps": s.steps, "tokens": s.tokens, "compute C (FLOPs)": s.compute,
                            **{f"loss, seed {i}": v for i, v in enumerate(s.losses)}, "mean loss": s.mean_loss,
                            "used for": "prediction target" if s is target else "fit",
                            "tokens/s": s.tokens_per_second} for s in everything])
     ends = [r.started_at for r in target.records]
-    first = bool(ends) and all(t and pred.recorded_at <= t for t in ends)
+    first = bool(ends) and all(t and pred.prediction.recorded_at <= t for t in ends)
     shown = lambda t: t.replace("T", " ").replace("+00:00", " UTC")  # noqa: E731 - wraps in a table cell
-    detail = (f"prediction recorded at {shown(pred.recorded_at)}; runs of the {pred.target} budget finished at "
+    detail = (f"prediction recorded at {shown(pred.prediction.recorded_at)}; runs of the {pred.facts.target} budget "
+              "finished at "
               f"{', '.join(shown(t) for t in ends)}")
-    return ScalingCheck(table=table, test=test, fig=_scaling_figure(pred, fitted, target), observed=target.mean_loss,
-                        error=test["estimate"], seed_sd=sd, se=test["se"],
-                        no_scaling_error=target.mean_loss - fitted[-1].mean_loss, budgets=len(everything),
-                        seeds=len(target.losses), loaded=sum(sum(s.loaded) for s in everything),
-                        tokens_per_parameter_target=target.tokens / target.parameters["compute"],
-                        prediction_first=first, prediction_first_detail=detail)
+    return ScalingCheck(table=table, test=test, fig=_scaling_figure(pred, fitted, target), facts=facts(
+        {"observed": ".3f", "error": "+.3f", "seed_sd": ".3f", "se": ".3f", "no_scaling_error": "+.3f",
+         "tokens_per_parameter_target": ".1f"},
+        observed=target.mean_loss, error=test["estimate"], seed_sd=sd, se=test["se"],
+        no_scaling_error=target.mean_loss - fitted[-1].mean_loss, budgets=len(everything), seeds=len(target.losses),
+        loaded=sum(sum(s.loaded) for s in everything),
+        tokens_per_parameter_target=target.tokens / target.parameters["compute"]),
+        prediction_first=first, prediction_first_detail=detail)
 
 
 def _scaling_figure(pred: ScalingPrediction, fitted: Sequence[BudgetRuns], target: BudgetRuns):
@@ -338,7 +331,8 @@ def _scaling_figure(pred: ScalingPrediction, fitted: Sequence[BudgetRuns], targe
     for s in fitted:
         ax.plot([s.compute] * len(s.losses), s.losses, ".", color="C0", alpha=0.5)
     ax.plot(c_fit, [s.mean_loss for s in fitted], "o", color="C0", label="smaller budgets (fitted; mean and seeds)")
-    ax.errorbar([pred.target_compute], [pred.loss], yerr=[[pred.loss - pred.low], [pred.high - pred.loss]],
+    p = pred.prediction
+    ax.errorbar([pred.facts.target_compute], [p.loss], yerr=[[p.loss - p.low], [p.high - p.loss]],
                 fmt="*", color="C3", ms=12, capsize=3, label="prediction (recorded before training; ±1 s.e.)")
     ax.plot([target.compute] * len(target.losses), target.losses, ".", color="C2", alpha=0.6)
     ax.plot([target.compute], [target.mean_loss], "D", color="C2", mfc="none", ms=8,

@@ -28,7 +28,7 @@ import pandas as pd
 from .. import llm
 from ..checks import check_int
 from ..llm.trainers import TrainConfig, build_trainer, quiet_training
-from ..results import glued
+from ..results import facts, glued
 
 NI_INSTRUCTION = "{definition}\n\n{input}"
 
@@ -110,22 +110,12 @@ class SFTResult:
 
     utilisation: Any  # DataFrame: maximum length × layout -> utilisation
     runs: Any  # DataFrame: the run's steps, seconds, tokens, tokens/s, loss
+    # n_examples, n_tasks; utilisation at the training length: util_pad_max, util_pad_longest, util_packed; at
+    # long_length (the longest bin size of the table): util_pad_max_long, util_packed_long; n_table (sequences
+    # behind the utilisation table); the packed run: tps_packed, loss_first, loss_last, steps, max_length
+    facts: pd.Series = glued()
     model: Any = field(repr=False, default=None)
     record: Any = field(default=None, repr=False)
-    n_examples: int = glued("d", default=0)
-    n_tasks: int = glued("d", default=0)
-    util_pad_max: float = glued(".0%", default=0.0)
-    util_pad_longest: float = glued(".0%", default=0.0)
-    util_packed: float = glued(".0%", default=0.0)
-    long_length: int = glued("d", default=0)  # the longest bin size of the table
-    util_pad_max_long: float = glued(".0%", default=0.0)
-    util_packed_long: float = glued(".0%", default=0.0)
-    n_table: int = glued("d", default=0)  # sequences behind the utilisation table
-    tps_packed: float = glued(".0f", default=0.0)
-    loss_first: float = glued(".2f", default=0.0)
-    loss_last: float = glued(".2f", default=0.0)
-    steps: int = glued("d", default=0)
-    max_length: int = glued("d", default=0)
 
 
 def sft_stage(lm: Any, rows: Sequence[dict[str, Any]], *, config: dict[str, Any], n_tasks: int = 0,
@@ -146,11 +136,13 @@ def sft_stage(lm: Any, rows: Sequence[dict[str, Any]], *, config: dict[str, Any]
     table = utilisation_by_length(lengths if table_lengths is None else table_lengths, batch_size=batch_size,
                                   max_lengths=sorted({max_length, *max_lengths}))
     longest = table.index.max()
-    return SFTResult(
-        utilisation=table, runs=runs, model=packed.model, record=r, n_examples=len(rows), n_tasks=n_tasks,
-        util_pad_max=util["pad to max length"], util_pad_longest=util["pad to longest in batch"],
-        util_packed=util["packed (bfd)"], long_length=int(longest),
+    formats = {**dict.fromkeys(("util_pad_max", "util_pad_longest", "util_packed", "util_pad_max_long",
+                                "util_packed_long"), ".0%"),
+               "tps_packed": ".0f", "loss_first": ".2f", "loss_last": ".2f"}
+    return SFTResult(utilisation=table, runs=runs, model=packed.model, record=r, facts=facts(
+        formats, n_examples=len(rows), n_tasks=n_tasks, util_pad_max=util["pad to max length"],
+        util_pad_longest=util["pad to longest in batch"], util_packed=util["packed (bfd)"], long_length=int(longest),
         util_pad_max_long=float(table.loc[longest, "pad to max length"]),
         util_packed_long=float(table.loc[longest, "packed (bfd)"]),
         n_table=len(lengths if table_lengths is None else table_lengths), tps_packed=r.tokens_per_second,
-        loss_first=r.losses[0], loss_last=r.losses[-1], steps=r.steps, max_length=max_length)
+        loss_first=r.losses[0], loss_last=r.losses[-1], steps=r.steps, max_length=max_length))

@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from ..checks import ParameterError, check_int, check_number
-from ..results import glued
+from ..results import facts, glued
 from ..timing import Timer
 
 # Baichuan 2's settings (Section 2.2 of the paper)
@@ -150,22 +150,20 @@ class TokenizerStudy:
     tokenizers: dict  # name -> tokenizer (ours at every size, then the references)
     per_document: dict  # (name, lang) -> [tokens per character of each held-out document]
     fig: Any = glued()
-    train_chars: int = glued(",")
-    heldout_chars_en: int = glued(",")
-    heldout_chars_zh: int = glued(",")
-    heldout_docs: int = glued(",")
-    smallest: int = glued(",")
-    largest: int = glued(",")
-    rate_en_smallest: float = glued(".3f")
-    rate_zh_smallest: float = glued(".3f")
-    rate_en_largest: float = glued(".3f")
-    rate_zh_largest: float = glued(".3f")
-    rate_mix_largest: float = glued(".3f")
-    byte_share_largest: float = glued(".2%")
-    roundtrip_docs: int = glued(",")  # held-out documents decoded back to themselves, by the largest vocabulary
-    roundtrip_candidates: int = glued(",")  # held-out documents without "▁" (the ones SentencePiece can return)
-    train_seconds: float = glued(".1f")  # CPU seconds of every training run together
-    monotone: bool = glued()  # every larger vocabulary needs fewer tokens per character (mixed held-out text)
+    # train_chars, heldout_chars_en, heldout_chars_zh, heldout_docs; smallest and largest vocabulary;
+    # rate_<lang>_<size> (tokens per character: en, zh at smallest and largest, mix at largest);
+    # byte_share_largest; roundtrip_docs: held-out documents decoded back to themselves by the largest vocabulary,
+    # of roundtrip_candidates (the documents without "▁", the ones SentencePiece can return); train_seconds: CPU
+    # seconds of every training run together; monotone: every larger vocabulary needs fewer tokens per character
+    # (mixed held-out text)
+    facts: pd.Series = glued()
+
+
+STUDY_FORMATS = {**dict.fromkeys(("train_chars", "heldout_chars_en", "heldout_chars_zh", "heldout_docs", "smallest",
+                                  "largest", "roundtrip_docs", "roundtrip_candidates"), ","),
+                 **dict.fromkeys(("rate_en_smallest", "rate_zh_smallest", "rate_en_largest", "rate_zh_largest",
+                                  "rate_mix_largest"), ".3f"),
+                 "byte_share_largest": ".2%", "train_seconds": ".1f"}
 
 
 def tokenizer_study(train_texts: Sequence[str], heldout: dict[str, Sequence[str]], *, vocab_sizes: Sequence[int],
@@ -213,14 +211,15 @@ def tokenizer_study(train_texts: Sequence[str], heldout: dict[str, Sequence[str]
     mix = ours["tokens/char mixed"].tolist()
     return TokenizerStudy(
         table=table, paper_table=paper_table, digits=digits, tokenizers=tokenizers, per_document=per_document,
-        fig=_compression_figure(table), train_chars=sum(map(len, train_texts)),
-        heldout_chars_en=sum(map(len, heldout["en"])), heldout_chars_zh=sum(map(len, heldout["zh"])),
-        heldout_docs=len(mixed), smallest=sizes[0], largest=sizes[-1],
-        rate_en_smallest=float(small["tokens/char en"]), rate_zh_smallest=float(small["tokens/char zh"]),
-        rate_en_largest=float(large["tokens/char en"]), rate_zh_largest=float(large["tokens/char zh"]),
-        rate_mix_largest=float(large["tokens/char mixed"]), byte_share_largest=byte_fallback_share(largest_tok, mixed),
-        roundtrip_docs=int(roundtrip), roundtrip_candidates=len(candidates), train_seconds=seconds,
-        monotone=all(b < a for a, b in zip(mix, mix[1:])),
+        fig=_compression_figure(table), facts=facts(
+            STUDY_FORMATS, train_chars=sum(map(len, train_texts)), heldout_chars_en=sum(map(len, heldout["en"])),
+            heldout_chars_zh=sum(map(len, heldout["zh"])), heldout_docs=len(mixed), smallest=sizes[0],
+            largest=sizes[-1], rate_en_smallest=float(small["tokens/char en"]),
+            rate_zh_smallest=float(small["tokens/char zh"]), rate_en_largest=float(large["tokens/char en"]),
+            rate_zh_largest=float(large["tokens/char zh"]), rate_mix_largest=float(large["tokens/char mixed"]),
+            byte_share_largest=byte_fallback_share(largest_tok, mixed), roundtrip_docs=int(roundtrip),
+            roundtrip_candidates=len(candidates), train_seconds=seconds,
+            monotone=all(b < a for a, b in zip(mix, mix[1:]))),
     )
 
 

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor, nn
 
 from ..chapters.ddos import DDoSConfig
 from ..checks import ParameterError, check_int, check_number, check_seed
-from ..results import glued
+from ..results import facts, glued
 from ..sharpness.experiment import data_fingerprint
 from ..timing import Timer
 from ..training import History, _default_progress, resolve_device, seed_everything, train_or_load
@@ -243,14 +244,8 @@ def sample(diffusion: Diffusion, n: int, *, steps: int, seed: int = 0) -> Tensor
 class DiffusionSummary:
     """What the DDPM learned: its loss curve, with the numbers the prose quotes."""
 
-    n_params: int = glued(",")
-    steps: int = glued(",")
-    batch: int = glued()
-    n_images: int = glued(",")
-    max_t: int = glued()
-    final_loss: float = glued(".3f")
-    first_loss: float = glued(".3f")
-    loaded_note: str = glued()
+    # n_params, steps, batch, n_images, max_t, final_loss, first_loss, loaded_note
+    facts: pd.Series = glued()
     loss_figure: Any = glued()
 
 
@@ -270,9 +265,11 @@ def describe_diffusion(diffusion: Diffusion, cfg: DDoSConfig, n_images: int) -> 
     tail = losses[-max(1, len(losses) // 10):]
     note = ("It was loaded from the checkpoint cache." if diffusion.loaded else
             f"It was trained in this run, in {diffusion.train_seconds:.0f} s.")
-    return DiffusionSummary(n_params=diffusion.n_params, steps=cfg.ddpm_steps, batch=cfg.ddpm_batch, n_images=n_images,
-                            max_t=diffusion.max_t, final_loss=float(np.mean(tail)),
-                            first_loss=float(np.mean(losses[:max(1, window)])), loaded_note=note, loss_figure=fig)
+    return DiffusionSummary(loss_figure=fig, facts=facts(
+        {"n_params": ",", "steps": ",", "n_images": ",", "final_loss": ".3f", "first_loss": ".3f"},
+        n_params=diffusion.n_params, steps=cfg.ddpm_steps, batch=cfg.ddpm_batch, n_images=n_images,
+        max_t=diffusion.max_t, final_loss=float(np.mean(tail)), first_loss=float(np.mean(losses[:max(1, window)])),
+        loaded_note=note))
 
 
 __all__ = ["Diffusion", "DiffusionSummary", "build_unet", "check_noise_level", "ddpm_training_step",

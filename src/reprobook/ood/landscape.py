@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from ..chapters.mode_ensemble import ModeEnsembleConfig
 from ..checks import ParameterError, check_int
-from ..results import glued
+from ..results import facts, glued
 from .modes import ModeSet
 
 
@@ -102,14 +102,10 @@ class Slices:
 
     table: Any
     depths: Any  # one row per mode: "InD" and each OoD set's depth, and "OoD" their mean
-    n_points: int = glued()
-    radius: float = glued("g")
-    n_samples: int = glued()
-    depth_ind: float = glued(".3f")  # mean over the modes
-    depth_ood: float = glued(".3f")
-    ind_at_min: int = glued()  # modes whose InD slice has its minimum at the mode
-    ood_at_min: int = glued()  # modes whose OoD slice (mean over the OoD sets) has its minimum at the mode
-    n_modes: int = glued()
+    # n_points, radius, n_samples, depth_ind (mean over the modes), depth_ood, ind_at_min (modes whose InD slice has
+    # its minimum at the mode), ood_at_min (modes whose OoD slice (mean over the OoD sets) has its minimum at the
+    # mode), n_modes
+    facts: pd.Series = glued()
     figure: Any = glued()
 
 
@@ -149,11 +145,12 @@ def mode_slices(modes: ModeSet, cfg: ModeEnsembleConfig, ood_sets: Sequence[str]
                     rows.append({"mode": k + 1, "a": float(a), "b": float(b), "set": name, "loss": loss})
     table = pd.DataFrame(rows)
     depths = slice_depths(table)
-    return Slices(table=table, depths=depths, n_points=points, radius=cfg.slice_radius,
-                  n_samples=len(data["InD test"]), depth_ind=float(depths["InD"].mean()),
-                  depth_ood=float(depths["OoD"].mean()), ind_at_min=int((depths["InD"] == 0).sum()),
-                  ood_at_min=int((depths["OoD mean-loss depth"] == 0).sum()), n_modes=len(modes),
-                  figure=slices_figure(table, depths, ood_sets))
+    return Slices(table=table, depths=depths, figure=slices_figure(table, depths, ood_sets), facts=facts(
+        {"radius": "g", "depth_ind": ".3f", "depth_ood": ".3f"},
+        n_points=points, radius=cfg.slice_radius, n_samples=len(data["InD test"]),
+        depth_ind=float(depths["InD"].mean()), depth_ood=float(depths["OoD"].mean()),
+        ind_at_min=int((depths["InD"] == 0).sum()), ood_at_min=int((depths["OoD mean-loss depth"] == 0).sum()),
+        n_modes=len(modes)))
 
 
 def slice_depths(table) -> Any:
@@ -228,13 +225,8 @@ class Segment:
     """The loss on the segment between modes 1 and 2 (``segment``: one row per α)."""
 
     segment: Any
-    ind_loss_a: float = glued(".3f")
-    ind_loss_b: float = glued(".3f")
-    ind_barrier: float = glued(".3f")
-    ood_gap: float = glued(".1%")
-    ood_gap_set: str = glued()
-    n_points: int = glued()
-    n_samples: int = glued()
+    # ind_loss_a, ind_loss_b, ind_barrier, ood_gap, ood_gap_set, n_points, n_samples
+    facts: pd.Series = glued()
     figure: Any = glued()
 
 
@@ -268,10 +260,11 @@ def mode_segment(modes: ModeSet, cfg: ModeEnsembleConfig, ood_sets: Sequence[str
     inside = segment[(segment.alpha >= 0) & (segment.alpha <= 1)]
     gaps = {name: abs(ends[0][name] - ends[1][name]) / min(ends[0][name], ends[1][name]) for name in ood_sets}
     gap_set = max(gaps, key=gaps.__getitem__)
-    return Segment(segment=segment, ind_loss_a=float(ends[0]["InD test"]), ind_loss_b=float(ends[1]["InD test"]),
-                   ind_barrier=float(inside["InD test"].max() - max(ends[0]["InD test"], ends[1]["InD test"])),
-                   ood_gap=float(gaps[gap_set]), ood_gap_set=gap_set, n_points=points,
-                   n_samples=len(data["InD test"]), figure=segment_figure(segment, ood_sets))
+    return Segment(segment=segment, figure=segment_figure(segment, ood_sets), facts=facts(
+        {"ind_loss_a": ".3f", "ind_loss_b": ".3f", "ind_barrier": ".3f", "ood_gap": ".1%"},
+        ind_loss_a=float(ends[0]["InD test"]), ind_loss_b=float(ends[1]["InD test"]),
+        ind_barrier=float(inside["InD test"].max() - max(ends[0]["InD test"], ends[1]["InD test"])),
+        ood_gap=float(gaps[gap_set]), ood_gap_set=gap_set, n_points=points, n_samples=len(data["InD test"])))
 
 
 def segment_figure(segment, ood_sets: Sequence[str]):

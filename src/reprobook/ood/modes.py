@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from ..chapters.mode_ensemble import ModeEnsembleConfig
 from ..checks import ParameterError, check_int, check_seed
 from ..models import CifarResNet18, SmallCNN
-from ..results import glued
+from ..results import facts, glued
 from ..timing import timed
 from .benchmark import OODBenchmark, build_benchmark
 
@@ -320,19 +320,9 @@ class ModeTraining:
     table: Any
     converged: bool
     convergence_detail: str
-    n_modes: int = glued()
-    seeds: str = glued()
-    acc_mean: float = glued(".1%")
-    acc_min: float = glued(".1%")
-    acc_max: float = glued(".1%")
-    loss_min: float = glued(".3f")
-    loss_max: float = glued(".3f")
-    train_loss_min: float = glued(".3f")
-    train_loss_max: float = glued(".3f")
-    disagreement: float = glued(".1%")
-    convergence: str = glued()
-    loaded_note: str = glued()
-    n_scored: str = glued()
+    # n_modes, seeds, acc_mean, acc_min, acc_max, loss_min, loss_max, train_loss_min, train_loss_max, disagreement,
+    # convergence, loaded_note, n_scored
+    facts: pd.Series = glued()
     figure: Any = glued()
 
 
@@ -365,14 +355,15 @@ def describe_modes(modes: ModeSet) -> ModeTraining:
     scored = f"{sizes['test']} InD test samples and " + ", ".join(f"{n} {s}" for s, n in sizes.items() if s != "test")
     acc = table["InD test accuracy"]
     converged, detail = convergence(table)
-    return ModeTraining(table=table, converged=converged, convergence_detail=detail, n_modes=len(table),
-                        seeds=", ".join(str(s) for s in modes.seeds), acc_mean=float(acc.mean()),
-                        acc_min=float(acc.min()), acc_max=float(acc.max()),
-                        loss_min=float(table["InD test loss"].min()), loss_max=float(table["InD test loss"].max()),
-                        train_loss_min=float(table["InD train loss"].min()),
-                        train_loss_max=float(table["InD train loss"].max()), disagreement=disagreement(modes),
-                        convergence=("converged" if converged else "not converged") + f" ({detail})",
-                        loaded_note=note, n_scored=scored, figure=fig)
+    return ModeTraining(table=table, converged=converged, convergence_detail=detail, figure=fig, facts=facts(
+        {"acc_mean": ".1%", "acc_min": ".1%", "acc_max": ".1%", "loss_min": ".3f", "loss_max": ".3f",
+         "train_loss_min": ".3f", "train_loss_max": ".3f", "disagreement": ".1%"},
+        n_modes=len(table), seeds=", ".join(str(s) for s in modes.seeds), acc_mean=float(acc.mean()),
+        acc_min=float(acc.min()), acc_max=float(acc.max()), loss_min=float(table["InD test loss"].min()),
+        loss_max=float(table["InD test loss"].max()), train_loss_min=float(table["InD train loss"].min()),
+        train_loss_max=float(table["InD train loss"].max()), disagreement=disagreement(modes),
+        convergence=("converged" if converged else "not converged") + f" ({detail})", loaded_note=note,
+        n_scored=scored))
 
 
 def run_scale(modes: ModeSet, profile: str) -> str:

@@ -50,8 +50,8 @@ class RetrievalResult:
     table: Any  # DataFrame: one row per method, recall@k and MRR with intervals
     per_query: Any  # DataFrame: one row per (method, question)
     costs: Any  # DataFrame: indexing seconds, cache, ms per query, corpus size
-    n_questions: int = glued("d")
-    corpus_size: int = glued(",d")
+    # n_questions, corpus_size
+    facts: pd.Series = glued()
     ks: tuple[int, ...] = ()
 
 
@@ -93,8 +93,9 @@ def retrieval_evaluation(questions: Sequence[Question], retrievers: dict[str, Re
         rows.append(row)
     costs = pd.DataFrame([_cost_row(r.stats()) for r in retrievers.values()])
     corpus = next(iter(retrievers.values())).corpus if retrievers else None
-    return RetrievalResult(pd.DataFrame(rows).set_index("method"), per_query, costs, len(questions),
-                           len(corpus) if corpus is not None else 0, tuple(ks))
+    return RetrievalResult(pd.DataFrame(rows).set_index("method"), per_query, costs,
+                           facts({"corpus_size": ",d"}, n_questions=len(questions),
+                                 corpus_size=len(corpus) if corpus is not None else 0), tuple(ks))
 
 
 def _label(name: str) -> str:
@@ -153,12 +154,12 @@ class Capability:
     """Can the reader answer when the answer is in its prompt? EM with golden references on the generated
     short-answer sample, against the bar the chapter declared before the run."""
 
-    em_golden: float = glued(".2f")
-    em_closed: float = glued(".2f")
-    questions: int = glued("d")
-    bar: float = glued(".2f")
-    text: str = glued()
+    # em_golden, em_closed, questions, bar, text
+    facts: pd.Series = glued()
     passed: bool = False
+
+
+CAPABILITY_FORMATS = {"em_golden": ".2f", "em_closed": ".2f", "bar": ".2f"}
 
 
 def capability(gen_rows, bar: float) -> Capability:
@@ -176,7 +177,8 @@ def capability(gen_rows, bar: float) -> Capability:
     passed = bool(len(golden)) and high >= bar
     text = (f"EM {em:.2f} with golden references on {len(golden)} short-answer questions (95 % interval up to "
             f"{high:.2f}: {'not shown below' if passed else 'below'} the bar of {bar:.2f})")
-    return Capability(em, float(closed.mean()) if len(closed) else float("nan"), len(golden), bar, text, passed)
+    return Capability(facts(CAPABILITY_FORMATS, em_golden=em, em_closed=float(closed.mean()) if len(closed) else
+                            float("nan"), questions=len(golden), bar=bar, text=text), passed)
 
 
 def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *,
@@ -227,7 +229,7 @@ def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *,
     order = [s.key for s in specs]
     tests = sorted(tests, key=lambda t: order.index(t.key))
     tests = claims.guard_tests(tests, order, lambda v: claims.guard(
-        v, cap.passed, f"the reader fails with the answer in its prompt: {cap.text}"))
+        v, cap.passed, f"the reader fails with the answer in its prompt: {cap.facts.text}"))
     return claims.holm_tests(tests)
 
 
@@ -475,11 +477,12 @@ def sample_answers(rows, n: int = 2, setting: str = "golden"):
 
 def scale_text(cfg: DomainRAGConfig, run: Any, retrieval: RetrievalResult, profile: str, lik: Any = None) -> str:
     """The scale of this run in words, for the claims table."""
-    scored = f"likelihood over {lik.questions} questions per ability (budget {cfg.lik_max_prompt_tokens} tokens); " \
-        if lik is not None else ""
-    return (f"{profile} profile: reader {run.reader}; {scored}generated answers for {run.questions_per_ability} "
-            f"questions per ability (at most {cfg.max_new_tokens}/{cfg.max_new_tokens_long} new tokens, greedy); "
-            f"retrieval over {retrieval.corpus_size} passages for {retrieval.n_questions} questions")
+    scored = (f"likelihood over {lik.facts.questions} questions per ability (budget {cfg.lik_max_prompt_tokens} "
+              "tokens); ") if lik is not None else ""
+    return (f"{profile} profile: reader {run.facts.reader}; {scored}generated answers for "
+            f"{run.facts.questions_per_ability} questions per ability (at most {cfg.max_new_tokens}/"
+            f"{cfg.max_new_tokens_long} new tokens, greedy); retrieval over {retrieval.facts.corpus_size} passages "
+            f"for {retrieval.facts.n_questions} questions")
 
 
 def paper_vs_run(tests: Sequence[claims.ClaimTest]):

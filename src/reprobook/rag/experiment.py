@@ -35,7 +35,7 @@ from .. import llm
 from ..chapters.domainrag import DomainRAGConfig
 from ..checks import ParameterError, check_choice, check_int
 from ..encoders import make_encoder
-from ..results import glued
+from ..results import facts, glued
 from ..timing import timed
 from .corpus import Passage
 from .domainrag import POSITIONS, WITH_RETRIEVED, Question, noisy_references
@@ -307,15 +307,10 @@ class AnswerRun:
 
     rows: Any  # DataFrame: one row per (label, question, setting)
     stats: ReadStats
-    reader: str = glued()
-    prompts: int = glued("d")  # distinct prompts generated
-    answers: int = glued("d")  # scored rows (a prompt shared by two settings is generated once)
-    prompt_tokens: int = glued(",d")
-    new_tokens: int = glued(",d")
-    seconds: float = glued(".0f")
-    truncated: int = glued("d")  # prompts whose passages the context guard shortened
-    at_cap: float = glued(".0%")  # share of answers that ran to the new-token limit
-    questions_per_ability: str = glued()
+    # reader, prompts (distinct prompts generated), answers (scored rows (a prompt shared by two settings is
+    # generated once)), prompt_tokens, new_tokens, seconds, truncated (prompts whose passages the context guard
+    # shortened), at_cap (share of answers that ran to the new-token limit), questions_per_ability
+    facts: pd.Series = glued()
 
 
 def run_answers(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[str]]], cfg: DomainRAGConfig, *,
@@ -332,5 +327,8 @@ def run_answers(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[
     frame = pd.DataFrame(rows)
     cap = [max_new.get(a, cfg.max_new_tokens) for a in frame.ability.map(lambda a: "extractive" if a == "noise" else a)]
     at_cap = float((frame.new_tokens >= cap).mean()) if len(frame) else 0.0
-    return AnswerRun(frame, stats, getattr(lm, "name", str(lm)), stats.prompts, len(rows),
-                     stats.prompt_tokens, stats.new_tokens, stats.seconds, stats.truncated, at_cap, counts)
+    return AnswerRun(frame, stats, facts(
+        {"prompt_tokens": ",d", "new_tokens": ",d", "seconds": ".0f", "at_cap": ".0%"},
+        reader=getattr(lm, "name", str(lm)), prompts=stats.prompts, answers=len(rows),
+        prompt_tokens=stats.prompt_tokens, new_tokens=stats.new_tokens, seconds=stats.seconds,
+        truncated=stats.truncated, at_cap=at_cap, questions_per_ability=counts))

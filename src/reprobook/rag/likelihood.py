@@ -32,7 +32,7 @@ from ..chapters.domainrag import DomainRAGConfig
 from ..checks import check_int
 from ..llm import fit_context
 from ..llm.generation import ScoreStats, score_completions
-from ..results import glued
+from ..results import facts, glued
 from ..timing import timed
 from .corpus import passage_key
 from .domainrag import Question
@@ -65,16 +65,10 @@ class LikelihoodRun:
     """ℓ(q, s) for every (label, question, setting) of a plan, and what scoring cost."""
 
     rows: Any  # DataFrame: label, ability, qid, setting, gold, counter, prompt_tokens, truncated, answer_in_prompt
-    reader: str = glued()
-    prompts: int = glued(",d")
-    pairs: int = glued(",d")  # (prompt, alternative) pairs scored
-    prompt_tokens: int = glued(",d")
-    computed_tokens: int = glued(",d")  # tokens through the model (shared prefixes once)
-    seconds: float = glued(".0f")
-    pairs_per_second: float = glued(".2f")
-    prompts_per_second: float = glued(".2f")
-    truncated: int = glued("d")
-    questions: str = glued()  # questions per label
+    # reader, prompts, pairs ((prompt, alternative) pairs scored), prompt_tokens, computed_tokens (tokens through
+    # the model (shared prefixes once)), seconds, pairs_per_second, prompts_per_second, truncated, questions
+    # (questions per label)
+    facts: pd.Series = glued()
 
 
 def score_plan(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[str]]], *,
@@ -114,9 +108,14 @@ def score_plan(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[s
         frame = pd.DataFrame(rows)
     seconds = t.seconds
     counts = ", ".join(f"{label.replace('_', '-')} {len(qs)}" for label, qs, _ in plan)
-    return LikelihoodRun(frame, getattr(lm, "name", str(lm)), stats.prompts, stats.completions, stats.prompt_tokens,
-                         stats.computed_tokens, seconds, stats.completions / seconds if seconds else float("nan"),
-                         stats.prompts / seconds if seconds else float("nan"), int(frame.truncated.sum()), counts)
+    return LikelihoodRun(frame, facts(
+        {**dict.fromkeys(("prompts", "pairs", "prompt_tokens", "computed_tokens"), ",d"), "seconds": ".0f",
+         "pairs_per_second": ".2f", "prompts_per_second": ".2f"},
+        reader=getattr(lm, "name", str(lm)), prompts=stats.prompts, pairs=stats.completions,
+        prompt_tokens=stats.prompt_tokens, computed_tokens=stats.computed_tokens, seconds=seconds,
+        pairs_per_second=stats.completions / seconds if seconds else float("nan"),
+        prompts_per_second=stats.prompts / seconds if seconds else float("nan"), truncated=int(frame.truncated.sum()),
+        questions=counts))
 
 
 def paired_values(rows: Any, labels: str | Sequence[str], setting_a: str, setting_b: str,

@@ -41,7 +41,7 @@ from .. import llm
 from ..chapters.slimplm import SlimPLMConfig
 from ..checks import ParameterError, check_choice, check_fraction, check_int, check_optional_int, check_positive
 from ..llm import completion_logprobs
-from ..results import glued
+from ..results import facts, glued
 from ..rouge import rouge_l
 from ..timing import timed
 from ..training import train_or_load
@@ -388,13 +388,9 @@ class JudgeTraining:
     labels: np.ndarray
     features: np.ndarray
     loaded: bool
-    n_train: int = glued("d")
-    n_known: int = glued("d")
-    known_rate: float = glued(".0%")
-    train_accuracy: float = glued(".0%")  # at P(Known) ≥ 0.5 on its own training questions
-    kind: str = glued()
-    articles: int = glued("d")
-    note: str = glued()  # what the judge learned, in words
+    # n_train, n_known, known_rate, train_accuracy (at P(Known) ≥ 0.5 on its own training questions), kind,
+    # articles, note (what the judge learned, in words)
+    facts: pd.Series = glued()
     weights: Any = None  # DataFrame: the standardised coefficient of each feature
 
 
@@ -490,8 +486,10 @@ def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Sli
     else:
         note = (f"a logistic regression on {len(FEATURES)} features, {int(y.sum())} Known and {int(len(y) - y.sum())} "
                 f"Unknown training questions; it classifies {accuracy:.0%} of its own training questions correctly")
-    return JudgeTraining(judge, tuple(q.qid for q in train), y, x, loaded, len(y), int(y.sum()), float(y.mean()),
-                         accuracy, judge.kind, len({q.title for q in train}), note, weights)
+    return JudgeTraining(judge, tuple(q.qid for q in train), y, x, loaded, facts(
+        {"known_rate": ".0%", "train_accuracy": ".0%"}, n_train=len(y), n_known=int(y.sum()),
+        known_rate=float(y.mean()), train_accuracy=accuracy, kind=judge.kind,
+        articles=len({q.title for q in train}), note=note), weights)
 
 
 # -------------------------------------------------------------------------------------------- step 4

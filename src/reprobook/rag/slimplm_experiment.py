@@ -486,7 +486,8 @@ def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: SlimPLMC
                                  f"against {_em(run, 'SlimPLM') - selection_gain(retrieved, gain):.2f} expected of a "
                                  "random choice")
     rate = float(retrieved.mean())
-    selected = f"the judge did not select: it retrieves for {rate:.0%} of the questions"
+    selected = (f"the judge did not select: it retrieves for {rate:.0%} of the questions (the large model answers "
+                f"{int(correct.sum())} of {n} right closed-book)")
     tests.append(replace(t, verdict=claims.guard(t.verdict, 0 < rate < 1, selected)))
     slim = _paired(run, "SlimPLM", "em")
     for key, rival in (("vs_always", "always"), ("vs_self", "self-judgement"), ("vs_never", "never")):
@@ -539,7 +540,7 @@ def scale_text(cfg: SlimPLMConfig, run: SlimRun, judge_training: Any, proxy: Any
                profile: str) -> str:
     """The scale of this run in words, for the claims table."""
     return (f"{profile} profile: proxy {proxy.name}, large {large.name}; {run.n_questions} evaluation and "
-            f"{judge_training.n_train} training questions (SQuAD v1.1 dev, split by article); BM25 over "
+            f"{judge_training.facts.n_train} training questions (SQuAD v1.1 dev, split by article); BM25 over "
             f"{corpus_size:,} passages, top {cfg.top_k}; at most {cfg.answer_max_new_tokens} new tokens, greedy")
 
 

@@ -25,7 +25,7 @@ from ..checks import ParameterError, check_int
 from ..data.vision import classification_datasets
 from ..models import build_model
 from ..plots import image_grid, loss_profiles, training_curves
-from ..results import glued
+from ..results import facts, glued
 from ..timing import Timer, synchronize
 from ..training import evaluate
 from . import experiment as _experiment
@@ -48,11 +48,7 @@ Key = str  # a method name, or a variant's name (e.g. "arwp-var")
 class DataOverview:
     """What a chapter says about its data: sizes, class balance, and a figure of the first images."""
 
-    dataset: str = glued()
-    n_train: int = glued()
-    n_test: int = glued()
-    min_class: int = glued()
-    max_class: int = glued()
+    facts: pd.Series = glued()  # dataset, n_train, n_test, min_class, max_class (the training set's class counts)
     fig_samples: Any = glued()
 
 
@@ -80,8 +76,9 @@ def data_overview(dataset_name: str, train_ds: Dataset, test_ds: Dataset, n_imag
     # torch stubs: Dataset has no __len__ (the datasets given here have one)
     shown = [train_ds[i] for i in range(min(n_images, len(train_ds)))]  # type: ignore[arg-type]
     figure = image_grid([x for x, _ in shown], [str(int(y)) for _, y in shown], ncols=8)
-    return DataOverview(dataset_name, len(train_ds), len(test_ds),  # type: ignore[arg-type]  # as above
-                        int(counts.min()), int(counts.max()), figure)
+    return DataOverview(facts(None, dataset=dataset_name, n_train=len(train_ds),  # type: ignore[arg-type]  # as above
+                              n_test=len(test_ds), min_class=int(counts.min()),  # type: ignore[arg-type]
+                              max_class=int(counts.max())), figure)
 
 
 def probe_batches(dataset: Dataset, n: int, device: torch.device, batch_size: int = 256) -> list[tuple]:
@@ -179,13 +176,14 @@ class Regime:
 
     converged: bool
     detail: str  # why (not) converged, for the verdicts that need convergence
-    regime: str = glued()  # the sentence the prose quotes
-    worst_fit_loss: float = glued(".3f")
-    worst_fit_acc: float = glued(".1%")
-    still_falling: float = glued(".0%")
-    fit_loss_rule: float = glued("g")
-    fit_acc_rule: float = glued(".0%")
+    # regime: the sentence the prose quotes; worst_fit_loss, worst_fit_acc against the rules fit_loss_rule,
+    # fit_acc_rule; still_falling
+    facts: pd.Series = glued()
     fig_curves: Any = glued()
+
+
+REGIME_FORMATS = {"worst_fit_loss": ".3f", "worst_fit_acc": ".1%", "still_falling": ".0%", "fit_loss_rule": "g",
+                  "fit_acc_rule": ".0%"}
 
 
 def training_regime(experiment: Experiment, cfg: RWPConfig, *, dashed: tuple[Key, ...] = ()) -> Regime:
@@ -219,8 +217,9 @@ def training_regime(experiment: Experiment, cfg: RWPConfig, *, dashed: tuple[Key
         curves["training accuracy"][label] = [experiment.runs[key, s].history.train_acc
                                               for s in experiment.seeds_of(key)]
     figure = training_curves(curves, dashed=[experiment.labels[k] for k in dashed if k in experiment.labels])
-    return Regime(converged, detail, regime, worst_loss, worst_acc, still_falling, cfg.fit_loss, cfg.fit_accuracy,
-                  figure)
+    return Regime(converged, detail, facts(REGIME_FORMATS, regime=regime, worst_fit_loss=worst_loss,
+                                           worst_fit_acc=worst_acc, still_falling=still_falling,
+                                           fit_loss_rule=cfg.fit_loss, fit_acc_rule=cfg.fit_accuracy), figure)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -304,14 +303,9 @@ class Flatness:
     table: Any  # pandas.DataFrame, one row per model
     lambda_max: dict[Key, list[float]]  # seed order; only the keys λ_max was computed for
     sharpness: dict[Key, list[float]]  # seed order, every key
-    probe_n: int = glued()  # training images behind the sharpness
-    hessian_n: int = glued()  # ... and behind λ_max (the first of them)
-    radius: float = glued(".0%")
-    directions: int = glued()
-    lanczos_tol: float = glued("g")
-    lanczos_converged: str = glued()
-    lanczos_max_residual: float = glued(".0e")
-    lanczos_max_matvecs: int = glued()
+    # probe_n: training images behind the sharpness, hessian_n: behind λ_max (the first of them); radius,
+    # directions; lanczos_tol, lanczos_converged (how many of the runs), lanczos_max_residual, lanczos_max_matvecs
+    facts: pd.Series = glued()
 
 
 def flatness(experiment: Experiment, cfg: RWPConfig, batches: list[tuple], *,
@@ -343,10 +337,12 @@ def flatness(experiment: Experiment, cfg: RWPConfig, batches: list[tuple], *,
                  else f"{n_converged} of {len(with_lambda)}")
     per_key = lambda column, subset: {k: [float(v) for v in subset[subset.key == k].sort_values("seed")[column]]  # noqa: E731
                                       for k in dict.fromkeys(subset.key)}
-    return Flatness(table, per_key("lambda_max", with_lambda), per_key("sharpness", table),
-                    sum(len(y) for _, y in batches), sum(len(y) for _, y in hessian_batches), cfg.sharpness_radius,
-                    cfg.sharpness_directions, cfg.lanczos_tol, converged, float(with_lambda.residual.max()),
-                    int(with_lambda.matvecs.max()))
+    return Flatness(table, per_key("lambda_max", with_lambda), per_key("sharpness", table), facts(
+        {"radius": ".0%", "lanczos_tol": "g", "lanczos_max_residual": ".0e"},
+        probe_n=sum(len(y) for _, y in batches), hessian_n=sum(len(y) for _, y in hessian_batches),
+        radius=cfg.sharpness_radius, directions=cfg.sharpness_directions, lanczos_tol=cfg.lanczos_tol,
+        lanczos_converged=converged, lanczos_max_residual=float(with_lambda.residual.max()),
+        lanczos_max_matvecs=int(with_lambda.matvecs.max())))
 
 
 def first_samples(batches: list[tuple], n: int) -> list[tuple]:
@@ -499,10 +495,9 @@ class PowerReport:
     and a sentence naming the claims that stayed below it."""
 
     table: Any  # pandas.DataFrame (seed_plan with this run's standard deviations)
-    family: int = glued()  # tested claims in the chapter's Holm family
-    level: float = glued(".4f")  # the Holm level α/m power is computed at
-    n_run: int = glued()
-    below: str = glued()  # the claims below 80 % power at the SESOI, or "none"
+    # family: tested claims in the chapter's Holm family; level: the Holm level α/m power is computed at; n_run;
+    # below: the claims below 80 % power at the SESOI, or "none"
+    facts: pd.Series = glued()
 
 
 def power_report(tests: list[claims.ClaimTest], values: dict[str, tuple[list[float], list[float]]]) -> PowerReport:
@@ -518,4 +513,5 @@ def power_report(tests: list[claims.ClaimTest], values: dict[str, tuple[list[flo
     table = seed_plan([t.spec for t in tested], sd, n_run)
     low = [t.spec.claim for t in tested if t.verdict.power is None or not t.verdict.power >= claims.TARGET_POWER]
     below = "none" if not low else "; ".join(low)
-    return PowerReport(table, len(tested), claims.ALPHA / max(1, len(tested)), n_run, below)
+    return PowerReport(table, facts({"level": ".4f"}, family=len(tested), level=claims.ALPHA / max(1, len(tested)),
+                                    n_run=n_run, below=below))

@@ -18,7 +18,7 @@ import torch
 from .. import claims
 from ..chapters import marwp as paper
 from ..chapters.marwp import MARWPConfig
-from ..results import glued
+from ..results import facts, glued
 from .analysis import Experiment, Flatness, Regime, log_values, mean_std_text, nan_mean
 from .arwp import ARWP, SCALINGS, CosineIncreasingSigma
 from .experiment import LABELS
@@ -32,19 +32,9 @@ class Settings:
     """The method settings of the chapter: the table, the σ schedule's figure, and the values the prose quotes."""
 
     table: Any  # pandas.DataFrame, one row per method
-    sigma: float = glued("g")
-    lam: float = glued("g")
-    eta: float = glued("g")
-    beta: float = glued("g")
-    sigma_start: float = glued("g")
-    sigma_end: float = glued("g")
-    rwp_gamma: float = glued("g")
-    rwp_alpha: float = glued("g")
-    scaling: str = glued()
-    other_scaling: str = glued()
-    scaling_text: str = glued()
-    other_scaling_text: str = glued()
-    eq14_source: str = glued()
+    # sigma, lam, eta, beta, sigma_start, sigma_end, rwp_gamma, rwp_alpha; the scaling read in this run and the
+    # other one (scaling, other_scaling: quoted names; *_text: what each means) and eq14_source
+    facts: pd.Series = glued()
     fig_sigma: Any = glued()
 
 
@@ -80,9 +70,13 @@ def settings(cfg: MARWPConfig, rwp_cfg, n_train: int) -> Settings:
     ax.legend()
     fig.tight_layout()
     other = other_scaling(cfg)
-    return Settings(table, cfg.sigma, cfg.lam, cfg.eta, cfg.beta, cfg.arwp_sigma_start, cfg.arwp_sigma_end,
-                    rwp_cfg.gamma, rwp_cfg.alpha, f'"{cfg.scaling}"', f'"{other}"', SCALINGS[cfg.scaling],
-                    SCALINGS[other], paper.EQ14_SOURCE, fig)
+    numbers = ("sigma", "lam", "eta", "beta", "sigma_start", "sigma_end", "rwp_gamma", "rwp_alpha")
+    return Settings(table, facts(
+        dict.fromkeys(numbers, "g"), sigma=cfg.sigma, lam=cfg.lam, eta=cfg.eta, beta=cfg.beta,
+        sigma_start=cfg.arwp_sigma_start, sigma_end=cfg.arwp_sigma_end, rwp_gamma=rwp_cfg.gamma,
+        rwp_alpha=rwp_cfg.alpha,
+        scaling=f'"{cfg.scaling}"', other_scaling=f'"{other}"', scaling_text=SCALINGS[cfg.scaling],
+        other_scaling_text=SCALINGS[other], eq14_source=paper.EQ14_SOURCE), fig)
 
 
 def ablation_variant(cfg: MARWPConfig) -> dict:
@@ -111,11 +105,7 @@ class Comparisons:
 
     summary: Any  # pandas.DataFrame, one row per method
     table: Any  # pandas.DataFrame, one row per comparison
-    loss_prwp: float = glued(".4f")
-    loss_mrwp: float = glued(".4f")
-    loss_arwp: float = glued(".4f")
-    loss_marwp: float = glued(".4f")
-    loss_sgd: float = glued(".4f")
+    facts: pd.Series = glued(".4f")  # loss_<method>: mean training loss at w (prwp, mrwp, arwp, marwp, sgd)
 
 
 def comparisons(experiment: Experiment) -> Comparisons:
@@ -132,9 +122,9 @@ def comparisons(experiment: Experiment) -> Comparisons:
         rows.append({"comparison": f"{experiment.labels[a]} − {experiment.labels[b]}", "isolates": isolates,
                      "mean gap": f"{gaps.mean():+.2%}",
                      "seeds where the first is better": f"{int((gaps > 0).sum())} of {len(gaps)}"})
-    loss = {m: float(np.mean(experiment.values(m, "fit_loss"))) for m in ("prwp", "mrwp", "arwp", "marwp", "sgd")}
-    return Comparisons(summary, pd.DataFrame(rows).set_index("comparison"), loss["prwp"], loss["mrwp"], loss["arwp"],
-                       loss["marwp"], loss["sgd"])
+    loss = {f"loss_{m}": float(np.mean(experiment.values(m, "fit_loss")))
+            for m in ("prwp", "mrwp", "arwp", "marwp", "sgd")}
+    return Comparisons(summary, pd.DataFrame(rows).set_index("comparison"), facts(None, **loss))
 
 
 @dataclass
@@ -142,10 +132,9 @@ class FlatnessSummary:
     """Mean λ_max (for the methods it was computed for) and filter-normalised sharpness per method."""
 
     table: Any  # pandas.DataFrame, one row per method
-    sharp_sgd: float = glued(".3f")
-    sharp_sam: float = glued(".3f")
-    sharp_marwp: float = glued(".3f")
-    lambda_text: str = glued()  # the mean λ_max of each method it was computed for
+    # sharp_<method> (sgd, sam, marwp): mean filter-normalised sharpness; lambda_text: the mean λ_max of each
+    # method it was computed for
+    facts: pd.Series = glued()
 
 
 def flatness_summary(experiment: Experiment, flat: Flatness) -> FlatnessSummary:
@@ -159,8 +148,8 @@ def flatness_summary(experiment: Experiment, flat: Flatness) -> FlatnessSummary:
     text = ", ".join(lam) if lam else "not computed"
     if "sam" in keys and "sam" not in flat.lambda_max:
         text += " (SAM's is the RWP chapter's: the same models, the same probe images and seeds)"
-    return FlatnessSummary(table, nan_mean(flat.sharpness["sgd"]), nan_mean(flat.sharpness["sam"]),
-                           nan_mean(flat.sharpness["marwp"]), text)
+    sharp = {f"sharp_{m}": nan_mean(flat.sharpness[m]) for m in ("sgd", "sam", "marwp")}
+    return FlatnessSummary(table, facts(dict.fromkeys(sharp, ".3f"), **sharp, lambda_text=text))
 
 
 @dataclass

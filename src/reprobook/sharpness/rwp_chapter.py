@@ -18,7 +18,7 @@ from ..chapters import rwp as paper
 from ..chapters.rwp import RWPConfig
 from ..checks import check_int, check_number
 from ..models import build_model
-from ..results import glued
+from ..results import facts, glued
 from .analysis import Experiment, Flatness, Regime, StepTiming, log_values, mean_std_text, nan_mean
 from .rwp import filter_wise_noise
 
@@ -30,9 +30,7 @@ class NoiseCheck:
     table: Any  # pandas.DataFrame: the first filters
     passed: bool
     detail: str
-    n_draws: int = glued()
-    rel_err: float = glued(".1%")
-    tolerance: float = glued(".0%")
+    facts: pd.Series = glued()  # n_draws, rel_err (the largest relative gap), tolerance
 
 
 def noise_scale_check(cfg: RWPConfig, seed: int, n_draws: int = 500, tolerance: float = 0.1) -> NoiseCheck:
@@ -52,7 +50,8 @@ def noise_scale_check(cfg: RWPConfig, seed: int, n_draws: int = 500, tolerance: 
                          index=pd.Index(range(len(expected)), name="filter j")).head(6)
     detail = (f"largest relative gap {rel_err:.2%} over {len(expected)} filters, {n_draws} draws "
               f"(tolerance {tolerance:.0%})")
-    return NoiseCheck(table, rel_err < tolerance, detail, n_draws, rel_err, tolerance)
+    return NoiseCheck(table, rel_err < tolerance, detail, facts({"rel_err": ".1%", "tolerance": ".0%"},
+                                                               n_draws=n_draws, rel_err=rel_err, tolerance=tolerance))
 
 
 @dataclass
@@ -60,14 +59,8 @@ class Accuracy:
     """Test accuracy of SGD, SAM and RWP over the seeds, and the time of a step relative to SGD."""
 
     table: Any  # pandas.DataFrame, one row per method
-    acc_sgd: float = glued(".2%")
-    acc_sam: float = glued(".2%")
-    acc_rwp: float = glued(".2%")
-    gap_rwp_sgd: float = glued("+.2%")
-    gap_rwp_sam: float = glued("+.2%")
-    gap_sam_sgd: float = glued("+.2%")
-    time_sam: float = glued(".2f")
-    time_rwp: float = glued(".2f")
+    # acc_<method>: mean test accuracy; gap_<a>_<b>: the mean paired gap; time_<method>: a step's time / SGD's
+    facts: pd.Series = glued()
 
 
 def accuracy(experiment: Experiment, timing: StepTiming) -> Accuracy:
@@ -77,26 +70,25 @@ def accuracy(experiment: Experiment, timing: StepTiming) -> Accuracy:
                            "training loss at w (mean)": float(np.mean(experiment.values(m, "fit_loss"))),
                            "time per step / SGD": round(timing.ratio[m], 2)} for m in acc]).set_index("method")
     mean = {m: float(np.mean(v)) for m, v in acc.items()}
-    return Accuracy(table, mean["sgd"], mean["sam"], mean["rwp"], mean["rwp"] - mean["sgd"], mean["rwp"] - mean["sam"],
-                    mean["sam"] - mean["sgd"], timing.ratio["sam"], timing.ratio["rwp"])
+    values = {**{f"acc_{m}": mean[m] for m in ("sgd", "sam", "rwp")},
+              **{f"gap_{a}_{b}": mean[a] - mean[b] for a, b in (("rwp", "sgd"), ("rwp", "sam"), ("sam", "sgd"))},
+              **{f"time_{m}": timing.ratio[m] for m in ("sam", "rwp")}}
+    return Accuracy(table, facts({k: ".2%" if k.startswith("acc") else "+.2%" if k.startswith("gap") else ".2f"
+                                  for k in values}, **values))
 
 
 @dataclass
 class FlatnessSummary:
     """The chapter's flatness numbers: mean λ_max and filter-normalised sharpness per method."""
 
-    lambda_sgd: float = glued(".1f")
-    lambda_sam: float = glued(".1f")
-    lambda_rwp: float = glued(".1f")
-    sharp_sgd: float = glued(".3f")
-    sharp_sam: float = glued(".3f")
-    sharp_rwp: float = glued(".3f")
+    facts: pd.Series = glued()  # lambda_<method> (mean λ_max), sharp_<method> (sgd, sam, rwp)
 
 
 def flatness_summary(flat: Flatness) -> FlatnessSummary:
-    mean = lambda d, m: nan_mean(d[m])  # noqa: E731  (λ_max is NaN where Lanczos found nothing)
-    return FlatnessSummary(*(mean(flat.lambda_max, m) for m in ("sgd", "sam", "rwp")),
-                           *(mean(flat.sharpness, m) for m in ("sgd", "sam", "rwp")))
+    methods = ("sgd", "sam", "rwp")  # nan_mean: λ_max is NaN where Lanczos found nothing
+    values = {**{f"lambda_{m}": nan_mean(flat.lambda_max[m]) for m in methods},
+              **{f"sharp_{m}": nan_mean(flat.sharpness[m]) for m in methods}}
+    return FlatnessSummary(facts({k: ".1f" if k.startswith("lambda") else ".3f" for k in values}, **values))
 
 
 def claim_values(experiment: Experiment, flat: Flatness) -> dict[str, tuple[list[float], list[float]]]:

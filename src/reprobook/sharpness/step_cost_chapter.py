@@ -22,13 +22,18 @@ from ..batchnorm import frozen_bn_stats
 from ..chapters import marwp as marwp_paper
 from ..chapters.marwp import MARWPConfig
 from ..models import build_model
-from ..results import glued
+from ..results import facts, glued
 from ..timing import goal_reading, ratio_interval
 from .experiment import LABELS, make_optimizer
 from .parallel import BatchedRWP
 from .rwp import RWP
 
 ARWP_GOAL = 1.1  # the engineering goal for the batched ARWP step: at most 1.1× an SGD step
+# the formats of StepCost.facts (the rest as glue formats them by default)
+FACT_FORMATS = {**dict.fromkeys(("ratio_sam", "ratio_rwp", "ratio_rwp_batched", "ratio_sgd_double_batch", "ratio_mrwp",
+                                 "ratio_arwp", "ratio_marwp", "cpu_ratio_arwp", "arwp_low", "arwp_high",
+                                 "arwp_extra_ms"), ".2f"),
+                "arwp_coverage": ".1%", "arwp_goal": "g", "sgd_ms": ".1f"}
 GOAL_LEVEL = 0.95  # the goal is read on the 95 % interval of the median per-round ratio, never on the median alone
 # commits of the measurements in book/measurements/ taken before the ARWP family's step was batched
 # (torch._foreach_*): their ARWP rows time the per-parameter step
@@ -46,9 +51,7 @@ class UpdateCheck:
 
     passed: bool
     detail: str
-    gap: float = glued(".0e")
-    tensors: int = glued()
-    steps: int = glued()
+    facts: pd.Series = glued()  # gap (the largest relative gap), tensors compared, steps taken
 
 
 def same_update_check(cfg: MARWPConfig, seed: int, steps: int = 3, tolerance: float = 1e-10) -> UpdateCheck:
@@ -81,7 +84,7 @@ def same_update_check(cfg: MARWPConfig, seed: int, steps: int = 3, tolerance: fl
             if a.is_floating_point()]
     gap = max(gaps)
     detail = f"largest relative gap {gap:.1e} over {len(gaps)} tensors after {steps} steps (tolerance {tolerance:g})"
-    return UpdateCheck(gap < tolerance, detail, gap, len(gaps), steps)
+    return UpdateCheck(gap < tolerance, detail, facts({"gap": ".0e"}, gap=gap, tensors=len(gaps), steps=steps))
 
 
 @dataclass
@@ -92,36 +95,13 @@ class StepCost:
     table: Any  # pandas.DataFrame as the chapter shows it
     recorded: Any  # pandas.DataFrame of the measurements kept from other machines (None if there are none)
     busy: bool  # more runnable processes than cores before and after the timing
-    ratio_sam: float = glued(".2f")
-    ratio_rwp: float = glued(".2f")
-    ratio_rwp_batched: float = glued(".2f")
-    ratio_sgd_double_batch: float = glued(".2f")
-    ratio_mrwp: float = glued(".2f")
-    ratio_arwp: float = glued(".2f")
-    ratio_marwp: float = glued(".2f")
-    cpu_ratio_arwp: float = glued(".2f")
-    arwp_low: float = glued(".2f")  # ARWP's median per-round ratio to SGD: its distribution-free interval ...
-    arwp_high: float = glued(".2f")
-    arwp_coverage: float = glued(".1%")  # ... and the interval's coverage (95 % or more with 6 rounds or more)
-    arwp_goal: float = glued("g")
-    arwp_goal_met: str = glued()  # met, not met or not settled, read on the interval
-    arwp_extra_ms: float = glued(".2f")
-    scale_note: str = glued()
-    arwp_goal_recorded: str = glued()
-    machine: str = glued()
-    threads: int = glued()
-    model: str = glued()
-    batch: str = glued()
-    warmup: int = glued()
-    rounds: int = glued()
-    steps: int = glued()
-    sgd_ms: float = glued(".1f")
-    load_note: str = glued()
-    batched_note: str = glued()
-    calls_sgd: int = glued()
-    calls_arwp: int = glued()
-    calls_note: str = glued()
-    recorded_note: str = glued()
+    # what the prose quotes: ratio_<method> (sam, rwp, rwp_batched, sgd_double_batch, mrwp, arwp, marwp) and
+    # cpu_ratio_arwp, ARWP's median per-round ratio with its distribution-free interval (arwp_low, arwp_high,
+    # arwp_coverage: 95 % or more with 6 rounds or more) against arwp_goal (arwp_goal_met: met, not met or not
+    # settled, read on the interval; arwp_extra_ms), the run's settings (machine, threads, model, batch, warmup,
+    # rounds, steps, sgd_ms) and the notes (scale_note, arwp_goal_recorded, load_note, batched_note, calls_sgd,
+    # calls_arwp, calls_note, recorded_note)
+    facts: pd.Series = glued()
     fig_ratios: Any = glued()
 
 
@@ -305,16 +285,18 @@ def step_cost(result: Any, others: list, device: torch.device) -> StepCost:
         arwp_met = "not settled (the machine was busier than its cores)"
     by_method = table.set_index("method")
     _, sgd_ms, arwp_extra = _arwp_over_sgd(table)
-    return StepCost(result, shown, recorded, busy, ratio["sam"], ratio["rwp"], ratio["rwp-batched"],
-                    ratio["sgd-double-batch"], ratio["mrwp"], ratio["arwp"], ratio["marwp"],
-                    float(by_method.loc["arwp", "cpu_ratio_to_sgd"]), interval["low"], interval["high"],
-                    interval["coverage"], ARWP_GOAL, arwp_met, arwp_extra,
-                    _scale_note(settings, settings["profile"]), _arwp_goal_note(others),
-                    result.device, settings["torch_threads"], model,
-                    " × ".join(str(n) for n in settings["input_shape"]), settings["warmup"], settings["rounds_run"],
-                    settings["steps_per_repeat"], sgd_ms, load_note,
-                    _batched_note(ratio), int(calls["sgd"]), int(calls["arwp"]), _calls_note(others), recorded_note,
-                    ratio_figure(panels))
+    return StepCost(result, shown, recorded, busy, facts(
+        FACT_FORMATS, ratio_sam=ratio["sam"], ratio_rwp=ratio["rwp"], ratio_rwp_batched=ratio["rwp-batched"],
+        ratio_sgd_double_batch=ratio["sgd-double-batch"], ratio_mrwp=ratio["mrwp"], ratio_arwp=ratio["arwp"],
+        ratio_marwp=ratio["marwp"], cpu_ratio_arwp=float(by_method.loc["arwp", "cpu_ratio_to_sgd"]),
+        arwp_low=interval["low"], arwp_high=interval["high"], arwp_coverage=interval["coverage"],
+        arwp_goal=ARWP_GOAL, arwp_goal_met=arwp_met, arwp_extra_ms=arwp_extra,
+        scale_note=_scale_note(settings, settings["profile"]), arwp_goal_recorded=_arwp_goal_note(others),
+        machine=result.device, threads=settings["torch_threads"], model=model,
+        batch=" × ".join(str(n) for n in settings["input_shape"]), warmup=settings["warmup"],
+        rounds=settings["rounds_run"], steps=settings["steps_per_repeat"], sgd_ms=sgd_ms, load_note=load_note,
+        batched_note=_batched_note(ratio), calls_sgd=int(calls["sgd"]), calls_arwp=int(calls["arwp"]),
+        calls_note=_calls_note(others), recorded_note=recorded_note), ratio_figure(panels))
 
 
 @dataclass
@@ -323,8 +305,7 @@ class Passes:
 
     counts: dict[str, int]
     table: Any  # pandas.DataFrame: passes counted, and whether the second pass needs the first's gradient
-    sam: int = glued()
-    arwp: int = glued()
+    facts: pd.Series = glued()  # sam, arwp: the passes of one step of each
 
 
 # methods whose second pass needs the first's gradient (the perturbation is the normalised clean gradient)
@@ -359,20 +340,20 @@ def passes_per_step(cfg: MARWPConfig, seed: int) -> Passes:
     table = pd.DataFrame([{"method": LABELS[m], "forward-backward passes per step": c,
                            "second pass needs the first's gradient": "yes" if m in CHAINED else "no" if c > 1 else "—"}
                           for m, c in counts.items()]).set_index("method")
-    return Passes(counts, table, counts["sam"], counts["arwp"])
+    return Passes(counts, table, facts(None, sam=counts["sam"], arwp=counts["arwp"]))
 
 
 def chapter_claims(cfg: MARWPConfig, cost: StepCost, profile: str) -> list[claims.ClaimTest]:
     """The papers' cost claims (:func:`reprobook.chapters.marwp.step_cost_claim_specs`): every one whose saving
     rests on two devices computing the two gradients at once is *not comparable* on one device."""
-    settings = cost.result.settings
-    scale = (f"{profile} profile: {settings['model']}, batch {settings['batch_size']}, one device: {cost.machine}, "
+    settings, f = cost.result.settings, cost.facts
+    scale = (f"{profile} profile: {settings['model']}, batch {settings['batch_size']}, one device: {f.machine}, "
              f"{settings['torch_threads']} torch thread(s), {settings['rounds_run']} rounds")
-    said = {"rwp_parallel": (f"one device: RWP batched {cost.ratio_rwp_batched:.2f}×, sequential {cost.ratio_rwp:.2f}× "
+    said = {"rwp_parallel": (f"one device: RWP batched {f.ratio_rwp_batched:.2f}×, sequential {f.ratio_rwp:.2f}× "
                              "SGD; the two-process step is checked for correctness by the test suite, not timed on two "
                              "devices"),
-            "marwp_cheaper": (f"one device, gradients one after the other: m-ARWP {cost.ratio_marwp:.2f}×, SAM "
-                              f"{cost.ratio_sam:.2f}× SGD")}
+            "marwp_cheaper": (f"one device, gradients one after the other: m-ARWP {f.ratio_marwp:.2f}×, SAM "
+                              f"{f.ratio_sam:.2f}× SGD")}
     tests = [claims.evaluate(spec, this_run=said[spec.key], scale=scale)
              for spec in marwp_paper.step_cost_claim_specs(cfg)]
     return claims.holm_tests(tests)

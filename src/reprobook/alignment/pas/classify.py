@@ -30,7 +30,7 @@ from ...chapters.pas import PASConfig
 from ...checks import ParameterError, check_int
 from ...claims import rate
 from ...encoders import embed
-from ...results import glued
+from ...results import facts, glued
 from .data import Prompt, is_multi_turn, parallel_seed
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -128,16 +128,9 @@ class Classified:
     per_category: Any  # table: category → selected prompts
     classifier: CategoryClassifier
     verdict: Any  # reprobook.claims.Verdict: e5 accuracy Chinese → English above chance (an in-chapter check)
-    n_selected: int = glued("d", default=0)
-    n_rejected: int = glued("d", default=0)
-    n_categories: int = glued("d", default=0)
-    accuracy_zh: float = glued(".0%", default=0.0)
-    accuracy_transfer: float = glued(".0%", default=0.0)
-    accuracy_contrast_transfer: float = glued(".0%", default=0.0)
-    contrast: str = glued(default="")
-    chance: float = glued(".0%", default=0.0)
-    rule: str = glued(default="")
-    encoder: str = glued(default="")
+    # n_selected, n_rejected, n_categories, accuracy_zh, accuracy_transfer, accuracy_contrast_transfer, contrast,
+    # chance, rule, encoder
+    facts: pd.Series = glued()
 
 
 def classify_prompts(prompts: Sequence[Prompt], cfg: PASConfig, *, seed: int, seed_data: Any = None) -> Classified:
@@ -171,12 +164,14 @@ def classify_prompts(prompts: Sequence[Prompt], cfg: PASConfig, *, seed: int, se
     per_category = pd.Series(Counter(cats)).reindex(clf.categories, fill_value=0).rename("selected prompts")
     contrast = cfg.classifier_contrast
     other = accuracy.loc[contrast, "Chinese → English"] if contrast in accuracy.index else float("nan")
+    found = facts(
+        dict.fromkeys(("accuracy_zh", "accuracy_transfer", "accuracy_contrast_transfer", "chance"), ".0%"),
+        n_selected=len(selected), n_rejected=len(rejected), n_categories=len(clf.categories),
+        accuracy_zh=float(main["Chinese, held-out folds"]), accuracy_transfer=float(main["Chinese → English"]),
+        accuracy_contrast_transfer=float(other), contrast=contrast or "no contrast encoder", chance=chance,
+        rule=verdict.rule, encoder=cfg.classifier_embedder)
     return Classified(selected, cats, [float(p.max()) for p in proba], rejected, accuracy, per_category.to_frame(),
-                      clf, verdict, n_selected=len(selected), n_rejected=len(rejected),
-                      n_categories=len(clf.categories), accuracy_zh=float(main["Chinese, held-out folds"]),
-                      accuracy_transfer=float(main["Chinese → English"]), accuracy_contrast_transfer=float(other),
-                      contrast=contrast or "no contrast encoder",
-                      chance=chance, rule=verdict.rule, encoder=cfg.classifier_embedder)
+                      clf, verdict, found)
 
 
 __all__ = ["CategoryClassifier", "Classified", "cjk_share", "classify_prompts", "fit_classifier", "folds",

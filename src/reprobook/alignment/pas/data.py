@@ -26,7 +26,7 @@ import pandas as pd
 from ... import data
 from ...chapters.pas import PASConfig
 from ...checks import check_choice, check_fraction, check_int, check_seed
-from ...results import glued
+from ...results import facts, glued
 from .seed_en import ENGLISH_SEED
 
 LANGUAGES = ("zh", "en")
@@ -123,12 +123,8 @@ class Collected:
     rm_train: list[dict[str, Any]]  # HHH pairs that train the held-out reward model
     rm_check: list[dict[str, Any]]  # HHH pairs that check the reward model and the pairwise judge
     table: Any  # per source: collected, left out (multi-turn), examples
-    n_prompts: int = glued("d", default=0)
-    n_sources: int = glued("d", default=0)
-    n_rm_train: int = glued("d", default=0)
-    n_rm_check: int = glued("d", default=0)
-    n_multi_turn: int = glued("d", default=0)
-    sources: str = glued(default="")
+    # n_prompts, n_sources, n_rm_train, n_rm_check, n_multi_turn, sources
+    facts: pd.Series = glued()
 
 
 def collect_prompts(cfg: PASConfig, *, seed: int, sources: dict[str, Any] | None = None) -> Collected:
@@ -168,9 +164,9 @@ def collect_prompts(cfg: PASConfig, *, seed: int, sources: dict[str, Any] | None
     table = pd.DataFrame([{"source": s, "prompts": sum(p.source == s for p in prompts),
                            "example": next(p.text for p in prompts if p.source == s)[:90]}
                           for s in dict.fromkeys(p.source for p in prompts)]).set_index("source")
-    return Collected(prompts, rm_train, rm_check, table, n_prompts=len(prompts), n_sources=len(table),
-                     n_rm_train=len(rm_train), n_rm_check=len(rm_check), n_multi_turn=multi,
-                     sources=", ".join(f"{n} {s}" for s, n in table["prompts"].items()))
+    return Collected(prompts, rm_train, rm_check, table, facts=facts(
+        None, n_prompts=len(prompts), n_sources=len(table), n_rm_train=len(rm_train), n_rm_check=len(rm_check),
+        n_multi_turn=multi, sources=", ".join(f"{n} {s}" for s, n in table["prompts"].items())))
 
 
 # --------------------------------------------------------------------------------------------- planted duplicates

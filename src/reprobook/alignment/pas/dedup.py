@@ -29,7 +29,7 @@ import pandas as pd
 from ...chapters.pas import PASConfig
 from ...checks import ParameterError, check_number
 from ...encoders import embed
-from ...results import glued
+from ...results import facts, glued
 from .data import Prompt
 
 
@@ -78,15 +78,8 @@ class Deduplicated:
     removed: Any  # table: removed prompt, the prompt kept in its place, their cosine distance, exact copy?
     sweep: Any  # table: per threshold, planted recall and share of the pool removed
     figure: Any = glued()
-    distance: float = glued(".2f", default=0.0)
-    n_in: int = glued("d", default=0)
-    n_kept: int = glued("d", default=0)
-    n_removed_pool: int = glued("d", default=0)
-    n_exact: int = glued("d", default=0)
-    n_near: int = glued("d", default=0)
-    n_planted: int = glued("d", default=0)
-    planted_recall: float = glued(".0%", default=0.0)
-    embedder: str = glued(default="")
+    # distance, n_in, n_kept, n_removed_pool, n_exact, n_near, n_planted, planted_recall, embedder
+    facts: pd.Series = glued()
 
 
 def _sweep_row(prompts: Sequence[Prompt], x: np.ndarray, t: float) -> dict[str, float]:
@@ -122,10 +115,11 @@ def deduplicate(prompts: Sequence[Prompt], planted: Sequence[Prompt], cfg: PASCo
     fig.tight_layout()
     pool_removed = table[table["source"] != "planted"]
     kept = [everything[i] for i in kept_idx if everything[i].source != "planted"]
-    return Deduplicated(kept, table, sweep, fig, distance=cfg.dedup_distance, n_in=len(prompts), n_kept=len(kept),
-                        n_removed_pool=len(pool_removed), n_exact=int(pool_removed["exact copy"].sum()),
-                        n_near=int((~pool_removed["exact copy"].astype(bool)).sum()), n_planted=len(planted),
-                        planted_recall=planted_recall(everything, labels), embedder=cfg.embedder)
+    return Deduplicated(kept, table, sweep, fig, facts=facts(
+        {"distance": ".2f", "planted_recall": ".0%"},
+        distance=cfg.dedup_distance, n_in=len(prompts), n_kept=len(kept), n_removed_pool=len(pool_removed),
+        n_exact=int(pool_removed["exact copy"].sum()), n_near=int((~pool_removed["exact copy"].astype(bool)).sum()),
+        n_planted=len(planted), planted_recall=planted_recall(everything, labels), embedder=cfg.embedder))
 
 
 __all__ = ["Deduplicated", "deduplicate", "duplicate_clusters", "first_of_clusters",

@@ -32,7 +32,7 @@ import pandas as pd
 from ... import llm
 from ...chapters.pas import PASConfig
 from ...claims import mean_ci
-from ...results import glued
+from ...results import facts, glued
 from ...timing import timed
 from .generate import complete, model_inputs
 from .model import augmented, write_complements
@@ -139,17 +139,11 @@ class PlugAndPlay:
     examples: Any
     seconds: Any  # wall seconds of each part of the evaluation
     figure: Any = glued()
+    # n_eval, models, generic_suffix, answer_tokens, tokens_per_second, mean_none, mean_generic, mean_pas,
+    # judge_name
+    facts: pd.Series = glued()
     judge_outcomes: dict = field(default_factory=dict)  # answering model -> PAS-vs-none outcomes ("a"/"b"/"tie")
     judge_check: tuple = (0, 0)  # (agreements, pairs) of the LLM judge with the human labels
-    n_eval: int = glued("d", default=0)
-    models: str = glued(default="")
-    generic_suffix: str = glued(default="")
-    answer_tokens: int = glued("d", default=0)
-    tokens_per_second: float = glued(".1f", default=0.0)
-    mean_none: float = glued(".3f", default=0.0)
-    mean_generic: float = glued(".3f", default=0.0)
-    mean_pas: float = glued(".3f", default=0.0)
-    judge_name: str = glued(default="")
 
 
 def _figure(table: Any):
@@ -215,14 +209,15 @@ def plug_and_play(pas_models: dict[str, Any], answerers: dict[str, Any], rm: Any
                              "PAS complement": comps.get("PAS", [""] * len(prompts)),
                              **{f"{first}: {c}": [a[:120] for a in answers[first][c]]
                                 for c in ("none", "generic", "PAS")}})
+    found = facts({"tokens_per_second": ".1f", "mean_none": ".3f", "mean_generic": ".3f", "mean_pas": ".3f"},
+                  n_eval=len(prompts), models=", ".join(answers), generic_suffix=cfg.generic_suffix,
+                  answer_tokens=cfg.answer_tokens, tokens_per_second=float(np.mean(speeds)) if speeds else 0.0,
+                  mean_none=float(np.mean(pooled["none"])), mean_generic=float(np.mean(pooled["generic"])),
+                  mean_pas=float(np.mean(pooled["PAS"])),
+                  judge_name=getattr(judge_lm, "name", "none") if judge_lm is not None else "none")
     return PlugAndPlay(list(prompts), comps, answers, scores, pooled, table, examples,
-                       pd.Series(seconds, name="seconds").to_frame(), _figure(table), judge_outcomes=outcomes,
-                       judge_check=check, n_eval=len(prompts), models=", ".join(answers),
-                       generic_suffix=cfg.generic_suffix,
-                       answer_tokens=cfg.answer_tokens, tokens_per_second=float(np.mean(speeds)) if speeds else 0.0,
-                       mean_none=float(np.mean(pooled["none"])), mean_generic=float(np.mean(pooled["generic"])),
-                       mean_pas=float(np.mean(pooled["PAS"])),
-                       judge_name=getattr(judge_lm, "name", "none") if judge_lm is not None else "none")
+                       pd.Series(seconds, name="seconds").to_frame(), _figure(table), found, judge_outcomes=outcomes,
+                       judge_check=check)
 
 
 __all__ = ["JUDGE_CRITERIA", "Models", "PlugAndPlay", "answer", "answer_conditions", "condition_prompts", "cut_tokens",

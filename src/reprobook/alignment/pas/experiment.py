@@ -35,7 +35,7 @@ from ... import claims
 from ...chapters.pas import PAPER_GAIN_OVER_BPO, PAPER_PAIRS, PAPER_TRAINING, PAPER_TRAINING_SOURCE, PASConfig
 from ...checks import ParameterError, check_int
 from ...claims import rate
-from ...results import glued
+from ...results import facts, glued
 from .data import Prompt
 from .model import pairs_with_answers, subset, train_pas
 from .reward import cross_validated_agreement
@@ -48,8 +48,8 @@ class Split:
     train: list[Prompt]
     train_categories: list[str]
     held_out: list[Prompt]
-    n_train: int = glued("d", default=0)
-    n_held_out: int = glued("d", default=0)
+    # n_train, n_held_out
+    facts: pd.Series = glued()
 
 
 def split_prompts(prompts: Sequence[Prompt], categories: Sequence[str], cfg: PASConfig, *, seed: int) -> Split:
@@ -69,7 +69,7 @@ def split_prompts(prompts: Sequence[Prompt], categories: Sequence[str], cfg: PAS
     order = [idx[k] for k in range(max(map(len, by_source.values()))) for idx in by_source.values() if k < len(idx)]
     held, train = order[:cfg.eval_prompts], order[cfg.eval_prompts:cfg.eval_prompts + cfg.train_prompts]
     return Split([prompts[i] for i in train], [categories[i] for i in train], [prompts[i] for i in held],
-                 n_train=len(train), n_held_out=len(held))
+                 facts(None, n_train=len(train), n_held_out=len(held)))
 
 
 @dataclass
@@ -80,15 +80,8 @@ class PASTraining:
     record: Any
     losses: Any  # table: step → loss
     figure: Any = glued()
-    n_pairs: int = glued("d", default=0)
-    n_with_answer: int = glued("d", default=0)
-    steps: int = glued("d", default=0)
-    tokens_per_second: float = glued(".0f", default=0.0)
-    seconds: float = glued(".0f", default=0.0)
-    loaded: str = glued(default="")
-    first_loss: float = glued(".2f", default=0.0)
-    last_loss: float = glued(".2f", default=0.0)
-    base: str = glued(default="")
+    # n_pairs, n_with_answer, steps, tokens_per_second, seconds, loaded, first_loss, last_loss, base
+    facts: pd.Series = glued()
 
 
 def train_stage(base_lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed: int) -> PASTraining:
@@ -104,11 +97,12 @@ def train_stage(base_lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *
     ax.plot(losses.index, losses["loss"], "o-")
     ax.set(xlabel="optimiser step", ylabel="SFT loss (complement tokens)", title="Training the PAS model")
     fig.tight_layout()
-    return PASTraining(trained.model, rec, losses, fig, n_pairs=len(pairs), n_with_answer=len(leaking),
-                       steps=rec.steps, tokens_per_second=rec.tokens_per_second, seconds=rec.seconds,
-                       loaded="loaded from the checkpoint cache" if rec.loaded else "trained in this run",
-                       first_loss=rec.losses[0] if rec.losses else float("nan"),
-                       last_loss=rec.losses[-1] if rec.losses else float("nan"), base=base_lm.name)
+    return PASTraining(trained.model, rec, losses, fig, facts=facts(
+        {"tokens_per_second": ".0f", "seconds": ".0f", "first_loss": ".2f", "last_loss": ".2f"},
+        n_pairs=len(pairs), n_with_answer=len(leaking), steps=rec.steps, tokens_per_second=rec.tokens_per_second,
+        seconds=rec.seconds, loaded="loaded from the checkpoint cache" if rec.loaded else "trained in this run",
+        first_loss=rec.losses[0] if rec.losses else float("nan"),
+        last_loss=rec.losses[-1] if rec.losses else float("nan"), base=base_lm.name))
 
 
 # --------------------------------------------------------------------------------------------- claims
@@ -119,10 +113,9 @@ class Variants:
 
     models: dict  # name -> LanguageModel
     records: dict  # name -> TrainRecord (trained variants)
-    small: str = glued(default="")  # the small variant's name, e.g. "PAS-6"
-    n_small: int = glued("d", default=0)
-    n_unfiltered: int = glued("d", default=0)
-    n_unfiltered_failing: int = glued("d", default=0)  # unfiltered pairs the critique would have rejected
+    # small (the small variant's name, e.g. "PAS-6"), n_small, n_unfiltered, n_unfiltered_failing (unfiltered pairs
+    # the critique would have rejected)
+    facts: pd.Series = glued()
 
 
 def train_variants(base_lm: Any, generated: Any, full: PASTraining, cfg: PASConfig, *, seed: int) -> Variants:
@@ -136,8 +129,8 @@ def train_variants(base_lm: Any, generated: Any, full: PASTraining, cfg: PASConf
     if generated.first_round:  # empty when every first-round complement was empty
         unfiltered = train_pas(base_lm, generated.first_round, cfg, seed=seed, name="pas-unfiltered", unfiltered=True)
         models["PAS (unfiltered)"], records["PAS (unfiltered)"] = unfiltered.model, unfiltered.record
-    return Variants(models, records, small=name, n_small=small, n_unfiltered=len(generated.first_round),
-                    n_unfiltered_failing=failing)
+    return Variants(models, records, facts=facts(
+        None, small=name, n_small=small, n_unfiltered=len(generated.first_round), n_unfiltered_failing=failing))
 
 
 @dataclass
@@ -145,12 +138,8 @@ class JudgeCheck:
     """The primary judge's agreement with human labels (cross-validated over the HHH pairs it owns)."""
 
     verdict: Any  # claims.Verdict of an agreement rate above ½
-    correct: int = glued("d", default=0)
-    n: int = glued("d", default=0)
-    agreement: float = glued(".1%", default=0.0)
-    low: float = glued(".1%", default=0.0)
-    high: float = glued(".1%", default=0.0)
-    above_chance: bool = glued(default=False)
+    # correct, n, agreement, low, high, above_chance
+    facts: pd.Series = glued()
 
 
 def check_reward_model(pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed: int) -> JudgeCheck:
@@ -158,8 +147,10 @@ def check_reward_model(pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed:
     correct, n = cross_validated_agreement(pairs, cfg.reward_embedder, folds=cfg.reward_folds, seed=seed)
     v = rate(correct, n, threshold=0.5, unit="human-labelled HHH pairs")
     # a tested rate has its interval (with n < 2 there is none, and this fails as it always did)
-    return JudgeCheck(v, correct=correct, n=n, agreement=correct / n, low=cast(float, v.low) + 0.5,
-                      high=cast(float, v.high) + 0.5, above_chance=v.verdict == "reproduced")
+    return JudgeCheck(v, facts=facts(
+        {"agreement": ".1%", "low": ".1%", "high": ".1%"},
+        correct=correct, n=n, agreement=correct / n, low=cast(float, v.low) + 0.5, high=cast(float, v.high) + 0.5,
+        above_chance=v.verdict == "reproduced"))
 
 
 def identical_share(a: Sequence[str], b: Sequence[str]) -> float:
@@ -173,9 +164,9 @@ def claim_tests(specs: Sequence[Any], pnp: Any, variants: Variants, generated: A
     nothing), Holm-adjusted together."""
     spec = {s.key: s for s in specs}
     p = pnp.pooled
-    small = variants.small
-    judge_ok = rm_check.above_chance
-    chance = (f"judge at chance: the reward model agrees with {rm_check.correct} of {rm_check.n} human labels "
+    small, judged = variants.facts.small, rm_check.facts
+    judge_ok = judged.above_chance
+    chance = (f"judge at chance: the reward model agrees with {judged.correct} of {judged.n} human labels "
               f"({rm_check.verdict.format('.3f')})")
     tests = []
     for key, a, b in (("pnp", "PAS", "none"), ("generic", "PAS", "generic"), ("efficiency_gain", small, "PAS-0"),
@@ -192,7 +183,7 @@ def claim_tests(specs: Sequence[Any], pnp: Any, variants: Variants, generated: A
             ev.verdict = claims.guard_acted(ev.verdict, same < cfg_max_identical(cfg),
                                             f"{same:.0%} of {a}'s complements identical to {b}'s")
         if key == "no_human":
-            ev.verdict = claims.guard(ev.verdict, variants.n_unfiltered_failing > 0,
+            ev.verdict = claims.guard(ev.verdict, variants.facts.n_unfiltered_failing > 0,
                                       "the critique rejected no first-round complement: nothing was filtered")
         tests.append(ev)
     tests.append(claims.untested(spec["bpo"], spec["bpo"].untestable, scale=scale))
@@ -221,14 +212,14 @@ def paper_vs_run(generated: Any, training: Any, pnp: Any, cfg: PASConfig):
     lora = f"LoRA r = {cfg.lora_r}" + (f" on the last {cfg.lora_last_layers} layers" if cfg.lora_last_layers else "") \
         if cfg.lora_r else "full fine-tuning"
     rows = [
-        ("training pairs", f"{PAPER_PAIRS:,}", f"{generated.n_pairs}"),
+        ("training pairs", f"{PAPER_PAIRS:,}", f"{generated.facts.n_pairs}"),
         ("PAS model", "{parameters}, {epochs} epochs, lr {learning rate:g}".format_map(PAPER_TRAINING),
-         f"{training.base}, {cfg.sft_epochs} epochs, lr {cfg.sft_lr:g}, {lora}"),
-        ("data generation and critique", "GPT-4 (repository scripts)", f"{generated.generator}, explicit rules"),
-        ("answering models", "several open and closed LLMs", pnp.models),
+         f"{training.facts.base}, {cfg.sft_epochs} epochs, lr {cfg.sft_lr:g}, {lora}"),
+        ("data generation and critique", "GPT-4 (repository scripts)", f"{generated.facts.generator}, explicit rules"),
+        ("answering models", "several open and closed LLMs", pnp.facts.models),
         ("judge", "GPT-4 on Arena-Hard / AlpacaEval 2.0", "a reward model on sentence embeddings"),
         ("baseline", f"BPO (PAS +{PAPER_GAIN_OVER_BPO} points)", f"generic suffix: “{cfg.generic_suffix}”"),
-        ("held-out prompts", "benchmark suites", f"{pnp.n_eval}"),
+        ("held-out prompts", "benchmark suites", f"{pnp.facts.n_eval}"),
     ]
     table = pd.DataFrame(rows, columns=["", "paper", "this run"]).set_index("")
     table.attrs["source"] = PAPER_TRAINING_SOURCE

@@ -25,7 +25,7 @@ import pandas as pd
 from ... import llm
 from ...chapters.pas import PASConfig
 from ...checks import check_int, check_number
-from ...results import glued
+from ...results import facts, glued
 from .critique import CRITERIA, critique_complement
 from .data import Prompt, official_rules, seed_pairs
 
@@ -90,16 +90,9 @@ class Generated:
     attempts: Any  # table: prompt, round, complement, failures
     failures: Any  # table: criterion → complements failing it in the first round / in the last round
     figure: Any = glued()
-    n_prompts: int = glued("d", default=0)
-    n_failed_first: int = glued("d", default=0)
-    n_fixed: int = glued("d", default=0)
-    n_dropped: int = glued("d", default=0)
-    n_pairs: int = glued("d", default=0)
-    share_kept: float = glued(".0%", default=0.0)
-    tokens_per_second: float = glued(".1f", default=0.0)
-    new_tokens: int = glued("d", default=0)
-    seconds: float = glued(".0f", default=0.0)
-    generator: str = glued(default="")
+    # n_prompts, n_failed_first, n_fixed, n_dropped, n_pairs, share_kept, tokens_per_second, new_tokens, seconds,
+    # generator
+    facts: pd.Series = glued()
 
 
 def _failure_table(attempts: Any, last_round: dict[int, int]):
@@ -159,12 +152,12 @@ def generate_pairs(lm: Any, prompts: Sequence[Prompt], categories: Sequence[str]
     ax.set(xlabel="complementary prompts failing the criterion", title="Critique of generated complements")
     ax.invert_yaxis()
     fig.tight_layout()
-    return Generated(pairs, first_round, attempts.drop(columns="index"), failures, fig, n_prompts=len(prompts),
-                     n_failed_first=n_failed, n_fixed=n_failed - (len(prompts) - len(final)),
-                     n_dropped=len(prompts) - len(final), n_pairs=len(final),
-                     share_kept=len(final) / len(prompts) if prompts else 0.0,
-                     tokens_per_second=tokens / seconds if seconds else 0.0, new_tokens=tokens, seconds=seconds,
-                     generator=lm.name)
+    return Generated(pairs, first_round, attempts.drop(columns="index"), failures, fig, facts=facts(
+        {"share_kept": ".0%", "tokens_per_second": ".1f", "seconds": ".0f"},
+        n_prompts=len(prompts), n_failed_first=n_failed, n_fixed=n_failed - (len(prompts) - len(final)),
+        n_dropped=len(prompts) - len(final), n_pairs=len(final),
+        share_kept=len(final) / len(prompts) if prompts else 0.0,
+        tokens_per_second=tokens / seconds if seconds else 0.0, new_tokens=tokens, seconds=seconds, generator=lm.name))
 
 
 __all__ = ["Generated", "PLAIN_STOPS", "RULES", "TURN", "complete", "examples_by_category", "generate_pairs",
