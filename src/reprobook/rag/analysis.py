@@ -177,8 +177,9 @@ def capability(gen_rows, bar: float) -> Capability:
     passed = bool(len(golden)) and high >= bar
     text = (f"EM {em:.2f} with golden references on {len(golden)} short-answer questions (95 % interval up to "
             f"{high:.2f}: {'not shown below' if passed else 'below'} the bar of {bar:.2f})")
-    return Capability(facts(CAPABILITY_FORMATS, em_golden=em, em_closed=float(closed.mean()) if len(closed) else
-                            float("nan"), questions=len(golden), bar=bar, text=text), passed)
+    em_closed = float(closed.mean()) if len(closed) else float("nan")
+    return Capability(facts(CAPABILITY_FORMATS, em_golden=em, em_closed=em_closed, questions=len(golden), bar=bar,
+                            text=text), passed)
 
 
 def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *,
