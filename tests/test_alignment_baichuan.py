@@ -49,7 +49,7 @@ def test_training_figure_draws_what_the_runs_logged():
     matplotlib.use("Agg")
     from types import SimpleNamespace as NS
 
-    from reprobook.alignment.evaluation import training_figure
+    from reprobook.chapters.baichuan_alignment.experiment import training_figure
 
     run = lambda losses, logs=(): NS(losses=list(losses), logs=list(logs))  # noqa: E731
     sft = NS(record=run([2.0, 1.5, 1.2]))
@@ -106,7 +106,7 @@ def test_lambda_is_chosen_by_cross_validation_over_prompts():
 
 
 def test_per_prompt_averages_pairs_that_share_a_prompt():
-    from reprobook.alignment.evaluation import per_prompt
+    from reprobook.chapters.baichuan_alignment.experiment import per_prompt
 
     assert per_prompt([1, 0, 1, 1], ["a", "a", "b", "c"]) == (["a", "b", "c"], [0.5, 1.0, 1.0])
 

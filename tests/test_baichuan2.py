@@ -403,7 +403,7 @@ def test_chapter_configuration():
     assert smoke.max_z_weight == 2e-4 and smoke.character_coverage == 0.9999 and smoke.max_token_length == 32
     assert smoke.max_z_weight in smoke.maxz_weights and 0.0 in smoke.maxz_weights
     assert smoke.target_fraction > max(smoke.scaling_fractions)
-    from reprobook.chapters.baichuan2 import claim_specs
+    from reprobook.configs.baichuan2 import claim_specs
 
     for name in ("tiny", "smoke", "paper"):
         specs = claim_specs(profiles.config("baichuan2", name))

@@ -9,8 +9,8 @@ import pytest
 
 from helpers import make_notebook
 from reprobook import book, dryrun, profiles, runner
-from reprobook.chapters import dry
 from reprobook.checks import ParameterError
+from reprobook.configs import dry
 from reprobook.results import load_results
 
 # A chapter-like notebook: start() (the banner, the dry record), a config with its caps, a stand-in, a claim
@@ -61,7 +61,7 @@ def test_caps_apply_only_in_a_dry_run_of_that_profile(monkeypatch):
 def test_every_cap_names_a_field_and_every_chapter_has_caps():
     for name, spec in profiles._chapters().items():
         fields = {f.name for f in dataclasses.fields(spec.config_class)}
-        assert name in dry.CAPS, f"chapter {name} declares no dry-run caps in reprobook.chapters.dry"
+        assert name in dry.CAPS, f"chapter {name} declares no dry-run caps in reprobook.configs.dry"
         assert not dry.unknown_caps(name, fields), f"{name}: caps on fields its configuration lacks"
 
 

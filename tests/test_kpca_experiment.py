@@ -1,4 +1,4 @@
-"""The Kernel PCA chapter's analysis (reprobook.ood.kpca_experiment) on constructed inputs, and its profiles."""
+"""The Kernel PCA chapter's analysis (reprobook.chapters.kpca.experiment) on constructed inputs, and its profiles."""
 
 import dataclasses
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from reprobook import claims, profiles
+from reprobook.chapters.kpca import experiment as kx
 from reprobook.checks import ParameterError
-from reprobook.ood import kpca_experiment as kx
 from reprobook.ood.features import FeatureSet
 from reprobook.results import RunRecord
 
@@ -25,7 +25,7 @@ def test_paper_profile_pins_the_official_settings():
 
 
 def test_smoke_profile_shares_the_benchmark_classifier_and_the_detector_settings():
-    from reprobook.chapters.ood_benchmark import SMOKE, OODConfig
+    from reprobook.configs.ood_benchmark import SMOKE, OODConfig
     from reprobook.ood.classifier import training_config
 
     smoke, paper = profiles.config("kpca", "smoke"), profiles.config("kpca", "paper")
@@ -101,6 +101,12 @@ def test_comparisons_read_the_natural_set_fpr95_classifier_by_classifier():
     assert cmp.pairs["corp_vs_best"] == (fpr["KNN"], fpr["CoRP"])
     baseline, fused = cmp.pairs["fusion"]
     assert np.subtract(baseline, fused) == pytest.approx([0.05] * 3) and cmp.facts.fusion_better == 4
+    # the shown table is the glued one with readable labels, plus the fusion row
+    assert list(cmp.table.columns) == ["FPR95 improvement per classifier", "mean FPR95 improvement", "mean ΔAUROC"]
+    assert cmp.table.loc["CoRP vs CoP", "mean FPR95 improvement"] == cmp.summary.loc["corp_cop", ""]
+    assert cmp.table.loc["CoRP vs PCA", "FPR95 improvement per classifier"] == cmp.summary.loc["corp_pca", "each"]
+    assert cmp.table.loc["fusions vs their baselines (mean of 4)", "mean FPR95 improvement"] == pytest.approx(0.05)
+    assert cmp.table["mean ΔAUROC"].dtype == float and len(cmp.table) == len(cmp.summary) + 1
     # what the prose quotes: one glued name per cell, formatted as the table says
     rec = RunRecord("kpca", profile="smoke", device="cpu", seed=0)
     rec.glue_result(cmp, "kpca_cmp")
@@ -149,7 +155,7 @@ def test_throughput_reads_slopes_and_speedups_from_the_benchmark():
 
 
 def test_claims_are_the_declared_specs_tested_over_the_classifiers_and_holm_adjusted():
-    from reprobook.chapters.kpca import claim_specs
+    from reprobook.configs.kpca import claim_specs
 
     specs = claim_specs(profiles.config("kpca", "smoke"))
     rng = np.random.default_rng(0)

@@ -138,3 +138,23 @@ def test_the_command_line_path_imports_no_heavy_library(module):
     code = f"import sys, {module}; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "", f"{module} imports {loaded}"
+
+
+METHOD_PARTS = ("sharpness", "ood", "llm", "alignment", "rag", "training", "models", "data", "encoders", "batchnorm")
+
+
+def test_chapters_sit_above_the_methods_and_configurations_below():
+    """A chapter's experiment (``reprobook.chapters``) imports the methods; no method imports a chapter, and a
+    configuration (``reprobook.configs``) imports no method, so a method may read its settings."""
+    graph = _graph()
+    up = sorted(f"{a} → {b}" for a, targets in graph.items() for b in targets
+                if _part(b) == "chapters" and _part(a) in METHOD_PARTS + ("configs",))
+    assert not up, up
+    # one exception, inside a function: the dry run's caps ask the model loader where a dense encoder is served
+    down = sorted(f"{a} → {b}" for a, targets in graph.items() for b in targets
+                  if _part(a) == "configs" and _part(b) in METHOD_PARTS + ("chapters",)
+                  and not (a == "reprobook.configs.dry" and b.startswith("reprobook.llm")))
+    assert not down, down
+    experiments = {a for a in graph if _part(a) == "chapters" and a.endswith(".experiment")}
+    assert len(experiments) >= 10, sorted(experiments)
+    assert any(_part(b) in METHOD_PARTS for a in experiments for b in graph[a])

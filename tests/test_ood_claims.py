@@ -1,15 +1,22 @@
-"""The Part II verdict rules (reprobook.ood.ensemble_claims, the chapters' claim_specs) on constructed data: what they
-say with one diverged mode, with all-equal modes, under their null, and that each can reach its verdicts."""
+"""The Part II verdict rules (reprobook.chapters.mode_ensemble.experiment, the chapters' claim_specs) on constructed
+data: what they say with one diverged mode, with all-equal modes, under their null,
+and that each can reach its verdicts."""
 
 import numpy as np
 import pytest
 
 from reprobook import claims, profiles
-from reprobook.chapters import ddos as ddos_chapter
-from reprobook.chapters import kpca as kpca_chapter
-from reprobook.chapters import mode_ensemble as me_chapter
+from reprobook.chapters.mode_ensemble.experiment import (
+    alike_test,
+    fluctuation_test,
+    guard_modes,
+    sd_bound,
+    variance_test,
+)
+from reprobook.configs import ddos as ddos_chapter
+from reprobook.configs import kpca as kpca_chapter
+from reprobook.configs import mode_ensemble as me_chapter
 from reprobook.ood.ensemble import variance_ratio
-from reprobook.ood.ensemble_claims import alike_test, fluctuation_test, guard_modes, sd_bound, variance_test
 
 SPECS = {s.key: s for s in me_chapter.claim_specs(profiles.config("mode_ensemble", "smoke"))}
 

@@ -150,7 +150,7 @@ def test_throughput_benchmark_table_and_ratios():
 
 # -- the experiment on constructed runs --------------------------------------------------------------------------------
 def test_held_out_calibration_images_are_never_scored():
-    from reprobook.ood.ddos_experiment import split_rows
+    from reprobook.chapters.ddos.experiment import split_rows
 
     scored, calib = split_rows(100, 30, 20, seed=1)
     assert len(scored) == 30 and len(calib) == 20 and not set(scored.tolist()) & set(calib.tolist())
@@ -161,8 +161,8 @@ def test_held_out_calibration_images_are_never_scored():
 def _fake_run(k=4, pulled=True, seed=0):
     """A constructed DDoSRun: InD pairs faithful, OoD pairs disparate; ``pulled`` reconstructions move OoD features
     to the InD cluster (what the DDPM should do)."""
+    from reprobook.chapters.ddos.experiment import CALIBRATION, DDoSRun
     from reprobook.ood.ddos import ClassifierView, ImageTerms, PairTerms
-    from reprobook.ood.ddos_experiment import CALIBRATION, DDoSRun
 
     gen = torch.Generator().manual_seed(seed)
     n, t = 30, 100
@@ -196,8 +196,8 @@ def _fake_run(k=4, pulled=True, seed=0):
 
 def test_the_units_are_the_protected_classifiers_and_the_sanity_checks_gate_the_claims():
     from reprobook import profiles
-    from reprobook.chapters.ddos import claim_specs
-    from reprobook.ood.ddos_experiment import all_classifiers, ddos_claims, ddos_results, sanity_checks
+    from reprobook.chapters.ddos.experiment import all_classifiers, ddos_claims, ddos_results, sanity_checks
+    from reprobook.configs.ddos import claim_specs
 
     cfg = profiles.config("ddos", "smoke", sanity_agreement=0.0, n_pairs=1)
     run = _fake_run(k=4)
@@ -218,8 +218,8 @@ def test_the_units_are_the_protected_classifiers_and_the_sanity_checks_gate_the_
 
 
 def test_dm_baseline_is_the_mean_of_the_z_scored_distances_over_every_level():
+    from reprobook.chapters.ddos.experiment import CALIBRATION, dm_baseline
     from reprobook.ood.ddos import ImageTerms
-    from reprobook.ood.ddos_experiment import CALIBRATION, dm_baseline
 
     run = _fake_run(k=1)
     calib = run.images[100][CALIBRATION]

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from reprobook import claims, profiles
-from reprobook.chapters.mode_ensemble import claim_specs
+from reprobook.chapters.mode_ensemble import experiment as tests_of
+from reprobook.configs.mode_ensemble import claim_specs
 from reprobook.models import SmallCNN
 from reprobook.ood import ensemble as ens
-from reprobook.ood import ensemble_claims as tests_of
 from reprobook.ood.landscape import (
     combine_states,
     filter_normalized_direction,

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from reprobook import encoders, llm, profiles
-from reprobook.alignment.pas import classify, critique, data, dedup, evaluate, experiment, generate, model, reward
+from reprobook.alignment.pas import classify, critique, data, dedup, evaluate, generate, model, reward
+from reprobook.chapters.pas import experiment
 from reprobook.checks import ParameterError
 from reprobook.paths import cache_dir
 from reprobook.results import facts
@@ -268,7 +269,7 @@ def test_pairwise_judge_is_symmetric_under_position_swap(tiny):
 
 
 def test_no_model_judges_itself_and_the_answerers_took_no_part():
-    from reprobook.chapters.pas import check_roles
+    from reprobook.configs.pas import check_roles
 
     for name in ("tiny", "smoke", "paper"):
         c = profiles.config("pas", name)
@@ -285,7 +286,7 @@ def test_no_model_judges_itself_and_the_answerers_took_no_part():
 
 
 def test_the_primary_claim_is_declared_first_with_enough_prompts():
-    from reprobook.chapters.pas import claim_specs
+    from reprobook.configs.pas import claim_specs
 
     specs = claim_specs(profiles.config("pas", "smoke"))
     assert specs[0].key == "pnp" and specs[0].claim.startswith("Primary") and specs[0].n >= 36
@@ -366,7 +367,7 @@ def test_every_profile_has_a_configuration():
 
 
 def test_claims_are_guarded_by_the_judge_and_by_variants_that_did_not_move():
-    from reprobook.chapters.pas import claim_specs
+    from reprobook.configs.pas import claim_specs
 
     c = profiles.config("pas", "smoke")
     rng = np.random.default_rng(0)

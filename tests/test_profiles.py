@@ -23,7 +23,7 @@ def test_every_chapter_module_is_used_and_every_notebook_has_a_configuration():
     import pkgutil
     from pathlib import Path
 
-    import reprobook.chapters as package
+    import reprobook.configs as package
     from reprobook.runner import chapter_name, discover
 
     profiles.config("rwp")
@@ -31,7 +31,7 @@ def test_every_chapter_module_is_used_and_every_notebook_has_a_configuration():
     for module in pkgutil.iter_modules(package.__path__):
         name = f"{package.__name__}.{module.name}"
         source = Path(importlib.import_module(name).__file__).read_text()
-        if name in ("reprobook.chapters.dry", "reprobook.chapters.registry"):  # every chapter's dry-run caps
+        if name in ("reprobook.configs.dry", "reprobook.configs.registry"):  # every chapter's dry-run caps
             continue  # (tests/test_dry_run.py checks them) and the registry itself
         assert name in used or "register_chapter(" in source, \
             f"{name} registers no chapter and no registered chapter's configuration builds on it"

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from reprobook.chapters.domainrag import likelihood as L
+from reprobook.chapters.domainrag.analysis import Capability, ability_table, capability, domainrag_tests
+from reprobook.chapters.domainrag.experiment import build_items, chapter_plan, parse_setting, run_settings
 from reprobook.checks import ParameterError
 from reprobook.paths import cache_dir
 from reprobook.rag import domainrag as D
-from reprobook.rag import likelihood as L
 from reprobook.rag import passage_key
-from reprobook.rag.analysis import Capability, ability_table, capability, domainrag_tests
-from reprobook.rag.experiment import build_items, chapter_plan, parse_setting, run_settings
 from reprobook.rag.prompts import PromptTemplate
 from reprobook.results import facts
 
@@ -261,7 +261,7 @@ def test_reader_never_truncates_the_question(synthetic, tiny_reader):
     items[0].passages = long_passages
     rows, stats = run_settings(tiny_reader, [("extractive", [q], ("golden",))], max_new_tokens=3,
                                max_prompt_tokens=budget)
-    from reprobook.rag.experiment import read
+    from reprobook.chapters.domainrag.experiment import read
 
     read(tiny_reader, items, max_new_tokens=3, max_prompt_tokens=budget)
     assert items[0].truncated and q.question in items[0].prompt and items[0].prompt_tokens <= budget
@@ -270,7 +270,7 @@ def test_reader_never_truncates_the_question(synthetic, tiny_reader):
 
 def test_a_whole_plan_runs_on_the_tiny_reader(synthetic, tiny_reader):
     from reprobook import profiles
-    from reprobook.rag.experiment import build_retrievers
+    from reprobook.chapters.domainrag.experiment import build_retrievers
     from reprobook.rag.retrievers import BM25Retriever
 
     cfg = profiles.config("domainrag", "tiny", questions=1, retrieval_questions=2)
@@ -360,7 +360,7 @@ def _lik_rows(effect: float, n: int = 40, seed: int = 0, spread: float = 0.3):
 
 def test_claims_on_constructed_likelihoods_reach_each_verdict():
     from reprobook import profiles
-    from reprobook.chapters.domainrag import claim_specs
+    from reprobook.configs.domainrag import claim_specs
 
     specs = claim_specs(profiles.config("domainrag", "tiny"))  # every claim tested
     able = Capability(facts(None, em_golden=0.5, em_closed=0.1, questions=20, bar=0.2, text="EM 0.50"), True)
@@ -385,7 +385,7 @@ def test_claims_on_constructed_likelihoods_reach_each_verdict():
 
 def test_a_profile_can_leave_declared_claims_untested():
     from reprobook import profiles
-    from reprobook.chapters.domainrag import claim_specs
+    from reprobook.configs.domainrag import claim_specs
 
     specs = claim_specs(profiles.config("domainrag", "tiny", untested_claims=("retrieval_helps", "faithful_hard")))
     able = Capability(facts(None, em_golden=0.5, em_closed=0.1, questions=20, bar=0.2, text="EM 0.50"), True)
@@ -403,7 +403,7 @@ def test_a_profile_can_leave_declared_claims_untested():
 def test_smoke_profile_tests_every_claim_on_at_least_30_questions():
     """Part IV's design: every declared claim tested on >= 30 paired questions, each in the settings its test pairs."""
     from reprobook import profiles
-    from reprobook.chapters.domainrag import claim_specs
+    from reprobook.configs.domainrag import claim_specs
 
     cfg = profiles.config("domainrag", "smoke")
     specs = claim_specs(cfg)

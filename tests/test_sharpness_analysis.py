@@ -1,7 +1,7 @@
-"""The sharpness chapters' analyses and claim tests (sharpness/analysis.py, rwp_chapter.py, marwp_chapter.py,
-step_cost_chapter.py) on constructed runs: each declared claim gives every verdict it can give on data made
-for it (reproduced, contradicted, inconclusive, not comparable), and an unconverged run is not comparable
-whatever the outcome."""
+"""The sharpness chapters' analyses and claim tests (chapters/flat_minima/analysis.py and the
+experiment.py of chapters/rwp, chapters/marwp, chapters/step_cost) on constructed runs: each declared claim gives every
+verdict it can give on data made for it (reproduced, contradicted, inconclusive, not comparable), and an unconverged run
+is not comparable whatever the outcome."""
 
 import dataclasses
 
@@ -12,12 +12,15 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from reprobook import claims, profiles
-from reprobook.chapters import marwp as marwp_paper
-from reprobook.chapters import rwp as rwp_paper
+from reprobook.chapters.flat_minima import analysis
+from reprobook.chapters.marwp import experiment as marwp_chapter
+from reprobook.chapters.rwp import experiment as rwp_chapter
+from reprobook.chapters.step_cost import experiment as step_cost_chapter
 from reprobook.checks import ParameterError
+from reprobook.configs import marwp as marwp_paper
+from reprobook.configs import rwp as rwp_paper
 from reprobook.models import build_model
 from reprobook.results import facts
-from reprobook.sharpness import analysis, marwp_chapter, rwp_chapter, step_cost_chapter
 from reprobook.sharpness.experiment import LABELS, TrainedRun
 from reprobook.timing import goal_reading, median_interval, ratio_interval
 from reprobook.training import History

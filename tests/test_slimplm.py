@@ -19,12 +19,12 @@ import pandas as pd
 import pytest
 
 from reprobook import profiles
-from reprobook.chapters.slimplm import claim_specs
+from reprobook.chapters.slimplm import experiment as X
 from reprobook.checks import ParameterError
+from reprobook.configs.slimplm import claim_specs
 from reprobook.paths import cache_dir
 from reprobook.rag import metrics as M
 from reprobook.rag import slimplm as S
-from reprobook.rag import slimplm_experiment as X
 from reprobook.rag.retrievers import BM25Retriever
 from reprobook.rag.squad import (
     SquadQuestion,

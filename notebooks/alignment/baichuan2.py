@@ -61,7 +61,7 @@ import pandas as pd
 from reprobook import claims, llm, profiles
 from reprobook.alignment import (ablations, corpus, normhead, pretraining, scaling,
                                  tokenizer)
-from reprobook.chapters.baichuan2 import PAPER_7B, PAPER_TOKENIZERS, claim_specs
+from reprobook.configs.baichuan2 import PAPER_7B, PAPER_TOKENIZERS, claim_specs
 from reprobook.notebook import show_source, start
 
 session = start("baichuan2", profile=profile, seed=seed, device=device,

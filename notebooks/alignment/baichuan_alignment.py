@@ -52,10 +52,11 @@ data_dir = None  # the data and checkpoint cache;
 
 # %%
 from reprobook import claims, llm, profiles
-from reprobook.alignment import (evaluation, preference, reward, scoring,
-                                 sft as sft_methods)
+from reprobook.alignment import preference, reward, scoring
+from reprobook.alignment import sft as sft_methods
+from reprobook.chapters.baichuan_alignment import experiment
+from reprobook.configs.baichuan_alignment import PAPER_PACKING, claim_specs
 from reprobook.llm import merging
-from reprobook.chapters.baichuan_alignment import PAPER_PACKING, claim_specs
 from reprobook.notebook import show_source, start
 
 session = start("baichuan_alignment", profile=profile, seed=seed, device=device,
@@ -64,8 +65,8 @@ rec = session.record
 cfg = profiles.config("baichuan_alignment", profile)
 specs = claim_specs(cfg)
 with rec.timer("load model"):
-    lm = evaluation.start_model(cfg, device=session.device, seed=seed)
-configs = evaluation.stage_configs(cfg, seed=seed)
+    lm = experiment.start_model(cfg, device=session.device, seed=seed)
+configs = experiment.stage_configs(cfg, seed=seed)
 rec.glue("ba_model", f"{lm.name} ({lm.parameters / 1e6:.0f}M parameters)")
 print(f"profile {profile}: {lm.name}, {lm.parameters / 1e6:.1f}M parameters, "
       f"device {lm.device}, {session.threads} threads; "
@@ -102,7 +103,7 @@ claims.design_frame(specs)
 # training data).
 
 # %%
-d = rec.glue_result(evaluation.prepare_data(lm, cfg, seed=seed), "ba_data")
+d = rec.glue_result(experiment.prepare_data(lm, cfg, seed=seed), "ba_data")
 counts = d.facts
 {"SFT examples (train tasks)": len(d.sft), "held-out-task examples": len(d.heldout_ni),
  "HHH pairs: test / A / B": f"{counts.n_test} / {counts.n_a} / {counts.n_b}",
@@ -153,7 +154,7 @@ show_source(sft_methods.utilisation)
 # %%
 with rec.timer("sft"):
     sft = rec.glue_result(sft_methods.sft_stage(
-        lm, evaluation.sft_data(d), config=configs["sft"],
+        lm, experiment.sft_data(d), config=configs["sft"],
         table_lengths=d.length_sample,
         n_tasks=len({e["task"] for e in d.sft})), "ba_sft")
 packing = sft.facts
@@ -186,9 +187,9 @@ show_source(scoring.moved)
 
 # %%
 with rec.timer("sft evaluation"):
-    guard_start = evaluation.parent(lm, d.test_prompts[:cfg.guard_prompts], cfg)
-    guard_sft = evaluation.parent(sft.model, d.test_prompts[:cfg.guard_prompts], cfg)
-    sft_ev = rec.glue_result(evaluation.sft_eval(lm, guard_sft, d, guard_start, cfg),
+    guard_start = experiment.parent(lm, d.test_prompts[:cfg.guard_prompts], cfg)
+    guard_sft = experiment.parent(sft.model, d.test_prompts[:cfg.guard_prompts], cfg)
+    sft_ev = rec.glue_result(experiment.sft_eval(lm, guard_sft, d, guard_start, cfg),
                              "ba_sfte")
 
 # %% [markdown]
@@ -221,7 +222,7 @@ show_source(reward.fit_reward_head)
 
 # %%
 with rec.timer("reward models"):
-    rm = rec.glue_result(evaluation.reward_models(sft.model, d, cfg, seed=seed),
+    rm = rec.glue_result(experiment.reward_models(sft.model, d, cfg, seed=seed),
                          "ba_rm")
 rm.table
 
@@ -258,7 +259,7 @@ show_source(merging.model_stock_ratio)
 
 # %%
 with rec.timer("dpo and merges"):
-    dpo = rec.glue_result(evaluation.dpo_stage(sft.model, d, rm, guard_sft, cfg,
+    dpo = rec.glue_result(experiment.dpo_stage(sft.model, d, rm, guard_sft, cfg,
                                                config=configs["dpo"],
                                                seeds=cfg.dpo_seeds), "ba_dpo")
 {k: f"{sum(v) / len(v):.3f}" for k, v in dpo.margins.items()}
@@ -293,7 +294,7 @@ show_source(preference.length_reward)
 # %%
 with rec.timer("grpo"):
     grpo = rec.glue_result(
-        evaluation.grpo_stage(sft.model, cfg, config=configs["grpo"]), "ba_grpo")
+        experiment.grpo_stage(sft.model, cfg, config=configs["grpo"]), "ba_grpo")
 grpo.answers
 
 # %% [markdown]
@@ -304,7 +305,7 @@ grpo.answers
 # greedy answers are unchanged.
 
 # %%
-rec.figure("ba_fig_training", evaluation.training_figure(sft, dpo, grpo))
+rec.figure("ba_fig_training", experiment.training_figure(sft, dpo, grpo))
 records = {"SFT": sft.record, **dpo.records, "GRPO": grpo.record}
 rec.metric("training", {k: {"steps": r.steps, "seconds": r.seconds,
                             "from_cache": r.loaded, "losses": r.losses}
@@ -329,8 +330,8 @@ preference.compute_table(records).round(2)
 
 # %%
 with rec.timer("headline"):
-    head = rec.glue_result(evaluation.headline(
-        guard_start, dpo.models[evaluation.MERGES[1]], evaluation.MERGES[1],
+    head = rec.glue_result(experiment.headline(
+        guard_start, dpo.models[experiment.MERGES[1]], experiment.MERGES[1],
         sft.model, rm, d, cfg), "ba_head")
 head.samples.T
 
@@ -343,8 +344,8 @@ head.samples.T
 # ## The claims
 
 # %%
-tests = evaluation.claim_tests(specs, sft_ev, rm, dpo, grpo, head,
-                               scale=evaluation.scale_note(cfg, lm))
+tests = experiment.claim_tests(specs, sft_ev, rm, dpo, grpo, head,
+                               scale=experiment.scale_note(cfg, lm))
 rec.add_claims(tests)
 claims.claims_table(tests)
 
@@ -359,7 +360,7 @@ claims.claims_table(tests)
 # and judged largely by GPT-4 (ArenaHard, AlpacaEval, MT-Bench):
 
 # %%
-evaluation.paper_tables()
+experiment.paper_tables()
 
 # %% [markdown]
 # What a 135M model on a CPU **can** show: that each technique does what it is for when it acts, measured

@@ -51,8 +51,9 @@ data_dir = None  # the data and checkpoint cache;
 # %%
 from reprobook import claims, profiles
 from reprobook.alignment.pas import (classify, critique, data, dedup, evaluate,
-                                     experiment, generate, model, reward)
-from reprobook.chapters.pas import check_roles, claim_specs, roles
+                                     generate, model, reward)
+from reprobook.chapters.pas import experiment
+from reprobook.configs.pas import check_roles, claim_specs, roles
 from reprobook.notebook import show_source, start
 
 session = start("pas", profile=profile, seed=seed, device=device, data_dir=data_dir,

@@ -50,10 +50,10 @@ data_dir = None  # the data and checkpoint cache;
 import pandas as pd
 
 from reprobook import benchmarks, claims, profiles
-from reprobook.chapters.ddos import claim_specs
+from reprobook.chapters.ddos import experiment as dx
+from reprobook.configs.ddos import claim_specs
 from reprobook.notebook import show_source, start
 from reprobook.ood import build_benchmark
-from reprobook.ood import ddos_experiment as dx
 from reprobook.ood.ddos import (AnomalyRemoval, combine_terms, ddos_terms,
                                 feature_dissimilarity, perceptual_distance,
                                 probability_divergence)
@@ -449,7 +449,7 @@ claims.claims_table(tests)
 #   cannot generate from pure noise. The smoke model is the last weights of its short training; the paper profile
 #   averages the weights as {cite:t}`ho2020ddpm` do (EMA, decay 0.9999). Neither a weight average nor 600 steps
 #   instead of 400 let the smoke model pass the sanity checks in a pilot (the numbers are in
-#   `src/reprobook/chapters/ddos.py`): the checks fail for want of a better diffusion model, which a CPU budget of
+#   `src/reprobook/configs/ddos.py`): the checks fail for want of a better diffusion model, which a CPU budget of
 #   minutes does not train.
 # - **LPIPS.** Replaced by an LPIPS-style distance on the stages of a trained mode that is not protected, with
 #   uniform weights (LPIPS's learned weights cannot be downloaded here).

@@ -53,10 +53,10 @@ import pandas as pd
 
 from reprobook import claims, profiles
 from reprobook.benchmarks import run as run_benchmark
-from reprobook.chapters.kpca import claim_specs
-from reprobook.chapters.ood_benchmark import natural_sets
+from reprobook.chapters.kpca import experiment as kx
+from reprobook.configs.kpca import claim_specs
+from reprobook.configs.ood_benchmark import natural_sets
 from reprobook.notebook import show_source, start
-from reprobook.ood import kpca_experiment as kx
 from reprobook.ood.detectors import KernelPCAFusion, PCAReconstruction
 from reprobook.ood.kernels import (RandomFourierFeatures, components_for_ratio,
                                    cosine_map)

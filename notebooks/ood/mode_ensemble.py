@@ -49,12 +49,12 @@ data_dir = None  # the data and checkpoint cache;
 import pandas as pd
 
 from reprobook import claims, profiles
-from reprobook.chapters.mode_ensemble import (PAPER_RANKFEAT, PAPER_RANKFEAT_SOURCE,
+from reprobook.chapters.mode_ensemble import experiment as tests_of
+from reprobook.configs.mode_ensemble import (PAPER_RANKFEAT, PAPER_RANKFEAT_SOURCE,
                                               claim_specs)
-from reprobook.chapters.ood_benchmark import natural_sets
+from reprobook.configs.ood_benchmark import natural_sets
 from reprobook.notebook import show_source, start
 from reprobook.ood import ensemble as ens
-from reprobook.ood import ensemble_claims as tests_of
 from reprobook.ood.landscape import (filter_normalized_direction, fixed_target_loss,
                                      mode_segment, mode_slices)
 from reprobook.ood.modes import (build_modes, describe_modes, odin_logits,

@@ -52,15 +52,16 @@ reader = None  # a registry model, a local folder or a Hugging Face id;
 
 # %%
 from reprobook import claims, llm, profiles
-from reprobook.chapters.domainrag import claim_specs
+from reprobook.chapters.domainrag import analysis, likelihood
+from reprobook.chapters.domainrag.experiment import (build_items, build_retrievers,
+                                                    chapter_plan, run_answers)
+from reprobook.configs.domainrag import claim_specs
 from reprobook.llm.generation import score_completions
 from reprobook.notebook import show_source, start
-from reprobook.rag import analysis, likelihood, metrics
+from reprobook.rag import metrics
 from reprobook.rag.corpus import PassagePool
 from reprobook.rag.domainrag import (load_domainrag, load_official_noise,
                                      noisy_references)
-from reprobook.rag.experiment import (build_items, build_retrievers, chapter_plan,
-                                      run_answers)
 from reprobook.rag.retrievers import BM25Retriever, DenseRetriever
 
 session = start("domainrag", profile=profile, seed=seed, device=device,

@@ -56,10 +56,10 @@ large = None  # the large model (the same forms); None: the profile's
 
 # %%
 from reprobook import claims, profiles
-from reprobook.chapters.slimplm import claim_specs
+from reprobook.chapters.slimplm import experiment
+from reprobook.configs.slimplm import claim_specs
 from reprobook.notebook import show_source, start
 from reprobook.rag import slimplm, squad
-from reprobook.rag import slimplm_experiment as experiment
 
 session = start("slimplm", profile=profile, seed=seed, device=device, data_dir=data_dir,
                 title="SlimPLM: a slim proxy model decides when and what to retrieve")

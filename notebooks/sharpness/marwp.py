@@ -49,9 +49,10 @@ data_dir = None  # the data and checkpoint cache;
 
 # %%
 from reprobook import claims, profiles
-from reprobook.chapters import marwp as paper
+from reprobook.chapters.flat_minima import analysis
+from reprobook.chapters.marwp import experiment as marwp_chapter
+from reprobook.configs import marwp as paper
 from reprobook.notebook import show_source, start
-from reprobook.sharpness import analysis, marwp_chapter
 from reprobook.sharpness.arwp import (ARWP, CosineIncreasingSigma,
                                       adaptive_noise_divisor, filter_sums)
 

@@ -43,9 +43,10 @@ data_dir = None  # the data and checkpoint cache;
 
 # %%
 from reprobook import claims, profiles
-from reprobook.chapters import rwp as paper
+from reprobook.chapters.flat_minima import analysis
+from reprobook.chapters.rwp import experiment as rwp_chapter
+from reprobook.configs import rwp as paper
 from reprobook.notebook import show_source, start
-from reprobook.sharpness import analysis, rwp_chapter
 from reprobook.sharpness.landscape import (filter_normalized_sharpness,
                                            hessian_lambda_max)
 from reprobook.sharpness.rwp import RWP, filter_wise_noise

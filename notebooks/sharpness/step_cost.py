@@ -46,10 +46,10 @@ data_dir = None  # the data and checkpoint cache;
 
 # %%
 from reprobook import benchmarks, claims, profiles
-from reprobook.chapters import marwp as paper
+from reprobook.chapters.step_cost import experiment as step_cost_chapter
+from reprobook.configs import marwp as paper
 from reprobook.notebook import show_source, start
-from reprobook.sharpness import (ARWP, SAM, BatchedRWP, DistributedRWP, FlatBuffers,
-                                 step_cost_chapter)
+from reprobook.sharpness import ARWP, SAM, BatchedRWP, DistributedRWP, FlatBuffers
 
 session = start("step_cost", profile=profile, seed=seed, device=device,
                 data_dir=data_dir, title="What a step costs")

@@ -5,7 +5,7 @@ One module, used by every chapter, so the same kind of claim gets the same rule 
 The contract
 ------------
 Before any result, a chapter declares each claim it tests as a :class:`ClaimSpec`, in its config
-(``reprobook.chapters.<chapter>``): the claim and the paper's words with their source, the **unit** of
+(``reprobook.configs.<chapter>``): the claim and the paper's words with their source, the **unit** of
 the test (seeds, trained models, questions, prompts, images) and how many (**n**), the **smallest
 effect of interest** (SESOI; the margin of a parity claim) with the reason for its size (half the paper's
 reported gain, or a stated practical threshold), the paper's own effect where it gives one, and the

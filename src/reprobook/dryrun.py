@@ -1,4 +1,4 @@
-"""Whether this process is a dry run, and the stand-ins it used (see :mod:`reprobook.chapters.dry`).
+"""Whether this process is a dry run, and the stand-ins it used (see :mod:`reprobook.configs.dry`).
 
 The runner sets :data:`ENV` in a dry run's kernel; the loaders (:mod:`reprobook.data.vision`,
 :mod:`reprobook.llm.loading`) read it through :func:`active` without importing the chapters, and

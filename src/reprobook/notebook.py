@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from . import dryrun, profiles
-from .chapters import dry
 from .checks import ParameterError, check_choice, check_device, check_seed
+from .configs import dry
 from .profiles import PROFILES
 from .results import RunRecord
 from .training import resolve_device, seed_everything, set_threads
@@ -40,7 +40,7 @@ def start(chapter: str, *, profile: str, seed: int, device: str = "auto", data_d
     Threads: ``REPROBOOK_THREADS`` if set (the runner sets it), else every core.
 
     In a dry run (``REPROBOOK_DRY_RUN``, set by ``reprobook run --dry-run``; see
-    :mod:`reprobook.chapters.dry`) the record is a dry run's (every verdict *not comparable (dry run)*),
+    :mod:`reprobook.configs.dry`) the record is a dry run's (every verdict *not comparable (dry run)*),
     the stand-ins the loaders use are recorded in it, and a banner says so at the top of the executed copy.
     """
     check_choice("profile", profile, PROFILES)

@@ -15,12 +15,12 @@ configuration (:func:`config`), so no size is ever typed into a notebook.
 
 A run may change single fields of its profile (``reprobook run --set rwp.n_seeds 12``: the runner passes
 them in :data:`OVERRIDES_ENV`), and a *dry run* (``reprobook run --profile paper --dry-run``) keeps the
-profile's configuration but caps every loop (the caps of :mod:`reprobook.chapters.dry`); both are applied
+profile's configuration but caps every loop (the caps of :mod:`reprobook.configs.dry`); both are applied
 by :func:`config`, so no notebook changes for them.
 
 Each chapter's configuration (a frozen dataclass, its values per profile, its budget, and the paper
-numbers it quotes) lives in its own module of :mod:`reprobook.chapters`, which registers it with
-:func:`register_chapter` (:mod:`reprobook.chapters.registry`, re-exported here). Bad input stops early
+numbers it quotes) lives in its own module of :mod:`reprobook.configs`, which registers it with
+:func:`register_chapter` (:mod:`reprobook.configs.registry`, re-exported here). Bad input stops early
 with a :class:`~reprobook.checks.ParameterError` that names the parameter and the allowed values.
 """
 
@@ -33,10 +33,10 @@ from typing import Any
 
 from . import checks as _checks
 from . import dryrun
-from .chapters import dry as _dry
-from .chapters import load_all
-from .chapters.registry import CHAPTERS, PROFILES, Chapter, ChapterConfig, register_chapter  # noqa: F401  (re-exported)
 from .checks import DEVICES_HELP, ParameterError, check_choice  # noqa: F401  (re-exported)
+from .configs import dry as _dry
+from .configs import load_all
+from .configs.registry import CHAPTERS, PROFILES, Chapter, ChapterConfig, register_chapter  # noqa: F401  (re-exported)
 
 # profiles whose runs are evidence (the book is built from them); a tiny run only tests the code path
 EVIDENCE_PROFILES: tuple[str, ...] = ("smoke", "paper")
@@ -67,7 +67,7 @@ OVERRIDES_ENV = "REPROBOOK_OVERRIDES"  # JSON {profile: {chapter: {field: value}
 
 def dry_run(profile: str | None = None) -> bool:
     """Whether this process is a dry run (of ``profile``): ``REPROBOOK_DRY_RUN``, set by ``reprobook run
-    --dry-run`` (:mod:`reprobook.chapters.dry`)."""
+    --dry-run`` (:mod:`reprobook.configs.dry`)."""
     return dryrun.active(profile)
 
 
@@ -120,7 +120,7 @@ def config(chapter: str, profile: str = "smoke", *, dry: bool | None = None, **o
 
     On top of the profile's values come, in order: the run's overrides of this profile
     (:data:`OVERRIDES_ENV`, e.g. the GPU check's scale), ``overrides``, and in a dry run of this profile
-    (``dry``; None: :func:`dry_run`) the chapter's caps (:mod:`reprobook.chapters.dry`: two optimiser steps,
+    (``dry``; None: :func:`dry_run`) the chapter's caps (:mod:`reprobook.configs.dry`: two optimiser steps,
     four items per evaluation, one seed). A chapter that quotes the paper's own configuration beside a
     paper-profile run asks for it with ``dry=False``.
 
@@ -159,7 +159,7 @@ def chapter_of_notebook(notebook: str) -> Chapter | None:
 
 def budget_seconds(notebook: str, profile: str, *, dry: bool = False) -> float | None:
     """The wall-clock budget of ``notebook`` in ``profile`` on a 2-core CPU (None: no budget); a dry run's
-    is the same for every chapter (:data:`reprobook.chapters.dry.BUDGET_SECONDS`)."""
+    is the same for every chapter (:data:`reprobook.configs.dry.BUDGET_SECONDS`)."""
     check_profile(profile)
     if dry:
         return _dry.BUDGET_SECONDS

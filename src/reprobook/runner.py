@@ -23,7 +23,7 @@ Guarantees:
   every run against its chapter's budget (:func:`reprobook.profiles.budget_seconds`) and sums them.
 
 ``dry_run=True`` (``reprobook run --profile paper --dry-run``) executes the profile's configuration with
-every loop capped (:mod:`reprobook.chapters.dry`): the kernel gets ``REPROBOOK_DRY_RUN``, a scratch cache
+every loop capped (:mod:`reprobook.configs.dry`): the kernel gets ``REPROBOOK_DRY_RUN``, a scratch cache
 for its checkpoints (:func:`reprobook.paths.scratch_cache`), and its executed copies and results go to
 ``dry-run/`` folders inside the usual ones unless others are given. ``overrides``
 (``{chapter: {field: value}}``, ``reprobook run --set CHAPTER.FIELD VALUE``) change single fields of the
@@ -49,8 +49,8 @@ from typing import Any, cast
 import yaml
 
 from . import __version__, dryrun
-from .chapters import dry
 from .checks import ParameterError, check_choice, check_device, check_seed
+from .configs import dry
 from .paths import PACKAGE_DIR, executed_dir, project_root, results_dir, scratch_cache
 from .profiles import OVERRIDES_ENV, PROFILES, budget_seconds, chapter_of_notebook, check_overrides, run_order
 from .results import atomic_write_text, checkpoints_of
@@ -311,7 +311,7 @@ def _checkpoint_counts(results: list[Path]) -> dict[str, int]:
 
 def run_environment(profile: str, *, dry_run: bool = False, overrides: dict[str, Any] | None = None,
                     cache: Path | None = None) -> dict[str, str]:
-    """What a kernel's environment adds for a dry run (:mod:`reprobook.chapters.dry`, and a scratch cache for
+    """What a kernel's environment adds for a dry run (:mod:`reprobook.configs.dry`, and a scratch cache for
     its checkpoints) and for field overrides of ``profile`` (:data:`reprobook.profiles.OVERRIDES_ENV`)."""
     env = dict(dryrun.environment(dry_run, profile))
     if dry_run:

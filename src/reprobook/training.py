@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import Dataset, Subset, TensorDataset
 
 from .batchnorm import frozen_bn_stats
 from .checks import ParameterError, check_device, check_int, check_optional_int, check_seed, check_type
@@ -310,6 +311,28 @@ def code_fingerprint(*modules: Any) -> str:
     for path in sorted(set(files)):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def data_fingerprint(dataset: Dataset) -> str:
+    """A short hash of a dataset's raw content, independent of random augmentation (a changed subset retrains).
+
+    Understands ``Subset`` (indices + parent), ``TensorDataset`` (its tensors) and torchvision-style
+    datasets (``data`` and ``targets``); anything else is hashed by its length and type only.
+    """
+    digest = hashlib.sha256()
+    if isinstance(dataset, Subset):
+        digest.update(np.asarray(dataset.indices, dtype=np.int64).tobytes())
+        digest.update(data_fingerprint(dataset.dataset).encode())
+    elif isinstance(dataset, TensorDataset):
+        for tensor in dataset.tensors:
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    elif hasattr(dataset, "data") and hasattr(dataset, "targets"):
+        digest.update(np.ascontiguousarray(np.asarray(dataset.data)).tobytes())
+        digest.update(np.asarray(dataset.targets, dtype=np.int64).tobytes())
+    else:
+        # torch stubs: Dataset has no __len__ (the datasets given here have one)
+        digest.update(f"{type(dataset).__qualname__}:{len(dataset)}".encode())  # type: ignore[arg-type]
     return digest.hexdigest()[:16]
 
 

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from .. import claims
-from ..chapters.baichuan2 import PAPER_7B_SOURCE, Baichuan2Config
 from ..checks import ParameterError, check_int, check_number
+from ..configs.baichuan2 import PAPER_7B_SOURCE, Baichuan2Config
 from ..llm import load_tokenizer
 from ..profiles import config
 from ..results import glued
@@ -439,7 +439,7 @@ def train_cached(size: ModelSize, vocab_size: int, train_blocks: torch.Tensor, v
 # --------------------------------------------------------------------------------------------- the chapter's claims
 def claim_tests(specs: Sequence[Any], study: Any, sweep: Any, dose: Any, prediction: Any, check: Any, *,
                 paper_weight: float, scale: str = "") -> list[Any]:
-    """The chapter's declared claims (``specs``, from ``chapters.baichuan2.claim_specs``) tested on this run,
+    """The chapter's declared claims (``specs``, from ``configs.baichuan2.claim_specs``) tested on this run,
     guarded, and Holm-adjusted together (``claims.ClaimTest`` objects for ``RunRecord.add_claims``)."""
     spec = {s.key: s for s in specs}
     tests = []

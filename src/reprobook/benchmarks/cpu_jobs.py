@@ -30,8 +30,8 @@ import pandas as pd
 import torch
 
 from .. import llm
-from ..chapters.ood_benchmark import SMOKE
 from ..checks import check_choices
+from ..configs.ood_benchmark import SMOKE
 from ..models import build_model
 from ..timing import Timer
 from . import check_count

@@ -43,8 +43,8 @@ import torch
 from pytorch_ood.detector import KNN
 
 from .. import profiles
-from ..chapters.ood_benchmark import OODConfig
 from ..checks import ParameterError, check_choice, check_fraction, check_int, check_positive, check_seed
+from ..configs.ood_benchmark import OODConfig
 from ..models import build_model
 from ..ood.detectors import KernelPCACoP, KernelPCACoRP
 from ..timing import Timer, synchronize, timed

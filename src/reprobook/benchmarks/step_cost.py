@@ -43,8 +43,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from .. import profiles
 from ..batchnorm import frozen_bn_stats
-from ..chapters.marwp import MARWPConfig
 from ..checks import ParameterError, check_choices, check_int, check_number, check_seed
+from ..configs.marwp import MARWPConfig
 from ..models import build_model
 from ..sharpness import experiment
 from ..sharpness.parallel import BatchedRWP
@@ -73,7 +73,7 @@ TIMING: dict[str, dict[str, float]] = {
     "smoke": dict(warmup=3, repeats=12, steps_per_repeat=3, time_budget=45.0),
     "paper": dict(warmup=10, repeats=15, steps_per_repeat=10, time_budget=600.0),
 }
-# a dry run (reprobook.chapters.dry) of any profile: each method's step once, timed once (the code path, not a
+# a dry run (reprobook.configs.dry) of any profile: each method's step once, timed once (the code path, not a
 # measurement; one step of the paper's model at its batch is seconds on a CPU) ...
 DRY_TIMING: dict[str, float] = dict(warmup=0, repeats=1, steps_per_repeat=1, time_budget=1.0)
 DRY_BATCH = 4  # ... on a batch of four images (reprobook.dryrun.MAX_ITEMS)

@@ -1,21 +1,11 @@
-"""Every chapter's configuration: one module per chapter (plus shared bases), each registering its chapter.
+"""The chapters' experiments: one package per chapter, above the methods it runs.
 
-A module here holds the chapter's frozen configuration dataclass (whose fields cite where each value
-comes from), its values in the ``tiny``, ``smoke`` and ``paper`` profiles with the smoke budget, and
-the paper numbers the chapter quotes, with their source. Nothing here imports torch: ``reprobook data``
-and the runner read these modules without loading the heavy libraries.
+``<chapter>/experiment.py`` holds what the chapter does with the methods — the loop over seeds, models or
+questions, the comparisons, how samples are paired and how the tests combine into the claims table — and the
+result objects its notebook glues; the notebook shows it with ``show_source`` after the design prose. The
+chapter's configuration (profiles, budgets, the paper's numbers, the claims declared before any result) sits
+below the methods, in :mod:`reprobook.configs`, so that a method may read its settings without importing the
+layer that runs it. ``flat_minima`` holds what both sharpness chapters measure on their trained models.
 
-Every module of this package is imported (and so registered) by :func:`load_all`, which
-:mod:`reprobook.profiles` calls when a configuration is first asked for; :mod:`.registry` holds the table.
+Nothing here is imported by the package itself: a notebook (or a test) imports the chapter it needs.
 """
-
-from __future__ import annotations
-
-import importlib
-import pkgutil
-
-
-def load_all() -> None:
-    """Import every chapter module (each registers its chapter in :mod:`.registry`)."""
-    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-        importlib.import_module(f"{__name__}.{module}")

@@ -8,7 +8,7 @@ The out-of-distribution test sets of Part II (:func:`ood_dataset`) are brought t
 classifier's input: offline MNIST, animal silhouettes, grayscale CIFAR-10 and seeded noise for the smoke
 profile; SVHN, Textures and Places365 (torchvision) and LSUN, iSUN (user-supplied folders) for the paper's.
 
-In a dry run (:mod:`reprobook.chapters.dry`), a set that cannot be had without the network it needs is
+In a dry run (:mod:`reprobook.configs.dry`), a set that cannot be had without the network it needs is
 replaced by torchvision's ``FakeData`` of the real set's shape (split sizes, image size, classes;
 :data:`STAND_IN_SHAPES`), after the real loader has failed, and the replacement is announced in the
 executed copy. Outside a dry run the loader's error stands: it names the set and the ways to get it.

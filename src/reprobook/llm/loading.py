@@ -24,7 +24,7 @@ A Hugging Face id is looked for first as a local copy, ``$REPROBOOK_MODELS/<org>
 then on the hub. Where the hub cannot be reached (no network), the real loader still runs, in
 transformers' offline mode, so that a copy in the Hugging Face cache is found; failing that, a
 :class:`ModelUnavailableError` names the model and the two ways to make it available (network access,
-or a local copy). In a dry run (:mod:`reprobook.chapters.dry`) the model is then replaced by a
+or a local copy). In a dry run (:mod:`reprobook.configs.dry`) the model is then replaced by a
 *stand-in* (:func:`stand_in_causal_lm`): a randomly initialised model of the paper model's own
 architecture (its config class: ``Qwen2Config`` for ``Qwen/Qwen2-7B``, ``LlamaConfig`` for Llama-2, ...,
 :data:`PAPER_ARCHITECTURES`) at reduced width and depth, with an offline tokenizer (SmolLM2's), announced in

@@ -3,8 +3,8 @@
 The baselines (MSP, Energy, MaxLogit, ODIN, Mahalanobis, KNN, ViM, ReAct, ...) and the metrics come from
 ``pytorch-ood``; this package adds only what no library has, as ``pytorch-ood``-compatible detectors.
 Explained in ``notebooks/ood/kpca.ipynb``: the benchmark (:mod:`.benchmark`, its classifier :mod:`.classifier`),
-features, kernels and detectors, metrics and the paired bootstrap (:mod:`.metrics`); the Kernel PCA chapter's
-experiment (:mod:`.kpca_experiment`, figures in :mod:`.figures`).
+features, kernels and detectors, metrics and the paired bootstrap (:mod:`.metrics`). The chapters'
+experiments live in :mod:`reprobook.chapters` (the Kernel PCA chapter's: :mod:`reprobook.chapters.kpca`).
 """
 
 from .benchmark import OODBenchmark, build_benchmark

@@ -24,7 +24,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..chapters.ood_benchmark import OODConfig
 from ..checks import (
     ParameterError,
     check_choice,
@@ -35,6 +34,7 @@ from ..checks import (
     check_seed,
     check_type,
 )
+from ..configs.ood_benchmark import OODConfig
 from ..data import vision
 from ..models import MODELS, build_model
 from ..timing import timed

@@ -21,11 +21,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..chapters.ood_benchmark import OODConfig
 from ..checks import check_seed, check_type
+from ..configs.ood_benchmark import OODConfig
 from ..models import build_model
-from ..sharpness.experiment import data_fingerprint
-from ..training import fit, seed_everything, train_or_load
+from ..training import data_fingerprint, fit, seed_everything, train_or_load
 
 # the fields of an OODConfig that determine the trained classifier (its checkpoint's cache key, with the seed,
 # a fingerprint of the training images and one of the training code); the OoD sets and detectors do not

@@ -34,8 +34,8 @@ from pytorch_ood.utils import extract_features, is_known
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from ..chapters.ood_benchmark import OODConfig
 from ..checks import ParameterError, check_fraction, check_int, check_positive, check_seed, check_type
+from ..configs.ood_benchmark import OODConfig
 from ..data import vision
 from .kernels import RandomFourierFeatures, components_for_ratio, cosine_map
 

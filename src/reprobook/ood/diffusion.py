@@ -25,12 +25,11 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from ..chapters.ddos import DDoSConfig
 from ..checks import ParameterError, check_int, check_number, check_seed
+from ..configs.ddos import DDoSConfig
 from ..results import facts, glued
-from ..sharpness.experiment import data_fingerprint
 from ..timing import Timer
-from ..training import History, _default_progress, resolve_device, seed_everything, train_or_load
+from ..training import History, _default_progress, data_fingerprint, resolve_device, seed_everything, train_or_load
 
 DOWN, UP = "DownBlock2D", "UpBlock2D"
 

@@ -29,8 +29,8 @@ from pytorch_ood.detector import KNN, EnergyBased, Mahalanobis, MaxSoftmax
 from scipy import stats
 from torch import Tensor
 
-from ..chapters.mode_ensemble import ModeEnsembleConfig
 from ..checks import ParameterError, check_choices, check_int
+from ..configs.mode_ensemble import ModeEnsembleConfig
 from ..results import facts, glued
 from ..timing import Timer
 from .metrics import bootstrap_average, ood_metrics

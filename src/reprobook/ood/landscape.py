@@ -35,8 +35,8 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from ..chapters.mode_ensemble import ModeEnsembleConfig
 from ..checks import ParameterError, check_int
+from ..configs.mode_ensemble import ModeEnsembleConfig
 from ..results import facts, glued
 from .modes import ModeSet
 

@@ -30,8 +30,8 @@ import torch
 from pytorch_ood.detector import RankFeat, odin_preprocessing
 from torch import Tensor, nn
 
-from ..chapters.mode_ensemble import ModeEnsembleConfig
 from ..checks import ParameterError, check_int, check_seed
+from ..configs.mode_ensemble import ModeEnsembleConfig
 from ..models import CifarResNet18, SmallCNN
 from ..results import facts, glued
 from ..timing import timed

@@ -8,8 +8,8 @@ Explained in `notebooks/rag/domainrag.ipynb`.
 * :mod:`reprobook.rag.metrics`: EM, EMS, F1 and ROUGE as the official DomainRAG evaluator computes them,
   a token-level F1, recall@k and reciprocal rank;
 * :mod:`reprobook.rag.domainrag`: the DomainRAG questions per ability and their passage pool;
-* :mod:`reprobook.rag.prompts` and :mod:`reprobook.rag.experiment`: the paper's prompts and settings, run
-  with any reader of :mod:`reprobook.llm`.
+* :mod:`reprobook.rag.prompts`: the paper's prompts; its settings, run with any reader of
+  :mod:`reprobook.llm`, are the chapter's (:mod:`reprobook.chapters.domainrag.experiment`).
 """
 
 from .corpus import Corpus, Passage, PassagePool, passage_key

@@ -38,8 +38,8 @@ import torch
 from scipy.stats import norm
 
 from .. import llm
-from ..chapters.slimplm import SlimPLMConfig
 from ..checks import ParameterError, check_choice, check_fraction, check_int, check_optional_int, check_positive
+from ..configs.slimplm import SlimPLMConfig
 from ..llm import completion_logprobs
 from ..results import facts, glued
 from ..rouge import rouge_l

@@ -3,9 +3,9 @@
 Explained in ``notebooks/sharpness/rwp.ipynb`` and ``notebooks/sharpness/marwp.ipynb``; RWP's parallel
 steps in ``notebooks/sharpness/step_cost.ipynb``. The methods: :mod:`.sam`, :mod:`.rwp`, :mod:`.arwp`,
 :mod:`.parallel`, :mod:`.bn`, :mod:`.buffers` (the flat buffers of the perturbation); the flatness measures:
-:mod:`.landscape`; the experiment both chapters run:
-:mod:`.experiment` (training) and :mod:`.analysis` (what is measured on the trained models); each
-chapter's own analyses and claims table: :mod:`.rwp_chapter`, :mod:`.marwp_chapter`, :mod:`.step_cost_chapter`.
+:mod:`.landscape`; the training both chapters run: :mod:`.experiment`. What is measured on the trained
+models lives in the chapter layer (:mod:`reprobook.chapters.flat_minima.analysis`), beside each chapter's own
+analyses and claims (``reprobook.chapters.{rwp,marwp,step_cost}.experiment``).
 """
 
 from ..batchnorm import frozen_bn_stats

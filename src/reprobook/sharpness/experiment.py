@@ -9,20 +9,18 @@ their training settings coincide.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+from torch.utils.data import DataLoader, Dataset
 
-from ..chapters.rwp import RWPConfig
 from ..checks import ParameterError, check_choice
+from ..configs.rwp import RWPConfig
 from ..models import build_model
-from ..training import History, evaluate, fit, seed_everything, train_or_load
+from ..training import History, data_fingerprint, evaluate, fit, seed_everything, train_or_load
 from .arwp import ARWP, CosineIncreasingSigma
 from .rwp import RWP
 from .sam import SAM
@@ -128,28 +126,6 @@ def training_config(cfg: RWPConfig, method: str, seed: int, data_fingerprint: st
         if method in methods:
             config.update({name: _marwp_field(cfg, name, method) for name in names})
     return {**config, "method": method, "seed": seed, "data": data_fingerprint}
-
-
-def data_fingerprint(dataset: Dataset) -> str:
-    """A short hash of a dataset's raw content, independent of random augmentation (a changed subset retrains).
-
-    Understands ``Subset`` (indices + parent), ``TensorDataset`` (its tensors) and torchvision-style
-    datasets (``data`` and ``targets``); anything else is hashed by its length and type only.
-    """
-    digest = hashlib.sha256()
-    if isinstance(dataset, Subset):
-        digest.update(np.asarray(dataset.indices, dtype=np.int64).tobytes())
-        digest.update(data_fingerprint(dataset.dataset).encode())
-    elif isinstance(dataset, TensorDataset):
-        for tensor in dataset.tensors:
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    elif hasattr(dataset, "data") and hasattr(dataset, "targets"):
-        digest.update(np.ascontiguousarray(np.asarray(dataset.data)).tobytes())
-        digest.update(np.asarray(dataset.targets, dtype=np.int64).tobytes())
-    else:
-        # torch stubs: Dataset has no __len__ (the datasets given here have one)
-        digest.update(f"{type(dataset).__qualname__}:{len(dataset)}".encode())  # type: ignore[arg-type]
-    return digest.hexdigest()[:16]
 
 
 def train_one(cfg: RWPConfig, method: str, seed: int, train_ds: Dataset, test_ds: Dataset, device: torch.device,

@@ -11,8 +11,9 @@ Explained in `notebooks/alignment/pas.ipynb`. One module per stage of the pipeli
   critique criteria, sampled regeneration;
 * :mod:`.model`: stage 5, the PAS model (trl's SFT through :mod:`reprobook.llm`) and its use;
 * :mod:`.reward` and :mod:`.evaluate`: stage 6, the held-out reward model (the primary judge, independent
-  of every language model) and the plug-and-play comparison of every condition;
-* :mod:`.experiment`: the split, the PAS variants and the chapter's claims.
+  of every language model) and the plug-and-play comparison of every condition.
+
+The split, the PAS variants and the chapter's claims are the chapter's: :mod:`reprobook.chapters.pas.experiment`.
 """
 
 from .classify import CategoryClassifier, Classified, classify_prompts, quality_reason
@@ -20,28 +21,15 @@ from .critique import CRITERIA, Critique, critique_complement, gives_answer
 from .data import Collected, Prompt, collect_prompts, parallel_seed, plant_duplicates, seed_pairs
 from .dedup import Deduplicated, deduplicate, duplicate_clusters
 from .evaluate import Models, PlugAndPlay, plug_and_play
-from .experiment import (
-    JudgeCheck,
-    PASTraining,
-    Split,
-    Variants,
-    check_reward_model,
-    claim_tests,
-    paper_vs_run,
-    split_prompts,
-    train_stage,
-    train_variants,
-)
 from .generate import Generated, generate_pairs, generation_input, model_inputs
 from .model import PAS_INSTRUCTION, augmented, pairs_with_answers, train_pas, write_complements
 from .reward import EmbeddingRewardModel, cross_validated_agreement, train_embedding_reward_model
 
 __all__ = [
     "CRITERIA", "CategoryClassifier", "Classified", "Collected", "Critique", "Deduplicated", "EmbeddingRewardModel",
-    "Generated", "JudgeCheck", "Models", "PAS_INSTRUCTION", "PASTraining", "PlugAndPlay", "Prompt", "Split",
-    "Variants", "augmented", "check_reward_model", "claim_tests", "classify_prompts", "collect_prompts",
-    "critique_complement", "cross_validated_agreement", "deduplicate", "duplicate_clusters",
-    "generate_pairs", "generation_input", "gives_answer", "model_inputs", "pairs_with_answers", "paper_vs_run",
-    "parallel_seed", "plant_duplicates", "plug_and_play", "quality_reason", "seed_pairs", "split_prompts",
-    "train_embedding_reward_model", "train_pas", "train_stage", "train_variants", "write_complements",
+    "Generated", "Models", "PAS_INSTRUCTION", "PlugAndPlay", "Prompt", "augmented", "classify_prompts",
+    "collect_prompts", "critique_complement", "cross_validated_agreement", "deduplicate", "duplicate_clusters",
+    "generate_pairs", "generation_input", "gives_answer", "model_inputs", "pairs_with_answers", "parallel_seed",
+    "plant_duplicates", "plug_and_play", "quality_reason", "seed_pairs", "train_embedding_reward_model", "train_pas",
+    "write_complements",
 ]

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...chapters.pas import PASConfig
 from ...checks import ParameterError, check_int
 from ...claims import rate
+from ...configs.pas import PASConfig
 from ...encoders import embed
 from ...results import facts, glued
 from .data import Prompt, is_multi_turn, parallel_seed

@@ -24,8 +24,8 @@ from typing import Any
 import pandas as pd
 
 from ... import data
-from ...chapters.pas import PASConfig
 from ...checks import check_choice, check_fraction, check_int, check_seed
+from ...configs.pas import PASConfig
 from ...results import facts, glued
 from .seed_en import ENGLISH_SEED
 

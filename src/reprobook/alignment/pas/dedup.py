@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...chapters.pas import PASConfig
 from ...checks import ParameterError, check_number
+from ...configs.pas import PASConfig
 from ...encoders import embed
 from ...results import facts, glued
 from .data import Prompt

@@ -4,7 +4,7 @@ generic suffix; judged by a reward model independent of every language model.
 Explained in `notebooks/alignment/pas.ipynb`.
 
 Each answering model — one that took no part in PAS (neither its generator nor its base: the invariant of
-:func:`reprobook.chapters.pas.check_roles`) — answers every held-out prompt x under each *condition*: x
+:func:`reprobook.configs.pas.check_roles`) — answers every held-out prompt x under each *condition*: x
 alone ("none"), x followed by a fixed prompt-engineering sentence ("generic"), and x followed by the
 complementary prompt of each PAS variant (the full model, the one trained on a few pairs, the untrained
 base given the same instruction, the one trained on unfiltered complements). The **primary judge** is
@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from ... import llm
-from ...chapters.pas import PASConfig
 from ...claims import mean_ci
+from ...configs.pas import PASConfig
 from ...results import facts, glued
 from ...timing import timed
 from .generate import complete, model_inputs

@@ -23,8 +23,8 @@ from typing import Any
 import pandas as pd
 
 from ... import llm
-from ...chapters.pas import PASConfig
 from ...checks import check_int, check_number
+from ...configs.pas import PASConfig
 from ...results import facts, glued
 from .critique import CRITERIA, critique_complement
 from .data import Prompt, official_rules, seed_pairs

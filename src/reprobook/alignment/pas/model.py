@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ... import llm
-from ...chapters.pas import PASConfig
 from ...checks import ParameterError, check_int
+from ...configs.pas import PASConfig
 from .critique import gives_answer
 from .generate import complete, model_inputs
 

@@ -19,14 +19,11 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from .. import claims
-from ..chapters.ddos import DDoSConfig
-from ..checks import ParameterError
-from ..data import vision
-from ..plots import image_grid
-from ..results import facts, glued
-from ..timing import timed
-from .ddos import (
+from ... import claims
+from ...checks import ParameterError
+from ...configs.ddos import DDoSConfig
+from ...data import vision
+from ...ood.ddos import (
     CLASSIFIER,
     COMPONENTS,
     DDOS,
@@ -41,11 +38,14 @@ from .ddos import (
     image_terms,
     pair_terms,
 )
-from .detectors import pytorch_ood_baselines
-from .diffusion import Diffusion, from_pixels, reconstruct, to_pixels
-from .features import FeatureSet
-from .metrics import detector_scores, fit_detector, ood_metrics
-from .modes import scoring_index
+from ...ood.detectors import pytorch_ood_baselines
+from ...ood.diffusion import Diffusion, from_pixels, reconstruct, to_pixels
+from ...ood.features import FeatureSet
+from ...ood.metrics import detector_scores, fit_detector, ood_metrics
+from ...ood.modes import scoring_index
+from ...plots import image_grid
+from ...results import facts, glued
+from ...timing import timed
 
 CALIBRATION = "calibration"  # held-out InD test images: the scales of the DDoS terms and of the DM baseline
 
@@ -417,7 +417,7 @@ def ddos_cost(result: Any) -> DDoSCost:
 # ------------------------------------------------------------------------------------------------ claims
 def ddos_claims(specs: Sequence[claims.ClaimSpec], results: DDoSResults, sanity: SanityChecks, scale: str, *,
                 converged: bool = True, convergence: str = "") -> list[claims.ClaimTest]:
-    """The declared claims (:func:`reprobook.chapters.ddos.claim_specs`), each a paired t-test over the protected
+    """The declared claims (:func:`reprobook.configs.ddos.claim_specs`), each a paired t-test over the protected
     classifiers of the average AUROC, *not comparable* when a diffusion sanity check failed or the classifiers had
     not converged; Holm-adjusted."""
     auroc = results.auroc

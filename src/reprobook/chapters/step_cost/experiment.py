@@ -17,16 +17,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import claims, profiles
-from ..batchnorm import frozen_bn_stats
-from ..chapters import marwp as marwp_paper
-from ..chapters.marwp import MARWPConfig
-from ..models import build_model
-from ..results import facts, glued
-from ..timing import goal_reading, ratio_interval
-from .experiment import LABELS, make_optimizer
-from .parallel import BatchedRWP
-from .rwp import RWP
+from ... import claims, profiles
+from ...batchnorm import frozen_bn_stats
+from ...configs import marwp as marwp_paper
+from ...configs.marwp import MARWPConfig
+from ...models import build_model
+from ...results import facts, glued
+from ...sharpness.experiment import LABELS, make_optimizer
+from ...sharpness.parallel import BatchedRWP
+from ...sharpness.rwp import RWP
+from ...timing import goal_reading, ratio_interval
 
 ARWP_GOAL = 1.1  # the engineering goal for the batched ARWP step: at most 1.1× an SGD step
 # the formats of StepCost.facts (the rest as glue formats them by default)
@@ -55,9 +55,10 @@ class UpdateCheck:
 
 
 def same_update_check(cfg: MARWPConfig, seed: int, steps: int = 3, tolerance: float = 1e-10) -> UpdateCheck:
-    """Train a small float64 CNN with BatchNorm ``steps`` steps with :class:`.parallel.BatchedRWP` and with the
-    sequential :class:`.rwp.RWP` from the same initialisation, batches and noise seed; passed when every
-    weight and BatchNorm tensor agrees to a relative ``tolerance``."""
+    """Train a small float64 CNN with BatchNorm ``steps`` steps with
+    :class:`~reprobook.sharpness.parallel.BatchedRWP` and with the sequential :class:`~reprobook.sharpness.rwp.RWP`
+    from the same initialisation, batches and noise seed; passed when every weight and BatchNorm tensor agrees to
+    a relative ``tolerance``."""
     torch.manual_seed(seed)
     sequential_model = build_model("small_cnn", in_channels=1, num_classes=10, width=4).double()
     batched_model = copy.deepcopy(sequential_model)
@@ -344,7 +345,7 @@ def passes_per_step(cfg: MARWPConfig, seed: int) -> Passes:
 
 
 def chapter_claims(cfg: MARWPConfig, cost: StepCost, profile: str) -> list[claims.ClaimTest]:
-    """The papers' cost claims (:func:`reprobook.chapters.marwp.step_cost_claim_specs`): every one whose saving
+    """The papers' cost claims (:func:`reprobook.configs.marwp.step_cost_claim_specs`): every one whose saving
     rests on two devices computing the two gradients at once is *not comparable* on one device."""
     settings, f = cost.result.settings, cost.facts
     scale = (f"{profile} profile: {settings['model']}, batch {settings['batch_size']}, one device: {f.machine}, "

@@ -11,7 +11,7 @@ from .. import claims
 from ..checks import ParameterError
 from .registry import ChapterConfig, register_chapter
 
-# Settings per ability (see reprobook.rag.experiment.parse_setting for the names)
+# Settings per ability (see reprobook.chapters.domainrag.experiment.parse_setting for the names)
 ALL_SETTINGS = ("closed", "golden", "bm25@1", "bm25@3", "dense@1", "dense@3")
 
 

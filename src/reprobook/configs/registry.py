@@ -1,6 +1,6 @@
 """The chapter registry: what every chapter configuration has, and the table of registered chapters.
 
-It sits in the chapter package, below :mod:`reprobook.profiles` (which re-exports it and builds the
+It sits in the configuration package, below :mod:`reprobook.profiles` (which re-exports it and builds the
 configurations): a chapter module registers itself here and imports nothing from ``profiles``.
 """
 

@@ -22,21 +22,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import claims, data, llm
-from ..chapters.baichuan_alignment import PAPER_TABLE2, PAPER_TABLE3, BaichuanAlignmentConfig
-from ..checks import check_choice
-from ..claims import proportion_ci
-from ..data.catalog.llm import NI_HELDOUT_TASKS, NI_TRAIN_TASKS
-from ..llm import generate, sft_rows
-from ..llm.merging import linear_merge, model_stock
-from ..llm.trainers import release_memory
-from ..plots import training_curves
-from ..results import facts, glued
-from .preference import dpo_runs, greedy_rewards, grpo_length, grpo_prompts
-from .reward import choose_lambda, fit_reward_head, fits, length_baseline, ni_scored_pairs, split_by_prompt
-from .scoring import encode_pairs, moved, score
-from .scoring import moved as moved_fn
-from .sft import ni_examples, sequence_lengths
+from ... import claims, data, llm
+from ...alignment.preference import dpo_runs, greedy_rewards, grpo_length, grpo_prompts
+from ...alignment.reward import choose_lambda, fit_reward_head, fits, length_baseline, ni_scored_pairs, split_by_prompt
+from ...alignment.scoring import encode_pairs, moved, score
+from ...alignment.scoring import moved as moved_fn
+from ...alignment.sft import ni_examples, sequence_lengths
+from ...checks import check_choice
+from ...claims import proportion_ci
+from ...configs.baichuan_alignment import PAPER_TABLE2, PAPER_TABLE3, BaichuanAlignmentConfig
+from ...data.catalog.llm import NI_HELDOUT_TASKS, NI_TRAIN_TASKS
+from ...llm import generate, sft_rows
+from ...llm.merging import linear_merge, model_stock
+from ...llm.trainers import release_memory
+from ...plots import training_curves
+from ...results import facts, glued
 
 
 # --------------------------------------------------------------------------------------------- metrics
@@ -361,7 +361,7 @@ def _clip(text: str, n: int = 160) -> str:
 # --------------------------------------------------------------------------------------------- claims
 def claim_tests(specs: Sequence[Any], sft_eval_: SFTEval, rm: RewardModels, dpo: DPOEval, grpo: GRPOEval,
                 head: Headline, *, scale: str = "") -> list[Any]:
-    """The declared claims (``chapters.baichuan_alignment.claim_specs``) tested on this run, each guarded by
+    """The declared claims (``configs.baichuan_alignment.claim_specs``) tested on this run, each guarded by
     the movement of the stages it rests on, Holm-adjusted together."""
     spec = {s.key: s for s in specs}  # a claim over held-out units takes n from its held-out set (ClaimSpec.over)
     r, dp, gr, hd = rm.facts, dpo.facts, grpo.facts, head.facts

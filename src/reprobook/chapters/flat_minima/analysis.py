@@ -18,23 +18,23 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .. import claims, dryrun
-from ..batchnorm import frozen_bn_stats
-from ..chapters.rwp import RWPConfig
-from ..checks import ParameterError, check_int
-from ..data.vision import classification_datasets
-from ..models import build_model
-from ..plots import image_grid, loss_profiles, training_curves
-from ..results import facts, glued
-from ..timing import Timer, synchronize
-from ..training import evaluate
-from . import experiment as _experiment
-from .landscape import (
+from ... import claims, dryrun
+from ...batchnorm import frozen_bn_stats
+from ...checks import ParameterError, check_int
+from ...configs.rwp import RWPConfig
+from ...data.vision import classification_datasets
+from ...models import build_model
+from ...plots import image_grid, loss_profiles, training_curves
+from ...results import facts, glued
+from ...sharpness import experiment as _experiment
+from ...sharpness.landscape import (
     filter_normalized_direction,
     filter_normalized_sharpness,
     hessian_lambda_max,
     loss_along_direction,
 )
+from ...timing import Timer, synchronize
+from ...training import evaluate
 
 Key = str  # a method name, or a variant's name (e.g. "arwp-var")
 

@@ -1,7 +1,7 @@
 """The m-ARWP chapter's own analyses and its claim tests, each a function returning one result object.
 
 Explained in ``notebooks/sharpness/marwp.ipynb``; the analyses it shares with the RWP chapter are in
-:mod:`.analysis`, the verdict rules in :mod:`reprobook.claims`.
+:mod:`reprobook.chapters.flat_minima.analysis`, the verdict rules in :mod:`reprobook.claims`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import claims
-from ..chapters import marwp as paper
-from ..chapters.marwp import MARWPConfig
-from ..results import facts, glued
-from .analysis import Experiment, Flatness, Regime, log_values, mean_std_text, nan_mean
-from .arwp import ARWP, SCALINGS, CosineIncreasingSigma
-from .experiment import LABELS
+from ... import claims
+from ...configs import marwp as paper
+from ...configs.marwp import MARWPConfig
+from ...results import facts, glued
+from ...sharpness.arwp import ARWP, SCALINGS, CosineIncreasingSigma
+from ...sharpness.experiment import LABELS
+from ..flat_minima.analysis import Experiment, Flatness, Regime, log_values, mean_std_text, nan_mean
 
 # the ablation's variant: ARWP trained with the other reading of the adaptive damping
 ABLATION = "arwp-other"
@@ -80,9 +80,9 @@ def settings(cfg: MARWPConfig, rwp_cfg, n_train: int) -> Settings:
 
 
 def ablation_variant(cfg: MARWPConfig) -> dict:
-    """``{key: (cfg, method, label)}`` of the ablation for :func:`.analysis.train_all`: ARWP with the other
-    reading of the damping (one gradient per step; the adaptive noise is its only change from the
-    perturbed-only RWP)."""
+    """``{key: (cfg, method, label)}`` of the ablation for
+    :func:`~reprobook.chapters.flat_minima.analysis.train_all`: ARWP with the other reading of the damping (one
+    gradient per step; the adaptive noise is its only change from the perturbed-only RWP)."""
     other = other_scaling(cfg)
     return {ABLATION: (dataclasses.replace(cfg, scaling=other), "arwp", f'ARWP, "{other}"')}
 
@@ -206,7 +206,7 @@ def claim_values(experiment: Experiment, flat: Flatness) -> dict[str, tuple[list
 
 def chapter_claims(cfg: MARWPConfig, experiment: Experiment, regime: Regime, flat: Flatness,
                    scale: str) -> list[claims.ClaimTest]:
-    """Every claim of the m-ARWP paper (:func:`reprobook.chapters.marwp.claim_specs`) tested on this run.
+    """Every claim of the m-ARWP paper (:func:`reprobook.configs.marwp.claim_specs`) tested on this run.
 
     The same contract as the RWP chapter: a one-sided paired t-test over the seeds for each improvement,
     non-inferiority for parity with SAM, flatness on the scale-invariant sharpness; every claim about the

@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import claims
-from ..chapters.domainrag import DomainRAGConfig
-from ..checks import ParameterError
-from ..results import facts, glued
-from .domainrag import ABILITIES, FILES, Question, contains_gold
+from ... import claims
+from ...checks import ParameterError
+from ...configs.domainrag import DomainRAGConfig
+from ...rag.domainrag import ABILITIES, FILES, Question, contains_gold
+from ...rag.metrics import hit_at_k, recall_at_k, reciprocal_rank, score_answer
+from ...rag.retrievers import Retriever, RetrieverStats
+from ...results import facts, glued
 from .experiment import build_items, read, score_items
 from .likelihood import paired_values
-from .metrics import hit_at_k, recall_at_k, reciprocal_rank, score_answer
-from .retrievers import Retriever, RetrieverStats
 
 METRIC_NAMES = {"em": "EM", "ems": "EMS", "f1": "F1", "f1_official": "F1 (official)", "rouge1": "ROUGE-1",
                 "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "cf_em": "EM vs counterfactual answer"}
@@ -184,8 +184,8 @@ def capability(gen_rows, bar: float) -> Capability:
 
 def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *,
                     scale: str = "") -> list[claims.ClaimTest]:
-    """Every declared claim tested on the likelihood rows (``lik``: :class:`~reprobook.rag.likelihood.LikelihoodRun`
-    or its rows), guarded by the reader's capability, Holm-adjusted over the chapter.
+    """Every declared claim tested on the likelihood rows (``lik``: :class:`.likelihood.LikelihoodRun` or its
+    rows), guarded by the reader's capability, Holm-adjusted over the chapter.
 
     Each test pairs questions: the same question's ℓ (mean log-probability per token of the gold answer) in
     two settings. A reader below the capability bar makes every claim *not comparable*: a reader that fails

@@ -2,7 +2,7 @@
 
 Explained in `notebooks/alignment/pas.ipynb`.
 
-Verdicts (every one from :mod:`reprobook.claims`, declared in :func:`reprobook.chapters.pas.claim_specs`,
+Verdicts (every one from :mod:`reprobook.claims`, declared in :func:`reprobook.configs.pas.claim_specs`,
 Holm-adjusted together; :func:`claim_tests`): each a paired comparison over the held-out prompts of the primary
 judge's score (the reward model on sentence embeddings, pooled over the unseen answering models), in the
 reward model's standard deviations:
@@ -32,13 +32,13 @@ import numpy as np
 import pandas as pd
 
 from ... import claims
-from ...chapters.pas import PAPER_GAIN_OVER_BPO, PAPER_PAIRS, PAPER_TRAINING, PAPER_TRAINING_SOURCE, PASConfig
+from ...alignment.pas.data import Prompt
+from ...alignment.pas.model import pairs_with_answers, subset, train_pas
+from ...alignment.pas.reward import cross_validated_agreement
 from ...checks import ParameterError, check_int
 from ...claims import rate
+from ...configs.pas import PAPER_GAIN_OVER_BPO, PAPER_PAIRS, PAPER_TRAINING, PAPER_TRAINING_SOURCE, PASConfig
 from ...results import facts, glued
-from .data import Prompt
-from .model import pairs_with_answers, subset, train_pas
-from .reward import cross_validated_agreement
 
 
 @dataclass

@@ -29,13 +29,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
-from .. import claims, llm
-from ..chapters.slimplm import SlimPLMConfig
-from ..checks import ParameterError
-from ..results import facts, glued
-from ..timing import timed
-from .retrievers import BM25Retriever
-from .slimplm import (
+from ... import claims, llm
+from ...checks import ParameterError
+from ...configs.slimplm import SlimPLMConfig
+from ...rag.retrievers import BM25Retriever
+from ...rag.slimplm import (
     DocumentSearch,
     Judge,
     PipelineTrace,
@@ -50,7 +48,9 @@ from .slimplm import (
     retrieve,
     self_judgement,
 )
-from .squad import SquadOpen, SquadQuestion
+from ...rag.squad import SquadOpen, SquadQuestion
+from ...results import facts, glued
+from ...timing import timed
 
 METHODS = ("never", "always", "self-judgement", "SlimPLM")
 METRICS = {"em": "EM", "recall": "recall", "rougeL": "ROUGE-L", "retrievals": "retrievals", "llm_calls": "LLM calls",

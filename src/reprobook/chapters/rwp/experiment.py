@@ -1,7 +1,7 @@
 """The RWP chapter's own analyses and its claim tests, each a function returning one result object.
 
 Explained in ``notebooks/sharpness/rwp.ipynb``; the analyses it shares with the m-ARWP chapter are in
-:mod:`.analysis`, the verdict rules in :mod:`reprobook.claims`.
+:mod:`reprobook.chapters.flat_minima.analysis`, the verdict rules in :mod:`reprobook.claims`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import claims
-from ..chapters import rwp as paper
-from ..chapters.rwp import RWPConfig
-from ..checks import check_int, check_number
-from ..models import build_model
-from ..results import facts, glued
-from .analysis import Experiment, Flatness, Regime, StepTiming, log_values, mean_std_text, nan_mean
-from .rwp import filter_wise_noise
+from ... import claims
+from ...checks import check_int, check_number
+from ...configs import rwp as paper
+from ...configs.rwp import RWPConfig
+from ...models import build_model
+from ...results import facts, glued
+from ...sharpness.rwp import filter_wise_noise
+from ..flat_minima.analysis import Experiment, Flatness, Regime, StepTiming, log_values, mean_std_text, nan_mean
 
 
 @dataclass
@@ -104,7 +104,7 @@ def claim_values(experiment: Experiment, flat: Flatness) -> dict[str, tuple[list
 
 def chapter_claims(cfg: RWPConfig, experiment: Experiment, regime: Regime, flat: Flatness,
                    scale: str) -> list[claims.ClaimTest]:
-    """Every claim of the RWP paper (:func:`reprobook.chapters.rwp.claim_specs`) tested on this run.
+    """Every claim of the RWP paper (:func:`reprobook.configs.rwp.claim_specs`) tested on this run.
 
     Generalisation and flatness are claims about the converged regime: on a run that had not converged they
     are *not comparable*, whatever the outcome (:func:`reprobook.claims.requires_convergence`). The tested

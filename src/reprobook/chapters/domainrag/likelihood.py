@@ -14,7 +14,7 @@ the mean log-probability per token of the best-scored alternative (an alternativ
 questions score the counterfactual answers too (``counter``), so a forced choice between the true and the
 counterfactual answer is read from the same pass.
 
-Prompts are the generation prompts (:func:`reprobook.rag.experiment.build_items`) through the same
+Prompts are the generation prompts (:func:`reprobook.chapters.domainrag.experiment.build_items`) through the same
 context guard; the prompts of one label, every setting together, go to one call of
 :func:`reprobook.llm.generation.score_completions`, which computes what they share (the instruction, a
 question's passage in two settings) once.
@@ -28,16 +28,16 @@ from typing import Any
 
 import pandas as pd
 
-from ..chapters.domainrag import DomainRAGConfig
-from ..checks import check_int
-from ..llm import fit_context
-from ..llm.generation import ScoreStats, score_completions
-from ..results import facts, glued
-from ..timing import timed
-from .corpus import passage_key
-from .domainrag import Question
+from ...checks import check_int
+from ...configs.domainrag import DomainRAGConfig
+from ...llm import fit_context
+from ...llm.generation import ScoreStats, score_completions
+from ...rag.corpus import passage_key
+from ...rag.domainrag import Question
+from ...rag.metrics import gold_alternatives
+from ...results import facts, glued
+from ...timing import timed
 from .experiment import build_items
-from .metrics import gold_alternatives
 
 PART_JOIN = "、"  # the Chinese enumeration comma joins the parts of one alternative
 

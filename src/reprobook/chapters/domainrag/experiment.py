@@ -31,17 +31,17 @@ from typing import Any, cast
 
 import pandas as pd
 
-from .. import llm
-from ..chapters.domainrag import DomainRAGConfig
-from ..checks import ParameterError, check_choice, check_int
-from ..encoders import make_encoder
-from ..results import facts, glued
-from ..timing import timed
-from .corpus import Passage
-from .domainrag import POSITIONS, WITH_RETRIEVED, Question, noisy_references
-from .metrics import score_answer
-from .prompts import KIND_OF_ABILITY, PromptTemplate
-from .retrievers import BM25Retriever, DenseRetriever, Retriever
+from ... import llm
+from ...checks import ParameterError, check_choice, check_int
+from ...configs.domainrag import DomainRAGConfig
+from ...encoders import make_encoder
+from ...rag.corpus import Passage
+from ...rag.domainrag import POSITIONS, WITH_RETRIEVED, Question, noisy_references
+from ...rag.metrics import score_answer
+from ...rag.prompts import KIND_OF_ABILITY, PromptTemplate
+from ...rag.retrievers import BM25Retriever, DenseRetriever, Retriever
+from ...results import facts, glued
+from ...timing import timed
 
 _SETTING = re.compile(r"^(closed|golden|golden-first|golden-nohistory|html|counterfactual|(bm25|dense)@(\d+)|"
                       r"shipped-(bm25|dense)@(\d+)|noise(\d+)@(first|middle|last))$")

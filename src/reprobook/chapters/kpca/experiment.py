@@ -15,7 +15,7 @@ before the prose that quotes them (:meth:`reprobook.results.RunRecord.glue_resul
 6. :func:`error_distributions`, :func:`ratio_sensitivity`: where the detectors differ, and how much r matters;
 7. :func:`throughput`: the scoring cost against N (``reprobook bench ood-throughput``);
 8. :func:`kpca_claims` and :func:`paper_vs_this_run`: the declared claims tested over the K classifiers
-   (:func:`reprobook.chapters.kpca.claim_specs`, Holm-adjusted together) and the paper's numbers.
+   (:func:`reprobook.configs.kpca.claim_specs`, Holm-adjusted together) and the paper's numbers.
 """
 
 from __future__ import annotations
@@ -30,16 +30,16 @@ import torch
 from pytorch_ood.detector import EnergyBased, MaxSoftmax
 from scipy.stats import spearmanr
 
-from .. import claims, profiles
-from ..chapters.kpca import PAPER_IMAGENET, KPCAConfig
-from ..checks import check_int, check_seed
-from ..plots import image_grid
-from ..results import facts, glued
+from ... import claims, profiles
+from ...checks import check_int, check_seed
+from ...configs.kpca import PAPER_IMAGENET, KPCAConfig
+from ...ood.benchmark import OODBenchmark, build_benchmark
+from ...ood.detectors import KernelPCACoP, KernelPCACoRP, KernelPCAFusion, PCAReconstruction, pytorch_ood_baselines
+from ...ood.kernels import RandomFourierFeatures, components_for_ratio, cosine_map, gaussian_kernel
+from ...ood.metrics import evaluate, fit_detector, ood_metrics, wide
+from ...plots import image_grid
+from ...results import facts, glued
 from . import figures
-from .benchmark import OODBenchmark, build_benchmark
-from .detectors import KernelPCACoP, KernelPCACoRP, KernelPCAFusion, PCAReconstruction, pytorch_ood_baselines
-from .kernels import RandomFourierFeatures, components_for_ratio, cosine_map, gaussian_kernel
-from .metrics import evaluate, fit_detector, ood_metrics, wide
 
 RECONSTRUCTION = ("PCA", "CoP", "CoRP")
 FUSED = (("CoP", "MSP"), ("CoP", "Energy"), ("CoRP", "MSP"), ("CoRP", "Energy"))  # (KPCA, baseline) pairs
@@ -291,23 +291,32 @@ def compare_detectors(scores: DetectorScores) -> Comparisons:
     av = scores.averages
     pairs = {"cop_vs_pca": ("CoP", "PCA"), "corp_vs_pca": ("CoRP", "PCA"), "corp_vs_cop": ("CoRP", "CoP"),
              "corp_vs_knn": ("CoRP", "KNN"), "corp_vs_best": ("CoRP", scores.facts.best_baseline)}
-    rows, diffs, aurocs, data = [], {}, {}, {}
+    diffs, aurocs, data = {}, {}, {}
     for key, (a, b) in pairs.items():
         fpr_b, fpr_a = _fpr(scores, b), _fpr(scores, a)
         diffs[key] = [y - x for x, y in zip(fpr_a, fpr_b)]
         aurocs[key] = [x - y for x, y in zip(av["AUROC"].loc[a], av["AUROC"].loc[b])]
         data[key] = (fpr_b, fpr_a)
-        rows.append({"comparison": f"{a} vs {b}", "FPR95 improvement per classifier": _each(diffs[key]),
-                     "mean FPR95 improvement": float(np.mean(diffs[key])), "mean ΔAUROC": float(np.mean(aurocs[key]))})
+    # one table of the comparisons: glued as it is (one name per cell), shown with readable labels
+    summary = pd.DataFrame({key.replace("_vs_", "_"): {"": float(np.mean(diffs[key])), "each": _each(diffs[key]),
+                                                        "auroc": float(np.mean(aurocs[key]))} for key in pairs}).T
+    summary.attrs["fmt"] = {"": "+.1%", "auroc": "+.1%"}
     baseline = [np.mean([_fpr(scores, b)[i] for _, b in FUSED]) for i in range(len(scores.seeds))]
     fused = [np.mean([_fpr(scores, _fusion_name(k, b))[i] for k, b in FUSED]) for i in range(len(scores.seeds))]
     data["fusion"] = (baseline, fused)  # type: ignore[assignment]  # numpy stubs: np.mean's float64 as floating
-    rows.append({"comparison": "fusions vs their baselines (mean of 4)",
-                 "FPR95 improvement per classifier": _each([x - y for x, y in zip(baseline, fused)]),
-                 "mean FPR95 improvement": float(np.mean(baseline) - np.mean(fused)),
-                 "mean ΔAUROC": float(np.mean([av["AUROC"].loc[_fusion_name(k, b)].mean() - av["AUROC"].loc[b].mean()
-                                               for k, b in FUSED]))})
-    table = pd.DataFrame(rows).set_index("comparison")
+    fusion_row = pd.DataFrame({"fusion": {
+        "": float(np.mean(baseline) - np.mean(fused)), "each": _each([x - y for x, y in zip(baseline, fused)]),
+        "auroc": float(np.mean([av["AUROC"].loc[_fusion_name(k, b)].mean() - av["AUROC"].loc[b].mean()
+                                for k, b in FUSED]))}}).T
+    labels = {key.replace("_vs_", "_"): f"{a} vs {b}" for key, (a, b) in pairs.items()}
+    table = (pd.concat([summary, fusion_row])
+             .rename(index={**labels, "fusion": "fusions vs their baselines (mean of 4)"},
+                     columns={"": "mean FPR95 improvement", "each": "FPR95 improvement per classifier",
+                              "auroc": "mean ΔAUROC"})
+             [["FPR95 improvement per classifier", "mean FPR95 improvement", "mean ΔAUROC"]]
+             .rename_axis("comparison")
+             .astype({"FPR95 improvement per classifier": str, "mean FPR95 improvement": float, "mean ΔAUROC": float}))
+    table.attrs = {}
     mean = {m: av[m].mean(axis=1) for m in ("AUROC", "FPR95")}
     fusion_table = pd.DataFrame([{"fusion": _fusion_name(kp, b), "baseline": b,
                                   "baseline FPR95": 100 * mean["FPR95"][b],
@@ -315,9 +324,6 @@ def compare_detectors(scores: DetectorScores) -> Comparisons:
                                   "baseline AUROC": 100 * mean["AUROC"][b],
                                   "fusion AUROC": 100 * mean["AUROC"][_fusion_name(kp, b)]}
                                  for kp, b in FUSED]).set_index("fusion")
-    summary = pd.DataFrame({key.replace("_vs_", "_"): {"": float(np.mean(diffs[key])), "each": _each(diffs[key]),
-                                                        "auroc": float(np.mean(aurocs[key]))} for key in pairs}).T
-    summary.attrs["fmt"] = {"": "+.1%", "auroc": "+.1%"}
     return Comparisons(
         summary, facts(fusion_better=int((fusion_table["fusion FPR95"] < fusion_table["baseline FPR95"]).sum()),
                        n_fusions=len(fusion_table)), table=table, fusion_table=fusion_table, pairs=data)
@@ -455,7 +461,7 @@ def throughput(cfg: KPCAConfig, measured: Any) -> Throughput:
 # --------------------------------------------------------------------------------------------- claims
 def kpca_claims(specs: Sequence[claims.ClaimSpec], comparisons: Comparisons, scale: str, *, converged: bool = True,
                 convergence: str = "") -> list[claims.ClaimTest]:
-    """The declared claims (:func:`reprobook.chapters.kpca.claim_specs`), each its paired t-test over the
+    """The declared claims (:func:`reprobook.configs.kpca.claim_specs`), each its paired t-test over the
     classifiers on the natural-set FPR95, *not comparable* when the classifiers had not converged (``convergence``
     says why), Holm-adjusted together."""
     tests = []

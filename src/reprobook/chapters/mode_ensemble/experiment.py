@@ -1,7 +1,7 @@
 """The mode-ensemble chapter's claim tests: one primary endpoint per claim, over the K trained modes.
 
 Explained in ``notebooks/ood/mode_ensemble.ipynb``; the claims, their units, tests and smallest effects of
-interest are declared in :func:`reprobook.chapters.mode_ensemble.claim_specs`. This module turns the chapter's
+interest are declared in :func:`reprobook.configs.mode_ensemble.claim_specs`. This module turns the chapter's
 numbers into :class:`reprobook.claims.ClaimTest` objects:
 
 * **alike** (:func:`sd_bound`): the between-mode SD of InD test accuracy, and of InD test loss, with its χ²
@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import claims
-from ..checks import ParameterError
-from ..results import facts, glued
+from ... import claims
+from ...checks import ParameterError
+from ...results import facts, glued
 
 
 def sd_bound(values: Sequence[float], margin: float, *, unit: str = "trained modes", alpha: float = claims.ALPHA,

@@ -1,0 +1,1 @@
+"""The Baichuan Alignment chapter (notebooks/alignment/baichuan_alignment.ipynb): its experiment."""

@@ -1,0 +1,1 @@
+"""The DDoS chapter (notebooks/ood/ddos.ipynb): its experiment."""

@@ -1,0 +1,1 @@
+"""What both sharpness chapters measure on their trained models (notebooks/sharpness/)."""

@@ -1,0 +1,1 @@
+"""The Kernel PCA chapter (notebooks/ood/kpca.ipynb): its experiment and figures."""

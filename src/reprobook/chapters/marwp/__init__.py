@@ -1,0 +1,1 @@
+"""The m-ARWP chapter (notebooks/sharpness/marwp.ipynb): its analyses and claim tests."""

@@ -1,0 +1,1 @@
+"""The PAS chapter (notebooks/alignment/pas.ipynb): the split, the PAS variants and the claims."""

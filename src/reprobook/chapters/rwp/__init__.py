@@ -1,0 +1,1 @@
+"""The RWP chapter (notebooks/sharpness/rwp.ipynb): its analyses and claim tests."""

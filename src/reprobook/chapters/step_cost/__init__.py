@@ -1,0 +1,1 @@
+"""The step-cost chapter (notebooks/sharpness/step_cost.ipynb): its checks, measurement and claim tests."""
