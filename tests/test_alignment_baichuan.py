@@ -49,7 +49,7 @@ def test_training_figure_draws_what_the_runs_logged():
     matplotlib.use("Agg")
     from types import SimpleNamespace as NS
 
-    from reprobook.chapters.baichuan_alignment.experiment import training_figure
+    from reprobook.chapters.baichuan_alignment.report import training_figure
 
     run = lambda losses, logs=(): NS(losses=list(losses), logs=list(logs))  # noqa: E731
     sft = NS(record=run([2.0, 1.5, 1.2]))

@@ -12,6 +12,7 @@ import torch
 from reprobook import profiles
 from reprobook.alignment import ablations, corpus, normhead, pretraining, scaling
 from reprobook.alignment import tokenizer as T
+from reprobook.chapters.baichuan2 import experiment as bc2
 from reprobook.checks import ParameterError
 
 VOCAB = 64
@@ -389,10 +390,10 @@ def test_paper_profile_runs_on_a_user_corpus_with_a_hugging_face_tokenizer(tmp_p
     cfg = profiles.config("baichuan2", "paper", corpus=str(texts), lm_tokenizer=str(tok_dir), batch_size=2,
                           seq_len=16, val_blocks=2, ablation_steps=2)
     overview = corpus.corpus_overview(cfg.corpus)
-    data = pretraining.chapter_lm_data(cfg, overview, train_tokens=2 * 2 * 16)
+    data = bc2.chapter_lm_data(cfg, overview, train_tokens=2 * 2 * 16)
     assert data.vocab_size == len(tok) and data.train_blocks.shape == (2 * 2, 16)
     rec, loaded = pretraining.train_cached(pretraining.ModelSize(64, 2, 4), data.vocab_size, data.train_blocks,
-                                           data.val_blocks, pretraining.settings_from(cfg), seed=0, device="cpu",
+                                           data.val_blocks, bc2.settings_from(cfg), seed=0, device="cpu",
                                            data_key=data.key)
     assert not loaded and math.isfinite(rec.final_val_loss) and rec.parameters["non_embedding"] > 10_000
 

@@ -9,6 +9,7 @@ import torch
 
 from reprobook import claims, profiles
 from reprobook.chapters.kpca import experiment as kx
+from reprobook.chapters.kpca import report
 from reprobook.checks import ParameterError
 from reprobook.ood.features import FeatureSet
 from reprobook.results import RunRecord
@@ -139,7 +140,7 @@ def test_throughput_reads_slopes_and_speedups_from_the_benchmark():
                              nlist=316 if m == "faiss-ivf" else None, tune_recall=None, fit_s=0.0))
     settings = dict(repeats=5, feature_dim=64, n_queries=100, target_recall=0.95)
     fake = BenchResult("ood-throughput", pd.DataFrame(rows), settings, {"device": "cpu (test)"})
-    t = kx.throughput(profiles.config("kpca", "smoke"), fake)
+    t = report.throughput(profiles.config("kpca", "smoke"), fake)
     slope, found = t.cost.loc["slope"], t.facts
     assert slope["knn"] == pytest.approx(1.0) and slope["faiss-ivf"] == pytest.approx(0.5)
     assert slope["cop"] == pytest.approx(0.0, abs=1e-9) and found.n_max == 100000

@@ -158,3 +158,11 @@ def test_chapters_sit_above_the_methods_and_configurations_below():
     experiments = {a for a in graph if _part(a) == "chapters" and a.endswith(".experiment")}
     assert len(experiments) >= 10, sorted(experiments)
     assert any(_part(b) in METHOD_PARTS for a in experiments for b in graph[a])
+
+
+def test_no_module_of_the_chapter_layer_is_over_400_lines():
+    """A chapter's experiment stays short enough to read beside its notebook: its tables, figures and text go to
+    ``report.py`` (CONTRIBUTING.md)."""
+    long = {str(p.relative_to(SRC)): n for p in (SRC / "chapters").rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, long

@@ -490,7 +490,7 @@ def test_real_smollm2_converts_once_and_answers():
 # --------------------------------------------------------------------------------------------- chapter settings
 def test_every_profile_gives_valid_trainer_settings():
     from reprobook import profiles
-    from reprobook.chapters.baichuan_alignment.experiment import stage_configs
+    from reprobook.chapters.baichuan_alignment.report import stage_configs
     from reprobook.llm.loading import _where
 
     for profile in ("tiny", "smoke", "paper"):

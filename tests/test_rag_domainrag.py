@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from reprobook.chapters.domainrag import likelihood as L
-from reprobook.chapters.domainrag.analysis import Capability, ability_table, capability, domainrag_tests
+from reprobook.chapters.domainrag.analysis import Capability, capability, domainrag_tests
 from reprobook.chapters.domainrag.experiment import build_items, chapter_plan, parse_setting, run_settings
+from reprobook.chapters.domainrag.report import ability_table
 from reprobook.checks import ParameterError
 from reprobook.paths import cache_dir
 from reprobook.rag import domainrag as D

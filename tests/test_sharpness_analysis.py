@@ -13,6 +13,7 @@ from torch.utils.data import TensorDataset
 
 from reprobook import claims, profiles
 from reprobook.chapters.flat_minima import analysis
+from reprobook.chapters.flat_minima import report as shown
 from reprobook.chapters.marwp import experiment as marwp_chapter
 from reprobook.chapters.rwp import experiment as rwp_chapter
 from reprobook.chapters.step_cost import experiment as step_cost_chapter
@@ -262,12 +263,12 @@ def test_power_report_counts_only_the_tested_claims():
                        "rwp": [0.71, 0.715, 0.735, 0.74, 0.752]})
     flat = _flat({m: [0.3, 0.31, 0.29, 0.3, 0.32] for m in ("sgd", "sam", "rwp")})
     tests = rwp_chapter.chapter_claims(_cfg(), exp, _regime(), flat, "s")
-    report = analysis.power_report(tests, rwp_chapter.claim_values(exp, flat))
+    report = shown.power_report(tests, rwp_chapter.claim_values(exp, flat))
     f = report.facts
     assert f.family == 3 and f.n_run == 5 and f.level == pytest.approx(claims.ALPHA / 3)
     assert len(report.table) == 3 and report.facts.below != "none"
     unconverged = rwp_chapter.chapter_claims(_cfg(), exp, _regime(False), flat, "s")
-    assert analysis.power_report(unconverged, rwp_chapter.claim_values(exp, flat)).facts.family == 0
+    assert shown.power_report(unconverged, rwp_chapter.claim_values(exp, flat)).facts.family == 0
 
 
 def test_smoke_seeds_follow_the_pilot_power_calculation():
@@ -289,8 +290,8 @@ def test_planned_seeds_and_budget_note():
     plan = analysis.seed_plan(specs, pilot["sd"])
     assert analysis.planned_seeds(specs, pilot) == plan["at the paper's effect"].iloc[0]  # the first claim needs most
     assert analysis.planned_seeds(specs, dict(pilot, share_s=60.0)) == 5  # (60 − 10) / 10 seeds fit the share
-    assert "every tested claim has 80 % power" in analysis.budget_note(specs, pilot, 100)
-    short = analysis.budget_note(specs, pilot, 5)
+    assert "every tested claim has 80 % power" in shown.budget_note(specs, pilot, 100)
+    short = shown.budget_note(specs, pilot, 5)
     assert "rWP generalises" not in short and "RWP generalises better than SGD (" in short and "about" in short
 
 
@@ -491,9 +492,9 @@ def test_flatness_measures_every_model_and_lambda_only_where_asked():
 def test_data_overview_and_scale_text():
     train = TensorDataset(torch.rand(30, 1, 28, 28), torch.arange(30) % 3)
     test = TensorDataset(torch.rand(9, 1, 28, 28), torch.arange(9) % 3)
-    out = analysis.data_overview("fashion-mnist", train, test, n_images=4)
+    out = shown.data_overview("fashion-mnist", train, test, n_images=4)
     assert (out.facts.n_train, out.facts.n_test, out.facts.min_class, out.facts.max_class) == (30, 9, 10, 10)
     assert hasattr(out.fig_samples, "savefig")
     cfg = _cfg()
-    text = analysis.scale_text(cfg, 30, 9, 2, torch.device("cpu"))
+    text = shown.scale_text(cfg, 30, 9, 2, torch.device("cpu"))
     assert "tiny profile" in text and "30 train / 9 test" in text and "2 seeds" in text

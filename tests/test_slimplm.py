@@ -20,6 +20,7 @@ import pytest
 
 from reprobook import profiles
 from reprobook.chapters.slimplm import experiment as X
+from reprobook.chapters.slimplm import report as R
 from reprobook.checks import ParameterError
 from reprobook.configs.slimplm import claim_specs
 from reprobook.paths import cache_dir
@@ -490,18 +491,18 @@ def test_the_pipeline_runs_end_to_end_on_tiny_random_models(data, tiny_models):
     searched_claims = {c.text for t in run.traces for c in t.claims if c.need_search}
     skipped_claims = {c.text for t in run.traces for c in t.claims if not c.need_search} - searched_claims
     assert not skipped_claims & set(retriever.documents.sent)
-    shown, numbers = X.method_table(run, n_boot=20)
+    shown, numbers = R.method_table(run, n_boot=20)
     assert list(shown.index) == list(X.METHODS) and "EM" in shown.columns
-    sweep = X.threshold_sweep(run)
+    sweep = R.threshold_sweep(run)
     top = sweep[sweep.threshold > 1].iloc[0]
     assert top.SlimPLM_retrievals == pytest.approx(run.per_question.slim_queries.mean()) and top.self_retrievals == 0
     assert sweep[sweep.threshold == 0].iloc[0].SlimPLM_retrievals == 0
-    X.tradeoff_figure(run, sweep, numbers)
+    R.tradeoff_figure(run, sweep, numbers)
     tests = X.slimplm_tests(claim_specs(cfg), run, cfg)
     assert [t.key for t in tests] == [s.key for s in claim_specs(cfg)]
-    assert X.judge_quality(run).facts.n == len(split.eval) and len(X.cost_table(run)) == 4
-    means = X.compare_methods(run, n_boot=20).means
+    assert R.judge_quality(run).facts.n == len(split.eval) and len(R.cost_table(run)) == 4
+    means = R.compare_methods(run, n_boot=20).means
     assert means.loc["em", "SlimPLM"] == pytest.approx(run.rows[run.rows.method == "SlimPLM"].em.mean())
     assert means.loc["gold", "self"] == pytest.approx(run.rows[run.rows.method == "self-judgement"].gold_shown.mean())
-    assert all(passed for _, passed, _, _ in X.cost_facts(run))
+    assert all(passed for _, passed, _, _ in R.cost_facts(run))
     assert all(passed for _, passed, _ in X.consistency_checks(run, retriever))

@@ -61,6 +61,7 @@ import pandas as pd
 from reprobook import claims, llm, profiles
 from reprobook.alignment import (ablations, corpus, normhead, pretraining, scaling,
                                  tokenizer)
+from reprobook.chapters.baichuan2 import experiment
 from reprobook.configs.baichuan2 import PAPER_7B, PAPER_TOKENIZERS, claim_specs
 from reprobook.notebook import show_source, start
 
@@ -258,8 +259,8 @@ show_source(normhead.max_z_loss)
 
 # %%
 data = rec.glue_result(
-    pretraining.chapter_lm_data(cfg, text, train_tokens=cfg.train_tokens()), "bc2_lm")
-base = pretraining.settings_from(cfg)
+    experiment.chapter_lm_data(cfg, text, train_tokens=cfg.train_tokens()), "bc2_lm")
+base = experiment.settings_from(cfg)
 print(f"{data.tokenizer_name}: {data.train_tokens:,} training tokens, "
       f"{data.val_tokens:,} validation tokens")
 
@@ -444,10 +445,16 @@ check.table.round(4)
 # {eval}`bc2_scal_tokens_per_parameter_target` tokens per parameter.
 #
 # ## The claims
+#
+# The function that turns this run into the claims table below, as it runs: each declared claim tested on its
+# units, with its guards and Holm's adjustment over the chapter's tested claims.
 
 # %%
-scale = pretraining.scale_note(cfg, data, session.device)
-tests = pretraining.claim_tests(specs, study, sweep, dose, pred, check,
+show_source(experiment.claim_tests)
+
+# %%
+scale = experiment.scale_note(cfg, data, session.device)
+tests = experiment.claim_tests(specs, study, sweep, dose, pred, check,
                                 paper_weight=cfg.max_z_weight, scale=scale)
 rec.add_claims(tests)
 rec.glue("bc2_scale", scale)
@@ -464,7 +471,7 @@ claims.claims_table(tests)
 # ## Paper vs this run
 
 # %%
-pretraining.glue_paper_notes(rec, cfg, sweep, pred, profile)
+experiment.glue_paper_notes(rec, cfg, sweep, pred, profile)
 pd.DataFrame([
     {"setting": "vocabulary", "paper (7B)": f"{PAPER_7B['vocab']:,}",
      "this run": f"{data.vocab_size:,}"},

@@ -54,7 +54,7 @@ data_dir = None  # the data and checkpoint cache;
 from reprobook import claims, llm, profiles
 from reprobook.alignment import preference, reward, scoring
 from reprobook.alignment import sft as sft_methods
-from reprobook.chapters.baichuan_alignment import experiment
+from reprobook.chapters.baichuan_alignment import experiment, report
 from reprobook.configs.baichuan_alignment import PAPER_PACKING, claim_specs
 from reprobook.llm import merging
 from reprobook.notebook import show_source, start
@@ -66,7 +66,7 @@ cfg = profiles.config("baichuan_alignment", profile)
 specs = claim_specs(cfg)
 with rec.timer("load model"):
     lm = experiment.start_model(cfg, device=session.device, seed=seed)
-configs = experiment.stage_configs(cfg, seed=seed)
+configs = report.stage_configs(cfg, seed=seed)
 rec.glue("ba_model", f"{lm.name} ({lm.parameters / 1e6:.0f}M parameters)")
 print(f"profile {profile}: {lm.name}, {lm.parameters / 1e6:.1f}M parameters, "
       f"device {lm.device}, {session.threads} threads; "
@@ -305,7 +305,7 @@ grpo.answers
 # greedy answers are unchanged.
 
 # %%
-rec.figure("ba_fig_training", experiment.training_figure(sft, dpo, grpo))
+rec.figure("ba_fig_training", report.training_figure(sft, dpo, grpo))
 records = {"SFT": sft.record, **dpo.records, "GRPO": grpo.record}
 rec.metric("training", {k: {"steps": r.steps, "seconds": r.seconds,
                             "from_cache": r.loaded, "losses": r.losses}
@@ -342,10 +342,16 @@ head.samples.T
 # the start's.
 #
 # ## The claims
+#
+# The function that turns this run into the claims table below, as it runs: each declared claim tested on its
+# units, with its guards and Holm's adjustment over the chapter's tested claims.
+
+# %%
+show_source(experiment.claim_tests)
 
 # %%
 tests = experiment.claim_tests(specs, sft_ev, rm, dpo, grpo, head,
-                               scale=experiment.scale_note(cfg, lm))
+                               scale=report.scale_note(cfg, lm))
 rec.add_claims(tests)
 claims.claims_table(tests)
 
@@ -360,7 +366,7 @@ claims.claims_table(tests)
 # and judged largely by GPT-4 (ArenaHard, AlpacaEval, MT-Bench):
 
 # %%
-experiment.paper_tables()
+report.paper_tables()
 
 # %% [markdown]
 # What a 135M model on a CPU **can** show: that each technique does what it is for when it acts, measured

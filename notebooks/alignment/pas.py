@@ -430,6 +430,12 @@ pnp.examples.head(6)
 
 # %% [markdown]
 # ## The claims
+#
+# The function that turns this run into the claims table below, as it runs: each declared claim tested on its
+# units, with its guards and Holm's adjustment over the chapter's tested claims.
+
+# %%
+show_source(experiment.claim_tests)
 
 # %%
 scale = (f"{cfg.pas_base} PAS model (LoRA) on {generated.facts.n_pairs} generated "

@@ -51,6 +51,7 @@ import pandas as pd
 
 from reprobook import benchmarks, claims, profiles
 from reprobook.chapters.ddos import experiment as dx
+from reprobook.chapters.ddos import report
 from reprobook.configs.ddos import claim_specs
 from reprobook.notebook import show_source, start
 from reprobook.ood import build_benchmark
@@ -191,6 +192,13 @@ ddpm = rec.glue_result(describe_diffusion(diffusion, cfg, len(images)), "dd_ddpm
 
 # %%
 show_source(reconstruct)
+
+# %% [markdown]
+# The expensive part, done once: every scored image reconstructed at every noise level and scored by every
+# detector:
+
+# %%
+show_source(dx.run_ddos)
 
 # %%
 with rec.timer("reconstruction"):
@@ -401,7 +409,7 @@ with rec.timer("throughput"):
     measured = benchmarks.run("ddos-throughput", device=session.device,
                               profile=profile, seed=seed)
 measured.save()
-cost = rec.glue_result(dx.ddos_cost(measured), "dd_cost")
+cost = rec.glue_result(report.ddos_cost(measured), "dd_cost")
 cost.table.round(2)
 
 # %% [markdown]
@@ -410,6 +418,12 @@ cost.table.round(2)
 # of the per-round ratios).
 #
 # ## The claims
+#
+# The function that turns this run into the claims table below, as it runs: each declared claim tested on its
+# units, with its guards and Holm's adjustment over the chapter's tested claims.
+
+# %%
+show_source(dx.ddos_claims)
 
 # %%
 scale = (f"{profile} profile: {cfg.in_dataset}, {cfg.n_classifiers} protected "

@@ -54,6 +54,7 @@ import pandas as pd
 from reprobook import claims, profiles
 from reprobook.benchmarks import run as run_benchmark
 from reprobook.chapters.kpca import experiment as kx
+from reprobook.chapters.kpca import report
 from reprobook.configs.kpca import claim_specs
 from reprobook.configs.ood_benchmark import natural_sets
 from reprobook.notebook import show_source, start
@@ -66,7 +67,7 @@ session = start("kpca", profile=profile, seed=seed, device=device, data_dir=data
                 title="Kernel PCA for OoD detection")
 rec = session.record
 cfg = profiles.config("kpca", profile)
-settings = rec.glue_table("kpca_set", kx.chapter_settings(cfg, profile))
+settings = rec.glue_table("kpca_set", report.chapter_settings(cfg, profile))
 seeds = kx.classifier_seeds(cfg, seed)
 natural = natural_sets(cfg.ood_datasets)
 specs = claim_specs(cfg)
@@ -112,7 +113,7 @@ claims.design_frame(specs)
 with rec.timer("classifiers"):
     benchmarks = kx.load_classifiers(cfg, seed=seed, device=session.device,
                                      data_dir=data_dir)
-overview = rec.glue_result(kx.describe_benchmark(benchmarks, seeds), "kpca")
+overview = rec.glue_result(report.describe_benchmark(benchmarks, seeds), "kpca")
 converged, convergence = classifier_convergence(benchmarks)
 rec.glue("kpca_convergence",
          ("converged" if converged else "not converged") + f" ({convergence})")
@@ -264,6 +265,12 @@ with rec.timer("kpca_fit"):
 # %%
 show_source(KernelPCAFusion.predict_features)
 
+# %% [markdown]
+# Every detector is scored on every classifier's benchmark by one loop:
+
+# %%
+show_source(kx.score_detectors)
+
 # %%
 with rec.timer("evaluate"):
     scores = rec.glue_result(
@@ -302,7 +309,7 @@ comparisons.table.round(4)
 # ### Plain PCA against the kernel maps
 
 # %%
-errors = rec.glue_result(kx.error_distributions(benchmarks, scores), "kpca_err")
+errors = rec.glue_result(report.error_distributions(benchmarks, scores), "kpca_err")
 
 # %% [markdown]
 # ```{figure}
@@ -392,7 +399,7 @@ with rec.timer("throughput"):
     measured = run_benchmark("ood-throughput", device=session.device, profile=profile,
                              seed=seed)
     measured.save()
-    cost = rec.glue_result(kx.throughput(cfg, measured), "kpca_tp")
+    cost = rec.glue_result(report.throughput(cfg, measured), "kpca_tp")
 rec.check("faiss flat and scikit-learn give the same KNN scores", cost.exact_agree,
           cost.exact_detail)
 rec.check("approximate KNN keeps its recall", cost.recall_ok, cost.recall_detail)
@@ -434,6 +441,12 @@ cost.table.round(2)
 
 # %% [markdown]
 # ## The claims
+#
+# The function that turns this run into the claims table below, as it runs: each declared claim tested on its
+# units, with its guards and Holm's adjustment over the chapter's tested claims.
+
+# %%
+show_source(kx.kpca_claims)
 
 # %%
 sizes = overview.facts
@@ -460,7 +473,7 @@ claims.claims_table(tests)
 # numbers.
 
 # %%
-kx.paper_vs_this_run(scores)
+report.paper_vs_this_run(scores)
 
 # %% [markdown]
 # ## Deviations from the paper

@@ -52,7 +52,7 @@ reader = None  # a registry model, a local folder or a Hugging Face id;
 
 # %%
 from reprobook import claims, llm, profiles
-from reprobook.chapters.domainrag import analysis, likelihood
+from reprobook.chapters.domainrag import analysis, likelihood, report
 from reprobook.chapters.domainrag.experiment import (build_items, build_retrievers,
                                                     chapter_plan, run_answers)
 from reprobook.configs.domainrag import claim_specs
@@ -94,7 +94,7 @@ with rec.timer("data"):
 rec.glue("rag_n_noise", len(noise_qs))
 rec.glue("rag_n_questions", sum(data.counts().values()))
 rec.glue("rag_n_pool", len(full_pool), fmt=",d")
-analysis.data_overview(data)
+report.data_overview(data)
 
 # %% [markdown]
 # The pool of every file holds {eval}`rag_n_pool` distinct passages for the {eval}`rag_n_questions`
@@ -151,7 +151,7 @@ show_source(metrics.f1_jieba_chars)
 # alone for the conversational and multi-document questions, whose answers are sentences. Worked examples:
 
 # %%
-analysis.metric_examples().round(3)
+report.metric_examples().round(3)
 
 # %% [markdown]
 # The last row is the quirk: `"a b"` against `"a c"` shares one word of two (token F1 0.5), but the
@@ -206,11 +206,11 @@ with rec.timer("retrieval"):
     ret = rec.glue_result(analysis.retrieval_evaluation(
         plan["retrieval_questions"], rets, ks=cfg.retrieval_ks, n_boot=cfg.n_boot,
         seed=seed), "rag_ret")
-for name, value in analysis.retrieval_highlights(ret).items():
+for name, value in report.retrieval_highlights(ret).items():
     rec.glue(name, value, fmt=".2f")
-rec.glue("rag_ret_ordering", analysis.retrieval_ordering(ret))
+rec.glue("rag_ret_ordering", report.retrieval_ordering(ret))
 rec.metric("retrieval", ret.table.reset_index().to_dict(orient="records"))
-rec.figure("rag_fig_retrieval", analysis.retrieval_figure(ret))
+rec.figure("rag_fig_retrieval", report.retrieval_figure(ret))
 ret.table.round(2)
 
 # %% [markdown]
@@ -357,6 +357,11 @@ claims.design_frame(specs)
 # it does: the answer becomes more probable with the history, or with every document.
 #
 # ### Scoring every setting
+#
+# Every (label, question, setting) of the plan is scored by one loop, one teacher-forced pass each:
+
+# %%
+show_source(likelihood.score_plan)
 
 # %%
 lik_plan = likelihood.likelihood_plan(data, noise_qs, cfg, seed=seed)
@@ -365,7 +370,7 @@ with rec.timer("likelihood"):
         lm, lik_plan, max_prompt_tokens=cfg.lik_max_prompt_tokens,
         html_view=cfg.html_view, max_alternatives=cfg.lik_max_alternatives), "rag_lik")
 rec.metric("likelihood", lik.rows.to_dict(orient="records"))
-analysis.likelihood_table(lik)
+report.likelihood_table(lik)
 
 # %% [markdown]
 # Mean $\ell$ per ability and setting with its 95 % interval over questions; the median prompt length; the
@@ -381,7 +386,7 @@ analysis.likelihood_table(lik)
 # %%
 faith = rec.glue_result(analysis.faithfulness_choice(lik), "rag_faith")
 facts = rec.glue_result(
-    analysis.context_facts(lik, noise_qs, cfg.lik_max_prompt_tokens), "rag_ctx")
+    report.context_facts(lik, noise_qs, cfg.lik_max_prompt_tokens), "rag_ctx")
 faith.table.round(2)
 
 # %% [markdown]
@@ -405,10 +410,10 @@ rec.glue("rag_settings_run",
 with rec.timer("answers"):
     run = rec.glue_result(
         run_answers(lm, plan["plan"], cfg, retrievers=rets, seed=seed), "rag_run")
-shown, numbers = analysis.ability_table(run.rows, n_boot=cfg.n_boot, seed=seed)
+shown, numbers = report.ability_table(run.rows, n_boot=cfg.n_boot, seed=seed)
 rec.metric("answers", run.rows.to_dict(orient="records"))
 rec.metric("ability_table", numbers.to_dict(orient="records"))
-rec.figure("rag_fig_abilities", analysis.ability_figure(numbers, metric="em"))
+rec.figure("rag_fig_abilities", report.ability_figure(numbers, metric="em"))
 cap = rec.glue_result(analysis.capability(run.rows, cfg.capability_em), "rag_cap")
 shown
 
@@ -429,7 +434,7 @@ shown
 # ```
 
 # %%
-analysis.sample_answers(run.rows, n=2)
+report.sample_answers(run.rows, n=2)
 
 # %% [markdown]
 # Read the answers before the scores. {eval}`rag_run_at_cap` of the answers ran to the new-token limit:
@@ -448,7 +453,7 @@ if cfg.contrast_reader:
     with rec.timer("contrast reader"):
         other = llm.load_causal_lm(cfg.contrast_reader, device=session.device)
         questions = [q for q in plan["plan"][0][1][:cfg.contrast_questions]]
-        contrast = analysis.reader_contrast(
+        contrast = report.reader_contrast(
             run.rows, lm, {other.name: other}, questions,
             max_new_tokens=cfg.max_new_tokens, max_prompt_tokens=cfg.max_prompt_tokens)
         del other
@@ -462,9 +467,15 @@ else:
 # pieces of characters; a model trained on such tokens has seen little Chinese text to learn from.
 #
 # ## The claims
+#
+# The function that turns this run into the claims table below, as it runs: each declared claim tested on its
+# units, with its guards and Holm's adjustment over the chapter's tested claims.
 
 # %%
-scale = analysis.scale_text(cfg, run, ret, profile, lik)
+show_source(analysis.domainrag_tests)
+
+# %%
+scale = report.scale_text(cfg, run, ret, profile, lik)
 rec.glue("rag_scale", scale)
 tests = analysis.domainrag_tests(specs, lik, cap, scale=scale)
 rec.add_claims(tests)
@@ -479,7 +490,7 @@ claims.claims_table(tests)
 # ## Paper vs this run
 
 # %%
-analysis.paper_vs_run(tests)
+report.paper_vs_run(tests)
 
 # %% [markdown]
 # The paper states its findings in words and tables for 6–70B-parameter readers and generated answers;

@@ -56,7 +56,7 @@ large = None  # the large model (the same forms); None: the profile's
 
 # %%
 from reprobook import claims, profiles
-from reprobook.chapters.slimplm import experiment
+from reprobook.chapters.slimplm import experiment, report
 from reprobook.configs.slimplm import claim_specs
 from reprobook.notebook import show_source, start
 from reprobook.rag import slimplm, squad
@@ -104,7 +104,7 @@ with rec.timer("data"):
         data.questions, n_train=cfg.train_questions, n_eval=cfg.eval_questions,
         eval_fraction=cfg.eval_articles_fraction, seed=seed, keep=keep)
     retriever = experiment.build_retriever(data, cfg)
-overview = rec.glue_result(experiment.describe_data(data, split, keep=keep),
+overview = rec.glue_result(report.describe_data(data, split, keep=keep),
                            "slim_data")
 rec.glue("slim_passage_words", cfg.passage_words or "a whole paragraph")
 rec.glue("slim_top_k", cfg.top_k)
@@ -232,7 +232,7 @@ show_source(slimplm.interleave_documents)
 # gold passage as the reference:
 
 # %%
-print(experiment.example_prompt(data, split.eval[0], cfg))
+print(report.example_prompt(data, split.eval[0], cfg))
 
 # %% [markdown]
 # **The self-judgement baseline.** The large model judges its own need, with the official few-shot prompt
@@ -255,7 +255,7 @@ show_source(slimplm.self_judgement)
 show_source(slimplm.answer_scores)
 
 # %%
-experiment.metric_examples().round(2)
+report.metric_examples().round(2)
 
 # %% [markdown]
 # ## The models
@@ -266,10 +266,10 @@ experiment.metric_examples().round(2)
 # %%
 with rec.timer("load models"):
     proxy_lm, large_lm = experiment.load_models(cfg, device=session.device, seed=seed)
-rec.glue("slim_proxy", experiment.model_label(proxy_lm))
-rec.glue("slim_large", experiment.model_label(large_lm))
-print(f"proxy {experiment.model_label(proxy_lm)}; "
-      f"large {experiment.model_label(large_lm)}")
+rec.glue("slim_proxy", report.model_label(proxy_lm))
+rec.glue("slim_large", report.model_label(large_lm))
+print(f"proxy {report.model_label(proxy_lm)}; "
+      f"large {report.model_label(large_lm)}")
 
 # %% [markdown]
 # The proxy is {eval}`slim_proxy`, the large model {eval}`slim_large`: a factor of two in size, not ten.
@@ -341,6 +341,11 @@ claims.design_frame(specs)
 # For the threshold sweep below, every question is also answered as SlimPLM would answer it if Unknown;
 # each method's costs count only what it uses. The seconds of a question are its share of each stage's
 # measured time (a batch's time divided equally among its prompts or queries).
+#
+# Every method answers the same questions, its costs counted, in one loop:
+
+# %%
+show_source(experiment.run_slimplm)
 
 # %%
 with rec.timer("methods"):
@@ -349,9 +354,9 @@ with rec.timer("methods"):
                                                  seed=seed), "slim_run")
 for name, passed, detail in experiment.consistency_checks(run, retriever):
     rec.check(name, passed, detail)
-for name, passed, detail, paper in experiment.cost_facts(run):
+for name, passed, detail, paper in report.cost_facts(run):
     rec.check(name, passed, detail, paper=paper)
-experiment.sample_traces(run, n=4)
+report.sample_traces(run, n=4)
 
 # %% [markdown]
 # The first questions through SlimPLM: the heuristic answer, the judge's P(Known), the decision, and each
@@ -363,14 +368,14 @@ experiment.sample_traces(run, n=4)
 # {eval}`slim_run_self_retrieve_share` of the questions. What the methods answered:
 
 # %%
-experiment.answers_table(run, n=4)
+report.answers_table(run, n=4)
 
 # %% [markdown]
 # ## Results
 
 # %%
 comparison = rec.glue_result(
-    experiment.compare_methods(run, n_boot=cfg.n_boot, seed=seed), "slim")
+    report.compare_methods(run, n_boot=cfg.n_boot, seed=seed), "slim")
 rec.metric("methods", comparison.numbers.to_dict(orient="records"))
 comparison.table
 
@@ -394,7 +399,7 @@ comparison.table
 # proxy's share:
 
 # %%
-experiment.cost_table(run).round(2)
+report.cost_table(run).round(2)
 
 # %% [markdown]
 # ### Does the heuristic answer tell what the large model knows?
@@ -403,7 +408,7 @@ experiment.cost_table(run).round(2)
 # known: whether the large model's closed-book answer was right.
 
 # %%
-quality = rec.glue_result(experiment.judge_quality(run), "slim_jq")
+quality = rec.glue_result(report.judge_quality(run), "slim_jq")
 
 # %% [markdown]
 # The large model gives the gold answer a mean closed-book log-probability of {eval}`slim_jq_label_mean`
@@ -419,7 +424,7 @@ quality = rec.glue_result(experiment.judge_quality(run), "slim_jq")
 # ### The trade-off
 
 # %%
-curve = rec.glue_result(experiment.tradeoff(run, comparison), "slim_tradeoff")
+curve = rec.glue_result(report.tradeoff(run, comparison), "slim_tradeoff")
 
 # %% [markdown]
 # ```{figure}
@@ -440,9 +445,15 @@ curve = rec.glue_result(experiment.tradeoff(run, comparison), "slim_tradeoff")
 # retrievals, is what the paper's claim predicts.
 #
 # ## The claims
+#
+# The function that turns this run into the claims table below, as it runs: each declared claim tested on its
+# units, with its guards and Holm's adjustment over the chapter's tested claims.
 
 # %%
-scale = experiment.scale_text(cfg, run, judged, proxy_lm, large_lm, len(data.corpus),
+show_source(experiment.slimplm_tests)
+
+# %%
+scale = report.scale_text(cfg, run, judged, proxy_lm, large_lm, len(data.corpus),
                               profile)
 rec.glue("slim_scale", scale)
 tests = experiment.slimplm_tests(specs, run, cfg, scale=scale, seed=seed)
@@ -462,7 +473,7 @@ rec.glue("slim_paper_settings",
          f"proxy {paper_cfg.proxy}, large {paper_cfg.large}, "
          f"{paper_cfg.eval_questions} evaluation questions, top {paper_cfg.top_k} "
          f"passages of {paper_cfg.passage_words} words")
-experiment.paper_vs_run(tests)
+report.paper_vs_run(tests)
 
 # %% [markdown]
 # The paper states its results in words and tables for 7B and 70B models; its numbers are not quoted here

@@ -49,7 +49,7 @@ data_dir = None  # the data and checkpoint cache;
 
 # %%
 from reprobook import claims, profiles
-from reprobook.chapters.flat_minima import analysis
+from reprobook.chapters.flat_minima import analysis, report
 from reprobook.chapters.marwp import experiment as marwp_chapter
 from reprobook.configs import marwp as paper
 from reprobook.notebook import show_source, start
@@ -71,7 +71,7 @@ seeds = cfg.seeds(seed)
 
 # %%
 train_ds, test_ds, train_plain = analysis.datasets(cfg, seed)
-data = rec.glue_result(analysis.data_overview(cfg.dataset, train_ds, test_ds),
+data = rec.glue_result(report.data_overview(cfg.dataset, train_ds, test_ds),
                        "marwp_data")
 
 # %% [markdown]
@@ -178,7 +178,7 @@ rec.glue("marwp_ratio_sesoi", paper.RATIO_SESOI, fmt=".2f")
 rec.glue("marwp_alpha", claims.ALPHA, fmt="g")
 rec.glue("marwp_n_seeds", cfg.n_seeds)
 rec.glue("marwp_pilot_source", paper.PILOT["source"])
-rec.glue("marwp_budget_note", analysis.budget_note(specs, paper.PILOT, cfg.n_seeds))
+rec.glue("marwp_budget_note", report.budget_note(specs, paper.PILOT, cfg.n_seeds))
 claims.design_frame(specs)
 
 # %% [markdown]
@@ -305,9 +305,15 @@ ablated.table
 #
 # The paper's accuracy tables were not available to this book, so the claims are stated as the abstract
 # states them.
+#
+# The function that turns this run into the claims table below, as it runs: each declared claim tested on its
+# units, with its guards and Holm's adjustment over the chapter's tested claims.
 
 # %%
-scale = analysis.scale_text(cfg, len(train_ds), len(test_ds), len(seeds),
+show_source(marwp_chapter.chapter_claims)
+
+# %%
+scale = report.scale_text(cfg, len(train_ds), len(test_ds), len(seeds),
                             session.device)
 tests = marwp_chapter.chapter_claims(cfg, runs, regime, flat, scale)
 rec.add_claims(tests)
@@ -322,11 +328,11 @@ rec.claims_frame()
 
 # %%
 values = marwp_chapter.claim_values(runs, flat)
-power = rec.glue_result(analysis.power_report(tests, values), "marwp_power")
+power = rec.glue_result(report.power_report(tests, values), "marwp_power")
 rec.glue("marwp_scale", scale)
 rec.glue("marwp_paper_settings",
          marwp_chapter.paper_settings(profiles.config("marwp", "paper")))
-rec.glue("marwp_profile_note", analysis.profile_note(profile))
+rec.glue("marwp_profile_note", report.profile_note(profile))
 power.table
 
 # %% [markdown]

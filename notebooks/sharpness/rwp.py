@@ -43,7 +43,7 @@ data_dir = None  # the data and checkpoint cache;
 
 # %%
 from reprobook import claims, profiles
-from reprobook.chapters.flat_minima import analysis
+from reprobook.chapters.flat_minima import analysis, report
 from reprobook.chapters.rwp import experiment as rwp_chapter
 from reprobook.configs import rwp as paper
 from reprobook.notebook import show_source, start
@@ -67,7 +67,7 @@ seeds = cfg.seeds(seed)
 
 # %%
 train_ds, test_ds, train_plain = analysis.datasets(cfg, seed)
-data = rec.glue_result(analysis.data_overview(cfg.dataset, train_ds, test_ds),
+data = rec.glue_result(report.data_overview(cfg.dataset, train_ds, test_ds),
                        "rwp_data")
 
 # %% [markdown]
@@ -155,7 +155,7 @@ rec.glue("rwp_ratio_sesoi", paper.RATIO_SESOI, fmt=".2f")
 rec.glue("rwp_alpha", claims.ALPHA, fmt="g")
 rec.glue("rwp_n_seeds", cfg.n_seeds)
 rec.glue("rwp_pilot_source", paper.PILOT["source"])
-rec.glue("rwp_budget_note", analysis.budget_note(specs, paper.PILOT, cfg.n_seeds))
+rec.glue("rwp_budget_note", report.budget_note(specs, paper.PILOT, cfg.n_seeds))
 claims.design_frame(specs)
 
 # %% [markdown]
@@ -186,6 +186,11 @@ analysis.seed_plan(specs, paper.PILOT["sd"], cfg.n_seeds)
 # the code that trains it: executing the notebook again re-evaluates without re-training, and a change to the
 # training code trains again. After training, each model's loss and accuracy on its training images are
 # measured at its final weights.
+#
+# Every (method, seed) is trained, or loaded from the cache, by one loop:
+
+# %%
+show_source(analysis.train_all)
 
 # %%
 runs = rec.glue_result(analysis.train_all(cfg, seeds, train_ds, test_ds, session.device,
@@ -263,7 +268,7 @@ show_source(filter_normalized_sharpness)
 probe = analysis.probe_batches(train_plain, cfg.probe_samples, session.device)
 flat = rec.glue_result(analysis.flatness(runs, cfg, probe), "rwp_flat")
 rec.glue_result(rwp_chapter.flatness_summary(flat), "rwp_flat")
-rec.figure("rwp_fig_landscape", analysis.landscape_figure(runs, cfg, probe))
+rec.figure("rwp_fig_landscape", report.landscape_figure(runs, cfg, probe))
 rec.metric("flatness", flat.table.to_dict(orient="records"))
 flat.table.pivot(index="seed", columns="method",
                  values=["sharpness", "lambda_max"]).round(3)
@@ -295,9 +300,15 @@ flat.table.pivot(index="seed", columns="method",
 # $p$, power at the SESOI and at the paper's effect with the spread this run observed, the minimum detectable
 # effect, the verdict). Generalisation and flatness are claims about the converged regime: on a run that has
 # not converged they read *not comparable*, whatever the outcome.
+#
+# The function that turns this run into the claims table below, as it runs: each declared claim tested on its
+# units, with its guards and Holm's adjustment over the chapter's tested claims.
 
 # %%
-scale = analysis.scale_text(cfg, len(train_ds), len(test_ds), len(seeds),
+show_source(rwp_chapter.chapter_claims)
+
+# %%
+scale = report.scale_text(cfg, len(train_ds), len(test_ds), len(seeds),
                             session.device)
 tests = rwp_chapter.chapter_claims(cfg, runs, regime, flat, scale)
 rec.add_claims(tests)
@@ -309,11 +320,11 @@ rec.claims_frame()
 
 # %%
 values = rwp_chapter.claim_values(runs, flat)
-power = rec.glue_result(analysis.power_report(tests, values), "rwp_power")
+power = rec.glue_result(report.power_report(tests, values), "rwp_power")
 rec.glue("rwp_scale", scale)
 rec.glue("rwp_paper_settings",
          rwp_chapter.paper_settings(profiles.config("rwp", "paper")))
-rec.glue("rwp_profile_note", analysis.profile_note(profile))
+rec.glue("rwp_profile_note", report.profile_note(profile))
 power.table
 
 # %% [markdown]

@@ -272,6 +272,12 @@ cost.recorded
 #
 # The declared claims, on this run: both need two devices. The facts they rest on (the passes a step takes) are
 # the checks recorded above, listed on the status page beside the papers' words.
+#
+# The function that turns this run into the claims table below, as it runs: each declared claim tested on its
+# units, with its guards and Holm's adjustment over the chapter's tested claims.
+
+# %%
+show_source(step_cost_chapter.chapter_claims)
 
 # %%
 tests = step_cost_chapter.chapter_claims(cfg, cost, profile)

@@ -22,21 +22,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ... import claims, data, llm
+from ... import claims, llm
 from ...alignment.preference import dpo_runs, greedy_rewards, grpo_length, grpo_prompts
-from ...alignment.reward import choose_lambda, fit_reward_head, fits, length_baseline, ni_scored_pairs, split_by_prompt
+from ...alignment.reward import choose_lambda, fit_reward_head, length_baseline
 from ...alignment.scoring import encode_pairs, moved, score
 from ...alignment.scoring import moved as moved_fn
-from ...alignment.sft import ni_examples, sequence_lengths
 from ...checks import check_choice
 from ...claims import proportion_ci
-from ...configs.baichuan_alignment import PAPER_TABLE2, PAPER_TABLE3, BaichuanAlignmentConfig
-from ...data.catalog.llm import NI_HELDOUT_TASKS, NI_TRAIN_TASKS
-from ...llm import generate, sft_rows
+from ...configs.baichuan_alignment import BaichuanAlignmentConfig
+from ...llm import generate
 from ...llm.merging import linear_merge, model_stock
 from ...llm.trainers import release_memory
-from ...plots import training_curves
 from ...results import facts, glued
+from .data import AlignmentData
 
 
 # --------------------------------------------------------------------------------------------- metrics
@@ -46,58 +44,6 @@ def per_prompt(values: Sequence[float], prompts: Sequence[str]) -> tuple[list[st
     for v, p in zip(values, prompts):
         groups.setdefault(p, []).append(float(v))
     return list(groups), [float(np.mean(v)) for v in groups.values()]
-
-
-# --------------------------------------------------------------------------------------------- data
-@dataclass
-class AlignmentData:
-    """Every split the chapter uses, built once from the registry with the run's seed."""
-
-    sft: list[dict[str, Any]]  # NI train-task examples for SFT
-    heldout_ni: list[dict[str, Any]]  # NI held-out-task examples (SFT's held-out likelihood)
-    ni_pairs: list[dict[str, Any]]  # NI train-task pairs with absolute scores (the pointwise term)
-    hhh: dict[str, list[dict[str, Any]]]  # "test"/"A"/"B": HHH pairs split by prompt
-    test_prompts: list[str]  # the distinct prompts of the test split (the units of the held-out claims)
-    length_sample: list[int]  # token lengths of more train-task examples (the utilisation table)
-    # counts: n_hhh (HHH pairs), n_hhh_kept (within the length limit), n_test, n_a, n_b (pairs per split),
-    # n_test_prompts, n_ni_pairs, n_heldout (held-out-task examples), n_heldout_tasks, n_train_tasks
-    facts: pd.Series = glued()
-
-    def first_pairs(self) -> list[dict[str, Any]]:
-        """One test pair per test prompt (the first): the held-out pairs DPO and the merges are scored on."""
-        seen: dict[str, dict[str, Any]] = {}
-        for p in self.hhh["test"]:
-            seen.setdefault(p["prompt"], p)
-        return [seen[p] for p in self.test_prompts]
-
-
-def prepare_data(lm: Any, cfg: BaichuanAlignmentConfig, *, seed: int) -> AlignmentData:
-    """The chapter's data: NI examples for SFT and for scored pairs (train tasks), NI held-out-task
-    examples, HHH split by prompt into test / A / B (pairs that fit the length limit only)."""
-    train_tasks = data.load("natural-instructions", tasks=NI_TRAIN_TASKS)
-    heldout_tasks = data.load("natural-instructions", tasks=NI_HELDOUT_TASKS)
-    pool = ni_examples(train_tasks, 2 * cfg.n_sft + 2 * cfg.n_ni_rm_pairs + 2 * len(NI_TRAIN_TASKS), seed=seed)
-    lengths = sequence_lengths(lm, sft_rows([e["prompt"] for e in pool], [e["answer"] for e in pool]))
-    fitting = [e for e, n in zip(pool, lengths) if n <= cfg.sft_max_length]  # no answer truncated away
-    sample = ni_examples(train_tasks, cfg.n_length_sample, seed=seed + 2)
-    length_sample = sequence_lengths(lm, sft_rows([e["prompt"] for e in sample], [e["answer"] for e in sample]))
-    sft, rest = fitting[:cfg.n_sft], fitting[cfg.n_sft:]
-    pairs = ni_scored_pairs(rest, cfg.n_ni_rm_pairs, seed=seed, alpha=1.0)
-    hhh_all = data.load("hhh-alignment")
-    hhh_kept = fits(lm, hhh_all, cfg.rm_max_length)
-    side = (1 - cfg.hhh_test_fraction) / 2
-    hhh = split_by_prompt(hhh_kept, {"test": cfg.hhh_test_fraction, "A": side, "B": side}, seed=seed)
-    test_prompts = list(dict.fromkeys(p["prompt"] for p in hhh["test"]))
-    heldout = ni_examples(heldout_tasks, cfg.n_heldout_ni, seed=seed + 1)
-    return AlignmentData(sft, heldout, pairs, hhh, test_prompts, length_sample, facts(
-        None, n_hhh=len(hhh_all), n_hhh_kept=len(hhh_kept), n_test=len(hhh["test"]), n_test_prompts=len(test_prompts),
-        n_a=len(hhh["A"]), n_b=len(hhh["B"]), n_ni_pairs=len(pairs), n_heldout=len(heldout),
-        n_heldout_tasks=len(NI_HELDOUT_TASKS), n_train_tasks=len(NI_TRAIN_TASKS)))
-
-
-def sft_data(d: AlignmentData) -> list[dict[str, Any]]:
-    """The SFT rows (conversational prompt–completion) of the chapter's instruction set."""
-    return sft_rows([e["prompt"] for e in d.sft], [e["answer"] for e in d.sft])
 
 
 # --------------------------------------------------------------------------------------------- guards
@@ -125,6 +71,8 @@ def movement(stage: Any, of: Parent, cfg: BaichuanAlignmentConfig, answers: Sequ
 
 # --------------------------------------------------------------------------------------------- SFT
 MOVED_FORMATS = {"identical": ".0%", "kl": ".3g"}  # a stage's movement: answers identical to its parent's, KL
+
+
 @dataclass
 class SFTEval:
     """SFT against the start on held-out tasks: the reference answers' negative log-likelihood per token."""
@@ -408,59 +356,7 @@ def claim_tests(specs: Sequence[Any], sft_eval_: SFTEval, rm: RewardModels, dpo:
     return claims.holm_tests(tests)
 
 
-def paper_tables():
-    """The report's Tables 2 and 3 as one DataFrame (official instruct → Nova), with the gain."""
-    rows = [{"base": base, "benchmark": k, "official instruct": a, "Nova": b, "gain": b - a}
-            for base, table in (("Qwen2-72B", PAPER_TABLE2), ("Llama-3-70B", PAPER_TABLE3))
-            for k, (a, b) in table.items()]
-    return pd.DataFrame(rows).set_index(["base", "benchmark"])
-
-
 # --------------------------------------------------------------------------------------------- settings
-def start_model(cfg: BaichuanAlignmentConfig, *, device: Any, seed: int) -> Any:
-    """The starting model: ``cfg.model`` loaded (registry name, folder, HF id) or, for ``"tiny"``, a
-    random tiny model with ``cfg.tiny_base``'s tokenizer."""
-    if cfg.model == "tiny":
-        return llm.tiny_causal_lm(cfg.tiny_base, seed=seed, layers=2, hidden=32, device=device)
-    return llm.load_causal_lm(cfg.model, device=device)
 
 
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-def stage_configs(cfg: BaichuanAlignmentConfig, *, seed: int) -> dict[str, dict[str, Any]]:
-    """The trainer settings of each stage (``reprobook.llm.TrainConfig`` fields) from the chapter config."""
-    lora = dict(lora_r=cfg.lora_r, lora_alpha=2 * (cfg.lora_r or 1), seed=seed)
-    return {
-        "sft": dict(lora, steps=cfg.sft_steps, batch_size=cfg.sft_batch, max_length=cfg.sft_max_length,
-                    learning_rate=cfg.sft_lr),
-        "dpo": dict(lora_r=cfg.dpo_lora_r, lora_alpha=2 * (cfg.dpo_lora_r or 1), seed=seed, steps=cfg.dpo_steps,
-                    batch_size=cfg.dpo_batch, max_length=cfg.rm_max_length, learning_rate=cfg.dpo_lr,
-                    beta=cfg.dpo_beta),
-        "grpo": dict(lora_r=cfg.grpo_lora_r, lora_alpha=2 * (cfg.grpo_lora_r or 1), lora_targets=ALL_LINEAR, seed=seed,
-                     steps=cfg.grpo_steps, batch_size=cfg.grpo_generations * cfg.grpo_prompts_per_step,
-                     num_generations=cfg.grpo_generations, max_completion_length=cfg.grpo_max_completion,
-                     learning_rate=cfg.grpo_lr, kl_beta=cfg.grpo_kl, loss_type="grpo", max_length=cfg.rm_max_length),
-    }
-
-
-def scale_note(cfg: BaichuanAlignmentConfig, lm: Any) -> str:
-    """The scale of this run in words (the claims table's last column)."""
-    size = f"{lm.parameters / 1e6:.0f}M-parameter {lm.name}"
-    dpo = f"DPO LoRA r = {cfg.dpo_lora_r}" if cfg.dpo_lora_r else "DPO full fine-tuning"
-    return (f"{size}; SFT LoRA {cfg.sft_steps} steps, {dpo} {cfg.dpo_steps} steps × {len(cfg.dpo_seeds)} seeds, "
-            f"GRPO {cfg.grpo_steps} steps ({cfg.profile} profile)")
-
-
-def training_figure(sft: Any, dpo: DPOEval, grpo: GRPOEval):
-    """The chapter's training runs, step by step: the SFT loss, each DPO run's loss and GRPO's mean reward
-    (as the trainers logged them; a run loaded from the cache shows its saved losses)."""
-    curves = {"SFT loss": {"SFT": [sft.record.losses]},
-              "DPO loss": {k: [r.losses] for k, r in dpo.records.items()},
-              "GRPO mean reward (length task)": {"GRPO": [[r["reward"] for r in grpo.record.logs if "reward" in r]]}}
-    curves = {q: {k: v for k, v in series.items() if len(v[0])} for q, series in curves.items()}
-    curves = {q: series for q, series in curves.items() if series}
-    if not curves:
-        raise ValueError("no training run logged a loss: nothing to draw")
-    return training_curves({q: {k: np.asarray(v, dtype=float) for k, v in s.items()} for q, s in curves.items()},
-                           xlabel="logged step")

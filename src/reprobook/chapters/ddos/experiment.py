@@ -46,6 +46,7 @@ from ...ood.modes import scoring_index
 from ...plots import image_grid
 from ...results import facts, glued
 from ...timing import timed
+from .report import metrics_table, shown_table
 
 CALIBRATION = "calibration"  # held-out InD test images: the scales of the DDoS terms and of the DM baseline
 
@@ -184,45 +185,10 @@ def dm_baseline(run: DDoSRun) -> dict[str, Tensor]:
 
 
 # ------------------------------------------------------------------------------------------------ tables
-def family(name: str) -> str:
-    if name in PERCEPTUAL:
-        return "perceptual (x, x̂)"
-    if name == DM_BASELINE:
-        return "DM-based, every t"
-    if name in COMPONENTS:
-        return "DDoS (x, x̂)"
-    return "classifier on x"
-
-
-def metrics_table(scores: dict[str, dict[str, Tensor]], ood_sets: Sequence[str]):
-    """One row per (detector, OoD set) and each detector's ``average``: FPR95 and AUROC."""
-    rows = []
-    for name, per in scores.items():
-        values = [ood_metrics(per["test"], per[s]) for s in ood_sets]
-        for s, v in zip(ood_sets, values):
-            rows.append({"detector": name, "family": family(name), "ood_set": s, "FPR95": v["FPR95"],
-                         "AUROC": v["AUROC"]})
-        rows.append({"detector": name, "family": family(name), "ood_set": "average",
-                     "FPR95": float(np.mean([v["FPR95"] for v in values])),
-                     "AUROC": float(np.mean([v["AUROC"] for v in values]))})
-    return pd.DataFrame(rows)
-
-
 def all_classifiers(run: DDoSRun, t: int | None = None):
     """:func:`metrics_table` of every protected classifier at ``t``, with a ``classifier`` column (1 … K)."""
     return pd.concat([metrics_table(run.scores(k, t), run.ood_sets).assign(classifier=k + 1)
                       for k in range(run.n_classifiers)], ignore_index=True)
-
-
-def shown_table(table):
-    """FPR95 ↓ and AUROC ↑ in percent, detector × OoD set (and the average), mean over the classifiers."""
-    mean = table.groupby(["detector", "ood_set"], sort=False)[["FPR95", "AUROC"]].mean().reset_index()
-    sets = list(dict.fromkeys(mean.ood_set))
-    order = list(dict.fromkeys(mean.detector))
-    parts = {s: mean[mean.ood_set == s].set_index("detector").loc[order, ["FPR95", "AUROC"]] * 100 for s in sets}
-    out = pd.concat({s: p.rename(columns={"FPR95": "FPR95 ↓", "AUROC": "AUROC ↑"}) for s, p in parts.items()}, axis=1)
-    out.insert(0, ("", "family"), [family(n) for n in order])
-    return out.round(1)
 
 
 # ------------------------------------------------------------------------------------------------ sanity checks
@@ -394,26 +360,6 @@ def component_ablation(results: DDoSResults) -> ComponentAblation:
                                         auroc_both=float(avg.loc[DDOS, "AUROC"])))
 
 
-# ------------------------------------------------------------------------------------------------ cost
-@dataclass
-class DDoSCost:
-    """Images per second of the whole DDoS detector and of a plain classifier detector, one run, one machine."""
-
-    table: Any
-    facts: pd.Series = glued()  # device; ddos_per_s, classifier_per_s (images per second), slowdown; the settings
-
-
-def ddos_cost(result: Any) -> DDoSCost:
-    """The glued numbers of a ``reprobook bench ddos-throughput`` result."""
-    table = result.table.set_index("method")
-    return DDoSCost(table, facts(dict(ddos_per_s=",.1f", classifier_per_s=",.0f", slowdown=",.0f"),
-                                 device=result.device, ddos_per_s=float(table.loc["ddos", "images_per_s"]),
-                                 classifier_per_s=float(table.loc["classifier", "images_per_s"]),
-                                 slowdown=float(table.loc["ddos", "slowdown"]),
-                                 n_images=int(result.settings["n_images"]),
-                                 evaluations=int(result.settings["unet_evaluations"])))
-
-
 # ------------------------------------------------------------------------------------------------ claims
 def ddos_claims(specs: Sequence[claims.ClaimSpec], results: DDoSResults, sanity: SanityChecks, scale: str, *,
                 converged: bool = True, convergence: str = "") -> list[claims.ClaimTest]:
@@ -436,7 +382,6 @@ def ddos_claims(specs: Sequence[claims.ClaimSpec], results: DDoSResults, sanity:
     return claims.holm_tests(tests)
 
 
-__all__ = ["CALIBRATION", "ComponentAblation", "DDoSCost", "DDoSResults", "DDoSRun", "NoiseAblation", "SanityChecks",
-           "all_classifiers", "component_ablation", "ddos_claims", "ddos_cost", "ddos_results", "dm_baseline",
-           "metrics_table", "noise_ablation", "pairs_figure", "run_ddos", "sanity_checks", "shown_table",
-           "split_rows", "training_pixels"]
+__all__ = ["CALIBRATION", "ComponentAblation", "DDoSResults", "DDoSRun", "NoiseAblation", "SanityChecks",
+           "all_classifiers", "component_ablation", "ddos_claims", "ddos_results", "dm_baseline", "noise_ablation",
+           "pairs_figure", "run_ddos", "sanity_checks", "split_rows", "training_pixels"]

@@ -9,9 +9,9 @@ what the chapter's prose quotes (``rec.glue_result(result, prefix)``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,15 +24,10 @@ from ...checks import ParameterError, check_int
 from ...configs.rwp import RWPConfig
 from ...data.vision import classification_datasets
 from ...models import build_model
-from ...plots import image_grid, loss_profiles, training_curves
+from ...plots import training_curves
 from ...results import facts, glued
 from ...sharpness import experiment as _experiment
-from ...sharpness.landscape import (
-    filter_normalized_direction,
-    filter_normalized_sharpness,
-    hessian_lambda_max,
-    loss_along_direction,
-)
+from ...sharpness.landscape import filter_normalized_sharpness, hessian_lambda_max
 from ...timing import Timer, synchronize
 from ...training import evaluate
 
@@ -44,14 +39,6 @@ Key = str  # a method name, or a variant's name (e.g. "arwp-var")
 # ---------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class DataOverview:
-    """What a chapter says about its data: sizes, class balance, and a figure of the first images."""
-
-    facts: pd.Series = glued()  # dataset, n_train, n_test, min_class, max_class (the training set's class counts)
-    fig_samples: Any = glued()
-
-
 def datasets(cfg: RWPConfig, seed: int) -> tuple[Dataset, Dataset, Dataset]:
     """``(train, test, train_plain)`` of ``cfg``: the training set as the optimisers see it (augmented when
     ``cfg.augment``), the test set, and the same training images without augmentation (what the training
@@ -61,24 +48,6 @@ def datasets(cfg: RWPConfig, seed: int) -> tuple[Dataset, Dataset, Dataset]:
     plain = train if not cfg.augment else classification_datasets(cfg.dataset, n_train=cfg.n_train,
                                                                    n_test=cfg.n_test, seed=seed, augment=False)[0]
     return train, test, plain
-
-
-def labels_of(dataset: Dataset) -> np.ndarray:
-    """The integer label of every sample of ``dataset``."""
-    # torch stubs: Dataset has no __len__ (the datasets given here have one)
-    return np.asarray([int(dataset[i][1]) for i in range(len(dataset))])  # type: ignore[arg-type]
-
-
-def data_overview(dataset_name: str, train_ds: Dataset, test_ds: Dataset, n_images: int = 16) -> DataOverview:
-    """Sizes and class counts of the training set, and the first ``n_images`` training images with their class."""
-    check_int("n_images", n_images, low=1)
-    counts = np.bincount(labels_of(train_ds))
-    # torch stubs: Dataset has no __len__ (the datasets given here have one)
-    shown = [train_ds[i] for i in range(min(n_images, len(train_ds)))]  # type: ignore[arg-type]
-    figure = image_grid([x for x, _ in shown], [str(int(y)) for _, y in shown], ncols=8)
-    return DataOverview(facts(None, dataset=dataset_name, n_train=len(train_ds),  # type: ignore[arg-type]  # as above
-                              n_test=len(test_ds), min_class=int(counts.min()),  # type: ignore[arg-type]
-                              max_class=int(counts.max())), figure)
 
 
 def probe_batches(dataset: Dataset, n: int, device: torch.device, batch_size: int = 256) -> list[tuple]:
@@ -357,45 +326,6 @@ def first_samples(batches: list[tuple], n: int) -> list[tuple]:
     return out
 
 
-def landscape_figure(experiment: Experiment, cfg: RWPConfig, batches: list[tuple], *,
-                     keys: tuple[Key, ...] | None = None, loss_fn=None):
-    """The training loss along one random filter-normalised direction through the first seed's model of each
-    key, for t in [−radius, radius] (the direction seeded alike for every method)."""
-    loss_fn = loss_fn or torch.nn.CrossEntropyLoss()
-    ts = np.linspace(-cfg.landscape_radius, cfg.landscape_radius, cfg.landscape_points)
-    first = experiment.seeds[0]
-    losses = {}
-    for key in (keys or experiment.keys):
-        model = experiment.runs[key, first].model
-        direction = filter_normalized_direction(model, generator=torch.Generator().manual_seed(2000 + first))
-        losses[experiment.labels[key]] = loss_along_direction(model, direction, loss_fn, batches, ts)
-    # loss_profiles is annotated for sequences of floats; it plots these arrays alike
-    return loss_profiles(cast(Sequence[float], ts), cast(dict[str, Sequence[float]], losses),
-                         title="Loss along a filter-normalised direction")
-
-
-def scale_text(cfg: RWPConfig, n_train: int, n_test: int, n_seeds: int, device: torch.device) -> str:
-    """The scale of a run in words, as the claims tables of both chapters note it."""
-    return (f"{cfg.profile} profile: {cfg.dataset} ({n_train} train / {n_test} test images), {cfg.model} "
-            f"({', '.join(f'{k}={v}' for k, v in cfg.model_kwargs.items())}), {cfg.epochs} epochs of batch "
-            f"{cfg.batch_size}, {n_seeds} seeds, {torch.device(device).type}")
-
-
-def mean_std_text(values: list[float], fmt: str = ".2%") -> str:
-    """"mean ± std" of ``values`` in ``fmt``."""
-    mean = float(np.mean(values))
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    return f"{format(mean, fmt)} ± {format(std, fmt)}"
-
-
-def profile_note(profile: str) -> str:
-    """Which profile this copy of a chapter ran, for its "Deviations from the paper"."""
-    if profile == "paper":
-        return "This copy of the chapter ran the paper profile."
-    return (f"This copy of the chapter ran the {profile} profile; the paper profile needs a GPU and was not run "
-            "for it.")
-
-
 # ---------------------------------------------------------------------------------------------------
 # The power of the claims (both chapters)
 # ---------------------------------------------------------------------------------------------------
@@ -465,53 +395,3 @@ def planned_seeds(specs: list[claims.ClaimSpec], pilot: dict) -> int:
     needed = [p if p != "–" else s
               for s, p in zip(plan["seeds for 80 % power at the SESOI"], plan["at the paper's effect"])]
     return min(max(int(n) for n in needed), budget_seeds(pilot))
-
-
-def budget_note(specs: list[claims.ClaimSpec], pilot: dict, n_seeds: int) -> str:
-    """Which claims the pilot says stay below 80 % power at the paper's effect (at the SESOI where it gives none)
-    with ``n_seeds`` seeds, and the cold time the seeds they need would take: the reason in words."""
-    plan = seed_plan(specs, pilot["sd"])
-    short = []
-    for claim, at_sesoi, at_paper in zip(plan.index, plan["seeds for 80 % power at the SESOI"],
-                                         plan["at the paper's effect"]):
-        need = at_paper if at_paper != "–" else at_sesoi
-        if need != "–" and int(need) > n_seeds:
-            short.append(f"{claim} ({need} seeds, about "
-                         f"{pilot['fixed_s'] + int(need) * pilot['per_seed_s']:.0f} s)")
-    cost = (f"At the pilot's cold cost, {pilot['fixed_s']:.0f} s of fixed work and {pilot['per_seed_s']:.0f} s "
-            f"per seed, {n_seeds} seeds take about {pilot['fixed_s'] + n_seeds * pilot['per_seed_s']:.0f} s, "
-            f"within this chapter's share of {pilot['share_s']:.0f} s of the smoke budget (Part I's three "
-            "chapters: at most 450 s together)")
-    if not short:
-        return cost + "; with them every tested claim has 80 % power at the paper's effect in the pilot."
-    return (cost + ". The pilot says 80 % power at the paper's effect (at the SESOI where the paper gives none) would "
-            "need more seeds for: " + "; ".join(short) + ". Those claims are tested with the power these seeds give, "
-            "shown in the claims table.")
-
-
-@dataclass
-class PowerReport:
-    """What this run's spread says about its power: for every tested claim, the seeds 80 % power would need,
-    and a sentence naming the claims that stayed below it."""
-
-    table: Any  # pandas.DataFrame (seed_plan with this run's standard deviations)
-    # family: tested claims in the chapter's Holm family; level: the Holm level α/m power is computed at; n_run;
-    # below: the claims below 80 % power at the SESOI, or "none"
-    facts: pd.Series = glued()
-
-
-def power_report(tests: list[claims.ClaimTest], values: dict[str, tuple[list[float], list[float]]]) -> PowerReport:
-    """:func:`seed_plan` with the standard deviations of this run's paired differences (``values``, as the
-    claim tests used them); only claims the run tested (not *not comparable*) count."""
-    tested = [t for t in tests if t.verdict.tested and t.verdict.verdict != "not comparable" and t.key in values]
-    sd = {}
-    for t in tested:
-        a, b = values[t.key]
-        diffs = np.subtract(a, b)
-        sd[t.key] = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")
-    n_run = max((t.verdict.n or 0 for t in tested), default=0)
-    table = seed_plan([t.spec for t in tested], sd, n_run)
-    low = [t.spec.claim for t in tested if t.verdict.power is None or not t.verdict.power >= claims.TARGET_POWER]
-    below = "none" if not low else "; ".join(low)
-    return PowerReport(table, facts({"level": ".4f"}, family=len(tested), level=claims.ALPHA / max(1, len(tested)),
-                                    n_run=n_run, below=below))

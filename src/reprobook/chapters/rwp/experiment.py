@@ -20,7 +20,8 @@ from ...configs.rwp import RWPConfig
 from ...models import build_model
 from ...results import facts, glued
 from ...sharpness.rwp import filter_wise_noise
-from ..flat_minima.analysis import Experiment, Flatness, Regime, StepTiming, log_values, mean_std_text, nan_mean
+from ..flat_minima.analysis import Experiment, Flatness, Regime, StepTiming, log_values, nan_mean
+from ..flat_minima.report import mean_std_text
 
 
 @dataclass
