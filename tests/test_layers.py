@@ -127,7 +127,8 @@ def test_chapter_configurations_are_typed_where_they_are_read():
     assert not untyped, untyped
 
 
-@pytest.mark.parametrize("module", ["reprobook.cli", "reprobook.data", "reprobook.profiles", "reprobook.runner"])
+@pytest.mark.parametrize("module", ["reprobook.cli", "reprobook.data", "reprobook.profiles", "reprobook.runner",
+                                    "reprobook.cache"])
 def test_the_command_line_path_imports_no_heavy_library(module):
     """``reprobook --help``, ``reprobook data`` and the runner's own process load neither torch nor the plotting,
     table or model libraries: importing these modules in a fresh interpreter leaves them out of ``sys.modules``."""

@@ -1,4 +1,4 @@
-"""The K modes (reprobook.ood.modes), the loss around and between modes (reprobook.ood.landscape) and the chapter's
+"""The K modes (reprobook.ood.modes), the loss around and between modes (reprobook.ood.mode_landscape) and the chapter's
 claim tests end to end, on the tiny arrays of tests/test_ood_benchmark.py."""
 
 import numpy as np
@@ -10,7 +10,7 @@ from reprobook.chapters.mode_ensemble import experiment as tests_of
 from reprobook.configs.mode_ensemble import claim_specs
 from reprobook.models import SmallCNN
 from reprobook.ood import ensemble as ens
-from reprobook.ood.landscape import (
+from reprobook.ood.mode_landscape import (
     combine_states,
     filter_normalized_direction,
     mode_segment,
@@ -175,7 +175,7 @@ def test_filter_normalised_directions_match_each_filter_and_leave_biases_and_bat
 
 
 def test_the_landscape_loss_is_the_cross_entropy_to_fixed_targets():
-    from reprobook.ood.landscape import fixed_target_loss
+    from reprobook.ood.mode_landscape import fixed_target_loss
 
     logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
     targets = torch.tensor([0, 2])

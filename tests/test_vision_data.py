@@ -81,7 +81,7 @@ def test_rwp_paper_profile_trains_on_local_cifar(tmp_path, monkeypatch):
 def test_data_fingerprint_follows_content_not_augmentation():
     from torch.utils.data import Subset, TensorDataset
 
-    from reprobook.training import data_fingerprint
+    from reprobook.cache import dataset_fingerprint as data_fingerprint
 
     x, y = torch.arange(12.0).view(6, 2), torch.tensor([0, 1, 0, 1, 0, 1])
     base = TensorDataset(x, y)

@@ -55,8 +55,9 @@ from reprobook.configs.mode_ensemble import (PAPER_RANKFEAT, PAPER_RANKFEAT_SOUR
 from reprobook.configs.ood_benchmark import natural_sets
 from reprobook.notebook import show_source, start
 from reprobook.ood import ensemble as ens
-from reprobook.ood.landscape import (filter_normalized_direction, fixed_target_loss,
-                                     mode_segment, mode_slices)
+from reprobook.ood.mode_landscape import (filter_normalized_direction,
+                                          fixed_target_loss, mode_segment,
+                                          mode_slices)
 from reprobook.ood.modes import (build_modes, describe_modes, odin_logits,
                                  rankfeat_logits, run_scale)
 

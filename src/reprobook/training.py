@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import importlib
 import json
 import os
 import random
-import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset, Subset, TensorDataset
 
 from .batchnorm import frozen_bn_stats
+from .cache import code_fingerprint, json_key
 from .checks import ParameterError, check_device, check_int, check_optional_int, check_seed, check_type
 from .paths import cache_dir, exclusive_lock
 from .results import atomic_write, note_checkpoint, provenance
@@ -120,7 +117,6 @@ class History:
         names = {f.name for f in dataclasses.fields(cls)}
         cast: dict[str, Callable[[Any], Any]] = {"total_seconds": float, "eval_epochs": lambda v: [int(x) for x in v]}
         return cls(**{k: cast.get(k, lambda v: [float(x) for x in v])(v) for k, v in data.items() if k in names})
-
 
 
 def _default_progress() -> bool:
@@ -250,8 +246,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
 def config_hash(config: dict[str, Any]) -> str:
     """The first 16 hex digits of the SHA-256 of ``config`` as canonical JSON (sorted keys, no spaces)."""
     check_type("config", config, dict, "a dict")
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return json_key(config)
 
 
 def _split_trained(result: Any) -> tuple[dict[str, torch.Tensor], History | None]:
@@ -295,54 +290,14 @@ def _read_checkpoint(path: Path, config: dict[str, Any]) -> dict[str, Any] | Non
         return None
 
 
-def code_fingerprint(*modules: Any) -> str:
-    """A short hash of the source files of ``modules`` (module objects or dotted names; a package counts
-    with every ``.py`` file below it). Put it in a cache key so that a fix to the training code retrains."""
-    digest = hashlib.sha256()
-    files: list[Path] = []
-    for module in modules:
-        if isinstance(module, str):
-            module = importlib.import_module(module)
-        if not isinstance(module, types.ModuleType) or not getattr(module, "__file__", None):
-            raise ParameterError("modules", module, "modules or dotted names")
-        assert module.__file__ is not None  # checked just above
-        path = Path(module.__file__)
-        files += sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
-    for path in sorted(set(files)):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def data_fingerprint(dataset: Dataset) -> str:
-    """A short hash of a dataset's raw content, independent of random augmentation (a changed subset retrains).
-
-    Understands ``Subset`` (indices + parent), ``TensorDataset`` (its tensors) and torchvision-style
-    datasets (``data`` and ``targets``); anything else is hashed by its length and type only.
-    """
-    digest = hashlib.sha256()
-    if isinstance(dataset, Subset):
-        digest.update(np.asarray(dataset.indices, dtype=np.int64).tobytes())
-        digest.update(data_fingerprint(dataset.dataset).encode())
-    elif isinstance(dataset, TensorDataset):
-        for tensor in dataset.tensors:
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    elif hasattr(dataset, "data") and hasattr(dataset, "targets"):
-        digest.update(np.ascontiguousarray(np.asarray(dataset.data)).tobytes())
-        digest.update(np.asarray(dataset.targets, dtype=np.int64).tobytes())
-    else:
-        # torch stubs: Dataset has no __len__ (the datasets given here have one)
-        digest.update(f"{type(dataset).__qualname__}:{len(dataset)}".encode())  # type: ignore[arg-type]
-    return digest.hexdigest()[:16]
-
-
 def train_or_load(config: dict[str, Any], train_fn: Callable[[], Any], *, name: str,
                   cache: Path | str | None = None,
                   code: tuple[Any, ...] = ()) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The trained weights for ``config``: loaded from the cache, or trained by ``train_fn`` and saved.
 
     ``code`` names the modules that determine training (e.g. ``("reprobook.training",
-    "reprobook.sharpness")``): their :func:`code_fingerprint` joins the key, so a change to them retrains.
+    "reprobook.sharpness")``): their :func:`~reprobook.cache.code_fingerprint` joins the key, so a change to them
+    retrains.
     The checkpoint records the commit that trained it (``info["trained_at"]``). Under a multi-process
     launch (``accelerate launch``, ``torchrun``: ``WORLD_SIZE`` > 1) the number of processes joins the key,
     since every process trains on its own batch: such a model is never taken for a single-process one.

@@ -15,7 +15,6 @@ data and this code, so a re-run loads instead of re-training.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..cache import tensor_fingerprint
 from ..checks import ParameterError, check_int, check_number
 from ..results import glued
 from ..timing import timed
@@ -168,17 +168,8 @@ def lm_data(tokenizer: Any, train_texts: Sequence[str], val_texts: Sequence[str]
     with timed() as t:
         train = take(train_texts, train_tokens)
         val = take(val_texts, val_blocks * seq_len)
-    return LMData(tokenizer, train, val, fingerprint(train, val), name, len(tokenizer), train.numel(), val.numel(),
-                  t.seconds)
-
-
-def fingerprint(*tensors: torch.Tensor) -> str:
-    """The first 16 hex digits of the SHA-256 of the tensors' bytes (a cache key for token data)."""
-    digest = hashlib.sha256()
-    for t in tensors:
-        digest.update(str(tuple(t.shape)).encode())
-        digest.update(t.contiguous().cpu().numpy().tobytes())
-    return digest.hexdigest()[:16]
+    return LMData(tokenizer, train, val, tensor_fingerprint(train, val), name, len(tokenizer), train.numel(),
+                  val.numel(), t.seconds)
 
 
 # --------------------------------------------------------------------------------------------- training
@@ -382,7 +373,7 @@ def train_cached(size: ModelSize, vocab_size: int, train_blocks: torch.Tensor, v
     Returns ``(record, loaded)``: ``loaded`` is True when the run came from the cache; with
     ``return_model`` ``(model, record, loaded)``, the trained model in eval mode on the CPU.
     """
-    data_key = data_key or fingerprint(train_blocks, val_blocks)
+    data_key = data_key or tensor_fingerprint(train_blocks, val_blocks)
     config = run_config(size, vocab_size, settings, seed, data_key)
 
     def fresh():

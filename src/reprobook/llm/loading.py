@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -53,6 +52,7 @@ from urllib.parse import urlparse
 import torch
 
 from .. import data, dryrun, results
+from ..cache import folder_fingerprint
 from ..checks import ParameterError, check_int, check_seed, check_str
 from ..paths import cache_dir, exclusive_lock
 from ..timing import Timer
@@ -462,17 +462,7 @@ def from_hub(name: str, load: Any) -> Any:
         raise ModelUnavailableError(name, why) from exc
 
 
-
 # --------------------------------------------------------------------------------------------- models
-def _folder_fingerprint(path: Path) -> str:
-    digest = hashlib.sha256()
-    for p in sorted(path.iterdir()):
-        if p.is_file():
-            st = p.stat()
-            digest.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return digest.hexdigest()[:16]
-
-
 def load_causal_lm(name: str, *, device: Any = "cpu", dtype: Any = None, attn_implementation: str | None = None
                    ) -> LanguageModel:
     """A :class:`LanguageModel` from a registry name, a local folder or a Hugging Face id.
@@ -494,7 +484,7 @@ def load_causal_lm(name: str, *, device: Any = "cpu", dtype: Any = None, attn_im
         source, fingerprint = str(folder), f"{spec.name}@{conversion_key(spec.gguf_sha256)}"
     elif kind == "folder":
         folder, source = Path(where), where
-        fingerprint = f"folder:{Path(where).name}@{_folder_fingerprint(Path(where))}"
+        fingerprint = f"folder:{Path(where).name}@{folder_fingerprint(Path(where))}"
     else:
         folder, source, fingerprint = where, f"hf:{where}", f"hf:{where}"
     kwargs = {"dtype": torch_dtype}

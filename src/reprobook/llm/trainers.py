@@ -22,7 +22,6 @@ import copy
 import ctypes
 import dataclasses
 import gc
-import hashlib
 import json
 import tempfile
 import warnings
@@ -33,10 +32,11 @@ from typing import Any, NamedTuple
 
 import torch
 
+from ..cache import code_fingerprint, json_key
 from ..checks import ParameterError, check_choice, check_int, check_number, check_seed, check_str
 from ..results import atomic_write_text
 from ..timing import Timer
-from ..training import History, checkpoint_path, code_fingerprint, train_or_load
+from ..training import History, checkpoint_path, train_or_load
 from .loading import LanguageModel, wrap
 
 METHODS = ("sft", "reward", "dpo", "grpo")
@@ -194,8 +194,7 @@ def to_dataset(rows: Any):
 def data_hash(dataset: Any) -> str:
     """16 hex digits of the sha256 of the dataset's rows as canonical JSON (the cache key's data part)."""
     rows = dataset.to_list() if hasattr(dataset, "to_list") else list(dataset)
-    text = json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return json_key(rows, compact=False, ascii_only=False)
 
 
 def sft_rows(prompts: Sequence[str], answers: Sequence[str], system: str | None = None) -> list[dict[str, Any]]:

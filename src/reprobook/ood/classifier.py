@@ -21,10 +21,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..cache import dataset_fingerprint
 from ..checks import check_seed, check_type
 from ..configs.ood_benchmark import OODConfig
 from ..models import build_model
-from ..training import data_fingerprint, fit, seed_everything, train_or_load
+from ..training import fit, seed_everything, train_or_load
 
 # the fields of an OODConfig that determine the trained classifier (its checkpoint's cache key, with the seed,
 # a fingerprint of the training images and one of the training code); the OoD sets and detectors do not
@@ -71,7 +72,7 @@ def train_classifier(cfg: OODConfig, train_ds: Dataset, *, seed: int, device: to
     train_or_load's info)``. Its history holds the loss of the whole training set (``plain_ds``: its images
     without augmentation, default ``train_ds``; eval mode) after the epochs of :func:`plateau_epochs`."""
     check_type("device", device, torch.device, "a torch.device (reprobook.training.resolve_device)")
-    config = training_config(cfg, seed, data_fingerprint(train_ds))
+    config = training_config(cfg, seed, dataset_fingerprint(train_ds))
 
     def train():
         generator = seed_everything(seed)

@@ -25,11 +25,12 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from ..cache import dataset_fingerprint
 from ..checks import ParameterError, check_int, check_number, check_seed
 from ..configs.ddos import DDoSConfig
 from ..results import facts, glued
 from ..timing import Timer
-from ..training import History, _default_progress, data_fingerprint, resolve_device, seed_everything, train_or_load
+from ..training import History, _default_progress, resolve_device, seed_everything, train_or_load
 
 DOWN, UP = "DownBlock2D", "UpBlock2D"
 
@@ -144,7 +145,7 @@ def train_ddpm(cfg: DDoSConfig, images: Tensor, *, device: str | torch.device = 
     config = {"unet": unet_config(cfg, channels, size), "timesteps": cfg.ddpm_timesteps,
               "beta_schedule": cfg.ddpm_beta_schedule, "steps": steps, "batch": batch, "lr": cfg.ddpm_lr,
               "warmup": cfg.ddpm_warmup, "seed": seed, "max_t": max_t, **({"ema": ema_decay} if ema_decay else {}),
-              "data": data_fingerprint(torch.utils.data.TensorDataset(images))}
+              "data": dataset_fingerprint(torch.utils.data.TensorDataset(images))}
     show = _default_progress() if progress is None else progress
     clock = Timer()
 

@@ -236,7 +236,7 @@ def msp_loss(logits: Tensor) -> Tensor:
 
     A mode's loss on images without labels: it equals the labelled cross-entropy on every correctly classified
     image and lies in [0, log C] (the paper's OoD contours, 1.1 to 2.1, lie below log 10); the landscapes keep the
-    mode's decisions as fixed targets around it (:func:`reprobook.ood.landscape.fixed_target_loss`).
+    mode's decisions as fixed targets around it (:func:`reprobook.ood.mode_landscape.fixed_target_loss`).
     """
     return -logits.double().log_softmax(dim=1).max(dim=1).values
 

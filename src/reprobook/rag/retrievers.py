@@ -22,8 +22,6 @@ so a second run loads them instead of re-segmenting or re-embedding the corpus.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import time
 from abc import ABC, abstractmethod
@@ -34,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
+from ..cache import json_key
 from ..checks import ParameterError, check_choice, check_int, check_number, check_positive
 from ..encoders import Encoder, make_encoder
 from ..paths import cache_dir
@@ -74,7 +73,7 @@ def rag_cache_dir() -> Path:
 
 
 def _key(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return json_key(parts, length=20, compact=False)
 
 
 class Retriever(ABC):

@@ -17,10 +17,11 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..cache import dataset_fingerprint
 from ..checks import ParameterError, check_choice
 from ..configs.rwp import RWPConfig
 from ..models import build_model
-from ..training import History, data_fingerprint, evaluate, fit, seed_everything, train_or_load
+from ..training import History, evaluate, fit, seed_everything, train_or_load
 from .arwp import ARWP, CosineIncreasingSigma
 from .rwp import RWP
 from .sam import SAM
@@ -131,7 +132,7 @@ def training_config(cfg: RWPConfig, method: str, seed: int, data_fingerprint: st
 def train_one(cfg: RWPConfig, method: str, seed: int, train_ds: Dataset, test_ds: Dataset, device: torch.device,
               *, progress: bool | None = None) -> TrainedRun:
     """Train ``method`` from the initialisation of ``seed`` (or load the cached run) and test it."""
-    config = training_config(cfg, method, seed, data_fingerprint(train_ds))
+    config = training_config(cfg, method, seed, dataset_fingerprint(train_ds))
 
     def train():
         seed_everything(seed)
