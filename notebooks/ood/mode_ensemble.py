@@ -375,6 +375,18 @@ gain.per_detector.assign(**{c: 100 * gain.per_detector[c]
 
 # %% [markdown]
 # ## The claims
+#
+# The chapter's own two tests (the others are rules of `reprobook.claims`) and the guard every claim passes: a
+# claim about converged, distinct modes reads *not comparable* when the modes did not converge or do not disagree.
+
+# %%
+show_source(tests_of.alike_test)
+
+# %%
+show_source(tests_of.variance_test)
+
+# %%
+show_source(tests_of.guard_modes)
 
 # %%
 acc, loss = training.table["InD test accuracy"], training.table["InD test loss"]
