@@ -58,7 +58,7 @@ def check_seed(seed: Any) -> int:
 
 
 def _chapters() -> dict[str, Chapter]:
-    load_all()  # importing every chapter module registers it
+    load_all()  # importing every configuration module registers its chapter
     return CHAPTERS
 
 
@@ -109,7 +109,7 @@ def check_overrides(overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str,
 
 
 def _as_field_value(value: Any) -> Any:
-    """JSON gives lists: a tuple field gets a tuple (nested too), as the chapter modules write them."""
+    """JSON gives lists: a tuple field gets a tuple (nested too), as the configuration modules write them."""
     if isinstance(value, list):
         return tuple(_as_field_value(v) for v in value)
     return value
@@ -206,7 +206,7 @@ def required_data(profile: str) -> list[str]:
 
 
 def __getattr__(name: str):
-    """Configuration classes by name (``profiles.KPCAConfig``), from the chapter modules that define them."""
+    """Configuration classes by name (``profiles.KPCAConfig``), from the configuration modules that define them."""
     if name.startswith("__"):  # e.g. `from .profiles import x` asks for __path__: never import the chapters for it
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     for spec in _chapters().values():

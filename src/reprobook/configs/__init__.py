@@ -3,7 +3,8 @@
 A module here holds the chapter's frozen configuration dataclass (whose fields cite where each value
 comes from), its values in the ``tiny``, ``smoke`` and ``paper`` profiles with the smoke budget, and
 the paper numbers the chapter quotes, with their source. Nothing here imports torch: ``reprobook data``
-and the runner read these modules without loading the heavy libraries.
+and the runner read these modules without loading the heavy libraries. A chapter's experiment, above the
+methods, is in :mod:`reprobook.chapters`; the methods read their settings here.
 
 Every module of this package is imported (and so registered) by :func:`load_all`, which
 :mod:`reprobook.profiles` calls when a configuration is first asked for; :mod:`.registry` holds the table.
@@ -16,6 +17,6 @@ import pkgutil
 
 
 def load_all() -> None:
-    """Import every chapter module (each registers its chapter in :mod:`.registry`)."""
+    """Import every configuration module (each registers its chapter in :mod:`.registry`)."""
     for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
         importlib.import_module(f"{__name__}.{module}")

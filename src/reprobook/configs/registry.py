@@ -1,7 +1,7 @@
 """The chapter registry: what every chapter configuration has, and the table of registered chapters.
 
 It sits in the configuration package, below :mod:`reprobook.profiles` (which re-exports it and builds the
-configurations): a chapter module registers itself here and imports nothing from ``profiles``.
+configurations): a configuration module registers its chapter here and imports nothing from ``profiles``.
 """
 
 from __future__ import annotations
