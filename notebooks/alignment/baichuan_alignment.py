@@ -54,7 +54,7 @@ data_dir = None  # the data and checkpoint cache;
 from reprobook import claims, llm, profiles
 from reprobook.alignment import preference, reward, scoring
 from reprobook.alignment import sft as sft_methods
-from reprobook.chapters.baichuan_alignment import experiment, report
+from reprobook.chapters.baichuan_alignment import data, experiment, report
 from reprobook.configs.baichuan_alignment import PAPER_PACKING, claim_specs
 from reprobook.llm import merging
 from reprobook.notebook import show_source, start
@@ -65,7 +65,7 @@ rec = session.record
 cfg = profiles.config("baichuan_alignment", profile)
 specs = claim_specs(cfg)
 with rec.timer("load model"):
-    lm = experiment.start_model(cfg, device=session.device, seed=seed)
+    lm = data.start_model(cfg, device=session.device, seed=seed)
 configs = report.stage_configs(cfg, seed=seed)
 rec.glue("ba_model", f"{lm.name} ({lm.parameters / 1e6:.0f}M parameters)")
 print(f"profile {profile}: {lm.name}, {lm.parameters / 1e6:.1f}M parameters, "
@@ -103,7 +103,7 @@ claims.design_frame(specs)
 # training data).
 
 # %%
-d = rec.glue_result(experiment.prepare_data(lm, cfg, seed=seed), "ba_data")
+d = rec.glue_result(data.prepare_data(lm, cfg, seed=seed), "ba_data")
 counts = d.facts
 {"SFT examples (train tasks)": len(d.sft), "held-out-task examples": len(d.heldout_ni),
  "HHH pairs: test / A / B": f"{counts.n_test} / {counts.n_a} / {counts.n_b}",
@@ -154,7 +154,7 @@ show_source(sft_methods.utilisation)
 # %%
 with rec.timer("sft"):
     sft = rec.glue_result(sft_methods.sft_stage(
-        lm, experiment.sft_data(d), config=configs["sft"],
+        lm, data.sft_data(d), config=configs["sft"],
         table_lengths=d.length_sample,
         n_tasks=len({e["task"] for e in d.sft})), "ba_sft")
 packing = sft.facts
