@@ -83,3 +83,12 @@ def test_sources_are_in_the_form_jupyterlab_and_the_book_read_and_have_text_copi
     (for review and duplicate-code scans): what `reprobook sync` writes."""
     changes = lab.sync(NOTEBOOKS, check=True)
     assert not changes, "run `reprobook sync`:\n" + "\n".join(changes)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_is_valid_in_its_own_nbformat_version(path):
+    """A cell id in an nbformat 4.4 notebook, or any other schema error, makes papermill and the book warn and some
+    readers refuse the file: the notebook validates against the schema of the version it declares."""
+    import nbformat
+
+    nbformat.validate(nbformat.from_dict(json.loads(path.read_text(encoding="utf-8"))))
