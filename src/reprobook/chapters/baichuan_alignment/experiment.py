@@ -1,4 +1,5 @@
-"""The Baichuan Alignment experiment: its data, each stage's held-out measurement, merging, and the claims.
+"""The Baichuan Alignment experiment: each stage's held-out measurement, merging, and the claims (the data and the
+starting model are in :mod:`.data`, the tables and figure in :mod:`.report`).
 
 Explained in `notebooks/alignment/baichuan_alignment.ipynb`.
 

@@ -5,7 +5,8 @@ Explained in ``notebooks/ood/ddos.ipynb``. :func:`run_ddos` does the expensive p
 reconstruction of every scored image and of the held-out InD calibration images per noise level t; the
 perceptual distances on the perceptual network; each protected classifier's view of x and x̂); the analyses
 (:func:`sanity_checks`, :func:`ddos_results`, :func:`noise_ablation`, :func:`component_ablation`,
-:func:`ddos_claims`) only re-score what it kept. The units of every claim are the protected classifiers.
+:func:`ddos_claims`) only re-score what it kept. The units of every claim are the protected classifiers. The
+tables and the cost per image are in :mod:`.report`.
 """
 
 from __future__ import annotations

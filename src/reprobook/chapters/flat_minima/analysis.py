@@ -1,5 +1,6 @@
-"""The analyses both sharpness chapters run: data overview, training every (method, seed), the regime the
-training reached, the cost of a step measured in this run, and the flatness of the solutions.
+"""The analyses both sharpness chapters run: their data, training every (method, seed), the regime the training
+reached, the cost of a step measured in this run, and the flatness of the solutions (the data overview, the
+landscape figure, the power table and the notes are in :mod:`.report`).
 
 Explained in ``notebooks/sharpness/rwp.ipynb`` and used unchanged by ``notebooks/sharpness/marwp.ipynb``.
 Every function returns one result object; its fields declared with :func:`reprobook.results.glued` are
