@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from reprobook import profiles
-from reprobook.alignment import ablations, corpus, normhead, pretraining, scaling
+from reprobook.alignment import corpus, normhead, pretraining, scaling
 from reprobook.alignment import tokenizer as T
+from reprobook.chapters.baichuan2 import ablations, prediction
 from reprobook.chapters.baichuan2 import experiment as bc2
 from reprobook.checks import ParameterError
 
@@ -263,14 +264,14 @@ def test_fit_needs_three_compute_values():
 
 
 def test_pooled_seed_sd_by_hand():
-    assert scaling.pooled_seed_sd([[1.0, 3.0], [2.0, 2.0, 5.0]]) == pytest.approx(math.sqrt((2.0 + 6.0) / 3))
-    assert math.isnan(scaling.pooled_seed_sd([[1.0]]))
+    assert prediction.pooled_seed_sd([[1.0, 3.0], [2.0, 2.0, 5.0]]) == pytest.approx(math.sqrt((2.0 + 6.0) / 3))
+    assert math.isnan(prediction.pooled_seed_sd([[1.0]]))
 
 
 def test_prediction_test_is_two_one_sided_z_tests():
     from scipy import stats
 
-    t = scaling.prediction_test(3.0, 0.01, [3.01, 3.03], seed_sd=0.02, margin=0.05)
+    t = prediction.prediction_test(3.0, 0.01, [3.01, 3.03], seed_sd=0.02, margin=0.05)
     se = math.sqrt(0.01 ** 2 + 0.02 ** 2 / 2)
     assert t["se"] == pytest.approx(se) and t["estimate"] == pytest.approx(0.02)
     assert t["p"] == pytest.approx(max(stats.norm.sf((0.02 + 0.05) / se), stats.norm.cdf((0.02 - 0.05) / se)))
@@ -279,10 +280,10 @@ def test_prediction_test_is_two_one_sided_z_tests():
 
     args = {k: v for k, v in t.items() if k != "se"}
     assert claims.from_test(**args, unit="seeds", sesoi=0.05).verdict == "inconclusive"  # p = 0.04 > 0.025
-    near = {k: v for k, v in scaling.prediction_test(3.0, 0.005, [3.00, 3.01], seed_sd=0.01, margin=0.05).items()
+    near = {k: v for k, v in prediction.prediction_test(3.0, 0.005, [3.00, 3.01], seed_sd=0.01, margin=0.05).items()
             if k != "se"}
     assert claims.from_test(**near, unit="seeds", sesoi=0.05).verdict == "reproduced"
-    far = {k: v for k, v in scaling.prediction_test(3.0, 0.01, [3.3, 3.32], seed_sd=0.02, margin=0.05).items()
+    far = {k: v for k, v in prediction.prediction_test(3.0, 0.01, [3.3, 3.32], seed_sd=0.02, margin=0.05).items()
            if k != "se"}
     assert claims.from_test(**far, unit="seeds", sesoi=0.05).verdict == "contradicted"
     power, _, mde = t["design"](0.025)
@@ -417,8 +418,8 @@ def test_chapter_configuration():
 
 
 def test_a_run_still_improving_is_not_on_its_plateau():
-    from reprobook.alignment.ablations import still_falling
     from reprobook.alignment.pretraining import PLATEAU
+    from reprobook.chapters.baichuan2.ablations import still_falling
 
     flat = [2.0 + 0.01 * (-1) ** i for i in range(100)]  # noise around a level: no drop
     assert abs(still_falling(flat)) < PLATEAU

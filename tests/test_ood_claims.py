@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from reprobook import claims, profiles
+from reprobook.chapters.mode_ensemble.ensembles import variance_ratio
 from reprobook.chapters.mode_ensemble.experiment import (
     alike_test,
     fluctuation_test,
@@ -16,7 +17,6 @@ from reprobook.chapters.mode_ensemble.experiment import (
 from reprobook.configs import ddos as ddos_chapter
 from reprobook.configs import kpca as kpca_chapter
 from reprobook.configs import mode_ensemble as me_chapter
-from reprobook.ood.ensemble import variance_ratio
 
 SPECS = {s.key: s for s in me_chapter.claim_specs(profiles.config("mode_ensemble", "smoke"))}
 

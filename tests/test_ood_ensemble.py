@@ -9,21 +9,23 @@ from pytorch_ood.detector import KNN, EnergyBased, GradNorm, MaxSoftmax
 from sklearn.neighbors import NearestNeighbors
 
 from reprobook import profiles
+from reprobook.chapters.mode_ensemble.ensembles import (
+    endpoint,
+    ensemble_gain,
+    ensembles_to_score,
+    pair_matrix,
+    score_ensembles,
+    variance_ratio,
+)
 from reprobook.models import SmallCNN
 from reprobook.ood.ensemble import (
     DETECTORS,
     disjoint_units,
-    endpoint,
-    ensemble_gain,
     ensemble_scores,
-    ensembles_to_score,
     gradnorm_scores,
     mean_features,
     mean_logits,
     member_subsets,
-    pair_matrix,
-    score_ensembles,
-    variance_ratio,
 )
 from reprobook.ood.features import FeatureSet
 from reprobook.ood.modes import Mode, ModeSet, odin_logits, rankfeat_logits

@@ -6,19 +6,14 @@ import pytest
 import torch
 
 from reprobook import claims, profiles
+from reprobook.chapters.mode_ensemble import ensembles as ens
 from reprobook.chapters.mode_ensemble import experiment as tests_of
+from reprobook.chapters.mode_ensemble.report import describe_modes, run_scale
+from reprobook.chapters.mode_ensemble.slices import mode_segment, mode_slices, slice_depths
 from reprobook.configs.mode_ensemble import claim_specs
 from reprobook.models import SmallCNN
-from reprobook.ood import ensemble as ens
-from reprobook.ood.mode_landscape import (
-    combine_states,
-    filter_normalized_direction,
-    mode_segment,
-    mode_slices,
-    segment_alphas,
-    slice_depths,
-)
-from reprobook.ood.modes import build_modes, convergence, describe_modes, mode_seeds, msp_loss, run_scale, scoring_index
+from reprobook.ood.mode_landscape import combine_states, filter_normalized_direction, segment_alphas
+from reprobook.ood.modes import build_modes, convergence, mode_seeds, msp_loss, scoring_index
 from reprobook.profiles import ParameterError
 from test_ood_benchmark import fake_registry  # noqa: F401  (a fixture: tiny offline arrays)
 

@@ -59,9 +59,8 @@ from dataclasses import replace
 import pandas as pd
 
 from reprobook import claims, llm, profiles
-from reprobook.alignment import (ablations, corpus, normhead, pretraining, scaling,
-                                 tokenizer)
-from reprobook.chapters.baichuan2 import experiment
+from reprobook.alignment import corpus, normhead, pretraining, tokenizer
+from reprobook.chapters.baichuan2 import ablations, experiment, prediction
 from reprobook.configs.baichuan2 import PAPER_7B, PAPER_TOKENIZERS, claim_specs
 from reprobook.notebook import show_source, start
 
@@ -390,16 +389,16 @@ dose.table.round(4)
 # two one-sided tests whose standard error combines the fit's (delta method) and the seeds':
 
 # %%
-show_source(scaling.prediction_test)
+show_source(prediction.prediction_test)
 
 # %%
 scal_size = pretraining.ModelSize.parse(cfg.scaling_size)
 scal = replace(base, steps=cfg.scaling_steps, lr=cfg.scaling_lr)
 scal_seeds = seeds[:cfg.scaling_seeds]
 with rec.timer("scaling: fitted budgets"):
-    fitted = scaling.train_budgets(data, scal_size, scal, cfg.scaling_fractions,
+    fitted = prediction.train_budgets(data, scal_size, scal, cfg.scaling_fractions,
                                    scal_seeds, device=session.device)
-pred = rec.glue_result(scaling.predict_target(fitted, cfg.target_fraction, scal),
+pred = rec.glue_result(prediction.predict_target(fitted, cfg.target_fraction, scal),
                        "bc2_pred")
 forecast = pred.prediction
 print(f"{forecast.recorded_at}: the {pred.facts.target} budget "
@@ -416,9 +415,9 @@ print(f"{forecast.recorded_at}: the {pred.facts.target} budget "
 
 # %%
 with rec.timer("scaling: predicted budget"):
-    target = scaling.train_budgets(data, scal_size, scal, [cfg.target_fraction],
+    target = prediction.train_budgets(data, scal_size, scal, [cfg.target_fraction],
                                    scal_seeds, device=session.device)[0]
-check = rec.glue_result(scaling.check_prediction(pred, fitted, target,
+check = rec.glue_result(prediction.check_prediction(pred, fitted, target,
                                                  margin=cfg.prediction_margin),
                         "bc2_scal")
 rec.metric("scaling", check.table.to_dict(orient="records"))

@@ -49,17 +49,16 @@ data_dir = None  # the data and checkpoint cache;
 import pandas as pd
 
 from reprobook import claims, profiles
+from reprobook.chapters.mode_ensemble import ensembles, report
 from reprobook.chapters.mode_ensemble import experiment as tests_of
+from reprobook.chapters.mode_ensemble.slices import mode_segment, mode_slices
 from reprobook.configs.mode_ensemble import (PAPER_RANKFEAT, PAPER_RANKFEAT_SOURCE,
                                               claim_specs)
 from reprobook.configs.ood_benchmark import natural_sets
 from reprobook.notebook import show_source, start
 from reprobook.ood import ensemble as ens
-from reprobook.ood.mode_landscape import (filter_normalized_direction,
-                                          fixed_target_loss, mode_segment,
-                                          mode_slices)
-from reprobook.ood.modes import (build_modes, describe_modes, odin_logits,
-                                 rankfeat_logits, run_scale)
+from reprobook.ood.mode_landscape import filter_normalized_direction, fixed_target_loss
+from reprobook.ood.modes import build_modes, odin_logits, rankfeat_logits
 
 session = start("mode_ensemble", profile=profile, seed=seed, device=device,
                 data_dir=data_dir, title="Mode ensemble for OoD detection")
@@ -129,7 +128,7 @@ claims.design_frame(specs)
 with rec.timer("modes"):
     modes = build_modes(cfg, seed=seed, device=session.device, data_dir=data_dir,
                         progress=False)
-training = rec.glue_result(describe_modes(modes), "me_modes")
+training = rec.glue_result(report.describe_modes(modes), "me_modes")
 rec.metric("modes", training.table.reset_index().to_dict(orient="records"))
 training.table.drop(columns=["loaded"]).round(4)
 
@@ -230,8 +229,8 @@ show_source(ens.ensemble_scores)
 # %%
 rec.glue("me_sizes", "{" + ", ".join(str(m) for m in cfg.ensemble_sizes) + "}")
 with rec.timer("ensembles"):
-    study = ens.score_ensembles(modes, cfg, seed=seed)
-    spread = rec.glue_result(ens.mode_spread(study, cfg, seed=seed), "me_spread")
+    study = ensembles.score_ensembles(modes, cfg, seed=seed)
+    spread = rec.glue_result(ensembles.mode_spread(study, cfg, seed=seed), "me_spread")
 rec.metric("ensembles", study.table.to_dict(orient="records"))
 (100 * spread.per_mode["FPR95"]).round(1)
 
@@ -250,7 +249,7 @@ rec.metric("ensembles", study.table.to_dict(orient="records"))
 # paper's CIFAR detectors on the natural OoD sets:
 
 # %%
-per_mode, rounds = ens.fluctuation_inputs(spread, cfg.primary_detectors, natural)
+per_mode, rounds = ensembles.fluctuation_inputs(spread, cfg.primary_detectors, natural)
 fluct = rec.glue_result(tests_of.fluctuation_claim(
     specs[2], per_mode, rounds, draws=cfg.null_draws, family=len(specs),
     seed=seed), "me_fl")
@@ -348,7 +347,7 @@ segment.segment.set_index("alpha").round(3)
 # members:
 
 # %%
-gain = rec.glue_result(ens.ensemble_gain(study, cfg, natural), "me_gain")
+gain = rec.glue_result(ensembles.ensemble_gain(study, cfg, natural), "me_gain")
 rec.metric("units", gain.units.reset_index().to_dict(orient="records"))
 gain.units.mul(100).round(2)
 
@@ -396,8 +395,8 @@ results = [tests_of.alike_test(specs[0], acc, loss, cfg.alike_loss_margin),
            claims.evaluate(specs[3], gain.units["members' mean"],
                            gain.units["ensemble"]),
            tests_of.variance_test(specs[4], gain.singles, gain.pairs, len(specs),
-                                  ens.variance_ratio, seed=seed)]
-scale = run_scale(modes, profile)
+                                  ensembles.variance_ratio, seed=seed)]
+scale = report.run_scale(modes, profile)
 results = tests_of.guard_modes(results, training.converged, training.convergence_detail,
                                training.facts.disagreement)
 results = [claims.ClaimTest(t.spec, t.verdict, t.this_run, scale)

@@ -2,8 +2,8 @@
 the scale note and the paper's numbers beside this run's.
 
 Explained in `notebooks/alignment/baichuan2.ipynb`; the pre-training methods are in
-:mod:`reprobook.alignment.pretraining` (NormHead and max-z in :mod:`reprobook.alignment.ablations`, the scaling law in
-:mod:`reprobook.alignment.scaling`).
+:mod:`reprobook.alignment.pretraining` and the scaling law in :mod:`reprobook.alignment.scaling`; the NormHead and
+max-z experiments in :mod:`.ablations`, the scaling law's prediction in :mod:`.prediction`.
 """
 
 from __future__ import annotations

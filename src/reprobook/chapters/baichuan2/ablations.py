@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..results import facts, glued
-from .pretraining import LMData, ModelSize, TrainingCurves, TrainSettings, train_cached
+from ...alignment.pretraining import LMData, ModelSize, TrainingCurves, TrainSettings, train_cached
+from ...results import facts, glued
 
 NEAR_BEST = 0.1  # nats: a learning rate "works" when its final loss is within this of the best of the sweep
 
