@@ -60,7 +60,7 @@ import pandas as pd
 
 from reprobook import claims, llm, profiles
 from reprobook.alignment import corpus, normhead, pretraining, tokenizer
-from reprobook.chapters.baichuan2 import ablations, experiment, prediction
+from reprobook.chapters.baichuan2 import ablations, experiment, prediction, report
 from reprobook.configs.baichuan2 import PAPER_7B, PAPER_TOKENIZERS, claim_specs
 from reprobook.notebook import show_source, start
 
@@ -157,6 +157,7 @@ with rec.timer("tokenizer study"):
         max_token_length=cfg.max_token_length, references=refs,
         paper=PAPER_TOKENIZERS)
 rec.glue_result(study, "bc2_tok")
+rec.figure("bc2_tok_fig", report.compression_figure(study))
 rec.glue("bc2_coverage", cfg.character_coverage)
 found = study.facts
 rec.check("every held-out document without '▁' decodes back to itself",

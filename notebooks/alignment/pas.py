@@ -52,7 +52,7 @@ data_dir = None  # the data and checkpoint cache;
 from reprobook import claims, profiles
 from reprobook.alignment.pas import (classify, critique, data, dedup, evaluate,
                                      generate, model, reward)
-from reprobook.chapters.pas import experiment
+from reprobook.chapters.pas import experiment, report
 from reprobook.configs.pas import check_roles, claim_specs, roles
 from reprobook.notebook import show_source, start
 
@@ -152,6 +152,7 @@ with rec.timer("deduplicate"):
                                     seed=seed)
     deduped = rec.glue_result(dedup.deduplicate(collected.prompts, planted, cfg),
                               "pas_dedup")
+rec.figure("pas_dedup_figure", report.dedup_figure(deduped, cfg.dedup_distance))
 caught = deduped.facts
 rec.check("dedup catches the planted duplicates", caught.planted_recall >= 0.9,
           f"{caught.planted_recall:.0%} of {caught.n_planted} planted copies caught "
@@ -272,6 +273,7 @@ show_source(critique.makes_excessive_demands)
 with rec.timer("generate and critique"):
     generated = rec.glue_result(generate.generate_pairs(
         generator, split.train, split.train_categories, cfg, seed=seed), "pas_gen")
+rec.figure("pas_gen_figure", report.critique_figure(generated))
 generated.failures
 
 # %% [markdown]
@@ -399,6 +401,7 @@ with rec.timer("evaluate"):
     pnp = rec.glue_result(evaluate.plug_and_play(
         variants.models, answerers, rm, [p.text for p in split.held_out], cfg,
         judge_lm=judge_lm, check_pairs=collected.rm_check, seed=seed), "pas_eval")
+rec.figure("pas_eval_figure", report.plug_and_play_figure(pnp))
 pnp.table.round(3)
 
 # %% [markdown]

@@ -149,7 +149,6 @@ class TokenizerStudy:
     digits: Any  # DataFrame: how each tokenizer splits a text with numbers
     tokenizers: dict  # name -> tokenizer (ours at every size, then the references)
     per_document: dict  # (name, lang) -> [tokens per character of each held-out document]
-    fig: Any = glued()
     # train_chars, heldout_chars_en, heldout_chars_zh, heldout_docs; smallest and largest vocabulary;
     # rate_<lang>_<size> (tokens per character: en, zh at smallest and largest, mix at largest);
     # byte_share_largest; roundtrip_docs: held-out documents decoded back to themselves by the largest vocabulary,
@@ -211,7 +210,7 @@ def tokenizer_study(train_texts: Sequence[str], heldout: dict[str, Sequence[str]
     mix = ours["tokens/char mixed"].tolist()
     return TokenizerStudy(
         table=table, paper_table=paper_table, digits=digits, tokenizers=tokenizers, per_document=per_document,
-        fig=_compression_figure(table), facts=facts(
+        facts=facts(
             STUDY_FORMATS, train_chars=sum(map(len, train_texts)), heldout_chars_en=sum(map(len, heldout["en"])),
             heldout_chars_zh=sum(map(len, heldout["zh"])), heldout_docs=len(mixed), smallest=sizes[0],
             largest=sizes[-1], rate_en_smallest=float(small["tokens/char en"]),
@@ -221,28 +220,3 @@ def tokenizer_study(train_texts: Sequence[str], heldout: dict[str, Sequence[str]
             roundtrip_candidates=len(candidates), train_seconds=seconds,
             monotone=all(b < a for a, b in zip(mix, mix[1:]))),
     )
-
-
-def _compression_figure(table):
-    """Tokens per character against vocabulary size: the trained BPE's curve per language (colour), the
-    pretrained tokenizers as open markers (shape) in the same colours."""
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
-    fig, ax = plt.subplots(figsize=(7.2, 3.6))
-    ours = table[table["trained here"]]
-    refs = table[~table["trained here"]]
-    markers = "sD^vP"
-    handles = []
-    for lang, label in (("en", "English"), ("zh", "Chinese"), ("mixed", "mixed")):
-        line, = ax.plot(ours.vocabulary, ours[f"tokens/char {lang}"], "o-", label=f"BPE trained here, {label}")
-        handles.append(line)
-        for k, (_, r) in enumerate(refs.iterrows()):
-            ax.plot([r.vocabulary], [r[f"tokens/char {lang}"]], markers[k % len(markers)], color=line.get_color(),
-                    mfc="none", ms=8)
-    handles += [Line2D([], [], ls="none", marker=markers[k % len(markers)], mfc="none", color="0.3", ms=8,
-                       label=f"{r.tokenizer} ({int(r.vocabulary):,})") for k, (_, r) in enumerate(refs.iterrows())]
-    ax.set(xscale="log", xlabel="vocabulary size", ylabel="tokens per character (lower is better)")
-    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
-    return fig

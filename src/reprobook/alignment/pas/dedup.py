@@ -77,7 +77,6 @@ class Deduplicated:
     kept: list[Prompt]
     removed: Any  # table: removed prompt, the prompt kept in its place, their cosine distance, exact copy?
     sweep: Any  # table: per threshold, planted recall and share of the pool removed
-    figure: Any = glued()
     # distance, n_in, n_kept, n_removed_pool, n_exact, n_near, n_planted, planted_recall, embedder
     facts: pd.Series = glued()
 
@@ -95,8 +94,6 @@ def deduplicate(prompts: Sequence[Prompt], planted: Sequence[Prompt], cfg: PASCo
     """Embed the pool and the planted copies with ``cfg.embedder``, cluster at ``cfg.dedup_distance``, keep
     the first of each cluster; sweep the thresholds ``cfg.dedup_sweep`` for the planted-duplicate check.
     Planted copies never leave this stage."""
-    import matplotlib.pyplot as plt
-
     everything = list(prompts) + list(planted)
     x = embed([p.text for p in everything], cfg.embedder)
     labels = duplicate_clusters(x, cfg.dedup_distance)
@@ -106,16 +103,9 @@ def deduplicate(prompts: Sequence[Prompt], planted: Sequence[Prompt], cfg: PASCo
              "source": everything[i].source} for i, j in removed.items()]
     table = pd.DataFrame(rows, columns=["removed", "kept instead", "distance", "exact copy", "source"])
     sweep = pd.DataFrame([_sweep_row(everything, x, t) for t in sorted(set(cfg.dedup_sweep) | {cfg.dedup_distance})])
-    fig, ax = plt.subplots(figsize=(5.6, 3.0))
-    ax.plot(sweep["threshold τ"], sweep["planted copies caught"], "o-", label="planted copies caught")
-    ax.plot(sweep["threshold τ"], sweep["pool removed"], "s-", label="share of the pool removed")
-    ax.axvline(cfg.dedup_distance, color="grey", ls=":", lw=1, label=f"τ = {cfg.dedup_distance:g} (this run)")
-    ax.set(xlabel="cosine-distance threshold τ", ylabel="share", ylim=(-0.03, 1.03), title="Deduplication threshold")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
     pool_removed = table[table["source"] != "planted"]
     kept = [everything[i] for i in kept_idx if everything[i].source != "planted"]
-    return Deduplicated(kept, table, sweep, fig, facts=facts(
+    return Deduplicated(kept, table, sweep, facts=facts(
         {"distance": ".2f", "planted_recall": ".0%"},
         distance=cfg.dedup_distance, n_in=len(prompts), n_kept=len(kept), n_removed_pool=len(pool_removed),
         n_exact=int(pool_removed["exact copy"].sum()), n_near=int((~pool_removed["exact copy"].astype(bool)).sum()),

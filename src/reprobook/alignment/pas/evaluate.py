@@ -138,27 +138,11 @@ class PlugAndPlay:
     table: Any  # condition -> mean score, 95 % interval, mean answer length
     examples: Any
     seconds: Any  # wall seconds of each part of the evaluation
-    figure: Any = glued()
     # n_eval, models, generic_suffix, answer_tokens, tokens_per_second, mean_none, mean_generic, mean_pas,
     # judge_name
     facts: pd.Series = glued()
     judge_outcomes: dict = field(default_factory=dict)  # answering model -> PAS-vs-none outcomes ("a"/"b"/"tie")
     judge_check: tuple = (0, 0)  # (agreements, pairs) of the LLM judge with the human labels
-
-
-def _figure(table: Any):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 0.42 * len(table) + 1.0))
-    y = np.arange(len(table))[::-1]
-    mean = table["mean score"].to_numpy(dtype=float)
-    ax.errorbar(mean, y, xerr=[mean - table["low"].to_numpy(dtype=float), table["high"].to_numpy(dtype=float) - mean],
-                fmt="o", capsize=3)
-    ax.axvline(float(table.loc["none", "mean score"]), color="grey", ls=":", lw=1)
-    ax.set(yticks=y, yticklabels=list(table.index),
-           xlabel="reward-model score of the answers (RM standard deviations), mean and 95% interval")
-    fig.tight_layout()
-    return fig
 
 
 def plug_and_play(pas_models: dict[str, Any], answerers: dict[str, Any], rm: Any, prompts: Sequence[str],
@@ -216,7 +200,7 @@ def plug_and_play(pas_models: dict[str, Any], answerers: dict[str, Any], rm: Any
                   mean_pas=float(np.mean(pooled["PAS"])),
                   judge_name=getattr(judge_lm, "name", "none") if judge_lm is not None else "none")
     return PlugAndPlay(list(prompts), comps, answers, scores, pooled, table, examples,
-                       pd.Series(seconds, name="seconds").to_frame(), _figure(table), found, judge_outcomes=outcomes,
+                       pd.Series(seconds, name="seconds").to_frame(), found, judge_outcomes=outcomes,
                        judge_check=check)
 
 

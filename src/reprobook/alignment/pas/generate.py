@@ -89,7 +89,6 @@ class Generated:
     first_round: list[dict[str, Any]]  # every prompt with its first (greedy) complement, critique or not
     attempts: Any  # table: prompt, round, complement, failures
     failures: Any  # table: criterion → complements failing it in the first round / in the last round
-    figure: Any = glued()
     # n_prompts, n_failed_first, n_fixed, n_dropped, n_pairs, share_kept, tokens_per_second, new_tokens, seconds,
     # generator
     facts: pd.Series = glued()
@@ -106,8 +105,6 @@ def generate_pairs(lm: Any, prompts: Sequence[Prompt], categories: Sequence[str]
                    seed_data: Any = None) -> Generated:
     """Generate, critique and regenerate a complementary prompt for each of ``prompts`` (greedy first,
     then up to ``cfg.regenerate_rounds`` sampled rounds for those that fail); keep those that pass."""
-    import matplotlib.pyplot as plt
-
     check_int("shots", cfg.shots, low=0)
     check_int("regenerate_rounds", cfg.regenerate_rounds, low=0)
     check_number("regenerate_temperature", cfg.regenerate_temperature, low=0.0, low_inclusive=False)
@@ -147,12 +144,7 @@ def generate_pairs(lm: Any, prompts: Sequence[Prompt], categories: Sequence[str]
     first = attempts[attempts["round"] == 0]
     first_round = [pair(int(i), c) for i, c in zip(first["index"], first["complement"]) if c.strip()]
     n_failed = int((attempts[attempts["round"] == 0]["failures"].map(len) > 0).sum())
-    fig, ax = plt.subplots(figsize=(6.0, 2.8))
-    failures.plot.barh(ax=ax, color=["tab:red", "tab:blue"])
-    ax.set(xlabel="complementary prompts failing the criterion", title="Critique of generated complements")
-    ax.invert_yaxis()
-    fig.tight_layout()
-    return Generated(pairs, first_round, attempts.drop(columns="index"), failures, fig, facts=facts(
+    return Generated(pairs, first_round, attempts.drop(columns="index"), failures, facts=facts(
         {"share_kept": ".0%", "tokens_per_second": ".1f", "seconds": ".0f"},
         n_prompts=len(prompts), n_failed_first=n_failed, n_fixed=n_failed - (len(prompts) - len(final)),
         n_dropped=len(prompts) - len(final), n_pairs=len(final),
