@@ -9,12 +9,12 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from helpers import closure_for
 from reprobook import profiles
+from reprobook.chapters.flat_minima import runs as experiment
 from reprobook.sharpness import (
     ARWP,
     RWP,
     CosineIncreasingSigma,
     adaptive_noise_divisor,
-    experiment,
     filter_wise_noise,
     frozen_bn_stats,
 )

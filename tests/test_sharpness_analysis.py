@@ -14,6 +14,7 @@ from torch.utils.data import TensorDataset
 from reprobook import claims, profiles
 from reprobook.chapters.flat_minima import analysis
 from reprobook.chapters.flat_minima import report as shown
+from reprobook.chapters.flat_minima.runs import LABELS, TrainedRun
 from reprobook.chapters.marwp import experiment as marwp_chapter
 from reprobook.chapters.rwp import experiment as rwp_chapter
 from reprobook.chapters.step_cost import experiment as step_cost_chapter
@@ -22,7 +23,6 @@ from reprobook.configs import marwp as marwp_paper
 from reprobook.configs import rwp as rwp_paper
 from reprobook.models import build_model
 from reprobook.results import facts
-from reprobook.sharpness.experiment import LABELS, TrainedRun
 from reprobook.timing import goal_reading, median_interval, ratio_interval
 from reprobook.training import History
 

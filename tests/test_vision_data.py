@@ -62,7 +62,7 @@ def test_rwp_paper_profile_trains_on_local_cifar(tmp_path, monkeypatch):
     import torchvision
 
     from reprobook import profiles
-    from reprobook.sharpness import experiment
+    from reprobook.chapters.flat_minima import runs as experiment
 
     monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path))
     _fake_cifar10(tmp_path / "torchvision", per_batch=8)

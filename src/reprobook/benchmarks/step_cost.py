@@ -43,10 +43,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from .. import profiles
 from ..batchnorm import frozen_bn_stats
+from ..chapters.flat_minima import runs as experiment
 from ..checks import ParameterError, check_choices, check_int, check_number, check_seed
 from ..configs.marwp import MARWPConfig
 from ..models import build_model
-from ..sharpness import experiment
 from ..sharpness.parallel import BatchedRWP
 from ..timing import Timer, synchronize
 

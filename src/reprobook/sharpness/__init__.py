@@ -2,10 +2,11 @@
 
 Explained in ``notebooks/sharpness/rwp.ipynb`` and ``notebooks/sharpness/marwp.ipynb``; RWP's parallel
 steps in ``notebooks/sharpness/step_cost.ipynb``. The methods: :mod:`.sam`, :mod:`.rwp`, :mod:`.arwp`,
-:mod:`.parallel`, :mod:`.bn`, :mod:`.buffers` (the flat buffers of the perturbation); the flatness measures:
-:mod:`.landscape`; the training both chapters run: :mod:`.experiment`. What is measured on the trained
-models lives in the chapter layer (:mod:`reprobook.chapters.flat_minima.analysis`), beside each chapter's own
-analyses and claims (``reprobook.chapters.{rwp,marwp,step_cost}.experiment``).
+:mod:`.parallel`, :mod:`.buffers` (the flat buffers of the perturbation; BatchNorm's frozen statistics are
+:mod:`reprobook.batchnorm`); the flatness measures: :mod:`.landscape`. The training both chapters run and what
+is measured on the trained models live in the chapter layer (:mod:`reprobook.chapters.flat_minima.runs` and
+:mod:`reprobook.chapters.flat_minima.analysis`), beside each chapter's own analyses and claims
+(``reprobook.chapters.{rwp,marwp,step_cost}.experiment``).
 """
 
 from ..batchnorm import frozen_bn_stats

@@ -27,10 +27,10 @@ from ...data.vision import classification_datasets
 from ...models import build_model
 from ...plots import training_curves
 from ...results import facts, glued
-from ...sharpness import experiment as _experiment
 from ...sharpness.landscape import filter_normalized_sharpness, hessian_lambda_max
 from ...timing import Timer, synchronize
 from ...training import evaluate
+from . import runs as _experiment
 
 Key = str  # a method name, or a variant's name (e.g. "arwp-var")
 

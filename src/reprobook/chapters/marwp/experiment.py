@@ -20,9 +20,9 @@ from ...configs import marwp as paper
 from ...configs.marwp import MARWPConfig
 from ...results import facts, glued
 from ...sharpness.arwp import ARWP, SCALINGS, CosineIncreasingSigma
-from ...sharpness.experiment import LABELS
 from ..flat_minima.analysis import Experiment, Flatness, Regime, log_values, nan_mean
 from ..flat_minima.report import mean_std_text
+from ..flat_minima.runs import LABELS
 
 # the ablation's variant: ARWP trained with the other reading of the adaptive damping
 ABLATION = "arwp-other"

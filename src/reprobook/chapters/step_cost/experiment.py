@@ -23,10 +23,10 @@ from ...configs import marwp as marwp_paper
 from ...configs.marwp import MARWPConfig
 from ...models import build_model
 from ...results import facts, glued
-from ...sharpness.experiment import LABELS, make_optimizer
 from ...sharpness.parallel import BatchedRWP
 from ...sharpness.rwp import RWP
 from ...timing import goal_reading, ratio_interval
+from ..flat_minima.runs import LABELS, make_optimizer
 
 ARWP_GOAL = 1.1  # the engineering goal for the batched ARWP step: at most 1.1× an SGD step
 # the formats of StepCost.facts (the rest as glue formats them by default)

@@ -1,4 +1,4 @@
-"""The sharpness chapters' experiment: the same model, data, budget and seeds for every optimiser.
+"""The sharpness chapters' runs: the same model, data, budget and seeds for every optimiser.
 
 Explained in ``notebooks/sharpness/rwp.ipynb``. One trained run per (method, seed) is cached by a
 hash of its whole configuration *and* of the code that trains it (:data:`TRAINING_CODE`, through
@@ -17,14 +17,14 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..cache import dataset_fingerprint
-from ..checks import ParameterError, check_choice
-from ..configs.rwp import RWPConfig
-from ..models import build_model
-from ..training import History, evaluate, fit, seed_everything, train_or_load
-from .arwp import ARWP, CosineIncreasingSigma
-from .rwp import RWP
-from .sam import SAM
+from ...cache import dataset_fingerprint
+from ...checks import ParameterError, check_choice
+from ...configs.rwp import RWPConfig
+from ...models import build_model
+from ...sharpness.arwp import ARWP, CosineIncreasingSigma
+from ...sharpness.rwp import RWP
+from ...sharpness.sam import SAM
+from ...training import History, evaluate, fit, seed_everything, train_or_load
 
 # "rwp" is the RWP chapter's mixed RWP (γ, α); the m-ARWP chapter adds the perturbed-only RWP ("prwp"),
 # m-RWP ("mrwp"), ARWP ("arwp") and m-ARWP ("marwp"), whose hyper-parameters come from a MARWPConfig
@@ -38,7 +38,7 @@ LABELS = {"sgd": "SGD", "sam": "SAM", "rwp": "RWP", "prwp": "RWP (perturbed only
 # analysis modules are not, so a change to the analysis re-evaluates without re-training)
 TRAINING_CODE = ("reprobook.training", "reprobook.models", "reprobook.sharpness.base", "reprobook.batchnorm",
                  "reprobook.sharpness.sam", "reprobook.sharpness.rwp", "reprobook.sharpness.arwp",
-                 "reprobook.sharpness.experiment")
+                 "reprobook.chapters.flat_minima.runs")
 
 
 def _marwp_field(cfg: RWPConfig, name: str, method: str):
