@@ -167,3 +167,22 @@ def test_no_module_of_the_chapter_layer_is_over_400_lines():
     long = {str(p.relative_to(SRC)): n for p in (SRC / "chapters").rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 400}
     assert not long, long
+
+
+def test_methods_compute_and_the_chapters_draw():
+    """No module of a method package imports matplotlib: a method returns numbers and tables, and the figure a
+    chapter shows is drawn by the chapter layer (its ``report.py`` or the module of the study it shows) or by
+    :mod:`reprobook.plots`."""
+    import ast
+
+    drawing = []
+    for part in METHOD_PARTS:
+        base = SRC / part
+        for path in sorted(base.rglob("*.py")) if base.is_dir() else [base.with_suffix(".py")]:
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                         [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                if any(n == "matplotlib" or n.startswith("matplotlib.") for n in names):
+                    drawing.append(str(path.relative_to(SRC)))
+    assert not drawing, sorted(set(drawing))
+    assert list((SRC / "chapters").rglob("report.py")), "no chapter draws"

@@ -58,8 +58,7 @@ from reprobook.ood import build_benchmark
 from reprobook.ood.ddos import (AnomalyRemoval, combine_terms, ddos_terms,
                                 feature_dissimilarity, perceptual_distance,
                                 probability_divergence)
-from reprobook.ood.diffusion import (ddpm_training_step, describe_diffusion,
-                                     reconstruct, train_ddpm)
+from reprobook.ood.diffusion import ddpm_training_step, reconstruct, train_ddpm
 from reprobook.ood.modes import classifier_convergence
 
 session = start("ddos", profile=profile, seed=seed, device=device, data_dir=data_dir,
@@ -159,7 +158,8 @@ images = dx.training_pixels(benches[0], cfg.ddpm_train_images, seed=seed)
 with rec.timer("ddpm"):
     diffusion = train_ddpm(cfg, images, device=session.device, seed=seed,
                            progress=False)
-ddpm = rec.glue_result(describe_diffusion(diffusion, cfg, len(images)), "dd_ddpm")
+ddpm = rec.glue_result(report.describe_diffusion(diffusion, cfg, len(images)),
+                       "dd_ddpm")
 
 # %% [markdown]
 # ```{figure}

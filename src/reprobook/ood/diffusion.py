@@ -20,15 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor, nn
 
 from ..cache import dataset_fingerprint
 from ..checks import ParameterError, check_int, check_number, check_seed
 from ..configs.ddos import DDoSConfig
-from ..results import facts, glued
 from ..timing import Timer
 from ..training import History, _default_progress, resolve_device, seed_everything, train_or_load
 
@@ -240,38 +237,5 @@ def sample(diffusion: Diffusion, n: int, *, steps: int, seed: int = 0) -> Tensor
     return torch.from_numpy(images).permute(0, 3, 1, 2).float()
 
 
-@dataclass
-class DiffusionSummary:
-    """What the DDPM learned: its loss curve, with the numbers the prose quotes."""
-
-    # n_params, steps, batch, n_images, max_t, final_loss, first_loss, loaded_note
-    facts: pd.Series = glued()
-    loss_figure: Any = glued()
-
-
-def describe_diffusion(diffusion: Diffusion, cfg: DDoSConfig, n_images: int) -> DiffusionSummary:
-    """The loss curve (every step, and its running mean)."""
-    import matplotlib.pyplot as plt
-
-    losses = np.asarray(diffusion.history.train_loss if diffusion.history else [np.nan])
-    window = max(1, len(losses) // 20)
-    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-    fig, ax = plt.subplots(figsize=(6.4, 3.0))
-    ax.plot(np.arange(1, len(losses) + 1), losses, color="lightgrey", lw=1, label="one step")
-    ax.plot(np.arange(window, len(losses) + 1), smooth, color="C0", label=f"running mean of {window}")
-    ax.set(xlabel="training step", ylabel="‖ε − ε_θ‖² (mean)", yscale="log", title="DDPM training loss")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    tail = losses[-max(1, len(losses) // 10):]
-    note = ("It was loaded from the checkpoint cache." if diffusion.loaded else
-            f"It was trained in this run, in {diffusion.train_seconds:.0f} s.")
-    return DiffusionSummary(loss_figure=fig, facts=facts(
-        {"n_params": ",", "steps": ",", "n_images": ",", "final_loss": ".3f", "first_loss": ".3f"},
-        n_params=diffusion.n_params, steps=cfg.ddpm_steps, batch=cfg.ddpm_batch, n_images=n_images,
-        max_t=diffusion.max_t, final_loss=float(np.mean(tail)), first_loss=float(np.mean(losses[:max(1, window)])),
-        loaded_note=note))
-
-
-__all__ = ["Diffusion", "DiffusionSummary", "build_unet", "check_noise_level", "ddpm_training_step",
-           "describe_diffusion", "from_pixels", "noise_scheduler", "reconstruct", "sample", "to_pixels", "train_ddpm",
-           "unet_config"]
+__all__ = ["Diffusion", "build_unet", "check_noise_level", "ddpm_training_step", "from_pixels", "noise_scheduler",
+           "reconstruct", "sample", "to_pixels", "train_ddpm", "unet_config"]

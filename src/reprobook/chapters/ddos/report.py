@@ -1,4 +1,5 @@
-"""The DDoS chapter's tables and cost: one row per (detector, OoD set), the shown table, the cost per image.
+"""The DDoS chapter's tables, figure and cost: the DDPM's loss curve, one row per (detector, OoD set), the cost
+per image.
 
 Explained in ``notebooks/ood/ddos.ipynb``; the runs, ablations and claim tests are in :mod:`.experiment`.
 """
@@ -13,7 +14,9 @@ import numpy as np
 import pandas as pd
 from torch import Tensor
 
+from ...configs.ddos import DDoSConfig
 from ...ood.ddos import COMPONENTS, DM_BASELINE, PERCEPTUAL
+from ...ood.diffusion import Diffusion
 from ...ood.metrics import ood_metrics
 from ...results import facts, glued
 
@@ -70,3 +73,35 @@ def ddos_cost(result: Any) -> DDoSCost:
                                  slowdown=float(table.loc["ddos", "slowdown"]),
                                  n_images=int(result.settings["n_images"]),
                                  evaluations=int(result.settings["unet_evaluations"])))
+
+
+@dataclass
+class DiffusionSummary:
+    """What the DDPM learned: its loss curve, with the numbers the prose quotes."""
+
+    # n_params, steps, batch, n_images, max_t, final_loss, first_loss, loaded_note
+    facts: pd.Series = glued()
+    loss_figure: Any = glued()
+
+
+def describe_diffusion(diffusion: Diffusion, cfg: DDoSConfig, n_images: int) -> DiffusionSummary:
+    """The loss curve (every step, and its running mean)."""
+    import matplotlib.pyplot as plt
+
+    losses = np.asarray(diffusion.history.train_loss if diffusion.history else [np.nan])
+    window = max(1, len(losses) // 20)
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+    fig, ax = plt.subplots(figsize=(6.4, 3.0))
+    ax.plot(np.arange(1, len(losses) + 1), losses, color="lightgrey", lw=1, label="one step")
+    ax.plot(np.arange(window, len(losses) + 1), smooth, color="C0", label=f"running mean of {window}")
+    ax.set(xlabel="training step", ylabel="‖ε − ε_θ‖² (mean)", yscale="log", title="DDPM training loss")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    tail = losses[-max(1, len(losses) // 10):]
+    note = ("It was loaded from the checkpoint cache." if diffusion.loaded else
+            f"It was trained in this run, in {diffusion.train_seconds:.0f} s.")
+    return DiffusionSummary(loss_figure=fig, facts=facts(
+        {"n_params": ",", "steps": ",", "n_images": ",", "final_loss": ".3f", "first_loss": ".3f"},
+        n_params=diffusion.n_params, steps=cfg.ddpm_steps, batch=cfg.ddpm_batch, n_images=n_images,
+        max_t=diffusion.max_t, final_loss=float(np.mean(tail)), first_loss=float(np.mean(losses[:max(1, window)])),
+        loaded_note=note))
