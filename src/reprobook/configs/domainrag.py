@@ -115,7 +115,9 @@ TINY = dict(reader="smollm2-135m-instruct", tiny_reader=True, lik_plan=_TINY_LIK
 # Smoke: the claims rest on likelihood scoring (about 2 ms per prompt token in a notebook run; see _SMOKE_LIK);
 # generated answers, about 1.5 s each, are a descriptive sample of four questions per short-answer ability.
 # The budget is 420 s (SlimPLM's 360 s: 780 s for the part). Alone from an empty cache on an idle 2-core Intel
-# Xeon: 261 s with the former plan, 386 s with this one (scoring 166,351 tokens through the model in 298 s).
+# Xeon: 261 s with the former plan, 386 s with this one (scoring 166,351 tokens through the model in 298 s); later
+# cold runs of the same plan on that VM took 329 s to 434 s (2026-12-05/06): its speed varies by about a third, and
+# the slow end is over this budget.
 SMOKE = dict(reader="gemma-3-270m", contrast_reader=None, max_new_tokens=12, max_new_tokens_long=32,
              batch_size=8, max_prompt_tokens=768, questions=4, retrieval_questions=3,
              retrieval_abilities=("extractive", "time_sensitive"), settings=_SMOKE_SETTINGS, html_view="tables",
