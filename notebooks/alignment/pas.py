@@ -152,7 +152,7 @@ with rec.timer("deduplicate"):
                                     seed=seed)
     deduped = rec.glue_result(dedup.deduplicate(collected.prompts, planted, cfg),
                               "pas_dedup")
-rec.figure("pas_dedup_figure", report.dedup_figure(deduped, cfg.dedup_distance))
+rec.figure("pas_dedup_figure", report.dedup_figure(deduped))
 caught = deduped.facts
 rec.check("dedup catches the planted duplicates", caught.planted_recall >= 0.9,
           f"{caught.planted_recall:.0%} of {caught.n_planted} planted copies caught "

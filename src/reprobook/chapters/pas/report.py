@@ -16,12 +16,12 @@ from ...alignment.pas.evaluate import PlugAndPlay
 from ...alignment.pas.generate import Generated
 
 
-def dedup_figure(deduped: Deduplicated, distance: float) -> Any:
+def dedup_figure(deduped: Deduplicated) -> Any:
     """Per cosine-distance threshold τ, the planted copies caught and the share of the pool removed; the
-    threshold of this run (``distance``) marked."""
+    threshold the stage ran at marked."""
     import matplotlib.pyplot as plt
 
-    sweep = deduped.sweep
+    sweep, distance = deduped.sweep, float(deduped.facts.distance)
     fig, ax = plt.subplots(figsize=(5.6, 3.0))
     ax.plot(sweep["threshold τ"], sweep["planted copies caught"], "o-", label="planted copies caught")
     ax.plot(sweep["threshold τ"], sweep["pool removed"], "s-", label="share of the pool removed")
