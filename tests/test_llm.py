@@ -523,3 +523,28 @@ def test_llm_throughput_benchmark_table(tiny):
     assert (result.table["pairs/s"].iloc[2:] > 0).all() and result.table["pairs/s"].iloc[:2].isna().all()
     assert all(len(v) == 2 for v in result.settings["rounds"].values())
     assert result.settings["score_pairs"] == 6
+
+
+def test_llm_throughput_benchmark_scores_in_other_precisions(tiny):
+    """A bfloat16 row scores the same weights cast, and says how far its log-probabilities are from float32's."""
+    from reprobook import benchmarks
+
+    result = benchmarks.run("llm-throughput", device="cpu", profile="tiny", score_dtypes=[None, "bfloat16"],
+                            batch_sizes=[1], repeats=1)
+    table = result.table.set_index("method")
+    assert list(table.index[-2:]) == ["score, shared prefix", "score, shared prefix, bfloat16"]
+    gap = table.loc["score, shared prefix, bfloat16", "max |Δ log p|"]
+    assert table.loc["score, shared prefix", "max |Δ log p|"] == 0.0
+    assert 0 < gap < 1.0  # rounding moves the log-probabilities, a cast model is still the same model
+    assert table.loc["generate, batch 1", "max |Δ log p|"] != table.loc["generate, batch 1", "max |Δ log p|"]  # NaN
+    assert result.settings["score_dtype"] == "float32"
+    with pytest.raises(ParameterError, match="score_dtypes"):
+        benchmarks.run("llm-throughput", device="cpu", profile="tiny", score_dtypes=["int8"])
+
+
+def test_a_model_in_another_precision_has_another_fingerprint():
+    """Caches keyed by the fingerprint never hand a bfloat16 model's results to the float32 model."""
+    f32 = llm.tiny_causal_lm(seed=0, layers=2, hidden=32)
+    b16 = llm.tiny_causal_lm(seed=0, layers=2, hidden=32, dtype="bfloat16")
+    assert f32.fingerprint == "tiny-smollm2-135m-instruct:seed=0:layers=2:hidden=32"  # float32 names unchanged
+    assert b16.fingerprint == f32.fingerprint + ":bfloat16"

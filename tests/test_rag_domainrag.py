@@ -428,3 +428,12 @@ def test_capability_from_generated_rows():
     assert capability(rows, 0.6).passed and not capability(rows, 0.8).passed
     silent = [{"ability": "extractive", "setting": "golden", "em": 0.0}] * 20
     assert not capability(silent, 0.2).passed and capability(silent, 0.15).passed
+
+
+def test_reader_precision_is_checked_and_float32_is_the_cpu_default():
+    from reprobook import profiles
+
+    assert profiles.config("domainrag", "smoke").reader_dtype is None  # float32 on a CPU: the same numbers anywhere
+    assert profiles.config("domainrag", "smoke", reader_dtype="bfloat16").reader_dtype == "bfloat16"
+    with pytest.raises(ParameterError, match="reader_dtype.*bfloat16"):
+        profiles.config("domainrag", "smoke", reader_dtype="int8")

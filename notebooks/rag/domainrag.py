@@ -49,6 +49,8 @@ domainrag_dir = None  # a folder with the DomainRAG labelled files;
                       # None: the data registry's verified copy
 reader = None  # a registry model, a local folder or a Hugging Face id;
                # None: the profile's reader
+reader_dtype = None  # None: the profile's (float32 on a CPU, bfloat16 on a GPU);
+                     # "bfloat16" is faster only on a CPU with AMX or AVX512-BF16
 
 # %%
 from reprobook import claims, llm, profiles
@@ -67,7 +69,9 @@ from reprobook.rag.retrievers import BM25Retriever, DenseRetriever
 session = start("domainrag", profile=profile, seed=seed, device=device,
                 data_dir=data_dir, title="DomainRAG: domain-specific RAG in Chinese")
 rec = session.record
-cfg = profiles.config("domainrag", profile, **({"reader": reader} if reader else {}))
+overrides = {"reader": reader, "reader_dtype": reader_dtype}
+cfg = profiles.config("domainrag", profile,
+                      **{k: v for k, v in overrides.items() if v is not None})
 print(f"profile {profile}: reader {cfg.reader}"
       f"{' (tiny, random weights)' if cfg.tiny_reader else ''}, "
       f"{cfg.questions or 'all'} questions per ability; "
@@ -251,9 +255,12 @@ ret.costs.round(3)
 
 # %%
 with rec.timer("load reader"):
-    lm = (llm.tiny_causal_lm(cfg.reader, seed=seed) if cfg.tiny_reader
-          else llm.load_causal_lm(cfg.reader, device=session.device))
-rec.glue("rag_reader", f"{lm.name} ({lm.parameters / 1e6:.0f}M parameters)")
+    lm = (llm.tiny_causal_lm(cfg.reader, seed=seed, dtype=cfg.reader_dtype)
+          if cfg.tiny_reader else
+          llm.load_causal_lm(cfg.reader, device=session.device, dtype=cfg.reader_dtype))
+precision = str(lm.model.dtype).removeprefix("torch.")
+rec.glue("rag_reader", f"{lm.name} ({lm.parameters / 1e6:.0f}M parameters, {precision})")
+rec.glue("rag_reader_dtype", precision)
 rec.glue("rag_max_new", cfg.max_new_tokens)
 rec.glue("rag_max_prompt",
          cfg.max_prompt_tokens or f"the model's context ({lm.max_context:,})")
@@ -379,7 +386,11 @@ report.likelihood_table(lik)
 # ({eval}`rag_lik_pairs` prompt–answer pairs; questions per ability: {eval}`rag_lik_questions`) in
 # {eval}`rag_lik_seconds` s, {eval}`rag_lik_pairs_per_second` pairs per second; of the
 # {eval}`rag_lik_prompt_tokens` prompt tokens, {eval}`rag_lik_computed_tokens` went through the model
-# (shared prefixes once).
+# (shared prefixes once), in {eval}`rag_reader_dtype`. On a CPU every profile scores in float32, so that a
+# seed gives the same numbers on every CPU: bfloat16 (the parameter `reader_dtype`) scores faster only where
+# the CPU multiplies it natively (AMX, AVX512-BF16) and several times slower elsewhere, and it moves the
+# scores slightly; `reprobook bench llm-throughput --set score_dtypes '[null, bfloat16]'` measures both
+# the speed and the change on a given machine.
 #
 # ### Faithfulness as a forced choice
 

@@ -190,6 +190,12 @@ def resolve_dtype(dtype: Any, device: Any):
     return allowed[dtype]
 
 
+def _precision_suffix(dtype: Any) -> str:
+    """What a fingerprint adds for weights held in another precision than float32 (float32: nothing, so
+    the names of float32 models stay as they were): the same file in bfloat16 is other weights."""
+    return "" if dtype == torch.float32 else f":{str(dtype).removeprefix('torch.')}"
+
+
 def _device(device: Any):
     return resolve_device(device if not hasattr(device, "type") else str(device))
 
@@ -487,6 +493,7 @@ def load_causal_lm(name: str, *, device: Any = "cpu", dtype: Any = None, attn_im
         fingerprint = f"folder:{Path(where).name}@{folder_fingerprint(Path(where))}"
     else:
         folder, source, fingerprint = where, f"hf:{where}", f"hf:{where}"
+    fingerprint += _precision_suffix(torch_dtype)
     kwargs = {"dtype": torch_dtype}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
@@ -569,7 +576,7 @@ def tiny_causal_lm(base: str = "smollm2-135m-instruct", *, seed: int = 0, layers
         model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.to(torch_device).eval()
     name = f"tiny-{os.fspath(base)}"
-    fingerprint = f"{name}:seed={seed}:layers={layers}:hidden={hidden}"
+    fingerprint = f"{name}:seed={seed}:layers={layers}:hidden={hidden}" + _precision_suffix(model.dtype)
     return LanguageModel(model, tokenizer, name, torch_device, _max_context(model.config, tokenizer), fingerprint,
                          "random", clock.elapsed())
 
