@@ -197,3 +197,20 @@ def test_cpu_jobs_times_each_workload_three_ways():
                        table["units per s"] / table.groupby("workload")["units per s"].transform("first"))
     with pytest.raises(ParameterError, match="'workloads'"):
         benchmarks.run("cpu-jobs", device="cpu", profile="tiny", workloads=("gpu step",))
+
+
+def test_machine_says_whether_the_cpu_multiplies_bfloat16_natively(tmp_path, monkeypatch):
+    import builtins
+
+    from reprobook import benchmarks
+
+    info = benchmarks.machine(torch.device("cpu"))
+    assert info["cpu_bf16"] is None or set(info["cpu_bf16"]) <= set(benchmarks.BF16_FLAGS)
+    fake = tmp_path / "cpuinfo"
+    fake.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 amx_tile amx_bf16\n")
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(fake if path == "/proc/cpuinfo" else path,
+                                                                          *a, **k))
+    assert benchmarks.cpu_bf16_flags() == ["amx_bf16", "amx_tile"]
+    fake.write_text("flags\t\t: fpu sse2 avx2\n")
+    assert benchmarks.cpu_bf16_flags() == []

@@ -71,8 +71,25 @@ def machine(device: Any) -> dict[str, Any]:
     """The machine a measurement ran on: processor, cores and torch threads, GPU, library versions."""
     info = provenance(device)
     info.update(processor=platform.processor() or platform.machine(), cpu_model=cpu_model(),
-                cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads())
+                cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(), cpu_bf16=cpu_bf16_flags())
     return info
+
+
+BF16_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")  # x86 instructions that multiply bfloat16 natively
+
+
+def cpu_bf16_flags() -> list[str] | None:
+    """Which of :data:`BF16_FLAGS` the CPU reports (``/proc/cpuinfo`` on Linux; None where it cannot be read):
+    a CPU without them computes in bfloat16 several times slower than in float32."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if line.lower().startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [f for f in BF16_FLAGS if f in flags]
+    except OSError:
+        pass
+    return None
 
 
 def cpu_model() -> str | None:
