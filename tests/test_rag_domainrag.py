@@ -437,3 +437,21 @@ def test_reader_precision_is_checked_and_float32_is_the_cpu_default():
     assert profiles.config("domainrag", "smoke", reader_dtype="bfloat16").reader_dtype == "bfloat16"
     with pytest.raises(ParameterError, match="reader_dtype.*bfloat16"):
         profiles.config("domainrag", "smoke", reader_dtype="int8")
+
+
+def test_precision_note_reads_the_kept_measurements():
+    import pandas as pd
+
+    from reprobook.benchmarks import BenchResult
+    from reprobook.chapters.domainrag.report import precision_note
+
+    rows = [{"method": "score, shared prefix", "pairs/s": 2.0, "max |Δ log p|": 0.0},
+            {"method": "score, shared prefix, bfloat16", "pairs/s": 3.0, "max |Δ log p|": 0.25}]
+    kept = BenchResult("llm-throughput", pd.DataFrame(rows), {"score_dtype": "float32"},
+                       {"cpu_model": "Some CPU", "cpu_bf16": ["amx_bf16"], "git_commit": "abc"})
+    note = precision_note([kept])
+    assert "bfloat16 scored 1.50× the pairs per second of float32" in note
+    assert "within 0.25 nats" in note and "native bfloat16: amx_bf16" in note and "commit abc" in note
+    older = BenchResult("llm-throughput", pd.DataFrame(rows[:1]).drop(columns="max |Δ log p|"), {}, {})
+    assert precision_note([older]).startswith("No measurement")  # kept before precisions were measured
+    assert precision_note([]).startswith("No measurement")

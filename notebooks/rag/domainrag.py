@@ -53,7 +53,7 @@ reader_dtype = None  # None: the profile's (float32 on a CPU, bfloat16 on a GPU)
                      # "bfloat16" is faster only on a CPU with AMX or AVX512-BF16
 
 # %%
-from reprobook import claims, llm, profiles
+from reprobook import benchmarks, claims, llm, profiles
 from reprobook.chapters.domainrag import analysis, likelihood, report
 from reprobook.chapters.domainrag.experiment import (build_items, build_retrievers,
                                                     chapter_plan, run_answers)
@@ -377,6 +377,8 @@ with rec.timer("likelihood"):
         lm, lik_plan, max_prompt_tokens=cfg.lik_max_prompt_tokens,
         html_view=cfg.html_view, max_alternatives=cfg.lik_max_alternatives), "rag_lik")
 rec.metric("likelihood", lik.rows.to_dict(orient="records"))
+rec.glue("rag_precision_note",
+         report.precision_note(benchmarks.recorded("llm-throughput")))
 report.likelihood_table(lik)
 
 # %% [markdown]
@@ -390,7 +392,7 @@ report.likelihood_table(lik)
 # seed gives the same numbers on every CPU: bfloat16 (the parameter `reader_dtype`) scores faster only where
 # the CPU multiplies it natively (AMX, AVX512-BF16) and several times slower elsewhere, and it moves the
 # scores slightly; `reprobook bench llm-throughput --set score_dtypes '[null, bfloat16]'` measures both
-# the speed and the change on a given machine.
+# the speed and the change on a given machine. {eval}`rag_precision_note`
 #
 # ### Faithfulness as a forced choice
 

@@ -290,3 +290,28 @@ def headline(rows) -> dict[str, float]:
         out[f"rag_f1_{setting}"] = float(sub.f1.mean()) if len(sub) else float("nan")
         out[f"rag_em_{setting}"] = float(sub.em.mean()) if len(sub) else float("nan")
     return out
+
+
+def precision_note(recorded: Sequence[Any]) -> str:
+    """What the ``llm-throughput`` measurements kept in ``book/measurements`` (:func:`reprobook.benchmarks.
+    recorded`) say of scoring in another precision: per machine, the pairs per second against the first
+    precision's and the largest change of a pair's log-probability."""
+    parts = []
+    for r in recorded:
+        table = r.table.set_index("method")
+        others = [m for m in table.index if m.startswith("score, shared prefix, ")]
+        if "score, shared prefix" not in table.index or not others or "max |Δ log p|" not in table:
+            continue
+        flags = r.machine.get("cpu_bf16")
+        hardware = ("" if flags is None else
+                    f", native bfloat16: {', '.join(flags)}" if flags else ", no native bfloat16 instructions")
+        where = f"{r.machine.get('cpu_model') or r.device}{hardware}; commit {r.machine.get('git_commit', '?')}"
+        base = table.loc["score, shared prefix", "pairs/s"]
+        first = r.settings.get("score_dtype", "float32")
+        for m in others:
+            parts.append(f"{m.removeprefix('score, shared prefix, ')} scored {table.loc[m, 'pairs/s'] / base:.2f}× "
+                         f"the pairs per second of {first}, every pair's log-probability within "
+                         f"{table.loc[m, 'max |Δ log p|']:.2f} nats of it ({where})")
+    if not parts:
+        return "No measurement of scoring in another precision is kept in this copy of the book."
+    return "Kept in `book/measurements`: " + "; ".join(parts) + "."
