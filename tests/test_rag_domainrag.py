@@ -447,10 +447,11 @@ def test_precision_note_reads_the_kept_measurements():
 
     rows = [{"method": "score, shared prefix", "pairs/s": 2.0, "max |Δ log p|": 0.0},
             {"method": "score, shared prefix, bfloat16", "pairs/s": 3.0, "max |Δ log p|": 0.25}]
-    kept = BenchResult("llm-throughput", pd.DataFrame(rows), {"score_dtype": "float32"},
+    kept = BenchResult("llm-throughput", pd.DataFrame(rows), {"score_dtype": "float32", "score_prompts": 4,
+                                                               "score_prompt_tokens": 400, "repeats": 7},
                        {"cpu_model": "Some CPU", "cpu_bf16": ["amx_bf16"], "git_commit": "abc"})
     note = precision_note([kept])
-    assert "bfloat16 scored 1.50× the pairs per second of float32" in note
+    assert "bfloat16 scored 1.50× the pairs per second of float32 on 4 prompts of about 400 tokens (median of 7" in note
     assert "within 0.25 nats" in note and "native bfloat16: amx_bf16" in note and "commit abc" in note
     older = BenchResult("llm-throughput", pd.DataFrame(rows[:1]).drop(columns="max |Δ log p|"), {}, {})
     assert precision_note([older]).startswith("No measurement")  # kept before precisions were measured

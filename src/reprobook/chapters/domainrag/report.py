@@ -305,12 +305,16 @@ def precision_note(recorded: Sequence[Any]) -> str:
         flags = r.machine.get("cpu_bf16")
         hardware = ("" if flags is None else
                     f", native bfloat16: {', '.join(flags)}" if flags else ", no native bfloat16 instructions")
-        where = f"{r.machine.get('cpu_model') or r.device}{hardware}; commit {r.machine.get('git_commit', '?')}"
+        where = (f"{r.machine.get('cpu_model') or r.device}{hardware}, {r.machine.get('torch_threads', '?')} "
+                 f"threads; commit {r.machine.get('git_commit', '?')}")
+        s = r.settings
+        workload = (f" on {s.get('score_prompts', '?')} prompts of about {s.get('score_prompt_tokens', '?')} tokens "
+                    f"(median of {s.get('repeats', '?')} rounds)")
         base = table.loc["score, shared prefix", "pairs/s"]
         first = r.settings.get("score_dtype", "float32")
         for m in others:
             parts.append(f"{m.removeprefix('score, shared prefix, ')} scored {table.loc[m, 'pairs/s'] / base:.2f}× "
-                         f"the pairs per second of {first}, every pair's log-probability within "
+                         f"the pairs per second of {first}{workload}, every pair's log-probability within "
                          f"{table.loc[m, 'max |Δ log p|']:.2f} nats of it ({where})")
     if not parts:
         return "No measurement of scoring in another precision is kept in this copy of the book."
