@@ -259,7 +259,8 @@ with rec.timer("load reader"):
           if cfg.tiny_reader else
           llm.load_causal_lm(cfg.reader, device=session.device, dtype=cfg.reader_dtype))
 precision = str(lm.model.dtype).removeprefix("torch.")
-rec.glue("rag_reader", f"{lm.name} ({lm.parameters / 1e6:.0f}M parameters, {precision})")
+rec.glue("rag_reader",
+         f"{lm.name} ({lm.parameters / 1e6:.0f}M parameters, {precision})")
 rec.glue("rag_reader_dtype", precision)
 rec.glue("rag_max_new", cfg.max_new_tokens)
 rec.glue("rag_max_prompt",
