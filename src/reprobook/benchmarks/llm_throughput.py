@@ -22,9 +22,9 @@ instruction (the DomainRAG layout: instruction, a passage, the question), each f
 ``score_dtypes`` lists precisions (None: the device's default, float32 on a CPU; ``"bfloat16"``, ...): the
 scoring model is loaded in the first, and each further one adds the shared-prefix way on the same weights
 cast to it, one row each, with the largest difference of its log-probabilities from the first precision's
-(``max |Δ log p|``, nats per pair). bfloat16 is fast
-only where the hardware multiplies it natively (a GPU; a CPU with AMX or AVX512-BF16) and several times
-slower than float32 on a CPU without, so the table says which it is on this machine.
+(``max |Δ log p|``, nats per pair). bfloat16 is fast only where the hardware multiplies it natively (a GPU;
+a CPU with AMX or AVX512-BF16) and several times slower than float32 on a CPU without, so the table says
+which it is on this machine.
 
 Rows report pairs/s (a pair: one prompt with one answer) and tokens/s. After ``warmup`` untimed calls,
 each row is the median of ``repeats`` rounds (in a shuffled order per round) with its quartiles; every
