@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 DEVICES_HELP = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+# the torch floating-point types a model may be held in, by name (configurations check them without torch)
+PRECISIONS = ("float32", "float16", "bfloat16", "float64")
 
 
 class ParameterError(ValueError):

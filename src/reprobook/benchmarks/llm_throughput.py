@@ -42,7 +42,7 @@ from typing import Any
 import pandas as pd
 
 from .. import llm
-from ..checks import ParameterError, check_int, check_str
+from ..checks import PRECISIONS, ParameterError, check_int, check_str
 from ..llm.generation import _completion_pairs, _score_pairs, score_completions
 from ..llm.loading import resolve_dtype
 from ..timing import Timer, synchronize
@@ -69,7 +69,7 @@ _SENTENCES = ("中国人民大学{i}年本科招生计划共{n}人，其中国�
               "学校设有{n}个本科专业，分布在{m}个学院。",
               "招生咨询电话为010-6251{n}，网址为www.ruc.edu.cn。", "第{i}条 考生须参加{m}年全国统一考试。")
 SCORE_METHODS = ("all logits", "completion logits", "shared prefix")
-SCORE_DTYPES = (None, "float32", "bfloat16", "float16")  # None: the device's default (float32 on a CPU)
+SCORE_DTYPES = (None, *PRECISIONS)  # None: the device's default (float32 on a CPU)
 
 
 def scoring_prompts(lm: Any, n: int, tokens: int) -> tuple[list[str], list[list[str]]]:

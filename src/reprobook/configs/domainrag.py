@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import claims
-from ..checks import ParameterError
+from ..checks import PRECISIONS, ParameterError
 from .registry import ChapterConfig, register_chapter
 
 # Settings per ability (see reprobook.chapters.domainrag.experiment.parse_setting for the names)
@@ -83,7 +83,7 @@ class DomainRAGConfig(ChapterConfig):
             raise ParameterError("reader_dtype", self.reader_dtype, ", ".join(map(repr, READER_DTYPES)))
 
 
-READER_DTYPES = (None, "float32", "bfloat16", "float16")
+READER_DTYPES = (None, *PRECISIONS)
 # Measured 2026-12-06 on the reference VM (2-core Intel Xeon with AMX, idle), the smoke likelihood plan alone
 # (472 prompts, 166,351 tokens through the model): float32 317 s, the reader cast to bfloat16 204 s (1.55x);
 # autocast to bfloat16 with float32 weights 327 s (no gain). The bfloat16 scores differ from float32's by

@@ -53,7 +53,7 @@ import torch
 
 from .. import data, dryrun, results
 from ..cache import folder_fingerprint
-from ..checks import ParameterError, check_int, check_seed, check_str
+from ..checks import PRECISIONS, ParameterError, check_int, check_seed, check_str
 from ..paths import cache_dir, exclusive_lock
 from ..timing import Timer
 from ..training import resolve_device
@@ -183,8 +183,7 @@ def resolve_dtype(dtype: Any, device: Any):
         return torch.float32
     if isinstance(dtype, torch.dtype):
         return dtype
-    allowed = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
-               "float64": torch.float64}
+    allowed = {name: getattr(torch, name) for name in PRECISIONS}
     if dtype not in allowed:
         raise ParameterError("dtype", dtype, "None, a torch dtype or one of " + ", ".join(map(repr, allowed)))
     return allowed[dtype]
