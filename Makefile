@@ -64,6 +64,7 @@ book: build
 TEST_WORKERS ?= 2
 test: venv system
 	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 	REPROBOOK_SCREENSHOTS=$(CURDIR)/_build/screenshots $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 

@@ -19,8 +19,16 @@ import urllib.request
 from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -50,9 +58,18 @@ class Browser:
 
         assert CHROMIUM, "chromium is not installed"
         port = free_port()
-        self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}",
-                                      f"--window-size={size}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                CHROMIUM,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                f"--remote-debugging-port={port}",
+                f"--window-size={size}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         end = time.time() + 60
         while True:
             try:
@@ -83,8 +100,9 @@ class Browser:
         """The value of a JavaScript expression in the page (promises awaited)."""
         reply = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in reply:
-            raise RuntimeError(f"{expression[:80]}: "
-                               f"{reply['exceptionDetails'].get('exception', {}).get('description')}")
+            raise RuntimeError(
+                f"{expression[:80]}: {reply['exceptionDetails'].get('exception', {}).get('description')}"
+            )
         return reply["result"].get("value")
 
     def wait(self, expression: str, timeout: float = 60, poll: float = 0.5):
@@ -127,9 +145,12 @@ def jupyterlab(root: Path, log: Path):
     port, token = free_port(), "reprobook-test"
     command = lab_command(root, port=port, token=token, browser=False, extra=["--LabApp.expose_app_in_browser=True"])
     # the notebooks it runs write their results beside the log, never into the project's results/
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(log.parent / "jupyter-config"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(log.parent / "workspaces"),
-           "REPROBOOK_RESULTS": str(log.parent / "results")}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(log.parent / "jupyter-config"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(log.parent / "workspaces"),
+        "REPROBOOK_RESULTS": str(log.parent / "results"),
+    }
     with open(log, "w") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
@@ -152,13 +173,17 @@ def run_in_lab(browser: Browser, base: str, token: str, path: str, timeout: floa
     nb = NOTEBOOK.format(path=path)
     browser.open(f"{base}/lab/workspaces/test/tree/{path}?reset&token={token}")
     browser.wait("!!window.jupyterapp && !!document.querySelector('.jp-MarkdownCell')", 120)
-    idle = f"(() => {{ const w = {nb}; const k = w && w.sessionContext.session && w.sessionContext.session.kernel; " \
-           "return !!k && k.status === 'idle'; })()"
+    idle = (
+        f"(() => {{ const w = {nb}; const k = w && w.sessionContext.session && w.sessionContext.session.kernel; "
+        "return !!k && k.status === 'idle'; })()"
+    )
     browser.wait(idle, 120)
     browser.js(f"jupyterapp.shell.activateById({nb}.id)")  # Run All acts on the active notebook
     time.sleep(1)
-    browser.js("window.__ran = null; jupyterapp.commands.execute('notebook:run-all-cells')"
-               ".then(ok => { window.__ran = String(ok); }, err => { window.__ran = 'error: ' + err; })")
+    browser.js(
+        "window.__ran = null; jupyterapp.commands.execute('notebook:run-all-cells')"
+        ".then(ok => { window.__ran = String(ok); }, err => { window.__ran = 'error: ' + err; })"
+    )
     result = browser.wait("window.__ran", timeout, poll=1)
     browser.wait(idle, 60)
     # jupyterlab-myst fills {eval} values in the second time a markdown cell is rendered (its issues #175,

@@ -46,8 +46,11 @@ def sweep_stale_caches(tmp: Path, now: float) -> list[Path]:
             continue
         owner = folder / OWNER_FILE
         try:
-            stale = (not _owner_alive(owner.read_text(encoding="utf-8").strip()) if owner.exists()
-                     else now - folder.stat().st_mtime > UNOWNED_STALE_SECONDS)
+            stale = (
+                not _owner_alive(owner.read_text(encoding="utf-8").strip())
+                if owner.exists()
+                else now - folder.stat().st_mtime > UNOWNED_STALE_SECONDS
+            )
         except OSError:
             continue
         if stale:

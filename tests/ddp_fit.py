@@ -22,5 +22,6 @@ loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=
 history = fit(model, optimizer, loader, epochs=2, device="cpu", progress=False)
 weights = torch.cat([p.detach().flatten() for p in model.parameters()])
 rank = int(os.environ["RANK"])
-(Path(sys.argv[1]) / f"rank-{rank}.json").write_text(json.dumps(
-    {"rank": rank, "loss": history.train_loss, "acc": history.train_acc, "weights": weights.tolist()}))
+(Path(sys.argv[1]) / f"rank-{rank}.json").write_text(
+    json.dumps({"rank": rank, "loss": history.train_loss, "acc": history.train_acc, "weights": weights.tolist()})
+)

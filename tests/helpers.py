@@ -12,8 +12,9 @@ from pathlib import Path
 import nbformat
 
 
-def make_notebook(path: Path, body: str,
-                  params: str = 'profile = "smoke"\nseed = 0\ndevice = "auto"\ndata_dir = None\n') -> Path:
+def make_notebook(
+    path: Path, body: str, params: str = 'profile = "smoke"\nseed = 0\ndevice = "auto"\ndata_dir = None\n'
+) -> Path:
     """A notebook with a ``parameters`` cell and one code cell ``body``."""
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell(params)
@@ -35,9 +36,23 @@ def run_two_processes(script: Path, out_dir: Path) -> subprocess.CompletedProces
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-                           "--master_port", str(port), str(script), str(out_dir)],
-                          capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(
+        [
+            str(torchrun),
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(port),
+            str(script),
+            str(out_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -55,4 +70,5 @@ def closure_for(model, optimizer, x, y):
             loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         return loss
+
     return closure

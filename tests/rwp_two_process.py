@@ -25,8 +25,10 @@ torch.manual_seed(0)  # the same initialisation on both ranks
 model = SmallCNN(in_channels=1, num_classes=3, width=4).double()
 reference = copy.deepcopy(model)
 data = torch.Generator().manual_seed(1)
-batches = [(torch.randn(16, 1, 12, 12, generator=data, dtype=torch.float64), torch.randint(0, 3, (16,), generator=data))
-           for _ in range(STEPS)]
+batches = [
+    (torch.randn(16, 1, 12, 12, generator=data, dtype=torch.float64), torch.randint(0, 3, (16,), generator=data))
+    for _ in range(STEPS)
+]
 
 
 def closure_for(net, opt, x, y):
@@ -36,16 +38,22 @@ def closure_for(net, opt, x, y):
             loss = nn.functional.cross_entropy(net(x), y)
         loss.backward()
         return loss
+
     return closure
 
 
 parallel = DistributedRWP(model, gamma=GAMMA, alpha=ALPHA, generator=torch.Generator().manual_seed(5), **KWARGS)
 losses = [float(parallel.step(closure_for(model, parallel, x, y))) for x, y in batches]
-out = {"rank": rank, "losses": losses, "state": {k: v.clone() for k, v in model.state_dict().items()},
-       "generator": parallel.generator.get_state()}
+out = {
+    "rank": rank,
+    "losses": losses,
+    "state": {k: v.clone() for k, v in model.state_dict().items()},
+    "generator": parallel.generator.get_state(),
+}
 if rank == 0:
-    sequential = RWP(reference.parameters(), gamma=GAMMA, alpha=ALPHA, generator=torch.Generator().manual_seed(5),
-                     **KWARGS)
+    sequential = RWP(
+        reference.parameters(), gamma=GAMMA, alpha=ALPHA, generator=torch.Generator().manual_seed(5), **KWARGS
+    )
     out["sequential_losses"] = [float(sequential.step(closure_for(reference, sequential, x, y))) for x, y in batches]
     out["sequential_state"] = {k: v.clone() for k, v in reference.state_dict().items()}
 torch.save(out, Path(sys.argv[1]) / f"rank-{rank}.pt")

@@ -12,8 +12,7 @@ from reprobook.alignment.sft import utilisation
 
 
 def test_split_by_prompt_keeps_every_prompt_on_one_side():
-    rows = [{"prompt": f"p{i // 3}", "chosen": "c", "rejected": "r", "category": ("x", "y")[i % 2]}
-            for i in range(60)]
+    rows = [{"prompt": f"p{i // 3}", "chosen": "c", "rejected": "r", "category": ("x", "y")[i % 2]} for i in range(60)]
     parts = split_by_prompt(rows, {"test": 0.4, "A": 0.3, "B": 0.3}, seed=0)
     assert sum(len(v) for v in parts.values()) == len(rows)
     seen = {}
@@ -33,8 +32,10 @@ def test_utilisation_against_hand_counts():
 
 
 def test_scored_pairs_and_length_baseline():
-    examples = [{"task": "t", "prompt": f"q{i}", "answer": f"answer number {i}", "targets": [f"answer number {i}"]}
-                for i in range(4)]
+    examples = [
+        {"task": "t", "prompt": f"q{i}", "answer": f"answer number {i}", "targets": [f"answer number {i}"]}
+        for i in range(4)
+    ]
     pairs = ni_scored_pairs(examples, 3, seed=0, alpha=0.5)
     assert len(pairs) == 3
     for p in pairs:
@@ -88,8 +89,10 @@ def test_the_pointwise_term_pulls_scores_toward_the_absolute_ones():
     kw = dict(chosen_score=[1.0] * 40, rejected_score=[0.0] * 40, score_weight=[1.0] * 40, lam=0.01, seed=0)
     with_ = fit_reward_head(good, bad, alpha=5.0, **kw)
     without = fit_reward_head(good, bad, alpha=0.0, **kw)
+
     def raw(h, x):
         return ((x - h.mean) / h.scale) @ h.w + h.b
+
     err = lambda h: np.mean((raw(h, good) - 1) ** 2 + raw(h, bad) ** 2)  # noqa: E731
     assert err(with_) < err(without)
     # α·ω = 0 where a pair has no scores: the term then changes nothing
@@ -106,7 +109,7 @@ def test_lambda_is_chosen_by_cross_validation_over_prompts():
 
 
 def test_per_prompt_averages_pairs_that_share_a_prompt():
-    from reprobook.chapters.baichuan_alignment.experiment import per_prompt
+    from reprobook.chapters.baichuan_alignment.measures import per_prompt
 
     assert per_prompt([1, 0, 1, 1], ["a", "a", "b", "c"]) == (["a", "b", "c"], [0.5, 1.0, 1.0])
 
@@ -122,7 +125,7 @@ def test_model_stock_clips_its_ratio_to_the_segment():
     assert model_stock_ratio([u, torch.tensor([0.0, 1.0])]) == 0.0
     assert model_stock_ratio([u, -0.9 * u + torch.tensor([0.0, 0.1])]) == 0.0  # cos θ ≈ −0.99: t would be ≈ −198
     cos = 0.5
-    assert model_stock_ratio([u, torch.tensor([cos, math.sqrt(1 - cos ** 2)])]) == pytest.approx(2 * cos / (1 + cos))
+    assert model_stock_ratio([u, torch.tensor([cos, math.sqrt(1 - cos**2)])]) == pytest.approx(2 * cos / (1 + cos))
     ratios = {}
     w0 = {"w": torch.zeros(2)}
     merged = model_stock([{"w": u}, {"w": torch.tensor([0.0, 1.0])}], w0, ratios=ratios)

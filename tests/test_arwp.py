@@ -43,12 +43,14 @@ def _hand_grads(weight, bias):
 
 def _recording_closure(layer, opt, seen):
     """The standard closure; it also records the weights each pass ran at."""
+
     def closure():
         opt.zero_grad()
         seen.append((layer.weight.detach().clone(), layer.bias.detach().clone()))
         loss = 0.5 * ((layer(X) - T) ** 2).sum()
         loss.backward()
         return loss
+
     return closure
 
 
@@ -63,8 +65,16 @@ def test_accumulator_and_adaptive_noise_match_a_hand_computation(scaling):
     sigma, eta, beta = 0.3, 2.0, 0.9
     layer = _linear()
     w0, b0 = layer.weight.detach().clone(), layer.bias.detach().clone()
-    opt = ARWP(layer.parameters(), sigma=sigma, alpha=1.0, eta=eta, beta=beta, scaling=scaling,
-               generator=torch.Generator().manual_seed(3), lr=0.0)  # lr 0: the weights stay at w0
+    opt = ARWP(
+        layer.parameters(),
+        sigma=sigma,
+        alpha=1.0,
+        eta=eta,
+        beta=beta,
+        scaling=scaling,
+        generator=torch.Generator().manual_seed(3),
+        lr=0.0,
+    )  # lr 0: the weights stay at w0
     seen = []
     for _ in range(3):
         opt.step(_recording_closure(layer, opt, seen))
@@ -82,7 +92,7 @@ def test_accumulator_and_adaptive_noise_match_a_hand_computation(scaling):
         torch.testing.assert_close(b_seen - b0, z_b, rtol=1e-5, atol=1e-7)
         g_w, g_b = _hand_grads(w_seen, b_seen)  # the perturbed gradient g₁
         # A ← β A + g₁²  (no (1 − β) factor)
-        acc_w, acc_b = beta * acc_w + g_w ** 2, beta * acc_b + g_b ** 2
+        acc_w, acc_b = beta * acc_w + g_w**2, beta * acc_b + g_b**2
     torch.testing.assert_close(opt.state[layer.weight]["accumulator"], acc_w)
     torch.testing.assert_close(opt.state[layer.bias]["accumulator"], acc_b)
     assert (acc_w.sum(1) > 0.1).all()  # the scaling was not a no-op
@@ -101,8 +111,9 @@ def test_std_and_var_scalings_differ_as_documented():
 def test_update_mixes_clean_and_perturbed_gradients(alpha, eta):
     layer = _linear()
     w0, b0 = layer.weight.detach().clone(), layer.bias.detach().clone()
-    opt = ARWP(layer.parameters(), sigma=0.2, alpha=alpha, eta=eta, generator=torch.Generator().manual_seed(0),
-               lr=1.0)  # plain SGD step of size 1: w ← w − g
+    opt = ARWP(
+        layer.parameters(), sigma=0.2, alpha=alpha, eta=eta, generator=torch.Generator().manual_seed(0), lr=1.0
+    )  # plain SGD step of size 1: w ← w − g
     seen = []
     loss = opt.step(_recording_closure(layer, opt, seen))
     g0_w, g0_b = _hand_grads(w0, b0)
@@ -151,6 +162,7 @@ def _train_steps(make_optimizer, steps=5, dtype=torch.float64, zero_to_none=True
                 loss = nn.functional.cross_entropy(model(x), y)
             loss.backward()
             return loss
+
         opt.step(closure)
     return model, opt
 
@@ -158,8 +170,16 @@ def _train_steps(make_optimizer, steps=5, dtype=torch.float64, zero_to_none=True
 OPTIMISERS = {
     "rwp": lambda ps: RWP(ps, gamma=0.05, alpha=0.5, generator=torch.Generator().manual_seed(5), lr=0.1, momentum=0.9),
     "arwp-std": lambda ps: ARWP(ps, sigma=0.05, alpha=1.0, eta=5.0, generator=torch.Generator().manual_seed(5), lr=0.1),
-    "marwp-var": lambda ps: ARWP(ps, sigma=0.05, alpha=0.5, eta=5.0, scaling="var",
-                                 generator=torch.Generator().manual_seed(5), lr=0.1, momentum=0.9),
+    "marwp-var": lambda ps: ARWP(
+        ps,
+        sigma=0.05,
+        alpha=0.5,
+        eta=5.0,
+        scaling="var",
+        generator=torch.Generator().manual_seed(5),
+        lr=0.1,
+        momentum=0.9,
+    ),
 }
 
 
@@ -176,8 +196,9 @@ def test_flat_buffers_equal_the_per_parameter_computation(method, monkeypatch):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13, msg=name)
     if method != "rwp":
         for p, q in zip(flat_model.parameters(), model.parameters()):
-            torch.testing.assert_close(flat_opt.state[p]["accumulator"], opt.state[q]["accumulator"],
-                                       rtol=1e-12, atol=1e-13)
+            torch.testing.assert_close(
+                flat_opt.state[p]["accumulator"], opt.state[q]["accumulator"], rtol=1e-12, atol=1e-13
+            )
     assert not torch.equal(flat_model[0].weight, _bn_net()[0].weight.double())  # it did train
 
 
@@ -193,6 +214,7 @@ def test_zeroing_gradients_in_place_or_to_none_trains_alike(method):
 def test_new_storage_for_a_parameter_rebuilds_the_flat_buffers_and_keeps_the_state():
     """Weights given new storage between steps (``p.data = ...``, as a device move does) are followed: the
     flat buffers are rebuilt, the accumulators carried over, and training goes on as if nothing happened."""
+
     def run(replace_storage):
         model = _bn_net()
         opt = OPTIMISERS["marwp-var"](model.parameters())
@@ -238,11 +260,13 @@ def test_parameters_of_mixed_dtypes_take_the_per_parameter_path():
     opt = ARWP(layer.parameters(), sigma=0.1, alpha=0.5, eta=1.0, generator=torch.Generator().manual_seed(0), lr=0.1)
     w0 = layer.weight.detach().clone()
     for _ in range(2):
+
         def closure():
             opt.zero_grad()
             loss = (layer.weight @ X).sum() + layer.bias.sum()
             loss.backward()
             return loss
+
         opt.step(closure)
     assert opt._flat_groups[0] is None and not torch.equal(layer.weight, w0)
     assert opt.state[layer.bias]["accumulator"].dtype == torch.float64
@@ -254,8 +278,9 @@ def test_batchnorm_statistics_follow_the_official_code():
         model = _bn_net()
         conv_out = []
         model[0].register_forward_hook(lambda m, i, o: conv_out.append(o.detach()))
-        opt = ARWP(model.parameters(), sigma=0.1, alpha=alpha, eta=0.1, generator=torch.Generator().manual_seed(0),
-                   lr=0.1)
+        opt = ARWP(
+            model.parameters(), sigma=0.1, alpha=alpha, eta=0.1, generator=torch.Generator().manual_seed(0), lr=0.1
+        )
         flags = []
         closure = closure_for(model, opt, x, y)
 
@@ -331,11 +356,19 @@ def test_load_state_dict_rejects_another_model():
         opt.load_state_dict(other.state_dict())
 
 
-@pytest.mark.parametrize("kwargs,name", [
-    (dict(sigma=-0.1), "sigma"), (dict(alpha=1.5), "alpha"), (dict(alpha=-0.1), "alpha"), (dict(eta=-1.0), "eta"),
-    (dict(beta=1.2), "beta"), (dict(scaling="variance"), "scaling"), (dict(generator=3), "generator"),
-    (dict(base_optimizer="sgd"), "base_optimizer"),
-])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        (dict(sigma=-0.1), "sigma"),
+        (dict(alpha=1.5), "alpha"),
+        (dict(alpha=-0.1), "alpha"),
+        (dict(eta=-1.0), "eta"),
+        (dict(beta=1.2), "beta"),
+        (dict(scaling="variance"), "scaling"),
+        (dict(generator=3), "generator"),
+        (dict(base_optimizer="sgd"), "base_optimizer"),
+    ],
+)
 def test_bad_parameters_name_themselves(kwargs, name):
     with pytest.raises(ValueError, match=f"'{name}'.*allowed"):
         ARWP(nn.Linear(2, 2).parameters(), **kwargs)
@@ -360,8 +393,14 @@ def test_sigma_schedule_start_middle_end():
     assert all(a <= b for a, b in zip(values, values[1:]))
 
 
-@pytest.mark.parametrize("kwargs,name", [(dict(total_steps=0), "total_steps"), (dict(sigma_start=-1.0), "sigma_start"),
-                                         (dict(sigma_end=-1.0), "sigma_end")])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        (dict(total_steps=0), "total_steps"),
+        (dict(sigma_start=-1.0), "sigma_start"),
+        (dict(sigma_end=-1.0), "sigma_end"),
+    ],
+)
 def test_sigma_schedule_bad_parameters(kwargs, name):
     opt = ARWP(nn.Linear(2, 2).parameters())
     args = {**dict(sigma_start=0.001, sigma_end=0.011, total_steps=10), **kwargs}
@@ -459,4 +498,9 @@ def test_smoke_profile_is_the_regime_the_chapters_describe():
     marwp = profiles.config("marwp", "smoke")
     # the same data, training and convergence rule in both chapters: SGD and SAM are shared checkpoints
     assert (cfg.epochs, cfg.n_train, cfg.batch_size, cfg.fit_loss, cfg.fit_accuracy) == (
-        marwp.epochs, marwp.n_train, marwp.batch_size, marwp.fit_loss, marwp.fit_accuracy)
+        marwp.epochs,
+        marwp.n_train,
+        marwp.batch_size,
+        marwp.fit_loss,
+        marwp.fit_accuracy,
+    )

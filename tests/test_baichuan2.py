@@ -20,8 +20,9 @@ VOCAB = 64
 
 
 def tiny_llama(normhead_on=True, seed=0):
-    return pretraining.build_model(pretraining.ModelSize(16, 1, 2), VOCAB, normhead=normhead_on, seed=seed,
-                                   max_positions=32)
+    return pretraining.build_model(
+        pretraining.ModelSize(16, 1, 2), VOCAB, normhead=normhead_on, seed=seed, max_positions=32
+    )
 
 
 def tiny_gpt2():
@@ -31,8 +32,10 @@ def tiny_gpt2():
     return GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB, n_embd=16, n_layer=1, n_head=2, n_positions=32)).eval()
 
 
-WORDS = ("token vocabulary merge digit byte corpus model layer norm logit loss scale law compute seed run "
-         "paper table figure chapter train split held out validation English Chinese").split()
+WORDS = (
+    "token vocabulary merge digit byte corpus model layer norm logit loss scale law compute seed run "
+    "paper table figure chapter train split held out validation English Chinese"
+).split()
 HANZI = "中国人民大学文学院前身华北联合艺术新年讲话记者报道欢迎学生报考数字分词器拆成单个"
 
 
@@ -123,7 +126,7 @@ def test_causal_lm_loss_matches_transformers_and_adds_max_z():
     total, ce, mz = normhead.causal_lm_loss(out.logits, x, max_z_weight=2e-4)
     assert ce.item() == pytest.approx(out.loss.item(), rel=1e-5)
     z = out.logits[:, :-1].max(-1).values
-    assert mz.item() == pytest.approx(2e-4 * (z ** 2).mean().item(), rel=1e-5)
+    assert mz.item() == pytest.approx(2e-4 * (z**2).mean().item(), rel=1e-5)
     assert total.item() == pytest.approx(ce.item() + mz.item(), rel=1e-6)
     assert normhead.causal_lm_loss(out.logits, x)[2].item() == 0.0
 
@@ -134,8 +137,7 @@ def test_a_training_step_with_normhead_and_max_z(tmp_path):
     assert normhead.has_normhead(model)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     blocks = torch.randint(2, VOCAB, (8, 16))
-    settings = pretraining.TrainSettings(steps=3, batch_size=2, seq_len=16, lr=1e-2, max_z_weight=2e-4,
-                                         eval_every=2)
+    settings = pretraining.TrainSettings(steps=3, batch_size=2, seq_len=16, lr=1e-2, max_z_weight=2e-4, eval_every=2)
     rec = pretraining.train_lm(model, blocks, blocks[:2], settings, seed=0, device="cpu")
     assert len(rec.loss) == 3 and all(math.isfinite(v) for v in rec.loss + rec.max_logit + rec.grad_norm)
     assert rec.eval_steps == [0, 2, 3] and math.isfinite(rec.final_val_loss) and not rec.diverged
@@ -169,11 +171,13 @@ def test_train_cached_loads_the_second_time(tmp_path, monkeypatch):
     assert not loaded and loaded_again and second.loss == first.loss
     _, other = pretraining.train_cached(size, VOCAB, blocks, blocks[:2], settings, seed=1, device="cpu")
     assert not other
-    model, record, loaded = pretraining.train_cached(size, VOCAB, blocks, blocks[:2], settings, seed=0, device="cpu",
-                                                     return_model=True)
+    model, record, loaded = pretraining.train_cached(
+        size, VOCAB, blocks, blocks[:2], settings, seed=0, device="cpu", return_model=True
+    )
     assert loaded and record.loss == first.loss and not model.training
-    assert (pretraining.validation_loss(model, blocks[:2], batch_size=2, device="cpu")
-            == pytest.approx(first.final_val_loss))
+    assert pretraining.validation_loss(model, blocks[:2], batch_size=2, device="cpu") == pytest.approx(
+        first.final_val_loss
+    )
 
 
 def test_a_non_finite_loss_stops_the_run():
@@ -181,8 +185,14 @@ def test_a_non_finite_loss_stops_the_run():
     with torch.no_grad():
         model.get_output_embeddings().weight.fill_(float("nan"))
     blocks = torch.randint(2, VOCAB, (4, 8))
-    rec = pretraining.train_lm(model, blocks, blocks, pretraining.TrainSettings(steps=3, batch_size=2, seq_len=8,
-                                                                                lr=1e-3), seed=0, device="cpu")
+    rec = pretraining.train_lm(
+        model,
+        blocks,
+        blocks,
+        pretraining.TrainSettings(steps=3, batch_size=2, seq_len=8, lr=1e-3),
+        seed=0,
+        device="cpu",
+    )
     assert rec.diverged and rec.loss == [] and math.isnan(rec.final_val_loss)
 
 
@@ -201,7 +211,7 @@ def test_pack_tokens_ends_documents_with_eos():
     tok = T.train_sentencepiece(["abc abd", "xyz"] * 5, 268, coverage=1.0)
     blocks = pretraining.pack_tokens(tok, ["ab", "x"], 2)
     ab, x = tok.encode("ab"), tok.encode("x")
-    assert blocks.flatten().tolist()[:len(ab) + 2] == ab + [tok.eos_token_id] + x[:1]
+    assert blocks.flatten().tolist()[: len(ab) + 2] == ab + [tok.eos_token_id] + x[:1]
     with pytest.raises(ParameterError, match="texts"):
         pretraining.pack_tokens(tok, ["a"], 10)
 
@@ -224,7 +234,7 @@ def test_repetition_sensitivity_matches_transformers_processor():
         logits = model(input_ids=x).logits
     kl = []
     for t in range(6):
-        scores = RepetitionPenaltyLogitsProcessor(1.3)(x[:, :t + 1], logits[:, t].clone())
+        scores = RepetitionPenaltyLogitsProcessor(1.3)(x[:, : t + 1], logits[:, t].clone())
         p, q = logits[:, t].log_softmax(-1), scores.log_softmax(-1)
         kl.append((p.exp() * (p - q)).sum(-1))
     expected = torch.stack(kl).mean().item()
@@ -272,7 +282,7 @@ def test_prediction_test_is_two_one_sided_z_tests():
     from scipy import stats
 
     t = prediction.prediction_test(3.0, 0.01, [3.01, 3.03], seed_sd=0.02, margin=0.05)
-    se = math.sqrt(0.01 ** 2 + 0.02 ** 2 / 2)
+    se = math.sqrt(0.01**2 + 0.02**2 / 2)
     assert t["se"] == pytest.approx(se) and t["estimate"] == pytest.approx(0.02)
     assert t["p"] == pytest.approx(max(stats.norm.sf((0.02 + 0.05) / se), stats.norm.cdf((0.02 - 0.05) / se)))
     assert t["low"] == pytest.approx(0.02 - stats.norm.ppf(0.975) * se) and t["kind"] == "equivalence"
@@ -280,11 +290,17 @@ def test_prediction_test_is_two_one_sided_z_tests():
 
     args = {k: v for k, v in t.items() if k != "se"}
     assert claims.from_test(**args, unit="seeds", sesoi=0.05).verdict == "inconclusive"  # p = 0.04 > 0.025
-    near = {k: v for k, v in prediction.prediction_test(3.0, 0.005, [3.00, 3.01], seed_sd=0.01, margin=0.05).items()
-            if k != "se"}
+    near = {
+        k: v
+        for k, v in prediction.prediction_test(3.0, 0.005, [3.00, 3.01], seed_sd=0.01, margin=0.05).items()
+        if k != "se"
+    }
     assert claims.from_test(**near, unit="seeds", sesoi=0.05).verdict == "reproduced"
-    far = {k: v for k, v in prediction.prediction_test(3.0, 0.01, [3.3, 3.32], seed_sd=0.02, margin=0.05).items()
-           if k != "se"}
+    far = {
+        k: v
+        for k, v in prediction.prediction_test(3.0, 0.01, [3.3, 3.32], seed_sd=0.02, margin=0.05).items()
+        if k != "se"
+    }
     assert claims.from_test(**far, unit="seeds", sesoi=0.05).verdict == "contradicted"
     power, _, mde = t["design"](0.025)
     assert 0 < power < 1 and mde == pytest.approx(se * (stats.norm.ppf(0.975) + stats.norm.ppf(0.9)))
@@ -309,15 +325,19 @@ def test_desegment_keeps_spaces_between_latin_words_only():
 
 
 def test_peoples_daily_tags_are_removed(tmp_path):
-    (tmp_path / "199801.txt").write_text("迈向/v  充满/v  希望/n  的/u  新/a  世纪/n\n\n１２月/t  ３１日/t  ，/w\n",
-                                          encoding="utf-8")
+    (tmp_path / "199801.txt").write_text(
+        "迈向/v  充满/v  希望/n  的/u  新/a  世纪/n\n\n１２月/t  ３１日/t  ，/w\n", encoding="utf-8"
+    )
     assert corpus.load_peoples_daily(tmp_path) == ["迈向充满希望的新世纪", "１２月３１日，"]
 
 
 def test_domainrag_passages_leave_out_counterfactual_ones():
-    records = {"faithful_qa": [{"positive_reference": {"contents": "真 的 段落"},
-                                "counterfact_reference": {"contents": "假 的 段落"}}],
-               "basic_qa": [{"retrieved_psgs": [{"contents": "真 的 段落"}, {"contents": "另 一 段"}]}]}
+    records = {
+        "faithful_qa": [
+            {"positive_reference": {"contents": "真 的 段落"}, "counterfact_reference": {"contents": "假 的 段落"}}
+        ],
+        "basic_qa": [{"retrieved_psgs": [{"contents": "真 的 段落"}, {"contents": "另 一 段"}]}],
+    }
     assert corpus.domainrag_passages(records) == ["真的段落", "另一段"]  # files in name order, duplicates once
 
 
@@ -349,8 +369,9 @@ def test_split_is_a_stable_function_of_the_text():
 def test_a_user_folder_becomes_a_deduplicated_split_corpus(tmp_path):
     english = varied_texts(40)
     (tmp_path / "a.txt").write_text("\n\n".join(english + english[:1]), encoding="utf-8")
-    (tmp_path / "b.jsonl").write_text("\n".join(json.dumps({"text": t}, ensure_ascii=False)
-                                                for t in varied_texts(40, chinese=True)), encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text(
+        "\n".join(json.dumps({"text": t}, ensure_ascii=False) for t in varied_texts(40, chinese=True)), encoding="utf-8"
+    )
     splits, stats = corpus.load_corpus(tmp_path)
     docs = [d for s in corpus.SPLITS for d in splits[s]]
     assert len(docs) == 80 and {d["lang"] for d in docs} == {"en", "zh"}
@@ -382,20 +403,37 @@ def test_paper_profile_runs_on_a_user_corpus_with_a_hugging_face_tokenizer(tmp_p
     (texts / "zh.txt").write_text("\n\n".join(varied_texts(60, chinese=True)), encoding="utf-8")
     raw = Tokenizer(models.BPE(unk_token="<unk>"))
     raw.pre_tokenizer = pre_tokenizers.Whitespace()
-    raw.train_from_iterator([p.read_text(encoding="utf-8") for p in texts.iterdir()],
-                            trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "</s>"]))
+    raw.train_from_iterator(
+        [p.read_text(encoding="utf-8") for p in texts.iterdir()],
+        trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "</s>"]),
+    )
     tok = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="<unk>", eos_token="</s>", pad_token="</s>")
     tok_dir = tmp_path / "tok"
     tok.save_pretrained(tok_dir)
     pretraining.llama_config(pretraining.ModelSize(8, 1, 1), len(tok), 16).save_pretrained(tok_dir)
-    cfg = profiles.config("baichuan2", "paper", corpus=str(texts), lm_tokenizer=str(tok_dir), batch_size=2,
-                          seq_len=16, val_blocks=2, ablation_steps=2)
+    cfg = profiles.config(
+        "baichuan2",
+        "paper",
+        corpus=str(texts),
+        lm_tokenizer=str(tok_dir),
+        batch_size=2,
+        seq_len=16,
+        val_blocks=2,
+        ablation_steps=2,
+    )
     overview = corpus.corpus_overview(cfg.corpus)
     data = bc2.chapter_lm_data(cfg, overview, train_tokens=2 * 2 * 16)
     assert data.vocab_size == len(tok) and data.train_blocks.shape == (2 * 2, 16)
-    rec, loaded = pretraining.train_cached(pretraining.ModelSize(64, 2, 4), data.vocab_size, data.train_blocks,
-                                           data.val_blocks, bc2.settings_from(cfg), seed=0, device="cpu",
-                                           data_key=data.key)
+    rec, loaded = pretraining.train_cached(
+        pretraining.ModelSize(64, 2, 4),
+        data.vocab_size,
+        data.train_blocks,
+        data.val_blocks,
+        bc2.settings_from(cfg),
+        seed=0,
+        device="cpu",
+        data_key=data.key,
+    )
     assert not loaded and math.isfinite(rec.final_val_loss) and rec.parameters["non_embedding"] > 10_000
 
 
@@ -414,7 +452,6 @@ def test_chapter_configuration():
     assert max(paper.vocab_sizes) == 125696
     with pytest.raises(ParameterError):
         profiles.config("baichuan2", "smoke", no_such_field=1)
-
 
 
 def test_a_run_still_improving_is_not_on_its_plateau():

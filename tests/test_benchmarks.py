@@ -27,13 +27,31 @@ def tiny_result():
 def test_step_cost_table_has_one_row_per_method(tiny_result):
     table = tiny_result.table
     assert table["method"].tolist() == list(step_cost.METHODS)
-    assert {"optimizer", "gradients", "sequential_passes", "median_ms", "p25_ms", "p75_ms", "ratio_to_sgd",
-            "ratio_low", "ratio_high", "cpu_ms", "cpu_ratio_to_sgd"} <= set(table.columns)
+    assert {
+        "optimizer",
+        "gradients",
+        "sequential_passes",
+        "median_ms",
+        "p25_ms",
+        "p75_ms",
+        "ratio_to_sgd",
+        "ratio_low",
+        "ratio_high",
+        "cpu_ms",
+        "cpu_ratio_to_sgd",
+    } <= set(table.columns)
     assert (table["median_ms"] > 0).all()
     assert (table["p25_ms"] <= table["median_ms"]).all() and (table["median_ms"] <= table["p75_ms"]).all()
-    assert dict(zip(table.method, table.sequential_passes)) == {"sgd": 1, "sam": 2, "rwp": 2, "rwp-batched": 1,
-                                                              "sgd-double-batch": 1, "mrwp": 2, "arwp": 1,
-                                                              "marwp": 2}
+    assert dict(zip(table.method, table.sequential_passes)) == {
+        "sgd": 1,
+        "sam": 2,
+        "rwp": 2,
+        "rwp-batched": 1,
+        "sgd-double-batch": 1,
+        "mrwp": 2,
+        "arwp": 1,
+        "marwp": 2,
+    }
 
 
 def test_operator_calls_count_forward_backward_and_update(tiny_result):
@@ -78,8 +96,10 @@ def test_settings_and_machine_are_reported(tiny_result):
     assert s["model"] == "small_cnn" and s["model_kwargs"]["width"] == 2
     assert s["torch_threads"] == torch.get_num_threads() and s["repeats"] == 3 and s["warmup"] == 1
     assert s["cpu_count"] == os.cpu_count()
-    assert all(isinstance(s[k], float) if hasattr(os, "getloadavg") else s[k] is None
-               for k in ("load_average_before", "load_average_after"))
+    assert all(
+        isinstance(s[k], float) if hasattr(os, "getloadavg") else s[k] is None
+        for k in ("load_average_before", "load_average_after")
+    )
     assert tiny_result.machine["device_type"] == "cpu"
     assert tiny_result.device.startswith("cpu")
     assert "git_commit" in tiny_result.machine and "torch_threads" in tiny_result.machine
@@ -101,16 +121,19 @@ def test_a_subset_of_methods_keeps_its_order():
     assert table["method"].tolist() == ["arwp", "sgd"] and used["methods"] == ["arwp", "sgd"]
 
 
-@pytest.mark.parametrize("settings, parameter", [
-    (dict(methods=["sgd", "adam"]), "methods"),
-    (dict(methods=["sam", "rwp"]), "methods"),
-    (dict(methods="sgd"), "methods"),
-    (dict(repeats=0), "repeats"),
-    (dict(batch_size=2.5), "batch_size"),
-    (dict(warmup=-1), "warmup"),
-    (dict(time_budget=0), "time_budget"),
-    (dict(speed="fast"), "speed"),
-])
+@pytest.mark.parametrize(
+    "settings, parameter",
+    [
+        (dict(methods=["sgd", "adam"]), "methods"),
+        (dict(methods=["sam", "rwp"]), "methods"),
+        (dict(methods="sgd"), "methods"),
+        (dict(repeats=0), "repeats"),
+        (dict(batch_size=2.5), "batch_size"),
+        (dict(warmup=-1), "warmup"),
+        (dict(time_budget=0), "time_budget"),
+        (dict(speed="fast"), "speed"),
+    ],
+)
 def test_bad_settings_name_the_parameter(settings, parameter):
     with pytest.raises(ParameterError, match=f"'{parameter}'") as info:
         step_cost.measure(torch.device("cpu"), "smoke", **settings)
@@ -135,8 +158,26 @@ def test_cli_lists_and_rejects(capsys):
 
 def test_cli_settings_reach_the_measurement(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("REPROBOOK_RESULTS", str(tmp_path))
-    argv = ["bench", "step-cost", "--profile", "tiny", "--device", "cpu", "--set", "methods", "[sgd, arwp]",
-            "--set", "batch_size", "2", "--set", "model_kwargs", "{width: 2}", "--set", "repeats", "3"]
+    argv = [
+        "bench",
+        "step-cost",
+        "--profile",
+        "tiny",
+        "--device",
+        "cpu",
+        "--set",
+        "methods",
+        "[sgd, arwp]",
+        "--set",
+        "batch_size",
+        "2",
+        "--set",
+        "model_kwargs",
+        "{width: 2}",
+        "--set",
+        "repeats",
+        "3",
+    ]
     assert main(argv) == 0
     saved = benchmarks.BenchResult.load(tmp_path / "bench" / "step-cost-cpu.json")
     assert list(saved.table.method) == ["sgd", "arwp"]
@@ -175,8 +216,9 @@ def test_the_tiny_profile_times_every_method_quickly():
 
 
 def test_time_budget_stops_starting_rounds_after_the_minimum():
-    _, used = step_cost.measure(torch.device("cpu"), "smoke", **{**TINY, "methods": ["sgd"], "repeats": 10,
-                                                                   "time_budget": 1e-9})
+    _, used = step_cost.measure(
+        torch.device("cpu"), "smoke", **{**TINY, "methods": ["sgd"], "repeats": 10, "time_budget": 1e-9}
+    )
     assert used["rounds_run"] == step_cost.MIN_ROUNDS == len(used["rounds_ms"]["sgd"])
 
 
@@ -193,8 +235,10 @@ def test_cpu_jobs_times_each_workload_three_ways():
     assert (side["processes"] == result.settings["jobs"]).all() and result.settings["jobs"] <= (os.cpu_count() or 1)
     # units per second of processes side by side: the sum over the processes of 1 / their median seconds
     assert (side["units per s"] >= side["processes"] / side["median s per unit"] * 0.5).all()
-    assert np.allclose(table["throughput vs every core"],
-                       table["units per s"] / table.groupby("workload")["units per s"].transform("first"))
+    assert np.allclose(
+        table["throughput vs every core"],
+        table["units per s"] / table.groupby("workload")["units per s"].transform("first"),
+    )
     with pytest.raises(ParameterError, match="'workloads'"):
         benchmarks.run("cpu-jobs", device="cpu", profile="tiny", workloads=("gpu step",))
 
@@ -209,8 +253,9 @@ def test_machine_says_whether_the_cpu_multiplies_bfloat16_natively(tmp_path, mon
     fake = tmp_path / "cpuinfo"
     fake.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 amx_tile amx_bf16\n")
     real_open = builtins.open
-    monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(fake if path == "/proc/cpuinfo" else path,
-                                                                          *a, **k))
+    monkeypatch.setattr(
+        builtins, "open", lambda path, *a, **k: real_open(fake if path == "/proc/cpuinfo" else path, *a, **k)
+    )
     assert benchmarks.cpu_bf16_flags() == ["amx_bf16", "amx_tile"]
     fake.write_text("flags\t\t: fpu sse2 avx2\n")
     assert benchmarks.cpu_bf16_flags() == []

@@ -27,8 +27,14 @@ def built(tmp_path_factory):
     base = tmp_path_factory.mktemp("book")
     out, res = base / "executed", base / "results"
     lines: list[str] = []
-    outcomes = runner.run(runner.discover(ROOT / "notebooks"), params={"profile": "tiny"},
-                          out_dir=out, res_dir=res, root=ROOT / "notebooks", echo=lines.append)
+    outcomes = runner.run(
+        runner.discover(ROOT / "notebooks"),
+        params={"profile": "tiny"},
+        out_dir=out,
+        res_dir=res,
+        root=ROOT / "notebooks",
+        echo=lines.append,
+    )
     print("\n".join(lines))
     print(runner.format_table(outcomes))
     failed = {o.notebook: o.error for o in outcomes if o.status != "ok"}
@@ -40,8 +46,12 @@ def built(tmp_path_factory):
 
 
 def test_every_recorded_check_passed(built):
-    failed = [(r["chapter"], c["name"], c["detail"]) for r in load_results(built["results"])
-              for c in r.get("checks", []) if not c["passed"]]
+    failed = [
+        (r["chapter"], c["name"], c["detail"])
+        for r in load_results(built["results"])
+        for c in r.get("checks", [])
+        if not c["passed"]
+    ]
     assert not failed, f"in-chapter checks failed: {failed}"
 
 
@@ -49,8 +59,14 @@ def _plain(text: str) -> str:
     """Text without the inline markup the page renders away (emphasis, code, math delimiters)."""
     for mark in ("**", "*", "`", "$", "\\(", "\\)"):
         text = text.replace(mark, "")
-    for curly, straight in (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'), ("\u2013", "--"),
-                            ("\u2014", "---")):  # Sphinx's smart quotes and dashes
+    for curly, straight in (
+        ("\u2019", "'"),
+        ("\u2018", "'"),
+        ("\u201c", '"'),
+        ("\u201d", '"'),
+        ("\u2013", "--"),
+        ("\u2014", "---"),
+    ):  # Sphinx's smart quotes and dashes
         text = text.replace(curly, straight)
     return " ".join(text.split())
 
@@ -128,13 +144,26 @@ from browser import CHROMIUM, FLAGS  # noqa: E402
 def test_pages_render_in_headless_chromium(built, tmp_path):
     """A browser loads each page, runs its scripts, and the figures it shows have loaded."""
     assert CHROMIUM, "CI must have chromium (make test installs it as root)"
-    pages = [built["html"] / "book" / "intro.html", built["html"] / "book" / "status.html",
-             built["html"] / "book" / "sharpness" / "theory.html"]
+    pages = [
+        built["html"] / "book" / "intro.html",
+        built["html"] / "book" / "status.html",
+        built["html"] / "book" / "sharpness" / "theory.html",
+    ]
     pages += [built["html"] / "notebooks" / f"{n}.html" for n in book.toc_notebooks(ROOT)]
     for page in pages:
-        dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                              "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-                             capture_output=True, text=True, timeout=120)
+        dom = subprocess.run(
+            [
+                CHROMIUM,
+                *FLAGS,
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert dom.returncode == 0, dom.stderr[-2000:]
         assert "<main" in dom.stdout and "</html>" in dom.stdout, page
         if page.stem == "theory":  # the book serves MathJax itself: equations typeset without a network
@@ -143,8 +172,19 @@ def test_pages_render_in_headless_chromium(built, tmp_path):
             if not src.startswith(("data:", "http")):
                 assert (page.parent / src).resolve().exists(), f"{page.name}: missing figure {src}"
         shot = tmp_path / f"{page.stem}.png"
-        done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2000",
-                               f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [
+                CHROMIUM,
+                *FLAGS,
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--window-size=1280,2000",
+                f"--screenshot={shot}",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert shot.exists(), f"{page.name}: no screenshot ({done.stderr[-1000:]})"
         from PIL import Image
 
@@ -165,8 +205,9 @@ def test_status_page_tables_fit_the_page_width(built, tmp_path):
     try:
         browser.open((built["html"] / "book" / "status.html").as_uri())
         browser.wait("document.readyState === 'complete' && document.querySelectorAll('table').length > 2", 60)
-        widths = browser.js("Array.from(document.querySelectorAll('main table'))"
-                            ".map(t => [t.scrollWidth, t.parentElement.clientWidth])")
+        widths = browser.js(
+            "Array.from(document.querySelectorAll('main table')).map(t => [t.scrollWidth, t.parentElement.clientWidth])"
+        )
     finally:
         browser.close()
     assert widths and all(table <= room + 1 for table, room in widths), f"tables wider than the page: {widths}"

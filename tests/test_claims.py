@@ -40,7 +40,8 @@ def test_power_and_mde_of_the_t_test_agree_with_statsmodels():
     ref = TTestPower().solve_power(nobs=n, alpha=ALPHA, power=0.8, alternative="larger") * sd
     assert mde == pytest.approx(ref, rel=1e-4)
     assert claims.n_for_power_t(0.01, 0.02) == math.ceil(
-        TTestPower().solve_power(effect_size=0.5, alpha=ALPHA, power=0.8, alternative="larger"))
+        TTestPower().solve_power(effect_size=0.5, alpha=ALPHA, power=0.8, alternative="larger")
+    )
 
 
 def test_equivalence_is_statsmodels_tost():
@@ -237,8 +238,19 @@ def test_a_single_pair_is_not_comparable_with_the_reason():
 
 
 def test_a_spec_is_checked_before_any_result():
-    ok = ClaimSpec("better", "a beats b", "the paper's words", "abstract", "seeds", 5, "superiority", 0.005,
-                   "half the paper's +1 %", 0.01, fmt="+.2%")
+    ok = ClaimSpec(
+        "better",
+        "a beats b",
+        "the paper's words",
+        "abstract",
+        "seeds",
+        5,
+        "superiority",
+        0.005,
+        "half the paper's +1 %",
+        0.01,
+        fmt="+.2%",
+    )
     assert ok.test == "superiority"
     with pytest.raises(ParameterError, match="'test'"):
         ClaimSpec("k", "c", "p", "s", "seeds", 5, "t-test")
@@ -251,8 +263,7 @@ def test_a_spec_is_checked_before_any_result():
 
 
 def test_evaluate_takes_the_sesoi_and_unit_from_the_declaration():
-    spec = ClaimSpec("better", "a beats b", "p", "s", "questions", 4, "mcnemar", 0.1, "a practical threshold",
-                     0.3)
+    spec = ClaimSpec("better", "a beats b", "p", "s", "questions", 4, "mcnemar", 0.1, "a practical threshold", 0.3)
     t = claims.evaluate(spec, [1, 1, 0, 1], [0, 1, 0, 0], this_run="two wins")
     assert t.verdict.sesoi == 0.1 and t.verdict.paper_effect == 0.3 and t.verdict.covers == "4 questions"
     with pytest.raises(ParameterError, match="'sesoi'"):
@@ -264,8 +275,9 @@ def test_evaluate_takes_the_sesoi_and_unit_from_the_declaration():
 
 
 def test_claims_table_shows_power_and_mde():
-    spec = ClaimSpec("better", "a beats b", "p", "s", "seeds", 5, "superiority", 0.01, "half the paper's gain",
-                     0.02, fmt="+.2%")
+    spec = ClaimSpec(
+        "better", "a beats b", "p", "s", "seeds", 5, "superiority", 0.01, "half the paper's gain", 0.02, fmt="+.2%"
+    )
     tests = claims.holm_tests([claims.evaluate(spec, [0.71, 0.74, 0.69, 0.75, 0.73], [0.70, 0.71, 0.72, 0.72, 0.70])])
     frame = claims.claims_table(tests)
     row = frame.iloc[0]
@@ -276,7 +288,7 @@ def test_claims_table_shows_power_and_mde():
 
 
 def test_a_conjunctions_mde_cell_lists_its_parts():
-    """"All of" has no one MDE (its parts measure different quantities): the cell lists each part's, the
+    """ "All of" has no one MDE (its parts measure different quantities): the cell lists each part's, the
     first in the claim's format, in the table built from the test and from its saved row alike."""
     acc = claims.superiority([0.80, 0.82, 0.81, 0.83, 0.80], [0.79, 0.80, 0.80, 0.81, 0.79], sesoi=0.01)
     loss = claims.superiority([0.52, 0.55, 0.50, 0.51, 0.54], [0.50, 0.51, 0.49, 0.50, 0.52], sesoi=0.03)
@@ -323,8 +335,9 @@ def test_non_inferiority_at_its_boundary_passes_at_most_alpha(words_only):
     rng = np.random.default_rng(7)
     rate = _rate_of("reproduced", lambda _: claims.non_inferiority(rng.normal(-0.1, 0.05, 6), np.zeros(6), margin=0.1))
     assert rate <= ALPHA + MC_TOL
-    rate = _rate_of("contradicted",
-                    lambda _: claims.non_inferiority(rng.normal(0.05, 0.05, 6), np.zeros(6), margin=0.1))
+    rate = _rate_of(
+        "contradicted", lambda _: claims.non_inferiority(rng.normal(0.05, 0.05, 6), np.zeros(6), margin=0.1)
+    )
     assert rate <= 0.001
 
 
@@ -357,11 +370,13 @@ def test_mcnemar_under_the_null_reproduces_at_most_alpha(n, words_only):
 def test_binary_non_inferiority_at_its_boundary_passes_at_most_alpha(words_only):
     # 24 pairs at the boundary passed 29 % of the time with the old sign-test fallback
     rng = np.random.default_rng(9)
-    rate = _rate_of("reproduced", lambda _: claims.binary_non_inferiority(*_paired_binary(rng, 24, 0.6, 0.7, rho=0.3),
-                                                                          margin=0.1))
+    rate = _rate_of(
+        "reproduced", lambda _: claims.binary_non_inferiority(*_paired_binary(rng, 24, 0.6, 0.7, rho=0.3), margin=0.1)
+    )
     assert rate <= ALPHA + 2 * MC_TOL  # Newcombe's interval is close to, not exactly at, its level
-    rate = _rate_of("contradicted", lambda _: claims.binary_non_inferiority(*_paired_binary(rng, 60, 0.8, 0.7),
-                                                                            margin=0.1))
+    rate = _rate_of(
+        "contradicted", lambda _: claims.binary_non_inferiority(*_paired_binary(rng, 60, 0.8, 0.7), margin=0.1)
+    )
     assert rate <= 0.001
 
 
@@ -374,9 +389,13 @@ def test_rate_under_the_null_reproduces_at_most_alpha(words_only):
 def test_bootstrap_under_the_null_reproduces_at_most_alpha(words_only):
     rng = np.random.default_rng(11)
     mean = lambda x: float(np.mean(x))  # noqa: E731
-    rate = _rate_of("reproduced", lambda _: claims.bootstrap((rng.normal(0, 1, 30),), mean, sesoi=0.3,
-                                                             n_resamples=400, seed=int(rng.integers(1 << 30))),
-                    n_sim=300)
+    rate = _rate_of(
+        "reproduced",
+        lambda _: claims.bootstrap(
+            (rng.normal(0, 1, 30),), mean, sesoi=0.3, n_resamples=400, seed=int(rng.integers(1 << 30))
+        ),
+        n_sim=300,
+    )
     assert rate <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / 300)
 
 
@@ -422,18 +441,20 @@ CASES = {
         "inconclusive": lambda: claims.mcnemar([1, 0, 1, 0], [0, 1, 1, 0], sesoi=0.1),
     },
     "binary_non_inferiority": {
-        "reproduced": lambda: claims.binary_non_inferiority([1] * 95 + [0] * 5, [1] * 94 + [0] * 5 + [1],
-                                                            margin=0.1),
+        "reproduced": lambda: claims.binary_non_inferiority([1] * 95 + [0] * 5, [1] * 94 + [0] * 5 + [1], margin=0.1),
         "contradicted": lambda: claims.binary_non_inferiority([0] * 40 + [1] * 60, [1] * 40 + [1] * 60, margin=0.1),
         "inconclusive": lambda: claims.binary_non_inferiority([1, 0, 1, 0], [0, 1, 1, 0], margin=0.1),
     },
     "bootstrap": {
-        "reproduced": lambda: claims.bootstrap((np.linspace(0.5, 1.5, 40),), lambda x: float(np.mean(x)), sesoi=0.1,
-                                               n_resamples=500),
-        "contradicted": lambda: claims.bootstrap((np.linspace(-1.5, -0.5, 40),), lambda x: float(np.mean(x)),
-                                                 sesoi=0.1, n_resamples=500),
-        "inconclusive": lambda: claims.bootstrap((np.linspace(-1, 1.1, 40),), lambda x: float(np.mean(x)), sesoi=0.1,
-                                                 n_resamples=500),
+        "reproduced": lambda: claims.bootstrap(
+            (np.linspace(0.5, 1.5, 40),), lambda x: float(np.mean(x)), sesoi=0.1, n_resamples=500
+        ),
+        "contradicted": lambda: claims.bootstrap(
+            (np.linspace(-1.5, -0.5, 40),), lambda x: float(np.mean(x)), sesoi=0.1, n_resamples=500
+        ),
+        "inconclusive": lambda: claims.bootstrap(
+            (np.linspace(-1, 1.1, 40),), lambda x: float(np.mean(x)), sesoi=0.1, n_resamples=500
+        ),
     },
     "rate": {
         "reproduced": lambda: claims.rate(19, 20, sesoi=0.1),
@@ -470,8 +491,11 @@ def test_tiny_and_dry_runs_keep_the_numbers():
 def test_a_guard_keeps_the_reason_a_verdict_has_no_power():
     flat = claims.superiority([0.7, 0.7, 0.7], [0.6, 0.6, 0.6], sesoi=0.01)
     assert flat.power is None and flat.reason.startswith("no variation")
-    for turned, why in ((claims.tiny_run(flat), "tiny run"), (claims.dry_run(flat), "dry run"),
-                        (claims.guard(flat, False, "a guard"), "a guard")):
+    for turned, why in (
+        (claims.tiny_run(flat), "tiny run"),
+        (claims.dry_run(flat), "dry run"),
+        (claims.guard(flat, False, "a guard"), "a guard"),
+    ):
         assert turned.verdict == "not comparable" and turned.power is None
         assert turned.reason == f"no variation; {why}", turned.reason
     assert claims.tiny_run(claims.guard(flat, False, "a guard")).reason == "no variation; tiny run"
@@ -485,8 +509,12 @@ def test_format_is_the_one_rendering():
 
 
 def test_powered_counts_the_goal():
-    rows = [{"tested": True, "power_paper": 0.9}, {"tested": True, "power_paper": None, "power": 0.85},
-            {"tested": True, "power_paper": 0.5}, {"tested": False, "power": None}]
+    rows = [
+        {"tested": True, "power_paper": 0.9},
+        {"tested": True, "power_paper": None, "power": 0.85},
+        {"tested": True, "power_paper": 0.5},
+        {"tested": False, "power": None},
+    ]
     assert claims.powered(rows) == (2, 3)
     counts = claims.summary_counts([{"verdict": "reproduced"}, {"verdict": "inconclusive"}])
     assert list(counts) == list(claims.VERDICTS) and counts["reproduced"] == 1

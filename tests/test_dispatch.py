@@ -21,8 +21,15 @@ def book(tmp_path):
 
 def _run(book, notebooks=None, **kw):
     lines = []
-    outcomes = runner.run(notebooks or book["notebooks"], root=book["root"], out_dir=book["out"], res_dir=book["res"],
-                          echo=lines.append, params={"profile": "tiny", **kw.pop("params", {})}, **kw)
+    outcomes = runner.run(
+        notebooks or book["notebooks"],
+        root=book["root"],
+        out_dir=book["out"],
+        res_dir=book["res"],
+        echo=lines.append,
+        params={"profile": "tiny", **kw.pop("params", {})},
+        **kw,
+    )
     return outcomes, lines
 
 
@@ -115,10 +122,15 @@ def test_notebooks_sharing_the_cpu_get_a_core_each_and_are_not_held_to_their_bud
 
 def test_parallel_slots_start_the_longest_chain_first(monkeypatch):
     budgets = {"short": 60.0, "producer": 100.0, "consumer": 300.0, "long": 350.0}
-    monkeypatch.setattr(runner, "budget_seconds",
-                        lambda name, profile, dry=False: budgets[name] if profile == "smoke" else None)
-    tasks = [dispatch.Task("short", frozenset(), {}), dispatch.Task("producer", frozenset(), {}),
-             dispatch.Task("consumer", frozenset({"producer"}), {}), dispatch.Task("long", frozenset(), {})]
+    monkeypatch.setattr(
+        runner, "budget_seconds", lambda name, profile, dry=False: budgets[name] if profile == "smoke" else None
+    )
+    tasks = [
+        dispatch.Task("short", frozenset(), {}),
+        dispatch.Task("producer", frozenset(), {}),
+        dispatch.Task("consumer", frozenset({"producer"}), {}),
+        dispatch.Task("long", frozenset(), {}),
+    ]
     # the producer's chain (100 + 300 s) outranks the longest single notebook (350 s)
     assert [t.name for t in runner.longest_first(tasks, "smoke")] == ["producer", "long", "consumer", "short"]
     # no budgets (the paper profile): the run order
@@ -142,8 +154,11 @@ class _Later:
 
 def test_dispatch_starts_a_consumer_only_after_its_producer_finished():
     events = []
-    tasks = [dispatch.Task("producer", frozenset(), {}), dispatch.Task("consumer", frozenset({"producer"}), {}),
-             dispatch.Task("other", frozenset(), {})]
+    tasks = [
+        dispatch.Task("producer", frozenset(), {}),
+        dispatch.Task("consumer", frozenset({"producer"}), {}),
+        dispatch.Task("other", frozenset(), {}),
+    ]
 
     def start(task, slot):
         events.append(("start", task.name, slot))
@@ -202,13 +217,15 @@ def test_a_job_that_never_returns_is_a_failed_run(book, monkeypatch):
     class Killed:
         def submit(self, fn, **kwargs):
             future = Future()
-            future.set_exception(RuntimeError("Job 1234 (task: 0) with path /x\n"
-                                              "has not produced any output (state: TIMEOUT)"))
+            future.set_exception(
+                RuntimeError("Job 1234 (task: 0) with path /x\nhas not produced any output (state: TIMEOUT)")
+            )
             return future
 
     monkeypatch.setattr(dispatch, "submitit_executor", lambda *a, **k: Killed())
-    outcomes, lines = _run(book, book["notebooks"][:1], executor="slurm", slurm=dispatch.SlurmOptions(poll_seconds=0),
-                           params={"seed": 2})
+    outcomes, lines = _run(
+        book, book["notebooks"][:1], executor="slurm", slurm=dispatch.SlurmOptions(poll_seconds=0), params={"seed": 2}
+    )
     assert [o.status for o in outcomes] == ["failed"] and "TIMEOUT" in outcomes[0].error
     assert (book["res"] / "a.json").read_text() == good
     assert runner.read_runs(book["out"])["part/a"]["last_failure"]["error"] == outcomes[0].error

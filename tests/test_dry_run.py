@@ -86,8 +86,9 @@ def test_caps_never_raise_a_value_and_leave_one_seed(chapter, monkeypatch):
 
 
 def test_overrides_of_the_run_profile_come_from_the_environment(monkeypatch):
-    monkeypatch.setenv(profiles.OVERRIDES_ENV,
-                       json.dumps({"smoke": {"rwp": {"n_seeds": 12, "methods": ["sgd", "rwp"]}}}))
+    monkeypatch.setenv(
+        profiles.OVERRIDES_ENV, json.dumps({"smoke": {"rwp": {"n_seeds": 12, "methods": ["sgd", "rwp"]}}})
+    )
     cfg = profiles.config("rwp", "smoke")
     assert cfg.n_seeds == 12 and cfg.methods == ("sgd", "rwp")
     assert profiles.config("rwp", "paper").n_seeds != 12  # only the run's profile
@@ -108,8 +109,9 @@ def test_overrides_are_checked_before_any_work(chapter):
 def test_cli_parses_chapter_field_overrides():
     from reprobook.cli import parse_overrides
 
-    assert parse_overrides([["rwp.n_seeds", "12"], ["rwp.methods", "[sgd, rwp]"]]) == \
-        {"rwp": {"n_seeds": 12, "methods": ["sgd", "rwp"]}}
+    assert parse_overrides([["rwp.n_seeds", "12"], ["rwp.methods", "[sgd, rwp]"]]) == {
+        "rwp": {"n_seeds": 12, "methods": ["sgd", "rwp"]}
+    }
     with pytest.raises(ParameterError, match="CHAPTER.FIELD"):
         parse_overrides([["n_seeds", "3"]])
 
@@ -161,8 +163,9 @@ def test_the_book_refuses_dry_results_unless_asked(tmp_path):
     assert book.dry_runs([{"chapter": "x", "profile": "smoke"}], {"a": {"status": "ok"}}) == []
     out, res = tmp_path / "executed", tmp_path / "results"
     res.mkdir()
-    (res / "demo.json").write_text(json.dumps({**results[0], "claims": [], "checks": [], "metrics": {},
-                                               "provenance": {}}))
+    (res / "demo.json").write_text(
+        json.dumps({**results[0], "claims": [], "checks": [], "metrics": {}, "provenance": {}})
+    )
     root = tmp_path / "root"
     (root / "book").mkdir(parents=True)
     (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
@@ -216,8 +219,16 @@ class _DryBook:
         base = tmp_path_factory.mktemp("dry-book")
         out, res = base / "executed", base / "results"
         lines: list[str] = []
-        outcomes = runner.run(_notebooks(request.cls.PARTS), params={"profile": "paper"}, dry_run=True, out_dir=out,
-                              res_dir=res, root=ROOT / "notebooks", echo=lines.append, timeout=CELL_TIMEOUT)
+        outcomes = runner.run(
+            _notebooks(request.cls.PARTS),
+            params={"profile": "paper"},
+            dry_run=True,
+            out_dir=out,
+            res_dir=res,
+            root=ROOT / "notebooks",
+            echo=lines.append,
+            timeout=CELL_TIMEOUT,
+        )
         print("\n".join(lines))
         print(runner.format_table(outcomes, runs=runner.read_runs(out)))
         return {"outcomes": outcomes, "out": out, "res": res, "base": base}
@@ -225,8 +236,9 @@ class _DryBook:
     @pytest.mark.slow
     def test_every_chapter_runs_its_paper_path_dry(self, dry_book):
         failed = {o.notebook: o.error for o in dry_book["outcomes"] if o.status != "ok"}
-        assert not failed, f"notebooks failed in the paper dry run (logs beside the executed copies in " \
-                           f"{dry_book['out']}): {failed}"
+        assert not failed, (
+            f"notebooks failed in the paper dry run (logs beside the executed copies in {dry_book['out']}): {failed}"
+        )
         assert {o.notebook for o in dry_book["outcomes"]} == _names(_notebooks(self.PARTS)) != set()
         assert all(o.dry_run and o.profile == "paper" for o in dry_book["outcomes"])
 
@@ -240,8 +252,10 @@ class _DryBook:
             assert record["dry_run"] is True and record["profile"] == "paper", record["chapter"]
             assert record.get("claims"), f"{record['chapter']}: no claims table"
             for claim in record["claims"]:
-                assert claim["verdict"] == "not comparable" and claim["reason"].endswith("dry run"), \
-                    (record["chapter"], claim)
+                assert claim["verdict"] == "not comparable" and claim["reason"].endswith("dry run"), (
+                    record["chapter"],
+                    claim,
+                )
         for outcome in dry_book["outcomes"]:
             executed = (dry_book["out"] / f"{outcome.notebook}.ipynb").read_text(encoding="utf-8")
             assert "DRY RUN: not evidence" in executed, outcome.notebook
@@ -267,5 +281,6 @@ class TestDryBookPartsIIIAndIV(_DryBook):
 def test_the_two_halves_hold_every_notebook_once():
     halves = [set(TestDryBookPartsIAndII.PARTS), set(TestDryBookPartsIIIAndIV.PARTS)]
     assert halves[0].isdisjoint(halves[1])
-    assert {p.relative_to(ROOT / "notebooks").parts[0] for p in runner.discover(ROOT / "notebooks")} == \
-        halves[0] | halves[1]
+    assert {p.relative_to(ROOT / "notebooks").parts[0] for p in runner.discover(ROOT / "notebooks")} == halves[
+        0
+    ] | halves[1]

@@ -55,9 +55,12 @@ def test_a_corrupted_pack_is_refused(tmp_path, monkeypatch):
 
 def test_machine_names_for_files():
     assert gpu_check.machine_slug({"device": "cuda (NVIDIA H200)", "device_type": "cuda"}) == "cuda-nvidia-h200"
-    assert gpu_check.machine_slug({"device": "cpu", "device_type": "cpu",
-                                   "cpu_model": "AMD EPYC 7763 64-Core Processor",
-                                   "cpu_count": 2}) == "cpu-amd-epyc-7763-2-cores"
+    assert (
+        gpu_check.machine_slug(
+            {"device": "cpu", "device_type": "cpu", "cpu_model": "AMD EPYC 7763 64-Core Processor", "cpu_count": 2}
+        )
+        == "cpu-amd-epyc-7763-2-cores"
+    )
 
 
 def test_the_gpu_check_runs_end_to_end_on_the_cpu_at_its_smallest_size(tmp_path, monkeypatch):

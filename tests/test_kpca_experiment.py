@@ -68,29 +68,49 @@ def test_rff_check_measures_the_one_over_root_m_decay_and_can_fail():
     assert found.error == pytest.approx(result.table.loc[512].iloc[0])
     errors = result.table.iloc[:, 0].to_numpy()
     assert np.polyfit(np.log(result.table.index), np.log(errors), 1)[0] == pytest.approx(found.slope)
-    strict = kx.rff_check(_Bench(features), profiles.config("kpca", "smoke", corp_features=512, rff_probe=150,
-                                                              rff_slope_range=(-0.3, -0.1)), seed=0)
+    strict = kx.rff_check(
+        _Bench(features),
+        profiles.config("kpca", "smoke", corp_features=512, rff_probe=150, rff_slope_range=(-0.3, -0.1)),
+        seed=0,
+    )
     assert not strict.passed and "allowed [-0.3, -0.1]" in strict.detail
 
 
 def _make(cls, **values):
     """A result object with the given fields and None for every other one."""
-    return cls(**{f.name: values.get(f.name) for f in dataclasses.fields(cls) if f.init and (
-        f.name in values or f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)},
-        **{k: v for k, v in values.items() if k not in {f.name for f in dataclasses.fields(cls)}})
+    return cls(
+        **{
+            f.name: values.get(f.name)
+            for f in dataclasses.fields(cls)
+            if f.init
+            and (f.name in values or f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        },
+        **{k: v for k, v in values.items() if k not in {f.name for f in dataclasses.fields(cls)}},
+    )
 
 
 def _scores_with(averages: dict[str, list[tuple[float, float]]]):
     """A DetectorScores whose per-classifier averages are given as {detector: [(AUROC, FPR95) per classifier]}."""
     seeds = range(len(next(iter(averages.values()))))
-    frame = pd.DataFrame({(metric, s): {d: v[s][0 if metric == "AUROC" else 1] for d, v in averages.items()}
-                          for s in seeds for metric in ("AUROC", "FPR95")})
+    frame = pd.DataFrame(
+        {
+            (metric, s): {d: v[s][0 if metric == "AUROC" else 1] for d, v in averages.items()}
+            for s in seeds
+            for metric in ("AUROC", "FPR95")
+        }
+    )
     return _make(kx.DetectorScores, averages=frame)
 
 
 def test_comparisons_read_the_natural_set_fpr95_classifier_by_classifier():
-    fpr = {"PCA": [0.6, 0.62, 0.58], "CoP": [0.5, 0.55, 0.52], "CoRP": [0.4, 0.41, 0.45], "KNN": [0.45, 0.44, 0.47],
-           "MSP": [0.7, 0.7, 0.7], "Energy": [0.65, 0.66, 0.64]}
+    fpr = {
+        "PCA": [0.6, 0.62, 0.58],
+        "CoP": [0.5, 0.55, 0.52],
+        "CoRP": [0.4, 0.41, 0.45],
+        "KNN": [0.45, 0.44, 0.47],
+        "MSP": [0.7, 0.7, 0.7],
+        "Energy": [0.65, 0.66, 0.64],
+    }
     for k, b in kx.FUSED:
         fpr[f"{k} + {b}"] = [v - 0.05 for v in fpr[b]]
     scores = _scores_with({d: [(1 - v, v) for v in values] for d, values in fpr.items()})
@@ -116,8 +136,9 @@ def test_comparisons_read_the_natural_set_fpr95_classifier_by_classifier():
 
 
 def test_natural_average_leaves_out_the_noise_sets():
-    table = pd.DataFrame({"detector": ["A"] * 3, "ood_set": ["mnist-5k", "gaussian-noise", "average"],
-                          "FPR95": [0.4, 0.0, 0.2]})
+    table = pd.DataFrame(
+        {"detector": ["A"] * 3, "ood_set": ["mnist-5k", "gaussian-noise", "average"], "FPR95": [0.4, 0.0, 0.2]}
+    )
     assert kx.natural_average(table, ("mnist-5k",), "FPR95")["A"] == pytest.approx(0.4)
 
 
@@ -126,18 +147,36 @@ def test_throughput_reads_slopes_and_speedups_from_the_benchmark():
     from reprobook.benchmarks.ood_throughput import METHODS
 
     ns = [1000, 10000, 100000]
-    cost = {"knn": lambda n: 0.01 * n, "faiss-flat": lambda n: 0.005 * n, "faiss-ivf": lambda n: n ** 0.5,
-            "cop": lambda n: 1.0, "corp": lambda n: 20.0}
+    cost = {
+        "knn": lambda n: 0.01 * n,
+        "faiss-flat": lambda n: 0.005 * n,
+        "faiss-ivf": lambda n: n**0.5,
+        "cop": lambda n: 1.0,
+        "corp": lambda n: 20.0,
+    }
     rows = []
     for n in ns:
         fastest = min(cost[m](n) for m in ("knn", "faiss-flat", "faiss-ivf"))
         for m in METHODS:
-            rows.append(dict(method=m, detector=METHODS[m], n_train=n, median_us=cost[m](n), p25_us=cost[m](n),
-                             p75_us=cost[m](n), knn_over_method=cost["knn"](n) / cost[m](n),
-                             fastest_knn_over_method=fastest / cost[m](n), q=None,
-                             recall=0.97 if m == "faiss-ivf" else 1.0,
-                             max_score_gap=0.0 if m != "faiss-ivf" else 0.01, nprobe=4 if m == "faiss-ivf" else None,
-                             nlist=316 if m == "faiss-ivf" else None, tune_recall=None, fit_s=0.0))
+            rows.append(
+                dict(
+                    method=m,
+                    detector=METHODS[m],
+                    n_train=n,
+                    median_us=cost[m](n),
+                    p25_us=cost[m](n),
+                    p75_us=cost[m](n),
+                    knn_over_method=cost["knn"](n) / cost[m](n),
+                    fastest_knn_over_method=fastest / cost[m](n),
+                    q=None,
+                    recall=0.97 if m == "faiss-ivf" else 1.0,
+                    max_score_gap=0.0 if m != "faiss-ivf" else 0.01,
+                    nprobe=4 if m == "faiss-ivf" else None,
+                    nlist=316 if m == "faiss-ivf" else None,
+                    tune_recall=None,
+                    fit_s=0.0,
+                )
+            )
     settings = dict(repeats=5, feature_dim=64, n_queries=100, target_recall=0.95)
     fake = BenchResult("ood-throughput", pd.DataFrame(rows), settings, {"device": "cpu (test)"})
     t = report.throughput(profiles.config("kpca", "smoke"), fake)
@@ -145,14 +184,19 @@ def test_throughput_reads_slopes_and_speedups_from_the_benchmark():
     assert slope["knn"] == pytest.approx(1.0) and slope["faiss-ivf"] == pytest.approx(0.5)
     assert slope["cop"] == pytest.approx(0.0, abs=1e-9) and found.n_max == 100000
     assert found.fastest_knn == METHODS["faiss-ivf"]  # √N beats 0.005·N at N = 100,000
-    assert found.speedup_cop == pytest.approx(100000 ** 0.5) and found.speedup_corp_sklearn == pytest.approx(50.0)
+    assert found.speedup_cop == pytest.approx(100000**0.5) and found.speedup_corp_sklearn == pytest.approx(50.0)
     assert t.cost_holds and t.exact_agree and t.recall_ok and "CoP 0.00" in t.cost_detail
     assert found.ivf_recall == 0.97 and found.ivf_nprobe == 4
     rec = RunRecord("kpca", profile="smoke", device="cpu", seed=0)
     rec.glue_result(t, "kpca_tp")
     shown = {n: str(rec.glued[f"kpca_tp_{n}"]) for n in ("us_knn", "us_cop", "slope_faiss_flat", "n_max", "ivf_recall")}
-    assert shown == {"us_knn": "1000.0", "us_cop": "1.00", "slope_faiss_flat": "1.00", "n_max": "100,000",
-                     "ivf_recall": "97.0%"}
+    assert shown == {
+        "us_knn": "1000.0",
+        "us_cop": "1.00",
+        "slope_faiss_flat": "1.00",
+        "n_max": "100,000",
+        "ivf_recall": "97.0%",
+    }
 
 
 def test_claims_are_the_declared_specs_tested_over_the_classifiers_and_holm_adjusted():
@@ -166,8 +210,9 @@ def test_claims_are_the_declared_specs_tested_over_the_classifiers_and_holm_adju
     tests = kx.kpca_claims(specs, cmp, "scale")
     assert [t.key for t in tests] == [s.key for s in specs]
     for t, s in zip(tests, specs):
-        expected = claims.superiority(*pairs[s.key], sesoi=s.sesoi, paper_effect=s.paper_effect,
-                                      unit="trained classifiers")
+        expected = claims.superiority(
+            *pairs[s.key], sesoi=s.sesoi, paper_effect=s.paper_effect, unit="trained classifiers"
+        )
         assert t.verdict.estimate == pytest.approx(expected.estimate) and t.verdict.family == 5
         assert t.verdict.p_raw == pytest.approx(expected.p) and t.verdict.verdict == "reproduced"
         assert t.verdict.n == 10 and t.scale == "scale"

@@ -111,8 +111,9 @@ def _notebook(path: Path, prose: str = BOOK_PROSE) -> Path:
     code.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "1"}, execution_count=1)]
     code.execution_count = 1
     md = nbformat.v4.new_markdown_cell(prose)
-    md.metadata["user_expressions"] = [{"expression": "demo_n",
-                                        "result": {"status": "ok", "data": {"text/plain": "3"}}}]
+    md.metadata["user_expressions"] = [
+        {"expression": "demo_n", "result": {"status": "ok", "data": {"text/plain": "3"}}}
+    ]
     nb.cells = [md, code]
     nb.metadata["kernelspec"] = {"name": "reprobook", "display_name": "Python 3 (reprobook)", "language": "python"}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,8 +128,10 @@ def test_sync_cleans_the_source_and_writes_its_text_copy(tmp_path):
     assert len(lab.sync([path], check=True)) == 2 and not lab.text_path(path).exists()  # check changes nothing
     changes = lab.sync([path])
     assert [c.split(":")[0] for c in changes] == [str(path), str(lab.text_path(path))]
-    assert changes[0] == (f"{path}: outputs, run metadata, not paired with its text copy, prose written with "
-                          "{glue:text} / {glue:figure} (the {eval} form is the source's)")
+    assert changes[0] == (
+        f"{path}: outputs, run metadata, not paired with its text copy, prose written with "
+        "{glue:text} / {glue:figure} (the {eval} form is the source's)"
+    )
     nb = nbformat.read(path, 4)
     assert nb.cells[0].source == LAB_PROSE and "user_expressions" not in nb.cells[0].metadata
     assert nb.cells[1].outputs == [] and nb.cells[1].execution_count is None
@@ -162,8 +165,11 @@ def test_the_lab_settings_are_merged_into_the_environments_overrides(tmp_path):
     path = lab.overrides_path(tmp_path)
     path.parent.mkdir(parents=True)
     plugin = "@jupyterlab/apputils-extension:notification"
-    path.write_text(json.dumps({"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
-                                plugin: {"doNotDisturbMode": True}}))
+    path.write_text(
+        json.dumps(
+            {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}, plugin: {"doNotDisturbMode": True}}
+        )
+    )
     assert lab.install_settings(tmp_path) == path
     merged = json.loads(path.read_text())
     assert merged["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}  # a reader's own kept
@@ -192,7 +198,7 @@ from browser import CHROMIUM, Browser, jupyterlab, rendered_markdown, run_in_lab
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="chromium is not installed")
 
-DEMO_CODE = '''from reprobook.results import RunRecord
+DEMO_CODE = """from reprobook.results import RunRecord
 import matplotlib.pyplot as plt
 rec = RunRecord("demo", profile="tiny", device="cpu", seed=0)
 rec.glue("demo_acc", 0.91234, fmt=".1%")
@@ -200,7 +206,7 @@ rec.glue("demo_n", 3)
 rec.glue("demo_gap", 0.0123)
 fig, ax = plt.subplots(figsize=(5, 2.5))
 ax.plot([1, 2, 3], [2, 1, 3])
-rec.figure("demo_fig", fig)'''
+rec.figure("demo_fig", fig)"""
 
 DEMO_PROSE = """(demo)=
 # A demo chapter
@@ -218,8 +224,11 @@ def test_jupyterlab_renders_the_myst_and_shows_the_glued_numbers(tmp_path):
     assert CHROMIUM, "CI must have chromium (make test installs it as root)"
     project = tmp_path / "project"
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell(DEMO_PROSE), nbformat.v4.new_code_cell(DEMO_CODE),
-                nbformat.v4.new_markdown_cell(lab.to_lab(BOOK_PROSE.split("```python")[0]))]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(DEMO_PROSE),
+        nbformat.v4.new_code_cell(DEMO_CODE),
+        nbformat.v4.new_markdown_cell(lab.to_lab(BOOK_PROSE.split("```python")[0])),
+    ]
     nb.metadata["kernelspec"] = {"name": "reprobook", "display_name": "Python 3 (reprobook)", "language": "python"}
     (project / "notebooks").mkdir(parents=True)
     nbformat.write(nb, project / "notebooks" / "demo.ipynb")
@@ -227,8 +236,11 @@ def test_jupyterlab_renders_the_myst_and_shows_the_glued_numbers(tmp_path):
     try:
         with jupyterlab(project, tmp_path / "lab.log") as (base, token):
             assert run_in_lab(browser, base, token, "demo.ipynb", timeout=180)
-            height = browser.wait("(() => { const img = document.querySelector('.jp-MarkdownCell figure img'); "
-                                  "return img && img.complete && img.getBoundingClientRect().height; })()", 30)
+            height = browser.wait(
+                "(() => { const img = document.querySelector('.jp-MarkdownCell figure img'); "
+                "return img && img.complete && img.getBoundingClientRect().height; })()",
+                30,
+            )
             text = "\n".join(rendered_markdown(browser, "demo.ipynb"))
             shot = browser.screenshot(tmp_path / "lab.png")
     finally:
@@ -261,11 +273,16 @@ def test_a_chapter_rerun_in_jupyterlab_shows_numbers_not_roles(tmp_path):
         with jupyterlab(project, tmp_path / "lab.log") as (base, token):
             ok = run_in_lab(browser, base, token, f"{chapter}.ipynb", timeout=600)
             text = "\n".join(rendered_markdown(browser, f"{chapter}.ipynb"))
-            shown_as_code = set(browser.js("Array.from(document.querySelectorAll('.jp-MarkdownCell code'))"
-                                           ".map(x => x.innerText.trim())"))
-            browser.js("(() => { const e = Array.from(document.querySelectorAll("
-                       "'.jp-MarkdownCell .myst-RenderedExpression'))"
-                       ".find(x => /\\d/.test(x.innerText)); if (e) e.scrollIntoView({block: 'center'}); })()")
+            shown_as_code = set(
+                browser.js(
+                    "Array.from(document.querySelectorAll('.jp-MarkdownCell code')).map(x => x.innerText.trim())"
+                )
+            )
+            browser.js(
+                "(() => { const e = Array.from(document.querySelectorAll("
+                "'.jp-MarkdownCell .myst-RenderedExpression'))"
+                ".find(x => /\\d/.test(x.innerText)); if (e) e.scrollIntoView({block: 'center'}); })()"
+            )
             time.sleep(1)
             shot = browser.screenshot(tmp_path / f"{Path(chapter).name}-lab.png")
     finally:
@@ -281,5 +298,6 @@ def test_a_chapter_rerun_in_jupyterlab_shows_numbers_not_roles(tmp_path):
     names = {m for c in nb.cells if c.cell_type == "markdown" for m in re.findall(r"\{eval\}`([^`]+)`", c.source)}
     assert names, f"{chapter} has no {{eval}} in its prose"
     unfilled = sorted(names & shown_as_code)  # jupyterlab-myst shows an expression it did not evaluate as code
-    assert not unfilled, (f"{len(unfilled)} of {len(names)} glued values show their name, not their value: "
-                          f"{unfilled[:8]}")
+    assert not unfilled, (
+        f"{len(unfilled)} of {len(names)} glued values show their name, not their value: {unfilled[:8]}"
+    )

@@ -38,8 +38,10 @@ def test_imported_modules_resolves_relative_imports():
 def test_the_alignment_side_does_not_reach_into_rag(part):
     """The text encoders both parts use live below both (``reprobook.encoders``): PAS's deduplication,
     classifier and reward model embed text without importing the RAG package."""
-    offenders = {str(p.relative_to(SRC)): sorted(m for m in imported_modules(p) if m.startswith("reprobook.rag"))
-                 for p in (SRC / part).rglob("*.py")}
+    offenders = {
+        str(p.relative_to(SRC)): sorted(m for m in imported_modules(p) if m.startswith("reprobook.rag"))
+        for p in (SRC / part).rglob("*.py")
+    }
     offenders = {k: v for k, v in offenders.items() if v}
     assert not offenders, offenders
 
@@ -92,8 +94,14 @@ def test_no_two_parts_of_the_package_import_each_other():
 
 def test_no_two_modules_import_each_other():
     graph = _graph()
-    circles = sorted({tuple(sorted((a, b))) for a, targets in graph.items() for b in targets
-                      if a in graph.get(b, ()) and not (a.startswith(b + ".") or b.startswith(a + "."))})
+    circles = sorted(
+        {
+            tuple(sorted((a, b)))
+            for a, targets in graph.items()
+            for b in targets
+            if a in graph.get(b, ()) and not (a.startswith(b + ".") or b.startswith(a + "."))
+        }
+    )
     assert not circles, circles
 
 
@@ -122,13 +130,17 @@ def test_chapter_configurations_are_typed_where_they_are_read():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
-                untyped += [f"{path.relative_to(SRC)}:{node.lineno} {node.name}" for a in args
-                            if a.arg == "cfg" and (a.annotation is None or ast.unparse(a.annotation) == "Any")]
+                untyped += [
+                    f"{path.relative_to(SRC)}:{node.lineno} {node.name}"
+                    for a in args
+                    if a.arg == "cfg" and (a.annotation is None or ast.unparse(a.annotation) == "Any")
+                ]
     assert not untyped, untyped
 
 
-@pytest.mark.parametrize("module", ["reprobook.cli", "reprobook.data", "reprobook.profiles", "reprobook.runner",
-                                    "reprobook.cache"])
+@pytest.mark.parametrize(
+    "module", ["reprobook.cli", "reprobook.data", "reprobook.profiles", "reprobook.runner", "reprobook.cache"]
+)
 def test_the_command_line_path_imports_no_heavy_library(module):
     """``reprobook --help``, ``reprobook data`` and the runner's own process load neither torch nor the plotting,
     table or model libraries: importing these modules in a fresh interpreter leaves them out of ``sys.modules``."""
@@ -148,13 +160,22 @@ def test_chapters_sit_above_the_methods_and_configurations_below():
     """A chapter's experiment (``reprobook.chapters``) imports the methods; no method imports a chapter, and a
     configuration (``reprobook.configs``) imports no method, so a method may read its settings."""
     graph = _graph()
-    up = sorted(f"{a} → {b}" for a, targets in graph.items() for b in targets
-                if _part(b) == "chapters" and _part(a) in METHOD_PARTS + ("configs",))
+    up = sorted(
+        f"{a} → {b}"
+        for a, targets in graph.items()
+        for b in targets
+        if _part(b) == "chapters" and _part(a) in METHOD_PARTS + ("configs",)
+    )
     assert not up, up
     # one exception, inside a function: the dry run's caps ask the model loader where a dense encoder is served
-    down = sorted(f"{a} → {b}" for a, targets in graph.items() for b in targets
-                  if _part(a) == "configs" and _part(b) in METHOD_PARTS + ("chapters",)
-                  and not (a == "reprobook.configs.dry" and b.startswith("reprobook.llm")))
+    down = sorted(
+        f"{a} → {b}"
+        for a, targets in graph.items()
+        for b in targets
+        if _part(a) == "configs"
+        and _part(b) in METHOD_PARTS + ("chapters",)
+        and not (a == "reprobook.configs.dry" and b.startswith("reprobook.llm"))
+    )
     assert not down, down
     experiments = {a for a in graph if _part(a) == "chapters" and a.endswith(".experiment")}
     assert len(experiments) >= 10, sorted(experiments)
@@ -164,8 +185,11 @@ def test_chapters_sit_above_the_methods_and_configurations_below():
 def test_no_module_of_the_chapter_layer_is_over_400_lines():
     """A chapter's experiment stays short enough to read beside its notebook: its tables, figures and text go to
     ``report.py`` (CONTRIBUTING.md)."""
-    long = {str(p.relative_to(SRC)): n for p in (SRC / "chapters").rglob("*.py")
-            if (n := len(p.read_text().splitlines())) > 400}
+    long = {
+        str(p.relative_to(SRC)): n
+        for p in (SRC / "chapters").rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 400
+    }
     assert not long, long
 
 
@@ -180,8 +204,13 @@ def test_methods_compute_and_the_chapters_draw():
         base = SRC / part
         for path in sorted(base.rglob("*.py")) if base.is_dir() else [base.with_suffix(".py")]:
             for node in ast.walk(ast.parse(path.read_text())):
-                names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                         [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else []
+                )
                 if any(n == "matplotlib" or n.startswith("matplotlib.") for n in names):
                     drawing.append(str(path.relative_to(SRC)))
     assert not drawing, sorted(set(drawing))

@@ -68,12 +68,23 @@ def test_unfetchable_model_names_its_registry_entry(monkeypatch, tmp_path):
     from reprobook import data
     from reprobook.data import DataUnavailableError, LocalDir
 
-    entry = data.DataEntry(name="missing-test-gguf", description="", licence="", homepage="", kind="model",
-                           sources=(LocalDir("nowhere"),), files={"m.gguf": ("0" * 64, 1)}, loader="single_file")
+    entry = data.DataEntry(
+        name="missing-test-gguf",
+        description="",
+        licence="",
+        homepage="",
+        kind="model",
+        sources=(LocalDir("nowhere"),),
+        files={"m.gguf": ("0" * 64, 1)},
+        loader="single_file",
+    )
     data.register(entry)
     try:
-        monkeypatch.setitem(llm.MODELS, "missing-test", llm.ModelSpec("missing-test", "missing-test-gguf", "m.gguf",
-                                                                       "0" * 64, "org/missing"))
+        monkeypatch.setitem(
+            llm.MODELS,
+            "missing-test",
+            llm.ModelSpec("missing-test", "missing-test-gguf", "m.gguf", "0" * 64, "org/missing"),
+        )
         monkeypatch.setenv("REPROBOOK_LOCAL_DATA", str(tmp_path))
         with pytest.raises(DataUnavailableError, match="missing-test-gguf"):
             llm.load_causal_lm("missing-test")
@@ -159,6 +170,26 @@ def test_conversion_key_changes_with_the_gguf_and_with_any_conversion_function(m
     assert conversion.tokenizer_key(sha) != tokenizer
 
 
+def test_source_key_ignores_layout_and_comments_but_not_code(tmp_path, monkeypatch):
+    """Reformatting the conversion code (or editing a comment) keeps the converted folder's key."""
+    import importlib
+
+    from reprobook.llm.gguf import source_key
+
+    variants = {
+        "dense": "def f(a, b):\n    return a + b  # sum\n",
+        "formatted": "def f(\n    a,\n    b,\n):\n    # the sum\n    return a + b\n",
+        "changed": "def f(a, b):\n    return a - b\n",
+    }
+    monkeypatch.syspath_prepend(str(tmp_path))
+    keys = {}
+    for name, text in variants.items():
+        (tmp_path / f"keyed_{name}.py").write_text(text)
+        keys[name] = source_key("0" * 64, importlib.import_module(f"keyed_{name}").f)
+    assert keys["dense"] == keys["formatted"]
+    assert keys["changed"] != keys["dense"]
+
+
 def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_path, monkeypatch, request):
     """The tokenizer folder reads the GGUF's metadata once; the conversion then reuses it and reads no
     metadata; the weights, config and tokenizer equal transformers' own GGUF loading."""
@@ -182,8 +213,9 @@ def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_
             super().__init__(path, *args, **kwargs)
 
     monkeypatch.setattr(gguf, "GGUFReader", CountingReader)
-    stale, other = (tmp_path / "llm" / "converted" / f"{m}-0123456789abcdef"
-                    for m in ("smollm2-135m-instruct", "gemma-3-270m"))
+    stale, other = (
+        tmp_path / "llm" / "converted" / f"{m}-0123456789abcdef" for m in ("smollm2-135m-instruct", "gemma-3-270m")
+    )
     for folder in (stale, other):  # an earlier conversion of this model, and one of another model
         folder.mkdir(parents=True)
         (folder / "config.json").write_text("{}")
@@ -198,8 +230,9 @@ def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_
     monkeypatch.setattr(gguf, "GGUFReader", CountingReader.__mro__[1])
     gguf_file = loading._gguf_path(llm.MODELS["smollm2-135m-instruct"])
     with loading.quiet_transformers():
-        reference = AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name,
-                                                         dtype=torch.float32)
+        reference = AutoModelForCausalLM.from_pretrained(
+            gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32
+        )
     mine = load_file(folder / "model.safetensors")
     theirs = {k: v for k, v in reference.state_dict().items() if k != "lm_head.weight"}  # tied to the embeddings
     assert mine.keys() == theirs.keys()
@@ -225,7 +258,8 @@ def test_generation_stops_at_eos(tiny64):
     eos = tiny64.eos_token_ids[0]
     original = tiny64.model.lm_head.forward  # make EOS by far the most likely next token everywhere
     tiny64.model.lm_head.forward = lambda h: original(h).index_add(
-        -1, torch.tensor([eos]), torch.full(h.shape[:-1] + (1,), 1e4, dtype=h.dtype))
+        -1, torch.tensor([eos]), torch.full(h.shape[:-1] + (1,), 1e4, dtype=h.dtype)
+    )
     try:
         out = llm.generate(tiny64, ["a", "b"], max_new_tokens=8)
     finally:
@@ -266,8 +300,9 @@ def test_context_guard_cuts_passages_from_the_end_and_keeps_the_question(tiny):
     assert passages[0] in message and passages[4] not in message  # the first passage intact, the last one gone
     # maximal: one more passage token would not fit
     assert llm.prompt_tokens(tiny, message) > budget - 8
-    assert llm.fit_context(tiny, question, passages, template=_template, max_prompt_tokens=full) == \
-        _template(question, passages)
+    assert llm.fit_context(tiny, question, passages, template=_template, max_prompt_tokens=full) == _template(
+        question, passages
+    )
 
 
 def test_context_guard_refuses_a_question_that_cannot_fit(tiny):
@@ -286,9 +321,10 @@ def test_completion_logprobs_are_exact_and_batch_independent(tiny64):
     # against a naive computation: the sum of next-token log-probabilities of the assistant turn
     tok = tiny64.tokenizer
     prompt_ids = tok(llm.chat_prompt(tiny64, prompts[0]), add_special_tokens=False)["input_ids"]
-    full_text = tok.apply_chat_template([{"role": "user", "content": prompts[0]},
-                                         {"role": "assistant", "content": answers[0]}], tokenize=False)
-    reply = full_text[len(llm.chat_prompt(tiny64, prompts[0])):]
+    full_text = tok.apply_chat_template(
+        [{"role": "user", "content": prompts[0]}, {"role": "assistant", "content": answers[0]}], tokenize=False
+    )
+    reply = full_text[len(llm.chat_prompt(tiny64, prompts[0])) :]
     assert reply.startswith(answers[0]) and "<|im_end|>" in reply
     reply_ids = tok(reply, add_special_tokens=False)["input_ids"]
     ids = torch.tensor([prompt_ids + reply_ids])
@@ -321,15 +357,27 @@ def test_shared_prefix_scores_equal_one_pass_per_pair(base, sliding):
     if sliding:
         lm.model.config.sliding_window = sliding
     context = "Instruction: answer in one word. Context: the river flows into the sea near the old town."
-    prompts = [context + " Q: where?", context + " More context: boats sail on it at dawn. Q: where?",
-               "Instruction: answer in one word. Context: cats purr. Q: what do cats do?",
-               "Instruction: answer in one word. Q: why?"]
-    comps = [["the sea", "sea", "a long completion with many more tokens than the others"], ["sea"], ["purr"],
-             ["", "because"]]
+    prompts = [
+        context + " Q: where?",
+        context + " More context: boats sail on it at dawn. Q: where?",
+        "Instruction: answer in one word. Context: cats purr. Q: what do cats do?",
+        "Instruction: answer in one word. Q: why?",
+    ]
+    comps = [
+        ["the sea", "sea", "a long completion with many more tokens than the others"],
+        ["sea"],
+        ["purr"],
+        ["", "because"],
+    ]
     shared, stats = score_completions(lm, prompts, comps, average=False, min_shared=2)
     alone, alone_stats = score_completions(lm, prompts, comps, average=False, share_prefix=False)
-    naive = [[_score_pairs(lm, _completion_pairs(lm, [p], [c], False, None), all_logits=True)[0] if c else float("nan")
-              for c in cs] for p, cs in zip(prompts, comps)]
+    naive = [
+        [
+            _score_pairs(lm, _completion_pairs(lm, [p], [c], False, None), all_logits=True)[0] if c else float("nan")
+            for c in cs
+        ]
+        for p, cs in zip(prompts, comps)
+    ]
     for got, other, want in zip(shared, alone, naive):
         assert got == pytest.approx(want, abs=1e-8, nan_ok=True) and other == pytest.approx(want, abs=1e-8, nan_ok=True)
     # the instruction once, and the first two prompts' common context once
@@ -339,8 +387,11 @@ def test_shared_prefix_scores_equal_one_pass_per_pair(base, sliding):
     n = len(lm.tokenizer(comps[0][0], add_special_tokens=False)["input_ids"])
     assert mean[0][0] == pytest.approx(naive[0][0] / n, abs=1e-8)
     # a short common start, long shared branches: each branch computed once
-    branch = [f"{head} " + "the long shared passage about rivers and boats and the sea " * 3 + tail
-              for head in ("A", "B") for tail in ("Q: one?", "Q: two?")]
+    branch = [
+        f"{head} " + "the long shared passage about rivers and boats and the sea " * 3 + tail
+        for head in ("A", "B")
+        for tail in ("Q: one?", "Q: two?")
+    ]
     got, branch_stats = score_completions(lm, branch, [["x"]] * 4, average=False, min_shared=8)
     want = [_score_pairs(lm, _completion_pairs(lm, [p], ["x"], False, None))[0] for p in branch]
     assert [g[0] for g in got] == pytest.approx(want, abs=1e-8)
@@ -363,8 +414,9 @@ def test_pairwise_judge_is_symmetric_under_swapping(tiny64):
         assert x.p_a_first == pytest.approx(1 - y.p_a_second, abs=1e-12)
     one = judge.compare(prompts[0], a[0], b[0])
     assert one.p_a == pytest.approx(ab[0].p_a, abs=1e-9)
-    assert one.winner == ("a" if min(one.p_a_first, one.p_a_second) > 0.5 else
-                          "b" if max(one.p_a_first, one.p_a_second) < 0.5 else "tie")
+    assert one.winner == (
+        "a" if min(one.p_a_first, one.p_a_second) > 0.5 else "b" if max(one.p_a_first, one.p_a_second) < 0.5 else "tie"
+    )
 
 
 # --------------------------------------------------------------------------------------------- merging
@@ -375,14 +427,17 @@ def test_linear_merge_and_model_stock_against_hand_computations():
     lin = llm.linear_merge([w1, w2])
     assert torch.allclose(lin["w"], torch.tensor([2.0, 1.5]))
     assert torch.allclose(llm.linear_merge([w1, w2], [0.25, 0.75])["w"], torch.tensor([2.0, 1.75]))
-    cos = 1 / 2 ** 0.5
+    cos = 1 / 2**0.5
     t = 2 * cos / (1 + cos)  # Jang et al. (2024), k = 2
     stock = llm.model_stock([w1, w2], anchor=w0)
     assert torch.allclose(stock["w"], t * torch.tensor([2.0, 1.5]) + (1 - t) * torch.tensor([1.0, 1.0]))
     assert torch.equal(stock["frozen"], torch.tensor([5.0]))  # no update: unchanged
     # three models, orthogonal updates: cos θ = 0, t = 0, the anchor itself
-    e = [{"w": torch.tensor([1.0, 0.0, 0.0])}, {"w": torch.tensor([0.0, 1.0, 0.0])},
-         {"w": torch.tensor([0.0, 0.0, 1.0])}]
+    e = [
+        {"w": torch.tensor([1.0, 0.0, 0.0])},
+        {"w": torch.tensor([0.0, 1.0, 0.0])},
+        {"w": torch.tensor([0.0, 0.0, 1.0])},
+    ]
     assert torch.allclose(llm.model_stock(e, anchor={"w": torch.zeros(3)})["w"], torch.zeros(3))
     # opposed updates: the unclipped t = 2 cos / (1 + cos) would be −18 at cos θ = −0.9; clipped, the anchor
     opposed = [{"w": torch.tensor([1.0, 0.0])}, {"w": torch.tensor([-0.9, 0.4359])}]
@@ -396,20 +451,32 @@ def test_linear_merge_and_model_stock_against_hand_computations():
 # --------------------------------------------------------------------------------------------- trainers
 def test_sft_loss_covers_only_the_assistant_turn(tiny, tmp_path):
     rows = llm.sft_rows(["What is the boiling point of water?"], ["100 degrees Celsius."])
-    trainer = llm.build_trainer("sft", tiny, rows, llm.TrainConfig(steps=1, batch_size=1, lora_r=None),
-                                output_dir=str(tmp_path))
+    trainer = llm.build_trainer(
+        "sft", tiny, rows, llm.TrainConfig(steps=1, batch_size=1, lora_r=None), output_dir=str(tmp_path)
+    )
     batch = trainer.data_collator([trainer.train_dataset[0]])
     ids, labels = batch["input_ids"][0], batch["labels"][0]
     trained = labels != -100
-    prompt_len = len(tiny.tokenizer(llm.chat_prompt(tiny, "What is the boiling point of water?"),
-                                    add_special_tokens=False)["input_ids"])
+    prompt_len = len(
+        tiny.tokenizer(llm.chat_prompt(tiny, "What is the boiling point of water?"), add_special_tokens=False)[
+            "input_ids"
+        ]
+    )
     assert not trained[:prompt_len].any() and trained[prompt_len:].all()
     assert torch.equal(labels[trained], ids[trained])
     assert tiny.tokenizer.decode(ids[trained]).startswith("100 degrees Celsius.<|im_end|>")
 
 
-TINY_TRAIN = dict(steps=1, batch_size=2, max_length=96, lora_r=4, lora_alpha=8, learning_rate=1e-3,
-                  num_generations=2, max_completion_length=4)
+TINY_TRAIN = dict(
+    steps=1,
+    batch_size=2,
+    max_length=96,
+    lora_r=4,
+    lora_alpha=8,
+    learning_rate=1e-3,
+    num_generations=2,
+    max_completion_length=4,
+)
 
 
 def _changed(before, after) -> bool:
@@ -428,8 +495,14 @@ def test_each_trainer_runs_a_step_and_the_second_call_loads_it(tiny):
     assert all(torch.equal(v, again.model.model.state_dict()[k]) for k, v in first.model.model.state_dict().items())
     assert all(torch.equal(v, tiny.model.state_dict()[k]) for k, v in start.items())  # the start model untouched
 
-    pairs = llm.preference_rows(["Say hi.", "Name a fruit."], ["Hi!", "An apple."], ["No.", "A car."],
-                                chosen_score=[1.0, 1.0], rejected_score=[0.0, 0.2], score_weight=[0.0, 0.5])
+    pairs = llm.preference_rows(
+        ["Say hi.", "Name a fruit."],
+        ["Hi!", "An apple."],
+        ["No.", "A car."],
+        chosen_score=[1.0, 1.0],
+        rejected_score=[0.0, 0.2],
+        score_weight=[0.0, 0.5],
+    )
     rm = llm.train_reward_model(tiny, pairs, config=TINY_TRAIN, output_name="test-rm")
     assert rm.record.steps == 1 and rm.model.config.num_labels == 1
     scores = llm.RewardJudge(rm.model, tiny.tokenizer).score(["Say hi."], ["Hi!"])
@@ -453,10 +526,12 @@ def test_full_fine_tuning_trains_a_model_whose_lora_adapter_was_merged(tiny):
 
 
 def test_reward_loss_adds_the_pointwise_term_only_where_scores_are_weighted(tiny, tmp_path):
-    pairs = llm.preference_rows(["Say hi."], ["Hi!"], ["No."], chosen_score=[3.0], rejected_score=[-3.0],
-                                score_weight=[0.0])
-    trainer = llm.build_trainer("reward", tiny, pairs, llm.TrainConfig(steps=1, batch_size=1, lora_r=None),
-                                output_dir=str(tmp_path))
+    pairs = llm.preference_rows(
+        ["Say hi."], ["Hi!"], ["No."], chosen_score=[3.0], rejected_score=[-3.0], score_weight=[0.0]
+    )
+    trainer = llm.build_trainer(
+        "reward", tiny, pairs, llm.TrainConfig(steps=1, batch_size=1, lora_r=None), output_dir=str(tmp_path)
+    )
     batch = trainer.data_collator([trainer.train_dataset[0]])
     trainer.model.eval()
     with torch.no_grad():
@@ -505,9 +580,14 @@ def test_every_profile_gives_valid_trainer_settings():
 
 
 def test_grpo_runs_with_the_loss_type_set_explicitly(tiny, tmp_path):
-    trainer = llm.build_trainer("grpo", tiny, [{"prompt": [{"role": "user", "content": "Hi"}]}] * 2,
-                                llm.TrainConfig(steps=1, batch_size=2, num_generations=2, lora_r=None),
-                                output_dir=str(tmp_path), reward=lambda prompts, completions, **_: [0.0] * len(prompts))
+    trainer = llm.build_trainer(
+        "grpo",
+        tiny,
+        [{"prompt": [{"role": "user", "content": "Hi"}]}] * 2,
+        llm.TrainConfig(steps=1, batch_size=2, num_generations=2, lora_r=None),
+        output_dir=str(tmp_path),
+        reward=lambda prompts, completions, **_: [0.0] * len(prompts),
+    )
     assert trainer.args.loss_type == "grpo"  # trl 1.16's default would be "dapo"
     with pytest.raises(ParameterError, match="loss_type"):
         llm.TrainConfig(loss_type="ppo")
@@ -517,8 +597,13 @@ def test_llm_throughput_benchmark_table(tiny):
     from reprobook import benchmarks
 
     result = benchmarks.run("llm-throughput", device="cpu", profile="tiny")
-    assert list(result.table.method) == ["generate, batch 1", "generate, batch 4", "score, all logits",
-                                         "score, completion logits", "score, shared prefix"]
+    assert list(result.table.method) == [
+        "generate, batch 1",
+        "generate, batch 4",
+        "score, all logits",
+        "score, completion logits",
+        "score, shared prefix",
+    ]
     assert (result.table["tokens/s"] > 0).all()
     assert (result.table["pairs/s"].iloc[2:] > 0).all() and result.table["pairs/s"].iloc[:2].isna().all()
     assert all(len(v) == 2 for v in result.settings["rounds"].values())
@@ -529,8 +614,9 @@ def test_llm_throughput_benchmark_scores_in_other_precisions(tiny):
     """A bfloat16 row scores the same weights cast, and says how far its log-probabilities are from float32's."""
     from reprobook import benchmarks
 
-    result = benchmarks.run("llm-throughput", device="cpu", profile="tiny", score_dtypes=[None, "bfloat16"],
-                            batch_sizes=[1], repeats=1)
+    result = benchmarks.run(
+        "llm-throughput", device="cpu", profile="tiny", score_dtypes=[None, "bfloat16"], batch_sizes=[1], repeats=1
+    )
     table = result.table.set_index("method")
     assert list(table.index[-2:]) == ["score, shared prefix", "score, shared prefix, bfloat16"]
     gap = table.loc["score, shared prefix, bfloat16", "max |Δ log p|"]

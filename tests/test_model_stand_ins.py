@@ -40,19 +40,25 @@ def test_a_local_copy_under_reprobook_models_is_loaded_for_its_hub_id(offline, m
     assert lm.source == str(folder.resolve())
 
 
-@pytest.mark.parametrize("name, config_class, kv_heads", [
-    ("Qwen/Qwen2-7B", "Qwen2Config", 2),
-    ("meta-llama/Llama-2-7b-chat-hf", "LlamaConfig", 4),  # Llama-2-7B: one key/value head per query head
-    ("mistralai/Mistral-7B-Instruct-v0.3", "MistralConfig", 2),
-])
-def test_a_dry_run_stands_in_the_paper_models_own_architecture(offline, monkeypatch, capsys, name, config_class,
-                                                                kv_heads):
+@pytest.mark.parametrize(
+    "name, config_class, kv_heads",
+    [
+        ("Qwen/Qwen2-7B", "Qwen2Config", 2),
+        ("meta-llama/Llama-2-7b-chat-hf", "LlamaConfig", 4),  # Llama-2-7B: one key/value head per query head
+        ("mistralai/Mistral-7B-Instruct-v0.3", "MistralConfig", 2),
+    ],
+)
+def test_a_dry_run_stands_in_the_paper_models_own_architecture(
+    offline, monkeypatch, capsys, name, config_class, kv_heads
+):
     monkeypatch.setenv("REPROBOOK_DRY_RUN", "paper")
     lm = loading.load_causal_lm(name)
     config = lm.model.config
     assert type(config).__name__ == config_class
-    assert (config.num_hidden_layers, config.hidden_size) == (loading.STAND_IN_SIZE["layers"],
-                                                              loading.STAND_IN_SIZE["hidden"])
+    assert (config.num_hidden_layers, config.hidden_size) == (
+        loading.STAND_IN_SIZE["layers"],
+        loading.STAND_IN_SIZE["hidden"],
+    )
     assert config.num_key_value_heads == kv_heads and config.vocab_size == len(lm.tokenizer)
     real = loading.paper_config(name)
     assert config.max_position_embeddings == real.max_position_embeddings == lm.max_context
@@ -82,13 +88,15 @@ def test_a_dry_run_stands_in_tokenizers_tiny_models_and_encoders(offline, monkey
 
     config = AutoConfig.from_pretrained(folder)  # the paper encoder's own config class, at the stand-ins' size
     assert type(config).__name__ == "BertConfig"
-    assert (config.num_hidden_layers, config.hidden_size) == (loading.STAND_IN_SIZE["layers"],
-                                                              loading.STAND_IN_SIZE["hidden"])
+    assert (config.num_hidden_layers, config.hidden_size) == (
+        loading.STAND_IN_SIZE["layers"],
+        loading.STAND_IN_SIZE["hidden"],
+    )
     from reprobook.encoders import make_encoder
 
     vectors = make_encoder(str(folder)).encode_queries(["为这个句子生成表示以用于检索相关文章：你好", "hello"])
     assert vectors.shape == (2, loading.STAND_IN_SIZE["hidden"])
-    assert abs(float((vectors ** 2).sum(axis=1).max()) - 1) < 1e-5  # normalised, as bge's pooling is
+    assert abs(float((vectors**2).sum(axis=1).max()) - 1) < 1e-5  # normalised, as bge's pooling is
     assert loading.encoder_folder("BAAI/bge-base-zh-v1.5") == folder  # written once
     monkeypatch.delenv("REPROBOOK_DRY_RUN")
     with pytest.raises(loading.ModelUnavailableError, match="bge-base-zh"):

@@ -34,8 +34,12 @@ def test_start_moves_the_cache_and_records_the_parameters(tmp_path, monkeypatch)
     session = start("demo", profile="smoke", seed=5, device="cpu", data_dir=str(tmp_path / "cache"))
     assert os.environ["REPROBOOK_CACHE"] == str((tmp_path / "cache").resolve())
     assert session.device == torch.device("cpu") and session.threads == 1 == torch.get_num_threads()
-    assert session.record.params == {"profile": "smoke", "seed": 5, "device": "cpu",
-                                     "data_dir": str(tmp_path / "cache")}
+    assert session.record.params == {
+        "profile": "smoke",
+        "seed": 5,
+        "device": "cpu",
+        "data_dir": str(tmp_path / "cache"),
+    }
     first = torch.rand(1).item()
     start("demo", profile="smoke", seed=5, device="cpu")
     assert torch.rand(1).item() == first  # seeded

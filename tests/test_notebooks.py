@@ -41,8 +41,13 @@ def test_parameters_and_defaults(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_template_sections(path):
     nb = json.loads(path.read_text())
-    headings = [line.lstrip("# ").strip() for c in nb["cells"] if c["cell_type"] == "markdown"
-                for line in "".join(c["source"]).splitlines() if line.startswith("#")]
+    headings = [
+        line.lstrip("# ").strip()
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown"
+        for line in "".join(c["source"]).splitlines()
+        if line.startswith("#")
+    ]
     for section in SECTIONS:
         assert section in headings, f"{path.name} lacks the section '{section}'"
     assert headings.index(SECTIONS[0]) < headings.index(SECTIONS[1])
@@ -51,8 +56,11 @@ def test_template_sections(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_code_cell_over_25_lines(path):
     nb = json.loads(path.read_text())
-    long = [(i, len("".join(c["source"]).splitlines())) for i, c in enumerate(nb["cells"])
-            if c["cell_type"] == "code" and len("".join(c["source"]).splitlines()) > 25]
+    long = [
+        (i, len("".join(c["source"]).splitlines()))
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and len("".join(c["source"]).splitlines()) > 25
+    ]
     assert not long, f"{path.name}: code cells over 25 lines (cell index, lines): {long}; move the code into src"
 
 
@@ -64,8 +72,13 @@ CODE_COLUMN = 88
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_code_line_scrolls_sideways_in_the_book(path):
     nb = json.loads(path.read_text())
-    long = [(i, line) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
-            for line in "".join(c["source"]).splitlines() if len(line) > CODE_COLUMN]
+    long = [
+        (i, line)
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code"
+        for line in "".join(c["source"]).splitlines()
+        if len(line) > CODE_COLUMN
+    ]
     assert not long, f"{path.name}: code lines over {CODE_COLUMN} characters (cell index, line): {long[:3]}"
 
 

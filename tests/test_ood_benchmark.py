@@ -30,7 +30,7 @@ def _fake_arrays(name, n_per_class=6, seed=0):
     shape = (len(labels), side, side) + ((channels,) if channels else ())
     images = rng.integers(0, 60, size=shape, dtype=np.uint8)
     for i, c in enumerate(labels):
-        images[i, 2 * c:2 * c + 8, 4:12] = 200 + 5 * c
+        images[i, 2 * c : 2 * c + 8, 4:12] = 200 + 5 * c
     return images, labels
 
 
@@ -52,8 +52,14 @@ def fake_registry(monkeypatch, tmp_path):
 
 
 def _tiny_smoke(**overrides):
-    values = dict(n_train=60, n_test=20, n_ood=10, epochs=1, batch_size=16,
-                  model_kwargs={"in_channels": 1, "num_classes": 10, "width": 4})
+    values = dict(
+        n_train=60,
+        n_test=20,
+        n_ood=10,
+        epochs=1,
+        batch_size=16,
+        model_kwargs={"in_channels": 1, "num_classes": 10, "width": 4},
+    )
     values.update(overrides)
     return profiles.config("kpca", "smoke", **values)
 
@@ -168,7 +174,8 @@ def test_smoke_benchmark_is_cached_and_complete(fake_registry):
     second = build_benchmark(cfg, device="cpu", progress=False)
     assert second.loaded and second.checkpoint == first.checkpoint
     for a, b in [(first.train, second.train), (first.test, second.test)] + [
-            (first.ood[n], second.ood[n]) for n in cfg.ood_datasets]:
+        (first.ood[n], second.ood[n]) for n in cfg.ood_datasets
+    ]:
         assert torch.equal(a.features, b.features) and torch.equal(a.logits, b.logits)
         assert torch.equal(a.labels, b.labels)
     assert second.history.train_loss == first.history.train_loss
@@ -191,20 +198,23 @@ def test_training_settings_change_the_checkpoint(fake_registry):
     assert training_config(cfg, 1, "abc") != base and training_config(cfg, 0, "abd") != base
 
 
-@pytest.mark.parametrize("field, value, match", [
-    ("epochs", 0, "'epochs'.*integer >= 1"),
-    ("n_ood", 0, "'n_ood'"),
-    ("n_train", 2.5, "'n_train'"),
-    ("lr", -0.1, "'lr'.*> 0"),
-    ("momentum", 1.0, "'momentum'"),
-    ("weight_decay", -1.0, "'weight_decay'"),
-    ("ood_datasets", ("mnist-5k", "kmnist"), "'ood_datasets'.*'kmnist'.*gaussian-noise"),
-    ("ood_datasets", ("mnist-5k", "mnist-5k"), "'ood_datasets'.*once"),
-    ("ood_datasets", (), "'ood_datasets'.*non-empty"),
-    ("ood_datasets", "mnist-5k", "'ood_datasets'.*tuple"),
-    ("in_dataset", "mnist", "'in_dataset'.*fashion-mnist"),
-    ("model", "vgg", "'model'.*resnet18_cifar"),
-])
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("epochs", 0, "'epochs'.*integer >= 1"),
+        ("n_ood", 0, "'n_ood'"),
+        ("n_train", 2.5, "'n_train'"),
+        ("lr", -0.1, "'lr'.*> 0"),
+        ("momentum", 1.0, "'momentum'"),
+        ("weight_decay", -1.0, "'weight_decay'"),
+        ("ood_datasets", ("mnist-5k", "kmnist"), "'ood_datasets'.*'kmnist'.*gaussian-noise"),
+        ("ood_datasets", ("mnist-5k", "mnist-5k"), "'ood_datasets'.*once"),
+        ("ood_datasets", (), "'ood_datasets'.*non-empty"),
+        ("ood_datasets", "mnist-5k", "'ood_datasets'.*tuple"),
+        ("in_dataset", "mnist", "'in_dataset'.*fashion-mnist"),
+        ("model", "vgg", "'model'.*resnet18_cifar"),
+    ],
+)
 def test_bad_config_values_are_named(field, value, match):
     with pytest.raises(ParameterError, match=match):
         build_benchmark(_tiny_smoke(**{field: value}), device="cpu")
@@ -240,8 +250,10 @@ def _fake_paper_data(root, monkeypatch):
     monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
     monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
 
-    scipy.io.savemat(tv / "test_32x32.mat", {"X": rng.integers(0, 256, (32, 32, 3, 30), dtype=np.uint8),
-                                             "y": (np.arange(30) % 10 + 1).reshape(-1, 1)})
+    scipy.io.savemat(
+        tv / "test_32x32.mat",
+        {"X": rng.integers(0, 256, (32, 32, 3, 30), dtype=np.uint8), "y": (np.arange(30) % 10 + 1).reshape(-1, 1)},
+    )
     monkeypatch.setattr(torchvision.datasets.SVHN, "_check_integrity", lambda self: True)
 
     def image(path, size):
@@ -268,8 +280,13 @@ def _fake_paper_data(root, monkeypatch):
         monkeypatch.setenv(env, str(root / folder))
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="no CUDA device here"))])
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")),
+    ],
+)
 def test_paper_path_on_local_data(tmp_path, monkeypatch, device):
     monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / "cache"))
     _fake_paper_data(tmp_path, monkeypatch)
@@ -286,6 +303,7 @@ def test_paper_path_on_local_data(tmp_path, monkeypatch, device):
         assert x.shape == (3, 32, 32) and y == -1, name
     # SVHN subset: class-stratified over its 10 digits (labels 1..10, 10 is digit 0)
     from torch.utils.data import Subset
+
     svhn = bench.ood_datasets["svhn"].dataset
     assert isinstance(svhn, Subset) and len(set(np.asarray(svhn.dataset.labels)[svhn.indices])) == 6
     # the features detectors fit on come from the training images without random crops and flips

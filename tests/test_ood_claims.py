@@ -26,8 +26,9 @@ def _words(tests):
 
 
 # -- the declarations --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("chapter, module", [("mode_ensemble", me_chapter), ("kpca", kpca_chapter),
-                                             ("ddos", ddos_chapter)])
+@pytest.mark.parametrize(
+    "chapter, module", [("mode_ensemble", me_chapter), ("kpca", kpca_chapter), ("ddos", ddos_chapter)]
+)
 def test_every_claim_is_declared_with_its_unit_n_test_and_a_sourced_sesoi(chapter, module):
     specs = module.claim_specs(profiles.config(chapter, "smoke"))
     assert len({s.key for s in specs}) == len(specs) >= 3
@@ -45,8 +46,9 @@ def test_the_paper_effects_come_from_the_readme_table():
     assert SPECS["improves"].paper_effect == pytest.approx(me_chapter.PAPER_ENSEMBLE_GAIN * 0.5 / 0.8)
     assert SPECS["fluctuates"].sesoi == pytest.approx(me_chapter.PAPER_MODE_SD / 2)
     kpca = {s.key: s for s in kpca_chapter.claim_specs(profiles.config("kpca", "smoke"))}
-    assert (kpca["corp_vs_cop"].paper_effect == pytest.approx(0.098)
-            and kpca["corp_vs_cop"].sesoi == pytest.approx(0.049))
+    assert kpca["corp_vs_cop"].paper_effect == pytest.approx(0.098) and kpca["corp_vs_cop"].sesoi == pytest.approx(
+        0.049
+    )
 
 
 # -- "alike": a bound on the between-mode SD ---------------------------------------------------------------------------
@@ -81,8 +83,10 @@ def test_sd_bound_against_the_chi_square_interval_and_its_power():
 
 def test_all_equal_modes_are_one_network_and_no_claim_is_comparable():
     same = np.full(10, 0.9)
-    tests = [alike_test(SPECS["alike"], same, np.full(10, 0.3), 0.03),
-             claims.evaluate(SPECS["improves"], [0.5] * 5, [0.5] * 5)]
+    tests = [
+        alike_test(SPECS["alike"], same, np.full(10, 0.3), 0.03),
+        claims.evaluate(SPECS["improves"], [0.5] * 5, [0.5] * 5),
+    ]
     assert tests[1].verdict.reason.startswith("no variation")
     guarded = guard_modes(tests, True, "", disagreement=0.0)
     assert all(t.verdict.verdict == "not comparable" and "did not act" in t.verdict.reason for t in guarded)
@@ -118,8 +122,9 @@ def test_fluctuation_holds_its_level_when_modes_vary_like_the_test_sample():
     trials = 60
     for _ in range(trials):
         modes = 0.5 + 0.01 * rng.standard_normal((10, 4))  # the modes vary exactly as re-drawn test sets do
-        v, _ = fluctuation_test(modes, rounds, sesoi=0.02, paper_effect=None, draws=200, resamples=200,
-                                seed=int(rng.integers(1 << 30)))
+        v, _ = fluctuation_test(
+            modes, rounds, sesoi=0.02, paper_effect=None, draws=200, resamples=200, seed=int(rng.integers(1 << 30))
+        )
         rejected += v.verdict == "reproduced"
     assert rejected / trials <= 0.025 + 0.06  # the nominal level, up to Monte-Carlo error
 
@@ -127,12 +132,18 @@ def test_fluctuation_holds_its_level_when_modes_vary_like_the_test_sample():
 # -- "improves" and "variance" -----------------------------------------------------------------------------------------
 def test_ensemble_gain_rule_reaches_each_word():
     spec = SPECS["improves"]
-    assert claims.evaluate(spec, [0.50, 0.52, 0.49, 0.51, 0.50],
-                           [0.40, 0.41, 0.39, 0.40, 0.41]).verdict.verdict == "reproduced"
-    assert claims.evaluate(spec, [0.50, 0.52, 0.49, 0.51, 0.50],
-                           [0.50, 0.515, 0.49, 0.505, 0.50]).verdict.verdict == "contradicted"
-    assert claims.evaluate(spec, [0.50, 0.60, 0.40, 0.55, 0.45],
-                           [0.45, 0.62, 0.30, 0.50, 0.46]).verdict.verdict == "inconclusive"
+    assert (
+        claims.evaluate(spec, [0.50, 0.52, 0.49, 0.51, 0.50], [0.40, 0.41, 0.39, 0.40, 0.41]).verdict.verdict
+        == "reproduced"
+    )
+    assert (
+        claims.evaluate(spec, [0.50, 0.52, 0.49, 0.51, 0.50], [0.50, 0.515, 0.49, 0.505, 0.50]).verdict.verdict
+        == "contradicted"
+    )
+    assert (
+        claims.evaluate(spec, [0.50, 0.60, 0.40, 0.55, 0.45], [0.45, 0.62, 0.30, 0.50, 0.46]).verdict.verdict
+        == "inconclusive"
+    )
 
 
 def test_variance_claim_is_not_decided_by_averaging_alone():

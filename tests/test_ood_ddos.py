@@ -60,8 +60,9 @@ def test_anomaly_removal_needs_fitting_and_sane_quantiles():
 def test_feature_dissimilarity_is_one_minus_the_cosine():
     z = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [3.0, 4.0]])
     z_hat = torch.tensor([[2.0, 0.0], [0.0, 5.0], [-1.0, 0.0], [4.0, 3.0]])
-    assert torch.allclose(feature_dissimilarity(z, z_hat),
-                          torch.tensor([0.0, 1.0, 2.0, 1 - 24 / 25], dtype=torch.float64))
+    assert torch.allclose(
+        feature_dissimilarity(z, z_hat), torch.tensor([0.0, 1.0, 2.0, 1 - 24 / 25], dtype=torch.float64)
+    )
 
 
 def test_probability_divergence_is_the_kl_divergence_of_the_softmaxes():
@@ -150,7 +151,7 @@ def test_throughput_benchmark_table_and_ratios():
 
 # -- the experiment on constructed runs --------------------------------------------------------------------------------
 def test_held_out_calibration_images_are_never_scored():
-    from reprobook.chapters.ddos.experiment import split_rows
+    from reprobook.chapters.ddos.samples import split_rows
 
     scored, calib = split_rows(100, 30, 20, seed=1)
     assert len(scored) == 30 and len(calib) == 20 and not set(scored.tolist()) & set(calib.tolist())
@@ -178,20 +179,49 @@ def _fake_run(k=4, pulled=True, seed=0):
             if s != "far":
                 z_hat = z + 0.05 * torch.rand(n, 4, generator=gen)
             view, view_hat = (ClassifierView(f, head(f).detach(), []) for f in (z, z_hat))
-            per[s] = PairTerms(terms={r: ddos_terms(head, z, z_hat, removal if r else None) for r in (True, False)},
-                               view=view, view_hat=view_hat, abnormal_hat=removal.abnormal(z_hat))
+            per[s] = PairTerms(
+                terms={r: ddos_terms(head, z, z_hat, removal if r else None) for r in (True, False)},
+                view=view,
+                view_hat=view_hat,
+                abnormal_hat=removal.abnormal(z_hat),
+            )
         terms.append({t: per})
-        knn.append({"x": {s: per[s].view.features.norm(dim=1).double() for s in sets[:2]},
-                    "x̂": {s: per[s].view_hat.features.norm(dim=1).double() for s in sets[:2]}})
-    images = {t: {s: ImageTerms(torch.rand(n, generator=gen).double() + (s == "far"),
-                                torch.rand(n, generator=gen).double(), torch.rand(n, generator=gen).double())
-                  for s in sets}}
+        knn.append(
+            {
+                "x": {s: per[s].view.features.norm(dim=1).double() for s in sets[:2]},
+                "x̂": {s: per[s].view_hat.features.norm(dim=1).double() for s in sets[:2]},
+            }
+        )
+    images = {
+        t: {
+            s: ImageTerms(
+                torch.rand(n, generator=gen).double() + (s == "far"),
+                torch.rand(n, generator=gen).double(),
+                torch.rand(n, generator=gen).double(),
+            )
+            for s in sets
+        }
+    }
     pixels = {s: torch.rand(n, 1, 28, 28, generator=gen) for s in sets}
-    return DDoSRun(splits=("test", "far"), pixels=pixels, recon={t: pixels}, images=images, terms=terms, knn=knn,
-                   classifier=[{"MSP": {s: torch.rand(n, generator=gen).double() + (s == "far") for s in sets[:2]},
-                                "Energy": {s: torch.rand(n, generator=gen).double() for s in sets[:2]},
-                                "KNN": k_["x"]} for k_ in knn],
-                   seeds=list(range(k)), perceptual_seed=k, main_t=t)
+    return DDoSRun(
+        splits=("test", "far"),
+        pixels=pixels,
+        recon={t: pixels},
+        images=images,
+        terms=terms,
+        knn=knn,
+        classifier=[
+            {
+                "MSP": {s: torch.rand(n, generator=gen).double() + (s == "far") for s in sets[:2]},
+                "Energy": {s: torch.rand(n, generator=gen).double() for s in sets[:2]},
+                "KNN": k_["x"],
+            }
+            for k_ in knn
+        ],
+        seeds=list(range(k)),
+        perceptual_seed=k,
+        main_t=t,
+    )
 
 
 def test_the_units_are_the_protected_classifiers_and_the_sanity_checks_gate_the_claims():
@@ -229,8 +259,15 @@ def test_dm_baseline_is_the_mean_of_the_z_scored_distances_over_every_level():
     assert isinstance(calib, ImageTerms)
 
 
-@pytest.mark.parametrize("settings, name", [(dict(n_images=0), "n_images"), (dict(methods=["ddos"]), "methods"),
-                                            (dict(noise_t=130), "t"), (dict(batch=3), "batch")])
+@pytest.mark.parametrize(
+    "settings, name",
+    [
+        (dict(n_images=0), "n_images"),
+        (dict(methods=["ddos"]), "methods"),
+        (dict(noise_t=130), "t"),
+        (dict(batch=3), "batch"),
+    ],
+)
 def test_bad_benchmark_settings_are_named(settings, name):
     with pytest.raises(ParameterError, match=f"'{name}'"):
         benchmarks.run("ddos-throughput", device="cpu", profile="tiny", **settings)

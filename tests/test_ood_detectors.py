@@ -35,8 +35,9 @@ def _clusters(n=300, d=12, seed=0):
 # -- the explained-variance rule -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ratio, q", [(0.1, 1), (0.4, 1), (0.41, 2), (0.7, 2), (0.71, 3), (0.9, 3), (0.95, 4),
-                                      (1.0, 4)])
+@pytest.mark.parametrize(
+    "ratio, q", [(0.1, 1), (0.4, 1), (0.41, 2), (0.7, 2), (0.71, 3), (0.9, 3), (0.95, 4), (1.0, 4)]
+)
 def test_q_is_the_smallest_number_of_components_reaching_the_ratio(ratio, q):
     spectrum = [1.0, 4.0, 2.0, 3.0]  # sorted: 4, 3, 2, 1 → cumulative 0.4, 0.7, 0.9, 1.0
     assert components_for_ratio(spectrum, ratio) == q
@@ -145,7 +146,7 @@ def test_cop_matches_an_explicit_kernel_pca_with_the_cosine_kernel():
     assert spearmanr(ours, expected).statistic > 0.999
     assert np.allclose(ours, expected, atol=2e-4)
     # and the eigenvalues: KernelPCA's are N × those of the covariance
-    assert np.allclose(kpca.eigenvalues_ / len(train), cop.explained_variance_[:cop.q_].numpy(), rtol=1e-4)
+    assert np.allclose(kpca.eigenvalues_ / len(train), cop.explained_variance_[: cop.q_].numpy(), rtol=1e-4)
 
 
 def test_plain_pca_matches_scikit_learn_pca_reconstruction():
@@ -166,8 +167,11 @@ def test_cop_ignores_the_feature_norm_and_plain_pca_does_not():
 
 def test_detectors_fit_and_predict_shapes():
     train = _clusters(150, 9)
-    for det in (PCAReconstruction(ratio=0.9), KernelPCACoP(ratio=0.9),
-                KernelPCACoRP(ratio=0.8, gamma=1.0, n_features=128)):
+    for det in (
+        PCAReconstruction(ratio=0.9),
+        KernelPCACoP(ratio=0.9),
+        KernelPCACoRP(ratio=0.8, gamma=1.0, n_features=128),
+    ):
         assert isinstance(det, FeaturesDetector)
         assert det.fit_features(train) is det
         scores = det.predict_features(torch.rand(13, 9))
@@ -282,8 +286,14 @@ def test_set_ratio_picks_a_new_q_without_fitting_again():
         KernelPCACoP().set_ratio(0.5)
 
 
-@pytest.mark.parametrize("make", [lambda: PCAReconstruction(ratio=0.6), lambda: KernelPCACoP(ratio=0.6),
-                                  lambda: KernelPCACoRP(ratio=0.6, n_features=64, seed=1)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: PCAReconstruction(ratio=0.6),
+        lambda: KernelPCACoP(ratio=0.6),
+        lambda: KernelPCACoRP(ratio=0.6, n_features=64, seed=1),
+    ],
+)
 def test_errors_for_several_q_at_once_equal_one_q_at_a_time(make):
     train, probe = _clusters(200, 10), _clusters(20, 10, seed=4)
     det = make().fit_features(train)

@@ -25,8 +25,16 @@ CFG = profiles.config("ddos", "tiny")
 
 def _diffusion(seed=0, unet=None, max_t=999):
     torch.manual_seed(seed)
-    return Diffusion(unet=unet or build_unet(CFG, 1, 28).eval(), scheduler_config=noise_scheduler(CFG).config,
-                     max_t=max_t, history=None, loaded=False, path="", device=torch.device("cpu"), train_seconds=0.0)
+    return Diffusion(
+        unet=unet or build_unet(CFG, 1, 28).eval(),
+        scheduler_config=noise_scheduler(CFG).config,
+        max_t=max_t,
+        history=None,
+        loaded=False,
+        path="",
+        device=torch.device("cpu"),
+        train_seconds=0.0,
+    )
 
 
 def _pixels(n=3, seed=0):
@@ -74,7 +82,7 @@ class _Oracle(torch.nn.Module):
 
     def forward(self, x, t):
         a = self.alphas[int(t)]
-        eps = (x.double() - a.sqrt() * self.x0[:len(x)].double()) / (1 - a).sqrt()
+        eps = (x.double() - a.sqrt() * self.x0[: len(x)].double()) / (1 - a).sqrt()
         return type("Out", (), {"sample": eps.to(x.dtype)})()
 
 
@@ -148,8 +156,9 @@ def test_reconstruction_is_a_seeded_image_in_the_pixel_range():
     assert not torch.allclose(a, c) and not torch.allclose(a, x)
 
 
-@pytest.mark.parametrize("t, stride, name", [(-100, 100, "t"), (1000, 100, "t"), (150, 100, "t"), (100, 300, "stride"),
-                                             (100, 0, "stride")])
+@pytest.mark.parametrize(
+    "t, stride, name", [(-100, 100, "t"), (1000, 100, "t"), (150, 100, "t"), (100, 300, "stride"), (100, 0, "stride")]
+)
 def test_bad_noise_levels_are_named(t, stride, name):
     with pytest.raises(ParameterError, match=f"'{name}'"):
         reconstruct(_diffusion(), _pixels(1), t, stride=stride)

@@ -47,8 +47,9 @@ def _mode(seed, n=40, d=6, classes=3):
 
     def ind(m):
         z = centres[y[:m]] + 0.3 * torch.rand(m, d, generator=gen)
-        return FeatureSet(z, 4 * torch.eye(classes)[y[:m]] + 0.2 * torch.randn(m, classes, generator=gen),
-                          y[:m].clone())
+        return FeatureSet(
+            z, 4 * torch.eye(classes)[y[:m]] + 0.2 * torch.randn(m, classes, generator=gen), y[:m].clone()
+        )
 
     train, test = ind(n), ind(n // 2)
     z_out = 3 + 2 * torch.rand(n // 2, d, generator=gen)
@@ -79,8 +80,9 @@ def test_msp_of_an_ensemble_is_the_msp_of_the_averaged_logits():
         assert torch.allclose(scores["MSP"][split], by_hand)
         assert torch.allclose(scores["Energy"][split], -torch.logsumexp((l0.double() + l1.double()) / 2, dim=1))
         o0, o1 = modes.modes[0].odin[split].double(), modes.modes[1].odin[split].double()
-        assert torch.allclose(scores["ODIN"][split],
-                              -torch.softmax((o0 + o1) / 2 / CFG.odin_temperature, 1).max(1).values)
+        assert torch.allclose(
+            scores["ODIN"][split], -torch.softmax((o0 + o1) / 2 / CFG.odin_temperature, 1).max(1).values
+        )
         r0, r1 = modes.modes[0].rankfeat[split].double(), modes.modes[1].rankfeat[split].double()
         assert torch.allclose(scores["RankFeat"][split], -torch.logsumexp((r0 + r1) / 2, dim=1))
 
@@ -105,8 +107,9 @@ def test_knn_of_an_ensemble_is_knn_on_the_averaged_features():
     test = unit(np.mean([modes.outputs(k, "far").features.numpy() for k in members], 0))
     dist, _ = NearestNeighbors().fit(train).kneighbors(test, n_neighbors=CFG.knn_k)
     assert np.allclose(scores["KNN"]["far"].numpy(), dist[:, -1], atol=1e-5)  # the k-th neighbour's distance
-    alone = KNN(None, k=CFG.knn_k).fit_features(modes.outputs(0, "train").features,
-                                                modes.modes[0].benchmark.train.labels)
+    alone = KNN(None, k=CFG.knn_k).fit_features(
+        modes.outputs(0, "train").features, modes.modes[0].benchmark.train.labels
+    )
     assert not torch.allclose(scores["KNN"]["far"], alone.predict_features(modes.outputs(0, "far").features).double())
 
 
@@ -120,7 +123,7 @@ def test_gradnorm_closed_form_matches_autograd_of_the_official_rule():
     for i in range(n):  # batch size 1, as the official script
         for h in heads:
             h.zero_grad()
-        mean = sum(h(zk[i:i + 1]) for h, zk in zip(heads, z)) / m
+        mean = sum(h(zk[i : i + 1]) for h, zk in zip(heads, z)) / m
         loss = -torch.log_softmax(mean / temperature, dim=1).sum()  # targets of ones: a sum over the classes
         loss.backward()
         expected.append(sum(h.weight.grad.abs().sum() for h in heads) / m)
@@ -181,8 +184,9 @@ def test_the_scored_ensembles_are_singles_every_pair_the_units_samples_and_all()
 
 def test_study_scores_every_size_and_the_gain_reads_its_units():
     modes = _modes(4)
-    cfg = profiles.config("mode_ensemble", "tiny", knn_k=3, max_subsets=2, ood_datasets=("far",),
-                          primary_detectors=("MSP", "KNN"))
+    cfg = profiles.config(
+        "mode_ensemble", "tiny", knn_k=3, max_subsets=2, ood_datasets=("far",), primary_detectors=("MSP", "KNN")
+    )
     study = score_ensembles(modes, cfg)
     sizes = study.table.groupby("size")["members"].nunique().to_dict()
     assert sizes == {1: 4, 2: 6, 4: 1}

@@ -82,8 +82,15 @@ def test_spatial_features_are_global_average_pooled():
 
 def test_model_without_features_uses_last_linear():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                          nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 5))
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 8),
+        nn.ReLU(),
+        nn.Linear(8, 5),
+    )
     assert penultimate(model) is model[6]
     x = torch.randn(9, 1, 10, 10)
     out = extract(model, _loader(x, torch.arange(9) % 5, batch_size=4), "cpu")
@@ -107,8 +114,9 @@ def test_penultimate_and_extract_errors():
 
 
 def test_feature_set_checks_and_helpers():
-    fs = FeatureSet(torch.randn(4, 3), torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0]]),
-                    torch.tensor([0, 0, -1, 1]))
+    fs = FeatureSet(
+        torch.randn(4, 3), torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0]]), torch.tensor([0, 0, -1, 1])
+    )
     assert len(fs) == 4 and fs.is_ood.tolist() == [False, False, True, False]
     assert fs.accuracy() == pytest.approx(2 / 3)  # rows 0 and 3 right, row 1 wrong, row 2 is OoD
     part = fs.subset(fs.labels >= 0)

@@ -101,9 +101,12 @@ class _Bench:
             y = torch.randint(0, 3, (n,), generator=gen)
             return (centres[y] + 0.3 * torch.randn(n, 16, generator=gen)).view(n, 1, 4, 4), y
 
-        self.images = {"train": ind(300), "test": ind(100),
-                       "noise": (torch.randn(80, 1, 4, 4, generator=gen), -torch.ones(80, dtype=torch.long)),
-                       "far": (5 + torch.rand(60, 1, 4, 4, generator=gen), -torch.ones(60, dtype=torch.long))}
+        self.images = {
+            "train": ind(300),
+            "test": ind(100),
+            "noise": (torch.randn(80, 1, 4, 4, generator=gen), -torch.ones(80, dtype=torch.long)),
+            "far": (5 + torch.rand(60, 1, 4, 4, generator=gen), -torch.ones(60, dtype=torch.long)),
+        }
         with torch.no_grad():
             sets = {k: _Set(self.body(x), self.model(x), y) for k, (x, y) in self.images.items()}
         self.train, self.test = sets["train"], sets["test"]
@@ -116,8 +119,14 @@ class _Bench:
 def test_evaluate_returns_a_tidy_table_with_averages():
     bench = _Bench()
     react = ReAct(backbone=lambda z: z, head=lambda z: bench.head(z.flatten(1)))
-    detectors = {"MSP": MaxSoftmax(None), "Energy": EnergyBased(None), "KNN": KNN(None, k=5), "ReAct": react,
-                 "CoP": KernelPCACoP(ratio=0.9), "ODIN": ODIN(bench.model, eps=0.001, temperature=10)}
+    detectors = {
+        "MSP": MaxSoftmax(None),
+        "Energy": EnergyBased(None),
+        "KNN": KNN(None, k=5),
+        "ReAct": react,
+        "CoP": KernelPCACoP(ratio=0.9),
+        "ODIN": ODIN(bench.model, eps=0.001, temperature=10),
+    }
     table = evaluate(detectors, bench)
     assert list(table.columns) == ["detector", "ood_set", *METRICS]
     assert len(table) == len(detectors) * 3
@@ -131,8 +140,9 @@ def test_evaluate_returns_a_tidy_table_with_averages():
     s_in = -torch.softmax(bench.test.logits, 1).max(1).values
     s_out = -torch.softmax(bench.ood["far"].logits, 1).max(1).values
     row = table[(table.detector == "MSP") & (table.ood_set == "far")].iloc[0]
-    assert row["AUROC"] == pytest.approx(roc_auc_score(np.r_[np.zeros(100), np.ones(60)],
-                                                       torch.cat([s_in, s_out]).numpy()))
+    assert row["AUROC"] == pytest.approx(
+        roc_auc_score(np.r_[np.zeros(100), np.ones(60)], torch.cat([s_in, s_out]).numpy())
+    )
     assert set(table.attrs["seconds"]) == set(detectors)
     w = wide(table, "FPR95")
     assert list(w.columns) == ["noise", "far", "average"] and list(w.index) == list(detectors)
@@ -155,9 +165,13 @@ def test_paired_bootstrap_of_a_clearly_better_detector_and_of_a_detector_against
     base = {"test": rng.normal(0, 1, 300), "a": rng.normal(0.5, 1, 200), "b": rng.normal(0.3, 1, 150)}
     better = {"test": base["test"], "a": base["a"] + 2.0, "b": base["b"] + 2.0}  # OoD scored much higher
     res = paired_bootstrap(better, base, n_boot=100)
-    expected = np.mean([roc_auc_score(np.r_[np.zeros(300), np.ones(n)], np.r_[better["test"], better[k]])
-                        - roc_auc_score(np.r_[np.zeros(300), np.ones(n)], np.r_[base["test"], base[k]])
-                        for k, n in (("a", 200), ("b", 150))])
+    expected = np.mean(
+        [
+            roc_auc_score(np.r_[np.zeros(300), np.ones(n)], np.r_[better["test"], better[k]])
+            - roc_auc_score(np.r_[np.zeros(300), np.ones(n)], np.r_[base["test"], base[k]])
+            for k, n in (("a", 200), ("b", 150))
+        ]
+    )
     assert res["improvement"] == pytest.approx(expected, abs=1e-9)
     # no round in which a was not better: p = (0 + 1) / (100 + 1), never 0
     assert res["p_better"] == pytest.approx(1 / 101) and 0 < res["low"] <= res["improvement"] <= res["high"]

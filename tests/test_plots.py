@@ -13,8 +13,7 @@ from reprobook.plots import image_grid, loss_profiles, training_curves  # noqa: 
 
 def test_training_curves_draw_the_mean_and_a_band_per_label():
     loss = {"SGD": [[1.0, 0.5, 0.2], [1.2, 0.7, 0.4]], "RWP": [[1.0, 0.6, 0.3], [1.0, 0.6, 0.3]]}
-    fig = training_curves({"training loss": loss, "training accuracy": {"SGD": [[0.5, 0.8, 0.9]] * 2}},
-                          dashed=["RWP"])
+    fig = training_curves({"training loss": loss, "training accuracy": {"SGD": [[0.5, 0.8, 0.9]] * 2}}, dashed=["RWP"])
     axes = fig.axes
     assert len(axes) == 2 and axes[0].get_ylabel() == "training loss"
     sgd, rwp = axes[0].lines[:2]
@@ -47,8 +46,13 @@ def test_image_grid_lays_out_and_rescales():
 
 
 def test_training_curves_name_the_labels_of_every_panel_once():
-    fig = training_curves({"a": {"SGD": [[1.0, 0.5]], "RWP": [[1.0, 0.6]]}, "b": {"SGD": [[0.5, 0.8]]},
-                           "c": {"reward model A": [[0.1, 0.2]]}})
+    fig = training_curves(
+        {
+            "a": {"SGD": [[1.0, 0.5]], "RWP": [[1.0, 0.6]]},
+            "b": {"SGD": [[0.5, 0.8]]},
+            "c": {"reward model A": [[0.1, 0.2]]},
+        }
+    )
     legends = [ax.get_legend() for ax in fig.axes]
     assert legends[0] is not None and legends[1] is None  # panel b adds no label
     assert [t.get_text() for t in legends[2].get_texts()] == ["reward model A"]

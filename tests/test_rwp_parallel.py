@@ -23,8 +23,13 @@ def _model(seed=0, width=4, classes=3):
 
 def _batches(n, seed=1, size=12, batch=16):
     g = torch.Generator().manual_seed(seed)
-    return [(torch.randn(batch, 1, size, size, generator=g, dtype=torch.float64),
-             torch.randint(0, 3, (batch,), generator=g)) for _ in range(n)]
+    return [
+        (
+            torch.randn(batch, 1, size, size, generator=g, dtype=torch.float64),
+            torch.randint(0, 3, (batch,), generator=g),
+        )
+        for _ in range(n)
+    ]
 
 
 def _assert_states_close(a: dict, b: dict, rtol=1e-10, atol=1e-12):
@@ -43,8 +48,9 @@ def _assert_states_close(a: dict, b: dict, rtol=1e-10, atol=1e-12):
 def test_batched_step_makes_the_sequential_update(alpha):
     sequential_model = _model()
     batched_model = copy.deepcopy(sequential_model)
-    sequential = RWP(sequential_model.parameters(), gamma=0.05, alpha=alpha,
-                     generator=torch.Generator().manual_seed(3), **KWARGS)
+    sequential = RWP(
+        sequential_model.parameters(), gamma=0.05, alpha=alpha, generator=torch.Generator().manual_seed(3), **KWARGS
+    )
     batched = BatchedRWP(batched_model, gamma=0.05, alpha=alpha, generator=torch.Generator().manual_seed(3), **KWARGS)
     for x, y in _batches(3):
         loss_seq = sequential.step(closure_for(sequential_model, sequential, x, y))
@@ -53,8 +59,9 @@ def test_batched_step_makes_the_sequential_update(alpha):
     _assert_states_close(batched_model.state_dict(), sequential_model.state_dict())
     assert torch.equal(batched.generator.get_state(), sequential.generator.get_state())  # same number of draws
     # the comparison is not vacuous: the steps moved the weights
-    moved = sum(float((p.detach() - q.detach()).abs().sum())
-                for p, q in zip(batched_model.parameters(), _model().parameters()))
+    moved = sum(
+        float((p.detach() - q.detach()).abs().sum()) for p, q in zip(batched_model.parameters(), _model().parameters())
+    )
     assert moved > 1e-3
 
 

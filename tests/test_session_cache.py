@@ -22,8 +22,9 @@ def _cache(tmp_path, name, owner=None, age=0.0, now=1e9):
 
 
 def test_a_cache_whose_session_is_gone_is_removed_and_a_live_ones_is_kept(tmp_path):
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     host, now = socket.gethostname(), 1e9
     dead = _cache(tmp_path, "dead", f"{host} {gone.stdout.strip()}", now=now)
     alive = _cache(tmp_path, "alive", f"{host} {os.getpid()}", age=10 * UNOWNED_STALE_SECONDS, now=now)

@@ -28,6 +28,7 @@ def _closure(model, opt, x, y, loss_fn=nn.functional.cross_entropy, bn_aware=Tru
             loss = loss_fn(model(x), y)
         loss.backward()
         return loss
+
     return closure
 
 
@@ -57,8 +58,12 @@ def test_batched_noise_is_the_one_parameter_noise_of_one_draw():
     """filter_wise_noises draws z once for all the parameters (split in their order) and scales each piece as
     filter_wise_noise does; for a single parameter the two are the same draw."""
     torch.manual_seed(0)
-    params = [torch.randn(5, 3, 2, 2, dtype=torch.float64), torch.randn(4, dtype=torch.float64),
-              torch.randn(3, 7, dtype=torch.float64), torch.tensor(2.0, dtype=torch.float64)]
+    params = [
+        torch.randn(5, 3, 2, 2, dtype=torch.float64),
+        torch.randn(4, dtype=torch.float64),
+        torch.randn(3, 7, dtype=torch.float64),
+        torch.tensor(2.0, dtype=torch.float64),
+    ]
     batched = filter_wise_noises(params, 0.05, torch.Generator().manual_seed(3))
     z = torch.randn(sum(p.numel() for p in params), generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     for p, e, zp in zip(params, batched, z.split([p.numel() for p in params])):
@@ -66,8 +71,12 @@ def test_batched_noise_is_the_one_parameter_noise_of_one_draw():
         norms = p.flatten(1).norm(dim=1).view(-1, *([1] * (p.dim() - 1))) if p.dim() > 1 else p.norm()
         torch.testing.assert_close(e, 0.05 * norms * zp.view(p.shape), rtol=1e-13, atol=0)
     for p in params:
-        torch.testing.assert_close(filter_wise_noises([p], 0.05, torch.Generator().manual_seed(3))[0],
-                                   filter_wise_noise(p, 0.05, torch.Generator().manual_seed(3)), rtol=1e-13, atol=0)
+        torch.testing.assert_close(
+            filter_wise_noises([p], 0.05, torch.Generator().manual_seed(3))[0],
+            filter_wise_noise(p, 0.05, torch.Generator().manual_seed(3)),
+            rtol=1e-13,
+            atol=0,
+        )
     mixed = filter_wise_noises([params[0].float(), params[1]], 0.05, torch.Generator().manual_seed(3))
     assert [e.dtype for e in mixed] == [torch.float32, torch.float64]  # drawn in float64, each in its own dtype
     with pytest.raises(ParameterError, match="'gamma'"):
@@ -125,7 +134,7 @@ def test_adaptive_sam_step_matches_the_hand_computation():
 
     opt.step(closure)
     g = A @ w0
-    eps = rho * w0 ** 2 * g / (w0.abs() * g).norm()  # ε̂ = ρ w² ⊙ g / ‖|w| ⊙ g‖
+    eps = rho * w0**2 * g / (w0.abs() * g).norm()  # ε̂ = ρ w² ⊙ g / ‖|w| ⊙ g‖
     assert torch.allclose(w.detach(), w0 - lr * (A @ (w0 + eps)), atol=1e-6)
 
 
@@ -157,7 +166,7 @@ def test_two_pass_optimisers_restore_the_flag_when_the_closure_fails():
             if len(calls) == 2:
                 raise RuntimeError("boom")
             opt.zero_grad()
-            loss = (w ** 2).sum()
+            loss = (w**2).sum()
             loss.backward()
             return loss
 
@@ -204,8 +213,9 @@ def test_rwp_mixes_the_clean_and_perturbed_gradients():
     model, x, y = _tiny_problem()
     w0 = [p.detach().clone() for p in model.parameters()]
     gamma, alpha, lr = 0.05, 0.3, 0.1
-    opt = RWP(model.parameters(), torch.optim.SGD, gamma=gamma, alpha=alpha, lr=lr,
-              generator=torch.Generator().manual_seed(5))
+    opt = RWP(
+        model.parameters(), torch.optim.SGD, gamma=gamma, alpha=alpha, lr=lr, generator=torch.Generator().manual_seed(5)
+    )
     opt.step(_closure(model, opt, x, y))
 
     # by hand: the same draw z ~ N(0, I) for all the entries, from the same generator, split in parameter order
@@ -213,8 +223,12 @@ def test_rwp_mixes_the_clean_and_perturbed_gradients():
     for p, w in zip(ref.parameters(), w0):
         p.data.copy_(w)
     z = torch.randn(sum(w.numel() for w in w0), generator=torch.Generator().manual_seed(5))
-    noise = [gamma * (w.flatten(1).norm(dim=1).view(-1, *([1] * (w.dim() - 1))) if w.dim() > 1 else w.norm())
-             * part.view(w.shape) for w, part in zip(w0, z.split([w.numel() for w in w0]))]
+    noise = [
+        gamma
+        * (w.flatten(1).norm(dim=1).view(-1, *([1] * (w.dim() - 1))) if w.dim() > 1 else w.norm())
+        * part.view(w.shape)
+        for w, part in zip(w0, z.split([w.numel() for w in w0]))
+    ]
     g0 = torch.autograd.grad(nn.functional.cross_entropy(ref(x), y), list(ref.parameters()))
     with torch.no_grad():
         for p, e in zip(ref.parameters(), noise):
@@ -247,13 +261,20 @@ def test_rwp_state_dict_carries_the_generator_state():
     assert torch.equal(torch.randn(4, generator=gen), expected)
     assert state["base"]["param_groups"][0]["gamma"] == 0.1  # the hyper-parameters travel with the base state
 
+
 @pytest.mark.parametrize("method", ["sam", "rwp"])
 def test_state_dict_round_trip_resumes_identically(method):
     def make(model):
         if method == "sam":
             return SAM(model.parameters(), torch.optim.SGD, rho=0.05, lr=0.1, momentum=0.9)
-        return RWP(model.parameters(), torch.optim.SGD, gamma=0.05, lr=0.1, momentum=0.9,
-                   generator=torch.Generator().manual_seed(3))
+        return RWP(
+            model.parameters(),
+            torch.optim.SGD,
+            gamma=0.05,
+            lr=0.1,
+            momentum=0.9,
+            generator=torch.Generator().manual_seed(3),
+        )
 
     model, x, y = _tiny_problem()
     opt = make(model)
@@ -291,8 +312,11 @@ def test_bn_statistics_move_only_on_the_clean_pass(method):
     model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
     bn = model[1]
     x, y = torch.randn(32, 4) * 3 + 1, torch.randint(0, 3, (32,))
-    opt = (SAM(model.parameters(), rho=0.5, lr=0.0) if method == "sam"
-           else RWP(model.parameters(), gamma=0.5, lr=0.0, generator=torch.Generator().manual_seed(0)))
+    opt = (
+        SAM(model.parameters(), rho=0.5, lr=0.0)
+        if method == "sam"
+        else RWP(model.parameters(), gamma=0.5, lr=0.0, generator=torch.Generator().manual_seed(0))
+    )
     # what one clean pass alone does to the buffers
     twin = copy.deepcopy(model)
     twin(x)
@@ -311,8 +335,14 @@ def test_bn_statistics_move_only_on_the_clean_pass(method):
 
 def test_frozen_bn_stats_are_bit_identical_even_when_the_pass_overflows():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 2),
-                          nn.BatchNorm1d(2, momentum=None))  # cumulative average: momentum None
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 3),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 2),
+        nn.BatchNorm1d(2, momentum=None),
+    )  # cumulative average: momentum None
     model(torch.randn(8, 2, 6, 6))  # non-trivial buffers
     before = {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "tracked" in k}
     with frozen_bn_stats(model):
@@ -366,7 +396,7 @@ def _full_hessian(model, x, y):
         params, i = {}, 0
         for name, shape in zip(names, shapes):
             n = int(np.prod(shape))
-            params[name] = vector[i:i + n].view(shape)
+            params[name] = vector[i : i + n].view(shape)
             i += n
         return nn.functional.cross_entropy(torch.func.functional_call(model, params, (x,)), y)
 
@@ -379,8 +409,9 @@ def test_lanczos_matches_the_largest_eigenvalue_of_the_full_hessian():
     x, y = torch.randn(20, 3, dtype=torch.float64), torch.randint(0, 2, (20,))
     eigenvalues = torch.linalg.eigvalsh(_full_hessian(model, x, y))
     assert eigenvalues.min() < 0 < eigenvalues.max()  # not at a minimum: "largest" means algebraic, not magnitude
-    found = hessian_lambda_max(model, nn.CrossEntropyLoss(), [(x[:10], y[:10]), (x[10:], y[10:])], tol=1e-8,
-                               max_matvecs=500, ncv=10, seed=0)
+    found = hessian_lambda_max(
+        model, nn.CrossEntropyLoss(), [(x[:10], y[:10]), (x[10:], y[10:])], tol=1e-8, max_matvecs=500, ncv=10, seed=0
+    )
     assert found.converged and found.residual < 1e-6
     assert found.value == pytest.approx(eigenvalues.max().item(), rel=1e-6)
     assert 2 <= found.matvecs <= 500
@@ -402,8 +433,9 @@ def test_lanczos_returns_an_eigenvector_and_restores_the_mode():
     model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2)).double()
     x, y = torch.randn(12, 2, dtype=torch.float64), torch.randint(0, 2, (12,))
     model.train()
-    found = hessian_lambda_max(model, nn.CrossEntropyLoss(), (x, y), tol=1e-10, max_matvecs=300, ncv=8,
-                               return_vector=True)
+    found = hessian_lambda_max(
+        model, nn.CrossEntropyLoss(), (x, y), tol=1e-10, max_matvecs=300, ncv=8, return_vector=True
+    )
     v = found.vector
     assert [t.shape for t in v] == [p.shape for p in model.parameters()]
     params = list(model.parameters())
@@ -418,8 +450,9 @@ def _bn_scale_twin(c: float):
     """A conv–BN–ReLU–head network and a twin whose convolution is c times larger, with the BatchNorm running
     statistics scaled to match: in eval mode the two compute the same function."""
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
-                        nn.Linear(4 * 4 * 4, 3)).double()
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 3)
+    ).double()
     x = torch.randn(24, 1, 6, 6, dtype=torch.float64)
     net.train()
     for _ in range(3):
@@ -438,8 +471,12 @@ def test_filter_normalized_sharpness_is_scale_invariant_and_lambda_max_is_not():
     net, twin, x, y = _bn_scale_twin(3.0)
     torch.testing.assert_close(net(x), twin(x))  # the same function
     loss = nn.CrossEntropyLoss()
-    sharp = [filter_normalized_sharpness(m, loss, (x, y), radius=0.2, n_directions=4,
-                                         generator=torch.Generator().manual_seed(5)) for m in (net, twin)]
+    sharp = [
+        filter_normalized_sharpness(
+            m, loss, (x, y), radius=0.2, n_directions=4, generator=torch.Generator().manual_seed(5)
+        )
+        for m in (net, twin)
+    ]
     assert sharp[0].value == pytest.approx(sharp[1].value, rel=1e-9)
     assert abs(sharp[0].value) > 1e-4 and sharp[0].n_directions == 4 and sharp[0].std > 0  # not trivially equal
     lam = [hessian_lambda_max(m, loss, (x, y), tol=1e-8, max_matvecs=400, ncv=10) for m in (net, twin)]
@@ -450,8 +487,9 @@ def test_filter_normalized_sharpness_is_scale_invariant_and_lambda_max_is_not():
 def test_filter_normalized_sharpness_by_hand():
     model, x, y = _tiny_problem()
     loss = nn.CrossEntropyLoss()
-    got = filter_normalized_sharpness(model, loss, (x, y), radius=0.3, n_directions=3,
-                                      generator=torch.Generator().manual_seed(2))
+    got = filter_normalized_sharpness(
+        model, loss, (x, y), radius=0.3, n_directions=3, generator=torch.Generator().manual_seed(2)
+    )
     gen = torch.Generator().manual_seed(2)
     base = loss(model(x), y).item()
     rises = []

@@ -12,12 +12,13 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from reprobook import claims, profiles
-from reprobook.chapters.flat_minima import analysis
+from reprobook.chapters.flat_minima import analysis, cost, power
 from reprobook.chapters.flat_minima import report as shown
 from reprobook.chapters.flat_minima.runs import LABELS, TrainedRun
 from reprobook.chapters.marwp import experiment as marwp_chapter
 from reprobook.chapters.rwp import experiment as rwp_chapter
 from reprobook.chapters.step_cost import experiment as step_cost_chapter
+from reprobook.chapters.step_cost import report as step_cost_report
 from reprobook.checks import ParameterError
 from reprobook.configs import marwp as marwp_paper
 from reprobook.configs import rwp as rwp_paper
@@ -34,8 +35,11 @@ def _cfg(chapter="rwp", **overrides):
 
 
 def _run(method, seed, acc, *, loss_curve=(2.0, 0.5, 0.05), loaded=False, model=None):
-    history = History(train_loss=list(loss_curve), train_acc=[0.5, 0.9, 1.0][:len(loss_curve)],
-                      epoch_seconds=[1.0 * (2 if method in ("sam", "rwp", "mrwp", "marwp") else 1)] * len(loss_curve))
+    history = History(
+        train_loss=list(loss_curve),
+        train_acc=[0.5, 0.9, 1.0][: len(loss_curve)],
+        epoch_seconds=[1.0 * (2 if method in ("sam", "rwp", "mrwp", "marwp") else 1)] * len(loss_curve),
+    )
     return TrainedRun(method, seed, model if model is not None else nn.Linear(2, 2), history, 0.5, acc, loaded)
 
 
@@ -51,15 +55,39 @@ def _flat(sharpness: dict, lam: dict | None = None):
     import pandas as pd
 
     lam = lam or {m: [10.0] * len(v) for m, v in sharpness.items()}
-    return analysis.Flatness(pd.DataFrame(), lam, sharpness, facts(
-        None, probe_n=256, hessian_n=128, radius=0.1, directions=10, lanczos_tol=1e-3, lanczos_converged="all",
-        lanczos_max_residual=1e-6, lanczos_max_matvecs=12))
+    return analysis.Flatness(
+        pd.DataFrame(),
+        lam,
+        sharpness,
+        facts(
+            None,
+            probe_n=256,
+            hessian_n=128,
+            radius=0.1,
+            directions=10,
+            lanczos_tol=1e-3,
+            lanczos_converged="all",
+            lanczos_max_residual=1e-6,
+            lanczos_max_matvecs=12,
+        ),
+    )
 
 
 def _regime(converged=True):
-    return analysis.Regime(converged, "detail of the regime", facts(
-        analysis.REGIME_FORMATS, regime="", worst_fit_loss=0.01, worst_fit_acc=1.0, still_falling=0.0,
-        fit_loss_rule=0.1, fit_acc_rule=0.99), None)
+    return analysis.Regime(
+        converged,
+        "detail of the regime",
+        facts(
+            analysis.REGIME_FORMATS,
+            regime="",
+            worst_fit_loss=0.01,
+            worst_fit_acc=1.0,
+            still_falling=0.0,
+            fit_loss_rule=0.1,
+            fit_acc_rule=0.99,
+        ),
+        None,
+    )
 
 
 # -- the RWP chapter's verdicts --------------------------------------------------------------------------
@@ -76,8 +104,13 @@ def _rwp(gap_sgd, gap_sam, sharp_ratio=1.0, *, converged=True, seeds=SEEDS):
     sam = [r - gap_sam - NOISE[(i + 2) % 5] for i, r in enumerate(rwp)]
     exp = _experiment({"sgd": sgd, "sam": sam, "rwp": rwp}, seeds=seeds)
     sharp_rwp = [0.2 + 0.01 * i for i in range(n)]
-    flat = _flat({"sgd": [s * sharp_ratio * (1 + NOISE[i % 5]) for i, s in enumerate(sharp_rwp)], "sam": [0.3] * n,
-                  "rwp": sharp_rwp})
+    flat = _flat(
+        {
+            "sgd": [s * sharp_ratio * (1 + NOISE[i % 5]) for i, s in enumerate(sharp_rwp)],
+            "sam": [0.3] * n,
+            "rwp": sharp_rwp,
+        }
+    )
     tests = rwp_chapter.chapter_claims(_cfg(n_seeds=n), exp, _regime(converged), flat, "scale")
     return {t.key: t for t in tests}
 
@@ -155,16 +188,25 @@ def _marwp_experiment(acc_shift: dict, loss=(0.08, 0.02)):
     base = [0.70, 0.71, 0.69, 0.70, 0.72]
     methods = ("sgd", "sam", "prwp", "mrwp", "arwp", "marwp", marwp_chapter.ABLATION)
     # every method its own small seed-to-seed wobble, so that no paired difference is constant
-    exp = _experiment({m: list(np.add(base, acc_shift.get(m, 0.0)) + np.random.default_rng(j).normal(0, 0.003, 5))
-                       for j, m in enumerate(methods)})
+    exp = _experiment(
+        {
+            m: list(np.add(base, acc_shift.get(m, 0.0)) + np.random.default_rng(j).normal(0, 0.003, 5))
+            for j, m in enumerate(methods)
+        }
+    )
     for s in SEEDS:
         exp.fit_loss["prwp", s], exp.fit_loss["mrwp", s] = loss[0] * (1 + 0.05 * s), loss[1] * (1 + 0.1 * s)
     return exp
 
 
 def _marwp_flat(ratio=1.5):
-    return _flat({"sgd": [ratio * (0.3 + 0.01 * i) * (1 + NOISE[i]) for i in range(5)],
-                  "marwp": [0.3 + 0.01 * i for i in range(5)]}, {m: [10.0] * 5 for m in ("sgd", "sam", "marwp")})
+    return _flat(
+        {
+            "sgd": [ratio * (0.3 + 0.01 * i) * (1 + NOISE[i]) for i in range(5)],
+            "marwp": [0.3 + 0.01 * i for i in range(5)],
+        },
+        {m: [10.0] * 5 for m in ("sgd", "sam", "marwp")},
+    )
 
 
 def test_marwp_claims_share_the_rwp_chapters_sizes_and_form_one_family():
@@ -203,7 +245,7 @@ def test_the_ablation_describes_the_two_readings_with_an_interval():
     assert f"better on {int((gaps > 0).sum())} of 5 seeds" in out.text
     assert len(out.table) == 2
     variant = marwp_chapter.ablation_variant(_cfg("marwp"))
-    (cfg, method, _), = variant.values()
+    ((cfg, method, _),) = variant.values()
     assert method == "arwp" and cfg.scaling != _cfg("marwp").scaling
 
 
@@ -244,23 +286,26 @@ def test_flatness_summary_names_the_models_lambda_was_computed_for():
 def test_seed_plan_is_the_paired_t_tests_sample_size_at_the_holm_level():
     specs = rwp_paper.claim_specs(_cfg())
     sd = {"better": 0.01, "parity": 0.008, "flatter": 0.2}
-    plan = analysis.seed_plan(specs, sd, n_run=12)
+    plan = power.seed_plan(specs, sd, n_run=12)
     level = claims.ALPHA / 3
     better = plan.loc[specs[0].claim]
     assert better["at the paper's effect"] == claims.n_for_power_t(rwp_paper.PAPER_GAIN, 0.01, alpha=level)
-    assert (better["seeds for 80 % power at the SESOI"]
-            == claims.n_for_power_t(rwp_paper.ACCURACY_SESOI, 0.01, alpha=level))
+    assert better["seeds for 80 % power at the SESOI"] == claims.n_for_power_t(
+        rwp_paper.ACCURACY_SESOI, 0.01, alpha=level
+    )
     # non-inferiority: the power is at a true difference of the paper's effect (0: on par) plus the margin
     parity = plan.loc[specs[1].claim]
-    assert (parity["seeds for 80 % power at the SESOI"]
-            == claims.n_for_power_t(rwp_paper.ACCURACY_SESOI, 0.008, alpha=level))
+    assert parity["seeds for 80 % power at the SESOI"] == claims.n_for_power_t(
+        rwp_paper.ACCURACY_SESOI, 0.008, alpha=level
+    )
     assert plan.loc[specs[2].claim]["at the paper's effect"] == "–"  # no paper number for flatness
     assert len(plan) == 3
 
 
 def test_power_report_counts_only_the_tested_claims():
-    exp = _experiment({"sgd": [0.70, 0.71, 0.72, 0.73, 0.74], "sam": [0.72] * 5,
-                       "rwp": [0.71, 0.715, 0.735, 0.74, 0.752]})
+    exp = _experiment(
+        {"sgd": [0.70, 0.71, 0.72, 0.73, 0.74], "sam": [0.72] * 5, "rwp": [0.71, 0.715, 0.735, 0.74, 0.752]}
+    )
     flat = _flat({m: [0.3, 0.31, 0.29, 0.3, 0.32] for m in ("sgd", "sam", "rwp")})
     tests = rwp_chapter.chapter_claims(_cfg(), exp, _regime(), flat, "s")
     report = shown.power_report(tests, rwp_chapter.claim_values(exp, flat))
@@ -278,7 +323,7 @@ def test_smoke_seeds_follow_the_pilot_power_calculation():
         cfg = profiles.config(chapter, "smoke")
         specs = paper.claim_specs(cfg)
         assert set(paper.PILOT["sd"]) == set(paper.TESTED)
-        assert cfg.n_seeds == analysis.planned_seeds(specs, paper.PILOT)
+        assert cfg.n_seeds == power.planned_seeds(specs, paper.PILOT)
         assert paper.PILOT["fixed_s"] + cfg.n_seeds * paper.PILOT["per_seed_s"] <= paper.PILOT["share_s"]
     shares = rwp_paper.PILOT["share_s"] + marwp_paper.PILOT["share_s"]
     assert shares <= 450 - 20  # Part I's three chapters within 450 s cold (the step-cost chapter takes about 20 s)
@@ -287,9 +332,9 @@ def test_smoke_seeds_follow_the_pilot_power_calculation():
 def test_planned_seeds_and_budget_note():
     specs = rwp_paper.claim_specs(_cfg())
     pilot = dict(sd={"better": 0.01, "parity": 0.001, "flatter": 0.01}, fixed_s=10.0, per_seed_s=10.0, share_s=1000.0)
-    plan = analysis.seed_plan(specs, pilot["sd"])
-    assert analysis.planned_seeds(specs, pilot) == plan["at the paper's effect"].iloc[0]  # the first claim needs most
-    assert analysis.planned_seeds(specs, dict(pilot, share_s=60.0)) == 5  # (60 − 10) / 10 seeds fit the share
+    plan = power.seed_plan(specs, pilot["sd"])
+    assert power.planned_seeds(specs, pilot) == plan["at the paper's effect"].iloc[0]  # the first claim needs most
+    assert power.planned_seeds(specs, dict(pilot, share_s=60.0)) == 5  # (60 − 10) / 10 seeds fit the share
     assert "every tested claim has 80 % power" in shown.budget_note(specs, pilot, 100)
     short = shown.budget_note(specs, pilot, 5)
     assert "rWP generalises" not in short and "RWP generalises better than SGD (" in short and "about" in short
@@ -322,8 +367,9 @@ def test_median_interval_simulated_coverage():
     assert np.mean(hits) >= 0.94  # the population median of a standard lognormal is 1; nominal 96.1 % at n = 12
 
 
-@pytest.mark.parametrize("low, high, expected", [(1.02, 1.09, "met"), (1.11, 1.2, "not met"),
-                                                 (1.05, 1.15, "not settled"), (1.0, 1.1, "met")])
+@pytest.mark.parametrize(
+    "low, high, expected", [(1.02, 1.09, "met"), (1.11, 1.2, "not met"), (1.05, 1.15, "not settled"), (1.0, 1.1, "met")]
+)
 def test_goal_is_read_on_the_interval_never_on_the_median(low, high, expected):
     assert goal_reading({"median": 1.08, "low": low, "high": high}, 1.1) == expected
 
@@ -331,8 +377,9 @@ def test_goal_is_read_on_the_interval_never_on_the_median(low, high, expected):
 def test_ratio_interval_is_paired_by_round():
     rounds = {"sgd": [10.0, 20.0, 10.0, 12.0, 11.0, 9.0], "arwp": [11.0, 22.0, 11.0, 13.2, 12.1, 9.9]}
     out = ratio_interval(rounds, "arwp")
-    assert (out["median"] == pytest.approx(1.1) and out["low"] == pytest.approx(1.1)
-            and out["high"] == pytest.approx(1.1))
+    assert (
+        out["median"] == pytest.approx(1.1) and out["low"] == pytest.approx(1.1) and out["high"] == pytest.approx(1.1)
+    )
     with pytest.raises(ParameterError, match="'method'"):
         ratio_interval(rounds, "sam")
     with pytest.raises(ParameterError, match="'values'"):
@@ -345,16 +392,38 @@ def _fake_cost(busy=False):
     from reprobook.benchmarks import BenchResult
 
     methods = ["sgd", "sam", "rwp", "rwp-batched", "sgd-double-batch", "mrwp", "arwp", "marwp"]
-    factor = {"sgd": 1.0, "sam": 2.0, "rwp": 2.0, "rwp-batched": 2.1, "sgd-double-batch": 1.9, "mrwp": 2.0,
-              "arwp": 1.05, "marwp": 2.05}
+    factor = {
+        "sgd": 1.0,
+        "sam": 2.0,
+        "rwp": 2.0,
+        "rwp-batched": 2.1,
+        "sgd-double-batch": 1.9,
+        "mrwp": 2.0,
+        "arwp": 1.05,
+        "marwp": 2.05,
+    }
     rounds = {m: [10.0 * factor[m] * (1 + 0.01 * k) for k in range(6)] for m in methods}
     table = pd.DataFrame({"method": methods, "ratio_to_sgd": [factor[m] for m in methods]})
-    result = BenchResult("step-cost", table, {"rounds_ms": rounds, "model": "small_cnn", "batch_size": 32,
-                                               "torch_threads": 1, "rounds_run": 6}, {})
+    result = BenchResult(
+        "step-cost",
+        table,
+        {"rounds_ms": rounds, "model": "small_cnn", "batch_size": 32, "torch_threads": 1, "rounds_run": 6},
+        {},
+    )
     fields = {f.name: 1 for f in dataclasses.fields(step_cost_chapter.StepCost)}
-    fields.update(result=result, busy=busy, facts=facts(
-        step_cost_chapter.FACT_FORMATS, machine="cpu", ratio_sam=2.0, ratio_rwp=2.0, ratio_rwp_batched=2.1,
-        ratio_arwp=1.05, ratio_marwp=2.05))
+    fields.update(
+        result=result,
+        busy=busy,
+        facts=facts(
+            step_cost_chapter.FACT_FORMATS,
+            machine="cpu",
+            ratio_sam=2.0,
+            ratio_rwp=2.0,
+            ratio_rwp_batched=2.1,
+            ratio_arwp=1.05,
+            ratio_marwp=2.05,
+        ),
+    )
     return step_cost_chapter.StepCost(**fields)
 
 
@@ -376,21 +445,30 @@ def _recorded(commit, arwp_ms, sgd_ms=100.0, spread=0.01, rounds=12):
 
     from reprobook.benchmarks import BenchResult
 
-    table = pd.DataFrame({"method": ["sgd", "arwp"], "median_ms": [sgd_ms, arwp_ms],
-                          "ratio_to_sgd": [1.0, arwp_ms / sgd_ms], "ratio_low": [1.0, 0.9 * arwp_ms / sgd_ms],
-                          "ratio_high": [1.0, 1.1 * arwp_ms / sgd_ms]})
+    table = pd.DataFrame(
+        {
+            "method": ["sgd", "arwp"],
+            "median_ms": [sgd_ms, arwp_ms],
+            "ratio_to_sgd": [1.0, arwp_ms / sgd_ms],
+            "ratio_low": [1.0, 0.9 * arwp_ms / sgd_ms],
+            "ratio_high": [1.0, 1.1 * arwp_ms / sgd_ms],
+        }
+    )
     jitter = np.linspace(-spread, spread, rounds)
     rounds_ms = {"sgd": [sgd_ms] * rounds, "arwp": list(arwp_ms * (1 + jitter))}
-    return BenchResult("step-cost", table, {"model": "resnet18_cifar", "batch_size": 256, "rounds_run": rounds,
-                                            "rounds_ms": rounds_ms},
-                       {"git_commit": commit, "device": "cpu (2 cores, x86_64)"})
+    return BenchResult(
+        "step-cost",
+        table,
+        {"model": "resnet18_cifar", "batch_size": 256, "rounds_run": rounds, "rounds_ms": rounds_ms},
+        {"git_commit": commit, "device": "cpu (2 cores, x86_64)"},
+    )
 
 
 def test_arwp_goal_note_reads_each_recorded_measurement_on_its_interval():
-    note = step_cost_chapter._arwp_goal_note
+    note = step_cost_report.arwp_goal_note
     assert note([]).startswith("No measurement")
     # a measurement of the per-parameter step (before the batched one) is not the goal's evidence
-    assert note([_recorded(step_cost_chapter.BEFORE_BATCHED_STEP[0] + "abcd", 195.0)]).startswith("No measurement")
+    assert note([_recorded(step_cost_report.BEFORE_BATCHED_STEP[0] + "abcd", 195.0)]).startswith("No measurement")
     met, missed = note([_recorded("e59be6e", 99.0)]), note([_recorded("e59be6e", 112.0)])
     assert "ARWP 0.99 SGD steps" in met and "-1 ms on an SGD step of 100 ms" in met and "goal is met" in met
     assert "ARWP 1.12 SGD steps" in missed and "goal is not met" in missed and "over 12 rounds" in missed
@@ -401,11 +479,16 @@ def test_arwp_goal_note_reads_each_recorded_measurement_on_its_interval():
 
 
 def test_scale_note_names_the_model_and_its_profile():
-    settings = {"model": "small_cnn", "parameters": 24058, "parameter_tensors": 11, "input_shape": [32, 1, 28, 28],
-                "batch_size": 32}
-    smoke = step_cost_chapter._scale_note(settings, "smoke")
+    settings = {
+        "model": "small_cnn",
+        "parameters": 24058,
+        "parameter_tensors": 11,
+        "input_shape": [32, 1, 28, 28],
+        "batch_size": 32,
+    }
+    smoke = step_cost_report.scale_note(settings, "smoke")
     assert "small_cnn with 24,058 weights in 11 tensors on inputs of 1 × 28 × 28" in smoke and "worst case" in smoke
-    paper = step_cost_chapter._scale_note(dict(settings, model="resnet18_cifar", batch_size=256), "paper")
+    paper = step_cost_report.scale_note(dict(settings, model="resnet18_cifar", batch_size=256), "paper")
     assert paper.startswith("This run is at the paper profile's scale (resnet18_cifar") and "batch 256" in paper
     assert "resnet18_cifar at batch" in smoke
 
@@ -418,11 +501,19 @@ def test_ratio_figure_puts_at_most_two_panels_in_a_row():
     import pandas as pd
 
     def frame(methods):
-        return pd.DataFrame({"method": methods, "optimizer": methods, "ratio_to_sgd": [1.0] * len(methods),
-                             "ratio_low": [1.0] * len(methods), "ratio_high": [1.0] * len(methods)})
+        return pd.DataFrame(
+            {
+                "method": methods,
+                "optimizer": methods,
+                "ratio_to_sgd": [1.0] * len(methods),
+                "ratio_low": [1.0] * len(methods),
+                "ratio_high": [1.0] * len(methods),
+            }
+        )
 
-    fig = step_cost_chapter.ratio_figure([(frame(["sgd", "sam", "rwp"]), "a"), (frame(["sgd", "arwp"]), "b"),
-                                          (frame(["sgd", "arwp"]), "c")])
+    fig = step_cost_report.ratio_figure(
+        [(frame(["sgd", "sam", "rwp"]), "a"), (frame(["sgd", "arwp"]), "b"), (frame(["sgd", "arwp"]), "c")]
+    )
     shown = [ax for ax in fig.axes if ax.get_visible()]
     assert len(fig.axes) == 4 and [ax.get_title() for ax in shown] == ["a", "b", "c"]
     assert fig.get_figwidth() == pytest.approx(12.8)
@@ -460,13 +551,13 @@ def test_training_regime_needs_every_run_to_fit_its_training_set():
 def test_step_timing_times_every_method_now_in_shuffled_rounds():
     cfg = _cfg()
     data = TensorDataset(torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)))
-    timing = analysis.step_timing(cfg, data, torch.device("cpu"), ("sgd", "rwp"), rounds=3)
+    timing = cost.step_timing(cfg, data, torch.device("cpu"), ("sgd", "rwp"), rounds=3)
     assert "timed in this run" in timing.source and timing.ratio["sgd"] == 1.0
     # what a step costs is measured (the chapter, `reprobook bench`), never asserted: only the record's shape
     assert set(timing.ratio) == set(timing.seconds) == {"sgd", "rwp"}
     assert timing.ratio["rwp"] > 0 and min(timing.seconds.values()) > 0
     with pytest.raises(ParameterError, match="'methods'"):
-        analysis.step_timing(cfg, data, torch.device("cpu"), ("rwp",))
+        cost.step_timing(cfg, data, torch.device("cpu"), ("rwp",))
 
 
 def test_flatness_measures_every_model_and_lambda_only_where_asked():

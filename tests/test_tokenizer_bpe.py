@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from reprobook.alignment import tokenizer as T
 from reprobook.checks import ParameterError
 
-ENGLISH = ("The quick brown fox jumps over the lazy dog in 1998. Students asked 12 questions about the "
-           "university, and 345 of them were answered by the admissions office. ")
+ENGLISH = (
+    "The quick brown fox jumps over the lazy dog in 1998. Students asked 12 questions about the "
+    "university, and 345 of them were answered by the admissions office. "
+)
 CHINESE = "中国人民大学文学院的前身是1939年成立的华北联合大学文艺学院。新华社记者报道了新年讲话。我们欢迎学生报考。"
 CORPUS = [ENGLISH * 3, CHINESE * 3, ENGLISH + CHINESE, "  indented   code\n\tline two\n" * 2] * 5
 
@@ -33,12 +35,28 @@ def test_the_trainer_gets_baichuan_2_s_settings(monkeypatch):
 
     monkeypatch.setattr(spm.SentencePieceTrainer, "train", spy)
     T.train_sentencepiece(CORPUS, 420, coverage=1.0)
-    assert {k: seen[k] for k in ("model_type", "split_digits", "byte_fallback", "normalization_rule_name",
-                                 "add_dummy_prefix", "remove_extra_whitespaces", "allow_whitespace_only_pieces",
-                                 "max_sentencepiece_length")} == {
-        "model_type": "bpe", "split_digits": True, "byte_fallback": True, "normalization_rule_name": "identity",
-        "add_dummy_prefix": False, "remove_extra_whitespaces": False, "allow_whitespace_only_pieces": True,
-        "max_sentencepiece_length": 32}
+    assert {
+        k: seen[k]
+        for k in (
+            "model_type",
+            "split_digits",
+            "byte_fallback",
+            "normalization_rule_name",
+            "add_dummy_prefix",
+            "remove_extra_whitespaces",
+            "allow_whitespace_only_pieces",
+            "max_sentencepiece_length",
+        )
+    } == {
+        "model_type": "bpe",
+        "split_digits": True,
+        "byte_fallback": True,
+        "normalization_rule_name": "identity",
+        "add_dummy_prefix": False,
+        "remove_extra_whitespaces": False,
+        "allow_whitespace_only_pieces": True,
+        "max_sentencepiece_length": 32,
+    }
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -111,8 +129,14 @@ def test_bad_sizes_are_named():
 
 def test_the_study_measures_every_size_and_the_references(tok):
     held = {"en": [ENGLISH], "zh": [CHINESE]}
-    study = T.tokenizer_study(CORPUS, held, vocab_sizes=(350, 420), coverage=1.0, references={"plain": tok},
-                              paper={"Baichuan 2": (125696, 0.498)})
+    study = T.tokenizer_study(
+        CORPUS,
+        held,
+        vocab_sizes=(350, 420),
+        coverage=1.0,
+        references={"plain": tok},
+        paper={"Baichuan 2": (125696, 0.498)},
+    )
     assert list(study.table.tokenizer) == ["BPE 350", "BPE 420", "plain"]
     t = study.table.set_index("tokenizer")
     assert t.loc["plain", "tokens/char en"] == pytest.approx(t.loc["BPE 420", "tokens/char en"])

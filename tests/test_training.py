@@ -41,13 +41,15 @@ def test_fit_learns_an_easy_task_with_every_optimiser(method):
     seed_everything(0)
     model = SmallCNN(in_channels=1, num_classes=2, width=4)
     kwargs = dict(lr=0.05, momentum=0.9)
-    opt = {"sgd": lambda: torch.optim.SGD(model.parameters(), **kwargs),
-           "sam": lambda: SAM(model.parameters(), rho=0.05, **kwargs),
-           "rwp": lambda: RWP(model.parameters(), gamma=0.01, generator=torch.Generator().manual_seed(0),
-                              **kwargs)}[method]()
+    opt = {
+        "sgd": lambda: torch.optim.SGD(model.parameters(), **kwargs),
+        "sam": lambda: SAM(model.parameters(), rho=0.05, **kwargs),
+        "rwp": lambda: RWP(model.parameters(), gamma=0.01, generator=torch.Generator().manual_seed(0), **kwargs),
+    }[method]()
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=3)
-    history = fit(model, opt, _loader(), epochs=3, scheduler=sched, device="cpu", eval_loader=_loader(1),
-                  progress=False)
+    history = fit(
+        model, opt, _loader(), epochs=3, scheduler=sched, device="cpu", eval_loader=_loader(1), progress=False
+    )
     assert len(history.train_loss) == len(history.epoch_seconds) == len(history.eval_acc) == 3
     assert history.train_loss[-1] < history.train_loss[0]
     assert history.eval_acc[-1] > 0.9
@@ -66,6 +68,7 @@ class CountingSAM(SAM):
         def counted():
             self.passes.append(self.in_perturbed_pass)
             return closure()
+
         return super().step(counted if closure is not None else None)
 
 
@@ -73,8 +76,11 @@ class CountingSAM(SAM):
 def test_fit_moves_bn_statistics_on_clean_passes_only(method):
     seed_everything(0)
     model = SmallCNN(in_channels=1, num_classes=2, width=4)
-    opt = (CountingSAM(model.parameters(), rho=0.05, lr=0.05) if method == "sam"
-           else RWP(model.parameters(), gamma=0.05, lr=0.05, generator=torch.Generator().manual_seed(0)))
+    opt = (
+        CountingSAM(model.parameters(), rho=0.05, lr=0.05)
+        if method == "sam"
+        else RWP(model.parameters(), gamma=0.05, lr=0.05, generator=torch.Generator().manual_seed(0))
+    )
     loader = _loader()
     fit(model, opt, loader, epochs=1, device="cpu", progress=False)
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
@@ -211,8 +217,9 @@ def test_train_or_load_retrains_over_a_damaged_checkpoint(tmp_path):
 
 
 def test_history_round_trips_through_a_dict():
-    h = History(train_loss=[1.0], train_acc=[0.5], epoch_seconds=[0.2], total_seconds=0.3, eval_loss=[0.9],
-                eval_epochs=[1])
+    h = History(
+        train_loss=[1.0], train_acc=[0.5], epoch_seconds=[0.2], total_seconds=0.3, eval_loss=[0.9], eval_epochs=[1]
+    )
     assert History.from_dict(json.loads(json.dumps(h.to_dict()))) == h
     assert History.from_dict({"train_loss": [1.0]}).total_seconds == 0.0  # older dicts load
 

@@ -15,8 +15,10 @@ def _fake_cifar10(root, per_batch=30, seed=0):
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {"data": rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8),
-                 "labels": [i % 10 for i in range(per_batch)]}
+        batch = {
+            "data": rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8),
+            "labels": [i % 10 for i in range(per_batch)],
+        }
         (folder / name).write_bytes(pickle.dumps(batch))
     (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [f"c{i}" for i in range(10)]}))
 
@@ -70,8 +72,9 @@ def test_rwp_paper_profile_trains_on_local_cifar(tmp_path, monkeypatch):
     monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
     cfg = profiles.config("rwp", "paper", epochs=1, batch_size=20, n_train=40, n_test=8)
     assert (cfg.model, cfg.gamma, cfg.alpha) == ("resnet18_cifar", 0.01, 0.5)
-    train, test = classification_datasets(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, seed=0,
-                                          augment=cfg.augment, download=False)
+    train, test = classification_datasets(
+        cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, seed=0, augment=cfg.augment, download=False
+    )
     run = experiment.train_one(cfg, "rwp", 0, train, test, torch.device("cpu"), progress=False)
     assert not run.loaded and 0.0 <= run.test_acc <= 1.0 and len(run.history.train_loss) == 1
     again = experiment.train_one(cfg, "rwp", 0, train, test, torch.device("cpu"), progress=False)

@@ -54,7 +54,8 @@ data_dir = None  # the data and checkpoint cache;
 from reprobook import claims, llm, profiles
 from reprobook.alignment import preference, reward, scoring
 from reprobook.alignment import sft as sft_methods
-from reprobook.chapters.baichuan_alignment import data, experiment, report
+from reprobook.chapters.baichuan_alignment import (data, experiment, measures,
+                                                   report, rewards)
 from reprobook.configs.baichuan_alignment import PAPER_PACKING, claim_specs
 from reprobook.llm import merging
 from reprobook.notebook import show_source, start
@@ -187,8 +188,8 @@ show_source(scoring.moved)
 
 # %%
 with rec.timer("sft evaluation"):
-    guard_start = experiment.parent(lm, d.test_prompts[:cfg.guard_prompts], cfg)
-    guard_sft = experiment.parent(sft.model, d.test_prompts[:cfg.guard_prompts], cfg)
+    guard_start = measures.parent(lm, d.test_prompts[:cfg.guard_prompts], cfg)
+    guard_sft = measures.parent(sft.model, d.test_prompts[:cfg.guard_prompts], cfg)
     sft_ev = rec.glue_result(experiment.sft_eval(lm, guard_sft, d, guard_start, cfg),
                              "ba_sfte")
 
@@ -222,7 +223,7 @@ show_source(reward.fit_reward_head)
 
 # %%
 with rec.timer("reward models"):
-    rm = rec.glue_result(experiment.reward_models(sft.model, d, cfg, seed=seed),
+    rm = rec.glue_result(rewards.reward_models(sft.model, d, cfg, seed=seed),
                          "ba_rm")
 rm.table
 

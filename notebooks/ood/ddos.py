@@ -50,8 +50,8 @@ data_dir = None  # the data and checkpoint cache;
 import pandas as pd
 
 from reprobook import benchmarks, claims, profiles
+from reprobook.chapters.ddos import ablations, report, samples
 from reprobook.chapters.ddos import experiment as dx
-from reprobook.chapters.ddos import report
 from reprobook.configs.ddos import claim_specs
 from reprobook.notebook import show_source, start
 from reprobook.ood import build_benchmark
@@ -154,7 +154,7 @@ show_source(ddpm_training_step)
 # training code is part of the cache key).
 
 # %%
-images = dx.training_pixels(benches[0], cfg.ddpm_train_images, seed=seed)
+images = samples.training_pixels(benches[0], cfg.ddpm_train_images, seed=seed)
 with rec.timer("ddpm"):
     diffusion = train_ddpm(cfg, images, device=session.device, seed=seed,
                            progress=False)
@@ -368,7 +368,7 @@ results.shown
 # (every $t$ at once) and the detectors on $x$ alone as references.
 
 # %%
-noise = rec.glue_result(dx.noise_ablation(run), "dd_t")
+noise = rec.glue_result(ablations.noise_ablation(run), "dd_t")
 rec.metric("noise_ablation", noise.table.to_dict(orient="records"))
 noise.table.pivot(index="t", columns="detector", values="AUROC").mul(100).round(1)
 
@@ -389,7 +389,7 @@ noise.table.pivot(index="t", columns="detector", values="AUROC").mul(100).round(
 # the OoD sets and the classifiers):
 
 # %%
-components = rec.glue_result(dx.component_ablation(results), "dd_comp")
+components = rec.glue_result(ablations.component_ablation(results), "dd_comp")
 components.table.assign(FPR95=100 * components.table.FPR95,
                         AUROC=100 * components.table.AUROC).round(1)
 

@@ -357,7 +357,7 @@ comparisons.fusion_table.round(1)
 # choose anything.
 
 # %%
-sensitivity = rec.glue_result(kx.ratio_sensitivity(benchmarks, fitted, cfg),
+sensitivity = rec.glue_result(report.ratio_sensitivity(benchmarks, fitted, cfg),
                               "kpca_sens")
 
 # %% [markdown]

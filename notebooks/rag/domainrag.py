@@ -54,9 +54,10 @@ reader_dtype = None  # None: the profile's (float32 on a CPU, bfloat16 on a GPU)
 
 # %%
 from reprobook import benchmarks, claims, llm, profiles
-from reprobook.chapters.domainrag import analysis, likelihood, report
+from reprobook.chapters.domainrag import analysis, figures, likelihood, report
+from reprobook.chapters.domainrag.answers import run_answers
 from reprobook.chapters.domainrag.experiment import (build_items, build_retrievers,
-                                                    chapter_plan, run_answers)
+                                                    chapter_plan)
 from reprobook.configs.domainrag import claim_specs
 from reprobook.llm.generation import score_completions
 from reprobook.notebook import show_source, start
@@ -214,7 +215,7 @@ for name, value in report.retrieval_highlights(ret).items():
     rec.glue(name, value, fmt=".2f")
 rec.glue("rag_ret_ordering", report.retrieval_ordering(ret))
 rec.metric("retrieval", ret.table.reset_index().to_dict(orient="records"))
-rec.figure("rag_fig_retrieval", report.retrieval_figure(ret))
+rec.figure("rag_fig_retrieval", figures.retrieval_figure(ret))
 ret.table.round(2)
 
 # %% [markdown]
@@ -427,7 +428,7 @@ with rec.timer("answers"):
 shown, numbers = report.ability_table(run.rows, n_boot=cfg.n_boot, seed=seed)
 rec.metric("answers", run.rows.to_dict(orient="records"))
 rec.metric("ability_table", numbers.to_dict(orient="records"))
-rec.figure("rag_fig_abilities", report.ability_figure(numbers, metric="em"))
+rec.figure("rag_fig_abilities", figures.ability_figure(numbers, metric="em"))
 cap = rec.glue_result(analysis.capability(run.rows, cfg.capability_em), "rag_cap")
 shown
 

@@ -49,7 +49,7 @@ data_dir = None  # the data and checkpoint cache;
 
 # %%
 from reprobook import claims, profiles
-from reprobook.chapters.flat_minima import analysis, report
+from reprobook.chapters.flat_minima import analysis, power, report
 from reprobook.chapters.marwp import experiment as marwp_chapter
 from reprobook.configs import marwp as paper
 from reprobook.notebook import show_source, start
@@ -195,7 +195,7 @@ claims.design_frame(specs)
 # the Holm level needs for 80 % power:
 
 # %%
-analysis.seed_plan(specs, paper.PILOT["sd"], cfg.n_seeds)
+power.seed_plan(specs, paper.PILOT["sd"], cfg.n_seeds)
 
 # %% [markdown]
 # {eval}`marwp_budget_note`

@@ -43,7 +43,7 @@ data_dir = None  # the data and checkpoint cache;
 
 # %%
 from reprobook import claims, profiles
-from reprobook.chapters.flat_minima import analysis, report
+from reprobook.chapters.flat_minima import analysis, cost, power, report
 from reprobook.chapters.rwp import experiment as rwp_chapter
 from reprobook.configs import rwp as paper
 from reprobook.notebook import show_source, start
@@ -173,7 +173,7 @@ claims.design_frame(specs)
 # seeds a one-sided paired $t$-test at the Holm level needs for 80 % power:
 
 # %%
-analysis.seed_plan(specs, paper.PILOT["sd"], cfg.n_seeds)
+power.seed_plan(specs, paper.PILOT["sd"], cfg.n_seeds)
 
 # %% [markdown]
 # {eval}`rwp_budget_note`
@@ -229,7 +229,7 @@ regime = rec.glue_result(analysis.training_regime(runs, cfg), "rwp_regime")
 
 # %%
 timing = rec.glue_result(
-    analysis.step_timing(cfg, train_ds, session.device, cfg.methods), "rwp_timing")
+    cost.step_timing(cfg, train_ds, session.device, cfg.methods), "rwp_timing")
 acc = rec.glue_result(rwp_chapter.accuracy(runs, timing), "rwp_acc")
 acc.table
 

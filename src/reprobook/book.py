@@ -76,8 +76,13 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 # the colour of each verdict (sphinx-design badges): reproduced green, partly amber, inconclusive blue-grey,
 # contradicted red, not comparable grey
-VERDICT_BADGES = {"reproduced": "bdg-success", "partly": "bdg-warning", "inconclusive": "bdg-secondary",
-                  "contradicted": "bdg-danger", "not comparable": "bdg-muted"}
+VERDICT_BADGES = {
+    "reproduced": "bdg-success",
+    "partly": "bdg-warning",
+    "inconclusive": "bdg-secondary",
+    "contradicted": "bdg-danger",
+    "not comparable": "bdg-muted",
+}
 
 
 def _badge(verdict: str, text: str | None = None) -> str:
@@ -99,13 +104,17 @@ def _numbers(c: dict[str, Any]) -> str:
         return ""
     fmt = c.get("fmt") or ".3g"
     f = lambda x: "–" if x is None else format(x, fmt)  # noqa: E731
-    bits = [f"{c.get('n')} {c.get('unit', '')}".strip(), f"estimate {f(c.get('estimate'))}"
-            + ("" if c.get("low") is None else f" [{f(c['low'])}, {f(c['high'])}]")]
+    bits = [
+        f"{c.get('n')} {c.get('unit', '')}".strip(),
+        f"estimate {f(c.get('estimate'))}" + ("" if c.get("low") is None else f" [{f(c['low'])}, {f(c['high'])}]"),
+    ]
     if c.get("sesoi") is not None:
         bits.append(f"SESOI {f(c['sesoi'])} ({c.get('sesoi_source', '')})")
     if c.get("p") is not None:
-        bits.append(f"p {claims.p_format(c['p'], relation=True)}"
-                    + (f" (Holm over {c['family']})" if (c.get("family") or 1) > 1 else ""))
+        bits.append(
+            f"p {claims.p_format(c['p'], relation=True)}"
+            + (f" (Holm over {c['family']})" if (c.get("family") or 1) > 1 else "")
+        )
     bits.append(f"power at SESOI {claims.power_text(c.get('power'))}")
     if c.get("power_paper") is not None:
         bits.append(f"at the paper's effect {claims.power_text(c.get('power_paper'))}")
@@ -126,8 +135,7 @@ def _list_table(header: list[str], rows: list[list[str]], widths: str) -> list[s
     return lines
 
 
-def _chapter_links(results: list[dict[str, Any]], runs: dict[str, dict[str, Any]],
-                   in_book: set[str]) -> dict[str, str]:
+def _chapter_links(results: list[dict[str, Any]], runs: dict[str, dict[str, Any]], in_book: set[str]) -> dict[str, str]:
     """For each results file's chapter, the notebook that wrote it (when the book has it)."""
     links = {}
     for notebook, run in runs.items():
@@ -137,8 +145,7 @@ def _chapter_links(results: list[dict[str, Any]], runs: dict[str, dict[str, Any]
     return links
 
 
-def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any]],
-                    in_book: Iterable[str] = ()) -> str:
+def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any]], in_book: Iterable[str] = ()) -> str:
     """The *Reproduction status* page: a summary per chapter, every claim with its verdict, the in-chapter
     checks, then the execution table with each chapter's budget. ``in_book`` names the notebooks the book
     has (their chapters are linked)."""
@@ -169,26 +176,40 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
     ]
     tiny = [r["title"] for r in results if r.get("profile") == "tiny"]
     if tiny:
-        parts += [":::{warning}", f"**Tiny runs.** The results of {', '.join(tiny)} come from the *tiny* profile, "
-                  "which only checks that every cell runs: none of its numbers is evidence about the paper, "
-                  "and every verdict reads *not comparable (tiny run)*.", ":::", ""]
+        parts += [
+            ":::{warning}",
+            f"**Tiny runs.** The results of {', '.join(tiny)} come from the *tiny* profile, "
+            "which only checks that every cell runs: none of its numbers is evidence about the paper, "
+            "and every verdict reads *not comparable (tiny run)*.",
+            ":::",
+            "",
+        ]
     parts += ["## At a glance", ""]
     if results:
         summary = []
         every = [c for r in results for c in r.get("claims", [])]
         hit, tested = claims.powered(every)
         if tested:
-            parts += [f"{hit} of {tested} tested claims ({hit / tested:.0%}) had at least 80 % power at the paper's "
-                      "effect (at the smallest effect of interest where the paper gives no number).", ""]
+            parts += [
+                f"{hit} of {tested} tested claims ({hit / tested:.0%}) had at least 80 % power at the paper's "
+                "effect (at the smallest effect of interest where the paper gives no number).",
+                "",
+            ]
         for r in results:
             counts = claims.summary_counts(r.get("claims", []))
             verdicts = " ".join(_badge(v, f"{n} {v}") for v, n in counts.items() if n) or "no claim recorded"
             checks = r.get("checks", [])
             failed = [c for c in checks if not c["passed"]]
-            check_text = "none" if not checks else (f"{len(checks)} passed" if not failed else
-                                                 f"{{bdg-danger}}`{len(failed)} of {len(checks)} failed`")
-            chapter = title(r) + (" {bdg-info}`tiny run`" if r.get("profile") == "tiny" else
-                                  f" ({r.get('profile', '')})")
+            check_text = (
+                "none"
+                if not checks
+                else (
+                    f"{len(checks)} passed" if not failed else f"{{bdg-danger}}`{len(failed)} of {len(checks)} failed`"
+                )
+            )
+            chapter = title(r) + (
+                " {bdg-info}`tiny run`" if r.get("profile") == "tiny" else f" ({r.get('profile', '')})"
+            )
             summary.append([chapter, verdicts, check_text])
         parts += _list_table(["Chapter", "Claims", "Checks"], summary, "45 40 15")
     else:
@@ -201,23 +222,45 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
         parts += [f"### {r['title']}", ""]
         scales = list(dict.fromkeys(c["scale"] for c in chapter_claims if c.get("scale")))
         tiny_note = " (a tiny run: no evidence)" if r.get("profile") == "tiny" else ""
-        parts += [f"{title(r)}, {r.get('profile', '')} profile{tiny_note}. Scale of the run: "
-                  + "; ".join(scales) + ".", ""]
+        parts += [
+            f"{title(r)}, {r.get('profile', '')} profile{tiny_note}. Scale of the run: " + "; ".join(scales) + ".",
+            "",
+        ]
         rows = []
         for c in chapter_claims:
             claim = c["claim"] + (f"\n\n*Rule:* {c['rule']}" if c.get("rule") else "")
-            this_run = "\n\n".join(x for x in (_numbers(c),
-                                               f"*This run:* {c['this_run']}" if c.get("this_run") else "") if x)
-            rows.append([claim, _badge(c["verdict"], shown_verdict(c)),
-                         f"*Paper:* {c['paper']} ({c['source']})" + (f"\n\n{this_run}" if this_run else "")])
+            this_run = "\n\n".join(
+                x for x in (_numbers(c), f"*This run:* {c['this_run']}" if c.get("this_run") else "") if x
+            )
+            rows.append(
+                [
+                    claim,
+                    _badge(c["verdict"], shown_verdict(c)),
+                    f"*Paper:* {c['paper']} ({c['source']})" + (f"\n\n{this_run}" if this_run else ""),
+                ]
+            )
         parts += _list_table(["Claim", "Verdict", "Paper and this run"], rows, "40 18 42") + [""]
-    checks = [[title(r), c["name"], "passed" if c["passed"] else "{bdg-danger}`FAILED`", c.get("detail", ""),
-               c.get("paper") or "-"] for r in results for c in r.get("checks", [])]
+    checks = [
+        [
+            title(r),
+            c["name"],
+            "passed" if c["passed"] else "{bdg-danger}`FAILED`",
+            c.get("detail", ""),
+            c.get("paper") or "-",
+        ]
+        for r in results
+        for c in r.get("checks", [])
+    ]
     if checks:
-        parts += ["## In-chapter checks and facts", "",
-                  "Checks of the method or the measurement inside a chapter, and quantities fixed by arithmetic "
-                  "(facts, beside the paper's number): none of them is a paper claim or counts as reproduced.", "",
-                  _table(["Chapter", "Check", "Result", "Detail", "Paper"], checks), ""]
+        parts += [
+            "## In-chapter checks and facts",
+            "",
+            "Checks of the method or the measurement inside a chapter, and quantities fixed by arithmetic "
+            "(facts, beside the paper's number): none of them is a paper claim or counts as reproduced.",
+            "",
+            _table(["Chapter", "Check", "Result", "Detail", "Paper"], checks),
+            "",
+        ]
     parts += ["## Execution", ""]
     by_file = {f"{r['chapter']}.json": r for r in results}
     run_rows = []
@@ -246,28 +289,47 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
         # a run that shared the CPU cores with other notebooks is not held to the budget of a chapter run alone
         within = runner.SHARED if run.get("jobs", 1) > 1 else budget_note(seconds, budget)
         # a line may break after the part ("alignment/" ‹break› "baichuan_alignment"): the table fits the page
-        run_rows.append([name.replace("/", "/<wbr>"), "{bdg-info}`tiny`" if profile == "tiny" else profile,
-                         f"{seconds:.1f}", f"{budget:.0f} ({within})" if budget is not None else "-",
-                         (f"{cold['seconds']:.1f}" + (f" ({runner.SHARED})" if cold.get("jobs", 1) > 1 else ""))
-                         if cold else "-", note or run.get("status", "")])
+        run_rows.append(
+            [
+                name.replace("/", "/<wbr>"),
+                "{bdg-info}`tiny`" if profile == "tiny" else profile,
+                f"{seconds:.1f}",
+                f"{budget:.0f} ({within})" if budget is not None else "-",
+                (f"{cold['seconds']:.1f}" + (f" ({runner.SHARED})" if cold.get("jobs", 1) > 1 else ""))
+                if cold
+                else "-",
+                note or run.get("status", ""),
+            ]
+        )
     if run_rows:
-        parts.append("Seconds of the last run of each notebook and its chapter's budget in that profile "
-                     "(wall clock with a cold cache on a 2-core CPU); *cold* is the last run that trained its "
-                     "models instead of loading them from the checkpoint cache; *shared*: the notebook ran beside "
-                     "another on a share of the cores (`make book` runs two at once on a CPU), so its seconds "
-                     "are not held to the budget of a chapter run alone.")
+        parts.append(
+            "Seconds of the last run of each notebook and its chapter's budget in that profile "
+            "(wall clock with a cold cache on a 2-core CPU); *cold* is the last run that trained its "
+            "models instead of loading them from the checkpoint cache; *shared*: the notebook ran beside "
+            "another on a share of the cores (`make book` runs two at once on a CPU), so its seconds "
+            "are not held to the budget of a chapter run alone."
+        )
         parts.append("")
         run_rows.append(["**total**", "", f"{total:.1f}", f"{budget_total:.0f}" if budget_total else "-", "", ""])
         parts.append(_table(["Notebook", "Profile", "Seconds", "Budget", "Cold s", "Note"], run_rows))
     else:
         parts.append("No notebook has been executed yet.")
-    machines = sorted({(r["provenance"].get("device", ""), r["provenance"].get("platform", ""),
-                        r["provenance"].get("libraries", {}).get("torch"),
-                        r["provenance"].get("git_commit")) for r in results})
+    machines = sorted(
+        {
+            (
+                r["provenance"].get("device", ""),
+                r["provenance"].get("platform", ""),
+                r["provenance"].get("libraries", {}).get("torch"),
+                r["provenance"].get("git_commit"),
+            )
+            for r in results
+        }
+    )
     if machines:
         parts += ["", "## Machines and versions", ""]
-        parts.append(_table(["Device", "Platform", "torch", "Commit"],
-                            [[d, p, t or "-", c or "-"] for d, p, t, c in machines]))
+        parts.append(
+            _table(["Device", "Platform", "torch", "Commit"], [[d, p, t or "-", c or "-"] for d, p, t, c in machines])
+        )
     return "\n".join(parts) + "\n"
 
 
@@ -285,8 +347,15 @@ def dry_runs(results: list[dict[str, Any]], runs: dict[str, dict[str, Any]]) -> 
     return list(dict.fromkeys(found))
 
 
-def stage(root: Path | None = None, *, out_dir: Path | None = None, res_dir: Path | None = None,
-          stage_dir: Path | None = None, allow_tiny: bool = False, allow_dry_run: bool = False) -> Path:
+def stage(
+    root: Path | None = None,
+    *,
+    out_dir: Path | None = None,
+    res_dir: Path | None = None,
+    stage_dir: Path | None = None,
+    allow_tiny: bool = False,
+    allow_dry_run: bool = False,
+) -> Path:
     """Assemble the book's sources with executed notebooks; raise if a chapter was never executed, if a
     chapter's prose cannot be shown, or if results come from the tiny profile (unless ``allow_tiny``) or
     from a dry run (unless ``allow_dry_run``)."""
@@ -302,14 +371,18 @@ def stage(root: Path | None = None, *, out_dir: Path | None = None, res_dir: Pat
     results, runs = load_results(res_dir), read_runs(out_dir)
     tiny = tiny_runs(results, runs)
     if tiny and not allow_tiny:
-        raise BuildError(f"the results of {', '.join(tiny)} come from the tiny profile, which only tests that "
-                         "every cell runs and is no evidence: run `reprobook run --profile smoke` first, or build "
-                         "with --allow-tiny (the status page then marks the tiny runs)")
+        raise BuildError(
+            f"the results of {', '.join(tiny)} come from the tiny profile, which only tests that "
+            "every cell runs and is no evidence: run `reprobook run --profile smoke` first, or build "
+            "with --allow-tiny (the status page then marks the tiny runs)"
+        )
     dry = dry_runs(results, runs)
     if dry and not allow_dry_run:
-        raise BuildError(f"the results of {', '.join(dry)} come from a dry run (every loop capped, stand-ins for "
-                         "what the network would bring), which only tests the paper's code path and is no "
-                         "evidence: run `reprobook run` without --dry-run first, or build with --allow-dry-run")
+        raise BuildError(
+            f"the results of {', '.join(dry)} come from a dry run (every loop capped, stand-ins for "
+            "what the network would bring), which only tests the paper's code path and is no "
+            "evidence: run `reprobook run` without --dry-run first, or build with --allow-dry-run"
+        )
     shutil.rmtree(stage_dir, ignore_errors=True)
     stage_dir.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
@@ -327,18 +400,41 @@ def stage(root: Path | None = None, *, out_dir: Path | None = None, res_dir: Pat
     return stage_dir
 
 
-def build(root: Path | None = None, *, out_dir: Path | None = None, res_dir: Path | None = None,
-          output: Path | None = None, strict: bool = True, allow_tiny: bool = False,
-          allow_dry_run: bool = False) -> Path:
+def build(
+    root: Path | None = None,
+    *,
+    out_dir: Path | None = None,
+    res_dir: Path | None = None,
+    output: Path | None = None,
+    strict: bool = True,
+    allow_tiny: bool = False,
+    allow_dry_run: bool = False,
+) -> Path:
     """Build the HTML book; return the folder of ``index.html``. Warnings fail the build when ``strict``."""
     root = root or project_root()
     output = Path(output or root)
-    stage_dir = stage(root, out_dir=out_dir, res_dir=res_dir, stage_dir=output / "_build" / "stage",
-                      allow_tiny=allow_tiny, allow_dry_run=allow_dry_run)
+    stage_dir = stage(
+        root,
+        out_dir=out_dir,
+        res_dir=res_dir,
+        stage_dir=output / "_build" / "stage",
+        allow_tiny=allow_tiny,
+        allow_dry_run=allow_dry_run,
+    )
     html = output / "_build" / "html"
     shutil.rmtree(html, ignore_errors=True)
-    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(stage_dir),
-               "--builder", "html", "--path-output", str(output), "--keep-going"]
+    command = [
+        sys.executable,
+        "-c",
+        "from jupyter_book.cli.main import main; main()",
+        "build",
+        str(stage_dir),
+        "--builder",
+        "html",
+        "--path-output",
+        str(output),
+        "--keep-going",
+    ]
     if strict:
         command += ["-W", "-n"]
     done = subprocess.run(command, cwd=stage_dir)

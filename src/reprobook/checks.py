@@ -54,8 +54,9 @@ def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     return value
 
 
-def check_choices(name: str, values: Any, allowed: Iterable[Any], *, required: Any = None,
-                  why: str = "") -> tuple[Any, ...]:
+def check_choices(
+    name: str, values: Any, allowed: Iterable[Any], *, required: Any = None, why: str = ""
+) -> tuple[Any, ...]:
     """A non-empty list of names from ``allowed`` (duplicates dropped, order kept); it must contain
     ``required`` when given (``why`` says what that one is for)."""
     allowed = tuple(allowed)
@@ -84,14 +85,22 @@ def check_optional_int(name: str, value: Any, *, low: int | None = None, high: i
     return None if value is None else check_int(name, value, low=low, high=high)
 
 
-def check_number(name: str, value: Any, *, low: float | None = None, high: float | None = None,
-                 low_inclusive: bool = True, high_inclusive: bool = True) -> float:
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
     """A finite real number (not a bool) within the given bounds; returned as a float."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
     if ok:
         v = float(value)
-        ok = ((low is None or (v >= low if low_inclusive else v > low))
-              and (high is None or (v <= high if high_inclusive else v < high)))
+        ok = (low is None or (v >= low if low_inclusive else v > low)) and (
+            high is None or (v <= high if high_inclusive else v < high)
+        )
     if not ok:
         raise ParameterError(name, value, _range_text("a finite number", low, high, low_inclusive, high_inclusive))
     return float(value)
@@ -109,8 +118,7 @@ def check_fraction(name: str, value: Any, *, open_low: bool = True, open_high: b
 
 def check_seed(name: str, value: Any) -> int:
     """A random seed: a non-negative integer."""
-    ok = (isinstance(value, numbers.Integral) and not isinstance(value, bool)
-          and value >= 0)  # type: ignore[operator]  # typeshed: numbers.Integral lacks __ge__ (int, np.int64 have it)
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0  # type: ignore[operator]  # typeshed: numbers.Integral lacks __ge__ (int, np.int64 have it)
     if not ok:
         raise ParameterError(name, value, "a non-negative integer")
     return int(value)
@@ -126,7 +134,8 @@ def check_str(name: str, value: Any) -> str:
 def check_device(name: str, value: Any) -> str:
     """A device name: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
     ok = isinstance(value, str) and (
-        value in ("auto", "cpu", "cuda", "mps") or (value.startswith("cuda:") and value[5:].isdigit()))
+        value in ("auto", "cpu", "cuda", "mps") or (value.startswith("cuda:") and value[5:].isdigit())
+    )
     if not ok:
         raise ParameterError(name, value, DEVICES_HELP)
     return value

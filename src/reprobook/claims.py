@@ -86,7 +86,7 @@ MEANINGS = {
     "reproduced": "the test rejects in the claim's direction at the Holm-adjusted level",
     "partly": "a claim of several parts: at least one reproduced, none contradicted",
     "inconclusive": "neither: shown with the power this run had at the smallest effect of interest and its "
-                    "minimum detectable effect",
+    "minimum detectable effect",
     "contradicted": "the 95 % interval excludes the smallest effect of interest in the claim's direction",
     "not comparable": "the run cannot test the claim (the reason is given)",
 }
@@ -266,8 +266,14 @@ def proportion_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, f
     return p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
-def bootstrap_ci(values: Sequence[Any] | np.ndarray, statistic: Callable | None = None, *, n_boot: int = 2000,
-                 level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_ci(
+    values: Sequence[Any] | np.ndarray,
+    statistic: Callable | None = None,
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
     """``statistic`` (default: the mean) of ``values`` and its BCa bootstrap interval (scipy).
 
     The units resampled are the entries of ``values`` (questions, images); say so where it is used.
@@ -281,11 +287,25 @@ def bootstrap_ci(values: Sequence[Any] | np.ndarray, statistic: Callable | None 
     if _no_spread(list(data)):
         return observed, observed, observed
     if statistic is None:  # the mean, vectorised over the resamples
-        res = stats.bootstrap((data,), np.mean, n_resamples=n_boot, confidence_level=level, method="BCa",
-                              vectorized=True, rng=np.random.default_rng(seed))
+        res = stats.bootstrap(
+            (data,),
+            np.mean,
+            n_resamples=n_boot,
+            confidence_level=level,
+            method="BCa",
+            vectorized=True,
+            rng=np.random.default_rng(seed),
+        )
     else:
-        res = stats.bootstrap((data,), lambda x: statistic(x), n_resamples=n_boot, confidence_level=level,
-                              method="BCa", vectorized=False, rng=np.random.default_rng(seed))
+        res = stats.bootstrap(
+            (data,),
+            lambda x: statistic(x),
+            n_resamples=n_boot,
+            confidence_level=level,
+            method="BCa",
+            vectorized=False,
+            rng=np.random.default_rng(seed),
+        )
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if not (math.isfinite(low) and math.isfinite(high)):  # BCa undefined (e.g. a degenerate jackknife)
         low, high = (float(q) for q in np.quantile(res.bootstrap_distribution, [(1 - level) / 2, (1 + level) / 2]))
@@ -318,6 +338,29 @@ def newcombe_paired(n11: int, n10: int, n01: int, n00: int, level: float = 0.95)
     return theta, max(-1.0, theta - dl), min(1.0, theta + du)
 
 
+def concordance(labels: Any, scores: Any) -> float:
+    """Harrell's C of ``scores`` for ``labels``: over the pairs of units whose labels differ, the share whose
+    scores are ordered as their labels (ties in the scores count half). For 0/1 labels it is the AUROC; for
+    a continuous label, (Somers' D + 1) / 2. 0.5 when every label is equal (no order to judge: the value
+    under the null).
+
+    O(n log n) through Kendall's τ-b (scipy's merge sort): concordant − discordant pairs = τ-b · √((n₀ − n₁)(n₀ − n₂)),
+    with n₀ all pairs and n₁, n₂ those tied in the labels, in the scores; C = ((concordant − discordant) /
+    (n₀ − n₁) + 1) / 2. The bootstrap calls it once per resample, at paper scale on thousands of questions."""
+    y, p = np.asarray(labels, dtype=float), np.asarray(scores, dtype=float)
+    n0 = len(y) * (len(y) - 1) / 2
+    untied = {
+        name: n0 - float(sum(c * (c - 1) / 2 for c in np.unique(v, return_counts=True)[1]))
+        for name, v in (("labels", y), ("scores", p))
+    }
+    if untied["labels"] == 0:
+        return 0.5
+    if untied["scores"] == 0:  # every score equal: no pair is ordered either way
+        return 0.5
+    tau = float(stats.kendalltau(y, p, variant="b").statistic)
+    return (tau * np.sqrt(untied["labels"] * untied["scores"]) / untied["labels"] + 1) / 2
+
+
 # ---------------------------------------------------------------------------------------------------
 # Power and minimum detectable effects
 # ---------------------------------------------------------------------------------------------------
@@ -333,8 +376,9 @@ def power_t(effect: float, sd: float, n: int, alpha: float = ALPHA) -> float:
     return float(stats.nct.sf(crit, df, effect * math.sqrt(n) / sd))
 
 
-def _solve_mde(power_of: Callable[[float], float], scale: float, upper: float | None = None,
-               target: float = TARGET_POWER) -> float | None:
+def _solve_mde(
+    power_of: Callable[[float], float], scale: float, upper: float | None = None, target: float = TARGET_POWER
+) -> float | None:
     """The smallest effect ≥ 0 whose power reaches ``target`` (``power_of`` increasing); None when not reachable
     below ``upper`` (default: 1e3 × ``scale``). Brent's method where the power is continuous, bisection on a
     step function (exact tests)."""
@@ -344,8 +388,11 @@ def _solve_mde(power_of: Callable[[float], float], scale: float, upper: float | 
     if power_of(0.0) >= target:
         return 0.0
     try:
-        return float(optimize.brentq(lambda d: power_of(d) - target, 0.0, hi, xtol=1e-9 * max(scale, 1e-12),
-                                     rtol=1e-9, maxiter=200))
+        return float(
+            optimize.brentq(
+                lambda d: power_of(d) - target, 0.0, hi, xtol=1e-9 * max(scale, 1e-12), rtol=1e-9, maxiter=200
+            )
+        )
     except (ValueError, RuntimeError):  # pragma: no cover - brentq needs a sign change, which holds here
         return None
 
@@ -357,8 +404,9 @@ def mde_t(sd: float, n: int, alpha: float = ALPHA, power: float = TARGET_POWER) 
     return _solve_mde(lambda d: power_t(d, sd, n, alpha), sd, target=power)
 
 
-def n_for_power_t(effect: float, sd: float, alpha: float = ALPHA, power: float = TARGET_POWER,
-                  n_max: int = 100_000) -> int | None:
+def n_for_power_t(
+    effect: float, sd: float, alpha: float = ALPHA, power: float = TARGET_POWER, n_max: int = 100_000
+) -> int | None:
     """The fewest units a one-sided paired t-test needs to detect ``effect`` (sd ``sd``) with ``power``."""
     check_number("effect", effect, low=0.0, low_inclusive=False)
     check_number("sd", sd, low=0.0, low_inclusive=False)
@@ -431,8 +479,9 @@ def _nan_none(x: float | None) -> float | None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _decide(kind: str, p: float | None, low: float | None, high: float | None, null: float,
-            sesoi: float | None, alpha: float) -> tuple[str, str]:
+def _decide(
+    kind: str, p: float | None, low: float | None, high: float | None, null: float, sesoi: float | None, alpha: float
+) -> tuple[str, str]:
     """The word from the test's p-value and the 95 % interval (see the module's docstring)."""
     if p is not None and p < alpha:
         if kind == "superiority" and sesoi is not None and high is not None and high < null + sesoi:
@@ -449,14 +498,44 @@ def _decide(kind: str, p: float | None, low: float | None, high: float | None, n
     return "inconclusive", ""
 
 
-def _verdict(kind: str, test: str, rule: str, *, estimate: float, low: float | None, high: float | None,
-             p: float | None, n: int, unit: str, null: float = 0.0, sesoi: float | None = None,
-             paper_effect: float | None = None, alpha: float = ALPHA, design: Design | None = None,
-             reason: str = "") -> Verdict:
+def _verdict(
+    kind: str,
+    test: str,
+    rule: str,
+    *,
+    estimate: float,
+    low: float | None,
+    high: float | None,
+    p: float | None,
+    n: int,
+    unit: str,
+    null: float = 0.0,
+    sesoi: float | None = None,
+    paper_effect: float | None = None,
+    alpha: float = ALPHA,
+    design: Design | None = None,
+    reason: str = "",
+) -> Verdict:
     word, why = _decide(kind, p, low, high, null, sesoi, alpha)
-    v = Verdict(word, rule=rule, reason=reason or why, estimate=estimate, low=low, high=high, p=p, p_raw=p, n=n,
-                covers=f"{n} {unit}", kind=kind, test=test, null=null, sesoi=sesoi, paper_effect=paper_effect,
-                alpha=alpha, design=design)
+    v = Verdict(
+        word,
+        rule=rule,
+        reason=reason or why,
+        estimate=estimate,
+        low=low,
+        high=high,
+        p=p,
+        p_raw=p,
+        n=n,
+        covers=f"{n} {unit}",
+        kind=kind,
+        test=test,
+        null=null,
+        sesoi=sesoi,
+        paper_effect=paper_effect,
+        alpha=alpha,
+        design=design,
+    )
     return v.with_design(alpha)
 
 
@@ -491,11 +570,19 @@ def _non_finite(values: Sequence[float], what: str) -> str:
 def _guard_inputs(kind: str, test: str, rule: str, unit: str, n: int, *problems: str) -> Verdict | None:
     problems = tuple(p for p in problems if p)
     if problems:
-        return Verdict("not comparable", rule=rule, reason="; ".join(problems), n=n, covers=f"{n} {unit}",
-                       kind=kind, test=test)
+        return Verdict(
+            "not comparable", rule=rule, reason="; ".join(problems), n=n, covers=f"{n} {unit}", kind=kind, test=test
+        )
     if n < 2:
-        return Verdict("not comparable", rule=rule, reason=f"n = {n} {unit}: a test needs at least 2", n=n,
-                       covers=f"{n} {unit}", kind=kind, test=test)
+        return Verdict(
+            "not comparable",
+            rule=rule,
+            reason=f"n = {n} {unit}: a test needs at least 2",
+            n=n,
+            covers=f"{n} {unit}",
+            kind=kind,
+            test=test,
+        )
     return None
 
 
@@ -507,12 +594,34 @@ def _t_parts(diffs: list[float], alpha: float) -> tuple[float, float, float, flo
     return mean, sd, mean - half, mean + half
 
 
-def _no_variation(kind: str, test: str, rule: str, diffs: list[float], unit: str, null: float,
-                  sesoi: float | None, paper_effect: float | None, alpha: float) -> Verdict:
+def _no_variation(
+    kind: str,
+    test: str,
+    rule: str,
+    diffs: list[float],
+    unit: str,
+    null: float,
+    sesoi: float | None,
+    paper_effect: float | None,
+    alpha: float,
+) -> Verdict:
     mean = sum(diffs) / len(diffs)
-    return Verdict("inconclusive", rule=rule, reason="no variation: every paired difference is the same",
-                   estimate=mean, low=mean, high=mean, n=len(diffs), covers=f"{len(diffs)} {unit}", kind=kind,
-                   test=test, null=null, sesoi=sesoi, paper_effect=paper_effect, alpha=alpha)
+    return Verdict(
+        "inconclusive",
+        rule=rule,
+        reason="no variation: every paired difference is the same",
+        estimate=mean,
+        low=mean,
+        high=mean,
+        n=len(diffs),
+        covers=f"{len(diffs)} {unit}",
+        kind=kind,
+        test=test,
+        null=null,
+        sesoi=sesoi,
+        paper_effect=paper_effect,
+        alpha=alpha,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -520,8 +629,15 @@ def _no_variation(kind: str, test: str, rule: str, diffs: list[float], unit: str
 # ---------------------------------------------------------------------------------------------------
 
 
-def superiority(a: Iterable[Any], b: Iterable[Any], *, sesoi: float | None = None, paper_effect: float | None = None,
-                alpha: float = ALPHA, unit: str = "seeds") -> Verdict:
+def superiority(
+    a: Iterable[Any],
+    b: Iterable[Any],
+    *,
+    sesoi: float | None = None,
+    paper_effect: float | None = None,
+    alpha: float = ALPHA,
+    unit: str = "seeds",
+) -> Verdict:
     """The claim "a is larger than b" on continuous paired values (same ``unit``: seeds, questions, models).
 
     One-sided paired t-test of mean(a − b) > 0; *contradicted* when the 95 % t-interval lies below
@@ -531,10 +647,13 @@ def superiority(a: Iterable[Any], b: Iterable[Any], *, sesoi: float | None = Non
     sesoi = _check_sesoi(sesoi)
     xa, xb = _pairs(a, b)
     diffs = [x - y for x, y in zip(xa, xb)]
-    rule = (f"one-sided paired t-test over {unit} of mean(a − b) > 0 at α = {alpha:g}; contradicted when the "
-            f"{1 - 2 * alpha:.0%} t-interval lies below the smallest effect of interest")
-    guarded = _guard_inputs("superiority", "superiority", rule, unit, len(diffs), _non_finite(xa, "a"),
-                            _non_finite(xb, "b"))
+    rule = (
+        f"one-sided paired t-test over {unit} of mean(a − b) > 0 at α = {alpha:g}; contradicted when the "
+        f"{1 - 2 * alpha:.0%} t-interval lies below the smallest effect of interest"
+    )
+    guarded = _guard_inputs(
+        "superiority", "superiority", rule, unit, len(diffs), _non_finite(xa, "a"), _non_finite(xb, "b")
+    )
     if guarded:
         return guarded
     if _no_spread(diffs):
@@ -544,15 +663,38 @@ def superiority(a: Iterable[Any], b: Iterable[Any], *, sesoi: float | None = Non
     p = float(stats.ttest_1samp(diffs, 0.0, alternative="greater").pvalue)
 
     def design(level: float):
-        return (None if sesoi is None else power_t(sesoi, sd, n, level),
-                None if paper_effect is None else power_t(paper_effect, sd, n, level), mde_t(sd, n, level))
+        return (
+            None if sesoi is None else power_t(sesoi, sd, n, level),
+            None if paper_effect is None else power_t(paper_effect, sd, n, level),
+            mde_t(sd, n, level),
+        )
 
-    return _verdict("superiority", "superiority", rule, estimate=mean, low=low, high=high, p=p, n=n, unit=unit,
-                    sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
+    return _verdict(
+        "superiority",
+        "superiority",
+        rule,
+        estimate=mean,
+        low=low,
+        high=high,
+        p=p,
+        n=n,
+        unit=unit,
+        sesoi=sesoi,
+        paper_effect=paper_effect,
+        alpha=alpha,
+        design=design,
+    )
 
 
-def non_inferiority(a: Iterable[Any], b: Iterable[Any], *, margin: float, paper_effect: float | None = None,
-                    alpha: float = ALPHA, unit: str = "seeds") -> Verdict:
+def non_inferiority(
+    a: Iterable[Any],
+    b: Iterable[Any],
+    *,
+    margin: float,
+    paper_effect: float | None = None,
+    alpha: float = ALPHA,
+    unit: str = "seeds",
+) -> Verdict:
     """The claim "a is competitive with b" (matches or beats it): mean(a − b) > −``margin``.
 
     One-sided paired t-test of H₀: mean(a − b) ≤ −margin; *contradicted* when the 95 % t-interval lies
@@ -563,15 +705,19 @@ def non_inferiority(a: Iterable[Any], b: Iterable[Any], *, margin: float, paper_
     margin = _check_sesoi(margin, "margin", required=True)
     xa, xb = _pairs(a, b)
     diffs = [x - y for x, y in zip(xa, xb)]
-    rule = (f"non-inferiority: one-sided paired t-test over {unit} of mean(a − b) > −{margin:g} at α = {alpha:g}; "
-            f"contradicted when the {1 - 2 * alpha:.0%} t-interval lies below −{margin:g}")
-    guarded = _guard_inputs("non-inferiority", "non_inferiority", rule, unit, len(diffs), _non_finite(xa, "a"),
-                            _non_finite(xb, "b"))
+    rule = (
+        f"non-inferiority: one-sided paired t-test over {unit} of mean(a − b) > −{margin:g} at α = {alpha:g}; "
+        f"contradicted when the {1 - 2 * alpha:.0%} t-interval lies below −{margin:g}"
+    )
+    guarded = _guard_inputs(
+        "non-inferiority", "non_inferiority", rule, unit, len(diffs), _non_finite(xa, "a"), _non_finite(xb, "b")
+    )
     if guarded:
         return guarded
     if _no_spread(diffs):
-        return _no_variation("non-inferiority", "non_inferiority", rule, diffs, unit, -margin, margin, paper_effect,
-                             alpha)
+        return _no_variation(
+            "non-inferiority", "non_inferiority", rule, diffs, unit, -margin, margin, paper_effect, alpha
+        )
     mean, sd, low, high = _t_parts(diffs, alpha)
     n = len(diffs)
     p = float(stats.ttest_1samp([d + margin for d in diffs], 0.0, alternative="greater").pvalue)
@@ -580,12 +726,27 @@ def non_inferiority(a: Iterable[Any], b: Iterable[Any], *, margin: float, paper_
     def design(level: float):
         return (power_t(margin, sd, n, level), power_t(true + margin, sd, n, level), mde_t(sd, n, level))
 
-    return _verdict("non-inferiority", "non_inferiority", rule, estimate=mean, low=low, high=high, p=p, n=n,
-                    unit=unit, null=-margin, sesoi=margin, paper_effect=paper_effect, alpha=alpha, design=design)
+    return _verdict(
+        "non-inferiority",
+        "non_inferiority",
+        rule,
+        estimate=mean,
+        low=low,
+        high=high,
+        p=p,
+        n=n,
+        unit=unit,
+        null=-margin,
+        sesoi=margin,
+        paper_effect=paper_effect,
+        alpha=alpha,
+        design=design,
+    )
 
 
-def equivalence(a: Iterable[Any], b: Iterable[Any], *, margin: float, alpha: float = ALPHA,
-                unit: str = "seeds") -> Verdict:
+def equivalence(
+    a: Iterable[Any], b: Iterable[Any], *, margin: float, alpha: float = ALPHA, unit: str = "seeds"
+) -> Verdict:
     """The claim "a is comparable to b" in both directions: |mean(a − b)| < ``margin`` by TOST.
 
     *contradicted* when the 95 % t-interval lies wholly beyond ±margin. Power is at a true difference of 0;
@@ -595,10 +756,13 @@ def equivalence(a: Iterable[Any], b: Iterable[Any], *, margin: float, alpha: flo
     margin = _check_sesoi(margin, "margin", required=True)
     xa, xb = _pairs(a, b)
     diffs = [x - y for x, y in zip(xa, xb)]
-    rule = (f"equivalence (TOST) over {unit}: both one-sided paired t-tests of |mean(a − b)| < {margin:g} at "
-            f"α = {alpha:g}; contradicted when the {1 - 2 * alpha:.0%} t-interval lies beyond ±{margin:g}")
-    guarded = _guard_inputs("equivalence", "equivalence", rule, unit, len(diffs), _non_finite(xa, "a"),
-                            _non_finite(xb, "b"))
+    rule = (
+        f"equivalence (TOST) over {unit}: both one-sided paired t-tests of |mean(a − b)| < {margin:g} at "
+        f"α = {alpha:g}; contradicted when the {1 - 2 * alpha:.0%} t-interval lies beyond ±{margin:g}"
+    )
+    guarded = _guard_inputs(
+        "equivalence", "equivalence", rule, unit, len(diffs), _non_finite(xa, "a"), _non_finite(xb, "b")
+    )
     if guarded:
         return guarded
     if _no_spread(diffs):
@@ -614,8 +778,20 @@ def equivalence(a: Iterable[Any], b: Iterable[Any], *, margin: float, alpha: flo
         mde = _solve_mde(lambda m: power_tost(m, sd, n, level), sd)
         return power, None, mde
 
-    return _verdict("equivalence", "equivalence", rule, estimate=mean, low=low, high=high, p=p, n=n, unit=unit,
-                    sesoi=margin, alpha=alpha, design=design)
+    return _verdict(
+        "equivalence",
+        "equivalence",
+        rule,
+        estimate=mean,
+        low=low,
+        high=high,
+        p=p,
+        n=n,
+        unit=unit,
+        sesoi=margin,
+        alpha=alpha,
+        design=design,
+    )
 
 
 def _binary(name: str, values: Iterable[Any]) -> list[float]:
@@ -633,8 +809,15 @@ def _table(xa: list[float], xb: list[float]) -> tuple[int, int, int, int]:
     return n11, n10, n01, len(xa) - n11 - n10 - n01
 
 
-def mcnemar(a: Iterable[Any], b: Iterable[Any], *, sesoi: float | None = None, paper_effect: float | None = None,
-            alpha: float = ALPHA, unit: str = "questions") -> Verdict:
+def mcnemar(
+    a: Iterable[Any],
+    b: Iterable[Any],
+    *,
+    sesoi: float | None = None,
+    paper_effect: float | None = None,
+    alpha: float = ALPHA,
+    unit: str = "questions",
+) -> Verdict:
     """The claim "a succeeds more often than b" on paired 0/1 outcomes (the same questions).
 
     Exact one-sided McNemar test (a binomial test of the discordant pairs against ½); the estimate is the
@@ -646,9 +829,11 @@ def mcnemar(a: Iterable[Any], b: Iterable[Any], *, sesoi: float | None = None, p
     xa, xb = _binary("a", a), _binary("b", b)
     if len(xa) != len(xb) or not xa:
         raise ParameterError("b", f"{len(xb)} values", f"as many values as a ({len(xa)}), at least one")
-    rule = (f"exact one-sided McNemar test over {unit} (the discordant pairs against ½) at α = {alpha:g}; "
-            f"Newcombe's {1 - 2 * alpha:.0%} interval of the difference of the success rates; contradicted when it "
-            "lies below the smallest effect of interest")
+    rule = (
+        f"exact one-sided McNemar test over {unit} (the discordant pairs against ½) at α = {alpha:g}; "
+        f"Newcombe's {1 - 2 * alpha:.0%} interval of the difference of the success rates; contradicted when it "
+        "lies below the smallest effect of interest"
+    )
     guarded = _guard_inputs("superiority", "mcnemar", rule, unit, len(xa), _non_finite(xa, "a"), _non_finite(xb, "b"))
     if guarded:
         return guarded
@@ -661,17 +846,49 @@ def mcnemar(a: Iterable[Any], b: Iterable[Any], *, sesoi: float | None = None, p
     def design(level: float):
         def pw(effect: float) -> float:
             return power_mcnemar(effect, psi, n, level)
-        return (None if sesoi is None else pw(sesoi), None if paper_effect is None else pw(paper_effect),
-                _solve_mde(pw, 1.0, upper=1.0))
+
+        return (
+            None if sesoi is None else pw(sesoi),
+            None if paper_effect is None else pw(paper_effect),
+            _solve_mde(pw, 1.0, upper=1.0),
+        )
 
     if discordant == 0:
-        v = Verdict("inconclusive", rule=rule, reason="no variation: no discordant pair", estimate=est, low=low,
-                    high=high, p=1.0, p_raw=1.0, n=n, covers=f"{n} {unit}", kind="superiority", test="mcnemar",
-                    sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
+        v = Verdict(
+            "inconclusive",
+            rule=rule,
+            reason="no variation: no discordant pair",
+            estimate=est,
+            low=low,
+            high=high,
+            p=1.0,
+            p_raw=1.0,
+            n=n,
+            covers=f"{n} {unit}",
+            kind="superiority",
+            test="mcnemar",
+            sesoi=sesoi,
+            paper_effect=paper_effect,
+            alpha=alpha,
+            design=design,
+        )
         return v.with_design(alpha)
     p = float(stats.binom.sf(n10 - 1, discordant, 0.5))
-    return _verdict("superiority", "mcnemar", rule, estimate=est, low=low, high=high, p=p, n=n, unit=unit,
-                    sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
+    return _verdict(
+        "superiority",
+        "mcnemar",
+        rule,
+        estimate=est,
+        low=low,
+        high=high,
+        p=p,
+        n=n,
+        unit=unit,
+        sesoi=sesoi,
+        paper_effect=paper_effect,
+        alpha=alpha,
+        design=design,
+    )
 
 
 def _newcombe_p(table: tuple[int, int, int, int], margin: float) -> float:
@@ -690,8 +907,9 @@ def _newcombe_p(table: tuple[int, int, int, int], margin: float) -> float:
     return float(optimize.brentq(lower, lo, hi, xtol=1e-12))
 
 
-def binary_non_inferiority(a: Iterable[Any], b: Iterable[Any], *, margin: float, alpha: float = ALPHA,
-                           unit: str = "questions") -> Verdict:
+def binary_non_inferiority(
+    a: Iterable[Any], b: Iterable[Any], *, margin: float, alpha: float = ALPHA, unit: str = "questions"
+) -> Verdict:
     """The claim "a succeeds about as often as b or more": difference of paired success rates > −``margin``.
 
     Newcombe's 95 % interval of the difference; *reproduced* when its lower end is above −margin (the p-value
@@ -703,10 +921,13 @@ def binary_non_inferiority(a: Iterable[Any], b: Iterable[Any], *, margin: float,
     xa, xb = _binary("a", a), _binary("b", b)
     if len(xa) != len(xb) or not xa:
         raise ParameterError("b", f"{len(xb)} values", f"as many values as a ({len(xa)}), at least one")
-    rule = (f"non-inferiority of paired success rates over {unit}: Newcombe's {1 - 2 * alpha:.0%} interval of the "
-            f"difference above −{margin:g}; contradicted when it lies below −{margin:g}")
-    guarded = _guard_inputs("non-inferiority", "binary_non_inferiority", rule, unit, len(xa), _non_finite(xa, "a"),
-                            _non_finite(xb, "b"))
+    rule = (
+        f"non-inferiority of paired success rates over {unit}: Newcombe's {1 - 2 * alpha:.0%} interval of the "
+        f"difference above −{margin:g}; contradicted when it lies below −{margin:g}"
+    )
+    guarded = _guard_inputs(
+        "non-inferiority", "binary_non_inferiority", rule, unit, len(xa), _non_finite(xa, "a"), _non_finite(xb, "b")
+    )
     if guarded:
         return guarded
     table = _table(xa, xb)
@@ -719,13 +940,39 @@ def binary_non_inferiority(a: Iterable[Any], b: Iterable[Any], *, margin: float,
         return power_normal(margin, se, level), None, mde_normal(se, level)
 
     if table[1] + table[2] == 0:
-        v = Verdict("inconclusive", rule=rule, reason="no variation: no discordant pair", estimate=est, low=low,
-                    high=high, n=n, covers=f"{n} {unit}", kind="non-inferiority", test="binary_non_inferiority",
-                    null=-margin, sesoi=margin, alpha=alpha, design=design)
+        v = Verdict(
+            "inconclusive",
+            rule=rule,
+            reason="no variation: no discordant pair",
+            estimate=est,
+            low=low,
+            high=high,
+            n=n,
+            covers=f"{n} {unit}",
+            kind="non-inferiority",
+            test="binary_non_inferiority",
+            null=-margin,
+            sesoi=margin,
+            alpha=alpha,
+            design=design,
+        )
         return v.with_design(alpha)
     p = _newcombe_p(table, margin)
-    return _verdict("non-inferiority", "binary_non_inferiority", rule, estimate=est, low=low, high=high, p=p, n=n,
-                    unit=unit, null=-margin, sesoi=margin, alpha=alpha, design=design)
+    return _verdict(
+        "non-inferiority",
+        "binary_non_inferiority",
+        rule,
+        estimate=est,
+        low=low,
+        high=high,
+        p=p,
+        n=n,
+        unit=unit,
+        null=-margin,
+        sesoi=margin,
+        alpha=alpha,
+        design=design,
+    )
 
 
 def bootstrap_resamples(family: int, alpha: float = ALPHA) -> int:
@@ -734,9 +981,18 @@ def bootstrap_resamples(family: int, alpha: float = ALPHA) -> int:
     return int(math.ceil(20 * family / alpha))
 
 
-def bootstrap(data: Sequence[Any] | Any, statistic: Callable[..., float], *, sesoi: float | None = None,
-              paper_effect: float | None = None, n_resamples: int = 2000, alpha: float = ALPHA,
-              unit: str = "samples", seed: int = 0, null: float = 0.0) -> Verdict:
+def bootstrap(
+    data: Sequence[Any] | Any,
+    statistic: Callable[..., float],
+    *,
+    sesoi: float | None = None,
+    paper_effect: float | None = None,
+    n_resamples: int = 2000,
+    alpha: float = ALPHA,
+    unit: str = "samples",
+    seed: int = 0,
+    null: float = 0.0,
+) -> Verdict:
     """The claim "the statistic is above ``null``", resampling the units (rows) of ``data`` together.
 
     ``data`` is a sequence of equal-length arrays (paired: every array is resampled with the same indices;
@@ -752,43 +1008,93 @@ def bootstrap(data: Sequence[Any] | Any, statistic: Callable[..., float], *, ses
     if not arrays or any(len(x) != len(arrays[0]) for x in arrays):
         raise ParameterError("data", f"{len(arrays)} arrays", "one or more arrays of equal length (the units)")
     n = len(arrays[0])
-    rule = (f"paired bootstrap over {unit} ({n_resamples} resamples): BCa {1 - 2 * alpha:.0%} interval, one-sided "
-            f"p = (1 + #resamples ≤ {null:g}) / (B + 1) at α = {alpha:g}; contradicted when the interval lies below "
-            "the smallest effect of interest")
-    problems = [_non_finite([float(v) for v in np.ravel(x)], f"data[{i}]") for i, x in enumerate(arrays)
-                if np.issubdtype(x.dtype, np.floating)]
+    rule = (
+        f"paired bootstrap over {unit} ({n_resamples} resamples): BCa {1 - 2 * alpha:.0%} interval, one-sided "
+        f"p = (1 + #resamples ≤ {null:g}) / (B + 1) at α = {alpha:g}; contradicted when the interval lies below "
+        "the smallest effect of interest"
+    )
+    problems = [
+        _non_finite([float(v) for v in np.ravel(x)], f"data[{i}]")
+        for i, x in enumerate(arrays)
+        if np.issubdtype(x.dtype, np.floating)
+    ]
     guarded = _guard_inputs("superiority", "bootstrap", rule, unit, n, *problems)
     if guarded:
         return guarded
     observed = float(statistic(*arrays))
     if not math.isfinite(observed):
         return not_comparable("the statistic is not finite on the data", rule).replace(
-            n=n, covers=f"{n} {unit}", kind="superiority", test="bootstrap")
+            n=n, covers=f"{n} {unit}", kind="superiority", test="bootstrap"
+        )
     rng = np.random.default_rng(seed)
-    res = stats.bootstrap(tuple(arrays), statistic, n_resamples=n_resamples, paired=True, vectorized=False,
-                          confidence_level=1 - 2 * alpha, method="BCa", rng=rng)
+    res = stats.bootstrap(
+        tuple(arrays),
+        statistic,
+        n_resamples=n_resamples,
+        paired=True,
+        vectorized=False,
+        confidence_level=1 - 2 * alpha,
+        method="BCa",
+        rng=rng,
+    )
     dist = np.asarray(res.bootstrap_distribution, dtype=float)
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if not (math.isfinite(low) and math.isfinite(high)):
         low, high = (float(q) for q in np.quantile(dist, [alpha, 1 - alpha]))
     if np.ptp(dist) == 0:
-        return Verdict("inconclusive", rule=rule, reason="no variation: every resample gives the same value",
-                       estimate=observed, low=observed, high=observed, n=n, covers=f"{n} {unit}",
-                       kind="superiority", test="bootstrap", null=null, sesoi=sesoi, paper_effect=paper_effect,
-                       alpha=alpha)
+        return Verdict(
+            "inconclusive",
+            rule=rule,
+            reason="no variation: every resample gives the same value",
+            estimate=observed,
+            low=observed,
+            high=observed,
+            n=n,
+            covers=f"{n} {unit}",
+            kind="superiority",
+            test="bootstrap",
+            null=null,
+            sesoi=sesoi,
+            paper_effect=paper_effect,
+            alpha=alpha,
+        )
     p = float((1 + np.sum(dist <= null)) / (len(dist) + 1))
     se = float(np.std(dist, ddof=1))
 
     def design(level: float):
-        return (None if sesoi is None else power_normal(sesoi, se, level),
-                None if paper_effect is None else power_normal(paper_effect, se, level), mde_normal(se, level))
+        return (
+            None if sesoi is None else power_normal(sesoi, se, level),
+            None if paper_effect is None else power_normal(paper_effect, se, level),
+            mde_normal(se, level),
+        )
 
-    return _verdict("superiority", "bootstrap", rule, estimate=observed - null, low=low - null, high=high - null,
-                    p=p, n=n, unit=unit, sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
+    return _verdict(
+        "superiority",
+        "bootstrap",
+        rule,
+        estimate=observed - null,
+        low=low - null,
+        high=high - null,
+        p=p,
+        n=n,
+        unit=unit,
+        sesoi=sesoi,
+        paper_effect=paper_effect,
+        alpha=alpha,
+        design=design,
+    )
 
 
-def rate(successes: int, n: int, *, threshold: float = 0.5, sesoi: float | None = None,
-         paper_effect: float | None = None, alpha: float = ALPHA, unit: str = "comparisons") -> Verdict:
+def rate(
+    successes: int,
+    n: int,
+    *,
+    threshold: float = 0.5,
+    sesoi: float | None = None,
+    paper_effect: float | None = None,
+    alpha: float = ALPHA,
+    unit: str = "comparisons",
+) -> Verdict:
     """The claim "the rate of successes exceeds ``threshold``" (e.g. a win rate above ½): one-sided exact
     binomial test; Wilson's 95 % interval; *contradicted* when it lies below threshold + ``sesoi``.
 
@@ -800,9 +1106,11 @@ def rate(successes: int, n: int, *, threshold: float = 0.5, sesoi: float | None 
     sesoi = _check_sesoi(sesoi)
     check_int("n", n, low=0)
     check_int("successes", successes, low=0, high=n)
-    rule = (f"one-sided exact binomial test over {unit} of a rate > {threshold:g} at α = {alpha:g}; Wilson's "
-            f"{1 - 2 * alpha:.0%} interval; contradicted when it lies below {threshold:g} + the smallest effect of "
-            "interest")
+    rule = (
+        f"one-sided exact binomial test over {unit} of a rate > {threshold:g} at α = {alpha:g}; Wilson's "
+        f"{1 - 2 * alpha:.0%} interval; contradicted when it lies below {threshold:g} + the smallest effect of "
+        "interest"
+    )
     guarded = _guard_inputs("superiority", "rate", rule, unit, n)
     if guarded:
         return guarded
@@ -812,23 +1120,49 @@ def rate(successes: int, n: int, *, threshold: float = 0.5, sesoi: float | None 
     def design(level: float):
         def pw(effect: float) -> float:
             return power_binomial(threshold + effect, n, threshold, level)
-        return (None if sesoi is None else pw(sesoi), None if paper_effect is None else pw(paper_effect),
-                _solve_mde(pw, 1.0, upper=1.0 - threshold))
 
-    return _verdict("superiority", "rate", rule, estimate=r - threshold, low=low - threshold, high=high - threshold,
-                    p=p, n=n, unit=unit, sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
+        return (
+            None if sesoi is None else pw(sesoi),
+            None if paper_effect is None else pw(paper_effect),
+            _solve_mde(pw, 1.0, upper=1.0 - threshold),
+        )
+
+    return _verdict(
+        "superiority",
+        "rate",
+        rule,
+        estimate=r - threshold,
+        low=low - threshold,
+        high=high - threshold,
+        p=p,
+        n=n,
+        unit=unit,
+        sesoi=sesoi,
+        paper_effect=paper_effect,
+        alpha=alpha,
+        design=design,
+    )
 
 
-def welch(a: Iterable[Any], b: Iterable[Any], *, sesoi: float | None = None, paper_effect: float | None = None,
-          alpha: float = ALPHA, unit: str = "units") -> Verdict:
+def welch(
+    a: Iterable[Any],
+    b: Iterable[Any],
+    *,
+    sesoi: float | None = None,
+    paper_effect: float | None = None,
+    alpha: float = ALPHA,
+    unit: str = "units",
+) -> Verdict:
     """The claim "a is larger than b" on two independent samples: Welch's one-sided t-test, its 95 %
     interval; power by the normal approximation with Welch's standard error. Prefer a paired design."""
     _check_alpha(alpha)
     sesoi = _check_sesoi(sesoi)
     xa, xb = _floats("a", a), _floats("b", b)
-    rule = (f"Welch's one-sided t-test of mean(a) − mean(b) > 0 over two independent samples of {unit} at "
-            f"α = {alpha:g}; contradicted when the {1 - 2 * alpha:.0%} interval lies below the smallest effect of "
-            "interest")
+    rule = (
+        f"Welch's one-sided t-test of mean(a) − mean(b) > 0 over two independent samples of {unit} at "
+        f"α = {alpha:g}; contradicted when the {1 - 2 * alpha:.0%} interval lies below the smallest effect of "
+        "interest"
+    )
     n = min(len(xa), len(xb))
     guarded = _guard_inputs("superiority", "welch", rule, unit, n, _non_finite(xa, "a"), _non_finite(xb, "b"))
     if guarded:
@@ -837,27 +1171,68 @@ def welch(a: Iterable[Any], b: Iterable[Any], *, sesoi: float | None = None, pap
     va, vb = sa * sa / len(xa), sb * sb / len(xb)
     est = ma - mb
     if va + vb == 0:
-        return Verdict("inconclusive", rule=rule, reason="no variation in either sample", estimate=est, low=est,
-                       high=est, n=len(xa) + len(xb), covers=f"{len(xa)} + {len(xb)} {unit}", kind="superiority",
-                       test="welch", sesoi=sesoi, paper_effect=paper_effect, alpha=alpha)
+        return Verdict(
+            "inconclusive",
+            rule=rule,
+            reason="no variation in either sample",
+            estimate=est,
+            low=est,
+            high=est,
+            n=len(xa) + len(xb),
+            covers=f"{len(xa)} + {len(xb)} {unit}",
+            kind="superiority",
+            test="welch",
+            sesoi=sesoi,
+            paper_effect=paper_effect,
+            alpha=alpha,
+        )
     se = math.sqrt(va + vb)
     df = (va + vb) ** 2 / ((va * va / (len(xa) - 1) if va else 0) + (vb * vb / (len(xb) - 1) if vb else 0))
     p = float(stats.t.sf(est / se, df))
     half = float(stats.t.ppf(1 - alpha, df)) * se
 
     def design(level: float):
-        return (None if sesoi is None else power_normal(sesoi, se, level),
-                None if paper_effect is None else power_normal(paper_effect, se, level), mde_normal(se, level))
+        return (
+            None if sesoi is None else power_normal(sesoi, se, level),
+            None if paper_effect is None else power_normal(paper_effect, se, level),
+            mde_normal(se, level),
+        )
 
-    v = _verdict("superiority", "welch", rule, estimate=est, low=est - half, high=est + half, p=p,
-                 n=len(xa) + len(xb), unit=unit, sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
+    v = _verdict(
+        "superiority",
+        "welch",
+        rule,
+        estimate=est,
+        low=est - half,
+        high=est + half,
+        p=p,
+        n=len(xa) + len(xb),
+        unit=unit,
+        sesoi=sesoi,
+        paper_effect=paper_effect,
+        alpha=alpha,
+        design=design,
+    )
     return v.replace(covers=f"{len(xa)} + {len(xb)} {unit}")
 
 
-def from_test(*, estimate: float, low: float, high: float, p: float, n: int, unit: str, rule: str,
-              kind: str = "superiority", null: float = 0.0, sesoi: float | None = None,
-              paper_effect: float | None = None, alpha: float = ALPHA, design: Design | None = None,
-              test: str = "custom") -> Verdict:
+def from_test(
+    *,
+    estimate: float,
+    low: float,
+    high: float,
+    p: float,
+    n: int,
+    unit: str,
+    rule: str,
+    kind: str = "superiority",
+    null: float = 0.0,
+    sesoi: float | None = None,
+    paper_effect: float | None = None,
+    alpha: float = ALPHA,
+    design: Design | None = None,
+    test: str = "custom",
+) -> Verdict:
     """A verdict from a chapter's own test (a Monte-Carlo null, a prediction interval): the chapter gives the
     estimate, its 95 % interval, the one-sided p-value and, where it can, a ``design`` (level → power at the
     SESOI, power at the paper's effect, MDE); the word is decided by the same rule as every other claim."""
@@ -867,11 +1242,32 @@ def from_test(*, estimate: float, low: float, high: float, p: float, n: int, uni
     numbers = {"estimate": estimate, "low": low, "high": high, "p": p}
     bad = [k for k, v in numbers.items() if v is None or not math.isfinite(float(v))]
     if bad:
-        return Verdict("not comparable", rule=rule, reason=f"non-finite {', '.join(bad)}", n=n,
-                       covers=f"{n} {unit}", kind=kind, test=test)
+        return Verdict(
+            "not comparable",
+            rule=rule,
+            reason=f"non-finite {', '.join(bad)}",
+            n=n,
+            covers=f"{n} {unit}",
+            kind=kind,
+            test=test,
+        )
     check_fraction("p", p, open_low=False)
-    return _verdict(kind, test, rule, estimate=float(estimate), low=float(low), high=float(high), p=float(p), n=n,
-                    unit=unit, null=null, sesoi=sesoi, paper_effect=paper_effect, alpha=alpha, design=design)
+    return _verdict(
+        kind,
+        test,
+        rule,
+        estimate=float(estimate),
+        low=float(low),
+        high=float(high),
+        p=float(p),
+        n=n,
+        unit=unit,
+        null=null,
+        sesoi=sesoi,
+        paper_effect=paper_effect,
+        alpha=alpha,
+        design=design,
+    )
 
 
 RULES: dict[str, Callable[..., Verdict]] = {
@@ -910,8 +1306,9 @@ def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float | 
     adjusted: dict[Any, float] = {}
     running = 0.0
     # every verdict of the family has a p-value, so its raw p (p_raw, else p) is never None
-    for rank, (k, v) in enumerate(sorted(
-            family, key=lambda kv: cast(float, kv[1].p_raw if kv[1].p_raw is not None else kv[1].p))):
+    for rank, (k, v) in enumerate(
+        sorted(family, key=lambda kv: cast(float, kv[1].p_raw if kv[1].p_raw is not None else kv[1].p))
+    ):
         raw = v.p_raw if v.p_raw is not None else v.p
         assert raw is not None
         running = max(running, min(1.0, (m - rank) * raw))
@@ -933,8 +1330,12 @@ def _adjusted(v: Verdict, p: float, raw: float, m: int, level: float) -> Verdict
     rule = v.rule if "Holm" in v.rule else f"{v.rule}; Holm-adjusted over the chapter's {m} tests"
     if v.parts:
         factor = p / raw if raw > 0 else 1.0
-        parts = tuple(_adjusted(part, min(1.0, part.p_raw * factor), part.p_raw, m, level)
-                      if part.p_raw is not None and part.verdict != "not comparable" else part for part in v.parts)
+        parts = tuple(
+            _adjusted(part, min(1.0, part.p_raw * factor), part.p_raw, m, level)
+            if part.p_raw is not None and part.verdict != "not comparable"
+            else part
+            for part in v.parts
+        )
         combined = all_of(*parts, rule=v.rule, covers=v.covers)
         return combined.replace(p=p, p_raw=raw, family=m, alpha=level, rule=rule)
     word, why = _decide(v.kind, p, v.low, v.high, v.null, v.sesoi, level)
@@ -979,13 +1380,29 @@ def all_of(*verdicts: Verdict, rule: str = "", covers: str = "") -> Verdict:
     papers = [v.power_paper for v in verdicts]
     power_paper = float(np.prod(cast(list[float], papers))) if papers and all(p is not None for p in papers) else None
     first = tested[0] if tested else verdicts[0]
-    return Verdict(word, rule=rule or " and ".join(dict.fromkeys(v.rule for v in verdicts if v.rule)),
-                   reason=reason, estimate=first.estimate, low=first.low, high=first.high,
-                   p=max(ps) if ps else None, p_raw=max(cast(list[float], raws)) if raws else None, n=first.n,
-                   covers=covers or " and ".join(dict.fromkeys(v.covers for v in verdicts if v.covers)),
-                   kind="all of", test="all_of", null=first.null, sesoi=first.sesoi,
-                   paper_effect=first.paper_effect, alpha=first.alpha, family=max(v.family for v in verdicts),
-                   power=power, power_paper=power_paper, mde=None, parts=tuple(verdicts))
+    return Verdict(
+        word,
+        rule=rule or " and ".join(dict.fromkeys(v.rule for v in verdicts if v.rule)),
+        reason=reason,
+        estimate=first.estimate,
+        low=first.low,
+        high=first.high,
+        p=max(ps) if ps else None,
+        p_raw=max(cast(list[float], raws)) if raws else None,
+        n=first.n,
+        covers=covers or " and ".join(dict.fromkeys(v.covers for v in verdicts if v.covers)),
+        kind="all of",
+        test="all_of",
+        null=first.null,
+        sesoi=first.sesoi,
+        paper_effect=first.paper_effect,
+        alpha=first.alpha,
+        family=max(v.family for v in verdicts),
+        power=power,
+        power_paper=power_paper,
+        mde=None,
+        parts=tuple(verdicts),
+    )
 
 
 def requires_convergence(verdict: Verdict, converged: bool, detail: str = "") -> Verdict:
@@ -1099,13 +1516,37 @@ class ClaimTest:
         """The record's JSON row: the declaration, the verdict and its numbers."""
         s, v = self.spec, self.verdict
         return {
-            "key": s.key, "claim": s.claim, "paper": s.paper, "source": s.source, "unit": s.unit,
-            "n_planned": s.n, "test": s.test, "sesoi": s.sesoi, "sesoi_source": s.sesoi_source,
-            "paper_effect": s.paper_effect, "fmt": s.fmt, "measure": s.measure,
-            "verdict": v.verdict, "reason": v.reason, "rule": v.rule, "covers": v.covers, "kind": v.kind,
-            "n": v.n, "estimate": v.estimate, "low": v.low, "high": v.high, "p": v.p, "p_raw": v.p_raw,
-            "alpha": v.alpha, "family": v.family, "power": v.power, "power_paper": v.power_paper, "mde": v.mde,
-            "tested": v.tested, "this_run": self.this_run, "scale": self.scale,
+            "key": s.key,
+            "claim": s.claim,
+            "paper": s.paper,
+            "source": s.source,
+            "unit": s.unit,
+            "n_planned": s.n,
+            "test": s.test,
+            "sesoi": s.sesoi,
+            "sesoi_source": s.sesoi_source,
+            "paper_effect": s.paper_effect,
+            "fmt": s.fmt,
+            "measure": s.measure,
+            "verdict": v.verdict,
+            "reason": v.reason,
+            "rule": v.rule,
+            "covers": v.covers,
+            "kind": v.kind,
+            "n": v.n,
+            "estimate": v.estimate,
+            "low": v.low,
+            "high": v.high,
+            "p": v.p,
+            "p_raw": v.p_raw,
+            "alpha": v.alpha,
+            "family": v.family,
+            "power": v.power,
+            "power_paper": v.power_paper,
+            "mde": v.mde,
+            "tested": v.tested,
+            "this_run": self.this_run,
+            "scale": self.scale,
             "parts": [p.as_dict() for p in v.parts],
         }
 
@@ -1144,8 +1585,9 @@ def holm_tests(tests: Sequence[ClaimTest], *, alpha: float | None = None) -> lis
     return [dataclasses.replace(t, verdict=v) for t, v in zip(tests, adjusted)]
 
 
-def guard_tests(tests: Sequence[ClaimTest], keys: Iterable[str],
-                apply: Callable[[Verdict], Verdict]) -> list[ClaimTest]:
+def guard_tests(
+    tests: Sequence[ClaimTest], keys: Iterable[str], apply: Callable[[Verdict], Verdict]
+) -> list[ClaimTest]:
     """``apply`` (a guard) to the verdicts of the tests named by ``keys``; the others unchanged."""
     keys = set(keys)
     unknown = keys - {t.key for t in tests}
@@ -1168,11 +1610,17 @@ def design_frame(specs: Iterable[ClaimSpec]):
 
     rows = []
     for s in specs:
-        rows.append({"claim": s.claim, "unit (n)": "–" if s.test == "none" else f"{s.unit} ({s.n})",
-                     "test": "not testable here: " + s.untestable if s.test == "none" else s.test.replace("_", " "),
-                     "smallest effect of interest": ("–" if s.sesoi is None
-                                                     else f"{format(s.sesoi, s.fmt)} ({s.sesoi_source})"),
-                     "paper's effect": _fmt(s.paper_effect, s.fmt)})
+        rows.append(
+            {
+                "claim": s.claim,
+                "unit (n)": "–" if s.test == "none" else f"{s.unit} ({s.n})",
+                "test": "not testable here: " + s.untestable if s.test == "none" else s.test.replace("_", " "),
+                "smallest effect of interest": (
+                    "–" if s.sesoi is None else f"{format(s.sesoi, s.fmt)} ({s.sesoi_source})"
+                ),
+                "paper's effect": _fmt(s.paper_effect, s.fmt),
+            }
+        )
     return pd.DataFrame(rows).set_index("claim")
 
 
@@ -1196,17 +1644,28 @@ def claims_table(tests: Iterable[ClaimTest | Mapping[str, Any]]):
     for t in tests:
         r = t.row() if isinstance(t, ClaimTest) else dict(t)
         fmt = r.get("fmt") or ".3g"
-        est = "not tested" if r.get("estimate") is None else (
-            format(r["estimate"], fmt)
-            + ("" if r.get("low") is None else f" [{format(r['low'], fmt)}, {format(r['high'], fmt)}]"))
+        est = (
+            "not tested"
+            if r.get("estimate") is None
+            else (
+                format(r["estimate"], fmt)
+                + ("" if r.get("low") is None else f" [{format(r['low'], fmt)}, {format(r['high'], fmt)}]")
+            )
+        )
         verdict = r["verdict"] + (f" ({r['reason']})" if r.get("reason") else "")
-        rows.append({"claim": r["claim"], "unit (n)": f"{r.get('unit', '')} ({r.get('n')})" if r.get("n") else "–",
-                     "estimate [95 % CI]": est,
-                     "SESOI": _fmt(r.get("sesoi"), fmt), "p (Holm)": "–" if r.get("p") is None else p_format(r["p"]),
-                     "power at SESOI": power_text(r.get("power")),
-                     "power at paper's effect": power_text(r.get("power_paper")),
-                     "MDE (80 %)": mde_text(r, fmt),
-                     "verdict": verdict})
+        rows.append(
+            {
+                "claim": r["claim"],
+                "unit (n)": f"{r.get('unit', '')} ({r.get('n')})" if r.get("n") else "–",
+                "estimate [95 % CI]": est,
+                "SESOI": _fmt(r.get("sesoi"), fmt),
+                "p (Holm)": "–" if r.get("p") is None else p_format(r["p"]),
+                "power at SESOI": power_text(r.get("power")),
+                "power at paper's effect": power_text(r.get("power_paper")),
+                "MDE (80 %)": mde_text(r, fmt),
+                "verdict": verdict,
+            }
+        )
     return pd.DataFrame(rows).set_index("claim")
 
 

@@ -88,8 +88,9 @@ def visible_gpus() -> list[str]:
         return []
 
 
-def check_jobs(jobs: Any, devices: Iterable[str] | None = None, available: list[str] | None = None,
-               cpu_count: int | None = None) -> list[str]:
+def check_jobs(
+    jobs: Any, devices: Iterable[str] | None = None, available: list[str] | None = None, cpu_count: int | None = None
+) -> list[str]:
     """The devices the ``jobs`` parallel notebooks run on, one each; for one job, the device asked for
     (``[]``: none asked for, the notebook sees every device).
 
@@ -106,8 +107,12 @@ def check_jobs(jobs: Any, devices: Iterable[str] | None = None, available: list[
     devices = None if devices is None else list(devices)
     if devices == [CPU] or (devices is None and not available and jobs > 1):
         if jobs > cores:
-            raise ParameterError("jobs", jobs, f"at most {cores} on this CPU (a core for each notebook; "
-                                 "a machine with GPUs runs one notebook per GPU)")
+            raise ParameterError(
+                "jobs",
+                jobs,
+                f"at most {cores} on this CPU (a core for each notebook; "
+                "a machine with GPUs runs one notebook per GPU)",
+            )
         return [CPU] * jobs
     if devices is None:
         devices = list(available)
@@ -115,15 +120,21 @@ def check_jobs(jobs: Any, devices: Iterable[str] | None = None, available: list[
         devices = [check_device("devices", d) for d in devices]
         for d in devices:
             if d not in available:
-                raise ParameterError("devices", d, "GPUs of this machine, as cuda:N, or cpu alone: " +
-                                     (", ".join(available) or "no GPU here"))
+                raise ParameterError(
+                    "devices",
+                    d,
+                    "GPUs of this machine, as cuda:N, or cpu alone: " + (", ".join(available) or "no GPU here"),
+                )
         if len(set(devices)) != len(devices):
             raise ParameterError("devices", ",".join(devices), "distinct GPUs (one notebook per GPU)")
     if jobs == 1:
         return list(devices[:1]) if explicit else []
     if jobs > len(devices):
-        raise ParameterError("jobs", jobs, f"at most {len(devices)}, one per GPU ({', '.join(devices)}), "
-                             "or --devices cpu to share the CPU cores")
+        raise ParameterError(
+            "jobs",
+            jobs,
+            f"at most {len(devices)}, one per GPU ({', '.join(devices)}), or --devices cpu to share the CPU cores",
+        )
     return list(devices[:jobs])
 
 
@@ -143,8 +154,9 @@ def parse_jobs(value: Any) -> int | Literal["auto"]:
     try:
         return check_int("jobs", int(value), low=1)
     except (TypeError, ValueError):
-        raise ParameterError("jobs", value, "a whole number >= 1, or auto (one per GPU, or "
-                             f"{CPU_JOBS} sharing the CPU cores)") from None
+        raise ParameterError(
+            "jobs", value, f"a whole number >= 1, or auto (one per GPU, or {CPU_JOBS} sharing the CPU cores)"
+        ) from None
 
 
 def device_environment(device: str | None, jobs: int, cpu_count: int) -> dict[str, str]:
@@ -166,8 +178,14 @@ class Task:
     kwargs: dict[str, Any]
 
 
-def dispatch(tasks: list[Task], start: Callable[[Task, Any], Any], slots: list[Any],
-             on_done: Callable[[Task, Any], None], *, poll_seconds: float = 0.5) -> None:
+def dispatch(
+    tasks: list[Task],
+    start: Callable[[Task, Any], Any],
+    slots: list[Any],
+    on_done: Callable[[Task, Any], None],
+    *,
+    poll_seconds: float = 0.5,
+) -> None:
     """Start every task on a free slot once the tasks it needs have finished; call ``on_done`` as each ends.
 
     ``start(task, slot)`` returns a handle with ``done()`` (a ``concurrent.futures.Future`` or a
@@ -225,8 +243,13 @@ def submitit_executor(options: SlurmOptions, profile: str, folder: Path):
 
     opts = options.resolved(profile)
     executor = submitit.AutoExecutor(folder=str(folder), cluster=opts["cluster"])
-    params: dict[str, Any] = {"timeout_min": opts["time_min"], "mem_gb": opts["mem_gb"],
-                              "cpus_per_task": opts["cpus_per_job"], "tasks_per_node": 1, "nodes": 1}
+    params: dict[str, Any] = {
+        "timeout_min": opts["time_min"],
+        "mem_gb": opts["mem_gb"],
+        "cpus_per_task": opts["cpus_per_job"],
+        "tasks_per_node": 1,
+        "nodes": 1,
+    }
     if opts["gpus_per_job"]:
         params["gpus_per_node"] = opts["gpus_per_job"]
     if opts["cluster"] == "slurm" and opts["partition"]:
@@ -238,4 +261,4 @@ def submitit_executor(options: SlurmOptions, profile: str, folder: Path):
 def job_error(exc: BaseException) -> str:
     """A one-line reason for a job that did not return (a failed, killed or timed-out Slurm job)."""
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return (" | ".join(lines[-3:])[:500] if lines else type(exc).__name__)
+    return " | ".join(lines[-3:])[:500] if lines else type(exc).__name__

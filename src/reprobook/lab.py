@@ -78,8 +78,10 @@ def _role_to_book(match: re.Match) -> str:
     call = _FORMAT_CALL.match(expr)
     if call:
         return f"{{glue:text}}`{call.group('name')}:{call.group('fmt')}`"
-    raise ProseError(f"{{eval}}`{expr}`: the book shows only glued values; write {{eval}}`name` (or "
-                     "{eval}`format(name, \".1%\")`) with the value glued by rec.glue(\"name\", value, fmt=...)")
+    raise ProseError(
+        f"{{eval}}`{expr}`: the book shows only glued values; write {{eval}}`name` (or "
+        '{eval}`format(name, ".1%")`) with the value glued by rec.glue("name", value, fmt=...)'
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -113,8 +115,12 @@ def _split(text: str) -> list[Any]:
         j = i + 1
         while j < len(lines):
             close = _FENCE.match(lines[j])
-            if close and close.group("fence")[0] == char and len(close.group("fence")) >= len(fence) \
-                    and not close.group("info").strip():
+            if (
+                close
+                and close.group("fence")[0] == char
+                and len(close.group("fence")) >= len(fence)
+                and not close.group("info").strip()
+            ):
                 block.closing = lines[j]
                 break
             block.lines.append(lines[j])
@@ -171,8 +177,9 @@ def to_lab(text: str) -> str:
         if name == "glue:figure" and re.fullmatch(NAME, arg):
             options, body = _options_and_body(inner)
             body = _strip_blank_head(body)
-            return _block_lines(b, f"{b.indent}{b.fence}{{figure}}",
-                                options + ["", f"{{eval}}`{arg}`"] + ([""] + body if body else []))
+            return _block_lines(
+                b, f"{b.indent}{b.fence}{{figure}}", options + ["", f"{{eval}}`{arg}`"] + ([""] + body if body else [])
+            )
         return _block_lines(b, b.opening, inner)
 
     if "{glue" not in text:
@@ -198,8 +205,11 @@ def to_book(text: str) -> str:
             first = re.fullmatch(r"\s*\{eval\}`(?P<name>" + NAME + r")`\s*", body[0]) if body else None
             if first:
                 caption = lines_to_book(_strip_blank_head(body[1:]))
-                return _block_lines(b, f"{b.indent}{b.fence}{{glue:figure}} {first.group('name')}",
-                                    options + ([""] + caption if caption else []))
+                return _block_lines(
+                    b,
+                    f"{b.indent}{b.fence}{{glue:figure}} {first.group('name')}",
+                    options + ([""] + caption if caption else []),
+                )
         return _block_lines(b, b.opening, lines_to_book(b.lines))
 
     if "{eval}" not in text:
@@ -334,8 +344,9 @@ def install_settings(prefix: Path | None = None) -> Path:
     return path
 
 
-def lab_command(root: Path, *, port: int | None = None, token: str | None = None, browser: bool = True,
-                extra: Iterable[str] = ()) -> list[str]:
+def lab_command(
+    root: Path, *, port: int | None = None, token: str | None = None, browser: bool = True, extra: Iterable[str] = ()
+) -> list[str]:
     """The ``jupyter lab`` command of ``make lab``: the notebooks folder, the project's kernel, MyST.
 
     jupyterlab-myst 2.7 declares ``@jupyter/ydoc`` ^3 while JupyterLab 4.6 ships ^4, so ``jupyter
@@ -343,8 +354,11 @@ def lab_command(root: Path, *, port: int | None = None, token: str | None = None
     inline expressions), which the test suite checks in a browser.
     """
     jupyter = Path(sys.executable).with_name("jupyter")
-    command = [str(jupyter) if jupyter.exists() else (shutil.which("jupyter") or "jupyter"), "lab",
-               f"--ServerApp.root_dir={Path(root) / 'notebooks'}"]
+    command = [
+        str(jupyter) if jupyter.exists() else (shutil.which("jupyter") or "jupyter"),
+        "lab",
+        f"--ServerApp.root_dir={Path(root) / 'notebooks'}",
+    ]
     if port is not None:
         command.append(f"--ServerApp.port={int(port)}")
     if token is not None:

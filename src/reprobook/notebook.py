@@ -32,8 +32,16 @@ class Session:
     record: RunRecord
 
 
-def start(chapter: str, *, profile: str, seed: int, device: str = "auto", data_dir: str | None = None,
-          title: str = "", params: dict[str, Any] | None = None) -> Session:
+def start(
+    chapter: str,
+    *,
+    profile: str,
+    seed: int,
+    device: str = "auto",
+    data_dir: str | None = None,
+    title: str = "",
+    params: dict[str, Any] | None = None,
+) -> Session:
     """Check a notebook's parameters and prepare the run.
 
     ``data_dir`` moves the data and checkpoint cache (``REPROBOOK_CACHE``) for this kernel.
@@ -57,9 +65,15 @@ def start(chapter: str, *, profile: str, seed: int, device: str = "auto", data_d
     plot_style()
 
     is_dry = dryrun.active(profile)
-    record = RunRecord(chapter, profile=profile, device=torch_device, seed=seed, title=title,
-                       params={"profile": profile, "seed": seed, "device": device, "data_dir": data_dir,
-                               **(params or {})}, dry_run=is_dry)
+    record = RunRecord(
+        chapter,
+        profile=profile,
+        device=torch_device,
+        seed=seed,
+        title=title,
+        params={"profile": profile, "seed": seed, "device": device, "data_dir": data_dir, **(params or {})},
+        dry_run=is_dry,
+    )
     if is_dry:
         dryrun.attach(record)
         _show(dry_run_banner(chapter, profile))
@@ -74,11 +88,13 @@ def dry_run_banner(chapter: str, profile: str) -> str:
         names = {f.name for f in dataclasses.fields(cfg)} - {"profile"}
         capped = dry.caps(chapter, {n: getattr(cfg, n) for n in names}, names)
     caps = "; ".join(f"`{k}` = {v!r}" for k, v in capped.items()) or "none"
-    return (f"**DRY RUN: not evidence.** This copy ran the *{profile}* profile's configuration with every loop "
-            f"capped (at most {dryrun.MAX_STEPS} optimiser steps per training stage, {dryrun.MAX_ITEMS} items per "
-            "evaluation, one seed); where a source needs a network this machine lacks, a stand-in of the same "
-            "shape is used and named in the output (*DRY RUN stand-in*). Every verdict reads *not comparable "
-            f"(dry run)*, and `reprobook build` refuses these results. Caps of this chapter: {caps}.")
+    return (
+        f"**DRY RUN: not evidence.** This copy ran the *{profile}* profile's configuration with every loop "
+        f"capped (at most {dryrun.MAX_STEPS} optimiser steps per training stage, {dryrun.MAX_ITEMS} items per "
+        "evaluation, one seed); where a source needs a network this machine lacks, a stand-in of the same "
+        "shape is used and named in the output (*DRY RUN stand-in*). Every verdict reads *not comparable "
+        f"(dry run)*, and `reprobook build` refuses these results. Caps of this chapter: {caps}."
+    )
 
 
 def _show(markdown: str) -> None:
@@ -104,7 +120,7 @@ def show_source(obj: Any, *, lines: tuple[int, int] | None = None):
 
     source = textwrap.dedent(inspect.getsource(obj))
     if lines is not None:
-        source = "\n".join(source.splitlines()[lines[0]:lines[1]])
+        source = "\n".join(source.splitlines()[lines[0] : lines[1]])
     module = inspect.getmodule(obj)
     where = f"`{module.__name__}.{getattr(obj, '__qualname__', '')}`" if module else ""
     return Markdown(f"{where}\n\n```python\n{source}\n```")
@@ -116,5 +132,6 @@ def plot_style() -> None:
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", palette="colorblind", context="notebook")
-    mpl.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "figure.figsize": (6.4, 3.6),
-                         "axes.titleweight": "bold"})
+    mpl.rcParams.update(
+        {"figure.dpi": 110, "savefig.dpi": 110, "figure.figsize": (6.4, 3.6), "axes.titleweight": "bold"}
+    )

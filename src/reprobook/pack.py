@@ -58,15 +58,20 @@ def _stand_in_tokenizer_dir() -> tuple[str, Path]:
     return folder.relative_to(cache_dir()).as_posix(), folder
 
 
-def pack(out: Path | str = DEFAULT_NAME, names: Iterable[str] | None = None, *, tokenizer: bool = True,
-         max_bytes: int = MAX_BYTES, level: int = 6) -> dict:
+def pack(
+    out: Path | str = DEFAULT_NAME,
+    names: Iterable[str] | None = None,
+    *,
+    tokenizer: bool = True,
+    max_bytes: int = MAX_BYTES,
+    level: int = 6,
+) -> dict:
     """Write the pack to ``out`` (a tar) and return its manifest; refuse (ParameterError) when it would exceed
     ``max_bytes``. Each entry is fetched and verified first."""
     names = list(DEFAULT_ENTRIES if names is None else names)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    manifest: dict = {"created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                      "entries": {}, "folders": {}}
+    manifest: dict = {"created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "entries": {}, "folders": {}}
     tmp = out.with_name(f".{out.name}.tmp")
     try:
         with tarfile.open(tmp, "w") as tar:
@@ -92,8 +97,11 @@ def pack(out: Path | str = DEFAULT_NAME, names: Iterable[str] | None = None, *, 
             _add(tar, MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
         size = tmp.stat().st_size
         if size > max_bytes:
-            raise ParameterError("names", names, f"entries that fit in {max_bytes / 2**20:.0f} MiB together "
-                                 f"(this pack is {size / 2**20:.1f} MiB)")
+            raise ParameterError(
+                "names",
+                names,
+                f"entries that fit in {max_bytes / 2**20:.0f} MiB together (this pack is {size / 2**20:.1f} MiB)",
+            )
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -110,10 +118,16 @@ def unpack(path: Path | str) -> dict:
     with tarfile.open(path) as tar:
         # the pack's members are regular files (extractfile gives None only for other member types)
         manifest = json.loads(cast(IO[bytes], tar.extractfile(MANIFEST)).read())
-        targets = [(f"data/{name}/{file}", cache_dir() / "data" / name / file, meta)
-                   for name, files in manifest["entries"].items() for file, meta in files.items()]
-        targets += [(f"{folder}/{file}", cache_dir() / folder / file, meta)
-                    for folder, files in manifest["folders"].items() for file, meta in files.items()]
+        targets = [
+            (f"data/{name}/{file}", cache_dir() / "data" / name / file, meta)
+            for name, files in manifest["entries"].items()
+            for file, meta in files.items()
+        ]
+        targets += [
+            (f"{folder}/{file}", cache_dir() / folder / file, meta)
+            for folder, files in manifest["folders"].items()
+            for file, meta in files.items()
+        ]
         for member, dest, meta in targets:
             raw = gzip.decompress(cast(IO[bytes], tar.extractfile(member + ".gz")).read())
             if _sha256(raw) != meta["sha256"]:

@@ -34,8 +34,14 @@ def _as_hwc(image: Any):
     return (array - low) / (high - low + 1e-8)
 
 
-def image_grid(images: Sequence[Any], titles: Sequence[str] | None = None, *, ncols: int = 8,
-               size: float = 1.0, title_size: int = 8):
+def image_grid(
+    images: Sequence[Any],
+    titles: Sequence[str] | None = None,
+    *,
+    ncols: int = 8,
+    size: float = 1.0,
+    title_size: int = 8,
+):
     """A grid of ``images`` (tensors or arrays, C×H×W or H×W[×C], any range: each is rescaled to [0, 1]).
 
     ``titles`` (one per image) go above them; ``size`` is the side of one panel in inches.
@@ -49,8 +55,9 @@ def image_grid(images: Sequence[Any], titles: Sequence[str] | None = None, *, nc
         raise ParameterError("titles", f"{len(titles)} titles", f"one title per image ({len(images)})")
     ncols = min(check_int("ncols", ncols, low=1), len(images))
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.25 * nrows if titles else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + (0.25 * nrows if titles else 0)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < len(images):
@@ -61,8 +68,9 @@ def image_grid(images: Sequence[Any], titles: Sequence[str] | None = None, *, nc
     return fig
 
 
-def training_curves(curves: dict[str, Any], *, panels: dict[str, str] | None = None, dashed: Sequence[str] = (),
-                    xlabel: str = "epoch"):
+def training_curves(
+    curves: dict[str, Any], *, panels: dict[str, str] | None = None, dashed: Sequence[str] = (), xlabel: str = "epoch"
+):
     """Per-epoch curves of several methods, one panel per quantity: the mean over seeds with a band from
     the lowest to the highest seed.
 
@@ -82,8 +90,15 @@ def training_curves(curves: dict[str, Any], *, panels: dict[str, str] | None = N
             values = np.atleast_2d(np.asarray(values, dtype=float))
             epochs = np.arange(1, values.shape[1] + 1)
             colour = f"C{labels.index(label) % 10}"
-            ax.plot(epochs, values.mean(0), "--" if label in dashed else "-", color=colour, label=label,
-                    marker="o" if values.shape[1] <= 12 else None, markersize=3)  # few points: each one seen
+            ax.plot(
+                epochs,
+                values.mean(0),
+                "--" if label in dashed else "-",
+                color=colour,
+                label=label,
+                marker="o" if values.shape[1] <= 12 else None,
+                markersize=3,
+            )  # few points: each one seen
             ax.fill_between(epochs, values.min(0), values.max(0), color=colour, alpha=0.15, linewidth=0)
         ax.set(xlabel=xlabel, ylabel=quantity, title=(panels or {}).get(quantity, quantity))
     shown: set[str] = set()
@@ -96,8 +111,14 @@ def training_curves(curves: dict[str, Any], *, panels: dict[str, str] | None = N
     return fig
 
 
-def loss_profiles(ts: Sequence[float], losses: dict[str, Sequence[float]], *, xlabel: str = "t",
-                  ylabel: str = "training loss", title: str = ""):
+def loss_profiles(
+    ts: Sequence[float],
+    losses: dict[str, Sequence[float]],
+    *,
+    xlabel: str = "t",
+    ylabel: str = "training loss",
+    title: str = "",
+):
     """Loss curves L(w + t·d) against t, one line per label (the one-dimensional landscapes of
     ``notebooks/sharpness/rwp.ipynb``)."""
     import matplotlib.pyplot as plt

@@ -81,8 +81,10 @@ def env_overrides(profile: str, chapter: str) -> dict[str, Any]:
         found = json.loads(text)
     except ValueError:
         found = None
-    if not (isinstance(found, dict) and all(isinstance(c, dict) and all(isinstance(f, dict) for f in c.values())
-                                            for c in found.values())):
+    if not (
+        isinstance(found, dict)
+        and all(isinstance(c, dict) and all(isinstance(f, dict) for f in c.values()) for c in found.values())
+    ):
         raise ParameterError(OVERRIDES_ENV, text, 'JSON of the form {"profile": {"chapter": {"field": value}}}')
     return dict(found.get(profile, {}).get(chapter, {}))
 
@@ -102,8 +104,11 @@ def check_overrides(overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str,
         names = _field_names(known[chapter].config_class)
         for key in fields:
             if key not in names:
-                raise ParameterError(f"{chapter}.{key}", fields[key],
-                                     f"fields of {known[chapter].config_class.__name__}: {', '.join(sorted(names))}")
+                raise ParameterError(
+                    f"{chapter}.{key}",
+                    fields[key],
+                    f"fields of {known[chapter].config_class.__name__}: {', '.join(sorted(names))}",
+                )
         out[chapter] = dict(fields)
     return out
 
@@ -177,7 +182,7 @@ def run_order(notebooks: list[str]) -> list[str]:
     specs = {n: chapter_of_notebook(n) for n in notebooks}
     producers: dict[str, set[str]] = {}
     for n, spec in specs.items():
-        for artefact in (spec.produces if spec else ()):
+        for artefact in spec.produces if spec else ():
             producers.setdefault(artefact, set()).add(n)
     remaining, ordered = sorted(notebooks), []
     while remaining:

@@ -38,8 +38,16 @@ from .profiles import PROFILES
 from .timing import Timer, timed
 
 LIBRARIES = (
-    "torch", "torchvision", "transformers", "trl", "diffusers", "accelerate",
-    "scikit-learn", "numpy", "pytorch-ood", "papermill",
+    "torch",
+    "torchvision",
+    "transformers",
+    "trl",
+    "diffusers",
+    "accelerate",
+    "scikit-learn",
+    "numpy",
+    "pytorch-ood",
+    "papermill",
 )
 
 
@@ -107,8 +115,9 @@ class GluedFigure:
         buffer = io.BytesIO()
         self.fig.savefig(buffer, format="png", bbox_inches="tight")
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
-        return (f'<img src="data:image/png;base64,{data}" alt="figure" '
-                'style="height:auto;max-width:100%;transform:none">')
+        return (
+            f'<img src="data:image/png;base64,{data}" alt="figure" style="height:auto;max-width:100%;transform:none">'
+        )
 
     def __repr__(self) -> str:
         return f"<figure {getattr(self.fig, 'number', '')}>"
@@ -122,16 +131,19 @@ def _bind_in_kernel(name: str, value: Any) -> None:
     """
     from IPython import get_ipython
 
-
     shell = get_ipython()
     if shell is None:
         return
     if not isinstance(name, str) or not name.isidentifier():
         raise ParameterError("name", name, "a Python identifier (the prose shows the value as {eval}`name`)")
     if name in shell.user_ns and not isinstance(shell.user_ns[name], (Glued, GluedFigure)):
-        raise ParameterError("name", name, "a glue name that no variable of the notebook uses (the prose's "
-                             f"{{eval}}`{name}` reads the glued value under that name); rename the variable or "
-                             "the glued value")
+        raise ParameterError(
+            "name",
+            name,
+            "a glue name that no variable of the notebook uses (the prose's "
+            f"{{eval}}`{name}` reads the glued value under that name); rename the variable or "
+            "the glued value",
+        )
     shell.user_ns[name] = value
 
 
@@ -184,7 +196,10 @@ def _git_commit(root: Path) -> str | None:
     try:
         out = subprocess.run(
             ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
@@ -293,8 +308,17 @@ class RunRecord:
     0.912
     """
 
-    def __init__(self, chapter: str, *, profile: str, device: Any, seed: int, title: str = "",
-                 params: dict[str, Any] | None = None, dry_run: bool = False):
+    def __init__(
+        self,
+        chapter: str,
+        *,
+        profile: str,
+        device: Any,
+        seed: int,
+        title: str = "",
+        params: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ):
         self.chapter = chapter
         self.title = title or chapter
         self.profile = check_choice("profile", profile, PROFILES)
@@ -356,8 +380,11 @@ class RunRecord:
         for (row, col), value in cells:
             name = "_".join(p for p in (prefix, glue_name_part(row), glue_name_part(col)) if p)
             if name in names:
-                raise ParameterError("table", f"cells {names[name]} and {(row, col)}",
-                                     f"labels that give distinct glue names (both give {name!r})")
+                raise ParameterError(
+                    "table",
+                    f"cells {names[name]} and {(row, col)}",
+                    f"labels that give distinct glue names (both give {name!r})",
+                )
             if not name.isidentifier():
                 raise ParameterError("table", (row, col), f"labels that give an identifier (got {name!r})")
             names[name] = (row, col)
@@ -380,14 +407,18 @@ class RunRecord:
             # the declared type (a string under postponed annotations, e.g. "pd.Series", or the class)
             kind = f.type.rsplit(".", 1)[-1] if isinstance(f.type, str) else getattr(f.type, "__name__", "")
             if kind in ("Series", "DataFrame") and not _is_table(value):
-                raise ParameterError(f.name, type(value).__name__,
-                                     f"a pandas {kind} (the field's type in {type(result).__name__})")
+                raise ParameterError(
+                    f.name, type(value).__name__, f"a pandas {kind} (the field's type in {type(result).__name__})"
+                )
             if hasattr(value, "savefig"):
                 self.figure(f"{prefix}_{f.name}", value)
             elif _is_table(value):
                 if f.metadata.get("fmt") is not None and value.attrs.get("fmt"):
-                    raise ParameterError(f.name, f.metadata["fmt"], "one format source: the field's glued(fmt) or "
-                                                                   "the table's attrs['fmt'], not both")
+                    raise ParameterError(
+                        f.name,
+                        f.metadata["fmt"],
+                        "one format source: the field's glued(fmt) or the table's attrs['fmt'], not both",
+                    )
                 self.glue_table(prefix, value, fmt=f.metadata.get("fmt"))
             else:
                 self.glue(f"{prefix}_{f.name}", value, fmt=f.metadata.get("fmt"))
@@ -507,5 +538,8 @@ def load_results(directory: Path | None = None) -> list[dict[str, Any]]:
     directory = Path(directory or results_dir())
     if not directory.is_dir():
         return []
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))
-            if not p.name.startswith(".") and p.name != "runs.json"]
+    return [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(directory.glob("*.json"))
+        if not p.name.startswith(".") and p.name != "runs.json"
+    ]

@@ -201,15 +201,17 @@ def package_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def run_key(notebook: Path, params: dict[str, Any], *, dry_run: bool = False,
-            overrides: dict[str, Any] | None = None) -> str:
+def run_key(
+    notebook: Path, params: dict[str, Any], *, dry_run: bool = False, overrides: dict[str, Any] | None = None
+) -> str:
     """What a run depends on: the notebook, its parameters, the package, whether it is a dry run, and the
     field overrides; a run whose key matches the last good run's is skipped."""
     digest = hashlib.sha256(notebook.read_bytes())
     digest.update(json.dumps(params, sort_keys=True, default=str).encode())
     if dry_run or overrides:  # (absent from a plain run's key, which stays what it was)
-        digest.update(json.dumps({"dry_run": dry_run, "overrides": overrides or {}}, sort_keys=True,
-                                 default=str).encode())
+        digest.update(
+            json.dumps({"dry_run": dry_run, "overrides": overrides or {}}, sort_keys=True, default=str).encode()
+        )
     digest.update(package_fingerprint().encode())
     return digest.hexdigest()[:16]
 
@@ -251,8 +253,10 @@ def thread_environment(overrides: dict[str, str] | None = None) -> dict[str, str
     n = overrides.get("REPROBOOK_THREADS") or os.environ.get("REPROBOOK_THREADS") or str(os.cpu_count() or 1)
     if "REPROBOOK_THREADS" in overrides:
         return {var: n for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "REPROBOOK_THREADS")}
-    return {var: os.environ.get(var, n) for var in
-            ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "REPROBOOK_THREADS")}
+    return {
+        var: os.environ.get(var, n)
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "REPROBOOK_THREADS")
+    }
 
 
 def ensure_kernel() -> str:
@@ -309,8 +313,9 @@ def _checkpoint_counts(results: list[Path]) -> dict[str, int]:
     return counts
 
 
-def run_environment(profile: str, *, dry_run: bool = False, overrides: dict[str, Any] | None = None,
-                    cache: Path | None = None) -> dict[str, str]:
+def run_environment(
+    profile: str, *, dry_run: bool = False, overrides: dict[str, Any] | None = None, cache: Path | None = None
+) -> dict[str, str]:
     """What a kernel's environment adds for a dry run (:mod:`reprobook.configs.dry`, and a scratch cache for
     its checkpoints) and for field overrides of ``profile`` (:data:`reprobook.profiles.OVERRIDES_ENV`)."""
     env = dict(dryrun.environment(dry_run, profile))
@@ -321,10 +326,19 @@ def run_environment(profile: str, *, dry_run: bool = False, overrides: dict[str,
     return env
 
 
-def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_dir: Path,
-                root: Path | None = None, timeout: int | None = None, env: dict[str, str] | None = None,
-                progress: bool = False, dry_run: bool = False, overrides: dict[str, Any] | None = None
-                ) -> RunOutcome:
+def execute_one(
+    notebook: Path,
+    params: dict[str, Any],
+    *,
+    out_dir: Path,
+    res_dir: Path,
+    root: Path | None = None,
+    timeout: int | None = None,
+    env: dict[str, str] | None = None,
+    progress: bool = False,
+    dry_run: bool = False,
+    overrides: dict[str, Any] | None = None,
+) -> RunOutcome:
     """Execute one notebook; promote its executed copy and results only if it succeeded.
 
     ``env`` adds to the kernel's environment (a parallel run's GPU and thread share); ``progress``
@@ -343,26 +357,46 @@ def execute_one(notebook: Path, params: dict[str, Any], *, out_dir: Path, res_di
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     profile = str(params.get("profile", ""))
-    outcome = RunOutcome(notebook=name, status="failed", profile=profile, parameters=params,
-                         budget=budget_seconds(name, profile, dry=dry_run) if profile in PROFILES else None,
-                         log=str(log_path(out_dir, name)), dry_run=dry_run, overrides=dict(overrides or {}))
-    env = {**(run_environment(profile, dry_run=dry_run, overrides=overrides) if profile in PROFILES else {}),
-           **(env or {})}
-    env = {"REPROBOOK_RESULTS": str(staging), "REPROBOOK_EXECUTED": str(out_dir),
-           "REPROBOOK_PROGRESS": "0",  # no progress bars in the executed copies
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline",  # figures as PNG outputs, whatever the caller set
-           "PYTHONHASHSEED": "0", **thread_environment(env), **{k: v for k, v in (env or {}).items()
-                                                               if k != "REPROBOOK_THREADS"}}
+    outcome = RunOutcome(
+        notebook=name,
+        status="failed",
+        profile=profile,
+        parameters=params,
+        budget=budget_seconds(name, profile, dry=dry_run) if profile in PROFILES else None,
+        log=str(log_path(out_dir, name)),
+        dry_run=dry_run,
+        overrides=dict(overrides or {}),
+    )
+    env = {
+        **(run_environment(profile, dry_run=dry_run, overrides=overrides) if profile in PROFILES else {}),
+        **(env or {}),
+    }
+    env = {
+        "REPROBOOK_RESULTS": str(staging),
+        "REPROBOOK_EXECUTED": str(out_dir),
+        "REPROBOOK_PROGRESS": "0",  # no progress bars in the executed copies
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",  # figures as PNG outputs, whatever the caller set
+        "PYTHONHASHSEED": "0",
+        **thread_environment(env),
+        **{k: v for k, v in (env or {}).items() if k != "REPROBOOK_THREADS"},
+    }
     clock = Timer()
     try:
         with _environment(env), _papermill_log(log_path(out_dir, name)) as log:
-            log.info(f"{name}: profile {profile}{' (dry run)' if dry_run else ''}, parameters "
-                     f"{json.dumps(params, default=str)}" + (f", overrides {json.dumps(overrides, default=str)}"
-                                                             if overrides else ""))
+            log.info(
+                f"{name}: profile {profile}{' (dry run)' if dry_run else ''}, parameters "
+                f"{json.dumps(params, default=str)}"
+                + (f", overrides {json.dumps(overrides, default=str)}" if overrides else "")
+            )
             pm.execute_notebook(
-                str(notebook), str(tmp), parameters=params, kernel_name=KERNEL,
-                cwd=str(notebook.parent), progress_bar={"desc": name, "leave": False} if progress else False,
-                log_output=True, execution_timeout=timeout,
+                str(notebook),
+                str(tmp),
+                parameters=params,
+                kernel_name=KERNEL,
+                cwd=str(notebook.parent),
+                progress_bar={"desc": name, "leave": False} if progress else False,
+                log_output=True,
+                execution_timeout=timeout,
             )
             log.info(f"{name}: finished in {clock.elapsed():.1f} s")
         outcome.status = "ok"
@@ -428,10 +462,12 @@ def _needs(names: list[str]) -> dict[str, frozenset[str]]:
     specs = {n: chapter_of_notebook(n) for n in names}
     producers: dict[str, set[str]] = {}
     for n, spec in specs.items():
-        for artefact in (spec.produces if spec else ()):
+        for artefact in spec.produces if spec else ():
             producers.setdefault(artefact, set()).add(n)
-    return {n: frozenset(p for a in (spec.needs if spec else ()) for p in producers.get(a, ()) if p != n)
-            for n, spec in specs.items()}
+    return {
+        n: frozenset(p for a in (spec.needs if spec else ()) for p in producers.get(a, ()) if p != n)
+        for n, spec in specs.items()
+    }
 
 
 def longest_first(tasks: list[Any], profile: str, dry_run: bool = False) -> list[Any]:
@@ -439,8 +475,9 @@ def longest_first(tasks: list[Any], profile: str, dry_run: bool = False) -> list
     longest chain of the notebooks that need it), ties in the run order. A notebook without a budget (the
     paper profile) counts as its chain's length alone; :func:`reprobook.dispatch.dispatch` still starts
     each only after the notebooks it needs."""
-    budget = {t.name: (budget_seconds(t.name, profile, dry=dry_run) or 0.0) if profile in PROFILES else 0.0
-              for t in tasks}
+    budget = {
+        t.name: (budget_seconds(t.name, profile, dry=dry_run) or 0.0) if profile in PROFILES else 0.0 for t in tasks
+    }
     users: dict[str, list[str]] = {t.name: [] for t in tasks}
     for t in tasks:
         for need in t.needs:
@@ -472,8 +509,11 @@ def _record(out_dir: Path, outcome: RunOutcome) -> None:
     if outcome.status == "ok":
         cold = dict(previous.get("cold", {}))
         if outcome.cold:
-            cold[_cold_key(outcome)] = {"seconds": outcome.seconds, "finished_at": outcome.finished_at,
-                                        "jobs": outcome.jobs}
+            cold[_cold_key(outcome)] = {
+                "seconds": outcome.seconds,
+                "finished_at": outcome.finished_at,
+                "jobs": outcome.jobs,
+            }
         runs[name] = {**asdict(outcome), "cold": cold}
     elif name in runs:
         runs[name]["last_failure"] = {"finished_at": outcome.finished_at, "error": outcome.error}
@@ -482,11 +522,24 @@ def _record(out_dir: Path, outcome: RunOutcome) -> None:
     _write_runs(out_dir, runs)
 
 
-def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, force: bool = False,
-        out_dir: Path | None = None, res_dir: Path | None = None, root: Path | None = None,
-        timeout: int | None = None, echo=print, jobs: int = 1, devices: list[str] | None = None,
-        executor: str = "local", slurm=None, progress: bool = False, dry_run: bool = False,
-        overrides: dict[str, dict[str, Any]] | None = None) -> list[RunOutcome]:
+def run(
+    notebooks: Iterable[Path],
+    *,
+    params: dict[str, Any] | None = None,
+    force: bool = False,
+    out_dir: Path | None = None,
+    res_dir: Path | None = None,
+    root: Path | None = None,
+    timeout: int | None = None,
+    echo=print,
+    jobs: int = 1,
+    devices: list[str] | None = None,
+    executor: str = "local",
+    slurm=None,
+    progress: bool = False,
+    dry_run: bool = False,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> list[RunOutcome]:
     """Execute ``notebooks`` with ``params``; see the module docstring for the guarantees.
 
     ``jobs`` > 1 runs that many notebooks at once, one on each of ``devices`` (GPUs: see
@@ -521,15 +574,28 @@ def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, forc
     for nb, name in zip(notebooks, names):
         key = run_key(nb, params, dry_run=dry_run, overrides=overrides)
         previous = read_runs(out_dir).get(name)
-        if (not force and previous and previous.get("key") == key
-                and (out_dir / f"{name}.ipynb").exists()):
+        if not force and previous and previous.get("key") == key and (out_dir / f"{name}.ipynb").exists():
             fields = {f: previous[f] for f in RunOutcome.__dataclass_fields__ if f in previous}
             outcomes[name] = RunOutcome(**{**fields, "status": "skipped"})
             echo(f"[skip] {name}: unchanged since its run of {previous.get('finished_at')} (--force re-runs)")
             continue
-        tasks.append(dispatch.Task(name, needs[name] & set(names), {
-            "notebook": nb, "params": params, "out_dir": out_dir, "res_dir": res_dir, "root": root,
-            "timeout": timeout, "key": key, "dry_run": dry_run, "overrides": overrides}))
+        tasks.append(
+            dispatch.Task(
+                name,
+                needs[name] & set(names),
+                {
+                    "notebook": nb,
+                    "params": params,
+                    "out_dir": out_dir,
+                    "res_dir": res_dir,
+                    "root": root,
+                    "timeout": timeout,
+                    "key": key,
+                    "dry_run": dry_run,
+                    "overrides": overrides,
+                },
+            )
+        )
 
     # notebooks sharing the CPU cores: a parallel local run on the CPU (GPU jobs and Slurm jobs each have their own)
     shared = jobs if executor == "local" and jobs > 1 and dispatch.CPU in (devices or []) else 1
@@ -540,19 +606,30 @@ def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, forc
         try:
             outcome = handle.result()
         except Exception as exc:  # noqa: BLE001 - a job that never returned (killed, timed out)
-            outcome = RunOutcome(notebook=task.name, status="failed", profile=params["profile"], parameters=params,
-                                 error=dispatch.job_error(exc), dry_run=dry_run, overrides=overrides,
-                                 finished_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+            outcome = RunOutcome(
+                notebook=task.name,
+                status="failed",
+                profile=params["profile"],
+                parameters=params,
+                error=dispatch.job_error(exc),
+                dry_run=dry_run,
+                overrides=overrides,
+                finished_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            )
         outcome.key = task.kwargs["key"] if outcome.status == "ok" else ""
         outcome.jobs = shared
-        echo(f"[{'ok' if outcome.status == 'ok' else 'FAIL':4}] {task.name}: {outcome.seconds:.1f} s"
-             + (f" -- {outcome.error}" if outcome.error else ""))
+        echo(
+            f"[{'ok' if outcome.status == 'ok' else 'FAIL':4}] {task.name}: {outcome.seconds:.1f} s"
+            + (f" -- {outcome.error}" if outcome.error else "")
+        )
         _record(out_dir, outcome)
         outcomes[task.name] = outcome
 
     def announce(task: dispatch.Task, where: str = "") -> None:
-        echo(f"[run ] {task.name} (profile {params['profile']}{', dry run' if dry_run else ''}{where}) ... "
-             f"log: {log_path(out_dir, task.name)}")
+        echo(
+            f"[run ] {task.name} (profile {params['profile']}{', dry run' if dry_run else ''}{where}) ... "
+            f"log: {log_path(out_dir, task.name)}"
+        )
 
     def arguments(task: dispatch.Task, env: dict[str, str] | None = None, show: bool = False) -> dict[str, Any]:
         kw = {k: v for k, v in task.kwargs.items() if k != "key"}
@@ -583,6 +660,7 @@ def run(notebooks: Iterable[Path], *, params: dict[str, Any] | None = None, forc
         assert devices is not None  # a parallel local run: checked above (a device per job)
         slots = list(devices[:jobs])
         with dispatch.process_pool(jobs) as pool:
+
             def start(task, device):
                 announce(task, f", {device}")
                 env = dispatch.device_environment(device, jobs, os.cpu_count() or 1)
@@ -617,8 +695,9 @@ def _book_goal(kind: str) -> float | None:
 SHARED = "shared"  # the budget column of a notebook that shared the CPU cores with others (not checked)
 
 
-def format_table(outcomes: list[RunOutcome], runs: dict[str, dict[str, Any]] | None = None, *,
-                 wall_seconds: float | None = None) -> str:
+def format_table(
+    outcomes: list[RunOutcome], runs: dict[str, dict[str, Any]] | None = None, *, wall_seconds: float | None = None
+) -> str:
     """The timing table printed after a run: one row per notebook, each checked against its chapter's
     budget, then the sums and the whole book's goal. With ``runs`` (the record of runs), a column gives
     each notebook's last cold time in the profile of its last run (``reprobook status``).
@@ -636,34 +715,63 @@ def format_table(outcomes: list[RunOutcome], runs: dict[str, dict[str, Any]] | N
     for o in outcomes:
         budget = _budget_of(o)
         check = SHARED if o.jobs > 1 and budget is not None else (budget_note(o.seconds, budget) or "-")
-        row = [o.notebook, o.status, _cold_key(o), o.device or "-", f"{o.seconds:.1f}",
-               f"{budget:.0f}" if budget is not None else "-", check if o.status != "failed" else ""]
+        row = [
+            o.notebook,
+            o.status,
+            _cold_key(o),
+            o.device or "-",
+            f"{o.seconds:.1f}",
+            f"{budget:.0f}" if budget is not None else "-",
+            check if o.status != "failed" else "",
+        ]
         if runs is not None:
             cold = runs.get(o.notebook, {}).get("cold", {}).get(_cold_key(o))
-            row.append((f"{cold['seconds']:.1f}" + (f" ({SHARED})" if cold.get("jobs", 1) > 1 else ""))
-                       if cold else "-")
+            row.append(
+                (f"{cold['seconds']:.1f}" + (f" ({SHARED})" if cold.get("jobs", 1) > 1 else "")) if cold else "-"
+            )
         rows.append(row)
         total += o.seconds
         budget_total += budget or 0.0
         profiles.add(_cold_key(o))
-    sum_row = ["total", "", "", "", f"{total:.1f}", f"{budget_total:.0f}" if budget_total else "-",
-               (SHARED if shared > 1 else budget_note(total, budget_total or None)) or "-"]
+    sum_row = [
+        "total",
+        "",
+        "",
+        "",
+        f"{total:.1f}",
+        f"{budget_total:.0f}" if budget_total else "-",
+        (SHARED if shared > 1 else budget_note(total, budget_total or None)) or "-",
+    ]
     if runs is not None:
         sum_row.append("")
     widths = [max(len(str(r[i])) for r in [header, *rows, sum_row]) for i in range(len(header))]
     line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-    lines = [line(header), line(["-" * w for w in widths]), *map(line, rows), line(["-" * w for w in widths]),
-             line(sum_row)]
+    lines = [
+        line(header),
+        line(["-" * w for w in widths]),
+        *map(line, rows),
+        line(["-" * w for w in widths]),
+        line(sum_row),
+    ]
     goal = _book_goal(next(iter(profiles))) if len(profiles) == 1 else None
     if shared > 1:
-        lines.append(f"({shared} notebooks at once, each on a share of the CPU cores: a notebook's seconds include "
-                     "its neighbours' load, so they are not held to the chapter budgets, which are seconds of a "
-                     "chapter run alone on a 2-core CPU with a cold cache (reprobook run NOTEBOOK --force)"
-                     + (f"; the run's wall clock: {wall_seconds / 60:.1f} min" if wall_seconds is not None else "")
-                     + (f", {budget_note(wall_seconds, goal)} the whole book's goal of {goal / 60:.0f} min in the "
-                        f"{next(iter(profiles))} profile" if goal and wall_seconds is not None else "") + ")")
+        lines.append(
+            f"({shared} notebooks at once, each on a share of the CPU cores: a notebook's seconds include "
+            "its neighbours' load, so they are not held to the chapter budgets, which are seconds of a "
+            "chapter run alone on a 2-core CPU with a cold cache (reprobook run NOTEBOOK --force)"
+            + (f"; the run's wall clock: {wall_seconds / 60:.1f} min" if wall_seconds is not None else "")
+            + (
+                f", {budget_note(wall_seconds, goal)} the whole book's goal of {goal / 60:.0f} min in the "
+                f"{next(iter(profiles))} profile"
+                if goal and wall_seconds is not None
+                else ""
+            )
+            + ")"
+        )
     elif goal:
-        lines.append(f"(budgets: seconds on a 2-core CPU with a cold cache; the whole book's goal in the "
-                     f"{next(iter(profiles))} profile is {goal / 60:.0f} min; these notebooks: {total / 60:.1f} min, "
-                     f"{budget_note(total, goal)})")
+        lines.append(
+            f"(budgets: seconds on a 2-core CPU with a cold cache; the whole book's goal in the "
+            f"{next(iter(profiles))} profile is {goal / 60:.0f} min; these notebooks: {total / 60:.1f} min, "
+            f"{budget_note(total, goal)})"
+        )
     return "\n".join(lines)

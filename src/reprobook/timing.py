@@ -89,12 +89,18 @@ def median_interval(values: Any, level: float = 0.95) -> dict[str, float]:
     while k + 1 <= (n + 1) // 2 and stats.binom.cdf(k, n, 0.5) <= (1 - level) / 2:
         k += 1
     coverage = float(1 - 2 * stats.binom.cdf(k - 1, n, 0.5))
-    return {"median": float(np.median(values)), "low": float(values[k - 1]), "high": float(values[n - k]),
-            "coverage": coverage, "n": int(n)}
+    return {
+        "median": float(np.median(values)),
+        "low": float(values[k - 1]),
+        "high": float(values[n - k]),
+        "coverage": coverage,
+        "n": int(n),
+    }
 
 
-def ratio_interval(rounds_ms: dict[str, list[float]], method: str, baseline: str = "sgd",
-                   level: float = 0.95) -> dict[str, float]:
+def ratio_interval(
+    rounds_ms: dict[str, list[float]], method: str, baseline: str = "sgd", level: float = 0.95
+) -> dict[str, float]:
     """The time of ``method`` over that of ``baseline`` in the same round: the median over the rounds and its
     distribution-free interval (:func:`median_interval`). The interval covers the variation of this machine's
     speed from round to round during this measurement, not that of other machines."""

@@ -64,14 +64,17 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     resolved = torch.device(device)
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device {device!r} was asked for, but CUDA is not available here; "
-                               "use device='auto' or 'cpu'")
+            raise RuntimeError(
+                f"device {device!r} was asked for, but CUDA is not available here; use device='auto' or 'cpu'"
+            )
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise RuntimeError(f"device {device!r} was asked for, but only {torch.cuda.device_count()} "
-                               "CUDA device(s) are visible")
+            raise RuntimeError(
+                f"device {device!r} was asked for, but only {torch.cuda.device_count()} CUDA device(s) are visible"
+            )
     if resolved.type == "mps" and not _mps_available():
-        raise RuntimeError(f"device {device!r} was asked for, but MPS is not available here; "
-                           "use device='auto' or 'cpu'")
+        raise RuntimeError(
+            f"device {device!r} was asked for, but MPS is not available here; use device='auto' or 'cpu'"
+        )
     return resolved
 
 
@@ -124,8 +127,9 @@ def _default_progress() -> bool:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader, device: torch.device | str = "cpu",
-             loss_fn: Callable | None = None) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, loader, device: torch.device | str = "cpu", loss_fn: Callable | None = None
+) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` over ``loader`` (eval mode; the mode is restored).
 
     ``loss_fn`` (default cross-entropy) must average over its batch; batches are moved to ``device``.
@@ -171,10 +175,21 @@ def make_accelerator(device: torch.device | str = "auto"):
     return Accelerator(cpu=cpu)
 
 
-def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epochs: int, scheduler=None,
-        device: torch.device | str = "auto", loss_fn: Callable | None = None, eval_loader=None,
-        progress: bool | None = None, desc: str = "", step_scheduler=None,
-        eval_epochs: Iterable[int] | None = None) -> History:
+def fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_loader,
+    *,
+    epochs: int,
+    scheduler=None,
+    device: torch.device | str = "auto",
+    loss_fn: Callable | None = None,
+    eval_loader=None,
+    progress: bool | None = None,
+    desc: str = "",
+    step_scheduler=None,
+    eval_epochs: Iterable[int] | None = None,
+) -> History:
     """Train ``model`` in place for ``epochs`` epochs with ``accelerate``; return the :class:`History`.
 
     The same code runs on a CPU, one GPU, or several GPUs under ``accelerate launch`` (then the loader
@@ -199,8 +214,12 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
     # accelerate wraps the optimiser; its step(closure) calls ours with the closure (no mixed precision here)
     model, prepared_optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     history = History()
-    bar = tqdm(total=epochs * len(train_loader), desc=desc, disable=not progress or not accelerator.is_main_process,
-               leave=False)
+    bar = tqdm(
+        total=epochs * len(train_loader),
+        desc=desc,
+        disable=not progress or not accelerator.is_main_process,
+        leave=False,
+    )
     for epoch in range(1, epochs + 1):
         model.train()
         with timed() as t:
@@ -221,8 +240,13 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, epo
                 prepared_optimizer.step(closure)  # accelerate's wrapper does not return the loss
                 if step_scheduler is not None:
                     step_scheduler.step()
-                sums += torch.stack([clean["loss"].double() * len(y), (clean["logits"].argmax(1) == y).sum().double(),
-                                     torch.tensor(float(len(y)), dtype=torch.float64, device=sums.device)])
+                sums += torch.stack(
+                    [
+                        clean["loss"].double() * len(y),
+                        (clean["logits"].argmax(1) == y).sum().double(),
+                        torch.tensor(float(len(y)), dtype=torch.float64, device=sums.device),
+                    ]
+                )
                 bar.update(1)
             if accelerator.num_processes > 1:
                 sums = accelerator.reduce(sums, reduction="sum")
@@ -257,13 +281,16 @@ def _split_trained(result: Any) -> tuple[dict[str, torch.Tensor], History | None
         if isinstance(history, dict):
             history = History.from_dict(history)
         if history is not None and not isinstance(history, History):
-            raise TypeError(f"train_fn returned a history of type {type(history).__name__}; "
-                            "allowed: History, dict, None")
+            raise TypeError(
+                f"train_fn returned a history of type {type(history).__name__}; allowed: History, dict, None"
+            )
     if isinstance(result, nn.Module):
         result = result.state_dict()
     if not isinstance(result, dict) or not all(isinstance(v, torch.Tensor) for v in result.values()):
-        raise TypeError("train_fn must return an nn.Module or a state dict, optionally as (model_or_state, history); "
-                        f"it returned {type(result).__name__}")
+        raise TypeError(
+            "train_fn must return an nn.Module or a state dict, optionally as (model_or_state, history); "
+            f"it returned {type(result).__name__}"
+        )
     return {k: v.detach().cpu().clone() for k, v in result.items()}, history
 
 
@@ -290,9 +317,14 @@ def _read_checkpoint(path: Path, config: dict[str, Any]) -> dict[str, Any] | Non
         return None
 
 
-def train_or_load(config: dict[str, Any], train_fn: Callable[[], Any], *, name: str,
-                  cache: Path | str | None = None,
-                  code: tuple[Any, ...] = ()) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def train_or_load(
+    config: dict[str, Any],
+    train_fn: Callable[[], Any],
+    *,
+    name: str,
+    cache: Path | str | None = None,
+    code: tuple[Any, ...] = (),
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The trained weights for ``config``: loaded from the cache, or trained by ``train_fn`` and saved.
 
     ``code`` names the modules that determine training (e.g. ``("reprobook.training",
@@ -325,25 +357,38 @@ def train_or_load(config: dict[str, Any], train_fn: Callable[[], Any], *, name: 
         return _train_or_load_locked(path, config, train_fn)
 
 
-def _train_or_load_locked(path: Path, config: dict[str, Any], train_fn: Callable[[], Any]
-                          ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def _train_or_load_locked(
+    path: Path, config: dict[str, Any], train_fn: Callable[[], Any]
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     saved = _read_checkpoint(path, config)
     if saved is not None:
         history = None if saved["history"] is None else History.from_dict(saved["history"])
         note_checkpoint(loaded=True)
-        return saved["state_dict"], {"loaded": True, "history": history, "path": path, "config": config,
-                                     "trained_at": saved.get("trained_at")}
+        return saved["state_dict"], {
+            "loaded": True,
+            "history": history,
+            "path": path,
+            "config": config,
+            "trained_at": saved.get("trained_at"),
+        }
 
     trained_at = {k: v for k, v in provenance().items() if k in ("git_commit", "device", "finished_at")}
     state, history = _split_trained(train_fn())
     path.parent.mkdir(parents=True, exist_ok=True)
     config_json = json.dumps(config, sort_keys=True, default=str)
     history_dict = None if history is None else history.to_dict()
-    atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(
-        json.dumps({"config": json.loads(config_json), "history": history_dict, "trained_at": trained_at},
-                   indent=2)))
+    atomic_write(
+        path.with_suffix(".json"),
+        lambda tmp: Path(tmp).write_text(
+            json.dumps({"config": json.loads(config_json), "history": history_dict, "trained_at": trained_at}, indent=2)
+        ),
+    )
     # the .pt last: its presence means the whole checkpoint is there
-    atomic_write(path, lambda tmp: torch.save({"state_dict": state, "config": config_json,
-                                                "history": history_dict, "trained_at": trained_at}, tmp))
+    atomic_write(
+        path,
+        lambda tmp: torch.save(
+            {"state_dict": state, "config": config_json, "history": history_dict, "trained_at": trained_at}, tmp
+        ),
+    )
     note_checkpoint(loaded=False)
     return state, {"loaded": False, "history": history, "path": path, "config": config, "trained_at": trained_at}

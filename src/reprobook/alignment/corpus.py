@@ -122,7 +122,7 @@ def shingle_hashes(text: str, k: int = SHINGLE) -> np.ndarray:
     h = np.zeros(len(codes) - k + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):  # arithmetic modulo 2^64 is the point
         for j in range(k):
-            h = h * np.uint64(1_000_003) + codes[j: len(codes) - k + 1 + j]
+            h = h * np.uint64(1_000_003) + codes[j : len(codes) - k + 1 + j]
     return np.unique(h)
 
 
@@ -154,8 +154,9 @@ class Dedup:
     near: int  # dropped as near duplicates of an earlier kept document
 
 
-def deduplicate(texts: Sequence[str], *, threshold: float = NEAR_DUP_JACCARD, num_perm: int = NUM_PERM,
-                bands: int = BANDS) -> Dedup:
+def deduplicate(
+    texts: Sequence[str], *, threshold: float = NEAR_DUP_JACCARD, num_perm: int = NUM_PERM, bands: int = BANDS
+) -> Dedup:
     """Keep the first of each group of exact or near-duplicate texts.
 
     Near duplicates: documents that share one LSH band of their MinHash signatures are candidates; a
@@ -180,7 +181,7 @@ def deduplicate(texts: Sequence[str], *, threshold: float = NEAR_DUP_JACCARD, nu
         seen_keys.add(key)
         sh = shingle_hashes(text)
         sig = minhash_signature(sh, num_perm)
-        bucket_keys = [(band, sig[band * rows:(band + 1) * rows].tobytes()) for band in range(bands)]
+        bucket_keys = [(band, sig[band * rows : (band + 1) * rows].tobytes()) for band in range(bands)]
         candidates = {j for bk in bucket_keys for j in buckets.get(bk, ())}
         if any(jaccard(sh, shingles[j]) >= threshold for j in sorted(candidates)):
             near += 1
@@ -197,12 +198,13 @@ def split_of(text: str, fractions: tuple[float, float] = SPLIT_FRACTIONS) -> str
     """``"validation"``, ``"heldout"`` or ``"train"`` from the SHA-256 of the text: stable across runs,
     machines and source orders."""
     val, held = fractions
-    u = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:12], 16) / 16 ** 12
+    u = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:12], 16) / 16**12
     return "heldout" if u < held else "validation" if u < held + val else "train"
 
 
-def build_documents(sources: dict[str, tuple[str, list[str]]], *,
-                    fractions: tuple[float, float] = SPLIT_FRACTIONS) -> tuple[dict[str, list[dict]], list[dict]]:
+def build_documents(
+    sources: dict[str, tuple[str, list[str]]], *, fractions: tuple[float, float] = SPLIT_FRACTIONS
+) -> tuple[dict[str, list[dict]], list[dict]]:
     """Deduplicate ``{source: (language, texts)}`` together and split it.
 
     Returns ``({split: [{"id", "source", "lang", "text"}]}, stats rows)``. Deduplication runs over all
@@ -215,9 +217,17 @@ def build_documents(sources: dict[str, tuple[str, list[str]]], *,
     kept = set(dedup.kept)
     splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
     stats: dict[str, dict[str, Any]] = {
-        src: {"source": src, "lang": lang, "documents": len(texts), "exact duplicates": 0,
-              "near duplicates": 0, **{s: 0 for s in SPLITS}, "characters": 0}
-        for src, (lang, texts) in sources.items()}
+        src: {
+            "source": src,
+            "lang": lang,
+            "documents": len(texts),
+            "exact duplicates": 0,
+            "near duplicates": 0,
+            **{s: 0 for s in SPLITS},
+            "characters": 0,
+        }
+        for src, (lang, texts) in sources.items()
+    }
     keys_seen: set[str] = set()
     for idx, (src, lang, i, text) in enumerate(flat):
         if idx not in kept:
@@ -242,8 +252,9 @@ def write_splits(splits: dict[str, list[dict]], folder: Path, stats: list[dict] 
             for doc in docs:
                 f.write(json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n")
     if stats is not None:
-        (folder / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
-                                           encoding="utf-8")
+        (folder / "stats.json").write_text(
+            json.dumps(stats, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+        )
 
 
 def build_bilingual_corpus(folder: Path) -> None:
@@ -264,7 +275,7 @@ def load_bilingual_corpus(folder: Path, split: str | None = None, lang: str | No
     if lang is not None and lang not in ("en", "zh"):
         raise ParameterError("lang", lang, "'en', 'zh' or None")
     out = {}
-    for s in ([split] if split else SPLITS):
+    for s in [split] if split else SPLITS:
         docs = [json.loads(line) for line in (Path(folder) / f"{s}.jsonl").read_text(encoding="utf-8").splitlines()]
         out[s] = [d for d in docs if lang is None or d["lang"] == lang]
     return out[split] if split else out
@@ -280,7 +291,7 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def language_of(text: str, threshold: float = 0.3) -> str:
-    """"zh" when at least ``threshold`` of the non-space characters are CJK ideographs, else "en"."""
+    """ "zh" when at least ``threshold`` of the non-space characters are CJK ideographs, else "en"."""
     chars = [c for c in text if not c.isspace()]
     return "zh" if chars and len(_CJK.findall(text)) / len(chars) >= threshold else "en"
 
@@ -299,8 +310,11 @@ def corpus_from_folder(folder: Path) -> tuple[dict[str, list[dict]], list[dict]]
         if path.suffix == ".txt":
             texts = [t.strip() for t in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")) if t.strip()]
         elif path.suffix == ".jsonl":
-            texts = [str(json.loads(line)["text"]).strip() for line in path.read_text(encoding="utf-8").splitlines()
-                     if line.strip()]
+            texts = [
+                str(json.loads(line)["text"]).strip()
+                for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip()
+            ]
         else:
             continue
         if texts:
@@ -354,10 +368,34 @@ def corpus_overview(corpus: str | Path) -> CorpusOverview:
     splits, stats = load_corpus(corpus)
     table = pd.DataFrame(stats).set_index("source")
     chars = {lang: sum(len(d["text"]) for s in SPLITS for d in splits[s] if d["lang"] == lang) for lang in ("en", "zh")}
-    return CorpusOverview(splits=splits, table=table, facts=facts(
-        {**dict.fromkeys(("documents", "train_docs", "validation_docs", "heldout_docs", "exact_duplicates",
-                          "near_duplicates", "chars_en", "chars_zh"), ","), "share_zh": ".0%"},
-        documents=sum(len(splits[s]) for s in SPLITS), train_docs=len(splits["train"]),
-        validation_docs=len(splits["validation"]), heldout_docs=len(splits["heldout"]),
-        exact_duplicates=int(table["exact duplicates"].sum()), near_duplicates=int(table["near duplicates"].sum()),
-        chars_en=chars["en"], chars_zh=chars["zh"], share_zh=chars["zh"] / max(1, chars["en"] + chars["zh"])))
+    return CorpusOverview(
+        splits=splits,
+        table=table,
+        facts=facts(
+            {
+                **dict.fromkeys(
+                    (
+                        "documents",
+                        "train_docs",
+                        "validation_docs",
+                        "heldout_docs",
+                        "exact_duplicates",
+                        "near_duplicates",
+                        "chars_en",
+                        "chars_zh",
+                    ),
+                    ",",
+                ),
+                "share_zh": ".0%",
+            },
+            documents=sum(len(splits[s]) for s in SPLITS),
+            train_docs=len(splits["train"]),
+            validation_docs=len(splits["validation"]),
+            heldout_docs=len(splits["heldout"]),
+            exact_duplicates=int(table["exact duplicates"].sum()),
+            near_duplicates=int(table["near duplicates"].sum()),
+            chars_en=chars["en"],
+            chars_zh=chars["zh"],
+            share_zh=chars["zh"] / max(1, chars["en"] + chars["zh"]),
+        ),
+    )

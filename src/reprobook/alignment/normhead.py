@@ -91,8 +91,11 @@ def apply_normhead(model: PreTrainedModel) -> nn.Module:
     if isinstance(head, NormHead):
         return model
     if not isinstance(head, nn.Linear):
-        raise ParameterError("model", f"{type(model).__name__} with output layer {type(head).__name__}",
-                             "a causal LM whose output layer is an nn.Linear")
+        raise ParameterError(
+            "model",
+            f"{type(model).__name__} with output layer {type(head).__name__}",
+            "a causal LM whose output layer is an nn.Linear",
+        )
     # torch stubs: nn.Linear's weight and bias are typed as tensors; they are parameters
     model.set_output_embeddings(NormHead(head.weight, head.bias))  # type: ignore[arg-type]
     return model
@@ -112,10 +115,18 @@ def fold_normhead(model: PreTrainedModel) -> nn.Module:
         return model
     inputs = model.get_input_embeddings()
     if inputs is not None and inputs.weight is head.weight:
-        raise ParameterError("model", "tied input and output embeddings",
-                             "a model with untied output embeddings (folding would rescale the inputs)")
-    linear = nn.Linear(head.in_features, head.out_features, bias=head.bias is not None,
-                       device=head.weight.device, dtype=head.weight.dtype)
+        raise ParameterError(
+            "model",
+            "tied input and output embeddings",
+            "a model with untied output embeddings (folding would rescale the inputs)",
+        )
+    linear = nn.Linear(
+        head.in_features,
+        head.out_features,
+        bias=head.bias is not None,
+        device=head.weight.device,
+        dtype=head.weight.dtype,
+    )
     linear.weight.copy_(head.normalised_weight())
     if head.bias is not None:
         linear.bias.copy_(head.bias)
@@ -137,8 +148,13 @@ def max_z_loss(logits: torch.Tensor, weight: float = MAX_Z_WEIGHT, mask: torch.T
     return weight * z.float().pow(2).mean()
 
 
-def causal_lm_loss(logits: torch.Tensor, input_ids: torch.Tensor, *, max_z_weight: float = 0.0,
-                   attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def causal_lm_loss(
+    logits: torch.Tensor,
+    input_ids: torch.Tensor,
+    *,
+    max_z_weight: float = 0.0,
+    attention_mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Next-token cross-entropy of ``logits`` (batch, length, vocabulary) on ``input_ids`` plus the max-z
     loss with ``max_z_weight`` (0: off). Returns ``(total, cross_entropy, max_z)``, each a scalar.
 
@@ -148,7 +164,6 @@ def causal_lm_loss(logits: torch.Tensor, input_ids: torch.Tensor, *, max_z_weigh
     targets = input_ids[:, 1:]
     mask = None if attention_mask is None else attention_mask[:, 1:].bool()
     flat_targets = targets if mask is None else targets.masked_fill(~mask, -100)
-    ce = F.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]), flat_targets.reshape(-1),
-                         ignore_index=-100)
+    ce = F.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]), flat_targets.reshape(-1), ignore_index=-100)
     mz = max_z_loss(shift_logits, max_z_weight, mask) if max_z_weight > 0 else ce.new_zeros(())
     return ce + mz, ce, mz

@@ -35,14 +35,62 @@ from ..llm import generate
 
 # Topics of the GRPO task: the first GRPO_TRAIN are trained on, the rest are held out
 TOPICS = (
-    "the ocean", "a library", "winter mornings", "bicycles", "coffee", "the moon", "gardening", "trains",
-    "a thunderstorm", "honeybees", "chess", "bread", "mountains", "rainbows", "a lighthouse", "volcanoes",
-    "music lessons", "a market", "owls", "paper boats",
-    "the desert", "a museum", "autumn leaves", "sailing boats", "tea", "the sun", "cooking", "airports",
-    "a snowfall", "butterflies", "football", "cheese", "rivers", "clouds", "a castle", "earthquakes",
-    "painting", "a bakery", "penguins", "kites", "forests", "a bridge", "whales", "a village", "glaciers",
-    "robots", "a circus", "deserts at night", "old maps", "a harbour", "candles", "a violin", "the stars",
-    "a farm", "wolves", "a waterfall",
+    "the ocean",
+    "a library",
+    "winter mornings",
+    "bicycles",
+    "coffee",
+    "the moon",
+    "gardening",
+    "trains",
+    "a thunderstorm",
+    "honeybees",
+    "chess",
+    "bread",
+    "mountains",
+    "rainbows",
+    "a lighthouse",
+    "volcanoes",
+    "music lessons",
+    "a market",
+    "owls",
+    "paper boats",
+    "the desert",
+    "a museum",
+    "autumn leaves",
+    "sailing boats",
+    "tea",
+    "the sun",
+    "cooking",
+    "airports",
+    "a snowfall",
+    "butterflies",
+    "football",
+    "cheese",
+    "rivers",
+    "clouds",
+    "a castle",
+    "earthquakes",
+    "painting",
+    "a bakery",
+    "penguins",
+    "kites",
+    "forests",
+    "a bridge",
+    "whales",
+    "a village",
+    "glaciers",
+    "robots",
+    "a circus",
+    "deserts at night",
+    "old maps",
+    "a harbour",
+    "candles",
+    "a violin",
+    "the stars",
+    "a farm",
+    "wolves",
+    "a waterfall",
 )
 GRPO_TRAIN = 20
 GRPO_PROMPT = "Write one sentence about {topic}."
@@ -73,30 +121,55 @@ def length_reward(target: int) -> Callable:
     return reward
 
 
-def greedy_rewards(lm: Any, prompts: Sequence[str], target: int, *, max_new_tokens: int, batch_size: int = 16
-                   ) -> tuple[list[float], list[str]]:
+def greedy_rewards(
+    lm: Any, prompts: Sequence[str], target: int, *, max_new_tokens: int, batch_size: int = 16
+) -> tuple[list[float], list[str]]:
     """The length reward of ``lm``'s greedy answer to each prompt, and the answers."""
     answers = generate(lm, list(prompts), max_new_tokens=max_new_tokens, batch_size=batch_size).texts
     return length_reward(target)(prompts, answers), answers
 
 
-def dpo_runs(sft_lm: Any, pairs: Sequence[dict[str, Any]], *, config: dict[str, Any], seeds: Sequence[int],
-             name: str = "baichuan-dpo") -> list[Any]:
+def dpo_runs(
+    sft_lm: Any,
+    pairs: Sequence[dict[str, Any]],
+    *,
+    config: dict[str, Any],
+    seeds: Sequence[int],
+    name: str = "baichuan-dpo",
+) -> list[Any]:
     """DPO from ``sft_lm`` on ``pairs`` once per seed (the seed sets the data order and any initialisation);
     returns the ``llm.Trained`` runs."""
-    rows = llm.preference_rows([p["prompt"] for p in pairs], [p["chosen"] for p in pairs],
-                               [p["rejected"] for p in pairs])
+    rows = llm.preference_rows(
+        [p["prompt"] for p in pairs], [p["chosen"] for p in pairs], [p["rejected"] for p in pairs]
+    )
     return [llm.dpo(sft_lm, rows, config={**config, "seed": s}, output_name=f"{name}-{k}") for k, s in enumerate(seeds)]
 
 
 def grpo_length(sft_lm: Any, *, config: dict[str, Any], target: int, name: str = "baichuan-grpo") -> Any:
     """GRPO from ``sft_lm`` on the training topics with the length reward (``llm.Trained``)."""
-    return llm.grpo(sft_lm, grpo_prompts("train"), reward=length_reward(target), config=config, output_name=name,
-                    reward_key=f"length-{target}")
+    return llm.grpo(
+        sft_lm,
+        grpo_prompts("train"),
+        reward=length_reward(target),
+        config=config,
+        output_name=name,
+        reward_key=f"length-{target}",
+    )
 
 
 def compute_table(records: dict[str, Any]):
     """Steps, samples, seconds per step and per sample, tokens/s of each training run (a DataFrame)."""
-    return pd.DataFrame([{"run": k, "steps": r.steps, "samples": r.samples, "s/step": r.seconds_per_step,
-                          "s/sample": r.seconds / max(1, r.samples), "tokens/s": r.tokens_per_second,
-                          "from cache": r.loaded} for k, r in records.items()]).set_index("run")
+    return pd.DataFrame(
+        [
+            {
+                "run": k,
+                "steps": r.steps,
+                "samples": r.samples,
+                "s/step": r.seconds_per_step,
+                "s/sample": r.seconds / max(1, r.samples),
+                "tokens/s": r.tokens_per_second,
+                "from cache": r.loaded,
+            }
+            for k, r in records.items()
+        ]
+    ).set_index("run")

@@ -79,11 +79,21 @@ def llama_config(size: ModelSize, vocab_size: int, max_positions: int):
     """The ``LlamaConfig`` of a small Baichuan-2-7B-like model (RoPE, SwiGLU, RMSNorm, untied output)."""
     from transformers import LlamaConfig
 
-    return LlamaConfig(vocab_size=vocab_size, hidden_size=size.hidden, intermediate_size=size.ffn,
-                       num_hidden_layers=size.layers, num_attention_heads=size.heads,
-                       num_key_value_heads=size.heads, max_position_embeddings=max_positions,
-                       hidden_act="silu", rms_norm_eps=1e-6, tie_word_embeddings=False,
-                       bos_token_id=0, eos_token_id=1, pad_token_id=1)
+    return LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=size.hidden,
+        intermediate_size=size.ffn,
+        num_hidden_layers=size.layers,
+        num_attention_heads=size.heads,
+        num_key_value_heads=size.heads,
+        max_position_embeddings=max_positions,
+        hidden_act="silu",
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=False,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+    )
 
 
 def build_model(size: ModelSize, vocab_size: int, *, normhead: bool, seed: int, max_positions: int = 2048):
@@ -107,8 +117,11 @@ def parameter_counts(model: PreTrainedModel) -> dict[str, int]:
     emb: torch.Tensor = model.get_input_embeddings().weight  # type: ignore[assignment]
     out = model.get_output_embeddings().weight
     tied = emb is out
-    return {"total": total, "non_embedding": total - emb.numel() - (0 if tied else out.numel()),
-            "compute": total - (0 if tied else emb.numel())}
+    return {
+        "total": total,
+        "non_embedding": total - emb.numel() - (0 if tied else out.numel()),
+        "compute": total - (0 if tied else emb.numel()),
+    }
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -144,8 +157,17 @@ class LMData:
     seconds: float = glued(".1f")  # tokenising and packing
 
 
-def lm_data(tokenizer: Any, train_texts: Sequence[str], val_texts: Sequence[str], *, seq_len: int,
-            train_tokens: int, val_blocks: int, name: str = "", seed: int = 0) -> LMData:
+def lm_data(
+    tokenizer: Any,
+    train_texts: Sequence[str],
+    val_texts: Sequence[str],
+    *,
+    seq_len: int,
+    train_tokens: int,
+    val_blocks: int,
+    name: str = "",
+    seed: int = 0,
+) -> LMData:
     """Shuffle the documents (``seed``: the data order, fixed for every run) and pack just enough of them:
     ``train_tokens`` for training (every run sees each token once) and ``val_blocks`` blocks for validation."""
     check_int("train_tokens", train_tokens, low=seq_len)
@@ -168,8 +190,17 @@ def lm_data(tokenizer: Any, train_texts: Sequence[str], val_texts: Sequence[str]
     with timed() as t:
         train = take(train_texts, train_tokens)
         val = take(val_texts, val_blocks * seq_len)
-    return LMData(tokenizer, train, val, tensor_fingerprint(train, val), name, len(tokenizer), train.numel(),
-                  val.numel(), t.seconds)
+    return LMData(
+        tokenizer,
+        train,
+        val,
+        tensor_fingerprint(train, val),
+        name,
+        len(tokenizer),
+        train.numel(),
+        val.numel(),
+        t.seconds,
+    )
 
 
 # --------------------------------------------------------------------------------------------- training
@@ -212,8 +243,9 @@ class TrainSettings:
         if step < warm:
             return self.lr * (step + 1) / warm
         progress = (step - warm) / max(1, self.steps - warm - 1)
-        return self.lr * (self.min_lr_ratio
-                          + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+        return self.lr * (
+            self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        )
 
 
 @dataclass
@@ -256,7 +288,7 @@ class TrainingCurves:
         for key, value in state.items():
             if not key.startswith("_record."):
                 continue
-            name = key[len("_record."):]
+            name = key[len("_record.") :]
             if name.startswith("parameters."):
                 rec.parameters[name.split(".", 1)[1]] = int(value)
             elif name in ("final_val_loss", "train_seconds"):
@@ -280,7 +312,7 @@ def validation_loss(model: torch.nn.Module, blocks: torch.Tensor, *, batch_size:
     total, count = 0.0, 0
     try:
         for start in range(0, len(blocks), batch_size):
-            x = blocks[start:start + batch_size].to(device)
+            x = blocks[start : start + batch_size].to(device)
             _, ce, _ = causal_lm_loss(model(input_ids=x).logits, x)
             n = x.shape[0] * (x.shape[1] - 1)
             total += float(ce) * n
@@ -295,12 +327,21 @@ def parameter_groups(model: PreTrainedModel, settings: TrainSettings) -> list[di
     output layer's weight without when ``settings.output_weight_decay`` is False."""
     head = model.get_output_embeddings().weight
     exempt = (lambda p: p.ndim < 2) if settings.output_weight_decay else (lambda p: p.ndim < 2 or p is head)
-    return [{"params": [p for p in model.parameters() if not exempt(p)], "weight_decay": settings.weight_decay},
-            {"params": [p for p in model.parameters() if exempt(p)], "weight_decay": 0.0}]
+    return [
+        {"params": [p for p in model.parameters() if not exempt(p)], "weight_decay": settings.weight_decay},
+        {"params": [p for p in model.parameters() if exempt(p)], "weight_decay": 0.0},
+    ]
 
 
-def train_lm(model: PreTrainedModel, train_blocks: torch.Tensor, val_blocks: torch.Tensor,
-             settings: TrainSettings, *, seed: int, device: Any = "auto") -> TrainingCurves:
+def train_lm(
+    model: PreTrainedModel,
+    train_blocks: torch.Tensor,
+    val_blocks: torch.Tensor,
+    settings: TrainSettings,
+    *,
+    seed: int,
+    device: Any = "auto",
+) -> TrainingCurves:
     """Pre-train ``model`` in place on ``train_blocks`` (batches drawn in a seeded random order, repeated
     when the steps need more blocks than there are) and return its :class:`TrainingCurves`.
 
@@ -313,8 +354,9 @@ def train_lm(model: PreTrainedModel, train_blocks: torch.Tensor, val_blocks: tor
     accelerator = make_accelerator(device)
     generator = torch.Generator().manual_seed(seed)
     need = settings.steps * settings.batch_size
-    order = torch.cat([torch.randperm(len(train_blocks), generator=generator)
-                       for _ in range(math.ceil(need / len(train_blocks)))])[:need]
+    order = torch.cat(
+        [torch.randperm(len(train_blocks), generator=generator) for _ in range(math.ceil(need / len(train_blocks)))]
+    )[:need]
     batches = order.view(settings.steps, settings.batch_size)
     optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.lr, betas=settings.betas)
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -361,13 +403,28 @@ def train_lm(model: PreTrainedModel, train_blocks: torch.Tensor, val_blocks: tor
 
 def run_config(size: ModelSize, vocab_size: int, settings: TrainSettings, seed: int, data_key: str) -> dict[str, Any]:
     """The cache key of one run: model shape, vocabulary, optimiser settings, seed and token data."""
-    return {"size": asdict(size), "vocab_size": vocab_size, "settings": asdict(settings), "seed": seed,
-            "data": data_key}
+    return {
+        "size": asdict(size),
+        "vocab_size": vocab_size,
+        "settings": asdict(settings),
+        "seed": seed,
+        "data": data_key,
+    }
 
 
-def train_cached(size: ModelSize, vocab_size: int, train_blocks: torch.Tensor, val_blocks: torch.Tensor,
-                 settings: TrainSettings, *, seed: int, device: Any = "auto", data_key: str | None = None,
-                 name: str = "baichuan2-lm", return_model: bool = False):
+def train_cached(
+    size: ModelSize,
+    vocab_size: int,
+    train_blocks: torch.Tensor,
+    val_blocks: torch.Tensor,
+    settings: TrainSettings,
+    *,
+    seed: int,
+    device: Any = "auto",
+    data_key: str | None = None,
+    name: str = "baichuan2-lm",
+    return_model: bool = False,
+):
     """:func:`train_lm` of a fresh :func:`build_model`, through the checkpoint cache.
 
     Returns ``(record, loaded)``: ``loaded`` is True when the run came from the cache; with
@@ -377,8 +434,9 @@ def train_cached(size: ModelSize, vocab_size: int, train_blocks: torch.Tensor, v
     config = run_config(size, vocab_size, settings, seed, data_key)
 
     def fresh():
-        return build_model(size, vocab_size, normhead=settings.normhead, seed=seed,
-                           max_positions=max(settings.seq_len, 16))
+        return build_model(
+            size, vocab_size, normhead=settings.normhead, seed=seed, max_positions=max(settings.seq_len, 16)
+        )
 
     def train():
         model = fresh()
@@ -386,8 +444,9 @@ def train_cached(size: ModelSize, vocab_size: int, train_blocks: torch.Tensor, v
         state = {k: v for k, v in model.state_dict().items()}
         return {**state, **rec.to_tensors()}
 
-    state, info = train_or_load(config, train, name=name,
-                                code=("reprobook.alignment.pretraining", "reprobook.alignment.normhead"))
+    state, info = train_or_load(
+        config, train, name=name, code=("reprobook.alignment.pretraining", "reprobook.alignment.normhead")
+    )
     record = TrainingCurves.from_tensors(state)
     record.started_at = str((info.get("trained_at") or {}).get("finished_at") or "")
     if not return_model:

@@ -33,8 +33,9 @@ from ..llm.trainers import preference_rows
 from ..rouge import rouge_l
 
 
-def split_by_prompt(rows: Sequence[dict[str, Any]], fractions: dict[str, float], *, seed: int
-                    ) -> dict[str, list[dict[str, Any]]]:
+def split_by_prompt(
+    rows: Sequence[dict[str, Any]], fractions: dict[str, float], *, seed: int
+) -> dict[str, list[dict[str, Any]]]:
     """Rows split into named parts of (about) the given fractions of the *prompts*, stratified by
     category, so that all pairs of one prompt land in one part."""
     total = sum(fractions.values())
@@ -69,8 +70,17 @@ def ni_scored_pairs(examples: Sequence[dict[str, Any]], n: int, *, seed: int, al
         if not others:
             continue
         wrong = rng.choice(others)["answer"]
-        out.append({"prompt": e["prompt"], "chosen": e["answer"], "rejected": wrong, "category": "ni",
-                    "chosen_score": 1.0, "rejected_score": rouge_l(wrong, e["targets"]), "score_weight": alpha})
+        out.append(
+            {
+                "prompt": e["prompt"],
+                "chosen": e["answer"],
+                "rejected": wrong,
+                "category": "ni",
+                "chosen_score": 1.0,
+                "rejected_score": rouge_l(wrong, e["targets"]),
+                "score_weight": alpha,
+            }
+        )
         if len(out) == n:
             break
     return out
@@ -78,10 +88,14 @@ def ni_scored_pairs(examples: Sequence[dict[str, Any]], n: int, *, seed: int, al
 
 def reward_rows(pairs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows for trl's reward trainer: conversational pairs with the score columns (α = 0 without scores)."""
-    return preference_rows([p["prompt"] for p in pairs], [p["chosen"] for p in pairs], [p["rejected"] for p in pairs],
-                           chosen_score=[float(p.get("chosen_score", 0.0)) for p in pairs],
-                           rejected_score=[float(p.get("rejected_score", 0.0)) for p in pairs],
-                           score_weight=[float(p.get("score_weight", 0.0)) for p in pairs])
+    return preference_rows(
+        [p["prompt"] for p in pairs],
+        [p["chosen"] for p in pairs],
+        [p["rejected"] for p in pairs],
+        chosen_score=[float(p.get("chosen_score", 0.0)) for p in pairs],
+        rejected_score=[float(p.get("rejected_score", 0.0)) for p in pairs],
+        score_weight=[float(p.get("score_weight", 0.0)) for p in pairs],
+    )
 
 
 def length_baseline(pairs: Sequence[dict[str, Any]]) -> list[int]:
@@ -110,9 +124,19 @@ class RewardHead:
         return (((np.asarray(features) - self.mean) / self.scale) @ self.w + self.b) / self.unit
 
 
-def fit_reward_head(chosen: np.ndarray, rejected: np.ndarray, *, chosen_score: Sequence[float] = (),
-                    rejected_score: Sequence[float] = (), score_weight: Sequence[float] = (), alpha: float,
-                    lam: float, seed: int = 0, tol: float = 1e-7, max_iter: int = 500) -> RewardHead:
+def fit_reward_head(
+    chosen: np.ndarray,
+    rejected: np.ndarray,
+    *,
+    chosen_score: Sequence[float] = (),
+    rejected_score: Sequence[float] = (),
+    score_weight: Sequence[float] = (),
+    alpha: float,
+    lam: float,
+    seed: int = 0,
+    tol: float = 1e-7,
+    max_iter: int = 500,
+) -> RewardHead:
     """The Bradley–Terry head with Baichuan Alignment's pointwise term, fitted to convergence (L-BFGS on a
     convex loss: the optimum does not depend on the seeded start):
 
@@ -135,10 +159,17 @@ def fit_reward_head(chosen: np.ndarray, rejected: np.ndarray, *, chosen_score: S
         rc, rr = zc @ w + b, zr @ w + b
         # −log σ(r_c − r_r) + α ω ½ [(r_c − s_c)² + (r_r − s_r)²], plus λ‖w‖²
         pointwise = 0.5 * ((rc - sc) ** 2 + (rr - sr) ** 2)
-        return (-torch.nn.functional.logsigmoid(rc - rr) + alpha * weight * pointwise).mean() + lam * (w ** 2).sum()
+        return (-torch.nn.functional.logsigmoid(rc - rr) + alpha * weight * pointwise).mean() + lam * (w**2).sum()
 
-    optimiser = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, tolerance_grad=tol, tolerance_change=1e-14,
-                                  history_size=50, line_search_fn="strong_wolfe")
+    optimiser = torch.optim.LBFGS(
+        [w, b],
+        lr=1.0,
+        max_iter=max_iter,
+        tolerance_grad=tol,
+        tolerance_change=1e-14,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         optimiser.zero_grad()
@@ -157,8 +188,16 @@ def fit_reward_head(chosen: np.ndarray, rejected: np.ndarray, *, chosen_score: S
     return RewardHead(wv, bv, mean, scale, float(raw.std()) or 1.0, alpha, lam, grad < 1e-4, grad, iterations)
 
 
-def choose_lambda(chosen: np.ndarray, rejected: np.ndarray, groups: Sequence[Any], lambdas: Sequence[float], *,
-                  folds: int = 4, seed: int = 0, **scores: Any) -> float:
+def choose_lambda(
+    chosen: np.ndarray,
+    rejected: np.ndarray,
+    groups: Sequence[Any],
+    lambdas: Sequence[float],
+    *,
+    folds: int = 4,
+    seed: int = 0,
+    **scores: Any,
+) -> float:
     """The L2 weight of the Bradley–Terry head with the best held-out Bradley–Terry log-likelihood, by
     ``folds``-fold cross-validation over the training pairs grouped by prompt (α = 0 for the choice: the
     same λ then serves the head with and without the pointwise term)."""
@@ -190,5 +229,3 @@ def fits(lm: Any, pairs: Sequence[dict[str, Any]], max_length: int) -> list[dict
         if n <= max_length:
             keep.append(p)
     return keep
-
-

@@ -64,7 +64,7 @@ class PowerLawFit:
         """L(C) ± ``level_sigmas`` standard errors by the delta method: ∇ᵀ Σ ∇ with ∇ the gradient of
         Eq. 2 in (a, b, L_∞) and Σ the fit's covariance (NaN when the fit has no covariance)."""
         x = compute / self.c0
-        grad = np.array([x ** self.b, self.a * x ** self.b * math.log(x), 1.0])
+        grad = np.array([x**self.b, self.a * x**self.b * math.log(x), 1.0])
         var = float(grad @ np.asarray(self.covariance) @ grad)
         se = math.sqrt(var) if var >= 0 and math.isfinite(var) else float("nan")
         centre = float(self(compute))
@@ -85,8 +85,14 @@ def fit_power_law(compute: Sequence[float], loss: Sequence[float]) -> PowerLawFi
     c0 = float(c.min())
     floor = float(y.min())
     p0 = (max(float(y.max() - floor), 1e-3), -0.3, max(floor - 0.5 * float(y.max() - floor), 0.0))
-    params, cov = curve_fit(lambda x, a, b, lam: power_law(x, a, b, lam, c0), c, y, p0=p0,
-                            bounds=([1e-12, -3.0, 0.0], [np.inf, -1e-6, floor]), maxfev=20000)
+    params, cov = curve_fit(
+        lambda x, a, b, lam: power_law(x, a, b, lam, c0),
+        c,
+        y,
+        p0=p0,
+        bounds=([1e-12, -3.0, 0.0], [np.inf, -1e-6, floor]),
+        maxfev=20000,
+    )
     a, b, l_inf = (float(v) for v in params)
     return PowerLawFit(a, b, l_inf, c0, tuple(tuple(float(v) for v in row) for row in np.atleast_2d(cov)), len(c))
 
@@ -123,8 +129,15 @@ def record_prediction(prediction: Prediction, path: Path) -> Prediction:
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
             if math.isclose(old["loss"], prediction.loss, rel_tol=1e-9) and old["compute"] == prediction.compute:
-                return Prediction(**{**old, "fit": PowerLawFit(**{**old["fit"], "covariance": tuple(
-                    tuple(r) for r in old["fit"]["covariance"])}), "fitted_sizes": tuple(old["fitted_sizes"])})
+                return Prediction(
+                    **{
+                        **old,
+                        "fit": PowerLawFit(
+                            **{**old["fit"], "covariance": tuple(tuple(r) for r in old["fit"]["covariance"])}
+                        ),
+                        "fitted_sizes": tuple(old["fitted_sizes"]),
+                    }
+                )
         except (OSError, ValueError, KeyError, TypeError):
             pass
     atomic_write_text(path, json.dumps(prediction.to_dict(), indent=1) + "\n")

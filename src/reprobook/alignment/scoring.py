@@ -44,15 +44,16 @@ def encode_pairs(lm: Any, prompts: Sequence[str], completions: Sequence[str]) ->
             messages = [{"role": "user", "content": p}, {"role": "assistant", "content": c}]
             full = tok.apply_chat_template(messages, tokenize=False)
             if full.startswith(prompt_text):
-                reply = full[len(prompt_text):]
-        out.append((tok(prompt_text, add_special_tokens=False)["input_ids"],
-                     tok(reply, add_special_tokens=False)["input_ids"]))
+                reply = full[len(prompt_text) :]
+        out.append(
+            (tok(prompt_text, add_special_tokens=False)["input_ids"], tok(reply, add_special_tokens=False)["input_ids"])
+        )
     return out
 
 
 def _batches(pairs: Sequence[Pair], batch_size: int) -> list[list[int]]:
     order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def _forward(lm: Any, pairs: Sequence[Pair], batch: list[int]):
@@ -63,7 +64,7 @@ def _forward(lm: Any, pairs: Sequence[Pair], batch: list[int]):
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for k, r in enumerate(rows):
-        ids[k, :len(r)], mask[k, :len(r)] = torch.tensor(r), 1
+        ids[k, : len(r)], mask[k, : len(r)] = torch.tensor(r), 1
     hidden = lm.model.get_decoder()(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).last_hidden_state
     return hidden, ids, [(len(pairs[i][0]), len(pairs[i][1])) for i in batch]
 
@@ -71,7 +72,7 @@ def _forward(lm: Any, pairs: Sequence[Pair], batch: list[int]):
 def _completion_logits(lm: Any, hidden, k: int, n_prompt: int, n_completion: int):
     """Log-probabilities (float32) at the positions that predict the completion's tokens (t − 1 predicts t)."""
     head = lm.model.get_output_embeddings()
-    return head(hidden[k, n_prompt - 1:n_prompt + n_completion - 1]).float().log_softmax(-1)
+    return head(hidden[k, n_prompt - 1 : n_prompt + n_completion - 1]).float().log_softmax(-1)
 
 
 @dataclass
@@ -87,8 +88,9 @@ def score(lm: Any, pairs: Sequence[Pair], *, features: bool = False, batch_size:
     """Completion log-probabilities of ``pairs`` under ``lm`` (and last-token features with ``features``)."""
     check_int("batch_size", batch_size, low=1)
     logprob = np.zeros(len(pairs))
-    feats = (np.zeros((len(pairs), lm.model.config.get_text_config().hidden_size), dtype=np.float32)
-             if features else None)
+    feats = (
+        np.zeros((len(pairs), lm.model.config.get_text_config().hidden_size), dtype=np.float32) if features else None
+    )
     with torch.inference_mode():
         for batch in _batches(pairs, batch_size):
             hidden, ids, lengths = _forward(lm, pairs, batch)
@@ -99,7 +101,7 @@ def score(lm: Any, pairs: Sequence[Pair], *, features: bool = False, batch_size:
                 if n_c == 0:
                     continue
                 logp = _completion_logits(lm, hidden, k, n_p, n_c)
-                target = ids[k, n_p:n_p + n_c].to(logp.device)
+                target = ids[k, n_p : n_p + n_c].to(logp.device)
                 logprob[i] = float(logp.gather(-1, target[:, None]).sum())
     return Scores(logprob, np.array([len(c) for _, c in pairs]), feats)
 
@@ -131,19 +133,34 @@ class Moved:
     measure: str  # the two numbers in words (the guard's reason when the stage did not act)
 
 
-def moved(stage: Any, parent: Any, prompts: Sequence[str], parent_answers: Sequence[str], *, max_identical: float,
-          min_kl: float, max_new_tokens: int, batch_size: int = 16, stage_answers: Sequence[str] | None = None,
-          kl_prompts: int | None = None) -> Moved:
+def moved(
+    stage: Any,
+    parent: Any,
+    prompts: Sequence[str],
+    parent_answers: Sequence[str],
+    *,
+    max_identical: float,
+    min_kl: float,
+    max_new_tokens: int,
+    batch_size: int = 16,
+    stage_answers: Sequence[str] | None = None,
+    kl_prompts: int | None = None,
+) -> Moved:
     """Greedy answers of ``stage`` to ``prompts`` (``stage_answers`` when already generated) against
     ``parent_answers`` (the parent's greedy answers), and the per-token KL on the parent's answers (to the
     first ``kl_prompts`` prompts): the stage *acted* when fewer than ``max_identical`` of its answers are
     identical to the parent's or the KL reaches ``min_kl`` nats per token."""
-    answers = stage_answers if stage_answers is not None else generate(
-        stage, list(prompts), max_new_tokens=max_new_tokens, batch_size=batch_size).texts
+    answers = (
+        stage_answers
+        if stage_answers is not None
+        else generate(stage, list(prompts), max_new_tokens=max_new_tokens, batch_size=batch_size).texts
+    )
     identical = float(np.mean([a == b for a, b in zip(answers, parent_answers)]))
     k = len(prompts) if kl_prompts is None else kl_prompts
     kl = token_kl(stage, parent, encode_pairs(parent, list(prompts)[:k], list(parent_answers)[:k]))
     acted = identical < max_identical or kl >= min_kl
-    measure = (f"{identical:.0%} of {len(prompts)} greedy answers identical to its parent's, mean per-token KL "
-               f"{kl:.2g} nats (acted: under {max_identical:.0%} identical or KL ≥ {min_kl:g})")
+    measure = (
+        f"{identical:.0%} of {len(prompts)} greedy answers identical to its parent's, mean per-token KL "
+        f"{kl:.2g} nats (acted: under {max_identical:.0%} identical or KL ≥ {min_kl:g})"
+    )
     return Moved(identical, kl, acted, measure)

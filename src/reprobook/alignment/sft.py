@@ -45,9 +45,14 @@ def ni_examples(tasks: dict[str, dict[str, Any]], n: int, *, seed: int, max_char
         task = tasks[name]
         pool = [e for e in task["examples"] if len(e["input"]) <= max_chars and e["targets"] and e["targets"][0]]
         for e in rng.sample(pool, min(k, len(pool))):
-            out.append({"task": name, "prompt": NI_INSTRUCTION.format(definition=_short(task["definition"]),
-                                                                      input=e["input"]),
-                        "answer": e["targets"][0], "targets": list(e["targets"])})
+            out.append(
+                {
+                    "task": name,
+                    "prompt": NI_INSTRUCTION.format(definition=_short(task["definition"]), input=e["input"]),
+                    "answer": e["targets"][0],
+                    "targets": list(e["targets"]),
+                }
+            )
     rng.shuffle(out)
     return out
 
@@ -62,8 +67,10 @@ def _short(definition: str) -> str:
 def sequence_lengths(lm: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Tokens of each SFT row (the chat template applied to prompt and completion), as trl tokenises it."""
     tok = lm.tokenizer
-    return [len(tok.apply_chat_template(r["prompt"] + r["completion"], tokenize=True, return_dict=True)["input_ids"])
-            for r in rows]
+    return [
+        len(tok.apply_chat_template(r["prompt"] + r["completion"], tokenize=True, return_dict=True)["input_ids"])
+        for r in rows
+    ]
 
 
 def utilisation(lengths: Sequence[int], *, batch_size: int, max_length: int) -> dict[str, float]:
@@ -71,15 +78,18 @@ def utilisation(lengths: Sequence[int], *, batch_size: int, max_length: int) -> 
     from datasets import Dataset
     from trl.data_utils import pack_dataset
 
-
     lengths = [min(n, max_length) for n in lengths]
     real = sum(lengths)
-    batches = [lengths[i:i + batch_size] for i in range(0, len(lengths), batch_size)]
+    batches = [lengths[i : i + batch_size] for i in range(0, len(lengths), batch_size)]
     longest = sum(len(b) * max(b) for b in batches)
     with quiet_training():
         packed = pack_dataset(Dataset.from_dict({"input_ids": [[1] * n for n in lengths]}), max_length, "bfd")
-    return {"pad to max length": real / (len(lengths) * max_length), "pad to longest in batch": real / longest,
-            "packed (bfd)": real / (len(packed) * max_length), "packed rows": float(len(packed))}
+    return {
+        "pad to max length": real / (len(lengths) * max_length),
+        "pad to longest in batch": real / longest,
+        "packed (bfd)": real / (len(packed) * max_length),
+        "packed rows": float(len(packed)),
+    }
 
 
 def utilisation_by_length(lengths: Sequence[int], *, batch_size: int, max_lengths: Sequence[int]):
@@ -99,8 +109,13 @@ def loss_mask_table(lm: Any, row: dict[str, Any], *, max_tokens: int | None = No
         trainer = build_trainer("sft", lm, [row], TrainConfig(steps=1, batch_size=1, lora_r=None), output_dir=out)
         batch = trainer.data_collator([trainer.train_dataset[0]])
     ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
-    frame = pd.DataFrame({"token": lm.tokenizer.convert_ids_to_tokens(ids), "id": ids,
-                          "in the loss": [label != -100 for label in labels]})
+    frame = pd.DataFrame(
+        {
+            "token": lm.tokenizer.convert_ids_to_tokens(ids),
+            "id": ids,
+            "in the loss": [label != -100 for label in labels],
+        }
+    )
     return frame if max_tokens is None else frame.tail(max_tokens)
 
 
@@ -118,9 +133,16 @@ class SFTResult:
     record: Any = field(default=None, repr=False)
 
 
-def sft_stage(lm: Any, rows: Sequence[dict[str, Any]], *, config: dict[str, Any], n_tasks: int = 0,
-              max_lengths: Sequence[int] = (256, 512, 1024, 2048), table_lengths: Sequence[int] | None = None,
-              name: str = "baichuan-sft") -> SFTResult:
+def sft_stage(
+    lm: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    config: dict[str, Any],
+    n_tasks: int = 0,
+    max_lengths: Sequence[int] = (256, 512, 1024, 2048),
+    table_lengths: Sequence[int] | None = None,
+    name: str = "baichuan-sft",
+) -> SFTResult:
     """Measure utilisation, then fine-tune ``lm`` on ``rows`` packed (``config``: TrainConfig fields). The
     utilisation table by maximum length uses ``table_lengths`` (a larger sample of sequence lengths of the
     same data) when given: a few dozen sequences fill only a bin or two of a long context."""
@@ -129,20 +151,53 @@ def sft_stage(lm: Any, rows: Sequence[dict[str, Any]], *, config: dict[str, Any]
     util = utilisation(lengths, batch_size=batch_size, max_length=max_length)
     packed = llm.sft(lm, list(rows), config={**config, "packing": True}, output_name=f"{name}-packed")
     r = packed.record
-    runs = pd.DataFrame([{"layout": "packed (bfd)", "steps": r.steps, "seconds": r.seconds, "tokens": r.tokens,
-                          "tokens/s": r.tokens_per_second,
-                          "loss (first → last)": f"{r.losses[0]:.2f} → {r.losses[-1]:.2f}",
-                          "from cache": r.loaded}]).set_index("layout")
-    table = utilisation_by_length(lengths if table_lengths is None else table_lengths, batch_size=batch_size,
-                                  max_lengths=sorted({max_length, *max_lengths}))
+    runs = pd.DataFrame(
+        [
+            {
+                "layout": "packed (bfd)",
+                "steps": r.steps,
+                "seconds": r.seconds,
+                "tokens": r.tokens,
+                "tokens/s": r.tokens_per_second,
+                "loss (first → last)": f"{r.losses[0]:.2f} → {r.losses[-1]:.2f}",
+                "from cache": r.loaded,
+            }
+        ]
+    ).set_index("layout")
+    table = utilisation_by_length(
+        lengths if table_lengths is None else table_lengths,
+        batch_size=batch_size,
+        max_lengths=sorted({max_length, *max_lengths}),
+    )
     longest = table.index.max()
-    formats = {**dict.fromkeys(("util_pad_max", "util_pad_longest", "util_packed", "util_pad_max_long",
-                                "util_packed_long"), ".0%"),
-               "tps_packed": ".0f", "loss_first": ".2f", "loss_last": ".2f"}
-    return SFTResult(utilisation=table, runs=runs, model=packed.model, record=r, facts=facts(
-        formats, n_examples=len(rows), n_tasks=n_tasks, util_pad_max=util["pad to max length"],
-        util_pad_longest=util["pad to longest in batch"], util_packed=util["packed (bfd)"], long_length=int(longest),
-        util_pad_max_long=float(table.loc[longest, "pad to max length"]),
-        util_packed_long=float(table.loc[longest, "packed (bfd)"]),
-        n_table=len(lengths if table_lengths is None else table_lengths), tps_packed=r.tokens_per_second,
-        loss_first=r.losses[0], loss_last=r.losses[-1], steps=r.steps, max_length=max_length))
+    formats = {
+        **dict.fromkeys(
+            ("util_pad_max", "util_pad_longest", "util_packed", "util_pad_max_long", "util_packed_long"), ".0%"
+        ),
+        "tps_packed": ".0f",
+        "loss_first": ".2f",
+        "loss_last": ".2f",
+    }
+    return SFTResult(
+        utilisation=table,
+        runs=runs,
+        model=packed.model,
+        record=r,
+        facts=facts(
+            formats,
+            n_examples=len(rows),
+            n_tasks=n_tasks,
+            util_pad_max=util["pad to max length"],
+            util_pad_longest=util["pad to longest in batch"],
+            util_packed=util["packed (bfd)"],
+            long_length=int(longest),
+            util_pad_max_long=float(table.loc[longest, "pad to max length"]),
+            util_packed_long=float(table.loc[longest, "packed (bfd)"]),
+            n_table=len(lengths if table_lengths is None else table_lengths),
+            tps_packed=r.tokens_per_second,
+            loss_first=r.losses[0],
+            loss_last=r.losses[-1],
+            steps=r.steps,
+            max_length=max_length,
+        ),
+    )

@@ -46,7 +46,10 @@ BAICHUAN2_SETTINGS: dict[str, Any] = dict(
     add_dummy_prefix=False,
     remove_extra_whitespaces=False,
     allow_whitespace_only_pieces=True,  # runs of spaces may be tokens (code)
-    bos_id=0, eos_id=1, unk_id=2, pad_id=-1,
+    bos_id=0,
+    eos_id=1,
+    unk_id=2,
+    pad_id=-1,
 )
 
 
@@ -91,8 +94,14 @@ class SentencePieceTokenizer:
         return {i for i in range(len(self)) if self.sp.is_byte(i)}
 
 
-def train_sentencepiece(texts: Sequence[str], vocab_size: int, *, coverage: float = CHARACTER_COVERAGE,
-                        max_token_length: int = MAX_TOKEN_LENGTH, threads: int = 1) -> SentencePieceTokenizer:
+def train_sentencepiece(
+    texts: Sequence[str],
+    vocab_size: int,
+    *,
+    coverage: float = CHARACTER_COVERAGE,
+    max_token_length: int = MAX_TOKEN_LENGTH,
+    threads: int = 1,
+) -> SentencePieceTokenizer:
     """SentencePiece BPE at Baichuan 2's settings (:data:`BAICHUAN2_SETTINGS`) trained on ``texts``, in
     memory, with ``vocab_size`` pieces (special and byte pieces included). SentencePiece refuses a size
     smaller than the characters ``coverage`` requires, with its own message."""
@@ -107,9 +116,16 @@ def train_sentencepiece(texts: Sequence[str], vocab_size: int, *, coverage: floa
     model = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size, character_coverage=coverage,
-            max_sentencepiece_length=max_token_length, num_threads=threads, minloglevel=2,
-            max_sentence_length=1 << 20, **BAICHUAN2_SETTINGS)
+            sentence_iterator=iter(texts),
+            model_writer=model,
+            vocab_size=vocab_size,
+            character_coverage=coverage,
+            max_sentencepiece_length=max_token_length,
+            num_threads=threads,
+            minloglevel=2,
+            max_sentence_length=1 << 20,
+            **BAICHUAN2_SETTINGS,
+        )
     except RuntimeError as exc:
         raise ParameterError("vocab_size", vocab_size, f"a size SentencePiece accepts for this text ({exc})") from None
     return SentencePieceTokenizer(model.getvalue(), name=f"SentencePiece BPE {vocab_size:,}")
@@ -158,18 +174,39 @@ class TokenizerStudy:
     facts: pd.Series = glued()
 
 
-STUDY_FORMATS = {**dict.fromkeys(("train_chars", "heldout_chars_en", "heldout_chars_zh", "heldout_docs", "smallest",
-                                  "largest", "roundtrip_docs", "roundtrip_candidates"), ","),
-                 **dict.fromkeys(("rate_en_smallest", "rate_zh_smallest", "rate_en_largest", "rate_zh_largest",
-                                  "rate_mix_largest"), ".3f"),
-                 "byte_share_largest": ".2%", "train_seconds": ".1f"}
+STUDY_FORMATS = {
+    **dict.fromkeys(
+        (
+            "train_chars",
+            "heldout_chars_en",
+            "heldout_chars_zh",
+            "heldout_docs",
+            "smallest",
+            "largest",
+            "roundtrip_docs",
+            "roundtrip_candidates",
+        ),
+        ",",
+    ),
+    **dict.fromkeys(
+        ("rate_en_smallest", "rate_zh_smallest", "rate_en_largest", "rate_zh_largest", "rate_mix_largest"), ".3f"
+    ),
+    "byte_share_largest": ".2%",
+    "train_seconds": ".1f",
+}
 
 
-def tokenizer_study(train_texts: Sequence[str], heldout: dict[str, Sequence[str]], *, vocab_sizes: Sequence[int],
-                    coverage: float = CHARACTER_COVERAGE, max_token_length: int = MAX_TOKEN_LENGTH,
-                    references: dict[str, Any] | None = None, paper: dict[str, tuple[int, float]] | None = None,
-                    digits_text: str = "In 1998, 12,345 visitors paid ¥3.50 each; 1998年共接待游客12345人次。"
-                    ) -> TokenizerStudy:
+def tokenizer_study(
+    train_texts: Sequence[str],
+    heldout: dict[str, Sequence[str]],
+    *,
+    vocab_sizes: Sequence[int],
+    coverage: float = CHARACTER_COVERAGE,
+    max_token_length: int = MAX_TOKEN_LENGTH,
+    references: dict[str, Any] | None = None,
+    paper: dict[str, tuple[int, float]] | None = None,
+    digits_text: str = "In 1998, 12,345 visitors paid ¥3.50 each; 1998年共接待游客12345人次。",
+) -> TokenizerStudy:
     """Train SentencePiece at Baichuan 2's settings on ``train_texts`` once per size of ``vocab_sizes`` and
     measure :func:`compression_rate` on ``heldout`` ({"en": texts, "zh": texts}) for each size and for each
     of ``references`` (pretrained tokenizers, same text, same definition)."""
@@ -180,9 +217,10 @@ def tokenizer_study(train_texts: Sequence[str], heldout: dict[str, Sequence[str]
     if len(sizes) < 2:
         raise ParameterError("vocab_sizes", tuple(vocab_sizes), "at least two vocabulary sizes")
     clock = Timer()
-    tokenizers: dict[str, Any] = {f"BPE {v:,}": train_sentencepiece(train_texts, v, coverage=coverage,
-                                                                     max_token_length=max_token_length)
-                                  for v in sizes}
+    tokenizers: dict[str, Any] = {
+        f"BPE {v:,}": train_sentencepiece(train_texts, v, coverage=coverage, max_token_length=max_token_length)
+        for v in sizes
+    }
     seconds = clock.cpu_elapsed()
     tokenizers.update(references or {})
     rows, per_document = [], {}
@@ -199,24 +237,42 @@ def tokenizer_study(train_texts: Sequence[str], heldout: dict[str, Sequence[str]
     largest_tok = tokenizers[f"BPE {sizes[-1]:,}"]
     candidates = [t for t in mixed if "\u2581" not in t]
     roundtrip = sum(largest_tok.decode(ids) == t for ids, t in zip(encode(largest_tok, candidates), candidates))
-    paper_table = pd.DataFrame([{"tokenizer": k, "vocabulary": v, "compression rate": r}
-                                for k, (v, r) in (paper or {}).items()])
-    digits = pd.DataFrame([{"tokenizer": name,
-                            "pieces": " | ".join(tok.convert_ids_to_tokens(encode(tok, [digits_text])[0]))}
-                           for name, tok in tokenizers.items()
-                           if not name.startswith("BPE ") or name.endswith(f"{sizes[-1]:,}")])
+    paper_table = pd.DataFrame(
+        [{"tokenizer": k, "vocabulary": v, "compression rate": r} for k, (v, r) in (paper or {}).items()]
+    )
+    digits = pd.DataFrame(
+        [
+            {"tokenizer": name, "pieces": " | ".join(tok.convert_ids_to_tokens(encode(tok, [digits_text])[0]))}
+            for name, tok in tokenizers.items()
+            if not name.startswith("BPE ") or name.endswith(f"{sizes[-1]:,}")
+        ]
+    )
     ours = table[table["trained here"]]
     small, large = ours.iloc[0], ours.iloc[-1]
     mix = ours["tokens/char mixed"].tolist()
     return TokenizerStudy(
-        table=table, paper_table=paper_table, digits=digits, tokenizers=tokenizers, per_document=per_document,
+        table=table,
+        paper_table=paper_table,
+        digits=digits,
+        tokenizers=tokenizers,
+        per_document=per_document,
         facts=facts(
-            STUDY_FORMATS, train_chars=sum(map(len, train_texts)), heldout_chars_en=sum(map(len, heldout["en"])),
-            heldout_chars_zh=sum(map(len, heldout["zh"])), heldout_docs=len(mixed), smallest=sizes[0],
-            largest=sizes[-1], rate_en_smallest=float(small["tokens/char en"]),
-            rate_zh_smallest=float(small["tokens/char zh"]), rate_en_largest=float(large["tokens/char en"]),
-            rate_zh_largest=float(large["tokens/char zh"]), rate_mix_largest=float(large["tokens/char mixed"]),
-            byte_share_largest=byte_fallback_share(largest_tok, mixed), roundtrip_docs=int(roundtrip),
-            roundtrip_candidates=len(candidates), train_seconds=seconds,
-            monotone=all(b < a for a, b in zip(mix, mix[1:]))),
+            STUDY_FORMATS,
+            train_chars=sum(map(len, train_texts)),
+            heldout_chars_en=sum(map(len, heldout["en"])),
+            heldout_chars_zh=sum(map(len, heldout["zh"])),
+            heldout_docs=len(mixed),
+            smallest=sizes[0],
+            largest=sizes[-1],
+            rate_en_smallest=float(small["tokens/char en"]),
+            rate_zh_smallest=float(small["tokens/char zh"]),
+            rate_en_largest=float(large["tokens/char en"]),
+            rate_zh_largest=float(large["tokens/char zh"]),
+            rate_mix_largest=float(large["tokens/char mixed"]),
+            byte_share_largest=byte_fallback_share(largest_tok, mixed),
+            roundtrip_docs=int(roundtrip),
+            roundtrip_candidates=len(candidates),
+            train_seconds=seconds,
+            monotone=all(b < a for a, b in zip(mix, mix[1:])),
+        ),
     )

@@ -35,17 +35,25 @@ from ..training import resolve_device
 
 # name -> (module, what it measures)
 BENCHMARKS: dict[str, tuple[str, str]] = {
-    "step-cost": ("reprobook.benchmarks.step_cost",
-                  "wall time of one optimiser step (SGD, SAM, RWP sequential and batched, ARWP, m-ARWP), "
-                  "as a ratio to SGD"),
-    "ood-throughput": ("reprobook.benchmarks.ood_throughput",
-                       "OoD scoring time per test sample: KPCA against exact and approximate KNN (scikit-learn, faiss) "
-                       "as the training set grows (to 30,000 features in smoke, 60,000 in paper)"),
-    "ddos-throughput": ("reprobook.benchmarks.ddos_throughput",
-                        "images per second: DDoS against a classifier detector"),
+    "step-cost": (
+        "reprobook.benchmarks.step_cost",
+        "wall time of one optimiser step (SGD, SAM, RWP sequential and batched, ARWP, m-ARWP), as a ratio to SGD",
+    ),
+    "ood-throughput": (
+        "reprobook.benchmarks.ood_throughput",
+        "OoD scoring time per test sample: KPCA against exact and approximate KNN (scikit-learn, faiss) "
+        "as the training set grows (to 30,000 features in smoke, 60,000 in paper)",
+    ),
+    "ddos-throughput": (
+        "reprobook.benchmarks.ddos_throughput",
+        "images per second: DDoS against a classifier detector",
+    ),
     "llm-throughput": ("reprobook.benchmarks.llm_throughput", "generated tokens per second by batch size, and scoring"),
-    "cpu-jobs": ("reprobook.benchmarks.cpu_jobs", "throughput of notebooks at once on a CPU: one process with "
-                 "every core against one process per core (a CNN training step, a language-model pass)"),
+    "cpu-jobs": (
+        "reprobook.benchmarks.cpu_jobs",
+        "throughput of notebooks at once on a CPU: one process with "
+        "every core against one process per core (a CNN training step, a language-model pass)",
+    ),
 }
 
 
@@ -70,8 +78,13 @@ def check_methods(methods: Any, known: Any, required: str, why: str) -> tuple[st
 def machine(device: Any) -> dict[str, Any]:
     """The machine a measurement ran on: processor, cores and torch threads, GPU, library versions."""
     info = provenance(device)
-    info.update(processor=platform.processor() or platform.machine(), cpu_model=cpu_model(),
-                cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(), cpu_bf16=cpu_bf16_flags())
+    info.update(
+        processor=platform.processor() or platform.machine(),
+        cpu_model=cpu_model(),
+        cpu_count=os.cpu_count(),
+        torch_threads=torch.get_num_threads(),
+        cpu_bf16=cpu_bf16_flags(),
+    )
     return info
 
 
@@ -114,13 +127,18 @@ class BenchResult:
         return str(self.machine.get("device", "?"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "settings": _jsonable(self.settings), "machine": _jsonable(self.machine),
-                "table": _jsonable(self.table.to_dict(orient="records"))}
+        return {
+            "name": self.name,
+            "settings": _jsonable(self.settings),
+            "machine": _jsonable(self.machine),
+            "table": _jsonable(self.table.to_dict(orient="records")),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BenchResult:
-        return cls(data["name"], pd.DataFrame.from_records(data["table"]), data.get("settings", {}),
-                   data.get("machine", {}))
+        return cls(
+            data["name"], pd.DataFrame.from_records(data["table"]), data.get("settings", {}), data.get("machine", {})
+        )
 
     def save(self, path: Path | str | None = None) -> Path:
         if path is None:

@@ -39,10 +39,12 @@ from . import check_count
 WORKLOADS = ("cnn step", "lm pass")
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": dict(workloads=WORKLOADS, batch_size=16, model="tiny", lm_tokens=32, jobs=2, warmup=1, repeats=3),
-    "smoke": dict(workloads=WORKLOADS, batch_size=128, model="gemma-3-270m", lm_tokens=420, jobs=2, warmup=3,
-                  repeats=20),
-    "paper": dict(workloads=WORKLOADS, batch_size=128, model="gemma-3-270m", lm_tokens=420, jobs=2, warmup=3,
-                  repeats=40),
+    "smoke": dict(
+        workloads=WORKLOADS, batch_size=128, model="gemma-3-270m", lm_tokens=420, jobs=2, warmup=3, repeats=20
+    ),
+    "paper": dict(
+        workloads=WORKLOADS, batch_size=128, model="gemma-3-270m", lm_tokens=420, jobs=2, warmup=3, repeats=40
+    ),
 }
 
 
@@ -118,16 +120,26 @@ def measure(device: Any, profile: str, **overrides: Any) -> tuple[pd.DataFrame, 
     rows = []
     share = max(1, cores // jobs)
     for workload in workloads:
-        ways = [("1 process, every core", 1, cores, [_time_units(workload, cores, settings)]),
-                ("1 process, 1 thread", 1, 1, [_time_units(workload, 1, settings)]),
-                (f"{jobs} processes side by side", jobs, share, side_by_side(workload, jobs, share, settings))]
+        ways = [
+            ("1 process, every core", 1, cores, [_time_units(workload, cores, settings)]),
+            ("1 process, 1 thread", 1, 1, [_time_units(workload, 1, settings)]),
+            (f"{jobs} processes side by side", jobs, share, side_by_side(workload, jobs, share, settings)),
+        ]
         base = None
         for way, processes, threads, seconds in ways:
             per_unit = [statistics.median(s) for s in seconds]
             throughput = sum(1.0 / s for s in per_unit)
             base = base or throughput
-            rows.append({"workload": workload, "way": way, "processes": processes, "threads each": threads,
-                         "median s per unit": statistics.median(per_unit), "units per s": throughput,
-                         "throughput vs every core": throughput / base})
+            rows.append(
+                {
+                    "workload": workload,
+                    "way": way,
+                    "processes": processes,
+                    "threads each": threads,
+                    "median s per unit": statistics.median(per_unit),
+                    "units per s": throughput,
+                    "throughput vs every core": throughput / base,
+                }
+            )
     torch.set_num_threads(threads_before)
     return pd.DataFrame(rows), {**settings, "workloads": list(workloads), "jobs": jobs, "cores": cores}

@@ -33,9 +33,11 @@ from ..timing import Timer, synchronize
 from . import check_count
 from . import check_methods as _check_methods
 
-METHODS: dict[str, str] = {"classifier": "classifier detector (MSP on one forward pass)",
-                           "reconstruction": "diffusion reconstruction alone (noise to t, DDIM to 0)",
-                           "ddos": "DDoS (reconstruction, classifier on x and x̂, anomaly removal on x̂, both terms)"}
+METHODS: dict[str, str] = {
+    "classifier": "classifier detector (MSP on one forward pass)",
+    "reconstruction": "diffusion reconstruction alone (noise to t, DDIM to 0)",
+    "ddos": "DDoS (reconstruction, classifier on x and x̂, anomaly removal on x̂, both terms)",
+}
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": dict(warmup=0, repeats=2),
     "smoke": dict(warmup=1, repeats=3),
@@ -74,12 +76,19 @@ def measure(device: torch.device, profile: str, **settings: Any):
         torch.manual_seed(seed)
         model = build_model(cfg.model, **cfg.model_kwargs).to(device).eval()
         unet = build_unet(cfg, spec.channels, spec.size).to(device).eval()
-    diffusion = Diffusion(unet=unet, scheduler_config=noise_scheduler(cfg).config, max_t=cfg.ddpm_timesteps - 1,
-                          history=None, loaded=False, path="", device=device, train_seconds=0.0)
+    diffusion = Diffusion(
+        unet=unet,
+        scheduler_config=noise_scheduler(cfg).config,
+        max_t=cfg.ddpm_timesteps - 1,
+        history=None,
+        loaded=False,
+        path="",
+        device=device,
+        train_seconds=0.0,
+    )
     pixels = torch.rand(n_images, spec.channels, spec.size, spec.size, generator=torch.Generator().manual_seed(seed))
     # torch stubs: a Module's attributes are typed Tensor | Module (head is an nn.Linear)
-    removal = AnomalyRemoval(cfg.clip_low, cfg.clip_high).fit(
-        torch.rand(256, model.head.in_features))  # type: ignore[union-attr, arg-type]
+    removal = AnomalyRemoval(cfg.clip_low, cfg.clip_high).fit(torch.rand(256, model.head.in_features))  # type: ignore[union-attr, arg-type]
 
     @torch.no_grad()
     def classifier():
@@ -115,15 +124,33 @@ def measure(device: torch.device, profile: str, **settings: Any):
     for m in methods:
         seconds = np.array(rounds[m])
         rate = n_images / seconds
-        rows.append({"method": m, "detector": METHODS[m], "images_per_s": float(np.median(rate)),
-                     "p25_per_s": float(np.percentile(rate, 25)), "p75_per_s": float(np.percentile(rate, 75)),
-                     # the method's time / the classifier's time, round by round; the median over the rounds
-                     "slowdown": float(np.median(seconds / reference))})
+        rows.append(
+            {
+                "method": m,
+                "detector": METHODS[m],
+                "images_per_s": float(np.median(rate)),
+                "p25_per_s": float(np.percentile(rate, 25)),
+                "p75_per_s": float(np.percentile(rate, 75)),
+                # the method's time / the classifier's time, round by round; the median over the rounds
+                "slowdown": float(np.median(seconds / reference)),
+            }
+        )
     evaluations = 0 if t == 0 else t // stride + 1
-    used = {"methods": list(methods), "n_images": n_images, "warmup": warmup, "repeats": repeats, "noise_t": t,
-            "ddim_stride": stride, "unet_evaluations": evaluations, "seed": seed, "device": str(device),
-            "model": cfg.model, "unet_channels": list(cfg.ddpm_channels),
-            "unet_parameters": sum(p.numel() for p in unet.parameters()), "torch_threads": torch.get_num_threads(),
-            "weights": "freshly initialised (cost depends on the sizes only)",
-            "rounds_s": {m: v for m, v in rounds.items()}}
+    used = {
+        "methods": list(methods),
+        "n_images": n_images,
+        "warmup": warmup,
+        "repeats": repeats,
+        "noise_t": t,
+        "ddim_stride": stride,
+        "unet_evaluations": evaluations,
+        "seed": seed,
+        "device": str(device),
+        "model": cfg.model,
+        "unet_channels": list(cfg.ddpm_channels),
+        "unet_parameters": sum(p.numel() for p in unet.parameters()),
+        "torch_threads": torch.get_num_threads(),
+        "weights": "freshly initialised (cost depends on the sizes only)",
+        "rounds_s": {m: v for m, v in rounds.items()},
+    }
     return pd.DataFrame(rows), used

@@ -49,25 +49,68 @@ from ..timing import Timer, synchronize
 from . import check_count
 
 SIZES: dict[str, dict[str, Any]] = {
-    "tiny": dict(model="tiny", n_prompts=4, max_new_tokens=4, batch_sizes=(1, 4), warmup=0, repeats=2,
-                 score_model=None, score_prompts=3, score_prompt_tokens=48, score_answers=2, score_dtypes=(None,)),
-    "smoke": dict(model="smollm2-135m-instruct", n_prompts=8, max_new_tokens=32, batch_sizes=(1, 4, 8), warmup=1,
-                  repeats=3, score_model="gemma-3-270m", score_prompts=4, score_prompt_tokens=400, score_answers=2,
-                  score_dtypes=(None,)),
-    "paper": dict(model="smollm2-135m-instruct", n_prompts=32, max_new_tokens=128, batch_sizes=(1, 8, 32),
-                  warmup=1, repeats=5, score_model="gemma-3-270m", score_prompts=8, score_prompt_tokens=400,
-                  score_answers=2, score_dtypes=(None,)),
+    "tiny": dict(
+        model="tiny",
+        n_prompts=4,
+        max_new_tokens=4,
+        batch_sizes=(1, 4),
+        warmup=0,
+        repeats=2,
+        score_model=None,
+        score_prompts=3,
+        score_prompt_tokens=48,
+        score_answers=2,
+        score_dtypes=(None,),
+    ),
+    "smoke": dict(
+        model="smollm2-135m-instruct",
+        n_prompts=8,
+        max_new_tokens=32,
+        batch_sizes=(1, 4, 8),
+        warmup=1,
+        repeats=3,
+        score_model="gemma-3-270m",
+        score_prompts=4,
+        score_prompt_tokens=400,
+        score_answers=2,
+        score_dtypes=(None,),
+    ),
+    "paper": dict(
+        model="smollm2-135m-instruct",
+        n_prompts=32,
+        max_new_tokens=128,
+        batch_sizes=(1, 8, 32),
+        warmup=1,
+        repeats=5,
+        score_model="gemma-3-270m",
+        score_prompts=8,
+        score_prompt_tokens=400,
+        score_answers=2,
+        score_dtypes=(None,),
+    ),
 }
-PROMPTS = ("Name three primary colours.", "What is the boiling point of water at sea level?",
-           "Write one sentence about the sea.", "Give a synonym of 'happy'.", "How many legs does a spider have?",
-           "What is the capital of Italy?", "Suggest a name for a cat.", "Explain what rain is in one sentence.")
+PROMPTS = (
+    "Name three primary colours.",
+    "What is the boiling point of water at sea level?",
+    "Write one sentence about the sea.",
+    "Give a synonym of 'happy'.",
+    "How many legs does a spider have?",
+    "What is the capital of Italy?",
+    "Suggest a name for a cat.",
+    "Explain what rain is in one sentence.",
+)
 # a DomainRAG-like layout: the official short-answer instruction, a passage, the question
-_INSTRUCTION = ("使用给定的信息，请对用户的问题给出准确的回答。确保:\n"
-                "1. 尽可能简洁的回答问题，用实体形式而不是句子形式回答问题。\n"
-                "2. 只给我答案，不要输出任何其他的话。\n **给定信息:** \n")
-_SENTENCES = ("中国人民大学{i}年本科招生计划共{n}人，其中国家专项计划{m}人。",
-              "学校设有{n}个本科专业，分布在{m}个学院。",
-              "招生咨询电话为010-6251{n}，网址为www.ruc.edu.cn。", "第{i}条 考生须参加{m}年全国统一考试。")
+_INSTRUCTION = (
+    "使用给定的信息，请对用户的问题给出准确的回答。确保:\n"
+    "1. 尽可能简洁的回答问题，用实体形式而不是句子形式回答问题。\n"
+    "2. 只给我答案，不要输出任何其他的话。\n **给定信息:** \n"
+)
+_SENTENCES = (
+    "中国人民大学{i}年本科招生计划共{n}人，其中国家专项计划{m}人。",
+    "学校设有{n}个本科专业，分布在{m}个学院。",
+    "招生咨询电话为010-6251{n}，网址为www.ruc.edu.cn。",
+    "第{i}条 考生须参加{m}年全国统一考试。",
+)
 SCORE_METHODS = ("all logits", "completion logits", "shared prefix")
 SCORE_DTYPES = (None, *PRECISIONS)  # None: the device's default (float32 on a CPU)
 
@@ -82,8 +125,9 @@ def scoring_prompts(lm: Any, n: int, tokens: int) -> tuple[list[str], list[list[
         while len(lm.tokenizer(_INSTRUCTION + passage, add_special_tokens=True)["input_ids"]) < tokens - 24:
             passage += _SENTENCES[(i + k) % len(_SENTENCES)].format(i=2000 + i + k, n=100 + 7 * k + i, m=3 + k)
             k += 1
-        prompts.append(f"{_INSTRUCTION}[信息 1]: [题目: 招生简章. 内容: {passage}]\n"
-                       f" **问题:**\n第{i}个问题是什么？\n**回答:**\n")
+        prompts.append(
+            f"{_INSTRUCTION}[信息 1]: [题目: 招生简章. 内容: {passage}]\n **问题:**\n第{i}个问题是什么？\n**回答:**\n"
+        )
     answers = [[f"{100 + i}人", f"{2000 + i}年"] for i in range(n)]
     return prompts, answers
 
@@ -97,13 +141,16 @@ def measure(device: Any, profile: str, **settings: Any) -> tuple[pd.DataFrame, d
     n, new = check_count("n_prompts", s["n_prompts"]), check_count("max_new_tokens", s["max_new_tokens"])
     sizes = tuple(check_int("batch_sizes", b, low=1) for b in s["batch_sizes"])
     repeats, warmup = check_count("repeats", s["repeats"]), check_count("warmup", s["warmup"], low=0)
-    n_score, score_tokens = check_count("score_prompts", s["score_prompts"]), check_int(
-        "score_prompt_tokens", s["score_prompt_tokens"], low=16)
+    n_score, score_tokens = (
+        check_count("score_prompts", s["score_prompts"]),
+        check_int("score_prompt_tokens", s["score_prompt_tokens"], low=16),
+    )
     n_answers = check_count("score_answers", s["score_answers"])
     dtypes = list(dict.fromkeys(s["score_dtypes"])) if isinstance(s["score_dtypes"], (list, tuple)) else []
     if not dtypes or any(d not in SCORE_DTYPES for d in dtypes):
-        raise ParameterError("score_dtypes", s["score_dtypes"],
-                             "a non-empty list of " + ", ".join(map(repr, SCORE_DTYPES)))
+        raise ParameterError(
+            "score_dtypes", s["score_dtypes"], "a non-empty list of " + ", ".join(map(repr, SCORE_DTYPES))
+        )
 
     def load(name: str, dtype: str | None = None):
         if name == "tiny":
@@ -122,17 +169,25 @@ def measure(device: Any, profile: str, **settings: Any) -> tuple[pd.DataFrame, d
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(n)]
     long_prompts, answers = scoring_prompts(scorer, n_score, score_tokens)
     answers = [a[:n_answers] + [f"{i}号" for i in range(n_answers - len(a))] for a in answers]
-    pairs = [pair for p, group in zip(long_prompts, answers)
-             for pair in _completion_pairs(scorer, [p] * len(group), group, False, None)]
+    pairs = [
+        pair
+        for p, group in zip(long_prompts, answers)
+        for pair in _completion_pairs(scorer, [p] * len(group), group, False, None)
+    ]
     n_pairs = len(pairs)
     pair_tokens = sum(len(a) + len(b) for a, b in pairs)
     methods = {f"generate, batch {b}": ("generate", b) for b in sizes} | {f"score, {m}": (m, 1) for m in SCORE_METHODS}
     methods |= {f"score, shared prefix, {d}": (f"shared prefix {d}", 1) for d in others}
     # the largest difference of each other precision's log-probabilities from the first precision's
     first = score_completions(scorer, long_prompts, answers, average=False)[0]
-    gaps = {f"score, shared prefix, {d}": max(abs(a - b) for ga, gb in zip(
-        first, score_completions(m, long_prompts, answers, average=False)[0]) for a, b in zip(ga, gb))
-        for d, m in others.items()}
+    gaps = {
+        f"score, shared prefix, {d}": max(
+            abs(a - b)
+            for ga, gb in zip(first, score_completions(m, long_prompts, answers, average=False)[0])
+            for a, b in zip(ga, gb)
+        )
+        for d, m in others.items()
+    }
 
     def once(kind: str, batch: int) -> tuple[float, float]:
         synchronize(device)
@@ -162,13 +217,23 @@ def measure(device: Any, profile: str, **settings: Any) -> tuple[pd.DataFrame, d
     for m, values in rounds.items():
         tokens = [v[0] for v in values]
         q = statistics.quantiles(tokens, n=4) if len(tokens) > 1 else [tokens[0]] * 3
-        rows.append({"method": m, "tokens/s": statistics.median(tokens), "q1": q[0], "q3": q[2],
-                     "pairs/s": statistics.median(v[1] for v in values)}
-                    | ({"max |Δ log p|": gaps.get(m, 0.0 if m == "score, shared prefix" else float("nan"))}
-                       if others else {}))
-    used = {k: s[k] for k in SIZES["smoke"]} | {"score_dtype": str(scorer.model.dtype).removeprefix("torch."),
+        rows.append(
+            {
+                "method": m,
+                "tokens/s": statistics.median(tokens),
+                "q1": q[0],
+                "q3": q[2],
+                "pairs/s": statistics.median(v[1] for v in values),
+            }
+            | ({"max |Δ log p|": gaps.get(m, 0.0 if m == "score, shared prefix" else float("nan"))} if others else {})
+        )
+    used = {k: s[k] for k in SIZES["smoke"]} | {
+        "score_dtype": str(scorer.model.dtype).removeprefix("torch."),
         "rounds": {m: [v[0] for v in values] for m, values in rounds.items()},
         "pair_rounds": {m: [v[1] for v in values] for m, values in rounds.items() if m.startswith("score")},
-        "parameters": lm.parameters, "score_parameters": scorer.parameters, "score_pairs": n_pairs,
-        "score_tokens_per_pair": pair_tokens / n_pairs}
+        "parameters": lm.parameters,
+        "score_parameters": scorer.parameters,
+        "score_pairs": n_pairs,
+        "score_tokens_per_pair": pair_tokens / n_pairs,
+    }
     return pd.DataFrame(rows), used

@@ -52,8 +52,13 @@ from . import check_count
 from . import check_methods as _check_methods
 
 # method -> label
-METHODS: dict[str, str] = {"knn": "KNN (exact, scikit-learn)", "faiss-flat": "KNN (exact, faiss flat)",
-                           "faiss-ivf": "KNN (approximate, faiss IVF)", "cop": "KPCA CoP", "corp": "KPCA CoRP"}
+METHODS: dict[str, str] = {
+    "knn": "KNN (exact, scikit-learn)",
+    "faiss-flat": "KNN (exact, faiss flat)",
+    "faiss-ivf": "KNN (approximate, faiss IVF)",
+    "cop": "KPCA CoP",
+    "corp": "KPCA CoRP",
+}
 KNN_METHODS = ("knn", "faiss-flat", "faiss-ivf")
 SIZES: dict[str, dict[str, Any]] = {
     # a decade and more of N even in the tiny profile: below that the exact search's O(N) term is hidden by overheads
@@ -61,8 +66,22 @@ SIZES: dict[str, dict[str, Any]] = {
     "smoke": dict(n_train=(1000, 3000, 10000, 30000), n_queries=500, warmup=1, repeats=5),
     "paper": dict(n_train=(1000, 3000, 10000, 30000, 60000), n_queries=2000, warmup=2, repeats=10),
 }
-SETTINGS = ("n_train", "n_queries", "warmup", "repeats", "feature_dim", "knn_k", "cop_ratio", "corp_ratio",
-            "corp_gamma", "corp_features", "seed", "methods", "target_recall", "tune_queries")
+SETTINGS = (
+    "n_train",
+    "n_queries",
+    "warmup",
+    "repeats",
+    "feature_dim",
+    "knn_k",
+    "cop_ratio",
+    "corp_ratio",
+    "corp_gamma",
+    "corp_features",
+    "seed",
+    "methods",
+    "target_recall",
+    "tune_queries",
+)
 TARGET_RECALL = 0.95  # the approximate index must return this share of the exact k neighbours
 TUNE_QUERIES = 200  # training features (not the timed queries) on which nprobe is chosen
 
@@ -164,20 +183,22 @@ def _settings(profile: str, settings: dict[str, Any]) -> dict[str, Any]:
     if isinstance(grid, (str, bytes)) or not isinstance(grid, (list, tuple)) or not grid:
         raise ParameterError("n_train", grid, "a non-empty list of integers >= 1")
     grid = sorted({check_count("n_train", n) for n in grid})
-    out = {"n_train": grid,
-           "n_queries": check_count("n_queries", settings.get("n_queries", sizes["n_queries"])),
-           "warmup": check_count("warmup", settings.get("warmup", sizes["warmup"]), low=0),
-           "repeats": check_count("repeats", settings.get("repeats", sizes["repeats"])),
-           "feature_dim": check_count("feature_dim", settings.get("feature_dim") or _feature_dim(cfg)),
-           "knn_k": check_count("knn_k", settings.get("knn_k", cfg.knn_k)),
-           "cop_ratio": check_fraction("cop_ratio", settings.get("cop_ratio", cfg.cop_ratio)),
-           "corp_ratio": check_fraction("corp_ratio", settings.get("corp_ratio", cfg.corp_ratio)),
-           "corp_gamma": check_positive("corp_gamma", settings.get("corp_gamma", cfg.corp_gamma)),
-           "corp_features": check_count("corp_features", settings.get("corp_features", cfg.corp_features)),
-           "seed": check_seed("seed", settings.get("seed", 0)),
-           "methods": check_methods(settings.get("methods", tuple(METHODS))),
-           "target_recall": check_fraction("target_recall", settings.get("target_recall", TARGET_RECALL)),
-           "tune_queries": check_int("tune_queries", settings.get("tune_queries", TUNE_QUERIES), low=1)}
+    out = {
+        "n_train": grid,
+        "n_queries": check_count("n_queries", settings.get("n_queries", sizes["n_queries"])),
+        "warmup": check_count("warmup", settings.get("warmup", sizes["warmup"]), low=0),
+        "repeats": check_count("repeats", settings.get("repeats", sizes["repeats"])),
+        "feature_dim": check_count("feature_dim", settings.get("feature_dim") or _feature_dim(cfg)),
+        "knn_k": check_count("knn_k", settings.get("knn_k", cfg.knn_k)),
+        "cop_ratio": check_fraction("cop_ratio", settings.get("cop_ratio", cfg.cop_ratio)),
+        "corp_ratio": check_fraction("corp_ratio", settings.get("corp_ratio", cfg.corp_ratio)),
+        "corp_gamma": check_positive("corp_gamma", settings.get("corp_gamma", cfg.corp_gamma)),
+        "corp_features": check_count("corp_features", settings.get("corp_features", cfg.corp_features)),
+        "seed": check_seed("seed", settings.get("seed", 0)),
+        "methods": check_methods(settings.get("methods", tuple(METHODS))),
+        "target_recall": check_fraction("target_recall", settings.get("target_recall", TARGET_RECALL)),
+        "tune_queries": check_int("tune_queries", settings.get("tune_queries", TUNE_QUERIES), low=1),
+    }
     if out["knn_k"] > grid[0]:
         raise ParameterError("knn_k", out["knn_k"], f"an integer <= the smallest N ({grid[0]})")
     return out
@@ -193,8 +214,11 @@ def _fit(method: str, feats: torch.Tensor, s: dict[str, Any], device: torch.devi
         unit_queries = _unit(queries)
         det = FaissKNN(s["knn_k"], approximate=method == "faiss-ivf", seed=s["seed"]).fit(feats)
         return (lambda: det.predict(unit_queries)), {"index": det}
-    det = (KernelPCACoP(ratio=s["cop_ratio"]) if method == "cop" else
-           KernelPCACoRP(ratio=s["corp_ratio"], gamma=s["corp_gamma"], n_features=s["corp_features"], seed=s["seed"]))
+    det = (
+        KernelPCACoP(ratio=s["cop_ratio"])
+        if method == "cop"
+        else KernelPCACoRP(ratio=s["corp_ratio"], gamma=s["corp_gamma"], n_features=s["corp_features"], seed=s["seed"])
+    )
     det.fit_features(feats.to(device), labels.to(device))
     queries_dev = queries.to(device)
     return (lambda: det.predict_features(queries_dev)), {"q": det.q_}
@@ -210,8 +234,12 @@ def _approximation(facts: dict[str, dict], train: torch.Tensor, queries: torch.T
         ivf = facts["faiss-ivf"]["index"]
         tune = _unit(synthetic_features(s["tune_queries"], train.shape[1], seed=s["seed"] + 2))
         tuned = ivf.tune(tune, exact, s["target_recall"])
-        facts["faiss-ivf"].update(nlist=ivf.nlist, nprobe=ivf.nprobe, tune_recall=tuned,
-                                  recall=recall_at_k(ivf.neighbours(unit_queries)[1], truth_idx))
+        facts["faiss-ivf"].update(
+            nlist=ivf.nlist,
+            nprobe=ivf.nprobe,
+            tune_recall=tuned,
+            recall=recall_at_k(ivf.neighbours(unit_queries)[1], truth_idx),
+        )
     for method in ("knn", "faiss-flat", "faiss-ivf"):
         if method in facts:
             score = facts[method]["score"]()
@@ -266,12 +294,17 @@ def measure(device: torch.device, profile: str, **settings: Any):
     finally:
         faiss.omp_set_num_threads(faiss_threads)
     table = pd.DataFrame(_rows(methods, s, rounds, facts))
-    used = {**{k: v for k, v in s.items() if k != "methods"}, "methods": list(methods),
-            "features": "synthetic: ReLU of a 10-class Gaussian mixture",
-            "knn_backend": "pytorch-ood KNN (scikit-learn NearestNeighbors, brute force, n_jobs=-1, CPU); "
-                           "faiss IndexFlatL2 and IndexIVFFlat (CPU) on unit-normalised features",
-            "device": str(device), "torch_threads": torch.get_num_threads(), "faiss_threads": torch.get_num_threads(),
-            "rounds_s": {m: {str(n): v for n, v in rounds[m].items()} for m in methods}}
+    used = {
+        **{k: v for k, v in s.items() if k != "methods"},
+        "methods": list(methods),
+        "features": "synthetic: ReLU of a 10-class Gaussian mixture",
+        "knn_backend": "pytorch-ood KNN (scikit-learn NearestNeighbors, brute force, n_jobs=-1, CPU); "
+        "faiss IndexFlatL2 and IndexIVFFlat (CPU) on unit-normalised features",
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "faiss_threads": torch.get_num_threads(),
+        "rounds_s": {m: {str(n): v for n, v in rounds[m].items()} for m in methods},
+    }
     return table, used
 
 
@@ -285,19 +318,36 @@ def _rows(methods, s, rounds, facts) -> list[dict[str, Any]]:
             mine = np.array(rounds[method][n])
             t = mine / s["n_queries"]
             info = facts[n][method]
-            rows.append({
-                "method": method, "detector": METHODS[method], "n_train": n,
-                "median_us": 1e6 * float(np.median(t)), "p25_us": 1e6 * float(np.percentile(t, 25)),
-                "p75_us": 1e6 * float(np.percentile(t, 75)),
-                # a KNN's time / the method's time, round by round; the median over the rounds
-                "knn_over_method": float(np.median(knn / mine)),
-                "fastest_knn_over_method": float(np.median(fastest / mine)),
-                "q": info.get("q"), "recall": info.get("recall"), "max_score_gap": info.get("max_score_gap"),
-                "nprobe": info.get("nprobe"), "nlist": info.get("nlist"), "tune_recall": info.get("tune_recall"),
-                "fit_s": info["fit_s"],
-            })
+            rows.append(
+                {
+                    "method": method,
+                    "detector": METHODS[method],
+                    "n_train": n,
+                    "median_us": 1e6 * float(np.median(t)),
+                    "p25_us": 1e6 * float(np.percentile(t, 25)),
+                    "p75_us": 1e6 * float(np.percentile(t, 75)),
+                    # a KNN's time / the method's time, round by round; the median over the rounds
+                    "knn_over_method": float(np.median(knn / mine)),
+                    "fastest_knn_over_method": float(np.median(fastest / mine)),
+                    "q": info.get("q"),
+                    "recall": info.get("recall"),
+                    "max_score_gap": info.get("max_score_gap"),
+                    "nprobe": info.get("nprobe"),
+                    "nlist": info.get("nlist"),
+                    "tune_recall": info.get("tune_recall"),
+                    "fit_s": info["fit_s"],
+                }
+            )
     return rows
 
 
-__all__ = ["FaissKNN", "KNN_METHODS", "METHODS", "SIZES", "check_methods", "measure", "recall_at_k",
-           "synthetic_features"]
+__all__ = [
+    "FaissKNN",
+    "KNN_METHODS",
+    "METHODS",
+    "SIZES",
+    "check_methods",
+    "measure",
+    "recall_at_k",
+    "synthetic_features",
+]

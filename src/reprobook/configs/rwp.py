@@ -59,12 +59,12 @@ class RWPConfig(ChapterConfig):
 SOURCE = "Li et al. (2022), arXiv 2211.11489, abstract"
 CODE_SOURCE = "official code, github nblt/RWP, recipes/run_rwp_ddp.sh"
 PAPER_CLAIMS = {
-    "flat": "the perturbed loss term \"guides the network towards a wider flat region\"",
-    "parallel": "the two gradients \"can be efficiently computed in parallel, enabling nearly the same training "
-                "speed as regular training\"; SAM \"inevitably doubles the training time\"",
-    "competitive": "\"very competitive performance on CIFAR\" compared with SAM",
-    "imagenet": "\"remarkably better performance on ImageNet (e.g. +1.1%) compared with SAM, but always require "
-                "half of the training time\"",
+    "flat": 'the perturbed loss term "guides the network towards a wider flat region"',
+    "parallel": 'the two gradients "can be efficiently computed in parallel, enabling nearly the same training '
+    'speed as regular training"; SAM "inevitably doubles the training time"',
+    "competitive": '"very competitive performance on CIFAR" compared with SAM',
+    "imagenet": '"remarkably better performance on ImageNet (e.g. +1.1%) compared with SAM, but always require '
+    'half of the training time"',
 }
 PAPER_IMAGENET_GAIN_OVER_SAM = 0.011  # top-1 accuracy, ImageNet (abstract)
 
@@ -92,23 +92,70 @@ def claim_specs(cfg: RWPConfig) -> list[claims.ClaimSpec]:
     (the methods share the initialisation and the batches of a seed), ``cfg.n_seeds`` seeds."""
     n = cfg.n_seeds
     return [
-        claims.ClaimSpec("better", "RWP generalises better than SGD", paper=PAPER_CLAIMS["flat"], source=SOURCE,
-                         unit=UNIT, n=n, test="superiority", sesoi=ACCURACY_SESOI, sesoi_source=GAIN_SOURCE,
-                         paper_effect=PAPER_GAIN, fmt="+.2%", measure="RWP − SGD test accuracy"),
-        claims.ClaimSpec("parity", "RWP is competitive with SAM (non-inferior)", paper=PAPER_CLAIMS["competitive"],
-                         source=SOURCE, unit=UNIT, n=n, test="non_inferiority", sesoi=ACCURACY_SESOI,
-                         sesoi_source=PARITY_SOURCE, paper_effect=0.0, fmt="+.2%", measure="RWP − SAM test accuracy"),
-        claims.ClaimSpec("flatter", "RWP reaches flatter minima than SGD", paper=PAPER_CLAIMS["flat"], source=SOURCE,
-                         unit=UNIT, n=n, test="superiority", sesoi=RATIO_SESOI, sesoi_source=RATIO_SOURCE, fmt=".2f",
-                         measure="ln(sharpness of SGD / sharpness of RWP), filter-normalised"),
-        claims.ClaimSpec("parallel", "With its two gradients in parallel, RWP trains at nearly the speed of SGD",
-                         paper=PAPER_CLAIMS["parallel"], source=SOURCE, unit="", n=None, test="none",
-                         untestable="two gradients at once on two devices; this run has one device and computes them "
-                                    "one after the other (the cost of a step: the step-cost chapter)"),
-        claims.ClaimSpec("imagenet", f"{PAPER_IMAGENET_GAIN_OVER_SAM:+.1%} ImageNet top-1 over SAM at half its time",
-                         paper=PAPER_CLAIMS["imagenet"], source=SOURCE, unit="", n=None, test="none",
-                         untestable="ImageNet is outside every profile of this book"),
+        claims.ClaimSpec(
+            "better",
+            "RWP generalises better than SGD",
+            paper=PAPER_CLAIMS["flat"],
+            source=SOURCE,
+            unit=UNIT,
+            n=n,
+            test="superiority",
+            sesoi=ACCURACY_SESOI,
+            sesoi_source=GAIN_SOURCE,
+            paper_effect=PAPER_GAIN,
+            fmt="+.2%",
+            measure="RWP − SGD test accuracy",
+        ),
+        claims.ClaimSpec(
+            "parity",
+            "RWP is competitive with SAM (non-inferior)",
+            paper=PAPER_CLAIMS["competitive"],
+            source=SOURCE,
+            unit=UNIT,
+            n=n,
+            test="non_inferiority",
+            sesoi=ACCURACY_SESOI,
+            sesoi_source=PARITY_SOURCE,
+            paper_effect=0.0,
+            fmt="+.2%",
+            measure="RWP − SAM test accuracy",
+        ),
+        claims.ClaimSpec(
+            "flatter",
+            "RWP reaches flatter minima than SGD",
+            paper=PAPER_CLAIMS["flat"],
+            source=SOURCE,
+            unit=UNIT,
+            n=n,
+            test="superiority",
+            sesoi=RATIO_SESOI,
+            sesoi_source=RATIO_SOURCE,
+            fmt=".2f",
+            measure="ln(sharpness of SGD / sharpness of RWP), filter-normalised",
+        ),
+        claims.ClaimSpec(
+            "parallel",
+            "With its two gradients in parallel, RWP trains at nearly the speed of SGD",
+            paper=PAPER_CLAIMS["parallel"],
+            source=SOURCE,
+            unit="",
+            n=None,
+            test="none",
+            untestable="two gradients at once on two devices; this run has one device and computes them "
+            "one after the other (the cost of a step: the step-cost chapter)",
+        ),
+        claims.ClaimSpec(
+            "imagenet",
+            f"{PAPER_IMAGENET_GAIN_OVER_SAM:+.1%} ImageNet top-1 over SAM at half its time",
+            paper=PAPER_CLAIMS["imagenet"],
+            source=SOURCE,
+            unit="",
+            n=None,
+            test="none",
+            untestable="ImageNet is outside every profile of this book",
+        ),
     ]
+
 
 # Smoke: a small subset fitted to (near) zero training loss, where flat-minima methods can show, with as many seeds
 # as the claims' power needs within the budget (PILOT, below): 192 FashionMNIST images, 50 epochs of batch 32
@@ -136,9 +183,21 @@ SMOKE = dict(
     data_files=("fashion-mnist",),
     budget_seconds=240,
 )
-TINY = dict(SMOKE, n_train=64, n_test=128, epochs=1, batch_size=32, n_seeds=2, probe_samples=32, hessian_samples=32,
-            lanczos_max_matvecs=12, sharpness_directions=2, landscape_points=3, step_timing_steps=1,
-            budget_seconds=None)
+TINY = dict(
+    SMOKE,
+    n_train=64,
+    n_test=128,
+    epochs=1,
+    batch_size=32,
+    n_seeds=2,
+    probe_samples=32,
+    hessian_samples=32,
+    lanczos_max_matvecs=12,
+    sharpness_directions=2,
+    landscape_points=3,
+    step_timing_steps=1,
+    budget_seconds=None,
+)
 PAPER = dict(
     dataset="cifar10",
     model="resnet18_cifar",
@@ -162,9 +221,10 @@ PAPER = dict(
 # 57 s trained 15 models (2.3 s per forward-backward pass of 300 steps: SGD one, SAM and RWP two) and 11 s
 # measured their flatness, so about 13.6 s per seed and 12 s of fixed work. Rule (fixed before any run of this
 # chapter): n = the most seeds any tested claim needs for 80 % power at the paper's effect (its SESOI where the
-# paper gives none) by a one-sided paired t-test at the Holm level α/3 (sharpness.analysis.planned_seeds), capped by
-# what 200 s hold cold (this chapter's share of Part I's 450 s; its budget is 240 s). The pilot's seeds 0–4 are
-# among the run's seeds: n rests on the pilot's spread only, which leaves the tests' level as it is.
+# paper gives none) by a one-sided paired t-test at the Holm level α/3
+# (chapters.flat_minima.power.planned_seeds), capped by what 200 s hold cold (this chapter's share of Part I's
+# 450 s; its budget is 240 s). The pilot's seeds 0–4 are among the run's seeds: n rests on the pilot's spread
+# only, which leaves the tests' level as it is.
 PILOT = dict(
     source="the pre-contract smoke run of this chapter (commit 353da18, seeds 0–4)",
     sd={"better": 0.0095, "parity": 0.0074, "flatter": 0.31},
@@ -173,5 +233,10 @@ PILOT = dict(
     share_s=200.0,
 )
 
-register_chapter("rwp", notebook="sharpness/rwp", config_class=RWPConfig,
-                 values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER}, produces=("sharpness-sgd-sam",))
+register_chapter(
+    "rwp",
+    notebook="sharpness/rwp",
+    config_class=RWPConfig,
+    values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER},
+    produces=("sharpness-sgd-sam",),
+)

@@ -45,7 +45,7 @@ class SlimPLMConfig(ChapterConfig):
     min_claim_words: int = 3
     judge_c: float = 1.0  # inverse L2 strength of the judge's regression
     judge_label: str = "logprob"  # "logprob": the large model's closed-book log p(gold) per token; "em": its
-                                  # answer's EM
+    # answer's EM
     known_logprob: float = math.log(0.5)  # Known: the gold answer's tokens get at least ½ each on (geometric) average
     judge_threshold: float = 0.5  # Known when P(Known) >= threshold (questions and claims)
     self_judge_threshold: float = 0.5  # self-judgement retrieves when P(Yes) >= threshold
@@ -58,10 +58,25 @@ class SlimPLMConfig(ChapterConfig):
     n_boot: int = 1000
 
 
-TINY = dict(proxy="smollm2-135m-instruct", large="smollm2-135m-instruct", tiny_models=True, large_chat=False,
-            train_questions=10, eval_questions=6, passage_words=60, top_k=2, docs_per_query=3, proxy_max_new_tokens=8,
-            answer_max_new_tokens=4, max_prompt_tokens=256, batch_size=8, max_claims=2, n_boot=50,
-            budget_seconds=60, data_files=("squad-dev", "smollm2-135m-instruct-gguf"))
+TINY = dict(
+    proxy="smollm2-135m-instruct",
+    large="smollm2-135m-instruct",
+    tiny_models=True,
+    large_chat=False,
+    train_questions=10,
+    eval_questions=6,
+    passage_words=60,
+    top_k=2,
+    docs_per_query=3,
+    proxy_max_new_tokens=8,
+    answer_max_new_tokens=4,
+    max_prompt_tokens=256,
+    batch_size=8,
+    max_claims=2,
+    n_boot=50,
+    budget_seconds=60,
+    data_files=("squad-dev", "smollm2-135m-instruct-gguf"),
+)
 # Smoke: SmolLM2-135M-Instruct as the proxy, Gemma-3-270M (a base model: raw prompts) as the large model.
 # Measured on this CPU (batches of 16): a heuristic answer of 24 tokens 0.24 s, its scoring 0.14 s, the large
 # model's closed-book answer 0.19 s and a retrieval-augmented one 0.6 s, its self-judgement 0.3 s, a
@@ -69,10 +84,24 @@ TINY = dict(proxy="smollm2-135m-instruct", large="smollm2-135m-instruct", tiny_m
 # the evaluation questions (the claim judge_selects tests P(Known) against it) adds one scoring pass of 100
 # short prompts: 309 s alone from a fresh clone with an empty cache on an idle machine (commit 97725f2; the
 # former chapter: 251 s), so the budget is 360 s, Part IV's issue's figure.
-SMOKE = dict(proxy="smollm2-135m-instruct", large="gemma-3-270m", large_chat=False, train_questions=100,
-             eval_questions=100, passage_words=60, top_k=2, docs_per_query=5, proxy_max_new_tokens=24,
-             answer_max_new_tokens=10, max_prompt_tokens=384, batch_size=16, max_claims=2, n_boot=1000,
-             budget_seconds=360, data_files=("squad-dev", "smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
+SMOKE = dict(
+    proxy="smollm2-135m-instruct",
+    large="gemma-3-270m",
+    large_chat=False,
+    train_questions=100,
+    eval_questions=100,
+    passage_words=60,
+    top_k=2,
+    docs_per_query=5,
+    proxy_max_new_tokens=24,
+    answer_max_new_tokens=10,
+    max_prompt_tokens=384,
+    batch_size=16,
+    max_claims=2,
+    n_boot=1000,
+    budget_seconds=360,
+    data_files=("squad-dev", "smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"),
+)
 PAPER = dict(budget_seconds=None, data_files=("squad-dev",))
 
 # What the paper states (quoted; its tables could not be read for this book, so its claims are compared in words)
@@ -82,8 +111,9 @@ PAPER_CLAIMS = {
     "cost": "achieving or surpassing current state-of-the-art models with lower LLM inference costs",
     "selective": "We only conduct retrieval for the missing knowledge in questions that the LLM does not know.",
     "self_cost": "Most existing methods solve this problem through the results of preliminary answers or "
-                 "reasoning done by the LLM itself, but this incurs excessively high computational costs.",
+    "reasoning done by the LLM itself, but this incurs excessively high computational costs.",
 }
+
 
 def claim_specs(cfg: SlimPLMConfig) -> list[claims.ClaimSpec]:
     """The chapter's claims as declared before any result, over the evaluation questions (every method
@@ -92,31 +122,62 @@ def claim_specs(cfg: SlimPLMConfig) -> list[claims.ClaimSpec]:
     em: dict[str, Any] = dict(unit="questions", n=n, fmt=".2f", source=PAPER_SOURCE)
     return [
         claims.ClaimSpec(
-            "judge_selects", "The judge knows what the large model knows: P(Known) orders the questions as the "
-            "large model's closed-book probability of the gold answer orders them", f"“{PAPER_CLAIMS['selective']}”",
-            test="bootstrap", sesoi=cfg.sesoi_auroc, sesoi_source="a practical threshold: C (the AUROC's "
+            "judge_selects",
+            "The judge knows what the large model knows: P(Known) orders the questions as the "
+            "large model's closed-book probability of the gold answer orders them",
+            f"“{PAPER_CLAIMS['selective']}”",
+            test="bootstrap",
+            sesoi=cfg.sesoi_auroc,
+            sesoi_source="a practical threshold: C (the AUROC's "
             "generalisation to a continuous label) 0.6, the least a judge must add over a coin to be worth the "
-            "proxy's cost", measure="Harrell's C of P(Known) for the large model's closed-book log p(gold) per "
-            "token − 0.5", **em),
+            "proxy's cost",
+            measure="Harrell's C of P(Known) for the large model's closed-book log p(gold) per token − 0.5",
+            **em,
+        ),
         claims.ClaimSpec(
-            "retrieves_where_needed", "SlimPLM retrieves where retrieval helps: its EM beats a random choice of as "
-            "many questions to retrieve for, with the same answers", f"“{PAPER_CLAIMS['selective']}”",
-            test="bootstrap", sesoi=cfg.sesoi_selection, sesoi_source="a practical threshold: two points of EM",
-            measure="EM(SlimPLM) − E[EM(random selection at SlimPLM's retrieval rate)]", **em),
+            "retrieves_where_needed",
+            "SlimPLM retrieves where retrieval helps: its EM beats a random choice of as "
+            "many questions to retrieve for, with the same answers",
+            f"“{PAPER_CLAIMS['selective']}”",
+            test="bootstrap",
+            sesoi=cfg.sesoi_selection,
+            sesoi_source="a practical threshold: two points of EM",
+            measure="EM(SlimPLM) − E[EM(random selection at SlimPLM's retrieval rate)]",
+            **em,
+        ),
         claims.ClaimSpec(
-            "vs_always", "SlimPLM answers as well as always retrieving", f"“{PAPER_CLAIMS['cost']}”",
-            test="binary_non_inferiority", sesoi=cfg.margin, sesoi_source="a practical margin: five points of EM",
-            measure="EM(SlimPLM) − EM(always)", **em),
+            "vs_always",
+            "SlimPLM answers as well as always retrieving",
+            f"“{PAPER_CLAIMS['cost']}”",
+            test="binary_non_inferiority",
+            sesoi=cfg.margin,
+            sesoi_source="a practical margin: five points of EM",
+            measure="EM(SlimPLM) − EM(always)",
+            **em,
+        ),
         claims.ClaimSpec(
-            "vs_self", "SlimPLM answers as well as the large model judging its own need",
-            f"“{PAPER_CLAIMS['self_cost']}”", test="binary_non_inferiority", sesoi=cfg.margin,
-            sesoi_source="a practical margin: five points of EM", measure="EM(SlimPLM) − EM(self-judgement)", **em),
+            "vs_self",
+            "SlimPLM answers as well as the large model judging its own need",
+            f"“{PAPER_CLAIMS['self_cost']}”",
+            test="binary_non_inferiority",
+            sesoi=cfg.margin,
+            sesoi_source="a practical margin: five points of EM",
+            measure="EM(SlimPLM) − EM(self-judgement)",
+            **em,
+        ),
         claims.ClaimSpec(
-            "vs_never", "SlimPLM answers better than the large model alone", f"“{PAPER_CLAIMS['end_to_end']}”",
-            test="mcnemar", sesoi=cfg.sesoi_gain, sesoi_source="a practical threshold: five points of EM, a "
-            "\"notable\" improvement", measure="EM(SlimPLM) − EM(never)", **em),
+            "vs_never",
+            "SlimPLM answers better than the large model alone",
+            f"“{PAPER_CLAIMS['end_to_end']}”",
+            test="mcnemar",
+            sesoi=cfg.sesoi_gain,
+            sesoi_source='a practical threshold: five points of EM, a "notable" improvement',
+            measure="EM(SlimPLM) − EM(never)",
+            **em,
+        ),
     ]
 
 
-register_chapter("slimplm", notebook="rag/slimplm", config_class=SlimPLMConfig,
-                 values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER})
+register_chapter(
+    "slimplm", notebook="rag/slimplm", config_class=SlimPLMConfig, values={"tiny": TINY, "smoke": SMOKE, "paper": PAPER}
+)

@@ -24,8 +24,7 @@ class UnknownDataError(DataError, KeyError, ValueError):
 class ChecksumError(DataError):
     """A file's sha256 differs from the one the registry expects."""
 
-    def __init__(self, file: str, expected: str, actual: str, *, source: str | None = None,
-                 extra: str = ""):
+    def __init__(self, file: str, expected: str, actual: str, *, source: str | None = None, extra: str = ""):
         self.file = file
         self.expected = expected
         self.actual = actual
@@ -41,8 +40,9 @@ class ChecksumError(DataError):
 class DataUnavailableError(DataError):
     """No source could provide an entry. The message lists each source, why it failed and how to fix it."""
 
-    def __init__(self, name: str, failures: Sequence[tuple[str, str]] = (),
-                 hints: Sequence[str] = (), message: str | None = None):
+    def __init__(
+        self, name: str, failures: Sequence[tuple[str, str]] = (), hints: Sequence[str] = (), message: str | None = None
+    ):
         self.name = name
         self.failures = list(failures)
         self.hints = [h for h in dict.fromkeys(hints) if h]

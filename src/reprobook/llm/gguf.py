@@ -14,6 +14,7 @@ seconds to import: ``banned-module-level-imports`` in ``pyproject.toml``).
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import copy
 import hashlib
@@ -21,6 +22,7 @@ import inspect
 import math
 import os
 import shutil
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -99,14 +101,24 @@ def gguf_tensors(gguf: Path) -> Iterator[tuple[str, int, Any]]:
     entries, pos = _read_tensor_table(blob, count, pos)
     alignment = int(metadata.get("general.alignment", 32))
     start = (pos + alignment - 1) // alignment * alignment
-    plain = {Q.F32: np.float32, Q.F16: np.float16, Q.F64: np.float64, Q.I8: np.int8, Q.I16: np.int16,
-             Q.I32: np.int32, Q.I64: np.int64}
+    plain = {
+        Q.F32: np.float32,
+        Q.F16: np.float16,
+        Q.F64: np.float64,
+        Q.I8: np.int8,
+        Q.I16: np.int16,
+        Q.I32: np.int32,
+        Q.I64: np.int64,
+    }
     for name, shape, ggml_type, offset in entries:
         kind = Q(ggml_type)
         block, size = GGML_QUANT_SIZES[kind]
-        raw = blob[start + offset:start + offset + math.prod(shape) * size // block]
-        data = raw.view(plain[kind]).reshape(shape) if kind in plain else \
-            raw.reshape(quant_shape_to_byte_shape(shape, kind))
+        raw = blob[start + offset : start + offset + math.prod(shape) * size // block]
+        data = (
+            raw.view(plain[kind]).reshape(shape)
+            if kind in plain
+            else raw.reshape(quant_shape_to_byte_shape(shape, kind))
+        )
         yield name, int(kind), data
 
 
@@ -132,8 +144,12 @@ def gguf_state_dict(gguf: Path, model: Any) -> dict[str, Any]:
     parsed: dict[str, Any] = {"config": config, "tensors": {}}  # what the processors read and may write into
     for name, kind, data in gguf_tensors(gguf):
         # gguf types qtype as GGMLQuantizationType; the int code of one (an IntEnum) compares and hashes alike
-        result = processor.process(weights=dequantize(data, kind),  # type: ignore[arg-type]
-                                   name=name, tensor_key_mapping=names, parsed_parameters=parsed)
+        result = processor.process(
+            weights=dequantize(data, kind),  # type: ignore[arg-type]
+            name=name,
+            tensor_key_mapping=names,
+            parsed_parameters=parsed,
+        )
         if result.name in names:
             parsed["tensors"][names[result.name]] = torch.from_numpy(np.copy(result.weights))
     return parsed["tensors"]
@@ -181,8 +197,12 @@ def convert_gguf(gguf: Path, out_dir: Path, tokenizer_dir: Path | None = None) -
 
 
 def source_key(gguf_sha256: str, *functions: Any) -> str:
-    """16 hex digits of sha256(the GGUF's checksum + the source of ``functions``)."""
-    text = gguf_sha256 + "".join(inspect.getsource(f) for f in functions)
+    """16 hex digits of sha256(the GGUF's checksum + the syntax tree of ``functions``' source).
+
+    The tree, not the text: reformatting the code or editing a comment leaves the key, and so the converted
+    folder in the cache, as it was; a change to what the code does gives a new key.
+    """
+    text = gguf_sha256 + "".join(ast.dump(ast.parse(textwrap.dedent(inspect.getsource(f)))) for f in functions)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -45,8 +45,14 @@ class Comparison:
 class PairwiseJudge:
     """A language model as a judge of two answers, each comparison asked in both orders."""
 
-    def __init__(self, lm: LanguageModel, *, criteria: str = "helpful, honest and harmless", batch_size: int = 8,
-                 template: str = JUDGE_TEMPLATE):
+    def __init__(
+        self,
+        lm: LanguageModel,
+        *,
+        criteria: str = "helpful, honest and harmless",
+        batch_size: int = 8,
+        template: str = JUDGE_TEMPLATE,
+    ):
         self.lm = lm
         self.criteria = check_str("criteria", criteria)
         self.batch_size = check_int("batch_size", batch_size, low=1)
@@ -72,13 +78,17 @@ class PairwiseJudge:
                     out[i] = float(pair.softmax(-1)[0])
         return out
 
-    def compare_many(self, prompts: Sequence[str], answers_a: Sequence[str], answers_b: Sequence[str]
-                     ) -> list[Comparison]:
+    def compare_many(
+        self, prompts: Sequence[str], answers_a: Sequence[str], answers_b: Sequence[str]
+    ) -> list[Comparison]:
         """:meth:`compare` for each triple, all questions batched together."""
         n = len(prompts)
         if len(answers_a) != n or len(answers_b) != n:
-            raise ParameterError("answers_b", f"{len(answers_a)} and {len(answers_b)} answers",
-                                 f"one answer a and one answer b per prompt ({n})")
+            raise ParameterError(
+                "answers_b",
+                f"{len(answers_a)} and {len(answers_b)} answers",
+                f"one answer a and one answer b per prompt ({n})",
+            )
         fill = lambda p, x, y: self.template.format(criteria=self.criteria, prompt=p, first=x, second=y)  # noqa: E731
         questions = [fill(p, a, b) for p, a, b in zip(prompts, answers_a, answers_b)]
         questions += [fill(p, b, a) for p, a, b in zip(prompts, answers_a, answers_b)]
@@ -105,8 +115,11 @@ class RewardJudge:
 
     def __init__(self, reward_model: Any, tokenizer: Any, *, batch_size: int = 8):
         if getattr(getattr(reward_model, "config", None), "num_labels", None) != 1:
-            raise ParameterError("reward_model", type(reward_model).__name__,
-                                 "a sequence-classification model with num_labels = 1 (a trained reward model)")
+            raise ParameterError(
+                "reward_model",
+                type(reward_model).__name__,
+                "a sequence-classification model with num_labels = 1 (a trained reward model)",
+            )
         self.model = reward_model.eval()
         self.tokenizer = tokenizer
         self.batch_size = check_int("batch_size", batch_size, low=1)

@@ -74,15 +74,21 @@ class ModelSpec:
 
 MODELS: dict[str, ModelSpec] = {
     "smollm2-135m-instruct": ModelSpec(
-        "smollm2-135m-instruct", data="smollm2-135m-instruct-gguf", gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        "smollm2-135m-instruct",
+        data="smollm2-135m-instruct-gguf",
+        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
         gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         hf_id="HuggingFaceTB/SmolLM2-135M-Instruct",
-        description="SmolLM2-135M-Instruct (Llama architecture, 134.5M parameters, English, chat template)"),
+        description="SmolLM2-135M-Instruct (Llama architecture, 134.5M parameters, English, chat template)",
+    ),
     "gemma-3-270m": ModelSpec(
-        "gemma-3-270m", data="gemma-3-270m-gguf", gguf_file="gemma-3-270m-q4_k_m.gguf",
+        "gemma-3-270m",
+        data="gemma-3-270m-gguf",
+        gguf_file="gemma-3-270m-q4_k_m.gguf",
         gguf_sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         hf_id="google/gemma-3-270m",
-        description="Gemma-3-270M base (multilingual, 268M parameters; Q4_K_M GGUF de-quantised)"),
+        description="Gemma-3-270M base (multilingual, 268M parameters; Q4_K_M GGUF de-quantised)",
+    ),
 }
 
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
@@ -92,40 +98,127 @@ MODELS_ENV = "REPROBOOK_MODELS"  # a folder of local copies of hub models: <fold
 # model's config.json on the hub). A dry-run stand-in keeps the type (its config class, attention layout, RoPE,
 # context length) and shrinks width and depth; an id not listed here stands in as a Llama.
 PAPER_ARCHITECTURES: dict[str, tuple[str, dict[str, Any]]] = {
-    "Qwen/Qwen2-7B": ("qwen2", dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
-                                    num_attention_heads=28, num_key_value_heads=4, vocab_size=152064,
-                                    max_position_embeddings=131072, rope_theta=1e6, tie_word_embeddings=False)),
-    "Qwen/Qwen2-7B-Instruct": ("qwen2", dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
-                                             num_attention_heads=28, num_key_value_heads=4, vocab_size=152064,
-                                             max_position_embeddings=32768, rope_theta=1e6, tie_word_embeddings=False)),
-    "Qwen/Qwen2-72B-Instruct": ("qwen2", dict(hidden_size=8192, intermediate_size=29568, num_hidden_layers=80,
-                                              num_attention_heads=64, num_key_value_heads=8, vocab_size=152064,
-                                              max_position_embeddings=32768, rope_theta=1e6,
-                                              tie_word_embeddings=False)),
-    "meta-llama/Llama-2-7b-chat-hf": ("llama", dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                                                    num_attention_heads=32, num_key_value_heads=32, vocab_size=32000,
-                                                    max_position_embeddings=4096)),
-    "meta-llama/Llama-2-13b-chat-hf": ("llama", dict(hidden_size=5120, intermediate_size=13824, num_hidden_layers=40,
-                                                     num_attention_heads=40, num_key_value_heads=40, vocab_size=32000,
-                                                     max_position_embeddings=4096)),
-    "meta-llama/Llama-2-70b-chat-hf": ("llama", dict(hidden_size=8192, intermediate_size=28672, num_hidden_layers=80,
-                                                     num_attention_heads=64, num_key_value_heads=8, vocab_size=32000,
-                                                     max_position_embeddings=4096)),
-    "meta-llama/Meta-Llama-3-8B-Instruct": ("llama", dict(hidden_size=4096, intermediate_size=14336,
-                                                          num_hidden_layers=32, num_attention_heads=32,
-                                                          num_key_value_heads=8, vocab_size=128256,
-                                                          max_position_embeddings=8192, rope_theta=500000.0)),
-    "mistralai/Mistral-7B-Instruct-v0.3": ("mistral", dict(hidden_size=4096, intermediate_size=14336,
-                                                           num_hidden_layers=32, num_attention_heads=32,
-                                                           num_key_value_heads=8, vocab_size=32768,
-                                                           max_position_embeddings=32768, rope_theta=1e6,
-                                                           sliding_window=None)),
+    "Qwen/Qwen2-7B": (
+        "qwen2",
+        dict(
+            hidden_size=3584,
+            intermediate_size=18944,
+            num_hidden_layers=28,
+            num_attention_heads=28,
+            num_key_value_heads=4,
+            vocab_size=152064,
+            max_position_embeddings=131072,
+            rope_theta=1e6,
+            tie_word_embeddings=False,
+        ),
+    ),
+    "Qwen/Qwen2-7B-Instruct": (
+        "qwen2",
+        dict(
+            hidden_size=3584,
+            intermediate_size=18944,
+            num_hidden_layers=28,
+            num_attention_heads=28,
+            num_key_value_heads=4,
+            vocab_size=152064,
+            max_position_embeddings=32768,
+            rope_theta=1e6,
+            tie_word_embeddings=False,
+        ),
+    ),
+    "Qwen/Qwen2-72B-Instruct": (
+        "qwen2",
+        dict(
+            hidden_size=8192,
+            intermediate_size=29568,
+            num_hidden_layers=80,
+            num_attention_heads=64,
+            num_key_value_heads=8,
+            vocab_size=152064,
+            max_position_embeddings=32768,
+            rope_theta=1e6,
+            tie_word_embeddings=False,
+        ),
+    ),
+    "meta-llama/Llama-2-7b-chat-hf": (
+        "llama",
+        dict(
+            hidden_size=4096,
+            intermediate_size=11008,
+            num_hidden_layers=32,
+            num_attention_heads=32,
+            num_key_value_heads=32,
+            vocab_size=32000,
+            max_position_embeddings=4096,
+        ),
+    ),
+    "meta-llama/Llama-2-13b-chat-hf": (
+        "llama",
+        dict(
+            hidden_size=5120,
+            intermediate_size=13824,
+            num_hidden_layers=40,
+            num_attention_heads=40,
+            num_key_value_heads=40,
+            vocab_size=32000,
+            max_position_embeddings=4096,
+        ),
+    ),
+    "meta-llama/Llama-2-70b-chat-hf": (
+        "llama",
+        dict(
+            hidden_size=8192,
+            intermediate_size=28672,
+            num_hidden_layers=80,
+            num_attention_heads=64,
+            num_key_value_heads=8,
+            vocab_size=32000,
+            max_position_embeddings=4096,
+        ),
+    ),
+    "meta-llama/Meta-Llama-3-8B-Instruct": (
+        "llama",
+        dict(
+            hidden_size=4096,
+            intermediate_size=14336,
+            num_hidden_layers=32,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            vocab_size=128256,
+            max_position_embeddings=8192,
+            rope_theta=500000.0,
+        ),
+    ),
+    "mistralai/Mistral-7B-Instruct-v0.3": (
+        "mistral",
+        dict(
+            hidden_size=4096,
+            intermediate_size=14336,
+            num_hidden_layers=32,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            vocab_size=32768,
+            max_position_embeddings=32768,
+            rope_theta=1e6,
+            sliding_window=None,
+        ),
+    ),
 }
 # The paper profiles' sentence encoders: (model type, sizes, pooling) of their hub configs, for a dry run's stand-in
 PAPER_ENCODERS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "BAAI/bge-base-zh-v1.5": ("bert", dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                                           num_attention_heads=12, vocab_size=21128, max_position_embeddings=512,
-                                           type_vocab_size=2), "cls"),
+    "BAAI/bge-base-zh-v1.5": (
+        "bert",
+        dict(
+            hidden_size=768,
+            intermediate_size=3072,
+            num_hidden_layers=12,
+            num_attention_heads=12,
+            vocab_size=21128,
+            max_position_embeddings=512,
+            type_vocab_size=2,
+        ),
+        "cls",
+    ),
 }
 STAND_IN_TOKENIZER = "smollm2-135m-instruct"  # a registry model: its tokenizer (and chat template) is offline
 STAND_IN_ENCODER_TOKENIZER = "all-minilm-l6-v2"  # a registry encoder: its WordPiece tokenizer is offline
@@ -159,7 +252,7 @@ class LanguageModel:
         ids: list[int] = []
         gen = getattr(self.model, "generation_config", None)
         for value in (getattr(gen, "eos_token_id", None), self.tokenizer.eos_token_id):
-            for v in (value if isinstance(value, (list, tuple)) else [value]):
+            for v in value if isinstance(value, (list, tuple)) else [value]:
                 if v is not None and int(v) not in ids:
                     ids.append(int(v))
         return ids
@@ -170,8 +263,17 @@ class LanguageModel:
 
     def copy(self, name: str | None = None) -> LanguageModel:
         """A deep copy of the weights (the tokenizer is shared): train or merge it without touching this one."""
-        return LanguageModel(copy.deepcopy(self.model), self.tokenizer, name or self.name, self.device,
-                             self.max_context, self.fingerprint, self.source, 0.0, dict(self.info))
+        return LanguageModel(
+            copy.deepcopy(self.model),
+            self.tokenizer,
+            name or self.name,
+            self.device,
+            self.max_context,
+            self.fingerprint,
+            self.source,
+            0.0,
+            dict(self.info),
+        )
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -217,8 +319,13 @@ def quiet_transformers() -> Iterator[None]:
 
 def _spec(name: str) -> ModelSpec:
     if name not in MODELS:
-        raise ParameterError("name", name, "a registry model (" + ", ".join(map(repr, MODELS))
-                                           + "), an existing local folder, or a Hugging Face id 'org/name'")
+        raise ParameterError(
+            "name",
+            name,
+            "a registry model ("
+            + ", ".join(map(repr, MODELS))
+            + "), an existing local folder, or a Hugging Face id 'org/name'",
+        )
     return MODELS[name]
 
 
@@ -280,10 +387,19 @@ def ensure_converted(name: str) -> Path:
         try:
             with quiet_transformers():
                 convert_gguf(gguf, tmp, tokenizer_dir=tokenizer)
-            (tmp / "reprobook-conversion.json").write_text(json.dumps(
-                {"model": spec.name, "gguf": spec.gguf_file, "gguf_sha256": spec.gguf_sha256,
-                 "key": conversion_key(spec.gguf_sha256), "tokenizer_key": tokenizer_key(spec.gguf_sha256),
-                 "hf_id": spec.hf_id}, indent=1))
+            (tmp / "reprobook-conversion.json").write_text(
+                json.dumps(
+                    {
+                        "model": spec.name,
+                        "gguf": spec.gguf_file,
+                        "gguf_sha256": spec.gguf_sha256,
+                        "key": conversion_key(spec.gguf_sha256),
+                        "tokenizer_key": tokenizer_key(spec.gguf_sha256),
+                        "hf_id": spec.hf_id,
+                    },
+                    indent=1,
+                )
+            )
             os.replace(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -360,9 +476,12 @@ def _where(name: Any) -> tuple[str, str]:
         copy_ = local_copy(text)
         return ("folder", str(copy_)) if copy_ is not None else ("hub", text)
     if looks_like_path:
-        raise ParameterError("name", text, "an existing local model folder (this one does not exist), "
-                                           "a registry model (" + ", ".join(map(repr, MODELS))
-                                           + ") or a Hugging Face id")
+        raise ParameterError(
+            "name",
+            text,
+            "an existing local model folder (this one does not exist), "
+            "a registry model (" + ", ".join(map(repr, MODELS)) + ") or a Hugging Face id",
+        )
     _spec(text)  # raises, naming the registry models
     raise AssertionError
 
@@ -395,16 +514,22 @@ class ModelUnavailableError(ParameterError):
     ways to make it available: network access to the hub, or a local copy (a folder, :data:`MODELS_ENV`)."""
 
     def __init__(self, name: str, reason: str):
-        super().__init__("name", name, "a Hugging Face id that can be downloaded from this machine, a local "
-                                       "folder, or a registry model (" + ", ".join(map(repr, MODELS)) + ")")
+        super().__init__(
+            "name",
+            name,
+            "a Hugging Face id that can be downloaded from this machine, a local "
+            "folder, or a registry model (" + ", ".join(map(repr, MODELS)) + ")",
+        )
         self.reason = reason
         local = _local_copy_places(name)
-        self.args = (f"model {name!r} is not available here: {reason}. To make it available, either:\n"
-                     f"  - allow network access to the Hugging Face hub ({_hub_endpoint()}), which downloads it "
-                     "into the Hugging Face cache on first use; or\n"
-                     f"  - put a local copy (the model's folder: config.json, weights, tokenizer) at "
-                     f"{local}, or set {MODELS_ENV} to a folder holding <org>/<name> copies, or pass the "
-                     "folder's path as the model's name.",)
+        self.args = (
+            f"model {name!r} is not available here: {reason}. To make it available, either:\n"
+            f"  - allow network access to the Hugging Face hub ({_hub_endpoint()}), which downloads it "
+            "into the Hugging Face cache on first use; or\n"
+            f"  - put a local copy (the model's folder: config.json, weights, tokenizer) at "
+            f"{local}, or set {MODELS_ENV} to a folder holding <org>/<name> copies, or pass the "
+            "folder's path as the model's name.",
+        )
 
 
 def _hub_endpoint() -> str:
@@ -462,14 +587,18 @@ def from_hub(name: str, load: Any) -> Any:
         with _hub_offline(not reachable):
             return load(name)
     except OSError as exc:
-        why = "the Hugging Face hub cannot be reached from this machine, and no copy is in its cache" \
-            if not reachable else f"loading it failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        why = (
+            "the Hugging Face hub cannot be reached from this machine, and no copy is in its cache"
+            if not reachable
+            else f"loading it failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        )
         raise ModelUnavailableError(name, why) from exc
 
 
 # --------------------------------------------------------------------------------------------- models
-def load_causal_lm(name: str, *, device: Any = "cpu", dtype: Any = None, attn_implementation: str | None = None
-                   ) -> LanguageModel:
+def load_causal_lm(
+    name: str, *, device: Any = "cpu", dtype: Any = None, attn_implementation: str | None = None
+) -> LanguageModel:
     """A :class:`LanguageModel` from a registry name, a local folder or a Hugging Face id.
 
     Registry models are converted from their GGUF once (see the module docstring); ``dtype`` None is
@@ -513,8 +642,16 @@ def load_causal_lm(name: str, *, device: Any = "cpu", dtype: Any = None, attn_im
     tokenizer = _finish_tokenizer(tokenizer)
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return LanguageModel(model, tokenizer, os.fspath(name) if kind != "folder" else Path(where).name, torch_device,
-                         _max_context(model.config, tokenizer), fingerprint, source, clock.elapsed())
+    return LanguageModel(
+        model,
+        tokenizer,
+        os.fspath(name) if kind != "folder" else Path(where).name,
+        torch_device,
+        _max_context(model.config, tokenizer),
+        fingerprint,
+        source,
+        clock.elapsed(),
+    )
 
 
 def _auto_tokenizer(folder: Any) -> Any:
@@ -528,8 +665,14 @@ def _tiny_config(base_config: Any, layers: int, hidden: int, kv_heads: int = 2) 
     key/value heads."""
     values = base_config.to_dict()
     heads = 4
-    values.update(num_hidden_layers=layers, hidden_size=hidden, intermediate_size=2 * hidden,
-                  num_attention_heads=heads, num_key_value_heads=kv_heads, head_dim=hidden // heads)
+    values.update(
+        num_hidden_layers=layers,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        head_dim=hidden // heads,
+    )
     for key in ("layer_types", "_name_or_path", "quantization_config"):
         values.pop(key, None)
     if "sliding_window" in values and values["sliding_window"]:
@@ -537,8 +680,15 @@ def _tiny_config(base_config: Any, layers: int, hidden: int, kv_heads: int = 2) 
     return type(base_config).from_dict(values)
 
 
-def tiny_causal_lm(base: str = "smollm2-135m-instruct", *, seed: int = 0, layers: int = 2, hidden: int = 64,
-                   device: Any = "cpu", dtype: Any = None) -> LanguageModel:
+def tiny_causal_lm(
+    base: str = "smollm2-135m-instruct",
+    *,
+    seed: int = 0,
+    layers: int = 2,
+    hidden: int = 64,
+    device: Any = "cpu",
+    dtype: Any = None,
+) -> LanguageModel:
     """A randomly initialised tiny model of ``base``'s architecture family with ``base``'s real tokenizer.
 
     For the tiny profile and the tests: the code paths (chat template, padding, EOS, trainers) are those
@@ -559,8 +709,9 @@ def tiny_causal_lm(base: str = "smollm2-135m-instruct", *, seed: int = 0, layers
         except ModelUnavailableError as exc:
             if not _dry_run():
                 raise
-            return stand_in_causal_lm(where, seed=seed, layers=layers, hidden=hidden, device=device, dtype=dtype,
-                                      why=exc.reason)
+            return stand_in_causal_lm(
+                where, seed=seed, layers=layers, hidden=hidden, device=device, dtype=dtype, why=exc.reason
+            )
     folder = str(_ensure_tokenizer_dir(where)) if kind == "registry" else where
     base_config = AutoConfig.from_pretrained(folder)
     config = _tiny_config(base_config, layers, hidden)
@@ -576,8 +727,16 @@ def tiny_causal_lm(base: str = "smollm2-135m-instruct", *, seed: int = 0, layers
     model.to(torch_device).eval()
     name = f"tiny-{os.fspath(base)}"
     fingerprint = f"{name}:seed={seed}:layers={layers}:hidden={hidden}" + _precision_suffix(model.dtype)
-    return LanguageModel(model, tokenizer, name, torch_device, _max_context(model.config, tokenizer), fingerprint,
-                         "random", clock.elapsed())
+    return LanguageModel(
+        model,
+        tokenizer,
+        name,
+        torch_device,
+        _max_context(model.config, tokenizer),
+        fingerprint,
+        "random",
+        clock.elapsed(),
+    )
 
 
 def _dry_run() -> bool:
@@ -610,8 +769,16 @@ def config_parameters(config: Any) -> int:
     return config.vocab_size * h + n * per_layer + h + head
 
 
-def stand_in_causal_lm(name: str, *, seed: int | None = None, layers: int | None = None, hidden: int | None = None,
-                       device: Any = "cpu", dtype: Any = None, why: str = "") -> LanguageModel:
+def stand_in_causal_lm(
+    name: str,
+    *,
+    seed: int | None = None,
+    layers: int | None = None,
+    hidden: int | None = None,
+    device: Any = "cpu",
+    dtype: Any = None,
+    why: str = "",
+) -> LanguageModel:
     """A dry run's stand-in for hub model ``name``: a randomly initialised model of its own architecture (its
     config class and settings, :func:`paper_config`) at ``layers`` × ``hidden`` (:data:`STAND_IN_SIZE`), with
     the offline tokenizer of :data:`STAND_IN_TOKENIZER` (its vocabulary replaces the model's). Announced in the
@@ -627,8 +794,11 @@ def stand_in_causal_lm(name: str, *, seed: int | None = None, layers: int | None
     config = _tiny_config(real, layers, hidden, kv_heads=4 if mha else 2)
     tokenizer = load_tokenizer(STAND_IN_TOKENIZER)
     config.vocab_size = len(tokenizer)
-    config.pad_token_id, config.bos_token_id, config.eos_token_id = (tokenizer.pad_token_id, tokenizer.bos_token_id,
-                                                                     tokenizer.eos_token_id)
+    config.pad_token_id, config.bos_token_id, config.eos_token_id = (
+        tokenizer.pad_token_id,
+        tokenizer.bos_token_id,
+        tokenizer.eos_token_id,
+    )
     torch_device = _device(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -637,16 +807,34 @@ def stand_in_causal_lm(name: str, *, seed: int | None = None, layers: int | None
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.to(torch_device).eval()
-    info = {"stand_in_for": name, "real_parameters": config_parameters(real), "real_layers": real.num_hidden_layers,
-            "real_hidden": real.hidden_size, "config_class": type(real).__name__}
+    info = {
+        "stand_in_for": name,
+        "real_parameters": config_parameters(real),
+        "real_layers": real.num_hidden_layers,
+        "real_hidden": real.hidden_size,
+        "config_class": type(real).__name__,
+    }
     if why:
-        _note_stand_in(name, f"a randomly initialised {real.model_type} model ({type(real).__name__}; {layers} layers "
-                       f"× {hidden}, real: "
-                       f"{real.num_hidden_layers} × {real.hidden_size}, ≈{info['real_parameters'] / 1e9:.1f}B "
-                       f"parameters) with the offline tokenizer of {STAND_IN_TOKENIZER}", why)
+        _note_stand_in(
+            name,
+            f"a randomly initialised {real.model_type} model ({type(real).__name__}; {layers} layers "
+            f"× {hidden}, real: "
+            f"{real.num_hidden_layers} × {real.hidden_size}, ≈{info['real_parameters'] / 1e9:.1f}B "
+            f"parameters) with the offline tokenizer of {STAND_IN_TOKENIZER}",
+            why,
+        )
     fingerprint = f"stand-in:{name}:seed={seed}:layers={layers}:hidden={hidden}"
-    return LanguageModel(model, tokenizer, name, torch_device, _max_context(model.config, tokenizer), fingerprint,
-                         "stand-in (random)", clock.elapsed(), info)
+    return LanguageModel(
+        model,
+        tokenizer,
+        name,
+        torch_device,
+        _max_context(model.config, tokenizer),
+        fingerprint,
+        "stand-in (random)",
+        clock.elapsed(),
+        info,
+    )
 
 
 def encoder_stand_in(name: str, why: str = "", *, layers: int | None = None, hidden: int | None = None) -> Path:
@@ -666,23 +854,33 @@ def encoder_stand_in(name: str, why: str = "", *, layers: int | None = None, hid
         from transformers import AutoConfig
 
         real = AutoConfig.for_model(model_type, **sizes)
-        _note_stand_in(name, f"a randomly initialised {model_type} encoder ({type(real).__name__}; {layers} layers × "
-                       f"{hidden}, real: {real.num_hidden_layers} × {real.hidden_size}; {pooling} pooling, normalised) "
-                       f"with the offline tokenizer of {STAND_IN_ENCODER_TOKENIZER}", why)
+        _note_stand_in(
+            name,
+            f"a randomly initialised {model_type} encoder ({type(real).__name__}; {layers} layers × "
+            f"{hidden}, real: {real.num_hidden_layers} × {real.hidden_size}; {pooling} pooling, normalised) "
+            f"with the offline tokenizer of {STAND_IN_ENCODER_TOKENIZER}",
+            why,
+        )
     return folder
 
 
-def _write_encoder_stand_in(folder: Path, model_type: str, sizes: dict[str, Any], pooling: str, layers: int,
-                            hidden: int, seed: int) -> None:
+def _write_encoder_stand_in(
+    folder: Path, model_type: str, sizes: dict[str, Any], pooling: str, layers: int, hidden: int, seed: int
+) -> None:
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import modules as models
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-
     tokenizer = AutoTokenizer.from_pretrained(str(data.load(STAND_IN_ENCODER_TOKENIZER)))
     values = AutoConfig.for_model(model_type, **sizes).to_dict()
-    values.update(num_hidden_layers=layers, hidden_size=hidden, intermediate_size=2 * hidden, num_attention_heads=4,
-                  vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
+    values.update(
+        num_hidden_layers=layers,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_attention_heads=4,
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+    )
     values.pop("_name_or_path", None)
     config = AutoConfig.for_model(model_type, **{k: v for k, v in values.items() if k != "model_type"})
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -732,5 +930,12 @@ def _hub_file(name: str, filename: str) -> str:
 def wrap(model: Any, tokenizer: Any, *, name: str, fingerprint: str, device: Any = None) -> LanguageModel:
     """A :class:`LanguageModel` around an in-memory model (a trained or merged one)."""
     device = device if device is not None else next(model.parameters()).device
-    return LanguageModel(model.eval(), tokenizer, name, torch.device(device), _max_context(model.config, tokenizer),
-                         fingerprint, "memory")
+    return LanguageModel(
+        model.eval(),
+        tokenizer,
+        name,
+        torch.device(device),
+        _max_context(model.config, tokenizer),
+        fingerprint,
+        "memory",
+    )

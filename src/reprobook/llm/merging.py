@@ -76,8 +76,9 @@ def model_stock_ratio(deltas: Sequence[torch.Tensor]) -> float:
     return min(1.0, max(0.0, t))
 
 
-def model_stock(models: Sequence[StateDict], anchor: StateDict, *,
-                ratios: dict | None = None) -> dict[str, torch.Tensor]:
+def model_stock(
+    models: Sequence[StateDict], anchor: StateDict, *, ratios: dict | None = None
+) -> dict[str, torch.Tensor]:
     """Model Stock: per tensor, w_H = t · w_avg + (1 − t) · w₀, pulling the average of the fine-tuned
     weights toward the anchor w₀ (their common starting point) by how much their updates disagree.
 

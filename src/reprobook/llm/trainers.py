@@ -149,12 +149,25 @@ def training_arguments(cfg: TrainConfig, device: Any, output_dir: str) -> dict[s
     """The transformers/trl arguments every trainer shares, right for ``device`` (CPU or GPU)."""
     cuda = torch.device(device).type == "cuda"
     return dict(
-        output_dir=output_dir, max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.scheduler, warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay,
-        seed=cfg.seed, data_seed=cfg.seed, logging_steps=1, save_strategy="no", report_to="none",
-        disable_tqdm=True, dataloader_num_workers=0, dataloader_pin_memory=cuda,
-        use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(), fp16=False,
+        output_dir=output_dir,
+        max_steps=cfg.steps,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.scheduler,
+        warmup_steps=cfg.warmup_steps,
+        weight_decay=cfg.weight_decay,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=cuda,
+        use_cpu=not cuda,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        fp16=False,
         activation_checkpointing=cfg.gradient_checkpointing and cuda,  # transformers 5's name for it
     )
 
@@ -165,8 +178,14 @@ def lora_config(cfg: TrainConfig, task_type: str = "CAUSAL_LM"):
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=list(cfg.lora_targets), task_type=task_type, bias="none")
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=list(cfg.lora_targets),
+        task_type=task_type,
+        bias="none",
+    )
 
 
 def release_memory() -> None:
@@ -200,17 +219,23 @@ def data_hash(dataset: Any) -> str:
 def sft_rows(prompts: Sequence[str], answers: Sequence[str], system: str | None = None) -> list[dict[str, Any]]:
     """Conversational prompt–completion rows: trl trains on the completion (the assistant turn) only."""
     sys_ = [] if system is None else [{"role": "system", "content": system}]
-    return [{"prompt": sys_ + [{"role": "user", "content": p}], "completion": [{"role": "assistant", "content": a}]}
-            for p, a in zip(prompts, answers)]
+    return [
+        {"prompt": sys_ + [{"role": "user", "content": p}], "completion": [{"role": "assistant", "content": a}]}
+        for p, a in zip(prompts, answers)
+    ]
 
 
-def preference_rows(prompts: Sequence[str], chosen: Sequence[str], rejected: Sequence[str],
-                    **extra: Sequence[Any]) -> list[dict[str, Any]]:
+def preference_rows(
+    prompts: Sequence[str], chosen: Sequence[str], rejected: Sequence[str], **extra: Sequence[Any]
+) -> list[dict[str, Any]]:
     """Conversational preference rows (explicit prompt), plus any extra columns (scores, weights)."""
     rows = []
     for k, (p, c, r) in enumerate(zip(prompts, chosen, rejected)):
-        row = {"prompt": [{"role": "user", "content": p}], "chosen": [{"role": "assistant", "content": c}],
-               "rejected": [{"role": "assistant", "content": r}]}
+        row = {
+            "prompt": [{"role": "user", "content": p}],
+            "chosen": [{"role": "assistant", "content": c}],
+            "rejected": [{"role": "assistant", "content": r}],
+        }
         row.update({key: values[k] for key, values in extra.items()})
         rows.append(row)
     return rows
@@ -278,8 +303,14 @@ def _reward_trainer_class():
     class _Trainer(RewardTrainer):
         def _set_signature_columns_if_needed(self):
             if self._signature_columns is None:
-                self._signature_columns = ["chosen_ids", "rejected_ids", "margin", "chosen_score",
-                                           "rejected_score", "score_weight"]
+                self._signature_columns = [
+                    "chosen_ids",
+                    "rejected_ids",
+                    "margin",
+                    "chosen_score",
+                    "rejected_score",
+                    "score_weight",
+                ]
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             scores = {k: inputs.pop(k) for k in ("chosen_score", "rejected_score", "score_weight") if k in inputs}
@@ -304,8 +335,9 @@ def _trainable(model: Any, cfg: TrainConfig) -> Any:
     return model.train()
 
 
-def build_trainer(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig, *, output_dir: str,
-                  reward: Callable | None = None):
+def build_trainer(
+    method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig, *, output_dir: str, reward: Callable | None = None
+):
     """The trl trainer of ``method`` on a copy of ``lm`` (nothing trained yet): for training, and for
     looking at what it feeds the model (tokenised data, collated batches)."""
     from trl import DPOConfig, DPOTrainer, GRPOConfig, GRPOTrainer, RewardConfig, SFTConfig, SFTTrainer
@@ -317,33 +349,69 @@ def build_trainer(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig
     args: SFTConfig | RewardConfig | DPOConfig | GRPOConfig
     if method == "sft":
         tokenizer.padding_side = "right"
-        args = SFTConfig(**common, max_length=cfg.max_length, packing=cfg.packing, completion_only_loss=True,
-                         dataset_num_proc=None, pad_to_multiple_of=None)
-        return SFTTrainer(model=_trainable(lm.copy().model, cfg), args=args, train_dataset=dataset,
-                          processing_class=tokenizer, peft_config=lora_config(cfg))
+        args = SFTConfig(
+            **common,
+            max_length=cfg.max_length,
+            packing=cfg.packing,
+            completion_only_loss=True,
+            dataset_num_proc=None,
+            pad_to_multiple_of=None,
+        )
+        return SFTTrainer(
+            model=_trainable(lm.copy().model, cfg),
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=lora_config(cfg),
+        )
     if method == "reward":
         tokenizer.padding_side = "right"
         args = RewardConfig(**common, max_length=cfg.max_length, pad_to_multiple_of=None)
         cls = _reward_trainer_class()
         collator = cls.collator_class(pad_token_id=tokenizer.pad_token_id)
-        return cls(model=_trainable(reward_backbone(lm), cfg), args=args, train_dataset=dataset,
-                   processing_class=tokenizer, data_collator=collator, peft_config=lora_config(cfg, "SEQ_CLS"))
+        return cls(
+            model=_trainable(reward_backbone(lm), cfg),
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            data_collator=collator,
+            peft_config=lora_config(cfg, "SEQ_CLS"),
+        )
     if method == "dpo":
         tokenizer.padding_side = "right"
         args = DPOConfig(**common, max_length=cfg.max_length, beta=cfg.beta, pad_to_multiple_of=None)
         policy = _trainable(lm.copy().model, cfg)
         # LoRA: the reference is the policy with its adapter switched off; full fine-tuning: a frozen copy
         ref = None if cfg.lora_r is not None else copy.deepcopy(policy).eval()
-        return DPOTrainer(model=policy, ref_model=ref, args=args, train_dataset=dataset, processing_class=tokenizer,
-                          peft_config=lora_config(cfg))
+        return DPOTrainer(
+            model=policy,
+            ref_model=ref,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=lora_config(cfg),
+        )
     if reward is None:
         raise ParameterError("reward", None, "a reward function reward(prompts, completions) -> list[float] for GRPO")
-    args = GRPOConfig(**common, num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
-                      temperature=cfg.temperature, beta=cfg.kl_beta, loss_type=cfg.loss_type, shuffle_dataset=True,
-                      pad_to_multiple_of=None)
+    args = GRPOConfig(
+        **common,
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature,
+        beta=cfg.kl_beta,
+        loss_type=cfg.loss_type,
+        shuffle_dataset=True,
+        pad_to_multiple_of=None,
+    )
     tokenizer.padding_side = "left"
-    return GRPOTrainer(model=_trainable(lm.copy().model, cfg), reward_funcs=[reward], args=args, train_dataset=dataset,
-                       processing_class=tokenizer, peft_config=lora_config(cfg))
+    return GRPOTrainer(
+        model=_trainable(lm.copy().model, cfg),
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(cfg),
+    )
 
 
 def _count(trainer: Any, method: str, cfg: TrainConfig, logs: list[dict[str, float]]) -> tuple[int, int]:
@@ -383,26 +451,50 @@ def _train(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig, rewar
         clock = Timer()
         trainer.train()
         wall, cpu = clock.elapsed(), clock.cpu_elapsed()
-        logs = [{k: float(v) for k, v in row.items() if isinstance(v, (int, float))}
-                for row in trainer.state.log_history if "loss" in row]
+        logs = [
+            {k: float(v) for k, v in row.items() if isinstance(v, (int, float))}
+            for row in trainer.state.log_history
+            if "loss" in row
+        ]
         tokens, samples = _count(trainer, method, cfg, logs)
         state = _trained_state(trainer.model, cfg)
         steps = int(trainer.state.global_step)
         del trainer  # its copy of the model, before the caller builds the trained one
         release_memory()
-    fields = dict(steps=steps, losses=[r["loss"] for r in logs], seconds=wall,
-                  cpu_seconds=cpu, tokens=tokens, samples=samples, logs=logs)
+    fields = dict(
+        steps=steps,
+        losses=[r["loss"] for r in logs],
+        seconds=wall,
+        cpu_seconds=cpu,
+        tokens=tokens,
+        samples=samples,
+        logs=logs,
+    )
     return state, fields
 
 
-def _train_or_load(method: str, lm: LanguageModel, dataset: Any, config: Any, output_name: str,
-                   extra_key: dict[str, Any], reward: Callable | None, task_type: str,
-                   base_factory: Callable[[], Any]) -> tuple[Any, TrainRecord, str]:
+def _train_or_load(
+    method: str,
+    lm: LanguageModel,
+    dataset: Any,
+    config: Any,
+    output_name: str,
+    extra_key: dict[str, Any],
+    reward: Callable | None,
+    task_type: str,
+    base_factory: Callable[[], Any],
+) -> tuple[Any, TrainRecord, str]:
     cfg = as_config(config)
     check_str("output_name", output_name)
     dataset = to_dataset(dataset)
-    key = {"method": method, "base": lm.fingerprint or lm.name, "config": cfg.as_dict(), "data": data_hash(dataset),
-           **extra_key, "code": code_fingerprint(__name__)}
+    key = {
+        "method": method,
+        "base": lm.fingerprint or lm.name,
+        "config": cfg.as_dict(),
+        "data": data_hash(dataset),
+        **extra_key,
+        "code": code_fingerprint(__name__),
+    }
     record_path = checkpoint_path(key, output_name).with_suffix(".record.json")
     fields: dict[str, Any] = {}
 
@@ -411,8 +503,9 @@ def _train_or_load(method: str, lm: LanguageModel, dataset: Any, config: Any, ou
         fields.update(measured)
 
         atomic_write_text(record_path, json.dumps(measured, indent=1))
-        return state, History(train_loss=measured["losses"], epoch_seconds=[measured["seconds"]],
-                              total_seconds=measured["seconds"])
+        return state, History(
+            train_loss=measured["losses"], epoch_seconds=[measured["seconds"]], total_seconds=measured["seconds"]
+        )
 
     state, info = train_or_load(key, train_fn, name=output_name)
     if info["loaded"]:
@@ -420,44 +513,61 @@ def _train_or_load(method: str, lm: LanguageModel, dataset: Any, config: Any, ou
             fields = json.loads(record_path.read_text())
         except (OSError, ValueError):
             history = info["history"]
-            fields = dict(steps=cfg.steps, losses=list(history.train_loss) if history else [],
-                          seconds=history.total_seconds if history else 0.0, cpu_seconds=0.0, tokens=0,
-                          samples=cfg.steps * cfg.batch_size * cfg.grad_accum, logs=[])
-    record = TrainRecord(method=method, name=output_name, loaded=bool(info["loaded"]), path=str(info["path"]),
-                         config=cfg.as_dict(), **{k: fields[k] for k in ("steps", "losses", "seconds", "cpu_seconds",
-                                                                          "tokens", "samples", "logs")})
+            fields = dict(
+                steps=cfg.steps,
+                losses=list(history.train_loss) if history else [],
+                seconds=history.total_seconds if history else 0.0,
+                cpu_seconds=0.0,
+                tokens=0,
+                samples=cfg.steps * cfg.batch_size * cfg.grad_accum,
+                logs=[],
+            )
+    record = TrainRecord(
+        method=method,
+        name=output_name,
+        loaded=bool(info["loaded"]),
+        path=str(info["path"]),
+        config=cfg.as_dict(),
+        **{k: fields[k] for k in ("steps", "losses", "seconds", "cpu_seconds", "tokens", "samples", "logs")},
+    )
     with quiet_training():
         model = _rebuild(base_factory(), state, cfg, task_type)
     fingerprint = f"{output_name}-{Path(info['path']).stem.rsplit('-', 1)[-1]}"
     return model, record, fingerprint
 
 
-def sft(lm: LanguageModel, dataset: Any, *, config: TrainConfig | dict | None = None,
-        output_name: str = "sft") -> Trained:
+def sft(
+    lm: LanguageModel, dataset: Any, *, config: TrainConfig | dict | None = None, output_name: str = "sft"
+) -> Trained:
     """Supervised fine-tuning with trl's ``SFTTrainer`` on conversational prompt–completion rows
     (:func:`sft_rows`): the loss covers the assistant's tokens only. Returns the trained LanguageModel."""
-    model, record, fp = _train_or_load("sft", lm, dataset, config, output_name, {}, None, "CAUSAL_LM",
-                                       lambda: copy.deepcopy(lm.model))
+    model, record, fp = _train_or_load(
+        "sft", lm, dataset, config, output_name, {}, None, "CAUSAL_LM", lambda: copy.deepcopy(lm.model)
+    )
     return Trained(wrap(model, lm.tokenizer, name=output_name, fingerprint=fp, device=lm.device), record)
 
 
-def train_reward_model(lm: LanguageModel, dataset: Any, *, config: TrainConfig | dict | None = None,
-                       output_name: str = "reward") -> Trained:
+def train_reward_model(
+    lm: LanguageModel, dataset: Any, *, config: TrainConfig | dict | None = None, output_name: str = "reward"
+) -> Trained:
     """A reward model (Bradley–Terry, plus the pointwise MSE term where rows carry ``chosen_score``,
     ``rejected_score`` and ``score_weight``) with trl's ``RewardTrainer``, its body initialised from ``lm``.
     Returns the sequence classifier (use it through :class:`~reprobook.llm.judges.RewardJudge`)."""
-    model, record, fp = _train_or_load("reward", lm, dataset, config, output_name, {}, None, "SEQ_CLS",
-                                       lambda: reward_backbone(lm))
+    model, record, fp = _train_or_load(
+        "reward", lm, dataset, config, output_name, {}, None, "SEQ_CLS", lambda: reward_backbone(lm)
+    )
     model.reprobook_fingerprint = fp
     return Trained(model, record)
 
 
-def dpo(lm: LanguageModel, dataset: Any, *, config: TrainConfig | dict | None = None,
-        output_name: str = "dpo") -> Trained:
+def dpo(
+    lm: LanguageModel, dataset: Any, *, config: TrainConfig | dict | None = None, output_name: str = "dpo"
+) -> Trained:
     """Direct preference optimisation with trl's ``DPOTrainer`` from ``lm`` (also the reference model)
     on preference rows (:func:`preference_rows`). Returns the trained LanguageModel."""
-    model, record, fp = _train_or_load("dpo", lm, dataset, config, output_name, {}, None, "CAUSAL_LM",
-                                       lambda: copy.deepcopy(lm.model))
+    model, record, fp = _train_or_load(
+        "dpo", lm, dataset, config, output_name, {}, None, "CAUSAL_LM", lambda: copy.deepcopy(lm.model)
+    )
     return Trained(wrap(model, lm.tokenizer, name=output_name, fingerprint=fp, device=lm.device), record)
 
 
@@ -478,8 +588,15 @@ def reward_function(judge: Any) -> Callable:
     return reward
 
 
-def grpo(lm: LanguageModel, prompts: Any, *, reward: Any, config: TrainConfig | dict | None = None,
-         output_name: str = "grpo", reward_key: str | None = None) -> Trained:
+def grpo(
+    lm: LanguageModel,
+    prompts: Any,
+    *,
+    reward: Any,
+    config: TrainConfig | dict | None = None,
+    output_name: str = "grpo",
+    reward_key: str | None = None,
+) -> Trained:
     """Group relative policy optimisation with trl's ``GRPOTrainer``: ``num_generations`` completions per
     prompt, each scored by ``reward`` (a RewardJudge, or any ``f(prompts, completions) -> list[float]``),
     advantages normalised within each prompt's group. ``prompts``: a list of user messages or rows with
@@ -489,8 +606,18 @@ def grpo(lm: LanguageModel, prompts: Any, *, reward: Any, config: TrainConfig | 
         prompts = [{"prompt": [{"role": "user", "content": p}]} for p in prompts]
     fn = reward if callable(reward) and not hasattr(reward, "score") else reward_function(reward)
     if reward_key is None:
-        reward_key = (getattr(getattr(reward, "model", None), "reprobook_fingerprint", None)
-                      or getattr(fn, "__name__", ""))
-    model, record, fp = _train_or_load("grpo", lm, prompts, config, output_name, {"reward": reward_key}, fn,
-                                       "CAUSAL_LM", lambda: copy.deepcopy(lm.model))
+        reward_key = getattr(getattr(reward, "model", None), "reprobook_fingerprint", None) or getattr(
+            fn, "__name__", ""
+        )
+    model, record, fp = _train_or_load(
+        "grpo",
+        lm,
+        prompts,
+        config,
+        output_name,
+        {"reward": reward_key},
+        fn,
+        "CAUSAL_LM",
+        lambda: copy.deepcopy(lm.model),
+    )
     return Trained(wrap(model, lm.tokenizer, name=output_name, fingerprint=fp, device=lm.device), record)

@@ -21,8 +21,11 @@ DOWNSAMPLING = ("maxpool", "stride")
 def _block(c_in: int, c_out: int, halve: str | None) -> nn.Sequential:
     """conv 3×3 – BatchNorm – ReLU; ``halve`` the side: "maxpool" (after the block) or "stride" (a stride-2 conv)."""
     stride = 2 if halve == "stride" else 1
-    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out),
-                               nn.ReLU(inplace=True)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    ]
     if halve == "maxpool":
         layers.append(nn.MaxPool2d(2))
     return nn.Sequential(*layers)

@@ -22,8 +22,29 @@ from .metrics import (
 )
 from .modes import ModeSet, build_modes  # the K seeded classifiers (notebooks/ood/mode_ensemble.ipynb)
 
-__all__ = ["FeatureSet", "KernelPCACoP", "KernelPCACoRP", "KernelPCAFusion", "OODBenchmark", "PCAReconstruction",
-           "RandomFourierFeatures", "bootstrap_average", "build_benchmark", "compare_bootstrapped",
-           "components_for_ratio", "cosine_kernel", "cosine_map", "evaluate", "extract", "fit_detector",
-           "gaussian_kernel", "mean_bootstrap", "ModeSet", "build_modes", "ood_metrics", "paired_bootstrap",
-           "penultimate", "pytorch_ood_baselines"]
+__all__ = [
+    "FeatureSet",
+    "KernelPCACoP",
+    "KernelPCACoRP",
+    "KernelPCAFusion",
+    "OODBenchmark",
+    "PCAReconstruction",
+    "RandomFourierFeatures",
+    "bootstrap_average",
+    "build_benchmark",
+    "compare_bootstrapped",
+    "components_for_ratio",
+    "cosine_kernel",
+    "cosine_map",
+    "evaluate",
+    "extract",
+    "fit_detector",
+    "gaussian_kernel",
+    "mean_bootstrap",
+    "ModeSet",
+    "build_modes",
+    "ood_metrics",
+    "paired_bootstrap",
+    "penultimate",
+    "pytorch_ood_baselines",
+]

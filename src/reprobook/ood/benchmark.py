@@ -95,8 +95,7 @@ class OODBenchmark:
 def check_config(cfg: object) -> OODConfig:
     """``cfg`` if it describes a benchmark this module can build, else a ParameterError naming the field."""
     if not isinstance(cfg, OODConfig):
-        raise ParameterError("cfg", type(cfg).__name__,
-                             "an OODConfig, e.g. reprobook.profiles.config('kpca', 'smoke')")
+        raise ParameterError("cfg", type(cfg).__name__, "an OODConfig, e.g. reprobook.profiles.config('kpca', 'smoke')")
     check_choice("in_dataset", cfg.in_dataset, NUM_CLASSES)
     names = cfg.ood_datasets
     if isinstance(names, str) or not isinstance(names, (tuple, list)) or not names:
@@ -130,29 +129,43 @@ def _check_model_input(model: nn.Module, cfg: OODConfig) -> None:
         with torch.no_grad():
             out = model(torch.zeros(2, spec.channels, spec.size, spec.size))
     except RuntimeError as exc:
-        raise ParameterError("model_kwargs", cfg.model_kwargs,
-                             f"arguments of {cfg.model!r} that take {spec.channels}×{spec.size}×{spec.size} "
-                             f"{cfg.in_dataset} images (in_channels={spec.channels}); the forward pass "
-                             f"failed: {exc}") from exc
+        raise ParameterError(
+            "model_kwargs",
+            cfg.model_kwargs,
+            f"arguments of {cfg.model!r} that take {spec.channels}×{spec.size}×{spec.size} "
+            f"{cfg.in_dataset} images (in_channels={spec.channels}); the forward pass "
+            f"failed: {exc}",
+        ) from exc
     finally:
         model.train(was_training)
     if out.dim() != 2 or out.shape[1] != classes:
-        raise ParameterError("model_kwargs", cfg.model_kwargs,
-                             f"arguments of {cfg.model!r} giving {classes} logits for {cfg.in_dataset} "
-                             f"(num_classes={classes}); it gave shape {tuple(out.shape)}")
+        raise ParameterError(
+            "model_kwargs",
+            cfg.model_kwargs,
+            f"arguments of {cfg.model!r} giving {classes} logits for {cfg.in_dataset} "
+            f"(num_classes={classes}); it gave shape {tuple(out.shape)}",
+        )
 
 
 # --------------------------------------------------------------------------------------------- training
 def _eval_loader(dataset: Dataset, batch_size: int, device: torch.device) -> DataLoader:
     workers = 0 if device.type == "cpu" or isinstance(dataset, torch.utils.data.TensorDataset) else 4
-    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
-                      pin_memory=device.type == "cuda")
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, num_workers=workers, pin_memory=device.type == "cuda"
+    )
 
 
 # --------------------------------------------------------------------------------------------- the benchmark
-def build_benchmark(cfg: OODConfig, *, device: str | torch.device = "auto", seed: int = 0, data_dir=None,
-                    progress: bool | None = None, data_seed: int = 0,
-                    log: Callable[[str], None] | None = None) -> OODBenchmark:
+def build_benchmark(
+    cfg: OODConfig,
+    *,
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    data_dir=None,
+    progress: bool | None = None,
+    data_seed: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> OODBenchmark:
     """The benchmark of ``cfg``: the classifier (trained once, then cached) and the features of every split.
 
     ``seed`` fixes the classifier, ``data_seed`` the subsets (``cfg.n_train`` / ``n_test`` / ``n_ood``
@@ -170,18 +183,24 @@ def build_benchmark(cfg: OODConfig, *, device: str | torch.device = "auto", seed
         probe = build_model(cfg.model, **cfg.model_kwargs)
         _check_model_input(probe, cfg)
         del probe
-        train_ds, test_ds = vision.classification_datasets(cfg.in_dataset, n_train=cfg.n_train, n_test=cfg.n_test,
-                                                           seed=data_seed, augment=cfg.augment)
+        train_ds, test_ds = vision.classification_datasets(
+            cfg.in_dataset, n_train=cfg.n_train, n_test=cfg.n_test, seed=data_seed, augment=cfg.augment
+        )
         # detectors fit on the training images as they are, not on random crops and flips
         plain_train = train_ds
         if cfg.augment and cfg.in_dataset in vision.CIFAR_STATS:
-            plain_train, _ = vision.classification_datasets(cfg.in_dataset, n_train=cfg.n_train, n_test=0,
-                                                            seed=data_seed, augment=False)
-        ood_sets = {name: vision.ood_dataset(name, cfg.in_dataset, n=cfg.n_ood, seed=data_seed, data_dir=data_dir)
-                    for name in cfg.ood_datasets}
+            plain_train, _ = vision.classification_datasets(
+                cfg.in_dataset, n_train=cfg.n_train, n_test=0, seed=data_seed, augment=False
+            )
+        ood_sets = {
+            name: vision.ood_dataset(name, cfg.in_dataset, n=cfg.n_ood, seed=data_seed, data_dir=data_dir)
+            for name in cfg.ood_datasets
+        }
     timings["data_s"] = t.seconds
-    say(f"data: {len(train_ds)} train / {len(test_ds)} test {cfg.in_dataset}; OoD "
-        + ", ".join(f"{n} {len(d)}" for n, d in ood_sets.items()))
+    say(
+        f"data: {len(train_ds)} train / {len(test_ds)} test {cfg.in_dataset}; OoD "
+        + ", ".join(f"{n} {len(d)}" for n, d in ood_sets.items())
+    )
 
     with timed() as t:
         model, info = train_classifier(cfg, train_ds, seed=seed, device=device, progress=progress, plain_ds=plain_train)
@@ -195,11 +214,30 @@ def build_benchmark(cfg: OODConfig, *, device: str | torch.device = "auto", seed
     timings["features_s"] = t.seconds
     accuracy = test.accuracy()
     say(f"features: {train.features.shape[1]}-d; in-distribution test accuracy {accuracy:.2%}")
-    return OODBenchmark(config=cfg, model=model, device=device, train=train, test=test, ood=ood,
-                        test_dataset=test_ds, ood_datasets=ood_sets, test_accuracy=accuracy,
-                        history=info["history"], loaded=info["loaded"], train_dataset=plain_train,
-                        checkpoint=str(info["path"]), timings=timings)
+    return OODBenchmark(
+        config=cfg,
+        model=model,
+        device=device,
+        train=train,
+        test=test,
+        ood=ood,
+        test_dataset=test_ds,
+        ood_datasets=ood_sets,
+        test_accuracy=accuracy,
+        history=info["history"],
+        loaded=info["loaded"],
+        train_dataset=plain_train,
+        checkpoint=str(info["path"]),
+        timings=timings,
+    )
 
 
-__all__ = ["NUM_CLASSES", "OODBenchmark", "TRAINING_FIELDS", "build_benchmark", "check_config", "train_classifier",
-           "training_config"]
+__all__ = [
+    "NUM_CLASSES",
+    "OODBenchmark",
+    "TRAINING_FIELDS",
+    "build_benchmark",
+    "check_config",
+    "train_classifier",
+    "training_config",
+]

@@ -29,14 +29,26 @@ from ..training import fit, seed_everything, train_or_load
 
 # the fields of an OODConfig that determine the trained classifier (its checkpoint's cache key, with the seed,
 # a fingerprint of the training images and one of the training code); the OoD sets and detectors do not
-TRAINING_FIELDS = ("in_dataset", "model", "model_kwargs", "n_train", "epochs", "batch_size", "lr", "momentum",
-                   "weight_decay", "augment", "converged_window")
+TRAINING_FIELDS = (
+    "in_dataset",
+    "model",
+    "model_kwargs",
+    "n_train",
+    "epochs",
+    "batch_size",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "augment",
+    "converged_window",
+)
 # the modules whose source determines the trained weights
 TRAINING_CODE = ("reprobook.ood.classifier", "reprobook.training", "reprobook.models")
 
 
 def channels_last(model: nn.Module) -> nn.Module:
     """``model`` with its weights in the channels-last layout and a hook that brings every 4-D input to it."""
+
     def to_channels_last(_module, args):
         if args and isinstance(args[0], torch.Tensor) and args[0].dim() == 4:
             return (args[0].contiguous(memory_format=torch.channels_last), *args[1:])
@@ -52,8 +64,12 @@ def channels_last(model: nn.Module) -> nn.Module:
 def training_config(cfg: OODConfig, seed: int, data_fingerprint: str) -> dict[str, Any]:
     """Everything that determines the trained classifier but the code: the cache key of its checkpoint."""
     values = cfg.as_dict()
-    return {**{k: values[k] for k in TRAINING_FIELDS}, "optimizer": "sgd-cosine", "seed": check_seed("seed", seed),
-            "data": data_fingerprint}
+    return {
+        **{k: values[k] for k in TRAINING_FIELDS},
+        "optimizer": "sgd-cosine",
+        "seed": check_seed("seed", seed),
+        "data": data_fingerprint,
+    }
 
 
 def plateau_epochs(epochs: int, window: float) -> list[int]:
@@ -64,9 +80,15 @@ def plateau_epochs(epochs: int, window: float) -> list[int]:
     return sorted({max(1, epochs - back), epochs})
 
 
-def train_classifier(cfg: OODConfig, train_ds: Dataset, *, seed: int, device: torch.device,
-                     progress: bool | None = None, plain_ds: Dataset | None = None
-                     ) -> tuple[nn.Module, dict[str, Any]]:
+def train_classifier(
+    cfg: OODConfig,
+    train_ds: Dataset,
+    *,
+    seed: int,
+    device: torch.device,
+    progress: bool | None = None,
+    plain_ds: Dataset | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
     """The in-distribution classifier of ``seed``: trained with SGD (momentum, weight decay, cosine learning
     rate) for ``cfg.epochs`` epochs, or loaded from the cache. Returns ``(model on device, eval mode;
     train_or_load's info)``. Its history holds the loss of the whole training set (``plain_ds``: its images
@@ -77,17 +99,30 @@ def train_classifier(cfg: OODConfig, train_ds: Dataset, *, seed: int, device: to
     def train():
         generator = seed_everything(seed)
         model = channels_last(build_model(cfg.model, **cfg.model_kwargs))
-        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                    weight_decay=cfg.weight_decay)
+        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
         workers = 0 if device.type == "cpu" else 4
-        loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=generator,
-                            num_workers=workers, pin_memory=device.type == "cuda")
-        whole = DataLoader(plain_ds if plain_ds is not None else train_ds, batch_size=512, shuffle=False,
-                           num_workers=0)
-        history = fit(model, optimizer, loader, epochs=cfg.epochs, scheduler=scheduler, device=device,
-                      progress=progress, desc=f"{cfg.model} on {cfg.in_dataset}, seed {seed}", eval_loader=whole,
-                      eval_epochs=plateau_epochs(cfg.epochs, cfg.converged_window))
+        loader = DataLoader(
+            train_ds,
+            batch_size=cfg.batch_size,
+            shuffle=True,
+            generator=generator,
+            num_workers=workers,
+            pin_memory=device.type == "cuda",
+        )
+        whole = DataLoader(plain_ds if plain_ds is not None else train_ds, batch_size=512, shuffle=False, num_workers=0)
+        history = fit(
+            model,
+            optimizer,
+            loader,
+            epochs=cfg.epochs,
+            scheduler=scheduler,
+            device=device,
+            progress=progress,
+            desc=f"{cfg.model} on {cfg.in_dataset}, seed {seed}",
+            eval_loader=whole,
+            eval_epochs=plateau_epochs(cfg.epochs, cfg.converged_window),
+        )
         return model, history
 
     state, info = train_or_load(config, train, name=f"ood-{cfg.in_dataset}-{cfg.model}", code=TRAINING_CODE)

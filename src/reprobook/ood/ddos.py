@@ -169,7 +169,7 @@ def classifier_view(model: nn.Module, x: Tensor, batch_size: int = 500, activati
         for start in range(0, len(x), batch_size):
             caught.clear()
             # model.features, model.head: a method and a submodule, which torch types as Tensor | Module
-            z = model.features(x[start:start + batch_size].to(device))  # type: ignore[operator]
+            z = model.features(x[start : start + batch_size].to(device))  # type: ignore[operator]
             feats.append(z.cpu())
             logits.append(model.head(z).cpu())  # type: ignore[operator]
             for store, a in zip(acts, caught):
@@ -210,8 +210,11 @@ def image_terms(perceptual_net: nn.Module, spec: Any, pixels: Tensor, pixels_hat
     """MSE, −SSIM and the deep distance on ``perceptual_net``'s stages, of pairs given as pixels in [0, 1]."""
     view = classifier_view(perceptual_net, from_pixels(pixels, spec))
     view_hat = classifier_view(perceptual_net, from_pixels(pixels_hat, spec))
-    return ImageTerms(mse=mse_distance(pixels, pixels_hat), ssim=ssim_score(pixels, pixels_hat),
-                      perceptual=perceptual_distance(view, view_hat))
+    return ImageTerms(
+        mse=mse_distance(pixels, pixels_hat),
+        ssim=ssim_score(pixels, pixels_hat),
+        perceptual=perceptual_distance(view, view_hat),
+    )
 
 
 @dataclass
@@ -226,31 +229,75 @@ class PairTerms:
 
     def scores(self, scales: Mapping[bool, Mapping[str, float]]) -> dict[str, Tensor]:
         """Outlier scores of every DDoS variant (:data:`COMPONENTS`)."""
-        return {name: combine_terms(self.terms[removal], scales[removal], use)
-                for name, (use, removal) in COMPONENTS.items()}
+        return {
+            name: combine_terms(self.terms[removal], scales[removal], use)
+            for name, (use, removal) in COMPONENTS.items()
+        }
 
 
-def pair_terms(model: nn.Module, spec: Any, pixels: Tensor, pixels_hat: Tensor, removal: AnomalyRemoval,
-               view: ClassifierView | None = None) -> PairTerms:
+def pair_terms(
+    model: nn.Module,
+    spec: Any,
+    pixels: Tensor,
+    pixels_hat: Tensor,
+    removal: AnomalyRemoval,
+    view: ClassifierView | None = None,
+) -> PairTerms:
     """:class:`PairTerms` of the protected ``model`` on pairs given as pixels in [0, 1] (``view``: the model's
     view of ``pixels``, when already computed)."""
     view = view or classifier_view(model, from_pixels(pixels, spec), activations=False)
     view_hat = classifier_view(model, from_pixels(pixels_hat, spec), activations=False)
     # model.head: a submodule, which torch types as Tensor | Module
-    return PairTerms(terms={True: ddos_terms(model.head, view.features,  # type: ignore[arg-type]
-                                             view_hat.features, removal),
-                            False: ddos_terms(model.head, view.features,  # type: ignore[arg-type]
-                                              view_hat.features, None)},
-                     view=view, view_hat=view_hat, abnormal_hat=removal.abnormal(view_hat.features))
+    return PairTerms(
+        terms={
+            True: ddos_terms(
+                model.head,  # type: ignore[arg-type]
+                view.features,
+                view_hat.features,
+                removal,
+            ),
+            False: ddos_terms(
+                model.head,  # type: ignore[arg-type]
+                view.features,
+                view_hat.features,
+                None,
+            ),
+        },
+        view=view,
+        view_hat=view_hat,
+        abnormal_hat=removal.abnormal(view_hat.features),
+    )
 
 
 def calibration_scales(terms: PairTerms) -> dict[bool, dict[str, float]]:
     """m_term: the median of each DDoS term over held-out InD pairs, with and without anomaly removal."""
-    return {removal: {name: max(float(values.median()), 1e-12) for name, values in per.items()}
-            for removal, per in terms.terms.items()}
+    return {
+        removal: {name: max(float(values.median()), 1e-12) for name, values in per.items()}
+        for removal, per in terms.terms.items()
+    }
 
 
-__all__ = ["AnomalyRemoval", "CLASSIFIER", "COMPONENTS", "ClassifierView", "DDOS", "DDOS_NO_REMOVAL", "DM_BASELINE",
-           "ImageTerms", "PERCEPTUAL", "PairTerms", "activation_layers", "calibration_scales", "classifier_view",
-           "combine_terms", "ddos_terms", "feature_dissimilarity", "image_terms", "mse_distance", "pair_terms",
-           "perceptual_distance", "probability_divergence", "ssim_score"]
+__all__ = [
+    "AnomalyRemoval",
+    "CLASSIFIER",
+    "COMPONENTS",
+    "ClassifierView",
+    "DDOS",
+    "DDOS_NO_REMOVAL",
+    "DM_BASELINE",
+    "ImageTerms",
+    "PERCEPTUAL",
+    "PairTerms",
+    "activation_layers",
+    "calibration_scales",
+    "classifier_view",
+    "combine_terms",
+    "ddos_terms",
+    "feature_dissimilarity",
+    "image_terms",
+    "mse_distance",
+    "pair_terms",
+    "perceptual_distance",
+    "probability_divergence",
+    "ssim_score",
+]

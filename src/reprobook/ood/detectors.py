@@ -60,8 +60,9 @@ class PCAReconstruction(FeaturesDetector):
 
     requires_fit = True
 
-    def __init__(self, encoder: Callable[[Tensor], Tensor] | None = None, ratio: float = 0.85, *,
-                 chunk_size: int = 8192):
+    def __init__(
+        self, encoder: Callable[[Tensor], Tensor] | None = None, ratio: float = 0.85, *, chunk_size: int = 8192
+    ):
         self.encoder = encoder
         self.ratio = check_fraction("ratio", ratio)
         self.chunk_size = check_int("chunk_size", chunk_size, low=1)
@@ -94,14 +95,17 @@ class PCAReconstruction(FeaturesDetector):
         z = _check_features(z)
         if y is not None:
             if not isinstance(y, Tensor) or y.shape[:1] != z.shape[:1]:
-                raise ParameterError("y", tuple(y.shape) if isinstance(y, Tensor) else y,
-                                     f"None or a tensor of {z.shape[0]} labels (< 0 marks OoD samples)")
+                raise ParameterError(
+                    "y",
+                    tuple(y.shape) if isinstance(y, Tensor) else y,
+                    f"None or a tensor of {z.shape[0]} labels (< 0 marks OoD samples)",
+                )
             z = z[is_known(y).to(z.device)]
             if z.shape[0] == 0:
                 raise ValueError("fit_features needs in-distribution samples (labels >= 0); all were < 0")
         device = self.device or z.device
         self._prepare_map(z.shape[1], device)
-        chunks = [z[i:i + self.chunk_size] for i in range(0, z.shape[0], self.chunk_size)]
+        chunks = [z[i : i + self.chunk_size] for i in range(0, z.shape[0], self.chunk_size)]
         n = z.shape[0]
         # μ = (1/N) Σᵢ φ(zᵢ)
         mean = cast(Tensor, sum(self.feature_map(c.to(device)).double().sum(0) for c in chunks)) / n
@@ -174,7 +178,7 @@ class PCAReconstruction(FeaturesDetector):
         qs = [check_int("qs", q, low=1, high=self.eigenvectors_.shape[1]) for q in qs]
         assert self.mean_ is not None  # set together with eigenvectors_ in fit_features
         centred = self.feature_map(z.to(self.mean_.device)) - self.mean_
-        coords = centred @ self.eigenvectors_[:, :max(qs)]
+        coords = centred @ self.eigenvectors_[:, : max(qs)]
         # Σ_{j ≤ q} ⟨u_j, φ(z) − μ⟩² for every q: the cumulative sum of the squared coordinates
         captured = coords.pow(2).cumsum(1)
         total = centred.pow(2).sum(1)
@@ -218,8 +222,16 @@ class KernelPCACoRP(PCAReconstruction):
     official CIFAR-10 setting: ratio 0.8, γ = 2, M = 2048.
     """
 
-    def __init__(self, encoder: Callable[[Tensor], Tensor] | None = None, ratio: float = 0.8,
-                 gamma: float = 2.0, n_features: int = 2048, *, seed: int = 0, chunk_size: int = 8192):
+    def __init__(
+        self,
+        encoder: Callable[[Tensor], Tensor] | None = None,
+        ratio: float = 0.8,
+        gamma: float = 2.0,
+        n_features: int = 2048,
+        *,
+        seed: int = 0,
+        chunk_size: int = 8192,
+    ):
         super().__init__(encoder, ratio, chunk_size=chunk_size)
         self.gamma = check_positive("gamma", gamma)
         self.n_features = check_int("n_features", n_features, low=1)
@@ -254,9 +266,15 @@ class KernelPCAFusion(FeaturesDetector):
 
     requires_fit = True
 
-    def __init__(self, kpca: PCAReconstruction, baseline: LogitsDetector | Callable[[Tensor], Tensor],
-                 head: Callable[[Tensor], Tensor], encoder: Callable[[Tensor], Tensor] | None = None, *,
-                 refit_kpca: bool = True):
+    def __init__(
+        self,
+        kpca: PCAReconstruction,
+        baseline: LogitsDetector | Callable[[Tensor], Tensor],
+        head: Callable[[Tensor], Tensor],
+        encoder: Callable[[Tensor], Tensor] | None = None,
+        *,
+        refit_kpca: bool = True,
+    ):
         check_type("kpca", kpca, PCAReconstruction, "a PCAReconstruction, KernelPCACoP or KernelPCACoRP detector")
         if not (isinstance(baseline, LogitsDetector) or callable(baseline)):
             raise ParameterError("baseline", baseline, "a pytorch-ood LogitsDetector or a function logits → scores")
@@ -266,8 +284,11 @@ class KernelPCAFusion(FeaturesDetector):
         self.refit_kpca = bool(refit_kpca)
 
     def __repr__(self) -> str:
-        base = type(self.baseline).__name__ if isinstance(self.baseline, LogitsDetector) else \
-            getattr(self.baseline, "__qualname__", "baseline")
+        base = (
+            type(self.baseline).__name__
+            if isinstance(self.baseline, LogitsDetector)
+            else getattr(self.baseline, "__qualname__", "baseline")
+        )
         return f"KernelPCAFusion({self.kpca!r}, {base})"
 
     @property
@@ -343,11 +364,16 @@ def pytorch_ood_baselines(model: torch.nn.Module, cfg: OODConfig | None = None) 
         "MSP": MaxSoftmax(model),
         "MaxLogit": MaxLogit(model),
         "Energy": EnergyBased(model),
-        "ODIN": ODIN(model, eps=value("odin_eps", 0.0014), temperature=value("odin_temperature", 1000.0),
-                     norm_std=list(norm_std) if norm_std is not None else None),
+        "ODIN": ODIN(
+            model,
+            eps=value("odin_eps", 0.0014),
+            temperature=value("odin_temperature", 1000.0),
+            norm_std=list(norm_std) if norm_std is not None else None,
+        ),
         "Mahalanobis": Mahalanobis(None),
         "KNN": KNN(None, k=value("knn_k", 50)),
         "ViM": ViM(None, d=vim_dim, w=head.weight, b=head.bias),
-        "ReAct": ReAct(backbone=lambda z: z, head=lambda maps: head(maps.flatten(1)),
-                       percentile=value("react_percentile", 0.9)),
+        "ReAct": ReAct(
+            backbone=lambda z: z, head=lambda maps: head(maps.flatten(1)), percentile=value("react_percentile", 0.9)
+        ),
     }

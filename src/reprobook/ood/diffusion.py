@@ -38,9 +38,16 @@ def unet_config(cfg: DDoSConfig, channels: int, size: int) -> dict[str, Any]:
     attention = tuple(getattr(cfg, "ddpm_attention", ()) or ())
     down = tuple("AttnDownBlock2D" if i in attention else DOWN for i in range(len(blocks)))
     up = tuple("AttnUpBlock2D" if len(blocks) - 1 - i in attention else UP for i in range(len(blocks)))
-    return dict(sample_size=size, in_channels=channels, out_channels=channels, block_out_channels=blocks,
-                layers_per_block=cfg.ddpm_layers, down_block_types=down, up_block_types=up,
-                norm_num_groups=cfg.ddpm_groups)
+    return dict(
+        sample_size=size,
+        in_channels=channels,
+        out_channels=channels,
+        block_out_channels=blocks,
+        layers_per_block=cfg.ddpm_layers,
+        down_block_types=down,
+        up_block_types=up,
+        norm_num_groups=cfg.ddpm_groups,
+    )
 
 
 def build_unet(cfg: DDoSConfig, channels: int, size: int) -> nn.Module:
@@ -94,8 +101,9 @@ class Diffusion:
         return int(self.scheduler_config.num_train_timesteps)
 
 
-def ddpm_training_step(unet: nn.Module, scheduler: Any, x0: Tensor, generator: torch.Generator | None = None,
-                       max_t: int | None = None) -> Tensor:
+def ddpm_training_step(
+    unet: nn.Module, scheduler: Any, x0: Tensor, generator: torch.Generator | None = None, max_t: int | None = None
+) -> Tensor:
     """The DDPM loss of one batch ``x0`` (in [−1, 1]): ‖ε − ε_θ(x_t, t)‖² averaged, t and ε drawn from ``generator``;
     t ~ U{0, …, max_t} (default: every step, max_t = T − 1)."""
     n = x0.shape[0]
@@ -109,8 +117,15 @@ def ddpm_training_step(unet: nn.Module, scheduler: Any, x0: Tensor, generator: t
     return nn.functional.mse_loss(unet(x_t, t).sample, noise)
 
 
-def train_ddpm(cfg: DDoSConfig, images: Tensor, *, device: str | torch.device = "cpu", seed: int = 0,
-               progress: bool | None = None, name: str = "ddpm") -> Diffusion:
+def train_ddpm(
+    cfg: DDoSConfig,
+    images: Tensor,
+    *,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    progress: bool | None = None,
+    name: str = "ddpm",
+) -> Diffusion:
     """The DDPM of ``cfg`` trained on ``images`` (N × C × H × W pixels in [0, 1]), or loaded from the cache.
 
     AdamW at ``cfg.ddpm_lr`` with a linear warm-up and a cosine decay (``diffusers.optimization``),
@@ -123,13 +138,13 @@ def train_ddpm(cfg: DDoSConfig, images: Tensor, *, device: str | torch.device = 
     from diffusers.training_utils import EMAModel
     from tqdm.auto import tqdm
 
-
     check_seed("seed", seed)
     if not isinstance(images, Tensor) or images.dim() != 4 or len(images) < 2:
         raise ParameterError("images", type(images).__name__, "an N × C × H × W tensor of pixels in [0, 1], N >= 2")
     if float(images.min()) < 0 or float(images.max()) > 1:
-        raise ParameterError("images", f"values in [{float(images.min()):.3g}, {float(images.max()):.3g}]",
-                             "pixels in [0, 1]")
+        raise ParameterError(
+            "images", f"values in [{float(images.min()):.3g}, {float(images.max()):.3g}]", "pixels in [0, 1]"
+        )
     steps = check_int("ddpm_steps", cfg.ddpm_steps, low=1)
     batch = check_int("ddpm_batch", cfg.ddpm_batch, low=1)
     device = resolve_device(device)
@@ -139,10 +154,19 @@ def train_ddpm(cfg: DDoSConfig, images: Tensor, *, device: str | torch.device = 
         check_number("ddpm_ema", ema_decay, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     check_int("ddpm_max_t", max_t, low=1, high=cfg.ddpm_timesteps - 1)
     channels, size = images.shape[1], images.shape[2]
-    config = {"unet": unet_config(cfg, channels, size), "timesteps": cfg.ddpm_timesteps,
-              "beta_schedule": cfg.ddpm_beta_schedule, "steps": steps, "batch": batch, "lr": cfg.ddpm_lr,
-              "warmup": cfg.ddpm_warmup, "seed": seed, "max_t": max_t, **({"ema": ema_decay} if ema_decay else {}),
-              "data": dataset_fingerprint(torch.utils.data.TensorDataset(images))}
+    config = {
+        "unet": unet_config(cfg, channels, size),
+        "timesteps": cfg.ddpm_timesteps,
+        "beta_schedule": cfg.ddpm_beta_schedule,
+        "steps": steps,
+        "batch": batch,
+        "lr": cfg.ddpm_lr,
+        "warmup": cfg.ddpm_warmup,
+        "seed": seed,
+        "max_t": max_t,
+        **({"ema": ema_decay} if ema_decay else {}),
+        "data": dataset_fingerprint(torch.utils.data.TensorDataset(images)),
+    }
     show = _default_progress() if progress is None else progress
     clock = Timer()
 
@@ -172,10 +196,16 @@ def train_ddpm(cfg: DDoSConfig, images: Tensor, *, device: str | torch.device = 
     state, info = train_or_load(config, train, name=name, code=("reprobook.ood.diffusion",))
     unet = build_unet(cfg, channels, size)
     unet.load_state_dict(state)
-    return Diffusion(unet=unet.to(device).eval(), scheduler_config=noise_scheduler(cfg).config, max_t=max_t,
-                     history=info["history"],
-                     loaded=info["loaded"], path=str(info["path"]), device=device,
-                     train_seconds=clock.elapsed())
+    return Diffusion(
+        unet=unet.to(device).eval(),
+        scheduler_config=noise_scheduler(cfg).config,
+        max_t=max_t,
+        history=info["history"],
+        loaded=info["loaded"],
+        path=str(info["path"]),
+        device=device,
+        train_seconds=clock.elapsed(),
+    )
 
 
 def check_noise_level(t: Any, timesteps: int, stride: int) -> int:
@@ -187,8 +217,15 @@ def check_noise_level(t: Any, timesteps: int, stride: int) -> int:
 
 
 @torch.no_grad()
-def reconstruct(diffusion: Diffusion, pixels: Tensor, t: int, *, stride: int, generator: torch.Generator | None = None,
-                batch_size: int = 256) -> Tensor:
+def reconstruct(
+    diffusion: Diffusion,
+    pixels: Tensor,
+    t: int,
+    *,
+    stride: int,
+    generator: torch.Generator | None = None,
+    batch_size: int = 256,
+) -> Tensor:
     """x̂: ``pixels`` (N × C × H × W in [0, 1]) diffused to step ``t`` then denoised by DDIM back to 0.
 
     DDIM runs on the timesteps t, t − s, …, 0 (s = ``stride``; the scheduler's "leading" spacing with
@@ -211,7 +248,7 @@ def reconstruct(diffusion: Diffusion, pixels: Tensor, t: int, *, stride: int, ge
     device = diffusion.device
     out = []
     for start in range(0, len(pixels), batch_size):
-        x0 = pixels[start:start + batch_size].to(device) * 2 - 1
+        x0 = pixels[start : start + batch_size].to(device) * 2 - 1
         noise = torch.randn(x0.shape, generator=generator).to(device)
         # x_t = √ᾱ_t·x₀ + √(1 − ᾱ_t)·ε
         x = ddim.add_noise(x0, noise, torch.full((len(x0),), t, dtype=torch.long, device=device))
@@ -232,10 +269,25 @@ def sample(diffusion: Diffusion, n: int, *, steps: int, seed: int = 0) -> Tensor
     pipeline = DDIMPipeline(unet=diffusion.unet, scheduler=DDIMScheduler.from_config(diffusion.scheduler_config))
     # diffusers: mypy reads its import-time placeholders (utils.dummy_pt_objects), not the torch classes
     pipeline.set_progress_bar_config(disable=True)  # type: ignore[attr-defined]
-    images = pipeline(batch_size=n, num_inference_steps=steps,  # type: ignore[operator]
-                      generator=torch.Generator().manual_seed(seed), output_type="np").images  # N × H × W × C in [0, 1]
+    images = pipeline(
+        batch_size=n,
+        num_inference_steps=steps,  # type: ignore[operator]
+        generator=torch.Generator().manual_seed(seed),
+        output_type="np",
+    ).images  # N × H × W × C in [0, 1]
     return torch.from_numpy(images).permute(0, 3, 1, 2).float()
 
 
-__all__ = ["Diffusion", "build_unet", "check_noise_level", "ddpm_training_step", "from_pixels", "noise_scheduler",
-           "reconstruct", "sample", "to_pixels", "train_ddpm", "unet_config"]
+__all__ = [
+    "Diffusion",
+    "build_unet",
+    "check_noise_level",
+    "ddpm_training_step",
+    "from_pixels",
+    "noise_scheduler",
+    "reconstruct",
+    "sample",
+    "to_pixels",
+    "train_ddpm",
+    "unet_config",
+]

@@ -32,10 +32,15 @@ from ..configs.mode_ensemble import ModeEnsembleConfig
 from .modes import ModeSet
 
 DETECTORS: tuple[str, ...] = ("MSP", "ODIN", "Energy", "Mahalanobis", "KNN", "GradNorm", "RankFeat")
-RULES: dict[str, str] = {"MSP": "average logits", "ODIN": "average logits (perturbed inputs)",
-                         "Energy": "average logits", "RankFeat": "average logits (rank-1 removed)",
-                         "GradNorm": "average gradient norms", "KNN": "average features",
-                         "Mahalanobis": "average features"}
+RULES: dict[str, str] = {
+    "MSP": "average logits",
+    "ODIN": "average logits (perturbed inputs)",
+    "Energy": "average logits",
+    "RankFeat": "average logits (rank-1 removed)",
+    "GradNorm": "average gradient norms",
+    "KNN": "average features",
+    "Mahalanobis": "average features",
+}
 
 
 # ------------------------------------------------------------------------------------------------ the rules
@@ -94,8 +99,9 @@ def check_members(members: Any, n_modes: int) -> tuple[int, ...]:
     return tuple(int(k) for k in members)
 
 
-def ensemble_scores(modes: ModeSet, members: Sequence[int], cfg: ModeEnsembleConfig,
-                    detectors: Sequence[str] | None = None) -> dict[str, dict[str, Tensor]]:
+def ensemble_scores(
+    modes: ModeSet, members: Sequence[int], cfg: ModeEnsembleConfig, detectors: Sequence[str] | None = None
+) -> dict[str, dict[str, Tensor]]:
     """Outlier scores of the ensemble of ``members`` (mode indices): ``scores[detector][split]``.
 
     ``cfg`` gives the detectors' settings (temperatures, k); ``detectors`` defaults to ``cfg.detectors``.
@@ -108,23 +114,33 @@ def ensemble_scores(modes: ModeSet, members: Sequence[int], cfg: ModeEnsembleCon
         if det in ("MSP", "Energy", "ODIN", "RankFeat"):
             attr = {"MSP": "logits", "Energy": "logits", "ODIN": "odin", "RankFeat": "rankfeat"}[det]
             if any(getattr(o, attr) is None for outs in out.values() for o in outs):
-                raise ParameterError("detectors", det, "detectors whose inputs were computed (build_modes with "
-                                                        "input_detectors=True for ODIN and RankFeat)")
-            score = {"MSP": lambda z: MaxSoftmax.score(z),
-                     "Energy": lambda z: EnergyBased.score(z, t=cfg.energy_temperature),
-                     "ODIN": lambda z: MaxSoftmax.score(z, t=cfg.odin_temperature),
-                     "RankFeat": lambda z: EnergyBased.score(z, t=cfg.rankfeat_temperature)}[det]
+                raise ParameterError(
+                    "detectors",
+                    det,
+                    "detectors whose inputs were computed (build_modes with "
+                    "input_detectors=True for ODIN and RankFeat)",
+                )
+            score = {
+                "MSP": lambda z: MaxSoftmax.score(z),
+                "Energy": lambda z: EnergyBased.score(z, t=cfg.energy_temperature),
+                "ODIN": lambda z: MaxSoftmax.score(z, t=cfg.odin_temperature),
+                "RankFeat": lambda z: EnergyBased.score(z, t=cfg.rankfeat_temperature),
+            }[det]
             scores[det] = {s: score(mean_logits([getattr(o, attr) for o in outs])) for s, outs in out.items()}
         elif det == "GradNorm":
-            scores[det] = {s: gradnorm_scores([o.logits for o in outs], [o.features for o in outs],
-                                              cfg.gradnorm_temperature) for s, outs in out.items()}
+            scores[det] = {
+                s: gradnorm_scores([o.logits for o in outs], [o.features for o in outs], cfg.gradnorm_temperature)
+                for s, outs in out.items()
+            }
         else:  # KNN, Mahalanobis on the averaged features
             train = mean_features([modes.outputs(k, "train").features for k in members]).float()
             labels = modes.modes[0].benchmark.train.labels
             detector = KNN(None, k=cfg.knn_k) if det == "KNN" else Mahalanobis(None)
             detector.fit_features(train, labels)
-            scores[det] = {s: detector.predict_features(mean_features([o.features for o in outs]).float())
-                           for s, outs in out.items()}
+            scores[det] = {
+                s: detector.predict_features(mean_features([o.features for o in outs]).float())
+                for s, outs in out.items()
+            }
         scores[det] = {s: v.detach().double().cpu() for s, v in scores[det].items()}
     return scores
 
@@ -155,5 +171,14 @@ def _key(members: Sequence[int]) -> str:
 # ------------------------------------------------------------------------------------------------ spread across modes
 
 
-__all__ = ["DETECTORS", "RULES", "check_members", "disjoint_units", "ensemble_scores", "gradnorm_scores",
-           "mean_features", "mean_logits", "member_subsets"]
+__all__ = [
+    "DETECTORS",
+    "RULES",
+    "check_members",
+    "disjoint_units",
+    "ensemble_scores",
+    "gradnorm_scores",
+    "mean_features",
+    "mean_logits",
+    "member_subsets",
+]

@@ -35,8 +35,11 @@ class FeatureSet:
 
     def __post_init__(self) -> None:
         n = len(self.labels)
-        for name, value, ndim in (("features", self.features, 2), ("logits", self.logits, 2),
-                                  ("labels", self.labels, 1)):
+        for name, value, ndim in (
+            ("features", self.features, 2),
+            ("logits", self.logits, 2),
+            ("labels", self.labels, 1),
+        ):
             if not isinstance(value, torch.Tensor) or value.dim() != ndim or len(value) != n:
                 shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
                 raise ParameterError(name, shape, f"a {ndim}-d tensor with {n} rows (one per label)")
@@ -72,8 +75,11 @@ def penultimate(model: nn.Module) -> nn.Module:
         return head
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not linears:
-        raise ParameterError("model", type(model).__name__,
-                             "a classifier with a final nn.Linear layer, or with features() and a head module")
+        raise ParameterError(
+            "model",
+            type(model).__name__,
+            "a classifier with a final nn.Linear layer, or with features() and a head module",
+        )
     return linears[-1]
 
 
@@ -82,8 +88,7 @@ def _split_batch(batch) -> tuple[torch.Tensor, torch.Tensor | None]:
         return batch, None
     if isinstance(batch, (list, tuple)) and len(batch) >= 1 and isinstance(batch[0], torch.Tensor):
         return batch[0], (batch[1] if len(batch) > 1 else None)
-    raise ParameterError("loader", type(batch).__name__,
-                         "batches that are an image tensor or an (images, labels) pair")
+    raise ParameterError("loader", type(batch).__name__, "batches that are an image tensor or an (images, labels) pair")
 
 
 @torch.no_grad()
@@ -111,18 +116,24 @@ def extract(model: nn.Module, loader: Iterable, device: torch.device | str = "cp
             caught.clear()
             out = model(x.to(device))
             if len(caught) != 1:
-                raise RuntimeError(f"the penultimate layer {type(layer).__name__} ran {len(caught)} times in one "
-                                   "forward pass; extract() needs it to run exactly once")
+                raise RuntimeError(
+                    f"the penultimate layer {type(layer).__name__} ran {len(caught)} times in one "
+                    "forward pass; extract() needs it to run exactly once"
+                )
             z = caught[0]
             if z.dim() == 4:  # z̄_c = mean over the spatial positions (global average pooling)
                 z = z.mean(dim=(2, 3))
             if z.dim() != 2:
-                raise ParameterError("model", f"a penultimate input of shape {tuple(z.shape)}",
-                                     "a classifier whose last layer takes N×d or N×C×H×W inputs")
+                raise ParameterError(
+                    "model",
+                    f"a penultimate input of shape {tuple(z.shape)}",
+                    "a classifier whose last layer takes N×d or N×C×H×W inputs",
+                )
             features.append(z.detach().float().cpu())
             logits.append(out.detach().float().cpu())
-            labels.append(torch.full((len(x),), -1, dtype=torch.int64) if y is None
-                          else torch.as_tensor(y).to(torch.int64).cpu())
+            labels.append(
+                torch.full((len(x),), -1, dtype=torch.int64) if y is None else torch.as_tensor(y).to(torch.int64).cpu()
+            )
     finally:
         handle.remove()
         model.train(was_training)

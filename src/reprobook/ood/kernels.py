@@ -58,8 +58,16 @@ class RandomFourierFeatures(nn.Module):
     omega: Tensor  # buffers, registered in __init__
     phase: Tensor
 
-    def __init__(self, in_features: int, n_features: int, gamma: float, *, seed: int | None = 0,
-                 generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        in_features: int,
+        n_features: int,
+        gamma: float,
+        *,
+        seed: int | None = 0,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         self.in_features = check_int("in_features", in_features, low=1)
         self.n_features = check_int("n_features", n_features, low=1)
@@ -69,8 +77,9 @@ class RandomFourierFeatures(nn.Module):
         else:
             check_type("generator", generator, torch.Generator, "None or a torch.Generator")
         # ω ~ N(0, 2γ I): M rows of dimension D
-        omega = math.sqrt(2.0 * self.gamma) * torch.randn(self.n_features, self.in_features, generator=generator,
-                                                          dtype=torch.float64)
+        omega = math.sqrt(2.0 * self.gamma) * torch.randn(
+            self.n_features, self.in_features, generator=generator, dtype=torch.float64
+        )
         # b ~ U[0, 2π]
         phase = 2.0 * math.pi * torch.rand(self.n_features, generator=generator, dtype=torch.float64)
         self.register_buffer("omega", omega.to(dtype))

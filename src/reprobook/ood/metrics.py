@@ -65,8 +65,7 @@ def ood_metrics(scores_in: Any, scores_out: Any, *, fpr_definition: str = "id") 
     metrics = OODMetrics()
     metrics.update(scores, labels)
     result = metrics.compute()
-    out = {"AUROC": float(result["AUROC"]), "AUPR-IN": float(result["AUPR-IN"]),
-           "AUPR-OUT": float(result["AUPR-OUT"])}
+    out = {"AUROC": float(result["AUROC"]), "AUPR-IN": float(result["AUPR-IN"]), "AUPR-OUT": float(result["AUPR-OUT"])}
     if fpr_definition == "ood":
         out["FPR95"] = float(result["FPR95TPR"])
     else:
@@ -79,7 +78,7 @@ def ood_metrics(scores_in: Any, scores_out: Any, *, fpr_definition: str = "id") 
 
 def _chunks(x: Tensor, size: int):
     for i in range(0, x.shape[0], size):
-        yield x[i:i + size]
+        yield x[i : i + size]
 
 
 @torch.no_grad()
@@ -102,9 +101,12 @@ def fit_detector(detector: Detector, train: Any) -> Detector:
         return detector.fit_logits(train.logits, train.labels)
     if isinstance(detector, FeatureMapsDetector):
         return detector.fit_feature_maps(train.features[:, :, None, None], train.labels)
-    raise ParameterError("detector", type(detector).__name__,
-                         "a detector that needs no fitting, or a features, logits or feature-map detector "
-                         "(fit other detectors before calling evaluate, with fit=False)")
+    raise ParameterError(
+        "detector",
+        type(detector).__name__,
+        "a detector that needs no fitting, or a features, logits or feature-map detector "
+        "(fit other detectors before calling evaluate, with fit=False)",
+    )
 
 
 def detector_scores(detector: Detector, features: Any, loader: Any = None, *, batch_size: int = 4096) -> Tensor:
@@ -118,16 +120,24 @@ def detector_scores(detector: Detector, features: Any, loader: Any = None, *, ba
     if isinstance(detector, LogitsDetector):
         return _score_tensor(detector.predict_logits, features.logits, batch_size)
     if isinstance(detector, FeatureMapsDetector):
-        return _score_tensor(lambda z: detector.predict_feature_maps(z[:, :, None, None]), features.features,
-                             batch_size)
+        return _score_tensor(
+            lambda z: detector.predict_feature_maps(z[:, :, None, None]), features.features, batch_size
+        )
     if loader is None:
         raise ParameterError("loader", None, f"a DataLoader of the inputs: {type(detector).__name__} scores inputs")
     scores = [detector.predict(batch[0]).detach().reshape(-1).to("cpu", torch.float64) for batch in loader]
     return torch.cat(scores)
 
 
-def evaluate(detectors: Mapping[str, Detector], benchmark: Any, *, fit: bool = True,
-             fpr_definition: str = "id", batch_size: int = 4096, return_scores: bool = False):
+def evaluate(
+    detectors: Mapping[str, Detector],
+    benchmark: Any,
+    *,
+    fit: bool = True,
+    fpr_definition: str = "id",
+    batch_size: int = 4096,
+    return_scores: bool = False,
+):
     """One tidy table: FPR95, AUROC, AUPR-IN, AUPR-OUT per detector and OoD set, plus each detector's average.
 
     ``benchmark`` is an ``OODBenchmark`` (``train``, ``test``, ``ood`` feature sets and ``loader(name)``
@@ -161,8 +171,13 @@ def evaluate(detectors: Mapping[str, Detector], benchmark: Any, *, fit: bool = T
                 values = ood_metrics(s_in, s_out, fpr_definition=fpr_definition)
                 per_set.append(values)
                 rows.append({"detector": name, "ood_set": ood_name, **values})
-            rows.append({"detector": name, "ood_set": AVERAGE,
-                         **{m: sum(v[m] for v in per_set) / len(per_set) for m in METRICS}})
+            rows.append(
+                {
+                    "detector": name,
+                    "ood_set": AVERAGE,
+                    **{m: sum(v[m] for v in per_set) / len(per_set) for m in METRICS},
+                }
+            )
         seconds[name] = t.seconds
     table = pd.DataFrame(rows, columns=["detector", "ood_set", *METRICS])
     table.attrs["seconds"] = seconds
@@ -172,8 +187,9 @@ def evaluate(detectors: Mapping[str, Detector], benchmark: Any, *, fit: bool = T
 
 def _check_scores_dict(scores: Any, name: str) -> dict[str, Tensor]:
     if not isinstance(scores, Mapping) or "test" not in scores or len(scores) < 2:
-        raise ParameterError(name, type(scores).__name__,
-                             "a dict {'test': InD outlier scores, <OoD name>: OoD outlier scores, ...}")
+        raise ParameterError(
+            name, type(scores).__name__, "a dict {'test': InD outlier scores, <OoD name>: OoD outlier scores, ...}"
+        )
     return {k: _flat_scores(v, f"{name}[{k!r}]") for k, v in scores.items()}
 
 
@@ -219,7 +235,7 @@ def _resample_counts(sizes: tuple[tuple[str, int], ...], n_boot: int, seed: int)
         draws = rng.integers(0, n, size=(n_boot, n))  # sample drawn at each of the n draws of each round
         flat = (draws + n * np.arange(n_boot)[:, None]).ravel()
         counts = np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n)
-        out[name] = counts.astype(np.uint16 if n < 2 ** 16 else np.int64)
+        out[name] = counts.astype(np.uint16 if n < 2**16 else np.int64)
         out[name].setflags(write=False)
     return out
 
@@ -246,8 +262,9 @@ def weighted_auroc(s_in: np.ndarray, s_out: np.ndarray, w_in: np.ndarray, w_out:
     return (w_out * wins).sum(1) / (w_in.sum(1) * w_out.sum(1))
 
 
-def weighted_fpr_at_tpr(x_pos: np.ndarray, x_neg: np.ndarray, w_pos: np.ndarray, w_neg: np.ndarray,
-                        tpr: float = 0.95) -> np.ndarray:
+def weighted_fpr_at_tpr(
+    x_pos: np.ndarray, x_neg: np.ndarray, w_pos: np.ndarray, w_neg: np.ndarray, tpr: float = 0.95
+) -> np.ndarray:
     """pytorch-ood's ``fpr_at_tpr`` of every round of counts (larger ``x`` = positive): the threshold is the
     largest score t whose TPR, Σ w⁺ 1(x⁺ ≥ t) / Σ w⁺, reaches ``tpr`` first; FPR = Σ w⁻ 1(x⁻ ≥ t) / Σ w⁻."""
     rounds = np.arange(w_pos.shape[0])
@@ -262,8 +279,9 @@ def weighted_fpr_at_tpr(x_pos: np.ndarray, x_neg: np.ndarray, w_pos: np.ndarray,
     return (total - cum_neg[rounds, below]) / total
 
 
-def _rounds_metric(metric: str, fpr_definition: str, s_in: np.ndarray, s_out: np.ndarray, w_in: np.ndarray,
-                   w_out: np.ndarray) -> np.ndarray:
+def _rounds_metric(
+    metric: str, fpr_definition: str, s_in: np.ndarray, s_out: np.ndarray, w_in: np.ndarray, w_out: np.ndarray
+) -> np.ndarray:
     if metric == "AUROC":
         return weighted_auroc(s_in, s_out, w_in, w_out)
     if metric == "FPR95" and fpr_definition == "id":  # InD is the positive class of −s
@@ -272,13 +290,22 @@ def _rounds_metric(metric: str, fpr_definition: str, s_in: np.ndarray, s_out: np
         return weighted_fpr_at_tpr(s_out, s_in, w_out, w_in)
     # AUPR: round by round, on the resampled scores themselves
     t_in, t_out = torch.from_numpy(s_in), torch.from_numpy(s_out)
-    return np.array([_metric_value(metric, fpr_definition, t_in.repeat_interleave(torch.from_numpy(a.astype(np.int64))),
-                                   t_out.repeat_interleave(torch.from_numpy(b.astype(np.int64))))
-                     for a, b in zip(w_in, w_out)])
+    return np.array(
+        [
+            _metric_value(
+                metric,
+                fpr_definition,
+                t_in.repeat_interleave(torch.from_numpy(a.astype(np.int64))),
+                t_out.repeat_interleave(torch.from_numpy(b.astype(np.int64))),
+            )
+            for a, b in zip(w_in, w_out)
+        ]
+    )
 
 
-def bootstrap_average(scores: Mapping[str, Any], *, metric: str = "AUROC", n_boot: int = 500, seed: int = 0,
-                      fpr_definition: str = "id") -> dict[str, Any]:
+def bootstrap_average(
+    scores: Mapping[str, Any], *, metric: str = "AUROC", n_boot: int = 500, seed: int = 0, fpr_definition: str = "id"
+) -> dict[str, Any]:
     """``metric`` averaged over the OoD sets, observed and in ``n_boot`` bootstrap rounds.
 
     ``scores``: ``{"test": InD scores, <OoD set>: scores, ...}`` (as :func:`evaluate` returns them). Each
@@ -299,12 +326,21 @@ def bootstrap_average(scores: Mapping[str, Any], *, metric: str = "AUROC", n_boo
         part = slice(start, start + ROUNDS_PER_CHUNK)
         w_in = counts["test"][part].astype(np.float64)
         for k in sets:
-            rounds[part] += _rounds_metric(metric, fpr_definition, s["test"], s[k], w_in,
-                                           counts[k][part].astype(np.float64))
-    observed = sum(_metric_value(metric, fpr_definition, torch.from_numpy(s["test"]), torch.from_numpy(s[k]))
-                   for k in sets) / len(sets)
-    return {"metric": metric, "fpr_definition": fpr_definition, "seed": seed, "n_boot": n_boot,
-            "sizes": {k: len(v) for k, v in s.items()}, "observed": observed, "rounds": rounds / len(sets)}
+            rounds[part] += _rounds_metric(
+                metric, fpr_definition, s["test"], s[k], w_in, counts[k][part].astype(np.float64)
+            )
+    observed = sum(
+        _metric_value(metric, fpr_definition, torch.from_numpy(s["test"]), torch.from_numpy(s[k])) for k in sets
+    ) / len(sets)
+    return {
+        "metric": metric,
+        "fpr_definition": fpr_definition,
+        "seed": seed,
+        "n_boot": n_boot,
+        "sizes": {k: len(v) for k, v in s.items()},
+        "observed": observed,
+        "rounds": rounds / len(sets),
+    }
 
 
 def mean_bootstrap(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -316,11 +352,17 @@ def mean_bootstrap(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     for r in results[1:]:
         for key in ("metric", "fpr_definition", "seed", "n_boot", "sizes"):
             if r[key] != first[key]:
-                raise ParameterError("results", f"{key} = {r[key]!r}",
-                                     f"bootstrap_average results of the same resamplings ({key} = {first[key]!r})")
-    return {**{k: first[k] for k in ("metric", "fpr_definition", "seed", "n_boot", "sizes")},
-            "observed": float(np.mean([r["observed"] for r in results])),
-            "rounds": np.mean([r["rounds"] for r in results], axis=0), "averaged_over": len(results)}
+                raise ParameterError(
+                    "results",
+                    f"{key} = {r[key]!r}",
+                    f"bootstrap_average results of the same resamplings ({key} = {first[key]!r})",
+                )
+    return {
+        **{k: first[k] for k in ("metric", "fpr_definition", "seed", "n_boot", "sizes")},
+        "observed": float(np.mean([r["observed"] for r in results])),
+        "rounds": np.mean([r["rounds"] for r in results], axis=0),
+        "averaged_over": len(results),
+    }
 
 
 def compare_bootstrapped(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
@@ -334,18 +376,31 @@ def compare_bootstrapped(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str
     """
     for key in ("metric", "fpr_definition", "seed", "n_boot", "sizes"):
         if a[key] != b[key]:
-            raise ParameterError("b", f"{key} = {b[key]!r}",
-                                 f"a bootstrap_average of the same resamplings as a ({key} = {a[key]!r})")
+            raise ParameterError(
+                "b", f"{key} = {b[key]!r}", f"a bootstrap_average of the same resamplings as a ({key} = {a[key]!r})"
+            )
     sign = -1.0 if a["metric"] == "FPR95" else 1.0
     rounds = sign * (np.asarray(a["rounds"]) - np.asarray(b["rounds"]))
     low, high = np.quantile(rounds, [0.025, 0.975])
-    return {"improvement": float(sign * (a["observed"] - b["observed"])), "low": float(low), "high": float(high),
-            "p_better": float((np.count_nonzero(rounds <= 0) + 1) / (len(rounds) + 1)),
-            "n_boot": a["n_boot"], "metric": a["metric"]}
+    return {
+        "improvement": float(sign * (a["observed"] - b["observed"])),
+        "low": float(low),
+        "high": float(high),
+        "p_better": float((np.count_nonzero(rounds <= 0) + 1) / (len(rounds) + 1)),
+        "n_boot": a["n_boot"],
+        "metric": a["metric"],
+    }
 
 
-def paired_bootstrap(scores_a: Mapping[str, Any], scores_b: Mapping[str, Any], *, metric: str = "AUROC",
-                     n_boot: int = 500, seed: int = 0, fpr_definition: str = "id") -> dict[str, Any]:
+def paired_bootstrap(
+    scores_a: Mapping[str, Any],
+    scores_b: Mapping[str, Any],
+    *,
+    metric: str = "AUROC",
+    n_boot: int = 500,
+    seed: int = 0,
+    fpr_definition: str = "id",
+) -> dict[str, Any]:
     """How much better detector a is than b on ``metric`` averaged over the OoD sets, with a paired bootstrap.
 
     :func:`bootstrap_average` of both on the same resamplings, then :func:`compare_bootstrapped`.

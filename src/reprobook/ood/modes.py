@@ -78,8 +78,9 @@ def rankfeat_logits(model: nn.Module, x: Tensor) -> Tensor:
         return detector.predict(x)
 
 
-def odin_logits(model: nn.Module, x: Tensor, *, eps: float, temperature: float,
-                norm_std: list[float] | None = None) -> Tensor:
+def odin_logits(
+    model: nn.Module, x: Tensor, *, eps: float, temperature: float, norm_std: list[float] | None = None
+) -> Tensor:
     """Logits (not divided by T) of the ODIN-perturbed inputs x̃ = x − ε·sign(∇ₓ CE(f(x)/T, ŷ)), ŷ = argmax f(x).
 
     ``norm_std`` None is the official mode-ensemble code's step (on the normalised input); a list divides the
@@ -173,24 +174,33 @@ def scoring_index(n: int, n_score: int | None, seed: int) -> Tensor:
     return torch.randperm(n, generator=gen)[:n_score].sort().values
 
 
-def _input_outputs(bench: OODBenchmark, split: str, index: Tensor, cfg: ModeEnsembleConfig,
-                   batch_size: int) -> tuple[Tensor, Tensor]:
+def _input_outputs(
+    bench: OODBenchmark, split: str, index: Tensor, cfg: ModeEnsembleConfig, batch_size: int
+) -> tuple[Tensor, Tensor]:
     """ODIN and RankFeat logits of the scored images of ``split`` for one mode (ODIN's step as in the official
     ``utils_ood.py``: ε·sign of the gradient on the normalised input, not divided by the per-channel std)."""
     dataset = bench.dataset(split)
     odin, rank = [], []
     for start in range(0, len(index), batch_size):
-        x = torch.stack([dataset[int(i)][0] for i in index[start:start + batch_size]]).to(bench.device)
+        x = torch.stack([dataset[int(i)][0] for i in index[start : start + batch_size]]).to(bench.device)
         odin.append(odin_logits(bench.model, x, eps=cfg.odin_eps, temperature=cfg.odin_temperature).cpu())
         rank.append(rankfeat_logits(bench.model, x).cpu())
     return torch.cat(odin), torch.cat(rank)
 
 
-def build_modes(cfg: ModeEnsembleConfig, *, n_modes: int | None = None, seed: int = 0,
-                device: str | torch.device = "auto", data_dir=None, n_score: int | None = None,
-                input_detectors: bool = True,
-                progress: bool | None = None, log: Callable[[str], None] | None = None,
-                batch_size: int = 250) -> ModeSet:
+def build_modes(
+    cfg: ModeEnsembleConfig,
+    *,
+    n_modes: int | None = None,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    data_dir=None,
+    n_score: int | None = None,
+    input_detectors: bool = True,
+    progress: bool | None = None,
+    log: Callable[[str], None] | None = None,
+    batch_size: int = 250,
+) -> ModeSet:
     """The K modes of ``cfg``'s benchmark, trained (or loaded) with seeds ``seed … seed + K − 1``, data seed 0.
 
     ``n_modes`` defaults to ``cfg.n_modes``. ``n_score`` (default ``cfg.n_score`` if it has one, else
@@ -210,15 +220,22 @@ def build_modes(cfg: ModeEnsembleConfig, *, n_modes: int | None = None, seed: in
         with timed() as t:
             bench = build_benchmark(cfg, device=device, seed=s, data_dir=data_dir, progress=progress, data_seed=0)
         timings["benchmarks_s"] += t.seconds
-        say(f"mode {k + 1}/{n_modes} (seed {s}): {'loaded' if bench.loaded else 'trained'}, "
-            f"InD test accuracy {bench.test_accuracy:.2%}")
+        say(
+            f"mode {k + 1}/{n_modes} (seed {s}): {'loaded' if bench.loaded else 'trained'}, "
+            f"InD test accuracy {bench.test_accuracy:.2%}"
+        )
         if modes:  # the same images for every mode: keep one copy of the datasets
             first = modes[0].benchmark
-            bench.test_dataset, bench.ood_datasets, bench.train_dataset = (first.test_dataset, first.ood_datasets,
-                                                                           first.train_dataset)
+            bench.test_dataset, bench.ood_datasets, bench.train_dataset = (
+                first.test_dataset,
+                first.ood_datasets,
+                first.train_dataset,
+            )
         else:
-            index = {split: scoring_index(len(bench.features(split)), n_score, seed=1000 + i)
-                     for i, split in enumerate(("test", *bench.ood))}
+            index = {
+                split: scoring_index(len(bench.features(split)), n_score, seed=1000 + i)
+                for i, split in enumerate(("test", *bench.ood))
+            }
         odin, rank = {}, {}
         if input_detectors:
             with timed() as t:
@@ -247,11 +264,13 @@ def plateau_row(history: Any) -> dict[str, float | str]:
     steps = history.train_loss if history else []
     whole = history.eval_loss if history else []
     epochs = history.eval_epochs if history else []
-    return {"InD train loss": whole[-1] if whole else float("nan"),
-            "train loss, window before": whole[-2] if len(whole) > 1 else float("nan"),
-            "window epochs": f"{epochs[-2]}→{epochs[-1]}" if len(epochs) > 1 else "",
-            "step loss, last epoch": steps[-1] if steps else float("nan"),
-            "step loss, epoch before": steps[-2] if len(steps) > 1 else float("nan")}
+    return {
+        "InD train loss": whole[-1] if whole else float("nan"),
+        "train loss, window before": whole[-2] if len(whole) > 1 else float("nan"),
+        "window epochs": f"{epochs[-2]}→{epochs[-1]}" if len(epochs) > 1 else "",
+        "step loss, last epoch": steps[-1] if steps else float("nan"),
+        "step loss, epoch before": steps[-2] if len(steps) > 1 else float("nan"),
+    }
 
 
 def convergence(table: Any) -> tuple[bool, str]:
@@ -273,13 +292,15 @@ def convergence(table: Any) -> tuple[bool, str]:
     worst = int(np.argmax(drop))
     window = table["window epochs"].iloc[worst]
     relative = drop / before
-    steps = ((table["step loss, epoch before"] - table["step loss, last epoch"])
-             / table["step loss, epoch before"]).to_numpy(float)
+    steps = (
+        (table["step loss, epoch before"] - table["step loss, last epoch"]) / table["step loss, epoch before"]
+    ).to_numpy(float)
     return bool((drop < spread).all()), (
         f"the whole training set's loss fell by at most {drop.max():.4f} nats over epochs {window} (mode "
         f"{worst + 1}) against a spread of {spread:.4f} nats between the modes' final losses (SD); relative drop "
         f"at most {relative.max():.2%}; the epoch mean of the training steps' loss moved by "
-        f"{np.nanmin(steps):+.2%} to {np.nanmax(steps):+.2%} over the last epoch")
+        f"{np.nanmin(steps):+.2%} to {np.nanmax(steps):+.2%} over the last epoch"
+    )
 
 
 def classifier_convergence(benchmarks: Sequence[OODBenchmark]) -> tuple[bool, str]:
@@ -297,6 +318,19 @@ def disagreement(modes: ModeSet) -> float:
     return float(np.mean([(predictions[i] != predictions[j]).double().mean().item() for i, j in pairs]))
 
 
-__all__ = ["Mode", "ModeOutputs", "ModeSet", "build_modes", "classifier_convergence", "convergence", "disagreement",
-           "feature_map_split", "mode_seeds", "msp_loss", "odin_logits", "plateau_row",
-           "rankfeat_logits", "scoring_index"]
+__all__ = [
+    "Mode",
+    "ModeOutputs",
+    "ModeSet",
+    "build_modes",
+    "classifier_convergence",
+    "convergence",
+    "disagreement",
+    "feature_map_split",
+    "mode_seeds",
+    "msp_loss",
+    "odin_logits",
+    "plateau_row",
+    "rankfeat_logits",
+    "scoring_index",
+]

@@ -28,8 +28,23 @@ from .metrics import (
 from .retrievers import BM25Retriever, DenseRetriever, Hit, Retriever, make_retriever
 
 __all__ = [
-    "BM25Retriever", "Corpus", "DenseRetriever", "Hit", "Passage", "PassagePool",
-    "Retriever", "exact_match", "exact_match_strict", "f1_jieba_chars", "f1_tokens",
-    "hit_at_k", "make_retriever", "normalize_answer", "passage_key", "recall_at_k",
-    "reciprocal_rank", "rouge_scores", "score_answer",
+    "BM25Retriever",
+    "Corpus",
+    "DenseRetriever",
+    "Hit",
+    "Passage",
+    "PassagePool",
+    "Retriever",
+    "exact_match",
+    "exact_match_strict",
+    "f1_jieba_chars",
+    "f1_tokens",
+    "hit_at_k",
+    "make_retriever",
+    "normalize_answer",
+    "passage_key",
+    "recall_at_k",
+    "reciprocal_rank",
+    "rouge_scores",
+    "score_answer",
 ]

@@ -142,11 +142,22 @@ class PassagePool:
         key = self._key(text, title)
         kept = self._by_key.get(key)
         if kept is None:
-            kept = Passage("p" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:12], text, title=title, date=date,
-                           url=url, doc_id=doc_id)
+            kept = Passage(
+                "p" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:12],
+                text,
+                title=title,
+                date=date,
+                url=url,
+                doc_id=doc_id,
+            )
         else:
-            kept = replace(kept, date=kept.date or date, url=kept.url or url, doc_id=kept.doc_id or doc_id,
-                           title=kept.title or title)
+            kept = replace(
+                kept,
+                date=kept.date or date,
+                url=kept.url or url,
+                doc_id=kept.doc_id or doc_id,
+                title=kept.title or title,
+            )
         self._by_key[key] = kept
         return kept
 

@@ -49,8 +49,14 @@ from ..paths import local_data_dir
 from .corpus import Corpus, Passage, PassagePool, passage_key
 from .metrics import gold_alternatives
 
-ABILITIES: tuple[str, ...] = ("extractive", "conversational", "structural", "faithful", "time_sensitive",
-                              "multi_document")
+ABILITIES: tuple[str, ...] = (
+    "extractive",
+    "conversational",
+    "structural",
+    "faithful",
+    "time_sensitive",
+    "multi_document",
+)
 FILES: dict[str, str] = {
     "extractive": "extractive_qa/basic_qa.jsonl",
     "conversational": "conversation_qa/conversation_qa.jsonl",
@@ -87,7 +93,8 @@ class DomainRAGDataError(DataError, FileNotFoundError):
             "from the official repository), then call load_domainrag() without a folder;\n"
             f"  - pass the folder that holds the files of {REPOSITORY}, e.g. "
             "load_domainrag('<clone>/BCM/labeled_data');\n"
-            f"  - download {self.path.name} from {REPOSITORY} into {self.path.parent}.")
+            f"  - download {self.path.name} from {REPOSITORY} into {self.path.parent}."
+        )
 
 
 @dataclass(frozen=True)
@@ -192,8 +199,13 @@ def _as_list(value: Any) -> list:
 
 def _add(pool: PassagePool, ref: dict, *, clean: bool = True, url: str = "") -> Passage:
     text = _official_text(ref["contents"]) if clean else str(ref["contents"])
-    return pool.add(text, title=_official_text(ref.get("title", "")), date=str(ref.get("date", "") or ""),
-                    url=str(ref.get("url", "") or url), doc_id=str(ref.get("id", "") or ""))
+    return pool.add(
+        text,
+        title=_official_text(ref.get("title", "")),
+        date=str(ref.get("date", "") or ""),
+        url=str(ref.get("url", "") or url),
+        doc_id=str(ref.get("id", "") or ""),
+    )
 
 
 def load_domainrag(root: str | Path | None = None) -> DomainRAG:
@@ -217,12 +229,18 @@ def load_domainrag(root: str | Path | None = None) -> DomainRAG:
     questions: dict[str, list[Question]] = {}
     for ability in ABILITIES:
         rows = _read_jsonl(root / FILES[ability])
-        shipped_rows = {r: _read_jsonl(root / retrieved_file(ability, r))
-                        for r in SHIPPED_RETRIEVERS} if ability in WITH_RETRIEVED else {}
+        shipped_rows = (
+            {r: _read_jsonl(root / retrieved_file(ability, r)) for r in SHIPPED_RETRIEVERS}
+            if ability in WITH_RETRIEVED
+            else {}
+        )
         for name, other in shipped_rows.items():
             if [o["question"] for o in other] != [row["question"] for row in rows]:
-                raise ParameterError("root", str(root), f"DomainRAG files whose {name} list matches {FILES[ability]} "
-                                     "question by question")
+                raise ParameterError(
+                    "root",
+                    str(root),
+                    f"DomainRAG files whose {name} list matches {FILES[ability]} question by question",
+                )
         out = []
         for i, row in enumerate(rows):
             out.append(_question(ability, i, row, pool, {n: rs[i] for n, rs in shipped_rows.items()}))
@@ -251,9 +269,16 @@ def _question(ability: str, i: int, row: dict, pool: PassagePool, shipped_rows: 
     counterfactual: tuple[Passage, ...] = ()
     if ability == "faithful":
         counterfactual = tuple(
-            Passage(f"cf-{qid}-{j}", _official_text(r["contents"]), title=_official_text(r.get("title", "")),
-                    date=str(r.get("date", "") or ""), url=str(r.get("url", "") or ""), doc_id=str(r.get("id", "")))
-            for j, r in enumerate(_as_list(row["counterfact_reference"])))
+            Passage(
+                f"cf-{qid}-{j}",
+                _official_text(r["contents"]),
+                title=_official_text(r.get("title", "")),
+                date=str(r.get("date", "") or ""),
+                url=str(r.get("url", "") or ""),
+                doc_id=str(r.get("id", "")),
+            )
+            for j, r in enumerate(_as_list(row["counterfact_reference"]))
+        )
     date = str(row.get("date", "") or "")
     if ability == "time_sensitive":
         query = f"{date}年 {question}"
@@ -262,10 +287,21 @@ def _question(ability: str, i: int, row: dict, pool: PassagePool, shipped_rows: 
     else:
         query = question
     shipped = {name: tuple(_add(pool, p) for p in r["retrieved_psgs"]) for name, r in shipped_rows.items()}
-    return Question(qid, ability, question, answers, golden, query, date=date, history=tuple(history),
-                    history_golden=tuple(dict.fromkeys(history_golden)),
-                    counterfactual=counterfactual, counter_answers=row.get("counterfact_answers"),
-                    html=str(row.get("positive_html", "") or ""), shipped=shipped)
+    return Question(
+        qid,
+        ability,
+        question,
+        answers,
+        golden,
+        query,
+        date=date,
+        history=tuple(history),
+        history_golden=tuple(dict.fromkeys(history_golden)),
+        counterfactual=counterfactual,
+        counter_answers=row.get("counterfact_answers"),
+        html=str(row.get("positive_html", "") or ""),
+        shipped=shipped,
+    )
 
 
 # --------------------------------------------------------------------------------------------- official noise
@@ -292,8 +328,9 @@ def official_noise_path(root: str | Path | None = None) -> Path:
     for path in candidates:
         if path.is_file():
             return path
-    raise DomainRAGDataError(candidates[0] if candidates else Path(NOISE_FILE),
-                             f"noise file (official, commit {NOISE_COMMIT[:7]})")
+    raise DomainRAGDataError(
+        candidates[0] if candidates else Path(NOISE_FILE), f"noise file (official, commit {NOISE_COMMIT[:7]})"
+    )
 
 
 def _json_stream(text: str) -> list[dict]:
@@ -309,8 +346,9 @@ def _json_stream(text: str) -> list[dict]:
         out.append(obj)
 
 
-def load_official_noise(root: str | Path | None = None, pool: PassagePool | None = None, *,
-                        verify: bool = True) -> list[Question]:
+def load_official_noise(
+    root: str | Path | None = None, pool: PassagePool | None = None, *, verify: bool = True
+) -> list[Question]:
     """The official noise-robustness questions (ability ``"noise"``): the question, its answers, its
     positive passage as ``golden`` and its five noise passages as ``noise``, in file order.
 
@@ -334,8 +372,9 @@ def load_official_noise(root: str | Path | None = None, pool: PassagePool | None
 def contains_gold(text: str, answers: Any) -> bool:
     """True when ``text`` (whitespace ignored) contains some part of some gold alternative."""
     flat = passage_key(text)
-    return any(passage_key(part) and passage_key(part) in flat
-               for parts in gold_alternatives(answers) for part in parts)
+    return any(
+        passage_key(part) and passage_key(part) in flat for parts in gold_alternatives(answers) for part in parts
+    )
 
 
 # --------------------------------------------------------------------------------------------- noise
@@ -353,23 +392,28 @@ def noise_passages(question: Question, n_noise: int, *, sources: Sequence[str] =
         return list(question.noise[:n_noise])
     sources = [check_choice("sources", s, SHIPPED_RETRIEVERS) for s in sources]
     if not all(s in question.shipped for s in sources):
-        raise ParameterError("question", question.qid, "a question with shipped retrieved lists "
-                             f"(abilities {', '.join(WITH_RETRIEVED)})")
+        raise ParameterError(
+            "question", question.qid, f"a question with shipped retrieved lists (abilities {', '.join(WITH_RETRIEVED)})"
+        )
     golden_docs = {p.doc_id for p in question.golden if p.doc_id}
     out: dict[str, Passage] = {}
     for source in sources:
         for p in question.shipped[source]:
             if len(out) == n_noise:
                 return list(out.values())
-            if p.id in question.golden_ids or (p.doc_id and p.doc_id in golden_docs) or \
-                    contains_gold(p.text, question.answers):
+            if (
+                p.id in question.golden_ids
+                or (p.doc_id and p.doc_id in golden_docs)
+                or contains_gold(p.text, question.answers)
+            ):
                 continue
             out.setdefault(p.id, p)
     return list(out.values())[:n_noise]
 
 
-def noisy_references(question: Question, n_noise: int, position: str | int, *,
-                     sources: Sequence[str] = SHIPPED_RETRIEVERS) -> list[Passage]:
+def noisy_references(
+    question: Question, n_noise: int, position: str | int, *, sources: Sequence[str] = SHIPPED_RETRIEVERS
+) -> list[Passage]:
     """The golden passage(s) among ``n_noise`` noise passages (:func:`noise_passages`), at ``position``:
     ``"first"``, ``"middle"``, ``"last"`` or an index into the noise list (the official layout
     ``noise[:i] + golden + noise[i:]``)."""

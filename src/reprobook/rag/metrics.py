@@ -60,15 +60,18 @@ def gold_alternatives(golds: Golds) -> list[list[str]]:
     if isinstance(golds, str):
         return [[golds]]
     if not isinstance(golds, Sequence) or not golds:
-        raise ParameterError("golds", golds,
-                             "a string, a non-empty list of strings or a non-empty list of lists of strings")
+        raise ParameterError(
+            "golds", golds, "a string, a non-empty list of strings or a non-empty list of lists of strings"
+        )
     if all(isinstance(g, str) for g in golds):
         return [[cast(str, g)] for g in golds]  # all strings: checked just above
-    if all(isinstance(g, Sequence) and not isinstance(g, str) and g and all(isinstance(x, str) for x in g)
-           for g in golds):
+    if all(
+        isinstance(g, Sequence) and not isinstance(g, str) and g and all(isinstance(x, str) for x in g) for g in golds
+    ):
         return [list(g) for g in golds]
-    raise ParameterError("golds", golds,
-                         "a string, a list of strings or a list of non-empty lists of strings (not mixed)")
+    raise ParameterError(
+        "golds", golds, "a string, a list of strings or a list of non-empty lists of strings (not mixed)"
+    )
 
 
 def _alternatives_joined(golds: Golds) -> list[str]:
@@ -197,7 +200,9 @@ def score_answer(prediction: str, golds: Golds, *, normalize: Normalizer = None)
         "ems": exact_match_strict(prediction, golds, normalize=normalize),
         "f1": f1_tokens(prediction, golds, normalize=normalize),
         "f1_official": f1_jieba_chars(prediction, golds, normalize=normalize),
-        "rouge1": r1, "rouge2": r2, "rougeL": rl,
+        "rouge1": r1,
+        "rouge2": r2,
+        "rougeL": rl,
     }
 
 

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from ..checks import check_choice
 
 PASSAGE = "[信息 {id}]: [题目: {title}. 内容: {contents}]\n"
-_RULES = ("确保:\n1. {brevity}\n2. 如果用户的请求涉及推理，你应该根据给定的信息一步一步地思考，推理出最终的答案。\n"
-          "3. 只给我最后的答案，不输出推理过程。\n4.只给我答案，不要输出任何其他的话。\n"
-          "5.在一行上生成答案，换行和句号被认为是终止符。\n")
+_RULES = (
+    "确保:\n1. {brevity}\n2. 如果用户的请求涉及推理，你应该根据给定的信息一步一步地思考，推理出最终的答案。\n"
+    "3. 只给我最后的答案，不输出推理过程。\n4.只给我答案，不要输出任何其他的话。\n"
+    "5.在一行上生成答案，换行和句号被认为是终止符。\n"
+)
 _SHORT_RULES = _RULES.format(brevity="尽可能简洁的回答问题，用实体形式而不是句子形式回答问题。")
 _CONV_RULES = _RULES.format(brevity="尽可能简洁的回答问题。")
 _DOCS = " **给定信息:** \n{docs}\n"
@@ -33,20 +35,36 @@ _ASK_CLOSED = "**问题:**\n{query}\n**回答:**\n"
 # (with references, closed book) for each prompt kind of the official configuration
 TEMPLATES: dict[str, tuple[str, str]] = {
     # extractive, time-sensitive, structural, faithful and the noisy setting share one prompt
-    "short": ("使用给定的信息，请对用户的问题给出准确的回答。" + _SHORT_RULES + _DOCS + _ASK_OPEN,
-              "请对用户的问题给出准确的回答。" + _SHORT_RULES + _ASK_CLOSED),
-    "conversation": ("根据用户的对话历史和提供的外部知识，请对用户当前的问题给出准确的回答。" + _CONV_RULES
-                     + "**对话历史:**: \n{history}\n**外部知识:** \n{docs}\n" + _ASK_OPEN,
-                     "根据用户的对话历史，请对用户当前的问题给出准确的回答。" + _CONV_RULES
-                     + "**对话历史:**: \n{history}\n" + _ASK_OPEN),
+    "short": (
+        "使用给定的信息，请对用户的问题给出准确的回答。" + _SHORT_RULES + _DOCS + _ASK_OPEN,
+        "请对用户的问题给出准确的回答。" + _SHORT_RULES + _ASK_CLOSED,
+    ),
+    "conversation": (
+        "根据用户的对话历史和提供的外部知识，请对用户当前的问题给出准确的回答。"
+        + _CONV_RULES
+        + "**对话历史:**: \n{history}\n**外部知识:** \n{docs}\n"
+        + _ASK_OPEN,
+        "根据用户的对话历史，请对用户当前的问题给出准确的回答。"
+        + _CONV_RULES
+        + "**对话历史:**: \n{history}\n"
+        + _ASK_OPEN,
+    ),
     # multi-document answers are long: "an accurate and complete answer"
-    "long": ("使用给定的信息，请对用户的问题给出准确且完整的回答。\n" + _DOCS + _ASK_OPEN,
-             "请对用户的问题给出准确且完整的回答。" + _ASK_CLOSED),
+    "long": (
+        "使用给定的信息，请对用户的问题给出准确且完整的回答。\n" + _DOCS + _ASK_OPEN,
+        "请对用户的问题给出准确且完整的回答。" + _ASK_CLOSED,
+    ),
 }
 TURN = "**问题:**\n{query}\n**回答:**\n{answer}\n"  # one earlier turn of a conversation
-KIND_OF_ABILITY = {"extractive": "short", "time_sensitive": "short", "structural": "short", "faithful": "short",
-                   "noise": "short",
-                   "conversational": "conversation", "multi_document": "long"}
+KIND_OF_ABILITY = {
+    "extractive": "short",
+    "time_sensitive": "short",
+    "structural": "short",
+    "faithful": "short",
+    "noise": "short",
+    "conversational": "conversation",
+    "multi_document": "long",
+}
 
 
 def format_references(passages: Sequence[str], titles: Sequence[str] | None) -> str:

@@ -123,8 +123,10 @@ class Retriever(ABC):
         self._query_seconds += t.seconds
         self._queries += len(queries)
         ids = self.corpus.ids
-        return [[Hit(ids[int(i)], float(s), r) for r, (i, s) in enumerate(zip(row_i, row_s), 1) if i >= 0]
-                for row_i, row_s in zip(indices, scores)]
+        return [
+            [Hit(ids[int(i)], float(s), r) for r, (i, s) in enumerate(zip(row_i, row_s), 1) if i >= 0]
+            for row_i, row_s in zip(indices, scores)
+        ]
 
     def search_ids(self, queries: Sequence[str], k: int = 10) -> list[list[str]]:
         """Like :meth:`search`, only the passage ids."""
@@ -135,8 +137,14 @@ class Retriever(ABC):
         """(scores, corpus indices) of shape (len(queries), k), best first."""
 
     def stats(self) -> RetrieverStats:
-        return RetrieverStats(self.name, len(self.corpus or ()), self.index_seconds, self.from_cache, self._queries,
-                              1000 * self._query_seconds / self._queries if self._queries else float("nan"))
+        return RetrieverStats(
+            self.name,
+            len(self.corpus or ()),
+            self.index_seconds,
+            self.from_cache,
+            self._queries,
+            1000 * self._query_seconds / self._queries if self._queries else float("nan"),
+        )
 
 
 # --------------------------------------------------------------------------------------------- BM25
@@ -157,8 +165,9 @@ class BM25Retriever(Retriever):
     Σ_{t ∈ q} IDF(t) · f(t, d) (k1 + 1) / (f(t, d) + k1 (1 − b + b |d| / avgdl)).
     """
 
-    def __init__(self, *, language: str = "zh", k1: float = 1.5, b: float = 0.75, method: str = "lucene",
-                 cache: bool = True):
+    def __init__(
+        self, *, language: str = "zh", k1: float = 1.5, b: float = 0.75, method: str = "lucene", cache: bool = True
+    ):
         super().__init__(cache=cache)
         self.language = check_choice("language", language, LANGUAGES)
         self.k1 = check_positive("k1", k1)
@@ -170,8 +179,14 @@ class BM25Retriever(Retriever):
     def _settings(self) -> dict[str, Any]:
         import bm25s
 
-        return {"kind": "bm25", "language": self.language, "k1": self.k1, "b": self.b, "method": self.method,
-                "bm25s": bm25s.__version__}
+        return {
+            "kind": "bm25",
+            "language": self.language,
+            "k1": self.k1,
+            "b": self.b,
+            "method": self.method,
+            "bm25s": bm25s.__version__,
+        }
 
     def _build(self, corpus: Corpus) -> bool:
         import bm25s
@@ -269,8 +284,15 @@ class DenseRetriever(Retriever):
 RETRIEVERS = ("bm25", "dense")
 
 
-def make_retriever(kind: str, *, language: str = "zh", encoder: str | Encoder | None = None, device: str = "cpu",
-                   cache: bool = True, **kwargs: Any) -> Retriever:
+def make_retriever(
+    kind: str,
+    *,
+    language: str = "zh",
+    encoder: str | Encoder | None = None,
+    device: str = "cpu",
+    cache: bool = True,
+    **kwargs: Any,
+) -> Retriever:
     """A retriever by name: ``"bm25"`` or ``"dense"`` (``encoder``: an :class:`Encoder` or a name for
     :func:`make_encoder`; default multilingual e5 for Chinese, MiniLM for English)."""
     check_choice("kind", kind, RETRIEVERS)

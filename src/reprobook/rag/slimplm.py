@@ -54,10 +54,12 @@ from .squad import SquadQuestion, check_disjoint, sentence_spans
 # The official prompts (plageon/SlimPlm, user_intent/chat_inference.py): the proxies' system prompt, which
 # elicits a detailed heuristic answer, and the retrieval-augmented instruction given to the large model.
 PROXY_SYSTEM = "You are a helpful assistant. Please answer the question professionally and provide explanations."
-RAG_INSTRUCTION = ("Now, based on the following reference and your knowledge, please answer the question more "
-                   "succinctly and professionally. The reference is delimited by triple brackets [[[]]]. The "
-                   "question is delimited by triple parentheses ((())). You should include as many possible "
-                   "answers as you can.")
+RAG_INSTRUCTION = (
+    "Now, based on the following reference and your knowledge, please answer the question more "
+    "succinctly and professionally. The reference is delimited by triple brackets [[[]]]. The "
+    "question is delimited by triple parentheses ((())). You should include as many possible "
+    "answers as you can."
+)
 # The Self-Eval baseline's few-shot prompt (official SKR/icl.py): instruction and demonstrations verbatim.
 SELF_JUDGE_PROMPT = (
     "Based on your knowledge you should tell if you need additional information to answer the following questions.\n"
@@ -67,7 +69,8 @@ SELF_JUDGE_PROMPT = (
     "this question? Yes, I need additional information. \n"
     "Question: [[who was the slytherin seeker in harry potter 1?]] Do you need additional information to answer "
     "this question? No, I don't need additional information. \n"
-    "Question: [[{question}]] Do you need additional information to answer this question?")
+    "Question: [[{question}]] Do you need additional information to answer this question?"
+)
 LOGPROB_FLOOR = -10.0  # the mean log-probability given to an empty answer (about that of a random token)
 
 
@@ -102,13 +105,20 @@ def _raw_text(lm: Any, text: str) -> str:
     bos = lm.tokenizer.bos_token
     ids = lm.tokenizer("x")["input_ids"]
     adds_bos = bos is not None and ids and ids[0] == lm.tokenizer.bos_token_id
-    return text[len(bos):] if adds_bos and text.startswith(bos) else text
+    return text[len(bos) :] if adds_bos and text.startswith(bos) else text
 
 
 def check_settings(cfg: SlimPLMConfig) -> Any:
     """A ParameterError naming the first setting of a SlimPLM configuration outside its allowed values."""
-    for name in ("top_k", "proxy_max_new_tokens", "answer_max_new_tokens", "batch_size", "max_claims",
-                 "min_claim_words", "n_boot"):
+    for name in (
+        "top_k",
+        "proxy_max_new_tokens",
+        "answer_max_new_tokens",
+        "batch_size",
+        "max_claims",
+        "min_claim_words",
+        "n_boot",
+    ):
         check_int(name, getattr(cfg, name), low=1)
     check_optional_int("max_prompt_tokens", cfg.max_prompt_tokens, low=1)
     for name in ("judge_threshold", "self_judge_threshold"):
@@ -121,12 +131,14 @@ def check_settings(cfg: SlimPLMConfig) -> Any:
 
 
 # -------------------------------------------------------------------------------------------- step 1
-def heuristic_answers(proxy: Any, questions: Sequence[str], *, max_new_tokens: int, batch_size: int = 8,
-                      seed: int = 0) -> Any:
+def heuristic_answers(
+    proxy: Any, questions: Sequence[str], *, max_new_tokens: int, batch_size: int = 8, seed: int = 0
+) -> Any:
     """Step 1: the proxy's heuristic answer â = PM(x) to each question (greedy, chat template, the official
     system prompt). Returns the :class:`reprobook.llm.Generation`."""
-    return llm.generate(proxy, list(questions), system=PROXY_SYSTEM, max_new_tokens=max_new_tokens,
-                        batch_size=batch_size, seed=seed)
+    return llm.generate(
+        proxy, list(questions), system=PROXY_SYSTEM, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed
+    )
 
 
 # -------------------------------------------------------------------------------------------- step 3
@@ -147,10 +159,12 @@ def split_claims(answer: str, *, max_claims: int = 3, min_words: int = 3) -> lis
 
 
 # -------------------------------------------------------------------------------------------- step 2
-FEATURES = ("mean log-probability", "log(1 + tokens)", "hedges", "share of words from the question",
-            "specific words")
-_HEDGE = re.compile(r"\b(i don't know|i do not know|not sure|unsure|i'm sorry|i am sorry|i cannot|i can't|"
-                    r"unable to|no information|not aware|unclear|unknown|apologi[sz]e)\b", re.I)
+FEATURES = ("mean log-probability", "log(1 + tokens)", "hedges", "share of words from the question", "specific words")
+_HEDGE = re.compile(
+    r"\b(i don't know|i do not know|not sure|unsure|i'm sorry|i am sorry|i cannot|i can't|"
+    r"unable to|no information|not aware|unclear|unknown|apologi[sz]e)\b",
+    re.I,
+)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
 
 
@@ -167,12 +181,26 @@ def span_features(question: str, span: str, mean_logprob: float, n_tokens: int) 
     words = _WORD.findall(span)
     n = max(len(words), 1)
     specific = sum(1 for w in words if w[0].isdigit() or (w[0].isupper() and w.lower() not in q_words))
-    return np.array([mean_logprob if words else LOGPROB_FLOOR, np.log1p(n_tokens), float(bool(_HEDGE.search(span))),
-                     sum(w.lower() in q_words for w in words) / n, specific / n], dtype=np.float64)
+    return np.array(
+        [
+            mean_logprob if words else LOGPROB_FLOOR,
+            np.log1p(n_tokens),
+            float(bool(_HEDGE.search(span))),
+            sum(w.lower() in q_words for w in words) / n,
+            specific / n,
+        ],
+        dtype=np.float64,
+    )
 
 
-def span_logprobs(lm: Any, prompts: Sequence[str], completions: Sequence[str],
-                  spans: Sequence[Sequence[tuple[int, int]]], *, batch_size: int = 8) -> list[list[tuple[float, int]]]:
+def span_logprobs(
+    lm: Any,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    spans: Sequence[Sequence[tuple[int, int]]],
+    *,
+    batch_size: int = 8,
+) -> list[list[tuple[float, int]]]:
     """For each (prompt, completion), the mean log-probability and the number of the completion's tokens
     whose text (leading spaces aside) starts inside each character span ``(a, b)`` of the completion: one
     forward pass per completion.
@@ -193,24 +221,25 @@ def span_logprobs(lm: Any, prompts: Sequence[str], completions: Sequence[str],
     order = sorted(range(len(rows)), key=lambda i: -(len(rows[i][0]) + len(rows[i][1])))
     with torch.inference_mode():
         for b in range(0, len(order), batch_size):
-            batch = order[b:b + batch_size]
+            batch = order[b : b + batch_size]
             width = max(len(rows[i][0]) + len(rows[i][1]) for i in batch)
             x = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
             mask = torch.zeros_like(x)
             for r, i in enumerate(batch):  # right padding: no pad token precedes a scored token
                 ids = rows[i][0] + rows[i][1]
-                x[r, :len(ids)], mask[r, :len(ids)] = torch.tensor(ids), 1
+                x[r, : len(ids)], mask[r, : len(ids)] = torch.tensor(ids), 1
             logits = lm.model(input_ids=x.to(lm.device), attention_mask=mask.to(lm.device)).logits
             for r, i in enumerate(batch):
                 n_p, n_c = len(rows[i][0]), len(rows[i][1])
                 # log p(t_j | prompt, t_<j) for every completion token j
-                lp = _full(logits[r, n_p - 1:n_p + n_c - 1]).log_softmax(-1)
-                token_lp = lp.gather(-1, x[r, n_p:n_p + n_c, None].to(lp.device))[:, 0].cpu().numpy()
+                lp = _full(logits[r, n_p - 1 : n_p + n_c - 1]).log_softmax(-1)
+                token_lp = lp.gather(-1, x[r, n_p : n_p + n_c, None].to(lp.device))[:, 0].cpu().numpy()
                 starts = np.asarray(rows[i][2])
                 for a, e in spans[i]:
                     inside = (starts >= a) & (starts < e)
-                    out[i].append((float(token_lp[inside].mean()), int(inside.sum())) if inside.any()
-                                  else (LOGPROB_FLOOR, 0))
+                    out[i].append(
+                        (float(token_lp[inside].mean()), int(inside.sum())) if inside.any() else (LOGPROB_FLOOR, 0)
+                    )
     return out
 
 
@@ -229,8 +258,16 @@ class ProxyReading:
     proxy_calls: list[int]  # per question: one generation and one scoring pass
 
 
-def read_with_proxy(proxy: Any, questions: Sequence[str], *, max_new_tokens: int, max_claims: int,
-                    min_claim_words: int, batch_size: int = 8, seed: int = 0) -> ProxyReading:
+def read_with_proxy(
+    proxy: Any,
+    questions: Sequence[str],
+    *,
+    max_new_tokens: int,
+    max_claims: int,
+    min_claim_words: int,
+    batch_size: int = 8,
+    seed: int = 0,
+) -> ProxyReading:
     """The proxy writes each heuristic answer, the answer is cut into claims, and one more pass of the proxy
     scores the answer's tokens (given the question): the mean log-probability of the whole answer and of
     each claim are the judge's confidence features."""
@@ -240,15 +277,28 @@ def read_with_proxy(proxy: Any, questions: Sequence[str], *, max_new_tokens: int
     claims = [split_claims(a, max_claims=max_claims, min_words=min_claim_words) for a in answers]
     spans = [[(0, len(a))] + [(a.find(c), a.find(c) + len(c)) for c in cs] for a, cs in zip(answers, claims)]
     with timed() as clock:
-        scored = span_logprobs(proxy, [llm.chat_prompt(proxy, q, system=PROXY_SYSTEM) for q in questions], answers,
-                               spans, batch_size=batch_size)
+        scored = span_logprobs(
+            proxy,
+            [llm.chat_prompt(proxy, q, system=PROXY_SYSTEM) for q in questions],
+            answers,
+            spans,
+            batch_size=batch_size,
+        )
     seconds = clock.seconds
     q_feats, c_feats = [], []
     for q, a, cs, sc in zip(questions, answers, claims, scored):
         q_feats.append(span_features(q, a, *sc[0]))
         c_feats.append(np.array([span_features(q, c, *x) for c, x in zip(cs, sc[1:])]).reshape(len(cs), len(FEATURES)))
-    return ProxyReading(questions, answers, claims, np.array(q_feats).reshape(len(questions), len(FEATURES)),
-                        c_feats, gen.seconds, seconds, [2] * len(questions))
+    return ProxyReading(
+        questions,
+        answers,
+        claims,
+        np.array(q_feats).reshape(len(questions), len(FEATURES)),
+        c_feats,
+        gen.seconds,
+        seconds,
+        [2] * len(questions),
+    )
 
 
 @dataclass
@@ -282,16 +332,30 @@ class Judge:
 
     def state(self) -> dict[str, Any]:
         kinds = ("constant", "logistic", "regression")
-        return {"kind": torch.tensor(float(kinds.index(self.kind))), "mean": torch.tensor(self.mean),
-                "scale": torch.tensor(self.scale), "coef": torch.tensor(self.coef),
-                "intercept": torch.tensor(self.intercept), "prior": torch.tensor(self.prior),
-                "threshold": torch.tensor(self.threshold), "sigma": torch.tensor(self.sigma)}
+        return {
+            "kind": torch.tensor(float(kinds.index(self.kind))),
+            "mean": torch.tensor(self.mean),
+            "scale": torch.tensor(self.scale),
+            "coef": torch.tensor(self.coef),
+            "intercept": torch.tensor(self.intercept),
+            "prior": torch.tensor(self.prior),
+            "threshold": torch.tensor(self.threshold),
+            "sigma": torch.tensor(self.sigma),
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Judge:
         kind = ("constant", "logistic", "regression")[int(float(state["kind"]))]
-        return cls(kind, state["mean"].numpy(), state["scale"].numpy(), state["coef"].numpy(),
-                   float(state["intercept"]), float(state["prior"]), float(state["threshold"]), float(state["sigma"]))
+        return cls(
+            kind,
+            state["mean"].numpy(),
+            state["scale"].numpy(),
+            state["coef"].numpy(),
+            float(state["intercept"]),
+            float(state["prior"]),
+            float(state["threshold"]),
+            float(state["sigma"]),
+        )
 
 
 def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -328,15 +392,26 @@ def fit_judge_regression(features: np.ndarray, targets: Sequence[float], *, thre
     x = np.asarray(features, dtype=np.float64)
     t = np.asarray(targets, dtype=np.float64)
     if x.ndim != 2 or len(x) != len(t) or len(t) < 2 or not np.all(np.isfinite(t)):
-        raise ParameterError("targets", f"{len(t)} targets for features of shape {x.shape}",
-                             "one finite target per feature row, at least two rows")
+        raise ParameterError(
+            "targets",
+            f"{len(t)} targets for features of shape {x.shape}",
+            "one finite target per feature row, at least two rows",
+        )
     mean, scale = _standardise(x)
     model = Ridge(alpha=1.0 / c).fit((x - mean) / scale, t)
     resid = t - model.predict((x - mean) / scale)
-    sigma = float(np.sqrt(np.sum(resid ** 2) / max(len(t) - x.shape[1] - 1, 1)))
+    sigma = float(np.sqrt(np.sum(resid**2) / max(len(t) - x.shape[1] - 1, 1)))
     known = (t >= threshold).astype(int)
-    return Judge("regression", mean, scale, model.coef_.astype(np.float64), float(model.intercept_),
-                 float((known.sum() + 1) / (len(t) + 2)), float(threshold), max(sigma, 1e-6))
+    return Judge(
+        "regression",
+        mean,
+        scale,
+        model.coef_.astype(np.float64),
+        float(model.intercept_),
+        float((known.sum() + 1) / (len(t) + 2)),
+        float(threshold),
+        max(sigma, 1e-6),
+    )
 
 
 # -------------------------------------------------------------------------------------------- labels
@@ -350,14 +425,24 @@ def answer_scores(prediction: str, answers: Sequence[str]) -> dict[str, float]:
     * ROUGE-L: the F-score of the longest common subsequence with the best gold answer.
     """
     golds = list(answers)
-    return {"em": exact_match(prediction, golds, normalize=normalize_answer),
-            "recall": exact_match(prediction, [golds], normalize=normalize_answer),
-            "rougeL": rouge_l(normalize_answer(prediction), [normalize_answer(g) for g in golds])}
+    return {
+        "em": exact_match(prediction, golds, normalize=normalize_answer),
+        "recall": exact_match(prediction, [golds], normalize=normalize_answer),
+        "rougeL": rouge_l(normalize_answer(prediction), [normalize_answer(g) for g in golds]),
+    }
 
 
-def generate_answers(lm: Any, questions: Sequence[str], passages: Sequence[Sequence[str]], *, chat: bool,
-                     max_new_tokens: int, max_prompt_tokens: int | None, batch_size: int = 8,
-                     seed: int = 0) -> tuple[list[str], list[str], list[float]]:
+def generate_answers(
+    lm: Any,
+    questions: Sequence[str],
+    passages: Sequence[Sequence[str]],
+    *,
+    chat: bool,
+    max_new_tokens: int,
+    max_prompt_tokens: int | None,
+    batch_size: int = 8,
+    seed: int = 0,
+) -> tuple[list[str], list[str], list[float]]:
     """Step 5: the large model's answer to each question given its passages (none: closed book).
 
     Each prompt goes through the context guard :func:`reprobook.llm.fit_context` (passages shortened, never
@@ -365,16 +450,23 @@ def generate_answers(lm: Any, questions: Sequence[str], passages: Sequence[Seque
     first non-empty line. Returns (answers, prompts, seconds per question: its prompt's share of the time).
     """
     template = ReaderPrompt(chat)
-    prompts = [llm.fit_context(lm, q, list(p), template=template, max_prompt_tokens=max_prompt_tokens,
-                               reserve=max_new_tokens, chat=chat) if p else template(q)
-               for q, p in zip(questions, passages)]
+    prompts = [
+        llm.fit_context(
+            lm, q, list(p), template=template, max_prompt_tokens=max_prompt_tokens, reserve=max_new_tokens, chat=chat
+        )
+        if p
+        else template(q)
+        for q, p in zip(questions, passages)
+    ]
     unique = list(dict.fromkeys(prompts))
     if not unique:
         return [], [], []
     out = llm.generate(lm, unique, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, chat=chat)
     # a base model goes on after its answer (a new "Question:"): its first non-empty line is the answer
-    by_prompt = {p: t.strip() if chat else next((line.strip() for line in t.splitlines() if line.strip()), "")
-                 for p, t in zip(unique, out.texts)}
+    by_prompt = {
+        p: t.strip() if chat else next((line.strip() for line in t.splitlines() if line.strip()), "")
+        for p, t in zip(unique, out.texts)
+    }
     share = out.seconds / len(unique)
     return [by_prompt[p] for p in prompts], prompts, [share] * len(prompts)
 
@@ -394,8 +486,9 @@ class JudgeTraining:
     weights: Any = None  # DataFrame: the standardised coefficient of each feature
 
 
-def closed_book_logprob(large: Any, questions: Sequence[SquadQuestion], *, chat: bool,
-                        batch_size: int = 16) -> np.ndarray:
+def closed_book_logprob(
+    large: Any, questions: Sequence[SquadQuestion], *, chat: bool, batch_size: int = 16
+) -> np.ndarray:
     """The large model's closed-book knowledge of each question, one teacher-forced pass: the mean
     log-probability per token of the best-scored distinct gold answer (the first three) after the
     closed-book prompt (a base model's ``Answer:`` cue is followed by a space, as in its own
@@ -403,16 +496,18 @@ def closed_book_logprob(large: Any, questions: Sequence[SquadQuestion], *, chat:
     template = ReaderPrompt(chat)
     lead = "" if chat else " "
     pairs = [(i, template(q.question), lead + a) for i, q in enumerate(questions) for a in q.answers[:3]]
-    scores = completion_logprobs(large, [p for _, p, _ in pairs], [a for _, _, a in pairs], chat=chat,
-                                 average=True, batch_size=batch_size)
+    scores = completion_logprobs(
+        large, [p for _, p, _ in pairs], [a for _, _, a in pairs], chat=chat, average=True, batch_size=batch_size
+    )
     best = np.full(len(questions), -np.inf)
     for (i, _, _), value in zip(pairs, scores):
         best[i] = max(best[i], value)
     return best
 
 
-def judge_training_set(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: SlimPLMConfig, *,
-                       seed: int = 0) -> tuple[np.ndarray, np.ndarray, Any]:
+def judge_training_set(
+    proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: SlimPLMConfig, *, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, Any]:
     """(features, labels, what the labels came from) of the training questions; only ``train`` is read.
 
     ``cfg.judge_label``:
@@ -426,20 +521,42 @@ def judge_training_set(proxy: Any, large: Any, train: Sequence[SquadQuestion], c
     The features come from the proxy's heuristic answer to the same question.
     """
     texts = [q.question for q in train]
-    reading = read_with_proxy(proxy, texts, max_new_tokens=cfg.proxy_max_new_tokens, max_claims=cfg.max_claims,
-                              min_claim_words=cfg.min_claim_words, batch_size=cfg.batch_size, seed=seed)
+    reading = read_with_proxy(
+        proxy,
+        texts,
+        max_new_tokens=cfg.proxy_max_new_tokens,
+        max_claims=cfg.max_claims,
+        min_claim_words=cfg.min_claim_words,
+        batch_size=cfg.batch_size,
+        seed=seed,
+    )
     if cfg.judge_label == "logprob":
         targets = closed_book_logprob(large, train, chat=cfg.large_chat)
         return reading.question_features, (targets >= cfg.known_logprob).astype(int), targets
-    closed, _, _ = generate_answers(large, texts, [[] for _ in texts], chat=cfg.large_chat,
-                                    max_new_tokens=cfg.answer_max_new_tokens, max_prompt_tokens=None,
-                                    batch_size=cfg.batch_size, seed=seed)
+    closed, _, _ = generate_answers(
+        large,
+        texts,
+        [[] for _ in texts],
+        chat=cfg.large_chat,
+        max_new_tokens=cfg.answer_max_new_tokens,
+        max_prompt_tokens=None,
+        batch_size=cfg.batch_size,
+        seed=seed,
+    )
     labels = np.array([int(answer_scores(a, q.answers)["em"] == 1.0) for a, q in zip(closed, train)])
     return reading.question_features, labels, closed
 
 
-def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: SlimPLMConfig, *,
-                evaluation: Sequence[SquadQuestion] = (), seed: int = 0, cache: bool = True) -> JudgeTraining:
+def train_judge(
+    proxy: Any,
+    large: Any,
+    train: Sequence[SquadQuestion],
+    cfg: SlimPLMConfig,
+    *,
+    evaluation: Sequence[SquadQuestion] = (),
+    seed: int = 0,
+    cache: bool = True,
+) -> JudgeTraining:
     """The judge trained on ``train`` (cached by the models, the questions, the settings and this module's
     code): a regression on the continuous label (``cfg.judge_label == "logprob"``) or a logistic regression
     on 0/1 labels (``"em"``). ``evaluation``: the evaluation questions, which must share no question and no
@@ -448,10 +565,20 @@ def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Sli
     if not train:
         raise ParameterError("train", train, "at least one training question")
     check_disjoint(train, evaluation)
-    key = {"proxy": proxy.fingerprint, "large": large.fingerprint, "qids": [q.qid for q in train],
-           "proxy_max_new_tokens": cfg.proxy_max_new_tokens, "answer_max_new_tokens": cfg.answer_max_new_tokens,
-           "max_claims": cfg.max_claims, "min_claim_words": cfg.min_claim_words, "large_chat": cfg.large_chat,
-           "judge_c": cfg.judge_c, "judge_label": cfg.judge_label, "known_logprob": cfg.known_logprob, "seed": seed}
+    key = {
+        "proxy": proxy.fingerprint,
+        "large": large.fingerprint,
+        "qids": [q.qid for q in train],
+        "proxy_max_new_tokens": cfg.proxy_max_new_tokens,
+        "answer_max_new_tokens": cfg.answer_max_new_tokens,
+        "max_claims": cfg.max_claims,
+        "min_claim_words": cfg.min_claim_words,
+        "large_chat": cfg.large_chat,
+        "judge_c": cfg.judge_c,
+        "judge_label": cfg.judge_label,
+        "known_logprob": cfg.known_logprob,
+        "seed": seed,
+    }
 
     def train_fn() -> dict[str, Any]:
         x, y, source = judge_training_set(proxy, large, train, cfg, seed=seed)
@@ -473,23 +600,46 @@ def train_judge(proxy: Any, large: Any, train: Sequence[SquadQuestion], cfg: Sli
     accuracy = float(np.mean((judge.p_known(x) >= 0.5) == (y == 1)))
     weights = pd.DataFrame({"feature": FEATURES, "weight (standardised)": judge.coef}).set_index("feature")
     if judge.kind == "constant":
-        note = (f"all {len(y)} training questions have the same label ({'Known' if y[0] else 'Unknown'}), so the "
-                f"judge is the constant P(Known) = {judge.prior:.2f} (the smoothed rate): every question is "
-                f"{'Known' if judge.prior >= 0.5 else 'Unknown'} at a threshold of 0.5")
+        note = (
+            f"all {len(y)} training questions have the same label ({'Known' if y[0] else 'Unknown'}), so the "
+            f"judge is the constant P(Known) = {judge.prior:.2f} (the smoothed rate): every question is "
+            f"{'Known' if judge.prior >= 0.5 else 'Unknown'} at a threshold of 0.5"
+        )
     elif judge.kind == "regression":
-        r = (float(np.corrcoef(((x - judge.mean) / judge.scale) @ judge.coef, targets)[0, 1]) if len(y) > 2
-             else float("nan"))
-        note = (f"a ridge regression of the large model's closed-book log-probability per token (mean "
-                f"{targets.mean():.2f}) on {len(FEATURES)} features, correlation {r:.2f} with it on its own "
-                f"{len(y)} training questions ({int(y.sum())} of them Known: at least {judge.threshold:.2f}); "
-                f"residual spread σ = {judge.sigma:.2f}")
+        r = (
+            float(np.corrcoef(((x - judge.mean) / judge.scale) @ judge.coef, targets)[0, 1])
+            if len(y) > 2
+            else float("nan")
+        )
+        note = (
+            f"a ridge regression of the large model's closed-book log-probability per token (mean "
+            f"{targets.mean():.2f}) on {len(FEATURES)} features, correlation {r:.2f} with it on its own "
+            f"{len(y)} training questions ({int(y.sum())} of them Known: at least {judge.threshold:.2f}); "
+            f"residual spread σ = {judge.sigma:.2f}"
+        )
     else:
-        note = (f"a logistic regression on {len(FEATURES)} features, {int(y.sum())} Known and {int(len(y) - y.sum())} "
-                f"Unknown training questions; it classifies {accuracy:.0%} of its own training questions correctly")
-    return JudgeTraining(judge, tuple(q.qid for q in train), y, x, loaded, facts(
-        {"known_rate": ".0%", "train_accuracy": ".0%"}, n_train=len(y), n_known=int(y.sum()),
-        known_rate=float(y.mean()), train_accuracy=accuracy, kind=judge.kind,
-        articles=len({q.title for q in train}), note=note), weights)
+        note = (
+            f"a logistic regression on {len(FEATURES)} features, {int(y.sum())} Known and {int(len(y) - y.sum())} "
+            f"Unknown training questions; it classifies {accuracy:.0%} of its own training questions correctly"
+        )
+    return JudgeTraining(
+        judge,
+        tuple(q.qid for q in train),
+        y,
+        x,
+        loaded,
+        facts(
+            {"known_rate": ".0%", "train_accuracy": ".0%"},
+            n_train=len(y),
+            n_known=int(y.sum()),
+            known_rate=float(y.mean()),
+            train_accuracy=accuracy,
+            kind=judge.kind,
+            articles=len({q.title for q in train}),
+            note=note,
+        ),
+        weights,
+    )
 
 
 # -------------------------------------------------------------------------------------------- step 4
@@ -510,8 +660,9 @@ def judge_claims(judge: Judge, claims: Sequence[str], features: np.ndarray, thre
     return [AnswerClaim(c, float(pk), bool(pk < threshold)) for c, pk in zip(claims, p)]
 
 
-def plan_queries(question: str, claims: Sequence[AnswerClaim], *, known: bool,
-                 include_question: bool = True) -> list[str]:
+def plan_queries(
+    question: str, claims: Sequence[AnswerClaim], *, known: bool, include_question: bool = True
+) -> list[str]:
     """Step 4, what to search: nothing for a Known question; otherwise the question itself (the official
     pipeline always adds it) and every claim that needs a search, never a claim with NeedSearch = False."""
     if known:
@@ -559,10 +710,13 @@ class DocumentSearch:
         for i, p in enumerate(passages.corpus):
             members.setdefault(p.doc_id or p.id, []).append(i)
         self.members = members
-        docs = [Passage(doc, " ".join(passages.corpus[i].text for i in idx), title=passages.corpus[idx[0]].title)
-                for doc, idx in members.items()]
-        self.documents = BM25Retriever(language=getattr(passages, "language", "en"), k1=passages.k1, b=passages.b,
-                                       cache=cache).index(Corpus(docs))
+        docs = [
+            Passage(doc, " ".join(passages.corpus[i].text for i in idx), title=passages.corpus[idx[0]].title)
+            for doc, idx in members.items()
+        ]
+        self.documents = BM25Retriever(
+            language=getattr(passages, "language", "en"), k1=passages.k1, b=passages.b, cache=cache
+        ).index(Corpus(docs))
         self.queries = 0
 
     def search(self, questions: Sequence[str], queries: Sequence[Sequence[str]], k: int) -> list[list[str]]:
@@ -575,7 +729,7 @@ class DocumentSearch:
         assert self.passages.corpus is not None  # __init__ checked that the passages are indexed
         ids = self.passages.corpus.ids
         for question, qs in zip(questions, queries):
-            pooled = list(dict.fromkeys(d for hits in doc_hits[j:j + len(qs)] for d in hits))
+            pooled = list(dict.fromkeys(d for hits in doc_hits[j : j + len(qs)] for d in hits))
             j += len(qs)
             if not pooled:
                 out.append([])
@@ -586,8 +740,9 @@ class DocumentSearch:
         return out
 
 
-def retrieve(search: DocumentSearch, questions: Sequence[str], queries: Sequence[Sequence[str]], *,
-             k: int) -> tuple[list[list[str]], float]:
+def retrieve(
+    search: DocumentSearch, questions: Sequence[str], queries: Sequence[Sequence[str]], *, k: int
+) -> tuple[list[list[str]], float]:
     """Every question's queries searched (:class:`DocumentSearch`); a question without queries retrieves
     nothing. Returns (passage ids per question, seconds)."""
     with timed() as t:
@@ -596,8 +751,9 @@ def retrieve(search: DocumentSearch, questions: Sequence[str], queries: Sequence
 
 
 # -------------------------------------------------------------------------------------------- self-judgement
-def next_token_probabilities(lm: Any, texts: Sequence[str], choices: Sequence[str], *, chat: bool = False,
-                             batch_size: int = 8) -> np.ndarray:
+def next_token_probabilities(
+    lm: Any, texts: Sequence[str], choices: Sequence[str], *, chat: bool = False, batch_size: int = 8
+) -> np.ndarray:
     """P(first token of each choice | text), renormalised over the choices: one forward pass per text
     (left padding, positions from the attention mask, logits of the last position only)."""
     tok = lm.tokenizer
@@ -610,23 +766,28 @@ def next_token_probabilities(lm: Any, texts: Sequence[str], choices: Sequence[st
     order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
     with torch.inference_mode():
         for b in range(0, len(order), batch_size):
-            batch = order[b:b + batch_size]
+            batch = order[b : b + batch_size]
             width = max(len(encoded[i]) for i in batch)
             x = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
             mask = torch.zeros_like(x)
             for r, i in enumerate(batch):
-                x[r, width - len(encoded[i]):], mask[r, width - len(encoded[i]):] = torch.tensor(encoded[i]), 1
+                x[r, width - len(encoded[i]) :], mask[r, width - len(encoded[i]) :] = torch.tensor(encoded[i]), 1
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = lm.model(input_ids=x.to(lm.device), attention_mask=mask.to(lm.device),
-                              position_ids=positions.to(lm.device), logits_to_keep=1).logits[:, -1]
+            logits = lm.model(
+                input_ids=x.to(lm.device),
+                attention_mask=mask.to(lm.device),
+                position_ids=positions.to(lm.device),
+                logits_to_keep=1,
+            ).logits[:, -1]
             probs = _full(logits[:, ids]).softmax(-1).cpu().numpy()
             for r, i in enumerate(batch):
                 out[i] = probs[r]
     return out
 
 
-def self_judgement(large: Any, questions: Sequence[str], *, chat: bool,
-                   batch_size: int = 8) -> tuple[np.ndarray, float]:
+def self_judgement(
+    large: Any, questions: Sequence[str], *, chat: bool, batch_size: int = 8
+) -> tuple[np.ndarray, float]:
     """The large model judges its own need (the paper's Self-Eval baseline): P(needs retrieval) = P(" Yes")
     renormalised over " Yes" / " No" after the few-shot prompt. Returns (probabilities, seconds)."""
     with timed() as t:

@@ -139,8 +139,9 @@ def squad_open(rows: Sequence[dict[str, Any]] | None = None, *, passage_words: i
             paragraphs[key] = (para_id, parts)
         _, parts = paragraphs[key]
         starts = row.get("answer_starts") or []
-        gold = tuple(dict.fromkeys(pid for st in starts for pid, s, e in parts if s <= st < e)) or \
-            tuple(pid for pid, _, _ in parts)  # no offsets: every passage of the paragraph
+        gold = tuple(dict.fromkeys(pid for st in starts for pid, s, e in parts if s <= st < e)) or tuple(
+            pid for pid, _, _ in parts
+        )  # no offsets: every passage of the paragraph
         questions.append(SquadQuestion(str(row["id"]), row["question"].strip(), _distinct(row["answers"]), title, gold))
     return SquadOpen(Corpus(passages), tuple(questions), passage_words)
 
@@ -156,8 +157,11 @@ class ArticleSplit:
 
 
 # words that point into a paragraph the reader of an open-domain question does not see
-_DEICTIC = re.compile(r"\b(he|she|him|his|her|hers|they|them|their|it|its|this|these|those|mentioned|"
-                      r"passage|article|paragraph|text|according)\b", re.I)
+_DEICTIC = re.compile(
+    r"\b(he|she|him|his|her|hers|they|them|their|it|its|this|these|those|mentioned|"
+    r"passage|article|paragraph|text|according)\b",
+    re.I,
+)
 
 
 def self_contained(question: SquadQuestion, *, max_answer_words: int = 3) -> bool:
@@ -176,9 +180,15 @@ def self_contained(question: SquadQuestion, *, max_answer_words: int = 3) -> boo
     return names and short and not _DEICTIC.search(question.question)
 
 
-def split_by_article(questions: Sequence[SquadQuestion], *, n_train: int | None, n_eval: int | None,
-                     eval_fraction: float = 0.5, seed: int = 0,
-                     keep: Callable[[SquadQuestion], bool] | None = None) -> ArticleSplit:
+def split_by_article(
+    questions: Sequence[SquadQuestion],
+    *,
+    n_train: int | None,
+    n_eval: int | None,
+    eval_fraction: float = 0.5,
+    seed: int = 0,
+    keep: Callable[[SquadQuestion], bool] | None = None,
+) -> ArticleSplit:
     """A seeded split of the articles (``eval_fraction`` of them for evaluation), then a seeded sample of
     ``n_eval`` questions from the evaluation articles and ``n_train`` from the others (None: all), among the
     questions ``keep`` accepts (None: every question); the articles are split before the rule applies."""
@@ -203,8 +213,12 @@ def split_by_article(questions: Sequence[SquadQuestion], *, n_train: int | None,
     kept = [q for q in questions if keep is None or keep(q)]
     eval_qs = draw([q for q in kept if q.title in eval_articles], n_eval)
     train_qs = draw([q for q in kept if q.title in train_articles], n_train)
-    return ArticleSplit(train_qs, eval_qs, tuple(a for a in articles if a in train_articles),
-                        tuple(a for a in articles if a in eval_articles))
+    return ArticleSplit(
+        train_qs,
+        eval_qs,
+        tuple(a for a in articles if a in train_articles),
+        tuple(a for a in articles if a in eval_articles),
+    )
 
 
 def check_disjoint(train: Sequence[SquadQuestion], evaluation: Sequence[SquadQuestion]) -> None:
@@ -212,5 +226,8 @@ def check_disjoint(train: Sequence[SquadQuestion], evaluation: Sequence[SquadQue
     shared_q = {q.qid for q in train} & {q.qid for q in evaluation}
     shared_a = {q.title for q in train} & {q.title for q in evaluation}
     if shared_q or shared_a:
-        raise ParameterError("train_questions", sorted(shared_q or shared_a)[:3],
-                             "questions whose ids and articles are disjoint from the evaluation questions")
+        raise ParameterError(
+            "train_questions",
+            sorted(shared_q or shared_a)[:3],
+            "questions whose ids and articles are disjoint from the evaluation questions",
+        )

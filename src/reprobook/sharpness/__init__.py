@@ -23,6 +23,20 @@ from .parallel import BatchedRWP, DistributedRWP
 from .rwp import RWP, filter_wise_noise
 from .sam import SAM
 
-__all__ = ["ARWP", "BatchedRWP", "CosineIncreasingSigma", "DistributedRWP", "FlatBuffers", "HessianEigen", "RWP", "SAM",
-           "adaptive_noise_divisor", "filter_normalized_direction", "filter_normalized_sharpness", "filter_wise_noise",
-           "frozen_bn_stats", "hessian_lambda_max", "loss_along_direction"]
+__all__ = [
+    "ARWP",
+    "BatchedRWP",
+    "CosineIncreasingSigma",
+    "DistributedRWP",
+    "FlatBuffers",
+    "HessianEigen",
+    "RWP",
+    "SAM",
+    "adaptive_noise_divisor",
+    "filter_normalized_direction",
+    "filter_normalized_sharpness",
+    "filter_wise_noise",
+    "frozen_bn_stats",
+    "hessian_lambda_max",
+    "loss_along_direction",
+]

@@ -79,7 +79,8 @@ def adaptive_noise_divisors(accumulators: list[torch.Tensor], eta: float, scalin
     per row) and broadcasts over its parameter."""
     # F_j = Σ_{i ∈ row j} A_i, one value per row
     inflation: list[torch.Tensor] | tuple[torch.Tensor, ...] = [
-        a if a.dim() < 2 else a.sum(dim=tuple(range(1, a.dim())), keepdim=True) for a in accumulators]
+        a if a.dim() < 2 else a.sum(dim=tuple(range(1, a.dim())), keepdim=True) for a in accumulators
+    ]
     # 1 + η F_j
     inflation = torch._foreach_mul(inflation, eta)
     torch._foreach_add_(inflation, 1.0)
@@ -106,9 +107,18 @@ class ARWP(TwoPassOptimizer):
     whatever the number of parameter tensors.
     """
 
-    def __init__(self, params, base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD, sigma: float = 0.015,
-                 alpha: float = 1.0, eta: float = 0.1, beta: float = 0.99, scaling: str = "std",
-                 generator: torch.Generator | None = None, **base_kwargs):
+    def __init__(
+        self,
+        params,
+        base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD,
+        sigma: float = 0.015,
+        alpha: float = 1.0,
+        eta: float = 0.1,
+        beta: float = 0.99,
+        scaling: str = "std",
+        generator: torch.Generator | None = None,
+        **base_kwargs,
+    ):
         sigma = check_number("sigma", sigma, low=0.0)
         alpha = check_number("alpha", alpha, low=0.0, high=1.0)
         eta = check_number("eta", eta, low=0.0)
@@ -116,8 +126,9 @@ class ARWP(TwoPassOptimizer):
         check_choice("scaling", scaling, SCALINGS)
         if generator is not None:
             check_type("generator", generator, torch.Generator, "None or a torch.Generator")
-        super().__init__(params, base_optimizer,
-                         dict(sigma=sigma, alpha=alpha, eta=eta, beta=beta, scaling=scaling), base_kwargs)
+        super().__init__(
+            params, base_optimizer, dict(sigma=sigma, alpha=alpha, eta=eta, beta=beta, scaling=scaling), base_kwargs
+        )
         self.generator = generator
 
     def _needs_clean_pass(self) -> bool:
@@ -136,8 +147,9 @@ class ARWP(TwoPassOptimizer):
         if mixed:
             # g₀ = ∇L(w), the clean pass (BatchNorm running statistics update here)
             loss = closure()
-            groups: list[tuple[Any, ...]] = [(g, [p for p in g["params"] if p.grad is not None])
-                                             for g in self.param_groups]
+            groups: list[tuple[Any, ...]] = [
+                (g, [p for p in g["params"] if p.grad is not None]) for g in self.param_groups
+            ]
         else:
             groups = [(g, [p for p in g["params"] if p.requires_grad]) for g in self.param_groups]
         groups = [(k, group, params) for k, (group, params) in enumerate(groups) if params]
@@ -183,8 +195,9 @@ class ARWP(TwoPassOptimizer):
         noises = filter_wise_noises(params, group["sigma"], self.generator)
         damped = [i for i, p in enumerate(params) if "accumulator" in self.state[p]]
         if damped and group["eta"] > 0:
-            divisors = adaptive_noise_divisors([self.state[params[i]]["accumulator"] for i in damped],
-                                               group["eta"], group["scaling"])
+            divisors = adaptive_noise_divisors(
+                [self.state[params[i]]["accumulator"] for i in damped], group["eta"], group["scaling"]
+            )
             # ε_j ← ε_j / √(1 + η F_j)   (scaling="var": / (1 + η F_j)^{1/4})
             torch._foreach_div_([noises[i] for i in damped], divisors)
         torch._foreach_add_(params, noises)
@@ -199,8 +212,7 @@ class ARWP(TwoPassOptimizer):
 
     def _extra_state(self) -> dict[str, Any]:
         # one entry per parameter, in group order: the accumulator A, or None before the first step
-        accumulators = [self.state[p].get("accumulator") if p in self.state else None
-                        for _, p in self._all_params()]
+        accumulators = [self.state[p].get("accumulator") if p in self.state else None for _, p in self._all_params()]
         extra: dict[str, Any] = {"accumulators": [None if a is None else a.detach().clone() for a in accumulators]}
         if self.generator is not None:
             extra["generator"] = self.generator.get_state()
@@ -209,8 +221,11 @@ class ARWP(TwoPassOptimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         n_params = sum(1 for _ in self._all_params())
         if isinstance(state_dict, dict) and len(state_dict.get("accumulators", [None] * n_params)) != n_params:
-            raise ParameterError("state_dict", f"{len(state_dict['accumulators'])} accumulators",
-                                 f"one accumulator per parameter ({n_params}): a state dict of the same model")
+            raise ParameterError(
+                "state_dict",
+                f"{len(state_dict['accumulators'])} accumulators",
+                f"one accumulator per parameter ({n_params}): a state dict of the same model",
+            )
         super().load_state_dict(state_dict)
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
@@ -243,8 +258,9 @@ class CosineIncreasingSigma:
         self.sigma_end = check_number("sigma_end", sigma_end, low=0.0)
         total_steps = check_int("total_steps", total_steps, low=1)
         if not all("sigma" in group for group in getattr(optimizer, "param_groups", [{}])):
-            raise ParameterError("optimizer", type(optimizer).__name__,
-                                 "an optimiser whose parameter groups have a 'sigma' (ARWP)")
+            raise ParameterError(
+                "optimizer", type(optimizer).__name__, "an optimiser whose parameter groups have a 'sigma' (ARWP)"
+            )
         self.optimizer = optimizer
         self.total_steps = total_steps
         self.last_step = 0
@@ -270,8 +286,12 @@ class CosineIncreasingSigma:
         return self.value(self.last_step)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"sigma_start": self.sigma_start, "sigma_end": self.sigma_end, "total_steps": self.total_steps,
-                "last_step": self.last_step}
+        return {
+            "sigma_start": self.sigma_start,
+            "sigma_end": self.sigma_end,
+            "total_steps": self.total_steps,
+            "last_step": self.last_step,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sigma_start, self.sigma_end = float(state["sigma_start"]), float(state["sigma_end"])

@@ -26,18 +26,21 @@ from ..checks import ParameterError
 from .buffers import FlatBuffers
 
 Closure = Callable[[], torch.Tensor]
-CLOSURE_HELP = ("a closure: def closure(): optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); "
-                "return loss")
+CLOSURE_HELP = (
+    "a closure: def closure(): optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); return loss"
+)
 
 
 class TwoPassOptimizer(torch.optim.Optimizer):
     """A torch optimiser around ``base_optimizer``; subclasses implement ``step(closure)``."""
 
-    def __init__(self, params, base_optimizer: type[torch.optim.Optimizer], defaults: dict[str, Any],
-                 base_kwargs: dict[str, Any]):
+    def __init__(
+        self, params, base_optimizer: type[torch.optim.Optimizer], defaults: dict[str, Any], base_kwargs: dict[str, Any]
+    ):
         if not (isinstance(base_optimizer, type) and issubclass(base_optimizer, torch.optim.Optimizer)):
-            raise ParameterError("base_optimizer", base_optimizer,
-                                 "a torch.optim.Optimizer class such as torch.optim.SGD")
+            raise ParameterError(
+                "base_optimizer", base_optimizer, "a torch.optim.Optimizer class such as torch.optim.SGD"
+            )
         super().__init__(params, {**defaults, **base_kwargs})
         self.base_optimizer = base_optimizer(self.param_groups, **base_kwargs)
         # one list of groups for both: a scheduler that sets group["lr"] on the wrapper sets the base's
@@ -80,8 +83,11 @@ class TwoPassOptimizer(torch.optim.Optimizer):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if not isinstance(state_dict, dict) or "base" not in state_dict:
-            raise ParameterError("state_dict", type(state_dict).__name__,
-                                 f"a dict from {type(self).__name__}.state_dict() (with a 'base' entry)")
+            raise ParameterError(
+                "state_dict",
+                type(state_dict).__name__,
+                f"a dict from {type(self).__name__}.state_dict() (with a 'base' entry)",
+            )
         self.base_optimizer.load_state_dict(state_dict["base"])
         self.param_groups = self.base_optimizer.param_groups  # the base made new group dicts: share them again
         self._load_extra_state(state_dict)

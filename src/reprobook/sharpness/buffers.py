@@ -70,16 +70,20 @@ class FlatBuffers:
         self.row_sum = _segment_matrix(rows, first, like_matrix=self.filter_sum)
         row_lengths = torch.tensor(rows, device=device)
         # row j of F lies in filter filter_of_row[j]
-        filter_ids = torch.repeat_interleave(torch.arange(len(filters), device=device),
-                                             torch.tensor(filters, device=device))
+        filter_ids = torch.repeat_interleave(
+            torch.arange(len(filters), device=device), torch.tensor(filters, device=device)
+        )
         self.filter_of_row = filter_ids[torch.cumsum(row_lengths, 0) - row_lengths]
         # s_j, one value per row of F, and a view of it per parameter that broadcasts over the parameter
         self.row_scale = first.new_empty(len(rows))
         self.row_scale_views, start = [], 0
         for p in params:
             n = p.shape[0] if p.dim() > 1 else p.numel()
-            self.row_scale_views.append(self.row_scale[start:start + n].view(p.shape[0], *([1] * (p.dim() - 1)))
-                                        if p.dim() > 1 else self.row_scale[start:start + n].view(p.shape))
+            self.row_scale_views.append(
+                self.row_scale[start : start + n].view(p.shape[0], *([1] * (p.dim() - 1)))
+                if p.dim() > 1
+                else self.row_scale[start : start + n].view(p.shape)
+            )
             start += n
         self.accumulator_views: list[torch.Tensor] = []
         self._linked = False  # whether state[p]["accumulator"] are the views of the flat accumulator
@@ -96,8 +100,11 @@ class FlatBuffers:
 
     def fits(self, params: list[torch.Tensor]) -> bool:
         """True while ``params`` are this group's tensors with the storage they had when it was built."""
-        return (len(params) == len(self.params) and all(p is q for p, q in zip(params, self.params))
-                and all(p.data_ptr() == ptr for p, ptr in zip(params, self.ptrs)))
+        return (
+            len(params) == len(self.params)
+            and all(p is q for p, q in zip(params, self.params))
+            and all(p.data_ptr() == ptr for p, ptr in zip(params, self.ptrs))
+        )
 
     # ----------------------------------------------------------------------------------------- weights
     def save(self) -> None:

@@ -69,8 +69,9 @@ def filter_normalized_direction(model: nn.Module, generator: torch.Generator | N
         if w.dim() <= 1:
             direction.append(torch.zeros_like(w))
             continue
-        d = torch.randn(w.shape, generator=generator, dtype=w.dtype,
-                        device=generator.device if generator is not None else w.device).to(w.device)
+        d = torch.randn(
+            w.shape, generator=generator, dtype=w.dtype, device=generator.device if generator is not None else w.device
+        ).to(w.device)
         # d_j ← d_j · ‖W_j‖ / ‖d_j‖
         shape = (-1, *([1] * (w.dim() - 1)))
         d = d * (w.flatten(1).norm(dim=1) / (d.flatten(1).norm(dim=1) + 1e-12)).view(shape)
@@ -88,8 +89,9 @@ def _mean_loss(model: nn.Module, loss_fn, batches: list[Batch]) -> float:
 
 
 @torch.no_grad()
-def loss_along_direction(model: nn.Module, direction: list[torch.Tensor], loss_fn, data,
-                         alphas: Iterable[float]) -> np.ndarray:
+def loss_along_direction(
+    model: nn.Module, direction: list[torch.Tensor], loss_fn, data, alphas: Iterable[float]
+) -> np.ndarray:
     """L(w + t·d) for each t in ``alphas``, averaged over ``data`` (one (x, y) batch or an iterable of them).
 
     The sweep runs in eval mode (BatchNorm uses its running statistics); afterwards the weights are
@@ -98,8 +100,11 @@ def loss_along_direction(model: nn.Module, direction: list[torch.Tensor], loss_f
     batches = _batches(data, _device(model))
     params = list(model.parameters())
     if len(direction) != len(params) or any(d.shape != p.shape for d, p in zip(direction, params)):
-        raise ParameterError("direction", f"{len(direction)} tensors",
-                             "one tensor per parameter of model, in model.parameters() order, with its shape")
+        raise ParameterError(
+            "direction",
+            f"{len(direction)} tensors",
+            "one tensor per parameter of model, in model.parameters() order, with its shape",
+        )
     original = [p.detach().clone() for p in params]
     losses = []
     with _eval_mode(model):
@@ -116,8 +121,9 @@ def loss_along_direction(model: nn.Module, direction: list[torch.Tensor], loss_f
 
 
 @torch.no_grad()
-def filter_normalized_sharpness(model: nn.Module, loss_fn, data, *, radius: float, n_directions: int,
-                                generator: torch.Generator | None = None) -> FilterNormalizedSharpness:
+def filter_normalized_sharpness(
+    model: nn.Module, loss_fn, data, *, radius: float, n_directions: int, generator: torch.Generator | None = None
+) -> FilterNormalizedSharpness:
     """The mean rise of the loss over ``n_directions`` random filter-normalised directions d at ``radius`` r,
 
         S = (1/K) Σ_k [L(w + r·d_k) − L(w)],
@@ -136,8 +142,9 @@ def filter_normalized_sharpness(model: nn.Module, loss_fn, data, *, radius: floa
         direction = filter_normalized_direction(model, generator=generator)
         # L(w + r·d_k) − L(w)
         rises.append(float(loss_along_direction(model, direction, loss_fn, batches, [radius])[0]) - base)
-    return FilterNormalizedSharpness(float(np.mean(rises)), float(np.std(rises, ddof=1)) if len(rises) > 1 else 0.0,
-                                     base, radius, n_directions)
+    return FilterNormalizedSharpness(
+        float(np.mean(rises)), float(np.std(rises, ddof=1)) if len(rises) > 1 else 0.0, base, radius, n_directions
+    )
 
 
 @dataclass(frozen=True)
@@ -184,8 +191,17 @@ def hessian_vector_product(model: nn.Module, loss_fn, batches: list[Batch], vect
     return hv
 
 
-def hessian_lambda_max(model: nn.Module, loss_fn, data, *, tol: float = 1e-3, max_matvecs: int = 100,
-                       ncv: int = 10, seed: int = 0, return_vector: bool = False) -> HessianEigen:
+def hessian_lambda_max(
+    model: nn.Module,
+    loss_fn,
+    data,
+    *,
+    tol: float = 1e-3,
+    max_matvecs: int = 100,
+    ncv: int = 10,
+    seed: int = 0,
+    return_vector: bool = False,
+) -> HessianEigen:
     """λ_max, the largest (algebraic) eigenvalue of the Hessian of the mean loss over ``data``, by Lanczos.
 
     ``scipy.sparse.linalg.eigsh`` (ARPACK's implicitly restarted Lanczos, ``which="LA"``, a Krylov space
@@ -218,8 +234,9 @@ def hessian_lambda_max(model: nn.Module, loss_fn, data, *, tol: float = 1e-3, ma
     with _eval_mode(model):
         try:
             # H v = λ v for the largest λ
-            values, vectors = eigsh(operator, k=1, which="LA", v0=start, ncv=ncv, tol=tol,
-                                    maxiter=max(1, (max_matvecs - ncv) // (ncv - 1)))
+            values, vectors = eigsh(
+                operator, k=1, which="LA", v0=start, ncv=ncv, tol=tol, maxiter=max(1, (max_matvecs - ncv) // (ncv - 1))
+            )
             converged = True
         except ArpackNoConvergence as stop:
             values, vectors, converged = stop.eigenvalues, stop.eigenvectors, False
@@ -228,5 +245,11 @@ def hessian_lambda_max(model: nn.Module, loss_fn, data, *, tol: float = 1e-3, ma
         value, vector = float(values[0]), vectors[:, 0]
         # ‖Hv − λv‖ / |λ|, one more product
         residual = float(np.linalg.norm(matvec(vector) - value * vector) / max(abs(value), 1e-30))
-    return HessianEigen(value, residual, count[0], converged, tol,
-                        [t.detach().clone() for t in to_tensors(vector)] if return_vector else None)
+    return HessianEigen(
+        value,
+        residual,
+        count[0],
+        converged,
+        tol,
+        [t.detach().clone() for t in to_tensors(vector)] if return_vector else None,
+    )

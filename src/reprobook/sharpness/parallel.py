@@ -44,8 +44,11 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def _check_model(model: Any) -> nn.Module:
     if not isinstance(model, nn.Module):
-        raise ParameterError("model", type(model).__name__,
-                             "a torch.nn.Module (the optimiser needs the module itself, not only its parameters)")
+        raise ParameterError(
+            "model",
+            type(model).__name__,
+            "a torch.nn.Module (the optimiser needs the module itself, not only its parameters)",
+        )
     if not any(p.requires_grad for p in model.parameters()):
         raise ParameterError("model", type(model).__name__, "a module with a parameter that requires a gradient")
     return model
@@ -54,8 +57,12 @@ def _check_model(model: Any) -> nn.Module:
 def _check_batchnorm_momentum(model: nn.Module) -> None:
     for name, layer in model.named_modules():
         if isinstance(layer, nn.modules.batchnorm._BatchNorm) and layer.track_running_stats and layer.momentum is None:
-            raise ParameterError(f"model.{name}.momentum", None, "a number in [0, 1] (momentum=None is a cumulative "
-                                 "average computed from a Python float of the batch counter, which vmap cannot batch)")
+            raise ParameterError(
+                f"model.{name}.momentum",
+                None,
+                "a number in [0, 1] (momentum=None is a cumulative "
+                "average computed from a Python float of the batch counter, which vmap cannot batch)",
+            )
 
 
 class BatchedRWP(RWP):
@@ -73,24 +80,41 @@ class BatchedRWP(RWP):
     optimiser; a loop calls ``loss = optimizer.step_batch(x, y)`` instead of ``zero_grad / backward / step``.
     """
 
-    def __init__(self, model: nn.Module, base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD,
-                 gamma: float = 0.01, alpha: float = 0.5, generator: torch.Generator | None = None,
-                 loss_fn: LossFn | None = None, **base_kwargs):
+    def __init__(
+        self,
+        model: nn.Module,
+        base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD,
+        gamma: float = 0.01,
+        alpha: float = 0.5,
+        generator: torch.Generator | None = None,
+        loss_fn: LossFn | None = None,
+        **base_kwargs,
+    ):
         model = _check_model(model)
         _check_batchnorm_momentum(model)
         if loss_fn is not None and not callable(loss_fn):
             raise ParameterError("loss_fn", loss_fn, "None (cross-entropy) or a callable loss_fn(logits, targets)")
-        super().__init__([p for p in model.parameters() if p.requires_grad], base_optimizer, gamma=gamma,
-                         alpha=alpha, generator=generator, **base_kwargs)
+        super().__init__(
+            [p for p in model.parameters() if p.requires_grad],
+            base_optimizer,
+            gamma=gamma,
+            alpha=alpha,
+            generator=generator,
+            **base_kwargs,
+        )
         self.model = model
         self.loss_fn = loss_fn or nn.functional.cross_entropy
         self.last_logits: torch.Tensor | None = None  # the clean pass's logits of the last step
         # both gradients of the pair at once: vmap over the leading axis of parameters and buffers
-        self._pair_gradients = torch.func.vmap(torch.func.grad(self._loss, has_aux=True),
-                                               in_dims=(0, 0, None, None))
+        self._pair_gradients = torch.func.vmap(torch.func.grad(self._loss, has_aux=True), in_dims=(0, 0, None, None))
 
-    def _loss(self, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor], inputs: torch.Tensor,
-              targets: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def _loss(
+        self,
+        params: dict[str, torch.Tensor],
+        buffers: dict[str, torch.Tensor],
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """L(θ) on the batch for one parameter set θ, with the logits as auxiliary output."""
         logits = torch.func.functional_call(self.model, {**params, **buffers}, (inputs,))
         loss = self.loss_fn(logits, targets)
@@ -104,19 +128,26 @@ class BatchedRWP(RWP):
         """
         return self.step(batch=(inputs, targets))
 
-    def step(self, closure: Closure | None = None, *,  # type: ignore[override]
-             batch: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    def step(  # type: ignore[override]
+        self,
+        closure: Closure | None = None,
+        *,
+        batch: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """One RWP step on ``batch`` = (inputs, targets); a closure is refused (see the class)."""
         if closure is not None or batch is None:
-            raise ParameterError("closure", closure, "none: BatchedRWP.step needs the batch itself; call "
-                                 "optimizer.step_batch(inputs, targets) (it computes both gradients and steps), "
-                                 "or use the sequential RWP with a closure")
+            raise ParameterError(
+                "closure",
+                closure,
+                "none: BatchedRWP.step needs the batch itself; call "
+                "optimizer.step_batch(inputs, targets) (it computes both gradients and steps), "
+                "or use the sequential RWP with a closure",
+            )
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
             raise ParameterError("batch", type(batch).__name__, "a pair (inputs, targets) of tensors")
         inputs, targets = batch
         if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
-            raise ParameterError("inputs, targets", f"{type(inputs).__name__}, {type(targets).__name__}",
-                                 "two tensors")
+            raise ParameterError("inputs, targets", f"{type(inputs).__name__}, {type(targets).__name__}", "two tensors")
         names = {p: n for n, p in self.model.named_parameters()}
         pairs: dict[str, torch.Tensor] = {}
         with torch.no_grad():
@@ -172,20 +203,38 @@ class DistributedRWP(RWP):
     CLEAN_RANK = 0
     PERTURBED_RANK = 1
 
-    def __init__(self, model: nn.Module, base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD,
-                 gamma: float = 0.01, alpha: float = 0.5, generator: torch.Generator | None = None,
-                 group: Any = None, **base_kwargs):
+    def __init__(
+        self,
+        model: nn.Module,
+        base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD,
+        gamma: float = 0.01,
+        alpha: float = 0.5,
+        generator: torch.Generator | None = None,
+        group: Any = None,
+        **base_kwargs,
+    ):
         model = _check_model(model)
         if not (dist.is_available() and dist.is_initialized()):
-            raise RuntimeError("DistributedRWP needs an initialised torch.distributed process group of two "
-                               "processes: run under `torchrun --nproc_per_node 2` and call "
-                               "torch.distributed.init_process_group() first")
+            raise RuntimeError(
+                "DistributedRWP needs an initialised torch.distributed process group of two "
+                "processes: run under `torchrun --nproc_per_node 2` and call "
+                "torch.distributed.init_process_group() first"
+            )
         world = dist.get_world_size(group)
         if world != 2:
-            raise ParameterError("group", f"a process group of {world} process(es)",
-                                 "exactly 2 processes (rank 0 clean, rank 1 perturbed)")
-        super().__init__([p for p in model.parameters() if p.requires_grad], base_optimizer, gamma=gamma,
-                         alpha=alpha, generator=generator, **base_kwargs)
+            raise ParameterError(
+                "group",
+                f"a process group of {world} process(es)",
+                "exactly 2 processes (rank 0 clean, rank 1 perturbed)",
+            )
+        super().__init__(
+            [p for p in model.parameters() if p.requires_grad],
+            base_optimizer,
+            gamma=gamma,
+            alpha=alpha,
+            generator=generator,
+            **base_kwargs,
+        )
         self.model = model
         self.group = group
         self.rank = dist.get_rank(group)
@@ -201,8 +250,11 @@ class DistributedRWP(RWP):
         with torch.no_grad():
             # ε_j ~ N(0, (γ‖W_j‖₂)² I): drawn on both ranks, as the sequential RWP draws it, so both generators
             # stay in step
-            noises = [eps for group in self.param_groups
-                      for eps in filter_wise_noises(group["params"], group["gamma"], self.generator)]
+            noises = [
+                eps
+                for group in self.param_groups
+                for eps in filter_wise_noises(group["params"], group["gamma"], self.generator)
+            ]
             for (_group, p), eps in zip(params, noises):
                 if self.is_perturbed_rank:
                     saved[p] = p.detach().clone()
@@ -228,7 +280,7 @@ class DistributedRWP(RWP):
             dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=self.group)
             offset = 0
             for _, p in params:
-                p.grad = flat[offset:offset + p.numel()].view_as(p).clone()
+                p.grad = flat[offset : offset + p.numel()].view_as(p).clone()
                 offset += p.numel()
             # BatchNorm running statistics: rank 0's, from the clean pass
             for buffer in self.model.buffers():

@@ -47,8 +47,9 @@ def filter_wise_noise(param: torch.Tensor, gamma: float, generator: torch.Genera
     else:
         # σ = γ ‖w‖₂ for a vector (or a scalar)
         sigma = gamma * w.norm()
-    z = torch.randn(w.shape, generator=generator, dtype=w.dtype,
-                    device=generator.device if generator is not None else w.device).to(w.device)
+    z = torch.randn(
+        w.shape, generator=generator, dtype=w.dtype, device=generator.device if generator is not None else w.device
+    ).to(w.device)
     # ε = σ ⊙ z,  z ~ N(0, I)
     return sigma * z
 
@@ -75,12 +76,15 @@ def standard_normal_draws(params: list[torch.Tensor], generator: torch.Generator
     for p in params[1:]:
         dtype = torch.promote_types(dtype, p.dtype)
     z = torch.randn(sum(p.numel() for p in params), generator=generator, dtype=dtype, device=device)
-    return [part.view(p.shape).to(device=p.device, dtype=p.dtype)
-            for part, p in zip(z.split([p.numel() for p in params]), params)]
+    return [
+        part.view(p.shape).to(device=p.device, dtype=p.dtype)
+        for part, p in zip(z.split([p.numel() for p in params]), params)
+    ]
 
 
-def filter_wise_noises(params: list[torch.Tensor], gamma: float,
-                       generator: torch.Generator | None = None) -> list[torch.Tensor]:
+def filter_wise_noises(
+    params: list[torch.Tensor], gamma: float, generator: torch.Generator | None = None
+) -> list[torch.Tensor]:
     """ε for every tensor of ``params``, as :func:`filter_wise_noise` computes it, with z drawn once for all
     of them (:func:`standard_normal_draws`) and the arithmetic batched over the parameters. Call it under
     ``torch.no_grad()``."""
@@ -101,8 +105,15 @@ class RWP(TwoPassOptimizer):
     other keyword goes to ``base_optimizer``. With γ = 0 (or α = 0) a step is exactly a base step.
     """
 
-    def __init__(self, params, base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD, gamma: float = 0.01,
-                 alpha: float = 0.5, generator: torch.Generator | None = None, **base_kwargs):
+    def __init__(
+        self,
+        params,
+        base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD,
+        gamma: float = 0.01,
+        alpha: float = 0.5,
+        generator: torch.Generator | None = None,
+        **base_kwargs,
+    ):
         gamma = check_number("gamma", gamma, low=0.0)
         alpha = check_number("alpha", alpha, low=0.0, high=1.0)
         if generator is not None:
@@ -115,8 +126,9 @@ class RWP(TwoPassOptimizer):
         closure = self._check_closure(closure, "RWP")
         # g₀ = ∇L(w), the clean pass
         loss = closure()
-        groups: list[tuple[Any, ...]] = [(group, [p for p in group["params"] if p.grad is not None])
-                                         for group in self.param_groups]
+        groups: list[tuple[Any, ...]] = [
+            (group, [p for p in group["params"] if p.grad is not None]) for group in self.param_groups
+        ]
         groups = [(i, group, params) for i, (group, params) in enumerate(groups) if params]
         clean, flats = {}, {}
         for i, group, params in groups:

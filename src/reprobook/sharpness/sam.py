@@ -34,8 +34,14 @@ class SAM(TwoPassOptimizer):
     goes to ``base_optimizer`` (``lr``, ``momentum``, ``weight_decay``, ...).
     """
 
-    def __init__(self, params, base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD, rho: float = 0.05,
-                 adaptive: bool = False, **base_kwargs):
+    def __init__(
+        self,
+        params,
+        base_optimizer: type[torch.optim.Optimizer] = torch.optim.SGD,
+        rho: float = 0.05,
+        adaptive: bool = False,
+        **base_kwargs,
+    ):
         rho = check_number("rho", rho, low=0.0, low_inclusive=False)
         check_type("adaptive", adaptive, bool, "True or False")
         super().__init__(params, base_optimizer, dict(rho=rho, adaptive=adaptive), base_kwargs)
@@ -44,8 +50,10 @@ class SAM(TwoPassOptimizer):
     def _grad_norm(self) -> torch.Tensor:
         """‖g‖₂ over all parameters together (adaptive SAM: ‖|w|⊙g‖₂)."""
         # _params_with_grad yields only parameters whose .grad is set
-        norms = [((p.abs() * p.grad) if group["adaptive"] else p.grad).norm(p=2)  # type: ignore[operator, union-attr]
-                 for group, p in self._params_with_grad()]
+        norms = [
+            ((p.abs() * p.grad) if group["adaptive"] else p.grad).norm(p=2)  # type: ignore[operator, union-attr]
+            for group, p in self._params_with_grad()
+        ]
         if not norms:
             return torch.tensor(0.0)
         device = norms[0].device

@@ -101,8 +101,9 @@ def folds(labels: Sequence[str] | np.ndarray, k: int, *, seed: int) -> list[np.n
     return [test for _, test in split.split(np.zeros(len(labels)), list(labels))]
 
 
-def held_out_accuracy(x_train: np.ndarray, x_test: np.ndarray, labels: Sequence[str] | np.ndarray, k: int, *, seed: int
-                      ) -> tuple[int, int]:
+def held_out_accuracy(
+    x_train: np.ndarray, x_test: np.ndarray, labels: Sequence[str] | np.ndarray, k: int, *, seed: int
+) -> tuple[int, int]:
     """(correct, n) of a classifier trained on ``x_train`` rows outside each fold and tested on the
     ``x_test`` rows of the fold: ``x_test = x_train`` is plain cross-validation, another rendering of
     the same items (another language) tests the transfer."""
@@ -139,8 +140,10 @@ def classify_prompts(prompts: Sequence[Prompt], cfg: PASConfig, *, seed: int, se
     in ``cfg.classifier_languages`` and name a category for every selected prompt."""
     reasons = [quality_reason(p.text, min_words=cfg.min_words, max_words=cfg.max_words) for p in prompts]
     selected = [p for p, r in zip(prompts, reasons) if not r]
-    rejected = pd.DataFrame([{"prompt": p.text[:90], "source": p.source, "reason": r}
-                             for p, r in zip(prompts, reasons) if r], columns=["prompt", "source", "reason"])
+    rejected = pd.DataFrame(
+        [{"prompt": p.text[:90], "source": p.source, "reason": r} for p, r in zip(prompts, reasons) if r],
+        columns=["prompt", "source", "reason"],
+    )
     pairs = parallel_seed(seed_data)
     labels = [zh["category"] for zh, _ in pairs]
     rows, embedded = [], {}
@@ -150,8 +153,15 @@ def classify_prompts(prompts: Sequence[Prompt], cfg: PASConfig, *, seed: int, se
         embedded[encoder] = {"zh": zh, "en": en}
         c_zh, n = held_out_accuracy(zh, zh, labels, cfg.classifier_folds, seed=seed)
         c_en, _ = held_out_accuracy(zh, en, labels, cfg.classifier_folds, seed=seed)
-        rows.append({"encoder": encoder, "Chinese, held-out folds": c_zh / n, "Chinese → English": c_en / n,
-                     "correct (→ English)": c_en, "n": n})
+        rows.append(
+            {
+                "encoder": encoder,
+                "Chinese, held-out folds": c_zh / n,
+                "Chinese → English": c_en / n,
+                "correct (→ English)": c_en,
+                "n": n,
+            }
+        )
     accuracy = pd.DataFrame(rows).set_index("encoder")
     chance = max(Counter(labels).values()) / len(labels)  # the majority category's share (≥ 1/13)
     main = accuracy.loc[cfg.classifier_embedder]
@@ -166,13 +176,38 @@ def classify_prompts(prompts: Sequence[Prompt], cfg: PASConfig, *, seed: int, se
     other = accuracy.loc[contrast, "Chinese → English"] if contrast in accuracy.index else float("nan")
     found = facts(
         dict.fromkeys(("accuracy_zh", "accuracy_transfer", "accuracy_contrast_transfer", "chance"), ".0%"),
-        n_selected=len(selected), n_rejected=len(rejected), n_categories=len(clf.categories),
-        accuracy_zh=float(main["Chinese, held-out folds"]), accuracy_transfer=float(main["Chinese → English"]),
-        accuracy_contrast_transfer=float(other), contrast=contrast or "no contrast encoder", chance=chance,
-        rule=verdict.rule, encoder=cfg.classifier_embedder)
-    return Classified(selected, cats, [float(p.max()) for p in proba], rejected, accuracy, per_category.to_frame(),
-                      clf, verdict, found)
+        n_selected=len(selected),
+        n_rejected=len(rejected),
+        n_categories=len(clf.categories),
+        accuracy_zh=float(main["Chinese, held-out folds"]),
+        accuracy_transfer=float(main["Chinese → English"]),
+        accuracy_contrast_transfer=float(other),
+        contrast=contrast or "no contrast encoder",
+        chance=chance,
+        rule=verdict.rule,
+        encoder=cfg.classifier_embedder,
+    )
+    return Classified(
+        selected,
+        cats,
+        [float(p.max()) for p in proba],
+        rejected,
+        accuracy,
+        per_category.to_frame(),
+        clf,
+        verdict,
+        found,
+    )
 
 
-__all__ = ["CategoryClassifier", "Classified", "cjk_share", "classify_prompts", "fit_classifier", "folds",
-           "held_out_accuracy", "quality_reason", "word_count"]
+__all__ = [
+    "CategoryClassifier",
+    "Classified",
+    "cjk_share",
+    "classify_prompts",
+    "fit_classifier",
+    "folds",
+    "held_out_accuracy",
+    "quality_reason",
+    "word_count",
+]

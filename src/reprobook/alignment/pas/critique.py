@@ -37,23 +37,97 @@ from dataclasses import dataclass
 from ...checks import check_int
 from .classify import cjk_share, word_count
 
-CRITERIA = ("answers", "changes the request", "too long", "too short", "excessive demands", "ill-formed",
-            "other language")
+CRITERIA = (
+    "answers",
+    "changes the request",
+    "too long",
+    "too short",
+    "excessive demands",
+    "ill-formed",
+    "other language",
+)
 
-REPLY_OPENINGS = ("yes", "no,", "no.", "sure", "certainly", "of course", "absolutely", "the answer", "answer:",
-                  "i think", "i believe", "i'm sorry", "i am sorry", "sorry", "as an ai", "hello", "hi,", "hi!",
-                  "here is", "here are", "here's", "是的", "不是", "答案", "好的", "当然")
+REPLY_OPENINGS = (
+    "yes",
+    "no,",
+    "no.",
+    "sure",
+    "certainly",
+    "of course",
+    "absolutely",
+    "the answer",
+    "answer:",
+    "i think",
+    "i believe",
+    "i'm sorry",
+    "i am sorry",
+    "sorry",
+    "as an ai",
+    "hello",
+    "hi,",
+    "hi!",
+    "here is",
+    "here are",
+    "here's",
+    "是的",
+    "不是",
+    "答案",
+    "好的",
+    "当然",
+)
 PRESENTS_AN_ANSWER = ("here is", "here are", "here's", "the answer is", "answer:", "revised version:", "答案是")
-REDIRECTS = ("instead", "ignore", "rather than answering", "do not answer", "don't answer", "another question",
-             "new question", "change the question", "不要回答", "忽略", "改为")
-TEMPLATE_TEXT = ("user prompt", "complementary prompt", "complementary information", "complement:", "prompt:",
-                 "<user", "<complement", "##", "assistant:", "user:")
-DEMAND_WORDS = ("must", "every", "all possible", "comprehensive", "exhaustive", "in depth", "in-depth", "thorough",
-                "as many as possible", "complete list", "detailed", "extensive", "必须", "所有", "全面", "详尽", "至少")
-_QUANTITY = re.compile(r"\b(at least|no fewer than|a minimum of|minimum|\d+)\s+(\w+\s+)?(examples?|words?|paragraphs?|"
-                       r"points?|items?|ways?|reasons?|sources?|pages?|steps?|references?|sentences?|tips?)\b")
-_STOP = frozenset("a an the of to in on at for and or is are was were be by with as from that this it its "
-                  "what which who whom how why when where do does did".split())
+REDIRECTS = (
+    "instead",
+    "ignore",
+    "rather than answering",
+    "do not answer",
+    "don't answer",
+    "another question",
+    "new question",
+    "change the question",
+    "不要回答",
+    "忽略",
+    "改为",
+)
+TEMPLATE_TEXT = (
+    "user prompt",
+    "complementary prompt",
+    "complementary information",
+    "complement:",
+    "prompt:",
+    "<user",
+    "<complement",
+    "##",
+    "assistant:",
+    "user:",
+)
+DEMAND_WORDS = (
+    "must",
+    "every",
+    "all possible",
+    "comprehensive",
+    "exhaustive",
+    "in depth",
+    "in-depth",
+    "thorough",
+    "as many as possible",
+    "complete list",
+    "detailed",
+    "extensive",
+    "必须",
+    "所有",
+    "全面",
+    "详尽",
+    "至少",
+)
+_QUANTITY = re.compile(
+    r"\b(at least|no fewer than|a minimum of|minimum|\d+)\s+(\w+\s+)?(examples?|words?|paragraphs?|"
+    r"points?|items?|ways?|reasons?|sources?|pages?|steps?|references?|sentences?|tips?)\b"
+)
+_STOP = frozenset(
+    "a an the of to in on at for and or is are was were be by with as from that this it its "
+    "what which who whom how why when where do does did".split()
+)
 
 
 def tokens(text: str) -> list[str]:
@@ -63,7 +137,7 @@ def tokens(text: str) -> list[str]:
 
 def _contains(seq: list[str], sub: list[str]) -> bool:
     n = len(sub)
-    return n > 0 and any(seq[i:i + n] == sub for i in range(len(seq) - n + 1))
+    return n > 0 and any(seq[i : i + n] == sub for i in range(len(seq) - n + 1))
 
 
 def gives_answer(complement: str, prompt: str, references: Sequence[str], *, run: int = 5) -> bool:
@@ -73,8 +147,11 @@ def gives_answer(complement: str, prompt: str, references: Sequence[str], *, run
     comp, known = tokens(complement), set(tokens(prompt))
     for ref in references:
         ref_tokens = tokens(ref)
-        pieces = [ref_tokens] if len(ref_tokens) < run else [ref_tokens[i:i + run]
-                                                             for i in range(len(ref_tokens) - run + 1)]
+        pieces = (
+            [ref_tokens]
+            if len(ref_tokens) < run
+            else [ref_tokens[i : i + run] for i in range(len(ref_tokens) - run + 1)]
+        )
         for piece in pieces:
             new = [w for w in piece if w not in known and w not in _STOP]
             if new and _contains(comp, piece):
@@ -108,8 +185,9 @@ class Critique:
         return not self.failures
 
 
-def critique_complement(prompt: str, complement: str, references: Sequence[str] = (), *,
-                        max_words: int = 30) -> Critique:
+def critique_complement(
+    prompt: str, complement: str, references: Sequence[str] = (), *, max_words: int = 30
+) -> Critique:
     """Check ``complement`` against every criterion of :data:`CRITERIA` for ``prompt`` and its known answers."""
     check_int("max_words", max_words, low=3)
     text = complement.strip()
@@ -135,5 +213,12 @@ def critique_complement(prompt: str, complement: str, references: Sequence[str] 
     return Critique(tuple(failures))
 
 
-__all__ = ["CRITERIA", "Critique", "critique_complement", "gives_answer", "makes_excessive_demands",
-           "opens_like_a_reply", "tokens"]
+__all__ = [
+    "CRITERIA",
+    "Critique",
+    "critique_complement",
+    "gives_answer",
+    "makes_excessive_demands",
+    "opens_like_a_reply",
+    "tokens",
+]

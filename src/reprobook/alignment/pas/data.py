@@ -52,8 +52,10 @@ def seed_pairs(language: str = "zh", seed_data: Any = None) -> list[dict[str, st
         return [{"prompt": p, "complement": c, "category": k, "language": "en"} for k, p, c in ENGLISH_SEED]
     if seed_data is None:
         seed_data = data.load("pas-seed")
-    return [{"prompt": r["prompt"].strip(), "complement": r["ape"].strip(), "category": r["category"], "language": "zh"}
-            for r in seed_data["ape_seed"]]
+    return [
+        {"prompt": r["prompt"].strip(), "complement": r["ape"].strip(), "category": r["category"], "language": "zh"}
+        for r in seed_data["ape_seed"]
+    ]
 
 
 def parallel_seed(seed_data: Any = None) -> list[tuple[dict[str, str], dict[str, str]]]:
@@ -100,8 +102,9 @@ def is_multi_turn(text: str) -> bool:
     return bool(re.search(r"(^|\n)\s*(Assistant|Human|User)\s*:", text))
 
 
-def split_hhh(rows: Sequence[dict[str, Any]], rm_fraction: float, *, seed: int
-              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+def split_hhh(
+    rows: Sequence[dict[str, Any]], rm_fraction: float, *, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """HHH pairs split by prompt into (reward-model training pairs, reward-model/judge check pairs, pairs
     whose prompts join the PAS pool). The reward model's share ``rm_fraction`` of the prompts is split 3:1
     into training and check."""
@@ -111,8 +114,11 @@ def split_hhh(rows: Sequence[dict[str, Any]], rm_fraction: float, *, seed: int
     n_rm = round(rm_fraction * len(prompts))
     n_train = round(0.75 * n_rm)
     train, check = set(prompts[:n_train]), set(prompts[n_train:n_rm])
-    return ([r for r in rows if r["prompt"] in train], [r for r in rows if r["prompt"] in check],
-            [r for r in rows if r["prompt"] not in train and r["prompt"] not in check])
+    return (
+        [r for r in rows if r["prompt"] in train],
+        [r for r in rows if r["prompt"] in check],
+        [r for r in rows if r["prompt"] not in train and r["prompt"] not in check],
+    )
 
 
 @dataclass
@@ -143,8 +149,15 @@ def collect_prompts(cfg: PASConfig, *, seed: int, sources: dict[str, Any] | None
     prompts: list[Prompt] = []
     for task, spec in sorted(sources["natural-instructions"].items()):
         for k, ex in enumerate(rng.sample(spec["examples"], min(cfg.ni_per_task, len(spec["examples"])))):
-            prompts.append(Prompt(f"ni-{task.split('_')[0]}-{k}", ni_prompt(spec["definition"], ex["input"]),
-                                  "natural-instructions", tuple(ex["targets"]), task))
+            prompts.append(
+                Prompt(
+                    f"ni-{task.split('_')[0]}-{k}",
+                    ni_prompt(spec["definition"], ex["input"]),
+                    "natural-instructions",
+                    tuple(ex["targets"]),
+                    task,
+                )
+            )
     rm_train, rm_check, pool = split_hhh(sources["hhh-alignment"], cfg.hhh_rm_fraction, seed=seed)
     if cfg.rm_pairs is not None:
         rm_train = rng.sample(rm_train, min(cfg.rm_pairs, len(rm_train)))
@@ -155,18 +168,38 @@ def collect_prompts(cfg: PASConfig, *, seed: int, sources: dict[str, Any] | None
         if is_multi_turn(row["prompt"]):
             multi += 1
             continue
-        prompts.append(Prompt(f"hhh-{k}", row["prompt"].strip(), "hhh", (row["chosen"], row["rejected"]),
-                              row["category"]))
+        prompts.append(
+            Prompt(f"hhh-{k}", row["prompt"].strip(), "hhh", (row["chosen"], row["rejected"]), row["category"])
+        )
     squad = sources["squad-dev"]
     for k, i in enumerate(sorted(rng.sample(range(len(squad)), min(cfg.squad_questions, len(squad))))):
         q = squad[i]
         prompts.append(Prompt(f"squad-{k}", q["question"].strip(), "squad", tuple(q["answers"]), q.get("title", "")))
-    table = pd.DataFrame([{"source": s, "prompts": sum(p.source == s for p in prompts),
-                           "example": next(p.text for p in prompts if p.source == s)[:90]}
-                          for s in dict.fromkeys(p.source for p in prompts)]).set_index("source")
-    return Collected(prompts, rm_train, rm_check, table, facts=facts(
-        None, n_prompts=len(prompts), n_sources=len(table), n_rm_train=len(rm_train), n_rm_check=len(rm_check),
-        n_multi_turn=multi, sources=", ".join(f"{n} {s}" for s, n in table["prompts"].items())))
+    table = pd.DataFrame(
+        [
+            {
+                "source": s,
+                "prompts": sum(p.source == s for p in prompts),
+                "example": next(p.text for p in prompts if p.source == s)[:90],
+            }
+            for s in dict.fromkeys(p.source for p in prompts)
+        ]
+    ).set_index("source")
+    return Collected(
+        prompts,
+        rm_train,
+        rm_check,
+        table,
+        facts=facts(
+            None,
+            n_prompts=len(prompts),
+            n_sources=len(table),
+            n_rm_train=len(rm_train),
+            n_rm_check=len(rm_check),
+            n_multi_turn=multi,
+            sources=", ".join(f"{n} {s}" for s, n in table["prompts"].items()),
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------- planted duplicates
@@ -183,7 +216,7 @@ def near_copy(text: str, kind: int, rng: random.Random) -> str:
         return rng.choice(_PREFIXES) + text
     if kind % 4 == 2 and len(words) > 3:
         drop = rng.randrange(1, len(words))
-        return " ".join(words[:drop] + words[drop + 1:])
+        return " ".join(words[:drop] + words[drop + 1 :])
     return rng.choice(_PREFIXES) + "  ".join(words).rstrip("?.!") + "!"
 
 
@@ -194,9 +227,23 @@ def plant_duplicates(prompts: Sequence[Prompt], n: int, *, seed: int) -> list[Pr
     rng = random.Random(seed + 1)
     unique = list({p.text: p for p in prompts}.values())
     chosen = rng.sample(unique, min(n, len(unique)))
-    return [Prompt(f"planted-{k}", near_copy(p.text, k, rng), "planted", p.references, p.id)
-            for k, p in enumerate(chosen)]
+    return [
+        Prompt(f"planted-{k}", near_copy(p.text, k, rng), "planted", p.references, p.id) for k, p in enumerate(chosen)
+    ]
 
 
-__all__ = ["Collected", "LANGUAGES", "Prompt", "collect_prompts", "is_multi_turn", "near_copy", "ni_prompt",
-           "official_rules", "parallel_seed", "plant_duplicates", "seed_pairs", "seed_templates", "split_hhh"]
+__all__ = [
+    "Collected",
+    "LANGUAGES",
+    "Prompt",
+    "collect_prompts",
+    "is_multi_turn",
+    "near_copy",
+    "ni_prompt",
+    "official_rules",
+    "parallel_seed",
+    "plant_duplicates",
+    "seed_pairs",
+    "seed_templates",
+    "split_hhh",
+]

@@ -44,8 +44,9 @@ def duplicate_clusters(embeddings: np.ndarray, distance: float) -> np.ndarray:
         raise ParameterError("embeddings", getattr(x, "shape", None), "a non-empty 2-D array (one row per prompt)")
     if len(x) == 1:
         return np.zeros(1, dtype=int)
-    return AgglomerativeClustering(n_clusters=None, distance_threshold=distance, metric="cosine",
-                                   linkage="complete").fit_predict(x)
+    return AgglomerativeClustering(
+        n_clusters=None, distance_threshold=distance, metric="cosine", linkage="complete"
+    ).fit_predict(x)
 
 
 def first_of_clusters(labels: Sequence[int] | np.ndarray) -> tuple[list[int], dict[int, int]]:
@@ -85,9 +86,12 @@ def _sweep_row(prompts: Sequence[Prompt], x: np.ndarray, t: float) -> dict[str, 
     labels = duplicate_clusters(x, t)
     _, removed = first_of_clusters(labels)
     pool = [i for i, p in enumerate(prompts) if p.source != "planted"]
-    return {"threshold τ": t, "planted copies caught": planted_recall(prompts, labels),
-            "pool removed": float(np.mean([i in removed for i in pool])),
-            "clusters": int(len(set(labels)))}
+    return {
+        "threshold τ": t,
+        "planted copies caught": planted_recall(prompts, labels),
+        "pool removed": float(np.mean([i in removed for i in pool])),
+        "clusters": int(len(set(labels))),
+    }
 
 
 def deduplicate(prompts: Sequence[Prompt], planted: Sequence[Prompt], cfg: PASConfig) -> Deduplicated:
@@ -98,19 +102,37 @@ def deduplicate(prompts: Sequence[Prompt], planted: Sequence[Prompt], cfg: PASCo
     x = embed([p.text for p in everything], cfg.embedder)
     labels = duplicate_clusters(x, cfg.dedup_distance)
     kept_idx, removed = first_of_clusters(labels)
-    rows = [{"removed": everything[i].text[:80], "kept instead": everything[j].text[:80],
-             "distance": float(1 - x[i] @ x[j]), "exact copy": everything[i].text == everything[j].text,
-             "source": everything[i].source} for i, j in removed.items()]
+    rows = [
+        {
+            "removed": everything[i].text[:80],
+            "kept instead": everything[j].text[:80],
+            "distance": float(1 - x[i] @ x[j]),
+            "exact copy": everything[i].text == everything[j].text,
+            "source": everything[i].source,
+        }
+        for i, j in removed.items()
+    ]
     table = pd.DataFrame(rows, columns=["removed", "kept instead", "distance", "exact copy", "source"])
     sweep = pd.DataFrame([_sweep_row(everything, x, t) for t in sorted(set(cfg.dedup_sweep) | {cfg.dedup_distance})])
     pool_removed = table[table["source"] != "planted"]
     kept = [everything[i] for i in kept_idx if everything[i].source != "planted"]
-    return Deduplicated(kept, table, sweep, facts=facts(
-        {"distance": ".2f", "planted_recall": ".0%"},
-        distance=cfg.dedup_distance, n_in=len(prompts), n_kept=len(kept), n_removed_pool=len(pool_removed),
-        n_exact=int(pool_removed["exact copy"].sum()), n_near=int((~pool_removed["exact copy"].astype(bool)).sum()),
-        n_planted=len(planted), planted_recall=planted_recall(everything, labels), embedder=cfg.embedder))
+    return Deduplicated(
+        kept,
+        table,
+        sweep,
+        facts=facts(
+            {"distance": ".2f", "planted_recall": ".0%"},
+            distance=cfg.dedup_distance,
+            n_in=len(prompts),
+            n_kept=len(kept),
+            n_removed_pool=len(pool_removed),
+            n_exact=int(pool_removed["exact copy"].sum()),
+            n_near=int((~pool_removed["exact copy"].astype(bool)).sum()),
+            n_planted=len(planted),
+            planted_recall=planted_recall(everything, labels),
+            embedder=cfg.embedder,
+        ),
+    )
 
 
-__all__ = ["Deduplicated", "deduplicate", "duplicate_clusters", "first_of_clusters",
-           "planted_recall"]
+__all__ = ["Deduplicated", "deduplicate", "duplicate_clusters", "first_of_clusters", "planted_recall"]

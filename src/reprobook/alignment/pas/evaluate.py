@@ -87,14 +87,20 @@ def cut_tokens(tokenizer: Any, texts: Sequence[str], n: int) -> list[str]:
 # --------------------------------------------------------------------------------------------- answers
 def answer(lm: Any, user_prompts: Sequence[str], cfg: PASConfig, *, seed: int = 0):
     """Answers of ``lm`` to ``user_prompts`` (greedy, ``cfg.answer_tokens`` new tokens)."""
-    out = complete(lm, [model_inputs(lm, p) for p in user_prompts], max_new_tokens=cfg.answer_tokens,
-                   batch_size=cfg.batch_size, seed=seed)
+    out = complete(
+        lm,
+        [model_inputs(lm, p) for p in user_prompts],
+        max_new_tokens=cfg.answer_tokens,
+        batch_size=cfg.batch_size,
+        seed=seed,
+    )
     out.texts = [t.strip() for t in out.texts]
     return out
 
 
-def condition_prompts(prompts: Sequence[str], complements: dict[str, Sequence[str]], generic_suffix: str
-                      ) -> dict[str, list[str]]:
+def condition_prompts(
+    prompts: Sequence[str], complements: dict[str, Sequence[str]], generic_suffix: str
+) -> dict[str, list[str]]:
     """The user messages of each condition: the prompt alone, with the generic suffix, with each
     set of complements (``{"PAS": [...], ...}``)."""
     out = {"none": list(prompts), "generic": [augmented(p, generic_suffix) for p in prompts]}
@@ -109,7 +115,7 @@ def answer_conditions(lm: Any, messages: dict[str, list[str]], cfg: PASConfig, *
     out = answer(lm, flat, cfg, seed=seed)
     answers, k = {}, 0
     for name, msgs in messages.items():
-        answers[name] = out.texts[k:k + len(msgs)]
+        answers[name] = out.texts[k : k + len(msgs)]
         k += len(msgs)
     return answers, out
 
@@ -145,9 +151,17 @@ class PlugAndPlay:
     judge_check: tuple = (0, 0)  # (agreements, pairs) of the LLM judge with the human labels
 
 
-def plug_and_play(pas_models: dict[str, Any], answerers: dict[str, Any], rm: Any, prompts: Sequence[str],
-                  cfg: PASConfig, *, judge_lm: Any = None, check_pairs: Sequence[dict[str, Any]] = (),
-                  seed: int = 0) -> PlugAndPlay:
+def plug_and_play(
+    pas_models: dict[str, Any],
+    answerers: dict[str, Any],
+    rm: Any,
+    prompts: Sequence[str],
+    cfg: PASConfig,
+    *,
+    judge_lm: Any = None,
+    check_pairs: Sequence[dict[str, Any]] = (),
+    seed: int = 0,
+) -> PlugAndPlay:
     """Each PAS variant (name → model) writes a complement for each held-out prompt; each answering model
     (name → model, or a loader called once) answers under every condition; the reward model scores every
     answer against the user's prompt. With ``judge_lm``, the position-swapped judge is checked on
@@ -168,15 +182,19 @@ def plug_and_play(pas_models: dict[str, Any], answerers: dict[str, Any], rm: Any
             gc.collect()
         speeds.append(gen.tokens_per_second)
         k = len(prompts)
-        lengths[name] = {c: float(np.mean(gen.new_tokens[i * k:(i + 1) * k])) for i, c in enumerate(messages)}
+        lengths[name] = {c: float(np.mean(gen.new_tokens[i * k : (i + 1) * k])) for i, c in enumerate(messages)}
         with _clock(seconds, "reward model"):
             scores[name] = {c: rm.score(list(prompts), a) for c, a in answers[name].items()}
         if judge is not None and name != getattr(judge_lm, "name", None):
             with _clock(seconds, "LLM judge"):
-                cut = {c: cut_tokens(judge_lm.tokenizer, answers[name][c], cfg.judge_answer_tokens)
-                       for c in ("PAS", "none")}
-                outcomes[name] = ["a" if c.p_a > 0.5 else "b" if c.p_a < 0.5 else "tie"
-                                  for c in judge.compare_many(list(prompts), cut["PAS"], cut["none"])]
+                cut = {
+                    c: cut_tokens(judge_lm.tokenizer, answers[name][c], cfg.judge_answer_tokens)
+                    for c in ("PAS", "none")
+                }
+                outcomes[name] = [
+                    "a" if c.p_a > 0.5 else "b" if c.p_a < 0.5 else "tie"
+                    for c in judge.compare_many(list(prompts), cut["PAS"], cut["none"])
+                ]
     check = (0, 0)
     if judge is not None and check_pairs:
         with _clock(seconds, "LLM judge"):
@@ -185,24 +203,60 @@ def plug_and_play(pas_models: dict[str, Any], answerers: dict[str, Any], rm: Any
     rows = []
     for c, values in pooled.items():
         mean, low, high = mean_ci(values)
-        rows.append({"condition": c, "mean score": mean, "low": low, "high": high,
-                     "answer tokens": float(np.mean([lengths[m][c] for m in lengths]))})
+        rows.append(
+            {
+                "condition": c,
+                "mean score": mean,
+                "low": low,
+                "high": high,
+                "answer tokens": float(np.mean([lengths[m][c] for m in lengths])),
+            }
+        )
     table = pd.DataFrame(rows).set_index("condition")
     first = next(iter(answers))
-    examples = pd.DataFrame({"prompt": [p[:100] for p in prompts],
-                             "PAS complement": comps.get("PAS", [""] * len(prompts)),
-                             **{f"{first}: {c}": [a[:120] for a in answers[first][c]]
-                                for c in ("none", "generic", "PAS")}})
-    found = facts({"tokens_per_second": ".1f", "mean_none": ".3f", "mean_generic": ".3f", "mean_pas": ".3f"},
-                  n_eval=len(prompts), models=", ".join(answers), generic_suffix=cfg.generic_suffix,
-                  answer_tokens=cfg.answer_tokens, tokens_per_second=float(np.mean(speeds)) if speeds else 0.0,
-                  mean_none=float(np.mean(pooled["none"])), mean_generic=float(np.mean(pooled["generic"])),
-                  mean_pas=float(np.mean(pooled["PAS"])),
-                  judge_name=getattr(judge_lm, "name", "none") if judge_lm is not None else "none")
-    return PlugAndPlay(list(prompts), comps, answers, scores, pooled, table, examples,
-                       pd.Series(seconds, name="seconds").to_frame(), found, judge_outcomes=outcomes,
-                       judge_check=check)
+    examples = pd.DataFrame(
+        {
+            "prompt": [p[:100] for p in prompts],
+            "PAS complement": comps.get("PAS", [""] * len(prompts)),
+            **{f"{first}: {c}": [a[:120] for a in answers[first][c]] for c in ("none", "generic", "PAS")},
+        }
+    )
+    found = facts(
+        {"tokens_per_second": ".1f", "mean_none": ".3f", "mean_generic": ".3f", "mean_pas": ".3f"},
+        n_eval=len(prompts),
+        models=", ".join(answers),
+        generic_suffix=cfg.generic_suffix,
+        answer_tokens=cfg.answer_tokens,
+        tokens_per_second=float(np.mean(speeds)) if speeds else 0.0,
+        mean_none=float(np.mean(pooled["none"])),
+        mean_generic=float(np.mean(pooled["generic"])),
+        mean_pas=float(np.mean(pooled["PAS"])),
+        judge_name=getattr(judge_lm, "name", "none") if judge_lm is not None else "none",
+    )
+    return PlugAndPlay(
+        list(prompts),
+        comps,
+        answers,
+        scores,
+        pooled,
+        table,
+        examples,
+        pd.Series(seconds, name="seconds").to_frame(),
+        found,
+        judge_outcomes=outcomes,
+        judge_check=check,
+    )
 
 
-__all__ = ["JUDGE_CRITERIA", "Models", "PlugAndPlay", "answer", "answer_conditions", "condition_prompts", "cut_tokens",
-           "judge_agreement", "load_model", "plug_and_play"]
+__all__ = [
+    "JUDGE_CRITERIA",
+    "Models",
+    "PlugAndPlay",
+    "answer",
+    "answer_conditions",
+    "condition_prompts",
+    "cut_tokens",
+    "judge_agreement",
+    "load_model",
+    "plug_and_play",
+]

@@ -30,8 +30,10 @@ from .critique import gives_answer
 from .generate import complete, model_inputs
 
 PAS_SYSTEM = "You write complementary prompts; you never answer them."
-PAS_INSTRUCTION = ("Supplement this prompt with guidance on answering it well: what to cover, how to organise the "
-                   "reply. Do not answer it. At most {max_words} words.\n\nUser prompt: {prompt}")
+PAS_INSTRUCTION = (
+    "Supplement this prompt with guidance on answering it well: what to cover, how to organise the "
+    "reply. Do not answer it. At most {max_words} words.\n\nUser prompt: {prompt}"
+)
 
 
 def pas_input(prompt: str, max_words: int = 30) -> str:
@@ -51,12 +53,20 @@ def pairs_with_answers(pairs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def training_rows(pairs: Sequence[dict[str, Any]], max_words: int = 30) -> list[dict[str, Any]]:
     """Conversational prompt–completion rows (the completion, the complementary prompt, is all that is scored)."""
-    return llm.sft_rows([pas_input(p["prompt"], max_words) for p in pairs], [p["complement"] for p in pairs],
-                        system=PAS_SYSTEM)
+    return llm.sft_rows(
+        [pas_input(p["prompt"], max_words) for p in pairs], [p["complement"] for p in pairs], system=PAS_SYSTEM
+    )
 
 
-LORA_MODULES = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj",
-                "mlp.up_proj", "mlp.down_proj")
+LORA_MODULES = (
+    "self_attn.q_proj",
+    "self_attn.k_proj",
+    "self_attn.v_proj",
+    "self_attn.o_proj",
+    "mlp.gate_proj",
+    "mlp.up_proj",
+    "mlp.down_proj",
+)
 
 
 def lora_targets(lm: Any, last_layers: int | None) -> tuple[str, ...]:
@@ -77,8 +87,9 @@ def subset(pairs: Sequence[dict[str, Any]], size: int, *, seed: int) -> list[dic
     return [pairs[i] for i in order[:size]]
 
 
-def train_pas(lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed: int, name: str = "pas",
-              unfiltered: bool = False):
+def train_pas(
+    lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed: int, name: str = "pas", unfiltered: bool = False
+):
     """The PAS model: ``lm`` fine-tuned with trl's SFT (through :func:`reprobook.llm.sft`, cached by its
     settings, data and code) for ``cfg.sft_epochs`` epochs over ``pairs``. Returns ``llm.Trained``.
 
@@ -91,20 +102,41 @@ def train_pas(lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed:
         raise ParameterError("pairs", leaking[0]["complement"], "complementary prompts that contain no answer")
     steps = max(1, math.ceil(cfg.sft_epochs * len(pairs) / cfg.sft_batch))
     r = cfg.lora_r
-    config = llm.TrainConfig(steps=steps, batch_size=min(cfg.sft_batch, len(pairs)), learning_rate=cfg.sft_lr,
-                             max_length=cfg.sft_max_length, lora_r=r, lora_alpha=2 * (r or 1),
-                             lora_targets=lora_targets(lm, cfg.lora_last_layers), seed=seed)
+    config = llm.TrainConfig(
+        steps=steps,
+        batch_size=min(cfg.sft_batch, len(pairs)),
+        learning_rate=cfg.sft_lr,
+        max_length=cfg.sft_max_length,
+        lora_r=r,
+        lora_alpha=2 * (r or 1),
+        lora_targets=lora_targets(lm, cfg.lora_last_layers),
+        seed=seed,
+    )
     return llm.sft(lm, training_rows(pairs, cfg.max_complement_words), config=config, output_name=name)
 
 
 def write_complements(pas_lm: Any, prompts: Sequence[str], cfg: PASConfig, *, seed: int = 0):
     """The PAS model's complementary prompt for each of ``prompts`` (greedy). Returns ``llm.Generation``."""
-    out = complete(pas_lm, [model_inputs(pas_lm, pas_input(p, cfg.max_complement_words), system=PAS_SYSTEM)
-                            for p in prompts],
-                   max_new_tokens=cfg.complement_tokens, batch_size=cfg.batch_size, seed=seed)
+    out = complete(
+        pas_lm,
+        [model_inputs(pas_lm, pas_input(p, cfg.max_complement_words), system=PAS_SYSTEM) for p in prompts],
+        max_new_tokens=cfg.complement_tokens,
+        batch_size=cfg.batch_size,
+        seed=seed,
+    )
     out.texts = [" ".join(t.split()) for t in out.texts]
     return out
 
 
-__all__ = ["PAS_INSTRUCTION", "PAS_SYSTEM", "augmented", "lora_targets", "pairs_with_answers", "pas_input", "subset",
-           "train_pas", "training_rows", "write_complements"]
+__all__ = [
+    "PAS_INSTRUCTION",
+    "PAS_SYSTEM",
+    "augmented",
+    "lora_targets",
+    "pairs_with_answers",
+    "pas_input",
+    "subset",
+    "train_pas",
+    "training_rows",
+    "write_complements",
+]

@@ -60,8 +60,9 @@ class EmbeddingRewardModel:
         return [float(v) / self.unit for v in self.features(prompts, answers) @ self.weights]
 
 
-def train_embedding_reward_model(pairs: Sequence[dict[str, Any]], encoder: str = "all-minilm-l6-v2", *,
-                                 C: float = 1.0) -> EmbeddingRewardModel:
+def train_embedding_reward_model(
+    pairs: Sequence[dict[str, Any]], encoder: str = "all-minilm-l6-v2", *, C: float = 1.0
+) -> EmbeddingRewardModel:
     """Fit w by the Bradley–Terry likelihood on ``pairs`` (``{prompt, chosen, rejected}``)."""
     from sklearn.linear_model import LogisticRegression
 
@@ -80,8 +81,9 @@ def train_embedding_reward_model(pairs: Sequence[dict[str, Any]], encoder: str =
     return model
 
 
-def cross_validated_agreement(pairs: Sequence[dict[str, Any]], encoder: str = "all-minilm-l6-v2", *, folds: int = 5,
-                              seed: int = 0, C: float = 1.0) -> tuple[int, int]:
+def cross_validated_agreement(
+    pairs: Sequence[dict[str, Any]], encoder: str = "all-minilm-l6-v2", *, folds: int = 5, seed: int = 0, C: float = 1.0
+) -> tuple[int, int]:
     """(pairs whose human-preferred answer the reward model scores higher, pairs), each pair scored by a
     model trained on the other folds; folds are drawn by prompt, so no prompt is on both sides."""
     prompts = sorted({p["prompt"] for p in pairs})

@@ -43,7 +43,7 @@ def still_falling(loss: Sequence[float]) -> float:
     w = len(loss) // 10
     if w < 1:
         return float("nan")
-    before, last = float(np.mean(loss[-2 * w:-w])), float(np.mean(loss[-w:]))
+    before, last = float(np.mean(loss[-2 * w : -w])), float(np.mean(loss[-w:]))
     return (before - last) / before if before > 0 else float("nan")
 
 
@@ -55,8 +55,9 @@ def lr_sensitivity(losses: Sequence[float], initial: float) -> float:
     return float(np.mean(capped) - min(capped))
 
 
-def largest_good_lr(lrs: Sequence[float], losses: Sequence[float], initial: float,
-                    tolerance: float = NEAR_BEST) -> float:
+def largest_good_lr(
+    lrs: Sequence[float], losses: Sequence[float], initial: float, tolerance: float = NEAR_BEST
+) -> float:
     """The largest learning rate whose final loss is within ``tolerance`` nats of the sweep's best."""
     capped = [min(x, initial) if math.isfinite(x) else initial for x in losses]
     best = min(capped)
@@ -72,15 +73,16 @@ def late_mean(values: Sequence[float], share: float = 0.25) -> float:
 
 
 @torch.no_grad()
-def repetition_sensitivity(model: torch.nn.Module, blocks: torch.Tensor, penalty: float = 1.3,
-                           batch_size: int = 8) -> float:
+def repetition_sensitivity(
+    model: torch.nn.Module, blocks: torch.Tensor, penalty: float = 1.3, batch_size: int = 8
+) -> float:
     """How much the repetition penalty changes the model's next-token distribution: the mean over the
     positions of ``blocks`` of KL(p ‖ p_θ), p the model's distribution and p_θ the distribution after the
     penalty θ of ``transformers``' ``RepetitionPenaltyLogitsProcessor`` (a logit z of a token already in
     the context becomes z/θ if z > 0, z·θ otherwise). The larger the logits, the larger the change."""
     total, count = 0.0, 0
     for start in range(0, len(blocks), batch_size):
-        x = blocks[start:start + batch_size]
+        x = blocks[start : start + batch_size]
         logits = model(input_ids=x).logits.float()
         # seen[b, t, v]: token v occurs in x[b, :t + 1], the context of the prediction at position t
         seen = torch.nn.functional.one_hot(x, logits.shape[-1]).cumsum(1) > 0
@@ -125,41 +127,88 @@ class LRSweep:
     facts: pd.Series = glued()
 
 
-SWEEP_FORMATS = {**dict.fromkeys(("uniform_loss", "sensitivity_on", "sensitivity_off", "best_on", "best_off"), ".3f"),
-                 "good_lr_on": ".3g", "good_lr_off": ".3g", "still_falling": ".1%"}
+SWEEP_FORMATS = {
+    **dict.fromkeys(("uniform_loss", "sensitivity_on", "sensitivity_off", "best_on", "best_off"), ".3f"),
+    "good_lr_on": ".3g",
+    "good_lr_off": ".3g",
+    "still_falling": ".1%",
+}
 
 
-def lr_sweep(data: LMData, size: ModelSize, base: TrainSettings, lrs: Sequence[float], seeds: Sequence[int], *,
-             device: Any = "auto") -> LRSweep:
+def lr_sweep(
+    data: LMData,
+    size: ModelSize,
+    base: TrainSettings,
+    lrs: Sequence[float],
+    seeds: Sequence[int],
+    *,
+    device: Any = "auto",
+) -> LRSweep:
     """Train ``size`` at every learning rate of ``lrs``, NormHead on and off (max-z off), with every seed."""
     runs = []
     for normhead in (True, False):
         for lr in lrs:
             settings = replace(base, lr=float(lr), normhead=normhead, max_z_weight=0.0)
             for seed in seeds:
-                record, loaded = train_cached(size, data.vocab_size, data.train_blocks, data.val_blocks, settings,
-                                              seed=seed, device=device, data_key=data.key)
+                record, loaded = train_cached(
+                    size,
+                    data.vocab_size,
+                    data.train_blocks,
+                    data.val_blocks,
+                    settings,
+                    seed=seed,
+                    device=device,
+                    data_key=data.key,
+                )
                 runs.append(SweepRun(normhead, float(lr), seed, record, loaded))
     initial = math.log(data.vocab_size)
     loss = {(r.normhead, r.lr, r.seed): r.record.final_val_loss for r in runs}
     arms = {"on": True, "off": False}
     sens = {a: [lr_sensitivity([loss[(nh, lr, s)] for lr in lrs], initial) for s in seeds] for a, nh in arms.items()}
-    good = {a: float(np.median([largest_good_lr(lrs, [loss[(nh, lr, s)] for lr in lrs], initial) for s in seeds]))
-            for a, nh in arms.items()}
+    good = {
+        a: float(np.median([largest_good_lr(lrs, [loss[(nh, lr, s)] for lr in lrs], initial) for s in seeds]))
+        for a, nh in arms.items()
+    }
     capped = lambda x: min(x, initial) if math.isfinite(x) else initial  # noqa: E731
-    table = pd.DataFrame([{"NormHead": a, "learning rate": lr,
-                           "final validation loss (mean)": float(np.mean([capped(loss[(nh, lr, s)]) for s in seeds])),
-                           "diverged": sum(r.record.diverged for r in runs if r.normhead == nh and r.lr == lr)}
-                          for a, nh in arms.items() for lr in lrs])
+    table = pd.DataFrame(
+        [
+            {
+                "NormHead": a,
+                "learning rate": lr,
+                "final validation loss (mean)": float(np.mean([capped(loss[(nh, lr, s)]) for s in seeds])),
+                "diverged": sum(r.record.diverged for r in runs if r.normhead == nh and r.lr == lr),
+            }
+            for a, nh in arms.items()
+            for lr in lrs
+        ]
+    )
     best = {a: float(table[table["NormHead"] == a]["final validation loss (mean)"].min()) for a in arms}
-    return LRSweep(runs, table, sens, fig=_sweep_figure(runs, lrs, initial), facts=facts(
-        SWEEP_FORMATS, size=size.name, steps=base.steps, seeds=len(seeds), lrs=", ".join(f"{lr:g}" for lr in lrs),
-        uniform_loss=initial, sensitivity_on=float(np.mean(sens["on"])), sensitivity_off=float(np.mean(sens["off"])),
-        best_on=best["on"], best_off=best["off"], good_lr_on=good["on"], good_lr_off=good["off"],
-        diverged_on=sum(r.record.diverged for r in runs if r.normhead),
-        diverged_off=sum(r.record.diverged for r in runs if not r.normhead), loaded=sum(r.loaded for r in runs),
-        still_falling=max((still_falling(r.record.loss) for r in runs if not r.record.diverged),
-                          default=float("nan"))))
+    return LRSweep(
+        runs,
+        table,
+        sens,
+        fig=_sweep_figure(runs, lrs, initial),
+        facts=facts(
+            SWEEP_FORMATS,
+            size=size.name,
+            steps=base.steps,
+            seeds=len(seeds),
+            lrs=", ".join(f"{lr:g}" for lr in lrs),
+            uniform_loss=initial,
+            sensitivity_on=float(np.mean(sens["on"])),
+            sensitivity_off=float(np.mean(sens["off"])),
+            best_on=best["on"],
+            best_off=best["off"],
+            good_lr_on=good["on"],
+            good_lr_off=good["off"],
+            diverged_on=sum(r.record.diverged for r in runs if r.normhead),
+            diverged_off=sum(r.record.diverged for r in runs if not r.normhead),
+            loaded=sum(r.loaded for r in runs),
+            still_falling=max(
+                (still_falling(r.record.loss) for r in runs if not r.record.diverged), default=float("nan")
+            ),
+        ),
+    )
 
 
 def _sweep_figure(runs: list[SweepRun], lrs: Sequence[float], initial: float):
@@ -171,10 +220,23 @@ def _sweep_figure(runs: list[SweepRun], lrs: Sequence[float], initial: float):
         for r in runs:
             if r.normhead == nh:
                 y = r.record.final_val_loss
-                ax.plot([r.lr], [min(y, initial) if math.isfinite(y) else initial], "x" if r.record.diverged else ".",
-                        color=colour, alpha=0.6)
-        means = [np.mean([min(r.record.final_val_loss, initial) if math.isfinite(r.record.final_val_loss) else initial
-                          for r in runs if r.normhead == nh and r.lr == lr]) for lr in lrs]
+                ax.plot(
+                    [r.lr],
+                    [min(y, initial) if math.isfinite(y) else initial],
+                    "x" if r.record.diverged else ".",
+                    color=colour,
+                    alpha=0.6,
+                )
+        means = [
+            np.mean(
+                [
+                    min(r.record.final_val_loss, initial) if math.isfinite(r.record.final_val_loss) else initial
+                    for r in runs
+                    if r.normhead == nh and r.lr == lr
+                ]
+            )
+            for lr in lrs
+        ]
         ax.plot(lrs, means, "o-", color=colour, label=f"{label} (mean; dots: seeds, ×: diverged)")
     ax.axhline(initial, color="grey", ls=":", lw=1, label="uniform predictor (ln V)")
     ax.set(xscale="log", xlabel="peak learning rate", ylabel="final validation loss (nats)")
@@ -223,9 +285,18 @@ class DoseResponse:
         return [decline_per_step([getattr(index[(w, s)], attribute) for w in self.weights]) for s in self.seeds_list]
 
 
-def maxz_dose_response(data: LMData, size: ModelSize, base: TrainSettings, weights: Sequence[float],
-                       seeds: Sequence[int], *, paper_weight: float, penalty: float, eval_blocks: int,
-                       device: Any = "auto") -> DoseResponse:
+def maxz_dose_response(
+    data: LMData,
+    size: ModelSize,
+    base: TrainSettings,
+    weights: Sequence[float],
+    seeds: Sequence[int],
+    *,
+    paper_weight: float,
+    penalty: float,
+    eval_blocks: int,
+    device: Any = "auto",
+) -> DoseResponse:
     """Train ``size`` with every max-z weight of ``weights`` (NormHead off, no weight decay on the output
     layer) and every seed; measure each run's late mean max-logit and its repetition sensitivity."""
     weights = tuple(sorted(float(w) for w in weights))
@@ -235,26 +306,70 @@ def maxz_dose_response(data: LMData, size: ModelSize, base: TrainSettings, weigh
     for w in weights:
         settings = replace(base, normhead=False, output_weight_decay=False, max_z_weight=w)
         for seed in seeds:
-            model, record, loaded = train_cached(size, data.vocab_size, data.train_blocks, data.val_blocks, settings,
-                                                 seed=seed, device=device, data_key=data.key, return_model=True)
+            model, record, loaded = train_cached(
+                size,
+                data.vocab_size,
+                data.train_blocks,
+                data.val_blocks,
+                settings,
+                seed=seed,
+                device=device,
+                data_key=data.key,
+                return_model=True,
+            )
             kl = float("nan") if record.diverged else repetition_sensitivity(model, blocks, penalty)
             runs.append(DoseRun(w, seed, record, loaded, late_mean(record.mean_max_logit), kl))
-    frame = pd.DataFrame([{"max-z weight": r.weight, "seed": r.seed, "mean max-logit (last quarter)": r.mean_max_logit,
-                           "KL under the repetition penalty": r.repetition_kl,
-                           "final validation loss": r.record.final_val_loss, "diverged": r.record.diverged}
-                          for r in runs])
+    frame = pd.DataFrame(
+        [
+            {
+                "max-z weight": r.weight,
+                "seed": r.seed,
+                "mean max-logit (last quarter)": r.mean_max_logit,
+                "KL under the repetition penalty": r.repetition_kl,
+                "final validation loss": r.record.final_val_loss,
+                "diverged": r.record.diverged,
+            }
+            for r in runs
+        ]
+    )
     table = frame.drop(columns="seed").groupby("max-z weight").mean(numeric_only=True)
     mean_at = lambda col, w: float(frame[frame["max-z weight"] == w][col].mean())  # noqa: E731
     logit, kl, loss = "mean max-logit (last quarter)", "KL under the repetition penalty", "final validation loss"
-    return DoseResponse(runs, table, weights, tuple(seeds), fig=_dose_figure(frame, weights), facts=facts(
-        {"lr": ".3g", "penalty": "g", "logit_none": ".2f", "logit_paper": ".2f", "logit_largest": ".2f",
-         "kl_none": ".4f", "kl_largest": ".4f", "loss_none": ".3f", "loss_paper": ".3f"},
-        size=size.name, lr=base.lr, steps=base.steps, seeds=len(seeds), penalty=penalty,
-        doses=", ".join(f"{w:g}" for w in weights), logit_none=mean_at(logit, weights[0]),
-        logit_paper=mean_at(logit, paper_weight), logit_largest=mean_at(logit, weights[-1]),
-        kl_none=mean_at(kl, weights[0]), kl_largest=mean_at(kl, weights[-1]), loss_none=mean_at(loss, weights[0]),
-        loss_paper=mean_at(loss, paper_weight), diverged=sum(r.record.diverged for r in runs),
-        loaded=sum(r.loaded for r in runs)))
+    return DoseResponse(
+        runs,
+        table,
+        weights,
+        tuple(seeds),
+        fig=_dose_figure(frame, weights),
+        facts=facts(
+            {
+                "lr": ".3g",
+                "penalty": "g",
+                "logit_none": ".2f",
+                "logit_paper": ".2f",
+                "logit_largest": ".2f",
+                "kl_none": ".4f",
+                "kl_largest": ".4f",
+                "loss_none": ".3f",
+                "loss_paper": ".3f",
+            },
+            size=size.name,
+            lr=base.lr,
+            steps=base.steps,
+            seeds=len(seeds),
+            penalty=penalty,
+            doses=", ".join(f"{w:g}" for w in weights),
+            logit_none=mean_at(logit, weights[0]),
+            logit_paper=mean_at(logit, paper_weight),
+            logit_largest=mean_at(logit, weights[-1]),
+            kl_none=mean_at(kl, weights[0]),
+            kl_largest=mean_at(kl, weights[-1]),
+            loss_none=mean_at(loss, weights[0]),
+            loss_paper=mean_at(loss, paper_weight),
+            diverged=sum(r.record.diverged for r in runs),
+            loaded=sum(r.loaded for r in runs),
+        ),
+    )
 
 
 def _dose_figure(frame: Any, weights: Sequence[float]):

@@ -36,13 +36,14 @@ def pooled_seed_sd(losses_by_size: Sequence[Sequence[float]]) -> float:
     for losses in losses_by_size:
         if len(losses) >= 2:
             _, sd = mean_std(losses)
-            num += (len(losses) - 1) * sd ** 2
+            num += (len(losses) - 1) * sd**2
             den += len(losses) - 1
     return math.sqrt(num / den) if den else float("nan")
 
 
-def prediction_test(predicted: float, fit_se: float, observed: Sequence[float], *, seed_sd: float,
-                    margin: float, alpha: float = 0.025) -> dict[str, Any]:
+def prediction_test(
+    predicted: float, fit_se: float, observed: Sequence[float], *, seed_sd: float, margin: float, alpha: float = 0.025
+) -> dict[str, Any]:
     """The prediction against the observed losses as an equivalence test (two one-sided z-tests).
 
     The error is e = mean(observed) − predicted; its standard error combines the fit's (delta method) and
@@ -54,21 +55,35 @@ def prediction_test(predicted: float, fit_se: float, observed: Sequence[float], 
     observed = [float(v) for v in observed]
     n = len(observed)
     mean = float(np.mean(observed)) if observed else float("nan")
-    se = math.sqrt(fit_se ** 2 + (seed_sd ** 2) / max(n, 1))
+    se = math.sqrt(fit_se**2 + (seed_sd**2) / max(n, 1))
     error = mean - predicted
     z = float(stats.norm.ppf(1 - alpha))
-    p = max(float(stats.norm.sf((error + margin) / se)), float(stats.norm.cdf((error - margin) / se))) \
-        if se > 0 and math.isfinite(se) else float("nan")
+    p = (
+        max(float(stats.norm.sf((error + margin) / se)), float(stats.norm.cdf((error - margin) / se)))
+        if se > 0 and math.isfinite(se)
+        else float("nan")
+    )
 
     def design(level: float):
         zl = float(stats.norm.ppf(1 - level))
         power = max(0.0, 1 - 2 * float(stats.norm.sf(margin / se - zl)))
         return power, None, se * (zl + float(stats.norm.ppf(0.9)))
 
-    rule = (f"equivalence of the observed mean loss and the prediction: two one-sided z-tests of |error| < "
-            f"{margin:g} nats at α = {alpha:g}, the standard error from the fit (delta method) and the seeds")
-    return dict(estimate=error, low=error - z * se, high=error + z * se, p=p, n=n, rule=rule, kind="equivalence",
-                design=design, se=se)
+    rule = (
+        f"equivalence of the observed mean loss and the prediction: two one-sided z-tests of |error| < "
+        f"{margin:g} nats at α = {alpha:g}, the standard error from the fit (delta method) and the seeds"
+    )
+    return dict(
+        estimate=error,
+        low=error - z * se,
+        high=error + z * se,
+        p=p,
+        n=n,
+        rule=rule,
+        kind="equivalence",
+        design=design,
+        se=se,
+    )
 
 
 @dataclass
@@ -100,8 +115,9 @@ class BudgetRuns:
         return sum(r.tokens_per_second for r in self.records) / len(self.records)
 
 
-def train_budgets(data, size: Any, settings, fractions: Sequence[float], seeds: Sequence[int], *,
-                  device: Any = "auto") -> list[BudgetRuns]:
+def train_budgets(
+    data, size: Any, settings, fractions: Sequence[float], seeds: Sequence[int], *, device: Any = "auto"
+) -> list[BudgetRuns]:
     """Train ``size`` with every seed for each fraction of ``settings.steps`` (its own warm-up and cosine
     schedule over its own steps); the tokens are drawn without repetition from ``data``."""
     size = ModelSize.parse(size)
@@ -109,18 +125,38 @@ def train_budgets(data, size: Any, settings, fractions: Sequence[float], seeds: 
     for fraction in fractions:
         run_settings = replace(settings, steps=max(1, int(round(fraction * settings.steps))))
         if run_settings.steps * run_settings.batch_size > len(data.train_blocks):
-            raise ParameterError("fractions", fraction,
-                                 f"at most {len(data.train_blocks) / settings.batch_size / settings.steps:g} "
-                                 "(the training blocks would repeat)")
+            raise ParameterError(
+                "fractions",
+                fraction,
+                f"at most {len(data.train_blocks) / settings.batch_size / settings.steps:g} "
+                "(the training blocks would repeat)",
+            )
         records, loaded = [], []
         for seed in seeds:
-            record, was_loaded = train_cached(size, data.vocab_size, data.train_blocks, data.val_blocks, run_settings,
-                                              seed=seed, device=device, data_key=data.key)
+            record, was_loaded = train_cached(
+                size,
+                data.vocab_size,
+                data.train_blocks,
+                data.val_blocks,
+                run_settings,
+                seed=seed,
+                device=device,
+                data_key=data.key,
+            )
             records.append(record)
             loaded.append(was_loaded)
         params = records[0].parameters
-        out.append(BudgetRuns(float(fraction), run_settings.steps, run_settings.tokens, params,
-                              training_compute(params["compute"], run_settings.tokens), records, loaded))
+        out.append(
+            BudgetRuns(
+                float(fraction),
+                run_settings.steps,
+                run_settings.tokens,
+                params,
+                training_compute(params["compute"], run_settings.tokens),
+                records,
+                loaded,
+            )
+        )
     return out
 
 
@@ -136,8 +172,13 @@ class ScalingPrediction:
     facts: pd.Series = glued()
 
 
-PREDICTION_FORMATS = {"target_tokens": ",", "target_compute": ".3g", "parameters": ",",
-                      **dict.fromkeys(("loss", "low", "high", "a", "b", "l_inf"), ".3f"), "extrapolation": ".1f"}
+PREDICTION_FORMATS = {
+    "target_tokens": ",",
+    "target_compute": ".3g",
+    "parameters": ",",
+    **dict.fromkeys(("loss", "low", "high", "a", "b", "l_inf"), ".3f"),
+    "extrapolation": ".1f",
+}
 
 
 def prediction_path(inputs: dict) -> Path:
@@ -146,8 +187,9 @@ def prediction_path(inputs: dict) -> Path:
     return cache_dir() / "predictions" / f"scaling-{config_hash(inputs)}.json"
 
 
-def predict_target(fitted: Sequence[BudgetRuns], target_fraction: float, settings, path: Path | None = None
-                   ) -> ScalingPrediction:
+def predict_target(
+    fitted: Sequence[BudgetRuns], target_fraction: float, settings, path: Path | None = None
+) -> ScalingPrediction:
     """Fit Eq. 2 to every seed's final loss of the ``fitted`` budgets, extrapolate to the compute of
     ``target_fraction`` of the budget (the same model) and record the prediction (at ``path``; default
     :func:`prediction_path` of the fit's inputs) before anything else happens."""
@@ -161,11 +203,27 @@ def predict_target(fitted: Sequence[BudgetRuns], target_fraction: float, setting
         path = prediction_path({"compute": compute, "losses": losses, "target_compute": target})
     prediction = record_prediction(predict(fit, target, [s.label for s in fitted]), path)
     se = (prediction.high - prediction.low) / 2
-    return ScalingPrediction(prediction, se, facts(
-        PREDICTION_FORMATS, target=f"{target_fraction:g}×", target_tokens=tokens, target_compute=target,
-        parameters=params, loss=prediction.loss, low=prediction.low, high=prediction.high, a=fit.a, b=fit.b,
-        l_inf=fit.l_inf, fitted=", ".join(prediction.fitted_sizes), points=fit.points,
-        recorded_at=prediction.recorded_at, extrapolation=target / max(compute)))
+    return ScalingPrediction(
+        prediction,
+        se,
+        facts(
+            PREDICTION_FORMATS,
+            target=f"{target_fraction:g}×",
+            target_tokens=tokens,
+            target_compute=target,
+            parameters=params,
+            loss=prediction.loss,
+            low=prediction.low,
+            high=prediction.high,
+            a=fit.a,
+            b=fit.b,
+            l_inf=fit.l_inf,
+            fitted=", ".join(prediction.fitted_sizes),
+            points=fit.points,
+            recorded_at=prediction.recorded_at,
+            extrapolation=target / max(compute),
+        ),
+    )
 
 
 @dataclass
@@ -183,30 +241,62 @@ class ScalingCheck:
     prediction_first_detail: str = ""
 
 
-def check_prediction(pred: ScalingPrediction, fitted: Sequence[BudgetRuns], target: BudgetRuns, *,
-                     margin: float) -> ScalingCheck:
+def check_prediction(
+    pred: ScalingPrediction, fitted: Sequence[BudgetRuns], target: BudgetRuns, *, margin: float
+) -> ScalingCheck:
     """Compare the recorded prediction with ``target``'s final losses (:func:`prediction_test`)."""
     everything = list(fitted) + [target]
     sd = pooled_seed_sd([s.losses for s in everything])
     test = prediction_test(pred.prediction.loss, pred.fit_se, target.losses, seed_sd=sd, margin=margin)
-    table = pd.DataFrame([{"budget": s.label, "steps": s.steps, "tokens": s.tokens, "compute C (FLOPs)": s.compute,
-                           **{f"loss, seed {i}": v for i, v in enumerate(s.losses)}, "mean loss": s.mean_loss,
-                           "used for": "prediction target" if s is target else "fit",
-                           "tokens/s": s.tokens_per_second} for s in everything])
+    table = pd.DataFrame(
+        [
+            {
+                "budget": s.label,
+                "steps": s.steps,
+                "tokens": s.tokens,
+                "compute C (FLOPs)": s.compute,
+                **{f"loss, seed {i}": v for i, v in enumerate(s.losses)},
+                "mean loss": s.mean_loss,
+                "used for": "prediction target" if s is target else "fit",
+                "tokens/s": s.tokens_per_second,
+            }
+            for s in everything
+        ]
+    )
     ends = [r.started_at for r in target.records]
     first = bool(ends) and all(t and pred.prediction.recorded_at <= t for t in ends)
     shown = lambda t: t.replace("T", " ").replace("+00:00", " UTC")  # noqa: E731 - wraps in a table cell
-    detail = (f"prediction recorded at {shown(pred.prediction.recorded_at)}; runs of the {pred.facts.target} budget "
-              "finished at "
-              f"{', '.join(shown(t) for t in ends)}")
-    return ScalingCheck(table=table, test=test, fig=_scaling_figure(pred, fitted, target), facts=facts(
-        {"observed": ".3f", "error": "+.3f", "seed_sd": ".3f", "se": ".3f", "no_scaling_error": "+.3f",
-         "tokens_per_parameter_target": ".1f"},
-        observed=target.mean_loss, error=test["estimate"], seed_sd=sd, se=test["se"],
-        no_scaling_error=target.mean_loss - fitted[-1].mean_loss, budgets=len(everything), seeds=len(target.losses),
-        loaded=sum(sum(s.loaded) for s in everything),
-        tokens_per_parameter_target=target.tokens / target.parameters["compute"]),
-        prediction_first=first, prediction_first_detail=detail)
+    detail = (
+        f"prediction recorded at {shown(pred.prediction.recorded_at)}; runs of the {pred.facts.target} budget "
+        "finished at "
+        f"{', '.join(shown(t) for t in ends)}"
+    )
+    return ScalingCheck(
+        table=table,
+        test=test,
+        fig=_scaling_figure(pred, fitted, target),
+        facts=facts(
+            {
+                "observed": ".3f",
+                "error": "+.3f",
+                "seed_sd": ".3f",
+                "se": ".3f",
+                "no_scaling_error": "+.3f",
+                "tokens_per_parameter_target": ".1f",
+            },
+            observed=target.mean_loss,
+            error=test["estimate"],
+            seed_sd=sd,
+            se=test["se"],
+            no_scaling_error=target.mean_loss - fitted[-1].mean_loss,
+            budgets=len(everything),
+            seeds=len(target.losses),
+            loaded=sum(sum(s.loaded) for s in everything),
+            tokens_per_parameter_target=target.tokens / target.parameters["compute"],
+        ),
+        prediction_first=first,
+        prediction_first_detail=detail,
+    )
 
 
 def _scaling_figure(pred: ScalingPrediction, fitted: Sequence[BudgetRuns], target: BudgetRuns):
@@ -217,17 +307,33 @@ def _scaling_figure(pred: ScalingPrediction, fitted: Sequence[BudgetRuns], targe
     fit = pred.prediction.fit
     c_fit = [s.compute for s in fitted]
     grid = np.geomspace(min(c_fit) / 1.2, target.compute * 1.3, 200)
-    ax.plot(grid, fit(grid), "-", color="C0", lw=1.2,
-            label=f"fit: L = {fit.a:.2f}·(C/C₀)^{fit.b:.2f} + {fit.l_inf:.2f}")
+    ax.plot(
+        grid, fit(grid), "-", color="C0", lw=1.2, label=f"fit: L = {fit.a:.2f}·(C/C₀)^{fit.b:.2f} + {fit.l_inf:.2f}"
+    )
     for s in fitted:
         ax.plot([s.compute] * len(s.losses), s.losses, ".", color="C0", alpha=0.5)
     ax.plot(c_fit, [s.mean_loss for s in fitted], "o", color="C0", label="smaller budgets (fitted; mean and seeds)")
     p = pred.prediction
-    ax.errorbar([pred.facts.target_compute], [p.loss], yerr=[[p.loss - p.low], [p.high - p.loss]],
-                fmt="*", color="C3", ms=12, capsize=3, label="prediction (recorded before training; ±1 s.e.)")
+    ax.errorbar(
+        [pred.facts.target_compute],
+        [p.loss],
+        yerr=[[p.loss - p.low], [p.high - p.loss]],
+        fmt="*",
+        color="C3",
+        ms=12,
+        capsize=3,
+        label="prediction (recorded before training; ±1 s.e.)",
+    )
     ax.plot([target.compute] * len(target.losses), target.losses, ".", color="C2", alpha=0.6)
-    ax.plot([target.compute], [target.mean_loss], "D", color="C2", mfc="none", ms=8,
-            label=f"{target.label} budget: observed (mean and seeds)")
+    ax.plot(
+        [target.compute],
+        [target.mean_loss],
+        "D",
+        color="C2",
+        mfc="none",
+        ms=8,
+        label=f"{target.label} budget: observed (mean and seeds)",
+    )
     ax.set(xscale="log", xlabel="training compute C = 6ND (FLOPs), N fixed", ylabel="final validation loss (nats)")
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=7)

@@ -25,13 +25,30 @@ def compression_figure(study: TokenizerStudy) -> Any:
     markers = "sD^vP"
     handles = []
     for lang, label in (("en", "English"), ("zh", "Chinese"), ("mixed", "mixed")):
-        line, = ax.plot(ours.vocabulary, ours[f"tokens/char {lang}"], "o-", label=f"BPE trained here, {label}")
+        (line,) = ax.plot(ours.vocabulary, ours[f"tokens/char {lang}"], "o-", label=f"BPE trained here, {label}")
         handles.append(line)
         for k, (_, r) in enumerate(refs.iterrows()):
-            ax.plot([r.vocabulary], [r[f"tokens/char {lang}"]], markers[k % len(markers)], color=line.get_color(),
-                    mfc="none", ms=8)
-    handles += [Line2D([], [], ls="none", marker=markers[k % len(markers)], mfc="none", color="0.3", ms=8,
-                       label=f"{r.tokenizer} ({int(r.vocabulary):,})") for k, (_, r) in enumerate(refs.iterrows())]
+            ax.plot(
+                [r.vocabulary],
+                [r[f"tokens/char {lang}"]],
+                markers[k % len(markers)],
+                color=line.get_color(),
+                mfc="none",
+                ms=8,
+            )
+    handles += [
+        Line2D(
+            [],
+            [],
+            ls="none",
+            marker=markers[k % len(markers)],
+            mfc="none",
+            color="0.3",
+            ms=8,
+            label=f"{r.tokenizer} ({int(r.vocabulary):,})",
+        )
+        for k, (_, r) in enumerate(refs.iterrows())
+    ]
     ax.set(xscale="log", xlabel="vocabulary size", ylabel="tokens per character (lower is better)")
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()

@@ -51,7 +51,7 @@ def prepare_data(lm: Any, cfg: BaichuanAlignmentConfig, *, seed: int) -> Alignme
     fitting = [e for e, n in zip(pool, lengths) if n <= cfg.sft_max_length]  # no answer truncated away
     sample = ni_examples(train_tasks, cfg.n_length_sample, seed=seed + 2)
     length_sample = sequence_lengths(lm, sft_rows([e["prompt"] for e in sample], [e["answer"] for e in sample]))
-    sft, rest = fitting[:cfg.n_sft], fitting[cfg.n_sft:]
+    sft, rest = fitting[: cfg.n_sft], fitting[cfg.n_sft :]
     pairs = ni_scored_pairs(rest, cfg.n_ni_rm_pairs, seed=seed, alpha=1.0)
     hhh_all = data.load("hhh-alignment")
     hhh_kept = fits(lm, hhh_all, cfg.rm_max_length)
@@ -59,10 +59,27 @@ def prepare_data(lm: Any, cfg: BaichuanAlignmentConfig, *, seed: int) -> Alignme
     hhh = split_by_prompt(hhh_kept, {"test": cfg.hhh_test_fraction, "A": side, "B": side}, seed=seed)
     test_prompts = list(dict.fromkeys(p["prompt"] for p in hhh["test"]))
     heldout = ni_examples(heldout_tasks, cfg.n_heldout_ni, seed=seed + 1)
-    return AlignmentData(sft, heldout, pairs, hhh, test_prompts, length_sample, facts(
-        None, n_hhh=len(hhh_all), n_hhh_kept=len(hhh_kept), n_test=len(hhh["test"]), n_test_prompts=len(test_prompts),
-        n_a=len(hhh["A"]), n_b=len(hhh["B"]), n_ni_pairs=len(pairs), n_heldout=len(heldout),
-        n_heldout_tasks=len(NI_HELDOUT_TASKS), n_train_tasks=len(NI_TRAIN_TASKS)))
+    return AlignmentData(
+        sft,
+        heldout,
+        pairs,
+        hhh,
+        test_prompts,
+        length_sample,
+        facts(
+            None,
+            n_hhh=len(hhh_all),
+            n_hhh_kept=len(hhh_kept),
+            n_test=len(hhh["test"]),
+            n_test_prompts=len(test_prompts),
+            n_a=len(hhh["A"]),
+            n_b=len(hhh["B"]),
+            n_ni_pairs=len(pairs),
+            n_heldout=len(heldout),
+            n_heldout_tasks=len(NI_HELDOUT_TASKS),
+            n_train_tasks=len(NI_TRAIN_TASKS),
+        ),
+    )
 
 
 def sft_data(d: AlignmentData) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 """The Baichuan Alignment experiment: each stage's held-out measurement, merging, and the claims (the data and the
-starting model are in :mod:`.data`, the tables and figure in :mod:`.report`).
+starting model are in :mod:`.data`, the guards and shared measures in :mod:`.measures`, the reward models in
+:mod:`.rewards`, the tables and figure in :mod:`.report`).
 
 Explained in `notebooks/alignment/baichuan_alignment.ipynb`.
 
@@ -25,55 +26,20 @@ import pandas as pd
 
 from ... import claims, llm
 from ...alignment.preference import dpo_runs, greedy_rewards, grpo_length, grpo_prompts
-from ...alignment.reward import choose_lambda, fit_reward_head, length_baseline
-from ...alignment.scoring import encode_pairs, moved, score
+from ...alignment.scoring import encode_pairs, score
 from ...alignment.scoring import moved as moved_fn
 from ...checks import check_choice
-from ...claims import proportion_ci
 from ...configs.baichuan_alignment import BaichuanAlignmentConfig
 from ...llm import generate
 from ...llm.merging import linear_merge, model_stock
 from ...llm.trainers import release_memory
 from ...results import facts, glued
 from .data import AlignmentData
-
-
-# --------------------------------------------------------------------------------------------- metrics
-def per_prompt(values: Sequence[float], prompts: Sequence[str]) -> tuple[list[str], list[float]]:
-    """The mean of ``values`` per distinct prompt (pairs that share a prompt are one unit), in first-seen order."""
-    groups: dict[str, list[float]] = {}
-    for v, p in zip(values, prompts):
-        groups.setdefault(p, []).append(float(v))
-    return list(groups), [float(np.mean(v)) for v in groups.values()]
-
-
-# --------------------------------------------------------------------------------------------- guards
-@dataclass
-class Parent:
-    """A model's greedy answers to the guard prompts, against which its children's movement is measured."""
-
-    lm: Any
-    prompts: list[str]
-    answers: list[str]
-
-
-def parent(lm: Any, prompts: Sequence[str], cfg: BaichuanAlignmentConfig) -> Parent:
-    """``lm`` with its greedy answers to ``prompts`` (``cfg.guard_tokens`` new tokens)."""
-    answers = generate(lm, list(prompts), max_new_tokens=cfg.guard_tokens, batch_size=cfg.eval_batch).texts
-    return Parent(lm, list(prompts), answers)
-
-
-def movement(stage: Any, of: Parent, cfg: BaichuanAlignmentConfig, answers: Sequence[str] | None = None):
-    """:func:`reprobook.alignment.scoring.moved` of ``stage`` against ``of`` with the chapter's thresholds
-    (``answers``: the stage's greedy answers to the guard prompts, when already generated)."""
-    return moved(stage, of.lm, of.prompts, of.answers, max_identical=cfg.max_identical, min_kl=cfg.min_kl,
-                 max_new_tokens=cfg.guard_tokens, batch_size=cfg.eval_batch, stage_answers=answers)
+from .measures import MOVED_FORMATS, Parent, implicit_margins, movement, per_prompt
+from .rewards import RewardModels
 
 
 # --------------------------------------------------------------------------------------------- SFT
-MOVED_FORMATS = {"identical": ".0%", "kl": ".3g"}  # a stage's movement: answers identical to its parent's, KL
-
-
 @dataclass
 class SFTEval:
     """SFT against the start on held-out tasks: the reference answers' negative log-likelihood per token."""
@@ -92,99 +58,42 @@ def sft_eval(start: Any, sft: Parent, d: AlignmentData, guard: Parent, cfg: Baic
     a, b = score(start, pairs, batch_size=cfg.eval_batch), score(sft.lm, pairs, batch_size=cfg.eval_batch)
     nll_a, nll_b = list(-a.logprob / a.tokens), list(-b.logprob / b.tokens)
     m = movement(sft.lm, guard, cfg, answers=sft.answers)
-    return SFTEval(nll_a, nll_b, m, facts({"mean_start": ".3f", "mean_sft": ".3f", **MOVED_FORMATS},
-                                          mean_start=float(np.mean(nll_a)), mean_sft=float(np.mean(nll_b)),
-                                          identical=m.identical, kl=m.kl))
-
-
-# --------------------------------------------------------------------------------------------- reward models
-@dataclass
-class RewardModels:
-    """Reward heads on the frozen SFT model's last-token features, fitted on HHH split B (+ NI scored pairs),
-    with and without the pointwise term; their ranking of the held-out HHH pairs."""
-
-    heads: dict  # "with"/"without" the pointwise term -> RewardHead
-    test: dict  # per held-out pair: "correct" by head, "length", "margin" by head (in head units)
-    test_prompts: list  # the prompt of each held-out pair
-    ref_logprob: dict  # (prompt, answer) -> log π_SFT(answer | prompt): the reference of the DPO margins
-    table: Any
-    # lam (chosen by cross-validation), alpha, n_train, n_test; held-out accuracy acc_with, acc_without (the
-    # pointwise term) and acc_length (length only); converged, iterations (the heads' fits)
-    facts: pd.Series = glued()
-
-    def judge(self, sft: Any, prompts: Sequence[str], answers: Sequence[str], batch_size: int = 8) -> np.ndarray:
-        """The independent judge's scores (the head with the pointwise term) of ``answers``."""
-        return self.heads["with"].score(score(sft, encode_pairs(sft, prompts, answers), features=True,
-                                              batch_size=batch_size).features)
-
-
-def reward_models(sft: Any, d: AlignmentData, cfg: BaichuanAlignmentConfig, *, seed: int) -> RewardModels:
-    """Features of split B, the NI scored pairs and the test pairs under the SFT model (one forward pass
-    each, which also gives the SFT model's log-probabilities of the test answers); λ by cross-validation
-    on the training pairs; the heads with α = ``cfg.mse_alpha`` and α = 0; their held-out ranking."""
-    train = list(d.hhh["B"]) + list(d.ni_pairs)
-    test = d.first_pairs()  # one pair per held-out request, the pairs DPO's margins are measured on
-    rows = train + test
-    prompts = [p["prompt"] for p in rows] * 2
-    answers = [p["chosen"] for p in rows] + [p["rejected"] for p in rows]
-    s = score(sft, encode_pairs(sft, prompts, answers), features=True, batch_size=cfg.eval_batch)
-    n, m = len(rows), len(train)
-    assert s.features is not None  # score(..., features=True) returns them
-    fc, fr = s.features[:n], s.features[n:]
-    weights = [float(p.get("score_weight", 0.0)) for p in train]
-    scores: dict[str, Any] = dict(chosen_score=[float(p.get("chosen_score", 0.0)) for p in train],
-                                  rejected_score=[float(p.get("rejected_score", 0.0)) for p in train])
-    lam = choose_lambda(fc[:m], fr[:m], [p["prompt"] for p in train], cfg.rm_lambdas, seed=seed)
-    heads = {"with": fit_reward_head(fc[:m], fr[:m], alpha=cfg.mse_alpha, lam=lam, seed=seed, score_weight=weights,
-                                     **scores),
-             "without": fit_reward_head(fc[:m], fr[:m], alpha=0.0, lam=lam, seed=seed)}
-    result = {"length": length_baseline(test)}
-    for k, h in heads.items():
-        margin = h.score(fc[m:]) - h.score(fr[m:])
-        result[f"margin {k}"], result[f"correct {k}"] = list(margin), [int(x > 0) for x in margin]
-    ref = {(p, a): float(v) for p, a, v in zip(prompts, answers, s.logprob)}
-    table_rows = []
-    for judge, hits in (("reward head, with the pointwise term", result["correct with"]),
-                        ("reward head, Bradley–Terry only", result["correct without"]),
-                        ("length only", result["length"])):
-        acc, lo, hi = proportion_ci(sum(hits), len(hits))
-        table_rows.append({"judge": judge, "held-out accuracy": acc, "95% interval": f"[{lo:.2f}, {hi:.2f}]"})
-    return RewardModels(heads, result, [p["prompt"] for p in test], ref, pd.DataFrame(table_rows).set_index("judge"),
-                        facts({"lam": "g", "alpha": "g", "acc_with": ".1%", "acc_without": ".1%", "acc_length": ".1%"},
-                              lam=lam, alpha=cfg.mse_alpha, n_train=m, n_test=len(test),
-                              acc_with=float(np.mean(result["correct with"])),
-                              acc_without=float(np.mean(result["correct without"])),
-                              acc_length=float(np.mean(result["length"])),
-                              converged=all(h.converged for h in heads.values()),
-                              iterations=max(h.iterations for h in heads.values())))
+    return SFTEval(
+        nll_a,
+        nll_b,
+        m,
+        facts(
+            {"mean_start": ".3f", "mean_sft": ".3f", **MOVED_FORMATS},
+            mean_start=float(np.mean(nll_a)),
+            mean_sft=float(np.mean(nll_b)),
+            identical=m.identical,
+            kl=m.kl,
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------- DPO and merges
 MERGES = ("merged (linear)", "merged (Model Stock)")
 
 
-def implicit_margins(lm: Any, pairs: Sequence[dict[str, Any]], ref_logprob: dict, batch_size: int = 8) -> list[float]:
-    """Per pair, DPO's implicit reward margin Δ = [log π − log π_ref](chosen) − [log π − log π_ref](rejected),
-    log-probabilities summed over each answer's tokens (π_ref the SFT model, from ``ref_logprob``)."""
-    prompts = [p["prompt"] for p in pairs]
-    s = score(lm, encode_pairs(lm, prompts * 2, [p["chosen"] for p in pairs] + [p["rejected"] for p in pairs]),
-              batch_size=batch_size).logprob
-    n = len(pairs)
-    return [float((s[i] - ref_logprob[(p["prompt"], p["chosen"])])
-                  - (s[n + i] - ref_logprob[(p["prompt"], p["rejected"])]))
-            for i, p in enumerate(pairs)]
-
-
 def merged_model(kind: str, sft_lm: Any, runs: Sequence[Any], ratios: dict | None = None) -> Any:
     """The DPO runs merged linearly or by Model Stock (anchor: the SFT model they all start from)."""
     check_choice("kind", kind, MERGES)
     states = [r.model.model.state_dict() for r in runs]
-    merged = linear_merge(states) if kind == MERGES[0] else model_stock(states, anchor=sft_lm.model.state_dict(),
-                                                                          ratios=ratios)
+    merged = (
+        linear_merge(states)
+        if kind == MERGES[0]
+        else model_stock(states, anchor=sft_lm.model.state_dict(), ratios=ratios)
+    )
     out = sft_lm.copy(name=kind)
     out.model.load_state_dict(merged)
-    return llm.wrap(out.model, sft_lm.tokenizer, name=kind, device=sft_lm.device,
-                    fingerprint=f"{kind}:" + "+".join(r.model.fingerprint for r in runs))
+    return llm.wrap(
+        out.model,
+        sft_lm.tokenizer,
+        name=kind,
+        device=sft_lm.device,
+        fingerprint=f"{kind}:" + "+".join(r.model.fingerprint for r in runs),
+    )
 
 
 @dataclass
@@ -201,8 +110,16 @@ class DPOEval:
     records: dict = field(repr=False, default_factory=dict)
 
 
-def dpo_stage(sft: Any, d: AlignmentData, rm: RewardModels, guard: Parent, cfg: BaichuanAlignmentConfig, *,
-              config: dict[str, Any], seeds: Sequence[int]) -> DPOEval:
+def dpo_stage(
+    sft: Any,
+    d: AlignmentData,
+    rm: RewardModels,
+    guard: Parent,
+    cfg: BaichuanAlignmentConfig,
+    *,
+    config: dict[str, Any],
+    seeds: Sequence[int],
+) -> DPOEval:
     """DPO from the SFT model on split A once per seed, the linear and Model Stock merges, their implicit
     margins on one held-out pair per test prompt and their movement against the SFT model."""
     runs = dpo_runs(sft, d.hhh["A"], config=config, seeds=seeds)
@@ -220,15 +137,25 @@ def dpo_stage(sft: Any, d: AlignmentData, rm: RewardModels, guard: Parent, cfg: 
     t = np.array([v[1] for v in ratios.values()])
     first = next(iter(models))
     dpo_keys = [k for k in models if k.startswith("DPO")]
-    values = dict(cos=float(np.average(cos, weights=size)) if len(size) else float("nan"),
-                  t=float(np.average(t, weights=size)) if len(size) else float("nan"),
-                  t_min=float(t.min()) if len(t) else float("nan"), t_max=float(t.max()) if len(t) else float("nan"),
-                  runs=len(runs), steps=runs[0].record.steps, pairs=len(pairs),
-                  margin_dpo=float(np.mean(margins[first])), margin_linear=float(np.mean(margins[MERGES[0]])),
-                  margin_stock=float(np.mean(margins[MERGES[1]])), identical_dpo=moved[first].identical,
-                  kl_dpo=moved[first].kl)
-    formats = {**dict.fromkeys(("cos", "t", "t_min", "t_max", "margin_dpo", "margin_linear", "margin_stock"), ".3f"),
-               "identical_dpo": ".0%", "kl_dpo": ".3g"}
+    values = dict(
+        cos=float(np.average(cos, weights=size)) if len(size) else float("nan"),
+        t=float(np.average(t, weights=size)) if len(size) else float("nan"),
+        t_min=float(t.min()) if len(t) else float("nan"),
+        t_max=float(t.max()) if len(t) else float("nan"),
+        runs=len(runs),
+        steps=runs[0].record.steps,
+        pairs=len(pairs),
+        margin_dpo=float(np.mean(margins[first])),
+        margin_linear=float(np.mean(margins[MERGES[0]])),
+        margin_stock=float(np.mean(margins[MERGES[1]])),
+        identical_dpo=moved[first].identical,
+        kl_dpo=moved[first].kl,
+    )
+    formats = {
+        **dict.fromkeys(("cos", "t", "t_min", "t_max", "margin_dpo", "margin_linear", "margin_stock"), ".3f"),
+        "identical_dpo": ".0%",
+        "kl_dpo": ".3g",
+    }
     return DPOEval(margins, moved, facts(formats, **values), models, {k: r.record for k, r in zip(dpo_keys, runs)})
 
 
@@ -252,22 +179,48 @@ def grpo_stage(sft: Any, cfg: BaichuanAlignmentConfig, *, config: dict[str, Any]
     """GRPO from the SFT model on the training topics; greedy rewards and movement on the held-out topics."""
     trained = grpo_length(sft, config=config, target=cfg.grpo_target_words)
     test = grpo_prompts("test")
-    before, a_before = greedy_rewards(sft, test, cfg.grpo_target_words, max_new_tokens=cfg.grpo_max_completion,
-                                      batch_size=cfg.eval_batch)
-    after, a_after = greedy_rewards(trained.model, test, cfg.grpo_target_words,
-                                    max_new_tokens=cfg.grpo_max_completion, batch_size=cfg.eval_batch)
+    before, a_before = greedy_rewards(
+        sft, test, cfg.grpo_target_words, max_new_tokens=cfg.grpo_max_completion, batch_size=cfg.eval_batch
+    )
+    after, a_after = greedy_rewards(
+        trained.model, test, cfg.grpo_target_words, max_new_tokens=cfg.grpo_max_completion, batch_size=cfg.eval_batch
+    )
 
-    m = moved_fn(trained.model, sft, test, a_before, max_identical=cfg.max_identical, min_kl=cfg.min_kl,
-                 max_new_tokens=cfg.grpo_max_completion, batch_size=cfg.eval_batch, stage_answers=a_after,
-                 kl_prompts=cfg.guard_prompts)
+    m = moved_fn(
+        trained.model,
+        sft,
+        test,
+        a_before,
+        max_identical=cfg.max_identical,
+        min_kl=cfg.min_kl,
+        max_new_tokens=cfg.grpo_max_completion,
+        batch_size=cfg.eval_batch,
+        stage_answers=a_after,
+        kl_prompts=cfg.guard_prompts,
+    )
     rewards = [r["reward"] for r in trained.record.logs if "reward" in r]
     answers = pd.DataFrame({"prompt": test, "SFT": a_before, "GRPO": a_after}).head(cfg.n_samples_shown)
-    return GRPOEval(before, after, answers, m, facts(
-        {**dict.fromkeys(("mean_before", "mean_after", "reward_first", "reward_last"), ".2f"), **MOVED_FORMATS},
-        target=cfg.grpo_target_words, steps=trained.record.steps, group=config["num_generations"], n_test=len(test),
-        mean_before=float(np.mean(before)), mean_after=float(np.mean(after)),
-        reward_first=rewards[0] if rewards else float("nan"), reward_last=rewards[-1] if rewards else float("nan"),
-        identical=m.identical, kl=m.kl), trained.record, trained.model)
+    return GRPOEval(
+        before,
+        after,
+        answers,
+        m,
+        facts(
+            {**dict.fromkeys(("mean_before", "mean_after", "reward_first", "reward_last"), ".2f"), **MOVED_FORMATS},
+            target=cfg.grpo_target_words,
+            steps=trained.record.steps,
+            group=config["num_generations"],
+            n_test=len(test),
+            mean_before=float(np.mean(before)),
+            mean_after=float(np.mean(after)),
+            reward_first=rewards[0] if rewards else float("nan"),
+            reward_last=rewards[-1] if rewards else float("nan"),
+            identical=m.identical,
+            kl=m.kl,
+        ),
+        trained.record,
+        trained.model,
+    )
 
 
 # --------------------------------------------------------------------------------------------- the headline
@@ -282,75 +235,147 @@ class Headline:
     facts: pd.Series = glued()  # final_name, n_prompts; mean_start, mean_final (the judge's); identical, kl
 
 
-def headline(start: Parent, final: Any, final_name: str, sft: Any, rm: RewardModels, d: AlignmentData,
-             cfg: BaichuanAlignmentConfig) -> Headline:
+def headline(
+    start: Parent,
+    final: Any,
+    final_name: str,
+    sft: Any,
+    rm: RewardModels,
+    d: AlignmentData,
+    cfg: BaichuanAlignmentConfig,
+) -> Headline:
     """Greedy answers of the start and the aligned model to every held-out test prompt, scored by the head
     with the pointwise term (never trained on a policy's data); and the aligned model's movement."""
     prompts = d.test_prompts
-    answers = {name: generate(lm, prompts, max_new_tokens=cfg.gen_max_new_tokens, batch_size=cfg.eval_batch).texts
-               for name, lm in (("start", start.lm), ("aligned", final))}
+    answers = {
+        name: generate(lm, prompts, max_new_tokens=cfg.gen_max_new_tokens, batch_size=cfg.eval_batch).texts
+        for name, lm in (("start", start.lm), ("aligned", final))
+    }
     scores = {k: list(rm.judge(sft, prompts, a, cfg.eval_batch)) for k, a in answers.items()}
 
-    m = moved_fn(final, start.lm, prompts, answers["start"], max_identical=cfg.max_identical, min_kl=cfg.min_kl,
-                 max_new_tokens=cfg.gen_max_new_tokens, stage_answers=answers["aligned"], kl_prompts=cfg.guard_prompts)
+    m = moved_fn(
+        final,
+        start.lm,
+        prompts,
+        answers["start"],
+        max_identical=cfg.max_identical,
+        min_kl=cfg.min_kl,
+        max_new_tokens=cfg.gen_max_new_tokens,
+        stage_answers=answers["aligned"],
+        kl_prompts=cfg.guard_prompts,
+    )
     shown = min(cfg.n_samples_shown, len(prompts))
-    samples = pd.DataFrame({"prompt": [_clip(p) for p in prompts[:shown]],
-                            **{k: [_clip(a) for a in v[:shown]] for k, v in answers.items()}})
-    return Headline(scores["start"], scores["aligned"], m, samples, facts(
-        {"mean_start": ".2f", "mean_final": ".2f", **MOVED_FORMATS}, final_name=final_name, n_prompts=len(prompts),
-        mean_start=float(np.mean(scores["start"])), mean_final=float(np.mean(scores["aligned"])),
-        identical=m.identical, kl=m.kl))
+    samples = pd.DataFrame(
+        {
+            "prompt": [_clip(p) for p in prompts[:shown]],
+            **{k: [_clip(a) for a in v[:shown]] for k, v in answers.items()},
+        }
+    )
+    return Headline(
+        scores["start"],
+        scores["aligned"],
+        m,
+        samples,
+        facts(
+            {"mean_start": ".2f", "mean_final": ".2f", **MOVED_FORMATS},
+            final_name=final_name,
+            n_prompts=len(prompts),
+            mean_start=float(np.mean(scores["start"])),
+            mean_final=float(np.mean(scores["aligned"])),
+            identical=m.identical,
+            kl=m.kl,
+        ),
+    )
 
 
 def _clip(text: str, n: int = 160) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= n else text[:n - 1] + "…"
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 # --------------------------------------------------------------------------------------------- claims
-def claim_tests(specs: Sequence[Any], sft_eval_: SFTEval, rm: RewardModels, dpo: DPOEval, grpo: GRPOEval,
-                head: Headline, *, scale: str = "") -> list[Any]:
+def claim_tests(
+    specs: Sequence[Any],
+    sft_eval_: SFTEval,
+    rm: RewardModels,
+    dpo: DPOEval,
+    grpo: GRPOEval,
+    head: Headline,
+    *,
+    scale: str = "",
+) -> list[Any]:
     """The declared claims (``configs.baichuan_alignment.claim_specs``) tested on this run, each guarded by
     the movement of the stages it rests on, Holm-adjusted together."""
     spec = {s.key: s for s in specs}  # a claim over held-out units takes n from its held-out set (ClaimSpec.over)
     r, dp, gr, hd = rm.facts, dpo.facts, grpo.facts, head.facts
     tests = []
-    ev = claims.evaluate(spec["sft"], sft_eval_.nll_start, sft_eval_.nll_sft, scale=scale,
-                         this_run=f"{sft_eval_.facts.mean_start:.3f} → {sft_eval_.facts.mean_sft:.3f} nats per token")
+    ev = claims.evaluate(
+        spec["sft"],
+        sft_eval_.nll_start,
+        sft_eval_.nll_sft,
+        scale=scale,
+        this_run=f"{sft_eval_.facts.mean_start:.3f} → {sft_eval_.facts.mean_sft:.3f} nats per token",
+    )
     ev.verdict = claims.guard_acted(ev.verdict, sft_eval_.moved.acted, sft_eval_.moved.measure)
     tests.append(ev)
     _, quality = per_prompt([a - b for a, b in zip(rm.test["correct with"], rm.test["length"])], rm.test_prompts)
-    ev = claims.evaluate(spec["rm_quality"].over(quality), quality, [0.0] * len(quality), scale=scale,
-                         this_run=f"held-out accuracy {r.acc_with:.1%} against {r.acc_length:.1%} (length only)")
+    ev = claims.evaluate(
+        spec["rm_quality"].over(quality),
+        quality,
+        [0.0] * len(quality),
+        scale=scale,
+        this_run=f"held-out accuracy {r.acc_with:.1%} against {r.acc_length:.1%} (length only)",
+    )
     ev.verdict = claims.requires_convergence(ev.verdict, r.converged, "the head's gradient norm stayed above 1e-4")
     tests.append(ev)
     _, with_ = per_prompt(rm.test["margin with"], rm.test_prompts)
     _, without = per_prompt(rm.test["margin without"], rm.test_prompts)
-    ev = claims.evaluate(spec["rm_mse"].over(with_), with_, without, scale=scale,
-                         this_run=f"held-out accuracy {r.acc_with:.1%} with, {r.acc_without:.1%} without")
+    ev = claims.evaluate(
+        spec["rm_mse"].over(with_),
+        with_,
+        without,
+        scale=scale,
+        this_run=f"held-out accuracy {r.acc_with:.1%} with, {r.acc_without:.1%} without",
+    )
     ev.verdict = claims.requires_convergence(ev.verdict, r.converged, "the head's gradient norm stayed above 1e-4")
     tests.append(ev)
     first = next(k for k in dpo.margins if k.startswith("DPO"))
-    ev = claims.evaluate(spec["dpo"].over(dpo.margins[first]), dpo.margins[first],
-                         [0.0] * len(dpo.margins[first]), scale=scale,
-                         this_run=f"{first}: mean margin {np.mean(dpo.margins[first]):.3f} nats over {dp.pairs} pairs")
+    ev = claims.evaluate(
+        spec["dpo"].over(dpo.margins[first]),
+        dpo.margins[first],
+        [0.0] * len(dpo.margins[first]),
+        scale=scale,
+        this_run=f"{first}: mean margin {np.mean(dpo.margins[first]):.3f} nats over {dp.pairs} pairs",
+    )
     ev.verdict = claims.guard_acted(ev.verdict, dpo.moved[first].acted, dpo.moved[first].measure)
     tests.append(ev)
-    ev = claims.evaluate(spec["merge"].over(dpo.margins[MERGES[1]]), dpo.margins[MERGES[1]],
-                         dpo.margins[MERGES[0]], scale=scale,
-                         this_run=f"margin {dp.margin_stock:.3f} (Model Stock, cos θ {dp.cos:.3f}, t {dp.t:.3f}) "
-                                  f"against {dp.margin_linear:.3f} (linear)")
+    ev = claims.evaluate(
+        spec["merge"].over(dpo.margins[MERGES[1]]),
+        dpo.margins[MERGES[1]],
+        dpo.margins[MERGES[0]],
+        scale=scale,
+        this_run=f"margin {dp.margin_stock:.3f} (Model Stock, cos θ {dp.cos:.3f}, t {dp.t:.3f}) "
+        f"against {dp.margin_linear:.3f} (linear)",
+    )
     both = [dpo.moved[k] for k in MERGES]
     ev.verdict = claims.guard_acted(ev.verdict, all(m.acted for m in both), "; ".join(m.measure for m in both))
     tests.append(ev)
-    ev = claims.evaluate(spec["grpo"].over(grpo.after), grpo.after, grpo.before, scale=scale,
-                         this_run=f"greedy reward {gr.mean_before:.2f} → {gr.mean_after:.2f} on {gr.n_test} "
-                                  "held-out topics")
+    ev = claims.evaluate(
+        spec["grpo"].over(grpo.after),
+        grpo.after,
+        grpo.before,
+        scale=scale,
+        this_run=f"greedy reward {gr.mean_before:.2f} → {gr.mean_after:.2f} on {gr.n_test} held-out topics",
+    )
     ev.verdict = claims.guard_acted(ev.verdict, grpo.moved.acted, grpo.moved.measure)
     tests.append(ev)
-    ev = claims.evaluate(spec["headline"].over(head.final), head.final, head.start, scale=scale,
-                         this_run=f"judge's score {hd.mean_start:.2f} (start) → {hd.mean_final:.2f} "
-                                  f"({hd.final_name})")
+    ev = claims.evaluate(
+        spec["headline"].over(head.final),
+        head.final,
+        head.start,
+        scale=scale,
+        this_run=f"judge's score {hd.mean_start:.2f} (start) → {hd.mean_final:.2f} ({hd.final_name})",
+    )
     ev.verdict = claims.guard_acted(ev.verdict, head.moved.acted, head.moved.measure)
     tests.append(ev)
     tests += [claims.untested(spec[k], spec[k].untestable, scale=scale) for k in ("ppo", "nova")]

@@ -4,9 +4,9 @@ for every protected classifier, check that the diffusion model does what the met
 Explained in ``notebooks/ood/ddos.ipynb``. :func:`run_ddos` does the expensive part once (one DDIM
 reconstruction of every scored image and of the held-out InD calibration images per noise level t; the
 perceptual distances on the perceptual network; each protected classifier's view of x and x̂); the analyses
-(:func:`sanity_checks`, :func:`ddos_results`, :func:`noise_ablation`, :func:`component_ablation`,
-:func:`ddos_claims`) only re-score what it kept. The units of every claim are the protected classifiers. The
-tables and the cost per image are in :mod:`.report`.
+(:func:`sanity_checks`, :func:`ddos_results`, :func:`ddos_claims`, and the ablations in :mod:`.ablations`) only
+re-score what it kept. The units of every claim are the protected classifiers. The tables and the cost per
+image are in :mod:`.report`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from ...configs.ddos import DDoSConfig
 from ...data import vision
 from ...ood.ddos import (
     CLASSIFIER,
-    COMPONENTS,
     DDOS,
     DDOS_NO_REMOVAL,
     DM_BASELINE,
@@ -44,10 +43,10 @@ from ...ood.diffusion import Diffusion, from_pixels, reconstruct, to_pixels
 from ...ood.features import FeatureSet
 from ...ood.metrics import detector_scores, fit_detector, ood_metrics
 from ...ood.modes import scoring_index
-from ...plots import image_grid
 from ...results import facts, glued
 from ...timing import timed
-from .report import metrics_table, shown_table
+from .report import metrics_table, pairs_figure, shown_table
+from .samples import images_of, split_rows
 
 CALIBRATION = "calibration"  # held-out InD test images: the scales of the DDoS terms and of the DM baseline
 
@@ -100,34 +99,21 @@ class DDoSRun:
         return {**out, **self.classifier[k]}
 
 
-def _images(dataset, rows: Tensor) -> Tensor:
-    return torch.stack([dataset[int(i)][0] for i in rows])
-
-
-def training_pixels(bench: Any, n: int | None, *, seed: int = 0) -> Tensor:
-    """A seeded subset of ``n`` InD training images of ``bench`` (all when None), as pixels in [0, 1]: what the
-    DDPM learns from."""
-    rows = scoring_index(len(bench.train_dataset), n, seed=4000 + seed)
-    return to_pixels(_images(bench.train_dataset, rows), vision.input_spec(bench.config.in_dataset)).clamp(0, 1)
-
-
-def split_rows(n_test: int, n_score: int | None, n_calibration: int, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """The scored InD test rows and the held-out calibration rows, disjoint (seeded)."""
-    gen = torch.Generator().manual_seed(2000 + seed)
-    order = torch.randperm(n_test, generator=gen)
-    scored = n_test - n_calibration if n_score is None else n_score
-    if scored + n_calibration > n_test:
-        raise ParameterError("n_calibration", n_calibration,
-                             f"at most {n_test - scored} (the InD test images not scored: {n_test} − {scored})")
-    return order[:scored].sort().values, order[scored:scored + n_calibration].sort().values
-
-
 def _as_features(view: Any) -> Any:
     return FeatureSet(view.features, view.logits, torch.full((len(view.features),), -1, dtype=torch.long))
 
 
-def run_ddos(benches: Sequence[Any], perceptual: Any, diffusion: Diffusion, cfg: DDoSConfig, *, seeds: Sequence[int],
-             perceptual_seed: int, seed: int = 0, log: Callable[[str], None] | None = None) -> DDoSRun:
+def run_ddos(
+    benches: Sequence[Any],
+    perceptual: Any,
+    diffusion: Diffusion,
+    cfg: DDoSConfig,
+    *,
+    seeds: Sequence[int],
+    perceptual_seed: int,
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> DDoSRun:
     """Reconstruct ``cfg.n_score`` images of every split and ``cfg.n_calibration`` held-out InD test images at each
     noise level of ``cfg.t_grid`` (and ``cfg.noise_t``); the perceptual distances on ``perceptual``'s network (the
     mode of ``perceptual_seed``); every protected classifier's (``benches``, of ``seeds``) DDoS ingredients, and its
@@ -137,17 +123,20 @@ def run_ddos(benches: Sequence[Any], perceptual: Any, diffusion: Diffusion, cfg:
     first = benches[0]
     splits = ("test", *first.ood)
     test_rows, calib_rows = split_rows(len(first.test_dataset), cfg.n_score, cfg.n_calibration, seed)
-    index = {"test": test_rows, **{s: scoring_index(len(first.features(s)), cfg.n_score, seed=2001 + i)
-                                   for i, s in enumerate(first.ood)}}
-    pixels = {s: to_pixels(_images(first.dataset(s), index[s]), spec) for s in splits}
-    pixels[CALIBRATION] = to_pixels(_images(first.test_dataset, calib_rows), spec)
+    index = {
+        "test": test_rows,
+        **{s: scoring_index(len(first.features(s)), cfg.n_score, seed=2001 + i) for i, s in enumerate(first.ood)},
+    }
+    pixels = {s: to_pixels(images_of(first.dataset(s), index[s]), spec) for s in splits}
+    pixels[CALIBRATION] = to_pixels(images_of(first.test_dataset, calib_rows), spec)
     sets = (*splits, CALIBRATION)
     recon, images, seconds = {}, {}, {}
     for t in sorted({*cfg.t_grid, cfg.noise_t}):
         with timed() as clock:
             generator = torch.Generator().manual_seed(1_000_003 * seed + t)
-            recon[t] = {s: reconstruct(diffusion, pixels[s], t, stride=cfg.ddim_stride, generator=generator)
-                        for s in sets}
+            recon[t] = {
+                s: reconstruct(diffusion, pixels[s], t, stride=cfg.ddim_stride, generator=generator) for s in sets
+            }
         seconds[t] = clock.seconds
         images[t] = {s: image_terms(perceptual.model, spec, pixels[s], recon[t][s]) for s in sets}
         say(f"t = {t}: {sum(len(p) for p in pixels.values())} images reconstructed in {seconds[t]:.0f} s")
@@ -155,18 +144,37 @@ def run_ddos(benches: Sequence[Any], perceptual: Any, diffusion: Diffusion, cfg:
     for bench in benches:
         removal = AnomalyRemoval(cfg.clip_low, cfg.clip_high).fit(bench.train.features)
         views = {s: classifier_view(bench.model, from_pixels(pixels[s], spec), activations=False) for s in sets}
-        terms.append({t: {s: pair_terms(bench.model, spec, pixels[s], recon[t][s], removal, view=views[s])
-                          for s in sets} for t in recon})
+        terms.append(
+            {
+                t: {s: pair_terms(bench.model, spec, pixels[s], recon[t][s], removal, view=views[s]) for s in sets}
+                for t in recon
+            }
+        )
         base = pytorch_ood_baselines(bench.model, cfg)
         dets = {name: fit_detector(base[name], bench.train) for name in CLASSIFIER}
-        classifier.append({name: {s: detector_scores(det, _as_features(views[s])) for s in splits}
-                           for name, det in dets.items()})
+        classifier.append(
+            {name: {s: detector_scores(det, _as_features(views[s])) for s in splits} for name, det in dets.items()}
+        )
         main = terms[-1][cfg.noise_t]
-        knn.append({"x": classifier[-1]["KNN"],
-                    "x̂": {s: detector_scores(dets["KNN"], _as_features(main[s].view_hat)) for s in splits}})
-    return DDoSRun(splits=splits, pixels=pixels, recon=recon, images=images, terms=terms, knn=knn,
-                   classifier=classifier, seeds=list(seeds), perceptual_seed=perceptual_seed, main_t=cfg.noise_t,
-                   seconds=seconds)
+        knn.append(
+            {
+                "x": classifier[-1]["KNN"],
+                "x̂": {s: detector_scores(dets["KNN"], _as_features(main[s].view_hat)) for s in splits},
+            }
+        )
+    return DDoSRun(
+        splits=splits,
+        pixels=pixels,
+        recon=recon,
+        images=images,
+        terms=terms,
+        knn=knn,
+        classifier=classifier,
+        seeds=list(seeds),
+        perceptual_seed=perceptual_seed,
+        main_t=cfg.noise_t,
+        seconds=seconds,
+    )
 
 
 def dm_baseline(run: DDoSRun) -> dict[str, Tensor]:
@@ -188,8 +196,10 @@ def dm_baseline(run: DDoSRun) -> dict[str, Tensor]:
 # ------------------------------------------------------------------------------------------------ tables
 def all_classifiers(run: DDoSRun, t: int | None = None):
     """:func:`metrics_table` of every protected classifier at ``t``, with a ``classifier`` column (1 … K)."""
-    return pd.concat([metrics_table(run.scores(k, t), run.ood_sets).assign(classifier=k + 1)
-                      for k in range(run.n_classifiers)], ignore_index=True)
+    return pd.concat(
+        [metrics_table(run.scores(k, t), run.ood_sets).assign(classifier=k + 1) for k in range(run.n_classifiers)],
+        ignore_index=True,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ sanity checks
@@ -212,19 +222,33 @@ def sanity_checks(run: DDoSRun, cfg: DDoSConfig) -> SanityChecks:
     keep the classifier's label (≥ ``cfg.sanity_agreement``); OoD reconstructions score more InD-like than their
     inputs (KNN, every OoD set); KNN's AUROC is lower on reconstructions than on the images."""
     t = run.main_t
-    agree = [float((run.terms[k][t]["test"].view.logits.argmax(1) ==
-                    run.terms[k][t]["test"].view_hat.logits.argmax(1)).double().mean())
-             for k in range(run.n_classifiers)]
+    agree = [
+        float(
+            (run.terms[k][t]["test"].view.logits.argmax(1) == run.terms[k][t]["test"].view_hat.logits.argmax(1))
+            .double()
+            .mean()
+        )
+        for k in range(run.n_classifiers)
+    ]
     rows = []
     for s in run.ood_sets:
         x = np.mean([float(run.knn[k]["x"][s].mean()) for k in range(run.n_classifiers)])
         x_hat = np.mean([float(run.knn[k]["x̂"][s].mean()) for k in range(run.n_classifiers)])
-        auc_x = np.mean([ood_metrics(run.knn[k]["x"]["test"], run.knn[k]["x"][s])["AUROC"]
-                         for k in range(run.n_classifiers)])
-        auc_hat = np.mean([ood_metrics(run.knn[k]["x̂"]["test"], run.knn[k]["x̂"][s])["AUROC"]
-                           for k in range(run.n_classifiers)])
-        rows.append({"OoD set": s, "KNN score of x": x, "KNN score of x̂": x_hat, "KNN AUROC on x": auc_x,
-                     "KNN AUROC on x̂": auc_hat})
+        auc_x = np.mean(
+            [ood_metrics(run.knn[k]["x"]["test"], run.knn[k]["x"][s])["AUROC"] for k in range(run.n_classifiers)]
+        )
+        auc_hat = np.mean(
+            [ood_metrics(run.knn[k]["x̂"]["test"], run.knn[k]["x̂"][s])["AUROC"] for k in range(run.n_classifiers)]
+        )
+        rows.append(
+            {
+                "OoD set": s,
+                "KNN score of x": x,
+                "KNN score of x̂": x_hat,
+                "KNN AUROC on x": auc_x,
+                "KNN AUROC on x̂": auc_hat,
+            }
+        )
     table = pd.DataFrame(rows).set_index("OoD set")
     agreement = float(np.mean(agree))
     drops = table["KNN score of x"] - table["KNN score of x̂"]
@@ -233,18 +257,30 @@ def sanity_checks(run: DDoSRun, cfg: DDoSConfig) -> SanityChecks:
     if agreement < cfg.sanity_agreement:
         failed.append(f"InD reconstructions keep the label {agreement:.0%} of the time (< {cfg.sanity_agreement:.0%})")
     if not (drops > 0).all():
-        failed.append("OoD reconstructions are not more InD-like than the inputs on "
-                      + ", ".join(s for s, d in drops.items() if d <= 0))
+        failed.append(
+            "OoD reconstructions are not more InD-like than the inputs on "
+            + ", ".join(s for s, d in drops.items() if d <= 0)
+        )
     if not auroc_hat < auroc_x:
         failed.append(f"KNN's AUROC does not fall on reconstructions ({auroc_x:.1%} → {auroc_hat:.1%})")
     ok = not failed
     summary = "all three hold" if ok else "failed: " + "; ".join(failed)
-    return SanityChecks(facts(dict(agreement=".1%", agreement_needed=".0%", knn_drop=".3f", auroc_x=".1%",
-                                   auroc_x_hat=".1%"),
-                              agreement=agreement, agreement_needed=cfg.sanity_agreement, knn_drop=float(drops.mean()),
-                              knn_drop_sets=int((drops > 0).sum()), n_sets=len(drops), auroc_x=auroc_x,
-                              auroc_x_hat=auroc_hat, summary=summary),
-                        ok=ok, reason="diffusion sanity check " + summary, table=table)
+    return SanityChecks(
+        facts(
+            dict(agreement=".1%", agreement_needed=".0%", knn_drop=".3f", auroc_x=".1%", auroc_x_hat=".1%"),
+            agreement=agreement,
+            agreement_needed=cfg.sanity_agreement,
+            knn_drop=float(drops.mean()),
+            knn_drop_sets=int((drops > 0).sum()),
+            n_sets=len(drops),
+            auroc_x=auroc_x,
+            auroc_x_hat=auroc_hat,
+            summary=summary,
+        ),
+        ok=ok,
+        reason="diffusion sanity check " + summary,
+        table=table,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ results
@@ -263,17 +299,6 @@ class DDoSResults:
     pairs_figure: Any = glued()
 
 
-def pairs_figure(run: DDoSRun, t: int, n_pairs: int):
-    """For the InD test set and each OoD set, ``n_pairs`` images x with their reconstructions x̂ beside them."""
-    images, titles = [], []
-    for split in run.splits:
-        label = "InD" if split == "test" else split
-        for i in range(min(n_pairs, len(run.pixels[split]))):
-            images += [run.pixels[split][i], run.recon[t][split][i]]
-            titles += [f"{label[:12]}: x", "x̂"]
-    return image_grid(images, titles, ncols=2 * n_pairs, size=0.95, title_size=7)
-
-
 def ddos_results(run: DDoSRun, cfg: DDoSConfig) -> DDoSResults:
     """The results at ``cfg.noise_t`` for every protected classifier."""
     table = all_classifiers(run)
@@ -284,105 +309,76 @@ def ddos_results(run: DDoSRun, cfg: DDoSConfig) -> DDoSResults:
     best_p = mean.loc[list(PERCEPTUAL)].idxmax()
     best_c = mean.loc[list(CLASSIFIER)].idxmax()
     t = run.main_t
-    abnormal = {s: float(np.mean([run.terms[k][t][s].abnormal_hat.mean() for k in range(run.n_classifiers)]))
-                for s in run.splits}
-    shares = ("auroc_ddos", "fpr_ddos", "auroc_no_removal", "auroc_mse", "auroc_perceptual", "auroc_dm",
-              "auroc_classifier", "abnormal_in", "abnormal_out")
+    abnormal = {
+        s: float(np.mean([run.terms[k][t][s].abnormal_hat.mean() for k in range(run.n_classifiers)]))
+        for s in run.splits
+    }
+    shares = (
+        "auroc_ddos",
+        "fpr_ddos",
+        "auroc_no_removal",
+        "auroc_mse",
+        "auroc_perceptual",
+        "auroc_dm",
+        "auroc_classifier",
+        "abnormal_in",
+        "abnormal_out",
+    )
     return DDoSResults(
-        table=table, shown=shown_table(table), auroc=auroc, facts=facts(
-            dict.fromkeys(shares, ".1%"), t=t, n_scored=len(run.pixels["test"]),
-            n_calibration=len(run.pixels[CALIBRATION]), n_classifiers=run.n_classifiers,
-            perceptual_seed=run.perceptual_seed, best_perceptual=best_p, best_classifier=best_c,
-            auroc_ddos=float(mean[DDOS]), fpr_ddos=float(fpr[DDOS]), auroc_no_removal=float(mean[DDOS_NO_REMOVAL]),
-            auroc_mse=float(mean["MSE"]), auroc_perceptual=float(mean[best_p]), auroc_dm=float(mean[DM_BASELINE]),
-            auroc_classifier=float(mean[best_c]), abnormal_in=abnormal["test"],
-            abnormal_out=float(np.mean([abnormal[s] for s in run.ood_sets]))),
-        pairs_figure=pairs_figure(run, t, cfg.n_pairs))
-
-
-# ------------------------------------------------------------------------------------------------ ablations
-@dataclass
-class NoiseAblation:
-    """Average AUROC over the OoD sets (mean over the classifiers) against the noise level t."""
-
-    table: Any  # one row per (detector, t)
-    facts: pd.Series = glued()  # best_t_ddos, best_t_mse: the t of the highest AUROC; levels: every t
-    figure: Any = glued()
-
-
-def noise_ablation(run: DDoSRun) -> NoiseAblation:
-    """AUROC (mean over the OoD sets and the classifiers) of the pair detectors at every reconstructed t; the DM
-    baseline (every t at once) and the classifier detectors as horizontal references."""
-    import matplotlib.pyplot as plt
-
-    shown = (*PERCEPTUAL, DDOS, DDOS_NO_REMOVAL)
-    rows = []
-    for t in run.noise_levels:
-        table = all_classifiers(run, t)
-        avg = table[(table.ood_set == "average") & table.detector.isin(shown)].groupby("detector")["AUROC"].mean()
-        rows += [{"detector": name, "t": t, "AUROC": float(v)} for name, v in avg.items()]
-    table = pd.DataFrame(rows)
-    main = all_classifiers(run)
-    refs = (main[(main.ood_set == "average") & main.detector.isin([DM_BASELINE, *CLASSIFIER])]
-            .groupby("detector")["AUROC"].mean())
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    for i, name in enumerate(shown):
-        part = table[table.detector == name]
-        ax.plot(part.t, 100 * part.AUROC, "o-", color=f"C{i}", label=name, lw=2.2 if name == DDOS else 1.2)
-    for j, (name, v) in enumerate(refs.items()):
-        ax.axhline(100 * v, color=f"C{len(shown) + j}", ls=":", lw=1,
-                   label=name if name == DM_BASELINE else f"{name} (on x)")
-    ax.axvline(run.main_t, color="grey", ls="--", lw=1)
-    ax.set(xlabel="noise level t", ylabel="AUROC (%), mean over OoD sets ↑", title="Ablation of the noise level")
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    best = lambda name: int(table[table.detector == name].sort_values("AUROC").iloc[-1]["t"])  # noqa: E731
-    return NoiseAblation(table, facts(best_t_ddos=best(DDOS), best_t_mse=best("MSE"),
-                                      levels=", ".join(str(t) for t in run.noise_levels)), figure=fig)
-
-
-@dataclass
-class ComponentAblation:
-    """Each DDoS term with and without anomaly removal, at the main noise level (mean over sets and classifiers)."""
-
-    table: Any
-    facts: pd.Series = glued(".1%")  # auroc_feature, auroc_probability, auroc_both: each term alone, both
-
-
-def component_ablation(results: DDoSResults) -> ComponentAblation:
-    """Average FPR95 and AUROC of every entry of :data:`~reprobook.ood.ddos.COMPONENTS` at the main t."""
-    table = results.table
-    avg = table[(table.ood_set == "average") & table.detector.isin(list(COMPONENTS))]
-    avg = avg.groupby("detector")[["FPR95", "AUROC"]].mean().loc[list(COMPONENTS)]
-    avg.insert(0, "terms", [" + ".join(COMPONENTS[n][0]) for n in avg.index])
-    avg.insert(1, "anomaly removal on x̂", ["yes" if COMPONENTS[n][1] else "no" for n in avg.index])
-    return ComponentAblation(avg, facts(auroc_feature=float(avg.loc["DDoS feature term only", "AUROC"]),
-                                        auroc_probability=float(avg.loc["DDoS probability term only", "AUROC"]),
-                                        auroc_both=float(avg.loc[DDOS, "AUROC"])))
+        table=table,
+        shown=shown_table(table),
+        auroc=auroc,
+        facts=facts(
+            dict.fromkeys(shares, ".1%"),
+            t=t,
+            n_scored=len(run.pixels["test"]),
+            n_calibration=len(run.pixels[CALIBRATION]),
+            n_classifiers=run.n_classifiers,
+            perceptual_seed=run.perceptual_seed,
+            best_perceptual=best_p,
+            best_classifier=best_c,
+            auroc_ddos=float(mean[DDOS]),
+            fpr_ddos=float(fpr[DDOS]),
+            auroc_no_removal=float(mean[DDOS_NO_REMOVAL]),
+            auroc_mse=float(mean["MSE"]),
+            auroc_perceptual=float(mean[best_p]),
+            auroc_dm=float(mean[DM_BASELINE]),
+            auroc_classifier=float(mean[best_c]),
+            abnormal_in=abnormal["test"],
+            abnormal_out=float(np.mean([abnormal[s] for s in run.ood_sets])),
+        ),
+        pairs_figure=pairs_figure({s: run.pixels[s] for s in run.splits}, run.recon[t], cfg.n_pairs),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ claims
-def ddos_claims(specs: Sequence[claims.ClaimSpec], results: DDoSResults, sanity: SanityChecks, scale: str, *,
-                converged: bool = True, convergence: str = "") -> list[claims.ClaimTest]:
+def ddos_claims(
+    specs: Sequence[claims.ClaimSpec],
+    results: DDoSResults,
+    sanity: SanityChecks,
+    scale: str,
+    *,
+    converged: bool = True,
+    convergence: str = "",
+) -> list[claims.ClaimTest]:
     """The declared claims (:func:`reprobook.configs.ddos.claim_specs`), each a paired t-test over the protected
     classifiers of the average AUROC, *not comparable* when a diffusion sanity check failed or the classifiers had
     not converged; Holm-adjusted."""
     auroc = results.auroc
-    rivals = {"perceptual": (DDOS_NO_REMOVAL, results.facts.best_perceptual), "removal": (DDOS, DDOS_NO_REMOVAL),
-              "dm_sota": (DDOS, DM_BASELINE)}
+    rivals = {
+        "perceptual": (DDOS_NO_REMOVAL, results.facts.best_perceptual),
+        "removal": (DDOS, DDOS_NO_REMOVAL),
+        "dm_sota": (DDOS, DM_BASELINE),
+    }
     tests = []
     for spec in specs:
         a, b = rivals[spec.key]
         values_a, values_b = auroc.loc[a].tolist(), auroc.loc[b].tolist()
-        text = (f"{a}: {np.mean(values_a):.1%}; {b}: {np.mean(values_b):.1%} (mean AUROC over {len(values_a)} "
-                "classifiers)")
+        text = (
+            f"{a}: {np.mean(values_a):.1%}; {b}: {np.mean(values_b):.1%} (mean AUROC over {len(values_a)} classifiers)"
+        )
         tests.append(claims.evaluate(spec, values_a, values_b, this_run=text, scale=scale))
     keys = [t.key for t in tests]
     tests = claims.guard_tests(tests, keys, lambda v: claims.requires_convergence(v, converged, convergence))
     tests = claims.guard_tests(tests, keys, lambda v: claims.guard(v, sanity.ok, sanity.reason))
     return claims.holm_tests(tests)
-
-
-__all__ = ["CALIBRATION", "ComponentAblation", "DDoSResults", "DDoSRun", "NoiseAblation", "SanityChecks",
-           "all_classifiers", "component_ablation", "ddos_claims", "ddos_results", "dm_baseline", "noise_ablation",
-           "pairs_figure", "run_ddos", "sanity_checks", "split_rows", "training_pixels"]

@@ -6,7 +6,7 @@ Explained in ``notebooks/ood/ddos.ipynb``; the runs, ablations and claim tests a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from ...configs.ddos import DDoSConfig
 from ...ood.ddos import COMPONENTS, DM_BASELINE, PERCEPTUAL
 from ...ood.diffusion import Diffusion
 from ...ood.metrics import ood_metrics
+from ...plots import image_grid
 from ...results import facts, glued
 
 
@@ -37,11 +38,18 @@ def metrics_table(scores: dict[str, dict[str, Tensor]], ood_sets: Sequence[str])
     for name, per in scores.items():
         values = [ood_metrics(per["test"], per[s]) for s in ood_sets]
         for s, v in zip(ood_sets, values):
-            rows.append({"detector": name, "family": family(name), "ood_set": s, "FPR95": v["FPR95"],
-                         "AUROC": v["AUROC"]})
-        rows.append({"detector": name, "family": family(name), "ood_set": "average",
-                     "FPR95": float(np.mean([v["FPR95"] for v in values])),
-                     "AUROC": float(np.mean([v["AUROC"] for v in values]))})
+            rows.append(
+                {"detector": name, "family": family(name), "ood_set": s, "FPR95": v["FPR95"], "AUROC": v["AUROC"]}
+            )
+        rows.append(
+            {
+                "detector": name,
+                "family": family(name),
+                "ood_set": "average",
+                "FPR95": float(np.mean([v["FPR95"] for v in values])),
+                "AUROC": float(np.mean([v["AUROC"] for v in values])),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -67,12 +75,18 @@ class DDoSCost:
 def ddos_cost(result: Any) -> DDoSCost:
     """The glued numbers of a ``reprobook bench ddos-throughput`` result."""
     table = result.table.set_index("method")
-    return DDoSCost(table, facts(dict(ddos_per_s=",.1f", classifier_per_s=",.0f", slowdown=",.0f"),
-                                 device=result.device, ddos_per_s=float(table.loc["ddos", "images_per_s"]),
-                                 classifier_per_s=float(table.loc["classifier", "images_per_s"]),
-                                 slowdown=float(table.loc["ddos", "slowdown"]),
-                                 n_images=int(result.settings["n_images"]),
-                                 evaluations=int(result.settings["unet_evaluations"])))
+    return DDoSCost(
+        table,
+        facts(
+            dict(ddos_per_s=",.1f", classifier_per_s=",.0f", slowdown=",.0f"),
+            device=result.device,
+            ddos_per_s=float(table.loc["ddos", "images_per_s"]),
+            classifier_per_s=float(table.loc["classifier", "images_per_s"]),
+            slowdown=float(table.loc["ddos", "slowdown"]),
+            n_images=int(result.settings["n_images"]),
+            evaluations=int(result.settings["unet_evaluations"]),
+        ),
+    )
 
 
 @dataclass
@@ -97,11 +111,35 @@ def describe_diffusion(diffusion: Diffusion, cfg: DDoSConfig, n_images: int) -> 
     ax.set(xlabel="training step", ylabel="‖ε − ε_θ‖² (mean)", yscale="log", title="DDPM training loss")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tail = losses[-max(1, len(losses) // 10):]
-    note = ("It was loaded from the checkpoint cache." if diffusion.loaded else
-            f"It was trained in this run, in {diffusion.train_seconds:.0f} s.")
-    return DiffusionSummary(loss_figure=fig, facts=facts(
-        {"n_params": ",", "steps": ",", "n_images": ",", "final_loss": ".3f", "first_loss": ".3f"},
-        n_params=diffusion.n_params, steps=cfg.ddpm_steps, batch=cfg.ddpm_batch, n_images=n_images,
-        max_t=diffusion.max_t, final_loss=float(np.mean(tail)), first_loss=float(np.mean(losses[:max(1, window)])),
-        loaded_note=note))
+    tail = losses[-max(1, len(losses) // 10) :]
+    note = (
+        "It was loaded from the checkpoint cache."
+        if diffusion.loaded
+        else f"It was trained in this run, in {diffusion.train_seconds:.0f} s."
+    )
+    return DiffusionSummary(
+        loss_figure=fig,
+        facts=facts(
+            {"n_params": ",", "steps": ",", "n_images": ",", "final_loss": ".3f", "first_loss": ".3f"},
+            n_params=diffusion.n_params,
+            steps=cfg.ddpm_steps,
+            batch=cfg.ddpm_batch,
+            n_images=n_images,
+            max_t=diffusion.max_t,
+            final_loss=float(np.mean(tail)),
+            first_loss=float(np.mean(losses[: max(1, window)])),
+            loaded_note=note,
+        ),
+    )
+
+
+def pairs_figure(pixels: Mapping[str, Tensor], reconstructed: Mapping[str, Tensor], n_pairs: int):
+    """For the InD test set (``"test"``) and each OoD set, in the order of ``pixels``, ``n_pairs`` images x with
+    their reconstructions x̂ (``reconstructed``, by the same names) beside them."""
+    images, titles = [], []
+    for split, shown in pixels.items():
+        label = "InD" if split == "test" else split
+        for i in range(min(n_pairs, len(shown))):
+            images += [shown[i], reconstructed[split][i]]
+            titles += [f"{label[:12]}: x", "x̂"]
+    return image_grid(images, titles, ncols=2 * n_pairs, size=0.95, title_size=7)

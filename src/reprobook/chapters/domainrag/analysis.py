@@ -23,8 +23,16 @@ from ...rag.retrievers import Retriever, RetrieverStats
 from ...results import facts, glued
 from .likelihood import paired_values
 
-METRIC_NAMES = {"em": "EM", "ems": "EMS", "f1": "F1", "f1_official": "F1 (official)", "rouge1": "ROUGE-1",
-                "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "cf_em": "EM vs counterfactual answer"}
+METRIC_NAMES = {
+    "em": "EM",
+    "ems": "EMS",
+    "f1": "F1",
+    "f1_official": "F1 (official)",
+    "rouge1": "ROUGE-1",
+    "rouge2": "ROUGE-2",
+    "rougeL": "ROUGE-L",
+    "cf_em": "EM vs counterfactual answer",
+}
 
 
 def _frame(rows):
@@ -53,9 +61,15 @@ class RetrievalResult:
     ks: tuple[int, ...] = ()
 
 
-def retrieval_evaluation(questions: Sequence[Question], retrievers: dict[str, Retriever], *,
-                         ks: Sequence[int] = (1, 3, 5, 20), shipped: Sequence[str] = ("bm25", "dense"),
-                         n_boot: int = 1000, seed: int = 0) -> RetrievalResult:
+def retrieval_evaluation(
+    questions: Sequence[Question],
+    retrievers: dict[str, Retriever],
+    *,
+    ks: Sequence[int] = (1, 3, 5, 20),
+    shipped: Sequence[str] = ("bm25", "dense"),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> RetrievalResult:
     """Rank every question's query with each retriever and score the golden passages' ranks.
 
     recall@k: the share of a question's golden passages in the top k (one golden passage: found or not);
@@ -70,13 +84,13 @@ def retrieval_evaluation(questions: Sequence[Question], retrievers: dict[str, Re
     for name, r in retrievers.items():
         rankings[f"{_label(name)} (this library)"] = r.search_ids([q.query for q in questions], depth)
     for name in shipped:
-        rankings[f"{_label(name)} (shipped lists, paper)"] = [[p.id for p in q.shipped[name]][:depth]
-                                                              for q in questions]
+        rankings[f"{_label(name)} (shipped lists, paper)"] = [
+            [p.id for p in q.shipped[name]][:depth] for q in questions
+        ]
     per_query = []
     for method, ranked in rankings.items():
         for q, ids in zip(questions, ranked):
-            row = {"method": method, "qid": q.qid, "ability": q.ability,
-                   "rr": reciprocal_rank(ids, q.golden_ids)}
+            row = {"method": method, "qid": q.qid, "ability": q.ability, "rr": reciprocal_rank(ids, q.golden_ids)}
             row.update({f"recall@{k}": recall_at_k(ids, q.golden_ids, k) for k in ks})
             row.update({f"hit@{k}": hit_at_k(ids, q.golden_ids, k) for k in ks})
             per_query.append(row)
@@ -91,9 +105,13 @@ def retrieval_evaluation(questions: Sequence[Question], retrievers: dict[str, Re
         rows.append(row)
     costs = pd.DataFrame([_cost_row(r.stats()) for r in retrievers.values()])
     corpus = next(iter(retrievers.values())).corpus if retrievers else None
-    return RetrievalResult(pd.DataFrame(rows).set_index("method"), per_query, costs,
-                           facts({"corpus_size": ",d"}, n_questions=len(questions),
-                                 corpus_size=len(corpus) if corpus is not None else 0), tuple(ks))
+    return RetrievalResult(
+        pd.DataFrame(rows).set_index("method"),
+        per_query,
+        costs,
+        facts({"corpus_size": ",d"}, n_questions=len(questions), corpus_size=len(corpus) if corpus is not None else 0),
+        tuple(ks),
+    )
 
 
 def _label(name: str) -> str:
@@ -101,8 +119,14 @@ def _label(name: str) -> str:
 
 
 def _cost_row(s: RetrieverStats) -> dict[str, Any]:
-    return {"retriever": s.name, "passages": s.passages, "index seconds": s.index_seconds,
-            "index from cache": s.from_cache, "queries": s.queries, "ms per query": s.ms_per_query}
+    return {
+        "retriever": s.name,
+        "passages": s.passages,
+        "index seconds": s.index_seconds,
+        "index from cache": s.from_cache,
+        "queries": s.queries,
+        "ms per query": s.ms_per_query,
+    }
 
 
 # --------------------------------------------------------------------------------------------- claims
@@ -135,15 +159,19 @@ def capability(gen_rows, bar: float) -> Capability:
     em = float(golden.mean()) if len(golden) else float("nan")
     high = claims.proportion_ci(int(round(golden.sum())), len(golden))[2] if len(golden) else float("nan")
     passed = bool(len(golden)) and high >= bar
-    text = (f"EM {em:.2f} with golden references on {len(golden)} short-answer questions (95 % interval up to "
-            f"{high:.2f}: {'not shown below' if passed else 'below'} the bar of {bar:.2f})")
+    text = (
+        f"EM {em:.2f} with golden references on {len(golden)} short-answer questions (95 % interval up to "
+        f"{high:.2f}: {'not shown below' if passed else 'below'} the bar of {bar:.2f})"
+    )
     em_closed = float(closed.mean()) if len(closed) else float("nan")
-    return Capability(facts(CAPABILITY_FORMATS, em_golden=em, em_closed=em_closed, questions=len(golden), bar=bar,
-                            text=text), passed)
+    return Capability(
+        facts(CAPABILITY_FORMATS, em_golden=em, em_closed=em_closed, questions=len(golden), bar=bar, text=text), passed
+    )
 
 
-def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *,
-                    scale: str = "") -> list[claims.ClaimTest]:
+def domainrag_tests(
+    specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *, scale: str = ""
+) -> list[claims.ClaimTest]:
     """Every declared claim tested on the likelihood rows (``lik``: :class:`.likelihood.LikelihoodRun` or its
     rows), guarded by the reader's capability, Holm-adjusted over the chapter.
 
@@ -169,8 +197,14 @@ def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *,
         tests.append(test("retrieval_helps", short, "", ""))
     else:
         parts = [test("retrieval_helps", short, f"shipped-{r}@1", "closed") for r in ("bm25", "dense")]
-        tests.append(claims.ClaimTest(by_key["retrieval_helps"], claims.all_of(*(t.verdict for t in parts)),
-                                      "; ".join(f"{r}: {t.this_run}" for r, t in zip(("BM25", "dense"), parts)), scale))
+        tests.append(
+            claims.ClaimTest(
+                by_key["retrieval_helps"],
+                claims.all_of(*(t.verdict for t in parts)),
+                "; ".join(f"{r}: {t.this_run}" for r, t in zip(("BM25", "dense"), parts)),
+                scale,
+            )
+        )
     tests.append(test("structure_hard", "structural", "golden", "html"))
     tests.append(test("noise_hard", "noise", "golden", "noise4@first"))
     # faithfulness: the margin for the reference's own answer, true reference against counterfactual one
@@ -180,8 +214,10 @@ def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *,
         tests.append(test("faithful_hard", "faithful", "", ""))
     elif len(true_gold) and len(cf_cf) == len(true_gold):
         margin_true, margin_cf = true_gold - true_cf, cf_cf - cf_gold
-        text = (f"mean margin {margin_true.mean():+.2f} nats/token for the true answer given the true reference, "
-                f"{margin_cf.mean():+.2f} for the counterfactual answer given the counterfactual reference")
+        text = (
+            f"mean margin {margin_true.mean():+.2f} nats/token for the true answer given the true reference, "
+            f"{margin_cf.mean():+.2f} for the counterfactual answer given the counterfactual reference"
+        )
         tests.append(claims.evaluate(by_key["faithful_hard"], margin_true, margin_cf, scale=scale, this_run=text))
     else:
         tests.append(claims.untested(by_key["faithful_hard"], "no faithful question scored", scale=scale))
@@ -189,8 +225,11 @@ def domainrag_tests(specs: Sequence[claims.ClaimSpec], lik, cap: Capability, *,
     tests.append(test("history_used", "conversational", "golden", "golden-nohistory"))
     order = [s.key for s in specs]
     tests = sorted(tests, key=lambda t: order.index(t.key))
-    tests = claims.guard_tests(tests, order, lambda v: claims.guard(
-        v, cap.passed, f"the reader fails with the answer in its prompt: {cap.facts.text}"))
+    tests = claims.guard_tests(
+        tests,
+        order,
+        lambda v: claims.guard(v, cap.passed, f"the reader fails with the answer in its prompt: {cap.facts.text}"),
+    )
     return claims.holm_tests(tests)
 
 
@@ -211,17 +250,28 @@ def faithfulness_choice(lik) -> Faithfulness:
     part = rows[rows.label == "faithful"]
     true = part[part.setting == "golden"]
     cf = part[part.setting == "counterfactual"]
-    table = pd.DataFrame({
-        "reference": ["true", "counterfactual"], "questions": [len(true), len(cf)],
-        "prefers the true answer": [float((true.gold > true.counter).mean()), float((cf.gold > cf.counter).mean())],
-        "prefers the counterfactual answer": [float((true.counter > true.gold).mean()),
-                                              float((cf.counter > cf.gold).mean())],
-        "true answer in the prompt": [float(true.answer_in_prompt.mean()), float(cf.answer_in_prompt.mean())],
-    }).set_index("reference")
-    return Faithfulness(table, facts(dict(follows_true=".0%", follows_cf=".0%"),
-                                     follows_true=float((true.gold > true.counter).mean()),
-                                     follows_cf=float((cf.counter > cf.gold).mean()),
-                                     cf_with_true=int(cf.answer_in_prompt.sum()), questions=len(cf)))
+    table = pd.DataFrame(
+        {
+            "reference": ["true", "counterfactual"],
+            "questions": [len(true), len(cf)],
+            "prefers the true answer": [float((true.gold > true.counter).mean()), float((cf.gold > cf.counter).mean())],
+            "prefers the counterfactual answer": [
+                float((true.counter > true.gold).mean()),
+                float((cf.counter > cf.gold).mean()),
+            ],
+            "true answer in the prompt": [float(true.answer_in_prompt.mean()), float(cf.answer_in_prompt.mean())],
+        }
+    ).set_index("reference")
+    return Faithfulness(
+        table,
+        facts(
+            dict(follows_true=".0%", follows_cf=".0%"),
+            follows_true=float((true.gold > true.counter).mean()),
+            follows_cf=float((cf.counter > cf.gold).mean()),
+            cf_with_true=int(cf.answer_in_prompt.sum()),
+            questions=len(cf),
+        ),
+    )
 
 
 def _means_text(x, y, a: str, b: str) -> str:

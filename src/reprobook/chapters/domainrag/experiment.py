@@ -19,7 +19,8 @@ A *setting* says which references the reader gets (:func:`parse_setting`):
 
 :func:`build_items` turns (questions, setting) into prompts, :func:`read` generates every answer with one
 reader (batched, through :func:`reprobook.llm.fit_context` and :func:`reprobook.llm.generate`), and
-:func:`score_items` scores them with :mod:`reprobook.rag.metrics`.
+:func:`score_items` scores them with :mod:`reprobook.rag.metrics` (:func:`.answers.run_answers` runs the chapter's
+plan through them).
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
-
-import pandas as pd
 
 from ... import llm
 from ...checks import ParameterError, check_choice, check_int
@@ -40,14 +39,22 @@ from ...rag.domainrag import POSITIONS, WITH_RETRIEVED, Question, noisy_referenc
 from ...rag.metrics import score_answer
 from ...rag.prompts import KIND_OF_ABILITY, PromptTemplate
 from ...rag.retrievers import BM25Retriever, DenseRetriever, Retriever
-from ...results import facts, glued
 from ...timing import timed
 
-_SETTING = re.compile(r"^(closed|golden|golden-first|golden-nohistory|html|counterfactual|(bm25|dense)@(\d+)|"
-                      r"shipped-(bm25|dense)@(\d+)|noise(\d+)@(first|middle|last))$")
+_SETTING = re.compile(
+    r"^(closed|golden|golden-first|golden-nohistory|html|counterfactual|(bm25|dense)@(\d+)|"
+    r"shipped-(bm25|dense)@(\d+)|noise(\d+)@(first|middle|last))$"
+)
 # metrics the official evaluator reports per ability (conversational and multi-document: ROUGE only)
-PRIMARY_METRIC = {"extractive": "em", "time_sensitive": "em", "structural": "em", "faithful": "em",
-                  "noise": "em", "conversational": "rougeL", "multi_document": "rougeL"}
+PRIMARY_METRIC = {
+    "extractive": "em",
+    "time_sensitive": "em",
+    "structural": "em",
+    "faithful": "em",
+    "noise": "em",
+    "conversational": "rougeL",
+    "multi_document": "rougeL",
+}
 
 
 @dataclass(frozen=True)
@@ -66,9 +73,13 @@ def parse_setting(name: str) -> Setting:
     """``"bm25@3"`` → Setting(references="retrieved", retriever="bm25", k=3); a bad name is a ParameterError."""
     m = _SETTING.match(name) if isinstance(name, str) else None
     if m is None:
-        raise ParameterError("setting", name, "closed, golden, golden-first, golden-nohistory, html, counterfactual, "
-                             "bm25@k, dense@k, "
-                             "shipped-bm25@k, shipped-dense@k or noise<n>@first|middle|last")
+        raise ParameterError(
+            "setting",
+            name,
+            "closed, golden, golden-first, golden-nohistory, html, counterfactual, "
+            "bm25@k, dense@k, "
+            "shipped-bm25@k, shipped-dense@k or noise<n>@first|middle|last",
+        )
     if m.group(2):
         return Setting(name, "retrieved", m.group(2), check_int("k", int(m.group(3)), low=1))
     if m.group(4):
@@ -100,8 +111,9 @@ def html_tables(page: str) -> str:
     return "\n".join(tables) if tables else page
 
 
-def _references(question: Question, setting: Setting, retrieved: dict[str, list[Passage]] | None,
-                html_view: str) -> tuple[list[Passage] | None, list[str] | None]:
+def _references(
+    question: Question, setting: Setting, retrieved: dict[str, list[Passage]] | None, html_view: str
+) -> tuple[list[Passage] | None, list[str] | None]:
     """(passages, raw HTML pages) of ``question`` in ``setting``: one of the two is None."""
     kind = setting.references
     if kind == "closed":
@@ -116,8 +128,9 @@ def _references(question: Question, setting: Setting, retrieved: dict[str, list[
         return retrieved[setting.retriever][: setting.k], None
     if kind == "shipped":
         if setting.retriever not in question.shipped:
-            raise ParameterError("setting", setting.name,
-                                 f"a setting of a question with shipped lists ({question.qid} has none)")
+            raise ParameterError(
+                "setting", setting.name, f"a setting of a question with shipped lists ({question.qid} has none)"
+            )
         return list(question.shipped[setting.retriever][: setting.k]), None
     if kind == "html":
         if not question.html:
@@ -125,16 +138,22 @@ def _references(question: Question, setting: Setting, retrieved: dict[str, list[
         return None, [question.html if html_view == "page" else html_tables(question.html)]
     if kind == "counterfactual":
         if not question.counterfactual:
-            raise ParameterError("setting", setting.name,
-                                 f"'counterfactual' only for faithful questions (not {question.qid})")
+            raise ParameterError(
+                "setting", setting.name, f"'counterfactual' only for faithful questions (not {question.qid})"
+            )
         return list(question.counterfactual), None
     # parse_setting sets n_noise and position for noise settings (a hand-built Setting without them fails in
     # noisy_references' own checks, as before)
     return noisy_references(question, cast(int, setting.n_noise), cast(str, setting.position)), None
 
 
-def build_items(questions: Sequence[Question], setting: str | Setting, *,
-                retrievers: dict[str, Retriever] | None = None, html_view: str = "page") -> list[Item]:
+def build_items(
+    questions: Sequence[Question],
+    setting: str | Setting,
+    *,
+    retrievers: dict[str, Retriever] | None = None,
+    html_view: str = "page",
+) -> list[Item]:
     """The prompts (before the context guard) of ``questions`` in ``setting``.
 
     ``retrievers``: indexed retrievers by name (``"bm25"``, ``"dense"``) for the ``bm25@k`` / ``dense@k``
@@ -160,8 +179,9 @@ def build_items(questions: Sequence[Question], setting: str | Setting, *,
             items.append(Item(q, setting, template, pages, ["html"]))
         else:
             assert passages is not None  # _references returns passages or pages
-            template = PromptTemplate(kind, closed=setting.references == "closed",
-                                      titles=tuple(p.title for p in passages), history=history)
+            template = PromptTemplate(
+                kind, closed=setting.references == "closed", titles=tuple(p.title for p in passages), history=history
+            )
             items.append(Item(q, setting, template, [p.text for p in passages], [p.id for p in passages]))
     return items
 
@@ -178,9 +198,17 @@ class ReadStats:
     by_group: list[dict[str, Any]] = field(default_factory=list)
 
 
-def read(lm: Any, items: Sequence[Item], *, max_new_tokens: int | dict[str, int], batch_size: int = 8,
-         temperature: float = 0.0, max_prompt_tokens: int | None = None, seed: int = 0,
-         chat: bool = False) -> ReadStats:
+def read(
+    lm: Any,
+    items: Sequence[Item],
+    *,
+    max_new_tokens: int | dict[str, int],
+    batch_size: int = 8,
+    temperature: float = 0.0,
+    max_prompt_tokens: int | None = None,
+    seed: int = 0,
+    chat: bool = False,
+) -> ReadStats:
     """Answer every item with the reader ``lm`` (a :class:`reprobook.llm.LanguageModel`), in place.
 
     Each prompt first goes through the context guard :func:`reprobook.llm.fit_context` (the passages are
@@ -196,20 +224,35 @@ def read(lm: Any, items: Sequence[Item], *, max_new_tokens: int | dict[str, int]
     for n, group in groups.items():
         for it in group:
             question = it.question.prompt_question()
-            it.prompt = llm.fit_context(lm, question, it.passages, template=it.template, chat=chat,
-                                        max_prompt_tokens=max_prompt_tokens, reserve=n)
+            it.prompt = llm.fit_context(
+                lm,
+                question,
+                it.passages,
+                template=it.template,
+                chat=chat,
+                max_prompt_tokens=max_prompt_tokens,
+                reserve=n,
+            )
             it.truncated = it.prompt != it.template(question=question, passages=it.passages)
         # one generation per distinct prompt (greedy decoding: a repeated prompt has the same answer)
         unique = list(dict.fromkeys(it.prompt for it in group)) if temperature == 0 else [it.prompt for it in group]
-        out = llm.generate(lm, unique, max_new_tokens=n, temperature=temperature,
-                           batch_size=batch_size, seed=seed, chat=chat)
+        out = llm.generate(
+            lm, unique, max_new_tokens=n, temperature=temperature, batch_size=batch_size, seed=seed, chat=chat
+        )
         answers = list(zip(out.texts, out.prompt_tokens, out.new_tokens))
         index = {p: i for i, p in enumerate(unique)}
         for j, it in enumerate(group):
             text, it.prompt_tokens, it.new_tokens = answers[index[it.prompt] if temperature == 0 else j]
             it.prediction = text.strip()
-        stats.by_group.append({"max_new_tokens": n, "prompts": len(unique), "seconds": out.seconds,
-                               "prompt_tokens": sum(out.prompt_tokens), "new_tokens": sum(out.new_tokens)})
+        stats.by_group.append(
+            {
+                "max_new_tokens": n,
+                "prompts": len(unique),
+                "seconds": out.seconds,
+                "prompt_tokens": sum(out.prompt_tokens),
+                "new_tokens": sum(out.new_tokens),
+            }
+        )
         stats.prompts += len(unique)
         stats.prompt_tokens += sum(out.prompt_tokens)
         stats.new_tokens += sum(out.new_tokens)
@@ -224,10 +267,18 @@ def score_items(items: Sequence[Item], *, ability: str | None = None) -> list[di
     rows = []
     for it in items:
         q = it.question
-        row = {"qid": q.qid, "ability": ability or q.ability, "setting": it.setting.name,
-               "gold": str(q.answers), "prediction": it.prediction, "prompt_tokens": it.prompt_tokens,
-               "new_tokens": it.new_tokens, "references": len(it.passage_ids), "truncated": it.truncated,
-               **score_answer(it.prediction, q.answers)}
+        row = {
+            "qid": q.qid,
+            "ability": ability or q.ability,
+            "setting": it.setting.name,
+            "gold": str(q.answers),
+            "prediction": it.prediction,
+            "prompt_tokens": it.prompt_tokens,
+            "new_tokens": it.new_tokens,
+            "references": len(it.passage_ids),
+            "truncated": it.truncated,
+            **score_answer(it.prediction, q.answers),
+        }
         if q.counter_answers is not None:
             cf = score_answer(it.prediction, q.counter_answers)
             row.update(cf_em=cf["em"], cf_f1=cf["f1"], cf_rougeL=cf["rougeL"])
@@ -235,8 +286,14 @@ def score_items(items: Sequence[Item], *, ability: str | None = None) -> list[di
     return rows
 
 
-def run_settings(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[str]]], *,
-                 retrievers: dict[str, Retriever] | None = None, html_view: str = "page", **read_kwargs: Any):
+def run_settings(
+    lm: Any,
+    plan: Sequence[tuple[str, Sequence[Question], Sequence[str]]],
+    *,
+    retrievers: dict[str, Retriever] | None = None,
+    html_view: str = "page",
+    **read_kwargs: Any,
+):
     """Build, read and score every (label, questions, settings) of ``plan`` in one batched pass.
 
     Returns ``(rows, stats)``: the scored rows (a list of dicts; ``ability`` is the plan's label, so the
@@ -257,8 +314,9 @@ def run_settings(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence
 
 
 # --------------------------------------------------------------------------------------------- the chapter's plan
-def chapter_plan(data: Any, cfg: DomainRAGConfig, *, seed: int = 0,
-                 noise: Sequence[Question] | None = None) -> dict[str, Any]:
+def chapter_plan(
+    data: Any, cfg: DomainRAGConfig, *, seed: int = 0, noise: Sequence[Question] | None = None
+) -> dict[str, Any]:
     """The questions and settings a chapter configuration asks for.
 
     Returns ``{"plan": [(label, questions, settings), ...], "retrieval_questions": [...]}``. The answer
@@ -269,8 +327,11 @@ def chapter_plan(data: Any, cfg: DomainRAGConfig, *, seed: int = 0,
     for ability, settings in cfg.settings:
         uses_retrieval = any(parse_setting(s).references == "retrieved" for s in settings)
         if uses_retrieval and ability not in cfg.retrieval_abilities:
-            raise ParameterError("retrieval_abilities", cfg.retrieval_abilities,
-                                 f"abilities that include {ability!r}, whose settings retrieve")
+            raise ParameterError(
+                "retrieval_abilities",
+                cfg.retrieval_abilities,
+                f"abilities that include {ability!r}, whose settings retrieve",
+            )
 
     n_ret = cfg.retrieval_questions
     if n_ret is not None and cfg.questions is not None:
@@ -283,7 +344,7 @@ def chapter_plan(data: Any, cfg: DomainRAGConfig, *, seed: int = 0,
     if cfg.noise_counts:
         noise_settings = ("golden", *(f"noise{n}@{p}" for n in cfg.noise_counts for p in cfg.noise_positions))
         if noise is not None:
-            questions = list(noise)[:cfg.noise_questions] if cfg.noise_questions else list(noise)
+            questions = list(noise)[: cfg.noise_questions] if cfg.noise_questions else list(noise)
         else:
             questions = data.sample("extractive", cfg.noise_questions, seed=seed)
         plan.append(("noise", questions, noise_settings))
@@ -297,38 +358,7 @@ def build_retrievers(cfg: DomainRAGConfig, corpus: Any, *, device: str = "cpu") 
         kwargs = {"max_chars": cfg.dense_max_chars}
     else:
         kwargs = {"query_prefix": cfg.dense_query_prefix}
-    return {"bm25": BM25Retriever(language="zh", k1=cfg.bm25_k1, b=cfg.bm25_b).index(corpus),
-            "dense": DenseRetriever(make_encoder(cfg.dense_encoder, device=device, **kwargs)).index(corpus)}
-
-
-@dataclass
-class AnswerRun:
-    """Every answer of one reader over a chapter's plan, scored, with what reading cost."""
-
-    rows: Any  # DataFrame: one row per (label, question, setting)
-    stats: ReadStats
-    # reader, prompts (distinct prompts generated), answers (scored rows (a prompt shared by two settings is
-    # generated once)), prompt_tokens, new_tokens, seconds, truncated (prompts whose passages the context guard
-    # shortened), at_cap (share of answers that ran to the new-token limit), questions_per_ability
-    facts: pd.Series = glued()
-
-
-def run_answers(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[str]]], cfg: DomainRAGConfig, *,
-                retrievers: dict[str, Retriever] | None = None, seed: int = 0) -> AnswerRun:
-    """:func:`run_settings` with a chapter configuration's generation settings; one result object."""
-    long = {"conversational", "multi_document"}
-    max_new = {a: cfg.max_new_tokens_long if a in long else cfg.max_new_tokens
-               for a in ("extractive", "conversational", "structural", "faithful", "time_sensitive", "multi_document",
-                         "noise")}
-    rows, stats = run_settings(lm, plan, retrievers=retrievers, html_view=cfg.html_view, max_new_tokens=max_new,
-                               batch_size=cfg.batch_size, temperature=cfg.temperature,
-                               max_prompt_tokens=cfg.max_prompt_tokens, seed=seed)
-    counts = ", ".join(f"{label} {len(qs)}" for label, qs, _ in plan)
-    frame = pd.DataFrame(rows)
-    cap = [max_new.get(a, cfg.max_new_tokens) for a in frame.ability.map(lambda a: "extractive" if a == "noise" else a)]
-    at_cap = float((frame.new_tokens >= cap).mean()) if len(frame) else 0.0
-    return AnswerRun(frame, stats, facts(
-        {"prompt_tokens": ",d", "new_tokens": ",d", "seconds": ".0f", "at_cap": ".0%"},
-        reader=getattr(lm, "name", str(lm)), prompts=stats.prompts, answers=len(rows),
-        prompt_tokens=stats.prompt_tokens, new_tokens=stats.new_tokens, seconds=stats.seconds,
-        truncated=stats.truncated, at_cap=at_cap, questions_per_ability=counts))
+    return {
+        "bm25": BM25Retriever(language="zh", k1=cfg.bm25_k1, b=cfg.bm25_b).index(corpus),
+        "dense": DenseRetriever(make_encoder(cfg.dense_encoder, device=device, **kwargs)).index(corpus),
+    }

@@ -51,7 +51,7 @@ def answer_texts(answers: Any, max_alternatives: int | None = None) -> list[str]
     """
     texts = list(dict.fromkeys(PART_JOIN.join(p.strip() for p in parts) for parts in gold_alternatives(answers)))
     texts = [t for t in texts if t]
-    return texts if max_alternatives is None else texts[:check_int("max_alternatives", max_alternatives, low=1)]
+    return texts if max_alternatives is None else texts[: check_int("max_alternatives", max_alternatives, low=1)]
 
 
 def answer_in_text(text: str, answers: Any) -> bool:
@@ -71,9 +71,16 @@ class LikelihoodRun:
     facts: pd.Series = glued()
 
 
-def score_plan(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[str]]], *,
-               max_prompt_tokens: int | None, html_view: str = "page", retrievers: dict | None = None,
-               max_alternatives: int | None = 4, share_prefix: bool = True) -> LikelihoodRun:
+def score_plan(
+    lm: Any,
+    plan: Sequence[tuple[str, Sequence[Question], Sequence[str]]],
+    *,
+    max_prompt_tokens: int | None,
+    html_view: str = "page",
+    retrievers: dict | None = None,
+    max_alternatives: int | None = 4,
+    share_prefix: bool = True,
+) -> LikelihoodRun:
     """Score every (label, questions, settings) of ``plan`` (see the module docstring); one call of
     :func:`~reprobook.llm.generation.score_completions` per label, so what its prompts share (an
     instruction, a question's passage) is computed once. ``max_alternatives``: the gold alternatives scored
@@ -89,37 +96,74 @@ def score_plan(lm: Any, plan: Sequence[tuple[str, Sequence[Question], Sequence[s
                 for it in build_items(questions, setting, retrievers=retrievers, html_view=html_view):
                     q = it.question
                     full = it.template(question=q.prompt_question(), passages=it.passages)
-                    prompt = fit_context(lm, q.prompt_question(), it.passages, template=it.template, chat=False,
-                                         max_prompt_tokens=max_prompt_tokens, reserve=0)
+                    prompt = fit_context(
+                        lm,
+                        q.prompt_question(),
+                        it.passages,
+                        template=it.template,
+                        chat=False,
+                        max_prompt_tokens=max_prompt_tokens,
+                        reserve=0,
+                    )
                     gold = answer_texts(q.answers, max_alternatives)
                     counter = answer_texts(q.counter_answers, max_alternatives) if q.counter_answers is not None else []
                     prompts.append(prompt)
                     groups.append(gold + counter)
                     sizes.append(len(gold))
-                    rows.append({"label": label, "ability": q.ability, "qid": q.qid, "setting": it.setting.name,
-                                 "truncated": prompt != full, "answer_in_prompt": answer_in_text(prompt, q.answers),
-                                 "counter_in_prompt": bool(counter) and answer_in_text(prompt, q.counter_answers),
-                                 "references": len(it.passage_ids)})
+                    rows.append(
+                        {
+                            "label": label,
+                            "ability": q.ability,
+                            "qid": q.qid,
+                            "setting": it.setting.name,
+                            "truncated": prompt != full,
+                            "answer_in_prompt": answer_in_text(prompt, q.answers),
+                            "counter_in_prompt": bool(counter) and answer_in_text(prompt, q.counter_answers),
+                            "references": len(it.passage_ids),
+                        }
+                    )
             scores, st = score_completions(lm, prompts, groups, chat=False, average=True, share_prefix=share_prefix)
             stats = stats.add(st)
             for row, values, k, prompt in zip(rows[first:], scores, sizes, prompts):
-                row.update(gold=max(values[:k]), counter=max(values[k:]) if len(values) > k else float("nan"),
-                           prompt_tokens=len(lm.tokenizer(prompt)["input_ids"]))
+                row.update(
+                    gold=max(values[:k]),
+                    counter=max(values[k:]) if len(values) > k else float("nan"),
+                    prompt_tokens=len(lm.tokenizer(prompt)["input_ids"]),
+                )
         frame = pd.DataFrame(rows)
     seconds = t.seconds
     counts = ", ".join(f"{label.replace('_', '-')} {len(qs)}" for label, qs, _ in plan)
-    return LikelihoodRun(frame, facts(
-        {**dict.fromkeys(("prompts", "pairs", "prompt_tokens", "computed_tokens"), ",d"), "seconds": ".0f",
-         "pairs_per_second": ".2f", "prompts_per_second": ".2f"},
-        reader=getattr(lm, "name", str(lm)), prompts=stats.prompts, pairs=stats.completions,
-        prompt_tokens=stats.prompt_tokens, computed_tokens=stats.computed_tokens, seconds=seconds,
-        pairs_per_second=stats.completions / seconds if seconds else float("nan"),
-        prompts_per_second=stats.prompts / seconds if seconds else float("nan"), truncated=int(frame.truncated.sum()),
-        questions=counts))
+    return LikelihoodRun(
+        frame,
+        facts(
+            {
+                **dict.fromkeys(("prompts", "pairs", "prompt_tokens", "computed_tokens"), ",d"),
+                "seconds": ".0f",
+                "pairs_per_second": ".2f",
+                "prompts_per_second": ".2f",
+            },
+            reader=getattr(lm, "name", str(lm)),
+            prompts=stats.prompts,
+            pairs=stats.completions,
+            prompt_tokens=stats.prompt_tokens,
+            computed_tokens=stats.computed_tokens,
+            seconds=seconds,
+            pairs_per_second=stats.completions / seconds if seconds else float("nan"),
+            prompts_per_second=stats.prompts / seconds if seconds else float("nan"),
+            truncated=int(frame.truncated.sum()),
+            questions=counts,
+        ),
+    )
 
 
-def paired_values(rows: Any, labels: str | Sequence[str], setting_a: str, setting_b: str,
-                  column: str = "gold", column_b: str | None = None):
+def paired_values(
+    rows: Any,
+    labels: str | Sequence[str],
+    setting_a: str,
+    setting_b: str,
+    column: str = "gold",
+    column_b: str | None = None,
+):
     """(values in ``setting_a``, values in ``setting_b``, question ids) of the questions of ``labels`` scored
     in both settings, in the same order (``column_b``: another column for the second setting)."""
     labels = [labels] if isinstance(labels, str) else list(labels)

@@ -1,4 +1,5 @@
-"""The DomainRAG chapter's report: data and metric examples, tables and figures, sample answers, paper vs run.
+"""The DomainRAG chapter's report: data and metric examples, tables, sample answers, paper vs run (the figures
+are in :mod:`.figures`).
 
 Explained in `notebooks/rag/domainrag.ipynb`; the measurements and the claim tests are in :mod:`.analysis`.
 """
@@ -20,13 +21,25 @@ from ...results import facts, glued
 from .analysis import METRIC_NAMES, RetrievalResult, _frame, mean_interval
 from .experiment import build_items, read, score_items
 
-ABILITY_LABELS = {"extractive": "extractive", "conversational": "conversational", "structural": "structural (HTML)",
-                  "faithful": "faithful (counterfactual)", "time_sensitive": "time-sensitive",
-                  "multi_document": "multi-document", "noise": "noise robustness (official file)"}
+ABILITY_LABELS = {
+    "extractive": "extractive",
+    "conversational": "conversational",
+    "structural": "structural (HTML)",
+    "faithful": "faithful (counterfactual)",
+    "time_sensitive": "time-sensitive",
+    "multi_document": "multi-document",
+    "noise": "noise robustness (official file)",
+}
 
 
-def ability_table(rows, *, metrics: Sequence[str] = ("em", "f1", "rougeL"), n_boot: int = 1000, seed: int = 0,
-                  order: Sequence[str] | None = None):
+def ability_table(
+    rows,
+    *,
+    metrics: Sequence[str] = ("em", "f1", "rougeL"),
+    n_boot: int = 1000,
+    seed: int = 0,
+    order: Sequence[str] | None = None,
+):
     """Mean of each metric per (ability, setting) with its bootstrap interval over questions.
 
     Returns ``(shown, numbers)``: a table of "mean [low, high]" strings, and the long numeric table.
@@ -36,13 +49,24 @@ def ability_table(rows, *, metrics: Sequence[str] = ("em", "f1", "rougeL"), n_bo
     for (ability, setting), part in frame.groupby(["ability", "setting"], sort=False):
         for metric in metrics:
             m, lo, hi = mean_interval(part[metric], n_boot=n_boot, seed=seed)
-            numbers.append({"ability": ability, "setting": setting, "metric": metric, "mean": m, "low": lo,
-                            "high": hi, "questions": len(part)})
+            numbers.append(
+                {
+                    "ability": ability,
+                    "setting": setting,
+                    "metric": metric,
+                    "mean": m,
+                    "low": lo,
+                    "high": hi,
+                    "questions": len(part),
+                }
+            )
     numbers = pd.DataFrame(numbers)
-    shown = numbers.assign(cell=[f"{m:.2f} [{lo:.2f}, {hi:.2f}]" for m, lo, hi in
-                                 zip(numbers["mean"], numbers["low"], numbers["high"])])
-    shown = shown.pivot_table(index=["ability", "setting"], columns="metric", values="cell", aggfunc="first",
-                              sort=False)
+    shown = numbers.assign(
+        cell=[f"{m:.2f} [{lo:.2f}, {hi:.2f}]" for m, lo, hi in zip(numbers["mean"], numbers["low"], numbers["high"])]
+    )
+    shown = shown.pivot_table(
+        index=["ability", "setting"], columns="metric", values="cell", aggfunc="first", sort=False
+    )
     shown = shown[list(metrics)].rename(columns=METRIC_NAMES)
     counts = numbers.groupby(["ability", "setting"], sort=False)["questions"].first()
     shown.insert(0, "questions", counts)
@@ -69,10 +93,17 @@ def likelihood_table(lik):
     out = []
     for (label, setting), part in rows.groupby(["label", "setting"], sort=False):
         m, lo, hi = claims.mean_ci(part.gold) if len(part) > 1 else (float(part.gold.mean()),) * 3
-        out.append({"ability": ABILITY_LABELS.get(label, label), "setting": setting, "questions": len(part),
-                    "ℓ (nats/token)": f"{m:.2f} [{lo:.2f}, {hi:.2f}]",
-                    "prompt tokens": int(part.prompt_tokens.median()),
-                    "cut": float(part.truncated.mean()), "answer in prompt": float(part.answer_in_prompt.mean())})
+        out.append(
+            {
+                "ability": ABILITY_LABELS.get(label, label),
+                "setting": setting,
+                "questions": len(part),
+                "ℓ (nats/token)": f"{m:.2f} [{lo:.2f}, {hi:.2f}]",
+                "prompt tokens": int(part.prompt_tokens.median()),
+                "cut": float(part.truncated.mean()),
+                "answer in prompt": float(part.answer_in_prompt.mean()),
+            }
+        )
     return pd.DataFrame(out).set_index(["ability", "setting"])
 
 
@@ -96,14 +127,25 @@ def context_facts(lik, noise_questions: Sequence[Question], budget: Any) -> Cont
     noisy = rows[(rows.label == "noise") & rows.setting.str.startswith("noise")]
     st = rows[rows.label == "structural"]
     with_gold = sum(contains_gold(p.text, q.answers) for q in noise_questions for p in q.noise)
-    html, text = (float(st[st.setting == v].answer_in_prompt.mean()) if len(st) else float("nan")
-                  for v in ("html", "golden"))
-    return ContextFacts(facts(dict(html_answer=".0%", text_answer=".0%"), budget=str(budget),
-                              multidoc_cut=int(md.truncated.sum()), multidoc_later_cut=len(later), multidoc_n=len(md),
-                              noise_cut=int(noisy.truncated.sum()),
-                              noise_gold_lost=int((~noisy.answer_in_prompt).sum()), noise_n=len(noisy),
-                              noise_with_gold=with_gold, noise_passages=sum(len(q.noise) for q in noise_questions),
-                              html_answer=html, text_answer=text))
+    html, text = (
+        float(st[st.setting == v].answer_in_prompt.mean()) if len(st) else float("nan") for v in ("html", "golden")
+    )
+    return ContextFacts(
+        facts(
+            dict(html_answer=".0%", text_answer=".0%"),
+            budget=str(budget),
+            multidoc_cut=int(md.truncated.sum()),
+            multidoc_later_cut=len(later),
+            multidoc_n=len(md),
+            noise_cut=int(noisy.truncated.sum()),
+            noise_gold_lost=int((~noisy.answer_in_prompt).sum()),
+            noise_n=len(noisy),
+            noise_with_gold=with_gold,
+            noise_passages=sum(len(q.noise) for q in noise_questions),
+            html_answer=html,
+            text_answer=text,
+        )
+    )
 
 
 def data_overview(data: Any):
@@ -112,26 +154,44 @@ def data_overview(data: Any):
     for ability in ABILITIES:
         qs = data[ability]
         q = qs[0]
-        rows.append({"ability": ability, "questions": len(qs), "file": FILES[ability],
-                     "golden passages per question": float(np.mean([len(x.golden) for x in qs])),
-                     "shipped top-20 lists": "BM25, dense" if q.shipped else "—",
-                     "example question": q.prompt_question(),
-                     "example answer": str(q.answers)[:60]})
+        rows.append(
+            {
+                "ability": ability,
+                "questions": len(qs),
+                "file": FILES[ability],
+                "golden passages per question": float(np.mean([len(x.golden) for x in qs])),
+                "shipped top-20 lists": "BM25, dense" if q.shipped else "—",
+                "example question": q.prompt_question(),
+                "example answer": str(q.answers)[:60],
+            }
+        )
     return pd.DataFrame(rows).set_index("ability")
 
 
 def metric_examples():
     """Worked examples of every answer metric (the official rules and the token-level F1)."""
-    cases = [("林尚立", [["林尚立"]], "exact answer"),
-             ("中国人民大学的校长是林尚立。", [["林尚立"]], "verbose but right: EM counts containment"),
-             ("汉语和法语", [["汉语", "法语", "英语"]], "two of three parts"),
-             ("招生人数为80人", ["80人", "80"], "alternatives: the best one counts"),
-             ("a b", "a c", "the official F1 counts the spaces")]
+    cases = [
+        ("林尚立", [["林尚立"]], "exact answer"),
+        ("中国人民大学的校长是林尚立。", [["林尚立"]], "verbose but right: EM counts containment"),
+        ("汉语和法语", [["汉语", "法语", "英语"]], "two of three parts"),
+        ("招生人数为80人", ["80人", "80"], "alternatives: the best one counts"),
+        ("a b", "a c", "the official F1 counts the spaces"),
+    ]
     rows = []
     for pred, golds, note in cases:
         s = score_answer(pred, golds)
-        rows.append({"prediction": pred, "gold": str(golds), "EM": s["em"], "EMS": s["ems"], "F1 (tokens)": s["f1"],
-                     "F1 (official)": s["f1_official"], "ROUGE-L": s["rougeL"], "note": note})
+        rows.append(
+            {
+                "prediction": pred,
+                "gold": str(golds),
+                "EM": s["em"],
+                "EMS": s["ems"],
+                "F1 (tokens)": s["f1"],
+                "F1 (official)": s["f1_official"],
+                "ROUGE-L": s["rougeL"],
+                "note": note,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -145,17 +205,29 @@ class ReaderContrast:
     note: str = glued()
 
 
-def reader_contrast(answered, main_reader: Any, others: dict[str, Any], questions: Sequence[Question], *,
-                    max_new_tokens: int = 24, max_prompt_tokens: int | None = None) -> ReaderContrast:
+def reader_contrast(
+    answered,
+    main_reader: Any,
+    others: dict[str, Any],
+    questions: Sequence[Question],
+    *,
+    max_new_tokens: int = 24,
+    max_prompt_tokens: int | None = None,
+) -> ReaderContrast:
     """The main reader's golden-reference answers (taken from ``answered``, the main run's rows) beside
     the answers of ``others`` to the same prompts; and each tokenizer's tokens per character of the golden
     passages (many tokens per character: a tokenizer, and a model, that saw little Chinese)."""
     frame = _frame(answered)
     main = frame[(frame.ability == "extractive") & (frame.setting == "golden")].set_index("qid")
     name = getattr(main_reader, "name", "reader")
-    table = pd.DataFrame({"question": [q.question for q in questions], "gold": [str(q.answers) for q in questions],
-                          name: [main.loc[q.qid, "prediction"] for q in questions],
-                          f"{name} EM": [float(main.loc[q.qid, "em"]) for q in questions]})
+    table = pd.DataFrame(
+        {
+            "question": [q.question for q in questions],
+            "gold": [str(q.answers) for q in questions],
+            name: [main.loc[q.qid, "prediction"] for q in questions],
+            f"{name} EM": [float(main.loc[q.qid, "em"]) for q in questions],
+        }
+    )
     em = {name: float(table[f"{name} EM"].mean())}
     text = "".join(p.text for q in questions for p in q.golden)
     per_char = {name: len(main_reader.tokenizer(text, add_special_tokens=False)["input_ids"]) / max(len(text), 1)}
@@ -169,44 +241,6 @@ def reader_contrast(answered, main_reader: Any, others: dict[str, Any], question
         per_char[other] = len(lm.tokenizer(text, add_special_tokens=False)["input_ids"]) / max(len(text), 1)
     note = "; ".join(f"{n}: {v:.2f} tokens per character, mean EM {em[n]:.2f}" for n, v in per_char.items())
     return ReaderContrast(table, per_char, em, note)
-
-
-def ability_figure(numbers, *, metric: str = "f1", order: Sequence[str] | None = None):
-    """Small multiples: per ability, the mean of ``metric`` in each setting with its interval over questions."""
-    import matplotlib.pyplot as plt
-
-    part = numbers[numbers.metric == metric]
-    abilities = [a for a in (order or part.ability.unique()) if a in set(part.ability)]
-    cols = 4
-    rows_n = int(np.ceil(len(abilities) / cols))
-    fig, axes = plt.subplots(rows_n, cols, figsize=(11, 2.6 * rows_n), sharey=True, squeeze=False)
-    for ax, ability in zip(axes.flat, abilities):
-        sub = part[part.ability == ability]
-        x = np.arange(len(sub))
-        ax.errorbar(x, sub["mean"], yerr=[sub["mean"] - sub["low"], sub["high"] - sub["mean"]], fmt="o", capsize=3)
-        ax.set_xticks(x, sub.setting, rotation=45, ha="right", fontsize=8)
-        ax.set_title(ABILITY_LABELS.get(ability, ability), fontsize=9)
-        ax.set_ylim(-0.05, 1.05)
-    for ax in list(axes.flat)[len(abilities):]:
-        ax.axis("off")
-    axes[0, 0].set_ylabel(METRIC_NAMES[metric])
-    fig.tight_layout()
-    return fig
-
-
-def retrieval_figure(result: RetrievalResult):
-    """Recall@k against k for each method (this library's retrievers and the shipped lists)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    for method, row in result.table.iterrows():
-        ax.plot(result.ks, [row[f"recall@{k}"] for k in result.ks], "o-", label=method)
-    ax.set(xscale="log", xlabel="k (passages given to the reader)", ylabel="recall@k of the golden passage",
-           ylim=(0, 1.02), title="Retrieval of the golden passage")
-    ax.set_xticks(result.ks, [str(k) for k in result.ks])
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
 
 
 def setting_means(rows, label: str, metrics: Sequence[str] = ("em", "f1")):
@@ -248,11 +282,17 @@ def retrieval_ordering(result: RetrievalResult) -> str:
         if abs(h[f"rag_mrr_{a}"] - h[f"rag_mrr_{b}"]) < 1e-9:
             return f"{where}, BM25 and dense retrieval tie (MRR {h[f'rag_mrr_{a}']:.2f})"
         better = "BM25" if h[f"rag_mrr_{a}"] > h[f"rag_mrr_{b}"] else "dense retrieval"
-        return (f"{where}, {better} ranks the golden passage higher (MRR {h[f'rag_mrr_{a}']:.2f} "
-                f"vs {h[f'rag_mrr_{b}']:.2f})")
+        return (
+            f"{where}, {better} ranks the golden passage higher (MRR {h[f'rag_mrr_{a}']:.2f} "
+            f"vs {h[f'rag_mrr_{b}']:.2f})"
+        )
 
-    return order("bm25", "dense", "Over this run's corpus") + "; " + order(
-        "shipped_bm25", "shipped_dense", "in the shipped lists") + " (BM25 first in each pair)"
+    return (
+        order("bm25", "dense", "Over this run's corpus")
+        + "; "
+        + order("shipped_bm25", "shipped_dense", "in the shipped lists")
+        + " (BM25 first in each pair)"
+    )
 
 
 def sample_answers(rows, n: int = 2, setting: str = "golden"):
@@ -266,18 +306,32 @@ def sample_answers(rows, n: int = 2, setting: str = "golden"):
 
 def scale_text(cfg: DomainRAGConfig, run: Any, retrieval: RetrievalResult, profile: str, lik: Any = None) -> str:
     """The scale of this run in words, for the claims table."""
-    scored = (f"likelihood over {lik.facts.questions} questions per ability (budget {cfg.lik_max_prompt_tokens} "
-              "tokens); ") if lik is not None else ""
-    return (f"{profile} profile: reader {run.facts.reader}; {scored}generated answers for "
-            f"{run.facts.questions_per_ability} questions per ability (at most {cfg.max_new_tokens}/"
-            f"{cfg.max_new_tokens_long} new tokens, greedy); retrieval over {retrieval.facts.corpus_size} passages "
-            f"for {retrieval.facts.n_questions} questions")
+    scored = (
+        (f"likelihood over {lik.facts.questions} questions per ability (budget {cfg.lik_max_prompt_tokens} tokens); ")
+        if lik is not None
+        else ""
+    )
+    return (
+        f"{profile} profile: reader {run.facts.reader}; {scored}generated answers for "
+        f"{run.facts.questions_per_ability} questions per ability (at most {cfg.max_new_tokens}/"
+        f"{cfg.max_new_tokens_long} new tokens, greedy); retrieval over {retrieval.facts.corpus_size} passages "
+        f"for {retrieval.facts.n_questions} questions"
+    )
 
 
 def paper_vs_run(tests: Sequence[claims.ClaimTest]):
     """The paper's words beside this run's numbers and verdict, one row per claim."""
-    return pd.DataFrame([{"claim": t.spec.claim.split(":")[0], "paper": t.spec.paper, "this run": t.this_run or "—",
-                          "verdict": str(t.verdict)} for t in tests]).set_index("claim")
+    return pd.DataFrame(
+        [
+            {
+                "claim": t.spec.claim.split(":")[0],
+                "paper": t.spec.paper,
+                "this run": t.this_run or "—",
+                "verdict": str(t.verdict),
+            }
+            for t in tests
+        ]
+    ).set_index("claim")
 
 
 def headline(rows) -> dict[str, float]:
@@ -303,19 +357,30 @@ def precision_note(recorded: Sequence[Any]) -> str:
         if "score, shared prefix" not in table.index or not others or "max |Δ log p|" not in table:
             continue
         flags = r.machine.get("cpu_bf16")
-        hardware = ("" if flags is None else
-                    f", native bfloat16: {', '.join(flags)}" if flags else ", no native bfloat16 instructions")
-        where = (f"{r.machine.get('cpu_model') or r.device}{hardware}, {r.machine.get('torch_threads', '?')} "
-                 f"threads; commit {r.machine.get('git_commit', '?')}")
+        hardware = (
+            ""
+            if flags is None
+            else f", native bfloat16: {', '.join(flags)}"
+            if flags
+            else ", no native bfloat16 instructions"
+        )
+        where = (
+            f"{r.machine.get('cpu_model') or r.device}{hardware}, {r.machine.get('torch_threads', '?')} "
+            f"threads; commit {r.machine.get('git_commit', '?')}"
+        )
         s = r.settings
-        workload = (f" on {s.get('score_prompts', '?')} prompts of about {s.get('score_prompt_tokens', '?')} tokens "
-                    f"(median of {s.get('repeats', '?')} rounds)")
+        workload = (
+            f" on {s.get('score_prompts', '?')} prompts of about {s.get('score_prompt_tokens', '?')} tokens "
+            f"(median of {s.get('repeats', '?')} rounds)"
+        )
         base = table.loc["score, shared prefix", "pairs/s"]
         first = r.settings.get("score_dtype", "float32")
         for m in others:
-            parts.append(f"{m.removeprefix('score, shared prefix, ')} scored {table.loc[m, 'pairs/s'] / base:.2f}× "
-                         f"the pairs per second of {first}{workload}, every pair's log-probability within "
-                         f"{table.loc[m, 'max |Δ log p|']:.2f} nats of it ({where})")
+            parts.append(
+                f"{m.removeprefix('score, shared prefix, ')} scored {table.loc[m, 'pairs/s'] / base:.2f}× "
+                f"the pairs per second of {first}{workload}, every pair's log-probability within "
+                f"{table.loc[m, 'max |Δ log p|']:.2f} nats of it ({where})"
+            )
     if not parts:
         return "No measurement of scoring in another precision is kept in this copy of the book."
     return "Kept in `book/measurements`: " + "; ".join(parts) + "."

@@ -1,6 +1,7 @@
 """The analyses both sharpness chapters run: their data, training every (method, seed), the regime the training
-reached, the cost of a step measured in this run, and the flatness of the solutions (the data overview, the
-landscape figure, the power table and the notes are in :mod:`.report`).
+reached and the flatness of the solutions (the cost of a step measured in this run is in :mod:`.cost`, the seeds
+the claims need in :mod:`.power`; the data overview, the landscape figure, the power table and the notes are in
+:mod:`.report`).
 
 Explained in ``notebooks/sharpness/rwp.ipynb`` and used unchanged by ``notebooks/sharpness/marwp.ipynb``.
 Every function returns one result object; its fields declared with :func:`reprobook.results.glued` are
@@ -9,7 +10,6 @@ what the chapter's prose quotes (``rec.glue_result(result, prefix)``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,16 +19,12 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ... import claims, dryrun
-from ...batchnorm import frozen_bn_stats
-from ...checks import ParameterError, check_int
+from ...checks import check_int
 from ...configs.rwp import RWPConfig
 from ...data.vision import classification_datasets
-from ...models import build_model
 from ...plots import training_curves
 from ...results import facts, glued
 from ...sharpness.landscape import filter_normalized_sharpness, hessian_lambda_max
-from ...timing import Timer, synchronize
 from ...training import evaluate
 from . import runs as _experiment
 
@@ -44,10 +40,14 @@ def datasets(cfg: RWPConfig, seed: int) -> tuple[Dataset, Dataset, Dataset]:
     """``(train, test, train_plain)`` of ``cfg``: the training set as the optimisers see it (augmented when
     ``cfg.augment``), the test set, and the same training images without augmentation (what the training
     loss at the final weights and the flatness measures are taken on)."""
-    train, test = classification_datasets(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, seed=seed,
-                                          augment=cfg.augment)
-    plain = train if not cfg.augment else classification_datasets(cfg.dataset, n_train=cfg.n_train,
-                                                                   n_test=cfg.n_test, seed=seed, augment=False)[0]
+    train, test = classification_datasets(
+        cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, seed=seed, augment=cfg.augment
+    )
+    plain = (
+        train
+        if not cfg.augment
+        else classification_datasets(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, seed=seed, augment=False)[0]
+    )
     return train, test, plain
 
 
@@ -58,7 +58,7 @@ def probe_batches(dataset: Dataset, n: int, device: torch.device, batch_size: in
     n = min(check_int("n", n, low=1), len(dataset))  # type: ignore[arg-type]
     x = torch.stack([dataset[i][0] for i in range(n)])
     y = torch.tensor([int(dataset[i][1]) for i in range(n)])
-    return [(x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)) for i in range(0, n, batch_size)]
+    return [(x[i : i + batch_size].to(device), y[i : i + batch_size].to(device)) for i in range(0, n, batch_size)]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -97,15 +97,34 @@ class Experiment:
 
     def table(self):
         """One row per run: method, seed, test accuracy and loss, training loss and accuracy at the end."""
-        return pd.DataFrame([{"method": self.labels[k], "seed": s, "test accuracy": r.test_acc,
-                              "test loss": r.test_loss, "training loss at w": self.fit_loss.get((k, s)),
-                              "training accuracy at w": self.fit_acc.get((k, s)),
-                              "from the cache": r.loaded} for (k, s), r in self.runs.items()])
+        return pd.DataFrame(
+            [
+                {
+                    "method": self.labels[k],
+                    "seed": s,
+                    "test accuracy": r.test_acc,
+                    "test loss": r.test_loss,
+                    "training loss at w": self.fit_loss.get((k, s)),
+                    "training accuracy at w": self.fit_acc.get((k, s)),
+                    "from the cache": r.loaded,
+                }
+                for (k, s), r in self.runs.items()
+            ]
+        )
 
 
-def train_all(cfg: RWPConfig, seeds: list[int], train_ds: Dataset, test_ds: Dataset, device: torch.device, *,
-              variants: dict[Key, tuple[Any, str, str]] | None = None, variant_seeds: int | None = None,
-              train_plain: Dataset | None = None, log: Callable[[str], None] | None = print) -> Experiment:
+def train_all(
+    cfg: RWPConfig,
+    seeds: list[int],
+    train_ds: Dataset,
+    test_ds: Dataset,
+    device: torch.device,
+    *,
+    variants: dict[Key, tuple[Any, str, str]] | None = None,
+    variant_seeds: int | None = None,
+    train_plain: Dataset | None = None,
+    log: Callable[[str], None] | None = print,
+) -> Experiment:
     """Train (or load) every method of ``cfg.methods`` for every seed, plus ``variants``
     (``{key: (cfg, method, label)}``, e.g. an ablation) for the first ``variant_seeds`` seeds (default: every
     seed), then measure each model's training loss and accuracy at its final weights on ``train_plain`` (the
@@ -120,10 +139,18 @@ def train_all(cfg: RWPConfig, seeds: list[int], train_ds: Dataset, test_ds: Data
             run = _experiment.train_one(c, method, s, train_ds, test_ds, device)
             runs[key, s] = run
             if log is not None:
-                log(f"{label:22s} seed {s}: test accuracy {run.test_acc:.4f}"
-                    f"{'  (from the cache)' if run.loaded else ''}")
-    result = Experiment(runs, list(seeds), labels, n_seeds=len(seeds),
-                        trained=sum(not r.loaded for r in runs.values()), loaded=sum(r.loaded for r in runs.values()))
+                log(
+                    f"{label:22s} seed {s}: test accuracy {run.test_acc:.4f}"
+                    f"{'  (from the cache)' if run.loaded else ''}"
+                )
+    result = Experiment(
+        runs,
+        list(seeds),
+        labels,
+        n_seeds=len(seeds),
+        trained=sum(not r.loaded for r in runs.values()),
+        loaded=sum(r.loaded for r in runs.values()),
+    )
     loader = DataLoader(train_plain if train_plain is not None else train_ds, batch_size=512)
     for key_seed, run in runs.items():
         result.fit_loss[key_seed], result.fit_acc[key_seed] = evaluate(run.model, loader, device)
@@ -152,8 +179,13 @@ class Regime:
     fig_curves: Any = glued()
 
 
-REGIME_FORMATS = {"worst_fit_loss": ".3f", "worst_fit_acc": ".1%", "still_falling": ".0%", "fit_loss_rule": "g",
-                  "fit_acc_rule": ".0%"}
+REGIME_FORMATS = {
+    "worst_fit_loss": ".3f",
+    "worst_fit_acc": ".1%",
+    "still_falling": ".0%",
+    "fit_loss_rule": "g",
+    "fit_acc_rule": ".0%",
+}
 
 
 def training_regime(experiment: Experiment, cfg: RWPConfig, *, dashed: tuple[Key, ...] = ()) -> Regime:
@@ -172,93 +204,42 @@ def training_regime(experiment: Experiment, cfg: RWPConfig, *, dashed: tuple[Key
             # relative drop of the loss over the last fifth of the epochs
             drops.append((losses[-window - 1] - losses[-1]) / max(losses[-window - 1], 1e-12))
     still_falling = float(max(drops)) if drops else float("nan")
-    detail = (f"largest training loss at the final weights {worst_loss:.3f} (rule: < {cfg.fit_loss:g}), "
-              f"lowest training accuracy {worst_acc:.1%} (rule: ≥ {cfg.fit_accuracy:.0%})")
+    detail = (
+        f"largest training loss at the final weights {worst_loss:.3f} (rule: < {cfg.fit_loss:g}), "
+        f"lowest training accuracy {worst_acc:.1%} (rule: ≥ {cfg.fit_accuracy:.0%})"
+    )
     if converged:
-        regime = (f"every run fits its training set (training loss at the final weights at most {worst_loss:.3f}, "
-                  f"training accuracy at least {worst_acc:.1%}): the converged regime the flat-minima claims are about")
+        regime = (
+            f"every run fits its training set (training loss at the final weights at most {worst_loss:.3f}, "
+            f"training accuracy at least {worst_acc:.1%}): the converged regime the flat-minima claims are about"
+        )
     else:
-        regime = (f"not every run fits its training set ({detail}): the budget ends before the converged regime "
-                  "the flat-minima claims are about, so those claims are read as not comparable")
+        regime = (
+            f"not every run fits its training set ({detail}): the budget ends before the converged regime "
+            "the flat-minima claims are about, so those claims are read as not comparable"
+        )
     curves: dict[str, dict[str, list[list[float]]]] = {"training loss": {}, "training accuracy": {}}
     for key in keys:
         label = experiment.labels[key]
         curves["training loss"][label] = [experiment.runs[key, s].history.train_loss for s in experiment.seeds_of(key)]
-        curves["training accuracy"][label] = [experiment.runs[key, s].history.train_acc
-                                              for s in experiment.seeds_of(key)]
+        curves["training accuracy"][label] = [
+            experiment.runs[key, s].history.train_acc for s in experiment.seeds_of(key)
+        ]
     figure = training_curves(curves, dashed=[experiment.labels[k] for k in dashed if k in experiment.labels])
-    return Regime(converged, detail, facts(REGIME_FORMATS, regime=regime, worst_fit_loss=worst_loss,
-                                           worst_fit_acc=worst_acc, still_falling=still_falling,
-                                           fit_loss_rule=cfg.fit_loss, fit_acc_rule=cfg.fit_accuracy), figure)
-
-
-# ---------------------------------------------------------------------------------------------------
-# The cost of a step, measured in this run
-# ---------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class StepTiming:
-    """Seconds per training step of each method on this run's device, and the ratio to SGD.
-
-    Timed in this run, never taken from a cached model's history (which may come from another machine):
-    a few steps of each method on one batch of the training set, in rounds whose order of the methods is
-    shuffled, so that a change in the machine's load hits every method alike; the ratio to SGD is the
-    median over the rounds of the round's ratio.
-    """
-
-    seconds: dict[Key, float]
-    ratio: dict[Key, float]
-    source: str = glued()
-
-
-def step_timing(cfg: RWPConfig, train_ds: Dataset, device: torch.device, methods: tuple[str, ...], *,
-                rounds: int | None = None, seed: int = 0) -> StepTiming:
-    """The seconds per step of each of ``methods`` (one of them ``"sgd"``), timed now (see :class:`StepTiming`):
-    ``rounds`` rounds (None: 7) of ``cfg.step_timing_steps`` steps each, after one untimed step. A dry run times
-    nothing (a step of the paper's model and batch is seconds on a CPU): one round, no untimed step, on
-    :data:`reprobook.dryrun.MAX_ITEMS` images."""
-    if "sgd" not in methods:
-        raise ParameterError("methods", methods, "a list that includes 'sgd' (every ratio is to SGD)")
-    dry = dryrun.active(cfg.profile)
-    rounds = check_int("rounds", (1 if dry else 7) if rounds is None else rounds, low=1)
-    n_steps = cfg.step_timing_steps
-    x, y = next(iter(DataLoader(train_ds, batch_size=dryrun.MAX_ITEMS if dry else cfg.batch_size)))
-    x, y = x.to(device), y.to(device)
-    steps = {}
-    for m in methods:
-        torch.manual_seed(seed)
-        model = build_model(cfg.model, **cfg.model_kwargs).to(device).train()
-        optimizer = _experiment.make_optimizer(m, model.parameters(), cfg,
-                                               generator=torch.Generator(device=device).manual_seed(seed))
-
-        def closure(model=model, optimizer=optimizer):
-            optimizer.zero_grad()
-            with frozen_bn_stats(model, enabled=getattr(optimizer, "in_perturbed_pass", False)):
-                loss = torch.nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            return loss
-
-        if not dry:
-            optimizer.step(closure)  # warm-up
-        steps[m] = (optimizer, closure)
-    times: dict[Key, list[float]] = {m: [] for m in methods}
-    order = np.random.default_rng(seed)
-    for _ in range(rounds):
-        for i in order.permutation(len(methods)):
-            optimizer, closure = steps[methods[i]]
-            synchronize(device)
-            clock = Timer()
-            for _ in range(n_steps):
-                optimizer.step(closure)
-            synchronize(device)
-            times[methods[i]].append(clock.elapsed() / n_steps)
-    seconds = {m: float(np.median(t)) for m, t in times.items()}
-    ratio = {m: float(np.median(np.divide(times[m], times["sgd"]))) for m in methods}
-    source = (f"{rounds} rounds of {n_steps} steps of each method on one batch of {len(x)} training images, "
-              "timed in this run on this device (the methods' order shuffled in each round; the ratio to SGD is the "
-              "median of the per-round ratios)")
-    return StepTiming(seconds, ratio, source)
+    return Regime(
+        converged,
+        detail,
+        facts(
+            REGIME_FORMATS,
+            regime=regime,
+            worst_fit_loss=worst_loss,
+            worst_fit_acc=worst_acc,
+            still_falling=still_falling,
+            fit_loss_rule=cfg.fit_loss,
+            fit_acc_rule=cfg.fit_accuracy,
+        ),
+        figure,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -278,8 +259,14 @@ class Flatness:
     facts: pd.Series = glued()
 
 
-def flatness(experiment: Experiment, cfg: RWPConfig, batches: list[tuple], *,
-             lambda_keys: tuple[Key, ...] | None = None, loss_fn=None) -> Flatness:
+def flatness(
+    experiment: Experiment,
+    cfg: RWPConfig,
+    batches: list[tuple],
+    *,
+    lambda_keys: tuple[Key, ...] | None = None,
+    loss_fn=None,
+) -> Flatness:
     """λ_max of the models of ``lambda_keys`` (default: every key) and the filter-normalised sharpness of
     every model of ``experiment``, on the probe ``batches``. Each model's directions and Lanczos start
     vector are seeded by its seed, so every method meets the same draws."""
@@ -291,28 +278,48 @@ def flatness(experiment: Experiment, cfg: RWPConfig, batches: list[tuple], *,
     for key in keys:
         for s in experiment.seeds_of(key):
             model = experiment.runs[key, s].model
-            sharp = filter_normalized_sharpness(model, loss_fn, batches, radius=cfg.sharpness_radius,
-                                                n_directions=cfg.sharpness_directions,
-                                                generator=torch.Generator().manual_seed(1000 + s))
+            sharp = filter_normalized_sharpness(
+                model,
+                loss_fn,
+                batches,
+                radius=cfg.sharpness_radius,
+                n_directions=cfg.sharpness_directions,
+                generator=torch.Generator().manual_seed(1000 + s),
+            )
             row = {"key": key, "method": experiment.labels[key], "seed": s, "sharpness": sharp.value}
             if key in lambda_keys:
-                eig = hessian_lambda_max(model, loss_fn, hessian_batches, tol=cfg.lanczos_tol,
-                                         max_matvecs=cfg.lanczos_max_matvecs, seed=s)
+                eig = hessian_lambda_max(
+                    model, loss_fn, hessian_batches, tol=cfg.lanczos_tol, max_matvecs=cfg.lanczos_max_matvecs, seed=s
+                )
                 row.update(lambda_max=eig.value, residual=eig.residual, matvecs=eig.matvecs, converged=eig.converged)
             rows.append(row)
     table = pd.DataFrame(rows)
     with_lambda = table[table.key.isin(lambda_keys)]
     n_converged = int(with_lambda.converged.sum())
-    converged = (f"all {len(with_lambda)}" if n_converged == len(with_lambda)
-                 else f"{n_converged} of {len(with_lambda)}")
-    per_key = lambda column, subset: {k: [float(v) for v in subset[subset.key == k].sort_values("seed")[column]]  # noqa: E731
-                                      for k in dict.fromkeys(subset.key)}
-    return Flatness(table, per_key("lambda_max", with_lambda), per_key("sharpness", table), facts(
-        {"radius": ".0%", "lanczos_tol": "g", "lanczos_max_residual": ".0e"},
-        probe_n=sum(len(y) for _, y in batches), hessian_n=sum(len(y) for _, y in hessian_batches),
-        radius=cfg.sharpness_radius, directions=cfg.sharpness_directions, lanczos_tol=cfg.lanczos_tol,
-        lanczos_converged=converged, lanczos_max_residual=float(with_lambda.residual.max()),
-        lanczos_max_matvecs=int(with_lambda.matvecs.max())))
+    converged = f"all {len(with_lambda)}" if n_converged == len(with_lambda) else f"{n_converged} of {len(with_lambda)}"
+
+    def per_key(column, subset):
+        return {
+            k: [float(v) for v in subset[subset.key == k].sort_values("seed")[column]]
+            for k in dict.fromkeys(subset.key)
+        }
+
+    return Flatness(
+        table,
+        per_key("lambda_max", with_lambda),
+        per_key("sharpness", table),
+        facts(
+            {"radius": ".0%", "lanczos_tol": "g", "lanczos_max_residual": ".0e"},
+            probe_n=sum(len(y) for _, y in batches),
+            hessian_n=sum(len(y) for _, y in hessian_batches),
+            radius=cfg.sharpness_radius,
+            directions=cfg.sharpness_directions,
+            lanczos_tol=cfg.lanczos_tol,
+            lanczos_converged=converged,
+            lanczos_max_residual=float(with_lambda.residual.max()),
+            lanczos_max_matvecs=int(with_lambda.matvecs.max()),
+        ),
+    )
 
 
 def first_samples(batches: list[tuple], n: int) -> list[tuple]:
@@ -325,74 +332,3 @@ def first_samples(batches: list[tuple], n: int) -> list[tuple]:
         out.append((x[:left], y[:left]))
         left -= len(y[:left])
     return out
-
-
-# ---------------------------------------------------------------------------------------------------
-# The power of the claims (both chapters)
-# ---------------------------------------------------------------------------------------------------
-
-
-def nan_mean(values) -> float:
-    """The mean of the finite values (λ_max is NaN where the Lanczos iteration found nothing); NaN if none is."""
-    finite = [float(v) for v in values if math.isfinite(float(v))]
-    return sum(finite) / len(finite) if finite else float("nan")
-
-
-def log_values(values: list[float]) -> list[float]:
-    """The natural logarithm of each value; NaN for a value ≤ 0 (which makes a claim on it *not comparable*)."""
-    return [math.log(v) if v > 0 else float("nan") for v in map(float, values)]
-
-
-def _needed(effect: float | None, sd: float, level: float) -> int | None:
-    """Seeds for 80 % power of the one-sided paired t-test (None: no effect to aim at, or no spread)."""
-    if effect is None or not effect > 0 or not sd > 0 or not math.isfinite(sd):
-        return None
-    return claims.n_for_power_t(effect, sd, alpha=level, n_max=10_000)
-
-
-def _targets(spec: claims.ClaimSpec) -> tuple[float | None, float | None]:
-    """The true mean differences a claim's power is computed at: (at the SESOI, at the paper's effect). For a
-    non-inferiority claim the test is of mean + margin > 0, so both are shifted by the margin."""
-    if spec.test == "non_inferiority":
-        assert spec.sesoi is not None  # ClaimSpec requires a margin for a non-inferiority test
-        return spec.sesoi, spec.sesoi + (spec.paper_effect or 0.0)
-    return spec.sesoi, spec.paper_effect
-
-
-def seed_plan(specs: list[claims.ClaimSpec], sd: dict[str, float], n_run: int | None = None):
-    """For every tested claim of ``specs`` with a standard deviation in ``sd`` (of its paired differences over
-    seeds): the seeds a one-sided paired t-test at the Holm level α/m (m: the claims in ``sd``) needs for 80 %
-    power at the SESOI and at the paper's effect (:func:`reprobook.claims.n_for_power_t`). A pandas DataFrame,
-    one row per claim ("–" where there is no effect to aim at); with ``n_run``, the power those seeds give (at the
-    SESOI, at the paper's effect) too."""
-    level = claims.ALPHA / max(1, len(sd))
-    rows = []
-    for spec in specs:
-        if spec.key not in sd:
-            continue
-        at_sesoi, at_paper = _targets(spec)
-        needed = [_needed(t, sd[spec.key], level) for t in (at_sesoi, at_paper)]
-        row = {"claim": spec.claim, "SD over seeds": format(sd[spec.key], spec.fmt.lstrip("+")),
-               "seeds for 80 % power at the SESOI": "–" if needed[0] is None else needed[0],
-               "at the paper's effect": "–" if needed[1] is None else needed[1]}
-        if n_run is not None:
-            power = [claims.power_t(t, sd[spec.key], n_run, level) if t is not None else None
-                     for t in (at_sesoi, at_paper)]
-            row.update({f"power with {n_run} seeds at the SESOI": claims.power_text(power[0]),
-                        "at the paper's effect ": claims.power_text(power[1])})
-        rows.append(row)
-    return pd.DataFrame(rows, columns=list(rows[0]) if rows else ["claim"]).set_index("claim")
-
-
-def budget_seeds(pilot: dict) -> int:
-    """The seeds a chapter's share of the smoke budget holds cold, at the pilot's cost: (share − fixed) / per seed."""
-    return int((pilot["share_s"] - pilot["fixed_s"]) // pilot["per_seed_s"])
-
-
-def planned_seeds(specs: list[claims.ClaimSpec], pilot: dict) -> int:
-    """The seed rule: the most seeds any tested claim needs for 80 % power at the paper's effect (at its SESOI
-    where the paper gives none), by :func:`seed_plan` on the pilot's spread, capped by :func:`budget_seeds`."""
-    plan = seed_plan(specs, pilot["sd"])
-    needed = [p if p != "–" else s
-              for s, p in zip(plan["seeds for 80 % power at the SESOI"], plan["at the paper's effect"])]
-    return min(max(int(n) for n in needed), budget_seeds(pilot))

@@ -21,7 +21,8 @@ from ...configs.rwp import RWPConfig
 from ...plots import image_grid, loss_profiles
 from ...results import facts, glued
 from ...sharpness.landscape import filter_normalized_direction, loss_along_direction
-from .analysis import Experiment, Key, seed_plan
+from .analysis import Experiment, Key
+from .power import seed_plan
 
 
 @dataclass
@@ -45,37 +46,51 @@ def data_overview(dataset_name: str, train_ds: Dataset, test_ds: Dataset, n_imag
     # torch stubs: Dataset has no __len__ (the datasets given here have one)
     shown = [train_ds[i] for i in range(min(n_images, len(train_ds)))]  # type: ignore[arg-type]
     figure = image_grid([x for x, _ in shown], [str(int(y)) for _, y in shown], ncols=8)
-    return DataOverview(facts(None, dataset=dataset_name, n_train=len(train_ds),  # type: ignore[arg-type]  # as above
-                              n_test=len(test_ds), min_class=int(counts.min()),  # type: ignore[arg-type]
-                              max_class=int(counts.max())), figure)
+    return DataOverview(
+        facts(
+            None,
+            dataset=dataset_name,
+            n_train=len(train_ds),  # type: ignore[arg-type]  # as above
+            n_test=len(test_ds),  # type: ignore[arg-type]
+            min_class=int(counts.min()),
+            max_class=int(counts.max()),
+        ),
+        figure,
+    )
 
 
-def landscape_figure(experiment: Experiment, cfg: RWPConfig, batches: list[tuple], *,
-                     keys: tuple[Key, ...] | None = None, loss_fn=None):
+def landscape_figure(
+    experiment: Experiment, cfg: RWPConfig, batches: list[tuple], *, keys: tuple[Key, ...] | None = None, loss_fn=None
+):
     """The training loss along one random filter-normalised direction through the first seed's model of each
     key, for t in [−radius, radius] (the direction seeded alike for every method)."""
     loss_fn = loss_fn or torch.nn.CrossEntropyLoss()
     ts = np.linspace(-cfg.landscape_radius, cfg.landscape_radius, cfg.landscape_points)
     first = experiment.seeds[0]
     losses = {}
-    for key in (keys or experiment.keys):
+    for key in keys or experiment.keys:
         model = experiment.runs[key, first].model
         direction = filter_normalized_direction(model, generator=torch.Generator().manual_seed(2000 + first))
         losses[experiment.labels[key]] = loss_along_direction(model, direction, loss_fn, batches, ts)
     # loss_profiles is annotated for sequences of floats; it plots these arrays alike
-    return loss_profiles(cast(Sequence[float], ts), cast(dict[str, Sequence[float]], losses),
-                         title="Loss along a filter-normalised direction")
+    return loss_profiles(
+        cast(Sequence[float], ts),
+        cast(dict[str, Sequence[float]], losses),
+        title="Loss along a filter-normalised direction",
+    )
 
 
 def scale_text(cfg: RWPConfig, n_train: int, n_test: int, n_seeds: int, device: torch.device) -> str:
     """The scale of a run in words, as the claims tables of both chapters note it."""
-    return (f"{cfg.profile} profile: {cfg.dataset} ({n_train} train / {n_test} test images), {cfg.model} "
-            f"({', '.join(f'{k}={v}' for k, v in cfg.model_kwargs.items())}), {cfg.epochs} epochs of batch "
-            f"{cfg.batch_size}, {n_seeds} seeds, {torch.device(device).type}")
+    return (
+        f"{cfg.profile} profile: {cfg.dataset} ({n_train} train / {n_test} test images), {cfg.model} "
+        f"({', '.join(f'{k}={v}' for k, v in cfg.model_kwargs.items())}), {cfg.epochs} epochs of batch "
+        f"{cfg.batch_size}, {n_seeds} seeds, {torch.device(device).type}"
+    )
 
 
 def mean_std_text(values: list[float], fmt: str = ".2%") -> str:
-    """"mean ± std" of ``values`` in ``fmt``."""
+    """ "mean ± std" of ``values`` in ``fmt``."""
     mean = float(np.mean(values))
     std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
     return f"{format(mean, fmt)} ± {format(std, fmt)}"
@@ -85,8 +100,7 @@ def profile_note(profile: str) -> str:
     """Which profile this copy of a chapter ran, for its "Deviations from the paper"."""
     if profile == "paper":
         return "This copy of the chapter ran the paper profile."
-    return (f"This copy of the chapter ran the {profile} profile; the paper profile needs a GPU and was not run "
-            "for it.")
+    return f"This copy of the chapter ran the {profile} profile; the paper profile needs a GPU and was not run for it."
 
 
 def budget_note(specs: list[claims.ClaimSpec], pilot: dict, n_seeds: int) -> str:
@@ -94,21 +108,25 @@ def budget_note(specs: list[claims.ClaimSpec], pilot: dict, n_seeds: int) -> str
     with ``n_seeds`` seeds, and the cold time the seeds they need would take: the reason in words."""
     plan = seed_plan(specs, pilot["sd"])
     short = []
-    for claim, at_sesoi, at_paper in zip(plan.index, plan["seeds for 80 % power at the SESOI"],
-                                         plan["at the paper's effect"]):
+    for claim, at_sesoi, at_paper in zip(
+        plan.index, plan["seeds for 80 % power at the SESOI"], plan["at the paper's effect"]
+    ):
         need = at_paper if at_paper != "–" else at_sesoi
         if need != "–" and int(need) > n_seeds:
-            short.append(f"{claim} ({need} seeds, about "
-                         f"{pilot['fixed_s'] + int(need) * pilot['per_seed_s']:.0f} s)")
-    cost = (f"At the pilot's cold cost, {pilot['fixed_s']:.0f} s of fixed work and {pilot['per_seed_s']:.0f} s "
-            f"per seed, {n_seeds} seeds take about {pilot['fixed_s'] + n_seeds * pilot['per_seed_s']:.0f} s, "
-            f"within this chapter's share of {pilot['share_s']:.0f} s of the smoke budget (Part I's three "
-            "chapters: at most 450 s together)")
+            short.append(f"{claim} ({need} seeds, about {pilot['fixed_s'] + int(need) * pilot['per_seed_s']:.0f} s)")
+    cost = (
+        f"At the pilot's cold cost, {pilot['fixed_s']:.0f} s of fixed work and {pilot['per_seed_s']:.0f} s "
+        f"per seed, {n_seeds} seeds take about {pilot['fixed_s'] + n_seeds * pilot['per_seed_s']:.0f} s, "
+        f"within this chapter's share of {pilot['share_s']:.0f} s of the smoke budget (Part I's three "
+        "chapters: at most 450 s together)"
+    )
     if not short:
         return cost + "; with them every tested claim has 80 % power at the paper's effect in the pilot."
-    return (cost + ". The pilot says 80 % power at the paper's effect (at the SESOI where the paper gives none) would "
-            "need more seeds for: " + "; ".join(short) + ". Those claims are tested with the power these seeds give, "
-            "shown in the claims table.")
+    return (
+        cost + ". The pilot says 80 % power at the paper's effect (at the SESOI where the paper gives none) would "
+        "need more seeds for: " + "; ".join(short) + ". Those claims are tested with the power these seeds give, "
+        "shown in the claims table."
+    )
 
 
 @dataclass
@@ -135,5 +153,7 @@ def power_report(tests: list[claims.ClaimTest], values: dict[str, tuple[list[flo
     table = seed_plan([t.spec for t in tested], sd, n_run)
     low = [t.spec.claim for t in tested if t.verdict.power is None or not t.verdict.power >= claims.TARGET_POWER]
     below = "none" if not low else "; ".join(low)
-    return PowerReport(table, facts({"level": ".4f"}, family=len(tested), level=claims.ALPHA / max(1, len(tested)),
-                                    n_run=n_run, below=below))
+    return PowerReport(
+        table,
+        facts({"level": ".4f"}, family=len(tested), level=claims.ALPHA / max(1, len(tested)), n_run=n_run, below=below),
+    )

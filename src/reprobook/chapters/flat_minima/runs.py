@@ -32,19 +32,36 @@ METHODS = ("sgd", "sam", "rwp", "prwp", "mrwp", "arwp", "marwp")
 # methods whose σ rises on the cosine schedule of ARWP (σ from arwp_sigma_start to arwp_sigma_end)
 SIGMA_SCHEDULED = ("prwp", "arwp")
 # how the chapters name the methods
-LABELS = {"sgd": "SGD", "sam": "SAM", "rwp": "RWP", "prwp": "RWP (perturbed only)", "mrwp": "m-RWP", "arwp": "ARWP",
-          "marwp": "m-ARWP"}
+LABELS = {
+    "sgd": "SGD",
+    "sam": "SAM",
+    "rwp": "RWP",
+    "prwp": "RWP (perturbed only)",
+    "mrwp": "m-RWP",
+    "arwp": "ARWP",
+    "marwp": "m-ARWP",
+}
 # the modules whose code determines a trained model: their fingerprint is part of every checkpoint's key (the
 # analysis modules are not, so a change to the analysis re-evaluates without re-training)
-TRAINING_CODE = ("reprobook.training", "reprobook.models", "reprobook.sharpness.base", "reprobook.batchnorm",
-                 "reprobook.sharpness.sam", "reprobook.sharpness.rwp", "reprobook.sharpness.arwp",
-                 "reprobook.chapters.flat_minima.runs")
+TRAINING_CODE = (
+    "reprobook.training",
+    "reprobook.models",
+    "reprobook.sharpness.base",
+    "reprobook.batchnorm",
+    "reprobook.sharpness.sam",
+    "reprobook.sharpness.rwp",
+    "reprobook.sharpness.arwp",
+    "reprobook.chapters.flat_minima.runs",
+)
 
 
 def _marwp_field(cfg: RWPConfig, name: str, method: str):
     if not hasattr(cfg, name):
-        raise ParameterError("cfg", type(cfg).__name__,
-                             f"a configuration with the field '{name}' for method '{method}' (profiles.MARWPConfig)")
+        raise ParameterError(
+            "cfg",
+            type(cfg).__name__,
+            f"a configuration with the field '{name}' for method '{method}' (profiles.MARWPConfig)",
+        )
     return getattr(cfg, name)
 
 
@@ -64,19 +81,40 @@ def make_optimizer(method: str, params, cfg: RWPConfig, *, generator: torch.Gene
         return RWP(params, torch.optim.SGD, gamma=cfg.gamma, alpha=cfg.alpha, generator=generator, **base)
     if method in ("prwp", "mrwp", "arwp", "marwp"):
         sigma, lam, eta, beta, scaling, sigma_start = (
-            _marwp_field(cfg, name, method) for name in ("sigma", "lam", "eta", "beta", "scaling", "arwp_sigma_start"))
+            _marwp_field(cfg, name, method) for name in ("sigma", "lam", "eta", "beta", "scaling", "arwp_sigma_start")
+        )
         if method == "prwp":  # perturbed gradient only, σ on ARWP's schedule, no adaptivity
-            return ARWP(params, torch.optim.SGD, sigma=sigma_start, alpha=1.0, eta=0.0, beta=beta,
-                        generator=generator, **base)
+            return ARWP(
+                params, torch.optim.SGD, sigma=sigma_start, alpha=1.0, eta=0.0, beta=beta, generator=generator, **base
+            )
         if method == "mrwp":  # (1 − λ) ∇L(w) + λ ∇L(w + ε), no adaptivity
-            return ARWP(params, torch.optim.SGD, sigma=sigma, alpha=lam, eta=0.0, beta=beta, generator=generator,
-                        **base)
+            return ARWP(
+                params, torch.optim.SGD, sigma=sigma, alpha=lam, eta=0.0, beta=beta, generator=generator, **base
+            )
         if method == "arwp":  # perturbed gradient only, adaptive noise, σ on the cosine-increasing schedule
-            return ARWP(params, torch.optim.SGD, sigma=sigma_start, alpha=1.0, eta=eta, beta=beta, scaling=scaling,
-                        generator=generator, **base)
+            return ARWP(
+                params,
+                torch.optim.SGD,
+                sigma=sigma_start,
+                alpha=1.0,
+                eta=eta,
+                beta=beta,
+                scaling=scaling,
+                generator=generator,
+                **base,
+            )
         # m-ARWP: mixed gradients, adaptive noise, constant σ
-        return ARWP(params, torch.optim.SGD, sigma=sigma, alpha=lam, eta=eta, beta=beta, scaling=scaling,
-                    generator=generator, **base)
+        return ARWP(
+            params,
+            torch.optim.SGD,
+            sigma=sigma,
+            alpha=lam,
+            eta=eta,
+            beta=beta,
+            scaling=scaling,
+            generator=generator,
+            **base,
+        )
     raise ParameterError("method", method, ", ".join(repr(m) for m in METHODS))
 
 
@@ -85,8 +123,12 @@ def make_sigma_schedule(method: str, optimizer, cfg: RWPConfig, total_steps: int
     check_choice("method", method, METHODS)
     if method not in SIGMA_SCHEDULED:
         return None
-    return CosineIncreasingSigma(optimizer, _marwp_field(cfg, "arwp_sigma_start", method),
-                                 _marwp_field(cfg, "arwp_sigma_end", method), total_steps)
+    return CosineIncreasingSigma(
+        optimizer,
+        _marwp_field(cfg, "arwp_sigma_start", method),
+        _marwp_field(cfg, "arwp_sigma_end", method),
+        total_steps,
+    )
 
 
 @dataclass
@@ -105,32 +147,59 @@ class TrainedRun:
 def _loaders(cfg: RWPConfig, train_ds: Dataset, test_ds: Dataset, seed: int, device: torch.device):
     workers = 0 if device.type == "cpu" else 4
     g = torch.Generator().manual_seed(seed)
-    train = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=g, drop_last=False,
-                       num_workers=workers, pin_memory=device.type == "cuda")
-    test = DataLoader(test_ds, batch_size=512, shuffle=False, num_workers=workers,
-                      pin_memory=device.type == "cuda")
+    train = DataLoader(
+        train_ds,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        generator=g,
+        drop_last=False,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+    )
+    test = DataLoader(test_ds, batch_size=512, shuffle=False, num_workers=workers, pin_memory=device.type == "cuda")
     return train, test
 
 
 def training_config(cfg: RWPConfig, method: str, seed: int, data_fingerprint: str) -> dict[str, Any]:
     """Everything that determines a trained model: the cache key of :func:`train_one`."""
-    keep = ("dataset", "model", "model_kwargs", "n_train", "epochs", "batch_size", "lr", "momentum",
-            "weight_decay", "augment")
+    keep = (
+        "dataset",
+        "model",
+        "model_kwargs",
+        "n_train",
+        "epochs",
+        "batch_size",
+        "lr",
+        "momentum",
+        "weight_decay",
+        "augment",
+    )
     config = {k: v for k, v in cfg.as_dict().items() if k in keep}
     if method == "sam":
         config["rho"] = cfg.rho
     if method == "rwp":
         config.update(gamma=cfg.gamma, alpha=cfg.alpha)
-    marwp = ((("mrwp", "marwp"), ("sigma", "lam")), (SIGMA_SCHEDULED, ("arwp_sigma_start", "arwp_sigma_end")),
-             (("arwp", "marwp"), ("eta", "beta", "scaling")))  # the fields of a MARWPConfig each method reads
+    marwp = (
+        (("mrwp", "marwp"), ("sigma", "lam")),
+        (SIGMA_SCHEDULED, ("arwp_sigma_start", "arwp_sigma_end")),
+        (("arwp", "marwp"), ("eta", "beta", "scaling")),
+    )  # the fields of a MARWPConfig each method reads
     for methods, names in marwp:
         if method in methods:
             config.update({name: _marwp_field(cfg, name, method) for name in names})
     return {**config, "method": method, "seed": seed, "data": data_fingerprint}
 
 
-def train_one(cfg: RWPConfig, method: str, seed: int, train_ds: Dataset, test_ds: Dataset, device: torch.device,
-              *, progress: bool | None = None) -> TrainedRun:
+def train_one(
+    cfg: RWPConfig,
+    method: str,
+    seed: int,
+    train_ds: Dataset,
+    test_ds: Dataset,
+    device: torch.device,
+    *,
+    progress: bool | None = None,
+) -> TrainedRun:
     """Train ``method`` from the initialisation of ``seed`` (or load the cached run) and test it."""
     config = training_config(cfg, method, seed, dataset_fingerprint(train_ds))
 
@@ -147,8 +216,17 @@ def train_one(cfg: RWPConfig, method: str, seed: int, train_ds: Dataset, test_ds
         # fit() shards the loader over the processes of a multi-GPU launch: count the steps of one process
         steps_per_epoch = math.ceil(len(train_loader) / int(os.environ.get("WORLD_SIZE", "1")))
         sigma_schedule = make_sigma_schedule(method, optimizer, cfg, cfg.epochs * steps_per_epoch)
-        history = fit(model, optimizer, train_loader, epochs=cfg.epochs, scheduler=scheduler, device=device,
-                      progress=progress, desc=f"{method} seed {seed}", step_scheduler=sigma_schedule)
+        history = fit(
+            model,
+            optimizer,
+            train_loader,
+            epochs=cfg.epochs,
+            scheduler=scheduler,
+            device=device,
+            progress=progress,
+            desc=f"{method} seed {seed}",
+            step_scheduler=sigma_schedule,
+        )
         return model, history
 
     state, info = train_or_load(config, train, name=f"{cfg.model}-{method}", code=TRAINING_CODE)

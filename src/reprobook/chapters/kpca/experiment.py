@@ -12,7 +12,8 @@ before the prose that quotes them (:meth:`reprobook.results.RunRecord.glue_resul
 4. :func:`score_detectors`: those, the ``pytorch-ood`` baselines and the fusions scored on every OoD set;
 5. :func:`compare_detectors`: each comparison of the paper, classifier by classifier, on the claims' endpoint
    (the FPR95 averaged over the natural OoD sets);
-6. :func:`.report.error_distributions`, :func:`ratio_sensitivity`: where the detectors differ, and how much r matters;
+6. :func:`.report.error_distributions`, :func:`.report.ratio_sensitivity`: where the detectors differ, and how
+   much r matters;
 7. :func:`.report.throughput`: the scoring cost against N (``reprobook bench ood-throughput``);
 8. :func:`kpca_claims` and :func:`.report.paper_vs_this_run`: the declared claims tested over the K classifiers
    (:func:`reprobook.configs.kpca.claim_specs`, Holm-adjusted together) and the paper's numbers.
@@ -34,8 +35,8 @@ from ...checks import check_int, check_seed
 from ...configs.kpca import KPCAConfig
 from ...ood.benchmark import OODBenchmark, build_benchmark
 from ...ood.detectors import KernelPCACoP, KernelPCACoRP, KernelPCAFusion, PCAReconstruction, pytorch_ood_baselines
-from ...ood.kernels import RandomFourierFeatures, components_for_ratio, cosine_map, gaussian_kernel
-from ...ood.metrics import evaluate, fit_detector, ood_metrics, wide
+from ...ood.kernels import RandomFourierFeatures, cosine_map, gaussian_kernel
+from ...ood.metrics import evaluate, fit_detector, wide
 from ...results import facts, glued
 from . import figures
 
@@ -45,7 +46,7 @@ COMPARED = (("CoP", "PCA"), ("CoRP", "PCA"), ("CoRP", "CoP"), ("CoRP", "KNN"))  
 
 
 def _range_text(values, fmt: str = "d") -> str:
-    """"v" when all values are equal, else "min–max"."""
+    """ "v" when all values are equal, else "min–max"."""
     low, high = min(values), max(values)
     return format(low, fmt) if low == high else f"{format(low, fmt)}–{format(high, fmt)}"
 
@@ -57,12 +58,15 @@ def classifier_seeds(cfg: KPCAConfig, seed: int) -> list[int]:
     return [seed + k for k in range(check_int("n_classifiers", cfg.n_classifiers, low=1))]
 
 
-def load_classifiers(cfg: KPCAConfig, *, seed: int = 0, device: Any = "auto", data_dir=None,
-                     log: Callable[[str], None] | None = None) -> list[OODBenchmark]:
+def load_classifiers(
+    cfg: KPCAConfig, *, seed: int = 0, device: Any = "auto", data_dir=None, log: Callable[[str], None] | None = None
+) -> list[OODBenchmark]:
     """The benchmark of each of the K classifiers (:func:`classifier_seeds`), all on the images of
     ``data_seed`` 0: trained once, then loaded from the checkpoint cache."""
-    return [build_benchmark(cfg, device=device, seed=s, data_seed=0, data_dir=data_dir, progress=False, log=log)
-            for s in classifier_seeds(cfg, seed)]
+    return [
+        build_benchmark(cfg, device=device, seed=s, data_seed=0, data_dir=data_dir, progress=False, log=log)
+        for s in classifier_seeds(cfg, seed)
+    ]
 
 
 # --------------------------------------------------------------------------------------------- RFF check
@@ -82,7 +86,7 @@ def rff_check(benchmark: OODBenchmark, cfg: KPCAConfig, seed: int) -> RFFCheck:
     """Mean gap between the RFF inner products and the exact kernel over all pairs of ``cfg.rff_probe``
     cosine-mapped training features, for M from 64 to 4 × the chapter's M; the check passes when the
     log-log slope of the gap against M lies in ``cfg.rff_slope_range``."""
-    probe = cosine_map(benchmark.train.features[:cfg.rff_probe].double())
+    probe = cosine_map(benchmark.train.features[: cfg.rff_probe].double())
     exact = gaussian_kernel(probe, probe, cfg.corp_gamma)
     grid = sorted({64, 256, 1024, cfg.corp_features, 4 * cfg.corp_features})
     errors = []
@@ -93,11 +97,20 @@ def rff_check(benchmark: OODBenchmark, cfg: KPCAConfig, seed: int) -> RFFCheck:
     low, high = cfg.rff_slope_range
     passed = low <= slope <= high
     table = pd.DataFrame({"M": grid, "mean |φ(x)ᵀφ(y) − k(x, y)|": errors}).set_index("M")
-    return RFFCheck(facts(dict(gamma="g", error=".4f", kernel_mean=".3f", slope=".2f"), m=cfg.corp_features,
-                          gamma=cfg.corp_gamma, error=errors[grid.index(cfg.corp_features)],
-                          kernel_mean=float(exact.mean()), slope=slope, n_probe=len(probe)), passed=passed,
-                    detail=f"log-log slope {slope:.3f} of the mean gap against M = {grid}; allowed [{low}, {high}]",
-                    table=table)
+    return RFFCheck(
+        facts(
+            dict(gamma="g", error=".4f", kernel_mean=".3f", slope=".2f"),
+            m=cfg.corp_features,
+            gamma=cfg.corp_gamma,
+            error=errors[grid.index(cfg.corp_features)],
+            kernel_mean=float(exact.mean()),
+            slope=slope,
+            n_probe=len(probe),
+        ),
+        passed=passed,
+        detail=f"log-log slope {slope:.3f} of the mean gap against M = {grid}; allowed [{low}, {high}]",
+        table=table,
+    )
 
 
 # --------------------------------------------------------------------------------------------- the detectors
@@ -115,14 +128,22 @@ def fit_reconstruction(benchmarks: list[OODBenchmark], cfg: KPCAConfig, seed: in
     features for each classifier (seed ``seed + k`` for the k-th)."""
     fitted = []
     for k, bench in enumerate(benchmarks):
-        dets = {"PCA": PCAReconstruction(ratio=cfg.pca_ratio), "CoP": KernelPCACoP(ratio=cfg.cop_ratio),
-                "CoRP": KernelPCACoRP(ratio=cfg.corp_ratio, gamma=cfg.corp_gamma, n_features=cfg.corp_features,
-                                      seed=seed + k)}
+        dets = {
+            "PCA": PCAReconstruction(ratio=cfg.pca_ratio),
+            "CoP": KernelPCACoP(ratio=cfg.cop_ratio),
+            "CoRP": KernelPCACoRP(
+                ratio=cfg.corp_ratio, gamma=cfg.corp_gamma, n_features=cfg.corp_features, seed=seed + k
+            ),
+        }
         for det in dets.values():
             det.fit_features(bench.train.features, bench.train.labels)
         fitted.append(dets)
-    table = pd.DataFrame({name: {"q": _range_text([d[name].q_ for d in fitted]), "ratio": ratio}
-                          for name, ratio in zip(RECONSTRUCTION, (cfg.pca_ratio, cfg.cop_ratio, cfg.corp_ratio))})
+    table = pd.DataFrame(
+        {
+            name: {"q": _range_text([d[name].q_ for d in fitted]), "ratio": ratio}
+            for name, ratio in zip(RECONSTRUCTION, (cfg.pca_ratio, cfg.cop_ratio, cfg.corp_ratio))
+        }
+    )
     table.attrs["fmt"] = {"ratio": "g"}
     return Reconstruction(table, fig_spectrum=figures.spectra(fitted[0]), detectors=fitted)
 
@@ -160,8 +181,13 @@ def natural_average(table, natural: Sequence[str], metric: str):
     return part.groupby("detector", sort=False)[metric].mean()
 
 
-def score_detectors(benchmarks: list[OODBenchmark], reconstruction: Reconstruction, cfg: KPCAConfig,
-                    seeds: list[int], natural: Sequence[str]) -> DetectorScores:
+def score_detectors(
+    benchmarks: list[OODBenchmark],
+    reconstruction: Reconstruction,
+    cfg: KPCAConfig,
+    seeds: list[int],
+    natural: Sequence[str],
+) -> DetectorScores:
     """Fit the ``pytorch-ood`` baselines of each classifier, build the fusions on its fitted CoP and CoRP,
     and score everything on its InD test set and OoD sets (:func:`reprobook.ood.metrics.evaluate`)."""
     baselines: tuple[str, ...]
@@ -173,36 +199,66 @@ def score_detectors(benchmarks: list[OODBenchmark], reconstruction: Reconstructi
             fit_detector(det, bench.train)
         plain = {"MSP": MaxSoftmax(None), "Energy": EnergyBased(None)}
         # bench.model.head: a submodule, which torch types as Tensor | Module
-        fused = {_fusion_name(k, b): KernelPCAFusion(kpca[k], plain[b], bench.model.head,  # type: ignore[arg-type]
-                                                     refit_kpca=False)
-                 for k, b in FUSED}
+        fused = {
+            _fusion_name(k, b): KernelPCAFusion(
+                kpca[k],
+                plain[b],
+                bench.model.head,  # type: ignore[arg-type]
+                refit_kpca=False,
+            )
+            for k, b in FUSED
+        }
         table, score = evaluate({**base, **kpca, **fused}, bench, fit=False, return_scores=True)
         tables.append(table)
         scores.append(score)
         baselines, fusions = tuple(base), tuple(fused)
-    averages = pd.concat({(metric, seed): natural_average(t, natural, metric)
-                          for seed, t in zip(seeds, tables) for metric in ("AUROC", "FPR95")}, axis=1)
+    averages = pd.concat(
+        {
+            (metric, seed): natural_average(t, natural, metric)
+            for seed, t in zip(seeds, tables)
+            for metric in ("AUROC", "FPR95")
+        },
+        axis=1,
+    )
     mean = {m: averages[m].mean(axis=1) for m in ("AUROC", "FPR95")}
     best = mean["FPR95"].loc[list(baselines)].idxmin()
     ranking = mean["FPR95"].loc[[*baselines, *RECONSTRUCTION]].rank(ascending=True)
-    family = {**{n: "baseline (pytorch-ood)" for n in baselines}, **{n: "reconstruction" for n in RECONSTRUCTION},
-              **{n: "fusion" for n in fusions}}
+    family = {
+        **{n: "baseline (pytorch-ood)" for n in baselines},
+        **{n: "reconstruction" for n in RECONSTRUCTION},
+        **{n: "fusion" for n in fusions},
+    }
     sets = [*benchmarks[0].ood]
     index = wide(tables[0], "AUROC").index
-    columns = {s: pd.DataFrame({"FPR95 ↓": 100 * np.mean([wide(t, "FPR95")[s] for t in tables], axis=0),
-                                "AUROC ↑": 100 * np.mean([wide(t, "AUROC")[s] for t in tables], axis=0)}, index=index)
-               for s in sets}
+    columns = {
+        s: pd.DataFrame(
+            {
+                "FPR95 ↓": 100 * np.mean([wide(t, "FPR95")[s] for t in tables], axis=0),
+                "AUROC ↑": 100 * np.mean([wide(t, "AUROC")[s] for t in tables], axis=0),
+            },
+            index=index,
+        )
+        for s in sets
+    }
     columns[NATURAL] = pd.DataFrame({"FPR95 ↓": 100 * mean["FPR95"], "AUROC ↑": 100 * mean["AUROC"]}).loc[index]
     shown = pd.concat(columns, axis=1)
     shown.insert(0, ("", "family"), pd.Series(family))
     summary = pd.DataFrame({"auroc": mean["AUROC"], "fpr": mean["FPR95"]}).loc[[*RECONSTRUCTION, "KNN", best]].T
     summary.columns = [*RECONSTRUCTION, "KNN", "best"]
     return DetectorScores(
-        summary, facts(best_baseline=best, corp_rank=int(ranking["CoRP"]), n_ranked=len(ranking),
-                       natural_sets=", ".join(natural)),
+        summary,
+        facts(
+            best_baseline=best, corp_rank=int(ranking["CoRP"]), n_ranked=len(ranking), natural_sets=", ".join(natural)
+        ),
         fig_classifiers=figures.per_classifier(averages, [*baselines, *RECONSTRUCTION], metric="FPR95"),
-        table=shown, averages=averages, scores=scores, tables=tables, baselines=baselines, fusions=fusions,
-        seeds=tuple(seeds))
+        table=shown,
+        averages=averages,
+        scores=scores,
+        tables=tables,
+        baselines=baselines,
+        fusions=fusions,
+        seeds=tuple(seeds),
+    )
 
 
 # --------------------------------------------------------------------------------------------- comparisons
@@ -232,8 +288,13 @@ def compare_detectors(scores: DetectorScores) -> Comparisons:
     """The claims' comparisons (:data:`COMPARED`, CoRP against the best baseline, the fusions against their
     baselines), per classifier, on the natural-set FPR95 (the endpoint) and AUROC (shown beside)."""
     av = scores.averages
-    pairs = {"cop_vs_pca": ("CoP", "PCA"), "corp_vs_pca": ("CoRP", "PCA"), "corp_vs_cop": ("CoRP", "CoP"),
-             "corp_vs_knn": ("CoRP", "KNN"), "corp_vs_best": ("CoRP", scores.facts.best_baseline)}
+    pairs = {
+        "cop_vs_pca": ("CoP", "PCA"),
+        "corp_vs_pca": ("CoRP", "PCA"),
+        "corp_vs_cop": ("CoRP", "CoP"),
+        "corp_vs_knn": ("CoRP", "KNN"),
+        "corp_vs_best": ("CoRP", scores.facts.best_baseline),
+    }
     diffs, aurocs, data = {}, {}, {}
     for key, (a, b) in pairs.items():
         fpr_b, fpr_a = _fpr(scores, b), _fpr(scores, a)
@@ -241,75 +302,77 @@ def compare_detectors(scores: DetectorScores) -> Comparisons:
         aurocs[key] = [x - y for x, y in zip(av["AUROC"].loc[a], av["AUROC"].loc[b])]
         data[key] = (fpr_b, fpr_a)
     # one table of the comparisons: glued as it is (one name per cell), shown with readable labels
-    summary = pd.DataFrame({key.replace("_vs_", "_"): {"": float(np.mean(diffs[key])), "each": _each(diffs[key]),
-                                                        "auroc": float(np.mean(aurocs[key]))} for key in pairs}).T
+    summary = pd.DataFrame(
+        {
+            key.replace("_vs_", "_"): {
+                "": float(np.mean(diffs[key])),
+                "each": _each(diffs[key]),
+                "auroc": float(np.mean(aurocs[key])),
+            }
+            for key in pairs
+        }
+    ).T
     summary.attrs["fmt"] = {"": "+.1%", "auroc": "+.1%"}
     baseline = [np.mean([_fpr(scores, b)[i] for _, b in FUSED]) for i in range(len(scores.seeds))]
     fused = [np.mean([_fpr(scores, _fusion_name(k, b))[i] for k, b in FUSED]) for i in range(len(scores.seeds))]
     data["fusion"] = (baseline, fused)  # type: ignore[assignment]  # numpy stubs: np.mean's float64 as floating
-    fusion_row = pd.DataFrame({"fusion": {
-        "": float(np.mean(baseline) - np.mean(fused)), "each": _each([x - y for x, y in zip(baseline, fused)]),
-        "auroc": float(np.mean([av["AUROC"].loc[_fusion_name(k, b)].mean() - av["AUROC"].loc[b].mean()
-                                for k, b in FUSED]))}}).T
+    fusion_row = pd.DataFrame(
+        {
+            "fusion": {
+                "": float(np.mean(baseline) - np.mean(fused)),
+                "each": _each([x - y for x, y in zip(baseline, fused)]),
+                "auroc": float(
+                    np.mean([av["AUROC"].loc[_fusion_name(k, b)].mean() - av["AUROC"].loc[b].mean() for k, b in FUSED])
+                ),
+            }
+        }
+    ).T
     labels = {key.replace("_vs_", "_"): f"{a} vs {b}" for key, (a, b) in pairs.items()}
-    table = (pd.concat([summary, fusion_row])
-             .rename(index={**labels, "fusion": "fusions vs their baselines (mean of 4)"},
-                     columns={"": "mean FPR95 improvement", "each": "FPR95 improvement per classifier",
-                              "auroc": "mean ΔAUROC"})
-             [["FPR95 improvement per classifier", "mean FPR95 improvement", "mean ΔAUROC"]]
-             .rename_axis("comparison")
-             .astype({"FPR95 improvement per classifier": str, "mean FPR95 improvement": float, "mean ΔAUROC": float}))
+    table = (
+        pd.concat([summary, fusion_row])
+        .rename(
+            index={**labels, "fusion": "fusions vs their baselines (mean of 4)"},
+            columns={"": "mean FPR95 improvement", "each": "FPR95 improvement per classifier", "auroc": "mean ΔAUROC"},
+        )[["FPR95 improvement per classifier", "mean FPR95 improvement", "mean ΔAUROC"]]
+        .rename_axis("comparison")
+        .astype({"FPR95 improvement per classifier": str, "mean FPR95 improvement": float, "mean ΔAUROC": float})
+    )
     table.attrs = {}
     mean = {m: av[m].mean(axis=1) for m in ("AUROC", "FPR95")}
-    fusion_table = pd.DataFrame([{"fusion": _fusion_name(kp, b), "baseline": b,
-                                  "baseline FPR95": 100 * mean["FPR95"][b],
-                                  "fusion FPR95": 100 * mean["FPR95"][_fusion_name(kp, b)],
-                                  "baseline AUROC": 100 * mean["AUROC"][b],
-                                  "fusion AUROC": 100 * mean["AUROC"][_fusion_name(kp, b)]}
-                                 for kp, b in FUSED]).set_index("fusion")
+    fusion_table = pd.DataFrame(
+        [
+            {
+                "fusion": _fusion_name(kp, b),
+                "baseline": b,
+                "baseline FPR95": 100 * mean["FPR95"][b],
+                "fusion FPR95": 100 * mean["FPR95"][_fusion_name(kp, b)],
+                "baseline AUROC": 100 * mean["AUROC"][b],
+                "fusion AUROC": 100 * mean["AUROC"][_fusion_name(kp, b)],
+            }
+            for kp, b in FUSED
+        ]
+    ).set_index("fusion")
     return Comparisons(
-        summary, facts(fusion_better=int((fusion_table["fusion FPR95"] < fusion_table["baseline FPR95"]).sum()),
-                       n_fusions=len(fusion_table)), table=table, fusion_table=fusion_table, pairs=data)
-
-
-@dataclass
-class RatioSensitivity:
-    """Average AUROC of the reconstruction detectors as the explained-variance ratio varies (post hoc)."""
-
-    facts: pd.Series = glued(".1%")  # spread_<detector>: max − min over the grid of the mean average AUROC
-    fig_ratio: Any = glued()
-    table: Any = None
-
-
-def ratio_sensitivity(benchmarks: list[OODBenchmark], reconstruction: Reconstruction,
-                      cfg: KPCAConfig) -> RatioSensitivity:
-    """For each r of ``cfg.ratio_grid``: the same fitted subspaces with the q of r
-    (:func:`~reprobook.ood.kernels.components_for_ratio`), scored on every classifier; the mean over the
-    classifiers of the AUROC averaged over the OoD sets. The fitted detectors are left as they are."""
-    aurocs: dict[tuple[str, float], list[float]] = {}
-    qs: dict[tuple[str, float], list[int]] = {}
-    for bench, dets in zip(benchmarks, reconstruction.detectors):
-        for name in RECONSTRUCTION:
-            det = dets[name]
-            assert det.explained_variance_ is not None  # the detectors are fitted
-            grid = [components_for_ratio(det.explained_variance_.cpu().numpy(), r) for r in cfg.ratio_grid]
-            s_in = det.reconstruction_errors(bench.test.features, grid)
-            s_out = [det.reconstruction_errors(fs.features, grid) for fs in bench.ood.values()]
-            for i, r in enumerate(cfg.ratio_grid):
-                aurocs.setdefault((name, r), []).append(
-                    float(np.mean([ood_metrics(s_in[i], o[i])["AUROC"] for o in s_out])))
-                qs.setdefault((name, r), []).append(grid[i])
-    table = pd.DataFrame([{"detector": name, "ratio": r, "q": _range_text(qs[(name, r)]),
-                           "AUROC": float(np.mean(aurocs[(name, r)]))} for name, r in aurocs])
-    spread = table.groupby("detector").AUROC.agg(lambda a: a.max() - a.min())
-    chosen = {"PCA": cfg.pca_ratio, "CoP": cfg.cop_ratio, "CoRP": cfg.corp_ratio}
-    return RatioSensitivity(facts(**{f"spread_{d.lower()}": float(spread[d]) for d in RECONSTRUCTION}),
-                            fig_ratio=figures.ratio_curves(table, chosen), table=table)
+        summary,
+        facts(
+            fusion_better=int((fusion_table["fusion FPR95"] < fusion_table["baseline FPR95"]).sum()),
+            n_fusions=len(fusion_table),
+        ),
+        table=table,
+        fusion_table=fusion_table,
+        pairs=data,
+    )
 
 
 # --------------------------------------------------------------------------------------------- claims
-def kpca_claims(specs: Sequence[claims.ClaimSpec], comparisons: Comparisons, scale: str, *, converged: bool = True,
-                convergence: str = "") -> list[claims.ClaimTest]:
+def kpca_claims(
+    specs: Sequence[claims.ClaimSpec],
+    comparisons: Comparisons,
+    scale: str,
+    *,
+    converged: bool = True,
+    convergence: str = "",
+) -> list[claims.ClaimTest]:
     """The declared claims (:func:`reprobook.configs.kpca.claim_specs`), each its paired t-test over the
     classifiers on the natural-set FPR95, *not comparable* when the classifiers had not converged (``convergence``
     says why), Holm-adjusted together."""
@@ -317,13 +380,12 @@ def kpca_claims(specs: Sequence[claims.ClaimSpec], comparisons: Comparisons, sca
     for spec in specs:
         better, worse = comparisons.pairs[spec.key]
         diffs = [b - a for b, a in zip(better, worse)]
-        tests.append(claims.evaluate(spec, better, worse, scale=scale,
-                                     this_run=f"FPR95 improvement per classifier {_each(diffs)}"))
-    tests = claims.guard_tests(tests, [t.key for t in tests],
-                               lambda v: claims.requires_convergence(v, converged, convergence))
+        tests.append(
+            claims.evaluate(
+                spec, better, worse, scale=scale, this_run=f"FPR95 improvement per classifier {_each(diffs)}"
+            )
+        )
+    tests = claims.guard_tests(
+        tests, [t.key for t in tests], lambda v: claims.requires_convergence(v, converged, convergence)
+    )
     return claims.holm_tests(tests)
-
-
-__all__ = ["Comparisons", "DetectorScores", "NATURAL", "RFFCheck", "RatioSensitivity", "Reconstruction",
-           "classifier_seeds", "compare_detectors", "fit_reconstruction", "kpca_claims", "load_classifiers",
-           "natural_average", "ratio_sensitivity", "rff_check", "score_detectors"]

@@ -20,11 +20,15 @@ def spectra(detectors: Mapping[str, Any]):
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     for name, det in detectors.items():
         cumulative = det.explained_variance_ratio_.cumsum(0).cpu().numpy()
-        line, = ax.plot(np.arange(1, len(cumulative) + 1), cumulative, label=f"{name} (dimension {len(cumulative)})")
+        (line,) = ax.plot(np.arange(1, len(cumulative) + 1), cumulative, label=f"{name} (dimension {len(cumulative)})")
         ax.plot([det.q_], [cumulative[det.q_ - 1]], "o", color=line.get_color())
         ax.axhline(det.ratio, color=line.get_color(), ls=":", lw=1)
-    ax.set(xscale="log", xlabel="number of components k", ylabel="cumulative explained variance",
-           title="Spectra of the mapped training features")
+    ax.set(
+        xscale="log",
+        xlabel="number of components k",
+        ylabel="cumulative explained variance",
+        title="Spectra of the mapped training features",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -40,8 +44,15 @@ def error_histograms(scores: Mapping[str, Mapping[str, Any]], names: Sequence[st
         everything = np.concatenate([np.asarray(v) for v in scores[name].values()])
         bins = np.linspace(everything.min(), np.quantile(everything, 0.99), 60)
         for s, values in scores[name].items():
-            ax.hist(np.asarray(values), bins=bins, density=True, histtype="step", lw=1.5 if s == "test" else 1,
-                    color="black" if s == "test" else None, label="InD test" if s == "test" else s)
+            ax.hist(
+                np.asarray(values),
+                bins=bins,
+                density=True,
+                histtype="step",
+                lw=1.5 if s == "test" else 1,
+                color="black" if s == "test" else None,
+                label="InD test" if s == "test" else s,
+            )
         ax.set(title=name, xlabel="reconstruction error e(z)", yticks=[])
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
@@ -74,7 +85,7 @@ def ratio_curves(sensitivity, chosen: Mapping[str, float]):
 
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     for name, part in sensitivity.groupby("detector", sort=False):
-        line, = ax.plot(part.ratio, part.AUROC, "o-", label=name)
+        (line,) = ax.plot(part.ratio, part.AUROC, "o-", label=name)
         ax.axvline(chosen[name], color=line.get_color(), ls=":", lw=1)
     ax.set(xlabel="explained-variance ratio r", ylabel="average AUROC", title="Post-hoc sensitivity to r")
     ax.legend(fontsize=8)
@@ -90,10 +101,21 @@ def scoring_cost(table, device: str):
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for _, part in table.groupby("method", sort=False):
         part = part.sort_values("n_train")
-        ax.errorbar(part.n_train, part.median_us, yerr=[part.median_us - part.p25_us, part.p75_us - part.median_us],
-                    fmt="o-", capsize=2, label=part.detector.iloc[0])
-    ax.set(xscale="log", yscale="log", xlabel="training features N", ylabel="µs per test sample",
-           title=f"Scoring cost, {device}")
+        ax.errorbar(
+            part.n_train,
+            part.median_us,
+            yerr=[part.median_us - part.p25_us, part.p75_us - part.median_us],
+            fmt="o-",
+            capsize=2,
+            label=part.detector.iloc[0],
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="training features N",
+        ylabel="µs per test sample",
+        title=f"Scoring cost, {device}",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -17,10 +17,12 @@ from scipy.stats import spearmanr
 from ... import profiles
 from ...configs.kpca import PAPER_IMAGENET, KPCAConfig
 from ...ood.benchmark import OODBenchmark
+from ...ood.kernels import components_for_ratio
+from ...ood.metrics import ood_metrics
 from ...plots import image_grid
 from ...results import facts, glued
 from . import figures
-from .experiment import RECONSTRUCTION, DetectorScores, _range_text
+from .experiment import RECONSTRUCTION, DetectorScores, Reconstruction, _range_text
 
 
 def chapter_settings(cfg: KPCAConfig, profile: str) -> pd.Series:
@@ -29,17 +31,31 @@ def chapter_settings(cfg: KPCAConfig, profile: str) -> pd.Series:
     paper = profiles.config("kpca", "paper")
     return facts(
         dict(odin_t="g", odin_eps="g", react_p=".0%", slope_flat="g", slope_grows="g", rff_low="g", rff_high="g"),
-        official=(f"CoP ratio {paper.cop_ratio}; CoRP ratio {paper.corp_ratio}, γ = {paper.corp_gamma:g}, "
-                  f"M = {paper.corp_features}"),
-        paper_settings=(f"{paper.in_dataset}, {paper.model}, {paper.epochs} epochs, OoD sets "
-                        f"{', '.join(paper.ood_datasets)}; CoP ratio {paper.cop_ratio}, CoRP ratio {paper.corp_ratio}, "
-                        f"γ = {paper.corp_gamma:g}, M = {paper.corp_features}; {paper.n_classifiers} classifiers"),
-        profile_note=("This copy of the chapter ran the paper profile." if profile == "paper" else
-                      f"This copy of the chapter ran the {profile} profile; the paper profile needs a GPU and was "
-                      "not run for it."),
-        knn_k=cfg.knn_k, odin_t=cfg.odin_temperature, odin_eps=cfg.odin_eps, react_p=cfg.react_percentile,
-        n_classifiers=cfg.n_classifiers, slope_flat=cfg.slope_flat, slope_grows=cfg.slope_grows,
-        rff_low=cfg.rff_slope_range[0], rff_high=cfg.rff_slope_range[1])
+        official=(
+            f"CoP ratio {paper.cop_ratio}; CoRP ratio {paper.corp_ratio}, γ = {paper.corp_gamma:g}, "
+            f"M = {paper.corp_features}"
+        ),
+        paper_settings=(
+            f"{paper.in_dataset}, {paper.model}, {paper.epochs} epochs, OoD sets "
+            f"{', '.join(paper.ood_datasets)}; CoP ratio {paper.cop_ratio}, CoRP ratio {paper.corp_ratio}, "
+            f"γ = {paper.corp_gamma:g}, M = {paper.corp_features}; {paper.n_classifiers} classifiers"
+        ),
+        profile_note=(
+            "This copy of the chapter ran the paper profile."
+            if profile == "paper"
+            else f"This copy of the chapter ran the {profile} profile; the paper profile needs a GPU and was "
+            "not run for it."
+        ),
+        knn_k=cfg.knn_k,
+        odin_t=cfg.odin_temperature,
+        odin_eps=cfg.odin_eps,
+        react_p=cfg.react_percentile,
+        n_classifiers=cfg.n_classifiers,
+        slope_flat=cfg.slope_flat,
+        slope_grows=cfg.slope_grows,
+        rff_low=cfg.rff_slope_range[0],
+        rff_high=cfg.rff_slope_range[1],
+    )
 
 
 @dataclass
@@ -58,23 +74,47 @@ def describe_benchmark(benchmarks: list[OODBenchmark], seeds: list[int]) -> Benc
     first, cfg = benchmarks[0], benchmarks[0].config
     sets = {"train": first.train, "test": first.test, **first.ood}
     norms = {name: np.mean([float(b.features(name).features.norm(dim=1).mean()) for b in benchmarks]) for name in sets}
-    table = pd.DataFrame([{"set": name, "role": "InD (fit)" if name == "train" else "InD" if name == "test" else "OoD",
-                           "samples": len(fs), "mean ‖z‖₂": norms[name]} for name, fs in sets.items()]).set_index("set")
+    table = pd.DataFrame(
+        [
+            {
+                "set": name,
+                "role": "InD (fit)" if name == "train" else "InD" if name == "test" else "OoD",
+                "samples": len(fs),
+                "mean ‖z‖₂": norms[name],
+            }
+            for name, fs in sets.items()
+        ]
+    ).set_index("set")
     accuracies = [b.test_accuracy for b in benchmarks]
     loaded = sum(b.loaded for b in benchmarks)
-    note = ("All were loaded from the checkpoint cache." if loaded == len(benchmarks) else
-            "All were trained in this run." if loaded == 0 else
-            f"{loaded} of them were loaded from the checkpoint cache, the others trained in this run.")
+    note = (
+        "All were loaded from the checkpoint cache."
+        if loaded == len(benchmarks)
+        else "All were trained in this run."
+        if loaded == 0
+        else f"{loaded} of them were loaded from the checkpoint cache, the others trained in this run."
+    )
     images = [first.dataset(name)[0][0] for name in first.names]
     fig = image_grid(images, ["InD test" if n == "test" else n for n in first.names], ncols=len(images), size=1.4)
-    return BenchmarkOverview(facts(
-        dict(n_train=",", n_test=",", n_ood=",", accuracy=".1%"),
-        n_train=len(first.train), n_test=len(first.test), n_ood=len(next(iter(first.ood.values()))),
-        n_ood_sets=len(first.ood), dim=int(first.train.features.shape[1]), n_classifiers=len(benchmarks),
-        seeds=", ".join(str(s) for s in seeds),
-        classifier=f"{cfg.model} trained for {cfg.epochs} epochs on {len(first.train):,} {cfg.in_dataset} images",
-        accuracy=float(np.mean(accuracies)), accuracy_range=_range_text(accuracies, ".1%"), loaded_note=note),
-        fig_sets=fig, table=table, accuracies=accuracies)
+    return BenchmarkOverview(
+        facts(
+            dict(n_train=",", n_test=",", n_ood=",", accuracy=".1%"),
+            n_train=len(first.train),
+            n_test=len(first.test),
+            n_ood=len(next(iter(first.ood.values()))),
+            n_ood_sets=len(first.ood),
+            dim=int(first.train.features.shape[1]),
+            n_classifiers=len(benchmarks),
+            seeds=", ".join(str(s) for s in seeds),
+            classifier=f"{cfg.model} trained for {cfg.epochs} epochs on {len(first.train):,} {cfg.in_dataset} images",
+            accuracy=float(np.mean(accuracies)),
+            accuracy_range=_range_text(accuracies, ".1%"),
+            loaded_note=note,
+        ),
+        fig_sets=fig,
+        table=table,
+        accuracies=accuracies,
+    )
 
 
 @dataclass
@@ -97,8 +137,10 @@ def error_distributions(benchmarks: list[OODBenchmark], scores: DetectorScores) 
             values.append(float(spearmanr(errors, norms).statistic))
         corr[name] = float(np.mean(values))
     first = {name: {s: v.numpy() for s, v in scores.scores[0][name].items()} for name in RECONSTRUCTION}
-    return ErrorDistributions(facts(norm_corr_pca=corr["PCA"], norm_corr_cop=corr["CoP"]),
-                              fig_errors=figures.error_histograms(first, RECONSTRUCTION))
+    return ErrorDistributions(
+        facts(norm_corr_pca=corr["PCA"], norm_corr_cop=corr["CoP"]),
+        fig_errors=figures.error_histograms(first, RECONSTRUCTION),
+    )
 
 
 @dataclass
@@ -138,41 +180,117 @@ def throughput(cfg: KPCAConfig, measured: Any) -> Throughput:
     gaps = tp[tp.method.isin(["knn", "faiss-flat"])].max_score_gap
     flat = all(abs(slopes[m]) < cfg.slope_flat for m in ("cop", "corp"))
     grows = all(slopes[m] > cfg.slope_grows for m in ("knn", "faiss-flat"))
-    detail = ("log-log slopes of the time per sample against N = "
-              f"{', '.join(str(n) for n in sorted(set(tp.n_train)))}: "
-              f"CoP {slopes['cop']:.2f}, CoRP {slopes['corp']:.2f} (|slope| < {cfg.slope_flat:g} expected); exact KNN "
-              f"{slopes['knn']:.2f}, faiss flat {slopes['faiss-flat']:.2f} (> {cfg.slope_grows:g} expected); medians "
-              f"of {measured.settings['repeats']} rounds, one machine")
+    detail = (
+        "log-log slopes of the time per sample against N = "
+        f"{', '.join(str(n) for n in sorted(set(tp.n_train)))}: "
+        f"CoP {slopes['cop']:.2f}, CoRP {slopes['corp']:.2f} (|slope| < {cfg.slope_flat:g} expected); exact KNN "
+        f"{slopes['knn']:.2f}, faiss flat {slopes['faiss-flat']:.2f} (> {cfg.slope_grows:g} expected); medians "
+        f"of {measured.settings['repeats']} rounds, one machine"
+    )
     target = measured.settings["target_recall"]
     methods = ("knn", "faiss-flat", "faiss-ivf", "cop", "corp")
     cost = pd.DataFrame({m: {"us": at.loc[m, "median_us"], "slope": slopes[m]} for m in methods})
     cost.attrs["fmt"] = {"us": ".1f", "slope": ".2f", ("us", "cop"): ".2f"}
     largest = ivf[ivf.n_train == n_max].iloc[0]
     return Throughput(
-        cost, facts(dict(n_max=",", n_min=",", n_queries=",", speedup_cop=".0f", speedup_corp=".1f",
-                         speedup_cop_sklearn=".0f", speedup_corp_sklearn=".1f", ivf_recall=".1%", target_recall=".0%"),
-                    n_max=n_max, n_min=int(tp.n_train.min()), dim=measured.settings["feature_dim"],
-                    device=measured.device, n_queries=measured.settings["n_queries"],
-                    repeats=measured.settings["repeats"], fastest_knn=at.loc[fastest, "detector"],
-                    speedup_cop=at.loc["cop", "fastest_knn_over_method"],
-                    speedup_corp=at.loc["corp", "fastest_knn_over_method"],
-                    speedup_cop_sklearn=at.loc["cop", "knn_over_method"],
-                    speedup_corp_sklearn=at.loc["corp", "knn_over_method"], ivf_recall=float(largest.recall),
-                    ivf_nprobe=int(largest.nprobe), ivf_nlist=int(largest.nlist), target_recall=target),
-        fig_cost=figures.scoring_cost(tp, measured.device), cost_holds=flat and grows,
+        cost,
+        facts(
+            dict(
+                n_max=",",
+                n_min=",",
+                n_queries=",",
+                speedup_cop=".0f",
+                speedup_corp=".1f",
+                speedup_cop_sklearn=".0f",
+                speedup_corp_sklearn=".1f",
+                ivf_recall=".1%",
+                target_recall=".0%",
+            ),
+            n_max=n_max,
+            n_min=int(tp.n_train.min()),
+            dim=measured.settings["feature_dim"],
+            device=measured.device,
+            n_queries=measured.settings["n_queries"],
+            repeats=measured.settings["repeats"],
+            fastest_knn=at.loc[fastest, "detector"],
+            speedup_cop=at.loc["cop", "fastest_knn_over_method"],
+            speedup_corp=at.loc["corp", "fastest_knn_over_method"],
+            speedup_cop_sklearn=at.loc["cop", "knn_over_method"],
+            speedup_corp_sklearn=at.loc["corp", "knn_over_method"],
+            ivf_recall=float(largest.recall),
+            ivf_nprobe=int(largest.nprobe),
+            ivf_nlist=int(largest.nlist),
+            target_recall=target,
+        ),
+        fig_cost=figures.scoring_cost(tp, measured.device),
+        cost_holds=flat and grows,
         cost_detail=detail,
         exact_agree=bool((gaps < 1e-4).all()),
         exact_detail=f"largest gap between faiss flat, scikit-learn and the exact k-th distance: {gaps.max():.2e}",
         recall_ok=bool((ivf.recall >= target - 0.05).all()),
         recall_detail=f"recall@k of the IVF index at each N: {', '.join(f'{r:.3f}' for r in ivf.recall)}; "
-                      f"target {target}",
-        table=tp.pivot(index="n_train", columns="detector", values="median_us"), result=measured)
+        f"target {target}",
+        table=tp.pivot(index="n_train", columns="detector", values="median_us"),
+        result=measured,
+    )
 
 
 def paper_vs_this_run(scores: DetectorScores):
     """The paper's ImageNet averages beside this run's (mean over the classifiers), FPR95 and AUROC in %."""
     mean = {m: scores.averages[m].mean(axis=1) for m in ("AUROC", "FPR95")}
-    return pd.DataFrame([{"detector": name, "paper FPR95": f, "paper AUROC": a,
-                          "this run FPR95": round(100 * mean["FPR95"][name], 1),
-                          "this run AUROC": round(100 * mean["AUROC"][name], 1)}
-                         for name, (f, a) in PAPER_IMAGENET.items()]).set_index("detector")
+    return pd.DataFrame(
+        [
+            {
+                "detector": name,
+                "paper FPR95": f,
+                "paper AUROC": a,
+                "this run FPR95": round(100 * mean["FPR95"][name], 1),
+                "this run AUROC": round(100 * mean["AUROC"][name], 1),
+            }
+            for name, (f, a) in PAPER_IMAGENET.items()
+        ]
+    ).set_index("detector")
+
+
+@dataclass
+class RatioSensitivity:
+    """Average AUROC of the reconstruction detectors as the explained-variance ratio varies (post hoc)."""
+
+    facts: pd.Series = glued(".1%")  # spread_<detector>: max − min over the grid of the mean average AUROC
+    fig_ratio: Any = glued()
+    table: Any = None
+
+
+def ratio_sensitivity(
+    benchmarks: list[OODBenchmark], reconstruction: Reconstruction, cfg: KPCAConfig
+) -> RatioSensitivity:
+    """For each r of ``cfg.ratio_grid``: the same fitted subspaces with the q of r
+    (:func:`~reprobook.ood.kernels.components_for_ratio`), scored on every classifier; the mean over the
+    classifiers of the AUROC averaged over the OoD sets. The fitted detectors are left as they are."""
+    aurocs: dict[tuple[str, float], list[float]] = {}
+    qs: dict[tuple[str, float], list[int]] = {}
+    for bench, dets in zip(benchmarks, reconstruction.detectors):
+        for name in RECONSTRUCTION:
+            det = dets[name]
+            assert det.explained_variance_ is not None  # the detectors are fitted
+            grid = [components_for_ratio(det.explained_variance_.cpu().numpy(), r) for r in cfg.ratio_grid]
+            s_in = det.reconstruction_errors(bench.test.features, grid)
+            s_out = [det.reconstruction_errors(fs.features, grid) for fs in bench.ood.values()]
+            for i, r in enumerate(cfg.ratio_grid):
+                aurocs.setdefault((name, r), []).append(
+                    float(np.mean([ood_metrics(s_in[i], o[i])["AUROC"] for o in s_out]))
+                )
+                qs.setdefault((name, r), []).append(grid[i])
+    table = pd.DataFrame(
+        [
+            {"detector": name, "ratio": r, "q": _range_text(qs[(name, r)]), "AUROC": float(np.mean(aurocs[(name, r)]))}
+            for name, r in aurocs
+        ]
+    )
+    spread = table.groupby("detector").AUROC.agg(lambda a: a.max() - a.min())
+    chosen = {"PCA": cfg.pca_ratio, "CoP": cfg.cop_ratio, "CoRP": cfg.corp_ratio}
+    return RatioSensitivity(
+        facts(**{f"spread_{d.lower()}": float(spread[d]) for d in RECONSTRUCTION}),
+        fig_ratio=figures.ratio_curves(table, chosen),
+        table=table,
+    )

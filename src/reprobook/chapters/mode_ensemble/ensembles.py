@@ -68,10 +68,17 @@ def score_ensembles(modes: ModeSet, cfg: ModeEnsembleConfig, *, seed: int = 0) -
         for det, per_split in scores.items():
             for name in modes.ood_sets:
                 m = ood_metrics(per_split["test"], per_split[name])
-                rows.append({"size": len(members), "members": _key(members), "detector": det, "ood_set": name,
-                             "FPR95": m["FPR95"], "AUROC": m["AUROC"]})
-    return EnsembleStudy(pd.DataFrame(rows), kept, tuple(cfg.detectors), modes.ood_sets, n,
-                         clock.elapsed())
+                rows.append(
+                    {
+                        "size": len(members),
+                        "members": _key(members),
+                        "detector": det,
+                        "ood_set": name,
+                        "FPR95": m["FPR95"],
+                        "AUROC": m["AUROC"],
+                    }
+                )
+    return EnsembleStudy(pd.DataFrame(rows), kept, tuple(cfg.detectors), modes.ood_sets, n, clock.elapsed())
 
 
 def endpoint(study: EnsembleStudy, detectors: Sequence[str], ood_sets: Sequence[str], metric: str = "FPR95"):
@@ -138,8 +145,14 @@ def ensemble_gain(study: EnsembleStudy, cfg: ModeEnsembleConfig, natural: Sequen
     ImageNet-only detectors marked), and the figure of the endpoint against the ensemble size."""
     primary = endpoint(study, cfg.primary_detectors, natural)
     units = disjoint_units(study.n_modes, cfg.unit_size)
-    rows = [{"unit": _key(u), "members' mean": float(np.mean([primary[_key((k,))] for k in u])),
-             "ensemble": float(primary[_key(u)])} for u in units]
+    rows = [
+        {
+            "unit": _key(u),
+            "members' mean": float(np.mean([primary[_key((k,))] for k in u])),
+            "ensemble": float(primary[_key(u)]),
+        }
+        for u in units
+    ]
     table = pd.DataFrame(rows).set_index("unit")
     table["gain"] = table["members' mean"] - table["ensemble"]
     det_rows = []
@@ -147,26 +160,56 @@ def ensemble_gain(study: EnsembleStudy, cfg: ModeEnsembleConfig, natural: Sequen
         values = endpoint(study, [det], natural)
         gains = np.array([np.mean([values[_key((k,))] for k in u]) - values[_key(u)] for u in units])
         mean, low, high = _t_interval(gains)
-        det_rows.append({"detector": det, "in the primary endpoint": det in cfg.primary_detectors,
-                         "official code": ("ImageNet only" if det not in cfg.primary_detectors
-                                           else "CIFAR-10 and ImageNet"),
-                         "rule": RULES[det], "mean gain": mean, "95 % low": low, "95 % high": high})
+        det_rows.append(
+            {
+                "detector": det,
+                "in the primary endpoint": det in cfg.primary_detectors,
+                "official code": ("ImageNet only" if det not in cfg.primary_detectors else "CIFAR-10 and ImageNet"),
+                "rule": RULES[det],
+                "mean gain": mean,
+                "95 % low": low,
+                "95 % high": high,
+            }
+        )
     per_detector = pd.DataFrame(det_rows).set_index("detector")
     sizes = study.table.groupby("members")["size"].first()
     frame = pd.DataFrame({"size": sizes, "FPR95": primary})
     by_size = frame.groupby("size")["FPR95"].agg(["mean", "std", "min", "max", "count"]).reset_index()
     singles, pairs = pair_matrix(primary, study.n_modes)
     a, b = np.triu_indices(study.n_modes, 1)
-    found = facts(dict(mean_members=".1%", mean_ensembles=".1%", mean_gain="+.1%", full=".1%", best_single=".1%",
-                       worst_single=".1%", sd_singles=".2%", sd_pairs_averaged=".2%", sd_pairs=".2%"),
-                  n_units=len(units), unit_size=cfg.unit_size, mean_members=float(table["members' mean"].mean()),
-                  mean_ensembles=float(table["ensemble"].mean()), mean_gain=float(table["gain"].mean()),
-                  full=float(primary[_key(tuple(range(study.n_modes)))]), best_single=float(singles.min()),
-                  worst_single=float(singles.max()), sd_singles=float(np.std(singles, ddof=1)),
-                  sd_pairs_averaged=float(np.std((singles[a] + singles[b]) / 2, ddof=1)),
-                  sd_pairs=float(np.std(pairs[a, b], ddof=1)))
-    return EnsembleGain(units=table, per_detector=per_detector, by_size=by_size, singles=singles, pairs=pairs,
-                        facts=found, figure=size_figure(study, cfg, natural, primary))
+    found = facts(
+        dict(
+            mean_members=".1%",
+            mean_ensembles=".1%",
+            mean_gain="+.1%",
+            full=".1%",
+            best_single=".1%",
+            worst_single=".1%",
+            sd_singles=".2%",
+            sd_pairs_averaged=".2%",
+            sd_pairs=".2%",
+        ),
+        n_units=len(units),
+        unit_size=cfg.unit_size,
+        mean_members=float(table["members' mean"].mean()),
+        mean_ensembles=float(table["ensemble"].mean()),
+        mean_gain=float(table["gain"].mean()),
+        full=float(primary[_key(tuple(range(study.n_modes)))]),
+        best_single=float(singles.min()),
+        worst_single=float(singles.max()),
+        sd_singles=float(np.std(singles, ddof=1)),
+        sd_pairs_averaged=float(np.std((singles[a] + singles[b]) / 2, ddof=1)),
+        sd_pairs=float(np.std(pairs[a, b], ddof=1)),
+    )
+    return EnsembleGain(
+        units=table,
+        per_detector=per_detector,
+        by_size=by_size,
+        singles=singles,
+        pairs=pairs,
+        facts=found,
+        figure=size_figure(study, cfg, natural, primary),
+    )
 
 
 def size_figure(study: EnsembleStudy, cfg: ModeEnsembleConfig, natural: Sequence[str], primary):
@@ -180,8 +223,12 @@ def size_figure(study: EnsembleStudy, cfg: ModeEnsembleConfig, natural: Sequence
     ax.plot(sizes[primary.index], 100 * primary, "o", color="grey", alpha=0.4, ms=3)
     mean = primary.groupby(sizes[primary.index]).mean()
     ax.plot(mean.index, 100 * mean, "o-", color="black", label="mean over the scored ensembles")
-    ax.set(xlabel="modes in the ensemble", ylabel="FPR95 (%) ↓", xticks=list(mean.index),
-           title="Primary endpoint (CIFAR detectors, natural sets)")
+    ax.set(
+        xlabel="modes in the ensemble",
+        ylabel="FPR95 (%) ↓",
+        xticks=list(mean.index),
+        title="Primary endpoint (CIFAR detectors, natural sets)",
+    )
     ax.legend(fontsize=7)
     for i, det in enumerate(study.detectors):
         values = endpoint(study, [det], natural)
@@ -189,8 +236,12 @@ def size_figure(study: EnsembleStudy, cfg: ModeEnsembleConfig, natural: Sequence
         style = "--" if det not in cfg.primary_detectors else "-"
         label = det + (" (ImageNet only)" if det not in cfg.primary_detectors else "")
         axes[1].plot(curve.index, 100 * curve, "o" + style, color=f"C{i}", ms=3, label=label)
-    axes[1].set(xlabel="modes in the ensemble", ylabel="FPR95 (%), natural sets ↓", xticks=list(mean.index),
-                title="Each detector")
+    axes[1].set(
+        xlabel="modes in the ensemble",
+        ylabel="FPR95 (%), natural sets ↓",
+        xticks=list(mean.index),
+        title="Each detector",
+    )
     axes[1].legend(fontsize=6, ncol=2)
     fig.tight_layout()
     return fig
@@ -224,35 +275,59 @@ def mode_spread(study: EnsembleStudy, cfg: ModeEnsembleConfig, *, seed: int = 0)
         rounds[det] = {}
         for name in study.ood_sets:
             v = singles[(singles.detector == det) & (singles.ood_set == name)]["FPR95"].to_numpy()
-            boot = bootstrap_average({"test": study.scores[first][det]["test"], name: study.scores[first][det][name]},
-                                     metric="FPR95", n_boot=cfg.n_boot, seed=seed)
+            boot = bootstrap_average(
+                {"test": study.scores[first][det]["test"], name: study.scores[first][det][name]},
+                metric="FPR95",
+                n_boot=cfg.n_boot,
+                seed=seed,
+            )
             rounds[det][name] = np.asarray(boot["rounds"])
             ens = full[(full.detector == det) & (full.ood_set == name)]["FPR95"]
-            rows.append({"detector": det, "ood_set": name, "min": v.min(), "max": v.max(), "range": v.max() - v.min(),
-                         "SD over modes": v.std(ddof=1) if len(v) > 1 else 0.0,
-                         "bootstrap SD (mode 1)": float(np.std(rounds[det][name], ddof=1)),
-                         "ensemble of all": float(ens.iloc[0])})
+            rows.append(
+                {
+                    "detector": det,
+                    "ood_set": name,
+                    "min": v.min(),
+                    "max": v.max(),
+                    "range": v.max() - v.min(),
+                    "SD over modes": v.std(ddof=1) if len(v) > 1 else 0.0,
+                    "bootstrap SD (mode 1)": float(np.std(rounds[det][name], ddof=1)),
+                    "ensemble of all": float(ens.iloc[0]),
+                }
+            )
     cells = pd.DataFrame(rows)
     top = cells.loc[cells["range"].idxmax()]
     per_mode = singles.pivot_table(index=["detector", "ood_set"], columns="members", values=["FPR95", "AUROC"])
     per_mode.columns = pd.MultiIndex.from_tuples([(metric, f"mode {m}") for metric, m in per_mode.columns])
     order = [f"mode {k + 1}" for k in range(study.n_modes)]
     per_mode = pd.concat({m: per_mode[m][order] for m in ("FPR95", "AUROC")}, axis=1)
-    return ModeSpread(cells=cells, per_mode=per_mode, rounds=rounds,
-                      facts=facts(dict(widest_low=".1%", widest_high=".1%", n_boot=","),
-                                  widest=f"{top.detector} on {top.ood_set}", widest_low=float(top["min"]),
-                                  widest_high=float(top["max"]), n_cells=len(cells), n_boot=cfg.n_boot),
-                      figure=spread_figure(singles, full, study.detectors, study.ood_sets))
+    return ModeSpread(
+        cells=cells,
+        per_mode=per_mode,
+        rounds=rounds,
+        facts=facts(
+            dict(widest_low=".1%", widest_high=".1%", n_boot=","),
+            widest=f"{top.detector} on {top.ood_set}",
+            widest_low=float(top["min"]),
+            widest_high=float(top["max"]),
+            n_cells=len(cells),
+            n_boot=cfg.n_boot,
+        ),
+        figure=spread_figure(singles, full, study.detectors, study.ood_sets),
+    )
 
 
-def fluctuation_inputs(spread: ModeSpread, detectors: Sequence[str],
-                       ood_sets: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def fluctuation_inputs(
+    spread: ModeSpread, detectors: Sequence[str], ood_sets: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """The fluctuation test's inputs over the (detector, OoD set) cells of ``detectors`` × ``ood_sets``: the single
     modes' FPR95 (K × cells) and mode 1's FPR95 in each bootstrap round (cells × R)."""
     per_mode = spread.per_mode["FPR95"]
     cells = [(d, s) for d in detectors for s in ood_sets]
-    return (np.stack([per_mode.loc[c].to_numpy(dtype=float) for c in cells], axis=1),
-            np.stack([spread.rounds[d][s] for d, s in cells]))
+    return (
+        np.stack([per_mode.loc[c].to_numpy(dtype=float) for c in cells], axis=1),
+        np.stack([spread.rounds[d][s] for d, s in cells]),
+    )
 
 
 def spread_figure(singles, full, detectors: Sequence[str], ood_sets: Sequence[str]):

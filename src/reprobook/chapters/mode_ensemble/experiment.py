@@ -35,9 +35,10 @@ from ...checks import ParameterError
 from ...results import facts, glued
 
 
-def sd_bound(values: Sequence[float], margin: float, *, unit: str = "trained modes", alpha: float = claims.ALPHA,
-             what: str = "") -> claims.Verdict:
-    """"The between-unit SD of ``values`` is below ``margin``": the sample SD s (ddof 1) with its χ² 95 % interval
+def sd_bound(
+    values: Sequence[float], margin: float, *, unit: str = "trained modes", alpha: float = claims.ALPHA, what: str = ""
+) -> claims.Verdict:
+    """ "The between-unit SD of ``values`` is below ``margin``": the sample SD s (ddof 1) with its χ² 95 % interval
     [s·√(df/χ²_{1−α}), s·√(df/χ²_α)], df = n − 1, and p = P(χ²_df ≤ df·s²/margin²) (H₀: σ ≥ margin). Power at a
     true SD of margin/2; MDE the smallest margin reached with 80 % power were the true SD the observed s."""
     x = np.asarray(values, dtype=float)
@@ -58,14 +59,29 @@ def sd_bound(values: Sequence[float], margin: float, *, unit: str = "trained mod
         mde = s * math.sqrt(stats.chi2.ppf(claims.TARGET_POWER, df) / crit) if s > 0 else 0.0
         return power, None, mde
 
-    rule = (f"χ² bound on the between-{unit} SD{' of ' + what if what else ''}: reproduced when its upper "
-            f"{1 - 2 * alpha:.0%} bound is below {margin:g}, contradicted when its lower bound is above")
-    return claims.from_test(estimate=s, low=low, high=high, p=p, n=n, unit=unit, rule=rule, kind="equivalence",
-                            sesoi=margin, alpha=alpha, design=design, test="sd_bound")
+    rule = (
+        f"χ² bound on the between-{unit} SD{' of ' + what if what else ''}: reproduced when its upper "
+        f"{1 - 2 * alpha:.0%} bound is below {margin:g}, contradicted when its lower bound is above"
+    )
+    return claims.from_test(
+        estimate=s,
+        low=low,
+        high=high,
+        p=p,
+        n=n,
+        unit=unit,
+        rule=rule,
+        kind="equivalence",
+        sesoi=margin,
+        alpha=alpha,
+        design=design,
+        test="sd_bound",
+    )
 
 
-def alike_test(spec: claims.ClaimSpec, accuracy: Sequence[float], loss: Sequence[float],
-               loss_margin: float) -> claims.ClaimTest:
+def alike_test(
+    spec: claims.ClaimSpec, accuracy: Sequence[float], loss: Sequence[float], loss_margin: float
+) -> claims.ClaimTest:
     """The "alike" claim: the SD bounds of InD accuracy (the spec's SESOI) and of InD loss (``loss_margin``)."""
     # the declared claim gives its SESOI (ClaimSpec types it as optional)
     acc = sd_bound(accuracy, cast(float, spec.sesoi), unit=spec.unit, what="InD test accuracy")
@@ -85,10 +101,18 @@ def _null_sds(rounds: np.ndarray, k: int, draws: int, seed: int) -> np.ndarray:
     return out
 
 
-def fluctuation_test(per_mode: np.ndarray, rounds: np.ndarray, *, sesoi: float, paper_effect: float | None,
-                     draws: int, resamples: int, seed: int = 0,
-                     unit: str = "trained modes") -> tuple[claims.Verdict, dict]:
-    """"FPR95 varies across modes more than re-drawing the test images makes it vary".
+def fluctuation_test(
+    per_mode: np.ndarray,
+    rounds: np.ndarray,
+    *,
+    sesoi: float,
+    paper_effect: float | None,
+    draws: int,
+    resamples: int,
+    seed: int = 0,
+    unit: str = "trained modes",
+) -> tuple[claims.Verdict, dict]:
+    """ "FPR95 varies across modes more than re-drawing the test images makes it vary".
 
     ``per_mode``: K × cells FPR95 of the single modes; ``rounds``: cells × R, mode 1's FPR95 in R bootstrap
     rounds. Statistic S = mean over cells of the SD over the modes; null: S of K rounds drawn from ``rounds``
@@ -101,8 +125,10 @@ def fluctuation_test(per_mode: np.ndarray, rounds: np.ndarray, *, sesoi: float, 
     k = per_mode.shape[0]
     if rounds.shape[0] != per_mode.shape[1]:
         raise ParameterError("rounds", rounds.shape, f"one row per cell ({per_mode.shape[1]})")
-    rule = (f"Monte-Carlo null ({draws} draws of {k} bootstrap rounds of mode 1): p = (1 + #null ≥ observed)/"
-            f"(B + 1); the mean-over-cells SD over the modes minus the null's median, BCa interval over {unit}")
+    rule = (
+        f"Monte-Carlo null ({draws} draws of {k} bootstrap rounds of mode 1): p = (1 + #null ≥ observed)/"
+        f"(B + 1); the mean-over-cells SD over the modes minus the null's median, BCa interval over {unit}"
+    )
     if not (np.isfinite(per_mode).all() and np.isfinite(rounds).all()):
         return claims.not_comparable("non-finite FPR95 values", rule), {}
     observed = float(per_mode.std(axis=0, ddof=1).mean())
@@ -114,22 +140,48 @@ def fluctuation_test(per_mode: np.ndarray, rounds: np.ndarray, *, sesoi: float, 
     def statistic(idx):
         return float(per_mode[np.asarray(idx, dtype=int)].std(axis=0, ddof=1).mean())
 
-    res = stats.bootstrap((index,), statistic, n_resamples=resamples, vectorized=False, method="BCa",
-                          confidence_level=1 - 2 * claims.ALPHA, rng=np.random.default_rng(seed))
+    res = stats.bootstrap(
+        (index,),
+        statistic,
+        n_resamples=resamples,
+        vectorized=False,
+        method="BCa",
+        confidence_level=1 - 2 * claims.ALPHA,
+        rng=np.random.default_rng(seed),
+    )
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if not (math.isfinite(low) and math.isfinite(high)):
         low, high = (float(q) for q in np.quantile(res.bootstrap_distribution, [claims.ALPHA, 1 - claims.ALPHA]))
     se = float(np.std(res.bootstrap_distribution, ddof=1))
 
     def design(level: float):
-        return (claims.power_normal(sesoi, se, level),
-                None if paper_effect is None else claims.power_normal(paper_effect, se, level),
-                claims.mde_normal(se, level))
+        return (
+            claims.power_normal(sesoi, se, level),
+            None if paper_effect is None else claims.power_normal(paper_effect, se, level),
+            claims.mde_normal(se, level),
+        )
 
-    verdict = claims.from_test(estimate=observed - centre, low=low - centre, high=high - centre, p=p, n=k, unit=unit,
-                               rule=rule, sesoi=sesoi, paper_effect=paper_effect, design=design, test="monte_carlo")
-    numbers = {"sigma_seed": observed, "sigma_seed_low": low, "sigma_seed_high": high, "sigma_sample": centre,
-               "null_low": float(np.quantile(null, 0.025)), "null_high": float(np.quantile(null, 0.975))}
+    verdict = claims.from_test(
+        estimate=observed - centre,
+        low=low - centre,
+        high=high - centre,
+        p=p,
+        n=k,
+        unit=unit,
+        rule=rule,
+        sesoi=sesoi,
+        paper_effect=paper_effect,
+        design=design,
+        test="monte_carlo",
+    )
+    numbers = {
+        "sigma_seed": observed,
+        "sigma_seed_low": low,
+        "sigma_seed_high": high,
+        "sigma_sample": centre,
+        "null_low": float(np.quantile(null, 0.025)),
+        "null_high": float(np.quantile(null, 0.975)),
+    }
     return verdict, numbers
 
 
@@ -151,45 +203,69 @@ def _fluctuation_facts(numbers: dict[str, float], n_cells: int, draws: int) -> p
     return facts({**dict.fromkeys(_SHARES, ".2%"), "draws": ","}, **numbers, n_cells=n_cells, draws=draws)
 
 
-def fluctuation_claim(spec: claims.ClaimSpec, per_mode: np.ndarray, rounds: np.ndarray, *, draws: int, family: int,
-                      seed: int = 0) -> Fluctuation:
+def fluctuation_claim(
+    spec: claims.ClaimSpec, per_mode: np.ndarray, rounds: np.ndarray, *, draws: int, family: int, seed: int = 0
+) -> Fluctuation:
     """:func:`fluctuation_test` on the declared claim, ``claims.bootstrap_resamples(family)`` bootstraps of the
     modes."""
     # the declared claim gives its SESOI (ClaimSpec types it as optional)
-    verdict, numbers = fluctuation_test(per_mode, rounds, sesoi=cast(float, spec.sesoi),
-                                        paper_effect=spec.paper_effect, draws=draws,
-                                        resamples=claims.bootstrap_resamples(family), seed=seed, unit=spec.unit)
+    verdict, numbers = fluctuation_test(
+        per_mode,
+        rounds,
+        sesoi=cast(float, spec.sesoi),
+        paper_effect=spec.paper_effect,
+        draws=draws,
+        resamples=claims.bootstrap_resamples(family),
+        seed=seed,
+        unit=spec.unit,
+    )
     if not numbers:
-        return Fluctuation(claims.ClaimTest(spec, verdict),
-                           _fluctuation_facts(dict.fromkeys(_SHARES, float("nan")), per_mode.shape[1], draws))
-    text = (f"σ_seed {numbers['sigma_seed']:.2%} [{numbers['sigma_seed_low']:.2%}, {numbers['sigma_seed_high']:.2%}] "
-            f"vs σ_sample {numbers['sigma_sample']:.2%} (null 95 % range {numbers['null_low']:.2%}–"
-            f"{numbers['null_high']:.2%}), over {per_mode.shape[1]} cells")
-    return Fluctuation(claims.ClaimTest(spec, verdict, this_run=text),
-                       _fluctuation_facts(numbers, per_mode.shape[1], draws))
+        return Fluctuation(
+            claims.ClaimTest(spec, verdict),
+            _fluctuation_facts(dict.fromkeys(_SHARES, float("nan")), per_mode.shape[1], draws),
+        )
+    text = (
+        f"σ_seed {numbers['sigma_seed']:.2%} [{numbers['sigma_seed_low']:.2%}, {numbers['sigma_seed_high']:.2%}] "
+        f"vs σ_sample {numbers['sigma_sample']:.2%} (null 95 % range {numbers['null_low']:.2%}–"
+        f"{numbers['null_high']:.2%}), over {per_mode.shape[1]} cells"
+    )
+    return Fluctuation(
+        claims.ClaimTest(spec, verdict, this_run=text), _fluctuation_facts(numbers, per_mode.shape[1], draws)
+    )
 
 
-def variance_test(spec: claims.ClaimSpec, singles: np.ndarray, pairs: np.ndarray, family: int,
-                  ratio: Callable[..., float], seed: int = 0) -> claims.ClaimTest:
+def variance_test(
+    spec: claims.ClaimSpec,
+    singles: np.ndarray,
+    pairs: np.ndarray,
+    family: int,
+    ratio: Callable[..., float],
+    seed: int = 0,
+) -> claims.ClaimTest:
     """The "reduces the variance" claim: ``ratio(singles, pairs, index)`` (log SD of the averaging null ÷ SD of
     the pair ensembles) bootstrapped over the modes, ``claims.bootstrap_resamples(family)`` resamples."""
     k = len(singles)
-    verdict = claims.evaluate(spec, [np.arange(k)], lambda idx: ratio(singles, pairs, idx),
-                              n_resamples=claims.bootstrap_resamples(family), seed=seed).verdict
+    verdict = claims.evaluate(
+        spec,
+        [np.arange(k)],
+        lambda idx: ratio(singles, pairs, idx),
+        n_resamples=claims.bootstrap_resamples(family),
+        seed=seed,
+    ).verdict
     a, b = np.triu_indices(k, 1)
-    text = (f"SD over the {len(a)} pairs: averaging null {np.std((singles[a] + singles[b]) / 2, ddof=1):.2%}, "
-            f"ensembles {np.std(pairs[a, b], ddof=1):.2%}")
+    text = (
+        f"SD over the {len(a)} pairs: averaging null {np.std((singles[a] + singles[b]) / 2, ddof=1):.2%}, "
+        f"ensembles {np.std(pairs[a, b], ddof=1):.2%}"
+    )
     return claims.ClaimTest(spec, verdict, this_run=text)
 
 
-def guard_modes(tests: Sequence[claims.ClaimTest], converged: bool, convergence_detail: str,
-                disagreement: float) -> list[claims.ClaimTest]:
+def guard_modes(
+    tests: Sequence[claims.ClaimTest], converged: bool, convergence_detail: str, disagreement: float
+) -> list[claims.ClaimTest]:
     """Every claim of the chapter is about converged, distinct modes: *not comparable* otherwise."""
-    out = claims.guard_tests(tests, [t.key for t in tests],
-                             lambda v: claims.requires_convergence(v, converged, convergence_detail))
+    out = claims.guard_tests(
+        tests, [t.key for t in tests], lambda v: claims.requires_convergence(v, converged, convergence_detail)
+    )
     measure = f"mean pairwise disagreement of the modes' InD test predictions {disagreement:.2%}"
     return claims.guard_tests(out, [t.key for t in out], lambda v: claims.guard_acted(v, disagreement > 0, measure))
-
-
-__all__ = ["Fluctuation", "alike_test", "fluctuation_claim", "fluctuation_test", "guard_modes", "sd_bound",
-           "variance_test"]

@@ -25,9 +25,14 @@ def mode_losses(modes: ModeSet) -> Any:
     rows = []
     for k, mode in enumerate(modes.modes):
         test = mode.benchmark.test
-        row = {"mode": k + 1, "seed": mode.seed, "InD test accuracy": test.accuracy(),
-               "InD test loss": float(nn.functional.cross_entropy(test.logits, test.labels)),
-               **plateau_row(mode.benchmark.history), "loaded": mode.benchmark.loaded}
+        row = {
+            "mode": k + 1,
+            "seed": mode.seed,
+            "InD test accuracy": test.accuracy(),
+            "InD test loss": float(nn.functional.cross_entropy(test.logits, test.labels)),
+            **plateau_row(mode.benchmark.history),
+            "loaded": mode.benchmark.loaded,
+        }
         for name in modes.ood_sets:
             row[f"OoD loss {name}"] = float(msp_loss(modes.outputs(k, name).logits).mean())
         rows.append(row)
@@ -57,8 +62,14 @@ def describe_modes(modes: ModeSet) -> ModeTraining:
     for k, mode in enumerate(modes.modes):
         history = mode.benchmark.history
         if history is not None:
-            axes[0].plot(range(1, len(history.train_loss) + 1), history.train_loss, marker="o", ms=2, lw=1,
-                         label=f"mode {k + 1}" if k < 10 else None)
+            axes[0].plot(
+                range(1, len(history.train_loss) + 1),
+                history.train_loss,
+                marker="o",
+                ms=2,
+                lw=1,
+                label=f"mode {k + 1}" if k < 10 else None,
+            )
     axes[0].set(xlabel="epoch", ylabel="training loss", yscale="log", title="Training of each mode")
     axes[0].legend(fontsize=6, ncol=2)
     x = np.arange(1, len(table) + 1)
@@ -69,30 +80,58 @@ def describe_modes(modes: ModeSet) -> ModeTraining:
     axes[1].legend(fontsize=6)
     fig.tight_layout()
     loaded = int(table["loaded"].sum())
-    note = ("All modes were loaded from the checkpoint cache." if loaded == len(table) else
-            "All modes were trained in this run." if loaded == 0 else
-            f"{loaded} of {len(table)} modes were loaded from the checkpoint cache, the others trained in this run.")
+    note = (
+        "All modes were loaded from the checkpoint cache."
+        if loaded == len(table)
+        else "All modes were trained in this run."
+        if loaded == 0
+        else f"{loaded} of {len(table)} modes were loaded from the checkpoint cache, the others trained in this run."
+    )
     sizes = {split: len(rows) for split, rows in modes.index.items()}
     scored = f"{sizes['test']} InD test samples and " + ", ".join(f"{n} {s}" for s, n in sizes.items() if s != "test")
     acc = table["InD test accuracy"]
     converged, detail = convergence(table)
-    return ModeTraining(table=table, converged=converged, convergence_detail=detail, figure=fig, facts=facts(
-        {"acc_mean": ".1%", "acc_min": ".1%", "acc_max": ".1%", "loss_min": ".3f", "loss_max": ".3f",
-         "train_loss_min": ".3f", "train_loss_max": ".3f", "disagreement": ".1%"},
-        n_modes=len(table), seeds=", ".join(str(s) for s in modes.seeds), acc_mean=float(acc.mean()),
-        acc_min=float(acc.min()), acc_max=float(acc.max()), loss_min=float(table["InD test loss"].min()),
-        loss_max=float(table["InD test loss"].max()), train_loss_min=float(table["InD train loss"].min()),
-        train_loss_max=float(table["InD train loss"].max()), disagreement=disagreement(modes),
-        convergence=("converged" if converged else "not converged") + f" ({detail})", loaded_note=note,
-        n_scored=scored))
+    return ModeTraining(
+        table=table,
+        converged=converged,
+        convergence_detail=detail,
+        figure=fig,
+        facts=facts(
+            {
+                "acc_mean": ".1%",
+                "acc_min": ".1%",
+                "acc_max": ".1%",
+                "loss_min": ".3f",
+                "loss_max": ".3f",
+                "train_loss_min": ".3f",
+                "train_loss_max": ".3f",
+                "disagreement": ".1%",
+            },
+            n_modes=len(table),
+            seeds=", ".join(str(s) for s in modes.seeds),
+            acc_mean=float(acc.mean()),
+            acc_min=float(acc.min()),
+            acc_max=float(acc.max()),
+            loss_min=float(table["InD test loss"].min()),
+            loss_max=float(table["InD test loss"].max()),
+            train_loss_min=float(table["InD train loss"].min()),
+            train_loss_max=float(table["InD train loss"].max()),
+            disagreement=disagreement(modes),
+            convergence=("converged" if converged else "not converged") + f" ({detail})",
+            loaded_note=note,
+            n_scored=scored,
+        ),
+    )
 
 
 def run_scale(modes: ModeSet, profile: str) -> str:
     """The scale of a run in words (data, model, epochs, modes, scored samples, device), for the claims table."""
     cfg, bench = modes.config, modes.modes[0].benchmark
     sizes = {split: len(rows) for split, rows in modes.index.items()}
-    return (f"{profile} profile: {cfg.in_dataset} ({len(bench.train)} train images), {cfg.model} "
-            f"({bench.train.features.shape[1]}-d features), {cfg.epochs} epochs; K = {len(modes)} modes (seeds "
-            f"{', '.join(str(s) for s in modes.seeds)}); {sizes['test']} InD test and "
-            f"{min(v for k, v in sizes.items() if k != 'test')} samples per OoD set ({', '.join(modes.ood_sets)}); "
-            f"{bench.device.type}")
+    return (
+        f"{profile} profile: {cfg.in_dataset} ({len(bench.train)} train images), {cfg.model} "
+        f"({bench.train.features.shape[1]}-d features), {cfg.epochs} epochs; K = {len(modes)} modes (seeds "
+        f"{', '.join(str(s) for s in modes.seeds)}); {sizes['test']} InD test and "
+        f"{min(v for k, v in sizes.items() if k != 'test')} samples per OoD set ({', '.join(modes.ood_sets)}); "
+        f"{bench.device.type}"
+    )

@@ -29,11 +29,12 @@ from ...results import facts, glued
 @torch.no_grad()
 def _logits(model: nn.Module, x: Tensor, device: torch.device) -> Tensor:
     model.eval()
-    return torch.cat([model(x[i:i + 512].to(device)) for i in range(0, len(x), 512)]).cpu()
+    return torch.cat([model(x[i : i + 512].to(device)) for i in range(0, len(x), 512)]).cpu()
 
 
-def _slice_losses(model: nn.Module, data: Mapping[str, Tensor], targets: Mapping[str, Tensor],
-                  device: torch.device) -> dict[str, float]:
+def _slice_losses(
+    model: nn.Module, data: Mapping[str, Tensor], targets: Mapping[str, Tensor], device: torch.device
+) -> dict[str, float]:
     """The mean :func:`fixed_target_loss` of ``model`` on each set of ``data``."""
     return {name: float(fixed_target_loss(_logits(model, x, device), targets[name]).mean()) for name, x in data.items()}
 
@@ -88,12 +89,22 @@ def mode_slices(modes: ModeSet, cfg: ModeEnsembleConfig, ood_sets: Sequence[str]
                     rows.append({"mode": k + 1, "a": float(a), "b": float(b), "set": name, "loss": loss})
     table = pd.DataFrame(rows)
     depths = slice_depths(table)
-    return Slices(table=table, depths=depths, figure=slices_figure(table, depths, ood_sets), facts=facts(
-        {"radius": "g", "depth_ind": ".3f", "depth_ood": ".3f"},
-        n_points=points, radius=cfg.slice_radius, n_samples=len(data["InD test"]),
-        depth_ind=float(depths["InD"].mean()), depth_ood=float(depths["OoD"].mean()),
-        ind_at_min=int((depths["InD"] == 0).sum()), ood_at_min=int((depths["OoD mean-loss depth"] == 0).sum()),
-        n_modes=len(modes)))
+    return Slices(
+        table=table,
+        depths=depths,
+        figure=slices_figure(table, depths, ood_sets),
+        facts=facts(
+            {"radius": "g", "depth_ind": ".3f", "depth_ood": ".3f"},
+            n_points=points,
+            radius=cfg.slice_radius,
+            n_samples=len(data["InD test"]),
+            depth_ind=float(depths["InD"].mean()),
+            depth_ood=float(depths["OoD"].mean()),
+            ind_at_min=int((depths["InD"] == 0).sum()),
+            ood_at_min=int((depths["OoD mean-loss depth"] == 0).sum()),
+            n_modes=len(modes),
+        ),
+    )
 
 
 def slice_depths(table) -> Any:
@@ -107,9 +118,13 @@ def slice_depths(table) -> Any:
         ood = [s for s in depth.index if s != "InD test"]
         pooled = part[part.set.isin(ood)].groupby(["a", "b"])["loss"].mean()
         pooled_centre = float(centre[ood].mean())
-        row = {"mode": mode, "InD": float(depth["InD test"]), **{s: float(depth[s]) for s in ood},
-               "OoD": float(depth[ood].mean()),
-               "OoD mean-loss depth": float((pooled_centre - pooled.min()) / pooled_centre)}
+        row = {
+            "mode": mode,
+            "InD": float(depth["InD test"]),
+            **{s: float(depth[s]) for s in ood},
+            "OoD": float(depth[ood].mean()),
+            "OoD mean-loss depth": float((pooled_centre - pooled.min()) / pooled_centre),
+        }
         rows.append(row)
     return pd.DataFrame(rows).set_index("mode")
 
@@ -120,30 +135,46 @@ def slices_figure(table, depths, ood_sets: Sequence[str]):
 
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.3))
     first = table[table["mode"] == 1]
-    panels = (("InD test", first[first.set == "InD test"]),
-              ("OoD (mean of " + ", ".join(ood_sets) + ")",
-               first[first.set.isin(list(ood_sets))].groupby(["a", "b"], as_index=False)["loss"].mean()))
+    panels = (
+        ("InD test", first[first.set == "InD test"]),
+        (
+            "OoD (mean of " + ", ".join(ood_sets) + ")",
+            first[first.set.isin(list(ood_sets))].groupby(["a", "b"], as_index=False)["loss"].mean(),
+        ),
+    )
     for ax, (title, part) in zip(axes[:2], panels):
         grid = part.pivot_table(index="b", columns="a", values="loss")
         cs = ax.contourf(grid.columns, grid.index, grid.to_numpy(), levels=15, cmap="viridis")
-        ax.clabel(ax.contour(grid.columns, grid.index, grid.to_numpy(), levels=6, colors="white", linewidths=0.5),
-                  fontsize=6)
+        ax.clabel(
+            ax.contour(grid.columns, grid.index, grid.to_numpy(), levels=6, colors="white", linewidths=0.5), fontsize=6
+        )
         ax.plot([0], [0], "r*", ms=10)
         fig.colorbar(cs, ax=ax, label="cross-entropy to the mode's decisions")
         ax.set(title=f"mode 1: {title}"[:60], xlabel="direction 1", ylabel="direction 2")
     x = np.arange(len(depths))
     axes[2].bar(x - 0.2, depths["InD"], width=0.4, color="black", label="InD test")
     axes[2].bar(x + 0.2, depths["OoD"], width=0.4, color="C1", label="OoD (mean over sets)")
-    axes[2].set(xticks=list(x), xticklabels=[str(m) for m in depths.index], xlabel="mode",
-                ylabel="(L(mode) − min L) / L(mode)", title="Depth of each slice below its mode")
+    axes[2].set(
+        xticks=list(x),
+        xticklabels=[str(m) for m in depths.index],
+        xlabel="mode",
+        ylabel="(L(mode) − min L) / L(mode)",
+        title="Depth of each slice below its mode",
+    )
     axes[2].legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
 @torch.no_grad()
-def _losses_at(model: nn.Module, state: Mapping[str, Tensor], bn_batches: Sequence[Tensor],
-               data: Mapping[str, Tensor], targets: Mapping[str, Tensor], device: torch.device) -> dict[str, float]:
+def _losses_at(
+    model: nn.Module,
+    state: Mapping[str, Tensor],
+    bn_batches: Sequence[Tensor],
+    data: Mapping[str, Tensor],
+    targets: Mapping[str, Tensor],
+    device: torch.device,
+) -> dict[str, float]:
     """Load ``state``, re-estimate BatchNorm on ``bn_batches``, then the mean fixed-target loss on each set."""
     model.load_state_dict(state)
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
@@ -173,13 +204,17 @@ def mode_segment(modes: ModeSet, cfg: ModeEnsembleConfig, ood_sets: Sequence[str
     train = modes.modes[0].benchmark.train_dataset
     assert train is not None  # build_benchmark sets it (and a ModeSet's benchmarks share the first one's)
     # torch stubs: Dataset has no __len__ (this one has)
-    rows = torch.randperm(len(train),  # type: ignore[arg-type]
-                          generator=torch.Generator().manual_seed(0))[:cfg.bn_samples]
+    rows = torch.randperm(
+        len(train),  # type: ignore[arg-type]
+        generator=torch.Generator().manual_seed(0),
+    )[: cfg.bn_samples]
     images = torch.stack([train[int(i)][0] for i in rows])
-    bn_batches = [images[i:i + 250] for i in range(0, len(images), 250)]
+    bn_batches = [images[i : i + 250] for i in range(0, len(images), 250)]
     states = [{k: v.detach().cpu() for k, v in m.model.state_dict().items()} for m in modes.modes[:2]]
-    targets = {name: (_logits(modes.modes[0].model, x, device) + _logits(modes.modes[1].model, x, device)).argmax(1)
-               for name, x in data.items()}
+    targets = {
+        name: (_logits(modes.modes[0].model, x, device) + _logits(modes.modes[1].model, x, device)).argmax(1)
+        for name, x in data.items()
+    }
     scratch = copy.deepcopy(modes.modes[0].model)
     out = []
     for alpha in segment_alphas(points, cfg.landscape_margin):
@@ -191,11 +226,20 @@ def mode_segment(modes: ModeSet, cfg: ModeEnsembleConfig, ood_sets: Sequence[str
     inside = segment[(segment.alpha >= 0) & (segment.alpha <= 1)]
     gaps = {name: abs(ends[0][name] - ends[1][name]) / min(ends[0][name], ends[1][name]) for name in ood_sets}
     gap_set = max(gaps, key=gaps.__getitem__)
-    return Segment(segment=segment, figure=segment_figure(segment, ood_sets), facts=facts(
-        {"ind_loss_a": ".3f", "ind_loss_b": ".3f", "ind_barrier": ".3f", "ood_gap": ".1%"},
-        ind_loss_a=float(ends[0]["InD test"]), ind_loss_b=float(ends[1]["InD test"]),
-        ind_barrier=float(inside["InD test"].max() - max(ends[0]["InD test"], ends[1]["InD test"])),
-        ood_gap=float(gaps[gap_set]), ood_gap_set=gap_set, n_points=points, n_samples=len(data["InD test"])))
+    return Segment(
+        segment=segment,
+        figure=segment_figure(segment, ood_sets),
+        facts=facts(
+            {"ind_loss_a": ".3f", "ind_loss_b": ".3f", "ind_barrier": ".3f", "ood_gap": ".1%"},
+            ind_loss_a=float(ends[0]["InD test"]),
+            ind_loss_b=float(ends[1]["InD test"]),
+            ind_barrier=float(inside["InD test"].max() - max(ends[0]["InD test"], ends[1]["InD test"])),
+            ood_gap=float(gaps[gap_set]),
+            ood_gap_set=gap_set,
+            n_points=points,
+            n_samples=len(data["InD test"]),
+        ),
+    )
 
 
 def segment_figure(segment, ood_sets: Sequence[str]):

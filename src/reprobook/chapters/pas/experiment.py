@@ -58,8 +58,11 @@ def split_prompts(prompts: Sequence[Prompt], categories: Sequence[str], cfg: PAS
     check_int("eval_prompts", cfg.eval_prompts, low=1)
     check_int("train_prompts", cfg.train_prompts, low=1)
     if cfg.eval_prompts + cfg.train_prompts > len(prompts):
-        raise ParameterError("train_prompts", cfg.train_prompts,
-                             f"at most {len(prompts) - cfg.eval_prompts} (selected prompts less the held-out ones)")
+        raise ParameterError(
+            "train_prompts",
+            cfg.train_prompts,
+            f"at most {len(prompts) - cfg.eval_prompts} (selected prompts less the held-out ones)",
+        )
     rng = random.Random(seed)
     by_source: dict[str, list[int]] = {}
     for i, p in enumerate(prompts):
@@ -67,9 +70,13 @@ def split_prompts(prompts: Sequence[Prompt], categories: Sequence[str], cfg: PAS
     for idx in by_source.values():
         rng.shuffle(idx)
     order = [idx[k] for k in range(max(map(len, by_source.values()))) for idx in by_source.values() if k < len(idx)]
-    held, train = order[:cfg.eval_prompts], order[cfg.eval_prompts:cfg.eval_prompts + cfg.train_prompts]
-    return Split([prompts[i] for i in train], [categories[i] for i in train], [prompts[i] for i in held],
-                 facts(None, n_train=len(train), n_held_out=len(held)))
+    held, train = order[: cfg.eval_prompts], order[cfg.eval_prompts : cfg.eval_prompts + cfg.train_prompts]
+    return Split(
+        [prompts[i] for i in train],
+        [categories[i] for i in train],
+        [prompts[i] for i in held],
+        facts(None, n_train=len(train), n_held_out=len(held)),
+    )
 
 
 @dataclass
@@ -88,7 +95,6 @@ def train_stage(base_lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *
     """Check the pairs, train the PAS model on all of them (cached), and plot its loss."""
     import matplotlib.pyplot as plt
 
-
     leaking = pairs_with_answers(pairs)
     trained = train_pas(base_lm, pairs, cfg, seed=seed, name="pas")
     rec = trained.record
@@ -97,12 +103,24 @@ def train_stage(base_lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *
     ax.plot(losses.index, losses["loss"], "o-")
     ax.set(xlabel="optimiser step", ylabel="SFT loss (complement tokens)", title="Training the PAS model")
     fig.tight_layout()
-    return PASTraining(trained.model, rec, losses, fig, facts=facts(
-        {"tokens_per_second": ".0f", "seconds": ".0f", "first_loss": ".2f", "last_loss": ".2f"},
-        n_pairs=len(pairs), n_with_answer=len(leaking), steps=rec.steps, tokens_per_second=rec.tokens_per_second,
-        seconds=rec.seconds, loaded="loaded from the checkpoint cache" if rec.loaded else "trained in this run",
-        first_loss=rec.losses[0] if rec.losses else float("nan"),
-        last_loss=rec.losses[-1] if rec.losses else float("nan"), base=base_lm.name))
+    return PASTraining(
+        trained.model,
+        rec,
+        losses,
+        fig,
+        facts=facts(
+            {"tokens_per_second": ".0f", "seconds": ".0f", "first_loss": ".2f", "last_loss": ".2f"},
+            n_pairs=len(pairs),
+            n_with_answer=len(leaking),
+            steps=rec.steps,
+            tokens_per_second=rec.tokens_per_second,
+            seconds=rec.seconds,
+            loaded="loaded from the checkpoint cache" if rec.loaded else "trained in this run",
+            first_loss=rec.losses[0] if rec.losses else float("nan"),
+            last_loss=rec.losses[-1] if rec.losses else float("nan"),
+            base=base_lm.name,
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------- claims
@@ -129,8 +147,13 @@ def train_variants(base_lm: Any, generated: Any, full: PASTraining, cfg: PASConf
     if generated.first_round:  # empty when every first-round complement was empty
         unfiltered = train_pas(base_lm, generated.first_round, cfg, seed=seed, name="pas-unfiltered", unfiltered=True)
         models["PAS (unfiltered)"], records["PAS (unfiltered)"] = unfiltered.model, unfiltered.record
-    return Variants(models, records, facts=facts(
-        None, small=name, n_small=small, n_unfiltered=len(generated.first_round), n_unfiltered_failing=failing))
+    return Variants(
+        models,
+        records,
+        facts=facts(
+            None, small=name, n_small=small, n_unfiltered=len(generated.first_round), n_unfiltered_failing=failing
+        ),
+    )
 
 
 @dataclass
@@ -147,18 +170,34 @@ def check_reward_model(pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed:
     correct, n = cross_validated_agreement(pairs, cfg.reward_embedder, folds=cfg.reward_folds, seed=seed)
     v = rate(correct, n, threshold=0.5, unit="human-labelled HHH pairs")
     # a tested rate has its interval (with n < 2 there is none, and this fails as it always did)
-    return JudgeCheck(v, facts=facts(
-        {"agreement": ".1%", "low": ".1%", "high": ".1%"},
-        correct=correct, n=n, agreement=correct / n, low=cast(float, v.low) + 0.5, high=cast(float, v.high) + 0.5,
-        above_chance=v.verdict == "reproduced"))
+    return JudgeCheck(
+        v,
+        facts=facts(
+            {"agreement": ".1%", "low": ".1%", "high": ".1%"},
+            correct=correct,
+            n=n,
+            agreement=correct / n,
+            low=cast(float, v.low) + 0.5,
+            high=cast(float, v.high) + 0.5,
+            above_chance=v.verdict == "reproduced",
+        ),
+    )
 
 
 def identical_share(a: Sequence[str], b: Sequence[str]) -> float:
     return float(sum(x == y for x, y in zip(a, b)) / max(1, len(a)))
 
 
-def claim_tests(specs: Sequence[Any], pnp: Any, variants: Variants, generated: Any, rm_check: JudgeCheck,
-                cfg: PASConfig, *, scale: str = "") -> list[Any]:
+def claim_tests(
+    specs: Sequence[Any],
+    pnp: Any,
+    variants: Variants,
+    generated: Any,
+    rm_check: JudgeCheck,
+    cfg: PASConfig,
+    *,
+    scale: str = "",
+) -> list[Any]:
     """The declared claims tested on the pooled reward-model scores over the held-out prompts, guarded
     (a judge at chance; a variant identical to what it is compared with; a critique that rejected
     nothing), Holm-adjusted together."""
@@ -166,25 +205,42 @@ def claim_tests(specs: Sequence[Any], pnp: Any, variants: Variants, generated: A
     p = pnp.pooled
     small, judged = variants.facts.small, rm_check.facts
     judge_ok = judged.above_chance
-    chance = (f"judge at chance: the reward model agrees with {judged.correct} of {judged.n} human labels "
-              f"({rm_check.verdict.format('.3f')})")
+    chance = (
+        f"judge at chance: the reward model agrees with {judged.correct} of {judged.n} human labels "
+        f"({rm_check.verdict.format('.3f')})"
+    )
     tests = []
-    for key, a, b in (("pnp", "PAS", "none"), ("generic", "PAS", "generic"), ("efficiency_gain", small, "PAS-0"),
-                      ("efficiency_parity", small, "PAS"), ("no_human", "PAS", "PAS (unfiltered)")):
+    for key, a, b in (
+        ("pnp", "PAS", "none"),
+        ("generic", "PAS", "generic"),
+        ("efficiency_gain", small, "PAS-0"),
+        ("efficiency_parity", small, "PAS"),
+        ("no_human", "PAS", "PAS (unfiltered)"),
+    ):
         if b not in p:
-            tests.append(claims.untested(spec[key], f"no {b} model: every first-round complement was empty",
-                                         scale=scale))
+            tests.append(
+                claims.untested(spec[key], f"no {b} model: every first-round complement was empty", scale=scale)
+            )
             continue
-        ev = claims.evaluate(spec[key], p[a], p[b], scale=scale,
-                             this_run=f"mean score {np.mean(p[a]):.3f} ({a}) against {np.mean(p[b]):.3f} ({b})")
+        ev = claims.evaluate(
+            spec[key],
+            p[a],
+            p[b],
+            scale=scale,
+            this_run=f"mean score {np.mean(p[a]):.3f} ({a}) against {np.mean(p[b]):.3f} ({b})",
+        )
         ev.verdict = claims.guard(ev.verdict, judge_ok, chance)
         if a in pnp.complements and b in pnp.complements:
             same = identical_share(pnp.complements[a], pnp.complements[b])
-            ev.verdict = claims.guard_acted(ev.verdict, same < cfg_max_identical(cfg),
-                                            f"{same:.0%} of {a}'s complements identical to {b}'s")
+            ev.verdict = claims.guard_acted(
+                ev.verdict, same < cfg_max_identical(cfg), f"{same:.0%} of {a}'s complements identical to {b}'s"
+            )
         if key == "no_human":
-            ev.verdict = claims.guard(ev.verdict, variants.facts.n_unfiltered_failing > 0,
-                                      "the critique rejected no first-round complement: nothing was filtered")
+            ev.verdict = claims.guard(
+                ev.verdict,
+                variants.facts.n_unfiltered_failing > 0,
+                "the critique rejected no first-round complement: nothing was filtered",
+            )
         tests.append(ev)
     tests.append(claims.untested(spec["bpo"], spec["bpo"].untestable, scale=scale))
     judge = spec["pnp_judge"]
@@ -193,8 +249,14 @@ def claim_tests(specs: Sequence[Any], pnp: Any, variants: Variants, generated: A
     else:
         outcomes = [o for m in pnp.judge_outcomes.values() for o in m]
         wins, losses = outcomes.count("a"), outcomes.count("b")
-        ev = claims.evaluate(judge, wins, wins + losses, scale=scale, threshold=0.5,
-                             this_run=f"{wins} wins, {losses} losses, {len(outcomes) - wins - losses} ties")
+        ev = claims.evaluate(
+            judge,
+            wins,
+            wins + losses,
+            scale=scale,
+            threshold=0.5,
+            this_run=f"{wins} wins, {losses} losses, {len(outcomes) - wins - losses} ties",
+        )
         agree, n = pnp.judge_check
         ok = n > 0 and claims.rate(agree, n, threshold=0.5).verdict == "reproduced"
         ev.verdict = claims.guard(ev.verdict, ok, f"judge at chance: it agrees with {agree} of {n} human labels")
@@ -209,12 +271,18 @@ def cfg_max_identical(cfg: PASConfig) -> float:
 
 def paper_vs_run(generated: Any, training: Any, pnp: Any, cfg: PASConfig):
     """The "Paper vs this run" settings table (the scale gap, side by side)."""
-    lora = f"LoRA r = {cfg.lora_r}" + (f" on the last {cfg.lora_last_layers} layers" if cfg.lora_last_layers else "") \
-        if cfg.lora_r else "full fine-tuning"
+    lora = (
+        f"LoRA r = {cfg.lora_r}" + (f" on the last {cfg.lora_last_layers} layers" if cfg.lora_last_layers else "")
+        if cfg.lora_r
+        else "full fine-tuning"
+    )
     rows = [
         ("training pairs", f"{PAPER_PAIRS:,}", f"{generated.facts.n_pairs}"),
-        ("PAS model", "{parameters}, {epochs} epochs, lr {learning rate:g}".format_map(PAPER_TRAINING),
-         f"{training.facts.base}, {cfg.sft_epochs} epochs, lr {cfg.sft_lr:g}, {lora}"),
+        (
+            "PAS model",
+            "{parameters}, {epochs} epochs, lr {learning rate:g}".format_map(PAPER_TRAINING),
+            f"{training.facts.base}, {cfg.sft_epochs} epochs, lr {cfg.sft_lr:g}, {lora}",
+        ),
         ("data generation and critique", "GPT-4 (repository scripts)", f"{generated.facts.generator}, explicit rules"),
         ("answering models", "several open and closed LLMs", pnp.facts.models),
         ("judge", "GPT-4 on Arena-Hard / AlpacaEval 2.0", "a reward model on sentence embeddings"),
@@ -224,7 +292,3 @@ def paper_vs_run(generated: Any, training: Any, pnp: Any, cfg: PASConfig):
     table = pd.DataFrame(rows, columns=["", "paper", "this run"]).set_index("")
     table.attrs["source"] = PAPER_TRAINING_SOURCE
     return table
-
-
-__all__ = ["JudgeCheck", "PASTraining", "Split", "Variants", "check_reward_model", "claim_tests", "paper_vs_run",
-           "split_prompts", "train_stage", "train_variants"]

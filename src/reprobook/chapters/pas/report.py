@@ -52,10 +52,18 @@ def plug_and_play_figure(pnp: PlugAndPlay) -> Any:
     fig, ax = plt.subplots(figsize=(6.4, 0.42 * len(table) + 1.0))
     y = np.arange(len(table))[::-1]
     mean = table["mean score"].to_numpy(dtype=float)
-    ax.errorbar(mean, y, xerr=[mean - table["low"].to_numpy(dtype=float), table["high"].to_numpy(dtype=float) - mean],
-                fmt="o", capsize=3)
+    ax.errorbar(
+        mean,
+        y,
+        xerr=[mean - table["low"].to_numpy(dtype=float), table["high"].to_numpy(dtype=float) - mean],
+        fmt="o",
+        capsize=3,
+    )
     ax.axvline(float(table.loc["none", "mean score"]), color="grey", ls=":", lw=1)
-    ax.set(yticks=y, yticklabels=list(table.index),
-           xlabel="reward-model score of the answers (RM standard deviations), mean and 95% interval")
+    ax.set(
+        yticks=y,
+        yticklabels=list(table.index),
+        xlabel="reward-model score of the answers (RM standard deviations), mean and 95% interval",
+    )
     fig.tight_layout()
     return fig

@@ -20,7 +20,9 @@ from ...configs.rwp import RWPConfig
 from ...models import build_model
 from ...results import facts, glued
 from ...sharpness.rwp import filter_wise_noise
-from ..flat_minima.analysis import Experiment, Flatness, Regime, StepTiming, log_values, nan_mean
+from ..flat_minima.analysis import Experiment, Flatness, Regime
+from ..flat_minima.cost import StepTiming
+from ..flat_minima.power import log_values, nan_mean
 from ..flat_minima.report import mean_std_text
 
 
@@ -47,12 +49,19 @@ def noise_scale_check(cfg: RWPConfig, seed: int, n_draws: int = 500, tolerance: 
     empirical = draws.flatten(2).std(dim=(0, 2))
     expected = cfg.gamma * weight.flatten(1).norm(dim=1)
     rel_err = float(((empirical - expected).abs() / expected).max())
-    table = pd.DataFrame({"γ‖W_j‖₂": expected.numpy(), "empirical std": empirical.numpy()},
-                         index=pd.Index(range(len(expected)), name="filter j")).head(6)
-    detail = (f"largest relative gap {rel_err:.2%} over {len(expected)} filters, {n_draws} draws "
-              f"(tolerance {tolerance:.0%})")
-    return NoiseCheck(table, rel_err < tolerance, detail, facts({"rel_err": ".1%", "tolerance": ".0%"},
-                                                               n_draws=n_draws, rel_err=rel_err, tolerance=tolerance))
+    table = pd.DataFrame(
+        {"γ‖W_j‖₂": expected.numpy(), "empirical std": empirical.numpy()},
+        index=pd.Index(range(len(expected)), name="filter j"),
+    ).head(6)
+    detail = (
+        f"largest relative gap {rel_err:.2%} over {len(expected)} filters, {n_draws} draws (tolerance {tolerance:.0%})"
+    )
+    return NoiseCheck(
+        table,
+        rel_err < tolerance,
+        detail,
+        facts({"rel_err": ".1%", "tolerance": ".0%"}, n_draws=n_draws, rel_err=rel_err, tolerance=tolerance),
+    )
 
 
 @dataclass
@@ -67,15 +76,29 @@ class Accuracy:
 def accuracy(experiment: Experiment, timing: StepTiming) -> Accuracy:
     """Mean test accuracy per method, the mean paired gaps between methods, and the time ratios to SGD."""
     acc = {m: experiment.values(m, "test_acc") for m in ("sgd", "sam", "rwp")}
-    table = pd.DataFrame([{"method": experiment.labels[m], "test accuracy (mean ± std)": mean_std_text(acc[m]),
-                           "training loss at w (mean)": float(np.mean(experiment.values(m, "fit_loss"))),
-                           "time per step / SGD": round(timing.ratio[m], 2)} for m in acc]).set_index("method")
+    table = pd.DataFrame(
+        [
+            {
+                "method": experiment.labels[m],
+                "test accuracy (mean ± std)": mean_std_text(acc[m]),
+                "training loss at w (mean)": float(np.mean(experiment.values(m, "fit_loss"))),
+                "time per step / SGD": round(timing.ratio[m], 2),
+            }
+            for m in acc
+        ]
+    ).set_index("method")
     mean = {m: float(np.mean(v)) for m, v in acc.items()}
-    values = {**{f"acc_{m}": mean[m] for m in ("sgd", "sam", "rwp")},
-              **{f"gap_{a}_{b}": mean[a] - mean[b] for a, b in (("rwp", "sgd"), ("rwp", "sam"), ("sam", "sgd"))},
-              **{f"time_{m}": timing.ratio[m] for m in ("sam", "rwp")}}
-    return Accuracy(table, facts({k: ".2%" if k.startswith("acc") else "+.2%" if k.startswith("gap") else ".2f"
-                                  for k in values}, **values))
+    values = {
+        **{f"acc_{m}": mean[m] for m in ("sgd", "sam", "rwp")},
+        **{f"gap_{a}_{b}": mean[a] - mean[b] for a, b in (("rwp", "sgd"), ("rwp", "sam"), ("sam", "sgd"))},
+        **{f"time_{m}": timing.ratio[m] for m in ("sam", "rwp")},
+    }
+    return Accuracy(
+        table,
+        facts(
+            {k: ".2%" if k.startswith("acc") else "+.2%" if k.startswith("gap") else ".2f" for k in values}, **values
+        ),
+    )
 
 
 @dataclass
@@ -87,8 +110,10 @@ class FlatnessSummary:
 
 def flatness_summary(flat: Flatness) -> FlatnessSummary:
     methods = ("sgd", "sam", "rwp")  # nan_mean: λ_max is NaN where Lanczos found nothing
-    values = {**{f"lambda_{m}": nan_mean(flat.lambda_max[m]) for m in methods},
-              **{f"sharp_{m}": nan_mean(flat.sharpness[m]) for m in methods}}
+    values = {
+        **{f"lambda_{m}": nan_mean(flat.lambda_max[m]) for m in methods},
+        **{f"sharp_{m}": nan_mean(flat.sharpness[m]) for m in methods},
+    }
     return FlatnessSummary(facts({k: ".1f" if k.startswith("lambda") else ".3f" for k in values}, **values))
 
 
@@ -99,12 +124,16 @@ def claim_values(experiment: Experiment, flat: Flatness) -> dict[str, tuple[list
     sharpness (a ratio of two positive measures; a value ≤ 0 gives NaN, and the claim *not comparable*).
     """
     acc = {m: experiment.values(m, "test_acc") for m in ("sgd", "sam", "rwp")}
-    return {"better": (acc["rwp"], acc["sgd"]), "parity": (acc["rwp"], acc["sam"]),
-            "flatter": (log_values(flat.sharpness["sgd"]), log_values(flat.sharpness["rwp"]))}
+    return {
+        "better": (acc["rwp"], acc["sgd"]),
+        "parity": (acc["rwp"], acc["sam"]),
+        "flatter": (log_values(flat.sharpness["sgd"]), log_values(flat.sharpness["rwp"])),
+    }
 
 
-def chapter_claims(cfg: RWPConfig, experiment: Experiment, regime: Regime, flat: Flatness,
-                   scale: str) -> list[claims.ClaimTest]:
+def chapter_claims(
+    cfg: RWPConfig, experiment: Experiment, regime: Regime, flat: Flatness, scale: str
+) -> list[claims.ClaimTest]:
     """Every claim of the RWP paper (:func:`reprobook.configs.rwp.claim_specs`) tested on this run.
 
     Generalisation and flatness are claims about the converged regime: on a run that had not converged they
@@ -119,18 +148,23 @@ def chapter_claims(cfg: RWPConfig, experiment: Experiment, regime: Regime, flat:
     said = {
         "better": f"mean test accuracy SGD {acc['sgd']:.2%}, RWP {acc['rwp']:.2%}",
         "parity": f"mean test accuracy SAM {acc['sam']:.2%}, RWP {acc['rwp']:.2%}",
-        "flatter": (f"mean filter-normalised sharpness SGD {sharp['sgd']:.3f}, RWP {sharp['rwp']:.3f}; λ_max SGD "
-                    f"{lam['sgd']:.1f}, RWP {lam['rwp']:.1f} (not scale-invariant, not tested)"),
+        "flatter": (
+            f"mean filter-normalised sharpness SGD {sharp['sgd']:.3f}, RWP {sharp['rwp']:.3f}; λ_max SGD "
+            f"{lam['sgd']:.1f}, RWP {lam['rwp']:.1f} (not scale-invariant, not tested)"
+        ),
     }
     tests = [claims.evaluate(specs[k], *values[k], this_run=said[k], scale=scale) for k in paper.TESTED]
     tests += [claims.evaluate(specs[k], this_run="not run", scale=scale) for k in specs if k not in paper.TESTED]
-    tests = claims.guard_tests(tests, paper.TESTED,
-                               lambda v: claims.requires_convergence(v, regime.converged, regime.detail))
+    tests = claims.guard_tests(
+        tests, paper.TESTED, lambda v: claims.requires_convergence(v, regime.converged, regime.detail)
+    )
     return claims.holm_tests(tests)
 
 
 def paper_settings(cfg: RWPConfig) -> str:
     """The paper profile's settings in words (they follow the official CIFAR recipe)."""
-    return (f"{cfg.dataset}, {cfg.model}, batch {cfg.batch_size}, learning rate {cfg.lr:g} with a cosine schedule, "
-            f"momentum {cfg.momentum:g}, weight decay {cfg.weight_decay:g}, {cfg.epochs} epochs, γ = {cfg.gamma:g}, "
-            f"α = {cfg.alpha:g}, SAM's ρ = {cfg.rho:g}, {cfg.n_seeds} seeds ({paper.CODE_SOURCE})")
+    return (
+        f"{cfg.dataset}, {cfg.model}, batch {cfg.batch_size}, learning rate {cfg.lr:g} with a cosine schedule, "
+        f"momentum {cfg.momentum:g}, weight decay {cfg.weight_decay:g}, {cfg.epochs} epochs, γ = {cfg.gamma:g}, "
+        f"α = {cfg.alpha:g}, SAM's ρ = {cfg.rho:g}, {cfg.n_seeds} seeds ({paper.CODE_SOURCE})"
+    )

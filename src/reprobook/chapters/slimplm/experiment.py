@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau
 
 from ... import claims, llm
 from ...checks import ParameterError
@@ -52,8 +51,16 @@ from ...results import facts, glued
 from ...timing import timed
 
 METHODS = ("never", "always", "self-judgement", "SlimPLM")
-METRICS = {"em": "EM", "recall": "recall", "rougeL": "ROUGE-L", "retrievals": "retrievals", "llm_calls": "LLM calls",
-           "proxy_calls": "proxy calls", "seconds": "seconds", "gold_shown": "gold passage shown"}
+METRICS = {
+    "em": "EM",
+    "recall": "recall",
+    "rougeL": "ROUGE-L",
+    "retrievals": "retrievals",
+    "llm_calls": "LLM calls",
+    "proxy_calls": "proxy calls",
+    "seconds": "seconds",
+    "gold_shown": "gold passage shown",
+}
 
 
 def build_retriever(data: SquadOpen, cfg: SlimPLMConfig, *, cache: bool = True) -> DocumentSearch:
@@ -68,8 +75,10 @@ def load_models(cfg: SlimPLMConfig, *, device: Any = "cpu", seed: int = 0) -> tu
     """(proxy, large) language models of a configuration: tiny random models of the same families in the
     tiny profile (seeds ``seed`` and ``seed + 1``), else the registry models, folders or Hugging Face ids."""
     if cfg.tiny_models:
-        return (llm.tiny_causal_lm(cfg.proxy, seed=seed, device=device),
-                llm.tiny_causal_lm(cfg.large, seed=seed + 1, device=device))
+        return (
+            llm.tiny_causal_lm(cfg.proxy, seed=seed, device=device),
+            llm.tiny_causal_lm(cfg.large, seed=seed + 1, device=device),
+        )
     return llm.load_causal_lm(cfg.proxy, device=device), llm.load_causal_lm(cfg.large, device=device)
 
 
@@ -102,20 +111,43 @@ class SlimRun:
         return float(self.facts["threshold"])
 
 
-RUN_FORMATS = dict(threshold=".2f", known_share=".0%", closed_correct=".0%", self_retrieve_share=".0%",
-                   mean_claims=".1f", searched_claims=".1f", queries_unknown=".1f", seconds=".0f")
+RUN_FORMATS = dict(
+    threshold=".2f",
+    known_share=".0%",
+    closed_correct=".0%",
+    self_retrieve_share=".0%",
+    mean_claims=".1f",
+    searched_claims=".1f",
+    queries_unknown=".1f",
+    seconds=".0f",
+)
 
 
-def run_slimplm(proxy: Any, large: Any, retriever: DocumentSearch, questions: Sequence[SquadQuestion], judge: Judge,
-                cfg: SlimPLMConfig, *, seed: int = 0) -> SlimRun:
+def run_slimplm(
+    proxy: Any,
+    large: Any,
+    retriever: DocumentSearch,
+    questions: Sequence[SquadQuestion],
+    judge: Judge,
+    cfg: SlimPLMConfig,
+    *,
+    seed: int = 0,
+) -> SlimRun:
     """Run the four methods on ``questions`` (see the module docstring) and score every answer."""
     check_settings(cfg)
     if not questions:
         raise ParameterError("questions", questions, "at least one evaluation question")
     n, texts, tau = len(questions), [q.question for q in questions], cfg.judge_threshold
     # steps 1-3: heuristic answers, claims, the judge on answers and on claims
-    reading = read_with_proxy(proxy, texts, max_new_tokens=cfg.proxy_max_new_tokens, max_claims=cfg.max_claims,
-                              min_claim_words=cfg.min_claim_words, batch_size=cfg.batch_size, seed=seed)
+    reading = read_with_proxy(
+        proxy,
+        texts,
+        max_new_tokens=cfg.proxy_max_new_tokens,
+        max_claims=cfg.max_claims,
+        min_claim_words=cfg.min_claim_words,
+        batch_size=cfg.batch_size,
+        seed=seed,
+    )
     p_known = judge.p_known(reading.question_features)
     claim_sets = [judge_claims(judge, reading.claims[i], reading.claim_features[i], tau) for i in range(n)]
     # step 4 (for every question, as if Unknown: the sweep needs it) and the always-retrieve queries
@@ -123,8 +155,9 @@ def run_slimplm(proxy: Any, large: Any, retriever: DocumentSearch, questions: Se
     slim_ids, slim_ret_s = retrieve(retriever, texts, slim_queries, k=cfg.top_k)
     always_ids, always_ret_s = retrieve(retriever, texts, [[t] for t in texts], k=cfg.top_k)
     # step 5 and the baselines: closed-book answers, then every retrieval-augmented answer in one batch
-    gen: dict[str, Any] = dict(chat=cfg.large_chat, max_new_tokens=cfg.answer_max_new_tokens,
-                               batch_size=cfg.batch_size, seed=seed)
+    gen: dict[str, Any] = dict(
+        chat=cfg.large_chat, max_new_tokens=cfg.answer_max_new_tokens, batch_size=cfg.batch_size, seed=seed
+    )
     closed, _, closed_s = generate_answers(large, texts, [[] for _ in texts], max_prompt_tokens=None, **gen)
     shown = [format_passages(retriever.passages.corpus, ids) for ids in always_ids + slim_ids]
     rag, _, rag_s = generate_answers(large, texts + texts, shown, max_prompt_tokens=cfg.max_prompt_tokens, **gen)
@@ -132,10 +165,15 @@ def run_slimplm(proxy: Any, large: Any, retriever: DocumentSearch, questions: Se
     # what the large model knows of each question, the judge's target: its closed-book log p(gold) per token
     with timed() as knowledge:
         closed_lp = closed_book_logprob(large, questions, chat=cfg.large_chat, batch_size=cfg.batch_size)
-    stages = {"proxy answers": reading.generate_seconds, "proxy scoring": reading.score_seconds,
-              "retrieval": slim_ret_s + always_ret_s, "closed-book answers": sum(closed_s),
-              "retrieval-augmented answers": sum(rag_s), "self-judgement": self_s,
-              "closed-book log-probabilities": knowledge.seconds}
+    stages = {
+        "proxy answers": reading.generate_seconds,
+        "proxy scoring": reading.score_seconds,
+        "retrieval": slim_ret_s + always_ret_s,
+        "closed-book answers": sum(closed_s),
+        "retrieval-augmented answers": sum(rag_s),
+        "self-judgement": self_s,
+        "closed-book log-probabilities": knowledge.seconds,
+    }
     per_query = (slim_ret_s + always_ret_s) / max(n + sum(len(q) for q in slim_queries), 1)
     proxy_s = (reading.generate_seconds + reading.score_seconds) / n
     rows, traces, table = [], [], []
@@ -144,37 +182,80 @@ def run_slimplm(proxy: Any, large: Any, retriever: DocumentSearch, questions: Se
         outcome = {
             "never": (closed[i], [], 0, 1, 0, closed_s[i]),
             "always": (rag[i], always_ids[i], 1, 1, 0, per_query + rag_s[i]),
-            "self-judgement": (rag[i], always_ids[i], 1, 2, 0, self_s / n + per_query + rag_s[i]) if retrieve_self
+            "self-judgement": (rag[i], always_ids[i], 1, 2, 0, self_s / n + per_query + rag_s[i])
+            if retrieve_self
             else (closed[i], [], 0, 2, 0, self_s / n + closed_s[i]),
-            "SlimPLM": (closed[i], [], 0, 1, reading.proxy_calls[i], proxy_s + closed_s[i]) if known
-            else (rag[n + i], slim_ids[i], len(slim_queries[i]), 1, reading.proxy_calls[i],
-                  proxy_s + per_query * len(slim_queries[i]) + rag_s[n + i]),
+            "SlimPLM": (closed[i], [], 0, 1, reading.proxy_calls[i], proxy_s + closed_s[i])
+            if known
+            else (
+                rag[n + i],
+                slim_ids[i],
+                len(slim_queries[i]),
+                1,
+                reading.proxy_calls[i],
+                proxy_s + per_query * len(slim_queries[i]) + rag_s[n + i],
+            ),
         }
         for method, (answer, ids, n_ret, calls, proxy_calls, secs) in outcome.items():
-            rows.append({"qid": q.qid, "method": method, "answer": answer, **answer_scores(answer, q.answers),
-                         "retrievals": n_ret, "llm_calls": calls, "proxy_calls": proxy_calls, "seconds": secs,
-                         "gold_shown": float(bool(set(ids) & set(q.gold_ids)))})
-        traces.append(PipelineTrace(q, reading.answers[i], float(p_known[i]), known, claim_sets[i],
-                                    slim_queries[i] if not known else []))
-        table.append({"qid": q.qid, "question": q.question, "gold": " | ".join(q.answers),
-                      "heuristic answer": reading.answers[i], "p_known": float(p_known[i]), "known": known,
-                      "closed_logprob": float(closed_lp[i]),
-                      "claims": len(claim_sets[i]), "searched claims": sum(c.need_search for c in claim_sets[i]),
-                      "slim_queries": len(slim_queries[i]), "p_need": float(p_need[i]),
-                      **{f"slimrag_{m}": v for m, v in answer_scores(rag[n + i], q.answers).items()},
-                      **{f"never_{m}": v for m, v in answer_scores(closed[i], q.answers).items()},
-                      **{f"always_{m}": v for m, v in answer_scores(rag[i], q.answers).items()},
-                      "closed answer": closed[i], "always answer": rag[i], "slim answer (if Unknown)": rag[n + i]})
+            rows.append(
+                {
+                    "qid": q.qid,
+                    "method": method,
+                    "answer": answer,
+                    **answer_scores(answer, q.answers),
+                    "retrievals": n_ret,
+                    "llm_calls": calls,
+                    "proxy_calls": proxy_calls,
+                    "seconds": secs,
+                    "gold_shown": float(bool(set(ids) & set(q.gold_ids))),
+                }
+            )
+        traces.append(
+            PipelineTrace(
+                q, reading.answers[i], float(p_known[i]), known, claim_sets[i], slim_queries[i] if not known else []
+            )
+        )
+        table.append(
+            {
+                "qid": q.qid,
+                "question": q.question,
+                "gold": " | ".join(q.answers),
+                "heuristic answer": reading.answers[i],
+                "p_known": float(p_known[i]),
+                "known": known,
+                "closed_logprob": float(closed_lp[i]),
+                "claims": len(claim_sets[i]),
+                "searched claims": sum(c.need_search for c in claim_sets[i]),
+                "slim_queries": len(slim_queries[i]),
+                "p_need": float(p_need[i]),
+                **{f"slimrag_{m}": v for m, v in answer_scores(rag[n + i], q.answers).items()},
+                **{f"never_{m}": v for m, v in answer_scores(closed[i], q.answers).items()},
+                **{f"always_{m}": v for m, v in answer_scores(rag[i], q.answers).items()},
+                "closed answer": closed[i],
+                "always answer": rag[i],
+                "slim answer (if Unknown)": rag[n + i],
+            }
+        )
     per_question = pd.DataFrame(table)
     unknown = ~per_question.known
-    return SlimRun(pd.DataFrame(rows), traces, per_question, stages, facts(
-        RUN_FORMATS, n_questions=n, threshold=tau, known_share=float(per_question.known.mean()),
-        closed_correct=float(per_question.never_em.mean()),
-        self_retrieve_share=float(np.mean(p_need >= cfg.self_judge_threshold)),
-        mean_claims=float(np.mean([len(c) for c in claim_sets])),
-        searched_claims=float(per_question["searched claims"].mean()),
-        queries_unknown=float(per_question.slim_queries[unknown].mean()) if unknown.any() else 0.0,
-        seconds=sum(stages.values())))
+    return SlimRun(
+        pd.DataFrame(rows),
+        traces,
+        per_question,
+        stages,
+        facts(
+            RUN_FORMATS,
+            n_questions=n,
+            threshold=tau,
+            known_share=float(per_question.known.mean()),
+            closed_correct=float(per_question.never_em.mean()),
+            self_retrieve_share=float(np.mean(p_need >= cfg.self_judge_threshold)),
+            mean_claims=float(np.mean([len(c) for c in claim_sets])),
+            searched_claims=float(per_question["searched claims"].mean()),
+            queries_unknown=float(per_question.slim_queries[unknown].mean()) if unknown.any() else 0.0,
+            seconds=sum(stages.values()),
+        ),
+    )
 
 
 # -------------------------------------------------------------------------------------------- checks
@@ -186,34 +267,24 @@ def consistency_checks(run: SlimRun, retriever: DocumentSearch) -> list[tuple[st
     known_with_queries = [t.question.qid for t in run.traces if t.known and t.queries]
     sent = retriever.queries
     expected = run.n_questions + int(run.per_question.slim_queries.sum())
-    return [("no NeedSearch=False claim is searched", not leaked,
-             f"{len(skipped)} claims with NeedSearch=False, {len(leaked)} of them among the queries"),
-            ("a Known question retrieves nothing", not known_with_queries,
-             f"{sum(t.known for t in run.traces)} Known questions, {len(known_with_queries)} with queries"),
-            ("queries counted = queries sent", sent == expected,
-             f"{expected} queries planned (one per question for always-retrieve, the rest for SlimPLM's plans); "
-             f"the retriever answered {sent}")]
-
-
-def concordance(labels: Any, scores: Any) -> float:
-    """Harrell's C of ``scores`` for ``labels``: over the pairs of units whose labels differ, the share whose
-    scores are ordered as their labels (ties in the scores count half). For 0/1 labels it is the AUROC; for
-    a continuous label, (Somers' D + 1) / 2. 0.5 when every label is equal (no order to judge: the value
-    under the null).
-
-    O(n log n) through Kendall's τ-b (scipy's merge sort): concordant − discordant pairs = τ-b · √((n₀ − n₁)(n₀ − n₂)),
-    with n₀ all pairs and n₁, n₂ those tied in the labels, in the scores; C = ((concordant − discordant) /
-    (n₀ − n₁) + 1) / 2. The bootstrap calls it once per resample, at paper scale on thousands of questions."""
-    y, p = np.asarray(labels, dtype=float), np.asarray(scores, dtype=float)
-    n0 = len(y) * (len(y) - 1) / 2
-    untied = {name: n0 - float(sum(c * (c - 1) / 2 for c in np.unique(v, return_counts=True)[1]))
-              for name, v in (("labels", y), ("scores", p))}
-    if untied["labels"] == 0:
-        return 0.5
-    if untied["scores"] == 0:  # every score equal: no pair is ordered either way
-        return 0.5
-    tau = float(kendalltau(y, p, variant="b").statistic)
-    return (tau * np.sqrt(untied["labels"] * untied["scores"]) / untied["labels"] + 1) / 2
+    return [
+        (
+            "no NeedSearch=False claim is searched",
+            not leaked,
+            f"{len(skipped)} claims with NeedSearch=False, {len(leaked)} of them among the queries",
+        ),
+        (
+            "a Known question retrieves nothing",
+            not known_with_queries,
+            f"{sum(t.known for t in run.traces)} Known questions, {len(known_with_queries)} with queries",
+        ),
+        (
+            "queries counted = queries sent",
+            sent == expected,
+            f"{expected} queries planned (one per question for always-retrieve, the rest for SlimPLM's plans); "
+            f"the retriever answered {sent}",
+        ),
+    ]
 
 
 # -------------------------------------------------------------------------------------------- claims
@@ -230,8 +301,9 @@ def selection_gain(retrieved: Any, gain: Any) -> float:
     return float(np.mean((r - r.mean()) * g))
 
 
-def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: SlimPLMConfig, *, scale: str = "",
-                  seed: int = 0) -> list[claims.ClaimTest]:
+def slimplm_tests(
+    specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: SlimPLMConfig, *, scale: str = "", seed: int = 0
+) -> list[claims.ClaimTest]:
     """The declared claims tested on the run (paired over the evaluation questions), guarded, Holm-adjusted.
 
     * ``judge_selects``: Harrell's C of P(Known) for the large model's closed-book log-probability of the
@@ -252,27 +324,52 @@ def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: SlimPLMC
     gain = pq.slimrag_em.to_numpy(float) - pq.never_em.to_numpy(float)
     tests = []
     label, p_known = pq.closed_logprob.to_numpy(float), pq.p_known.to_numpy(float)
-    t = claims.evaluate(by["judge_selects"], [label, p_known], statistic=lambda y, p: concordance(y, p) - 0.5,
-                        n_resamples=boot, seed=seed, scale=scale,
-                        this_run=f"C {concordance(label, p_known):.2f} for the closed-book log p(gold) per token "
-                                 f"(mean {label.mean():.2f}); AUROC {concordance(correct, p_known):.2f} for the "
-                                 f"{int(correct.sum())} of {n} questions answered right closed-book")
-    tests.append(replace(t, verdict=claims.guard(t.verdict, bool(np.ptp(label) > 0),
-                                                 "no variation in the large model's closed-book log p(gold)")))
-    t = claims.evaluate(by["retrieves_where_needed"], [retrieved, gain], statistic=selection_gain, n_resamples=boot,
-                        seed=seed, scale=scale,
-                        this_run=f"retrieves for {retrieved.mean():.0%} of the questions; EM {_em(run, 'SlimPLM'):.2f} "
-                                 f"against {_em(run, 'SlimPLM') - selection_gain(retrieved, gain):.2f} expected of a "
-                                 "random choice")
+    t = claims.evaluate(
+        by["judge_selects"],
+        [label, p_known],
+        statistic=lambda y, p: claims.concordance(y, p) - 0.5,
+        n_resamples=boot,
+        seed=seed,
+        scale=scale,
+        this_run=f"C {claims.concordance(label, p_known):.2f} for the closed-book log p(gold) per token "
+        f"(mean {label.mean():.2f}); AUROC {claims.concordance(correct, p_known):.2f} for the "
+        f"{int(correct.sum())} of {n} questions answered right closed-book",
+    )
+    tests.append(
+        replace(
+            t,
+            verdict=claims.guard(
+                t.verdict, bool(np.ptp(label) > 0), "no variation in the large model's closed-book log p(gold)"
+            ),
+        )
+    )
+    t = claims.evaluate(
+        by["retrieves_where_needed"],
+        [retrieved, gain],
+        statistic=selection_gain,
+        n_resamples=boot,
+        seed=seed,
+        scale=scale,
+        this_run=f"retrieves for {retrieved.mean():.0%} of the questions; EM {_em(run, 'SlimPLM'):.2f} "
+        f"against {_em(run, 'SlimPLM') - selection_gain(retrieved, gain):.2f} expected of a "
+        "random choice",
+    )
     rate = float(retrieved.mean())
-    selected = (f"the judge did not select: it retrieves for {rate:.0%} of the questions (the large model answers "
-                f"{int(correct.sum())} of {n} right closed-book)")
+    selected = (
+        f"the judge did not select: it retrieves for {rate:.0%} of the questions (the large model answers "
+        f"{int(correct.sum())} of {n} right closed-book)"
+    )
     tests.append(replace(t, verdict=claims.guard(t.verdict, 0 < rate < 1, selected)))
     slim = _paired(run, "SlimPLM", "em")
     for key, rival in (("vs_always", "always"), ("vs_self", "self-judgement"), ("vs_never", "never")):
         other = _paired(run, rival, "em")
-        t = claims.evaluate(by[key], slim, other, scale=scale,
-                            this_run=f"EM {slim.mean():.2f} (SlimPLM) vs {other.mean():.2f} ({rival})")
+        t = claims.evaluate(
+            by[key],
+            slim,
+            other,
+            scale=scale,
+            this_run=f"EM {slim.mean():.2f} (SlimPLM) vs {other.mean():.2f} ({rival})",
+        )
         verdict = t.verdict
         if key != "vs_never":  # a judge that selects nothing makes SlimPLM always- (or never-) retrieve: its
             # parity with always retrieving or with the large model's own judgement then says nothing of the judge
@@ -284,11 +381,3 @@ def slimplm_tests(specs: Sequence[claims.ClaimSpec], run: SlimRun, cfg: SlimPLMC
 
 def _em(run: SlimRun, method: str) -> float:
     return float(run.rows[run.rows.method == method].em.mean())
-
-
-
-
-
-
-
-

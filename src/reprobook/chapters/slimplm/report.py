@@ -17,10 +17,18 @@ from ...configs.slimplm import SlimPLMConfig
 from ...rag.slimplm import ReaderPrompt, answer_scores
 from ...rag.squad import SquadOpen, SquadQuestion
 from ...results import facts, glued
-from .experiment import METHODS, METRICS, SlimRun, concordance, format_passages
+from .experiment import METHODS, METRICS, SlimRun, format_passages
 
-MEAN_FORMATS = dict(em=".2f", recall=".2f", rougel=".2f", retrievals=".2f", llm_calls=".1f", proxy_calls=".1f",
-                    seconds=".1f", gold=".0%")
+MEAN_FORMATS = dict(
+    em=".2f",
+    recall=".2f",
+    rougel=".2f",
+    retrievals=".2f",
+    llm_calls=".1f",
+    proxy_calls=".1f",
+    seconds=".1f",
+    gold=".0%",
+)
 
 
 def model_label(lm: Any) -> str:
@@ -42,33 +50,65 @@ def describe_data(data: SquadOpen, split: Any, *, keep: Any = None) -> DataSumma
     """How many passages, paragraphs, articles and questions; the split's sizes and an example of each side
     (``keep``: the question rule; the questions available are those it keeps)."""
     rows = []
-    for name, qs, arts in (("train (judge labels)", split.train, split.train_articles),
-                           ("evaluation", split.eval, split.eval_articles)):
+    for name, qs, arts in (
+        ("train (judge labels)", split.train, split.train_articles),
+        ("evaluation", split.eval, split.eval_articles),
+    ):
         q = qs[0]
-        rows.append({"split": name, "articles": len(arts), "questions drawn": len(qs),
-                     "questions available": sum(x.title in set(arts) and (keep is None or keep(x))
-                                                for x in data.questions),
-                     "example question": q.question, "gold answers": " | ".join(q.answers), "article": q.title})
+        rows.append(
+            {
+                "split": name,
+                "articles": len(arts),
+                "questions drawn": len(qs),
+                "questions available": sum(x.title in set(arts) and (keep is None or keep(x)) for x in data.questions),
+                "example question": q.question,
+                "gold answers": " | ".join(q.answers),
+                "article": q.title,
+            }
+        )
     words = float(np.mean([len(p.text.split()) for p in data.corpus]))
-    return DataSummary(pd.DataFrame(rows).set_index("split"), facts(
-        dict(passages=",d", paragraphs=",d", questions=",d", mean_passage_words=".0f"), passages=len(data.corpus),
-        paragraphs=data.paragraphs(), articles=len(data.articles), questions=len(data.questions),
-        mean_passage_words=words, train=len(split.train), eval=len(split.eval),
-        train_articles=len(split.train_articles), eval_articles=len(split.eval_articles)))
+    return DataSummary(
+        pd.DataFrame(rows).set_index("split"),
+        facts(
+            dict(passages=",d", paragraphs=",d", questions=",d", mean_passage_words=".0f"),
+            passages=len(data.corpus),
+            paragraphs=data.paragraphs(),
+            articles=len(data.articles),
+            questions=len(data.questions),
+            mean_passage_words=words,
+            train=len(split.train),
+            eval=len(split.eval),
+            train_articles=len(split.train_articles),
+            eval_articles=len(split.eval_articles),
+        ),
+    )
 
 
 def metric_examples():
     """Worked examples of EM, recall and ROUGE-L (:func:`reprobook.rag.slimplm.answer_scores`)."""
-    cases = [("Denver Broncos", ["Denver Broncos"], "exact answer"),
-             ("The Denver Broncos won Super Bowl 50.", ["Denver Broncos", "Broncos"],
-              "verbose but right: EM is containment"),
-             ("The Broncos.", ["Denver Broncos", "Broncos", "the Carolina Panthers"], "one gold of three: recall 1/3"),
-             ("Carolina Panthers", ["Denver Broncos"], "wrong: only ROUGE-L would credit shared words")]
+    cases = [
+        ("Denver Broncos", ["Denver Broncos"], "exact answer"),
+        (
+            "The Denver Broncos won Super Bowl 50.",
+            ["Denver Broncos", "Broncos"],
+            "verbose but right: EM is containment",
+        ),
+        ("The Broncos.", ["Denver Broncos", "Broncos", "the Carolina Panthers"], "one gold of three: recall 1/3"),
+        ("Carolina Panthers", ["Denver Broncos"], "wrong: only ROUGE-L would credit shared words"),
+    ]
     rows = []
     for pred, golds, note in cases:
         s = answer_scores(pred, golds)
-        rows.append({"prediction": pred, "gold answers": " | ".join(golds), "EM": s["em"], "recall": s["recall"],
-                     "ROUGE-L": s["rougeL"], "note": note})
+        rows.append(
+            {
+                "prediction": pred,
+                "gold answers": " | ".join(golds),
+                "EM": s["em"],
+                "recall": s["recall"],
+                "ROUGE-L": s["rougeL"],
+                "note": note,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -98,9 +138,13 @@ def method_table(run: SlimRun, *, n_boot: int = 1000, seed: int = 0):
             numbers.append({"method": method, "metric": col, "mean": m, "low": lo, "high": hi})
     numbers = pd.DataFrame(numbers)
     fmt = {"seconds": "{:.2f}", "retrievals": "{:.2f}", "llm_calls": "{:.1f}", "proxy_calls": "{:.1f}"}
-    cell = [(fmt.get(k, "{:.2f}").format(m) + ("" if lo == hi else f" [{fmt.get(k, '{:.2f}').format(lo)}, "
-                                               f"{fmt.get(k, '{:.2f}').format(hi)}]"))
-            for k, m, lo, hi in zip(numbers.metric, numbers["mean"], numbers.low, numbers.high)]
+    cell = [
+        (
+            fmt.get(k, "{:.2f}").format(m)
+            + ("" if lo == hi else f" [{fmt.get(k, '{:.2f}').format(lo)}, {fmt.get(k, '{:.2f}').format(hi)}]")
+        )
+        for k, m, lo, hi in zip(numbers.metric, numbers["mean"], numbers.low, numbers.high)
+    ]
     shown = numbers.assign(cell=cell).pivot(index="method", columns="metric", values="cell")
     return shown.loc[list(METHODS), list(METRICS)].rename(columns=METRICS), numbers
 
@@ -153,16 +197,26 @@ def tradeoff_figure(run: SlimRun, sweep, numbers, *, metric: str = "em"):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for key, label in (("SlimPLM", "SlimPLM, P(Known) threshold swept"),
-                       ("self", "self-judgement, P(Yes) threshold swept")):
+    for key, label in (
+        ("SlimPLM", "SlimPLM, P(Known) threshold swept"),
+        ("self", "self-judgement, P(Yes) threshold swept"),
+    ):
         part = sweep.sort_values(f"{key}_retrievals")
         ax.plot(part[f"{key}_retrievals"], part[f"{key}_{metric}"], ".-", ms=4, lw=1, alpha=0.7, label=label)
     point = numbers[numbers.metric.isin([metric, "retrievals"])].pivot(index="method", columns="metric", values="mean")
     for method, marker in zip(("never", "always", "self-judgement", "SlimPLM"), "osD*"):
-        ax.plot(point.loc[method, "retrievals"], point.loc[method, metric], marker, ms=9 if marker == "*" else 7,
-                label=f"{method} (operating point)")
-    ax.set(xlabel="retrievals per question (queries sent to BM25)", ylabel=METRICS.get(metric, metric),
-           title=f"Quality against retrieval ({run.n_questions} questions)")
+        ax.plot(
+            point.loc[method, "retrievals"],
+            point.loc[method, metric],
+            marker,
+            ms=9 if marker == "*" else 7,
+            label=f"{method} (operating point)",
+        )
+    ax.set(
+        xlabel="retrievals per question (queries sent to BM25)",
+        ylabel=METRICS.get(metric, metric),
+        title=f"Quality against retrieval ({run.n_questions} questions)",
+    )
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
@@ -184,9 +238,16 @@ def tradeoff(run: SlimRun, comparison: MethodComparison) -> Tradeoff:
     sweep = threshold_sweep(run)
     best = sweep.sort_values(["SlimPLM_em", "SlimPLM_retrievals"], ascending=[False, True]).iloc[0]
     points = len(sweep[["SlimPLM_retrievals", "SlimPLM_em"]].drop_duplicates())
-    return Tradeoff(sweep, tradeoff_figure(run, sweep, comparison.numbers),
-                    facts(dict(best_em_slimplm=".2f", best_em_retrievals=".2f"), slim_thresholds=points,
-                          best_em_slimplm=float(best.SlimPLM_em), best_em_retrievals=float(best.SlimPLM_retrievals)))
+    return Tradeoff(
+        sweep,
+        tradeoff_figure(run, sweep, comparison.numbers),
+        facts(
+            dict(best_em_slimplm=".2f", best_em_retrievals=".2f"),
+            slim_thresholds=points,
+            best_em_slimplm=float(best.SlimPLM_em),
+            best_em_retrievals=float(best.SlimPLM_retrievals),
+        ),
+    )
 
 
 @dataclass
@@ -211,11 +272,21 @@ def judge_quality(run: SlimRun) -> JudgeQuality:
     p = pq.p_known.to_numpy()
     label = pq.closed_logprob.to_numpy(float)
     accuracy = float(np.mean((p >= run.threshold) == (y == 1)))
-    return JudgeQuality(facts(dict(concordance=".2f", label_mean=".2f", auroc=".2f", accuracy=".0%", majority=".0%",
-                                   retrieve_share=".0%"),
-                              concordance=concordance(label, p), label_mean=float(label.mean()),
-                              auroc=concordance(y, p), accuracy=accuracy, majority=float(max(y.mean(), 1 - y.mean())),
-                              n_known=int(y.sum()), n=len(y), retrieve_share=float((~pq.known).mean())))
+    return JudgeQuality(
+        facts(
+            dict(
+                concordance=".2f", label_mean=".2f", auroc=".2f", accuracy=".0%", majority=".0%", retrieve_share=".0%"
+            ),
+            concordance=claims.concordance(label, p),
+            label_mean=float(label.mean()),
+            auroc=claims.concordance(y, p),
+            accuracy=accuracy,
+            majority=float(max(y.mean(), 1 - y.mean())),
+            n_known=int(y.sum()),
+            n=len(y),
+            retrieve_share=float((~pq.known).mean()),
+        )
+    )
 
 
 def sample_traces(run: SlimRun, n: int = 3):
@@ -223,10 +294,16 @@ def sample_traces(run: SlimRun, n: int = 3):
     rows = []
     for t in run.traces[:n]:
         claims_text = "; ".join(f"[{'search' if c.need_search else 'skip'} {c.p_known:.2f}] {c.text}" for c in t.claims)
-        rows.append({"question": t.question.question, "gold": " | ".join(t.question.answers),
-                     "heuristic answer": t.heuristic, "P(Known)": round(t.p_known, 2),
-                     "decision": "Known: no retrieval" if t.known else f"Unknown: {len(t.queries)} queries",
-                     "claims [NeedSearch, P(Known)]": claims_text or "—"})
+        rows.append(
+            {
+                "question": t.question.question,
+                "gold": " | ".join(t.question.answers),
+                "heuristic answer": t.heuristic,
+                "P(Known)": round(t.p_known, 2),
+                "decision": "Known: no retrieval" if t.known else f"Unknown: {len(t.queries)} queries",
+                "claims [NeedSearch, P(Known)]": claims_text or "—",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -245,10 +322,16 @@ def cost_table(run: SlimRun):
     rows = []
     for method in METHODS:
         part = run.rows[run.rows.method == method]
-        rows.append({"method": method, "large-model calls": part.llm_calls.mean(),
-                     "questions retrieved for": float((part.retrievals > 0).mean()),
-                     "queries": part.retrievals.mean(), "proxy calls": part.proxy_calls.mean(),
-                     "seconds": part.seconds.mean()})
+        rows.append(
+            {
+                "method": method,
+                "large-model calls": part.llm_calls.mean(),
+                "questions retrieved for": float((part.retrievals > 0).mean()),
+                "queries": part.retrievals.mean(),
+                "proxy calls": part.proxy_calls.mean(),
+                "seconds": part.seconds.mean(),
+            }
+        )
     return pd.DataFrame(rows).set_index("method")
 
 
@@ -257,26 +340,44 @@ def cost_facts(run: SlimRun) -> list[tuple[str, bool, str, str]]:
     calls = run.rows.groupby("method").llm_calls.agg(["min", "max"])
     slim = run.rows[run.rows.method == "SlimPLM"]
     retrieved = int((slim.retrievals > 0).sum())
-    return [("SlimPLM calls the large model once per question, self-judgement twice",
-             bool(calls.loc["SlimPLM"].tolist() == [1, 1] and calls.loc["self-judgement"].tolist() == [2, 2]),
-             f"large-model calls per question: SlimPLM {calls.loc['SlimPLM', 'max']}, self-judgement "
-             f"{calls.loc['self-judgement', 'max']}, always {calls.loc['always', 'max']}",
-             "“lower LLM inference costs” (abstract): the decision is the proxy's"),
-            ("SlimPLM retrieves only for the questions its judge calls Unknown",
-             bool(retrieved == int((~run.per_question.known).sum())),
-             f"{retrieved} of {len(slim)} questions retrieved for (always retrieving: all {len(slim)})",
-             "“We only conduct retrieval for the missing knowledge” (abstract)")]
+    return [
+        (
+            "SlimPLM calls the large model once per question, self-judgement twice",
+            bool(calls.loc["SlimPLM"].tolist() == [1, 1] and calls.loc["self-judgement"].tolist() == [2, 2]),
+            f"large-model calls per question: SlimPLM {calls.loc['SlimPLM', 'max']}, self-judgement "
+            f"{calls.loc['self-judgement', 'max']}, always {calls.loc['always', 'max']}",
+            "“lower LLM inference costs” (abstract): the decision is the proxy's",
+        ),
+        (
+            "SlimPLM retrieves only for the questions its judge calls Unknown",
+            bool(retrieved == int((~run.per_question.known).sum())),
+            f"{retrieved} of {len(slim)} questions retrieved for (always retrieving: all {len(slim)})",
+            "“We only conduct retrieval for the missing knowledge” (abstract)",
+        ),
+    ]
 
 
-def scale_text(cfg: SlimPLMConfig, run: SlimRun, judge_training: Any, proxy: Any, large: Any, corpus_size: int,
-               profile: str) -> str:
+def scale_text(
+    cfg: SlimPLMConfig, run: SlimRun, judge_training: Any, proxy: Any, large: Any, corpus_size: int, profile: str
+) -> str:
     """The scale of this run in words, for the claims table."""
-    return (f"{profile} profile: proxy {proxy.name}, large {large.name}; {run.n_questions} evaluation and "
-            f"{judge_training.facts.n_train} training questions (SQuAD v1.1 dev, split by article); BM25 over "
-            f"{corpus_size:,} passages, top {cfg.top_k}; at most {cfg.answer_max_new_tokens} new tokens, greedy")
+    return (
+        f"{profile} profile: proxy {proxy.name}, large {large.name}; {run.n_questions} evaluation and "
+        f"{judge_training.facts.n_train} training questions (SQuAD v1.1 dev, split by article); BM25 over "
+        f"{corpus_size:,} passages, top {cfg.top_k}; at most {cfg.answer_max_new_tokens} new tokens, greedy"
+    )
 
 
 def paper_vs_run(tests: Sequence[claims.ClaimTest]):
     """The paper's words beside this run's numbers and verdict, one row per claim."""
-    return pd.DataFrame([{"claim": t.spec.claim.split(":")[0], "paper": t.spec.paper, "this run": t.this_run or "—",
-                          "verdict": str(t.verdict)} for t in tests]).set_index("claim")
+    return pd.DataFrame(
+        [
+            {
+                "claim": t.spec.claim.split(":")[0],
+                "paper": t.spec.paper,
+                "this run": t.this_run or "—",
+                "verdict": str(t.verdict),
+            }
+            for t in tests
+        ]
+    ).set_index("claim")

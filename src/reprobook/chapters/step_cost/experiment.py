@@ -2,9 +2,9 @@
 
 Explained in ``notebooks/sharpness/step_cost.ipynb``. The timing itself is the benchmark
 ``reprobook bench step-cost`` (:mod:`reprobook.benchmarks.step_cost`); this module runs it for the
-chapter, draws its figure and reads ARWP's ratio to SGD, with its interval over the rounds, against the
-goal. What one device can check of the papers' cost claims is a fact (passes per step, counted); the
-savings they claim need two devices.
+chapter and reads ARWP's ratio to SGD, with its interval over the rounds, against the goal (the figure and
+the notes that say so are in :mod:`.report`). What one device can check of the papers' cost claims is a fact
+(passes per step, counted); the savings they claim need two devices.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
-from ... import claims, profiles
+from ... import claims
 from ...batchnorm import frozen_bn_stats
 from ...configs import marwp as marwp_paper
 from ...configs.marwp import MARWPConfig
@@ -25,24 +24,41 @@ from ...models import build_model
 from ...results import facts, glued
 from ...sharpness.parallel import BatchedRWP
 from ...sharpness.rwp import RWP
-from ...timing import goal_reading, ratio_interval
 from ..flat_minima.runs import LABELS, make_optimizer
+from .report import (
+    ARWP_GOAL,
+    arwp_goal_note,
+    arwp_over_sgd,
+    arwp_reading,
+    batched_note,
+    before_batched,
+    calls_note,
+    ratio_figure,
+    scale_note,
+)
 
-ARWP_GOAL = 1.1  # the engineering goal for the batched ARWP step: at most 1.1× an SGD step
 # the formats of StepCost.facts (the rest as glue formats them by default)
-FACT_FORMATS = {**dict.fromkeys(("ratio_sam", "ratio_rwp", "ratio_rwp_batched", "ratio_sgd_double_batch", "ratio_mrwp",
-                                 "ratio_arwp", "ratio_marwp", "cpu_ratio_arwp", "arwp_low", "arwp_high",
-                                 "arwp_extra_ms"), ".2f"),
-                "arwp_coverage": ".1%", "arwp_goal": "g", "sgd_ms": ".1f"}
-GOAL_LEVEL = 0.95  # the goal is read on the 95 % interval of the median per-round ratio, never on the median alone
-# commits of the measurements in book/measurements/ taken before the ARWP family's step was batched
-# (torch._foreach_*): their ARWP rows time the per-parameter step
-BEFORE_BATCHED_STEP = ("1257a70",)
-
-
-def _before_batched(result) -> bool:
-    commit = str(result.machine.get("git_commit") or "")
-    return any(commit.startswith(c) for c in BEFORE_BATCHED_STEP)
+FACT_FORMATS = {
+    **dict.fromkeys(
+        (
+            "ratio_sam",
+            "ratio_rwp",
+            "ratio_rwp_batched",
+            "ratio_sgd_double_batch",
+            "ratio_mrwp",
+            "ratio_arwp",
+            "ratio_marwp",
+            "cpu_ratio_arwp",
+            "arwp_low",
+            "arwp_high",
+            "arwp_extra_ms",
+        ),
+        ".2f",
+    ),
+    "arwp_coverage": ".1%",
+    "arwp_goal": "g",
+    "sgd_ms": ".1f",
+}
 
 
 @dataclass
@@ -62,8 +78,9 @@ def same_update_check(cfg: MARWPConfig, seed: int, steps: int = 3, tolerance: fl
     torch.manual_seed(seed)
     sequential_model = build_model("small_cnn", in_channels=1, num_classes=10, width=4).double()
     batched_model = copy.deepcopy(sequential_model)
-    kwargs: dict[str, Any] = dict(gamma=cfg.gamma, alpha=cfg.alpha, lr=cfg.lr, momentum=cfg.momentum,
-                                  weight_decay=cfg.weight_decay)
+    kwargs: dict[str, Any] = dict(
+        gamma=cfg.gamma, alpha=cfg.alpha, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
     sequential = RWP(sequential_model.parameters(), generator=torch.Generator().manual_seed(seed), **kwargs)
     batched = BatchedRWP(batched_model, generator=torch.Generator().manual_seed(seed), **kwargs)
     data = torch.Generator().manual_seed(seed + 1)
@@ -80,9 +97,11 @@ def same_update_check(cfg: MARWPConfig, seed: int, steps: int = 3, tolerance: fl
 
         sequential.step(closure)
         batched.step_batch(x, y)
-    gaps = [float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
-            for a, b in zip(batched_model.state_dict().values(), sequential_model.state_dict().values())
-            if a.is_floating_point()]
+    gaps = [
+        float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
+        for a, b in zip(batched_model.state_dict().values(), sequential_model.state_dict().values())
+        if a.is_floating_point()
+    ]
     gap = max(gaps)
     detail = f"largest relative gap {gap:.1e} over {len(gaps)} tensors after {steps} steps (tolerance {tolerance:g})"
     return UpdateCheck(gap < tolerance, detail, facts({"gap": ".0e"}, gap=gap, tensors=len(gaps), steps=steps))
@@ -106,125 +125,6 @@ class StepCost:
     fig_ratios: Any = glued()
 
 
-def _ratio_axes(ax, frame, title: str, slots: int | None = None) -> None:
-    """Horizontal bars of the ratio to SGD with the quartiles of the per-round ratios; with ``slots`` (at least
-    the number of methods) the bars keep the thickness of a panel of that many, from the top."""
-    frame = frame.iloc[::-1]
-    y = np.arange(len(frame))
-    if slots is not None:
-        ax.set_ylim(len(frame) - max(slots, len(frame)) - 0.5, len(frame) - 0.5)
-    errors = np.vstack([frame.ratio_to_sgd - frame.ratio_low, frame.ratio_high - frame.ratio_to_sgd]).clip(min=0)
-    colours = ["C2" if m == "rwp-batched" else "C7" if m == "sgd-double-batch" else "C0" for m in frame.method]
-    ax.barh(y, frame.ratio_to_sgd, xerr=errors, color=colours, capsize=3)
-    ax.set_yticks(y, frame.optimizer)
-    for x in (1, 2):
-        ax.axvline(x, color="k", lw=0.8, ls="--" if x == 2 else "-")
-    ax.set_xlabel("time per step / SGD's")
-    ax.set_title(title, fontsize=10)
-
-
-def ratio_figure(panels: list[tuple[Any, str]]):
-    """One panel of bars per measurement (this run's first, then those recorded on other machines)."""
-    import matplotlib.pyplot as plt
-
-    columns = min(len(panels), 2)
-    rows = -(-len(panels) // columns)
-    # a row of panels is as tall as its longest list of methods, and every bar in it as thick
-    slots = [max(len(frame) for frame, _ in panels[i * columns:(i + 1) * columns]) for i in range(rows)]
-    heights = [max(1.6, 0.38 * n + 0.9) for n in slots]
-    fig, axes = plt.subplots(rows, columns, figsize=(6.4 * columns, sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
-    for i, (ax, (frame, title)) in enumerate(zip(axes.flat, panels)):
-        _ratio_axes(ax, frame, title, slots=slots[i // columns])
-    for ax in list(axes.flat)[len(panels):]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    return fig
-
-
-def _batched_note(ratio: dict[str, float]) -> str:
-    batched, doubled, sequential = ratio["rwp-batched"], ratio["sgd-double-batch"], ratio["rwp"]
-    if batched < sequential:
-        note = (f"here the batched pass is the cheaper way to get both gradients on one device "
-                f"({batched / sequential:.0%} of the sequential step's time).")
-    else:
-        note = (f"here the batched pass is slower than computing the two gradients one after the other "
-                f"({batched / sequential:.0%} of the sequential step's time): vmap runs every convolution with two "
-                "weight sets as one grouped convolution, which this device likely runs less efficiently than two "
-                "ordinary ones.")
-    if doubled > 1.6:
-        return note + (f" Even a perfect batching could not go much below one pass over twice the data, which costs "
-                       f"{doubled:.2f} SGD steps here: one step of this model already keeps the device busy, so on one "
-                       "device a parallel RWP step saves little; the saving the paper claims needs a second device.")
-    return note + (f" One pass over twice the data costs only {doubled:.2f} SGD steps here, so a batched kernel better "
-                   "suited to the pair could still gain on this device.")
-
-
-def _arwp_over_sgd(table) -> tuple[float, float, float]:
-    """From one step-cost table: ARWP's ratio to SGD, SGD's median ms per step, and ARWP's extra ms over it."""
-    t = table.set_index("method")
-    sgd_ms = float(t.loc["sgd", "median_ms"])
-    return float(t.loc["arwp", "ratio_to_sgd"]), sgd_ms, float(t.loc["arwp", "median_ms"]) - sgd_ms
-
-
-def _calls_note(others: list) -> str:
-    gpu = [r for r in others if r.machine.get("device_type") == "cuda" and "arwp" in set(r.table.method)]
-    if not gpu:
-        return "No GPU measurement is recorded in this copy of the book to show how much they weigh there."
-    r = gpu[0]
-    t = r.table.set_index("method")
-    ratio, sgd_ms, extra_ms = _arwp_over_sgd(r.table)
-    extra_calls = int(t.loc["arwp", "operator_calls"] - t.loc["sgd", "operator_calls"]) if "operator_calls" in t else 0
-    commit = r.machine.get("git_commit") or "an unknown commit"
-    when = ", before the ARWP step was batched" if _before_batched(r) else ""
-    return (f"The recorded {r.device} measurement ({r.settings.get('model')}, batch {r.settings.get('batch_size')}, "
-            f"at {commit}{when}) shows what they weighed there: an SGD step took "
-            f"{sgd_ms:.1f} ms and ARWP {ratio:.2f} SGD steps, "
-            f"{extra_ms:.1f} ms more" + (f" for {extra_calls} more operator calls, about "
-                                         f"{1000 * extra_ms / extra_calls:.0f} µs per call." if extra_calls else "."))
-
-
-def _arwp_reading(result) -> tuple[dict[str, float], str]:
-    """ARWP's ratio to SGD in one measurement: the median per-round ratio with its interval, and the goal's
-    reading on that interval (:func:`reprobook.timing.goal_reading`)."""
-    interval = ratio_interval(result.settings["rounds_ms"], "arwp", "sgd", GOAL_LEVEL)
-    return interval, goal_reading(interval, ARWP_GOAL)
-
-
-def _arwp_goal_note(others: list) -> str:
-    """ARWP's ratio to SGD in each recorded measurement of the batched step, with its interval over the rounds,
-    against :data:`ARWP_GOAL`."""
-    rows = [r for r in others if "arwp" in set(r.table.method) and not _before_batched(r)]
-    if not rows:
-        return "No measurement of the batched ARWP step on another machine or at another scale is recorded."
-    parts = []
-    for r in rows:
-        _, sgd_ms, extra_ms = _arwp_over_sgd(r.table)
-        interval, reading = _arwp_reading(r)
-        parts.append(f"{r.device}, {r.settings.get('model')}, batch {r.settings.get('batch_size')} (commit "
-                     f"{r.machine.get('git_commit') or 'unknown'}): ARWP {interval['median']:.2f} SGD steps "
-                     f"[{interval['low']:.2f}, {interval['high']:.2f}] over {interval['n']} rounds "
-                     f"({interval['coverage']:.0%} interval), {extra_ms:+.0f} ms on an SGD step of {sgd_ms:.0f} ms: "
-                     f"the goal is {reading} there")
-    return "Recorded: " + "; ".join(parts) + "."
-
-
-def _scale_note(settings: dict[str, Any], profile: str) -> str:
-    """What the model of this run means for ARWP's ratio (its overhead grows with the weights, the arithmetic
-    with the weights times their uses)."""
-    weights = settings.get("parameters")
-    size = f"{settings['model']} with {weights:,} weights in {settings.get('parameter_tensors')} tensors" \
-        if weights else settings["model"]
-    if profile == "paper":
-        return f"This run is at the paper profile's scale ({size}, batch {settings['batch_size']})."
-
-    paper = profiles.config("step_cost", "paper")
-    return (f"The {profile} profile's model, {size} on inputs of {' × '.join(map(str, settings['input_shape'][1:]))}, "
-            "does little arithmetic per weight, which makes it close to the worst case for the ratio; a measurement "
-            f"at the paper profile's scale, if one is recorded below, weighs the same step against the arithmetic of "
-            f"{paper.model} at batch {paper.batch_size}.")
-
-
 def session_is_gpu(device) -> bool:
     return torch.device(device).type == "cuda"
 
@@ -237,67 +137,133 @@ def step_cost(result: Any, others: list, device: torch.device) -> StepCost:
     ratio = dict(zip(table.method, table.ratio_to_sgd))
     load = [settings["load_average_before"], settings["load_average_after"]]
     busy = None not in load and min(load) > settings["cpu_count"]
-    load_note = ("The system reports no load average." if None in load else
-                 f"The machine's load average (runnable processes, 1 min) was {load[0]:.1f} before and {load[1]:.1f} "
-                 f"after the measurement, on {settings['cpu_count']} cores: "
-                 + ("other work competed for the cores, so these ratios are noisier than on an idle machine and the "
-                    "cost verdicts read not comparable." if busy else "the cores were not oversubscribed."))
-    shown = table.assign(**{
-        "time per step (ms)": table.median_ms.round(2),
-        "quartiles (ms)": [f"{a:.2f} – {b:.2f}" for a, b in zip(table.p25_ms, table.p75_ms)],
-        "× SGD": table.ratio_to_sgd.round(2),
-        "× SGD, quartiles": [f"{a:.2f} – {b:.2f}" for a, b in zip(table.ratio_low, table.ratio_high)],
-        "× SGD, CPU time": table.cpu_ratio_to_sgd.round(2)})
-    shown = shown.rename(columns={"optimizer": "optimiser", "sequential_passes": "passes in a chain",
-                                  "operator_calls": "operator calls"})
-    shown = shown[["optimiser", "gradients", "passes in a chain", "time per step (ms)", "quartiles (ms)", "× SGD",
-                   "× SGD, quartiles", "× SGD, CPU time", "operator calls"]].set_index("optimiser")
+    load_note = (
+        "The system reports no load average."
+        if None in load
+        else f"The machine's load average (runnable processes, 1 min) was {load[0]:.1f} before and {load[1]:.1f} "
+        f"after the measurement, on {settings['cpu_count']} cores: "
+        + (
+            "other work competed for the cores, so these ratios are noisier than on an idle machine and the "
+            "cost verdicts read not comparable."
+            if busy
+            else "the cores were not oversubscribed."
+        )
+    )
+    shown = table.assign(
+        **{
+            "time per step (ms)": table.median_ms.round(2),
+            "quartiles (ms)": [f"{a:.2f} – {b:.2f}" for a, b in zip(table.p25_ms, table.p75_ms)],
+            "× SGD": table.ratio_to_sgd.round(2),
+            "× SGD, quartiles": [f"{a:.2f} – {b:.2f}" for a, b in zip(table.ratio_low, table.ratio_high)],
+            "× SGD, CPU time": table.cpu_ratio_to_sgd.round(2),
+        }
+    )
+    shown = shown.rename(
+        columns={"optimizer": "optimiser", "sequential_passes": "passes in a chain", "operator_calls": "operator calls"}
+    )
+    shown = shown[
+        [
+            "optimiser",
+            "gradients",
+            "passes in a chain",
+            "time per step (ms)",
+            "quartiles (ms)",
+            "× SGD",
+            "× SGD, quartiles",
+            "× SGD, CPU time",
+            "operator calls",
+        ]
+    ].set_index("optimiser")
     recorded = None
     if others:
         rows = []
         for r in others:
-            row = {"machine": r.device, "commit": r.machine.get("git_commit") or "unknown",
-                   "profile": r.settings.get("profile"), "model": r.settings.get("model"),
-                   "batch": r.settings.get("batch_size"), "torch threads": r.settings.get("torch_threads")}
+            row = {
+                "machine": r.device,
+                "commit": r.machine.get("git_commit") or "unknown",
+                "profile": r.settings.get("profile"),
+                "model": r.settings.get("model"),
+                "batch": r.settings.get("batch_size"),
+                "torch threads": r.settings.get("torch_threads"),
+            }
             row.update({m: round(v, 2) for m, v in zip(r.table.method, r.table.ratio_to_sgd)})
             rows.append(row)
         recorded = pd.DataFrame(rows).set_index("machine")
-    recorded_note = (f"{len(others)} such measurement(s) are shown in the figure and the table below (ratios to SGD on "
-                     "their own machine)." if others else
-                     "none is recorded in this copy of the book, so only this run's numbers appear.")
-    gpu_after = [r for r in others if r.machine.get("device_type") == "cuda" and not _before_batched(r)]
+    recorded_note = (
+        f"{len(others)} such measurement(s) are shown in the figure and the table below (ratios to SGD on "
+        "their own machine)."
+        if others
+        else "none is recorded in this copy of the book, so only this run's numbers appear."
+    )
+    gpu_after = [r for r in others if r.machine.get("device_type") == "cuda" and not before_batched(r)]
     if session_is_gpu(device):
         gpu_note = "This run itself ran on a GPU."
     elif gpu_after:
         gpu_note = "The batched ARWP step has a GPU measurement among them."
     else:
-        gpu_note = ("No GPU measurement of the batched ARWP step is recorded yet: the recorded GPU rows time the "
-                    "per-parameter step it replaced." if others else "No GPU measurement is recorded.")
+        gpu_note = (
+            "No GPU measurement of the batched ARWP step is recorded yet: the recorded GPU rows time the "
+            "per-parameter step it replaced."
+            if others
+            else "No GPU measurement is recorded."
+        )
     recorded_note = f"{recorded_note} {gpu_note}"
     panels = [(table, f"this run: {result.device}, {settings['model']}, batch {settings['batch_size']}")] + [
-        (r.table, f"recorded: {r.device}, {r.settings.get('model')}, batch {r.settings.get('batch_size')}, "
-                  f"{r.settings.get('rounds_run')} rounds" + (",\nbefore the ARWP step was batched"
-                                                             if _before_batched(r) else ""))
-        for r in others]
+        (
+            r.table,
+            f"recorded: {r.device}, {r.settings.get('model')}, batch {r.settings.get('batch_size')}, "
+            f"{r.settings.get('rounds_run')} rounds"
+            + (",\nbefore the ARWP step was batched" if before_batched(r) else ""),
+        )
+        for r in others
+    ]
     calls = dict(zip(table.method, table.operator_calls))
     model = f"{settings['model']} ({', '.join(f'{k}={v}' for k, v in settings['model_kwargs'].items())})"
-    interval, arwp_met = _arwp_reading(result)
+    interval, arwp_met = arwp_reading(result)
     if busy:
         arwp_met = "not settled (the machine was busier than its cores)"
     by_method = table.set_index("method")
-    _, sgd_ms, arwp_extra = _arwp_over_sgd(table)
-    return StepCost(result, shown, recorded, busy, facts(
-        FACT_FORMATS, ratio_sam=ratio["sam"], ratio_rwp=ratio["rwp"], ratio_rwp_batched=ratio["rwp-batched"],
-        ratio_sgd_double_batch=ratio["sgd-double-batch"], ratio_mrwp=ratio["mrwp"], ratio_arwp=ratio["arwp"],
-        ratio_marwp=ratio["marwp"], cpu_ratio_arwp=float(by_method.loc["arwp", "cpu_ratio_to_sgd"]),
-        arwp_low=interval["low"], arwp_high=interval["high"], arwp_coverage=interval["coverage"],
-        arwp_goal=ARWP_GOAL, arwp_goal_met=arwp_met, arwp_extra_ms=arwp_extra,
-        scale_note=_scale_note(settings, settings["profile"]), arwp_goal_recorded=_arwp_goal_note(others),
-        machine=result.device, threads=settings["torch_threads"], model=model,
-        batch=" × ".join(str(n) for n in settings["input_shape"]), warmup=settings["warmup"],
-        rounds=settings["rounds_run"], steps=settings["steps_per_repeat"], sgd_ms=sgd_ms, load_note=load_note,
-        batched_note=_batched_note(ratio), calls_sgd=int(calls["sgd"]), calls_arwp=int(calls["arwp"]),
-        calls_note=_calls_note(others), recorded_note=recorded_note), ratio_figure(panels))
+    _, sgd_ms, arwp_extra = arwp_over_sgd(table)
+    return StepCost(
+        result,
+        shown,
+        recorded,
+        busy,
+        facts(
+            FACT_FORMATS,
+            ratio_sam=ratio["sam"],
+            ratio_rwp=ratio["rwp"],
+            ratio_rwp_batched=ratio["rwp-batched"],
+            ratio_sgd_double_batch=ratio["sgd-double-batch"],
+            ratio_mrwp=ratio["mrwp"],
+            ratio_arwp=ratio["arwp"],
+            ratio_marwp=ratio["marwp"],
+            cpu_ratio_arwp=float(by_method.loc["arwp", "cpu_ratio_to_sgd"]),
+            arwp_low=interval["low"],
+            arwp_high=interval["high"],
+            arwp_coverage=interval["coverage"],
+            arwp_goal=ARWP_GOAL,
+            arwp_goal_met=arwp_met,
+            arwp_extra_ms=arwp_extra,
+            scale_note=scale_note(settings, settings["profile"]),
+            arwp_goal_recorded=arwp_goal_note(others),
+            machine=result.device,
+            threads=settings["torch_threads"],
+            model=model,
+            batch=" × ".join(str(n) for n in settings["input_shape"]),
+            warmup=settings["warmup"],
+            rounds=settings["rounds_run"],
+            steps=settings["steps_per_repeat"],
+            sgd_ms=sgd_ms,
+            load_note=load_note,
+            batched_note=batched_note(ratio),
+            calls_sgd=int(calls["sgd"]),
+            calls_arwp=int(calls["arwp"]),
+            calls_note=calls_note(others),
+            recorded_note=recorded_note,
+        ),
+        ratio_figure(panels),
+    )
 
 
 @dataclass
@@ -338,9 +304,16 @@ def passes_per_step(cfg: MARWPConfig, seed: int) -> Passes:
 
         optimizer.step(closure)
         counts[method] = calls[0]
-    table = pd.DataFrame([{"method": LABELS[m], "forward-backward passes per step": c,
-                           "second pass needs the first's gradient": "yes" if m in CHAINED else "no" if c > 1 else "—"}
-                          for m, c in counts.items()]).set_index("method")
+    table = pd.DataFrame(
+        [
+            {
+                "method": LABELS[m],
+                "forward-backward passes per step": c,
+                "second pass needs the first's gradient": "yes" if m in CHAINED else "no" if c > 1 else "—",
+            }
+            for m, c in counts.items()
+        ]
+    ).set_index("method")
     return Passes(counts, table, facts(None, sam=counts["sam"], arwp=counts["arwp"]))
 
 
@@ -348,13 +321,21 @@ def chapter_claims(cfg: MARWPConfig, cost: StepCost, profile: str) -> list[claim
     """The papers' cost claims (:func:`reprobook.configs.marwp.step_cost_claim_specs`): every one whose saving
     rests on two devices computing the two gradients at once is *not comparable* on one device."""
     settings, f = cost.result.settings, cost.facts
-    scale = (f"{profile} profile: {settings['model']}, batch {settings['batch_size']}, one device: {f.machine}, "
-             f"{settings['torch_threads']} torch thread(s), {settings['rounds_run']} rounds")
-    said = {"rwp_parallel": (f"one device: RWP batched {f.ratio_rwp_batched:.2f}×, sequential {f.ratio_rwp:.2f}× "
-                             "SGD; the two-process step is checked for correctness by the test suite, not timed on two "
-                             "devices"),
-            "marwp_cheaper": (f"one device, gradients one after the other: m-ARWP {f.ratio_marwp:.2f}×, SAM "
-                              f"{f.ratio_sam:.2f}× SGD")}
-    tests = [claims.evaluate(spec, this_run=said[spec.key], scale=scale)
-             for spec in marwp_paper.step_cost_claim_specs(cfg)]
+    scale = (
+        f"{profile} profile: {settings['model']}, batch {settings['batch_size']}, one device: {f.machine}, "
+        f"{settings['torch_threads']} torch thread(s), {settings['rounds_run']} rounds"
+    )
+    said = {
+        "rwp_parallel": (
+            f"one device: RWP batched {f.ratio_rwp_batched:.2f}×, sequential {f.ratio_rwp:.2f}× "
+            "SGD; the two-process step is checked for correctness by the test suite, not timed on two "
+            "devices"
+        ),
+        "marwp_cheaper": (
+            f"one device, gradients one after the other: m-ARWP {f.ratio_marwp:.2f}×, SAM {f.ratio_sam:.2f}× SGD"
+        ),
+    }
+    tests = [
+        claims.evaluate(spec, this_run=said[spec.key], scale=scale) for spec in marwp_paper.step_cost_claim_specs(cfg)
+    ]
     return claims.holm_tests(tests)

