@@ -51,8 +51,9 @@ def test_training_figure_draws_what_the_runs_logged():
     from types import SimpleNamespace as NS
 
     from reprobook.chapters.baichuan_alignment.report import training_figure
+    from reprobook.training import History
 
-    run = lambda losses, logs=(): NS(losses=list(losses), logs=list(logs))  # noqa: E731
+    run = lambda losses, logs=(): NS(history=History("step", train_loss=list(losses), logs=list(logs)))  # noqa: E731
     sft = NS(record=run([2.0, 1.5, 1.2]))
     dpo = NS(records={"DPO (seed 0)": run([0.69, 0.6]), "DPO (seed 1)": run([0.69, 0.65])})
     grpo = NS(record=run([], [{"reward": 0.1}, {"loss": 0.0}, {"reward": 0.3}]))

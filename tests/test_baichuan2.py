@@ -139,13 +139,14 @@ def test_a_training_step_with_normhead_and_max_z(tmp_path):
     blocks = torch.randint(2, VOCAB, (8, 16))
     settings = pretraining.TrainSettings(steps=3, batch_size=2, seq_len=16, lr=1e-2, max_z_weight=2e-4, eval_every=2)
     rec = pretraining.train_lm(model, blocks, blocks[:2], settings, seed=0, device="cpu")
-    assert len(rec.loss) == 3 and all(math.isfinite(v) for v in rec.loss + rec.max_logit + rec.grad_norm)
-    assert rec.eval_steps == [0, 2, 3] and math.isfinite(rec.final_val_loss) and not rec.diverged
+    assert rec.unit == "step" and rec.steps == len(rec.train_loss) == len(rec.seconds) == 3
+    assert set(rec.series) == set(pretraining.CURVES) and all(len(v) == 3 for v in rec.series.values())
+    assert all(math.isfinite(v) for v in rec.train_loss + [x for v in rec.series.values() for x in v])
+    assert rec.eval_at == [0, 2, 3] and math.isfinite(rec.final_eval_loss) and not rec.diverged
+    assert rec.final_eval_loss == rec.eval_loss[-1] and rec.parameters["total"] > rec.parameters["compute"] > 0
     assert rec.tokens == 3 * 2 * 16 and rec.tokens_per_second > 0
     changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
     assert "lm_head.weight" in changed and "model.embed_tokens.weight" in changed
-    again = pretraining.TrainingCurves.from_tensors(rec.to_tensors())
-    assert again.loss == rec.loss and again.eval_steps == rec.eval_steps and again.parameters == rec.parameters
 
 
 def test_the_output_layer_can_be_left_out_of_the_weight_decay():
@@ -168,15 +169,15 @@ def test_train_cached_loads_the_second_time(tmp_path, monkeypatch):
     size = pretraining.ModelSize(8, 1, 1)
     first, loaded = pretraining.train_cached(size, VOCAB, blocks, blocks[:2], settings, seed=0, device="cpu")
     second, loaded_again = pretraining.train_cached(size, VOCAB, blocks, blocks[:2], settings, seed=0, device="cpu")
-    assert not loaded and loaded_again and second.loss == first.loss
+    assert not loaded and loaded_again and second == first  # the whole history comes back
     _, other = pretraining.train_cached(size, VOCAB, blocks, blocks[:2], settings, seed=1, device="cpu")
     assert not other
     model, record, loaded = pretraining.train_cached(
         size, VOCAB, blocks, blocks[:2], settings, seed=0, device="cpu", return_model=True
     )
-    assert loaded and record.loss == first.loss and not model.training
+    assert loaded and record.train_loss == first.train_loss and not model.training
     assert pretraining.validation_loss(model, blocks[:2], batch_size=2, device="cpu") == pytest.approx(
-        first.final_val_loss
+        first.final_eval_loss
     )
 
 
@@ -193,7 +194,7 @@ def test_a_non_finite_loss_stops_the_run():
         seed=0,
         device="cpu",
     )
-    assert rec.diverged and rec.loss == [] and math.isnan(rec.final_val_loss)
+    assert rec.diverged and rec.train_loss == [] and rec.steps == 0 and math.isnan(rec.final_eval_loss)
 
 
 def test_learning_rate_schedule_and_settings_checks():
@@ -434,7 +435,7 @@ def test_paper_profile_runs_on_a_user_corpus_with_a_hugging_face_tokenizer(tmp_p
         device="cpu",
         data_key=data.key,
     )
-    assert not loaded and math.isfinite(rec.final_val_loss) and rec.parameters["non_embedding"] > 10_000
+    assert not loaded and math.isfinite(rec.final_eval_loss) and rec.parameters["non_embedding"] > 10_000
 
 
 def test_chapter_configuration():

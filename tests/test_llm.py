@@ -487,11 +487,11 @@ def test_each_trainer_runs_a_step_and_the_second_call_loads_it(tiny):
     start = {k: v.clone() for k, v in tiny.model.state_dict().items()}
     sft_rows = llm.sft_rows(["Say hi.", "Name a fruit."], ["Hi!", "An apple."])
     first = llm.sft(tiny, sft_rows, config=TINY_TRAIN, output_name="test-sft")
-    assert not first.record.loaded and first.record.steps == 1 and len(first.record.losses) == 1
-    assert first.record.tokens > 0 and first.record.tokens_per_second > 0
+    assert not first.record.loaded and first.record.history.steps == 1 and len(first.record.history.train_loss) == 1
+    assert first.record.history.tokens > 0 and first.record.history.tokens_per_second > 0
     assert _changed(start, first.model.model.state_dict())
     again = llm.sft(tiny, sft_rows, config=TINY_TRAIN, output_name="test-sft")
-    assert again.record.loaded and again.record.losses == first.record.losses
+    assert again.record.loaded and again.record.history == first.record.history  # the whole history comes back
     assert all(torch.equal(v, again.model.model.state_dict()[k]) for k, v in first.model.model.state_dict().items())
     assert all(torch.equal(v, tiny.model.state_dict()[k]) for k, v in start.items())  # the start model untouched
 
@@ -504,17 +504,17 @@ def test_each_trainer_runs_a_step_and_the_second_call_loads_it(tiny):
         score_weight=[0.0, 0.5],
     )
     rm = llm.train_reward_model(tiny, pairs, config=TINY_TRAIN, output_name="test-rm")
-    assert rm.record.steps == 1 and rm.model.config.num_labels == 1
+    assert rm.record.history.steps == 1 and rm.model.config.num_labels == 1
     scores = llm.RewardJudge(rm.model, tiny.tokenizer).score(["Say hi."], ["Hi!"])
     assert len(scores) == 1 and scores[0] == scores[0]
 
     dpo = llm.dpo(first.model, pairs, config=TINY_TRAIN, output_name="test-dpo")
-    assert dpo.record.steps == 1 and _changed(first.model.model.state_dict(), dpo.model.model.state_dict())
+    assert dpo.record.history.steps == 1 and _changed(first.model.model.state_dict(), dpo.model.model.state_dict())
     assert dpo.model.fingerprint != first.model.fingerprint
 
     judge = llm.RewardJudge(rm.model, tiny.tokenizer)
     grpo = llm.grpo(first.model, ["Say hi.", "Name a fruit."], reward=judge, config=TINY_TRAIN, output_name="test-grpo")
-    assert grpo.record.steps == 1 and len(grpo.record.losses) == 1
+    assert grpo.record.history.steps == 1 and len(grpo.record.history.train_loss) == 1
 
 
 def test_full_fine_tuning_trains_a_model_whose_lora_adapter_was_merged(tiny):
@@ -522,7 +522,7 @@ def test_full_fine_tuning_trains_a_model_whose_lora_adapter_was_merged(tiny):
     assert not any(p.requires_grad for p in lora.model.model.parameters())  # peft's frozen flags survive the merge
     pairs = llm.preference_rows(["Say hi."], ["Hi!"], ["No."])
     full = llm.dpo(lora.model, pairs, config=dict(TINY_TRAIN, lora_r=None, batch_size=1), output_name="test-full-dpo")
-    assert full.record.steps == 1 and _changed(lora.model.model.state_dict(), full.model.model.state_dict())
+    assert full.record.history.steps == 1 and _changed(lora.model.model.state_dict(), full.model.model.state_dict())
 
 
 def test_reward_loss_adds_the_pointwise_term_only_where_scores_are_weighted(tiny, tmp_path):

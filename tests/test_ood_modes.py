@@ -165,7 +165,7 @@ def test_a_short_schedule_fails_the_convergence_rule():
             eval_loader=torch.utils.data.DataLoader(data, batch_size=256),
             eval_epochs=[2, 3],
         )
-        assert history.eval_epochs == [2, 3] and len(history.eval_loss) == 2 and len(history.train_loss) == 3
+        assert history.eval_at == [2, 3] and len(history.eval_loss) == 2 and len(history.train_loss) == 3
         histories.append(SimpleNamespace(history=history))
     converged, detail = classifier_convergence(histories)
     assert not converged and "2→3" in detail

@@ -257,7 +257,7 @@ def test_pas_training_scores_the_complement_only(tiny):
     assert rows[0]["completion"] == [{"role": "assistant", "content": pairs[0]["complement"]}]
     assert "Do not answer it" in rows[0]["prompt"][-1]["content"] and rows[0]["prompt"][0]["role"] == "system"
     trained = model.train_pas(tiny, pairs, cfg(sft_epochs=1, sft_batch=2), seed=0, name="pas-test")
-    assert trained.record.steps == 1 and trained.record.losses
+    assert trained.record.history.steps == 1 and trained.record.history.train_loss
     again = model.train_pas(tiny, pairs, cfg(sft_epochs=1, sft_batch=2), seed=0, name="pas-test")
     assert again.record.loaded  # cached by settings, data and code
 

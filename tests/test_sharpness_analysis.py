@@ -38,7 +38,7 @@ def _run(method, seed, acc, *, loss_curve=(2.0, 0.5, 0.05), loaded=False, model=
     history = History(
         train_loss=list(loss_curve),
         train_acc=[0.5, 0.9, 1.0][: len(loss_curve)],
-        epoch_seconds=[1.0 * (2 if method in ("sam", "rwp", "mrwp", "marwp") else 1)] * len(loss_curve),
+        seconds=[1.0 * (2 if method in ("sam", "rwp", "mrwp", "marwp") else 1)] * len(loss_curve),
     )
     return TrainedRun(method, seed, model if model is not None else nn.Linear(2, 2), history, 0.5, acc, loaded)
 

@@ -50,11 +50,12 @@ def test_fit_learns_an_easy_task_with_every_optimiser(method):
     history = fit(
         model, opt, _loader(), epochs=3, scheduler=sched, device="cpu", eval_loader=_loader(1), progress=False
     )
-    assert len(history.train_loss) == len(history.epoch_seconds) == len(history.eval_acc) == 3
+    assert len(history.train_loss) == len(history.seconds) == len(history.eval_acc) == 3
+    assert history.unit == "epoch" and history.eval_at == [1, 2, 3] and history.steps == 3 * len(_loader())
     assert history.train_loss[-1] < history.train_loss[0]
     assert history.eval_acc[-1] > 0.9
     assert sched.get_last_lr()[0] == pytest.approx(0.0, abs=1e-9)  # the schedule reached its end
-    assert history.total_seconds >= sum(history.epoch_seconds) > 0
+    assert history.total_seconds >= history.train_seconds == sum(history.seconds) > 0
 
 
 class CountingSAM(SAM):
@@ -175,7 +176,7 @@ def test_train_or_load_trains_once_per_config(tmp_path):
     def train():
         calls.append(1)
         model = nn.Linear(2, 2)
-        return model, History(train_loss=[1.0, 0.5], epoch_seconds=[0.1, 0.1])
+        return model, History(train_loss=[1.0, 0.5], seconds=[0.1, 0.1])
 
     state, info = train_or_load({"lr": 0.1}, train, name="demo", cache=tmp_path)
     assert not info["loaded"] and len(calls) == 1
@@ -218,10 +219,31 @@ def test_train_or_load_retrains_over_a_damaged_checkpoint(tmp_path):
 
 def test_history_round_trips_through_a_dict():
     h = History(
-        train_loss=[1.0], train_acc=[0.5], epoch_seconds=[0.2], total_seconds=0.3, eval_loss=[0.9], eval_epochs=[1]
+        train_loss=[1.0], train_acc=[0.5], seconds=[0.2], total_seconds=0.3, eval_loss=[0.9], eval_at=[1], steps=4
     )
     assert History.from_dict(json.loads(json.dumps(h.to_dict()))) == h
+    steps = History(
+        unit="step",
+        train_loss=[2.0, 1.5],
+        series={"grad_norm": [3.0, 2.0]},
+        tokens=64,
+        samples=4,
+        parameters={"total": 10},
+        logs=[{"loss": 2.0, "step": 1.0}, {"loss": 1.5, "step": 2.0}],
+        total_seconds=2.0,
+        started_at="2026-12-06T08:00:00+00:00",
+    )
+    assert History.from_dict(json.loads(json.dumps(steps.to_dict()))) == steps
+    assert steps.tokens_per_second == 32.0  # no per-step seconds: over the total
     assert History.from_dict({"train_loss": [1.0]}).total_seconds == 0.0  # older dicts load
+    # as saved before the trainers shared this type
+    old = History.from_dict({"train_loss": [1.0], "epoch_seconds": [0.2], "eval_epochs": [1], "eval_loss": [0.9]})
+    assert old.seconds == [0.2] and old.eval_at == [1] and old.final_eval_loss == 0.9
+
+
+def test_a_history_refuses_an_unknown_unit():
+    with pytest.raises(ParameterError, match="unit"):
+        History(unit="batch")
 
 
 def test_config_hash_is_order_independent():

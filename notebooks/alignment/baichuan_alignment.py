@@ -308,8 +308,10 @@ grpo.answers
 # %%
 rec.figure("ba_fig_training", report.training_figure(sft, dpo, grpo))
 records = {"SFT": sft.record, **dpo.records, "GRPO": grpo.record}
-rec.metric("training", {k: {"steps": r.steps, "seconds": r.seconds,
-                            "from_cache": r.loaded, "losses": r.losses}
+rec.metric("training", {k: {"steps": r.history.steps,
+                            "seconds": r.history.total_seconds,
+                            "from_cache": r.loaded,
+                            "losses": r.history.train_loss}
                         for k, r in records.items()})
 preference.compute_table(records).round(2)
 

@@ -337,7 +337,8 @@ training.losses.T.round(3)
 with rec.timer("train variants"):
     variants = rec.glue_result(experiment.train_variants(
         models.get(cfg.pas_base), generated, training, cfg, seed=seed), "pas_var")
-{k: f"{r.steps} steps, loss {r.losses[0]:.2f} → {r.losses[-1]:.2f}"
+{k: f"{r.history.steps} steps, loss "
+    f"{r.history.train_loss[0]:.2f} → {r.history.train_loss[-1]:.2f}"
  for k, r in variants.records.items()}
 
 # %% [markdown]

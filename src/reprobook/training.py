@@ -23,7 +23,15 @@ from torch import nn
 
 from .batchnorm import frozen_bn_stats
 from .cache import code_fingerprint, json_key
-from .checks import ParameterError, check_device, check_int, check_optional_int, check_seed, check_type
+from .checks import (
+    ParameterError,
+    check_choice,
+    check_device,
+    check_int,
+    check_optional_int,
+    check_seed,
+    check_type,
+)
 from .paths import cache_dir, exclusive_lock
 from .results import atomic_write, note_checkpoint, provenance
 from .timing import Timer, timed
@@ -94,32 +102,88 @@ def set_threads(n: int | None = None) -> int:
     return n
 
 
+UNITS = ("epoch", "step")
+# the names a history saved before the trainers shared one type gave two of its fields
+_RENAMED = {"epoch_seconds": "seconds", "eval_epochs": "eval_at"}
+
+
 @dataclass
 class History:
-    """Per-epoch measurements of :func:`fit`.
+    """What one training run measured as it went: the package's one record of a training curve.
 
-    ``epoch_seconds`` is the wall time of each epoch's training steps (no evaluation);
-    ``total_seconds`` is the wall time of the whole :func:`fit` call, evaluation included. The
-    ``eval_*`` lists stay empty without an ``eval_loader``; ``eval_epochs`` says after which epochs
-    (1-based) they were measured.
+    :func:`fit` writes one entry per epoch; the language-model trainers (:mod:`reprobook.llm.trainers`,
+    :mod:`reprobook.alignment.pretraining`) and the diffusion model one per optimiser step (``unit``). Per entry:
+    ``train_loss``, ``train_acc`` (where there is an accuracy), ``seconds`` (the wall time of the entry's
+    training steps, no evaluation; empty where only the total was timed) and ``series``, any other measurement
+    by name (the largest logit, the gradient norm, …). ``eval_loss`` and ``eval_acc`` were measured after the
+    entries numbered in ``eval_at`` (epochs 1-based; steps as the trainer counts them).
+
+    Of the whole run: ``total_seconds`` (the call, evaluation included), ``cpu_seconds`` (process CPU time, where
+    measured), the optimiser ``steps`` taken, ``tokens`` and ``samples`` trained on (0: not counted),
+    ``parameters`` (the trained model's parameter counts, where the trainer records them), ``diverged`` (a
+    non-finite loss stopped the run), ``logs`` (a trainer's own log rows, as it wrote them) and ``started_at``
+    (when training began, UTC ISO 8601: set by :func:`train_or_load` from its checkpoint).
     """
 
+    unit: str = "epoch"
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
     eval_loss: list[float] = field(default_factory=list)
     eval_acc: list[float] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)
+    eval_at: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    series: dict[str, list[float]] = field(default_factory=dict)
     total_seconds: float = 0.0
-    eval_epochs: list[int] = field(default_factory=list)
+    cpu_seconds: float = 0.0
+    steps: int = 0
+    tokens: int = 0
+    samples: int = 0
+    parameters: dict[str, int] = field(default_factory=dict)
+    diverged: bool = False
+    logs: list[dict[str, float]] = field(default_factory=list)
+    started_at: str = ""
+
+    def __post_init__(self) -> None:
+        check_choice("unit", self.unit, UNITS)
+
+    @property
+    def train_seconds(self) -> float:
+        """The wall time of the training steps: the sum of ``seconds``, else ``total_seconds``."""
+        return float(sum(self.seconds)) if self.seconds else self.total_seconds
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.train_seconds if self.train_seconds > 0 else float("nan")
+
+    @property
+    def final_eval_loss(self) -> float:
+        """The last evaluation loss; NaN when the run diverged or was never evaluated."""
+        return self.eval_loss[-1] if self.eval_loss and not self.diverged else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
+        """The history ``to_dict`` wrote (older dicts, with fewer fields or the former names, load too)."""
+        floats = lambda v: [float(x) for x in v]  # noqa: E731
+        cast: dict[str, Callable[[Any], Any]] = {
+            "unit": str,
+            "eval_at": lambda v: [int(x) for x in v],
+            "series": lambda v: {str(k): floats(x) for k, x in v.items()},
+            "total_seconds": float,
+            "cpu_seconds": float,
+            "steps": int,
+            "tokens": int,
+            "samples": int,
+            "parameters": lambda v: {str(k): int(x) for k, x in v.items()},
+            "diverged": bool,
+            "logs": lambda v: [dict(r) for r in v],
+            "started_at": str,
+        }
         names = {f.name for f in dataclasses.fields(cls)}
-        cast: dict[str, Callable[[Any], Any]] = {"total_seconds": float, "eval_epochs": lambda v: [int(x) for x in v]}
-        return cls(**{k: cast.get(k, lambda v: [float(x) for x in v])(v) for k, v in data.items() if k in names})
+        values = {_RENAMED.get(k, k): v for k, v in data.items()}
+        return cls(**{k: cast.get(k, floats)(v) for k, v in values.items() if k in names})
 
 
 def _default_progress() -> bool:
@@ -238,6 +302,7 @@ def fit(
                     return loss
 
                 prepared_optimizer.step(closure)  # accelerate's wrapper does not return the loss
+                history.steps += 1
                 if step_scheduler is not None:
                     step_scheduler.step()
                 sums += torch.stack(
@@ -250,7 +315,7 @@ def fit(
                 bar.update(1)
             if accelerator.num_processes > 1:
                 sums = accelerator.reduce(sums, reduction="sum")
-        history.epoch_seconds.append(t.seconds)
+        history.seconds.append(t.seconds)
         total, correct, count = sums.tolist()
         history.train_loss.append(total / count)
         history.train_acc.append(correct / count)
@@ -260,7 +325,7 @@ def fit(
             eval_loss, eval_acc = evaluate(model, eval_loader, accelerator.device, loss_fn)
             history.eval_loss.append(eval_loss)
             history.eval_acc.append(eval_acc)
-            history.eval_epochs.append(epoch)
+            history.eval_at.append(epoch)
         bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
     bar.close()
     history.total_seconds = clock.elapsed()
@@ -363,6 +428,8 @@ def _train_or_load_locked(
     saved = _read_checkpoint(path, config)
     if saved is not None:
         history = None if saved["history"] is None else History.from_dict(saved["history"])
+        if history is not None and not history.started_at:  # saved before histories recorded it
+            history.started_at = str((saved.get("trained_at") or {}).get("finished_at") or "")
         note_checkpoint(loaded=True)
         return saved["state_dict"], {
             "loaded": True,
@@ -374,6 +441,8 @@ def _train_or_load_locked(
 
     trained_at = {k: v for k, v in provenance().items() if k in ("git_commit", "device", "finished_at")}
     state, history = _split_trained(train_fn())
+    if history is not None:
+        history.started_at = str(trained_at.get("finished_at") or "")  # provenance's time: taken before training
     path.parent.mkdir(parents=True, exist_ok=True)
     config_json = json.dumps(config, sort_keys=True, default=str)
     history_dict = None if history is None else history.to_dict()

@@ -163,11 +163,11 @@ def compute_table(records: dict[str, Any]):
         [
             {
                 "run": k,
-                "steps": r.steps,
-                "samples": r.samples,
+                "steps": r.history.steps,
+                "samples": r.history.samples,
                 "s/step": r.seconds_per_step,
-                "s/sample": r.seconds / max(1, r.samples),
-                "tokens/s": r.tokens_per_second,
+                "s/sample": r.history.total_seconds / max(1, r.history.samples),
+                "tokens/s": r.history.tokens_per_second,
                 "from cache": r.loaded,
             }
             for k, r in records.items()

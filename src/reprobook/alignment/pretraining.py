@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from ..cache import tensor_fingerprint
 from ..checks import ParameterError, check_int, check_number
 from ..results import glued
 from ..timing import timed
-from ..training import make_accelerator, train_or_load
+from ..training import History, make_accelerator, train_or_load
 from .normhead import MAX_Z_WEIGHT, apply_normhead, causal_lm_loss, normhead_init_
 
 if TYPE_CHECKING:
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 
 PLATEAU = 0.02  # a run has stopped improving when its last tenth of steps lowers the loss by less than 2 %
+# what train_lm records of every step besides its cross-entropy (History.series): the largest logit in the
+# batch, the mean over tokens of each token's largest logit, and the gradient norm before clipping
+CURVES = ("max_logit", "mean_max_logit", "grad_norm")
 
 
 # --------------------------------------------------------------------------------------------- model
@@ -248,62 +251,6 @@ class TrainSettings:
         )
 
 
-@dataclass
-class TrainingCurves:
-    """What one training run measured (per step unless named otherwise)."""
-
-    loss: list[float] = field(default_factory=list)  # cross-entropy (the max-z term excluded)
-    max_logit: list[float] = field(default_factory=list)  # the largest logit in the batch
-    mean_max_logit: list[float] = field(default_factory=list)  # the mean over tokens of each token's largest logit
-    grad_norm: list[float] = field(default_factory=list)  # before clipping
-    eval_steps: list[int] = field(default_factory=list)
-    eval_loss: list[float] = field(default_factory=list)
-    final_val_loss: float = float("nan")
-    diverged: bool = False  # a non-finite loss stopped the run
-    train_seconds: float = 0.0  # the optimisation steps only (no evaluation)
-    tokens: int = 0
-    parameters: dict[str, int] = field(default_factory=dict)
-    started_at: str = ""  # when training began (UTC, ISO 8601; from the checkpoint when loaded), not a tensor
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.tokens / self.train_seconds if self.train_seconds > 0 else float("nan")
-
-    # a checkpoint stores only tensors: the record travels as tensors beside the weights
-    def to_tensors(self) -> dict[str, torch.Tensor]:
-        out = {}
-        for k, v in asdict(self).items():
-            if k == "started_at":
-                continue
-            if k == "parameters":
-                for name, n in v.items():
-                    out[f"_record.parameters.{name}"] = torch.tensor(n, dtype=torch.int64)
-            else:
-                out[f"_record.{k}"] = torch.tensor(v, dtype=torch.float64)
-        return out
-
-    @classmethod
-    def from_tensors(cls, state: dict[str, torch.Tensor]) -> TrainingCurves:
-        rec = cls()
-        for key, value in state.items():
-            if not key.startswith("_record."):
-                continue
-            name = key[len("_record.") :]
-            if name.startswith("parameters."):
-                rec.parameters[name.split(".", 1)[1]] = int(value)
-            elif name in ("final_val_loss", "train_seconds"):
-                setattr(rec, name, float(value))
-            elif name in ("diverged",):
-                rec.diverged = bool(value)
-            elif name == "tokens":
-                rec.tokens = int(value)
-            elif name == "eval_steps":
-                rec.eval_steps = [int(x) for x in value.tolist()]
-            else:
-                setattr(rec, name, [float(x) for x in value.tolist()])
-        return rec
-
-
 @torch.no_grad()
 def validation_loss(model: torch.nn.Module, blocks: torch.Tensor, *, batch_size: int, device) -> float:
     """Mean next-token cross-entropy of ``model`` over the token ``blocks`` (eval mode, restored after)."""
@@ -341,9 +288,11 @@ def train_lm(
     *,
     seed: int,
     device: Any = "auto",
-) -> TrainingCurves:
+) -> History:
     """Pre-train ``model`` in place on ``train_blocks`` (batches drawn in a seeded random order, repeated
-    when the steps need more blocks than there are) and return its :class:`TrainingCurves`.
+    when the steps need more blocks than there are) and return its :class:`~reprobook.training.History`: per step
+    the cross-entropy (``train_loss``, the max-z term excluded), the seconds and the :data:`CURVES`; the
+    validation loss every ``settings.eval_every`` steps and after the last (``eval_at``, ``eval_loss``).
 
     Each step minimises cross-entropy + ``settings.max_z_weight`` · max-z. The learning rate follows
     :meth:`TrainSettings.lr_at`. A non-finite loss stops the run (``diverged``); its final validation
@@ -361,11 +310,15 @@ def train_lm(
     optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.lr, betas=settings.betas)
     model, optimizer = accelerator.prepare(model, optimizer)
     rank, world = accelerator.process_index, accelerator.num_processes
-    rec = TrainingCurves(parameters=parameter_counts(accelerator.unwrap_model(model)))
+    rec = History(
+        unit="step",
+        parameters=parameter_counts(accelerator.unwrap_model(model)),
+        series={name: [] for name in CURVES},
+    )
     eval_x = val_blocks if settings.eval_blocks is None else val_blocks[: settings.eval_blocks]
 
     def evaluate(step: int) -> None:
-        rec.eval_steps.append(step)
+        rec.eval_at.append(step)
         rec.eval_loss.append(validation_loss(model, eval_x, batch_size=settings.batch_size, device=accelerator.device))
 
     model.train()
@@ -389,15 +342,14 @@ def train_lm(
                 z = logits[:, :-1].max(dim=-1).values
             stats = torch.stack([ce.detach().float(), z.max().float(), z.mean().float(), grad_norm.float()])
             stats = accelerator.reduce(stats, reduction="mean") if world > 1 else stats
-            rec.loss.append(float(stats[0]))
-            rec.max_logit.append(float(stats[1]))
-            rec.mean_max_logit.append(float(stats[2]))
-            rec.grad_norm.append(float(stats[3]))
-        rec.train_seconds += t.seconds
+            rec.train_loss.append(float(stats[0]))
+            for name, value in zip(CURVES, stats[1:].tolist()):
+                rec.series[name].append(float(value))
+        rec.seconds.append(t.seconds)
+        rec.steps += 1
         rec.tokens += settings.batch_size * settings.seq_len
     if not rec.diverged:
         evaluate(settings.steps)
-        rec.final_val_loss = rec.eval_loss[-1]
     return rec
 
 
@@ -427,8 +379,9 @@ def train_cached(
 ):
     """:func:`train_lm` of a fresh :func:`build_model`, through the checkpoint cache.
 
-    Returns ``(record, loaded)``: ``loaded`` is True when the run came from the cache; with
-    ``return_model`` ``(model, record, loaded)``, the trained model in eval mode on the CPU.
+    Returns ``(history, loaded)``: the run's :class:`~reprobook.training.History` (its ``started_at`` from the
+    checkpoint), ``loaded`` True when the run came from the cache; with ``return_model``
+    ``(model, history, loaded)``, the trained model in eval mode on the CPU.
     """
     data_key = data_key or tensor_fingerprint(train_blocks, val_blocks)
     config = run_config(size, vocab_size, settings, seed, data_key)
@@ -440,17 +393,15 @@ def train_cached(
 
     def train():
         model = fresh()
-        rec = train_lm(model, train_blocks, val_blocks, settings, seed=seed, device=device)
-        state = {k: v for k, v in model.state_dict().items()}
-        return {**state, **rec.to_tensors()}
+        history = train_lm(model, train_blocks, val_blocks, settings, seed=seed, device=device)
+        return model.state_dict(), history
 
     state, info = train_or_load(
         config, train, name=name, code=("reprobook.alignment.pretraining", "reprobook.alignment.normhead")
     )
-    record = TrainingCurves.from_tensors(state)
-    record.started_at = str((info.get("trained_at") or {}).get("finished_at") or "")
+    history = info["history"]
     if not return_model:
-        return record, bool(info["loaded"])
+        return history, bool(info["loaded"])
     model = fresh()
-    model.load_state_dict({k: v for k, v in state.items() if not k.startswith("_record.")})
-    return model.eval(), record, bool(info["loaded"])
+    model.load_state_dict(state)
+    return model.eval(), history, bool(info["loaded"])

@@ -150,17 +150,17 @@ def sft_stage(
     lengths = sequence_lengths(lm, rows)
     util = utilisation(lengths, batch_size=batch_size, max_length=max_length)
     packed = llm.sft(lm, list(rows), config={**config, "packing": True}, output_name=f"{name}-packed")
-    r = packed.record
+    r = packed.record.history
     runs = pd.DataFrame(
         [
             {
                 "layout": "packed (bfd)",
                 "steps": r.steps,
-                "seconds": r.seconds,
+                "seconds": r.total_seconds,
                 "tokens": r.tokens,
                 "tokens/s": r.tokens_per_second,
-                "loss (first → last)": f"{r.losses[0]:.2f} → {r.losses[-1]:.2f}",
-                "from cache": r.loaded,
+                "loss (first → last)": f"{r.train_loss[0]:.2f} → {r.train_loss[-1]:.2f}",
+                "from cache": packed.record.loaded,
             }
         ]
     ).set_index("layout")
@@ -182,7 +182,7 @@ def sft_stage(
         utilisation=table,
         runs=runs,
         model=packed.model,
-        record=r,
+        record=packed.record,
         facts=facts(
             formats,
             n_examples=len(rows),
@@ -195,8 +195,8 @@ def sft_stage(
             util_packed_long=float(table.loc[longest, "packed (bfd)"]),
             n_table=len(lengths if table_lengths is None else table_lengths),
             tps_packed=r.tokens_per_second,
-            loss_first=r.losses[0],
-            loss_last=r.losses[-1],
+            loss_first=r.train_loss[0],
+            loss_last=r.train_loss[-1],
             steps=r.steps,
             max_length=max_length,
         ),

@@ -12,7 +12,7 @@ A trained model is cached like the book's classifiers (``training.train_or_load`
 method, the starting model's fingerprint, the configuration, the training data and the source of this
 module, so a second run with the same inputs loads the weights (LoRA: only the adapter is stored, and
 merged into a copy of the starting model on load) and a change to any of them trains again. Each
-call returns the trained model and a :class:`TrainRecord` (losses, steps, seconds, tokens/s).
+call returns the trained model and a :class:`TrainRecord` (its history: losses, steps, seconds, tokens/s).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import copy
 import ctypes
 import dataclasses
 import gc
-import json
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -34,9 +33,8 @@ import torch
 
 from ..cache import code_fingerprint, json_key
 from ..checks import ParameterError, check_choice, check_int, check_number, check_seed, check_str
-from ..results import atomic_write_text
 from ..timing import Timer
-from ..training import History, checkpoint_path, train_or_load
+from ..training import History, train_or_load
 from .loading import LanguageModel, wrap
 
 METHODS = ("sft", "reward", "dpo", "grpo")
@@ -96,28 +94,22 @@ class TrainConfig:
 
 @dataclass
 class TrainRecord:
-    """What one training run measured (restored from the cache on a hit, with ``loaded=True``)."""
+    """One run of a trainer: which method trained what, and its :class:`~reprobook.training.History` (one entry
+    per logged step: the training loss, trl's log rows, the seconds, tokens and samples); restored from the cache
+    with ``loaded=True``."""
 
     method: str
     name: str
-    steps: int
-    losses: list[float]  # the training loss at each logged step
-    seconds: float  # wall time of trainer.train()
-    cpu_seconds: float  # process CPU time of trainer.train() (all threads)
-    tokens: int  # tokens the model processed (prompt and answer, padding excluded)
-    samples: int  # sequences (SFT), pairs (reward, DPO) or completions (GRPO) trained on
-    logs: list[dict[str, float]] = field(default_factory=list)  # every log row of the trainer
+    history: History
     loaded: bool = False
     path: str = ""
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def tokens_per_second(self) -> float:
-        return self.tokens / self.seconds if self.seconds > 0 else float("nan")
-
-    @property
     def seconds_per_step(self) -> float:
-        return self.seconds / self.steps if self.steps else float("nan")
+        """Wall time of ``trainer.train()`` per optimiser step."""
+        h = self.history
+        return h.total_seconds / h.steps if h.steps else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -441,8 +433,10 @@ def quiet_training():
             datasets.enable_progress_bars()
 
 
-def _train(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig, reward: Callable | None):
-    """Train; return (trained state, record fields)."""
+def _train(
+    method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig, reward: Callable | None
+) -> tuple[dict[str, Any], History]:
+    """Train; return (trained state, history)."""
     from transformers import PrinterCallback
 
     with tempfile.TemporaryDirectory(prefix=f"reprobook-{method}-") as out, quiet_training():
@@ -461,16 +455,17 @@ def _train(method: str, lm: LanguageModel, dataset: Any, cfg: TrainConfig, rewar
         steps = int(trainer.state.global_step)
         del trainer  # its copy of the model, before the caller builds the trained one
         release_memory()
-    fields = dict(
-        steps=steps,
-        losses=[r["loss"] for r in logs],
-        seconds=wall,
+    history = History(
+        unit="step",
+        train_loss=[r["loss"] for r in logs],
+        total_seconds=wall,
         cpu_seconds=cpu,
+        steps=steps,
         tokens=tokens,
         samples=samples,
         logs=logs,
     )
-    return state, fields
+    return state, history
 
 
 def _train_or_load(
@@ -495,40 +490,15 @@ def _train_or_load(
         **extra_key,
         "code": code_fingerprint(__name__),
     }
-    record_path = checkpoint_path(key, output_name).with_suffix(".record.json")
-    fields: dict[str, Any] = {}
-
-    def train_fn():
-        state, measured = _train(method, lm, dataset, cfg, reward)
-        fields.update(measured)
-
-        atomic_write_text(record_path, json.dumps(measured, indent=1))
-        return state, History(
-            train_loss=measured["losses"], epoch_seconds=[measured["seconds"]], total_seconds=measured["seconds"]
-        )
-
-    state, info = train_or_load(key, train_fn, name=output_name)
-    if info["loaded"]:
-        try:
-            fields = json.loads(record_path.read_text())
-        except (OSError, ValueError):
-            history = info["history"]
-            fields = dict(
-                steps=cfg.steps,
-                losses=list(history.train_loss) if history else [],
-                seconds=history.total_seconds if history else 0.0,
-                cpu_seconds=0.0,
-                tokens=0,
-                samples=cfg.steps * cfg.batch_size * cfg.grad_accum,
-                logs=[],
-            )
+    state, info = train_or_load(key, lambda: _train(method, lm, dataset, cfg, reward), name=output_name)
+    history = info["history"] or History(unit="step", steps=cfg.steps)  # a checkpoint saved without one
     record = TrainRecord(
         method=method,
         name=output_name,
+        history=history,
         loaded=bool(info["loaded"]),
         path=str(info["path"]),
         config=cfg.as_dict(),
-        **{k: fields[k] for k in ("steps", "losses", "seconds", "cpu_seconds", "tokens", "samples", "logs")},
     )
     with quiet_training():
         model = _rebuild(base_factory(), state, cfg, task_type)

@@ -86,7 +86,7 @@ class Diffusion:
     unet: nn.Module  # eval mode, on device
     scheduler_config: Any  # DDPMScheduler.config: the β schedule DDIM reuses
     max_t: int  # the largest noise level it was trained on
-    history: Any  # reprobook.training.History: train_loss holds the loss of every step
+    history: History | None  # one entry per step (None: a checkpoint saved without one)
     loaded: bool
     path: str
     device: torch.device
@@ -191,7 +191,7 @@ def train_ddpm(
             losses.append(float(loss.detach()))
         if ema is not None:
             ema.copy_to(unet.parameters())
-        return unet, History(train_loss=losses, total_seconds=clock.elapsed())
+        return unet, History(unit="step", train_loss=losses, total_seconds=clock.elapsed())
 
     state, info = train_or_load(config, train, name=name, code=("reprobook.ood.diffusion",))
     unet = build_unet(cfg, channels, size)

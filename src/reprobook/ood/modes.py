@@ -263,7 +263,7 @@ def plateau_row(history: Any) -> dict[str, float | str]:
     over the last two epochs (the rule of the run of 2026-12-04, shown beside it)."""
     steps = history.train_loss if history else []
     whole = history.eval_loss if history else []
-    epochs = history.eval_epochs if history else []
+    epochs = history.eval_at if history else []
     return {
         "InD train loss": whole[-1] if whole else float("nan"),
         "train loss, window before": whole[-2] if len(whole) > 1 else float("nan"),

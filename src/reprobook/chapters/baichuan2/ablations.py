@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ...alignment.pretraining import LMData, ModelSize, TrainingCurves, TrainSettings, train_cached
+from ...alignment.pretraining import LMData, ModelSize, TrainSettings, train_cached
 from ...results import facts, glued
+from ...training import History
 
 NEAR_BEST = 0.1  # nats: a learning rate "works" when its final loss is within this of the best of the sweep
 
@@ -108,7 +109,7 @@ class SweepRun:
     normhead: bool
     lr: float
     seed: int
-    record: TrainingCurves
+    history: History
     loaded: bool
 
 
@@ -150,7 +151,7 @@ def lr_sweep(
         for lr in lrs:
             settings = replace(base, lr=float(lr), normhead=normhead, max_z_weight=0.0)
             for seed in seeds:
-                record, loaded = train_cached(
+                history, loaded = train_cached(
                     size,
                     data.vocab_size,
                     data.train_blocks,
@@ -160,9 +161,9 @@ def lr_sweep(
                     device=device,
                     data_key=data.key,
                 )
-                runs.append(SweepRun(normhead, float(lr), seed, record, loaded))
+                runs.append(SweepRun(normhead, float(lr), seed, history, loaded))
     initial = math.log(data.vocab_size)
-    loss = {(r.normhead, r.lr, r.seed): r.record.final_val_loss for r in runs}
+    loss = {(r.normhead, r.lr, r.seed): r.history.final_eval_loss for r in runs}
     arms = {"on": True, "off": False}
     sens = {a: [lr_sensitivity([loss[(nh, lr, s)] for lr in lrs], initial) for s in seeds] for a, nh in arms.items()}
     good = {
@@ -176,7 +177,7 @@ def lr_sweep(
                 "NormHead": a,
                 "learning rate": lr,
                 "final validation loss (mean)": float(np.mean([capped(loss[(nh, lr, s)]) for s in seeds])),
-                "diverged": sum(r.record.diverged for r in runs if r.normhead == nh and r.lr == lr),
+                "diverged": sum(r.history.diverged for r in runs if r.normhead == nh and r.lr == lr),
             }
             for a, nh in arms.items()
             for lr in lrs
@@ -201,11 +202,11 @@ def lr_sweep(
             best_off=best["off"],
             good_lr_on=good["on"],
             good_lr_off=good["off"],
-            diverged_on=sum(r.record.diverged for r in runs if r.normhead),
-            diverged_off=sum(r.record.diverged for r in runs if not r.normhead),
+            diverged_on=sum(r.history.diverged for r in runs if r.normhead),
+            diverged_off=sum(r.history.diverged for r in runs if not r.normhead),
             loaded=sum(r.loaded for r in runs),
             still_falling=max(
-                (still_falling(r.record.loss) for r in runs if not r.record.diverged), default=float("nan")
+                (still_falling(r.history.train_loss) for r in runs if not r.history.diverged), default=float("nan")
             ),
         ),
     )
@@ -219,18 +220,18 @@ def _sweep_figure(runs: list[SweepRun], lrs: Sequence[float], initial: float):
         colour = f"C{k}"
         for r in runs:
             if r.normhead == nh:
-                y = r.record.final_val_loss
+                y = r.history.final_eval_loss
                 ax.plot(
                     [r.lr],
                     [min(y, initial) if math.isfinite(y) else initial],
-                    "x" if r.record.diverged else ".",
+                    "x" if r.history.diverged else ".",
                     color=colour,
                     alpha=0.6,
                 )
         means = [
             np.mean(
                 [
-                    min(r.record.final_val_loss, initial) if math.isfinite(r.record.final_val_loss) else initial
+                    min(r.history.final_eval_loss, initial) if math.isfinite(r.history.final_eval_loss) else initial
                     for r in runs
                     if r.normhead == nh and r.lr == lr
                 ]
@@ -250,14 +251,14 @@ def _sweep_figure(runs: list[SweepRun], lrs: Sequence[float], initial: float):
 class DoseRun:
     weight: float
     seed: int
-    record: TrainingCurves
+    history: History
     loaded: bool
     mean_max_logit: float  # late mean of the mean over tokens of each token's largest logit
     repetition_kl: float  # repetition_sensitivity of the trained model
 
     @property
     def loss(self) -> float:
-        return self.record.final_val_loss
+        return self.history.final_eval_loss
 
 
 @dataclass
@@ -306,7 +307,7 @@ def maxz_dose_response(
     for w in weights:
         settings = replace(base, normhead=False, output_weight_decay=False, max_z_weight=w)
         for seed in seeds:
-            model, record, loaded = train_cached(
+            model, history, loaded = train_cached(
                 size,
                 data.vocab_size,
                 data.train_blocks,
@@ -317,8 +318,8 @@ def maxz_dose_response(
                 data_key=data.key,
                 return_model=True,
             )
-            kl = float("nan") if record.diverged else repetition_sensitivity(model, blocks, penalty)
-            runs.append(DoseRun(w, seed, record, loaded, late_mean(record.mean_max_logit), kl))
+            kl = float("nan") if history.diverged else repetition_sensitivity(model, blocks, penalty)
+            runs.append(DoseRun(w, seed, history, loaded, late_mean(history.series["mean_max_logit"]), kl))
     frame = pd.DataFrame(
         [
             {
@@ -326,8 +327,8 @@ def maxz_dose_response(
                 "seed": r.seed,
                 "mean max-logit (last quarter)": r.mean_max_logit,
                 "KL under the repetition penalty": r.repetition_kl,
-                "final validation loss": r.record.final_val_loss,
-                "diverged": r.record.diverged,
+                "final validation loss": r.history.final_eval_loss,
+                "diverged": r.history.diverged,
             }
             for r in runs
         ]
@@ -366,7 +367,7 @@ def maxz_dose_response(
             kl_largest=mean_at(kl, weights[-1]),
             loss_none=mean_at(loss, weights[0]),
             loss_paper=mean_at(loss, paper_weight),
-            diverged=sum(r.record.diverged for r in runs),
+            diverged=sum(r.history.diverged for r in runs),
             loaded=sum(r.loaded for r in runs),
         ),
     )

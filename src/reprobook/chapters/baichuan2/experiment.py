@@ -185,7 +185,7 @@ def glue_paper_notes(rec: Any, cfg: Baichuan2Config, sweep: Any, prediction: Any
     """Glue the sentences of the chapter's deviations that depend on the profile."""
     paper = config("baichuan2", "paper")
     rec.glue("bc2_paper_source", PAPER_7B_SOURCE)
-    small = sweep.runs[0].record.parameters.get("total", 0)
+    small = sweep.runs[0].history.parameters.get("total", 0)
     rec.glue(
         "bc2_paper_note",
         "This copy of the chapter ran the paper profile."

@@ -95,7 +95,7 @@ class BudgetRuns:
     tokens: int
     parameters: dict
     compute: float
-    records: list
+    records: list  # the History of each seed's run
     loaded: list
 
     @property
@@ -104,7 +104,7 @@ class BudgetRuns:
 
     @property
     def losses(self) -> list[float]:
-        return [r.final_val_loss for r in self.records]
+        return [r.final_eval_loss for r in self.records]
 
     @property
     def mean_loss(self) -> float:

@@ -143,7 +143,7 @@ def dpo_stage(
         t_min=float(t.min()) if len(t) else float("nan"),
         t_max=float(t.max()) if len(t) else float("nan"),
         runs=len(runs),
-        steps=runs[0].record.steps,
+        steps=runs[0].record.history.steps,
         pairs=len(pairs),
         margin_dpo=float(np.mean(margins[first])),
         margin_linear=float(np.mean(margins[MERGES[0]])),
@@ -198,7 +198,7 @@ def grpo_stage(sft: Any, cfg: BaichuanAlignmentConfig, *, config: dict[str, Any]
         stage_answers=a_after,
         kl_prompts=cfg.guard_prompts,
     )
-    rewards = [r["reward"] for r in trained.record.logs if "reward" in r]
+    rewards = [r["reward"] for r in trained.record.history.logs if "reward" in r]
     answers = pd.DataFrame({"prompt": test, "SFT": a_before, "GRPO": a_after}).head(cfg.n_samples_shown)
     return GRPOEval(
         before,
@@ -208,7 +208,7 @@ def grpo_stage(sft: Any, cfg: BaichuanAlignmentConfig, *, config: dict[str, Any]
         facts(
             {**dict.fromkeys(("mean_before", "mean_after", "reward_first", "reward_last"), ".2f"), **MOVED_FORMATS},
             target=cfg.grpo_target_words,
-            steps=trained.record.steps,
+            steps=trained.record.history.steps,
             group=config["num_generations"],
             n_test=len(test),
             mean_before=float(np.mean(before)),

@@ -74,9 +74,9 @@ def training_figure(sft: Any, dpo: DPOEval, grpo: GRPOEval):
     """The chapter's training runs, step by step: the SFT loss, each DPO run's loss and GRPO's mean reward
     (as the trainers logged them; a run loaded from the cache shows its saved losses)."""
     curves = {
-        "SFT loss": {"SFT": [sft.record.losses]},
-        "DPO loss": {k: [r.losses] for k, r in dpo.records.items()},
-        "GRPO mean reward (length task)": {"GRPO": [[r["reward"] for r in grpo.record.logs if "reward" in r]]},
+        "SFT loss": {"SFT": [sft.record.history.train_loss]},
+        "DPO loss": {k: [r.history.train_loss] for k, r in dpo.records.items()},
+        "GRPO mean reward (length task)": {"GRPO": [[r["reward"] for r in grpo.record.history.logs if "reward" in r]]},
     }
     curves = {q: {k: v for k, v in series.items() if len(v[0])} for q, series in curves.items()}
     curves = {q: series for q, series in curves.items() if series}

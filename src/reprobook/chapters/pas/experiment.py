@@ -98,7 +98,8 @@ def train_stage(base_lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *
     leaking = pairs_with_answers(pairs)
     trained = train_pas(base_lm, pairs, cfg, seed=seed, name="pas")
     rec = trained.record
-    losses = pd.DataFrame({"step": range(1, len(rec.losses) + 1), "loss": rec.losses}).set_index("step")
+    h = rec.history
+    losses = pd.DataFrame({"step": range(1, len(h.train_loss) + 1), "loss": h.train_loss}).set_index("step")
     fig, ax = plt.subplots(figsize=(4.8, 2.6))
     ax.plot(losses.index, losses["loss"], "o-")
     ax.set(xlabel="optimiser step", ylabel="SFT loss (complement tokens)", title="Training the PAS model")
@@ -112,12 +113,12 @@ def train_stage(base_lm: Any, pairs: Sequence[dict[str, Any]], cfg: PASConfig, *
             {"tokens_per_second": ".0f", "seconds": ".0f", "first_loss": ".2f", "last_loss": ".2f"},
             n_pairs=len(pairs),
             n_with_answer=len(leaking),
-            steps=rec.steps,
-            tokens_per_second=rec.tokens_per_second,
-            seconds=rec.seconds,
+            steps=h.steps,
+            tokens_per_second=h.tokens_per_second,
+            seconds=h.total_seconds,
             loaded="loaded from the checkpoint cache" if rec.loaded else "trained in this run",
-            first_loss=rec.losses[0] if rec.losses else float("nan"),
-            last_loss=rec.losses[-1] if rec.losses else float("nan"),
+            first_loss=h.train_loss[0] if h.train_loss else float("nan"),
+            last_loss=h.train_loss[-1] if h.train_loss else float("nan"),
             base=base_lm.name,
         ),
     )
