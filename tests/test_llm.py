@@ -634,3 +634,9 @@ def test_a_model_in_another_precision_has_another_fingerprint():
     b16 = llm.tiny_causal_lm(seed=0, layers=2, hidden=32, dtype="bfloat16")
     assert f32.fingerprint == "tiny-smollm2-135m-instruct:seed=0:layers=2:hidden=32"  # float32 names unchanged
     assert b16.fingerprint == f32.fingerprint + ":bfloat16"
+    cast = f32.copy(dtype="bfloat16")  # the same weights cast: named as if loaded in that precision
+    assert cast.fingerprint == b16.fingerprint and next(cast.model.parameters()).dtype == torch.bfloat16
+    assert next(f32.model.parameters()).dtype == torch.float32  # the original is untouched
+    back = cast.copy(dtype="float32")
+    assert back.fingerprint == f32.fingerprint
+    assert f32.copy().fingerprint == f32.fingerprint  # a plain copy keeps the name

@@ -33,8 +33,6 @@ round's value is in the settings.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import random
 import statistics
 from typing import Any
@@ -157,15 +155,11 @@ def measure(device: Any, profile: str, **settings: Any) -> tuple[pd.DataFrame, d
             return llm.tiny_causal_lm(device=device, dtype=dtype)
         return llm.load_causal_lm(name, device=device, dtype=dtype)
 
-    def cast(model: Any, dtype: str | None) -> Any:  # the same weights in another precision
-        copied = dataclasses.replace(model, model=copy.deepcopy(model.model))
-        copied.model.to(resolve_dtype(dtype, device))
-        return copied
-
     lm = load(s["model"])
     score_name = s["model"] if s["score_model"] is None else s["score_model"]
     scorer = lm if score_name == s["model"] and dtypes[0] is None else load(score_name, dtypes[0])
-    others = {str(d): cast(scorer, d) for d in dtypes[1:]}
+    # the same weights in another precision, under a fingerprint that names it
+    others = {str(d): scorer.copy(dtype=resolve_dtype(d, device)) for d in dtypes[1:]}
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(n)]
     long_prompts, answers = scoring_prompts(scorer, n_score, score_tokens)
     answers = [a[:n_answers] + [f"{i}号" for i in range(n_answers - len(a))] for a in answers]

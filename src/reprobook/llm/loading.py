@@ -261,15 +261,27 @@ class LanguageModel:
     def parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
-    def copy(self, name: str | None = None) -> LanguageModel:
-        """A deep copy of the weights (the tokenizer is shared): train or merge it without touching this one."""
+    def copy(self, name: str | None = None, *, dtype: Any = None) -> LanguageModel:
+        """A deep copy of the weights (the tokenizer is shared): train or merge it without touching this one.
+
+        With ``dtype`` (a name of :data:`~reprobook.checks.PRECISIONS` or a torch dtype) the copy's weights are
+        cast to it and its fingerprint names that precision (:func:`_precision_suffix`), so no cache keyed by
+        the fingerprint hands one precision's results to the other.
+        """
+        weights, fingerprint = copy.deepcopy(self.model), self.fingerprint
+        if dtype is not None:
+            torch_dtype = resolve_dtype(dtype, self.device)
+            weights.to(torch_dtype)
+            held = _precision_suffix(next(self.model.parameters()).dtype)
+            base = fingerprint.removesuffix(held) if held else fingerprint
+            fingerprint = base + _precision_suffix(torch_dtype) if base else base
         return LanguageModel(
-            copy.deepcopy(self.model),
+            weights,
             self.tokenizer,
             name or self.name,
             self.device,
             self.max_context,
-            self.fingerprint,
+            fingerprint,
             self.source,
             0.0,
             dict(self.info),
