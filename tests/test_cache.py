@@ -47,7 +47,10 @@ def test_code_fingerprint_reads_source_and_refuses_what_is_not_a_module(tmp_path
     (tmp_path / "keyed_mod.py").write_text("x = 1\n")
     first = cache.code_fingerprint("keyed_mod")
     (tmp_path / "keyed_mod.py").write_text("x = 2\n")
-    assert cache.code_fingerprint("keyed_mod") != first
+    second = cache.code_fingerprint("keyed_mod")
+    assert second != first
+    (tmp_path / "keyed_mod.py").write_text("# a comment\nx = (\n    2\n)\n")  # the same code, laid out anew
+    assert cache.code_fingerprint("keyed_mod") == second
     with pytest.raises(ParameterError, match="modules"):
         cache.code_fingerprint(42)
 

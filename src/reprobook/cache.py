@@ -2,17 +2,21 @@
 
 Every cached result in the book is found by a key built from what produced it: the configuration
 (:func:`json_key`), the data (:func:`dataset_fingerprint`, :func:`tensor_fingerprint`), the code
-(:func:`code_fingerprint`) and, for a model read from a folder, the folder's files (:func:`folder_fingerprint`).
-A changed input changes the key, so an artefact is never reused for inputs it was not made from. Each key is a
-prefix of a SHA-256 hex digest. Nothing here imports torch: tensors and datasets are read through their own
-methods (``numpy()``, ``indices``, ``tensors``), so the runner can import this module.
+(:func:`code_fingerprint`, of its syntax tree: :func:`syntax_tree`) and, for a model read from a folder, the
+folder's files (:func:`folder_fingerprint`). A changed input changes the key, so an artefact is never reused for
+inputs it was not made from. Each key is a prefix of a SHA-256 hex digest. Nothing here imports torch: tensors
+and datasets are read through their own methods (``numpy()``, ``indices``, ``tensors``), so the runner can
+import this module.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import importlib
 import json
+import textwrap
 import types
 from pathlib import Path
 from typing import Any
@@ -66,9 +70,24 @@ def dataset_fingerprint(dataset: Any) -> str:
     return digest.hexdigest()[:16]
 
 
+def syntax_tree(source: str) -> str:
+    """``source`` (a module, or a function's indented source) as its syntax tree written out (``ast.dump``):
+    what the code does, without its layout or comments. A key built on it survives reformatting and comment
+    edits, and changes with any change to the code (docstrings included)."""
+    return ast.dump(ast.parse(textwrap.dedent(source)))
+
+
+@functools.lru_cache(maxsize=256)
+def _tree_digest(source: bytes) -> bytes:
+    """SHA-256 of a source file's :func:`syntax_tree`, parsed once per content of the file: a chapter keys
+    dozens of checkpoints by the same modules."""
+    return hashlib.sha256(syntax_tree(source.decode("utf-8")).encode()).digest()
+
+
 def code_fingerprint(*modules: Any) -> str:
-    """A short hash of the source files of ``modules`` (module objects or dotted names; a package counts
-    with every ``.py`` file below it). Put it in a cache key so that a fix to the training code retrains."""
+    """A short hash of the syntax trees (:func:`syntax_tree`) of the source files of ``modules`` (module objects
+    or dotted names; a package counts with every ``.py`` file below it). Put it in a cache key so that a fix to
+    the training code retrains, and a reformatting does not."""
     digest = hashlib.sha256()
     files: list[Path] = []
     for module in modules:
@@ -81,7 +100,7 @@ def code_fingerprint(*modules: Any) -> str:
         files += sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
     for path in sorted(set(files)):
         digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+        digest.update(_tree_digest(path.read_bytes()))
     return digest.hexdigest()[:16]
 
 

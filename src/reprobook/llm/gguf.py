@@ -14,7 +14,6 @@ seconds to import: ``banned-module-level-imports`` in ``pyproject.toml``).
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import copy
 import hashlib
@@ -22,13 +21,14 @@ import inspect
 import math
 import os
 import shutil
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
+
+from ..cache import syntax_tree
 
 
 # --------------------------------------------------------------------------------------------- reading a GGUF
@@ -197,12 +197,10 @@ def convert_gguf(gguf: Path, out_dir: Path, tokenizer_dir: Path | None = None) -
 
 
 def source_key(gguf_sha256: str, *functions: Any) -> str:
-    """16 hex digits of sha256(the GGUF's checksum + the syntax tree of ``functions``' source).
-
-    The tree, not the text: reformatting the code or editing a comment leaves the key, and so the converted
-    folder in the cache, as it was; a change to what the code does gives a new key.
-    """
-    text = gguf_sha256 + "".join(ast.dump(ast.parse(textwrap.dedent(inspect.getsource(f)))) for f in functions)
+    """16 hex digits of sha256(the GGUF's checksum + the syntax tree of ``functions``' source,
+    :func:`reprobook.cache.syntax_tree`): reformatting the code or editing a comment leaves the key, and so the
+    converted folder in the cache, as it was; a change to what the code does gives a new key."""
+    text = gguf_sha256 + "".join(syntax_tree(inspect.getsource(f)) for f in functions)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
