@@ -146,6 +146,66 @@ def test_gguf_tensors_are_read_as_gguf_reader_reads_them(tmp_path):
         assert np.array_equal(gguf.dequantize(data, kind), gguf.dequantize(t.data, t.tensor_type)), name
 
 
+def _write_config_gguf(path: Path, architecture: str, name: str, output: bool) -> None:
+    """A GGUF with a model's settings (ints, floats, a string, one-element and longer arrays, a key no table
+    names), a 3,000-token vocabulary and, with ``output``, an output projection beside the embeddings."""
+    import numpy as np
+    from gguf import GGUFWriter
+
+    writer = GGUFWriter(str(path), architecture)
+    writer.add_name(name)
+    for key, value in (("context_length", 2048), ("block_count", 3), ("embedding_length", 64)):
+        writer.add_uint32(f"{architecture}.{key}", value)
+    writer.add_uint32(f"{architecture}.feed_forward_length", 128)
+    writer.add_uint32(f"{architecture}.attention.head_count", 4)
+    writer.add_array(f"{architecture}.attention.head_count_kv", [2])  # one element: a number to the loader
+    writer.add_float32(f"{architecture}.attention.layer_norm_rms_epsilon", 1e-6)
+    writer.add_float32(f"{architecture}.rope.freq_base", 10000.0)
+    writer.add_uint32(f"{architecture}.attention.sliding_window", 512)
+    writer.add_uint32(f"{architecture}.attention.key_length", 16)
+    writer.add_array(f"{architecture}.unknown_setting", [1, 2, 3])
+    writer.add_array("tokenizer.ggml.tokens", [f"token{i}" for i in range(3000)])
+    writer.add_uint32("tokenizer.ggml.bos_token_id", 1)
+    writer.add_uint32("tokenizer.ggml.eos_token_id", 2)
+    for tensor in ("token_embd.weight", *(("output.weight",) if output else ())):
+        writer.add_tensor(tensor, np.zeros((8, 64), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    "architecture, name, output",
+    [("llama", "Tiny Llama", False), ("llama", "Tiny Llama", True), ("gemma3", "Tiny Gemma", False)],
+)
+def test_gguf_config_equals_transformers_loader_without_decoding_the_vocabulary(
+    tmp_path, monkeypatch, architecture, name, output
+):
+    import gguf
+    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+
+    from reprobook.llm.gguf import gguf_config
+
+    path = tmp_path / "config.gguf"
+    _write_config_gguf(path, architecture, name, output)
+    reference = load_gguf_checkpoint(path)["config"]
+    monkeypatch.setattr(gguf, "GGUFReader", None)  # the fast reader only: gguf's would decode the vocabulary
+    mine = gguf_config(path)
+    assert mine == reference
+    assert mine["tie_word_embeddings"] is not output and mine["vocab_size"] == 3000
+    assert mine["model_type"] == {"llama": "llama", "gemma3": "gemma3_text"}[architecture]
+
+
+@pytest.mark.parametrize("architecture, name", [("llama", "Tiny Mistral"), ("qwen2", "Tiny Qwen")])
+def test_gguf_config_leaves_to_transformers_what_its_loader_relabels_or_does_not_cover(tmp_path, architecture, name):
+    from reprobook.llm.gguf import gguf_config
+
+    path = tmp_path / "config.gguf"
+    _write_config_gguf(path, architecture, name, output=False)
+    assert gguf_config(path) is None
+
+
 def test_conversion_key_changes_with_the_gguf_and_with_any_conversion_function(monkeypatch):
 
     from reprobook.llm import gguf as conversion
@@ -155,7 +215,14 @@ def test_conversion_key_changes_with_the_gguf_and_with_any_conversion_function(m
     assert conversion.conversion_key("0" * 64) != key
     assert conversion.conversion_key(sha) == key  # nothing else moves it
     assert llm.converted_dir("smollm2-135m-instruct").name.endswith(key)  # the key the loader uses
-    for name in ("convert_gguf", "gguf_state_dict", "gguf_tensors", "write_tokenizer_dir", "gguf_read_once"):
+    for name in (
+        "convert_gguf",
+        "gguf_state_dict",
+        "gguf_tensors",
+        "write_tokenizer_dir",
+        "gguf_read_once",
+        "gguf_config",
+    ):
         original = getattr(conversion, name)
 
         def changed(*args, _original=original, **kwargs):  # another function: another source
@@ -191,8 +258,9 @@ def test_source_key_ignores_layout_and_comments_but_not_code(tmp_path, monkeypat
 
 
 def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_path, monkeypatch, request):
-    """The tokenizer folder reads the GGUF's metadata once; the conversion then reuses it and reads no
-    metadata; the weights, config and tokenizer equal transformers' own GGUF loading."""
+    """The tokenizer folder reads the GGUF's metadata without gguf's reader (the vocabulary is decoded once,
+    for the tokenizer); the conversion reuses it and reads no metadata; the weights, config and tokenizer
+    equal transformers' own GGUF loading."""
     import gguf
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
@@ -220,9 +288,9 @@ def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_
         folder.mkdir(parents=True)
         (folder / "config.json").write_text("{}")
     tokenizer = llm.load_tokenizer("smollm2-135m-instruct")
-    assert len(builds) == 1  # the tokenizer and the config from one read of the metadata
+    assert not builds  # the tokenizer and the config from transformers' fast reader: no vocabulary decoded twice
     lm = llm.load_causal_lm("smollm2-135m-instruct")
-    assert len(builds) == 1  # the conversion reused the tokenizer folder and decoded no metadata
+    assert not builds  # the conversion reused the tokenizer folder and decoded no metadata
     folder = llm.converted_dir("smollm2-135m-instruct")
     assert tokenizer.get_vocab() == lm.tokenizer.get_vocab()
     assert not stale.exists() and other.is_dir()  # the earlier conversion of this model is removed

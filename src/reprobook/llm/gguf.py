@@ -2,11 +2,13 @@
 
 Explained in :mod:`reprobook.llm.loading`, which calls :func:`convert_gguf` once per registry model and
 keys the converted folder by :func:`conversion_key`. transformers' own loader
-(``AutoModelForCausalLM.from_pretrained(folder, gguf_file=...)``) gives the same weights (tested in
-``tests/test_llm.py``), but it decodes the GGUF's whole metadata, the vocabulary included, for each thing
-it takes from the file (tokenizer, config, weights: about 20 s each of one CPU thread for Gemma-3's 262k
-tokens); here the metadata is decoded once (:func:`gguf_read_once`) and the weights are read from the
-tensor table directly (:func:`gguf_tensors`).
+(``AutoModelForCausalLM.from_pretrained(folder, gguf_file=...)``) gives the same weights and config
+(tested in ``tests/test_llm.py``), but for most architectures it reads the config and the weights through
+``gguf.GGUFReader``, which decodes the GGUF's whole metadata, the vocabulary included, each time (about
+20 s of one CPU thread for Gemma-3's 262k tokens). Here the config comes from transformers' fast metadata
+reader, which leaves the vocabulary undecoded (:func:`gguf_config`), what transformers still parses is
+parsed once (:func:`gguf_read_once`), and the weights are read from the tensor table directly
+(:func:`gguf_tensors`).
 
 ``gguf`` and ``transformers`` are imported inside the functions (the package's rule for libraries that take
 seconds to import: ``banned-module-level-imports`` in ``pyproject.toml``).
@@ -43,7 +45,8 @@ def gguf_read_once() -> Iterator[None]:
     transformers name map builds gguf's ``TensorNameMap`` once per submodule of the model (hundreds,
     all the same). transformers imports these functions when it calls them, so replacing the modules'
     attributes for the block parses a file once (metadata only: a call that asks for tensors is not
-    shared) and builds one name map per architecture; each caller gets its own copy of the metadata.
+    shared) and builds one name map per architecture; each caller gets its own copy of the metadata. For
+    the architectures :func:`gguf_config` covers, the parse is its config, and no ``GGUFReader`` is built.
     """
     import gguf
     import transformers.modeling_gguf_pytorch_utils as hf_gguf
@@ -69,7 +72,9 @@ def gguf_read_once() -> Iterator[None]:
             return metadata(path, return_tensors, *args, **kwargs)
         key = os.path.realpath(os.fspath(path))
         if key not in parsed:
-            parsed[key] = metadata(path)
+            # transformers asks this function only for the config when it reads a tokenizer or a config
+            config = gguf_config(path)
+            parsed[key] = metadata(path) if config is None else {"config": config}
         return copy.deepcopy(parsed[key])
 
     # patching library functions (and a class) for the block: their types cannot follow
@@ -80,6 +85,46 @@ def gguf_read_once() -> Iterator[None]:
     finally:
         gguf.GGUFReader, gguf.get_tensor_name_map = reader_class, name_map  # type: ignore[misc]
         hf_gguf.load_gguf_checkpoint = metadata
+
+
+# architectures whose config transformers' GGUF loader derives by its name tables alone (no case of its own)
+PLAIN_CONFIG_ARCHITECTURES = ("llama", "gemma3")
+
+
+def gguf_config(gguf: Any) -> dict[str, Any] | None:
+    """The model config transformers' GGUF loader derives from ``gguf`` (``load_gguf_checkpoint(gguf)
+    ["config"]``), read by transformers' fast metadata reader, which leaves the vocabulary undecoded (0.1 s
+    against ~20 s for Gemma-3's 262k tokens); None for an architecture outside
+    :data:`PLAIN_CONFIG_ARCHITECTURES` (or a Mistral file, which the loader relabels), whose config the
+    loader's own reading must give.
+
+    The loader's steps: ``tie_word_embeddings`` when the file has no ``output.weight``, the architecture's
+    defaults, every metadata key its name table (``GGUF_CONFIG_MAPPING``) renames (a one-element value
+    unwrapped), the vocabulary size from the vocabulary's length when the table gives none, and Gemma-3's
+    model type for its text backbone. ``tests/test_llm.py`` compares the result with transformers' own
+    loading.
+    """
+    from transformers.integrations.ggml import GGUF_CONFIG_DEFAULTS_MAPPING, GGUF_CONFIG_MAPPING
+    from transformers.integrations.gguf.reader import read_gguf_metadata
+
+    metadata, tensor_names = read_gguf_metadata(os.fspath(gguf))
+    architecture = metadata["general.architecture"]
+    if architecture not in PLAIN_CONFIG_ARCHITECTURES or "mistral" in str(metadata.get("general.name", "")).lower():
+        return None
+    config: dict[str, Any] = {"tie_word_embeddings": "output.weight" not in tensor_names}
+    for name, value in GGUF_CONFIG_DEFAULTS_MAPPING.get(architecture, {}).items():
+        config.setdefault(name, value)
+    tables: dict[str, Any] = GGUF_CONFIG_MAPPING  # prefix → {GGUF key → config name, None or -1: not kept}
+    for key, value in metadata.items():
+        prefix, _, rest = key.partition(".")
+        renamed = tables.get(prefix, {}).get(rest)
+        if renamed is not None and renamed != -1:
+            config[renamed] = value[0] if isinstance(value, list) and len(value) == 1 else value
+    if "vocab_size" not in config:
+        config["vocab_size"] = metadata["tokenizer.ggml.tokens"]  # the fast reader gives a string array's length
+    if config.get("model_type") == "gemma3":
+        config["model_type"] = "gemma3_text"  # the file holds the text backbone only
+    return config
 
 
 def gguf_tensors(gguf: Path) -> Iterator[tuple[str, int, Any]]:
@@ -206,10 +251,12 @@ def source_key(gguf_sha256: str, *functions: Any) -> str:
 
 def tokenizer_key(gguf_sha256: str) -> str:
     """The key of a tokenizer folder: the GGUF's checksum and the source of the functions that read it."""
-    return source_key(gguf_sha256, write_tokenizer_dir, gguf_read_once)
+    return source_key(gguf_sha256, write_tokenizer_dir, gguf_read_once, gguf_config)
 
 
 def conversion_key(gguf_sha256: str) -> str:
     """The key of a converted folder: the GGUF's checksum and the source of every function the conversion
     runs. A new GGUF or a change to the conversion converts again, nothing else does."""
-    return source_key(gguf_sha256, convert_gguf, gguf_state_dict, gguf_tensors, write_tokenizer_dir, gguf_read_once)
+    return source_key(
+        gguf_sha256, convert_gguf, gguf_state_dict, gguf_tensors, write_tokenizer_dir, gguf_read_once, gguf_config
+    )
