@@ -164,8 +164,9 @@ TINY = dict(
 # generated answers, about 1.5 s each, are a descriptive sample of four questions per short-answer ability.
 # The budget is 420 s (SlimPLM's 360 s: 780 s for the part). Alone from an empty cache on an idle 2-core Intel
 # Xeon: 261 s with the former plan, 386 s with this one (scoring 166,351 tokens through the model in 298 s); later
-# cold runs of the same plan on that VM took 329 s to 434 s (2026-12-05/06): its speed varies by about a third, and
-# the slow end is over this budget.
+# cold runs of the same plan on that VM took 329 s to 441 s (2026-12-05/06): its speed varies by about a third (the
+# same 166,351 tokens scored in 283 s and in 354 s two runs apart), and the slow end is over this budget. Loading
+# the reader cold took 33 s of a run until its config was read without decoding the vocabulary, 18 s since.
 SMOKE = dict(
     reader="gemma-3-270m",
     contrast_reader=None,
