@@ -206,6 +206,30 @@ def test_gguf_config_leaves_to_transformers_what_its_loader_relabels_or_does_not
     assert gguf_config(path) is None
 
 
+def test_gguf_read_once_parses_a_file_gguf_config_does_not_cover_once(tmp_path, monkeypatch):
+    """For an architecture outside gguf_config, transformers' own parse runs, once per file in the block."""
+    import gguf
+    import transformers.modeling_gguf_pytorch_utils as hf_gguf
+
+    from reprobook.llm.gguf import gguf_read_once
+
+    path = tmp_path / "config.gguf"
+    _write_config_gguf(path, "qwen2", "Tiny Qwen", output=False)
+    builds = []
+
+    class CountingReader(gguf.GGUFReader):
+        def __init__(self, path, *args, **kwargs):
+            builds.append(path)
+            super().__init__(path, *args, **kwargs)
+
+    monkeypatch.setattr(gguf, "GGUFReader", CountingReader)
+    reference = hf_gguf.load_gguf_checkpoint(path)["config"]
+    builds.clear()
+    with gguf_read_once():
+        first, second = (hf_gguf.load_gguf_checkpoint(path)["config"] for _ in range(2))
+    assert len(builds) == 1 and first == second == reference
+
+
 def test_conversion_key_changes_with_the_gguf_and_with_any_conversion_function(monkeypatch):
 
     from reprobook.llm import gguf as conversion
