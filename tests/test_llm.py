@@ -440,14 +440,23 @@ def test_completion_logits_only_equal_every_logit(tiny64):
 
 
 @pytest.mark.parametrize("base, sliding", [("smollm2-135m-instruct", None), ("gemma-3-270m", 8)])
-def test_shared_prefix_scores_equal_one_pass_per_pair(base, sliding):
+@pytest.mark.parametrize("apart", ["head apart", "head rows 3", "model whole"])
+def test_shared_prefix_scores_equal_one_pass_per_pair(base, sliding, apart, monkeypatch):
     """The instruction once, each prompt once, its completions from the cache: the same log-probabilities as
-    one full pass per (prompt, completion), also past a sliding attention window (Gemma 3's layers)."""
+    one full pass per (prompt, completion), also past a sliding attention window (Gemma 3's layers); with the
+    output layer apart (its rows from many passes together: 128, or 3 so that they go through it mid-way),
+    or the model run whole."""
+    from reprobook.llm import generation
     from reprobook.llm.generation import _completion_pairs, _score_pairs, score_completions
 
     lm = llm.tiny_causal_lm(base, seed=2, layers=2, hidden=32, dtype="float64")
     if sliding:
         lm.model.config.sliding_window = sliding
+    assert generation.output_layer(lm) is not None
+    if apart == "model whole":
+        monkeypatch.setitem(generation._HEADS, lm.model, None)
+    if apart == "head rows 3":
+        monkeypatch.setattr(generation, "HEAD_ROWS", 3)
     context = "Instruction: answer in one word. Context: the river flows into the sea near the old town."
     prompts = [
         context + " Q: where?",
@@ -490,6 +499,29 @@ def test_shared_prefix_scores_equal_one_pass_per_pair(base, sliding):
     assert branch_stats.computed_tokens < branch_stats.prompt_tokens * 0.7
     with pytest.raises(ParameterError, match="completions"):
         score_completions(lm, prompts, ["one string per prompt"] * 3)
+
+
+def test_output_layer_apart_only_where_it_gives_the_models_logits():
+    """The body then :func:`output_layer` equals the model's logits (Llama; Gemma 3, with its final logit
+    soft-capping switched on); a forward that does more than the config says (a Llama given a soft-capping
+    value its forward ignores) fails the probe and runs whole."""
+    from reprobook.llm.generation import output_layer
+
+    ids = torch.tensor([[1, 7, 3, 9, 4, 2]])
+    for base, cap in (("smollm2-135m-instruct", None), ("gemma-3-270m", 2.0)):
+        lm = llm.tiny_causal_lm(base, seed=4, layers=2, hidden=32, dtype="float64")
+        lm.model.config.final_logit_softcapping = cap
+        head = output_layer(lm)
+        assert head is not None and output_layer(lm) is head  # probed once per model
+        with torch.inference_mode():
+            want = lm.model(input_ids=ids).logits[0]
+            got = head(lm.model.get_decoder()(input_ids=ids).last_hidden_state[0])
+        assert torch.allclose(got, want, atol=1e-10)
+        if cap:
+            assert float(want.abs().max()) <= cap  # the soft-capping did act
+    odd = llm.tiny_causal_lm("smollm2-135m-instruct", seed=4, layers=2, hidden=32, dtype="float64")
+    odd.model.config.final_logit_softcapping = 0.5
+    assert output_layer(odd) is None
 
 
 # --------------------------------------------------------------------------------------------- judges

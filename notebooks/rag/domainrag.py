@@ -322,7 +322,9 @@ show_source(noisy_references)
 #
 # The pass pays only for what it scores. The output layer of Gemma-3-270M maps every position to a
 # 262,144-word vocabulary, more arithmetic than the rest of the model, so it runs only where an answer
-# token is predicted (transformers' `logits_to_keep`). The prompts of one ability, every setting
+# token is predicted; and since one row costs it a read of its whole 671 MB matrix, the rows of many
+# passes go through it together (128 at a time: 3.5 ms a row on two cores, against 48 ms for a row alone).
+# The prompts of one ability, every setting
 # together, form a prefix tree: a beginning that several prompts share (the instruction; a question's
 # golden passage, alone or followed by noise; a passage up to a counterfactual edit) is computed once and
 # reused through the key-value cache, when it is long enough to pay for a pass of its own; a prompt with
