@@ -345,7 +345,9 @@ show_source(score_completions)
 # BM25 *and* dense lists) is *partly* reproduced when one part is. Every claim also needs a reader that
 # uses what its prompt shows: if its EM with the golden passage on the generated short-answer questions is
 # shown to be below {eval}`rag_bar` (the upper end of its 95 % Wilson interval under the bar), every claim
-# is *not comparable*. {eval}`rag_untested_note`
+# is *not comparable*. {eval}`rag_untested_note` Sample sizes follow one rule, written with the spreads that
+# sized them beside the smoke profile in `src/reprobook/configs/domainrag.py`: at least 30 questions per claim,
+# more only where that buys 80 % power at the smallest effect of interest within the chapter's time budget.
 
 # %%
 specs = claim_specs(cfg)

@@ -419,7 +419,7 @@ class _TokenScores:
         if self.head is None:
             self._score([(key, rows, targets)], rows)
             return
-        self.waiting.append((key, rows, targets))
+        self.waiting.append((key, rows.clone(), targets))  # a copy: the pass's other positions are freed
         self.count += len(targets)
         if self.count >= self.rows:
             self.flush()
