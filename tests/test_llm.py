@@ -206,15 +206,10 @@ def test_gguf_config_leaves_to_transformers_what_its_loader_relabels_or_does_not
     assert gguf_config(path) is None
 
 
-def test_gguf_read_once_parses_a_file_gguf_config_does_not_cover_once(tmp_path, monkeypatch):
-    """For an architecture outside gguf_config, transformers' own parse runs, once per file in the block."""
+def _count_gguf_readers(monkeypatch) -> list:
+    """The paths of the ``gguf.GGUFReader`` objects built from now on (the list fills as they are built)."""
     import gguf
-    import transformers.modeling_gguf_pytorch_utils as hf_gguf
 
-    from reprobook.llm.gguf import gguf_read_once
-
-    path = tmp_path / "config.gguf"
-    _write_config_gguf(path, "qwen2", "Tiny Qwen", output=False)
     builds = []
 
     class CountingReader(gguf.GGUFReader):
@@ -223,6 +218,18 @@ def test_gguf_read_once_parses_a_file_gguf_config_does_not_cover_once(tmp_path, 
             super().__init__(path, *args, **kwargs)
 
     monkeypatch.setattr(gguf, "GGUFReader", CountingReader)
+    return builds
+
+
+def test_gguf_read_once_parses_a_file_gguf_config_does_not_cover_once(tmp_path, monkeypatch):
+    """For an architecture outside gguf_config, transformers' own parse runs, once per file in the block."""
+    import transformers.modeling_gguf_pytorch_utils as hf_gguf
+
+    from reprobook.llm.gguf import gguf_read_once
+
+    path = tmp_path / "config.gguf"
+    _write_config_gguf(path, "qwen2", "Tiny Qwen", output=False)
+    builds = _count_gguf_readers(monkeypatch)
     reference = hf_gguf.load_gguf_checkpoint(path)["config"]
     builds.clear()
     with gguf_read_once():
@@ -297,14 +304,7 @@ def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_
     if archive.exists():
         (tmp_path / "downloads").mkdir()
         os.symlink(archive.resolve(), tmp_path / "downloads" / ARCHIVE)
-    builds = []
-
-    class CountingReader(gguf.GGUFReader):
-        def __init__(self, path, *args, **kwargs):
-            builds.append(path)
-            super().__init__(path, *args, **kwargs)
-
-    monkeypatch.setattr(gguf, "GGUFReader", CountingReader)
+    builds = _count_gguf_readers(monkeypatch)
     stale, other = (
         tmp_path / "llm" / "converted" / f"{m}-0123456789abcdef" for m in ("smollm2-135m-instruct", "gemma-3-270m")
     )
@@ -319,7 +319,7 @@ def test_conversion_decodes_the_vocabulary_once_and_equals_transformers_own(tmp_
     assert tokenizer.get_vocab() == lm.tokenizer.get_vocab()
     assert not stale.exists() and other.is_dir()  # the earlier conversion of this model is removed
 
-    monkeypatch.setattr(gguf, "GGUFReader", CountingReader.__mro__[1])
+    monkeypatch.setattr(gguf, "GGUFReader", gguf.GGUFReader.__mro__[1])  # gguf's own reader again
     gguf_file = loading._gguf_path(llm.MODELS["smollm2-135m-instruct"])
     with loading.quiet_transformers():
         reference = AutoModelForCausalLM.from_pretrained(
