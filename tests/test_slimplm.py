@@ -151,6 +151,17 @@ def test_split_by_article_is_disjoint_seeded_and_sized(data):
         split_by_article(data.questions, n_train=3, n_eval=2, eval_fraction=1.5)
     with pytest.raises(ParameterError, match="train_questions"):
         check_disjoint(split.train, [split.train[0]])
+    # nested: more evaluation questions add to the fewer, and leave the articles and the training questions
+    # (each side holds 4 questions: every sample below is drawn, none is the whole side)
+    more = split_by_article(data.questions, n_train=3, n_eval=3, eval_fraction=0.5, seed=3)
+    assert {q.qid for q in split.eval} < {q.qid for q in more.eval}
+    assert [q.qid for q in more.train] == [q.qid for q in split.train]
+    assert more.eval_articles == split.eval_articles
+    fewer_train = split_by_article(data.questions, n_train=2, n_eval=2, eval_fraction=0.5, seed=3)
+    assert {q.qid for q in fewer_train.train} < {q.qid for q in split.train}
+    assert [q.qid for q in fewer_train.eval] == [q.qid for q in split.eval]
+    other = split_by_article(data.questions, n_train=3, n_eval=2, eval_fraction=0.5, seed=4)
+    assert [q.qid for q in other.eval + other.train] != [q.qid for q in split.eval + split.train]
     kept = split_by_article(data.questions, n_train=None, n_eval=None, seed=3, keep=lambda q: "When" in q.question)
     assert kept.train_articles == split.train_articles  # the articles are split before the rule applies
     assert all("When" in q.question for q in kept.train + kept.eval)

@@ -191,7 +191,11 @@ def split_by_article(
 ) -> ArticleSplit:
     """A seeded split of the articles (``eval_fraction`` of them for evaluation), then a seeded sample of
     ``n_eval`` questions from the evaluation articles and ``n_train`` from the others (None: all), among the
-    questions ``keep`` accepts (None: every question); the articles are split before the rule applies."""
+    questions ``keep`` accepts (None: every question); the articles are split before the rule applies.
+
+    Each sample is the first ``n`` of a seeded order of its side's questions, drawn from a random stream of
+    its own: a larger ``n_eval`` adds questions to a smaller one's and changes neither the articles nor the
+    training questions (likewise for ``n_train``). The questions keep the file's order."""
     check_fraction("eval_fraction", eval_fraction, open_high=True)
     check_optional_int("n_train", n_train, low=1)
     check_optional_int("n_eval", n_eval, low=1)
@@ -204,15 +208,15 @@ def split_by_article(
     n_eval_articles = min(max(1, round(eval_fraction * len(articles))), len(articles) - 1)
     eval_articles, train_articles = set(order[:n_eval_articles]), set(order[n_eval_articles:])
 
-    def draw(pool: list[SquadQuestion], n: int | None) -> tuple[SquadQuestion, ...]:
+    def draw(pool: list[SquadQuestion], n: int | None, stream: int) -> tuple[SquadQuestion, ...]:
         if n is None or n >= len(pool):
             return tuple(pool)
-        picked = sorted(rng.choice(len(pool), size=n, replace=False))
-        return tuple(pool[i] for i in picked)
+        order = np.random.default_rng([seed, stream]).permutation(len(pool))
+        return tuple(pool[i] for i in sorted(order[:n]))
 
     kept = [q for q in questions if keep is None or keep(q)]
-    eval_qs = draw([q for q in kept if q.title in eval_articles], n_eval)
-    train_qs = draw([q for q in kept if q.title in train_articles], n_train)
+    eval_qs = draw([q for q in kept if q.title in eval_articles], n_eval, 1)
+    train_qs = draw([q for q in kept if q.title in train_articles], n_train, 2)
     return ArticleSplit(
         train_qs,
         eval_qs,
