@@ -131,3 +131,49 @@ def test_model_stock_clips_its_ratio_to_the_segment():
     w0 = {"w": torch.zeros(2)}
     merged = model_stock([{"w": u}, {"w": torch.tensor([0.0, 1.0])}], w0, ratios=ratios)
     assert torch.equal(merged["w"], w0["w"]) and ratios["w"][1] == 0.0  # orthogonal updates: back to the anchor
+
+
+@pytest.mark.parametrize("base, cap", [("smollm2-135m-instruct", None), ("gemma-3-270m", 2.0)])
+@pytest.mark.parametrize("apart", ["head apart", "model whole"])
+def test_scoring_equals_the_models_own_log_probabilities(base, cap, apart, monkeypatch):
+    """``alignment.scoring``: log π(y | x), the last-token feature and the per-token KL equal what the model's
+    own forward gives, with the output layer apart or the model run whole, for Llama and for Gemma 3 with its
+    final logit soft-capping switched on (which the output layer apart must apply)."""
+    import torch
+
+    from reprobook import llm
+    from reprobook.alignment import scoring
+    from reprobook.llm import generation
+
+    def tiny(seed):
+        lm = llm.tiny_causal_lm(base, seed=seed, layers=2, hidden=32, dtype="float64")
+        lm.model.config.final_logit_softcapping = cap
+        if apart == "model whole":
+            monkeypatch.setitem(generation._HEADS, lm.model, None)
+        else:
+            assert generation.output_layer(lm) is not None
+        return lm
+
+    lm, other = tiny(3), tiny(5)
+    prompts = ["Name a colour.", "What is two plus two? Answer briefly, then explain."]
+    answers = ["Blue.", "Four, of course: two and two make four."]
+    pairs = scoring.encode_pairs(lm, prompts, answers)
+    assert pairs == generation.completion_pairs(lm, prompts, answers, chat=True)
+    got = scoring.score(lm, pairs, features=True, batch_size=2)  # one right-padded batch of unequal rows
+    kl_want, count = 0.0, 0
+    for i, (p, c) in enumerate(pairs):
+        ids = torch.tensor([p + c])
+        with torch.inference_mode():
+            logits = lm.model(input_ids=ids).logits[0]
+            logp, logq = logits.log_softmax(-1), other.model(input_ids=ids).logits[0].log_softmax(-1)
+            hidden = lm.model.get_decoder()(input_ids=ids).last_hidden_state[0]
+        if cap:
+            assert float(logits.abs().max()) <= cap  # the soft-capping acts in the model's forward
+        assert got.logprob[i] == pytest.approx(sum(float(logp[len(p) + k - 1, t]) for k, t in enumerate(c)), abs=1e-8)
+        assert got.features is not None and np.allclose(got.features[i], hidden[-1].numpy(), atol=1e-6)
+        at = slice(len(p) - 1, len(p) + len(c) - 1)
+        kl_want += float((logp[at].exp() * (logp[at] - logq[at])).sum())
+        count += len(c)
+    assert list(got.tokens) == [len(c) for _, c in pairs]
+    assert scoring.token_kl(lm, other, pairs, batch_size=2) == pytest.approx(kl_want / count, abs=1e-8)
+    assert scoring.token_kl(lm, lm, pairs) == pytest.approx(0.0, abs=1e-12)

@@ -429,11 +429,11 @@ def test_completion_logprobs_are_exact_and_batch_independent(tiny64):
 
 
 def test_completion_logits_only_equal_every_logit(tiny64):
-    from reprobook.llm.generation import _completion_pairs, _score_pairs
+    from reprobook.llm.generation import _score_pairs, completion_pairs
 
     prompts = ["A long prompt about rivers, lakes and the sea, to be scored.", "Hi.", "Say something."]
     answers = ["Rivers flow to the sea.", "Hello there!", ""]
-    pairs = _completion_pairs(tiny64, prompts, answers, False, None)
+    pairs = completion_pairs(tiny64, prompts, answers, False, None)
     kept = _score_pairs(tiny64, pairs, batch_size=3)
     every = _score_pairs(tiny64, pairs, batch_size=3, all_logits=True)
     assert kept == pytest.approx(every, abs=1e-10) and kept[2] == 0.0
@@ -447,7 +447,7 @@ def test_shared_prefix_scores_equal_one_pass_per_pair(base, sliding, apart, monk
     output layer apart (its rows from many passes together: 128, or 3 so that they go through it mid-way),
     or the model run whole."""
     from reprobook.llm import generation
-    from reprobook.llm.generation import _completion_pairs, _score_pairs, score_completions
+    from reprobook.llm.generation import _score_pairs, completion_pairs, score_completions
 
     lm = llm.tiny_causal_lm(base, seed=2, layers=2, hidden=32, dtype="float64")
     if sliding:
@@ -474,7 +474,7 @@ def test_shared_prefix_scores_equal_one_pass_per_pair(base, sliding, apart, monk
     alone, alone_stats = score_completions(lm, prompts, comps, average=False, share_prefix=False)
     naive = [
         [
-            _score_pairs(lm, _completion_pairs(lm, [p], [c], False, None), all_logits=True)[0] if c else float("nan")
+            _score_pairs(lm, completion_pairs(lm, [p], [c], False, None), all_logits=True)[0] if c else float("nan")
             for c in cs
         ]
         for p, cs in zip(prompts, comps)
@@ -494,7 +494,7 @@ def test_shared_prefix_scores_equal_one_pass_per_pair(base, sliding, apart, monk
         for tail in ("Q: one?", "Q: two?")
     ]
     got, branch_stats = score_completions(lm, branch, [["x"]] * 4, average=False, min_shared=8)
-    want = [_score_pairs(lm, _completion_pairs(lm, [p], ["x"], False, None))[0] for p in branch]
+    want = [_score_pairs(lm, completion_pairs(lm, [p], ["x"], False, None))[0] for p in branch]
     assert [g[0] for g in got] == pytest.approx(want, abs=1e-8)
     assert branch_stats.computed_tokens < branch_stats.prompt_tokens * 0.7
     with pytest.raises(ParameterError, match="completions"):

@@ -6,7 +6,9 @@ Explained in `notebooks/alignment/baichuan_alignment.ipynb`.
 A chat model's answer y to a prompt x is the assistant turn its chat template writes after x. One
 forward pass of the decoder over x ⊕ y gives the hidden states h_t; the output layer then turns only the
 positions that predict y's tokens into logits (a 135M model's output layer is a fifth of its compute per
-position, and x is usually longer than y). From them:
+position, and x is usually longer than y). The output layer is the one :func:`reprobook.llm.generation.output_layer`
+checks against the model's own logits (with a final logit soft-capping where the config has one); a model
+whose forward does more runs whole. From them:
 
     log π(y | x) = Σ_t log softmax(W h_{t−1})[y_t]        (the sum, not the mean, as DPO's implicit reward)
     KL_t(π ‖ π') = Σ_v π(v | x, y_<t) [log π(v | ·) − log π'(v | ·)]   (mean over the completion's tokens)
@@ -24,31 +26,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checks import ParameterError, check_int
-from ..llm import chat_prompt, generate
+from ..checks import check_int
+from ..llm import generate
+from ..llm.generation import completion_pairs, output_layer
 
 Pair = tuple[list[int], list[int]]
 
 
 def encode_pairs(lm: Any, prompts: Sequence[str], completions: Sequence[str]) -> list[Pair]:
     """(prompt ids, completion ids) of each (user message, assistant answer): the chat template applied,
-    the completion being what the template writes after the prompt (its end-of-turn marker included)."""
-    if isinstance(prompts, str) or isinstance(completions, str) or len(prompts) != len(completions):
-        raise ParameterError("completions", completions, "one completion per prompt (lists of strings)")
-    tok = lm.tokenizer
-    out = []
-    for p, c in zip(prompts, completions):
-        prompt_text = chat_prompt(lm, p)
-        reply = c
-        if getattr(tok, "chat_template", None):
-            messages = [{"role": "user", "content": p}, {"role": "assistant", "content": c}]
-            full = tok.apply_chat_template(messages, tokenize=False)
-            if full.startswith(prompt_text):
-                reply = full[len(prompt_text) :]
-        out.append(
-            (tok(prompt_text, add_special_tokens=False)["input_ids"], tok(reply, add_special_tokens=False)["input_ids"])
-        )
-    return out
+    the completion being what the template writes after the prompt (its end-of-turn marker included;
+    :func:`reprobook.llm.generation.completion_pairs`)."""
+    return completion_pairs(lm, prompts, completions, chat=True)
 
 
 def _batches(pairs: Sequence[Pair], batch_size: int) -> list[list[int]]:
@@ -56,8 +45,15 @@ def _batches(pairs: Sequence[Pair], batch_size: int) -> list[list[int]]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def _forward(lm: Any, pairs: Sequence[Pair], batch: list[int]):
-    """Right-padded forward of the decoder: (final hidden states [B, T, H], lengths (prompt, completion))."""
+def _forward(lm: Any, pairs: Sequence[Pair], batch: list[int], features: bool = False):
+    """Right-padded forward of the pairs ``batch``: ``(rows, head, hidden, ids, lengths)``.
+
+    Where the model's output layer runs apart (:func:`reprobook.llm.generation.output_layer`), only the
+    decoder runs: ``rows`` are its final hidden states and ``head`` turns rows into logits. Otherwise (a model
+    whose forward does more than decoder and output layer) ``rows`` are the model's own logits, ``head`` is
+    None, and the decoder runs again for ``hidden`` when ``features`` asks for it. ``hidden``: the final
+    hidden states (None when not asked for and not computed); ``lengths``: (prompt, completion) per pair.
+    """
     rows = [pairs[i][0] + pairs[i][1] for i in batch]
     width = max(len(r) for r in rows)
     pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
@@ -65,14 +61,23 @@ def _forward(lm: Any, pairs: Sequence[Pair], batch: list[int]):
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for k, r in enumerate(rows):
         ids[k, : len(r)], mask[k, : len(r)] = torch.tensor(r), 1
-    hidden = lm.model.get_decoder()(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).last_hidden_state
-    return hidden, ids, [(len(pairs[i][0]), len(pairs[i][1])) for i in batch]
+    inputs = {"input_ids": ids.to(lm.device), "attention_mask": mask.to(lm.device)}
+    lengths = [(len(pairs[i][0]), len(pairs[i][1])) for i in batch]
+    head = output_layer(lm)
+    if head is not None:
+        hidden = lm.model.get_decoder()(**inputs).last_hidden_state
+        return hidden, head, hidden, ids, lengths
+    logits = lm.model(**inputs).logits
+    hidden = lm.model.get_decoder()(**inputs).last_hidden_state if features else None
+    return logits, None, hidden, ids, lengths
 
 
-def _completion_logits(lm: Any, hidden, k: int, n_prompt: int, n_completion: int):
-    """Log-probabilities (float32) at the positions that predict the completion's tokens (t − 1 predicts t)."""
-    head = lm.model.get_output_embeddings()
-    return head(hidden[k, n_prompt - 1 : n_prompt + n_completion - 1]).float().log_softmax(-1)
+def _completion_logits(rows: Any, head: Any, k: int, n_prompt: int, n_completion: int):
+    """Log-probabilities at the positions that predict the completion's tokens (t − 1 predicts t), in float32
+    at least (half-precision logits are cast up first)."""
+    part = rows[k, n_prompt - 1 : n_prompt + n_completion - 1]
+    logits = part if head is None else head(part)
+    return (logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits).log_softmax(-1)
 
 
 @dataclass
@@ -93,14 +98,14 @@ def score(lm: Any, pairs: Sequence[Pair], *, features: bool = False, batch_size:
     )
     with torch.inference_mode():
         for batch in _batches(pairs, batch_size):
-            hidden, ids, lengths = _forward(lm, pairs, batch)
+            rows, head, hidden, ids, lengths = _forward(lm, pairs, batch, features)
             for k, (i, (n_p, n_c)) in enumerate(zip(batch, lengths)):
                 if features:
-                    assert feats is not None  # allocated above when features
+                    assert feats is not None and hidden is not None  # both there when features
                     feats[i] = hidden[k, n_p + n_c - 1].float().cpu().numpy()
                 if n_c == 0:
                     continue
-                logp = _completion_logits(lm, hidden, k, n_p, n_c)
+                logp = _completion_logits(rows, head, k, n_p, n_c)
                 target = ids[k, n_p : n_p + n_c].to(logp.device)
                 logprob[i] = float(logp.gather(-1, target[:, None]).sum())
     return Scores(logprob, np.array([len(c) for _, c in pairs]), feats)
@@ -111,13 +116,13 @@ def token_kl(lm_p: Any, lm_q: Any, pairs: Sequence[Pair], *, batch_size: int = 8
     total, count = 0.0, 0
     with torch.inference_mode():
         for batch in _batches(pairs, batch_size):
-            hp, _, lengths = _forward(lm_p, pairs, batch)
-            hq, _, _ = _forward(lm_q, pairs, batch)
+            rp, head_p, _, _, lengths = _forward(lm_p, pairs, batch)
+            rq, head_q, _, _, _ = _forward(lm_q, pairs, batch)
             for k, (n_p, n_c) in enumerate(lengths):
                 if n_c == 0:
                     continue
-                lp = _completion_logits(lm_p, hp, k, n_p, n_c)
-                lq = _completion_logits(lm_q, hq, k, n_p, n_c)
+                lp = _completion_logits(rp, head_p, k, n_p, n_c)
+                lq = _completion_logits(rq, head_q, k, n_p, n_c)
                 total += float((lp.exp() * (lp - lq)).sum())
                 count += n_c
     return total / count if count else float("nan")

@@ -41,7 +41,7 @@ import pandas as pd
 
 from .. import llm
 from ..checks import PRECISIONS, ParameterError, check_int, check_str
-from ..llm.generation import _completion_pairs, _score_pairs, score_completions
+from ..llm.generation import _score_pairs, completion_pairs, score_completions
 from ..llm.loading import resolve_dtype
 from ..timing import Timer, synchronize
 from . import check_count
@@ -166,7 +166,7 @@ def measure(device: Any, profile: str, **settings: Any) -> tuple[pd.DataFrame, d
     pairs = [
         pair
         for p, group in zip(long_prompts, answers)
-        for pair in _completion_pairs(scorer, [p] * len(group), group, False, None)
+        for pair in completion_pairs(scorer, [p] * len(group), group, False, None)
     ]
     n_pairs = len(pairs)
     pair_tokens = sum(len(a) + len(b) for a, b in pairs)

@@ -240,11 +240,13 @@ def _full(x):
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
-def _completion_pairs(
-    lm: LanguageModel, prompts: Sequence[str], completions: Sequence[str], chat: bool, system: str | None
+def completion_pairs(
+    lm: LanguageModel, prompts: Sequence[str], completions: Sequence[str], chat: bool, system: str | None = None
 ) -> list[tuple[list[int], list[int]]]:
     """Token ids of each (prompt, completion). With ``chat`` the completion is the assistant's turn as
     the template writes it (its end-of-turn marker included), tokenised apart from the prompt."""
+    if isinstance(prompts, str) or isinstance(completions, str) or len(prompts) != len(completions):
+        raise ParameterError("completions", completions, "one completion per prompt (lists of strings)")
     tok = lm.tokenizer
     pairs = []
     for p, c in zip(prompts, completions):
@@ -325,7 +327,7 @@ def completion_logprobs(
     texts = _as_texts(lm, prompts, False, None)  # checks the list; chat formatting happens below
     if isinstance(completions, str) or len(completions) != len(texts):
         raise ParameterError("completions", completions, f"a list of {len(texts)} strings (one per prompt)")
-    pairs = _completion_pairs(lm, texts, completions, chat, system)
+    pairs = completion_pairs(lm, texts, completions, chat, system)
     return _score_pairs(lm, pairs, batch_size=batch_size, average=average)
 
 
