@@ -211,8 +211,8 @@ def split_by_article(
     def draw(pool: list[SquadQuestion], n: int | None, stream: int) -> tuple[SquadQuestion, ...]:
         if n is None or n >= len(pool):
             return tuple(pool)
-        order = np.random.default_rng([seed, stream]).permutation(len(pool))
-        return tuple(pool[i] for i in sorted(order[:n]))
+        shuffled = np.random.default_rng([seed, stream]).permutation(len(pool))
+        return tuple(pool[i] for i in sorted(shuffled[:n]))
 
     kept = [q for q in questions if keep is None or keep(q)]
     eval_qs = draw([q for q in kept if q.title in eval_articles], n_eval, 1)
