@@ -409,6 +409,35 @@ def test_bootstrap_interval_covers_at_n_10():
     assert hits / n_sim >= 0.9
 
 
+def test_bca_where_defined_percentile_where_not_and_no_warning_either_way():
+    """``bca_bootstrap`` gives scipy's BCa interval where it is defined; where it is not (a statistic that no
+    left-out unit moves: the jackknife is degenerate) the percentile interval, quietly, and says so; the claim
+    then names the percentile interval in its rule."""
+    import warnings
+
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.5, 1.0, 40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        low, high, dist, bca = claims.bca_bootstrap((x,), np.mean, level=0.95, seed=1, n_resamples=500, vectorized=True)
+        want = stats.bootstrap(
+            (x,), np.mean, n_resamples=500, confidence_level=0.95, method="BCa", rng=np.random.default_rng(1)
+        )
+        assert bca and (low, high) == (want.confidence_interval.low, want.confidence_interval.high)
+        assert len(dist) == 500
+        # units that do not vary (a method that retrieves for every question: a difference of 0 each time)
+        same = np.zeros(40)
+        low, high, dist, bca = claims.bca_bootstrap(
+            (same,), lambda v: float(np.mean(v)), level=0.95, seed=1, n_resamples=200, vectorized=False
+        )
+        assert not bca and (low, high) == (0.0, 0.0) and np.ptp(dist) == 0
+        verdict = claims.bootstrap((same,), lambda v: float(np.mean(v)), sesoi=0.1, n_resamples=200)
+    assert "percentile (BCa undefined on these data)" in verdict.rule and verdict.reason.startswith("no variation")
+    assert "BCa 95%" in claims.bootstrap((x,), lambda v: float(np.mean(v)), sesoi=0.1, n_resamples=200).rule
+
+
 def test_power_is_what_it_says_by_simulation(words_only):
     # a run of 8 seeds with sd 1 and a true effect of 1: the reported power is the simulated rate of reproduced
     rng = np.random.default_rng(13)

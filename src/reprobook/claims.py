@@ -67,6 +67,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, overload
@@ -266,6 +267,33 @@ def proportion_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, f
     return p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
+def bca_bootstrap(
+    data: Sequence[Any], statistic: Callable, *, level: float, seed: int, **kwargs: Any
+) -> tuple[float, float, np.ndarray, bool]:
+    """scipy's bootstrap of ``statistic`` over ``data`` (``kwargs``: ``n_resamples``, ``paired``,
+    ``vectorized``): ``(low, high, resampled statistics, bca)``, the BCa interval at ``level``, or where BCa is
+    undefined on the data (a degenerate jackknife, e.g. a statistic that no single left-out unit moves) the
+    percentile interval, with ``bca`` False, and without scipy's warnings about it: the caller says which
+    interval it reports."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+        res = stats.bootstrap(
+            tuple(data),
+            statistic,
+            confidence_level=level,
+            method="BCa",
+            rng=np.random.default_rng(seed),
+            **kwargs,
+        )
+    dist = np.asarray(res.bootstrap_distribution, dtype=float)
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if math.isfinite(low) and math.isfinite(high):
+        return low, high, dist, True
+    low, high = (float(q) for q in np.quantile(dist, [(1 - level) / 2, (1 + level) / 2]))
+    return low, high, dist, False
+
+
 def bootstrap_ci(
     values: Sequence[Any] | np.ndarray,
     statistic: Callable | None = None,
@@ -287,28 +315,11 @@ def bootstrap_ci(
     if _no_spread(list(data)):
         return observed, observed, observed
     if statistic is None:  # the mean, vectorised over the resamples
-        res = stats.bootstrap(
-            (data,),
-            np.mean,
-            n_resamples=n_boot,
-            confidence_level=level,
-            method="BCa",
-            vectorized=True,
-            rng=np.random.default_rng(seed),
-        )
+        low, high, _, _ = bca_bootstrap((data,), np.mean, level=level, seed=seed, n_resamples=n_boot, vectorized=True)
     else:
-        res = stats.bootstrap(
-            (data,),
-            lambda x: statistic(x),
-            n_resamples=n_boot,
-            confidence_level=level,
-            method="BCa",
-            vectorized=False,
-            rng=np.random.default_rng(seed),
+        low, high, _, _ = bca_bootstrap(
+            (data,), lambda x: statistic(x), level=level, seed=seed, n_resamples=n_boot, vectorized=False
         )
-    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if not (math.isfinite(low) and math.isfinite(high)):  # BCa undefined (e.g. a degenerate jackknife)
-        low, high = (float(q) for q in np.quantile(res.bootstrap_distribution, [(1 - level) / 2, (1 + level) / 2]))
     return observed, low, high
 
 
@@ -1026,21 +1037,11 @@ def bootstrap(
         return not_comparable("the statistic is not finite on the data", rule).replace(
             n=n, covers=f"{n} {unit}", kind="superiority", test="bootstrap"
         )
-    rng = np.random.default_rng(seed)
-    res = stats.bootstrap(
-        tuple(arrays),
-        statistic,
-        n_resamples=n_resamples,
-        paired=True,
-        vectorized=False,
-        confidence_level=1 - 2 * alpha,
-        method="BCa",
-        rng=rng,
+    low, high, dist, bca = bca_bootstrap(
+        arrays, statistic, level=1 - 2 * alpha, seed=seed, n_resamples=n_resamples, paired=True, vectorized=False
     )
-    dist = np.asarray(res.bootstrap_distribution, dtype=float)
-    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if not (math.isfinite(low) and math.isfinite(high)):
-        low, high = (float(q) for q in np.quantile(dist, [alpha, 1 - alpha]))
+    if not bca:
+        rule = rule.replace("BCa", "percentile (BCa undefined on these data)", 1)
     if np.ptp(dist) == 0:
         return Verdict(
             "inconclusive",

@@ -140,19 +140,12 @@ def fluctuation_test(
     def statistic(idx):
         return float(per_mode[np.asarray(idx, dtype=int)].std(axis=0, ddof=1).mean())
 
-    res = stats.bootstrap(
-        (index,),
-        statistic,
-        n_resamples=resamples,
-        vectorized=False,
-        method="BCa",
-        confidence_level=1 - 2 * claims.ALPHA,
-        rng=np.random.default_rng(seed),
+    low, high, dist, bca = claims.bca_bootstrap(
+        (index,), statistic, level=1 - 2 * claims.ALPHA, seed=seed, n_resamples=resamples, vectorized=False
     )
-    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if not (math.isfinite(low) and math.isfinite(high)):
-        low, high = (float(q) for q in np.quantile(res.bootstrap_distribution, [claims.ALPHA, 1 - claims.ALPHA]))
-    se = float(np.std(res.bootstrap_distribution, ddof=1))
+    if not bca:
+        rule = rule.replace("BCa", "percentile (BCa undefined on these data)", 1)
+    se = float(np.std(dist, ddof=1))
 
     def design(level: float):
         return (
