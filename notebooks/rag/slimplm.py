@@ -318,7 +318,11 @@ judged.weights.round(2)
 #
 # The costs the method fixes (one call of the large model per question for SlimPLM, two for
 # self-judgement; retrieval only for the questions judged Unknown) are facts, recorded as checks, not claims.
-# One-sided tests at α = 0.025, Holm's adjustment over the chapter's {eval}`slim_n_claims` claims.
+# One-sided tests at α = 0.025, Holm's adjustment over the chapter's {eval}`slim_n_claims` claims. The
+# number of evaluation questions follows the rule that the chapter spends its time budget on its claims'
+# units: the smoke profile's was raised to what gives 80 % power at the smallest effect of interest for the
+# judge's claim, by the spread an earlier run measured, before the run that used it (the sizes and that run's
+# numbers are written beside the profile in `src/reprobook/configs/slimplm.py`).
 
 # %%
 specs = claim_specs(cfg)

@@ -92,6 +92,8 @@ TINY = dict(
 # empty cache, about 1.5 s per evaluation question, so 150 fit within 360 s. The draw became nested at the
 # same time (a larger sample adds to a smaller one, the training questions stay): the 150 are a new draw,
 # which shares questions with the 100 above only by chance, and the training questions are a new draw too.
+# Measured with 150: 200 s alone from an empty cache on an idle machine (commit a264e28), 291 s in an
+# earlier run of the same work with tests running beside it for part of it.
 SMOKE = dict(
     proxy="smollm2-135m-instruct",
     large="gemma-3-270m",
