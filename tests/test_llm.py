@@ -426,6 +426,9 @@ def test_completion_logprobs_are_exact_and_batch_independent(tiny64):
     assert batched[0] == pytest.approx(naive, abs=1e-9)
     mean = llm.completion_logprobs(tiny64, prompts[:1], answers[:1], average=True)[0]
     assert mean == pytest.approx(naive / len(reply_ids), abs=1e-9)
+    for bad in (answers[:1], "one string"):  # one completion per prompt, as a list
+        with pytest.raises(ParameterError, match="completions"):
+            llm.completion_logprobs(tiny64, prompts, bad)
 
 
 def test_completion_logits_only_equal_every_logit(tiny64):

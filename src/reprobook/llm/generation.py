@@ -325,9 +325,7 @@ def completion_logprobs(
     mean per token), batched with right padding; the output layer runs on the completion positions only."""
     check_int("batch_size", batch_size, low=1)
     texts = _as_texts(lm, prompts, False, None)  # checks the list; chat formatting happens below
-    if isinstance(completions, str) or len(completions) != len(texts):
-        raise ParameterError("completions", completions, f"a list of {len(texts)} strings (one per prompt)")
-    pairs = completion_pairs(lm, texts, completions, chat, system)
+    pairs = completion_pairs(lm, texts, completions, chat, system)  # checks one completion per prompt
     return _score_pairs(lm, pairs, batch_size=batch_size, average=average)
 
 
