@@ -28,7 +28,7 @@ import torch
 
 from ..checks import check_int
 from ..llm import generate
-from ..llm.generation import completion_pairs, output_layer
+from ..llm.generation import by_length, completion_pairs, output_layer, pad_rows
 
 Pair = tuple[list[int], list[int]]
 
@@ -41,8 +41,7 @@ def encode_pairs(lm: Any, prompts: Sequence[str], completions: Sequence[str]) ->
 
 
 def _batches(pairs: Sequence[Pair], batch_size: int) -> list[list[int]]:
-    order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    return by_length([len(p) + len(c) for p, c in pairs], batch_size)
 
 
 def _forward(lm: Any, pairs: Sequence[Pair], batch: list[int], features: bool = False):
@@ -54,13 +53,8 @@ def _forward(lm: Any, pairs: Sequence[Pair], batch: list[int], features: bool = 
     None, and the decoder runs again for ``hidden`` when ``features`` asks for it. ``hidden``: the final
     hidden states (None when not asked for and not computed); ``lengths``: (prompt, completion) per pair.
     """
-    rows = [pairs[i][0] + pairs[i][1] for i in batch]
-    width = max(len(r) for r in rows)
     pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for k, r in enumerate(rows):
-        ids[k, : len(r)], mask[k, : len(r)] = torch.tensor(r), 1
+    ids, mask = pad_rows([pairs[i][0] + pairs[i][1] for i in batch], pad, "right")
     inputs = {"input_ids": ids.to(lm.device), "attention_mask": mask.to(lm.device)}
     lengths = [(len(pairs[i][0]), len(pairs[i][1])) for i in batch]
     head = output_layer(lm)

@@ -85,13 +85,15 @@ def _encode(lm: LanguageModel, text: str, chat: bool) -> list[int]:
     return lm.tokenizer(text, add_special_tokens=not chat)["input_ids"]
 
 
-def _batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+def by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar length (longest first), so that little is padded."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def _pad(rows: Sequence[Sequence[int]], pad_id: int, side: str):
+def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, side: str):
+    """Token-id rows as one ``[len(rows), longest]`` batch padded with ``pad_id`` on ``side`` ("left" or
+    "right"): ``(ids, attention mask)``."""
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -144,8 +146,8 @@ def generate(
     )
     with torch.random.fork_rng(devices=[lm.device] if lm.device.type == "cuda" else []), torch.inference_mode():
         torch.manual_seed(seed)
-        for batch in _batches([len(e) for e in encoded], batch_size):
-            ids, mask = _pad([encoded[i] for i in batch], pad_id, "left")
+        for batch in by_length([len(e) for e in encoded], batch_size):
+            ids, mask = pad_rows([encoded[i] for i in batch], pad_id, "left")
             with timed() as clock:
                 out = lm.model.generate(
                     input_ids=ids.to(lm.device),
@@ -290,11 +292,11 @@ def _score_pairs(
     out = [0.0] * len(pairs)
     pad_id = lm.tokenizer.pad_token_id
     with torch.inference_mode():
-        for batch in _batches([len(a) + len(b) for a, b in pairs], batch_size):
+        for batch in by_length([len(a) + len(b) for a, b in pairs], batch_size):
             if all(len(pairs[i][0]) == 0 or len(pairs[i][1]) == 0 for i in batch):
                 continue
             rows = [pairs[i][0] + pairs[i][1] for i in batch]
-            ids, mask = _pad(rows, pad_id, "right")
+            ids, mask = pad_rows(rows, pad_id, "right")
             lengths = [(max(len(pairs[i][0]), 1), len(pairs[i][1])) for i in batch]
             start, keep = (0, None) if all_logits else _kept_positions(lengths)
             kwargs = {} if keep is None else {"logits_to_keep": keep.to(lm.device)}
@@ -528,7 +530,7 @@ def score_completions(
         batch = [j for j, t in enumerate(tails) if t]
         if not batch:
             return
-        ids, mask = _pad([tails[j] for j in batch], tok.pad_token_id, "right")
+        ids, mask = pad_rows([tails[j] for j in batch], tok.pad_token_id, "right")
         cache.batch_repeat_interleave(len(batch))
         full_mask = torch.cat([torch.ones((len(batch), past), dtype=torch.long), mask], dim=1)
         rows, _ = _forward(lm, head, ids.to(lm.device), full_mask.to(lm.device), cache, 0)

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from ..checks import ParameterError, check_int, check_str
-from .generation import _batches, _encode, _full, _pad, chat_prompt
+from .generation import _encode, _full, by_length, chat_prompt, pad_rows
 from .loading import LanguageModel
 
 JUDGE_TEMPLATE = (
@@ -70,8 +70,8 @@ class PairwiseJudge:
         encoded = [_encode(self.lm, chat_prompt(self.lm, q), True) for q in questions]
         out = [0.0] * len(encoded)
         with torch.inference_mode():
-            for batch in _batches([len(e) for e in encoded], self.batch_size):
-                ids, mask = _pad([encoded[i] for i in batch], self.lm.tokenizer.pad_token_id, "right")
+            for batch in by_length([len(e) for e in encoded], self.batch_size):
+                ids, mask = pad_rows([encoded[i] for i in batch], self.lm.tokenizer.pad_token_id, "right")
                 logits = self.lm.model(input_ids=ids.to(self.lm.device), attention_mask=mask.to(self.lm.device)).logits
                 for r, i in enumerate(batch):
                     pair = _full(logits[r, len(encoded[i]) - 1, self.letters])
@@ -139,8 +139,8 @@ class RewardJudge:
         device = next(self.model.parameters()).device
         out = [0.0] * len(encoded)
         with torch.inference_mode():
-            for batch in _batches([len(e) for e in encoded], self.batch_size):
-                ids, mask = _pad([encoded[i] for i in batch], self.tokenizer.pad_token_id, "right")
+            for batch in by_length([len(e) for e in encoded], self.batch_size):
+                ids, mask = pad_rows([encoded[i] for i in batch], self.tokenizer.pad_token_id, "right")
                 logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
                 for r, i in enumerate(batch):
                     out[i] = float(logits[r, 0])
