@@ -478,6 +478,16 @@ def test_arwp_goal_note_reads_each_recorded_measurement_on_its_interval():
     assert note([_recorded("a", 99.0), _recorded("b", 130.0)]).count("goal is") == 2
 
 
+def test_recorded_step_costs_show_a_dash_where_a_machine_did_not_time_a_method():
+    assert step_cost_chapter.recorded_table([]) is None
+    both = _recorded("a", 103.0)
+    sgd_only = _recorded("b", 103.0)
+    sgd_only.table = sgd_only.table[sgd_only.table.method == "sgd"]
+    table = step_cost_chapter.recorded_table([both, sgd_only])
+    assert table["commit"].tolist() == ["a", "b"]
+    assert table["sgd"].tolist() == [1.0, 1.0] and table["arwp"].tolist() == [1.03, "—"]
+
+
 def test_scale_note_names_the_model_and_its_profile():
     settings = {
         "model": "small_cnn",

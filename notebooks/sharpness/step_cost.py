@@ -262,7 +262,8 @@ cost.table
 # ### Measurements from other machines
 #
 # A measurement made elsewhere (a GPU, the paper profile) is kept in `book/measurements/` with its
-# machine and the commit it ran; {eval}`sc_recorded_note` {eval}`sc_arwp_goal_recorded`
+# machine and the commit it ran; {eval}`sc_recorded_note` {eval}`sc_arwp_goal_recorded` A dash in
+# the table: that measurement did not time the method.
 
 # %%
 cost.recorded

@@ -129,6 +129,27 @@ def session_is_gpu(device) -> bool:
     return torch.device(device).type == "cuda"
 
 
+def recorded_table(others: list) -> Any:
+    """The step-cost measurements recorded on other machines, one row per measurement (machine, commit, scale,
+    each method's time per step as a multiple of SGD's on that machine); a method a machine did not time shows
+    a dash. None when there are none."""
+    if not others:
+        return None
+    rows = []
+    for r in others:
+        row = {
+            "machine": r.device,
+            "commit": r.machine.get("git_commit") or "unknown",
+            "profile": r.settings.get("profile"),
+            "model": r.settings.get("model"),
+            "batch": r.settings.get("batch_size"),
+            "torch threads": r.settings.get("torch_threads"),
+        }
+        row.update({m: round(v, 2) for m, v in zip(r.table.method, r.table.ratio_to_sgd)})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("machine").astype(object).fillna("—")
+
+
 def step_cost(result: Any, others: list, device: torch.device) -> StepCost:
     """What the chapter shows of ``result``, the step-cost benchmark run on ``device`` (``reprobook bench
     step-cost``, run by the notebook: the benchmarks sit above the methods), beside ``others``, the
@@ -174,21 +195,7 @@ def step_cost(result: Any, others: list, device: torch.device) -> StepCost:
             "operator calls",
         ]
     ].set_index("optimiser")
-    recorded = None
-    if others:
-        rows = []
-        for r in others:
-            row = {
-                "machine": r.device,
-                "commit": r.machine.get("git_commit") or "unknown",
-                "profile": r.settings.get("profile"),
-                "model": r.settings.get("model"),
-                "batch": r.settings.get("batch_size"),
-                "torch threads": r.settings.get("torch_threads"),
-            }
-            row.update({m: round(v, 2) for m, v in zip(r.table.method, r.table.ratio_to_sgd)})
-            rows.append(row)
-        recorded = pd.DataFrame(rows).set_index("machine")
+    recorded = recorded_table(others)
     recorded_note = (
         f"{len(others)} such measurement(s) are shown in the figure and the table below (ratios to SGD on "
         "their own machine)."
