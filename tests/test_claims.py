@@ -2,6 +2,7 @@
 interval), by Monte-Carlo simulation (the rate of *reproduced* under the null, of *contradicted* under a
 large effect, interval coverage), and a property test that every rule can reach each of its words."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -283,8 +284,10 @@ def test_claims_table_shows_power_and_mde():
     row = frame.iloc[0]
     assert row["power at SESOI"].endswith("%") and row["MDE (80 %)"].endswith("%")
     assert row["estimate [95 % CI]"].startswith("+")
-    design = claims.design_frame([spec])
+    design = claims.design_frame([spec, dataclasses.replace(spec, key="held_out", n=None)])
     assert "half the paper's gain" in design.iloc[0]["smallest effect of interest"]
+    # n left open at the declaration is the whole held-out set, not "None"
+    assert design["unit (n)"].tolist() == ["seeds (5)", "seeds (all)"]
 
 
 def test_a_conjunctions_mde_cell_lists_its_parts():

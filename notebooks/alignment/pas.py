@@ -69,7 +69,7 @@ for name in ("min_words", "max_words", "shots", "generator", "max_complement_wor
     rec.glue(f"pas_cfg_{name}", getattr(cfg, name))
 rec.glue("pas_cfg_answerers", ", ".join(cfg.answerers))
 print(f"profile {profile}: generator {cfg.generator}, PAS base {cfg.pas_base}, "
-      f"answering models {', '.join(cfg.answerers)}, LLM judge {cfg.judge}; "
+      f"answering models {', '.join(cfg.answerers)}, LLM judge {cfg.judge or 'none'}; "
       f"device {session.device}, {session.threads} threads")
 
 # %% [markdown]

@@ -1614,7 +1614,8 @@ def design_frame(specs: Iterable[ClaimSpec]):
         rows.append(
             {
                 "claim": s.claim,
-                "unit (n)": "–" if s.test == "none" else f"{s.unit} ({s.n})",
+                # n left open (None) is the whole held-out set, counted when the run builds it (ClaimSpec.over)
+                "unit (n)": "–" if s.test == "none" else f"{s.unit} ({'all' if s.n is None else s.n})",
                 "test": "not testable here: " + s.untestable if s.test == "none" else s.test.replace("_", " "),
                 "smallest effect of interest": (
                     "–" if s.sesoi is None else f"{format(s.sesoi, s.fmt)} ({s.sesoi_source})"
