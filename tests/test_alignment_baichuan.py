@@ -139,10 +139,7 @@ def test_scoring_equals_the_models_own_log_probabilities(base, cap, apart, monke
     """``alignment.scoring``: log π(y | x), the last-token feature and the per-token KL equal what the model's
     own forward gives, with the output layer apart or the model run whole, for Llama and for Gemma 3 with its
     final logit soft-capping switched on (which the output layer apart must apply)."""
-    import torch
-
     from reprobook import llm
-    from reprobook.alignment import scoring
     from reprobook.llm import generation
 
     def tiny(seed):
@@ -154,7 +151,47 @@ def test_scoring_equals_the_models_own_log_probabilities(base, cap, apart, monke
             assert generation.output_layer(lm) is not None
         return lm
 
-    lm, other = tiny(3), tiny(5)
+    _check_scoring(tiny(3), tiny(5), cap)
+
+
+def test_scoring_runs_a_model_whole_where_its_forward_does_more_than_the_head():
+    """A model whose forward rescales the head's logits (Granite divides them by ``logits_scaling``) fails the
+    output-layer probe by itself, and ``alignment.scoring`` then gives the model's own numbers."""
+    import dataclasses
+
+    import torch
+    from transformers import GraniteConfig, GraniteForCausalLM
+
+    from reprobook import llm
+    from reprobook.llm import generation
+
+    base = llm.tiny_causal_lm("smollm2-135m-instruct", seed=3, layers=2, hidden=32, dtype="float64")
+
+    def granite(seed):
+        torch.manual_seed(seed)
+        config = GraniteConfig(
+            vocab_size=base.model.config.vocab_size,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            logits_scaling=4.0,
+            max_position_embeddings=512,
+        )
+        lm = dataclasses.replace(base, model=GraniteForCausalLM(config).double().eval())
+        assert generation.output_layer(lm) is None
+        return lm
+
+    _check_scoring(granite(3), granite(5), None)
+
+
+def _check_scoring(lm, other, cap):
+    import torch
+
+    from reprobook.alignment import scoring
+    from reprobook.llm import generation
+
     prompts = ["Name a colour.", "What is two plus two? Answer briefly, then explain."]
     answers = ["Blue.", "Four, of course: two and two make four."]
     pairs = scoring.encode_pairs(lm, prompts, answers)
