@@ -94,12 +94,20 @@ def test_holm_equals_statsmodels_multipletests():
     assert all(v.family == 5 and "Holm" in v.rule for v in adjusted)
 
 
-def test_rate_is_scipys_binomial_test_with_wilsons_interval():
+def test_rate_is_scipys_binomial_test_with_its_exact_interval():
     v = claims.rate(17, 20, threshold=0.5, sesoi=0.1)
     assert v.p == pytest.approx(stats.binomtest(17, 20, 0.5, alternative="greater").pvalue)
-    ci = stats.binomtest(17, 20).proportion_ci(0.95, method="wilson")
+    ci = stats.binomtest(17, 20).proportion_ci(0.95, method="exact")
     assert v.low + 0.5 == pytest.approx(ci.low) and v.high + 0.5 == pytest.approx(ci.high)
     assert v.estimate == pytest.approx(0.35)
+    # the interval is the test's own: it excludes the threshold exactly when the test rejects (Wilson's
+    # excluded ½ for 69 of 116, p = 0.0254, which the test does not reject)
+    for n in (12, 50, 116):
+        for k in range(n + 1):
+            v = claims.rate(k, n, threshold=0.5)
+            assert (v.p <= ALPHA) == (v.low > 0), (k, n, v.p, v.low)
+    at = claims.rate(69, 116, threshold=0.5)
+    assert at.verdict != "reproduced" and at.low <= 0 < at.high
 
 
 def test_welch_is_scipys_welch_test():

@@ -48,7 +48,7 @@ The rules
                        inverting the interval).
 ``bootstrap``          any statistic of resampled units (e.g. AUROC over test images): BCa interval,
                        p = (1 + #{θ* ≤ null}) / (B + 1), at least 20·m/α resamples for a family of m.
-``rate``               "the rate exceeds a threshold" (win rates): exact binomial test, Wilson's interval.
+``rate``               "the rate exceeds a threshold" (win rates): exact binomial test, its (Clopper–Pearson) interval.
 ``welch``              two independent samples: Welch's one-sided t-test.
 ``from_test``          a chapter's own test (e.g. a Monte-Carlo null): the chapter supplies the estimate,
                        interval and p; the words are decided here.
@@ -1097,7 +1097,9 @@ def rate(
     unit: str = "comparisons",
 ) -> Verdict:
     """The claim "the rate of successes exceeds ``threshold``" (e.g. a win rate above ½): one-sided exact
-    binomial test; Wilson's 95 % interval; *contradicted* when it lies below threshold + ``sesoi``.
+    binomial test; the Clopper–Pearson 95 % interval, the exact test's own (its lower end is above the
+    threshold exactly when the test rejects, where Wilson's interval could exclude a threshold the test does
+    not reject); *contradicted* when it lies below threshold + ``sesoi``.
 
     The estimate is the rate minus the threshold (the effect); ``sesoi`` and ``paper_effect`` are in the
     same units (a win rate of 0.6 against ½ is an effect of 0.1).
@@ -1108,15 +1110,16 @@ def rate(
     check_int("n", n, low=0)
     check_int("successes", successes, low=0, high=n)
     rule = (
-        f"one-sided exact binomial test over {unit} of a rate > {threshold:g} at α = {alpha:g}; Wilson's "
-        f"{1 - 2 * alpha:.0%} interval; contradicted when it lies below {threshold:g} + the smallest effect of "
-        "interest"
+        f"one-sided exact binomial test over {unit} of a rate > {threshold:g} at α = {alpha:g}; its "
+        f"(Clopper–Pearson) {1 - 2 * alpha:.0%} interval; contradicted when it lies below {threshold:g} + the "
+        "smallest effect of interest"
     )
     guarded = _guard_inputs("superiority", "rate", rule, unit, n)
     if guarded:
         return guarded
     p = float(stats.binomtest(successes, n, threshold, alternative="greater").pvalue)
-    r, low, high = proportion_ci(successes, n, 1 - 2 * alpha)
+    ci = stats.binomtest(successes, n, threshold).proportion_ci(1 - 2 * alpha, method="exact")
+    r, low, high = successes / n, float(ci.low), float(ci.high)
 
     def design(level: float):
         def pw(effect: float) -> float:
