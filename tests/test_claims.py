@@ -110,6 +110,12 @@ def test_rate_is_scipys_binomial_test_with_its_exact_interval():
     assert at.verdict != "reproduced" and at.low <= 0 < at.high
 
 
+def test_p_values_near_the_level_show_which_side_they_are_on():
+    assert claims.p_format(0.0123) == "0.012" and claims.p_format(0.0004, relation=True) == "< 0.001"
+    assert claims.p_format(0.02536, relation=True) == "= 0.0254" and claims.p_format(0.02464) == "0.0246"
+    assert claims.p_format(ALPHA) == "0.025" and claims.p_format(0.0351) == "0.035"
+
+
 def test_welch_is_scipys_welch_test():
     a, b = [3.1, 2.9, 3.4, 3.3, 3.0], [2.7, 2.8, 3.1, 2.6]
     v = claims.welch(a, b, sesoi=0.1)

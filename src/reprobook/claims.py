@@ -169,10 +169,15 @@ class Verdict:
 
 
 def p_format(p: float, relation: bool = False) -> str:
-    """A p-value as the tables show it: three decimals, or "< 0.001" (with ``relation``: "= 0.012", "< 0.001")."""
+    """A p-value as the tables show it: three decimals, or "< 0.001" (with ``relation``: "= 0.012", "< 0.001");
+    four decimals where three would read as the level itself ("0.0254", not "0.025": a test that did not
+    reject at α = 0.025 must not look as if it sat on it)."""
     if p < 0.001:
         return "< 0.001"
-    return f"= {p:.3f}" if relation else f"{p:.3f}"
+    text = f"{p:.3f}"
+    if text == f"{ALPHA:.3f}" and p != ALPHA:
+        text = f"{p:.4f}"
+    return f"= {text}" if relation else text
 
 
 def not_comparable(reason: str, rule: str = "the claim cannot be tested by this run") -> Verdict:
