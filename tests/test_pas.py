@@ -413,6 +413,17 @@ def test_every_profile_has_a_configuration():
         profiles.config("pas", "smoke", no_such_field=1)
 
 
+def test_the_judge_check_says_in_words_whether_the_test_rejected(monkeypatch):
+    """69 of 116 is p = 0.0254 by the one-sided exact test: not above chance, and the interval the chapter
+    prints beside it says the same (it includes ½)."""
+    c = profiles.config("pas", "tiny")
+    for agree, words in ((69, "no (p = 0.0254 at α = 0.025)"), (80, "yes (p < 0.001 at α = 0.025)")):
+        monkeypatch.setattr(experiment, "cross_validated_agreement", lambda *a, k=agree, **kw: (k, 116))
+        check = experiment.check_reward_model([], c, seed=0)
+        assert check.facts.test == words and check.facts.above_chance == (agree == 80)
+        assert (check.facts.low > 0.5) == check.facts.above_chance
+
+
 def test_claims_are_guarded_by_the_judge_and_by_variants_that_did_not_move():
     from reprobook.configs.pas import claim_specs
 

@@ -392,8 +392,8 @@ rm_check.verdict.format(".3f")
 
 # %% [markdown]
 # The reward model prefers the human's choice in {eval}`pas_rmc_agreement` of the pairs (95 % interval
-# {eval}`pas_rmc_low` to {eval}`pas_rmc_high`); above chance by the one-sided binomial test:
-# {eval}`pas_rmc_above_chance`.
+# {eval}`pas_rmc_low` to {eval}`pas_rmc_high`); above chance by the one-sided exact binomial test:
+# {eval}`pas_rmc_test`.
 
 # %%
 with rec.timer("evaluate"):

@@ -162,7 +162,7 @@ class JudgeCheck:
     """The primary judge's agreement with human labels (cross-validated over the HHH pairs it owns)."""
 
     verdict: Any  # claims.Verdict of an agreement rate above ½
-    # correct, n, agreement, low, high, above_chance
+    # correct, n, agreement, low, high, above_chance, test (the test's answer in words, with its p)
     facts: pd.Series = glued()
 
 
@@ -171,6 +171,7 @@ def check_reward_model(pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed:
     correct, n = cross_validated_agreement(pairs, cfg.reward_embedder, folds=cfg.reward_folds, seed=seed)
     v = rate(correct, n, threshold=0.5, unit="human-labelled HHH pairs")
     # a tested rate has its interval (with n < 2 there is none, and this fails as it always did)
+    above, p_text = v.verdict == "reproduced", claims.p_format(cast(float, v.p), relation=True)
     return JudgeCheck(
         v,
         facts=facts(
@@ -180,7 +181,8 @@ def check_reward_model(pairs: Sequence[dict[str, Any]], cfg: PASConfig, *, seed:
             agreement=correct / n,
             low=cast(float, v.low) + 0.5,
             high=cast(float, v.high) + 0.5,
-            above_chance=v.verdict == "reproduced",
+            above_chance=above,
+            test=f"{'yes' if above else 'no'} (p {p_text} at α = {claims.ALPHA:g})",
         ),
     )
 
