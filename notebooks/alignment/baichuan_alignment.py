@@ -229,7 +229,7 @@ rm.table
 
 # %% [markdown]
 # The heads learn from {eval}`ba_rm_n_train` pairs (HHH split B and the scored pairs), with $\lambda$ =
-# {eval}`ba_rm_lam` and $\alpha$ = {eval}`ba_rm_alpha`; converged: {eval}`ba_rm_converged`. On the
+# {eval}`ba_rm_lam` and $\alpha$ = {eval}`ba_rm_alpha`; {eval}`ba_rm_fit`. On the
 # {eval}`ba_rm_n_test` held-out pairs the head with the pointwise term ranks {eval}`ba_rm_acc_with` correctly,
 # without it {eval}`ba_rm_acc_without`, and the length alone {eval}`ba_rm_acc_length`. The head with the
 # pointwise term is the chapter's **independent judge** below: it never saw split A, DPO's data.

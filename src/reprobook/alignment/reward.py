@@ -104,6 +104,9 @@ def length_baseline(pairs: Sequence[dict[str, Any]]) -> list[int]:
 
 
 # --------------------------------------------------------------------------------------------- the reward head
+CONVERGED_GRADIENT = 1e-4  # a fitted head has converged when the gradient norm of its loss is below this
+
+
 @dataclass
 class RewardHead:
     """r(x, y) = wᵀ (φ − μ)/σ + b on the frozen SFT model's last-token feature φ of (x, y), in units of its
@@ -185,7 +188,8 @@ def fit_reward_head(
     iterations = int(optimiser.state[optimiser._params[0]].get("n_iter", 0))
     wv, bv = w.detach().numpy(), float(b.detach())
     raw = np.concatenate([zc.numpy(), zr.numpy()]) @ wv + bv
-    return RewardHead(wv, bv, mean, scale, float(raw.std()) or 1.0, alpha, lam, grad < 1e-4, grad, iterations)
+    converged = grad < CONVERGED_GRADIENT
+    return RewardHead(wv, bv, mean, scale, float(raw.std()) or 1.0, alpha, lam, converged, grad, iterations)
 
 
 def choose_lambda(

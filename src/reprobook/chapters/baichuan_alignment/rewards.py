@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...alignment.reward import choose_lambda, fit_reward_head, length_baseline
+from ...alignment.reward import CONVERGED_GRADIENT, choose_lambda, fit_reward_head, length_baseline
 from ...alignment.scoring import encode_pairs, score
 from ...claims import proportion_ci
 from ...configs.baichuan_alignment import BaichuanAlignmentConfig
@@ -94,5 +94,11 @@ def reward_models(sft: Any, d: AlignmentData, cfg: BaichuanAlignmentConfig, *, s
             acc_length=float(np.mean(result["length"])),
             converged=all(h.converged for h in heads.values()),
             iterations=max(h.iterations for h in heads.values()),
+            fit=(
+                f"both fits converged (gradient norm below {CONVERGED_GRADIENT:g})"
+                if all(h.converged for h in heads.values())
+                else f"a fit stopped before its gradient norm fell below {CONVERGED_GRADIENT:g}"
+            )
+            + f", in at most {max(h.iterations for h in heads.values())} L-BFGS iterations",
         ),
     )
