@@ -1115,8 +1115,8 @@ def rate(
     check_int("n", n, low=0)
     check_int("successes", successes, low=0, high=n)
     rule = (
-        f"one-sided exact binomial test over {unit} of a rate > {threshold:g} at α = {alpha:g}; its "
-        f"(Clopper–Pearson) {1 - 2 * alpha:.0%} interval; contradicted when it lies below {threshold:g} + the "
+        f"one-sided exact binomial test over {unit} of a rate > {threshold:.3g} at α = {alpha:g}; its "
+        f"(Clopper–Pearson) {1 - 2 * alpha:.0%} interval; contradicted when it lies below {threshold:.3g} + the "
         "smallest effect of interest"
     )
     guarded = _guard_inputs("superiority", "rate", rule, unit, n)
