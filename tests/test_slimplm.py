@@ -298,6 +298,7 @@ def test_regression_judge_turns_a_predicted_label_into_p_known():
         S.fit_judge_regression(x, t[:1], threshold=0.0)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # e.g. a correlation of a constant fit
 def test_judge_labels_come_only_from_the_training_split(data, tiny_models, monkeypatch):
     proxy, large = tiny_models
     split = split_by_article(data.questions, n_train=3, n_eval=3, seed=0)
@@ -548,6 +549,7 @@ def test_a_judge_that_retrieves_everywhere_leaves_the_selective_claims_untested(
     assert v["vs_never"].verdict != "not comparable"  # the pipeline against no retrieval stays a test
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # e.g. a correlation of a constant fit
 def test_the_pipeline_runs_end_to_end_on_tiny_random_models(data, tiny_models):
     proxy, large = tiny_models
     cfg = tiny_cfg()

@@ -606,14 +606,16 @@ def train_judge(
             f"{'Known' if judge.prior >= 0.5 else 'Unknown'} at a threshold of 0.5"
         )
     elif judge.kind == "regression":
-        r = (
-            float(np.corrcoef(((x - judge.mean) / judge.scale) @ judge.coef, targets)[0, 1])
-            if len(y) > 2
-            else float("nan")
+        fitted = ((x - judge.mean) / judge.scale) @ judge.coef
+        # a correlation needs variation on both sides (a tiny run can fit a constant)
+        fit = (
+            f"correlation {float(np.corrcoef(fitted, targets)[0, 1]):.2f} with it"
+            if len(y) > 2 and np.ptp(fitted) > 0 and np.ptp(targets) > 0
+            else "no correlation with it (its fit or the targets do not vary)"
         )
         note = (
             f"a ridge regression of the large model's closed-book log-probability per token (mean "
-            f"{targets.mean():.2f}) on {len(FEATURES)} features, correlation {r:.2f} with it on its own "
+            f"{targets.mean():.2f}) on {len(FEATURES)} features, {fit} on its own "
             f"{len(y)} training questions ({int(y.sum())} of them Known: at least {judge.threshold:.2f}); "
             f"residual spread σ = {judge.sigma:.2f}"
         )
