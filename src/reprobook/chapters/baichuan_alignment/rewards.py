@@ -77,6 +77,7 @@ def reward_models(sft: Any, d: AlignmentData, cfg: BaichuanAlignmentConfig, *, s
     ):
         acc, lo, hi = proportion_ci(sum(hits), len(hits))
         table_rows.append({"judge": judge, "held-out accuracy": acc, "95% interval": f"[{lo:.2f}, {hi:.2f}]"})
+    converged, iterations = all(h.converged for h in heads.values()), max(h.iterations for h in heads.values())
     return RewardModels(
         heads,
         result,
@@ -92,13 +93,13 @@ def reward_models(sft: Any, d: AlignmentData, cfg: BaichuanAlignmentConfig, *, s
             acc_with=float(np.mean(result["correct with"])),
             acc_without=float(np.mean(result["correct without"])),
             acc_length=float(np.mean(result["length"])),
-            converged=all(h.converged for h in heads.values()),
-            iterations=max(h.iterations for h in heads.values()),
+            converged=converged,
+            iterations=iterations,
             fit=(
                 f"both fits converged (gradient norm below {CONVERGED_GRADIENT:g})"
-                if all(h.converged for h in heads.values())
+                if converged
                 else f"a fit stopped before its gradient norm fell below {CONVERGED_GRADIENT:g}"
             )
-            + f", in at most {max(h.iterations for h in heads.values())} L-BFGS iterations",
+            + f", in at most {iterations} L-BFGS iterations",
         ),
     )
