@@ -338,6 +338,9 @@ def test_planned_seeds_and_budget_note():
     assert "every tested claim has 80 % power" in shown.budget_note(specs, pilot, 100)
     short = shown.budget_note(specs, pilot, 5)
     assert "rWP generalises" not in short and "RWP generalises better than SGD (" in short and "about" in short
+    assert "At a cold cost of 10 s of fixed work and 10 s per seed, 5 seeds take about 60 s" in short
+    sourced = shown.budget_note(specs, dict(pilot, per_seed_s=8.6, cost_source="measured on a quiet day"), 5)
+    assert "8.6 s per seed (measured on a quiet day), 5 seeds take about 53 s" in sourced
 
 
 # -- the step-cost chapter ---------------------------------------------------------------------------------------

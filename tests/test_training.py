@@ -17,6 +17,7 @@ from reprobook.training import (
     config_hash,
     evaluate,
     fit,
+    fixed_threads,
     make_accelerator,
     resolve_device,
     seed_everything,
@@ -293,3 +294,70 @@ def _train_slowly(cache: str, _worker: int) -> tuple[bool, float]:
 
     state, info = train_or_load({"shared": 1}, train, name="shared", cache=cache)
     return info["loaded"], float(state["weight"].sum())
+
+
+def test_fixed_threads_makes_the_model_independent_of_the_runs_threads(tmp_path, monkeypatch):
+    """A CPU training loop gives another model on one thread and on two (a reduction's last bits, grown over the
+    steps: the RWP chapter alone and inside the book read different accuracies); with the chapter's
+    ``train_threads`` fixed the model is the same whichever count the run has, and the count restored after."""
+    from reprobook import profiles
+    from reprobook.chapters.flat_minima import runs
+
+    g = torch.Generator().manual_seed(0)
+    data = TensorDataset(torch.rand(64, 1, 28, 28, generator=g), torch.arange(64) % 10)
+
+    def weights(run_threads: int, train_threads: int | None, cache: str) -> torch.Tensor:
+        monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / cache))
+        cfg = profiles.config("rwp", "tiny", train_threads=train_threads)
+        torch.set_num_threads(run_threads)
+        run = runs.train_one(cfg, "sam", 0, data, data, torch.device("cpu"), progress=False)
+        assert torch.get_num_threads() == run_threads  # restored
+        return torch.cat([v.flatten().double() for v in run.model.state_dict().values() if v.is_floating_point()])
+
+    before = torch.get_num_threads()
+    try:
+        free = [weights(n, None, f"free{n}") for n in (1, 2)]
+        fixed = [weights(n, 1, f"fixed{n}") for n in (1, 2)]
+    finally:
+        torch.set_num_threads(before)
+    assert not torch.equal(free[0], free[1])  # the premise: the run's threads change the model
+    assert torch.equal(fixed[0], fixed[1]) and torch.equal(fixed[0], free[0])
+    with pytest.raises(ParameterError, match="train_threads"):
+        with fixed_threads(0):
+            pass
+
+
+def test_the_ood_trainers_train_on_the_chapters_fixed_threads(tmp_path, monkeypatch):
+    """The OoD classifier and the DDPM train on ``cfg.train_threads`` threads whatever the run has (the loop sees
+    that count), and the count is part of their checkpoints' keys."""
+    from reprobook import profiles
+    from reprobook.ood import classifier, diffusion
+
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path))
+    seen: list[int] = []
+
+    class Stop(Exception):
+        pass
+
+    def record(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        raise Stop
+
+    monkeypatch.setattr(classifier, "fit", record)
+    monkeypatch.setattr(diffusion, "ddpm_training_step", record)
+    data = TensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 10)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        for threads in (1, None):
+            ood = profiles.config("mode_ensemble", "tiny", train_threads=threads)
+            with pytest.raises(Stop):
+                classifier.train_classifier(ood, data, seed=0, device=torch.device("cpu"), progress=False)
+            with pytest.raises(Stop):
+                diffusion.train_ddpm(profiles.config("ddos", "tiny", train_threads=threads), data.tensors[0])
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 1, 2, 2]
+    keys = [classifier.training_config(profiles.config("kpca", "tiny", train_threads=t), 0, "d") for t in (1, None)]
+    assert keys[0]["train_threads"] == 1 and keys[1]["train_threads"] is None

@@ -102,6 +102,25 @@ def set_threads(n: int | None = None) -> int:
     return n
 
 
+@contextlib.contextmanager
+def fixed_threads(n: int | None):
+    """Run the block on ``n`` intra-op threads (None: as many as the run has), then restore the count.
+
+    On a CPU a reduction's result depends, in its last bits, on how many threads split it; over hundreds of
+    training steps that difference grows into another model (measured: the RWP chapter's smoke run alone on
+    two threads and inside the book on one read different accuracies and, for one claim, another verdict). A
+    trainer that must give one model whatever the run's core count fixes the count for its loop here; the
+    count then belongs to the model's cache key. (A GPU's kernels do not use these threads.)"""
+    n = check_optional_int("train_threads", n, low=1)
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 UNITS = ("epoch", "step")
 # the names a history saved before the trainers shared one type gave two of its fields
 _RENAMED = {"epoch_seconds": "seconds", "eval_epochs": "eval_at"}

@@ -27,7 +27,7 @@ from ..cache import dataset_fingerprint
 from ..checks import ParameterError, check_int, check_number, check_seed
 from ..configs.ddos import DDoSConfig
 from ..timing import Timer
-from ..training import History, _default_progress, resolve_device, seed_everything, train_or_load
+from ..training import History, _default_progress, fixed_threads, resolve_device, seed_everything, train_or_load
 
 DOWN, UP = "DownBlock2D", "UpBlock2D"
 
@@ -166,11 +166,16 @@ def train_ddpm(
         "max_t": max_t,
         **({"ema": ema_decay} if ema_decay else {}),
         "data": dataset_fingerprint(torch.utils.data.TensorDataset(images)),
+        "train_threads": cfg.train_threads,
     }
     show = _default_progress() if progress is None else progress
     clock = Timer()
 
     def train():
+        with fixed_threads(cfg.train_threads):
+            return _train()
+
+    def _train():
         generator = seed_everything(seed)
         unet = build_unet(cfg, channels, size).to(device).train()
         scheduler = noise_scheduler(cfg)

@@ -105,7 +105,8 @@ def profile_note(profile: str) -> str:
 
 def budget_note(specs: list[claims.ClaimSpec], pilot: dict, n_seeds: int) -> str:
     """Which claims the pilot says stay below 80 % power at the paper's effect (at the SESOI where it gives none)
-    with ``n_seeds`` seeds, and the cold time the seeds they need would take: the reason in words."""
+    with ``n_seeds`` seeds, and the cold time the seeds they need would take at the pilot's cost (``fixed_s``,
+    ``per_seed_s``; where it was measured: ``cost_source``, optional): the reason in words."""
     plan = seed_plan(specs, pilot["sd"])
     short = []
     for claim, at_sesoi, at_paper in zip(
@@ -114,9 +115,10 @@ def budget_note(specs: list[claims.ClaimSpec], pilot: dict, n_seeds: int) -> str
         need = at_paper if at_paper != "–" else at_sesoi
         if need != "–" and int(need) > n_seeds:
             short.append(f"{claim} ({need} seeds, about {pilot['fixed_s'] + int(need) * pilot['per_seed_s']:.0f} s)")
+    source = f" ({pilot['cost_source']})" if pilot.get("cost_source") else ""
     cost = (
-        f"At the pilot's cold cost, {pilot['fixed_s']:.0f} s of fixed work and {pilot['per_seed_s']:.0f} s "
-        f"per seed, {n_seeds} seeds take about {pilot['fixed_s'] + n_seeds * pilot['per_seed_s']:.0f} s, "
+        f"At a cold cost of {pilot['fixed_s']:.3g} s of fixed work and {pilot['per_seed_s']:.3g} s "
+        f"per seed{source}, {n_seeds} seeds take about {pilot['fixed_s'] + n_seeds * pilot['per_seed_s']:.0f} s, "
         f"within this chapter's share of {pilot['share_s']:.0f} s of the smoke budget (Part I's three "
         "chapters: at most 450 s together)"
     )
