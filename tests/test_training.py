@@ -329,7 +329,7 @@ def test_fixed_threads_makes_the_model_independent_of_the_runs_threads(tmp_path,
 
 def test_the_ood_trainers_train_on_the_chapters_fixed_threads(tmp_path, monkeypatch):
     """The OoD classifier and the DDPM train on ``cfg.train_threads`` threads whatever the run has (the loop sees
-    that count), and the count is part of their checkpoints' keys."""
+    that count)."""
     from reprobook import profiles
     from reprobook.ood import classifier, diffusion
 
@@ -359,5 +359,28 @@ def test_the_ood_trainers_train_on_the_chapters_fixed_threads(tmp_path, monkeypa
     finally:
         torch.set_num_threads(before)
     assert seen == [1, 1, 2, 2]
-    keys = [classifier.training_config(profiles.config("kpca", "tiny", train_threads=t), 0, "d") for t in (1, None)]
-    assert keys[0]["train_threads"] == 1 and keys[1]["train_threads"] is None
+
+
+def test_train_or_load_trains_on_the_threads_it_is_given_and_keys_them(tmp_path):
+    """``threads``: ``train_fn`` runs on that count and the count joins the key (a model trained on the run's
+    threads is never served for it); None: the run's threads, and the key is the config's own."""
+    seen: list[int] = []
+
+    def train():
+        seen.append(torch.get_num_threads())
+        return nn.Linear(2, 1)
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        _, free = train_or_load({"a": 1}, train, name="t", cache=tmp_path)
+        _, fixed = train_or_load({"a": 1}, train, name="t", cache=tmp_path, threads=1)
+        _, again = train_or_load({"a": 1}, train, name="t", cache=tmp_path, threads=1)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [2, 1] and not free["loaded"] and not fixed["loaded"] and again["loaded"]
+    assert "train_threads" not in free["config"] and fixed["config"]["train_threads"] == 1
+    assert free["path"] != fixed["path"]
+    with pytest.raises(ParameterError, match="train_threads"):
+        train_or_load({"a": 1}, train, name="t", cache=tmp_path, threads=0)

@@ -109,8 +109,9 @@ def fixed_threads(n: int | None):
     On a CPU a reduction's result depends, in its last bits, on how many threads split it; over hundreds of
     training steps that difference grows into another model (measured: the RWP chapter's smoke run alone on
     two threads and inside the book on one read different accuracies and, for one claim, another verdict). A
-    trainer that must give one model whatever the run's core count fixes the count for its loop here; the
-    count then belongs to the model's cache key. (A GPU's kernels do not use these threads.)"""
+    trainer that must give one model whatever the run's core count fixes the count for its loop here
+    (:func:`train_or_load`'s ``threads``, which also puts the count in the model's cache key). (A GPU's kernels
+    do not use these threads.)"""
     n = check_optional_int("train_threads", n, low=1)
     before = torch.get_num_threads()
     if n is not None:
@@ -408,12 +409,14 @@ def train_or_load(
     name: str,
     cache: Path | str | None = None,
     code: tuple[Any, ...] = (),
+    threads: int | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The trained weights for ``config``: loaded from the cache, or trained by ``train_fn`` and saved.
 
     ``code`` names the modules that determine training (e.g. ``("reprobook.training",
     "reprobook.sharpness")``): their :func:`~reprobook.cache.code_fingerprint` joins the key, so a change to them
-    retrains.
+    retrains. ``threads`` (a chapter's ``train_threads``): ``train_fn`` runs on that many intra-op threads
+    (:func:`fixed_threads`) and the count joins the key as ``train_threads``; None: on the run's threads.
     The checkpoint records the commit that trained it (``info["trained_at"]``). Under a multi-process
     launch (``accelerate launch``, ``torchrun``: ``WORLD_SIZE`` > 1) the number of processes joins the key,
     since every process trains on its own batch: such a model is never taken for a single-process one.
@@ -428,8 +431,11 @@ def train_or_load(
     is a :class:`History`, or None when ``train_fn`` returned none). Every call is counted as loaded or
     trained (:func:`reprobook.results.note_checkpoint`); the chapter's results file reports the counts.
     """
+    threads = check_optional_int("train_threads", threads, low=1)
     if code:
         config = {**config, "code": code_fingerprint(*code)}
+    if threads is not None:
+        config = {**config, "train_threads": threads}
     world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world_size > 1:  # trained under a multi-process launch: each process had its own batch, a different run
         config = {**config, "world_size": world_size}
@@ -437,8 +443,13 @@ def train_or_load(
     # two notebooks run at once that need the same checkpoint: the second waits for the first and loads it
     # (not under a multi-process launch, whose processes must train together)
     lock = exclusive_lock(path.with_name(path.name + ".lock")) if world_size == 1 else contextlib.nullcontext()
+
+    def train() -> Any:
+        with fixed_threads(threads):
+            return train_fn()
+
     with lock:
-        return _train_or_load_locked(path, config, train_fn)
+        return _train_or_load_locked(path, config, train)
 
 
 def _train_or_load_locked(

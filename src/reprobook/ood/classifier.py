@@ -25,7 +25,7 @@ from ..cache import dataset_fingerprint
 from ..checks import check_seed, check_type
 from ..configs.ood_benchmark import OODConfig
 from ..models import build_model
-from ..training import fit, fixed_threads, seed_everything, train_or_load
+from ..training import fit, seed_everything, train_or_load
 
 # the fields of an OODConfig that determine the trained classifier (its checkpoint's cache key, with the seed,
 # a fingerprint of the training images and one of the training code); the OoD sets and detectors do not
@@ -41,7 +41,6 @@ TRAINING_FIELDS = (
     "weight_decay",
     "augment",
     "converged_window",
-    "train_threads",
 )
 # the modules whose source determines the trained weights
 TRAINING_CODE = ("reprobook.ood.classifier", "reprobook.training", "reprobook.models")
@@ -98,10 +97,6 @@ def train_classifier(
     config = training_config(cfg, seed, dataset_fingerprint(train_ds))
 
     def train():
-        with fixed_threads(cfg.train_threads):
-            return _train()
-
-    def _train():
         generator = seed_everything(seed)
         model = channels_last(build_model(cfg.model, **cfg.model_kwargs))
         optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -130,7 +125,9 @@ def train_classifier(
         )
         return model, history
 
-    state, info = train_or_load(config, train, name=f"ood-{cfg.in_dataset}-{cfg.model}", code=TRAINING_CODE)
+    state, info = train_or_load(
+        config, train, name=f"ood-{cfg.in_dataset}-{cfg.model}", code=TRAINING_CODE, threads=cfg.train_threads
+    )
     model = build_model(cfg.model, **cfg.model_kwargs)
     model.load_state_dict(state)
     return channels_last(model.to(device)).eval(), info

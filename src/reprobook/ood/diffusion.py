@@ -27,7 +27,7 @@ from ..cache import dataset_fingerprint
 from ..checks import ParameterError, check_int, check_number, check_seed
 from ..configs.ddos import DDoSConfig
 from ..timing import Timer
-from ..training import History, _default_progress, fixed_threads, resolve_device, seed_everything, train_or_load
+from ..training import History, _default_progress, resolve_device, seed_everything, train_or_load
 
 DOWN, UP = "DownBlock2D", "UpBlock2D"
 
@@ -166,16 +166,11 @@ def train_ddpm(
         "max_t": max_t,
         **({"ema": ema_decay} if ema_decay else {}),
         "data": dataset_fingerprint(torch.utils.data.TensorDataset(images)),
-        "train_threads": cfg.train_threads,
     }
     show = _default_progress() if progress is None else progress
     clock = Timer()
 
     def train():
-        with fixed_threads(cfg.train_threads):
-            return _train()
-
-    def _train():
         generator = seed_everything(seed)
         unet = build_unet(cfg, channels, size).to(device).train()
         scheduler = noise_scheduler(cfg)
@@ -198,7 +193,7 @@ def train_ddpm(
             ema.copy_to(unet.parameters())
         return unet, History(unit="step", train_loss=losses, total_seconds=clock.elapsed())
 
-    state, info = train_or_load(config, train, name=name, code=("reprobook.ood.diffusion",))
+    state, info = train_or_load(config, train, name=name, code=("reprobook.ood.diffusion",), threads=cfg.train_threads)
     unet = build_unet(cfg, channels, size)
     unet.load_state_dict(state)
     return Diffusion(

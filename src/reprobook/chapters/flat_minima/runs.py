@@ -24,7 +24,7 @@ from ...models import build_model
 from ...sharpness.arwp import ARWP, CosineIncreasingSigma
 from ...sharpness.rwp import RWP
 from ...sharpness.sam import SAM
-from ...training import History, evaluate, fit, fixed_threads, seed_everything, train_or_load
+from ...training import History, evaluate, fit, seed_everything, train_or_load
 
 # "rwp" is the RWP chapter's mixed RWP (γ, α); the m-ARWP chapter adds the perturbed-only RWP ("prwp"),
 # m-RWP ("mrwp"), ARWP ("arwp") and m-ARWP ("marwp"), whose hyper-parameters come from a MARWPConfig
@@ -187,7 +187,7 @@ def training_config(cfg: RWPConfig, method: str, seed: int, data_fingerprint: st
     for methods, names in marwp:
         if method in methods:
             config.update({name: _marwp_field(cfg, name, method) for name in names})
-    return {**config, "method": method, "seed": seed, "data": data_fingerprint, "train_threads": cfg.train_threads}
+    return {**config, "method": method, "seed": seed, "data": data_fingerprint}
 
 
 def train_one(
@@ -204,10 +204,6 @@ def train_one(
     config = training_config(cfg, method, seed, dataset_fingerprint(train_ds))
 
     def train():
-        with fixed_threads(cfg.train_threads):
-            return _train()
-
-    def _train():
         seed_everything(seed)
         # the noise generator lives where the weights are: drawing on the CPU would add a host-to-device copy
         # per parameter and step (on a GPU that made an RWP step cost several SGD steps instead of two); on
@@ -233,7 +229,9 @@ def train_one(
         )
         return model, history
 
-    state, info = train_or_load(config, train, name=f"{cfg.model}-{method}", code=TRAINING_CODE)
+    state, info = train_or_load(
+        config, train, name=f"{cfg.model}-{method}", code=TRAINING_CODE, threads=cfg.train_threads
+    )
     model = build_model(cfg.model, **cfg.model_kwargs)
     model.load_state_dict(state)
     model.to(device)
