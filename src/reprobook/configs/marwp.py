@@ -212,11 +212,11 @@ EQ14_SOURCE = "Li et al. (2024), eq. 14; official code, train_marwp.py (`temp /=
 
 VALUES = {
     "tiny": dict(RWP_TINY),
-    # the RWP chapter's smoke settings (its first 13 seeds):
+    # the RWP chapter's smoke settings (its first 11 seeds):
     # SGD and SAM come from its checkpoints; n_seeds from PILOT (85 seeds would give every claim 80 % power; 220 s
-    # hold 13). No ablation, and λ_max of SGD and m-ARWP only (SAM's is the RWP chapter's, on the same models): the
+    # hold 11). No ablation, and λ_max of SGD and m-ARWP only (SAM's is the RWP chapter's, on the same models): the
     # budget goes to the claims' seeds
-    "smoke": dict(RWP_SMOKE, n_seeds=13, ablation_seeds=0, lambda_methods=("sgd", "marwp")),
+    "smoke": dict(RWP_SMOKE, n_seeds=11, ablation_seeds=0, lambda_methods=("sgd", "marwp")),
     "paper": dict(RWP_PAPER, dataset="cifar100", model_kwargs={"num_classes": 100}, data_files=("cifar100",)),
 }
 
@@ -229,9 +229,9 @@ VALUES = {
 # Part I's 450 s). The first cold run with 12 seeds and the ablation on 5 took 239 s (2.6 s per pass): the
 # ablation, which tests no claim, and SAM's λ_max, which the RWP chapter measures on the same models, make way.
 # The cap's cost, re-measured on 2026-12-06 as the RWP chapter's (configs/rwp.py: the training on one thread),
-# cold and alone, training SGD and SAM too (the cold cache holds no RWP checkpoints): 12 seeds 182.4 s, 18 seeds
-# 283.5 s (`--set marwp.n_seeds 18`; only the runner's seconds were read). With the pilot's 14 s of fixed work, a
-# seed costs 14.0–15.0 s; the cap takes the larger: 13 seeds, about 209 s.
+# cold and alone, training SGD and SAM too (the cold cache holds no RWP checkpoints; only the runner's seconds were
+# read): 12 seeds 182.4 s, 18 seeds 283.5 s, 13 seeds 213.1 s and, an hour later, 250.2 s. With the pilot's 14 s of
+# fixed work a seed cost 14.0–18.2 s; the cap takes the largest: 11 seeds, about 214 s at that slowest hour.
 PILOT = dict(
     source="the pre-contract smoke run of this chapter (commit 353da18, seeds 0–4)",
     sd={
@@ -244,9 +244,9 @@ PILOT = dict(
         "flatter": 0.50,
     },
     fixed_s=14.0,
-    per_seed_s=15.0,
+    per_seed_s=18.2,
     share_s=220.0,
-    cost_source="per seed: the larger of two cold runs on 2026-12-06, 12 seeds in 182 s and 18 in 284 s",
+    cost_source="per seed: the largest of four cold runs on 2026-12-06, 13 seeds in 250 s",
 )
 
 register_chapter(
