@@ -229,9 +229,10 @@ VALUES = {
 # Part I's 450 s). The first cold run with 12 seeds and the ablation on 5 took 239 s (2.6 s per pass): the
 # ablation, which tests no claim, and SAM's λ_max, which the RWP chapter measures on the same models, make way.
 # The cap's cost, re-measured on 2026-12-06 as the RWP chapter's (configs/rwp.py: the training on one thread),
-# cold and alone, training SGD and SAM too (the cold cache holds no RWP checkpoints; only the runner's seconds were
-# read): 12 seeds 182.4 s, 18 seeds 283.5 s, 13 seeds 213.1 s and, an hour later, 250.2 s. With the pilot's 14 s of
-# fixed work a seed cost 14.0–18.2 s; the cap takes the largest: 11 seeds, about 214 s at that slowest hour.
+# cold and alone, training SGD and SAM too (the cold cache holds no RWP checkpoints), by the runner's seconds:
+# 12 seeds 182.4 s, 18 seeds 283.5 s, 13 seeds 213.1 s and, an hour later, 250.2 s. With the pilot's 14 s of fixed
+# work a seed cost 14.0–18.2 s; the cap takes the largest: 11 seeds, about 214 s at that slowest hour. (The claims
+# of the 13-seed runs, a first cap, were seen before this one; the cap follows from the seconds alone.)
 PILOT = dict(
     source="the pre-contract smoke run of this chapter (commit 353da18, seeds 0–4)",
     sd={
