@@ -108,7 +108,7 @@ def fixed_threads(n: int | None):
 
     On a CPU a reduction's result depends, in its last bits, on how many threads split it; over hundreds of
     training steps that difference grows into another model (measured: the RWP chapter's smoke run alone on
-    two threads and inside the book on one read different accuracies and, for one claim, another verdict). A
+    two threads and inside the book on one read different accuracies and, for three claims, other verdicts). A
     trainer that must give one model whatever the run's core count fixes the count for its loop here
     (:func:`train_or_load`'s ``threads``, which also puts the count in the model's cache key). (A GPU's kernels
     do not use these threads.)"""
