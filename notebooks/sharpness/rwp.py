@@ -187,7 +187,9 @@ power.seed_plan(specs, paper.PILOT["sd"], cfg.n_seeds)
 # training code trains again. After training, each model's loss and accuracy on its training images are
 # measured at its final weights.
 #
-# Every (method, seed) is trained, or loaded from the cache, by one loop:
+# Every (method, seed) is trained, or loaded from the cache, by one loop. On a CPU, where each training
+# loop runs on a fixed number of threads (`train_threads`), as many run at once as the notebook's cores hold,
+# one process each, which gives the same models as one after the other:
 
 # %%
 show_source(analysis.train_all)

@@ -23,6 +23,7 @@ from ...checks import check_int
 from ...configs.rwp import RWPConfig
 from ...data.vision import classification_datasets
 from ...plots import training_curves
+from ...pool import pool_size, train_many
 from ...results import facts, glued
 from ...sharpness.landscape import filter_normalized_sharpness, hessian_lambda_max
 from ...training import evaluate
@@ -129,20 +130,24 @@ def train_all(
     (``{key: (cfg, method, label)}``, e.g. an ablation) for the first ``variant_seeds`` seeds (default: every
     seed), then measure each model's training loss and accuracy at its final weights on ``train_plain`` (the
     training images without augmentation; default ``train_ds``), in eval mode. ``log`` gets one line per run
-    (None: silent)."""
+    (None: silent). On a CPU the runs train ``cfg.train_workers`` at a time (:func:`reprobook.pool.pool_size`),
+    one process each, into the same models as one after the other."""
     plan = [(m, cfg, m, _experiment.LABELS[m], seeds) for m in cfg.methods]
     plan += [(key, c, method, label, seeds[:variant_seeds]) for key, (c, method, label) in (variants or {}).items()]
     labels = {key: label for key, _, _, label, _ in plan}
+    jobs = [(key, c, method, label, s) for key, c, method, label, key_seeds in plan for s in key_seeds]
+    # on a CPU, as many (method, seed) runs at once as the run's cores hold, one process each: the same models
+    workers = pool_size(cfg.train_threads, device, cfg.train_workers)
+    progress = None if workers == 1 else False  # no progress bars from the pool's processes
+    trained = train_many(
+        _experiment.train_state, [(c, method, s, train_ds, device, progress) for _, c, method, _, s in jobs], workers
+    )
     runs = {}
-    for key, c, method, label, key_seeds in plan:
-        for s in key_seeds:
-            run = _experiment.train_one(c, method, s, train_ds, test_ds, device)
-            runs[key, s] = run
-            if log is not None:
-                log(
-                    f"{label:22s} seed {s}: test accuracy {run.test_acc:.4f}"
-                    f"{'  (from the cache)' if run.loaded else ''}"
-                )
+    for (key, c, method, label, s), (state, info) in zip(jobs, trained, strict=True):
+        run = _experiment.tested_run(c, method, s, state, info, test_ds, device)
+        runs[key, s] = run
+        if log is not None:
+            log(f"{label:22s} seed {s}: test accuracy {run.test_acc:.4f}{'  (from the cache)' if run.loaded else ''}")
     result = Experiment(
         runs,
         list(seeds),

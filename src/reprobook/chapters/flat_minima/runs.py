@@ -144,20 +144,26 @@ class TrainedRun:
     loaded: bool  # True when the checkpoint came from the cache (its history's timings are another run's)
 
 
-def _loaders(cfg: RWPConfig, train_ds: Dataset, test_ds: Dataset, seed: int, device: torch.device):
-    workers = 0 if device.type == "cpu" else 4
-    g = torch.Generator().manual_seed(seed)
-    train = DataLoader(
+def _workers(device: torch.device) -> int:
+    return 0 if device.type == "cpu" else 4
+
+
+def _train_loader(cfg: RWPConfig, train_ds: Dataset, seed: int, device: torch.device) -> DataLoader:
+    return DataLoader(
         train_ds,
         batch_size=cfg.batch_size,
         shuffle=True,
-        generator=g,
+        generator=torch.Generator().manual_seed(seed),
         drop_last=False,
-        num_workers=workers,
+        num_workers=_workers(device),
         pin_memory=device.type == "cuda",
     )
-    test = DataLoader(test_ds, batch_size=512, shuffle=False, num_workers=workers, pin_memory=device.type == "cuda")
-    return train, test
+
+
+def _test_loader(test_ds: Dataset, device: torch.device) -> DataLoader:
+    return DataLoader(
+        test_ds, batch_size=512, shuffle=False, num_workers=_workers(device), pin_memory=device.type == "cuda"
+    )
 
 
 def training_config(cfg: RWPConfig, method: str, seed: int, data_fingerprint: str) -> dict[str, Any]:
@@ -190,17 +196,17 @@ def training_config(cfg: RWPConfig, method: str, seed: int, data_fingerprint: st
     return {**config, "method": method, "seed": seed, "data": data_fingerprint}
 
 
-def train_one(
+def train_state(
     cfg: RWPConfig,
     method: str,
     seed: int,
     train_ds: Dataset,
-    test_ds: Dataset,
     device: torch.device,
-    *,
     progress: bool | None = None,
-) -> TrainedRun:
-    """Train ``method`` from the initialisation of ``seed`` (or load the cached run) and test it."""
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Train ``method`` from the initialisation of ``seed`` (or load the cached run): the weights and
+    :func:`reprobook.training.train_or_load`'s ``info``. It depends on its arguments alone, so a pool of
+    processes may run it (:func:`.analysis.train_all`)."""
     config = training_config(cfg, method, seed, dataset_fingerprint(train_ds))
 
     def train():
@@ -212,7 +218,7 @@ def train_one(
         model = build_model(cfg.model, **cfg.model_kwargs)
         optimizer = make_optimizer(method, model.parameters(), cfg, generator=generator)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-        train_loader, _ = _loaders(cfg, train_ds, test_ds, seed, device)
+        train_loader = _train_loader(cfg, train_ds, seed, device)
         # fit() shards the loader over the processes of a multi-GPU launch: count the steps of one process
         steps_per_epoch = math.ceil(len(train_loader) / int(os.environ.get("WORLD_SIZE", "1")))
         sigma_schedule = make_sigma_schedule(method, optimizer, cfg, cfg.epochs * steps_per_epoch)
@@ -229,12 +235,36 @@ def train_one(
         )
         return model, history
 
-    state, info = train_or_load(
-        config, train, name=f"{cfg.model}-{method}", code=TRAINING_CODE, threads=cfg.train_threads
-    )
+    return train_or_load(config, train, name=f"{cfg.model}-{method}", code=TRAINING_CODE, threads=cfg.train_threads)
+
+
+def tested_run(
+    cfg: RWPConfig,
+    method: str,
+    seed: int,
+    state: dict[str, torch.Tensor],
+    info: dict[str, Any],
+    test_ds: Dataset,
+    device: torch.device,
+) -> TrainedRun:
+    """The trained run of ``state`` (from :func:`train_state`), tested on ``test_ds``."""
     model = build_model(cfg.model, **cfg.model_kwargs)
     model.load_state_dict(state)
     model.to(device)
-    _, test_loader = _loaders(cfg, train_ds, test_ds, seed, device)
-    test_loss, test_acc = evaluate(model, test_loader, device)
+    test_loss, test_acc = evaluate(model, _test_loader(test_ds, device), device)
     return TrainedRun(method, seed, model, info["history"], test_loss, test_acc, info["loaded"])
+
+
+def train_one(
+    cfg: RWPConfig,
+    method: str,
+    seed: int,
+    train_ds: Dataset,
+    test_ds: Dataset,
+    device: torch.device,
+    *,
+    progress: bool | None = None,
+) -> TrainedRun:
+    """Train ``method`` from the initialisation of ``seed`` (or load the cached run) and test it."""
+    state, info = train_state(cfg, method, seed, train_ds, device, progress=progress)
+    return tested_run(cfg, method, seed, state, info, test_ds, device)

@@ -1,0 +1,79 @@
+"""Training several models at once (reprobook.pool): the same models as one after the other."""
+
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from reprobook import profiles
+from reprobook.chapters.flat_minima import analysis, runs
+from reprobook.pool import pool_size, train_many
+from reprobook.profiles import ParameterError
+from reprobook.results import CHECKPOINT_EVENTS
+
+
+def _data():
+    g = torch.Generator().manual_seed(0)
+    return TensorDataset(torch.rand(64, 1, 28, 28, generator=g), torch.arange(64) % 10)
+
+
+def _weights(run) -> torch.Tensor:
+    return torch.cat([v.flatten().double() for v in run.model.state_dict().values() if v.is_floating_point()])
+
+
+def test_a_pool_of_processes_trains_the_same_models_as_one_process(tmp_path, monkeypatch):
+    """Every (method, seed) of the RWP chapter trained two at a time in other processes equals, bit for bit, the
+    same run trained in this process one after the other; the pool's models are counted here as trained."""
+    data = _data()
+    cfg = profiles.config("rwp", "tiny")  # one thread per training loop
+    seeds = [0, 1]
+
+    def train_all(workers: int, cache: str):
+        monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / cache))
+        before = dict(CHECKPOINT_EVENTS)
+        experiment = analysis.train_all(
+            profiles.config("rwp", "tiny", train_workers=workers), seeds, data, data, torch.device("cpu"), log=None
+        )
+        return experiment, CHECKPOINT_EVENTS["trained"] - before.get("trained", 0)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("trained in this process")
+
+    # the premise: with two workers the loops run elsewhere (this process's training loop refuses to run)
+    with monkeypatch.context() as m:
+        m.setattr(runs, "fit", refuse)
+        pooled, counted = train_all(2, "pool")
+    one, counted_one = train_all(1, "one")
+    jobs = len(cfg.methods) * len(seeds)
+    assert pooled.trained == one.trained == counted == counted_one == jobs
+    assert list(pooled.runs) == list(one.runs)
+    for key, run in one.runs.items():
+        assert torch.equal(_weights(pooled.runs[key]), _weights(run)), key
+        assert pooled.runs[key].test_acc == run.test_acc and pooled.runs[key].test_loss == run.test_loss
+        assert pooled.runs[key].history.train_loss == run.history.train_loss
+    # a second run loads every model, in the pool too
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / "pool"))
+    again = analysis.train_all(
+        profiles.config("rwp", "tiny", train_workers=2), seeds, data, data, torch.device("cpu"), log=None
+    )
+    assert again.loaded == jobs and again.trained == 0
+
+
+def test_pool_size_fills_the_runs_cores_only_for_fixed_threads_on_a_cpu():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert pool_size(1, "cpu") == 2  # alone on two cores
+        assert pool_size(2, "cpu") == 1
+        torch.set_num_threads(1)
+        assert pool_size(1, "cpu") == 1  # inside the book: one core per notebook
+        assert pool_size(None, "cpu") == 1  # loops on the run's threads use them all already
+        assert pool_size(1, "meta") == 1  # not a CPU
+        assert pool_size(1, "cpu", 3) == 3  # asked for
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ParameterError, match="train_workers"):
+        pool_size(1, "cpu", 0)
+    with pytest.raises(ParameterError, match="train_threads"):
+        pool_size(0, "cpu")
+    with pytest.raises(ParameterError, match="train_workers"):
+        list(train_many(runs.train_state, [], 0))
