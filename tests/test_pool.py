@@ -58,7 +58,7 @@ def test_a_pool_of_processes_trains_the_same_models_as_one_process(tmp_path, mon
     assert again.loaded == jobs and again.trained == 0
 
 
-def test_pool_size_fills_the_runs_cores_only_for_fixed_threads_on_a_cpu():
+def test_pool_size_fills_the_runs_cores_only_for_fixed_threads_on_a_cpu(monkeypatch):
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
@@ -69,6 +69,8 @@ def test_pool_size_fills_the_runs_cores_only_for_fixed_threads_on_a_cpu():
         assert pool_size(None, "cpu") == 1  # loops on the run's threads use them all already
         assert pool_size(1, "meta") == 1  # not a CPU
         assert pool_size(1, "cpu", 3) == 3  # asked for
+        monkeypatch.setenv("WORLD_SIZE", "2")  # a multi-process launch: its processes train one model together
+        assert pool_size(1, "cpu", 3) == 1
     finally:
         torch.set_num_threads(before)
     with pytest.raises(ParameterError, match="train_workers"):

@@ -10,6 +10,7 @@ arguments alone, not on the process that runs it (tested bit for bit).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -23,9 +24,12 @@ from .results import note_checkpoint
 def pool_size(train_threads: int | None, device: Any, workers: int | None = None) -> int:
     """How many training loops may run at once: ``workers`` when given; else, on a CPU with a fixed thread
     count per loop, as many as the run's threads hold (``torch.get_num_threads() // train_threads``: the
-    runner's share of the cores for this notebook); else one (a GPU, or loops on the run's threads)."""
+    runner's share of the cores for this notebook); else one (a GPU, loops on the run's threads, or a
+    multi-process launch, whose processes train one model together)."""
     workers = check_optional_int("train_workers", workers, low=1)
     train_threads = check_optional_int("train_threads", train_threads, low=1)
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        return 1
     if workers is not None:
         return workers
     if train_threads is None or torch.device(device).type != "cpu":
