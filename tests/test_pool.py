@@ -59,23 +59,18 @@ def test_a_pool_of_processes_trains_the_same_models_as_one_process(tmp_path, mon
 
 
 def test_pool_size_fills_the_runs_cores_only_for_fixed_threads_on_a_cpu(monkeypatch):
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        assert pool_size(1, "cpu") == 2  # alone on two cores
-        assert pool_size(2, "cpu") == 1
-        torch.set_num_threads(1)
-        assert pool_size(1, "cpu") == 1  # inside the book: one core per notebook
-        assert pool_size(None, "cpu") == 1  # loops on the run's threads use them all already
-        assert pool_size(1, "meta") == 1  # not a CPU
-        assert pool_size(1, "cpu", 3) == 3  # asked for
-        monkeypatch.setenv("WORLD_SIZE", "2")  # a multi-process launch: its processes train one model together
-        assert pool_size(1, "cpu", 3) == 1
-    finally:
-        torch.set_num_threads(before)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert pool_size(1, "cpu", 2) == 2  # alone on two cores
+    assert pool_size(2, "cpu", 2) == 1
+    assert pool_size(1, "cpu", 1) == 1  # inside the book: one core per notebook
+    assert pool_size(None, "cpu", 2) == 1  # loops on the run's threads use them all already
+    assert pool_size(1, "cuda", 2) == 1  # not a CPU
+    assert pool_size(1, "cpu", 1, 3) == 3  # asked for
+    monkeypatch.setenv("WORLD_SIZE", "2")  # a multi-process launch: its processes train one model together
+    assert pool_size(1, "cpu", 2, 3) == 1
     with pytest.raises(ParameterError, match="train_workers"):
-        pool_size(1, "cpu", 0)
+        pool_size(1, "cpu", 2, 0)
     with pytest.raises(ParameterError, match="train_threads"):
-        pool_size(0, "cpu")
+        pool_size(0, "cpu", 2)
     with pytest.raises(ParameterError, match="train_workers"):
         list(train_many(runs.train_state, [], 0))

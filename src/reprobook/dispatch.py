@@ -26,11 +26,10 @@ finished, on one of a fixed set of *slots*:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -230,11 +229,6 @@ def done_future(fn: Callable[..., Any], /, **kwargs: Any) -> Future:
     except Exception as exc:  # noqa: BLE001 - handed to the caller through the future (Ctrl-C still stops the run)
         future.set_exception(exc)
     return future
-
-
-def process_pool(workers: int):
-    """Worker processes for parallel notebooks (spawned: a fresh interpreter, no inherited torch state)."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def submitit_executor(options: SlurmOptions, profile: str, folder: Path):

@@ -52,6 +52,7 @@ from . import __version__, dryrun
 from .checks import ParameterError, check_choice, check_device, check_seed
 from .configs import dry
 from .paths import PACKAGE_DIR, executed_dir, project_root, results_dir, scratch_cache
+from .pool import process_pool
 from .profiles import OVERRIDES_ENV, PROFILES, budget_seconds, chapter_of_notebook, check_overrides, run_order
 from .results import atomic_write_text, checkpoints_of
 from .timing import Timer
@@ -659,7 +660,7 @@ def run(
     else:
         assert devices is not None  # a parallel local run: checked above (a device per job)
         slots = list(devices[:jobs])
-        with dispatch.process_pool(jobs) as pool:
+        with process_pool(jobs) as pool:
 
             def start(task, device):
                 announce(task, f", {device}")

@@ -137,7 +137,7 @@ def train_all(
     labels = {key: label for key, _, _, label, _ in plan}
     jobs = [(key, c, method, label, s) for key, c, method, label, key_seeds in plan for s in key_seeds]
     # on a CPU, as many (method, seed) runs at once as the run's cores hold, one process each: the same models
-    workers = pool_size(cfg.train_threads, device, cfg.train_workers)
+    workers = pool_size(cfg.train_threads, device.type, torch.get_num_threads(), cfg.train_workers)
     progress = None if workers == 1 else False  # no progress bars from the pool's processes
     trained = train_many(
         _experiment.train_state, [(c, method, s, train_ds, device, progress) for _, c, method, _, s in jobs], workers
