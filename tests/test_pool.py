@@ -74,3 +74,33 @@ def test_pool_size_fills_the_runs_cores_only_for_fixed_threads_on_a_cpu(monkeypa
         pool_size(0, "cpu", 2)
     with pytest.raises(ParameterError, match="train_workers"):
         list(train_many(runs.train_state, [], 0))
+
+
+def test_a_failed_loop_in_the_pool_stops_the_run_with_its_error(tmp_path, monkeypatch):
+    """A loop that fails in the pool raises its error here (the loops not yet started are cancelled)."""
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path))
+    cfg = profiles.config("rwp", "tiny")
+    jobs = [(cfg, "no-such-method", s, _data(), torch.device("cpu"), False) for s in range(3)]
+    with pytest.raises(ParameterError, match="method"):
+        list(train_many(runs.train_state, jobs, 2))
+
+
+def test_the_projects_errors_cross_a_process_whole():
+    """Errors whose __init__ takes other arguments than their message pickle (a pool's worker sends them back):
+    the same type, message and fields."""
+    import pickle
+
+    from reprobook.data.errors import ChecksumError, DataUnavailableError, UnknownDataError
+    from reprobook.llm.loading import ModelUnavailableError
+
+    errors = [
+        ParameterError("train_workers", 0, "an integer >= 1"),
+        ModelUnavailableError("org/model", "no network"),
+        UnknownDataError("cifar11", ["cifar10", "cifar100"]),
+        ChecksumError("a.bin", "00", "ff", source="https://example.org"),
+        DataUnavailableError("cifar10", [("mirror", "offline")], ["set REPROBOOK_LOCAL_DATA"]),
+    ]
+    for error in errors:
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is type(error) and str(again) == str(error) and again.args == error.args
+        assert vars(again) == vars(error)

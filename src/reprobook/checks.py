@@ -25,12 +25,25 @@ DEVICES_HELP = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
 PRECISIONS = ("float32", "float16", "bfloat16", "float64")
 
 
+def restore_error(cls: type[BaseException], args: tuple, state: dict[str, Any]) -> BaseException:
+    """An exception of ``cls`` with ``args`` and attributes ``state``, without calling its ``__init__``: what an
+    exception whose ``__init__`` takes other arguments than its ``args`` unpickles through (``__reduce__``), so that
+    it crosses from a worker process (:func:`reprobook.pool.train_many`) whole."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class ParameterError(ValueError):
     """A notebook, command-line or function parameter has a value outside what is allowed."""
 
     def __init__(self, name: str, value: Any, allowed: str):
         self.name, self.value, self.allowed = name, value, allowed
         super().__init__(f"invalid value for parameter '{name}': {value!r}; allowed: {allowed}")
+
+    def __reduce__(self):
+        return restore_error, (type(self), self.args, self.__dict__)
 
 
 def _range_text(kind: str, low: Any, high: Any, low_inclusive: bool = True, high_inclusive: bool = True) -> str:

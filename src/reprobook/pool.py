@@ -1,7 +1,7 @@
 """Processes side by side: the runner's notebooks, and several small models trained at once on a CPU.
 
 :func:`process_pool` is the one pool of worker processes (spawned: a fresh interpreter, no inherited torch
-state); the runner executes notebooks in it (:mod:`reprobook.dispatch`) and :func:`train_many` training loops.
+state): the runner executes notebooks in it (:func:`reprobook.runner.run`), :func:`train_many` training loops.
 
 A chapter that trains many small models on a CPU (the sharpness chapters: every method for every seed) fixes
 each training loop's thread count (:func:`reprobook.training.fixed_threads`), so that the run alone on every
@@ -62,6 +62,10 @@ def train_many(
         return
     # each loop sets its own thread count (fixed_threads), whatever its process has
     with process_pool(min(workers, len(jobs))) as pool:
-        for state, info in pool.map(fn, *zip(*jobs, strict=True)):
-            note_checkpoint(loaded=bool(info["loaded"]))
-            yield state, info
+        try:
+            for state, info in pool.map(fn, *zip(*jobs, strict=True)):
+                note_checkpoint(loaded=bool(info["loaded"]))
+                yield state, info
+        except BaseException:  # a failed loop or an interrupt: the loops not yet started do not start
+            pool.shutdown(cancel_futures=True)
+            raise

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from ..checks import restore_error
+
 
 class DataError(Exception):
     """Base class of every data-registry error."""
+
+    def __reduce__(self):  # its subclasses' __init__ take other arguments than their args
+        return restore_error, (type(self), self.args, self.__dict__)
 
 
 class UnknownDataError(DataError, KeyError, ValueError):
