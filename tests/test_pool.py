@@ -85,13 +85,14 @@ def test_a_failed_loop_in_the_pool_stops_the_run_with_its_error(tmp_path, monkey
         list(train_many(runs.train_state, jobs, 2))
 
 
-def test_the_projects_errors_cross_a_process_whole():
+def test_the_projects_errors_cross_a_process_whole(tmp_path):
     """Errors whose __init__ takes other arguments than their message pickle (a pool's worker sends them back):
     the same type, message and fields."""
     import pickle
 
     from reprobook.data.errors import ChecksumError, DataUnavailableError, UnknownDataError
     from reprobook.llm.loading import ModelUnavailableError
+    from reprobook.rag.domainrag import DomainRAGDataError
 
     errors = [
         ParameterError("train_workers", 0, "an integer >= 1"),
@@ -99,6 +100,7 @@ def test_the_projects_errors_cross_a_process_whole():
         UnknownDataError("cifar11", ["cifar10", "cifar100"]),
         ChecksumError("a.bin", "00", "ff", source="https://example.org"),
         DataUnavailableError("cifar10", [("mirror", "offline")], ["set REPROBOOK_LOCAL_DATA"]),
+        DomainRAGDataError(tmp_path / "qa.jsonl"),  # a DataError and a FileNotFoundError
     ]
     for error in errors:
         again = pickle.loads(pickle.dumps(error))
