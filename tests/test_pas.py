@@ -17,10 +17,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from reprobook import encoders, llm, profiles
+from reprobook import encoders, llm, profiles, sample_size
 from reprobook.alignment.pas import classify, critique, data, dedup, evaluate, generate, model, reward
 from reprobook.chapters.pas import experiment
 from reprobook.checks import ParameterError
+from reprobook.configs.pas import PILOT, check_roles, claim_specs
 from reprobook.paths import cache_dir
 from reprobook.results import facts
 
@@ -307,7 +308,6 @@ def test_pairwise_judge_is_symmetric_under_position_swap(tiny):
 
 
 def test_no_model_judges_itself_and_the_answerers_took_no_part():
-    from reprobook.configs.pas import check_roles
 
     for name in ("tiny", "smoke", "paper"):
         c = profiles.config("pas", name)
@@ -324,7 +324,6 @@ def test_no_model_judges_itself_and_the_answerers_took_no_part():
 
 
 def test_the_primary_claim_is_declared_first_with_enough_prompts():
-    from reprobook.configs.pas import claim_specs
 
     specs = claim_specs(profiles.config("pas", "smoke"))
     assert specs[0].key == "pnp" and specs[0].claim.startswith("Primary") and specs[0].n >= 36
@@ -391,17 +390,36 @@ def test_collection_keeps_references_and_never_gives_reward_model_prompts_to_pas
 
 
 def test_split_is_disjoint_and_checks_its_sizes():
-    prompts = _prompts([f"prompt {k}" for k in range(10)], "squad") + _prompts([f"other {k}" for k in range(4)], "hhh")
+    prompts = _prompts([f"prompt {k}" for k in range(10)], "squad") + _prompts([f"other {k}" for k in range(10)], "hhh")
     prompts = [data.Prompt(f"id{i}", p.text, p.source) for i, p in enumerate(prompts)]
     s = experiment.split_prompts(
         prompts, ["knowqa"] * len(prompts), SimpleNamespace(eval_prompts=4, train_prompts=8), seed=0
     )
     assert len(s.held_out) == 4 and len(s.train) == 8 and not {p.id for p in s.held_out} & {p.id for p in s.train}
-    assert {p.source for p in s.held_out} == {"squad", "hhh"}  # the sources are interleaved
-    with pytest.raises(ParameterError, match="train_prompts"):
+    assert {p.source for p in s.held_out} == {p.source for p in s.train} == {"squad", "hhh"}  # interleaved
+    more = experiment.split_prompts(
+        prompts, ["knowqa"] * len(prompts), SimpleNamespace(eval_prompts=6, train_prompts=8), seed=0
+    )
+    # more held-out prompts leave what PAS trains on as it was, and keep the first held-out ones
+    assert [p.id for p in more.train] == [p.id for p in s.train]
+    assert [p.id for p in more.held_out[:4]] == [p.id for p in s.held_out]
+    with pytest.raises(ParameterError, match="eval_prompts.*at most 9"):
         experiment.split_prompts(
-            prompts, ["x"] * len(prompts), SimpleNamespace(eval_prompts=4, train_prompts=11), seed=0
+            prompts, ["x"] * len(prompts), SimpleNamespace(eval_prompts=10, train_prompts=11), seed=0
         )
+
+
+def test_smoke_prompts_follow_the_pilot_power_calculation():
+    """The smoke profile's held-out prompts are the pilot's plan: the most any tested claim needs for 80 % power
+    (at its SESOI: the paper gives no effect in these units), capped by what the chapter's share holds."""
+    cfg = profiles.config("pas", "smoke")
+    specs = claim_specs(cfg)
+    tested = {s.key for s in specs if s.test != "none"}
+    assert set(PILOT["sd"]) == tested
+    assert cfg.eval_prompts == sample_size.planned_units(specs, PILOT, unit="prompts")
+    assert PILOT["fixed_s"] + cfg.eval_prompts * PILOT["per_unit_s"] <= PILOT["share_s"] < cfg.budget_seconds
+    plan = sample_size.unit_plan(specs, PILOT["sd"], cfg.eval_prompts, unit="prompts")
+    assert len(plan) == len(tested) and f"power with {cfg.eval_prompts} prompts at the SESOI" in plan.columns
 
 
 def test_every_profile_has_a_configuration():
@@ -425,7 +443,6 @@ def test_the_judge_check_says_in_words_whether_the_test_rejected(monkeypatch):
 
 
 def test_claims_are_guarded_by_the_judge_and_by_variants_that_did_not_move():
-    from reprobook.configs.pas import claim_specs
 
     c = profiles.config("pas", "smoke")
     rng = np.random.default_rng(0)

@@ -324,14 +324,14 @@ def test_smoke_seeds_follow_the_pilot_power_calculation():
         specs = paper.claim_specs(cfg)
         assert set(paper.PILOT["sd"]) == set(paper.TESTED)
         assert cfg.n_seeds == power.planned_seeds(specs, paper.PILOT)
-        assert paper.PILOT["fixed_s"] + cfg.n_seeds * paper.PILOT["per_seed_s"] <= paper.PILOT["share_s"]
+        assert paper.PILOT["fixed_s"] + cfg.n_seeds * paper.PILOT["per_unit_s"] <= paper.PILOT["share_s"]
     shares = rwp_paper.PILOT["share_s"] + marwp_paper.PILOT["share_s"]
     assert shares <= 450 - 20  # Part I's three chapters within 450 s cold (the step-cost chapter takes about 20 s)
 
 
 def test_planned_seeds_and_budget_note():
     specs = rwp_paper.claim_specs(_cfg())
-    pilot = dict(sd={"better": 0.01, "parity": 0.001, "flatter": 0.01}, fixed_s=10.0, per_seed_s=10.0, share_s=1000.0)
+    pilot = dict(sd={"better": 0.01, "parity": 0.001, "flatter": 0.01}, fixed_s=10.0, per_unit_s=10.0, share_s=1000.0)
     plan = power.seed_plan(specs, pilot["sd"])
     assert power.planned_seeds(specs, pilot) == plan["at the paper's effect"].iloc[0]  # the first claim needs most
     assert power.planned_seeds(specs, dict(pilot, share_s=60.0)) == 5  # (60 − 10) / 10 seeds fit the share
@@ -339,7 +339,7 @@ def test_planned_seeds_and_budget_note():
     short = shown.budget_note(specs, pilot, 5)
     assert "rWP generalises" not in short and "RWP generalises better than SGD (" in short and "about" in short
     assert "At a cold cost of 10 s of fixed work and 10 s per seed, 5 seeds take about 60 s" in short
-    sourced = shown.budget_note(specs, dict(pilot, per_seed_s=8.6, cost_source="measured on a quiet day"), 5)
+    sourced = shown.budget_note(specs, dict(pilot, per_unit_s=8.6, cost_source="measured on a quiet day"), 5)
     assert "8.6 s per seed (measured on a quiet day), 5 seeds take about 53 s" in sourced
 
 

@@ -49,11 +49,11 @@ data_dir = None  # the data and checkpoint cache;
                  # None: $REPROBOOK_CACHE or ~/.cache/reprobook
 
 # %%
-from reprobook import claims, profiles
+from reprobook import claims, profiles, sample_size
 from reprobook.alignment.pas import (classify, critique, data, dedup, evaluate,
                                      generate, model, reward)
 from reprobook.chapters.pas import experiment, report
-from reprobook.configs.pas import check_roles, claim_specs, roles
+from reprobook.configs.pas import PILOT, check_roles, claim_specs, roles
 from reprobook.notebook import show_source, start
 
 session = start("pas", profile=profile, seed=seed, device=device, data_dir=data_dir,
@@ -98,6 +98,23 @@ print(f"profile {profile}: generator {cfg.generator}, PAS base {cfg.pas_base}, "
 
 # %%
 claims.design_frame(specs)
+
+# %% [markdown]
+# **How many prompts.** The held-out prompts are the claims' units, and their number,
+# {eval}`pas_cfg_eval_prompts`, follows a rule fixed before this run (the rule of Part I's seeds). A pilot,
+# {eval}`pas_pilot_source`, gives the standard deviation of each claim's paired score differences over the
+# prompts (never its estimates); from it, the prompts a one-sided paired $t$-test at the Holm level needs for
+# 80 % power at the smallest effect of interest (the paper gives no effect in these units). The profile takes
+# the most any claim needs, capped by what the chapter's share of its budget holds cold:
+
+# %%
+rec.glue("pas_pilot_source", PILOT["source"])
+rec.glue("pas_budget_note",
+         sample_size.budget_note(specs, PILOT, cfg.eval_prompts, unit="prompts"))
+sample_size.unit_plan(specs, PILOT["sd"], cfg.eval_prompts, unit="prompts")
+
+# %% [markdown]
+# {eval}`pas_budget_note`
 
 # %% [markdown]
 # ## 1. Collect

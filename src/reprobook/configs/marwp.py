@@ -248,7 +248,7 @@ PILOT = dict(
         "flatter": 0.50,
     },
     fixed_s=14.0,
-    per_seed_s=12.6,
+    per_unit_s=12.6,
     share_s=220.0,
     cost_source="per seed: the largest of three cold runs on 2026-12-06, two networks at a time, 18 seeds in 241 s",
 )

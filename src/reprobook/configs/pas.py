@@ -47,8 +47,9 @@ class PASConfig(ChapterConfig):
     generator: str = "smollm2-135m-instruct"  # the paper: GPT-4 (its repository's scripts)
     examples_language: str = "en"  # "en": the English rendering of the seed pairs; "zh": the seed as is
     shots: int = 1  # seed examples of the prompt's category in each generation prompt
-    train_prompts: int = 24  # prompts sent to generation (the rest of the selected pool is held out)
-    eval_prompts: int = 48  # held-out prompts of the plug-and-play evaluation (the units of every claim)
+    train_prompts: int = 24  # prompts sent to generation (the first of the split's order)
+    eval_prompts: int = 48  # held-out prompts of the plug-and-play evaluation (the units of every claim; the next in
+    # the split's order, so that more held-out prompts never change what PAS trains on)
     complement_tokens: int = 32
     max_complement_words: int = 30  # "keep it within 30 words" (the repository's prompts)
     regenerate_rounds: int = 1  # sampled regenerations of a complement that fails the critique
@@ -113,7 +114,33 @@ TINY = dict(
     budget_seconds=60,
     data_files=BASE_DATA + ("smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"),
 )
-SMOKE = dict(budget_seconds=360, data_files=BASE_DATA + ("smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"))
+SMOKE = dict(
+    eval_prompts=71,  # PILOT: the claims would need 83–176 prompts for 80 % power; 300 s hold 71
+    budget_seconds=360,
+    data_files=BASE_DATA + ("smollm2-135m-instruct-gguf", "gemma-3-270m-gguf"),
+)
+# The power calculation behind the smoke profile's eval_prompts (reprobook.sample_size.planned_units, the rule of Part
+# I's seeds): n = the most held-out prompts any tested claim needs for 80 % power at the paper's effect (at its SESOI
+# where the paper gives none, as for every claim here) by a one-sided paired t-test at the Holm level α/5, capped by
+# what 300 s hold cold (the chapter's budget is 360 s; the rest is headroom for the VM's speed, which drifted by 11 %
+# within 25 minutes one evening). The pilot is the smoke run of commit eb09e72 with 48 held-out prompts, cold and
+# alone on the idle 2-core VM (`reprobook run alignment/pas --force`, an empty cache but the data, 2026-12-07 02:04
+# UTC): from it only the SD of each claim's paired score differences over the prompts, and the cost. Its estimates
+# were seen before this rule was applied (they are printed in that run's claims table); n follows from the spreads and
+# the seconds alone. The cost: 227.3 s in all, of which the evaluation (a complement per prompt from each of the four
+# PAS variants, the answers under six conditions, the reward model) took 145.5 s, 3.03 s a prompt, and the stages
+# before it 81.8 s. Before this rule the profile held out 48 prompts, a number set by no calculation (24-50 % power at
+# the Holm level); the split then took the held-out prompts first, so this change also changed the 24 prompts PAS
+# trains on.
+PILOT = dict(
+    source="the smoke run of commit eb09e72 (48 held-out prompts)",
+    sd={"pnp": 0.713, "generic": 0.711, "efficiency_gain": 0.521, "efficiency_parity": 0.681, "no_human": 0.767},
+    fixed_s=82.0,
+    per_unit_s=3.03,
+    share_s=300.0,
+    share_of="of the smoke profile's 360 s budget",
+    cost_source="cold and alone on 2026-12-07, 48 held-out prompts in 145.5 s of a 227.3 s run",
+)
 # The paper's settings: the seed data as is (Chinese), a 7B PAS model fully fine-tuned for 2 epochs at
 # 2e-5 on ~9,000 pairs (repository README); generator, answering models and judge from the Hugging Face hub
 PAPER = dict(

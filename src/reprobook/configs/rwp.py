@@ -248,7 +248,7 @@ PILOT = dict(
     source="the pre-contract smoke run of this chapter (commit 353da18, seeds 0–4)",
     sd={"better": 0.0095, "parity": 0.0074, "flatter": 0.31},
     fixed_s=12.0,
-    per_seed_s=8.17,
+    per_unit_s=8.17,
     share_s=200.0,
     cost_source="per seed: the largest of three cold runs on 2026-12-06, two networks at a time, 24 seeds in 208 s",
 )

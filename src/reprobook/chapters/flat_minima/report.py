@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from ... import claims
+from ... import claims, sample_size
 from ...checks import check_int
 from ...configs.rwp import RWPConfig
 from ...plots import image_grid, loss_profiles
@@ -104,30 +104,15 @@ def profile_note(profile: str) -> str:
 
 
 def budget_note(specs: list[claims.ClaimSpec], pilot: dict, n_seeds: int) -> str:
-    """Which claims the pilot says stay below 80 % power at the paper's effect (at the SESOI where it gives none)
-    with ``n_seeds`` seeds, and the cold time the seeds they need would take at the pilot's cost (``fixed_s``,
-    ``per_seed_s``; where it was measured: ``cost_source``, optional): the reason in words."""
-    plan = seed_plan(specs, pilot["sd"])
-    short = []
-    for claim, at_sesoi, at_paper in zip(
-        plan.index, plan["seeds for 80 % power at the SESOI"], plan["at the paper's effect"]
-    ):
-        need = at_paper if at_paper != "–" else at_sesoi
-        if need != "–" and int(need) > n_seeds:
-            short.append(f"{claim} ({need} seeds, about {pilot['fixed_s'] + int(need) * pilot['per_seed_s']:.0f} s)")
-    source = f" ({pilot['cost_source']})" if pilot.get("cost_source") else ""
-    cost = (
-        f"At a cold cost of {pilot['fixed_s']:.3g} s of fixed work and {pilot['per_seed_s']:.3g} s "
-        f"per seed{source}, {n_seeds} seeds take about {pilot['fixed_s'] + n_seeds * pilot['per_seed_s']:.0f} s, "
-        f"within this chapter's share of {pilot['share_s']:.0f} s of the smoke budget (Part I's three "
-        "chapters: at most 450 s together)"
-    )
-    if not short:
-        return cost + "; with them every tested claim has 80 % power at the paper's effect in the pilot."
-    return (
-        cost + ". The pilot says 80 % power at the paper's effect (at the SESOI where the paper gives none) would "
-        "need more seeds for: " + "; ".join(short) + ". Those claims are tested with the power these seeds give, "
-        "shown in the claims table."
+    """:func:`reprobook.sample_size.budget_note` over seeds, within Part I's share of the smoke budget: which claims
+    the pilot says stay below 80 % power at the paper's effect with ``n_seeds`` seeds, and the cold time the seeds
+    they need would take."""
+    return sample_size.budget_note(
+        specs,
+        pilot,
+        n_seeds,
+        unit="seeds",
+        share_of="of the smoke budget (Part I's three chapters: at most 450 s together)",
     )
 
 

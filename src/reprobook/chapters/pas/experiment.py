@@ -53,15 +53,17 @@ class Split:
 
 
 def split_prompts(prompts: Sequence[Prompt], categories: Sequence[str], cfg: PASConfig, *, seed: int) -> Split:
-    """Shuffle each source's prompts (seeded), interleave the sources, then take ``cfg.eval_prompts`` for
-    the evaluation and the next ``cfg.train_prompts`` for generation: both mix every source, never overlap."""
+    """Shuffle each source's prompts (seeded), interleave the sources, then take ``cfg.train_prompts`` for
+    generation and the next ``cfg.eval_prompts`` for the evaluation: both mix every source, never overlap, and
+    a larger evaluation leaves the prompts PAS trains on as they are."""
     check_int("eval_prompts", cfg.eval_prompts, low=1)
     check_int("train_prompts", cfg.train_prompts, low=1)
     if cfg.eval_prompts + cfg.train_prompts > len(prompts):
         raise ParameterError(
-            "train_prompts",
-            cfg.train_prompts,
-            f"at most {len(prompts) - cfg.eval_prompts} (selected prompts less the held-out ones)",
+            "eval_prompts",
+            cfg.eval_prompts,
+            f"at most {len(prompts) - cfg.train_prompts} (selected prompts less the {cfg.train_prompts} sent to "
+            "generation)",
         )
     rng = random.Random(seed)
     by_source: dict[str, list[int]] = {}
@@ -70,7 +72,7 @@ def split_prompts(prompts: Sequence[Prompt], categories: Sequence[str], cfg: PAS
     for idx in by_source.values():
         rng.shuffle(idx)
     order = [idx[k] for k in range(max(map(len, by_source.values()))) for idx in by_source.values() if k < len(idx)]
-    held, train = order[: cfg.eval_prompts], order[cfg.eval_prompts : cfg.eval_prompts + cfg.train_prompts]
+    train, held = order[: cfg.train_prompts], order[cfg.train_prompts : cfg.train_prompts + cfg.eval_prompts]
     return Split(
         [prompts[i] for i in train],
         [categories[i] for i in train],
