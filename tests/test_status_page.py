@@ -113,6 +113,24 @@ def test_the_page_explains_the_five_words_and_holm_per_chapter(tmp_path):
     assert "of 3 tested claims" in text  # the power goal, counted
 
 
+def test_the_power_goal_is_also_counted_over_the_claims_no_guard_read_not_comparable(tmp_path):
+    """A claim a guard read *not comparable* keeps the power its test had at α (outside the Holm family); the page
+    counts the goal over every tested claim and again over those the guards let through."""
+    results = _results(tmp_path)
+    every = [c for r in results for c in r["claims"]]
+    hit, tested = claims.powered(every)
+    read = [c for c in every if c["verdict"] != "not comparable"]
+    assert len(read) == tested == 3  # the untestable claim is not tested
+    guarded = dict(read[0], verdict="not comparable", reason="not converged", power=0.99, power_paper=0.99)
+    results[0]["claims"] = [guarded if c is read[0] else c for c in results[0]["claims"]]
+    text = book.status_markdown(results, RUNS)
+    hit_all, _ = claims.powered([guarded, *read[1:]])
+    hit_read, _ = claims.powered(read[1:])
+    assert f"{hit_all} of 3 tested claims" in text
+    assert f"of the 2 that no guard read *not comparable*, {hit_read} had." in text
+    assert "stands outside its chapter's Holm family: its power is its test's at α" in text
+
+
 def test_the_summary_counts_the_verdicts_of_each_chapter_in_colour(tmp_path):
     text = book.status_markdown(_results(tmp_path), RUNS)
     (summary,) = _list_rows(text, "## At a glance", "## Paper claims")

@@ -171,7 +171,9 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
         *[f"- {_badge(w)} {claims.MEANINGS[w]}." for w in claims.VERDICTS],
         "",
         "Power and the minimum detectable effect (MDE, the effect this run detects with 80 % power) are computed "
-        "at the chapter's Holm level α/m with the variability the run observed.",
+        "at the chapter's Holm level α/m with the variability the run observed. A claim read *not comparable* "
+        "stands outside its chapter's Holm family: its power is its test's at α, what the run could have "
+        "detected had the guard let the claim through.",
         "",
     ]
     tiny = [r["title"] for r in results if r.get("profile") == "tiny"]
@@ -190,9 +192,12 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
         every = [c for r in results for c in r.get("claims", [])]
         hit, tested = claims.powered(every)
         if tested:
+            read = [c for c in every if c.get("verdict") != "not comparable"]
+            hit_read, tested_read = claims.powered(read)
             parts += [
                 f"{hit} of {tested} tested claims ({hit / tested:.0%}) had at least 80 % power at the paper's "
-                "effect (at the smallest effect of interest where the paper gives no number).",
+                f"effect (at the smallest effect of interest where the paper gives no number); of the "
+                f"{tested_read} that no guard read *not comparable*, {hit_read} had.",
                 "",
             ]
         for r in results:
