@@ -416,7 +416,7 @@ def test_smoke_prompts_follow_the_pilot_power_calculation():
     specs = claim_specs(cfg)
     tested = {s.key for s in specs if s.test != "none"}
     assert set(PILOT["sd"]) == tested
-    assert cfg.eval_prompts == sample_size.planned_units(specs, PILOT, unit="prompts")
+    assert cfg.eval_prompts == sample_size.planned_units(specs, PILOT)
     assert PILOT["fixed_s"] + cfg.eval_prompts * PILOT["per_unit_s"] <= PILOT["share_s"] < cfg.budget_seconds
     plan = sample_size.unit_plan(specs, PILOT["sd"], cfg.eval_prompts, unit="prompts")
     assert len(plan) == len(tested) and f"power with {cfg.eval_prompts} prompts at the SESOI" in plan.columns

@@ -40,16 +40,16 @@ def test_the_plan_is_the_paired_t_tests_sample_size_at_the_holm_level():
 
 def test_the_rule_takes_the_neediest_claim_capped_by_the_budget():
     sd = {"gain": 0.5, "parity": 0.7, "big": 0.5}
-    needs = sample_size.needs(_specs(), sd, unit="prompts")
+    needs = sample_size.needs(_specs(), sd)
     # at the paper's effect where the paper gives one ("big"), at the SESOI otherwise
     assert needs["A beats D"] == claims.n_for_power_t(0.5, 0.5, alpha=claims.ALPHA / 3)
     assert needs["A beats B"] == claims.n_for_power_t(0.2, 0.5, alpha=claims.ALPHA / 3)
     most = max(needs.values())
     assert most == needs["A is no worse than C"]
     pilot = dict(sd=sd, fixed_s=20.0, per_unit_s=2.0, share_s=10_000.0, share_of="of a long budget")
-    assert sample_size.planned_units(_specs(), pilot, unit="prompts") == most
+    assert sample_size.planned_units(_specs(), pilot) == most
     assert sample_size.budget_units(dict(pilot, share_s=101.0)) == 40  # (101 − 20) / 2, rounded down
-    assert sample_size.planned_units(_specs(), dict(pilot, share_s=101.0), unit="prompts") == 40
+    assert sample_size.planned_units(_specs(), dict(pilot, share_s=101.0)) == 40
 
 
 def test_the_budget_note_names_the_claims_short_of_power_and_their_cost():
@@ -60,7 +60,7 @@ def test_the_budget_note_names_the_claims_short_of_power_and_their_cost():
     need = claims.n_for_power_t(0.2, 0.7, alpha=claims.ALPHA / 3)
     assert f"A is no worse than C ({need} prompts, about {20 + 2 * need} s)" in note
     assert "A beats D" not in note  # the paper's effect is large: 40 prompts give it 80 % power
-    enough = sample_size.budget_note(_specs(), pilot, 1000, unit="prompts", share_of="of a budget")
+    enough = sample_size.budget_note(_specs(), dict(pilot, share_of="of a budget"), 1000, unit="prompts")
     assert enough.endswith("every tested claim has 80 % power at the paper's effect in the pilot.")
     with pytest.raises(KeyError, match="share_of"):
         sample_size.budget_note(_specs(), pilot, 40, unit="prompts")

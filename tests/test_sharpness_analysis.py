@@ -331,7 +331,13 @@ def test_smoke_seeds_follow_the_pilot_power_calculation():
 
 def test_planned_seeds_and_budget_note():
     specs = rwp_paper.claim_specs(_cfg())
-    pilot = dict(sd={"better": 0.01, "parity": 0.001, "flatter": 0.01}, fixed_s=10.0, per_unit_s=10.0, share_s=1000.0)
+    pilot = dict(
+        sd={"better": 0.01, "parity": 0.001, "flatter": 0.01},
+        fixed_s=10.0,
+        per_unit_s=10.0,
+        share_s=1000.0,
+        share_of="of the smoke budget",
+    )
     plan = power.seed_plan(specs, pilot["sd"])
     assert power.planned_seeds(specs, pilot) == plan["at the paper's effect"].iloc[0]  # the first claim needs most
     assert power.planned_seeds(specs, dict(pilot, share_s=60.0)) == 5  # (60 − 10) / 10 seeds fit the share

@@ -6,9 +6,9 @@ paired t-test at the Holm level α/m, from the pilot's standard deviation of eac
 (never its estimates), capped by what the chapter's share of the smoke budget holds cold at the pilot's cost.
 
 A pilot is a dict: ``sd`` (claim key → SD of the paired differences over units), ``fixed_s`` and ``per_unit_s``
-(cold seconds of the work that does not grow with n, and per unit), ``share_s`` (the seconds n may take), and
-optionally ``share_of`` (what that share is taken from, in words), ``source`` and ``cost_source`` (where the spread
-and the cost were measured).
+(cold seconds of the work that does not grow with n, and per unit), ``share_s`` (the seconds n may take) and
+``share_of`` (what that share is taken from, in words: "of its 360 s budget"), and optionally ``source`` and
+``cost_source`` (where the spread and the cost were measured).
 """
 
 from __future__ import annotations
@@ -73,17 +73,21 @@ def unit_plan(
     return pd.DataFrame(rows, columns=list(rows[0]) if rows else ["claim"]).set_index("claim")
 
 
-def needs(specs: Sequence[claims.ClaimSpec], sd: dict[str, float], *, unit: str) -> dict[str, int]:
-    """Claim → the units 80 % power needs at the paper's effect (at the SESOI where the paper gives none), for
-    the claims of :func:`unit_plan` that have an effect to aim at."""
-    plan = unit_plan(specs, sd, unit=unit)
+def needs(specs: Sequence[claims.ClaimSpec], sd: dict[str, float]) -> dict[str, int]:
+    """Claim → the units 80 % power needs at the paper's effect (at the SESOI where the paper gives none, or where
+    no number of units reaches it) at the Holm level of :func:`unit_plan`, for the claims with a spread in ``sd``
+    and an effect to aim at."""
+    level = claims.ALPHA / max(1, len(sd))
     out = {}
-    for claim, at_sesoi, at_paper in zip(
-        plan.index, plan[f"{unit} for 80 % power at the SESOI"], plan["at the paper's effect"]
-    ):
-        need = at_paper if at_paper != "–" else at_sesoi
-        if need != "–":
-            out[claim] = int(need)
+    for spec in specs:
+        if spec.key not in sd:
+            continue
+        at_sesoi, at_paper = targets(spec)
+        need = needed_units(at_paper, sd[spec.key], level)
+        if need is None:
+            need = needed_units(at_sesoi, sd[spec.key], level)
+        if need is not None:
+            out[spec.claim] = need
     return out
 
 
@@ -93,33 +97,28 @@ def budget_units(pilot: dict) -> int:
     return int((pilot["share_s"] - pilot["fixed_s"]) // pilot["per_unit_s"])
 
 
-def planned_units(specs: Sequence[claims.ClaimSpec], pilot: dict, *, unit: str) -> int:
+def planned_units(specs: Sequence[claims.ClaimSpec], pilot: dict) -> int:
     """The rule: the most units any tested claim needs for 80 % power at the paper's effect (at its SESOI where
     the paper gives none), by :func:`unit_plan` on the pilot's spread, capped by :func:`budget_units`."""
-    return min(max(needs(specs, pilot["sd"], unit=unit).values()), budget_units(pilot))
+    return min(max(needs(specs, pilot["sd"]).values()), budget_units(pilot))
 
 
-def budget_note(
-    specs: Sequence[claims.ClaimSpec], pilot: dict, n: int, *, unit: str, share_of: str | None = None
-) -> str:
+def budget_note(specs: Sequence[claims.ClaimSpec], pilot: dict, n: int, *, unit: str) -> str:
     """Which claims the pilot says stay below 80 % power at the paper's effect (at the SESOI where it gives none)
     with ``n`` units, and the cold time the units they need would take at the pilot's cost (``fixed_s``,
-    ``per_unit_s``; where it was measured: ``cost_source``, optional): the reason in words. ``unit`` is the plural
-    noun; ``share_of`` follows "within this chapter's share of … s" (e.g. "of its 360 s budget"; default: the
-    pilot's ``share_of``)."""
-    if share_of is None:
-        share_of = pilot["share_of"]
+    ``per_unit_s``; where it was measured: ``cost_source``, optional), within the pilot's ``share_s`` of what its
+    ``share_of`` names: the reason in words. ``unit`` is the plural noun ("seeds", "prompts")."""
     one = unit[:-1] if unit.endswith("s") else unit
     short = [
         f"{claim} ({need} {unit}, about {pilot['fixed_s'] + need * pilot['per_unit_s']:.0f} s)"
-        for claim, need in needs(specs, pilot["sd"], unit=unit).items()
+        for claim, need in needs(specs, pilot["sd"]).items()
         if need > n
     ]
     source = f" ({pilot['cost_source']})" if pilot.get("cost_source") else ""
     cost = (
         f"At a cold cost of {pilot['fixed_s']:.3g} s of fixed work and {pilot['per_unit_s']:.3g} s "
         f"per {one}{source}, {n} {unit} take about {pilot['fixed_s'] + n * pilot['per_unit_s']:.0f} s, "
-        f"within this chapter's share of {pilot['share_s']:.0f} s {share_of}"
+        f"within this chapter's share of {pilot['share_s']:.0f} s {pilot['share_of']}"
     )
     if not short:
         return cost + "; with them every tested claim has 80 % power at the paper's effect in the pilot."

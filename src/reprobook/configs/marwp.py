@@ -250,6 +250,7 @@ PILOT = dict(
     fixed_s=14.0,
     per_unit_s=12.6,
     share_s=220.0,
+    share_of="of the smoke budget (Part I's three chapters: at most 450 s together)",
     cost_source="per seed: the largest of three cold runs on 2026-12-06, two networks at a time, 18 seeds in 241 s",
 )
 

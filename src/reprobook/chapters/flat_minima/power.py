@@ -25,12 +25,7 @@ def seed_plan(specs: list[claims.ClaimSpec], sd: dict[str, float], n_run: int | 
     return sample_size.unit_plan(specs, sd, n_run, unit="seeds")
 
 
-def budget_seeds(pilot: dict) -> int:
-    """The seeds a chapter's share of the smoke budget holds cold (:func:`reprobook.sample_size.budget_units`)."""
-    return sample_size.budget_units(pilot)
-
-
 def planned_seeds(specs: list[claims.ClaimSpec], pilot: dict) -> int:
     """The seed rule (:func:`reprobook.sample_size.planned_units` over seeds): the most seeds any tested claim
     needs for 80 % power at the paper's effect (at its SESOI where the paper gives none), capped by the budget."""
-    return sample_size.planned_units(specs, pilot, unit="seeds")
+    return sample_size.planned_units(specs, pilot)

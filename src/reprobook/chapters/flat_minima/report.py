@@ -104,16 +104,9 @@ def profile_note(profile: str) -> str:
 
 
 def budget_note(specs: list[claims.ClaimSpec], pilot: dict, n_seeds: int) -> str:
-    """:func:`reprobook.sample_size.budget_note` over seeds, within Part I's share of the smoke budget: which claims
-    the pilot says stay below 80 % power at the paper's effect with ``n_seeds`` seeds, and the cold time the seeds
-    they need would take."""
-    return sample_size.budget_note(
-        specs,
-        pilot,
-        n_seeds,
-        unit="seeds",
-        share_of="of the smoke budget (Part I's three chapters: at most 450 s together)",
-    )
+    """:func:`reprobook.sample_size.budget_note` over seeds: which claims the pilot says stay below 80 % power at the
+    paper's effect with ``n_seeds`` seeds, and the cold time the seeds they need would take."""
+    return sample_size.budget_note(specs, pilot, n_seeds, unit="seeds")
 
 
 @dataclass
