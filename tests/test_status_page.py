@@ -128,7 +128,7 @@ def test_the_power_goal_is_also_counted_over_the_claims_no_guard_read_not_compar
     hit_read, _ = claims.powered(read[1:])
     assert f"{hit_all} of 3 tested claims" in text
     assert f"of the 2 that no guard read *not comparable*, {hit_read} had." in text
-    assert "stands outside its chapter's Holm family: its power is its test's at α" in text
+    assert "stands outside its chapter's Holm family: its power is its test's at α, unadjusted." in text
 
 
 def test_the_summary_counts_the_verdicts_of_each_chapter_in_colour(tmp_path):

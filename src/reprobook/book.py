@@ -172,8 +172,7 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
         "",
         "Power and the minimum detectable effect (MDE, the effect this run detects with 80 % power) are computed "
         "at the chapter's Holm level α/m with the variability the run observed. A claim read *not comparable* "
-        "stands outside its chapter's Holm family: its power is its test's at α, what the run could have "
-        "detected had the guard let the claim through.",
+        "stands outside its chapter's Holm family: its power is its test's at α, unadjusted.",
         "",
     ]
     tiny = [r["title"] for r in results if r.get("profile") == "tiny"]
