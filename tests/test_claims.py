@@ -298,6 +298,14 @@ def test_claims_table_shows_power_and_mde():
     row = frame.iloc[0]
     assert row["power at SESOI"].endswith("%") and row["MDE (80 %)"].endswith("%")
     assert row["estimate [95 % CI]"].startswith("+")
+    # a claim a guard reads not comparable leaves the Holm family: its p is shown as the raw one it is
+    second = dataclasses.replace(spec, key="also", claim="a beats c")
+    pair = [claims.evaluate(s, [0.71, 0.74, 0.69, 0.75, 0.73], [0.70, 0.71, 0.72, 0.72, 0.70]) for s in (spec, second)]
+    pair[1].verdict = claims.guard(pair[1].verdict, False, "not converged")
+    both = claims.claims_table(claims.holm_tests(pair))
+    kept, guarded = both.iloc[0]["p (Holm)"], both.iloc[1]["p (Holm)"]
+    assert guarded == claims.p_format(pair[1].verdict.p) + " (unadjusted)" and "unadjusted" not in kept
+    assert kept == row["p (Holm)"]  # a family of one: the same p as the chapter alone
     design = claims.design_frame([spec, dataclasses.replace(spec, key="held_out", n=None)])
     assert "half the paper's gain" in design.iloc[0]["smallest effect of interest"]
     # n left open at the declaration is the whole held-out set, not "None"

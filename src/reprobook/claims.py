@@ -1646,8 +1646,9 @@ def mde_text(row: Mapping[str, Any], fmt: str) -> str:
 
 
 def claims_table(tests: Iterable[ClaimTest | Mapping[str, Any]]):
-    """The one claims table: every claim with its estimate and 95 % interval, Holm-adjusted p, power at the
-    SESOI and at the paper's effect, MDE and verdict (a DataFrame; rows from ClaimTests or record rows)."""
+    """The one claims table: every claim with its estimate and 95 % interval, Holm-adjusted p (the raw p, marked
+    "unadjusted", for a claim a guard read *not comparable*: it stands outside the family), power at the SESOI and
+    at the paper's effect, MDE and verdict (a DataFrame; rows from ClaimTests or record rows)."""
     import pandas as pd  # noqa: PLC0415  (pandas for the tables only: the CLI imports claims)
 
     rows = []
@@ -1669,7 +1670,12 @@ def claims_table(tests: Iterable[ClaimTest | Mapping[str, Any]]):
                 "unit (n)": f"{r.get('unit', '')} ({r.get('n')})" if r.get("n") else "–",
                 "estimate [95 % CI]": est,
                 "SESOI": _fmt(r.get("sesoi"), fmt),
-                "p (Holm)": "–" if r.get("p") is None else p_format(r["p"]),
+                # a claim a guard read not comparable stands outside the Holm family: its p is the raw one
+                "p (Holm)": (
+                    "–"
+                    if r.get("p") is None
+                    else p_format(r["p"]) + (" (unadjusted)" if r["verdict"] == "not comparable" else "")
+                ),
                 "power at SESOI": power_text(r.get("power")),
                 "power at paper's effect": power_text(r.get("power_paper")),
                 "MDE (80 %)": mde_text(r, fmt),
