@@ -308,7 +308,6 @@ def test_pairwise_judge_is_symmetric_under_position_swap(tiny):
 
 
 def test_no_model_judges_itself_and_the_answerers_took_no_part():
-
     for name in ("tiny", "smoke", "paper"):
         c = profiles.config("pas", name)
         check_roles(c)
@@ -324,7 +323,6 @@ def test_no_model_judges_itself_and_the_answerers_took_no_part():
 
 
 def test_the_primary_claim_is_declared_first_with_enough_prompts():
-
     specs = claim_specs(profiles.config("pas", "smoke"))
     assert specs[0].key == "pnp" and specs[0].claim.startswith("Primary") and specs[0].n >= 36
     assert specs[0].unit == "held-out prompts" and specs[0].test == "superiority"
@@ -443,7 +441,6 @@ def test_the_judge_check_says_in_words_whether_the_test_rejected(monkeypatch):
 
 
 def test_claims_are_guarded_by_the_judge_and_by_variants_that_did_not_move():
-
     c = profiles.config("pas", "smoke")
     rng = np.random.default_rng(0)
     n = 40
