@@ -179,6 +179,12 @@ def test_train_cached_loads_the_second_time(tmp_path, monkeypatch):
     assert pretraining.validation_loss(model, blocks[:2], batch_size=2, device="cpu") == pytest.approx(
         first.final_eval_loss
     )
+    # a fixed thread count is part of the key (the book's one core against a run's two): another checkpoint,
+    # served again the second time; the run's own thread count is restored after it
+    before = torch.get_num_threads()
+    _, one = pretraining.train_cached(size, VOCAB, blocks, blocks[:2], settings, seed=0, device="cpu", threads=1)
+    _, one_again = pretraining.train_cached(size, VOCAB, blocks, blocks[:2], settings, seed=0, device="cpu", threads=1)
+    assert not one and one_again and torch.get_num_threads() == before
 
 
 def test_a_non_finite_loss_stops_the_run():

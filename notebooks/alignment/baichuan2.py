@@ -293,7 +293,8 @@ abl_size = pretraining.ModelSize.parse(cfg.ablation_size)
 stress = replace(base, steps=cfg.ablation_steps)
 with rec.timer("NormHead sweep"):
     sweep = rec.glue_result(ablations.lr_sweep(data, abl_size, stress, cfg.sweep_lrs,
-                                               seeds, device=session.device),
+                                               seeds, device=session.device,
+                                               threads=cfg.train_threads),
                             "bc2_sweep")
 sweep.table.pivot(index="learning rate", columns="NormHead").round(3)
 
@@ -351,7 +352,8 @@ with rec.timer("max-z doses"):
     dose = rec.glue_result(ablations.maxz_dose_response(
         data, abl_size, replace(stress, lr=cfg.maxz_lr), cfg.maxz_weights, seeds,
         paper_weight=cfg.max_z_weight, penalty=cfg.repetition_penalty,
-        eval_blocks=cfg.repetition_blocks, device=session.device), "bc2_dose")
+        eval_blocks=cfg.repetition_blocks, device=session.device,
+        threads=cfg.train_threads), "bc2_dose")
 dose.table.round(4)
 
 # %% [markdown]
@@ -398,7 +400,8 @@ scal = replace(base, steps=cfg.scaling_steps, lr=cfg.scaling_lr)
 scal_seeds = seeds[:cfg.scaling_seeds]
 with rec.timer("scaling: fitted budgets"):
     fitted = prediction.train_budgets(data, scal_size, scal, cfg.scaling_fractions,
-                                   scal_seeds, device=session.device)
+                                   scal_seeds, device=session.device,
+                                   threads=cfg.train_threads)
 pred = rec.glue_result(prediction.predict_target(fitted, cfg.target_fraction, scal),
                        "bc2_pred")
 forecast = pred.prediction
@@ -417,7 +420,8 @@ print(f"{forecast.recorded_at}: the {pred.facts.target} budget "
 # %%
 with rec.timer("scaling: predicted budget"):
     target = prediction.train_budgets(data, scal_size, scal, [cfg.target_fraction],
-                                   scal_seeds, device=session.device)[0]
+                                   scal_seeds, device=session.device,
+                                   threads=cfg.train_threads)[0]
 check = rec.glue_result(prediction.check_prediction(pred, fitted, target,
                                                  margin=cfg.prediction_margin),
                         "bc2_scal")

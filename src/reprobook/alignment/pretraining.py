@@ -376,12 +376,14 @@ def train_cached(
     data_key: str | None = None,
     name: str = "baichuan2-lm",
     return_model: bool = False,
+    threads: int | None = None,
 ):
     """:func:`train_lm` of a fresh :func:`build_model`, through the checkpoint cache.
 
     Returns ``(history, loaded)``: the run's :class:`~reprobook.training.History` (its ``started_at`` from the
     checkpoint), ``loaded`` True when the run came from the cache; with ``return_model``
-    ``(model, history, loaded)``, the trained model in eval mode on the CPU.
+    ``(model, history, loaded)``, the trained model in eval mode on the CPU. ``threads``: the intra-op threads the
+    run trains on, part of its key (:func:`~reprobook.training.train_or_load`); None: the run's threads.
     """
     data_key = data_key or tensor_fingerprint(train_blocks, val_blocks)
     config = run_config(size, vocab_size, settings, seed, data_key)
@@ -397,7 +399,11 @@ def train_cached(
         return model.state_dict(), history
 
     state, info = train_or_load(
-        config, train, name=name, code=("reprobook.alignment.pretraining", "reprobook.alignment.normhead")
+        config,
+        train,
+        name=name,
+        code=("reprobook.alignment.pretraining", "reprobook.alignment.normhead"),
+        threads=threads,
     )
     history = info["history"]
     if not return_model:

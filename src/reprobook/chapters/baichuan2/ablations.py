@@ -144,8 +144,10 @@ def lr_sweep(
     seeds: Sequence[int],
     *,
     device: Any = "auto",
+    threads: int | None = None,
 ) -> LRSweep:
-    """Train ``size`` at every learning rate of ``lrs``, NormHead on and off (max-z off), with every seed."""
+    """Train ``size`` at every learning rate of ``lrs``, NormHead on and off (max-z off), with every seed (on
+    ``threads`` intra-op threads; None: the run's)."""
     runs = []
     for normhead in (True, False):
         for lr in lrs:
@@ -160,6 +162,7 @@ def lr_sweep(
                     seed=seed,
                     device=device,
                     data_key=data.key,
+                    threads=threads,
                 )
                 runs.append(SweepRun(normhead, float(lr), seed, history, loaded))
     initial = math.log(data.vocab_size)
@@ -297,9 +300,11 @@ def maxz_dose_response(
     penalty: float,
     eval_blocks: int,
     device: Any = "auto",
+    threads: int | None = None,
 ) -> DoseResponse:
     """Train ``size`` with every max-z weight of ``weights`` (NormHead off, no weight decay on the output
-    layer) and every seed; measure each run's late mean max-logit and its repetition sensitivity."""
+    layer) and every seed (on ``threads`` intra-op threads; None: the run's); measure each run's late mean
+    max-logit and its repetition sensitivity."""
     weights = tuple(sorted(float(w) for w in weights))
     runs = []
     blocks = data.val_blocks[:eval_blocks]
@@ -317,6 +322,7 @@ def maxz_dose_response(
                 device=device,
                 data_key=data.key,
                 return_model=True,
+                threads=threads,
             )
             kl = float("nan") if history.diverged else repetition_sensitivity(model, blocks, penalty)
             runs.append(DoseRun(w, seed, history, loaded, late_mean(history.series["mean_max_logit"]), kl))

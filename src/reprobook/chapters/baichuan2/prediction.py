@@ -116,10 +116,18 @@ class BudgetRuns:
 
 
 def train_budgets(
-    data, size: Any, settings, fractions: Sequence[float], seeds: Sequence[int], *, device: Any = "auto"
+    data,
+    size: Any,
+    settings,
+    fractions: Sequence[float],
+    seeds: Sequence[int],
+    *,
+    device: Any = "auto",
+    threads: int | None = None,
 ) -> list[BudgetRuns]:
     """Train ``size`` with every seed for each fraction of ``settings.steps`` (its own warm-up and cosine
-    schedule over its own steps); the tokens are drawn without repetition from ``data``."""
+    schedule over its own steps; on ``threads`` intra-op threads, None: the run's); the tokens are drawn without
+    repetition from ``data``."""
     size = ModelSize.parse(size)
     out = []
     for fraction in fractions:
@@ -142,6 +150,7 @@ def train_budgets(
                 seed=seed,
                 device=device,
                 data_key=data.key,
+                threads=threads,
             )
             records.append(record)
             loaded.append(was_loaded)
