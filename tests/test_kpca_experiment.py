@@ -135,6 +135,65 @@ def test_comparisons_read_the_natural_set_fpr95_classifier_by_classifier():
     assert str(rec.glued["kpca_cmp_corp_best_each"]) == "+5.0%, +3.0%, +2.0%"
 
 
+def _throughput_rows(median, fastest, ns=(1000, 3000, 10000, 30000)):
+    from reprobook.benchmarks.ood_throughput import METHODS
+
+    return [
+        dict(
+            method=m,
+            detector=METHODS[m],
+            n_train=n,
+            median_us=median[m](n),
+            p25_us=median[m](n),
+            p75_us=median[m](n),
+            min_us=fastest[m](n),
+            knn_over_method=1.0,
+            fastest_knn_over_method=1.0,
+            q=None,
+            recall=1.0,
+            max_score_gap=0.0,
+            nprobe=4 if m == "faiss-ivf" else None,
+            nlist=100 if m == "faiss-ivf" else None,
+            tune_recall=None,
+            fit_s=0.0,
+        )
+        for n in ns
+        for m in METHODS
+    ]
+
+
+def test_throughput_slopes_read_the_fastest_round_not_the_median():
+    """A median that interference inflates at large N (CoP's 0.3 ms after a faiss search of 30,000 features)
+    does not move the check; a cost that grows in every round, the fastest too, fails it."""
+    from reprobook.benchmarks import BenchResult
+
+    cost = {
+        "knn": lambda n: 0.01 * n,
+        "faiss-flat": lambda n: 0.005 * n,
+        "faiss-ivf": lambda n: n**0.5,
+        "cop": lambda n: 1.0,
+        "corp": lambda n: 20.0,
+    }
+    disturbed = {**cost, "cop": lambda n: 1.0 + n / 10000}  # the median doubles, then quadruples
+    settings = dict(repeats=9, feature_dim=64, n_queries=500, target_recall=0.95)
+    cfg = profiles.config("kpca", "smoke")
+    held = report.throughput(
+        cfg,
+        BenchResult(
+            "ood-throughput", pd.DataFrame(_throughput_rows(disturbed, cost)), settings, {"device": "cpu (test)"}
+        ),
+    )
+    assert held.cost_holds and "CoP 0.00" in held.cost_detail and "fastest of 9 rounds" in held.cost_detail
+    assert held.cost.loc["us", "cop"] == pytest.approx(4.0)  # the table still quotes the median
+    grows = report.throughput(
+        cfg,
+        BenchResult(
+            "ood-throughput", pd.DataFrame(_throughput_rows(disturbed, disturbed)), settings, {"device": "cpu (test)"}
+        ),
+    )
+    assert not grows.cost_holds and grows.cost.loc["slope", "cop"] > cfg.slope_flat
+
+
 def test_natural_average_leaves_out_the_noise_sets():
     table = pd.DataFrame(
         {"detector": ["A"] * 3, "ood_set": ["mnist-5k", "gaussian-noise", "average"], "FPR95": [0.4, 0.0, 0.2]}
@@ -166,6 +225,7 @@ def test_throughput_reads_slopes_and_speedups_from_the_benchmark():
                     median_us=cost[m](n),
                     p25_us=cost[m](n),
                     p75_us=cost[m](n),
+                    min_us=cost[m](n),
                     knn_over_method=cost["knn"](n) / cost[m](n),
                     fastest_knn_over_method=fastest / cost[m](n),
                     q=None,

@@ -80,6 +80,7 @@ def test_ratio_is_knn_time_over_method_time_round_by_round(tiny):
         assert len(mine) == TINY["repeats"]
         assert row.knn_over_method == pytest.approx(float(np.median(knn / mine)))
         assert row.median_us == pytest.approx(1e6 * float(np.median(mine)) / TINY["n_queries"])
+        assert row.min_us == pytest.approx(1e6 * float(np.min(mine)) / TINY["n_queries"]) and row.min_us <= row.p25_us
     assert (tiny.table[tiny.table.method == "knn"].knn_over_method == 1.0).all()
 
 

@@ -389,7 +389,8 @@ sensitivity = rec.glue_result(report.ratio_sensitivity(benchmarks, fitted, cfg),
 #
 # The cost in $N$ follows from the algorithms (KPCA's scoring never touches the training features; an exact
 # search reads them all), so it is a fact the chapter checks, not a claim it tests: the log-log slope of the time
-# per test sample against $N$ (0: independent of $N$; 1: proportional to it) must be below
+# per test sample against $N$ (0: independent of $N$; 1: proportional to it), fitted to each $N$'s fastest round
+# (as Python's `timeit` advises: the slower rounds add what else the machine was doing), must be below
 # {eval}`kpca_set_slope_flat` in absolute value for CoP and CoRP and above {eval}`kpca_set_slope_grows` for both
 # exact KNN searches. Two more checks guard the measurement: faiss's exact scores must equal scikit-learn's, and the
 # approximate index must keep its recall on the timed queries.

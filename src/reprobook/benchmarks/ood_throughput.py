@@ -25,7 +25,9 @@ How it measures:
 * for each N in ``n_train``: every method is fitted on the first N features (not timed), scores the
   same query batch ``warmup`` times untimed, then ``repeats`` rounds, each method once per round in a
   shuffled order (``torch.cuda.synchronize()`` around each call on a GPU);
-* per method and N: the median time per query sample over the rounds and its quartiles;
+* per method and N: the median time per query sample over the rounds and its quartiles, and the fastest
+  round's (``min_us``: as ``timeit`` advises, the slower rounds measure what else the machine was doing, a
+  faiss thread pool still spinning or another process, more than the code);
   ``knn_over_method``, the median over the rounds of scikit-learn KNN's time over the method's time *in
   the same round* (paired, so a slow spell of the machine cancels out), and ``fastest_knn_over_method``,
   the same with the fastest KNN of that round (exact or approximate) in the numerator. Every round's
@@ -63,7 +65,7 @@ KNN_METHODS = ("knn", "faiss-flat", "faiss-ivf")
 SIZES: dict[str, dict[str, Any]] = {
     # a decade and more of N even in the tiny profile: below that the exact search's O(N) term is hidden by overheads
     "tiny": dict(n_train=(1000, 20000), n_queries=200, warmup=0, repeats=3),
-    "smoke": dict(n_train=(1000, 3000, 10000, 30000), n_queries=500, warmup=1, repeats=5),
+    "smoke": dict(n_train=(1000, 3000, 10000, 30000), n_queries=500, warmup=1, repeats=9),
     "paper": dict(n_train=(1000, 3000, 10000, 30000, 60000), n_queries=2000, warmup=2, repeats=10),
 }
 SETTINGS = (
@@ -326,6 +328,7 @@ def _rows(methods, s, rounds, facts) -> list[dict[str, Any]]:
                     "median_us": 1e6 * float(np.median(t)),
                     "p25_us": 1e6 * float(np.percentile(t, 25)),
                     "p75_us": 1e6 * float(np.percentile(t, 75)),
+                    "min_us": 1e6 * float(np.min(t)),
                     # a KNN's time / the method's time, round by round; the median over the rounds
                     "knn_over_method": float(np.median(knn / mine)),
                     "fastest_knn_over_method": float(np.median(fastest / mine)),
