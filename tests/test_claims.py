@@ -306,6 +306,8 @@ def test_claims_table_shows_power_and_mde():
     kept, guarded = both.iloc[0]["p (Holm)"], both.iloc[1]["p (Holm)"]
     assert guarded == claims.p_format(pair[1].verdict.p) + " (unadjusted)" and "unadjusted" not in kept
     assert kept == row["p (Holm)"]  # a family of one: the same p as the chapter alone
+    assert claims.in_holm_family("inconclusive", 0.3) and not claims.in_holm_family("not comparable", 0.01)
+    assert not claims.in_holm_family("reproduced", float("nan")) and not claims.in_holm_family("reproduced", None)
     design = claims.design_frame([spec, dataclasses.replace(spec, key="held_out", n=None)])
     assert "half the paper's gain" in design.iloc[0]["smallest effect of interest"]
     # n left open at the declaration is the whole held-out set, not "None"

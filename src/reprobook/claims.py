@@ -1299,6 +1299,13 @@ _MARGIN_RULES = ("non_inferiority", "equivalence", "binary_non_inferiority")
 # ---------------------------------------------------------------------------------------------------
 
 
+def in_holm_family(verdict: str, p: float | None) -> bool:
+    """Whether a claim joins its chapter's Holm family: it has a p-value and no guard read it *not comparable*
+    (such a claim keeps its raw p, shown "unadjusted", and its power at α). The one statement of that rule for
+    :func:`holm`, its conjunctions' parts and :func:`claims_table`."""
+    return p is not None and not math.isnan(p) and verdict != "not comparable"
+
+
 def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float | None = None):
     """Holm's step-down adjustment across the tests of one chapter.
 
@@ -1310,7 +1317,7 @@ def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float | 
     for k, v in items:
         if not isinstance(v, Verdict):
             raise ParameterError(f"verdicts[{k!r}]", v, "a reprobook.claims.Verdict")
-    family = [(k, v) for k, v in items if v.p is not None and not math.isnan(v.p) and v.verdict != "not comparable"]
+    family = [(k, v) for k, v in items if in_holm_family(v.verdict, v.p)]
     m = len(family)
     adjusted: dict[Any, float] = {}
     running = 0.0
@@ -1341,7 +1348,7 @@ def _adjusted(v: Verdict, p: float, raw: float, m: int, level: float) -> Verdict
         factor = p / raw if raw > 0 else 1.0
         parts = tuple(
             _adjusted(part, min(1.0, part.p_raw * factor), part.p_raw, m, level)
-            if part.p_raw is not None and part.verdict != "not comparable"
+            if part.p_raw is not None and in_holm_family(part.verdict, part.p_raw)
             else part
             for part in v.parts
         )
@@ -1670,11 +1677,10 @@ def claims_table(tests: Iterable[ClaimTest | Mapping[str, Any]]):
                 "unit (n)": f"{r.get('unit', '')} ({r.get('n')})" if r.get("n") else "–",
                 "estimate [95 % CI]": est,
                 "SESOI": _fmt(r.get("sesoi"), fmt),
-                # a claim a guard read not comparable stands outside the Holm family: its p is the raw one
                 "p (Holm)": (
                     "–"
                     if r.get("p") is None
-                    else p_format(r["p"]) + (" (unadjusted)" if r["verdict"] == "not comparable" else "")
+                    else p_format(r["p"]) + ("" if in_holm_family(r["verdict"], r["p"]) else " (unadjusted)")
                 ),
                 "power at SESOI": power_text(r.get("power")),
                 "power at paper's effect": power_text(r.get("power_paper")),
