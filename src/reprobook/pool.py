@@ -23,6 +23,12 @@ from .checks import check_int, check_optional_int
 from .results import note_checkpoint
 
 
+def launch_processes() -> int:
+    """The processes of a multi-process launch (``torchrun``, ``accelerate launch``) this process belongs to: its
+    ``WORLD_SIZE``, 1 outside one (unset or empty)."""
+    return int(os.environ.get("WORLD_SIZE", "") or 1)
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """``workers`` worker processes (spawned: a fresh interpreter, no inherited torch state)."""
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
@@ -37,7 +43,7 @@ def pool_size(train_threads: int | None, device_type: str, run_threads: int, wor
     workers = check_optional_int("train_workers", workers, low=1)
     train_threads = check_optional_int("train_threads", train_threads, low=1)
     run_threads = check_int("run_threads", run_threads, low=1)
-    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+    if launch_processes() > 1:
         return 1
     if workers is not None:
         return workers

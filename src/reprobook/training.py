@@ -33,6 +33,7 @@ from .checks import (
     check_type,
 )
 from .paths import cache_dir, exclusive_lock
+from .pool import launch_processes
 from .results import atomic_write, note_checkpoint, provenance
 from .timing import Timer, timed
 
@@ -254,7 +255,7 @@ def make_accelerator(device: torch.device | str = "auto"):
         state = PartialState()
         if state.num_processes == 1 and (state.device.type == "cpu") != cpu:
             AcceleratorState._reset_state(reset_partial_state=True)
-    if device.type == "cuda" and device.index is not None and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+    if device.type == "cuda" and device.index is not None and launch_processes() == 1:
         torch.cuda.set_device(device.index)  # accelerate's single-process "cuda" is the current device
     return Accelerator(cpu=cpu)
 
@@ -436,7 +437,7 @@ def train_or_load(
         config = {**config, "code": code_fingerprint(*code)}
     if threads is not None:
         config = {**config, "train_threads": threads}
-    world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    world_size = launch_processes()
     if world_size > 1:  # trained under a multi-process launch: each process had its own batch, a different run
         config = {**config, "world_size": world_size}
     path = checkpoint_path(config, name, cache)

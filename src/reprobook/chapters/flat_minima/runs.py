@@ -10,7 +10,6 @@ their training settings coincide.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from ...cache import dataset_fingerprint
 from ...checks import ParameterError, check_choice
 from ...configs.rwp import RWPConfig
 from ...models import build_model
+from ...pool import launch_processes
 from ...sharpness.arwp import ARWP, CosineIncreasingSigma
 from ...sharpness.rwp import RWP
 from ...sharpness.sam import SAM
@@ -220,7 +220,7 @@ def train_state(
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
         train_loader = _train_loader(cfg, train_ds, seed, device)
         # fit() shards the loader over the processes of a multi-GPU launch: count the steps of one process
-        steps_per_epoch = math.ceil(len(train_loader) / int(os.environ.get("WORLD_SIZE", "1")))
+        steps_per_epoch = math.ceil(len(train_loader) / launch_processes())
         sigma_schedule = make_sigma_schedule(method, optimizer, cfg, cfg.epochs * steps_per_epoch)
         history = fit(
             model,
