@@ -106,3 +106,33 @@ def test_the_projects_errors_cross_a_process_whole(tmp_path):
         again = pickle.loads(pickle.dumps(error))
         assert type(again) is type(error) and str(again) == str(error) and again.args == error.args
         assert vars(again) == vars(error)
+
+
+def test_part_ii_classifiers_trained_side_by_side_equal_those_trained_one_after_the_other(tmp_path, monkeypatch):
+    """The OoD classifiers of two seeds trained in a pool of two processes (one thread each) equal, bit for bit,
+    those trained here one after the other; the benchmark built on the pool's weights trains nothing more."""
+    from reprobook.ood import benchmark, classifier
+    from reprobook.training import fixed_threads
+
+    cfg = profiles.config("kpca", "tiny")
+    assert cfg.train_threads == 1
+    seeds = [0, 1]
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / "pool"))
+    with fixed_threads(2):  # a run with two threads: two loops at once
+        before = CHECKPOINT_EVENTS["trained"]
+        with monkeypatch.context() as m:  # the premise: the loops run elsewhere
+            m.setattr(classifier, "fit", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained here")))
+            pooled = benchmark.pretrain_classifiers(cfg, seeds, device="cpu")
+        assert CHECKPOINT_EVENTS["trained"] - before == 2 and sorted(pooled) == seeds
+        built = benchmark.build_benchmark(cfg, device="cpu", seed=1, progress=False, trained=pooled[1])
+        assert CHECKPOINT_EVENTS["trained"] - before == 2 and not built.loaded
+    with fixed_threads(1):
+        assert benchmark.pretrain_classifiers(cfg, seeds, device="cpu") == {}  # one thread: nothing to fill
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / "one"))
+    train_ds, _, plain = benchmark._classification_data(cfg, 0)
+    for s in seeds:
+        state, info = classifier.classifier_state(cfg, train_ds, seed=s, device=torch.device("cpu"), plain_ds=plain)
+        assert not info["loaded"] and info["history"].train_loss == pooled[s][1]["history"].train_loss
+        assert all(torch.equal(state[k], pooled[s][0][k]) for k in state), s
+    one = benchmark.build_benchmark(cfg, device="cpu", seed=1, progress=False)
+    assert one.loaded and torch.equal(one.test.features, built.test.features)

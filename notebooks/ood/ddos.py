@@ -54,7 +54,7 @@ from reprobook.chapters.ddos import ablations, report, samples
 from reprobook.chapters.ddos import experiment as dx
 from reprobook.configs.ddos import claim_specs
 from reprobook.notebook import show_source, start
-from reprobook.ood import build_benchmark
+from reprobook.ood import build_benchmarks
 from reprobook.ood.ddos import (AnomalyRemoval, combine_terms, ddos_terms,
                                 feature_dissimilarity, perceptual_distance,
                                 probability_divergence)
@@ -107,12 +107,11 @@ claims.design_frame(specs)
 
 # %%
 with rec.timer("classifiers"):
-    benches = [build_benchmark(cfg, device=session.device, seed=seed + k,
-                               data_dir=data_dir, progress=False)
-               for k in range(cfg.n_classifiers)]
-    perceptual = build_benchmark(cfg, device=session.device,
-                                 seed=seed + cfg.perceptual_mode, data_dir=data_dir,
-                                 progress=False)
+    # the protected classifiers, then the perceptual mode's (trained side by side
+    # where the loops have a fixed thread count on a CPU)
+    seeds = [seed + k for k in range(cfg.n_classifiers)] + [seed + cfg.perceptual_mode]
+    *benches, perceptual = build_benchmarks(cfg, seeds, device=session.device,
+                                            data_dir=data_dir, progress=False)
 accuracies = [b.test_accuracy for b in benches]
 converged, convergence = classifier_convergence(benches)
 rec.glue("dd_convergence",

@@ -45,12 +45,12 @@ class OODConfig(ChapterConfig):
     # 0.119 nats against a spread of 0.012; 10 epochs 0.071 against 0.012; 20 epochs 0.014 against 0.006.
     converged_window: float = 0.1
     # intra-op threads of the CPU training loops of the classifier and the DDPM (training.fixed_threads; part of their
-    # cache keys); None: the run's threads. The book trains them on one core per notebook, so a chapter run alone on
-    # both cores trains other networks; `--set <chapter>.train_threads 1` trains the book's (measured 2026-12-06:
-    # alone and cold with 1, the mode-ensemble, Kernel PCA and DDoS claims equal the book's). Not the default: on one
-    # thread the DDoS chapter took 416 s cold alone against its 360 s budget (classifiers 204 s, DDPM 147 s; about
-    # 263 s on both cores in an earlier cold run), Kernel PCA 221 s of its 240, the mode ensemble 230 s of its 360
-    train_threads: int | None = None
+    # cache keys); None: the run's threads. 1: the same networks in a chapter run alone on every core as in the book,
+    # which gives a notebook one core; the classifiers of several seeds then train side by side, as many at once as
+    # the run's threads hold (ood.benchmark.pretrain_classifiers), so the other cores are not idle. Before the pool
+    # (2026-12-06), one thread alone cost the DDoS chapter 416 s against its 360 s budget (classifiers 204 s one after
+    # the other, DDPM 147 s), so the default was None and a chapter run alone trained other networks than the book's
+    train_threads: int | None = 1
 
 
 # The synthetic OoD sets (noise): scored and shown, but every claim's endpoint averages over the natural sets
@@ -97,5 +97,6 @@ PAPER = dict(
     lr=0.1,
     weight_decay=5e-4,
     augment=True,
+    train_threads=None,  # a GPU's kernels do not use the CPU's threads; on a CPU this scale needs every core
     data_files=("cifar10", "svhn", "textures", "places365"),  # LSUN and iSUN: user-supplied folders
 )

@@ -7,7 +7,7 @@ features, kernels and detectors, metrics and the paired bootstrap (:mod:`.metric
 experiments live in :mod:`reprobook.chapters` (the Kernel PCA chapter's: :mod:`reprobook.chapters.kpca`).
 """
 
-from .benchmark import OODBenchmark, build_benchmark
+from .benchmark import OODBenchmark, build_benchmark, build_benchmarks
 from .detectors import KernelPCACoP, KernelPCACoRP, KernelPCAFusion, PCAReconstruction, pytorch_ood_baselines
 from .features import FeatureSet, extract, penultimate
 from .kernels import RandomFourierFeatures, components_for_ratio, cosine_kernel, cosine_map, gaussian_kernel
@@ -32,6 +32,7 @@ __all__ = [
     "RandomFourierFeatures",
     "bootstrap_average",
     "build_benchmark",
+    "build_benchmarks",
     "compare_bootstrapped",
     "components_for_ratio",
     "cosine_kernel",

@@ -13,12 +13,17 @@ Places365 (the CIFAR-10 benchmark of Sun et al., 2022, used by the Kernel PCA pa
 Two seeds: ``seed`` fixes the classifier (initialisation and batch order); ``data_seed`` fixes which
 images the subsets keep. They are separate so that classifiers of several seeds (the modes of the
 mode-ensemble chapter) are scored on the very same images.
+
+The classifiers of several seeds (:func:`build_benchmarks`, :func:`pretrain_classifiers`) train side by side on
+a CPU when each training loop has a fixed thread count (``cfg.train_threads``): as many at once as the run's
+threads hold, one process each (:func:`reprobook.pool.train_many`), the same weights as one after the other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -37,9 +42,10 @@ from ..checks import (
 from ..configs.ood_benchmark import OODConfig
 from ..data import vision
 from ..models import MODELS, build_model
+from ..pool import pool_size, train_many
 from ..timing import timed
 from ..training import History, resolve_device
-from .classifier import TRAINING_FIELDS, train_classifier, training_config
+from .classifier import TRAINING_FIELDS, classifier_state, train_classifier, training_config
 from .features import FeatureSet, extract
 
 NUM_CLASSES = {"fashion-mnist": 10, "cifar10": 10, "cifar100": 100}
@@ -156,6 +162,58 @@ def _eval_loader(dataset: Dataset, batch_size: int, device: torch.device) -> Dat
 
 
 # --------------------------------------------------------------------------------------------- the benchmark
+def _classification_data(cfg: OODConfig, data_seed: int) -> tuple[Any, Any, Any]:
+    """``(train, test, plain train)``: the in-distribution subsets of ``data_seed``; the plain training images are
+    the training images without augmentation (what detectors fit on: the images as they are, not random crops
+    and flips)."""
+    train_ds, test_ds = vision.classification_datasets(
+        cfg.in_dataset, n_train=cfg.n_train, n_test=cfg.n_test, seed=data_seed, augment=cfg.augment
+    )
+    plain_train = train_ds
+    if cfg.augment and cfg.in_dataset in vision.CIFAR_STATS:
+        plain_train, _ = vision.classification_datasets(
+            cfg.in_dataset, n_train=cfg.n_train, n_test=0, seed=data_seed, augment=False
+        )
+    return train_ds, test_ds, plain_train
+
+
+def _classifier_job(cfg: OODConfig, seed: int, data_seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One classifier's ``(state, info)`` on the CPU, in a worker process: its data built again there."""
+    train_ds, _, plain_train = _classification_data(cfg, data_seed)
+    return classifier_state(cfg, train_ds, seed=seed, device=torch.device("cpu"), progress=False, plain_ds=plain_train)
+
+
+def pretrain_classifiers(
+    cfg: OODConfig, seeds: Sequence[int], *, device: str | torch.device = "auto", data_seed: int = 0
+) -> dict[int, tuple[dict[str, Any], dict[str, Any]]]:
+    """The classifiers of ``seeds`` trained (or loaded) side by side, ``{seed: (state, info)}`` for
+    :func:`build_benchmark`'s ``trained``: on a CPU with ``cfg.train_threads`` fixed, as many at once as the
+    run's threads hold (:func:`reprobook.pool.pool_size`), one process each; else nothing (``{}``: each
+    benchmark trains its own, one after the other). The weights are the same either way: a loop on a fixed
+    thread count depends on its arguments alone."""
+    check_config(cfg)
+    check_seed("data_seed", data_seed)
+    seeds = [check_seed("seeds", s) for s in seeds]
+    device = resolve_device(device)
+    workers = pool_size(cfg.train_threads, device.type, torch.get_num_threads())
+    if workers == 1 or len(seeds) <= 1:
+        return {}
+    jobs = [(cfg, s, data_seed) for s in seeds]
+    return dict(zip(seeds, train_many(_classifier_job, jobs, workers), strict=True))
+
+
+def build_benchmarks(
+    cfg: OODConfig, seeds: Sequence[int], *, device: str | torch.device = "auto", data_seed: int = 0, **kwargs: Any
+) -> list[OODBenchmark]:
+    """:func:`build_benchmark` of every seed of ``seeds`` (the same ``data_seed``), their classifiers trained side by
+    side first where they can be (:func:`pretrain_classifiers`); ``kwargs`` as :func:`build_benchmark`'s."""
+    trained = pretrain_classifiers(cfg, seeds, device=device, data_seed=data_seed)
+    return [
+        build_benchmark(cfg, device=device, seed=s, data_seed=data_seed, trained=trained.get(s), **kwargs)
+        for s in seeds
+    ]
+
+
 def build_benchmark(
     cfg: OODConfig,
     *,
@@ -165,13 +223,15 @@ def build_benchmark(
     progress: bool | None = None,
     data_seed: int = 0,
     log: Callable[[str], None] | None = None,
+    trained: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> OODBenchmark:
     """The benchmark of ``cfg``: the classifier (trained once, then cached) and the features of every split.
 
     ``seed`` fixes the classifier, ``data_seed`` the subsets (``cfg.n_train`` / ``n_test`` / ``n_ood``
     images, class-stratified where the set has classes). ``data_dir`` is one more place to look for the
     user-supplied OoD folders (LSUN, iSUN; see :func:`reprobook.data.vision.user_folder`). ``progress``
-    as in :func:`reprobook.training.fit`; ``log`` (e.g. ``print``) receives one line per stage.
+    as in :func:`reprobook.training.fit`; ``log`` (e.g. ``print``) receives one line per stage. ``trained``:
+    the classifier's ``(state, info)`` when :func:`pretrain_classifiers` has it.
     """
     check_config(cfg)
     check_seed("seed", seed)
@@ -183,15 +243,7 @@ def build_benchmark(
         probe = build_model(cfg.model, **cfg.model_kwargs)
         _check_model_input(probe, cfg)
         del probe
-        train_ds, test_ds = vision.classification_datasets(
-            cfg.in_dataset, n_train=cfg.n_train, n_test=cfg.n_test, seed=data_seed, augment=cfg.augment
-        )
-        # detectors fit on the training images as they are, not on random crops and flips
-        plain_train = train_ds
-        if cfg.augment and cfg.in_dataset in vision.CIFAR_STATS:
-            plain_train, _ = vision.classification_datasets(
-                cfg.in_dataset, n_train=cfg.n_train, n_test=0, seed=data_seed, augment=False
-            )
+        train_ds, test_ds, plain_train = _classification_data(cfg, data_seed)
         ood_sets = {
             name: vision.ood_dataset(name, cfg.in_dataset, n=cfg.n_ood, seed=data_seed, data_dir=data_dir)
             for name in cfg.ood_datasets
@@ -203,7 +255,9 @@ def build_benchmark(
     )
 
     with timed() as t:
-        model, info = train_classifier(cfg, train_ds, seed=seed, device=device, progress=progress, plain_ds=plain_train)
+        model, info = train_classifier(
+            cfg, train_ds, seed=seed, device=device, progress=progress, plain_ds=plain_train, trained=trained
+        )
     timings["classifier_s"] = t.seconds
     say(f"classifier: {cfg.model} {'loaded from' if info['loaded'] else 'trained and saved to'} {info['path']}")
 
@@ -237,7 +291,9 @@ __all__ = [
     "OODBenchmark",
     "TRAINING_FIELDS",
     "build_benchmark",
+    "build_benchmarks",
     "check_config",
+    "pretrain_classifiers",
     "train_classifier",
     "training_config",
 ]

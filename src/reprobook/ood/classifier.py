@@ -88,11 +88,34 @@ def train_classifier(
     device: torch.device,
     progress: bool | None = None,
     plain_ds: Dataset | None = None,
+    trained: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """The in-distribution classifier of ``seed``: trained with SGD (momentum, weight decay, cosine learning
     rate) for ``cfg.epochs`` epochs, or loaded from the cache. Returns ``(model on device, eval mode;
     train_or_load's info)``. Its history holds the loss of the whole training set (``plain_ds``: its images
-    without augmentation, default ``train_ds``; eval mode) after the epochs of :func:`plateau_epochs`."""
+    without augmentation, default ``train_ds``; eval mode) after the epochs of :func:`plateau_epochs`.
+    ``trained``: the ``(state, info)`` that :func:`classifier_state` already returned for it (in a worker
+    process: :func:`reprobook.ood.benchmark.pretrain_classifiers`)."""
+    check_type("device", device, torch.device, "a torch.device (reprobook.training.resolve_device)")
+    if trained is None:
+        trained = classifier_state(cfg, train_ds, seed=seed, device=device, progress=progress, plain_ds=plain_ds)
+    state, info = trained
+    model = build_model(cfg.model, **cfg.model_kwargs)
+    model.load_state_dict(state)
+    return channels_last(model.to(device)).eval(), info
+
+
+def classifier_state(
+    cfg: OODConfig,
+    train_ds: Dataset,
+    *,
+    seed: int,
+    device: torch.device,
+    progress: bool | None = None,
+    plain_ds: Dataset | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`reprobook.training.train_or_load`'s ``(state, info)`` of the classifier of ``seed`` (see
+    :func:`train_classifier`)."""
     check_type("device", device, torch.device, "a torch.device (reprobook.training.resolve_device)")
     config = training_config(cfg, seed, dataset_fingerprint(train_ds))
 
@@ -125,12 +148,17 @@ def train_classifier(
         )
         return model, history
 
-    state, info = train_or_load(
+    return train_or_load(
         config, train, name=f"ood-{cfg.in_dataset}-{cfg.model}", code=TRAINING_CODE, threads=cfg.train_threads
     )
-    model = build_model(cfg.model, **cfg.model_kwargs)
-    model.load_state_dict(state)
-    return channels_last(model.to(device)).eval(), info
 
 
-__all__ = ["TRAINING_CODE", "TRAINING_FIELDS", "channels_last", "plateau_epochs", "train_classifier", "training_config"]
+__all__ = [
+    "TRAINING_CODE",
+    "TRAINING_FIELDS",
+    "channels_last",
+    "classifier_state",
+    "plateau_epochs",
+    "train_classifier",
+    "training_config",
+]

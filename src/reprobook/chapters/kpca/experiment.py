@@ -33,7 +33,7 @@ from pytorch_ood.detector import EnergyBased, MaxSoftmax
 from ... import claims
 from ...checks import check_int, check_seed
 from ...configs.kpca import KPCAConfig
-from ...ood.benchmark import OODBenchmark, build_benchmark
+from ...ood.benchmark import OODBenchmark, build_benchmarks
 from ...ood.detectors import KernelPCACoP, KernelPCACoRP, KernelPCAFusion, PCAReconstruction, pytorch_ood_baselines
 from ...ood.kernels import RandomFourierFeatures, cosine_map, gaussian_kernel
 from ...ood.metrics import evaluate, fit_detector, wide
@@ -62,11 +62,10 @@ def load_classifiers(
     cfg: KPCAConfig, *, seed: int = 0, device: Any = "auto", data_dir=None, log: Callable[[str], None] | None = None
 ) -> list[OODBenchmark]:
     """The benchmark of each of the K classifiers (:func:`classifier_seeds`), all on the images of
-    ``data_seed`` 0: trained once, then loaded from the checkpoint cache."""
-    return [
-        build_benchmark(cfg, device=device, seed=s, data_seed=0, data_dir=data_dir, progress=False, log=log)
-        for s in classifier_seeds(cfg, seed)
-    ]
+    ``data_seed`` 0: trained once (side by side where they can be), then loaded from the checkpoint cache."""
+    return build_benchmarks(
+        cfg, classifier_seeds(cfg, seed), device=device, data_seed=0, data_dir=data_dir, progress=False, log=log
+    )
 
 
 # --------------------------------------------------------------------------------------------- RFF check
