@@ -136,3 +136,58 @@ def test_part_ii_classifiers_trained_side_by_side_equal_those_trained_one_after_
         assert all(torch.equal(state[k], pooled[s][0][k]) for k in state), s
     one = benchmark.build_benchmark(cfg, device="cpu", seed=1, progress=False)
     assert one.loaded and torch.equal(one.test.features, built.test.features)
+
+
+def test_baichuan2_runs_trained_side_by_side_equal_those_trained_one_after_the_other(tmp_path, monkeypatch):
+    """Two language-model runs of the Baichuan 2 chapter trained in a pool of two processes (one thread each)
+    equal, bit for bit, the same runs trained here through train_cached; the chapter's loops then train nothing."""
+    from reprobook.alignment import pretraining
+    from reprobook.training import fixed_threads
+
+    vocab, g = 64, torch.Generator().manual_seed(0)
+    blocks = torch.randint(2, vocab, (6, 8), generator=g)
+    data = pretraining.LMData(None, blocks, blocks[:2], "test-blocks", "test", vocab, blocks.numel(), 16, 0.0)
+    size = pretraining.ModelSize(8, 1, 1)
+    settings = pretraining.TrainSettings(steps=2, batch_size=2, seq_len=8, lr=1e-3)
+    runs = [(settings, 0), (settings, 1)]
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / "pool"))
+    with fixed_threads(2):
+        before = CHECKPOINT_EVENTS["trained"]
+        with monkeypatch.context() as m:  # the premise: the loops run elsewhere
+            m.setattr(pretraining, "train_lm", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained here")))
+            pooled = pretraining.pretrain_runs(data, size, runs, device="cpu", threads=1)
+            model, history, loaded = pretraining.train_cached(
+                size,
+                vocab,
+                blocks,
+                blocks[:2],
+                settings,
+                seed=1,
+                device="cpu",
+                threads=1,
+                data_key=data.key,
+                return_model=True,
+                trained=pooled[runs[1]],
+            )
+        assert CHECKPOINT_EVENTS["trained"] - before == 2 and list(pooled) == runs and not loaded
+        assert pretraining.pretrain_runs(data, size, runs, device="cpu") == {}  # the run's threads: one at a time
+    with fixed_threads(1):
+        assert pretraining.pretrain_runs(data, size, runs, device="cpu", threads=1) == {}  # one thread: no pool
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / "one"))
+    for settings_, seed in runs:
+        here, record, was_loaded = pretraining.train_cached(
+            size,
+            vocab,
+            blocks,
+            blocks[:2],
+            settings_,
+            seed=seed,
+            device="cpu",
+            threads=1,
+            data_key=data.key,
+            return_model=True,
+        )
+        state = pooled[(settings_, seed)][0]
+        assert not was_loaded and record.train_loss == pooled[(settings_, seed)][1]["history"].train_loss
+        assert all(torch.equal(v, state[k]) for k, v in here.state_dict().items()), seed
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in here.state_dict().items())  # seed 1, both ways

@@ -26,9 +26,10 @@ import torch
 
 from ..cache import tensor_fingerprint
 from ..checks import ParameterError, check_int, check_number
+from ..pool import pool_size, train_many
 from ..results import glued
 from ..timing import timed
-from ..training import History, make_accelerator, train_or_load
+from ..training import History, make_accelerator, resolve_device, train_or_load
 from .normhead import MAX_Z_WEIGHT, apply_normhead, causal_lm_loss, normhead_init_
 
 if TYPE_CHECKING:
@@ -377,6 +378,7 @@ def train_cached(
     name: str = "baichuan2-lm",
     return_model: bool = False,
     threads: int | None = None,
+    trained: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ):
     """:func:`train_lm` of a fresh :func:`build_model`, through the checkpoint cache.
 
@@ -384,30 +386,74 @@ def train_cached(
     checkpoint), ``loaded`` True when the run came from the cache; with ``return_model``
     ``(model, history, loaded)``, the trained model in eval mode on the CPU. ``threads``: the intra-op threads the
     run trains on, part of its key (:func:`~reprobook.training.train_or_load`); None: the run's threads.
+    ``trained``: the run's ``(state, info)`` when :func:`pretrain_runs` already has it.
     """
     data_key = data_key or tensor_fingerprint(train_blocks, val_blocks)
-    config = run_config(size, vocab_size, settings, seed, data_key)
-
-    def fresh():
-        return build_model(
-            size, vocab_size, normhead=settings.normhead, seed=seed, max_positions=max(settings.seq_len, 16)
+    if trained is None:
+        trained = _train_or_load_lm(
+            size, vocab_size, train_blocks, val_blocks, settings, seed, data_key, name, threads, device
         )
+    state, info = trained
+    history = info["history"]
+    if not return_model:
+        return history, bool(info["loaded"])
+    model = build_model(
+        size, vocab_size, normhead=settings.normhead, seed=seed, max_positions=max(settings.seq_len, 16)
+    )
+    model.load_state_dict(state)
+    return model.eval(), history, bool(info["loaded"])
+
+
+def _train_or_load_lm(
+    size: ModelSize,
+    vocab_size: int,
+    train_blocks: torch.Tensor,
+    val_blocks: torch.Tensor,
+    settings: TrainSettings,
+    seed: int,
+    data_key: str,
+    name: str = "baichuan2-lm",
+    threads: int | None = None,
+    device: Any = "cpu",
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`train_cached`'s run as :func:`~reprobook.training.train_or_load`'s ``(state, info)``; module-level,
+    so that a worker process of :func:`pretrain_runs` can run it."""
 
     def train():
-        model = fresh()
+        model = build_model(
+            size, vocab_size, normhead=settings.normhead, seed=seed, max_positions=max(settings.seq_len, 16)
+        )
         history = train_lm(model, train_blocks, val_blocks, settings, seed=seed, device=device)
         return model.state_dict(), history
 
-    state, info = train_or_load(
-        config,
+    return train_or_load(
+        run_config(size, vocab_size, settings, seed, data_key),
         train,
         name=name,
         code=("reprobook.alignment.pretraining", "reprobook.alignment.normhead"),
         threads=threads,
     )
-    history = info["history"]
-    if not return_model:
-        return history, bool(info["loaded"])
-    model = fresh()
-    model.load_state_dict(state)
-    return model.eval(), history, bool(info["loaded"])
+
+
+def pretrain_runs(
+    data: LMData,
+    size: ModelSize,
+    runs: Sequence[tuple[TrainSettings, int]],
+    *,
+    device: Any = "auto",
+    threads: int | None = None,
+) -> dict[tuple[TrainSettings, int], tuple[dict[str, Any], dict[str, Any]]]:
+    """The runs ``(settings, seed)`` of ``size`` on ``data`` trained (or loaded) side by side, ``{run: (state,
+    info)}`` for :func:`train_cached`'s ``trained``: on a CPU with ``threads`` fixed, as many at once as the run's
+    threads hold (:func:`reprobook.pool.pool_size`), one process each; else nothing (``{}``: each run trains in
+    :func:`train_cached`, one after the other). The models are the same either way: a loop on a fixed thread
+    count depends on its arguments alone."""
+    workers = pool_size(threads, resolve_device(device).type, torch.get_num_threads())
+    runs = list(dict.fromkeys(runs))
+    if workers == 1 or len(runs) <= 1:
+        return {}
+    jobs = [
+        (size, data.vocab_size, data.train_blocks, data.val_blocks, settings, seed, data.key, "baichuan2-lm", threads)
+        for settings, seed in runs
+    ]
+    return dict(zip(runs, train_many(_train_or_load_lm, jobs, workers), strict=True))

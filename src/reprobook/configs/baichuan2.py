@@ -42,10 +42,11 @@ class Baichuan2Config(ChapterConfig):
     val_blocks: int = 64  # validation blocks of seq_len tokens
     n_seeds: int = 6  # seeds of the NormHead and max-z experiments (the units of their claims)
     # intra-op threads of every training run (training.fixed_threads; part of each checkpoint's key); None: the
-    # run's threads. The book gives a notebook one core: 1 trains the book's models in a run alone on two cores
-    # (measured 2026-12-07, cold and alone: the claims of the book of 817d66a exactly, 299.6 s by the runner against
-    # 226 s on two threads; the default stays None, which leaves more of the 360 s budget to the VM's slow hours)
-    train_threads: int | None = None
+    # run's threads. The book gives a notebook one core: 1 trains the book's models in a run alone on every core,
+    # where the runs of each experiment train side by side, as many at once as the run's threads hold
+    # (pretraining.pretrain_runs). Before that pool (2026-12-07, cold and alone): 299.6 s by the runner on one
+    # thread against 226 s on two, so the default was None and a run alone trained other models than the book's
+    train_threads: int | None = 1
     # NormHead: learning-rate sensitivity (Wortsman et al., 2023) of one model size, NormHead on and off
     ablation_size: tuple[int, int, int] = (32, 2, 2)  # (hidden, layers, heads)
     ablation_steps: int = 100
@@ -126,6 +127,7 @@ PAPER = dict(
     scaling_lr=3e-4,
     repetition_blocks=64,
     n_seeds=3,
+    train_threads=None,  # a GPU's kernels do not use the CPU's threads; on a CPU this scale needs every core
     data_files=("bilingual-corpus",),
 )
 

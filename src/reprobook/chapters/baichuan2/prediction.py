@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...alignment.pretraining import ModelSize, train_cached
+from ...alignment.pretraining import ModelSize, pretrain_runs, train_cached
 from ...alignment.scaling import Prediction, fit_power_law, predict, record_prediction, training_compute
 from ...checks import ParameterError, check_number
 from ...claims import mean_std
@@ -129,7 +129,7 @@ def train_budgets(
     schedule over its own steps; on ``threads`` intra-op threads, None: the run's); the tokens are drawn without
     repetition from ``data``."""
     size = ModelSize.parse(size)
-    out = []
+    budgets = []
     for fraction in fractions:
         run_settings = replace(settings, steps=max(1, int(round(fraction * settings.steps))))
         if run_settings.steps * run_settings.batch_size > len(data.train_blocks):
@@ -139,6 +139,13 @@ def train_budgets(
                 f"at most {len(data.train_blocks) / settings.batch_size / settings.steps:g} "
                 "(the training blocks would repeat)",
             )
+        budgets.append((fraction, run_settings))
+    # side by side where they can be (pretrain_runs), then read in order
+    trained = pretrain_runs(
+        data, size, [(s, seed) for _, s in budgets for seed in seeds], device=device, threads=threads
+    )
+    out = []
+    for fraction, run_settings in budgets:
         records, loaded = [], []
         for seed in seeds:
             record, was_loaded = train_cached(
@@ -151,6 +158,7 @@ def train_budgets(
                 device=device,
                 data_key=data.key,
                 threads=threads,
+                trained=trained.get((run_settings, seed)),
             )
             records.append(record)
             loaded.append(was_loaded)
