@@ -191,3 +191,8 @@ def test_baichuan2_runs_trained_side_by_side_equal_those_trained_one_after_the_o
         assert not was_loaded and record.train_loss == pooled[(settings_, seed)][1]["history"].train_loss
         assert all(torch.equal(v, state[k]) for k, v in here.state_dict().items()), seed
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in here.state_dict().items())  # seed 1, both ways
+    # the chapter's loops read train_runs: every run in order, here loaded from the pool's cache
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / "pool"))
+    again = list(pretraining.train_runs(data, size, runs, device="cpu", threads=1))
+    assert [was for _, was in again] == [True, True]
+    assert [h.train_loss for h, _ in again] == [pooled[r][1]["history"].train_loss for r in runs]

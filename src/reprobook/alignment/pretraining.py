@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -457,3 +457,34 @@ def pretrain_runs(
         for settings, seed in runs
     ]
     return dict(zip(runs, train_many(_train_or_load_lm, jobs, workers), strict=True))
+
+
+def train_runs(
+    data: LMData,
+    size: ModelSize,
+    runs: Sequence[tuple[TrainSettings, int]],
+    *,
+    device: Any = "auto",
+    threads: int | None = None,
+    return_model: bool = False,
+) -> Iterator[Any]:
+    """:func:`train_cached` of every run ``(settings, seed)`` of ``size`` on ``data``, in order, the runs trained
+    side by side first where they can be (:func:`pretrain_runs`); each result is made when it is read, so that one
+    model at a time is built (``return_model``) and, without the pool, trained."""
+    trained = pretrain_runs(data, size, runs, device=device, threads=threads)
+    return (
+        train_cached(
+            size,
+            data.vocab_size,
+            data.train_blocks,
+            data.val_blocks,
+            settings,
+            seed=seed,
+            device=device,
+            data_key=data.key,
+            return_model=return_model,
+            threads=threads,
+            trained=trained.get((settings, seed)),
+        )
+        for settings, seed in runs
+    )

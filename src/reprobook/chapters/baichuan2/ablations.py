@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ...alignment.pretraining import LMData, ModelSize, TrainSettings, pretrain_runs, train_cached
+from ...alignment.pretraining import LMData, ModelSize, TrainSettings, train_runs
 from ...results import facts, glued
 from ...training import History
 
@@ -147,29 +147,15 @@ def lr_sweep(
     threads: int | None = None,
 ) -> LRSweep:
     """Train ``size`` at every learning rate of ``lrs``, NormHead on and off (max-z off), with every seed (on
-    ``threads`` intra-op threads; None: the run's; side by side where they can be: :func:`pretrain_runs`)."""
+    ``threads`` intra-op threads; None: the run's; side by side where they can be: :func:`train_runs`)."""
     plan = [
         (normhead, float(lr), replace(base, lr=float(lr), normhead=normhead, max_z_weight=0.0), seed)
         for normhead in (True, False)
         for lr in lrs
         for seed in seeds
     ]
-    trained = pretrain_runs(data, size, [(s, seed) for *_, s, seed in plan], device=device, threads=threads)
-    runs = []
-    for normhead, lr, settings, seed in plan:
-        history, loaded = train_cached(
-            size,
-            data.vocab_size,
-            data.train_blocks,
-            data.val_blocks,
-            settings,
-            seed=seed,
-            device=device,
-            data_key=data.key,
-            threads=threads,
-            trained=trained.get((settings, seed)),
-        )
-        runs.append(SweepRun(normhead, lr, seed, history, loaded))
+    done = train_runs(data, size, [(s, seed) for *_, s, seed in plan], device=device, threads=threads)
+    runs = [SweepRun(nh, lr, seed, history, loaded) for (nh, lr, _, seed), (history, loaded) in zip(plan, done)]
     initial = math.log(data.vocab_size)
     loss = {(r.normhead, r.lr, r.seed): r.history.final_eval_loss for r in runs}
     arms = {"on": True, "off": False}
@@ -308,32 +294,17 @@ def maxz_dose_response(
     threads: int | None = None,
 ) -> DoseResponse:
     """Train ``size`` with every max-z weight of ``weights`` (NormHead off, no weight decay on the output
-    layer) and every seed (on ``threads`` intra-op threads; None: the run's); measure each run's late mean
-    max-logit and its repetition sensitivity."""
+    layer) and every seed (on ``threads`` intra-op threads; None: the run's; side by side where they can be:
+    :func:`train_runs`); measure each run's late mean max-logit and its repetition sensitivity."""
     weights = tuple(sorted(float(w) for w in weights))
     plan = [
-        (w, replace(base, normhead=False, output_weight_decay=False, max_z_weight=w), seed)
-        for w in weights
-        for seed in seeds
+        (w, replace(base, normhead=False, output_weight_decay=False, max_z_weight=w), s) for w in weights for s in seeds
     ]
-    trained = pretrain_runs(data, size, [(s, seed) for _, s, seed in plan], device=device, threads=threads)
+    done = train_runs(data, size, [(s, seed) for _, s, seed in plan], device=device, threads=threads, return_model=True)
     runs = []
     blocks = data.val_blocks[:eval_blocks]
     kl: float | str  # a run's KL in the loop, a column name below
-    for w, settings, seed in plan:
-        model, history, loaded = train_cached(
-            size,
-            data.vocab_size,
-            data.train_blocks,
-            data.val_blocks,
-            settings,
-            seed=seed,
-            device=device,
-            data_key=data.key,
-            return_model=True,
-            threads=threads,
-            trained=trained.get((settings, seed)),
-        )
+    for (w, _, seed), (model, history, loaded) in zip(plan, done):
         kl = float("nan") if history.diverged else repetition_sensitivity(model, blocks, penalty)
         runs.append(DoseRun(w, seed, history, loaded, late_mean(history.series["mean_max_logit"]), kl))
     frame = pd.DataFrame(

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...alignment.pretraining import ModelSize, pretrain_runs, train_cached
+from ...alignment.pretraining import ModelSize, train_runs
 from ...alignment.scaling import Prediction, fit_power_law, predict, record_prediction, training_compute
 from ...checks import ParameterError, check_number
 from ...claims import mean_std
@@ -140,28 +140,13 @@ def train_budgets(
                 "(the training blocks would repeat)",
             )
         budgets.append((fraction, run_settings))
-    # side by side where they can be (pretrain_runs), then read in order
-    trained = pretrain_runs(
-        data, size, [(s, seed) for _, s in budgets for seed in seeds], device=device, threads=threads
-    )
+    # side by side where they can be (train_runs), then read in order
+    runs = [(s, seed) for _, s in budgets for seed in seeds]
+    done = train_runs(data, size, runs, device=device, threads=threads)
     out = []
     for fraction, run_settings in budgets:
-        records, loaded = [], []
-        for seed in seeds:
-            record, was_loaded = train_cached(
-                size,
-                data.vocab_size,
-                data.train_blocks,
-                data.val_blocks,
-                run_settings,
-                seed=seed,
-                device=device,
-                data_key=data.key,
-                threads=threads,
-                trained=trained.get((run_settings, seed)),
-            )
-            records.append(record)
-            loaded.append(was_loaded)
+        pairs = [next(done) for _ in seeds]
+        records, loaded = [record for record, _ in pairs], [was for _, was in pairs]
         params = records[0].parameters
         out.append(
             BudgetRuns(
