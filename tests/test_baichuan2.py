@@ -470,3 +470,30 @@ def test_a_run_still_improving_is_not_on_its_plateau():
     falling = list(np.linspace(6.0, 4.0, 100))  # still learning: the last tenth is ~4 % below the tenth before
     assert still_falling(falling) > PLATEAU
     assert np.isnan(still_falling([3.0] * 9))  # too short to tell
+
+
+def test_the_prediction_check_compares_the_record_with_when_the_predicted_runs_began(tmp_path):
+    """The scaling prediction counts as made first only when it was recorded before every run of the predicted
+    budget began training (History.started_at); the detail names those start times as starts."""
+    from reprobook.training import History
+
+    def budget(fraction, losses, started="2026-01-01T00:00:00+00:00"):
+        params = {"compute": 1000}
+        tokens = int(fraction * 4096)
+        records = [
+            History(unit="step", eval_loss=[v], total_seconds=1.0, tokens=tokens, started_at=started) for v in losses
+        ]
+        return prediction.BudgetRuns(
+            fraction, int(fraction * 64), tokens, params, 6.0 * 1000 * tokens, records, [False] * 2
+        )
+
+    fitted = [budget(f, [5.0 * f**-0.3 + 1.0 + d for d in (0.0, 0.01)]) for f in (0.125, 0.25, 0.5, 1.0)]
+    settings = pretraining.TrainSettings(steps=64, batch_size=8, seq_len=8, lr=1e-3)
+    pred = prediction.predict_target(fitted, 2.0, settings, path=tmp_path / "prediction.json")
+    recorded = pred.prediction.recorded_at
+    after = budget(2.0, [5.0 * 2.0**-0.3 + 1.0] * 2, started="2999-01-01T00:00:00+00:00")
+    before = budget(2.0, [5.0 * 2.0**-0.3 + 1.0] * 2, started="2000-01-01T00:00:00+00:00")
+    first = prediction.check_prediction(pred, fitted, after, margin=0.05)
+    late = prediction.check_prediction(pred, fitted, before, margin=0.05)
+    assert first.prediction_first and not late.prediction_first and recorded < "2999"
+    assert "began training at 2999-01-01 00:00:00 UTC" in first.prediction_first_detail

@@ -239,7 +239,7 @@ class ScalingCheck:
     # loss − the largest fitted budget's); budgets, seeds, loaded (runs that came from the cache);
     # tokens_per_parameter_target: training tokens per (compute) parameter of the target run
     facts: pd.Series = glued()
-    prediction_first: bool = False  # the prediction's time stamp precedes the end of every target run
+    prediction_first: bool = False  # the prediction was recorded before every target run began training
     prediction_first_detail: str = ""
 
 
@@ -265,13 +265,13 @@ def check_prediction(
             for s in everything
         ]
     )
-    ends = [r.started_at for r in target.records]
-    first = bool(ends) and all(t and pred.prediction.recorded_at <= t for t in ends)
+    starts = [r.started_at for r in target.records]  # when each run's training began (History.started_at)
+    first = bool(starts) and all(t and pred.prediction.recorded_at <= t for t in starts)
     shown = lambda t: t.replace("T", " ").replace("+00:00", " UTC")  # noqa: E731 - wraps in a table cell
     detail = (
         f"prediction recorded at {shown(pred.prediction.recorded_at)}; runs of the {pred.facts.target} budget "
-        "finished at "
-        f"{', '.join(shown(t) for t in ends)}"
+        "began training at "
+        f"{', '.join(shown(t) for t in starts)}"
     )
     return ScalingCheck(
         table=table,
