@@ -46,7 +46,8 @@ class Baichuan2Config(ChapterConfig):
     # where the runs of each experiment train side by side, as many at once as the run's threads hold
     # (pretraining.pretrain_runs). Before that pool (2026-12-07, cold and alone): 299.6 s by the runner on one
     # thread against 226 s on two, so the default was None and a run alone trained other models than the book's.
-    # With the pool (fb053c4, cold and alone): 184 s by the runner, the claims of the book of 817d66a exactly
+    # With the pool (cold and alone): 184 s by the runner at fb053c4, 192 s at 9a12ab8, the claims of the book of
+    # 817d66a exactly
     train_threads: int | None = 1
     # NormHead: learning-rate sensitivity (Wortsman et al., 2023) of one model size, NormHead on and off
     ablation_size: tuple[int, int, int] = (32, 2, 2)  # (hidden, layers, heads)
