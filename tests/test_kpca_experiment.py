@@ -135,31 +135,38 @@ def test_comparisons_read_the_natural_set_fpr95_classifier_by_classifier():
     assert str(rec.glued["kpca_cmp_corp_best_each"]) == "+5.0%, +3.0%, +2.0%"
 
 
-def _throughput_rows(median, fastest, ns=(1000, 3000, 10000, 30000)):
-    from reprobook.benchmarks.ood_throughput import METHODS
+def _throughput_rows(median, fastest=None, ns=(1000, 3000, 10000, 30000)):
+    """The benchmark's table for costs in µs per sample (functions of N): ``median`` per round's median,
+    ``fastest`` (default: the same) per round's fastest; ratios of the medians; IVF at recall 0.97, nprobe 4."""
+    from reprobook.benchmarks.ood_throughput import KNN_METHODS, METHODS
 
-    return [
-        dict(
-            method=m,
-            detector=METHODS[m],
-            n_train=n,
-            median_us=median[m](n),
-            p25_us=median[m](n),
-            p75_us=median[m](n),
-            min_us=fastest[m](n),
-            knn_over_method=1.0,
-            fastest_knn_over_method=1.0,
-            q=None,
-            recall=1.0,
-            max_score_gap=0.0,
-            nprobe=4 if m == "faiss-ivf" else None,
-            nlist=100 if m == "faiss-ivf" else None,
-            tune_recall=None,
-            fit_s=0.0,
-        )
-        for n in ns
-        for m in METHODS
-    ]
+    fastest = fastest or median
+    rows = []
+    for n in ns:
+        best = min(median[m](n) for m in KNN_METHODS)
+        for m in METHODS:
+            ivf = m == "faiss-ivf"
+            rows.append(
+                dict(
+                    method=m,
+                    detector=METHODS[m],
+                    n_train=n,
+                    median_us=median[m](n),
+                    p25_us=median[m](n),
+                    p75_us=median[m](n),
+                    min_us=fastest[m](n),
+                    knn_over_method=median["knn"](n) / median[m](n),
+                    fastest_knn_over_method=best / median[m](n),
+                    q=None,
+                    recall=0.97 if ivf else 1.0,
+                    max_score_gap=0.01 if ivf else 0.0,
+                    nprobe=4 if ivf else None,
+                    nlist=316 if ivf else None,
+                    tune_recall=None,
+                    fit_s=0.0,
+                )
+            )
+    return rows
 
 
 def test_throughput_slopes_read_the_fastest_round_not_the_median():
@@ -213,30 +220,7 @@ def test_throughput_reads_slopes_and_speedups_from_the_benchmark():
         "cop": lambda n: 1.0,
         "corp": lambda n: 20.0,
     }
-    rows = []
-    for n in ns:
-        fastest = min(cost[m](n) for m in ("knn", "faiss-flat", "faiss-ivf"))
-        for m in METHODS:
-            rows.append(
-                dict(
-                    method=m,
-                    detector=METHODS[m],
-                    n_train=n,
-                    median_us=cost[m](n),
-                    p25_us=cost[m](n),
-                    p75_us=cost[m](n),
-                    min_us=cost[m](n),
-                    knn_over_method=cost["knn"](n) / cost[m](n),
-                    fastest_knn_over_method=fastest / cost[m](n),
-                    q=None,
-                    recall=0.97 if m == "faiss-ivf" else 1.0,
-                    max_score_gap=0.0 if m != "faiss-ivf" else 0.01,
-                    nprobe=4 if m == "faiss-ivf" else None,
-                    nlist=316 if m == "faiss-ivf" else None,
-                    tune_recall=None,
-                    fit_s=0.0,
-                )
-            )
+    rows = _throughput_rows(cost, ns=ns)
     settings = dict(repeats=5, feature_dim=64, n_queries=100, target_recall=0.95)
     fake = BenchResult("ood-throughput", pd.DataFrame(rows), settings, {"device": "cpu (test)"})
     t = report.throughput(profiles.config("kpca", "smoke"), fake)
