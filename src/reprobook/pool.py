@@ -3,7 +3,9 @@
 :func:`process_pool` is the one pool of worker processes (spawned: a fresh interpreter, no inherited torch
 state): the runner executes notebooks in it (:func:`reprobook.runner.run`), :func:`train_many` training loops.
 
-A chapter that trains many small models on a CPU (the sharpness chapters: every method for every seed) fixes
+A chapter that trains many small models on a CPU (the sharpness chapters: every method for every seed; the OoD
+chapters' classifiers, :func:`reprobook.ood.benchmark.pretrain_classifiers`; Baichuan 2's language models,
+:func:`reprobook.alignment.pretraining.pretrain_runs`) fixes
 each training loop's thread count (:func:`reprobook.training.fixed_threads`), so that the run alone on every
 core and the same run inside the book (one core per notebook) train the same models. On one thread a loop
 leaves the run's other cores idle; :func:`train_many` fills them with other loops, one process each, and gives
