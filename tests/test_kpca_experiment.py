@@ -135,6 +135,16 @@ def test_comparisons_read_the_natural_set_fpr95_classifier_by_classifier():
     assert str(rec.glued["kpca_cmp_corp_best_each"]) == "+5.0%, +3.0%, +2.0%"
 
 
+# µs per sample against N as the algorithms cost: exact searches linear, the IVF index √N, KPCA constant
+ALGORITHM_COST = {
+    "knn": lambda n: 0.01 * n,
+    "faiss-flat": lambda n: 0.005 * n,
+    "faiss-ivf": lambda n: n**0.5,
+    "cop": lambda n: 1.0,
+    "corp": lambda n: 20.0,
+}
+
+
 def _throughput_rows(median, fastest=None, ns=(1000, 3000, 10000, 30000)):
     """The benchmark's table for costs in µs per sample (functions of N): ``median`` per round's median,
     ``fastest`` (default: the same) per round's fastest; ratios of the medians; IVF at recall 0.97, nprobe 4."""
@@ -174,13 +184,7 @@ def test_throughput_slopes_read_the_fastest_round_not_the_median():
     does not move the check; a cost that grows in every round, the fastest too, fails it."""
     from reprobook.benchmarks import BenchResult
 
-    cost = {
-        "knn": lambda n: 0.01 * n,
-        "faiss-flat": lambda n: 0.005 * n,
-        "faiss-ivf": lambda n: n**0.5,
-        "cop": lambda n: 1.0,
-        "corp": lambda n: 20.0,
-    }
+    cost = ALGORITHM_COST
     disturbed = {**cost, "cop": lambda n: 1.0 + n / 10000}  # the median doubles, then quadruples
     settings = dict(repeats=9, feature_dim=64, n_queries=500, target_recall=0.95)
     cfg = profiles.config("kpca", "smoke")
@@ -212,15 +216,7 @@ def test_throughput_reads_slopes_and_speedups_from_the_benchmark():
     from reprobook.benchmarks import BenchResult
     from reprobook.benchmarks.ood_throughput import METHODS
 
-    ns = [1000, 10000, 100000]
-    cost = {
-        "knn": lambda n: 0.01 * n,
-        "faiss-flat": lambda n: 0.005 * n,
-        "faiss-ivf": lambda n: n**0.5,
-        "cop": lambda n: 1.0,
-        "corp": lambda n: 20.0,
-    }
-    rows = _throughput_rows(cost, ns=ns)
+    rows = _throughput_rows(ALGORITHM_COST, ns=[1000, 10000, 100000])
     settings = dict(repeats=5, feature_dim=64, n_queries=100, target_recall=0.95)
     fake = BenchResult("ood-throughput", pd.DataFrame(rows), settings, {"device": "cpu (test)"})
     t = report.throughput(profiles.config("kpca", "smoke"), fake)
