@@ -461,15 +461,38 @@ def test_chapter_configuration():
         profiles.config("baichuan2", "smoke", no_such_field=1)
 
 
-def test_a_run_still_improving_is_not_on_its_plateau():
-    from reprobook.alignment.pretraining import PLATEAU
-    from reprobook.chapters.baichuan2.ablations import still_falling
+def test_the_budget_check_reads_the_largest_move_of_a_capped_final_loss():
+    initial = math.log(2048)
+    # the second run moved most; a run that diverged only at the longer budget counts as the uniform loss
+    assert ablations.budget_change([6.8, 6.2], [6.75, 5.9], initial) == (pytest.approx(0.3), 1)
+    change, which = ablations.budget_change([6.8, 6.2], [6.8, float("nan")], initial)
+    assert which == 1 and change == pytest.approx(initial - 6.2)
+    # losses above the uniform loss are capped there, as the sensitivity caps them: no move
+    assert ablations.budget_change([9.0], [8.5], initial) == (0.0, 0)
+    assert math.isnan(ablations.budget_change([], [], initial)[0])
+    with pytest.raises(ParameterError, match="sweep_check_factor"):
+        ablations.lr_sweep(None, None, None, [1e-2], [0], check_factor=1)
 
-    flat = [2.0 + 0.01 * (-1) ** i for i in range(100)]  # noise around a level: no drop
-    assert abs(still_falling(flat)) < PLATEAU
-    falling = list(np.linspace(6.0, 4.0, 100))  # still learning: the last tenth is ~4 % below the tenth before
-    assert still_falling(falling) > PLATEAU
-    assert np.isnan(still_falling([3.0] * 9))  # too short to tell
+
+def test_the_normhead_claim_is_read_only_where_more_steps_move_no_loss_by_its_sesoi():
+    import pandas as pd
+
+    from reprobook import claims
+    from reprobook.configs.baichuan2 import claim_specs
+
+    spec = {s.key: s for s in claim_specs(profiles.config("baichuan2", "smoke"))}["normhead"]
+    rng = np.random.default_rng(0)
+    off = list(0.5 + 0.01 * rng.standard_normal(6))
+    read = claims.evaluate(spec, off, [0.1] * 6)  # a large, clear drop of the sensitivity with NormHead
+    assert read.verdict.verdict == "reproduced"
+
+    def facts(change):
+        return pd.Series({"budget_change": change, "budget_steps": 200, "steps": 100, "budget_run": "lr 0.001"})
+
+    assert bc2.budget_guard(read.verdict, facts(0.05), spec.sesoi) is read.verdict
+    for moved in (0.1, 0.4, float("nan")):
+        guarded = bc2.budget_guard(read.verdict, facts(moved), spec.sesoi)
+        assert guarded.verdict == "not comparable" and "200 steps instead of 100" in guarded.reason
 
 
 def test_the_prediction_check_compares_the_record_with_when_the_predicted_runs_began(tmp_path):

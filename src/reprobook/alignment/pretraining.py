@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 
-PLATEAU = 0.02  # a run has stopped improving when its last tenth of steps lowers the loss by less than 2 %
 # what train_lm records of every step besides its cross-entropy (History.series): the largest logit in the
 # batch, the mean over tokens of each token's largest logit, and the gradient norm before clipping
 CURVES = ("max_logit", "mean_max_logit", "grad_norm")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ... import claims
-from ...alignment.pretraining import PLATEAU, LMData, ModelSize, TrainSettings, lm_data
+from ...alignment.pretraining import LMData, ModelSize, TrainSettings, lm_data
 from ...alignment.tokenizer import train_sentencepiece
 from ...configs.baichuan2 import PAPER_7B_SOURCE, Baichuan2Config
 from ...llm import load_tokenizer
@@ -108,13 +108,7 @@ def claim_tests(
         this_run=f"sensitivity {sw.sensitivity_off:.3f} without, {sw.sensitivity_on:.3f} "
         f"with NormHead over lr {sw.lrs}",
     )
-    # runs still improving measure how fast each arm learns, not how stable it is: they cannot show or refute it
-    normhead.verdict = claims.requires_convergence(
-        normhead.verdict,
-        sw.still_falling < PLATEAU,
-        f"the last tenth of the steps still lowered a run's training loss by {sw.still_falling:.1%} "
-        f"(plateau: below {PLATEAU:.0%})",
-    )
+    normhead.verdict = budget_guard(normhead.verdict, sw, spec["normhead"].sesoi)
     tests.append(normhead)
     zeros = [0.0] * dz.seeds
     logit = dose.declines("mean_max_logit")
@@ -168,6 +162,21 @@ def claim_tests(
     )
     tests.append(scaling)
     return claims.holm_tests(tests)
+
+
+def budget_guard(verdict: Any, sweep_facts: Any, sesoi: float) -> Any:
+    """The NormHead claim's ``verdict``, or *not comparable* where the sweep's budget still decides its losses:
+    the first seed's runs, trained again with more steps (``sweep_facts.budget_steps``), moved a final loss by
+    ``sesoi`` or more (``budget_change``, NaN counting as moved). Runs still improving measure how fast each arm
+    learns, not how stable it is: they can neither show nor refute the claim."""
+    change = sweep_facts.budget_change
+    return claims.requires_convergence(
+        verdict,
+        bool(change < sesoi),
+        f"{sweep_facts.budget_steps} steps instead of {sweep_facts.steps} moved a final validation loss by "
+        f"{change:.3f} nats ({sweep_facts.budget_run}, the first seed), against the smallest effect of interest, "
+        f"{sesoi:g}: the sweep's budget still decides its losses",
+    )
 
 
 def scale_note(cfg: Baichuan2Config, data: LMData, device: Any) -> str:
