@@ -138,6 +138,38 @@ def test_part_ii_classifiers_trained_side_by_side_equal_those_trained_one_after_
     assert one.loaded and torch.equal(one.test.features, built.test.features)
 
 
+def test_the_ddos_ddpm_trained_beside_the_classifiers_equals_the_ddpm_trained_here(tmp_path, monkeypatch):
+    """The DDoS chapter's DDPM, trained in a pool of two processes beside a classifier (one thread each), equals, bit
+    for bit, the DDPM trained here from the benchmark's images; with one thread there is no pool."""
+    from reprobook.chapters.ddos import samples, training
+    from reprobook.ood import benchmark, classifier, diffusion
+    from reprobook.training import fixed_threads
+
+    def here(*args, **kwargs):
+        raise AssertionError("trained here")
+
+    cfg = profiles.config("ddos", "tiny")
+    assert cfg.train_threads == 1
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / "pool"))
+    with fixed_threads(2):  # a run with two threads: two loops at once
+        before = CHECKPOINT_EVENTS["trained"]
+        with monkeypatch.context() as m:  # the premise: the loops run elsewhere
+            m.setattr(diffusion, "ddpm_training_step", here)
+            m.setattr(classifier, "fit", here)
+            classifiers, ddpm = training.pretrain(cfg, [1], ddpm_seed=2, device="cpu")
+        assert CHECKPOINT_EVENTS["trained"] - before == 2 and list(classifiers) == [1] and ddpm is not None
+    with fixed_threads(1):
+        assert training.pretrain(cfg, [1], ddpm_seed=2, device="cpu") == ({}, None)
+    monkeypatch.setenv("REPROBOOK_CACHE", str(tmp_path / "one"))
+    bench = benchmark.build_benchmark(cfg, device="cpu", seed=1, progress=False)
+    images = samples.training_pixels(bench, cfg.ddpm_train_images, seed=2)
+    one = diffusion.train_ddpm(cfg, images, device="cpu", seed=2, progress=False)
+    pooled = diffusion.train_ddpm(cfg, images, device="cpu", seed=2, trained=ddpm)
+    assert not one.loaded and not pooled.loaded and one.history.train_loss == pooled.history.train_loss
+    state = pooled.unet.state_dict()
+    assert all(torch.equal(v, state[k]) for k, v in one.unet.state_dict().items())
+
+
 def test_baichuan2_runs_trained_side_by_side_equal_those_trained_one_after_the_other(tmp_path, monkeypatch):
     """Two language-model runs of the Baichuan 2 chapter trained in a pool of two processes (one thread each)
     equal, bit for bit, the same runs trained here through train_cached; the chapter's loops then train nothing."""

@@ -50,7 +50,7 @@ data_dir = None  # the data and checkpoint cache;
 import pandas as pd
 
 from reprobook import benchmarks, claims, profiles
-from reprobook.chapters.ddos import ablations, report, samples
+from reprobook.chapters.ddos import ablations, report, samples, training
 from reprobook.chapters.ddos import experiment as dx
 from reprobook.configs.ddos import claim_specs
 from reprobook.notebook import show_source, start
@@ -106,12 +106,15 @@ claims.design_frame(specs)
 # the perceptual baselines do not read the classifier they are compared for.
 
 # %%
-with rec.timer("classifiers"):
-    # the protected classifiers, then the perceptual mode's (trained side by side
-    # where the loops have a fixed thread count on a CPU)
+with rec.timer("classifiers and DDPM"):
+    # the protected classifiers, then the perceptual mode's; where the loops have a
+    # fixed thread count on a CPU, they and the DDPM below train side by side here
     seeds = [seed + k for k in range(cfg.n_classifiers)] + [seed + cfg.perceptual_mode]
+    trained, ddpm_trained = training.pretrain(cfg, seeds, ddpm_seed=seed,
+                                              device=session.device)
     *benches, perceptual = build_benchmarks(cfg, seeds, device=session.device,
-                                            data_dir=data_dir, progress=False)
+                                            data_dir=data_dir, progress=False,
+                                            trained=trained)
 accuracies = [b.test_accuracy for b in benches]
 converged, convergence = classifier_convergence(benches)
 rec.glue("dd_convergence",
@@ -150,13 +153,14 @@ show_source(ddpm_training_step)
 
 # %% [markdown]
 # The model learns from InD training images only; it is trained once and cached like the classifiers (the
-# training code is part of the cache key).
+# training code is part of the cache key). Where the run's threads hold more than one training loop, it trained
+# beside the classifiers above (`training.pretrain`, the same network as trained here, bit for bit).
 
 # %%
 images = samples.training_pixels(benches[0], cfg.ddpm_train_images, seed=seed)
 with rec.timer("ddpm"):
     diffusion = train_ddpm(cfg, images, device=session.device, seed=seed,
-                           progress=False)
+                           progress=False, trained=ddpm_trained)
 ddpm = rec.glue_result(report.describe_diffusion(diffusion, cfg, len(images)),
                        "dd_ddpm")
 

@@ -4,7 +4,8 @@
 state): the runner executes notebooks in it (:func:`reprobook.runner.run`), :func:`train_many` training loops.
 
 A chapter that trains many small models on a CPU (the sharpness chapters: every method for every seed; the OoD
-chapters' classifiers, :func:`reprobook.ood.benchmark.pretrain_classifiers`; Baichuan 2's language models,
+chapters' classifiers, :func:`reprobook.ood.benchmark.pretrain_classifiers`, and DDoS's DDPM beside them,
+:func:`reprobook.chapters.ddos.training.pretrain`; Baichuan 2's language models,
 :func:`reprobook.alignment.pretraining.pretrain_runs`) fixes
 each training loop's thread count (:func:`reprobook.training.fixed_threads`), so that the run alone on every
 core and the same run inside the book (one core per notebook) train the same models. On one thread a loop
@@ -52,6 +53,12 @@ def pool_size(train_threads: int | None, device_type: str, run_threads: int, wor
     if train_threads is None or device_type != "cpu":
         return 1
     return max(1, run_threads // train_threads)
+
+
+def call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """``fn(*args)``: :func:`train_many`'s ``fn`` for jobs of several kinds, each job ``(fn, args)`` (module-level
+    functions, so that a worker process can unpickle them)."""
+    return fn(*args)
 
 
 def train_many(

@@ -51,7 +51,9 @@ class OODConfig(ChapterConfig):
     # (2026-12-06), one thread alone cost the DDoS chapter 416 s against its 360 s budget (classifiers 204 s one after
     # the other, DDPM 147 s), so the default was None and a chapter run alone trained other networks than the book's.
     # With the pool (c6945e4, cold and alone): the mode ensemble 154 s, Kernel PCA 158 s, DDoS 339 s by the runner
-    # (classifiers 118 s, DDPM 156 s), each with the claims of the book of 817d66a exactly
+    # (classifiers 118 s, DDPM 156 s), each with the claims of the book of 817d66a exactly. DDoS's DDPM then trains
+    # beside its classifiers (chapters.ddos.training.pretrain, the DDPM first): 267 s cold and alone (2026-12-07;
+    # classifiers and DDPM 190 s), with the claims and checks of the book of f96270e exactly
     train_threads: int | None = 1
 
 

@@ -177,8 +177,15 @@ def _classification_data(cfg: OODConfig, data_seed: int) -> tuple[Any, Any, Any]
     return train_ds, test_ds, plain_train
 
 
-def _classifier_job(cfg: OODConfig, seed: int, data_seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One classifier's ``(state, info)`` on the CPU, in a worker process: its data built again there."""
+def plain_training_set(cfg: OODConfig, data_seed: int = 0) -> Any:
+    """The in-distribution training images of ``data_seed`` without augmentation: a benchmark's
+    ``train_dataset``, built without the benchmark (for a loop that needs the images, not the classifier)."""
+    return _classification_data(cfg, data_seed)[2]
+
+
+def classifier_job(cfg: OODConfig, seed: int, data_seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One classifier's ``(state, info)`` on the CPU, in a worker process of :func:`reprobook.pool.train_many`:
+    its data built again there."""
     train_ds, _, plain_train = _classification_data(cfg, data_seed)
     return classifier_state(cfg, train_ds, seed=seed, device=torch.device("cpu"), progress=False, plain_ds=plain_train)
 
@@ -199,15 +206,23 @@ def pretrain_classifiers(
     if workers == 1 or len(seeds) <= 1:
         return {}
     jobs = [(cfg, s, data_seed) for s in seeds]
-    return dict(zip(seeds, train_many(_classifier_job, jobs, workers), strict=True))
+    return dict(zip(seeds, train_many(classifier_job, jobs, workers), strict=True))
 
 
 def build_benchmarks(
-    cfg: OODConfig, seeds: Sequence[int], *, device: str | torch.device = "auto", data_seed: int = 0, **kwargs: Any
+    cfg: OODConfig,
+    seeds: Sequence[int],
+    *,
+    device: str | torch.device = "auto",
+    data_seed: int = 0,
+    trained: dict[int, tuple[dict[str, Any], dict[str, Any]]] | None = None,
+    **kwargs: Any,
 ) -> list[OODBenchmark]:
     """:func:`build_benchmark` of every seed of ``seeds`` (the same ``data_seed``), their classifiers trained side by
-    side first where they can be (:func:`pretrain_classifiers`); ``kwargs`` as :func:`build_benchmark`'s."""
-    trained = pretrain_classifiers(cfg, seeds, device=device, data_seed=data_seed)
+    side first where they can be (:func:`pretrain_classifiers`; ``trained``: what a pool already trained, ``{seed:
+    (state, info)}``, the others trained here); ``kwargs`` as :func:`build_benchmark`'s."""
+    if trained is None:
+        trained = pretrain_classifiers(cfg, seeds, device=device, data_seed=data_seed)
     return [
         build_benchmark(cfg, device=device, seed=s, data_seed=data_seed, trained=trained.get(s), **kwargs)
         for s in seeds

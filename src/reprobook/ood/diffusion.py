@@ -117,7 +117,7 @@ def ddpm_training_step(
     return nn.functional.mse_loss(unet(x_t, t).sample, noise)
 
 
-def train_ddpm(
+def ddpm_state(
     cfg: DDoSConfig,
     images: Tensor,
     *,
@@ -125,8 +125,10 @@ def train_ddpm(
     seed: int = 0,
     progress: bool | None = None,
     name: str = "ddpm",
-) -> Diffusion:
-    """The DDPM of ``cfg`` trained on ``images`` (N × C × H × W pixels in [0, 1]), or loaded from the cache.
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """The DDPM of ``cfg`` trained on ``images`` (N × C × H × W pixels in [0, 1]), or loaded from the cache:
+    :func:`reprobook.training.train_or_load`'s ``(state, info)``, which :func:`train_ddpm` makes a
+    :class:`Diffusion` of (a module-level step, so that a worker process can train it beside other loops).
 
     AdamW at ``cfg.ddpm_lr`` with a linear warm-up and a cosine decay (``diffusers.optimization``),
     ``cfg.ddpm_steps`` steps of ``cfg.ddpm_batch`` images drawn with replacement, on the noise levels
@@ -139,21 +141,13 @@ def train_ddpm(
     from tqdm.auto import tqdm
 
     check_seed("seed", seed)
-    if not isinstance(images, Tensor) or images.dim() != 4 or len(images) < 2:
-        raise ParameterError("images", type(images).__name__, "an N × C × H × W tensor of pixels in [0, 1], N >= 2")
-    if float(images.min()) < 0 or float(images.max()) > 1:
-        raise ParameterError(
-            "images", f"values in [{float(images.min()):.3g}, {float(images.max()):.3g}]", "pixels in [0, 1]"
-        )
+    channels, size, max_t = _check_images(cfg, images)
     steps = check_int("ddpm_steps", cfg.ddpm_steps, low=1)
     batch = check_int("ddpm_batch", cfg.ddpm_batch, low=1)
     device = resolve_device(device)
-    max_t = cfg.ddpm_timesteps - 1 if cfg.ddpm_max_t is None else cfg.ddpm_max_t
     ema_decay = getattr(cfg, "ddpm_ema", None)
     if ema_decay is not None:
         check_number("ddpm_ema", ema_decay, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-    check_int("ddpm_max_t", max_t, low=1, high=cfg.ddpm_timesteps - 1)
-    channels, size = images.shape[1], images.shape[2]
     config = {
         "unet": unet_config(cfg, channels, size),
         "timesteps": cfg.ddpm_timesteps,
@@ -193,18 +187,55 @@ def train_ddpm(
             ema.copy_to(unet.parameters())
         return unet, History(unit="step", train_loss=losses, total_seconds=clock.elapsed())
 
-    state, info = train_or_load(config, train, name=name, code=("reprobook.ood.diffusion",), threads=cfg.train_threads)
+    return train_or_load(config, train, name=name, code=("reprobook.ood.diffusion",), threads=cfg.train_threads)
+
+
+def _check_images(cfg: DDoSConfig, images: Any) -> tuple[int, int, int]:
+    """``images``' channels and side, and the largest noise level trained on, after checking both."""
+    if not isinstance(images, Tensor) or images.dim() != 4 or len(images) < 2:
+        raise ParameterError("images", type(images).__name__, "an N × C × H × W tensor of pixels in [0, 1], N >= 2")
+    if float(images.min()) < 0 or float(images.max()) > 1:
+        raise ParameterError(
+            "images", f"values in [{float(images.min()):.3g}, {float(images.max()):.3g}]", "pixels in [0, 1]"
+        )
+    max_t = cfg.ddpm_timesteps - 1 if cfg.ddpm_max_t is None else cfg.ddpm_max_t
+    check_int("ddpm_max_t", max_t, low=1, high=cfg.ddpm_timesteps - 1)
+    return images.shape[1], images.shape[2], max_t
+
+
+def train_ddpm(
+    cfg: DDoSConfig,
+    images: Tensor,
+    *,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    progress: bool | None = None,
+    name: str = "ddpm",
+    trained: tuple[dict[str, Tensor], dict[str, Any]] | None = None,
+) -> Diffusion:
+    """The DDPM of ``cfg`` trained on ``images`` (N × C × H × W pixels in [0, 1]), or loaded from the cache
+    (:func:`ddpm_state`, whose docstring gives the training), as a :class:`Diffusion` on ``device``.
+    ``trained``: the ``(state, info)`` that :func:`ddpm_state` already returned for these arguments (in a
+    worker process)."""
+    clock = Timer()
+    channels, size, max_t = _check_images(cfg, images)
+    device = resolve_device(device)
+    if trained is None:
+        trained = ddpm_state(cfg, images, device=device, seed=seed, progress=progress, name=name)
+    state, info = trained
     unet = build_unet(cfg, channels, size)
     unet.load_state_dict(state)
+    history = info["history"]
     return Diffusion(
         unet=unet.to(device).eval(),
         scheduler_config=noise_scheduler(cfg).config,
         max_t=max_t,
-        history=info["history"],
+        history=history,
         loaded=info["loaded"],
         path=str(info["path"]),
         device=device,
-        train_seconds=clock.elapsed(),
+        # the training loop's seconds, wherever it ran (this process or a worker); the load's when loaded
+        train_seconds=history.total_seconds if history is not None and not info["loaded"] else clock.elapsed(),
     )
 
 

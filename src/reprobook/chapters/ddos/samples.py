@@ -22,8 +22,13 @@ def images_of(dataset, rows: Tensor) -> Tensor:
 def training_pixels(bench: Any, n: int | None, *, seed: int = 0) -> Tensor:
     """A seeded subset of ``n`` InD training images of ``bench`` (all when None), as pixels in [0, 1]: what the
     DDPM learns from."""
-    rows = scoring_index(len(bench.train_dataset), n, seed=4000 + seed)
-    return to_pixels(images_of(bench.train_dataset, rows), vision.input_spec(bench.config.in_dataset)).clamp(0, 1)
+    return pixels_of(bench.train_dataset, bench.config.in_dataset, n, seed=seed)
+
+
+def pixels_of(dataset: Any, in_dataset: str, n: int | None, *, seed: int = 0) -> Tensor:
+    """:func:`training_pixels` of the training images ``dataset`` of the registry set ``in_dataset``."""
+    rows = scoring_index(len(dataset), n, seed=4000 + seed)
+    return to_pixels(images_of(dataset, rows), vision.input_spec(in_dataset)).clamp(0, 1)
 
 
 def split_rows(n_test: int, n_score: int | None, n_calibration: int, seed: int = 0) -> tuple[Tensor, Tensor]:
