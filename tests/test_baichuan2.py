@@ -489,9 +489,9 @@ def test_the_normhead_claim_is_read_only_where_more_steps_move_no_loss_by_its_se
     def facts(change):
         return pd.Series({"budget_change": change, "budget_steps": 200, "steps": 100, "budget_run": "lr 0.001"})
 
-    assert bc2.budget_guard(read.verdict, facts(0.05), spec.sesoi) is read.verdict
+    assert bc2.budget_guard(read.verdict, facts(0.05), spec.sesoi, "why") is read.verdict
     for moved in (0.1, 0.4, float("nan")):
-        guarded = bc2.budget_guard(read.verdict, facts(moved), spec.sesoi)
+        guarded = bc2.budget_guard(read.verdict, facts(moved), spec.sesoi, "why")
         assert guarded.verdict == "not comparable" and "200 steps instead of 100" in guarded.reason
 
 

@@ -356,7 +356,10 @@ show_source(ablations.repetition_sensitivity)
 # index (0 for weight 0, then 1, 2, 3): 0.105 is about 10 % less per tenfold weight. The claims: both decline,
 # and at the paper's weight the final validation loss is no worse than without max-z, within the margin —
 # provided the max-z term acted at that weight (its mean largest logit lower than without, by a one-sided
-# paired $t$-test over seeds); a term that did nothing cannot show that it costs nothing.
+# paired $t$-test over seeds); a term that did nothing cannot show that it costs nothing. The dose runs train
+# the sweep's model for as many steps, so where the sweep's budget check finds that budget still deciding the
+# losses, a cost measured there is a cost in speed, not at convergence: the cost claim is then *not
+# comparable* too.
 
 # %%
 with rec.timer("max-z doses"):
