@@ -12,7 +12,7 @@ import torch
 from reprobook import profiles
 from reprobook.alignment import corpus, normhead, pretraining, scaling
 from reprobook.alignment import tokenizer as T
-from reprobook.chapters.baichuan2 import ablations, prediction
+from reprobook.chapters.baichuan2 import ablations, maxz, prediction
 from reprobook.chapters.baichuan2 import experiment as bc2
 from reprobook.checks import ParameterError
 
@@ -245,17 +245,17 @@ def test_repetition_sensitivity_matches_transformers_processor():
         p, q = logits[:, t].log_softmax(-1), scores.log_softmax(-1)
         kl.append((p.exp() * (p - q)).sum(-1))
     expected = torch.stack(kl).mean().item()
-    assert ablations.repetition_sensitivity(model, x, 1.3, batch_size=1) == pytest.approx(expected, rel=1e-3)
-    assert ablations.repetition_sensitivity(model, x, 1.0) == pytest.approx(0.0, abs=1e-7)
+    assert maxz.repetition_sensitivity(model, x, 1.3, batch_size=1) == pytest.approx(expected, rel=1e-3)
+    assert maxz.repetition_sensitivity(model, x, 1.0) == pytest.approx(0.0, abs=1e-7)
     with torch.no_grad():  # larger logits: the same penalty moves the distribution more
         model.get_output_embeddings().weight.mul_(4.0)
-    assert ablations.repetition_sensitivity(model, x, 1.3) > expected
+    assert maxz.repetition_sensitivity(model, x, 1.3) > expected
 
 
 def test_decline_per_step_is_minus_the_log_slope():
-    assert ablations.decline_per_step([8.0, 4.0, 2.0, 1.0]) == pytest.approx(math.log(2))
-    assert ablations.decline_per_step([1.0, 1.0, 1.0]) == pytest.approx(0.0)
-    assert ablations.late_mean([1, 2, 3, 4, 5, 6, 7, 8]) == pytest.approx(7.5)
+    assert maxz.decline_per_step([8.0, 4.0, 2.0, 1.0]) == pytest.approx(math.log(2))
+    assert maxz.decline_per_step([1.0, 1.0, 1.0]) == pytest.approx(0.0)
+    assert maxz.late_mean([1, 2, 3, 4, 5, 6, 7, 8]) == pytest.approx(7.5)
 
 
 # --------------------------------------------------------------------------------------------- scaling law
@@ -489,10 +489,11 @@ def test_the_normhead_claim_is_read_only_where_more_steps_move_no_loss_by_its_se
     def facts(change):
         return pd.Series({"budget_change": change, "budget_steps": 200, "steps": 100, "budget_run": "lr 0.001"})
 
-    assert bc2.budget_guard(read.verdict, facts(0.05), spec.sesoi, "why") is read.verdict
+    assert bc2.budget_guard(read.verdict, facts(0.05), spec.sesoi, "the sweep") is read.verdict
     for moved in (0.1, 0.4, float("nan")):
-        guarded = bc2.budget_guard(read.verdict, facts(moved), spec.sesoi, "why")
+        guarded = bc2.budget_guard(read.verdict, facts(moved), spec.sesoi, "the sweep")
         assert guarded.verdict == "not comparable" and "200 steps instead of 100" in guarded.reason
+        assert "of the sweep by" in guarded.reason
 
 
 def test_the_prediction_check_compares_the_record_with_when_the_predicted_runs_began(tmp_path):

@@ -108,9 +108,7 @@ def claim_tests(
         this_run=f"sensitivity {sw.sensitivity_off:.3f} without, {sw.sensitivity_on:.3f} "
         f"with NormHead over lr {sw.lrs}",
     )
-    normhead.verdict = budget_guard(
-        normhead.verdict, sw, spec["normhead"].sesoi, "the sweep's budget still decides its losses"
-    )
+    normhead.verdict = budget_guard(normhead.verdict, sw, spec["normhead"].sesoi, "the sweep")
     tests.append(normhead)
     zeros = [0.0] * dz.seeds
     logit = dose.declines("mean_max_logit")
@@ -141,11 +139,8 @@ def claim_tests(
         scale=scale,
         this_run=f"loss {dz.loss_paper:.3f} with, {dz.loss_none:.3f} without",
     )
-    # the dose runs train the sweep's model for its steps: where that budget still decides the sweep's losses, a
-    # cost measured there is a cost in speed, not at convergence (an unconverged run cannot refute the claim)
-    cost.verdict = budget_guard(
-        cost.verdict, sw, spec["maxz_cost"].sesoi, "the dose runs train as long: their losses measure speed"
-    )
+    # a cost measured on losses the budget still decides is a cost in speed, not at convergence
+    cost.verdict = budget_guard(cost.verdict, dz, spec["maxz_cost"].sesoi, "the dose runs")
     cost.verdict = claims.guard_acted(
         cost.verdict,
         acted.verdict == "reproduced",
@@ -171,18 +166,19 @@ def claim_tests(
     return claims.holm_tests(tests)
 
 
-def budget_guard(verdict: Any, sweep_facts: Any, sesoi: float, why: str) -> Any:
-    """``verdict``, or *not comparable* where the sweep's budget still decides its losses: the first seed's runs,
-    trained again with more steps (``sweep_facts.budget_steps``), moved a final loss by ``sesoi`` or more
-    (``budget_change``, NaN counting as moved); ``why`` ends the reason. Runs still improving measure how fast
-    they learn, not how stable or how costly a setting is at convergence: they can neither show nor refute it."""
-    change = sweep_facts.budget_change
+def budget_guard(verdict: Any, budget: Any, sesoi: float, runs: str) -> Any:
+    """``verdict``, or *not comparable* where the budget of ``runs`` (their name in the reason) still decides their
+    losses: their first seed, trained again with more steps (``budget.budget_steps``; ``budget`` holds the
+    experiment's facts), moved a final loss by ``sesoi`` or more (``budget_change``, NaN counting as moved). Runs
+    still improving measure how fast they learn, not how stable or how costly a setting is at convergence: they
+    can neither show nor refute it."""
+    change = budget.budget_change
     return claims.requires_convergence(
         verdict,
         bool(change < sesoi),
-        f"{sweep_facts.budget_steps} steps instead of {sweep_facts.steps} moved a final validation loss of the sweep "
-        f"by {change:.3f} nats ({sweep_facts.budget_run}, the first seed), against the smallest effect of interest, "
-        f"{sesoi:g}: {why}",
+        f"{budget.budget_steps} steps instead of {budget.steps} moved a final validation loss of {runs} by "
+        f"{change:.3f} nats ({budget.budget_run}, the first seed), against the smallest effect of interest, "
+        f"{sesoi:g}: the budget still decides the losses",
     )
 
 
