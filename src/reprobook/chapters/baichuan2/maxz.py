@@ -180,6 +180,7 @@ def maxz_dose_response(
                 "kl_largest": ".4f",
                 "loss_none": ".3f",
                 "loss_paper": ".3f",
+                "budget_change": ".3f",
             },
             size=size.name,
             lr=base.lr,
