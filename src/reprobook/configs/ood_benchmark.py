@@ -30,7 +30,7 @@ class OODConfig(ChapterConfig):
     weight_decay: float = 5e-4
     augment: bool = True
     # The converged regime the Part II claims are about (a run still improving is not a trained mode): over the last
-    # `converged_window` of the epochs (the last 4 of 40), every classifier's loss on its whole training set (eval
+    # `converged_window` of the epochs (the last 6 of 60), every classifier's loss on its whole training set (eval
     # mode, no augmentation) fell by less than the standard deviation of that loss across the seeds
     # (`ood.modes.convergence`): the training still left moves a mode less than the seeds move modes apart.
     # History of the rule, all disclosed in the mode-ensemble chapter. Run of 2026-12-04: the epoch mean of the
@@ -43,6 +43,10 @@ class OODConfig(ChapterConfig):
     # changes. This rule was declared on 2026-12-05 knowing that run's numbers (drops 0.0021–0.0077 nats, spread
     # 0.0117 nats: it passes them). Pilot of its failing side (seeds 0–2, 4,000 images, two threads): 4 epochs drop
     # 0.119 nats against a spread of 0.012; 10 epochs 0.071 against 0.012; 20 epochs 0.014 against 0.006.
+    # The rule has stayed since; the smoke schedule moved instead. With one training thread (2026-12-06, other
+    # weights than the run of 2026-12-05) the 40-epoch modes failed it in every book: seed 9 fell by 0.0115 nats
+    # over epochs 36→40 against a spread of 0.0093, which left the ten claims of the mode ensemble and Kernel PCA
+    # not comparable. SMOKE's `epochs` below is the length that passes it (see there).
     converged_window: float = 0.1
     # intra-op threads of the CPU training loops of the classifier and the DDPM (training.fixed_threads; part of their
     # cache keys); None: the run's threads. 1: the same networks in a chapter run alone on every core as in the book,
@@ -73,15 +77,20 @@ SMOKE: dict[str, Any] = dict(
     model="small_cnn",
     # stride-2 convolutions halve the sides (about half the time per step of max-pooling on a CPU)
     model_kwargs={"in_channels": 1, "num_classes": 10, "width": 16, "downsample": "stride"},
-    # 4,000 images × 40 epochs: the ten modes of the mode-ensemble chapter, which every Part II chapter shares,
-    # train to a plateau of their training loss (the converged regime the claims are about) within its 360 s budget
-    # cold. Measured on this 2-core CPU with stride-2 convolutions (0.12–0.13 ms per image and epoch): 8,000 × 20
-    # left last-epoch drops up to 2.7 % (seeds 0–9) against the 2 % tolerance; 4,000 × 40 left −0.02 % and 0.25 %
-    # (seeds 4 and 9, the two worst of those), 17 s per mode, training loss 0.12–0.14
+    # 4,000 images × 60 epochs: the ten modes of the mode-ensemble chapter, which every Part II chapter shares,
+    # train to the converged regime the claims are about (OODConfig.converged_window) within its 360 s budget cold.
+    # 40 epochs (the schedule until 2026-12-07) failed that rule (seed 9: 0.0115 nats over the last tenth against a
+    # spread of 0.0093; training losses 0.093–0.130). Pilot of 2026-12-07, seeds 0–9 trained by the chapter's own
+    # code (ood.benchmark.pretrain_classifiers, one thread each, two at a time, cold and alone on the idle 2-core
+    # VM), which computed the convergence rule and nothing else (no detector, no claim): 40 epochs gave the book's
+    # numbers exactly, in 91.6 s; 60 epochs, the one longer length tried, passed (at most 0.0037 nats over epochs
+    # 54→60, seed 3, against a spread of 0.0046; training losses 0.042–0.057), in 126.4 s. The length was chosen
+    # by that rule alone; the Part II estimates of the 40-epoch books had been seen (disclosed in the chapter).
+    # Earlier: 8,000 × 20 left last-epoch drops up to 2.7 % against the first form's 2 % tolerance
     n_train=4000,
     n_test=2000,
     n_ood=2000,
-    epochs=40,
+    epochs=60,
     batch_size=128,
     lr=0.1,
     weight_decay=5e-4,
