@@ -98,7 +98,8 @@ print(f"profile {profile}: K = {cfg.n_modes} modes of {cfg.model} on {cfg.in_dat
 # 0.0115 nats over epochs 36→40 against a spread of 0.0093, and every claim of this chapter and of Kernel PCA read
 # *not comparable*. The rule stayed and the schedule moved: the smoke profile trains 60 epochs, the one longer
 # length a pilot tried (seeds 0–9 trained by this chapter's code, the rule computed and nothing else: at most
-# 0.0037 nats over epochs 54→60 against a spread of 0.0046).
+# 0.0037 nats over epochs 54→60 against a spread of 0.0046). The 40-epoch runs' estimates had been computed and
+# shown (as *not comparable*) when the length was chosen; the pilot at 60 epochs computed none.
 #
 # **This is the rule's third form, and it was chosen after the earlier ones had been seen to fail.** The run of
 # 2026-12-04 used the epoch mean of the training steps' loss over the last epoch (tolerance 2 %), which mixes a
