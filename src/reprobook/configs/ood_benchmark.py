@@ -88,8 +88,9 @@ SMOKE: dict[str, Any] = dict(
     # by that rule alone; the Part II estimates of the 40-epoch books had been seen (disclosed in the chapter).
     # Replicates after the change: seeds 10–19 fail it at 60 epochs (0.0032 against 0.0032; the chapter run cold
     # with seed 10, its estimates unread); at 80 epochs (the rule alone) seeds 0–9 pass (0.0016 against 0.0024,
-    # 181.6 s) and seeds 10–19 fail (0.0018 against 0.0017, 186.8 s). From 60 epochs on the rule sits at its boundary (the drop and the spread
-    # shrink alike), so a longer schedule would not make it pass reliably; 60 is kept, its fragility disclosed.
+    # 181.6 s) and seeds 10–19 fail (0.0018 against 0.0017, 186.8 s). From 60 epochs on the rule sits at its
+    # boundary (the drop and the spread shrink alike), so a longer schedule would not make it pass reliably; 60 is
+    # kept, its fragility disclosed.
     # Earlier: 8,000 × 20 left last-epoch drops up to 2.7 % against the first form's 2 % tolerance
     n_train=4000,
     n_test=2000,
