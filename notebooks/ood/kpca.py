@@ -130,8 +130,8 @@ overview.table.round(2)
 #
 # Each classifier ({eval}`kpca_classifier`; seeds {eval}`kpca_seeds`) reaches a test accuracy
 # of {eval}`kpca_accuracy_range` (mean {eval}`kpca_accuracy`); training: {eval}`kpca_convergence`.
-# The claims are read only for converged classifiers, by the mode-ensemble chapter's rule, which sits at its
-# boundary at this schedule (another ten seeds fail it; see that chapter's design).
+# The claims are read only for converged classifiers, by the mode-ensemble chapter's rule (its fourth form; that
+# chapter's design gives its history and the pilots that show both its sides).
 # {eval}`kpca_loaded_note`
 # Their penultimate features have $D$ = {eval}`kpca_dim` dimensions; the detectors fit on the
 # {eval}`kpca_n_train` training features and are scored on {eval}`kpca_n_test` InD test samples
