@@ -24,6 +24,15 @@ def test_one_row_per_method_and_n(tiny):
     knn = table.method.isin(ood_throughput.KNN_METHODS)
     assert table[knn].q.isna().all() and (table[~knn].q >= 1).all()
     assert table[~knn].recall.isna().all()
+    assert (table.calls == 1).all()  # no warm-up call: nothing to size the rounds by
+
+
+def test_a_call_faster_than_the_round_is_repeated_within_it():
+    result = benchmarks.run("ood-throughput", device="cpu", profile="smoke", **dict(TINY, warmup=1, repeats=2))
+    calls = result.table.set_index(["method", "n_train"]).calls
+    # CoP scores 20 samples of 8 features in far less than MIN_ROUND_S: its rounds repeat the call
+    assert (calls >= 1).all() and calls["cop"].min() > 1
+    assert all(len(v) == 2 for m in result.settings["rounds_s"].values() for v in m.values())
 
 
 def test_exact_knn_three_ways_agree_and_the_approximate_index_reports_its_recall(tiny):

@@ -387,7 +387,9 @@ sensitivity = rec.glue_result(report.ratio_sensitivity(benchmarks, fitted, cfg),
 # lists that still return {eval}`kpca_tp_target_recall` of the exact $k$ neighbours on training
 # queries). The features are synthetic, non-negative vectors of this run's feature width (the cost depends on
 # the sizes, not on what the features mean); every method scores the same queries, after a warm-up, over
-# several rounds in shuffled order; the median is reported.
+# several rounds, each visiting every method at every $N$ in a new shuffled order (so that a slow spell of the
+# machine falls on no $N$ in particular), a call shorter than 10 ms repeated within its round; the median is
+# reported.
 #
 # The cost in $N$ follows from the algorithms (KPCA's scoring never touches the training features; an exact
 # search reads them all), so it is a fact the chapter checks, not a claim it tests: the log-log slope of the time

@@ -22,9 +22,12 @@ How it measures:
   neighbours it returns) and the largest gap between its score and the exact one are reported;
 * **KPCA**: :class:`~reprobook.ood.detectors.KernelPCACoP` and :class:`~reprobook.ood.detectors.KernelPCACoRP`
   with the profile's ratio, γ and M, on ``device`` (the KNN searches run on the CPU);
-* for each N in ``n_train``: every method is fitted on the first N features (not timed), scores the
-  same query batch ``warmup`` times untimed, then ``repeats`` rounds, each method once per round in a
-  shuffled order (``torch.cuda.synchronize()`` around each call on a GPU);
+* every method is fitted on the first N features for each N in ``n_train`` (not timed) and scores the same
+  query batch ``warmup`` times untimed; a call faster than ``MIN_ROUND_S`` (10 ms) is then repeated within
+  each timed round until the round lasts about that long (``calls``; the time per call is the round's over
+  its calls). Then ``repeats`` rounds, each (method, N) once per round in a new shuffled order, so that a
+  slow spell of the machine falls on no N in particular (timing N after N turns a machine that slows down
+  into a slope); ``torch.cuda.synchronize()`` around each round on a GPU;
 * per method and N: the median time per query sample over the rounds and its quartiles, and the fastest
   round's (``min_us``: as ``timeit`` advises, the slower rounds measure what else the machine was doing, a
   faiss thread pool still spinning or another process, more than the code);
@@ -84,6 +87,7 @@ SETTINGS = (
     "target_recall",
     "tune_queries",
 )
+MIN_ROUND_S = 0.01  # a timed round repeats a faster call until it lasts about this long (seconds)
 TARGET_RECALL = 0.95  # the approximate index must return this share of the exact k neighbours
 TUNE_QUERIES = 200  # training features (not the timed queries) on which nprobe is chosen
 
@@ -269,30 +273,42 @@ def measure(device: torch.device, profile: str, **settings: Any):
     facts: dict[int, dict[str, dict]] = {}
     faiss_threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(torch.get_num_threads())  # the threads torch (and the runner) was given
+    scorers: dict[tuple[str, int], Any] = {}
+    calls: dict[tuple[str, int], int] = {}
     try:
         for n in s["n_train"]:
-            feats, facts[n], scorers = train[:n], {}, {}
+            feats, facts[n] = train[:n], {}
             for method in methods:
                 with timed() as t:
-                    scorers[method], facts[n][method] = _fit(method, feats, s, device, queries)
+                    scorers[method, n], facts[n][method] = _fit(method, feats, s, device, queries)
                     synchronize(device)
                 facts[n][method]["fit_s"] = t.seconds
-                facts[n][method]["score"] = scorers[method]
+                facts[n][method]["score"] = scorers[method, n]
             _approximation(facts[n], feats, queries, s)
+        for (method, n), score in scorers.items():
+            calls[method, n] = 1
             for _ in range(s["warmup"]):
-                for method in methods:
-                    scorers[method]()
-            synchronize(device)
-            for method in methods:
-                rounds[method][n] = []
-            for _ in range(s["repeats"]):
-                for i in order.permutation(len(methods)):  # a new order every round
-                    method = methods[i]
-                    synchronize(device)
-                    clock = Timer()
-                    scorers[method]()
-                    synchronize(device)
-                    rounds[method][n].append(clock.elapsed())
+                synchronize(device)
+                clock = Timer()
+                score()
+                synchronize(device)
+                # a round repeats a call that takes less than MIN_ROUND_S, so a timer's resolution, an interrupt or a
+                # thread pool waking cannot dominate it
+                calls[method, n] = max(1, math.ceil(MIN_ROUND_S / max(clock.elapsed(), 1e-9)))
+            facts[n][method]["calls"] = calls[method, n]
+            rounds[method][n] = []
+        pairs = list(scorers)
+        for _ in range(s["repeats"]):
+            # every (method, N) once per round in a new order: a slow spell of the machine lands on no N or method
+            # in particular (timing N after N would turn a machine slowing down into a slope)
+            for i in order.permutation(len(pairs)):
+                method, n = pairs[i]
+                synchronize(device)
+                clock = Timer()
+                for _ in range(calls[method, n]):
+                    scorers[method, n]()
+                synchronize(device)
+                rounds[method][n].append(clock.elapsed() / calls[method, n])
     finally:
         faiss.omp_set_num_threads(faiss_threads)
     table = pd.DataFrame(_rows(methods, s, rounds, facts))
@@ -339,6 +355,7 @@ def _rows(methods, s, rounds, facts) -> list[dict[str, Any]]:
                     "nlist": info.get("nlist"),
                     "tune_recall": info.get("tune_recall"),
                     "fit_s": info["fit_s"],
+                    "calls": info["calls"],
                 }
             )
     return rows

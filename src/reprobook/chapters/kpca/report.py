@@ -175,7 +175,11 @@ def throughput(cfg: KPCAConfig, measured: Any) -> Throughput:
     time it takes, and the slower rounds add what else the machine did then. CoP scores 500 samples in about
     0.3 ms, so a faiss thread pool still spinning after a search of 30,000 features, or any other process, can
     double a round's time; on an idle machine the medians gave CoP slopes of 0.19 and 0.30 in two runs a minute
-    apart, the fastest rounds 0.04 and 0.07."""
+    apart, the fastest rounds 0.04 and 0.07. Until 2026-12-07 the benchmark timed N after N, one call a round:
+    over the last 12 runs of the chapter (8 books, 4 alone) CoP's slope came out between −0.22 and +0.27 and
+    failed this check in 6 (4 of the books). Its rounds now visit every (method, N) in a shuffled order and repeat
+    a call shorter than 10 ms: six runs each, on one core beside a busy one, gave CoP slopes of −0.19 to +0.02
+    before and −0.02 to +0.04 after."""
     tp = measured.table
     slopes = {m: float(np.polyfit(np.log(p.n_train), np.log(p.min_us), 1)[0]) for m, p in tp.groupby("method")}
     n_max = int(tp.n_train.max())
