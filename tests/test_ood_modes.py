@@ -158,6 +158,9 @@ def test_convergence_needs_two_measurements_and_two_modes():
     assert not convergence(_plateau_table([float("nan")] * 2, [0.3, 0.3]))[0]
     converged, detail = convergence(_plateau_table([0.31], [0.30]))
     assert not converged and "one classifier" in detail
+    # a diverged mode (an infinite loss) is not converged, whatever the others did
+    converged, detail = convergence(_plateau_table([float("inf"), 0.31], [0.30, 0.30]))
+    assert not converged and "diverged" in detail
 
 
 def test_the_plateau_is_measured_after_the_last_tenth_of_the_epochs():

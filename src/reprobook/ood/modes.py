@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 import torch
 from pytorch_ood.detector import RankFeat, odin_preprocessing
-from scipy import stats
 from torch import Tensor, nn
 
 from ..checks import ParameterError, check_int, check_seed
+from ..claims import mean_ci
 from ..configs.mode_ensemble import ModeEnsembleConfig
 from ..models import CifarResNet18, SmallCNN
 from ..timing import timed
@@ -303,13 +303,15 @@ def convergence(table: Any) -> tuple[bool, str]:
     last, before = table["InD train loss"].to_numpy(float), table["train loss, window before"].to_numpy(float)
     if np.isnan(before).any() or np.isnan(last).any():
         return False, "a mode has fewer than two measurements of its training set's loss (one epoch of training)"
+    if not (np.isfinite(before).all() and np.isfinite(last).all()):
+        return False, "a mode's loss on its training set is not finite (the run diverged)"
     if len(last) < 2:
         return False, "one classifier: no spread between seeds to compare its remaining descent with"
     drop = before - last
     k = len(drop)
     spread = float(np.std(last, ddof=1))
-    mean = float(drop.mean())
-    upper = mean + float(stats.t.ppf(CONVERGENCE_LEVEL, k - 1)) * float(np.std(drop, ddof=1)) / np.sqrt(k)
+    # the two-sided interval at 2·level − 1 ends at the one-sided upper bound at level
+    mean, _, upper = mean_ci(drop, level=2 * CONVERGENCE_LEVEL - 1)
     worst = int(np.argmax(drop))
     window = table["window epochs"].iloc[worst]
     relative = drop / before
