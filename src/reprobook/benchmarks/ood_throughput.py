@@ -274,7 +274,6 @@ def measure(device: torch.device, profile: str, **settings: Any):
     faiss_threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(torch.get_num_threads())  # the threads torch (and the runner) was given
     scorers: dict[tuple[str, int], Any] = {}
-    calls: dict[tuple[str, int], int] = {}
     try:
         for n in s["n_train"]:
             feats, facts[n] = train[:n], {}
@@ -286,7 +285,7 @@ def measure(device: torch.device, profile: str, **settings: Any):
                 facts[n][method]["score"] = scorers[method, n]
             _approximation(facts[n], feats, queries, s)
         for (method, n), score in scorers.items():
-            calls[method, n] = 1
+            facts[n][method]["calls"] = 1
             for _ in range(s["warmup"]):
                 synchronize(device)
                 clock = Timer()
@@ -294,8 +293,7 @@ def measure(device: torch.device, profile: str, **settings: Any):
                 synchronize(device)
                 # a round repeats a call that takes less than MIN_ROUND_S, so a timer's resolution, an interrupt or a
                 # thread pool waking cannot dominate it
-                calls[method, n] = max(1, math.ceil(MIN_ROUND_S / max(clock.elapsed(), 1e-9)))
-            facts[n][method]["calls"] = calls[method, n]
+                facts[n][method]["calls"] = max(1, math.ceil(MIN_ROUND_S / max(clock.elapsed(), 1e-9)))
             rounds[method][n] = []
         pairs = list(scorers)
         for _ in range(s["repeats"]):
@@ -303,12 +301,13 @@ def measure(device: torch.device, profile: str, **settings: Any):
             # in particular (timing N after N would turn a machine slowing down into a slope)
             for i in order.permutation(len(pairs)):
                 method, n = pairs[i]
+                calls = facts[n][method]["calls"]
                 synchronize(device)
                 clock = Timer()
-                for _ in range(calls[method, n]):
+                for _ in range(calls):
                     scorers[method, n]()
                 synchronize(device)
-                rounds[method][n].append(clock.elapsed() / calls[method, n])
+                rounds[method][n].append(clock.elapsed() / calls)
     finally:
         faiss.omp_set_num_threads(faiss_threads)
     table = pd.DataFrame(_rows(methods, s, rounds, facts))

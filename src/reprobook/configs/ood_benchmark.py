@@ -40,7 +40,7 @@ class OODConfig(ChapterConfig):
     # lowered the loss by a few per cent at every length tried (3.5 %, 4,000 images × 40 epochs; 2.5 %, 2,000 × 80;
     # 4.7 %, 4,000 × 80; 3.0 %, 8,000 × 40), so that rule decided the claims before their data. Third form
     # (2026-12-05 to 12-07): every mode's fall below the spread. The largest of K falls grows with K and, from about
-    # 40 epochs on, the falls and the spread shrink together, so that form passed or failed by chance (60 epochs:
+    # 30 epochs on, the falls and the spread shrink together, so that form passed or failed by chance (60 epochs:
     # seeds 0-9 pass, 10-19 fail; 80 epochs: likewise; 30 passes, 40 fails) and more often failed the more modes a
     # run trained. Pilot of the fourth form, computed on the smoke profile's own modes (pretrain_classifiers, one
     # thread each) and nothing else (no detector, no claim): seeds 0-9 fail it at 10 and 20 epochs (mean fall

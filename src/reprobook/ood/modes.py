@@ -293,7 +293,7 @@ def convergence(table: Any) -> tuple[bool, str]:
 
     The rule's fourth form (2026-12-07). The third asked *every* mode's fall to be below the spread: the largest of
     K falls grows with K while the spread does not, so that rule failed more often the more modes a run trained,
-    and once both had shrunk together (from 60 epochs on in the smoke profile) it passed or failed by chance. This
+    and once both had shrunk together (from about 30 epochs on in the smoke profile) it passed or failed by chance. This
     form converges with K to its question (is the mean remaining descent below the seeds' spread?); the detail
     still says what the third form reads.
 
