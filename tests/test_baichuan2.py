@@ -311,6 +311,8 @@ def test_prediction_test_is_two_one_sided_z_tests():
     assert claims.from_test(**far, unit="seeds", sesoi=0.05).verdict == "contradicted"
     power, _, mde = t["design"](0.025)
     assert 0 < power < 1 and mde == pytest.approx(se * (stats.norm.ppf(0.975) + stats.norm.ppf(0.9)))
+    assert t["bounds"](0.025) == pytest.approx((t["low"], t["high"]))
+    assert t["bounds"](0.005) == pytest.approx((0.02 - stats.norm.ppf(0.995) * se, 0.02 + stats.norm.ppf(0.995) * se))
 
 
 def test_the_first_recorded_prediction_is_kept(tmp_path):

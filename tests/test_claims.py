@@ -581,3 +581,75 @@ def test_a_claim_over_held_out_units_takes_n_from_its_held_out_set_unless_declar
     assert open_n.over([0.1, 0.2, 0.3]).n == 3 and open_n.n is None
     declared = claims.ClaimSpec("d", "declared", "x", "s", "seeds", 5, "superiority", 0.1, "practical")
     assert declared.over([0.1, 0.2]) is declared
+
+
+def test_contradicted_in_a_family_needs_the_interval_at_the_family_level():
+    # three claims of one chapter: the first's 95 % interval ends just below its SESOI, its interval at one-sided
+    # α/3 does not; the others lie far below it at either level
+    n, sesoi = 10, 1.0
+    z = RNG.normal(0, 1, n)
+    z = (z - z.mean()) / z.std(ddof=1)  # mean 0, SD 1 exactly
+    se = 1 / math.sqrt(n)
+    mean = sesoi - 0.01 - stats.t.ppf(1 - ALPHA, n - 1) * se
+    near, zeros = list(mean + z), [0.0] * n
+    alone = claims.superiority(near, zeros, sesoi=sesoi)
+    assert alone.verdict == "contradicted"  # tested alone: the 95 % interval decides
+    far = claims.superiority([x - 2 for x in near], zeros, sesoi=sesoi)
+    out = claims.holm([alone, far, far])
+    low, high = stats.t.interval(1 - 2 * ALPHA / 3, n - 1, loc=mean, scale=se)
+    assert out[0].verdict == "inconclusive" and f"[{low:.3g}, {high:.3g}], does not" in out[0].reason
+    assert (out[0].low, out[0].high) == (alone.low, alone.high)  # the table keeps the 95 % interval
+    assert [v.verdict for v in out[1:]] == ["contradicted", "contradicted"]
+    assert all("contradicted on the interval at one-sided α/3" in v.rule for v in out)
+
+
+def test_a_chapter_test_without_bounds_cannot_be_contradicted_in_a_family():
+    con = claims.from_test(estimate=-1, low=-1.5, high=-0.5, p=0.99, n=5, unit="seeds", rule="r", sesoi=0.2)
+    assert con.verdict == "contradicted" and claims.holm([con])[0].verdict == "contradicted"
+    pair = claims.holm([con, con])
+    assert pair[0].verdict == "inconclusive" and "no interval at the family's level" in pair[0].reason
+    bounded = dataclasses.replace(con, bounds=lambda a: (-1.5 - a, -0.5 + a))
+    assert claims.holm([bounded, bounded])[0].verdict == "contradicted"
+
+
+def _mean_gap(a, b):
+    return float(np.mean(a) - np.mean(b))
+
+
+BOUNDED_RULES = {
+    "superiority": lambda: claims.superiority([0.7, 0.9, 0.6, 0.8], [0.75, 0.65, 0.7, 0.6], sesoi=0.02),
+    "non_inferiority": lambda: claims.non_inferiority([0.7, 0.9, 0.6, 0.8], [0.75, 0.65, 0.7, 0.6], margin=0.02),
+    "equivalence": lambda: claims.equivalence([0.7, 0.9, 0.6, 0.8], [0.75, 0.65, 0.7, 0.6], margin=0.02),
+    "mcnemar": lambda: claims.mcnemar([1, 1, 0, 1, 0, 1, 1, 0], [0, 1, 0, 0, 1, 0, 1, 0], sesoi=0.1),
+    "binary_non_inferiority": lambda: claims.binary_non_inferiority(
+        [1, 1, 0, 1, 0, 1, 1, 0], [0, 1, 0, 0, 1, 0, 1, 0], margin=0.1
+    ),
+    "bootstrap": lambda: claims.bootstrap(
+        (RNG.normal(0.3, 1, 30), RNG.normal(0, 1, 30)), _mean_gap, sesoi=0.2, n_resamples=400
+    ),
+    "rate": lambda: claims.rate(17, 20, threshold=0.5, sesoi=0.1),
+    "welch": lambda: claims.welch([0.7, 0.9, 0.6, 0.8], [0.75, 0.65, 0.7], sesoi=0.02),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(BOUNDED_RULES))
+def test_every_rules_bounds_at_its_own_level_are_its_interval(rule):
+    v = BOUNDED_RULES[rule]()
+    assert v.bounds is not None
+    assert v.bounds(ALPHA) == pytest.approx((v.low, v.high), rel=1e-9, abs=1e-12)
+    low, high = v.bounds(ALPHA / 5)
+    assert low < v.low and high > v.high  # the family's level is the wider interval
+
+
+def test_a_family_whose_effects_are_at_the_sesoi_reads_contradicted_at_most_alpha(words_only):
+    # five claims of one chapter whose true effect is the SESOI: any contradicted verdict is an error. On the
+    # 95 % intervals alone the rate is about 1 − 0.975⁵ ≈ 0.12.
+    rng, m, n, sesoi, n_sim = np.random.default_rng(11), 5, 8, 0.5, 1000
+
+    def any_contradicted() -> bool:
+        zeros = np.zeros(n)
+        family = [claims.superiority(rng.normal(sesoi, 1, n), zeros, sesoi=sesoi) for _ in range(m)]
+        return any(v.verdict == "contradicted" for v in claims.holm(family))
+
+    rate = sum(any_contradicted() for _ in range(n_sim)) / n_sim
+    assert rate <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / n_sim)

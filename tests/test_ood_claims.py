@@ -79,6 +79,11 @@ def test_sd_bound_against_the_chi_square_interval_and_its_power():
     # a margin far below the spread: contradicted; between the bounds: inconclusive
     assert sd_bound(x, 0.01).verdict == "contradicted"
     assert sd_bound(x, s).verdict == "inconclusive"
+    # its bounds (the contradicted side of a Holm family): the χ² interval at any level, its own at α
+    assert v.bounds(0.025) == pytest.approx((v.low, v.high))
+    assert v.bounds(0.005) == pytest.approx(
+        (s * np.sqrt(4 / stats.chi2.ppf(0.995, 4)), s * np.sqrt(4 / stats.chi2.ppf(0.005, 4)))
+    )
 
 
 def test_all_equal_modes_are_one_network_and_no_claim_is_comparable():
@@ -110,6 +115,9 @@ def test_fluctuation_with_one_diverged_mode_and_with_equal_modes():
     spread[7] += 0.3  # one mode far from the others
     v, numbers = fluctuation_test(spread, rounds, sesoi=0.02, paper_effect=0.13, draws=400, resamples=400)
     assert v.verdict == "reproduced" and numbers["sigma_seed"] > numbers["null_high"]
+    assert v.bounds(0.025) == pytest.approx((v.low, v.high))  # the same bootstraps: its own interval at α
+    wide = v.bounds(0.005)
+    assert wide[0] < v.low and wide[1] > v.high
     equal = np.full((10, 4), 0.5)
     v, numbers = fluctuation_test(equal, rounds, sesoi=0.02, paper_effect=0.13, draws=400, resamples=400)
     assert v.p == 1.0 and v.verdict != "reproduced" and numbers["sigma_seed"] == 0.0

@@ -20,9 +20,13 @@ The five words
     (one-sided α = 0.025 for every rule, so "reproduced" before the adjustment is "the 95 % interval
     excludes the null").
 *contradicted*
-    the 95 % interval excludes the smallest effect of interest in the claim's direction: the run rules
-    out an effect as large as the one that would matter (for a parity claim: the interval lies wholly
-    beyond the margin).
+    the interval excludes the smallest effect of interest in the claim's direction: the run rules out an
+    effect as large as the one that would matter (for a parity claim: the interval lies wholly beyond the
+    margin). In a Holm family of m tests the interval is the one at the family's level, one-sided α/m
+    (Bonferroni; :func:`holm`), so that a chapter's *contradicted* verdicts, like its *reproduced* ones, are
+    wrong for any claim with probability at most α; the tables show the 95 % interval, and a claim whose
+    95 % interval excludes the effect but whose interval at the family's level does not reads
+    *inconclusive* and says so.
 *inconclusive*
     everything else; always shown with the **power** this run had at the SESOI and its **minimum
     detectable effect** (the effect it would have detected with 80 % power). Power and MDE are computed
@@ -88,12 +92,16 @@ MEANINGS = {
     "partly": "a claim of several parts: at least one reproduced, none contradicted",
     "inconclusive": "neither: shown with the power this run had at the smallest effect of interest and its "
     "minimum detectable effect",
-    "contradicted": "the 95 % interval excludes the smallest effect of interest in the claim's direction",
+    "contradicted": "the interval at the chapter's family level (one-sided α/m; the 95 % interval for a claim "
+    "tested alone) excludes the smallest effect of interest in the claim's direction",
     "not comparable": "the run cannot test the claim (the reason is given)",
 }
 
 # A design: alpha -> (power at the SESOI, power at the paper's effect, minimum detectable effect).
 Design = Callable[[float], tuple["float | None", "float | None", "float | None"]]
+# Bounds: one-sided alpha -> the claim's (1 − 2·alpha) interval (low, high), in the units of its estimate; what
+# the contradicted side of a Holm family is decided on (:func:`holm`: the interval at alpha / m).
+Bounds = Callable[[float], tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,7 @@ class Verdict:
     mde: float | None = None  # minimum detectable effect (80 % power), likewise; None: not reachable at this n
     parts: tuple[Verdict, ...] = ()  # a conjunction's parts
     design: Design | None = field(default=None, compare=False, repr=False)
+    bounds: Bounds | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -143,7 +152,11 @@ class Verdict:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("design", "parts")}
+        out = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("design", "bounds", "parts")
+        }
         out["parts"] = [p.as_dict() for p in self.parts]
         return out
 
@@ -495,23 +508,51 @@ def _nan_none(x: float | None) -> float | None:
 # ---------------------------------------------------------------------------------------------------
 
 
+def _excludes(kind: str, low: float, high: float, null: float, sesoi: float | None) -> bool:
+    """Whether the interval [low, high] rules out the smallest effect of interest in the claim's direction."""
+    if kind == "superiority":
+        return sesoi is not None and high < null + sesoi
+    if kind == "non-inferiority":
+        return high < null  # null = −margin: worse by more than the margin
+    if kind == "equivalence":
+        return sesoi is not None and (low > sesoi or high < -sesoi)
+    return False
+
+
 def _decide(
-    kind: str, p: float | None, low: float | None, high: float | None, null: float, sesoi: float | None, alpha: float
+    kind: str,
+    p: float | None,
+    low: float | None,
+    high: float | None,
+    null: float,
+    sesoi: float | None,
+    alpha: float,
+    family: tuple[int, Bounds | None] | None = None,
 ) -> tuple[str, str]:
-    """The word from the test's p-value and the 95 % interval (see the module's docstring)."""
+    """The word from the test's p-value and the 95 % interval (see the module's docstring). ``family``: (m, the
+    claim's bounds) in a Holm family of m > 1 tests, where *contradicted* needs the interval at one-sided α/m to
+    exclude the smallest effect of interest too (without bounds it cannot: the claim reads inconclusive)."""
     if p is not None and p < alpha:
         if kind == "superiority" and sesoi is not None and high is not None and high < null + sesoi:
             return "reproduced", "the effect is real but the interval lies below the smallest effect of interest"
         return "reproduced", ""
-    if low is None or high is None:
+    if low is None or high is None or not _excludes(kind, low, high, null, sesoi):
         return "inconclusive", ""
-    if kind == "superiority" and sesoi is not None and high < null + sesoi:
+    if family is None or family[0] <= 1:
         return "contradicted", ""
-    if kind == "non-inferiority" and high < null:  # null = −margin: worse by more than the margin
+    m, bounds = family
+    if bounds is None:
+        return "inconclusive", (
+            f"the 95 % interval excludes the smallest effect of interest; no interval at the family's level "
+            f"(one-sided α/{m}) to confirm it"
+        )
+    lo, hi = bounds(alpha / m)
+    if _excludes(kind, lo, hi, null, sesoi):
         return "contradicted", ""
-    if kind == "equivalence" and sesoi is not None and (low > sesoi or high < -sesoi):
-        return "contradicted", ""
-    return "inconclusive", ""
+    return "inconclusive", (
+        f"the 95 % interval excludes the smallest effect of interest, the interval at the family's level "
+        f"(one-sided α/{m}), [{lo:.3g}, {hi:.3g}], does not"
+    )
 
 
 def _verdict(
@@ -530,6 +571,7 @@ def _verdict(
     paper_effect: float | None = None,
     alpha: float = ALPHA,
     design: Design | None = None,
+    bounds: Bounds | None = None,
     reason: str = "",
 ) -> Verdict:
     word, why = _decide(kind, p, low, high, null, sesoi, alpha)
@@ -551,6 +593,7 @@ def _verdict(
         paper_effect=paper_effect,
         alpha=alpha,
         design=design,
+        bounds=bounds,
     )
     return v.with_design(alpha)
 
@@ -605,9 +648,18 @@ def _guard_inputs(kind: str, test: str, rule: str, unit: str, n: int, *problems:
 def _t_parts(diffs: list[float], alpha: float) -> tuple[float, float, float, float]:
     """Mean, sample SD, and the two-sided (1 − 2α) t-interval of ``diffs``."""
     mean, sd = mean_std(diffs)
-    n = len(diffs)
-    half = float(stats.t.ppf(1 - alpha, n - 1)) * sd / math.sqrt(n)
-    return mean, sd, mean - half, mean + half
+    low, high = _t_bounds(mean, sd, len(diffs))(alpha)
+    return mean, sd, low, high
+
+
+def _t_bounds(mean: float, sd: float, n: int) -> Bounds:
+    """The (1 − 2a) t-interval of a mean of ``n`` units with sample SD ``sd``, as a function of a."""
+
+    def bounds(a: float) -> tuple[float, float]:
+        half = float(stats.t.ppf(1 - a, n - 1)) * sd / math.sqrt(n)
+        return mean - half, mean + half
+
+    return bounds
 
 
 def _no_variation(
@@ -699,6 +751,7 @@ def superiority(
         paper_effect=paper_effect,
         alpha=alpha,
         design=design,
+        bounds=_t_bounds(mean, sd, n),
     )
 
 
@@ -757,6 +810,7 @@ def non_inferiority(
         paper_effect=paper_effect,
         alpha=alpha,
         design=design,
+        bounds=_t_bounds(mean, sd, n),
     )
 
 
@@ -807,6 +861,7 @@ def equivalence(
         sesoi=margin,
         alpha=alpha,
         design=design,
+        bounds=_t_bounds(mean, sd, n),
     )
 
 
@@ -904,6 +959,7 @@ def mcnemar(
         paper_effect=paper_effect,
         alpha=alpha,
         design=design,
+        bounds=lambda a: newcombe_paired(n11, n10, n01, n00, 1 - 2 * a)[1:],
     )
 
 
@@ -988,6 +1044,7 @@ def binary_non_inferiority(
         sesoi=margin,
         alpha=alpha,
         design=design,
+        bounds=lambda a: newcombe_paired(*table, level=1 - 2 * a)[1:],
     )
 
 
@@ -1067,6 +1124,12 @@ def bootstrap(
     p = float((1 + np.sum(dist <= null)) / (len(dist) + 1))
     se = float(np.std(dist, ddof=1))
 
+    def bounds(a: float) -> tuple[float, float]:  # the same resamples (same seed), the interval at 1 − 2a
+        lo, hi, _, _ = bca_bootstrap(
+            arrays, statistic, level=1 - 2 * a, seed=seed, n_resamples=n_resamples, paired=True, vectorized=False
+        )
+        return lo - null, hi - null
+
     def design(level: float):
         return (
             None if sesoi is None else power_normal(sesoi, se, level),
@@ -1088,6 +1151,7 @@ def bootstrap(
         paper_effect=paper_effect,
         alpha=alpha,
         design=design,
+        bounds=bounds,
     )
 
 
@@ -1126,6 +1190,10 @@ def rate(
     ci = stats.binomtest(successes, n, threshold).proportion_ci(1 - 2 * alpha, method="exact")
     r, low, high = successes / n, float(ci.low), float(ci.high)
 
+    def bounds(a: float) -> tuple[float, float]:
+        at = stats.binomtest(successes, n, threshold).proportion_ci(1 - 2 * a, method="exact")
+        return float(at.low) - threshold, float(at.high) - threshold
+
     def design(level: float):
         def pw(effect: float) -> float:
             return power_binomial(threshold + effect, n, threshold, level)
@@ -1150,6 +1218,7 @@ def rate(
         paper_effect=paper_effect,
         alpha=alpha,
         design=design,
+        bounds=bounds,
     )
 
 
@@ -1200,6 +1269,10 @@ def welch(
     p = float(stats.t.sf(est / se, df))
     half = float(stats.t.ppf(1 - alpha, df)) * se
 
+    def bounds(a: float) -> tuple[float, float]:
+        h = float(stats.t.ppf(1 - a, df)) * se
+        return est - h, est + h
+
     def design(level: float):
         return (
             None if sesoi is None else power_normal(sesoi, se, level),
@@ -1221,6 +1294,7 @@ def welch(
         paper_effect=paper_effect,
         alpha=alpha,
         design=design,
+        bounds=bounds,
     )
     return v.replace(covers=f"{len(xa)} + {len(xb)} {unit}")
 
@@ -1240,11 +1314,14 @@ def from_test(
     paper_effect: float | None = None,
     alpha: float = ALPHA,
     design: Design | None = None,
+    bounds: Bounds | None = None,
     test: str = "custom",
 ) -> Verdict:
     """A verdict from a chapter's own test (a Monte-Carlo null, a prediction interval): the chapter gives the
     estimate, its 95 % interval, the one-sided p-value and, where it can, a ``design`` (level → power at the
-    SESOI, power at the paper's effect, MDE); the word is decided by the same rule as every other claim."""
+    SESOI, power at the paper's effect, MDE) and ``bounds`` (one-sided level a → its (1 − 2a) interval, for the
+    contradicted side in a Holm family; without them a claim in a family of several cannot read
+    *contradicted*); the word is decided by the same rule as every other claim."""
     check_choice("kind", kind, ("superiority", "non-inferiority", "equivalence"))
     _check_alpha(alpha)
     sesoi = _check_sesoi(sesoi)
@@ -1276,6 +1353,7 @@ def from_test(
         paper_effect=paper_effect,
         alpha=alpha,
         design=design,
+        bounds=bounds,
     )
 
 
@@ -1309,9 +1387,10 @@ def in_holm_family(verdict: str, p: float | None) -> bool:
 def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float | None = None):
     """Holm's step-down adjustment across the tests of one chapter.
 
-    Verdicts without a p-value (not comparable) are left out of the family. Every word is decided again from
-    the adjusted p (the intervals are not adjusted), and power and MDE are recomputed at α/m. Returns the
-    same container type.
+    Verdicts without a p-value (not comparable) are left out of the family. Every word is decided again: from
+    the adjusted p on the side of *reproduced*, from the interval at one-sided α/m (Bonferroni: each claim's
+    bounds) on the side of *contradicted*, so that both kinds of error are held to α over the family; power and
+    MDE are recomputed at α/m. The intervals shown stay the 95 % ones. Returns the same container type.
     """
     items = list(verdicts.items()) if isinstance(verdicts, Mapping) else list(enumerate(verdicts))
     for k, v in items:
@@ -1343,7 +1422,12 @@ def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float | 
 def _adjusted(v: Verdict, p: float, raw: float, m: int, level: float) -> Verdict:
     """``v`` with its Holm-adjusted p-value ``p`` (``raw`` before), its word decided again at ``level``, and power
     and MDE at level / m. A conjunction's parts are adjusted by the same factor, then combined again."""
-    rule = v.rule if "Holm" in v.rule else f"{v.rule}; Holm-adjusted over the chapter's {m} tests"
+    rule = (
+        v.rule
+        if "Holm" in v.rule
+        else f"{v.rule}; Holm-adjusted over the chapter's {m} tests"
+        + (f", contradicted on the interval at one-sided α/{m}" if m > 1 else "")
+    )
     if v.parts:
         factor = p / raw if raw > 0 else 1.0
         parts = tuple(
@@ -1354,7 +1438,7 @@ def _adjusted(v: Verdict, p: float, raw: float, m: int, level: float) -> Verdict
         )
         combined = all_of(*parts, rule=v.rule, covers=v.covers)
         return combined.replace(p=p, p_raw=raw, family=m, alpha=level, rule=rule)
-    word, why = _decide(v.kind, p, v.low, v.high, v.null, v.sesoi, level)
+    word, why = _decide(v.kind, p, v.low, v.high, v.null, v.sesoi, level, family=(m, v.bounds))
     keep = v.reason if v.reason.startswith("no variation") else why
     return v.replace(verdict=word, reason=keep, p=p, p_raw=raw, family=m, alpha=level, rule=rule).with_design(level / m)
 

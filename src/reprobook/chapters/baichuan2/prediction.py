@@ -49,7 +49,7 @@ def prediction_test(
     The error is e = mean(observed) − predicted; its standard error combines the fit's (delta method) and
     the seeds': se = √(se_fit² + sd²/n). The prediction holds when both one-sided tests reject |e| ≥
     ``margin``: p = max(P(Z ≥ (e + margin)/se), P(Z ≤ (e − margin)/se)). Returns the arguments of
-    :func:`reprobook.claims.from_test` (estimate, 95 % interval, p, n, rule, kind, design) and ``se``.
+    :func:`reprobook.claims.from_test` (estimate, 95 % interval, p, n, rule, kind, design, bounds) and ``se``.
     """
     check_number("margin", margin, low=0.0, low_inclusive=False)
     observed = [float(v) for v in observed]
@@ -73,6 +73,11 @@ def prediction_test(
         f"equivalence of the observed mean loss and the prediction: two one-sided z-tests of |error| < "
         f"{margin:g} nats at α = {alpha:g}, the standard error from the fit (delta method) and the seeds"
     )
+
+    def bounds(a: float) -> tuple[float, float]:
+        za = float(stats.norm.ppf(1 - a))
+        return error - za * se, error + za * se
+
     return dict(
         estimate=error,
         low=error - z * se,
@@ -82,6 +87,7 @@ def prediction_test(
         rule=rule,
         kind="equivalence",
         design=design,
+        bounds=bounds,
         se=se,
     )
 

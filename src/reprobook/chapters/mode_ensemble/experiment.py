@@ -49,8 +49,11 @@ def sd_bound(
         return claims.not_comparable("non-finite values", "χ² bound on the between-unit SD").replace(n=n)
     df = n - 1
     s = float(np.std(x, ddof=1))
-    low = s * math.sqrt(df / stats.chi2.ppf(1 - alpha, df))
-    high = s * math.sqrt(df / stats.chi2.ppf(alpha, df))
+
+    def bounds(a: float) -> tuple[float, float]:  # the χ² interval at 1 − 2a
+        return s * math.sqrt(df / stats.chi2.ppf(1 - a, df)), s * math.sqrt(df / stats.chi2.ppf(a, df))
+
+    low, high = bounds(alpha)
     p = float(stats.chi2.cdf(df * s * s / (margin * margin), df))
 
     def design(level: float):
@@ -75,6 +78,7 @@ def sd_bound(
         sesoi=margin,
         alpha=alpha,
         design=design,
+        bounds=bounds,
         test="sd_bound",
     )
 
@@ -154,6 +158,12 @@ def fluctuation_test(
             claims.mde_normal(se, level),
         )
 
+    def bounds(a: float) -> tuple[float, float]:  # the same bootstraps (same seed), the interval at 1 − 2a
+        lo, hi, _, _ = claims.bca_bootstrap(
+            (index,), statistic, level=1 - 2 * a, seed=seed, n_resamples=resamples, vectorized=False
+        )
+        return lo - centre, hi - centre
+
     verdict = claims.from_test(
         estimate=observed - centre,
         low=low - centre,
@@ -165,6 +175,7 @@ def fluctuation_test(
         sesoi=sesoi,
         paper_effect=paper_effect,
         design=design,
+        bounds=bounds,
         test="monte_carlo",
     )
     numbers = {
