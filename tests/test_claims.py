@@ -600,7 +600,7 @@ def test_contradicted_in_a_family_needs_the_interval_at_the_family_level():
     assert out[0].verdict == "inconclusive" and f"[{low:.3g}, {high:.3g}], does not" in out[0].reason
     assert (out[0].low, out[0].high) == (alone.low, alone.high)  # the table keeps the 95 % interval
     assert [v.verdict for v in out[1:]] == ["contradicted", "contradicted"]
-    assert all("contradicted on the interval at one-sided α/3" in v.rule for v in out)
+    assert all("contradicted only when the interval at one-sided α/3 excludes it too" in v.rule for v in out)
 
 
 def test_a_chapter_test_without_bounds_cannot_be_contradicted_in_a_family():
@@ -653,3 +653,13 @@ def test_a_family_whose_effects_are_at_the_sesoi_reads_contradicted_at_most_alph
 
     rate = sum(any_contradicted() for _ in range(n_sim)) / n_sim
     assert rate <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / n_sim)
+
+
+def test_no_discordant_pair_in_a_family_is_decided_on_its_interval_at_the_familys_level():
+    # a McNemar claim without a discordant pair joins the Holm family (p = 1): on 200 questions its Newcombe
+    # interval at one-sided α/2 still rules out a gain of 0.1, as its 95 % interval does alone
+    same = [1] * 100 + [0] * 100
+    v = claims.mcnemar(same, same, sesoi=0.1)
+    assert v.bounds is not None and v.bounds(ALPHA) == pytest.approx((v.low, v.high))
+    alone, pair = claims.holm([v])[0], claims.holm([v, v])[0]
+    assert alone.verdict == pair.verdict == "contradicted" and pair.reason.startswith("no variation")

@@ -942,6 +942,7 @@ def mcnemar(
             paper_effect=paper_effect,
             alpha=alpha,
             design=design,
+            bounds=lambda a: newcombe_paired(n11, n10, n01, n00, 1 - 2 * a)[1:],
         )
         return v.with_design(alpha)
     p = float(stats.binom.sf(n10 - 1, discordant, 0.5))
@@ -1426,7 +1427,7 @@ def _adjusted(v: Verdict, p: float, raw: float, m: int, level: float) -> Verdict
         v.rule
         if "Holm" in v.rule
         else f"{v.rule}; Holm-adjusted over the chapter's {m} tests"
-        + (f", contradicted on the interval at one-sided α/{m}" if m > 1 else "")
+        + (f"; contradicted only when the interval at one-sided α/{m} excludes it too" if m > 1 else "")
     )
     if v.parts:
         factor = p / raw if raw > 0 else 1.0
