@@ -23,6 +23,7 @@ def test_record_round_trip(tmp_path):
     assert saved["provenance"]["device"].startswith("cpu")
     assert saved["provenance"]["libraries"]["torch"]
     assert saved["provenance"]["threads"] == __import__("torch").get_num_threads()
+    assert saved["provenance"]["cpu_capability"] == __import__("torch").backends.cpu.get_cpu_capability()
     assert "train" in saved["timings"]
     assert [r["chapter"] for r in load_results(tmp_path)] == ["demo"]
 

@@ -1,10 +1,13 @@
 """The generated *Reproduction status* page and the staging of the book."""
 
+import os
+import platform
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
 from reprobook import book, claims
 from reprobook.results import RunRecord, load_results
@@ -155,6 +158,9 @@ def test_checks_and_the_execution_table_with_budget_and_cold_time(tmp_path):
         "| **total** |  | 300.0 | 240 |"
     )
     assert "## Machines and versions" in text
+    # a CPU run names the instruction set its kernels used (its last digits, and so its models, can depend on it)
+    capability = torch.backends.cpu.get_cpu_capability()
+    assert f"| cpu ({os.cpu_count()} cores, {platform.machine()}), {capability} |" in text
 
 
 def test_a_reason_with_a_semicolon_shows_whole_in_its_badge(tmp_path):

@@ -321,7 +321,7 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
     machines = sorted(
         {
             (
-                r["provenance"].get("device", ""),
+                _device(r["provenance"]),
                 r["provenance"].get("platform", ""),
                 r["provenance"].get("libraries", {}).get("torch"),
                 r["provenance"].get("git_commit"),
@@ -335,6 +335,12 @@ def status_markdown(results: list[dict[str, Any]], runs: dict[str, dict[str, Any
             _table(["Device", "Platform", "torch", "Commit"], [[d, p, t or "-", c or "-"] for d, p, t, c in machines])
         )
     return "\n".join(parts) + "\n"
+
+
+def _device(prov: dict[str, Any]) -> str:
+    """The device of a run; on a CPU with the instruction set its kernels used (results/provenance)."""
+    device, capability = prov.get("device", ""), prov.get("cpu_capability")
+    return f"{device}, {capability}" if capability and device.startswith("cpu") else device
 
 
 def tiny_runs(results: list[dict[str, Any]], runs: dict[str, dict[str, Any]]) -> list[str]:

@@ -241,6 +241,9 @@ def provenance(device: Any = "cpu") -> dict[str, Any]:
         "device": device_name(device),
         # torch's threads: results can differ in their last digits between thread counts (the order of sums)
         "threads": _torch_threads(),
+        # the instruction set torch's CPU kernels use (AVX2, AVX512, ...): last digits can differ between them too,
+        # and training carries such digits into different models, so two machines can read different verdicts
+        "cpu_capability": _torch_cpu_capability(),
         "libraries": _library_versions(),
         "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
@@ -252,6 +255,14 @@ def _torch_threads() -> int | None:
     except ImportError:  # the package's result files never need torch itself
         return None
     return torch.get_num_threads()
+
+
+def _torch_cpu_capability() -> str | None:
+    try:
+        import torch  # noqa: PLC0415  (optional: a result file never needs torch)
+    except ImportError:
+        return None
+    return str(torch.backends.cpu.get_cpu_capability())
 
 
 def _in_ipython() -> bool:
