@@ -645,21 +645,17 @@ def _guard_inputs(kind: str, test: str, rule: str, unit: str, n: int, *problems:
     return None
 
 
-def _t_parts(diffs: list[float], alpha: float) -> tuple[float, float, float, float]:
-    """Mean, sample SD, and the two-sided (1 − 2α) t-interval of ``diffs``."""
+def _t_parts(diffs: list[float], alpha: float) -> tuple[float, float, float, float, Bounds]:
+    """Mean, sample SD, the two-sided (1 − 2α) t-interval of ``diffs``, and that interval at any level (the
+    rule's bounds; :func:`mean_ci`)."""
     mean, sd = mean_std(diffs)
-    low, high = _t_bounds(mean, sd, len(diffs))(alpha)
-    return mean, sd, low, high
-
-
-def _t_bounds(mean: float, sd: float, n: int) -> Bounds:
-    """The (1 − 2a) t-interval of a mean of ``n`` units with sample SD ``sd``, as a function of a."""
 
     def bounds(a: float) -> tuple[float, float]:
-        half = float(stats.t.ppf(1 - a, n - 1)) * sd / math.sqrt(n)
-        return mean - half, mean + half
+        _, low, high = mean_ci(diffs, level=1 - 2 * a)
+        return low, high
 
-    return bounds
+    low, high = bounds(alpha)
+    return mean, sd, low, high, bounds
 
 
 def _no_variation(
@@ -726,7 +722,7 @@ def superiority(
         return guarded
     if _no_spread(diffs):
         return _no_variation("superiority", "superiority", rule, diffs, unit, 0.0, sesoi, paper_effect, alpha)
-    mean, sd, low, high = _t_parts(diffs, alpha)
+    mean, sd, low, high, bounds = _t_parts(diffs, alpha)
     n = len(diffs)
     p = float(stats.ttest_1samp(diffs, 0.0, alternative="greater").pvalue)
 
@@ -751,7 +747,7 @@ def superiority(
         paper_effect=paper_effect,
         alpha=alpha,
         design=design,
-        bounds=_t_bounds(mean, sd, n),
+        bounds=bounds,
     )
 
 
@@ -787,7 +783,7 @@ def non_inferiority(
         return _no_variation(
             "non-inferiority", "non_inferiority", rule, diffs, unit, -margin, margin, paper_effect, alpha
         )
-    mean, sd, low, high = _t_parts(diffs, alpha)
+    mean, sd, low, high, bounds = _t_parts(diffs, alpha)
     n = len(diffs)
     p = float(stats.ttest_1samp([d + margin for d in diffs], 0.0, alternative="greater").pvalue)
     true = paper_effect or 0.0
@@ -810,7 +806,7 @@ def non_inferiority(
         paper_effect=paper_effect,
         alpha=alpha,
         design=design,
-        bounds=_t_bounds(mean, sd, n),
+        bounds=bounds,
     )
 
 
@@ -837,7 +833,7 @@ def equivalence(
         return guarded
     if _no_spread(diffs):
         return _no_variation("equivalence", "equivalence", rule, diffs, unit, 0.0, margin, None, alpha)
-    mean, sd, low, high = _t_parts(diffs, alpha)
+    mean, sd, low, high, bounds = _t_parts(diffs, alpha)
     n = len(diffs)
     p_low = float(stats.ttest_1samp([d + margin for d in diffs], 0.0, alternative="greater").pvalue)
     p_high = float(stats.ttest_1samp([d - margin for d in diffs], 0.0, alternative="less").pvalue)
@@ -861,7 +857,7 @@ def equivalence(
         sesoi=margin,
         alpha=alpha,
         design=design,
-        bounds=_t_bounds(mean, sd, n),
+        bounds=bounds,
     )
 
 
