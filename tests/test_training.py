@@ -13,6 +13,8 @@ from reprobook.profiles import ParameterError
 from reprobook.sharpness import RWP, SAM
 from reprobook.training import (
     History,
+    TensorBatches,
+    batches,
     checkpoint_path,
     config_hash,
     evaluate,
@@ -134,6 +136,24 @@ def test_evaluate_counts_correctly():
     loss, acc = evaluate(model, DataLoader(TensorDataset(x, y), batch_size=3), "cpu")
     assert acc == 0.75
     assert loss == pytest.approx(nn.functional.cross_entropy(model(x), y).item())
+
+
+def test_tensor_batches_are_the_data_loaders_batches():
+    """A TensorDataset scored in slices gives the DataLoader's batches (a short last one included), so the
+    same loss and accuracy; any other dataset still goes through a DataLoader."""
+    g = torch.Generator().manual_seed(0)
+    ds = TensorDataset(torch.randn(23, 1, 8, 8, generator=g), torch.randint(0, 3, (23,), generator=g))
+    fast, slow = batches(ds, 5), DataLoader(ds, batch_size=5, shuffle=False)
+    assert isinstance(fast, TensorBatches) and len(fast) == len(slow) == 5
+    pairs = list(zip(fast, slow, strict=True))
+    assert [len(a[1]) for a, _ in pairs] == [5, 5, 5, 5, 3]
+    assert all(torch.equal(x, u) and torch.equal(y, v) for (x, y), (u, v) in pairs)
+    assert list(fast) and len(list(fast)) == 5  # iterable again, as a loader
+    model = SmallCNN(in_channels=1, num_classes=3, width=4)
+    assert evaluate(model, fast) == evaluate(model, slow)
+    assert isinstance(batches(torch.utils.data.Subset(ds, range(7)), 5), DataLoader)
+    with pytest.raises(ParameterError, match="'batch_size'"):
+        batches(ds, 0)
 
 
 def test_resolve_device():

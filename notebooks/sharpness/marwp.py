@@ -73,11 +73,12 @@ seeds = cfg.seeds(seed)
 train_ds, test_ds, train_plain = analysis.datasets(cfg, seed)
 data = rec.glue_result(report.data_overview(cfg.dataset, train_ds, test_ds),
                        "marwp_data")
+rec.glue("marwp_test_note", paper.test_split_note(cfg.n_test))
 
 # %% [markdown]
 # This run trains on {eval}`marwp_data_n_train` images of {eval}`marwp_data_dataset` (every class
 # has between {eval}`marwp_data_min_class` and {eval}`marwp_data_max_class`) and tests on
-# {eval}`marwp_data_n_test`.
+# {eval}`marwp_data_n_test`, {eval}`marwp_test_note`.
 #
 # ## The method
 

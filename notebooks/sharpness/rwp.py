@@ -69,6 +69,7 @@ seeds = cfg.seeds(seed)
 train_ds, test_ds, train_plain = analysis.datasets(cfg, seed)
 data = rec.glue_result(report.data_overview(cfg.dataset, train_ds, test_ds),
                        "rwp_data")
+rec.glue("rwp_test_note", paper.test_split_note(cfg.n_test))
 
 # %% [markdown]
 # ```{figure}
@@ -81,7 +82,8 @@ data = rec.glue_result(report.data_overview(cfg.dataset, train_ds, test_ds),
 #
 # {numref}`fig-rwp-samples` shows the first training images. The run trains on {eval}`rwp_data_n_train`
 # images of {eval}`rwp_data_dataset` (every class has between {eval}`rwp_data_min_class` and
-# {eval}`rwp_data_max_class`) and tests on {eval}`rwp_data_n_test`.
+# {eval}`rwp_data_max_class`) and tests on {eval}`rwp_data_n_test`,
+# {eval}`rwp_test_note`.
 
 # %% [markdown]
 # ## The method
@@ -262,6 +264,9 @@ show_source(hessian_lambda_max)
 # does not depend on that scale: the mean rise of the loss, $L(w + r\,d) - L(w)$, over random directions $d$
 # whose filters have the norms of the model's filters {cite:p}`li2018visualizing`, so that every filter moves
 # by the same fraction $r$ of its norm. The flatness claim is tested on it; $\lambda_{\max}$ is reported beside it.
+# An average over random directions carries their spread into each model's value: the smoke profile
+# averages over enough of them that this spread no longer makes up most of the seed-to-seed variance
+# of the flatness claim (the measurement is in `configs/rwp.py`).
 
 # %%
 show_source(filter_normalized_sharpness)

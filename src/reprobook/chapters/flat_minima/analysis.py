@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from ...checks import check_int
 from ...configs.rwp import RWPConfig
@@ -26,7 +26,7 @@ from ...plots import training_curves
 from ...pool import pool_size, train_many
 from ...results import facts, glued
 from ...sharpness.landscape import filter_normalized_sharpness, hessian_lambda_max
-from ...training import evaluate
+from ...training import batches, evaluate
 from . import runs as _experiment
 
 Key = str  # a method name, or a variant's name (e.g. "arwp-var")
@@ -156,7 +156,7 @@ def train_all(
         trained=sum(not r.loaded for r in runs.values()),
         loaded=sum(r.loaded for r in runs.values()),
     )
-    loader = DataLoader(train_plain if train_plain is not None else train_ds, batch_size=512)
+    loader = batches(train_plain if train_plain is not None else train_ds, 512)
     for key_seed, run in runs.items():
         result.fit_loss[key_seed], result.fit_acc[key_seed] = evaluate(run.model, loader, device)
     return result

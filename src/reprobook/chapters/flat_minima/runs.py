@@ -10,6 +10,7 @@ their training settings coincide.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from ...pool import launch_processes
 from ...sharpness.arwp import ARWP, CosineIncreasingSigma
 from ...sharpness.rwp import RWP
 from ...sharpness.sam import SAM
-from ...training import History, evaluate, fit, seed_everything, train_or_load
+from ...training import History, batches, evaluate, fit, seed_everything, train_or_load
 
 # "rwp" is the RWP chapter's mixed RWP (γ, α); the m-ARWP chapter adds the perturbed-only RWP ("prwp"),
 # m-RWP ("mrwp"), ARWP ("arwp") and m-ARWP ("marwp"), whose hyper-parameters come from a MARWPConfig
@@ -160,10 +161,8 @@ def _train_loader(cfg: RWPConfig, train_ds: Dataset, seed: int, device: torch.de
     )
 
 
-def _test_loader(test_ds: Dataset, device: torch.device) -> DataLoader:
-    return DataLoader(
-        test_ds, batch_size=512, shuffle=False, num_workers=_workers(device), pin_memory=device.type == "cuda"
-    )
+def _test_loader(test_ds: Dataset, device: torch.device) -> Iterable:
+    return batches(test_ds, 512, num_workers=_workers(device), pin_memory=device.type == "cuda")
 
 
 def training_config(cfg: RWPConfig, method: str, seed: int, data_fingerprint: str) -> dict[str, Any]:
