@@ -71,9 +71,9 @@ seeds = cfg.seeds(seed)
 
 # %%
 train_ds, test_ds, train_plain = analysis.datasets(cfg, seed)
+rec.glue("marwp_test_note", paper.test_split_note(cfg.n_test))
 data = rec.glue_result(report.data_overview(cfg.dataset, train_ds, test_ds),
                        "marwp_data")
-rec.glue("marwp_test_note", paper.test_split_note(cfg.n_test))
 
 # %% [markdown]
 # This run trains on {eval}`marwp_data_n_train` images of {eval}`marwp_data_dataset` (every class

@@ -62,14 +62,14 @@ seeds = cfg.seeds(seed)
 # ## The data
 #
 # The smoke profile trains on a small class-balanced subset of FashionMNIST {cite:p}`xiao2017fashion` (real
-# images, offline), small enough for every method to fit it within the budget, and tests on a balanced subset
-# of the test split; the paper profile uses CIFAR-10 with random crops and flips. A look at the data:
+# images, offline), small enough for every method to fit it within the budget, and tests on the whole
+# test split; the paper profile uses CIFAR-10 with random crops and flips. A look at the data:
 
 # %%
 train_ds, test_ds, train_plain = analysis.datasets(cfg, seed)
+rec.glue("rwp_test_note", paper.test_split_note(cfg.n_test))
 data = rec.glue_result(report.data_overview(cfg.dataset, train_ds, test_ds),
                        "rwp_data")
-rec.glue("rwp_test_note", paper.test_split_note(cfg.n_test))
 
 # %% [markdown]
 # ```{figure}
