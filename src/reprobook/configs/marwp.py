@@ -239,8 +239,8 @@ VALUES = {
 # follows from the seconds alone.) Testing on the whole test split and 40 sharpness directions (configs/rwp.py)
 # add 6 × (0.34 + 0.11) s a seed (six models tested and measured): 15.29 s. This chapter's share grows by that at
 # the same 16 seeds, 220 s → 259 s, and its budget 240 s → 270 s (Part I's three chapters: at most 520 s).
-# Measured cold and alone on 2026-12-07 after the RWP chapter (its SGD and SAM loaded), with the whole test split
-# (10 directions): 148.9 s by the runner (the accuracy claims' estimates and intervals were seen in that run).
+# Measured cold and alone on 2026-12-07 after the RWP chapter (its SGD and SAM loaded) by the runner: 148.9 s with
+# the whole test split and 10 directions, 152.8 s with 40 (the claims' estimates were seen in those runs).
 PILOT = dict(
     source="the pre-contract smoke run of this chapter (commit 353da18, seeds 0–4)",
     sd={

@@ -175,8 +175,9 @@ def claim_specs(cfg: RWPConfig) -> list[claims.ClaimSpec]:
 # 0.099 and a training accuracy of 99.0%, on the edge of the converged regime; 50 epochs (SAM and RWP on three
 # seeds) reach 0.015–0.04 and 100%.
 # The test split. The profile tested on 2,000 of the 10,000 test images until 2026-12-07; the paired accuracy
-# differences of the claims then carried the noise of which test images were drawn. Measured on that day's cold
-# smoke book's models (23 seeds of SGD, SAM and RWP; 16 of the m-ARWP chapter's), looking at spreads only: the
+# differences of the claims then carried the noise of which test images were drawn. Measured on the models of the
+# cold smoke book of commit b8eef92 (23 seeds of SGD, SAM and RWP; 16 of the m-ARWP chapter's), reloaded from its
+# cache, looking at spreads only: the
 # per-image binomial variance of a seed's paired difference was 55–59 % of the seed-to-seed variance with 2,000
 # images, and the seed-to-seed SD fell from 0.0085–0.0094 to 0.0050–0.0073 with all 10,000 (RWP − SGD 0.0085 →
 # 0.0059, RWP − SAM 0.0087 → 0.0073; m-ARWP − SAM 0.0094 → 0.0050). Scoring 8,000 more images costs 0.34 s a model
@@ -273,8 +274,9 @@ PAPER: dict[str, Any] = dict(
 # Testing on the whole test split and 40 sharpness directions (above) add 3 × (0.34 + 0.11) s a seed: 9.52 s. This
 # chapter's share grows by that at the same 23 seeds, 200 s → 232 s (Part I's three chapters: at most 520 s, no
 # longer 450 s). The pilot's spreads were taken on 2,000 test images and 10 directions and overstate them now; the
-# seeds are set by the flatness claim, as before. Measured cold and alone on 2026-12-07 with the whole test split
-# (10 directions): 200.1 s by the runner (the accuracy claims' estimates and intervals were seen in that run).
+# seeds are set by the flatness claim, as before. Measured cold and alone on 2026-12-07 by the runner: 200.1 s with
+# the whole test split and 10 directions, 174.9 s with 40 (the claims' estimates were seen in those runs; the VM's
+# speed drifts by more than the difference).
 PILOT = dict(
     source="the pre-contract smoke run of this chapter (commit 353da18, seeds 0–4)",
     sd={"better": 0.0095, "parity": 0.0074, "flatter": 0.31},
