@@ -908,6 +908,10 @@ def mcnemar(
     n = len(xa)
     est, low, high = newcombe_paired(n11, n10, n01, n00, 1 - 2 * alpha)
     discordant = n10 + n01
+
+    def bounds(a: float) -> tuple[float, float]:  # Newcombe's interval at 1 − 2a
+        return newcombe_paired(n11, n10, n01, n00, 1 - 2 * a)[1:]
+
     psi = discordant / n
 
     def design(level: float):
@@ -938,7 +942,7 @@ def mcnemar(
             paper_effect=paper_effect,
             alpha=alpha,
             design=design,
-            bounds=lambda a: newcombe_paired(n11, n10, n01, n00, 1 - 2 * a)[1:],
+            bounds=bounds,
         )
         return v.with_design(alpha)
     p = float(stats.binom.sf(n10 - 1, discordant, 0.5))
@@ -956,7 +960,7 @@ def mcnemar(
         paper_effect=paper_effect,
         alpha=alpha,
         design=design,
-        bounds=lambda a: newcombe_paired(n11, n10, n01, n00, 1 - 2 * a)[1:],
+        bounds=bounds,
     )
 
 
@@ -1184,12 +1188,12 @@ def rate(
     if guarded:
         return guarded
     p = float(stats.binomtest(successes, n, threshold, alternative="greater").pvalue)
-    ci = stats.binomtest(successes, n, threshold).proportion_ci(1 - 2 * alpha, method="exact")
-    r, low, high = successes / n, float(ci.low), float(ci.high)
 
-    def bounds(a: float) -> tuple[float, float]:
+    def bounds(a: float) -> tuple[float, float]:  # the Clopper–Pearson interval at 1 − 2a, less the threshold
         at = stats.binomtest(successes, n, threshold).proportion_ci(1 - 2 * a, method="exact")
         return float(at.low) - threshold, float(at.high) - threshold
+
+    r, (low, high) = successes / n, bounds(alpha)
 
     def design(level: float):
         def pw(effect: float) -> float:
@@ -1206,8 +1210,8 @@ def rate(
         "rate",
         rule,
         estimate=r - threshold,
-        low=low - threshold,
-        high=high - threshold,
+        low=low,
+        high=high,
         p=p,
         n=n,
         unit=unit,
@@ -1264,11 +1268,12 @@ def welch(
     se = math.sqrt(va + vb)
     df = (va + vb) ** 2 / ((va * va / (len(xa) - 1) if va else 0) + (vb * vb / (len(xb) - 1) if vb else 0))
     p = float(stats.t.sf(est / se, df))
-    half = float(stats.t.ppf(1 - alpha, df)) * se
 
     def bounds(a: float) -> tuple[float, float]:
         h = float(stats.t.ppf(1 - a, df)) * se
         return est - h, est + h
+
+    low, high = bounds(alpha)
 
     def design(level: float):
         return (
@@ -1282,8 +1287,8 @@ def welch(
         "welch",
         rule,
         estimate=est,
-        low=est - half,
-        high=est + half,
+        low=low,
+        high=high,
         p=p,
         n=len(xa) + len(xb),
         unit=unit,

@@ -57,7 +57,6 @@ def prediction_test(
     mean = float(np.mean(observed)) if observed else float("nan")
     se = math.sqrt(fit_se**2 + (seed_sd**2) / max(n, 1))
     error = mean - predicted
-    z = float(stats.norm.ppf(1 - alpha))
     p = (
         max(float(stats.norm.sf((error + margin) / se)), float(stats.norm.cdf((error - margin) / se)))
         if se > 0 and math.isfinite(se)
@@ -74,14 +73,15 @@ def prediction_test(
         f"{margin:g} nats at α = {alpha:g}, the standard error from the fit (delta method) and the seeds"
     )
 
-    def bounds(a: float) -> tuple[float, float]:
+    def bounds(a: float) -> tuple[float, float]:  # the normal interval at 1 − 2a
         za = float(stats.norm.ppf(1 - a))
         return error - za * se, error + za * se
 
+    low, high = bounds(alpha)
     return dict(
         estimate=error,
-        low=error - z * se,
-        high=error + z * se,
+        low=low,
+        high=high,
         p=p,
         n=n,
         rule=rule,
