@@ -494,7 +494,7 @@ def test_paper_profile_pins_the_papers_marwp_hyperparameters():
 def test_smoke_profile_is_the_regime_the_chapters_describe():
     cfg = profiles.config("rwp", "smoke")
     assert cfg.n_seeds >= 5 and cfg.epochs * cfg.n_train / cfg.batch_size >= 200  # many steps on a small subset
-    assert cfg.n_train <= 1000 and cfg.budget_seconds == 240
+    assert cfg.n_train <= 1000 and cfg.budget_seconds == 280
     marwp = profiles.config("marwp", "smoke")
     # the same data, training and convergence rule in both chapters: SGD and SAM are shared checkpoints
     assert (cfg.epochs, cfg.n_train, cfg.batch_size, cfg.fit_loss, cfg.fit_accuracy) == (

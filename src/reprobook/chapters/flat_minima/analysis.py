@@ -272,12 +272,14 @@ def flatness(
     lambda_keys: tuple[Key, ...] | None = None,
     loss_fn=None,
 ) -> Flatness:
-    """λ_max of the models of ``lambda_keys`` (default: every key) and the filter-normalised sharpness of
-    every model of ``experiment``, on the probe ``batches``. Each model's directions and Lanczos start
-    vector are seeded by its seed, so every method meets the same draws."""
+    """λ_max of the models of ``lambda_keys`` (default: every key) of the first ``cfg.lambda_seeds`` seeds
+    (None: every seed) and the filter-normalised sharpness of every model of ``experiment``, on the probe
+    ``batches``. Each model's directions and Lanczos start vector are seeded by its seed, so every method
+    meets the same draws."""
     loss_fn = loss_fn or torch.nn.CrossEntropyLoss()
     keys = experiment.keys
     lambda_keys = tuple(keys if lambda_keys is None else lambda_keys)
+    lambda_at = set(experiment.seeds[: cfg.lambda_seeds])
     hessian_batches = first_samples(batches, cfg.hessian_samples)
     rows = []
     for key in keys:
@@ -292,14 +294,14 @@ def flatness(
                 generator=torch.Generator().manual_seed(1000 + s),
             )
             row = {"key": key, "method": experiment.labels[key], "seed": s, "sharpness": sharp.value}
-            if key in lambda_keys:
+            if key in lambda_keys and s in lambda_at:
                 eig = hessian_lambda_max(
                     model, loss_fn, hessian_batches, tol=cfg.lanczos_tol, max_matvecs=cfg.lanczos_max_matvecs, seed=s
                 )
                 row.update(lambda_max=eig.value, residual=eig.residual, matvecs=eig.matvecs, converged=eig.converged)
             rows.append(row)
     table = pd.DataFrame(rows)
-    with_lambda = table[table.key.isin(lambda_keys)]
+    with_lambda = table[table.key.isin(lambda_keys) & table.seed.isin(lambda_at)]
     n_converged = int(with_lambda.converged.sum())
     converged = f"all {len(with_lambda)}" if n_converged == len(with_lambda) else f"{n_converged} of {len(with_lambda)}"
 
@@ -319,6 +321,7 @@ def flatness(
             hessian_n=sum(len(y) for _, y in hessian_batches),
             radius=cfg.sharpness_radius,
             directions=cfg.sharpness_directions,
+            lambda_n_seeds=len(lambda_at),
             lanczos_tol=cfg.lanczos_tol,
             lanczos_converged=converged,
             lanczos_max_residual=float(with_lambda.residual.max()),
