@@ -424,7 +424,7 @@ def test_every_profile_has_a_configuration():
     for p in ("tiny", "smoke", "paper"):
         c = profiles.config("pas", p)
         assert c.max_complement_words == 30 and c.eval_prompts >= 1
-    assert profiles.config("pas", "smoke").budget_seconds == 480
+    assert profiles.config("pas", "smoke").budget_seconds == 360
     with pytest.raises(ParameterError, match="fields of PASConfig"):
         profiles.config("pas", "smoke", no_such_field=1)
 

@@ -244,7 +244,8 @@ VALUES = {
 # λ_max (reported, never tested) on the first 5 seeds only, as in the RWP chapter (configs/rwp.py: 0.44 s a model
 # alone on two threads): a seed costs 15.29 − 2 × 0.44 = 14.41 s, the fixed work 14 + 10 × 0.44 = 18.4 s. The share
 # grows to 280 s (Part I's three chapters: at most 560 s; the budget 270 s → 300 s), which holds 18 seeds by the
-# same rule; the pilot and its spreads are unchanged (they ask for more seeds than any share holds).
+# same rule; the pilot and its spreads are unchanged (they ask for more seeds than any share holds). Measured cold
+# and alone by the runner after the RWP chapter (2026-12-07, 18:20 UTC): 179 s.
 PILOT = dict(
     source="the pre-contract smoke run of this chapter (commit 353da18, seeds 0–4)",
     sd={

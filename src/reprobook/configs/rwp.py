@@ -299,7 +299,7 @@ PAPER: dict[str, Any] = dict(
 # the first 5 seeds only (lambda_seeds): it cost 0.44 s a model alone on two threads (0.49 s on one; 12 models of
 # that book), 1.3 s of every seed's 9.52 s. A seed now costs 8.2 s, the fixed work 18.6 s (12 s and λ_max of 15
 # models); 29 seeds about 256 s, within a share of 260 s (Part I's three chapters: at most 560 s; the chapter's
-# budget 240 s → 280 s).
+# budget 240 s → 280 s). Measured cold and alone by the runner (2026-12-07, 18:16 UTC): 218 s.
 PILOT = dict(
     source="the smoke book of commit 70574fe (seeds 0–22, the whole test split, 40 sharpness directions)",
     sd={"better": 0.0059, "parity": 0.0073, "flatter": 0.351},
