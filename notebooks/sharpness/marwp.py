@@ -284,7 +284,8 @@ summary.table
 # %% [markdown]
 # On {eval}`marwp_flat_probe_n` training images ($r$ = {eval}`marwp_flat_radius`,
 # {eval}`marwp_flat_directions` directions per model; $\lambda_{\max}$ on the first
-# {eval}`marwp_flat_hessian_n`, for the models of the first {eval}`marwp_flat_lambda_n_seeds` seeds), the mean filter-normalised sharpness is
+# {eval}`marwp_flat_hessian_n`, for the models of the first {eval}`marwp_flat_lambda_n_seeds` seeds),
+# the mean filter-normalised sharpness is
 # {eval}`marwp_flat_sharp_sgd` for SGD, {eval}`marwp_flat_sharp_sam` for SAM and
 # {eval}`marwp_flat_sharp_marwp` for m-ARWP; the mean $\lambda_{\max}$ is {eval}`marwp_flat_lambda_text`
 # (the Lanczos iteration converged

@@ -292,7 +292,8 @@ flat.table.pivot(index="seed", columns="method",
 #
 # On {eval}`rwp_flat_probe_n` training images, with $r$ = {eval}`rwp_flat_radius` and
 # {eval}`rwp_flat_directions` directions per model ($\lambda_{\max}$ on the first
-# {eval}`rwp_flat_hessian_n` of them, for the models of the first {eval}`rwp_flat_lambda_n_seeds` seeds), the mean filter-normalised sharpness is
+# {eval}`rwp_flat_hessian_n` of them, for the models of the first {eval}`rwp_flat_lambda_n_seeds` seeds),
+# the mean filter-normalised sharpness is
 # {eval}`rwp_flat_sharp_sgd` for SGD, {eval}`rwp_flat_sharp_sam`
 # for SAM and {eval}`rwp_flat_sharp_rwp` for RWP; the mean $\lambda_{\max}$ is {eval}`rwp_flat_lambda_sgd`,
 # {eval}`rwp_flat_lambda_sam` and {eval}`rwp_flat_lambda_rwp`. The Lanczos iteration converged (to a

@@ -213,7 +213,7 @@ EQ14_SOURCE = "Li et al. (2024), eq. 14; official code, train_marwp.py (`temp /=
 
 VALUES = {
     "tiny": dict(RWP_TINY),
-    # the RWP chapter's smoke settings (its first 16 seeds):
+    # the RWP chapter's smoke settings (its first 18 seeds):
     # SGD and SAM come from its checkpoints; n_seeds from PILOT (85 seeds would give every claim 80 % power; 280 s
     # hold 18). No ablation, and λ_max of SGD and m-ARWP only (SAM's is the RWP chapter's, on the same models), on
     # the first 5 seeds (the RWP chapter's lambda_seeds): the budget goes to the claims' seeds
