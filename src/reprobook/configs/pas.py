@@ -135,8 +135,10 @@ SMOKE = dict(
 # the evaluation 190.0 s, 2.68 s a prompt).
 # Tried on 2026-12-07 (evening), when the cold smoke book ran in 35 of its 45 minutes: a share of 416 s (a budget of
 # 480 s), which by the pilot's cost holds 110 prompts. Cold and alone by the runner: 602 s, the evaluation 468.4 s,
-# 4.26 s a prompt (the stages before it 117 s, against 82 s in the pilot's run), far over that share: the 39 prompts
-# after the first 71 cost about 7 s each, not the pilot's 3.03 s. The share and n stay as they were.
+# 4.26 s a prompt (the stages before it 117 s, against 82 s in the pilot's run), far over that share. The same run
+# with 71 prompts 1.7 hours later: 381 s, the evaluation 255.9 s (3.60 s a prompt; the VM a third slower than at
+# 02:14): the 39 prompts after the first 71 cost about 5.4 s each, half as much again as the first 71. The share
+# and n stay as they were.
 PILOT = dict(
     source="the smoke run of commit eb09e72 (48 held-out prompts)",
     sd={"pnp": 0.713, "generic": 0.711, "efficiency_gain": 0.521, "efficiency_parity": 0.681, "no_human": 0.767},
