@@ -583,31 +583,73 @@ def test_a_claim_over_held_out_units_takes_n_from_its_held_out_set_unless_declar
     assert declared.over([0.1, 0.2]) is declared
 
 
-def test_contradicted_in_a_family_needs_the_interval_at_the_family_level():
-    # three claims of one chapter: the first's 95 % interval ends just below its SESOI, its interval at one-sided
-    # α/3 does not; the others lie far below it at either level
-    n, sesoi = 10, 1.0
+def _near_sesoi(n: int, sesoi: float):
+    """Paired differences whose 95 % t-interval ends 0.01 below ``sesoi`` (mean and SD fixed exactly)."""
     z = RNG.normal(0, 1, n)
     z = (z - z.mean()) / z.std(ddof=1)  # mean 0, SD 1 exactly
     se = 1 / math.sqrt(n)
     mean = sesoi - 0.01 - stats.t.ppf(1 - ALPHA, n - 1) * se
-    near, zeros = list(mean + z), [0.0] * n
-    alone = claims.superiority(near, zeros, sesoi=sesoi)
+    return list(mean + z), mean, se
+
+
+def test_contradicted_in_a_family_needs_the_interval_at_its_holm_level():
+    # three claims of one chapter: the first's 95 % interval ends just below its SESOI, its interval at one-sided
+    # α/3 does not; the two others are inconclusive (intervals around zero, wide): no step of Holm's step-down
+    # rules any of them out, so the first is read at α/3 and stays inconclusive
+    n, sesoi = 10, 1.0
+    values, mean, se = _near_sesoi(n, sesoi)
+    zeros = [0.0] * n
+    alone = claims.superiority(values, zeros, sesoi=sesoi)
     assert alone.verdict == "contradicted"  # tested alone: the 95 % interval decides
-    far = claims.superiority([x - 2 for x in near], zeros, sesoi=sesoi)
-    out = claims.holm([alone, far, far])
+    wide = wide_claim(sesoi)
+    assert wide.verdict == "inconclusive"
+    out = claims.holm([alone, wide, wide])
     low, high = stats.t.interval(1 - 2 * ALPHA / 3, n - 1, loc=mean, scale=se)
-    assert out[0].verdict == "inconclusive" and f"[{low:.3g}, {high:.3g}], does not" in out[0].reason
+    assert out[0].verdict == "inconclusive" and f"α/3), [{low:.3g}, {high:.3g}], does not" in out[0].reason
     assert (out[0].low, out[0].high) == (alone.low, alone.high)  # the table keeps the 95 % interval
-    assert [v.verdict for v in out[1:]] == ["contradicted", "contradicted"]
-    assert all("contradicted only when the interval at one-sided α/3 excludes it too" in v.rule for v in out)
+    assert all("contradicted by Holm's step-down too" in v.rule for v in out)
+    assert claims.contradiction_levels([alone, wide, wide]) == [3, 3, 3]
+
+
+def test_holm_step_down_contradicts_what_bonferroni_would_not():
+    # the same claim beside two that lie far below the SESOI: step 1 (α/3) rules those two out, step 2 reads the
+    # first at α/(3 − 2) = α, its 95 % interval, which excludes the SESOI: contradicted, as Holm's procedure on
+    # the p-values of "the effect is at least the SESOI" decides
+    n, sesoi = 10, 1.0
+    values, _, _ = _near_sesoi(n, sesoi)
+    zeros = [0.0] * n
+    near = claims.superiority(values, zeros, sesoi=sesoi)
+    far = claims.superiority([x - 2 for x in values], zeros, sesoi=sesoi)
+    assert claims.contradiction_levels([near, far, far]) == [1, 3, 3]
+    out = claims.holm([near, far, far])
+    assert [v.verdict for v in out] == ["contradicted"] * 3
+    # Holm on the p-values of t-tests of "mean ≥ SESOI" (statsmodels), the reference
+    p_contra = [
+        stats.ttest_1samp(np.asarray(v), sesoi, alternative="less").pvalue
+        for v in (values, [x - 2 for x in values], [x - 2 for x in values])
+    ]
+    reject = multipletests(p_contra, alpha=ALPHA, method="holm")[0]
+    assert list(reject) == [True, True, True]
+    assert multipletests(p_contra, alpha=ALPHA, method="bonferroni")[0][0] == False  # noqa: E712
+    # one far claim only: step 1 rules it out, step 2 reads the first at α/2, which does not exclude the SESOI
+    assert claims.contradiction_levels([near, far, wide_claim(sesoi)]) == [2, 3, 2]
+    assert [v.verdict for v in claims.holm([near, far, wide_claim(sesoi)])] == [
+        "inconclusive",
+        "contradicted",
+        "inconclusive",
+    ]
+
+
+def wide_claim(sesoi: float):
+    """An inconclusive claim on 10 units: differences around zero with a wide spread."""
+    return claims.superiority([-6.0, 6, -5, 5, -4, 4, -3, 3, -2, 2], [0.0] * 10, sesoi=sesoi)
 
 
 def test_a_chapter_test_without_bounds_cannot_be_contradicted_in_a_family():
     con = claims.from_test(estimate=-1, low=-1.5, high=-0.5, p=0.99, n=5, unit="seeds", rule="r", sesoi=0.2)
     assert con.verdict == "contradicted" and claims.holm([con])[0].verdict == "contradicted"
     pair = claims.holm([con, con])
-    assert pair[0].verdict == "inconclusive" and "no interval at the family's level" in pair[0].reason
+    assert pair[0].verdict == "inconclusive" and "no interval at its Holm level" in pair[0].reason
     bounded = dataclasses.replace(con, bounds=lambda a: (-1.5 - a, -0.5 + a))
     assert claims.holm([bounded, bounded])[0].verdict == "contradicted"
 
@@ -652,6 +694,24 @@ def test_a_family_whose_effects_are_at_the_sesoi_reads_contradicted_at_most_alph
         return any(v.verdict == "contradicted" for v in claims.holm(family))
 
     rate = sum(any_contradicted() for _ in range(n_sim)) / n_sim
+    assert rate <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / n_sim)
+
+
+def test_holm_step_down_holds_false_contradictions_to_alpha_beside_real_ones(words_only):
+    # five claims: two whose true effect lies far below the SESOI (ruled out at the first step, which lowers the
+    # level of the rest to α/3) and three whose true effect is the SESOI: contradicting any of those three is an
+    # error, which Holm's step-down holds to α (the three are read at α/3 at most)
+    rng, n, sesoi, n_sim = np.random.default_rng(12), 8, 0.5, 1000
+
+    def any_false_contradiction() -> bool:
+        zeros = np.zeros(n)
+        far = [claims.superiority(rng.normal(sesoi - 3, 1, n), zeros, sesoi=sesoi) for _ in range(2)]
+        at = [claims.superiority(rng.normal(sesoi, 1, n), zeros, sesoi=sesoi) for _ in range(3)]
+        out = claims.holm(far + at)
+        assert [v.verdict for v in out[:2]] == ["contradicted", "contradicted"]
+        return any(v.verdict == "contradicted" for v in out[2:])
+
+    rate = sum(any_false_contradiction() for _ in range(n_sim)) / n_sim
     assert rate <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / n_sim)
 
 

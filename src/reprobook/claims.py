@@ -22,11 +22,11 @@ The five words
 *contradicted*
     the interval excludes the smallest effect of interest in the claim's direction: the run rules out an
     effect as large as the one that would matter (for a parity claim: the interval lies wholly beyond the
-    margin). In a Holm family of m tests the interval is the one at the family's level, one-sided α/m
-    (Bonferroni; :func:`holm`), so that a chapter's *contradicted* verdicts, like its *reproduced* ones, are
-    wrong for any claim with probability at most α; the tables show the 95 % interval, and a claim whose
-    95 % interval excludes the effect but whose interval at the family's level does not reads
-    *inconclusive* and says so.
+    margin). In a Holm family of m tests the contradicted side takes Holm's step-down too (:func:`holm`):
+    the intervals at one-sided α/m first, then, with r claims of the family already ruled out, at α/(m − r),
+    until none more is. So a chapter's *contradicted* verdicts, like its *reproduced* ones, are wrong for any
+    claim with probability at most α; the tables show the 95 % interval, and a claim whose 95 % interval
+    excludes the effect but whose interval at its Holm level does not reads *inconclusive* and says so.
 *inconclusive*
     everything else; always shown with the **power** this run had at the SESOI and its **minimum
     detectable effect** (the effect it would have detected with 80 % power). Power and MDE are computed
@@ -92,15 +92,16 @@ MEANINGS = {
     "partly": "a claim of several parts: at least one reproduced, none contradicted",
     "inconclusive": "neither: shown with the power this run had at the smallest effect of interest and its "
     "minimum detectable effect",
-    "contradicted": "the interval at the chapter's family level (one-sided α/m; the 95 % interval for a claim "
-    "tested alone) excludes the smallest effect of interest in the claim's direction",
+    "contradicted": "the interval at the chapter's Holm level (one-sided α/(m − r), Holm's step-down over the m "
+    "tested claims, r of them already ruled out; the 95 % interval for a claim tested alone) excludes the smallest "
+    "effect of interest in the claim's direction",
     "not comparable": "the run cannot test the claim (the reason is given)",
 }
 
 # A design: alpha -> (power at the SESOI, power at the paper's effect, minimum detectable effect).
 Design = Callable[[float], tuple["float | None", "float | None", "float | None"]]
 # Bounds: one-sided alpha -> the claim's (1 − 2·alpha) interval (low, high), in the units of its estimate; what
-# the contradicted side of a Holm family is decided on (:func:`holm`: the interval at alpha / m).
+# the contradicted side of a Holm family is decided on (:func:`holm`: the interval at alpha / (m − r)).
 Bounds = Callable[[float], tuple[float, float]]
 
 
@@ -529,9 +530,10 @@ def _decide(
     alpha: float,
     family: tuple[int, Bounds | None] | None = None,
 ) -> tuple[str, str]:
-    """The word from the test's p-value and the 95 % interval (see the module's docstring). ``family``: (m, the
-    claim's bounds) in a Holm family of m > 1 tests, where *contradicted* needs the interval at one-sided α/m to
-    exclude the smallest effect of interest too (without bounds it cannot: the claim reads inconclusive)."""
+    """The word from the test's p-value and the 95 % interval (see the module's docstring). ``family``: (k, the
+    claim's bounds) in a Holm family, where *contradicted* needs the interval at one-sided α/k, the claim's level
+    in Holm's step-down (:func:`holm`), to exclude the smallest effect of interest too (without bounds it cannot:
+    the claim reads inconclusive); k = 1 is the 95 % interval."""
     if p is not None and p < alpha:
         if kind == "superiority" and sesoi is not None and high is not None and high < null + sesoi:
             return "reproduced", "the effect is real but the interval lies below the smallest effect of interest"
@@ -543,14 +545,14 @@ def _decide(
     m, bounds = family
     if bounds is None:
         return "inconclusive", (
-            f"the 95 % interval excludes the smallest effect of interest; no interval at the family's level "
+            f"the 95 % interval excludes the smallest effect of interest; no interval at its Holm level "
             f"(one-sided α/{m}) to confirm it"
         )
     lo, hi = bounds(alpha / m)
     if _excludes(kind, lo, hi, null, sesoi):
         return "contradicted", ""
     return "inconclusive", (
-        f"the 95 % interval excludes the smallest effect of interest, the interval at the family's level "
+        f"the 95 % interval excludes the smallest effect of interest, the interval at its Holm level "
         f"(one-sided α/{m}), [{lo:.3g}, {hi:.3g}], does not"
     )
 
@@ -1390,9 +1392,9 @@ def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float | 
     """Holm's step-down adjustment across the tests of one chapter.
 
     Verdicts without a p-value (not comparable) are left out of the family. Every word is decided again: from
-    the adjusted p on the side of *reproduced*, from the interval at one-sided α/m (Bonferroni: each claim's
-    bounds) on the side of *contradicted*, so that both kinds of error are held to α over the family; power and
-    MDE are recomputed at α/m. The intervals shown stay the 95 % ones. Returns the same container type.
+    the adjusted p on the side of *reproduced*; on the side of *contradicted*, by Holm's step-down on each
+    claim's bounds (:func:`contradiction_levels`), so that both kinds of error are held to α over the family.
+    Power and MDE are recomputed at α/m. The intervals shown stay the 95 % ones. Returns the same container type.
     """
     items = list(verdicts.items()) if isinstance(verdicts, Mapping) else list(enumerate(verdicts))
     for k, v in items:
@@ -1410,37 +1412,79 @@ def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float | 
         assert raw is not None
         running = max(running, min(1.0, (m - rank) * raw))
         adjusted[k] = running
+    levels = contradiction_levels([v for _, v in family], alpha=alpha)
     out = []
-    for k, v in items:
-        if k in adjusted:
-            level = alpha if alpha is not None else v.alpha
-            raw = v.p_raw if v.p_raw is not None else v.p
-            assert raw is not None  # k is in the family
-            v = _adjusted(v, adjusted[k], raw, m, level)
-        out.append((k, v))
+    for (k, v), k_level in zip(family, levels):
+        level = alpha if alpha is not None else v.alpha
+        raw = v.p_raw if v.p_raw is not None else v.p
+        assert raw is not None  # k is in the family
+        out.append((k, _adjusted(v, adjusted[k], raw, m, level, k_level)))
+    done = dict(out)
+    out = [(k, done.get(k, v)) for k, v in items]
     return dict(out) if isinstance(verdicts, Mapping) else [v for _, v in out]
 
 
-def _adjusted(v: Verdict, p: float, raw: float, m: int, level: float) -> Verdict:
-    """``v`` with its Holm-adjusted p-value ``p`` (``raw`` before), its word decided again at ``level``, and power
+def _rules_out(v: Verdict, a: float) -> bool:
+    """Whether ``v`` rules out the smallest effect of interest at one-sided level ``a``: its 95 % interval does
+    and so does its interval at ``a`` (a conjunction: one of its parts in the family does)."""
+    if v.parts:
+        return any(_rules_out(part, a) for part in v.parts if in_holm_family(part.verdict, part.p_raw))
+    if v.low is None or v.high is None or v.bounds is None or not _excludes(v.kind, v.low, v.high, v.null, v.sesoi):
+        return False
+    low, high = v.bounds(a)
+    return _excludes(v.kind, low, high, v.null, v.sesoi)
+
+
+def contradiction_levels(family: Sequence[Verdict], *, alpha: float | None = None) -> list[int]:
+    """Holm's step-down on the side of *contradicted*: for each claim of a family of m, the k of the one-sided
+    level α/k its interval is read at. Step 1 reads every interval at α/m; with r claims ruled out so far, the
+    next step reads the others at α/(m − r); it stops when a step rules out none. A claim ruled out at a step
+    gets that step's k; the others the last step's. Holm's procedure on the p-values of "the effect is at
+    least the SESOI" (the interval at α/k excludes the SESOI exactly when that p is at most α/k), without
+    asking every rule for that p."""
+    m = len(family)
+    decided: dict[int, int] = {}
+    while len(decided) < m:
+        k = m - len(decided)
+        new = [
+            i
+            for i, v in enumerate(family)
+            if i not in decided and _rules_out(v, (alpha if alpha is not None else v.alpha) / k)
+        ]
+        if not new:
+            break
+        decided.update((i, k) for i in new)
+    last = m - len(decided)
+    return [decided.get(i, max(last, 1)) for i in range(m)]
+
+
+def _adjusted(v: Verdict, p: float, raw: float, m: int, level: float, k: int | None = None) -> Verdict:
+    """``v`` with its Holm-adjusted p-value ``p`` (``raw`` before), its word decided again at ``level`` (the
+    contradicted side at level / ``k``, its step in :func:`contradiction_levels`; None: level / m), and power
     and MDE at level / m. A conjunction's parts are adjusted by the same factor, then combined again."""
+    k = m if k is None else k
     rule = (
         v.rule
         if "Holm" in v.rule
         else f"{v.rule}; Holm-adjusted over the chapter's {m} tests"
-        + (f"; contradicted only when the interval at one-sided α/{m} excludes it too" if m > 1 else "")
+        + (
+            "; contradicted by Holm's step-down too: the interval at one-sided α/(m − r) must exclude it, r the "
+            "claims already ruled out"
+            if m > 1
+            else ""
+        )
     )
     if v.parts:
         factor = p / raw if raw > 0 else 1.0
         parts = tuple(
-            _adjusted(part, min(1.0, part.p_raw * factor), part.p_raw, m, level)
+            _adjusted(part, min(1.0, part.p_raw * factor), part.p_raw, m, level, k)
             if part.p_raw is not None and in_holm_family(part.verdict, part.p_raw)
             else part
             for part in v.parts
         )
         combined = all_of(*parts, rule=v.rule, covers=v.covers)
         return combined.replace(p=p, p_raw=raw, family=m, alpha=level, rule=rule)
-    word, why = _decide(v.kind, p, v.low, v.high, v.null, v.sesoi, level, family=(m, v.bounds))
+    word, why = _decide(v.kind, p, v.low, v.high, v.null, v.sesoi, level, family=(k, v.bounds))
     keep = v.reason if v.reason.startswith("no variation") else why
     return v.replace(verdict=word, reason=keep, p=p, p_raw=raw, family=m, alpha=level, rule=rule).with_design(level / m)
 
