@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from reprobook import book, claims
-from reprobook.results import RunRecord, load_results
+from reprobook.results import RunRecord, cpu_model, load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -158,9 +158,13 @@ def test_checks_and_the_execution_table_with_budget_and_cold_time(tmp_path):
         "| **total** |  | 300.0 | 240 |"
     )
     assert "## Machines and versions" in text
-    # a CPU run names the instruction set its kernels used (its last digits, and so its models, can depend on it)
+    # a CPU run names its model (budgets are seconds) and the instruction set its kernels used (its last digits, and
+    # so its models, can depend on it)
     capability = torch.backends.cpu.get_cpu_capability()
-    assert f"| cpu ({os.cpu_count()} cores, {platform.machine()}), {capability} |" in text
+    model = cpu_model()
+    assert (
+        f"| cpu ({model + ', ' if model else ''}{os.cpu_count()} cores, {platform.machine()}), {capability} |" in text
+    )
 
 
 def test_a_reason_with_a_semicolon_shows_whole_in_its_badge(tmp_path):

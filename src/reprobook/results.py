@@ -227,8 +227,27 @@ def device_name(device: Any) -> str:
         except Exception:  # noqa: BLE001 - a name is only a label
             return text
     if text == "cpu":
-        return f"cpu ({os.cpu_count()} cores, {platform.machine()})"
+        # the model too: the budgets are seconds, which differ between 2-core VMs of other CPUs (configs/domainrag.py)
+        model = cpu_model()
+        return f"cpu ({model + ', ' if model else ''}{os.cpu_count()} cores, {platform.machine()})"
     return text
+
+
+def cpuinfo_value(field_name: str) -> str | None:
+    """The first value of ``field_name`` in ``/proc/cpuinfo`` (Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if line.lower().startswith(field_name):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name as the system reports it (``/proc/cpuinfo`` on Linux), or None where it does not."""
+    return cpuinfo_value("model name") or None
 
 
 def provenance(device: Any = "cpu") -> dict[str, Any]:

@@ -30,7 +30,7 @@ import torch
 from ..checks import ParameterError, check_choice, check_choices, check_int  # noqa: F401
 from ..paths import project_root, results_dir
 from ..profiles import PROFILES
-from ..results import _jsonable, atomic_write_text, provenance
+from ..results import _jsonable, atomic_write_text, cpu_model, cpuinfo_value, provenance
 from ..training import resolve_device
 
 # name -> (module, what it measures)
@@ -91,28 +91,11 @@ def machine(device: Any) -> dict[str, Any]:
 BF16_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")  # x86 instructions that multiply bfloat16 natively
 
 
-def _cpuinfo(field_name: str) -> str | None:
-    """The first value of ``field_name`` in ``/proc/cpuinfo`` (Linux), or None where it cannot be read."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                if line.lower().startswith(field_name):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
 def cpu_bf16_flags() -> list[str] | None:
     """Which of :data:`BF16_FLAGS` the CPU reports (``/proc/cpuinfo`` on Linux; None where it cannot be read):
     a CPU without them computes in bfloat16 several times slower than in float32."""
-    flags = _cpuinfo("flags")
+    flags = cpuinfo_value("flags")
     return None if flags is None else [f for f in BF16_FLAGS if f in set(flags.split())]
-
-
-def cpu_model() -> str | None:
-    """The CPU's model name as the system reports it (``/proc/cpuinfo`` on Linux), or None where it does not."""
-    return _cpuinfo("model name") or None
 
 
 @dataclass

@@ -177,7 +177,8 @@ TINY = dict(
 # back), and the structural claim scores 30 questions (150,438 tokens): 331 s, and 394 s in a run half an hour
 # later (scoring 252 s, then 305 s; one 512-token pass of the reader took 0.66 s an hour before the first run and
 # 0.88 s just after the second, on the same idle VM). Within the budget at the VM's faster speed, over it at
-# its slower one.
+# its slower one. On a 2-core AMD EPYC VM (2026-12-07 21:28 UTC, cold and alone at dae4a41, the same plan): 405 s,
+# scoring 332 s, over it (the runner's table now names the CPU's model beside its cores).
 SMOKE = dict(
     reader="gemma-3-270m",
     contrast_reader=None,
