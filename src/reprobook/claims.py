@@ -1413,14 +1413,12 @@ def holm(verdicts: Mapping[str, Verdict] | Sequence[Verdict], *, alpha: float | 
         running = max(running, min(1.0, (m - rank) * raw))
         adjusted[k] = running
     levels = contradiction_levels([v for _, v in family], alpha=alpha)
-    out = []
+    decided = {}
     for (k, v), k_level in zip(family, levels):
-        level = alpha if alpha is not None else v.alpha
         raw = v.p_raw if v.p_raw is not None else v.p
         assert raw is not None  # k is in the family
-        out.append((k, _adjusted(v, adjusted[k], raw, m, level, k_level)))
-    done = dict(out)
-    out = [(k, done.get(k, v)) for k, v in items]
+        decided[k] = _adjusted(v, adjusted[k], raw, m, alpha if alpha is not None else v.alpha, k_level)
+    out = [(k, decided.get(k, v)) for k, v in items]
     return dict(out) if isinstance(verdicts, Mapping) else [v for _, v in out]
 
 
