@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 DEVICES_HELP = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
@@ -152,18 +150,6 @@ def check_device(name: str, value: Any) -> str:
     if not ok:
         raise ParameterError(name, value, DEVICES_HELP)
     return value
-
-
-def check_path(name: str, value: Any, *, exists: bool = False, optional: bool = False) -> Path | None:
-    """A filesystem path (string or ``os.PathLike``); ``exists=True`` also requires it to exist."""
-    if value is None and optional:
-        return None
-    if not isinstance(value, (str, os.PathLike)) or not str(value):
-        raise ParameterError(name, value, ("None or " if optional else "") + "a path (string)")
-    path = Path(value).expanduser()
-    if exists and not path.exists():
-        raise ParameterError(name, value, "an existing path")
-    return path
 
 
 def check_type(name: str, value: Any, types: type | tuple[type, ...], what: str) -> Any:

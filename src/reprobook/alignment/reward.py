@@ -29,7 +29,6 @@ import torch
 
 from ..checks import check_fraction
 from ..llm import prompt_tokens
-from ..llm.trainers import preference_rows
 from ..rouge import rouge_l
 
 
@@ -84,18 +83,6 @@ def ni_scored_pairs(examples: Sequence[dict[str, Any]], n: int, *, seed: int, al
         if len(out) == n:
             break
     return out
-
-
-def reward_rows(pairs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows for trl's reward trainer: conversational pairs with the score columns (α = 0 without scores)."""
-    return preference_rows(
-        [p["prompt"] for p in pairs],
-        [p["chosen"] for p in pairs],
-        [p["rejected"] for p in pairs],
-        chosen_score=[float(p.get("chosen_score", 0.0)) for p in pairs],
-        rejected_score=[float(p.get("rejected_score", 0.0)) for p in pairs],
-        score_weight=[float(p.get("score_weight", 0.0)) for p in pairs],
-    )
 
 
 def length_baseline(pairs: Sequence[dict[str, Any]]) -> list[int]:

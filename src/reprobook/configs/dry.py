@@ -52,11 +52,6 @@ def _fit_steps(fractions: tuple[float, ...], distinct: int = 3) -> int:
     return steps
 
 
-def _two_steps(batch: str = "batch_size") -> Callable[[dict[str, Any]], int]:
-    """Training examples for two optimiser steps of the profile's batch size."""
-    return lambda v: MAX_STEPS * int(v.get(batch) or 1)
-
-
 def _one_step(batch: str = "batch_size") -> Callable[[dict[str, Any]], int]:
     """Training examples for one optimiser step of the profile's batch size (the image classifiers: a step of
     ResNet-18 at the paper's batch of 128-256 takes 5-10 s of this 2-core CPU, and each chapter trains several)."""

@@ -46,7 +46,11 @@ def passage_key(text: str) -> str:
 
 def stable_id(text: str) -> str:
     """A short id derived from the text alone (whitespace ignored): the same in every run and every pool."""
-    return "p" + hashlib.sha1(passage_key(text).encode("utf-8")).hexdigest()[:12]
+    return _id_of_key(passage_key(text))
+
+
+def _id_of_key(key: str) -> str:
+    return "p" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
 
 
 class Corpus(Sequence[Passage]):
@@ -143,7 +147,7 @@ class PassagePool:
         kept = self._by_key.get(key)
         if kept is None:
             kept = Passage(
-                "p" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:12],
+                _id_of_key(key),  # stable_id(text), or the title's key for a passage without text
                 text,
                 title=title,
                 date=date,

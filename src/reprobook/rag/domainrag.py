@@ -424,11 +424,3 @@ def noisy_references(
     else:
         index = check_int("position", position, low=0, high=len(noise))
     return [*noise[:index], *question.golden, *noise[index:]]
-
-
-def golden_rank(question: Question, ranked_ids: Sequence[str]) -> int | None:
-    """The 1-based rank of the first golden passage in ``ranked_ids`` (None: not retrieved)."""
-    for rank, pid in enumerate(ranked_ids, 1):
-        if pid in question.golden_ids:
-            return rank
-    return None

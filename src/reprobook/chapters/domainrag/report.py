@@ -75,17 +75,6 @@ def ability_table(
     return shown, numbers
 
 
-def paired(rows, ability: str | Sequence[str], setting_a: str, setting_b: str, metric: str):
-    """The per-question values of ``metric`` in two settings, paired by question (only questions in both)."""
-    frame = _frame(rows)
-    abilities = [ability] if isinstance(ability, str) else list(ability)
-    part = frame[frame.ability.isin(abilities)]
-    a = part[part.setting == setting_a].set_index("qid")[metric]
-    b = part[part.setting == setting_b].set_index("qid")[metric]
-    common = [q for q in a.index if q in b.index]
-    return a.loc[common].to_numpy(float), b.loc[common].to_numpy(float)
-
-
 def likelihood_table(lik):
     """Mean ℓ (nats per gold-answer token) per label and setting with its 95 % t-interval over questions, the
     share of prompts the context guard cut and the share that still contain the gold answer."""
@@ -241,26 +230,6 @@ def reader_contrast(
         per_char[other] = len(lm.tokenizer(text, add_special_tokens=False)["input_ids"]) / max(len(text), 1)
     note = "; ".join(f"{n}: {v:.2f} tokens per character, mean EM {em[n]:.2f}" for n, v in per_char.items())
     return ReaderContrast(table, per_char, em, note)
-
-
-def setting_means(rows, label: str, metrics: Sequence[str] = ("em", "f1")):
-    """Mean metrics per setting for one label (e.g. the noise experiment), with the question count."""
-    frame = _frame(rows)
-    part = frame[frame.ability == label]
-    out = part.groupby("setting", sort=False)[list(metrics)].mean()
-    out.insert(0, "questions", part.groupby("setting", sort=False).size())
-    return out.rename(columns=METRIC_NAMES)
-
-
-def faithfulness_table(rows):
-    """Faithful questions: how often the answer matches the true and the counterfactual answers, per reference."""
-    frame = _frame(rows)
-    part = frame[frame.ability == "faithful"]
-    if part.empty:
-        return part
-    out = part.groupby("setting", sort=False)[["em", "cf_em"]].mean()
-    out.insert(0, "questions", part.groupby("setting", sort=False).size())
-    return out.rename(columns={"em": "EM vs true answer", "cf_em": "EM vs counterfactual answer"})
 
 
 def retrieval_highlights(result: RetrievalResult) -> dict[str, float]:
