@@ -164,7 +164,10 @@ def test_contradicted_needs_the_interval_to_exclude_the_sesoi():
     a = [0.700 + 0.001 * k for k in range(10)]
     b = [x - 0.001 + (0.0005 if k % 2 else -0.0005) for k, x in enumerate(a)]
     tiny_gain = claims.superiority(a, b, sesoi=0.02)  # a real effect of 0.001, far below a SESOI of 0.02
-    assert tiny_gain.verdict == "reproduced" and "below the smallest effect" in tiny_gain.reason
+    # the test rejects "no effect", and the interval rules out any effect that would matter: the claim as made
+    # (an effect of interest) does not hold, and the reason says the effect is real
+    assert tiny_gain.p is not None and tiny_gain.p < ALPHA
+    assert tiny_gain.verdict == "contradicted" and "effect is real" in tiny_gain.reason
     worse = claims.superiority(b, a, sesoi=0.02)
     assert worse.verdict == "contradicted"
     noisy = claims.superiority([0.7, 0.9, 0.6], [0.75, 0.65, 0.7], sesoi=0.02)
@@ -179,10 +182,23 @@ def test_non_inferiority_contradicted_only_beyond_the_margin():
     assert slightly.verdict == "inconclusive"
 
 
+def _fixed(estimate, low, high, p, half=None):
+    """A from_test verdict whose interval at one-sided level a widens by ``half``·(1 + log(α/a)) on each side
+    (None: the same interval at every level)."""
+
+    def bounds(a):
+        w = 0.0 if half is None else half * math.log(ALPHA / a)
+        return low - w, high + w
+
+    return claims.from_test(
+        estimate=estimate, low=low, high=high, p=p, n=5, unit="seeds", rule="r", sesoi=0.2, bounds=bounds
+    )
+
+
 def test_conjunctions_are_symmetric():
-    rep = claims.from_test(estimate=1, low=0.5, high=1.5, p=0.001, n=5, unit="seeds", rule="r", sesoi=0.2)
-    con = claims.from_test(estimate=-1, low=-1.5, high=-0.5, p=0.99, n=5, unit="seeds", rule="r", sesoi=0.2)
-    inc = claims.from_test(estimate=0.1, low=-0.5, high=0.7, p=0.3, n=5, unit="seeds", rule="r", sesoi=0.2)
+    rep = _fixed(1, 0.5, 1.5, 0.001)
+    con = _fixed(-1, -1.5, -0.5, 0.99)
+    inc = _fixed(0.1, -0.5, 0.7, 0.3)
     nc = claims.not_comparable("one device")
     assert (rep.verdict, con.verdict, inc.verdict) == ("reproduced", "contradicted", "inconclusive")
     assert claims.all_of(rep, con).verdict == "contradicted"  # no longer "partly"
@@ -195,6 +211,38 @@ def test_conjunctions_are_symmetric():
     assert both.p == 0.3 and len(both.parts) == 2
 
 
+def test_a_conjunction_reads_each_part_at_alpha_over_k_for_partly_and_contradicted():
+    # "some part holds" and "some part fails" are unions of k tests: each part is read at α/k there
+    inc = _fixed(0.1, -0.5, 0.7, 0.3)
+    rep_at_alpha = _fixed(1, 0.1, 1.9, 0.02)  # reproduced at α = 0.025, not at α/2
+    assert rep_at_alpha.verdict == "reproduced"
+    weak = claims.all_of(rep_at_alpha, inc)
+    assert weak.verdict == "inconclusive" and "α/2" in weak.reason
+    assert claims.all_of(_fixed(1, 0.5, 1.5, 0.01), inc).verdict == "partly"  # 0.01 < α/2
+    # a part whose 95 % interval excludes the SESOI but whose interval at α/2 does not
+    near = _fixed(-0.2, -0.4, 0.1, 0.9, half=0.2)
+    assert near.verdict == "contradicted" and near.bounds(ALPHA / 2)[1] > 0.2
+    assert claims.all_of(near, inc).verdict == "inconclusive"
+    assert claims.all_of(_fixed(-1, -1.5, -0.5, 0.99, half=0.2), inc).verdict == "contradicted"
+    # alone (k = 1) a part's own word stands
+    assert claims.all_of(near).verdict == "contradicted" and claims.all_of(rep_at_alpha).verdict == "reproduced"
+
+
+def test_a_conjunction_of_two_null_parts_reads_partly_at_most_alpha(words_only):
+    # both parts without effect: "partly" (one part reproduced) is a false claim; at α per part it was about 2α
+    rng, n, n_sim = np.random.default_rng(21), 8, 2000
+    zeros = np.zeros(n)
+    false = sum(
+        claims.all_of(
+            claims.superiority(rng.normal(0, 1, n), zeros, sesoi=0.5),
+            claims.superiority(rng.normal(0, 1, n), zeros, sesoi=0.5),
+        ).verdict
+        in ("partly", "reproduced")
+        for _ in range(n_sim)
+    )
+    assert false / n_sim <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / n_sim)
+
+
 def test_holm_decides_a_conjunction_from_its_adjusted_parts():
     rep = claims.from_test(estimate=1, low=0.5, high=1.5, p=0.01, n=5, unit="seeds", rule="r", sesoi=0.2)
     rep2 = claims.from_test(estimate=1, low=0.5, high=1.5, p=0.02, n=5, unit="seeds", rule="r", sesoi=0.2)
@@ -205,7 +253,13 @@ def test_holm_decides_a_conjunction_from_its_adjusted_parts():
     out = claims.holm([claims.all_of(rep, rep2), later, later, later])
     # adjusted: 4 × 0.012 = 0.048 for all; the parts by the same factor 2.4: 0.024 (reproduced), 0.048
     assert out[0].p == pytest.approx(0.048) and out[0].family == 4
-    assert out[0].verdict == "partly" and [p.verdict for p in out[0].parts] == ["reproduced", "inconclusive"]
+    # partly needs a part at α/2 (two parts): 0.024 is not, so the conjunction is inconclusive and says why
+    assert [p.verdict for p in out[0].parts] == ["reproduced", "inconclusive"]
+    assert out[0].verdict == "inconclusive" and "α/2" in out[0].reason
+    first = claims.from_test(estimate=1, low=0.5, high=1.5, p=0.002, n=5, unit="seeds", rule="r", sesoi=0.2)
+    out = claims.holm([claims.all_of(first, rep2), later, later, later])
+    # the same factor 2.4: 0.0048 < α/2, so one part holds at the conjunction's level
+    assert out[0].verdict == "partly" and out[0].parts[0].p == pytest.approx(0.0048)
 
 
 def test_convergence_guard_is_symmetric():
@@ -275,6 +329,71 @@ def test_a_spec_is_checked_before_any_result():
         ClaimSpec("k", "c", "p", "s", "seeds", 5, "superiority", 0.1)
     with pytest.raises(ParameterError, match="'untestable'"):
         ClaimSpec("k", "c", "p", "s", "", None, "none")
+    # every tested claim needs a smallest effect of interest: without one it could never read contradicted
+    for rule in sorted(set(claims.RULES)):
+        with pytest.raises(ParameterError, match="'sesoi'"):
+            ClaimSpec("k", "c", "p", "s", "seeds", 5, rule)
+
+
+def test_a_sesoi_that_no_outcome_could_reach_is_refused():
+    # a rate cannot pass 1: threshold 0.95 with a SESOI of 0.1 would read contradicted even at 4 of 4, and at
+    # threshold + SESOI = 1 any failure would
+    for threshold in (0.95, 0.9):
+        with pytest.raises(ParameterError, match="'sesoi'"):
+            claims.rate(4, 4, threshold=threshold, sesoi=0.1)
+    assert claims.rate(4, 4, threshold=0.8, sesoi=0.1).verdict != "contradicted"
+    with pytest.raises(ParameterError, match="'sesoi'"):
+        claims.mcnemar([1, 0], [0, 0], sesoi=1.0)
+    with pytest.raises(ParameterError, match="'margin'"):
+        claims.binary_non_inferiority([1, 0], [0, 0], margin=1.0)
+    # a non-inferiority claim of the chapter's own test reads its interval against −margin
+    with pytest.raises(ParameterError, match="'null'"):
+        claims.from_test(
+            estimate=-0.01, low=-0.03, high=-0.005, p=0.01, n=5, unit="u", rule="r", kind="non-inferiority", sesoi=0.05
+        )
+    inside = claims.from_test(
+        estimate=-0.01,
+        low=-0.03,
+        high=-0.005,
+        p=0.01,
+        n=5,
+        unit="u",
+        rule="r",
+        kind="non-inferiority",
+        sesoi=0.05,
+        null=-0.05,
+    )
+    assert inside.verdict == "reproduced"  # the interval lies within the margin: non-inferior
+
+
+def test_the_bootstrap_p_value_inverts_its_bca_interval():
+    # p < α exactly when the BCa 95 % interval lies above the null (up to the resamples' granularity); the
+    # share of resamples at or below the null (the percentile p) disagreed on skewed data
+    rng = np.random.default_rng(3)
+    mean = lambda x: float(np.mean(x))  # noqa: E731
+    agree = 0
+    for k in range(60):
+        x = 1 - rng.exponential(1, 12) + rng.normal(0.6, 0.2)
+        v = claims.bootstrap((x,), mean, sesoi=0.3, n_resamples=1000, seed=k)
+        low, _ = v.bounds(ALPHA)
+        if v.p < ALPHA:
+            assert low > 0, (k, v.p, low)  # reproduced only where the interval excludes the null
+        agree += (v.p < ALPHA) == (low > 0)
+    assert agree >= 58
+
+
+def test_welch_power_is_the_rules_own_rejection_rate():
+    # power from the non-central t with Welch's df: at the observed SDs, the rule rejects about that often
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(0, 1.0, 5), rng.normal(0, 2.0, 7)
+    sa, sb = float(np.std(a, ddof=1)), float(np.std(b, ddof=1))
+    effect = 2.0
+    v = claims.welch(a, b, sesoi=effect)
+    hits = sum(
+        claims.welch(rng.normal(effect, sa, 5), rng.normal(0, sb, 7), sesoi=effect).verdict == "reproduced"
+        for _ in range(2000)
+    )
+    assert v.power is not None and abs(hits / 2000 - v.power) < 0.04, (hits / 2000, v.power)
 
 
 def test_evaluate_takes_the_sesoi_and_unit_from_the_declaration():
@@ -534,8 +653,6 @@ def test_every_rule_can_reach_each_of_its_words(rule):
         assert v.test == rule
         if word == "inconclusive":
             assert v.power is not None and (v.mde is not None or v.test in ("mcnemar", "binary_non_inferiority"))
-    # and every rule can be made not comparable (too few units, or by a guard)
-    assert claims.guard(CASES[rule]["reproduced"](), False, "a guard").verdict == "not comparable"
 
 
 def test_tiny_and_dry_runs_keep_the_numbers():
@@ -555,6 +672,15 @@ def test_a_guard_keeps_the_reason_a_verdict_has_no_power():
         assert turned.verdict == "not comparable" and turned.power is None
         assert turned.reason == f"no variation; {why}", turned.reason
     assert claims.tiny_run(claims.guard(flat, False, "a guard")).reason == "no variation; tiny run"
+
+
+def test_every_guard_that_fails_is_named():
+    v = claims.superiority([0.7, 0.9, 0.6, 0.8], [0.75, 0.65, 0.7, 0.6], sesoi=0.02)
+    twice = claims.guard_acted(claims.requires_convergence(v, False, "loss 0.3"), False, "0 % moved")
+    assert twice.verdict == "not comparable"
+    assert twice.reason == "not converged: loss 0.3; the method did not act: 0 % moved", twice.reason
+    assert claims.guard(twice, False, "not converged: loss 0.3").reason == twice.reason  # said once
+    assert claims.tiny_run(twice).reason == "tiny run"  # the whole run's reason stands alone
 
 
 def test_format_is_the_one_rendering():
@@ -716,10 +842,15 @@ def test_holm_step_down_holds_false_contradictions_to_alpha_beside_real_ones(wor
 
 
 def test_no_discordant_pair_in_a_family_is_decided_on_its_interval_at_the_familys_level():
-    # a McNemar claim without a discordant pair joins the Holm family (p = 1): on 200 questions its Newcombe
-    # interval at one-sided α/2 still rules out a gain of 0.1, as its 95 % interval does alone
+    # a McNemar claim without a discordant pair is decided as any table (p = 1, Newcombe's interval, which is
+    # defined there): on 200 questions the interval rules out a gain of 0.1, alone and at α/2 in a family
     same = [1] * 100 + [0] * 100
     v = claims.mcnemar(same, same, sesoi=0.1)
-    assert v.bounds is not None and v.bounds(ALPHA) == pytest.approx((v.low, v.high))
+    assert v.p == 1.0 and v.verdict == "contradicted" and v.high < 0.1
+    assert v.bounds is not None and v.bounds(ALPHA / 2)[1] < 0.1
     alone, pair = claims.holm([v])[0], claims.holm([v, v])[0]
-    assert alone.verdict == pair.verdict == "contradicted" and pair.reason.startswith("no variation")
+    assert alone.verdict == pair.verdict == "contradicted"
+    # binary non-inferiority on identical answers: the strongest evidence of parity passes, as one flip does
+    parity = claims.binary_non_inferiority(same, same, margin=0.05)
+    flipped = claims.binary_non_inferiority([0] + same[1:], same, margin=0.05)
+    assert parity.verdict == flipped.verdict == "reproduced" and parity.p is not None and parity.p < ALPHA

@@ -120,8 +120,8 @@ print(f"profile {profile}: K = {cfg.n_modes} modes of {cfg.model} on {cfg.in_dat
 #
 # GradNorm and RankFeat run only on ImageNet networks in the official code: they are scored and
 # shown, never in a primary endpoint. *Reproduced*: the test rejects; *contradicted*: the interval excludes the
-# smallest effect of interest (SESOI); otherwise *inconclusive*, with the power this run had and its minimum
-# detectable effect (MDE).
+# smallest effect of interest (SESOI), even where the test rejects (an effect real but smaller than any that
+# would matter); otherwise *inconclusive*, with the power this run had and its minimum detectable effect (MDE).
 
 # %%
 claims.design_frame(specs)

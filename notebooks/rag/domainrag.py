@@ -342,7 +342,8 @@ show_source(score_completions)
 # interval, Holm's adjustment over the chapter's {eval}`rag_n_claims` claims. The smallest effect of
 # interest is {eval}`rag_sesoi` nats per answer token; the paper reports generated-answer metrics, not
 # likelihoods, so its effects have no value on this scale. A claim needing two parts (retrieval helps with
-# BM25 *and* dense lists) is *partly* reproduced when one part is. Every claim also needs a reader that
+# BM25 *and* dense lists) is *partly* reproduced when one part is at α/2 (either of two parts holding is a
+# union of two tests). Every claim also needs a reader that
 # uses what its prompt shows: if its EM with the golden passage on the generated short-answer questions is
 # shown to be below {eval}`rag_bar` (the upper end of its 95 % Wilson interval under the bar), every claim
 # is *not comparable*. {eval}`rag_untested_note` Sample sizes follow one rule, written with the spreads that

@@ -18,15 +18,18 @@ The five words
 *reproduced*
     the test rejects its null hypothesis, in the claim's direction, at the Holm-adjusted level
     (one-sided α = 0.025 for every rule, so "reproduced" before the adjustment is "the 95 % interval
-    excludes the null").
+    excludes the null"), and the run does not rule out the smallest effect of interest (below).
 *contradicted*
     the interval excludes the smallest effect of interest in the claim's direction: the run rules out an
     effect as large as the one that would matter (for a parity claim: the interval lies wholly beyond the
-    margin). In a Holm family of m tests the contradicted side takes Holm's step-down too (:func:`holm`):
-    the intervals at one-sided α/m first, then, with r claims of the family already ruled out, at α/(m − r),
-    until none more is. So a chapter's *contradicted* verdicts, like its *reproduced* ones, are wrong for any
-    claim with probability at most α; the tables show the 95 % interval, and a claim whose 95 % interval
-    excludes the effect but whose interval at its Holm level does not reads *inconclusive* and says so.
+    margin). A superiority claim whose test rejects its null but whose interval lies below the smallest
+    effect of interest is *contradicted* too, with that reason: the effect is real and smaller than any that
+    would matter, so the claim as the paper makes it does not hold. In a Holm family of m tests the
+    contradicted side takes Holm's step-down too (:func:`holm`): the intervals at one-sided α/m first, then,
+    with r claims of the family already ruled out, at α/(m − r), until none more is. So a chapter's
+    *contradicted* verdicts, like its *reproduced* ones, are wrong for any claim with probability at most α;
+    the tables show the 95 % interval, and a claim whose 95 % interval excludes the effect but whose interval
+    at its Holm level does not reads *inconclusive* (*reproduced* where its test rejects) and says so.
 *inconclusive*
     everything else; always shown with the **power** this run had at the SESOI and its **minimum
     detectable effect** (the effect it would have detected with 80 % power). Power and MDE are computed
@@ -34,7 +37,8 @@ The five words
     with the variability this run observed.
 *partly*
     only for a claim of several parts (:func:`all_of`): at least one part reproduced and none
-    contradicted. A conjunction with a contradicted part is *contradicted*.
+    contradicted, each part read at α/k for k parts (one of k tests holding, or failing, is a union of k
+    tests). A conjunction with a part contradicted at that level is *contradicted*.
 *not comparable*
     the run cannot test the claim: a tiny or dry run, one device for a parallel claim, a run that did
     not converge (whatever the outcome: :func:`requires_convergence`), a floor or ceiling
@@ -50,8 +54,8 @@ The rules
                        interval for the difference of the paired proportions.
 ``binary_non_inferiority``  paired 0/1 outcomes, a − b > −margin: Newcombe's interval (its p-value by
                        inverting the interval).
-``bootstrap``          any statistic of resampled units (e.g. AUROC over test images): BCa interval,
-                       p = (1 + #{θ* ≤ null}) / (B + 1), at least 20·m/α resamples for a family of m.
+``bootstrap``          any statistic of resampled units (e.g. AUROC over test images): BCa interval and the
+                       p-value that inverts it, at least 20·m/α resamples for a family of m.
 ``rate``               "the rate exceeds a threshold" (win rates): exact binomial test, its (Clopper–Pearson) interval.
 ``welch``              two independent samples: Welch's one-sided t-test.
 ``from_test``          a chapter's own test (e.g. a Monte-Carlo null): the chapter supplies the estimate,
@@ -88,13 +92,15 @@ KINDS = ("superiority", "non-inferiority", "equivalence", "not comparable", "all
 
 # The meaning of each word, in one place (the status page's legend and the chapters' prose use it).
 MEANINGS = {
-    "reproduced": "the test rejects in the claim's direction at the Holm-adjusted level",
-    "partly": "a claim of several parts: at least one reproduced, none contradicted",
+    "reproduced": "the test rejects in the claim's direction at the Holm-adjusted level, and the interval does not "
+    "rule out the smallest effect of interest",
+    "partly": "a claim of k parts: at least one reproduced, none contradicted, each read at α/k",
     "inconclusive": "neither: shown with the power this run had at the smallest effect of interest and its "
     "minimum detectable effect",
     "contradicted": "the interval at the chapter's Holm level (one-sided α/(m − r), Holm's step-down over the m "
     "tested claims, r of them already ruled out; the 95 % interval for a claim tested alone) excludes the smallest "
-    "effect of interest in the claim's direction",
+    "effect of interest in the claim's direction (even where the test rejects its null: an effect real but smaller "
+    "than any that would matter)",
     "not comparable": "the run cannot test the claim (the reason is given)",
 }
 
@@ -199,13 +205,18 @@ def not_comparable(reason: str, rule: str = "the claim cannot be tested by this 
     return Verdict("not comparable", rule=rule, reason=reason, kind="not comparable")
 
 
-def _as_not_comparable(verdict: Verdict, reason: str) -> Verdict:
+def _as_not_comparable(verdict: Verdict, reason: str, *, whole_run: bool = False) -> Verdict:
     """``verdict`` turned *not comparable* with ``reason``, its numbers kept for the record.
 
     A verdict without power because its units did not vary keeps saying so (``"no variation; tiny run"``): its
-    missing power is explained by the data, not by the guard."""
-    if verdict.reason.startswith("no variation"):
-        reason = f"no variation; {reason}"
+    missing power is explained by the data, not by the guard. A verdict another guard already made *not
+    comparable* keeps that reason too, the new one after it, so every guard that failed is named; except for
+    a reason about the whole run (``whole_run``: a tiny or dry run), which stands alone."""
+    prefix = "no variation; " if verdict.reason.startswith("no variation") else ""
+    if not whole_run and verdict.verdict == "not comparable" and verdict.reason:
+        reason = verdict.reason if reason in verdict.reason else f"{verdict.reason}; {reason}"
+    else:
+        reason = prefix + reason
     return verdict.replace(verdict="not comparable", reason=reason)
 
 
@@ -213,12 +224,12 @@ def tiny_run(verdict: Verdict | str) -> Verdict:
     """Any verdict of a tiny-profile run: *not comparable (tiny run)*, keeping the numbers for the record."""
     if isinstance(verdict, str):
         verdict = Verdict(verdict, rule="")
-    return _as_not_comparable(verdict, "tiny run")
+    return _as_not_comparable(verdict, "tiny run", whole_run=True)
 
 
 def dry_run(verdict: Verdict) -> Verdict:
     """Any verdict of a paper-profile dry run (stand-ins, capped loops): *not comparable (dry run)*."""
-    return _as_not_comparable(verdict, "dry run")
+    return _as_not_comparable(verdict, "dry run", whole_run=True)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -500,10 +511,6 @@ def mde_normal(se: float, alpha: float = ALPHA, power: float = TARGET_POWER) -> 
     return float((stats.norm.ppf(1 - alpha) + stats.norm.ppf(power)) * se)
 
 
-def _nan_none(x: float | None) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
-
-
 # ---------------------------------------------------------------------------------------------------
 # Deciding the word
 # ---------------------------------------------------------------------------------------------------
@@ -533,25 +540,25 @@ def _decide(
     """The word from the test's p-value and the 95 % interval (see the module's docstring). ``family``: (k, the
     claim's bounds) in a Holm family, where *contradicted* needs the interval at one-sided α/k, the claim's level
     in Holm's step-down (:func:`holm`), to exclude the smallest effect of interest too (without bounds it cannot:
-    the claim reads inconclusive); k = 1 is the 95 % interval."""
-    if p is not None and p < alpha:
-        if kind == "superiority" and sesoi is not None and high is not None and high < null + sesoi:
-            return "reproduced", "the effect is real but the interval lies below the smallest effect of interest"
-        return "reproduced", ""
+    the claim reads inconclusive); k = 1 is the 95 % interval. An interval that rules out the smallest effect of
+    interest decides *contradicted* even where the test rejects its null: the effect is real and smaller than
+    any that would matter (a superiority claim can be both)."""
+    rejects = p is not None and p < alpha
     if low is None or high is None or not _excludes(kind, low, high, null, sesoi):
-        return "inconclusive", ""
+        return ("reproduced" if rejects else "inconclusive"), ""
+    real = "the effect is real (the test rejects its null) but smaller than the smallest effect of interest"
     if family is None or family[0] <= 1:
-        return "contradicted", ""
+        return "contradicted", real if rejects else ""
     m, bounds = family
     if bounds is None:
-        return "inconclusive", (
+        return ("reproduced" if rejects else "inconclusive"), (
             f"the 95 % interval excludes the smallest effect of interest; no interval at its Holm level "
             f"(one-sided α/{m}) to confirm it"
         )
     lo, hi = bounds(alpha / m)
     if _excludes(kind, lo, hi, null, sesoi):
-        return "contradicted", ""
-    return "inconclusive", (
+        return "contradicted", real if rejects else ""
+    return ("reproduced" if rejects else "inconclusive"), (
         f"the 95 % interval excludes the smallest effect of interest, the interval at its Holm level "
         f"(one-sided α/{m}), [{lo:.3g}, {hi:.3g}], does not"
     )
@@ -788,10 +795,13 @@ def non_inferiority(
     mean, sd, low, high, bounds = _t_parts(diffs, alpha)
     n = len(diffs)
     p = float(stats.ttest_1samp([d + margin for d in diffs], 0.0, alternative="greater").pvalue)
-    true = paper_effect or 0.0
 
     def design(level: float):
-        return (power_t(margin, sd, n, level), power_t(true + margin, sd, n, level), mde_t(sd, n, level))
+        return (
+            power_t(margin, sd, n, level),
+            None if paper_effect is None else power_t(paper_effect + margin, sd, n, level),
+            mde_t(sd, n, level),
+        )
 
     return _verdict(
         "non-inferiority",
@@ -895,6 +905,8 @@ def mcnemar(
     """
     _check_alpha(alpha)
     sesoi = _check_sesoi(sesoi)
+    if sesoi is not None and sesoi >= 1:
+        raise ParameterError("sesoi", sesoi, "below 1 (a difference of two success rates)")
     xa, xb = _binary("a", a), _binary("b", b)
     if len(xa) != len(xb) or not xa:
         raise ParameterError("b", f"{len(xb)} values", f"as many values as a ({len(xa)}), at least one")
@@ -926,27 +938,7 @@ def mcnemar(
             _solve_mde(pw, 1.0, upper=1.0),
         )
 
-    if discordant == 0:
-        v = Verdict(
-            "inconclusive",
-            rule=rule,
-            reason="no variation: no discordant pair",
-            estimate=est,
-            low=low,
-            high=high,
-            p=1.0,
-            p_raw=1.0,
-            n=n,
-            covers=f"{n} {unit}",
-            kind="superiority",
-            test="mcnemar",
-            sesoi=sesoi,
-            paper_effect=paper_effect,
-            alpha=alpha,
-            design=design,
-            bounds=bounds,
-        )
-        return v.with_design(alpha)
+    # no discordant pair: p = 1, and Newcombe's interval (defined there) decides the rest, as for any table
     p = float(stats.binom.sf(n10 - 1, discordant, 0.5))
     return _verdict(
         "superiority",
@@ -993,6 +985,8 @@ def binary_non_inferiority(
     """
     _check_alpha(alpha)
     margin = _check_sesoi(margin, "margin", required=True)
+    if margin >= 1:
+        raise ParameterError("margin", margin, "below 1 (a difference of two success rates)")
     xa, xb = _binary("a", a), _binary("b", b)
     if len(xa) != len(xb) or not xa:
         raise ParameterError("b", f"{len(xb)} values", f"as many values as a ({len(xa)}), at least one")
@@ -1014,24 +1008,6 @@ def binary_non_inferiority(
     def design(level: float):
         return power_normal(margin, se, level), None, mde_normal(se, level)
 
-    if table[1] + table[2] == 0:
-        v = Verdict(
-            "inconclusive",
-            rule=rule,
-            reason="no variation: no discordant pair",
-            estimate=est,
-            low=low,
-            high=high,
-            n=n,
-            covers=f"{n} {unit}",
-            kind="non-inferiority",
-            test="binary_non_inferiority",
-            null=-margin,
-            sesoi=margin,
-            alpha=alpha,
-            design=design,
-        )
-        return v.with_design(alpha)
     p = _newcombe_p(table, margin)
     return _verdict(
         "non-inferiority",
@@ -1057,6 +1033,43 @@ def bootstrap_resamples(family: int, alpha: float = ALPHA) -> int:
     return int(math.ceil(20 * family / alpha))
 
 
+def _percentile_p(dist: np.ndarray, null: float) -> float:
+    """p = (1 + #{θ* ≤ null}) / (B + 1): the share of resamples at or below the null."""
+    return float((1 + np.sum(dist <= null)) / (len(dist) + 1))
+
+
+def _bca_p(
+    arrays: Sequence[np.ndarray], statistic: Callable[..., float], dist: np.ndarray, observed: float, null: float
+) -> float:
+    """The one-sided p-value of "the statistic is above ``null``" that inverts the BCa interval on the same
+    resamples: the level a at which the interval's lower end reaches ``null``, so that p < α exactly when
+    the BCa interval at 1 − 2α lies above it (up to the resamples' granularity). With the bias correction z₀
+    (as scipy computes it: the mid-rank of the observed statistic among the resamples) and the acceleration
+    â (the jackknife over units, leaving one row of every array out), the lower end at one-sided a is the
+    resamples' quantile Φ(z₀ + (z₀ + z_a)/(1 − â(z₀ + z_a))); setting that quantile to the share q of
+    resamples at or below the null, w = Φ⁻¹(q) − z₀, gives z_a = w/(1 + âw) − z₀. With z₀ = â = 0 it is the
+    percentile p."""
+    big = len(dist)
+    q = _percentile_p(dist, null)
+    z0 = float(stats.norm.ppf((np.sum(dist < observed) + np.sum(dist <= observed)) / (2 * big)))
+    n = len(arrays[0])
+    keep = np.ones(n, dtype=bool)
+    jack = []
+    for i in range(n):
+        keep[i] = False
+        jack.append(float(statistic(*[x[keep] for x in arrays])))
+        keep[i] = True
+    u = (n - 1) * (np.mean(jack) - np.asarray(jack))
+    den = float(np.sum(u**2))
+    acc = float(np.sum(u**3) / (6 * den**1.5)) if den > 0 else 0.0
+    if not (math.isfinite(z0) and math.isfinite(acc)):
+        return q
+    w = float(stats.norm.ppf(q)) - z0
+    if 1 + acc * w <= 0:  # beyond the range where the BCa map is monotone: the far tail
+        return 1 / (big + 1) if w < 0 else 1.0
+    return float(min(1.0, max(1 / (big + 1), stats.norm.cdf(w / (1 + acc * w) - z0))))
+
+
 def bootstrap(
     data: Sequence[Any] | Any,
     statistic: Callable[..., float],
@@ -1073,9 +1086,13 @@ def bootstrap(
 
     ``data`` is a sequence of equal-length arrays (paired: every array is resampled with the same indices;
     e.g. labels, scores of method a, scores of method b), and ``statistic(*arrays)`` returns the effect in
-    the claim's direction (e.g. AUROC(a) − AUROC(b)). BCa 95 % interval (scipy), one-sided p =
-    (1 + #{θ* ≤ null}) / (B + 1); *contradicted* when the interval lies below null + ``sesoi``. Power and
-    MDE by the normal approximation with the bootstrap standard error.
+    the claim's direction (e.g. AUROC(a) − AUROC(b)). BCa 95 % interval (scipy) and the one-sided p that
+    inverts it (:func:`_bca_p`), so that *reproduced* is "the BCa interval excludes the null"; where BCa is
+    undefined, the percentile interval and p = (1 + #{θ* ≤ null}) / (B + 1). *contradicted* when the interval
+    lies below null + ``sesoi``. Power and MDE by the normal approximation with the bootstrap standard error.
+    With few units (about 20 or fewer) and a skewed statistic the interval undercovers, BCa too: a left-skewed
+    mean of 10 units rejected a true null about five times as often as α in a simulation; prefer a
+    t-based rule there.
     """
     _check_alpha(alpha)
     sesoi = _check_sesoi(sesoi)
@@ -1085,8 +1102,8 @@ def bootstrap(
         raise ParameterError("data", f"{len(arrays)} arrays", "one or more arrays of equal length (the units)")
     n = len(arrays[0])
     rule = (
-        f"paired bootstrap over {unit} ({n_resamples} resamples): BCa {1 - 2 * alpha:.0%} interval, one-sided "
-        f"p = (1 + #resamples ≤ {null:g}) / (B + 1) at α = {alpha:g}; contradicted when the interval lies below "
+        f"paired bootstrap over {unit} ({n_resamples} resamples): BCa {1 - 2 * alpha:.0%} interval and the "
+        f"one-sided p that inverts it, against {null:g} at α = {alpha:g}; contradicted when the interval lies below "
         "the smallest effect of interest"
     )
     problems = [
@@ -1124,7 +1141,7 @@ def bootstrap(
             paper_effect=paper_effect,
             alpha=alpha,
         )
-    p = float((1 + np.sum(dist <= null)) / (len(dist) + 1))
+    p = _bca_p(arrays, statistic, dist, observed, null) if bca else _percentile_p(dist, null)
     se = float(np.std(dist, ddof=1))
 
     def bounds(a: float) -> tuple[float, float]:  # the same resamples (same seed), the interval at 1 − 2a
@@ -1181,6 +1198,9 @@ def rate(
     sesoi = _check_sesoi(sesoi)
     check_int("n", n, low=0)
     check_int("successes", successes, low=0, high=n)
+    if sesoi is not None and threshold + sesoi >= 1 - 1e-12:
+        # at threshold + SESOI = 1 any failure would rule the SESOI out: the rule could not pass
+        raise ParameterError("sesoi", sesoi, f"below 1 − threshold = {1 - threshold:.3g} (a rate cannot pass 1)")
     rule = (
         f"one-sided exact binomial test over {unit} of a rate > {threshold:.3g} at α = {alpha:g}; its "
         f"(Clopper–Pearson) {1 - 2 * alpha:.0%} interval; contradicted when it lies below {threshold:.3g} + the "
@@ -1235,7 +1255,8 @@ def welch(
     unit: str = "units",
 ) -> Verdict:
     """The claim "a is larger than b" on two independent samples: Welch's one-sided t-test, its 95 %
-    interval; power by the normal approximation with Welch's standard error. Prefer a paired design."""
+    interval; power from the non-central t with Welch's standard error and degrees of freedom. Prefer a
+    paired design."""
     _check_alpha(alpha)
     sesoi = _check_sesoi(sesoi)
     xa, xb = _floats("a", a), _floats("b", b)
@@ -1278,10 +1299,15 @@ def welch(
     low, high = bounds(alpha)
 
     def design(level: float):
+        crit = float(stats.t.ppf(1 - level, df))
+
+        def pw(effect: float) -> float:  # Welch's t is non-central t with its df, to this approximation
+            return float(stats.nct.sf(crit, df, effect / se))
+
         return (
-            None if sesoi is None else power_normal(sesoi, se, level),
-            None if paper_effect is None else power_normal(paper_effect, se, level),
-            mde_normal(se, level),
+            None if sesoi is None else pw(sesoi),
+            None if paper_effect is None else pw(paper_effect),
+            _solve_mde(pw, se),
         )
 
     v = _verdict(
@@ -1328,7 +1354,10 @@ def from_test(
     *contradicted*); the word is decided by the same rule as every other claim."""
     check_choice("kind", kind, ("superiority", "non-inferiority", "equivalence"))
     _check_alpha(alpha)
-    sesoi = _check_sesoi(sesoi)
+    sesoi = _check_sesoi(sesoi, required=kind != "superiority")
+    if kind == "non-inferiority" and null != -cast(float, sesoi):
+        # the test is of mean > −margin and the contradicted side of mean < −margin: both read null = −margin
+        raise ParameterError("null", null, f"−sesoi = {-cast(float, sesoi):g} for a non-inferiority claim")
     numbers = {"estimate": estimate, "low": low, "high": high, "p": p}
     bad = [k for k, v in numbers.items() if v is None or not math.isfinite(float(v))]
     if bad:
@@ -1480,41 +1509,67 @@ def _adjusted(v: Verdict, p: float, raw: float, m: int, level: float, k: int | N
             else part
             for part in v.parts
         )
-        combined = all_of(*parts, rule=v.rule, covers=v.covers)
+        combined = all_of(*parts, rule=v.rule, covers=v.covers, step=k)
         return combined.replace(p=p, p_raw=raw, family=m, alpha=level, rule=rule)
     word, why = _decide(v.kind, p, v.low, v.high, v.null, v.sesoi, level, family=(k, v.bounds))
     keep = v.reason if v.reason.startswith("no variation") else why
     return v.replace(verdict=word, reason=keep, p=p, p_raw=raw, family=m, alpha=level, rule=rule).with_design(level / m)
 
 
-def all_of(*verdicts: Verdict, rule: str = "", covers: str = "") -> Verdict:
+def all_of(*verdicts: Verdict, rule: str = "", covers: str = "", step: int = 1) -> Verdict:
     """One verdict for a claim that needs every one of ``verdicts`` to hold (e.g. AUROC *and* FPR95).
 
-    *reproduced* when every part is; *contradicted* when any part is; *partly* when at least one part is
-    reproduced; *inconclusive* when the tested parts are all inconclusive; *not comparable* when no part
-    could be tested (or a part could not be tested and none was reproduced: the claim is not fully
-    testable). The p-value is the largest of the parts (the intersection-union test); the power the
-    product of the parts' (a lower bound for positively correlated tests); estimate and interval are the
-    first part's.
+    *reproduced* when every part is (the intersection-union test: each part at α); *contradicted* when a part
+    rules out its smallest effect of interest at one-sided α/k, k the tested parts; *partly* when a part is
+    reproduced at α/k and none is contradicted; *inconclusive* otherwise, with the parts' words at α in the
+    reason where they differ; *not comparable* when no part could be tested (or a part could not be tested
+    and none was reproduced: the claim is not fully testable). "Some part holds" and "some part fails" are
+    unions of k tests, so each part is read at α/k there (Bonferroni), which holds either error to α for the
+    claim; ``step``: the claim's level in a Holm family's step-down on the contradicted side (:func:`holm`),
+    which divides the level again. The p-value is the largest of the parts; the power the product of the
+    parts' (a lower bound for positively correlated tests); estimate and interval are the first part's.
     """
     if not verdicts:
         raise ParameterError("verdicts", "none", "one or more reprobook.claims.Verdict")
     for i, v in enumerate(verdicts):
         if not isinstance(v, Verdict):
             raise ParameterError(f"verdicts[{i}]", v, "a reprobook.claims.Verdict")
+    check_int("step", step, low=1)
     words = [v.verdict for v in verdicts]
     untestable = [v for v in verdicts if v.verdict == "not comparable"]
-    if "contradicted" in words:
+    k = max(1, sum(1 for v in verdicts if in_holm_family(v.verdict, v.p)))
+
+    def holds(v: Verdict) -> bool:  # reproduced at α/k (a nested conjunction: partly or better)
+        if v.parts:
+            return v.verdict in ("reproduced", "partly")
+        return v.verdict == "reproduced" and (k == 1 or (v.p is not None and v.p < v.alpha / k))
+
+    def fails(v: Verdict) -> bool:  # rules out its smallest effect of interest at α/(k·step)
+        if v.verdict != "contradicted":
+            return False
+        return k == 1 or _rules_out(v, v.alpha / (k * step))  # k = 1: its word, read at its own level
+
+    if any(fails(v) for v in verdicts):
         word = "contradicted"
     elif all(w == "reproduced" for w in words):
         word = "reproduced"
-    elif "reproduced" in words or "partly" in words:
+    elif any(holds(v) for v in verdicts):
         word = "partly"
     elif untestable:
         word = "not comparable"
     else:
         word = "inconclusive"
-    reason = "; ".join(dict.fromkeys(f"{v.reason}" for v in untestable if v.reason)) if word == "not comparable" else ""
+    if word == "not comparable":
+        reason = "; ".join(dict.fromkeys(f"{v.reason}" for v in untestable if v.reason))
+    elif word == "inconclusive" and any(w in ("reproduced", "contradicted", "partly") for w in words):
+        reason = (
+            f"a part reads {' and '.join(sorted({w for w in words if w != 'inconclusive'}))} at α, none at the "
+            f"level a conjunction of {k} tested parts reads each at (α/{k} to hold"
+            + (f", α/{k * step} to fail at its Holm step" if step > 1 else f", α/{k} to fail")
+            + ")"
+        )
+    else:
+        reason = ""
     tested = [v for v in verdicts if v.verdict != "not comparable"]
     ps = [v.p for v in tested if v.p is not None and not math.isnan(v.p)]
     raws = [v.p_raw if v.p_raw is not None else v.p for v in tested]
@@ -1634,8 +1689,14 @@ class ClaimSpec:
         check_str("unit", self.unit)
         if self.n is not None:
             check_int("n", self.n, low=0)
-        if self.sesoi is None and self.test in _MARGIN_RULES:
-            raise ParameterError("sesoi", None, f"a margin for the {self.test} test")
+        if self.sesoi is None:  # without one a claim could never read contradicted: its rule could not fail
+            raise ParameterError(
+                "sesoi",
+                None,
+                f"a margin for the {self.test} test"
+                if self.test in _MARGIN_RULES
+                else f"a smallest effect of interest for the {self.test} test (only test='none' goes without)",
+            )
         if self.sesoi is not None:
             check_number("sesoi", self.sesoi, low=0.0, low_inclusive=False)
             check_str("sesoi_source", self.sesoi_source)
@@ -1771,12 +1832,13 @@ def design_frame(specs: Iterable[ClaimSpec]):
 
 def mde_text(row: Mapping[str, Any], fmt: str) -> str:
     """The MDE cell: a conjunction ("all of") lists its parts' MDEs, the first in the claim's format (the parts
-    after it measure other quantities, shown with ``.3g``); a tested claim without one reads "none at this n"."""
+    after it measure other quantities, shown with ``.3g``); a tested claim without one reads "none at this n", or
+    "– (no variation)" where nothing varied."""
     if row.get("kind") == "all of":
         texts = [_fmt(p.get("mde"), fmt if i == 0 else ".3g") for i, p in enumerate(row.get("parts") or ())]
         return "; ".join(texts) if texts else "–"
     if row.get("tested") and row.get("mde") is None:
-        return "none at this n"
+        return "– (no variation)" if str(row.get("reason") or "").startswith("no variation") else "none at this n"
     return _fmt(row.get("mde"), fmt)
 
 
