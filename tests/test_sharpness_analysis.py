@@ -196,6 +196,8 @@ def _marwp_experiment(acc_shift: dict, loss=(0.08, 0.02)):
     )
     for s in SEEDS:
         exp.fit_loss["prwp", s], exp.fit_loss["mrwp", s] = loss[0] * (1 + 0.05 * s), loss[1] * (1 + 0.1 * s)
+        # a few training images still misclassified: the final training loss can still tell the arms apart
+        exp.fit_acc["prwp", s], exp.fit_acc["mrwp", s] = 0.995, 0.998
     return exp
 
 
@@ -220,6 +222,20 @@ def test_marwp_claims_share_the_rwp_chapters_sizes_and_form_one_family():
     assert v["mix"].verdict == v["converge"].verdict == v["over_sgd"].verdict == v["flatter"].verdict == "reproduced"
     assert v["vs_sam"].verdict == "reproduced"  # m-ARWP 3 points above SAM: non-inferior
     assert v["large_scale"].verdict == "not comparable"
+
+
+def test_marwp_convergence_at_the_training_accuracy_ceiling_is_not_comparable():
+    # every run of both arms classifies its whole training set: the final training loss cannot show a speed
+    exp = _marwp_experiment({"marwp": 0.05})
+    for s in SEEDS:
+        exp.fit_acc["prwp", s] = exp.fit_acc["mrwp", s] = 1.0
+    tests = {t.key: t for t in marwp_chapter.chapter_claims(_cfg("marwp"), exp, _regime(), _marwp_flat(), "s")}
+    converge = tests["converge"].verdict
+    assert converge.verdict == "not comparable" and converge.reason.startswith("ceiling")
+    assert tests["mix"].verdict.family == len(marwp_paper.TESTED) - 1  # it leaves the Holm family
+    exp.fit_acc["mrwp", SEEDS[0]] = 0.999  # one run short of the ceiling: the claim is tested again
+    tests = {t.key: t for t in marwp_chapter.chapter_claims(_cfg("marwp"), exp, _regime(), _marwp_flat(), "s")}
+    assert tests["converge"].verdict.verdict == "reproduced"
 
 
 def test_marwp_convergence_claim_does_not_need_the_converged_regime():

@@ -544,9 +544,15 @@ def test_a_judge_that_retrieves_everywhere_leaves_the_selective_claims_untested(
     p_known = list(np.linspace(0.05, 0.45, 60))
     run = constructed_run({"never": never, "always": rag, "self-judgement": rag, "SlimPLM": rag}, known, p_known, rag)
     v = verdicts(run)
-    for key in ("retrieves_where_needed", "vs_always", "vs_self"):
+    # SlimPLM is then always-retrieve: its gain over never retrieving is retrieval's, not the judge's
+    for key in ("retrieves_where_needed", "vs_always", "vs_self", "vs_never"):
         assert v[key].verdict == "not comparable" and "retrieves for 100%" in v[key].reason, (key, str(v[key]))
-    assert v["vs_never"].verdict != "not comparable"  # the pipeline against no retrieval stays a test
+    # a judge that selects keeps the comparison with never retrieving a test
+    selective = [True] * 20 + [False] * 40
+    run = constructed_run(
+        {"never": never, "always": rag, "self-judgement": rag, "SlimPLM": rag}, selective, p_known, rag
+    )
+    assert verdicts(run)["vs_never"].verdict != "not comparable"
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # e.g. a correlation of a constant fit

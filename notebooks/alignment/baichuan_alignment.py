@@ -232,7 +232,9 @@ rm.table
 # {eval}`ba_rm_lam` and $\alpha$ = {eval}`ba_rm_alpha`; {eval}`ba_rm_fit`. On the
 # {eval}`ba_rm_n_test` held-out pairs the head with the pointwise term ranks {eval}`ba_rm_acc_with` correctly,
 # without it {eval}`ba_rm_acc_without`, and the length alone {eval}`ba_rm_acc_length`. The head with the
-# pointwise term is the chapter's **independent judge** below: it never saw split A, DPO's data.
+# pointwise term is the chapter's **judge** below: it never saw split A, DPO's data. It judges only if it
+# ranks the held-out human pairs above chance (an exact binomial test against ½); its features are the SFT
+# model's, so it is not independent of the policy's lineage (no judge model outside it is available offline).
 #
 # ## Preference alignment: DPO, merged by Model Stock
 #
@@ -376,13 +378,13 @@ report.paper_tables()
 # without grading a model by its own training signal — a convex reward head's held-out ranking and what the
 # pointwise term adds, whether DPO moves held-out preference margins, whether merging by Model Stock beats
 # averaging, whether GRPO's optimiser raises a verifiable reward, and whether the whole pipeline moves an
-# independent judge. What it **cannot** show: the report's magnitudes, which come from curated data at
+# judge that agrees with human labels. What it **cannot** show: the report's magnitudes, which come from curated data at
 # scale, long training and 70B models.
 #
 # ## Deviations from the paper
 #
 # - **Models and data.** SmolLM2-135M-Instruct (already instruction-tuned) instead of Qwen2-72B and
-#   Llama-3-70B base models; nine natural-instructions tasks and the 221 HHH pairs instead of the report's
+#   Llama-3-70B base models; nine natural-instructions tasks and the {eval}`ba_data_n_hhh` HHH pairs instead of the report's
 #   internal SFT and preference data; tens of examples and steps instead of full training. The paper
 #   profile takes any Hugging Face model id and the report's settings where it gives them (3 GRPO samples
 #   per prompt, full fine-tuning).
@@ -398,7 +400,8 @@ report.paper_tables()
 # - **Merging** merges DPO runs of different seeds (Model Stock's premise: fine-tunes of one task); Task
 #   Arithmetic is not run.
 # - **Evaluation** replaces the report's benchmarks and human user-experience study with held-out
-#   likelihoods, margins, a verifiable reward and an independent reward head.
+#   likelihoods, margins, a verifiable reward and a reward head on the SFT model's features (not an
+#   independent judge model).
 
 # %%
 rec.save()

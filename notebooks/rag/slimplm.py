@@ -310,8 +310,9 @@ judged.weights.round(2)
 # - *SlimPLM retrieves where retrieval helps*: its EM against a random choice of as many questions to
 #   retrieve for, with the same generated answers, the right null for "retrieve only what the model does
 #   not know" (bootstrap); a judge that retrieves for every question or for none has not selected, and
-#   then leaves both parity claims below untested too (SlimPLM is then always- or never-retrieve: the
-#   method did not act, and its parity with either rival would say nothing of its judge);
+#   then leaves the three comparisons below untested too (SlimPLM is then always- or never-retrieve: the
+#   method did not act; its parity with either rival would say nothing of its judge, and its gain over
+#   never retrieving would be retrieval's, not SlimPLM's);
 # - *as good as always retrieving* and *as good as self-judgement*: non-inferiority of paired EM within a
 #   margin (Newcombe's interval); *better than never retrieving*: McNemar's test; each *not comparable* at a
 #   floor (both methods right on at most {eval}`slim_floor_k` questions).

@@ -188,6 +188,9 @@ claims.design_frame(specs)
 # ImageNet), and half of it, {eval}`marwp_sesoi`, as the smallest effect of interest (the largest loss, for
 # "comparable to SAM"). The speed of convergence (the training loss at the final weights) and flatness are
 # compared as logarithms of ratios, with a practical threshold of {eval}`marwp_ratio_sesoi` (a fifth lower).
+# Read at the final weights, the speed of convergence has a ceiling: where every run of both arms
+# classifies its whole training set, the last training losses cannot show which arm got there first, and
+# the claim reads *not comparable*.
 # Every test is one-sided at {eval}`marwp_alpha`; the tested claims form one Holm family.
 #
 # **How many seeds.** The runs use the profile's first {eval}`marwp_n_seeds` seeds from `seed`, a rule fixed

@@ -4,15 +4,18 @@ starting model are in :mod:`.data`, the guards and shared measures in :mod:`.mea
 
 Explained in `notebooks/alignment/baichuan_alignment.ipynb`.
 
-No stage is graded with its own training signal, and no stage can refute a claim without having moved
-the model: every trained stage is compared with its parent on held-out prompts (the share of greedy
-answers identical to the parent's, the mean per-token KL on the parent's answers,
-:func:`reprobook.alignment.scoring.moved`), and a stage that did not act makes its claims *not
-comparable*. The held-out measures: the reference answers' negative log-likelihood on held-out
-natural-instructions tasks (SFT); the reward heads' ranking of held-out HHH pairs (reward models); the
-implicit reward margin on held-out HHH pairs (DPO, merges); the verifiable reward of greedy answers on
-held-out topics (GRPO); and the score of an independent reward model — trained on an HHH split no policy
-saw — on held-out prompts (the aligned model against the starting instruct model).
+Every stage is measured on held-out data, and no stage can refute a claim without having moved the model:
+every trained stage is compared with its parent on held-out prompts (the share of greedy answers identical
+to the parent's, the mean per-token KL on the parent's answers, :func:`reprobook.alignment.scoring.moved`),
+and a stage that did not act makes its claims *not comparable*. The held-out measures: the reference
+answers' negative log-likelihood on held-out natural-instructions tasks (SFT); the reward heads' ranking of
+held-out HHH pairs (reward models); the implicit reward margin on held-out HHH pairs (DPO, merges: the
+quantity DPO trains, on pairs it did not see); the verifiable reward of greedy answers on held-out topics
+(GRPO: the reward it trains on, so its claim checks that the optimiser works there); and the score of a
+reward head — trained on human-labelled HHH pairs no policy saw, on the SFT model's frozen features, so not
+independent of the policy's lineage — on held-out prompts (the aligned model against the starting instruct
+model). A judge that does not rank the held-out human pairs above chance decides nothing (the headline
+reads *not comparable*), nor do two reward heads that both fail to (the pointwise term's claim).
 """
 
 from __future__ import annotations
@@ -226,7 +229,7 @@ def grpo_stage(sft: Any, cfg: BaichuanAlignmentConfig, *, config: dict[str, Any]
 # --------------------------------------------------------------------------------------------- the headline
 @dataclass
 class Headline:
-    """The aligned model against the starting instruct model, judged by the independent reward head."""
+    """The aligned model against the starting instruct model, judged by the reward head with the pointwise term."""
 
     start: list[float]  # per held-out prompt: the judge's score of the start's greedy answer
     final: list[float]
@@ -308,6 +311,16 @@ def claim_tests(
     the movement of the stages it rests on, Holm-adjusted together."""
     spec = {s.key: s for s in specs}  # a claim over held-out units takes n from its held-out set (ClaimSpec.over)
     r, dp, gr, hd = rm.facts, dpo.facts, grpo.facts, head.facts
+    # each reward head's agreement with the held-out human labels: an exact binomial test against ½
+    above, judge_text = {}, {}
+    for k in ("with", "without"):
+        correct = [int(c) for c in rm.test[f"correct {k}"]]
+        agree = claims.rate(sum(correct), len(correct), threshold=0.5, unit="held-out HHH pairs")
+        above[k] = agree.verdict == "reproduced"
+        judge_text[k] = (
+            f"the head {k} the pointwise term agrees with {sum(correct)} of {len(correct)} human labels, "
+            f"p {claims.p_format(float(agree.p or 1.0), relation=True)}"
+        )
     tests = []
     ev = claims.evaluate(
         spec["sft"],
@@ -338,6 +351,13 @@ def claim_tests(
         this_run=f"held-out accuracy {r.acc_with:.1%} with, {r.acc_without:.1%} without",
     )
     ev.verdict = claims.requires_convergence(ev.verdict, r.converged, "the head's gradient norm stayed above 1e-4")
+    # a floor: two heads that both rank the held-out human pairs at chance cannot tell the term's effect apart
+    ev.verdict = claims.guard(
+        ev.verdict,
+        above["with"] or above["without"],
+        f"floor: neither head ranks the held-out human pairs above chance ({judge_text['with']}; "
+        f"{judge_text['without']})",
+    )
     tests.append(ev)
     first = next(k for k in dpo.margins if k.startswith("DPO"))
     ev = claims.evaluate(
@@ -377,6 +397,7 @@ def claim_tests(
         this_run=f"judge's score {hd.mean_start:.2f} (start) → {hd.mean_final:.2f} ({hd.final_name})",
     )
     ev.verdict = claims.guard_acted(ev.verdict, head.moved.acted, head.moved.measure)
+    ev.verdict = claims.guard(ev.verdict, above["with"], f"judge at chance: {judge_text['with']}")
     tests.append(ev)
     tests += [claims.untested(spec[k], spec[k].untestable, scale=scale) for k in ("ppo", "nova")]
     return claims.holm_tests(tests)

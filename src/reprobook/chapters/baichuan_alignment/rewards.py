@@ -33,7 +33,7 @@ class RewardModels:
     facts: pd.Series = glued()
 
     def judge(self, sft: Any, prompts: Sequence[str], answers: Sequence[str], batch_size: int = 8) -> np.ndarray:
-        """The independent judge's scores (the head with the pointwise term) of ``answers``."""
+        """The judge's scores (the head with the pointwise term) of ``answers``."""
         return self.heads["with"].score(
             score(sft, encode_pairs(sft, prompts, answers), features=True, batch_size=batch_size).features
         )

@@ -312,9 +312,9 @@ def slimplm_tests(
     * ``retrieves_where_needed``: :func:`selection_gain` of SlimPLM's decisions, bootstrapped; a judge that
       retrieves for every question or for none has not selected: not comparable;
     * ``vs_always``, ``vs_self``: non-inferiority of paired EM (Newcombe); ``vs_never``: McNemar; each not
-      comparable at a floor (both methods right on at most ``cfg.floor_k`` questions); the two parity claims
-      also when the judge retrieves for every question or for none (SlimPLM is then always- or never-retrieve:
-      the method did not act, and parity would say nothing of its judge).
+      comparable at a floor (both methods right on at most ``cfg.floor_k`` questions), and when the judge
+      retrieves for every question or for none (SlimPLM is then always- or never-retrieve: the method did not
+      act; parity would say nothing of its judge, and a gain over the large model alone would be retrieval's).
     """
     by = {s.key: s for s in specs}
     pq = run.per_question.set_index("qid").loc[[t.question.qid for t in run.traces]]
@@ -370,10 +370,10 @@ def slimplm_tests(
             scale=scale,
             this_run=f"EM {slim.mean():.2f} (SlimPLM) vs {other.mean():.2f} ({rival})",
         )
-        verdict = t.verdict
-        if key != "vs_never":  # a judge that selects nothing makes SlimPLM always- (or never-) retrieve: its
-            # parity with always retrieving or with the large model's own judgement then says nothing of the judge
-            verdict = claims.guard_acted(verdict, 0 < rate < 1, selected)
+        # a judge that selects nothing makes SlimPLM always- (or never-) retrieve: its parity with always
+        # retrieving or with the large model's own judgement then says nothing of the judge, and its gain over
+        # the large model alone is retrieval's (always against never retrieving), not SlimPLM's
+        verdict = claims.guard_acted(t.verdict, 0 < rate < 1, selected)
         verdict = claims.guard_floor(verdict, [int(slim.sum()), int(other.sum())], n, k=cfg.floor_k, what="EM")
         tests.append(replace(t, verdict=verdict))
     return claims.holm_tests(tests)
