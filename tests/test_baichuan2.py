@@ -523,3 +523,11 @@ def test_the_prediction_check_compares_the_record_with_when_the_predicted_runs_b
     late = prediction.check_prediction(pred, fitted, before, margin=0.05)
     assert first.prediction_first and not late.prediction_first and recorded < "2999"
     assert "began training at 2999-01-01 00:00:00 UTC" in first.prediction_first_detail
+
+
+def test_the_bilingual_claims_english_reference_is_declared_not_chosen():
+    # the comparator is named in the configuration (one of the reference tokenizers), never picked on the
+    # held-out documents the claim is tested on
+    assert profiles.config("baichuan2", "smoke").english_reference == "smollm2-135m-instruct"
+    with pytest.raises(ParameterError, match="'english_reference'"):
+        profiles.config("baichuan2", "smoke", english_reference="some-other-tokenizer")

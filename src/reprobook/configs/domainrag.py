@@ -323,7 +323,8 @@ def claim_specs(cfg: DomainRAGConfig) -> list[claims.ClaimSpec]:
             "multidoc_uses_all",
             "Multi-document answers draw on every document: the reference answer is more "
             "likely with all positive references than with the first alone",
-            "room to improve in processing multi-document interactions",
+            "room to improve in processing multi-document interactions (tested here: its premise, that an "
+            "answer needs every document, on one reader; not that readers fall short)",
             ABSTRACT,
             n=planned_questions(cfg, "multi_document"),
             measure="ℓ(all references) − ℓ(first reference)",
@@ -333,7 +334,8 @@ def claim_specs(cfg: DomainRAGConfig) -> list[claims.ClaimSpec]:
             "history_used",
             "Conversational questions need their history: the gold answer is more likely with "
             "the earlier turns than without them",
-            "room to improve in comprehending conversational history",
+            "room to improve in comprehending conversational history (tested here: its premise, that an answer "
+            "needs the earlier turns, on one reader; not that readers fall short)",
             ABSTRACT,
             n=planned_questions(cfg, "conversational"),
             measure="ℓ(with history) − ℓ(without)",

@@ -72,16 +72,18 @@ def claim_tests(
     check: Any,
     *,
     paper_weight: float,
+    english_reference: str,
     scale: str = "",
 ) -> list[Any]:
     """The chapter's declared claims (``specs``, from ``configs.baichuan2.claim_specs``) tested on this run,
-    guarded, and Holm-adjusted together (``claims.ClaimTest`` objects for ``RunRecord.add_claims``)."""
+    guarded, and Holm-adjusted together (``claims.ClaimTest`` objects for ``RunRecord.add_claims``);
+    ``english_reference``: the configuration's English-centred reference tokenizer (the bilingual claim's
+    comparator, LLaMA 2's role)."""
     spec = {s.key: s for s in specs}
     tests = []
-    refs = study.table[~study.table["trained here"]]
+    refs = study.table[~study.table["trained here"] & (study.table.tokenizer == english_reference)]
     if len(refs):
-        # the reference with the most tokens per Chinese character: the English-centred one (LLaMA 2's role)
-        english = refs.sort_values("tokens/char zh", ascending=False).iloc[0]
+        english = refs.iloc[0]
         sizes = sorted(int(v) for v in study.table[study.table["trained here"]].vocabulary)
         same = f"BPE {max([v for v in sizes if v <= english.vocabulary] or [sizes[0]]):,}"
         a, b = study.per_document[(english.tokenizer, "zh")], study.per_document[(same, "zh")]
@@ -97,7 +99,9 @@ def claim_tests(
         )
     else:
         tests.append(
-            claims.untested(spec["bilingual"], "no pretrained reference tokenizer in this profile", scale=scale)
+            claims.untested(
+                spec["bilingual"], f"the English-centred reference {english_reference} was not scored", scale=scale
+            )
         )
     sw, dz = sweep.facts, dose.facts
     normhead = claims.evaluate(
