@@ -311,16 +311,7 @@ def claim_tests(
     the movement of the stages it rests on, Holm-adjusted together."""
     spec = {s.key: s for s in specs}  # a claim over held-out units takes n from its held-out set (ClaimSpec.over)
     r, dp, gr, hd = rm.facts, dpo.facts, grpo.facts, head.facts
-    # each reward head's agreement with the held-out human labels: an exact binomial test against ½
-    above, judge_text = {}, {}
-    for k in ("with", "without"):
-        correct = [int(c) for c in rm.test[f"correct {k}"]]
-        agree = claims.rate(sum(correct), len(correct), threshold=0.5, unit="held-out HHH pairs")
-        above[k] = agree.verdict == "reproduced"
-        judge_text[k] = (
-            f"the head {k} the pointwise term agrees with {sum(correct)} of {len(correct)} human labels, "
-            f"p {claims.p_format(float(agree.p or 1.0), relation=True)}"
-        )
+    (judge_ok, judge_said), (other_ok, other_said) = rm.above_chance("with"), rm.above_chance("without")
     tests = []
     ev = claims.evaluate(
         spec["sft"],
@@ -352,12 +343,8 @@ def claim_tests(
     )
     ev.verdict = claims.requires_convergence(ev.verdict, r.converged, "the head's gradient norm stayed above 1e-4")
     # a floor: two heads that both rank the held-out human pairs at chance cannot tell the term's effect apart
-    ev.verdict = claims.guard(
-        ev.verdict,
-        above["with"] or above["without"],
-        f"floor: neither head ranks the held-out human pairs above chance ({judge_text['with']}; "
-        f"{judge_text['without']})",
-    )
+    why = f"floor: neither head ranks the held-out human pairs above chance ({judge_said}; {other_said})"
+    ev.verdict = claims.guard(ev.verdict, judge_ok or other_ok, why)
     tests.append(ev)
     first = next(k for k in dpo.margins if k.startswith("DPO"))
     ev = claims.evaluate(
@@ -397,7 +384,7 @@ def claim_tests(
         this_run=f"judge's score {hd.mean_start:.2f} (start) → {hd.mean_final:.2f} ({hd.final_name})",
     )
     ev.verdict = claims.guard_acted(ev.verdict, head.moved.acted, head.moved.measure)
-    ev.verdict = claims.guard(ev.verdict, above["with"], f"judge at chance: {judge_text['with']}")
+    ev.verdict = claims.guard(ev.verdict, judge_ok, f"judge at chance: {judge_said}")
     tests.append(ev)
     tests += [claims.untested(spec[k], spec[k].untestable, scale=scale) for k in ("ppo", "nova")]
     return claims.holm_tests(tests)

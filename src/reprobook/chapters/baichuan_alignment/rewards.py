@@ -12,7 +12,7 @@ import pandas as pd
 
 from ...alignment.reward import CONVERGED_GRADIENT, choose_lambda, fit_reward_head, length_baseline
 from ...alignment.scoring import encode_pairs, score
-from ...claims import proportion_ci
+from ...claims import p_format, proportion_ci, rate
 from ...configs.baichuan_alignment import BaichuanAlignmentConfig
 from ...results import facts, glued
 from .data import AlignmentData
@@ -31,6 +31,16 @@ class RewardModels:
     # lam (chosen by cross-validation), alpha, n_train, n_test; held-out accuracy acc_with, acc_without (the
     # pointwise term) and acc_length (length only); converged, iterations (the heads' fits)
     facts: pd.Series = glued()
+
+    def above_chance(self, head: str) -> tuple[bool, str]:
+        """Whether ``head`` ("with" or "without" the pointwise term) ranks the held-out human pairs above chance
+        (an exact binomial test against ½), and the sentence that says how often it agrees."""
+        correct = [int(c) for c in self.test[f"correct {head}"]]
+        agree = rate(sum(correct), len(correct), threshold=0.5, unit="held-out HHH pairs")
+        return agree.verdict == "reproduced", (
+            f"the head {head} the pointwise term agrees with {sum(correct)} of {len(correct)} human labels, "
+            f"p {p_format(float(agree.p or 1.0), relation=True)}"
+        )
 
     def judge(self, sft: Any, prompts: Sequence[str], answers: Sequence[str], batch_size: int = 8) -> np.ndarray:
         """The judge's scores (the head with the pointwise term) of ``answers``."""
